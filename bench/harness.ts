@@ -1,0 +1,45 @@
+/** Shared helpers for bench/*.bench.ts: one JSON line per figure, medians over repeats. */
+export interface Figure {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  [extra: string]: unknown;
+}
+
+export function report(f: Figure): void {
+  console.log(
+    JSON.stringify({
+      ...f,
+      value: round(f.value),
+      ...(f.baseline !== undefined ? { baseline: round(f.baseline) } : {}),
+    }),
+  );
+}
+
+export const round = (v: number): number => (Math.abs(v) >= 100 ? Math.round(v) : Number(v.toPrecision(4)));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function percentile(xs: number[] | Float64Array, p: number): number {
+  const s = Float64Array.from(xs).sort();
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** runs fn `repeats` times after `warmup` runs, returns each run's duration in ms */
+export async function timeRuns(fn: () => unknown, repeats = 5, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Entry point: TypeScript sources run directly through tsx's loader (no build step).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../packages/cli/src/main.ts');

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
+import { allTopics, decodeEnvelope, dlqTopic, encodeEnvelope } from '@algotrade/core';
+import {
+  Admin,
+  ConfigResourceTypes,
+  Consumer,
+  IncrementalAlterConfigOperationTypes,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+  type Message,
+} from '@platformatic/kafka';
+import { RecentIds } from '../bus-memory/dedupe.ts';
+import { deliverWithRetry } from '../bus-memory/retry.ts';
+import { CommitThrottle, OrderedCommits } from './ordered-commits.ts';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** handler calls in flight per subscription; order is kept per key (default 64) */
+  concurrency?: number;
+  onMalformed?: (topic: string, err: Error) => void;
+}
+
+const DLQ_RETENTION_MS = 7 * 86_400_000;
+
+/**
+ * Event bus on Apache Kafka (@platformatic/kafka). Keys pick partitions, so one key keeps its order;
+ * consumer groups share partitions; offsets are committed only after handling (at-least-once) and
+ * handlers see each id once per subscription; failures retry with back-off, then go to `<topic>.dlq`.
+ */
+export class KafkaBus implements EventBus {
+  readonly kind = 'kafka';
+  private readonly producer: Producer<string, string, string, string>;
+  private readonly subs = new Set<{ close(): Promise<void> }>();
+  private closed = false;
+  constructor(private readonly opts: KafkaBusOptions) {
+    this.producer = new Producer({
+      clientId: `${opts.clientId}-producer`,
+      bootstrapBrokers: opts.brokers,
+      serializers: stringSerializers,
+      acks: -1,
+      retries: 10,
+      retryDelay: 250,
+      timeout: 10_000,
+    });
+  }
+
+  private admin(): Admin {
+    return new Admin({
+      clientId: `${this.opts.clientId}-admin`,
+      bootstrapBrokers: this.opts.brokers,
+      retries: 5,
+      retryDelay: 500,
+    });
+  }
+
+  /** Creates or updates every topic of docs/topics.md and its DLQ (partitions grow, retention set). Idempotent. */
+  async setupTopics(): Promise<{ created: string[]; updated: string[] }> {
+    const admin = this.admin();
+    const created: string[] = [];
+    const updated: string[] = [];
+    try {
+      const existing = new Set(await admin.listTopics());
+      const specs = allTopics().flatMap((t) => [
+        t,
+        { name: dlqTopic(t.name), partitions: 1, retentionMs: DLQ_RETENTION_MS },
+      ]);
+      for (const t of specs) {
+        const configs = [{ name: 'retention.ms', value: String(t.retentionMs) }];
+        if (!existing.has(t.name)) {
+          try {
+            await admin.createTopics({ topics: [t.name], partitions: t.partitions, replicas: 1, configs });
+            created.push(t.name);
+            continue;
+          } catch (e) {
+            if (
+              !/already exists/i.test(
+                String((e as Error).message) + JSON.stringify((e as { errors?: unknown }).errors ?? ''),
+              )
+            )
+              throw e;
+          }
+        }
+        const meta = await admin.metadata({ topics: [t.name] });
+        const have = meta.topics.get(t.name)?.partitionsCount ?? t.partitions;
+        if (have < t.partitions) await admin.createPartitions({ topics: [{ name: t.name, count: t.partitions }] });
+        await admin.incrementalAlterConfigs({
+          resources: [
+            {
+              resourceType: ConfigResourceTypes.TOPIC,
+              resourceName: t.name,
+              configs: configs.map((c) => ({ ...c, configOperation: IncrementalAlterConfigOperationTypes.SET })),
+            },
+          ],
+        });
+        updated.push(t.name);
+      }
+    } finally {
+      await admin.close();
+    }
+    return { created, updated };
+  }
+
+  async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
+    const env: Envelope<T> = { id: id ?? randomUUID(), type, ts: Date.now(), key, data };
+    await this.producer.send({ messages: [{ topic, key, value: encodeEnvelope(env) }] });
+    return env;
+  }
+
+  async publishMany(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void> {
+    const ts = Date.now();
+    await this.producer.send({
+      messages: messages.map((m) => ({
+        topic,
+        key: m.key,
+        value: encodeEnvelope({ id: randomUUID(), type: m.type, ts, key: m.key, data: m.data }),
+      })),
+    });
+  }
+
+  async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
+    const consumer = new Consumer({
+      groupId: opts.group,
+      clientId: `${this.opts.clientId}-${opts.group}`,
+      bootstrapBrokers: this.opts.brokers,
+      deserializers: stringDeserializers,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 15_000,
+      maxWaitTime: 50,
+      retries: 10,
+      retryDelay: 500,
+    });
+    const stream = await consumer.consume({
+      topics: [topic],
+      mode: 'committed',
+      fallbackMode: opts.fromBeginning ? 'earliest' : 'latest',
+      autocommit: false,
+      maxWaitTime: 50,
+    });
+    const seen = new RecentIds();
+    type Msg = Message<string, string, string, string>;
+    const commits = new OrderedCommits<Msg>();
+    const committer = new CommitThrottle<Msg>();
+    const keyTails = new Map<string, Promise<void>>();
+    const limit = this.opts.concurrency ?? 64;
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    const maxAttempts = opts.maxAttempts ?? 5;
+
+    const handleOne = async (msg: Message<string, string, string, string>) => {
+      let env: Envelope;
+      try {
+        env = decodeEnvelope(msg.value);
+      } catch (e) {
+        // malformed: counted and parked, never retried and never blocks the partition
+        this.opts.onMalformed?.(topic, e as Error);
+        await this.producer
+          .send({
+            messages: [
+              {
+                topic: dlqTopic(topic),
+                key: msg.key ?? '',
+                value: JSON.stringify({ topic, error: (e as Error).message, raw: msg.value }),
+              },
+            ],
+          })
+          .catch(() => {});
+        return;
+      }
+      if (!seen.add(env.id)) return;
+      await deliverWithRetry(this, topic, env, handler as Handler, maxAttempts);
+    };
+
+    const pump = (async () => {
+      for await (const msg of stream as AsyncIterable<Message<string, string, string, string>>) {
+        while (inFlight >= limit) await new Promise<void>((r) => (wake = r));
+        inFlight++;
+        const entry = commits.start(msg.partition, msg);
+        const key = msg.key ?? '';
+        const prev = keyTails.get(key) ?? Promise.resolve();
+        const run = prev.then(() => handleOne(msg));
+        const tail = run.then(async () => {
+          inFlight--;
+          if (keyTails.get(key) === tail) keyTails.delete(key);
+          const ready = commits.finish(msg.partition, entry);
+          if (ready !== undefined) committer.commit(ready);
+          const w = wake;
+          wake = null;
+          w?.();
+        });
+        keyTails.set(key, tail);
+      }
+    })().catch(() => {});
+
+    const sub = {
+      close: async () => {
+        this.subs.delete(sub);
+        await stream.close().catch(() => {});
+        await Promise.allSettled([...keyTails.values()]);
+        await committer.flush();
+        await (consumer.close as (force: boolean) => Promise<void>)(true).catch(() => {});
+        await pump;
+      },
+    };
+    this.subs.add(sub);
+    return sub;
+  }
+
+  async ping(): Promise<void> {
+    await this.producer.metadata({ topics: [] });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.subs].map((s) => s.close()));
+    await this.producer.close();
+  }
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
+import { allTopics } from '@algotrade/core';
+import { RecentIds } from './dedupe.ts';
+import { deliverWithRetry } from './retry.ts';
+
+/** djb2 over the key: stable partitioning so one key's messages keep their order. */
+export function partitionOf(key: string, partitions: number): number {
+  let h = 5381;
+  for (let i = 0; i < key.length; i++) h = ((h << 5) + h + key.charCodeAt(i)) | 0;
+  return (h >>> 0) % partitions;
+}
+
+interface Member {
+  handler: Handler;
+  maxAttempts: number;
+}
+
+class PartitionQueue {
+  private items: Envelope[] = [];
+  private head = 0;
+  private running = false;
+  constructor(private readonly deliver: (m: Envelope) => Promise<void> | void) {}
+  push(m: Envelope): void {
+    this.items.push(m);
+    if (!this.running) {
+      this.running = true;
+      queueMicrotask(() => void this.drain());
+    }
+  }
+  get depth(): number {
+    return this.items.length - this.head;
+  }
+  private async drain(): Promise<void> {
+    while (this.head < this.items.length) {
+      const m = this.items[this.head++]!;
+      const r = this.deliver(m);
+      if (r) await r;
+      if (this.head > 8192) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+    }
+    this.items = [];
+    this.head = 0;
+    this.running = false;
+  }
+}
+
+class Group {
+  readonly members: Member[] = [];
+  readonly seen = new RecentIds();
+  readonly queues: PartitionQueue[];
+  constructor(
+    readonly bus: MemoryBus,
+    readonly topic: string,
+    partitions: number,
+  ) {
+    this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m)));
+  }
+  private deliver(partition: number, m: Envelope): Promise<void> | void {
+    if (this.members.length === 0 || !this.seen.add(m.id)) return;
+    // partitions are spread over the group's members like Kafka's range assignor
+    const member = this.members[partition % this.members.length]!;
+    try {
+      const r = member.handler(m);
+      if (r && typeof (r as Promise<void>).then === 'function')
+        return (r as Promise<void>).catch(() => this.retry(member, m));
+    } catch {
+      return this.retry(member, m);
+    }
+  }
+  private retry(member: Member, m: Envelope): Promise<void> {
+    // the first attempt already failed: the shared retry loop makes the rest
+    return deliverWithRetry(this.bus, this.topic, m, member.handler, member.maxAttempts, undefined, 20, 1);
+  }
+}
+
+interface Topic {
+  partitions: number;
+  groups: Map<string, Group>;
+  /** a short retained log, for fromBeginning subscribers */
+  log: Envelope[];
+}
+
+/**
+ * In-process event bus with Kafka's semantics where they matter: partitions by key (order per key),
+ * consumer groups (each group sees every message once; members share partitions), at-least-once with
+ * de-duplication by id, retries with back-off, then `<topic>.dlq`.
+ */
+export class MemoryBus implements EventBus {
+  readonly kind = 'memory';
+  private readonly topics = new Map<string, Topic>();
+  private closed = false;
+  constructor(private readonly retain = 10_000) {
+    for (const t of allTopics()) this.topic(t.name, t.partitions);
+  }
+  private topic(name: string, partitions = 1): Topic {
+    let t = this.topics.get(name);
+    if (!t) this.topics.set(name, (t = { partitions, groups: new Map(), log: [] }));
+    return t;
+  }
+  async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
+    const env: Envelope<T> = { id: id ?? randomUUID(), type, ts: Date.now(), key, data };
+    this.route(topic, env);
+    return env;
+  }
+  async publishMany(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void> {
+    const now = Date.now();
+    for (const m of messages) this.route(topic, { id: randomUUID(), type: m.type, ts: now, key: m.key, data: m.data });
+  }
+  private route(topic: string, env: Envelope): void {
+    if (this.closed) throw new Error('bus is closed');
+    // messages are immutable once published: a handler cannot change what another group sees
+    Object.freeze(env);
+    const t = this.topic(topic);
+    if (this.retain > 0) {
+      t.log.push(env);
+      if (t.log.length > this.retain * 2) t.log = t.log.slice(-this.retain);
+    }
+    if (t.groups.size === 0) return;
+    const p = t.partitions === 1 ? 0 : partitionOf(env.key, t.partitions);
+    for (const g of t.groups.values()) g.queues[p]!.push(env);
+  }
+  async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
+    const t = this.topic(topic);
+    let g = t.groups.get(opts.group);
+    const isNew = !g;
+    if (!g) t.groups.set(opts.group, (g = new Group(this, topic, t.partitions)));
+    const member: Member = { handler: handler as Handler, maxAttempts: opts.maxAttempts ?? 5 };
+    g.members.push(member);
+    if (isNew && opts.fromBeginning)
+      for (const env of t.log.slice(-this.retain)) g.queues[partitionOf(env.key, t.partitions)]!.push(env);
+    const group = g;
+    return {
+      close: async () => {
+        const i = group.members.indexOf(member);
+        if (i >= 0) group.members.splice(i, 1);
+      },
+    };
+  }
+  /** messages waiting in a group's queues (consumer lag) */
+  lag(topic: string, group: string): number {
+    const g = this.topics.get(topic)?.groups.get(group);
+    return g ? g.queues.reduce((n, q) => n + q.depth, 0) : 0;
+  }
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  it('is fully embedded with no variables', () => {
+    const c = loadConfig({});
+    expect(c.embedded).toBe(true);
+    expect(c.db.backend).toBe('pglite');
+    expect(c.bus.backend).toBe('memory');
+    expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
+    expect(c.store.backend).toBe('fs');
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('switches each adapter to a real service by its variable', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@h:5432/db',
+      REDIS_URL: 'redis://h:6379',
+      KAFKA_BROKERS: 'a:9092,b:9092',
+      S3_ENDPOINT: 'http://h:9000',
+      WINDOW_SIZE_OVERRIDES: 'btcusd=5000,ETHUSD=20',
+    });
+    expect(c.embedded).toBe(false);
+    expect(c.db).toEqual({ backend: 'postgres', url: 'postgres://u@h:5432/db' });
+    expect(c.bus).toMatchObject({ backend: 'kafka', brokers: ['a:9092', 'b:9092'] });
+    expect(c.windows.backend).toBe('redis');
+    expect(c.windows.overrides).toEqual({ BTCUSD: 5000, ETHUSD: 20 });
+    expect(c.queue.backend).toBe('bullmq');
+    expect(c.store.backend).toBe('s3');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /^PORT is invalid: expected .*number/],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL is invalid: expected a URL starting with postgres:\/\//],
+    [{ KAFKA_BROKERS: 'nohost' }, /^KAFKA_BROKERS is invalid: expected a comma-separated list of host:port/],
+    [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
+    [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
+    [{ ALGOTRADE_TYPO: '1' }, /^ALGOTRADE_TYPO is not a configuration variable/],
+  ])('stops with one sentence naming the variable: %o', (env, re) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(re);
+  });
+});

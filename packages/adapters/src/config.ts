@@ -1,0 +1,232 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * One typed configuration. Environment variables (optionally a JSON file named by CONFIG_FILE, whose
+ * keys are the same variable names) are validated here, defaults resolved here, and the result frozen.
+ * No variables at all means every adapter is embedded and state lives under DATA_DIR.
+ */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`,
+  );
+
+export const SERVICE_NAMES = [
+  'gateway',
+  'market-data',
+  'strategy',
+  'forward-test',
+  'backtest',
+  'notification',
+  'analytics',
+] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+export const SEED_PORTS: Record<ServiceName, number> = {
+  gateway: 8000,
+  'market-data': 8001,
+  strategy: 8002,
+  'forward-test': 8003,
+  backtest: 8004,
+  notification: 8005,
+  analytics: 8006,
+};
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: int(0, 65535).optional(),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+    REDIS_URL: url(['redis:', 'rediss:']).optional(),
+    KAFKA_BROKERS: z
+      .string()
+      .regex(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'a comma-separated list of host:port')
+      .optional(),
+    KAFKA_CLIENT_ID: z.string().default('algotrade'),
+    S3_ENDPOINT: url(['http:', 'https:']).optional(),
+    S3_BUCKET: z.string().min(3).default('algotrade'),
+    S3_REGION: z.string().default('us-east-1'),
+    S3_ACCESS_KEY_ID: z.string().default('local'),
+    S3_SECRET_ACCESS_KEY: z.string().default('local'),
+    JWT_SECRET: z.string().optional(),
+    JWT_ACCESS_TTL_SECONDS: int(30, 86_400).default(900),
+    REFRESH_TTL_DAYS: int(1, 365).default(30),
+    CORS_ORIGINS: z.string().default('*'),
+    RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+    RATE_LIMIT_ANON_PER_MINUTE: int(1, 1_000_000).default(300),
+    BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
+    WINDOW_SIZE: int(1, 1_000_000).default(1000),
+    WINDOW_SIZE_OVERRIDES: z
+      .string()
+      .regex(/^([A-Z0-9._:-]+=\d+)(,[A-Z0-9._:-]+=\d+)*$/i, 'a list like BTCUSD=5000,ETHUSD=2000')
+      .optional(),
+    WINDOW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
+    MARKET_FEED: z.enum(['simulator', 'none']).default('simulator'),
+    SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
+    SIM_SEED: int(0, 2 ** 31).default(42),
+    SIM_TICKS_PER_SECOND: int(0, 100_000).default(5),
+    SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(4000),
+    METRICS_ENABLED: bool.default(true),
+    ...Object.fromEntries(
+      SERVICE_NAMES.filter((s) => s !== 'gateway').map((s) => [
+        `${s.toUpperCase().replace('-', '_')}_URL`,
+        url(['http:', 'https:']).optional(),
+      ]),
+    ),
+  })
+  .strict();
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port?: number;
+  host: string;
+  dataDir: string;
+  logLevel: string;
+  /** true when no real service is configured: everything in one process on embedded adapters */
+  embedded: boolean;
+  db: { backend: 'pglite'; dir: string } | { backend: 'postgres'; url: string };
+  bus: { backend: 'memory' } | { backend: 'kafka'; brokers: string[]; clientId: string };
+  windows: {
+    backend: 'memory' | 'redis';
+    redisUrl?: string;
+    size: number;
+    overrides: Record<string, number>;
+    ttlSeconds: number;
+  };
+  queue: { backend: 'memory' } | { backend: 'bullmq'; redisUrl: string };
+  store:
+    | { backend: 'fs'; dir: string }
+    | { backend: 's3'; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  redisUrl?: string;
+  auth: { secret?: string; accessTtlSeconds: number; refreshTtlDays: number };
+  http: { corsOrigins: string[] | '*'; ratePerMinute: number; anonRatePerMinute: number; bodyLimit: number };
+  feed: { kind: 'simulator' | 'none'; symbols: string[]; seed: number; ticksPerSecond: number };
+  serviceUrls: Partial<Record<ServiceName, string>>;
+  shutdownTimeoutMs: number;
+  metricsEnabled: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const KNOWN_PREFIXES = ['ALGOTRADE_'];
+
+/** Reads the variables this schema knows (and rejects unknown ALGOTRADE_* ones, which are typos). */
+function pickEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const keys = Object.keys(envSchema.shape);
+  const out: Record<string, string> = {};
+  for (const k of keys) if (env[k] !== undefined && env[k] !== '') out[k] = env[k]!;
+  for (const k of Object.keys(env))
+    if (KNOWN_PREFIXES.some((p) => k.startsWith(p)))
+      throw new ConfigError(
+        `${k} is not a configuration variable AlgoTrade knows; expected one of ${keys.join(', ')}.`,
+      );
+  return out;
+}
+
+const expectation = (m: string): string => {
+  const s = m.replace(/^(Invalid input|Too big|Too small|Invalid string): /, '');
+  return s.startsWith('expected') ? s : `expected ${s}`;
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  let raw = pickEnv(env);
+  if (env.CONFIG_FILE) {
+    let file: Record<string, unknown>;
+    try {
+      file = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`CONFIG_FILE could not be read as JSON (${(e as Error).message}).`);
+    }
+    raw = { ...Object.fromEntries(Object.entries(file).map(([k, v]) => [k, String(v)])), ...raw };
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'configuration');
+    const msg =
+      issue.code === 'unrecognized_keys'
+        ? `${issue.keys.join(', ')} is not a known configuration key`
+        : `${name} is invalid: ${expectation(issue.message)} (got ${JSON.stringify(raw[name])})`;
+    throw new ConfigError(`${msg}.`);
+  }
+  const e = parsed.data as z.infer<typeof envSchema> & Record<string, string | undefined>;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const overrides: Record<string, number> = {};
+  for (const pair of e.WINDOW_SIZE_OVERRIDES?.split(',') ?? []) {
+    const [sym, n] = pair.split('=');
+    overrides[sym!.toUpperCase()] = Number(n);
+  }
+  const serviceUrls: Partial<Record<ServiceName, string>> = {};
+  for (const s of SERVICE_NAMES) {
+    const v = e[`${s.toUpperCase().replace('-', '_')}_URL`];
+    if (v) serviceUrls[s] = v;
+  }
+  const cfg: Config = {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    embedded: !e.DATABASE_URL && !e.REDIS_URL && !e.KAFKA_BROKERS && !e.S3_ENDPOINT,
+    db: e.DATABASE_URL
+      ? { backend: 'postgres', url: e.DATABASE_URL }
+      : { backend: 'pglite', dir: path.join(dataDir, 'pglite') },
+    bus: e.KAFKA_BROKERS
+      ? { backend: 'kafka', brokers: e.KAFKA_BROKERS.split(','), clientId: e.KAFKA_CLIENT_ID }
+      : { backend: 'memory' },
+    windows: {
+      backend: e.REDIS_URL ? 'redis' : 'memory',
+      redisUrl: e.REDIS_URL,
+      size: e.WINDOW_SIZE,
+      overrides,
+      ttlSeconds: e.WINDOW_TTL_SECONDS,
+    },
+    queue: e.REDIS_URL ? { backend: 'bullmq', redisUrl: e.REDIS_URL } : { backend: 'memory' },
+    store: e.S3_ENDPOINT
+      ? {
+          backend: 's3',
+          endpoint: e.S3_ENDPOINT,
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+        }
+      : { backend: 'fs', dir: path.join(dataDir, 'objects') },
+    redisUrl: e.REDIS_URL,
+    auth: { secret: e.JWT_SECRET, accessTtlSeconds: e.JWT_ACCESS_TTL_SECONDS, refreshTtlDays: e.REFRESH_TTL_DAYS },
+    http: {
+      corsOrigins: e.CORS_ORIGINS === '*' ? '*' : e.CORS_ORIGINS.split(',').map((s) => s.trim()),
+      ratePerMinute: e.RATE_LIMIT_PER_MINUTE,
+      anonRatePerMinute: e.RATE_LIMIT_ANON_PER_MINUTE,
+      bodyLimit: e.BODY_LIMIT_BYTES,
+    },
+    feed: {
+      kind: e.MARKET_FEED,
+      symbols: e.SIM_SYMBOLS.split(',')
+        .map((s) => s.trim().toUpperCase())
+        .filter(Boolean),
+      seed: e.SIM_SEED,
+      ticksPerSecond: e.SIM_TICKS_PER_SECOND,
+    },
+    serviceUrls,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metricsEnabled: e.METRICS_ENABLED,
+  };
+  if (cfg.auth.secret !== undefined && cfg.auth.secret.length < 32)
+    throw new ConfigError('JWT_SECRET is too weak: expected at least 32 characters.');
+  return Object.freeze(cfg);
+}

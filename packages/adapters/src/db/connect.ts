@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { migrations } from './migrations.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+export interface DbHandle {
+  db: Db;
+  backend: 'pglite' | 'postgres';
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the configured database (PGlite files under DATA_DIR, or PostgreSQL) and migrates it. */
+export async function openDatabase(cfg: Config['db'], opts: { searchPath?: string } = {}): Promise<DbHandle> {
+  let db: Db;
+  if (cfg.backend === 'pglite') {
+    mkdirSync(cfg.dir, { recursive: true });
+    const { PGlite } = await import('@electric-sql/pglite');
+    const lite = new PGlite(cfg.dir);
+    db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
+  } else {
+    // numeric -> string (exact), int8 -> number where safe
+    pg.types.setTypeParser(20, (v) => Number(v));
+    const pool = new pg.Pool({
+      connectionString: cfg.url,
+      max: 10,
+      ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
+    });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    if (opts.searchPath) await sql`create schema if not exists ${sql.id(opts.searchPath)}`.execute(db);
+  }
+  await migrate(db);
+  return {
+    db,
+    backend: cfg.backend,
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+export async function migrate(db: Db): Promise<number[]> {
+  await sql`create table if not exists schema_migrations (
+    id integer primary key, name text not null, applied_at timestamptz not null default now())`.execute(db);
+  const applied = new Set((await db.selectFrom('schema_migrations').select('id').execute()).map((r) => r.id));
+  const ran: number[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.id)) continue;
+    await db.transaction().execute(async (trx) => {
+      // another process may have migrated meanwhile: the advisory lock serialises them
+      await sql`select pg_advisory_xact_lock(727274)`.execute(trx);
+      const done = await trx.selectFrom('schema_migrations').select('id').where('id', '=', m.id).executeTakeFirst();
+      if (done) return;
+      await sql.raw(m.sql).execute(trx);
+      await trx.insertInto('schema_migrations').values({ id: m.id, name: m.name }).execute();
+      ran.push(m.id);
+    });
+  }
+  return ran;
+}

@@ -1,0 +1,171 @@
+/**
+ * Ordered SQL migrations, applied at start inside one transaction each and recorded in
+ * schema_migrations. Never edit a shipped migration: add the next one.
+ *
+ * Time-ordered tables (trades, chart_data, candles) carry their time column in the primary key so
+ * they can be turned into range-partitioned tables on PostgreSQL (docs/database.md).
+ */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    id: 1,
+    name: 'initial schema',
+    sql: `
+create table users (
+  id uuid primary key default gen_random_uuid(),
+  email text not null,
+  password_hash text not null,
+  created_at timestamptz not null default now()
+);
+create unique index users_email_lower on users (lower(email));
+
+create table refresh_tokens (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  family_id uuid not null,
+  token_hash text not null unique,
+  expires_at timestamptz not null,
+  revoked_at timestamptz,
+  replaced_by uuid,
+  created_at timestamptz not null default now()
+);
+create index refresh_tokens_user on refresh_tokens (user_id);
+create index refresh_tokens_family on refresh_tokens (family_id);
+
+create table symbols (
+  symbol text primary key,
+  provider text not null,
+  asset_class text not null check (asset_class in ('crypto','stock','fx')),
+  base text not null,
+  quote text not null,
+  active boolean not null default false,
+  created_at timestamptz not null default now()
+);
+
+create table candles (
+  symbol text not null references symbols(symbol) on delete cascade,
+  interval text not null,
+  ts timestamptz not null,
+  open double precision not null,
+  high double precision not null,
+  low double precision not null,
+  close double precision not null,
+  volume double precision not null,
+  primary key (symbol, interval, ts)
+);
+
+create table strategies (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  name text not null,
+  description text not null default '',
+  graph jsonb not null,
+  graph_version integer not null default 1,
+  graph_hash text not null,
+  compilation_report jsonb,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+create index strategies_user on strategies (user_id, updated_at desc);
+
+create table forward_test_sessions (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  strategy_id uuid references strategies(id) on delete set null,
+  strategy_snapshot jsonb not null,
+  symbol text not null,
+  config jsonb not null,
+  status text not null check (status in ('created','running','paused','stopped','failed')),
+  failure_reason text,
+  state jsonb not null default '{}'::jsonb,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  started_at timestamptz,
+  stopped_at timestamptz
+);
+create index forward_test_sessions_user on forward_test_sessions (user_id, created_at desc);
+create index forward_test_sessions_running on forward_test_sessions (status) where status = 'running';
+
+create table trades (
+  id uuid not null default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  session_id uuid not null references forward_test_sessions(id) on delete cascade,
+  signal_id text not null,
+  symbol text not null,
+  side text not null check (side in ('buy','sell')),
+  quantity numeric(38,12) not null,
+  price numeric(38,12) not null,
+  fee numeric(38,8) not null,
+  slippage numeric(38,8) not null default 0,
+  realized_pnl numeric(38,8) not null default 0,
+  ts timestamptz not null,
+  primary key (id, ts),
+  unique (session_id, signal_id, ts)
+);
+create index trades_session on trades (session_id, ts);
+create index trades_user on trades (user_id, ts desc);
+
+create table portfolio_positions (
+  session_id uuid not null references forward_test_sessions(id) on delete cascade,
+  user_id uuid not null references users(id) on delete cascade,
+  symbol text not null,
+  quantity numeric(38,12) not null,
+  avg_price numeric(38,12) not null,
+  realized_pnl numeric(38,8) not null default 0,
+  updated_at timestamptz not null default now(),
+  primary key (session_id, symbol)
+);
+create index portfolio_positions_user on portfolio_positions (user_id);
+
+create table chart_data (
+  session_id uuid not null references forward_test_sessions(id) on delete cascade,
+  ts timestamptz not null,
+  equity numeric(38,8) not null,
+  cash numeric(38,8) not null,
+  position_value numeric(38,8) not null,
+  primary key (session_id, ts)
+);
+
+create table backtest_results (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  strategy_id uuid references strategies(id) on delete set null,
+  strategy_snapshot jsonb not null,
+  sweep_id uuid,
+  symbol text not null,
+  interval text not null,
+  parameters jsonb not null,
+  status text not null check (status in ('queued','running','done','failed','cancelled')),
+  progress double precision not null default 0,
+  metrics jsonb,
+  error text,
+  artifact_key text,
+  created_at timestamptz not null default now(),
+  started_at timestamptz,
+  finished_at timestamptz
+);
+create index backtest_results_user on backtest_results (user_id, created_at desc);
+create index backtest_results_sweep on backtest_results (sweep_id) where sweep_id is not null;
+
+create table alerts (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  kind text not null check (kind in ('price_above','price_below','session_drawdown','session_status')),
+  symbol text,
+  session_id uuid references forward_test_sessions(id) on delete cascade,
+  params jsonb not null default '{}'::jsonb,
+  status text not null default 'active' check (status in ('active','triggered')),
+  message text,
+  triggered_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index alerts_user on alerts (user_id, created_at desc);
+create index alerts_active_symbol on alerts (symbol) where status = 'active';
+`,
+  },
+];

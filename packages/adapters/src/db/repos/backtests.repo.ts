@@ -1,0 +1,135 @@
+import type { Db } from '../connect.ts';
+import { isUuid } from './strategies.repo.ts';
+
+export type BacktestStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface BacktestRow {
+  id: string;
+  userId: string;
+  strategyId: string | null;
+  sweepId: string | null;
+  strategySnapshot: unknown;
+  symbol: string;
+  interval: string;
+  parameters: Record<string, unknown>;
+  status: BacktestStatus;
+  progress: number;
+  metrics: Record<string, unknown> | null;
+  error: string | null;
+  artifactKey: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+type Raw = Record<string, unknown>;
+const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
+const toRow = (r: Raw): BacktestRow => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  strategyId: (r.strategy_id as string) ?? null,
+  sweepId: (r.sweep_id as string) ?? null,
+  strategySnapshot: r.strategy_snapshot,
+  symbol: r.symbol as string,
+  interval: r.interval as string,
+  parameters: r.parameters as Record<string, unknown>,
+  status: r.status as BacktestStatus,
+  progress: r.progress as number,
+  metrics: (r.metrics as Record<string, unknown>) ?? null,
+  error: (r.error as string) ?? null,
+  artifactKey: (r.artifact_key as string) ?? null,
+  createdAt: iso(r.created_at)!,
+  startedAt: iso(r.started_at),
+  finishedAt: iso(r.finished_at),
+});
+
+export const backtestsRepo = (db: Db) => ({
+  async create(row: {
+    userId: string;
+    strategyId: string | null;
+    sweepId?: string | null;
+    snapshot: unknown;
+    symbol: string;
+    interval: string;
+    parameters: unknown;
+  }): Promise<BacktestRow> {
+    const r = await db
+      .insertInto('backtest_results')
+      .values({
+        user_id: row.userId,
+        strategy_id: row.strategyId,
+        sweep_id: row.sweepId ?? null,
+        strategy_snapshot: JSON.stringify(row.snapshot),
+        symbol: row.symbol,
+        interval: row.interval,
+        parameters: JSON.stringify(row.parameters),
+        status: 'queued',
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRow(r as Raw);
+  },
+  /** scoped to the owner; with userId undefined only for the worker, which acts for the owner */
+  async get(id: string, userId?: string): Promise<BacktestRow | null> {
+    if (!isUuid(id)) return null;
+    let q = db.selectFrom('backtest_results').selectAll().where('id', '=', id);
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    const r = await q.executeTakeFirst();
+    return r ? toRow(r as Raw) : null;
+  },
+  async list(userId: string, opts: { sweepId?: string; limit?: number } = {}): Promise<BacktestRow[]> {
+    let q = db.selectFrom('backtest_results').selectAll().where('user_id', '=', userId);
+    if (opts.sweepId)
+      q = isUuid(opts.sweepId)
+        ? q.where('sweep_id', '=', opts.sweepId)
+        : q.where('id', '=', '00000000-0000-0000-0000-000000000000');
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .limit(opts.limit ?? 200)
+      .execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
+  async update(
+    id: string,
+    patch: Partial<{
+      status: BacktestStatus;
+      progress: number;
+      metrics: unknown;
+      error: string | null;
+      artifactKey: string;
+      startedAt: Date;
+      finishedAt: Date;
+    }>,
+  ): Promise<void> {
+    await db
+      .updateTable('backtest_results')
+      .set({
+        ...(patch.status ? { status: patch.status } : {}),
+        ...(patch.progress !== undefined ? { progress: patch.progress } : {}),
+        ...(patch.metrics !== undefined ? { metrics: JSON.stringify(patch.metrics) } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+        ...(patch.artifactKey ? { artifact_key: patch.artifactKey } : {}),
+        ...(patch.startedAt ? { started_at: patch.startedAt } : {}),
+        ...(patch.finishedAt ? { finished_at: patch.finishedAt } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  },
+  async unfinished(): Promise<BacktestRow[]> {
+    const rows = await db
+      .selectFrom('backtest_results')
+      .selectAll()
+      .where('status', 'in', ['queued', 'running'])
+      .execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
+  async delete(id: string, userId: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const r = await db
+      .deleteFrom('backtest_results')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  },
+});

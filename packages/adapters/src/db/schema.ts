@@ -1,0 +1,148 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** numeric columns travel as strings so no precision is lost on the way in or out */
+type Numeric = ColumnType<string, string | number, string | number>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  password_hash: string;
+  created_at: Generated<Date>;
+}
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  family_id: string;
+  token_hash: string;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  replaced_by: string | null;
+  created_at: Generated<Date>;
+}
+export interface SymbolsTable {
+  symbol: string;
+  provider: string;
+  asset_class: 'crypto' | 'stock' | 'fx';
+  base: string;
+  quote: string;
+  active: boolean;
+  created_at: Generated<Date>;
+}
+export interface CandlesTable {
+  symbol: string;
+  interval: string;
+  ts: Timestamp;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+export interface StrategiesTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  description: Generated<string>;
+  graph: JSONColumnType<object, string, string>;
+  graph_version: Generated<number>;
+  graph_hash: string;
+  compilation_report: JSONColumnType<object, string | null, string | null> | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+export interface ForwardTestSessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  strategy_id: string | null;
+  strategy_snapshot: JSONColumnType<object, string, string>;
+  symbol: string;
+  config: JSONColumnType<object, string, string>;
+  status: 'created' | 'running' | 'paused' | 'stopped' | 'failed';
+  failure_reason: string | null;
+  state: ColumnType<object, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  started_at: Timestamp | null;
+  stopped_at: Timestamp | null;
+}
+export interface TradesTable {
+  id: Generated<string>;
+  user_id: string;
+  session_id: string;
+  signal_id: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  quantity: Numeric;
+  price: Numeric;
+  fee: Numeric;
+  slippage: Numeric;
+  realized_pnl: Numeric;
+  ts: Timestamp;
+}
+export interface PortfolioPositionsTable {
+  session_id: string;
+  user_id: string;
+  symbol: string;
+  quantity: Numeric;
+  avg_price: Numeric;
+  realized_pnl: Numeric;
+  updated_at: Generated<Date>;
+}
+export interface ChartDataTable {
+  session_id: string;
+  ts: Timestamp;
+  equity: Numeric;
+  cash: Numeric;
+  position_value: Numeric;
+}
+export interface BacktestResultsTable {
+  id: Generated<string>;
+  user_id: string;
+  strategy_id: string | null;
+  strategy_snapshot: JSONColumnType<object, string, string>;
+  sweep_id: string | null;
+  symbol: string;
+  interval: string;
+  parameters: JSONColumnType<object, string, string>;
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  progress: Generated<number>;
+  metrics: JSONColumnType<object, string | null, string | null> | null;
+  error: string | null;
+  artifact_key: string | null;
+  created_at: Generated<Date>;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+export interface AlertsTable {
+  id: Generated<string>;
+  user_id: string;
+  kind: 'price_above' | 'price_below' | 'session_drawdown' | 'session_status';
+  symbol: string | null;
+  session_id: string | null;
+  params: ColumnType<object, string | undefined, string>;
+  status: Generated<'active' | 'triggered'>;
+  message: string | null;
+  triggered_at: Timestamp | null;
+  created_at: Generated<Date>;
+}
+export interface SchemaMigrationsTable {
+  id: number;
+  name: string;
+  applied_at: Generated<Date>;
+}
+
+export interface Database {
+  users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
+  symbols: SymbolsTable;
+  candles: CandlesTable;
+  strategies: StrategiesTable;
+  forward_test_sessions: ForwardTestSessionsTable;
+  trades: TradesTable;
+  portfolio_positions: PortfolioPositionsTable;
+  chart_data: ChartDataTable;
+  backtest_results: BacktestResultsTable;
+  alerts: AlertsTable;
+  schema_migrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,43 @@
+import { ConfigError } from '@algotrade/adapters';
+import { commands } from './commands.ts';
+
+const USAGE = `algotrade <command>
+
+  start                     every service in one process (embedded defaults unless configured)
+  serve <service>           one service on its seed port: ${'gateway|market-data|strategy|forward-test|backtest|notification|analytics'}
+  migrate                   apply database migrations and exit
+  kafka setup               create or update the Kafka topics (KAFKA_BROKERS)
+  import <file.csv> --symbol S [--interval 1d] [--asset stock|crypto|fx]
+                            import OHLCV history into the database
+  import-examples           import the bundled real histories (GOOG, BTCUSD, EURUSD)
+  worker                    a backtest worker process (BullMQ jobs when REDIS_URL is set)
+  backtest --strategy <template|file.json> --data <file.csv|symbol> [...]
+                            run a backtest from the command line (see docs/backtesting.md)
+  templates                 list the strategy templates
+
+Configuration comes from environment variables: see README.md#configuration.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    console.error(`unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined && code !== -1) process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof ConfigError) console.error(`configuration error: ${err.message}`);
+    else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);

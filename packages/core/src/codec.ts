@@ -1,0 +1,32 @@
+import type { Envelope } from './ports.ts';
+
+/**
+ * JSON for bus messages that round-trips what plain JSON loses: Date -> {"$date": ISO},
+ * bigint -> {"$bigint": "123"}. Decimal amounts travel as strings and stay strings.
+ */
+export function encodeEnvelope(env: Envelope): string {
+  return JSON.stringify(env, function (this: Record<string, unknown>, key, value) {
+    const raw = this[key];
+    if (raw instanceof Date) return { $date: raw.toISOString() };
+    if (typeof raw === 'bigint') return { $bigint: raw.toString() };
+    return value;
+  });
+}
+
+export function decodeEnvelope(text: string): Envelope {
+  // the reviver costs a call per value: only pay it when the text holds a tagged value
+  const env = (
+    !text.includes('"$date"') && !text.includes('"$bigint"')
+      ? JSON.parse(text)
+      : JSON.parse(text, (_k, v) => {
+          if (v && typeof v === 'object' && !Array.isArray(v)) {
+            if (typeof v.$date === 'string' && Object.keys(v).length === 1) return new Date(v.$date);
+            if (typeof v.$bigint === 'string' && Object.keys(v).length === 1) return BigInt(v.$bigint);
+          }
+          return v;
+        })
+  ) as Envelope;
+  if (!env || typeof env.id !== 'string' || typeof env.type !== 'string' || typeof env.key !== 'string')
+    throw new Error('not an envelope: id, type and key must be strings');
+  return env;
+}

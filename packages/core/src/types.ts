@@ -1,0 +1,53 @@
+/** A normalised market tick: every provider maps its messages to this shape. */
+export interface Tick {
+  symbol: string;
+  /** epoch milliseconds */
+  ts: number;
+  price: number;
+  size: number;
+  bid?: number;
+  ask?: number;
+  seq?: number;
+}
+
+/** One OHLCV bar; `ts` is the bar's open time in epoch milliseconds. */
+export interface Candle {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/** Candles as columns (one typed array per field): the engine's and the CSV fast path's format. */
+export interface BarColumns {
+  /** epoch milliseconds */
+  ts: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  length: number;
+}
+
+export type AssetClass = 'crypto' | 'stock' | 'fx';
+
+export interface SymbolInfo {
+  symbol: string;
+  provider: string;
+  assetClass: AssetClass;
+  base: string;
+  quote: string;
+  active: boolean;
+}
+
+export type Side = 'buy' | 'sell';
+export type SignalAction = 'buy' | 'sell' | 'close';
+
+/** Injected time source: the core never calls Date.now() itself. */
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };

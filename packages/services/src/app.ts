@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import type { Runtime, ServiceName } from '@algotrade/adapters';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { ServiceContext } from './context.ts';
+import { authPlugin, resolveJwtSecret } from './http/auth.ts';
+import { installErrorHandling } from './http/errors.ts';
+import { createMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
+import { authRoutes } from './gateway/auth.routes.ts';
+import { healthRoutes } from './gateway/health.routes.ts';
+import { serviceRegistry } from './registry.ts';
+
+export interface BuildOptions {
+  /** services to mount in this process; the gateway's own routes are always mounted */
+  services: readonly ServiceName[];
+  /** name reported by /health */
+  name?: string;
+  metrics?: Metrics;
+}
+
+export interface App {
+  app: FastifyInstance;
+  ctx: ServiceContext;
+  /** every route registered (method, url pattern), e.g. for the access-matrix test */
+  routes: readonly { method: string; url: string }[];
+  /** stops background work, then the HTTP server (the runtime is closed by its owner) */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds (does not listen) one Fastify app with the chosen services as plugins. `algotrade start`
+ * mounts all of them; `algotrade serve <svc>` one. Tests call `app.inject()` on the result.
+ */
+export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
+  const { config } = rt;
+  const app = Fastify({
+    loggerInstance: rt.log as FastifyBaseLogger,
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
+    bodyLimit: config.http.bodyLimit,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && h.length > 0 && h.length <= 128 ? h : randomUUID();
+    },
+    requestIdHeader: false,
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of ([] as string[]).concat(r.method)) routes.push({ method: m, url: r.url });
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  installErrorHandling(app);
+
+  const closers: (() => Promise<void> | void)[] = [];
+  const metrics = opts.metrics ?? createMetrics();
+  const ctx: ServiceContext = { rt, metrics, services: opts.services, onClose: (fn) => closers.push(fn), shared: {} };
+
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(cors, {
+    origin: config.http.corsOrigins === '*' ? true : config.http.corsOrigins,
+    credentials: true,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+  await app.register(authPlugin, { secret: resolveJwtSecret(config), accessTtlSeconds: config.auth.accessTtlSeconds });
+  let rateRedis: import('ioredis').Redis | undefined;
+  if (config.redisUrl) {
+    const { Redis } = await import('ioredis');
+    rateRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false });
+    closers.push(() => void rateRedis!.quit().catch(() => {}));
+  }
+  await app.register(rateLimit, {
+    global: true,
+    // anonymous callers get a lower limit, keyed by IP; signed-in ones by user id across IPs
+    max: (req) => (req.authUser ? config.http.ratePerMinute : config.http.anonRatePerMinute),
+    timeWindow: 60_000,
+    keyGenerator: (req) => (req.authUser ? `u:${req.authUser.id}` : `ip:${req.ip}`),
+    allowList: (req) => req.url === '/health' || req.url === '/metrics',
+    ...(rateRedis ? { redis: rateRedis, nameSpace: 'algotrade-rl:', skipOnError: true } : {}),
+    errorResponseBuilder: (_req, c) => ({
+      statusCode: 429,
+      error: {
+        code: 'RATE_LIMITED',
+        message: `rate limit of ${c.max} requests per minute exceeded; retry in ${c.after}`,
+      },
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'AlgoTrade API', version: '0.1.0', description: 'Strategies, backtests and paper trading' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (config.metricsEnabled) installHttpMetrics(app, metrics);
+  await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
+  if (opts.services.includes('gateway')) await app.register(authRoutes, { ctx, prefix: '/api/auth' });
+
+  for (const name of opts.services) {
+    const svc = serviceRegistry[name];
+    if (svc) await app.register(svc as FastifyPluginAsync<{ ctx: ServiceContext }>, { ctx });
+  }
+  await app.ready();
+  return {
+    app,
+    ctx,
+    routes,
+    close: async () => {
+      await app.close();
+      for (const c of closers.reverse()) await c();
+    },
+  };
+}

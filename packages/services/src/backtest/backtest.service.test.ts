@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { templateById } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+
+describe('backtest service', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let b: Awaited<ReturnType<TestApp['user']>>;
+  const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+    t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+  const waitDone = (u: typeof a, id: string) =>
+    until(async () =>
+      ['done', 'failed', 'cancelled'].includes((await call(u, 'GET', `/api/backtests/${id}`)).json().status),
+    );
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    a = await t.user();
+    b = await t.user();
+    const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOG&interval=1d',
+      headers: { ...a.auth, 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    expect(r.json().imported).toBe(2148);
+  });
+  afterAll(() => t.stop());
+
+  it('queues, reports progress, and stores the golden SMA crossover result', async () => {
+    const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
+    const r = await call(a, 'POST', '/api/backtests', {
+      strategyId: strat.id,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      allowShort: true,
+    });
+    expect(r.statusCode).toBe(202);
+    expect(r.json()).toEqual({ id: expect.any(String), status: 'queued' });
+    const id = r.json().id;
+    await waitDone(a, id);
+    const res = (await call(a, 'GET', `/api/backtests/${id}`)).json();
+    expect(res).toMatchObject({ status: 'done', progress: 1, metrics: { trades: 66 } });
+    expect(res.metrics.returnPct).toBeCloseTo(414.2298999999996, 8);
+    expect(res.metrics.sharpe).toBeCloseTo(0.5806232244485349, 10);
+    const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
+    expect(trades).toHaveLength(66);
+    expect(trades[0]).toMatchObject({ size: -55, entryPrice: 180.36, entryTime: '2004-11-29T00:00:00.000Z' });
+    const eq = (await call(a, 'GET', `/api/backtests/${id}/equity`)).json();
+    expect(eq).toHaveLength(2148);
+    expect(eq.at(-1).equity).toBeCloseTo(51422.99, 6);
+    const html = await call(a, 'GET', `/api/backtests/${id}/report`);
+    expect(html.headers['content-type']).toMatch(/text\/html/);
+    expect(html.body).toContain('<svg');
+    expect(html.body).toContain('Sharpe Ratio');
+    expect(html.body).not.toMatch(/<script|https?:\/\//);
+
+    // another user sees none of it
+    for (const path of ['', '/trades', '/equity', '/report'])
+      expect((await call(b, 'GET', `/api/backtests/${id}${path}`)).statusCode).toBe(404);
+    expect((await call(b, 'POST', `/api/backtests/${id}/cancel`)).statusCode).toBe(404);
+    expect((await call(b, 'DELETE', `/api/backtests/${id}`)).statusCode).toBe(404);
+    expect((await call(b, 'POST', '/api/backtests', { strategyId: strat.id, symbol: 'GOOG' })).statusCode).toBe(404);
+  });
+
+  it('fails with a readable error when there is no history, and validates requests', async () => {
+    const r = await call(a, 'POST', '/api/backtests', {
+      graph: templateById('ema-crossover')!.graph,
+      symbol: 'NOHIST',
+      interval: '1d',
+    });
+    await waitDone(a, r.json().id);
+    const res = (await call(a, 'GET', `/api/backtests/${r.json().id}`)).json();
+    expect(res.status).toBe('failed');
+    expect(res.error).toMatch(/no 1d candles for NOHIST/);
+    expect((await call(a, 'POST', '/api/backtests', { symbol: 'GOOG' })).statusCode).toBe(400);
+    expect(
+      (await call(a, 'POST', '/api/backtests', { graph: { nodes: [], edges: [] }, symbol: 'GOOG' })).json().error.code,
+    ).toBe('VALIDATION_FAILED');
+    expect(
+      (
+        await call(a, 'POST', '/api/backtests', {
+          graph: templateById('ema-crossover')!.graph,
+          symbol: 'GOOG',
+          feeRate: 5,
+        })
+      ).statusCode,
+    ).toBe(400);
+  });
+
+  it('sweeps a parameter grid and ranks the results', async () => {
+    const r = await call(a, 'POST', '/api/backtests/sweep', {
+      graph: templateById('sma-crossover')!.graph,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      params: { 'fast.period': [5, 10], 'slow.period': [20, 30] },
+      rankBy: 'returnPct',
+    });
+    expect(r.statusCode).toBe(202);
+    const { sweepId, jobs } = r.json();
+    expect(jobs).toBe(4);
+    await until(async () => (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json().done === 4);
+    const s = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json();
+    expect(s.ranked.map((x: { rank: number }) => x.rank)).toEqual([1, 2, 3, 4]);
+    const scores = s.ranked.map((x: { returnPct: number }) => x.returnPct);
+    expect(scores).toEqual([...scores].sort((x: number, y: number) => y - x));
+    expect(s.ranked.map((x: { combo: object }) => x.combo)).toEqual(
+      expect.arrayContaining([{ 'fast.period': 10, 'slow.period': 30 }]),
+    );
+    expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
+    const bad = await call(a, 'POST', '/api/backtests/sweep', {
+      graph: templateById('sma-crossover')!.graph,
+      symbol: 'GOOG',
+      params: { 'ghost.period': [1] },
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,136 @@
+import { AppError, TOPICS, type JobContext } from '@algotrade/core';
+import {
+  backtestsRepo,
+  candlesRepo,
+  INTERVALS,
+  symbolsRepo,
+  type BacktestRow,
+  type Runtime,
+} from '@algotrade/adapters';
+import { compileGraph, runBacktest, toColumns, type EnginePool } from '@algotrade/strategy';
+
+export const BACKTEST_QUEUE = 'backtests';
+
+export interface BacktestParams {
+  from?: string;
+  to?: string;
+  startingBalance: number;
+  feeRate: number;
+  feeFixed: number;
+  slippageBps: number;
+  allowShort: boolean;
+  fillOn: 'next_open' | 'close';
+}
+
+/** JSON-safe statistics: non-finite numbers become null. */
+export const cleanStats = (s: object) =>
+  JSON.parse(JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+
+/**
+ * Runs one queued backtest: loads candles, compiles the snapshotted graph, runs the engine with
+ * progress (queue, database, `backtest:<id>` channel), stores trades and equity in the object store
+ * and the summary in backtest_results. Used in-process and by separate worker processes.
+ */
+export async function processBacktest(
+  rt: Runtime,
+  job: JobContext<{ backtestId: string }>,
+  pool?: EnginePool,
+): Promise<void> {
+  const repo = backtestsRepo(rt.db.db);
+  const row = await repo.get(job.data.backtestId);
+  if (!row || row.status === 'cancelled' || row.status === 'done') return;
+  const p = row.parameters as unknown as BacktestParams;
+  const publish = (type: string, data: object) =>
+    rt.bus
+      .publish(TOPICS.realtimeUpdates.name, `backtest:${row.id}`, type, {
+        backtestId: row.id,
+        userId: row.userId,
+        ...data,
+      })
+      .catch(() => {});
+  try {
+    await repo.update(row.id, { status: 'running', startedAt: new Date(), progress: 0 });
+    await publish('backtest.progress', { status: 'running', progress: 0 });
+    const candles = await candlesOf(rt, row);
+    if (candles.length < 2)
+      throw new AppError(
+        'UNPROCESSABLE',
+        `no ${row.interval} candles for ${row.symbol} in the requested range: import history first (POST /api/market/history/import)`,
+      );
+    const { plan, report } = compileGraph(row.strategySnapshot);
+    if (!plan) throw new AppError('UNPROCESSABLE', `the strategy does not compile: ${report.errors[0]?.message}`);
+    const sym = await symbolsRepo(rt.db.db).get(row.symbol);
+    let lastWrite = 0;
+    const bars = toColumns(candles);
+    const options = {
+      cash: p.startingBalance,
+      feeRate: p.feeRate,
+      feeFixed: p.feeFixed,
+      slippageBps: p.slippageBps,
+      allowShort: p.allowShort,
+      fillOn: p.fillOn,
+      wholeUnits: sym?.assetClass === 'stock',
+    };
+    const onProgress = (x: number) => {
+      const now = Date.now();
+      if (now - lastWrite > 200) {
+        lastWrite = now;
+        void job.progress(x);
+        void publish('backtest.progress', { status: 'running', progress: x });
+      }
+      return job.signal.aborted;
+    };
+    // on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline
+    const res = pool
+      ? await pool.run(row.strategySnapshot, bars, options, onProgress)
+      : runBacktest(plan, bars, { ...options, onProgress });
+    if (res.cancelled || job.signal.aborted) {
+      await repo.update(row.id, { status: 'cancelled', finishedAt: new Date() });
+      await publish('backtest.cancelled', { status: 'cancelled' });
+      return;
+    }
+    const key = `backtests/${row.id}.json`;
+    await rt.store.put(
+      key,
+      JSON.stringify({
+        trades: res.trades.map((t) => ({
+          ...t,
+          entryTime: new Date(t.entryTime).toISOString(),
+          exitTime: new Date(t.exitTime).toISOString(),
+        })),
+        equity: { ts: Array.from(bars.ts), equity: Array.from(res.equity) },
+      }),
+      'application/json',
+    );
+    await repo.update(row.id, {
+      status: 'done',
+      progress: 1,
+      metrics: cleanStats(res.stats),
+      artifactKey: key,
+      finishedAt: new Date(),
+      error: null,
+    });
+    await job.progress(1);
+    await publish('backtest.done', { status: 'done', progress: 1, metrics: cleanStats(res.stats) });
+  } catch (e) {
+    const message = e instanceof AppError ? e.message : `backtest failed: ${(e as Error).message}`;
+    // a user error cannot get better on a retry; record it and finish the job
+    await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() });
+    await publish('backtest.failed', { status: 'failed', error: message });
+    if (!(e instanceof AppError)) throw e;
+  }
+}
+
+/** The candles a backtest row runs over (its symbol, interval and optional from/to). */
+export function candlesOf(rt: Runtime, row: BacktestRow) {
+  const p = row.parameters as { from?: string; to?: string };
+  return candlesRepo(rt.db.db).query(
+    row.symbol,
+    row.interval,
+    p.from ? new Date(p.from) : undefined,
+    p.to ? new Date(p.to) : undefined,
+    5_000_000,
+  );
+}
+
+export const intervalOk = (i: string) => i in INTERVALS;

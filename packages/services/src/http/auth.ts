@@ -1,0 +1,111 @@
+import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { AppError } from '@algotrade/core';
+import { ConfigError, type Config } from '@algotrade/adapters';
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+
+/** scrypt (memory-hard: N=2^15, r=8 uses 32 MiB) with a random 16-byte salt per user. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, 32, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [alg, n, r, p, salt, key] = stored.split('$');
+  if (alg !== 'scrypt' || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64url');
+  const got = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
+  });
+  return timingSafeEqual(expected, got);
+}
+
+export const newRefreshToken = (): string => randomBytes(32).toString('base64url');
+export const hashToken = (t: string): string => createHash('sha256').update(t).digest('hex');
+
+/**
+ * The JWT signing secret: from JWT_SECRET, or in the embedded default generated once and kept under
+ * DATA_DIR so tokens survive a restart. Outside the embedded default a missing secret stops start-up.
+ */
+export function resolveJwtSecret(cfg: Config): string {
+  if (cfg.auth.secret) return cfg.auth.secret;
+  if (!cfg.embedded)
+    throw new ConfigError('JWT_SECRET is required when real services are configured: expected at least 32 characters.');
+  const file = path.join(cfg.dataDir, 'secrets', 'jwt-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
+}
+
+export interface AuthUser {
+  id: string;
+  email: string;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; email: string; jti?: string };
+    user: AuthUser;
+  }
+}
+declare module 'fastify' {
+  interface FastifyRequest {
+    authUser?: AuthUser;
+  }
+  interface FastifyInstance {
+    requireUser: (req: FastifyRequest) => Promise<void>;
+  }
+}
+
+/** Resolves the caller from the bearer token (header, or `?token=` for WebSocket upgrades) for every request. */
+export const authPlugin = fp(async (app: FastifyInstance, opts: { secret: string; accessTtlSeconds: number }) => {
+  await app.register(fastifyJwt, {
+    secret: opts.secret,
+    sign: { expiresIn: opts.accessTtlSeconds },
+    // verified tokens are cached (fast-jwt LRU), so hot routes do not re-check the signature
+    verify: { cache: 10_000 },
+    formatUser: (p) => ({ id: p.sub, email: p.email }),
+  });
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers.authorization;
+    const q = (req.query as Record<string, unknown> | undefined)?.token;
+    if (!header && typeof q !== 'string') return;
+    try {
+      const token = header ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : (q as string);
+      if (!token) return;
+      const payload = app.jwt.verify<{ sub: string; email: string }>(token);
+      req.authUser = { id: payload.sub, email: payload.email };
+    } catch {
+      // an invalid token is the same as none; protected routes answer 401
+    }
+  });
+  app.decorate('requireUser', async (req: FastifyRequest) => {
+    if (!req.authUser) throw new AppError('UNAUTHORIZED', 'a valid bearer token is required');
+  });
+});
+
+export const signAccess = (app: FastifyInstance, u: AuthUser): string =>
+  app.jwt.sign({ sub: u.id, email: u.email, jti: randomUUID() });
+
+/** The caller; only valid behind `requireUser`. */
+export function userOf(req: FastifyRequest): AuthUser {
+  if (!req.authUser) throw new AppError('UNAUTHORIZED', 'a valid bearer token is required');
+  return req.authUser;
+}

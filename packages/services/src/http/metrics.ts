@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+
+/** One Prometheus registry per app: HTTP latency per route plus the business metrics services add. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const http = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const m = {
+    registry,
+    http,
+    activeSessions: new client.Gauge({
+      name: 'forward_test_active_sessions',
+      help: 'running paper-trading sessions',
+      registers: [registry],
+    }),
+    compiles: new client.Counter({
+      name: 'strategy_compiles_total',
+      help: 'strategy compilations by outcome',
+      labelNames: ['ok'] as const,
+      registers: [registry],
+    }),
+    tradeLatency: new client.Histogram({
+      name: 'trade_execution_latency_seconds',
+      help: 'tick-to-fill latency',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+    busLag: new client.Gauge({
+      name: 'bus_consumer_lag',
+      help: 'messages waiting per topic and group',
+      labelNames: ['topic', 'group'] as const,
+      registers: [registry],
+    }),
+    windowSize: new client.Gauge({
+      name: 'market_window_size',
+      help: 'ticks held per symbol window',
+      labelNames: ['symbol'] as const,
+      registers: [registry],
+    }),
+    ticksIngested: new client.Counter({
+      name: 'market_ticks_ingested_total',
+      help: 'ticks written to windows',
+      registers: [registry],
+    }),
+    malformed: new client.Counter({
+      name: 'market_messages_malformed_total',
+      help: 'feed or bus messages rejected as malformed',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new client.Gauge({
+      name: 'job_queue_depth',
+      help: 'jobs waiting or running',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+    backtests: new client.Counter({
+      name: 'backtest_jobs_total',
+      help: 'backtest jobs by outcome',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    wsConnections: new client.Gauge({
+      name: 'websocket_connections',
+      help: 'open WebSocket connections',
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.http.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

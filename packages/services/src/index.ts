@@ -1,0 +1,3 @@
+export * from './app.ts';
+export * from './context.ts';
+export { createMetrics, type Metrics } from './http/metrics.ts';

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import type { MarketIngest } from './ingest.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+
+describe('market data service', () => {
+  let t: TestApp;
+  let u: Awaited<ReturnType<TestApp['user']>>;
+  const get = (url: string) => t.app.inject({ url, headers: u.auth });
+  beforeAll(async () => {
+    t = await startTestApp({
+      MARKET_FEED: 'simulator',
+      SIM_SYMBOLS: 'BTCUSD,AAPL',
+      SIM_TICKS_PER_SECOND: '100',
+      WINDOW_SIZE: '300',
+    });
+    u = await t.user();
+  });
+  afterAll(() => t.stop());
+
+  it('fills the BTCUSD window with simulated ticks, newest first', async () => {
+    await until(async () => (await get('/api/market/symbols/BTCUSD/latest?limit=100')).json().ticks.length === 100);
+    const body = (await get('/api/market/symbols/BTCUSD/latest?limit=100')).json();
+    expect(body.symbol).toBe('BTCUSD');
+    const ts = body.ticks.map((x: { ts: string }) => Date.parse(x.ts));
+    expect(ts).toEqual([...ts].sort((a, b) => b - a));
+    expect(body.ticks[0]).toMatchObject({
+      price: expect.any(Number),
+      size: expect.any(Number),
+      bid: expect.any(Number),
+      ask: expect.any(Number),
+      seq: expect.any(Number),
+    });
+    const sym = (await get('/api/market/symbols/BTCUSD')).json();
+    expect(sym).toMatchObject({
+      symbol: 'BTCUSD',
+      assetClass: 'crypto',
+      base: 'BTC',
+      quote: 'USD',
+      active: true,
+      windowCapacity: 300,
+    });
+    expect(sym.lastPrice).toBeGreaterThan(0);
+    expect((await get('/api/market/symbols?q=aap')).json()).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', assetClass: 'stock' }),
+    ]);
+  });
+
+  it('answers 400 for a bad limit, 404 for an unknown symbol, 401 without a token', async () => {
+    for (const q of ['0', '301', 'abc', '-5']) {
+      const r = await get(`/api/market/symbols/BTCUSD/latest?limit=${q}`);
+      expect(r.statusCode, q).toBe(400);
+      expect(r.json().error.code).toBe('VALIDATION_FAILED');
+    }
+    expect((await get('/api/market/symbols/NOPE/latest')).statusCode).toBe(404);
+    expect((await get('/api/market/symbols/NOPE')).statusCode).toBe(404);
+    expect((await t.app.inject({ url: '/api/market/symbols/BTCUSD/latest' })).statusCode).toBe(401);
+  });
+
+  it('ingests bus messages into the window and counts malformed ones without stopping', async () => {
+    const ingest = t.ctx.shared.marketIngest as MarketIngest;
+    const before = ingest.malformed;
+    await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', {
+      symbol: 'ZZTEST',
+      ticks: [{ ts: 1, price: -1, size: 1 }],
+    });
+    await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { nonsense: true });
+    await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', {
+      symbol: 'ZZTEST',
+      ticks: [{ ts: Date.UTC(2024, 0, 1), price: 5, size: 2 }],
+    });
+    await until(async () => (await t.rt.windows.size('ZZTEST')) === 1);
+    expect(ingest.malformed).toBe(before + 2);
+  });
+
+  it('subscribes and unsubscribes through symbol-subscriptions', async () => {
+    const seen: unknown[] = [];
+    const sub = await t.rt.bus.subscribe(
+      'symbol-subscriptions',
+      { group: 'test-watch' },
+      (m) => void seen.push(m.data),
+    );
+    const r = await t.app.inject({ method: 'POST', url: '/api/market/symbols/ethusd/subscribe', headers: u.auth });
+    expect(r.statusCode).toBe(202);
+    expect(r.json()).toEqual({ symbol: 'ETHUSD', active: true });
+    await until(async () => (await t.rt.windows.size('ETHUSD')) > 0);
+    await t.app.inject({ method: 'POST', url: '/api/market/symbols/ETHUSD/unsubscribe', headers: u.auth });
+    await until(() => seen.length === 2);
+    expect(seen).toEqual([
+      expect.objectContaining({ symbol: 'ETHUSD', action: 'subscribe' }),
+      expect.objectContaining({ symbol: 'ETHUSD', action: 'unsubscribe' }),
+    ]);
+    expect((await get('/api/market/symbols/ETHUSD')).json().active).toBe(false);
+    await sub.close();
+  });
+
+  it('imports CSV history with an error report and serves candles, aggregated on read', async () => {
+    const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
+    const bad = csv.replace('2004-08-20,101.01', '2004-08-20,abc');
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOG&interval=1d',
+      headers: { ...u.auth, 'content-type': 'text/csv' },
+      payload: bad,
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({
+      symbol: 'GOOG',
+      interval: '1d',
+      imported: 2147,
+      skipped: 1,
+      errors: [{ line: 3, message: expect.stringContaining('open') }],
+    });
+    const daily = (await get('/api/market/symbols/GOOG/candles?interval=1d&from=2004-08-19&to=2004-08-31')).json();
+    expect(daily[0]).toEqual({
+      ts: '2004-08-19T00:00:00.000Z',
+      open: 100,
+      high: 104.06,
+      low: 95.96,
+      close: 100.34,
+      volume: 22351900,
+    });
+    const weekly = (await get('/api/market/symbols/GOOG/candles?interval=1w&from=2004-08-23&to=2004-08-29')).json();
+    expect(weekly).toHaveLength(1);
+    expect(weekly[0].ts).toBe('2004-08-23T00:00:00.000Z');
+    expect(weekly[0].volume).toBe(
+      daily
+        .filter((d: { ts: string }) => d.ts >= '2004-08-23' && d.ts < '2004-08-30')
+        .reduce((s: number, d: { volume: number }) => s + d.volume, 0),
+    );
+    expect((await get('/api/market/symbols/GOOG/candles?interval=7m')).statusCode).toBe(400);
+    const empty = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOG',
+      headers: { ...u.auth, 'content-type': 'text/csv' },
+      payload: '',
+    });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error.message).toMatch(/empty/);
+  });
+
+  it('builds 1-minute candles from live ticks', async () => {
+    const c = (await get('/api/market/symbols/BTCUSD/candles?interval=1m&limit=5')).json();
+    expect(c.length).toBeGreaterThanOrEqual(1);
+    const last = c[c.length - 1];
+    expect(last.high).toBeGreaterThanOrEqual(Math.max(last.open, last.close));
+    expect(last.low).toBeLessThanOrEqual(Math.min(last.open, last.close));
+  });
+});

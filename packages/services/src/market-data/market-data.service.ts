@@ -1,0 +1,171 @@
+import { AppError, notFound, TOPICS } from '@algotrade/core';
+import { candlesRepo, INTERVALS, parseCandlesCsv, symbolsRepo } from '@algotrade/adapters';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ServiceContext } from '../context.ts';
+import { describeSymbol, FeedManager } from './feed-manager.ts';
+import { MarketIngest } from './ingest.ts';
+
+const Sym = z.object({
+  symbol: z
+    .string()
+    .min(1)
+    .max(40)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and ._:- only')
+    .transform((s) => s.toUpperCase()),
+});
+const Interval = z.enum(Object.keys(INTERVALS) as [string, ...string[]]);
+const When = z
+  .union([z.coerce.number(), z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((v) => new Date(typeof v === 'number' ? (v < 1e11 ? v * 1000 : v) : v));
+
+export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
+  const { rt } = ctx;
+  const symbols = symbolsRepo(rt.db.db);
+  const candles = candlesRepo(rt.db.db);
+  const ingest = new MarketIngest(ctx);
+  const feed = new FeedManager(ctx);
+  ctx.shared.marketIngest = ingest;
+  await ingest.start();
+  await feed.start();
+  ctx.onClose(async () => {
+    await feed.stop();
+    await ingest.stop();
+  });
+
+  // symbols known to exist, so the hot `latest` route needs no database round trip
+  const known = new Set((await symbols.search()).map((s) => s.symbol));
+  const exists = async (s: string) => known.has(s) || (!!(await symbols.get(s)) && (known.add(s), true));
+
+  app.addContentTypeParser(
+    ['text/csv', 'text/plain', 'application/csv'],
+    { parseAs: 'string', bodyLimit: rt.config.http.bodyLimit },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.register(
+    async (plain) => {
+      const r = plain.withTypeProvider<ZodTypeProvider>();
+      r.addHook('preHandler', app.requireUser);
+
+      r.get(
+        '/symbols',
+        { schema: { tags: ['market'], querystring: z.object({ q: z.string().max(40).optional() }) } },
+        async (req) => symbols.search(req.query.q),
+      );
+
+      r.get('/symbols/:symbol', { schema: { tags: ['market'], params: Sym } }, async (req) => {
+        const s = await symbols.get(req.params.symbol);
+        if (!s) throw notFound(`symbol ${req.params.symbol}`);
+        const last = ingest.last.get(s.symbol);
+        const newest = last ? undefined : (await rt.windows.latest(s.symbol, 1))[0];
+        return {
+          ...s,
+          lastPrice: last?.price ?? newest?.price ?? null,
+          windowSize: await rt.windows.size(s.symbol),
+          windowCapacity: rt.windows.capacity(s.symbol),
+          updatedAt: last ? new Date(last.ts).toISOString() : newest ? new Date(newest.ts).toISOString() : null,
+        };
+      });
+
+      for (const action of ['subscribe', 'unsubscribe'] as const)
+        r.post(`/symbols/:symbol/${action}`, { schema: { tags: ['market'], params: Sym } }, async (req, reply) => {
+          const sym = req.params.symbol;
+          if (!(await exists(sym))) {
+            if (action === 'unsubscribe' || !feed.provider) throw notFound(`symbol ${sym}`);
+            await symbols.upsert(describeSymbol(sym, feed.provider.name));
+            known.add(sym);
+          }
+          await symbols.setActive(sym, action === 'subscribe');
+          await rt.bus.publish(TOPICS.symbolSubscriptions.name, sym, action, {
+            symbol: sym,
+            action,
+            by: req.authUser!.id,
+          });
+          return reply.status(202).send({ symbol: sym, active: action === 'subscribe' });
+        });
+
+      r.get(
+        '/symbols/:symbol/latest',
+        {
+          schema: {
+            tags: ['market'],
+            params: Sym,
+            querystring: z.object({ limit: z.coerce.number().int().min(1).default(100) }),
+          },
+        },
+        async (req, reply) => {
+          const sym = req.params.symbol;
+          const cap = rt.windows.capacity(sym);
+          if (req.query.limit > cap)
+            throw new AppError('VALIDATION_FAILED', `limit must be between 1 and the window size ${cap}`);
+          if (!(await exists(sym))) throw notFound(`symbol ${sym}`);
+          let ticks: string;
+          try {
+            ticks = await rt.windows.latestJson(sym, req.query.limit);
+          } catch (e) {
+            throw new AppError('TEMPORARILY_UNAVAILABLE', `the window store is unavailable: ${(e as Error).message}`);
+          }
+          return reply.type('application/json').send(`{"symbol":"${sym}","ticks":${ticks}}`);
+        },
+      );
+
+      // same server, same auth, a constant 100-tick body: the baseline of the `latest` benchmark
+      const constant = `{"symbol":"BASE","ticks":[${Array.from({ length: 100 }, (_, i) => `{"ts":"2024-01-01T00:00:00.000Z","price":${100 + i},"size":1,"bid":99,"ask":101,"seq":${i}}`).join(',')}]}`;
+      r.get('/_baseline', { schema: { hide: true } }, async (_req, reply) =>
+        reply.type('application/json').send(constant),
+      );
+
+      r.get(
+        '/symbols/:symbol/candles',
+        {
+          schema: {
+            tags: ['market'],
+            params: Sym,
+            querystring: z.object({
+              interval: Interval.default('1m'),
+              from: When.optional(),
+              to: When.optional(),
+              limit: z.coerce.number().int().min(1).max(100_000).default(500),
+            }),
+          },
+        },
+        async (req) => {
+          const sym = req.params.symbol;
+          if (!(await exists(sym))) throw notFound(`symbol ${sym}`);
+          const { interval, from, to, limit } = req.query;
+          if (from && to && from > to) throw new AppError('VALIDATION_FAILED', 'from must be before to');
+          const rows = await candles.query(sym, interval, from, to, limit);
+          // the 1m candle still forming, when it is newer than what is stored
+          const cur = interval === '1m' ? ingest.candles.current(sym) : undefined;
+          if (cur && (!rows.length || cur.ts > rows[rows.length - 1]!.ts) && (!to || cur.ts <= to.getTime()))
+            rows.push({ ...cur });
+          return rows.slice(-limit).map((c) => ({ ...c, ts: new Date(c.ts).toISOString() }));
+        },
+      );
+
+      r.post(
+        '/history/import',
+        {
+          schema: {
+            tags: ['market'],
+            querystring: z.object({ symbol: Sym.shape.symbol, interval: Interval.default('1m') }),
+          },
+        },
+        async (req) => {
+          if (typeof req.body !== 'string') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the CSV as text/csv');
+          if (req.body.trim() === '') throw new AppError('VALIDATION_FAILED', 'the CSV body is empty');
+          const { candles: parsed, skipped, errors } = parseCandlesCsv(req.body);
+          const { symbol, interval } = req.query;
+          if (!(await exists(symbol))) {
+            await symbols.upsert({ ...describeSymbol(symbol, 'import'), active: false });
+            known.add(symbol);
+          }
+          const imported = parsed.length ? await candles.upsert(symbol, interval, parsed) : 0;
+          return { symbol, interval, imported, skipped, errors };
+        },
+      );
+    },
+    { prefix: '/api/market' },
+  );
+};

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+
+type Frame = { channel?: string; type: string; data?: Record<string, unknown>; ts: string };
+
+/** A WebSocket client that records frames and can wait for one matching a predicate. */
+async function connect(base: string, token?: string) {
+  const ws = new WebSocket(`${base}/ws${token ? `?token=${token}` : ''}`);
+  const frames: Frame[] = [];
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+  await new Promise<void>((r, j) => {
+    ws.once('open', () => r());
+    ws.once('error', j);
+  });
+  const waitFor = async (pred: (f: Frame) => boolean, ms = 15_000) => {
+    const t0 = Date.now();
+    for (;;) {
+      const f = frames.find(pred);
+      if (f) return f;
+      if (Date.now() - t0 > ms) throw new Error(`no frame matched; got ${JSON.stringify(frames.slice(-5))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { ws, frames, closed, waitFor, send: (o: object) => ws.send(JSON.stringify(o)) };
+}
+
+describe('notifications WebSocket', () => {
+  let t: TestApp;
+  let base: string;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let b: Awaited<ReturnType<TestApp['user']>>;
+  const token = (u: typeof a) => u.auth.authorization.slice('Bearer '.length);
+  beforeAll(async () => {
+    t = await startTestApp({ MARKET_FEED: 'simulator', SIM_SYMBOLS: 'BTCUSD', SIM_TICKS_PER_SECOND: '50' });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `ws://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    a = await t.user();
+    b = await t.user();
+  });
+  afterAll(() => t.stop());
+
+  it('refuses a connection without a valid token', async () => {
+    const c = await connect(base);
+    expect(await c.closed).toBe(4401);
+    const bad = await connect(base, 'not-a-jwt');
+    expect(await bad.closed).toBe(4401);
+  });
+
+  it('streams live prices to subscribers of prices:<symbol>', async () => {
+    const c = await connect(base, token(a));
+    c.send({ op: 'subscribe', channel: 'prices:BTCUSD' });
+    await c.waitFor((f) => f.type === 'subscribed' && f.channel === 'prices:BTCUSD');
+    const p = await c.waitFor((f) => f.channel === 'prices:BTCUSD' && f.type === 'price');
+    expect(p.data).toMatchObject({ symbol: 'BTCUSD', price: expect.any(Number) });
+    c.send({ op: 'nonsense' });
+    await c.waitFor((f) => f.type === 'error' && (f.data as { code: string }).code === 'BAD_MESSAGE');
+    c.ws.close();
+  });
+
+  it("pushes a backtest's progress to its owner and refuses another user's backtest channel", async () => {
+    const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOG&interval=1d',
+      headers: { ...a.auth, 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    const strat = (
+      await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
+    ).json();
+    // queue it while the owner is already listening: subscribe first to the id returned
+    const owner = await connect(base, token(a));
+    const other = await connect(base, token(b));
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/backtests',
+      headers: a.auth,
+      payload: { strategyId: strat.id, symbol: 'GOOG', interval: '1d' },
+    });
+    const id = r.json().id as string;
+    owner.send({ op: 'subscribe', channel: `backtest:${id}` });
+    other.send({ op: 'subscribe', channel: `backtest:${id}` });
+    const refused = await other.waitFor((f) => f.type === 'error');
+    expect(refused).toMatchObject({ channel: `backtest:${id}`, data: { code: 'NOT_FOUND' } });
+    // either the live event or, when the job finished before the subscription, the status snapshot
+    const done = await owner.waitFor(
+      (f) =>
+        f.channel === `backtest:${id}` &&
+        (f.type === 'backtest.done' || (f.type === 'backtest.status' && f.data?.status === 'done')),
+    );
+    expect(done.data).toMatchObject({ status: 'done', progress: 1, metrics: { trades: expect.any(Number) } });
+    expect(other.frames.some((f) => f.channel === `backtest:${id}` && f.type !== 'error')).toBe(false);
+    owner.ws.close();
+    other.ws.close();
+  });
+});

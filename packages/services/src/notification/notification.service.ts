@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS, type Envelope, type Subscription } from '@algotrade/core';
+import { backtestsRepo, isUuid } from '@algotrade/adapters';
+import websocket from '@fastify/websocket';
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { ServiceContext } from '../context.ts';
+
+/** Close codes: 4401 no valid token, 4008 a client too slow to keep up (its buffer overflowed). */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_SLOW_CONSUMER = 4008;
+const MAX_BUFFERED_BYTES = 1 << 20;
+const HEARTBEAT_MS = 15_000;
+
+const ClientMessage = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('subscribe'), channel: z.string().min(1).max(100) }),
+  z.object({ op: z.literal('unsubscribe'), channel: z.string().min(1).max(100) }),
+  z.object({ op: z.literal('ping') }),
+]);
+
+interface Client {
+  ws: WebSocket;
+  userId: string;
+  channels: Set<string>;
+  alive: boolean;
+}
+
+/**
+ * WebSocket `/ws?token=<JWT>`: clients subscribe to `prices:<symbol>`, `backtest:<id>`,
+ * `session:<id>` and `user`; pushes are `{channel, type, data, ts}`. Another user's backtest or
+ * session is refused with an error frame. Fed from `realtime-updates`, `user-notifications`,
+ * `trade-executions` and `portfolio-updates`; every instance sees every message (its own group).
+ * A client whose send buffer passes 1 MiB is dropped (4008) so it never slows the others.
+ */
+export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = async (app, { ctx }) => {
+  const { rt } = ctx;
+  const backtests = backtestsRepo(rt.db.db);
+  const byChannel = new Map<string, Set<Client>>();
+  const clients = new Set<Client>();
+  const group = `notification-${randomUUID()}`;
+
+  const push = (channel: string, frame: string, only?: (c: Client) => boolean) => {
+    const set = byChannel.get(channel);
+    if (!set) return;
+    for (const c of set) {
+      if (only && !only(c)) continue;
+      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        c.ws.close(CLOSE_SLOW_CONSUMER, 'client too slow: send buffer full');
+        continue;
+      }
+      c.ws.send(frame);
+    }
+  };
+  const frame = (channel: string, m: Envelope) =>
+    JSON.stringify({ channel, type: m.type, data: m.data, ts: new Date(m.ts).toISOString() });
+
+  const subs: Subscription[] = [];
+  subs.push(
+    await rt.bus.subscribe(TOPICS.realtimeUpdates.name, { group }, (m) => {
+      const owner = (m.data as { userId?: string })?.userId;
+      push(m.key, frame(m.key, m), owner ? (c) => c.userId === owner : undefined);
+    }),
+    await rt.bus.subscribe(TOPICS.userNotifications.name, { group }, (m) =>
+      push('user', frame('user', m), (c) => c.userId === m.key),
+    ),
+  );
+  for (const topic of [TOPICS.tradeExecutions.name, TOPICS.portfolioUpdates.name, TOPICS.forwardTestEvents.name])
+    subs.push(
+      await rt.bus.subscribe(topic, { group }, (m) => {
+        const owner = (m.data as { userId?: string })?.userId;
+        push(`session:${m.key}`, frame(`session:${m.key}`, m), owner ? (c) => c.userId === owner : undefined);
+      }),
+    );
+
+  async function mayJoin(userId: string, channel: string): Promise<string | null> {
+    if (channel === 'user') return null;
+    if (/^prices:[A-Z0-9._:-]{1,40}$/.test(channel)) return null;
+    const [kind, id] = channel.split(':', 2) as [string, string | undefined];
+    if (kind === 'backtest' && id)
+      return isUuid(id) && (await backtests.get(id, userId)) ? null : `backtest ${id} not found`;
+    if (kind === 'session' && id) {
+      const row = isUuid(id)
+        ? await rt.db.db
+            .selectFrom('forward_test_sessions')
+            .select('id')
+            .where('id', '=', id)
+            .where('user_id', '=', userId)
+            .executeTakeFirst()
+        : undefined;
+      return row ? null : `session ${id} not found`;
+    }
+    return `unknown channel "${channel}": use prices:<SYMBOL>, backtest:<id>, session:<id> or user`;
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const c of clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  ctx.onClose(async () => {
+    clearInterval(heartbeat);
+    for (const c of clients) c.ws.close(1001, 'server shutting down');
+    for (const s of subs) await s.close();
+  });
+
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  app.get('/ws', { websocket: true, schema: { hide: true } }, (ws, req) => {
+    if (!req.authUser) {
+      ws.close(CLOSE_UNAUTHORIZED, 'a valid token is required: /ws?token=<JWT>');
+      return;
+    }
+    const client: Client = { ws, userId: req.authUser.id, channels: new Set(), alive: true };
+    clients.add(client);
+    ctx.metrics.wsConnections.set(clients.size);
+    const send = (o: object) => ws.send(JSON.stringify({ ts: new Date().toISOString(), ...o }));
+    ws.on('pong', () => (client.alive = true));
+    ws.on('message', async (raw) => {
+      let msg: z.infer<typeof ClientMessage>;
+      try {
+        msg = ClientMessage.parse(JSON.parse(raw.toString()));
+      } catch {
+        send({
+          type: 'error',
+          data: {
+            code: 'BAD_MESSAGE',
+            message: 'send {"op":"subscribe"|"unsubscribe","channel":"..."} or {"op":"ping"}',
+          },
+        });
+        return;
+      }
+      if (msg.op === 'ping') return send({ type: 'pong' });
+      const channel = msg.channel;
+      if (msg.op === 'unsubscribe') {
+        client.channels.delete(channel);
+        byChannel.get(channel)?.delete(client);
+        return send({ type: 'unsubscribed', channel });
+      }
+      const refusal = await mayJoin(client.userId, channel);
+      if (refusal) return send({ type: 'error', channel, data: { code: 'NOT_FOUND', message: refusal } });
+      client.channels.add(channel);
+      let set = byChannel.get(channel);
+      if (!set) byChannel.set(channel, (set = new Set()));
+      set.add(client);
+      send({ type: 'subscribed', channel });
+      // a late subscriber gets the backtest's current state at once, so no final event is missed
+      if (channel.startsWith('backtest:')) {
+        const row = await backtests.get(channel.slice('backtest:'.length), client.userId);
+        if (row)
+          send({
+            channel,
+            type: 'backtest.status',
+            data: {
+              backtestId: row.id,
+              status: row.status,
+              progress: row.progress,
+              metrics: row.metrics,
+              ...(row.error ? { error: row.error } : {}),
+            },
+          });
+      }
+    });
+    ws.on('close', () => {
+      clients.delete(client);
+      for (const ch of client.channels) byChannel.get(ch)?.delete(client);
+      ctx.metrics.wsConnections.set(clients.size);
+    });
+  });
+};

@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { generateCandles, templateById } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+
+describe('strategy service', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let b: Awaited<ReturnType<TestApp['user']>>;
+  beforeAll(async () => {
+    t = await startTestApp();
+    a = await t.user();
+    b = await t.user();
+  });
+  afterAll(() => t.stop());
+
+  const req = (u: typeof a, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
+    t.app.inject({ method, url, headers: u.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
+
+  it('lists node types with ports and JSON-Schema params, and the templates', async () => {
+    const types = (await req(a, 'GET', '/api/strategies/node-types')).json();
+    expect(types.length).toBeGreaterThanOrEqual(25);
+    expect(types.find((x: { type: string }) => x.type === 'indicator.rsi')).toMatchObject({
+      category: 'indicator',
+      inputs: [{ name: 'value', kind: 'number' }],
+      params: { type: 'object', properties: { period: { type: 'integer', default: 14, minimum: 1 } } },
+    });
+    const tpl = (await req(a, 'GET', '/api/strategies/templates')).json();
+    expect(tpl.map((x: { id: string }) => x.id)).toEqual(
+      expect.arrayContaining([
+        'sma-crossover',
+        'ema-crossover',
+        'rsi-mean-reversion',
+        'macd-signal-cross',
+        'bollinger-breakout',
+        'donchian-breakout',
+      ]),
+    );
+  });
+
+  it('compiles (200 with ok=false for invalid graphs) and previews series and signals', async () => {
+    const good = await req(a, 'POST', '/api/strategies/compile', { graph: templateById('sma-crossover')!.graph });
+    expect(good.json()).toMatchObject({ ok: true, warmup: 30, order: expect.arrayContaining(['close', 'buy']) });
+    const bad = await req(a, 'POST', '/api/strategies/compile', {
+      graph: { nodes: [{ id: 'n', type: 'nope' }], edges: [] },
+    });
+    expect(bad.statusCode).toBe(200);
+    expect(bad.json().errors[0]).toMatchObject({ nodeId: 'n', code: 'UNKNOWN_NODE_TYPE' });
+    const candles = generateCandles(200, 5).map((c) => ({ ...c, ts: new Date(c.ts).toISOString() }));
+    const p = (
+      await req(a, 'POST', '/api/strategies/preview', { graph: templateById('sma-crossover')!.graph, candles })
+    ).json();
+    expect(p.ok).toBe(true);
+    expect(p.series.slow.value).toHaveLength(200);
+    expect(p.series.slow.value[28]).toBeNull();
+    expect(typeof p.series.slow.value[29]).toBe('number');
+    expect(p.signals.every((s: { action: string }) => ['buy', 'sell'].includes(s.action))).toBe(true);
+  });
+
+  it('creates, reads, updates and deletes strategies scoped to the caller; others get 404', async () => {
+    const created = await req(a, 'POST', '/api/strategies', {
+      name: 'mine',
+      graph: templateById('ema-crossover')!.graph,
+    });
+    expect(created.statusCode).toBe(201);
+    const s = created.json();
+    expect(s).toMatchObject({ name: 'mine', compilationReport: { ok: true } });
+    expect(s.graph.version).toBe(1);
+    const fromTpl = await req(a, 'POST', '/api/strategies/templates/rsi-mean-reversion');
+    expect(fromTpl.statusCode).toBe(201);
+
+    expect((await req(a, 'GET', `/api/strategies/${s.id}`)).statusCode).toBe(200);
+    expect((await req(a, 'GET', '/api/strategies')).json()).toHaveLength(2);
+    for (const [m, body] of [['GET'], ['PUT', { name: 'stolen' }], ['DELETE']] as const)
+      expect((await req(b, m, `/api/strategies/${s.id}`, body)).statusCode, `${m} by another user`).toBe(404);
+    expect((await req(b, 'GET', '/api/strategies')).json()).toEqual([]);
+    expect((await req(a, 'GET', '/api/strategies/not-a-uuid')).statusCode).toBe(404);
+
+    const renamed = await req(a, 'PUT', `/api/strategies/${s.id}`, {
+      name: 'renamed',
+      graph: templateById('sma-crossover')!.graph,
+    });
+    expect(renamed.json()).toMatchObject({ name: 'renamed', compilationReport: { warmup: 30 } });
+    expect((await req(a, 'DELETE', `/api/strategies/${s.id}`)).statusCode).toBe(204);
+    expect((await req(a, 'GET', `/api/strategies/${s.id}`)).statusCode).toBe(404);
+  });
+
+  it('saving publishes the compile result on strategy-compilations', async () => {
+    const seen: unknown[] = [];
+    const sub = await t.rt.bus.subscribe('strategy-compilations', { group: 'test' }, (m) => void seen.push(m.data));
+    const s = (await req(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
+    await new Promise((r) => setTimeout(r, 20));
+    await sub.close();
+    expect(seen).toEqual([
+      expect.objectContaining({ strategyId: s.id, report: expect.objectContaining({ ok: true }) }),
+    ]);
+  });
+
+  it('never answers 500 to any JSON body', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/api/strategies', '/api/strategies/compile', '/api/strategies/preview'),
+        fc.jsonValue(),
+        async (url, body) => {
+          const r = await t.app.inject({
+            method: 'POST',
+            url,
+            headers: { ...a.auth, 'content-type': 'application/json' },
+            payload: JSON.stringify(body),
+          });
+          expect(r.statusCode, `${url} ${JSON.stringify(body)} -> ${r.body}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

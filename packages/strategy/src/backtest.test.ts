@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runBacktest } from './backtest.ts';
+import { compileGraph } from './compiler.ts';
+import type { BarColumns } from './plan.ts';
+import { generateCandles, toColumns } from './sample-data.ts';
+import { templateById } from './templates.ts';
+
+const fx = (p: string) => readFileSync(new URL(`../../../test/fixtures/backtesting-py/${p}`, import.meta.url), 'utf8');
+function loadGoog(): BarColumns {
+  const rows = fx('GOOG.csv')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
+  return toColumns(
+    rows.map((r) => ({
+      ts: Date.parse(`${r[0]}T00:00:00Z`),
+      open: +r[1]!,
+      high: +r[2]!,
+      low: +r[3]!,
+      close: +r[4]!,
+      volume: +r[5]!,
+    })),
+  );
+}
+const expected = JSON.parse(fx('expected/smacross_10_30_stats.json')).stats as Record<string, number | string>;
+const expectedTrades = fx('expected/smacross_10_30_trades.csv')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => l.split(','));
+const DAY = 86_400_000;
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-300, Math.abs(b));
+
+describe('golden strategy: SMA(10/30) crossover on GOOG equals backtesting.py', () => {
+  const plan = compileGraph(templateById('sma-crossover')!.graph).plan!;
+  const res = runBacktest(plan, loadGoog(), { cash: 10_000, allowShort: true, wholeUnits: true });
+
+  it('makes the same 66 trades at the same bars, sizes and prices', () => {
+    expect(res.trades).toHaveLength(expectedTrades.length);
+    res.trades.forEach((t, i) => {
+      const [size, entryBar, exitBar, entryPrice, exitPrice, pnl] = expectedTrades[i]!.map(Number);
+      expect([t.size, t.entryBar, t.exitBar, t.entryPrice, t.exitPrice], `trade ${i}`).toEqual([
+        size,
+        entryBar,
+        exitBar,
+        entryPrice,
+        exitPrice,
+      ]);
+      expect(t.pnl).toBeCloseTo(pnl!, 6);
+    });
+  });
+
+  it('every statistic equals the reference to 1e-9 (mean durations ceiled to the day, as backtesting.py prints them)', () => {
+    const s = res.stats;
+    const pairs: [string, number][] = [
+      ['Exposure Time [%]', s.exposureTimePct],
+      ['Equity Final [$]', s.equityFinal],
+      ['Equity Peak [$]', s.equityPeak],
+      ['Return [%]', s.returnPct],
+      ['Buy & Hold Return [%]', s.buyAndHoldReturnPct],
+      ['Return (Ann.) [%]', s.returnAnnPct],
+      ['Volatility (Ann.) [%]', s.volatilityAnnPct],
+      ['CAGR [%]', s.cagrPct],
+      ['Sharpe Ratio', s.sharpe],
+      ['Sortino Ratio', s.sortino],
+      ['Calmar Ratio', s.calmar],
+      ['Alpha [%]', s.alphaPct],
+      ['Beta', s.beta],
+      ['Max. Drawdown [%]', s.maxDrawdownPct],
+      ['Avg. Drawdown [%]', s.avgDrawdownPct],
+      ['# Trades', s.trades],
+      ['Win Rate [%]', s.winRatePct],
+      ['Best Trade [%]', s.bestTradePct],
+      ['Worst Trade [%]', s.worstTradePct],
+      ['Avg. Trade [%]', s.avgTradePct],
+      ['Profit Factor', s.profitFactor],
+      ['Expectancy [%]', s.expectancyPct],
+      ['SQN', s.sqn],
+      ['Kelly Criterion', s.kelly],
+    ];
+    const off = pairs
+      .filter(([k, v]) => !(rel(v, expected[k] as number) < 1e-9))
+      .map(([k, v]) => `${k}: ${v} vs ${expected[k]}`);
+    expect(off).toEqual([]);
+    const days = (k: string) => Number(String(expected[k]).split(' ')[0]);
+    expect(s.durationMs / DAY).toBe(days('Duration'));
+    expect(s.maxDrawdownDurationMs / DAY).toBe(days('Max. Drawdown Duration'));
+    expect(Math.ceil(s.avgDrawdownDurationMs / DAY)).toBe(days('Avg. Drawdown Duration'));
+    expect(s.maxTradeDurationMs / DAY).toBe(days('Max. Trade Duration'));
+    expect(Math.ceil(s.avgTradeDurationMs / DAY)).toBe(days('Avg. Trade Duration'));
+  });
+
+  it('is deterministic: the same input gives a byte-identical result', () => {
+    const again = runBacktest(plan, loadGoog(), { cash: 10_000, allowShort: true, wholeUnits: true });
+    expect(JSON.stringify({ ...again, equity: [...again.equity] })).toBe(
+      JSON.stringify({ ...res, equity: [...res.equity] }),
+    );
+  });
+});
+
+describe('engine rules', () => {
+  const plan = compileGraph(templateById('sma-crossover')!.graph).plan!;
+  const bars = toColumns(generateCandles(20_000, 9));
+
+  it('reconciles money: starting cash + realised PnL - (fees in PnL) = final cash, to the cent', () => {
+    const r = runBacktest(plan, bars, { cash: 100_000, feeRate: 0.001, feeFixed: 1, slippageBps: 5 });
+    const pnl = r.trades.reduce((s, t) => s + t.pnl, 0);
+    const fees = r.trades.reduce((s, t) => s + t.fees, 0);
+    expect(Math.abs(100_000 + pnl - r.finalCash)).toBeLessThan(0.005);
+    expect(fees).toBeCloseTo(r.totalFees, 6);
+    expect(r.equity[r.equity.length - 1]).toBeCloseTo(r.finalCash, 6);
+    expect(r.trades.every((t) => t.size > 0)).toBe(true); // shorts off by default
+  });
+
+  it('fills at the next open by default, or on the signal close', () => {
+    const next = runBacktest(plan, bars, { cash: 10_000 });
+    const same = runBacktest(plan, bars, { cash: 10_000, fillOn: 'close' });
+    const t = next.trades[0]!;
+    expect(t.entryPrice).toBe(bars.open[t.entryBar]);
+    const u = same.trades[0]!;
+    expect(u.entryPrice).toBe(bars.close[u.entryBar]);
+    expect(u.entryBar).toBe(t.entryBar - 1);
+  });
+
+  it('stop loss exits at the stop level (or the open on a gap), checked against the bar low', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 0.2 }, position: { x: 0, y: 0 } });
+    const p = compileGraph(g).plan!;
+    const r = runBacktest(p, bars, { cash: 10_000 });
+    const stopped = r.trades.filter((t) => t.exitPrice <= t.entryPrice * (1 - 0.002) + 1e-9);
+    expect(stopped.length).toBeGreaterThan(0);
+    for (const t of stopped) {
+      const level = t.entryPrice * 0.998;
+      expect(t.exitPrice).toBeCloseTo(Math.min(level, bars.open[t.exitBar]!), 9);
+      expect(bars.low[t.exitBar]!).toBeLessThanOrEqual(level);
+    }
+    // no trade ever lost more than the stop plus the gap at the open
+    for (const t of r.trades)
+      expect(t.exitPrice).toBeGreaterThanOrEqual(Math.min(t.entryPrice * 0.998, bars.open[t.exitBar]!) - 1e-9);
+  });
+
+  it('sizes whole units for stocks and respects fixed sizing', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 3 };
+    const r = runBacktest(compileGraph(g).plan!, bars, { cash: 10_000, wholeUnits: true });
+    expect(r.trades.every((t) => t.size === 3)).toBe(true);
+  });
+
+  it('reports progress and can be cancelled', () => {
+    const seen: number[] = [];
+    const r = runBacktest(plan, bars, { cash: 1000, onProgress: (p) => (seen.push(p), p > 0.5) });
+    expect(r.cancelled).toBe(true);
+    expect(seen.at(-1)).toBeGreaterThan(0.5);
+  });
+});
+
+describe('limit and stop entry orders', () => {
+  const bars = toColumns(generateCandles(30_000, 13));
+  const withOrder = (orderType: string, offsetPct: number) => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'all', orderType, offsetPct };
+    return compileGraph(g).plan!;
+  };
+  const market = runBacktest(withOrder('market', 0), bars, { cash: 10_000, slippageBps: 5 });
+
+  it('a limit buy fills at or below its level from the signal close, or not at all', () => {
+    const r = runBacktest(withOrder('limit', 0.05), bars, { cash: 10_000, slippageBps: 5 });
+    expect(r.trades.length).toBeGreaterThan(0);
+    expect(r.trades.length).toBeLessThan(market.trades.length); // some limits are never reached
+    for (const t of r.trades) {
+      const level = bars.close[t.entryBar - 1]! * (1 - 0.0005);
+      expect(t.entryPrice).toBeLessThanOrEqual(level + 1e-9);
+      expect(t.entryPrice).toBe(Math.min(bars.open[t.entryBar]!, level));
+    }
+  });
+
+  it('a stop buy fills at or above its level (gaps at the open), with slippage', () => {
+    const r = runBacktest(withOrder('stop', 0.05), bars, { cash: 10_000, slippageBps: 5 });
+    expect(r.trades.length).toBeGreaterThan(0);
+    for (const t of r.trades) {
+      const level = bars.close[t.entryBar - 1]! * (1 + 0.0005);
+      expect(bars.high[t.entryBar]!).toBeGreaterThanOrEqual(level);
+      expect(t.entryPrice).toBeCloseTo(Math.max(bars.open[t.entryBar]!, level) * 1.0005, 9);
+    }
+  });
+});

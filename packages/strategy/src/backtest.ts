@@ -1,0 +1,219 @@
+import { computeStats, type Stats, type TradeRecord } from '@algotrade/core';
+import type { BarColumns, CompiledPlan } from './plan.ts';
+
+export interface BacktestOptions {
+  cash: number;
+  /** fee as a fraction of notional per fill (0.001 = 0.1%) */
+  feeRate?: number;
+  /** fixed fee per fill, in quote currency */
+  feeFixed?: number;
+  /** adverse slippage per fill in basis points */
+  slippageBps?: number;
+  /** 'next_open' (default): a signal on a bar's close fills at the next bar's open; 'close': on that close */
+  fillOn?: 'next_open' | 'close';
+  allowShort?: boolean;
+  /** whole units (stocks) or fractional (crypto) */
+  wholeUnits?: boolean;
+  /** close an open position at the last close so it counts as a trade (default true) */
+  closeAtEnd?: boolean;
+  /** a buffer of at least the bar count to write the equity curve into (reused across runs in sweeps) */
+  equityBuffer?: Float64Array;
+  /** likewise for the per-bar signal codes */
+  signalsBuffer?: Int8Array;
+  /** called every ~1% with progress 0..1; return true to cancel */
+  onProgress?: (p: number) => boolean | void;
+}
+
+export interface BacktestResult {
+  trades: TradeRecord[];
+  equity: Float64Array;
+  stats: Stats;
+  totalFees: number;
+  finalCash: number;
+  cancelled: boolean;
+}
+
+const EPS = 1e-12;
+
+/**
+ * Bar-by-bar simulation of a compiled strategy over OHLCV columns.
+ *
+ * The graph only sees market data, so its signals are computed first in blocks (no look-ahead: a node
+ * only ever sees bars up to the one it outputs for); then each bar, in order: (1) the order from the
+ * previous bar's signal fills at this open (or signals fill on their own close with fillOn 'close');
+ * (2) stop-loss / take-profit / trailing stops are checked against this bar's low and high; when a
+ * stop and a target could both trigger in the same bar, the stop is assumed to come first
+ * (conservative); a gap through a level fills at the open; (3) equity is marked at the close.
+ * Entries may be limit or stop orders (orderType/offsetPct on buy and sell nodes), placed from the
+ * signal close and valid for the next bar only.
+ * A position still open after the last bar is closed at that bar's open (its close with fillOn 'close').
+ * Semantics: buy closes a short, then goes long; sell closes a long, then goes short if allowed;
+ * close exits whatever is open. Deterministic: the same input gives the same output, bit for bit.
+ */
+export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOptions): BacktestResult {
+  const n = bars.length;
+  const signals = o.signalsBuffer && o.signalsBuffer.length >= n ? o.signalsBuffer : new Int8Array(n);
+  plan.instantiate().run(bars, signals);
+  const { open, high, low, close, ts } = bars;
+  const feeRate = o.feeRate ?? 0;
+  const feeFixed = o.feeFixed ?? 0;
+  const slip = (o.slippageBps ?? 0) / 10_000;
+  const onClose = o.fillOn === 'close';
+  const whole = o.wholeUnits ?? false;
+  const { stopLossPct, takeProfitPct, trailingStopPct } = plan.risk;
+  const actions = plan.actions;
+
+  let cash = o.cash;
+  let qty = 0;
+  let entryPrice = 0;
+  let entryBar = 0;
+  let entryFees = 0;
+  let extreme = 0; // best price since entry, for the trailing stop
+  let totalFees = 0;
+  const trades: TradeRecord[] = [];
+  const equity = o.equityBuffer && o.equityBuffer.length >= n ? o.equityBuffer.subarray(0, n) : new Float64Array(n);
+  let pending = -1;
+  let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
+  let cancelled = false;
+  const step = Math.max(1, Math.floor(n / 100));
+
+  const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
+  const exit = (i: number, rawPrice: number, withSlip: boolean) => {
+    const price = withSlip ? rawPrice * (qty > 0 ? 1 - slip : 1 + slip) : rawPrice;
+    const f = fee(qty * price);
+    cash += qty * price - f;
+    totalFees += f;
+    const pnl = qty * (price - entryPrice) - entryFees - f;
+    const entryValue = Math.abs(qty) * entryPrice;
+    trades.push({
+      size: qty,
+      entryBar,
+      exitBar: i,
+      entryTime: ts[entryBar]!,
+      exitTime: ts[i]!,
+      entryPrice,
+      exitPrice: price,
+      pnl,
+      returnPct: pnl / entryValue,
+      fees: entryFees + f,
+    });
+    qty = 0;
+  };
+  const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
+    // a limit order fills at its price (no slippage); market and stop orders slip
+    const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
+    const eq = cash; // flat when entering
+    let units: number;
+    switch (a.sizing) {
+      case 'fixed_qty':
+        units = a.amount;
+        break;
+      case 'fixed_cash':
+        units = Math.min(a.amount, eq) / (price * (1 + feeRate));
+        break;
+      case 'pct_equity':
+        units = (eq * Math.min(a.amount, 100)) / 100 / (price * (1 + feeRate));
+        break;
+      default:
+        units = (eq - feeFixed) / (price * (1 + feeRate));
+    }
+    // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
+    const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
+    units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
+    if (units <= 0) return;
+    const f = fee(units * price);
+    if (side === 1 && units * price + f > cash + 1e-9) return; // never spend cash that is not there
+    qty = side * units;
+    cash -= qty * price + f;
+    totalFees += f;
+    entryPrice = price;
+    entryBar = i;
+    entryFees = f;
+    extreme = price;
+  };
+  const act = (i: number, price: number, a: number, atLevel = false) => {
+    const spec = actions[a]!;
+    if (spec.action === 'close') {
+      if (qty !== 0) exit(i, price, true);
+    } else if (spec.action === 'buy') {
+      if (qty < 0) exit(i, price, true);
+      if (qty === 0) enter(i, price, 1, spec, atLevel);
+    } else {
+      if (qty > 0) exit(i, price, true);
+      if (qty === 0 && o.allowShort) enter(i, price, -1, spec, atLevel);
+    }
+  };
+
+  const checkRisk = (i: number) => {
+    const long = qty > 0;
+    let stop = NaN;
+    if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
+    if (trailingStopPct) {
+      const t = extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
+      stop = stop !== stop ? t : long ? Math.max(stop, t) : Math.min(stop, t);
+    }
+    const target = takeProfitPct ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
+    const o0 = open[i]!;
+    if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true);
+    else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true);
+    else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false);
+    else if (!long && low[i]! <= target) exit(i, Math.min(o0, target), false);
+    else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
+  };
+  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct);
+  // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
+  for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
+    const end = Math.min(n, chunk + step);
+    for (let i = chunk; i < end; i++) {
+      if (pending >= 0) {
+        const spec = actions[pending]!;
+        if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending);
+        else {
+          // a limit buy fills at or below its level, a stop buy at or above (mirrored for sells);
+          // a gap through the level fills at the open; not reached within the bar: cancelled
+          const up = spec.action === 'buy' ? spec.orderType === 'stop' : spec.orderType === 'limit';
+          const level = pendingRef * (1 + ((up ? 1 : -1) * spec.offsetPct) / 100);
+          const o0 = open[i]!;
+          if (up ? o0 >= level : o0 <= level) act(i, o0, pending, true);
+          else if (up ? high[i]! >= level : low[i]! <= level) act(i, level, pending, true);
+        }
+        pending = -1;
+      }
+      if (riskOn && qty !== 0) checkRisk(i);
+      const s = signals[i]!;
+      if (s >= 0) {
+        if (onClose) act(i, close[i]!, s);
+        else if (i + 1 < n) {
+          pending = s;
+          pendingRef = close[i]!;
+        }
+      }
+      equity[i] = cash + qty * close[i]!;
+    }
+    if (o.onProgress && end < n && o.onProgress(end / n)) cancelled = true;
+  }
+  if (!cancelled && qty !== 0 && (o.closeAtEnd ?? true) && n > 0) {
+    // like backtesting.py's finalize_trades: the closing order fills at the last bar's open
+    // (at its close when orders fill on the close)
+    exit(n - 1, onClose ? close[n - 1]! : open[n - 1]!, false);
+    equity[n - 1] = cash;
+  }
+  const stats = computeStats({ equity, time: ts, close, trades, firstTradingBar: firstTradingBar(plan), totalFees });
+  o.onProgress?.(1);
+  return { trades, equity, stats, totalFees, finalCash: cash, cancelled };
+}
+
+/** The first bar where every value feeding an action is defined (indicators' warm-up, not the crosses'). */
+export function firstTradingBar(plan: CompiledPlan): number {
+  let w = 0;
+  const warm = new Map<string, number>();
+  const bySlot = new Map<number, string>();
+  for (const node of plan.nodes) node.outputs.forEach((s) => bySlot.set(s, node.id));
+  for (const node of plan.nodes) {
+    const up = Math.max(0, ...node.inputs.map((s) => warm.get(bySlot.get(s) ?? '') ?? 0));
+    const own = node.type.category === 'indicator' ? node.type.warmup(node.params) : 0;
+    warm.set(node.id, up + own);
+    w = Math.max(w, up + own);
+  }
+  return w;
+}

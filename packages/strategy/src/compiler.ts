@@ -1,0 +1,328 @@
+import { GraphSchema, type Graph, type GraphNode } from './graph.ts';
+import { registry as defaultRegistry } from './registry.ts';
+import { CompiledPlan, type PlanNode } from './plan.ts';
+import type { NodeType, Params } from './types.ts';
+import { BAR_SLOT_COUNT } from './types.ts';
+import { generateCandles, toColumns } from './sample-data.ts';
+
+export interface CompileIssue {
+  nodeId?: string;
+  edgeId?: string;
+  code: string;
+  message: string;
+}
+
+export interface CompilationReport {
+  ok: boolean;
+  errors: CompileIssue[];
+  warnings: CompileIssue[];
+  order: string[];
+  warmup: number;
+}
+
+export interface CompileResult {
+  report: CompilationReport;
+  plan?: CompiledPlan;
+}
+
+const UI_KEYS = new Set(['label', 'color', 'note', 'notes', 'description', 'collapsed']);
+
+function checkParams(node: GraphNode, t: NodeType, errors: CompileIssue[], warnings: CompileIssue[]): Params {
+  const data = node.data ?? {};
+  const params: Params = {};
+  for (const p of t.params) {
+    const raw = data[p.name];
+    if (raw === undefined || raw === null) {
+      params[p.name] = p.default;
+      continue;
+    }
+    if (p.type === 'enum') {
+      if (typeof raw !== 'string' || !p.values.includes(raw))
+        errors.push({
+          nodeId: node.id,
+          code: 'INVALID_PARAM',
+          message: `${t.label}: ${p.name} must be one of ${p.values.join(', ')} (got ${JSON.stringify(raw)})`,
+        });
+      else params[p.name] = raw;
+      continue;
+    }
+    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isFinite(n))
+      errors.push({
+        nodeId: node.id,
+        code: 'INVALID_PARAM',
+        message: `${t.label}: ${p.name} must be a number (got ${JSON.stringify(raw)})`,
+      });
+    else if (p.type === 'integer' && !Number.isInteger(n))
+      errors.push({
+        nodeId: node.id,
+        code: 'INVALID_PARAM',
+        message: `${t.label}: ${p.name} must be a whole number (got ${n})`,
+      });
+    else if (n < p.min || n > p.max)
+      errors.push({
+        nodeId: node.id,
+        code: 'PARAM_OUT_OF_RANGE',
+        message: `${t.label}: ${p.name} must be between ${p.min} and ${p.max} (got ${n})`,
+      });
+    else params[p.name] = n;
+  }
+  const known = new Set(t.params.map((p) => p.name));
+  for (const k of Object.keys(data))
+    if (!known.has(k) && !UI_KEYS.has(k))
+      warnings.push({
+        nodeId: node.id,
+        code: 'UNKNOWN_PARAM',
+        message: `${t.label} has no parameter "${k}"; it is ignored`,
+      });
+  return params;
+}
+
+/** Finds one cycle among the given nodes and returns its node ids in order. */
+function findCycle(ids: string[], next: Map<string, string[]>): string[] {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const dfs = (u: string): string[] | null => {
+    state.set(u, 1);
+    stack.push(u);
+    for (const w of next.get(u) ?? []) {
+      if (state.get(w) === 1) return stack.slice(stack.indexOf(w));
+      if (!state.has(w)) {
+        const c = dfs(w);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(u, 2);
+    return null;
+  };
+  for (const u of ids)
+    if (!state.has(u)) {
+      const c = dfs(u);
+      if (c) return c;
+    }
+  return ids;
+}
+
+/**
+ * Validates a React Flow graph and compiles it into a plan of flat, typed steps. Never throws:
+ * every problem is an entry in the report, naming the node or edge a UI should highlight.
+ */
+export function compileGraph(input: unknown, reg: ReadonlyMap<string, NodeType> = defaultRegistry): CompileResult {
+  const errors: CompileIssue[] = [];
+  const warnings: CompileIssue[] = [];
+  const fail = (): CompileResult => ({ report: { ok: false, errors, warnings, order: [], warmup: 0 } });
+  try {
+    const parsed = GraphSchema.safeParse(input);
+    if (!parsed.success) {
+      for (const i of parsed.error.issues.slice(0, 20)) {
+        const [kind, idx] = i.path as [string, number];
+        const item = (input as Graph | undefined)?.[kind as 'nodes']?.[idx] as { id?: unknown } | undefined;
+        const ref = typeof item?.id === 'string' ? { [kind === 'edges' ? 'edgeId' : 'nodeId']: item.id } : {};
+        errors.push({ ...ref, code: 'INVALID_GRAPH', message: `${i.path.join('.') || 'graph'}: ${i.message}` });
+      }
+      return fail();
+    }
+    return compileValid(parsed.data, reg, errors, warnings);
+  } catch (e) {
+    errors.push({ code: 'INTERNAL', message: `the compiler failed unexpectedly: ${(e as Error).message}` });
+    return fail();
+  }
+}
+
+function compileValid(
+  g: Graph,
+  reg: ReadonlyMap<string, NodeType>,
+  errors: CompileIssue[],
+  warnings: CompileIssue[],
+): CompileResult {
+  const fail = (): CompileResult => ({ report: { ok: false, errors, warnings, order: [], warmup: 0 } });
+  const nodes = new Map<string, { node: GraphNode; type?: NodeType; params: Params; index: number }>();
+  g.nodes.forEach((node, index) => {
+    if (nodes.has(node.id)) {
+      errors.push({ nodeId: node.id, code: 'DUPLICATE_ID', message: `two nodes have the id "${node.id}"` });
+      return;
+    }
+    const type = reg.get(node.type);
+    if (!type) errors.push({ nodeId: node.id, code: 'UNKNOWN_NODE_TYPE', message: `unknown node type "${node.type}"` });
+    nodes.set(node.id, { node, type, params: type ? checkParams(node, type, errors, warnings) : {}, index });
+  });
+
+  // wiring: input port -> (source node, output port)
+  const wires = new Map<string, Map<string, { from: string; port: string }>>();
+  const next = new Map<string, string[]>();
+  const edgeIds = new Set<string>();
+  for (const e of g.edges) {
+    if (edgeIds.has(e.id))
+      errors.push({ edgeId: e.id, code: 'DUPLICATE_ID', message: `two edges have the id "${e.id}"` });
+    edgeIds.add(e.id);
+    const s = nodes.get(e.source);
+    const t = nodes.get(e.target);
+    if (!s || !t) {
+      errors.push({
+        edgeId: e.id,
+        code: 'EDGE_UNKNOWN_NODE',
+        message: `edge connects a node that does not exist (${!s ? e.source : e.target})`,
+      });
+      continue;
+    }
+    if (!s.type || !t.type) continue;
+    const outName = e.sourceHandle ?? (s.type.outputs.length === 1 ? s.type.outputs[0]!.name : undefined);
+    const inName = e.targetHandle ?? (t.type.inputs.length === 1 ? t.type.inputs[0]!.name : undefined);
+    const out = s.type.outputs.find((p) => p.name === outName);
+    const inp = t.type.inputs.find((p) => p.name === inName);
+    if (!out) {
+      errors.push({
+        edgeId: e.id,
+        code: 'UNKNOWN_PORT',
+        message: `${s.type.label} (${e.source}) has no output "${outName ?? '(none given)'}"; outputs: ${s.type.outputs.map((p) => p.name).join(', ') || 'none'}`,
+      });
+      continue;
+    }
+    if (!inp) {
+      errors.push({
+        edgeId: e.id,
+        code: 'UNKNOWN_PORT',
+        message: `${t.type.label} (${e.target}) has no input "${inName ?? '(none given)'}"; inputs: ${t.type.inputs.map((p) => p.name).join(', ') || 'none'}`,
+      });
+      continue;
+    }
+    if (out.kind !== inp.kind) {
+      errors.push({
+        edgeId: e.id,
+        code: 'PORT_KIND_MISMATCH',
+        message: `${s.type.label}.${out.name} is a ${out.kind} but ${t.type.label}.${inp.name} needs a ${inp.kind}`,
+      });
+      continue;
+    }
+    let w = wires.get(e.target);
+    if (!w) wires.set(e.target, (w = new Map()));
+    if (w.has(inp.name)) {
+      errors.push({
+        edgeId: e.id,
+        code: 'INPUT_ALREADY_CONNECTED',
+        message: `${t.type.label} (${e.target}) input "${inp.name}" already has an edge`,
+      });
+      continue;
+    }
+    w.set(inp.name, { from: e.source, port: out.name });
+    if (!next.has(e.source)) next.set(e.source, []);
+    next.get(e.source)!.push(e.target);
+  }
+
+  for (const [id, n] of nodes) {
+    if (!n.type) continue;
+    for (const p of n.type.inputs)
+      if (!wires.get(id)?.has(p.name))
+        errors.push({
+          nodeId: id,
+          code: 'MISSING_INPUT',
+          message: `${n.type.label} (${id}) needs its "${p.name}" input connected`,
+        });
+  }
+
+  const actions = [...nodes.values()].filter((n) => n.type?.category === 'action');
+  if (nodes.size > 0 && actions.length === 0)
+    errors.push({ code: 'NO_ACTION', message: 'the strategy has no buy, sell or close node, so it can never trade' });
+  if (nodes.size === 0) errors.push({ code: 'EMPTY_GRAPH', message: 'the graph has no nodes' });
+
+  // deterministic topological order: Kahn's algorithm, ties broken by position in the input
+  const indeg = new Map<string, number>();
+  for (const id of nodes.keys()) indeg.set(id, 0);
+  for (const [to, w] of wires) indeg.set(to, (indeg.get(to) ?? 0) + w.size);
+  const ready = [...nodes.values()].filter((n) => indeg.get(n.node.id) === 0).sort((a, b) => a.index - b.index);
+  const order: string[] = [];
+  while (ready.length) {
+    const n = ready.shift()!;
+    order.push(n.node.id);
+    const outs = next.get(n.node.id) ?? [];
+    let added = false;
+    for (const t of outs) {
+      const d = indeg.get(t)! - 1;
+      indeg.set(t, d);
+      if (d === 0) {
+        ready.push(nodes.get(t)!);
+        added = true;
+      }
+    }
+    if (added) ready.sort((a, b) => a.index - b.index);
+  }
+  if (order.length < nodes.size) {
+    const left = [...nodes.keys()].filter((id) => !order.includes(id));
+    const cycle = findCycle(left, next);
+    errors.push({
+      nodeId: cycle[0],
+      code: 'CYCLE',
+      message: `the graph has a cycle: ${[...cycle, cycle[0]].join(' -> ')}`,
+    });
+  }
+
+  // nodes that feed no action do nothing (risk nodes act on their own)
+  const useful = new Set<string>();
+  const prev = new Map<string, string[]>();
+  for (const [to, w] of wires) for (const { from } of w.values()) prev.set(to, [...(prev.get(to) ?? []), from]);
+  const stack = actions.map((a) => a.node.id);
+  while (stack.length) {
+    const u = stack.pop()!;
+    if (useful.has(u)) continue;
+    useful.add(u);
+    stack.push(...(prev.get(u) ?? []));
+  }
+  for (const [id, n] of nodes)
+    if (n.type && n.type.category !== 'risk' && !useful.has(id))
+      warnings.push({
+        nodeId: id,
+        code: 'UNREACHABLE_NODE',
+        message: `${n.type.label} (${id}) does not lead to any action`,
+      });
+
+  if (errors.length) return fail();
+
+  // slots: bar fields first, then every node output
+  let slot = BAR_SLOT_COUNT;
+  const outSlots = new Map<string, Record<string, number>>();
+  const warm = new Map<string, number>();
+  const planNodes: PlanNode[] = [];
+  for (const id of order) {
+    const n = nodes.get(id)!;
+    const t = n.type!;
+    const outs: Record<string, number> = {};
+    for (const p of t.outputs) outs[p.name] = t.barSlot !== undefined ? t.barSlot : slot++;
+    outSlots.set(id, outs);
+    const inputs = t.inputs.map((p) => {
+      const w = wires.get(id)!.get(p.name)!;
+      return outSlots.get(w.from)![w.port]!;
+    });
+    const upstream = Math.max(0, ...t.inputs.map((p) => warm.get(wires.get(id)!.get(p.name)!.from) ?? 0));
+    warm.set(id, upstream + t.warmup(n.params));
+    planNodes.push({ id, type: t, params: n.params, inputs, outputs: t.outputs.map((p) => outs[p.name]!) });
+  }
+  const warmup = Math.max(0, ...actions.map((a) => warm.get(a.node.id) ?? 0));
+  const plan = new CompiledPlan(planNodes, slot, warmup);
+
+  // a test run on generated data must not throw nor feed undefined values into actions
+  try {
+    const inst = plan.instantiate(64);
+    const bars = toColumns(generateCandles(Math.max(300, warmup * 2 + 50), 7));
+    let bad: string | undefined;
+    inst.run(bars, new Int32Array(bars.length), 0, bars.length, (start, n) => {
+      for (let j = Math.max(0, warmup - start); j < n && !bad; j++)
+        for (const a of plan.actions) if (Number.isNaN(inst.cols[a.triggerSlot]![j]!)) bad = a.nodeId;
+    });
+    if (bad) {
+      errors.push({
+        nodeId: bad,
+        code: 'UNDEFINED_INPUT',
+        message: `${bad} receives an undefined value after warm-up`,
+      });
+      return fail();
+    }
+  } catch (e) {
+    errors.push({
+      code: 'TEST_RUN_FAILED',
+      message: `running the strategy on sample data failed: ${(e as Error).message}`,
+    });
+    return fail();
+  }
+  return { report: { ok: true, errors, warnings, order, warmup }, plan };
+}

@@ -1,0 +1,78 @@
+import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BarColumns, Stats, TradeRecord } from '@algotrade/core';
+import type { BacktestOptions } from './backtest.ts';
+import type { Graph } from './graph.ts';
+
+export interface PooledResult {
+  trades: TradeRecord[];
+  equity: Float64Array;
+  stats: Stats;
+  cancelled: boolean;
+}
+
+interface Pending {
+  resolve: (r: PooledResult) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: number) => boolean | void;
+  cancel: Int32Array;
+}
+
+/**
+ * Backtests on worker threads, one job per idle worker (all cores by default), so a sweep's jobs
+ * run side by side and the event loop stays free. Progress comes back as messages; cancellation is
+ * a flag in shared memory that the worker checks at every progress report.
+ */
+export class EnginePool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly waiting: (() => void)[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  constructor(size = cpus().length) {
+    const url = new URL('./engine-worker.mjs', import.meta.url);
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+      w.on('message', (m: { id: number; progress?: number; result?: PooledResult; error?: string }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        if (m.progress !== undefined) {
+          if (p.onProgress?.(m.progress)) Atomics.store(p.cancel, 0, 1);
+          return;
+        }
+        this.pending.delete(m.id);
+        this.release(w);
+        if (m.error) p.reject(new Error(m.error));
+        else p.resolve(m.result!);
+      });
+      w.unref();
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+  get size(): number {
+    return this.all.length;
+  }
+  private release(w: Worker) {
+    this.idle.push(w);
+    this.waiting.shift()?.();
+  }
+  async run(
+    graph: Graph | unknown,
+    bars: BarColumns,
+    options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer'>,
+    onProgress?: (p: number) => boolean | void,
+  ): Promise<PooledResult> {
+    while (this.idle.length === 0) await new Promise<void>((r) => this.waiting.push(r));
+    const w = this.idle.pop()!;
+    const id = this.next++;
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress, cancel });
+      w.postMessage({ id, graph, bars, options, cancel });
+    });
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+}

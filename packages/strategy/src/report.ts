@@ -1,0 +1,151 @@
+import type { Stats, TradeRecord } from '@algotrade/core';
+
+export interface ReportInput {
+  title: string;
+  time: ArrayLike<number>;
+  open: ArrayLike<number>;
+  high: ArrayLike<number>;
+  low: ArrayLike<number>;
+  close: ArrayLike<number>;
+  equity: ArrayLike<number>;
+  trades: readonly TradeRecord[];
+  stats: Stats;
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const W = 1100;
+
+/** Indices of at most `max` points spread over n, always keeping the first and last. */
+function sample(n: number, max: number): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  const out: number[] = [];
+  for (let k = 0; k < max; k++) out.push(Math.round((k * (n - 1)) / (max - 1)));
+  return out;
+}
+
+function scale(values: number[], h: number, pad = 8) {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const span = hi - lo || 1;
+  return { y: (v: number) => pad + (h - 2 * pad) * (1 - (v - lo) / span), lo, hi };
+}
+
+function linePath(idx: number[], get: (i: number) => number, x: (i: number) => number, y: (v: number) => number) {
+  return idx.map((i, k) => `${k ? 'L' : 'M'}${x(i).toFixed(1)},${y(get(i)).toFixed(1)}`).join('');
+}
+
+const fmtDuration = (ms: number) =>
+  Number.isFinite(ms) ? `${(ms / 86_400_000).toFixed(ms < 86_400_000 ? 2 : 0)} days` : '–';
+const fmt = (v: number, d = 2) =>
+  Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–';
+
+/** The stats table like backtesting.py prints it (label, value). */
+export function statsRows(s: Stats): [string, string][] {
+  return [
+    ['Start', s.start],
+    ['End', s.end],
+    ['Duration', fmtDuration(s.durationMs)],
+    ['Exposure Time [%]', fmt(s.exposureTimePct)],
+    ['Equity Final [$]', fmt(s.equityFinal)],
+    ['Equity Peak [$]', fmt(s.equityPeak)],
+    ['Return [%]', fmt(s.returnPct)],
+    ['Buy & Hold Return [%]', fmt(s.buyAndHoldReturnPct)],
+    ['Return (Ann.) [%]', fmt(s.returnAnnPct)],
+    ['Volatility (Ann.) [%]', fmt(s.volatilityAnnPct)],
+    ['CAGR [%]', fmt(s.cagrPct)],
+    ['Sharpe Ratio', fmt(s.sharpe, 3)],
+    ['Sortino Ratio', fmt(s.sortino, 3)],
+    ['Calmar Ratio', fmt(s.calmar, 3)],
+    ['Alpha [%]', fmt(s.alphaPct)],
+    ['Beta', fmt(s.beta, 3)],
+    ['Max. Drawdown [%]', fmt(s.maxDrawdownPct)],
+    ['Avg. Drawdown [%]', fmt(s.avgDrawdownPct)],
+    ['Max. Drawdown Duration', fmtDuration(s.maxDrawdownDurationMs)],
+    ['Avg. Drawdown Duration', fmtDuration(s.avgDrawdownDurationMs)],
+    ['# Trades', String(s.trades)],
+    ['Win Rate [%]', fmt(s.winRatePct)],
+    ['Best Trade [%]', fmt(s.bestTradePct)],
+    ['Worst Trade [%]', fmt(s.worstTradePct)],
+    ['Avg. Trade [%]', fmt(s.avgTradePct)],
+    ['Max. Trade Duration', fmtDuration(s.maxTradeDurationMs)],
+    ['Avg. Trade Duration', fmtDuration(s.avgTradeDurationMs)],
+    ['Profit Factor', fmt(s.profitFactor, 3)],
+    ['Expectancy [%]', fmt(s.expectancyPct)],
+    ['SQN', fmt(s.sqn, 3)],
+    ['Kelly Criterion', fmt(s.kelly, 4)],
+    ['Total fees [$]', fmt(s.totalFees)],
+  ];
+}
+
+/**
+ * A self-contained HTML report (inline SVG, no scripts or network): price with trade markers
+ * (candles when there are few enough bars), equity, drawdown, the stats table and the trade list.
+ */
+export function renderReport(r: ReportInput): string {
+  const n = r.close.length;
+  const idx = sample(n, 1500);
+  const x = (i: number) => 50 + ((W - 60) * i) / Math.max(1, n - 1);
+  const priceH = 320;
+  const prices = idx.flatMap((i) => [r.high[i]!, r.low[i]!]);
+  const ps = scale(prices, priceH);
+  let price = '';
+  if (n <= 400) {
+    const bw = Math.max(1, ((W - 60) / n) * 0.6);
+    for (let i = 0; i < n; i++) {
+      const up = r.close[i]! >= r.open[i]!;
+      const col = up ? '#1a9850' : '#d73027';
+      price += `<line x1="${x(i)}" x2="${x(i)}" y1="${ps.y(r.high[i]!)}" y2="${ps.y(r.low[i]!)}" stroke="${col}"/>`;
+      const top = ps.y(Math.max(r.open[i]!, r.close[i]!));
+      price += `<rect x="${x(i) - bw / 2}" y="${top}" width="${bw}" height="${Math.max(1, ps.y(Math.min(r.open[i]!, r.close[i]!)) - top)}" fill="${col}"/>`;
+    }
+  } else
+    price = `<path d="${linePath(idx, (i) => r.close[i]!, x, ps.y)}" fill="none" stroke="#4575b4" stroke-width="1.2"/>`;
+  const markers = r.trades
+    .slice(0, 2000)
+    .map((t) => {
+      const e = `<path d="M${x(t.entryBar)},${ps.y(t.entryPrice) + (t.size > 0 ? 10 : -10)} l-5,${t.size > 0 ? 8 : -8} l10,0 z" fill="${t.size > 0 ? '#1a9850' : '#d73027'}"><title>${t.size > 0 ? 'long' : 'short'} ${t.size} @ ${t.entryPrice}</title></path>`;
+      const c = `<circle cx="${x(t.exitBar)}" cy="${ps.y(t.exitPrice)}" r="3.5" fill="none" stroke="${t.pnl >= 0 ? '#1a9850' : '#d73027'}" stroke-width="2"><title>exit @ ${t.exitPrice}, PnL ${t.pnl.toFixed(2)}</title></circle>`;
+      return e + c;
+    })
+    .join('');
+  const eqH = 200;
+  const es = scale(
+    idx.map((i) => r.equity[i]!),
+    eqH,
+  );
+  const dd: number[] = [];
+  let peak = -Infinity;
+  for (let i = 0; i < n; i++) {
+    peak = Math.max(peak, r.equity[i]!);
+    dd.push(-(1 - r.equity[i]! / peak) * 100);
+  }
+  const ddH = 140;
+  const ds = scale([0, ...idx.map((i) => dd[i]!)], ddH);
+  const ddPath = `${linePath(idx, (i) => dd[i]!, x, ds.y)}L${x(n - 1)},${ds.y(0)}L${x(0)},${ds.y(0)}Z`;
+  const axis = (h: number, lo: number, hi: number, f: (v: number) => string) =>
+    `<text x="4" y="14" class="ax">${f(hi)}</text><text x="4" y="${h - 4}" class="ax">${f(lo)}</text>`;
+  const svg = (h: number, body: string, label: string) =>
+    `<h2>${label}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${label}"><rect width="${W}" height="${h}" fill="#fafafa"/>${body}</svg>`;
+  const date = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+  const rows = statsRows(r.stats)
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
+    .join('');
+  const tradeRows = r.trades
+    .slice(0, 1000)
+    .map(
+      (t) =>
+        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td></tr>`,
+    )
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:15px;margin:18px 0 4px}
+table{border-collapse:collapse}th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #eee}th{text-align:left;font-weight:500}
+.ax{font-size:11px;fill:#666}.pos{color:#1a9850}.neg{color:#d73027}.grid{display:flex;gap:32px;flex-wrap:wrap}</style></head><body>
+<h1>${esc(r.title)}</h1>
+${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
+${svg(eqH, `<path d="${linePath(idx, (i) => r.equity[i]!, x, es.y)}" fill="none" stroke="#313695" stroke-width="1.4"/>` + axis(eqH, es.lo, es.hi, (v) => v.toFixed(0)), 'Equity')}
+${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
+<div class="grid"><div><h2>Statistics</h2><table>${rows}</table></div>
+<div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th></tr>${tradeRows}</table></div></div>
+</body></html>`;
+}

@@ -1,0 +1,182 @@
+import type { Graph } from './graph.ts';
+import { GRAPH_VERSION } from './graph.ts';
+
+interface T {
+  id: string;
+  name: string;
+  description: string;
+  graph: Graph;
+}
+
+type N = [id: string, type: string, data: Record<string, unknown>, col: number, row: number];
+type E = [source: string, sourceHandle: string, target: string, targetHandle: string];
+
+/** Builds a React Flow graph laid out in columns (sources left, actions right). */
+function graph(nodes: N[], edges: E[]): Graph {
+  return {
+    version: GRAPH_VERSION,
+    nodes: nodes.map(([id, type, data, col, row]) => ({
+      id,
+      type,
+      data,
+      position: { x: 40 + col * 240, y: 40 + row * 140 },
+    })),
+    edges: edges.map(([s, sh, t, th]) => ({
+      id: `${s}.${sh}->${t}.${th}`,
+      source: s,
+      sourceHandle: sh,
+      target: t,
+      targetHandle: th,
+    })),
+  };
+}
+
+const cross = (kind: 'sma' | 'ema', fast: number, slow: number) =>
+  graph(
+    [
+      ['close', 'price.close', {}, 0, 1],
+      ['fast', `indicator.${kind}`, { period: fast }, 1, 0],
+      ['slow', `indicator.${kind}`, { period: slow }, 1, 2],
+      ['up', 'logic.crosses_above', {}, 2, 0],
+      ['down', 'logic.crosses_below', {}, 2, 2],
+      ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+      ['sell', 'action.sell', { sizing: 'all', amount: 100 }, 3, 2],
+    ],
+    [
+      ['close', 'value', 'fast', 'value'],
+      ['close', 'value', 'slow', 'value'],
+      ['fast', 'value', 'up', 'a'],
+      ['slow', 'value', 'up', 'b'],
+      ['fast', 'value', 'down', 'a'],
+      ['slow', 'value', 'down', 'b'],
+      ['up', 'value', 'buy', 'trigger'],
+      ['down', 'value', 'sell', 'trigger'],
+    ],
+  );
+
+export const templates: readonly T[] = [
+  {
+    id: 'sma-crossover',
+    name: 'SMA crossover',
+    description: 'Buy when the 10-bar SMA crosses above the 30-bar SMA; sell when it crosses below.',
+    graph: cross('sma', 10, 30),
+  },
+  {
+    id: 'ema-crossover',
+    name: 'EMA crossover',
+    description: 'Buy when the 12-bar EMA crosses above the 26-bar EMA; sell when it crosses below.',
+    graph: cross('ema', 12, 26),
+  },
+  {
+    id: 'rsi-mean-reversion',
+    name: 'RSI mean reversion',
+    description: 'Buy when RSI(14) falls below 30; close when it rises above 70. 5% stop loss.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['rsi', 'indicator.rsi', { period: 14 }, 1, 1],
+        ['low', 'constant', { value: 30 }, 1, 0],
+        ['high', 'constant', { value: 70 }, 1, 2],
+        ['oversold', 'logic.crosses_below', {}, 2, 0],
+        ['overbought', 'logic.crosses_above', {}, 2, 2],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+        ['close-pos', 'action.close', {}, 3, 2],
+        ['stop', 'risk.stop_loss', { percent: 5 }, 3, 3],
+      ],
+      [
+        ['close', 'value', 'rsi', 'value'],
+        ['rsi', 'value', 'oversold', 'a'],
+        ['low', 'value', 'oversold', 'b'],
+        ['rsi', 'value', 'overbought', 'a'],
+        ['high', 'value', 'overbought', 'b'],
+        ['oversold', 'value', 'buy', 'trigger'],
+        ['overbought', 'value', 'close-pos', 'trigger'],
+      ],
+    ),
+  },
+  {
+    id: 'macd-signal-cross',
+    name: 'MACD signal cross',
+    description: 'Buy when the MACD line crosses above its signal line; sell when it crosses below.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['macd', 'indicator.macd', { fast: 12, slow: 26, signal: 9 }, 1, 1],
+        ['up', 'logic.crosses_above', {}, 2, 0],
+        ['down', 'logic.crosses_below', {}, 2, 2],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+        ['sell', 'action.sell', { sizing: 'all', amount: 100 }, 3, 2],
+      ],
+      [
+        ['close', 'value', 'macd', 'value'],
+        ['macd', 'macd', 'up', 'a'],
+        ['macd', 'signal', 'up', 'b'],
+        ['macd', 'macd', 'down', 'a'],
+        ['macd', 'signal', 'down', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
+        ['down', 'value', 'sell', 'trigger'],
+      ],
+    ),
+  },
+  {
+    id: 'bollinger-breakout',
+    name: 'Bollinger breakout',
+    description: 'Buy when the close breaks above the upper band (20, 2σ); close when it falls back below the middle.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['bb', 'indicator.bbands', { period: 20, stdDev: 2 }, 1, 1],
+        ['breakout', 'logic.crosses_above', {}, 2, 0],
+        ['fade', 'logic.crosses_below', {}, 2, 2],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+        ['exit', 'action.close', {}, 3, 2],
+        ['trail', 'risk.trailing_stop', { percent: 3 }, 3, 3],
+      ],
+      [
+        ['close', 'value', 'bb', 'value'],
+        ['close', 'value', 'breakout', 'a'],
+        ['bb', 'upper', 'breakout', 'b'],
+        ['close', 'value', 'fade', 'a'],
+        ['bb', 'middle', 'fade', 'b'],
+        ['breakout', 'value', 'buy', 'trigger'],
+        ['fade', 'value', 'exit', 'trigger'],
+      ],
+    ),
+  },
+  {
+    id: 'donchian-breakout',
+    name: 'Donchian breakout',
+    description:
+      'Buy when the close exceeds the previous 20-bar high; close below the previous 10-bar low. 2% stop loss.',
+    graph: graph(
+      [
+        ['high', 'price.high', {}, 0, 0],
+        ['close', 'price.close', {}, 0, 1],
+        ['low', 'price.low', {}, 0, 2],
+        ['hh', 'indicator.highest', { period: 20 }, 1, 0],
+        ['ll', 'indicator.lowest', { period: 10 }, 1, 2],
+        ['hh1', 'math.lag', { period: 1 }, 2, 0],
+        ['ll1', 'math.lag', { period: 1 }, 2, 2],
+        ['up', 'logic.greater', {}, 3, 0],
+        ['down', 'logic.less', {}, 3, 2],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 4, 0],
+        ['exit', 'action.close', {}, 4, 2],
+        ['stop', 'risk.stop_loss', { percent: 2 }, 4, 3],
+      ],
+      [
+        ['high', 'value', 'hh', 'value'],
+        ['low', 'value', 'll', 'value'],
+        ['hh', 'value', 'hh1', 'value'],
+        ['ll', 'value', 'll1', 'value'],
+        ['close', 'value', 'up', 'a'],
+        ['hh1', 'value', 'up', 'b'],
+        ['close', 'value', 'down', 'a'],
+        ['ll1', 'value', 'down', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
+        ['down', 'value', 'exit', 'trigger'],
+      ],
+    ),
+  },
+];
+
+export const templateById = (id: string): T | undefined => templates.find((t) => t.id === id);

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+/**
+ * Isolation: for every /api route with an id parameter, user B gets 404 on user A's rows. The route
+ * list comes from the app itself, so a new route with an id fails here until its resource is mapped.
+ */
+describe('access matrix: another user never reaches a row by its id', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let b: Awaited<ReturnType<TestApp['user']>>;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    a = await t.user();
+    b = await t.user();
+    const csv = readFileSync(new URL('../fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOG&interval=1d',
+      headers: { ...a.auth, 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    ids.strategies = (
+      await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
+    ).json().id;
+    ids.backtests = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/backtests',
+        headers: a.auth,
+        payload: { strategyId: ids.strategies, symbol: 'GOOG' },
+      })
+    ).json().id;
+    const sweep = await t.app.inject({
+      method: 'POST',
+      url: '/api/backtests/sweep',
+      headers: a.auth,
+      payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },
+    });
+    ids['backtests/sweeps'] = sweep.json().sweepId;
+    // let the jobs finish so every sub-resource (trades, report...) exists for A
+    for (let i = 0; i < 200; i++) {
+      const s = (await t.app.inject({ url: `/api/backtests/${ids.backtests}`, headers: a.auth })).json().status;
+      if (s === 'done') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterAll(() => t.stop());
+
+  it('covers every /api route with an :id and answers 404 to user B (and 2xx to A on reads)', async () => {
+    const withId = t.routes.filter(
+      (r) => r.url.startsWith('/api/') && r.url.includes(':') && r.method !== 'HEAD' && r.method !== 'OPTIONS',
+    );
+    expect(withId.length).toBeGreaterThan(8);
+    const unmapped: string[] = [];
+    for (const r of withId) {
+      const m = /^\/api\/(.+?)\/:(\w+)(\/.*)?$/.exec(r.url);
+      const resource = m?.[1];
+      if (!m || m[2] === 'symbol' || m[2] === 'templateId') continue; // shared market data and public templates
+      const id = ids[resource!];
+      if (!id) {
+        unmapped.push(`${r.method} ${r.url}`);
+        continue;
+      }
+      const url = r.url.replace(`:${m[2]}`, id);
+      const asB = await t.app.inject({
+        method: r.method as 'GET',
+        url,
+        headers: b.auth,
+        ...(r.method === 'PUT' || r.method === 'POST' ? { payload: {} } : {}),
+      });
+      expect(asB.statusCode, `${r.method} ${url} as another user`).toBe(404);
+      if (r.method === 'GET') {
+        const asA = await t.app.inject({ url, headers: a.auth });
+        expect(asA.statusCode, `${r.method} ${url} as the owner`).toBeLessThan(300);
+      }
+    }
+    expect(unmapped, 'routes with an id that this matrix does not know yet').toEqual([]);
+    // B's lists never show A's rows
+    expect((await t.app.inject({ url: '/api/strategies', headers: b.auth })).json()).toEqual([]);
+    expect((await t.app.inject({ url: '/api/backtests', headers: b.auth })).json()).toEqual([]);
+  });
+});
