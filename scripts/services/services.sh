@@ -108,19 +108,21 @@ PROPS
     java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$cp" kafka.tools.StorageTool format -t "$uuid" -c "$KAFKA_DIR/server.properties" --ignore-formatted >/dev/null
   fi
   log "kafka: starting KRaft broker"
+  : >"$KAFKA_DIR/kafka.log"
   nohup java -Xmx512m -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$cp" kafka.Kafka \
     "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
   echo $! >"$KAFKA_DIR/pid"
-  wait_port $KAFKA_PORT 90 kafka || { tail -20 "$KAFKA_DIR/stdout.log"; return 1; }
+  wait_port $KAFKA_PORT 90 kafka || { tail -20 "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/stdout.log"; return 1; }
   # the port opens before the broker has finished starting: wait for its own "started" line
   local i
   for ((i = 0; i < 120; i++)); do
-    if grep -q 'Kafka Server started' "$KAFKA_DIR/stdout.log" 2>/dev/null; then
+    # log4j writes to kafka.log (see log4j.properties); stdout only gets what bypasses log4j
+    if grep -qs 'Kafka Server started' "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/stdout.log"; then
       log "kafka: ready on 127.0.0.1:$KAFKA_PORT"; return 0
     fi
     sleep 0.5
   done
-  log "kafka: broker did not report itself started"; tail -20 "$KAFKA_DIR/stdout.log"; return 1
+  log "kafka: broker did not report itself started"; tail -20 "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/stdout.log"; return 1
 }
 
 s3_up() {
