@@ -6,3 +6,4 @@ export * from './tick-json.ts';
 export * from './codec.ts';
 export * from './random.ts';
 export * from './stats.ts';
+export * from './paper.ts';

@@ -5,6 +5,7 @@ import { strategyService } from './strategy/strategy.service.ts';
 import { marketDataService } from './market-data/market-data.service.ts';
 import { backtestService } from './backtest/backtest.service.ts';
 import { notificationService } from './notification/notification.service.ts';
+import { forwardTestService } from './forward-test/forward-test.service.ts';
 
 /** Each service is one Fastify plugin; the gateway's own routes live in app.ts. */
 export const serviceRegistry: Partial<Record<ServiceName, FastifyPluginAsync<{ ctx: ServiceContext }>>> = {
@@ -12,4 +13,5 @@ export const serviceRegistry: Partial<Record<ServiceName, FastifyPluginAsync<{ c
   backtest: backtestService as FastifyPluginAsync<{ ctx: ServiceContext }>,
   notification: notificationService as FastifyPluginAsync<{ ctx: ServiceContext }>,
   strategy: strategyService as FastifyPluginAsync<{ ctx: ServiceContext }>,
+  'forward-test': forwardTestService as FastifyPluginAsync<{ ctx: ServiceContext }>,
 };

@@ -5,3 +5,4 @@ export * from './repos/users.repo.ts';
 export * from './repos/strategies.repo.ts';
 export * from './repos/candles.repo.ts';
 export * from './repos/backtests.repo.ts';
+export * from './repos/forward-tests.repo.ts';

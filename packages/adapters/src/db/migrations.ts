@@ -168,4 +168,26 @@ create index alerts_user on alerts (user_id, created_at desc);
 create index alerts_active_symbol on alerts (symbol) where status = 'active';
 `,
   },
+  {
+    id: 2,
+    name: 'forward-test orders (fills and refusals, the idempotency record) and prices on equity points',
+    sql: `
+create table session_orders (
+  session_id uuid not null references forward_test_sessions(id) on delete cascade,
+  signal_id text not null,
+  user_id uuid not null references users(id) on delete cascade,
+  action text not null check (action in ('buy','sell','close')),
+  source text not null,
+  status text not null check (status in ('filled','refused','noop')),
+  reason text,
+  quantity numeric(38,12),
+  price numeric(38,12),
+  latency_ms double precision,
+  ts timestamptz not null,
+  primary key (session_id, signal_id)
+);
+create index session_orders_session_ts on session_orders (session_id, ts);
+alter table chart_data add column price numeric(38,12);
+`,
+  },
 ];

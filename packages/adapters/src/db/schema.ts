@@ -95,6 +95,20 @@ export interface ChartDataTable {
   equity: Numeric;
   cash: Numeric;
   position_value: Numeric;
+  price: Numeric | null;
+}
+export interface SessionOrdersTable {
+  session_id: string;
+  signal_id: string;
+  user_id: string;
+  action: 'buy' | 'sell' | 'close';
+  source: string;
+  status: 'filled' | 'refused' | 'noop';
+  reason: string | null;
+  quantity: Numeric | null;
+  price: Numeric | null;
+  latency_ms: number | null;
+  ts: Timestamp;
 }
 export interface BacktestResultsTable {
   id: Generated<string>;
@@ -142,6 +156,7 @@ export interface Database {
   trades: TradesTable;
   portfolio_positions: PortfolioPositionsTable;
   chart_data: ChartDataTable;
+  session_orders: SessionOrdersTable;
   backtest_results: BacktestResultsTable;
   alerts: AlertsTable;
   schema_migrations: SchemaMigrationsTable;

@@ -1,0 +1,370 @@
+import type { Fill, LedgerState } from '@algotrade/core';
+import { sql } from 'kysely';
+import type { Db } from '../connect.ts';
+import { isUuid } from './strategies.repo.ts';
+
+export type SessionStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed';
+
+export interface SessionRow {
+  id: string;
+  userId: string;
+  strategyId: string | null;
+  strategySnapshot: unknown;
+  symbol: string;
+  config: Record<string, unknown>;
+  status: SessionStatus;
+  failureReason: string | null;
+  state: Partial<LedgerState>;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  stoppedAt: string | null;
+}
+
+export interface TradeRow {
+  id: string;
+  signalId: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  quantity: number;
+  price: number;
+  fee: number;
+  slippage: number;
+  realizedPnl: number;
+  ts: string;
+}
+
+export interface OrderRow {
+  signalId: string;
+  action: string;
+  source: string;
+  status: 'filled' | 'refused' | 'noop';
+  reason: string | null;
+  quantity: number | null;
+  price: number | null;
+  latencyMs: number | null;
+  ts: string;
+}
+
+/** What one executed signal writes, all in one transaction (see forwardTestsRepo.execute). */
+export interface Execution {
+  sessionId: string;
+  userId: string;
+  symbol: string;
+  signalId: string;
+  action: 'buy' | 'sell' | 'close';
+  source: string;
+  status: 'filled' | 'refused' | 'noop';
+  reason?: string;
+  fill?: Fill;
+  latencyMs?: number;
+  ts: number;
+  /** the ledger after the fill */
+  state: LedgerState;
+  /** a lifecycle change the execution causes (risk limits) */
+  newStatus?: SessionStatus;
+  failureReason?: string;
+}
+
+type Raw = Record<string, unknown>;
+const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
+const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+const toRow = (r: Raw): SessionRow => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  strategyId: (r.strategy_id as string) ?? null,
+  strategySnapshot: r.strategy_snapshot,
+  symbol: r.symbol as string,
+  config: r.config as Record<string, unknown>,
+  status: r.status as SessionStatus,
+  failureReason: (r.failure_reason as string) ?? null,
+  state: r.state as Partial<LedgerState>,
+  createdAt: iso(r.created_at)!,
+  updatedAt: iso(r.updated_at)!,
+  startedAt: iso(r.started_at),
+  stoppedAt: iso(r.stopped_at),
+});
+
+export const forwardTestsRepo = (db: Db) => ({
+  async create(row: {
+    userId: string;
+    strategyId: string | null;
+    snapshot: unknown;
+    symbol: string;
+    config: unknown;
+    state: LedgerState;
+  }): Promise<SessionRow> {
+    const r = await db
+      .insertInto('forward_test_sessions')
+      .values({
+        user_id: row.userId,
+        strategy_id: row.strategyId,
+        strategy_snapshot: JSON.stringify(row.snapshot),
+        symbol: row.symbol,
+        config: JSON.stringify(row.config),
+        status: 'created',
+        state: JSON.stringify(row.state),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRow(r as Raw);
+  },
+  /** scoped to the owner; userId undefined only for the engine, which acts for the owner */
+  async get(id: string, userId?: string): Promise<SessionRow | null> {
+    if (!isUuid(id)) return null;
+    let q = db.selectFrom('forward_test_sessions').selectAll().where('id', '=', id);
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    const r = await q.executeTakeFirst();
+    return r ? toRow(r as Raw) : null;
+  },
+  async list(userId: string, limit = 500): Promise<SessionRow[]> {
+    const rows = await db
+      .selectFrom('forward_test_sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
+  /** every running session (resumed at start-up) */
+  async running(): Promise<SessionRow[]> {
+    const rows = await db.selectFrom('forward_test_sessions').selectAll().where('status', '=', 'running').execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await db
+      .selectFrom('forward_test_sessions')
+      .select(['status', db.fn.countAll<string>().as('n')])
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  },
+  async setStatus(
+    id: string,
+    status: SessionStatus,
+    opts: { reason?: string | null; state?: LedgerState } = {},
+  ): Promise<void> {
+    await db
+      .updateTable('forward_test_sessions')
+      .set({
+        status,
+        updated_at: sql`now()`,
+        ...(opts.reason !== undefined ? { failure_reason: opts.reason } : {}),
+        ...(opts.state ? { state: JSON.stringify(opts.state) } : {}),
+        ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
+        ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
+      } as never)
+      .where('id', '=', id)
+      .execute();
+  },
+  /**
+   * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement. A saved state never
+   * replaces one with more fills: an execution's own transaction always wins over a periodic save.
+   */
+  async saveStates(states: { id: string; state: LedgerState }[]): Promise<void> {
+    for (let i = 0; i < states.length; i += 500) {
+      const rows = states
+        .slice(i, i + 500)
+        .map((s) => sql`(${s.id}::uuid, ${JSON.stringify(s.state)}::jsonb, ${s.state.fills ?? 0}::int)`);
+      await sql`update forward_test_sessions f set state = v.state
+        from (values ${sql.join(rows)}) as v(id, state, fills)
+        where f.id = v.id and coalesce((f.state->>'fills')::int, 0) <= v.fills`.execute(db);
+    }
+  },
+  async delete(id: string, userId: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const r = await db
+      .deleteFrom('forward_test_sessions')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  },
+
+  /**
+   * Applies one executed signal atomically: the order record (primary key session + signal id, so a
+   * redelivered signal changes nothing and returns false), the trade, the position and the ledger.
+   */
+  async execute(e: Execution): Promise<boolean> {
+    return db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('session_orders')
+        .values({
+          session_id: e.sessionId,
+          signal_id: e.signalId,
+          user_id: e.userId,
+          action: e.action,
+          source: e.source,
+          status: e.status,
+          reason: e.reason ?? null,
+          quantity: e.fill?.quantity ?? null,
+          price: e.fill?.price ?? null,
+          latency_ms: e.latencyMs ?? null,
+          ts: new Date(e.ts),
+        })
+        .onConflict((oc) => oc.columns(['session_id', 'signal_id']).doNothing())
+        .returning('signal_id')
+        .executeTakeFirst();
+      if (!inserted) return false;
+      if (e.fill) {
+        const f = e.fill;
+        await trx
+          .insertInto('trades')
+          .values({
+            user_id: e.userId,
+            session_id: e.sessionId,
+            signal_id: e.signalId,
+            symbol: e.symbol,
+            side: f.side,
+            quantity: f.quantity,
+            price: f.price,
+            fee: f.fee,
+            slippage: f.slippage,
+            realized_pnl: f.realizedPnl,
+            ts: new Date(f.ts),
+          })
+          .execute();
+        await trx
+          .insertInto('portfolio_positions')
+          .values({
+            session_id: e.sessionId,
+            user_id: e.userId,
+            symbol: e.symbol,
+            quantity: e.state.qty,
+            avg_price: e.state.avgPrice,
+            realized_pnl: e.state.realizedPnl,
+          })
+          .onConflict((oc) =>
+            oc.columns(['session_id', 'symbol']).doUpdateSet({
+              quantity: e.state.qty,
+              avg_price: e.state.avgPrice,
+              realized_pnl: e.state.realizedPnl,
+              updated_at: sql`now()`,
+            } as never),
+          )
+          .execute();
+      }
+      await trx
+        .updateTable('forward_test_sessions')
+        .set({
+          state: JSON.stringify(e.state),
+          updated_at: sql`now()`,
+          ...(e.newStatus ? { status: e.newStatus } : {}),
+          ...(e.failureReason !== undefined ? { failure_reason: e.failureReason } : {}),
+          ...(e.newStatus === 'stopped' || e.newStatus === 'failed' ? { stopped_at: sql`now()` } : {}),
+        } as never)
+        .where('id', '=', e.sessionId)
+        .execute();
+      return true;
+    });
+  },
+
+  async trades(sessionId: string, opts: { limit?: number; offset?: number } = {}): Promise<TradeRow[]> {
+    const rows = await db
+      .selectFrom('trades')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .orderBy('ts')
+      .orderBy('signal_id')
+      .limit(opts.limit ?? 1000)
+      .offset(opts.offset ?? 0)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      signalId: r.signal_id,
+      symbol: r.symbol,
+      side: r.side,
+      quantity: Number(r.quantity),
+      price: Number(r.price),
+      fee: Number(r.fee),
+      slippage: Number(r.slippage),
+      realizedPnl: Number(r.realized_pnl),
+      ts: iso(r.ts)!,
+    }));
+  },
+  /** sums straight from the stored trades, for reconciliation */
+  async totals(sessionId: string): Promise<{ trades: number; realizedPnl: number; fees: number; qty: number }> {
+    const r = await db
+      .selectFrom('trades')
+      .select([
+        db.fn.countAll<string>().as('n'),
+        sql<string>`coalesce(sum(realized_pnl), 0)`.as('realized'),
+        sql<string>`coalesce(sum(fee), 0)`.as('fees'),
+        sql<string>`coalesce(sum(case when side = 'buy' then quantity else -quantity end), 0)`.as('qty'),
+      ])
+      .where('session_id', '=', sessionId)
+      .executeTakeFirstOrThrow();
+    return { trades: Number(r.n), realizedPnl: Number(r.realized), fees: Number(r.fees), qty: Number(r.qty) };
+  },
+  async orders(sessionId: string, opts: { limit?: number; status?: string } = {}): Promise<OrderRow[]> {
+    let q = db.selectFrom('session_orders').selectAll().where('session_id', '=', sessionId);
+    if (opts.status) q = q.where('status', '=', opts.status as 'filled');
+    const rows = await q
+      .orderBy('ts', 'desc')
+      .limit(opts.limit ?? 500)
+      .execute();
+    return rows.map((r) => ({
+      signalId: r.signal_id,
+      action: r.action,
+      source: r.source,
+      status: r.status,
+      reason: r.reason,
+      quantity: num(r.quantity),
+      price: num(r.price),
+      latencyMs: r.latency_ms,
+      ts: iso(r.ts)!,
+    }));
+  },
+  async positions(sessionId: string) {
+    const rows = await db.selectFrom('portfolio_positions').selectAll().where('session_id', '=', sessionId).execute();
+    return rows.map((r) => ({
+      symbol: r.symbol,
+      quantity: Number(r.quantity),
+      avgPrice: Number(r.avg_price),
+      realizedPnl: Number(r.realized_pnl),
+      updatedAt: iso(r.updated_at)!,
+    }));
+  },
+  async insertEquity(
+    points: { sessionId: string; ts: number; equity: number; cash: number; positionValue: number; price: number }[],
+  ): Promise<void> {
+    if (!points.length) return;
+    for (let i = 0; i < points.length; i += 1000)
+      await db
+        .insertInto('chart_data')
+        .values(
+          points.slice(i, i + 1000).map((p) => ({
+            session_id: p.sessionId,
+            ts: new Date(p.ts),
+            equity: p.equity,
+            cash: p.cash,
+            position_value: p.positionValue,
+            price: p.price,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['session_id', 'ts']).doNothing())
+        .execute();
+  },
+  async equity(
+    sessionId: string,
+    limit = 10_000,
+  ): Promise<{ ts: number; equity: number; cash: number; positionValue: number; price: number | null }[]> {
+    const rows = await db
+      .selectFrom('chart_data')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .orderBy('ts', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((r) => ({
+      ts: new Date(r.ts).getTime(),
+      equity: Number(r.equity),
+      cash: Number(r.cash),
+      positionValue: Number(r.position_value),
+      price: num(r.price),
+    }));
+  },
+});
+
+export type ForwardTestsRepo = ReturnType<typeof forwardTestsRepo>;

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyFill,
+  balanceOf,
+  equityOf,
+  markLedger,
+  newLedger,
+  planOrder,
+  roundTrips,
+  type Fill,
+  type PaperConfig,
+  type RiskLimits,
+} from './paper.ts';
+import { seededRandom } from './random.ts';
+
+const cfg = (over: Partial<PaperConfig> = {}): PaperConfig => ({
+  startingBalance: 100_000,
+  feeRate: 0.001,
+  feeFixed: 0,
+  slippageBps: 5,
+  allowShort: false,
+  wholeUnits: false,
+  ...over,
+});
+
+describe('paper ledger', () => {
+  it('fills a buy at the ask plus slippage, charges the fee and keeps the ledger identity', () => {
+    const s = newLedger(cfg());
+    const out = planOrder(s, cfg(), {}, { action: 'buy', sizing: 'fixed_qty', amount: 2, price: 100, ask: 101, ts: 1 });
+    expect(out.kind).toBe('fill');
+    if (out.kind !== 'fill') return;
+    expect(out.fill.price).toBeCloseTo(101 * 1.0005, 10);
+    expect(out.fill.fee).toBeCloseTo(2 * 101 * 1.0005 * 0.001, 8);
+    expect(out.fill.slippage).toBeCloseTo(2 * 101 * 0.0005, 8);
+    applyFill(s, out.fill);
+    expect(s.qty).toBe(2);
+    expect(s.cash).toBeCloseTo(100_000 - 2 * out.fill.price - out.fill.fee, 8);
+    expect(balanceOf(s)).toBeCloseTo(100_000 - out.fill.fee, 8);
+    const sell = planOrder(s, cfg(), {}, { action: 'sell', sizing: 'all', amount: 0, price: 110, bid: 109, ts: 2 });
+    if (sell.kind !== 'fill') throw new Error(sell.kind);
+    expect(sell.fill.side).toBe('sell');
+    expect(sell.fill.quantity).toBe(2); // closes the long; no short without allowShort
+    expect(sell.fill.realizedPnl).toBeCloseTo(2 * (109 * 0.9995 - out.fill.price), 8);
+    expect(sell.closedTrade!.pnl).toBeCloseTo(sell.fill.realizedPnl - out.fill.fee - sell.fill.fee, 8);
+    applyFill(s, sell.fill, sell.closedTrade);
+    expect(s.qty).toBe(0);
+    expect(s.cash).toBeCloseTo(100_000 + s.realizedPnl - s.fees, 8);
+    expect(s.closedTrades).toBe(1);
+    expect(s.wins).toBe(1);
+  });
+
+  it('refuses with a reason instead of overspending, breaching limits or shorting when shorts are off', () => {
+    const s = newLedger(cfg());
+    const req = { price: 100, ts: 1 } as const;
+    const tooBig = planOrder(s, cfg(), {}, { ...req, action: 'buy', sizing: 'fixed_qty', amount: 5000 });
+    expect(tooBig).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+    expect(planOrder(s, cfg(), {}, { ...req, action: 'sell', sizing: 'all', amount: 0 })).toMatchObject({
+      kind: 'refused',
+      code: 'SHORTS_NOT_ALLOWED',
+    });
+    expect(
+      planOrder(s, cfg(), { maxOrderQty: 3 }, { ...req, action: 'buy', sizing: 'fixed_qty', amount: 4 }),
+    ).toMatchObject({ kind: 'refused', code: 'MAX_ORDER_QTY' });
+    // proportional sizing shrinks to the limit instead of being refused
+    const capped = planOrder(s, cfg(), { maxPositionPct: 10 }, { ...req, action: 'buy', sizing: 'all', amount: 0 });
+    if (capped.kind !== 'fill') throw new Error(capped.kind);
+    expect(capped.fill.quantity * 100).toBeLessThanOrEqual(10_000 + 1e-6);
+    expect(capped.fill.quantity * 100).toBeGreaterThan(9_900);
+    const rate: RiskLimits = { maxOrdersPerMinute: 1 };
+    s.recentOrders.push(0);
+    expect(planOrder(s, cfg(), rate, { ...req, action: 'buy', sizing: 'all', amount: 0 })).toMatchObject({
+      code: 'RATE_LIMIT',
+    });
+    expect(planOrder(s, cfg(), rate, { ...req, ts: 61_000, action: 'buy', sizing: 'all', amount: 0 }).kind).toBe(
+      'fill',
+    );
+    expect(planOrder(s, cfg(), {}, { ...req, action: 'close', sizing: 'all', amount: 0 }).kind).toBe('noop');
+  });
+
+  it('reconciles to the cent over thousands of random orders, longs, shorts and flips', () => {
+    const rnd = seededRandom(42);
+    const c = cfg({ allowShort: true, feeFixed: 0.35, slippageBps: 3 });
+    const s = newLedger(c);
+    const fills: Fill[] = [];
+    let price = 100;
+    for (let i = 0; i < 5000; i++) {
+      price *= 1 + (rnd() - 0.5) * 0.02;
+      markLedger(s, price, i * 1000, {});
+      const action = (['buy', 'sell', 'close'] as const)[Math.floor(rnd() * 3)]!;
+      const sizing = (['all', 'pct_equity', 'fixed_cash', 'fixed_qty'] as const)[Math.floor(rnd() * 4)]!;
+      const amount = sizing === 'fixed_qty' ? 1 + Math.floor(rnd() * 50) : sizing === 'fixed_cash' ? 5000 : 50;
+      const out = planOrder(
+        s,
+        c,
+        {},
+        { action, sizing, amount, price, bid: price * 0.9999, ask: price * 1.0001, ts: i * 1000 },
+      );
+      if (out.kind === 'fill') {
+        applyFill(s, out.fill, out.closedTrade);
+        fills.push(out.fill);
+      }
+      expect(s.cash).toBeGreaterThan(-1e-6 - Math.max(0, -s.qty) * price * 3); // never spends cash it lacks
+    }
+    expect(fills.length).toBeGreaterThan(1000);
+    const realized = fills.reduce((a, f) => a + f.realizedPnl, 0);
+    const fees = fills.reduce((a, f) => a + f.fee, 0);
+    const qty = fills.reduce((a, f) => a + (f.side === 'buy' ? f.quantity : -f.quantity), 0);
+    // the identity, from the fills alone, to a hundredth of a cent
+    expect(Math.abs(100_000 + realized - fees - balanceOf(s))).toBeLessThan(1e-4);
+    expect(Math.abs(qty - s.qty)).toBeLessThan(1e-6);
+    expect(equityOf(s, price)).toBeCloseTo(s.cash + s.qty * price, 6);
+    // round trips rebuilt from the fills agree with the live counters
+    const trips = roundTrips(fills);
+    expect(trips.length).toBe(s.closedTrades);
+    expect(trips.filter((t) => t.pnl > 0).length).toBe(s.wins);
+  });
+
+  it('flags drawdown and daily loss limits when marked', () => {
+    const s = newLedger(cfg(), Date.UTC(2026, 0, 1));
+    const out = planOrder(
+      s,
+      cfg({ feeRate: 0, slippageBps: 0 }),
+      {},
+      { action: 'buy', sizing: 'all', amount: 0, price: 100, ts: Date.UTC(2026, 0, 1, 9) },
+    );
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s, out.fill);
+    const t0 = Date.UTC(2026, 0, 1, 10);
+    expect(markLedger(s, 100, t0, { maxDailyLossPct: 5, maxDrawdownPct: 10 })).toBeNull();
+    expect(markLedger(s, 94.9, t0 + 1000, { maxDailyLossPct: 5, maxDrawdownPct: 10 })).toBe('max_daily_loss');
+    expect(markLedger(s, 89, t0 + 2000, { maxDailyLossPct: 50, maxDrawdownPct: 10 })).toBe('max_drawdown');
+    expect(s.maxDrawdownPct).toBeCloseTo(11, 6);
+    expect(s.exposureMs).toBe(3_600_000 + 2000); // from the fill at 09:00 to the last mark
+  });
+});

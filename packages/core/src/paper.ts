@@ -1,0 +1,380 @@
+import type { TradeRecord } from './stats.ts';
+
+/**
+ * Paper trading money math, shared by forward testing (and anything else that fills orders on paper).
+ * Pure: no I/O, no clocks. Every fill keeps the ledger identity
+ *
+ *   startingBalance + realizedPnl - fees = cash + qty * avgPrice      (the "balance")
+ *   equity = cash + qty * marketPrice
+ *
+ * Fees and realised PnL are rounded to 1e-8 of the quote currency (the database's numeric scale), so
+ * sums over the stored trades reproduce the ledger exactly, far below a cent.
+ */
+
+export interface PaperConfig {
+  startingBalance: number;
+  /** fee as a fraction of notional per fill (0.001 = 0.1 %) */
+  feeRate: number;
+  /** fixed fee per fill in quote currency */
+  feeFixed: number;
+  /** adverse slippage per fill in basis points */
+  slippageBps: number;
+  /** sell may open a short (otherwise it only closes a long) */
+  allowShort: boolean;
+  /** whole units (stocks) or fractional, to 1e-8 (crypto) */
+  wholeUnits: boolean;
+}
+
+export interface RiskLimits {
+  /** largest position value as % of equity */
+  maxPositionPct?: number;
+  /** largest position value in quote currency */
+  maxPositionValue?: number;
+  /** largest quantity in one order */
+  maxOrderQty?: number;
+  /** orders (fills and refusals) allowed in any 60 s */
+  maxOrdersPerMinute?: number;
+  /** a loss of this % of the day's starting equity pauses the session */
+  maxDailyLossPct?: number;
+  /** a drawdown of this % from the equity peak stops the session */
+  maxDrawdownPct?: number;
+}
+
+export interface LedgerState {
+  cash: number;
+  qty: number;
+  avgPrice: number;
+  realizedPnl: number;
+  fees: number;
+  /** fills */
+  fills: number;
+  /** closed round trips and their outcome */
+  closedTrades: number;
+  wins: number;
+  grossProfit: number;
+  grossLoss: number;
+  /** when the open position was entered, and the fees it has paid so far */
+  entryTs: number;
+  entryFees: number;
+  /** marks */
+  lastPrice: number;
+  lastTs: number;
+  firstTs: number;
+  peakEquity: number;
+  maxDrawdownPct: number;
+  /** time spent with a position open, ms */
+  exposureMs: number;
+  /** UTC day (YYYY-MM-DD) and the equity it began with, for the daily loss limit */
+  day: string;
+  dayStartEquity: number;
+  /** times (ms) of recent orders, for the per-minute limit */
+  recentOrders: number[];
+}
+
+export type OrderAction = 'buy' | 'sell' | 'close';
+export type OrderSizing = 'all' | 'fixed_qty' | 'pct_equity' | 'fixed_cash';
+
+export interface OrderRequest {
+  action: OrderAction;
+  sizing: OrderSizing;
+  amount: number;
+  /** quote at execution time: fills buy at the ask, sell at the bid, else the last price */
+  price: number;
+  bid?: number;
+  ask?: number;
+  ts: number;
+}
+
+export interface Fill {
+  side: 'buy' | 'sell';
+  /** positive units */
+  quantity: number;
+  /** fill price including slippage */
+  price: number;
+  fee: number;
+  /** cost of slippage in quote currency (>= 0) */
+  slippage: number;
+  realizedPnl: number;
+  ts: number;
+}
+
+export type OrderOutcome =
+  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord }
+  | { kind: 'refused'; code: RefusalCode; reason: string }
+  | { kind: 'noop'; reason: string };
+
+export type RefusalCode =
+  'INSUFFICIENT_CASH' | 'MAX_ORDER_QTY' | 'MAX_POSITION' | 'RATE_LIMIT' | 'SHORTS_NOT_ALLOWED' | 'NO_PRICE';
+
+const r8 = (x: number) => Math.round(x * 1e8) / 1e8;
+const EPS = 1e-9;
+const dayOf = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+
+export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
+  return {
+    cash: cfg.startingBalance,
+    qty: 0,
+    avgPrice: 0,
+    realizedPnl: 0,
+    fees: 0,
+    fills: 0,
+    closedTrades: 0,
+    wins: 0,
+    grossProfit: 0,
+    grossLoss: 0,
+    entryTs: 0,
+    entryFees: 0,
+    lastPrice: 0,
+    lastTs: ts,
+    firstTs: ts,
+    peakEquity: cfg.startingBalance,
+    maxDrawdownPct: 0,
+    exposureMs: 0,
+    day: ts ? dayOf(ts) : '',
+    dayStartEquity: cfg.startingBalance,
+    recentOrders: [],
+  };
+}
+
+export const equityOf = (s: LedgerState, price = s.lastPrice): number => s.cash + s.qty * (price || s.avgPrice);
+/** starting balance + realised PnL - fees, which must equal cash + cost basis of the open position */
+export const balanceOf = (s: LedgerState): number => s.cash + s.qty * s.avgPrice;
+
+/**
+ * Marks the ledger at a price: equity peak and drawdown, exposure time, the daily baseline.
+ * Returns which limit (if any) the mark breaches.
+ */
+export function markLedger(
+  s: LedgerState,
+  price: number,
+  ts: number,
+  risk: RiskLimits,
+): 'max_drawdown' | 'max_daily_loss' | null {
+  if (!s.firstTs) s.firstTs = ts;
+  if (s.qty !== 0 && s.lastTs && ts > s.lastTs) s.exposureMs += ts - s.lastTs;
+  s.lastPrice = price;
+  if (ts > s.lastTs) s.lastTs = ts;
+  const eq = equityOf(s, price);
+  const day = dayOf(ts);
+  if (day !== s.day) {
+    s.day = day;
+    s.dayStartEquity = eq;
+  }
+  if (eq > s.peakEquity) s.peakEquity = eq;
+  const dd = s.peakEquity > 0 ? ((s.peakEquity - eq) / s.peakEquity) * 100 : 0;
+  if (dd > s.maxDrawdownPct) s.maxDrawdownPct = dd;
+  if (risk.maxDrawdownPct !== undefined && dd >= risk.maxDrawdownPct) return 'max_drawdown';
+  if (
+    risk.maxDailyLossPct !== undefined &&
+    s.dayStartEquity > 0 &&
+    ((s.dayStartEquity - eq) / s.dayStartEquity) * 100 >= risk.maxDailyLossPct
+  )
+    return 'max_daily_loss';
+  return null;
+}
+
+const roundUnits = (units: number, whole: boolean) =>
+  whole ? Math.floor(units * (1 - EPS)) : Math.floor(units * 1e8 * (1 - EPS)) / 1e8;
+
+/**
+ * Decides what an order does to the ledger, without changing it: a fill (with price, fee, slippage and
+ * the realised PnL of any part it closes), a refusal with its reason, or nothing to do.
+ *
+ * Semantics as in backtests: buy closes a short and goes long; sell closes a long and goes short only
+ * when shorts are allowed; close exits whatever is open. Reducing or closing a position is never
+ * refused (risk limits guard entries). A flip (short to long or back) is one fill.
+ */
+export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o: OrderRequest): OrderOutcome {
+  const slip = cfg.slippageBps / 10_000;
+  const fee = (notional: number) => r8(Math.abs(notional) * cfg.feeRate + cfg.feeFixed);
+  const sideOf = o.action === 'buy' ? 1 : o.action === 'sell' ? -1 : s.qty > 0 ? -1 : 1;
+  const raw = sideOf > 0 ? (o.ask ?? o.price) : (o.bid ?? o.price);
+  if (!(raw > 0)) return { kind: 'refused', code: 'NO_PRICE', reason: 'no market price for the symbol yet' };
+  const price = raw * (1 + sideOf * slip);
+
+  let closing = 0; // units that reduce the open position
+  let opening = 0; // units of the new position
+  if (o.action === 'close') {
+    if (s.qty === 0) return { kind: 'noop', reason: 'no open position' };
+    closing = Math.abs(s.qty);
+  } else {
+    if (Math.sign(s.qty) === sideOf) return { kind: 'noop', reason: `already ${sideOf > 0 ? 'long' : 'short'}` };
+    if (s.qty !== 0) closing = Math.abs(s.qty);
+    if (sideOf < 0 && !cfg.allowShort) {
+      if (closing === 0)
+        return { kind: 'refused', code: 'SHORTS_NOT_ALLOWED', reason: 'sell with no long open: shorts are off' };
+    } else {
+      const recent = s.recentOrders.filter((t) => t > o.ts - 60_000);
+      if (risk.maxOrdersPerMinute !== undefined && recent.length >= risk.maxOrdersPerMinute && closing === 0)
+        return {
+          kind: 'refused',
+          code: 'RATE_LIMIT',
+          reason: `more than ${risk.maxOrdersPerMinute} orders in a minute`,
+        };
+      // equity left once any open position is closed at this price
+      const closeFee = closing ? fee(closing * price) : 0;
+      const free = s.cash + s.qty * price - closeFee;
+      const perUnit = price * (1 + cfg.feeRate);
+      const fixed = o.sizing === 'fixed_qty';
+      let units: number;
+      switch (o.sizing) {
+        case 'fixed_qty':
+          units = o.amount;
+          break;
+        case 'fixed_cash':
+          units = Math.min(o.amount, free - cfg.feeFixed) / perUnit;
+          break;
+        case 'pct_equity':
+          units = ((free - cfg.feeFixed) * Math.min(o.amount, 100)) / 100 / perUnit;
+          break;
+        default:
+          units = (free - cfg.feeFixed) / perUnit;
+      }
+      const caps: [number, RefusalCode, string][] = [];
+      if (risk.maxOrderQty !== undefined)
+        caps.push([risk.maxOrderQty, 'MAX_ORDER_QTY', `order quantity above the limit of ${risk.maxOrderQty}`]);
+      if (risk.maxPositionValue !== undefined)
+        caps.push([
+          risk.maxPositionValue / price,
+          'MAX_POSITION',
+          `position value above the limit of ${risk.maxPositionValue}`,
+        ]);
+      if (risk.maxPositionPct !== undefined)
+        caps.push([
+          (free * risk.maxPositionPct) / 100 / price,
+          'MAX_POSITION',
+          `position above ${risk.maxPositionPct}% of equity`,
+        ]);
+      for (const [cap, code, reason] of caps)
+        if (units > cap + EPS) {
+          if (fixed) return { kind: 'refused', code, reason };
+          units = cap; // proportional sizes shrink to the limit
+        }
+      units = fixed ? units : roundUnits(units, cfg.wholeUnits);
+      if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
+      const need = units * price + fee((closing + units) * price) - closeFee;
+      if (need > free + 1e-9)
+        return {
+          kind: 'refused',
+          code: 'INSUFFICIENT_CASH',
+          reason: `needs ${need.toFixed(2)} but ${Math.max(0, free).toFixed(2)} is available`,
+        };
+      opening = units;
+    }
+  }
+  const quantity = closing + opening;
+  const f = fee(quantity * price);
+  const realized = closing ? r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) : 0;
+  const fill: Fill = {
+    side: sideOf > 0 ? 'buy' : 'sell',
+    quantity,
+    price,
+    fee: f,
+    slippage: r8(quantity * Math.abs(price - raw)),
+    realizedPnl: realized,
+    ts: o.ts,
+  };
+  let closedTrade: TradeRecord | undefined;
+  if (closing) {
+    const closeShare = f * (closing / quantity);
+    const fees = s.entryFees + closeShare;
+    const pnl = realized - fees;
+    closedTrade = {
+      size: s.qty,
+      entryBar: 0,
+      exitBar: 0,
+      entryTime: s.entryTs,
+      exitTime: o.ts,
+      entryPrice: s.avgPrice,
+      exitPrice: price,
+      pnl,
+      returnPct: pnl / (closing * s.avgPrice),
+      fees,
+    };
+  }
+  return closedTrade ? { kind: 'fill', fill, closedTrade } : { kind: 'fill', fill };
+}
+
+/** Applies a fill to the ledger (mutates it). */
+export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord): void {
+  const signed = f.side === 'buy' ? f.quantity : -f.quantity;
+  const before = s.qty;
+  if (before !== 0 && s.lastTs && f.ts > s.lastTs) s.exposureMs += f.ts - s.lastTs;
+  if (f.ts > s.lastTs) s.lastTs = f.ts;
+  s.cash -= signed * f.price + f.fee;
+  s.fees = r8(s.fees + f.fee);
+  s.realizedPnl = r8(s.realizedPnl + f.realizedPnl);
+  s.fills++;
+  s.recentOrders = s.recentOrders.filter((t) => t > f.ts - 60_000);
+  s.recentOrders.push(f.ts);
+  const after = before + signed;
+  const closingUnits = Math.sign(before) === -Math.sign(signed) ? Math.min(Math.abs(before), f.quantity) : 0;
+  const closeFee = closingUnits ? f.fee * (closingUnits / f.quantity) : 0;
+  if (closedTrade) {
+    s.closedTrades++;
+    if (closedTrade.pnl > 0) {
+      s.wins++;
+      s.grossProfit += closedTrade.pnl;
+    } else s.grossLoss -= closedTrade.pnl;
+  }
+  if (Math.abs(after) < 1e-12) {
+    s.qty = 0;
+    s.avgPrice = 0;
+    s.entryFees = 0;
+  } else if (Math.sign(after) === Math.sign(before)) {
+    // added to the position: weighted average entry
+    s.avgPrice = (before * s.avgPrice + signed * f.price) / after;
+    s.qty = after;
+    s.entryFees += f.fee;
+  } else {
+    // opened (or flipped into) a new position at the fill price
+    s.qty = after;
+    s.avgPrice = f.price;
+    s.entryTs = f.ts;
+    s.entryFees = f.fee - closeFee;
+  }
+  s.lastPrice = s.lastPrice || f.price;
+}
+
+/** Records a refused order against the per-minute limit (refusals count as orders). */
+export function noteRefusal(s: LedgerState, ts: number): void {
+  s.recentOrders = s.recentOrders.filter((t) => t > ts - 60_000);
+  s.recentOrders.push(ts);
+}
+
+/** Closed round trips from a session's fills in order (for the shared statistics). */
+export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
+  const s = newLedger({
+    startingBalance: 0,
+    feeRate: 0,
+    feeFixed: 0,
+    slippageBps: 0,
+    allowShort: true,
+    wholeUnits: false,
+  });
+  const out: TradeRecord[] = [];
+  for (const f of fills) {
+    const signed = f.side === 'buy' ? f.quantity : -f.quantity;
+    let closed: TradeRecord | undefined;
+    if (s.qty !== 0 && Math.sign(signed) !== Math.sign(s.qty)) {
+      const closing = Math.min(Math.abs(s.qty), f.quantity);
+      const fees = s.entryFees + f.fee * (closing / f.quantity);
+      const pnl = closing * (f.price - s.avgPrice) * Math.sign(s.qty) - fees;
+      closed = {
+        size: Math.sign(s.qty) * closing,
+        entryBar: 0,
+        exitBar: 0,
+        entryTime: s.entryTs,
+        exitTime: f.ts,
+        entryPrice: s.avgPrice,
+        exitPrice: f.price,
+        pnl,
+        returnPct: pnl / (closing * s.avgPrice),
+        fees,
+      };
+      out.push(closed);
+    }
+    applyFill(s, f, closed);
+  }
+  return out;
+}

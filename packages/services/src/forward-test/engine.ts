@@ -1,0 +1,462 @@
+import { performance } from 'node:perf_hooks';
+import {
+  AppError,
+  applyFill,
+  equityOf,
+  newLedger,
+  noteRefusal,
+  planOrder,
+  TOPICS,
+  type Envelope,
+  type LedgerState,
+  type Subscription,
+  type Tick,
+} from '@algotrade/core';
+import { forwardTestsRepo, type Runtime, type SessionRow, type SessionStatus } from '@algotrade/adapters';
+import { CompileCache, type Graph } from '@algotrade/strategy';
+import type { Metrics } from '../http/metrics.ts';
+import { readTicks } from '../market-data/tick-message.ts';
+import { LiveSession, type SessionSettings, type SignalMessage } from './live-session.ts';
+
+export interface EngineOptions {
+  /** how often equity points go to chart_data and ledgers' marks to the database (ms) */
+  equityIntervalMs?: number;
+  /** consumer group on market-data-updates and strategy-signals (instances of one group share sessions) */
+  group?: string;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
+
+/**
+ * Runs forward-test sessions in this process. Runner side: ticks from `market-data-updates` go to every
+ * running session on that symbol; a session's strategy decides, and its signal is published on
+ * `strategy-signals` (keyed by session). Execution side: signals are consumed (per session, in order),
+ * filled on paper at the current quote, and the order, trade, position and ledger are written in one
+ * transaction keyed by the signal id, so a redelivered signal is applied once. Then `trade-executions`,
+ * `portfolio-updates` and `forward-test-events` go out. State lives in the database: after a crash the
+ * running sessions are loaded again and carry on.
+ */
+export class ForwardTestEngine {
+  readonly sessions = new Map<string, LiveSession>();
+  private readonly bySymbol = new Map<string, LiveSession[]>();
+  private readonly quotes = new Map<string, Tick>();
+  private readonly subs: Subscription[] = [];
+  private readonly repo;
+  private timer?: NodeJS.Timeout;
+  private lastFlush = new Map<string, number>();
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+  readonly cache: CompileCache;
+  /** tick-to-fill latencies (ms) of recent fills, for benchmarks */
+  readonly latencies: number[] = [];
+  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0 };
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly metrics?: Metrics,
+    cache?: CompileCache,
+    private readonly opts: EngineOptions = {},
+  ) {
+    this.repo = forwardTestsRepo(rt.db.db);
+    this.cache = cache ?? new CompileCache();
+  }
+
+  async start(): Promise<void> {
+    const group = this.opts.group ?? 'forward-test';
+    this.subs.push(
+      await this.rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group: `${group}-runner` }, (m) => this.onTicks(m)),
+      await this.rt.bus.subscribe<SignalMessage>(TOPICS.strategySignals.name, { group: `${group}-execution` }, (m) =>
+        this.onSignal(m.data),
+      ),
+    );
+    for (const row of await this.repo.running()) {
+      try {
+        await this.load(row);
+      } catch (e) {
+        await this.repo.setStatus(row.id, 'failed', { reason: `could not resume: ${(e as Error).message}` });
+      }
+    }
+    const every = this.opts.equityIntervalMs ?? 5000;
+    this.timer = setInterval(() => void this.flush(), every);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.subs) await s.close();
+    for (const s of this.sessions.values()) await s.chain.catch(() => undefined);
+    await this.flush();
+  }
+
+  /** Builds the live session from its row (new start, resume, or restart after a crash). */
+  async load(row: SessionRow): Promise<LiveSession> {
+    const existing = this.sessions.get(row.id);
+    if (existing) return existing;
+    const compiled = this.cache.compile((row.strategySnapshot as { graph: Graph }).graph);
+    if (!compiled.plan)
+      throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
+    const settings = settingsOf(row.config);
+    const ledger: LedgerState = { ...newLedger(settings), ...(row.state as Partial<LedgerState>) };
+    const s = new LiveSession(
+      row.id,
+      row.userId,
+      row.symbol,
+      settings,
+      compiled.plan,
+      compiled.plan.instantiate(1),
+      ledger,
+      row.status,
+    );
+    this.sessions.set(row.id, s);
+    if (row.status === 'running') await this.activate(s);
+    return s;
+  }
+
+  private async activate(s: LiveSession): Promise<void> {
+    // warm the indicators on the symbol's recent ticks (oldest first), without trading on them
+    try {
+      const recent = await this.rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)));
+      for (let i = recent.length - 1; i >= 0; i--) s.warm(recent[i]!);
+    } catch (e) {
+      this.rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
+    }
+    const list = this.bySymbol.get(s.symbol) ?? [];
+    if (!list.includes(s)) list.push(s);
+    this.bySymbol.set(s.symbol, list);
+    this.metrics?.activeSessions.set(this.activeCount());
+  }
+
+  private deactivate(s: LiveSession): void {
+    const list = this.bySymbol.get(s.symbol);
+    if (list) {
+      const i = list.indexOf(s);
+      if (i >= 0) list.splice(i, 1);
+      if (!list.length) this.bySymbol.delete(s.symbol);
+    }
+    this.metrics?.activeSessions.set(this.activeCount());
+  }
+
+  activeCount(): number {
+    let n = 0;
+    for (const l of this.bySymbol.values()) n += l.length;
+    return n;
+  }
+
+  quote(symbol: string): Tick | undefined {
+    return this.quotes.get(symbol);
+  }
+
+  // ---- runner side ----
+
+  private async onTicks(m: Envelope): Promise<void> {
+    const r = readTicks(m.data);
+    if (!r.ok) return; // the market-data service counts malformed messages
+    this.dispatch(r.symbol, r.ticks);
+  }
+
+  /** Runs every session on the symbol over the ticks; publishes their signals. */
+  dispatch(symbol: string, ticks: readonly Tick[]): void {
+    if (!ticks.length) return;
+    this.quotes.set(symbol, ticks[ticks.length - 1]!);
+    const list = this.bySymbol.get(symbol);
+    if (!list) return;
+    const receivedAt = now();
+    let out: SignalMessage[] | undefined;
+    for (const t of ticks) {
+      this.stats.ticks++;
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        let sig: SignalMessage | null;
+        try {
+          sig = s.onTick(t, receivedAt);
+        } catch (e) {
+          void this.fail(s, `the strategy failed on a tick: ${(e as Error).message}`);
+          continue;
+        }
+        if (sig) (out ??= []).push(sig);
+      }
+    }
+    if (!out) return;
+    this.stats.signals += out.length;
+    const bus = this.rt.bus;
+    for (const sig of out)
+      void bus
+        .publish(TOPICS.strategySignals.name, sig.sessionId, 'signal', sig, sig.id)
+        .catch((e) => this.rt.log.error({ err: e, signal: sig.id }, 'publishing a signal failed'));
+  }
+
+  // ---- execution side ----
+
+  private async onSignal(sig: SignalMessage): Promise<void> {
+    let s = this.sessions.get(sig.sessionId);
+    if (!s) {
+      const row = await this.repo.get(sig.sessionId);
+      if (!row) return; // deleted: nothing to execute
+      s = await this.load(row);
+    }
+    await this.serial(s, () => this.execute(s, sig));
+  }
+
+  /** Everything that changes a session's ledger or status runs through its own queue, in order. */
+  serial<T>(s: LiveSession, fn: () => Promise<T>): Promise<T> {
+    const p = s.chain.then(fn, fn);
+    s.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async execute(s: LiveSession, sig: SignalMessage): Promise<void> {
+    const risky = sig.then !== undefined || sig.source === 'session_stop';
+    if (s.status !== 'running' && !risky) {
+      await this.record(s, sig, { status: 'refused', reason: `the session is ${s.status}` });
+      return;
+    }
+    const q = this.quotes.get(s.symbol);
+    const price = q?.price ?? sig.price;
+    const bid = q ? q.bid : sig.bid;
+    const ask = q ? q.ask : sig.ask;
+    const ts = Math.max(sig.tickTs, q?.ts ?? 0);
+    const out = planOrder(s.ledger, s.settings, s.settings.risk, {
+      action: sig.action,
+      sizing: sig.sizing,
+      amount: sig.amount,
+      price,
+      ...(bid !== undefined ? { bid } : {}),
+      ...(ask !== undefined ? { ask } : {}),
+      ts,
+    });
+    const next: LedgerState = { ...s.ledger, recentOrders: [...s.ledger.recentOrders] };
+    if (out.kind === 'fill') applyFill(next, out.fill, out.closedTrade);
+    else if (out.kind === 'refused') noteRefusal(next, ts);
+    const latencyMs = now() - sig.receivedAt;
+    const newStatus: SessionStatus | undefined = sig.then;
+    const applied = await this.repo.execute({
+      sessionId: s.id,
+      userId: s.userId,
+      symbol: s.symbol,
+      signalId: sig.id,
+      action: sig.action,
+      source: sig.source,
+      status: out.kind === 'fill' ? 'filled' : out.kind,
+      ...(out.kind !== 'fill' ? { reason: out.reason } : {}),
+      ...(out.kind === 'fill' ? { fill: out.fill, latencyMs } : {}),
+      ts,
+      state: next,
+      ...(newStatus ? { newStatus, failureReason: `risk limit: ${sig.source}` } : {}),
+    });
+    if (!applied) {
+      this.stats.duplicates++;
+      return;
+    }
+    s.ledger = next;
+    s.intent = Math.sign(next.qty) as -1 | 0 | 1;
+    if (out.kind === 'fill') {
+      s.extreme = out.fill.price;
+      this.stats.fills++;
+      this.latencies.push(latencyMs);
+      if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
+      this.metrics?.tradeLatency.observe(latencyMs / 1000);
+      const data = {
+        sessionId: s.id,
+        userId: s.userId,
+        signalId: sig.id,
+        symbol: s.symbol,
+        source: sig.source,
+        ...out.fill,
+        ts: new Date(out.fill.ts).toISOString(),
+        latencyMs,
+      };
+      await this.rt.bus.publish(TOPICS.tradeExecutions.name, s.id, 'trade', data, `trade:${sig.id}`);
+      await this.rt.bus.publish(TOPICS.portfolioUpdates.name, s.id, 'portfolio', this.portfolio(s), `pf:${sig.id}`);
+    } else {
+      if (out.kind === 'refused') this.stats.refused++;
+      await this.event(s, out.kind === 'refused' ? 'order.refused' : 'order.skipped', {
+        signalId: sig.id,
+        action: sig.action,
+        source: sig.source,
+        ...(out.kind === 'refused' ? { code: out.code } : {}),
+        reason: out.reason,
+      });
+    }
+    if (newStatus) {
+      s.halting = false;
+      await this.setLocalStatus(s, newStatus, `risk limit: ${sig.source}`);
+    }
+  }
+
+  private async record(s: LiveSession, sig: SignalMessage, o: { status: 'refused' | 'noop'; reason: string }) {
+    const applied = await this.repo.execute({
+      sessionId: s.id,
+      userId: s.userId,
+      symbol: s.symbol,
+      signalId: sig.id,
+      action: sig.action,
+      source: sig.source,
+      status: o.status,
+      reason: o.reason,
+      ts: sig.tickTs,
+      state: s.ledger,
+    });
+    if (applied) {
+      s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
+      if (o.status === 'refused') this.stats.refused++;
+      await this.event(s, 'order.refused', { signalId: sig.id, action: sig.action, reason: o.reason });
+    }
+  }
+
+  portfolio(s: LiveSession) {
+    const l = s.ledger;
+    const price = l.lastPrice || this.quotes.get(s.symbol)?.price || l.avgPrice;
+    const equity = equityOf(l, price);
+    const start = s.settings.startingBalance;
+    return {
+      sessionId: s.id,
+      userId: s.userId,
+      symbol: s.symbol,
+      status: s.status,
+      startingBalance: start,
+      cash: l.cash,
+      balance: start + l.realizedPnl - l.fees,
+      equity,
+      position: l.qty
+        ? {
+            symbol: s.symbol,
+            quantity: l.qty,
+            avgPrice: l.avgPrice,
+            marketPrice: price,
+            marketValue: l.qty * price,
+            unrealizedPnl: l.qty * (price - l.avgPrice),
+          }
+        : null,
+      realizedPnl: l.realizedPnl,
+      unrealizedPnl: l.qty ? l.qty * (price - l.avgPrice) : 0,
+      fees: l.fees,
+      pnl: equity - start,
+      returnPct: ((equity - start) / start) * 100,
+      maxDrawdownPct: l.maxDrawdownPct,
+      trades: l.fills,
+      closedTrades: l.closedTrades,
+      winRatePct: l.closedTrades ? (l.wins / l.closedTrades) * 100 : null,
+      exposurePct: l.lastTs > l.firstTs ? (l.exposureMs / (l.lastTs - l.firstTs)) * 100 : 0,
+      updatedAt: l.lastTs ? new Date(l.lastTs).toISOString() : null,
+    };
+  }
+
+  private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {
+    await this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, type, {
+      sessionId: s.id,
+      userId: s.userId,
+      ...data,
+    });
+  }
+
+  private async setLocalStatus(s: LiveSession, status: SessionStatus, reason?: string): Promise<void> {
+    const was = s.status;
+    s.status = status;
+    if (status === 'running') await this.activate(s);
+    else this.deactivate(s);
+    if (status === 'stopped' || status === 'failed') this.sessions.delete(s.id);
+    await this.event(s, `session.${status}`, { from: was, to: status, ...(reason ? { reason } : {}) });
+  }
+
+  private async fail(s: LiveSession, reason: string): Promise<void> {
+    if (s.status === 'failed') return;
+    this.deactivate(s);
+    s.status = 'failed';
+    await this.serial(s, async () => {
+      await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger });
+      await this.setLocalStatus(s, 'failed', reason);
+    });
+  }
+
+  // ---- lifecycle (called by the routes, already scoped to the owner) ----
+
+  async transition(row: SessionRow, to: 'running' | 'paused' | 'stopped'): Promise<SessionStatus> {
+    const allowed: Record<string, SessionStatus[]> = {
+      running: ['created', 'paused'],
+      paused: ['running'],
+      stopped: ['created', 'running', 'paused'],
+    };
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    return this.serial(s, async () => {
+      if (!allowed[to]!.includes(s.status))
+        throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
+      if (to === 'stopped' && s.ledger.qty !== 0) {
+        // stopping closes the open position at the market, so the session's result is final
+        const q = this.quotes.get(s.symbol);
+        const t = now();
+        await this.execute(s, {
+          id: `${s.id}:stop`,
+          sessionId: s.id,
+          userId: s.userId,
+          symbol: s.symbol,
+          action: 'close',
+          sizing: 'all',
+          amount: 0,
+          source: 'session_stop',
+          tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
+          price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),
+          ...(q?.bid !== undefined ? { bid: q.bid } : {}),
+          ...(q?.ask !== undefined ? { ask: q.ask } : {}),
+          receivedAt: t,
+        });
+      }
+      await this.repo.setStatus(s.id, to, { state: s.ledger, ...(to === 'running' ? { reason: null } : {}) });
+      await this.setLocalStatus(s, to);
+      return to;
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    await s.chain;
+    this.deactivate(s);
+    s.status = 'stopped';
+    this.sessions.delete(id);
+  }
+
+  /** Writes equity points and ledgers' marks for sessions that saw ticks since the last flush. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const points: Parameters<typeof this.repo.insertEquity>[0] = [];
+      const states: { id: string; state: LedgerState }[] = [];
+      const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
+      for (const s of this.sessions.values()) {
+        if (!s.marked) continue;
+        s.marked = false;
+        const l = s.ledger;
+        if (this.lastFlush.get(s.id) === l.lastTs) continue;
+        this.lastFlush.set(s.id, l.lastTs);
+        const price = l.lastPrice;
+        points.push({
+          sessionId: s.id,
+          ts: l.lastTs,
+          equity: equityOf(l, price),
+          cash: l.cash,
+          positionValue: l.qty * price,
+          price,
+        });
+        states.push({ id: s.id, state: l });
+        updates.push(this.portfolio(s));
+      }
+      if (!points.length) return;
+      try {
+        await this.repo.insertEquity(points);
+        await this.repo.saveStates(states);
+      } catch (e) {
+        if (!this.closed) this.rt.log.warn({ err: e }, 'writing equity points failed; retrying next interval');
+        return;
+      }
+      if (this.rt.bus.publishMany)
+        await this.rt.bus.publishMany(
+          TOPICS.portfolioUpdates.name,
+          updates.map((u) => ({ key: u.sessionId, type: 'equity', data: u })),
+        );
+      else for (const u of updates) await this.rt.bus.publish(TOPICS.portfolioUpdates.name, u.sessionId, 'equity', u);
+    });
+    return this.flushing;
+  }
+}

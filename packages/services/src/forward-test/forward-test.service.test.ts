@@ -1,0 +1,206 @@
+import { forwardTestsRepo } from '@algotrade/adapters';
+import { TOPICS } from '@algotrade/core';
+import { templateById } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+
+const T0 = Date.UTC(2026, 0, 5, 12);
+
+describe('forward testing (paper trading) on live ticks', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let b: Awaited<ReturnType<TestApp['user']>>;
+  let smaId: string;
+  let tickNo = 0;
+  const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+    t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+  /** a wave the 10/30 SMA crossover trades on, published like the market-data feed does */
+  const publishWave = async (
+    symbol: string,
+    n: number,
+    f: (i: number) => number = (i) => 100 + 5 * Math.sin(i / 12),
+  ) => {
+    for (let k = 0; k < n; k += 50) {
+      const ticks = [];
+      for (let i = k; i < Math.min(n, k + 50); i++, tickNo++)
+        ticks.push({
+          ts: T0 + tickNo * 1000,
+          price: f(tickNo),
+          size: 1,
+          bid: f(tickNo) - 0.01,
+          ask: f(tickNo) + 0.01,
+          seq: tickNo,
+        });
+      await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks });
+    }
+  };
+  const reconcile = async (id: string) => {
+    const s = (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const totals = await forwardTestsRepo(t.rt.db.db).totals(id);
+    // starting balance + realised PnL - fees = balance, from the stored trades, to the cent
+    expect(Math.abs(s.startingBalance + totals.realizedPnl - totals.fees - s.balance)).toBeLessThan(0.005);
+    expect(Math.abs(s.cash + (s.position?.quantity ?? 0) * (s.position?.avgPrice ?? 0) - s.balance)).toBeLessThan(
+      0.005,
+    );
+    expect(Math.abs(totals.qty - (s.position?.quantity ?? 0))).toBeLessThan(1e-9);
+    return { s, totals };
+  };
+
+  beforeAll(async () => {
+    process.env.FT_EQUITY_INTERVAL_MS = '100';
+    t = await startTestApp();
+    a = await t.user();
+    b = await t.user();
+    smaId = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json().id;
+  });
+  afterAll(async () => {
+    delete process.env.FT_EQUITY_INTERVAL_MS;
+    await t.stop();
+  });
+
+  it('trades the SMA crossover on ticks, with fees and slippage, and the ledger reconciles', async () => {
+    const r = await call(a, 'POST', '/api/forward-tests', {
+      strategyId: smaId,
+      symbol: 'wavusd',
+      feeRate: 0.001,
+      slippageBps: 2,
+    });
+    expect(r.statusCode).toBe(201);
+    const session = r.json();
+    expect(session).toMatchObject({ symbol: 'WAVUSD', status: 'running', startingBalance: 100_000, equity: 100_000 });
+    await publishWave('WAVUSD', 600);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${session.id}/trades`)).json().length >= 4);
+    const trades = (await call(a, 'GET', `/api/forward-tests/${session.id}/trades`)).json();
+    expect(trades[0]).toMatchObject({ side: 'buy', symbol: 'WAVUSD' });
+    // filled at the ask plus 2 bp of slippage; fee 0.1% of notional
+    const f = trades[0];
+    expect(f.fee).toBeCloseTo(f.quantity * f.price * 0.001, 6);
+    expect(f.slippage).toBeGreaterThan(0);
+    expect(trades.map((x: { side: string }) => x.side).slice(0, 4)).toEqual(['buy', 'sell', 'buy', 'sell']);
+    const { s } = await reconcile(session.id);
+    expect(s.trades).toBe(trades.length);
+    // the equity series and the metrics from the shared statistics
+    await until(async () => {
+      await publishWave('WAVUSD', 5);
+      await new Promise((r) => setTimeout(r, 50));
+      return (await call(a, 'GET', `/api/forward-tests/${session.id}/equity`)).json().length >= 2;
+    });
+    const m = (await call(a, 'GET', `/api/forward-tests/${session.id}/metrics`)).json();
+    expect(m.trades).toBeGreaterThanOrEqual(trades.length);
+    expect(m.closedTrades).toBe(Math.floor(m.trades / 2));
+    expect(m.pnl).toBeCloseTo(m.equity - 100_000, 6);
+    expect(m.returnPct).toBeCloseTo(m.pnl / 1000, 6);
+    expect(m.winRatePct).toBeGreaterThanOrEqual(0);
+    expect(m.stats).toHaveProperty('sharpe');
+    const orders = (await call(a, 'GET', `/api/forward-tests/${session.id}/orders`)).json();
+    expect(orders.filter((o: { status: string }) => o.status === 'filled')).toHaveLength(trades.length);
+    expect(orders[0].latencyMs).toBeGreaterThanOrEqual(0);
+    const html = await call(a, 'GET', `/api/forward-tests/${session.id}/equity?format=html`);
+    expect(html.headers['content-type']).toContain('text/html');
+    expect(html.body).toContain('<svg');
+  });
+
+  it('pauses, resumes and stops (closing the position), and refuses impossible transitions', async () => {
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'PAUSEUSD' })).json().id;
+    await publishWave('PAUSEUSD', 200);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json().trades >= 1);
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/pause`)).json().status).toBe('paused');
+    const before = (await call(a, 'GET', `/api/forward-tests/${id}`)).json().trades;
+    await publishWave('PAUSEUSD', 300);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().trades).toBe(before);
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/start`)).statusCode).toBe(409);
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/resume`)).json().status).toBe('running');
+    // make sure a position is open, then stop: it is closed at the market
+    await until(async () => {
+      await publishWave('PAUSEUSD', 20);
+      return (await call(a, 'GET', `/api/forward-tests/${id}`)).json().position !== null;
+    });
+    const stopped = (await call(a, 'POST', `/api/forward-tests/${id}/stop`)).json();
+    expect(stopped).toMatchObject({ status: 'stopped', position: null });
+    expect(Math.abs(stopped.equity - stopped.balance)).toBeLessThan(1e-6);
+    await reconcile(id);
+    const res = await call(a, 'POST', `/api/forward-tests/${id}/resume`);
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.message).toMatch(/paused/);
+  });
+
+  it('records refused orders with their reason and enforces the drawdown limit', async () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 1_000_000 };
+    const greedy = (await call(a, 'POST', '/api/strategies', { name: 'too big', graph: g })).json().id;
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: greedy, symbol: 'REFUSD' })).json().id;
+    await publishWave('REFUSD', 300);
+    await until(
+      async () => (await call(a, 'GET', `/api/forward-tests/${id}/orders?status=refused`)).json().length >= 1,
+    );
+    const refused = (await call(a, 'GET', `/api/forward-tests/${id}/orders?status=refused`)).json()[0];
+    expect(refused).toMatchObject({ action: 'buy', source: 'buy', status: 'refused' });
+    expect(refused.reason).toMatch(/needs .* but .* is available/);
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json()).toMatchObject({ trades: 0, cash: 100_000 });
+
+    // a crash after the entry breaches a 1% drawdown limit: the position is closed and the session stops
+    const dd = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'DDUSD', risk: { maxDrawdownPct: 1 } })
+    ).json().id;
+    await until(async () => {
+      await publishWave('DDUSD', 20);
+      return (await call(a, 'GET', `/api/forward-tests/${dd}`)).json().position !== null;
+    });
+    await publishWave('DDUSD', 5, () => 50);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${dd}`)).json().status === 'stopped');
+    const s = (await call(a, 'GET', `/api/forward-tests/${dd}`)).json();
+    expect(s).toMatchObject({ status: 'stopped', position: null, failureReason: 'risk limit: max_drawdown' });
+    const orders = (await call(a, 'GET', `/api/forward-tests/${dd}/orders`)).json();
+    expect(orders[0]).toMatchObject({ source: 'max_drawdown', status: 'filled', action: 'close' });
+    await reconcile(dd);
+  });
+
+  it('applies a redelivered signal once', async () => {
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'DUPUSD' })).json().id;
+    await publishWave('DUPUSD', 10);
+    const sig = {
+      id: `${id}:manual:1`,
+      sessionId: id,
+      userId: a.id,
+      symbol: 'DUPUSD',
+      action: 'buy',
+      sizing: 'fixed_qty',
+      amount: 3,
+      source: 'test',
+      tickTs: T0,
+      price: 100,
+      receivedAt: Date.now(),
+    };
+    for (let i = 0; i < 3; i++)
+      await t.rt.bus.publish(TOPICS.strategySignals.name, id, 'signal', sig, `${sig.id}#${i}`);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${id}/orders`)).json().length >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const trades = (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    expect(trades).toHaveLength(1);
+    expect(trades[0]).toMatchObject({ side: 'buy', quantity: 3 });
+    await reconcile(id);
+  });
+
+  it('validates input with clear 400s and keeps sessions private (404 for another user)', async () => {
+    const bad = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X', startingBalance: -5 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/startingBalance/);
+    const unknown = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X', leverage: 100 });
+    expect(unknown.statusCode).toBe(400);
+    const id = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'PRIVUSD', start: false })
+    ).json().id;
+    for (const path of ['', '/trades', '/orders', '/positions', '/metrics', '/equity'])
+      expect((await call(b, 'GET', `/api/forward-tests/${id}${path}`)).statusCode).toBe(404);
+    for (const verb of ['start', 'pause', 'resume', 'stop'])
+      expect((await call(b, 'POST', `/api/forward-tests/${id}/${verb}`)).statusCode).toBe(404);
+    expect((await call(b, 'DELETE', `/api/forward-tests/${id}`)).statusCode).toBe(404);
+    expect((await call(b, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X' })).statusCode).toBe(404);
+    expect((await call(b, 'GET', '/api/forward-tests')).json()).toEqual([]);
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().status).toBe('created');
+    expect((await call(a, 'DELETE', `/api/forward-tests/${id}`)).statusCode).toBe(204);
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).statusCode).toBe(404);
+  });
+});

@@ -1,0 +1,321 @@
+import { AppError, computeStats, newLedger, notFound, roundTrips, TOPICS, type Fill } from '@algotrade/core';
+import { forwardTestsRepo, INTERVALS, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
+import { CompileCache, renderReport, type Graph } from '@algotrade/strategy';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ServiceContext } from '../context.ts';
+import { userOf } from '../http/auth.ts';
+import { describeSymbol } from '../market-data/feed-manager.ts';
+import { ForwardTestEngine } from './engine.ts';
+import type { SessionSettings } from './live-session.ts';
+
+const Id = z.object({ id: z.string().max(64) });
+const Pct = z.number().positive().max(100);
+const Risk = z.strictObject({
+  maxPositionPct: Pct.optional(),
+  maxPositionValue: z.number().positive().max(1e12).optional(),
+  maxOrderQty: z.number().positive().max(1e12).optional(),
+  maxOrdersPerMinute: z.number().int().positive().max(10_000).optional(),
+  maxDailyLossPct: Pct.optional(),
+  maxDrawdownPct: Pct.optional(),
+});
+const CreateBody = z.strictObject({
+  strategyId: z.string().uuid(),
+  symbol: z
+    .string()
+    .min(1)
+    .max(40)
+    .transform((s) => s.toUpperCase())
+    .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only')),
+  name: z.string().max(200).optional(),
+  startingBalance: z.number().positive().max(1e12).default(100_000),
+  feeRate: z.number().min(0).max(0.1).default(0),
+  feeFixed: z.number().min(0).max(1e6).default(0),
+  slippageBps: z.number().min(0).max(1000).default(0),
+  allowShort: z.boolean().default(false),
+  /** whole units; default: fractional for crypto pairs, whole for everything else */
+  wholeUnits: z.boolean().optional(),
+  evaluation: z
+    .discriminatedUnion('mode', [
+      z.strictObject({ mode: z.literal('tick') }),
+      z.strictObject({
+        mode: z.literal('candle'),
+        interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
+      }),
+    ])
+    .default({ mode: 'tick' }),
+  risk: Risk.default({}),
+  /** start at once (default) or stay `created` until POST .../start */
+  start: z.boolean().default(true),
+});
+const TradesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+const OrdersQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).default(500),
+  status: z.enum(['filled', 'refused', 'noop']).optional(),
+});
+const EquityQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  format: z.enum(['json', 'html']).default('json'),
+});
+
+/**
+ * Forward testing (paper trading) on live ticks: sessions CRUD and lifecycle, trades, orders (fills and
+ * refusals), positions, live metrics from the shared statistics, equity series and chart.
+ */
+export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
+  const { rt } = ctx;
+  const repo = forwardTestsRepo(rt.db.db);
+  const strategies = strategiesRepo(rt.db.db);
+  const symbols = symbolsRepo(rt.db.db);
+  const cache = (ctx.shared.compileCache as CompileCache | undefined) ?? new CompileCache();
+  const engine = new ForwardTestEngine(rt, ctx.metrics, cache, {
+    equityIntervalMs: Number(process.env.FT_EQUITY_INTERVAL_MS ?? 5000),
+  });
+  ctx.shared.forwardTestEngine = engine;
+  await engine.start();
+  ctx.onClose(() => engine.close());
+
+  const view = (r: SessionRow) => {
+    const live = engine.sessions.get(r.id);
+    const settings = r.config as unknown as SessionSettings & { name?: string; interval?: string };
+    const base = {
+      id: r.id,
+      name: settings.name ?? null,
+      strategyId: r.strategyId,
+      symbol: r.symbol,
+      status: live?.status ?? r.status,
+      failureReason: r.failureReason,
+      config: r.config,
+      createdAt: r.createdAt,
+      startedAt: r.startedAt,
+      stoppedAt: r.stoppedAt,
+    };
+    if (live) return { ...base, ...engine.portfolio(live), status: live.status, id: r.id };
+    const l = { ...newLedger(settings), ...r.state };
+    const price = l.lastPrice || l.avgPrice;
+    const equity = l.cash + l.qty * price;
+    return {
+      ...base,
+      startingBalance: settings.startingBalance,
+      cash: l.cash,
+      balance: settings.startingBalance + l.realizedPnl - l.fees,
+      equity,
+      position: l.qty
+        ? {
+            symbol: r.symbol,
+            quantity: l.qty,
+            avgPrice: l.avgPrice,
+            marketPrice: price,
+            marketValue: l.qty * price,
+            unrealizedPnl: l.qty * (price - l.avgPrice),
+          }
+        : null,
+      realizedPnl: l.realizedPnl,
+      fees: l.fees,
+      pnl: equity - settings.startingBalance,
+      returnPct: ((equity - settings.startingBalance) / settings.startingBalance) * 100,
+      maxDrawdownPct: l.maxDrawdownPct,
+      trades: l.fills,
+      closedTrades: l.closedTrades,
+    };
+  };
+  async function mine(id: string, userId: string): Promise<SessionRow> {
+    const r = await repo.get(id, userId);
+    if (!r) throw notFound('forward test');
+    return r;
+  }
+  async function metricsOf(r: SessionRow) {
+    const [trades, points] = await Promise.all([repo.trades(r.id, { limit: 100_000 }), repo.equity(r.id, 100_000)]);
+    const fills: Fill[] = trades.map((t) => ({ ...t, ts: Date.parse(t.ts) }));
+    const trips = roundTrips(fills);
+    const v = view(r) as ReturnType<typeof view> & { exposurePct?: number; winRatePct?: number | null };
+    const stats =
+      points.length >= 2
+        ? computeStats({
+            equity: points.map((p) => p.equity),
+            time: points.map((p) => p.ts),
+            close: points.map((p) => p.price ?? p.equity),
+            trades: trips,
+            totalFees: fills.reduce((a, f) => a + f.fee, 0),
+          })
+        : null;
+    return {
+      sessionId: r.id,
+      status: v.status,
+      startingBalance: v.startingBalance,
+      equity: v.equity,
+      balance: v.balance,
+      pnl: v.pnl,
+      returnPct: v.returnPct,
+      realizedPnl: v.realizedPnl,
+      fees: v.fees,
+      maxDrawdownPct: v.maxDrawdownPct,
+      trades: fills.length,
+      closedTrades: trips.length,
+      winRatePct: trips.length ? (trips.filter((t) => t.pnl > 0).length / trips.length) * 100 : null,
+      exposurePct: v.exposurePct ?? stats?.exposureTimePct ?? null,
+      sharpe: stats?.sharpe ?? null,
+      sortino: stats?.sortino ?? null,
+      equityPoints: points.length,
+      /** the full statistics of backtests over the stored equity points (null before two points) */
+      stats,
+      trips,
+      points,
+    };
+  }
+
+  const routes = async (plain: typeof app) => {
+    const r = plain.withTypeProvider<ZodTypeProvider>();
+    r.addHook('preHandler', app.requireUser);
+
+    r.post('/', { schema: { tags: ['forward-test'], body: CreateBody } }, async (req, reply) => {
+      const user = userOf(req);
+      const b = req.body;
+      const strategy = await strategies.get(user.id, b.strategyId);
+      if (!strategy) throw notFound('strategy');
+      const compiled = cache.compile(strategy.graph);
+      if (!compiled.plan)
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `the strategy does not compile: ${compiled.report.errors[0]?.message}`,
+          compiled.report.errors,
+        );
+      const desc = describeSymbol(b.symbol, 'simulator');
+      if (!(await symbols.get(b.symbol))) await symbols.upsert({ ...desc, active: false });
+      const config = {
+        name: b.name,
+        startingBalance: b.startingBalance,
+        feeRate: b.feeRate,
+        feeFixed: b.feeFixed,
+        slippageBps: b.slippageBps,
+        allowShort: b.allowShort,
+        wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',
+        evaluation:
+          b.evaluation.mode === 'tick'
+            ? { mode: 'tick' }
+            : { mode: 'candle', interval: b.evaluation.interval, intervalMs: INTERVALS[b.evaluation.interval]! },
+        risk: b.risk,
+      };
+      const row = await repo.create({
+        userId: user.id,
+        strategyId: strategy.id,
+        snapshot: { id: strategy.id, name: strategy.name, graph: strategy.graph as Graph },
+        symbol: b.symbol,
+        config,
+        state: newLedger(config as SessionSettings),
+      });
+      await rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.created', {
+        sessionId: row.id,
+        userId: user.id,
+        symbol: row.symbol,
+      });
+      if (b.start) {
+        await ensureFeed(row.symbol);
+        await engine.transition(row, 'running');
+      }
+      return reply.status(201).send(view((await repo.get(row.id, user.id))!));
+    });
+
+    r.get('/', { schema: { tags: ['forward-test'] } }, async (req) => (await repo.list(userOf(req).id)).map(view));
+    r.get('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req) =>
+      view(await mine(req.params.id, userOf(req).id)),
+    );
+
+    const lifecycle = { start: 'running', resume: 'running', pause: 'paused', stop: 'stopped' } as const;
+    for (const [verb, to] of Object.entries(lifecycle))
+      r.post(`/:id/${verb}`, { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        if (verb === 'resume' && row.status !== 'paused')
+          throw new AppError('CONFLICT', `only a paused session can resume; this one is ${row.status}`);
+        if (verb === 'start' && row.status === 'paused')
+          throw new AppError('CONFLICT', 'the session is paused: use resume');
+        if (to === 'running') await ensureFeed(row.symbol);
+        await engine.transition(row, to);
+        return view((await repo.get(row.id, row.userId))!);
+      });
+
+    r.delete('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req, reply) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      await engine.remove(row.id);
+      await repo.delete(row.id, row.userId);
+      return reply.status(204).send();
+    });
+
+    r.get('/:id/trades', { schema: { tags: ['forward-test'], params: Id, querystring: TradesQuery } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      return repo.trades(row.id, req.query);
+    });
+    r.get('/:id/orders', { schema: { tags: ['forward-test'], params: Id, querystring: OrdersQuery } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      return repo.orders(row.id, req.query);
+    });
+    r.get('/:id/positions', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      const live = engine.sessions.get(row.id);
+      const stored = await repo.positions(row.id);
+      const price = live?.ledger.lastPrice ?? engine.quote(row.symbol)?.price;
+      return stored.map((p) => ({
+        ...p,
+        marketPrice: price ?? null,
+        unrealizedPnl: price !== undefined ? p.quantity * (price - p.avgPrice) : null,
+      }));
+    });
+    r.get('/:id/metrics', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      const m = await metricsOf(row);
+      const { trips: _t, points: _p, ...rest } = m;
+      return rest;
+    });
+    r.get(
+      '/:id/equity',
+      { schema: { tags: ['forward-test'], params: Id, querystring: EquityQuery } },
+      async (req, reply) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        if (req.query.format === 'json') {
+          const pts = await repo.equity(row.id, req.query.limit);
+          return pts.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() }));
+        }
+        const m = await metricsOf(row);
+        if (!m.stats) throw new AppError('CONFLICT', 'the session has fewer than two equity points to chart yet');
+        const pts = m.points;
+        const prices = pts.map((p) => p.price ?? p.equity);
+        const times = pts.map((p) => p.ts);
+        const at = (t: number) => {
+          let i = times.findIndex((x) => x >= t);
+          if (i < 0) i = times.length - 1;
+          return i;
+        };
+        const html = renderReport({
+          title: `Forward test ${row.symbol} (${row.id})`,
+          time: times,
+          open: prices,
+          high: prices,
+          low: prices,
+          close: prices,
+          equity: pts.map((p) => p.equity),
+          trades: m.trips.map((t) => ({ ...t, entryBar: at(t.entryTime), exitBar: at(t.exitTime) })),
+          stats: m.stats,
+        });
+        return reply.type('text/html; charset=utf-8').send(html);
+      },
+    );
+  };
+
+  async function ensureFeed(symbol: string) {
+    const s = await symbols.get(symbol);
+    if (s && !s.active) {
+      await symbols.setActive(symbol, true);
+      await rt.bus.publish(TOPICS.symbolSubscriptions.name, symbol, 'subscribe', { symbol, action: 'subscribe' });
+    }
+  }
+
+  await app.register(routes, { prefix: '/api/forward-tests' });
+  // the seed's `GET :8003/`: the caller's sessions, when the service runs on its own
+  if (!ctx.services.includes('gateway'))
+    app.get('/', { preHandler: app.requireUser, schema: { tags: ['forward-test'] } }, async (req) =>
+      (await repo.list(userOf(req).id)).map(view),
+    );
+};

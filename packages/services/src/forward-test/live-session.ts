@@ -1,0 +1,165 @@
+import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
+import { markLedger } from '@algotrade/core';
+import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
+
+/** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
+export interface SignalMessage {
+  id: string;
+  sessionId: string;
+  userId: string;
+  symbol: string;
+  action: OrderAction;
+  sizing: OrderSizing;
+  amount: number;
+  /** the action node, or the risk rule that fired (stop_loss, take_profit, trailing_stop, max_drawdown, ...) */
+  source: string;
+  /** the tick that triggered it */
+  tickTs: number;
+  price: number;
+  bid?: number;
+  ask?: number;
+  /** when the tick reached the runner (epoch ms, sub-ms precision), for tick-to-fill latency */
+  receivedAt: number;
+  /** lifecycle change once executed (risk limits) */
+  then?: 'paused' | 'stopped';
+}
+
+export interface SessionSettings extends PaperConfig {
+  risk: RiskLimits;
+  evaluation: { mode: 'tick' } | { mode: 'candle'; intervalMs: number };
+}
+
+/**
+ * One running paper-trading session on the live stream: its own strategy state (a one-bar evaluator of
+ * the compiled plan), its ledger and its candle builder. Pure computation: `onTick` returns the signal
+ * to publish, if any; the engine does the I/O. About 2-10 KB each, depending on the graph.
+ */
+export class LiveSession {
+  /** the side the runner expects once its signals in flight are executed */
+  intent: -1 | 0 | 1;
+  /** a risk limit has asked to halt; no further signals until the engine acts */
+  halting = false;
+  /** best price since entry, for the trailing stop */
+  extreme = 0;
+  marked = false;
+  chain: Promise<unknown> = Promise.resolve();
+  private cStart = -1;
+  private cOpen = 0;
+  private cHigh = 0;
+  private cLow = 0;
+  private cClose = 0;
+  private cVol = 0;
+
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    readonly symbol: string,
+    readonly settings: SessionSettings,
+    readonly plan: CompiledPlan,
+    public inst: StrategyInstance,
+    public ledger: LedgerState,
+    public status: 'created' | 'running' | 'paused' | 'stopped' | 'failed',
+  ) {
+    this.intent = Math.sign(ledger.qty) as -1 | 0 | 1;
+    this.extreme = ledger.lastPrice || ledger.avgPrice;
+  }
+
+  /** Feeds history without acting on it (warm-up after a restart). */
+  warm(t: Tick): void {
+    this.evaluate(t);
+  }
+
+  onTick(t: Tick, receivedAt: number): SignalMessage | null {
+    const price = t.price;
+    const l = this.ledger;
+    const breach = markLedger(l, price, t.ts, this.settings.risk);
+    this.marked = true;
+    if (this.halting) return null;
+    if (breach) {
+      this.halting = true;
+      return this.signal(t, receivedAt, 'close', breach, breach === 'max_drawdown' ? 'stopped' : 'paused');
+    }
+    // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
+    if (l.qty !== 0 && this.intent === Math.sign(l.qty)) {
+      const exit = this.riskExit(price);
+      if (exit) return this.signal(t, receivedAt, 'close', exit);
+    }
+    const a = this.evaluate(t);
+    if (a < 0) return null;
+    const spec = this.plan.actions[a]!;
+    const want = spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
+    if (want === this.intent) return null;
+    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, spec.amount);
+  }
+
+  private riskExit(price: number): string | null {
+    const { stopLossPct, takeProfitPct, trailingStopPct } = this.plan.risk;
+    if (!stopLossPct && !takeProfitPct && !trailingStopPct) return null;
+    const long = this.ledger.qty > 0;
+    const entry = this.ledger.avgPrice;
+    if (!this.extreme) this.extreme = entry;
+    this.extreme = long ? Math.max(this.extreme, price) : Math.min(this.extreme, price);
+    if (stopLossPct && (long ? price <= entry * (1 - stopLossPct / 100) : price >= entry * (1 + stopLossPct / 100)))
+      return 'stop_loss';
+    if (
+      trailingStopPct &&
+      (long ? price <= this.extreme * (1 - trailingStopPct / 100) : price >= this.extreme * (1 + trailingStopPct / 100))
+    )
+      return 'trailing_stop';
+    if (
+      takeProfitPct &&
+      (long ? price >= entry * (1 + takeProfitPct / 100) : price <= entry * (1 - takeProfitPct / 100))
+    )
+      return 'take_profit';
+    return null;
+  }
+
+  /** Runs the strategy on a tick (tick mode) or on each closed candle; returns the fired action or -1. */
+  private evaluate(t: Tick): number {
+    const ev = this.settings.evaluation;
+    if (ev.mode === 'tick') return this.inst.step(t.price, t.price, t.price, t.price, t.size, t.ts / 1000);
+    const start = t.ts - (t.ts % ev.intervalMs);
+    let fired = -1;
+    if (this.cStart >= 0 && start > this.cStart)
+      fired = this.inst.step(this.cOpen, this.cHigh, this.cLow, this.cClose, this.cVol, this.cStart / 1000);
+    if (start !== this.cStart && start > this.cStart) {
+      this.cStart = start;
+      this.cOpen = this.cHigh = this.cLow = this.cClose = t.price;
+      this.cVol = t.size;
+    } else if (start === this.cStart) {
+      if (t.price > this.cHigh) this.cHigh = t.price;
+      if (t.price < this.cLow) this.cLow = t.price;
+      this.cClose = t.price;
+      this.cVol += t.size;
+    }
+    return fired;
+  }
+
+  private signal(
+    t: Tick,
+    receivedAt: number,
+    action: OrderAction,
+    source: string,
+    then?: 'paused' | 'stopped',
+    sizing: OrderSizing = 'all',
+    amount = 0,
+  ): SignalMessage {
+    this.intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
+    return {
+      id: `${this.id}:${t.ts}:${t.seq ?? 0}:${source}`,
+      sessionId: this.id,
+      userId: this.userId,
+      symbol: this.symbol,
+      action,
+      sizing,
+      amount,
+      source,
+      tickTs: t.ts,
+      price: t.price,
+      ...(t.bid !== undefined ? { bid: t.bid } : {}),
+      ...(t.ask !== undefined ? { ask: t.ask } : {}),
+      receivedAt,
+      ...(then ? { then } : {}),
+    };
+  }
+}
