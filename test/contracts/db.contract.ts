@@ -1,5 +1,6 @@
 import type { DbHandle } from '@algotrade/adapters';
-import { migrate, migrations, usersRepo } from '@algotrade/adapters';
+import { forwardTestsRepo, migrate, migrations, usersRepo, type Execution } from '@algotrade/adapters';
+import { applyFill, newLedger, planOrder } from '@algotrade/core';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -94,6 +95,91 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(
         await h.db.selectFrom('symbols').select('symbol').where('symbol', '=', 'TXN').executeTakeFirst(),
       ).toBeUndefined();
+    });
+
+    it('executes paper fills in group commits, once per signal id, with positions and ledgers', async () => {
+      const u = (await usersRepo(h.db).create(`ft${Date.now()}@x.io`, 'h'))!;
+      const repo = forwardTestsRepo(h.db);
+      const cfg = {
+        startingBalance: 1000,
+        feeRate: 0.001,
+        feeFixed: 0,
+        slippageBps: 0,
+        allowShort: false,
+        wholeUnits: false,
+      };
+      const mk = () =>
+        repo.create({
+          userId: u.id,
+          strategyId: null,
+          snapshot: { graph: {} },
+          symbol: 'BTCUSD',
+          config: cfg,
+          state: newLedger(cfg),
+        });
+      const [s1, s2] = [await mk(), await mk()];
+      const exec = (
+        sessionId: string,
+        signalId: string,
+        action: 'buy' | 'sell',
+        price: number,
+        l: ReturnType<typeof newLedger>,
+      ): Execution => {
+        const out = planOrder(
+          l,
+          cfg,
+          {},
+          { action, sizing: 'all', amount: 0, price, ts: Date.UTC(2026, 0, 1) + price },
+        );
+        if (out.kind !== 'fill') throw new Error(out.kind);
+        applyFill(l, out.fill, out.closedTrade);
+        return {
+          sessionId,
+          userId: u.id,
+          symbol: 'BTCUSD',
+          signalId,
+          action,
+          source: 'test',
+          status: 'filled',
+          fill: out.fill,
+          ts: out.fill.ts,
+          state: { ...l },
+        };
+      };
+      const l1 = newLedger(cfg);
+      const l2 = newLedger(cfg);
+      const batch = [
+        exec(s1.id, 'a', 'buy', 100, l1),
+        exec(s1.id, 'b', 'sell', 110, l1),
+        exec(s2.id, 'a', 'buy', 50, l2),
+      ];
+      const applied = await repo.executeMany(batch);
+      expect(applied.size).toBe(3);
+      // the same signals again change nothing
+      expect((await repo.executeMany(batch)).size).toBe(0);
+      expect(
+        (
+          await repo.executedSignals([
+            { sessionId: s1.id, signalId: 'b' },
+            { sessionId: s1.id, signalId: 'zz' },
+          ])
+        ).size,
+      ).toBe(1);
+      const t1 = await repo.totals(s1.id);
+      expect(t1.trades).toBe(2);
+      expect(Math.abs(t1.qty)).toBeLessThan(1e-12);
+      const row1 = (await repo.get(s1.id))!;
+      // starting balance + realised PnL - fees = cash, to the cent, from the stored rows
+      expect(Math.abs(1000 + t1.realizedPnl - t1.fees - row1.state.cash!)).toBeLessThan(0.005);
+      expect((await repo.positions(s2.id))[0]).toMatchObject({ symbol: 'BTCUSD', quantity: l2.qty });
+      expect((await repo.orders(s1.id)).map((o) => o.signalId).sort()).toEqual(['a', 'b']);
+      // a periodic save never overwrites a ledger with more fills
+      await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
+      expect((await repo.get(s1.id))!.state.fills).toBe(2);
+      // another user's id is not found; deleting the session cascades to its trades
+      expect(await repo.get(s1.id, '00000000-0000-0000-0000-000000000000')).toBeNull();
+      expect(await repo.delete(s1.id, u.id)).toBe(true);
+      expect((await repo.totals(s1.id)).trades).toBe(0);
     });
   });
 }

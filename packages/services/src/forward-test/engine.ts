@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   AppError,
@@ -9,10 +10,17 @@ import {
   TOPICS,
   type Envelope,
   type LedgerState,
+  type OrderOutcome,
   type Subscription,
   type Tick,
 } from '@algotrade/core';
-import { forwardTestsRepo, type Runtime, type SessionRow, type SessionStatus } from '@algotrade/adapters';
+import {
+  forwardTestsRepo,
+  type Execution,
+  type Runtime,
+  type SessionRow,
+  type SessionStatus,
+} from '@algotrade/adapters';
 import { CompileCache, type Graph } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
@@ -48,6 +56,11 @@ export class ForwardTestEngine {
   private lastFlush = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly queue: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[] = [];
+  private draining = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  /** marks signals this process executes itself (the bus copy is then skipped by its own consumer) */
+  readonly instanceId = randomUUID();
   readonly cache: CompileCache;
   /** tick-to-fill latencies (ms) of recent fills, for benchmarks */
   readonly latencies: number[] = [];
@@ -87,7 +100,7 @@ export class ForwardTestEngine {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs) await s.close();
-    for (const s of this.sessions.values()) await s.chain.catch(() => undefined);
+    await this.locked(async () => undefined);
     await this.flush();
   }
 
@@ -182,128 +195,205 @@ export class ForwardTestEngine {
     if (!out) return;
     this.stats.signals += out.length;
     const bus = this.rt.bus;
-    for (const sig of out)
+    for (const sig of out) {
+      // local fast path: executed here in group commits; published for audit and for other consumers
+      sig.origin = this.instanceId;
+      const s = this.sessions.get(sig.sessionId)!;
+      this.submit(s, sig).catch(() => undefined); // failures are logged by the batch
       void bus
         .publish(TOPICS.strategySignals.name, sig.sessionId, 'signal', sig, sig.id)
         .catch((e) => this.rt.log.error({ err: e, signal: sig.id }, 'publishing a signal failed'));
+    }
   }
 
   // ---- execution side ----
 
   private async onSignal(sig: SignalMessage): Promise<void> {
+    if (sig.origin === this.instanceId) return; // executed on the local fast path already
     let s = this.sessions.get(sig.sessionId);
     if (!s) {
       const row = await this.repo.get(sig.sessionId);
       if (!row) return; // deleted: nothing to execute
       s = await this.load(row);
     }
-    await this.serial(s, () => this.execute(s, sig));
+    await this.submit(s, sig);
   }
 
-  /** Everything that changes a session's ledger or status runs through its own queue, in order. */
-  serial<T>(s: LiveSession, fn: () => Promise<T>): Promise<T> {
-    const p = s.chain.then(fn, fn);
-    s.chain = p.catch(() => undefined);
+  /** Queues a signal for execution; resolves once its outcome is committed (group commit). */
+  submit(s: LiveSession, sig: SignalMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ s, sig, done: (e) => (e ? reject(e) : resolve()) });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.locked(async () => {
+      try {
+        while (this.queue.length) {
+          const batch = this.queue.splice(0, 5000);
+          try {
+            await this.executeBatch(batch);
+            for (const b of batch) b.done?.();
+          } catch (e) {
+            this.rt.log.error({ err: e, signals: batch.length }, 'executing signals failed');
+            for (const b of batch) b.done?.(e as Error);
+          }
+        }
+      } finally {
+        this.draining = false;
+      }
+    });
+  }
+
+  /** Everything that changes ledgers or statuses runs under one lock, in order. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.then(fn, fn);
+    this.lock = p.catch(() => undefined);
     return p;
   }
 
-  private async execute(s: LiveSession, sig: SignalMessage): Promise<void> {
-    const risky = sig.then !== undefined || sig.source === 'session_stop';
-    if (s.status !== 'running' && !risky) {
-      await this.record(s, sig, { status: 'refused', reason: `the session is ${s.status}` });
-      return;
-    }
-    const q = this.quotes.get(s.symbol);
-    const price = q?.price ?? sig.price;
-    const bid = q ? q.bid : sig.bid;
-    const ask = q ? q.ask : sig.ask;
-    const ts = Math.max(sig.tickTs, q?.ts ?? 0);
-    const out = planOrder(s.ledger, s.settings, s.settings.risk, {
-      action: sig.action,
-      sizing: sig.sizing,
-      amount: sig.amount,
-      price,
-      ...(bid !== undefined ? { bid } : {}),
-      ...(ask !== undefined ? { ask } : {}),
-      ts,
-    });
-    const next: LedgerState = { ...s.ledger, recentOrders: [...s.ledger.recentOrders] };
-    if (out.kind === 'fill') applyFill(next, out.fill, out.closedTrade);
-    else if (out.kind === 'refused') noteRefusal(next, ts);
-    const latencyMs = now() - sig.receivedAt;
-    const newStatus: SessionStatus | undefined = sig.then;
-    const applied = await this.repo.execute({
-      sessionId: s.id,
-      userId: s.userId,
-      symbol: s.symbol,
-      signalId: sig.id,
-      action: sig.action,
-      source: sig.source,
-      status: out.kind === 'fill' ? 'filled' : out.kind,
-      ...(out.kind !== 'fill' ? { reason: out.reason } : {}),
-      ...(out.kind === 'fill' ? { fill: out.fill, latencyMs } : {}),
-      ts,
-      state: next,
-      ...(newStatus ? { newStatus, failureReason: `risk limit: ${sig.source}` } : {}),
-    });
-    if (!applied) {
-      this.stats.duplicates++;
-      return;
-    }
-    s.ledger = next;
-    s.intent = Math.sign(next.qty) as -1 | 0 | 1;
-    if (out.kind === 'fill') {
-      s.extreme = out.fill.price;
-      this.stats.fills++;
-      this.latencies.push(latencyMs);
-      if (this.latencies.length > 100_000) this.latencies.splice(0, 50_000);
-      this.metrics?.tradeLatency.observe(latencyMs / 1000);
-      const data = {
+  /**
+   * Fills a batch of signals: each is planned against its session's ledger as left by the ones before
+   * it, then all outcomes (orders, trades, positions, ledgers) are committed in one transaction. Signal
+   * ids already executed (a redelivery) are skipped before planning.
+   */
+  private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[]): Promise<void> {
+    const known = await this.repo.executedSignals(batch.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })));
+    const work = new Map<LiveSession, LedgerState>();
+    const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[] = [];
+    for (const { s, sig } of batch) {
+      const key = `${s.id}|${sig.id}`;
+      if (known.has(key)) {
+        this.stats.duplicates++;
+        continue;
+      }
+      known.add(key);
+      let l = work.get(s);
+      if (!l) work.set(s, (l = { ...s.ledger, recentOrders: [...s.ledger.recentOrders] }));
+      const base = {
         sessionId: s.id,
         userId: s.userId,
-        signalId: sig.id,
         symbol: s.symbol,
-        source: sig.source,
-        ...out.fill,
-        ts: new Date(out.fill.ts).toISOString(),
-        latencyMs,
-      };
-      await this.rt.bus.publish(TOPICS.tradeExecutions.name, s.id, 'trade', data, `trade:${sig.id}`);
-      await this.rt.bus.publish(TOPICS.portfolioUpdates.name, s.id, 'portfolio', this.portfolio(s), `pf:${sig.id}`);
-    } else {
-      if (out.kind === 'refused') this.stats.refused++;
-      await this.event(s, out.kind === 'refused' ? 'order.refused' : 'order.skipped', {
         signalId: sig.id,
         action: sig.action,
         source: sig.source,
-        ...(out.kind === 'refused' ? { code: out.code } : {}),
-        reason: out.reason,
+      };
+      const risky = sig.then !== undefined || sig.source === 'session_stop';
+      if (s.status !== 'running' && !risky) {
+        noteRefusal(l, sig.tickTs);
+        const reason = `the session is ${s.status}`;
+        planned.push({ s, sig, e: { ...base, status: 'refused', reason, ts: sig.tickTs, state: l } });
+        continue;
+      }
+      const q = this.quotes.get(s.symbol);
+      const bid = q ? q.bid : sig.bid;
+      const ask = q ? q.ask : sig.ask;
+      const ts = Math.max(sig.tickTs, q?.ts ?? 0);
+      const out = planOrder(l, s.settings, s.settings.risk, {
+        action: sig.action,
+        sizing: sig.sizing,
+        amount: sig.amount,
+        price: q?.price ?? sig.price,
+        ...(bid !== undefined ? { bid } : {}),
+        ...(ask !== undefined ? { ask } : {}),
+        ts,
+      });
+      if (out.kind === 'fill') applyFill(l, out.fill, out.closedTrade);
+      else if (out.kind === 'refused') noteRefusal(l, ts);
+      planned.push({
+        s,
+        sig,
+        out,
+        e: {
+          ...base,
+          status: out.kind === 'fill' ? 'filled' : out.kind,
+          ...(out.kind !== 'fill' ? { reason: out.reason } : { fill: out.fill, latencyMs: now() - sig.receivedAt }),
+          ts,
+          state: l,
+          ...(sig.then ? { newStatus: sig.then, failureReason: `risk limit: ${sig.source}` } : {}),
+        },
       });
     }
-    if (newStatus) {
-      s.halting = false;
-      await this.setLocalStatus(s, newStatus, `risk limit: ${sig.source}`);
+    if (!planned.length) return;
+    // each session's ledger object is shared by its executions: snapshot it per execution for the row
+    const applied = await this.repo.executeMany(planned.map((p) => ({ ...p.e, state: work.get(p.s)! })));
+    const committedAt = now();
+    const trades: { key: string; type: string; data: unknown }[] = [];
+    const portfolios = new Map<string, LiveSession>();
+    const events: { key: string; type: string; data: unknown }[] = [];
+    const lost = new Set<LiveSession>();
+    for (const p of planned) if (!applied.has(`${p.s.id}|${p.sig.id}`)) lost.add(p.s);
+    for (const [s, l] of work) {
+      if (lost.has(s)) {
+        // another instance executed one of these first: take the ledger the database holds
+        const row = await this.repo.get(s.id);
+        if (row) s.ledger = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+      } else s.ledger = l;
+      s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
     }
+    for (const { s, sig, e, out } of planned) {
+      if (!applied.has(`${s.id}|${sig.id}`)) {
+        this.stats.duplicates++;
+        continue;
+      }
+      if (out?.kind === 'fill') {
+        const latencyMs = committedAt - sig.receivedAt;
+        s.extreme = out.fill.price;
+        this.stats.fills++;
+        this.latencies.push(latencyMs);
+        if (this.latencies.length > 200_000) this.latencies.splice(0, 100_000);
+        this.metrics?.tradeLatency.observe(latencyMs / 1000);
+        trades.push({
+          key: s.id,
+          type: 'trade',
+          data: {
+            sessionId: s.id,
+            userId: s.userId,
+            signalId: sig.id,
+            symbol: s.symbol,
+            source: sig.source,
+            ...out.fill,
+            ts: new Date(out.fill.ts).toISOString(),
+            latencyMs,
+          },
+        });
+        portfolios.set(s.id, s);
+      } else {
+        if (e.status === 'refused') this.stats.refused++;
+        events.push({
+          key: s.id,
+          type: e.status === 'refused' ? 'order.refused' : 'order.skipped',
+          data: {
+            sessionId: s.id,
+            userId: s.userId,
+            signalId: sig.id,
+            action: sig.action,
+            source: sig.source,
+            ...(out?.kind === 'refused' ? { code: out.code } : {}),
+            reason: e.reason,
+          },
+        });
+      }
+      if (sig.then) {
+        s.halting = false;
+        await this.setLocalStatus(s, sig.then, `risk limit: ${sig.source}`);
+      }
+    }
+    await this.publishAll(TOPICS.tradeExecutions.name, trades);
+    await this.publishAll(
+      TOPICS.portfolioUpdates.name,
+      [...portfolios.values()].map((s) => ({ key: s.id, type: 'portfolio', data: this.portfolio(s) })),
+    );
+    await this.publishAll(TOPICS.forwardTestEvents.name, events);
   }
 
-  private async record(s: LiveSession, sig: SignalMessage, o: { status: 'refused' | 'noop'; reason: string }) {
-    const applied = await this.repo.execute({
-      sessionId: s.id,
-      userId: s.userId,
-      symbol: s.symbol,
-      signalId: sig.id,
-      action: sig.action,
-      source: sig.source,
-      status: o.status,
-      reason: o.reason,
-      ts: sig.tickTs,
-      state: s.ledger,
-    });
-    if (applied) {
-      s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
-      if (o.status === 'refused') this.stats.refused++;
-      await this.event(s, 'order.refused', { signalId: sig.id, action: sig.action, reason: o.reason });
-    }
+  private async publishAll(topic: string, ms: { key: string; type: string; data: unknown }[]): Promise<void> {
+    if (!ms.length) return;
+    if (this.rt.bus.publishMany) await this.rt.bus.publishMany(topic, ms);
+    else for (const m of ms) await this.rt.bus.publish(topic, m.key, m.type, m.data);
   }
 
   portfolio(s: LiveSession) {
@@ -365,7 +455,7 @@ export class ForwardTestEngine {
     if (s.status === 'failed') return;
     this.deactivate(s);
     s.status = 'failed';
-    await this.serial(s, async () => {
+    await this.locked(async () => {
       await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger });
       await this.setLocalStatus(s, 'failed', reason);
     });
@@ -380,28 +470,32 @@ export class ForwardTestEngine {
       stopped: ['created', 'running', 'paused'],
     };
     const s = this.sessions.get(row.id) ?? (await this.load(row));
-    return this.serial(s, async () => {
+    return this.locked(async () => {
       if (!allowed[to]!.includes(s.status))
         throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
       if (to === 'stopped' && s.ledger.qty !== 0) {
         // stopping closes the open position at the market, so the session's result is final
         const q = this.quotes.get(s.symbol);
-        const t = now();
-        await this.execute(s, {
-          id: `${s.id}:stop`,
-          sessionId: s.id,
-          userId: s.userId,
-          symbol: s.symbol,
-          action: 'close',
-          sizing: 'all',
-          amount: 0,
-          source: 'session_stop',
-          tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
-          price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),
-          ...(q?.bid !== undefined ? { bid: q.bid } : {}),
-          ...(q?.ask !== undefined ? { ask: q.ask } : {}),
-          receivedAt: t,
-        });
+        await this.executeBatch([
+          {
+            s,
+            sig: {
+              id: `${s.id}:stop`,
+              sessionId: s.id,
+              userId: s.userId,
+              symbol: s.symbol,
+              action: 'close',
+              sizing: 'all',
+              amount: 0,
+              source: 'session_stop',
+              tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
+              price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),
+              ...(q?.bid !== undefined ? { bid: q.bid } : {}),
+              ...(q?.ask !== undefined ? { ask: q.ask } : {}),
+              receivedAt: now(),
+            },
+          },
+        ]);
       }
       await this.repo.setStatus(s.id, to, { state: s.ledger, ...(to === 'running' ? { reason: null } : {}) });
       await this.setLocalStatus(s, to);
@@ -412,10 +506,11 @@ export class ForwardTestEngine {
   async remove(id: string): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
-    await s.chain;
-    this.deactivate(s);
-    s.status = 'stopped';
-    this.sessions.delete(id);
+    await this.locked(async () => {
+      this.deactivate(s);
+      s.status = 'stopped';
+      this.sessions.delete(id);
+    });
   }
 
   /** Writes equity points and ledgers' marks for sessions that saw ticks since the last flush. */

@@ -20,6 +20,8 @@ export interface SignalMessage {
   ask?: number;
   /** when the tick reached the runner (epoch ms, sub-ms precision), for tick-to-fill latency */
   receivedAt: number;
+  /** the engine instance that executes it locally (others skip it) */
+  origin?: string;
   /** lifecycle change once executed (risk limits) */
   then?: 'paused' | 'stopped';
 }
@@ -42,7 +44,6 @@ export class LiveSession {
   /** best price since entry, for the trailing stop */
   extreme = 0;
   marked = false;
-  chain: Promise<unknown> = Promise.resolve();
   private cStart = -1;
   private cOpen = 0;
   private cHigh = 0;

@@ -46,7 +46,7 @@ export interface OrderRow {
   ts: string;
 }
 
-/** What one executed signal writes, all in one transaction (see forwardTestsRepo.execute). */
+/** What one executed signal writes (see forwardTestsRepo.executeMany). */
 export interface Execution {
   sessionId: string;
   userId: string;
@@ -182,81 +182,119 @@ export const forwardTestsRepo = (db: Db) => ({
     return Number(r.numDeletedRows) > 0;
   },
 
+  /** (session, signal) pairs already executed, of those given */
+  async executedSignals(pairs: { sessionId: string; signalId: string }[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < pairs.length; i += 1000) {
+      const rows = pairs.slice(i, i + 1000).map((p) => sql`(${p.sessionId}::uuid, ${p.signalId}::text)`);
+      const r = await sql<{ session_id: string; signal_id: string }>`select o.session_id, o.signal_id
+        from session_orders o join (values ${sql.join(rows)}) as v(s, g) on o.session_id = v.s and o.signal_id = v.g`.execute(
+        db,
+      );
+      for (const x of r.rows) out.add(`${x.session_id}|${x.signal_id}`);
+    }
+    return out;
+  },
+
   /**
-   * Applies one executed signal atomically: the order record (primary key session + signal id, so a
-   * redelivered signal changes nothing and returns false), the trade, the position and the ledger.
+   * Many executions in one transaction (group commit): orders, trades, positions and ledgers with a
+   * handful of statements whatever the batch size. Returns the "session|signal" keys that were new.
    */
-  async execute(e: Execution): Promise<boolean> {
+  async executeMany(es: Execution[]): Promise<Set<string>> {
+    if (!es.length) return new Set();
     return db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('session_orders')
-        .values({
-          session_id: e.sessionId,
-          signal_id: e.signalId,
-          user_id: e.userId,
-          action: e.action,
-          source: e.source,
-          status: e.status,
-          reason: e.reason ?? null,
-          quantity: e.fill?.quantity ?? null,
-          price: e.fill?.price ?? null,
-          latency_ms: e.latencyMs ?? null,
-          ts: new Date(e.ts),
-        })
-        .onConflict((oc) => oc.columns(['session_id', 'signal_id']).doNothing())
-        .returning('signal_id')
-        .executeTakeFirst();
-      if (!inserted) return false;
-      if (e.fill) {
-        const f = e.fill;
+      const applied = new Set<string>();
+      for (let i = 0; i < es.length; i += 1000) {
+        const chunk = es.slice(i, i + 1000);
+        const rows = await trx
+          .insertInto('session_orders')
+          .values(
+            chunk.map((e) => ({
+              session_id: e.sessionId,
+              signal_id: e.signalId,
+              user_id: e.userId,
+              action: e.action,
+              source: e.source,
+              status: e.status,
+              reason: e.reason ?? null,
+              quantity: e.fill?.quantity ?? null,
+              price: e.fill?.price ?? null,
+              latency_ms: e.latencyMs ?? null,
+              ts: new Date(e.ts),
+            })),
+          )
+          .onConflict((oc) => oc.columns(['session_id', 'signal_id']).doNothing())
+          .returning(['session_id', 'signal_id'])
+          .execute();
+        for (const r of rows) applied.add(`${r.session_id}|${r.signal_id}`);
+      }
+      const done = es.filter((e) => applied.has(`${e.sessionId}|${e.signalId}`));
+      const fills = done.filter((e) => e.fill);
+      for (let i = 0; i < fills.length; i += 1000)
         await trx
           .insertInto('trades')
-          .values({
-            user_id: e.userId,
-            session_id: e.sessionId,
-            signal_id: e.signalId,
-            symbol: e.symbol,
-            side: f.side,
-            quantity: f.quantity,
-            price: f.price,
-            fee: f.fee,
-            slippage: f.slippage,
-            realized_pnl: f.realizedPnl,
-            ts: new Date(f.ts),
-          })
+          .values(
+            fills.slice(i, i + 1000).map((e) => ({
+              user_id: e.userId,
+              session_id: e.sessionId,
+              signal_id: e.signalId,
+              symbol: e.symbol,
+              side: e.fill!.side,
+              quantity: e.fill!.quantity,
+              price: e.fill!.price,
+              fee: e.fill!.fee,
+              slippage: e.fill!.slippage,
+              realized_pnl: e.fill!.realizedPnl,
+              ts: new Date(e.fill!.ts),
+            })),
+          )
           .execute();
+      // the last execution of each session carries its final ledger
+      const last = new Map<string, Execution>();
+      const lastFill = new Map<string, Execution>();
+      for (const e of done) {
+        last.set(e.sessionId, e);
+        if (e.fill) lastFill.set(e.sessionId, e);
+      }
+      const pos = [...lastFill.values()];
+      for (let i = 0; i < pos.length; i += 1000)
         await trx
           .insertInto('portfolio_positions')
-          .values({
-            session_id: e.sessionId,
-            user_id: e.userId,
-            symbol: e.symbol,
-            quantity: e.state.qty,
-            avg_price: e.state.avgPrice,
-            realized_pnl: e.state.realizedPnl,
-          })
-          .onConflict((oc) =>
-            oc.columns(['session_id', 'symbol']).doUpdateSet({
+          .values(
+            pos.slice(i, i + 1000).map((e) => ({
+              session_id: e.sessionId,
+              user_id: e.userId,
+              symbol: e.symbol,
               quantity: e.state.qty,
               avg_price: e.state.avgPrice,
               realized_pnl: e.state.realizedPnl,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['session_id', 'symbol']).doUpdateSet((eb) => ({
+              quantity: eb.ref('excluded.quantity'),
+              avg_price: eb.ref('excluded.avg_price'),
+              realized_pnl: eb.ref('excluded.realized_pnl'),
               updated_at: sql`now()`,
-            } as never),
+            })),
           )
           .execute();
+      const ledgers = [...last.values()];
+      for (let i = 0; i < ledgers.length; i += 500) {
+        const rows = ledgers
+          .slice(i, i + 500)
+          .map(
+            (e) =>
+              sql`(${e.sessionId}::uuid, ${JSON.stringify(e.state)}::jsonb, ${e.newStatus ?? null}::text, ${e.failureReason ?? null}::text)`,
+          );
+        await sql`update forward_test_sessions f set state = v.state, updated_at = now(),
+            status = coalesce(v.status, f.status),
+            failure_reason = coalesce(v.reason, f.failure_reason),
+            stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
+          from (values ${sql.join(rows)}) as v(id, state, status, reason)
+          where f.id = v.id`.execute(trx);
       }
-      await trx
-        .updateTable('forward_test_sessions')
-        .set({
-          state: JSON.stringify(e.state),
-          updated_at: sql`now()`,
-          ...(e.newStatus ? { status: e.newStatus } : {}),
-          ...(e.failureReason !== undefined ? { failure_reason: e.failureReason } : {}),
-          ...(e.newStatus === 'stopped' || e.newStatus === 'failed' ? { stopped_at: sql`now()` } : {}),
-        } as never)
-        .where('id', '=', e.sessionId)
-        .execute();
-      return true;
+      return applied;
     });
   },
 
