@@ -111,7 +111,8 @@ describe('forward testing survives SIGKILL', () => {
     const t1 = Date.now();
     while ((await total()) < after0 + 20 && Date.now() - t1 < 30_000) await new Promise((r) => setTimeout(r, 200));
     expect(await total()).toBeGreaterThanOrEqual(after0 + 20);
-    for (const id of ids) expect((await api<{ status: string }>('GET', `/api/forward-tests/${id}`)).status).toBe('running');
+    for (const id of ids)
+      expect((await api<{ status: string }>('GET', `/api/forward-tests/${id}`)).status).toBe('running');
     for (const id of ids) await api('POST', `/api/forward-tests/${id}/stop`);
 
     for (const id of ids) {
@@ -121,10 +122,13 @@ describe('forward testing survives SIGKILL', () => {
       for (const tid of seen.get(id)!) expect(now.has(tid)).toBe(true);
       // no signal applied twice
       expect(new Set(list.map((t) => t.signalId)).size).toBe(list.length);
-      const s = await api<{ balance: number; cash: number; equity: number; startingBalance: number; position: unknown }>(
-        'GET',
-        `/api/forward-tests/${id}`,
-      );
+      const s = await api<{
+        balance: number;
+        cash: number;
+        equity: number;
+        startingBalance: number;
+        position: unknown;
+      }>('GET', `/api/forward-tests/${id}`);
       const realized = list.reduce((a, t) => a + t.realizedPnl, 0);
       const fees = list.reduce((a, t) => a + t.fee, 0);
       const qty = list.reduce((a, t) => a + (t.side === 'buy' ? t.quantity : -t.quantity), 0);

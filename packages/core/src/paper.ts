@@ -64,8 +64,8 @@ export interface LedgerState {
   maxDrawdownPct: number;
   /** time spent with a position open, ms */
   exposureMs: number;
-  /** UTC day (YYYY-MM-DD) and the equity it began with, for the daily loss limit */
-  day: string;
+  /** UTC day (days since the epoch) and the equity it began with, for the daily loss limit */
+  day: number;
   dayStartEquity: number;
   /** times (ms) of recent orders, for the per-minute limit */
   recentOrders: number[];
@@ -108,7 +108,7 @@ export type RefusalCode =
 
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8;
 const EPS = 1e-9;
-const dayOf = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+const dayOf = (ts: number) => Math.floor(ts / 86_400_000);
 
 export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
   return {
@@ -130,7 +130,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     peakEquity: cfg.startingBalance,
     maxDrawdownPct: 0,
     exposureMs: 0,
-    day: ts ? dayOf(ts) : '',
+    day: ts ? dayOf(ts) : -1,
     dayStartEquity: cfg.startingBalance,
     recentOrders: [],
   };

@@ -34,6 +34,8 @@ export interface EngineOptions {
 }
 
 const now = () => performance.timeOrigin + performance.now();
+/** ledgers' marks (peak, drawdown, exposure) are saved every this many equity flushes; fills save at once */
+const STATE_EVERY = 6;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
@@ -56,6 +58,7 @@ export class ForwardTestEngine {
   private lastFlush = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private flushes = 0;
   private readonly queue: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[] = [];
   private draining = false;
   private lock: Promise<unknown> = Promise.resolve();
@@ -101,6 +104,7 @@ export class ForwardTestEngine {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs) await s.close();
     await this.locked(async () => undefined);
+    this.flushes = STATE_EVERY - 1; // the last flush saves every ledger
     await this.flush();
   }
 
@@ -261,7 +265,13 @@ export class ForwardTestEngine {
    * ids already executed (a redelivery) are skipped before planning.
    */
   private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[]): Promise<void> {
-    const known = await this.repo.executedSignals(batch.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })));
+    // signals from the bus may be redeliveries: drop those already executed before planning (a local
+    // signal is new by construction; should one still collide, the insert refuses it and the ledger
+    // is reloaded below)
+    const remote = batch.filter((b) => b.sig.origin !== this.instanceId);
+    const known = remote.length
+      ? await this.repo.executedSignals(remote.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })))
+      : new Set<string>();
     const work = new Map<LiveSession, LedgerState>();
     const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[] = [];
     for (const { s, sig } of batch) {
@@ -516,6 +526,7 @@ export class ForwardTestEngine {
   /** Writes equity points and ledgers' marks for sessions that saw ticks since the last flush. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
+      this.flushes++;
       const points: Parameters<typeof this.repo.insertEquity>[0] = [];
       const states: { id: string; state: LedgerState }[] = [];
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
@@ -534,7 +545,7 @@ export class ForwardTestEngine {
           positionValue: l.qty * price,
           price,
         });
-        states.push({ id: s.id, state: l });
+        if (this.flushes % STATE_EVERY === 0) states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
       }
       if (!points.length) return;

@@ -1,0 +1,147 @@
+import { createRuntime, loadConfig, type Runtime } from '@algotrade/adapters';
+import { newLedger, seededRandom, type Tick } from '@algotrade/core';
+import { createMetrics } from '@algotrade/services';
+import { ForwardTestEngine } from '@algotrade/services/forward-test/engine';
+import { CompileCache, templateById } from '@algotrade/strategy';
+import { mkdtempSync, rmSync } from 'node:fs';
+import pg from 'pg';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { percentile, report } from './harness.ts';
+
+// N concurrent paper-trading sessions (SMA-crossover template, evaluated on every tick) over 10 symbols
+// at 10 ticks/s per symbol, for FT_BENCH_SECONDS (default 60), in-process, on the embedded runtime
+// (PGlite, memory bus). Tick-to-fill latency = tick received by the runner -> fill committed.
+const SECONDS = Number(process.env.FT_BENCH_SECONDS ?? 60);
+const SIZES = (process.env.FT_BENCH_SESSIONS ?? '1,1000,10000').split(',').map(Number);
+const SYMBOLS = Array.from({ length: 10 }, (_, i) => `FT${i}USD`);
+
+async function run(n: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ft-bench-'));
+  // FT_BENCH_PG=postgres://127.0.0.1:5432 runs on PostgreSQL (a scratch database) instead of PGlite
+  const pgBase = process.env.FT_BENCH_PG;
+  const dbName = `ftbench_${process.pid}_${n}`;
+  if (pgBase) await adminSql(pgBase, `create database ${dbName}`);
+  const rt: Runtime = await createRuntime(
+    loadConfig({
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      MARKET_FEED: 'none',
+      NODE_ENV: 'test',
+      ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
+    }),
+  );
+  const db = rt.db.db;
+  const user = await db
+    .insertInto('users')
+    .values({ email: `bench${n}@x.io`, password_hash: 'x' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const graph = templateById('sma-crossover')!.graph;
+  const config = {
+    startingBalance: 100_000,
+    feeRate: 0.001,
+    feeFixed: 0,
+    slippageBps: 1,
+    allowShort: false,
+    wholeUnits: false,
+    risk: {},
+    evaluation: { mode: 'tick' },
+  };
+  for (let i = 0; i < n; i += 1000) {
+    const rows = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
+      user_id: user.id,
+      strategy_id: null,
+      strategy_snapshot: JSON.stringify({ graph }),
+      symbol: SYMBOLS[(i + k) % SYMBOLS.length]!,
+      config: JSON.stringify(config),
+      status: 'running' as const,
+      state: JSON.stringify(newLedger(config)),
+    }));
+    await db.insertInto('forward_test_sessions').values(rows).execute();
+  }
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  const engine = new ForwardTestEngine(rt, createMetrics(), new CompileCache(), { equityIntervalMs: 5000 });
+  await engine.start(); // loads and activates every running session
+  global.gc?.();
+  const perSession = (process.memoryUsage().heapUsed - heap0) / n;
+
+  const rnd = seededRandom(7);
+  const prices = SYMBOLS.map(() => 100);
+  let seq = 0;
+  const dispatchMs: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + SECONDS * 1000;
+  // one tick per symbol every 100 ms = 10 ticks/s per symbol, through the bus like the live feed
+  let tick = 0;
+  while (performance.now() < end) {
+    const due = t0 + tick * 100;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    tick++;
+    const ts = Date.now();
+    for (let s = 0; s < SYMBOLS.length; s++) {
+      prices[s]! *= 1 + (rnd() - 0.5) * 0.004;
+      const p = prices[s]!;
+      const t: Tick = { symbol: SYMBOLS[s]!, ts, price: p, size: 1, bid: p - 0.01, ask: p + 0.01, seq: ++seq };
+      const d0 = performance.now();
+      engine.dispatch(SYMBOLS[s]!, [t]);
+      dispatchMs.push(performance.now() - d0);
+    }
+  }
+  // let the last fills commit
+  const settle = performance.now();
+  while (engine.stats.fills + engine.stats.refused < engine.stats.signals && performance.now() - settle < 30_000)
+    await new Promise((r) => setTimeout(r, 20));
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const lat = engine.latencies;
+  const label = `n${n}_in_process${pgBase ? '_postgres' : ''}`;
+  report({
+    bench: 'forward-test',
+    metric: `${label}_tick_to_fill_p50_ms`,
+    value: percentile(lat, 50),
+    unit: 'ms',
+    fills: lat.length,
+  });
+  report({ bench: 'forward-test', metric: `${label}_tick_to_fill_p99_ms`, value: percentile(lat, 99), unit: 'ms' });
+  report({
+    bench: 'forward-test',
+    metric: `${label}_dispatch_per_tick_p99_ms`,
+    value: percentile(dispatchMs, 99),
+    unit: 'ms',
+    sessionsPerTick: n / SYMBOLS.length,
+  });
+  report({
+    bench: 'forward-test',
+    metric: `${label}_cpu_us_per_session_per_s`,
+    value: (cpu.user + cpu.system) / n / wall,
+    unit: 'µs/s',
+    cpuPct: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+  });
+  report({ bench: 'forward-test', metric: `${label}_heap_per_session`, value: perSession / 1024, unit: 'KB' });
+  report({
+    bench: 'forward-test',
+    metric: `${label}_signals`,
+    value: engine.stats.signals,
+    unit: 'count',
+    fills: engine.stats.fills,
+    refused: engine.stats.refused,
+    seconds: SECONDS,
+  });
+  await engine.close();
+  await rt.close();
+  rmSync(dir, { recursive: true, force: true });
+  if (pgBase) await adminSql(pgBase, `drop database ${dbName}`);
+}
+
+async function adminSql(base: string, q: string) {
+  const c = new pg.Client({ connectionString: `${base}/postgres` });
+  await c.connect();
+  await c.query(q);
+  await c.end();
+}
+
+for (const n of SIZES) await run(n);
