@@ -34,6 +34,14 @@ describe('access matrix: another user never reaches a row by its id', () => {
         payload: { strategyId: ids.strategies, symbol: 'GOOG' },
       })
     ).json().id;
+    ids['forward-tests'] = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/forward-tests',
+        headers: a.auth,
+        payload: { strategyId: ids.strategies, symbol: 'BTCUSD' },
+      })
+    ).json().id;
     const sweep = await t.app.inject({
       method: 'POST',
       url: '/api/backtests/sweep',
@@ -82,5 +90,6 @@ describe('access matrix: another user never reaches a row by its id', () => {
     // B's lists never show A's rows
     expect((await t.app.inject({ url: '/api/strategies', headers: b.auth })).json()).toEqual([]);
     expect((await t.app.inject({ url: '/api/backtests', headers: b.auth })).json()).toEqual([]);
+    expect((await t.app.inject({ url: '/api/forward-tests', headers: b.auth })).json()).toEqual([]);
   });
 });
