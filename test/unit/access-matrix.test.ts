@@ -42,6 +42,14 @@ describe('access matrix: another user never reaches a row by its id', () => {
         payload: { strategyId: ids.strategies, symbol: 'BTCUSD' },
       })
     ).json().id;
+    ids.alerts = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/alerts',
+        headers: a.auth,
+        payload: { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 },
+      })
+    ).json().id;
     const sweep = await t.app.inject({
       method: 'POST',
       url: '/api/backtests/sweep',

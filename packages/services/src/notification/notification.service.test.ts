@@ -97,4 +97,57 @@ describe('notifications WebSocket', () => {
     owner.ws.close();
     other.ws.close();
   });
+
+  it("fires alerts once on the owner's user channel: a price level, a session stopping", async () => {
+    const owner = await connect(base, token(a));
+    const other = await connect(base, token(b));
+    owner.send({ op: 'subscribe', channel: 'user' });
+    other.send({ op: 'subscribe', channel: 'user' });
+    await owner.waitFor((f) => f.type === 'subscribed');
+    await other.waitFor((f) => f.type === 'subscribed');
+    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    let last = 0;
+    for (let i = 0; i < 100 && !last; i++) {
+      last = (await call(a, 'GET', '/api/market/symbols/BTCUSD')).json().lastPrice ?? 0;
+      if (!last) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(last).toBeGreaterThan(0);
+    const bad = await call(a, 'POST', '/api/alerts', { kind: 'price_sideways', symbol: 'BTCUSD', price: 1 });
+    expect(bad.statusCode).toBe(400);
+    const above = (
+      await call(a, 'POST', '/api/alerts', { kind: 'price_above', symbol: 'btcusd', price: last / 2 })
+    ).json();
+    const below = (
+      await call(a, 'POST', '/api/alerts', { kind: 'price_below', symbol: 'BTCUSD', price: last / 2 })
+    ).json();
+    expect(above).toMatchObject({ kind: 'price_above', symbol: 'BTCUSD', status: 'active' });
+    const hit = await owner.waitFor((f) => f.type === 'alert' && f.data?.alertId === above.id);
+    expect(hit).toMatchObject({ channel: 'user', data: { kind: 'price_above', symbol: 'BTCUSD', level: last / 2 } });
+    expect((await call(a, 'GET', `/api/alerts/${above.id}`)).json()).toMatchObject({
+      status: 'triggered',
+      message: expect.stringContaining('BTCUSD rose to'),
+    });
+    expect((await call(a, 'GET', `/api/alerts/${below.id}`)).json().status).toBe('active');
+    // a session stopping
+    const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
+    const ft = (await call(a, 'POST', '/api/forward-tests', { strategyId: strat.id, symbol: 'BTCUSD' })).json();
+    expect((await call(b, 'POST', '/api/alerts', { kind: 'session_status', sessionId: ft.id })).statusCode).toBe(404);
+    const st = (await call(a, 'POST', '/api/alerts', { kind: 'session_status', sessionId: ft.id })).json();
+    await call(a, 'POST', `/api/forward-tests/${ft.id}/stop`);
+    const stopped = await owner.waitFor((f) => f.type === 'alert' && f.data?.alertId === st.id);
+    expect(stopped.data).toMatchObject({ kind: 'session_status', status: 'stopped', sessionId: ft.id });
+    // pushed once, and only to the owner
+    await new Promise((r) => setTimeout(r, 300));
+    expect(owner.frames.filter((f) => f.type === 'alert' && f.data?.alertId === above.id)).toHaveLength(1);
+    expect(other.frames.some((f) => f.type === 'alert')).toBe(false);
+    // private: another user's alert is 404 and never listed
+    expect((await call(b, 'GET', `/api/alerts/${below.id}`)).statusCode).toBe(404);
+    expect((await call(b, 'DELETE', `/api/alerts/${below.id}`)).statusCode).toBe(404);
+    expect((await call(b, 'GET', '/api/alerts')).json()).toEqual([]);
+    expect((await call(a, 'GET', '/api/alerts')).json()).toHaveLength(3);
+    expect((await call(a, 'DELETE', `/api/alerts/${below.id}`)).statusCode).toBe(204);
+    owner.ws.close();
+    other.ws.close();
+  });
 });

@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
+import { alertRoutes } from './alerts.ts';
 
 /** Close codes: 4401 no valid token, 4008 a client too slow to keep up (its buffer overflowed). */
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -110,6 +111,7 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     for (const s of subs) await s.close();
   });
 
+  await app.register(alertRoutes, { ctx });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.get('/ws', { websocket: true, schema: { hide: true } }, (ws, req) => {
     if (!req.authUser) {

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { notFound, TOPICS, type Subscription } from '@algotrade/core';
+import { isUuid } from '@algotrade/adapters';
+import { sql } from 'kysely';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ServiceContext } from '../context.ts';
+import { userOf } from '../http/auth.ts';
+import { readTicks } from '../market-data/tick-message.ts';
+
+const Symbol = z
+  .string()
+  .min(1)
+  .max(40)
+  .transform((s) => s.toUpperCase())
+  .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only'));
+const CreateAlert = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('price_above'),
+    symbol: Symbol,
+    price: z.number().positive(),
+    note: z.string().max(200).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('price_below'),
+    symbol: Symbol,
+    price: z.number().positive(),
+    note: z.string().max(200).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('session_drawdown'),
+    sessionId: z.string().uuid(),
+    drawdownPct: z.number().positive().max(100),
+    note: z.string().max(200).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('session_status'),
+    sessionId: z.string().uuid(),
+    note: z.string().max(200).optional(),
+  }),
+]);
+type AlertKind = z.infer<typeof CreateAlert>['kind'];
+
+interface Active {
+  id: string;
+  userId: string;
+  kind: AlertKind;
+  symbol: string | null;
+  sessionId: string | null;
+  level: number;
+  note?: string;
+}
+
+interface AlertRow {
+  id: string;
+  user_id: string;
+  kind: AlertKind;
+  symbol: string | null;
+  session_id: string | null;
+  params: Record<string, unknown>;
+  status: 'active' | 'triggered';
+  message: string | null;
+  triggered_at: Date | string | null;
+  created_at: Date | string;
+}
+
+const view = (r: AlertRow) => ({
+  id: r.id,
+  kind: r.kind,
+  symbol: r.symbol,
+  sessionId: r.session_id,
+  params: r.params,
+  status: r.status,
+  message: r.message,
+  triggeredAt: r.triggered_at ? new Date(r.triggered_at).toISOString() : null,
+  createdAt: new Date(r.created_at).toISOString(),
+});
+
+/**
+ * Alerts: a price crossing a level (`price_above`: the first tick at or above it; `price_below`: at or
+ * below), a forward-test session's drawdown reaching a limit, a session stopping or failing. Stored per
+ * user; each fires once (a conditional update from active to triggered, so several notification
+ * instances never push it twice) and is pushed on `user-notifications`, which the WebSocket delivers
+ * on the owner's `user` channel.
+ */
+export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
+  const { rt } = ctx;
+  const db = rt.db.db;
+  const bySymbol = new Map<string, Map<string, Active>>();
+  const bySession = new Map<string, Map<string, Active>>();
+  const index = (a: Active) => {
+    const [map, key] = a.symbol ? [bySymbol, a.symbol] : [bySession, a.sessionId!];
+    let m = map.get(key);
+    if (!m) map.set(key, (m = new Map()));
+    m.set(a.id, a);
+  };
+  const unindex = (a: Active) => {
+    const [map, key] = a.symbol ? [bySymbol, a.symbol] : [bySession, a.sessionId!];
+    map.get(key)?.delete(a.id);
+    if (map.get(key)?.size === 0) map.delete(key);
+  };
+  const activeOf = (r: AlertRow): Active => ({
+    id: r.id,
+    userId: r.user_id,
+    kind: r.kind,
+    symbol: r.symbol,
+    sessionId: r.session_id,
+    level: Number((r.params as { price?: number; drawdownPct?: number }).price ?? r.params.drawdownPct ?? 0),
+    ...(r.params.note ? { note: String(r.params.note) } : {}),
+  });
+  // every instance sees every message (its own group) and holds every active alert: alerts created
+  // through another instance arrive with the periodic reload; firing is once whichever instance wins
+  const reload = async () => {
+    const rows = (await db.selectFrom('alerts').selectAll().where('status', '=', 'active').execute()) as AlertRow[];
+    bySymbol.clear();
+    bySession.clear();
+    for (const r of rows) index(activeOf(r));
+  };
+  await reload();
+  const timer = setInterval(() => void reload().catch(() => undefined), 15_000);
+  timer.unref();
+
+  async function fire(a: Active, message: string, data: Record<string, unknown>) {
+    unindex(a);
+    const won = await db
+      .updateTable('alerts')
+      .set({ status: 'triggered', message, triggered_at: sql`now()` } as never)
+      .where('id', '=', a.id)
+      .where('status', '=', 'active')
+      .returning('id')
+      .executeTakeFirst();
+    if (!won) return; // fired elsewhere already, or deleted
+    await rt.bus.publish(
+      TOPICS.userNotifications.name,
+      a.userId,
+      'alert',
+      { alertId: a.id, kind: a.kind, message, ...(a.note ? { note: a.note } : {}), ...data },
+      `alert:${a.id}`,
+    );
+  }
+
+  const group = `alerts-${randomUUID()}`;
+  const subs: Subscription[] = [
+    await rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group }, async (m) => {
+      const r = readTicks(m.data);
+      if (!r.ok) return;
+      const alerts = bySymbol.get(r.symbol);
+      if (!alerts) return;
+      for (const t of r.ticks)
+        for (const a of [...alerts.values()]) {
+          const hit = a.kind === 'price_above' ? t.price >= a.level : a.kind === 'price_below' && t.price <= a.level;
+          if (hit)
+            await fire(
+              a,
+              `${a.symbol} ${a.kind === 'price_above' ? 'rose to' : 'fell to'} ${t.price} (level ${a.level})`,
+              {
+                symbol: a.symbol,
+                price: t.price,
+                level: a.level,
+                tickTs: new Date(t.ts).toISOString(),
+              },
+            );
+        }
+    }),
+    await rt.bus.subscribe(TOPICS.portfolioUpdates.name, { group }, async (m) => {
+      const d = m.data as { sessionId?: string; maxDrawdownPct?: number; equity?: number };
+      const alerts = d.sessionId ? bySession.get(d.sessionId) : undefined;
+      if (!alerts || typeof d.maxDrawdownPct !== 'number') return;
+      for (const a of [...alerts.values()])
+        if (a.kind === 'session_drawdown' && d.maxDrawdownPct >= a.level)
+          await fire(a, `session ${a.sessionId} drew down ${d.maxDrawdownPct.toFixed(2)}% (limit ${a.level}%)`, {
+            sessionId: a.sessionId,
+            drawdownPct: d.maxDrawdownPct,
+            equity: d.equity,
+          });
+    }),
+    await rt.bus.subscribe(TOPICS.forwardTestEvents.name, { group }, async (m) => {
+      if (m.type !== 'session.stopped' && m.type !== 'session.failed') return;
+      const d = m.data as { sessionId?: string; reason?: string };
+      const alerts = d.sessionId ? bySession.get(d.sessionId) : undefined;
+      if (!alerts) return;
+      for (const a of [...alerts.values()])
+        if (a.kind === 'session_status')
+          await fire(
+            a,
+            `session ${a.sessionId} ${m.type === 'session.failed' ? 'failed' : 'stopped'}${d.reason ? `: ${d.reason}` : ''}`,
+            { sessionId: a.sessionId, status: m.type.slice('session.'.length), reason: d.reason ?? null },
+          );
+    }),
+  ];
+  ctx.onClose(async () => {
+    clearInterval(timer);
+    for (const s of subs) await s.close();
+  });
+
+  const routes = async (plain: typeof app) => {
+    const r = plain.withTypeProvider<ZodTypeProvider>();
+    r.addHook('preHandler', app.requireUser);
+    const Id = z.object({ id: z.string().max(64) });
+    const mine = async (id: string, userId: string) => {
+      const row = isUuid(id)
+        ? ((await db
+            .selectFrom('alerts')
+            .selectAll()
+            .where('id', '=', id)
+            .where('user_id', '=', userId)
+            .executeTakeFirst()) as AlertRow | undefined)
+        : undefined;
+      if (!row) throw notFound('alert');
+      return row;
+    };
+
+    r.post('/', { schema: { tags: ['alerts'], body: CreateAlert } }, async (req, reply) => {
+      const user = userOf(req);
+      const b = req.body;
+      if ('sessionId' in b) {
+        const s = await db
+          .selectFrom('forward_test_sessions')
+          .select('id')
+          .where('id', '=', b.sessionId)
+          .where('user_id', '=', user.id)
+          .executeTakeFirst();
+        if (!s) throw notFound('forward test');
+      }
+      const params =
+        b.kind === 'price_above' || b.kind === 'price_below'
+          ? { price: b.price }
+          : b.kind === 'session_drawdown'
+            ? { drawdownPct: b.drawdownPct }
+            : {};
+      const row = (await db
+        .insertInto('alerts')
+        .values({
+          user_id: user.id,
+          kind: b.kind,
+          symbol: 'symbol' in b ? b.symbol : null,
+          session_id: 'sessionId' in b ? b.sessionId : null,
+          params: JSON.stringify({ ...params, ...(b.note ? { note: b.note } : {}) }),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()) as AlertRow;
+      index(activeOf(row));
+      return reply.status(201).send(view(row));
+    });
+    r.get('/', { schema: { tags: ['alerts'] } }, async (req) => {
+      const rows = await db
+        .selectFrom('alerts')
+        .selectAll()
+        .where('user_id', '=', userOf(req).id)
+        .orderBy('created_at', 'desc')
+        .limit(1000)
+        .execute();
+      return (rows as AlertRow[]).map(view);
+    });
+    r.get('/:id', { schema: { tags: ['alerts'], params: Id } }, async (req) =>
+      view(await mine(req.params.id, userOf(req).id)),
+    );
+    r.delete('/:id', { schema: { tags: ['alerts'], params: Id } }, async (req, reply) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      await db.deleteFrom('alerts').where('id', '=', row.id).execute();
+      unindex(activeOf(row));
+      return reply.status(204).send();
+    });
+  };
+  await app.register(routes, { prefix: '/api/alerts' });
+};
