@@ -50,6 +50,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
         payload: { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 },
       })
     ).json().id;
+    ids['analytics/sessions'] = ids['forward-tests'];
     const sweep = await t.app.inject({
       method: 'POST',
       url: '/api/backtests/sweep',
@@ -63,6 +64,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
       if (s === 'done') break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    ids['analytics/backtests'] = ids.backtests!;
   });
   afterAll(() => t.stop());
 

@@ -7,3 +7,4 @@ export * from './codec.ts';
 export * from './random.ts';
 export * from './stats.ts';
 export * from './paper.ts';
+export * from './analytics.ts';

@@ -47,6 +47,13 @@ describe('backtest service', () => {
     expect(res).toMatchObject({ status: 'done', progress: 1, metrics: { trades: 66 } });
     expect(res.metrics.returnPct).toBeCloseTo(414.2298999999996, 8);
     expect(res.metrics.sharpe).toBeCloseTo(0.5806232244485349, 10);
+    // the analytics report: the stored statistics plus VaR/CVaR, skew, streaks... from the stored results
+    const an = (await call(a, 'GET', `/api/analytics/backtests/${id}`)).json();
+    expect(an.report.sharpe).toBeCloseTo(0.5806232244485349, 10);
+    expect(an.report).toMatchObject({ returnsBasis: 'period', trades: 66 });
+    expect(an.report.longTrades + an.report.shortTrades).toBe(66);
+    expect(an.report.cvar95Pct).toBeGreaterThanOrEqual(an.report.var95Pct);
+    expect((await call(b, 'GET', `/api/analytics/backtests/${id}`)).statusCode).toBe(404);
     const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
     expect(trades).toHaveLength(66);
     expect(trades[0]).toMatchObject({ size: -55, entryPrice: 180.36, entryTime: '2004-11-29T00:00:00.000Z' });

@@ -96,6 +96,16 @@ describe('forward testing (paper trading) on live ticks', () => {
     const orders = (await call(a, 'GET', `/api/forward-tests/${session.id}/orders`)).json();
     expect(orders.filter((o: { status: string }) => o.status === 'filled')).toHaveLength(trades.length);
     expect(orders[0].latencyMs).toBeGreaterThanOrEqual(0);
+    // analytics: the full report of this session and the portfolio over the user's sessions
+    const an = (await call(a, 'GET', `/api/analytics/sessions/${session.id}`)).json();
+    expect(an.report).toMatchObject({ returnsBasis: 'point', trades: m.closedTrades });
+    expect(an.report.var95Pct).toEqual(expect.any(Number));
+    expect(an.report.cvar95Pct).toBeGreaterThanOrEqual(an.report.var95Pct);
+    const pf = (await call(a, 'GET', '/api/analytics/portfolio')).json();
+    expect(pf.perSession.map((x: { id: string }) => x.id)).toContain(session.id);
+    expect(pf.startingBalance).toBe(100_000 * pf.sessions);
+    expect((await call(b, 'GET', `/api/analytics/sessions/${session.id}`)).statusCode).toBe(404);
+    expect((await call(b, 'GET', '/api/analytics/portfolio')).json()).toMatchObject({ sessions: 0, pnl: 0 });
     const html = await call(a, 'GET', `/api/forward-tests/${session.id}/equity?format=html`);
     expect(html.headers['content-type']).toContain('text/html');
     expect(html.body).toContain('<svg');

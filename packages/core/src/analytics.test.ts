@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { excessKurtosis, longestUnderwater, omegaRatio, riskReport, skewness, valueAtRisk } from './analytics.ts';
+import type { TradeRecord } from './stats.ts';
+
+// Expected values worked by hand (docs/statistics.md gives the formulas):
+// r = [-4, -2, 0, 2, 4] %: the 5th percentile (linear) sits 0.2 of the way from -4 % to -2 %: -3.6 %;
+// the tail at or below it is {-4 %}; m2 = 0.0008, m4 = 1.088e-6, g2 = 1.7 - 3 = -1.3,
+// G2 = ((6 * -1.3) + 6) * 4 / (3 * 2) = -1.2; Omega = (2 + 4) / (4 + 2) = 1.
+// r = [0, 0, 0, 10] %: g1 = m3 / m2^1.5 = 9.375e-5 / 0.001875^1.5 = 1.1547, G1 = g1 * sqrt(12) / 2 = 2.
+const sym = [-0.04, -0.02, 0, 0.02, 0.04];
+
+describe('analytics beyond the stats table', () => {
+  it('computes historical VaR / CVaR, skew, kurtosis and Omega as pandas and numpy do', () => {
+    const v = valueAtRisk(sym);
+    expect(v.varPct).toBeCloseTo(3.6, 12);
+    expect(v.cvarPct).toBeCloseTo(4, 12);
+    expect(skewness(sym)).toBeCloseTo(0, 12);
+    expect(excessKurtosis(sym)).toBeCloseTo(-1.2, 12);
+    expect(omegaRatio(sym)).toBeCloseTo(1, 12);
+    expect(skewness([0, 0, 0, 0.1])).toBeCloseTo(2, 12);
+    expect(skewness([0.1, 0.2])).toBeNaN();
+  });
+
+  it('measures the longest time under water, recovered or not', () => {
+    const t = [0, 1, 2, 3, 4, 5, 6, 7].map((d) => d * 1000);
+    // peak 110 at t=1, back at 110 at t=4 (3 s); new peak 120 at t=5, never recovered (2 s to the end)
+    expect(longestUnderwater([100, 110, 100, 105, 110, 120, 115, 118], t)).toBe(3000);
+    expect(longestUnderwater([100, 110, 100, 105, 108, 101, 99, 98], t)).toBe(6000);
+  });
+
+  it('adds streaks, long/short win rates and says which returns it used', () => {
+    const day = 86_400_000;
+    const time = Array.from({ length: 30 }, (_, i) => Date.UTC(2026, 0, 1) + i * day);
+    const equity = time.map((_, i) => 1000 * (1 + 0.01 * Math.sin(i)));
+    const tr = (size: number, pnl: number, exit: number): TradeRecord => ({
+      size,
+      entryBar: 0,
+      exitBar: 0,
+      entryTime: time[0]!,
+      exitTime: time[exit]!,
+      entryPrice: 1,
+      exitPrice: 1,
+      pnl,
+      returnPct: pnl / 100,
+      fees: 0,
+    });
+    const trades = [tr(1, 5, 2), tr(1, 3, 3), tr(-1, 2, 4), tr(1, -1, 5), tr(-1, -2, 6), tr(-1, 1, 7)];
+    const r = riskReport({ equity, time, close: equity, trades });
+    expect(r.returnsBasis).toBe('period');
+    expect(r.returnsCount).toBe(29);
+    expect(r).toMatchObject({ maxConsecutiveWins: 3, maxConsecutiveLosses: 2, longTrades: 3, shortTrades: 3 });
+    expect(r.longWinRatePct).toBeCloseTo(200 / 3, 10);
+    expect(r.shortWinRatePct).toBeCloseTo(200 / 3, 10);
+    expect(r.var95Pct).toBeGreaterThan(0);
+    expect(r.cvar95Pct).toBeGreaterThanOrEqual(r.var95Pct);
+    // minutes of a forward test: per-point returns
+    const short = riskReport({
+      equity: [100, 101, 100, 102],
+      time: [0, 60e3, 120e3, 180e3],
+      close: [1, 1, 1, 1],
+      trades: [],
+    });
+    expect(short.returnsBasis).toBe('point');
+    expect(short.returnsCount).toBe(3);
+  });
+});

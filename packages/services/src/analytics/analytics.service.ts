@@ -1,0 +1,141 @@
+import {
+  AppError,
+  newLedger,
+  notFound,
+  riskExtras,
+  riskReport,
+  roundTrips,
+  type Fill,
+  type TradeRecord,
+} from '@algotrade/core';
+import { backtestsRepo, forwardTestsRepo, type SessionRow } from '@algotrade/adapters';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ServiceContext } from '../context.ts';
+import { userOf } from '../http/auth.ts';
+import type { ForwardTestEngine } from '../forward-test/engine.ts';
+
+const Id = z.object({ id: z.string().max(64) });
+
+/** JSON has no NaN or Infinity: undefined ratios (no losses, too few returns) become null. */
+const finite = <T>(o: T): T =>
+  JSON.parse(JSON.stringify(o, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T;
+
+/**
+ * Analytics: the user's portfolio over all forward-test sessions, and a full risk and performance
+ * report (the statistics table plus VaR/CVaR, skew, kurtosis, Omega, streaks, long/short) for one
+ * session or one backtest. Reads what forward testing and backtesting stored; live values come from
+ * the in-process engine when there is one.
+ */
+export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
+  const { rt } = ctx;
+  const sessions = forwardTestsRepo(rt.db.db);
+  const backtests = backtestsRepo(rt.db.db);
+  const engine = () => ctx.shared.forwardTestEngine as ForwardTestEngine | undefined;
+
+  const summary = (r: SessionRow) => {
+    const live = engine()?.sessions.get(r.id);
+    const cfg = r.config as { startingBalance: number };
+    const l = live?.ledger ?? { ...newLedger(cfg as never), ...r.state };
+    const price = l.lastPrice || l.avgPrice;
+    const equity = l.cash + l.qty * price;
+    return {
+      id: r.id,
+      symbol: r.symbol,
+      status: live?.status ?? r.status,
+      startingBalance: cfg.startingBalance,
+      equity,
+      pnl: equity - cfg.startingBalance,
+      returnPct: ((equity - cfg.startingBalance) / cfg.startingBalance) * 100,
+      realizedPnl: l.realizedPnl,
+      fees: l.fees,
+      positionValue: l.qty * price,
+      maxDrawdownPct: l.maxDrawdownPct,
+      trades: l.fills,
+    };
+  };
+
+  const routes = async (plain: typeof app) => {
+    const r = plain.withTypeProvider<ZodTypeProvider>();
+    r.addHook('preHandler', app.requireUser);
+
+    r.get('/portfolio', { schema: { tags: ['analytics'] } }, async (req) => {
+      const rows = await sessions.list(userOf(req).id, 10_000);
+      const list = rows.map(summary);
+      const sum = (f: (s: (typeof list)[number]) => number) => list.reduce((a, s) => a + f(s), 0);
+      const start = sum((s) => s.startingBalance);
+      const equity = sum((s) => s.equity);
+      const byStatus: Record<string, number> = {};
+      for (const s of list) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+      const ranked = [...list].sort((a, b) => b.returnPct - a.returnPct);
+      return finite({
+        sessions: list.length,
+        byStatus,
+        startingBalance: start,
+        equity,
+        pnl: equity - start,
+        returnPct: start ? ((equity - start) / start) * 100 : 0,
+        realizedPnl: sum((s) => s.realizedPnl),
+        fees: sum((s) => s.fees),
+        exposure: sum((s) => Math.abs(s.positionValue)),
+        trades: sum((s) => s.trades),
+        best: ranked[0] ?? null,
+        worst: ranked[ranked.length - 1] ?? null,
+        perSession: list,
+      });
+    });
+
+    r.get('/sessions/:id', { schema: { tags: ['analytics'], params: Id } }, async (req) => {
+      const row = await sessions.get(req.params.id, userOf(req).id);
+      if (!row) throw notFound('forward test');
+      const [trades, points] = await Promise.all([
+        sessions.trades(row.id, { limit: 100_000 }),
+        sessions.equity(row.id, 100_000),
+      ]);
+      if (points.length < 2)
+        return {
+          sessionId: row.id,
+          symbol: row.symbol,
+          status: row.status,
+          summary: finite(summary(row)),
+          report: null,
+          reason: 'fewer than two equity points yet: the report starts once the session has run a while',
+        };
+      const fills: Fill[] = trades.map((t) => ({ ...t, ts: Date.parse(t.ts) }));
+      const report = riskReport({
+        equity: points.map((p) => p.equity),
+        time: points.map((p) => p.ts),
+        close: points.map((p) => p.price ?? p.equity),
+        trades: roundTrips(fills),
+        totalFees: fills.reduce((a, f) => a + f.fee, 0),
+      });
+      return finite({ sessionId: row.id, symbol: row.symbol, status: row.status, summary: summary(row), report });
+    });
+
+    r.get('/backtests/:id', { schema: { tags: ['analytics'], params: Id } }, async (req) => {
+      const row = await backtests.get(req.params.id, userOf(req).id);
+      if (!row) throw notFound('backtest');
+      if (row.status !== 'done' || !row.artifactKey)
+        throw new AppError('CONFLICT', `the backtest is ${row.status}; its report exists once it is done`);
+      const bytes = await rt.store.get(row.artifactKey);
+      if (!bytes) throw new AppError('INTERNAL', 'the stored results are missing');
+      const art = JSON.parse(new TextDecoder().decode(bytes)) as {
+        trades: (Omit<TradeRecord, 'entryTime' | 'exitTime'> & { entryTime: string; exitTime: string })[];
+        equity: { ts: number[]; equity: number[] };
+      };
+      const trades: TradeRecord[] = art.trades.map((t) => ({
+        ...t,
+        entryTime: Date.parse(t.entryTime),
+        exitTime: Date.parse(t.exitTime),
+      }));
+      const extras = riskExtras({ equity: art.equity.equity, time: art.equity.ts, trades });
+      return finite({
+        backtestId: row.id,
+        symbol: row.symbol,
+        interval: row.interval,
+        report: { ...row.metrics, ...extras },
+      });
+    });
+  };
+  await app.register(routes, { prefix: '/api/analytics' });
+};
