@@ -204,51 +204,31 @@ export const forwardTestsRepo = (db: Db) => ({
     if (!es.length) return new Set();
     return db.transaction().execute(async (trx) => {
       const applied = new Set<string>();
-      for (let i = 0; i < es.length; i += 1000) {
-        const chunk = es.slice(i, i + 1000);
-        const rows = await trx
-          .insertInto('session_orders')
-          .values(
-            chunk.map((e) => ({
-              session_id: e.sessionId,
-              signal_id: e.signalId,
-              user_id: e.userId,
-              action: e.action,
-              source: e.source,
-              status: e.status,
-              reason: e.reason ?? null,
-              quantity: e.fill?.quantity ?? null,
-              price: e.fill?.price ?? null,
-              latency_ms: e.latencyMs ?? null,
-              ts: new Date(e.ts),
-            })),
-          )
-          .onConflict((oc) => oc.columns(['session_id', 'signal_id']).doNothing())
-          .returning(['session_id', 'signal_id'])
-          .execute();
-        for (const r of rows) applied.add(`${r.session_id}|${r.signal_id}`);
-      }
+      // column arrays through unnest(): one statement with a dozen parameters whatever the batch size
+      const col = <T>(f: (e: Execution) => T) => es.map(f);
+      const rows = await sql<{ session_id: string; signal_id: string }>`
+        insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts)
+        select * from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => e.signalId)}::text[],
+          ${col((e) => e.userId)}::uuid[], ${col((e) => e.action)}::text[], ${col((e) => e.source)}::text[],
+          ${col((e) => e.status)}::text[], ${col((e) => e.reason ?? null)}::text[],
+          ${col((e) => e.fill?.quantity ?? null)}::numeric[], ${col((e) => e.fill?.price ?? null)}::numeric[],
+          ${col((e) => e.latencyMs ?? null)}::float8[], ${col((e) => new Date(e.ts).toISOString())}::timestamptz[])
+        on conflict (session_id, signal_id) do nothing
+        returning session_id, signal_id`.execute(trx);
+      for (const r of rows.rows) applied.add(`${r.session_id}|${r.signal_id}`);
       const done = es.filter((e) => applied.has(`${e.sessionId}|${e.signalId}`));
       const fills = done.filter((e) => e.fill);
-      for (let i = 0; i < fills.length; i += 1000)
-        await trx
-          .insertInto('trades')
-          .values(
-            fills.slice(i, i + 1000).map((e) => ({
-              user_id: e.userId,
-              session_id: e.sessionId,
-              signal_id: e.signalId,
-              symbol: e.symbol,
-              side: e.fill!.side,
-              quantity: e.fill!.quantity,
-              price: e.fill!.price,
-              fee: e.fill!.fee,
-              slippage: e.fill!.slippage,
-              realized_pnl: e.fill!.realizedPnl,
-              ts: new Date(e.fill!.ts),
-            })),
-          )
-          .execute();
+      if (fills.length) {
+        const fc = <T>(f: (e: Execution) => T) => fills.map(f);
+        await sql`insert into trades (user_id, session_id, signal_id, symbol, side, quantity, price, fee, slippage, realized_pnl, ts)
+          select * from unnest(${fc((e) => e.userId)}::uuid[], ${fc((e) => e.sessionId)}::uuid[],
+            ${fc((e) => e.signalId)}::text[], ${fc((e) => e.symbol)}::text[], ${fc((e) => e.fill!.side)}::text[],
+            ${fc((e) => e.fill!.quantity)}::numeric[], ${fc((e) => e.fill!.price)}::numeric[],
+            ${fc((e) => e.fill!.fee)}::numeric[], ${fc((e) => e.fill!.slippage)}::numeric[],
+            ${fc((e) => e.fill!.realizedPnl)}::numeric[], ${fc((e) => new Date(e.fill!.ts).toISOString())}::timestamptz[])`.execute(
+          trx,
+        );
+      }
       // the last execution of each session carries its final ledger
       const last = new Map<string, Execution>();
       const lastFill = new Map<string, Execution>();
@@ -257,41 +237,24 @@ export const forwardTestsRepo = (db: Db) => ({
         if (e.fill) lastFill.set(e.sessionId, e);
       }
       const pos = [...lastFill.values()];
-      for (let i = 0; i < pos.length; i += 1000)
-        await trx
-          .insertInto('portfolio_positions')
-          .values(
-            pos.slice(i, i + 1000).map((e) => ({
-              session_id: e.sessionId,
-              user_id: e.userId,
-              symbol: e.symbol,
-              quantity: e.state.qty,
-              avg_price: e.state.avgPrice,
-              realized_pnl: e.state.realizedPnl,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.columns(['session_id', 'symbol']).doUpdateSet((eb) => ({
-              quantity: eb.ref('excluded.quantity'),
-              avg_price: eb.ref('excluded.avg_price'),
-              realized_pnl: eb.ref('excluded.realized_pnl'),
-              updated_at: sql`now()`,
-            })),
-          )
-          .execute();
+      if (pos.length) {
+        const pc = <T>(f: (e: Execution) => T) => pos.map(f);
+        await sql`insert into portfolio_positions (session_id, user_id, symbol, quantity, avg_price, realized_pnl)
+          select * from unnest(${pc((e) => e.sessionId)}::uuid[], ${pc((e) => e.userId)}::uuid[],
+            ${pc((e) => e.symbol)}::text[], ${pc((e) => e.state.qty)}::numeric[], ${pc((e) => e.state.avgPrice)}::numeric[],
+            ${pc((e) => e.state.realizedPnl)}::numeric[])
+          on conflict (session_id, symbol) do update set quantity = excluded.quantity, avg_price = excluded.avg_price,
+            realized_pnl = excluded.realized_pnl, updated_at = now()`.execute(trx);
+      }
       const ledgers = [...last.values()];
-      for (let i = 0; i < ledgers.length; i += 500) {
-        const rows = ledgers
-          .slice(i, i + 500)
-          .map(
-            (e) =>
-              sql`(${e.sessionId}::uuid, ${JSON.stringify(e.state)}::jsonb, ${e.newStatus ?? null}::text, ${e.failureReason ?? null}::text)`,
-          );
+      if (ledgers.length) {
+        const lc = <T>(f: (e: Execution) => T) => ledgers.map(f);
         await sql`update forward_test_sessions f set state = v.state, updated_at = now(),
             status = coalesce(v.status, f.status),
             failure_reason = coalesce(v.reason, f.failure_reason),
             stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-          from (values ${sql.join(rows)}) as v(id, state, status, reason)
+          from unnest(${lc((e) => e.sessionId)}::uuid[], ${lc((e) => JSON.stringify(e.state))}::jsonb[],
+            ${lc((e) => e.newStatus ?? null)}::text[], ${lc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
           where f.id = v.id`.execute(trx);
       }
       return applied;
