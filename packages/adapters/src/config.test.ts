@@ -40,4 +40,23 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(re);
   });
+
+  it('configures a CSV replay feed and refuses one without its file and symbol', () => {
+    const c = loadConfig({
+      MARKET_FEED: 'replay',
+      REPLAY_FILE: 'data/ticks.csv',
+      REPLAY_SYMBOL: 'goog',
+      REPLAY_SPEED: '60',
+    });
+    expect(c.feed).toMatchObject({
+      kind: 'replay',
+      symbols: ['GOOG'],
+      replay: { symbol: 'GOOG', speed: 60, loop: false },
+    });
+    expect(c.feed.replay!.file).toMatch(/data\/ticks\.csv$/);
+    expect(() => loadConfig({ MARKET_FEED: 'replay' })).toThrow(/^MARKET_FEED=replay needs REPLAY_FILE/);
+    expect(() =>
+      loadConfig({ MARKET_FEED: 'replay', REPLAY_FILE: 'x', REPLAY_SYMBOL: 'A', REPLAY_SPEED: 'fast' }),
+    ).toThrow(/REPLAY_SPEED is invalid/);
+  });
 });

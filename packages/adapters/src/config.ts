@@ -73,7 +73,15 @@ const envSchema = z
       .regex(/^([A-Z0-9._:-]+=\d+)(,[A-Z0-9._:-]+=\d+)*$/i, 'a list like BTCUSD=5000,ETHUSD=2000')
       .optional(),
     WINDOW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
-    MARKET_FEED: z.enum(['simulator', 'none']).default('simulator'),
+    MARKET_FEED: z.enum(['simulator', 'replay', 'none']).default('simulator'),
+    REPLAY_FILE: z.string().min(1).optional(),
+    REPLAY_SYMBOL: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,40}$/, 'a symbol like GOOG or BTCUSD')
+      .optional(),
+    REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
+    REPLAY_LOOP: bool.default(false),
+    FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
     SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
     SIM_SEED: int(0, 2 ** 31).default(42),
     SIM_TICKS_PER_SECOND: int(0, 100_000).default(5),
@@ -112,7 +120,15 @@ export interface Config {
   redisUrl?: string;
   auth: { secret?: string; accessTtlSeconds: number; refreshTtlDays: number };
   http: { corsOrigins: string[] | '*'; ratePerMinute: number; anonRatePerMinute: number; bodyLimit: number };
-  feed: { kind: 'simulator' | 'none'; symbols: string[]; seed: number; ticksPerSecond: number };
+  feed: {
+    kind: 'simulator' | 'replay' | 'none';
+    symbols: string[];
+    seed: number;
+    ticksPerSecond: number;
+    /** CSV replay: file of ticks (ts, price[, size, bid, ask]) or candles (ts, open, high, low, close, volume) */
+    replay?: { file: string; symbol: string; speed: number; loop: boolean };
+  };
+  forwardTest: { equityIntervalMs: number };
   serviceUrls: Partial<Record<ServiceName, string>>;
   shutdownTimeoutMs: number;
   metricsEnabled: boolean;
@@ -164,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`${msg}.`);
   }
   const e = parsed.data as z.infer<typeof envSchema> & Record<string, string | undefined>;
+  if (e.MARKET_FEED === 'replay' && (!e.REPLAY_FILE || !e.REPLAY_SYMBOL))
+    throw new ConfigError('MARKET_FEED=replay needs REPLAY_FILE (a CSV of ticks or candles) and REPLAY_SYMBOL.');
   const dataDir = path.resolve(e.DATA_DIR);
   const overrides: Record<string, number> = {};
   for (const pair of e.WINDOW_SIZE_OVERRIDES?.split(',') ?? []) {
@@ -216,12 +234,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     },
     feed: {
       kind: e.MARKET_FEED,
-      symbols: e.SIM_SYMBOLS.split(',')
-        .map((s) => s.trim().toUpperCase())
-        .filter(Boolean),
+      symbols:
+        e.MARKET_FEED === 'replay' && e.REPLAY_SYMBOL
+          ? [e.REPLAY_SYMBOL.toUpperCase()]
+          : e.SIM_SYMBOLS.split(',')
+              .map((s) => s.trim().toUpperCase())
+              .filter(Boolean),
       seed: e.SIM_SEED,
       ticksPerSecond: e.SIM_TICKS_PER_SECOND,
+      ...(e.MARKET_FEED === 'replay'
+        ? {
+            replay: {
+              file: path.resolve(e.REPLAY_FILE!),
+              symbol: e.REPLAY_SYMBOL!.toUpperCase(),
+              speed: e.REPLAY_SPEED,
+              loop: e.REPLAY_LOOP,
+            },
+          }
+        : {}),
     },
+    forwardTest: { equityIntervalMs: e.FT_EQUITY_INTERVAL_MS },
     serviceUrls,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metricsEnabled: e.METRICS_ENABLED,

@@ -5,3 +5,4 @@ export * from './finnhub.ts';
 export * from './csv.ts';
 export * from './ws-client.ts';
 export * from './csv-fast.ts';
+export * from './replay.ts';

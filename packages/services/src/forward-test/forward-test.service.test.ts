@@ -48,16 +48,12 @@ describe('forward testing (paper trading) on live ticks', () => {
   };
 
   beforeAll(async () => {
-    process.env.FT_EQUITY_INTERVAL_MS = '100';
-    t = await startTestApp();
+    t = await startTestApp({ FT_EQUITY_INTERVAL_MS: '100' });
     a = await t.user();
     b = await t.user();
     smaId = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json().id;
   });
-  afterAll(async () => {
-    delete process.env.FT_EQUITY_INTERVAL_MS;
-    await t.stop();
-  });
+  afterAll(() => t.stop());
 
   it('trades the SMA crossover on ticks, with fees and slippage, and the ledger reconciles', async () => {
     const r = await call(a, 'POST', '/api/forward-tests', {

@@ -72,7 +72,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   const symbols = symbolsRepo(rt.db.db);
   const cache = (ctx.shared.compileCache as CompileCache | undefined) ?? new CompileCache();
   const engine = new ForwardTestEngine(rt, ctx.metrics, cache, {
-    equityIntervalMs: Number(process.env.FT_EQUITY_INTERVAL_MS ?? 5000),
+    equityIntervalMs: rt.config.forwardTest.equityIntervalMs,
   });
   ctx.shared.forwardTestEngine = engine;
   await engine.start();

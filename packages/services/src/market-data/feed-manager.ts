@@ -1,5 +1,5 @@
 import { TOPICS, type Subscription } from '@algotrade/core';
-import { SimulatorProvider, symbolsRepo, type TickProvider } from '@algotrade/adapters';
+import { CsvReplayProvider, SimulatorProvider, symbolsRepo, type TickProvider } from '@algotrade/adapters';
 import type { ServiceContext } from '../context.ts';
 
 const CRYPTO_QUOTES = ['USDT', 'USD', 'EUR'];
@@ -21,6 +21,7 @@ export class FeedManager {
     const f = ctx.rt.config.feed;
     if (f.kind === 'simulator')
       this.provider = new SimulatorProvider({ seed: f.seed, ticksPerSecond: f.ticksPerSecond });
+    else if (f.kind === 'replay' && f.replay) this.provider = new CsvReplayProvider(f.replay);
   }
 
   async start(): Promise<void> {

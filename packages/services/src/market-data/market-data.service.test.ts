@@ -148,3 +148,29 @@ describe('market data service', () => {
     expect(last.low).toBeLessThanOrEqual(Math.min(last.open, last.close));
   });
 });
+
+describe('market data from a CSV replay (MARKET_FEED=replay)', () => {
+  it('streams the recorded file into the window at the chosen speed', async () => {
+    const t = await startTestApp({
+      MARKET_FEED: 'replay',
+      REPLAY_FILE: new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url).pathname,
+      REPLAY_SYMBOL: 'goog',
+      REPLAY_SPEED: '0',
+    });
+    try {
+      const u = await t.user();
+      const get = (url: string) => t.app.inject({ url, headers: u.auth });
+      // 2,148 daily candles replayed as their closes; the window keeps the newest 1,000
+      await until(async () => (await get('/api/market/symbols/GOOG')).json().windowSize === 1000);
+      const latest = (await get('/api/market/symbols/GOOG/latest?limit=3')).json();
+      expect(latest.ticks).toHaveLength(3);
+      // the newest tick is the close of the last row of the file
+      const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
+      const lastClose = Number(csv.trim().split('\n').at(-1)!.split(',')[4]);
+      expect(latest.ticks[0].price).toBe(lastClose);
+      expect(Date.parse(latest.ticks[0].ts)).toBeGreaterThan(Date.now() - 60_000); // live timestamps
+    } finally {
+      await t.stop();
+    }
+  });
+});
