@@ -12,6 +12,7 @@ import { authPlugin, resolveJwtSecret } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { createMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
 import { authRoutes } from './gateway/auth.routes.ts';
+import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
 import { serviceRegistry } from './registry.ts';
 
@@ -107,7 +108,10 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   if (config.metricsEnabled) installHttpMetrics(app, metrics);
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
-  if (opts.services.includes('gateway')) await app.register(authRoutes, { ctx, prefix: '/api/auth' });
+  if (opts.services.includes('gateway')) {
+    await app.register(authRoutes, { ctx, prefix: '/api/auth' });
+    await app.register(gatewayProxy, { ctx });
+  }
 
   for (const name of opts.services) {
     const svc = serviceRegistry[name];

@@ -1,0 +1,133 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRuntime, loadConfig, SERVICE_NAMES, type Runtime } from '@algotrade/adapters';
+import { buildApp, type App } from '@algotrade/services';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { tempDir } from '../helpers/env.ts';
+
+/**
+ * The distributed gateway: the services run in another server (sharing the database, as separate
+ * processes would), the gateway only authenticates and forwards. A plain HTTP server stands in for the
+ * analytics service to show exactly which headers arrive downstream.
+ */
+describe('gateway forwarding to remote services', () => {
+  const tmp = tempDir();
+  let rt: Runtime;
+  let services: App;
+  let gateway: App;
+  let gw: string;
+  let echo: Server;
+  const seen: IncomingHttpHeaders[] = [];
+  const listen = async (a: App) => {
+    await a.app.listen({ port: 0, host: '127.0.0.1' });
+    return `http://127.0.0.1:${(a.app.server.address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    rt = await createRuntime(
+      loadConfig({ DATA_DIR: tmp.dir, LOG_LEVEL: 'silent', MARKET_FEED: 'none', NODE_ENV: 'test' }),
+    );
+    services = await buildApp(rt, { services: SERVICE_NAMES.filter((s) => s !== 'gateway'), name: 'services' });
+    const svcUrl = await listen(services);
+    echo = createServer((req, res) => {
+      seen.push(req.headers);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url }));
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const urls = {
+      'market-data': svcUrl,
+      strategy: svcUrl,
+      'forward-test': svcUrl,
+      backtest: svcUrl,
+      notification: svcUrl,
+      analytics: echoUrl,
+    };
+    gateway = await buildApp({ ...rt, config: { ...rt.config, serviceUrls: urls } }, { services: ['gateway'] });
+    gw = await listen(gateway);
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await services.close();
+    echo.close();
+    await rt.close();
+    tmp.remove();
+  });
+
+  const register = async (email: string) => {
+    const r = await fetch(`${gw}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: 'password123' }),
+    });
+    expect(r.status).toBe(201);
+    const b = (await r.json()) as { user: { id: string }; accessToken: string };
+    return { id: b.user.id, token: b.accessToken, h: { authorization: `Bearer ${b.accessToken}` } };
+  };
+
+  it('forwards every service prefix, keeps users isolated, and passes request id and user downstream', async () => {
+    const a = await register('a@gw.io');
+    const b = await register('b@gw.io');
+    const created = await fetch(`${gw}/api/strategies/templates/sma-crossover`, { method: 'POST', headers: a.h });
+    expect(created.status).toBe(201);
+    const s = (await created.json()) as { id: string };
+    expect((await fetch(`${gw}/api/strategies/${s.id}`, { headers: a.h })).status).toBe(200);
+    expect((await fetch(`${gw}/api/strategies/${s.id}`, { headers: b.h })).status).toBe(404);
+    expect((await fetch(`${gw}/api/strategies`)).status).toBe(401);
+    // a validation error comes back from the service as it is
+    const bad = await fetch(`${gw}/api/forward-tests`, {
+      method: 'POST',
+      headers: { ...a.h, 'content-type': 'application/json' },
+      body: JSON.stringify({ strategyId: s.id, symbol: 'BTCUSD', startingBalance: -1 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    for (const path of ['/api/market/symbols', '/api/backtests', '/api/alerts', '/api/forward-tests'])
+      expect((await fetch(`${gw}${path}`, { headers: a.h })).status, path).toBe(200);
+    // what the downstream receives
+    const r = await fetch(`${gw}/api/analytics/portfolio?x=1`, { headers: { ...a.h, 'x-request-id': 'trace-42' } });
+    expect(await r.json()).toEqual({ path: '/api/analytics/portfolio?x=1' });
+    expect(r.headers.get('x-request-id')).toBe('trace-42');
+    expect(seen.at(-1)).toMatchObject({
+      'x-request-id': 'trace-42',
+      'x-user-id': a.id,
+      authorization: a.h.authorization,
+    });
+  });
+
+  it('forwards WebSocket connections to the notification service', async () => {
+    const a = await register('ws@gw.io');
+    const ws = new WebSocket(`${gw.replace('http', 'ws')}/ws?token=${a.token}`);
+    const frames: { type: string; channel?: string }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    ws.send(JSON.stringify({ op: 'subscribe', channel: 'user' }));
+    for (let i = 0; i < 100 && !frames.some((f) => f.type === 'subscribed'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(frames).toContainEqual(expect.objectContaining({ type: 'subscribed', channel: 'user' }));
+    ws.close();
+  });
+
+  it('reports every downstream with its latency in /health/detailed, and degrades when one is down', async () => {
+    const h = (await (await fetch(`${gw}/health/detailed`)).json()) as {
+      status: string;
+      dependencies: Record<string, { status: string; latencyMs: number }>;
+    };
+    expect(h.status).toBe('ok');
+    for (const name of ['market-data', 'strategy', 'forward-test', 'backtest', 'notification', 'analytics'])
+      expect(h.dependencies[name], name).toMatchObject({ status: 'ok', latencyMs: expect.any(Number) });
+    echo.close();
+    echo.closeAllConnections();
+    const down = await fetch(`${gw}/health/detailed`);
+    expect(down.status).toBe(503);
+    const body = (await down.json()) as { status: string; dependencies: Record<string, { status: string }> };
+    expect(body.status).toBe('degraded');
+    expect(body.dependencies.analytics!.status).toBe('down');
+    expect(body.dependencies.strategy!.status).toBe('ok');
+  });
+});
