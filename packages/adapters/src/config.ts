@@ -82,6 +82,7 @@ const envSchema = z
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
     REPLAY_LOOP: bool.default(false),
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
+    PRICE_PUSH_INTERVAL_MS: int(0, 60_000).default(100),
     SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
     SIM_SEED: int(0, 2 ** 31).default(42),
     SIM_TICKS_PER_SECOND: int(0, 100_000).default(5),
@@ -129,6 +130,8 @@ export interface Config {
     replay?: { file: string; symbol: string; speed: number; loop: boolean };
   };
   forwardTest: { equityIntervalMs: number };
+  /** least time between two live price pushes of one symbol (WebSocket prices:<symbol>) */
+  pricePushIntervalMs: number;
   serviceUrls: Partial<Record<ServiceName, string>>;
   shutdownTimeoutMs: number;
   metricsEnabled: boolean;
@@ -254,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         : {}),
     },
     forwardTest: { equityIntervalMs: e.FT_EQUITY_INTERVAL_MS },
+    pricePushIntervalMs: e.PRICE_PUSH_INTERVAL_MS,
     serviceUrls,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metricsEnabled: e.METRICS_ENABLED,

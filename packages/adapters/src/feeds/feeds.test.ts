@@ -37,7 +37,7 @@ async function replayServer(frames: string[], onSubscribe?: (msg: unknown, ws: W
 
 const stops: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
-  for (const s of stops.splice(0)) await s();
+  for (const s of stops.splice(0).reverse()) await s(); // clients before their servers
 });
 
 describe('Coinbase Exchange feed over a replay server', () => {

@@ -56,7 +56,7 @@ export class MarketIngest {
 
   private pushPrice(symbol: string, t: Tick): void {
     const now = Date.now();
-    if (now - (this.lastPush.get(symbol) ?? 0) < 250) return;
+    if (now - (this.lastPush.get(symbol) ?? 0) < (this.ctx.rt.config?.pricePushIntervalMs ?? 100)) return;
     this.lastPush.set(symbol, now);
     void this.ctx.rt.bus
       .publish(TOPICS.realtimeUpdates.name, `prices:${symbol}`, 'price', {

@@ -41,16 +41,18 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
   const clients = new Set<Client>();
   const group = `notification-${randomUUID()}`;
 
-  const push = (channel: string, frame: string, only?: (c: Client) => boolean) => {
+  const push = (channel: string, text: string, only?: (c: Client) => boolean) => {
     const set = byChannel.get(channel);
     if (!set) return;
+    // encoded once for every subscriber (ws would encode the string again for each)
+    const frame = Buffer.from(text);
     for (const c of set) {
       if (only && !only(c)) continue;
       if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
         c.ws.close(CLOSE_SLOW_CONSUMER, 'client too slow: send buffer full');
         continue;
       }
-      c.ws.send(frame);
+      c.ws.send(frame, { binary: false });
     }
   };
   const frame = (channel: string, m: Envelope) =>

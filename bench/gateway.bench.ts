@@ -1,0 +1,140 @@
+import http from 'node:http';
+import WebSocket from 'ws';
+import { percentile, report } from './harness.ts';
+import { registerUser, startServer } from './server.ts';
+
+// (a) WebSocket fan-out: FANOUT_CLIENTS (5,000) clients subscribed to one price channel fed by the
+// simulator at 10 ticks/s (pushed at most every 100 ms): delivery latency from the tick's timestamp to
+// the client's receipt, p50/p99. The server runs in its own process; the clients share this one.
+// (b) Gateway overhead: the same constant route (`/api/market/_baseline`) called on the service
+// directly and through a separate gateway process that forwards to it, alternately, at a fixed rate.
+const CLIENTS = Number(process.env.FANOUT_CLIENTS ?? 5000);
+const SECONDS = Number(process.env.FANOUT_SECONDS ?? 15);
+const RATE = Number(process.env.PROXY_RATE ?? 500);
+const secret = 'bench-secret-bench-secret-bench-secret-0123';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+function once(url: string, auth: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    http
+      .get(url, { agent, headers: { authorization: auth } }, (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Number(process.hrtime.bigint() - t0) / 1e6)
+            : reject(new Error(`HTTP ${res.statusCode} from ${url}`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
+async function fixedRate(url: string, auth: string, rate: number, seconds: number): Promise<number[]> {
+  const lat: Promise<number>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < rate * seconds; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    lat.push(once(url, auth));
+  }
+  return Promise.all(lat);
+}
+
+const srv = await startServer({
+  SIM_SYMBOLS: 'BENCHUSD',
+  SIM_TICKS_PER_SECOND: '10',
+  PRICE_PUSH_INTERVAL_MS: '100',
+  JWT_SECRET: secret,
+});
+try {
+  const auth = await registerUser(srv.url);
+  const token = auth.slice('Bearer '.length);
+
+  // ---- (a) fan-out ----
+  const wsUrl = `${srv.url.replace('http', 'ws')}/ws?token=${token}`;
+  const lat: number[] = [];
+  let measuring = false;
+  let subscribed = 0;
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < CLIENTS; i += 250) {
+    await Promise.all(
+      Array.from({ length: Math.min(250, CLIENTS - i) }, async () => {
+        const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+        sockets.push(ws);
+        ws.on('message', (d: Buffer) => {
+          // frames are small JSON: find the tick time without parsing every field
+          const s = d.toString();
+          if (s.includes('"subscribed"')) subscribed++;
+          else if (measuring && s.includes('"price"')) {
+            const m = /"ts":(\d+)/.exec(s);
+            if (m) lat.push(Date.now() - Number(m[1]));
+          }
+        });
+        await new Promise<void>((res, rej) => {
+          ws.once('open', () => res());
+          ws.once('error', rej);
+        });
+        ws.send(JSON.stringify({ op: 'subscribe', channel: 'prices:BENCHUSD' }));
+      }),
+    );
+  }
+  for (let i = 0; i < 300 && subscribed < CLIENTS; i++) await new Promise((r) => setTimeout(r, 100));
+  measuring = true;
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
+  const open = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
+  report({
+    bench: 'gateway',
+    metric: `fanout_${CLIENTS}_clients_latency_p50_ms`,
+    value: percentile(lat, 50),
+    unit: 'ms',
+    frames: lat.length,
+    framesPerClientPerS: lat.length / CLIENTS / SECONDS,
+    stillOpen: open,
+  });
+  report({
+    bench: 'gateway',
+    metric: `fanout_${CLIENTS}_clients_latency_p99_ms`,
+    value: percentile(lat, 99),
+    unit: 'ms',
+  });
+  for (const s of sockets) s.terminate();
+
+  // ---- (b) gateway overhead ----
+  const gw = await startServer({ MARKET_DATA_URL: srv.url, JWT_SECRET: secret, MARKET_FEED: 'none' }, [
+    'serve',
+    'gateway',
+  ]);
+  try {
+    const direct = `${srv.url}/api/market/_baseline`;
+    const viaGw = `${gw.url}/api/market/_baseline`;
+    await fixedRate(direct, auth, 500, 1);
+    await fixedRate(viaGw, auth, 500, 1);
+    const d: number[] = [];
+    const g: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      d.push(...(await fixedRate(direct, auth, RATE, 3)));
+      g.push(...(await fixedRate(viaGw, auth, RATE, 3)));
+    }
+    report({ bench: 'gateway', metric: 'direct_p50_ms', value: percentile(d, 50), unit: 'ms', rate: RATE });
+    report({
+      bench: 'gateway',
+      metric: 'proxied_p50_ms',
+      value: percentile(g, 50),
+      unit: 'ms',
+      baseline: percentile(d, 50),
+    });
+    report({
+      bench: 'gateway',
+      metric: 'proxy_overhead_p50_ms',
+      value: percentile(g, 50) - percentile(d, 50),
+      unit: 'ms',
+      p99Direct: percentile(d, 99),
+      p99Proxied: percentile(g, 99),
+    });
+  } finally {
+    await gw.stop();
+  }
+} finally {
+  await srv.stop();
+}
