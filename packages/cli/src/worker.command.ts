@@ -12,6 +12,13 @@ export async function runWorker(): Promise<number> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  // drain within the shutdown budget, then leave even if a client library keeps a handle open
+  const deadline = setTimeout(() => {
+    rt.log.warn({ ms: cfg.shutdownTimeoutMs }, 'worker shutdown took too long; exiting');
+    process.exit(0);
+  }, cfg.shutdownTimeoutMs);
   await rt.close();
-  return 0;
+  clearTimeout(deadline);
+  rt.log.debug({ open: process.getActiveResourcesInfo() }, 'worker closed');
+  process.exit(0);
 }

@@ -122,7 +122,9 @@ export class KafkaBus implements EventBus {
 
   async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
     const consumer = new Consumer({
-      groupId: opts.group,
+      // one Kafka group per (group, topic): a port-level group may span topics, and a Kafka group whose
+      // members subscribe to different topics never delivered here (members kept rebalancing)
+      groupId: kafkaGroupId(opts.group, topic),
       clientId: `${this.opts.clientId}-${opts.group}`,
       bootstrapBrokers: this.opts.brokers,
       deserializers: stringDeserializers,
@@ -220,3 +222,6 @@ export class KafkaBus implements EventBus {
     await this.producer.close();
   }
 }
+
+/** The Kafka consumer group behind a port-level group on one topic. */
+export const kafkaGroupId = (group: string, topic: string): string => `${group}.${topic}`;
