@@ -1,5 +1,12 @@
 import type { DbHandle } from '@algotrade/adapters';
-import { forwardTestsRepo, migrate, migrations, usersRepo, type Execution } from '@algotrade/adapters';
+import {
+  forwardTestsRepo,
+  migrate,
+  migrations,
+  StaleLedgerError,
+  usersRepo,
+  type Execution,
+} from '@algotrade/adapters';
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +180,14 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(Math.abs(1000 + t1.realizedPnl - t1.fees - row1.state.cash!)).toBeLessThan(0.005);
       expect((await repo.positions(s2.id))[0]).toMatchObject({ symbol: 'BTCUSD', quantity: l2.qty });
       expect((await repo.orders(s1.id)).map((o) => o.signalId).sort()).toEqual(['a', 'b']);
+      // a batch planned from an outdated ledger (another writer moved it on) rolls back entirely
+      const l3 = { ...l2 };
+      const stale = { ...exec(s2.id, 'c', 'sell', 55, l3), baseFills: 0 };
+      await expect(repo.executeMany([stale])).rejects.toBeInstanceOf(StaleLedgerError);
+      expect((await repo.orders(s2.id)).map((o) => o.signalId)).toEqual(['a']);
+      expect((await repo.totals(s2.id)).trades).toBe(1);
+      expect((await repo.executeMany([{ ...stale, baseFills: 1 }])).size).toBe(1);
+      expect((await repo.totals(s2.id)).trades).toBe(2);
       // a periodic save never overwrites a ledger with more fills
       await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
       expect((await repo.get(s1.id))!.state.fills).toBe(2);

@@ -86,6 +86,77 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     expect(hung.map((p) => `${p.name}: ${p.out().slice(-500)}`)).toEqual([]);
   }, 60_000);
 
+  it('survives SIGKILL of the forward-test process during heavy trading: resumes, nothing lost or doubled', async () => {
+    const gw = url('gateway');
+    const reg = await fetch(`${gw}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `${uniqueName('kill')}@x.io`, password: 'password123' }),
+    });
+    const { accessToken } = (await reg.json()) as { accessToken: string };
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const r = await fetch(`${gw}${path}`, {
+        method,
+        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+      return (await r.json()) as T;
+    };
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((n) => n.id === 'fast')!.data = { period: 2 };
+    g.nodes.find((n) => n.id === 'slow')!.data = { period: 3 };
+    const strat = await api<{ id: string }>('POST', '/api/strategies', { name: 'churn', graph: g });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push(
+        (await api<{ id: string }>('POST', '/api/forward-tests', { strategyId: strat.id, symbol, feeRate: 0.001 })).id,
+      );
+    type T = { id: string; signalId: string; side: string; quantity: number; fee: number; realizedPnl: number };
+    const trades = (id: string) => api<T[]>('GET', `/api/forward-tests/${id}/trades?limit=10000`);
+    const total = async () => (await Promise.all(ids.map(trades))).reduce((a, t) => a + t.length, 0);
+    const waitTotal = async (n: number) => {
+      const t0 = Date.now();
+      while ((await total()) < n && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 250));
+    };
+    await waitTotal(30);
+    const seen = new Map<string, string[]>();
+    for (const id of ids)
+      seen.set(
+        id,
+        (await trades(id)).map((t) => t.id),
+      );
+    const ft = procs.find((p) => p.name === 'forward-test')!;
+    ft.proc.kill('SIGKILL');
+    await new Promise((r) => ft.proc.once('exit', r));
+    procs.splice(procs.indexOf(ft), 1);
+    launch('forward-test', ['serve', 'forward-test']);
+    await healthy('forward-test');
+    const after = await total();
+    await waitTotal(after + 10);
+    expect(await total()).toBeGreaterThanOrEqual(after + 10);
+    for (const id of ids) {
+      expect((await api<{ status: string }>('GET', `/api/forward-tests/${id}`)).status).toBe('running');
+      await api('POST', `/api/forward-tests/${id}/stop`);
+    }
+    for (const id of ids) {
+      const list = await trades(id);
+      const now = new Set(list.map((t) => t.id));
+      for (const tid of seen.get(id)!) expect(now.has(tid)).toBe(true);
+      expect(new Set(list.map((t) => t.signalId)).size).toBe(list.length);
+      const s = await api<{ startingBalance: number; balance: number; cash: number; position: unknown }>(
+        'GET',
+        `/api/forward-tests/${id}`,
+      );
+      const realized = list.reduce((a, t) => a + t.realizedPnl, 0);
+      const fees = list.reduce((a, t) => a + t.fee, 0);
+      expect(s.position).toBeNull();
+      expect(Math.abs(s.startingBalance + realized - fees - s.balance)).toBeLessThan(0.005);
+      expect(Math.abs(s.cash - s.balance)).toBeLessThan(0.005);
+    }
+  }, 180_000);
+
   it('registers, paper-trades with trades over the WebSocket, backtests on a worker process, reads analytics', async () => {
     const gw = url('gateway');
     const reg = await fetch(`${gw}/api/auth/register`, {

@@ -16,6 +16,7 @@ import {
 } from '@algotrade/core';
 import {
   forwardTestsRepo,
+  StaleLedgerError,
   type Execution,
   type Runtime,
   type SessionRow,
@@ -67,7 +68,7 @@ export class ForwardTestEngine {
   readonly cache: CompileCache;
   /** tick-to-fill latencies (ms) of recent fills, for benchmarks */
   readonly latencies: number[] = [];
-  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0 };
+  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0, staleRetries: 0 };
 
   constructor(
     private readonly rt: Runtime,
@@ -264,7 +265,7 @@ export class ForwardTestEngine {
    * it, then all outcomes (orders, trades, positions, ledgers) are committed in one transaction. Signal
    * ids already executed (a redelivery) are skipped before planning.
    */
-  private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[]): Promise<void> {
+  private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[], retry = false): Promise<void> {
     // signals from the bus may be redeliveries: drop those already executed before planning (a local
     // signal is new by construction; should one still collide, the insert refuses it and the ledger
     // is reloaded below)
@@ -329,7 +330,22 @@ export class ForwardTestEngine {
     }
     if (!planned.length) return;
     // each session's ledger object is shared by its executions: snapshot it per execution for the row
-    const applied = await this.repo.executeMany(planned.map((p) => ({ ...p.e, state: work.get(p.s)! })));
+    let applied: Set<string>;
+    try {
+      applied = await this.repo.executeMany(
+        planned.map((p) => ({ ...p.e, state: work.get(p.s)!, baseFills: p.s.ledger.fills })),
+      );
+    } catch (e) {
+      if (!(e instanceof StaleLedgerError) || retry) throw e;
+      // another writer moved these ledgers on: take what the database holds and plan the batch again
+      for (const id of e.sessionIds) {
+        const s = this.sessions.get(id);
+        const row = await this.repo.get(id);
+        if (s && row) s.ledger = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+      }
+      this.stats.staleRetries++;
+      return this.executeBatch(batch, true);
+    }
     const committedAt = now();
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();

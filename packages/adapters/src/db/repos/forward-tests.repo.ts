@@ -61,9 +61,19 @@ export interface Execution {
   ts: number;
   /** the ledger after the fill */
   state: LedgerState;
+  /** the stored ledger's fill count this execution was planned from (optimistic concurrency) */
+  baseFills?: number;
   /** a lifecycle change the execution causes (risk limits) */
   newStatus?: SessionStatus;
   failureReason?: string;
+}
+
+/** Some sessions' stored ledgers moved on since they were read (another writer): reload and retry. */
+export class StaleLedgerError extends Error {
+  constructor(readonly sessionIds: string[]) {
+    super(`stale ledgers for ${sessionIds.length} session(s): reload and retry`);
+    this.name = 'StaleLedgerError';
+  }
 }
 
 type Raw = Record<string, unknown>;
@@ -249,13 +259,21 @@ export const forwardTestsRepo = (db: Db) => ({
       const ledgers = [...last.values()];
       if (ledgers.length) {
         const lc = <T>(f: (e: Execution) => T) => ledgers.map(f);
-        await sql`update forward_test_sessions f set state = v.state, updated_at = now(),
+        // optimistic concurrency: a ledger is only replaced when the stored one has the fill count this
+        // batch was planned from; otherwise another writer got there first and everything rolls back
+        const r = await sql<{ id: string }>`update forward_test_sessions f set state = v.state, updated_at = now(),
             status = coalesce(v.status, f.status),
             failure_reason = coalesce(v.reason, f.failure_reason),
             stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
           from unnest(${lc((e) => e.sessionId)}::uuid[], ${lc((e) => JSON.stringify(e.state))}::jsonb[],
-            ${lc((e) => e.newStatus ?? null)}::text[], ${lc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
-          where f.id = v.id`.execute(trx);
+            ${lc((e) => e.newStatus ?? null)}::text[], ${lc((e) => e.failureReason ?? null)}::text[],
+            ${lc((e) => e.baseFills ?? null)}::int[]) as v(id, state, status, reason, base)
+          where f.id = v.id and (v.base is null or coalesce((f.state->>'fills')::int, 0) = v.base)
+          returning f.id`.execute(trx);
+        if (r.rows.length < ledgers.length) {
+          const ok = new Set(r.rows.map((x) => x.id));
+          throw new StaleLedgerError(ledgers.map((e) => e.sessionId).filter((id) => !ok.has(id)));
+        }
       }
       return applied;
     });
