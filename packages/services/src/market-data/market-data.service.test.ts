@@ -140,6 +140,37 @@ describe('market data service', () => {
     expect(empty.json().error.message).toMatch(/empty/);
   });
 
+  it('accepts the CSV as a multipart/form-data upload too', async () => {
+    const csv = 'date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11.5,120\n';
+    const boundary = '----algotradeboundary';
+    const form = (parts: string) => `--${boundary}\r\n${parts}\r\n--${boundary}--\r\n`;
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=FORMUP&interval=1d',
+      headers: { ...u.auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: form(
+        `Content-Disposition: form-data; name="file"; filename="formup.csv"\r\nContent-Type: text/csv\r\n\r\n${csv}`,
+      ),
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ symbol: 'FORMUP', imported: 2, skipped: 0, errors: [] });
+    const noFile = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=FORMUP&interval=1d',
+      headers: { ...u.auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: form('Content-Disposition: form-data; name="note"\r\n\r\nhello'),
+    });
+    expect(noFile.statusCode).toBe(400);
+    expect(noFile.json().error.message).toMatch(/no file part/);
+    const json = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=FORMUP&interval=1d',
+      headers: u.auth,
+      payload: { csv: 'x' },
+    });
+    expect(json.statusCode).toBe(415);
+  });
+
   it('builds 1-minute candles from live ticks', async () => {
     const c = (await get('/api/market/symbols/BTCUSD/candles?interval=1m&limit=5')).json();
     expect(c.length).toBeGreaterThanOrEqual(1);

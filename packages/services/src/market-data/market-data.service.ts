@@ -1,3 +1,4 @@
+import multipart from '@fastify/multipart';
 import { AppError, notFound, TOPICS } from '@algotrade/core';
 import { candlesRepo, INTERVALS, parseCandlesCsv, symbolsRepo } from '@algotrade/adapters';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -37,6 +38,10 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
   const known = new Set((await symbols.search()).map((s) => s.symbol));
   const exists = async (s: string) => known.has(s) || (!!(await symbols.get(s)) && (known.add(s), true));
 
+  await app.register(multipart, {
+    limits: { fileSize: rt.config.http.bodyLimit, files: 1, fields: 10 },
+    throwFileSizeLimit: true,
+  });
   app.addContentTypeParser(
     ['text/csv', 'text/plain', 'application/csv'],
     { parseAs: 'string', bodyLimit: rt.config.http.bodyLimit },
@@ -153,9 +158,17 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           },
         },
         async (req) => {
-          if (typeof req.body !== 'string') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the CSV as text/csv');
-          if (req.body.trim() === '') throw new AppError('VALIDATION_FAILED', 'the CSV body is empty');
-          const { candles: parsed, skipped, errors } = parseCandlesCsv(req.body);
+          let text: string;
+          if (req.isMultipart()) {
+            // a form upload: the first file part is the CSV
+            const part = await req.file();
+            if (!part) throw new AppError('VALIDATION_FAILED', 'the form has no file part: attach the CSV as a file');
+            text = (await part.toBuffer()).toString('utf8');
+          } else if (typeof req.body === 'string') text = req.body;
+          else
+            throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the CSV as text/csv or as a multipart/form-data file');
+          if (text.trim() === '') throw new AppError('VALIDATION_FAILED', 'the CSV is empty');
+          const { candles: parsed, skipped, errors } = parseCandlesCsv(text);
           const { symbol, interval } = req.query;
           if (!(await exists(symbol))) {
             await symbols.upsert({ ...describeSymbol(symbol, 'import'), active: false });
