@@ -14,6 +14,9 @@ import { percentile, report } from './harness.ts';
 // (PGlite, memory bus). Tick-to-fill latency = tick received by the runner -> fill committed.
 const SECONDS = Number(process.env.FT_BENCH_SECONDS ?? 60);
 const SIZES = (process.env.FT_BENCH_SESSIONS ?? '1,1000,10000').split(',').map(Number);
+// FT_BENCH_RUNNER=pool runs the strategies on the worker-thread pool (FT_BENCH_THREADS, default all cores)
+const RUNNER = (process.env.FT_BENCH_RUNNER ?? 'inline') as 'inline' | 'pool';
+const THREADS = process.env.FT_BENCH_THREADS ? Number(process.env.FT_BENCH_THREADS) : undefined;
 const SYMBOLS = Array.from({ length: 10 }, (_, i) => `FT${i}USD`);
 
 async function run(n: number) {
@@ -62,10 +65,16 @@ async function run(n: number) {
   }
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
-  const engine = new ForwardTestEngine(rt, createMetrics(), new CompileCache(), { equityIntervalMs: 5000 });
+  const engine = new ForwardTestEngine(rt, createMetrics(), new CompileCache(), {
+    equityIntervalMs: 5000,
+    runner: RUNNER,
+    ...(THREADS ? { threads: THREADS } : {}),
+  });
+  const threads0 = await engine.runnerHeapUsed();
   await engine.start(); // loads and activates every running session
   global.gc?.();
-  const perSession = (process.memoryUsage().heapUsed - heap0) / n;
+  // main-thread heap plus, with the pool, what the runner threads grew by
+  const perSession = (process.memoryUsage().heapUsed - heap0 + (await engine.runnerHeapUsed()) - threads0) / n;
 
   const rnd = seededRandom(7);
   const prices = SYMBOLS.map(() => 100);
@@ -98,7 +107,7 @@ async function run(n: number) {
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const lat = engine.latencies;
-  const label = `n${n}_in_process${pgBase ? '_postgres' : ''}`;
+  const label = `n${n}_${RUNNER === 'pool' ? 'pool' : 'in_process'}${pgBase ? '_postgres' : ''}`;
   report({
     bench: 'forward-test',
     metric: `${label}_tick_to_fill_p50_ms`,

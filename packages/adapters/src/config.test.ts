@@ -10,6 +10,11 @@ describe('configuration', () => {
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
     expect(c.store.backend).toBe('fs');
     expect(Object.isFrozen(c)).toBe(true);
+    expect(c.forwardTest).toEqual({ equityIntervalMs: 5000, runner: 'inline' });
+    expect(loadConfig({ FT_RUNNER: 'pool', FT_RUNNER_THREADS: '3' }).forwardTest).toMatchObject({
+      runner: 'pool',
+      threads: 3,
+    });
   });
 
   it('switches each adapter to a real service by its variable', () => {
@@ -35,6 +40,8 @@ describe('configuration', () => {
     [{ KAFKA_BROKERS: 'nohost' }, /^KAFKA_BROKERS is invalid: expected a comma-separated list of host:port/],
     [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
+    [{ FT_RUNNER: 'threads' }, /^FT_RUNNER is invalid: expected one of "inline"\|"pool" \(got "threads"\)\.$/],
+    [{ FT_RUNNER_THREADS: '0' }, /^FT_RUNNER_THREADS is invalid/],
     [{ ALGOTRADE_TYPO: '1' }, /^ALGOTRADE_TYPO is not a configuration variable/],
   ])('stops with one sentence naming the variable: %o', (env, re) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -82,6 +82,8 @@ const envSchema = z
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
     REPLAY_LOOP: bool.default(false),
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
+    FT_RUNNER: z.enum(['inline', 'pool']).default('inline'),
+    FT_RUNNER_THREADS: int(1, 256).optional(),
     PRICE_PUSH_INTERVAL_MS: int(0, 60_000).default(100),
     SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
     SIM_SEED: int(0, 2 ** 31).default(42),
@@ -129,7 +131,7 @@ export interface Config {
     /** CSV replay: file of ticks (ts, price[, size, bid, ask]) or candles (ts, open, high, low, close, volume) */
     replay?: { file: string; symbol: string; speed: number; loop: boolean };
   };
-  forwardTest: { equityIntervalMs: number };
+  forwardTest: { equityIntervalMs: number; runner: 'inline' | 'pool'; threads?: number };
   /** least time between two live price pushes of one symbol (WebSocket prices:<symbol>) */
   pricePushIntervalMs: number;
   serviceUrls: Partial<Record<ServiceName, string>>;
@@ -157,7 +159,7 @@ function pickEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 const expectation = (m: string): string => {
-  const s = m.replace(/^(Invalid input|Too big|Too small|Invalid string): /, '');
+  const s = m.replace(/^(Invalid input|Invalid option|Too big|Too small|Invalid string): /, '');
   return s.startsWith('expected') ? s : `expected ${s}`;
 };
 
@@ -256,7 +258,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
           }
         : {}),
     },
-    forwardTest: { equityIntervalMs: e.FT_EQUITY_INTERVAL_MS },
+    forwardTest: {
+      equityIntervalMs: e.FT_EQUITY_INTERVAL_MS,
+      runner: e.FT_RUNNER,
+      ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
+    },
     pricePushIntervalMs: e.PRICE_PUSH_INTERVAL_MS,
     serviceUrls,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -25,13 +25,18 @@ import {
 import { CompileCache, type Graph } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
-import { LiveSession, type SessionSettings, type SignalMessage } from './live-session.ts';
+import { RunnerPool } from './runner-pool.ts';
+import { LiveSession, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
   /** how often equity points go to chart_data and ledgers' marks to the database (ms) */
   equityIntervalMs?: number;
   /** consumer group on market-data-updates and strategy-signals (instances of one group share sessions) */
   group?: string;
+  /** where strategies run: this thread (default) or a pool of worker threads */
+  runner?: 'inline' | 'pool';
+  /** worker threads of the pool (default: every core) */
+  threads?: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -59,6 +64,11 @@ export class ForwardTestEngine {
   private lastFlush = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly pool?: RunnerPool;
+  /** per symbol, the pool batch in flight (batches of one symbol apply in order) */
+  private readonly poolChain = new Map<string, Promise<void>>();
+  /** sessions whose strategy has been warmed (a resume after a pause keeps its state) */
+  private readonly warmed = new Set<string>();
   private flushes = 0;
   private readonly queue: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[] = [];
   private draining = false;
@@ -77,11 +87,13 @@ export class ForwardTestEngine {
     private readonly opts: EngineOptions = {},
   ) {
     this.repo = forwardTestsRepo(rt.db.db);
+    if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
     this.cache = cache ?? new CompileCache();
   }
 
   async start(): Promise<void> {
     const group = this.opts.group ?? 'forward-test';
+    await this.pool?.ready;
     this.subs.push(
       await this.rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group: `${group}-runner` }, (m) => this.onTicks(m)),
       await this.rt.bus.subscribe<SignalMessage>(TOPICS.strategySignals.name, { group: `${group}-execution` }, (m) =>
@@ -107,6 +119,7 @@ export class ForwardTestEngine {
     await this.locked(async () => undefined);
     this.flushes = STATE_EVERY - 1; // the last flush saves every ledger
     await this.flush();
+    await this.pool?.close();
   }
 
   /** Builds the live session from its row (new start, resume, or restart after a crash). */
@@ -124,10 +137,12 @@ export class ForwardTestEngine {
       row.symbol,
       settings,
       compiled.plan,
-      compiled.plan.instantiate(1),
+      this.pool ? undefined : new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
       ledger,
       row.status,
     );
+    // the pool compiles the graph in its thread; the in-process runner needs only the compiled plan
+    if (this.pool) s.graph = (row.strategySnapshot as { graph: Graph }).graph;
     this.sessions.set(row.id, s);
     if (row.status === 'running') await this.activate(s);
     return s;
@@ -135,12 +150,18 @@ export class ForwardTestEngine {
 
   private async activate(s: LiveSession): Promise<void> {
     // warm the indicators on the symbol's recent ticks (oldest first), without trading on them
-    try {
-      const recent = await this.rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)));
-      for (let i = recent.length - 1; i >= 0; i--) s.warm(recent[i]!);
-    } catch (e) {
-      this.rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
-    }
+    let recent: Tick[] = [];
+    if (!this.warmed.has(s.id))
+      try {
+        recent = (await this.rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
+      } catch (e) {
+        this.rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
+      }
+    this.warmed.add(s.id);
+    if (this.pool) {
+      this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
+      s.graph = undefined; // the thread keeps it (a pause keeps the session there)
+    } else for (const t of recent) s.warm(t);
     const list = this.bySymbol.get(s.symbol) ?? [];
     if (!list.includes(s)) list.push(s);
     this.bySymbol.set(s.symbol, list);
@@ -148,6 +169,7 @@ export class ForwardTestEngine {
   }
 
   private deactivate(s: LiveSession): void {
+    this.pool?.setActive(s.id, false);
     const list = this.bySymbol.get(s.symbol);
     if (list) {
       const i = list.indexOf(s);
@@ -161,6 +183,11 @@ export class ForwardTestEngine {
     let n = 0;
     for (const l of this.bySymbol.values()) n += l.length;
     return n;
+  }
+
+  /** V8 heap of the runner threads (0 with the in-process runner). */
+  async runnerHeapUsed(): Promise<number> {
+    return (await this.pool?.heapUsed()) ?? 0;
   }
 
   quote(symbol: string): Tick | undefined {
@@ -178,18 +205,44 @@ export class ForwardTestEngine {
   /** Runs every session on the symbol over the ticks; publishes their signals. */
   dispatch(symbol: string, ticks: readonly Tick[]): void {
     if (!ticks.length) return;
-    this.quotes.set(symbol, ticks[ticks.length - 1]!);
     const list = this.bySymbol.get(symbol);
+    // with the pool, the quote moves when the ledgers have seen the ticks (fills never run ahead of them)
+    if (!this.pool || !list) this.quotes.set(symbol, ticks[ticks.length - 1]!);
     if (!list) return;
     const receivedAt = now();
+    if (this.pool) {
+      // the threads answer which actions fired on which tick; ledgers then see each tick's mark and
+      // decision in order, exactly as with the in-process runner (one batch per symbol at a time)
+      const pool = this.pool;
+      const prev = this.poolChain.get(symbol) ?? Promise.resolve();
+      const next = prev
+        .then(() => pool.ticks(symbol, ticks))
+        .then((fired) => this.step(symbol, ticks, receivedAt, fired))
+        .catch((e: unknown) => this.rt.log.error({ err: e, symbol }, 'runner pool batch failed'));
+      this.poolChain.set(symbol, next);
+      return;
+    }
+    this.step(symbol, ticks, receivedAt);
+  }
+
+  private step(symbol: string, ticks: readonly Tick[], receivedAt: number, fired?: Map<string, number>[]): void {
+    if (fired) this.quotes.set(symbol, ticks[ticks.length - 1]!);
+    const list = this.bySymbol.get(symbol);
+    if (!list) return;
     let out: SignalMessage[] | undefined;
-    for (const t of ticks) {
+    for (let k = 0; k < ticks.length; k++) {
+      const t = ticks[k]!;
       this.stats.ticks++;
+      const firedNow = fired?.[k];
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
         let sig: SignalMessage | null;
         try {
-          sig = s.onTick(t, receivedAt);
+          if (fired) {
+            sig = s.mark(t, receivedAt);
+            const a = firedNow?.get(s.id);
+            if (!sig && a !== undefined) sig = s.decide(a, t, receivedAt);
+          } else sig = s.onTick(t, receivedAt);
         } catch (e) {
           void this.fail(s, `the strategy failed on a tick: ${(e as Error).message}`);
           continue;
@@ -197,7 +250,10 @@ export class ForwardTestEngine {
         if (sig) (out ??= []).push(sig);
       }
     }
-    if (!out) return;
+    if (out) this.emit(out);
+  }
+
+  private emit(out: SignalMessage[]): void {
     this.stats.signals += out.length;
     const bus = this.rt.bus;
     for (const sig of out) {
@@ -473,7 +529,10 @@ export class ForwardTestEngine {
     s.status = status;
     if (status === 'running') await this.activate(s);
     else this.deactivate(s);
-    if (status === 'stopped' || status === 'failed') this.sessions.delete(s.id);
+    if (status === 'stopped' || status === 'failed') {
+      this.sessions.delete(s.id);
+      this.pool?.remove(s.id, s.symbol);
+    }
     await this.event(s, `session.${status}`, { from: was, to: status, ...(reason ? { reason } : {}) });
   }
 
@@ -536,6 +595,7 @@ export class ForwardTestEngine {
       this.deactivate(s);
       s.status = 'stopped';
       this.sessions.delete(id);
+      this.pool?.remove(id, s.symbol);
     });
   }
 

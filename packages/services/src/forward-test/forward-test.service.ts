@@ -73,6 +73,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   const cache = (ctx.shared.compileCache as CompileCache | undefined) ?? new CompileCache();
   const engine = new ForwardTestEngine(rt, ctx.metrics, cache, {
     equityIntervalMs: rt.config.forwardTest.equityIntervalMs,
+    runner: rt.config.forwardTest.runner,
+    ...(rt.config.forwardTest.threads ? { threads: rt.config.forwardTest.threads } : {}),
   });
   ctx.shared.forwardTestEngine = engine;
   await engine.start();

@@ -44,12 +44,10 @@ export class LiveSession {
   /** best price since entry, for the trailing stop */
   extreme = 0;
   marked = false;
-  private cStart = -1;
-  private cOpen = 0;
-  private cHigh = 0;
-  private cLow = 0;
-  private cClose = 0;
-  private cVol = 0;
+  /** the strategy graph (sent to a runner thread) */
+  graph: unknown;
+  /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
+  private riskTick?: Tick;
 
   constructor(
     readonly id: string,
@@ -57,7 +55,8 @@ export class LiveSession {
     readonly symbol: string,
     readonly settings: SessionSettings,
     readonly plan: CompiledPlan,
-    public inst: StrategyInstance,
+    /** the strategy's evaluator when it runs in this thread (absent when a worker thread runs it) */
+    public evaluator: SessionEvaluator | undefined,
     public ledger: LedgerState,
     public status: 'created' | 'running' | 'paused' | 'stopped' | 'failed',
   ) {
@@ -67,26 +66,44 @@ export class LiveSession {
 
   /** Feeds history without acting on it (warm-up after a restart). */
   warm(t: Tick): void {
-    this.evaluate(t);
+    this.evaluator?.evaluate(t);
   }
 
+  /**
+   * In-process runner: marks the ledger, evaluates the strategy (on every tick, so its indicators never
+   * skip one), then decides. A risk rule that fires on a tick wins over the strategy's action on it.
+   */
   onTick(t: Tick, receivedAt: number): SignalMessage | null {
-    const price = t.price;
+    const risk = this.mark(t, receivedAt);
+    const a = this.evaluator ? this.evaluator.evaluate(t) : -1;
+    return risk ?? (a >= 0 ? this.decide(a, t, receivedAt) : null);
+  }
+
+  /** Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires. */
+  mark(t: Tick, receivedAt: number): SignalMessage | null {
     const l = this.ledger;
-    const breach = markLedger(l, price, t.ts, this.settings.risk);
+    const breach = markLedger(l, t.price, t.ts, this.settings.risk);
     this.marked = true;
     if (this.halting) return null;
     if (breach) {
       this.halting = true;
+      this.riskTick = t;
       return this.signal(t, receivedAt, 'close', breach, breach === 'max_drawdown' ? 'stopped' : 'paused');
     }
     // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
     if (l.qty !== 0 && this.intent === Math.sign(l.qty)) {
-      const exit = this.riskExit(price);
-      if (exit) return this.signal(t, receivedAt, 'close', exit);
+      const exit = this.riskExit(t.price);
+      if (exit) {
+        this.riskTick = t;
+        return this.signal(t, receivedAt, 'close', exit);
+      }
     }
-    const a = this.evaluate(t);
-    if (a < 0) return null;
+    return null;
+  }
+
+  /** What the strategy's fired action (an index into plan.actions) means for this session now. */
+  decide(a: number, t: Tick, receivedAt: number): SignalMessage | null {
+    if (this.halting || this.riskTick === t) return null;
     const spec = this.plan.actions[a]!;
     const want = spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
     if (want === this.intent) return null;
@@ -115,27 +132,6 @@ export class LiveSession {
     return null;
   }
 
-  /** Runs the strategy on a tick (tick mode) or on each closed candle; returns the fired action or -1. */
-  private evaluate(t: Tick): number {
-    const ev = this.settings.evaluation;
-    if (ev.mode === 'tick') return this.inst.step(t.price, t.price, t.price, t.price, t.size, t.ts / 1000);
-    const start = t.ts - (t.ts % ev.intervalMs);
-    let fired = -1;
-    if (this.cStart >= 0 && start > this.cStart)
-      fired = this.inst.step(this.cOpen, this.cHigh, this.cLow, this.cClose, this.cVol, this.cStart / 1000);
-    if (start !== this.cStart && start > this.cStart) {
-      this.cStart = start;
-      this.cOpen = this.cHigh = this.cLow = this.cClose = t.price;
-      this.cVol = t.size;
-    } else if (start === this.cStart) {
-      if (t.price > this.cHigh) this.cHigh = t.price;
-      if (t.price < this.cLow) this.cLow = t.price;
-      this.cClose = t.price;
-      this.cVol += t.size;
-    }
-    return fired;
-  }
-
   private signal(
     t: Tick,
     receivedAt: number,
@@ -162,5 +158,44 @@ export class LiveSession {
       receivedAt,
       ...(then ? { then } : {}),
     };
+  }
+}
+
+/**
+ * The strategy side of a session: a one-bar evaluator of the compiled plan fed every tick (tick mode) or
+ * each closed candle (candle mode). Runs in the engine's thread or in a runner worker thread; both give
+ * the same fired actions for the same ticks.
+ */
+export class SessionEvaluator {
+  private cStart = -1;
+  private cOpen = 0;
+  private cHigh = 0;
+  private cLow = 0;
+  private cClose = 0;
+  private cVol = 0;
+  constructor(
+    readonly inst: StrategyInstance,
+    readonly evaluation: SessionSettings['evaluation'],
+  ) {}
+
+  /** Returns the index of the action fired on this tick (or on the candle it closed), or -1. */
+  evaluate(t: Pick<Tick, 'ts' | 'price' | 'size'>): number {
+    const ev = this.evaluation;
+    if (ev.mode === 'tick') return this.inst.step(t.price, t.price, t.price, t.price, t.size, t.ts / 1000);
+    const start = t.ts - (t.ts % ev.intervalMs);
+    let fired = -1;
+    if (this.cStart >= 0 && start > this.cStart)
+      fired = this.inst.step(this.cOpen, this.cHigh, this.cLow, this.cClose, this.cVol, this.cStart / 1000);
+    if (start > this.cStart) {
+      this.cStart = start;
+      this.cOpen = this.cHigh = this.cLow = this.cClose = t.price;
+      this.cVol = t.size;
+    } else if (start === this.cStart) {
+      if (t.price > this.cHigh) this.cHigh = t.price;
+      if (t.price < this.cLow) this.cLow = t.price;
+      this.cClose = t.price;
+      this.cVol += t.size;
+    }
+    return fired;
   }
 }

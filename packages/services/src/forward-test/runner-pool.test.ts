@@ -1,0 +1,90 @@
+import { TOPICS } from '@algotrade/core';
+import { templateById } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+
+/**
+ * The same sessions on the same ticks behave identically whether their strategies run in the
+ * engine's thread or on the worker-thread runner pool.
+ */
+describe('forward testing runners: in-process and worker-thread pool agree', () => {
+  const apps: Record<'inline' | 'pool', TestApp> = {} as never;
+  beforeAll(async () => {
+    apps.inline = await startTestApp({ FT_RUNNER: 'inline' });
+    apps.pool = await startTestApp({ FT_RUNNER: 'pool', FT_RUNNER_THREADS: '2' });
+  });
+  afterAll(async () => {
+    await apps.inline?.stop();
+    await apps.pool?.stop();
+  });
+
+  async function run(kind: 'inline' | 'pool') {
+    const t = apps[kind];
+    const u = await t.user();
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    const ids: string[] = [];
+    // three graphs: the SMA template, a fast variant with a stop loss, and a 2/5 crossover on 1-minute candles
+    const fast = structuredClone(templateById('sma-crossover')!.graph);
+    fast.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
+    fast.nodes.find((n) => n.id === 'slow')!.data = { period: 7 };
+    fast.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 1 }, position: { x: 0, y: 0 } });
+    const candles = structuredClone(templateById('sma-crossover')!.graph);
+    candles.nodes.find((n) => n.id === 'fast')!.data = { period: 2 };
+    candles.nodes.find((n) => n.id === 'slow')!.data = { period: 5 };
+    const graphs = [templateById('sma-crossover')!.graph, fast, candles];
+    for (const [i, graph] of graphs.entries()) {
+      const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
+      const body = { strategyId: sid, symbol: 'EQUSD', feeRate: 0.001, slippageBps: 1 };
+      ids.push(
+        (
+          await call(
+            'POST',
+            '/api/forward-tests',
+            i === 2 ? { ...body, evaluation: { mode: 'candle', interval: '1m' } } : body,
+          )
+        ).json().id,
+      );
+    }
+    // the same deterministic stream for both: a wave with noise and a crash
+    const T0 = Date.UTC(2026, 0, 5, 12);
+    for (let k = 0; k < 1200; k += 40) {
+      const ticks = [];
+      for (let i = k; i < k + 40; i++) {
+        const p = 100 + 6 * Math.sin(i / 15) + 2 * Math.sin(i * 1.7) - (i > 900 && i < 950 ? (i - 900) * 0.2 : 0);
+        ticks.push({ ts: T0 + i * 5000, price: p, size: 1, bid: p - 0.02, ask: p + 0.02, seq: i });
+      }
+      await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'EQUSD', 'ticks', { symbol: 'EQUSD', ticks });
+      // let the runner answer and the fills commit before the next ticks, as a live feed would
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    const trades: unknown[][] = [];
+    for (const id of ids) {
+      let last = -1;
+      await until(async () => {
+        const n = (await call('GET', `/api/forward-tests/${id}/trades`)).json().length;
+        const same = n === last;
+        last = n;
+        if (!same) await new Promise((r) => setTimeout(r, 300));
+        return same;
+      });
+      const list = (await call('GET', `/api/forward-tests/${id}/trades`)).json();
+      trades.push(
+        list.map((x: { side: string; quantity: number; price: number; ts: string }) => [
+          x.side,
+          x.quantity,
+          x.price,
+          x.ts,
+        ]),
+      );
+    }
+    return trades;
+  }
+
+  it('gives the same trades, tick for tick', async () => {
+    const [inline, pool] = await Promise.all([run('inline'), run('pool')]);
+    expect(inline.map((t) => t.length).every((n) => n >= 2)).toBe(true);
+    expect(pool).toEqual(inline);
+  });
+});

@@ -1,0 +1,130 @@
+import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+export interface WireTick {
+  ts: number;
+  price: number;
+  size: number;
+}
+
+export type RunnerMessage =
+  | { op: 'add'; id: string; symbol: string; graph: unknown; evaluation: unknown; warm?: WireTick[] }
+  | { op: 'active'; id: string; active: boolean }
+  | { op: 'remove'; id: string }
+  | { op: 'ticks'; seq: number; symbol: string; ticks: WireTick[] }
+  | { op: 'heap'; seq: number };
+
+type Fired = [sessionId: string, tickIndex: number, action: number][];
+
+/**
+ * The worker-thread runner: sessions' strategies spread over threads (all cores by default), each
+ * thread evaluating its sessions on the ticks of their symbols and answering which actions fired. The
+ * engine keeps ledgers, risk rules and execution in its own thread, so a session decides exactly as
+ * with the in-process runner.
+ */
+export class RunnerPool {
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly where = new Map<string, number>();
+  /** sessions per symbol per worker, to send a symbol's ticks only where they are needed */
+  private readonly symbolsOf: Map<string, number>[] = [];
+  private readonly waiting = new Map<number, (m: { fired?: Fired; heap?: number }) => void>();
+  private seq = 0;
+  /** resolves when every thread has loaded its code */
+  readonly ready: Promise<void>;
+
+  constructor(size = cpus().length) {
+    const url = new URL('./runner-worker.mjs', import.meta.url);
+    const loaded: Promise<void>[] = [];
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const w = new Worker(url);
+      loaded.push(
+        new Promise((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        }),
+      );
+      w.on('message', (m: { seq?: number; fired?: Fired; heap?: number }) => {
+        if (m.seq === undefined) return; // the thread's "loaded" message
+        const done = this.waiting.get(m.seq);
+        this.waiting.delete(m.seq);
+        done?.(m);
+      });
+      w.on('error', (e) => console.error('runner thread failed', e));
+      this.workers.push(w);
+      this.load.push(0);
+      this.symbolsOf.push(new Map());
+    }
+    this.ready = Promise.all(loaded).then(() => undefined);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  add(id: string, symbol: string, graph: unknown, evaluation: unknown, warm?: WireTick[]): void {
+    if (this.where.has(id)) return this.setActive(id, true);
+    let k = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[k]!) k = i;
+    this.where.set(id, k);
+    this.load[k]!++;
+    this.symbolsOf[k]!.set(symbol, (this.symbolsOf[k]!.get(symbol) ?? 0) + 1);
+    this.post(k, { op: 'add', id, symbol, graph, evaluation, ...(warm ? { warm } : {}) });
+  }
+
+  setActive(id: string, active: boolean): void {
+    const k = this.where.get(id);
+    if (k !== undefined) this.post(k, { op: 'active', id, active });
+  }
+
+  remove(id: string, symbol: string): void {
+    const k = this.where.get(id);
+    if (k === undefined) return;
+    this.where.delete(id);
+    this.load[k]!--;
+    const n = (this.symbolsOf[k]!.get(symbol) ?? 1) - 1;
+    if (n > 0) this.symbolsOf[k]!.set(symbol, n);
+    else this.symbolsOf[k]!.delete(symbol);
+    this.post(k, { op: 'remove', id });
+  }
+
+  /**
+   * Sends a symbol's ticks to the threads that run sessions on it. Resolves, per tick index, the
+   * sessions whose strategy fired and the action that fired.
+   */
+  async ticks(symbol: string, ticks: readonly WireTick[]): Promise<Map<string, number>[]> {
+    const wire = ticks.map((t) => ({ ts: t.ts, price: t.price, size: t.size }));
+    const answers: Promise<Fired>[] = [];
+    for (let k = 0; k < this.workers.length; k++) {
+      if (!this.symbolsOf[k]!.has(symbol)) continue;
+      const seq = ++this.seq;
+      answers.push(new Promise<Fired>((resolve) => this.waiting.set(seq, (m) => resolve(m.fired ?? []))));
+      this.post(k, { op: 'ticks', seq, symbol, ticks: wire });
+    }
+    const byTick: Map<string, number>[] = [];
+    for (const fired of await Promise.all(answers))
+      for (const [id, i, a] of fired) (byTick[i] ??= new Map()).set(id, a);
+    return byTick;
+  }
+
+  /** V8 heap in use across the threads (bytes), after a collection where `--expose-gc` allows one. */
+  async heapUsed(): Promise<number> {
+    const sizes = await Promise.all(
+      this.workers.map((_, k) => {
+        const seq = ++this.seq;
+        const p = new Promise<number>((resolve) => this.waiting.set(seq, (m) => resolve(m.heap ?? 0)));
+        this.post(k, { op: 'heap', seq });
+        return p;
+      }),
+    );
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private post(k: number, m: RunnerMessage): void {
+    this.workers[k]!.postMessage(m);
+  }
+}
