@@ -9,6 +9,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { DEFAULT_KUBERNETES_RUNNER, runnerJob } from '@algotrade/services/forward-test/launcher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -79,6 +80,21 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const j = structuredClone(objs.find((o) => o.obj.kind === 'Job')!.obj);
     delete j.spec.template.spec.containers;
     expect(() => new Job(j).validate()).toThrow();
+  });
+
+  it('the runner Job template is valid and is the Job the Kubernetes runner builds', () => {
+    const tpl = parse(read('deploy/k8s/templates/runner-job.yaml')) as Obj;
+    expect(() => new Job(tpl).validate()).not.toThrow();
+    const built = runnerJob(DEFAULT_KUBERNETES_RUNNER, {
+      id: 'SESSION_ID',
+      userId: 'USER_ID',
+      symbol: 'SYMBOL',
+    }) as Obj;
+    built.metadata.name = tpl.metadata.name;
+    expect(tpl).toEqual(built);
+    // it runs as the runner service account the RBAC file defines
+    const sa = objs.filter((o) => o.obj.kind === 'ServiceAccount').map((o) => o.obj.metadata.name);
+    expect(sa).toContain(tpl.spec.template.spec.serviceAccountName);
   });
 
   it('kustomization lists every manifest', () => {

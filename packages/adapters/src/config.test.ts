@@ -10,7 +10,7 @@ describe('configuration', () => {
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
     expect(c.store.backend).toBe('fs');
     expect(Object.isFrozen(c)).toBe(true);
-    expect(c.forwardTest).toEqual({ equityIntervalMs: 5000, runner: 'inline' });
+    expect(c.forwardTest).toMatchObject({ equityIntervalMs: 5000, runner: 'inline' });
     expect(loadConfig({ FT_RUNNER: 'pool', FT_RUNNER_THREADS: '3' }).forwardTest).toMatchObject({
       runner: 'pool',
       threads: 3,
@@ -40,8 +40,12 @@ describe('configuration', () => {
     [{ KAFKA_BROKERS: 'nohost' }, /^KAFKA_BROKERS is invalid: expected a comma-separated list of host:port/],
     [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
-    [{ FT_RUNNER: 'threads' }, /^FT_RUNNER is invalid: expected one of "inline"\|"pool" \(got "threads"\)\.$/],
+    [
+      { FT_RUNNER: 'threads' },
+      /^FT_RUNNER is invalid: expected one of "inline"\|"pool"\|"external"\|"kubernetes" \(got "threads"\)\.$/,
+    ],
     [{ FT_RUNNER_THREADS: '0' }, /^FT_RUNNER_THREADS is invalid/],
+    [{ K8S_RUNNER_MEMORY: '1GB' }, /^K8S_RUNNER_MEMORY is invalid: expected a memory quantity like 256Mi/],
     [{ ALGOTRADE_TYPO: '1' }, /^ALGOTRADE_TYPO is not a configuration variable/],
   ])('stops with one sentence naming the variable: %o', (env, re) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -82,8 +82,21 @@ const envSchema = z
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
     REPLAY_LOOP: bool.default(false),
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
-    FT_RUNNER: z.enum(['inline', 'pool']).default('inline'),
+    FT_RUNNER: z.enum(['inline', 'pool', 'external', 'kubernetes']).default('inline'),
     FT_RUNNER_THREADS: int(1, 256).optional(),
+    K8S_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name')
+      .default('algotrade'),
+    K8S_RUNNER_IMAGE: z.string().min(1).default('algotrade:latest'),
+    K8S_RUNNER_CPU: z
+      .string()
+      .regex(/^\d+(\.\d+)?m?$/, 'a CPU quantity like 250m or 1')
+      .default('250m'),
+    K8S_RUNNER_MEMORY: z
+      .string()
+      .regex(/^\d+(Ki|Mi|Gi)$/, 'a memory quantity like 256Mi or 1Gi')
+      .default('256Mi'),
     PRICE_PUSH_INTERVAL_MS: int(0, 60_000).default(100),
     SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
     SIM_SEED: int(0, 2 ** 31).default(42),
@@ -131,7 +144,13 @@ export interface Config {
     /** CSV replay: file of ticks (ts, price[, size, bid, ask]) or candles (ts, open, high, low, close, volume) */
     replay?: { file: string; symbol: string; speed: number; loop: boolean };
   };
-  forwardTest: { equityIntervalMs: number; runner: 'inline' | 'pool'; threads?: number };
+  forwardTest: {
+    equityIntervalMs: number;
+    runner: 'inline' | 'pool' | 'external' | 'kubernetes';
+    threads?: number;
+    /** FT_RUNNER=kubernetes: where and how runner Jobs run */
+    kubernetes: { namespace: string; image: string; cpu: string; memory: string };
+  };
   /** least time between two live price pushes of one symbol (WebSocket prices:<symbol>) */
   pricePushIntervalMs: number;
   serviceUrls: Partial<Record<ServiceName, string>>;
@@ -262,6 +281,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       equityIntervalMs: e.FT_EQUITY_INTERVAL_MS,
       runner: e.FT_RUNNER,
       ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
+      kubernetes: {
+        namespace: e.K8S_NAMESPACE,
+        image: e.K8S_RUNNER_IMAGE,
+        cpu: e.K8S_RUNNER_CPU,
+        memory: e.K8S_RUNNER_MEMORY,
+      },
     },
     pricePushIntervalMs: e.PRICE_PUSH_INTERVAL_MS,
     serviceUrls,

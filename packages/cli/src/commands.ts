@@ -42,6 +42,10 @@ export const commands: Record<string, Command> = {
     console.log(`topics created: ${r.created.join(', ') || 'none'}; updated: ${r.updated.join(', ') || 'none'}`);
     return 0;
   },
+  runner: async (argv) => {
+    const { runRunner } = await import('./runner.command.ts');
+    return runRunner(argv);
+  },
   worker: async () => {
     const { runWorker } = await import('./worker.command.ts');
     return runWorker();

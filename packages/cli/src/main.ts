@@ -10,6 +10,7 @@ const USAGE = `algotrade <command>
   import <file.csv> --symbol S [--interval 1d] [--asset stock|crypto|fx]
                             import OHLCV history into the database
   import-examples           import the bundled real histories (GOOG, BTCUSD, EURUSD)
+  runner --session <id>     one forward-test session's strategy in its own process (FT_RUNNER=external|kubernetes)
   worker                    a backtest worker process (BullMQ jobs when REDIS_URL is set)
   backtest --strategy <template|file.json> --data <file.csv|symbol> [...]
                             run a backtest from the command line (see docs/backtesting.md)

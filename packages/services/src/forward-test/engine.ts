@@ -25,6 +25,7 @@ import {
 import { CompileCache, type Graph } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
+import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
 import { LiveSession, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
@@ -33,8 +34,14 @@ export interface EngineOptions {
   equityIntervalMs?: number;
   /** consumer group on market-data-updates and strategy-signals (instances of one group share sessions) */
   group?: string;
-  /** where strategies run: this thread (default) or a pool of worker threads */
-  runner?: 'inline' | 'pool';
+  /**
+   * where strategies run: this thread (default), a pool of worker threads, or their own processes
+   * (`external`: `algotrade runner --session <id>` started by someone else; `kubernetes`: one Job per
+   * session, started and stopped by `launcher`)
+   */
+  runner?: 'inline' | 'pool' | 'external' | 'kubernetes';
+  /** starts and stops remote runners (external, kubernetes) */
+  launcher?: RunnerLauncher;
   /** worker threads of the pool (default: every core) */
   threads?: number;
 }
@@ -65,6 +72,8 @@ export class ForwardTestEngine {
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly pool?: RunnerPool;
+  /** strategies run in runner processes; this engine marks ledgers, enforces risk and executes */
+  private readonly remote: boolean;
   /** per symbol, the pool batch in flight (batches of one symbol apply in order) */
   private readonly poolChain = new Map<string, Promise<void>>();
   /** sessions whose strategy has been warmed (a resume after a pause keeps its state) */
@@ -88,6 +97,7 @@ export class ForwardTestEngine {
   ) {
     this.repo = forwardTestsRepo(rt.db.db);
     if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
+    this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();
   }
 
@@ -137,7 +147,7 @@ export class ForwardTestEngine {
       row.symbol,
       settings,
       compiled.plan,
-      this.pool ? undefined : new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
+      this.pool || this.remote ? undefined : new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
       ledger,
       row.status,
     );
@@ -149,6 +159,16 @@ export class ForwardTestEngine {
   }
 
   private async activate(s: LiveSession): Promise<void> {
+    if (this.remote) {
+      // the strategy, risk limits and risk nodes run in the session's runner process (in tick order,
+      // as in-process); this engine marks the ledger on every tick and executes the runner's signals
+      this.launcher(s);
+      const list = this.bySymbol.get(s.symbol) ?? [];
+      if (!list.includes(s)) list.push(s);
+      this.bySymbol.set(s.symbol, list);
+      this.metrics?.activeSessions.set(this.activeCount());
+      return;
+    }
     // warm the indicators on the symbol's recent ticks (oldest first), without trading on them
     let recent: Tick[] = [];
     if (!this.warmed.has(s.id))
@@ -168,8 +188,20 @@ export class ForwardTestEngine {
     this.metrics?.activeSessions.set(this.activeCount());
   }
 
+  /** Starts the session's remote runner; a session whose runner cannot start fails with the reason. */
+  private launcher(s: LiveSession): void {
+    this.opts.launcher?.start(s).catch((e: unknown) => {
+      this.rt.log.error({ err: e, session: s.id }, 'starting the strategy runner failed');
+      setTimeout(() => void this.fail(s, `its strategy runner could not start: ${(e as Error).message}`), 0);
+    });
+  }
+
   private deactivate(s: LiveSession): void {
     this.pool?.setActive(s.id, false);
+    if (this.remote)
+      this.opts.launcher
+        ?.stop(s.id)
+        .catch((e: unknown) => this.rt.log.error({ err: e, session: s.id }, 'stopping the strategy runner failed'));
     const list = this.bySymbol.get(s.symbol);
     if (list) {
       const i = list.indexOf(s);
@@ -238,7 +270,11 @@ export class ForwardTestEngine {
         const s = list[i]!;
         let sig: SignalMessage | null;
         try {
-          if (fired) {
+          if (this.remote) {
+            // marks only (equity, drawdown): the runner applies risk rules in its tick order
+            s.mark(t, receivedAt);
+            sig = null;
+          } else if (fired) {
             sig = s.mark(t, receivedAt);
             const a = firedNow?.get(s.id);
             if (!sig && a !== undefined) sig = s.decide(a, t, receivedAt);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { describeSymbol } from '../market-data/feed-manager.ts';
+import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
 
@@ -75,6 +76,15 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     equityIntervalMs: rt.config.forwardTest.equityIntervalMs,
     runner: rt.config.forwardTest.runner,
     ...(rt.config.forwardTest.threads ? { threads: rt.config.forwardTest.threads } : {}),
+    ...(rt.config.forwardTest.runner === 'external' ? { launcher: externalLauncher } : {}),
+    ...(rt.config.forwardTest.runner === 'kubernetes'
+      ? {
+          launcher: await kubernetesLauncher({
+            ...DEFAULT_KUBERNETES_RUNNER,
+            ...rt.config.forwardTest.kubernetes,
+          }),
+        }
+      : {}),
   });
   ctx.shared.forwardTestEngine = engine;
   await engine.start();

@@ -3,23 +3,28 @@ import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
+import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
 /**
  * The same sessions on the same ticks behave identically whether their strategies run in the
- * engine's thread or on the worker-thread runner pool.
+ * engine's thread, on the worker-thread runner pool, or in runner processes of their own (here the
+ * runner code in this process, talking to the engine only through the bus and the database).
  */
-describe('forward testing runners: in-process and worker-thread pool agree', () => {
-  const apps: Record<'inline' | 'pool', TestApp> = {} as never;
+type Kind = 'inline' | 'pool' | 'external';
+describe('forward testing runners: in-process, worker-thread pool and remote runners agree', () => {
+  const apps: Record<Kind, TestApp> = {} as never;
+  const runners: SessionRunner[] = [];
   beforeAll(async () => {
     apps.inline = await startTestApp({ FT_RUNNER: 'inline' });
     apps.pool = await startTestApp({ FT_RUNNER: 'pool', FT_RUNNER_THREADS: '2' });
+    apps.external = await startTestApp({ FT_RUNNER: 'external' });
   });
   afterAll(async () => {
-    await apps.inline?.stop();
-    await apps.pool?.stop();
+    for (const r of runners) await r.stop();
+    for (const a of Object.values(apps)) await a?.stop();
   });
 
-  async function run(kind: 'inline' | 'pool') {
+  async function run(kind: Kind) {
     const t = apps[kind];
     const u = await t.user();
     const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
@@ -47,7 +52,8 @@ describe('forward testing runners: in-process and worker-thread pool agree', () 
         ).json().id,
       );
     }
-    // the same deterministic stream for both: a wave with noise and a crash
+    if (kind === 'external') for (const id of ids) runners.push(await startSessionRunner(t.rt, id));
+    // the same deterministic stream for all: a wave with noise and a crash
     const T0 = Date.UTC(2026, 0, 5, 12);
     for (let k = 0; k < 1200; k += 40) {
       const ticks = [];
@@ -83,8 +89,11 @@ describe('forward testing runners: in-process and worker-thread pool agree', () 
   }
 
   it('gives the same trades, tick for tick', async () => {
-    const [inline, pool] = await Promise.all([run('inline'), run('pool')]);
+    const [inline, pool, external] = await Promise.all([run('inline'), run('pool'), run('external')]);
     expect(inline.map((t) => t.length).every((n) => n >= 2)).toBe(true);
     expect(pool).toEqual(inline);
+    expect(external).toEqual(inline);
+    // the remote runners published the signals; the engine only executed them
+    expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(inline.flat().length);
   });
 });

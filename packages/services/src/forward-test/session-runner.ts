@@ -1,0 +1,125 @@
+import { performance } from 'node:perf_hooks';
+import { newLedger, TOPICS, type Envelope, type LedgerState, type Subscription, type Tick } from '@algotrade/core';
+import { forwardTestsRepo, type Runtime } from '@algotrade/adapters';
+import { CompileCache, type Graph } from '@algotrade/strategy';
+import { readTicks } from '../market-data/tick-message.ts';
+import { settingsOf } from './engine.ts';
+import { LiveSession, SessionEvaluator, type SignalMessage } from './live-session.ts';
+
+export interface SessionRunner {
+  /** resolves with why the runner ended (the session left `running`, or it was stopped) */
+  readonly done: Promise<string>;
+  /** signals published so far */
+  readonly published: () => number;
+  stop(): Promise<void>;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * One session's strategy in its own process (`algotrade runner --session <id>`, a Kubernetes Job):
+ * reads the symbol's ticks from `market-data-updates`, evaluates exactly as the in-process runner does
+ * (same LiveSession code, same signal ids), and publishes signals on `strategy-signals` for the
+ * forward-test service to execute. It follows the session's ledger from `portfolio-updates` (fills
+ * change what the strategy may do next) and ends when the session is no longer running.
+ */
+export async function startSessionRunner(
+  rt: Runtime,
+  sessionId: string,
+  opts: { statusPollMs?: number } = {},
+): Promise<SessionRunner> {
+  const repo = forwardTestsRepo(rt.db.db);
+  const row = await repo.get(sessionId);
+  if (!row) throw new Error(`no forward-test session ${sessionId}`);
+  if (row.status !== 'running') throw new Error(`the session is ${row.status}, not running`);
+  const compiled = new CompileCache().compile((row.strategySnapshot as { graph: Graph }).graph);
+  if (!compiled.plan) throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
+  const settings = settingsOf(row.config);
+  const ledgerOf = (state: unknown): LedgerState => ({ ...newLedger(settings), ...(state as Partial<LedgerState>) });
+  const s = new LiveSession(
+    row.id,
+    row.userId,
+    row.symbol,
+    settings,
+    compiled.plan,
+    new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
+    ledgerOf(row.state),
+    'running',
+  );
+  const origin = `runner:${sessionId}`;
+  const group = `runner-${sessionId}`;
+  let published = 0;
+  let finish!: (why: string) => void;
+  const done = new Promise<string>((resolve) => (finish = resolve));
+  const subs: Subscription[] = [];
+
+  // resync with what the service has executed: the stored ledger is the truth
+  let syncing: Promise<void> | null = null;
+  const sync = () =>
+    (syncing ??= (async () => {
+      try {
+        const r = await repo.get(sessionId);
+        if (!r || r.status !== 'running') return finish(r ? `the session is ${r.status}` : 'the session was deleted');
+        s.ledger = ledgerOf(r.state);
+        s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
+        s.halting = false;
+      } finally {
+        syncing = null;
+      }
+    })());
+
+  // subscribe before warming so no tick falls between the window read and the live stream
+  const pending: Tick[][] = [];
+  let warmed = false;
+  const onTicks = (ticks: readonly Tick[]) => {
+    const out: SignalMessage[] = [];
+    const receivedAt = now();
+    for (const t of ticks) {
+      const sig = s.onTick(t, receivedAt);
+      if (sig) out.push({ ...sig, origin });
+    }
+    for (const sig of out) {
+      published++;
+      void rt.bus
+        .publish(TOPICS.strategySignals.name, sig.sessionId, 'signal', sig, sig.id)
+        .catch((e) => rt.log.error({ err: e, signal: sig.id }, 'publishing a signal failed'));
+    }
+  };
+  subs.push(
+    await rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group }, async (m: Envelope) => {
+      const r = readTicks(m.data);
+      if (!r.ok || r.symbol !== s.symbol) return;
+      if (warmed) onTicks(r.ticks);
+      else pending.push([...r.ticks]);
+    }),
+    await rt.bus.subscribe(TOPICS.portfolioUpdates.name, { group }, async (m: Envelope) => {
+      if (m.key === sessionId && m.type === 'portfolio') await sync();
+    }),
+    await rt.bus.subscribe(TOPICS.forwardTestEvents.name, { group }, async (m: Envelope) => {
+      if (m.key === sessionId && /^session\.(paused|stopped|failed)$/.test(m.type)) await sync();
+    }),
+  );
+  try {
+    const recent = await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, compiled.plan.warmup * 2)));
+    for (let i = recent.length - 1; i >= 0; i--) s.warm(recent[i]!);
+  } catch (e) {
+    rt.log.warn({ err: e, session: sessionId }, 'warm-up from the window failed; warming on live ticks');
+  }
+  warmed = true;
+  for (const ticks of pending.splice(0)) onTicks(ticks);
+  // a status poll as well, in case an event was missed (a pause or stop ends this runner)
+  const poll = setInterval(() => void sync().catch(() => undefined), opts.statusPollMs ?? 5000);
+  poll.unref();
+  rt.log.info({ session: sessionId, symbol: s.symbol }, 'strategy runner started');
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(poll);
+    await Promise.all(subs.map((x) => x.close().catch(() => undefined)));
+    finish('stopped');
+  };
+  void done.then(stop);
+  return { done, published: () => published, stop };
+}
