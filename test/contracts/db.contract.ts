@@ -162,8 +162,9 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ];
       const applied = await repo.executeMany(batch);
       expect(applied.size).toBe(3);
-      // the same signals again change nothing
-      expect((await repo.executeMany(batch)).size).toBe(0);
+      // the same signals again change nothing: the batch is refused as a whole (its ledgers counted them)
+      await expect(repo.executeMany(batch)).rejects.toBeInstanceOf(StaleLedgerError);
+      expect((await repo.totals(s1.id)).trades).toBe(2);
       expect(
         (
           await repo.executedSignals([
@@ -188,6 +189,16 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect((await repo.totals(s2.id)).trades).toBe(1);
       expect((await repo.executeMany([{ ...stale, baseFills: 1 }])).size).toBe(1);
       expect((await repo.totals(s2.id)).trades).toBe(2);
+      // a new signal planned together with one executed before: nothing is written (the ledger would
+      // count the old fill twice); planned again without it, it fills once and ledger = trades
+      const l4 = { ...(await repo.get(s2.id))!.state } as ReturnType<typeof newLedger>;
+      const again = { ...stale, baseFills: 2 };
+      const fresh = { ...exec(s2.id, 'd', l4.qty > 0 ? 'sell' : 'buy', 60, l4), baseFills: 2 };
+      await expect(repo.executeMany([again, fresh])).rejects.toBeInstanceOf(StaleLedgerError);
+      expect((await repo.totals(s2.id)).trades).toBe(2);
+      expect((await repo.get(s2.id))!.state.fills).toBe(2);
+      expect((await repo.executeMany([fresh])).size).toBe(1);
+      expect((await repo.get(s2.id))!.state.fills).toBe((await repo.totals(s2.id)).trades);
       // a periodic save never overwrites a ledger with more fills
       await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
       expect((await repo.get(s1.id))!.state.fills).toBe(2);

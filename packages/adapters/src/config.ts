@@ -84,6 +84,7 @@ const envSchema = z
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
     FT_RUNNER: z.enum(['inline', 'pool', 'external', 'kubernetes']).default('inline'),
     FT_RUNNER_THREADS: int(1, 256).optional(),
+    FT_HANDOVER_MS: int(1000, 600_000).default(10_000),
     K8S_NAMESPACE: z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name')
@@ -148,6 +149,8 @@ export interface Config {
     equityIntervalMs: number;
     runner: 'inline' | 'pool' | 'external' | 'kubernetes';
     threads?: number;
+    /** with Kafka: a symbol silent this long, then back, moved here from another instance */
+    handoverMs: number;
     /** FT_RUNNER=kubernetes: where and how runner Jobs run */
     kubernetes: { namespace: string; image: string; cpu: string; memory: string };
   };
@@ -280,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     forwardTest: {
       equityIntervalMs: e.FT_EQUITY_INTERVAL_MS,
       runner: e.FT_RUNNER,
+      handoverMs: e.FT_HANDOVER_MS,
       ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
       kubernetes: {
         namespace: e.K8S_NAMESPACE,

@@ -45,6 +45,8 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
     bodyLimit: config.http.bodyLimit,
+    // joining Kafka consumer groups while other members rebalance can take a rebalance timeout or two
+    pluginTimeout: 120_000,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && h.length > 0 && h.length <= 128 ? h : randomUUID();
@@ -79,6 +81,13 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
     rateRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false });
+    // while Redis is away, limits are skipped (skipOnError below); say so once per outage
+    let down = false;
+    rateRedis.on('error', (e) => {
+      if (!down) app.log.warn({ err: e }, 'rate-limit store (Redis) unreachable: limits are skipped until it returns');
+      down = true;
+    });
+    rateRedis.on('ready', () => (down = false));
     closers.push(() => void rateRedis!.quit().catch(() => {}));
   }
   await app.register(rateLimit, {

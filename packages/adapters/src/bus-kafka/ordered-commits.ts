@@ -24,29 +24,31 @@ export class OrderedCommits<M> {
 /** Commits at most one offset per partition at a time, always the newest ready one. */
 export class CommitThrottle<M extends { partition: number; commit(): unknown }> {
   private readonly next = new Map<number, M>();
-  private readonly busy = new Set<number>();
-  private idle: Promise<void> = Promise.resolve();
+  /** the committing loop of each partition that has one */
+  private readonly running = new Map<number, Promise<void>>();
   commit(msg: M): void {
     this.next.set(msg.partition, msg);
-    if (!this.busy.has(msg.partition)) this.idle = this.run(msg.partition);
-  }
-  private async run(p: number): Promise<void> {
-    this.busy.add(p);
-    try {
-      while (this.next.has(p)) {
-        const m = this.next.get(p)!;
-        this.next.delete(p);
-        try {
-          await m.commit();
-        } catch {
-          // the next commit for this partition covers it; a lost commit only means a redelivery
+    const p = msg.partition;
+    if (this.running.has(p)) return;
+    const loop = (async () => {
+      try {
+        while (this.next.has(p)) {
+          const m = this.next.get(p)!;
+          this.next.delete(p);
+          try {
+            await m.commit();
+          } catch {
+            // the next commit for this partition covers it; a lost commit only means a redelivery
+          }
         }
+      } finally {
+        this.running.delete(p);
       }
-    } finally {
-      this.busy.delete(p);
-    }
+    })();
+    this.running.set(p, loop);
   }
+  /** Resolves when every partition's latest offset is committed (awaits the loops themselves). */
   async flush(): Promise<void> {
-    while (this.busy.size > 0) await this.idle;
+    while (this.running.size > 0) await Promise.all([...this.running.values()]);
   }
 }

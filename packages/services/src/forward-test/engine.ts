@@ -42,6 +42,13 @@ export interface EngineOptions {
   runner?: 'inline' | 'pool' | 'external' | 'kubernetes';
   /** starts and stops remote runners (external, kubernetes) */
   launcher?: RunnerLauncher;
+  /**
+   * Several instances in one consumer group (Kafka): each runs the sessions of the symbols whose
+   * partitions it holds. A symbol whose ticks start arriving after this long without any (a partition
+   * that moved here from an instance that died or left) has its running sessions reloaded from the
+   * database first. Undefined: one instance holds every session (the embedded default).
+   */
+  handoverMs?: number;
   /** worker threads of the pool (default: every core) */
   threads?: number;
 }
@@ -74,6 +81,9 @@ export class ForwardTestEngine {
   private readonly pool?: RunnerPool;
   /** strategies run in runner processes; this engine marks ledgers, enforces risk and executes */
   private readonly remote: boolean;
+  private readonly startedAt = Date.now();
+  /** when each symbol's ticks last reached this instance (handover detection) */
+  private readonly symbolSeen = new Map<string, number>();
   /** per symbol, the pool batch in flight (batches of one symbol apply in order) */
   private readonly poolChain = new Map<string, Promise<void>>();
   /** sessions whose strategy has been warmed (a resume after a pause keeps its state) */
@@ -87,7 +97,7 @@ export class ForwardTestEngine {
   readonly cache: CompileCache;
   /** tick-to-fill latencies (ms) of recent fills, for benchmarks */
   readonly latencies: number[] = [];
-  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0, staleRetries: 0 };
+  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0, staleRetries: 0, takeovers: 0 };
 
   constructor(
     private readonly rt: Runtime,
@@ -110,6 +120,16 @@ export class ForwardTestEngine {
         this.onSignal(m.data),
       ),
     );
+    if (this.opts.handoverMs !== undefined)
+      // every instance hears every lifecycle change (its own group): a session started, paused or
+      // stopped through another instance is picked up or dropped here when its symbol runs here
+      this.subs.push(
+        await this.rt.bus.subscribe<{ sessionId: string; instance?: string }>(
+          TOPICS.forwardTestEvents.name,
+          { group: `${group}-control-${this.instanceId}` },
+          (m) => this.onControl(m.type, m.data),
+        ),
+      );
     for (const row of await this.repo.running()) {
       try {
         await this.load(row);
@@ -196,9 +216,9 @@ export class ForwardTestEngine {
     });
   }
 
-  private deactivate(s: LiveSession): void {
+  private deactivate(s: LiveSession, stopRunner = true): void {
     this.pool?.setActive(s.id, false);
-    if (this.remote)
+    if (this.remote && stopRunner)
       this.opts.launcher
         ?.stop(s.id)
         .catch((e: unknown) => this.rt.log.error({ err: e, session: s.id }, 'stopping the strategy runner failed'));
@@ -231,7 +251,62 @@ export class ForwardTestEngine {
   private async onTicks(m: Envelope): Promise<void> {
     const r = readTicks(m.data);
     if (!r.ok) return; // the market-data service counts malformed messages
+    const at = Date.now();
+    const seen = this.symbolSeen.get(r.symbol) ?? this.startedAt;
+    this.symbolSeen.set(r.symbol, at);
+    // ticks of one symbol arrive in order, one message at a time: later ones wait for the reload
+    if (this.opts.handoverMs !== undefined && at - seen > this.opts.handoverMs) await this.takeOver(r.symbol);
     this.dispatch(r.symbol, r.ticks);
+  }
+
+  /**
+   * This instance now receives a symbol's ticks after a gap (its partition moved here): whatever it
+   * holds for the symbol may be stale, so the symbol's running sessions are loaded afresh from the
+   * database (ledgers as last committed, indicators warmed on the window).
+   */
+  private async takeOver(symbol: string): Promise<void> {
+    await this.locked(async () => {
+      const rows = await this.repo.runningOn(symbol);
+      for (const s of [...this.sessions.values()])
+        if (s.symbol === symbol) {
+          this.deactivate(s, false);
+          this.sessions.delete(s.id);
+          this.pool?.remove(s.id, s.symbol);
+          this.warmed.delete(s.id);
+        }
+      for (const row of rows)
+        try {
+          await this.load(row);
+        } catch (e) {
+          this.rt.log.error({ err: e, session: row.id }, 'taking a session over failed');
+        }
+      this.stats.takeovers++;
+      this.rt.log.info({ symbol, sessions: rows.length }, 'took over a symbol and its sessions');
+    });
+  }
+
+  /** A lifecycle change made by another instance. */
+  private async onControl(type: string, data: { sessionId: string; instance?: string }): Promise<void> {
+    if (!data?.sessionId || !data.instance || data.instance === this.instanceId) return;
+    if (!/^session\.(running|paused|stopped|failed)$/.test(type)) return;
+    await this.locked(async () => {
+      const held = this.sessions.get(data.sessionId);
+      if (held) {
+        this.deactivate(held, false);
+        this.sessions.delete(held.id);
+        this.pool?.remove(held.id, held.symbol);
+        this.warmed.delete(held.id);
+      }
+      if (type !== 'session.running') return;
+      const row = await this.repo.get(data.sessionId);
+      if (row?.status === 'running' && this.activeSymbols().includes(row.symbol)) await this.load(row);
+    });
+  }
+
+  /** Symbols whose ticks reached this instance within the handover window (the ones it runs). */
+  activeSymbols(): string[] {
+    const since = Date.now() - (this.opts.handoverMs ?? 10_000);
+    return [...this.symbolSeen].filter(([, at]) => at >= since).map(([sym]) => sym);
   }
 
   /** Runs every session on the symbol over the ticks; publishes their signals. */
@@ -358,10 +433,11 @@ export class ForwardTestEngine {
    * ids already executed (a redelivery) are skipped before planning.
    */
   private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[], retry = false): Promise<void> {
-    // signals from the bus may be redeliveries: drop those already executed before planning (a local
-    // signal is new by construction; should one still collide, the insert refuses it and the ledger
-    // is reloaded below)
-    const remote = batch.filter((b) => b.sig.origin !== this.instanceId);
+    // signals from the bus may be redeliveries: drop those already executed before planning. A local
+    // signal is new by construction, except when this instance re-reads ticks another one already
+    // acted on (a partition handed over): its insert then meets the earlier order, the transaction
+    // rolls back, and the retry checks every signal of the batch.
+    const remote = retry ? batch : batch.filter((b) => b.sig.origin !== this.instanceId);
     const known = remote.length
       ? await this.repo.executedSignals(remote.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })))
       : new Set<string>();
@@ -556,6 +632,7 @@ export class ForwardTestEngine {
     await this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, type, {
       sessionId: s.id,
       userId: s.userId,
+      instance: this.instanceId,
       ...data,
     });
   }
@@ -592,6 +669,15 @@ export class ForwardTestEngine {
     };
     const s = this.sessions.get(row.id) ?? (await this.load(row));
     return this.locked(async () => {
+      if (this.opts.handoverMs !== undefined) {
+        // another instance may have run it since this one loaded it: the row is the truth
+        const stored = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+        if (stored.fills > s.ledger.fills) {
+          s.ledger = stored;
+          s.intent = Math.sign(stored.qty) as -1 | 0 | 1;
+        }
+        if (row.status !== s.status) s.status = row.status;
+      }
       if (!allowed[to]!.includes(s.status))
         throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
       if (to === 'stopped' && s.ledger.qty !== 0) {
@@ -639,6 +725,10 @@ export class ForwardTestEngine {
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       this.flushes++;
+      if (this.metrics) {
+        this.metrics.activeSymbols.reset();
+        for (const symbol of this.activeSymbols()) this.metrics.activeSymbols.set({ symbol }, 1);
+      }
       const points: Parameters<typeof this.repo.insertEquity>[0] = [];
       const states: { id: string; state: LedgerState }[] = [];
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];

@@ -75,6 +75,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   const engine = new ForwardTestEngine(rt, ctx.metrics, cache, {
     equityIntervalMs: rt.config.forwardTest.equityIntervalMs,
     runner: rt.config.forwardTest.runner,
+    // on Kafka, instances of one group share the symbols' partitions: sessions follow their symbol
+    ...(rt.bus.kind === 'kafka' ? { handoverMs: rt.config.forwardTest.handoverMs } : {}),
     ...(rt.config.forwardTest.threads ? { threads: rt.config.forwardTest.threads } : {}),
     ...(rt.config.forwardTest.runner === 'external' ? { launcher: externalLauncher } : {}),
     ...(rt.config.forwardTest.runner === 'kubernetes'

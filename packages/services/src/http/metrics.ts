@@ -20,6 +20,12 @@ export function createMetrics() {
       help: 'running paper-trading sessions',
       registers: [registry],
     }),
+    activeSymbols: new client.Gauge({
+      name: 'forward_test_symbols_active',
+      help: 'symbols whose ticks this forward-test instance received recently (the ones it runs), by symbol',
+      labelNames: ['symbol'] as const,
+      registers: [registry],
+    }),
     compiles: new client.Counter({
       name: 'strategy_compiles_total',
       help: 'strategy compilations by outcome',

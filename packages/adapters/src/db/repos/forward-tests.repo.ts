@@ -142,6 +142,16 @@ export const forwardTestsRepo = (db: Db) => ({
     const rows = await db.selectFrom('forward_test_sessions').selectAll().where('status', '=', 'running').execute();
     return rows.map((r) => toRow(r as Raw));
   },
+  /** Running sessions on one symbol (an instance taking a symbol's stream over loads them fresh). */
+  async runningOn(symbol: string): Promise<SessionRow[]> {
+    const rows = await db
+      .selectFrom('forward_test_sessions')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('symbol', '=', symbol)
+      .execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await db
       .selectFrom('forward_test_sessions')
@@ -226,6 +236,13 @@ export const forwardTestsRepo = (db: Db) => ({
         on conflict (session_id, signal_id) do nothing
         returning session_id, signal_id`.execute(trx);
       for (const r of rows.rows) applied.add(`${r.session_id}|${r.signal_id}`);
+      // a signal executed before (a redelivery, or a tick another instance already acted on): the
+      // session's plan assumed it would fill here, so its ledger would count it twice; roll back and
+      // let the caller re-plan those sessions without it
+      const conflicted = [
+        ...new Set(es.filter((e) => !applied.has(`${e.sessionId}|${e.signalId}`)).map((e) => e.sessionId)),
+      ];
+      if (conflicted.length) throw new StaleLedgerError(conflicted);
       const done = es.filter((e) => applied.has(`${e.sessionId}|${e.signalId}`));
       const fills = done.filter((e) => e.fill);
       if (fills.length) {
