@@ -47,8 +47,9 @@ postgres_up() {
 }
 
 redis_up() {
+  # the binaries are needed even when a Redis already runs (the outage test starts one of its own)
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server
   if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then log "redis: running"; else
-    command -v redis-server >/dev/null || apt_install redis-server
     log "redis: starting"
     mkdir -p /tmp/algotrade-redis
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
