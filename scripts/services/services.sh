@@ -163,6 +163,7 @@ status() {
 case "${1:-status}" in
   up) postgres_up; redis_up; kafka_up; s3_up; status ;;
   down) stop_pid "$S3_DIR" s3proxy; stop_pid "$KAFKA_DIR" kafka ;;
+  kafka-restart) stop_pid "$KAFKA_DIR" kafka; kafka_up ;; # the broker restart fault test
   status) status ;;
-  *) echo "usage: npm run services -- up|down|status" >&2; exit 2 ;;
+  *) echo "usage: npm run services -- up|down|status|kafka-restart" >&2; exit 2 ;;
 esac

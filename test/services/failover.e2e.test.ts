@@ -126,6 +126,8 @@ describe('forward-test failover between two instances of one consumer group (Kaf
     const hung = procs.filter((p) => p.proc.exitCode === null && p.proc.signalCode === null);
     for (const p of hung) p.proc.kill('SIGKILL');
     await db.query(`update forward_test_sessions set status = 'stopped' where id = any($1)`, [sessionIds]);
+    // the database is shared with other suites: leave none of this run's symbols subscribed
+    await db.query(`update symbols set active = false where symbol = any($1)`, [symbols]);
     await db.end();
     tmp.remove();
     // every process drains and exits by itself on SIGTERM

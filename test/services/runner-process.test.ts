@@ -42,6 +42,7 @@ describe('strategy runner process (algotrade runner --session)', () => {
     const db = new pg.Client({ connectionString: SERVICES.postgres });
     await db.connect();
     await db.query(`update forward_test_sessions set status = 'stopped' where symbol = $1`, [symbol]);
+    await db.query(`update symbols set active = false where symbol = $1`, [symbol]);
     await db.end();
     await t?.stop();
   });
