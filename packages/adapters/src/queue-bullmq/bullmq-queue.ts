@@ -45,6 +45,9 @@ export class BullmqQueue implements JobQueue {
     handler: (job: JobContext<T>) => Promise<unknown>,
     opts: { concurrency?: number } = {},
   ): Promise<void> {
+    // the worker's own connection: while Redis is away its errors are expected (it reconnects by itself)
+    const connection = this.conn.duplicate();
+    connection.on('error', () => {});
     const worker = new Worker(
       queue,
       async (job: Job) => {
@@ -66,7 +69,7 @@ export class BullmqQueue implements JobQueue {
         });
       },
       {
-        connection: this.conn.duplicate(),
+        connection,
         prefix: this.opts.prefix ?? 'algotrade-jobs',
         concurrency: opts.concurrency ?? 1,
         maxStalledCount: 1,
