@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, SERVICE_NAMES, SEED_PORTS } from '@algotrade/adapters';
+import { loadConfig, SERVICE_NAMES, SEED_PORTS, serviceUrlVar } from '@algotrade/adapters';
 import { commands } from '@algotrade/cli/commands';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Namespace, ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -132,7 +132,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(served.sort()).toEqual([...SERVICE_NAMES].sort());
     // the gateway's routes point at Services that exist, on their ports
     for (const s of SERVICE_NAMES.filter((n) => n !== 'gateway')) {
-      const url = new URL(cm[`${s.toUpperCase().replace('-', '_')}_URL`]!);
+      const url = new URL(cm[serviceUrlVar(s)]!);
       expect(services.find((x) => x.metadata.name === url.hostname)?.spec.ports[0].port).toBe(Number(url.port));
     }
     // each HPA scales a Deployment that exists
@@ -191,7 +191,7 @@ describe('docker-compose.yml', () => {
     expect(served.sort()).toEqual([...SERVICE_NAMES].sort());
     const gw = compose.services.gateway.environment as Record<string, string>;
     for (const s of SERVICE_NAMES.filter((n) => n !== 'gateway')) {
-      const url = new URL(gw[`${s.toUpperCase().replace('-', '_')}_URL`]!);
+      const url = new URL(gw[serviceUrlVar(s)]!);
       expect(compose.services[url.hostname]?.environment.PORT).toBe(Number(url.port));
     }
   });

@@ -41,6 +41,9 @@ export const SEED_PORTS: Record<ServiceName, number> = {
   analytics: 8006,
 };
 
+/** The variable holding a service's URL for the distributed gateway: `market-data` -> `MARKET_DATA_URL`. */
+export const serviceUrlVar = (name: ServiceName): string => `${name.toUpperCase().replace('-', '_')}_URL`;
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -105,10 +108,7 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(4000),
     METRICS_ENABLED: bool.default(true),
     ...Object.fromEntries(
-      SERVICE_NAMES.filter((s) => s !== 'gateway').map((s) => [
-        `${s.toUpperCase().replace('-', '_')}_URL`,
-        url(['http:', 'https:']).optional(),
-      ]),
+      SERVICE_NAMES.filter((s) => s !== 'gateway').map((s) => [serviceUrlVar(s), url(['http:', 'https:']).optional()]),
     ),
   })
   .strict();
@@ -217,7 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const serviceUrls: Partial<Record<ServiceName, string>> = {};
   for (const s of SERVICE_NAMES) {
-    const v = e[`${s.toUpperCase().replace('-', '_')}_URL`];
+    const v = e[serviceUrlVar(s)];
     if (v) serviceUrls[s] = v;
   }
   const cfg: Config = {

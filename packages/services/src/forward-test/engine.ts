@@ -59,6 +59,39 @@ const STATE_EVERY = 6;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
+/** A session's ledger as stored (fields a stored state lacks take their defaults). */
+export const storedLedger = (settings: SessionSettings, state: unknown): LedgerState => ({
+  ...newLedger(settings),
+  ...(state as Partial<LedgerState>),
+});
+
+/** The live session of a stored row, its strategy compiled (`evaluator` absent when another thread or process evaluates it). */
+export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: boolean): LiveSession {
+  const compiled = cache.compile((row.strategySnapshot as { graph: Graph }).graph);
+  if (!compiled.plan) throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
+  const settings = settingsOf(row.config);
+  return new LiveSession(
+    row.id,
+    row.userId,
+    row.symbol,
+    settings,
+    compiled.plan,
+    evaluate ? new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation) : undefined,
+    storedLedger(settings, row.state),
+    row.status,
+  );
+}
+
+/** The symbol's recent ticks, oldest first, to warm a strategy on without trading (none if the window fails). */
+export async function warmupTicks(rt: Runtime, s: LiveSession): Promise<Tick[]> {
+  try {
+    return (await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
+  } catch (e) {
+    rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
+    return [];
+  }
+}
+
 /**
  * Runs forward-test sessions in this process. Runner side: ticks from `market-data-updates` go to every
  * running session on that symbol; a session's strategy decides, and its signal is published on
@@ -156,21 +189,7 @@ export class ForwardTestEngine {
   async load(row: SessionRow): Promise<LiveSession> {
     const existing = this.sessions.get(row.id);
     if (existing) return existing;
-    const compiled = this.cache.compile((row.strategySnapshot as { graph: Graph }).graph);
-    if (!compiled.plan)
-      throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
-    const settings = settingsOf(row.config);
-    const ledger: LedgerState = { ...newLedger(settings), ...(row.state as Partial<LedgerState>) };
-    const s = new LiveSession(
-      row.id,
-      row.userId,
-      row.symbol,
-      settings,
-      compiled.plan,
-      this.pool || this.remote ? undefined : new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
-      ledger,
-      row.status,
-    );
+    const s = sessionFromRow(row, this.cache, !this.pool && !this.remote);
     // the pool compiles the graph in its thread; the in-process runner needs only the compiled plan
     if (this.pool) s.graph = (row.strategySnapshot as { graph: Graph }).graph;
     this.sessions.set(row.id, s);
@@ -183,29 +202,27 @@ export class ForwardTestEngine {
       // the strategy, risk limits and risk nodes run in the session's runner process (in tick order,
       // as in-process); this engine marks the ledger on every tick and executes the runner's signals
       this.launcher(s);
-      const list = this.bySymbol.get(s.symbol) ?? [];
-      if (!list.includes(s)) list.push(s);
-      this.bySymbol.set(s.symbol, list);
-      this.metrics?.activeSessions.set(this.activeCount());
-      return;
+    } else {
+      // warm the indicators on the symbol's recent ticks (once: a resume keeps the strategy's state)
+      const recent = this.warmed.has(s.id) ? [] : await warmupTicks(this.rt, s);
+      this.warmed.add(s.id);
+      if (this.pool) {
+        this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
+        s.graph = undefined; // the thread keeps it (a pause keeps the session there)
+      } else for (const t of recent) s.warm(t);
     }
-    // warm the indicators on the symbol's recent ticks (oldest first), without trading on them
-    let recent: Tick[] = [];
-    if (!this.warmed.has(s.id))
-      try {
-        recent = (await this.rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
-      } catch (e) {
-        this.rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
-      }
-    this.warmed.add(s.id);
-    if (this.pool) {
-      this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
-      s.graph = undefined; // the thread keeps it (a pause keeps the session there)
-    } else for (const t of recent) s.warm(t);
     const list = this.bySymbol.get(s.symbol) ?? [];
     if (!list.includes(s)) list.push(s);
     this.bySymbol.set(s.symbol, list);
     this.metrics?.activeSessions.set(this.activeCount());
+  }
+
+  /** Drops a session this instance holds (another instance runs it now; its runner, if any, keeps going). */
+  private forget(s: LiveSession): void {
+    this.deactivate(s, false);
+    this.sessions.delete(s.id);
+    this.pool?.remove(s.id, s.symbol);
+    this.warmed.delete(s.id);
   }
 
   /** Starts the session's remote runner; a session whose runner cannot start fails with the reason. */
@@ -267,13 +284,7 @@ export class ForwardTestEngine {
   private async takeOver(symbol: string): Promise<void> {
     await this.locked(async () => {
       const rows = await this.repo.runningOn(symbol);
-      for (const s of [...this.sessions.values()])
-        if (s.symbol === symbol) {
-          this.deactivate(s, false);
-          this.sessions.delete(s.id);
-          this.pool?.remove(s.id, s.symbol);
-          this.warmed.delete(s.id);
-        }
+      for (const s of [...this.sessions.values()]) if (s.symbol === symbol) this.forget(s);
       for (const row of rows)
         try {
           await this.load(row);
@@ -291,12 +302,7 @@ export class ForwardTestEngine {
     if (!/^session\.(running|paused|stopped|failed)$/.test(type)) return;
     await this.locked(async () => {
       const held = this.sessions.get(data.sessionId);
-      if (held) {
-        this.deactivate(held, false);
-        this.sessions.delete(held.id);
-        this.pool?.remove(held.id, held.symbol);
-        this.warmed.delete(held.id);
-      }
+      if (held) this.forget(held);
       if (type !== 'session.running') return;
       const row = await this.repo.get(data.sessionId);
       if (row?.status === 'running' && this.activeSymbols().includes(row.symbol)) await this.load(row);
@@ -509,7 +515,7 @@ export class ForwardTestEngine {
       for (const id of e.sessionIds) {
         const s = this.sessions.get(id);
         const row = await this.repo.get(id);
-        if (s && row) s.ledger = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+        if (s && row) s.ledger = storedLedger(s.settings, row.state);
       }
       this.stats.staleRetries++;
       return this.executeBatch(batch, true);
@@ -524,7 +530,7 @@ export class ForwardTestEngine {
       if (lost.has(s)) {
         // another instance executed one of these first: take the ledger the database holds
         const row = await this.repo.get(s.id);
-        if (row) s.ledger = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+        if (row) s.ledger = storedLedger(s.settings, row.state);
       } else s.ledger = l;
       s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
     }
@@ -671,7 +677,7 @@ export class ForwardTestEngine {
     return this.locked(async () => {
       if (this.opts.handoverMs !== undefined) {
         // another instance may have run it since this one loaded it: the row is the truth
-        const stored = { ...newLedger(s.settings), ...(row.state as Partial<LedgerState>) };
+        const stored = storedLedger(s.settings, row.state);
         if (stored.fills > s.ledger.fills) {
           s.ledger = stored;
           s.intent = Math.sign(stored.qty) as -1 | 0 | 1;

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { newLedger, TOPICS, type Envelope, type LedgerState, type Subscription, type Tick } from '@algotrade/core';
+import { TOPICS, type Envelope, type Subscription, type Tick } from '@algotrade/core';
 import { forwardTestsRepo, type Runtime } from '@algotrade/adapters';
-import { CompileCache, type Graph } from '@algotrade/strategy';
+import { CompileCache } from '@algotrade/strategy';
 import { readTicks } from '../market-data/tick-message.ts';
-import { settingsOf } from './engine.ts';
-import { LiveSession, SessionEvaluator, type SignalMessage } from './live-session.ts';
+import { sessionFromRow, storedLedger, warmupTicks } from './engine.ts';
+import type { SignalMessage } from './live-session.ts';
 
 export interface SessionRunner {
   /** resolves with why the runner ended (the session left `running`, or it was stopped) */
@@ -32,20 +32,7 @@ export async function startSessionRunner(
   const row = await repo.get(sessionId);
   if (!row) throw new Error(`no forward-test session ${sessionId}`);
   if (row.status !== 'running') throw new Error(`the session is ${row.status}, not running`);
-  const compiled = new CompileCache().compile((row.strategySnapshot as { graph: Graph }).graph);
-  if (!compiled.plan) throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
-  const settings = settingsOf(row.config);
-  const ledgerOf = (state: unknown): LedgerState => ({ ...newLedger(settings), ...(state as Partial<LedgerState>) });
-  const s = new LiveSession(
-    row.id,
-    row.userId,
-    row.symbol,
-    settings,
-    compiled.plan,
-    new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation),
-    ledgerOf(row.state),
-    'running',
-  );
+  const s = sessionFromRow(row, new CompileCache(), true);
   const origin = `runner:${sessionId}`;
   const group = `runner-${sessionId}`;
   let published = 0;
@@ -60,7 +47,7 @@ export async function startSessionRunner(
       try {
         const r = await repo.get(sessionId);
         if (!r || r.status !== 'running') return finish(r ? `the session is ${r.status}` : 'the session was deleted');
-        s.ledger = ledgerOf(r.state);
+        s.ledger = storedLedger(s.settings, r.state);
         s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
         s.halting = false;
       } finally {
@@ -99,12 +86,7 @@ export async function startSessionRunner(
       if (m.key === sessionId && /^session\.(paused|stopped|failed)$/.test(m.type)) await sync();
     }),
   );
-  try {
-    const recent = await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, compiled.plan.warmup * 2)));
-    for (let i = recent.length - 1; i >= 0; i--) s.warm(recent[i]!);
-  } catch (e) {
-    rt.log.warn({ err: e, session: sessionId }, 'warm-up from the window failed; warming on live ticks');
-  }
+  for (const t of await warmupTicks(rt, s)) s.warm(t);
   warmed = true;
   for (const ticks of pending.splice(0)) onTicks(ticks);
   // a status poll as well, in case an event was missed (a pause or stop ends this runner)
