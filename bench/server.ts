@@ -13,7 +13,9 @@ export async function startServer(
 ): Promise<{ url: string; stop(): Promise<void>; proc: ChildProcess }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'algotrade-bench-'));
   const port = String(18_000 + Math.floor(Math.random() * 2000));
-  const proc = spawn(process.execPath, [path.join(root, 'bin/algotrade.mjs'), ...args], {
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...prof, path.join(root, 'bin/algotrade.mjs'), ...args], {
     env: {
       ...process.env,
       PORT: port,

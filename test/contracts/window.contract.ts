@@ -49,6 +49,23 @@ export function windowContract(name: string, f: WindowFactory) {
       expect(await w.latest(sym('NONE'), 5)).toEqual([]);
     });
 
+    it('repeated reads see each append at once, whatever limit they ask for', async () => {
+      const s = sym('REP');
+      const all = ticks(s, 6);
+      await w.append(s, all.slice(0, 3));
+      const prices = async (n: number) =>
+        (JSON.parse(await w.latestJson(s, n)) as { price: number }[]).map((t) => t.price);
+      expect(await prices(2)).toEqual([102, 101]);
+      expect(await prices(2)).toEqual([102, 101]);
+      expect(await prices(3)).toEqual([102, 101, 100]);
+      await w.append(s, all.slice(3, 4));
+      expect(await prices(3)).toEqual([103, 102, 101]);
+      expect(await prices(2)).toEqual([103, 102]);
+      await w.append(s, all.slice(4));
+      expect(await prices(2)).toEqual([105, 104]);
+      expect(await w.latestJson(sym('NONE'), 5)).toBe('[]');
+    });
+
     it('trims to the window size (per-symbol override too) and counts what it holds', async () => {
       const s = sym('ETH');
       for (let i = 0; i < 5; i++) await w.append(s, ticks(s, 40, Date.UTC(2024, 0, 1) + i * 40_000));

@@ -14,6 +14,10 @@ class Ring {
   next = 0;
   count = 0;
   touched = 0;
+  /** ticks ever pushed: the version of the window */
+  pushed = 0;
+  /** the last `latestJson` answer, reused until the next push (many readers poll the same window) */
+  cached?: { pushed: number; limit: number; json: string };
   constructor(readonly cap: number) {
     this.ticks = new Array(cap);
     this.json = new Array(cap);
@@ -23,6 +27,7 @@ class Ring {
     this.json[this.next] = undefined;
     this.next = this.next + 1 === this.cap ? 0 : this.next + 1;
     if (this.count < this.cap) this.count++;
+    this.pushed++;
   }
   /** slot of the i-th newest tick */
   slot(i: number): number {
@@ -77,13 +82,17 @@ export class MemoryWindowStore implements WindowStore {
   async latestJson(symbol: string, limit: number): Promise<string> {
     const r = this.ring(symbol);
     if (!r) return '[]';
+    const c = r.cached;
+    if (c && c.pushed === r.pushed && c.limit === limit) return c.json;
     const n = Math.min(limit, r.count);
     const parts = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       const s = r.slot(i);
       parts[i] = r.json[s] ??= tickToJson(r.ticks[s]!);
     }
-    return '[' + parts.join(',') + ']';
+    const json = '[' + parts.join(',') + ']';
+    r.cached = { pushed: r.pushed, limit, json };
+    return json;
   }
   async range(symbol: string, fromMs: number, toMs: number): Promise<Tick[]> {
     const r = this.ring(symbol);

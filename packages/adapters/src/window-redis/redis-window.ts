@@ -17,7 +17,8 @@ export const windowKey = (symbol: string, prefix = 'market'): string => `${prefi
 /**
  * Sliding windows on Redis Streams: XADD with approximate MAXLEN trimming and EXPIRE in one
  * pipeline (XADD does not refresh the TTL), reads with XREVRANGE + - COUNT n. Each entry holds the
- * tick's wire JSON in field `j`, so reads return it without re-encoding.
+ * tick's wire JSON in field `j`, so reads return it without re-encoding; `latestJson` joins them in a
+ * Lua script (EVALSHA), so a read is one bulk string to parse.
  */
 export class RedisWindowStore implements WindowStore {
   readonly kind = 'redis';
@@ -31,6 +32,14 @@ export class RedisWindowStore implements WindowStore {
       retryStrategy: (n) => Math.min(n * 100, 2000),
     });
     this.redis.on('error', () => {});
+    // the newest n entries' JSON joined inside Redis: one bulk string to parse instead of n entries
+    this.redis.defineCommand('latestWindowJson', {
+      numberOfKeys: 1,
+      lua: `local rows = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])
+local out = {}
+for i, r in ipairs(rows) do out[i] = r[2][2] end
+return '[' .. table.concat(out, ',') .. ']'`,
+    });
   }
   capacity(symbol: string): number {
     return this.opts.overrides?.[symbol] ?? this.opts.size;
@@ -50,16 +59,8 @@ export class RedisWindowStore implements WindowStore {
     if (failed) throw failed[0];
   }
   async latestJson(symbol: string, limit: number): Promise<string> {
-    const rows = await this.redis.xrevrange(
-      this.key(symbol),
-      '+',
-      '-',
-      'COUNT',
-      Math.min(limit, this.capacity(symbol)),
-    );
-    let s = '[';
-    for (let i = 0; i < rows.length; i++) s += (i ? ',' : '') + rows[i]![1][1];
-    return s + ']';
+    const latest = (this.redis as unknown as LatestJsonCommand).latestWindowJson;
+    return latest.call(this.redis, this.key(symbol), Math.min(limit, this.capacity(symbol)));
   }
   async latest(symbol: string, limit: number): Promise<Tick[]> {
     return (JSON.parse(await this.latestJson(symbol, limit)) as WireTick[]).map((w) => fromWire(symbol, w));
@@ -83,6 +84,10 @@ export class RedisWindowStore implements WindowStore {
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+interface LatestJsonCommand {
+  latestWindowJson(key: string, count: number): Promise<string>;
 }
 
 interface WireTick {

@@ -90,6 +90,7 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           return reply.status(202).send({ symbol: sym, active: action === 'subscribe' });
         });
 
+      const bodies = new Map<string, { ticks: string; limit: number; body: Buffer }>();
       r.get(
         '/symbols/:symbol/latest',
         {
@@ -111,7 +112,13 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           } catch (e) {
             throw new AppError('TEMPORARILY_UNAVAILABLE', `the window store is unavailable: ${(e as Error).message}`);
           }
-          return reply.type('application/json').send(`{"symbol":"${sym}","ticks":${ticks}}`);
+          // the window hands back the same string until it changes: reuse the encoded body
+          const hit = bodies.get(sym);
+          if (hit && hit.ticks === ticks && hit.limit === req.query.limit)
+            return reply.type('application/json').send(hit.body);
+          const body = Buffer.from(`{"symbol":"${sym}","ticks":${ticks}}`);
+          bodies.set(sym, { ticks, limit: req.query.limit, body });
+          return reply.type('application/json').send(body);
         },
       );
 
