@@ -155,16 +155,18 @@ export function periodReturns(
   return out;
 }
 
-export function computeStats(input: StatsInput): Stats {
-  const { equity, time, close, trades } = input;
+/**
+ * Drawdowns in one pass: dd[i] = 1 - E[i] / peak; a period runs from a bar at the peak (dd = 0) to
+ * the next such bar, or to the last bar. The per-bar loops live in small functions of their own so
+ * the JIT optimises them once: kept inline, every change in the shape of the trade-level inputs
+ * deoptimised the whole of `computeStats` and recompiled it (50-80 ms of compiler time per backtest
+ * in sweeps).
+ */
+function drawdowns(
+  equity: ArrayLike<number>,
+  time: ArrayLike<number>,
+): { maxDd: number; peak: number; ddDur: number[]; ddPeak: number[] } {
   const n = equity.length;
-  const warnings: string[] = [];
-  const rf = input.riskFreeRate ?? 0;
-  const e0 = equity[0] ?? 0;
-  const eN = equity[n - 1] ?? 0;
-
-  // drawdowns in one pass: dd[i] = 1 - E[i] / peak; a period runs from a bar at the peak (dd = 0)
-  // to the next such bar, or to the last bar
   let peak = -Infinity;
   let maxDd = 0;
   let lastZero = -1;
@@ -191,7 +193,71 @@ export function computeStats(input: StatsInput): Stats {
     ddDur.push(time[n - 1]! - time[lastZero]!);
     ddPeak.push(curMax);
   }
-  const equityPeak = peak;
+  return { maxDd, peak, ddDur, ddPeak };
+}
+
+/**
+ * Beta from per-bar log returns of equity and instrument, covariance by Welford's update (one pass,
+ * no per-bar arrays, numerically stable).
+ */
+function betaOf(equity: ArrayLike<number>, close: ArrayLike<number>): number {
+  const n = equity.length;
+  if (n <= 2) return NaN;
+  let k = 0;
+  let ma = 0;
+  let mb = 0;
+  let cab = 0;
+  let vb = 0;
+  for (let i = 1; i < n; i++) {
+    const a = equity[i] === equity[i - 1] ? 0 : Math.log(equity[i]! / equity[i - 1]!);
+    const b = Math.log(close[i]! / close[i - 1]!);
+    k++;
+    const da = a - ma;
+    const db = b - mb;
+    ma += da / k;
+    mb += db / k;
+    cab += da * (b - mb);
+    vb += db * (b - mb);
+  }
+  return cab / vb;
+}
+
+/** The per-trade figures (their own function for the same reason as `drawdowns`). */
+function tradeFigures(trades: StatsInput['trades'], warnings: string[]) {
+  const pnl = trades.map((t) => t.pnl);
+  const rets = trades.map((t) => t.returnPct);
+  const durs = trades.map((t) => t.exitTime - t.entryTime);
+  const nT = trades.length;
+  const winRate = nT ? pnl.filter((p) => p > 0).length / nT : NaN;
+  const posSum = rets.filter((x) => x > 0).reduce((a, b) => a + b, 0);
+  const negSum = Math.abs(rets.filter((x) => x < 0).reduce((a, b) => a + b, 0));
+  const pnlStd = Math.sqrt(variance(pnl, 1));
+  const winMean = mean(pnl.filter((p) => p > 0));
+  const lossMean = -mean(pnl.filter((p) => p < 0));
+  return {
+    trades: nT,
+    winRatePct: winRate * 100,
+    bestTradePct: nT ? maxOf(rets) * 100 : NaN,
+    worstTradePct: nT ? -maxOf(rets.map((x) => -x)) * 100 : NaN,
+    avgTradePct: nT ? geometricMean(rets, warnings) * 100 : NaN,
+    maxTradeDurationMs: nT ? maxOf(durs) : NaN,
+    avgTradeDurationMs: nT ? mean(durs) : NaN,
+    profitFactor: posSum / (negSum || NaN),
+    expectancyPct: mean(rets) * 100,
+    sqn: (Math.sqrt(nT) * mean(pnl)) / (pnlStd || NaN),
+    kelly: winRate - (1 - winRate) / (winMean / lossMean),
+  };
+}
+
+export function computeStats(input: StatsInput): Stats {
+  const { equity, time, close, trades } = input;
+  const n = equity.length;
+  const warnings: string[] = [];
+  const rf = input.riskFreeRate ?? 0;
+  const e0 = equity[0] ?? 0;
+  const eN = equity[n - 1] ?? 0;
+
+  const { maxDd, peak: equityPeak, ddDur, ddPeak } = drawdowns(equity, time);
 
   // exposure: the union of [entry bar, exit bar] over trades
   let exposedBars = 0;
@@ -219,40 +285,9 @@ export function computeStats(input: StatsInput): Stats {
   const durationMs = n ? time[n - 1]! - time[0]! : 0;
   const years = durationMs / DAY / 365.25;
 
-  // beta from per-bar log returns of equity and of the instrument (two passes, no per-bar arrays)
-  // beta: per-bar log returns of equity and instrument, covariance by Welford's update (one pass,
-  // no per-bar arrays, numerically stable)
-  let beta = NaN;
-  if (n > 2) {
-    let k = 0;
-    let ma = 0;
-    let mb = 0;
-    let cab = 0;
-    let vb = 0;
-    for (let i = 1; i < n; i++) {
-      const a = equity[i] === equity[i - 1] ? 0 : Math.log(equity[i]! / equity[i - 1]!);
-      const b = Math.log(close[i]! / close[i - 1]!);
-      k++;
-      const da = a - ma;
-      const db = b - mb;
-      ma += da / k;
-      mb += db / k;
-      cab += da * (b - mb);
-      vb += db * (b - mb);
-    }
-    beta = cab / vb;
-  }
+  const beta = betaOf(equity, close);
 
-  const pnl = trades.map((t) => t.pnl);
-  const rets = trades.map((t) => t.returnPct);
-  const durs = trades.map((t) => t.exitTime - t.entryTime);
-  const nT = trades.length;
-  const winRate = nT ? pnl.filter((p) => p > 0).length / nT : NaN;
-  const posSum = rets.filter((x) => x > 0).reduce((a, b) => a + b, 0);
-  const negSum = Math.abs(rets.filter((x) => x < 0).reduce((a, b) => a + b, 0));
-  const pnlStd = Math.sqrt(variance(pnl, 1));
-  const winMean = mean(pnl.filter((p) => p > 0));
-  const lossMean = -mean(pnl.filter((p) => p < 0));
+  const t = tradeFigures(trades, warnings);
 
   return {
     start: n ? new Date(time[0]!).toISOString() : '',
@@ -275,17 +310,7 @@ export function computeStats(input: StatsInput): Stats {
     avgDrawdownPct: ddPeak.length ? -mean(ddPeak) * 100 : NaN,
     maxDrawdownDurationMs: ddDur.length ? maxOf(ddDur) : NaN,
     avgDrawdownDurationMs: ddDur.length ? mean(ddDur) : NaN,
-    trades: nT,
-    winRatePct: winRate * 100,
-    bestTradePct: nT ? maxOf(rets) * 100 : NaN,
-    worstTradePct: nT ? -maxOf(rets.map((x) => -x)) * 100 : NaN,
-    avgTradePct: nT ? geometricMean(rets, warnings) * 100 : NaN,
-    maxTradeDurationMs: nT ? maxOf(durs) : NaN,
-    avgTradeDurationMs: nT ? mean(durs) : NaN,
-    profitFactor: posSum / (negSum || NaN),
-    expectancyPct: mean(rets) * 100,
-    sqn: (Math.sqrt(nT) * mean(pnl)) / (pnlStd || NaN),
-    kelly: winRate - (1 - winRate) / (winMean / lossMean),
+    ...t,
     totalFees: input.totalFees ?? trades.reduce((s, t) => s + t.fees, 0),
     periodsPerYear: perYear,
     warnings,
