@@ -33,7 +33,16 @@ describe('gateway forwarding to remote services', () => {
     echo = createServer((req, res) => {
       seen.push(req.headers);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ path: req.url }));
+      if (req.url === '/api/analytics/big') {
+        // larger than the gateway reads whole: it streams through, chunked
+        res.write('[');
+        for (let i = 0; i < 300_000; i++) res.write(i ? ',12345' : '12345');
+        res.end(']');
+        return;
+      }
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(JSON.stringify({ path: req.url, method: req.method, bodyBytes: n })));
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
@@ -88,13 +97,29 @@ describe('gateway forwarding to remote services', () => {
       expect((await fetch(`${gw}${path}`, { headers: a.h })).status, path).toBe(200);
     // what the downstream receives
     const r = await fetch(`${gw}/api/analytics/portfolio?x=1`, { headers: { ...a.h, 'x-request-id': 'trace-42' } });
-    expect(await r.json()).toEqual({ path: '/api/analytics/portfolio?x=1' });
+    expect(await r.json()).toEqual({ path: '/api/analytics/portfolio?x=1', method: 'GET', bodyBytes: 0 });
     expect(r.headers.get('x-request-id')).toBe('trace-42');
     expect(seen.at(-1)).toMatchObject({
       'x-request-id': 'trace-42',
       'x-user-id': a.id,
       authorization: a.h.authorization,
     });
+  });
+
+  it('streams request bodies and large answers through, whatever their content type', async () => {
+    const a = await register('body@gw.io');
+    const csv = 'ts,open,high,low,close,volume\n'.repeat(50_000);
+    const up = await fetch(`${gw}/api/analytics/upload`, {
+      method: 'POST',
+      headers: { ...a.h, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    expect(await up.json()).toEqual({ path: '/api/analytics/upload', method: 'POST', bodyBytes: csv.length });
+    const big = await fetch(`${gw}/api/analytics/big`, { headers: a.h });
+    expect(big.status).toBe(200);
+    const arr = (await big.json()) as number[];
+    expect(arr).toHaveLength(300_000);
+    expect(arr.every((x) => x === 12345)).toBe(true);
   });
 
   it('forwards WebSocket connections to the notification service', async () => {
@@ -129,5 +154,12 @@ describe('gateway forwarding to remote services', () => {
     expect(body.status).toBe('degraded');
     expect(body.dependencies.analytics!.status).toBe('down');
     expect(body.dependencies.strategy!.status).toBe('ok');
+    // a call to the missing service is a 503 that names it, never a 500
+    const a = await register('down@gw.io');
+    const r = await fetch(`${gw}/api/analytics/portfolio`, { headers: a.h });
+    expect(r.status).toBe(503);
+    const err = (await r.json()) as { error: { code: string; message: string } };
+    expect(err.error.code).toBe('TEMPORARILY_UNAVAILABLE');
+    expect(err.error.message).toMatch(/analytics service is unavailable/);
   });
 });

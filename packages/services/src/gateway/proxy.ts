@@ -1,6 +1,8 @@
 import proxy from '@fastify/http-proxy';
 import type { ServiceName } from '@algotrade/adapters';
-import type { FastifyPluginAsync } from 'fastify';
+import { AppError } from '@algotrade/core';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Pool } from 'undici';
 import type { ServiceContext } from '../context.ts';
 
 /** Which public prefixes each service answers (the gateway forwards them when the service runs elsewhere). */
@@ -13,32 +15,103 @@ export const SERVICE_PREFIXES: Partial<Record<ServiceName, string[]>> = {
   analytics: ['/api/analytics'],
 };
 
+/** connection-level headers that never travel across a proxy (RFC 9110 §7.6.1), plus host */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+]);
+/** answers up to this size are read whole and sent in one write; larger ones (candle dumps) stream */
+const BUFFER_LIMIT = 1 << 20;
+
 /**
  * Distributed topology: for every service not mounted in this process but given a URL in the
- * configuration (`MARKET_DATA_URL`, `STRATEGY_URL`, ...), the gateway forwards its prefixes there,
- * WebSocket upgrades included. Gateway hooks still apply first (rate limits, CORS, security headers,
- * metrics). The request id travels as `x-request-id` and the caller as `x-user-id` (for logs; the
- * service checks the bearer token itself with the shared secret, so a forged header grants nothing).
+ * configuration (`MARKET_DATA_URL`, `STRATEGY_URL`, ...), the gateway forwards its prefixes there.
+ * Gateway hooks still apply first (rate limits, CORS, security headers, metrics). The request id
+ * travels as `x-request-id` and the caller as `x-user-id` (for logs; the service checks the bearer
+ * token itself with the shared secret, so a forged header grants nothing).
+ *
+ * HTTP goes through one keep-alive undici pool per service: request bodies stream through, and
+ * answers up to 1 MiB are read whole and written in one piece (the common case; the stream plumbing
+ * of a general-purpose proxy cost more than the hop itself). WebSocket upgrades on `/ws` go through
+ * @fastify/http-proxy.
  */
 export const gatewayProxy: FastifyPluginAsync<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const urls = ctx.rt.config.serviceUrls;
   for (const [name, prefixes] of Object.entries(SERVICE_PREFIXES) as [ServiceName, string[]][]) {
     const upstream = urls[name];
     if (!upstream || ctx.services.includes(name)) continue;
-    for (const prefix of prefixes)
-      await app.register(proxy, {
-        upstream,
-        prefix,
-        rewritePrefix: prefix,
-        websocket: prefix === '/ws',
-        replyOptions: {
-          rewriteRequestHeaders: (req, headers) => ({
-            ...headers,
-            'x-request-id': String(req.id),
-            ...(req.authUser ? { 'x-user-id': req.authUser.id } : {}),
-          }),
-        },
+    const pool = new Pool(upstream, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+    ctx.onClose(() => pool.close());
+    for (const prefix of prefixes) {
+      if (prefix === '/ws') {
+        await app.register(proxy, {
+          upstream,
+          prefix,
+          rewritePrefix: prefix,
+          websocket: true,
+          replyOptions: {
+            rewriteRequestHeaders: (req, headers) => ({
+              ...headers,
+              'x-request-id': String(req.id),
+              ...(req.authUser ? { 'x-user-id': req.authUser.id } : {}),
+            }),
+          },
+        });
+        continue;
+      }
+      await app.register(async (scope) => {
+        // bodies are not parsed here: the raw request streams to the service, which validates it
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+        const handler = (req: FastifyRequest, reply: FastifyReply) => forward(pool, name, req, reply);
+        scope.all(prefix, { schema: { hide: true } }, handler);
+        scope.all(`${prefix}/*`, { schema: { hide: true } }, handler);
       });
+    }
     ctx.rt.log.info({ service: name, upstream, prefixes }, 'gateway forwards to a remote service');
   }
 };
+
+async function forward(pool: Pool, service: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+  headers['x-request-id'] = String(req.id);
+  if (req.authUser) headers['x-user-id'] = req.authUser.id;
+  else delete headers['x-user-id'];
+  const fwd = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = fwd ? `${String(fwd)}, ${req.socket.remoteAddress}` : (req.socket.remoteAddress ?? '');
+  const hasBody =
+    req.method !== 'GET' &&
+    req.method !== 'HEAD' &&
+    (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+  let res: Awaited<ReturnType<Pool['request']>>;
+  try {
+    res = await pool.request({
+      method: req.method as 'GET',
+      path: req.url,
+      headers,
+      body: hasBody ? req.raw : null,
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    });
+  } catch (e) {
+    throw new AppError('TEMPORARILY_UNAVAILABLE', `the ${service} service is unavailable: ${(e as Error).message}`);
+  }
+  reply.code(res.statusCode);
+  // the gateway's own security, CORS and rate-limit headers stand; the service's copies are dropped
+  for (const [k, v] of Object.entries(res.headers))
+    if (v !== undefined && !HOP_BY_HOP.has(k) && !reply.hasHeader(k)) reply.header(k, v);
+  const len = Number(res.headers['content-length']);
+  if (req.method === 'HEAD') {
+    await res.body.dump();
+    return reply.send();
+  }
+  if (Number.isFinite(len) && len <= BUFFER_LIMIT) return reply.send(Buffer.from(await res.body.arrayBuffer()));
+  return reply.send(res.body);
+}
