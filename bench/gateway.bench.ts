@@ -1,6 +1,7 @@
 import http from 'node:http';
 import WebSocket from 'ws';
 import { percentile, report } from './harness.ts';
+import { RawWsClient } from './raw-ws.ts';
 import { registerUser, startServer } from './server.ts';
 
 // (a) WebSocket fan-out: FANOUT_CLIENTS (5,000) clients subscribed to one price channel fed by the
@@ -55,26 +56,57 @@ try {
   const lat: number[] = [];
   let measuring = false;
   let subscribed = 0;
-  const sockets: WebSocket[] = [];
+  const TS = Buffer.from('"ts":');
+  const SUBSCRIBED = Buffer.from('"subscribed"');
+  // the tick time carried in the price push (data.ts, the first "ts" followed by digits)
+  const tickTime = (p: Buffer): number => {
+    for (let at = p.indexOf(TS); at >= 0; at = p.indexOf(TS, at + 5)) {
+      let v = 0;
+      let i = at + 5;
+      for (; i < p.length && p[i]! >= 48 && p[i]! <= 57; i++) v = v * 10 + p[i]! - 48;
+      if (i > at + 5) return v;
+    }
+    return NaN;
+  };
+  const onPush = (p: Buffer) => {
+    if (!measuring) {
+      if (p.indexOf(SUBSCRIBED) >= 0) subscribed++;
+      return;
+    }
+    const ts = tickTime(p);
+    if (ts === ts) lat.push(Date.now() - ts);
+  };
+  // FANOUT_CLIENT=ws: clients built on the ws library instead of raw sockets (heavier per frame)
+  const wsLib = process.env.FANOUT_CLIENT === 'ws';
+  const sockets: { isOpen: boolean; close(): void }[] = [];
   for (let i = 0; i < CLIENTS; i += 250) {
     await Promise.all(
       Array.from({ length: Math.min(250, CLIENTS - i) }, async () => {
+        const subscribe = JSON.stringify({ op: 'subscribe', channel: 'prices:BENCHUSD' });
+        if (!wsLib) {
+          const c = await RawWsClient.connect(wsUrl, onPush);
+          sockets.push({
+            get isOpen() {
+              return c.isOpen;
+            },
+            close: () => c.destroy(),
+          });
+          c.sendText(subscribe);
+          return;
+        }
         const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-        sockets.push(ws);
-        ws.on('message', (d: Buffer) => {
-          // frames are small JSON: find the tick time without parsing every field
-          const s = d.toString();
-          if (s.includes('"subscribed"')) subscribed++;
-          else if (measuring && s.includes('"price"')) {
-            const m = /"ts":(\d+)/.exec(s);
-            if (m) lat.push(Date.now() - Number(m[1]));
-          }
+        sockets.push({
+          get isOpen() {
+            return ws.readyState === WebSocket.OPEN;
+          },
+          close: () => ws.terminate(),
         });
+        ws.on('message', (d: Buffer) => onPush(d));
         await new Promise<void>((res, rej) => {
           ws.once('open', () => res());
           ws.once('error', rej);
         });
-        ws.send(JSON.stringify({ op: 'subscribe', channel: 'prices:BENCHUSD' }));
+        ws.send(subscribe);
       }),
     );
   }
@@ -82,7 +114,7 @@ try {
   measuring = true;
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
-  const open = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
+  const open = sockets.filter((s) => s.isOpen).length;
   report({
     bench: 'gateway',
     metric: `fanout_${CLIENTS}_clients_latency_p50_ms`,
@@ -91,6 +123,7 @@ try {
     frames: lat.length,
     framesPerClientPerS: lat.length / CLIENTS / SECONDS,
     stillOpen: open,
+    client: wsLib ? 'ws' : 'raw',
   });
   report({
     bench: 'gateway',
@@ -98,7 +131,7 @@ try {
     value: percentile(lat, 99),
     unit: 'ms',
   });
-  for (const s of sockets) s.terminate();
+  for (const s of sockets) s.close();
 
   // ---- (b) gateway overhead ----
   const gw = await startServer({ MARKET_DATA_URL: srv.url, JWT_SECRET: secret, MARKET_FEED: 'none' }, [

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { textFrame } from './notification.service.ts';
 
 type Frame = { channel?: string; type: string; data?: Record<string, unknown>; ts: string };
 
@@ -28,6 +30,25 @@ async function connect(base: string, token?: string) {
   return { ws, frames, closed, waitFor, send: (o: object) => ws.send(JSON.stringify(o)) };
 }
 
+describe('textFrame', () => {
+  it('frames text that a WebSocket client reads back, for every length encoding', async () => {
+    for (const n of [0, 1, 125, 126, 65_535, 65_536, 200_000]) {
+      const text = 'é'.repeat(Math.floor(n / 2)) + 'x'.repeat(n % 2);
+      const got = await new Promise<{ data: string; binary: boolean }>((resolve, reject) => {
+        // ws's own frame parser (exported at run time, absent from its type definitions)
+        const { Receiver } = WebSocket as unknown as {
+          Receiver: new (o: { isServer: boolean }) => NodeJS.EventEmitter & { write(b: Buffer): void };
+        };
+        const r = new Receiver({ isServer: false });
+        r.on('message', (d: Buffer, binary: boolean) => resolve({ data: d.toString(), binary }));
+        r.on('error', reject);
+        r.write(textFrame(Buffer.from(text)));
+      });
+      expect(got).toEqual({ data: text, binary: false });
+    }
+  });
+});
+
 describe('notifications WebSocket', () => {
   let t: TestApp;
   let base: string;
@@ -42,6 +63,30 @@ describe('notifications WebSocket', () => {
     b = await t.user();
   });
   afterAll(() => t.stop());
+
+  it('drops a client that stops reading (4008) while the others get every push', async () => {
+    const slow = await connect(base, token(a));
+    const fast = await connect(base, token(b));
+    slow.send({ op: 'subscribe', channel: 'user' });
+    fast.send({ op: 'subscribe', channel: 'user' });
+    await slow.waitFor((f) => f.type === 'subscribed');
+    await fast.waitFor((f) => f.type === 'subscribed');
+    slow.ws.pause(); // stops reading its socket: the server's send buffer for it grows
+    const blob = 'x'.repeat(60_000);
+    for (let i = 0; i < 300; i++) {
+      await t.rt.bus.publish(TOPICS.userNotifications.name, a.id, 'bulk', { i, blob });
+      await t.rt.bus.publish(TOPICS.userNotifications.name, b.id, 'bulk', { i, blob });
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    const last = await fast.waitFor((f) => f.type === 'bulk' && f.data?.i === 299);
+    expect(last.channel).toBe('user');
+    expect(fast.frames.filter((f) => f.type === 'bulk')).toHaveLength(300);
+    slow.ws.resume();
+    expect(await slow.closed).toBe(4008);
+    expect(slow.frames.filter((f) => f.type === 'bulk').length).toBeLessThan(300);
+    expect(fast.ws.readyState).toBe(WebSocket.OPEN);
+    fast.ws.close();
+  });
 
   it('refuses a connection without a valid token', async () => {
     const c = await connect(base);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { TOPICS, type Envelope, type Subscription } from '@algotrade/core';
 import { backtestsRepo, isUuid } from '@algotrade/adapters';
 import websocket from '@fastify/websocket';
@@ -20,8 +21,31 @@ const ClientMessage = z.discriminatedUnion('op', [
   z.object({ op: z.literal('ping') }),
 ]);
 
+/**
+ * One unmasked, unfragmented server-to-client text frame (RFC 6455 §5.2): header and payload in one
+ * buffer, built once per push and written as is to every subscriber's socket.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const f = Buffer.allocUnsafe(head + n);
+  f[0] = 0x81; // FIN + text
+  if (n < 126) f[1] = n;
+  else if (n < 65_536) {
+    f[1] = 126;
+    f.writeUInt16BE(n, 2);
+  } else {
+    f[1] = 127;
+    f.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(f, head);
+  return f;
+}
+
 interface Client {
   ws: WebSocket;
+  /** the upgraded TCP socket, written directly for pushes (no extensions are negotiated, so a frame is its bytes) */
+  socket?: Socket;
   userId: string;
   channels: Set<string>;
   alive: boolean;
@@ -44,15 +68,19 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
   const push = (channel: string, text: string, only?: (c: Client) => boolean) => {
     const set = byChannel.get(channel);
     if (!set) return;
-    // encoded once for every subscriber (ws would encode the string again for each)
-    const frame = Buffer.from(text);
+    // framed once for every subscriber, then one socket write each (ws would frame it again for each
+    // and write header and payload as two buffers)
+    const payload = Buffer.from(text);
+    const frame = textFrame(payload);
     for (const c of set) {
       if (only && !only(c)) continue;
+      if (c.ws.readyState !== c.ws.OPEN) continue;
       if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
         c.ws.close(CLOSE_SLOW_CONSUMER, 'client too slow: send buffer full');
         continue;
       }
-      c.ws.send(frame, { binary: false });
+      if (c.socket) c.socket.write(frame);
+      else c.ws.send(payload, { binary: false });
     }
   };
   const frame = (channel: string, m: Envelope) =>
@@ -120,7 +148,16 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
       ws.close(CLOSE_UNAUTHORIZED, 'a valid token is required: /ws?token=<JWT>');
       return;
     }
-    const client: Client = { ws, userId: req.authUser.id, channels: new Set(), alive: true };
+    // direct writes only while ws owns that very socket and no extension (compression) transforms frames
+    const raw = req.raw.socket as Socket | undefined;
+    const direct = ws.extensions === '' && (ws as unknown as { _socket?: Socket })._socket === raw;
+    const client: Client = {
+      ws,
+      userId: req.authUser.id,
+      channels: new Set(),
+      alive: true,
+      ...(direct && raw ? { socket: raw } : {}),
+    };
     clients.add(client);
     ctx.metrics.wsConnections.set(clients.size);
     const send = (o: object) => ws.send(JSON.stringify({ ts: new Date().toISOString(), ...o }));
