@@ -1,6 +1,6 @@
-import http from 'node:http';
 import WebSocket from 'ws';
 import { percentile, report } from './harness.ts';
+import { openLoopGet } from './raw-http.ts';
 import { RawWsClient } from './raw-ws.ts';
 import { registerUser, startServer } from './server.ts';
 
@@ -13,33 +13,6 @@ const CLIENTS = Number(process.env.FANOUT_CLIENTS ?? 5000);
 const SECONDS = Number(process.env.FANOUT_SECONDS ?? 15);
 const RATE = Number(process.env.PROXY_RATE ?? 500);
 const secret = 'bench-secret-bench-secret-bench-secret-0123';
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function once(url: string, auth: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    http
-      .get(url, { agent, headers: { authorization: auth } }, (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(Number(process.hrtime.bigint() - t0) / 1e6)
-            : reject(new Error(`HTTP ${res.statusCode} from ${url}`)),
-        );
-      })
-      .on('error', reject);
-  });
-}
-async function fixedRate(url: string, auth: string, rate: number, seconds: number): Promise<number[]> {
-  const lat: Promise<number>[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < rate * seconds; i++) {
-    const wait = t0 + (i * 1000) / rate - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    lat.push(once(url, auth));
-  }
-  return Promise.all(lat);
-}
 
 const srv = await startServer({
   SIM_SYMBOLS: 'BENCHUSD',
@@ -141,13 +114,14 @@ try {
   try {
     const direct = `${srv.url}/api/market/_baseline`;
     const viaGw = `${gw.url}/api/market/_baseline`;
-    await fixedRate(direct, auth, 500, 1);
-    await fixedRate(viaGw, auth, 500, 1);
+    const h = { authorization: auth };
+    await openLoopGet(direct, h, 500, 1);
+    await openLoopGet(viaGw, h, 500, 1);
     const d: number[] = [];
     const g: number[] = [];
     for (let round = 0; round < 3; round++) {
-      d.push(...(await fixedRate(direct, auth, RATE, 3)));
-      g.push(...(await fixedRate(viaGw, auth, RATE, 3)));
+      d.push(...(await openLoopGet(direct, h, RATE, 3)));
+      g.push(...(await openLoopGet(viaGw, h, RATE, 3)));
     }
     report({ bench: 'gateway', metric: 'direct_p50_ms', value: percentile(d, 50), unit: 'ms', rate: RATE });
     report({

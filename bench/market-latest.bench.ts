@@ -1,42 +1,11 @@
-import http from 'node:http';
 import autocannon from 'autocannon';
 import { median, percentile, report } from './harness.ts';
+import { openLoopGet } from './raw-http.ts';
 import { registerUser, startServer } from './server.ts';
 
 // GET /api/market/symbols/BTCUSD/latest?limit=100 vs a constant 100-tick baseline route in the same
-// server (same auth and hooks): latency at a fixed 2,000 req/s, and saturation throughput.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-
-function once(url: string, auth: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    http
-      .get(url, { agent, headers: { authorization: auth } }, (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(Number(process.hrtime.bigint() - t0) / 1e6)
-            : reject(new Error(`HTTP ${res.statusCode}`)),
-        );
-      })
-      .on('error', reject);
-  });
-}
-
-/** open-loop load at `rate` req/s for `seconds`, latency of each request in ms */
-async function fixedRate(url: string, auth: string, rate: number, seconds: number): Promise<number[]> {
-  const lat: Promise<number>[] = [];
-  const total = rate * seconds;
-  const t0 = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    lat.push(once(url, auth));
-  }
-  return Promise.all(lat);
-}
-
+// server (same auth and hooks): latency at a fixed 2,000 req/s (open loop, raw-socket client), and
+// saturation throughput (autocannon, 32 connections).
 async function saturate(url: string, auth: string): Promise<number> {
   const r = await autocannon({ url, connections: 32, pipelining: 1, duration: 5, headers: { authorization: auth } });
   if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers`);
@@ -54,9 +23,11 @@ async function run(label: string, env: Record<string, string>) {
       if ((body as { ticks: unknown[] }).ticks.length === 100) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await fixedRate(latest, auth, 1000, 2); // warm-up
-    const lat = await fixedRate(latest, auth, 2000, 5);
-    const baseLat = await fixedRate(base, auth, 2000, 5);
+    const h = { authorization: auth };
+    await openLoopGet(latest, h, 1000, 2); // warm-up
+    await openLoopGet(base, h, 1000, 2);
+    const lat = await openLoopGet(latest, h, 2000, 5);
+    const baseLat = await openLoopGet(base, h, 2000, 5);
     report({
       bench: 'market-latest',
       metric: `${label}_p50_at_2000rps_ms`,
@@ -87,4 +58,3 @@ else
   await run('redis', { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'b'.repeat(40) }).catch((e) =>
     console.error(`redis run skipped: ${e.message}`),
   );
-agent.destroy();

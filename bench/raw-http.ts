@@ -1,0 +1,99 @@
+import net from 'node:net';
+
+/**
+ * An open-loop HTTP/1.1 load generator for latency figures: GETs are issued on a fixed schedule
+ * (`rate` per second, whatever the answers do) and spread over keep-alive connections; each latency
+ * runs from the moment the request was issued (queued when every connection is busy, so a stalled
+ * server is charged for the requests waiting behind it) to the last byte of its answer. Timers fire
+ * up to a millisecond late, so requests go out in small bursts; the issue time, not the ideal
+ * schedule, is the start. The client is a socket and a byte scanner per connection, cheap enough that
+ * the figure is the server's rather than the load generator's.
+ */
+export async function openLoopGet(
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+  connections = 16,
+): Promise<number[]> {
+  const u = new URL(url);
+  const head = Buffer.from(
+    `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('') +
+      '\r\n',
+  );
+  const total = Math.round(rate * seconds);
+  const lat: number[] = [];
+  const backlog: number[] = []; // issue times of requests waiting for a free connection
+  let failed = 0;
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+
+  interface Conn {
+    socket: net.Socket;
+    busySince: number; // issue time of the request in flight, or -1
+    buf: Buffer;
+  }
+  const idle: Conn[] = [];
+  const send = (c: Conn, issuedAt: number) => {
+    c.busySince = issuedAt;
+    c.socket.write(head);
+  };
+  const complete = (c: Conn, ok: boolean) => {
+    if (ok) lat.push(performance.now() - c.busySince);
+    else failed++;
+    c.busySince = -1;
+    if (++done === total) finish();
+    const next = backlog.shift();
+    if (next !== undefined) send(c, next);
+    else idle.push(c);
+  };
+  const conns = await Promise.all(
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<Conn>((resolve, reject) => {
+          const socket = net.connect(Number(u.port), u.hostname, () => resolve(c));
+          const c: Conn = { socket, busySince: -1, buf: Buffer.alloc(0) };
+          socket.setNoDelay(true);
+          socket.once('error', reject);
+          socket.on('data', (d: Buffer) => {
+            c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
+            for (;;) {
+              const end = c.buf.indexOf('\r\n\r\n');
+              if (end < 0) return;
+              const h = c.buf.subarray(0, end).toString('latin1');
+              const m = /\r\ncontent-length: *(\d+)/i.exec(h);
+              const len = m ? Number(m[1]) : 0;
+              if (c.buf.length < end + 4 + len) return;
+              c.buf = c.buf.subarray(end + 4 + len);
+              complete(c, h.startsWith('HTTP/1.1 200'));
+            }
+          });
+        }),
+    ),
+  );
+  idle.push(...conns);
+
+  const t0 = performance.now();
+  let issued = 0;
+  const tick = () => {
+    const now = performance.now();
+    // everything due by now goes out (timers fire late; the due time is what latency counts from)
+    while (issued < total && t0 + (issued * 1000) / rate <= now) {
+      issued++;
+      const c = idle.pop();
+      if (c) send(c, now);
+      else backlog.push(now);
+    }
+    if (issued < total) setTimeout(tick, Math.max(0, t0 + (issued * 1000) / rate - performance.now()));
+  };
+  tick();
+  await finished;
+  for (const c of conns) c.socket.destroy();
+  if (failed) throw new Error(`${failed} of ${total} requests did not answer 200`);
+  return lat;
+}
