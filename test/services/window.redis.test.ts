@@ -23,3 +23,71 @@ describe('redis window keys', () => {
     }
   });
 });
+
+describe('redis window read cache (client tracking)', () => {
+  const tick = (symbol: string, i: number) => ({
+    symbol,
+    ts: Date.UTC(2024, 0, 1) + i * 1000,
+    price: 100 + i,
+    size: 1,
+  });
+  const newest = async (w: RedisWindowStore, s: string) =>
+    (JSON.parse(await w.latestJson(s, 3)) as { price: number }[]).map((t) => t.price);
+  const until = async (f: () => Promise<boolean>, ms = 3000) => {
+    const t0 = Date.now();
+    while (!(await f())) {
+      if (Date.now() - t0 > ms) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return Date.now() - t0;
+  };
+
+  it('answers repeated reads from memory and sees another writer at once', async () => {
+    const s = `CACHE${Date.now()}`;
+    const writer = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });
+    const reader = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
+    try {
+      await writer.append(s, [tick(s, 0), tick(s, 1)]);
+      // tracking turns on once both of the reader's connections are up
+      await until(async () => (await newest(reader, s), reader.reads.cached > 0));
+      const before = { ...reader.reads };
+      for (let i = 0; i < 50; i++) expect(await newest(reader, s)).toEqual([101, 100]);
+      expect(reader.reads.cached - before.cached).toBe(50);
+      expect(reader.reads.redis).toBe(before.redis);
+      // another process appends: Redis invalidates the reader's entry
+      await writer.append(s, [tick(s, 2)]);
+      const ms = await until(async () => (await newest(reader, s))[0] === 102);
+      expect(ms).toBeLessThan(1000);
+      expect(await newest(reader, s)).toEqual([102, 101, 100]);
+      // a different limit is a different read
+      expect((JSON.parse(await reader.latestJson(s, 1)) as unknown[]).length).toBe(1);
+      // the key expiring or being deleted invalidates too
+      await writer.redis.del(windowKey(s, prefix));
+      await until(async () => (await newest(reader, s)).length === 0);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
+  it('never serves from memory while its connections are down', async () => {
+    const s = `CACHEDOWN${Date.now()}`;
+    const w = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
+    try {
+      await w.append(s, [tick(s, 0)]);
+      await until(async () => (await newest(w, s), w.reads.cached > 0));
+      // the server drops the read connection: the cache goes with it
+      const id = await w.redis.client('ID');
+      const closed = new Promise((r) => w.redis.once('close', r));
+      const admin = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 1, ttlSeconds: 1, cacheReads: false });
+      await admin.redis.client('KILL', 'ID', String(id));
+      await admin.close();
+      await closed;
+      const cached = w.reads.cached;
+      await until(async () => (await newest(w, s).catch(() => [])).length === 1);
+      expect(w.reads.cached).toBe(cached);
+    } finally {
+      await w.close();
+    }
+  });
+});

@@ -80,7 +80,14 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   let rateRedis: import('ioredis').Redis | undefined;
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
-    rateRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false });
+    // no offline queue: while Redis is away a limit check fails at once and is skipped (skipOnError)
+    // instead of holding the request until a reconnection attempt gives up
+    rateRedis = new Redis(config.redisUrl, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      lazyConnect: false,
+      enableOfflineQueue: false,
+    });
     // while Redis is away, limits are skipped (skipOnError below); say so once per outage
     let down = false;
     rateRedis.on('error', (e) => {

@@ -9,6 +9,8 @@ export interface RedisWindowOptions {
   ttlSeconds: number;
   /** key prefix, so test runs and deployments can share one Redis */
   prefix?: string;
+  /** keep `latest` answers in process memory, invalidated by Redis (client tracking); default true */
+  cacheReads?: boolean;
 }
 
 /** Stream key of a symbol; the symbol is the hash tag so all of its keys share one cluster slot. */
@@ -19,6 +21,14 @@ export const windowKey = (symbol: string, prefix = 'market'): string => `${prefi
  * script per batch of ticks (XADD does not refresh the TTL), reads with XREVRANGE + - COUNT n. Each entry holds the
  * tick's wire JSON in field `j`, so reads return it without re-encoding; `latestJson` joins them in a
  * Lua script (EVALSHA), so a read is one bulk string to parse.
+ *
+ * Reads are cached in process with Redis's server-assisted client-side caching: the read connection
+ * turns CLIENT TRACKING on, redirecting invalidations to a second connection subscribed to
+ * `__redis__:invalidate`; Redis announces every change to a key this process has read (an append by
+ * any writer, trimming, expiry), and the entry is dropped. A read still in flight when its key is
+ * invalidated is not cached; while either connection is down nothing is cached and reads go to Redis
+ * (and fail there during an outage). Many strategies polling one symbol then cost one Redis read per
+ * change of the window.
  */
 export class RedisWindowStore implements WindowStore {
   readonly kind = 'redis';
@@ -32,6 +42,7 @@ export class RedisWindowStore implements WindowStore {
       retryStrategy: (n) => Math.min(n * 100, 2000),
     });
     this.redis.on('error', () => {});
+    if (opts.cacheReads !== false) this.track();
     // the newest n entries' JSON joined inside Redis: one bulk string to parse instead of n entries
     this.redis.defineCommand('latestWindowJson', {
       numberOfKeys: 1,
@@ -52,6 +63,70 @@ redis.call('EXPIRE', key, ARGV[2])
 return (#ARGV - 2) / 2`,
     });
   }
+  // ---- client-side cache (see the class comment) ----
+  private inval?: Redis;
+  private invalId?: number;
+  private tracking = false;
+  private epoch = 0;
+  private readonly cache = new Map<string, { count: number; json: string }>();
+  private readonly versions = new Map<string, number>();
+  /** reads answered from the cache, and from Redis */
+  readonly reads = { cached: 0, redis: 0 };
+
+  /** one Redis read per key at a time: concurrent misses share it (no herd after each append) */
+  private readonly inflight = new Map<string, { count: number; p: Promise<string> }>();
+
+  private dropKey(key: string): void {
+    this.cache.delete(key);
+    this.inflight.delete(key); // readers arriving after a change do not join a read from before it
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
+  }
+
+  private track(): void {
+    const inval = new Redis(this.opts.url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (n) => Math.min(n * 100, 2000),
+      autoResubscribe: false, // re-subscribed by hand: the client id is read first
+    });
+    this.inval = inval;
+    inval.on('error', () => {});
+    const off = () => {
+      this.tracking = false;
+      this.epoch++;
+      this.cache.clear();
+    };
+    for (const c of [this.redis, inval]) {
+      c.on('close', off);
+      c.on('end', off);
+    }
+    inval.on('messageBuffer', (_channel: Buffer, keys: Buffer | Buffer[] | null) => {
+      if (!keys) return off(); // FLUSHALL / FLUSHDB: everything goes
+      for (const k of Array.isArray(keys) ? keys : [keys]) this.dropKey(k.toString());
+    });
+    const enable = async () => {
+      const epoch = this.epoch;
+      try {
+        await this.redis.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.invalId));
+        if (epoch === this.epoch && inval.status === 'ready' && this.redis.status === 'ready') this.tracking = true;
+      } catch {
+        // no caching until the next reconnect
+      }
+    };
+    inval.on('ready', async () => {
+      try {
+        this.invalId = Number(await inval.client('ID'));
+        await inval.subscribe('__redis__:invalidate');
+      } catch {
+        return;
+      }
+      if (this.redis.status === 'ready') await enable();
+    });
+    this.redis.on('ready', () => {
+      if (this.invalId !== undefined && inval.status === 'ready') void enable();
+    });
+  }
+
   capacity(symbol: string): number {
     return this.opts.overrides?.[symbol] ?? this.opts.size;
   }
@@ -62,6 +137,7 @@ return (#ARGV - 2) / 2`,
     if (ticks.length === 0) return;
     const key = this.key(symbol);
     const cap = this.capacity(symbol);
+    this.dropKey(key); // our own reads see this append at once, whatever the invalidation's timing
     const run = (this.redis as unknown as WindowCommands).appendWindow;
     const calls: Promise<number>[] = [];
     for (let i = 0; i < ticks.length; i += APPEND_CHUNK) {
@@ -73,8 +149,39 @@ return (#ARGV - 2) / 2`,
     await Promise.all(calls);
   }
   async latestJson(symbol: string, limit: number): Promise<string> {
+    const key = this.key(symbol);
+    const count = Math.min(limit, this.capacity(symbol));
+    if (this.tracking) {
+      const hit = this.cache.get(key);
+      if (hit && hit.count === count) {
+        this.reads.cached++;
+        return hit.json;
+      }
+    }
+    // a read fails at once while Redis is away (the caller answers 503), rather than wait in the
+    // offline queue for reconnection attempts; appends still queue to ride out a blip
+    if (this.redis.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.status})`);
+    const shared = this.inflight.get(key);
+    if (shared && shared.count === count) return shared.p;
+    const { epoch, tracking } = this;
+    const version = this.versions.get(key) ?? 0;
     const latest = (this.redis as unknown as WindowCommands).latestWindowJson;
-    return latest.call(this.redis, this.key(symbol), Math.min(limit, this.capacity(symbol)));
+    const p = (latest.call(this.redis, key, count) as Promise<string>).then(
+      (json) => {
+        this.reads.redis++;
+        if (this.inflight.get(key)?.p === p) this.inflight.delete(key);
+        // cached only if tracking covered the whole read and no invalidation of the key came meanwhile
+        if (tracking && this.tracking && epoch === this.epoch && (this.versions.get(key) ?? 0) === version)
+          this.cache.set(key, { count, json });
+        return json;
+      },
+      (e: unknown) => {
+        if (this.inflight.get(key)?.p === p) this.inflight.delete(key);
+        throw e;
+      },
+    );
+    this.inflight.set(key, { count, p });
+    return p;
   }
   async latest(symbol: string, limit: number): Promise<Tick[]> {
     return (JSON.parse(await this.latestJson(symbol, limit)) as WireTick[]).map((w) => fromWire(symbol, w));
@@ -97,6 +204,7 @@ return (#ARGV - 2) / 2`,
   }
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.inval?.quit().catch(() => this.inval?.disconnect());
   }
 }
 
