@@ -165,21 +165,27 @@ export function periodReturns(
 function drawdowns(
   equity: ArrayLike<number>,
   time: ArrayLike<number>,
-): { maxDd: number; peak: number; ddDur: number[]; ddPeak: number[] } {
+): { maxDd: number; peak: number; periods: number; sumDepth: number; sumDur: number; maxDur: number } {
   const n = equity.length;
   let peak = -Infinity;
   let maxDd = 0;
   let lastZero = -1;
   let curMax = 0;
-  const ddDur: number[] = [];
-  const ddPeak: number[] = [];
+  // per-period depth and duration, summed in order (the same sums as a mean over arrays of them)
+  let periods = 0;
+  let sumDepth = 0;
+  let sumDur = 0;
+  let maxDur = -Infinity;
   for (let i = 0; i < n; i++) {
     const e = equity[i]!;
     if (e >= peak) {
       peak = e;
       if (lastZero >= 0 && i > lastZero + 1) {
-        ddDur.push(time[i]! - time[lastZero]!);
-        ddPeak.push(curMax);
+        const d = time[i]! - time[lastZero]!;
+        periods++;
+        sumDepth += curMax;
+        sumDur += d;
+        if (d > maxDur) maxDur = d;
       }
       lastZero = i;
       curMax = 0;
@@ -190,10 +196,13 @@ function drawdowns(
     }
   }
   if (lastZero >= 0 && lastZero !== n - 1 && n - 1 > lastZero + 1) {
-    ddDur.push(time[n - 1]! - time[lastZero]!);
-    ddPeak.push(curMax);
+    const d = time[n - 1]! - time[lastZero]!;
+    periods++;
+    sumDepth += curMax;
+    sumDur += d;
+    if (d > maxDur) maxDur = d;
   }
-  return { maxDd, peak, ddDur, ddPeak };
+  return { maxDd, peak, periods, sumDepth, sumDur, maxDur };
 }
 
 /**
@@ -257,7 +266,7 @@ export function computeStats(input: StatsInput): Stats {
   const e0 = equity[0] ?? 0;
   const eN = equity[n - 1] ?? 0;
 
-  const { maxDd, peak: equityPeak, ddDur, ddPeak } = drawdowns(equity, time);
+  const { maxDd, peak: equityPeak, periods, sumDepth, sumDur, maxDur } = drawdowns(equity, time);
 
   // exposure: the union of [entry bar, exit bar] over trades
   let exposedBars = 0;
@@ -307,9 +316,9 @@ export function computeStats(input: StatsInput): Stats {
     alphaPct: returnPct - rf * 100 - beta * (buyHold - rf * 100),
     beta,
     maxDrawdownPct: -maxDd * 100,
-    avgDrawdownPct: ddPeak.length ? -mean(ddPeak) * 100 : NaN,
-    maxDrawdownDurationMs: ddDur.length ? maxOf(ddDur) : NaN,
-    avgDrawdownDurationMs: ddDur.length ? mean(ddDur) : NaN,
+    avgDrawdownPct: periods ? -(sumDepth / periods) * 100 : NaN,
+    maxDrawdownDurationMs: periods ? maxDur : NaN,
+    avgDrawdownDurationMs: periods ? sumDur / periods : NaN,
     ...t,
     totalFees: input.totalFees ?? trades.reduce((s, t) => s + t.fees, 0),
     periodsPerYear: perYear,
