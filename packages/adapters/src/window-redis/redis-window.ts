@@ -18,9 +18,9 @@ export const windowKey = (symbol: string, prefix = 'market'): string => `${prefi
 
 /**
  * Sliding windows on Redis Streams: XADD with approximate MAXLEN trimming and EXPIRE in one Lua
- * script per batch of ticks (XADD does not refresh the TTL), reads with XREVRANGE + - COUNT n. Each entry holds the
- * tick's wire JSON in field `j`, so reads return it without re-encoding; `latestJson` joins them in a
- * Lua script (EVALSHA), so a read is one bulk string to parse.
+ * script per batch of ticks (XADD does not refresh the TTL), reads with XREVRANGE + - COUNT n. Each
+ * entry holds the tick's wire JSON in field `j`, so reads return it without re-encoding; `latestJson`
+ * joins them in a Lua script (EVALSHA), so a read is one bulk string to parse.
  *
  * Reads are cached in process with Redis's server-assisted client-side caching: the read connection
  * turns CLIENT TRACKING on, redirecting invalidations to a second connection subscribed to
