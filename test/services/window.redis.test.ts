@@ -70,6 +70,33 @@ describe('redis window read cache (client tracking)', () => {
     }
   });
 
+  it('stops caching when the invalidation connection drops, and serves no stale answer after', async () => {
+    const s = `CACHEINV${Date.now()}`;
+    const writer = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });
+    const reader = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
+    try {
+      await writer.append(s, [tick(s, 0)]);
+      await until(async () => (await newest(reader, s), reader.reads.cached > 0));
+      // kill every invalidation connection, then change the window while they are away
+      const list = (await writer.redis.client('LIST')) as string;
+      const ids = list
+        .split('\n')
+        .filter((l) => l.includes('name=algotrade-window-invalidations'))
+        .map((l) => /id=(\d+)/.exec(l)![1]!);
+      expect(ids.length).toBeGreaterThan(0);
+      for (const id of ids) await writer.redis.client('KILL', 'ID', id);
+      await writer.append(s, [tick(s, 1)]);
+      // whether or not the reader has noticed yet, it must converge on the new data and keep it fresh
+      await until(async () => (await newest(reader, s))[0] === 101);
+      await until(async () => (await newest(reader, s), reader.reads.cached > 0)); // caching again
+      await writer.append(s, [tick(s, 2)]);
+      await until(async () => (await newest(reader, s))[0] === 102);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
   it('never serves from memory while its connections are down', async () => {
     const s = `CACHEDOWN${Date.now()}`;
     const w = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });

@@ -84,6 +84,7 @@ return (#ARGV - 2) / 2`,
 
   private track(): void {
     const inval = new Redis(this.opts.url, {
+      connectionName: 'algotrade-window-invalidations', // visible in CLIENT LIST
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
       retryStrategy: (n) => Math.min(n * 100, 2000),
