@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { hashPassword, verifyPassword } from '../http/auth.ts';
 
@@ -8,6 +8,24 @@ describe('accounts and gateway basics', () => {
     t = await startTestApp();
   });
   afterAll(() => t.stop());
+
+  it('stops accepting an access token once it expires, even one it has seen before', async () => {
+    const u = await t.user();
+    const me = () => t.app.inject({ url: '/api/auth/me', headers: u.auth });
+    expect((await me()).statusCode).toBe(200);
+    expect((await me()).statusCode).toBe(200); // the second time from the verified-token cache
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 899_000);
+      expect((await me()).statusCode).toBe(200); // 15 min less a second: still valid
+      vi.setSystemTime(Date.now() + 2_000);
+      const r = await me();
+      expect(r.statusCode).toBe(401);
+      expect(r.json().error.code).toBe('UNAUTHORIZED');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('hashes passwords with a per-user salt', async () => {
     const a = await hashPassword('same password');

