@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRuntime, loadConfig, SERVICE_NAMES, type Runtime } from '@algotrade/adapters';
 import { buildApp, type App } from '@algotrade/services';
+import { gatewayKey, resolveJwtSecret } from '@algotrade/services/http/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { tempDir } from '../helpers/env.ts';
@@ -18,6 +19,7 @@ describe('gateway forwarding to remote services', () => {
   let gateway: App;
   let gw: string;
   let echo: Server;
+  let svcUrl: string;
   const seen: IncomingHttpHeaders[] = [];
   const listen = async (a: App) => {
     await a.app.listen({ port: 0, host: '127.0.0.1' });
@@ -29,7 +31,7 @@ describe('gateway forwarding to remote services', () => {
       loadConfig({ DATA_DIR: tmp.dir, LOG_LEVEL: 'silent', MARKET_FEED: 'none', NODE_ENV: 'test' }),
     );
     services = await buildApp(rt, { services: SERVICE_NAMES.filter((s) => s !== 'gateway'), name: 'services' });
-    const svcUrl = await listen(services);
+    svcUrl = await listen(services);
     echo = createServer((req, res) => {
       seen.push(req.headers);
       res.setHeader('content-type', 'application/json');
@@ -104,6 +106,32 @@ describe('gateway forwarding to remote services', () => {
       'x-user-id': a.id,
       authorization: a.h.authorization,
     });
+  });
+
+  it('handles edge concerns once: the gateway adds security headers and counts limits, services trust its key only', async () => {
+    const a = await register('edge@gw.io');
+    const key = gatewayKey(resolveJwtSecret(rt.config));
+    // through the gateway: its security, CORS and rate-limit headers; a forged key is replaced
+    const r = await fetch(`${gw}/api/analytics/portfolio`, { headers: { ...a.h, 'x-algotrade-gateway': 'forged' } });
+    expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('x-ratelimit-limit')).not.toBeNull();
+    expect(seen.at(-1)!['x-algotrade-gateway']).toBe(key);
+    const viaGw = await fetch(`${gw}/api/market/symbols`, { headers: a.h });
+    expect(viaGw.status).toBe(200);
+    expect(viaGw.headers.get('strict-transport-security')).toMatch(/max-age/);
+    // a service called with the gateway's key leaves those to the gateway (and does not count the call)
+    const trusted = await fetch(`${svcUrl}/api/market/symbols`, { headers: { ...a.h, 'x-algotrade-gateway': key } });
+    expect(trusted.status).toBe(200);
+    expect(trusted.headers.get('x-frame-options')).toBeNull();
+    expect(trusted.headers.get('x-ratelimit-limit')).toBeNull();
+    // without it, or with a wrong one of the same length, a service is its own edge
+    for (const h of [{}, { 'x-algotrade-gateway': 'x'.repeat(key.length) }] as Record<string, string>[]) {
+      const direct = await fetch(`${svcUrl}/api/market/symbols`, { headers: { ...a.h, ...h } });
+      expect(direct.status).toBe(200);
+      expect(direct.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(direct.headers.get('x-ratelimit-limit')).not.toBeNull();
+    }
   });
 
   it('streams request bodies and large answers through, whatever their content type', async () => {

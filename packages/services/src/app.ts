@@ -1,14 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Runtime, ServiceName } from '@algotrade/adapters';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+} from 'fastify';
+import helmet from 'helmet';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ServiceContext } from './context.ts';
-import { authPlugin, resolveJwtSecret } from './http/auth.ts';
+import { authPlugin, GATEWAY_HEADER, gatewayKey, resolveJwtSecret } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { createMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
 import { authRoutes } from './gateway/auth.routes.ts';
@@ -70,13 +76,31 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   const metrics = opts.metrics ?? createMetrics();
   const ctx: ServiceContext = { rt, metrics, services: opts.services, onClose: (fn) => closers.push(fn), shared: {} };
 
-  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  const secret = resolveJwtSecret(config);
+  const key = gatewayKey(secret);
+  ctx.shared.gatewayKey = key;
+  // a request the gateway forwarded (it carries the gateway's key): edge concerns were handled there
+  const keyBuf = Buffer.from(key);
+  const viaGateway = new WeakSet<FastifyRequest>();
+  if (!opts.services.includes('gateway'))
+    app.addHook('onRequest', (req, _reply, done) => {
+      const h = req.headers[GATEWAY_HEADER];
+      if (typeof h === 'string' && h.length === key.length && timingSafeEqual(Buffer.from(h), keyBuf))
+        viaGateway.add(req);
+      done();
+    });
+  // security headers: helmet's middleware built once (the Fastify plugin rebuilt it for every request)
+  const securityHeaders = helmet({ contentSecurityPolicy: false });
+  app.addHook('onRequest', (req, reply, done) => {
+    if (viaGateway.has(req)) return done();
+    securityHeaders(req.raw, reply.raw, () => done());
+  });
   await app.register(cors, {
     origin: config.http.corsOrigins === '*' ? true : config.http.corsOrigins,
     credentials: true,
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
-  await app.register(authPlugin, { secret: resolveJwtSecret(config), accessTtlSeconds: config.auth.accessTtlSeconds });
+  await app.register(authPlugin, { secret, accessTtlSeconds: config.auth.accessTtlSeconds });
   let rateRedis: import('ioredis').Redis | undefined;
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
@@ -103,7 +127,8 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     max: (req) => (req.authUser ? config.http.ratePerMinute : config.http.anonRatePerMinute),
     timeWindow: 60_000,
     keyGenerator: (req) => (req.authUser ? `u:${req.authUser.id}` : `ip:${req.ip}`),
-    allowList: (req) => req.url === '/health' || req.url === '/metrics',
+    // the gateway counted a forwarded request already (a second count would halve the limit)
+    allowList: (req) => req.url === '/health' || req.url === '/metrics' || viaGateway.has(req),
     ...(rateRedis ? { redis: rateRedis, nameSpace: 'algotrade-rl:', skipOnError: true } : {}),
     errorResponseBuilder: (_req, c) => ({
       statusCode: 429,

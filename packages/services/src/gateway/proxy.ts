@@ -4,6 +4,7 @@ import { AppError } from '@algotrade/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
 import type { ServiceContext } from '../context.ts';
+import { GATEWAY_HEADER } from '../http/auth.ts';
 
 /** Which public prefixes each service answers (the gateway forwards them when the service runs elsewhere). */
 export const SERVICE_PREFIXES: Partial<Record<ServiceName, string[]>> = {
@@ -43,6 +44,7 @@ const BUFFER_LIMIT = 1 << 20;
  */
 export const gatewayProxy: FastifyPluginAsync<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const urls = ctx.rt.config.serviceUrls;
+  const key = ctx.shared.gatewayKey as string;
   for (const [name, prefixes] of Object.entries(SERVICE_PREFIXES) as [ServiceName, string[]][]) {
     const upstream = urls[name];
     if (!upstream || ctx.services.includes(name)) continue;
@@ -69,7 +71,7 @@ export const gatewayProxy: FastifyPluginAsync<{ ctx: ServiceContext }> = async (
         // bodies are not parsed here: the raw request streams to the service, which validates it
         scope.removeAllContentTypeParsers();
         scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-        const handler = (req: FastifyRequest, reply: FastifyReply) => forward(pool, name, req, reply);
+        const handler = (req: FastifyRequest, reply: FastifyReply) => forward(pool, name, key, req, reply);
         scope.all(prefix, { schema: { hide: true } }, handler);
         scope.all(`${prefix}/*`, { schema: { hide: true } }, handler);
       });
@@ -78,10 +80,17 @@ export const gatewayProxy: FastifyPluginAsync<{ ctx: ServiceContext }> = async (
   }
 };
 
-async function forward(pool: Pool, service: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+async function forward(
+  pool: Pool,
+  service: string,
+  key: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   headers['x-request-id'] = String(req.id);
+  headers[GATEWAY_HEADER] = key; // whatever the client sent under that name is replaced
   if (req.authUser) headers['x-user-id'] = req.authUser.id;
   else delete headers['x-user-id'];
   const fwd = req.headers['x-forwarded-for'];

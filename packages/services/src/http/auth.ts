@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,16 @@ export function resolveJwtSecret(cfg: Config): string {
     return secret;
   }
 }
+
+/**
+ * The gateway's key (an HMAC of the JWT secret, which gateway and services share): the gateway sends it
+ * as `x-algotrade-gateway` on what it forwards, and a service seeing it knows the request already passed
+ * the edge (rate limits counted there, security and CORS headers added there). Without the secret it
+ * cannot be forged.
+ */
+export const GATEWAY_HEADER = 'x-algotrade-gateway';
+export const gatewayKey = (secret: string): string =>
+  createHmac('sha256', secret).update('algotrade-gateway-v1').digest('base64url');
 
 export interface AuthUser {
   id: string;
