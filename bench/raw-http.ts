@@ -82,7 +82,7 @@ export async function openLoopGet(
   let issued = 0;
   const tick = () => {
     const now = performance.now();
-    // everything due by now goes out (timers fire late; the due time is what latency counts from)
+    // everything due by now goes out (timers fire late: latency counts from this issue time)
     while (issued < total && t0 + (issued * 1000) / rate <= now) {
       issued++;
       const c = idle.pop();

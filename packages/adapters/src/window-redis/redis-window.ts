@@ -42,7 +42,6 @@ export class RedisWindowStore implements WindowStore {
       retryStrategy: (n) => Math.min(n * 100, 2000),
     });
     this.redis.on('error', () => {});
-    if (opts.cacheReads !== false) this.track();
     // the newest n entries' JSON joined inside Redis: one bulk string to parse instead of n entries
     this.redis.defineCommand('latestWindowJson', {
       numberOfKeys: 1,
@@ -82,6 +81,7 @@ return (#ARGV - 2) / 2`,
     this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
   }
 
+  /** started by the first read: a process that only appends needs no second connection */
   private track(): void {
     const inval = new Redis(this.opts.url, {
       connectionName: 'algotrade-window-invalidations', // visible in CLIENT LIST
@@ -150,6 +150,7 @@ return (#ARGV - 2) / 2`,
     await Promise.all(calls);
   }
   async latestJson(symbol: string, limit: number): Promise<string> {
+    if (!this.inval && this.opts.cacheReads !== false) this.track();
     const key = this.key(symbol);
     const count = Math.min(limit, this.capacity(symbol));
     if (this.tracking) {

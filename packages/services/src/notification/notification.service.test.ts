@@ -55,6 +55,13 @@ describe('notifications WebSocket', () => {
   let a: Awaited<ReturnType<TestApp['user']>>;
   let b: Awaited<ReturnType<TestApp['user']>>;
   const token = (u: typeof a) => u.auth.authorization.slice('Bearer '.length);
+  /** a connection of `u` subscribed to its `user` channel */
+  const onUserChannel = async (u: typeof a) => {
+    const c = await connect(base, token(u));
+    c.send({ op: 'subscribe', channel: 'user' });
+    await c.waitFor((f) => f.type === 'subscribed');
+    return c;
+  };
   beforeAll(async () => {
     t = await startTestApp({ MARKET_FEED: 'simulator', SIM_SYMBOLS: 'BTCUSD', SIM_TICKS_PER_SECOND: '50' });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -65,12 +72,7 @@ describe('notifications WebSocket', () => {
   afterAll(() => t.stop());
 
   it('drops a client that stops reading (4008) while the others get every push', async () => {
-    const slow = await connect(base, token(a));
-    const fast = await connect(base, token(b));
-    slow.send({ op: 'subscribe', channel: 'user' });
-    fast.send({ op: 'subscribe', channel: 'user' });
-    await slow.waitFor((f) => f.type === 'subscribed');
-    await fast.waitFor((f) => f.type === 'subscribed');
+    const [slow, fast] = await Promise.all([onUserChannel(a), onUserChannel(b)]);
     slow.ws.pause(); // stops reading its socket: the server's send buffer for it grows
     const blob = 'x'.repeat(60_000);
     for (let i = 0; i < 300; i++) {
@@ -144,12 +146,7 @@ describe('notifications WebSocket', () => {
   });
 
   it("fires alerts once on the owner's user channel: a price level, a session stopping", async () => {
-    const owner = await connect(base, token(a));
-    const other = await connect(base, token(b));
-    owner.send({ op: 'subscribe', channel: 'user' });
-    other.send({ op: 'subscribe', channel: 'user' });
-    await owner.waitFor((f) => f.type === 'subscribed');
-    await other.waitFor((f) => f.type === 'subscribed');
+    const [owner, other] = await Promise.all([onUserChannel(a), onUserChannel(b)]);
     const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
       t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
     let last = 0;
