@@ -151,6 +151,8 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
           fill: out.fill,
           ts: out.fill.ts,
           state: { ...l },
+          fillSeq: l.fills,
+          stateAfter: JSON.stringify(l),
         };
       };
       const l1 = newLedger(cfg);
@@ -181,24 +183,46 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(Math.abs(1000 + t1.realizedPnl - t1.fees - row1.state.cash!)).toBeLessThan(0.005);
       expect((await repo.positions(s2.id))[0]).toMatchObject({ symbol: 'BTCUSD', quantity: l2.qty });
       expect((await repo.orders(s1.id)).map((o) => o.signalId).sort()).toEqual(['a', 'b']);
-      // a batch planned from an outdated ledger (another writer moved it on) rolls back entirely
-      const l3 = { ...l2 };
-      const stale = { ...exec(s2.id, 'c', 'sell', 55, l3), baseFills: 0 };
+      // a batch planned from an outdated ledger (another writer moved it on: the fill number it would
+      // take is taken) rolls back entirely
+      const stale = exec(s2.id, 'c', 'buy', 55, newLedger(cfg));
       await expect(repo.executeMany([stale])).rejects.toBeInstanceOf(StaleLedgerError);
       expect((await repo.orders(s2.id)).map((o) => o.signalId)).toEqual(['a']);
       expect((await repo.totals(s2.id)).trades).toBe(1);
-      expect((await repo.executeMany([{ ...stale, baseFills: 1 }])).size).toBe(1);
+      // the ledger comes from the order log: the session row's own state is written behind
+      const l3 = { ...(await repo.get(s2.id))!.state } as ReturnType<typeof newLedger>;
+      expect(l3.fills).toBe(1);
+      const rowState = async (id: string) =>
+        (
+          (
+            await h.db
+              .selectFrom('forward_test_sessions')
+              .select('state')
+              .where('id', '=', id)
+              .executeTakeFirstOrThrow()
+          ).state as { fills?: number }
+        ).fills ?? 0;
+      expect(await rowState(s2.id)).toBe(0);
+      const c = exec(s2.id, 'c', 'sell', 55, l3);
+      expect((await repo.executeMany([c])).size).toBe(1);
       expect((await repo.totals(s2.id)).trades).toBe(2);
       // a new signal planned together with one executed before: nothing is written (the ledger would
       // count the old fill twice); planned again without it, it fills once and ledger = trades
       const l4 = { ...(await repo.get(s2.id))!.state } as ReturnType<typeof newLedger>;
-      const again = { ...stale, baseFills: 2 };
-      const fresh = { ...exec(s2.id, 'd', l4.qty > 0 ? 'sell' : 'buy', 60, l4), baseFills: 2 };
-      await expect(repo.executeMany([again, fresh])).rejects.toBeInstanceOf(StaleLedgerError);
+      const fresh = exec(s2.id, 'd', l4.qty > 0 ? 'sell' : 'buy', 60, l4);
+      await expect(repo.executeMany([c, fresh])).rejects.toBeInstanceOf(StaleLedgerError);
       expect((await repo.totals(s2.id)).trades).toBe(2);
       expect((await repo.get(s2.id))!.state.fills).toBe(2);
       expect((await repo.executeMany([fresh])).size).toBe(1);
-      expect((await repo.get(s2.id))!.state.fills).toBe((await repo.totals(s2.id)).trades);
+      const t2 = await repo.totals(s2.id);
+      const l5 = (await repo.get(s2.id))!.state;
+      expect(l5.fills).toBe(t2.trades);
+      expect(l5.cash).toBe(l4.cash);
+      expect((await repo.positions(s2.id))[0]).toMatchObject({ quantity: l4.qty });
+      // the snapshot written behind catches up; the ledger read stays the same
+      await repo.saveStates([{ id: s2.id, state: l4 }]);
+      expect(await rowState(s2.id)).toBe(3);
+      expect((await repo.get(s2.id))!.state).toEqual(l5);
       // a periodic save never overwrites a ledger with more fills
       await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
       expect((await repo.get(s1.id))!.state.fills).toBe(2);

@@ -190,4 +190,40 @@ create index session_orders_session_ts on session_orders (session_id, ts);
 alter table chart_data add column price numeric(38,12);
 `,
   },
+  {
+    id: 3,
+    name: 'order log: an order row carries its fill, its fill number and the ledger after it; trades become a view of it',
+    sql: `
+alter table session_orders
+  add column symbol text,
+  add column side text check (side in ('buy','sell')),
+  add column fee numeric(38,8),
+  add column slippage numeric(38,8),
+  add column realized_pnl numeric(38,8),
+  add column fill_seq integer,
+  add column state jsonb,
+  add column trade_id uuid not null default gen_random_uuid();
+-- fills recorded before the order log (migration 1) get an order row
+insert into session_orders (session_id, signal_id, user_id, action, source, status, quantity, price, ts)
+  select t.session_id, t.signal_id, t.user_id, t.side, 'migrated', 'filled', t.quantity, t.price, t.ts
+  from trades t
+  where not exists (select 1 from session_orders o where o.session_id = t.session_id and o.signal_id = t.signal_id);
+update session_orders o set symbol = t.symbol, side = t.side, fee = t.fee, slippage = t.slippage,
+    realized_pnl = t.realized_pnl, trade_id = t.id, quantity = t.quantity, price = t.price, ts = t.ts
+  from trades t where t.session_id = o.session_id and t.signal_id = o.signal_id;
+update session_orders o set fill_seq = n.k
+  from (select session_id, signal_id, row_number() over (partition by session_id order by ts, signal_id) as k
+        from session_orders where status = 'filled') n
+  where n.session_id = o.session_id and n.signal_id = o.signal_id;
+-- one writer per fill number: two instances planning from the same ledger cannot both commit
+create unique index session_orders_fill_seq on session_orders (session_id, fill_seq);
+-- the session already belongs to the user (and cascades); one foreign-key check per row less
+alter table session_orders drop constraint if exists session_orders_user_id_fkey;
+drop table trades;
+drop table portfolio_positions;
+create view trades as
+  select trade_id as id, user_id, session_id, signal_id, symbol, side, quantity, price, fee, slippage, realized_pnl, ts
+  from session_orders where status = 'filled';
+`,
+  },
 ];

@@ -66,8 +66,9 @@ export interface ForwardTestSessionsTable {
   started_at: Timestamp | null;
   stopped_at: Timestamp | null;
 }
+/** a view of the filled rows of session_orders (migration 3): read only */
 export interface TradesTable {
-  id: Generated<string>;
+  id: string;
   user_id: string;
   session_id: string;
   signal_id: string;
@@ -79,15 +80,6 @@ export interface TradesTable {
   slippage: Numeric;
   realized_pnl: Numeric;
   ts: Timestamp;
-}
-export interface PortfolioPositionsTable {
-  session_id: string;
-  user_id: string;
-  symbol: string;
-  quantity: Numeric;
-  avg_price: Numeric;
-  realized_pnl: Numeric;
-  updated_at: Generated<Date>;
 }
 export interface ChartDataTable {
   session_id: string;
@@ -109,6 +101,16 @@ export interface SessionOrdersTable {
   price: Numeric | null;
   latency_ms: number | null;
   ts: Timestamp;
+  symbol: string | null;
+  side: 'buy' | 'sell' | null;
+  fee: Numeric | null;
+  slippage: Numeric | null;
+  realized_pnl: Numeric | null;
+  /** the session's fill number (1, 2, ...) for a filled order; unique per session */
+  fill_seq: number | null;
+  /** the session's ledger right after this fill */
+  state: ColumnType<object, string, string> | null;
+  trade_id: Generated<string>;
 }
 export interface BacktestResultsTable {
   id: Generated<string>;
@@ -154,7 +156,6 @@ export interface Database {
   strategies: StrategiesTable;
   forward_test_sessions: ForwardTestSessionsTable;
   trades: TradesTable;
-  portfolio_positions: PortfolioPositionsTable;
   chart_data: ChartDataTable;
   session_orders: SessionOrdersTable;
   backtest_results: BacktestResultsTable;

@@ -486,8 +486,12 @@ export class ForwardTestEngine {
         ...(ask !== undefined ? { ask } : {}),
         ts,
       });
-      if (out.kind === 'fill') applyFill(l, out.fill, out.closedTrade);
-      else if (out.kind === 'refused') noteRefusal(l, ts);
+      let after: { fillSeq: number; stateAfter: string } | undefined;
+      if (out.kind === 'fill') {
+        applyFill(l, out.fill, out.closedTrade);
+        // the order log row carries the ledger as this fill left it (later fills of the batch move l on)
+        after = { fillSeq: l.fills, stateAfter: JSON.stringify(l) };
+      } else if (out.kind === 'refused') noteRefusal(l, ts);
       planned.push({
         s,
         sig,
@@ -495,7 +499,9 @@ export class ForwardTestEngine {
         e: {
           ...base,
           status: out.kind === 'fill' ? 'filled' : out.kind,
-          ...(out.kind !== 'fill' ? { reason: out.reason } : { fill: out.fill, latencyMs: now() - sig.receivedAt }),
+          ...(out.kind !== 'fill'
+            ? { reason: out.reason }
+            : { fill: out.fill, latencyMs: now() - sig.receivedAt, ...after }),
           ts,
           state: l,
           ...(sig.then ? { newStatus: sig.then, failureReason: `risk limit: ${sig.source}` } : {}),
@@ -503,12 +509,9 @@ export class ForwardTestEngine {
       });
     }
     if (!planned.length) return;
-    // each session's ledger object is shared by its executions: snapshot it per execution for the row
     let applied: Set<string>;
     try {
-      applied = await this.repo.executeMany(
-        planned.map((p) => ({ ...p.e, state: work.get(p.s)!, baseFills: p.s.ledger.fills })),
-      );
+      applied = await this.repo.executeMany(planned.map((p) => ({ ...p.e, state: work.get(p.s)! })));
     } catch (e) {
       if (!(e instanceof StaleLedgerError) || retry) throw e;
       // another writer moved these ledgers on: take what the database holds and plan the batch again

@@ -1,0 +1,68 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { migrate } from './connect.ts';
+import { migrations } from './migrations.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import { forwardTestsRepo } from './repos/forward-tests.repo.ts';
+import type { Database } from './schema.ts';
+
+describe('migration 3 (order log)', () => {
+  it('carries fills stored before it into the order log, numbered per session, with trades as a view', async () => {
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(new PGlite()) });
+    // a database as migrations 1 and 2 left it
+    await sql`create table schema_migrations (id integer primary key, name text not null,
+      applied_at timestamptz not null default now())`.execute(db);
+    for (const m of migrations.filter((x) => x.id <= 2)) {
+      await sql.raw(m.sql).execute(db);
+      await sql`insert into schema_migrations (id, name) values (${m.id}, ${m.name})`.execute(db);
+    }
+    const u = await sql<{
+      id: string;
+    }>`insert into users (email, password_hash) values ('m@x.io', 'h') returning id`.execute(db);
+    const uid = u.rows[0]!.id;
+    const s = await sql<{
+      id: string;
+    }>`insert into forward_test_sessions (user_id, strategy_snapshot, symbol, config, status, state)
+      values (${uid}, '{}', 'BTCUSD', '{}', 'running', '{"fills":3,"cash":1}') returning id`.execute(db);
+    const sid = s.rows[0]!.id;
+    const t = (sig: string, side: string, minute: number) =>
+      sql`insert into trades (user_id, session_id, signal_id, symbol, side, quantity, price, fee, slippage, realized_pnl, ts)
+        values (${uid}, ${sid}, ${sig}, 'BTCUSD', ${side}, 2, 100, 0.2, 0.01, ${side === 'sell' ? 5 : 0},
+        ${new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString()})`.execute(db);
+    // two fills with their order rows (migration 2 era) and one older fill without (migration 1 era)
+    await t('old', 'buy', 1);
+    await t('b', 'sell', 2);
+    await t('c', 'buy', 3);
+    for (const [sig, m] of [
+      ['b', 2],
+      ['c', 3],
+    ] as const)
+      await sql`insert into session_orders (session_id, signal_id, user_id, action, source, status, quantity, price, ts)
+        values (${sid}, ${sig}, ${uid}, 'buy', 'strategy', 'filled', 2, 100,
+        ${new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString()})`.execute(db);
+    await sql`insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, ts)
+      values (${sid}, 'r', ${uid}, 'buy', 'strategy', 'refused', 'no cash', now())`.execute(db);
+
+    expect(await migrate(db)).toEqual(migrations.filter((x) => x.id > 2).map((x) => x.id));
+    const repo = forwardTestsRepo(db);
+    const trades = await repo.trades(sid);
+    expect(trades.map((x) => [x.signalId, x.side, x.fee, x.realizedPnl])).toEqual([
+      ['old', 'buy', 0.2, 0],
+      ['b', 'sell', 0.2, 5],
+      ['c', 'buy', 0.2, 0],
+    ]);
+    const seqs = await sql<{ signal_id: string; fill_seq: number | null }>`select signal_id, fill_seq
+      from session_orders where session_id = ${sid} order by signal_id`.execute(db);
+    expect(seqs.rows).toEqual([
+      { signal_id: 'b', fill_seq: 2 },
+      { signal_id: 'c', fill_seq: 3 },
+      { signal_id: 'old', fill_seq: 1 },
+      { signal_id: 'r', fill_seq: null },
+    ]);
+    // the ledger read falls back on the session's own state (no logged fill carries a newer one)
+    expect((await repo.get(sid))!.state).toEqual({ fills: 3, cash: 1 });
+    expect((await repo.totals(sid)).trades).toBe(3);
+    await db.destroy();
+  });
+});

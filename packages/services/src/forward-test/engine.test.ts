@@ -1,0 +1,91 @@
+import { forwardTestsRepo } from '@algotrade/adapters';
+import { newLedger } from '@algotrade/core';
+import { templateById } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { ForwardTestEngine } from './engine.ts';
+import type { SignalMessage } from './live-session.ts';
+
+describe('forward-test execution on the order log', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.stop());
+
+  it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const config = {
+      startingBalance: 10_000,
+      feeRate: 0.001,
+      feeFixed: 0,
+      slippageBps: 0,
+      allowShort: false,
+      wholeUnits: false,
+      risk: {},
+      evaluation: { mode: 'tick' },
+    };
+    const row = await repo.create({
+      userId: u.id,
+      strategyId: null,
+      snapshot: { graph: templateById('sma-crossover')!.graph },
+      symbol: 'OLOGUSD',
+      config,
+      state: newLedger(config),
+    });
+    await repo.setStatus(row.id, 'running');
+    // two engines (as two instances during a handover), neither subscribed to the bus
+    const a = new ForwardTestEngine(t.rt);
+    const b = new ForwardTestEngine(t.rt);
+    let n = 0;
+    const sig = (action: 'buy' | 'sell', price: number): SignalMessage => ({
+      id: `${row.id}:test:${++n}`,
+      sessionId: row.id,
+      userId: u.id,
+      symbol: 'OLOGUSD',
+      action,
+      sizing: 'fixed_qty',
+      amount: 2,
+      source: 'test',
+      tickTs: Date.UTC(2026, 0, 1, 0, n),
+      price,
+      receivedAt: Date.now(),
+    });
+    const sa = await a.load((await repo.get(row.id))!);
+    await a.submit(sa, sig('buy', 100));
+    const sb = await b.load((await repo.get(row.id))!);
+    expect(sb.ledger).toMatchObject({ fills: 1, qty: 2 });
+    await a.submit(sa, sig('sell', 110)); // b still holds the long position: one fill behind
+    // b plans its sell as fill 2, which a took: the batch rolls back, b reloads from the order log and
+    // plans again (flat now: refused, no shorting), then buys as fill 3
+    await b.submit(sb, sig('sell', 111));
+    expect(b.stats.staleRetries).toBe(1);
+    expect(sb.ledger).toMatchObject({ fills: 2, qty: 0 });
+    await b.submit(sb, sig('buy', 105));
+    const orders = await t.rt.db.db
+      .selectFrom('session_orders')
+      .select(['fill_seq', 'status'])
+      .where('session_id', '=', row.id)
+      .orderBy('ts')
+      .execute();
+    expect(orders).toEqual([
+      { fill_seq: 1, status: 'filled' },
+      { fill_seq: 2, status: 'filled' },
+      { fill_seq: null, status: 'refused' }, // flat, shorting not allowed
+      { fill_seq: 3, status: 'filled' },
+    ]);
+    // the ledger read back (from the newest logged fill) is the one b holds, and matches the trades
+    const stored = (await repo.get(row.id))!.state;
+    expect(stored).toEqual(JSON.parse(JSON.stringify(sb.ledger)));
+    const totals = await repo.totals(row.id);
+    expect(totals.trades).toBe(3);
+    expect(totals.qty).toBeCloseTo(2, 12);
+    expect(Math.abs(10_000 - 2 * 100 + 2 * 110 - 2 * 105 - totals.fees - stored.cash!)).toBeLessThan(0.005);
+    expect(Math.abs(10_000 + totals.realizedPnl - totals.fees - (stored.cash! + 2 * stored.avgPrice!))).toBeLessThan(
+      0.005,
+    );
+    await a.close();
+    await b.close();
+  });
+});
