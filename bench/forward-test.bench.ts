@@ -31,6 +31,7 @@ async function run(n: number) {
       LOG_LEVEL: 'silent',
       MARKET_FEED: 'none',
       NODE_ENV: 'test',
+      ...(process.env.FT_COMMIT_LANES ? { FT_COMMIT_LANES: process.env.FT_COMMIT_LANES } : {}),
       ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
     }),
   );
@@ -69,6 +70,7 @@ async function run(n: number) {
     equityIntervalMs: 5000,
     runner: RUNNER,
     ...(THREADS ? { threads: THREADS } : {}),
+    ...(rt.config.forwardTest.commitLanes ? { commitLanes: rt.config.forwardTest.commitLanes } : {}),
   });
   const threads0 = await engine.runnerHeapUsed();
   await engine.start(); // loads and activates every running session

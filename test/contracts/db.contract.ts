@@ -152,7 +152,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
           ts: out.fill.ts,
           state: { ...l },
           fillSeq: l.fills,
-          stateAfter: JSON.stringify(l),
+          stateAfter: { ...l },
         };
       };
       const l1 = newLedger(cfg);

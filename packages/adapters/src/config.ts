@@ -87,6 +87,7 @@ const envSchema = z
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
     FT_RUNNER: z.enum(['inline', 'pool', 'external', 'kubernetes']).default('inline'),
     FT_RUNNER_THREADS: int(1, 256).optional(),
+    FT_COMMIT_LANES: int(1, 16).optional(),
     FT_HANDOVER_MS: int(1000, 600_000).default(10_000),
     K8S_NAMESPACE: z
       .string()
@@ -149,6 +150,8 @@ export interface Config {
     equityIntervalMs: number;
     runner: 'inline' | 'pool' | 'external' | 'kubernetes';
     threads?: number;
+    /** group commits at once (default 2 on PostgreSQL, 1 on PGlite) */
+    commitLanes?: number;
     /** with Kafka: a symbol silent this long, then back, moved here from another instance */
     handoverMs: number;
     /** FT_RUNNER=kubernetes: where and how runner Jobs run */
@@ -285,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       runner: e.FT_RUNNER,
       handoverMs: e.FT_HANDOVER_MS,
       ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
+      ...(e.FT_COMMIT_LANES ? { commitLanes: e.FT_COMMIT_LANES } : {}),
       kubernetes: {
         namespace: e.K8S_NAMESPACE,
         image: e.K8S_RUNNER_IMAGE,

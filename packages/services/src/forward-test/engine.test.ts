@@ -88,4 +88,61 @@ describe('forward-test execution on the order log', () => {
     await a.close();
     await b.close();
   });
+
+  it('with two commit lanes a session keeps its orders in order, and every ledger reconciles', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const config = {
+      startingBalance: 1_000,
+      feeRate: 0.001,
+      feeFixed: 0,
+      slippageBps: 0,
+      allowShort: false,
+      wholeUnits: false,
+      risk: {},
+      evaluation: { mode: 'tick' },
+    };
+    const engine = new ForwardTestEngine(t.rt, undefined, undefined, { commitLanes: 2 });
+    const sessions = [];
+    for (let i = 0; i < 100; i++) {
+      const row = await repo.create({
+        userId: u.id,
+        strategyId: null,
+        snapshot: { graph: templateById('sma-crossover')!.graph },
+        symbol: 'LANEUSD',
+        config,
+        state: newLedger(config),
+      });
+      await repo.setStatus(row.id, 'running');
+      sessions.push(await engine.load((await repo.get(row.id))!));
+    }
+    let n = 0;
+    const sig = (s: (typeof sessions)[number], action: 'buy' | 'sell', price: number): SignalMessage => ({
+      id: `${s.id}:lane:${++n}`,
+      sessionId: s.id,
+      userId: u.id,
+      symbol: 'LANEUSD',
+      action,
+      sizing: 'all',
+      amount: 0,
+      source: 'test',
+      tickTs: Date.UTC(2026, 0, 1) + n,
+      price,
+      receivedAt: Date.now(),
+    });
+    // buy then sell for every session, queued together: one batch of 200 split over two lanes
+    await Promise.all(
+      sessions.flatMap((s) => [engine.submit(s, sig(s, 'buy', 100)), engine.submit(s, sig(s, 'sell', 105))]),
+    );
+    expect(new Set(sessions.map((s) => s.lane))).toEqual(new Set([0, 1]));
+    for (const s of sessions) {
+      const trades = await repo.trades(s.id);
+      expect(trades.map((x) => x.side)).toEqual(['buy', 'sell']);
+      const totals = await repo.totals(s.id);
+      const l = (await repo.get(s.id))!.state;
+      expect(l).toMatchObject({ fills: 2, qty: 0 });
+      expect(Math.abs(1_000 + totals.realizedPnl - totals.fees - l.cash!)).toBeLessThan(0.005);
+    }
+    await engine.close();
+  });
 });

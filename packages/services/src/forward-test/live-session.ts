@@ -44,6 +44,8 @@ export class LiveSession {
   /** best price since entry, for the trailing stop */
   extreme = 0;
   marked = false;
+  /** the engine's commit lane for this session's orders */
+  lane = 0;
   /** the strategy graph (sent to a runner thread) */
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */

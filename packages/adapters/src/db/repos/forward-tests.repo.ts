@@ -63,8 +63,8 @@ export interface Execution {
   state: LedgerState;
   /** a fill's number in its session (the ledger's fill count right after it) */
   fillSeq?: number;
-  /** the ledger right after this fill, as JSON (the order log row carries it) */
-  stateAfter?: string;
+  /** the ledger right after this fill (the order log row carries it) */
+  stateAfter?: LedgerState;
   /** a lifecycle change the execution causes (risk limits) */
   newStatus?: SessionStatus;
   failureReason?: string;
@@ -206,13 +206,13 @@ export const forwardTestsRepo = (db: Db) => {
      * replaces one with more fills: an execution's own transaction always wins over a periodic save.
      */
     async saveStates(states: { id: string; state: LedgerState }[]): Promise<void> {
-      for (let i = 0; i < states.length; i += 500) {
-        const rows = states
-          .slice(i, i + 500)
-          .map((s) => sql`(${s.id}::uuid, ${JSON.stringify(s.state)}::jsonb, ${s.state.fills ?? 0}::int)`);
+      for (let i = 0; i < states.length; i += 5000) {
+        const doc = JSON.stringify(states.slice(i, i + 5000));
         await sql`update forward_test_sessions f set state = v.state
-        from (values ${sql.join(rows)}) as v(id, state, fills)
-        where f.id = v.id and coalesce((f.state->>'fills')::int, 0) <= v.fills`.execute(db);
+          from json_to_recordset(${doc}::json) as v(id uuid, state jsonb)
+          where f.id = v.id and coalesce((f.state->>'fills')::int, 0) <= coalesce((v.state->>'fills')::int, 0)`.execute(
+          db,
+        );
       }
     },
     async delete(id: string, userId: string): Promise<boolean> {
@@ -251,20 +251,38 @@ export const forwardTestsRepo = (db: Db) => {
       if (!es.length) return new Set();
       return db.transaction().execute(async (trx) => {
         const applied = new Set<string>();
-        // column arrays through unnest(): one statement with a few parameters whatever the batch size
-        const col = <T>(f: (e: Execution) => T) => es.map(f);
+        // the batch travels as one JSON document, expanded into rows by the server: one statement and one
+        // parameter whatever the batch size (cheaper for the client than a dozen escaped array literals)
+        const doc = JSON.stringify(
+          es.map((e) => ({
+            session_id: e.sessionId,
+            signal_id: e.signalId,
+            user_id: e.userId,
+            action: e.action,
+            source: e.source,
+            status: e.status,
+            reason: e.reason ?? null,
+            quantity: e.fill?.quantity ?? null,
+            price: e.fill?.price ?? null,
+            latency_ms: e.latencyMs ?? null,
+            ts: new Date(e.fill?.ts ?? e.ts).toISOString(),
+            symbol: e.fill ? e.symbol : null,
+            side: e.fill?.side ?? null,
+            fee: e.fill?.fee ?? null,
+            slippage: e.fill?.slippage ?? null,
+            realized_pnl: e.fill?.realizedPnl ?? null,
+            fill_seq: e.fill ? (e.fillSeq ?? null) : null,
+            state: e.fill ? (e.stateAfter ?? e.state) : null,
+          })),
+        );
         const rows = await sql<{ session_id: string; signal_id: string }>`
         insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, quantity, price,
           latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, state)
-        select * from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => e.signalId)}::text[],
-          ${col((e) => e.userId)}::uuid[], ${col((e) => e.action)}::text[], ${col((e) => e.source)}::text[],
-          ${col((e) => e.status)}::text[], ${col((e) => e.reason ?? null)}::text[],
-          ${col((e) => e.fill?.quantity ?? null)}::numeric[], ${col((e) => e.fill?.price ?? null)}::numeric[],
-          ${col((e) => e.latencyMs ?? null)}::float8[], ${col((e) => new Date(e.fill?.ts ?? e.ts).toISOString())}::timestamptz[],
-          ${col((e) => (e.fill ? e.symbol : null))}::text[], ${col((e) => e.fill?.side ?? null)}::text[],
-          ${col((e) => e.fill?.fee ?? null)}::numeric[], ${col((e) => e.fill?.slippage ?? null)}::numeric[],
-          ${col((e) => e.fill?.realizedPnl ?? null)}::numeric[], ${col((e) => (e.fill ? (e.fillSeq ?? null) : null))}::int[],
-          ${col((e) => (e.fill ? (e.stateAfter ?? JSON.stringify(e.state)) : null))}::jsonb[])
+        select session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts,
+          symbol, side, fee, slippage, realized_pnl, fill_seq, state
+        from json_to_recordset(${doc}::json) as x(session_id uuid, signal_id text, user_id uuid, action text,
+          source text, status text, reason text, quantity numeric, price numeric, latency_ms float8, ts timestamptz,
+          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, state jsonb)
         on conflict do nothing
         returning session_id, signal_id`.execute(trx);
         for (const r of rows.rows) applied.add(`${r.session_id}|${r.signal_id}`);
@@ -370,21 +388,23 @@ export const forwardTestsRepo = (db: Db) => {
       points: { sessionId: string; ts: number; equity: number; cash: number; positionValue: number; price: number }[],
     ): Promise<void> {
       if (!points.length) return;
-      for (let i = 0; i < points.length; i += 1000)
-        await db
-          .insertInto('chart_data')
-          .values(
-            points.slice(i, i + 1000).map((p) => ({
-              session_id: p.sessionId,
-              ts: new Date(p.ts),
-              equity: p.equity,
-              cash: p.cash,
-              position_value: p.positionValue,
-              price: p.price,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['session_id', 'ts']).doNothing())
-          .execute();
+      // one JSON document per 5,000 points, expanded by the server (one parameter, one statement)
+      for (let i = 0; i < points.length; i += 5000) {
+        const doc = JSON.stringify(
+          points.slice(i, i + 5000).map((p) => ({
+            session_id: p.sessionId,
+            ts: new Date(p.ts).toISOString(),
+            equity: p.equity,
+            cash: p.cash,
+            position_value: p.positionValue,
+            price: p.price,
+          })),
+        );
+        await sql`insert into chart_data (session_id, ts, equity, cash, position_value, price)
+          select * from json_to_recordset(${doc}::json) as x(session_id uuid, ts timestamptz, equity numeric,
+            cash numeric, position_value numeric, price numeric)
+          on conflict (session_id, ts) do nothing`.execute(db);
+      }
     },
     async equity(
       sessionId: string,
