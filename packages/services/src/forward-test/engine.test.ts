@@ -4,7 +4,7 @@ import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { ForwardTestEngine } from './engine.ts';
-import type { SignalMessage } from './live-session.ts';
+import type { LiveSession, SignalMessage } from './live-session.ts';
 
 describe('forward-test execution on the order log', () => {
   let t: TestApp;
@@ -103,7 +103,7 @@ describe('forward-test execution on the order log', () => {
       evaluation: { mode: 'tick' },
     };
     const engine = new ForwardTestEngine(t.rt, undefined, undefined, { commitLanes: 2 });
-    const sessions = [];
+    const sessions: LiveSession[] = [];
     for (let i = 0; i < 100; i++) {
       const row = await repo.create({
         userId: u.id,
@@ -117,7 +117,7 @@ describe('forward-test execution on the order log', () => {
       sessions.push(await engine.load((await repo.get(row.id))!));
     }
     let n = 0;
-    const sig = (s: (typeof sessions)[number], action: 'buy' | 'sell', price: number): SignalMessage => ({
+    const sig = (s: LiveSession, action: 'buy' | 'sell', price: number): SignalMessage => ({
       id: `${s.id}:lane:${++n}`,
       sessionId: s.id,
       userId: u.id,

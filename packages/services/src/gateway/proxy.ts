@@ -2,6 +2,7 @@ import proxy from '@fastify/http-proxy';
 import type { ServiceName } from '@algotrade/adapters';
 import { AppError } from '@algotrade/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { PassThrough } from 'node:stream';
 import { Pool } from 'undici';
 import type { ServiceContext } from '../context.ts';
 import { GATEWAY_HEADER } from '../http/auth.ts';
@@ -37,9 +38,10 @@ const BUFFER_LIMIT = 1 << 20;
  * travels as `x-request-id` and the caller as `x-user-id` (for logs; the service checks the bearer
  * token itself with the shared secret, so a forged header grants nothing).
  *
- * HTTP goes through one keep-alive undici pool per service: request bodies stream through, and
- * answers up to 1 MiB are read whole and written in one piece (the common case; the stream plumbing
- * of a general-purpose proxy cost more than the hop itself). WebSocket upgrades on `/ws` go through
+ * HTTP goes through one keep-alive undici pool per service with its dispatch API (the answer arrives in
+ * callbacks; no response stream per request): request bodies stream through, answers up to 1 MiB are
+ * collected and written in one piece (the common case; the stream plumbing of a general-purpose proxy
+ * cost more than the hop itself), larger ones stream with back-pressure. WebSocket upgrades on `/ws` go through
  * @fastify/http-proxy.
  */
 export const gatewayProxy: FastifyPluginAsync<{ ctx: ServiceContext }> = async (app, { ctx }) => {
@@ -86,7 +88,7 @@ async function forward(
   key: string,
   req: FastifyRequest,
   reply: FastifyReply,
-): Promise<unknown> {
+): Promise<FastifyReply> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   headers['x-request-id'] = String(req.id);
@@ -99,28 +101,64 @@ async function forward(
     req.method !== 'GET' &&
     req.method !== 'HEAD' &&
     (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
-  let res: Awaited<ReturnType<Pool['request']>>;
-  try {
-    res = await pool.request({
-      method: req.method as 'GET',
-      path: req.url,
-      headers,
-      body: hasBody ? req.raw : null,
-      headersTimeout: 60_000,
-      bodyTimeout: 60_000,
-    });
-  } catch (e) {
-    throw new AppError('TEMPORARILY_UNAVAILABLE', `the ${service} service is unavailable: ${(e as Error).message}`);
-  }
-  reply.code(res.statusCode);
-  // the gateway's own security, CORS and rate-limit headers stand; the service's copies are dropped
-  for (const [k, v] of Object.entries(res.headers))
-    if (v !== undefined && !HOP_BY_HOP.has(k) && !reply.hasHeader(k)) reply.header(k, v);
-  const len = Number(res.headers['content-length']);
-  if (req.method === 'HEAD') {
-    await res.body.dump();
-    return reply.send();
-  }
-  if (Number.isFinite(len) && len <= BUFFER_LIMIT) return reply.send(Buffer.from(await res.body.arrayBuffer()));
-  return reply.send(res.body);
+  // undici's dispatch API: the answer's bytes arrive in callbacks, without a body stream per request.
+  // The promise resolves to the reply once it is sent (Fastify then leaves it alone).
+  return new Promise<FastifyReply>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let stream: PassThrough | null = null;
+    let started = false;
+    pool.dispatch(
+      {
+        method: req.method as 'GET',
+        path: req.url,
+        headers,
+        body: hasBody ? req.raw : null,
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      },
+      {
+        // (its presence marks the handler as the controller-based API)
+        onRequestStart() {},
+        onResponseStart(controller, statusCode, resHeaders) {
+          if (statusCode < 200) return; // 1xx: the final answer follows
+          started = true;
+          status = statusCode;
+          for (const k in resHeaders) {
+            const v = resHeaders[k];
+            if (v !== undefined && !HOP_BY_HOP.has(k) && !reply.hasHeader(k)) reply.header(k, v);
+          }
+          const len = Number(resHeaders['content-length']);
+          if (req.method === 'HEAD' || (Number.isFinite(len) && len <= BUFFER_LIMIT)) return;
+          // large or unknown length (candle dumps): stream it, pausing the upstream when the client lags
+          const out = new PassThrough();
+          out.on('drain', () => controller.resume());
+          stream = out;
+          reply.code(status).send(out);
+          resolve(reply);
+        },
+        onResponseData(controller, chunk) {
+          if (stream) {
+            if (!stream.write(chunk)) controller.pause();
+          } else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          if (stream) return void stream.end();
+          reply.code(status);
+          if (req.method === 'HEAD') reply.send();
+          else reply.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+          resolve(reply);
+        },
+        onResponseError(_controller, e) {
+          if (stream) return void stream.destroy(e);
+          if (started) {
+            // the answer broke off after its headers: nothing complete to pass on
+            reply.raw.destroy(e);
+            return resolve(reply);
+          }
+          reject(new AppError('TEMPORARILY_UNAVAILABLE', `the ${service} service is unavailable: ${e.message}`));
+        },
+      },
+    );
+  });
 }
