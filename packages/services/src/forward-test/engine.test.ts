@@ -12,12 +12,10 @@ describe('forward-test execution on the order log', () => {
     t = await startTestApp();
   });
   afterAll(() => t.stop());
-
-  it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
-    const u = await t.user();
-    const repo = forwardTestsRepo(t.rt.db.db);
+  /** a running SMA-crossover session (0.1 % fees, no slippage, long only) stored for the user */
+  const runningSession = async (userId: string, symbol: string, startingBalance: number) => {
     const config = {
-      startingBalance: 10_000,
+      startingBalance,
       feeRate: 0.001,
       feeFixed: 0,
       slippageBps: 0,
@@ -26,15 +24,23 @@ describe('forward-test execution on the order log', () => {
       risk: {},
       evaluation: { mode: 'tick' },
     };
+    const repo = forwardTestsRepo(t.rt.db.db);
     const row = await repo.create({
-      userId: u.id,
+      userId,
       strategyId: null,
       snapshot: { graph: templateById('sma-crossover')!.graph },
-      symbol: 'OLOGUSD',
+      symbol,
       config,
       state: newLedger(config),
     });
     await repo.setStatus(row.id, 'running');
+    return row;
+  };
+
+  it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const row = await runningSession(u.id, 'OLOGUSD', 10_000);
     // two engines (as two instances during a handover), neither subscribed to the bus
     const a = new ForwardTestEngine(t.rt);
     const b = new ForwardTestEngine(t.rt);
@@ -92,28 +98,10 @@ describe('forward-test execution on the order log', () => {
   it('with two commit lanes a session keeps its orders in order, and every ledger reconciles', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);
-    const config = {
-      startingBalance: 1_000,
-      feeRate: 0.001,
-      feeFixed: 0,
-      slippageBps: 0,
-      allowShort: false,
-      wholeUnits: false,
-      risk: {},
-      evaluation: { mode: 'tick' },
-    };
     const engine = new ForwardTestEngine(t.rt, undefined, undefined, { commitLanes: 2 });
     const sessions: LiveSession[] = [];
     for (let i = 0; i < 100; i++) {
-      const row = await repo.create({
-        userId: u.id,
-        strategyId: null,
-        snapshot: { graph: templateById('sma-crossover')!.graph },
-        symbol: 'LANEUSD',
-        config,
-        state: newLedger(config),
-      });
-      await repo.setStatus(row.id, 'running');
+      const row = await runningSession(u.id, 'LANEUSD', 1_000);
       sessions.push(await engine.load((await repo.get(row.id))!));
     }
     let n = 0;
