@@ -120,6 +120,14 @@ async function run(n: number) {
   report({ bench: 'forward-test', metric: `${label}_tick_to_fill_p99_ms`, value: percentile(lat, 99), unit: 'ms' });
   report({
     bench: 'forward-test',
+    metric: `${label}_group_commit_p50_ms`,
+    value: percentile(engine.commits, 50),
+    unit: 'ms',
+    p99: percentile(engine.commits, 99),
+    commits: engine.commits.length,
+  });
+  report({
+    bench: 'forward-test',
     metric: `${label}_dispatch_per_tick_p99_ms`,
     value: percentile(dispatchMs, 99),
     unit: 'ms',

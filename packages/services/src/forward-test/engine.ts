@@ -136,6 +136,8 @@ export class ForwardTestEngine {
   readonly cache: CompileCache;
   /** tick-to-fill latencies (ms) of recent fills, for benchmarks */
   readonly latencies: number[] = [];
+  /** durations (ms) of recent group commits */
+  readonly commits: number[] = [];
   private readonly commitLanes: number;
   stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0, staleRetries: 0, takeovers: 0 };
 
@@ -533,6 +535,7 @@ export class ForwardTestEngine {
     }
     if (!planned.length) return;
     let applied: Set<string>;
+    const commitStart = now();
     try {
       applied = await this.repo.executeMany(planned.map((p) => ({ ...p.e, state: work.get(p.s)! })));
     } catch (e) {
@@ -547,6 +550,10 @@ export class ForwardTestEngine {
       return this.executeBatch(batch, true);
     }
     const committedAt = now();
+    this.commits.push(committedAt - commitStart);
+    if (this.commits.length > 20_000) this.commits.splice(0, 10_000);
+    this.metrics?.commitDuration.observe((committedAt - commitStart) / 1000);
+    this.metrics?.commitOrders.observe(planned.length);
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();
     const events: { key: string; type: string; data: unknown }[] = [];

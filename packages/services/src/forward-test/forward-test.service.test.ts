@@ -92,6 +92,12 @@ describe('forward testing (paper trading) on live ticks', () => {
     const orders = (await call(a, 'GET', `/api/forward-tests/${session.id}/orders`)).json();
     expect(orders.filter((o: { status: string }) => o.status === 'filled')).toHaveLength(trades.length);
     expect(orders[0].latencyMs).toBeGreaterThanOrEqual(0);
+    // every group commit is on /metrics: as many commits as batches, at least one order each
+    const prom = (await t.app.inject({ url: '/metrics' })).body;
+    const count = (name: string) => Number(new RegExp(`^${name}_count (\\d+)`, 'm').exec(prom)?.[1] ?? NaN);
+    expect(count('forward_test_commit_seconds')).toBeGreaterThan(0);
+    expect(count('forward_test_commit_orders')).toBe(count('forward_test_commit_seconds'));
+    expect(Number(/^forward_test_commit_orders_sum (\d+)/m.exec(prom)?.[1])).toBeGreaterThanOrEqual(orders.length);
     // analytics: the full report of this session and the portfolio over the user's sessions
     const an = (await call(a, 'GET', `/api/analytics/sessions/${session.id}`)).json();
     expect(an.report).toMatchObject({ returnsBasis: 'point', trades: m.closedTrades });

@@ -38,6 +38,18 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers: [registry],
     }),
+    commitDuration: new client.Histogram({
+      name: 'forward_test_commit_seconds',
+      help: 'forward-test group commit of a batch of orders (one lane)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    commitOrders: new client.Histogram({
+      name: 'forward_test_commit_orders',
+      help: 'orders in one forward-test group commit',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000],
+      registers: [registry],
+    }),
     busLag: new client.Gauge({
       name: 'bus_consumer_lag',
       help: 'messages waiting per topic and group',
