@@ -35,6 +35,14 @@ describe('gateway forwarding to remote services', () => {
     echo = createServer((req, res) => {
       seen.push(req.headers);
       res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/analytics/broken' || req.url === '/api/analytics/broken-big') {
+        // the service dies in the middle of its answer: headers and part of the body, then the socket goes
+        const big = req.url === '/api/analytics/broken-big';
+        res.writeHead(200, big ? {} : { 'content-length': '1000' });
+        res.write('[1,2,3');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
       if (req.url === '/api/analytics/big') {
         // larger than the gateway reads whole: it streams through, chunked
         res.write('[');
@@ -148,6 +156,23 @@ describe('gateway forwarding to remote services', () => {
     const arr = (await big.json()) as number[];
     expect(arr).toHaveLength(300_000);
     expect(arr.every((x) => x === 12345)).toBe(true);
+  });
+
+  it('a service that dies in the middle of an answer breaks that answer off, never the gateway', async () => {
+    const a = await register('broken@gw.io');
+    for (const path of ['broken', 'broken-big']) {
+      // the client sees a failed answer (the connection ends before the body does), not a 200 it trusts
+      const failed = await fetch(`${gw}/api/analytics/${path}`, { headers: a.h })
+        .then((r) => r.text())
+        .then(
+          () => false,
+          () => true,
+        );
+      expect(failed).toBe(true);
+    }
+    // and the gateway goes on serving
+    const ok = await fetch(`${gw}/api/analytics/ping`, { headers: a.h });
+    expect(await ok.json()).toMatchObject({ path: '/api/analytics/ping', method: 'GET' });
   });
 
   it('forwards WebSocket connections to the notification service', async () => {
