@@ -10,20 +10,24 @@ import path from 'node:path';
 import { percentile, report } from './harness.ts';
 
 // N concurrent paper-trading sessions (SMA-crossover template, evaluated on every tick) over 10 symbols
-// at 10 ticks/s per symbol, for FT_BENCH_SECONDS (default 60), in-process, on the embedded runtime
-// (PGlite, memory bus). Tick-to-fill latency = tick received by the runner -> fill committed.
+// at 10 ticks/s per symbol, for FT_BENCH_SECONDS (default 60), on the embedded runtime (PGlite, memory
+// bus), with the in-process runner and then the worker-thread pool. Tick-to-fill latency = tick
+// received by the runner -> fill committed.
 const SECONDS = Number(process.env.FT_BENCH_SECONDS ?? 60);
 const SIZES = (process.env.FT_BENCH_SESSIONS ?? '1,1000,10000').split(',').map(Number);
-// FT_BENCH_RUNNER=pool runs the strategies on the worker-thread pool (FT_BENCH_THREADS, default all cores)
-const RUNNER = (process.env.FT_BENCH_RUNNER ?? 'inline') as 'inline' | 'pool';
+// Every size runs in-process, then (N > 1) on the worker-thread pool (FT_BENCH_THREADS, default all
+// cores); FT_BENCH_RUNNER=inline or pool runs only that one
+const RUNNERS = (process.env.FT_BENCH_RUNNER ? [process.env.FT_BENCH_RUNNER] : ['inline', 'pool']) as (
+  'inline' | 'pool'
+)[];
 const THREADS = process.env.FT_BENCH_THREADS ? Number(process.env.FT_BENCH_THREADS) : undefined;
 const SYMBOLS = Array.from({ length: 10 }, (_, i) => `FT${i}USD`);
 
-async function run(n: number) {
+async function run(n: number, RUNNER: 'inline' | 'pool') {
   const dir = mkdtempSync(path.join(tmpdir(), 'ft-bench-'));
   // FT_BENCH_PG=postgres://127.0.0.1:5432 runs on PostgreSQL (a scratch database) instead of PGlite
   const pgBase = process.env.FT_BENCH_PG;
-  const dbName = `ftbench_${process.pid}_${n}`;
+  const dbName = `ftbench_${process.pid}_${n}_${RUNNER}`;
   if (pgBase) await adminSql(pgBase, `create database ${dbName}`);
   const rt: Runtime = await createRuntime(
     loadConfig({
@@ -163,4 +167,4 @@ async function adminSql(base: string, q: string) {
   await c.end();
 }
 
-for (const n of SIZES) await run(n);
+for (const runner of RUNNERS) for (const n of SIZES) if (n > 1 || runner === 'inline') await run(n, runner);
