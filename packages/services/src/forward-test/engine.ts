@@ -60,6 +60,11 @@ export interface EngineOptions {
 }
 
 const now = () => performance.timeOrigin + performance.now();
+/** appends to a window of recent values, dropping the older half once it holds `max` */
+const keepRecent = (xs: number[], x: number, max: number) => {
+  xs.push(x);
+  if (xs.length > max) xs.splice(0, max / 2);
+};
 /** ledgers' marks (peak, drawdown, exposure) are saved every this many equity flushes; fills save at once */
 const STATE_EVERY = 6;
 
@@ -534,10 +539,10 @@ export class ForwardTestEngine {
       });
     }
     if (!planned.length) return;
-    let applied: Set<string>;
     const commitStart = now();
     try {
-      applied = await this.repo.executeMany(planned.map((p) => ({ ...p.e, state: work.get(p.s)! })));
+      // every execution of a session carries that session's working ledger (e.state), as the batch leaves it
+      await this.repo.executeMany(planned.map((p) => p.e));
     } catch (e) {
       if (!(e instanceof StaleLedgerError) || retry) throw e;
       // another writer moved these ledgers on: take what the database holds and plan the batch again
@@ -550,34 +555,23 @@ export class ForwardTestEngine {
       return this.executeBatch(batch, true);
     }
     const committedAt = now();
-    this.commits.push(committedAt - commitStart);
-    if (this.commits.length > 20_000) this.commits.splice(0, 10_000);
+    keepRecent(this.commits, committedAt - commitStart, 20_000);
     this.metrics?.commitDuration.observe((committedAt - commitStart) / 1000);
     this.metrics?.commitOrders.observe(planned.length);
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();
     const events: { key: string; type: string; data: unknown }[] = [];
-    const lost = new Set<LiveSession>();
-    for (const p of planned) if (!applied.has(`${p.s.id}|${p.sig.id}`)) lost.add(p.s);
+    // the whole batch committed (executeMany applies all of it or throws)
     for (const [s, l] of work) {
-      if (lost.has(s)) {
-        // another instance executed one of these first: take the ledger the database holds
-        const row = await this.repo.get(s.id);
-        if (row) s.ledger = storedLedger(s.settings, row.state);
-      } else s.ledger = l;
-      s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
+      s.ledger = l;
+      s.intent = Math.sign(l.qty) as -1 | 0 | 1;
     }
     for (const { s, sig, e, out } of planned) {
-      if (!applied.has(`${s.id}|${sig.id}`)) {
-        this.stats.duplicates++;
-        continue;
-      }
       if (out?.kind === 'fill') {
         const latencyMs = committedAt - sig.receivedAt;
         s.extreme = out.fill.price;
         this.stats.fills++;
-        this.latencies.push(latencyMs);
-        if (this.latencies.length > 200_000) this.latencies.splice(0, 100_000);
+        keepRecent(this.latencies, latencyMs, 200_000);
         this.metrics?.tradeLatency.observe(latencyMs / 1000);
         trades.push({
           key: s.id,

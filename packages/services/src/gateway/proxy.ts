@@ -105,9 +105,8 @@ async function forward(
   // The promise resolves to the reply once it is sent (Fastify then leaves it alone).
   return new Promise<FastifyReply>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let status = 0;
+    let status = 0; // set once the final answer's headers arrive
     let stream: PassThrough | null = null;
-    let started = false;
     pool.dispatch(
       {
         method: req.method as 'GET',
@@ -122,7 +121,6 @@ async function forward(
         onRequestStart() {},
         onResponseStart(controller, statusCode, resHeaders) {
           if (statusCode < 200) return; // 1xx: the final answer follows
-          started = true;
           status = statusCode;
           for (const k in resHeaders) {
             const v = resHeaders[k];
@@ -151,7 +149,7 @@ async function forward(
         },
         onResponseError(_controller, e) {
           if (stream) return void stream.destroy(e);
-          if (started) {
+          if (status) {
             // the answer broke off after its headers: nothing complete to pass on
             reply.raw.destroy(e);
             return resolve(reply);

@@ -243,12 +243,15 @@ export const forwardTestsRepo = (db: Db) => {
      * Many executions in one transaction (group commit): one order row each, in one statement whatever
      * the batch size. A filled order carries its fill, its fill number and the ledger right after it,
      * so the order log alone is enough to rebuild every ledger; the sessions' own state is written
-     * behind. Returns the "session|signal" keys that were new. A signal executed before, or a fill
-     * number another writer took first (two instances planning from the same ledger), rolls the batch
-     * back with StaleLedgerError naming the sessions to reload.
+     * behind. All or nothing: returns the "session|signal" keys (every one of them), or, when a signal
+     * was executed before or a fill number was taken first (two instances planning from the same
+     * ledger), rolls the batch back with StaleLedgerError naming the sessions to reload.
      */
     async executeMany(es: Execution[]): Promise<Set<string>> {
       if (!es.length) return new Set();
+      for (const e of es)
+        if (e.fill && (e.fillSeq === undefined || e.stateAfter === undefined))
+          throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
       return db.transaction().execute(async (trx) => {
         const applied = new Set<string>();
         // the batch travels as one JSON document, expanded into rows by the server: one statement and one
@@ -271,8 +274,8 @@ export const forwardTestsRepo = (db: Db) => {
             fee: e.fill?.fee ?? null,
             slippage: e.fill?.slippage ?? null,
             realized_pnl: e.fill?.realizedPnl ?? null,
-            fill_seq: e.fill ? (e.fillSeq ?? null) : null,
-            state: e.fill ? (e.stateAfter ?? e.state) : null,
+            fill_seq: e.fill ? e.fillSeq : null,
+            state: e.fill ? e.stateAfter : null,
           })),
         );
         const rows = await sql<{ session_id: string; signal_id: string }>`
