@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { percentile, report } from './harness.ts';
+import { startFloor } from './floor-server.ts';
 import { openLoopGet } from './raw-http.ts';
 import { RawWsClient } from './raw-ws.ts';
 import { registerUser, startServer } from './server.ts';
@@ -14,18 +15,8 @@ const SECONDS = Number(process.env.FANOUT_SECONDS ?? 15);
 const RATE = Number(process.env.PROXY_RATE ?? 500);
 const secret = 'bench-secret-bench-secret-bench-secret-0123';
 
-const srv = await startServer({
-  SIM_SYMBOLS: 'BENCHUSD',
-  SIM_TICKS_PER_SECOND: '10',
-  PRICE_PUSH_INTERVAL_MS: '100',
-  JWT_SECRET: secret,
-});
-try {
-  const auth = await registerUser(srv.url);
-  const token = auth.slice('Bearer '.length);
-
-  // ---- (a) fan-out ----
-  const wsUrl = `${srv.url.replace('http', 'ws')}/ws?token=${token}`;
+/** CLIENTS clients on one price channel of `wsUrl` for SECONDS: delivery latencies and how many stayed open */
+async function fanout(wsUrl: string): Promise<{ lat: number[]; open: number; wsLib: boolean }> {
   const lat: number[] = [];
   let measuring = false;
   let subscribed = 0;
@@ -88,6 +79,22 @@ try {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const open = sockets.filter((s) => s.isOpen).length;
+  for (const s of sockets) s.close();
+  return { lat, open, wsLib };
+}
+
+const srv = await startServer({
+  SIM_SYMBOLS: 'BENCHUSD',
+  SIM_TICKS_PER_SECOND: '10',
+  PRICE_PUSH_INTERVAL_MS: '100',
+  JWT_SECRET: secret,
+});
+try {
+  const auth = await registerUser(srv.url);
+  const token = auth.slice('Bearer '.length);
+
+  // ---- (a) fan-out ----
+  const { lat, open, wsLib } = await fanout(`${srv.url.replace('http', 'ws')}/ws?token=${token}`);
   report({
     bench: 'gateway',
     metric: `fanout_${CLIENTS}_clients_latency_p50_ms`,
@@ -104,24 +111,46 @@ try {
     value: percentile(lat, 99),
     unit: 'ms',
   });
-  for (const s of sockets) s.close();
+
+  // the floor: a bare WebSocket server doing only the writes, same clients, same machine
+  const floor = await startFloor('fanout');
+  try {
+    const f = await fanout(`${floor.url.replace('http', 'ws')}/ws`);
+    report({
+      bench: 'gateway',
+      metric: `fanout_${CLIENTS}_clients_floor_bare_ws_p99_ms`,
+      value: percentile(f.lat, 99),
+      unit: 'ms',
+      p50: percentile(f.lat, 50),
+      frames: f.lat.length,
+      stillOpen: f.open,
+    });
+  } finally {
+    await floor.stop();
+  }
 
   // ---- (b) gateway overhead ----
   const gw = await startServer({ MARKET_DATA_URL: srv.url, JWT_SECRET: secret, MARKET_FEED: 'none' }, [
     'serve',
     'gateway',
   ]);
+  // the floor: a bare node:http server forwarding to the same route with an undici pool (no hooks)
+  const fwd = await startFloor('forward', { FLOOR_TARGET: srv.url });
   try {
     const direct = `${srv.url}/api/market/_baseline`;
     const viaGw = `${gw.url}/api/market/_baseline`;
+    const viaBare = `${fwd.url}/api/market/_baseline`;
     const h = { authorization: auth };
     await openLoopGet(direct, h, 500, 1);
     await openLoopGet(viaGw, h, 500, 1);
+    await openLoopGet(viaBare, h, 500, 1);
     const d: number[] = [];
     const g: number[] = [];
+    const b: number[] = [];
     for (let round = 0; round < 3; round++) {
       d.push(...(await openLoopGet(direct, h, RATE, 3)));
       g.push(...(await openLoopGet(viaGw, h, RATE, 3)));
+      b.push(...(await openLoopGet(viaBare, h, RATE, 3)));
     }
     report({ bench: 'gateway', metric: 'direct_p50_ms', value: percentile(d, 50), unit: 'ms', rate: RATE });
     report({
@@ -139,7 +168,15 @@ try {
       p99Direct: percentile(d, 99),
       p99Proxied: percentile(g, 99),
     });
+    report({
+      bench: 'gateway',
+      metric: 'proxy_overhead_floor_bare_forwarder_p50_ms',
+      value: percentile(b, 50) - percentile(d, 50),
+      unit: 'ms',
+      bareForwarderP50: percentile(b, 50),
+    });
   } finally {
+    await fwd.stop();
     await gw.stop();
   }
 } finally {

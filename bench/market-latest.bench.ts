@@ -1,11 +1,14 @@
 import autocannon from 'autocannon';
 import { median, percentile, report } from './harness.ts';
 import { openLoopGet } from './raw-http.ts';
+import { startFloor } from './floor-server.ts';
 import { registerUser, startServer } from './server.ts';
 
 // GET /api/market/symbols/BTCUSD/latest?limit=100 vs a constant 100-tick baseline route in the same
 // server (same auth and hooks): latency at a fixed 2,000 req/s (open loop, raw-socket client), and
-// saturation throughput (autocannon, 32 connections).
+// saturation throughput (autocannon, 32 connections). The latency rounds alternate second by second
+// between `latest`, the baseline route and a floor (a bare node:http server answering the same
+// constant body in a process of its own), so all three see the same machine.
 async function saturate(url: string, auth: string): Promise<number> {
   const r = await autocannon({ url, connections: 32, pipelining: 1, duration: 5, headers: { authorization: auth } });
   if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers`);
@@ -26,8 +29,20 @@ async function run(label: string, env: Record<string, string>) {
     const h = { authorization: auth };
     await openLoopGet(latest, h, 1000, 2); // warm-up
     await openLoopGet(base, h, 1000, 2);
-    const lat = await openLoopGet(latest, h, 2000, 5);
-    const baseLat = await openLoopGet(base, h, 2000, 5);
+    const floor = await startFloor('http');
+    const lat: number[] = [];
+    const baseLat: number[] = [];
+    const floorLat: number[] = [];
+    try {
+      await openLoopGet(`${floor.url}/`, {}, 1000, 1);
+      for (let round = 0; round < 5; round++) {
+        lat.push(...(await openLoopGet(latest, h, 2000, 1)));
+        baseLat.push(...(await openLoopGet(base, h, 2000, 1)));
+        floorLat.push(...(await openLoopGet(`${floor.url}/`, h, 2000, 1)));
+      }
+    } finally {
+      await floor.stop();
+    }
     report({
       bench: 'market-latest',
       metric: `${label}_p50_at_2000rps_ms`,
@@ -41,6 +56,15 @@ async function run(label: string, env: Record<string, string>) {
       value: percentile(lat, 99),
       unit: 'ms',
       baseline: percentile(baseLat, 99),
+      p999: percentile(lat, 99.9),
+    });
+    report({
+      bench: 'market-latest',
+      metric: `${label}_floor_bare_node_http_p99_at_2000rps_ms`,
+      value: percentile(floorLat, 99),
+      unit: 'ms',
+      p50: median(floorLat),
+      p999: percentile(floorLat, 99.9),
     });
     const thr = await saturate(latest, auth);
     const baseThr = await saturate(base, auth);
