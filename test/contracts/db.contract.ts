@@ -228,8 +228,20 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect((await repo.get(s1.id))!.state.fills).toBe(2);
       // another user's id is not found; deleting the session cascades to its trades
       expect(await repo.get(s1.id, '00000000-0000-0000-0000-000000000000')).toBeNull();
+      await repo.insertEquity([{ sessionId: s1.id, ts: Date.now(), equity: 1, cash: 1, positionValue: 0, price: 1 }]);
       expect(await repo.delete(s1.id, u.id)).toBe(true);
       expect((await repo.totals(s1.id)).trades).toBe(0);
+      expect(await repo.equity(s1.id)).toEqual([]);
+      // and when the user goes, so do the sessions' orders and equity points
+      await repo.insertEquity([{ sessionId: s2.id, ts: Date.now(), equity: 1, cash: 1, positionValue: 0, price: 1 }]);
+      expect((await repo.equity(s2.id)).length).toBe(1);
+      await usersRepo(h.db).delete(u.id);
+      expect((await repo.totals(s2.id)).trades).toBe(0);
+      expect(await repo.equity(s2.id)).toEqual([]);
+      const orphans = await sql<{
+        n: number;
+      }>`select count(*)::int as n from session_orders where session_id = ${s2.id}`.execute(h.db);
+      expect(orphans.rows[0]!.n).toBe(0);
     });
   });
 }

@@ -226,4 +226,24 @@ create view trades as
   from session_orders where status = 'filled';
 `,
   },
+  {
+    id: 4,
+    name: 'no per-row foreign-key checks on the two hot forward-test tables; a trigger deletes their rows with the session',
+    sql: `
+-- Every order and equity point used to run a foreign-key check against its session: a lookup and a
+-- row lock (FOR KEY SHARE) on forward_test_sessions per inserted row, which also made the group commits
+-- meet the ledger saves that update those very rows. The rows are written only by the execution engine
+-- for sessions it has loaded; deleting a session still deletes them, in the same transaction.
+alter table session_orders drop constraint if exists session_orders_session_id_fkey;
+alter table chart_data drop constraint if exists chart_data_session_id_fkey;
+create function forward_test_session_rows_delete() returns trigger language plpgsql as $$
+begin
+  delete from session_orders where session_id = old.id;
+  delete from chart_data where session_id = old.id;
+  return old;
+end $$;
+create trigger forward_test_session_rows_delete after delete on forward_test_sessions
+  for each row execute function forward_test_session_rows_delete();
+`,
+  },
 ];

@@ -133,4 +133,50 @@ describe('forward-test execution on the order log', () => {
     }
     await engine.close();
   });
+
+  it('the equity timer writes a tenth of the sessions at a time; a round of slots writes each once, ledgers every sixth round', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const engine = new ForwardTestEngine(t.rt);
+    const sessions: LiveSession[] = [];
+    for (let i = 0; i < 20; i++) {
+      const row = await runningSession(u.id, 'SLOTUSD', 1_000);
+      sessions.push(await engine.load((await repo.get(row.id))!));
+    }
+    const ids = sessions.map((s) => s.id);
+    const points = async () =>
+      Number(
+        (
+          await t.rt.db.db
+            .selectFrom('chart_data')
+            .select((e) => e.fn.countAll().as('n'))
+            .where('session_id', 'in', ids)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const snapshotMarks = async () =>
+      (await t.rt.db.db.selectFrom('forward_test_sessions').select('state').where('id', 'in', ids).execute()).filter(
+        (r) => (r.state as { lastPrice?: number }).lastPrice === 101,
+      ).length;
+    let ts = Date.UTC(2026, 0, 2);
+    const tick = (price: number) =>
+      engine.dispatch('SLOTUSD', [{ symbol: 'SLOTUSD', ts: ++ts, price, size: 1, bid: price, ask: price, seq: ts }]);
+    tick(100);
+    await engine.flushNextSlot();
+    expect(await points()).toBe(2);
+    for (let k = 1; k < 10; k++) await engine.flushNextSlot();
+    expect(await points()).toBe(20); // one point per session per round
+    await engine.flushNextSlot(); // nothing new since: no point
+    expect(await points()).toBe(20);
+    // rounds 2-5 write points; the ledgers' marks are saved in the sixth round only
+    for (let round = 2; round <= 6; round++) {
+      tick(round === 6 ? 101 : 100 + round / 100);
+      for (let k = round === 2 ? 1 : 0; k < 10; k++) await engine.flushNextSlot();
+      if (round < 6) expect(await snapshotMarks()).toBe(0);
+    }
+    expect(await snapshotMarks()).toBe(20);
+    // six rounds of 20 points, less slot 0's two in round 2 (its turn came before that round's tick)
+    expect(await points()).toBe(20 * 6 - 2);
+    await engine.close();
+  });
 });

@@ -67,6 +67,12 @@ const keepRecent = (xs: number[], x: number, max: number) => {
 };
 /** ledgers' marks (peak, drawdown, exposure) are saved every this many equity flushes; fills save at once */
 const STATE_EVERY = 6;
+/**
+ * Sessions are flushed in this many slots, one slot every equityIntervalMs / FLUSH_SLOTS: each session
+ * still gets a point every interval, but the database takes a tenth of them at a time instead of one
+ * statement for every session, which held up the group commits behind it.
+ */
+const FLUSH_SLOTS = 10;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
@@ -133,6 +139,7 @@ export class ForwardTestEngine {
   /** sessions whose strategy has been warmed (a resume after a pause keeps its state) */
   private readonly warmed = new Set<string>();
   private flushes = 0;
+  private loads = 0;
   private readonly queue: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[] = [];
   private draining = false;
   private lock: Promise<unknown> = Promise.resolve();
@@ -186,7 +193,7 @@ export class ForwardTestEngine {
       }
     }
     const every = this.opts.equityIntervalMs ?? 5000;
-    this.timer = setInterval(() => void this.flush(), every);
+    this.timer = setInterval(() => void this.flushNextSlot(), Math.max(1, every / FLUSH_SLOTS));
     this.timer.unref();
   }
 
@@ -195,8 +202,7 @@ export class ForwardTestEngine {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs) await s.close();
     await this.locked(async () => undefined);
-    this.flushes = STATE_EVERY - 1; // the last flush saves every ledger
-    await this.flush();
+    await this.flush({ saveLedgers: true }); // the last flush covers every session and saves every ledger
     await this.pool?.close();
   }
 
@@ -207,6 +213,7 @@ export class ForwardTestEngine {
     const s = sessionFromRow(row, this.cache, !this.pool && !this.remote);
     // by the id's last hex digits: spread evenly whatever order sessions load in
     s.lane = parseInt(row.id.slice(-4), 16) % this.commitLanes;
+    s.flushSlot = this.loads++ % FLUSH_SLOTS;
     // the pool compiles the graph in its thread; the in-process runner needs only the compiled plan
     if (this.pool) s.graph = (row.strategySnapshot as { graph: Graph }).graph;
     this.sessions.set(row.id, s);
@@ -754,11 +761,23 @@ export class ForwardTestEngine {
     });
   }
 
-  /** Writes equity points and ledgers' marks for sessions that saw ticks since the last flush. */
-  flush(): Promise<void> {
+  /** The timer's flush: the next slot's sessions; their ledgers every STATE_EVERY rounds of the slots. */
+  flushNextSlot(): Promise<void> {
+    const k = this.flushes++;
+    return this.flush({
+      slot: k % FLUSH_SLOTS,
+      saveLedgers: Math.floor(k / FLUSH_SLOTS) % STATE_EVERY === STATE_EVERY - 1,
+    });
+  }
+
+  /**
+   * Writes equity points (and, with saveLedgers, ledgers' marks) for sessions that saw ticks since their
+   * last flush: those of one slot, or every session.
+   */
+  flush(opts: { slot?: number; saveLedgers?: boolean } = {}): Promise<void> {
+    const { slot, saveLedgers = false } = opts;
     this.flushing = this.flushing.then(async () => {
-      this.flushes++;
-      if (this.metrics) {
+      if (this.metrics && (slot === undefined || slot === 0)) {
         this.metrics.activeSymbols.reset();
         for (const symbol of this.activeSymbols()) this.metrics.activeSymbols.set({ symbol }, 1);
       }
@@ -766,7 +785,7 @@ export class ForwardTestEngine {
       const states: { id: string; state: LedgerState }[] = [];
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
       for (const s of this.sessions.values()) {
-        if (!s.marked) continue;
+        if (!s.marked || (slot !== undefined && s.flushSlot !== slot)) continue;
         s.marked = false;
         const l = s.ledger;
         if (this.lastFlush.get(s.id) === l.lastTs) continue;
@@ -780,7 +799,7 @@ export class ForwardTestEngine {
           positionValue: l.qty * price,
           price,
         });
-        if (this.flushes % STATE_EVERY === 0) states.push({ id: s.id, state: l });
+        if (saveLedgers) states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
       }
       if (!points.length) return;

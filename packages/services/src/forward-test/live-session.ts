@@ -46,6 +46,8 @@ export class LiveSession {
   marked = false;
   /** the engine's commit lane for this session's orders */
   lane = 0;
+  /** which of the engine's equity flush slots writes this session's points */
+  flushSlot = 0;
   /** the strategy graph (sent to a runner thread) */
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
