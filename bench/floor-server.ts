@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { textFrame } from '@algotrade/services/notification/notification.service';
 import { Pool } from 'undici';
 
 /**
@@ -38,21 +39,6 @@ export async function startFloor(
       await new Promise((r) => child.once('exit', r));
     },
   };
-}
-
-/** RFC 6455 §5.2: one unmasked text frame */
-function frame(text: string): Buffer {
-  const p = Buffer.from(text);
-  const head = p.length < 126 ? 2 : 4;
-  const f = Buffer.allocUnsafe(head + p.length);
-  f[0] = 0x81;
-  if (head === 2) f[1] = p.length;
-  else {
-    f[1] = 126;
-    f.writeUInt16BE(p.length, 2);
-  }
-  p.copy(f, head);
-  return f;
 }
 
 function serve(kind: FloorKind): http.Server {
@@ -92,14 +78,16 @@ function serve(kind: FloorKind): http.Server {
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
     );
     socket.once('data', () => {
-      socket.write(frame('{"type":"subscribed","channel":"prices:BENCHUSD"}'));
+      socket.write(textFrame(Buffer.from('{"type":"subscribed","channel":"prices:BENCHUSD"}')));
       sockets.add(socket);
     });
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
   });
   setInterval(() => {
-    const f = frame(`{"channel":"prices:BENCHUSD","type":"price","data":{"price":100,"ts":${Date.now()}}}`);
+    const f = textFrame(
+      Buffer.from(`{"channel":"prices:BENCHUSD","type":"price","data":{"price":100,"ts":${Date.now()}}}`),
+    );
     for (const s of sockets) s.write(f);
   }, 100);
   return server;
