@@ -134,6 +134,37 @@ describe('forward-test execution on the order log', () => {
     await engine.close();
   });
 
+  it('stopping saves every ledger to its session row, also one whose last fill came after its mark was flushed', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const engine = new ForwardTestEngine(t.rt);
+    const row = await runningSession(u.id, 'STOPUSD', 1_000);
+    const s = await engine.load((await repo.get(row.id))!);
+    const ts = Date.UTC(2026, 0, 3);
+    engine.dispatch('STOPUSD', [{ symbol: 'STOPUSD', ts, price: 100, size: 1, bid: 100, ask: 100, seq: 1 }]);
+    for (let k = 0; k < 10; k++) await engine.flushNextSlot(); // the tick's mark is written
+    await engine.submit(s, {
+      id: `${s.id}:stop:1`,
+      sessionId: s.id,
+      userId: u.id,
+      symbol: 'STOPUSD',
+      action: 'buy',
+      sizing: 'fixed_qty',
+      amount: 1,
+      source: 'test',
+      tickTs: ts,
+      price: 100,
+      receivedAt: Date.now(),
+    });
+    await engine.close();
+    const stored = await t.rt.db.db
+      .selectFrom('forward_test_sessions')
+      .select('state')
+      .where('id', '=', s.id)
+      .executeTakeFirstOrThrow();
+    expect(stored.state).toMatchObject({ fills: 1, qty: 1 });
+  });
+
   it('the equity timer writes a tenth of the sessions at a time; a round of slots writes each once, ledgers every sixth round', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);

@@ -202,7 +202,7 @@ export class ForwardTestEngine {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs) await s.close();
     await this.locked(async () => undefined);
-    await this.flush({ saveLedgers: true }); // the last flush covers every session and saves every ledger
+    await this.flush({ everyLedger: true }); // the last flush covers every session and saves every ledger
     await this.pool?.close();
   }
 
@@ -772,10 +772,11 @@ export class ForwardTestEngine {
 
   /**
    * Writes equity points (and, with saveLedgers, ledgers' marks) for sessions that saw ticks since their
-   * last flush: those of one slot, or every session.
+   * last flush: those of one slot, or every session. With everyLedger (stopping), every session's ledger
+   * is saved, ticked or not: a fill can commit after its tick's mark was flushed.
    */
-  flush(opts: { slot?: number; saveLedgers?: boolean } = {}): Promise<void> {
-    const { slot, saveLedgers = false } = opts;
+  flush(opts: { slot?: number; saveLedgers?: boolean; everyLedger?: boolean } = {}): Promise<void> {
+    const { slot, saveLedgers = false, everyLedger = false } = opts;
     this.flushing = this.flushing.then(async () => {
       if (this.metrics && (slot === undefined || slot === 0)) {
         this.metrics.activeSymbols.reset();
@@ -785,7 +786,9 @@ export class ForwardTestEngine {
       const states: { id: string; state: LedgerState }[] = [];
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
       for (const s of this.sessions.values()) {
-        if (!s.marked || (slot !== undefined && s.flushSlot !== slot)) continue;
+        if (slot !== undefined && s.flushSlot !== slot) continue;
+        if (everyLedger) states.push({ id: s.id, state: s.ledger });
+        if (!s.marked) continue;
         s.marked = false;
         const l = s.ledger;
         if (this.lastFlush.get(s.id) === l.lastTs) continue;
@@ -799,10 +802,10 @@ export class ForwardTestEngine {
           positionValue: l.qty * price,
           price,
         });
-        if (saveLedgers) states.push({ id: s.id, state: l });
+        if (saveLedgers && !everyLedger) states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
       }
-      if (!points.length) return;
+      if (!points.length && !states.length) return;
       try {
         await this.repo.insertEquity(points);
         await this.repo.saveStates(states);
