@@ -164,6 +164,11 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ];
       const applied = await repo.executeMany(batch);
       expect(applied.size).toBe(3);
+      // a filled order carries its ledger packed (no keys), and reads back as the ledger it was
+      const kinds = await sql<{ k: string }>`select distinct jsonb_typeof(state) as k from session_orders
+        where session_id in (${s1.id}, ${s2.id}) and status = 'filled'`.execute(h.db);
+      expect(kinds.rows).toEqual([{ k: 'array' }]);
+      expect((await repo.get(s1.id))!.state).toEqual(JSON.parse(JSON.stringify(l1)));
       // the same signals again change nothing: the batch is refused as a whole (its ledgers counted them)
       await expect(repo.executeMany(batch)).rejects.toBeInstanceOf(StaleLedgerError);
       expect((await repo.totals(s1.id)).trades).toBe(2);

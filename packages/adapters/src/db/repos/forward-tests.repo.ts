@@ -79,6 +79,55 @@ export class StaleLedgerError extends Error {
 }
 
 type Raw = Record<string, unknown>;
+/**
+ * The ledger a filled order carries, as the order log stores it: `[1, ...the fields below in this
+ * order, recentOrders]` rather than an object, so the keys are not written again in every row (the
+ * ledger is half of an order row's bytes, and of its commit time). Session rows keep the object form;
+ * reads take either.
+ */
+const LEDGER_KEYS = [
+  'cash',
+  'qty',
+  'avgPrice',
+  'realizedPnl',
+  'fees',
+  'fills',
+  'closedTrades',
+  'wins',
+  'grossProfit',
+  'grossLoss',
+  'entryTs',
+  'entryFees',
+  'lastPrice',
+  'lastTs',
+  'firstTs',
+  'peakEquity',
+  'maxDrawdownPct',
+  'exposureMs',
+  'day',
+  'dayStartEquity',
+] as const;
+type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
+// fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
+const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
+void everyLedgerKey;
+
+export function packLedger(l: LedgerState): unknown[] {
+  const out: unknown[] = [1];
+  for (const k of LEDGER_KEYS) out.push(l[k]);
+  out.push(l.recentOrders);
+  return out;
+}
+
+export function unpackLedger(x: unknown): Partial<LedgerState> {
+  if (!Array.isArray(x)) return (x ?? {}) as Partial<LedgerState>;
+  if (x[0] !== 1 || x.length !== LEDGER_KEYS.length + 2) throw new Error(`unknown stored ledger format ${x[0]}`);
+  const l: Record<string, unknown> = {};
+  LEDGER_KEYS.forEach((k, i) => (l[k] = x[i + 1]));
+  l.recentOrders = x[LEDGER_KEYS.length + 1];
+  return l as Partial<LedgerState>;
+}
+
 const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
 const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
 const toRow = (r: Raw): SessionRow => ({
@@ -90,7 +139,7 @@ const toRow = (r: Raw): SessionRow => ({
   config: r.config as Record<string, unknown>,
   status: r.status as SessionStatus,
   failureReason: (r.failure_reason as string) ?? null,
-  state: r.state as Partial<LedgerState>,
+  state: unpackLedger(r.state),
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
@@ -275,7 +324,7 @@ export const forwardTestsRepo = (db: Db) => {
             slippage: e.fill?.slippage ?? null,
             realized_pnl: e.fill?.realizedPnl ?? null,
             fill_seq: e.fill ? e.fillSeq : null,
-            state: e.fill ? e.stateAfter : null,
+            state: e.fill ? packLedger(e.stateAfter!) : null,
           })),
         );
         const rows = await sql<{ session_id: string; signal_id: string }>`
@@ -355,6 +404,7 @@ export const forwardTestsRepo = (db: Db) => {
       if (opts.status) q = q.where('status', '=', opts.status as 'filled');
       const rows = await q
         .orderBy('ts', 'desc')
+        .orderBy('signal_id', 'desc') // one batch's refusals share a time; signal ids carry their tick
         .limit(opts.limit ?? 500)
         .execute();
       return rows.map((r) => ({
@@ -371,18 +421,19 @@ export const forwardTestsRepo = (db: Db) => {
     },
     /** The session's position, from its ledger (none before its first fill). */
     async positions(sessionId: string) {
-      const r = await sql<{ symbol: string; state: Partial<LedgerState>; updated_at: unknown }>`
+      const r = await sql<{ symbol: string; state: unknown; updated_at: unknown }>`
       select f.symbol, ${ledgerSql} as state,
         (select max(o.ts) from session_orders o where o.session_id = f.id and o.status = 'filled') as updated_at
       from forward_test_sessions f where f.id = ${sessionId}::uuid`.execute(db);
       const row = r.rows[0];
-      if (!row || !row.state.fills) return [];
+      const l = row && unpackLedger(row.state);
+      if (!row || !l?.fills) return [];
       return [
         {
           symbol: row.symbol,
-          quantity: row.state.qty ?? 0,
-          avgPrice: row.state.avgPrice ?? 0,
-          realizedPnl: row.state.realizedPnl ?? 0,
+          quantity: l.qty ?? 0,
+          avgPrice: l.avgPrice ?? 0,
+          realizedPnl: l.realizedPnl ?? 0,
           updatedAt: iso(row.updated_at)!,
         },
       ];
