@@ -231,6 +231,14 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       // a periodic save never overwrites a ledger with more fills
       await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
       expect((await repo.get(s1.id))!.state.fills).toBe(2);
+      // several sessions in one read, each with the ledger a single read gives
+      const many = await repo.getMany([s1.id, s2.id, 'not-a-session']);
+      expect(new Map(many.map((r) => [r.id, r.state]))).toEqual(
+        new Map([
+          [s1.id, (await repo.get(s1.id))!.state],
+          [s2.id, (await repo.get(s2.id))!.state],
+        ]),
+      );
       // another user's id is not found; deleting the session cascades to its trades
       expect(await repo.get(s1.id, '00000000-0000-0000-0000-000000000000')).toBeNull();
       await repo.insertEquity([{ sessionId: s1.id, ts: Date.now(), equity: 1, cash: 1, positionValue: 0, price: 1 }]);

@@ -553,10 +553,9 @@ export class ForwardTestEngine {
     } catch (e) {
       if (!(e instanceof StaleLedgerError) || retry) throw e;
       // another writer moved these ledgers on: take what the database holds and plan the batch again
-      for (const id of e.sessionIds) {
-        const s = this.sessions.get(id);
-        const row = await this.repo.get(id);
-        if (s && row) s.ledger = storedLedger(s.settings, row.state);
+      for (const row of await this.repo.getMany(e.sessionIds)) {
+        const s = this.sessions.get(row.id);
+        if (s) s.ledger = storedLedger(s.settings, row.state);
       }
       this.stats.staleRetries++;
       return this.executeBatch(batch, true);

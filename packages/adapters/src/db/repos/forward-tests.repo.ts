@@ -206,6 +206,12 @@ export const forwardTestsRepo = (db: Db) => {
       const r = await q.executeTakeFirst();
       return r ? toRow(r as Raw) : null;
     },
+    /** Several sessions by id, in one query (ids that are not sessions are left out). */
+    async getMany(ids: readonly string[]): Promise<SessionRow[]> {
+      const valid = ids.filter(isUuid);
+      if (!valid.length) return [];
+      return (await sessions().where('f.id', 'in', valid).execute()).map((r) => toRow(r as Raw));
+    },
     async list(userId: string, limit = 500): Promise<SessionRow[]> {
       const rows = await sessions()
         .where('f.user_id', '=', userId)
