@@ -70,7 +70,11 @@ export interface Execution {
   failureReason?: string;
 }
 
-/** Some sessions' stored ledgers moved on since they were read (another writer): reload and retry. */
+/**
+ * Some sessions' stored ledgers moved on since they were read (another writer), so nothing of the batch
+ * was written: reload `sessionIds` (every session of the batch; the database does not say which one
+ * conflicted) and plan again.
+ */
 export class StaleLedgerError extends Error {
   constructor(readonly sessionIds: string[]) {
     super(`stale ledgers for ${sessionIds.length} session(s): reload and retry`);
@@ -307,65 +311,68 @@ export const forwardTestsRepo = (db: Db) => {
       for (const e of es)
         if (e.fill && (e.fillSeq === undefined || e.stateAfter === undefined))
           throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
-      return db.transaction().execute(async (trx) => {
-        const applied = new Set<string>();
-        // the batch travels as one JSON document, expanded into rows by the server: one statement and one
-        // parameter whatever the batch size (cheaper for the client than a dozen escaped array literals)
-        const doc = JSON.stringify(
-          es.map((e) => ({
-            session_id: e.sessionId,
-            signal_id: e.signalId,
-            user_id: e.userId,
-            action: e.action,
-            source: e.source,
-            status: e.status,
-            reason: e.reason ?? null,
-            quantity: e.fill?.quantity ?? null,
-            price: e.fill?.price ?? null,
-            latency_ms: e.latencyMs ?? null,
-            ts: new Date(e.fill?.ts ?? e.ts).toISOString(),
-            symbol: e.fill ? e.symbol : null,
-            side: e.fill?.side ?? null,
-            fee: e.fill?.fee ?? null,
-            slippage: e.fill?.slippage ?? null,
-            realized_pnl: e.fill?.realizedPnl ?? null,
-            fill_seq: e.fill ? e.fillSeq : null,
-            state: e.fill ? packLedger(e.stateAfter!) : null,
-          })),
-        );
-        const rows = await sql<{ session_id: string; signal_id: string }>`
+      // the batch travels as one JSON document, expanded into rows by the server: one statement and one
+      // parameter whatever the batch size (cheaper for the client than a dozen escaped array literals)
+      const doc = JSON.stringify(
+        es.map((e) => ({
+          session_id: e.sessionId,
+          signal_id: e.signalId,
+          user_id: e.userId,
+          action: e.action,
+          source: e.source,
+          status: e.status,
+          reason: e.reason ?? null,
+          quantity: e.fill?.quantity ?? null,
+          price: e.fill?.price ?? null,
+          latency_ms: e.latencyMs ?? null,
+          ts: new Date(e.fill?.ts ?? e.ts).toISOString(),
+          symbol: e.fill ? e.symbol : null,
+          side: e.fill?.side ?? null,
+          fee: e.fill?.fee ?? null,
+          slippage: e.fill?.slippage ?? null,
+          realized_pnl: e.fill?.realizedPnl ?? null,
+          fill_seq: e.fill ? e.fillSeq : null,
+          state: e.fill ? packLedger(e.stateAfter!) : null,
+        })),
+      );
+      const insert = (q: Db) =>
+        sql`
         insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, quantity, price,
           latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, state)
         select session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts,
           symbol, side, fee, slippage, realized_pnl, fill_seq, state
         from json_to_recordset(${doc}::json) as x(session_id uuid, signal_id text, user_id uuid, action text,
           source text, status text, reason text, quantity numeric, price numeric, latency_ms float8, ts timestamptz,
-          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, state jsonb)
-        on conflict do nothing
-        returning session_id, signal_id`.execute(trx);
-        for (const r of rows.rows) applied.add(`${r.session_id}|${r.signal_id}`);
+          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, state jsonb)`.execute(
+          q,
+        );
+      // lifecycle changes caused by risk limits commit with the orders that caused them
+      const halts = new Map<string, Execution>();
+      for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
+      try {
+        // one statement is all-or-nothing by itself: only a batch with lifecycle changes needs a transaction
+        if (!halts.size) await insert(db);
+        else
+          await db.transaction().execute(async (trx) => {
+            await insert(trx);
+            const hs = [...halts.values()];
+            const hc = <T>(f: (e: Execution) => T) => hs.map(f);
+            await sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
+              failure_reason = coalesce(v.reason, f.failure_reason),
+              stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
+            from unnest(${hc((e) => e.sessionId)}::uuid[], ${hc((e) => JSON.stringify(e.state))}::jsonb[],
+              ${hc((e) => e.newStatus!)}::text[], ${hc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
+            where f.id = v.id`.execute(trx);
+          });
+      } catch (e) {
         // a signal executed before (a redelivery, or a tick another instance already acted on) or a fill
-        // number already taken: the session's plan assumed a ledger that is not the stored one; roll
-        // back and let the caller re-plan those sessions from the database
-        const conflicted = [
-          ...new Set(es.filter((e) => !applied.has(`${e.sessionId}|${e.signalId}`)).map((e) => e.sessionId)),
-        ];
-        if (conflicted.length) throw new StaleLedgerError(conflicted);
-        // lifecycle changes caused by risk limits commit with the orders that caused them
-        const halts = new Map<string, Execution>();
-        for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
-        if (halts.size) {
-          const hs = [...halts.values()];
-          const hc = <T>(f: (e: Execution) => T) => hs.map(f);
-          await sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
-            failure_reason = coalesce(v.reason, f.failure_reason),
-            stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-          from unnest(${hc((e) => e.sessionId)}::uuid[], ${hc((e) => JSON.stringify(e.state))}::jsonb[],
-            ${hc((e) => e.newStatus!)}::text[], ${hc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
-          where f.id = v.id`.execute(trx);
-        }
-        return applied;
-      });
+        // number already taken: some plan assumed a ledger that is not the stored one. Nothing was written;
+        // the caller reloads the batch's sessions from the database and plans again.
+        if ((e as { code?: string }).code === '23505')
+          throw new StaleLedgerError([...new Set(es.map((x) => x.sessionId))]);
+        throw e;
+      }
+      return new Set(es.map((e) => `${e.sessionId}|${e.signalId}`));
     },
 
     async trades(sessionId: string, opts: { limit?: number; offset?: number } = {}): Promise<TradeRow[]> {
