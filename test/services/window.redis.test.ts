@@ -42,12 +42,18 @@ describe('redis window read cache (client tracking)', () => {
     return Date.now() - t0;
   };
 
+  /** reads fail fast until a store's connection is up (the route answers 503 meanwhile) */
+  const connected = async (w: RedisWindowStore) => {
+    if (w.redis.status !== 'ready') await new Promise((r) => w.redis.once('ready', r));
+  };
+
   it('answers repeated reads from memory and sees another writer at once', async () => {
     const s = `CACHE${Date.now()}`;
     const writer = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });
     const reader = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
     try {
       await writer.append(s, [tick(s, 0), tick(s, 1)]);
+      await connected(reader);
       // tracking turns on once both of the reader's connections are up
       await until(async () => (await newest(reader, s), reader.reads.cached > 0));
       const before = { ...reader.reads };
@@ -76,6 +82,7 @@ describe('redis window read cache (client tracking)', () => {
     const reader = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
     try {
       await writer.append(s, [tick(s, 0)]);
+      await connected(reader);
       await until(async () => (await newest(reader, s), reader.reads.cached > 0));
       // kill every invalidation connection, then change the window while they are away
       const list = (await writer.redis.client('LIST')) as string;
