@@ -202,7 +202,7 @@ export class ForwardTestEngine {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs) await s.close();
     await this.locked(async () => undefined);
-    await this.flush({ everyLedger: true }); // the last flush covers every session and saves every ledger
+    await this.flush({ ledgers: 'all' }); // the last flush covers every session and saves every ledger
     await this.pool?.close();
   }
 
@@ -763,19 +763,17 @@ export class ForwardTestEngine {
   /** The timer's flush: the next slot's sessions; their ledgers every STATE_EVERY rounds of the slots. */
   flushNextSlot(): Promise<void> {
     const k = this.flushes++;
-    return this.flush({
-      slot: k % FLUSH_SLOTS,
-      saveLedgers: Math.floor(k / FLUSH_SLOTS) % STATE_EVERY === STATE_EVERY - 1,
-    });
+    const round = Math.floor(k / FLUSH_SLOTS);
+    return this.flush({ slot: k % FLUSH_SLOTS, ledgers: round % STATE_EVERY === STATE_EVERY - 1 ? 'ticked' : 'none' });
   }
 
   /**
-   * Writes equity points (and, with saveLedgers, ledgers' marks) for sessions that saw ticks since their
-   * last flush: those of one slot, or every session. With everyLedger (stopping), every session's ledger
-   * is saved, ticked or not: a fill can commit after its tick's mark was flushed.
+   * Writes equity points for sessions that saw ticks since their last flush (those of one slot, or every
+   * session), and saves ledgers (with their marks): none, those ticked sessions', or (stopping) every
+   * session's, ticked or not, since a fill can commit after its tick's mark was flushed.
    */
-  flush(opts: { slot?: number; saveLedgers?: boolean; everyLedger?: boolean } = {}): Promise<void> {
-    const { slot, saveLedgers = false, everyLedger = false } = opts;
+  flush(opts: { slot?: number; ledgers?: 'none' | 'ticked' | 'all' } = {}): Promise<void> {
+    const { slot, ledgers = 'none' } = opts;
     this.flushing = this.flushing.then(async () => {
       if (this.metrics && (slot === undefined || slot === 0)) {
         this.metrics.activeSymbols.reset();
@@ -786,7 +784,7 @@ export class ForwardTestEngine {
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
       for (const s of this.sessions.values()) {
         if (slot !== undefined && s.flushSlot !== slot) continue;
-        if (everyLedger) states.push({ id: s.id, state: s.ledger });
+        if (ledgers === 'all') states.push({ id: s.id, state: s.ledger });
         if (!s.marked) continue;
         s.marked = false;
         const l = s.ledger;
@@ -801,7 +799,7 @@ export class ForwardTestEngine {
           positionValue: l.qty * price,
           price,
         });
-        if (saveLedgers && !everyLedger) states.push({ id: s.id, state: l });
+        if (ledgers === 'ticked') states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
       }
       if (!points.length && !states.length) return;
