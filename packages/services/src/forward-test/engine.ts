@@ -118,6 +118,8 @@ export async function warmupTicks(rt: Runtime, s: LiveSession): Promise<Tick[]> 
  * `portfolio-updates` and `forward-test-events` go out. State lives in the database: after a crash the
  * running sessions are loaded again and carry on.
  */
+type QueuedSignal = { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void };
+
 export class ForwardTestEngine {
   readonly sessions = new Map<string, LiveSession>();
   private readonly bySymbol = new Map<string, LiveSession[]>();
@@ -140,9 +142,12 @@ export class ForwardTestEngine {
   private readonly warmed = new Set<string>();
   private flushes = 0;
   private loads = 0;
-  private readonly queue: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[] = [];
-  private draining = false;
-  private lock: Promise<unknown> = Promise.resolve();
+  /** signals waiting for their commit lane (a session always commits on its own lane, in order) */
+  private readonly laneQueues: QueuedSignal[][] = [];
+  private readonly laneDraining: boolean[] = [];
+  /** lifecycle changes (exclusive) wait for the lanes' commits in flight (shared), and hold new ones back */
+  private exclusiveTail: Promise<unknown> = Promise.resolve();
+  private readonly sharedInFlight = new Set<Promise<unknown>>();
   /** marks signals this process executes itself (the bus copy is then skipped by its own consumer) */
   readonly instanceId = randomUUID();
   readonly cache: CompileCache;
@@ -424,36 +429,31 @@ export class ForwardTestEngine {
   /** Queues a signal for execution; resolves once its outcome is committed (group commit). */
   submit(s: LiveSession, sig: SignalMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ s, sig, done: (e) => (e ? reject(e) : resolve()) });
-      this.kick();
+      const k = s.lane;
+      (this.laneQueues[k] ??= []).push({ s, sig, done: (e) => (e ? reject(e) : resolve()) });
+      this.kick(k);
     });
   }
 
-  private kick(): void {
-    if (this.draining) return;
-    this.draining = true;
-    void this.locked(async () => {
+  /**
+   * Drains one commit lane: everything queued on it goes in one group commit, and what arrives meanwhile
+   * in the next. Lanes drain independently (a lane does not wait for the other's commit), each holding
+   * the engine's lock shared, so lifecycle changes still see no commit in flight.
+   */
+  private kick(k: number): void {
+    if (this.laneDraining[k]) return;
+    this.laneDraining[k] = true;
+    void this.shared(async () => {
       try {
-        while (this.queue.length) {
-          const batch = this.queue.splice(0, 5000);
-          await Promise.all(this.lanes(batch).map((lane) => this.executeLane(lane)));
-        }
+        const q = this.laneQueues[k]!;
+        while (q.length) await this.executeLane(q.splice(0, 5000));
       } finally {
-        this.draining = false;
+        this.laneDraining[k] = false;
       }
     });
   }
 
-  /** Splits a batch over the commit lanes by session (one lane when the batch is small). */
-  private lanes<T extends { s: LiveSession }>(batch: T[]): T[][] {
-    const k = this.commitLanes;
-    if (k <= 1 || batch.length < 64) return [batch];
-    const out: T[][] = Array.from({ length: k }, () => []);
-    for (const b of batch) out[b.s.lane]!.push(b);
-    return out.filter((l) => l.length);
-  }
-
-  private async executeLane(batch: { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void }[]) {
+  private async executeLane(batch: QueuedSignal[]) {
     try {
       await this.executeBatch(batch);
       for (const b of batch) b.done?.();
@@ -463,10 +463,22 @@ export class ForwardTestEngine {
     }
   }
 
-  /** Everything that changes ledgers or statuses runs under one lock, in order. */
+  /**
+   * Everything that changes ledgers or statuses outside the commit lanes runs under this lock, alone and
+   * in order: after the lanes' commits in flight, before the ones that follow.
+   */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.lock.then(fn, fn);
-    this.lock = p.catch(() => undefined);
+    const p = Promise.all([this.exclusiveTail, ...this.sharedInFlight]).then(fn, fn);
+    this.exclusiveTail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** A commit lane's hold on the lock: lanes run side by side, but never beside a `locked` section. */
+  private shared<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.exclusiveTail.then(fn, fn);
+    const held = p.catch(() => undefined);
+    this.sharedInFlight.add(held);
+    void held.then(() => this.sharedInFlight.delete(held));
     return p;
   }
 
