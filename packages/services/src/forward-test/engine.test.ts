@@ -3,6 +3,7 @@ import { newLedger } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
 import type { LiveSession, SignalMessage } from './live-session.ts';
 
@@ -208,6 +209,43 @@ describe('forward-test execution on the order log', () => {
     expect(await snapshotMarks()).toBe(20);
     // six rounds of 20 points, less slot 0's two in round 2 (its turn came before that round's tick)
     expect(await points()).toBe(20 * 6 - 2);
+    await engine.close();
+  });
+  it('in-process sessions of one strategy share an evaluator; a paused session leaves it and is warmed afresh on resume', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const engine = new ForwardTestEngine(t.rt);
+    const rows = [];
+    for (let i = 0; i < 3; i++) rows.push(await runningSession(u.id, 'COHOUSD', 10_000));
+    const ss: LiveSession[] = [];
+    for (const row of rows) ss.push(await engine.load((await repo.get(row.id))!));
+    // loaded together, warmed on the same (empty) window: one evaluator for the three
+    expect(engine.cohorts.built).toBe(1);
+    expect(ss[1]!.evaluator).toBe(ss[0]!.evaluator);
+    expect(ss[2]!.evaluator).toBe(ss[0]!.evaluator);
+    const T0 = Date.UTC(2026, 0, 6);
+    const feed = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const p = 100 + 5 * Math.sin(i / 8);
+        engine.dispatch('COHOUSD', [{ symbol: 'COHOUSD', ts: T0 + i * 1000, price: p, size: 1, seq: i }]);
+      }
+    };
+    feed(0, 40);
+    await engine.transition((await repo.get(rows[2]!.id))!, 'paused');
+    expect(ss[2]!.evaluator).toBeUndefined();
+    feed(40, 80);
+    await engine.transition((await repo.get(rows[2]!.id))!, 'running');
+    // resumed: an evaluator of its own, warmed on the window as it is now (the other two have seen live ticks)
+    expect(engine.cohorts.built).toBe(2);
+    expect(ss[2]!.evaluator).toBeDefined();
+    expect(ss[2]!.evaluator).not.toBe(ss[0]!.evaluator);
+    expect(ss[1]!.evaluator).toBe(ss[0]!.evaluator);
+    feed(80, 200);
+    await until(() => engine.stats.fills + engine.stats.refused >= engine.stats.signals);
+    // the two that shared all along made the same decisions
+    const sides = async (id: string) => (await repo.trades(id)).map((x) => [x.side, String(x.ts)]);
+    expect((await sides(rows[0]!.id)).length).toBeGreaterThan(2);
+    expect(await sides(rows[1]!.id)).toEqual(await sides(rows[0]!.id));
     await engine.close();
   });
 });

@@ -27,6 +27,7 @@ import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
+import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import { LiveSession, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
@@ -87,7 +88,7 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
   const compiled = cache.compile((row.strategySnapshot as { graph: Graph }).graph);
   if (!compiled.plan) throw new Error(`the strategy snapshot does not compile: ${compiled.report.errors[0]?.message}`);
   const settings = settingsOf(row.config);
-  return new LiveSession(
+  const s = new LiveSession(
     row.id,
     row.userId,
     row.symbol,
@@ -97,6 +98,8 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
     storedLedger(settings, row.state),
     row.status,
   );
+  s.cohort = cohortKey(compiled.hash, row.id, row.symbol, settings.evaluation);
+  return s;
 }
 
 /** The symbol's recent ticks, oldest first, to warm a strategy on without trading (none if the window fails). */
@@ -138,8 +141,8 @@ export class ForwardTestEngine {
   private readonly symbolSeen = new Map<string, number>();
   /** per symbol, the pool batch in flight (batches of one symbol apply in order) */
   private readonly poolChain = new Map<string, Promise<void>>();
-  /** sessions whose strategy has been warmed (a resume after a pause keeps its state) */
-  private readonly warmed = new Set<string>();
+  /** in-process runner: sessions with the same strategy, symbol, evaluation and warm-up share an evaluator */
+  readonly cohorts = new EvaluatorCohorts();
   private flushes = 0;
   private loads = 0;
   /** signals waiting for their commit lane (a session always commits on its own lane, in order) */
@@ -215,7 +218,8 @@ export class ForwardTestEngine {
   async load(row: SessionRow): Promise<LiveSession> {
     const existing = this.sessions.get(row.id);
     if (existing) return existing;
-    const s = sessionFromRow(row, this.cache, !this.pool && !this.remote);
+    // the in-process runner's evaluator comes from a cohort when the session is activated
+    const s = sessionFromRow(row, this.cache, false);
     // by the id's last hex digits: spread evenly whatever order sessions load in
     s.lane = parseInt(row.id.slice(-4), 16) % this.commitLanes;
     s.flushSlot = this.loads++ % FLUSH_SLOTS;
@@ -232,13 +236,18 @@ export class ForwardTestEngine {
       // as in-process); this engine marks the ledger on every tick and executes the runner's signals
       this.launcher(s);
     } else {
-      // warm the indicators on the symbol's recent ticks (once: a resume keeps the strategy's state)
-      const recent = this.warmed.has(s.id) ? [] : await warmupTicks(this.rt, s);
-      this.warmed.add(s.id);
+      // warm the strategy on the symbol's recent ticks: at start, after a restart, and on resume (a
+      // paused session saw no ticks: it starts again from the market as it is now, as a runner process does)
+      const recent = await warmupTicks(this.rt, s);
       if (this.pool) {
         this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
         s.graph = undefined; // the thread keeps it (a pause keeps the session there)
-      } else for (const t of recent) s.warm(t);
+      } else if (!s.evaluator)
+        s.evaluator = this.cohorts.join(
+          s.cohort,
+          recent,
+          () => new SessionEvaluator(s.plan.instantiate(1), s.settings.evaluation),
+        );
     }
     const list = this.bySymbol.get(s.symbol) ?? [];
     if (!list.includes(s)) list.push(s);
@@ -251,7 +260,6 @@ export class ForwardTestEngine {
     this.deactivate(s, false);
     this.sessions.delete(s.id);
     this.pool?.remove(s.id, s.symbol);
-    this.warmed.delete(s.id);
   }
 
   /** Starts the session's remote runner; a session whose runner cannot start fails with the reason. */
@@ -264,6 +272,9 @@ export class ForwardTestEngine {
 
   private deactivate(s: LiveSession, stopRunner = true): void {
     this.pool?.setActive(s.id, false);
+    // it sees no more ticks: it leaves its cohort (a resume warms it again)
+    if (s.evaluator instanceof SharedEvaluator) this.cohorts.leave(s.cohort, s.evaluator);
+    s.evaluator = undefined;
     if (this.remote && stopRunner)
       this.opts.launcher
         ?.stop(s.id)

@@ -1,6 +1,7 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
 import { markLedger } from '@algotrade/core';
 import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
+import type { Evaluator } from './cohorts.ts';
 
 /** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
 export interface SignalMessage {
@@ -52,6 +53,8 @@ export class LiveSession {
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
   private riskTick?: Tick;
+  /** strategy, symbol and evaluation: sessions with the same key and warm-up share an evaluator */
+  cohort = '';
 
   constructor(
     readonly id: string,
@@ -59,8 +62,11 @@ export class LiveSession {
     readonly symbol: string,
     readonly settings: SessionSettings,
     readonly plan: CompiledPlan,
-    /** the strategy's evaluator when it runs in this thread (absent when a worker thread runs it) */
-    public evaluator: SessionEvaluator | undefined,
+    /**
+     * the strategy's evaluator when it runs in this thread, maybe shared with other sessions (absent when
+     * a worker thread or another process runs it, and while paused)
+     */
+    public evaluator: Evaluator | undefined,
     public ledger: LedgerState,
     public status: 'created' | 'running' | 'paused' | 'stopped' | 'failed',
   ) {
@@ -170,7 +176,7 @@ export class LiveSession {
  * each closed candle (candle mode). Runs in the engine's thread or in a runner worker thread; both give
  * the same fired actions for the same ticks.
  */
-export class SessionEvaluator {
+export class SessionEvaluator implements Evaluator {
   private cStart = -1;
   private cOpen = 0;
   private cHigh = 0;

@@ -9,7 +9,7 @@ export interface WireTick {
 
 export type RunnerMessage =
   | { op: 'add'; id: string; symbol: string; graph: unknown; evaluation: unknown; warm?: WireTick[] }
-  | { op: 'active'; id: string; active: boolean }
+  | { op: 'active'; id: string; active: boolean; warm?: WireTick[] }
   | { op: 'remove'; id: string }
   | { op: 'ticks'; seq: number; symbol: string; ticks: WireTick[] }
   | { op: 'heap'; seq: number };
@@ -62,8 +62,10 @@ export class RunnerPool {
     return this.workers.length;
   }
 
+  /** Runs a session's strategy, warmed on `warm`; a session the pool holds already (paused) is warmed again. */
   add(id: string, symbol: string, graph: unknown, evaluation: unknown, warm?: WireTick[]): void {
-    if (this.where.has(id)) return this.setActive(id, true);
+    const at = this.where.get(id);
+    if (at !== undefined) return this.post(at, { op: 'active', id, active: true, ...(warm ? { warm } : {}) });
     let k = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[k]!) k = i;
     this.where.set(id, k);

@@ -1,35 +1,71 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import { CompileCache, type Graph } from '@algotrade/strategy';
+import { CompileCache, type CompiledPlan, type Graph } from '@algotrade/strategy';
+import { cohortKey, EvaluatorCohorts, type SharedEvaluator } from './cohorts.ts';
 import { SessionEvaluator, type SessionSettings } from './live-session.ts';
 import type { RunnerMessage, WireTick } from './runner-pool.ts';
 
-/** A runner thread: the strategies of its sessions, fed the ticks of their symbols. */
+/**
+ * A runner thread: the strategies of its sessions, fed the ticks of their symbols. Sessions with the
+ * same strategy, symbol, evaluation and warm-up share one evaluator (cohorts.ts); a paused session
+ * leaves its cohort and is warmed again when it resumes.
+ */
+interface Held {
+  id: string;
+  symbol: string;
+  key: string;
+  plan: CompiledPlan;
+  evaluation: SessionSettings['evaluation'];
+  /** absent while paused */
+  shared?: SharedEvaluator;
+}
 const cache = new CompileCache();
-const sessions = new Map<string, { symbol: string; ev: SessionEvaluator; active: boolean }>();
-const bySymbol = new Map<string, Set<string>>();
+const cohorts = new EvaluatorCohorts();
+const sessions = new Map<string, Held>();
+const bySymbol = new Map<string, Held[]>();
+
+const join = (h: Held, warm: readonly WireTick[]) => {
+  h.shared = cohorts.join(h.key, warm, () => new SessionEvaluator(h.plan.instantiate(1), h.evaluation));
+};
+const leave = (h: Held) => {
+  if (h.shared) cohorts.leave(h.key, h.shared);
+  h.shared = undefined;
+};
 
 parentPort!.on('message', (m: RunnerMessage) => {
   switch (m.op) {
     case 'add': {
       const compiled = cache.compile(m.graph as Graph);
       if (!compiled.plan) return;
-      const ev = new SessionEvaluator(compiled.plan.instantiate(1), m.evaluation as SessionSettings['evaluation']);
-      for (const t of m.warm ?? []) ev.evaluate(t);
-      sessions.set(m.id, { symbol: m.symbol, ev, active: true });
-      let set = bySymbol.get(m.symbol);
-      if (!set) bySymbol.set(m.symbol, (set = new Set()));
-      set.add(m.id);
+      const evaluation = m.evaluation as SessionSettings['evaluation'];
+      const h: Held = {
+        id: m.id,
+        symbol: m.symbol,
+        key: cohortKey(compiled.hash, m.id, m.symbol, evaluation),
+        plan: compiled.plan,
+        evaluation,
+      };
+      join(h, m.warm ?? []);
+      sessions.set(m.id, h);
+      let list = bySymbol.get(m.symbol);
+      if (!list) bySymbol.set(m.symbol, (list = []));
+      list.push(h);
       break;
     }
     case 'active': {
-      const s = sessions.get(m.id);
-      if (s) s.active = m.active;
+      const h = sessions.get(m.id);
+      if (!h) break;
+      if (!m.active) leave(h);
+      else if (!h.shared) join(h, m.warm ?? []);
       break;
     }
     case 'remove': {
-      const s = sessions.get(m.id);
-      if (s) bySymbol.get(s.symbol)?.delete(m.id);
+      const h = sessions.get(m.id);
+      if (!h) break;
+      leave(h);
+      const list = bySymbol.get(h.symbol);
+      const i = list ? list.indexOf(h) : -1;
+      if (i >= 0) list!.splice(i, 1);
       sessions.delete(m.id);
       break;
     }
@@ -40,16 +76,18 @@ parentPort!.on('message', (m: RunnerMessage) => {
     }
     case 'ticks': {
       const fired: [string, number, number][] = [];
-      const ids = bySymbol.get(m.symbol);
-      if (ids)
-        m.ticks.forEach((t: WireTick, i: number) => {
-          for (const id of ids) {
-            const s = sessions.get(id)!;
-            if (!s.active) continue;
-            const a = s.ev.evaluate(t);
-            if (a >= 0) fired.push([id, i, a]);
+      const list = bySymbol.get(m.symbol);
+      if (list)
+        for (let i = 0; i < m.ticks.length; i++) {
+          // one tick object for every session: a shared evaluator steps once for all its members
+          const t = m.ticks[i]!;
+          for (let k = 0; k < list.length; k++) {
+            const h = list[k]!;
+            if (!h.shared) continue;
+            const a = h.shared.evaluate(t);
+            if (a >= 0) fired.push([h.id, i, a]);
           }
-        });
+        }
       parentPort!.postMessage({ seq: m.seq, fired });
       break;
     }

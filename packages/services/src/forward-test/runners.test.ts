@@ -38,7 +38,8 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     const candles = structuredClone(templateById('sma-crossover')!.graph);
     candles.nodes.find((n) => n.id === 'fast')!.data = { period: 2 };
     candles.nodes.find((n) => n.id === 'slow')!.data = { period: 5 };
-    const graphs = [templateById('sma-crossover')!.graph, fast, candles];
+    // the fourth runs the first's strategy: in-process and on the pool the two share one evaluator
+    const graphs = [templateById('sma-crossover')!.graph, fast, candles, templateById('sma-crossover')!.graph];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
       const body = { strategyId: sid, symbol: 'EQUSD', feeRate: 0.001, slippageBps: 1 };
@@ -93,6 +94,8 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     expect(inline.map((t) => t.length).every((n) => n >= 2)).toBe(true);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
+    // sharing an evaluator changes nothing: the two sessions of one strategy trade alike
+    for (const trades of [inline, pool, external]) expect(trades[3]).toEqual(trades[0]);
     // the remote runners published the signals; the engine only executed them
     expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(inline.flat().length);
   });
