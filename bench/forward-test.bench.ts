@@ -22,12 +22,20 @@ const RUNNERS = (process.env.FT_BENCH_RUNNER ? [process.env.FT_BENCH_RUNNER] : [
 )[];
 const THREADS = process.env.FT_BENCH_THREADS ? Number(process.env.FT_BENCH_THREADS) : undefined;
 const SYMBOLS = Array.from({ length: 10 }, (_, i) => `FT${i}USD`);
+// 'same': every session runs SMA(10/30), so all the sessions of a symbol cross on the same tick and
+// each crossover is a burst of N/10 fills (the worst case for execution); 'varied': each session
+// draws its periods from fast 5-15, slow 20-50 (a population of users tuning the same template), so
+// the fills spread over the ticks. FT_BENCH_POPULATION=same,varied picks; by default 'same' runs for
+// every size and 'varied' for the largest.
+const POPULATIONS = process.env.FT_BENCH_POPULATION?.split(',') as ('same' | 'varied')[] | undefined;
+const FAST = Array.from({ length: 11 }, (_, i) => 5 + i);
+const SLOW = Array.from({ length: 16 }, (_, i) => 20 + 2 * i);
 
-async function run(n: number, RUNNER: 'inline' | 'pool') {
+async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'varied') {
   const dir = mkdtempSync(path.join(tmpdir(), 'ft-bench-'));
   // FT_BENCH_PG=postgres://127.0.0.1:5432 runs on PostgreSQL (a scratch database) instead of PGlite
   const pgBase = process.env.FT_BENCH_PG;
-  const dbName = `ftbench_${process.pid}_${n}_${RUNNER}`;
+  const dbName = `ftbench_${process.pid}_${n}_${RUNNER}_${population}`;
   if (pgBase) await adminSql(pgBase, `create database ${dbName}`);
   const rt: Runtime = await createRuntime(
     loadConfig({
@@ -46,6 +54,14 @@ async function run(n: number, RUNNER: 'inline' | 'pool') {
     .returning('id')
     .executeTakeFirstOrThrow();
   const graph = templateById('sma-crossover')!.graph;
+  const pick = seededRandom(11);
+  const snapshot = () => {
+    if (population === 'same') return JSON.stringify({ graph });
+    const g = structuredClone(graph);
+    g.nodes.find((x) => x.id === 'fast')!.data = { period: FAST[Math.floor(pick() * FAST.length)]! };
+    g.nodes.find((x) => x.id === 'slow')!.data = { period: SLOW[Math.floor(pick() * SLOW.length)]! };
+    return JSON.stringify({ graph: g });
+  };
   const config = {
     startingBalance: 100_000,
     feeRate: 0.001,
@@ -60,7 +76,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool') {
     const rows = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
       user_id: user.id,
       strategy_id: null,
-      strategy_snapshot: JSON.stringify({ graph }),
+      strategy_snapshot: snapshot(),
       symbol: SYMBOLS[(i + k) % SYMBOLS.length]!,
       config: JSON.stringify(config),
       status: 'running' as const,
@@ -113,7 +129,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool') {
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const lat = engine.latencies;
-  const label = `n${n}_${RUNNER === 'pool' ? 'pool' : 'in_process'}${pgBase ? '_postgres' : ''}`;
+  const label = `n${n}_${RUNNER === 'pool' ? 'pool' : 'in_process'}${pgBase ? '_postgres' : ''}${population === 'varied' ? '_varied' : ''}`;
   report({
     bench: 'forward-test',
     metric: `${label}_tick_to_fill_p50_ms`,
@@ -167,4 +183,9 @@ async function adminSql(base: string, q: string) {
   await c.end();
 }
 
-for (const runner of RUNNERS) for (const n of SIZES) if (n > 1 || runner === 'inline') await run(n, runner);
+const largest = Math.max(...SIZES);
+for (const population of POPULATIONS ?? ['same', 'varied'])
+  for (const runner of RUNNERS)
+    for (const n of SIZES)
+      if ((n > 1 || runner === 'inline') && (POPULATIONS || population === 'same' || n === largest))
+        await run(n, runner, population);
