@@ -1,7 +1,7 @@
 import { createRuntime, loadConfig, SERVICE_NAMES, type ServiceName } from '@algotrade/adapters';
 import { templates } from '@algotrade/strategy';
 import { backtestCommand } from './backtest.command.ts';
-import { importCommand, importExamplesCommand } from './data.command.ts';
+import { downloadCommand, importCommand, importExamplesCommand } from './data.command.ts';
 import { runServer } from './server.ts';
 
 type Command = (args: string[]) => Promise<number>;
@@ -24,6 +24,7 @@ export const commands: Record<string, Command> = {
   backtest: backtestCommand,
   import: importCommand,
   'import-examples': importExamplesCommand,
+  download: downloadCommand,
   templates: async () => {
     for (const t of templates) console.log(`${t.id.padEnd(22)} ${t.description}`);
     return 0;

@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { candlesRepo, createRuntime, INTERVALS, loadConfig, parseCandlesCsv, symbolsRepo } from '@algotrade/adapters';
-import { parseArgs } from './args.ts';
+import {
+  candlesRepo,
+  createRuntime,
+  downloadHistory,
+  INTERVALS,
+  loadConfig,
+  parseCandlesCsv,
+  symbolsRepo,
+} from '@algotrade/adapters';
+import { parseArgs, progressBar } from './args.ts';
 
 const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../examples/data');
 
@@ -58,4 +66,56 @@ export async function importExamplesCommand(): Promise<number> {
   // monthly bars are stored under 1d (there is no monthly interval); backtests read them as they are
   await importFile(path.join(EXAMPLES, 'BTCUSD.csv'), 'BTCUSD', '1d', 'crypto');
   return 0;
+}
+
+const when = (x: string, flag: string) => {
+  const t = /^\d+$/.test(x) ? Number(x) : Date.parse(x);
+  if (!Number.isFinite(t)) throw new Error(`--${flag} must be a date (2024-01-31, ISO time) or epoch milliseconds`);
+  return t;
+};
+
+/**
+ * `algotrade download --exchange coinbaseexchange --market BTC/USD --since 2024-01-01 [--until ...]
+ * [--timeframe 1m] [--symbol BTCUSD] [--page-limit N] [--api-url URL]`: an exchange's candles through
+ * CCXT into the candle store, with a progress bar.
+ */
+export async function downloadCommand(argv: string[]): Promise<number> {
+  const { flags } = parseArgs(argv, {
+    exchange: 'string',
+    market: 'string',
+    symbol: 'string',
+    timeframe: 'string',
+    since: 'string',
+    until: 'string',
+    'page-limit': 'string',
+    'api-url': 'string',
+  });
+  if (!flags.exchange || !flags.market || !flags.since) {
+    console.error(
+      'usage: algotrade download --exchange ID --market BASE/QUOTE --since DATE [--until DATE] [--timeframe 1m|5m|15m|30m|1h|4h|1d|1w] [--symbol SYMBOL] [--page-limit N] [--api-url URL]',
+    );
+    return 2;
+  }
+  const rt = await createRuntime(loadConfig({ ...process.env, LOG_LEVEL: 'error' }));
+  const bar = progressBar(`${flags.exchange} ${flags.market}`);
+  try {
+    const r = await downloadHistory(rt.db.db, {
+      exchange: String(flags.exchange),
+      market: String(flags.market),
+      timeframe: String(flags.timeframe ?? '1m'),
+      since: when(String(flags.since), 'since'),
+      ...(flags.until ? { until: when(String(flags.until), 'until') } : {}),
+      ...(flags.symbol ? { symbol: String(flags.symbol) } : {}),
+      ...(flags['page-limit'] ? { pageLimit: Number(flags['page-limit']) } : {}),
+      ...(flags['api-url'] ? { apiUrl: String(flags['api-url']) } : {}),
+      onProgress: (p) => bar.update(p),
+    });
+    bar.done();
+    console.log(
+      `${r.symbol} ${r.interval}: stored ${r.stored} candles${r.first ? ` (${r.first} .. ${r.last})` : ''}, skipped ${r.malformed} malformed`,
+    );
+    return 0;
+  } finally {
+    await rt.close();
+  }
 }

@@ -10,6 +10,8 @@ const USAGE = `algotrade <command>
   import <file.csv> --symbol S [--interval 1d] [--asset stock|crypto|fx]
                             import OHLCV history into the database
   import-examples           import the bundled real histories (GOOG, BTCUSD, EURUSD)
+  download --exchange ID --market BTC/USD --since DATE [--until DATE] [--timeframe 1m] [--symbol S]
+                            an exchange's candle history through CCXT (network needed)
   runner --session <id>     one forward-test session's strategy in its own process (FT_RUNNER=external|kubernetes)
   worker                    a backtest worker process (BullMQ jobs when REDIS_URL is set)
   backtest --strategy <template|file.json> --data <file.csv|symbol> [...]

@@ -6,3 +6,4 @@ export * from './csv.ts';
 export * from './ws-client.ts';
 export * from './csv-fast.ts';
 export * from './replay.ts';
+export * from './exchange-history.ts';
