@@ -13,7 +13,8 @@ describe('access matrix: another user never reaches a row by its id', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // history downloads go to a closed local port: they fail at once, and their job rows still exist
+    t = await startTestApp({ EXCHANGE_API_URL: 'http://127.0.0.1:1' });
     a = await t.user();
     b = await t.user();
     const csv = readFileSync(new URL('../fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
@@ -51,6 +52,14 @@ describe('access matrix: another user never reaches a row by its id', () => {
       })
     ).json().id;
     ids['analytics/sessions'] = ids['forward-tests'];
+    ids['market/history/downloads'] = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/market/history/download',
+        headers: a.auth,
+        payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since: '2024-01-01' },
+      })
+    ).json().id;
     const sweep = await t.app.inject({
       method: 'POST',
       url: '/api/backtests/sweep',

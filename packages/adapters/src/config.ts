@@ -84,6 +84,8 @@ const envSchema = z
       .optional(),
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
     REPLAY_LOOP: bool.default(false),
+    /** history downloads (CCXT): send every exchange REST call here instead (a proxy or gateway) */
+    EXCHANGE_API_URL: z.url().optional(),
     FT_EQUITY_INTERVAL_MS: int(50, 3_600_000).default(5000),
     FT_RUNNER: z.enum(['inline', 'pool', 'external', 'kubernetes']).default('inline'),
     FT_RUNNER_THREADS: int(1, 256).optional(),
@@ -145,6 +147,8 @@ export interface Config {
     ticksPerSecond: number;
     /** CSV replay: file of ticks (ts, price[, size, bid, ask]) or candles (ts, open, high, low, close, volume) */
     replay?: { file: string; symbol: string; speed: number; loop: boolean };
+    /** history downloads: every exchange REST call goes here (operator setting; users cannot choose it) */
+    exchangeApiUrl?: string;
   };
   forwardTest: {
     equityIntervalMs: number;
@@ -272,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
               .filter(Boolean),
       seed: e.SIM_SEED,
       ticksPerSecond: e.SIM_TICKS_PER_SECOND,
+      ...(e.EXCHANGE_API_URL ? { exchangeApiUrl: e.EXCHANGE_API_URL } : {}),
       ...(e.MARKET_FEED === 'replay'
         ? {
             replay: {

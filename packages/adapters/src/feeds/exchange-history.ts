@@ -72,6 +72,8 @@ export interface DownloadOptions {
   since: number;
   /** exclusive; default now (the candle still forming is never stored) */
   until?: number;
+  /** stops the download between two pages */
+  signal?: AbortSignal;
   /** candles per request (default and maximum: what the exchange serves per request, per CCXT; else 500) */
   pageLimit?: number;
 }
@@ -122,6 +124,7 @@ export async function* downloadCandles(ex: OhlcvExchange, o: DownloadOptions): A
   const limit = Math.max(1, Math.min(o.pageLimit ?? most, most));
   let cursor = start;
   while (cursor < until) {
+    if (o.signal?.aborted) throw new ExchangeHistoryError('the download was stopped');
     const rows = await ex.fetchOHLCV(o.market, o.timeframe, cursor, limit);
     const candles: Candle[] = [];
     let malformed = 0;
@@ -152,6 +155,7 @@ export interface HistoryDownload {
   until?: number;
   pageLimit?: number;
   apiUrl?: string;
+  signal?: AbortSignal;
   onProgress?: (progress: number, stored: number) => void;
 }
 

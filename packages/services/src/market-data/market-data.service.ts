@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { describeSymbol, FeedManager } from './feed-manager.ts';
+import { HistoryDownloads } from './history-downloads.ts';
 import { MarketIngest } from './ingest.ts';
 
 const Sym = z.object({
@@ -28,6 +29,8 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
   const feed = new FeedManager(ctx);
   ctx.shared.marketIngest = ingest;
   await ingest.start();
+  const downloads = new HistoryDownloads(ctx);
+  ctx.onClose(() => downloads.close());
   await feed.start();
   ctx.onClose(async () => {
     await feed.stop();
@@ -184,6 +187,46 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           const imported = parsed.length ? await candles.upsert(symbol, interval, parsed) : 0;
           return { symbol, interval, imported, skipped, errors };
         },
+      );
+
+      // an exchange's candle history through CCXT, in the background, with progress
+      r.post(
+        '/history/download',
+        {
+          schema: {
+            tags: ['market'],
+            body: z.object({
+              exchange: z
+                .string()
+                .regex(/^[a-z0-9]{2,40}$/, 'a CCXT exchange id such as coinbaseexchange, binance or kraken'),
+              market: z
+                .string()
+                .regex(
+                  /^[A-Za-z0-9]{1,20}\/[A-Za-z0-9]{1,20}(:[A-Za-z0-9]{1,20})?$/,
+                  "the exchange's market, e.g. BTC/USD",
+                ),
+              symbol: Sym.shape.symbol.optional(),
+              timeframe: Interval.default('1m'),
+              since: When,
+              until: When.optional(),
+            }),
+          },
+        },
+        async (req, reply) => {
+          const { until, symbol, ...rest } = req.body;
+          const job = await downloads.start(req.authUser!.id, {
+            ...rest,
+            ...(until ? { until } : {}),
+            ...(symbol ? { symbol } : {}),
+          });
+          return reply.status(202).send(job);
+        },
+      );
+      r.get('/history/downloads', { schema: { tags: ['market'] } }, async (req) => downloads.list(req.authUser!.id));
+      r.get(
+        '/history/downloads/:id',
+        { schema: { tags: ['market'], params: z.object({ id: z.uuid() }) } },
+        async (req) => downloads.get(req.authUser!.id, req.params.id),
       );
     },
     { prefix: '/api/market' },
