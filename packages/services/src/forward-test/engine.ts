@@ -151,6 +151,8 @@ export class ForwardTestEngine {
   /** lifecycle changes (exclusive) wait for the lanes' commits in flight (shared), and hold new ones back */
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private readonly sharedInFlight = new Set<Promise<unknown>>();
+  /** `locked` sections waiting for the lanes' commits in flight (lanes then stop taking new batches) */
+  private exclusiveWaiting = 0;
   /** marks signals this process executes itself (the bus copy is then skipped by its own consumer) */
   readonly instanceId = randomUUID();
   readonly cache: CompileCache;
@@ -455,12 +457,14 @@ export class ForwardTestEngine {
     if (this.laneDraining[k]) return;
     this.laneDraining[k] = true;
     void this.shared(async () => {
+      const q = this.laneQueues[k]!;
       try {
-        const q = this.laneQueues[k]!;
-        while (q.length) await this.executeLane(q.splice(0, 5000));
+        // a lifecycle change waiting for the lock goes next: the lane lets go after its current commit
+        while (q.length && !this.exclusiveWaiting) await this.executeLane(q.splice(0, 5000));
       } finally {
         this.laneDraining[k] = false;
       }
+      if (q.length) this.kick(k); // queued behind that change
     });
   }
 
@@ -479,7 +483,12 @@ export class ForwardTestEngine {
    * in order: after the lanes' commits in flight, before the ones that follow.
    */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const p = Promise.all([this.exclusiveTail, ...this.sharedInFlight]).then(fn, fn);
+    this.exclusiveWaiting++;
+    const run = () => {
+      this.exclusiveWaiting--;
+      return fn();
+    };
+    const p = Promise.all([this.exclusiveTail, ...this.sharedInFlight]).then(run, run);
     this.exclusiveTail = p.catch(() => undefined);
     return p;
   }
