@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../test/helpers/env.ts';
 import { openDatabase, type DbHandle } from '../db/connect.ts';
 import { candlesRepo } from '../db/repos/candles.repo.ts';
-import { downloadHistory, ExchangeHistoryError } from './exchange-history.ts';
+import { downloadHistory, ExchangeHistoryError, toCandle } from './exchange-history.ts';
 import { coinbaseRest, GARBAGE_TS, real, served } from '../../../../test/helpers/coinbase-rest.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -52,6 +52,28 @@ describe('exchange history through CCXT (Coinbase Exchange REST replayed on a lo
     expect(pages.length).toBeGreaterThanOrEqual(Math.ceil((until - since) / 60_000 / 300));
     expect(progress.every((p, i) => i === 0 || p >= progress[i - 1]!)).toBe(true);
     expect(progress.at(-1)).toBe(1);
+  });
+
+  it('takes a row as a candle only when it is one', () => {
+    const m = 60_000;
+    const t = Date.UTC(2024, 0, 2, 3, 4);
+    expect(toCandle([t, 10, 12, 9, 11, 5], m)).toEqual({ ts: t, open: 10, high: 12, low: 9, close: 11, volume: 5 });
+    for (const bad of [
+      [t + 1, 10, 12, 9, 11, 5], // not on a minute
+      [t, 10, 9.5, 9, 11, 5], // high below the close
+      [t, 10, 12, 10.5, 11, 5], // low above the open
+      [t, 10, 12, 9, 11, -1], // negative volume
+      [t, 10, 12, 0, 11, 5], // a price of zero
+      [t, Number.NaN, 12, 9, 11, 5],
+      [t, '10', 12, 9, 11, 5],
+      [t, 10, 12, 9, 11],
+      'garbage',
+    ])
+      expect(toCandle(bad, m), JSON.stringify(bad)).toBeNull();
+    // weeks start on Mondays (2024-01-01 was one), as the candle store aggregates them
+    const w = 7 * 86_400_000;
+    expect(toCandle([Date.UTC(2024, 0, 1), 1, 2, 1, 2, 3], w)).not.toBeNull();
+    expect(toCandle([Date.UTC(2024, 0, 4), 1, 2, 1, 2, 3], w)).toBeNull();
   });
 
   it('a second run rewrites the same candles (nothing doubled)', async () => {

@@ -93,7 +93,9 @@ export function toCandle(row: unknown, stepMs: number): Candle | null {
   if (!Array.isArray(row) || row.length < 6) return null;
   const [ts, open, high, low, close, volume] = row.slice(0, 6).map(num) as number[];
   if ([ts, open, high, low, close, volume].some((v) => Number.isNaN(v))) return null;
-  if (ts! % stepMs !== 0 || volume! < 0 || low! <= 0) return null;
+  // aligned to its interval (weeks start on Mondays, as the candle store aggregates them)
+  const offset = stepMs === INTERVALS['1w'] ? 4 * 86_400_000 : 0;
+  if ((ts! - offset) % stepMs !== 0 || volume! < 0 || low! <= 0) return null;
   if (high! < Math.max(open!, close!, low!) || low! > Math.min(open!, close!)) return null;
   return { ts: ts!, open: open!, high: high!, low: low!, close: close!, volume: volume! };
 }
@@ -115,7 +117,8 @@ export async function* downloadCandles(ex: OhlcvExchange, o: DownloadOptions): A
     throw new ExchangeHistoryError(
       `${ex.id} has no market '${o.market}' (markets are written like ${Object.keys(markets).slice(0, 3).join(', ')})`,
     );
-  const start = Math.ceil(o.since / step) * step;
+  const offset = step === INTERVALS['1w'] ? 4 * 86_400_000 : 0;
+  const start = Math.ceil((o.since - offset) / step) * step + offset;
   const until = Math.min(o.until ?? Date.now(), Date.now());
   if (!(until > start)) throw new ExchangeHistoryError('since must be before until (and in the past)');
   // a page the exchange answers empty moves the cursor on by one page: it must be the exchange's real
