@@ -20,7 +20,9 @@ export const GARBAGE_TS = served[200]![0]!;
  */
 export function coinbaseRest() {
   const requests: string[] = [];
-  const server = http.createServer((req, res) => {
+  /** ms each candles answer waits (a slow exchange) */
+  const slow = { ms: 0 };
+  const server = http.createServer(async (req, res) => {
     const u = new URL(req.url!, 'http://x');
     requests.push(u.pathname + u.search);
     const send = (status: number, body: unknown) => {
@@ -55,6 +57,7 @@ export function coinbaseRest() {
       ]);
     const m = /^\/products\/([^/]+)\/candles$/.exec(u.pathname);
     if (!m) return send(404, { message: 'NotFound' });
+    if (slow.ms) await new Promise((r) => setTimeout(r, slow.ms));
     if (m[1] !== 'BTC-USD') return send(404, { message: 'NotFound' });
     const g = Number(u.searchParams.get('granularity'));
     if (![60, 300, 900, 3600, 21600, 86400].includes(g)) return send(400, { message: 'Unsupported granularity' });
@@ -72,5 +75,5 @@ export function coinbaseRest() {
       .reverse();
     send(200, rows);
   });
-  return { server, requests };
+  return { server, requests, slow };
 }

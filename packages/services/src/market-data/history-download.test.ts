@@ -101,4 +101,45 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
       ).statusCode,
     ).toBe(404);
   });
+
+  it('runs at most two downloads per user at once (429 for a third), and they still finish', async () => {
+    const u = await t.user();
+    const post = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/market/history/download',
+        headers: u.auth,
+        payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
+      });
+    api.slow.ms = 150;
+    try {
+      const [a, b] = [await post(), await post()];
+      expect([a.statusCode, b.statusCode]).toEqual([202, 202]);
+      const third = await post();
+      expect(third.statusCode).toBe(429);
+      expect(third.json().error.message).toMatch(/at most 2 downloads/);
+      // another user is not held back by this one's downloads
+      const v = await t.user();
+      const other = await t.app.inject({
+        method: 'POST',
+        url: '/api/market/history/download',
+        headers: v.auth,
+        payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
+      });
+      expect(other.statusCode).toBe(202);
+      api.slow.ms = 0;
+      for (const [id, who] of [
+        [a.json().id, u],
+        [b.json().id, u],
+        [other.json().id, v],
+      ] as const)
+        await until(
+          async () =>
+            (await t.app.inject({ url: `/api/market/history/downloads/${id}`, headers: who.auth })).json().status ===
+            'done',
+        );
+    } finally {
+      api.slow.ms = 0;
+    }
+  });
 });
