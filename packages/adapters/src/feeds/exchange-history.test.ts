@@ -29,17 +29,21 @@ describe('exchange history through CCXT (Coinbase Exchange REST replayed on a lo
     tmp.remove();
   });
 
-  it('pages through the range, stores every valid candle exactly, skips the garbage row and the empty page', async () => {
-    const progress: number[] = [];
-    const r = await downloadHistory(db.db, {
+  /** BTC/USD 1-minute candles of the whole served range, from the replay, with `o` changed */
+  const download = (o: Partial<Parameters<typeof downloadHistory>[1]> = {}) =>
+    downloadHistory(db.db, {
       exchange: 'coinbaseexchange',
       market: 'BTC/USD',
       timeframe: '1m',
       since,
       until,
       apiUrl: url,
-      onProgress: (p) => progress.push(p),
+      ...o,
     });
+
+  it('pages through the range, stores every valid candle exactly, skips the garbage row and the empty page', async () => {
+    const progress: number[] = [];
+    const r = await download({ onProgress: (p) => progress.push(p) });
     const expected = served.filter((c) => c[0] !== GARBAGE_TS);
     expect(r).toMatchObject({ symbol: 'BTCUSD', interval: '1m', stored: expected.length, malformed: 1 });
     expect(r.first).toBe(new Date(expected[0]![0]!).toISOString());
@@ -77,21 +81,12 @@ describe('exchange history through CCXT (Coinbase Exchange REST replayed on a lo
   });
 
   it('a second run rewrites the same candles (nothing doubled)', async () => {
-    const r = await downloadHistory(db.db, {
-      exchange: 'coinbaseexchange',
-      market: 'BTC/USD',
-      timeframe: '1m',
-      since,
-      until,
-      apiUrl: url,
-    });
+    const r = await download();
     expect((await candlesRepo(db.db).query('BTCUSD', '1m')).length).toBe(r.stored);
   });
 
   it('refuses, with a clear reason, an unknown exchange, a market or timeframe the exchange lacks, an empty range', async () => {
-    const base = { market: 'BTC/USD', timeframe: '1m', since, until, apiUrl: url };
-    const fails = (o: Partial<Parameters<typeof downloadHistory>[1]>) =>
-      downloadHistory(db.db, { exchange: 'coinbaseexchange', ...base, ...o });
+    const fails = download;
     await expect(fails({ exchange: 'nosuchexchange' })).rejects.toThrow(/unknown exchange 'nosuchexchange'/);
     await expect(fails({ market: 'DOGE/EUR' })).rejects.toThrow(/no market 'DOGE\/EUR'.*BTC\/USD/);
     await expect(fails({ timeframe: '30m' })).rejects.toThrow(/no 30m candles; it serves 1m, 5m/);

@@ -1,6 +1,6 @@
 import type { Candle } from '@algotrade/core';
 import type { Db } from '../db/connect.ts';
-import { candlesRepo, INTERVALS, symbolsRepo } from '../db/repos/candles.repo.ts';
+import { barOffset, candlesRepo, INTERVALS, symbolsRepo } from '../db/repos/candles.repo.ts';
 
 /**
  * Historical candles from an exchange's REST API through CCXT (an optional dependency: `npm ci`
@@ -93,9 +93,8 @@ export function toCandle(row: unknown, stepMs: number): Candle | null {
   if (!Array.isArray(row) || row.length < 6) return null;
   const [ts, open, high, low, close, volume] = row.slice(0, 6).map(num) as number[];
   if ([ts, open, high, low, close, volume].some((v) => Number.isNaN(v))) return null;
-  // aligned to its interval (weeks start on Mondays, as the candle store aggregates them)
-  const offset = stepMs === INTERVALS['1w'] ? 4 * 86_400_000 : 0;
-  if ((ts! - offset) % stepMs !== 0 || volume! < 0 || low! <= 0) return null;
+  // aligned to its interval as the candle store aligns bars (weeks start on Mondays)
+  if ((ts! - barOffset(stepMs)) % stepMs !== 0 || volume! < 0 || low! <= 0) return null;
   if (high! < Math.max(open!, close!, low!) || low! > Math.min(open!, close!)) return null;
   return { ts: ts!, open: open!, high: high!, low: low!, close: close!, volume: volume! };
 }
@@ -117,7 +116,7 @@ export async function* downloadCandles(ex: OhlcvExchange, o: DownloadOptions): A
     throw new ExchangeHistoryError(
       `${ex.id} has no market '${o.market}' (markets are written like ${Object.keys(markets).slice(0, 3).join(', ')})`,
     );
-  const offset = step === INTERVALS['1w'] ? 4 * 86_400_000 : 0;
+  const offset = barOffset(step);
   const start = Math.ceil((o.since - offset) / step) * step + offset;
   const until = Math.min(o.until ?? Date.now(), Date.now());
   if (!(until > start)) throw new ExchangeHistoryError('since must be before until (and in the past)');
@@ -149,7 +148,8 @@ export async function* downloadCandles(ex: OhlcvExchange, o: DownloadOptions): A
 }
 
 export interface HistoryDownload {
-  exchange: string;
+  /** a CCXT exchange id, or an exchange openExchange() already opened */
+  exchange: string | OhlcvExchange;
   market: string;
   /** stored under this symbol (default: the market without separators, `BTC/USD` -> `BTCUSD`) */
   symbol?: string;
@@ -157,6 +157,7 @@ export interface HistoryDownload {
   since: number;
   until?: number;
   pageLimit?: number;
+  /** with an exchange id: where its REST calls go (see openExchange) */
   apiUrl?: string;
   signal?: AbortSignal;
   onProgress?: (progress: number, stored: number) => void;
@@ -170,7 +171,7 @@ export async function downloadHistory(
   db: Db,
   o: HistoryDownload,
 ): Promise<{ symbol: string; interval: string; stored: number; malformed: number; first?: string; last?: string }> {
-  const ex = await openExchange(o.exchange, o.apiUrl);
+  const ex = typeof o.exchange === 'string' ? await openExchange(o.exchange, o.apiUrl) : o.exchange;
   const symbol = (o.symbol ?? localSymbol(o.market)).toUpperCase();
   const [base = symbol, quote = 'USD'] = o.market.split(':')[0]!.split('/');
   await symbolsRepo(db).upsert({ symbol, provider: ex.id, assetClass: 'crypto', base, quote, active: false });

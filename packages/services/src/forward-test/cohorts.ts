@@ -1,4 +1,6 @@
 import type { Tick } from '@algotrade/core';
+import type { CompiledPlan } from '@algotrade/strategy';
+import { SessionEvaluator, type SessionSettings } from './live-session.ts';
 
 type TickLike = Pick<Tick, 'ts' | 'price' | 'size'> & { seq?: number };
 
@@ -79,6 +81,16 @@ export class EvaluatorCohorts {
     this.built++;
     this.open.set(key, { shared, warm });
     return shared;
+  }
+
+  /** join() with a one-bar evaluator of `plan` (the in-process runner's and the runner threads'). */
+  joinPlan(
+    key: string,
+    warm: readonly TickLike[],
+    plan: CompiledPlan,
+    evaluation: SessionSettings['evaluation'],
+  ): SharedEvaluator {
+    return this.join(key, warm, () => new SessionEvaluator(plan.instantiate(1), evaluation));
   }
 
   /** A session no longer uses `shared` (paused, stopped, removed). */

@@ -244,12 +244,7 @@ export class ForwardTestEngine {
       if (this.pool) {
         this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
         s.graph = undefined; // the thread keeps it (a pause keeps the session there)
-      } else if (!s.evaluator)
-        s.evaluator = this.cohorts.join(
-          s.cohort,
-          recent,
-          () => new SessionEvaluator(s.plan.instantiate(1), s.settings.evaluation),
-        );
+      } else if (!s.evaluator) s.evaluator = this.cohorts.joinPlan(s.cohort, recent, s.plan, s.settings.evaluation);
     }
     const list = this.bySymbol.get(s.symbol) ?? [];
     if (!list.includes(s)) list.push(s);

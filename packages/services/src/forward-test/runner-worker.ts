@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { CompileCache, type CompiledPlan, type Graph } from '@algotrade/strategy';
 import { cohortKey, EvaluatorCohorts, type SharedEvaluator } from './cohorts.ts';
-import { SessionEvaluator, type SessionSettings } from './live-session.ts';
+import type { SessionSettings } from './live-session.ts';
 import type { RunnerMessage, WireTick } from './runner-pool.ts';
 
 /**
@@ -25,7 +25,7 @@ const sessions = new Map<string, Held>();
 const bySymbol = new Map<string, Held[]>();
 
 const join = (h: Held, warm: readonly WireTick[]) => {
-  h.shared = cohorts.join(h.key, warm, () => new SessionEvaluator(h.plan.instantiate(1), h.evaluation));
+  h.shared = cohorts.joinPlan(h.key, warm, h.plan, h.evaluation);
 };
 const leave = (h: Held) => {
   if (h.shared) cohorts.leave(h.key, h.shared);

@@ -20,6 +20,12 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
     api.server.close();
   });
 
+  /** POST /api/market/history/download as `auth`, by default BTC/USD over the whole served range */
+  const startDownload = (
+    auth: Record<string, string>,
+    payload: object = { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
+  ) => t.app.inject({ method: 'POST', url: '/api/market/history/download', headers: auth, payload });
+
   it('runs in the background with progress (API and the user channel), then the candles are there', async () => {
     const u = await t.user();
     const events: { status: string; progress: number }[] = [];
@@ -30,12 +36,7 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
         if (m.key === u.id && m.type === 'history.download') events.push(m.data);
       },
     );
-    const started = await t.app.inject({
-      method: 'POST',
-      url: '/api/market/history/download',
-      headers: u.auth,
-      payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
-    });
+    const started = await startDownload(u.auth);
     expect(started.statusCode).toBe(202);
     expect(started.json()).toMatchObject({ status: 'running', symbol: 'BTCUSD', timeframe: '1m', progress: 0 });
     const id = started.json().id as string;
@@ -65,8 +66,7 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
 
   it('refuses bad requests with 400 and reports what the exchange refuses as a failed job', async () => {
     const u = await t.user();
-    const post = (payload: object) =>
-      t.app.inject({ method: 'POST', url: '/api/market/history/download', headers: u.auth, payload });
+    const post = (payload: object) => startDownload(u.auth, payload);
     const ok = { exchange: 'coinbaseexchange', market: 'BTC/USD', since };
     const bad = [
       { ...ok, exchange: 'nosuchexchange' },
@@ -104,13 +104,7 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
 
   it('runs at most two downloads per user at once (429 for a third), and they still finish', async () => {
     const u = await t.user();
-    const post = () =>
-      t.app.inject({
-        method: 'POST',
-        url: '/api/market/history/download',
-        headers: u.auth,
-        payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
-      });
+    const post = () => startDownload(u.auth);
     api.slow.ms = 150;
     try {
       const [a, b] = [await post(), await post()];
@@ -120,12 +114,7 @@ describe('history downloads through the API (Coinbase Exchange REST replayed on 
       expect(third.json().error.message).toMatch(/at most 2 downloads/);
       // another user is not held back by this one's downloads
       const v = await t.user();
-      const other = await t.app.inject({
-        method: 'POST',
-        url: '/api/market/history/download',
-        headers: v.auth,
-        payload: { exchange: 'coinbaseexchange', market: 'BTC/USD', since, until: end },
-      });
+      const other = await startDownload(v.auth);
       expect(other.statusCode).toBe(202);
       api.slow.ms = 0;
       for (const [id, who] of [

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, notFound, TOPICS } from '@algotrade/core';
-import { downloadHistory, ExchangeHistoryError, localSymbol, openExchange } from '@algotrade/adapters';
+import {
+  downloadHistory,
+  ExchangeHistoryError,
+  localSymbol,
+  openExchange,
+  type OhlcvExchange,
+} from '@algotrade/adapters';
 import type { ServiceContext } from '../context.ts';
 
 export interface DownloadRequest {
@@ -54,9 +60,10 @@ export class HistoryDownloads {
       throw new AppError('RATE_LIMITED', `at most ${RUNNING_PER_USER} downloads run at once per user; wait for one`);
     if (r.until && r.until <= r.since) throw new AppError('VALIDATION_FAILED', 'since must be before until');
     if (r.since.getTime() >= Date.now()) throw new AppError('VALIDATION_FAILED', 'since must be in the past');
+    let ex: OhlcvExchange;
     try {
       // the exchange id is checked now (no network needed); its markets and timeframes once it answers
-      await openExchange(r.exchange);
+      ex = await openExchange(r.exchange, this.ctx.rt.config.feed.exchangeApiUrl);
     } catch (e) {
       if (e instanceof ExchangeHistoryError) throw new AppError('VALIDATION_FAILED', e.message);
       throw e;
@@ -83,12 +90,12 @@ export class HistoryDownloads {
     // forget the oldest finished jobs beyond what is kept
     const finished = mine.filter((j) => j.job.status !== 'running');
     for (const old of finished.slice(0, Math.max(0, finished.length + 1 - KEPT_PER_USER))) this.jobs.delete(old.job.id);
-    const p = this.run(userId, job, r).finally(() => this.running.delete(p));
+    const p = this.run(userId, job, r, ex).finally(() => this.running.delete(p));
     this.running.add(p);
     return { ...job };
   }
 
-  private async run(userId: string, job: DownloadJob, r: DownloadRequest): Promise<void> {
+  private async run(userId: string, job: DownloadJob, r: DownloadRequest, ex: OhlcvExchange): Promise<void> {
     const { rt } = this.ctx;
     let sent = 0;
     const emit = () =>
@@ -98,13 +105,12 @@ export class HistoryDownloads {
     await emit();
     try {
       const res = await downloadHistory(rt.db.db, {
-        exchange: r.exchange,
+        exchange: ex,
         market: r.market,
         symbol: job.symbol,
         timeframe: r.timeframe,
         since: r.since.getTime(),
         ...(r.until ? { until: r.until.getTime() } : {}),
-        ...(rt.config.feed.exchangeApiUrl ? { apiUrl: rt.config.feed.exchangeApiUrl } : {}),
         signal: this.stop.signal,
         onProgress: (progress, stored) => {
           job.progress = progress;

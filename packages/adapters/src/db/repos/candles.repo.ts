@@ -92,9 +92,12 @@ export const candlesRepo = (db: Db) => ({
   },
 });
 
+/** Where `ms`-wide bars start, from the epoch: weeks on Monday 00:00 UTC (1970-01-01 was a Thursday). */
+export const barOffset = (ms: number) => (ms === INTERVALS['1w'] ? 4 * 86_400_000 : 0);
+
 /** Buckets candles into `ms`-wide bars aligned to the epoch (weeks to Monday 00:00 UTC). */
 export function aggregate(candles: readonly Candle[], ms: number): Candle[] {
-  const offset = ms === INTERVALS['1w'] ? 4 * 86_400_000 : 0; // 1970-01-01 was a Thursday
+  const offset = barOffset(ms);
   const out: Candle[] = [];
   let cur: Candle | undefined;
   for (const c of candles) {
