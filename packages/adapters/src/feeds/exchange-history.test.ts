@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../test/helpers/env.ts';
 import { openDatabase, type DbHandle } from '../db/connect.ts';
-import { candlesRepo } from '../db/repos/candles.repo.ts';
+import { candlesRepo, symbolsRepo } from '../db/repos/candles.repo.ts';
 import { downloadHistory, ExchangeHistoryError, toCandle } from './exchange-history.ts';
 import { coinbaseRest, GARBAGE_TS, real, served } from '../../../../test/helpers/coinbase-rest.ts';
 
@@ -92,6 +92,8 @@ describe('exchange history through CCXT (Coinbase Exchange REST replayed on a lo
     await expect(fails({ timeframe: '30m' })).rejects.toThrow(/no 30m candles; it serves 1m, 5m/);
     await expect(fails({ timeframe: '2m' })).rejects.toThrow(ExchangeHistoryError);
     await expect(fails({ since: until, until: since })).rejects.toThrow(/since must be before until/);
+    // nothing was left behind for the refused market
+    expect(await symbolsRepo(db.db).get('DOGEEUR')).toBeFalsy();
   });
 
   it('`algotrade download` does the same from the command line', async () => {

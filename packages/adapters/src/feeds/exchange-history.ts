@@ -174,7 +174,6 @@ export async function downloadHistory(
   const ex = typeof o.exchange === 'string' ? await openExchange(o.exchange, o.apiUrl) : o.exchange;
   const symbol = (o.symbol ?? localSymbol(o.market)).toUpperCase();
   const [base = symbol, quote = 'USD'] = o.market.split(':')[0]!.split('/');
-  await symbolsRepo(db).upsert({ symbol, provider: ex.id, assetClass: 'crypto', base, quote, active: false });
   const candles = candlesRepo(db);
   let stored = 0;
   let malformed = 0;
@@ -183,6 +182,9 @@ export async function downloadHistory(
   try {
     for await (const page of downloadCandles(ex, o)) {
       if (page.candles.length) {
+        // the symbol exists once it has candles (a refused market or an empty range leaves none behind)
+        if (first === undefined)
+          await symbolsRepo(db).upsert({ symbol, provider: ex.id, assetClass: 'crypto', base, quote, active: false });
         stored += await candles.upsert(symbol, o.timeframe, page.candles);
         first ??= page.candles[0]!.ts;
         last = page.candles[page.candles.length - 1]!.ts;
