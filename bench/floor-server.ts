@@ -15,14 +15,20 @@ import { Pool } from 'undici';
  * - `forward`: a bare `node:http` server forwarding every request to FLOOR_TARGET with an undici pool.
  * - `fanout`: a bare WebSocket server (handshake by hand) that writes one text frame carrying
  *   `"ts":<now>` to every connected socket every 100 ms, one `write` per socket, as the notification
- *   service does; it answers each client's first message with a `"subscribed"` frame.
+ *   service does; it answers each client's first message with a `"subscribed"` frame. It times each
+ *   round of writes (rounds with FLOOR_MIN_SOCKETS or more sockets): the last socket's frame leaves
+ *   that long after the first, before any client has read anything.
  */
 export type FloorKind = 'http' | 'forward' | 'fanout';
+/** `fanout` only: how long each round of writes took (ms), rounds with at least `minSockets` sockets */
+export interface FloorStats {
+  writeLoopMs: number[];
+}
 
 export async function startFloor(
   kind: FloorKind,
   env: Record<string, string> = {},
-): Promise<{ url: string; stop(): Promise<void> }> {
+): Promise<{ url: string; stop(): Promise<void>; stats(): Promise<FloorStats> }> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [kind], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, ...env },
@@ -34,12 +40,19 @@ export async function startFloor(
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    stats: () =>
+      new Promise<FloorStats>((resolve) => {
+        child.once('message', (m) => resolve(m as FloorStats));
+        child.send('stats');
+      }),
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },
   };
 }
+
+const writeLoopMs: number[] = [];
 
 function serve(kind: FloorKind): http.Server {
   if (kind === 'http') {
@@ -68,6 +81,10 @@ function serve(kind: FloorKind): http.Server {
     });
   }
   const sockets = new Set<Socket>();
+  const minSockets = Number(process.env.FLOOR_MIN_SOCKETS ?? 1);
+  process.on('message', (m) => {
+    if (m === 'stats') process.send!({ writeLoopMs } satisfies FloorStats);
+  });
   const server = http.createServer((_req, res) => res.writeHead(426).end());
   server.on('upgrade', (req, socket: Socket) => {
     const accept = createHash('sha1')
@@ -88,7 +105,9 @@ function serve(kind: FloorKind): http.Server {
     const f = textFrame(
       Buffer.from(`{"channel":"prices:BENCHUSD","type":"price","data":{"price":100,"ts":${Date.now()}}}`),
     );
+    const t0 = performance.now();
     for (const s of sockets) s.write(f);
+    if (sockets.size >= minSockets) writeLoopMs.push(performance.now() - t0);
   }, 100);
   return server;
 }

@@ -16,7 +16,10 @@ const RATE = Number(process.env.PROXY_RATE ?? 500);
 const secret = 'bench-secret-bench-secret-bench-secret-0123';
 
 /** CLIENTS clients on one price channel of `wsUrl` for SECONDS: delivery latencies and how many stayed open */
-async function fanout(wsUrl: string): Promise<{ lat: number[]; open: number; wsLib: boolean }> {
+async function fanout(
+  wsUrl: string,
+  during?: { start(): Promise<void>; end(): Promise<void> },
+): Promise<{ lat: number[]; open: number; wsLib: boolean }> {
   const lat: number[] = [];
   let measuring = false;
   let subscribed = 0;
@@ -75,9 +78,11 @@ async function fanout(wsUrl: string): Promise<{ lat: number[]; open: number; wsL
     );
   }
   for (let i = 0; i < 300 && subscribed < CLIENTS; i++) await new Promise((r) => setTimeout(r, 100));
+  await during?.start();
   measuring = true;
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
+  await during?.end();
   const open = sockets.filter((s) => s.isOpen).length;
   for (const s of sockets) s.close();
   return { lat, open, wsLib };
@@ -94,7 +99,19 @@ try {
   const token = auth.slice('Bearer '.length);
 
   // ---- (a) fan-out ----
-  const { lat, open, wsLib } = await fanout(`${srv.url.replace('http', 'ws')}/ws?token=${token}`);
+  // the service's own timing of its price push rounds (websocket_push_round_seconds) while measured
+  const rounds = async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const read = (what: string) =>
+      Number(new RegExp(`^websocket_push_round_seconds_${what}\\{kind="prices"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { sum: read('sum'), count: read('count') };
+  };
+  let r0 = { sum: 0, count: 0 };
+  let r1 = r0;
+  const { lat, open, wsLib } = await fanout(`${srv.url.replace('http', 'ws')}/ws?token=${token}`, {
+    start: async () => void (r0 = await rounds()),
+    end: async () => void (r1 = await rounds()),
+  });
   report({
     bench: 'gateway',
     metric: `fanout_${CLIENTS}_clients_latency_p50_ms`,
@@ -111,11 +128,19 @@ try {
     value: percentile(lat, 99),
     unit: 'ms',
   });
+  report({
+    bench: 'gateway',
+    metric: `fanout_${CLIENTS}_clients_service_write_round_mean_ms`,
+    value: ((r1.sum - r0.sum) / (r1.count - r0.count)) * 1000,
+    unit: 'ms',
+    rounds: r1.count - r0.count,
+  });
 
   // the floor: a bare WebSocket server doing only the writes, same clients, same machine
-  const floor = await startFloor('fanout');
+  const floor = await startFloor('fanout', { FLOOR_MIN_SOCKETS: String(CLIENTS) });
   try {
     const f = await fanout(`${floor.url.replace('http', 'ws')}/ws`);
+    const { writeLoopMs } = await floor.stats();
     report({
       bench: 'gateway',
       metric: `fanout_${CLIENTS}_clients_floor_bare_ws_p99_ms`,
@@ -124,6 +149,17 @@ try {
       p50: percentile(f.lat, 50),
       frames: f.lat.length,
       stillOpen: f.open,
+    });
+    // one write per socket: how long the bare server takes to hand one frame to every client (its
+    // median; the service's figure above is a mean, from its histogram's sum and count)
+    report({
+      bench: 'gateway',
+      metric: `fanout_${CLIENTS}_clients_floor_write_round_p50_ms`,
+      value: percentile(writeLoopMs, 50),
+      unit: 'ms',
+      p90: percentile(writeLoopMs, 90),
+      rounds: writeLoopMs.length,
+      perWriteUs: (percentile(writeLoopMs, 50) * 1000) / CLIENTS,
     });
   } finally {
     await floor.stop();

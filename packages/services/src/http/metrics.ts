@@ -90,6 +90,18 @@ export function createMetrics() {
       help: 'open WebSocket connections',
       registers: [registry],
     }),
+    wsPushRound: new client.Histogram({
+      name: 'websocket_push_round_seconds',
+      help: 'time to hand one push to every subscriber of its channel (the last one gets it this much after the first)',
+      labelNames: ['kind'] as const,
+      buckets: [0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
+    wsSlowDropped: new client.Counter({
+      name: 'websocket_slow_clients_dropped_total',
+      help: 'clients closed with 4008 because their send buffer overflowed',
+      registers: [registry],
+    }),
   };
   return m;
 }

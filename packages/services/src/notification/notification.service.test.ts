@@ -71,7 +71,14 @@ describe('notifications WebSocket', () => {
   });
   afterAll(() => t.stop());
 
+  const metric = async (name: string) => {
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  };
+
   it('drops a client that stops reading (4008) while the others get every push', async () => {
+    const dropped0 = await metric('websocket_slow_clients_dropped_total');
+    const rounds0 = await metric('websocket_push_round_seconds_count\\{kind="user"\\}');
     const [slow, fast] = await Promise.all([onUserChannel(a), onUserChannel(b)]);
     slow.ws.pause(); // stops reading its socket: the server's send buffer for it grows
     const blob = 'x'.repeat(60_000);
@@ -88,6 +95,9 @@ describe('notifications WebSocket', () => {
     expect(slow.frames.filter((f) => f.type === 'bulk').length).toBeLessThan(300);
     expect(fast.ws.readyState).toBe(WebSocket.OPEN);
     fast.ws.close();
+    // operators see the drop, and every push round timed (600 pushes on the user channel, at least)
+    expect(await metric('websocket_slow_clients_dropped_total')).toBe(dropped0 + 1);
+    expect(await metric('websocket_push_round_seconds_count\\{kind="user"\\}')).toBeGreaterThanOrEqual(rounds0 + 600);
   });
 
   it('refuses a connection without a valid token', async () => {

@@ -72,16 +72,23 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     // and write header and payload as two buffers)
     const payload = Buffer.from(text);
     const frame = textFrame(payload);
+    const t0 = performance.now();
     for (const c of set) {
       if (only && !only(c)) continue;
       if (c.ws.readyState !== c.ws.OPEN) continue;
       if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
         c.ws.close(CLOSE_SLOW_CONSUMER, 'client too slow: send buffer full');
+        ctx.metrics.wsSlowDropped.inc();
         continue;
       }
       if (c.socket) c.socket.write(frame);
       else c.ws.send(payload, { binary: false });
     }
+    const colon = channel.indexOf(':');
+    ctx.metrics.wsPushRound.observe(
+      { kind: colon < 0 ? channel : channel.slice(0, colon) },
+      (performance.now() - t0) / 1000,
+    );
   };
   const frame = (channel: string, m: Envelope) =>
     JSON.stringify({ channel, type: m.type, data: m.data, ts: new Date(m.ts).toISOString() });
