@@ -28,6 +28,10 @@ const SYMBOLS = Array.from({ length: 10 }, (_, i) => `FT${i}USD`);
 // the fills spread over the ticks. FT_BENCH_POPULATION=same,varied picks; by default 'same' runs for
 // every size and 'varied' for the largest.
 const POPULATIONS = process.env.FT_BENCH_POPULATION?.split(',') as ('same' | 'varied')[] | undefined;
+// FT_BENCH_ARRIVAL: 'aligned' (default) sends every symbol's tick on the same millisecond, ten bursts a
+// second (the worst case); 'staggered' gives each symbol its own phase (symbol k at k × 10 ms), as
+// independent feeds arrive
+const ARRIVAL = (process.env.FT_BENCH_ARRIVAL ?? 'aligned') as 'aligned' | 'staggered';
 const FAST = Array.from({ length: 11 }, (_, i) => 5 + i);
 const SLOW = Array.from({ length: 16 }, (_, i) => 20 + 2 * i);
 
@@ -112,8 +116,13 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     tick++;
-    const ts = Date.now();
     for (let s = 0; s < SYMBOLS.length; s++) {
+      if (ARRIVAL === 'staggered' && s > 0) {
+        const at = due + s * (100 / SYMBOLS.length);
+        const w = at - performance.now();
+        if (w > 0) await new Promise((r) => setTimeout(r, w));
+      }
+      const ts = Date.now();
       prices[s]! *= 1 + (rnd() - 0.5) * 0.004;
       const p = prices[s]!;
       const t: Tick = { symbol: SYMBOLS[s]!, ts, price: p, size: 1, bid: p - 0.01, ask: p + 0.01, seq: ++seq };
@@ -129,7 +138,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const lat = engine.latencies;
-  const label = `n${n}_${RUNNER === 'pool' ? 'pool' : 'in_process'}${pgBase ? '_postgres' : ''}${population === 'varied' ? '_varied' : ''}`;
+  const label = `n${n}_${RUNNER === 'pool' ? 'pool' : 'in_process'}${pgBase ? '_postgres' : ''}${population === 'varied' ? '_varied' : ''}${ARRIVAL === 'staggered' ? '_staggered' : ''}`;
   report({
     bench: 'forward-test',
     metric: `${label}_tick_to_fill_p50_ms`,

@@ -6,7 +6,8 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.embedded).toBe(true);
     expect(c.db.backend).toBe('pglite');
-    expect(c.bus.backend).toBe('memory');
+    expect(c.bus).toEqual({ backend: 'memory', retain: 1000 });
+    expect(loadConfig({ BUS_MEMORY_RETAIN: '0' }).bus).toEqual({ backend: 'memory', retain: 0 });
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
     expect(c.store.backend).toBe('fs');
     expect(Object.isFrozen(c)).toBe(true);
@@ -39,6 +40,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL is invalid: expected a URL starting with postgres:\/\//],
     [{ KAFKA_BROKERS: 'nohost' }, /^KAFKA_BROKERS is invalid: expected a comma-separated list of host:port/],
     [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
+    [{ BUS_MEMORY_RETAIN: '-1' }, /^BUS_MEMORY_RETAIN is invalid/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
     [
       { FT_RUNNER: 'threads' },

@@ -58,6 +58,7 @@ const envSchema = z
       .regex(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'a comma-separated list of host:port')
       .optional(),
     KAFKA_CLIENT_ID: z.string().default('algotrade'),
+    BUS_MEMORY_RETAIN: int(0, 1_000_000).default(1000),
     S3_ENDPOINT: url(['http:', 'https:']).optional(),
     S3_BUCKET: z.string().min(3).default('algotrade'),
     S3_REGION: z.string().default('us-east-1'),
@@ -125,7 +126,7 @@ export interface Config {
   /** true when no real service is configured: everything in one process on embedded adapters */
   embedded: boolean;
   db: { backend: 'pglite'; dir: string } | { backend: 'postgres'; url: string };
-  bus: { backend: 'memory' } | { backend: 'kafka'; brokers: string[]; clientId: string };
+  bus: { backend: 'memory'; retain: number } | { backend: 'kafka'; brokers: string[]; clientId: string };
   windows: {
     backend: 'memory' | 'redis';
     redisUrl?: string;
@@ -239,7 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       : { backend: 'pglite', dir: path.join(dataDir, 'pglite') },
     bus: e.KAFKA_BROKERS
       ? { backend: 'kafka', brokers: e.KAFKA_BROKERS.split(','), clientId: e.KAFKA_CLIENT_ID }
-      : { backend: 'memory' },
+      : { backend: 'memory', retain: e.BUS_MEMORY_RETAIN },
     windows: {
       backend: e.REDIS_URL ? 'redis' : 'memory',
       redisUrl: e.REDIS_URL,

@@ -23,7 +23,7 @@ export function createLogger(cfg: Pick<Config, 'logLevel'>): Logger {
 }
 
 export async function createBus(cfg: Config): Promise<EventBus> {
-  if (cfg.bus.backend === 'memory') return new MemoryBus();
+  if (cfg.bus.backend === 'memory') return new MemoryBus(cfg.bus.retain);
   const { KafkaBus } = await import('./bus-kafka/kafka-bus.ts');
   const bus = new KafkaBus({ brokers: cfg.bus.brokers, clientId: cfg.bus.clientId });
   await bus.setupTopics();
