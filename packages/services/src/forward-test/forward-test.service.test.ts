@@ -92,6 +92,20 @@ describe('forward testing (paper trading) on live ticks', () => {
     const orders = (await call(a, 'GET', `/api/forward-tests/${session.id}/orders`)).json();
     expect(orders.filter((o: { status: string }) => o.status === 'filled')).toHaveLength(trades.length);
     expect(orders[0].latencyMs).toBeGreaterThanOrEqual(0);
+    // the position is the fills' sum, as of the last one, marked at the last price
+    await until(async () => {
+      const [pos] = (await call(a, 'GET', `/api/forward-tests/${session.id}/positions`)).json();
+      const all = (await call(a, 'GET', `/api/forward-tests/${session.id}/trades`)).json();
+      const qty = all.reduce(
+        (q: number, x: { side: string; quantity: number }) => q + (x.side === 'buy' ? x.quantity : -x.quantity),
+        0,
+      );
+      if (!pos || pos.updatedAt !== all.at(-1).ts) return false;
+      expect(pos).toMatchObject({ symbol: 'WAVUSD', marketPrice: expect.any(Number) });
+      expect(pos.quantity).toBeCloseTo(qty, 8);
+      expect(pos.unrealizedPnl).toBeCloseTo(pos.quantity * (pos.marketPrice - pos.avgPrice), 6);
+      return true;
+    });
     // every group commit is on /metrics: as many commits as batches, at least one order each
     const prom = (await t.app.inject({ url: '/metrics' })).body;
     const count = (name: string) => Number(new RegExp(`^${name}_count (\\d+)`, 'm').exec(prom)?.[1] ?? NaN);

@@ -270,7 +270,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     r.get('/:id/positions', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
       const row = await mine(req.params.id, userOf(req).id);
       const live = engine.sessions.get(row.id);
-      const stored = await repo.positions(row.id);
+      const stored = await repo.positions(row); // the ledger `mine` read, not a second read
       const price = live?.ledger.lastPrice ?? engine.quote(row.symbol)?.price;
       return stored.map((p) => ({
         ...p,

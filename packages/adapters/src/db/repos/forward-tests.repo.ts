@@ -433,21 +433,20 @@ export const forwardTestsRepo = (db: Db) => {
       }));
     },
     /** The session's position, from its ledger (none before its first fill). */
-    async positions(sessionId: string) {
-      const r = await sql<{ symbol: string; state: unknown; updated_at: unknown }>`
-      select f.symbol, ${ledgerSql} as state,
-        (select max(o.ts) from session_orders o where o.session_id = f.id and o.status = 'filled') as updated_at
-      from forward_test_sessions f where f.id = ${sessionId}::uuid`.execute(db);
-      const row = r.rows[0];
-      const l = row && unpackLedger(row.state);
-      if (!row || !l?.fills) return [];
+    /** The session's position, from its ledger as just read (`get`) and the time of its last fill. */
+    async positions(session: Pick<SessionRow, 'id' | 'symbol' | 'state'>) {
+      const l = session.state;
+      if (!l.fills) return [];
+      const r = await sql<{ updated_at: unknown }>`
+      select max(o.ts) as updated_at from session_orders o
+      where o.session_id = ${session.id}::uuid and o.status = 'filled'`.execute(db);
       return [
         {
-          symbol: row.symbol,
+          symbol: session.symbol,
           quantity: l.qty ?? 0,
           avgPrice: l.avgPrice ?? 0,
           realizedPnl: l.realizedPnl ?? 0,
-          updatedAt: iso(row.updated_at)!,
+          updatedAt: iso(r.rows[0]?.updated_at)!,
         },
       ];
     },
