@@ -48,6 +48,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
       MARKET_FEED: 'none',
       NODE_ENV: 'test',
       ...(process.env.FT_COMMIT_LANES ? { FT_COMMIT_LANES: process.env.FT_COMMIT_LANES } : {}),
+      ...(process.env.BUS_MEMORY_RETAIN ? { BUS_MEMORY_RETAIN: process.env.BUS_MEMORY_RETAIN } : {}),
       ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
     }),
   );

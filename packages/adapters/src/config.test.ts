@@ -6,7 +6,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.embedded).toBe(true);
     expect(c.db.backend).toBe('pglite');
-    expect(c.bus).toEqual({ backend: 'memory', retain: 1000 });
+    expect(c.bus).toEqual({ backend: 'memory', retain: 100 });
     expect(loadConfig({ BUS_MEMORY_RETAIN: '0' }).bus).toEqual({ backend: 'memory', retain: 0 });
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
     expect(c.store.backend).toBe('fs');

@@ -58,7 +58,7 @@ const envSchema = z
       .regex(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'a comma-separated list of host:port')
       .optional(),
     KAFKA_CLIENT_ID: z.string().default('algotrade'),
-    BUS_MEMORY_RETAIN: int(0, 1_000_000).default(1000),
+    BUS_MEMORY_RETAIN: int(0, 1_000_000).default(100),
     S3_ENDPOINT: url(['http:', 'https:']).optional(),
     S3_BUCKET: z.string().min(3).default('algotrade'),
     S3_REGION: z.string().default('us-east-1'),

@@ -95,9 +95,9 @@ export class MemoryBus implements EventBus {
   /**
    * @param retain messages kept per topic for `fromBeginning` subscribers: a new group starts from the
    * newest `retain` (0: none). They stay on the heap while kept, so every message is copied out of the
-   * young generation at least once: keep it small (BUS_MEMORY_RETAIN, default 1,000).
+   * young generation at least once: keep it small (BUS_MEMORY_RETAIN, default 100).
    */
-  constructor(private readonly retain = 1000) {
+  constructor(private readonly retain = 100) {
     for (const t of allTopics()) this.topic(t.name, t.partitions);
   }
   private topic(name: string, partitions = 1): Topic {
