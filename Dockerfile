@@ -32,7 +32,5 @@ VOLUME ["/data"]
 EXPOSE 8000 8001 8002 8003 8004 8005 8006
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# a larger young generation: fewer scavenges under a steady stream of short-lived objects (docs/operations.md)
-ENV NODE_OPTIONS=--max-semi-space-size=64
 ENTRYPOINT ["node", "bin/algotrade.mjs"]
 CMD ["start"]

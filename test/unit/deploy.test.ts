@@ -135,6 +135,12 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       const url = new URL(cm[serviceUrlVar(s)]!);
       expect(services.find((x) => x.metadata.name === url.hostname)?.spec.ports[0].port).toBe(Number(url.port));
     }
+    // the forward-test engine runs with the larger young generation (docs/operations.md), the others without
+    for (const d of deployments) {
+      const opts = d.spec.template.spec.containers[0].env?.find((e: { name: string }) => e.name === 'NODE_OPTIONS');
+      if (d.metadata.name === 'forward-test') expect(opts?.value).toBe('--max-semi-space-size=64');
+      else expect(opts, d.metadata.name).toBeUndefined();
+    }
     // each HPA scales a Deployment that exists
     for (const h of objs.filter((o) => o.obj.kind === 'HorizontalPodAutoscaler'))
       expect(deployments.map((d) => d.metadata.name)).toContain(h.obj.spec.scaleTargetRef.name);
