@@ -32,7 +32,10 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    if (opts.searchPath) await sql`create schema if not exists ${sql.id(opts.searchPath)}`.execute(db);
+    if (opts.searchPath) {
+      const schema = opts.searchPath;
+      await underMigrationLock(db, (trx) => sql`create schema if not exists ${sql.id(schema)}`.execute(trx));
+    }
   }
   await migrate(db);
   return {
@@ -45,16 +48,30 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
   };
 }
 
+/**
+ * Runs `fn` in a transaction holding the migration lock (a transaction-scoped advisory lock), so
+ * processes opening the same database at once (every service of a distributed start-up) take turns.
+ * Even `create ... if not exists` needs it: two sessions creating the same table at once collide in
+ * the catalog (`pg_type_typname_nsp_index`).
+ */
+async function underMigrationLock<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(727274)`.execute(trx);
+    return fn(trx);
+  });
+}
+
 export async function migrate(db: Db): Promise<number[]> {
-  await sql`create table if not exists schema_migrations (
-    id integer primary key, name text not null, applied_at timestamptz not null default now())`.execute(db);
+  await underMigrationLock(db, (trx) =>
+    sql`create table if not exists schema_migrations (
+    id integer primary key, name text not null, applied_at timestamptz not null default now())`.execute(trx),
+  );
   const applied = new Set((await db.selectFrom('schema_migrations').select('id').execute()).map((r) => r.id));
   const ran: number[] = [];
   for (const m of migrations) {
     if (applied.has(m.id)) continue;
-    await db.transaction().execute(async (trx) => {
-      // another process may have migrated meanwhile: the advisory lock serialises them
-      await sql`select pg_advisory_xact_lock(727274)`.execute(trx);
+    await underMigrationLock(db, async (trx) => {
+      // another process may have migrated meanwhile: the lock serialises them
       const done = await trx.selectFrom('schema_migrations').select('id').where('id', '=', m.id).executeTakeFirst();
       if (done) return;
       await sql.raw(m.sql).execute(trx);
