@@ -83,6 +83,41 @@ export const storedLedger = (settings: SessionSettings, state: unknown): LedgerS
   ...(state as Partial<LedgerState>),
 });
 
+/**
+ * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of
+ * its portfolio pushes, alike for a running session and a stored one.
+ */
+export function ledgerFigures(l: LedgerState, startingBalance: number, symbol: string, price: number) {
+  const equity = equityOf(l, price);
+  return {
+    startingBalance,
+    cash: l.cash,
+    balance: startingBalance + l.realizedPnl - l.fees,
+    equity,
+    position: l.qty
+      ? {
+          symbol,
+          quantity: l.qty,
+          avgPrice: l.avgPrice,
+          marketPrice: price,
+          marketValue: l.qty * price,
+          unrealizedPnl: l.qty * (price - l.avgPrice),
+        }
+      : null,
+    realizedPnl: l.realizedPnl,
+    unrealizedPnl: l.qty ? l.qty * (price - l.avgPrice) : 0,
+    fees: l.fees,
+    pnl: equity - startingBalance,
+    returnPct: ((equity - startingBalance) / startingBalance) * 100,
+    maxDrawdownPct: l.maxDrawdownPct,
+    trades: l.fills,
+    closedTrades: l.closedTrades,
+    winRatePct: l.closedTrades ? (l.wins / l.closedTrades) * 100 : null,
+    exposurePct: l.lastTs > l.firstTs ? (l.exposureMs / (l.lastTs - l.firstTs)) * 100 : 0,
+    updatedAt: l.lastTs ? new Date(l.lastTs).toISOString() : null,
+  };
+}
+
 /** The live session of a stored row, its strategy compiled (`evaluator` absent when another thread or process evaluates it). */
 export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: boolean): LiveSession {
   const compiled = cache.compile((row.strategySnapshot as { graph: Graph }).graph);
@@ -656,41 +691,16 @@ export class ForwardTestEngine {
     else for (const m of ms) await this.rt.bus.publish(topic, m.key, m.type, m.data);
   }
 
+  /** A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen. */
   portfolio(s: LiveSession) {
     const l = s.ledger;
     const price = l.lastPrice || this.quotes.get(s.symbol)?.price || l.avgPrice;
-    const equity = equityOf(l, price);
-    const start = s.settings.startingBalance;
     return {
       sessionId: s.id,
       userId: s.userId,
       symbol: s.symbol,
       status: s.status,
-      startingBalance: start,
-      cash: l.cash,
-      balance: start + l.realizedPnl - l.fees,
-      equity,
-      position: l.qty
-        ? {
-            symbol: s.symbol,
-            quantity: l.qty,
-            avgPrice: l.avgPrice,
-            marketPrice: price,
-            marketValue: l.qty * price,
-            unrealizedPnl: l.qty * (price - l.avgPrice),
-          }
-        : null,
-      realizedPnl: l.realizedPnl,
-      unrealizedPnl: l.qty ? l.qty * (price - l.avgPrice) : 0,
-      fees: l.fees,
-      pnl: equity - start,
-      returnPct: ((equity - start) / start) * 100,
-      maxDrawdownPct: l.maxDrawdownPct,
-      trades: l.fills,
-      closedTrades: l.closedTrades,
-      winRatePct: l.closedTrades ? (l.wins / l.closedTrades) * 100 : null,
-      exposurePct: l.lastTs > l.firstTs ? (l.exposureMs / (l.lastTs - l.firstTs)) * 100 : 0,
-      updatedAt: l.lastTs ? new Date(l.lastTs).toISOString() : null,
+      ...ledgerFigures(l, s.settings.startingBalance, s.symbol, price),
     };
   }
 

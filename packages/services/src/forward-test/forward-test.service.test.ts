@@ -143,9 +143,19 @@ describe('forward testing (paper trading) on live ticks', () => {
       await publishWave('PAUSEUSD', 20);
       return (await call(a, 'GET', `/api/forward-tests/${id}`)).json().position !== null;
     });
+    const running = (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
     const stopped = (await call(a, 'POST', `/api/forward-tests/${id}/stop`)).json();
     expect(stopped).toMatchObject({ status: 'stopped', position: null });
     expect(Math.abs(stopped.equity - stopped.balance)).toBeLessThan(1e-6);
+    // a stopped session (read from the database) shows the same figures as a running one (the engine's)
+    expect(Object.keys(stopped).sort()).toEqual(Object.keys(running).sort());
+    expect(stopped).toMatchObject({
+      unrealizedPnl: 0,
+      winRatePct: expect.any(Number),
+      exposurePct: expect.any(Number),
+      updatedAt: expect.any(String),
+    });
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json()).toEqual(stopped);
     await reconcile(id);
     const res = await call(a, 'POST', `/api/forward-tests/${id}/resume`);
     expect(res.statusCode).toBe(409);

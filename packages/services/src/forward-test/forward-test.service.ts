@@ -7,7 +7,7 @@ import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
-import { ForwardTestEngine } from './engine.ts';
+import { ForwardTestEngine, ledgerFigures, storedLedger } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
 
 const Id = z.object({ id: z.string().max(64) });
@@ -108,34 +108,14 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       startedAt: r.startedAt,
       stoppedAt: r.stoppedAt,
     };
-    if (live) return { ...base, ...engine.portfolio(live), status: live.status, id: r.id };
-    const l = { ...newLedger(settings), ...r.state };
-    const price = l.lastPrice || l.avgPrice;
-    const equity = l.cash + l.qty * price;
-    return {
-      ...base,
-      startingBalance: settings.startingBalance,
-      cash: l.cash,
-      balance: settings.startingBalance + l.realizedPnl - l.fees,
-      equity,
-      position: l.qty
-        ? {
-            symbol: r.symbol,
-            quantity: l.qty,
-            avgPrice: l.avgPrice,
-            marketPrice: price,
-            marketValue: l.qty * price,
-            unrealizedPnl: l.qty * (price - l.avgPrice),
-          }
-        : null,
-      realizedPnl: l.realizedPnl,
-      fees: l.fees,
-      pnl: equity - settings.startingBalance,
-      returnPct: ((equity - settings.startingBalance) / settings.startingBalance) * 100,
-      maxDrawdownPct: l.maxDrawdownPct,
-      trades: l.fills,
-      closedTrades: l.closedTrades,
-    };
+    // the same figures whether the engine holds the session or only the database does
+    if (live) {
+      const l = live.ledger;
+      const price = l.lastPrice || engine.quote(r.symbol)?.price || l.avgPrice;
+      return { ...base, ...ledgerFigures(l, settings.startingBalance, r.symbol, price) };
+    }
+    const l = storedLedger(settings, r.state);
+    return { ...base, ...ledgerFigures(l, settings.startingBalance, r.symbol, l.lastPrice || l.avgPrice) };
   };
   async function mine(id: string, userId: string): Promise<SessionRow> {
     const r = await repo.get(id, userId);
