@@ -11,6 +11,7 @@ import {
   type Envelope,
   type LedgerState,
   type OrderOutcome,
+  type OrderRequest,
   type Subscription,
   type Tick,
 } from '@algotrade/core';
@@ -87,9 +88,20 @@ export const storedLedger = (settings: SessionSettings, state: unknown): LedgerS
  * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of
  * its portfolio pushes, alike for a running session and a stored one.
  */
-export function ledgerFigures(l: LedgerState, startingBalance: number, symbol: string, price: number) {
+export function ledgerFigures(
+  s: { id: string; userId: string; symbol: string; status: SessionStatus },
+  l: LedgerState,
+  startingBalance: number,
+  price: number,
+) {
+  const symbol = s.symbol;
   const equity = equityOf(l, price);
+  // one object literal: a portfolio push is built for every fill
   return {
+    sessionId: s.id,
+    userId: s.userId,
+    symbol,
+    status: s.status,
     startingBalance,
     cash: l.cash,
     balance: startingBalance + l.realizedPnl - l.fees,
@@ -557,55 +569,58 @@ export class ForwardTestEngine {
       known.add(key);
       let l = work.get(s);
       if (!l) work.set(s, (l = { ...s.ledger, recentOrders: [...s.ledger.recentOrders] }));
-      const base = {
+      // built field by field: object spreads here were a third of this loop's time (megamorphic copies)
+      const e: Execution = {
         sessionId: s.id,
         userId: s.userId,
         symbol: s.symbol,
         signalId: sig.id,
         action: sig.action,
         source: sig.source,
+        status: 'refused',
+        ts: sig.tickTs,
+        state: l,
       };
       const risky = sig.then !== undefined || sig.source === 'session_stop';
       if (s.status !== 'running' && !risky) {
         noteRefusal(l, sig.tickTs);
-        const reason = `the session is ${s.status}`;
-        planned.push({ s, sig, e: { ...base, status: 'refused', reason, ts: sig.tickTs, state: l } });
+        e.reason = `the session is ${s.status}`;
+        planned.push({ s, sig, e });
         continue;
       }
       const q = this.quotes.get(s.symbol);
       const bid = q ? q.bid : sig.bid;
       const ask = q ? q.ask : sig.ask;
       const ts = Math.max(sig.tickTs, q?.ts ?? 0);
-      const out = planOrder(l, s.settings, s.settings.risk, {
+      const req: OrderRequest = {
         action: sig.action,
         sizing: sig.sizing,
         amount: sig.amount,
         price: q?.price ?? sig.price,
-        ...(bid !== undefined ? { bid } : {}),
-        ...(ask !== undefined ? { ask } : {}),
         ts,
-      });
-      let after: { fillSeq: number; stateAfter: LedgerState } | undefined;
+      };
+      if (bid !== undefined) req.bid = bid;
+      if (ask !== undefined) req.ask = ask;
+      const out = planOrder(l, s.settings, s.settings.risk, req);
+      e.ts = ts;
       if (out.kind === 'fill') {
         applyFill(l, out.fill, out.closedTrade);
+        e.status = 'filled';
+        e.fill = out.fill;
+        e.latencyMs = now() - sig.receivedAt;
         // the order log row carries the ledger as this fill left it (later fills of the batch move l on)
-        after = { fillSeq: l.fills, stateAfter: { ...l, recentOrders: [...l.recentOrders] } };
-      } else if (out.kind === 'refused') noteRefusal(l, ts);
-      planned.push({
-        s,
-        sig,
-        out,
-        e: {
-          ...base,
-          status: out.kind === 'fill' ? 'filled' : out.kind,
-          ...(out.kind !== 'fill'
-            ? { reason: out.reason }
-            : { fill: out.fill, latencyMs: now() - sig.receivedAt, ...after }),
-          ts,
-          state: l,
-          ...(sig.then ? { newStatus: sig.then, failureReason: `risk limit: ${sig.source}` } : {}),
-        },
-      });
+        e.fillSeq = l.fills;
+        e.stateAfter = { ...l, recentOrders: [...l.recentOrders] };
+      } else {
+        if (out.kind === 'refused') noteRefusal(l, ts);
+        e.status = out.kind;
+        e.reason = out.reason;
+      }
+      if (sig.then) {
+        e.newStatus = sig.then;
+        e.failureReason = `risk limit: ${sig.source}`;
+      }
+      planned.push({ s, sig, out, e });
     }
     if (!planned.length) return;
     const commitStart = now();
@@ -695,13 +710,7 @@ export class ForwardTestEngine {
   portfolio(s: LiveSession) {
     const l = s.ledger;
     const price = l.lastPrice || this.quotes.get(s.symbol)?.price || l.avgPrice;
-    return {
-      sessionId: s.id,
-      userId: s.userId,
-      symbol: s.symbol,
-      status: s.status,
-      ...ledgerFigures(l, s.settings.startingBalance, s.symbol, price),
-    };
+    return ledgerFigures(s, l, s.settings.startingBalance, price);
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {

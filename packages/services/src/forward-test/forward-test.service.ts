@@ -112,10 +112,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     if (live) {
       const l = live.ledger;
       const price = l.lastPrice || engine.quote(r.symbol)?.price || l.avgPrice;
-      return { ...base, ...ledgerFigures(l, settings.startingBalance, r.symbol, price) };
+      return { ...base, ...ledgerFigures(live, l, settings.startingBalance, price) };
     }
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(l, settings.startingBalance, r.symbol, l.lastPrice || l.avgPrice) };
+    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, l.lastPrice || l.avgPrice) };
   };
   async function mine(id: string, userId: string): Promise<SessionRow> {
     const r = await repo.get(id, userId);
