@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../bin/node-flags.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -15,23 +16,18 @@ export async function startServer(
   const port = String(18_000 + Math.floor(Math.random() * 2000));
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  // the V8 flag `npm start` runs with (package.json)
-  const proc = spawn(
-    process.execPath,
-    [...prof, '--max-semi-space-size=64', path.join(root, 'bin/algotrade.mjs'), ...args],
-    {
-      env: {
-        ...process.env,
-        PORT: port,
-        DATA_DIR: dir,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_PER_MINUTE: '1000000',
-        RATE_LIMIT_ANON_PER_MINUTE: '1000000',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+  const proc = spawn(process.execPath, [...prof, ...NODE_FLAGS, path.join(root, 'bin/algotrade.mjs'), ...args], {
+    env: {
+      ...process.env,
+      PORT: port,
+      DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      RATE_LIMIT_ANON_PER_MINUTE: '1000000',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   let exited = false;

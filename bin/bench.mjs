@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from './node-flags.mjs';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bench');
 const wanted = process.argv.slice(2);
@@ -18,14 +19,9 @@ if (files.length === 0) {
 }
 let failed = 0;
 for (const f of files) {
-  // the V8 flag `npm start` runs with (package.json), so in-process engines are measured as they run
-  const r = spawnSync(
-    process.execPath,
-    ['--max-semi-space-size=64', '--import', 'tsx', '--expose-gc', path.join(dir, f)],
-    {
-      stdio: 'inherit',
-    },
-  );
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, '--import', 'tsx', '--expose-gc', path.join(dir, f)], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) {
     failed++;
     console.error(`bench ${f} exited with ${r.status}`);

@@ -109,11 +109,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       stoppedAt: r.stoppedAt,
     };
     // the same figures whether the engine holds the session or only the database does
-    if (live) {
-      const l = live.ledger;
-      const price = l.lastPrice || engine.quote(r.symbol)?.price || l.avgPrice;
-      return { ...base, ...ledgerFigures(live, l, settings.startingBalance, price) };
-    }
+    if (live) return { ...base, ...engine.portfolio(live) };
     const l = storedLedger(settings, r.state);
     return { ...base, ...ledgerFigures(r, l, settings.startingBalance, l.lastPrice || l.avgPrice) };
   };
