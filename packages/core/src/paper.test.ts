@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   applyFill,
   balanceOf,
+  copyLedger,
   equityOf,
   markLedger,
+  markLedgerWithin,
   newLedger,
   planOrder,
   roundTrips,
@@ -131,5 +133,42 @@ describe('paper ledger', () => {
     expect(markLedger(s, 89, t0 + 2000, { maxDailyLossPct: 50, maxDrawdownPct: 10 })).toBe('max_drawdown');
     expect(s.maxDrawdownPct).toBeCloseTo(11, 6);
     expect(s.exposureMs).toBe(3_600_000 + 2000); // from the fill at 09:00 to the last mark
+  });
+
+  it('marks with limits given as numbers exactly as with a limits object (Infinity: no limit)', () => {
+    const a = newLedger(cfg(), Date.UTC(2026, 0, 1));
+    a.qty = 500;
+    a.cash = 50_000;
+    a.avgPrice = 100;
+    const b = copyLedger(a);
+    const rnd = seededRandom(3);
+    let price = 100;
+    for (let i = 1; i <= 2_000; i++) {
+      price *= 1 + (rnd() - 0.5) * 0.01;
+      const ts = Date.UTC(2026, 0, 1) + i * 60_000;
+      const limits: RiskLimits = i % 2 ? { maxDailyLossPct: 3, maxDrawdownPct: 8 } : {};
+      const x = markLedger(a, price, ts, limits);
+      const y = markLedgerWithin(b, price, ts, limits.maxDrawdownPct ?? Infinity, limits.maxDailyLossPct ?? Infinity);
+      expect(y).toBe(x);
+    }
+    expect(b).toEqual(a);
+  });
+
+  it('copies a ledger whole, sharing nothing that a fill changes', () => {
+    const s = newLedger(cfg(), 1_000);
+    const out = planOrder(s, cfg(), {}, { action: 'buy', sizing: 'all', amount: 0, price: 100, ts: 2_000 });
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s, out.fill);
+    const c = copyLedger(s);
+    expect(c).toEqual(s);
+    expect(c).not.toBe(s);
+    expect(Object.keys(c)).toEqual(Object.keys(newLedger(cfg()))); // one field order for every ledger
+    const sold = planOrder(c, cfg(), {}, { action: 'sell', sizing: 'all', amount: 0, price: 101, ts: 3_000 });
+    if (sold.kind !== 'fill') throw new Error(sold.kind);
+    applyFill(c, sold.fill);
+    expect(c.qty).toBe(0);
+    expect(s.qty).toBeGreaterThan(0);
+    expect(s.recentOrders).toEqual([2_000]);
+    expect(c.recentOrders).toEqual([2_000, 3_000]);
   });
 });

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   AppError,
   applyFill,
+  copyLedger,
   equityOf,
   newLedger,
   noteRefusal,
@@ -79,10 +80,8 @@ const FLUSH_SLOTS = 10;
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
 /** A session's ledger as stored (fields a stored state lacks take their defaults). */
-export const storedLedger = (settings: SessionSettings, state: unknown): LedgerState => ({
-  ...newLedger(settings),
-  ...(state as Partial<LedgerState>),
-});
+export const storedLedger = (settings: SessionSettings, state: unknown): LedgerState =>
+  copyLedger({ ...newLedger(settings), ...(state as Partial<LedgerState>) });
 
 /**
  * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of
@@ -568,7 +567,7 @@ export class ForwardTestEngine {
       }
       known.add(key);
       let l = work.get(s);
-      if (!l) work.set(s, (l = { ...s.ledger, recentOrders: [...s.ledger.recentOrders] }));
+      if (!l) work.set(s, (l = copyLedger(s.ledger)));
       // built field by field: object spreads here were a third of this loop's time (megamorphic copies)
       const e: Execution = {
         sessionId: s.id,
@@ -610,7 +609,7 @@ export class ForwardTestEngine {
         e.latencyMs = now() - sig.receivedAt;
         // the order log row carries the ledger as this fill left it (later fills of the batch move l on)
         e.fillSeq = l.fills;
-        e.stateAfter = { ...l, recentOrders: [...l.recentOrders] };
+        e.stateAfter = copyLedger(l);
       } else {
         if (out.kind === 'refused') noteRefusal(l, ts);
         e.status = out.kind;
