@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyFill,
+  assignLedger,
   balanceOf,
   copyLedger,
   equityOf,
@@ -170,5 +171,19 @@ describe('paper ledger', () => {
     expect(s.qty).toBeGreaterThan(0);
     expect(s.recentOrders).toEqual([2_000]);
     expect(c.recentOrders).toEqual([2_000, 3_000]);
+  });
+
+  it('assigns a planned ledger into the live one in place', () => {
+    const live = newLedger(cfg(), 1_000);
+    const work = copyLedger(live);
+    const out = planOrder(work, cfg(), {}, { action: 'buy', sizing: 'all', amount: 0, price: 100, ts: 2_000 });
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(work, out.fill);
+    markLedger(work, 101, 3_000, {});
+    const same = live;
+    assignLedger(live, work);
+    expect(live).toBe(same);
+    expect(live).toEqual(work);
+    expect(Object.keys(live)).toEqual(Object.keys(newLedger(cfg())));
   });
 });

@@ -168,6 +168,35 @@ export function copyLedger(l: LedgerState): LedgerState {
   };
 }
 
+/**
+ * Writes `src`'s fields into `dst` (which takes `src`'s recentOrders array). A live session's ledger
+ * object is kept for the session's life and updated in place when a batch of fills commits: it stays
+ * where it was allocated, beside its session, and a commit allocates nothing that outlives it.
+ */
+export function assignLedger(dst: LedgerState, src: LedgerState): void {
+  dst.cash = src.cash;
+  dst.qty = src.qty;
+  dst.avgPrice = src.avgPrice;
+  dst.realizedPnl = src.realizedPnl;
+  dst.fees = src.fees;
+  dst.fills = src.fills;
+  dst.closedTrades = src.closedTrades;
+  dst.wins = src.wins;
+  dst.grossProfit = src.grossProfit;
+  dst.grossLoss = src.grossLoss;
+  dst.entryTs = src.entryTs;
+  dst.entryFees = src.entryFees;
+  dst.lastPrice = src.lastPrice;
+  dst.lastTs = src.lastTs;
+  dst.firstTs = src.firstTs;
+  dst.peakEquity = src.peakEquity;
+  dst.maxDrawdownPct = src.maxDrawdownPct;
+  dst.exposureMs = src.exposureMs;
+  dst.day = src.day;
+  dst.dayStartEquity = src.dayStartEquity;
+  dst.recentOrders = src.recentOrders;
+}
+
 export const equityOf = (s: LedgerState, price = s.lastPrice): number => s.cash + s.qty * (price || s.avgPrice);
 /** starting balance + realised PnL - fees, which must equal cash + cost basis of the open position */
 export const balanceOf = (s: LedgerState): number => s.cash + s.qty * s.avgPrice;

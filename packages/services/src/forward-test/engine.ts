@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   AppError,
   applyFill,
+  assignLedger,
   copyLedger,
   equityOf,
   newLedger,
@@ -645,7 +646,7 @@ export class ForwardTestEngine {
     const events: { key: string; type: string; data: unknown }[] = [];
     // the whole batch committed (executeMany applies all of it or throws)
     for (const [s, l] of work) {
-      s.ledger = l;
+      assignLedger(s.ledger, l);
       s.intent = Math.sign(l.qty) as -1 | 0 | 1;
     }
     for (const { s, sig, e, out } of planned) {
