@@ -168,6 +168,35 @@ export function copyLedger(l: LedgerState): LedgerState {
   };
 }
 
+// V8 gives each field of copyLedger's objects the representation of the first value stored in it, and
+// changing it later (an integer field receiving a fraction) retires the objects' shape: every ledger made
+// before then is migrated on its next use. At a session's first fill most of its fields stop being
+// integers, so with integer first values the first minutes of trading migrate ledger after ledger. One
+// ledger of fractions first makes every field a double from the start.
+copyLedger({
+  cash: 0.5,
+  qty: 0.5,
+  avgPrice: 0.5,
+  realizedPnl: 0.5,
+  fees: 0.5,
+  fills: 0.5,
+  closedTrades: 0.5,
+  wins: 0.5,
+  grossProfit: 0.5,
+  grossLoss: 0.5,
+  entryTs: 0.5,
+  entryFees: 0.5,
+  lastPrice: 0.5,
+  lastTs: 0.5,
+  firstTs: 0.5,
+  peakEquity: 0.5,
+  maxDrawdownPct: 0.5,
+  exposureMs: 0.5,
+  day: 0.5,
+  dayStartEquity: 0.5,
+  recentOrders: [],
+});
+
 /**
  * Writes `src`'s fields into `dst` (which takes `src`'s recentOrders array). A live session's ledger
  * object is kept for the session's life and updated in place when a batch of fills commits: it stays

@@ -43,7 +43,7 @@ export class LiveSession {
   /** a risk limit has asked to halt; no further signals until the engine acts */
   halting = false;
   /** best price since entry, for the trailing stop */
-  extreme = 0;
+  extreme: number;
   marked = false;
   /** the engine's commit lane for this session's orders */
   lane = 0;
@@ -79,7 +79,8 @@ export class LiveSession {
     public status: 'created' | 'running' | 'paused' | 'stopped' | 'failed',
   ) {
     this.intent = Math.sign(ledger.qty) as -1 | 0 | 1;
-    this.extreme = ledger.lastPrice || ledger.avgPrice;
+    // -0 when unset: falsy like 0, but a double, so setting a price later keeps the session's shape (see copyLedger)
+    this.extreme = ledger.lastPrice || ledger.avgPrice || -0;
     this.maxDrawdownPct = settings.risk?.maxDrawdownPct ?? Infinity;
     this.maxDailyLossPct = settings.risk?.maxDailyLossPct ?? Infinity;
     this.stopLossPct = plan.risk.stopLossPct ?? 0;
