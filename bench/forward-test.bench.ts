@@ -49,6 +49,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
       NODE_ENV: 'test',
       ...(process.env.FT_COMMIT_LANES ? { FT_COMMIT_LANES: process.env.FT_COMMIT_LANES } : {}),
       ...(process.env.BUS_MEMORY_RETAIN ? { BUS_MEMORY_RETAIN: process.env.BUS_MEMORY_RETAIN } : {}),
+      ...(process.env.PGLITE_THREAD ? { PGLITE_THREAD: process.env.PGLITE_THREAD } : {}),
       ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
     }),
   );

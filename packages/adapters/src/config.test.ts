@@ -5,7 +5,8 @@ describe('configuration', () => {
   it('is fully embedded with no variables', () => {
     const c = loadConfig({});
     expect(c.embedded).toBe(true);
-    expect(c.db.backend).toBe('pglite');
+    expect(c.db).toMatchObject({ backend: 'pglite', thread: 'main' });
+    expect(loadConfig({ PGLITE_THREAD: 'worker' }).db).toMatchObject({ backend: 'pglite', thread: 'worker' });
     expect(c.bus).toEqual({ backend: 'memory', retain: 100 });
     expect(loadConfig({ BUS_MEMORY_RETAIN: '0' }).bus).toEqual({ backend: 'memory', retain: 0 });
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
@@ -41,6 +42,7 @@ describe('configuration', () => {
     [{ KAFKA_BROKERS: 'nohost' }, /^KAFKA_BROKERS is invalid: expected a comma-separated list of host:port/],
     [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
     [{ BUS_MEMORY_RETAIN: '-1' }, /^BUS_MEMORY_RETAIN is invalid/],
+    [{ PGLITE_THREAD: 'both' }, /^PGLITE_THREAD is invalid/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
     [
       { FT_RUNNER: 'threads' },

@@ -52,6 +52,7 @@ const envSchema = z
     DATA_DIR: z.string().min(1).default('./data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+    PGLITE_THREAD: z.enum(['main', 'worker']).default('main'),
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     KAFKA_BROKERS: z
       .string()
@@ -125,7 +126,8 @@ export interface Config {
   logLevel: string;
   /** true when no real service is configured: everything in one process on embedded adapters */
   embedded: boolean;
-  db: { backend: 'pglite'; dir: string } | { backend: 'postgres'; url: string };
+  /** PGlite runs on the main thread (default) or in a worker thread of its own (`PGLITE_THREAD=worker`) */
+  db: { backend: 'pglite'; dir: string; thread?: 'main' | 'worker' } | { backend: 'postgres'; url: string };
   bus: { backend: 'memory'; retain: number } | { backend: 'kafka'; brokers: string[]; clientId: string };
   windows: {
     backend: 'memory' | 'redis';
@@ -237,7 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     embedded: !e.DATABASE_URL && !e.REDIS_URL && !e.KAFKA_BROKERS && !e.S3_ENDPOINT,
     db: e.DATABASE_URL
       ? { backend: 'postgres', url: e.DATABASE_URL }
-      : { backend: 'pglite', dir: path.join(dataDir, 'pglite') },
+      : { backend: 'pglite', dir: path.join(dataDir, 'pglite'), thread: e.PGLITE_THREAD },
     bus: e.KAFKA_BROKERS
       ? { backend: 'kafka', brokers: e.KAFKA_BROKERS.split(','), clientId: e.KAFKA_CLIENT_ID }
       : { backend: 'memory', retain: e.BUS_MEMORY_RETAIN },

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { PGliteThread } from './pglite-thread.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -20,8 +21,10 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
   let db: Db;
   if (cfg.backend === 'pglite') {
     mkdirSync(cfg.dir, { recursive: true });
-    const { PGlite } = await import('@electric-sql/pglite');
-    const lite = new PGlite(cfg.dir);
+    // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
+    // holding it (docs/operations.md: each statement then takes a thread hop longer)
+    const lite =
+      cfg.thread === 'worker' ? new PGliteThread(cfg.dir) : new (await import('@electric-sql/pglite')).PGlite(cfg.dir);
     db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   } else {
     // numeric -> string (exact), int8 -> number where safe

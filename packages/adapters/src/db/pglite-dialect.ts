@@ -1,4 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
+import type { PGliteLike } from './pglite-thread.ts';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -12,11 +12,12 @@ import {
 } from 'kysely';
 
 /**
- * Kysely dialect for PGlite (Postgres compiled to WASM). PGlite is a single connection, so the driver
- * hands it out to one user at a time: a transaction holds it until commit/rollback.
+ * Kysely dialect for PGlite (Postgres compiled to WASM), in this thread or in its own (PGliteThread).
+ * PGlite is a single connection, so the driver hands it out to one user at a time: a transaction holds
+ * it until commit/rollback.
  */
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly db: PGlite) {}
+  constructor(private readonly db: PGliteLike) {}
   async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
     if (q.parameters.length === 0 && q.sql.includes(';')) {
       // multi-statement scripts (migrations) need the simple protocol
@@ -35,7 +36,7 @@ class PGliteDriver implements Driver {
   private queue: Promise<void> = Promise.resolve();
   private readonly conn: PGliteConnection;
   private release: (() => void) | null = null;
-  constructor(private readonly db: PGlite) {
+  constructor(private readonly db: PGliteLike) {
     this.conn = new PGliteConnection(db);
   }
   async init(): Promise<void> {
@@ -69,7 +70,7 @@ class PGliteDriver implements Driver {
 }
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly db: PGlite) {}
+  constructor(private readonly db: PGliteLike) {}
   createAdapter() {
     return new PostgresAdapter();
   }

@@ -1,0 +1,80 @@
+import { Worker } from 'node:worker_threads';
+
+/** What the PGlite dialect needs of a database: PGlite itself, or PGliteThread. */
+export interface PGliteLike {
+  readonly waitReady: Promise<void>;
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  exec(sql: string): Promise<{ rows: unknown[] }[]>;
+  close(): Promise<void>;
+}
+
+/** A request to the database thread, and its answer. */
+type Request = { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
+export type PGliteRequest = Request & { id: number };
+type Answer = { id: number; rows: unknown[]; affectedRows?: number; sets?: { rows: unknown[] }[] };
+export type PGliteReply = Answer | { id: number; error: Record<string, unknown> & { message: string } };
+
+/**
+ * PGlite (Postgres compiled to WASM) in a worker thread of its own. PGlite executes SQL on the thread
+ * that calls it; on the main thread every statement (a group commit of a thousand fills, a thousand
+ * equity points) held the event loop for as long as it ran, so nothing else moved meanwhile. Here the
+ * main thread only posts the statement and its parameters and keeps going: statements run beside it,
+ * on another core. Statements run one at a time in the order posted (one connection, as before).
+ * Errors come back with PostgreSQL's fields (`code`, `detail`, `constraint`, ...).
+ */
+export class PGliteThread implements PGliteLike {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (r: PGliteReply) => void; reject: (e: Error) => void }>();
+  private seq = 0;
+  private failed?: Error;
+  readonly waitReady: Promise<void>;
+
+  constructor(dataDir: string) {
+    this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } });
+    this.waitReady = new Promise<void>((resolve, reject) => {
+      this.worker.once('message', (m: { ready?: boolean; error?: { message: string } }) =>
+        m.ready ? resolve() : reject(new Error(`the database thread could not open ${dataDir}: ${m.error?.message}`)),
+      );
+      this.worker.once('error', reject);
+    }).then(() => {
+      this.worker.on('message', (r: PGliteReply) => {
+        const w = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        w?.resolve(r);
+      });
+    });
+    const fail = (e: Error) => {
+      this.failed = e;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    };
+    this.worker.on('error', (e) => fail(new Error(`the database thread failed: ${e.message}`)));
+    this.worker.on('exit', (code) => fail(new Error(`the database thread exited (${code})`)));
+  }
+
+  private call(req: Request): Promise<Answer> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = ++this.seq;
+    return new Promise<PGliteReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id });
+    }).then((r) => {
+      if ('error' in r) throw Object.assign(new Error(r.error.message), r.error);
+      return r;
+    });
+  }
+
+  async query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
+    const r = await this.call({ op: 'query', sql, params });
+    return { rows: r.rows as R[], ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}) };
+  }
+
+  async exec(sql: string): Promise<{ rows: unknown[] }[]> {
+    return (await this.call({ op: 'exec', sql })).sets ?? [];
+  }
+
+  async close(): Promise<void> {
+    if (!this.failed) await this.call({ op: 'close' }).catch(() => undefined);
+    await this.worker.terminate();
+  }
+}
