@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Envelope } from './ports.ts';
 
 /**
@@ -29,4 +30,16 @@ export function decodeEnvelope(text: string): Envelope {
   if (!env || typeof env.id !== 'string' || typeof env.type !== 'string' || typeof env.key !== 'string')
     throw new Error('not an envelope: id, type and key must be strings');
   return env;
+}
+
+/**
+ * Envelope ids for one publisher: a random 122-bit prefix drawn once, then a counter, so ids are unique
+ * across processes (the prefix) and within one (the counter). crypto.randomUUID per message cost about
+ * 300 bytes of garbage each (it builds the string from twenty pieces), and a forward-test engine
+ * publishes some 12,000 messages a second.
+ */
+export function envelopeIds(): () => string {
+  const prefix = `${randomUUID()}-`;
+  let n = 0;
+  return () => prefix + (++n).toString(36);
 }

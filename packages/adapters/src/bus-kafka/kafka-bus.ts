@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
-import { allTopics, decodeEnvelope, dlqTopic, encodeEnvelope } from '@algotrade/core';
+import { allTopics, decodeEnvelope, dlqTopic, encodeEnvelope, envelopeIds } from '@algotrade/core';
 import {
   Admin,
   ConfigResourceTypes,
@@ -34,6 +33,8 @@ type KafkaMessage = { topic: string; key: string; value: string };
  * handlers see each id once per subscription; failures retry with back-off, then go to `<topic>.dlq`.
  */
 export class KafkaBus implements EventBus {
+  /** ids of the envelopes this bus publishes without one given */
+  private readonly nextId = envelopeIds();
   readonly kind = 'kafka';
   private readonly producer: Producer<string, string, string, string>;
   private readonly subs = new Set<{ close(): Promise<void> }>();
@@ -107,7 +108,7 @@ export class KafkaBus implements EventBus {
   }
 
   async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
-    const env: Envelope<T> = { id: id ?? randomUUID(), type, ts: Date.now(), key, data };
+    const env: Envelope<T> = { id: id ?? this.nextId(), type, ts: Date.now(), key, data };
     await this.send([{ topic, key, value: encodeEnvelope(env) }]);
     return env;
   }
@@ -118,7 +119,7 @@ export class KafkaBus implements EventBus {
       messages.map((m) => ({
         topic,
         key: m.key,
-        value: encodeEnvelope({ id: randomUUID(), type: m.type, ts, key: m.key, data: m.data }),
+        value: encodeEnvelope({ id: this.nextId(), type: m.type, ts, key: m.key, data: m.data }),
       })),
     );
   }

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
-import { allTopics } from '@algotrade/core';
+import { allTopics, envelopeIds } from '@algotrade/core';
 import { RecentIds } from './dedupe.ts';
 import { deliverWithRetry } from './retry.ts';
 
@@ -89,6 +88,8 @@ interface Topic {
  * de-duplication by id, retries with back-off, then `<topic>.dlq`.
  */
 export class MemoryBus implements EventBus {
+  /** ids of the envelopes this bus publishes without one given */
+  private readonly nextId = envelopeIds();
   readonly kind = 'memory';
   private readonly topics = new Map<string, Topic>();
   private closed = false;
@@ -106,13 +107,13 @@ export class MemoryBus implements EventBus {
     return t;
   }
   async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
-    const env: Envelope<T> = { id: id ?? randomUUID(), type, ts: Date.now(), key, data };
+    const env: Envelope<T> = { id: id ?? this.nextId(), type, ts: Date.now(), key, data };
     this.route(topic, env);
     return env;
   }
   async publishMany(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void> {
     const now = Date.now();
-    for (const m of messages) this.route(topic, { id: randomUUID(), type: m.type, ts: now, key: m.key, data: m.data });
+    for (const m of messages) this.route(topic, { id: this.nextId(), type: m.type, ts: now, key: m.key, data: m.data });
   }
   private route(topic: string, env: Envelope): void {
     if (this.closed) throw new Error('bus is closed');
