@@ -47,9 +47,12 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
       LOG_LEVEL: 'silent',
       MARKET_FEED: 'none',
       NODE_ENV: 'test',
-      ...(process.env.FT_COMMIT_LANES ? { FT_COMMIT_LANES: process.env.FT_COMMIT_LANES } : {}),
-      ...(process.env.BUS_MEMORY_RETAIN ? { BUS_MEMORY_RETAIN: process.env.BUS_MEMORY_RETAIN } : {}),
-      ...(process.env.PGLITE_THREAD ? { PGLITE_THREAD: process.env.PGLITE_THREAD } : {}),
+      // settings a run may vary, taken from the environment
+      ...Object.fromEntries(
+        ['FT_COMMIT_LANES', 'BUS_MEMORY_RETAIN', 'PGLITE_THREAD'].flatMap((k) =>
+          process.env[k] ? [[k, process.env[k]!]] : [],
+        ),
+      ),
       ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
     }),
   );

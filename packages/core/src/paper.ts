@@ -173,29 +173,10 @@ export function copyLedger(l: LedgerState): LedgerState {
 // before then is migrated on its next use. At a session's first fill most of its fields stop being
 // integers, so with integer first values the first minutes of trading migrate ledger after ledger. One
 // ledger of fractions first makes every field a double from the start.
-copyLedger({
-  cash: 0.5,
-  qty: 0.5,
-  avgPrice: 0.5,
-  realizedPnl: 0.5,
-  fees: 0.5,
-  fills: 0.5,
-  closedTrades: 0.5,
-  wins: 0.5,
-  grossProfit: 0.5,
-  grossLoss: 0.5,
-  entryTs: 0.5,
-  entryFees: 0.5,
-  lastPrice: 0.5,
-  lastTs: 0.5,
-  firstTs: 0.5,
-  peakEquity: 0.5,
-  maxDrawdownPct: 0.5,
-  exposureMs: 0.5,
-  day: 0.5,
-  dayStartEquity: 0.5,
-  recentOrders: [],
-});
+const fractions = Object.fromEntries(
+  Object.keys(newLedger({ startingBalance: 0 } as PaperConfig)).map((k) => [k, 0.5]),
+);
+copyLedger({ ...fractions, recentOrders: [] } as unknown as LedgerState);
 
 /**
  * Writes `src`'s fields into `dst` (which takes `src`'s recentOrders array). A live session's ledger
@@ -203,27 +184,8 @@ copyLedger({
  * where it was allocated, beside its session, and a commit allocates nothing that outlives it.
  */
 export function assignLedger(dst: LedgerState, src: LedgerState): void {
-  dst.cash = src.cash;
-  dst.qty = src.qty;
-  dst.avgPrice = src.avgPrice;
-  dst.realizedPnl = src.realizedPnl;
-  dst.fees = src.fees;
-  dst.fills = src.fills;
-  dst.closedTrades = src.closedTrades;
-  dst.wins = src.wins;
-  dst.grossProfit = src.grossProfit;
-  dst.grossLoss = src.grossLoss;
-  dst.entryTs = src.entryTs;
-  dst.entryFees = src.entryFees;
-  dst.lastPrice = src.lastPrice;
-  dst.lastTs = src.lastTs;
-  dst.firstTs = src.firstTs;
-  dst.peakEquity = src.peakEquity;
-  dst.maxDrawdownPct = src.maxDrawdownPct;
-  dst.exposureMs = src.exposureMs;
-  dst.day = src.day;
-  dst.dayStartEquity = src.dayStartEquity;
-  dst.recentOrders = src.recentOrders;
+  // the same fields in the same order: every store lands in a field dst already has, so its shape stays
+  Object.assign(dst, src);
 }
 
 export const equityOf = (s: LedgerState, price = s.lastPrice): number => s.cash + s.qty * (price || s.avgPrice);

@@ -66,7 +66,7 @@ export class PGliteThread implements PGliteLike {
 
   async query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
     const r = await this.call({ op: 'query', sql, params });
-    return { rows: r.rows as R[], ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}) };
+    return { rows: r.rows as R[], affectedRows: r.affectedRows };
   }
 
   async exec(sql: string): Promise<{ rows: unknown[] }[]> {

@@ -29,7 +29,7 @@ port.on('message', (m: PGliteRequest) => {
   const run = async (): Promise<PGliteReply> => {
     if (m.op === 'query') {
       const r = await db.query(m.sql, m.params);
-      return { id: m.id, rows: r.rows, ...(r.affectedRows !== undefined ? { affectedRows: r.affectedRows } : {}) };
+      return { id: m.id, rows: r.rows, affectedRows: r.affectedRows };
     }
     if (m.op === 'exec') {
       const sets = await db.exec(m.sql);
