@@ -3,6 +3,7 @@ import {
   forwardTestsRepo,
   migrate,
   migrations,
+  packLedger,
   StaleLedgerError,
   usersRepo,
   type Execution,
@@ -169,11 +170,20 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ];
       const applied = await repo.executeMany(batch);
       expect(applied.size).toBe(3);
-      // a filled order carries its ledger packed (no keys), and reads back as the ledger it was
-      const kinds = await sql<{ k: string }>`select distinct jsonb_typeof(state) as k from session_orders
-        where session_id in (${s1.id}, ${s2.id}) and status = 'filled'`.execute(h.db);
-      expect(kinds.rows).toEqual([{ k: 'array' }]);
-      expect((await repo.get(s1.id))!.state).toEqual(JSON.parse(JSON.stringify(l1)));
+      // a filled order carries its ledger in binary (a format byte and a float64 per number), and reads
+      // back as the ledger it was, bit for bit
+      const kinds = await sql<{ n: number; state: unknown }>`select octet_length(ledger) as n, state
+        from session_orders where session_id in (${s1.id}, ${s2.id}) and status = 'filled'`.execute(h.db);
+      expect(kinds.rows).toHaveLength(3);
+      const fields = Object.keys(l1).length - 1; // and the recent order times
+      for (const r of kinds.rows) {
+        expect(r.state).toBeNull();
+        expect((r.n - 1) % 8).toBe(0);
+        expect(r.n).toBeGreaterThanOrEqual(1 + 8 * fields);
+      }
+      expect((await repo.get(s1.id))!.state).toEqual(l1);
+      const both = await repo.getMany([s1.id, s2.id]);
+      expect(Object.fromEntries(both.map((r) => [r.id, r.state]))).toEqual({ [s1.id]: l1, [s2.id]: l2 });
       // the same signals again change nothing: the batch is refused as a whole (its ledgers counted them)
       await expect(repo.executeMany(batch)).rejects.toBeInstanceOf(StaleLedgerError);
       expect((await repo.totals(s1.id)).trades).toBe(2);
@@ -260,6 +270,69 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         n: number;
       }>`select count(*)::int as n from session_orders where session_id = ${s2.id}`.execute(h.db);
       expect(orphans.rows[0]!.n).toBe(0);
+    });
+
+    it('reads the ledgers of orders logged before the binary form (a jsonb array), and newer ones after them', async () => {
+      const repo = forwardTestsRepo(h.db);
+      const u = (await usersRepo(h.db).create(`old-orders-${Date.now()}@x.io`, 'h'))!;
+      const cfg = {
+        startingBalance: 1000,
+        feeRate: 0.001,
+        feeFixed: 0,
+        slippageBps: 0,
+        allowShort: false,
+        wholeUnits: false,
+      };
+      const s = await repo.create({
+        userId: u.id,
+        strategyId: null,
+        snapshot: { graph: {} },
+        symbol: 'BTCUSD',
+        config: cfg,
+        state: newLedger(cfg),
+      });
+      const fill = (l: ReturnType<typeof newLedger>, action: 'buy' | 'sell', price: number) => {
+        const out = planOrder(
+          l,
+          cfg,
+          {},
+          { action, sizing: 'all', amount: 0, price, ts: Date.UTC(2026, 0, 2) + price },
+        );
+        if (out.kind !== 'fill') throw new Error(out.kind);
+        applyFill(l, out.fill, out.closedTrade);
+        return out.fill;
+      };
+      const l = newLedger(cfg);
+      const f1 = fill(l, 'buy', 100);
+      // an order row as migrations 3-5 wrote it
+      await sql`insert into session_orders (session_id, signal_id, user_id, action, source, status, quantity, price, ts,
+          symbol, side, fee, slippage, realized_pnl, fill_seq, state)
+        values (${s.id}, 'old', ${u.id}, 'buy', 'test', 'filled', ${f1.quantity}, ${f1.price}, now(), 'BTCUSD', 'buy',
+          ${f1.fee}, ${f1.slippage}, ${f1.realizedPnl}, 1, ${JSON.stringify(packLedger(l))}::jsonb)`.execute(h.db);
+      expect((await repo.get(s.id))!.state).toEqual(JSON.parse(JSON.stringify(l)));
+      const f2 = fill(l, 'sell', 110);
+      const e: Execution = {
+        sessionId: s.id,
+        userId: u.id,
+        symbol: 'BTCUSD',
+        signalId: 'new',
+        action: 'sell',
+        source: 'test',
+        status: 'filled',
+        fill: f2,
+        ts: f2.ts,
+        state: { ...l },
+        fillSeq: 2,
+        stateAfter: { ...l },
+      };
+      expect((await repo.executeMany([e])).size).toBe(1);
+      expect((await repo.get(s.id))!.state).toEqual(l);
+      expect((await repo.totals(s.id)).trades).toBe(2);
+      // the binary form takes about half the room of the jsonb array for the same ledger
+      const size = await sql<{ bin: number; json: number }>`select pg_column_size(ledger) as bin,
+          pg_column_size(${JSON.stringify(packLedger(l))}::jsonb) as json
+        from session_orders where session_id = ${s.id} and signal_id = 'new'`.execute(h.db);
+      expect(size.rows[0]!.bin).toBeLessThan(size.rows[0]!.json * 0.6);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
-import { packLedger, unpackLedger } from './repos/forward-tests.repo.ts';
+import { decodeLedger, encodeLedger, packLedger, unpackLedger } from './repos/forward-tests.repo.ts';
 
 describe('the ledger as the order log stores it', () => {
   const cfg = {
@@ -40,5 +40,41 @@ describe('the ledger as the order log stores it', () => {
   it('refuses a packed ledger of another format rather than misreading its fields', () => {
     expect(() => unpackLedger([2, 1, 2, 3])).toThrow(/ledger format/);
     expect(() => unpackLedger([1, 1, 2])).toThrow(/ledger format/);
+  });
+
+  it('encodes every field in binary and decodes the same numbers, bit for bit', () => {
+    const l = ledger();
+    const b = encodeLedger(l);
+    // a format byte and one float64 per field and per recent order
+    expect(b.length).toBe(1 + 8 * (Object.keys(l).length - 1 + l.recentOrders.length));
+    expect(decodeLedger(b)).toEqual(l);
+    // what JSON would lose comes back as it was
+    const odd = { ...l, qty: -0, avgPrice: Number.NaN, peakEquity: Number.POSITIVE_INFINITY, cash: 0.1 + 0.2 };
+    const back = decodeLedger(encodeLedger(odd));
+    expect(Object.is(back.qty, -0)).toBe(true);
+    expect(back.avgPrice).toBeNaN();
+    expect(back.peakEquity).toBe(Number.POSITIVE_INFINITY);
+    expect(back.cash).toBe(0.1 + 0.2);
+  });
+
+  it('keeps any number of recent orders, none included', () => {
+    for (const n of [0, 1, 7, 120]) {
+      const l = { ...ledger(), recentOrders: Array.from({ length: n }, (_, i) => Date.UTC(2026, 0, 1) + i * 997) };
+      expect(decodeLedger(encodeLedger(l))).toEqual(l);
+    }
+  });
+
+  it('decodes from a view into a larger buffer (as database drivers hand bytea over)', () => {
+    const b = encodeLedger(ledger());
+    const big = new Uint8Array(b.length + 13);
+    big.set(b, 5);
+    expect(decodeLedger(big.subarray(5, 5 + b.length))).toEqual(ledger());
+  });
+
+  it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
+    const b = encodeLedger(ledger());
+    expect(() => decodeLedger(Uint8Array.from([3, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
+    expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);
   });
 });

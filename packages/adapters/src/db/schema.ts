@@ -108,8 +108,10 @@ export interface SessionOrdersTable {
   realized_pnl: Numeric | null;
   /** the session's fill number (1, 2, ...) for a filled order; unique per session */
   fill_seq: number | null;
-  /** the session's ledger right after this fill */
+  /** the session's ledger right after this fill, as orders logged before migration 6 carry it (jsonb array) */
   state: ColumnType<object, string, string> | null;
+  /** the session's ledger right after this fill (binary, see encodeLedger), from migration 6 */
+  ledger: Uint8Array | null;
   trade_id: Generated<string>;
 }
 export interface BacktestResultsTable {

@@ -84,10 +84,10 @@ export class StaleLedgerError extends Error {
 
 type Raw = Record<string, unknown>;
 /**
- * The ledger a filled order carries, as the order log stores it: `[1, ...the fields below in this
- * order, recentOrders]` rather than an object, so the keys are not written again in every row (the
- * ledger is half of an order row's bytes, and of its commit time). Session rows keep the object form;
- * reads take either.
+ * The ledger's fields in the order the order log stores them (without their keys). Orders logged from
+ * migration 3 to 5 carry `state` as the jsonb array `[1, ...these fields, recentOrders]` (packLedger,
+ * now written only by tests of those rows); later ones carry `ledger`, the binary form (encodeLedger).
+ * Session rows keep the object form. Reads take any of them.
  */
 const LEDGER_KEYS = [
   'cash',
@@ -132,6 +132,36 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
   return l as Partial<LedgerState>;
 }
 
+/**
+ * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (2), then the
+ * fields of LEDGER_KEYS and the recent order times as little-endian float64, 169 bytes and up. The
+ * jsonb array it replaces took about 390 bytes (jsonb keeps each number as a decimal), and parsing it
+ * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
+ */
+const BINARY_LEDGER = 2;
+export function encodeLedger(l: LedgerState): Buffer {
+  const recent = l.recentOrders;
+  const b = Buffer.allocUnsafe(1 + 8 * (LEDGER_KEYS.length + recent.length));
+  b[0] = BINARY_LEDGER;
+  let o = 1;
+  for (const k of LEDGER_KEYS) o = b.writeDoubleLE(l[k], o);
+  for (const t of recent) o = b.writeDoubleLE(t, o);
+  return b;
+}
+
+export function decodeLedger(b: Uint8Array): LedgerState {
+  const n = (b.length - 1) / 8;
+  if (b[0] !== BINARY_LEDGER || !Number.isInteger(n) || n < LEDGER_KEYS.length)
+    throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const l: Record<string, unknown> = {};
+  LEDGER_KEYS.forEach((k, i) => (l[k] = v.getFloat64(1 + 8 * i, true)));
+  const recent: number[] = [];
+  for (let i = LEDGER_KEYS.length; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
+  l.recentOrders = recent;
+  return l as unknown as LedgerState;
+}
+
 const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
 const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
 const toRow = (r: Raw): SessionRow => ({
@@ -143,26 +173,36 @@ const toRow = (r: Raw): SessionRow => ({
   config: r.config as Record<string, unknown>,
   status: r.status as SessionStatus,
   failureReason: (r.failure_reason as string) ?? null,
-  state: unpackLedger(r.state),
+  // the newest logged fill's ledger when it is newer than the row's own (see `sessions()` below)
+  state: r.order_ledger ? decodeLedger(r.order_ledger as Uint8Array) : unpackLedger(r.order_state ?? r.state),
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
   stoppedAt: iso(r.stopped_at),
 });
 
-/**
- * A session's ledger is the newest of the row's snapshot and the state carried by its newest filled
- * order: fills commit one order row each (the order log), and the row's `state` is written behind
- * (periodic marks, lifecycle changes), so it may lag the log by a few fills.
- */
-const ledgerSql = sql<Partial<LedgerState>>`coalesce((select o.state from session_orders o
-  where o.session_id = f.id and o.fill_seq > coalesce((f.state->>'fills')::int, 0)
-  order by o.fill_seq desc limit 1), f.state)`;
-
 export const forwardTestsRepo = (db: Db) => {
+  /**
+   * Sessions with their ledgers. A session's ledger is the newest of the row's own snapshot and the one
+   * carried by its newest filled order: fills commit one order row each (the order log), and the row's
+   * `state` is written behind (periodic marks, lifecycle changes), so it may lag the log by a few fills.
+   * Orders logged before migration 6 carry it as a jsonb array (`state`), later ones as `ledger`.
+   */
   const sessions = () =>
     db
       .selectFrom('forward_test_sessions as f')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('session_orders as o')
+            .select(['o.ledger', 'o.state'])
+            .whereRef('o.session_id', '=', 'f.id')
+            .where('o.fill_seq', '>', sql<number>`coalesce((f.state->>'fills')::int, 0)`)
+            .orderBy('o.fill_seq', 'desc')
+            .limit(1)
+            .as('o'),
+        (join) => join.onTrue(),
+      )
       .select([
         'f.id',
         'f.user_id',
@@ -176,7 +216,9 @@ export const forwardTestsRepo = (db: Db) => {
         'f.updated_at',
         'f.started_at',
         'f.stopped_at',
-        ledgerSql.as('state'),
+        'f.state',
+        'o.ledger as order_ledger',
+        'o.state as order_state',
       ]);
   return {
     async create(row: {
@@ -332,18 +374,18 @@ export const forwardTestsRepo = (db: Db) => {
           slippage: e.fill?.slippage ?? null,
           realized_pnl: e.fill?.realizedPnl ?? null,
           fill_seq: e.fill ? e.fillSeq : null,
-          state: e.fill ? packLedger(e.stateAfter!) : null,
+          ledger: e.fill ? encodeLedger(e.stateAfter!).toString('base64') : null,
         })),
       );
       const insert = (q: Db) =>
         sql`
         insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, quantity, price,
-          latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, state)
+          latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, ledger)
         select session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts,
-          symbol, side, fee, slippage, realized_pnl, fill_seq, state
+          symbol, side, fee, slippage, realized_pnl, fill_seq, decode(ledger, 'base64')
         from json_to_recordset(${doc}::json) as x(session_id uuid, signal_id text, user_id uuid, action text,
           source text, status text, reason text, quantity numeric, price numeric, latency_ms float8, ts timestamptz,
-          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, state jsonb)`.execute(
+          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, ledger text)`.execute(
           q,
         );
       // lifecycle changes caused by risk limits commit with the orders that caused them
