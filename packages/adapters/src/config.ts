@@ -92,6 +92,7 @@ const envSchema = z
     FT_RUNNER: z.enum(['inline', 'pool', 'external', 'kubernetes']).default('inline'),
     FT_RUNNER_THREADS: int(1, 256).optional(),
     FT_COMMIT_LANES: int(1, 16).optional(),
+    FT_POOL_HOLD_MS: int(0, 1000).optional(),
     FT_HANDOVER_MS: int(1000, 600_000).default(10_000),
     K8S_NAMESPACE: z
       .string()
@@ -159,6 +160,8 @@ export interface Config {
     threads?: number;
     /** group commits at once (default 2 on PostgreSQL, 1 on PGlite) */
     commitLanes?: number;
+    /** worker-thread pool: how long a group commit may wait for the pool's batches in flight (ms; default 15 on PostgreSQL, 0 on PGlite) */
+    poolHoldMs?: number;
     /** with Kafka: a symbol silent this long, then back, moved here from another instance */
     handoverMs: number;
     /** FT_RUNNER=kubernetes: where and how runner Jobs run */
@@ -297,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       handoverMs: e.FT_HANDOVER_MS,
       ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
       ...(e.FT_COMMIT_LANES ? { commitLanes: e.FT_COMMIT_LANES } : {}),
+      ...(e.FT_POOL_HOLD_MS !== undefined ? { poolHoldMs: e.FT_POOL_HOLD_MS } : {}),
       kubernetes: {
         namespace: e.K8S_NAMESPACE,
         image: e.K8S_RUNNER_IMAGE,

@@ -61,6 +61,14 @@ export interface EngineOptions {
    * PGlite (one connection).
    */
   commitLanes?: number;
+  /**
+   * Worker-thread pool only: a group commit first waits for the pool's batches in flight, up to this
+   * long (ms) after its oldest signal's tick arrived (0 commits at once). Default 15 on PostgreSQL, 0
+   * on PGlite (whose commits run on the engine's own thread, so waiting frees no core). See `siblings`.
+   */
+  poolHoldMs?: number;
+  /** how many recent tick-to-fill latencies `latencies` keeps (default 200,000; benchmarks keep a run's) */
+  keepLatencies?: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -188,6 +196,9 @@ export class ForwardTestEngine {
   private readonly symbolSeen = new Map<string, number>();
   /** per symbol, the pool batch in flight (batches of one symbol apply in order) */
   private readonly poolChain = new Map<string, Promise<void>>();
+  /** the pool's batches not stepped yet (see `siblings`) */
+  private readonly poolInFlight = new Set<{ stepped: Promise<void> }>();
+  private readonly poolHoldMs: number;
   /** in-process runner: sessions with the same strategy, symbol, evaluation and warm-up share an evaluator */
   readonly cohorts = new EvaluatorCohorts();
   private flushes = 0;
@@ -221,6 +232,7 @@ export class ForwardTestEngine {
     this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();
     this.commitLanes = Math.max(1, opts.commitLanes ?? (rt.db.backend === 'postgres' ? 2 : 1));
+    this.poolHoldMs = opts.poolHoldMs ?? (rt.db.backend === 'postgres' ? 15 : 0);
   }
 
   async start(): Promise<void> {
@@ -417,6 +429,9 @@ export class ForwardTestEngine {
         .then((fired) => this.step(symbol, ticks, receivedAt, fired))
         .catch((e: unknown) => this.rt.log.error({ err: e, symbol }, 'runner pool batch failed'));
       this.poolChain.set(symbol, next);
+      const batch = { stepped: next };
+      this.poolInFlight.add(batch);
+      void next.then(() => this.poolInFlight.delete(batch));
       return;
     }
     this.step(symbol, ticks, receivedAt);
@@ -502,12 +517,37 @@ export class ForwardTestEngine {
       const q = this.laneQueues[k]!;
       try {
         // a lifecycle change waiting for the lock goes next: the lane lets go after its current commit
-        while (q.length && !this.exclusiveWaiting) await this.executeLane(q.splice(0, 5000));
+        while (q.length && !this.exclusiveWaiting) {
+          await this.siblings(q);
+          await this.executeLane(q.splice(0, 5000));
+        }
       } finally {
         this.laneDraining[k] = false;
       }
       if (q.length) this.kick(k); // queued behind that change
     });
+  }
+
+  /**
+   * With the worker-thread pool, ticks that arrive together (one per symbol) come back from the threads
+   * one symbol at a time, a few milliseconds apart. Committing the first symbol's signals at once made
+   * every tick round two group commits per lane, the second waiting for the first, and the first ran
+   * while the threads still held both cores. So a lane first waits for the pool's batches in flight and
+   * commits what they add together, but no longer than until poolHoldMs after the oldest queued
+   * signal's tick arrived.
+   */
+  private async siblings(q: readonly QueuedSignal[]): Promise<void> {
+    if (!this.poolInFlight.size || this.poolHoldMs <= 0 || !q.length) return;
+    let oldest = Infinity;
+    for (const x of q) if (x.sig.receivedAt < oldest) oldest = x.sig.receivedAt;
+    const left = Math.min(this.poolHoldMs, oldest + this.poolHoldMs - now());
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.poolInFlight].map((b) => b.stepped)),
+      new Promise<void>((r) => (timer = setTimeout(r, left))),
+    ]);
+    clearTimeout(timer);
   }
 
   private async executeLane(batch: QueuedSignal[]) {
@@ -654,7 +694,7 @@ export class ForwardTestEngine {
         const latencyMs = committedAt - sig.receivedAt;
         s.extreme = out.fill.price;
         this.stats.fills++;
-        keepRecent(this.latencies, latencyMs, 200_000);
+        keepRecent(this.latencies, latencyMs, this.opts.keepLatencies ?? 200_000);
         this.metrics?.tradeLatency.observe(latencyMs / 1000);
         trades.push({
           key: s.id,

@@ -79,6 +79,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     ...(rt.bus.kind === 'kafka' ? { handoverMs: rt.config.forwardTest.handoverMs } : {}),
     ...(rt.config.forwardTest.threads ? { threads: rt.config.forwardTest.threads } : {}),
     ...(rt.config.forwardTest.commitLanes ? { commitLanes: rt.config.forwardTest.commitLanes } : {}),
+    ...(rt.config.forwardTest.poolHoldMs !== undefined ? { poolHoldMs: rt.config.forwardTest.poolHoldMs } : {}),
     ...(rt.config.forwardTest.runner === 'external' ? { launcher: externalLauncher } : {}),
     ...(rt.config.forwardTest.runner === 'kubernetes'
       ? {
