@@ -10,6 +10,7 @@ import {
   newLedger,
   planOrder,
   roundTrips,
+  storedLedger,
   type Fill,
   type PaperConfig,
   type RiskLimits,
@@ -153,6 +154,17 @@ describe('paper ledger', () => {
       expect(y).toBe(x);
     }
     expect(b).toEqual(a);
+  });
+
+  it('reads a stored ledger: its fields as stored, the missing ones from a new ledger, in one field order', () => {
+    const l = storedLedger(cfg(), { cash: 123.5, qty: 2, fills: 1 });
+    expect(l).toEqual({ ...newLedger(cfg()), cash: 123.5, qty: 2, fills: 1 });
+    expect(Object.keys(l)).toEqual(Object.keys(newLedger(cfg())));
+    expect(storedLedger(cfg(), null)).toEqual(newLedger(cfg()));
+    // a stored ledger's array is its own
+    const stored = { recentOrders: [5] };
+    storedLedger(cfg(), stored).recentOrders.push(6);
+    expect(stored.recentOrders).toEqual([5]);
   });
 
   it('copies a ledger whole, sharing nothing that a fill changes', () => {

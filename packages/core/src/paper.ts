@@ -178,6 +178,10 @@ const fractions = Object.fromEntries(
 );
 copyLedger({ ...fractions, recentOrders: [] } as unknown as LedgerState);
 
+/** A ledger as stored (a session row's state, or a decoded order's): fields it lacks take newLedger's values. */
+export const storedLedger = (cfg: PaperConfig, state: unknown): LedgerState =>
+  copyLedger({ ...newLedger(cfg), ...(state as Partial<LedgerState>) });
+
 /**
  * Writes `src`'s fields into `dst` (which takes `src`'s recentOrders array). A live session's ledger
  * object is kept for the session's life and updated in place when a batch of fills commits: it stays

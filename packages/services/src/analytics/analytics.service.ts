@@ -1,7 +1,8 @@
 import {
   AppError,
-  newLedger,
   notFound,
+  storedLedger,
+  type PaperConfig,
   riskExtras,
   riskReport,
   roundTrips,
@@ -36,7 +37,7 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
   const summary = (r: SessionRow) => {
     const live = engine()?.sessions.get(r.id);
     const cfg = r.config as { startingBalance: number };
-    const l = live?.ledger ?? { ...newLedger(cfg as never), ...r.state };
+    const l = live?.ledger ?? storedLedger(cfg as PaperConfig, r.state);
     const price = l.lastPrice || l.avgPrice;
     const equity = l.cash + l.qty * price;
     return {

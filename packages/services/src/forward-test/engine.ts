@@ -5,8 +5,8 @@ import {
   applyFill,
   assignLedger,
   copyLedger,
+  storedLedger,
   equityOf,
-  newLedger,
   noteRefusal,
   planOrder,
   TOPICS,
@@ -87,10 +87,6 @@ const STATE_EVERY = 6;
 const FLUSH_SLOTS = 10;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
-
-/** A session's ledger as stored (fields a stored state lacks take their defaults). */
-export const storedLedger = (settings: SessionSettings, state: unknown): LedgerState =>
-  copyLedger({ ...newLedger(settings), ...(state as Partial<LedgerState>) });
 
 /**
  * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of

@@ -1,4 +1,13 @@
-import { AppError, computeStats, newLedger, notFound, roundTrips, TOPICS, type Fill } from '@algotrade/core';
+import {
+  AppError,
+  computeStats,
+  newLedger,
+  notFound,
+  roundTrips,
+  storedLedger,
+  TOPICS,
+  type Fill,
+} from '@algotrade/core';
 import { forwardTestsRepo, INTERVALS, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
 import { CompileCache, renderReport, type Graph } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -7,7 +16,7 @@ import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
-import { ForwardTestEngine, ledgerFigures, storedLedger } from './engine.ts';
+import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
 
 const Id = z.object({ id: z.string().max(64) });

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { TOPICS, type Envelope, type Subscription, type Tick } from '@algotrade/core';
+import { storedLedger, TOPICS, type Envelope, type Subscription, type Tick } from '@algotrade/core';
 import { forwardTestsRepo, type Runtime } from '@algotrade/adapters';
 import { CompileCache } from '@algotrade/strategy';
 import { readTicks } from '../market-data/tick-message.ts';
-import { sessionFromRow, storedLedger, warmupTicks } from './engine.ts';
+import { sessionFromRow, warmupTicks } from './engine.ts';
 import type { SignalMessage } from './live-session.ts';
 
 export interface SessionRunner {
