@@ -22,6 +22,8 @@ export class MarketIngest {
   private sub?: Subscription;
   private flushTimer?: NodeJS.Timeout;
   private readonly lastPush = new Map<string, number>();
+  /** per symbol, the newest tick held back by the push interval, and the timer that will push it */
+  private readonly trailing = new Map<string, { tick: Tick; timer: NodeJS.Timeout }>();
   malformed = 0;
   ingested = 0;
   constructor(private readonly ctx: ServiceContext) {}
@@ -54,10 +56,39 @@ export class MarketIngest {
     return this.ctx.rt.windows.append(symbol, ticks);
   }
 
+  /**
+   * Price pushes, at most one per symbol every PRICE_PUSH_INTERVAL_MS. A tick inside the interval is not
+   * pushed, but held: if no tick follows it for two intervals (the symbol went quiet), it is pushed
+   * then, so the last price always reaches the clients. A stream that keeps ticking is pushed as it
+   * comes, at most once per interval, without delay: holding every tick until its interval ended would
+   * lock a stream that ticks at the interval's own pace to the end of each interval, some 50-100 ms late.
+   */
   private pushPrice(symbol: string, t: Tick): void {
-    const now = Date.now();
-    if (now - (this.lastPush.get(symbol) ?? 0) < (this.ctx.rt.config?.pricePushIntervalMs ?? 100)) return;
-    this.lastPush.set(symbol, now);
+    const interval = this.ctx.rt.config?.pricePushIntervalMs ?? 100;
+    const held = this.trailing.get(symbol);
+    if (Date.now() - (this.lastPush.get(symbol) ?? -Infinity) >= interval) {
+      if (held) {
+        clearTimeout(held.timer);
+        this.trailing.delete(symbol);
+      }
+      return this.publishPrice(symbol, t);
+    }
+    if (held) {
+      held.tick = t;
+      held.timer.refresh();
+      return;
+    }
+    const timer = setTimeout(() => {
+      const h = this.trailing.get(symbol);
+      this.trailing.delete(symbol);
+      if (h) this.publishPrice(symbol, h.tick);
+    }, 2 * interval);
+    timer.unref();
+    this.trailing.set(symbol, { tick: t, timer });
+  }
+
+  private publishPrice(symbol: string, t: Tick): void {
+    this.lastPush.set(symbol, Date.now());
     void this.ctx.rt.bus
       .publish(TOPICS.realtimeUpdates.name, `prices:${symbol}`, 'price', {
         symbol,
@@ -87,6 +118,8 @@ export class MarketIngest {
 
   async stop(): Promise<void> {
     clearInterval(this.flushTimer);
+    for (const h of this.trailing.values()) clearTimeout(h.timer);
+    this.trailing.clear();
     await this.sub?.close();
     await this.flush(true);
   }

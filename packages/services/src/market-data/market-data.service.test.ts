@@ -74,6 +74,41 @@ describe('market data service', () => {
     expect(ingest.malformed).toBe(before + 2);
   });
 
+  it('pushes prices at most once per interval, and the last price held back once the ticks stop', async () => {
+    const pushes: { price: number; at: number }[] = [];
+    const sub = await t.rt.bus.subscribe('realtime-updates', { group: `push-test-${Date.now()}` }, (m) => {
+      if (m.key === 'prices:PUSHUSD') pushes.push({ price: (m.data as { price: number }).price, at: Date.now() });
+    });
+    try {
+      const tick = (price: number) =>
+        t.rt.bus.publish('market-data-updates', 'PUSHUSD', 'ticks', {
+          symbol: 'PUSHUSD',
+          ticks: [{ ts: Date.now(), price, size: 1 }],
+        });
+      await tick(10); // pushed at once
+      await tick(11); // inside the interval (100 ms): held, then replaced
+      await tick(12); // the newest when the ticks stop: pushed two intervals later
+      const last = Date.now();
+      await until(() => pushes.length === 2);
+      expect(pushes.map((p) => p.price)).toEqual([10, 12]);
+      expect(pushes[1]!.at - last).toBeGreaterThanOrEqual(190);
+      // nothing more comes: the held price was pushed once
+      await new Promise((r) => setTimeout(r, 300));
+      expect(pushes).toHaveLength(2);
+      // a stream ticking slower than the interval is pushed as it comes, every tick, without delay
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 130));
+        const at = Date.now();
+        await tick(20 + i);
+        await until(() => pushes.length === 3 + i);
+        expect(pushes[2 + i]!.price).toBe(20 + i);
+        expect(pushes[2 + i]!.at - at).toBeLessThan(50);
+      }
+    } finally {
+      await sub.close();
+    }
+  });
+
   it('subscribes and unsubscribes through symbol-subscriptions', async () => {
     const seen: unknown[] = [];
     const sub = await t.rt.bus.subscribe(
