@@ -99,9 +99,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
     equityIntervalMs: 5000,
     runner: RUNNER,
     ...(THREADS ? { threads: THREADS } : {}),
-    ...(rt.config.forwardTest.commitLanes ? { commitLanes: rt.config.forwardTest.commitLanes } : {}),
     keepLatencies: 10_000_000, // every fill of the run (the default keeps the newest 100,000-200,000)
-    ...(rt.config.forwardTest.poolHoldMs !== undefined ? { poolHoldMs: rt.config.forwardTest.poolHoldMs } : {}),
   });
   const threads0 = await engine.runnerHeapUsed();
   await engine.start(); // loads and activates every running session

@@ -110,57 +110,63 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ).toBeUndefined();
     });
 
+    // a session of 1,000 without slippage, and whole-balance orders filled into its ledger
+    const cfg = {
+      startingBalance: 1000,
+      feeRate: 0.001,
+      feeFixed: 0,
+      slippageBps: 0,
+      allowShort: false,
+      wholeUnits: false,
+    };
+    const newSession = (userId: string) =>
+      forwardTestsRepo(h.db).create({
+        userId,
+        strategyId: null,
+        snapshot: { graph: {} },
+        symbol: 'BTCUSD',
+        config: cfg,
+        state: newLedger(cfg),
+      });
+    /** plans and applies the order on `l`; the execution that commits it, with the ledger after it */
+    const filled = (
+      userId: string,
+      sessionId: string,
+      signalId: string,
+      action: 'buy' | 'sell',
+      price: number,
+      l: ReturnType<typeof newLedger>,
+    ): Execution => {
+      const out = planOrder(l, cfg, {}, { action, sizing: 'all', amount: 0, price, ts: Date.UTC(2026, 0, 1) + price });
+      if (out.kind !== 'fill') throw new Error(out.kind);
+      applyFill(l, out.fill, out.closedTrade);
+      return {
+        sessionId,
+        userId,
+        symbol: 'BTCUSD',
+        signalId,
+        action,
+        source: 'test',
+        status: 'filled',
+        fill: out.fill,
+        ts: out.fill.ts,
+        state: { ...l },
+        fillSeq: l.fills,
+        stateAfter: { ...l },
+      };
+    };
+
     it('executes paper fills in group commits, once per signal id, with positions and ledgers', async () => {
       const u = (await usersRepo(h.db).create(`ft${Date.now()}@x.io`, 'h'))!;
       const repo = forwardTestsRepo(h.db);
-      const cfg = {
-        startingBalance: 1000,
-        feeRate: 0.001,
-        feeFixed: 0,
-        slippageBps: 0,
-        allowShort: false,
-        wholeUnits: false,
-      };
-      const mk = () =>
-        repo.create({
-          userId: u.id,
-          strategyId: null,
-          snapshot: { graph: {} },
-          symbol: 'BTCUSD',
-          config: cfg,
-          state: newLedger(cfg),
-        });
-      const [s1, s2] = [await mk(), await mk()];
+      const [s1, s2] = [await newSession(u.id), await newSession(u.id)];
       const exec = (
         sessionId: string,
         signalId: string,
         action: 'buy' | 'sell',
         price: number,
         l: ReturnType<typeof newLedger>,
-      ): Execution => {
-        const out = planOrder(
-          l,
-          cfg,
-          {},
-          { action, sizing: 'all', amount: 0, price, ts: Date.UTC(2026, 0, 1) + price },
-        );
-        if (out.kind !== 'fill') throw new Error(out.kind);
-        applyFill(l, out.fill, out.closedTrade);
-        return {
-          sessionId,
-          userId: u.id,
-          symbol: 'BTCUSD',
-          signalId,
-          action,
-          source: 'test',
-          status: 'filled',
-          fill: out.fill,
-          ts: out.fill.ts,
-          state: { ...l },
-          fillSeq: l.fills,
-          stateAfter: { ...l },
-        };
-      };
+      ) => filled(u.id, sessionId, signalId, action, price, l);
       const l1 = newLedger(cfg);
       const l2 = newLedger(cfg);
       const batch = [
@@ -275,57 +281,16 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
     it('reads the ledgers of orders logged before the binary form (a jsonb array), and newer ones after them', async () => {
       const repo = forwardTestsRepo(h.db);
       const u = (await usersRepo(h.db).create(`old-orders-${Date.now()}@x.io`, 'h'))!;
-      const cfg = {
-        startingBalance: 1000,
-        feeRate: 0.001,
-        feeFixed: 0,
-        slippageBps: 0,
-        allowShort: false,
-        wholeUnits: false,
-      };
-      const s = await repo.create({
-        userId: u.id,
-        strategyId: null,
-        snapshot: { graph: {} },
-        symbol: 'BTCUSD',
-        config: cfg,
-        state: newLedger(cfg),
-      });
-      const fill = (l: ReturnType<typeof newLedger>, action: 'buy' | 'sell', price: number) => {
-        const out = planOrder(
-          l,
-          cfg,
-          {},
-          { action, sizing: 'all', amount: 0, price, ts: Date.UTC(2026, 0, 2) + price },
-        );
-        if (out.kind !== 'fill') throw new Error(out.kind);
-        applyFill(l, out.fill, out.closedTrade);
-        return out.fill;
-      };
+      const s = await newSession(u.id);
       const l = newLedger(cfg);
-      const f1 = fill(l, 'buy', 100);
+      const f1 = filled(u.id, s.id, 'old', 'buy', 100, l).fill!;
       // an order row as migrations 3-5 wrote it
       await sql`insert into session_orders (session_id, signal_id, user_id, action, source, status, quantity, price, ts,
           symbol, side, fee, slippage, realized_pnl, fill_seq, state)
         values (${s.id}, 'old', ${u.id}, 'buy', 'test', 'filled', ${f1.quantity}, ${f1.price}, now(), 'BTCUSD', 'buy',
           ${f1.fee}, ${f1.slippage}, ${f1.realizedPnl}, 1, ${JSON.stringify(packLedger(l))}::jsonb)`.execute(h.db);
       expect((await repo.get(s.id))!.state).toEqual(JSON.parse(JSON.stringify(l)));
-      const f2 = fill(l, 'sell', 110);
-      const e: Execution = {
-        sessionId: s.id,
-        userId: u.id,
-        symbol: 'BTCUSD',
-        signalId: 'new',
-        action: 'sell',
-        source: 'test',
-        status: 'filled',
-        fill: f2,
-        ts: f2.ts,
-        state: { ...l },
-        fillSeq: 2,
-        stateAfter: { ...l },
-      };
-      expect((await repo.executeMany([e])).size).toBe(1);
+      expect((await repo.executeMany([filled(u.id, s.id, 'new', 'sell', 110, l)])).size).toBe(1);
       expect((await repo.get(s.id))!.state).toEqual(l);
       expect((await repo.totals(s.id)).trades).toBe(2);
       // the binary form takes about half the room of the jsonb array for the same ledger

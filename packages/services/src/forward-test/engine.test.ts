@@ -1,8 +1,7 @@
 import { forwardTestsRepo } from '@algotrade/adapters';
-import { newLedger } from '@algotrade/core';
-import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
 import type { LiveSession, SignalMessage } from './live-session.ts';
@@ -13,30 +12,8 @@ describe('forward-test execution on the order log', () => {
     t = await startTestApp();
   });
   afterAll(() => t.stop());
-  /** a running SMA-crossover session (0.1 % fees, no slippage, long only) stored for the user */
-  const runningSession = async (userId: string, symbol: string, startingBalance: number) => {
-    const config = {
-      startingBalance,
-      feeRate: 0.001,
-      feeFixed: 0,
-      slippageBps: 0,
-      allowShort: false,
-      wholeUnits: false,
-      risk: {},
-      evaluation: { mode: 'tick' },
-    };
-    const repo = forwardTestsRepo(t.rt.db.db);
-    const row = await repo.create({
-      userId,
-      strategyId: null,
-      snapshot: { graph: templateById('sma-crossover')!.graph },
-      symbol,
-      config,
-      state: newLedger(config),
-    });
-    await repo.setStatus(row.id, 'running');
-    return row;
-  };
+  const runningSession = (userId: string, symbol: string, startingBalance: number) =>
+    storedSession(t.rt.db.db, userId, symbol, startingBalance);
 
   it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
     const u = await t.user();

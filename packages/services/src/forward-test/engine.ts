@@ -57,14 +57,15 @@ export interface EngineOptions {
   threads?: number;
   /**
    * Group commits running at once, each on its own sessions (a session always commits in the same
-   * lane, so its orders stay in order). Default 2 on PostgreSQL (its backends work in parallel), 1 on
-   * PGlite (one connection).
+   * lane, so its orders stay in order). Default FT_COMMIT_LANES, else 2 on PostgreSQL (its backends
+   * work in parallel), 1 on PGlite (one connection).
    */
   commitLanes?: number;
   /**
    * Worker-thread pool only: a group commit first waits for the pool's batches in flight, up to this
-   * long (ms) after its oldest signal's tick arrived (0 commits at once). Default 15 on PostgreSQL, 0
-   * on PGlite (whose commits run on the engine's own thread, so waiting frees no core). See `siblings`.
+   * long (ms) after its oldest signal's tick arrived (0 commits at once). Default FT_POOL_HOLD_MS, else
+   * 15 on PostgreSQL, 0 on PGlite (whose commits run on the engine's own thread, so waiting frees no
+   * core). See `siblings`.
    */
   poolHoldMs?: number;
   /** how many recent tick-to-fill latencies `latencies` keeps (default 200,000; benchmarks keep a run's) */
@@ -227,8 +228,13 @@ export class ForwardTestEngine {
     if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
     this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();
-    this.commitLanes = Math.max(1, opts.commitLanes ?? (rt.db.backend === 'postgres' ? 2 : 1));
-    this.poolHoldMs = opts.poolHoldMs ?? (rt.db.backend === 'postgres' ? 15 : 0);
+    // an option given here, else the configuration's (FT_COMMIT_LANES, FT_POOL_HOLD_MS), else the backend's default
+    const configured = rt.config.forwardTest;
+    this.commitLanes = Math.max(
+      1,
+      opts.commitLanes ?? configured.commitLanes ?? (rt.db.backend === 'postgres' ? 2 : 1),
+    );
+    this.poolHoldMs = opts.poolHoldMs ?? configured.poolHoldMs ?? (rt.db.backend === 'postgres' ? 15 : 0);
   }
 
   async start(): Promise<void> {

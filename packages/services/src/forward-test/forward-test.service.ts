@@ -87,8 +87,6 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     // on Kafka, instances of one group share the symbols' partitions: sessions follow their symbol
     ...(rt.bus.kind === 'kafka' ? { handoverMs: rt.config.forwardTest.handoverMs } : {}),
     ...(rt.config.forwardTest.threads ? { threads: rt.config.forwardTest.threads } : {}),
-    ...(rt.config.forwardTest.commitLanes ? { commitLanes: rt.config.forwardTest.commitLanes } : {}),
-    ...(rt.config.forwardTest.poolHoldMs !== undefined ? { poolHoldMs: rt.config.forwardTest.poolHoldMs } : {}),
     ...(rt.config.forwardTest.runner === 'external' ? { launcher: externalLauncher } : {}),
     ...(rt.config.forwardTest.runner === 'kubernetes'
       ? {

@@ -1,8 +1,8 @@
 import { createRuntime, forwardTestsRepo, loadConfig, usersRepo, type Runtime } from '@algotrade/adapters';
-import { newLedger, type Tick } from '@algotrade/core';
-import { templateById } from '@algotrade/strategy';
+import type { Tick } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../test/helpers/env.ts';
+import { runningSession } from '../../../../test/helpers/sessions.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
 import type { RunnerPool } from './runner-pool.ts';
@@ -26,16 +26,6 @@ describe('forward testing on the worker-thread pool: fills of ticks that arrive 
     tmp.remove();
   });
 
-  const config = {
-    startingBalance: 10_000,
-    feeRate: 0.001,
-    feeFixed: 0,
-    slippageBps: 0,
-    allowShort: false,
-    wholeUnits: false,
-    risk: {},
-    evaluation: { mode: 'tick' },
-  };
   // a slow fall, then a sharp rise: SMA(10) crosses above SMA(30) on the same tick for every symbol
   const price = (i: number) => (i < 40 ? 100 - i * 0.1 : 96 + (i - 40));
 
@@ -52,15 +42,7 @@ describe('forward testing on the worker-thread pool: fills of ticks that arrive 
     await pool.ready;
     for (const symbol of symbols)
       for (let k = 0; k < 3; k++) {
-        const row = await repo.create({
-          userId: u.id,
-          strategyId: null,
-          snapshot: { graph: templateById('sma-crossover')!.graph },
-          symbol,
-          config,
-          state: newLedger(config),
-        });
-        await repo.setStatus(row.id, 'running');
+        const row = await runningSession(rt.db.db, u.id, symbol, 10_000);
         await engine.load((await repo.get(row.id))!);
       }
     return { engine, pool };

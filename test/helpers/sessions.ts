@@ -1,0 +1,36 @@
+import { forwardTestsRepo, type Db, type SessionRow } from '@algotrade/adapters';
+import { newLedger } from '@algotrade/core';
+import { templateById } from '@algotrade/strategy';
+
+/**
+ * A running SMA-crossover session (0.1 % fees, no slippage, long only, evaluated on every tick) stored
+ * for the user, as the engine's tests load it.
+ */
+export async function runningSession(
+  db: Db,
+  userId: string,
+  symbol: string,
+  startingBalance: number,
+): Promise<SessionRow> {
+  const config = {
+    startingBalance,
+    feeRate: 0.001,
+    feeFixed: 0,
+    slippageBps: 0,
+    allowShort: false,
+    wholeUnits: false,
+    risk: {},
+    evaluation: { mode: 'tick' },
+  };
+  const repo = forwardTestsRepo(db);
+  const row = await repo.create({
+    userId,
+    strategyId: null,
+    snapshot: { graph: templateById('sma-crossover')!.graph },
+    symbol,
+    config,
+    state: newLedger(config),
+  });
+  await repo.setStatus(row.id, 'running');
+  return row;
+}
