@@ -32,6 +32,19 @@ describe('backtests on worker threads', () => {
     expect(r.cancelled).toBe(true);
   });
 
+  it('starts its threads on the first run, not before, and refuses runs once closed', async () => {
+    const lazy = new EnginePool(2);
+    expect(lazy.started).toBe(0);
+    expect(lazy.size).toBe(2);
+    const small = toColumns(generateCandles(2_000, 3));
+    const r = await lazy.run(graph, small, { cash: 1000 });
+    expect(r.stats).toEqual(runBacktest(compileGraph(graph).plan!, small, { cash: 1000 }).stats);
+    expect(lazy.started).toBe(2);
+    await lazy.close();
+    await expect(lazy.run(graph, small, { cash: 1000 })).rejects.toThrow(/closed/);
+    expect(lazy.started).toBe(2);
+  });
+
   it('reports a graph that does not compile', async () => {
     await expect(pool.run({ nodes: [], edges: [] }, bars, { cash: 1 })).rejects.toThrow(/does not compile/);
   });

@@ -29,9 +29,24 @@ export class EnginePool {
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Map<number, Pending>();
   private next = 0;
+  private readonly want: number;
+  private closed = false;
+  /**
+   * The threads start on the first run, not here: a server that never backtests carries none (two
+   * threads and their module loaders: about 56 MB of memory, and their start-up collections in its
+   * first seconds). The first run waits for them to load (a few hundred milliseconds).
+   */
   constructor(size = cpus().length) {
+    this.want = Math.max(1, size);
+  }
+  /** how many threads started (0 until the first run) */
+  get started(): number {
+    return this.all.length;
+  }
+  private start(): void {
+    if (this.all.length || this.closed) return;
     const url = new URL('./engine-worker.mjs', import.meta.url);
-    for (let i = 0; i < Math.max(1, size); i++) {
+    for (let i = 0; i < this.want; i++) {
       const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
       w.on('message', (m: { id: number; progress?: number; result?: PooledResult; error?: string }) => {
         const p = this.pending.get(m.id);
@@ -51,7 +66,7 @@ export class EnginePool {
     }
   }
   get size(): number {
-    return this.all.length;
+    return this.want;
   }
   private release(w: Worker) {
     this.idle.push(w);
@@ -63,6 +78,8 @@ export class EnginePool {
     options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer'>,
     onProgress?: (p: number) => boolean | void,
   ): Promise<PooledResult> {
+    if (this.closed) throw new Error('the backtest pool is closed');
+    this.start();
     while (this.idle.length === 0) await new Promise<void>((r) => this.waiting.push(r));
     const w = this.idle.pop()!;
     const id = this.next++;
@@ -73,6 +90,7 @@ export class EnginePool {
     });
   }
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 }
