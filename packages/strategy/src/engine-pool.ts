@@ -44,7 +44,7 @@ export class EnginePool {
     return this.all.length;
   }
   private start(): void {
-    if (this.all.length || this.closed) return;
+    if (this.all.length) return;
     const url = new URL('./engine-worker.mjs', import.meta.url);
     for (let i = 0; i < this.want; i++) {
       const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });

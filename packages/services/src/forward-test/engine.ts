@@ -539,7 +539,7 @@ export class ForwardTestEngine {
    * signal's tick arrived.
    */
   private async siblings(q: readonly QueuedSignal[]): Promise<void> {
-    if (!this.poolInFlight.size || this.poolHoldMs <= 0 || !q.length) return;
+    if (!this.poolInFlight.size || this.poolHoldMs <= 0) return;
     let oldest = Infinity;
     for (const x of q) if (x.sig.receivedAt < oldest) oldest = x.sig.receivedAt;
     const left = Math.min(this.poolHoldMs, oldest + this.poolHoldMs - now());
