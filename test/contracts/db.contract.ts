@@ -9,6 +9,7 @@ import {
   type Execution,
 } from '@algotrade/adapters';
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
+import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -158,7 +159,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
 
     it('executes paper fills in group commits, once per signal id, with positions and ledgers', async () => {
       const u = (await usersRepo(h.db).create(`ft${Date.now()}@x.io`, 'h'))!;
-      const repo = forwardTestsRepo(h.db);
+      const repo = forwardTestsRepo(h.db, { withClient: h.withClient });
       const [s1, s2] = [await newSession(u.id), await newSession(u.id)];
       const exec = (
         sessionId: string,
@@ -278,8 +279,105 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(orphans.rows[0]!.n).toBe(0);
     });
 
+    it('stores the same order rows whichever way the batch travels (binary COPY on PostgreSQL, JSON on both)', async () => {
+      const u = (await usersRepo(h.db).create(`copy-${Date.now()}@x.io`, 'h'))!;
+      // the repository the engine uses (COPY where the handle has pooled connections) and the JSON document
+      const copying = forwardTestsRepo(h.db, { withClient: h.withClient });
+      const json = forwardTestsRepo(h.db);
+      const money = fc.oneof(
+        fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e14, max: 1e14 }),
+        fc.constantFrom(0, -0, 1e-7, 5e-9, 0.1 + 0.2, 123.456789012345, 1e13 + 0.5, 2.5e-13),
+      );
+      const order = fc.record({
+        quantity: money,
+        price: money,
+        fee: money,
+        slippage: money,
+        realizedPnl: money,
+        latency: fc.oneof(fc.double({ noNaN: true, min: 0, max: 1e6 }), fc.constant(undefined)),
+        ts: fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2090, 0, 1) }),
+        refused: fc.boolean(),
+        reason: fc.string({ maxLength: 40, unit: 'grapheme' }).filter((r) => !r.includes('\0')), // text holds no NUL
+        recent: fc.array(fc.integer({ min: 0, max: 2 ** 45 }), { maxLength: 5 }),
+      });
+      const orders = fc.sample(order, { numRuns: 60, seed: 42 });
+      const executions = (sessionId: string): Execution[] =>
+        orders.map((o, i) => {
+          const l = { ...newLedger(cfg), fills: i + 1, cash: o.price, recentOrders: o.recent };
+          const base = {
+            sessionId,
+            userId: u.id,
+            symbol: 'BTCUSD',
+            signalId: `sig-${i}`,
+            action: 'buy' as const,
+            source: 'strategy',
+            ts: o.ts,
+            state: l,
+            ...(o.latency !== undefined ? { latencyMs: o.latency } : {}),
+          };
+          if (o.refused) return { ...base, status: 'refused' as const, reason: `refused: ${o.reason}` };
+          const fill = {
+            side: 'buy' as const,
+            quantity: o.quantity,
+            price: o.price,
+            fee: o.fee,
+            slippage: o.slippage,
+            realizedPnl: o.realizedPnl,
+            ts: o.ts,
+          };
+          return { ...base, status: 'filled' as const, fill, fillSeq: i + 1, stateAfter: l };
+        });
+      const [a, b] = [await newSession(u.id), await newSession(u.id)];
+      await copying.executeMany(executions(a.id));
+      await json.executeMany(executions(b.id));
+      const rows = async (id: string) =>
+        (
+          await sql<Record<string, string | null>>`select signal_id, user_id::text, action, source, status, reason,
+              quantity::text, price::text, latency_ms::text, ts::text, symbol, side, fee::text, slippage::text,
+              realized_pnl::text, fill_seq::text, encode(ledger, 'hex') as ledger
+            from session_orders where session_id = ${id} order by signal_id`.execute(h.db)
+        ).rows;
+      const [ra, rb] = [await rows(a.id), await rows(b.id)];
+      expect(ra).toHaveLength(orders.length);
+      expect(ra).toEqual(rb);
+      // and both read back as the ledger of the newest fill
+      expect((await copying.get(a.id))!.state).toEqual((await json.get(b.id))!.state);
+    });
+
+    it('commits a lifecycle change a risk limit causes with the orders that caused it, or neither', async () => {
+      const u = (await usersRepo(h.db).create(`halt-${Date.now()}@x.io`, 'h'))!;
+      const repo = forwardTestsRepo(h.db, { withClient: h.withClient });
+      const s = await newSession(u.id);
+      await repo.setStatus(s.id, 'running');
+      const l = newLedger(cfg);
+      const buy = filled(u.id, s.id, 'buy-1', 'buy', 100, l);
+      expect((await repo.executeMany([buy])).size).toBe(1);
+      // the closing fill that breaches the drawdown limit stops the session in the same transaction
+      const close = {
+        ...filled(u.id, s.id, 'stop-1', 'sell', 80, l),
+        newStatus: 'stopped' as const,
+        failureReason: 'risk limit: max_drawdown',
+      };
+      // planned together with an order already logged, the batch is refused whole: no order, no stop
+      await expect(repo.executeMany([buy, close])).rejects.toBeInstanceOf(StaleLedgerError);
+      let row = (await repo.get(s.id))!;
+      expect(row.status).toBe('running');
+      expect(row.state.fills).toBe(1);
+      expect((await repo.orders(s.id)).map((o) => o.signalId)).toEqual(['buy-1']);
+      // alone, it commits the order and the stop together
+      expect((await repo.executeMany([close])).size).toBe(1);
+      row = (await repo.get(s.id))!;
+      expect(row.status).toBe('stopped');
+      expect(row.failureReason).toBe('risk limit: max_drawdown');
+      expect(row.stoppedAt).not.toBeNull();
+      expect(row.state).toEqual(l);
+      expect((await repo.totals(s.id)).trades).toBe(2);
+      // the connection that ran the failed transaction serves the next statements as usual
+      expect((await repo.orders(s.id)).length).toBe(2);
+    });
+
     it('reads the ledgers of orders logged before the binary form (a jsonb array), and newer ones after them', async () => {
-      const repo = forwardTestsRepo(h.db);
+      const repo = forwardTestsRepo(h.db, { withClient: h.withClient });
       const u = (await usersRepo(h.db).create(`old-orders-${Date.now()}@x.io`, 'h'))!;
       const s = await newSession(u.id);
       const l = newLedger(cfg);

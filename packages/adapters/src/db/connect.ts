@@ -14,11 +14,17 @@ export interface DbHandle {
   backend: 'pglite' | 'postgres';
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: runs `fn` on one pooled connection of the query layer's own pool, for what Kysely
+   * cannot issue (COPY). A connection that fails outside PostgreSQL's own errors is not reused.
+   */
+  withClient?: <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
 }
 
 /** Opens the configured database (PGlite files under DATA_DIR, or PostgreSQL) and migrates it. */
 export async function openDatabase(cfg: Config['db'], opts: { searchPath?: string } = {}): Promise<DbHandle> {
   let db: Db;
+  let withClient: DbHandle['withClient'];
   if (cfg.backend === 'pglite') {
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
@@ -35,6 +41,19 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    withClient = async (fn) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await fn(client);
+      } catch (e) {
+        // an error PostgreSQL reported (it carries an SQLSTATE) leaves the connection ready for the next statement
+        if (!(e instanceof Error && typeof (e as { code?: unknown }).code === 'string')) broken = e as Error;
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    };
     if (opts.searchPath) {
       const schema = opts.searchPath;
       await underMigrationLock(db, (trx) => sql`create schema if not exists ${sql.id(schema)}`.execute(trx));
@@ -48,6 +67,7 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    ...(withClient ? { withClient } : {}),
   };
 }
 

@@ -224,7 +224,7 @@ export class ForwardTestEngine {
     cache?: CompileCache,
     private readonly opts: EngineOptions = {},
   ) {
-    this.repo = forwardTestsRepo(rt.db.db);
+    this.repo = forwardTestsRepo(rt.db.db, { withClient: rt.db.withClient });
     if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
     this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();

@@ -1,6 +1,8 @@
 import type { Fill, LedgerState } from '@algotrade/core';
 import { sql } from 'kysely';
-import type { Db } from '../connect.ts';
+import type { PoolClient } from 'pg';
+import type { Db, DbHandle } from '../connect.ts';
+import { copyIn, CopyWriter } from '../copy-binary.ts';
 import { isUuid } from './strategies.repo.ts';
 
 export type SessionStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed';
@@ -139,14 +141,61 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
 const BINARY_LEDGER = 2;
-export function encodeLedger(l: LedgerState): Buffer {
-  const recent = l.recentOrders;
-  const b = Buffer.allocUnsafe(1 + 8 * (LEDGER_KEYS.length + recent.length));
-  b[0] = BINARY_LEDGER;
-  let o = 1;
+const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (LEDGER_KEYS.length + l.recentOrders.length);
+/** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
+function writeLedger(l: LedgerState, b: Buffer, at: number): void {
+  b[at] = BINARY_LEDGER;
+  let o = at + 1;
   for (const k of LEDGER_KEYS) o = b.writeDoubleLE(l[k], o);
-  for (const t of recent) o = b.writeDoubleLE(t, o);
+  for (const t of l.recentOrders) o = b.writeDoubleLE(t, o);
+}
+export function encodeLedger(l: LedgerState): Buffer {
+  const b = Buffer.allocUnsafe(encodedLedgerSize(l));
+  writeLedger(l, b, 0);
   return b;
+}
+
+/** the order log's columns, in the order both ways of writing it (JSON document, binary COPY) send them */
+const ORDER_COLUMNS =
+  'session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, ledger';
+
+/**
+ * Executions as binary COPY rows of session_orders (ORDER_COLUMNS), the same values the JSON document
+ * carries: numbers as their shortest decimals (rounded by the columns' scales on the server), times to
+ * the millisecond, the ledger after a fill in its binary form.
+ */
+export function orderCopyData(es: readonly Execution[]): CopyWriter {
+  const w = new CopyWriter(256 + es.length * 420);
+  for (const e of es) {
+    const f = e.fill;
+    w.row(18);
+    w.uuid(e.sessionId);
+    w.text(e.signalId);
+    w.uuid(e.userId);
+    w.text(e.action);
+    w.text(e.source);
+    w.text(e.status);
+    w.textOrNull(e.reason);
+    w.numericOrNull(f?.quantity);
+    w.numericOrNull(f?.price);
+    if (e.latencyMs === undefined || !Number.isFinite(e.latencyMs)) w.null();
+    else w.float8(e.latencyMs || 0); // -0 as JSON writes it
+    w.timestamptz(f?.ts ?? e.ts);
+    w.textOrNull(f ? e.symbol : null);
+    w.textOrNull(f?.side);
+    w.numericOrNull(f?.fee);
+    w.numericOrNull(f?.slippage);
+    w.numericOrNull(f?.realizedPnl);
+    if (f) {
+      w.int4(e.fillSeq!);
+      const l = e.stateAfter!;
+      w.bytea(encodedLedgerSize(l), (b, at) => writeLedger(l, b, at));
+    } else {
+      w.null();
+      w.null();
+    }
+  }
+  return w;
 }
 
 export function decodeLedger(b: Uint8Array): LedgerState {
@@ -181,7 +230,44 @@ const toRow = (r: Raw): SessionRow => ({
   stoppedAt: iso(r.stopped_at),
 });
 
-export const forwardTestsRepo = (db: Db) => {
+/** Executions as one JSON document expanded into order rows by the server: one statement, one parameter. */
+function jsonInsert(es: readonly Execution[]) {
+  const doc = JSON.stringify(
+    es.map((e) => ({
+      session_id: e.sessionId,
+      signal_id: e.signalId,
+      user_id: e.userId,
+      action: e.action,
+      source: e.source,
+      status: e.status,
+      reason: e.reason ?? null,
+      quantity: e.fill?.quantity ?? null,
+      price: e.fill?.price ?? null,
+      latency_ms: e.latencyMs ?? null,
+      ts: new Date(e.fill?.ts ?? e.ts).toISOString(),
+      symbol: e.fill ? e.symbol : null,
+      side: e.fill?.side ?? null,
+      fee: e.fill?.fee ?? null,
+      slippage: e.fill?.slippage ?? null,
+      realized_pnl: e.fill?.realizedPnl ?? null,
+      fill_seq: e.fill ? e.fillSeq : null,
+      ledger: e.fill ? encodeLedger(e.stateAfter!).toString('base64') : null,
+    })),
+  );
+  return sql`
+    insert into session_orders (${sql.raw(ORDER_COLUMNS)})
+    select session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts,
+      symbol, side, fee, slippage, realized_pnl, fill_seq, decode(ledger, 'base64')
+    from json_to_recordset(${doc}::json) as x(session_id uuid, signal_id text, user_id uuid, action text,
+      source text, status text, reason text, quantity numeric, price numeric, latency_ms float8, ts timestamptz,
+      symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, ledger text)`;
+}
+
+/**
+ * @param opts.withClient PostgreSQL's pooled connections (DbHandle.withClient): with it, the order log is
+ * written with binary COPY; without it (PGlite), as one JSON document expanded by the server.
+ */
+export const forwardTestsRepo = (db: Db, opts: { withClient?: DbHandle['withClient'] } = {}) => {
   /**
    * Sessions with their ledgers. A session's ledger is the newest of the row's own snapshot and the one
    * carried by its newest filled order: fills commit one order row each (the order log), and the row's
@@ -353,58 +439,41 @@ export const forwardTestsRepo = (db: Db) => {
       for (const e of es)
         if (e.fill && (e.fillSeq === undefined || e.stateAfter === undefined))
           throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
-      // the batch travels as one JSON document, expanded into rows by the server: one statement and one
-      // parameter whatever the batch size (cheaper for the client than a dozen escaped array literals)
-      const doc = JSON.stringify(
-        es.map((e) => ({
-          session_id: e.sessionId,
-          signal_id: e.signalId,
-          user_id: e.userId,
-          action: e.action,
-          source: e.source,
-          status: e.status,
-          reason: e.reason ?? null,
-          quantity: e.fill?.quantity ?? null,
-          price: e.fill?.price ?? null,
-          latency_ms: e.latencyMs ?? null,
-          ts: new Date(e.fill?.ts ?? e.ts).toISOString(),
-          symbol: e.fill ? e.symbol : null,
-          side: e.fill?.side ?? null,
-          fee: e.fill?.fee ?? null,
-          slippage: e.fill?.slippage ?? null,
-          realized_pnl: e.fill?.realizedPnl ?? null,
-          fill_seq: e.fill ? e.fillSeq : null,
-          ledger: e.fill ? encodeLedger(e.stateAfter!).toString('base64') : null,
-        })),
-      );
-      const insert = (q: Db) =>
-        sql`
-        insert into session_orders (session_id, signal_id, user_id, action, source, status, reason, quantity, price,
-          latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, ledger)
-        select session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts,
-          symbol, side, fee, slippage, realized_pnl, fill_seq, decode(ledger, 'base64')
-        from json_to_recordset(${doc}::json) as x(session_id uuid, signal_id text, user_id uuid, action text,
-          source text, status text, reason text, quantity numeric, price numeric, latency_ms float8, ts timestamptz,
-          symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, ledger text)`.execute(
-          q,
-        );
+      const insert = opts.withClient ? undefined : jsonInsert(es);
+      const copy = (c: PoolClient) =>
+        copyIn(c, `copy session_orders (${ORDER_COLUMNS}) from stdin (format binary)`, orderCopyData(es));
       // lifecycle changes caused by risk limits commit with the orders that caused them
       const halts = new Map<string, Execution>();
       for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
+      const hs = [...halts.values()];
+      const hc = <T>(f: (e: Execution) => T) => hs.map(f);
+      const halt = sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
+          failure_reason = coalesce(v.reason, f.failure_reason),
+          stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
+        from unnest(${hc((e) => e.sessionId)}::uuid[], ${hc((e) => JSON.stringify(e.state))}::jsonb[],
+          ${hc((e) => e.newStatus!)}::text[], ${hc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
+        where f.id = v.id`;
       try {
         // one statement is all-or-nothing by itself: only a batch with lifecycle changes needs a transaction
-        if (!halts.size) await insert(db);
+        if (opts.withClient)
+          await opts.withClient(async (c) => {
+            if (!halts.size) return copy(c);
+            await c.query('begin');
+            try {
+              await copy(c);
+              const q = halt.compile(db);
+              await c.query(q.sql, q.parameters as unknown[]);
+              await c.query('commit');
+            } catch (e) {
+              await c.query('rollback').catch(() => undefined); // a broken connection is dropped by withClient
+              throw e;
+            }
+          });
+        else if (!halts.size) await insert!.execute(db);
         else
           await db.transaction().execute(async (trx) => {
-            await insert(trx);
-            const hs = [...halts.values()];
-            const hc = <T>(f: (e: Execution) => T) => hs.map(f);
-            await sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
-              failure_reason = coalesce(v.reason, f.failure_reason),
-              stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-            from unnest(${hc((e) => e.sessionId)}::uuid[], ${hc((e) => JSON.stringify(e.state))}::jsonb[],
-              ${hc((e) => e.newStatus!)}::text[], ${hc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
-            where f.id = v.id`.execute(trx);
+            await insert!.execute(trx);
+            await halt.execute(trx);
           });
       } catch (e) {
         // a signal executed before (a redelivery, or a tick another instance already acted on) or a fill
