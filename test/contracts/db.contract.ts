@@ -344,6 +344,41 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect((await copying.get(a.id))!.state).toEqual((await json.get(b.id))!.state);
     });
 
+    it("stores equity points to their columns' scale, and skips a point already stored", async () => {
+      const u = (await usersRepo(h.db).create(`points-${Date.now()}@x.io`, 'h'))!;
+      const repo = forwardTestsRepo(h.db, { withClient: h.withClient });
+      const a = await newSession(u.id);
+      const value = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e12, max: 1e12 });
+      const sample = fc.sample(fc.tuple(value, value, value, value), { numRuns: 50, seed: 7 });
+      const t0 = Date.UTC(2026, 11, 1, 12);
+      const points = sample.map(([equity, cash, positionValue, price], i) => ({
+        sessionId: a.id,
+        ts: t0 + i * 5000 + (i % 7),
+        equity,
+        cash,
+        positionValue,
+        price,
+      }));
+      await repo.insertEquity(points);
+      const stored = await repo.equity(a.id);
+      expect(stored.map((p) => p.ts)).toEqual(points.map((p) => p.ts));
+      stored.forEach((p, i) => {
+        const want = points[i]!;
+        expect(Math.abs(p.equity - want.equity)).toBeLessThanOrEqual(5e-9 + Math.abs(want.equity) * 1e-15);
+        expect(Math.abs(p.cash - want.cash)).toBeLessThanOrEqual(5e-9 + Math.abs(want.cash) * 1e-15);
+        expect(Math.abs(p.price! - want.price)).toBeLessThanOrEqual(5e-13 + Math.abs(want.price) * 1e-15);
+      });
+      // written again with a new point (a restart's first flush): the old ones stay as they were
+      await repo.insertEquity([
+        { ...points[0]!, equity: 1 },
+        { sessionId: a.id, ts: t0 - 5000, equity: 2, cash: 2, positionValue: 0, price: 2 },
+      ]);
+      const after = await repo.equity(a.id);
+      expect(after).toHaveLength(points.length + 1);
+      expect(after.slice(1)).toEqual(stored);
+      expect(after[0]!.equity).toBe(2);
+    });
+
     it('commits a lifecycle change a risk limit causes with the orders that caused it, or neither', async () => {
       const u = (await usersRepo(h.db).create(`halt-${Date.now()}@x.io`, 'h'))!;
       const repo = forwardTestsRepo(h.db, { withClient: h.withClient });
