@@ -4,7 +4,8 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
-import { PGliteThread } from './pglite-thread.ts';
+import { PGliteThread, type PGliteLike } from './pglite-thread.ts';
+import { copyIn, type CopyWriter } from './copy-binary.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -15,23 +16,43 @@ export interface DbHandle {
   ping(): Promise<void>;
   close(): Promise<void>;
   /**
-   * PostgreSQL only: runs `fn` on one pooled connection of the query layer's own pool, for what Kysely
-   * cannot issue (COPY). A connection that fails outside PostgreSQL's own errors is not reused.
+   * Runs `fn` on one connection held for it alone, for what Kysely cannot issue (COPY): a pooled client
+   * on PostgreSQL (one that fails outside PostgreSQL's own errors is not reused), PGlite's only
+   * connection on PGlite, taken in turn with the query layer's transactions.
    */
-  withClient?: <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+  withConnection<T>(fn: (c: RawConnection) => Promise<T>): Promise<T>;
+}
+
+/** One database connection, used directly. */
+export interface RawConnection {
+  /** `COPY <table> (<columns>) FROM STDIN (FORMAT binary)` of `w`'s rows; resolves with the rows copied */
+  copyIn(copyFromStdin: string, w: CopyWriter): Promise<number>;
+  query(sql: string, params?: readonly unknown[]): Promise<unknown>;
 }
 
 /** Opens the configured database (PGlite files under DATA_DIR, or PostgreSQL) and migrates it. */
 export async function openDatabase(cfg: Config['db'], opts: { searchPath?: string } = {}): Promise<DbHandle> {
   let db: Db;
-  let withClient: DbHandle['withClient'];
+  let withConnection: DbHandle['withConnection'];
   if (cfg.backend === 'pglite') {
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
     // holding it (docs/operations.md: each statement then takes a thread hop longer)
-    const lite =
+    const lite: PGliteLike =
       cfg.thread === 'worker' ? new PGliteThread(cfg.dir) : new (await import('@electric-sql/pglite')).PGlite(cfg.dir);
-    db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
+    const pgliteDb = (db = new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
+    // holding Kysely's connection keeps every other statement out until fn is done; PGlite reads COPY
+    // data from a virtual file, /dev/blob
+    const raw: RawConnection = {
+      copyIn: async (copy, w) => {
+        const r = await lite.query(copy.replace(/ from stdin /i, ` from '/dev/blob' `), [], {
+          blob: new Blob([w.end()]),
+        });
+        return r.affectedRows ?? 0;
+      },
+      query: (q, params = []) => lite.query(q, [...params]),
+    };
+    withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
   } else {
     // numeric -> string (exact), int8 -> number where safe
     pg.types.setTypeParser(20, (v) => Number(v));
@@ -41,11 +62,14 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       ...(opts.searchPath ? { options: `-c search_path=${opts.searchPath}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    withClient = async (fn) => {
+    withConnection = async (fn) => {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        return await fn(client);
+        return await fn({
+          copyIn: (copy, w) => copyIn(client, copy, w),
+          query: (q, params = []) => client.query(q, [...params]),
+        });
       } catch (e) {
         // an error PostgreSQL reported (it carries an SQLSTATE) leaves the connection ready for the next statement
         if (!(e instanceof Error && typeof (e as { code?: unknown }).code === 'string')) broken = e as Error;
@@ -67,7 +91,7 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
-    ...(withClient ? { withClient } : {}),
+    withConnection: withConnection!,
   };
 }
 

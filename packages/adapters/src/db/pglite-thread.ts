@@ -3,13 +3,15 @@ import { Worker } from 'node:worker_threads';
 /** What the PGlite dialect needs of a database: PGlite itself, or PGliteThread. */
 export interface PGliteLike {
   readonly waitReady: Promise<void>;
-  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  /** `blob`: the data of a `COPY ... FROM '/dev/blob'` */
+  query<R>(sql: string, params?: unknown[], opts?: { blob?: Blob }): Promise<{ rows: R[]; affectedRows?: number }>;
   exec(sql: string): Promise<{ rows: unknown[] }[]>;
   close(): Promise<void>;
 }
 
 /** A request to the database thread, and its answer. */
-type Request = { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
+type Request =
+  { op: 'query'; sql: string; params: unknown[]; blob?: Uint8Array } | { op: 'exec'; sql: string } | { op: 'close' };
 export type PGliteRequest = Request & { id: number };
 type Answer = { id: number; rows: unknown[]; affectedRows?: number; sets?: { rows: unknown[] }[] };
 export type PGliteReply = Answer | { id: number; error: Record<string, unknown> & { message: string } };
@@ -64,8 +66,13 @@ export class PGliteThread implements PGliteLike {
     });
   }
 
-  async query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
-    const r = await this.call({ op: 'query', sql, params });
+  async query<R>(
+    sql: string,
+    params: unknown[] = [],
+    opts: { blob?: Blob } = {},
+  ): Promise<{ rows: R[]; affectedRows?: number }> {
+    const blob = opts.blob ? new Uint8Array(await opts.blob.arrayBuffer()) : undefined;
+    const r = await this.call({ op: 'query', sql, params, ...(blob ? { blob } : {}) });
     return { rows: r.rows as R[], affectedRows: r.affectedRows };
   }
 

@@ -28,7 +28,7 @@ port.on('message', (m: PGliteRequest) => {
   // PGlite runs one statement at a time, in the order called
   const run = async (): Promise<PGliteReply> => {
     if (m.op === 'query') {
-      const r = await db.query(m.sql, m.params);
+      const r = await db.query(m.sql, m.params, m.blob ? { blob: new Blob([m.blob]) } : undefined);
       return { id: m.id, rows: r.rows, affectedRows: r.affectedRows };
     }
     if (m.op === 'exec') {

@@ -224,7 +224,7 @@ export class ForwardTestEngine {
     cache?: CompileCache,
     private readonly opts: EngineOptions = {},
   ) {
-    this.repo = forwardTestsRepo(rt.db.db, { withClient: rt.db.withClient });
+    this.repo = forwardTestsRepo(rt.db.db, { withConnection: (fn) => rt.db.withConnection(fn) });
     if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
     this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();

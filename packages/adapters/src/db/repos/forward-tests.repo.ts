@@ -1,8 +1,7 @@
 import type { Fill, LedgerState } from '@algotrade/core';
 import { sql } from 'kysely';
-import type { PoolClient } from 'pg';
-import type { Db, DbHandle } from '../connect.ts';
-import { copyIn, CopyWriter } from '../copy-binary.ts';
+import type { Db, DbHandle, RawConnection } from '../connect.ts';
+import { CopyWriter } from '../copy-binary.ts';
 import { isUuid } from './strategies.repo.ts';
 
 export type SessionStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed';
@@ -264,10 +263,10 @@ function jsonInsert(es: readonly Execution[]) {
 }
 
 /**
- * @param opts.withClient PostgreSQL's pooled connections (DbHandle.withClient): with it, the order log is
- * written with binary COPY; without it (PGlite), as one JSON document expanded by the server.
+ * @param opts.withConnection the database handle's own connections (DbHandle.withConnection): with them
+ * the order log is written with binary COPY, without them as one JSON document expanded by the server.
  */
-export const forwardTestsRepo = (db: Db, opts: { withClient?: DbHandle['withClient'] } = {}) => {
+export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['withConnection'] } = {}) => {
   /**
    * Sessions with their ledgers. A session's ledger is the newest of the row's own snapshot and the one
    * carried by its newest filled order: fills commit one order row each (the order log), and the row's
@@ -439,9 +438,9 @@ export const forwardTestsRepo = (db: Db, opts: { withClient?: DbHandle['withClie
       for (const e of es)
         if (e.fill && (e.fillSeq === undefined || e.stateAfter === undefined))
           throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
-      const insert = opts.withClient ? undefined : jsonInsert(es);
-      const copy = (c: PoolClient) =>
-        copyIn(c, `copy session_orders (${ORDER_COLUMNS}) from stdin (format binary)`, orderCopyData(es));
+      const insert = opts.withConnection ? undefined : jsonInsert(es);
+      const copy = (c: RawConnection) =>
+        c.copyIn(`copy session_orders (${ORDER_COLUMNS}) from stdin (format binary)`, orderCopyData(es));
       // lifecycle changes caused by risk limits commit with the orders that caused them
       const halts = new Map<string, Execution>();
       for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
@@ -455,8 +454,8 @@ export const forwardTestsRepo = (db: Db, opts: { withClient?: DbHandle['withClie
         where f.id = v.id`;
       try {
         // one statement is all-or-nothing by itself: only a batch with lifecycle changes needs a transaction
-        if (opts.withClient)
-          await opts.withClient(async (c) => {
+        if (opts.withConnection)
+          await opts.withConnection(async (c) => {
             if (!halts.size) return copy(c);
             await c.query('begin');
             try {
@@ -465,7 +464,7 @@ export const forwardTestsRepo = (db: Db, opts: { withClient?: DbHandle['withClie
               await c.query(q.sql, q.parameters as unknown[]);
               await c.query('commit');
             } catch (e) {
-              await c.query('rollback').catch(() => undefined); // a broken connection is dropped by withClient
+              await c.query('rollback').catch(() => undefined); // a broken connection is dropped by withConnection
               throw e;
             }
           });
