@@ -748,11 +748,17 @@ export class ForwardTestEngine {
     else for (const m of ms) await this.rt.bus.publish(topic, m.key, m.type, m.data);
   }
 
+  /**
+   * The price a session's figures are marked at: the last tick it saw, else the symbol's quote, else
+   * its average entry price (no tick yet).
+   */
+  markPrice(s: LiveSession): number {
+    return s.ledger.lastPrice || this.quotes.get(s.symbol)?.price || s.ledger.avgPrice;
+  }
+
   /** A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen. */
   portfolio(s: LiveSession) {
-    const l = s.ledger;
-    const price = l.lastPrice || this.quotes.get(s.symbol)?.price || l.avgPrice;
-    return ledgerFigures(s, l, s.settings.startingBalance, price);
+    return ledgerFigures(s, s.ledger, s.settings.startingBalance, this.markPrice(s));
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {

@@ -4,6 +4,7 @@ import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
+import type { ForwardTestEngine } from './engine.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 12);
 
@@ -160,6 +161,31 @@ describe('forward testing (paper trading) on live ticks', () => {
     const res = await call(a, 'POST', `/api/forward-tests/${id}/resume`);
     expect(res.statusCode).toBe(409);
     expect(res.json().error.message).toMatch(/paused/);
+  });
+
+  it('marks a position as its session view does, whether the engine holds the session or not', async () => {
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'MARKUSD' })).json().id;
+    await until(async () => {
+      await publishWave('MARKUSD', 20);
+      return (await call(a, 'GET', `/api/forward-tests/${id}`)).json().position !== null;
+    });
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/pause`)).json().status).toBe('paused');
+    const same = async () => {
+      const view = (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+      const [pos] = (await call(a, 'GET', `/api/forward-tests/${id}/positions`)).json();
+      expect(pos.quantity).toBe(view.position.quantity);
+      expect(pos.marketPrice).toBe(view.position.marketPrice);
+      expect(pos.unrealizedPnl).toBeCloseTo(view.position.unrealizedPnl, 9);
+      return view.position.marketPrice as number;
+    };
+    const held = await same();
+    // the engine lets go of it, as a restart does with paused sessions (it loads the running ones), and
+    // the market moves on without it
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    await engine.remove(id);
+    await publishWave('MARKUSD', 7);
+    await until(async () => engine.quote('MARKUSD')?.price !== held);
+    expect(await same()).toBe(held);
   });
 
   it('records refused orders with their reason and enforces the drawdown limit', async () => {

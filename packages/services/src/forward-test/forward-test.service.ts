@@ -119,7 +119,18 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     // the same figures whether the engine holds the session or only the database does
     if (live) return { ...base, ...engine.portfolio(live) };
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, l.lastPrice || l.avgPrice) };
+    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, markPrice(r)) };
+  };
+  /**
+   * The price a session is marked at, in its view and its positions alike: the engine's for a session
+   * it holds, else the last price its stored ledger saw (a session the engine does not hold sees no
+   * ticks, so its figures stay as they were left).
+   */
+  const markPrice = (r: SessionRow): number => {
+    const live = engine.sessions.get(r.id);
+    if (live) return engine.markPrice(live);
+    const l = r.state;
+    return l.lastPrice || l.avgPrice || 0;
   };
   async function mine(id: string, userId: string): Promise<SessionRow> {
     const r = await repo.get(id, userId);
@@ -253,13 +264,13 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     });
     r.get('/:id/positions', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
       const row = await mine(req.params.id, userOf(req).id);
-      const live = engine.sessions.get(row.id);
       const stored = await repo.positions(row); // the ledger `mine` read, not a second read
-      const price = live?.ledger.lastPrice ?? engine.quote(row.symbol)?.price;
+      // marked as the session's own view marks it (GET /:id), whether the engine holds it or not
+      const price = markPrice(row);
       return stored.map((p) => ({
         ...p,
-        marketPrice: price ?? null,
-        unrealizedPnl: price !== undefined ? p.quantity * (price - p.avgPrice) : null,
+        marketPrice: price || null,
+        unrealizedPnl: price ? p.quantity * (price - p.avgPrice) : null,
       }));
     });
     r.get('/:id/metrics', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
