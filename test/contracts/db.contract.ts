@@ -159,7 +159,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
 
     it('executes paper fills in group commits, once per signal id, with positions and ledgers', async () => {
       const u = (await usersRepo(h.db).create(`ft${Date.now()}@x.io`, 'h'))!;
-      const repo = forwardTestsRepo(h.db, { withConnection: (fn) => h.withConnection(fn) });
+      const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const [s1, s2] = [await newSession(u.id), await newSession(u.id)];
       const exec = (
         sessionId: string,
@@ -282,7 +282,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
     it('stores the same order rows whichever way the batch travels (binary COPY or a JSON document)', async () => {
       const u = (await usersRepo(h.db).create(`copy-${Date.now()}@x.io`, 'h'))!;
       // the repository the engine uses (binary COPY) and the JSON document
-      const copying = forwardTestsRepo(h.db, { withConnection: (fn) => h.withConnection(fn) });
+      const copying = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const json = forwardTestsRepo(h.db);
       const money = fc.oneof(
         fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e14, max: 1e14 }),
@@ -346,7 +346,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
 
     it("stores equity points to their columns' scale, and skips a point already stored", async () => {
       const u = (await usersRepo(h.db).create(`points-${Date.now()}@x.io`, 'h'))!;
-      const repo = forwardTestsRepo(h.db, { withConnection: (fn) => h.withConnection(fn) });
+      const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const a = await newSession(u.id);
       const value = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e12, max: 1e12 });
       const sample = fc.sample(fc.tuple(value, value, value, value), { numRuns: 50, seed: 7 });
@@ -381,7 +381,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
 
     it('commits a lifecycle change a risk limit causes with the orders that caused it, or neither', async () => {
       const u = (await usersRepo(h.db).create(`halt-${Date.now()}@x.io`, 'h'))!;
-      const repo = forwardTestsRepo(h.db, { withConnection: (fn) => h.withConnection(fn) });
+      const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const s = await newSession(u.id);
       await repo.setStatus(s.id, 'running');
       const l = newLedger(cfg);
@@ -412,7 +412,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
     });
 
     it('reads the ledgers of orders logged before the binary form (a jsonb array), and newer ones after them', async () => {
-      const repo = forwardTestsRepo(h.db, { withConnection: (fn) => h.withConnection(fn) });
+      const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const u = (await usersRepo(h.db).create(`old-orders-${Date.now()}@x.io`, 'h'))!;
       const s = await newSession(u.id);
       const l = newLedger(cfg);

@@ -25,8 +25,8 @@ export interface DbHandle {
 
 /** One database connection, used directly. */
 export interface RawConnection {
-  /** `COPY <table> (<columns>) FROM STDIN (FORMAT binary)` of `w`'s rows; resolves with the rows copied */
-  copyIn(copyFromStdin: string, w: CopyWriter): Promise<number>;
+  /** binary `COPY` of `w`'s rows into `target` (`table (columns)`); resolves with the rows copied */
+  copyIn(target: string, w: CopyWriter): Promise<number>;
   query(sql: string, params?: readonly unknown[]): Promise<unknown>;
 }
 
@@ -44,8 +44,8 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
     // holding Kysely's connection keeps every other statement out until fn is done; PGlite reads COPY
     // data from a virtual file, /dev/blob
     const raw: RawConnection = {
-      copyIn: async (copy, w) => {
-        const r = await lite.query(copy.replace(/ from stdin /i, ` from '/dev/blob' `), [], {
+      copyIn: async (target, w) => {
+        const r = await lite.query(`copy ${target} from '/dev/blob' (format binary)`, [], {
           blob: new Blob([w.end()]),
         });
         return r.affectedRows ?? 0;
@@ -67,7 +67,7 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       let broken: Error | undefined;
       try {
         return await fn({
-          copyIn: (copy, w) => copyIn(client, copy, w),
+          copyIn: (target, w) => copyIn(client, `copy ${target} from stdin (format binary)`, w),
           query: (q, params = []) => client.query(q, [...params]),
         });
       } catch (e) {

@@ -18,6 +18,8 @@ for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
 export class CopyWriter {
   private buf: Buffer;
   private o = 0;
+  private ended = false;
+  /** scratch for `numeric` */
   private readonly digits: number[] = [];
 
   constructor(size = 64 * 1024) {
@@ -189,7 +191,6 @@ export class CopyWriter {
     else this.numeric(x);
   }
 
-  private ended = false;
   private finish(): void {
     if (this.ended) return;
     this.ended = true;

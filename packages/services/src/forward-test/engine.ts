@@ -224,7 +224,7 @@ export class ForwardTestEngine {
     cache?: CompileCache,
     private readonly opts: EngineOptions = {},
   ) {
-    this.repo = forwardTestsRepo(rt.db.db, { withConnection: (fn) => rt.db.withConnection(fn) });
+    this.repo = forwardTestsRepo(rt.db.db, { withConnection: rt.db.withConnection });
     if (opts.runner === 'pool') this.pool = new RunnerPool(opts.threads);
     this.remote = opts.runner === 'external' || opts.runner === 'kubernetes';
     this.cache = cache ?? new CompileCache();

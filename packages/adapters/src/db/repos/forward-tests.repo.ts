@@ -1,6 +1,6 @@
 import type { Fill, LedgerState } from '@algotrade/core';
 import { sql } from 'kysely';
-import type { Db, DbHandle, RawConnection } from '../connect.ts';
+import type { Db, DbHandle } from '../connect.ts';
 import { CopyWriter } from '../copy-binary.ts';
 import { isUuid } from './strategies.repo.ts';
 
@@ -262,6 +262,17 @@ function jsonInsert(es: readonly Execution[]) {
       symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, ledger text)`;
 }
 
+/** The sessions' new status (and ledger) that risk limits set, written with the orders that caused them. */
+function haltUpdate(hs: readonly Execution[]) {
+  const col = <T>(f: (e: Execution) => T) => hs.map(f);
+  return sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
+      failure_reason = coalesce(v.reason, f.failure_reason),
+      stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
+    from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => JSON.stringify(e.state))}::jsonb[],
+      ${col((e) => e.newStatus!)}::text[], ${col((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
+    where f.id = v.id`;
+}
+
 /**
  * @param opts.withConnection the database handle's own connections (DbHandle.withConnection): with them
  * the order log is written with binary COPY, without them as one JSON document expanded by the server.
@@ -438,41 +449,31 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       for (const e of es)
         if (e.fill && (e.fillSeq === undefined || e.stateAfter === undefined))
           throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
-      const insert = opts.withConnection ? undefined : jsonInsert(es);
-      const copy = (c: RawConnection) =>
-        c.copyIn(`copy session_orders (${ORDER_COLUMNS}) from stdin (format binary)`, orderCopyData(es));
-      // lifecycle changes caused by risk limits commit with the orders that caused them
+      // lifecycle changes caused by risk limits commit with the orders that caused them; one statement
+      // is all-or-nothing by itself, so only a batch with such changes needs a transaction
       const halts = new Map<string, Execution>();
       for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
-      const hs = [...halts.values()];
-      const hc = <T>(f: (e: Execution) => T) => hs.map(f);
-      const halt = sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
-          failure_reason = coalesce(v.reason, f.failure_reason),
-          stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-        from unnest(${hc((e) => e.sessionId)}::uuid[], ${hc((e) => JSON.stringify(e.state))}::jsonb[],
-          ${hc((e) => e.newStatus!)}::text[], ${hc((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
-        where f.id = v.id`;
       try {
-        // one statement is all-or-nothing by itself: only a batch with lifecycle changes needs a transaction
         if (opts.withConnection)
           await opts.withConnection(async (c) => {
-            if (!halts.size) return copy(c);
+            const copy = () => c.copyIn(`session_orders (${ORDER_COLUMNS})`, orderCopyData(es));
+            if (!halts.size) return copy();
             await c.query('begin');
             try {
-              await copy(c);
-              const q = halt.compile(db);
-              await c.query(q.sql, q.parameters as unknown[]);
+              await copy();
+              const q = haltUpdate([...halts.values()]).compile(db);
+              await c.query(q.sql, q.parameters);
               await c.query('commit');
             } catch (e) {
               await c.query('rollback').catch(() => undefined); // a broken connection is dropped by withConnection
               throw e;
             }
           });
-        else if (!halts.size) await insert!.execute(db);
+        else if (!halts.size) await jsonInsert(es).execute(db);
         else
           await db.transaction().execute(async (trx) => {
-            await insert!.execute(trx);
-            await halt.execute(trx);
+            await jsonInsert(es).execute(trx);
+            await haltUpdate([...halts.values()]).execute(trx);
           });
       } catch (e) {
         // a signal executed before (a redelivery, or a tick another instance already acted on) or a fill
