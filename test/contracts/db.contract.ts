@@ -177,6 +177,14 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ];
       const applied = await repo.executeMany(batch);
       expect(applied.size).toBe(3);
+      // trades list in fill order, each with an id of its own (the same signal id in another session is
+      // another trade) that stays the same from read to read
+      const tr1 = await repo.trades(s1.id);
+      expect(tr1.map((t) => t.signalId)).toEqual(['a', 'b']);
+      const tradeIds = [...tr1, ...(await repo.trades(s2.id))].map((t) => t.id);
+      expect(new Set(tradeIds).size).toBe(3);
+      for (const id of tradeIds) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect([...(await repo.trades(s1.id)), ...(await repo.trades(s2.id))].map((t) => t.id)).toEqual(tradeIds);
       // a filled order carries its ledger in binary (a format byte and a float64 per number), and reads
       // back as the ledger it was, bit for bit
       const kinds = await sql<{ n: number; state: unknown }>`select octet_length(ledger) as n, state
@@ -246,6 +254,10 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(l5.fills).toBe(t2.trades);
       expect(l5.cash).toBe(l4.cash);
       expect((await repo.positions((await repo.get(s2.id))!))[0]).toMatchObject({ quantity: l4.qty });
+      // a position's time is its last fill's
+      const lastTrade = (await repo.trades(s2.id)).at(-1)!;
+      expect(lastTrade.signalId).toBe('d');
+      expect((await repo.positions((await repo.get(s2.id))!))[0]!.updatedAt).toBe(lastTrade.ts);
       // the snapshot written behind catches up; the ledger read stays the same
       await repo.saveStates([{ id: s2.id, state: l4 }]);
       expect(await rowState(s2.id)).toBe(3);

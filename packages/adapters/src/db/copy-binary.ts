@@ -19,8 +19,9 @@ export class CopyWriter {
   private buf: Buffer;
   private o = 0;
   private ended = false;
-  /** scratch for `numeric` */
+  /** scratch for `numeric`: decimal digits (exponent forms), base-10000 groups (plain decimals) */
   private readonly digits: number[] = [];
+  private readonly groups = new Uint16Array(96);
 
   constructor(size = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(Math.max(size, 64));
@@ -132,6 +133,79 @@ export class CopyWriter {
   numeric(x: number): void {
     if (!Number.isFinite(x)) return this.null();
     const s = String(x);
+    // plain decimals (every |x| from 1e-6 to 1e21) go digit by digit straight into base-10000 groups;
+    // the exponent forms take the general path
+    const len = s.length;
+    const neg = s.charCodeAt(0) === 45; // '-'
+    const start = neg ? 1 : 0;
+    let dot = len;
+    for (let i = start; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 46) dot = i;
+      else if (c === 101) return this.numericGeneral(s);
+    }
+    const g = this.groups;
+    let n = 0;
+    // the integer part, in groups aligned on the point: the first may hold fewer than four digits
+    let v = 0;
+    for (let i = start; i < dot; i++) {
+      v = v * 10 + s.charCodeAt(i) - 48;
+      if ((dot - i - 1) % 4 === 0) {
+        g[n++] = v;
+        v = 0;
+      }
+    }
+    const weight0 = n - 1; // the first group's power of 10000
+    // the fraction, four digits a group, the last padded with zeros
+    const fracDigits = dot < len ? len - dot - 1 : 0;
+    for (let i = dot + 1; i < len; i += 4) {
+      v = 0;
+      for (let k = i; k < i + 4; k++) v = v * 10 + (k < len ? s.charCodeAt(k) - 48 : 0);
+      g[n++] = v;
+    }
+    // PostgreSQL's canonical form: no zero groups at either end
+    let first = 0;
+    while (first < n && g[first] === 0) first++;
+    if (first === n) return this.zero();
+    while (g[n - 1] === 0) n--;
+    const groups = n - first;
+    this.room(12 + 2 * groups);
+    // byte by byte: each field is small and in range, and Buffer's checked writes were half this call
+    const b = this.buf;
+    let o = this.o;
+    const size = 8 + 2 * groups;
+    const weight = (weight0 - first) & 0xffff;
+    b[o] = 0;
+    b[o + 1] = 0;
+    b[o + 2] = size >> 8;
+    b[o + 3] = size & 0xff;
+    b[o + 4] = groups >> 8;
+    b[o + 5] = groups & 0xff;
+    b[o + 6] = weight >> 8;
+    b[o + 7] = weight & 0xff;
+    b[o + 8] = neg ? 0x40 : 0;
+    b[o + 9] = 0;
+    b[o + 10] = fracDigits >> 8;
+    b[o + 11] = fracDigits & 0xff;
+    o += 12;
+    for (let k = first; k < n; k++) {
+      const d = g[k]!;
+      b[o++] = d >> 8;
+      b[o++] = d & 0xff;
+    }
+    this.o = o;
+  }
+
+  /** numeric zero: no digits, weight 0, positive, scale 0 */
+  private zero(): void {
+    this.room(12);
+    let o = this.buf.writeInt32BE(8, this.o);
+    o = this.buf.writeInt32BE(0, o);
+    this.o = this.buf.writeInt32BE(0, o);
+  }
+
+  /** numeric() for any decimal String writes, exponent forms included (1e21, 1.5e-7) */
+  private numericGeneral(s: string): void {
     const d = this.digits;
     d.length = 0;
     let i = 0;
@@ -155,11 +229,7 @@ export class CopyWriter {
     let last = d.length - 1;
     while (last >= first && d[last] === 0) last--;
     if (last < first) {
-      // zero: no digits, weight 0, positive
-      this.room(12);
-      let o = this.buf.writeInt32BE(8, this.o);
-      o = this.buf.writeInt32BE(0, o);
-      this.o = this.buf.writeInt32BE(0, o);
+      this.zero();
       return;
     }
     const point = intDigits + exp - first; // significant digits before the decimal point (may be <= 0)

@@ -27,13 +27,13 @@ describe('migration 3 (order log)', () => {
       values (${uid}, '{}', 'BTCUSD', '{}', 'running', '{"fills":3,"cash":1}') returning id`.execute(db);
     const sid = s.rows[0]!.id;
     const t = (sig: string, side: string, minute: number) =>
-      sql`insert into trades (user_id, session_id, signal_id, symbol, side, quantity, price, fee, slippage, realized_pnl, ts)
+      sql<{
+        id: string;
+      }>`insert into trades (user_id, session_id, signal_id, symbol, side, quantity, price, fee, slippage, realized_pnl, ts)
         values (${uid}, ${sid}, ${sig}, 'BTCUSD', ${side}, 2, 100, 0.2, 0.01, ${side === 'sell' ? 5 : 0},
-        ${new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString()})`.execute(db);
+        ${new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString()}) returning id`.execute(db);
     // two fills with their order rows (migration 2 era) and one older fill without (migration 1 era)
-    await t('old', 'buy', 1);
-    await t('b', 'sell', 2);
-    await t('c', 'buy', 3);
+    const ids = [await t('old', 'buy', 1), await t('b', 'sell', 2), await t('c', 'buy', 3)].map((r) => r.rows[0]!.id);
     for (const [sig, m] of [
       ['b', 2],
       ['c', 3],
@@ -52,6 +52,8 @@ describe('migration 3 (order log)', () => {
       ['b', 'sell', 0.2, 5],
       ['c', 'buy', 0.2, 0],
     ]);
+    // a trade keeps the id it had in the trades table, through migration 3's view and migration 7's
+    expect(trades.map((x) => x.id)).toEqual(ids);
     const seqs = await sql<{ signal_id: string; fill_seq: number | null }>`select signal_id, fill_seq
       from session_orders where session_id = ${sid} order by signal_id`.execute(db);
     expect(seqs.rows).toEqual([

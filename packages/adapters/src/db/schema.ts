@@ -80,6 +80,8 @@ export interface TradesTable {
   slippage: Numeric;
   realized_pnl: Numeric;
   ts: Timestamp;
+  /** the fill's number in its session (migration 7 adds it to the view): trades list in this order */
+  fill_seq: number;
 }
 export interface ChartDataTable {
   session_id: string;
@@ -112,7 +114,8 @@ export interface SessionOrdersTable {
   state: ColumnType<object, string, string> | null;
   /** the session's ledger right after this fill (binary, see encodeLedger), from migration 6 */
   ledger: Uint8Array | null;
-  trade_id: Generated<string>;
+  /** stored for orders logged before migration 7; the trades view computes the others' ids */
+  trade_id: string | null;
 }
 export interface BacktestResultsTable {
   id: Generated<string>;

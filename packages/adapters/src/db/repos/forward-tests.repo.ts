@@ -1,5 +1,6 @@
 import type { Fill, LedgerState } from '@algotrade/core';
 import { sql } from 'kysely';
+import { endianness } from 'node:os';
 import type { Db, DbHandle } from '../connect.ts';
 import { CopyWriter } from '../copy-binary.ts';
 import { isUuid } from './strategies.repo.ts';
@@ -144,10 +145,28 @@ const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (LEDGER_KEYS.length + l.re
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   b[at] = BINARY_LEDGER;
-  let o = at + 1;
-  for (const k of LEDGER_KEYS) o = b.writeDoubleLE(l[k], o);
-  for (const t of l.recentOrders) o = b.writeDoubleLE(t, o);
+  const n = LEDGER_KEYS.length + l.recentOrders.length;
+  if (!LITTLE_ENDIAN) {
+    let o = at + 1;
+    for (const k of LEDGER_KEYS) o = b.writeDoubleLE(l[k], o);
+    for (const t of l.recentOrders) o = b.writeDoubleLE(t, o);
+    return;
+  }
+  // the doubles go into a scratch Float64Array (this machine's order is the format's), then one copy:
+  // a checked writeDoubleLE per field was most of this function's time
+  if (n > ledgerScratch.length) {
+    ledgerScratch = new Float64Array(2 * n);
+    ledgerBytes = Buffer.from(ledgerScratch.buffer);
+  }
+  const f = ledgerScratch;
+  let i = 0;
+  for (const k of LEDGER_KEYS) f[i++] = l[k];
+  for (const t of l.recentOrders) f[i++] = t;
+  ledgerBytes.copy(b, at + 1, 0, 8 * n);
 }
+const LITTLE_ENDIAN = endianness() === 'LE';
+let ledgerScratch = new Float64Array(64);
+let ledgerBytes = Buffer.from(ledgerScratch.buffer);
 export function encodeLedger(l: LedgerState): Buffer {
   const b = Buffer.allocUnsafe(encodedLedgerSize(l));
   writeLedger(l, b, 0);
@@ -491,8 +510,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .selectFrom('trades')
         .selectAll()
         .where('session_id', '=', sessionId)
-        .orderBy('ts')
-        .orderBy('signal_id')
+        .orderBy('fill_seq') // the order they were applied in (the session's ledger order)
         .limit(opts.limit ?? 1000)
         .offset(opts.offset ?? 0)
         .execute();
@@ -548,9 +566,10 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     async positions(session: Pick<SessionRow, 'id' | 'symbol' | 'state'>) {
       const l = session.state;
       if (!l.fills) return [];
+      // the last fill's time: the one with the highest fill number, on (session_id, fill_seq)
       const r = await sql<{ updated_at: unknown }>`
-      select max(o.ts) as updated_at from session_orders o
-      where o.session_id = ${session.id}::uuid and o.status = 'filled'`.execute(db);
+      select o.ts as updated_at from session_orders o
+      where o.session_id = ${session.id}::uuid and o.fill_seq is not null order by o.fill_seq desc limit 1`.execute(db);
       return [
         {
           symbol: session.symbol,
