@@ -176,7 +176,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         exec(s2.id, 'a', 'buy', 50, l2),
       ];
       const applied = await repo.executeMany(batch);
-      expect(applied.size).toBe(3);
+      expect(applied).toBe(3);
       // trades list in fill order, each with an id of its own (the same signal id in another session is
       // another trade) that stays the same from read to read
       const tr1 = await repo.trades(s1.id);
@@ -239,7 +239,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         ).fills ?? 0;
       expect(await rowState(s2.id)).toBe(0);
       const c = exec(s2.id, 'c', 'sell', 55, l3);
-      expect((await repo.executeMany([c])).size).toBe(1);
+      expect(await repo.executeMany([c])).toBe(1);
       expect((await repo.totals(s2.id)).trades).toBe(2);
       // a new signal planned together with one executed before: nothing is written (the ledger would
       // count the old fill twice); planned again without it, it fills once and ledger = trades
@@ -248,7 +248,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       await expect(repo.executeMany([c, fresh])).rejects.toBeInstanceOf(StaleLedgerError);
       expect((await repo.totals(s2.id)).trades).toBe(2);
       expect((await repo.get(s2.id))!.state.fills).toBe(2);
-      expect((await repo.executeMany([fresh])).size).toBe(1);
+      expect(await repo.executeMany([fresh])).toBe(1);
       const t2 = await repo.totals(s2.id);
       const l5 = (await repo.get(s2.id))!.state;
       expect(l5.fills).toBe(t2.trades);
@@ -398,7 +398,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       await repo.setStatus(s.id, 'running');
       const l = newLedger(cfg);
       const buy = filled(u.id, s.id, 'buy-1', 'buy', 100, l);
-      expect((await repo.executeMany([buy])).size).toBe(1);
+      expect(await repo.executeMany([buy])).toBe(1);
       // the closing fill that breaches the drawdown limit stops the session in the same transaction
       const close = {
         ...filled(u.id, s.id, 'stop-1', 'sell', 80, l),
@@ -412,7 +412,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(row.state.fills).toBe(1);
       expect((await repo.orders(s.id)).map((o) => o.signalId)).toEqual(['buy-1']);
       // alone, it commits the order and the stop together
-      expect((await repo.executeMany([close])).size).toBe(1);
+      expect(await repo.executeMany([close])).toBe(1);
       row = (await repo.get(s.id))!;
       expect(row.status).toBe('stopped');
       expect(row.failureReason).toBe('risk limit: max_drawdown');
@@ -435,7 +435,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         values (${s.id}, 'old', ${u.id}, 'buy', 'test', 'filled', ${f1.quantity}, ${f1.price}, now(), 'BTCUSD', 'buy',
           ${f1.fee}, ${f1.slippage}, ${f1.realizedPnl}, 1, ${JSON.stringify(packLedger(l))}::jsonb)`.execute(h.db);
       expect((await repo.get(s.id))!.state).toEqual(JSON.parse(JSON.stringify(l)));
-      expect((await repo.executeMany([filled(u.id, s.id, 'new', 'sell', 110, l)])).size).toBe(1);
+      expect(await repo.executeMany([filled(u.id, s.id, 'new', 'sell', 110, l)])).toBe(1);
       expect((await repo.get(s.id))!.state).toEqual(l);
       expect((await repo.totals(s.id)).trades).toBe(2);
       // the binary form takes about half the room of the jsonb array for the same ledger

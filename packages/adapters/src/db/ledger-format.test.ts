@@ -57,6 +57,14 @@ describe('the ledger as the order log stores it', () => {
     expect(back.cash).toBe(0.1 + 0.2);
   });
 
+  it('keeps each field in its own place (a distinct value in every field)', () => {
+    const l = ledger();
+    const keys = Object.keys(l).filter((k) => k !== 'recentOrders');
+    const distinct = Object.fromEntries(keys.map((k, i) => [k, i + 0.5])) as unknown as typeof l;
+    distinct.recentOrders = [1e12 + 1, 1e12 + 2];
+    expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
+  });
+
   it('keeps any number of recent orders, none included', () => {
     for (const n of [0, 1, 7, 120]) {
       const l = { ...ledger(), recentOrders: Array.from({ length: n }, (_, i) => Date.UTC(2026, 0, 1) + i * 997) };
