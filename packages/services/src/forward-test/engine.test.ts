@@ -227,4 +227,63 @@ describe('forward-test execution on the order log', () => {
     expect(await sides(rows[1]!.id)).toEqual(await sides(rows[0]!.id));
     await engine.close();
   });
+
+  it('a timer flush waits for the commits in flight, but no longer than its bound', async () => {
+    const u = await t.user();
+    const row = await runningSession(u.id, 'QUIETUSD', 10_000);
+    const engine = new ForwardTestEngine(t.rt);
+    const s = await engine.load(row);
+    // the engine's own repository on the test database, its group commit held up by `delayMs`
+    const repo = (engine as unknown as { repo: ReturnType<typeof forwardTestsRepo> }).repo;
+    const executeMany = repo.executeMany.bind(repo);
+    const insertEquity = repo.insertEquity.bind(repo);
+    let delayMs = 0;
+    let commitStarted = false;
+    let commitEnded = 0;
+    let equityStarted = 0;
+    repo.executeMany = async (es) => {
+      commitStarted = true;
+      await new Promise((r) => setTimeout(r, delayMs));
+      const n = await executeMany(es);
+      commitEnded = performance.now();
+      return n;
+    };
+    repo.insertEquity = async (points) => {
+      equityStarted = performance.now();
+      return insertEquity(points);
+    };
+    let n = 0;
+    const round = async (ms: number) => {
+      delayMs = ms;
+      commitStarted = false;
+      n++;
+      s.mark({ symbol: 'QUIETUSD', ts: Date.UTC(2026, 0, 1, 0, n), price: 100 + n, size: 1 }, Date.now());
+      const commit = engine.submit(s, {
+        id: `${row.id}:quiet:${n}`,
+        sessionId: row.id,
+        userId: u.id,
+        symbol: 'QUIETUSD',
+        action: n % 2 ? 'buy' : 'sell',
+        sizing: 'fixed_qty',
+        amount: 1,
+        source: 'test',
+        tickTs: Date.UTC(2026, 0, 1, 0, n),
+        price: 100 + n,
+        receivedAt: Date.now(),
+      });
+      await until(() => commitStarted);
+      const asked = performance.now();
+      await Promise.all([commit, engine.flush({})]);
+      return { asked, equityStarted, commitEnded };
+    };
+    // a short commit: the equity points go in after it
+    const short = await round(60);
+    expect(short.equityStarted).toBeGreaterThanOrEqual(short.commitEnded);
+    // a commit longer than the bound: the points do not wait for it
+    const long = await round(1500);
+    expect(long.equityStarted).toBeLessThan(long.commitEnded);
+    expect(long.equityStarted - long.asked).toBeGreaterThanOrEqual(90);
+    expect(await forwardTestsRepo(t.rt.db.db).equity(row.id)).toHaveLength(2);
+    await engine.close();
+  });
 });

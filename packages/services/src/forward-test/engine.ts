@@ -86,6 +86,8 @@ const STATE_EVERY = 6;
  * statement for every session, which held up the group commits behind it.
  */
 const FLUSH_SLOTS = 10;
+/** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
+const FLUSH_WAIT_MS = 100;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
@@ -203,6 +205,8 @@ export class ForwardTestEngine {
   /** signals waiting for their commit lane (a session always commits on its own lane, in order) */
   private readonly laneQueues: QueuedSignal[][] = [];
   private readonly laneDraining: boolean[] = [];
+  /** flushes waiting for the commit lanes and the pool to go quiet (see afterCommits) */
+  private idleWaiters: (() => void)[] = [];
   /** lifecycle changes (exclusive) wait for the lanes' commits in flight (shared), and hold new ones back */
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private readonly sharedInFlight = new Set<Promise<unknown>>();
@@ -433,7 +437,10 @@ export class ForwardTestEngine {
       this.poolChain.set(symbol, next);
       const batch = { stepped: next };
       this.poolInFlight.add(batch);
-      void next.then(() => this.poolInFlight.delete(batch));
+      void next.then(() => {
+        this.poolInFlight.delete(batch);
+        this.wakeIdle();
+      });
       return;
     }
     this.step(symbol, ticks, receivedAt);
@@ -526,7 +533,9 @@ export class ForwardTestEngine {
       } finally {
         this.laneDraining[k] = false;
       }
-      if (q.length) this.kick(k); // queued behind that change
+      if (q.length)
+        this.kick(k); // queued behind that change
+      else this.wakeIdle();
     });
   }
 
@@ -858,6 +867,36 @@ export class ForwardTestEngine {
     });
   }
 
+  /** Whether signals are being evaluated (pool), queued or committed. */
+  private busy(): boolean {
+    return this.poolInFlight.size > 0 || this.laneDraining.some(Boolean);
+  }
+
+  /**
+   * Resolves once nothing is being evaluated or committed, or after `maxMs`. Fills come in bursts (a
+   * tick round, a crossover) with idle time between; equity points and ledger saves wait for that time
+   * rather than meet a burst's commits on the database's cores and the event loop. `maxMs` bounds the
+   * wait, so they still go in under a load that never pauses.
+   */
+  private afterCommits(maxMs: number): Promise<void> {
+    if (!this.busy()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        const i = this.idleWaiters.indexOf(done);
+        if (i >= 0) this.idleWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, maxMs);
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private wakeIdle(): void {
+    if (!this.idleWaiters.length || this.busy()) return;
+    for (const w of [...this.idleWaiters]) w();
+  }
+
   /** The timer's flush: the next slot's sessions; their ledgers every STATE_EVERY rounds of the slots. */
   flushNextSlot(): Promise<void> {
     const k = this.flushes++;
@@ -901,8 +940,12 @@ export class ForwardTestEngine {
         updates.push(this.portfolio(s));
       }
       if (!points.length && !states.length) return;
+      // a stopping engine's last flush goes at once; the timer's waits for a quiet moment
+      const quiet = () => (ledgers === 'all' ? undefined : this.afterCommits(FLUSH_WAIT_MS));
       try {
+        await quiet();
         await this.repo.insertEquity(points);
+        if (states.length) await quiet();
         await this.repo.saveStates(states);
       } catch (e) {
         if (!this.closed) this.rt.log.warn({ err: e }, 'writing equity points failed; retrying next interval');
