@@ -206,7 +206,7 @@ export class ForwardTestEngine {
   private readonly laneQueues: QueuedSignal[][] = [];
   private readonly laneDraining: boolean[] = [];
   /** flushes waiting for the commit lanes and the pool to go quiet (see afterCommits) */
-  private idleWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
   /** lifecycle changes (exclusive) wait for the lanes' commits in flight (shared), and hold new ones back */
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private readonly sharedInFlight = new Set<Promise<unknown>>();
@@ -533,8 +533,8 @@ export class ForwardTestEngine {
       } finally {
         this.laneDraining[k] = false;
       }
-      if (q.length)
-        this.kick(k); // queued behind that change
+      // what queued behind a lifecycle change drains now; a lane gone idle lets waiting flushes go
+      if (q.length) this.kick(k);
       else this.wakeIdle();
     });
   }
