@@ -91,7 +91,7 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
-    withConnection: withConnection!,
+    withConnection,
   };
 }
 

@@ -119,15 +119,14 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     // the same figures whether the engine holds the session or only the database does
     if (live) return { ...base, ...engine.portfolio(live) };
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, markPrice(r)) };
+    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, markPrice(r, live)) };
   };
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session
    * it holds, else the last price its stored ledger saw (a session the engine does not hold sees no
    * ticks, so its figures stay as they were left).
    */
-  const markPrice = (r: SessionRow): number => {
-    const live = engine.sessions.get(r.id);
+  const markPrice = (r: SessionRow, live = engine.sessions.get(r.id)): number => {
     if (live) return engine.markPrice(live);
     const l = r.state;
     return l.lastPrice || l.avgPrice || 0;
