@@ -96,6 +96,37 @@ export function busContract(
       await sub.close();
     });
 
+    it('publishes many at once, keeping the ids given (de-duplicated like single publishes)', async () => {
+      const t = await topic(2);
+      const got: Envelope[] = [];
+      const sub = await bus.subscribe(t, { group: 'many' }, (m) => void got.push(m));
+      await settle();
+      await bus.publishMany!(t, [
+        { key: 'a', type: 'n', data: { x: 1 }, id: 'many-1' },
+        { key: 'b', type: 'n', data: { x: 2 } },
+        { key: 'a', type: 'n', data: { x: 3 }, id: 'many-1' },
+      ]);
+      await until(() => got.length >= 2);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got.map((m) => m.data)).toEqual(expect.arrayContaining([{ x: 1 }, { x: 2 }]));
+      expect(got).toHaveLength(2);
+      expect(got.find((m) => m.key === 'a')!.id).toBe('many-1');
+      expect(got.find((m) => m.key === 'b')!.id).not.toBe('many-1');
+      await sub.close();
+    });
+
+    it('leaves de-duplication to the handler when the group turns it off', async () => {
+      const t = await topic(1);
+      const got: unknown[] = [];
+      const sub = await bus.subscribe(t, { group: 'no-dedupe', dedupe: false }, (m) => void got.push(m.data));
+      await settle();
+      await bus.publish(t, 'k', 'n', { x: 1 }, 'again-id');
+      await bus.publish(t, 'k', 'n', { x: 2 }, 'again-id');
+      await until(() => got.length >= 2);
+      expect(got).toEqual([{ x: 1 }, { x: 2 }]);
+      await sub.close();
+    });
+
     it('retries a failing handler with back-off, then parks the message on <topic>.dlq', async () => {
       const t = await topic(1);
       let attempts = 0;

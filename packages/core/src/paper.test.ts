@@ -197,5 +197,15 @@ describe('paper ledger', () => {
     expect(live).toBe(same);
     expect(live).toEqual(work);
     expect(Object.keys(live)).toEqual(Object.keys(newLedger(cfg())));
+    // the recent order times are copied, not shared: the working copy is reused for other batches
+    expect(live.recentOrders).not.toBe(work.recentOrders);
+    work.recentOrders.push(9_000);
+    work.cash = 1;
+    expect(live.recentOrders).toEqual([2_000]);
+    // and a shorter list replaces a longer one exactly
+    assignLedger(work, newLedger(cfg(), 1_000));
+    expect(work.recentOrders).toEqual([]);
+    assignLedger(live, work);
+    expect(live).toEqual(newLedger(cfg(), 1_000));
   });
 });

@@ -183,13 +183,45 @@ export const storedLedger = (cfg: PaperConfig, state: unknown): LedgerState =>
   copyLedger({ ...newLedger(cfg), ...(state as Partial<LedgerState>) });
 
 /**
- * Writes `src`'s fields into `dst` (which takes `src`'s recentOrders array). A live session's ledger
- * object is kept for the session's life and updated in place when a batch of fills commits: it stays
- * where it was allocated, beside its session, and a commit allocates nothing that outlives it.
+ * Writes `src`'s fields into `dst`, the recent order times included (`dst` keeps its own array). A live
+ * session's ledger object is kept for the session's life and updated in place when a batch of fills
+ * commits, and the engine's working copies are reused from batch to batch: once their arrays are long
+ * enough, an assignment allocates nothing.
  */
 export function assignLedger(dst: LedgerState, src: LedgerState): void {
-  // the same fields in the same order: every store lands in a field dst already has, so its shape stays
-  Object.assign(dst, src);
+  // field by field in copyLedger's order: every store lands in a field dst already has, so its shape stays
+  dst.cash = src.cash;
+  dst.qty = src.qty;
+  dst.avgPrice = src.avgPrice;
+  dst.realizedPnl = src.realizedPnl;
+  dst.fees = src.fees;
+  dst.fills = src.fills;
+  dst.closedTrades = src.closedTrades;
+  dst.wins = src.wins;
+  dst.grossProfit = src.grossProfit;
+  dst.grossLoss = src.grossLoss;
+  dst.entryTs = src.entryTs;
+  dst.entryFees = src.entryFees;
+  dst.lastPrice = src.lastPrice;
+  dst.lastTs = src.lastTs;
+  dst.firstTs = src.firstTs;
+  dst.peakEquity = src.peakEquity;
+  dst.maxDrawdownPct = src.maxDrawdownPct;
+  dst.exposureMs = src.exposureMs;
+  dst.day = src.day;
+  dst.dayStartEquity = src.dayStartEquity;
+  const a = dst.recentOrders;
+  const b = src.recentOrders;
+  if (a === b) return;
+  for (let i = 0; i < b.length; i++) a[i] = b[i]!;
+  a.length = b.length;
+}
+
+/** Drops the recent order times at or before `cutoff`, in place (the per-minute window). */
+function pruneRecent(a: number[], cutoff: number): void {
+  let k = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]! > cutoff) a[k++] = a[i]!;
+  a.length = k;
 }
 
 export const equityOf = (s: LedgerState, price = s.lastPrice): number => s.cash + s.qty * (price || s.avgPrice);
@@ -240,6 +272,16 @@ export function markLedgerWithin(
   return null;
 }
 
+/** The fee on an order of `notional` value. */
+const feeOf = (cfg: PaperConfig, notional: number): number => r8(Math.abs(notional) * cfg.feeRate + cfg.feeFixed);
+
+/** How many of the recent order times are after `cutoff`. */
+function ordersSince(a: readonly number[], cutoff: number): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]! > cutoff) n++;
+  return n;
+}
+
 const roundUnits = (units: number, whole: boolean) =>
   whole ? Math.floor(units * (1 - EPS)) : Math.floor(units * 1e8 * (1 - EPS)) / 1e8;
 
@@ -253,7 +295,6 @@ const roundUnits = (units: number, whole: boolean) =>
  */
 export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o: OrderRequest): OrderOutcome {
   const slip = cfg.slippageBps / 10_000;
-  const fee = (notional: number) => r8(Math.abs(notional) * cfg.feeRate + cfg.feeFixed);
   const sideOf = o.action === 'buy' ? 1 : o.action === 'sell' ? -1 : s.qty > 0 ? -1 : 1;
   const raw = sideOf > 0 ? (o.ask ?? o.price) : (o.bid ?? o.price);
   if (!(raw > 0)) return { kind: 'refused', code: 'NO_PRICE', reason: 'no market price for the symbol yet' };
@@ -271,15 +312,18 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
       if (closing === 0)
         return { kind: 'refused', code: 'SHORTS_NOT_ALLOWED', reason: 'sell with no long open: shorts are off' };
     } else {
-      const recent = s.recentOrders.filter((t) => t > o.ts - 60_000);
-      if (risk.maxOrdersPerMinute !== undefined && recent.length >= risk.maxOrdersPerMinute && closing === 0)
+      if (
+        risk.maxOrdersPerMinute !== undefined &&
+        closing === 0 &&
+        ordersSince(s.recentOrders, o.ts - 60_000) >= risk.maxOrdersPerMinute
+      )
         return {
           kind: 'refused',
           code: 'RATE_LIMIT',
           reason: `more than ${risk.maxOrdersPerMinute} orders in a minute`,
         };
       // equity left once any open position is closed at this price
-      const closeFee = closing ? fee(closing * price) : 0;
+      const closeFee = closing ? feeOf(cfg, closing * price) : 0;
       const free = s.cash + s.qty * price - closeFee;
       const perUnit = price * (1 + cfg.feeRate);
       const fixed = o.sizing === 'fixed_qty';
@@ -297,29 +341,33 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
         default:
           units = (free - cfg.feeFixed) / perUnit;
       }
-      const caps: [number, RefusalCode, string][] = [];
-      if (risk.maxOrderQty !== undefined)
-        caps.push([risk.maxOrderQty, 'MAX_ORDER_QTY', `order quantity above the limit of ${risk.maxOrderQty}`]);
-      if (risk.maxPositionValue !== undefined)
-        caps.push([
-          risk.maxPositionValue / price,
-          'MAX_POSITION',
-          `position value above the limit of ${risk.maxPositionValue}`,
-        ]);
-      if (risk.maxPositionPct !== undefined)
-        caps.push([
-          (free * risk.maxPositionPct) / 100 / price,
-          'MAX_POSITION',
-          `position above ${risk.maxPositionPct}% of equity`,
-        ]);
-      for (const [cap, code, reason] of caps)
-        if (units > cap + EPS) {
-          if (fixed) return { kind: 'refused', code, reason };
-          units = cap; // proportional sizes shrink to the limit
-        }
+      // the caps in turn: a fixed quantity above one is refused, a proportional size shrinks to it
+      if (risk.maxOrderQty !== undefined && units > risk.maxOrderQty + EPS) {
+        if (fixed)
+          return {
+            kind: 'refused',
+            code: 'MAX_ORDER_QTY',
+            reason: `order quantity above the limit of ${risk.maxOrderQty}`,
+          };
+        units = risk.maxOrderQty;
+      }
+      if (risk.maxPositionValue !== undefined && units > risk.maxPositionValue / price + EPS) {
+        if (fixed)
+          return {
+            kind: 'refused',
+            code: 'MAX_POSITION',
+            reason: `position value above the limit of ${risk.maxPositionValue}`,
+          };
+        units = risk.maxPositionValue / price;
+      }
+      if (risk.maxPositionPct !== undefined && units > (free * risk.maxPositionPct) / 100 / price + EPS) {
+        if (fixed)
+          return { kind: 'refused', code: 'MAX_POSITION', reason: `position above ${risk.maxPositionPct}% of equity` };
+        units = (free * risk.maxPositionPct) / 100 / price;
+      }
       units = fixed ? units : roundUnits(units, cfg.wholeUnits);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
-      const need = units * price + fee((closing + units) * price) - closeFee;
+      const need = units * price + feeOf(cfg, (closing + units) * price) - closeFee;
       if (need > free + 1e-9)
         return {
           kind: 'refused',
@@ -330,7 +378,7 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
     }
   }
   const quantity = closing + opening;
-  const f = fee(quantity * price);
+  const f = feeOf(cfg, quantity * price);
   const realized = closing ? r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) : 0;
   const fill: Fill = {
     side: sideOf > 0 ? 'buy' : 'sell',
@@ -372,7 +420,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord): v
   s.fees = r8(s.fees + f.fee);
   s.realizedPnl = r8(s.realizedPnl + f.realizedPnl);
   s.fills++;
-  s.recentOrders = s.recentOrders.filter((t) => t > f.ts - 60_000);
+  pruneRecent(s.recentOrders, f.ts - 60_000);
   s.recentOrders.push(f.ts);
   const after = before + signed;
   const closingUnits = Math.sign(before) === -Math.sign(signed) ? Math.min(Math.abs(before), f.quantity) : 0;
@@ -405,7 +453,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord): v
 
 /** Records a refused order against the per-minute limit (refusals count as orders). */
 export function noteRefusal(s: LedgerState, ts: number): void {
-  s.recentOrders = s.recentOrders.filter((t) => t > ts - 60_000);
+  pruneRecent(s.recentOrders, ts - 60_000);
   s.recentOrders.push(ts);
 }
 

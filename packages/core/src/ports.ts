@@ -19,6 +19,12 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** Start from the oldest retained message when the group is new (default: only new messages). */
   fromBeginning?: boolean;
+  /**
+   * Skip an id this group has already seen (default true). A handler that is idempotent on its own
+   * (it checks a database key) may turn this off: the group then keeps no ids, which at thousands of
+   * messages a second is megabytes of strings the garbage collector would copy and promote.
+   */
+  dedupe?: boolean;
 }
 
 export interface Subscription {
@@ -28,7 +34,8 @@ export interface Subscription {
 export interface EventBus {
   readonly kind: string;
   publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>>;
-  publishMany?(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void>;
+  /** Publishes several messages at once; a message without an id gets a new one. */
+  publishMany?(topic: string, messages: { key: string; type: string; data: unknown; id?: string }[]): Promise<void>;
   subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription>;
   ping(): Promise<void>;
   close(): Promise<void>;

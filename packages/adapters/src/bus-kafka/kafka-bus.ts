@@ -113,19 +113,23 @@ export class KafkaBus implements EventBus {
     return env;
   }
 
-  async publishMany(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void> {
+  async publishMany(
+    topic: string,
+    messages: { key: string; type: string; data: unknown; id?: string }[],
+  ): Promise<void> {
     const ts = Date.now();
     await this.send(
       messages.map((m) => ({
         topic,
         key: m.key,
-        value: encodeEnvelope({ id: this.nextId(), type: m.type, ts, key: m.key, data: m.data }),
+        value: encodeEnvelope({ id: m.id ?? this.nextId(), type: m.type, ts, key: m.key, data: m.data }),
       })),
     );
   }
 
   async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
-    const seen = new RecentIds(); // across consumer generations: a redelivery after a reconnect is skipped
+    // across consumer generations: a redelivery after a reconnect is skipped (unless the handler is idempotent)
+    const seen = opts.dedupe === false ? undefined : new RecentIds();
     const keyTails = new Map<string, Promise<void>>();
     const limit = this.opts.concurrency ?? 64;
     const maxAttempts = opts.maxAttempts ?? 5;
@@ -147,7 +151,7 @@ export class KafkaBus implements EventBus {
         ]).catch(() => {});
         return;
       }
-      if (!seen.add(env.id)) return;
+      if (seen && !seen.add(env.id)) return;
       await deliverWithRetry(this, topic, env, handler as Handler, maxAttempts);
     };
 

@@ -48,17 +48,20 @@ class PartitionQueue {
 
 class Group {
   readonly members: Member[] = [];
-  readonly seen = new RecentIds();
+  /** ids already delivered; none kept when the group's handlers are idempotent themselves */
+  readonly seen: RecentIds | undefined;
   readonly queues: PartitionQueue[];
   constructor(
     readonly bus: MemoryBus,
     readonly topic: string,
     partitions: number,
+    dedupe: boolean,
   ) {
+    this.seen = dedupe ? new RecentIds() : undefined;
     this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m)));
   }
   private deliver(partition: number, m: Envelope): Promise<void> | void {
-    if (this.members.length === 0 || !this.seen.add(m.id)) return;
+    if (this.members.length === 0 || (this.seen && !this.seen.add(m.id))) return;
     // partitions are spread over the group's members like Kafka's range assignor
     const member = this.members[partition % this.members.length]!;
     try {
@@ -111,9 +114,13 @@ export class MemoryBus implements EventBus {
     this.route(topic, env);
     return env;
   }
-  async publishMany(topic: string, messages: { key: string; type: string; data: unknown }[]): Promise<void> {
+  async publishMany(
+    topic: string,
+    messages: { key: string; type: string; data: unknown; id?: string }[],
+  ): Promise<void> {
     const now = Date.now();
-    for (const m of messages) this.route(topic, { id: this.nextId(), type: m.type, ts: now, key: m.key, data: m.data });
+    for (const m of messages)
+      this.route(topic, { id: m.id ?? this.nextId(), type: m.type, ts: now, key: m.key, data: m.data });
   }
   private route(topic: string, env: Envelope): void {
     if (this.closed) throw new Error('bus is closed');
@@ -132,7 +139,7 @@ export class MemoryBus implements EventBus {
     const t = this.topic(topic);
     let g = t.groups.get(opts.group);
     const isNew = !g;
-    if (!g) t.groups.set(opts.group, (g = new Group(this, topic, t.partitions)));
+    if (!g) t.groups.set(opts.group, (g = new Group(this, topic, t.partitions, opts.dedupe !== false)));
     const member: Member = { handler: handler as Handler, maxAttempts: opts.maxAttempts ?? 5 };
     g.members.push(member);
     if (isNew && opts.fromBeginning)

@@ -125,6 +125,14 @@ export class CopyWriter {
     this.o += n;
   }
 
+  /** bytea from bytes already encoded */
+  bytes(b: Uint8Array): void {
+    this.room(4 + b.length);
+    this.o = this.buf.writeInt32BE(b.length, this.o);
+    this.buf.set(b, this.o);
+    this.o += b.length;
+  }
+
   /**
    * A double as numeric: exactly the decimal that `String(x)` (and JSON) writes for it, its shortest
    * round-trip form. The column's own scale then rounds it on the server as it rounds text input

@@ -1,6 +1,6 @@
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
-import { decodeLedger, encodeLedger, packLedger, unpackLedger } from './repos/forward-tests.repo.ts';
+import { decodeLedger, encodeLedger, LedgerLog, packLedger, unpackLedger } from './repos/forward-tests.repo.ts';
 
 describe('the ledger as the order log stores it', () => {
   const cfg = {
@@ -29,6 +29,25 @@ describe('the ledger as the order log stores it', () => {
     const packed = JSON.stringify(packLedger(l));
     expect(packed.length).toBeLessThan(JSON.stringify(l).length * 0.6);
     expect(unpackLedger(JSON.parse(packed))).toEqual(l);
+  });
+
+  it('logs ledgers one after another: each view keeps its bytes when the buffer fills and is replaced', () => {
+    const log = new LedgerLog(400); // room for two ledgers: the third and later go into new buffers
+    const ledgers: ReturnType<typeof ledger>[] = [];
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < 7; i++) {
+      const l = ledger();
+      l.cash += i;
+      for (let k = 0; k < i % 3; k++) l.recentOrders.push(Date.UTC(2026, 0, 1, 2, k));
+      ledgers.push(l);
+      views.push(log.put(l));
+    }
+    // the writes moved on to new buffers: earlier views still read as written
+    views.forEach((v, i) => {
+      expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toEqual(encodeLedger(ledgers[i]!));
+      expect(decodeLedger(v)).toEqual(ledgers[i]);
+    });
+    expect(views.reduce((n, v) => n + v.byteLength, 0)).toBeGreaterThan(3 * 400); // three buffers at least
   });
 
   it('reads ledgers stored as objects (rows written before the packed form) as they are', () => {

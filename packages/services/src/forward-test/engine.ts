@@ -19,6 +19,7 @@ import {
 } from '@algotrade/core';
 import {
   forwardTestsRepo,
+  LedgerLog,
   StaleLedgerError,
   type Execution,
   type Runtime,
@@ -204,6 +205,8 @@ export class ForwardTestEngine {
   private loads = 0;
   /** signals waiting for their commit lane (a session always commits on its own lane, in order) */
   private readonly laneQueues: QueuedSignal[][] = [];
+  /** working ledgers of finished batches, reused by the next (LiveSession.work) */
+  private readonly spareLedgers: LedgerState[] = [];
   private readonly laneDraining: boolean[] = [];
   /** flushes waiting for the commit lanes and the pool to go quiet (see afterCommits) */
   private readonly idleWaiters: (() => void)[] = [];
@@ -246,8 +249,13 @@ export class ForwardTestEngine {
     await this.pool?.ready;
     this.subs.push(
       await this.rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group: `${group}-runner` }, (m) => this.onTicks(m)),
-      await this.rt.bus.subscribe<SignalMessage>(TOPICS.strategySignals.name, { group: `${group}-execution` }, (m) =>
-        this.onSignal(m.data),
+      // no bus-level de-duplication: a signal is applied once by its (session, signal) key in the
+      // database, and the group would otherwise hold the last 100,000 signal ids on the heap
+      await this.rt.bus.subscribe<SignalMessage>(
+        TOPICS.strategySignals.name,
+        { group: `${group}-execution`, dedupe: false },
+        // this instance's own signals were executed on the local fast path: skipped without a promise
+        (m) => (m.data.origin === this.instanceId ? undefined : this.onSignal(m.data)),
       ),
     );
     if (this.opts.handoverMs !== undefined)
@@ -480,22 +488,28 @@ export class ForwardTestEngine {
 
   private emit(out: SignalMessage[]): void {
     this.stats.signals += out.length;
-    const bus = this.rt.bus;
-    for (const sig of out) {
-      // local fast path: executed here in group commits; published for audit and for other consumers
+    // local fast path: executed here in group commits (a batch that fails is logged by its lane) and
+    // published for audit and other consumers. No promise per signal: at thousands of fills a second the
+    // promises and their handlers were a tenth of the engine's garbage.
+    const msgs: { key: string; type: string; data: SignalMessage; id: string }[] = new Array(out.length);
+    for (let i = 0; i < out.length; i++) {
+      const sig = out[i]!;
       sig.origin = this.instanceId;
       const s = this.sessions.get(sig.sessionId)!;
-      this.submit(s, sig).catch(() => undefined); // failures are logged by the batch
-      void bus
-        .publish(TOPICS.strategySignals.name, sig.sessionId, 'signal', sig, sig.id)
-        .catch((e) => this.rt.log.error({ err: e, signal: sig.id }, 'publishing a signal failed'));
+      (this.laneQueues[s.lane] ??= []).push({ s, sig });
+      this.kick(s.lane);
+      msgs[i] = { key: sig.sessionId, type: 'signal', data: sig, id: sig.id };
     }
+    const bus = this.rt.bus;
+    const published = bus.publishMany
+      ? bus.publishMany(TOPICS.strategySignals.name, msgs)
+      : Promise.all(msgs.map((m) => bus.publish(TOPICS.strategySignals.name, m.key, m.type, m.data, m.id)));
+    published.catch((e: unknown) => this.rt.log.error({ err: e, signals: out.length }, 'publishing signals failed'));
   }
 
   // ---- execution side ----
 
   private async onSignal(sig: SignalMessage): Promise<void> {
-    if (sig.origin === this.instanceId) return; // executed on the local fast path already
     let s = this.sessions.get(sig.sessionId);
     if (!s) {
       const row = await this.repo.get(sig.sessionId);
@@ -611,117 +625,158 @@ export class ForwardTestEngine {
     const known = remote.length
       ? await this.repo.executedSignals(remote.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })))
       : undefined;
-    const work = new Map<LiveSession, LedgerState>();
     const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[] = [];
-    for (const { s, sig } of batch) {
-      if (known) {
-        const key = `${s.id}|${sig.id}`;
-        if (known.has(key)) {
-          this.stats.duplicates++;
+    // each session's working ledger (s.work, from a pool reused batch to batch) and the ledger after each
+    // fill (encoded into `after`): the batch allocates no ledger objects of its own
+    const touched: LiveSession[] = [];
+    const after = new LedgerLog(256 * batch.length + 1024);
+    try {
+      for (const { s, sig } of batch) {
+        if (known) {
+          const key = `${s.id}|${sig.id}`;
+          if (known.has(key)) {
+            this.stats.duplicates++;
+            continue;
+          }
+          known.add(key);
+        }
+        let l = s.work;
+        if (!l) {
+          l = s.work = this.spareLedgers.pop() ?? copyLedger(s.ledger);
+          assignLedger(l, s.ledger);
+          touched.push(s);
+        }
+        // built field by field: object spreads here were a third of this loop's time (megamorphic copies)
+        const e: Execution = {
+          sessionId: s.id,
+          userId: s.userId,
+          symbol: s.symbol,
+          signalId: sig.id,
+          action: sig.action,
+          source: sig.source,
+          status: 'refused',
+          ts: sig.tickTs,
+          state: l,
+        };
+        const risky = sig.then !== undefined || sig.source === 'session_stop';
+        if (s.status !== 'running' && !risky) {
+          noteRefusal(l, sig.tickTs);
+          e.reason = `the session is ${s.status}`;
+          planned.push({ s, sig, e });
           continue;
         }
-        known.add(key);
+        const q = this.quotes.get(s.symbol);
+        const bid = q ? q.bid : sig.bid;
+        const ask = q ? q.ask : sig.ask;
+        const ts = Math.max(sig.tickTs, q?.ts ?? 0);
+        const req: OrderRequest = {
+          action: sig.action,
+          sizing: sig.sizing,
+          amount: sig.amount,
+          price: q?.price ?? sig.price,
+          ts,
+        };
+        if (bid !== undefined) req.bid = bid;
+        if (ask !== undefined) req.ask = ask;
+        const out = planOrder(l, s.settings, s.settings.risk, req);
+        e.ts = ts;
+        if (out.kind === 'fill') {
+          applyFill(l, out.fill, out.closedTrade);
+          e.status = 'filled';
+          e.fill = out.fill;
+          e.latencyMs = now() - sig.receivedAt;
+          // the order log row carries the ledger as this fill left it (later fills of the batch move l on)
+          e.fillSeq = l.fills;
+          e.ledgerAfter = after.put(l);
+        } else {
+          if (out.kind === 'refused') noteRefusal(l, ts);
+          e.status = out.kind;
+          e.reason = out.reason;
+        }
+        if (sig.then) {
+          e.newStatus = sig.then;
+          e.failureReason = `risk limit: ${sig.source}`;
+        }
+        planned.push({ s, sig, out, e });
       }
-      let l = work.get(s);
-      if (!l) work.set(s, (l = copyLedger(s.ledger)));
-      // built field by field: object spreads here were a third of this loop's time (megamorphic copies)
-      const e: Execution = {
-        sessionId: s.id,
-        userId: s.userId,
-        symbol: s.symbol,
-        signalId: sig.id,
-        action: sig.action,
-        source: sig.source,
-        status: 'refused',
-        ts: sig.tickTs,
-        state: l,
-      };
-      const risky = sig.then !== undefined || sig.source === 'session_stop';
-      if (s.status !== 'running' && !risky) {
-        noteRefusal(l, sig.tickTs);
-        e.reason = `the session is ${s.status}`;
-        planned.push({ s, sig, e });
-        continue;
+      if (!planned.length) return;
+      const commitStart = now();
+      const es: Execution[] = new Array(planned.length);
+      for (let i = 0; i < planned.length; i++) es[i] = planned[i]!.e;
+      try {
+        // every execution of a session carries that session's working ledger (e.state), as the batch leaves it
+        await this.repo.executeMany(es);
+      } catch (e) {
+        if (!(e instanceof StaleLedgerError) || retry) throw e;
+        // another writer moved these ledgers on: take what the database holds and plan the batch again
+        for (const row of await this.repo.getMany(e.sessionIds)) {
+          const s = this.sessions.get(row.id);
+          if (s) s.ledger = storedLedger(s.settings, row.state);
+        }
+        this.stats.staleRetries++;
+        this.releaseWork(touched);
+        touched.length = 0;
+        return this.executeBatch(batch, true);
       }
-      const q = this.quotes.get(s.symbol);
-      const bid = q ? q.bid : sig.bid;
-      const ask = q ? q.ask : sig.ask;
-      const ts = Math.max(sig.tickTs, q?.ts ?? 0);
-      const req: OrderRequest = {
-        action: sig.action,
-        sizing: sig.sizing,
-        amount: sig.amount,
-        price: q?.price ?? sig.price,
-        ts,
-      };
-      if (bid !== undefined) req.bid = bid;
-      if (ask !== undefined) req.ask = ask;
-      const out = planOrder(l, s.settings, s.settings.risk, req);
-      e.ts = ts;
-      if (out.kind === 'fill') {
-        applyFill(l, out.fill, out.closedTrade);
-        e.status = 'filled';
-        e.fill = out.fill;
-        e.latencyMs = now() - sig.receivedAt;
-        // the order log row carries the ledger as this fill left it (later fills of the batch move l on)
-        e.fillSeq = l.fills;
-        e.stateAfter = copyLedger(l);
-      } else {
-        if (out.kind === 'refused') noteRefusal(l, ts);
-        e.status = out.kind;
-        e.reason = out.reason;
+      const committedAt = now();
+      keepRecent(this.commits, committedAt - commitStart, 20_000);
+      this.metrics?.commitDuration.observe((committedAt - commitStart) / 1000);
+      this.metrics?.commitOrders.observe(planned.length);
+      // the whole batch committed (executeMany applies all of it or throws)
+      for (const s of touched) {
+        const l = s.work!;
+        assignLedger(s.ledger, l);
+        s.intent = Math.sign(l.qty) as -1 | 0 | 1;
       }
-      if (sig.then) {
-        e.newStatus = sig.then;
-        e.failureReason = `risk limit: ${sig.source}`;
-      }
-      planned.push({ s, sig, out, e });
+      this.releaseWork(touched);
+      touched.length = 0;
+      await this.published(planned, committedAt);
+    } finally {
+      this.releaseWork(touched);
     }
-    if (!planned.length) return;
-    const commitStart = now();
-    try {
-      // every execution of a session carries that session's working ledger (e.state), as the batch leaves it
-      await this.repo.executeMany(planned.map((p) => p.e));
-    } catch (e) {
-      if (!(e instanceof StaleLedgerError) || retry) throw e;
-      // another writer moved these ledgers on: take what the database holds and plan the batch again
-      for (const row of await this.repo.getMany(e.sessionIds)) {
-        const s = this.sessions.get(row.id);
-        if (s) s.ledger = storedLedger(s.settings, row.state);
-      }
-      this.stats.staleRetries++;
-      return this.executeBatch(batch, true);
+  }
+
+  /** Puts the sessions' working ledgers back in the pool (at most 10,000 kept). */
+  private releaseWork(touched: readonly LiveSession[]): void {
+    for (const s of touched) {
+      if (s.work && this.spareLedgers.length < 10_000) this.spareLedgers.push(s.work);
+      s.work = undefined;
     }
-    const committedAt = now();
-    keepRecent(this.commits, committedAt - commitStart, 20_000);
-    this.metrics?.commitDuration.observe((committedAt - commitStart) / 1000);
-    this.metrics?.commitOrders.observe(planned.length);
+  }
+
+  /** After a batch committed: its trades, portfolios and refusals on the bus, lifecycle changes applied. */
+  private async published(
+    planned: readonly { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[],
+    committedAt: number,
+  ): Promise<void> {
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();
     const events: { key: string; type: string; data: unknown }[] = [];
-    // the whole batch committed (executeMany applies all of it or throws)
-    for (const [s, l] of work) {
-      assignLedger(s.ledger, l);
-      s.intent = Math.sign(l.qty) as -1 | 0 | 1;
-    }
     for (const { s, sig, e, out } of planned) {
       if (out?.kind === 'fill') {
         const latencyMs = committedAt - sig.receivedAt;
-        s.extreme = out.fill.price;
+        const f = out.fill;
+        s.extreme = f.price;
         this.stats.fills++;
         keepRecent(this.latencies, latencyMs, this.opts.keepLatencies ?? 200_000);
         this.metrics?.tradeLatency.observe(latencyMs / 1000);
         trades.push({
           key: s.id,
           type: 'trade',
+          // field by field (an object spread of the fill built a dictionary-like copy per trade)
           data: {
             sessionId: s.id,
             userId: s.userId,
             signalId: sig.id,
             symbol: s.symbol,
             source: sig.source,
-            ...out.fill,
-            ts: new Date(out.fill.ts).toISOString(),
+            side: f.side,
+            quantity: f.quantity,
+            price: f.price,
+            fee: f.fee,
+            slippage: f.slippage,
+            realizedPnl: f.realizedPnl,
+            ts: new Date(f.ts).toISOString(),
             latencyMs,
           },
         });

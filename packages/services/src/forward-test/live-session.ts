@@ -49,6 +49,8 @@ export class LiveSession {
   lane = 0;
   /** which of the engine's equity flush slots writes this session's points */
   flushSlot = 0;
+  /** the engine's working copy of the ledger while a batch of this session's orders is planned and committed */
+  work: LedgerState | undefined = undefined;
   /** the strategy graph (sent to a runner thread) */
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
@@ -177,10 +179,13 @@ export class LiveSession {
       source,
       tickTs: t.ts,
       price: t.price,
-      ...(t.bid !== undefined ? { bid: t.bid } : {}),
-      ...(t.ask !== undefined ? { ask: t.ask } : {}),
+      // one shape for every signal (absent fields undefined, which JSON leaves out): conditional
+      // spreads built two throwaway objects per signal and left each signal a shape of its own
+      bid: t.bid,
+      ask: t.ask,
       receivedAt,
-      ...(then ? { then } : {}),
+      origin: undefined,
+      then,
     };
   }
 }
