@@ -38,8 +38,29 @@ export function decodeEnvelope(text: string): Envelope {
  * 300 bytes of garbage each (it builds the string from twenty pieces), and a forward-test engine
  * publishes some 12,000 messages a second.
  */
-export function envelopeIds(): () => string {
+export function envelopeIds(): EnvelopeIds {
   const prefix = `${randomUUID()}-`;
   let n = 0;
-  return () => prefix + (++n).toString(36);
+  return Object.assign(() => prefix + (++n).toString(36), { prefix });
+}
+
+/** A publisher's id maker: each call the next id, `prefix` followed by a base-36 counter from 1. */
+export type EnvelopeIds = (() => string) & { readonly prefix: string };
+
+/**
+ * The counter of an id that `ids` made (its prefix, then the counter in base 36 as toString(36) writes
+ * it), or -1 for any other id.
+ */
+export function envelopeCounter(id: string, prefix: string): number {
+  const p = prefix.length;
+  // toString(36) writes no leading zero, and 10 digits stay below 2^53
+  if (id.length <= p || id.length > p + 10 || id.charCodeAt(p) === 48 || !id.startsWith(prefix)) return -1;
+  let n = 0;
+  for (let i = p; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (d < 0) return -1;
+    n = n * 36 + d;
+  }
+  return n;
 }

@@ -1,4 +1,6 @@
 import { busContract } from '../../../../test/contracts/bus.contract.ts';
+import { envelopeIds } from '@algotrade/core';
+import { RecentIds } from './dedupe.ts';
 import { MemoryBus, partitionOf } from './memory-bus.ts';
 import { describe, expect, it } from 'vitest';
 
@@ -35,5 +37,51 @@ describe('memory bus partitioning', () => {
     expect(partitionOf('BTCUSD', 8)).toBe(partitionOf('BTCUSD', 8));
     const used = new Set(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'].map((k) => partitionOf(k, 8)));
     expect(used.size).toBeGreaterThan(3);
+  });
+});
+
+describe('recent ids', () => {
+  it("remembers the bus's own ids as numbers exactly as it remembers other ids as strings", () => {
+    const ids = envelopeIds();
+    const asNumbers = new RecentIds(1000, ids.prefix);
+    const asStrings = new RecentIds(1000);
+    let seed = 1;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const made: string[] = [];
+    let repeats = 0;
+    for (let i = 0; i < 50_000; i++) {
+      // a new id, or one of the last 900 again (a redelivery within the window)
+      const again = made.length > 0 && rnd() < 0.3;
+      const id = again ? made[made.length - 1 - Math.floor(rnd() * Math.min(900, made.length))]! : ids();
+      if (!again) made.push(id);
+      else repeats++;
+      const x = asNumbers.add(id);
+      expect(x).toBe(asStrings.add(id));
+      expect(x).toBe(!again);
+    }
+    expect(repeats).toBeGreaterThan(10_000);
+    // the bus's own ids took the numeric path: no strings kept
+    expect(asNumbers.stringsKept).toBe(0);
+    expect(asStrings.stringsKept).toBe(1000);
+    // ids older than the window are forgotten by both
+    expect(asNumbers.add(made[0]!)).toBe(true);
+    expect(asStrings.add(made[0]!)).toBe(true);
+    // and ids of other publishers take the string path
+    expect(asNumbers.add('other-id')).toBe(true);
+    expect(asNumbers.add('other-id')).toBe(false);
+  });
+
+  it('skips a message published again with an id the bus made for an earlier one', async () => {
+    const bus = new MemoryBus();
+    const got: { id: string; data: unknown }[] = [];
+    const sub = await bus.subscribe('own-ids', { group: 'g' }, (m) => void got.push({ id: m.id, data: m.data }));
+    const first = await bus.publish('own-ids', 'k', 'n', { x: 1 });
+    await bus.publish('own-ids', 'k', 'n', { x: 2 }, first.id);
+    await bus.publish('own-ids', 'k', 'n', { x: 3 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got.map((m) => m.data)).toEqual([{ x: 1 }, { x: 3 }]);
+    expect(got[0]!.id.startsWith(bus.ids.prefix)).toBe(true);
+    await sub.close();
+    await bus.close();
   });
 });

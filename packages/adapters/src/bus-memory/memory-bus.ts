@@ -57,7 +57,8 @@ class Group {
     partitions: number,
     dedupe: boolean,
   ) {
-    this.seen = dedupe ? new RecentIds() : undefined;
+    // the ids this bus makes are remembered as numbers (a redelivery here is a publish with a given id)
+    this.seen = dedupe ? new RecentIds(100_000, bus.ids.prefix) : undefined;
     this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m)));
   }
   private deliver(partition: number, m: Envelope): Promise<void> | void {
@@ -92,7 +93,7 @@ interface Topic {
  */
 export class MemoryBus implements EventBus {
   /** ids of the envelopes this bus publishes without one given */
-  private readonly nextId = envelopeIds();
+  readonly ids = envelopeIds();
   readonly kind = 'memory';
   private readonly topics = new Map<string, Topic>();
   private closed = false;
@@ -110,7 +111,7 @@ export class MemoryBus implements EventBus {
     return t;
   }
   async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
-    const env: Envelope<T> = { id: id ?? this.nextId(), type, ts: Date.now(), key, data };
+    const env: Envelope<T> = { id: id ?? this.ids(), type, ts: Date.now(), key, data };
     this.route(topic, env);
     return env;
   }
@@ -120,7 +121,7 @@ export class MemoryBus implements EventBus {
   ): Promise<void> {
     const now = Date.now();
     for (const m of messages)
-      this.route(topic, { id: m.id ?? this.nextId(), type: m.type, ts: now, key: m.key, data: m.data });
+      this.route(topic, { id: m.id ?? this.ids(), type: m.type, ts: now, key: m.key, data: m.data });
   }
   private route(topic: string, env: Envelope): void {
     if (this.closed) throw new Error('bus is closed');
