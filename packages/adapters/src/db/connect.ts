@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { Config } from '../config.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
-import { PGliteThread, type PGliteLike } from './pglite-thread.ts';
+import { PGliteThread, pgliteStartParams, type PGliteLike } from './pglite-thread.ts';
 import { copyIn, type CopyWriter } from './copy-binary.ts';
 import type { Database } from './schema.ts';
 
@@ -38,8 +38,11 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
     // holding it (docs/operations.md: each statement then takes a thread hop longer)
+    const { PGlite } = await import('@electric-sql/pglite');
     const lite: PGliteLike =
-      cfg.thread === 'worker' ? new PGliteThread(cfg.dir) : new (await import('@electric-sql/pglite')).PGlite(cfg.dir);
+      cfg.thread === 'worker'
+        ? new PGliteThread(cfg.dir)
+        : new PGlite(cfg.dir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
     const pgliteDb = (db = new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
     // holding Kysely's connection keeps every other statement out until fn is done; PGlite reads COPY
     // data from a virtual file, /dev/blob

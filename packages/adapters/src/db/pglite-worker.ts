@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import type { PGliteReply, PGliteRequest } from './pglite-thread.ts';
+import { pgliteStartParams, type PGliteReply, type PGliteRequest } from './pglite-thread.ts';
 
 // The database thread (see PGliteThread): opens PGlite on the data directory and runs what it is sent.
 const port = parentPort!;
@@ -16,7 +16,7 @@ const errorFields = (e: unknown): Record<string, unknown> & { message: string } 
 
 let db: PGlite;
 try {
-  db = new PGlite(dataDir);
+  db = new PGlite(dataDir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
   await db.waitReady;
   port.postMessage({ ready: true });
 } catch (e) {
