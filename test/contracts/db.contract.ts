@@ -3,6 +3,7 @@ import {
   forwardTestsRepo,
   migrate,
   migrations,
+  encodeLedger,
   packLedger,
   StaleLedgerError,
   usersRepo,
@@ -153,7 +154,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         ts: out.fill.ts,
         state: { ...l },
         fillSeq: l.fills,
-        stateAfter: { ...l },
+        ledgerAfter: encodeLedger(l),
       };
     };
 
@@ -337,7 +338,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
             realizedPnl: o.realizedPnl,
             ts: o.ts,
           };
-          return { ...base, status: 'filled' as const, fill, fillSeq: i + 1, stateAfter: l };
+          return { ...base, status: 'filled' as const, fill, fillSeq: i + 1, ledgerAfter: encodeLedger(l) };
         });
       const [a, b] = [await newSession(u.id), await newSession(u.id)];
       await copying.executeMany(executions(a.id));

@@ -38,11 +38,12 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
     // holding it (docs/operations.md: each statement then takes a thread hop longer)
-    const { PGlite } = await import('@electric-sql/pglite');
     const lite: PGliteLike =
       cfg.thread === 'worker'
         ? new PGliteThread(cfg.dir)
-        : new PGlite(cfg.dir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
+        : await import('@electric-sql/pglite').then(
+            ({ PGlite }) => new PGlite(cfg.dir, { startParams: pgliteStartParams(PGlite.defaultStartParams) }),
+          );
     const pgliteDb = (db = new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
     // holding Kysely's connection keeps every other statement out until fn is done; PGlite reads COPY
     // data from a virtual file, /dev/blob

@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
 
-/** What the PGlite dialect needs of a database: PGlite itself, or PGliteThread. */
 /**
  * How PGlite is started, on this thread or its own: its default start-up parameters, plus
  * `wal_init_zero = off`. PGlite writes about 4 MB of WAL a second under 10,000 trading sessions, so a
@@ -12,6 +11,7 @@ import { Worker } from 'node:worker_threads';
  */
 export const pgliteStartParams = (defaults: readonly string[]): string[] => [...defaults, '-c', 'wal_init_zero=off'];
 
+/** What the PGlite dialect needs of a database: PGlite itself, or PGliteThread. */
 export interface PGliteLike {
   readonly waitReady: Promise<void>;
   /** `blob`: the data of a `COPY ... FROM '/dev/blob'` */

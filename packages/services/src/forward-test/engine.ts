@@ -496,8 +496,7 @@ export class ForwardTestEngine {
       const sig = out[i]!;
       sig.origin = this.instanceId;
       const s = this.sessions.get(sig.sessionId)!;
-      (this.laneQueues[s.lane] ??= []).push({ s, sig });
-      this.kick(s.lane);
+      this.enqueue({ s, sig });
       msgs[i] = { key: sig.sessionId, type: 'signal', data: sig, id: sig.id };
     }
     const bus = this.rt.bus;
@@ -521,11 +520,13 @@ export class ForwardTestEngine {
 
   /** Queues a signal for execution; resolves once its outcome is committed (group commit). */
   submit(s: LiveSession, sig: SignalMessage): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const k = s.lane;
-      (this.laneQueues[k] ??= []).push({ s, sig, done: (e) => (e ? reject(e) : resolve()) });
-      this.kick(k);
-    });
+    return new Promise((resolve, reject) => this.enqueue({ s, sig, done: (e) => (e ? reject(e) : resolve()) }));
+  }
+
+  /** Puts a signal on its session's commit lane and starts the lane if it is idle. */
+  private enqueue(q: QueuedSignal): void {
+    (this.laneQueues[q.s.lane] ??= []).push(q);
+    this.kick(q.s.lane);
   }
 
   /**
@@ -715,7 +716,6 @@ export class ForwardTestEngine {
         }
         this.stats.staleRetries++;
         this.releaseWork(touched);
-        touched.length = 0;
         return this.executeBatch(batch, true);
       }
       const committedAt = now();
@@ -729,19 +729,19 @@ export class ForwardTestEngine {
         s.intent = Math.sign(l.qty) as -1 | 0 | 1;
       }
       this.releaseWork(touched);
-      touched.length = 0;
       await this.published(planned, committedAt);
     } finally {
       this.releaseWork(touched);
     }
   }
 
-  /** Puts the sessions' working ledgers back in the pool (at most 10,000 kept). */
-  private releaseWork(touched: readonly LiveSession[]): void {
+  /** Puts the sessions' working ledgers back in the pool (at most 10,000 kept) and empties the list. */
+  private releaseWork(touched: LiveSession[]): void {
     for (const s of touched) {
       if (s.work && this.spareLedgers.length < 10_000) this.spareLedgers.push(s.work);
       s.work = undefined;
     }
+    touched.length = 0;
   }
 
   /** After a batch committed: its trades, portfolios and refusals on the bus, lifecycle changes applied. */

@@ -65,10 +65,8 @@ export interface Execution {
   state: LedgerState;
   /** a fill's number in its session (the ledger's fill count right after it) */
   fillSeq?: number;
-  /** the ledger right after this fill (the order log row carries it): as bytes already encoded (LedgerLog)... */
+  /** the ledger right after this fill, encoded (LedgerLog.put or encodeLedger): the order log row carries it */
   ledgerAfter?: Uint8Array;
-  /** ...or as a ledger */
-  stateAfter?: LedgerState;
   /** a lifecycle change the execution causes (risk limits) */
   newStatus?: SessionStatus;
   failureReason?: string;
@@ -256,11 +254,7 @@ export function orderCopyData(es: readonly Execution[]): CopyWriter {
     w.numericOrNull(f?.realizedPnl);
     if (f) {
       w.int4(e.fillSeq!);
-      if (e.ledgerAfter) w.bytes(e.ledgerAfter);
-      else {
-        const l = e.stateAfter!;
-        w.bytea(encodedLedgerSize(l), (b, at) => writeLedger(l, b, at));
-      }
+      w.bytes(e.ledgerAfter!);
     } else {
       w.null();
       w.null();
@@ -302,12 +296,6 @@ const toRow = (r: Raw): SessionRow => ({
 });
 
 /** Executions as one JSON document expanded into order rows by the server: one statement, one parameter. */
-/** the bytes of the ledger a filled order carries */
-const ledgerAfter = (e: Execution): Buffer =>
-  e.ledgerAfter
-    ? Buffer.from(e.ledgerAfter.buffer, e.ledgerAfter.byteOffset, e.ledgerAfter.byteLength)
-    : encodeLedger(e.stateAfter!);
-
 function jsonInsert(es: readonly Execution[]) {
   const doc = JSON.stringify(
     es.map((e) => ({
@@ -328,7 +316,7 @@ function jsonInsert(es: readonly Execution[]) {
       slippage: e.fill?.slippage ?? null,
       realized_pnl: e.fill?.realizedPnl ?? null,
       fill_seq: e.fill ? e.fillSeq : null,
-      ledger: e.fill ? ledgerAfter(e).toString('base64') : null,
+      ledger: e.fill ? Buffer.from(e.ledgerAfter!).toString('base64') : null,
     })),
   );
   return sql`
@@ -525,7 +513,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     async executeMany(es: Execution[]): Promise<number> {
       if (!es.length) return 0;
       for (const e of es)
-        if (e.fill && (e.fillSeq === undefined || (e.ledgerAfter === undefined && e.stateAfter === undefined)))
+        if (e.fill && (e.fillSeq === undefined || e.ledgerAfter === undefined))
           throw new Error(`execution ${e.signalId}: a fill needs its fill number and the ledger after it`);
       // lifecycle changes caused by risk limits commit with the orders that caused them; one statement
       // is all-or-nothing by itself, so only a batch with such changes needs a transaction
