@@ -49,9 +49,14 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
       NODE_ENV: 'test',
       // settings a run may vary, taken from the environment
       ...Object.fromEntries(
-        ['FT_COMMIT_LANES', 'FT_POOL_HOLD_MS', 'BUS_MEMORY_RETAIN', 'PGLITE_THREAD'].flatMap((k) =>
-          process.env[k] ? [[k, process.env[k]!]] : [],
-        ),
+        [
+          'FT_COMMIT_LANES',
+          'FT_POOL_HOLD_MS',
+          'BUS_MEMORY_RETAIN',
+          'PGLITE_THREAD',
+          'PGLITE_CHECKPOINT_WAL_MB',
+          'PGLITE_CHECKPOINT_SECONDS',
+        ].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
       ),
       ...(pgBase ? { DATABASE_URL: `${pgBase}/${dbName}` } : {}),
     }),
@@ -190,6 +195,10 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
     fills: engine.stats.fills,
     refused: engine.stats.refused,
     seconds: SECONDS,
+    // PGlite: the checkpoints taken during the run (see docs/operations.md)
+    ...(rt.db.checkpointer
+      ? { checkpoints: rt.db.checkpointer.stats.count, checkpointMaxMs: Math.round(rt.db.checkpointer.stats.maxMs) }
+      : {}),
   });
   await engine.close();
   await rt.close();

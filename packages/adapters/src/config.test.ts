@@ -7,6 +7,10 @@ describe('configuration', () => {
     expect(c.embedded).toBe(true);
     expect(c.db).toMatchObject({ backend: 'pglite', thread: 'main' });
     expect(loadConfig({ PGLITE_THREAD: 'worker' }).db).toMatchObject({ backend: 'pglite', thread: 'worker' });
+    expect(c.db).toMatchObject({ checkpoint: { walMb: 256, seconds: 300 } });
+    expect(loadConfig({ PGLITE_CHECKPOINT_WAL_MB: '64', PGLITE_CHECKPOINT_SECONDS: '60' }).db).toMatchObject({
+      checkpoint: { walMb: 64, seconds: 60 },
+    });
     expect(c.bus).toEqual({ backend: 'memory', retain: 100 });
     expect(loadConfig({ BUS_MEMORY_RETAIN: '0' }).bus).toEqual({ backend: 'memory', retain: 0 });
     expect(c.windows).toMatchObject({ backend: 'memory', size: 1000, ttlSeconds: 86_400 });
@@ -43,6 +47,7 @@ describe('configuration', () => {
     [{ WINDOW_SIZE: '0' }, /^WINDOW_SIZE is invalid/],
     [{ BUS_MEMORY_RETAIN: '-1' }, /^BUS_MEMORY_RETAIN is invalid/],
     [{ PGLITE_THREAD: 'both' }, /^PGLITE_THREAD is invalid/],
+    [{ PGLITE_CHECKPOINT_WAL_MB: '0' }, /^PGLITE_CHECKPOINT_WAL_MB is invalid/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is too weak/],
     [
       { FT_RUNNER: 'threads' },

@@ -53,6 +53,8 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     PGLITE_THREAD: z.enum(['main', 'worker']).default('main'),
+    PGLITE_CHECKPOINT_WAL_MB: int(1, 1_000_000).default(256),
+    PGLITE_CHECKPOINT_SECONDS: int(1, 86_400).default(300),
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     KAFKA_BROKERS: z
       .string()
@@ -128,7 +130,15 @@ export interface Config {
   /** true when no real service is configured: everything in one process on embedded adapters */
   embedded: boolean;
   /** PGlite runs on the main thread (default) or in a worker thread of its own (`PGLITE_THREAD=worker`) */
-  db: { backend: 'pglite'; dir: string; thread?: 'main' | 'worker' } | { backend: 'postgres'; url: string };
+  db:
+    | {
+        backend: 'pglite';
+        dir: string;
+        thread?: 'main' | 'worker';
+        /** when PGlite is checkpointed (PGLITE_CHECKPOINT_WAL_MB, PGLITE_CHECKPOINT_SECONDS) */
+        checkpoint?: { walMb: number; seconds: number };
+      }
+    | { backend: 'postgres'; url: string };
   bus: { backend: 'memory'; retain: number } | { backend: 'kafka'; brokers: string[]; clientId: string };
   windows: {
     backend: 'memory' | 'redis';
@@ -242,7 +252,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     embedded: !e.DATABASE_URL && !e.REDIS_URL && !e.KAFKA_BROKERS && !e.S3_ENDPOINT,
     db: e.DATABASE_URL
       ? { backend: 'postgres', url: e.DATABASE_URL }
-      : { backend: 'pglite', dir: path.join(dataDir, 'pglite'), thread: e.PGLITE_THREAD },
+      : {
+          backend: 'pglite',
+          dir: path.join(dataDir, 'pglite'),
+          thread: e.PGLITE_THREAD,
+          checkpoint: { walMb: e.PGLITE_CHECKPOINT_WAL_MB, seconds: e.PGLITE_CHECKPOINT_SECONDS },
+        },
     bus: e.KAFKA_BROKERS
       ? { backend: 'kafka', brokers: e.KAFKA_BROKERS.split(','), clientId: e.KAFKA_CLIENT_ID }
       : { backend: 'memory', retain: e.BUS_MEMORY_RETAIN },

@@ -58,7 +58,7 @@ export async function createQueue(cfg: Config): Promise<JobQueue> {
 export async function createRuntime(config: Readonly<Config>, log = createLogger(config)): Promise<Runtime> {
   const closers: (() => Promise<void>)[] = [];
   try {
-    const db = await openDatabase(config.db);
+    const db = await openDatabase(config.db, { log });
     closers.push(() => db.close());
     const bus = await createBus(config);
     closers.push(() => bus.close());

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { PGliteThread, pgliteStartParams, type PGliteLike } from './pglite-thread.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { copyIn, type CopyWriter } from './copy-binary.ts';
 import type { Database } from './schema.ts';
 
@@ -21,6 +22,8 @@ export interface DbHandle {
    * connection on PGlite, taken in turn with the query layer's transactions.
    */
   withConnection<T>(fn: (c: RawConnection) => Promise<T>): Promise<T>;
+  /** PGlite only: what checkpoints it (a PostgreSQL server has its own checkpointer) */
+  checkpointer?: Checkpointer;
 }
 
 /** One database connection, used directly. */
@@ -31,9 +34,13 @@ export interface RawConnection {
 }
 
 /** Opens the configured database (PGlite files under DATA_DIR, or PostgreSQL) and migrates it. */
-export async function openDatabase(cfg: Config['db'], opts: { searchPath?: string } = {}): Promise<DbHandle> {
+export async function openDatabase(
+  cfg: Config['db'],
+  opts: { searchPath?: string; log?: { info(o: object, m: string): void; warn(o: object, m: string): void } } = {},
+): Promise<DbHandle> {
   let db: Db;
   let withConnection: DbHandle['withConnection'];
+  let checkpointer: Checkpointer | undefined;
   if (cfg.backend === 'pglite') {
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
@@ -57,6 +64,15 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
       query: (q, params = []) => lite.query(q, [...params]),
     };
     withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
+    // PGlite has no checkpointer process and never checkpoints by itself (see Checkpointer)
+    checkpointer = new Checkpointer(pgliteDb, cfg.checkpoint ?? { walMb: 256, seconds: 300 }, {
+      onCheckpoint: ({ walBytes, ms }) =>
+        opts.log?.info(
+          { walMb: Math.round(walBytes / 1048576), ms: Math.round(ms) },
+          'checkpointed the embedded database',
+        ),
+      onError: (e) => opts.log?.warn({ err: e }, 'checkpointing the embedded database failed'),
+    });
   } else {
     // numeric -> string (exact), int8 -> number where safe
     pg.types.setTypeParser(20, (v) => Number(v));
@@ -88,14 +104,19 @@ export async function openDatabase(cfg: Config['db'], opts: { searchPath?: strin
     }
   }
   await migrate(db);
+  await checkpointer?.start();
   return {
     db,
     backend: cfg.backend,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
     withConnection,
+    ...(checkpointer ? { checkpointer } : {}),
   };
 }
 

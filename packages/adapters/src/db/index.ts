@@ -6,3 +6,4 @@ export * from './repos/strategies.repo.ts';
 export * from './repos/candles.repo.ts';
 export * from './repos/backtests.repo.ts';
 export * from './repos/forward-tests.repo.ts';
+export * from './checkpointer.ts';
