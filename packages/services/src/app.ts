@@ -16,7 +16,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { ServiceContext } from './context.ts';
 import { authPlugin, GATEWAY_HEADER, gatewayKey, resolveJwtSecret } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
-import { createMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
+import { createMetrics, installCheckpointMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
 import { authRoutes } from './gateway/auth.routes.ts';
 import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
@@ -147,7 +147,10 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  if (config.metricsEnabled) installHttpMetrics(app, metrics);
+  if (config.metricsEnabled) {
+    installHttpMetrics(app, metrics);
+    if (rt.db.checkpointer) installCheckpointMetrics(metrics, rt.db.checkpointer.stats);
+  }
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
   if (opts.services.includes('gateway')) {
     await app.register(authRoutes, { ctx, prefix: '/api/auth' });

@@ -150,6 +150,14 @@ describe('accounts and gateway basics', () => {
     expect(d.json().dependencies.database).toMatchObject({ backend: 'pglite', status: 'ok' });
     const m = await t.app.inject({ url: '/metrics' });
     expect(m.body).toContain('http_request_duration_seconds_bucket');
+    // the embedded database's checkpoints, as the checkpointer counts them
+    expect(m.body).toMatch(/^embedded_db_checkpoints 0$/m);
+    await t.rt.db.checkpointer!.checkpoint();
+    const after = (await t.app.inject({ url: '/metrics' })).body;
+    expect(after).toMatch(/^embedded_db_checkpoints 1$/m);
+    const took = Number(/^embedded_db_checkpoint_last_seconds (\S+)$/m.exec(after)?.[1]);
+    expect(took).toBeGreaterThan(0);
+    expect(took).toBe(t.rt.db.checkpointer!.stats.lastMs / 1000);
     const docs = await t.app.inject({ url: '/docs/json' });
     expect(docs.json().paths['/api/auth/login']).toBeDefined();
     const withId = await t.app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });

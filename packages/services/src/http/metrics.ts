@@ -1,3 +1,4 @@
+import type { CheckpointStats } from '@algotrade/adapters';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 
@@ -115,5 +116,38 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
+  });
+}
+
+/**
+ * The embedded database's checkpoints (PGlite only: see Checkpointer), read from `stats` when /metrics
+ * is scraped. Once per registry.
+ */
+export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStats): void {
+  if (metrics.registry.getSingleMetric('embedded_db_checkpoints')) return;
+  const registers = [metrics.registry];
+  new client.Gauge({
+    name: 'embedded_db_checkpoints',
+    help: 'checkpoints the platform issued to PGlite since the database opened',
+    registers,
+    collect() {
+      this.set(stats.count);
+    },
+  });
+  new client.Gauge({
+    name: 'embedded_db_checkpoint_last_seconds',
+    help: 'how long the last PGlite checkpoint held the database (statements wait meanwhile)',
+    registers,
+    collect() {
+      this.set(stats.lastMs / 1000);
+    },
+  });
+  new client.Gauge({
+    name: 'embedded_db_checkpoint_max_seconds',
+    help: 'the longest PGlite checkpoint since the database opened',
+    registers,
+    collect() {
+      this.set(stats.maxMs / 1000);
+    },
   });
 }
