@@ -44,6 +44,9 @@ export const SEED_PORTS: Record<ServiceName, number> = {
 /** The variable holding a service's URL for the distributed gateway: `market-data` -> `MARKET_DATA_URL`. */
 export const serviceUrlVar = (name: ServiceName): string => `${name.toUpperCase().replace('-', '_')}_URL`;
 
+/** When PGlite is checkpointed unless configured (docs/operations.md; see db/checkpointer.ts). */
+export const DEFAULT_CHECKPOINT_POLICY = { walMb: 256, seconds: 300 } as const;
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -53,8 +56,8 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     PGLITE_THREAD: z.enum(['main', 'worker']).default('main'),
-    PGLITE_CHECKPOINT_WAL_MB: int(1, 1_000_000).default(256),
-    PGLITE_CHECKPOINT_SECONDS: int(1, 86_400).default(300),
+    PGLITE_CHECKPOINT_WAL_MB: int(1, 1_000_000).default(DEFAULT_CHECKPOINT_POLICY.walMb),
+    PGLITE_CHECKPOINT_SECONDS: int(1, 86_400).default(DEFAULT_CHECKPOINT_POLICY.seconds),
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     KAFKA_BROKERS: z
       .string()

@@ -14,6 +14,19 @@ const segments = (dir: string) => readdirSync(path.join(dir, 'pg_wal')).filter((
 const write = (h: DbHandle, n = 5000) =>
   sql`insert into bulk select g, md5(g::text) || md5((g + 1)::text) from generate_series(1, ${n}::int) g`.execute(h.db);
 
+/** A PGlite database in a temporary directory, its own checkpointer stopped (tests drive theirs). */
+async function withDatabase(fn: (h: DbHandle, dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const h = await openDatabase({ backend: 'pglite', dir: dir.dir });
+  try {
+    await h.checkpointer!.stop();
+    await fn(h, dir.dir);
+  } finally {
+    await h.close();
+    dir.remove();
+  }
+}
+
 describe('PGlite checkpoints', () => {
   it('does not checkpoint by itself: WAL piles up without the checkpointer', async () => {
     // PGlite alone, told to keep at most 32 MB of WAL: a PostgreSQL server would checkpoint long before
@@ -39,13 +52,10 @@ describe('PGlite checkpoints', () => {
     }
   });
 
-  it('checkpoints after the configured WAL volume, and the WAL on disk stays bounded', async () => {
-    const dir = tempDir();
-    const h = await openDatabase({ backend: 'pglite', dir: dir.dir, checkpoint: { walMb: 16, seconds: 3600 } });
-    const taken: { walBytes: number; ms: number }[] = [];
-    const c = new Checkpointer(h.db, { walMb: 16, seconds: 3600 }, { onCheckpoint: (s) => taken.push(s) });
-    try {
-      await h.checkpointer!.stop(); // this test drives its own, check by check
+  it('checkpoints after the configured WAL volume, and the WAL on disk stays bounded', () =>
+    withDatabase(async (h, dir) => {
+      const taken: { walBytes: number; ms: number }[] = [];
+      const c = new Checkpointer(h.db, { walMb: 16, seconds: 3600 }, { onCheckpoint: (s) => taken.push(s) });
       await sql`create table bulk (id int, s text); create index on bulk (s)`.execute(h.db);
       await c.start();
       await c.stop(); // no timer: checked by hand below
@@ -54,7 +64,7 @@ describe('PGlite checkpoints', () => {
       for (let i = 0; i < 80; i++) {
         await write(h); // ~100 MB in all
         await c.check();
-        most = Math.max(most, segments(dir.dir));
+        most = Math.max(most, segments(dir));
       }
       expect(c.stats.count).toBeGreaterThanOrEqual(4);
       for (const t of taken) expect(t.walBytes).toBeGreaterThanOrEqual(16 * 1024 * 1024);
@@ -62,35 +72,26 @@ describe('PGlite checkpoints', () => {
       expect(most).toBeLessThanOrEqual(5);
       const n = await sql<{ n: number }>`select count(*)::int as n from bulk`.execute(h.db);
       expect(n.rows[0]!.n).toBe(400_000);
-    } finally {
-      await c.stop();
-      await h.close();
-      dir.remove();
-    }
-  });
+    }));
 
-  it('checkpoints on time when anything was written, and not an idle database', async () => {
-    const dir = tempDir();
-    const h = await openDatabase({ backend: 'pglite', dir: dir.dir });
-    const c = new Checkpointer(h.db, { walMb: 1024, seconds: 0.2 }, { checkEveryMs: 50 });
-    try {
-      await h.checkpointer!.stop();
-      await c.start();
-      await sql`create table bulk (id int, s text)`.execute(h.db);
-      const before = await redo(h);
-      await write(h, 10);
-      await expect.poll(() => c.stats.count, { timeout: 5000 }).toBe(1);
-      const after = await redo(h);
-      expect(after).not.toBe(before);
-      await new Promise((r) => setTimeout(r, 600)); // several periods with nothing written
-      expect(c.stats.count).toBe(1);
-      expect(await redo(h)).toBe(after);
-    } finally {
-      await c.stop();
-      await h.close();
-      dir.remove();
-    }
-  });
+  it('checkpoints on time when anything was written, and not an idle database', () =>
+    withDatabase(async (h) => {
+      const c = new Checkpointer(h.db, { walMb: 1024, seconds: 0.2 }, { checkEveryMs: 50 });
+      try {
+        await c.start();
+        await sql`create table bulk (id int, s text)`.execute(h.db);
+        const before = await redo(h);
+        await write(h, 10);
+        await expect.poll(() => c.stats.count, { timeout: 5000 }).toBe(1);
+        const after = await redo(h);
+        expect(after).not.toBe(before);
+        await new Promise((r) => setTimeout(r, 600)); // several periods with nothing written
+        expect(c.stats.count).toBe(1);
+        expect(await redo(h)).toBe(after);
+      } finally {
+        await c.stop();
+      }
+    }));
 
   it('runs under the runtime by default and stops with the database', async () => {
     const dir = tempDir();

@@ -14,8 +14,6 @@ export interface CheckpointStats {
   count: number;
   /** how long the last one took, ms */
   lastMs: number;
-  /** the WAL written between the last checkpoint and the one before it, bytes */
-  lastWalBytes: number;
   /** the longest checkpoint so far, ms */
   maxMs: number;
 }
@@ -34,7 +32,7 @@ export interface CheckpointStats {
  * as it takes (docs/operations.md: about 100-300 ms under heavy trading).
  */
 export class Checkpointer {
-  readonly stats: CheckpointStats = { count: 0, lastMs: 0, lastWalBytes: 0, maxMs: 0 };
+  readonly stats: CheckpointStats = { count: 0, lastMs: 0, maxMs: 0 };
   private lastLsn = 0;
   private lastAt = 0;
   private timer?: NodeJS.Timeout;
@@ -79,16 +77,15 @@ export class Checkpointer {
   /** Checkpoints now. */
   async checkpoint(): Promise<void> {
     const t0 = performance.now();
-    const before = await this.lsn();
     await sql`checkpoint`.execute(this.db);
     const ms = performance.now() - t0;
-    const walBytes = before - this.lastLsn;
-    // from after the checkpoint's own record: an idle database is not checkpointed again
-    this.lastLsn = await this.lsn();
+    // counted from after the checkpoint's own record: an idle database is not checkpointed again
+    const lsn = await this.lsn();
+    const walBytes = lsn - this.lastLsn;
+    this.lastLsn = lsn;
     this.lastAt = Date.now();
     this.stats.count++;
     this.stats.lastMs = ms;
-    this.stats.lastWalBytes = walBytes;
     this.stats.maxMs = Math.max(this.stats.maxMs, ms);
     this.opts.onCheckpoint?.({ walBytes, ms });
   }

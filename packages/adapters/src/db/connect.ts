@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import { DEFAULT_CHECKPOINT_POLICY, type Config } from '../config.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { PGliteThread, pgliteStartParams, type PGliteLike } from './pglite-thread.ts';
@@ -65,7 +65,7 @@ export async function openDatabase(
     };
     withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
     // PGlite has no checkpointer process and never checkpoints by itself (see Checkpointer)
-    checkpointer = new Checkpointer(pgliteDb, cfg.checkpoint ?? { walMb: 256, seconds: 300 }, {
+    checkpointer = new Checkpointer(pgliteDb, cfg.checkpoint ?? DEFAULT_CHECKPOINT_POLICY, {
       onCheckpoint: ({ walBytes, ms }) =>
         opts.log?.info(
           { walMb: Math.round(walBytes / 1048576), ms: Math.round(ms) },

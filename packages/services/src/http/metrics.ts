@@ -125,29 +125,30 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
  */
 export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStats): void {
   if (metrics.registry.getSingleMetric('embedded_db_checkpoints')) return;
-  const registers = [metrics.registry];
-  new client.Gauge({
-    name: 'embedded_db_checkpoints',
-    help: 'checkpoints the platform issued to PGlite since the database opened',
-    registers,
-    collect() {
-      this.set(stats.count);
-    },
-  });
-  new client.Gauge({
-    name: 'embedded_db_checkpoint_last_seconds',
-    help: 'how long the last PGlite checkpoint held the database (statements wait meanwhile)',
-    registers,
-    collect() {
-      this.set(stats.lastMs / 1000);
-    },
-  });
-  new client.Gauge({
-    name: 'embedded_db_checkpoint_max_seconds',
-    help: 'the longest PGlite checkpoint since the database opened',
-    registers,
-    collect() {
-      this.set(stats.maxMs / 1000);
-    },
-  });
+  const gauges: [name: string, help: string, read: () => number][] = [
+    [
+      'embedded_db_checkpoints',
+      'checkpoints the platform issued to PGlite since the database opened',
+      () => stats.count,
+    ],
+    [
+      'embedded_db_checkpoint_last_seconds',
+      'how long the last PGlite checkpoint held the database (statements wait meanwhile)',
+      () => stats.lastMs / 1000,
+    ],
+    [
+      'embedded_db_checkpoint_max_seconds',
+      'the longest PGlite checkpoint since the database opened',
+      () => stats.maxMs / 1000,
+    ],
+  ];
+  for (const [name, help, read] of gauges)
+    new client.Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(read());
+      },
+    });
 }
