@@ -45,6 +45,12 @@ describe('market data service', () => {
     expect((await get('/api/market/symbols?q=aap')).json()).toEqual([
       expect.objectContaining({ symbol: 'AAPL', assetClass: 'stock' }),
     ]);
+    // the search text matches as typed: a wildcard character in it matches only itself
+    expect((await get('/api/market/symbols?q=%25')).json()).toEqual([]);
+    expect((await get('/api/market/symbols?q=B_C')).json()).toEqual([]);
+    expect((await get('/api/market/symbols?q=btc')).json().map((s: { symbol: string }) => s.symbol)).toContain(
+      'BTCUSD',
+    );
   });
 
   it('answers 400 for a bad limit, 404 for an unknown symbol, 401 without a token', async () => {

@@ -1,6 +1,7 @@
 import type { Candle, SymbolInfo } from '@algotrade/core';
 import { sql } from 'kysely';
 import type { Db } from '../connect.ts';
+import type { SymbolsTable } from '../schema.ts';
 
 export const INTERVALS: Record<string, number> = {
   '1m': 60_000,
@@ -115,6 +116,15 @@ export function aggregate(candles: readonly Candle[], ms: number): Candle[] {
   return out;
 }
 
+const symbolInfo = (r: Omit<SymbolsTable, 'created_at'>): SymbolInfo => ({
+  symbol: r.symbol,
+  provider: r.provider,
+  assetClass: r.asset_class,
+  base: r.base,
+  quote: r.quote,
+  active: r.active,
+});
+
 export const symbolsRepo = (db: Db) => ({
   async upsert(s: SymbolInfo): Promise<void> {
     await db
@@ -136,28 +146,16 @@ export const symbolsRepo = (db: Db) => ({
   },
   async search(q?: string): Promise<SymbolInfo[]> {
     let query = db.selectFrom('symbols').selectAll().orderBy('symbol');
-    if (q) query = query.where((eb) => eb.or([eb('symbol', 'ilike', `%${q}%`), eb('base', 'ilike', `%${q}%`)]));
+    if (q) {
+      // the text as typed: % and _ match themselves, not any characters
+      const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where((eb) => eb.or([eb('symbol', 'ilike', like), eb('base', 'ilike', like)]));
+    }
     const rows = await query.limit(500).execute();
-    return rows.map((r) => ({
-      symbol: r.symbol,
-      provider: r.provider,
-      assetClass: r.asset_class,
-      base: r.base,
-      quote: r.quote,
-      active: r.active,
-    }));
+    return rows.map(symbolInfo);
   },
   async get(symbol: string): Promise<SymbolInfo | null> {
     const r = await db.selectFrom('symbols').selectAll().where('symbol', '=', symbol).executeTakeFirst();
-    return r
-      ? {
-          symbol: r.symbol,
-          provider: r.provider,
-          assetClass: r.asset_class,
-          base: r.base,
-          quote: r.quote,
-          active: r.active,
-        }
-      : null;
+    return r ? symbolInfo(r) : null;
   },
 });
