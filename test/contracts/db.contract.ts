@@ -381,6 +381,10 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
         expect(Math.abs(p.cash - want.cash)).toBeLessThanOrEqual(5e-9 + Math.abs(want.cash) * 1e-15);
         expect(Math.abs(p.price! - want.price)).toBeLessThanOrEqual(5e-13 + Math.abs(want.price) * 1e-15);
       });
+      // without a raw connection (the JSON document) the same points are stored the same
+      const b = await newSession(u.id);
+      await forwardTestsRepo(h.db).insertEquity(points.map((p) => ({ ...p, sessionId: b.id })));
+      expect(await repo.equity(b.id)).toEqual(stored);
       // written again with a new point (a restart's first flush): the old ones stay as they were
       await repo.insertEquity([
         { ...points[0]!, equity: 1 },

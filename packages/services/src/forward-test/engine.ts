@@ -21,6 +21,7 @@ import {
   forwardTestsRepo,
   LedgerLog,
   StaleLedgerError,
+  type EquityPoint,
   type Execution,
   type Runtime,
   type SessionRow,
@@ -971,7 +972,7 @@ export class ForwardTestEngine {
         this.metrics.activeSymbols.reset();
         for (const symbol of this.activeSymbols()) this.metrics.activeSymbols.set({ symbol }, 1);
       }
-      const points: Parameters<typeof this.repo.insertEquity>[0] = [];
+      const points: EquityPoint[] = [];
       const states: { id: string; state: LedgerState }[] = [];
       const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
       for (const s of this.sessions.values()) {

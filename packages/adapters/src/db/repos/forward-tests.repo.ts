@@ -263,6 +263,33 @@ export function orderCopyData(es: readonly Execution[]): CopyWriter {
   return w;
 }
 
+/** An equity point of a session (chart_data). */
+export interface EquityPoint {
+  sessionId: string;
+  ts: number;
+  equity: number;
+  cash: number;
+  positionValue: number;
+  price: number;
+}
+
+const EQUITY_COLUMNS = 'session_id, ts, equity, cash, position_value, price';
+
+/** Equity points as binary COPY rows of chart_data (EQUITY_COLUMNS). */
+export function equityCopyData(points: readonly EquityPoint[]): CopyWriter {
+  const w = new CopyWriter(256 + points.length * 96);
+  for (const p of points) {
+    w.row(6);
+    w.uuid(p.sessionId);
+    w.timestamptz(p.ts);
+    w.numeric(p.equity);
+    w.numeric(p.cash);
+    w.numeric(p.positionValue);
+    w.numeric(p.price);
+  }
+  return w;
+}
+
 export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
   if (b[0] !== BINARY_LEDGER || !Number.isInteger(n) || n < LEDGER_KEYS.length)
@@ -630,14 +657,29 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         },
       ];
     },
-    async insertEquity(
-      points: { sessionId: string; ts: number; equity: number; cash: number; positionValue: number; price: number }[],
-    ): Promise<void> {
-      if (!points.length) return;
-      // one JSON document per 5,000 points, expanded by the server (one parameter, one statement)
+    /**
+     * Equity points, 5,000 to a statement. A point a session already has (same session and time: the
+     * first flush after a restart, two instances during a handover) is skipped. With a raw connection the
+     * points go in by binary COPY, about twice as fast as the JSON document; COPY cannot skip a duplicate,
+     * so a chunk that meets one (a unique violation: nothing of it was written) goes again as the JSON
+     * document, which does.
+     */
+    async insertEquity(points: readonly EquityPoint[]): Promise<void> {
       for (let i = 0; i < points.length; i += 5000) {
+        const chunk = points.slice(i, i + 5000);
+        if (opts.withConnection) {
+          try {
+            const rows = await opts.withConnection((c) =>
+              c.copyIn(`chart_data (${EQUITY_COLUMNS})`, equityCopyData(chunk)),
+            );
+            if (rows !== chunk.length) throw new Error(`chart_data took ${rows} of ${chunk.length} points`);
+            continue;
+          } catch (e) {
+            if ((e as { code?: string }).code !== '23505') throw e;
+          }
+        }
         const doc = JSON.stringify(
-          points.slice(i, i + 5000).map((p) => ({
+          chunk.map((p) => ({
             session_id: p.sessionId,
             ts: new Date(p.ts).toISOString(),
             equity: p.equity,
@@ -646,7 +688,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
             price: p.price,
           })),
         );
-        await sql`insert into chart_data (session_id, ts, equity, cash, position_value, price)
+        await sql`insert into chart_data (${sql.raw(EQUITY_COLUMNS)})
           select * from json_to_recordset(${doc}::json) as x(session_id uuid, ts timestamptz, equity numeric,
             cash numeric, position_value numeric, price numeric)
           on conflict (session_id, ts) do nothing`.execute(db);
