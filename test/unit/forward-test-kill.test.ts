@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/env.ts';
+import { startPlatform, waitHealthy } from '../helpers/platform.ts';
 
 /**
  * Crash safety of forward testing, as a user would meet it: the platform is SIGKILLed while many
@@ -12,40 +12,14 @@ afterAll(() => tmp.remove());
 const port = 19_500 + Math.floor(Math.random() * 400);
 const url = `http://127.0.0.1:${port}`;
 
-function start() {
-  const proc = spawn(process.execPath, ['bin/algotrade.mjs', 'start'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATA_DIR: tmp.dir,
-      LOG_LEVEL: 'warn',
-      MARKET_FEED: 'simulator',
-      SIM_SYMBOLS: 'BTCUSD,ETHUSD',
-      SIM_TICKS_PER_SECOND: '100',
-      FT_EQUITY_INTERVAL_MS: '200',
-      RATE_LIMIT_PER_MINUTE: '100000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const start = () =>
+  startPlatform(port, tmp.dir, {
+    MARKET_FEED: 'simulator',
+    SIM_SYMBOLS: 'BTCUSD,ETHUSD',
+    SIM_TICKS_PER_SECOND: '100',
+    FT_EQUITY_INTERVAL_MS: '200',
+    RATE_LIMIT_PER_MINUTE: '100000',
   });
-  let out = '';
-  proc.stdout.on('data', (d) => (out += d));
-  proc.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, exited, output: () => out };
-}
-
-async function waitHealthy(ms: number): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() - t0 > ms) throw new Error('no /health answer');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Trade {
   id: string;
@@ -59,7 +33,7 @@ interface Trade {
 describe('forward testing survives SIGKILL', () => {
   it('resumes running sessions; no trade lost or applied twice; balances reconcile', async () => {
     let proc = start();
-    await waitHealthy(20_000);
+    await waitHealthy(url, 20_000);
     const reg = await fetch(`${url}/api/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -105,7 +79,7 @@ describe('forward testing survives SIGKILL', () => {
     await proc.exited;
 
     proc = start();
-    await waitHealthy(30_000);
+    await waitHealthy(url, 30_000);
     // the sessions resume by themselves and keep trading
     const after0 = await total();
     const t1 = Date.now();
