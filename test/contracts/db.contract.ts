@@ -228,16 +228,15 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       // the ledger comes from the order log: the session row's own state is written behind
       const l3 = { ...(await repo.get(s2.id))!.state } as ReturnType<typeof newLedger>;
       expect(l3.fills).toBe(1);
-      const rowState = async (id: string) =>
-        (
-          (
-            await h.db
-              .selectFrom('forward_test_sessions')
-              .select('state')
-              .where('id', '=', id)
-              .executeTakeFirstOrThrow()
-          ).state as { fills?: number }
-        ).fills ?? 0;
+      // the fill count of the row's own ledger: the last periodic save's (marks) or the row's state
+      const rowState = async (id: string) => {
+        const r = await h.db
+          .selectFrom('forward_test_sessions')
+          .select(['state', 'marks_fills'])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+        return r.marks_fills ?? (r.state as { fills?: number }).fills ?? 0;
+      };
       expect(await rowState(s2.id)).toBe(0);
       const c = exec(s2.id, 'c', 'sell', 55, l3);
       expect(await repo.executeMany([c])).toBe(1);
@@ -263,6 +262,17 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       await repo.saveStates([{ id: s2.id, state: l4 }]);
       expect(await rowState(s2.id)).toBe(3);
       expect((await repo.get(s2.id))!.state).toEqual(l5);
+      // a save of the newest ledger with newer marks is what a read then gives, every field exactly
+      const full = l5 as ReturnType<typeof newLedger>;
+      const marked = { ...full, lastPrice: 61.25, lastTs: full.lastTs + 1000, peakEquity: full.peakEquity + 1.5 };
+      await repo.saveStates([{ id: s2.id, state: marked }]);
+      expect(await rowState(s2.id)).toBe(3);
+      expect((await repo.get(s2.id))!.state).toEqual(marked);
+      // a lifecycle change writes the engine's ledger, newer than the last save: a read gives that one
+      const paused = { ...marked, lastPrice: 62, lastTs: marked.lastTs + 1000 };
+      await repo.setStatus(s2.id, 'paused', { state: paused });
+      expect((await repo.get(s2.id))!.state).toEqual(paused);
+      await repo.setStatus(s2.id, 'running', { state: marked });
       // a periodic save never overwrites a ledger with more fills
       await repo.saveStates([{ id: s1.id, state: newLedger(cfg) }]);
       expect((await repo.get(s1.id))!.state.fills).toBe(2);

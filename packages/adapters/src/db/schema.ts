@@ -61,6 +61,10 @@ export interface ForwardTestSessionsTable {
   status: 'created' | 'running' | 'paused' | 'stopped' | 'failed';
   failure_reason: string | null;
   state: ColumnType<object, string | undefined, string>;
+  /** the ledger as the last periodic save left it (encodeLedger), newer than `state` when set (migration 8) */
+  marks: Uint8Array | null;
+  /** the fill count of `marks` */
+  marks_fills: number | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   started_at: Timestamp | null;

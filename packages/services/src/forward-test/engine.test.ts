@@ -1,4 +1,4 @@
-import { forwardTestsRepo } from '@algotrade/adapters';
+import { decodeLedger, forwardTestsRepo } from '@algotrade/adapters';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
@@ -135,12 +135,14 @@ describe('forward-test execution on the order log', () => {
       receivedAt: Date.now(),
     });
     await engine.close();
+    // the session row's own ledger (the periodic saves' binary column), not the order log's
     const stored = await t.rt.db.db
       .selectFrom('forward_test_sessions')
-      .select('state')
+      .select(['marks', 'marks_fills'])
       .where('id', '=', s.id)
       .executeTakeFirstOrThrow();
-    expect(stored.state).toMatchObject({ fills: 1, qty: 1 });
+    expect(stored.marks_fills).toBe(1);
+    expect(decodeLedger(stored.marks!)).toMatchObject({ fills: 1, qty: 1 });
   });
 
   it('the equity timer writes a tenth of the sessions at a time; a round of slots writes each once, ledgers every sixth round', async () => {
@@ -164,8 +166,8 @@ describe('forward-test execution on the order log', () => {
         ).n,
       );
     const snapshotMarks = async () =>
-      (await t.rt.db.db.selectFrom('forward_test_sessions').select('state').where('id', 'in', ids).execute()).filter(
-        (r) => (r.state as { lastPrice?: number }).lastPrice === 101,
+      (await t.rt.db.db.selectFrom('forward_test_sessions').select('marks').where('id', 'in', ids).execute()).filter(
+        (r) => r.marks && decodeLedger(r.marks).lastPrice === 101,
       ).length;
     let ts = Date.UTC(2026, 0, 2);
     const tick = (price: number) =>

@@ -314,8 +314,15 @@ const toRow = (r: Raw): SessionRow => ({
   config: r.config as Record<string, unknown>,
   status: r.status as SessionStatus,
   failureReason: (r.failure_reason as string) ?? null,
-  // the newest logged fill's ledger when it is newer than the row's own (see `sessions()` below)
-  state: r.order_ledger ? decodeLedger(r.order_ledger as Uint8Array) : unpackLedger(r.order_state ?? r.state),
+  // the newest logged fill's ledger when it is newer than the row's own, else the last periodic save's
+  // (marks), else the row's state (see `sessions()` below)
+  state: r.order_ledger
+    ? decodeLedger(r.order_ledger as Uint8Array)
+    : r.order_state
+      ? unpackLedger(r.order_state)
+      : r.marks
+        ? decodeLedger(r.marks as Uint8Array)
+        : unpackLedger(r.state),
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
@@ -358,7 +365,8 @@ function jsonInsert(es: readonly Execution[]) {
 /** The sessions' new status (and ledger) that risk limits set, written with the orders that caused them. */
 function haltUpdate(hs: readonly Execution[]) {
   const col = <T>(f: (e: Execution) => T) => hs.map(f);
-  return sql`update forward_test_sessions f set state = v.state, updated_at = now(), status = v.status,
+  return sql`update forward_test_sessions f set state = v.state, marks = null, marks_fills = null,
+      updated_at = now(), status = v.status,
       failure_reason = coalesce(v.reason, f.failure_reason),
       stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
     from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => JSON.stringify(e.state))}::jsonb[],
@@ -386,7 +394,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
             .selectFrom('session_orders as o')
             .select(['o.ledger', 'o.state'])
             .whereRef('o.session_id', '=', 'f.id')
-            .where('o.fill_seq', '>', sql<number>`coalesce((f.state->>'fills')::int, 0)`)
+            .where('o.fill_seq', '>', sql<number>`coalesce(f.marks_fills, (f.state->>'fills')::int, 0)`)
             .orderBy('o.fill_seq', 'desc')
             .limit(1)
             .as('o'),
@@ -406,6 +414,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         'f.started_at',
         'f.stopped_at',
         'f.state',
+        'f.marks',
         'o.ledger as order_ledger',
         'o.state as order_state',
       ]);
@@ -484,7 +493,8 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
           status,
           updated_at: sql`now()`,
           ...(opts.reason !== undefined ? { failure_reason: opts.reason } : {}),
-          ...(opts.state ? { state: JSON.stringify(opts.state) } : {}),
+          // a lifecycle change writes the engine's ledger, newer than the last periodic save's
+          ...(opts.state ? { state: JSON.stringify(opts.state), marks: null, marks_fills: null } : {}),
           ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
           ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
         } as never)
@@ -492,17 +502,18 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .execute();
     },
     /**
-     * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement. A saved state never
-     * replaces one with more fills: an execution's own transaction always wins over a periodic save.
+     * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement per 5,000, in binary
+     * (encodeLedger) to the rows' `marks` (migration 8), sent as hex text (PGlite's own bytea array
+     * parameters are hex-encoded a byte at a time in JavaScript). A saved ledger never replaces one with more fills: an
+     * execution's own transaction always wins over a periodic save.
      */
-    async saveStates(states: { id: string; state: LedgerState }[]): Promise<void> {
+    async saveStates(states: readonly { id: string; state: LedgerState }[]): Promise<void> {
       for (let i = 0; i < states.length; i += 5000) {
-        const doc = JSON.stringify(states.slice(i, i + 5000));
-        await sql`update forward_test_sessions f set state = v.state
-          from json_to_recordset(${doc}::json) as v(id uuid, state jsonb)
-          where f.id = v.id and coalesce((f.state->>'fills')::int, 0) <= coalesce((v.state->>'fills')::int, 0)`.execute(
-          db,
-        );
+        const chunk = states.slice(i, i + 5000);
+        await sql`update forward_test_sessions f set marks = decode(v.marks, 'hex'), marks_fills = v.fills
+          from unnest(${chunk.map((x) => x.id)}::uuid[], ${chunk.map((x) => x.state.fills)}::int[],
+            ${chunk.map((x) => encodeLedger(x.state).toString('hex'))}::text[]) as v(id, fills, marks)
+          where f.id = v.id and coalesce(f.marks_fills, (f.state->>'fills')::int, 0) <= v.fills`.execute(db);
       }
     },
     async delete(id: string, userId: string): Promise<boolean> {
