@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { decodeLedger } from '@algotrade/adapters';
 import { newLedger } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import pg from 'pg';
@@ -211,11 +212,15 @@ describe('forward-test failover between two instances of one consumer group (Kaf
     ]);
     stage('drained');
     expect(exited, `the survivor did not drain on SIGTERM: ${survivor.out()}`).toBe(true);
-    const rows = await db.query<{ id: string; state: { fills: number; fees: number; realizedPnl: number } }>(
-      `select id, state from forward_test_sessions where id = any($1)`,
-      [sessionIds],
-    );
-    for (const row of rows.rows) {
+    // the session row's own ledger: the periodic saves' binary column (migration 8), else its state
+    const stored = await db.query<{
+      id: string;
+      state: { fills: number; fees: number; realizedPnl: number };
+      marks: Buffer | null;
+    }>(`select id, state, marks from forward_test_sessions where id = any($1)`, [sessionIds]);
+    const rows = stored.rows.map((r) => ({ id: r.id, state: r.marks ? decodeLedger(r.marks) : r.state }));
+    expect(rows.length).toBe(sessionIds.length);
+    for (const row of rows) {
       const t = await db.query<{ n: string; fees: string; pnl: string }>(
         `select count(*) n, coalesce(sum(fee), 0) fees, coalesce(sum(realized_pnl), 0) pnl from trades where session_id = $1`,
         [row.id],
