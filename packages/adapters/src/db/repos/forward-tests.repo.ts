@@ -303,6 +303,26 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   return l as unknown as LedgerState;
 }
 
+/** A duplicate key: PostgreSQL's unique_violation. */
+const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
+
+/**
+ * The fill count of a session row's own ledger, in SQL (alias `f`): the last periodic save's (marks)
+ * when set, else the row's state.
+ */
+const rowFills = sql<number>`coalesce(f.marks_fills, (f.state->>'fills')::int, 0)`;
+
+/**
+ * A session's ledger: the newest logged fill's when it is newer than the row's own, else the last
+ * periodic save's (marks), else the row's state (see `sessions()` below).
+ */
+function sessionLedger(r: Raw): Partial<LedgerState> {
+  if (r.order_ledger) return decodeLedger(r.order_ledger as Uint8Array);
+  if (r.order_state) return unpackLedger(r.order_state);
+  if (r.marks) return decodeLedger(r.marks as Uint8Array);
+  return unpackLedger(r.state);
+}
+
 const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
 const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
 const toRow = (r: Raw): SessionRow => ({
@@ -314,15 +334,7 @@ const toRow = (r: Raw): SessionRow => ({
   config: r.config as Record<string, unknown>,
   status: r.status as SessionStatus,
   failureReason: (r.failure_reason as string) ?? null,
-  // the newest logged fill's ledger when it is newer than the row's own, else the last periodic save's
-  // (marks), else the row's state (see `sessions()` below)
-  state: r.order_ledger
-    ? decodeLedger(r.order_ledger as Uint8Array)
-    : r.order_state
-      ? unpackLedger(r.order_state)
-      : r.marks
-        ? decodeLedger(r.marks as Uint8Array)
-        : unpackLedger(r.state),
+  state: sessionLedger(r),
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
@@ -394,7 +406,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
             .selectFrom('session_orders as o')
             .select(['o.ledger', 'o.state'])
             .whereRef('o.session_id', '=', 'f.id')
-            .where('o.fill_seq', '>', sql<number>`coalesce(f.marks_fills, (f.state->>'fills')::int, 0)`)
+            .where('o.fill_seq', '>', rowFills)
             .orderBy('o.fill_seq', 'desc')
             .limit(1)
             .as('o'),
@@ -504,8 +516,8 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     /**
      * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement per 5,000, in binary
      * (encodeLedger) to the rows' `marks` (migration 8), sent as hex text (PGlite's own bytea array
-     * parameters are hex-encoded a byte at a time in JavaScript). A saved ledger never replaces one with more fills: an
-     * execution's own transaction always wins over a periodic save.
+     * parameters are hex-encoded a byte at a time in JavaScript). A saved ledger never replaces one
+     * with more fills: an execution's own transaction always wins over a periodic save.
      */
     async saveStates(states: readonly { id: string; state: LedgerState }[]): Promise<void> {
       for (let i = 0; i < states.length; i += 5000) {
@@ -513,7 +525,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         await sql`update forward_test_sessions f set marks = decode(v.marks, 'hex'), marks_fills = v.fills
           from unnest(${chunk.map((x) => x.id)}::uuid[], ${chunk.map((x) => x.state.fills)}::int[],
             ${chunk.map((x) => encodeLedger(x.state).toString('hex'))}::text[]) as v(id, fills, marks)
-          where f.id = v.id and coalesce(f.marks_fills, (f.state->>'fills')::int, 0) <= v.fills`.execute(db);
+          where f.id = v.id and ${rowFills} <= v.fills`.execute(db);
       }
     },
     async delete(id: string, userId: string): Promise<boolean> {
@@ -586,8 +598,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         // a signal executed before (a redelivery, or a tick another instance already acted on) or a fill
         // number already taken: some plan assumed a ledger that is not the stored one. Nothing was written;
         // the caller reloads the batch's sessions from the database and plans again.
-        if ((e as { code?: string }).code === '23505')
-          throw new StaleLedgerError([...new Set(es.map((x) => x.sessionId))]);
+        if (isUniqueViolation(e)) throw new StaleLedgerError([...new Set(es.map((x) => x.sessionId))]);
         throw e;
       }
       return es.length;
@@ -686,7 +697,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
             if (rows !== chunk.length) throw new Error(`chart_data took ${rows} of ${chunk.length} points`);
             continue;
           } catch (e) {
-            if ((e as { code?: string }).code !== '23505') throw e;
+            if (!isUniqueViolation(e)) throw e;
           }
         }
         const doc = JSON.stringify(
