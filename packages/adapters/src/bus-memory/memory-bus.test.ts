@@ -1,5 +1,5 @@
 import { busContract } from '../../../../test/contracts/bus.contract.ts';
-import { envelopeIds } from '@algotrade/core';
+import { DEFAULT_MEMORY_QUEUE, envelopeIds, TOPICS } from '@algotrade/core';
 import { RecentIds } from './dedupe.ts';
 import { MemoryBus, partitionOf } from './memory-bus.ts';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,75 @@ describe('memory bus retention', () => {
   });
   it('keeps nothing with retain 0', async () => {
     expect(await replay(new MemoryBus(0), 10)).toEqual([]);
+  });
+});
+
+describe('memory bus bounded queues', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+
+  it("makes publishers wait while a group's partition queue is full, until it is half empty, and loses nothing", async () => {
+    const bus = new MemoryBus(0);
+    const topic = TOPICS.marketDataUpdates.name;
+    const limit = TOPICS.marketDataUpdates.memoryQueue;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const got: number[] = [];
+    const sub = await bus.subscribe<{ i: number }>(topic, { group: 'slow' }, async (m) => {
+      await gate;
+      got.push(m.data.i);
+    });
+    const total = limit + 10;
+    // one key, so one partition; `consumedWhenSettled` is how far the consumer was when each publish resolved
+    const consumedWhenSettled: number[] = new Array(total);
+    const pubs = Array.from({ length: total }, (_, i) =>
+      bus.publish(topic, 'BTCUSD', 'ticks', { i }).then(() => (consumedWhenSettled[i] = got.length)),
+    );
+    await tick();
+    // the messages that found room resolved at once; the one that filled the queue and those after it wait
+    expect(consumedWhenSettled.filter((x) => x !== undefined)).toHaveLength(limit - 1);
+    expect(got).toHaveLength(0);
+    expect(bus.lag(topic, 'slow')).toBe(total - 1); // one is in the handler
+    open();
+    await Promise.all(pubs);
+    // the waiting ones resolved only once the consumer had taken the queue down to half
+    for (let i = limit - 1; i < total; i++) expect(consumedWhenSettled[i]).toBeGreaterThanOrEqual(total - limit / 2);
+    await tick();
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+    await sub.close();
+    await bus.close();
+  });
+
+  it('bounds each group on its own, waits for none without a group, and holds other topics to the default', async () => {
+    const bus = new MemoryBus(0);
+    const topic = TOPICS.marketDataUpdates.name;
+    const limit = TOPICS.marketDataUpdates.memoryQueue;
+    // no group yet: nothing queues, nothing waits
+    await Promise.all(Array.from({ length: limit * 2 }, () => bus.publish(topic, 'K', 't', {})));
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const fast = await bus.subscribe(topic, { group: 'fast' }, () => {});
+    const slow = await bus.subscribe(topic, { group: 'slow' }, () => gate);
+    let settled = 0;
+    const pubs = Array.from({ length: limit + 5 }, () => bus.publish(topic, 'K', 't', {}).then(() => settled++));
+    await tick();
+    expect(settled).toBe(limit - 1); // the fast group keeps up; the slow one holds the rest
+    open();
+    await Promise.all(pubs);
+    // a topic without its own bound takes DEFAULT_MEMORY_QUEUE before anyone waits
+    let hold!: () => void;
+    const held = new Promise<void>((r) => (hold = r));
+    const events = await bus.subscribe(TOPICS.tradeExecutions.name, { group: 'slow' }, () => held);
+    let done = 0;
+    const many = Array.from({ length: 1000 }, () =>
+      bus.publish(TOPICS.tradeExecutions.name, 'session', 'fill', {}).then(() => done++),
+    );
+    await tick();
+    expect(done).toBe(1000);
+    expect(DEFAULT_MEMORY_QUEUE).toBeGreaterThan(1000);
+    hold();
+    await Promise.all(many);
+    for (const s of [fast, slow, events]) await s.close();
+    await bus.close();
   });
 });
 

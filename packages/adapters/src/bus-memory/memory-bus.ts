@@ -1,5 +1,5 @@
 import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
-import { allTopics, envelopeIds } from '@algotrade/core';
+import { allTopics, DEFAULT_MEMORY_QUEUE, envelopeIds } from '@algotrade/core';
 import { RecentIds } from './dedupe.ts';
 import { deliverWithRetry } from './retry.ts';
 
@@ -15,26 +15,51 @@ interface Member {
   maxAttempts: number;
 }
 
+/**
+ * One consumer group's messages on one partition, delivered one at a time in order. At `limit`
+ * messages waiting it is full: publishers wait (`room`) until the consumer has taken it down to half.
+ */
 class PartitionQueue {
   private items: Envelope[] = [];
   private head = 0;
   private running = false;
-  constructor(private readonly deliver: (m: Envelope) => Promise<void> | void) {}
-  push(m: Envelope): void {
+  private waiting?: { p: Promise<void>; resolve: () => void };
+  constructor(
+    private readonly deliver: (m: Envelope) => Promise<void> | void,
+    private readonly limit: number,
+  ) {}
+  /** queues a message; true when the queue is now full */
+  push(m: Envelope): boolean {
     this.items.push(m);
     if (!this.running) {
       this.running = true;
       queueMicrotask(() => void this.drain());
     }
+    return this.items.length - this.head >= this.limit;
   }
   get depth(): number {
     return this.items.length - this.head;
+  }
+  /** resolves once the consumer has taken the queue down to half its limit */
+  room(): Promise<void> {
+    if (!this.waiting) {
+      let resolve!: () => void;
+      const p = new Promise<void>((r) => (resolve = r));
+      this.waiting = { p, resolve };
+    }
+    return this.waiting.p;
+  }
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.resolve();
   }
   private async drain(): Promise<void> {
     while (this.head < this.items.length) {
       const m = this.items[this.head++]!;
       const r = this.deliver(m);
       if (r) await r;
+      if (this.waiting && this.items.length - this.head <= this.limit >> 1) this.wake();
       if (this.head > 8192) {
         this.items = this.items.slice(this.head);
         this.head = 0;
@@ -43,6 +68,7 @@ class PartitionQueue {
     this.items = [];
     this.head = 0;
     this.running = false;
+    this.wake();
   }
 }
 
@@ -55,11 +81,12 @@ class Group {
     readonly bus: MemoryBus,
     readonly topic: string,
     partitions: number,
+    limit: number,
     dedupe: boolean,
   ) {
     // the ids this bus makes are remembered as numbers (a redelivery here is a publish with a given id)
     this.seen = dedupe ? new RecentIds(100_000, bus.ids.prefix) : undefined;
-    this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m)));
+    this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m), limit));
   }
   private deliver(partition: number, m: Envelope): Promise<void> | void {
     if (this.members.length === 0 || (this.seen && !this.seen.add(m.id))) return;
@@ -81,6 +108,8 @@ class Group {
 
 interface Topic {
   partitions: number;
+  /** messages one group may have waiting on one partition before publishers wait */
+  limit: number;
   groups: Map<string, Group>;
   /** a short retained log, for fromBeginning subscribers */
   log: Envelope[];
@@ -90,6 +119,12 @@ interface Topic {
  * In-process event bus with Kafka's semantics where they matter: partitions by key (order per key),
  * consumer groups (each group sees every message once; members share partitions), at-least-once with
  * de-duplication by id, retries with back-off, then `<topic>.dlq`.
+ *
+ * Bounded: where Kafka keeps a lagging group's messages on disk, this bus keeps them on the heap, so a
+ * publish whose message fills a group's partition queue (the topic's `memoryQueue`) resolves only once
+ * that group has taken it down to half. A producer that awaits its publishes (a replay at full speed,
+ * an import) then runs at its consumers' pace instead of piling its backlog onto the heap; nothing is
+ * dropped, and one that does not await is not slowed.
  */
 export class MemoryBus implements EventBus {
   /** ids of the envelopes this bus publishes without one given */
@@ -103,16 +138,18 @@ export class MemoryBus implements EventBus {
    * young generation at least once: keep it small (BUS_MEMORY_RETAIN, default 100).
    */
   constructor(private readonly retain = 100) {
-    for (const t of allTopics()) this.topic(t.name, t.partitions);
+    for (const t of allTopics()) this.topic(t.name, t.partitions, t.memoryQueue);
   }
-  private topic(name: string, partitions = 1): Topic {
+  private topic(name: string, partitions = 1, limit = DEFAULT_MEMORY_QUEUE): Topic {
     let t = this.topics.get(name);
-    if (!t) this.topics.set(name, (t = { partitions, groups: new Map(), log: [] }));
+    if (!t) this.topics.set(name, (t = { partitions, limit, groups: new Map(), log: [] }));
     return t;
   }
   async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
     const env: Envelope<T> = { id: id ?? this.ids(), type, ts: Date.now(), key, data };
-    this.route(topic, env);
+    const full: PartitionQueue[] = [];
+    this.route(topic, env, full);
+    for (const q of full) await q.room();
     return env;
   }
   async publishMany(
@@ -120,10 +157,13 @@ export class MemoryBus implements EventBus {
     messages: { key: string; type: string; data: unknown; id?: string }[],
   ): Promise<void> {
     const now = Date.now();
+    const full: PartitionQueue[] = [];
     for (const m of messages)
-      this.route(topic, { id: m.id ?? this.ids(), type: m.type, ts: now, key: m.key, data: m.data });
+      this.route(topic, { id: m.id ?? this.ids(), type: m.type, ts: now, key: m.key, data: m.data }, full);
+    for (const q of full) await q.room();
   }
-  private route(topic: string, env: Envelope): void {
+  /** queues the message for every group, adding the queues it leaves full to `full` */
+  private route(topic: string, env: Envelope, full: PartitionQueue[]): void {
     if (this.closed) throw new Error('bus is closed');
     // messages are immutable once published: a handler cannot change what another group sees
     Object.freeze(env);
@@ -134,13 +174,16 @@ export class MemoryBus implements EventBus {
     }
     if (t.groups.size === 0) return;
     const p = t.partitions === 1 ? 0 : partitionOf(env.key, t.partitions);
-    for (const g of t.groups.values()) g.queues[p]!.push(env);
+    for (const g of t.groups.values()) {
+      const q = g.queues[p]!;
+      if (q.push(env) && !full.includes(q)) full.push(q);
+    }
   }
   async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
     const t = this.topic(topic);
     let g = t.groups.get(opts.group);
     const isNew = !g;
-    if (!g) t.groups.set(opts.group, (g = new Group(this, topic, t.partitions, opts.dedupe !== false)));
+    if (!g) t.groups.set(opts.group, (g = new Group(this, topic, t.partitions, t.limit, opts.dedupe !== false)));
     const member: Member = { handler: handler as Handler, maxAttempts: opts.maxAttempts ?? 5 };
     g.members.push(member);
     if (isNew && opts.fromBeginning)

@@ -1,5 +1,5 @@
 import type { Tick } from '@algotrade/core';
-import { newStats, normaliseSymbol, type TickProvider } from './provider.ts';
+import { newStats, normaliseSymbol, type OnTicks, type TickProvider } from './provider.ts';
 import { ReconnectingSocket } from './ws-client.ts';
 
 export const COINBASE_FEED_URL = 'wss://ws-feed.exchange.coinbase.com';
@@ -25,7 +25,7 @@ export class CoinbaseProvider implements TickProvider {
   private readonly products = new Set<string>();
   private readonly lastTradeId = new Map<string, number>();
   private sock?: ReconnectingSocket;
-  private onTicks?: (symbol: string, ticks: Tick[]) => void;
+  private onTicks?: OnTicks;
   constructor(
     private readonly opts: {
       url?: string;
@@ -40,7 +40,7 @@ export class CoinbaseProvider implements TickProvider {
     return { type, product_ids: products, channels };
   }
 
-  async start(onTicks: (symbol: string, ticks: Tick[]) => void): Promise<void> {
+  async start(onTicks: OnTicks): Promise<void> {
     this.onTicks = onTicks;
     this.sock = new ReconnectingSocket({
       url: this.opts.url ?? COINBASE_FEED_URL,

@@ -1,5 +1,5 @@
 import type { Tick } from '@algotrade/core';
-import { newStats, normaliseSymbol, type TickProvider } from './provider.ts';
+import { newStats, normaliseSymbol, type OnTicks, type TickProvider } from './provider.ts';
 import { ReconnectingSocket } from './ws-client.ts';
 
 /**
@@ -11,10 +11,10 @@ export class FinnhubProvider implements TickProvider {
   readonly stats = newStats();
   private readonly symbols = new Set<string>();
   private sock?: ReconnectingSocket;
-  private onTicks?: (symbol: string, ticks: Tick[]) => void;
+  private onTicks?: OnTicks;
   constructor(private readonly opts: { token: string; url?: string; idleTimeoutMs?: number; baseDelayMs?: number }) {}
 
-  async start(onTicks: (symbol: string, ticks: Tick[]) => void): Promise<void> {
+  async start(onTicks: OnTicks): Promise<void> {
     this.onTicks = onTicks;
     const base = this.opts.url ?? 'wss://ws.finnhub.io';
     this.sock = new ReconnectingSocket({

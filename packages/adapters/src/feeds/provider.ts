@@ -8,11 +8,18 @@ export interface FeedStats {
   errors: number;
 }
 
+/**
+ * Receives a provider's ticks. It may return a promise (the publish): a provider that sets its own pace
+ * (a replay at full speed) waits for it before emitting more, so it runs at its consumers' pace; a live
+ * venue's feed cannot wait and does not.
+ */
+export type OnTicks = (symbol: string, ticks: Tick[]) => unknown;
+
 /** A source of live ticks, normalised to one Tick type whatever the venue's format. */
 export interface TickProvider {
   readonly name: string;
   readonly stats: FeedStats;
-  start(onTicks: (symbol: string, ticks: Tick[]) => void): Promise<void>;
+  start(onTicks: OnTicks): Promise<void>;
   subscribe(symbol: string): Promise<void>;
   unsubscribe(symbol: string): Promise<void>;
   stop(): Promise<void>;

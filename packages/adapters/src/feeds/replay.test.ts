@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Tick } from '@algotrade/core';
+import { TOPICS, type Tick } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { until } from '../../../../test/helpers/wait.ts';
+import { MemoryBus } from '../bus-memory/memory-bus.ts';
 import { CsvReplayProvider, readReplayFile } from './replay.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'replay-'));
@@ -75,5 +76,58 @@ describe('CSV replay feed', () => {
     await until(() => got.length >= 63, 5000);
     await p.stop();
     expect(got[21]!.price).toBe(100); // started over
+  });
+
+  // 2,500 recorded ticks: three turns of the pump at speed 0 (1,000 a turn)
+  const longCsv = [
+    'timestamp,price,size',
+    ...Array.from({ length: 2500 }, (_, i) => `${1_767_600_000 + i},${100 + (i % 50)},1`),
+  ].join('\n');
+
+  it('at speed 0 waits for the consumer to take each batch before emitting the next', async () => {
+    const p = new CsvReplayProvider({ file: file('w.csv', longCsv), symbol: 'WAIT', speed: 0 });
+    const batches: number[] = [];
+    const takes: (() => void)[] = [];
+    await p.start((_s, ticks) => {
+      batches.push(ticks.length);
+      return new Promise<void>((r) => takes.push(r));
+    });
+    await p.subscribe('WAIT');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(batches).toEqual([1000]); // the first publish has not resolved: nothing more
+    takes.shift()!();
+    await until(() => batches.length === 2, 2000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(batches).toEqual([1000, 1000]);
+    takes.shift()!();
+    await until(() => p.done, 2000);
+    expect(batches).toEqual([1000, 1000, 500]);
+    await p.stop();
+  });
+
+  it("at speed 0 into the memory bus keeps no more waiting than the topic's bound, and loses nothing", async () => {
+    const bus = new MemoryBus(0);
+    const topic = TOPICS.marketDataUpdates.name;
+    let got = 0;
+    let maxLag = 0;
+    const sub = await bus.subscribe<{ ticks: unknown[] }>(topic, { group: 'slow' }, async (m) => {
+      maxLag = Math.max(maxLag, bus.lag(topic, 'slow'));
+      await new Promise((r) => setImmediate(r));
+      got += m.data.ticks.length;
+    });
+    // one tick a message, so the bound is met at once
+    const p = new CsvReplayProvider({ file: file('b.csv', longCsv), symbol: 'BOUND', speed: 0 });
+    await p.start((symbol, ticks) =>
+      Promise.all(ticks.map((t) => bus.publish(topic, symbol, 'ticks', { symbol, ticks: [t] }))),
+    );
+    await p.subscribe('BOUND');
+    await until(() => got === 2500, 20_000);
+    // a turn publishes its 1,000 at once, then waits for the queue to come down to half the bound
+    // (without waiting, the whole file would be queued within three turns of the timer)
+    expect(maxLag).toBeGreaterThan(900);
+    expect(maxLag).toBeLessThanOrEqual(TOPICS.marketDataUpdates.memoryQueue / 2 + 1000);
+    await p.stop();
+    await sub.close();
+    await bus.close();
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Tick } from '@algotrade/core';
 import { parseCandlesCsv, parseTimestamp } from './csv.ts';
-import { newStats, type FeedStats, type TickProvider } from './provider.ts';
+import { newStats, type FeedStats, type OnTicks, type TickProvider } from './provider.ts';
 
 export interface ReplayOptions {
   file: string;
@@ -71,12 +71,14 @@ export class CsvReplayProvider implements TickProvider {
   private readonly ticks: Omit<Tick, 'symbol'>[];
   private active = false;
   private timer?: NodeJS.Timeout;
-  private onTicks?: (symbol: string, ticks: Tick[]) => void;
+  private onTicks?: OnTicks;
   private next = 0;
   private t0Wall = 0;
   private t0Rec = 0;
   private seq = 0;
   private lastTs = 0;
+  /** turns of the pump at speed 0 waiting for their publish; a newer schedule supersedes them */
+  private turn = 0;
   done = false;
 
   constructor(private readonly opts: ReplayOptions) {
@@ -89,7 +91,7 @@ export class CsvReplayProvider implements TickProvider {
     return this.ticks.length;
   }
 
-  async start(onTicks: (symbol: string, ticks: Tick[]) => void): Promise<void> {
+  async start(onTicks: OnTicks): Promise<void> {
     this.onTicks = onTicks;
     this.schedule(0);
   }
@@ -119,6 +121,7 @@ export class CsvReplayProvider implements TickProvider {
   }
 
   private schedule(ms: number) {
+    this.turn++;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.pump(), ms);
     this.timer.unref();
@@ -139,9 +142,10 @@ export class CsvReplayProvider implements TickProvider {
       out.push({ ...t, symbol: this.opts.symbol, ts, seq: ++this.seq });
       this.next++;
     }
+    let taken: unknown;
     if (out.length) {
       this.stats.received += out.length;
-      this.onTicks(this.opts.symbol, out);
+      taken = this.onTicks(this.opts.symbol, out);
     }
     if (this.next >= this.ticks.length) {
       if (!this.opts.loop) {
@@ -149,6 +153,16 @@ export class CsvReplayProvider implements TickProvider {
         return;
       }
       this.restart();
+    }
+    // as fast as possible means as fast as the consumers take it: the next turn waits for this one's
+    // publish (which waits while the in-memory bus's queue is full) instead of piling ticks up
+    if (speed <= 0 && typeof (taken as Promise<unknown> | undefined)?.then === 'function') {
+      const turn = ++this.turn;
+      void (taken as Promise<unknown>).then(
+        () => this.turn === turn && this.schedule(0),
+        () => this.turn === turn && this.schedule(0),
+      );
+      return;
     }
     const t = this.ticks[this.next]!;
     const wait = speed > 0 ? this.t0Wall + (t.ts - this.t0Rec) / speed - (this.opts.now ?? Date.now)() : 0;

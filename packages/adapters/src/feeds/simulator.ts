@@ -1,6 +1,6 @@
 import type { Tick } from '@algotrade/core';
 import { gaussian, seededRandom } from '@algotrade/core';
-import { newStats, type TickProvider } from './provider.ts';
+import { newStats, type OnTicks, type TickProvider } from './provider.ts';
 
 const START_PRICES: Record<string, number> = {
   BTCUSD: 65_000,
@@ -37,7 +37,7 @@ export class SimulatorProvider implements TickProvider {
   readonly stats = newStats();
   private readonly syms = new Map<string, SymState>();
   private timer?: NodeJS.Timeout;
-  private onTicks?: (symbol: string, ticks: Tick[]) => void;
+  private onTicks?: OnTicks;
   constructor(private readonly opts: SimulatorOptions) {}
 
   private state(symbol: string): SymState {
@@ -75,7 +75,7 @@ export class SimulatorProvider implements TickProvider {
     return out;
   }
 
-  async start(onTicks: (symbol: string, ticks: Tick[]) => void): Promise<void> {
+  async start(onTicks: OnTicks): Promise<void> {
     this.onTicks = onTicks;
     const rate = this.opts.ticksPerSecond;
     if (rate <= 0) return;

@@ -40,14 +40,15 @@ export class FeedManager {
       if (action === 'subscribe') await p.subscribe(symbol);
       else await p.unsubscribe(symbol);
     });
-    await p.start((symbol, ticks) => {
-      void bus
+    // the publish goes back to the provider: a replay at full speed waits for it (see OnTicks)
+    await p.start((symbol, ticks) =>
+      bus
         .publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
           symbol,
           ticks: ticks.map((t) => ({ ts: t.ts, price: t.price, size: t.size, bid: t.bid, ask: t.ask, seq: t.seq })),
         })
-        .catch((e) => this.ctx.rt.log.warn({ err: e }, 'publishing ticks failed'));
-    });
+        .catch((e) => this.ctx.rt.log.warn({ err: e }, 'publishing ticks failed')),
+    );
   }
 
   async stop(): Promise<void> {
