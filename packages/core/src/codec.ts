@@ -6,12 +6,32 @@ import type { Envelope } from './ports.ts';
  * bigint -> {"$bigint": "123"}. Decimal amounts travel as strings and stay strings.
  */
 export function encodeEnvelope(env: Envelope): string {
-  return JSON.stringify(env, function (this: Record<string, unknown>, key, value) {
-    const raw = this[key];
-    if (raw instanceof Date) return { $date: raw.toISOString() };
-    if (typeof raw === 'bigint') return { $bigint: raw.toString() };
-    return value;
-  });
+  // a replacer costs a call from JSON.stringify per value (70 us for a message of 100 ticks against
+  // 40 us without): most messages hold neither type, and looking for them first is cheaper
+  return mayHoldTagged(env, 0) ? JSON.stringify(env, tagging) : JSON.stringify(env);
+}
+
+function tagging(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  if (raw instanceof Date) return { $date: raw.toISOString() };
+  if (typeof raw === 'bigint') return { $bigint: raw.toString() };
+  return value;
+}
+
+/**
+ * Whether `v` may hold a Date or a bigint: false only when it surely holds neither. An object with its
+ * own toJSON (which may return one), or nesting deeper than 32, answers true and takes the replacer.
+ */
+function mayHoldTagged(v: unknown, depth: number): boolean {
+  if (typeof v === 'bigint') return true;
+  if (v === null || typeof v !== 'object') return false;
+  if (depth > 32 || v instanceof Date || typeof (v as { toJSON?: unknown }).toJSON === 'function') return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (mayHoldTagged(v[i], depth + 1)) return true;
+    return false;
+  }
+  for (const k in v) if (mayHoldTagged((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
 }
 
 export function decodeEnvelope(text: string): Envelope {
