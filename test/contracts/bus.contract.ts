@@ -20,6 +20,31 @@ export function busContract(
     afterAll(() => bus?.close());
     const settle = () => new Promise((r) => setTimeout(r, settleMs));
 
+    it("reports each group's lag (published and not yet handled) until its handler catches up", async () => {
+      const t = await topic(2);
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let handled = 0;
+      const slow = await bus.subscribe(t, { group: 'lagging' }, async () => {
+        await gate;
+        handled++;
+      });
+      const quick = await bus.subscribe(t, { group: 'quick' }, () => {});
+      await settle();
+      const lagOf = async (group: string) =>
+        (await bus.consumerLag()).find((l) => l.topic === t && l.group === group)?.lag;
+      expect(await lagOf('lagging')).toBe(0);
+      for (let i = 0; i < 20; i++) await bus.publish(t, `K${i % 4}`, 'n', { i });
+      await until(async () => (await lagOf('lagging')) === 20 && (await lagOf('quick')) === 0);
+      open();
+      await until(() => handled === 20);
+      await until(async () => (await lagOf('lagging')) === 0);
+      await slow.close();
+      await quick.close();
+      // a closed subscription is no longer this process's to report
+      expect(await lagOf('lagging')).toBeUndefined();
+    });
+
     it('round-trips the envelope, dates and decimal strings', async () => {
       const t = await topic(1);
       const got: Envelope[] = [];

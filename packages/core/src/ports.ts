@@ -37,8 +37,20 @@ export interface EventBus {
   /** Publishes several messages at once; a message without an id gets a new one. */
   publishMany?(topic: string, messages: { key: string; type: string; data: unknown; id?: string }[]): Promise<void>;
   subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription>;
+  /**
+   * Consumer lag of this process's subscriptions: per topic and group, the messages published and not
+   * yet handled (Kafka: the partitions' end offsets less the group's committed offsets, over the
+   * partitions this process holds).
+   */
+  consumerLag(): Promise<ConsumerLag[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ConsumerLag {
+  topic: string;
+  group: string;
+  lag: number;
 }
 
 export interface WindowStore {

@@ -75,6 +75,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   const closers: (() => Promise<void> | void)[] = [];
   const metrics = opts.metrics ?? createMetrics();
   const ctx: ServiceContext = { rt, metrics, services: opts.services, onClose: (fn) => closers.push(fn), shared: {} };
+  metrics.sources.busLag = () => rt.bus.consumerLag();
 
   const secret = resolveJwtSecret(config);
   const key = gatewayKey(secret);

@@ -1,4 +1,4 @@
-import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
+import type { ConsumerLag, Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
 import { allTopics, decodeEnvelope, dlqTopic, encodeEnvelope, envelopeIds } from '@algotrade/core';
 import {
   Admin,
@@ -37,7 +37,7 @@ export class KafkaBus implements EventBus {
   private readonly nextId = envelopeIds();
   readonly kind = 'kafka';
   private readonly producer: Producer<string, string, string, string>;
-  private readonly subs = new Set<{ close(): Promise<void> }>();
+  private readonly subs = new Set<{ close(): Promise<void>; lag(): Promise<ConsumerLag> }>();
   private closed = false;
   constructor(private readonly opts: KafkaBusOptions) {
     this.producer = new Producer({
@@ -219,7 +219,14 @@ export class KafkaBus implements EventBus {
         await (consumer.close as (force: boolean) => Promise<void>)(true).catch(() => {});
         await pump.catch(() => {});
       };
-      return { pump, stop };
+      // end offsets less the committed ones, over the partitions this consumer holds (-1: not held)
+      const lag = async () => {
+        const byTopic = await consumer.getLag({ topics: [topic] });
+        let n = 0n;
+        for (const l of byTopic.get(topic) ?? []) if (l > 0n) n += l;
+        return Number(n);
+      };
+      return { pump, stop, lag };
     };
 
     let current = await generation();
@@ -255,6 +262,7 @@ export class KafkaBus implements EventBus {
         await current.stop();
         await supervisor;
       },
+      lag: async (): Promise<ConsumerLag> => ({ topic, group: opts.group, lag: await current.lag() }),
     };
     this.subs.add(sub);
     return sub;
@@ -313,6 +321,19 @@ export class KafkaBus implements EventBus {
 
   async ping(): Promise<void> {
     await this.producer.metadata({ topics: [] });
+  }
+
+  /** Each subscription asks the broker for its partitions' end offsets; one that cannot answer is left out. */
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const byGroup = new Map<string, ConsumerLag>();
+    for (const r of await Promise.allSettled([...this.subs].map((s) => s.lag()))) {
+      if (r.status !== 'fulfilled') continue;
+      const k = `${r.value.topic}\0${r.value.group}`;
+      const had = byGroup.get(k);
+      if (had) had.lag += r.value.lag;
+      else byGroup.set(k, { ...r.value });
+    }
+    return [...byGroup.values()];
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
+import type { ConsumerLag, Envelope, EventBus, Handler, SubscribeOptions, Subscription } from '@algotrade/core';
 import { allTopics, DEFAULT_MEMORY_QUEUE, envelopeIds } from '@algotrade/core';
 import { RecentIds } from './dedupe.ts';
 import { deliverWithRetry } from './retry.ts';
@@ -40,6 +40,11 @@ class PartitionQueue {
   get depth(): number {
     return this.items.length - this.head;
   }
+  /** messages not yet handled: those waiting and the one in its handler */
+  get unhandled(): number {
+    return this.items.length - this.head + (this.delivering ? 1 : 0);
+  }
+  private delivering = false;
   /** resolves once the consumer has taken the queue down to half its limit */
   room(): Promise<void> {
     if (!this.waiting) {
@@ -57,8 +62,10 @@ class PartitionQueue {
   private async drain(): Promise<void> {
     while (this.head < this.items.length) {
       const m = this.items[this.head++]!;
+      this.delivering = true;
       const r = this.deliver(m);
       if (r) await r;
+      this.delivering = false;
       if (this.waiting && this.items.length - this.head <= this.limit >> 1) this.wake();
       if (this.head > 8192) {
         this.items = this.items.slice(this.head);
@@ -200,6 +207,13 @@ export class MemoryBus implements EventBus {
   lag(topic: string, group: string): number {
     const g = this.topics.get(topic)?.groups.get(group);
     return g ? g.queues.reduce((n, q) => n + q.depth, 0) : 0;
+  }
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const out: ConsumerLag[] = [];
+    for (const [topic, t] of this.topics)
+      for (const [group, g] of t.groups)
+        if (g.members.length) out.push({ topic, group, lag: g.queues.reduce((n, q) => n + q.unhandled, 0) });
+    return out;
   }
   async ping(): Promise<void> {}
   async close(): Promise<void> {

@@ -82,6 +82,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       concurrency: pool?.size ?? 1,
     });
   }
+  ctx.metrics.sources.queueDepth = async () => [{ queue: BACKTEST_QUEUE, ...(await rt.queue.counts(BACKTEST_QUEUE)) }];
   // jobs the database still shows unfinished (a crash, a restart) go back on the queue: at most one retry
   for (const r of await repo.unfinished()) await rt.queue.add(BACKTEST_QUEUE, { backtestId: r.id }, { jobId: r.id });
 

@@ -1,4 +1,5 @@
 import type { CheckpointStats } from '@algotrade/adapters';
+import type { ConsumerLag } from '@algotrade/core';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 
@@ -13,9 +14,12 @@ export function createMetrics() {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // what the gauges below read when /metrics is scraped, set by whichever service owns the thing measured
+  const sources: MetricSources = {};
   const m = {
     registry,
     http,
+    sources,
     activeSessions: new client.Gauge({
       name: 'forward_test_active_sessions',
       help: 'running paper-trading sessions',
@@ -53,15 +57,23 @@ export function createMetrics() {
     }),
     busLag: new client.Gauge({
       name: 'bus_consumer_lag',
-      help: 'messages waiting per topic and group',
+      help: "messages published and not yet handled, per topic and consumer group (this process's subscriptions)",
       labelNames: ['topic', 'group'] as const,
       registers: [registry],
+      async collect() {
+        this.reset();
+        for (const l of await read(sources.busLag)) this.set({ topic: l.topic, group: l.group }, l.lag);
+      },
     }),
     windowSize: new client.Gauge({
       name: 'market_window_size',
       help: 'ticks held per symbol window',
       labelNames: ['symbol'] as const,
       registers: [registry],
+      async collect() {
+        this.reset();
+        for (const w of await read(sources.windowSizes)) this.set({ symbol: w.symbol }, w.size);
+      },
     }),
     ticksIngested: new client.Counter({
       name: 'market_ticks_ingested_total',
@@ -79,6 +91,13 @@ export function createMetrics() {
       help: 'jobs waiting or running',
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
+      async collect() {
+        this.reset();
+        for (const q of await read(sources.queueDepth)) {
+          this.set({ queue: q.queue, state: 'waiting' }, q.waiting);
+          this.set({ queue: q.queue, state: 'active' }, q.active);
+        }
+      },
     }),
     backtests: new client.Counter({
       name: 'backtest_jobs_total',
@@ -107,6 +126,23 @@ export function createMetrics() {
   return m;
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Readings taken at scrape time; a service sets the ones it owns (nothing set: the gauge is empty). */
+export interface MetricSources {
+  busLag?: () => Promise<ConsumerLag[]>;
+  windowSizes?: () => Promise<{ symbol: string; size: number }[]>;
+  queueDepth?: () => Promise<{ queue: string; waiting: number; active: number }[]>;
+}
+
+/** a source's rows, or none when it is unset or fails (a scrape must not fail with Redis or Kafka away) */
+async function read<T>(source: (() => Promise<T[]>) | undefined): Promise<T[]> {
+  if (!source) return [];
+  try {
+    return await source();
+  } catch {
+    return [];
+  }
+}
 
 export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onResponse', async (req, reply) => {

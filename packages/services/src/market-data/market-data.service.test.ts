@@ -53,6 +53,45 @@ describe('market data service', () => {
     );
   });
 
+  it('puts window sizes, bus consumer lag and job queue depth on /metrics as they are', async () => {
+    await until(async () => (await get('/api/market/symbols/BTCUSD/latest?limit=300')).json().ticks.length === 300);
+    const scrape = async () => (await t.app.inject({ url: '/metrics' })).body;
+    const value = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    let text = await scrape();
+    // both simulated windows are full (WINDOW_SIZE 300), as the window store counts them
+    for (const s of ['BTCUSD', 'AAPL']) {
+      expect(value(text, `market_window_size{symbol="${s}"}`)).toBe(await t.rt.windows.size(s));
+      expect(value(text, `market_window_size{symbol="${s}"}`)).toBe(300);
+    }
+    // every group this process consumes with appears, the windows' own among them, as the bus reports it
+    const lags = await t.rt.bus.consumerLag();
+    expect(lags.map((l) => l.group)).toContain('market-data-windows');
+    for (const l of lags)
+      expect(value(text, `bus_consumer_lag{topic="${l.topic}",group="${l.group}"}`)).toBeGreaterThanOrEqual(0);
+    // a group that falls behind shows it: a slow consumer of the same ticks
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const slow = await t.rt.bus.subscribe('market-data-updates', { group: 'metrics-test-slow' }, () => gate);
+    await until(
+      async () =>
+        (value(await scrape(), 'bus_consumer_lag{topic="market-data-updates",group="metrics-test-slow"}') ?? 0) >= 5,
+    );
+    open();
+    await until(
+      async () =>
+        (value(await scrape(), 'bus_consumer_lag{topic="market-data-updates",group="metrics-test-slow"}') ?? 9) <= 2,
+    );
+    await slow.close();
+    text = await scrape();
+    expect(value(text, 'bus_consumer_lag{topic="market-data-updates",group="metrics-test-slow"}')).toBeUndefined();
+    // the backtest queue, idle here
+    expect(value(text, 'job_queue_depth{queue="backtests",state="waiting"}')).toBe(0);
+    expect(value(text, 'job_queue_depth{queue="backtests",state="active"}')).toBe(0);
+  });
+
   it('answers 400 for a bad limit, 404 for an unknown symbol, 401 without a token', async () => {
     for (const q of ['0', '301', 'abc', '-5']) {
       const r = await get(`/api/market/symbols/BTCUSD/latest?limit=${q}`);

@@ -29,6 +29,9 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
   const feed = new FeedManager(ctx);
   ctx.shared.marketIngest = ingest;
   await ingest.start();
+  // the windows of the symbols this process ingests (Redis: one XLEN each per scrape)
+  ctx.metrics.sources.windowSizes = () =>
+    Promise.all([...ingest.last.keys()].map(async (symbol) => ({ symbol, size: await rt.windows.size(symbol) })));
   const downloads = new HistoryDownloads(ctx);
   ctx.onClose(() => downloads.close());
   await feed.start();
