@@ -63,8 +63,12 @@ class PartitionQueue {
     while (this.head < this.items.length) {
       const m = this.items[this.head++]!;
       this.delivering = true;
-      const r = this.deliver(m);
-      if (r) await r;
+      try {
+        const r = this.deliver(m);
+        if (r) await r;
+      } catch {
+        // only parking a message on its DLQ can fail here (the bus closed meanwhile): the queue goes on
+      }
       this.delivering = false;
       if (this.waiting && this.items.length - this.head <= this.limit >> 1) this.wake();
       if (this.head > 8192) {
