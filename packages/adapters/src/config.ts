@@ -76,6 +76,7 @@ const envSchema = z
     CORS_ORIGINS: z.string().default('*'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
     RATE_LIMIT_ANON_PER_MINUTE: int(1, 1_000_000).default(300),
+    RATE_LIMIT_REPLICAS: int(1, 1000).default(4),
     BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
     WINDOW_SIZE: int(1, 1_000_000).default(1000),
     WINDOW_SIZE_OVERRIDES: z
@@ -156,7 +157,14 @@ export interface Config {
     | { backend: 's3'; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
   redisUrl?: string;
   auth: { secret?: string; accessTtlSeconds: number; refreshTtlDays: number };
-  http: { corsOrigins: string[] | '*'; ratePerMinute: number; anonRatePerMinute: number; bodyLimit: number };
+  http: {
+    corsOrigins: string[] | '*';
+    ratePerMinute: number;
+    anonRatePerMinute: number;
+    /** gateway replicas sharing the Redis limits (see sharedCountStore) */
+    rateLimitReplicas: number;
+    bodyLimit: number;
+  };
   feed: {
     kind: 'simulator' | 'replay' | 'none';
     symbols: string[];
@@ -288,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       corsOrigins: e.CORS_ORIGINS === '*' ? '*' : e.CORS_ORIGINS.split(',').map((s) => s.trim()),
       ratePerMinute: e.RATE_LIMIT_PER_MINUTE,
       anonRatePerMinute: e.RATE_LIMIT_ANON_PER_MINUTE,
+      rateLimitReplicas: e.RATE_LIMIT_REPLICAS,
       bodyLimit: e.BODY_LIMIT_BYTES,
     },
     feed: {

@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Runtime, ServiceName } from '@algotrade/adapters';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
+import { sharedCountStore } from './http/rate-limit-store.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -130,7 +131,16 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     keyGenerator: (req) => (req.authUser ? `u:${req.authUser.id}` : `ip:${req.ip}`),
     // the gateway counted a forwarded request already (a second count would halve the limit)
     allowList: (req) => req.url === '/health' || req.url === '/metrics' || viaGateway.has(req),
-    ...(rateRedis ? { redis: rateRedis, nameSpace: 'algotrade-rl:', skipOnError: true } : {}),
+    // on Redis, answered in process from blocks reserved in Redis (sharedCountStore)
+    ...(rateRedis
+      ? {
+          store: sharedCountStore(rateRedis, {
+            prefix: 'algotrade-rl:',
+            replicas: config.http.rateLimitReplicas,
+          }),
+          skipOnError: true,
+        }
+      : {}),
     errorResponseBuilder: (_req, c) => ({
       statusCode: 429,
       error: {
