@@ -99,6 +99,12 @@ class Group {
     this.seen = dedupe ? new RecentIds(100_000, bus.ids.prefix) : undefined;
     this.queues = Array.from({ length: partitions }, (_, p) => new PartitionQueue((m) => this.deliver(p, m), limit));
   }
+  /** a figure summed over the group's partition queues */
+  count(f: (q: PartitionQueue) => number): number {
+    let n = 0;
+    for (const q of this.queues) n += f(q);
+    return n;
+  }
   private deliver(partition: number, m: Envelope): Promise<void> | void {
     if (this.members.length === 0 || (this.seen && !this.seen.add(m.id))) return;
     // partitions are spread over the group's members like Kafka's range assignor
@@ -158,9 +164,8 @@ export class MemoryBus implements EventBus {
   }
   async publish<T>(topic: string, key: string, type: string, data: T, id?: string): Promise<Envelope<T>> {
     const env: Envelope<T> = { id: id ?? this.ids(), type, ts: Date.now(), key, data };
-    const full: PartitionQueue[] = [];
-    this.route(topic, env, full);
-    for (const q of full) await q.room();
+    const full = this.route(topic, env);
+    if (full) for (const q of full) await q.room();
     return env;
   }
   async publishMany(
@@ -168,13 +173,16 @@ export class MemoryBus implements EventBus {
     messages: { key: string; type: string; data: unknown; id?: string }[],
   ): Promise<void> {
     const now = Date.now();
-    const full: PartitionQueue[] = [];
+    let full: PartitionQueue[] | undefined;
     for (const m of messages)
-      this.route(topic, { id: m.id ?? this.ids(), type: m.type, ts: now, key: m.key, data: m.data }, full);
-    for (const q of full) await q.room();
+      full = this.route(topic, { id: m.id ?? this.ids(), type: m.type, ts: now, key: m.key, data: m.data }, full);
+    if (full) for (const q of full) await q.room();
   }
-  /** queues the message for every group, adding the queues it leaves full to `full` */
-  private route(topic: string, env: Envelope, full: PartitionQueue[]): void {
+  /**
+   * Queues the message for every group; returns `full` with the queues it leaves full added (an array
+   * made only when there is one: no allocation per publish on the usual path).
+   */
+  private route(topic: string, env: Envelope, full?: PartitionQueue[]): PartitionQueue[] | undefined {
     if (this.closed) throw new Error('bus is closed');
     // messages are immutable once published: a handler cannot change what another group sees
     Object.freeze(env);
@@ -183,12 +191,13 @@ export class MemoryBus implements EventBus {
       t.log.push(env);
       if (t.log.length > this.retain * 2) t.log = t.log.slice(-this.retain);
     }
-    if (t.groups.size === 0) return;
+    if (t.groups.size === 0) return full;
     const p = t.partitions === 1 ? 0 : partitionOf(env.key, t.partitions);
     for (const g of t.groups.values()) {
       const q = g.queues[p]!;
-      if (q.push(env) && !full.includes(q)) full.push(q);
+      if (q.push(env) && !full?.includes(q)) (full ??= []).push(q);
     }
+    return full;
   }
   async subscribe<T>(topic: string, opts: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
     const t = this.topic(topic);
@@ -210,13 +219,13 @@ export class MemoryBus implements EventBus {
   /** messages waiting in a group's queues (consumer lag) */
   lag(topic: string, group: string): number {
     const g = this.topics.get(topic)?.groups.get(group);
-    return g ? g.queues.reduce((n, q) => n + q.depth, 0) : 0;
+    return g ? g.count((q) => q.depth) : 0;
   }
   async consumerLag(): Promise<ConsumerLag[]> {
     const out: ConsumerLag[] = [];
     for (const [topic, t] of this.topics)
       for (const [group, g] of t.groups)
-        if (g.members.length) out.push({ topic, group, lag: g.queues.reduce((n, q) => n + q.unhandled, 0) });
+        if (g.members.length) out.push({ topic, group, lag: g.count((q) => q.unhandled) });
     return out;
   }
   async ping(): Promise<void> {}

@@ -77,7 +77,7 @@ export class CsvReplayProvider implements TickProvider {
   private t0Rec = 0;
   private seq = 0;
   private lastTs = 0;
-  /** turns of the pump at speed 0 waiting for their publish; a newer schedule supersedes them */
+  /** schedules made: a pump at speed 0 waiting for its publish goes on only if no newer one came */
   private turn = 0;
   done = false;
 
@@ -157,11 +157,10 @@ export class CsvReplayProvider implements TickProvider {
     // as fast as possible means as fast as the consumers take it: the next turn waits for this one's
     // publish (which waits while the in-memory bus's queue is full) instead of piling ticks up
     if (speed <= 0 && typeof (taken as Promise<unknown> | undefined)?.then === 'function') {
-      const turn = ++this.turn;
-      void (taken as Promise<unknown>).then(
-        () => this.turn === turn && this.schedule(0),
-        () => this.turn === turn && this.schedule(0),
-      );
+      // unless the replay stopped, or a restart scheduled anew meanwhile (schedule() counts the turns)
+      const turn = this.turn;
+      const next = () => this.turn === turn && this.active && this.schedule(0);
+      void (taken as Promise<unknown>).then(next, next);
       return;
     }
     const t = this.ticks[this.next]!;

@@ -54,6 +54,11 @@ export function sharedCountStore(redis: Redis, o: SharedCountOptions) {
   /** requests waiting for a reservation in flight for their key: one Redis call serves them all */
   const waiting = new Map<string, Callback[]>();
   let swept = Date.now();
+  const taking = (key: string): Callback[] => {
+    const cbs = waiting.get(key) ?? [];
+    waiting.delete(key);
+    return cbs;
+  };
 
   return class SharedCountStore {
     incr(key: string, cb: Callback, timeWindow: number, max: number): void {
@@ -84,18 +89,14 @@ export function sharedCountStore(redis: Redis, o: SharedCountOptions) {
           const first = total - size + 1;
           const block: Block = { next: first, last: Math.min(total, max), total, max, resetAt: Date.now() + ttl };
           blocks.set(key, block);
-          const cbs = waiting.get(key) ?? [];
-          waiting.delete(key);
-          for (const c of cbs) {
+          for (const c of taking(key)) {
             if (block.next <= block.last) c(null, { current: block.next++, ttl });
             else if (first > max) c(null, { current: first, ttl });
             else this.incr(key, c, timeWindow, max);
           }
         },
         (e: Error) => {
-          const cbs = waiting.get(key) ?? [];
-          waiting.delete(key);
-          for (const c of cbs) c(e);
+          for (const c of taking(key)) c(e);
         },
       );
     }
