@@ -4,20 +4,23 @@ import { MemoryBus } from '@algotrade/adapters/bus-memory/memory-bus';
 import type { EventBus, WindowStore } from '@algotrade/core';
 import { createMetrics, type ServiceContext } from '@algotrade/services';
 import { MarketIngest } from '@algotrade/services/market-data/ingest';
+import { kafkaFeedProcess, publishFeed, type FeedPlan } from './feed-publisher.ts';
 import { percentile, report } from './harness.ts';
 
 // Ticks through the real ingest path: publish on market-data-updates (batches of 100 ticks per
 // symbol) -> MarketIngest (validation, candles, last price) -> window store. Throughput, and the
-// end-to-end latency from publish to the window write, per message. Kafka -> Redis runs twice: as
-// fast as possible (throughput; its latency is a backlog's) and paced at a fixed offered rate.
+// end-to-end latency from publish to the window write, per message. Kafka -> Redis runs as fast as
+// possible (throughput; its latency is a backlog's) and paced at a fixed offered rate, its feed in a
+// process of its own (bench/feed-publisher.ts).
 async function run(
   label: string,
   bus: EventBus,
   windows: WindowStore,
+  feed: (plan: FeedPlan) => Promise<void>,
   total: number,
   rate?: number,
   batch = 100,
-  reported = true,
+  reported: boolean | string = true,
 ) {
   const rt = { bus, windows, log: createLogger({ logLevel: 'silent' }) } as unknown as Runtime;
   const ctx = {
@@ -29,48 +32,22 @@ async function run(
   } as unknown as ServiceContext;
   const ingest = new MarketIngest(ctx);
   const lat: number[] = [];
+  // publish -> the handler called (the bus's part of the end-to-end latency)
+  const delivered: number[] = [];
   const group = `bench-${Date.now()}`;
   const sub = await bus.subscribe('market-data-updates', { group }, async (m) => {
+    delivered.push(Date.now() - (m.data as { sentAt: number }).sentAt);
     await ingest.handle(m.data);
     lat.push(Date.now() - (m.data as { sentAt: number }).sentAt);
   });
   await new Promise((r) => setTimeout(r, bus.kind === 'kafka' ? 3000 : 10)); // let the consumer join
-  const symbols = Array.from({ length: 10 }, (_, i) => `BENCH${i}`);
-  const msgs = total / batch;
   const t0 = performance.now();
-  let ts = Date.now();
-  // a feed publishes what it received in one go: 20 messages (2,000 ticks) per produce request
-  const perSend = 20;
-  const pubs: Promise<unknown>[] = [];
-  for (let k = 0; k < msgs; k += perSend) {
-    const out = [];
-    for (let m = k; m < Math.min(msgs, k + perSend); m++) {
-      const symbol = symbols[m % symbols.length]!;
-      const ticks = Array.from({ length: batch }, (_, j) => ({
-        ts: ts++,
-        price: 100 + (j % 7),
-        size: 1,
-        bid: 99.5,
-        ask: 100.5,
-        seq: m * batch + j,
-      }));
-      out.push({ key: symbol, type: 'ticks', data: { symbol, ticks, sentAt: Date.now() } });
-    }
-    pubs.push(bus.publishMany!('market-data-updates', out));
-    if (rate) {
-      // paced: the next 2,000 ticks are due when the rate says so (a live feed, not a backlog)
-      const due = t0 + ((k + perSend) * batch * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (pubs.length >= 8) await Promise.all(pubs.splice(0));
-    } else if (pubs.length >= 8) await Promise.all(pubs.splice(0));
-  }
-  await Promise.all(pubs);
+  await feed({ total, batch, ts: Date.now(), ...(rate ? { rate } : {}) });
   while (ingest.ingested < total) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - t0) / 1000;
   await sub.close();
   if (!reported) return;
-  const name = rate ? `${label}_at_${rate}_per_s` : label;
+  const name = (rate ? `${label}_at_${rate}_per_s` : label) + (typeof reported === 'string' ? reported : '');
   report({
     bench: 'market-ingest',
     metric: `${name}_ticks_per_s`,
@@ -80,15 +57,23 @@ async function run(
     ...(rate ? { offered: rate } : {}),
   });
   report({ bench: 'market-ingest', metric: `${name}_e2e_p50_ms`, value: percentile(lat, 50), unit: 'ms' });
-  report({ bench: 'market-ingest', metric: `${name}_e2e_p99_ms`, value: percentile(lat, 99), unit: 'ms' });
+  report({
+    bench: 'market-ingest',
+    metric: `${name}_e2e_p99_ms`,
+    value: percentile(lat, 99),
+    unit: 'ms',
+    deliveredP50: percentile(delivered, 50),
+    deliveredP99: percentile(delivered, 99),
+  });
 }
 
 // steady state: 200,000 ticks first (not reported) so the JIT has compiled the path, as in a service
 // that has been running; then the measured million
 const mem = new MemoryBus(0);
 const ring = new MemoryWindowStore({ size: 1000, ttlSeconds: 86_400 });
-await run('embedded_memory_bus_to_ring_buffer', mem, ring, 200_000, undefined, 100, false);
-await run('embedded_memory_bus_to_ring_buffer', mem, ring, 1_000_000);
+const memFeed = (plan: FeedPlan) => publishFeed(mem, plan);
+await run('embedded_memory_bus_to_ring_buffer', mem, ring, memFeed, 200_000, undefined, 100, false);
+await run('embedded_memory_bus_to_ring_buffer', mem, ring, memFeed, 1_000_000);
 await mem.close();
 
 const brokers = process.env.BENCH_KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -101,10 +86,23 @@ try {
   const bus = new KafkaBus({ brokers: brokers.split(','), clientId: `bench-${Date.now()}`, concurrency: 256 });
   await bus.setupTopics();
   const w = new RedisWindowStore({ url: redisUrl, size: 1000, ttlSeconds: 3600, prefix: 'bench-market' });
-  // as fast as the publisher can (a backlog: throughput), then paced at BENCH_KAFKA_RATE (latency)
-  await run('kafka_to_redis_streams', bus, w, Number(process.env.BENCH_KAFKA_TICKS ?? 300_000));
-  const rate = Number(process.env.BENCH_KAFKA_RATE ?? 100_000);
-  await run('kafka_to_redis_streams', bus, w, rate * Number(process.env.BENCH_KAFKA_SECONDS ?? 10), rate);
+  // the feed publishes from a process of its own (BENCH_KAFKA_FEED=inline: from this one, as before
+  // 2026-12-02), so this process is the ingesting instance alone
+  const child = process.env.BENCH_KAFKA_FEED === 'inline' ? undefined : await kafkaFeedProcess(brokers);
+  const feed = child ? (plan: FeedPlan) => child.run(plan) : (plan: FeedPlan) => publishFeed(bus, plan);
+  try {
+    // as fast as the feed can (a backlog: throughput), then paced at BENCH_KAFKA_RATE (latency): first
+    // BENCH_KAFKA_WARMUP_SECONDS (default 10) reported apart as `_warmup`, then the measured stretch. A
+    // broker started just before compiles its hot paths over its first minute of load (its CPU for the
+    // same 10 s at 100,000 ticks/s fell from 13.4 to 4.6 s over four runs in a row).
+    await run('kafka_to_redis_streams', bus, w, feed, Number(process.env.BENCH_KAFKA_TICKS ?? 300_000));
+    const rate = Number(process.env.BENCH_KAFKA_RATE ?? 100_000);
+    const warm = Number(process.env.BENCH_KAFKA_WARMUP_SECONDS ?? 10);
+    if (warm > 0) await run('kafka_to_redis_streams', bus, w, feed, rate * warm, rate, 100, '_warmup');
+    await run('kafka_to_redis_streams', bus, w, feed, rate * Number(process.env.BENCH_KAFKA_SECONDS ?? 10), rate);
+  } finally {
+    await child?.stop();
+  }
   await bus.close();
   await w.close();
 } catch (e) {

@@ -110,7 +110,11 @@ PROPS
   fi
   log "kafka: starting KRaft broker"
   : >"$KAFKA_DIR/kafka.log"
-  nohup java -Xmx512m -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$cp" kafka.Kafka \
+  # the JVM settings of Kafka's own start scripts (kafka-server-start.sh, kafka-run-class.sh): G1 with a
+  # 20 ms pause goal (the JVM's default goal is 200 ms, and a broker's pauses are its clients' latency)
+  local jvm="${KAFKA_JVM_OPTS:--Xmx1G -Xms1G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}"
+  # shellcheck disable=SC2086 # word splitting of the options is wanted
+  nohup java $jvm -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$cp" kafka.Kafka \
     "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
   echo $! >"$KAFKA_DIR/pid"
   wait_port $KAFKA_PORT 90 kafka || { tail -20 "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/stdout.log"; return 1; }
