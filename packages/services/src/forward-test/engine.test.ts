@@ -190,6 +190,67 @@ describe('forward-test execution on the order log', () => {
     expect(await points()).toBe(20 * 6 - 2);
     await engine.close();
   });
+  it('a flush writes in statements of flushChunk sessions, and a commit that arrives meanwhile goes in before the next one', async () => {
+    const u = await t.user();
+    const engine = new ForwardTestEngine(t.rt, undefined, undefined, { flushChunk: 5 });
+    const repo = (engine as unknown as { repo: ReturnType<typeof forwardTestsRepo> }).repo;
+    const sessions: LiveSession[] = [];
+    for (let i = 0; i < 12; i++) {
+      const row = await runningSession(u.id, 'CHUNKUSD', 1_000);
+      sessions.push(await engine.load((await repo.get(row.id))!));
+    }
+    const log: string[] = [];
+    const insertEquity = repo.insertEquity.bind(repo);
+    const saveStates = repo.saveStates.bind(repo);
+    const executeMany = repo.executeMany.bind(repo);
+    let commit: Promise<void> | undefined;
+    const s0 = sessions[0]!;
+    repo.insertEquity = async (points) => {
+      log.push(`equity ${points.length}`);
+      await insertEquity(points);
+      // a fill arrives while the first statement runs
+      commit ??= engine.submit(s0, {
+        id: `${s0.id}:chunk:1`,
+        sessionId: s0.id,
+        userId: u.id,
+        symbol: 'CHUNKUSD',
+        action: 'buy',
+        sizing: 'fixed_qty',
+        amount: 1,
+        source: 'test',
+        tickTs: Date.UTC(2026, 0, 3),
+        price: 100,
+        receivedAt: Date.now(),
+      });
+    };
+    repo.saveStates = async (states) => {
+      if (states.length) log.push(`ledgers ${states.length}`);
+      return saveStates(states);
+    };
+    repo.executeMany = async (es) => {
+      log.push(`orders ${es.length}`);
+      return executeMany(es);
+    };
+    engine.dispatch('CHUNKUSD', [
+      { symbol: 'CHUNKUSD', ts: Date.UTC(2026, 0, 3), price: 100, size: 1, bid: 100, ask: 100, seq: 1 },
+    ]);
+    // every session (no slot), ledgers of the ticked sessions: 12 points and 12 ledgers, five at a time
+    await engine.flush({ ledgers: 'ticked' });
+    await commit;
+    expect(log).toEqual(['equity 5', 'orders 1', 'equity 5', 'equity 2', 'ledgers 5', 'ledgers 5', 'ledgers 2']);
+    expect(await forwardTestsRepo(t.rt.db.db).trades(s0.id)).toHaveLength(1);
+    const marks = await t.rt.db.db
+      .selectFrom('forward_test_sessions')
+      .select('marks')
+      .where(
+        'id',
+        'in',
+        sessions.map((s) => s.id),
+      )
+      .execute();
+    expect(marks.filter((r) => r.marks && decodeLedger(r.marks).lastPrice === 100)).toHaveLength(12);
+    await engine.close();
+  });
   it('in-process sessions of one strategy share an evaluator; a paused session leaves it and is warmed afresh on resume', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);

@@ -70,6 +70,8 @@ export interface EngineOptions {
    * core). See `siblings`.
    */
   poolHoldMs?: number;
+  /** sessions per statement when equity points and ledgers are flushed (default 250) */
+  flushChunk?: number;
   /** how many recent tick-to-fill latencies `latencies` keeps (default 200,000; benchmarks keep a run's) */
   keepLatencies?: number;
 }
@@ -200,6 +202,7 @@ export class ForwardTestEngine {
   /** the pool's batches not stepped yet (see `siblings`) */
   private readonly poolInFlight = new Set<{ stepped: Promise<void> }>();
   private readonly poolHoldMs: number;
+  private readonly flushChunk: number;
   /** in-process runner: sessions with the same strategy, symbol, evaluation and warm-up share an evaluator */
   readonly cohorts = new EvaluatorCohorts();
   private flushes = 0;
@@ -243,6 +246,7 @@ export class ForwardTestEngine {
       opts.commitLanes ?? configured.commitLanes ?? (rt.db.backend === 'postgres' ? 2 : 1),
     );
     this.poolHoldMs = opts.poolHoldMs ?? configured.poolHoldMs ?? (rt.db.backend === 'postgres' ? 15 : 0);
+    this.flushChunk = Math.max(1, opts.flushChunk ?? 250);
   }
 
   async start(): Promise<void> {
@@ -998,11 +1002,19 @@ export class ForwardTestEngine {
       if (!points.length && !states.length) return;
       // a stopping engine's last flush goes at once; the timer's waits for a quiet moment
       const quiet = () => (ledgers === 'all' ? undefined : this.afterCommits(FLUSH_WAIT_MS));
+      // in statements of flushChunk sessions, each after a quiet moment: on PGlite a statement holds the
+      // engine's thread, and a burst of fills arriving meanwhile waits for it (a thousand ledger saves
+      // took 29 ms), so a burst now waits for one chunk at most and commits before the next
+      const chunk = this.flushChunk;
       try {
-        await quiet();
-        await this.repo.insertEquity(points);
-        if (states.length) await quiet();
-        await this.repo.saveStates(states);
+        for (let i = 0; i < points.length; i += chunk) {
+          await quiet();
+          await this.repo.insertEquity(points.slice(i, i + chunk));
+        }
+        for (let i = 0; i < states.length; i += chunk) {
+          await quiet();
+          await this.repo.saveStates(states.slice(i, i + chunk));
+        }
       } catch (e) {
         if (!this.closed) this.rt.log.warn({ err: e }, 'writing equity points failed; retrying next interval');
         return;
