@@ -97,7 +97,8 @@ if (process.argv[2] === 'child') {
     await bus.ping();
     process.send!('ready');
   } catch (e) {
-    process.send!(`cannot reach Kafka: ${(e as Error).message}`);
+    // said, then gone: a feed that cannot publish must not keep the benchmark's process waiting on it
+    process.send!(`cannot reach Kafka: ${(e as Error).message}`, () => process.exit(1));
   }
   process.on('message', (m: FeedPlan | 'stop') => {
     if (m === 'stop') {

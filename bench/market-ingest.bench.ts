@@ -18,10 +18,10 @@ async function run(
   windows: WindowStore,
   feed: (plan: FeedPlan) => Promise<void>,
   total: number,
-  rate?: number,
-  batch = 100,
-  reported: boolean | string = true,
+  /** rate: ticks a second offered (as fast as possible without); suffix: added to the metric names */
+  o: { rate?: number; suffix?: string; unreported?: boolean } = {},
 ) {
+  const { rate } = o;
   const rt = { bus, windows, log: createLogger({ logLevel: 'silent' }) } as unknown as Runtime;
   const ctx = {
     rt,
@@ -36,18 +36,19 @@ async function run(
   const delivered: number[] = [];
   const group = `bench-${Date.now()}`;
   const sub = await bus.subscribe('market-data-updates', { group }, async (m) => {
-    delivered.push(Date.now() - (m.data as { sentAt: number }).sentAt);
+    const { sentAt } = m.data as { sentAt: number };
+    delivered.push(Date.now() - sentAt);
     await ingest.handle(m.data);
-    lat.push(Date.now() - (m.data as { sentAt: number }).sentAt);
+    lat.push(Date.now() - sentAt);
   });
   await new Promise((r) => setTimeout(r, bus.kind === 'kafka' ? 3000 : 10)); // let the consumer join
   const t0 = performance.now();
-  await feed({ total, batch, ts: Date.now(), ...(rate ? { rate } : {}) });
+  await feed({ total, batch: 100, ts: Date.now(), ...(rate ? { rate } : {}) });
   while (ingest.ingested < total) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - t0) / 1000;
   await sub.close();
-  if (!reported) return;
-  const name = (rate ? `${label}_at_${rate}_per_s` : label) + (typeof reported === 'string' ? reported : '');
+  if (o.unreported) return;
+  const name = (rate ? `${label}_at_${rate}_per_s` : label) + (o.suffix ?? '');
   report({
     bench: 'market-ingest',
     metric: `${name}_ticks_per_s`,
@@ -72,7 +73,7 @@ async function run(
 const mem = new MemoryBus(0);
 const ring = new MemoryWindowStore({ size: 1000, ttlSeconds: 86_400 });
 const memFeed = (plan: FeedPlan) => publishFeed(mem, plan);
-await run('embedded_memory_bus_to_ring_buffer', mem, ring, memFeed, 200_000, undefined, 100, false);
+await run('embedded_memory_bus_to_ring_buffer', mem, ring, memFeed, 200_000, { unreported: true });
 await run('embedded_memory_bus_to_ring_buffer', mem, ring, memFeed, 1_000_000);
 await mem.close();
 
@@ -98,8 +99,8 @@ try {
     await run('kafka_to_redis_streams', bus, w, feed, Number(process.env.BENCH_KAFKA_TICKS ?? 300_000));
     const rate = Number(process.env.BENCH_KAFKA_RATE ?? 100_000);
     const warm = Number(process.env.BENCH_KAFKA_WARMUP_SECONDS ?? 10);
-    if (warm > 0) await run('kafka_to_redis_streams', bus, w, feed, rate * warm, rate, 100, '_warmup');
-    await run('kafka_to_redis_streams', bus, w, feed, rate * Number(process.env.BENCH_KAFKA_SECONDS ?? 10), rate);
+    if (warm > 0) await run('kafka_to_redis_streams', bus, w, feed, rate * warm, { rate, suffix: '_warmup' });
+    await run('kafka_to_redis_streams', bus, w, feed, rate * Number(process.env.BENCH_KAFKA_SECONDS ?? 10), { rate });
   } finally {
     await child?.stop();
   }

@@ -1,15 +1,10 @@
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { startTestApp } from '../helpers/app.ts';
 import { SERVICES } from '../helpers/env.ts';
+import { appsOnRedis } from '../helpers/redis-apps.ts';
 
 describe('rate limits on Redis hold across gateway replicas', () => {
-  const apps: TestApp[] = [];
-  const redis = new Redis(SERVICES.redis);
-  afterAll(async () => {
-    for (const a of apps) await a.stop();
-    await redis.quit();
-  });
+  const { apps, redis } = appsOnRedis();
   /**
    * Two replicas on one Redis with the same secret (a token from one is good on the other) and a high
    * anonymous limit (the registration is counted by IP, a key other suites share), and a new user:

@@ -1,17 +1,12 @@
 import { templateById } from '@algotrade/strategy';
 import { graphHash } from '@algotrade/strategy';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { startTestApp } from '../helpers/app.ts';
 import { SERVICES } from '../helpers/env.ts';
+import { appsOnRedis } from '../helpers/redis-apps.ts';
 
 describe('compile reports cached in Redis by graph hash', () => {
-  const apps: TestApp[] = [];
-  const redis = new Redis(SERVICES.redis);
-  afterAll(async () => {
-    for (const a of apps) await a.stop();
-    await redis.quit();
-  });
+  const { apps, redis } = appsOnRedis();
 
   it('a report compiled by one instance is served to another from Redis', async () => {
     const env = { REDIS_URL: SERVICES.redis, JWT_SECRET: 'y'.repeat(40), MARKET_FEED: 'none' };
