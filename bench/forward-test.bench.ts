@@ -54,6 +54,7 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
           'FT_POOL_HOLD_MS',
           'BUS_MEMORY_RETAIN',
           'PGLITE_THREAD',
+          'FT_ORDER_JOURNAL',
           'PGLITE_CHECKPOINT_WAL_MB',
           'PGLITE_CHECKPOINT_SECONDS',
         ].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
@@ -198,6 +199,10 @@ async function run(n: number, RUNNER: 'inline' | 'pool', population: 'same' | 'v
     // PGlite: the checkpoints taken during the run (see docs/operations.md)
     ...(rt.db.checkpointer
       ? { checkpoints: rt.db.checkpointer.stats.count, checkpointMaxMs: Math.round(rt.db.checkpointer.stats.maxMs) }
+      : {}),
+    // the order journal (PGlite): group commits it took, rows still to copy in when the ticks stopped
+    ...(rt.db.orderJournal
+      ? { journalRecords: rt.db.orderJournal.stats.records, journalPendingAtEnd: rt.db.orderJournal.pendingRows }
       : {}),
   });
   await engine.close();

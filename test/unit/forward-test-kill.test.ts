@@ -1,5 +1,6 @@
 import { templateById } from '@algotrade/strategy';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { tempDir } from '../helpers/env.ts';
 import { startPlatform, waitHealthy } from '../helpers/platform.ts';
 
@@ -65,6 +66,21 @@ describe('forward testing survives SIGKILL', () => {
       });
       ids.push(s.id);
     }
+    // every trade pushed to the sessions' channels: a fill is published once it is durable (in the
+    // embedded database's order journal, copied into the order log behind), so each must survive the kill
+    const pushed = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws?token=${accessToken}`);
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as { channel?: string; type: string; data?: { signalId?: string } };
+      if (f.type === 'trade' && f.channel?.startsWith('session:') && f.data?.signalId)
+        pushed.get(f.channel.slice('session:'.length))?.add(f.data.signalId);
+    });
+    ws.on('error', () => undefined); // the kill closes it
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    for (const id of ids) ws.send(JSON.stringify({ op: 'subscribe', channel: `session:${id}` }));
     const trades = async (id: string) => api<Trade[]>('GET', `/api/forward-tests/${id}/trades?limit=10000`);
     const total = async () => (await Promise.all(ids.map(trades))).reduce((a, t) => a + t.length, 0);
     const t0 = Date.now();
@@ -75,8 +91,13 @@ describe('forward testing survives SIGKILL', () => {
     for (const id of ids) seen.set(id, new Set((await trades(id)).map((t) => t.id)));
     const seenCount = [...seen.values()].reduce((a, s) => a + s.size, 0);
     expect(seenCount).toBeGreaterThanOrEqual(60);
+    // trading goes on a little longer, with no reads (which wait for the journal to be copied in)
+    await new Promise((r) => setTimeout(r, 300));
     proc.proc.kill('SIGKILL');
     await proc.exited;
+    ws.terminate();
+    const pushedCount = [...pushed.values()].reduce((a, s) => a + s.size, 0);
+    expect(pushedCount).toBeGreaterThan(seenCount);
 
     proc = start();
     await waitHealthy(url, 30_000);
@@ -94,6 +115,9 @@ describe('forward testing survives SIGKILL', () => {
       const now = new Set(list.map((t) => t.id));
       // nothing the user saw before the crash is gone
       for (const tid of seen.get(id)!) expect(now.has(tid)).toBe(true);
+      // nor any trade pushed before it
+      const signals = new Set(list.map((t) => t.signalId));
+      for (const sig of pushed.get(id)!) expect(signals.has(sig)).toBe(true);
       // no signal applied twice
       expect(new Set(list.map((t) => t.signalId)).size).toBe(list.length);
       const s = await api<{

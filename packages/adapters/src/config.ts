@@ -56,6 +56,7 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     PGLITE_THREAD: z.enum(['main', 'worker']).default('main'),
+    FT_ORDER_JOURNAL: z.enum(['on', 'off']).default('on'),
     PGLITE_CHECKPOINT_WAL_MB: int(1, 1_000_000).default(DEFAULT_CHECKPOINT_POLICY.walMb),
     PGLITE_CHECKPOINT_SECONDS: int(1, 86_400).default(DEFAULT_CHECKPOINT_POLICY.seconds),
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
@@ -141,6 +142,8 @@ export interface Config {
         thread?: 'main' | 'worker';
         /** when PGlite is checkpointed (PGLITE_CHECKPOINT_WAL_MB, PGLITE_CHECKPOINT_SECONDS) */
         checkpoint?: { walMb: number; seconds: number };
+        /** forward-test group commits go to the order journal first (FT_ORDER_JOURNAL, default on; db/order-journal.ts) */
+        orderJournal?: boolean;
       }
     | { backend: 'postgres'; url: string };
   bus: { backend: 'memory'; retain: number } | { backend: 'kafka'; brokers: string[]; clientId: string };
@@ -268,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
           dir: path.join(dataDir, 'pglite'),
           thread: e.PGLITE_THREAD,
           checkpoint: { walMb: e.PGLITE_CHECKPOINT_WAL_MB, seconds: e.PGLITE_CHECKPOINT_SECONDS },
+          orderJournal: e.FT_ORDER_JOURNAL === 'on',
         },
     bus: e.KAFKA_BROKERS
       ? { backend: 'kafka', brokers: e.KAFKA_BROKERS.split(','), clientId: e.KAFKA_CLIENT_ID }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DEFAULT_CHECKPOINT_POLICY, type Config } from '../config.ts';
@@ -8,6 +9,8 @@ import { PGliteThread, pgliteStartParams, type PGliteLike } from './pglite-threa
 import { Checkpointer } from './checkpointer.ts';
 import { copyIn, type CopyWriter } from './copy-binary.ts';
 import type { Database } from './schema.ts';
+import { attachOrderJournal, OrderJournal } from './order-journal.ts';
+import { ORDER_COLUMNS } from './repos/forward-tests.repo.ts';
 
 export type Db = Kysely<Database>;
 
@@ -24,6 +27,8 @@ export interface DbHandle {
   withConnection<T>(fn: (c: RawConnection) => Promise<T>): Promise<T>;
   /** PGlite only: what checkpoints it (a PostgreSQL server has its own checkpointer) */
   checkpointer?: Checkpointer;
+  /** PGlite on disk only: the forward-test order journal (db/order-journal.ts), unless switched off */
+  orderJournal?: OrderJournal;
 }
 
 /** One database connection, used directly. */
@@ -41,6 +46,7 @@ export async function openDatabase(
   let db: Db;
   let withConnection: DbHandle['withConnection'];
   let checkpointer: Checkpointer | undefined;
+  let openJournal: (() => Promise<OrderJournal>) | undefined;
   if (cfg.backend === 'pglite') {
     mkdirSync(cfg.dir, { recursive: true });
     // on this thread by default; PGLITE_THREAD=worker runs statements beside the event loop instead of
@@ -64,6 +70,32 @@ export async function openDatabase(
       query: (q, params = []) => lite.query(q, [...params]),
     };
     withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
+    const copyBytes = async (target: string, data: Uint8Array) => {
+      const r = await lite.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob([data]) });
+      return r.affectedRows ?? 0;
+    };
+    if (cfg.orderJournal !== false && !cfg.dir.includes('://')) {
+      const file = path.join(cfg.dir, 'algotrade-order-journal.bin');
+      openJournal = async () => {
+        const { journal, recovered } = await OrderJournal.open(
+          file,
+          {
+            copy: (target, data) => withConnection(() => copyBytes(target, data)),
+            alone: (fn) =>
+              withConnection(() =>
+                fn({
+                  exec: async (q) => void (await lite.query(q)),
+                  copy: copyBytes,
+                }),
+              ),
+          },
+          { table: 'session_orders', columns: ORDER_COLUMNS },
+        );
+        if (recovered) opts.log?.info({ rows: recovered }, 'copied the order journal into the order log');
+        attachOrderJournal(pgliteDb, journal);
+        return journal;
+      };
+    }
     // PGlite has no checkpointer process and never checkpoints by itself (see Checkpointer)
     checkpointer = new Checkpointer(pgliteDb, cfg.checkpoint ?? DEFAULT_CHECKPOINT_POLICY, {
       onCheckpoint: ({ walBytes, ms }) =>
@@ -104,6 +136,7 @@ export async function openDatabase(
     }
   }
   await migrate(db);
+  const orderJournal = await openJournal?.();
   await checkpointer?.start();
   return {
     db,
@@ -112,11 +145,13 @@ export async function openDatabase(
       await sql`select 1`.execute(db);
     },
     close: async () => {
+      await orderJournal?.close();
       await checkpointer?.stop();
       await db.destroy();
     },
     withConnection,
     ...(checkpointer ? { checkpointer } : {}),
+    ...(orderJournal ? { orderJournal } : {}),
   };
 }
 

@@ -7,3 +7,4 @@ export * from './repos/candles.repo.ts';
 export * from './repos/backtests.repo.ts';
 export * from './repos/forward-tests.repo.ts';
 export * from './checkpointer.ts';
+export * from './order-journal.ts';

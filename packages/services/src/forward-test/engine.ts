@@ -247,6 +247,9 @@ export class ForwardTestEngine {
     );
     this.poolHoldMs = opts.poolHoldMs ?? configured.poolHoldMs ?? (rt.db.backend === 'postgres' ? 15 : 0);
     this.flushChunk = Math.max(1, opts.flushChunk ?? 250);
+    // the embedded database's order journal: this engine's group commits go to it while it is the only
+    // engine writing orders (db/order-journal.ts); its chunks are copied in at the engine's quiet moments
+    rt.db.orderJournal?.claim(this, () => this.afterCommits(FLUSH_WAIT_MS));
   }
 
   async start(): Promise<void> {
@@ -292,6 +295,7 @@ export class ForwardTestEngine {
     await this.locked(async () => undefined);
     await this.flush({ ledgers: 'all' }); // the last flush covers every session and saves every ledger
     await this.pool?.close();
+    this.rt.db.orderJournal?.release(this);
   }
 
   /** Builds the live session from its row (new start, resume, or restart after a crash). */
@@ -711,7 +715,7 @@ export class ForwardTestEngine {
       for (let i = 0; i < planned.length; i++) es[i] = planned[i]!.e;
       try {
         // every execution of a session carries that session's working ledger (e.state), as the batch leaves it
-        await this.repo.executeMany(es);
+        await this.repo.executeMany(es, { writer: this });
       } catch (e) {
         if (!(e instanceof StaleLedgerError) || retry) throw e;
         // another writer moved these ledgers on: take what the database holds and plan the batch again

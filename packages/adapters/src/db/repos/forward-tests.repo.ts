@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { endianness } from 'node:os';
 import type { Db, DbHandle } from '../connect.ts';
 import { CopyWriter } from '../copy-binary.ts';
+import { orderJournalOf } from '../order-journal.ts';
 import { isUuid } from './strategies.repo.ts';
 
 export type SessionStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed';
@@ -222,7 +223,7 @@ export class LedgerLog {
 }
 
 /** the order log's columns, in the order both ways of writing it (JSON document, binary COPY) send them */
-const ORDER_COLUMNS =
+export const ORDER_COLUMNS =
   'session_id, signal_id, user_id, action, source, status, reason, quantity, price, latency_ms, ts, symbol, side, fee, slippage, realized_pnl, fill_seq, ledger';
 
 /**
@@ -302,6 +303,11 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   l.recentOrders = recent;
   return l as unknown as LedgerState;
 }
+
+/** rows per chunk of a journal record: the order journal copies one chunk per statement, after a quiet moment */
+const JOURNAL_CHUNK = 250;
+/** journaled rows waiting to be copied beyond which a commit waits for the copying to catch up */
+const JOURNAL_BACKLOG = 50_000;
 
 /** A duplicate key: PostgreSQL's unique_violation. */
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
@@ -391,6 +397,11 @@ function haltUpdate(hs: readonly Execution[]) {
  * the order log is written with binary COPY, without them as one JSON document expanded by the server.
  */
 export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['withConnection'] } = {}) => {
+  /** every read of the order log first waits for the order journal (if any) to be copied into it */
+  const settled = async () => {
+    const j = orderJournalOf(db);
+    if (j?.pendingRows) await j.drained();
+  };
   /**
    * Sessions with their ledgers. A session's ledger is the newest of the row's own snapshot and the one
    * carried by its newest filled order: fills commit one order row each (the order log), and the row's
@@ -457,6 +468,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     /** scoped to the owner; userId undefined only for the engine, which acts for the owner */
     async get(id: string, userId?: string): Promise<SessionRow | null> {
       if (!isUuid(id)) return null;
+      await settled();
       let q = sessions().where('f.id', '=', id);
       if (userId !== undefined) q = q.where('f.user_id', '=', userId);
       const r = await q.executeTakeFirst();
@@ -466,9 +478,11 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     async getMany(ids: readonly string[]): Promise<SessionRow[]> {
       const valid = ids.filter(isUuid);
       if (!valid.length) return [];
+      await settled();
       return (await sessions().where('f.id', 'in', valid).execute()).map((r) => toRow(r as Raw));
     },
     async list(userId: string, limit = 500): Promise<SessionRow[]> {
+      await settled();
       const rows = await sessions()
         .where('f.user_id', '=', userId)
         .orderBy('f.created_at', 'desc')
@@ -478,11 +492,13 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     },
     /** every running session (resumed at start-up) */
     async running(): Promise<SessionRow[]> {
+      await settled();
       const rows = await sessions().where('f.status', '=', 'running').execute();
       return rows.map((r) => toRow(r as Raw));
     },
     /** Running sessions on one symbol (an instance taking a symbol's stream over loads them fresh). */
     async runningOn(symbol: string): Promise<SessionRow[]> {
+      await settled();
       const rows = await sessions().where('f.status', '=', 'running').where('f.symbol', '=', symbol).execute();
       return rows.map((r) => toRow(r as Raw));
     },
@@ -530,6 +546,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
+      await settled(); // a journaled order of the session would no longer find its session
       const r = await db
         .deleteFrom('forward_test_sessions')
         .where('id', '=', id)
@@ -541,6 +558,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     /** (session, signal) pairs already executed, of those given */
     async executedSignals(pairs: { sessionId: string; signalId: string }[]): Promise<Set<string>> {
       const out = new Set<string>();
+      await settled();
       for (let i = 0; i < pairs.length; i += 1000) {
         const rows = pairs.slice(i, i + 1000).map((p) => sql`(${p.sessionId}::uuid, ${p.signalId}::text)`);
         const r = await sql<{ session_id: string; signal_id: string }>`select o.session_id, o.signal_id
@@ -559,8 +577,11 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
      * behind. All or nothing: returns how many order rows went in (every one of them), or, when a signal
      * was executed before or a fill number was taken first (two instances planning from the same
      * ledger), rolls the batch back with StaleLedgerError naming the sessions to reload.
+     *
+     * With an order journal (embedded database) and `writer` its sole writer, a batch without lifecycle
+     * changes is written to the journal instead and copied into the order log behind (db/order-journal.ts).
      */
-    async executeMany(es: Execution[]): Promise<number> {
+    async executeMany(es: Execution[], o: { writer?: object } = {}): Promise<number> {
       if (!es.length) return 0;
       for (const e of es)
         if (e.fill && (e.fillSeq === undefined || e.ledgerAfter === undefined))
@@ -569,6 +590,18 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       // is all-or-nothing by itself, so only a batch with such changes needs a transaction
       const halts = new Map<string, Execution>();
       for (const e of es) if (e.newStatus) halts.set(e.sessionId, e);
+      const j = orderJournalOf(db);
+      if (j && o.writer && !halts.size && j.sole(o.writer)) {
+        // a backlog the copying cannot work off (a load the database cannot keep up with) waits here
+        if (j.pendingRows > JOURNAL_BACKLOG) await j.drained();
+        const chunks: Uint8Array[] = [];
+        for (let i = 0; i < es.length; i += JOURNAL_CHUNK)
+          chunks.push(orderCopyData(es.slice(i, i + JOURNAL_CHUNK)).end());
+        j.append(chunks, es.length);
+        return es.length;
+      }
+      // written directly: after what the journal holds, so a clash with it shows here
+      if (j?.pendingRows) await j.drained();
       try {
         if (opts.withConnection)
           await opts.withConnection(async (c) => {
@@ -605,6 +638,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     },
 
     async trades(sessionId: string, opts: { limit?: number; offset?: number } = {}): Promise<TradeRow[]> {
+      await settled();
       const rows = await db
         .selectFrom('trades')
         .selectAll()
@@ -628,6 +662,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     },
     /** sums straight from the stored trades, for reconciliation */
     async totals(sessionId: string): Promise<{ trades: number; realizedPnl: number; fees: number; qty: number }> {
+      await settled();
       const r = await db
         .selectFrom('trades')
         .select([
@@ -641,6 +676,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       return { trades: Number(r.n), realizedPnl: Number(r.realized), fees: Number(r.fees), qty: Number(r.qty) };
     },
     async orders(sessionId: string, opts: { limit?: number; status?: string } = {}): Promise<OrderRow[]> {
+      await settled();
       let q = db.selectFrom('session_orders').selectAll().where('session_id', '=', sessionId);
       if (opts.status) q = q.where('status', '=', opts.status as 'filled');
       const rows = await q
@@ -665,6 +701,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     async positions(session: Pick<SessionRow, 'id' | 'symbol' | 'state'>) {
       const l = session.state;
       if (!l.fills) return [];
+      await settled();
       // the last fill's time: the one with the highest fill number, on (session_id, fill_seq)
       const r = await sql<{ updated_at: unknown }>`
       select o.ts as updated_at from session_orders o

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connect.ts';
+import { orderJournalOf } from '../order-journal.ts';
 
 export interface UserRow {
   id: string;
@@ -39,6 +40,9 @@ export const usersRepo = (db: Db) => ({
     return r ? toUser(r) : null;
   },
   async delete(id: string): Promise<boolean> {
+    // the user's sessions go with the user: their journaled orders first go in (or would find no session)
+    const j = orderJournalOf(db);
+    if (j?.pendingRows) await j.drained();
     const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
     return r.numDeletedRows > 0n;
   },
