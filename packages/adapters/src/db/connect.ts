@@ -89,7 +89,12 @@ export async function openDatabase(
                 }),
               ),
           },
-          { table: 'session_orders', columns: ORDER_COLUMNS },
+          {
+            table: 'session_orders',
+            columns: ORDER_COLUMNS,
+            // a copy that skips rows also leaves out those of a session deleted since (its orders went with it)
+            keep: 'exists (select 1 from forward_test_sessions f where f.id = order_journal_replay.session_id)',
+          },
         );
         if (recovered) opts.log?.info({ rows: recovered }, 'copied the order journal into the order log');
         attachOrderJournal(pgliteDb, journal);

@@ -147,6 +147,19 @@ describe('order journal (embedded database)', () => {
     await h2.close();
   });
 
+  it('a session deleted with fills still in the journal takes its orders with it; others keep theirs', async () => {
+    const { h, repo, session } = await setUp();
+    const other = await runningSession(h.db, session.userId, 'JRNUSD', 10_000);
+    const writer = {};
+    h.orderJournal!.claim(writer, never);
+    await repo.executeMany([...fills(session, 1, 3), ...fills(other, 1, 2)], { writer });
+    expect(await repo.delete(session.id, session.userId)).toBe(true);
+    expect(h.orderJournal!.pendingRows).toBe(0);
+    expect(await rowsIn(h, session.id)).toBe(0);
+    expect(await repo.trades(other.id)).toHaveLength(2);
+    await h.close();
+  });
+
   it('can be switched off (FT_ORDER_JOURNAL=off): batches go to the order log directly', async () => {
     const dir = tempDir();
     dirs.push(dir);

@@ -17,6 +17,14 @@ export interface JournalIo {
   ): Promise<T>;
 }
 
+/** the table records are copied into, and which rows a copy that skips rows keeps (an SQL condition) */
+export interface JournalTarget {
+  table: string;
+  columns: string;
+  keep?: string;
+}
+const where = (t: JournalTarget) => (t.keep ? `where ${t.keep}` : '');
+
 interface Entry {
   chunks: Uint8Array[];
   rows: number;
@@ -25,6 +33,8 @@ interface Entry {
 }
 
 const MAGIC = 0x414f4a31; // 'AOJ1'
+/** rows waiting beyond which chunks are copied without waiting for quiet moments */
+const EAGER_ROWS = 5000;
 
 /**
  * The order journal of the embedded database (PGlite on disk; docs/forward-testing.md, "Order journal").
@@ -68,7 +78,7 @@ export class OrderJournal {
   private constructor(
     readonly file: string,
     private readonly io: JournalIo,
-    private readonly target: { table: string; columns: string },
+    private readonly target: JournalTarget,
   ) {
     this.fd = openSync(file, 'a');
   }
@@ -77,7 +87,7 @@ export class OrderJournal {
   static async open(
     file: string,
     io: JournalIo,
-    target: { table: string; columns: string },
+    target: JournalTarget,
   ): Promise<{ journal: OrderJournal; recovered: number }> {
     const records = existsSync(file) ? readRecords(readFileSync(file)) : [];
     let recovered = 0;
@@ -94,7 +104,7 @@ export class OrderJournal {
           for (const chunks of records)
             for (const d of chunks) recovered += await c.copy(`order_journal_replay (${target.columns})`, d);
           await c.exec(
-            `insert into ${target.table} (${target.columns}) select ${target.columns} from order_journal_replay on conflict do nothing`,
+            `insert into ${target.table} (${target.columns}) select ${target.columns} from order_journal_replay ${where(target)} on conflict do nothing`,
           );
           await c.exec('drop table order_journal_replay');
           await c.exec('commit');
@@ -191,8 +201,9 @@ export class OrderJournal {
   private async copyAll(): Promise<boolean> {
     while (this.pending.length) {
       const quiet = this.writers.size === 1 ? [...this.writers.values()][0] : undefined;
-      // a reader waiting (drained) cuts the wait for a quiet moment short
-      if (!this.waiters.length && quiet) await Promise.race([quiet(), new Promise<void>((r) => (this.hurry = r))]);
+      // a reader waiting (drained) cuts the wait for a quiet moment short, and a backlog skips it
+      if (!this.waiters.length && this.rows < EAGER_ROWS && quiet)
+        await Promise.race([quiet(), new Promise<void>((r) => (this.hurry = r))]);
       this.hurry = undefined;
       const e = this.pending[0]!;
       const data = e.chunks[e.next]!;
@@ -223,8 +234,10 @@ export class OrderJournal {
       this.stats.copied += await this.io.copy(`${table} (${columns})`, data);
     } catch (e) {
       // a unique violation: some of these rows are in the table already (a row written directly by a
-      // writer that took over). Nothing of the chunk went in; it goes again skipping them.
-      if ((e as { code?: string }).code !== '23505') throw e;
+      // writer that took over); a foreign-key violation: a row's parent is gone. Nothing of the chunk
+      // went in; it goes again without those rows (and without those the target's `keep` leaves out).
+      const code = (e as { code?: string }).code;
+      if (code !== '23505' && code !== '23503') throw e;
       this.stats.conflicts++;
       await this.io.alone(async (c) => {
         await c.exec('begin');
@@ -235,7 +248,7 @@ export class OrderJournal {
           await c.exec('truncate order_journal_replay');
           this.stats.copied += await c.copy(`order_journal_replay (${columns})`, data);
           await c.exec(
-            `insert into ${table} (${columns}) select ${columns} from order_journal_replay on conflict do nothing`,
+            `insert into ${table} (${columns}) select ${columns} from order_journal_replay ${where(this.target)} on conflict do nothing`,
           );
           await c.exec('commit');
         } catch (err) {
