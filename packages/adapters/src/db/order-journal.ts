@@ -91,28 +91,8 @@ export class OrderJournal {
   ): Promise<{ journal: OrderJournal; recovered: number }> {
     const records = existsSync(file) ? readRecords(readFileSync(file)) : [];
     let recovered = 0;
-    if (records.length)
-      await io.alone(async (c) => {
-        // rows copied before the crash are skipped: copied into a scratch table, then inserted with
-        // `on conflict do nothing`, in one transaction
-        await c.exec('begin');
-        try {
-          await c.exec(
-            `create temp table if not exists order_journal_replay as select ${target.columns} from ${target.table} with no data`,
-          );
-          await c.exec('truncate order_journal_replay');
-          for (const chunks of records)
-            for (const d of chunks) recovered += await c.copy(`order_journal_replay (${target.columns})`, d);
-          await c.exec(
-            `insert into ${target.table} (${target.columns}) select ${target.columns} from order_journal_replay ${where(target)} on conflict do nothing`,
-          );
-          await c.exec('drop table order_journal_replay');
-          await c.exec('commit');
-        } catch (e) {
-          await c.exec('rollback').catch(() => undefined);
-          throw e;
-        }
-      });
+    // rows copied before the crash are skipped
+    if (records.length) recovered = await copySkipping(io, target, records.flat());
     const journal = new OrderJournal(file, io, target);
     ftruncateSync(journal.fd, 0);
     return { journal, recovered };
@@ -239,23 +219,7 @@ export class OrderJournal {
       const code = (e as { code?: string }).code;
       if (code !== '23505' && code !== '23503') throw e;
       this.stats.conflicts++;
-      await this.io.alone(async (c) => {
-        await c.exec('begin');
-        try {
-          await c.exec(
-            `create temp table if not exists order_journal_replay as select ${columns} from ${table} with no data`,
-          );
-          await c.exec('truncate order_journal_replay');
-          this.stats.copied += await c.copy(`order_journal_replay (${columns})`, data);
-          await c.exec(
-            `insert into ${table} (${columns}) select ${columns} from order_journal_replay ${where(this.target)} on conflict do nothing`,
-          );
-          await c.exec('commit');
-        } catch (err) {
-          await c.exec('rollback').catch(() => undefined);
-          throw err;
-        }
-      });
+      this.stats.copied += await copySkipping(this.io, this.target, [data]);
     }
   }
 
@@ -266,6 +230,34 @@ export class OrderJournal {
     this.closed = true;
     closeSync(this.fd);
   }
+}
+
+/**
+ * Copies chunks into the target in one transaction, skipping rows it already holds (and rows its
+ * `keep` leaves out): through a scratch table, then `insert ... on conflict do nothing`. Resolves with
+ * the rows the chunks held.
+ */
+async function copySkipping(io: JournalIo, target: JournalTarget, chunks: Uint8Array[]): Promise<number> {
+  const { table, columns } = target;
+  return io.alone(async (c) => {
+    await c.exec('begin');
+    try {
+      await c.exec(
+        `create temp table if not exists order_journal_replay as select ${columns} from ${table} with no data`,
+      );
+      await c.exec('truncate order_journal_replay');
+      let rows = 0;
+      for (const d of chunks) rows += await c.copy(`order_journal_replay (${columns})`, d);
+      await c.exec(
+        `insert into ${table} (${columns}) select ${columns} from order_journal_replay ${where(target)} on conflict do nothing`,
+      );
+      await c.exec('commit');
+      return rows;
+    } catch (e) {
+      await c.exec('rollback').catch(() => undefined);
+      throw e;
+    }
+  });
 }
 
 /** The complete records of a journal file, each as its chunks; a torn or damaged tail is left out. */
