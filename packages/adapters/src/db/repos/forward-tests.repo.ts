@@ -546,7 +546,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
-      await settled(); // a journaled order of the session would no longer find its session
+      await settled(); // the session's journaled orders go in first, so the delete takes them too
       const r = await db
         .deleteFrom('forward_test_sessions')
         .where('id', '=', id)

@@ -40,7 +40,7 @@ export const usersRepo = (db: Db) => ({
     return r ? toUser(r) : null;
   },
   async delete(id: string): Promise<boolean> {
-    // the user's sessions go with the user: their journaled orders first go in (or would find no session)
+    // the user's sessions go with the user: their journaled orders go in first, so they go too
     const j = orderJournalOf(db);
     if (j?.pendingRows) await j.drained();
     const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
