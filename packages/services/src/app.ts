@@ -17,7 +17,13 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { ServiceContext } from './context.ts';
 import { authPlugin, GATEWAY_HEADER, gatewayKey, resolveJwtSecret } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
-import { createMetrics, installCheckpointMetrics, installHttpMetrics, type Metrics } from './http/metrics.ts';
+import {
+  createMetrics,
+  installCheckpointMetrics,
+  installHttpMetrics,
+  installOrderJournalMetrics,
+  type Metrics,
+} from './http/metrics.ts';
 import { authRoutes } from './gateway/auth.routes.ts';
 import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
@@ -161,6 +167,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   if (config.metricsEnabled) {
     installHttpMetrics(app, metrics);
     if (rt.db.checkpointer) installCheckpointMetrics(metrics, rt.db.checkpointer.stats);
+    if (rt.db.orderJournal) installOrderJournalMetrics(metrics, rt.db.orderJournal);
   }
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
   if (opts.services.includes('gateway')) {

@@ -158,6 +158,10 @@ describe('accounts and gateway basics', () => {
     const took = Number(/^embedded_db_checkpoint_last_seconds (\S+)$/m.exec(after)?.[1]);
     expect(took).toBeGreaterThan(0);
     expect(took).toBe(t.rt.db.checkpointer!.stats.lastMs / 1000);
+    // the forward-test order journal: what it holds now, and the group commits it took
+    const records = t.rt.db.orderJournal!.stats.records;
+    expect(after).toMatch(new RegExp(`^forward_test_journal_records ${records}$`, 'm'));
+    expect(after).toMatch(/^forward_test_journal_pending_rows \d+$/m);
     const docs = await t.app.inject({ url: '/docs/json' });
     expect(docs.json().paths['/api/auth/login']).toBeDefined();
     const withId = await t.app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });

@@ -1,4 +1,4 @@
-import type { CheckpointStats } from '@algotrade/adapters';
+import type { CheckpointStats, OrderJournal } from '@algotrade/adapters';
 import type { ConsumerLag } from '@algotrade/core';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
@@ -155,6 +155,19 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
   });
 }
 
+/** gauges that read their value when /metrics is scraped */
+function readGauges(metrics: Metrics, gauges: [name: string, help: string, read: () => number][]): void {
+  for (const [name, help, read] of gauges)
+    new client.Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+}
+
 /**
  * The embedded database's checkpoints (PGlite only: see Checkpointer), read from `stats` when /metrics
  * is scraped. Once per registry.
@@ -178,13 +191,32 @@ export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStat
       () => stats.maxMs / 1000,
     ],
   ];
-  for (const [name, help, read] of gauges)
-    new client.Gauge({
-      name,
-      help,
-      registers: [metrics.registry],
-      collect() {
-        this.set(read());
-      },
-    });
+  readGauges(metrics, gauges);
+}
+
+/**
+ * The forward-test order journal of the embedded database (see OrderJournal), read when /metrics is
+ * scraped: rows written to it and not yet copied into the order log, records written, and chunks that
+ * met rows already copied. Once per registry.
+ */
+export function installOrderJournalMetrics(metrics: Metrics, journal: OrderJournal): void {
+  if (metrics.registry.getSingleMetric('forward_test_journal_pending_rows')) return;
+  const gauges: [name: string, help: string, read: () => number][] = [
+    [
+      'forward_test_journal_pending_rows',
+      'orders in the order journal not yet copied into the order log (reads of the order log wait for them)',
+      () => journal.pendingRows,
+    ],
+    [
+      'forward_test_journal_records',
+      'group commits written to the order journal since the database opened',
+      () => journal.stats.records,
+    ],
+    [
+      'forward_test_journal_conflicts',
+      'journal chunks that met rows already in the order log and were copied skipping them',
+      () => journal.stats.conflicts,
+    ],
+  ];
+  readGauges(metrics, gauges);
 }
