@@ -60,20 +60,15 @@ export async function openDatabase(
     const pgliteDb = (db = new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
     // holding Kysely's connection keeps every other statement out until fn is done; PGlite reads COPY
     // data from a virtual file, /dev/blob
-    const raw: RawConnection = {
-      copyIn: async (target, w) => {
-        const r = await lite.query(`copy ${target} from '/dev/blob' (format binary)`, [], {
-          blob: new Blob([w.end()]),
-        });
-        return r.affectedRows ?? 0;
-      },
-      query: (q, params = []) => lite.query(q, [...params]),
-    };
-    withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
     const copyBytes = async (target: string, data: Uint8Array) => {
       const r = await lite.query(`copy ${target} from '/dev/blob' (format binary)`, [], { blob: new Blob([data]) });
       return r.affectedRows ?? 0;
     };
+    const raw: RawConnection = {
+      copyIn: (target, w) => copyBytes(target, w.end()),
+      query: (q, params = []) => lite.query(q, [...params]),
+    };
+    withConnection = (fn) => pgliteDb.connection().execute(() => fn(raw));
     if (cfg.orderJournal !== false && !cfg.dir.includes('://')) {
       const file = path.join(cfg.dir, 'algotrade-order-journal.bin');
       openJournal = async () => {

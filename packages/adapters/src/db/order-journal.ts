@@ -61,19 +61,19 @@ const EAGER_ROWS = 5000;
 export class OrderJournal {
   private fd: number;
   private readonly pending: Entry[] = [];
-  private rows = 0;
   private running: Promise<void> | undefined;
   /** ends the copying's wait for a quiet moment */
   private hurry: (() => void) | undefined;
   /** readers waiting for the rows written up to `upTo` (of `written`) to be copied in */
   private readonly waiters: { upTo: number; resolve(): void; reject(e: Error): void }[] = [];
-  /** rows written to the journal since it opened, and rows of those copied in (whole records) */
+  /** rows written to the journal since it opened, and rows of those copied in (whole records): the
+   * difference is what is pending */
   private written = 0;
   private copiedUpTo = 0;
   private readonly writers = new Map<object, () => Promise<void>>();
   private closed = false;
-  /** records written, rows copied, chunks that met rows already in the table (copied skipping them) */
-  readonly stats = { records: 0, copied: 0, conflicts: 0 };
+  /** records written, chunks that met rows already in the table (copied skipping them) */
+  readonly stats = { records: 0, conflicts: 0 };
 
   private constructor(
     readonly file: string,
@@ -100,7 +100,7 @@ export class OrderJournal {
 
   /** rows written to the journal and not yet copied into the table */
   get pendingRows(): number {
-    return this.rows;
+    return this.written - this.copiedUpTo;
   }
 
   /**
@@ -152,7 +152,6 @@ export class OrderJournal {
     }
     this.stats.records++;
     this.pending.push({ chunks, rows, next: 0 });
-    this.rows += rows;
     this.written += rows;
     this.kick();
   }
@@ -162,7 +161,7 @@ export class OrderJournal {
    * quiet moments; what is written later does not hold the caller up).
    */
   drained(): Promise<void> {
-    if (!this.rows) return Promise.resolve();
+    if (!this.pendingRows) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ upTo: this.written, resolve, reject });
       this.hurry?.();
@@ -174,7 +173,7 @@ export class OrderJournal {
     // after a failed copy the next append or read tries again (not this loop: no busy retrying)
     this.running ??= this.copyAll().then((ok) => {
       this.running = undefined;
-      if (ok && this.rows) this.kick();
+      if (ok && this.pendingRows) this.kick();
     });
   }
 
@@ -182,7 +181,7 @@ export class OrderJournal {
     while (this.pending.length) {
       const quiet = this.writers.size === 1 ? [...this.writers.values()][0] : undefined;
       // a reader waiting (drained) cuts the wait for a quiet moment short, and a backlog skips it
-      if (!this.waiters.length && this.rows < EAGER_ROWS && quiet)
+      if (!this.waiters.length && this.pendingRows < EAGER_ROWS && quiet)
         await Promise.race([quiet(), new Promise<void>((r) => (this.hurry = r))]);
       this.hurry = undefined;
       const e = this.pending[0]!;
@@ -196,22 +195,20 @@ export class OrderJournal {
       }
       if (++e.next === e.chunks.length) {
         this.pending.shift();
-        this.rows -= e.rows;
         this.copiedUpTo += e.rows;
         for (let i = this.waiters.length - 1; i >= 0; i--)
           if (this.waiters[i]!.upTo <= this.copiedUpTo) this.waiters.splice(i, 1)[0]!.resolve();
       }
     }
-    // everything written has been copied: the file starts again empty
+    // everything written has been copied (and every reader answered): the file starts again empty
     ftruncateSync(this.fd, 0);
-    for (const w of this.waiters.splice(0)) w.resolve();
     return true;
   }
 
   private async copyChunk(data: Uint8Array): Promise<void> {
     const { table, columns } = this.target;
     try {
-      this.stats.copied += await this.io.copy(`${table} (${columns})`, data);
+      await this.io.copy(`${table} (${columns})`, data);
     } catch (e) {
       // a unique violation: some of these rows are in the table already (a row written directly by a
       // writer that took over); a foreign-key violation: a row's parent is gone. Nothing of the chunk
@@ -219,7 +216,7 @@ export class OrderJournal {
       const code = (e as { code?: string }).code;
       if (code !== '23505' && code !== '23503') throw e;
       this.stats.conflicts++;
-      this.stats.copied += await copySkipping(this.io, this.target, [data]);
+      await copySkipping(this.io, this.target, [data]);
     }
   }
 
