@@ -15,6 +15,8 @@ async function saturate(url: string, auth: string): Promise<number> {
   return r.requests.average;
 }
 
+const over1ms = (xs: number[]) => (100 * xs.filter((x) => x > 1).length) / xs.length;
+
 async function run(label: string, env: Record<string, string>) {
   const srv = await startServer({ SIM_SYMBOLS: 'BTCUSD', SIM_TICKS_PER_SECOND: '200', ...env });
   try {
@@ -57,6 +59,9 @@ async function run(label: string, env: Record<string, string>) {
       unit: 'ms',
       baseline: percentile(baseLat, 99),
       p999: percentile(lat, 99.9),
+      // p99 < 1 ms is the same as fewer than 1 % of answers taking over 1 ms
+      over1msPct: over1ms(lat),
+      baselineOver1msPct: over1ms(baseLat),
     });
     report({
       bench: 'market-latest',
@@ -65,6 +70,7 @@ async function run(label: string, env: Record<string, string>) {
       unit: 'ms',
       p50: median(floorLat),
       p999: percentile(floorLat, 99.9),
+      over1msPct: over1ms(floorLat),
     });
     const thr = await saturate(latest, auth);
     const baseThr = await saturate(base, auth);
