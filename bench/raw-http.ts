@@ -1,9 +1,5 @@
-import net from 'node:net';
-
-const EMPTY = Buffer.alloc(0);
-// every connection reads into this one buffer (`onread`: no stream, no Buffer allocated per read);
-// the callbacks run one at a time on this thread and copy whatever they keep past their return
-const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+import type net from 'node:net';
+import { connectReading, EMPTY } from './read-buffer.ts';
 
 /**
  * An open-loop HTTP/1.1 load generator for latency figures: GETs are issued on a fixed schedule
@@ -11,8 +7,9 @@ const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
  * runs from the moment the request was issued (queued when every connection is busy, so a stalled
  * server is charged for the requests waiting behind it) to the last byte of its answer. Timers fire
  * up to a millisecond late, so requests go out in small bursts; the issue time, not the ideal
- * schedule, is the start. The client is a socket and a byte scanner per connection, read with `onread`
- * into one shared buffer, cheap enough that the figure is the server's rather than the load generator's.
+ * schedule, is the start. The client is a socket and a byte scanner per connection, read into one
+ * shared buffer (`connectReading`), cheap enough that the figure is the server's rather than the load
+ * generator's.
  */
 export async function openLoopGet(
   url: string,
@@ -76,22 +73,12 @@ export async function openLoopGet(
       { length: connections },
       () =>
         new Promise<Conn>((resolve, reject) => {
-          const socket = net.connect(
-            {
-              port: Number(u.port),
-              host: u.hostname,
-              onread: {
-                buffer: READ_BUFFER,
-                callback: (n: number, b: Uint8Array) => {
-                  received(c, (b as Buffer).subarray(0, n));
-                  return true;
-                },
-              },
-            },
+          const socket = connectReading(
+            u,
+            (d) => received(c, d),
             () => resolve(c),
           );
           const c: Conn = { socket, busySince: -1, buf: EMPTY };
-          socket.setNoDelay(true);
           socket.once('error', reject);
         }),
     ),

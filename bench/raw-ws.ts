@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-
-const EMPTY = Buffer.alloc(0);
-// every client reads into this one buffer (`onread`: no stream, no Buffer allocated per read); the
-// callbacks run one at a time on this thread and copy whatever they keep past their return
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+import type net from 'node:net';
+import { connectReading, EMPTY } from './read-buffer.ts';
 
 /**
  * A minimal WebSocket client for the fan-out benchmark: thousands of them share the load process
  * with nothing but a TCP socket and a frame scanner each, so the figure is the server's delivery
- * rather than a client library's parsing. Sockets are read with `onread` into one shared buffer,
+ * rather than a client library's parsing. Sockets are read into one shared buffer (`connectReading`),
  * which spares each frame a readable stream's `data` event and a Buffer of its own. Text frames are
  * handed over as Buffers valid only during the call; pings are answered.
  */
@@ -24,21 +20,8 @@ export class RawWsClient {
   static connect(url: string, onText: (payload: Buffer) => void): Promise<RawWsClient> {
     const u = new URL(url);
     return new Promise((resolve, reject) => {
-      let handshake: ((d: Buffer) => void) | null = null;
-      const socket = net.connect({
-        port: Number(u.port),
-        host: u.hostname,
-        onread: {
-          buffer: READ_BUFFER,
-          callback: (n: number, b: Uint8Array) => {
-            const d = (b as Buffer).subarray(0, n);
-            if (handshake) handshake(d);
-            else c.frames(d);
-            return true;
-          },
-        },
-      });
-      socket.setNoDelay(true);
+      // until the handshake is answered, reads go to `handshake` (below), then to the frame scanner
+      const socket = connectReading(u, (d) => (c.open ? c.frames(d) : handshake(d)));
       const c = new RawWsClient(socket, onText);
       socket.once('error', reject);
       socket.once('connect', () => {
@@ -47,7 +30,7 @@ export class RawWsClient {
             `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
-      handshake = (d: Buffer) => {
+      const handshake = (d: Buffer) => {
         const all = c.buf.length ? Buffer.concat([c.buf, d]) : d;
         const end = all.indexOf('\r\n\r\n');
         if (end < 0) {
@@ -56,7 +39,6 @@ export class RawWsClient {
         }
         const head = all.subarray(0, end).toString();
         if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head.split('\r\n')[0]}`));
-        handshake = null;
         c.open = true;
         c.buf = EMPTY;
         socket.off('error', reject);

@@ -155,8 +155,12 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
   });
 }
 
-/** gauges that read their value when /metrics is scraped */
+/**
+ * Gauges that read their value when /metrics is scraped, registered once per registry (a second call
+ * for the same registry, whose first gauge is already there, does nothing).
+ */
 function readGauges(metrics: Metrics, gauges: [name: string, help: string, read: () => number][]): void {
+  if (metrics.registry.getSingleMetric(gauges[0]![0])) return;
   for (const [name, help, read] of gauges)
     new client.Gauge({
       name,
@@ -173,8 +177,7 @@ function readGauges(metrics: Metrics, gauges: [name: string, help: string, read:
  * is scraped. Once per registry.
  */
 export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStats): void {
-  if (metrics.registry.getSingleMetric('embedded_db_checkpoints')) return;
-  const gauges: [name: string, help: string, read: () => number][] = [
+  readGauges(metrics, [
     [
       'embedded_db_checkpoints',
       'checkpoints the platform issued to PGlite since the database opened',
@@ -190,8 +193,7 @@ export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStat
       'the longest PGlite checkpoint since the database opened',
       () => stats.maxMs / 1000,
     ],
-  ];
-  readGauges(metrics, gauges);
+  ]);
 }
 
 /**
@@ -200,8 +202,7 @@ export function installCheckpointMetrics(metrics: Metrics, stats: CheckpointStat
  * met rows already copied. Once per registry.
  */
 export function installOrderJournalMetrics(metrics: Metrics, journal: OrderJournal): void {
-  if (metrics.registry.getSingleMetric('forward_test_journal_pending_rows')) return;
-  const gauges: [name: string, help: string, read: () => number][] = [
+  readGauges(metrics, [
     [
       'forward_test_journal_pending_rows',
       'orders in the order journal not yet copied into the order log (reads of the order log wait for them)',
@@ -217,6 +218,5 @@ export function installOrderJournalMetrics(metrics: Metrics, journal: OrderJourn
       'journal chunks that met rows already in the order log and were copied skipping them',
       () => journal.stats.conflicts,
     ],
-  ];
-  readGauges(metrics, gauges);
+  ]);
 }
