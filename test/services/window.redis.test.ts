@@ -76,6 +76,76 @@ describe('redis window read cache (client tracking)', () => {
     }
   });
 
+  /** what Redis holds, read by a store that caches nothing */
+  const truth = async (s: string, n: number) => {
+    const plain = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });
+    await connected(plain);
+    try {
+      return JSON.parse(await plain.latestJson(s, n)) as unknown[];
+    } finally {
+      await plain.close();
+    }
+  };
+  const prices = async (w: RedisWindowStore, s: string, n: number) =>
+    (JSON.parse(await w.latestJson(s, n)) as { price: number }[]).map((t) => t.price);
+
+  it("answers the process's own appends from memory, as Redis then holds them (trimmed to the window)", async () => {
+    const s = `MIRROR${Date.now()}`;
+    const w = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 5, ttlSeconds: 600 });
+    try {
+      await w.append(s, [tick(s, 0), tick(s, 1)]);
+      await connected(w);
+      await until(async () => (await prices(w, s, 5), w.reads.cached > 0));
+      const fromRedis = w.reads.redis;
+      let i = 2;
+      for (const batch of [1, 1, 3, 1, 7]) {
+        const ticks = Array.from({ length: batch }, () => tick(s, i++));
+        const appended = w.append(s, ticks);
+        // before Redis has answered, the process's own reads already hold the new ticks
+        expect((await prices(w, s, 5))[0]).toBe(100 + i - 1);
+        await appended;
+        expect(JSON.parse(await w.latestJson(s, 5))).toEqual(await truth(s, 5));
+        expect(await prices(w, s, 2)).toEqual([100 + i - 1, 100 + i - 2]); // a shorter read, from memory too
+      }
+      expect(await prices(w, s, 5)).toEqual([114, 113, 112, 111, 110]);
+      expect(w.reads.redis).toBe(fromRedis); // none of those reads went to Redis
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('drops what it holds when another writer got in between its own appends', async () => {
+    const s = `MIRRORX${Date.now()}`;
+    const w = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600 });
+    const other = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });
+    let inval: { pause(): void; resume(): void } | undefined;
+    try {
+      await w.append(s, [tick(s, 0)]);
+      await connected(w);
+      await until(async () => (await prices(w, s, 10), w.reads.cached > 0));
+      await w.append(s, [tick(s, 1)]);
+      // hold back Redis's invalidation messages: only the append script's answer can tell now
+      inval = (w as unknown as { inval: { stream: { pause(): void; resume(): void } } }).inval.stream;
+      inval.pause();
+      await other.append(s, [tick(s, 50)]);
+      await w.append(s, [tick(s, 2)]);
+      expect(await prices(w, s, 10)).toEqual([102, 150, 101, 100]);
+      inval.resume();
+      inval = undefined;
+      // after its own last append the process is still told of other writers
+      await until(async () => (await prices(w, s, 10), w.reads.cached > 0));
+      await w.append(s, [tick(s, 3)]);
+      await other.append(s, [tick(s, 51)]);
+      const ms = await until(async () => (await prices(w, s, 10))[0] === 151);
+      expect(ms).toBeLessThan(1000);
+      expect(JSON.parse(await w.latestJson(s, 10))).toEqual(await truth(s, 10));
+    } finally {
+      inval?.resume();
+      await w.close();
+      await other.close();
+    }
+  });
+
   it('stops caching when the invalidation connection drops, and serves no stale answer after', async () => {
     const s = `CACHEINV${Date.now()}`;
     const writer = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 50, ttlSeconds: 600, cacheReads: false });

@@ -23,12 +23,19 @@ export const windowKey = (symbol: string, prefix = 'market'): string => `${prefi
  * joins them in a Lua script (EVALSHA), so a read is one bulk string to parse.
  *
  * Reads are cached in process with Redis's server-assisted client-side caching: the read connection
- * turns CLIENT TRACKING on, redirecting invalidations to a second connection subscribed to
- * `__redis__:invalidate`; Redis announces every change to a key this process has read (an append by
- * any writer, trimming, expiry), and the entry is dropped. A read still in flight when its key is
- * invalidated is not cached; while either connection is down nothing is cached and reads go to Redis
- * (and fail there during an outage). Many strategies polling one symbol then cost one Redis read per
- * change of the window.
+ * turns CLIENT TRACKING on (NOLOOP), redirecting invalidations to a second connection subscribed to
+ * `__redis__:invalidate`; Redis announces every change another client makes to a key this process has
+ * read (an append by another writer, expiry, deletion), and the entry is dropped. A read still in
+ * flight when its key changes is not cached; while either connection is down nothing is cached and
+ * reads go to Redis (and fail there during an outage). Many strategies polling one symbol then cost
+ * one Redis read per change of the window made elsewhere.
+ *
+ * The process's own appends keep a cached entry up to date instead of dropping it (write-through): the
+ * new ticks go in front and the entry is trimmed to its length, so the market-data process that ingests
+ * a symbol answers its `latest` from memory, never behind Redis. The append script reads the key again
+ * after writing (which keeps the key tracked for this client: a write ends tracking) and returns the id
+ * of the entry that was newest before it wrote; if that is not the id the cached entry ends at, another
+ * writer got in between and the entry is dropped.
  */
 export class RedisWindowStore implements WindowStore {
   readonly kind = 'redis';
@@ -42,27 +49,36 @@ export class RedisWindowStore implements WindowStore {
       retryStrategy: (n) => Math.min(n * 100, 2000),
     });
     this.redis.on('error', () => {});
-    // the newest n entries' JSON joined inside Redis: one bulk string to parse instead of n entries
-    this.redis.defineCommand('latestWindowJson', {
+    // the newest n entries' JSON, one a line (tick JSON has no raw newline), after the newest entry's id:
+    // one bulk string to parse instead of n entries
+    this.redis.defineCommand('latestWindowLines', {
       numberOfKeys: 1,
       lua: `local rows = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])
-local out = {}
-for i, r in ipairs(rows) do out[i] = r[2][2] end
-return '[' .. table.concat(out, ',') .. ']'`,
+local out = {rows[1] and rows[1][1] or ''}
+for i, r in ipairs(rows) do out[i + 1] = r[2][2] end
+return table.concat(out, '\\n')`,
     });
     // a batch of ticks in one command: XADD per tick inside Redis, then EXPIRE (101 commands for a
     // message of 100 ticks cost the client far more than the server). The ticks travel as one argument,
     // each tick's JSON and time on a line of their own (tick JSON has no newline): 200 arguments cost
-    // the client 2.9 us a tick, one costs it 1.9 us, for 0.3 us more of the server's time in gmatch
+    // the client 2.9 us a tick, one costs it 1.9 us, for 0.3 us more of the server's time in gmatch.
+    // With ARGV[4] = 1 (the process caches the key) it answers the id that was newest before and the
+    // id now newest, and reads the key last, so the process stays tracked for it (see the class comment)
     this.redis.defineCommand('appendWindow', {
       numberOfKeys: 1,
-      lua: `local key, cap, n = KEYS[1], ARGV[1], 0
+      lua: `local key, cap = KEYS[1], ARGV[1]
+local before = ''
+if ARGV[4] == '1' then
+  local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  before = top[1] and top[1][1] or ''
+end
+local id = before
 for j, t in string.gmatch(ARGV[3], '([^\\n]*)\\n([^\\n]*)\\n') do
-  redis.call('XADD', key, 'MAXLEN', '~', cap, '*', 'j', j, 't', t)
-  n = n + 1
+  id = redis.call('XADD', key, 'MAXLEN', '~', cap, '*', 'j', j, 't', t)
 end
 redis.call('EXPIRE', key, ARGV[2])
-return n`,
+if ARGV[4] == '1' then redis.call('XLEN', key) end
+return {before, id}`,
     });
   }
   // ---- client-side cache (see the class comment) ----
@@ -70,7 +86,8 @@ return n`,
   private invalId?: number;
   private tracking = false;
   private epoch = 0;
-  private readonly cache = new Map<string, { count: number; json: string }>();
+  /** per key: the newest entries' JSON, newest first, and the stream id of the newest */
+  private readonly cache = new Map<string, CachedWindow>();
   private readonly versions = new Map<string, number>();
   /** reads answered from the cache, and from Redis */
   readonly reads = { cached: 0, redis: 0 };
@@ -111,7 +128,7 @@ return n`,
     const enable = async () => {
       const epoch = this.epoch;
       try {
-        await this.redis.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.invalId));
+        await this.redis.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.invalId), 'NOLOOP');
         if (epoch === this.epoch && inval.status === 'ready' && this.redis.status === 'ready') this.tracking = true;
       } catch {
         // no caching until the next reconnect
@@ -141,16 +158,49 @@ return n`,
     if (ticks.length === 0) return;
     const key = this.key(symbol);
     const cap = this.capacity(symbol);
-    this.dropKey(key); // our own reads see this append at once, whatever the invalidation's timing
+    // our own reads see this append at once: a cached entry takes the new ticks in front (it is then
+    // ahead of Redis until the script runs), anything else is dropped
+    const entry = this.tracking ? this.cache.get(key) : undefined;
+    this.dropKey(key);
+    const json = ticks.map(tickToJson);
+    const chunks = Math.ceil(ticks.length / APPEND_CHUNK);
+    if (entry) {
+      const { keep } = entry;
+      const lines: string[] = [];
+      for (let k = json.length - 1; k >= 0 && lines.length < keep; k--) lines.push(json[k]!);
+      for (let k = 0; k < entry.lines.length && lines.length < keep; k++) lines.push(entry.lines[k]!);
+      const whole = entry.whole && json.length + entry.lines.length <= keep;
+      this.cache.set(key, { lines, keep, whole, id: entry.id, pending: entry.pending + chunks });
+    }
     const run = (this.redis as unknown as WindowCommands).appendWindow;
-    const calls: Promise<number>[] = [];
+    const calls: Promise<void>[] = [];
     for (let i = 0; i < ticks.length; i += APPEND_CHUNK) {
       const end = Math.min(ticks.length, i + APPEND_CHUNK);
       let lines = '';
-      for (let k = i; k < end; k++) lines += `${tickToJson(ticks[k]!)}\n${ticks[k]!.ts}\n`;
-      calls.push(run.call(this.redis, key, cap, this.opts.ttlSeconds, lines));
+      for (let k = i; k < end; k++) lines += `${json[k]!}\n${ticks[k]!.ts}\n`;
+      const call = run.call(this.redis, key, cap, this.opts.ttlSeconds, lines, entry ? 1 : 0);
+      calls.push(
+        call.then(
+          ([before, after]) => {
+            if (entry) this.appended(key, before, after);
+          },
+          (e: unknown) => {
+            this.dropKey(key); // the entry may hold ticks Redis does not
+            throw e;
+          },
+        ),
+      );
     }
     await Promise.all(calls);
+  }
+
+  /** one append script's answer: the entry ends at its id, unless someone else wrote in between */
+  private appended(key: string, before: string, after: string): void {
+    const entry = this.cache.get(key);
+    if (!entry || entry.pending === 0) return; // dropped, or re-read from Redis since
+    if (entry.id !== before) return this.dropKey(key);
+    entry.id = after;
+    entry.pending--;
   }
   async latestJson(symbol: string, limit: number): Promise<string> {
     if (!this.inval && this.opts.cacheReads !== false) this.track();
@@ -158,8 +208,12 @@ return n`,
     const count = Math.min(limit, this.capacity(symbol));
     if (this.tracking) {
       const hit = this.cache.get(key);
-      if (hit && hit.count === count) {
+      if (hit && (hit.lines.length >= count || hit.whole)) {
         this.reads.cached++;
+        if (hit.json === undefined || hit.jsonCount !== count) {
+          hit.json = `[${(hit.lines.length > count ? hit.lines.slice(0, count) : hit.lines).join(',')}]`;
+          hit.jsonCount = count;
+        }
         return hit.json;
       }
     }
@@ -170,14 +224,26 @@ return n`,
     if (shared && shared.count === count) return shared.p;
     const { epoch, tracking } = this;
     const version = this.versions.get(key) ?? 0;
-    const latest = (this.redis as unknown as WindowCommands).latestWindowJson;
-    const p = (latest.call(this.redis, key, count) as Promise<string>).then(
-      (json) => {
+    const latest = (this.redis as unknown as WindowCommands).latestWindowLines;
+    const p = latest.call(this.redis, key, count).then(
+      (text) => {
         this.reads.redis++;
         if (this.inflight.get(key)?.p === p) this.inflight.delete(key);
-        // cached only if tracking covered the whole read and no invalidation of the key came meanwhile
+        const lines = text.split('\n');
+        const id = lines.shift()!;
+        if (id === '') lines.length = 0; // no such key
+        const json = `[${lines.join(',')}]`;
+        // cached only if tracking covered the whole read and no change of the key came meanwhile
         if (tracking && this.tracking && epoch === this.epoch && (this.versions.get(key) ?? 0) === version)
-          this.cache.set(key, { count, json });
+          this.cache.set(key, {
+            lines,
+            keep: count,
+            whole: lines.length < count,
+            id,
+            pending: 0,
+            json,
+            jsonCount: count,
+          });
         return json;
       },
       (e: unknown) => {
@@ -214,9 +280,35 @@ return n`,
 }
 
 interface WindowCommands {
-  latestWindowJson(key: string, count: number): Promise<string>;
-  /** `lines`: each tick's JSON, then its time in ms, every one followed by a newline */
-  appendWindow(key: string, cap: number, ttlSeconds: number, lines: string): Promise<number>;
+  /** the newest entry's id ('' when there is none), then each entry's JSON, newest first, by lines */
+  latestWindowLines(key: string, count: number): Promise<string>;
+  /**
+   * `lines`: each tick's JSON, then its time in ms, every one followed by a newline. With `track` 1 it
+   * answers the newest id before and after ('' when there was none) and reads the key at the end;
+   * with 0 only the id after.
+   */
+  appendWindow(
+    key: string,
+    cap: number,
+    ttlSeconds: number,
+    lines: string,
+    track: 0 | 1,
+  ): Promise<[before: string, after: string]>;
+}
+
+/** a window's newest entries as this process last knew them (read from Redis, then its own appends) */
+interface CachedWindow {
+  /** entries' JSON, newest first: the newest `keep`, or all of them when `whole` */
+  lines: string[];
+  keep: number;
+  whole: boolean;
+  /** stream id of the newest entry Redis has confirmed ('' for none) */
+  id: string;
+  /** own appends taken in and not yet answered by Redis */
+  pending: number;
+  /** `lines` joined as a JSON array of its first `jsonCount`, made on the first read that needs it */
+  json?: string;
+  jsonCount?: number;
 }
 
 /** ticks per append script call (bounds the time one call holds Redis) */
