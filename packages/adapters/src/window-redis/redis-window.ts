@@ -20,7 +20,7 @@ export const windowKey = (symbol: string, prefix = 'market'): string => `${prefi
  * Sliding windows on Redis Streams: XADD with approximate MAXLEN trimming and EXPIRE in one Lua
  * script per batch of ticks (XADD does not refresh the TTL), reads with XREVRANGE + - COUNT n. Each
  * entry holds the tick's wire JSON in field `j`, so reads return it without re-encoding; `latestJson`
- * joins them in a Lua script (EVALSHA), so a read is one bulk string to parse.
+ * has a Lua script (EVALSHA) put them on lines of one bulk string, so a read is one string to split.
  *
  * Reads are cached in process with Redis's server-assisted client-side caching: the read connection
  * turns CLIENT TRACKING on (NOLOOP), redirecting invalidations to a second connection subscribed to
