@@ -163,14 +163,12 @@ return {before, id}`,
     const entry = this.tracking ? this.cache.get(key) : undefined;
     this.dropKey(key);
     const json = ticks.map(tickToJson);
-    const chunks = Math.ceil(ticks.length / APPEND_CHUNK);
     if (entry) {
       const { keep } = entry;
       const lines: string[] = [];
       for (let k = json.length - 1; k >= 0 && lines.length < keep; k--) lines.push(json[k]!);
       for (let k = 0; k < entry.lines.length && lines.length < keep; k++) lines.push(entry.lines[k]!);
-      const whole = entry.whole && json.length + entry.lines.length <= keep;
-      this.cache.set(key, { lines, keep, whole, id: entry.id, pending: entry.pending + chunks });
+      this.cache.set(key, { lines, keep, id: entry.id });
     }
     const run = (this.redis as unknown as WindowCommands).appendWindow;
     const calls: Promise<void>[] = [];
@@ -194,13 +192,16 @@ return {before, id}`,
     await Promise.all(calls);
   }
 
-  /** one append script's answer: the entry ends at its id, unless someone else wrote in between */
+  /**
+   * One append script's answer: the entry ends at its id, unless someone else wrote in between. (Answers
+   * come in the order the appends were sent, and a read sent after an append is answered after it, so
+   * an entry here, if any, holds this append.)
+   */
   private appended(key: string, before: string, after: string): void {
     const entry = this.cache.get(key);
-    if (!entry || entry.pending === 0) return; // dropped, or re-read from Redis since
+    if (!entry) return;
     if (entry.id !== before) return this.dropKey(key);
     entry.id = after;
-    entry.pending--;
   }
   async latestJson(symbol: string, limit: number): Promise<string> {
     if (!this.inval && this.opts.cacheReads !== false) this.track();
@@ -208,13 +209,10 @@ return {before, id}`,
     const count = Math.min(limit, this.capacity(symbol));
     if (this.tracking) {
       const hit = this.cache.get(key);
-      if (hit && (hit.lines.length >= count || hit.whole)) {
+      // fewer lines than it keeps: the entry holds the whole window
+      if (hit && (hit.lines.length >= count || hit.lines.length < hit.keep)) {
         this.reads.cached++;
-        if (hit.json === undefined || hit.jsonCount !== count) {
-          hit.json = `[${(hit.lines.length > count ? hit.lines.slice(0, count) : hit.lines).join(',')}]`;
-          hit.jsonCount = count;
-        }
-        return hit.json;
+        return jsonOf(hit, count);
       }
     }
     // a read fails at once while Redis is away (the caller answers 503), rather than wait in the
@@ -232,19 +230,11 @@ return {before, id}`,
         const lines = text.split('\n');
         const id = lines.shift()!;
         if (id === '') lines.length = 0; // no such key
-        const json = `[${lines.join(',')}]`;
+        const entry: CachedWindow = { lines, keep: count, id };
         // cached only if tracking covered the whole read and no change of the key came meanwhile
         if (tracking && this.tracking && epoch === this.epoch && (this.versions.get(key) ?? 0) === version)
-          this.cache.set(key, {
-            lines,
-            keep: count,
-            whole: lines.length < count,
-            id,
-            pending: 0,
-            json,
-            jsonCount: count,
-          });
-        return json;
+          this.cache.set(key, entry);
+        return jsonOf(entry, count);
       },
       (e: unknown) => {
         if (this.inflight.get(key)?.p === p) this.inflight.delete(key);
@@ -298,14 +288,11 @@ interface WindowCommands {
 
 /** a window's newest entries as this process last knew them (read from Redis, then its own appends) */
 interface CachedWindow {
-  /** entries' JSON, newest first: the newest `keep`, or all of them when `whole` */
+  /** entries' JSON, newest first: the newest `keep`, or all of them when there are fewer */
   lines: string[];
   keep: number;
-  whole: boolean;
   /** stream id of the newest entry Redis has confirmed ('' for none) */
   id: string;
-  /** own appends taken in and not yet answered by Redis */
-  pending: number;
   /** `lines` joined as a JSON array of its first `jsonCount`, made on the first read that needs it */
   json?: string;
   jsonCount?: number;
@@ -328,4 +315,13 @@ function fromWire(symbol: string, w: WireTick): Tick {
   if (w.ask !== undefined) t.ask = w.ask;
   if (w.seq !== undefined) t.seq = w.seq;
   return t;
+}
+
+/** the entry's newest `count` as a JSON array, made once per change of the entry and count */
+function jsonOf(entry: CachedWindow, count: number): string {
+  if (entry.json === undefined || entry.jsonCount !== count) {
+    entry.json = `[${(entry.lines.length > count ? entry.lines.slice(0, count) : entry.lines).join(',')}]`;
+    entry.jsonCount = count;
+  }
+  return entry.json;
 }
