@@ -3,6 +3,7 @@ import { median, percentile, report } from './harness.ts';
 import { openLoopGet } from './raw-http.ts';
 import { startFloor } from './floor-server.ts';
 import { registerUser, startServer } from './server.ts';
+import { type RouteBuckets, scrapeRouteBuckets, serverTimesBetween } from './server-times.ts';
 
 // GET /api/market/symbols/BTCUSD/latest?limit=100 vs a constant 100-tick baseline route in the same
 // server (same auth and hooks): latency at a fixed 2,000 req/s (open loop, raw-socket client), and
@@ -36,6 +37,7 @@ async function run(label: string, env: Record<string, string>) {
     const lat: number[] = [];
     const baseLat: number[] = [];
     const floorLat: number[] = [];
+    let scrapes: [RouteBuckets, RouteBuckets];
     try {
       await openLoopGet(`${floor.url}/`, {}, 1000, 1);
       // each round runs the three in another of their six orders, so none is always first or always
@@ -46,6 +48,7 @@ async function run(label: string, env: Record<string, string>) {
         [base, baseLat],
         [`${floor.url}/`, floorLat],
       ];
+      const before = await scrapeRouteBuckets(srv.url);
       for (const order of [
         [0, 1, 2],
         [1, 2, 0],
@@ -58,6 +61,7 @@ async function run(label: string, env: Record<string, string>) {
           const [url, into] = targets[i]!;
           into.push(...(await openLoopGet(url, h, 2000, 1)));
         }
+      scrapes = [before, await scrapeRouteBuckets(srv.url)];
     } finally {
       await floor.stop();
     }
@@ -87,6 +91,24 @@ async function run(label: string, env: Record<string, string>) {
       p50: median(floorLat),
       p999: percentile(floorLat, 99.9),
       over1msPct: over1ms(floorLat),
+    });
+    // the same rounds seen from inside the server: its own time per request (see server-times.ts)
+    const inServer = serverTimesBetween(...scrapes, '/api/market/symbols/:symbol/latest');
+    const baseInServer = serverTimesBetween(...scrapes, '/api/market/_baseline');
+    if (inServer.requests !== lat.length || baseInServer.requests !== baseLat.length)
+      throw new Error(
+        `the server counted ${inServer.requests}/${baseInServer.requests} requests, the client sent ${lat.length}/${baseLat.length}`,
+      );
+    report({
+      bench: 'market-latest',
+      metric: `${label}_server_time_over1ms_pct_at_2000rps`,
+      value: inServer.over1msPct,
+      unit: '%',
+      baseline: baseInServer.over1msPct,
+      over05msPct: inServer.over05msPct,
+      baselineOver05msPct: baseInServer.over05msPct,
+      requests: inServer.requests,
+      clientOver1msPct: over1ms(lat),
     });
     const thr = await saturate(latest, auth);
     const baseThr = await saturate(base, auth);
