@@ -2,6 +2,8 @@ import { busContract } from '../../../../test/contracts/bus.contract.ts';
 import { DEFAULT_MEMORY_QUEUE, envelopeIds, TOPICS } from '@algotrade/core';
 import { RecentIds } from './dedupe.ts';
 import { MemoryBus, partitionOf } from './memory-bus.ts';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
 let n = 0;
@@ -63,6 +65,64 @@ describe('memory bus bounded queues', () => {
     for (let i = limit - 1; i < total; i++) expect(consumedWhenSettled[i]).toBeGreaterThanOrEqual(total - limit / 2);
     await tick();
     expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+    await sub.close();
+    await bus.close();
+  });
+
+  it('lets a publish that filled two queues go on when the second has emptied while it waited for the first', async () => {
+    // a publishMany that fills two partitions' queues waits for each in turn; the faster one may have
+    // drained and gone idle by then, and nothing would be left to wake a wait that started afterwards
+    const bus = new MemoryBus(0);
+    const topic = TOPICS.marketDataUpdates.name;
+    const { memoryQueue: limit, partitions } = TOPICS.marketDataUpdates;
+    const keys = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
+    const slowKey = keys[0]!;
+    const fastKey = keys.find((k) => partitionOf(k, partitions) !== partitionOf(slowKey, partitions))!;
+    const got = new Map<string, number>();
+    const sub = await bus.subscribe(topic, { group: 'g' }, async (m) => {
+      if (m.key === slowKey) await new Promise((r) => setTimeout(r, 1));
+      got.set(m.key, (got.get(m.key) ?? 0) + 1);
+    });
+    const batch = (key: string) => Array.from({ length: limit }, (_, i) => ({ key, type: 't', data: { i } }));
+    // the slow key's queue fills first, so it is waited for first
+    const published = bus.publishMany(topic, [...batch(slowKey), ...batch(fastKey)]).then(() => 'published');
+    const timeout = new Promise((r) => setTimeout(() => r('still waiting after 3 s'), 3000).unref());
+    expect(await Promise.race([published, timeout])).toBe('published');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got.get(slowKey)).toBe(limit);
+    expect(got.get(fastKey)).toBe(limit);
+    await sub.close();
+    await bus.close();
+  });
+
+  it('lets go of each message once it is handled, while later ones still wait', async () => {
+    // a queue that never empties (a consumer behind a fast producer) must not keep what it handled
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const bus = new MemoryBus(0);
+    const topic = TOPICS.marketDataUpdates.name;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const handled: number[] = [];
+    const sub = await bus.subscribe<{ i: number }>(topic, { group: 'g' }, async (m) => {
+      handled.push(m.data.i);
+      if (m.data.i > 0) await gate;
+    });
+    let first: WeakRef<object> | undefined;
+    await (async () => {
+      const data = { i: 0, ticks: Array.from({ length: 100 }, (_, j) => ({ price: j })) };
+      first = new WeakRef(data);
+      await bus.publish(topic, 'BTCUSD', 'ticks', data);
+    })();
+    for (let i = 1; i <= 5; i++) await bus.publish(topic, 'BTCUSD', 'ticks', { i });
+    await tick();
+    expect(handled).toEqual([0, 1]); // the second is in its handler, four wait behind it
+    expect(bus.lag(topic, 'g')).toBe(4);
+    gc();
+    expect(first!.deref()).toBeUndefined();
+    open();
+    await tick();
+    expect(handled).toEqual([0, 1, 2, 3, 4, 5]);
     await sub.close();
     await bus.close();
   });

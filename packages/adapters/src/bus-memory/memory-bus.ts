@@ -20,7 +20,8 @@ interface Member {
  * messages waiting it is full: publishers wait (`room`) until the consumer has taken it down to half.
  */
 class PartitionQueue {
-  private items: Envelope[] = [];
+  /** queued messages from `head` on; slots before it are handled and emptied */
+  private items: (Envelope | undefined)[] = [];
   private head = 0;
   private running = false;
   private waiting?: { p: Promise<void>; resolve: () => void };
@@ -45,8 +46,13 @@ class PartitionQueue {
     return this.items.length - this.head + (this.delivering ? 1 : 0);
   }
   private delivering = false;
-  /** resolves once the consumer has taken the queue down to half its limit */
+  /**
+   * resolves once the consumer has taken the queue down to half its limit: at once when it already has
+   * (a publish that filled several queues waits for them one after another, and one may have emptied
+   * meanwhile, with no drain left to wake a wait begun afterwards)
+   */
   room(): Promise<void> {
+    if (this.items.length - this.head <= this.limit >> 1) return Promise.resolve();
     if (!this.waiting) {
       let resolve!: () => void;
       const p = new Promise<void>((r) => (resolve = r));
@@ -61,7 +67,11 @@ class PartitionQueue {
   }
   private async drain(): Promise<void> {
     while (this.head < this.items.length) {
-      const m = this.items[this.head++]!;
+      const m = this.items[this.head]!;
+      // let go of it here: a queue array that has lived long enough to be promoted would otherwise hold
+      // every handled message (and its ticks) until the array is next cut down, and each young-generation
+      // collection would copy them all again
+      this.items[this.head++] = undefined;
       this.delivering = true;
       try {
         const r = this.deliver(m);
