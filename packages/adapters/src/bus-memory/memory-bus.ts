@@ -36,23 +36,27 @@ class PartitionQueue {
       this.running = true;
       queueMicrotask(() => void this.drain());
     }
-    return this.items.length - this.head >= this.limit;
+    return this.depth >= this.limit;
   }
   get depth(): number {
     return this.items.length - this.head;
   }
   /** messages not yet handled: those waiting and the one in its handler */
   get unhandled(): number {
-    return this.items.length - this.head + (this.delivering ? 1 : 0);
+    return this.depth + (this.delivering ? 1 : 0);
   }
   private delivering = false;
+  /** at or below half its limit: where a waiting publisher may go on */
+  private get halfEmpty(): boolean {
+    return this.depth <= this.limit >> 1;
+  }
   /**
    * resolves once the consumer has taken the queue down to half its limit: at once when it already has
    * (a publish that filled several queues waits for them one after another, and one may have emptied
    * meanwhile, with no drain left to wake a wait begun afterwards)
    */
   room(): Promise<void> {
-    if (this.items.length - this.head <= this.limit >> 1) return Promise.resolve();
+    if (this.halfEmpty) return Promise.resolve();
     if (!this.waiting) {
       let resolve!: () => void;
       const p = new Promise<void>((r) => (resolve = r));
@@ -80,7 +84,7 @@ class PartitionQueue {
         // only parking a message on its DLQ can fail here (the bus closed meanwhile): the queue goes on
       }
       this.delivering = false;
-      if (this.waiting && this.items.length - this.head <= this.limit >> 1) this.wake();
+      if (this.waiting && this.halfEmpty) this.wake();
       if (this.head > 8192) {
         this.items = this.items.slice(this.head);
         this.head = 0;
