@@ -22,6 +22,33 @@ describe('redis window keys', () => {
       await w.close();
     }
   });
+
+  it('read entries written before 2026-12-02 (fields j and t) beside new ones (field j alone)', async () => {
+    const w = new RedisWindowStore({ url: SERVICES.redis, prefix, size: 10, ttlSeconds: 600 });
+    const key = windowKey('OLDFMT', prefix);
+    try {
+      // the earlier layout, as its script wrote it: the tick's JSON in j and its time in ms in t
+      for (const [ts, price] of [
+        [1000, 1],
+        [2000, 2],
+      ])
+        await w.redis.xadd(key, '*', 'j', JSON.stringify({ ts: new Date(ts).toISOString(), price, size: 1 }), 't', ts);
+      await w.append('OLDFMT', [
+        { symbol: 'OLDFMT', ts: 3000, price: 3, size: 1 },
+        { symbol: 'OLDFMT', ts: 4000, price: 4, size: 1 },
+      ]);
+      const fields = await w.redis.xrevrange(key, '+', '-', 'COUNT', 1);
+      expect(fields[0]![1]).toEqual(['j', '{"ts":"1970-01-01T00:00:04.000Z","price":4,"size":1}']);
+      expect((await w.latest('OLDFMT', 10)).map((t) => t.price)).toEqual([4, 3, 2, 1]);
+      expect((await w.range('OLDFMT', 2000, 3000)).map((t) => [t.ts, t.price])).toEqual([
+        [2000, 2],
+        [3000, 3],
+      ]);
+    } finally {
+      await w.redis.del(key);
+      await w.close();
+    }
+  });
 });
 
 describe('redis window read cache (client tracking)', () => {
