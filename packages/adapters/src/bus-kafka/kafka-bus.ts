@@ -22,6 +22,11 @@ export interface KafkaBusOptions {
   onMalformed?: (topic: string, err: Error) => void;
   /** how long a publish keeps retrying while the broker is unreachable (default 60 s) */
   publishTimeoutMs?: number;
+  /**
+   * least time between two offset commits of one partition (default 200 ms); a crash redelivers up to
+   * this much more of what was handled (at-least-once either way)
+   */
+  commitIntervalMs?: number;
 }
 
 const DLQ_RETENTION_MS = 7 * 86_400_000;
@@ -189,7 +194,7 @@ export class KafkaBus implements EventBus {
         throw e;
       }
       const commits = new OrderedCommits<Msg>();
-      const committer = new CommitThrottle<Msg>();
+      const committer = new CommitThrottle<Msg>(this.opts.commitIntervalMs ?? 200);
       let inFlight = 0;
       let wake: (() => void) | null = null;
       const pump = (async () => {
