@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Tracks messages in flight per partition and says which one is safe to commit: the last of the
  * longest prefix of finished messages, so a crash never skips an unhandled message (at-least-once).
@@ -34,8 +36,8 @@ export class CommitThrottle<M extends { partition: number; commit(): unknown }> 
   private readonly next = new Map<number, M>();
   /** the committing loop of each partition that has one */
   private readonly running = new Map<number, Promise<void>>();
-  /** loops sleeping out the interval, woken by flush */
-  private readonly sleeping = new Set<() => void>();
+  /** aborted by flush: wakes the loops sleeping out the interval */
+  private wake = new AbortController();
   private flushing = 0;
   commit(msg: M): void {
     this.next.set(msg.partition, msg);
@@ -53,7 +55,8 @@ export class CommitThrottle<M extends { partition: number; commit(): unknown }> 
             // the next commit for this partition covers it; a lost commit only means a redelivery
           }
           const rest = this.intervalMs - (Date.now() - started);
-          if (rest > 0 && this.flushing === 0) await this.sleep(rest);
+          if (rest > 0 && this.flushing === 0)
+            await sleep(rest, undefined, { ref: false, signal: this.wake.signal }).catch(() => {});
         }
       } finally {
         this.running.delete(p);
@@ -61,23 +64,12 @@ export class CommitThrottle<M extends { partition: number; commit(): unknown }> 
     })();
     this.running.set(p, loop);
   }
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleeping.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
-      this.sleeping.add(wake);
-    });
-  }
   /** Resolves when every partition's latest offset is committed (awaits the loops themselves). */
   async flush(): Promise<void> {
     this.flushing++;
     try {
-      for (const wake of [...this.sleeping]) wake();
+      this.wake.abort();
+      this.wake = new AbortController();
       while (this.running.size > 0) await Promise.all([...this.running.values()]);
     } finally {
       this.flushing--;
