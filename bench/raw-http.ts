@@ -1,6 +1,26 @@
 import type net from 'node:net';
 import { connectReading, EMPTY } from './read-buffer.ts';
 
+/** the head of an HTTP/1.1 GET of `u` with `headers` (CRLFs and the blank line included) */
+export function getHead(u: URL, headers: Record<string, string>): string {
+  return (
+    `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
+    Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n'
+  );
+}
+
+/** an open-loop GET load generator: latencies (ms) of `rate` GETs a second for `seconds` */
+export type OpenLoopGet = (
+  url: string,
+  headers: Record<string, string>,
+  rate: number,
+  seconds: number,
+  connections?: number,
+) => Promise<number[]>;
+
 /**
  * An open-loop HTTP/1.1 load generator for latency figures: GETs are issued on a fixed schedule
  * (`rate` per second, whatever the answers do) and spread over keep-alive connections; each latency
@@ -19,13 +39,7 @@ export async function openLoopGet(
   connections = 16,
 ): Promise<number[]> {
   const u = new URL(url);
-  const head = Buffer.from(
-    `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
-      Object.entries(headers)
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('') +
-      '\r\n',
-  );
+  const head = Buffer.from(getHead(u, headers));
   const total = Math.round(rate * seconds);
   const lat: number[] = [];
   const backlog: number[] = []; // issue times of requests waiting for a free connection
