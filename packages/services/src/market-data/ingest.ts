@@ -1,8 +1,12 @@
-import { TOPICS, type Subscription, type Tick } from '@algotrade/core';
-import { candlesRepo } from '@algotrade/adapters';
+import { TOPICS, type Candle, type Subscription, type Tick } from '@algotrade/core';
+import { candlesRepo, symbolsRepo } from '@algotrade/adapters';
 import type { ServiceContext } from '../context.ts';
 import { CandleBuilder } from './candle-builder.ts';
+import { describeSymbol } from './feed-manager.ts';
 import { readTicks } from './tick-message.ts';
+
+/** closed candles held for the next flush when storing them failed, at most (the oldest go first) */
+export const MAX_UNSTORED_CANDLES = 100_000;
 
 export interface LastPrice {
   price: number;
@@ -15,6 +19,11 @@ export interface LastPrice {
  * Consumes `market-data-updates` into the sliding windows, keeps the last price per symbol, builds
  * 1-minute candles (stored every few seconds) and pushes throttled price updates to `realtime-updates`.
  * Malformed messages are counted and skipped, never retried.
+ *
+ * A symbol first seen on the bus (published by a feed in another process, or by anyone honouring the
+ * topic's contract) is listed in the symbols table, inactive, as a CSV import lists its symbol: its
+ * candles reference it, and `GET /api/market/symbols` then shows what the windows hold. Candles whose
+ * write fails (the database away for a while) are kept and written by a later flush.
  */
 export class MarketIngest {
   readonly last = new Map<string, LastPrice>();
@@ -24,8 +33,16 @@ export class MarketIngest {
   private readonly lastPush = new Map<string, number>();
   /** per symbol, the newest tick held back by the push interval, and the timer that will push it */
   private readonly trailing = new Map<string, { tick: Tick; timer: NodeJS.Timeout }>();
+  /** symbols seen on the bus; those known to be in the symbols table; those being listed */
+  private readonly seen = new Set<string>();
+  private readonly listed = new Set<string>();
+  private readonly listing = new Map<string, Promise<void>>();
+  /** closed candles a flush could not store, oldest first */
+  private unstored: { symbol: string; candle: Candle }[] = [];
   malformed = 0;
   ingested = 0;
+  /** closed candles given up on: more than MAX_UNSTORED_CANDLES were waiting to be stored */
+  candlesDropped = 0;
   constructor(private readonly ctx: ServiceContext) {}
 
   async start(): Promise<void> {
@@ -47,6 +64,11 @@ export class MarketIngest {
     }
     const { symbol, ticks } = r;
     if (ticks.length === 0) return;
+    // listed at first sight, so the symbol shows at once; a failed listing is retried by the flush
+    if (!this.seen.has(symbol)) {
+      this.seen.add(symbol);
+      void this.list(symbol).catch(() => {});
+    }
     for (const t of ticks) this.candles.add(symbol, t);
     const lastTick = ticks[ticks.length - 1]! as Tick;
     this.last.set(symbol, { price: lastTick.price, ts: lastTick.ts, bid: lastTick.bid, ask: lastTick.ask });
@@ -100,20 +122,57 @@ export class MarketIngest {
       .catch(() => {});
   }
 
+  /** lists `symbol` (a no-op where it is listed already); a failure is retried by the next flush */
+  private list(symbol: string): Promise<void> {
+    const p = Promise.resolve()
+      .then(() => symbolsRepo(this.ctx.rt.db.db).upsert(describeSymbol(symbol, 'market-data-updates')))
+      .then(() => void this.listed.add(symbol))
+      .finally(() => this.listing.delete(symbol));
+    this.listing.set(symbol, p);
+    return p;
+  }
+
   async flush(all = false): Promise<void> {
-    const closed = this.candles.drain(all);
+    const closed = this.unstored.concat(this.candles.drain(all));
+    this.unstored = [];
     if (!closed.length) return;
     const repo = candlesRepo(this.ctx.rt.db.db);
     const bySymbol = new Map<string, typeof closed>();
-    for (const c of closed) bySymbol.set(c.symbol, [...(bySymbol.get(c.symbol) ?? []), c]);
+    for (const c of closed) {
+      const list = bySymbol.get(c.symbol);
+      if (list) list.push(c);
+      else bySymbol.set(c.symbol, [c]);
+    }
+    const failed: string[] = [];
+    let firstError: unknown;
     for (const [symbol, list] of bySymbol)
-      await repo
-        .upsert(
+      try {
+        if (!this.listed.has(symbol)) await (this.listing.get(symbol) ?? this.list(symbol));
+        await repo.upsert(
           symbol,
           '1m',
           list.map((c) => c.candle),
-        )
-        .catch((e) => this.ctx.rt.log.warn({ err: e, symbol }, 'storing candles failed'));
+        );
+      } catch (e) {
+        failed.push(symbol);
+        firstError ??= e;
+        this.unstored.push(...list);
+      }
+    if (failed.length)
+      this.ctx.rt.log.warn(
+        { err: firstError, symbols: failed.slice(0, 10), candles: this.unstored.length },
+        all ? 'storing candles failed at shutdown: these are lost' : 'storing candles failed; kept for the next flush',
+      );
+    const over = this.unstored.length - MAX_UNSTORED_CANDLES;
+    if (over > 0) {
+      this.unstored.sort((a, b) => a.candle.ts - b.candle.ts);
+      this.unstored.splice(0, over);
+      this.candlesDropped += over;
+      this.ctx.rt.log.error(
+        { dropped: over, kept: this.unstored.length },
+        'too many candles waiting to be stored: the oldest dropped',
+      );
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { candlesRepo } from '@algotrade/adapters';
+import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import type { MarketIngest } from './ingest.ts';
 import { until } from '../../../../test/helpers/wait.ts';
@@ -117,6 +119,66 @@ describe('market data service', () => {
     });
     await until(async () => (await t.rt.windows.size('ZZTEST')) === 1);
     expect(ingest.malformed).toBe(before + 2);
+  });
+
+  it('lists a symbol first seen on the bus and stores its candles', async () => {
+    const ingest = t.ctx.shared.marketIngest as MarketIngest;
+    expect((await get('/api/market/symbols/ZZBUSUSD')).statusCode).toBe(404);
+    const minute = Date.UTC(2024, 0, 2, 10, 0);
+    // two minutes of ticks: the first minute's candle is closed by the second's first tick
+    await t.rt.bus.publish('market-data-updates', 'ZZBUSUSD', 'ticks', {
+      symbol: 'ZZBUSUSD',
+      ticks: [
+        { ts: minute + 1_000, price: 10, size: 1 },
+        { ts: minute + 2_000, price: 12, size: 2 },
+        { ts: minute + 61_000, price: 11, size: 1 },
+      ],
+    });
+    await until(async () => (await get('/api/market/symbols/ZZBUSUSD')).statusCode === 200);
+    expect((await get('/api/market/symbols/ZZBUSUSD')).json()).toMatchObject({
+      symbol: 'ZZBUSUSD',
+      provider: 'market-data-updates',
+      assetClass: 'crypto',
+      base: 'ZZBUS',
+      quote: 'USD',
+      active: false,
+    });
+    // (the service's own 5 s flush may be the one that stores it)
+    await ingest.flush();
+    await until(async () => (await candlesRepo(t.rt.db.db).query('ZZBUSUSD', '1m')).length > 0);
+    expect(await candlesRepo(t.rt.db.db).query('ZZBUSUSD', '1m')).toEqual([
+      { ts: minute, open: 10, high: 12, low: 10, close: 12, volume: 3 },
+    ]);
+  });
+
+  it('keeps closed candles whose write failed and stores them with a later flush', async () => {
+    const ingest = t.ctx.shared.marketIngest as MarketIngest;
+    const minute = Date.UTC(2024, 0, 3, 10, 0);
+    const publish = (ticks: { ts: number; price: number; size: number }[]) =>
+      t.rt.bus.publish('market-data-updates', 'ZZKEEPUSD', 'ticks', { symbol: 'ZZKEEPUSD', ticks });
+    await publish([{ ts: minute, price: 5, size: 1 }]);
+    await until(async () => (await get('/api/market/symbols/ZZKEEPUSD')).statusCode === 200);
+    await ingest.flush(); // nothing closed yet
+    // the database refuses candle writes for a while: a real failure, the table is not there
+    await sql`alter table candles rename to candles_away`.execute(t.rt.db.db);
+    try {
+      await publish([{ ts: minute + 60_000, price: 6, size: 1 }]);
+      await until(() => ingest.candles.current('ZZKEEPUSD')?.ts === minute + 60_000);
+      await ingest.flush();
+      await publish([{ ts: minute + 120_000, price: 7, size: 1 }]);
+      await until(() => ingest.candles.current('ZZKEEPUSD')?.ts === minute + 120_000);
+      await ingest.flush();
+    } finally {
+      await sql`alter table candles_away rename to candles`.execute(t.rt.db.db);
+    }
+    await ingest.flush();
+    await until(async () => (await candlesRepo(t.rt.db.db).query('ZZKEEPUSD', '1m')).length === 2);
+    const stored = await candlesRepo(t.rt.db.db).query('ZZKEEPUSD', '1m');
+    expect(stored.map((c) => [c.ts, c.close])).toEqual([
+      [minute, 5],
+      [minute + 60_000, 6],
+    ]);
+    expect(ingest.candlesDropped).toBe(0);
   });
 
   it('pushes prices at most once per interval, and the last price held back once the ticks stop', async () => {
