@@ -106,6 +106,7 @@ static int load(const char *host, int port, double rate, double seconds, int nco
   int *idle = malloc(sizeof(int) * (size_t)nconn), nidle = 0;
   for (int i = nconn - 1; i >= 0; i--) idle[nidle++] = i;
   struct epoll_event evs[64];
+  int have_pwait2 = 1;
   double interval = 1000.0 / rate, start = now_ms();
   while (answered < total) {
     double t = now_ms();
@@ -123,10 +124,14 @@ static int load(const char *host, int port, double rate, double seconds, int nco
     double wait = issued < total ? start + (double)issued * interval - now_ms() : 10000.0;
     if (wait < 0) wait = 0;
     struct timespec to = {(time_t)(wait / 1000.0), (long)((wait - (double)(long)(wait / 1000.0) * 1000.0) * 1e6)};
-    int n = epoll_pwait2(ep, evs, 64, &to, NULL);
+    int n = have_pwait2 ? epoll_pwait2(ep, evs, 64, &to, NULL) : epoll_wait(ep, evs, 64, (int)(wait + 0.999));
     if (n < 0) {
+      if (errno == ENOSYS && have_pwait2) { /* kernels before 5.11: millisecond timeouts, rounded up */
+        have_pwait2 = 0;
+        continue;
+      }
       if (errno == EINTR) continue;
-      die("epoll_pwait2");
+      die("epoll_wait");
     }
     for (int e = 0; e < n; e++) {
       int i = (int)evs[e].data.u32;
