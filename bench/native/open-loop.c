@@ -77,6 +77,19 @@ struct conn {
   size_t len;
 };
 
+/* connects c[i] (TCP_NODELAY, non-blocking) and watches it */
+static void open_conn(const struct sockaddr_in *addr, int ep, struct conn *c, int i) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof *addr) != 0) die("connect");
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  c[i].fd = fd;
+  c[i].busy = 0;
+  c[i].len = 0;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
+}
+
 static int load(const char *host, int port, double rate, double seconds, int nconn, const char *req) {
   size_t reqlen = strlen(req);
   long total = (long)(rate * seconds + 0.5);
@@ -85,7 +98,7 @@ static int load(const char *host, int port, double rate, double seconds, int nco
   long qhead = 0, qtail = 0, issued = 0, answered = 0;
   uint32_t non200 = 0;
   struct conn *c = calloc((size_t)nconn, sizeof *c);
-  int ep = epoll_create1(0), one = 1;
+  int ep = epoll_create1(0);
   if (!lat || !queue || !c || ep < 0) die("setup");
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
@@ -93,18 +106,14 @@ static int load(const char *host, int port, double rate, double seconds, int nco
     return 2;
   }
   for (int i = 0; i < nconn; i++) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) die("connect");
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    c[i].fd = fd;
     c[i].buf = malloc(READ_BYTES);
     if (!c[i].buf) die("malloc");
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
+    open_conn(&addr, ep, c, i);
   }
-  int *idle = malloc(sizeof(int) * (size_t)nconn), nidle = 0;
-  for (int i = nconn - 1; i >= 0; i--) idle[nidle++] = i;
+  /* idle connections, oldest first (a ring): each is reused in turn, so none sits idle long enough for
+     the server's keep-alive timeout */
+  int *idle = malloc(sizeof(int) * (size_t)nconn), ihead = 0, nidle = 0;
+  for (int i = 0; i < nconn; i++) idle[nidle++] = i;
   struct epoll_event evs[64];
   int have_pwait2 = 1;
   double interval = 1000.0 / rate, start = now_ms();
@@ -116,7 +125,9 @@ static int load(const char *host, int port, double rate, double seconds, int nco
         queue[qtail++] = due;
         continue;
       }
-      struct conn *k = &c[idle[--nidle]];
+      struct conn *k = &c[idle[ihead]];
+      ihead = (ihead + 1) % nconn;
+      nidle--;
       k->busy = 1;
       k->due = due;
       write_all(k->fd, req, reqlen);
@@ -139,7 +150,13 @@ static int load(const char *host, int port, double rate, double seconds, int nco
       ssize_t r = read(k->fd, k->buf + k->len, READ_BYTES - k->len);
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (r <= 0) {
-        fprintf(stderr, "open-loop: the server closed a connection\n");
+        if (!k->busy && k->len == 0) { /* an idle connection closed (keep-alive timeout): open it again */
+          epoll_ctl(ep, EPOLL_CTL_DEL, k->fd, NULL);
+          close(k->fd);
+          open_conn(&addr, ep, c, i);
+          continue;
+        }
+        fprintf(stderr, "open-loop: the server closed a connection with an answer due\n");
         return 2;
       }
       k->len += (size_t)r;
@@ -166,7 +183,7 @@ static int load(const char *host, int port, double rate, double seconds, int nco
           write_all(k->fd, req, reqlen);
         } else {
           k->busy = 0;
-          idle[nidle++] = i;
+          idle[(ihead + nidle++) % nconn] = i;
         }
       }
       if (k->len == READ_BYTES) {

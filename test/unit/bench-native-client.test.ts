@@ -48,6 +48,21 @@ describe.skipIf(!nativeTool())('native open-loop client', () => {
     expect(lat[1]).toBeGreaterThanOrEqual(85); // scheduled 5 ms after the first, answered after it
   });
 
+  it('opens again a connection the server closed while it was idle (keep-alive timeout)', async () => {
+    let answered = 0;
+    // the server drops each connection 20 ms after answering on it, as a short keep-alive timeout would
+    const url = await serve((req, res) => {
+      answered++;
+      res.end('ok');
+      const socket = req.socket;
+      setTimeout(() => socket.destroy(), 20);
+    });
+    // a request every 100 ms, so every connection is dropped before its next request
+    const lat = await nativeOpenLoopGet(url, {}, 10, 1, 4);
+    expect(lat).toHaveLength(10);
+    expect(answered).toBe(10);
+  });
+
   it('fails loudly on an answer other than 200', async () => {
     const url = await serve((_req, res) => {
       res.statusCode = 404;
