@@ -86,6 +86,11 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       registers: [registry],
     }),
+    candlesDropped: new client.Counter({
+      name: 'market_candles_dropped_total',
+      help: 'closed candles given up on: more were waiting for the database than the ingest keeps',
+      registers: [registry],
+    }),
     queueDepth: new client.Gauge({
       name: 'job_queue_depth',
       help: 'jobs waiting or running',

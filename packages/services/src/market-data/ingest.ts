@@ -37,7 +37,7 @@ export class MarketIngest {
   private readonly seen = new Set<string>();
   private readonly listed = new Set<string>();
   private readonly listing = new Map<string, Promise<void>>();
-  /** closed candles a flush could not store, oldest first */
+  /** closed candles a flush could not store (trimmed oldest first past MAX_UNSTORED_CANDLES) */
   private unstored: { symbol: string; candle: Candle }[] = [];
   malformed = 0;
   ingested = 0;
@@ -156,7 +156,7 @@ export class MarketIngest {
       } catch (e) {
         failed.push(symbol);
         firstError ??= e;
-        this.unstored.push(...list);
+        for (const c of list) this.unstored.push(c); // (a spread of 100,000 arguments could overflow)
       }
     if (failed.length)
       this.ctx.rt.log.warn(
@@ -168,6 +168,7 @@ export class MarketIngest {
       this.unstored.sort((a, b) => a.candle.ts - b.candle.ts);
       this.unstored.splice(0, over);
       this.candlesDropped += over;
+      this.ctx.metrics.candlesDropped.inc(over);
       this.ctx.rt.log.error(
         { dropped: over, kept: this.unstored.length },
         'too many candles waiting to be stored: the oldest dropped',

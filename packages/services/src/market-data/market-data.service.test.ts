@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { candlesRepo } from '@algotrade/adapters';
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import type { MarketIngest } from './ingest.ts';
+import { MAX_UNSTORED_CANDLES, type MarketIngest } from './ingest.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 
 describe('market data service', () => {
@@ -179,6 +179,37 @@ describe('market data service', () => {
       [minute + 60_000, 6],
     ]);
     expect(ingest.candlesDropped).toBe(0);
+    expect((await t.app.inject({ url: '/metrics' })).body).toMatch(/^market_candles_dropped_total 0$/m);
+  });
+
+  it('past MAX_UNSTORED_CANDLES candles waiting to be stored, drops the oldest and counts them', async () => {
+    const ingest = t.ctx.shared.marketIngest as MarketIngest;
+    const before = ingest.candlesDropped;
+    const base = Date.UTC(2020, 0, 1);
+    // one more closed candle than the ingest keeps (the last tick opens a candle still forming)
+    const ticks = Array.from({ length: MAX_UNSTORED_CANDLES + 2 }, (_, i) => ({
+      ts: base + i * 60_000,
+      price: 1 + (i % 7),
+      size: 1,
+    }));
+    await sql`alter table candles rename to candles_away`.execute(t.rt.db.db);
+    try {
+      await t.rt.bus.publish('market-data-updates', 'ZZDROPUSD', 'ticks', { symbol: 'ZZDROPUSD', ticks });
+      await until(() => ingest.candles.current('ZZDROPUSD')?.ts === ticks.at(-1)!.ts);
+      await ingest.flush();
+    } finally {
+      await sql`alter table candles_away rename to candles`.execute(t.rt.db.db);
+    }
+    expect(ingest.candlesDropped).toBe(before + 1);
+    expect((await t.app.inject({ url: '/metrics' })).body).toMatch(
+      new RegExp(`^market_candles_dropped_total ${before + 1}$`, 'm'),
+    );
+    await ingest.flush();
+    const repo = candlesRepo(t.rt.db.db);
+    await until(async () => (await repo.count('ZZDROPUSD', '1m')) === MAX_UNSTORED_CANDLES);
+    // the oldest minute is the one dropped
+    const first = await repo.query('ZZDROPUSD', '1m', new Date(base), new Date(base + 120_000));
+    expect(first.map((c) => c.ts)).toEqual([base + 60_000, base + 120_000]);
   });
 
   it('pushes prices at most once per interval, and the last price held back once the ticks stop', async () => {
