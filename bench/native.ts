@@ -41,9 +41,14 @@ export function nativeTool(): string | null {
  * each latency (ms) runs from the request's place in the schedule to the last byte of its answer.
  * Throws when an answer is not a 200.
  */
-export const nativeOpenLoopGet: OpenLoopGet = async (url, headers, rate, seconds, connections = 16) => {
+function requireTool(): string {
   const bin = nativeTool();
   if (!bin) throw new Error('no native load generator on this machine');
+  return bin;
+}
+
+export const nativeOpenLoopGet: OpenLoopGet = async (url, headers, rate, seconds, connections = 16) => {
+  const bin = requireTool();
   const u = new URL(url);
   const child = spawn(
     bin,
@@ -69,8 +74,7 @@ export const nativeOpenLoopGet: OpenLoopGet = async (url, headers, rate, seconds
 
 /** The native floor server (see open-loop.c) answering every request with `bodyBytes` of body. */
 export async function startNativeFloor(bodyBytes: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const bin = nativeTool();
-  if (!bin) throw new Error('no native load generator on this machine');
+  const bin = requireTool();
   const child = spawn(bin, ['serve', '0', String(bodyBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(/ready (\d+)/.exec(String(d))?.[1])));

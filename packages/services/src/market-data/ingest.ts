@@ -33,10 +33,8 @@ export class MarketIngest {
   private readonly lastPush = new Map<string, number>();
   /** per symbol, the newest tick held back by the push interval, and the timer that will push it */
   private readonly trailing = new Map<string, { tick: Tick; timer: NodeJS.Timeout }>();
-  /** symbols seen on the bus; those known to be in the symbols table; those being listed */
-  private readonly seen = new Set<string>();
-  private readonly listed = new Set<string>();
-  private readonly listing = new Map<string, Promise<void>>();
+  /** per symbol, its listing in the symbols table: kept once settled, removed again when it failed */
+  private readonly listings = new Map<string, Promise<void>>();
   /** closed candles a flush could not store (trimmed oldest first past MAX_UNSTORED_CANDLES) */
   private unstored: { symbol: string; candle: Candle }[] = [];
   malformed = 0;
@@ -64,11 +62,9 @@ export class MarketIngest {
     }
     const { symbol, ticks } = r;
     if (ticks.length === 0) return;
-    // listed at first sight, so the symbol shows at once; a failed listing is retried by the flush
-    if (!this.seen.has(symbol)) {
-      this.seen.add(symbol);
-      void this.list(symbol).catch(() => {});
-    }
+    // listed at first sight (no last price yet), so the symbol shows at once; a failed listing is
+    // retried by the flush
+    if (!this.last.has(symbol)) void this.list(symbol);
     for (const t of ticks) this.candles.add(symbol, t);
     const lastTick = ticks[ticks.length - 1]! as Tick;
     this.last.set(symbol, { price: lastTick.price, ts: lastTick.ts, bid: lastTick.bid, ask: lastTick.ask });
@@ -124,11 +120,11 @@ export class MarketIngest {
 
   /** lists `symbol` (a no-op where it is listed already); a failure is retried by the next flush */
   private list(symbol: string): Promise<void> {
-    const p = Promise.resolve()
-      .then(() => symbolsRepo(this.ctx.rt.db.db).upsert(describeSymbol(symbol, 'market-data-updates')))
-      .then(() => void this.listed.add(symbol))
-      .finally(() => this.listing.delete(symbol));
-    this.listing.set(symbol, p);
+    const p = Promise.resolve().then(() =>
+      symbolsRepo(this.ctx.rt.db.db).upsert(describeSymbol(symbol, 'market-data-updates')),
+    );
+    this.listings.set(symbol, p);
+    p.catch(() => this.listings.get(symbol) === p && this.listings.delete(symbol));
     return p;
   }
 
@@ -147,7 +143,7 @@ export class MarketIngest {
     let firstError: unknown;
     for (const [symbol, list] of bySymbol)
       try {
-        if (!this.listed.has(symbol)) await (this.listing.get(symbol) ?? this.list(symbol));
+        await (this.listings.get(symbol) ?? this.list(symbol));
         await repo.upsert(
           symbol,
           '1m',
