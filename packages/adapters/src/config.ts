@@ -76,6 +76,7 @@ const envSchema = z
     REFRESH_TTL_DAYS: int(1, 365).default(30),
     CORS_ORIGINS: z.string().default('*'),
     RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+    HTTP_FAST_LANE: bool.default(true),
     RATE_LIMIT_ANON_PER_MINUTE: int(1, 1_000_000).default(300),
     RATE_LIMIT_REPLICAS: int(1, 1000).default(4),
     BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
@@ -167,6 +168,8 @@ export interface Config {
     /** gateway replicas sharing the Redis limits (see sharedCountStore) */
     rateLimitReplicas: number;
     bodyLimit: number;
+    /** plain `latest` reads answered before Fastify's hook chain (see FastLane) */
+    fastLane: boolean;
   };
   feed: {
     kind: 'simulator' | 'replay' | 'none';
@@ -302,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       anonRatePerMinute: e.RATE_LIMIT_ANON_PER_MINUTE,
       rateLimitReplicas: e.RATE_LIMIT_REPLICAS,
       bodyLimit: e.BODY_LIMIT_BYTES,
+      fastLane: e.HTTP_FAST_LANE,
     },
     feed: {
       kind: e.MARKET_FEED,

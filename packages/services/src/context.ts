@@ -1,4 +1,5 @@
 import type { Runtime, ServiceName } from '@algotrade/adapters';
+import type { FastLane } from './http/fast-lane.ts';
 import type { Metrics } from './http/metrics.ts';
 
 /** What every service plugin receives: the runtime's adapters and the app's metrics. */
@@ -11,4 +12,6 @@ export interface ServiceContext {
   onClose(fn: () => Promise<void> | void): void;
   /** objects one service offers to others in the same process (e.g. the compile cache) */
   shared: Record<string, unknown>;
+  /** plain GETs answered before Fastify's hook chain (market data registers `latest` there) */
+  lane: FastLane;
 }

@@ -84,43 +84,61 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Tokens already verified, by their exact text, until they expire, so hot routes do not re-check the
+ * signature (a map lookup; fast-jwt's own cache hashed the token on every request, ~40 µs here). The
+ * fast lane reads it too.
+ */
+export class TokenMemo {
+  private verified = new Map<string, { user: AuthUser; expMs: number }>();
+
+  user(token: string): AuthUser | undefined {
+    const hit = this.verified.get(token);
+    if (!hit) return undefined;
+    if (hit.expMs > Date.now()) return hit.user;
+    this.verified.delete(token);
+    return undefined;
+  }
+
+  remember(token: string, user: AuthUser, expMs: number): void {
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, { user, expMs });
+  }
+}
+
 /** Resolves the caller from the bearer token (header, or `?token=` for WebSocket upgrades) for every request. */
-export const authPlugin = fp(async (app: FastifyInstance, opts: { secret: string; accessTtlSeconds: number }) => {
-  await app.register(fastifyJwt, {
-    secret: opts.secret,
-    sign: { expiresIn: opts.accessTtlSeconds },
-    formatUser: (p) => ({ id: p.sub, email: p.email }),
-  });
-  // tokens already verified, by their exact text, until they expire, so hot routes do not re-check the
-  // signature (a map lookup; fast-jwt's own cache hashed the token on every request, ~40 µs here)
-  const verified = new Map<string, { user: AuthUser; expMs: number }>();
-  app.addHook('onRequest', async (req) => {
-    const header = req.headers.authorization;
-    const q = (req.query as Record<string, unknown> | undefined)?.token;
-    if (!header && typeof q !== 'string') return;
-    try {
-      const token = header ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : (q as string);
-      if (!token) return;
-      const hit = verified.get(token);
-      if (hit && hit.expMs > Date.now()) {
-        req.authUser = hit.user;
-        return;
+export const authPlugin = fp(
+  async (app: FastifyInstance, opts: { secret: string; accessTtlSeconds: number; memo: TokenMemo }) => {
+    await app.register(fastifyJwt, {
+      secret: opts.secret,
+      sign: { expiresIn: opts.accessTtlSeconds },
+      formatUser: (p) => ({ id: p.sub, email: p.email }),
+    });
+    const { memo } = opts;
+    app.addHook('onRequest', async (req) => {
+      const header = req.headers.authorization;
+      const q = (req.query as Record<string, unknown> | undefined)?.token;
+      if (!header && typeof q !== 'string') return;
+      try {
+        const token = header ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : (q as string);
+        if (!token) return;
+        const known = memo.user(token);
+        if (known) {
+          req.authUser = known;
+          return;
+        }
+        const payload = app.jwt.verify<{ sub: string; email: string; exp?: number }>(token);
+        req.authUser = { id: payload.sub, email: payload.email };
+        if (payload.exp !== undefined) memo.remember(token, req.authUser, payload.exp * 1000);
+      } catch {
+        // an invalid token is the same as none; protected routes answer 401
       }
-      if (hit) verified.delete(token);
-      const payload = app.jwt.verify<{ sub: string; email: string; exp?: number }>(token);
-      req.authUser = { id: payload.sub, email: payload.email };
-      if (payload.exp !== undefined) {
-        if (verified.size >= 10_000) verified.clear();
-        verified.set(token, { user: req.authUser, expMs: payload.exp * 1000 });
-      }
-    } catch {
-      // an invalid token is the same as none; protected routes answer 401
-    }
-  });
-  app.decorate('requireUser', async (req: FastifyRequest) => {
-    if (!req.authUser) throw new AppError('UNAUTHORIZED', 'a valid bearer token is required');
-  });
-});
+    });
+    app.decorate('requireUser', async (req: FastifyRequest) => {
+      if (!req.authUser) throw new AppError('UNAUTHORIZED', 'a valid bearer token is required');
+    });
+  },
+);
 
 export const signAccess = (app: FastifyInstance, u: AuthUser): string =>
   app.jwt.sign({ sub: u.id, email: u.email, jti: randomUUID() });

@@ -105,3 +105,32 @@ export function sharedCountStore(redis: Redis, o: SharedCountOptions) {
     }
   };
 }
+
+/**
+ * The in-process store (one process, no Redis): a fixed window per key from its first request, as
+ * the plugin's own LocalStore counts, kept as an instance the fast lane can count in too. Expired
+ * windows are swept once per window.
+ */
+export class LocalCountStore {
+  private windows = new Map<string, { current: number; resetAt: number }>();
+  private swept = Date.now();
+
+  incr(key: string, cb: Callback, timeWindow: number): void {
+    const now = Date.now();
+    if (now - this.swept > timeWindow) {
+      this.swept = now;
+      for (const [k, w] of this.windows) if (now >= w.resetAt) this.windows.delete(k);
+    }
+    let w = this.windows.get(key);
+    if (!w || now >= w.resetAt) {
+      w = { current: 0, resetAt: now + timeWindow };
+      this.windows.set(key, w);
+    }
+    w.current++;
+    cb(null, { current: w.current, ttl: w.resetAt - now });
+  }
+
+  child(): LocalCountStore {
+    return this; // no route here has limits of its own
+  }
+}

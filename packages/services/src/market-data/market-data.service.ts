@@ -96,7 +96,21 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           return reply.status(202).send({ symbol: sym, active: action === 'subscribe' });
         });
 
+      // the window hands back the same string until it changes: reuse the encoded body
       const bodies = new Map<string, { ticks: string; limit: number; body: Buffer }>();
+      const latestBody = async (sym: string, limit: number): Promise<Buffer> => {
+        let ticks: string;
+        try {
+          ticks = await rt.windows.latestJson(sym, limit);
+        } catch (e) {
+          throw new AppError('TEMPORARILY_UNAVAILABLE', `the window store is unavailable: ${(e as Error).message}`);
+        }
+        const hit = bodies.get(sym);
+        if (hit && hit.ticks === ticks && hit.limit === limit) return hit.body;
+        const body = Buffer.from(`{"symbol":"${sym}","ticks":${ticks}}`);
+        bodies.set(sym, { ticks, limit, body });
+        return body;
+      };
       r.get(
         '/symbols/:symbol/latest',
         {
@@ -112,21 +126,23 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
           if (req.query.limit > cap)
             throw new AppError('VALIDATION_FAILED', `limit must be between 1 and the window size ${cap}`);
           if (!(await exists(sym))) throw notFound(`symbol ${sym}`);
-          let ticks: string;
-          try {
-            ticks = await rt.windows.latestJson(sym, req.query.limit);
-          } catch (e) {
-            throw new AppError('TEMPORARILY_UNAVAILABLE', `the window store is unavailable: ${(e as Error).message}`);
-          }
-          // the window hands back the same string until it changes: reuse the encoded body
-          const hit = bodies.get(sym);
-          if (hit && hit.ticks === ticks && hit.limit === req.query.limit)
-            return reply.type('application/json').send(hit.body);
-          const body = Buffer.from(`{"symbol":"${sym}","ticks":${ticks}}`);
-          bodies.set(sym, { ticks, limit: req.query.limit, body });
-          return reply.type('application/json').send(body);
+          return reply.type('application/json').send(await latestBody(sym, req.query.limit));
         },
       );
+      // the plain case of the same route (a known symbol, `limit` absent or in range) in the fast lane;
+      // anything else in the URL sends the request to the route above
+      const plainLatest = /^\/api\/market\/symbols\/([A-Za-z0-9._:-]{1,40})\/latest(?:\?limit=([1-9][0-9]{0,6}))?$/;
+      ctx.lane.route({
+        url: '/api/market/symbols/:symbol/latest',
+        match: (url) => {
+          const m = plainLatest.exec(url);
+          if (!m) return undefined;
+          const sym = m[1]!.toUpperCase();
+          const limit = m[2] === undefined ? 100 : Number(m[2]);
+          return known.has(sym) && limit <= rt.windows.capacity(sym) ? { sym, limit } : undefined;
+        },
+        body: ({ sym, limit }) => latestBody(sym, limit),
+      });
 
       // same server, same auth, a constant 100-tick body: the baseline of the `latest` benchmark
       const constant = `{"symbol":"BASE","ticks":[${Array.from({ length: 100 }, (_, i) => `{"ts":"2024-01-01T00:00:00.000Z","price":${100 + i},"size":1,"bid":99,"ask":101,"seq":${i}}`).join(',')}]}`;
