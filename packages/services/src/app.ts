@@ -206,6 +206,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     ],
     http: config.metricsEnabled ? metrics.http : undefined,
     gatewayHeader: opts.services.includes('gateway') ? undefined : GATEWAY_HEADER,
+    log: app.log,
   });
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
   if (opts.services.includes('gateway')) {

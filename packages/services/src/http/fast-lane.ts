@@ -33,6 +33,7 @@ export interface FastLaneOptions {
   headers: readonly [string, string][];
   /** the HTTP latency histogram (`method`, `route`, `status`) the app's onResponse hook observes */
   http?: Histogram<'method' | 'route' | 'status'>;
+  log: { error(obj: object, msg: string): void };
   /** in a service behind a gateway: the header that marks a forwarded request (those go to Fastify) */
   gatewayHeader?: string;
 }
@@ -70,15 +71,31 @@ export class FastLane {
    * rest to `next` (Fastify) untouched.
    */
   handle(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => void): void {
+    let taken = false;
+    try {
+      taken = this.take(req, res, next);
+    } catch (err) {
+      // a defect here must not cost the request: until the lane has taken it, Fastify can have it
+      this.opts?.log.error({ err }, 'fast lane failed on a request; Fastify answers it');
+    }
+    if (!taken) next(req, res);
+  }
+
+  /** false: the request is Fastify's (nothing was counted or written) */
+  private take(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (req: IncomingMessage, res: ServerResponse) => void,
+  ): boolean {
     const o = this.opts;
-    if (!o || !this.enabled || req.method !== 'GET' || this.routes.length === 0) return next(req, res);
+    if (!o || !this.enabled || req.method !== 'GET' || this.routes.length === 0) return false;
     const h = req.headers;
-    if (h.origin !== undefined || h.authorization === undefined) return next(req, res);
-    if (o.gatewayHeader && h[o.gatewayHeader] !== undefined) return next(req, res);
+    if (h.origin !== undefined || h.authorization === undefined) return false;
+    if (o.gatewayHeader && h[o.gatewayHeader] !== undefined) return false;
     const auth = h.authorization;
-    if (auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return next(req, res);
+    if (auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return false;
     const user = o.user(auth.slice(7).trim());
-    if (!user) return next(req, res);
+    if (!user) return false;
     const url = req.url!;
     let route: FastRoute<unknown> | undefined;
     let params: unknown;
@@ -89,7 +106,7 @@ export class FastLane {
         break;
       }
     }
-    if (!route) return next(req, res);
+    if (!route) return false;
     const start = performance.now();
     const { store, timeWindow, max } = o.limits;
     store.incr(
@@ -100,18 +117,25 @@ export class FastLane {
         // the store unreachable: let it through, as the plugin's skipOnError does (and with its headers)
         const current = err ? 0 : count!.current;
         const ttl = err ? 0 : count!.ttl;
-        route.body(params).then(
-          (body) => this.answer(req, res, route.url, start, body, max, current, ttl),
-          () => {
-            // Fastify answers the failure (503 and its log line); the request is already counted
-            this.counted.add(req);
-            next(req, res);
-          },
-        );
+        route
+          .body(params)
+          .then(
+            (body) => this.answer(req, res, route.url, start, body, max, current, ttl),
+            () => {
+              // Fastify answers the failure (503 and its log line); the request is already counted
+              this.counted.add(req);
+              next(req, res);
+            },
+          )
+          .catch((err: unknown) => {
+            o.log.error({ err }, 'fast lane failed to answer a request');
+            res.destroy();
+          });
       },
       timeWindow,
       max,
     );
+    return true;
   }
 
   private answer(
