@@ -109,11 +109,15 @@ export function sharedCountStore(redis: Redis, o: SharedCountOptions) {
 /**
  * The in-process store (one process, no Redis): a fixed window per key from its first request, as
  * the plugin's own LocalStore counts, kept as an instance the fast lane can count in too. Expired
- * windows are swept once per window.
+ * windows are swept once per window; past `maxKeys` keys the window opened longest ago is dropped
+ * (as LocalStore's LRU of 5,000 drops its least recent), so callers inventing keys cannot grow it
+ * without bound.
  */
 export class LocalCountStore {
   private windows = new Map<string, { current: number; resetAt: number }>();
   private swept = Date.now();
+
+  constructor(private readonly maxKeys = 100_000) {}
 
   incr(key: string, cb: Callback, timeWindow: number): void {
     const now = Date.now();
@@ -123,11 +127,19 @@ export class LocalCountStore {
     }
     let w = this.windows.get(key);
     if (!w || now >= w.resetAt) {
+      // a new window goes to the end of the map's order: the first key is the oldest window
+      this.windows.delete(key);
+      if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
       w = { current: 0, resetAt: now + timeWindow };
       this.windows.set(key, w);
     }
     w.current++;
     cb(null, { current: w.current, ttl: w.resetAt - now });
+  }
+
+  /** keys held (for tests) */
+  get size(): number {
+    return this.windows.size;
   }
 
   child(): LocalCountStore {
