@@ -142,6 +142,50 @@ describe('gateway forwarding to remote services', () => {
     }
   });
 
+  it("answers plain latest reads the gateway forwards in the service's fast lane, as Fastify would", async () => {
+    const a = await register('lane@gw.io');
+    const key = gatewayKey(resolveJwtSecret(rt.config));
+    await rt.bus.publish('market-data-updates', 'ZZGWUSD', 'ticks', {
+      symbol: 'ZZGWUSD',
+      ticks: [1, 2, 3].map((i) => ({ ts: Date.UTC(2024, 0, 2, 10, 0, i), price: 10 + i, size: 1 })),
+    });
+    const path = '/api/market/symbols/ZZGWUSD/latest?limit=2';
+    // the first read finds the symbol (Fastify, in the service) and verifies the token there
+    let first: Response | undefined;
+    for (let i = 0; i < 100 && first?.status !== 200; i++) {
+      first = await fetch(`${gw}${path}`, { headers: a.h });
+      if (first.status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(first!.status).toBe(200);
+    const before = services.ctx.lane.answered;
+    const r = await fetch(`${gw}${path}`, { headers: { ...a.h, 'x-request-id': 'lane-gw-1' } });
+    expect(services.ctx.lane.answered).toBe(before + 1);
+    expect(((await r.json()) as { ticks: { price: number }[] }).ticks.map((t) => t.price)).toEqual([13, 12]);
+    // the gateway's own edge headers, the caller's request id
+    expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(r.headers.get('x-ratelimit-limit')).not.toBeNull();
+    expect(r.headers.get('x-request-id')).toBe('lane-gw-1');
+    // straight to the service with the key: the same headers as Fastify gives (no security or limit
+    // headers: those are the gateway's), and a wrong key is Fastify's to answer
+    const h = { ...a.h, 'x-algotrade-gateway': key, 'x-request-id': 'lane-gw-2' };
+    const direct = await fetch(`${svcUrl}${path}`, { headers: h });
+    expect(services.ctx.lane.answered).toBe(before + 2);
+    const f = await services.app.inject({ url: path, headers: h });
+    expect(await direct.text()).toBe(f.body);
+    const lane = Object.fromEntries(direct.headers);
+    const fastify = Object.fromEntries(Object.entries(f.headers).map(([k, v]) => [k, String(v)]));
+    for (const k of ['date', 'connection', 'keep-alive']) {
+      delete lane[k];
+      delete fastify[k];
+    }
+    expect(lane).toEqual(fastify);
+    expect(lane['x-frame-options']).toBeUndefined();
+    const wrong = await fetch(`${svcUrl}${path}`, { headers: { ...h, 'x-algotrade-gateway': 'x'.repeat(key.length) } });
+    expect(wrong.status).toBe(200);
+    expect(wrong.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(services.ctx.lane.answered).toBe(before + 2);
+  });
+
   it('streams request bodies and large answers through, whatever their content type', async () => {
     const a = await register('body@gw.io');
     const csv = 'ts,open,high,low,close,volume\n'.repeat(50_000);

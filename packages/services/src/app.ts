@@ -195,17 +195,19 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   }
   // the fast lane does for its requests what the hooks above do: same user memo, limit store and
   // metric, security and CORS headers (those of a request without Origin; with one, Fastify answers)
+  const corsHeaders: [string, string][] = [
+    ['vary', 'Origin'],
+    ['access-control-allow-credentials', 'true'],
+    ['access-control-expose-headers', exposedHeaders.join(', ')],
+  ];
   lane.configure({
     user: (t) => memo.user(t),
     limits: { store: limitStore, timeWindow: 60_000, max: config.http.ratePerMinute },
-    headers: [
-      ...recordHeaders(securityHeaders),
-      ['vary', 'Origin'],
-      ['access-control-allow-credentials', 'true'],
-      ['access-control-expose-headers', exposedHeaders.join(', ')],
-    ],
+    headers: [...recordHeaders(securityHeaders), ...corsHeaders],
     http: config.metricsEnabled ? metrics.http : undefined,
-    gatewayHeader: opts.services.includes('gateway') ? undefined : GATEWAY_HEADER,
+    gateway: opts.services.includes('gateway')
+      ? undefined
+      : { header: GATEWAY_HEADER, key: keyBuf, headers: corsHeaders },
     log: app.log,
   });
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
