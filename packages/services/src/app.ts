@@ -22,6 +22,7 @@ import { installErrorHandling } from './http/errors.ts';
 import {
   createMetrics,
   installCheckpointMetrics,
+  installFastLaneMetrics,
   installHttpMetrics,
   installOrderJournalMetrics,
   type Metrics,
@@ -190,6 +191,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   if (config.metricsEnabled) {
     installHttpMetrics(app, metrics);
+    installFastLaneMetrics(metrics, () => lane.answered);
     if (rt.db.checkpointer) installCheckpointMetrics(metrics, rt.db.checkpointer.stats);
     if (rt.db.orderJournal) installOrderJournalMetrics(metrics, rt.db.orderJournal);
   }

@@ -157,9 +157,14 @@ describe('fast lane for GET /api/market/symbols/:symbol/latest', () => {
         );
       return Number(line?.split(' ').at(-1) ?? 0);
     };
+    const answers = async () =>
+      Number(/^http_fast_lane_answers_total (\d+)$/m.exec((await t.app.inject({ url: '/metrics' })).body)?.[1]);
     const before = await count();
+    const answeredBefore = await answers();
+    expect(answeredBefore).toBe(t.ctx.lane.answered);
     for (let i = 0; i < 3; i++) expect((await get(url())).viaLane).toBe(true);
     expect(await count()).toBe(before + 3);
+    expect(await answers()).toBe(answeredBefore + 3);
   });
 });
 

@@ -225,3 +225,22 @@ export function installOrderJournalMetrics(metrics: Metrics, journal: OrderJourn
     ],
   ]);
 }
+
+/**
+ * Requests the fast lane answered (the rest of `http_request_duration_seconds` went through Fastify's
+ * hooks), read from the lane when /metrics is scraped. Once per registry.
+ */
+export function installFastLaneMetrics(metrics: Metrics, answered: () => number): void {
+  if (metrics.registry.getSingleMetric('http_fast_lane_answers_total')) return;
+  let reported = 0;
+  new client.Counter({
+    name: 'http_fast_lane_answers_total',
+    help: "requests answered by the fast lane before Fastify's hook chain (plain GET latest reads)",
+    registers: [metrics.registry],
+    collect() {
+      const now = answered();
+      this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
