@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
@@ -113,6 +114,27 @@ describe('fast lane for GET /api/market/symbols/:symbol/latest', () => {
     expect(cors.r.headers.get('access-control-allow-origin')).toBe('https://app.example');
     const head = await fetch(base + url(), { method: 'HEAD', headers: u.auth });
     expect(head.status).toBe(200);
+  });
+
+  it('writes the header names as Fastify does, letter case included', async () => {
+    const other = await t.user();
+    const names = (path: string) =>
+      new Promise<string[]>((resolve, reject) =>
+        http
+          .get(base + path, { headers: other.auth }, (res) => {
+            res.resume();
+            resolve(res.rawHeaders.filter((_, i) => i % 2 === 0).sort());
+          })
+          .on('error', reject),
+      );
+    // a new token: the first answer is Fastify's (over the same socket path), the second the lane's
+    const before = lane();
+    const fromFastify = await names(url());
+    expect(lane()).toBe(before);
+    const fromLane = await names(url());
+    expect(lane()).toBe(before + 1);
+    expect(fromLane).toEqual(fromFastify);
+    expect(fromLane).toContain('X-Frame-Options');
   });
 
   it('serves a token first seen by Fastify from then on (the signature is checked once)', async () => {

@@ -209,11 +209,12 @@ export function isGatewayKey(value: unknown, key: Buffer): boolean {
 export function recordHeaders(
   mw: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void,
 ): [string, string][] {
-  const set = new Map<string, string>();
+  // by lower-case name, keeping the name as the middleware wrote it (the answer carries it so)
+  const set = new Map<string, [string, string]>();
   const res = {
-    setHeader: (k: string, v: string | number | readonly string[]) => void set.set(k.toLowerCase(), String(v)),
+    setHeader: (k: string, v: string | number | readonly string[]) => void set.set(k.toLowerCase(), [k, String(v)]),
     removeHeader: (k: string) => void set.delete(k.toLowerCase()),
-    getHeader: (k: string) => set.get(k.toLowerCase()),
+    getHeader: (k: string) => set.get(k.toLowerCase())?.[1],
   };
   let done = false;
   mw(
@@ -222,5 +223,5 @@ export function recordHeaders(
     () => (done = true),
   );
   if (!done) throw new Error('the middleware did not finish synchronously');
-  return [...set];
+  return [...set.values()];
 }
