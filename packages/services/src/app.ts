@@ -4,7 +4,7 @@ import type { Runtime, ServiceName } from '@algotrade/adapters';
 import cors from '@fastify/cors';
 import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { LocalCountStore, sharedCountStore } from './http/rate-limit-store.ts';
-import { FastLane, isGatewayKey, recordHeaders, type CountStore } from './http/fast-lane.ts';
+import { FastLane, recordHeaders, type CountStore } from './http/fast-lane.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -17,7 +17,7 @@ import Fastify, {
 import helmet from 'helmet';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ServiceContext } from './context.ts';
-import { authPlugin, GATEWAY_HEADER, gatewayKey, resolveJwtSecret, TokenMemo } from './http/auth.ts';
+import { authPlugin, GATEWAY_HEADER, gatewayKey, isGatewayKey, resolveJwtSecret, TokenMemo } from './http/auth.ts';
 import { installErrorHandling } from './http/errors.ts';
 import {
   createMetrics,
@@ -31,6 +31,9 @@ import { authRoutes } from './gateway/auth.routes.ts';
 import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
 import { serviceRegistry } from './registry.ts';
+
+/** the rate limits' window: limits are per minute */
+const RATE_WINDOW_MS = 60_000;
 
 export interface BuildOptions {
   /** services to mount in this process; the gateway's own routes are always mounted */
@@ -158,7 +161,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     global: true,
     // anonymous callers get a lower limit, keyed by IP; signed-in ones by user id across IPs
     max: (req) => (req.authUser ? config.http.ratePerMinute : config.http.anonRatePerMinute),
-    timeWindow: 60_000,
+    timeWindow: RATE_WINDOW_MS,
     keyGenerator: (req) => (req.authUser ? `u:${req.authUser.id}` : `ip:${req.ip}`),
     // the gateway counted a forwarded request already (a second count would halve the limit)
     // (and the fast lane counted a request it then handed to Fastify)
@@ -204,7 +207,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   ];
   lane.configure({
     user: (t) => memo.user(t),
-    limits: { store: limitStore, timeWindow: 60_000, max: config.http.ratePerMinute },
+    limits: { store: limitStore, timeWindow: RATE_WINDOW_MS, max: config.http.ratePerMinute },
     headers: [...recordHeaders(securityHeaders), ...corsHeaders],
     http: config.metricsEnabled ? metrics.http : undefined,
     gateway: opts.services.includes('gateway')

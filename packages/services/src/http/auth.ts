@@ -106,6 +106,14 @@ export class TokenMemo {
   }
 }
 
+/** the token of an `Authorization: Bearer <token>` header (undefined for anything else) */
+export const bearerToken = (header: string): string | undefined => /^Bearer\s+(.+)$/i.exec(header)?.[1];
+
+/** whether `value` is the gateway's key (compared in constant time) */
+export function isGatewayKey(value: unknown, key: Buffer): boolean {
+  return typeof value === 'string' && value.length === key.length && timingSafeEqual(Buffer.from(value), key);
+}
+
 /** Resolves the caller from the bearer token (header, or `?token=` for WebSocket upgrades) for every request. */
 export const authPlugin = fp(
   async (app: FastifyInstance, opts: { secret: string; accessTtlSeconds: number; memo: TokenMemo }) => {
@@ -120,7 +128,7 @@ export const authPlugin = fp(
       const q = (req.query as Record<string, unknown> | undefined)?.token;
       if (!header && typeof q !== 'string') return;
       try {
-        const token = header ? /^Bearer\s+(.+)$/i.exec(header)?.[1] : (q as string);
+        const token = header ? bearerToken(header) : (q as string);
         if (!token) return;
         const known = memo.user(token);
         if (known) {

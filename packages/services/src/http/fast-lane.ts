@@ -1,7 +1,7 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Histogram } from 'prom-client';
-import type { AuthUser } from './auth.ts';
+import { bearerToken, isGatewayKey, type AuthUser } from './auth.ts';
 
 /** A rate-limit store as @fastify/rate-limit calls it (LocalCountStore in one process, sharedCountStore on Redis). */
 export interface CountStore {
@@ -57,6 +57,9 @@ export class FastLane {
   answered = 0;
   private routes: FastRoute<unknown>[] = [];
   private opts?: FastLaneOptions;
+  /** the fixed headers as `writeHead` takes them (name, value, name, value...), flattened once */
+  private edgeHeaders: string[] = [];
+  private forwardedHeaders: string[] = [];
   /** requests the lane counted against the rate limit before handing them to Fastify */
   readonly counted = new WeakSet<IncomingMessage>();
 
@@ -65,6 +68,8 @@ export class FastLane {
   /** switched on once the app's auth, limits and metrics exist (until then every request goes to Fastify) */
   configure(opts: FastLaneOptions): void {
     this.opts = opts;
+    this.edgeHeaders = opts.headers.flat();
+    this.forwardedHeaders = opts.gateway?.headers.flat() ?? [];
   }
 
   route<P>(r: FastRoute<P>): void {
@@ -113,19 +118,13 @@ export class FastLane {
       if (!isGatewayKey(h[o.gateway.header], o.gateway.key)) return false;
       forwarded = true;
     }
-    const auth = h.authorization;
-    if (auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return false;
-    const user = o.user(auth.slice(7).trim());
+    const token = bearerToken(h.authorization);
+    const user = token === undefined ? undefined : o.user(token);
     if (!user) return false;
     const start = performance.now();
     if (forwarded) {
-      route
-        .body(params)
-        .then(
-          (body) => this.answer(req, res, route.url, start, body, o.gateway!.headers),
-          () => next(req, res),
-        )
-        .catch((err: unknown) => this.failed(err, res));
+      // the gateway counted it: a failure is Fastify's to answer as it stands
+      this.serve(req, res, route, params, start, this.forwardedHeaders, [], () => next(req, res));
       return true;
     }
     const { store, timeWindow, max } = o.limits;
@@ -137,30 +136,44 @@ export class FastLane {
         // the store unreachable: let it through, as the plugin's skipOnError does (and with its headers)
         const current = err ? 0 : count!.current;
         const ttl = err ? 0 : count!.ttl;
-        route
-          .body(params)
-          .then(
-            (body) =>
-              this.answer(req, res, route.url, start, body, o.headers, [
-                'x-ratelimit-limit',
-                String(max),
-                'x-ratelimit-remaining',
-                String(Math.max(0, max - current)),
-                'x-ratelimit-reset',
-                String(Math.ceil(ttl / 1000)),
-              ]),
-            () => {
-              // Fastify answers the failure (503 and its log line); the request is already counted
-              this.counted.add(req);
-              next(req, res);
-            },
-          )
-          .catch((err: unknown) => this.failed(err, res));
+        const limits = [
+          'x-ratelimit-limit',
+          String(max),
+          'x-ratelimit-remaining',
+          String(Math.max(0, max - current)),
+          'x-ratelimit-reset',
+          String(Math.ceil(ttl / 1000)),
+        ];
+        this.serve(req, res, route, params, start, this.edgeHeaders, limits, () => {
+          // Fastify answers the failure (503 and its log line); the request is already counted
+          this.counted.add(req);
+          next(req, res);
+        });
       },
       timeWindow,
       max,
     );
     return true;
+  }
+
+  /** the route's body, then the answer; a failing body goes to `fallback` (Fastify) */
+  private serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: FastRoute<unknown>,
+    params: unknown,
+    start: number,
+    fixed: readonly string[],
+    limits: readonly string[],
+    fallback: () => void,
+  ): void {
+    route
+      .body(params)
+      .then((body) => this.answer(req, res, route.url, start, body, fixed, limits), fallback)
+      .catch((err: unknown) => {
+        this.opts!.log.error({ err }, 'fast lane failed to answer a request');
+        res.destroy();
+      });
   }
 
   private answer(
@@ -169,14 +182,12 @@ export class FastLane {
     url: string,
     start: number,
     body: Buffer,
-    fixed: readonly [string, string][],
-    limits: readonly string[] = [],
+    fixed: readonly string[],
+    limits: readonly string[],
   ): void {
     const id = req.headers['x-request-id'];
-    const headers: string[] = [];
-    for (const [k, v] of fixed) headers.push(k, v);
+    const headers = fixed.concat(limits);
     headers.push(
-      ...limits,
       'x-request-id',
       typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : randomUUID(),
       'content-type',
@@ -189,17 +200,6 @@ export class FastLane {
     this.answered++;
     this.opts!.http?.observe({ method: 'GET', route: url, status: '200' }, (performance.now() - start) / 1000);
   }
-
-  /** a request the lane took and could not answer (a defect): logged, and its connection closed */
-  private failed(err: unknown, res: ServerResponse): void {
-    this.opts!.log.error({ err }, 'fast lane failed to answer a request');
-    res.destroy();
-  }
-}
-
-/** whether `value` is the gateway's key (compared in constant time) */
-export function isGatewayKey(value: unknown, key: Buffer): boolean {
-  return typeof value === 'string' && value.length === key.length && timingSafeEqual(Buffer.from(value), key);
 }
 
 /**
