@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { createRuntime, loadConfig, SERVICE_NAMES, type Runtime } from '@algotrade/adapters';
 import { buildApp, type App } from '@algotrade/services';
 import { tempDir } from './env.ts';
 
 export interface TestApp extends App {
   rt: Runtime;
+  /** imports the GOOG daily candles of backtesting.py's test data (2,148 rows) as `auth`; the import's answer */
+  importGoog(auth: { authorization: string }): Promise<{ imported: number }>;
   /** registers a user and returns its bearer header */
   user(email?: string): Promise<{ id: string; auth: { authorization: string }; refreshToken: string }>;
   stop(): Promise<void>;
@@ -19,6 +22,16 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   return {
     ...built,
     rt,
+    async importGoog(auth) {
+      const r = await built.app.inject({
+        method: 'POST',
+        url: '/api/market/history/import?symbol=GOOG&interval=1d',
+        headers: { ...auth, 'content-type': 'text/csv' },
+        payload: readFileSync(new URL('../fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8'),
+      });
+      if (r.statusCode !== 200) throw new Error(`import failed: ${r.body}`);
+      return r.json();
+    },
     async user(email = `u${Date.now()}${n++}@test.io`) {
       const r = await built.app.inject({
         method: 'POST',

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -17,13 +16,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
     t = await startTestApp({ EXCHANGE_API_URL: 'http://127.0.0.1:1' });
     a = await t.user();
     b = await t.user();
-    const csv = readFileSync(new URL('../fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
-    await t.app.inject({
-      method: 'POST',
-      url: '/api/market/history/import?symbol=GOOG&interval=1d',
-      headers: { ...a.auth, 'content-type': 'text/csv' },
-      payload: csv,
-    });
+    await t.importGoog(a.auth);
     ids.strategies = (
       await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
     ).json().id;

@@ -18,7 +18,8 @@ import helmet from 'helmet';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ServiceContext } from './context.ts';
 import { authPlugin, GATEWAY_HEADER, gatewayKey, isGatewayKey, resolveJwtSecret, TokenMemo } from './http/auth.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { frameworkErrors, installErrorHandling } from './http/errors.ts';
+import { installTextInputRule } from './http/text-input.ts';
 import {
   createMetrics,
   installCheckpointMetrics,
@@ -75,6 +76,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
       return server;
     },
     bodyLimit: config.http.bodyLimit,
+    frameworkErrors,
     // joining Kafka consumer groups while other members rebalance can take a rebalance timeout or two
     pluginTimeout: 120_000,
     genReqId: (req) => {
@@ -95,6 +97,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     reply.header('x-request-id', req.id);
   });
   installErrorHandling(app);
+  installTextInputRule(app);
 
   const closers: (() => Promise<void> | void)[] = [];
   const metrics = opts.metrics ?? createMetrics();

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
@@ -19,14 +18,7 @@ describe('backtest service', () => {
     t = await startTestApp();
     a = await t.user();
     b = await t.user();
-    const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
-    const r = await t.app.inject({
-      method: 'POST',
-      url: '/api/market/history/import?symbol=GOOG&interval=1d',
-      headers: { ...a.auth, 'content-type': 'text/csv' },
-      payload: csv,
-    });
-    expect(r.json().imported).toBe(2148);
+    expect((await t.importGoog(a.auth)).imported).toBe(2148);
   });
   afterAll(() => t.stop());
 

@@ -1,5 +1,5 @@
 import { AppError } from '@algotrade/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 interface ErrorBody {
@@ -9,6 +9,26 @@ interface ErrorBody {
 const body = (code: string, message: string, details?: unknown): ErrorBody => ({
   error: details === undefined ? { code, message } : { code, message, details },
 });
+
+/**
+ * Fastify's router answers some malformed paths itself, before any hook or error handler (a path that
+ * is not percent-encoded UTF-8, a route parameter over 100 characters); passed as `frameworkErrors`,
+ * this gives those answers the same `{error:{code,message}}` body as every other error.
+ */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const path = req.raw.url?.split('?')[0] ?? '';
+  const shown = path.length > 120 ? `${path.slice(0, 120)}...` : path;
+  if (err.code === 'FST_ERR_BAD_URL')
+    void reply.status(400).send(body('BAD_REQUEST', `the path ${shown} is not valid percent-encoded UTF-8`));
+  else if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    void reply
+      .status(414)
+      .send(body('URI_TOO_LONG', `a part of the path ${shown} is longer than 100 characters: no id is that long`));
+  else {
+    req.log.error({ err }, 'router error');
+    void reply.status(500).send(body('INTERNAL', `internal error (request id ${req.id})`));
+  }
+}
 
 /** Maps every failure to `{error:{code,message,details}}`: 4xx for the caller's mistakes, never a stack trace. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -27,6 +47,11 @@ export function installErrorHandling(app: FastifyInstance): void {
         .status(400)
         .send(body('VALIDATION_FAILED', first ? `${first.path}: ${first.message}` : 'invalid request', details));
     }
+    // the database refused the text itself (a NUL or a character its encoding lacks): the caller's data,
+    // not a fault here. Requests are checked for such text first (text-input.ts); this catches the rest
+    const sqlState = (err as { code?: unknown }).code;
+    if (sqlState === '22021' || sqlState === '22P05')
+      return reply.status(400).send(body('VALIDATION_FAILED', `text the database cannot store: ${err.message}`));
     const fe = err as FastifyError;
     if (fe.validation) return reply.status(400).send(body('VALIDATION_FAILED', fe.message, fe.validation));
     const status = fe.statusCode ?? 500;

@@ -19,7 +19,9 @@ const Sym = z.object({
 const Interval = z.enum(Object.keys(INTERVALS) as [string, ...string[]]);
 const When = z
   .union([z.coerce.number(), z.iso.datetime({ offset: true }), z.iso.date()])
-  .transform((v) => new Date(typeof v === 'number' ? (v < 1e11 ? v * 1000 : v) : v));
+  .transform((v) => new Date(typeof v === 'number' ? (v < 1e11 ? v * 1000 : v) : v))
+  // a number far out of range (1e308) coerces fine and makes no date
+  .refine((d) => !Number.isNaN(d.getTime()), 'not a time a date can hold (ms since 1970 within ±8.64e15)');
 
 export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const { rt } = ctx;
