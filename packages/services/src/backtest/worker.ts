@@ -75,7 +75,8 @@ export async function processBacktest(
       const now = Date.now();
       if (now - lastWrite > 200) {
         lastWrite = now;
-        void job.progress(x);
+        // best effort: a progress write that fails (the queue's Redis away a moment) loses only that report
+        job.progress(x).catch(() => {});
         void publish('backtest.progress', { status: 'running', progress: x });
       }
       return job.signal.aborted;

@@ -1,4 +1,5 @@
 import { decodeLedger, forwardTestsRepo } from '@algotrade/adapters';
+import { MemoryBus } from '@algotrade/adapters/bus-memory/memory-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
@@ -189,6 +190,56 @@ describe('forward-test execution on the order log', () => {
     // six rounds of 20 points, less slot 0's two in round 2 (its turn came before that round's tick)
     expect(await points()).toBe(20 * 6 - 2);
     await engine.close();
+  });
+  it('equity pushes that fail (the bus gone) lose only those pushes: the flush resolves and later flushes still write', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const bus = new MemoryBus(0);
+    const engine = new ForwardTestEngine({ ...t.rt, bus });
+    const row = await runningSession(u.id, 'GONEUSD', 1_000);
+    await engine.load((await repo.get(row.id))!);
+    const points = async () =>
+      (
+        await t.rt.db.db
+          .selectFrom('chart_data')
+          .select('price')
+          .where('session_id', '=', row.id)
+          .orderBy('ts')
+          .execute()
+      ).map((r) => Number(r.price));
+    let ts = Date.UTC(2026, 0, 3);
+    const tick = (price: number) =>
+      engine.dispatch('GONEUSD', [{ symbol: 'GONEUSD', ts: ++ts, price, size: 1, bid: price, ask: price, seq: ts }]);
+    await bus.close(); // every publish now throws
+    tick(100);
+    await expect(engine.flush({})).resolves.toBeUndefined();
+    tick(101);
+    await expect(engine.flush({})).resolves.toBeUndefined();
+    expect(await points()).toEqual([100, 101]);
+    await engine.close();
+  });
+  it('a session that fails while the database is down stops trading, and the process goes on', async () => {
+    const t2 = await startTestApp();
+    try {
+      const u = await t2.user();
+      const repo = forwardTestsRepo(t2.rt.db.db);
+      const row = await storedSession(t2.rt.db.db, u.id, 'DOWNUSD', 1_000);
+      const engine = new ForwardTestEngine(t2.rt);
+      const s = await engine.load((await repo.get(row.id))!);
+      // a strategy that throws on its next tick, recorded as failed in a database now closed
+      s.onTick = () => {
+        throw new Error('boom');
+      };
+      await t2.rt.db.close();
+      const tick = { symbol: 'DOWNUSD', ts: Date.UTC(2026, 0, 4), price: 100, size: 1, bid: 100, ask: 100, seq: 1 };
+      engine.dispatch('DOWNUSD', [tick]);
+      await new Promise((r) => setTimeout(r, 50)); // an unhandled rejection would fail this test here
+      expect(s.status).toBe('failed');
+      engine.dispatch('DOWNUSD', [{ ...tick, ts: tick.ts + 1, seq: 2 }]); // no longer sees ticks
+      expect(engine.stats.signals).toBe(0);
+    } finally {
+      await t2.stop().catch(() => {}); // the database is closed already
+    }
   });
   it('a flush writes in statements of flushChunk sessions, and a commit that arrives meanwhile goes in before the next one', async () => {
     const u = await t.user();

@@ -859,14 +859,23 @@ export class ForwardTestEngine {
     await this.event(s, `session.${status}`, { from: was, to: status, ...(reason ? { reason } : {}) });
   }
 
+  /**
+   * Ends a session that cannot go on. It stops trading at once; when its status cannot be stored (the
+   * database down), that is logged and the session stays out of trading in this process: a restart
+   * resumes it from its stored state, as after a crash. Never rejects (its callers do not wait for it).
+   */
   private async fail(s: LiveSession, reason: string): Promise<void> {
     if (s.status === 'failed') return;
     this.deactivate(s);
     s.status = 'failed';
-    await this.locked(async () => {
-      await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger });
-      await this.setLocalStatus(s, 'failed', reason);
-    });
+    try {
+      await this.locked(async () => {
+        await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger });
+        await this.setLocalStatus(s, 'failed', reason);
+      });
+    } catch (e) {
+      this.rt.log.error({ err: e, session: s.id, reason }, 'a failed session could not be recorded as failed');
+    }
   }
 
   // ---- lifecycle (called by the routes, already scoped to the owner) ----
@@ -1023,12 +1032,19 @@ export class ForwardTestEngine {
         if (!this.closed) this.rt.log.warn({ err: e }, 'writing equity points failed; retrying next interval');
         return;
       }
-      if (this.rt.bus.publishMany)
-        await this.rt.bus.publishMany(
-          TOPICS.portfolioUpdates.name,
-          updates.map((u) => ({ key: u.sessionId, type: 'equity', data: u })),
-        );
-      else for (const u of updates) await this.rt.bus.publish(TOPICS.portfolioUpdates.name, u.sessionId, 'equity', u);
+      // the points are stored; their live pushes are best effort (a bus down past its retries loses
+      // these, and the next interval's go out): a flush never rejects, or every later one, chained
+      // behind it, would be skipped
+      try {
+        if (this.rt.bus.publishMany)
+          await this.rt.bus.publishMany(
+            TOPICS.portfolioUpdates.name,
+            updates.map((u) => ({ key: u.sessionId, type: 'equity', data: u })),
+          );
+        else for (const u of updates) await this.rt.bus.publish(TOPICS.portfolioUpdates.name, u.sessionId, 'equity', u);
+      } catch (e) {
+        if (!this.closed) this.rt.log.warn({ err: e, updates: updates.length }, 'publishing equity updates failed');
+      }
     });
     return this.flushing;
   }

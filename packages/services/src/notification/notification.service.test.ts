@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@algotrade/core';
@@ -119,13 +118,7 @@ describe('notifications WebSocket', () => {
   });
 
   it("pushes a backtest's progress to its owner and refuses another user's backtest channel", async () => {
-    const csv = readFileSync(new URL('../../../../test/fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8');
-    await t.app.inject({
-      method: 'POST',
-      url: '/api/market/history/import?symbol=GOOG&interval=1d',
-      headers: { ...a.auth, 'content-type': 'text/csv' },
-      payload: csv,
-    });
+    await t.importGoog(a.auth);
     const strat = (
       await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
     ).json();
@@ -201,5 +194,29 @@ describe('notifications WebSocket', () => {
     expect((await call(a, 'DELETE', `/api/alerts/${below.id}`)).statusCode).toBe(204);
     owner.ws.close();
     other.ws.close();
+  });
+});
+
+describe('notifications WebSocket when the database fails', () => {
+  it('tells the client to retry and keeps serving, instead of ending the process', async () => {
+    const t = await startTestApp();
+    try {
+      await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const base = `ws://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+      const u = await t.user();
+      const c = await connect(base, u.auth.authorization.slice('Bearer '.length));
+      // a session's ownership check reads the database, which is now gone for real
+      await t.rt.db.close();
+      c.send({ op: 'subscribe', channel: 'session:00000000-0000-4000-8000-000000000000' });
+      const e = await c.waitFor((f) => f.type === 'error');
+      expect(e.data).toMatchObject({ code: 'TEMPORARILY_UNAVAILABLE' });
+      c.send({ op: 'ping' });
+      await c.waitFor((f) => f.type === 'pong');
+      c.send({ op: 'subscribe', channel: 'prices:BTCUSD' }); // needs no database
+      await c.waitFor((f) => f.type === 'subscribed' && f.channel === 'prices:BTCUSD');
+      c.ws.close();
+    } finally {
+      await t.stop().catch(() => {}); // the database is closed already
+    }
   });
 });

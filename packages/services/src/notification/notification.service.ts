@@ -169,7 +169,7 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     ctx.metrics.wsConnections.set(clients.size);
     const send = (o: object) => ws.send(JSON.stringify({ ts: new Date().toISOString(), ...o }));
     ws.on('pong', () => (client.alive = true));
-    ws.on('message', async (raw) => {
+    const onMessage = async (raw: WebSocket.RawData) => {
       let msg: z.infer<typeof ClientMessage>;
       try {
         msg = ClientMessage.parse(JSON.parse(raw.toString()));
@@ -213,6 +213,19 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
             },
           });
       }
+    };
+    // a subscription's ownership check reads the database: when that fails (the database restarting),
+    // the client is told so and may retry; the failure never leaves the handler (an unhandled rejection
+    // would end the process)
+    ws.on('message', (raw) => {
+      onMessage(raw).catch((err: unknown) => {
+        req.log.warn({ err }, 'WebSocket message not handled');
+        if (ws.readyState === ws.OPEN)
+          send({
+            type: 'error',
+            data: { code: 'TEMPORARILY_UNAVAILABLE', message: 'could not handle that message now: try again' },
+          });
+      });
     });
     ws.on('close', () => {
       clients.delete(client);
