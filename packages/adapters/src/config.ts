@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { SYMBOL_PATTERN } from '@algotrade/core';
 
 /**
  * One typed configuration. Environment variables (optionally a JSON file named by CONFIG_FILE, whose
@@ -88,10 +89,7 @@ const envSchema = z
     WINDOW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
     MARKET_FEED: z.enum(['simulator', 'replay', 'none']).default('simulator'),
     REPLAY_FILE: z.string().min(1).optional(),
-    REPLAY_SYMBOL: z
-      .string()
-      .regex(/^[A-Za-z0-9._:-]{1,40}$/, 'a symbol like GOOG or BTCUSD')
-      .optional(),
+    REPLAY_SYMBOL: z.string().regex(SYMBOL_PATTERN, 'a symbol like GOOG or BTCUSD').optional(),
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
     REPLAY_LOOP: bool.default(false),
     /** history downloads (CCXT): send every exchange REST call here instead (a proxy or gateway) */

@@ -1,3 +1,11 @@
+/**
+ * A mistake in what the user typed (a flag, a value, a file that is not there): printed as
+ * `error: <message>` with no stack trace, exit status 2. Anything else is a fault and keeps its stack.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 /** Minimal `--flag value` / `--switch` parser; unknown flags are an error, so typos do not pass silently. */
 export function parseArgs(
   argv: string[],
@@ -14,7 +22,7 @@ export function parseArgs(
     const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
     const kind = spec[name];
     if (!kind)
-      throw new Error(
+      throw new UsageError(
         `unknown option --${name}; options: ${Object.keys(spec)
           .map((k) => `--${k}`)
           .join(' ')}`,
@@ -22,7 +30,7 @@ export function parseArgs(
     if (kind === 'boolean') flags[name] = true;
     else {
       const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`--${name} needs a value`);
+      if (v === undefined) throw new UsageError(`--${name} needs a value`);
       flags[name] = v;
     }
   }

@@ -10,7 +10,8 @@ import {
   toColumns,
   type BarColumns,
 } from '@algotrade/strategy';
-import { parseArgs, progressBar } from './args.ts';
+import { SYMBOL_PATTERN } from '@algotrade/core';
+import { parseArgs, progressBar, UsageError } from './args.ts';
 
 const SPEC = {
   strategy: 'string',
@@ -32,9 +33,19 @@ const SPEC = {
 const num = (v: string | boolean | undefined, name: string, def: number): number => {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number (got ${v})`);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number (got ${v})`);
   return n;
 };
+
+/** A strategy file's graph; undefined when there is no such file; a UsageError when it is not JSON. */
+function readJsonFile(file: string): unknown {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file} is not a JSON strategy file: ${(e as Error).message}`);
+  }
+}
 
 /** `algotrade backtest`: run a strategy over a CSV file or a stored symbol; print stats like backtesting.py. */
 export async function backtestCommand(argv: string[]): Promise<number> {
@@ -48,12 +59,21 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  // every option is checked before any data is read
+  const options = {
+    cash: num(flags.cash, 'cash', 100_000),
+    feeRate: num(flags.fee, 'fee', 0),
+    feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
+    slippageBps: num(flags.slippage, 'slippage', 0),
+  };
   const strategy = String(flags.strategy);
-  const graph =
-    templateById(strategy)?.graph ?? (existsSync(strategy) ? JSON.parse(readFileSync(strategy, 'utf8')) : undefined);
+  const graph: unknown = templateById(strategy)?.graph ?? readJsonFile(strategy);
   if (!graph)
-    throw new Error(`"${strategy}" is neither a template (${templates.map((t) => t.id).join(', ')}) nor a JSON file`);
-  const { plan, report } = compileGraph(graph.graph ?? graph);
+    throw new UsageError(
+      `"${strategy}" is neither a template (${templates.map((t) => t.id).join(', ')}) nor a JSON file`,
+    );
+  // a saved strategy ({name, graph, ...}) or a bare graph
+  const { plan, report } = compileGraph((graph as { graph?: unknown }).graph ?? graph);
   if (!plan) {
     for (const e of report.errors)
       console.error(
@@ -63,8 +83,11 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   }
   const from = flags.from ? Date.parse(String(flags.from)) : -Infinity;
   const to = flags.to ? Date.parse(String(flags.to)) : Infinity;
-  if (Number.isNaN(from) || Number.isNaN(to)) throw new Error('--from and --to take ISO dates such as 2012-01-31');
+  if (Number.isNaN(from) || Number.isNaN(to)) throw new UsageError('--from and --to take ISO dates such as 2012-01-31');
   const data = String(flags.data);
+  // a symbol is letters, digits and ._:- (as the API has it); anything else is meant as a file
+  if (!existsSync(data) && !SYMBOL_PATTERN.test(data)) throw new UsageError(`no such file: ${data}`);
+  if (!existsSync(data) && /\.csv$/i.test(data)) throw new UsageError(`no such file: ${data}`);
   let cols: BarColumns;
   let asset = flags.asset ? String(flags.asset) : undefined;
   const t0 = performance.now();
@@ -104,17 +127,14 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     }
   }
   if (cols.length < 2)
-    throw new Error(
+    throw new UsageError(
       `no candles in ${data} for that range (import history first: algotrade import <file.csv> --symbol S)`,
     );
   const loadMs = performance.now() - t0;
   const bar = flags.json ? undefined : progressBar('backtest');
   const t1 = performance.now();
   const res = runBacktest(plan, cols, {
-    cash: num(flags.cash, 'cash', 100_000),
-    feeRate: num(flags.fee, 'fee', 0),
-    feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
-    slippageBps: num(flags.slippage, 'slippage', 0),
+    ...options,
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? 'close' : 'next_open',
     wholeUnits: asset === 'stock',

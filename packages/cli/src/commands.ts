@@ -1,5 +1,6 @@
 import { createRuntime, loadConfig, SERVICE_NAMES, type ServiceName } from '@algotrade/adapters';
 import { templates } from '@algotrade/strategy';
+import { UsageError } from './args.ts';
 import { backtestCommand } from './backtest.command.ts';
 import { downloadCommand, importCommand, importExamplesCommand } from './data.command.ts';
 import { runServer } from './server.ts';
@@ -35,7 +36,7 @@ export const commands: Record<string, Command> = {
       return 2;
     }
     const cfg = loadConfig();
-    if (cfg.bus.backend !== 'kafka') throw new Error('KAFKA_BROKERS is not set');
+    if (cfg.bus.backend !== 'kafka') throw new UsageError('KAFKA_BROKERS is not set');
     const { KafkaBus } = await import('@algotrade/adapters/bus-kafka/kafka-bus');
     const bus = new KafkaBus({ brokers: cfg.bus.brokers, clientId: cfg.bus.clientId });
     const r = await bus.setupTopics();

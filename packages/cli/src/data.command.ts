@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -10,7 +10,8 @@ import {
   parseCandlesCsv,
   symbolsRepo,
 } from '@algotrade/adapters';
-import { parseArgs, progressBar } from './args.ts';
+import { SYMBOL_PATTERN } from '@algotrade/core';
+import { parseArgs, progressBar, UsageError } from './args.ts';
 
 const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../examples/data');
 
@@ -18,9 +19,14 @@ async function importFile(
   file: string,
   symbol: string,
   interval: string,
-  assetClass: 'stock' | 'crypto' | 'fx',
-): Promise<void> {
-  if (!(interval in INTERVALS)) throw new Error(`--interval must be one of ${Object.keys(INTERVALS).join(', ')}`);
+  assetClass: (typeof ASSET_CLASSES)[number],
+): Promise<number> {
+  if (!(interval in INTERVALS)) throw new UsageError(`--interval must be one of ${Object.keys(INTERVALS).join(', ')}`);
+  if (!SYMBOL_PATTERN.test(symbol))
+    throw new UsageError(`--symbol must be 1-40 letters, digits and ._:- (GOOG, BTCUSD, BRK.B), not "${symbol}"`);
+  if (!ASSET_CLASSES.includes(assetClass))
+    throw new UsageError(`--asset must be one of ${ASSET_CLASSES.join(', ')}, not "${assetClass}"`);
+  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
   const parsed = parseCandlesCsv(readFileSync(file, 'utf8'));
   const rt = await createRuntime(loadConfig({ ...process.env, LOG_LEVEL: 'error' }));
   try {
@@ -36,10 +42,12 @@ async function importFile(
     const n = await candlesRepo(rt.db.db).upsert(sym, interval, parsed.candles);
     console.log(`${sym} ${interval}: imported ${n}, skipped ${parsed.skipped}`);
     for (const e of parsed.errors.slice(0, 10)) console.log(`  line ${e.line}: ${e.message}`);
+    return n;
   } finally {
     await rt.close();
   }
 }
+const ASSET_CLASSES = ['stock', 'crypto', 'fx'] as const;
 
 /** `algotrade import <file.csv> --symbol S [--interval 1d] [--asset stock|crypto|fx]` */
 export async function importCommand(argv: string[]): Promise<number> {
@@ -50,13 +58,13 @@ export async function importCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  await importFile(
+  const imported = await importFile(
     positional[0],
     String(flags.symbol),
     String(flags.interval ?? '1d'),
     (flags.asset as 'stock') ?? 'stock',
   );
-  return 0;
+  return imported > 0 ? 0 : 1; // nothing readable in the file: the rows' errors are printed above
 }
 
 /** `algotrade import-examples`: the bundled real histories (GOOG daily, BTCUSD monthly, EURUSD hourly). */
@@ -70,7 +78,8 @@ export async function importExamplesCommand(): Promise<number> {
 
 const when = (x: string, flag: string) => {
   const t = /^\d+$/.test(x) ? Number(x) : Date.parse(x);
-  if (!Number.isFinite(t)) throw new Error(`--${flag} must be a date (2024-01-31, ISO time) or epoch milliseconds`);
+  if (!Number.isFinite(t))
+    throw new UsageError(`--${flag} must be a date (2024-01-31, ISO time) or epoch milliseconds`);
   return t;
 };
 

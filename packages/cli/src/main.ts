@@ -1,4 +1,6 @@
-import { ConfigError } from '@algotrade/adapters';
+import { ConfigError, ExchangeHistoryError } from '@algotrade/adapters';
+import { AppError } from '@algotrade/core';
+import { UsageError } from './args.ts';
 import { commands } from './commands.ts';
 
 const USAGE = `algotrade <command>
@@ -40,6 +42,11 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     if (err instanceof ConfigError) console.error(`configuration error: ${err.message}`);
+    else if (err instanceof UsageError) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
+    } else if (err instanceof ExchangeHistoryError || (err instanceof AppError && err.status < 500))
+      console.error(`error: ${err.message}`); // said as it is: an exchange's refusal, a rule of the platform
     else console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(1);
   },

@@ -1,3 +1,9 @@
+/**
+ * What a symbol may be, everywhere (routes, configuration, the command line): 1-40 letters, digits and
+ * `._:-`, e.g. GOOG, BTCUSD, BRK.B, EUR:USD. Stored upper-cased.
+ */
+export const SYMBOL_PATTERN = /^[A-Za-z0-9._:-]{1,40}$/;
+
 /** A normalised market tick: every provider maps its messages to this shape. */
 export interface Tick {
   symbol: string;

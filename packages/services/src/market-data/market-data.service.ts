@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart';
-import { AppError, notFound, TOPICS } from '@algotrade/core';
+import { AppError, notFound, SYMBOL_PATTERN, TOPICS } from '@algotrade/core';
 import { candlesRepo, INTERVALS, parseCandlesCsv, symbolsRepo } from '@algotrade/adapters';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -13,7 +13,7 @@ const Sym = z.object({
     .string()
     .min(1)
     .max(40)
-    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and ._:- only')
+    .regex(SYMBOL_PATTERN, 'letters, digits and ._:- only')
     .transform((s) => s.toUpperCase()),
 });
 const Interval = z.enum(Object.keys(INTERVALS) as [string, ...string[]]);
