@@ -58,6 +58,17 @@ describe('paper ledger', () => {
     const req = { price: 100, ts: 1 } as const;
     const tooBig = planOrder(s, cfg(), {}, { ...req, action: 'buy', sizing: 'fixed_qty', amount: 5000 });
     expect(tooBig).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+    // a size whose cost overflows: Infinity, and with no fee rate Infinity × 0 = NaN (once filled)
+    for (const feeRate of [0, 0.001]) {
+      const huge = planOrder(
+        s,
+        { ...cfg(), feeRate },
+        {},
+        { ...req, action: 'buy', sizing: 'fixed_qty', amount: 1e308 },
+      );
+      expect(huge).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+      if (huge.kind === 'refused') expect(huge.reason).toMatch(/^its cost is beyond any balance/);
+    }
     expect(planOrder(s, cfg(), {}, { ...req, action: 'sell', sizing: 'all', amount: 0 })).toMatchObject({
       kind: 'refused',
       code: 'SHORTS_NOT_ALLOWED',

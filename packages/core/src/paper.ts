@@ -368,11 +368,15 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
       units = fixed ? units : roundUnits(units, cfg.wholeUnits);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
       const need = units * price + feeOf(cfg, (closing + units) * price) - closeFee;
-      if (need > free + 1e-9)
+      // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
+      // rate is NaN) is never filled
+      if (!(need <= free + 1e-9))
         return {
           kind: 'refused',
           code: 'INSUFFICIENT_CASH',
-          reason: `needs ${need.toFixed(2)} but ${Math.max(0, free).toFixed(2)} is available`,
+          reason: Number.isFinite(need)
+            ? `needs ${need.toFixed(2)} but ${Math.max(0, free).toFixed(2)} is available`
+            : `its cost is beyond any balance (${units} units at ${price})`,
         };
       opening = units;
     }

@@ -33,7 +33,7 @@ import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
-import { LiveSession, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
+import { LiveSession, readSignal, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
   /** how often equity points go to chart_data and ledgers' marks to the database (ms) */
@@ -227,7 +227,17 @@ export class ForwardTestEngine {
   /** durations (ms) of recent group commits */
   readonly commits: number[] = [];
   private readonly commitLanes: number;
-  stats = { ticks: 0, signals: 0, fills: 0, refused: 0, duplicates: 0, staleRetries: 0, takeovers: 0 };
+  stats = {
+    ticks: 0,
+    signals: 0,
+    fills: 0,
+    refused: 0,
+    duplicates: 0,
+    staleRetries: 0,
+    takeovers: 0,
+    /** strategy-signals messages skipped as malformed */
+    malformed: 0,
+  };
 
   constructor(
     private readonly rt: Runtime,
@@ -262,8 +272,17 @@ export class ForwardTestEngine {
       await this.rt.bus.subscribe<SignalMessage>(
         TOPICS.strategySignals.name,
         { group: `${group}-execution`, dedupe: false },
-        // this instance's own signals were executed on the local fast path: skipped without a promise
-        (m) => (m.data.origin === this.instanceId ? undefined : this.onSignal(m.data)),
+        // this instance's own signals were executed on the local fast path: skipped without a promise;
+        // others are checked first (a malformed one is counted and skipped: retrying cannot mend it)
+        (m) => {
+          if (m.data?.origin === this.instanceId) return undefined;
+          const r = readSignal(m.data);
+          if (r.ok) return this.onSignal(r.sig);
+          this.stats.malformed++;
+          this.metrics?.malformed.inc({ source: TOPICS.strategySignals.name });
+          this.rt.log.warn({ reason: r.reason, id: m.id }, 'malformed strategy-signals message skipped');
+          return undefined;
+        },
       ),
     );
     if (this.opts.handoverMs !== undefined)

@@ -250,6 +250,56 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
   });
 
+  it('counts and skips malformed signals from the bus; the session trades on and reconciles', async () => {
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'BADUSD' })).json().id;
+    await publishWave('BADUSD', 10);
+    const sig = {
+      id: `${id}:manual:ok`,
+      sessionId: id,
+      userId: a.id,
+      symbol: 'BADUSD',
+      action: 'buy',
+      sizing: 'fixed_qty',
+      amount: 2,
+      source: 'test',
+      tickTs: T0,
+      price: 100,
+      receivedAt: Date.now(),
+    };
+    const malformed = [
+      { amount: 1e308 }, // once filled, as its cost overflowed, and then refused by the order log forever
+      { amount: -5 },
+      { amount: '2' },
+      { price: 1e300 },
+      { price: 'abc' },
+      { action: 'launch' },
+      { sizing: 'everything' },
+      { sessionId: 'not-a-uuid' },
+      { tickTs: 1e300 },
+      { bid: -1 },
+    ];
+    const metric = async () =>
+      Number(
+        /market_messages_malformed_total\{source="strategy-signals"\} (\d+)/.exec(
+          (await t.app.inject({ url: '/metrics' })).body,
+        )?.[1] ?? 0,
+      );
+    const before = await metric();
+    for (const [i, bad] of malformed.entries())
+      await t.rt.bus.publish(TOPICS.strategySignals.name, id, 'signal', { ...sig, ...bad, id: `${id}:bad:${i}` });
+    await t.rt.bus.publish(TOPICS.strategySignals.name, id, 'signal', sig);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${id}/orders`)).json().length >= 1);
+    expect(await metric()).toBe(before + malformed.length);
+    const orders = (await call(a, 'GET', `/api/forward-tests/${id}/orders`)).json();
+    expect(orders.map((o: { signalId: string; status: string }) => [o.signalId, o.status])).toEqual([
+      [sig.id, 'filled'],
+    ]);
+    await reconcile(id);
+    // the engine goes on: a new session is made and read
+    const next = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'BADUSD' });
+    expect(next.statusCode).toBe(201);
+  });
+
   it('validates input with clear 400s and keeps sessions private (404 for another user)', async () => {
     const bad = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X', startingBalance: -5 });
     expect(bad.statusCode).toBe(400);

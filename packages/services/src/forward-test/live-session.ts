@@ -1,6 +1,8 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
-import { markLedgerWithin } from '@algotrade/core';
+import { markLedgerWithin, SYMBOL_PATTERN } from '@algotrade/core';
 import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
+import { z } from 'zod';
+import { MAX_PRICE } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
 
 /** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
@@ -25,6 +27,37 @@ export interface SignalMessage {
   origin?: string;
   /** lifecycle change once executed (risk limits) */
   then?: 'paused' | 'stopped';
+}
+
+/**
+ * A `strategy-signals` payload as the engine accepts it from the bus (any producer can write there):
+ * numbers finite and within what an order can be (an amount as a graph's action node allows, a price as
+ * a tick's), times a date can hold. Anything else is malformed: counted and skipped, never executed.
+ */
+const Num = (min: number, max: number) => z.number().finite().min(min).max(max);
+const SignalSchema = z.object({
+  id: z.string().min(1).max(200),
+  sessionId: z.uuid(),
+  userId: z.string().min(1).max(64),
+  symbol: z.string().regex(SYMBOL_PATTERN),
+  action: z.enum(['buy', 'sell', 'close']),
+  sizing: z.enum(['all', 'fixed_qty', 'pct_equity', 'fixed_cash']),
+  amount: Num(0, 1e12),
+  source: z.string().max(100),
+  tickTs: Num(-8.64e15, 8.64e15),
+  price: Num(0, MAX_PRICE),
+  bid: Num(0, MAX_PRICE).optional(),
+  ask: Num(0, MAX_PRICE).optional(),
+  receivedAt: z.number().finite(),
+  origin: z.string().max(200).optional(),
+  then: z.enum(['paused', 'stopped']).optional(),
+});
+
+export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { ok: false; reason: string } {
+  const r = SignalSchema.safeParse(data);
+  if (r.success) return { ok: true, sig: r.data };
+  const i = r.error.issues[0];
+  return { ok: false, reason: i ? `${i.path.join('.') || 'signal'}: ${i.message}` : 'not a signal' };
 }
 
 export interface SessionSettings extends PaperConfig {

@@ -113,12 +113,14 @@ describe('market data service', () => {
       ticks: [{ ts: 1, price: -1, size: 1 }],
     });
     await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { nonsense: true });
-    await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', {
-      symbol: 'ZZTEST',
-      ticks: [{ ts: Date.UTC(2024, 0, 1), price: 5, size: 2 }],
-    });
+    // numbers beyond any market's (a broken feed), which paper fills and the order log could not hold
+    const ok = { ts: Date.UTC(2024, 0, 1), price: 5, size: 2 };
+    const beyond = [{ price: 1e300 }, { ts: 1e300 }, { size: 1e300 }, { bid: 1e300 }, { ask: -1 }];
+    for (const b of beyond)
+      await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { symbol: 'ZZTEST', ticks: [{ ...ok, ...b }] });
+    await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { symbol: 'ZZTEST', ticks: [ok] });
     await until(async () => (await t.rt.windows.size('ZZTEST')) === 1);
-    expect(ingest.malformed).toBe(before + 2);
+    expect(ingest.malformed).toBe(before + 2 + beyond.length);
   });
 
   it('lists a symbol first seen on the bus and stores its candles', async () => {

@@ -7,6 +7,15 @@ export interface TicksMessage {
 }
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/**
+ * The bounds of a tick's numbers: a price or quote up to 10^12 (bitcoin quoted in Indonesian rupiah is
+ * about 10^9), a size up to 10^15, a time a date can hold. A number beyond them is a broken feed, and
+ * passed on it would reach paper fills and the order log (numeric(38,12)), which refuses it.
+ */
+export const MAX_PRICE = 1e12;
+const MAX_SIZE = 1e15;
+const MAX_TIME_MS = 8.64e15;
+const optQuote = (x: unknown) => x === undefined || (finite(x) && x >= 0 && x <= MAX_PRICE);
 const optFinite = (x: unknown) => x === undefined || finite(x);
 
 /**
@@ -23,15 +32,21 @@ export function readTicks(data: unknown): { ok: true; symbol: string; ticks: Tic
     if (
       !t ||
       !finite(t.ts) ||
+      Math.abs(t.ts) > MAX_TIME_MS ||
       !finite(t.price) ||
       t.price <= 0 ||
+      t.price > MAX_PRICE ||
       !finite(t.size) ||
       t.size < 0 ||
-      !optFinite(t.bid) ||
-      !optFinite(t.ask) ||
+      t.size > MAX_SIZE ||
+      !optQuote(t.bid) ||
+      !optQuote(t.ask) ||
       !optFinite(t.seq)
     )
-      return { ok: false, reason: `tick ${i} needs finite ts, price > 0 and size >= 0` };
+      return {
+        ok: false,
+        reason: `tick ${i} needs a ts in ms since 1970, 0 < price <= 1e12, 0 <= size <= 1e15, 0 <= bid, ask <= 1e12`,
+      };
     (t as Tick).symbol = m.symbol;
   }
   return { ok: true, symbol: m.symbol, ticks: m.ticks as Tick[] };
