@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { textFrame } from './notification.service.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+import { MAX_CHANNELS_PER_CONNECTION, MAX_CONNECTIONS_PER_USER, textFrame } from './notification.service.ts';
 
 type Frame = { channel?: string; type: string; data?: Record<string, unknown>; ts: string };
 
@@ -98,6 +99,44 @@ describe('notifications WebSocket', () => {
     expect(await metric('websocket_slow_clients_dropped_total')).toBe(dropped0 + 1);
     expect(await metric('websocket_push_round_seconds_count\\{kind="user"\\}')).toBeGreaterThanOrEqual(rounds0 + 600);
   });
+
+  it('bounds what one client holds: connections per user, channels per connection, messages a second', async () => {
+    const u = await t.user();
+    const conns = [];
+    for (let i = 0; i < MAX_CONNECTIONS_PER_USER; i++) conns.push(await connect(base, token(u)));
+    const over = await connect(base, token(u));
+    expect(await over.closed).toBe(4429);
+    expect((await connect(base, token(b))).ws.readyState).toBe(WebSocket.OPEN); // another user is not held back
+    conns.pop()!.ws.close(); // a closed one makes room
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await connect(base, token(u));
+    const c = conns[0]!;
+    // channels: the cap, then a refusal; an unsubscribe makes room. Sent within the message budget (a
+    // burst of 100, then 20 a second)
+    for (let i = 0; i < MAX_CHANNELS_PER_CONNECTION; i++) {
+      if (i >= 100 && i % 20 === 0) await new Promise((r) => setTimeout(r, 1050));
+      c.send({ op: 'subscribe', channel: `prices:CAP${i}` });
+    }
+    await c.waitFor(
+      (f) => f.type === 'subscribed' && f.channel === `prices:CAP${MAX_CHANNELS_PER_CONNECTION - 1}`,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    c.send({ op: 'subscribe', channel: 'prices:ONEMORE' });
+    const full = await c.waitFor((f) => f.type === 'error' && f.channel === 'prices:ONEMORE');
+    expect(full.data).toMatchObject({ code: 'TOO_MANY_CHANNELS' });
+    c.send({ op: 'unsubscribe', channel: 'prices:CAP0' });
+    c.send({ op: 'subscribe', channel: 'prices:ONEMORE' });
+    await c.waitFor((f) => f.type === 'subscribed' && f.channel === 'prices:ONEMORE');
+    // messages: a burst of 100 passes, the rest of a flood is refused
+    const d = conns[1]!;
+    for (let i = 0; i < 150; i++) d.send({ op: 'ping' });
+    await until(() => d.frames.length >= 150);
+    expect(d.frames.filter((f) => f.type === 'pong').length).toBeGreaterThanOrEqual(100);
+    expect(d.frames.filter((f) => f.type === 'pong').length).toBeLessThan(110);
+    expect(d.frames.find((f) => f.type === 'error')?.data).toMatchObject({ code: 'RATE_LIMITED' });
+    for (const x of [...conns, again]) x.ws.close();
+  }, 120_000);
 
   it('refuses a connection without a valid token', async () => {
     const c = await connect(base);

@@ -13,6 +13,14 @@ import { alertRoutes } from './alerts.ts';
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_SLOW_CONSUMER = 4008;
 const MAX_BUFFERED_BYTES = 1 << 20;
+/** a user's open connections (on one instance) beyond which a new one is closed with 4429 */
+export const MAX_CONNECTIONS_PER_USER = 32;
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+/** channels one connection may hold; a subscribe beyond is refused (TOO_MANY_CHANNELS) */
+export const MAX_CHANNELS_PER_CONNECTION = 256;
+/** client messages: a burst of this many, then this many a second; beyond, refused (RATE_LIMITED) */
+const MESSAGE_BURST = 100;
+const MESSAGES_PER_SECOND = 20;
 const HEARTBEAT_MS = 15_000;
 
 const ClientMessage = z.discriminatedUnion('op', [
@@ -49,6 +57,9 @@ interface Client {
   userId: string;
   channels: Set<string>;
   alive: boolean;
+  /** message tokens left (refilled at MESSAGES_PER_SECOND up to MESSAGE_BURST) and when last refilled */
+  tokens: number;
+  refilledAt: number;
 }
 
 /**
@@ -63,7 +74,13 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
   const backtests = backtestsRepo(rt.db.db);
   const byChannel = new Map<string, Set<Client>>();
   const clients = new Set<Client>();
+  const perUser = new Map<string, number>();
   const group = `notification-${randomUUID()}`;
+  const leave = (c: Client, channel: string) => {
+    c.channels.delete(channel);
+    const set = byChannel.get(channel);
+    if (set?.delete(c) && set.size === 0) byChannel.delete(channel); // no empty sets left behind
+  };
 
   const push = (channel: string, text: string, only?: (c: Client) => boolean) => {
     const set = byChannel.get(channel);
@@ -158,11 +175,20 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     // direct writes only while ws owns that very socket and no extension (compression) transforms frames
     const raw = req.raw.socket as Socket | undefined;
     const direct = ws.extensions === '' && (ws as unknown as { _socket?: Socket })._socket === raw;
+    const userId = req.authUser.id;
+    const open = perUser.get(userId) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_USER) {
+      ws.close(CLOSE_TOO_MANY_CONNECTIONS, `at most ${MAX_CONNECTIONS_PER_USER} connections per user`);
+      return;
+    }
+    perUser.set(userId, open + 1);
     const client: Client = {
       ws,
-      userId: req.authUser.id,
+      userId,
       channels: new Set(),
       alive: true,
+      tokens: MESSAGE_BURST,
+      refilledAt: performance.now(),
       ...(direct && raw ? { socket: raw } : {}),
     };
     clients.add(client);
@@ -170,6 +196,18 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     const send = (o: object) => ws.send(JSON.stringify({ ts: new Date().toISOString(), ...o }));
     ws.on('pong', () => (client.alive = true));
     const onMessage = async (raw: WebSocket.RawData) => {
+      const now = performance.now();
+      client.tokens = Math.min(MESSAGE_BURST, client.tokens + ((now - client.refilledAt) / 1000) * MESSAGES_PER_SECOND);
+      client.refilledAt = now;
+      if (client.tokens < 1)
+        return send({
+          type: 'error',
+          data: {
+            code: 'RATE_LIMITED',
+            message: `at most ${MESSAGES_PER_SECOND} messages a second: this one was dropped`,
+          },
+        });
+      client.tokens--;
       let msg: z.infer<typeof ClientMessage>;
       try {
         msg = ClientMessage.parse(JSON.parse(raw.toString()));
@@ -186,11 +224,20 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
       if (msg.op === 'ping') return send({ type: 'pong' });
       const channel = msg.channel;
       if (msg.op === 'unsubscribe') {
-        client.channels.delete(channel);
-        byChannel.get(channel)?.delete(client);
+        leave(client, channel);
         return send({ type: 'unsubscribed', channel });
       }
+      if (!client.channels.has(channel) && client.channels.size >= MAX_CHANNELS_PER_CONNECTION)
+        return send({
+          type: 'error',
+          channel,
+          data: {
+            code: 'TOO_MANY_CHANNELS',
+            message: `at most ${MAX_CHANNELS_PER_CONNECTION} channels per connection: unsubscribe from one first`,
+          },
+        });
       const refusal = await mayJoin(client.userId, channel);
+      if (!clients.has(client)) return; // closed while the check ran: nothing to join
       if (refusal) return send({ type: 'error', channel, data: { code: 'NOT_FOUND', message: refusal } });
       client.channels.add(channel);
       let set = byChannel.get(channel);
@@ -229,7 +276,10 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     });
     ws.on('close', () => {
       clients.delete(client);
-      for (const ch of client.channels) byChannel.get(ch)?.delete(client);
+      for (const ch of [...client.channels]) leave(client, ch);
+      const left = (perUser.get(userId) ?? 1) - 1;
+      if (left > 0) perUser.set(userId, left);
+      else perUser.delete(userId);
       ctx.metrics.wsConnections.set(clients.size);
     });
   });
