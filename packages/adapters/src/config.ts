@@ -81,6 +81,8 @@ const envSchema = z
     RATE_LIMIT_ANON_PER_MINUTE: int(1, 1_000_000).default(300),
     RATE_LIMIT_REPLICAS: int(1, 1000).default(4),
     BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
+    /** longest a request may take to arrive, headers and body (a client trickling bytes is cut off); 0: no limit */
+    HTTP_REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
     WINDOW_SIZE: int(1, 1_000_000).default(1000),
     WINDOW_SIZE_OVERRIDES: z
       .string()
@@ -166,6 +168,8 @@ export interface Config {
     /** gateway replicas sharing the Redis limits (see sharedCountStore) */
     rateLimitReplicas: number;
     bodyLimit: number;
+    /** ms for a whole request to arrive (0: no limit) */
+    requestTimeoutMs: number;
     /** plain `latest` reads answered before Fastify's hook chain (see FastLane) */
     fastLane: boolean;
   };
@@ -303,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       anonRatePerMinute: e.RATE_LIMIT_ANON_PER_MINUTE,
       rateLimitReplicas: e.RATE_LIMIT_REPLICAS,
       bodyLimit: e.BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       fastLane: e.HTTP_FAST_LANE,
     },
     feed: {

@@ -69,13 +69,24 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     serverFactory: (handler, opts) => {
       // the timeouts Fastify would set on a server of its own (its defaults are filled in by now)
       const o = opts as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
-      const server = http.createServer((req, res) => lane.handle(req, res, handler));
+      // a request timeout is checked this often (Node's default, 30 s, would let a short one run long)
+      const every = config.http.requestTimeoutMs
+        ? Math.min(30_000, Math.max(250, config.http.requestTimeoutMs / 4))
+        : 30_000;
+      const server = http.createServer({ connectionsCheckingInterval: every }, (req, res) =>
+        lane.handle(req, res, handler),
+      );
       server.keepAliveTimeout = o.keepAliveTimeout;
       server.requestTimeout = o.requestTimeout;
+      // the headers' own limit (Node's default 60 s) may not exceed the whole request's
+      if (o.requestTimeout > 0) server.headersTimeout = Math.min(server.headersTimeout, o.requestTimeout);
       server.setTimeout(o.connectionTimeout);
       return server;
     },
     bodyLimit: config.http.bodyLimit,
+    // a client that trickles its request (headers or body) is cut off with a 408: slow clients cannot
+    // hold connections open for ever (Fastify leaves this off by default)
+    requestTimeout: config.http.requestTimeoutMs,
     frameworkErrors,
     // joining Kafka consumer groups while other members rebalance can take a rebalance timeout or two
     pluginTimeout: 120_000,
