@@ -190,6 +190,14 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
     expect(r.json().error.message).toMatch(
       /^body\.graph\.nodes\.0\.data\.k\u0000: property name: text may not contain the NUL/,
     );
+    // the router's own answer to a path that is not UTF-8 has the same body, and a request id
+    const u = await t.app.inject({ url: '/api/strategies/%ED%A0%80', headers: a.auth });
+    expect(u.statusCode).toBe(400);
+    expect(u.json().error).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'the path /api/strategies/%ED%A0%80 is not valid percent-encoded UTF-8',
+    });
+    expect(u.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const q = await t.app.inject({ url: '/api/market/symbols?q=a%00b', headers: a.auth });
     expect(q.statusCode).toBe(400);
     expect(q.json().error.message).toBe('querystring.q: text may not contain the NUL character (U+0000)');

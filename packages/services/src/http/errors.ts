@@ -18,6 +18,7 @@ const body = (code: string, message: string, details?: unknown): ErrorBody => ({
 export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const path = req.raw.url?.split('?')[0] ?? '';
   const shown = path.length > 120 ? `${path.slice(0, 120)}...` : path;
+  void reply.header('x-request-id', req.id); // these answers skip the hooks that set it
   if (err.code === 'FST_ERR_BAD_URL')
     void reply.status(400).send(body('BAD_REQUEST', `the path ${shown} is not valid percent-encoded UTF-8`));
   else if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
