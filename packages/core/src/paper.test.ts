@@ -58,13 +58,22 @@ describe('paper ledger', () => {
     const req = { price: 100, ts: 1 } as const;
     const tooBig = planOrder(s, cfg(), {}, { ...req, action: 'buy', sizing: 'fixed_qty', amount: 5000 });
     expect(tooBig).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+    // a price far below any market's would size a position beyond what the order log holds
+    expect(planOrder(s, cfg(), {}, { ...req, price: 1e-20, action: 'buy', sizing: 'all', amount: 0 })).toMatchObject({
+      kind: 'refused',
+      code: 'MAX_ORDER_QTY',
+    });
+    expect(planOrder(s, cfg(), {}, { ...req, action: 'buy', sizing: 'fixed_qty', amount: 1e308 })).toMatchObject({
+      kind: 'refused',
+      code: 'MAX_ORDER_QTY',
+    });
     // a size whose cost overflows: Infinity, and with no fee rate Infinity × 0 = NaN (once filled)
     for (const feeRate of [0, 0.001]) {
       const huge = planOrder(
         s,
         { ...cfg(), feeRate },
         {},
-        { ...req, action: 'buy', sizing: 'fixed_qty', amount: 1e308 },
+        { ...req, price: 1e300, action: 'buy', sizing: 'fixed_qty', amount: 1e20 },
       );
       expect(huge).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
       if (huge.kind === 'refused') expect(huge.reason).toMatch(/^its cost is beyond any balance/);

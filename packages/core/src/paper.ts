@@ -282,6 +282,13 @@ function ordersSince(a: readonly number[], cutoff: number): number {
   return n;
 }
 
+/**
+ * The most units one order may carry: the order log keeps quantities as numeric(38,12), so 10^26 at
+ * most; 10^24 leaves room for a position grown by several orders. Only a price far below any market's
+ * (a balance of 10^12 at 10^-12 a unit) comes near it.
+ */
+export const MAX_UNITS = 1e24;
+
 const roundUnits = (units: number, whole: boolean) =>
   whole ? Math.floor(units * (1 - EPS)) : Math.floor(units * 1e8 * (1 - EPS)) / 1e8;
 
@@ -367,6 +374,12 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
       }
       units = fixed ? units : roundUnits(units, cfg.wholeUnits);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
+      if (units > MAX_UNITS)
+        return {
+          kind: 'refused',
+          code: 'MAX_ORDER_QTY',
+          reason: `${units} units is beyond what a ledger holds (${MAX_UNITS}): the price is implausibly low`,
+        };
       const need = units * price + feeOf(cfg, (closing + units) * price) - closeFee;
       // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
       // rate is NaN) is never filled

@@ -241,6 +241,43 @@ describe('forward-test execution on the order log', () => {
       await t2.stop().catch(() => {}); // the database is closed already
     }
   });
+  it("an equity point beyond what chart_data holds is skipped; the other sessions' points are written", async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const engine = new ForwardTestEngine(t.rt);
+    const [wild, calm] = [await runningSession(u.id, 'WILDUSD', 1e12), await runningSession(u.id, 'CALMUSD', 1_000)];
+    const sw = await engine.load((await repo.get(wild.id))!);
+    await engine.load((await repo.get(calm.id))!);
+    let ts = Date.UTC(2026, 0, 6);
+    const tick = (symbol: string, price: number) =>
+      engine.dispatch(symbol, [{ symbol, ts: ++ts, price, size: 1, bid: price, ask: price, seq: ts }]);
+    // a whole balance of 10^12 at the least price a tick may carry, 10^-12: 10^24 units (less the fee)
+    tick('WILDUSD', 1e-12);
+    await engine.submit(sw, {
+      id: `${wild.id}:all-in`,
+      sessionId: wild.id,
+      userId: u.id,
+      symbol: 'WILDUSD',
+      action: 'buy',
+      sizing: 'all',
+      amount: 0,
+      source: 'test',
+      tickTs: ts,
+      price: 1e-12,
+      receivedAt: Date.now(),
+    });
+    expect(sw.ledger.qty).toBeGreaterThan(9e23);
+    // marked at 10^12 the position is worth 10^36: beyond numeric(38,8)
+    tick('WILDUSD', 1e12);
+    tick('CALMUSD', 100);
+    await expect(engine.flush({})).resolves.toBeUndefined();
+    const points = async (id: string) =>
+      (await t.rt.db.db.selectFrom('chart_data').select('price').where('session_id', '=', id).execute()).length;
+    expect(await points(calm.id)).toBe(1);
+    expect(await points(wild.id)).toBe(0);
+    await engine.close();
+  });
+
   it('a flush writes in statements of flushChunk sessions, and a commit that arrives meanwhile goes in before the next one', async () => {
     const u = await t.user();
     const engine = new ForwardTestEngine(t.rt, undefined, undefined, { flushChunk: 5 });

@@ -90,6 +90,8 @@ const STATE_EVERY = 6;
  * statement for every session, which held up the group commits behind it.
  */
 const FLUSH_SLOTS = 10;
+/** within numeric(38,8), chart_data's money columns (10^30), with room to spare */
+const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 /** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
 const FLUSH_WAIT_MS = 100;
 
@@ -1020,14 +1022,19 @@ export class ForwardTestEngine {
         if (this.lastFlush.get(s.id) === l.lastTs) continue;
         this.lastFlush.set(s.id, l.lastTs);
         const price = l.lastPrice;
-        points.push({
+        const point = {
           sessionId: s.id,
           ts: l.lastTs,
           equity: equityOf(l, price),
           cash: l.cash,
           positionValue: l.qty * price,
           price,
-        });
+        };
+        // a value chart_data cannot hold (numeric(38,8): a position marked at an absurd price) would
+        // fail the whole statement, every interval, for every session in it: that one point is skipped
+        if (storableMoney(point.equity) && storableMoney(point.cash) && storableMoney(point.positionValue))
+          points.push(point);
+        else this.rt.log.warn({ session: s.id, point }, 'equity point beyond what can be stored: skipped');
         if (ledgers === 'ticked') states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
       }

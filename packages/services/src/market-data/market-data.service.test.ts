@@ -115,7 +115,7 @@ describe('market data service', () => {
     await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { nonsense: true });
     // numbers beyond any market's (a broken feed), which paper fills and the order log could not hold
     const ok = { ts: Date.UTC(2024, 0, 1), price: 5, size: 2 };
-    const beyond = [{ price: 1e300 }, { ts: 1e300 }, { size: 1e300 }, { bid: 1e300 }, { ask: -1 }];
+    const beyond = [{ price: 1e300 }, { price: 1e-13 }, { ts: 1e300 }, { size: 1e300 }, { bid: 1e300 }, { ask: -1 }];
     for (const b of beyond)
       await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { symbol: 'ZZTEST', ticks: [{ ...ok, ...b }] });
     await t.rt.bus.publish('market-data-updates', 'ZZTEST', 'ticks', { symbol: 'ZZTEST', ticks: [ok] });

@@ -13,6 +13,8 @@ const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFi
  * passed on it would reach paper fills and the order log (numeric(38,12)), which refuses it.
  */
 export const MAX_PRICE = 1e12;
+/** and at least 10^-12: a smaller price (no market quotes one) would size positions beyond any ledger */
+export const MIN_PRICE = 1e-12;
 const MAX_SIZE = 1e15;
 const MAX_TIME_MS = 8.64e15;
 const optQuote = (x: unknown) => x === undefined || (finite(x) && x >= 0 && x <= MAX_PRICE);
@@ -34,7 +36,7 @@ export function readTicks(data: unknown): { ok: true; symbol: string; ticks: Tic
       !finite(t.ts) ||
       Math.abs(t.ts) > MAX_TIME_MS ||
       !finite(t.price) ||
-      t.price <= 0 ||
+      !(t.price >= MIN_PRICE) ||
       t.price > MAX_PRICE ||
       !finite(t.size) ||
       t.size < 0 ||
@@ -45,7 +47,7 @@ export function readTicks(data: unknown): { ok: true; symbol: string; ticks: Tic
     )
       return {
         ok: false,
-        reason: `tick ${i} needs a ts in ms since 1970, 0 < price <= 1e12, 0 <= size <= 1e15, 0 <= bid, ask <= 1e12`,
+        reason: `tick ${i} needs a ts in ms since 1970, 1e-12 <= price <= 1e12, 0 <= size <= 1e15, 0 <= bid, ask <= 1e12`,
       };
     (t as Tick).symbol = m.symbol;
   }
