@@ -93,6 +93,8 @@ const srv = await startServer({
   SIM_TICKS_PER_SECOND: '10',
   PRICE_PUSH_INTERVAL_MS: '100',
   JWT_SECRET: secret,
+  // the clients stand for as many users, all on one token here
+  WS_MAX_CONNECTIONS_PER_USER: String(CLIENTS + 100),
 });
 try {
   const auth = await registerUser(srv.url);

@@ -81,6 +81,8 @@ const envSchema = z
     RATE_LIMIT_ANON_PER_MINUTE: int(1, 1_000_000).default(300),
     RATE_LIMIT_REPLICAS: int(1, 1000).default(4),
     BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
+    /** a user's open WebSocket connections on one instance beyond which a new one is closed (4429) */
+    WS_MAX_CONNECTIONS_PER_USER: int(1, 1_000_000).default(32),
     /** longest a request may take to arrive, headers and body (a client trickling bytes is cut off); 0: no limit */
     HTTP_REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
     WINDOW_SIZE: int(1, 1_000_000).default(1000),
@@ -170,6 +172,8 @@ export interface Config {
     bodyLimit: number;
     /** ms for a whole request to arrive (0: no limit) */
     requestTimeoutMs: number;
+    /** WebSocket connections per user and instance */
+    wsConnectionsPerUser: number;
     /** plain `latest` reads answered before Fastify's hook chain (see FastLane) */
     fastLane: boolean;
   };
@@ -308,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       rateLimitReplicas: e.RATE_LIMIT_REPLICAS,
       bodyLimit: e.BODY_LIMIT_BYTES,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      wsConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
       fastLane: e.HTTP_FAST_LANE,
     },
     feed: {

@@ -4,7 +4,7 @@ import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
-import { MAX_CHANNELS_PER_CONNECTION, MAX_CONNECTIONS_PER_USER, textFrame } from './notification.service.ts';
+import { MAX_CHANNELS_PER_CONNECTION, textFrame } from './notification.service.ts';
 
 type Frame = { channel?: string; type: string; data?: Record<string, unknown>; ts: string };
 
@@ -103,7 +103,8 @@ describe('notifications WebSocket', () => {
   it('bounds what one client holds: connections per user, channels per connection, messages a second', async () => {
     const u = await t.user();
     const conns = [];
-    for (let i = 0; i < MAX_CONNECTIONS_PER_USER; i++) conns.push(await connect(base, token(u)));
+    // WS_MAX_CONNECTIONS_PER_USER, 32 by default
+    for (let i = 0; i < 32; i++) conns.push(await connect(base, token(u)));
     const over = await connect(base, token(u));
     expect(await over.closed).toBe(4429);
     expect((await connect(base, token(b))).ws.readyState).toBe(WebSocket.OPEN); // another user is not held back

@@ -13,8 +13,7 @@ import { alertRoutes } from './alerts.ts';
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_SLOW_CONSUMER = 4008;
 const MAX_BUFFERED_BYTES = 1 << 20;
-/** a user's open connections (on one instance) beyond which a new one is closed with 4429 */
-export const MAX_CONNECTIONS_PER_USER = 32;
+/** a user's open connections (on one instance) beyond which a new one is closed: WS_MAX_CONNECTIONS_PER_USER */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 /** channels one connection may hold; a subscribe beyond is refused (TOO_MANY_CHANNELS) */
 export const MAX_CHANNELS_PER_CONNECTION = 256;
@@ -177,8 +176,8 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     const direct = ws.extensions === '' && (ws as unknown as { _socket?: Socket })._socket === raw;
     const userId = req.authUser.id;
     const open = perUser.get(userId) ?? 0;
-    if (open >= MAX_CONNECTIONS_PER_USER) {
-      ws.close(CLOSE_TOO_MANY_CONNECTIONS, `at most ${MAX_CONNECTIONS_PER_USER} connections per user`);
+    if (open >= rt.config.http.wsConnectionsPerUser) {
+      ws.close(CLOSE_TOO_MANY_CONNECTIONS, `at most ${rt.config.http.wsConnectionsPerUser} connections per user`);
       return;
     }
     perUser.set(userId, open + 1);
