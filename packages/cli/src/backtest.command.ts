@@ -85,13 +85,13 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   const to = flags.to ? Date.parse(String(flags.to)) : Infinity;
   if (Number.isNaN(from) || Number.isNaN(to)) throw new UsageError('--from and --to take ISO dates such as 2012-01-31');
   const data = String(flags.data);
-  // a symbol is letters, digits and ._:- (as the API has it); anything else is meant as a file
-  if (!existsSync(data) && !SYMBOL_PATTERN.test(data)) throw new UsageError(`no such file: ${data}`);
-  if (!existsSync(data) && /\.csv$/i.test(data)) throw new UsageError(`no such file: ${data}`);
+  // a symbol is letters, digits and ._:- (as the API has it); anything else, or a .csv name, is a file
+  const isFile = existsSync(data);
+  if (!isFile && (!SYMBOL_PATTERN.test(data) || /\.csv$/i.test(data))) throw new UsageError(`no such file: ${data}`);
   let cols: BarColumns;
   let asset = flags.asset ? String(flags.asset) : undefined;
   const t0 = performance.now();
-  if (existsSync(data)) {
+  if (isFile) {
     const parsed = await candlesFromCsvBytes(readFileSync(data));
     for (const e of parsed.errors.slice(0, 5)) console.error(`${data}:${e.line}: ${e.message} (row skipped)`);
     const c = parsed.columns;

@@ -15,6 +15,8 @@ import { parseArgs, progressBar, UsageError } from './args.ts';
 
 const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../examples/data');
 
+const ASSET_CLASSES = ['stock', 'crypto', 'fx'] as const;
+
 async function importFile(
   file: string,
   symbol: string,
@@ -47,7 +49,6 @@ async function importFile(
     await rt.close();
   }
 }
-const ASSET_CLASSES = ['stock', 'crypto', 'fx'] as const;
 
 /** `algotrade import <file.csv> --symbol S [--interval 1d] [--asset stock|crypto|fx]` */
 export async function importCommand(argv: string[]): Promise<number> {

@@ -2,7 +2,7 @@ import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Ti
 import { markLedgerWithin, SYMBOL_PATTERN } from '@algotrade/core';
 import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
 import { z } from 'zod';
-import { MAX_PRICE } from '../market-data/tick-message.ts';
+import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
 
 /** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
@@ -44,7 +44,7 @@ const SignalSchema = z.object({
   sizing: z.enum(['all', 'fixed_qty', 'pct_equity', 'fixed_cash']),
   amount: Num(0, 1e12),
   source: z.string().max(100),
-  tickTs: Num(-8.64e15, 8.64e15),
+  tickTs: Num(-MAX_TIME_MS, MAX_TIME_MS),
   price: Num(0, MAX_PRICE),
   bid: Num(0, MAX_PRICE).optional(),
   ask: Num(0, MAX_PRICE).optional(),

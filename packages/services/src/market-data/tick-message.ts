@@ -16,7 +16,8 @@ export const MAX_PRICE = 1e12;
 /** and at least 10^-12: a smaller price (no market quotes one) would size positions beyond any ledger */
 export const MIN_PRICE = 1e-12;
 const MAX_SIZE = 1e15;
-const MAX_TIME_MS = 8.64e15;
+/** the most milliseconds from 1970, either way, that a date can hold */
+export const MAX_TIME_MS = 8.64e15;
 const optQuote = (x: unknown) => x === undefined || (finite(x) && x >= 0 && x <= MAX_PRICE);
 const optFinite = (x: unknown) => x === undefined || finite(x);
 
