@@ -25,6 +25,7 @@ COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json package-lock.json ./
 COPY --chown=node:node bin ./bin
 COPY --chown=node:node packages ./packages
+COPY --chown=node:node web ./web
 COPY --chown=node:node examples ./examples
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -31,6 +31,7 @@ import {
 import { authRoutes } from './gateway/auth.routes.ts';
 import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
+import { webRoutes } from './gateway/web.routes.ts';
 import { serviceRegistry } from './registry.ts';
 
 /** the rate limits' window: limits are per minute */
@@ -233,6 +234,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   if (opts.services.includes('gateway')) {
     await app.register(authRoutes, { ctx, prefix: '/api/auth' });
     await app.register(gatewayProxy, { ctx });
+    await app.register(webRoutes);
   }
 
   for (const name of opts.services) {

@@ -1,29 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
-import type { BarColumns } from './plan.ts';
+import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
-const fx = (p: string) => readFileSync(new URL(`../../../test/fixtures/backtesting-py/${p}`, import.meta.url), 'utf8');
-function loadGoog(): BarColumns {
-  const rows = fx('GOOG.csv')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(','));
-  return toColumns(
-    rows.map((r) => ({
-      ts: Date.parse(`${r[0]}T00:00:00Z`),
-      open: +r[1]!,
-      high: +r[2]!,
-      low: +r[3]!,
-      close: +r[4]!,
-      volume: +r[5]!,
-    })),
-  );
-}
+const fx = backtestingPy;
+const loadGoog = googBars;
 const expected = JSON.parse(fx('expected/smacross_10_30_stats.json')).stats as Record<string, number | string>;
 const expectedTrades = fx('expected/smacross_10_30_trades.csv')
   .trim()

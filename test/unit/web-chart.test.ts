@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
+import { drawdownPct, extent, lineChart, linePath } from '../../web/chart.js';
+import { backtestingPy, googBars } from '../helpers/goog.ts';
+
+describe("the browser app's charts (web/chart.js)", () => {
+  it("draws the drawdown whose deepest point is backtesting.py's max drawdown for SMA(10/30) on GOOG", () => {
+    const bars = googBars();
+    const res = runBacktest(compileGraph(templateById('sma-crossover')!.graph).plan!, bars, {
+      cash: 10_000,
+      allowShort: true,
+      wholeUnits: true,
+    });
+    const expected = JSON.parse(backtestingPy('expected/smacross_10_30_stats.json')).stats[
+      'Max. Drawdown [%]'
+    ] as number;
+    const dd = drawdownPct([...res.equity]);
+    expect(Math.min(...dd)).toBeCloseTo(expected, 9);
+    expect(Math.max(...dd)).toBe(0);
+  });
+
+  it('scales values into the box, top is the largest, and breaks the line where a value is missing', () => {
+    expect(extent([3, null, 1, NaN, 2])).toEqual({ min: 1, max: 3 });
+    expect(extent([5, 5])).toEqual({ min: 4, max: 6 }); // a flat line is drawn mid-box, not divided by zero
+    expect(extent([null, NaN])).toBeNull();
+    const d = linePath([1, 3, null, 2, 1], { min: 1, max: 3 }, 400, 100);
+    expect(d).toBe('M0.0,100.0L100.0,0.0M300.0,50.0L400.0,100.0');
+  });
+
+  it('escapes what it writes, so a symbol or label cannot inject markup', () => {
+    const svg = lineChart({
+      title: '<script>alert(1)</script>',
+      series: [{ values: [1, 2, 3], color: '"/><script>', label: '<b>x</b>' }],
+      markers: [{ index: 1, side: 'buy' }],
+      times: ['<i>', 'end'],
+    });
+    expect(svg).not.toMatch(/<script|<b>|<i>/);
+    expect(svg).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+    expect(svg).toContain('class="mark-buy"');
+    expect(lineChart({ series: [{ values: [], color: '#000', label: 'x' }] })).toContain('no data yet');
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { compileGraph, describeNodeTypes, generateCandles, previewPlan, templates } from '@algotrade/strategy';
+// the browser app's modules are plain JavaScript (no build step); the editor's rules are tested here
+// against the real node types and the real compiler
+import {
+  addNode,
+  connect,
+  emptyGraph,
+  errorsByNode,
+  readParam,
+  removeEdge,
+  removeNode,
+  setParam,
+  typeMap,
+} from '../../web/graph-model.js';
+
+const described = describeNodeTypes();
+const types = typeMap(described as never);
+const T = (type: string) => types.get(type)!;
+
+/** The editor's steps for a graph: place each node, set its parameters, draw each wire. */
+function redraw(g: (typeof templates)[number]['graph']) {
+  let graph = emptyGraph();
+  const ids = new Map<string, string>();
+  for (const n of g.nodes) {
+    const r = addNode(graph, T(n.type), n.position ?? { x: 0, y: 0 });
+    graph = r.graph;
+    ids.set(n.id, r.id);
+    for (const [k, v] of Object.entries(n.data ?? {})) graph = setParam(graph, r.id, k, v);
+  }
+  for (const e of g.edges) {
+    const r = connect(
+      graph,
+      types,
+      { node: ids.get(e.source)!, handle: e.sourceHandle ?? '' },
+      { node: ids.get(e.target)!, handle: e.targetHandle ?? '' },
+    );
+    if (!r.graph) throw new Error(r.error);
+    graph = r.graph;
+  }
+  return graph;
+}
+
+describe('the editor graph model (web/graph-model.js)', () => {
+  it('redraws every template with the editor steps into a graph that compiles and signals as the template does', () => {
+    const candles = generateCandles(600, 7);
+    for (const t of templates) {
+      const drawn = redraw(t.graph);
+      const a = compileGraph(drawn);
+      expect(a.report.errors, t.id).toEqual([]);
+      const b = compileGraph(t.graph);
+      const sa = previewPlan(a.plan!, candles).signals.map((s) => [s.index, s.action]);
+      const sb = previewPlan(b.plan!, candles).signals.map((s) => [s.index, s.action]);
+      expect(sa.length, `${t.id} signals on 600 candles`).toBeGreaterThan(0);
+      expect(sa).toEqual(sb);
+    }
+  });
+
+  it('places every node type with parameters the compiler accepts', () => {
+    expect(described.length).toBeGreaterThanOrEqual(42);
+    for (const t of described) {
+      const { graph, id } = addNode(emptyGraph(), t as never, { x: 10.4, y: 20.6 });
+      const node = graph.nodes.find((n) => n.id === id)!;
+      expect(node.position).toEqual({ x: 10, y: 21 });
+      const bad = compileGraph(graph).report.errors.filter(
+        (e) => e.code === 'INVALID_PARAM' || e.code === 'PARAM_OUT_OF_RANGE',
+      );
+      expect(bad, t.type).toEqual([]);
+    }
+  });
+
+  it('gives each new node an id of its own', () => {
+    let g = emptyGraph();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = addNode(g, T('indicator.sma'), { x: 0, y: 0 });
+      g = r.graph;
+      ids.push(r.id);
+    }
+    expect(ids).toEqual(['sma1', 'sma2', 'sma3']);
+    g = removeNode(g, 'sma2');
+    expect(addNode(g, T('indicator.sma'), { x: 0, y: 0 }).id).toBe('sma2');
+  });
+
+  it('refuses the wires the compiler would refuse, where they are drawn', () => {
+    let g = emptyGraph();
+    for (const t of ['price.close', 'indicator.sma', 'math.add', 'logic.and', 'action.buy'])
+      g = addNode(g, T(t), { x: 0, y: 0 }).graph;
+    const ok = (r: ReturnType<typeof connect>) => {
+      if (!r.graph) throw new Error(r.error);
+      return r.graph;
+    };
+    g = ok(connect(g, types, { node: 'close1', handle: 'value' }, { node: 'sma1', handle: 'value' }));
+    // a number into a boolean input
+    expect(connect(g, types, { node: 'sma1', handle: 'value' }, { node: 'and1', handle: 'a' }).error).toMatch(
+      /sma1\.value is a number; and1\.a takes a boolean/,
+    );
+    // ports that do not exist, a node feeding itself, a node that is not there
+    expect(connect(g, types, { node: 'sma1', handle: 'nope' }, { node: 'add1', handle: 'a' }).error).toMatch(
+      /no output "nope"/,
+    );
+    expect(connect(g, types, { node: 'sma1', handle: 'value' }, { node: 'add1', handle: 'c' }).error).toMatch(
+      /no input "c"/,
+    );
+    expect(connect(g, types, { node: 'add1', handle: 'value' }, { node: 'add1', handle: 'a' }).error).toMatch(/itself/);
+    expect(connect(g, types, { node: 'ghost', handle: 'value' }, { node: 'add1', handle: 'a' }).error).toMatch(
+      /nodes of this graph/,
+    );
+    // a cycle: sma1 -> add1 -> sma1
+    g = ok(connect(g, types, { node: 'sma1', handle: 'value' }, { node: 'add1', handle: 'a' }));
+    expect(connect(g, types, { node: 'add1', handle: 'value' }, { node: 'sma1', handle: 'value' }).error).toMatch(
+      /cycle/,
+    );
+    // a second wire into an input replaces the first (one edge per input)
+    g = ok(connect(g, types, { node: 'close1', handle: 'value' }, { node: 'add1', handle: 'a' }));
+    expect(g.edges.filter((e) => e.target === 'add1' && e.targetHandle === 'a').map((e) => e.source)).toEqual([
+      'close1',
+    ]);
+    expect(compileGraph(g).report.errors.map((e) => e.code)).not.toContain('INPUT_ALREADY_CONNECTED');
+  });
+
+  it('removes a node with its wires, and the compiler then names the input left open', () => {
+    let g = redraw(templates.find((t) => t.id === 'sma-crossover')!.graph);
+    const before = g.edges.length;
+    const touching = g.edges.filter((e) => e.source === 'sma1' || e.target === 'sma1').length;
+    g = removeNode(g, 'sma1');
+    expect(g.edges).toHaveLength(before - touching);
+    const report = compileGraph(g).report;
+    expect(report.ok).toBe(false);
+    const byNode = errorsByNode(g, report);
+    expect([...byNode.keys()].sort()).toEqual(['crossesabove1', 'crossesbelow1']);
+    expect(byNode.get('crossesabove1')!.join(' ')).toMatch(/input/i);
+    const edge = g.edges[0]!;
+    expect(removeEdge(g, edge.id).edges.map((e) => e.id)).not.toContain(edge.id);
+  });
+
+  it('reads form values as each parameter schema says', () => {
+    const period = T('indicator.sma').params.properties.period!;
+    expect(readParam(period, ' 14 ')).toEqual({ value: 14 });
+    expect(readParam(period, '0').error).toBe('at least 1');
+    expect(readParam(period, '5001').error).toBe('at most 5000');
+    expect(readParam(period, '2.5').error).toBe('a whole number');
+    expect(readParam(period, '').error).toBe('a number');
+    expect(readParam(period, 'abc').error).toBe('a number');
+    const sizing = T('action.buy').params.properties.sizing!;
+    expect(readParam(sizing, 'pct_equity')).toEqual({ value: 'pct_equity' });
+    expect(readParam(sizing, 'everything').error).toMatch(/^one of all, pct_equity/);
+    const amount = T('action.buy').params.properties.amount!;
+    expect(readParam(amount, '12.5')).toEqual({ value: 12.5 });
+  });
+});

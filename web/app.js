@@ -1,0 +1,405 @@
+// @ts-check
+/**
+ * The page: sign-in, a hash router, and the views that are mostly lists (markets, strategies,
+ * alerts). The strategy editor is editor.js; backtests and paper-trading sessions are runs.js.
+ * Everything goes through the public HTTP API and the `/ws` socket, as any other client would.
+ */
+import { ApiError, createApi, storageSession } from './api.js';
+import { lineChart } from './chart.js';
+import { attempt, fields, h, num, svgBox, table, toast, when } from './dom.js';
+import { editorView } from './editor.js';
+import { createLive } from './live.js';
+import { backtestView, backtestsView, sessionView, sessionsView } from './runs.js';
+
+/**
+ * @typedef {{ api: import('./api.js').Api, live: ReturnType<typeof createLive>, go: (hash: string) => void,
+ *   onLeave: (fn: () => void) => void }} Ctx
+ */
+
+const api = createApi({ session: storageSession(localStorage), onSignedOut: () => go('#/login') });
+const live = createLive({
+  url: () => api.socketUrl(location.origin),
+  onState: (s) => {
+    const el = document.getElementById('live-state');
+    if (el) {
+      el.className = `live-state live-${s}`;
+      el.title = `live updates: ${s}`;
+    }
+  },
+});
+
+/** @type {(() => void)[]} */
+let leaving = [];
+/** @param {string} hash */
+function go(hash) {
+  if (location.hash === hash) void render();
+  else location.hash = hash;
+}
+/** @type {Ctx} */
+const ctx = { api, live, go, onLeave: (fn) => leaving.push(fn) };
+
+/** @type {[RegExp, (ctx: Ctx, ...params: string[]) => Promise<HTMLElement> | HTMLElement][]} */
+const routes = [
+  [/^#\/login$/, loginView],
+  [/^#\/?$/, marketsView],
+  [/^#\/markets\/([^/]+)$/, marketView],
+  [/^#\/strategies$/, strategiesView],
+  [/^#\/strategies\/([^/]+)$/, editorView],
+  [/^#\/backtests$/, backtestsView],
+  [/^#\/backtests\/([^/]+)$/, backtestView],
+  [/^#\/sessions$/, sessionsView],
+  [/^#\/sessions\/([^/]+)$/, sessionView],
+  [/^#\/alerts$/, alertsView],
+];
+
+async function render() {
+  for (const fn of leaving) fn();
+  leaving = [];
+  const view = /** @type {HTMLElement} */ (document.getElementById('view'));
+  const hash = location.hash || '#/';
+  if (!api.signedIn() && hash !== '#/login') return go('#/login');
+  const nav = document.getElementById('nav');
+  if (nav) nav.hidden = !api.signedIn();
+  for (const a of document.querySelectorAll('#nav a'))
+    a.classList.toggle(
+      'active',
+      hash === a.getAttribute('href') ||
+        (a.getAttribute('href') !== '#/' && hash.startsWith(`${a.getAttribute('href')}/`)),
+    );
+  const who = /** @type {HTMLElement} */ (document.getElementById('who'));
+  who.replaceChildren();
+  if (api.signedIn()) {
+    who.append(
+      h('span', null, JSON.parse(localStorage.getItem('algotrade.session') ?? '{}').email ?? ''),
+      ' ',
+      h(
+        'button',
+        { class: 'link', onclick: () => void api.logout().then(() => (live.stop(), go('#/login'))) },
+        'Sign out',
+      ),
+    );
+    live.start();
+  }
+  const match = routes.map(([re, fn]) => /** @type {const} */ ([re.exec(hash), fn])).find(([m]) => m);
+  if (!match) {
+    view.replaceChildren(h('p', null, 'No such page. ', h('a', { href: '#/' }, 'Markets')));
+    return;
+  }
+  const [m, fn] = match;
+  if (!m) return;
+  try {
+    const el = await fn(ctx, ...m.slice(1).map(decodeURIComponent));
+    view.replaceChildren(el);
+  } catch (e) {
+    view.replaceChildren(errorBox(e));
+  }
+}
+
+/** @param {unknown} e */
+export function errorBox(e) {
+  if (e instanceof ApiError && e.status === 401) {
+    setTimeout(() => go('#/login'));
+    return h('p', null, 'Signed out.');
+  }
+  return h('div', { class: 'error-box', role: 'alert' }, e instanceof ApiError ? `${e.code}: ${e.message}` : String(e));
+}
+
+/** @param {Ctx} c */
+function loginView(c) {
+  const msg = h('p', { class: 'error-line', role: 'alert' });
+  /** @param {'login' | 'register'} how */
+  const submit = (how) => async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const form = /** @type {HTMLFormElement} */ (document.getElementById('login-form'));
+    const f = fields(form);
+    msg.textContent = '';
+    try {
+      await c.api[how](f.email ?? '', f.password ?? '');
+      c.go('#/');
+    } catch (e) {
+      msg.textContent = e instanceof ApiError ? e.message : String(e);
+    }
+  };
+  return h(
+    'section',
+    { class: 'narrow' },
+    h('h1', null, 'Sign in'),
+    h(
+      'form',
+      { id: 'login-form', onsubmit: submit('login') },
+      h('label', null, 'Email', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username' })),
+      h(
+        'label',
+        null,
+        'Password',
+        h('input', {
+          name: 'password',
+          type: 'password',
+          required: true,
+          minlength: 8,
+          autocomplete: 'current-password',
+        }),
+      ),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'submit' }, 'Sign in'),
+        h('button', { type: 'button', class: 'secondary', onclick: submit('register') }, 'Create account'),
+      ),
+      msg,
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      'New here? Type an email and a password of 8 characters or more, then "Create account".',
+    ),
+  );
+}
+
+/** @param {Ctx} c */
+async function marketsView(c) {
+  const symbols = /** @type {any[]} */ (await c.api.get('/api/market/symbols'));
+  /** @type {Map<string, HTMLElement>} */
+  const cells = new Map();
+  for (const s of symbols) {
+    const cell = h('span', { class: 'price' }, '–');
+    cells.set(s.symbol, cell);
+    c.onLeave(c.live.on(`prices:${s.symbol}`, (e) => (cell.textContent = num(e.data?.price, 4))));
+  }
+  for (const s of symbols)
+    void c.api.get(`/api/market/symbols/${encodeURIComponent(s.symbol)}`).then(
+      (d) => {
+        const cell = cells.get(s.symbol);
+        if (cell && cell.textContent === '–') cell.textContent = num(d.lastPrice, 4);
+      },
+      () => {},
+    );
+  return h(
+    'section',
+    null,
+    h('h1', null, 'Markets'),
+    h('p', { class: 'muted' }, 'Prices update live. Open a symbol for its recent ticks and candles.'),
+    table(
+      [
+        ['Symbol', (s) => h('a', { href: `#/markets/${encodeURIComponent(s.symbol)}` }, s.symbol)],
+        ['Class', (s) => s.assetClass ?? ''],
+        ['Provider', (s) => s.provider ?? ''],
+        ['Last', (s) => cells.get(s.symbol)],
+        ['Feed', (s) => (s.active ? 'live' : '')],
+      ],
+      symbols,
+      'No symbols yet: start with the simulated feed, or import history.',
+    ),
+  );
+}
+
+/** @param {Ctx} c @param {string} symbol */
+async function marketView(c, symbol) {
+  const enc = encodeURIComponent(symbol);
+  const [info, latest] = await Promise.all([
+    c.api.get(`/api/market/symbols/${enc}`),
+    c.api.get(`/api/market/symbols/${enc}/latest?limit=300`),
+  ]);
+  const ticks = /** @type {{ ts: string, price: number }[]} */ (latest.ticks).slice().reverse();
+  const box = h('div');
+  const last = h('span', { class: 'big' }, num(info.lastPrice, 4));
+  const draw = () =>
+    box.replaceChildren(
+      svgBox(
+        lineChart({
+          title: `${symbol}: last ${ticks.length} ticks`,
+          series: [{ values: ticks.map((t) => t.price), color: '#2563eb', label: 'price' }],
+          times: ticks.length ? [when(ticks[0]?.ts), when(ticks[ticks.length - 1]?.ts)] : [],
+        }),
+      ),
+    );
+  draw();
+  let pending = false;
+  c.onLeave(
+    c.live.on(`prices:${symbol}`, (e) => {
+      ticks.push({ ts: e.data.ts ?? e.ts, price: e.data.price });
+      if (ticks.length > 300) ticks.shift();
+      last.textContent = num(e.data.price, 4);
+      if (!pending) {
+        pending = true;
+        requestAnimationFrame(() => ((pending = false), draw()));
+      }
+    }),
+  );
+  const candleBox = h('div');
+  const loadCandles = async (/** @type {string} */ interval) => {
+    const candles =
+      /** @type {any[]} */ (
+        await attempt(() => c.api.get(`/api/market/symbols/${enc}/candles?interval=${interval}&limit=300`))
+      ) ?? [];
+    candleBox.replaceChildren(
+      svgBox(
+        lineChart({
+          title: `${interval} closes (${candles.length})`,
+          series: [{ values: candles.map((k) => k.close), color: '#0f766e', label: 'close' }],
+          times: candles.length ? [when(candles[0].ts), when(candles[candles.length - 1].ts)] : [],
+        }),
+      ),
+    );
+  };
+  void loadCandles('1m');
+  return h(
+    'section',
+    null,
+    h('h1', null, symbol, ' ', last),
+    h(
+      'p',
+      { class: 'muted' },
+      `${info.assetClass ?? ''} · window ${info.windowSize ?? '–'} ticks · updated ${when(info.updatedAt)}`,
+    ),
+    box,
+    h(
+      'div',
+      { class: 'row' },
+      'Candles: ',
+      ['1m', '5m', '1h', '1d'].map((i) => h('button', { class: 'secondary', onclick: () => void loadCandles(i) }, i)),
+    ),
+    candleBox,
+  );
+}
+
+/** @param {Ctx} c */
+async function strategiesView(c) {
+  const [list, templates] = /** @type {[any[], any[]]} */ (
+    await Promise.all([c.api.get('/api/strategies'), c.api.get('/api/strategies/templates')])
+  );
+  const fromTemplate = (/** @type {string} */ id) => async () => {
+    const s = await attempt(() => c.api.post(`/api/strategies/templates/${encodeURIComponent(id)}`));
+    if (s) c.go(`#/strategies/${s.id}`);
+  };
+  const blank = async () => {
+    const s = await attempt(() =>
+      c.api.post('/api/strategies', { name: 'New strategy', graph: { version: 1, nodes: [], edges: [] } }),
+    );
+    if (s) c.go(`#/strategies/${s.id}`);
+  };
+  const remove = (/** @type {any} */ s) => async () => {
+    if (!confirm(`Delete "${s.name}"?`)) return;
+    if ((await attempt(() => c.api.del(`/api/strategies/${s.id}`))) !== undefined) c.go('#/strategies');
+  };
+  return h(
+    'section',
+    null,
+    h('h1', null, 'Strategies'),
+    table(
+      [
+        ['Name', (s) => h('a', { href: `#/strategies/${s.id}` }, s.name)],
+        ['Nodes', (s) => String(s.graph?.nodes?.length ?? 0)],
+        [
+          'Compiles',
+          (s) =>
+            s.compilationReport?.ok
+              ? 'yes'
+              : h('span', { class: 'bad' }, `no (${s.compilationReport?.errors?.length ?? '?'} errors)`),
+        ],
+        ['Updated', (s) => when(s.updatedAt)],
+        ['', (s) => h('button', { class: 'link danger', onclick: remove(s) }, 'Delete')],
+      ],
+      list,
+      'No strategies yet: start from a template below.',
+    ),
+    h('h2', null, 'New strategy'),
+    h(
+      'div',
+      { class: 'cards' },
+      templates.map((t) =>
+        h(
+          'div',
+          { class: 'card' },
+          h('h3', null, t.name),
+          h('p', null, t.description),
+          h('button', { onclick: fromTemplate(t.id) }, 'Use this template'),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', null, 'Blank'),
+        h('p', null, 'An empty canvas: add nodes from the palette.'),
+        h('button', { onclick: blank }, 'Start blank'),
+      ),
+    ),
+  );
+}
+
+/** @param {Ctx} c */
+async function alertsView(c) {
+  const [alerts, sessions] = /** @type {[any[], any[]]} */ (
+    await Promise.all([c.api.get('/api/alerts'), c.api.get('/api/forward-tests')])
+  );
+  const create = async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    const body =
+      f.kind === 'session_drawdown'
+        ? { kind: f.kind, sessionId: f.sessionId, drawdownPct: Number(f.value) }
+        : f.kind === 'session_status'
+          ? { kind: f.kind, sessionId: f.sessionId }
+          : { kind: f.kind, symbol: (f.symbol ?? '').toUpperCase(), price: Number(f.value) };
+    if (f.note) Object.assign(body, { note: f.note });
+    if (await attempt(() => c.api.post('/api/alerts', body))) c.go('#/alerts');
+  };
+  return h(
+    'section',
+    null,
+    h('h1', null, 'Alerts'),
+    h('p', { class: 'muted' }, 'An alert fires once; it also pops up here while the page is open.'),
+    table(
+      [
+        ['Kind', (a) => a.kind],
+        ['On', (a) => a.symbol ?? a.sessionId ?? ''],
+        ['Level', (a) => a.price ?? a.drawdownPct ?? ''],
+        ['Status', (a) => a.status],
+        ['Message', (a) => a.message ?? a.note ?? ''],
+        [
+          '',
+          (a) =>
+            h(
+              'button',
+              {
+                class: 'link danger',
+                onclick: async () =>
+                  (await attempt(() => c.api.del(`/api/alerts/${a.id}`))) !== undefined && c.go('#/alerts'),
+              },
+              'Delete',
+            ),
+        ],
+      ],
+      alerts,
+      'No alerts.',
+    ),
+    h('h2', null, 'New alert'),
+    h(
+      'form',
+      { class: 'inline', onsubmit: create },
+      h(
+        'select',
+        { name: 'kind' },
+        ['price_above', 'price_below', 'session_drawdown', 'session_status'].map((k) =>
+          h('option', { value: k }, k.replace('_', ' ')),
+        ),
+      ),
+      h('input', { name: 'symbol', placeholder: 'symbol (price alerts)' }),
+      h(
+        'select',
+        { name: 'sessionId' },
+        h('option', { value: '' }, 'session (session alerts)'),
+        sessions.map((s) => h('option', { value: s.id }, `${s.name ?? s.id.slice(0, 8)} · ${s.symbol}`)),
+      ),
+      h('input', { name: 'value', placeholder: 'price or drawdown %', inputmode: 'decimal' }),
+      h('input', { name: 'note', placeholder: 'note (optional)' }),
+      h('button', { type: 'submit' }, 'Create'),
+    ),
+  );
+}
+
+live.on('user', (e) => {
+  if (e.type === 'alert') toast(`Alert: ${e.data?.message ?? e.data?.kind}`);
+});
+window.addEventListener('hashchange', () => void render());
+void render();

@@ -1,0 +1,103 @@
+// @ts-check
+/** A few DOM helpers for the page's views (no framework: the views are small and mostly tables). */
+import { ApiError } from './api.js';
+
+/**
+ * An element with attributes (`on*` functions become listeners; `class`, `style`, others as set) and
+ * children (strings become text, so nothing from the API is ever parsed as HTML).
+ * @param {string} tag @param {Record<string, any> | null} [attrs] @param {...any} children
+ * @returns {HTMLElement}
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'value') /** @type {HTMLInputElement} */ (el).value = String(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Trusted SVG text (from chart.js, which escapes what it draws) inside a container. @param {string} svg */
+export function svgBox(svg, cls = 'chart-box') {
+  const el = h('div', { class: cls });
+  el.innerHTML = svg;
+  return el;
+}
+
+/** @param {string} message @param {'info' | 'error'} [kind] */
+export function toast(message, kind = 'info') {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
+  box.append(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 8000 : 5000);
+}
+
+/** A number as money or a quantity, or a dash. @param {unknown} v @param {number} [digits] */
+export function num(v, digits = 2) {
+  if (v == null || v === '' || !Number.isFinite(Number(v))) return '–';
+  return Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** @param {unknown} ts */
+export function when(ts) {
+  if (!ts) return '–';
+  const d = new Date(String(ts));
+  return Number.isNaN(d.getTime()) ? '–' : d.toLocaleString();
+}
+
+/**
+ * A table of `rows`, one column per `[heading, cell]`.
+ * @template T @param {[string, (row: T) => any][]} cols @param {T[]} rows @param {string} [empty]
+ */
+export function table(cols, rows, empty = 'Nothing yet.') {
+  if (!rows.length) return h('p', { class: 'muted' }, empty);
+  return h(
+    'table',
+    { class: 'grid' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        cols.map(([t]) => h('th', null, t)),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      rows.map((r) =>
+        h(
+          'tr',
+          null,
+          cols.map(([, f]) => h('td', null, f(r))),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A form's fields by name. @param {HTMLFormElement} form @returns {Record<string, string>} */
+export function fields(form) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  new FormData(form).forEach((v, k) => (out[k] = String(v)));
+  return out;
+}
+
+/** Runs `fn`, showing an API error as a toast; its result, or undefined when it failed. @template T @param {() => Promise<T>} fn */
+export async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    toast(e instanceof ApiError ? e.message : String(e), 'error');
+    return undefined;
+  }
+}

@@ -1,0 +1,520 @@
+// @ts-check
+/**
+ * The strategy editor: a canvas of nodes (drag by the title), wires drawn from an output port to an
+ * input port, a palette from `GET /api/strategies/node-types`, a parameter form built from each
+ * type's JSON Schema, the compiler's errors drawn on their nodes, undo, save, a preview of the graph's
+ * signals and any node's values on a symbol's candles, and buttons that start a backtest or a paper
+ * session from the saved graph. Graph edits are graph-model.js's pure functions.
+ */
+import { lineChart } from './chart.js';
+import { attempt, fields, h, svgBox, toast } from './dom.js';
+import {
+  addNode,
+  connect,
+  errorsByNode,
+  moveNode,
+  readParam,
+  removeEdge,
+  removeNode,
+  setParam,
+  typeMap,
+} from './graph-model.js';
+
+const NODE_W = 176;
+const HEAD_H = 28;
+const PORT_H = 20;
+const CANVAS_W = 2400;
+const CANVAS_H = 1400;
+
+/** Where a port's dot is on the canvas. @param {any} node @param {number} index @param {'in' | 'out'} side */
+function portXY(node, index, side) {
+  return {
+    x: node.position.x + (side === 'out' ? NODE_W : 0),
+    y: node.position.y + HEAD_H + index * PORT_H + PORT_H / 2,
+  };
+}
+
+/** @param {import('./app.js').Ctx} c @param {string} id */
+export async function editorView(c, id) {
+  const [strategy, nodeTypes, symbols] = await Promise.all([
+    c.api.get(`/api/strategies/${encodeURIComponent(id)}`),
+    c.api.get('/api/strategies/node-types'),
+    c.api.get('/api/market/symbols'),
+  ]);
+  const types = typeMap(nodeTypes);
+  /** @type {import('./graph-model.js').Graph} */
+  let graph = strategy.graph ?? { version: 1, nodes: [], edges: [] };
+  /** @type {import('./graph-model.js').Graph[]} */
+  const undo = [];
+  let dirty = false;
+  /** @type {string | null} */ let selected = null;
+  /** @type {string | null} */ let selectedEdge = null;
+  /** @type {{ node: string, handle: string } | null} */ let pending = null;
+  let report = strategy.compilationReport ?? { ok: true, errors: [], warnings: [] };
+  let errors = errorsByNode(graph, report);
+  /** @type {Record<string, (number | null)[]>} */ let previewSeries = {};
+
+  const status = h('span', { class: 'status-line' });
+  const nameInput = /** @type {HTMLInputElement} */ (
+    h('input', {
+      class: 'title-input',
+      value: strategy.name,
+      'aria-label': 'strategy name',
+      oninput: () => markDirty(),
+    })
+  );
+  const canvas = h('div', { class: 'canvas', style: `width:${CANVAS_W}px;height:${CANVAS_H}px` });
+  const wires = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  wires.setAttribute('class', 'wires');
+  wires.setAttribute('width', String(CANVAS_W));
+  wires.setAttribute('height', String(CANVAS_H));
+  const side = h('aside', { class: 'inspector' });
+  const previewBox = h('div', { class: 'preview' });
+  const scroller = h('div', { class: 'canvas-scroll' }, canvas);
+
+  function markDirty() {
+    dirty = true;
+    status.textContent = 'unsaved changes';
+  }
+
+  /** @param {import('./graph-model.js').Graph} next */
+  function change(next) {
+    undo.push(graph);
+    if (undo.length > 200) undo.shift();
+    graph = next;
+    markDirty();
+    draw();
+  }
+
+  function draw() {
+    canvas.replaceChildren(wires);
+    wires.replaceChildren();
+    for (const e of graph.edges) {
+      const s = graph.nodes.find((n) => n.id === e.source);
+      const t = graph.nodes.find((n) => n.id === e.target);
+      if (!s || !t) continue;
+      const a = portXY(s, types.get(s.type)?.outputs.findIndex((p) => p.name === e.sourceHandle) ?? 0, 'out');
+      const b = portXY(t, types.get(t.type)?.inputs.findIndex((p) => p.name === e.targetHandle) ?? 0, 'in');
+      const mid = Math.max(40, Math.abs(b.x - a.x) / 2);
+      const d = `M${a.x},${a.y} C${a.x + mid},${a.y} ${b.x - mid},${b.y} ${b.x},${b.y}`;
+      const kind = types.get(s.type)?.outputs.find((p) => p.name === e.sourceHandle)?.kind ?? 'number';
+      for (const cls of ['wire-hit', `wire wire-${kind}${selectedEdge === e.id ? ' selected' : ''}`]) {
+        const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+        p.setAttribute('d', d);
+        p.setAttribute('class', cls);
+        p.addEventListener('click', (ev) => {
+          ev.stopPropagation();
+          selectedEdge = e.id;
+          selected = null;
+          draw();
+        });
+        wires.append(p);
+      }
+    }
+    for (const n of graph.nodes) canvas.append(nodeEl(n));
+    drawInspector();
+  }
+
+  /** @param {import('./graph-model.js').GraphNode} n */
+  function nodeEl(n) {
+    const t = types.get(n.type);
+    const errs = errors.get(n.id);
+    const params = Object.entries(n.data ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' · ');
+    const rows = Math.max(t?.inputs.length ?? 0, t?.outputs.length ?? 0, 1);
+    const el = h(
+      'div',
+      {
+        class: `node cat-${t?.category ?? 'unknown'}${selected === n.id ? ' selected' : ''}${errs ? ' has-error' : ''}`,
+        style: `left:${n.position.x}px;top:${n.position.y}px;width:${NODE_W}px;min-height:${HEAD_H + rows * PORT_H + 18}px`,
+        'data-node': n.id,
+        onclick: (/** @type {Event} */ ev) => {
+          ev.stopPropagation();
+          selected = n.id;
+          selectedEdge = null;
+          draw();
+        },
+      },
+      h(
+        'div',
+        { class: 'node-head', title: errs ? errs.join('\n') : (t?.description ?? '') },
+        t?.label ?? n.type,
+        h('small', null, ` ${n.id}`),
+      ),
+      (t?.inputs ?? []).map((p, i) =>
+        h(
+          'button',
+          {
+            class: `port in kind-${p.kind}`,
+            style: `top:${HEAD_H + i * PORT_H}px`,
+            title: `${p.name} (${p.kind} in)`,
+            onclick: (/** @type {Event} */ ev) => {
+              ev.stopPropagation();
+              if (!pending) return void (status.textContent = 'pick an output first, then this input');
+              const r = connect(graph, types, pending, { node: n.id, handle: p.name });
+              pending = null;
+              if (r.graph) change(r.graph);
+              else {
+                status.textContent = `not connected: ${r.error}`;
+                draw();
+              }
+            },
+          },
+          p.name,
+        ),
+      ),
+      (t?.outputs ?? []).map((p, i) =>
+        h(
+          'button',
+          {
+            class: `port out kind-${p.kind}${pending?.node === n.id && pending.handle === p.name ? ' pending' : ''}`,
+            style: `top:${HEAD_H + i * PORT_H}px`,
+            title: `${p.name} (${p.kind} out): click, then click an input`,
+            onclick: (/** @type {Event} */ ev) => {
+              ev.stopPropagation();
+              pending = { node: n.id, handle: p.name };
+              status.textContent = `wiring ${n.id}.${p.name}: click an input (Esc cancels)`;
+              draw();
+            },
+          },
+          p.name,
+        ),
+      ),
+      h('div', { class: 'node-params' }, params),
+    );
+    const head = /** @type {HTMLElement} */ (el.querySelector('.node-head'));
+    head.addEventListener('pointerdown', (ev) => {
+      const start = { x: ev.clientX, y: ev.clientY, px: n.position.x, py: n.position.y };
+      head.setPointerCapture(ev.pointerId);
+      const moveTo = (/** @type {PointerEvent} */ e) => ({
+        x: Math.max(0, start.px + e.clientX - start.x),
+        y: Math.max(0, start.py + e.clientY - start.y),
+      });
+      const onMove = (/** @type {PointerEvent} */ e) => {
+        const p = moveTo(e);
+        el.style.left = `${p.x}px`;
+        el.style.top = `${p.y}px`;
+      };
+      const onUp = (/** @type {PointerEvent} */ e) => {
+        head.removeEventListener('pointermove', onMove);
+        head.removeEventListener('pointerup', onUp);
+        const p = moveTo(e);
+        if (p.x !== n.position.x || p.y !== n.position.y) change(moveNode(graph, n.id, p));
+      };
+      head.addEventListener('pointermove', onMove);
+      head.addEventListener('pointerup', onUp);
+    });
+    return el;
+  }
+
+  function drawInspector() {
+    const n = graph.nodes.find((x) => x.id === selected);
+    const parts = [];
+    if (selectedEdge) {
+      parts.push(
+        h('h3', null, 'Wire'),
+        h('p', null, selectedEdge),
+        h(
+          'button',
+          {
+            class: 'danger',
+            onclick: () => (selectedEdge && change(removeEdge(graph, selectedEdge)), (selectedEdge = null), draw()),
+          },
+          'Delete wire',
+        ),
+      );
+    } else if (n) {
+      const t = types.get(n.type);
+      parts.push(
+        h('h3', null, t?.label ?? n.type, h('small', null, ` ${n.id}`)),
+        h('p', { class: 'muted' }, t?.description ?? ''),
+      );
+      if (t?.convention) parts.push(h('p', { class: 'muted' }, `Convention: ${t.convention}`));
+      for (const msg of errors.get(n.id) ?? []) parts.push(h('p', { class: 'bad' }, msg));
+      for (const [name, schema] of Object.entries(t?.params.properties ?? {})) {
+        const value = n.data?.[name] ?? schema.default;
+        const hint = h('small', { class: 'bad' });
+        const onChange = (/** @type {Event} */ ev) => {
+          const target = /** @type {HTMLInputElement} */ (ev.target);
+          const r = readParam(schema, target.type === 'checkbox' ? target.checked : target.value);
+          hint.textContent = r.error ? `must be ${r.error}` : '';
+          if (!r.error && r.value !== n.data?.[name]) change(setParam(graph, n.id, name, r.value));
+        };
+        const input = schema.enum
+          ? h(
+              'select',
+              { onchange: onChange },
+              schema.enum.map((o) => h('option', { value: o, selected: o === value }, o)),
+            )
+          : schema.type === 'boolean'
+            ? h('input', { type: 'checkbox', checked: value === true, onchange: onChange })
+            : h('input', {
+                type: 'number',
+                value,
+                min: schema.minimum,
+                max: schema.maximum,
+                step: schema.type === 'integer' ? 1 : 'any',
+                onchange: onChange,
+              });
+        parts.push(h('label', null, schema.title ?? name, input, hint));
+      }
+      const series = previewSeries[n.id];
+      if (series)
+        parts.push(
+          svgBox(
+            lineChart({
+              width: 320,
+              height: 140,
+              title: `${n.id} on the preview`,
+              series: [{ values: series, color: '#7c3aed', label: n.id }],
+            }),
+          ),
+        );
+      parts.push(
+        h(
+          'button',
+          { class: 'danger', onclick: () => (change(removeNode(graph, n.id)), (selected = null), draw()) },
+          'Delete node',
+        ),
+      );
+    } else {
+      parts.push(
+        h('h3', null, 'Palette'),
+        h('p', { class: 'muted' }, 'Click a type to add it. Wire an output (right) to an input (left).'),
+      );
+      /** @type {Map<string, any[]>} */
+      const byCat = new Map();
+      for (const t of nodeTypes) byCat.set(t.category, [...(byCat.get(t.category) ?? []), t]);
+      for (const [cat, list] of byCat)
+        parts.push(
+          h(
+            'details',
+            { open: cat === 'source' || cat === 'indicator' },
+            h('summary', null, cat),
+            h(
+              'div',
+              { class: 'palette' },
+              list.map((t) =>
+                h('button', { class: `chip cat-${cat}`, title: t.description, onclick: () => place(t) }, t.label),
+              ),
+            ),
+          ),
+        );
+      if (report.errors?.length)
+        parts.push(
+          h('h3', null, 'Compile errors'),
+          h(
+            'ul',
+            null,
+            report.errors.map((/** @type {any} */ e) =>
+              h('li', { class: 'bad' }, `${e.nodeId ?? e.edgeId ?? 'graph'}: ${e.message}`),
+            ),
+          ),
+        );
+      if (report.warnings?.length)
+        parts.push(
+          h('h3', null, 'Warnings'),
+          h(
+            'ul',
+            null,
+            report.warnings.map((/** @type {any} */ e) => h('li', null, `${e.nodeId ?? 'graph'}: ${e.message}`)),
+          ),
+        );
+    }
+    side.replaceChildren(...parts);
+  }
+
+  /** A new node where the visible part of the canvas is. @param {any} t */
+  function place(t) {
+    const x = scroller.scrollLeft + 40 + ((graph.nodes.length * 23) % 200);
+    const y = scroller.scrollTop + 40 + ((graph.nodes.length * 37) % 240);
+    const r = addNode(graph, t, { x, y });
+    change(r.graph);
+    selected = r.id;
+    draw();
+  }
+
+  async function compileNow() {
+    const r = await attempt(() => c.api.post('/api/strategies/compile', { graph }));
+    if (!r) return null;
+    report = r;
+    errors = errorsByNode(graph, r);
+    status.textContent = r.ok
+      ? `compiles: warm-up ${r.warmup} bars${r.warnings.length ? `, ${r.warnings.length} warnings` : ''}`
+      : `${r.errors.length} errors: see the red nodes`;
+    draw();
+    return r;
+  }
+
+  async function save() {
+    const s = await attempt(() =>
+      c.api.put(`/api/strategies/${encodeURIComponent(id)}`, { name: nameInput.value.trim() || 'Untitled', graph }),
+    );
+    if (!s) return false;
+    dirty = false;
+    report = s.compilationReport ?? report;
+    errors = errorsByNode(graph, report);
+    status.textContent = report.ok ? 'saved' : `saved, but it does not compile (${report.errors.length} errors)`;
+    draw();
+    return true;
+  }
+
+  async function preview(/** @type {Event} */ ev) {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    const sym = encodeURIComponent(f.symbol ?? '');
+    const candles = await attempt(() =>
+      c.api.get(`/api/market/symbols/${sym}/candles?interval=${f.interval}&limit=${f.limit}`),
+    );
+    if (!candles) return;
+    if (!candles.length)
+      return toast(`No ${f.interval} candles for ${f.symbol} yet: import history or wait for live ones.`, 'error');
+    const r = await attempt(() => c.api.post('/api/strategies/preview', { graph, candles }));
+    if (!r) return;
+    if (!r.ok) {
+      report = r;
+      errors = errorsByNode(graph, r);
+      draw();
+      return toast('The graph does not compile: see the red nodes.', 'error');
+    }
+    previewSeries = {};
+    for (const [nodeId, outs] of Object.entries(r.series)) {
+      const first = Object.values(/** @type {Record<string, (number | null)[]>} */ (outs))[0];
+      if (first && types.get(graph.nodes.find((n) => n.id === nodeId)?.type ?? '')?.outputs[0]?.kind === 'number')
+        previewSeries[nodeId] = first;
+    }
+    const markers = r.signals
+      .filter((/** @type {any} */ s) => s.action === 'buy' || s.action === 'sell' || s.action === 'close')
+      .map((/** @type {any} */ s) => ({ index: s.index, side: s.action === 'buy' ? 'buy' : 'sell' }));
+    previewBox.replaceChildren(
+      svgBox(
+        lineChart({
+          title: `${f.symbol} ${f.interval}: ${r.signals.length} signals on ${candles.length} candles`,
+          series: [{ values: candles.map((/** @type {any} */ k) => k.close), color: '#2563eb', label: 'close' }],
+          markers: /** @type {any} */ (markers),
+          times: [new Date(candles[0].ts).toLocaleString(), new Date(candles[candles.length - 1].ts).toLocaleString()],
+        }),
+      ),
+    );
+    drawInspector();
+  }
+
+  /** @param {'backtest' | 'session'} what */
+  const launch = (what) => async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    if (dirty && !(await save())) return;
+    if (!report.ok) return toast('Fix the compile errors first.', 'error');
+    const body = { strategyId: id, symbol: f.symbol, startingBalance: Number(f.balance), feeRate: Number(f.fee) / 100 };
+    if (what === 'backtest') {
+      const bt = await attempt(() => c.api.post('/api/backtests', { ...body, interval: f.interval }));
+      if (bt) c.go(`#/backtests/${bt.id}`);
+    } else {
+      const s = await attempt(() => c.api.post('/api/forward-tests', body));
+      if (s) c.go(`#/sessions/${s.id}`);
+    }
+  };
+
+  const onKey = (/** @type {KeyboardEvent} */ ev) => {
+    const tag = /** @type {HTMLElement} */ (ev.target).tagName;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+    if (ev.key === 'Escape') {
+      pending = null;
+      selected = null;
+      selectedEdge = null;
+      status.textContent = '';
+      draw();
+    } else if ((ev.key === 'Delete' || ev.key === 'Backspace') && (selected || selectedEdge)) {
+      change(selected ? removeNode(graph, selected) : removeEdge(graph, /** @type {string} */ (selectedEdge)));
+      selected = selectedEdge = null;
+      draw();
+    } else if (ev.key === 'z' && (ev.ctrlKey || ev.metaKey) && undo.length) {
+      graph = /** @type {any} */ (undo.pop());
+      markDirty();
+      draw();
+    }
+  };
+  document.addEventListener('keydown', onKey);
+  const onUnload = (/** @type {BeforeUnloadEvent} */ ev) => dirty && ev.preventDefault();
+  window.addEventListener('beforeunload', onUnload);
+  c.onLeave(() => {
+    document.removeEventListener('keydown', onKey);
+    window.removeEventListener('beforeunload', onUnload);
+  });
+  canvas.addEventListener('click', () => {
+    selected = selectedEdge = null;
+    pending = null;
+    draw();
+  });
+
+  const symbolSelect = () =>
+    h(
+      'select',
+      { name: 'symbol' },
+      symbols.map((/** @type {any} */ s) => h('option', { value: s.symbol }, s.symbol)),
+    );
+  const intervalSelect = (/** @type {string} */ dflt) =>
+    h(
+      'select',
+      { name: 'interval' },
+      ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i, selected: i === dflt }, i)),
+    );
+  draw();
+  return h(
+    'section',
+    { class: 'editor' },
+    h(
+      'div',
+      { class: 'toolbar' },
+      nameInput,
+      h('button', { onclick: () => void save() }, 'Save'),
+      h('button', { class: 'secondary', onclick: () => void compileNow() }, 'Check'),
+      h(
+        'button',
+        {
+          class: 'secondary',
+          onclick: () => undo.length && ((graph = /** @type {any} */ (undo.pop())), markDirty(), draw()),
+        },
+        'Undo',
+      ),
+      status,
+    ),
+    h('div', { class: 'editor-body' }, scroller, side),
+    h(
+      'div',
+      { class: 'run-forms' },
+      h(
+        'form',
+        { class: 'inline', onsubmit: preview },
+        h('strong', null, 'Preview'),
+        symbolSelect(),
+        intervalSelect('1m'),
+        h('input', { name: 'limit', type: 'number', value: 300, min: 10, max: 5000 }),
+        h('button', { type: 'submit', class: 'secondary' }, 'Preview'),
+      ),
+      h(
+        'form',
+        { class: 'inline', onsubmit: launch('backtest') },
+        h('strong', null, 'Backtest'),
+        symbolSelect(),
+        intervalSelect('1d'),
+        h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
+        h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
+        '% fee',
+        h('button', { type: 'submit' }, 'Run backtest'),
+      ),
+      h(
+        'form',
+        { class: 'inline', onsubmit: launch('session') },
+        h('strong', null, 'Paper trade'),
+        symbolSelect(),
+        h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
+        h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
+        '% fee',
+        h('button', { type: 'submit' }, 'Start session'),
+      ),
+    ),
+    previewBox,
+  );
+}

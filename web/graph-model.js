@@ -1,0 +1,170 @@
+// @ts-check
+/**
+ * Editing a strategy graph (React Flow JSON, as the API stores it) without a DOM: every function takes
+ * a graph and returns a new one, so the editor keeps an undo history by keeping old graphs. The rules
+ * a connection must follow are the compiler's (ports exist, kinds match, one edge per input, no cycle),
+ * checked here too so the canvas can refuse a wrong wire where it is drawn.
+ */
+
+/** @typedef {{ name: string, kind: 'number' | 'boolean' }} Port */
+/**
+ * @typedef {{ type: string, category: string, label: string, description?: string, convention?: string,
+ *   inputs: Port[], outputs: Port[], params: { properties: Record<string, ParamSchema> } }} NodeType
+ */
+/**
+ * @typedef {{ type: 'integer' | 'number' | 'string' | 'boolean', title?: string, minimum?: number,
+ *   maximum?: number, enum?: string[], default?: unknown }} ParamSchema
+ */
+/** @typedef {{ id: string, type: string, data: Record<string, unknown>, position: { x: number, y: number } }} GraphNode */
+/** @typedef {{ id: string, source: string, sourceHandle: string, target: string, targetHandle: string }} GraphEdge */
+/** @typedef {{ version?: number, nodes: GraphNode[], edges: GraphEdge[] }} Graph */
+
+/** @returns {Graph} */
+export function emptyGraph() {
+  return { version: 1, nodes: [], edges: [] };
+}
+
+/** @param {NodeType[]} types @returns {Map<string, NodeType>} */
+export function typeMap(types) {
+  return new Map(types.map((t) => [t.type, t]));
+}
+
+/** Each parameter's default, as the palette would set it. @param {NodeType} type */
+export function defaultParams(type) {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const [name, schema] of Object.entries(type.params.properties ?? {}))
+    if (schema.default !== undefined) out[name] = schema.default;
+  return out;
+}
+
+/** A readable id not yet in the graph: `sma1`, `sma2`, ... @param {Graph} graph @param {string} type */
+export function newNodeId(graph, type) {
+  const stem = (type.split('.').pop() ?? 'node').replace(/[^a-z0-9]/gi, '') || 'node';
+  const taken = new Set(graph.nodes.map((n) => n.id));
+  for (let i = 1; ; i++) if (!taken.has(`${stem}${i}`)) return `${stem}${i}`;
+}
+
+/**
+ * @param {Graph} graph @param {NodeType} type @param {{ x: number, y: number }} position
+ * @returns {{ graph: Graph, id: string }}
+ */
+export function addNode(graph, type, position) {
+  const id = newNodeId(graph, type.type);
+  const node = {
+    id,
+    type: type.type,
+    data: defaultParams(type),
+    position: { x: Math.round(position.x), y: Math.round(position.y) },
+  };
+  return { graph: { ...graph, nodes: [...graph.nodes, node] }, id };
+}
+
+/** @param {Graph} graph @param {string} id @param {{ x: number, y: number }} position @returns {Graph} */
+export function moveNode(graph, id, position) {
+  const pos = { x: Math.round(position.x), y: Math.round(position.y) };
+  return { ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, position: pos } : n)) };
+}
+
+/** The node and every edge touching it. @param {Graph} graph @param {string} id @returns {Graph} */
+export function removeNode(graph, id) {
+  return {
+    ...graph,
+    nodes: graph.nodes.filter((n) => n.id !== id),
+    edges: graph.edges.filter((e) => e.source !== id && e.target !== id),
+  };
+}
+
+/** @param {Graph} graph @param {string} id @returns {Graph} */
+export function removeEdge(graph, id) {
+  return { ...graph, edges: graph.edges.filter((e) => e.id !== id) };
+}
+
+/** @param {Graph} graph @param {string} id @param {string} name @param {unknown} value @returns {Graph} */
+export function setParam(graph, id, name, value) {
+  return { ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, [name]: value } } : n)) };
+}
+
+/**
+ * Wires `from` (an output) to `to` (an input). A wire into an input that already has one replaces it,
+ * as dropping a new wire on a connected port does in a node editor.
+ * @param {Graph} graph @param {Map<string, NodeType>} types
+ * @param {{ node: string, handle: string }} from @param {{ node: string, handle: string }} to
+ * @returns {{ graph: Graph, error?: undefined } | { error: string, graph?: undefined }}
+ */
+export function connect(graph, types, from, to) {
+  const src = graph.nodes.find((n) => n.id === from.node);
+  const dst = graph.nodes.find((n) => n.id === to.node);
+  if (!src || !dst) return { error: 'both ends must be nodes of this graph' };
+  if (src.id === dst.id) return { error: 'a node cannot feed itself' };
+  const out = types.get(src.type)?.outputs.find((p) => p.name === from.handle);
+  const inp = types.get(dst.type)?.inputs.find((p) => p.name === to.handle);
+  if (!out) return { error: `${src.id} has no output "${from.handle}"` };
+  if (!inp) return { error: `${dst.id} has no input "${to.handle}"` };
+  if (out.kind !== inp.kind)
+    return { error: `${src.id}.${out.name} is a ${out.kind}; ${dst.id}.${inp.name} takes a ${inp.kind}` };
+  if (reaches(graph, dst.id, src.id)) return { error: `the wire would close a cycle through ${dst.id} and ${src.id}` };
+  const edge = {
+    id: `${src.id}.${out.name}->${dst.id}.${inp.name}`,
+    source: src.id,
+    sourceHandle: out.name,
+    target: dst.id,
+    targetHandle: inp.name,
+  };
+  const kept = graph.edges.filter((e) => !(e.target === dst.id && e.targetHandle === inp.name));
+  return { graph: { ...graph, edges: [...kept, edge] } };
+}
+
+/** Whether `to` can be reached from `from` along edges. @param {Graph} graph @param {string} from @param {string} to */
+function reaches(graph, from, to) {
+  const seen = new Set([from]);
+  const stack = [from];
+  while (stack.length) {
+    const at = /** @type {string} */ (stack.pop());
+    if (at === to) return true;
+    for (const e of graph.edges)
+      if (e.source === at && !seen.has(e.target)) {
+        seen.add(e.target);
+        stack.push(e.target);
+      }
+  }
+  return false;
+}
+
+/**
+ * A parameter typed into a form, read as its schema says: a number within its bounds, one of its
+ * choices, or a boolean. The message names the bound, as the compiler's would.
+ * @param {ParamSchema} schema @param {string | boolean} raw
+ * @returns {{ value: unknown, error?: undefined } | { error: string, value?: undefined }}
+ */
+export function readParam(schema, raw) {
+  if (schema.type === 'boolean') return { value: raw === true || raw === 'true' };
+  if (schema.enum) {
+    return schema.enum.includes(String(raw)) ? { value: String(raw) } : { error: `one of ${schema.enum.join(', ')}` };
+  }
+  if (schema.type === 'string') return { value: String(raw) };
+  const text = String(raw).trim();
+  const n = Number(text);
+  if (text === '' || !Number.isFinite(n)) return { error: 'a number' };
+  if (schema.type === 'integer' && !Number.isInteger(n)) return { error: 'a whole number' };
+  if (schema.minimum !== undefined && n < schema.minimum) return { error: `at least ${schema.minimum}` };
+  if (schema.maximum !== undefined && n > schema.maximum) return { error: `at most ${schema.maximum}` };
+  return { value: n };
+}
+
+/**
+ * The compile report's errors by node, for drawing them on the canvas; errors about edges are put on
+ * the edge's target node, and those about the whole graph under `''`.
+ * @param {Graph} graph
+ * @param {{ errors: { nodeId?: string, edgeId?: string, code: string, message: string }[] }} report
+ * @returns {Map<string, string[]>}
+ */
+export function errorsByNode(graph, report) {
+  /** @type {Map<string, string[]>} */
+  const out = new Map();
+  for (const e of report.errors) {
+    const key = e.nodeId ?? graph.edges.find((x) => x.id === e.edgeId)?.target ?? '';
+    out.set(key, [...(out.get(key) ?? []), e.message]);
+  }
+  return out;
+}

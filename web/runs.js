@@ -1,0 +1,272 @@
+// @ts-check
+/**
+ * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
+ * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
+ */
+import { drawdownPct, lineChart } from './chart.js';
+import { attempt, h, num, svgBox, table, when } from './dom.js';
+
+/** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
+function cell(v) {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : num(v, Math.abs(v) < 1 ? 4 : 2);
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)) return when(v);
+  if (v && typeof v === 'object') return JSON.stringify(v);
+  return v == null ? '–' : String(v);
+}
+
+/** Rows of objects as a table, one column per key of the first row (at most `max`). @param {any[]} rows */
+function autoTable(rows, max = 10, empty = 'None.') {
+  const keys = Object.keys(rows[0] ?? {})
+    .filter((k) => !['sessionId', 'userId', 'id', 'signalId'].includes(k))
+    .slice(0, max);
+  return table(
+    keys.map((k) => /** @type {[string, (r: any) => any]} */ ([k, (r) => cell(r[k])])),
+    rows,
+    empty,
+  );
+}
+
+/** A statistics object as a two-column table, in the API's order. @param {Record<string, unknown>} stats */
+function statsTable(stats) {
+  return h(
+    'table',
+    { class: 'grid stats' },
+    h(
+      'tbody',
+      null,
+      Object.entries(stats ?? {}).map(([k, v]) => h('tr', null, h('th', null, k), h('td', { class: 'num' }, cell(v)))),
+    ),
+  );
+}
+
+/** Equity and its drawdown, one chart each. @param {{ ts: string, equity: number }[]} points */
+function equityCharts(points, title = 'Equity') {
+  const eq = points.map((p) => p.equity);
+  const times = points.length ? [when(points[0]?.ts), when(points[points.length - 1]?.ts)] : [];
+  return h(
+    'div',
+    null,
+    svgBox(lineChart({ title, series: [{ values: eq, color: '#0f766e', label: 'equity' }], times })),
+    svgBox(
+      lineChart({
+        title: 'Drawdown %',
+        height: 140,
+        series: [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }],
+        times,
+      }),
+    ),
+  );
+}
+
+/** @param {number} p 0..1 */
+function progressBar(p) {
+  const pct = Math.round(Math.max(0, Math.min(1, p)) * 100);
+  return h(
+    'div',
+    { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+    h('div', { style: `width:${pct}%` }),
+    h('span', null, `${pct} %`),
+  );
+}
+
+/** @param {import('./app.js').Ctx} c */
+export async function backtestsView(c) {
+  const list = /** @type {any[]} */ (await c.api.get('/api/backtests'));
+  return h(
+    'section',
+    null,
+    h('h1', null, 'Backtests'),
+    h('p', { class: 'muted' }, 'Run one from a strategy\u2019s page.'),
+    table(
+      [
+        ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
+        ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
+        ['Status', (b) => (b.status === 'running' ? progressBar(b.progress ?? 0) : b.status)],
+        ['Return %', (b) => cell(b.metrics?.returnPct)],
+        ['Sharpe', (b) => cell(b.metrics?.sharpe)],
+        ['Max DD %', (b) => cell(b.metrics?.maxDrawdownPct)],
+        ['Trades', (b) => cell(b.metrics?.trades)],
+      ],
+      list,
+      'No backtests yet.',
+    ),
+  );
+}
+
+/** @param {import('./app.js').Ctx} c @param {string} id */
+export async function backtestView(c, id) {
+  const enc = encodeURIComponent(id);
+  const head = h('div');
+  const body = h('div');
+  let shown = '';
+  const show = async (/** @type {any} */ b) => {
+    head.replaceChildren(
+      h('p', null, `${b.symbol} ${b.interval ?? ''} · ${b.status}${b.error ? `: ${b.error}` : ''}`),
+      b.status === 'running' || b.status === 'queued' ? progressBar(b.progress ?? 0) : '',
+      b.status === 'running' || b.status === 'queued'
+        ? h(
+            'button',
+            { class: 'secondary', onclick: () => void attempt(() => c.api.post(`/api/backtests/${enc}/cancel`)) },
+            'Cancel',
+          )
+        : '',
+    );
+    if (b.status !== 'done' || shown === 'done') return;
+    shown = 'done';
+    const [full, equity, trades] = await Promise.all([
+      c.api.get(`/api/backtests/${enc}`),
+      c.api.get(`/api/backtests/${enc}/equity`),
+      c.api.get(`/api/backtests/${enc}/trades`),
+    ]);
+    const openReport = async () => {
+      const html = await attempt(() => c.api.request('GET', `/api/backtests/${enc}/report`, undefined, { text: true }));
+      if (html) window.open(URL.createObjectURL(new Blob([html], { type: 'text/html' })), '_blank');
+    };
+    body.replaceChildren(
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { class: 'secondary', onclick: () => void openReport() }, 'Open the full report'),
+      ),
+      equityCharts(equity),
+      h(
+        'div',
+        { class: 'two' },
+        h('div', null, h('h2', null, 'Statistics'), statsTable(full.metrics)),
+        h('div', null, h('h2', null, `Trades (${trades.length})`), autoTable(trades.slice(-200))),
+      ),
+    );
+  };
+  await show(await c.api.get(`/api/backtests/${enc}`));
+  c.onLeave(
+    c.live.on(`backtest:${id}`, (e) => {
+      if (
+        e.type === 'backtest.progress' ||
+        e.type === 'backtest.status' ||
+        e.type === 'backtest.done' ||
+        e.type === 'backtest.failed'
+      )
+        void c.api.get(`/api/backtests/${enc}`).then(show, () => {});
+    }),
+  );
+  return h('section', null, h('h1', null, 'Backtest'), head, body);
+}
+
+/** @param {import('./app.js').Ctx} c */
+export async function sessionsView(c) {
+  const list = /** @type {any[]} */ (await c.api.get('/api/forward-tests'));
+  return h(
+    'section',
+    null,
+    h('h1', null, 'Paper trading'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Start a session from a strategy\u2019s page; it trades on live ticks with paper money.',
+    ),
+    table(
+      [
+        ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.name ?? s.id.slice(0, 8))],
+        ['Symbol', (s) => s.symbol],
+        ['Status', (s) => s.status],
+        ['Equity', (s) => num(s.equity)],
+        ['Return %', (s) => cell(s.returnPct)],
+        ['Trades', (s) => cell(s.trades)],
+        ['Started', (s) => when(s.startedAt ?? s.createdAt)],
+      ],
+      list,
+      'No sessions yet.',
+    ),
+  );
+}
+
+/** @param {import('./app.js').Ctx} c @param {string} id */
+export async function sessionView(c, id) {
+  const enc = encodeURIComponent(id);
+  const [s0, equity0, trades0] = await Promise.all([
+    c.api.get(`/api/forward-tests/${enc}`),
+    c.api.get(`/api/forward-tests/${enc}/equity`),
+    c.api.get(`/api/forward-tests/${enc}/trades`),
+  ]);
+  let s = s0;
+  const points = /** @type {{ ts: string, equity: number }[]} */ (
+    equity0.map((/** @type {any} */ p) => ({ ts: p.ts, equity: p.equity }))
+  );
+  const trades = /** @type {any[]} */ (trades0);
+  const figures = h('div');
+  const charts = h('div');
+  const tradeBox = h('div');
+  const actions = h('div', { class: 'row' });
+  const act = (/** @type {string} */ what) => async () => {
+    const r = await attempt(() => c.api.post(`/api/forward-tests/${enc}/${what}`));
+    if (r) void refresh();
+  };
+  const drawFigures = () => {
+    figures.replaceChildren(
+      h(
+        'div',
+        { class: 'figures' },
+        [
+          ['Status', s.status],
+          ['Equity', num(s.equity)],
+          ['Cash', num(s.cash)],
+          ['Position', s.position ? `${cell(s.position.quantity)} @ ${num(s.position.avgPrice)}` : 'flat'],
+          ['PnL', num(s.pnl)],
+          ['Return', `${num(s.returnPct)} %`],
+          ['Max DD', `${num(s.maxDrawdownPct)} %`],
+          ['Fees', num(s.fees)],
+          ['Trades', cell(s.trades)],
+          ['Win rate', `${num(s.winRatePct, 1)} %`],
+        ].map(([k, v]) => h('div', { class: 'figure' }, h('small', null, k), h('strong', null, v))),
+      ),
+    );
+    actions.replaceChildren(
+      s.status === 'running' ? h('button', { class: 'secondary', onclick: act('pause') }, 'Pause') : '',
+      s.status === 'paused' ? h('button', { class: 'secondary', onclick: act('resume') }, 'Resume') : '',
+      s.status === 'created' ? h('button', { onclick: act('start') }, 'Start') : '',
+      s.status !== 'stopped' && s.status !== 'failed'
+        ? h('button', { class: 'danger', onclick: act('stop') }, 'Stop')
+        : '',
+    );
+  };
+  const drawCharts = () => charts.replaceChildren(equityCharts(points, `Equity (${points.length} points)`));
+  const drawTrades = () =>
+    tradeBox.replaceChildren(
+      h('h2', null, `Trades (${trades.length})`),
+      autoTable(trades.slice(-200).reverse(), 9, 'No fills yet.'),
+    );
+  const refresh = async () => {
+    s = await c.api.get(`/api/forward-tests/${enc}`);
+    drawFigures();
+  };
+  drawFigures();
+  drawCharts();
+  drawTrades();
+  let scheduled = false;
+  c.onLeave(
+    c.live.on(`session:${id}`, (e) => {
+      if (e.type === 'trade') {
+        trades.push(e.data);
+        drawTrades();
+      } else if (e.type === 'equity' && Number.isFinite(e.data?.equity)) {
+        points.push({ ts: e.data.ts ?? e.ts, equity: e.data.equity });
+        drawCharts();
+      }
+      if (e.type === 'portfolio' || e.type === 'equity') s = { ...s, ...e.data };
+      if (e.type.startsWith('session.')) void refresh();
+      else if (!scheduled) {
+        scheduled = true;
+        requestAnimationFrame(() => ((scheduled = false), drawFigures()));
+      }
+    }),
+  );
+  return h(
+    'section',
+    null,
+    h('h1', null, `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`),
+    actions,
+    figures,
+    charts,
+    tradeBox,
+  );
+}
