@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { toColumns, type BarColumns } from '@algotrade/strategy';
 
-/** backtesting.py's test data or expected results (test/fixtures/backtesting-py/, see SOURCES.md) */
-export const backtestingPy = (p: string): string =>
-  readFileSync(new URL(`../fixtures/backtesting-py/${p}`, import.meta.url), 'utf8');
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'backtesting-py');
+
+/**
+ * backtesting.py's test data or expected results (test/fixtures/backtesting-py/, see SOURCES.md); by
+ * path, not URL (a DOM test environment replaces the global URL with one `fs` does not take)
+ */
+export const backtestingPy = (p: string): string => readFileSync(path.join(dir, p), 'utf8');
 
 /** The GOOG daily bars of backtesting.py's test data (2,148 rows), as backtest columns. */
 export function googBars(): BarColumns {

@@ -1,0 +1,254 @@
+// @vitest-environment happy-dom
+/**
+ * The browser app as a user meets it: the platform runs as `npm start` does (its own process, the
+ * simulated feed on), the page is the one the gateway serves, loaded into happy-dom (a DOM without a
+ * screen) at the server's origin, and every step is a click or a typed value. Each step's result is
+ * checked on the page, and where it is stored, through the API too.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/env.ts';
+import { backtestingPy } from '../helpers/goog.ts';
+import http from 'node:http';
+import { startPlatform, type PlatformProcess } from '../helpers/platform.ts';
+
+const tmp = tempDir();
+const port = 19_500 + Math.floor(Math.random() * 400);
+const base = `http://127.0.0.1:${port}`;
+let platform: PlatformProcess;
+const pageErrors: string[] = [];
+
+const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
+const $$ = <T extends Element = HTMLElement>(sel: string) => [...document.querySelectorAll<T>(sel)];
+const text = (sel: string) => $(sel)?.textContent ?? '';
+const button = (label: string) => $$<HTMLButtonElement>('button').find((b) => b.textContent?.trim() === label);
+
+/** Polls until `fn` gives a truthy value (the page works asynchronously, as in a browser). */
+async function until<T>(fn: () => T | Promise<T>, what: string, ms = 20_000): Promise<NonNullable<T>> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() - t0 > ms)
+      throw new Error(`timed out waiting for ${what}; page: ${$('main')?.textContent?.slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function type(el: HTMLInputElement | HTMLSelectElement | null | undefined, value: string) {
+  if (!el) throw new Error('no such field');
+  el.value = value;
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+  el.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+/** The API as the page's user, for checking what the page stored. */
+async function api(path: string, init: RequestInit = {}) {
+  const s = JSON.parse(localStorage.getItem('algotrade.session') ?? 'null');
+  const r = await fetch(`${base}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${s.accessToken}`, ...(init.headers ?? {}) },
+  });
+  return r.json();
+}
+
+beforeAll(async () => {
+  platform = startPlatform(port, tmp.dir, { MARKET_FEED: 'simulator', SIM_TICKS_PER_SECOND: '20' });
+  // the page's origin is the server's, as when a browser opens it (happy-dom's own API)
+  (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(`${base}/app/#/login`);
+  // node:http, not the DOM's fetch (which logs every refused connection while the server starts)
+  await until(
+    () =>
+      new Promise<boolean>((resolve) =>
+        http
+          .get(`${base}/health`, (r) => (r.resume(), resolve(r.statusCode === 200)))
+          .on('error', () => resolve(false)),
+      ),
+    'the platform to answer /health',
+    30_000,
+  );
+  const html = await (await fetch(`${base}/app/`)).text();
+  document.body.innerHTML = html.slice(html.indexOf('<body>') + 6, html.indexOf('</body>'));
+  window.addEventListener('error', (e) => pageErrors.push(String((e as ErrorEvent).error ?? e)));
+  window.addEventListener('unhandledrejection', (e) => pageErrors.push(String((e as PromiseRejectionEvent).reason)));
+  await import('../../web/app.js');
+}, 60_000);
+
+afterAll(async () => {
+  platform?.proc.kill('SIGTERM');
+  await platform?.exited;
+  tmp.remove();
+});
+
+describe('the browser app, clicked through against the running platform', () => {
+  it('creates an account and shows live prices', async () => {
+    await until(() => $('#login-form'), 'the sign-in form');
+    expect($('#nav')?.hidden).toBe(true);
+    type($<HTMLInputElement>('input[name=email]'), 'short');
+    type($<HTMLInputElement>('input[name=password]'), 'pw');
+    button('Create account')!.click();
+    await until(() => text('.error-line'), 'the refusal');
+    expect(text('.error-line')).toMatch(/email|password/i);
+
+    type($<HTMLInputElement>('input[name=email]'), 'trader@example.com');
+    type($<HTMLInputElement>('input[name=password]'), 'correct horse');
+    button('Create account')!.click();
+    await until(() => location.hash === '#/' && $$('main table tbody tr').length >= 5, 'the markets table');
+    expect($('#nav')?.hidden).toBe(false);
+    expect(text('#who')).toContain('trader@example.com');
+    const btc = () => $$('main tbody tr').find((r) => r.textContent?.startsWith('BTCUSD'));
+    const priceOf = () => btc()?.querySelector('.price')?.textContent ?? '–';
+    const first = await until(() => (priceOf() !== '–' ? priceOf() : null), 'a BTCUSD price');
+    await until(() => $('#live-state')?.classList.contains('live-open'), 'the live socket');
+    await until(() => priceOf() !== first, 'the price to move with the feed');
+  });
+
+  it("opens a symbol's live chart, and sets an alert that pops up when it fires", async () => {
+    $$<HTMLAnchorElement>('main tbody a')
+      .find((a) => a.textContent === 'BTCUSD')!
+      .click();
+    await until(
+      () => location.hash === '#/markets/BTCUSD' && text('main .chart-title').startsWith('BTCUSD: last'),
+      'the chart',
+    );
+    const ticks = () => Number(/last (\d+) ticks/.exec(text('main .chart-title'))?.[1]);
+    const before = ticks();
+    await until(() => ticks() > before, 'the chart to take live ticks');
+    expect($$('main .chart-box svg path').length).toBeGreaterThanOrEqual(2); // ticks, candles
+
+    location.hash = '#/alerts';
+    const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the alert form');
+    type(form.querySelector<HTMLSelectElement>('select[name=kind]'), 'price_above');
+    type(form.querySelector<HTMLInputElement>('input[name=symbol]'), 'btcusd');
+    type(form.querySelector<HTMLInputElement>('input[name=value]'), '1'); // below the price: fires on the next tick
+    form.requestSubmit();
+    await until(() => $$('.toast').find((t) => t.textContent?.startsWith('Alert: ')), 'the alert to pop up');
+    const [alert] = await api('/api/alerts');
+    expect(alert).toMatchObject({ kind: 'price_above', symbol: 'BTCUSD', status: 'triggered' });
+  });
+
+  it('starts a strategy from a template and draws on it: wrong wires refused, a node added, wired and set, saved', async () => {
+    // history for the backtest below (the page has no importer: the API or the CLI imports)
+    const csv = backtestingPy('GOOG.csv');
+    const imported = await api('/api/market/history/import?symbol=GOOG&interval=1d', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: csv,
+    });
+    expect(imported.imported).toBe(2148);
+
+    location.hash = '#/strategies';
+    const use = await until(() => {
+      const card = $$('.card').find((c) => /SMA crossover/i.test(c.querySelector('h3')?.textContent ?? ''));
+      return card?.querySelector('button');
+    }, 'the template cards');
+    use.click();
+    await until(() => /^#\/strategies\/[0-9a-f-]{36}$/.test(location.hash) && $$('.node').length === 7, 'the editor');
+    const id = location.hash.split('/')[2]!;
+    expect($$('.wires path.wire')).toHaveLength(8);
+
+    // a number into a boolean input is refused where it is drawn
+    $('.node[data-node="fast"] .port.out')!.click();
+    $('.node[data-node="buy"] .port.in')!.click();
+    expect(text('.status-line')).toBe('not connected: fast.value is a number; buy.trigger takes a boolean');
+    expect($$('.wires path.wire')).toHaveLength(8);
+
+    // an EMA from the palette, its period typed (a bad one first), wired from the close
+    $$('button.chip')
+      .find((b) => b.textContent === 'EMA')!
+      .click();
+    await until(() => $$('.node').length === 8, 'the new node');
+    const period = $<HTMLInputElement>('.inspector input[type=number]')!;
+    type(period, '0');
+    expect(text('.inspector small.bad')).toBe('must be at least 1');
+    type(period, '12');
+    expect(text('.node[data-node="ema1"] .node-params')).toBe('period 12');
+    $('.node[data-node="close"] .port.out')!.click();
+    $('.node[data-node="ema1"] .port.in')!.click();
+    expect($$('.wires path.wire')).toHaveLength(9);
+    expect(text('.status-line')).toBe('unsaved changes');
+
+    button('Save')!.click();
+    await until(() => text('.status-line').startsWith('saved'), 'the save');
+    const stored = await api(`/api/strategies/${id}`);
+    expect(stored.graph.nodes).toHaveLength(8);
+    expect(stored.graph.nodes.find((n: { id: string }) => n.id === 'ema1').data).toEqual({ period: 12 });
+    expect(stored.graph.edges.map((e: { id: string }) => e.id)).toContain('close.value->ema1.value');
+    expect(stored.compilationReport.ok).toBe(true);
+
+    // undo takes the wire back; the EMA's input is then open, which Check draws on the node
+    button('Undo')!.click();
+    expect($$('.wires path.wire')).toHaveLength(8);
+    expect(text('.status-line')).toBe('unsaved changes');
+    button('Check')!.click();
+    await until(() => text('.status-line') === '1 errors: see the red nodes', 'the check');
+    expect($$('.node.has-error').map((n) => n.dataset.node)).toEqual(['ema1']);
+    $('.node[data-node="close"] .port.out')!.click();
+    $('.node[data-node="ema1"] .port.in')!.click();
+    button('Save')!.click();
+    await until(() => text('.status-line') === 'saved', 'the second save');
+    expect((await api(`/api/strategies/${id}`)).compilationReport.ok).toBe(true);
+  });
+
+  it("previews the graph's signals on candles, then backtests it and shows the results", async () => {
+    const forms = $$<HTMLFormElement>('.run-forms form');
+    const preview = forms.find((f) => f.textContent?.includes('Preview'))!;
+    type(preview.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(preview.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    preview.requestSubmit();
+    await until(() => $('.preview svg'), 'the preview chart');
+    expect($$('.preview polygon.mark-buy').length).toBeGreaterThan(0);
+    expect($$('.preview polygon.mark-sell').length).toBeGreaterThan(0);
+    expect(text('.preview .chart-title')).toMatch(/^GOOG 1d: \d+ signals on 300 candles$/);
+
+    const bt = forms.find((f) => f.textContent?.includes('Run backtest'))!;
+    type(bt.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(bt.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    bt.requestSubmit();
+    await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');
+    const id = location.hash.split('/')[2]!;
+    await until(() => $('table.stats'), 'the statistics', 60_000);
+    const stats = await api(`/api/backtests/${id}`);
+    expect(stats.status).toBe('done');
+    const row = (k: string) =>
+      $$('table.stats tr')
+        .find((r) => r.querySelector('th')?.textContent === k)
+        ?.querySelector('td')?.textContent;
+    expect(row('trades')).toBe(String(stats.metrics.trades));
+    expect(stats.metrics.trades).toBeGreaterThan(0);
+    expect($$('main .chart-box svg').length).toBe(2); // equity and drawdown
+    expect($$('main h2').at(-1)?.textContent).toBe(`Trades (${(await api(`/api/backtests/${id}/trades`)).length})`);
+  });
+
+  it('paper-trades the strategy on the live feed, then stops the session', async () => {
+    const sid = (await api('/api/strategies'))[0].id;
+    location.hash = `#/strategies/${sid}`;
+    const form = await until(
+      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Start session')),
+      'the editor',
+    );
+    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'BTCUSD');
+    form.requestSubmit();
+    await until(() => /^#\/sessions\/[0-9a-f-]{36}$/.test(location.hash), 'the session page');
+    const id = location.hash.split('/')[2]!;
+    const status = () =>
+      $$('.figure')
+        .find((f) => f.querySelector('small')?.textContent === 'Status')
+        ?.querySelector('strong')?.textContent;
+    await until(() => status() === 'running', 'a running session');
+    expect($$('main .chart-box svg').length).toBe(2);
+    button('Stop')!.click();
+    await until(() => status() === 'stopped', 'the stop');
+    expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
+
+    location.hash = '#/sessions';
+    await until(() => $$('main tbody tr').length === 1, 'the sessions list');
+    expect(text('main tbody tr')).toContain('stopped');
+  });
+
+  it('signs out, and the page forgets the session', async () => {
+    button('Sign out')!.click();
+    await until(() => location.hash === '#/login' && $('#login-form'), 'the sign-in form');
+    expect(localStorage.getItem('algotrade.session')).toBeNull();
+    expect(pageErrors).toEqual([]);
+  });
+});
