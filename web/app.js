@@ -190,6 +190,66 @@ async function marketsView(c) {
       symbols,
       'No symbols yet: start with the simulated feed, or import history.',
     ),
+    importForm(c),
+  );
+}
+
+/**
+ * History from a CSV file (a header row; a time column, then open/high/low/close/volume in any order):
+ * the API's import, with its report of rows it skipped and why.
+ * @param {Ctx} c
+ */
+function importForm(c) {
+  const report = h('div', { class: 'import-report' });
+  const submit = async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const form = /** @type {HTMLFormElement} */ (ev.target);
+    const f = fields(form);
+    const file = /** @type {HTMLInputElement} */ (form.querySelector('input[type=file]')).files?.[0];
+    if (!file) return toast('Choose a CSV file first.', 'error');
+    const symbol = (f.symbol ?? '').trim().toUpperCase();
+    const q = `symbol=${encodeURIComponent(symbol)}&interval=${encodeURIComponent(f.interval ?? '1d')}`;
+    report.textContent = `Importing ${file.name}…`;
+    const r = await attempt(async () =>
+      c.api.request('POST', `/api/market/history/import?${q}`, await file.text(), { contentType: 'text/csv' }),
+    );
+    if (!r) return void (report.textContent = '');
+    report.replaceChildren(
+      h('p', null, `${r.symbol} ${r.interval}: ${r.imported} candles imported, ${r.skipped} rows skipped.`),
+      r.errors?.length
+        ? h(
+            'ul',
+            null,
+            r.errors
+              .slice(0, 10)
+              .map((/** @type {any} */ e) => h('li', { class: 'bad' }, `line ${e.line}: ${e.message}`)),
+          )
+        : '',
+      h('a', { href: `#/markets/${encodeURIComponent(r.symbol)}` }, `Open ${r.symbol}`),
+    );
+  };
+  return h(
+    'div',
+    null,
+    h('h2', null, 'Import history'),
+    h(
+      'form',
+      { class: 'inline', id: 'import-form', onsubmit: submit },
+      h('input', {
+        name: 'symbol',
+        placeholder: 'symbol, e.g. GOOG',
+        required: true,
+        pattern: '[A-Za-z0-9._:\\-]{1,40}',
+      }),
+      h(
+        'select',
+        { name: 'interval' },
+        ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i, selected: i === '1d' }, i)),
+      ),
+      h('input', { type: 'file', name: 'file', accept: '.csv,text/csv' }),
+      h('button', { type: 'submit' }, 'Import'),
+    ),
+    report,
   );
 }
 

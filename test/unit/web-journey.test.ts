@@ -127,14 +127,17 @@ describe('the browser app, clicked through against the running platform', () => 
   });
 
   it('starts a strategy from a template and draws on it: wrong wires refused, a node added, wired and set, saved', async () => {
-    // history for the backtest below (the page has no importer: the API or the CLI imports)
-    const csv = backtestingPy('GOOG.csv');
-    const imported = await api('/api/market/history/import?symbol=GOOG&interval=1d', {
-      method: 'POST',
-      headers: { 'content-type': 'text/csv' },
-      body: csv,
-    });
-    expect(imported.imported).toBe(2148);
+    // history for the backtest below, imported from a CSV file on the markets page
+    location.hash = '#/';
+    const form = await until(() => $<HTMLFormElement>('#import-form'), 'the import form');
+    type(form.querySelector<HTMLInputElement>('input[name=symbol]'), 'goog');
+    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    const file = new File([backtestingPy('GOOG.csv')], 'GOOG.csv', { type: 'text/csv' });
+    Object.defineProperty(form.querySelector('input[type=file]'), 'files', { value: [file] }); // as a file picker sets it
+    form.requestSubmit();
+    await until(() => text('.import-report p'), 'the import report', 30_000);
+    expect(text('.import-report p')).toBe('GOOG 1d: 2148 candles imported, 0 rows skipped.');
+    expect((await api('/api/market/symbols/GOOG/candles?interval=1d&limit=5000')).length).toBe(2148);
 
     location.hash = '#/strategies';
     const use = await until(() => {
