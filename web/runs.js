@@ -58,6 +58,15 @@ function equityCharts(points, title = 'Equity') {
   );
 }
 
+/** Headline figures as tiles. @param {[string, string][]} items */
+function figureGrid(items) {
+  return h(
+    'div',
+    { class: 'figures' },
+    items.map(([k, v]) => h('div', { class: 'figure' }, h('small', null, k), h('strong', null, v))),
+  );
+}
+
 /** @param {number} p 0..1 */
 function progressBar(p) {
   const pct = Math.round(Math.max(0, Math.min(1, p)) * 100);
@@ -113,8 +122,8 @@ export async function backtestView(c, id) {
     );
     if (b.status !== 'done' || shown === 'done') return;
     shown = 'done';
-    const [full, equity, trades] = await Promise.all([
-      c.api.get(`/api/backtests/${enc}`),
+    const [risk, equity, trades] = await Promise.all([
+      c.api.get(`/api/analytics/backtests/${enc}`),
       c.api.get(`/api/backtests/${enc}/equity`),
       c.api.get(`/api/backtests/${enc}/trades`),
     ]);
@@ -132,7 +141,7 @@ export async function backtestView(c, id) {
       h(
         'div',
         { class: 'two' },
-        h('div', null, h('h2', null, 'Statistics'), statsTable(full.metrics)),
+        h('div', null, h('h2', null, 'Statistics and risk'), statsTable(risk.report)),
         h('div', null, h('h2', null, `Trades (${trades.length})`), autoTable(trades.slice(-200))),
       ),
     );
@@ -154,7 +163,7 @@ export async function backtestView(c, id) {
 
 /** @param {import('./app.js').Ctx} c */
 export async function sessionsView(c) {
-  const list = /** @type {any[]} */ (await c.api.get('/api/forward-tests'));
+  const [list, p] = await Promise.all([c.api.get('/api/forward-tests'), c.api.get('/api/analytics/portfolio')]);
   return h(
     'section',
     null,
@@ -164,6 +173,23 @@ export async function sessionsView(c) {
       { class: 'muted' },
       'Start a session from a strategy\u2019s page; it trades on live ticks with paper money.',
     ),
+    p.sessions
+      ? figureGrid([
+          [
+            'Sessions',
+            Object.entries(p.byStatus ?? {})
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', '),
+          ],
+          ['Equity', num(p.equity)],
+          ['PnL', num(p.pnl)],
+          ['Return', `${num(p.returnPct)} %`],
+          ['Realised', num(p.realizedPnl)],
+          ['Fees', num(p.fees)],
+          ['Exposure', num(p.exposure)],
+          ['Trades', cell(p.trades)],
+        ])
+      : '',
     table(
       [
         ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.name ?? s.id.slice(0, 8))],
@@ -203,10 +229,8 @@ export async function sessionView(c, id) {
   };
   const drawFigures = () => {
     figures.replaceChildren(
-      h(
-        'div',
-        { class: 'figures' },
-        [
+      figureGrid(
+        /** @type {[string, string][]} */ ([
           ['Status', s.status],
           ['Equity', num(s.equity)],
           ['Cash', num(s.cash)],
@@ -217,7 +241,7 @@ export async function sessionView(c, id) {
           ['Fees', num(s.fees)],
           ['Trades', cell(s.trades)],
           ['Win rate', `${num(s.winRatePct, 1)} %`],
-        ].map(([k, v]) => h('div', { class: 'figure' }, h('small', null, k), h('strong', null, v))),
+        ]),
       ),
     );
     actions.replaceChildren(
@@ -230,6 +254,13 @@ export async function sessionView(c, id) {
     );
   };
   const drawCharts = () => charts.replaceChildren(equityCharts(points, `Equity (${points.length} points)`));
+  const refused = /** @type {any[]} */ (await c.api.get(`/api/forward-tests/${enc}/orders?status=refused&limit=50`));
+  const refusedBox = h('div');
+  const drawRefused = () =>
+    refusedBox.replaceChildren(
+      refused.length ? h('h2', null, `Refused orders (${refused.length})`) : '',
+      refused.length ? autoTable(refused.slice(0, 50), 8) : '',
+    );
   const drawTrades = () =>
     tradeBox.replaceChildren(
       h('h2', null, `Trades (${trades.length})`),
@@ -242,9 +273,14 @@ export async function sessionView(c, id) {
   drawFigures();
   drawCharts();
   drawTrades();
+  drawRefused();
   let scheduled = false;
   c.onLeave(
     c.live.on(`session:${id}`, (e) => {
+      if (e.type === 'order.refused') {
+        refused.unshift(e.data);
+        drawRefused();
+      }
       if (e.type === 'trade') {
         trades.push(e.data);
         drawTrades();
@@ -268,5 +304,6 @@ export async function sessionView(c, id) {
     figures,
     charts,
     tradeBox,
+    refusedBox,
   );
 }

@@ -217,6 +217,10 @@ describe('the browser app, clicked through against the running platform', () => 
         .find((r) => r.querySelector('th')?.textContent === k)
         ?.querySelector('td')?.textContent;
     expect(row('trades')).toBe(String(stats.metrics.trades));
+    const risk = (await api(`/api/analytics/backtests/${id}`)).report;
+    expect(row('var95Pct')).toBe(
+      Number(risk.var95Pct).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    );
     expect(stats.metrics.trades).toBeGreaterThan(0);
     expect($$('main .chart-box svg').length).toBe(2); // equity and drawdown
     expect($$('main h2').at(-1)?.textContent).toBe(`Trades (${(await api(`/api/backtests/${id}/trades`)).length})`);
@@ -246,6 +250,12 @@ describe('the browser app, clicked through against the running platform', () => 
     location.hash = '#/sessions';
     await until(() => $$('main tbody tr').length === 1, 'the sessions list');
     expect(text('main tbody tr')).toContain('stopped');
+    const tile = (k: string) =>
+      $$('.figure')
+        .find((f) => f.querySelector('small')?.textContent === k)
+        ?.querySelector('strong')?.textContent;
+    expect(tile('Sessions')).toBe('1 stopped'); // the portfolio over all sessions
+    expect(tile('Trades')).toBe(String((await api('/api/analytics/portfolio')).trades));
   });
 
   it('signs out, and the page forgets the session', async () => {
