@@ -116,6 +116,13 @@ describe('gateway forwarding to remote services', () => {
     });
   });
 
+  it('serves the browser app itself (a service alone does not)', async () => {
+    const page = await fetch(`${gw}/app/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('src="app.js"');
+    expect((await fetch(`${svcUrl}/app/`)).status).toBe(404);
+  });
+
   it('handles edge concerns once: the gateway adds security headers and counts limits, services trust its key only', async () => {
     const a = await register('edge@gw.io');
     const key = gatewayKey(resolveJwtSecret(rt.config));
