@@ -9,7 +9,7 @@ import { lineChart } from './chart.js';
 import { attempt, fields, h, num, svgBox, table, toast, when } from './dom.js';
 import { editorView } from './editor.js';
 import { createLive } from './live.js';
-import { backtestView, backtestsView, sessionView, sessionsView } from './runs.js';
+import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
 
 /**
  * @typedef {{ api: import('./api.js').Api, live: ReturnType<typeof createLive>, go: (hash: string) => void,
@@ -47,6 +47,7 @@ const routes = [
   [/^#\/strategies\/([^/]+)$/, editorView],
   [/^#\/backtests$/, backtestsView],
   [/^#\/backtests\/([^/]+)$/, backtestView],
+  [/^#\/sweeps\/([^/]+)$/, sweepView],
   [/^#\/sessions$/, sessionsView],
   [/^#\/sessions\/([^/]+)$/, sessionView],
   [/^#\/alerts$/, alertsView],

@@ -9,6 +9,8 @@
 import { lineChart } from './chart.js';
 import { attempt, fields, h, svgBox, toast } from './dom.js';
 import {
+  parseSweep,
+  suggestSweep,
   addNode,
   connect,
   errorsByNode,
@@ -416,6 +418,27 @@ export async function editorView(c, id) {
     }
   };
 
+  const sweep = async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    const grid = parseSweep(f.grid ?? '', graph, types);
+    if (grid.error !== undefined) return toast(`Sweep: ${grid.error}`, 'error');
+    if (dirty && !(await save())) return;
+    if (!report.ok) return toast('Fix the compile errors first.', 'error');
+    const r = await attempt(() =>
+      c.api.post('/api/backtests/sweep', {
+        strategyId: id,
+        symbol: f.symbol,
+        interval: f.interval,
+        startingBalance: Number(f.balance),
+        feeRate: Number(f.fee) / 100,
+        params: grid.params,
+        rankBy: f.rankBy,
+      }),
+    );
+    if (r) c.go(`#/sweeps/${r.sweepId}`);
+  };
+
   const onKey = (/** @type {KeyboardEvent} */ ev) => {
     const tag = /** @type {HTMLElement} */ (ev.target).tagName;
     if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
@@ -503,6 +526,31 @@ export async function editorView(c, id) {
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee',
         h('button', { type: 'submit' }, 'Run backtest'),
+      ),
+      h(
+        'form',
+        { class: 'inline', onsubmit: sweep },
+        h('strong', null, 'Sweep'),
+        h('input', {
+          name: 'grid',
+          class: 'grid-input',
+          value: suggestSweep(graph, types),
+          placeholder: 'node.param=value,value; …',
+          'aria-label': 'parameter grid',
+        }),
+        symbolSelect(),
+        intervalSelect('1d'),
+        h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
+        h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
+        '% fee, rank by',
+        h(
+          'select',
+          { name: 'rankBy' },
+          ['sharpe', 'sortino', 'returnPct', 'calmar', 'profitFactor', 'sqn', 'maxDrawdownPct'].map((k) =>
+            h('option', { value: k }, k),
+          ),
+        ),
+        h('button', { type: 'submit' }, 'Run sweep'),
       ),
       h(
         'form',

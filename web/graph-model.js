@@ -168,3 +168,68 @@ export function errorsByNode(graph, report) {
   }
   return out;
 }
+
+/** The API's limit on one sweep's combinations. */
+export const MAX_SWEEP = 500;
+
+/**
+ * A sweep grid as typed, `fast.period=5,10,15; slow.period=20,30`, read into the API's `params`
+ * (`{"fast.period":[5,10,15], ...}`), each value checked against its node's parameter schema, the grid
+ * no larger than the API takes.
+ * @param {string} textIn @param {Graph} graph @param {Map<string, NodeType>} types
+ * @returns {{ params: Record<string, (number | string)[]>, combinations: number, error?: undefined } | { error: string, params?: undefined }}
+ */
+export function parseSweep(textIn, graph, types) {
+  /** @type {Record<string, (number | string)[]>} */
+  const params = {};
+  const parts = textIn
+    .split(/[;\n]/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (!parts.length) return { error: 'name at least one parameter: node.param=value,value,…' };
+  let combinations = 1;
+  for (const part of parts) {
+    const m = /^([^.=\s]+)\.([^.=\s]+)\s*=\s*(.+)$/.exec(part);
+    if (!m) return { error: `"${part}": write node.param=value,value,…` };
+    const [nodeId, param, list] = [m[1] ?? '', m[2] ?? '', m[3] ?? ''];
+    const node = graph.nodes.find((n) => n.id === nodeId);
+    if (!node) return { error: `"${part}": there is no node ${nodeId}` };
+    const schema = types.get(node.type)?.params.properties?.[param];
+    if (!schema) return { error: `"${part}": ${nodeId} has no parameter ${param}` };
+    const values = [];
+    for (const raw of list.split(',').map((v) => v.trim())) {
+      const r = readParam(schema, raw);
+      if (r.error) return { error: `${nodeId}.${param}: "${raw}" must be ${r.error}` };
+      values.push(/** @type {number | string} */ (r.value));
+    }
+    const key = `${nodeId}.${param}`;
+    if (params[key]) return { error: `${key} is named twice` };
+    params[key] = [...new Set(values)];
+    combinations *= params[key].length;
+  }
+  if (combinations > MAX_SWEEP) return { error: `${combinations} combinations; at most ${MAX_SWEEP}` };
+  return { params, combinations };
+}
+
+/**
+ * A first grid to offer: up to two whole-number parameters of the graph's indicators, each at half,
+ * once and twice its value (within its bounds). Empty when the graph has none.
+ * @param {Graph} graph @param {Map<string, NodeType>} types
+ */
+export function suggestSweep(graph, types) {
+  const parts = [];
+  for (const n of graph.nodes) {
+    const t = types.get(n.type);
+    if (t?.category !== 'indicator') continue;
+    for (const [name, schema] of Object.entries(t.params.properties ?? {})) {
+      if (schema.type !== 'integer' || parts.length >= 2) continue;
+      const v = Number(n.data?.[name] ?? schema.default);
+      if (!Number.isFinite(v)) continue;
+      const lo = schema.minimum ?? 1;
+      const hi = schema.maximum ?? Infinity;
+      const vals = [...new Set([Math.round(v / 2), v, v * 2].map((x) => Math.min(hi, Math.max(lo, x))))];
+      parts.push(`${n.id}.${name}=${vals.join(',')}`);
+    }
+  }
+  return parts.join('; ');
+}

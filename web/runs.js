@@ -307,3 +307,48 @@ export async function sessionView(c, id) {
     refusedBox,
   );
 }
+
+/** A parameter sweep: its progress, then every combination ranked. @param {import('./app.js').Ctx} c @param {string} id */
+export async function sweepView(c, id) {
+  const enc = encodeURIComponent(id);
+  const head = h('div');
+  const body = h('div');
+  const combo = (/** @type {Record<string, unknown>} */ x) =>
+    Object.entries(x ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+  const show = (/** @type {any} */ r) => {
+    head.replaceChildren(
+      h('p', null, `${r.done} of ${r.total} backtests done, ranked by ${r.rankBy}`),
+      r.progress < 1 ? progressBar(r.progress) : '',
+    );
+    body.replaceChildren(
+      table(
+        [
+          ['#', (x) => String(x.rank)],
+          ['Parameters', (x) => h('a', { href: `#/backtests/${x.id}` }, combo(x.combo))],
+          [r.rankBy, (x) => cell(x[r.rankBy])],
+          ['Return %', (x) => cell(x.metrics?.returnPct)],
+          ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
+          ['Trades', (x) => cell(x.metrics?.trades)],
+        ],
+        r.ranked,
+        'No combination has finished yet.',
+      ),
+    );
+  };
+  let r = await c.api.get(`/api/backtests/sweeps/${enc}`);
+  show(r);
+  let stopped = false;
+  c.onLeave(() => (stopped = true));
+  // the sweep's backtests report on their own channels; one poll a second shows the whole grid
+  void (async () => {
+    while (!stopped && r.progress < 1) {
+      await new Promise((res) => setTimeout(res, 1000));
+      if (stopped) return;
+      const next = await c.api.get(`/api/backtests/sweeps/${enc}`).catch(() => null);
+      if (next && !stopped) show((r = next));
+    }
+  })();
+  return h('section', null, h('h1', null, 'Sweep'), head, body);
+}

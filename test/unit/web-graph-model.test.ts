@@ -7,10 +7,13 @@ import {
   connect,
   emptyGraph,
   errorsByNode,
+  MAX_SWEEP,
+  parseSweep,
   readParam,
   removeEdge,
   removeNode,
   setParam,
+  suggestSweep,
   typeMap,
 } from '../../web/graph-model.js';
 
@@ -147,5 +150,28 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(readParam(sizing, 'everything').error).toMatch(/^one of all, pct_equity/);
     const amount = T('action.buy').params.properties.amount!;
     expect(readParam(amount, '12.5')).toEqual({ value: 12.5 });
+  });
+
+  it('reads a sweep grid as the API takes it, checking each value against its parameter', () => {
+    const g = templates.find((t) => t.id === 'sma-crossover')!.graph;
+    expect(suggestSweep(g, types)).toBe('fast.period=5,10,20; slow.period=15,30,60');
+    expect(parseSweep(' fast.period = 5, 10 ,10;\nslow.period=30,50 ', g, types)).toEqual({
+      params: { 'fast.period': [5, 10], 'slow.period': [30, 50] },
+      combinations: 4,
+    });
+    expect(parseSweep('buy.sizing=all,pct_equity', g, types)).toEqual({
+      params: { 'buy.sizing': ['all', 'pct_equity'] },
+      combinations: 2,
+    });
+    expect(parseSweep('', g, types).error).toMatch(/at least one/);
+    expect(parseSweep('fast=5', g, types).error).toMatch(/node\.param=value/);
+    expect(parseSweep('ghost.period=5', g, types).error).toMatch(/no node ghost/);
+    expect(parseSweep('fast.length=5', g, types).error).toMatch(/fast has no parameter length/);
+    expect(parseSweep('fast.period=5,0', g, types).error).toBe('fast.period: "0" must be at least 1');
+    expect(parseSweep('fast.period=5; fast.period=6', g, types).error).toMatch(/named twice/);
+    const many = Array.from({ length: 23 }, (_, i) => i + 1).join(',');
+    expect(parseSweep(`fast.period=${many}; slow.period=${many}`, g, types).error).toBe(
+      `529 combinations; at most ${MAX_SWEEP}`,
+    );
   });
 });

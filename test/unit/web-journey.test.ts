@@ -226,6 +226,40 @@ describe('the browser app, clicked through against the running platform', () => 
     expect($$('main h2').at(-1)?.textContent).toBe(`Trades (${(await api(`/api/backtests/${id}/trades`)).length})`);
   });
 
+  it('sweeps two parameters over a grid and ranks the combinations', async () => {
+    const sid = (await api('/api/strategies'))[0].id;
+    location.hash = `#/strategies/${sid}`;
+    const form = await until(
+      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
+      'the editor',
+    );
+    expect(form.querySelector<HTMLInputElement>('input[name=grid]')!.value).toBe(
+      'fast.period=5,10,20; slow.period=15,30,60',
+    );
+    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=0');
+    form.requestSubmit();
+    await until(
+      () => $$('.toast').find((t) => t.textContent === 'Sweep: fast.period: "0" must be at least 1'),
+      'the refusal',
+    );
+    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=5,10; slow.period=30,60');
+    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    type(form.querySelector<HTMLSelectElement>('select[name=rankBy]'), 'returnPct');
+    form.requestSubmit();
+    await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the sweep page');
+    const id = location.hash.split('/')[2]!;
+    await until(() => $$('main tbody tr').length === 4 && !$('main .progress'), 'all four ranked', 60_000);
+    const api4 = await api(`/api/backtests/sweeps/${id}`);
+    expect($$('main tbody tr').map((r) => r.querySelector('td:nth-child(2)')?.textContent)).toEqual(
+      api4.ranked.map(
+        (x: { combo: Record<string, number> }) =>
+          `fast.period=${x.combo['fast.period']}, slow.period=${x.combo['slow.period']}`,
+      ),
+    );
+    expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
+  });
+
   it('paper-trades the strategy on the live feed, then stops the session', async () => {
     const sid = (await api('/api/strategies'))[0].id;
     location.hash = `#/strategies/${sid}`;
