@@ -448,6 +448,15 @@ export async function editorView(c, id) {
       selectedEdge = null;
       status.textContent = '';
       draw();
+    } else if (ev.key.startsWith('Arrow') && selected) {
+      // the keyboard's way to move a node (20 px a press, 1 px with Shift)
+      ev.preventDefault();
+      const n = graph.nodes.find((x) => x.id === selected);
+      if (!n) return;
+      const step = ev.shiftKey ? 1 : 20;
+      const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[ev.key];
+      if (!d) return;
+      change(moveNode(graph, n.id, { x: Math.max(0, n.position.x + d[0]), y: Math.max(0, n.position.y + d[1]) }));
     } else if ((ev.key === 'Delete' || ev.key === 'Backspace') && (selected || selectedEdge)) {
       change(selected ? removeNode(graph, selected) : removeEdge(graph, /** @type {string} */ (selectedEdge)));
       selected = selectedEdge = null;

@@ -165,6 +165,19 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(text('.inspector small.bad')).toBe('must be at least 1');
     type(period, '12');
     expect(text('.node[data-node="ema1"] .node-params')).toBe('period 12');
+    // moved with the keyboard: two steps right, one fine step down
+    const pos = () => {
+      const el = $('.node[data-node="ema1"]')!;
+      return { x: parseInt(el.style.left, 10), y: parseInt(el.style.top, 10) };
+    };
+    const at = pos();
+    const key = (k: string, shiftKey = false) =>
+      document.body.dispatchEvent(new KeyboardEvent('keydown', { key: k, shiftKey, bubbles: true }));
+    key('ArrowRight');
+    key('ArrowRight');
+    key('ArrowDown', true);
+    expect(pos()).toEqual({ x: at.x + 40, y: at.y + 1 });
+
     $('.node[data-node="close"] .port.out')!.click();
     $('.node[data-node="ema1"] .port.in')!.click();
     expect($$('.wires path.wire')).toHaveLength(9);
@@ -174,7 +187,9 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => text('.status-line').startsWith('saved'), 'the save');
     const stored = await api(`/api/strategies/${id}`);
     expect(stored.graph.nodes).toHaveLength(8);
-    expect(stored.graph.nodes.find((n: { id: string }) => n.id === 'ema1').data).toEqual({ period: 12 });
+    const ema = stored.graph.nodes.find((n: { id: string }) => n.id === 'ema1');
+    expect(ema.data).toEqual({ period: 12 });
+    expect(ema.position).toEqual({ x: at.x + 40, y: at.y + 1 });
     expect(stored.graph.edges.map((e: { id: string }) => e.id)).toContain('close.value->ema1.value');
     expect(stored.compilationReport.ok).toBe(true);
 
