@@ -7,6 +7,7 @@
  * session from the saved graph. Graph edits are graph-model.js's pure functions.
  */
 import { lineChart } from './chart.js';
+import { runBody } from './run-settings.js';
 import { attempt, fields, h, svgBox, toast } from './dom.js';
 import {
   parseSweep,
@@ -408,9 +409,9 @@ export async function editorView(c, id) {
     const f = fields(/** @type {HTMLFormElement} */ (ev.target));
     if (dirty && !(await save())) return;
     if (!report.ok) return toast('Fix the compile errors first.', 'error');
-    const body = { strategyId: id, symbol: f.symbol, startingBalance: Number(f.balance), feeRate: Number(f.fee) / 100 };
+    const body = { strategyId: id, ...runBody(f, what) };
     if (what === 'backtest') {
-      const bt = await attempt(() => c.api.post('/api/backtests', { ...body, interval: f.interval }));
+      const bt = await attempt(() => c.api.post('/api/backtests', body));
       if (bt) c.go(`#/backtests/${bt.id}`);
     } else {
       const s = await attempt(() => c.api.post('/api/forward-tests', body));
@@ -428,10 +429,7 @@ export async function editorView(c, id) {
     const r = await attempt(() =>
       c.api.post('/api/backtests/sweep', {
         strategyId: id,
-        symbol: f.symbol,
-        interval: f.interval,
-        startingBalance: Number(f.balance),
-        feeRate: Number(f.fee) / 100,
+        ...runBody(f, 'sweep'),
         params: grid.params,
         rankBy: f.rankBy,
       }),
@@ -480,6 +478,57 @@ export async function editorView(c, id) {
     draw();
   });
 
+  /** The less common settings of a run, folded away. @param {'backtest' | 'sweep' | 'session'} kind */
+  const options = (kind) =>
+    h(
+      'details',
+      { class: 'options' },
+      h('summary', null, 'options'),
+      h(
+        'label',
+        null,
+        'slippage (bps) ',
+        h('input', { name: 'slippageBps', type: 'number', min: 0, max: 1000, step: 'any' }),
+      ),
+      h('label', null, h('input', { name: 'allowShort', type: 'checkbox' }), ' allow short'),
+      kind === 'session'
+        ? [
+            h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),
+            h(
+              'label',
+              null,
+              'evaluate on ',
+              h(
+                'select',
+                { name: 'evaluation' },
+                h('option', { value: 'tick' }, 'every tick'),
+                ['1m', '5m', '15m', '1h'].map((i) => h('option', { value: i }, `${i} candles`)),
+              ),
+            ),
+            h(
+              'label',
+              null,
+              'stop at drawdown (%) ',
+              h('input', { name: 'maxDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+            ),
+            h(
+              'label',
+              null,
+              'max position (% of equity) ',
+              h('input', { name: 'maxPositionPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+            ),
+            h(
+              'label',
+              null,
+              'max daily loss (%) ',
+              h('input', { name: 'maxDailyLossPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+            ),
+          ]
+        : [
+            h('label', null, 'from ', h('input', { name: 'from', type: 'date' })),
+            h('label', null, 'to ', h('input', { name: 'to', type: 'date' })),
+          ],
+    );
   const symbolSelect = () =>
     h(
       'select',
@@ -534,6 +583,7 @@ export async function editorView(c, id) {
         h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee',
+        options('backtest'),
         h('button', { type: 'submit' }, 'Run backtest'),
       ),
       h(
@@ -559,6 +609,7 @@ export async function editorView(c, id) {
             h('option', { value: k }, k),
           ),
         ),
+        options('sweep'),
         h('button', { type: 'submit' }, 'Run sweep'),
       ),
       h(
@@ -569,6 +620,7 @@ export async function editorView(c, id) {
         h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee',
+        options('session'),
         h('button', { type: 'submit' }, 'Start session'),
       ),
     ),

@@ -153,7 +153,8 @@ describe('the editor graph model (web/graph-model.js)', () => {
   });
 
   it('reads a sweep grid as the API takes it, checking each value against its parameter', () => {
-    const g = templates.find((t) => t.id === 'sma-crossover')!.graph;
+    // the template as the page holds it (its graph type is the JS module's)
+    const g = templates.find((t) => t.id === 'sma-crossover')!.graph as unknown as Parameters<typeof parseSweep>[1];
     expect(suggestSweep(g, types)).toBe('fast.period=5,10,20; slow.period=15,30,60');
     expect(parseSweep(' fast.period = 5, 10 ,10;\nslow.period=30,50 ', g, types)).toEqual({
       params: { 'fast.period': [5, 10], 'slow.period': [30, 50] },

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBody } from '../../web/run-settings.js';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+// the run forms' bodies, sent to the real API: it must take each of them and apply every setting
+let t: TestApp;
+let auth: { authorization: string };
+let strategyId: string;
+beforeAll(async () => {
+  t = await startTestApp();
+  auth = (await t.user()).auth;
+  await t.importGoog(auth);
+  strategyId = (
+    await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: auth })
+  ).json().id;
+});
+afterAll(async () => t.stop());
+
+const post = (url: string, payload: object) => t.app.inject({ method: 'POST', url, headers: auth, payload });
+
+describe("the run forms' settings (web/run-settings.js) against the API", () => {
+  it('a paper session with every option set: stored as set', async () => {
+    const body = runBody(
+      {
+        symbol: 'BTCUSD',
+        balance: '25000',
+        fee: '0.1',
+        slippageBps: '5',
+        allowShort: 'on',
+        name: ' night shift ',
+        evaluation: '5m',
+        maxDrawdownPct: '10',
+        maxPositionPct: '50',
+        maxDailyLossPct: '',
+      },
+      'session',
+    );
+    const r = await post('/api/forward-tests', { strategyId, ...body, start: false });
+    expect(r.statusCode, r.body).toBe(201);
+    const s = r.json();
+    expect(s.name).toBe('night shift');
+    expect(s.config).toMatchObject({
+      startingBalance: 25000,
+      feeRate: 0.001,
+      slippageBps: 5,
+      allowShort: true,
+      evaluation: { mode: 'candle', interval: '5m' },
+      risk: { maxDrawdownPct: 10, maxPositionPct: 50 },
+    });
+    expect(s.config.risk).not.toHaveProperty('maxDailyLossPct');
+  });
+
+  it('a paper session with the options left empty: the API defaults apply', async () => {
+    const body = runBody({ symbol: 'ETHUSD', balance: '1000', fee: '0', evaluation: 'tick' }, 'session');
+    expect(body).toEqual({ symbol: 'ETHUSD', startingBalance: 1000, feeRate: 0 });
+    const s = (await post('/api/forward-tests', { strategyId, ...body, start: false })).json();
+    expect(s.config).toMatchObject({ evaluation: { mode: 'tick' }, allowShort: false, slippageBps: 0, risk: {} });
+  });
+
+  it('a backtest over a date range: only those bars are traded', async () => {
+    const body = runBody(
+      {
+        symbol: 'GOOG',
+        interval: '1d',
+        balance: '10000',
+        fee: '0',
+        from: '2010-01-01',
+        to: '2011-12-31',
+        allowShort: 'on',
+      },
+      'backtest',
+    );
+    const r = await post('/api/backtests', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const id = r.json().id;
+    let b: { status: string; metrics?: { start?: string; end?: string } } = { status: 'queued' };
+    for (let i = 0; i < 200 && b.status !== 'done' && b.status !== 'failed'; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      b = (await t.app.inject({ url: `/api/backtests/${id}`, headers: auth })).json();
+    }
+    expect(b.status).toBe('done');
+    const equity: { ts: string }[] = (await t.app.inject({ url: `/api/backtests/${id}/equity`, headers: auth })).json();
+    expect(equity[0]!.ts >= '2010-01-01').toBe(true);
+    expect(equity.at(-1)!.ts <= '2011-12-31T23:59:59Z').toBe(true);
+    expect(equity.length).toBeGreaterThan(400); // two years of trading days
+  });
+
+  it('a sweep with a date range and no options: accepted', async () => {
+    const body = runBody(
+      { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0.1', from: '2012-01-01', to: '' },
+      'sweep',
+    );
+    expect(body).toEqual({
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10000,
+      feeRate: 0.001,
+      from: '2012-01-01',
+    });
+    const r = await post('/api/backtests/sweep', { strategyId, ...body, params: { 'fast.period': [5, 10] } });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.json().jobs).toBe(2);
+  });
+});
