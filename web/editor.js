@@ -10,6 +10,7 @@ import { lineChart } from './chart.js';
 import { runBody } from './run-settings.js';
 import { attempt, fields, h, svgBox, toast } from './dom.js';
 import {
+  layoutMissing,
   parseSweep,
   suggestSweep,
   addNode,
@@ -46,7 +47,7 @@ export async function editorView(c, id) {
   ]);
   const types = typeMap(nodeTypes);
   /** @type {import('./graph-model.js').Graph} */
-  let graph = strategy.graph ?? { version: 1, nodes: [], edges: [] };
+  let graph = layoutMissing(strategy.graph ?? { version: 1, nodes: [], edges: [] });
   /** @type {import('./graph-model.js').Graph[]} */
   const undo = [];
   let dirty = false;

@@ -233,3 +233,43 @@ export function suggestSweep(graph, types) {
   }
   return parts.join('; ');
 }
+
+/**
+ * Places the nodes that have no position (a graph written by hand or by a script through the API):
+ * one column per depth (a node sits one column right of its deepest input), rows in graph order,
+ * below nothing that already has a place. Nodes with a position keep it.
+ * @param {Graph} graph @returns {Graph}
+ */
+export function layoutMissing(graph) {
+  const missing = graph.nodes.filter(
+    (n) => !n.position || !Number.isFinite(n.position.x) || !Number.isFinite(n.position.y),
+  );
+  if (!missing.length) return graph;
+  /** @type {Map<string, number>} */
+  const depth = new Map();
+  const inputsOf = (/** @type {string} */ id) => graph.edges.filter((e) => e.target === id).map((e) => e.source);
+  /** @type {(id: string, seen?: Set<string>) => number} */
+  const depthOf = (id, seen = new Set()) => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    if (seen.has(id)) return 0; // a cycle: the compiler names it; here it only needs a column
+    seen.add(id);
+    const d = Math.max(-1, ...inputsOf(id).map((s) => depthOf(s, seen))) + 1;
+    depth.set(id, d);
+    return d;
+  };
+  const placed = graph.nodes.filter((n) => !missing.includes(n));
+  const top = placed.length ? Math.max(...placed.map((n) => n.position.y)) + 140 : 40;
+  /** @type {Map<number, number>} */
+  const rows = new Map();
+  /** @type {Map<string, { x: number, y: number }>} */
+  const at = new Map(
+    missing.map((n) => {
+      const d = depthOf(n.id);
+      const row = rows.get(d) ?? 0;
+      rows.set(d, row + 1);
+      return /** @type {[string, { x: number, y: number }]} */ ([n.id, { x: 40 + d * 240, y: top + row * 120 }]);
+    }),
+  );
+  return { ...graph, nodes: graph.nodes.map((n) => ({ ...n, position: at.get(n.id) ?? n.position })) };
+}

@@ -7,6 +7,7 @@ import {
   connect,
   emptyGraph,
   errorsByNode,
+  layoutMissing,
   MAX_SWEEP,
   parseSweep,
   readParam,
@@ -174,5 +175,33 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(parseSweep(`fast.period=${many}; slow.period=${many}`, g, types).error).toBe(
       `529 combinations; at most ${MAX_SWEEP}`,
     );
+  });
+
+  it('places nodes that have no position by depth, and keeps the positions a graph has', () => {
+    const t = templates.find((x) => x.id === 'sma-crossover')!.graph;
+    type G = Parameters<typeof layoutMissing>[0];
+    const bare = { ...t, nodes: t.nodes.map((n) => ({ ...n, position: undefined })) } as unknown as G;
+    const placed = layoutMissing(bare);
+    const at = Object.fromEntries(placed.nodes.map((n) => [n.id, n.position]));
+    // close (sources) | fast, slow | up, down | buy, sell: one column per depth, rows in graph order
+    expect(at).toEqual({
+      close: { x: 40, y: 40 },
+      fast: { x: 280, y: 40 },
+      slow: { x: 280, y: 160 },
+      up: { x: 520, y: 40 },
+      down: { x: 520, y: 160 },
+      buy: { x: 760, y: 40 },
+      sell: { x: 760, y: 160 },
+    });
+    // one node keeps its place; the others go below it
+    const mixed = {
+      ...bare,
+      nodes: bare.nodes.map((n) => (n.id === 'close' ? { ...n, position: { x: 5, y: 300 } } : n)),
+    };
+    const m = Object.fromEntries(layoutMissing(mixed).nodes.map((n) => [n.id, n.position]));
+    expect(m.close).toEqual({ x: 5, y: 300 });
+    expect(m.fast).toEqual({ x: 280, y: 440 });
+    const full = t as unknown as G;
+    expect(layoutMissing(full)).toBe(full);
   });
 });
