@@ -127,16 +127,23 @@ export async function backtestView(c, id) {
       c.api.get(`/api/backtests/${enc}/equity`),
       c.api.get(`/api/backtests/${enc}/trades`),
     ]);
-    const openReport = async () => {
+    const reportBox = h('div');
+    // in a sandboxed frame (no scripts, an origin of its own): whatever the report holds cannot
+    // reach this page's session
+    const showReport = async () => {
       const html = await attempt(() => c.api.request('GET', `/api/backtests/${enc}/report`, undefined, { text: true }));
-      if (html) window.open(URL.createObjectURL(new Blob([html], { type: 'text/html' })), '_blank');
+      if (html)
+        reportBox.replaceChildren(
+          h('iframe', { class: 'report', sandbox: '', title: 'backtest report', srcdoc: html }),
+        );
     };
     body.replaceChildren(
       h(
         'div',
         { class: 'row' },
-        h('button', { class: 'secondary', onclick: () => void openReport() }, 'Open the full report'),
+        h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
       ),
+      reportBox,
       equityCharts(equity),
       h(
         'div',

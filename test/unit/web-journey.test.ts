@@ -238,6 +238,10 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(stats.metrics.trades).toBeGreaterThan(0);
     expect($$('main .chart-box svg').length).toBe(2); // equity and drawdown
+    button('Show the full report')!.click();
+    const frame = await until(() => $<HTMLIFrameElement>('iframe.report'), 'the report');
+    expect(frame.getAttribute('sandbox')).toBe(''); // no scripts, an origin of its own
+    expect(frame.getAttribute('srcdoc')).toContain('<svg');
     expect($$('main h2').at(-1)?.textContent).toBe(`Trades (${(await api(`/api/backtests/${id}/trades`)).length})`);
   });
 

@@ -15,12 +15,12 @@ const TYPES: Record<string, string> = {
 };
 
 // The page loads only its own files and talks only to its own origin (HTTP and WebSocket); the views
-// set element styles, and a backtest report opens as a blob: document with its own inline styles.
+// set element styles, and a backtest report is shown in a sandboxed srcdoc frame with inline styles.
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
+  "img-src 'self' data:",
   "connect-src 'self' ws: wss:",
   "frame-ancestors 'none'",
   "base-uri 'none'",
