@@ -6,7 +6,7 @@
  */
 import { ApiError, createApi, storageSession } from './api.js';
 import { lineChart } from './chart.js';
-import { attempt, fields, h, num, svgBox, table, toast, when } from './dom.js';
+import { attempt, fields, h, num, progressBar, svgBox, table, toast, when } from './dom.js';
 import { editorView } from './editor.js';
 import { createLive } from './live.js';
 import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
@@ -192,6 +192,76 @@ async function marketsView(c) {
       'No symbols yet: start with the simulated feed, or import history.',
     ),
     importForm(c),
+    await downloadForm(c),
+  );
+}
+
+/**
+ * An exchange's candle history through the API's CCXT download: it runs in the background, and each
+ * job's progress comes as `history.download` events on the user's channel.
+ * @param {Ctx} c
+ */
+async function downloadForm(c) {
+  const list = h('div');
+  const draw = async () => {
+    const jobs = /** @type {any[]} */ ((await attempt(() => c.api.get('/api/market/history/downloads'))) ?? []);
+    list.replaceChildren(
+      table(
+        [
+          ['Exchange', (j) => j.exchange],
+          ['Market', (j) => `${j.market} → ${j.symbol}`],
+          ['Timeframe', (j) => j.timeframe],
+          ['Status', (j) => (j.status === 'running' ? progressBar(j.progress ?? 0) : j.status)],
+          ['Stored', (j) => String(j.stored ?? 0)],
+          ['Malformed', (j) => String(j.malformed ?? 0)],
+          ['Error', (j) => j.error ?? ''],
+        ],
+        jobs,
+        'No downloads yet.',
+      ),
+    );
+  };
+  c.onLeave(c.live.on('user', (e) => e.type === 'history.download' && void draw()));
+  const submit = async (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    /** @type {Record<string, string>} */
+    const body = {
+      exchange: (f.exchange ?? '').trim(),
+      market: (f.market ?? '').trim(),
+      timeframe: f.timeframe ?? '1m',
+      since: (f.since ?? '').trim(),
+    };
+    if (f.until?.trim()) body.until = f.until.trim();
+    if (f.symbol?.trim()) body.symbol = f.symbol.trim().toUpperCase();
+    if (await attempt(() => c.api.post('/api/market/history/download', body))) await draw();
+  };
+  await draw();
+  return h(
+    'div',
+    null,
+    h('h2', null, 'Download from an exchange'),
+    h(
+      'form',
+      { class: 'inline', id: 'download-form', onsubmit: submit },
+      h('input', { name: 'exchange', value: 'coinbaseexchange', 'aria-label': 'CCXT exchange id', list: 'exchanges' }),
+      h(
+        'datalist',
+        { id: 'exchanges' },
+        ['coinbaseexchange', 'binance', 'kraken', 'bitstamp', 'bitfinex'].map((x) => h('option', { value: x })),
+      ),
+      h('input', { name: 'market', value: 'BTC/USD', 'aria-label': 'market' }),
+      h('input', { name: 'symbol', placeholder: 'store as (optional)' }),
+      h(
+        'select',
+        { name: 'timeframe' },
+        ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i }, i)),
+      ),
+      h('input', { name: 'since', placeholder: 'since: 2024-01-01 or an ISO time', required: true }),
+      h('input', { name: 'until', placeholder: 'until (optional)' }),
+      h('button', { type: 'submit' }, 'Download'),
+    ),
+    list,
   );
 }
 

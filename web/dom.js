@@ -101,3 +101,14 @@ export async function attempt(fn) {
     return undefined;
   }
 }
+
+/** A progress bar for a share done (0..1). @param {number} p */
+export function progressBar(p) {
+  const pct = Math.round(Math.max(0, Math.min(1, p)) * 100);
+  return h(
+    'div',
+    { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+    h('div', { style: `width:${pct}%` }),
+    h('span', null, `${pct} %`),
+  );
+}

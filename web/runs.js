@@ -4,7 +4,7 @@
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
 import { drawdownPct, lineChart } from './chart.js';
-import { attempt, h, num, svgBox, table, when } from './dom.js';
+import { attempt, h, num, progressBar, svgBox, table, when } from './dom.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -67,15 +67,16 @@ function figureGrid(items) {
   );
 }
 
-/** @param {number} p 0..1 */
-function progressBar(p) {
-  const pct = Math.round(Math.max(0, Math.min(1, p)) * 100);
-  return h(
-    'div',
-    { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 },
-    h('div', { style: `width:${pct}%` }),
-    h('span', null, `${pct} %`),
-  );
+/**
+ * Deletes what `path` names once the user confirms, then shows `back` again.
+ * @param {import('./app.js').Ctx} c @param {string} path @param {string} what @param {string} back
+ */
+function removeButton(c, path, what, back) {
+  const onclick = async () => {
+    if (!confirm(`Delete ${what}?`)) return;
+    if ((await attempt(() => c.api.del(path))) !== undefined) c.go(back);
+  };
+  return h('button', { class: 'link danger', onclick }, 'Delete');
 }
 
 /** @param {import('./app.js').Ctx} c */
@@ -95,6 +96,7 @@ export async function backtestsView(c) {
         ['Sharpe', (b) => cell(b.metrics?.sharpe)],
         ['Max DD %', (b) => cell(b.metrics?.maxDrawdownPct)],
         ['Trades', (b) => cell(b.metrics?.trades)],
+        ['', (b) => removeButton(c, `/api/backtests/${encodeURIComponent(b.id)}`, 'this backtest', '#/backtests')],
       ],
       list,
       'No backtests yet.',
@@ -206,6 +208,16 @@ export async function sessionsView(c) {
         ['Return %', (s) => cell(s.returnPct)],
         ['Trades', (s) => cell(s.trades)],
         ['Started', (s) => when(s.startedAt ?? s.createdAt)],
+        [
+          '',
+          (s) =>
+            removeButton(
+              c,
+              `/api/forward-tests/${encodeURIComponent(s.id)}`,
+              'this session and its trades',
+              '#/sessions',
+            ),
+        ],
       ],
       list,
       'No sessions yet.',

@@ -6,6 +6,8 @@
  * checked on the page, and where it is stored, through the API too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { coinbaseRest, GARBAGE_TS, real, served } from '../helpers/coinbase-rest.ts';
 import { tempDir } from '../helpers/env.ts';
 import { backtestingPy } from '../helpers/goog.ts';
 import http from 'node:http';
@@ -15,6 +17,7 @@ const tmp = tempDir();
 const port = 19_500 + Math.floor(Math.random() * 400);
 const base = `http://127.0.0.1:${port}`;
 let platform: PlatformProcess;
+let exchange: ReturnType<typeof coinbaseRest>;
 const pageErrors: string[] = [];
 
 const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
@@ -52,7 +55,15 @@ async function api(path: string, init: RequestInit = {}) {
 }
 
 beforeAll(async () => {
-  platform = startPlatform(port, tmp.dir, { MARKET_FEED: 'simulator', SIM_TICKS_PER_SECOND: '20' });
+  // an exchange's REST API, replayed on a local socket (no network here): the platform sends its
+  // history downloads there, as an operator's EXCHANGE_API_URL proxy would
+  exchange = coinbaseRest();
+  await new Promise<void>((r) => exchange.server.listen(0, '127.0.0.1', r));
+  platform = startPlatform(port, tmp.dir, {
+    MARKET_FEED: 'simulator',
+    SIM_TICKS_PER_SECOND: '20',
+    EXCHANGE_API_URL: `http://127.0.0.1:${(exchange.server.address() as AddressInfo).port}`,
+  });
   // the page's origin is the server's, as when a browser opens it (happy-dom's own API)
   (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(`${base}/app/#/login`);
   // node:http, not the DOM's fetch (which logs every refused connection while the server starts)
@@ -76,6 +87,7 @@ beforeAll(async () => {
 afterAll(async () => {
   platform?.proc.kill('SIGTERM');
   await platform?.exited;
+  exchange?.server.close();
   tmp.remove();
 });
 
@@ -124,6 +136,28 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('.toast').find((t) => t.textContent?.startsWith('Alert: ')), 'the alert to pop up');
     const [alert] = await api('/api/alerts');
     expect(alert).toMatchObject({ kind: 'price_above', symbol: 'BTCUSD', status: 'triggered' });
+  });
+
+  it("downloads an exchange's candle history, following its progress", async () => {
+    location.hash = '#/';
+    const form = await until(() => $<HTMLFormElement>('#download-form'), 'the download form');
+    const since = new Date(real[0]![0]!).toISOString();
+    const end = new Date(real[real.length - 1]![0]! + 60_000).toISOString();
+    type(form.querySelector<HTMLInputElement>('input[name=market]'), 'BTC/USD');
+    type(form.querySelector<HTMLInputElement>('input[name=symbol]'), 'cbbtc');
+    type(form.querySelector<HTMLInputElement>('input[name=since]'), since);
+    type(form.querySelector<HTMLInputElement>('input[name=until]'), end);
+    form.requestSubmit();
+    const stored = served.filter((c) => c[0] !== GARBAGE_TS).length;
+    const row = await until(
+      () => $$('#download-form ~ div tbody tr').find((r) => r.textContent?.includes('done')),
+      'the download to finish',
+      60_000,
+    );
+    const cells = [...row.querySelectorAll('td')].map((td) => td.textContent);
+    expect(cells).toEqual(['coinbaseexchange', 'BTC/USD → CBBTC', '1m', 'done', String(stored), '1', '']);
+    const candles = await api(`/api/market/symbols/CBBTC/candles?interval=1m&from=${since}&to=${end}&limit=5000`);
+    expect(candles.length).toBe(stored);
   });
 
   it('starts a strategy from a template and draws on it: wrong wires refused, a node added, wired and set, saved', async () => {
@@ -309,6 +343,33 @@ describe('the browser app, clicked through against the running platform', () => 
         ?.querySelector('strong')?.textContent;
     expect(tile('Sessions')).toBe('1 stopped'); // the portfolio over all sessions
     expect(tile('Trades')).toBe(String((await api('/api/analytics/portfolio')).trades));
+  });
+
+  it('deletes a backtest and a session from their lists', async () => {
+    window.confirm = () => true; // the user says yes
+    location.hash = '#/backtests';
+    const rows = await until(
+      () => (text('main h1') === 'Backtests' && $$('main tbody tr').length ? $$('main tbody tr') : null),
+      'the backtests',
+    );
+    const before = (await api('/api/backtests')).length;
+    expect(rows.length).toBe(before);
+    const id = rows[0]!.querySelector('a')!.getAttribute('href')!.split('/')[2]!;
+    [...rows[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Delete')!.click();
+    await until(() => $$('main tbody tr').length === before - 1, 'the shorter list');
+    expect((await api(`/api/backtests/${id}`)).error.code).toBe('NOT_FOUND');
+
+    location.hash = '#/sessions';
+    const del = await until(
+      () =>
+        text('main h1') === 'Paper trading'
+          ? $$<HTMLButtonElement>('main tbody button').find((b) => b.textContent === 'Delete')
+          : undefined,
+      'the sessions',
+    );
+    del.click();
+    await until(() => text('main p.muted:last-child') === 'No sessions yet.', 'the empty list');
+    expect(await api('/api/forward-tests')).toEqual([]);
   });
 
   it('signs out, and the page forgets the session', async () => {
