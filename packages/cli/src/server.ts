@@ -13,7 +13,9 @@ export async function runServer(services: readonly ServiceName[], name: ServiceN
   await built.app.listen({ port, host: config.host });
   rt.log.info(
     { port, services, db: rt.db.backend, bus: rt.bus.kind, windows: rt.windows.kind, dataDir: config.dataDir },
-    `AlgoTrade ${name} listening on http://localhost:${port}`,
+    services.includes('gateway')
+      ? `AlgoTrade ${name} listening on http://localhost:${port}: open it in a browser (API docs at /docs)`
+      : `AlgoTrade ${name} listening on http://localhost:${port}`,
   );
   return new Promise((resolve) => {
     let stopping = false;
