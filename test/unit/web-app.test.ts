@@ -158,3 +158,19 @@ describe("the page's live socket (web/live.js) against the real /ws", () => {
     live.stop();
   });
 });
+
+describe('a gateway without the web/ folder', () => {
+  it('still starts and serves the API, and says why the page is not there', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { webRoutes } = await import('@algotrade/services/gateway/web.routes');
+    const app = Fastify();
+    app.setErrorHandler((e: Error & { code?: string }, _req, reply) =>
+      reply.status(e.code === 'NOT_FOUND' ? 404 : 500).send({ error: { code: e.code, message: e.message } }),
+    );
+    await app.register(webRoutes, { dir: path.join(WEB_DIR, 'no-such-folder') });
+    const r = await app.inject({ url: '/app/' });
+    expect(r.statusCode).toBe(404);
+    expect(r.json().error.message).toMatch(/the browser app is not installed here .*docs at \/docs/);
+    await app.close();
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -36,9 +36,11 @@ interface WebFile {
 /** Every servable file of `dir`, read once: the set is fixed, so no request can name another path. */
 export function loadWebFiles(dir = WEB_DIR): Map<string, WebFile> {
   const files = new Map<string, WebFile>();
+  // an install without web/ (an image built without it) still runs the API; the page then says so
+  if (!existsSync(dir)) return files;
   for (const name of readdirSync(dir)) {
     const type = TYPES[path.extname(name)];
-    if (!type || name.endsWith('.test.js')) continue;
+    if (!type) continue;
     const body = readFileSync(path.join(dir, name));
     files.set(name, { body, type, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"` });
   }
@@ -57,7 +59,13 @@ export const webRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts)
   app.get('/app', common, async (_req, reply) => reply.redirect('/app/'));
   const serve = (name: string, req: FastifyRequest, reply: FastifyReply) => {
     const f = files.get(name);
-    if (!f) throw new AppError('NOT_FOUND', `no file ${JSON.stringify(name)} in the web app`);
+    if (!f)
+      throw new AppError(
+        'NOT_FOUND',
+        files.size
+          ? `no file ${JSON.stringify(name)} in the web app`
+          : `the browser app is not installed here (no ${WEB_DIR}); the API is at /api and its docs at /docs`,
+      );
     reply.header('etag', f.etag).header('cache-control', 'no-cache');
     if (f.type.startsWith('text/html')) reply.header('content-security-policy', CSP);
     if (req.headers['if-none-match'] === f.etag) return reply.status(304).send();
