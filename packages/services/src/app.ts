@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Runtime, ServiceName } from '@algotrade/adapters';
 import cors from '@fastify/cors';
 import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
@@ -242,12 +243,23 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     if (svc) await app.register(svc as FastifyPluginAsync<{ ctx: ServiceContext }>, { ctx });
   }
   await app.ready();
+  // connections that have not sent a byte yet (a browser's speculative pre-connect): Node's closing of
+  // idle connections passes them over, so a close would wait for the header timeout (and a shutdown
+  // run into its own timeout); close() ends them, as they hold no request
+  // (bytesRead, not a 'data' listener: the HTTP parser reads the socket without emitting 'data')
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
   return {
     app,
     ctx,
     routes,
     close: async () => {
-      await app.close();
+      const closing = app.close();
+      for (const s of sockets) if (s.bytesRead === 0) s.destroy();
+      await closing;
       for (const c of closers.reverse()) await c();
     },
   };
