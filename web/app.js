@@ -6,8 +6,9 @@
  */
 import { ApiError, createApi, storageSession } from './api.js';
 import { lineChart } from './chart.js';
-import { attempt, fields, h, num, progressBar, svgBox, table, toast, when } from './dom.js';
+import { attempt, fields, h, intervalSelect, num, progressBar, svgBox, table, toast, when } from './dom.js';
 import { editorView } from './editor.js';
+import { emptyGraph } from './graph-model.js';
 import { createLive } from './live.js';
 import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
 
@@ -16,7 +17,8 @@ import { backtestView, backtestsView, sessionView, sessionsView, sweepView } fro
  *   onLeave: (fn: () => void) => void }} Ctx
  */
 
-const api = createApi({ session: storageSession(localStorage), onSignedOut: () => go('#/login') });
+const session = storageSession(localStorage);
+const api = createApi({ session, onSignedOut: () => go('#/login') });
 const live = createLive({
   url: () => api.socketUrl(location.origin),
   onState: (s) => {
@@ -71,7 +73,7 @@ async function render() {
   who.replaceChildren();
   if (api.signedIn()) {
     who.append(
-      h('span', null, JSON.parse(localStorage.getItem('algotrade.session') ?? '{}').email ?? ''),
+      h('span', null, session.get()?.email ?? ''),
       ' ',
       h(
         'button',
@@ -97,7 +99,7 @@ async function render() {
 }
 
 /** @param {unknown} e */
-export function errorBox(e) {
+function errorBox(e) {
   if (e instanceof ApiError && e.status === 401) {
     setTimeout(() => go('#/login'));
     return h('p', null, 'Signed out.');
@@ -252,11 +254,7 @@ async function downloadForm(c) {
       ),
       h('input', { name: 'market', value: 'BTC/USD', 'aria-label': 'market' }),
       h('input', { name: 'symbol', placeholder: 'store as (optional)' }),
-      h(
-        'select',
-        { name: 'timeframe' },
-        ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i }, i)),
-      ),
+      intervalSelect('timeframe', '1m'),
       h('input', { name: 'since', placeholder: 'since: 2024-01-01 or an ISO time', required: true }),
       h('input', { name: 'until', placeholder: 'until (optional)' }),
       h('button', { type: 'submit' }, 'Download'),
@@ -312,11 +310,7 @@ function importForm(c) {
         required: true,
         pattern: '[A-Za-z0-9._:\\-]{1,40}',
       }),
-      h(
-        'select',
-        { name: 'interval' },
-        ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i, selected: i === '1d' }, i)),
-      ),
+      intervalSelect('interval', '1d'),
       h('input', { type: 'file', name: 'file', accept: '.csv,text/csv' }),
       h('button', { type: 'submit' }, 'Import'),
     ),
@@ -404,9 +398,7 @@ async function strategiesView(c) {
     if (s) c.go(`#/strategies/${s.id}`);
   };
   const blank = async () => {
-    const s = await attempt(() =>
-      c.api.post('/api/strategies', { name: 'New strategy', graph: { version: 1, nodes: [], edges: [] } }),
-    );
+    const s = await attempt(() => c.api.post('/api/strategies', { name: 'New strategy', graph: emptyGraph() }));
     if (s) c.go(`#/strategies/${s.id}`);
   };
   const remove = (/** @type {any} */ s) => async () => {

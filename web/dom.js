@@ -112,3 +112,15 @@ export function progressBar(p) {
     h('span', null, `${pct} %`),
   );
 }
+
+/** The candle intervals the forms offer (the API takes these among others). */
+export const FORM_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'];
+
+/** A select of the candle intervals, named `name`, with `dflt` chosen. @param {string} name @param {string} dflt */
+export function intervalSelect(name, dflt) {
+  return h(
+    'select',
+    { name },
+    FORM_INTERVALS.map((i) => h('option', { value: i, selected: i === dflt }, i)),
+  );
+}

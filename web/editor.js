@@ -8,8 +8,9 @@
  */
 import { lineChart } from './chart.js';
 import { runBody } from './run-settings.js';
-import { attempt, fields, h, svgBox, toast } from './dom.js';
+import { attempt, fields, h, intervalSelect, svgBox, toast } from './dom.js';
 import {
+  emptyGraph,
   layoutMissing,
   parseSweep,
   suggestSweep,
@@ -47,7 +48,7 @@ export async function editorView(c, id) {
   ]);
   const types = typeMap(nodeTypes);
   /** @type {import('./graph-model.js').Graph} */
-  let graph = layoutMissing(strategy.graph ?? { version: 1, nodes: [], edges: [] });
+  let graph = layoutMissing(strategy.graph ?? emptyGraph());
   /** @type {import('./graph-model.js').Graph[]} */
   const undo = [];
   let dirty = false;
@@ -404,12 +405,26 @@ export async function editorView(c, id) {
     drawInspector();
   }
 
+  /** The graph goes to a run as stored: saved first if changed, and only if it compiles. */
+  async function readyToRun() {
+    if (dirty && !(await save())) return false;
+    if (!report.ok) toast('Fix the compile errors first.', 'error');
+    return report.ok;
+  }
+
+  function undoLast() {
+    const last = undo.pop();
+    if (!last) return;
+    graph = last;
+    markDirty();
+    draw();
+  }
+
   /** @param {'backtest' | 'session'} what */
   const launch = (what) => async (/** @type {Event} */ ev) => {
     ev.preventDefault();
     const f = fields(/** @type {HTMLFormElement} */ (ev.target));
-    if (dirty && !(await save())) return;
-    if (!report.ok) return toast('Fix the compile errors first.', 'error');
+    if (!(await readyToRun())) return;
     const body = { strategyId: id, ...runBody(f, what) };
     if (what === 'backtest') {
       const bt = await attempt(() => c.api.post('/api/backtests', body));
@@ -425,8 +440,7 @@ export async function editorView(c, id) {
     const f = fields(/** @type {HTMLFormElement} */ (ev.target));
     const grid = parseSweep(f.grid ?? '', graph, types);
     if (grid.error !== undefined) return toast(`Sweep: ${grid.error}`, 'error');
-    if (dirty && !(await save())) return;
-    if (!report.ok) return toast('Fix the compile errors first.', 'error');
+    if (!(await readyToRun())) return;
     const r = await attempt(() =>
       c.api.post('/api/backtests/sweep', {
         strategyId: id,
@@ -460,11 +474,7 @@ export async function editorView(c, id) {
       change(selected ? removeNode(graph, selected) : removeEdge(graph, /** @type {string} */ (selectedEdge)));
       selected = selectedEdge = null;
       draw();
-    } else if (ev.key === 'z' && (ev.ctrlKey || ev.metaKey) && undo.length) {
-      graph = /** @type {any} */ (undo.pop());
-      markDirty();
-      draw();
-    }
+    } else if (ev.key === 'z' && (ev.ctrlKey || ev.metaKey)) undoLast();
   };
   document.addEventListener('keydown', onKey);
   const onUnload = (/** @type {BeforeUnloadEvent} */ ev) => dirty && ev.preventDefault();
@@ -536,12 +546,6 @@ export async function editorView(c, id) {
       { name: 'symbol' },
       symbols.map((/** @type {any} */ s) => h('option', { value: s.symbol }, s.symbol)),
     );
-  const intervalSelect = (/** @type {string} */ dflt) =>
-    h(
-      'select',
-      { name: 'interval' },
-      ['1m', '5m', '15m', '1h', '4h', '1d'].map((i) => h('option', { value: i, selected: i === dflt }, i)),
-    );
   draw();
   return h(
     'section',
@@ -556,7 +560,7 @@ export async function editorView(c, id) {
         'button',
         {
           class: 'secondary',
-          onclick: () => undo.length && ((graph = /** @type {any} */ (undo.pop())), markDirty(), draw()),
+          onclick: undoLast,
         },
         'Undo',
       ),
@@ -571,7 +575,7 @@ export async function editorView(c, id) {
         { class: 'inline', onsubmit: preview },
         h('strong', null, 'Preview'),
         symbolSelect(),
-        intervalSelect('1m'),
+        intervalSelect('interval', '1m'),
         h('input', { name: 'limit', type: 'number', value: 300, min: 10, max: 5000 }),
         h('button', { type: 'submit', class: 'secondary' }, 'Preview'),
       ),
@@ -580,7 +584,7 @@ export async function editorView(c, id) {
         { class: 'inline', onsubmit: launch('backtest') },
         h('strong', null, 'Backtest'),
         symbolSelect(),
-        intervalSelect('1d'),
+        intervalSelect('interval', '1d'),
         h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee',
@@ -599,7 +603,7 @@ export async function editorView(c, id) {
           'aria-label': 'parameter grid',
         }),
         symbolSelect(),
-        intervalSelect('1d'),
+        intervalSelect('interval', '1d'),
         h('input', { name: 'balance', type: 'number', value: 10000, min: 1, 'aria-label': 'starting balance' }),
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee, rank by',

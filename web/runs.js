@@ -155,16 +155,20 @@ export async function backtestView(c, id) {
       ),
     );
   };
-  await show(await c.api.get(`/api/backtests/${enc}`));
+  let state = await c.api.get(`/api/backtests/${enc}`);
+  await show(state);
   c.onLeave(
     c.live.on(`backtest:${id}`, (e) => {
+      // each of these events carries the status, progress and error the page shows (no refetch)
       if (
         e.type === 'backtest.progress' ||
         e.type === 'backtest.status' ||
         e.type === 'backtest.done' ||
         e.type === 'backtest.failed'
-      )
-        void c.api.get(`/api/backtests/${enc}`).then(show, () => {});
+      ) {
+        state = { ...state, ...e.data };
+        void attempt(() => show(state));
+      }
     }),
   );
   return h('section', null, h('h1', null, 'Backtest'), head, body);
@@ -228,10 +232,11 @@ export async function sessionsView(c) {
 /** @param {import('./app.js').Ctx} c @param {string} id */
 export async function sessionView(c, id) {
   const enc = encodeURIComponent(id);
-  const [s0, equity0, trades0] = await Promise.all([
+  const [s0, equity0, trades0, refused0] = await Promise.all([
     c.api.get(`/api/forward-tests/${enc}`),
     c.api.get(`/api/forward-tests/${enc}/equity`),
     c.api.get(`/api/forward-tests/${enc}/trades`),
+    c.api.get(`/api/forward-tests/${enc}/orders?status=refused&limit=50`),
   ]);
   let s = s0;
   const points = /** @type {{ ts: string, equity: number }[]} */ (
@@ -273,7 +278,7 @@ export async function sessionView(c, id) {
     );
   };
   const drawCharts = () => charts.replaceChildren(equityCharts(points, `Equity (${points.length} points)`));
-  const refused = /** @type {any[]} */ (await c.api.get(`/api/forward-tests/${enc}/orders?status=refused&limit=50`));
+  const refused = /** @type {any[]} */ (refused0);
   const refusedBox = h('div');
   const drawRefused = () =>
     refusedBox.replaceChildren(

@@ -5,10 +5,11 @@ import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
-const fx = backtestingPy;
-const loadGoog = googBars;
-const expected = JSON.parse(fx('expected/smacross_10_30_stats.json')).stats as Record<string, number | string>;
-const expectedTrades = fx('expected/smacross_10_30_trades.csv')
+const expected = JSON.parse(backtestingPy('expected/smacross_10_30_stats.json')).stats as Record<
+  string,
+  number | string
+>;
+const expectedTrades = backtestingPy('expected/smacross_10_30_trades.csv')
   .trim()
   .split('\n')
   .slice(1)
@@ -18,7 +19,7 @@ const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-300, Math.ab
 
 describe('golden strategy: SMA(10/30) crossover on GOOG equals backtesting.py', () => {
   const plan = compileGraph(templateById('sma-crossover')!.graph).plan!;
-  const res = runBacktest(plan, loadGoog(), { cash: 10_000, allowShort: true, wholeUnits: true });
+  const res = runBacktest(plan, googBars(), { cash: 10_000, allowShort: true, wholeUnits: true });
 
   it('makes the same 66 trades at the same bars, sizes and prices', () => {
     expect(res.trades).toHaveLength(expectedTrades.length);
@@ -76,7 +77,7 @@ describe('golden strategy: SMA(10/30) crossover on GOOG equals backtesting.py', 
   });
 
   it('is deterministic: the same input gives a byte-identical result', () => {
-    const again = runBacktest(plan, loadGoog(), { cash: 10_000, allowShort: true, wholeUnits: true });
+    const again = runBacktest(plan, googBars(), { cash: 10_000, allowShort: true, wholeUnits: true });
     expect(JSON.stringify({ ...again, equity: [...again.equity] })).toBe(
       JSON.stringify({ ...res, equity: [...res.equity] }),
     );

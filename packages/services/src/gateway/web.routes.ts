@@ -64,7 +64,7 @@ export const webRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts)
         'NOT_FOUND',
         files.size
           ? `no file ${JSON.stringify(name)} in the web app`
-          : `the browser app is not installed here (no ${WEB_DIR}); the API is at /api and its docs at /docs`,
+          : 'the browser app is not installed here (its web/ folder is missing); the API is at /api and its docs at /docs',
       );
     reply.header('etag', f.etag).header('cache-control', 'no-cache');
     if (f.type.startsWith('text/html')) reply.header('content-security-policy', CSP);

@@ -103,8 +103,8 @@ describe('notifications WebSocket', () => {
   it('bounds what one client holds: connections per user, channels per connection, messages a second', async () => {
     const u = await t.user();
     const conns = [];
-    // WS_MAX_CONNECTIONS_PER_USER, 32 by default
-    for (let i = 0; i < 32; i++) conns.push(await connect(base, token(u)));
+    // WS_MAX_CONNECTIONS_PER_USER (32 by default)
+    for (let i = 0; i < t.rt.config.http.wsConnectionsPerUser; i++) conns.push(await connect(base, token(u)));
     const over = await connect(base, token(u));
     expect(await over.closed).toBe(4429);
     expect((await connect(base, token(b))).ws.readyState).toBe(WebSocket.OPEN); // another user is not held back
