@@ -10,6 +10,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
   let a: Awaited<ReturnType<TestApp['user']>>;
   let b: Awaited<ReturnType<TestApp['user']>>;
   const ids: Record<string, string> = {};
+  let walkForwardId = '';
 
   beforeAll(async () => {
     // history downloads go to a closed local port: they fail at once, and their job rows still exist
@@ -60,12 +61,22 @@ describe('access matrix: another user never reaches a row by its id', () => {
       payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },
     });
     ids['backtests/sweeps'] = sweep.json().sweepId;
+    // a walk-forward is a backtest row too; its own view needs one (a single run answers 404 there)
+    walkForwardId = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/backtests/walk-forward',
+        headers: a.auth,
+        payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] }, folds: 2 },
+      })
+    ).json().id;
     // let the jobs finish so every sub-resource (trades, report...) exists for A
-    for (let i = 0; i < 200; i++) {
-      const s = (await t.app.inject({ url: `/api/backtests/${ids.backtests}`, headers: a.auth })).json().status;
-      if (s === 'done') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    for (const id of [ids.backtests, walkForwardId])
+      for (let i = 0; i < 200; i++) {
+        const s = (await t.app.inject({ url: `/api/backtests/${id}`, headers: a.auth })).json().status;
+        if (s === 'done') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
     ids['analytics/backtests'] = ids.backtests!;
   });
   afterAll(() => t.stop());
@@ -80,7 +91,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
       const m = /^\/api\/(.+?)\/:(\w+)(\/.*)?$/.exec(r.url);
       const resource = m?.[1];
       if (!m || m[2] === 'symbol' || m[2] === 'templateId') continue; // shared market data and public templates
-      const id = ids[resource!];
+      const id = r.url.endsWith('/walk-forward') ? walkForwardId : ids[resource!];
       if (!id) {
         unmapped.push(`${r.method} ${r.url}`);
         continue;

@@ -99,6 +99,12 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'POST /api/forward-tests/': { strategyId: ids.strategies, symbol: 'BTCUSD' },
       'POST /api/backtests/': { strategyId: ids.strategies, symbol: 'GOOG' },
       'POST /api/backtests/sweep': { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },
+      'POST /api/backtests/walk-forward': {
+        strategyId: ids.strategies,
+        symbol: 'GOOG',
+        params: { 'fast.period': [5] },
+        folds: 2,
+      },
       'POST /api/alerts/': { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 },
     };
     const doc = (await t.app.inject({ url: '/docs/json' })).json() as {

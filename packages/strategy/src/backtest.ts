@@ -20,6 +20,12 @@ export interface BacktestOptions {
   equityBuffer?: Float64Array;
   /** likewise for the per-bar signal codes */
   signalsBuffer?: Int8Array;
+  /**
+   * The first bar that may trade (default 0). Bars before it only warm the indicators up: their
+   * signals are dropped, and the result (equity, trades' bar indexes, statistics) starts at this bar.
+   * Walk-forward windows use it to give each window the history its indicators need.
+   */
+  tradeFrom?: number;
   /** called every ~1% with progress 0..1; return true to cancel */
   onProgress?: (p: number) => boolean | void;
 }
@@ -54,6 +60,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const n = bars.length;
   const signals = o.signalsBuffer && o.signalsBuffer.length >= n ? o.signalsBuffer : new Int8Array(n);
   plan.instantiate().run(bars, signals);
+  const from = Math.min(Math.max(0, Math.floor(o.tradeFrom ?? 0)), n);
+  if (from > 0) signals.fill(-1, 0, from);
   const { open, high, low, close, ts } = bars;
   const feeRate = o.feeRate ?? 0;
   const feeFixed = o.feeFixed ?? 0;
@@ -198,8 +206,22 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     exit(n - 1, onClose ? close[n - 1]! : open[n - 1]!, false);
     equity[n - 1] = cash;
   }
-  const stats = computeStats({ equity, time: ts, close, trades, firstTradingBar: firstTradingBar(plan), totalFees });
   o.onProgress?.(1);
+  if (from > 0) {
+    // the result starts at the first bar that could trade: the warm-up bars are not part of it
+    const shifted = trades.map((t) => ({ ...t, entryBar: t.entryBar - from, exitBar: t.exitBar - from }));
+    const eq = equity.subarray(from);
+    const stats = computeStats({
+      equity: eq,
+      time: ts.subarray(from),
+      close: close.subarray(from),
+      trades: shifted,
+      firstTradingBar: Math.max(0, firstTradingBar(plan) - from),
+      totalFees,
+    });
+    return { trades: shifted, equity: eq, stats, totalFees, finalCash: cash, cancelled };
+  }
+  const stats = computeStats({ equity, time: ts, close, trades, firstTradingBar: firstTradingBar(plan), totalFees });
   return { trades, equity, stats, totalFees, finalCash: cash, cancelled };
 }
 

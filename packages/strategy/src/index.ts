@@ -12,3 +12,5 @@ export * from './backtest.ts';
 export * from './report.ts';
 export * from './sweep-pool.ts';
 export * from './engine-pool.ts';
+export * from './grid.ts';
+export * from './walk-forward.ts';

@@ -119,4 +119,92 @@ describe('backtest service', () => {
     });
     expect(bad.statusCode).toBe(400);
   });
+
+  it('runs a walk-forward: picks in sample, tests out of sample, chains the windows into one result', async () => {
+    const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
+    const body = {
+      strategyId: strat.id,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      allowShort: true,
+      feeRate: 0.001,
+      params: { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] },
+      folds: 4,
+      outOfSamplePct: 25,
+    };
+    const r = await call(a, 'POST', '/api/backtests/walk-forward', body);
+    expect(r.statusCode).toBe(202);
+    expect(r.json()).toMatchObject({ status: 'queued', combinations: 6, folds: 4, backtests: 6 * 5 + 4 });
+    const id = r.json().id;
+    await waitDone(a, id);
+    const row = (await call(a, 'GET', `/api/backtests/${id}`)).json();
+    expect(row).toMatchObject({ status: 'done', progress: 1, kind: 'walk-forward' });
+    expect(row.parameters.walkForward).toMatchObject({
+      folds: 4,
+      outOfSamplePct: 25,
+      anchored: false,
+      rankBy: 'sharpe',
+    });
+    expect((await call(a, 'GET', '/api/backtests')).json().find((x: { id: string }) => x.id === id).kind).toBe(
+      'walk-forward',
+    );
+
+    const wf = (await call(a, 'GET', `/api/backtests/${id}/walk-forward`)).json();
+    expect(wf.folds).toHaveLength(4);
+    expect(wf.lookback).toBe(148);
+    expect(wf.fullPeriod.combo).toEqual(expect.objectContaining({ 'fast.period': expect.any(Number) }));
+    // each fold's pick is one of the grid's points, tested on the window right after the bars it was picked on
+    for (const [i, f] of wf.folds.entries()) {
+      expect(body.params['fast.period']).toContain(f.chosen['fast.period']);
+      expect(Date.parse(f.outOfSample.from)).toBeGreaterThan(Date.parse(f.inSample.to));
+      if (i > 0) expect(f.startEquity).toBeCloseTo(wf.folds[i - 1].endEquity, 9);
+    }
+    // the chained out-of-sample run is the backtest's result: equity, trades, statistics, report
+    const eq = (await call(a, 'GET', `/api/backtests/${id}/equity`)).json();
+    expect(eq[0].ts).toBe(wf.folds[0].outOfSample.from);
+    expect(eq.at(-1).ts).toBe(wf.folds[3].outOfSample.to);
+    const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
+    expect(trades).toHaveLength(row.metrics.trades);
+    const pnl = trades.reduce((s: number, t: { pnl: number }) => s + t.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(eq.at(-1).equity * 100));
+    expect(eq.at(-1).equity).toBeCloseTo(wf.folds[3].endEquity, 9);
+    const html = await call(a, 'GET', `/api/backtests/${id}/report`);
+    expect(html.statusCode).toBe(200);
+    expect(html.body).toContain('<svg');
+
+    // a single run has no walk-forward view; another user sees nothing
+    const single = (await call(a, 'POST', '/api/backtests', { strategyId: strat.id, symbol: 'GOOG' })).json();
+    expect((await call(a, 'GET', `/api/backtests/${single.id}/walk-forward`)).json().error.message).toMatch(
+      /not a walk-forward/,
+    );
+    expect((await call(b, 'GET', `/api/backtests/${id}/walk-forward`)).statusCode).toBe(404);
+    expect((await call(b, 'POST', '/api/backtests/walk-forward', body)).statusCode).toBe(404);
+  });
+
+  it('refuses a walk-forward it cannot run, saying why', async () => {
+    const graph = templateById('sma-crossover')!.graph;
+    const post = (extra: object) =>
+      call(a, 'POST', '/api/backtests/walk-forward', {
+        graph,
+        symbol: 'GOOG',
+        params: { 'fast.period': [5] },
+        ...extra,
+      });
+    expect((await post({ folds: 1 })).statusCode).toBe(400);
+    expect((await post({ outOfSamplePct: 60 })).statusCode).toBe(400);
+    const big = await post({
+      params: { 'fast.period': [...Array(100).keys()].map((i) => i + 2), 'slow.period': [30, 40, 50, 60, 70, 80, 90] },
+      folds: 20,
+    });
+    expect(big.json().error.message).toMatch(/700 combinations over 20 folds make 14720 backtests; at most 5000/);
+    expect((await post({ params: { 'fast.period': [0] } })).json().error.message).toMatch(/does not compile/);
+    // too little history for the windows: the job fails with the sizes
+    const r = await post({ from: '2004-08-19', to: '2004-09-30', folds: 20, outOfSamplePct: 5 });
+    expect(r.statusCode).toBe(202);
+    await waitDone(a, r.json().id);
+    const row = (await call(a, 'GET', `/api/backtests/${r.json().id}`)).json();
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/30 bars make out-of-sample windows of 0 bars/);
+  });
 });

@@ -4,6 +4,9 @@ import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@alg
 import {
   compileGraph,
   EnginePool,
+  gridSize,
+  gridVariants,
+  RANK_BY,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -37,20 +40,25 @@ const Base = {
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
 };
 const CreateBody = z.strictObject(Base);
-const SweepBody = z.strictObject({
+const Grid = z.record(
+  z.string().regex(/^[^.]+\.[^.]+$/, 'keys look like "nodeId.param"'),
+  z
+    .array(z.union([z.number(), z.string()]))
+    .min(1)
+    .max(100),
+);
+const SweepBody = z.strictObject({ ...Base, params: Grid, rankBy: z.enum(RANK_BY).default('sharpe') });
+const WalkForwardBody = z.strictObject({
   ...Base,
-  params: z.record(
-    z.string().regex(/^[^.]+\.[^.]+$/, 'keys look like "nodeId.param"'),
-    z
-      .array(z.union([z.number(), z.string()]))
-      .min(1)
-      .max(100),
-  ),
-  rankBy: z
-    .enum(['sharpe', 'sortino', 'returnPct', 'calmar', 'profitFactor', 'sqn', 'maxDrawdownPct'])
-    .default('sharpe'),
+  params: Grid,
+  rankBy: z.enum(RANK_BY).default('sharpe'),
+  folds: z.number().int().min(2).max(20).default(5),
+  outOfSamplePct: z.number().min(5).max(50).default(25),
+  anchored: z.boolean().default(false),
 });
 const MAX_SWEEP = 500;
+/** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
+const MAX_WALK_FORWARD_RUNS = 5_000;
 
 const view = (r: BacktestRow) => ({
   id: r.id,
@@ -60,6 +68,7 @@ const view = (r: BacktestRow) => ({
   interval: r.interval,
   strategyId: r.strategyId,
   sweepId: r.sweepId,
+  kind: r.parameters.walkForward ? 'walk-forward' : r.sweepId ? 'sweep' : 'single',
   parameters: r.parameters,
   metrics: r.metrics,
   ...(r.error ? { error: r.error } : {}),
@@ -115,6 +124,28 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     allowShort: b.allowShort,
     fillOn: b.fillOn,
   });
+  /** a backtest row, queued */
+  async function enqueue(
+    userId: string,
+    strategyId: string | null,
+    snapshot: Graph,
+    body: { symbol: string; interval: string },
+    parameters: Record<string, unknown>,
+    sweepId?: string,
+  ) {
+    const row = await repo.create({
+      userId,
+      strategyId,
+      ...(sweepId ? { sweepId } : {}),
+      snapshot,
+      symbol: body.symbol,
+      interval: body.interval,
+      parameters,
+    });
+    await rt.queue.add(BACKTEST_QUEUE, { backtestId: row.id }, { jobId: row.id });
+    ctx.metrics.backtests.inc({ status: 'queued' });
+    return row;
+  }
   async function mine(req: { params: { id: string } }, userId: string) {
     const r = await repo.get(req.params.id, userId);
     if (!r) throw notFound('backtest');
@@ -139,16 +170,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/', { schema: { tags: ['backtest'], body: CreateBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, strategyId } = await resolveGraph(user.id, req.body);
-        const row = await repo.create({
-          userId: user.id,
-          strategyId,
-          snapshot: graph,
-          symbol: req.body.symbol,
-          interval: req.body.interval,
-          parameters: paramsOf(req.body),
-        });
-        await rt.queue.add(BACKTEST_QUEUE, { backtestId: row.id }, { jobId: row.id });
-        ctx.metrics.backtests.inc({ status: 'queued' });
+        const row = await enqueue(user.id, strategyId, graph, req.body, paramsOf(req.body));
         return reply.status(202).send({ id: row.id, status: 'queued' });
       });
 
@@ -157,42 +179,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/sweep', { schema: { tags: ['backtest'], body: SweepBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, strategyId } = await resolveGraph(user.id, req.body);
-        const keys = Object.keys(req.body.params);
-        let combos: Record<string, number | string>[] = [{}];
-        for (const k of keys) combos = combos.flatMap((c) => req.body.params[k]!.map((v) => ({ ...c, [k]: v })));
-        if (combos.length > MAX_SWEEP)
-          throw new AppError('VALIDATION_FAILED', `the grid has ${combos.length} combinations; at most ${MAX_SWEEP}`);
-        const variants = combos.map((combo) => {
-          const g = structuredClone(graph);
-          for (const [k, v] of Object.entries(combo)) {
-            const [nodeId, param] = k.split('.') as [string, string];
-            const node = g.nodes.find((n) => n.id === nodeId);
-            if (!node) throw new AppError('VALIDATION_FAILED', `the strategy has no node "${nodeId}"`);
-            node.data = { ...node.data, [param]: v };
-          }
-          const rep = compileGraph(g).report;
-          if (!rep.ok)
-            throw new AppError(
-              'VALIDATION_FAILED',
-              `combination ${JSON.stringify(combo)} does not compile: ${rep.errors[0]?.message}`,
-              rep.errors,
-            );
-          return { g, combo };
-        });
+        const variants = gridVariants(graph, req.body.params, MAX_SWEEP);
         const sweepId = randomUUID();
         const ids: string[] = [];
-        for (const { g, combo } of variants) {
-          const row = await repo.create({
-            userId: user.id,
-            strategyId,
-            sweepId,
-            snapshot: g,
-            symbol: req.body.symbol,
-            interval: req.body.interval,
-            parameters: { ...paramsOf(req.body), combo, rankBy: req.body.rankBy },
-          });
-          await rt.queue.add(BACKTEST_QUEUE, { backtestId: row.id }, { jobId: row.id });
-          ids.push(row.id);
+        for (const { graph: g, combo } of variants) {
+          const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy };
+          ids.push((await enqueue(user.id, strategyId, g, req.body, parameters, sweepId)).id);
         }
         return reply.status(202).send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy });
       });
@@ -224,6 +216,33 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             rows.reduce((s, x) => s + (x.status === 'done' || x.status === 'failed' ? 1 : x.progress), 0) / rows.length,
           ranked,
         };
+      });
+
+      r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
+        const user = userOf(req);
+        const { graph, strategyId } = await resolveGraph(user.id, req.body);
+        const { params, rankBy, folds, outOfSamplePct, anchored } = req.body;
+        const combinations = gridSize(params);
+        const backtests = combinations * (folds + 1) + folds;
+        if (backtests > MAX_WALK_FORWARD_RUNS)
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `${combinations} combinations over ${folds} folds make ${backtests} backtests; at most ${MAX_WALK_FORWARD_RUNS}`,
+          );
+        gridVariants(graph, params, MAX_SWEEP); // every combination compiles, or a 400 now rather than a failed job
+        const row = await enqueue(user.id, strategyId, graph, req.body, {
+          ...paramsOf(req.body),
+          walkForward: { grid: params, rankBy, folds, outOfSamplePct, anchored },
+        });
+        return reply.status(202).send({ id: row.id, status: 'queued', combinations, folds, backtests });
+      });
+
+      r.get('/:id/walk-forward', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
+        const row = await mine(req, userOf(req).id);
+        if (!row.parameters.walkForward)
+          throw new AppError('NOT_FOUND', 'this backtest is a single run, not a walk-forward');
+        const a = (await artifact(row)) as { walkForward?: object };
+        return { id: row.id, spec: row.parameters.walkForward, ...a.walkForward };
       });
 
       r.get('/:id', { schema: { tags: ['backtest'], params: Id } }, async (req) =>
@@ -266,7 +285,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.get('/:id/report', { schema: { tags: ['backtest'], params: Id } }, async (req, reply) => {
         const row = await mine(req, userOf(req).id);
         const a = await artifact(row);
-        const cols = toColumns(await candlesOf(rt, row));
+        const first = a.equity.ts[0] ?? -Infinity;
+        const cols = toColumns((await candlesOf(rt, row)).filter((c) => c.ts >= first));
         const { computeStats } = await import('@algotrade/core');
         const trades = (a.trades as { entryTime: string; exitTime: string }[]).map((t) => ({
           ...t,

@@ -1,4 +1,4 @@
-import { AppError, TOPICS, type JobContext } from '@algotrade/core';
+import { AppError, TOPICS, type JobContext, type Stats, type TradeRecord } from '@algotrade/core';
 import {
   backtestsRepo,
   candlesRepo,
@@ -7,7 +7,18 @@ import {
   type BacktestRow,
   type Runtime,
 } from '@algotrade/adapters';
-import { compileGraph, runBacktest, toColumns, type EnginePool } from '@algotrade/strategy';
+import {
+  compileGraph,
+  gridVariants,
+  runBacktest,
+  toColumns,
+  walkForward,
+  WalkForwardCancelled,
+  type EnginePool,
+  type ParamGrid,
+  type WalkForwardSpec,
+  type WindowRunner,
+} from '@algotrade/strategy';
 
 export const BACKTEST_QUEUE = 'backtests';
 
@@ -20,6 +31,8 @@ export interface BacktestParams {
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
+  /** set on a walk-forward: its grid and folds */
+  walkForward?: WalkForwardSpec & { grid: ParamGrid };
 }
 
 /** JSON-safe statistics: non-finite numbers become null. */
@@ -81,11 +94,17 @@ export async function processBacktest(
       }
       return job.signal.aborted;
     };
-    // on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline
-    const res = pool
-      ? await pool.run(row.strategySnapshot, bars, options, onProgress)
-      : runBacktest(plan, bars, { ...options, onProgress });
-    if (res.cancelled || job.signal.aborted) {
+    let res: Outcome | null;
+    let summary: object | undefined;
+    if (p.walkForward) {
+      const wf = await runWalkForward(row.strategySnapshot, bars, options, p.walkForward, pool, onProgress);
+      res = wf && { trades: wf.trades, equity: wf.equity.equity, ts: wf.equity.ts, stats: wf.stats };
+      if (wf) {
+        const { folds, efficiency, chosen, fullPeriod, lookback, warnings } = wf;
+        summary = cleanStats({ folds, efficiency, chosen, fullPeriod, lookback, warnings });
+      }
+    } else res = await runOne(row.strategySnapshot, plan, bars, options, pool, onProgress);
+    if (!res || job.signal.aborted) {
       await repo.update(row.id, { status: 'cancelled', finishedAt: new Date() });
       await publish('backtest.cancelled', { status: 'cancelled' });
       return;
@@ -99,7 +118,8 @@ export async function processBacktest(
           entryTime: new Date(t.entryTime).toISOString(),
           exitTime: new Date(t.exitTime).toISOString(),
         })),
-        equity: { ts: Array.from(bars.ts), equity: Array.from(res.equity) },
+        equity: { ts: Array.from(res.ts), equity: Array.from(res.equity) },
+        ...(summary ? { walkForward: summary } : {}),
       }),
       'application/json',
     );
@@ -119,6 +139,56 @@ export async function processBacktest(
     await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() });
     await publish('backtest.failed', { status: 'failed', error: message });
     if (!(e instanceof AppError)) throw e;
+  }
+}
+
+type Options = Parameters<EnginePool['run']>[2];
+interface Outcome {
+  trades: TradeRecord[];
+  equity: ArrayLike<number>;
+  ts: ArrayLike<number>;
+  stats: Stats;
+}
+
+/** One backtest: on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline. */
+async function runOne(
+  graph: unknown,
+  plan: NonNullable<ReturnType<typeof compileGraph>['plan']>,
+  bars: ReturnType<typeof toColumns>,
+  options: Options,
+  pool: EnginePool | undefined,
+  onProgress: (x: number) => boolean,
+): Promise<Outcome | null> {
+  const res = pool
+    ? await pool.run(graph, bars, options, onProgress)
+    : runBacktest(plan, bars, { ...options, onProgress });
+  return res.cancelled ? null : { trades: res.trades, equity: res.equity, ts: bars.ts, stats: res.stats };
+}
+
+/**
+ * A walk-forward: its backtests on the pool's threads (embedded) or inline, one at a time, yielding
+ * between them so progress and cancellation get through. null when cancelled.
+ */
+async function runWalkForward(
+  graph: unknown,
+  bars: ReturnType<typeof toColumns>,
+  options: Options,
+  spec: WalkForwardSpec & { grid: ParamGrid },
+  pool: EnginePool | undefined,
+  onProgress: (x: number) => boolean,
+) {
+  const variants = gridVariants(graph as never, spec.grid, Infinity);
+  const run: WindowRunner = pool
+    ? (g, b, o) => pool.run(g, b, o)
+    : async (g, b, o) => {
+        await new Promise((r) => setImmediate(r));
+        return runBacktest(compileGraph(g).plan!, b, o);
+      };
+  try {
+    return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);
+  } catch (e) {
+    if (e instanceof WalkForwardCancelled) return null;
+    throw e;
   }
 }
 

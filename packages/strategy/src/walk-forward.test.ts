@@ -1,0 +1,177 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { googBars } from '../../../test/helpers/goog.ts';
+import { runBacktest, type BacktestOptions } from './backtest.ts';
+import { compileGraph } from './compiler.ts';
+import { gridVariants, scoreOf } from './grid.ts';
+import { EnginePool } from './engine-pool.ts';
+import { templateById } from './templates.ts';
+import { sliceBars, walkForward, WalkForwardCancelled, walkForwardWindows, type WindowRunner } from './walk-forward.ts';
+
+const bars = googBars();
+const graph = templateById('sma-crossover')!.graph;
+const variants = gridVariants(graph, { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] }, 100);
+const options = { cash: 10_000, wholeUnits: true, allowShort: true, feeRate: 0.001 };
+const inline: WindowRunner = async (g, b, o) => runBacktest(compileGraph(g).plan!, b, o);
+const plainRun = (g: (typeof variants)[number]['graph'], to: number, o: Partial<BacktestOptions> = {}) =>
+  runBacktest(compileGraph(g).plan!, sliceBars(bars, 0, to), { ...options, ...o });
+
+describe('walk-forward windows', () => {
+  it('chain the out-of-sample windows to the last bar, each after its own in-sample window', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 50, max: 100_000 }),
+        fc.integer({ min: 2, max: 20 }),
+        fc.integer({ min: 5, max: 50 }),
+        fc.boolean(),
+        (n, folds, outOfSamplePct, anchored) => {
+          const { windows, oosBars } = walkForwardWindows(n, { folds, outOfSamplePct, anchored });
+          expect(windows).toHaveLength(folds);
+          expect(windows[folds - 1]!.oosTo).toBe(n);
+          windows.forEach((w, i) => {
+            expect(w.isTo).toBe(w.oosFrom); // chosen on the bars just before, never on the tested ones
+            expect(w.isFrom).toBeLessThanOrEqual(w.isTo);
+            expect(w.isFrom).toBeGreaterThanOrEqual(0);
+            if (anchored) expect(w.isFrom).toBe(0);
+            else expect(w.isTo - w.isFrom).toBe(windows[0]!.isTo - windows[0]!.isFrom);
+            if (i > 0) expect(w.oosFrom).toBe(windows[i - 1]!.oosTo);
+            if (i < folds - 1) expect(w.oosTo - w.oosFrom).toBe(oosBars);
+          });
+          // the out-of-sample share is what was asked: the in-sample window takes what rounding leaves over
+          const p = outOfSamplePct / 100;
+          const d = folds + (1 - p) / p;
+          const slack = windows[0]!.isTo - windows[0]!.isFrom - (oosBars * (1 - p)) / p;
+          expect(slack).toBeGreaterThanOrEqual(-1e-9);
+          expect(slack).toBeLessThan(d);
+        },
+      ),
+    );
+  });
+});
+
+describe('tradeFrom: warm-up bars that do not trade', () => {
+  const plan = compileGraph(graph).plan!;
+  it('is the plain run when 0', () => {
+    const a = runBacktest(plan, bars, options);
+    const b = runBacktest(plan, bars, { ...options, tradeFrom: 0 });
+    expect(b.trades).toEqual(a.trades);
+    expect(Array.from(b.equity)).toEqual(Array.from(a.equity));
+  });
+  it('starts the result at that bar, flat, and trades only after it', () => {
+    const k = 700;
+    const r = runBacktest(plan, bars, { ...options, tradeFrom: k });
+    expect(r.equity.length).toBe(bars.length - k);
+    expect(r.equity[0]).toBe(options.cash);
+    expect(r.stats.start).toBe(new Date(bars.ts[k]!).toISOString());
+    expect(r.trades.length).toBeGreaterThan(10);
+    for (const t of r.trades) {
+      expect(t.entryBar).toBeGreaterThanOrEqual(1); // a signal on bar k fills on the next open
+      expect(t.entryTime).toBe(bars.ts[k + t.entryBar]);
+    }
+    // cash reconciles over the window alone
+    const pnl = r.trades.reduce((s, t) => s + t.pnl, 0);
+    expect(r.finalCash).toBeCloseTo(options.cash + pnl, 6);
+  });
+  it('needs only the strategy’s warm-up before the window: a 30-bar lookback gives the same trades as all history', () => {
+    const k = 700;
+    const all = runBacktest(plan, bars, { ...options, tradeFrom: k });
+    const short = runBacktest(plan, sliceBars(bars, k - 30, bars.length), { ...options, tradeFrom: 30 });
+    expect(short.trades).toEqual(all.trades);
+    expect(Array.from(short.equity)).toEqual(Array.from(all.equity));
+  });
+});
+
+describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 grid', () => {
+  const spec = { folds: 4, outOfSamplePct: 25, anchored: true, rankBy: 'sharpe' as const };
+
+  it('picks, in each fold, the combination a plain backtest of the bars before ranks first', async () => {
+    const res = await walkForward(variants, bars, options, spec, inline);
+    const { windows } = walkForwardWindows(bars.length, spec);
+    expect(res.folds).toHaveLength(4);
+    res.folds.forEach((f, i) => {
+      // anchored: the in-sample window is bars [0, oosFrom), a plain backtest with no warm-up machinery
+      const plain = variants.map((v) => plainRun(v.graph, windows[i]!.isTo).stats);
+      const scores = plain.map((s) => scoreOf(s, 'sharpe'));
+      const at = scores.indexOf(Math.max(...scores));
+      expect(f.chosen, `fold ${f.fold}`).toEqual(variants[at]!.combo);
+      expect(f.inSampleStats.sharpe).toBeCloseTo(plain[at]!.sharpe, 12);
+      expect(f.inSampleStats.returnPct).toBeCloseTo(plain[at]!.returnPct, 9);
+    });
+    // the full-period pick is the best of plain backtests over every bar
+    const full = variants.map((v) => plainRun(v.graph, bars.length).stats);
+    const fullScores = full.map((s) => scoreOf(s, 'sharpe'));
+    expect(res.fullPeriod.combo).toEqual(variants[fullScores.indexOf(Math.max(...fullScores))]!.combo);
+  });
+
+  it('tests each choice only on the unseen window that follows, carrying the equity from fold to fold', async () => {
+    const res = await walkForward(variants, bars, options, { ...spec, anchored: false }, inline);
+    const { windows } = walkForwardWindows(bars.length, spec);
+    expect(res.lookback).toBe(3 * 49 + 1); // SMA(50)'s first value is on bar 49
+    let cash = options.cash;
+    res.folds.forEach((f, i) => {
+      const w = windows[i]!;
+      expect(f.startEquity).toBe(cash);
+      expect(f.outOfSample.from).toBe(new Date(bars.ts[w.oosFrom]!).toISOString());
+      // the same window run with all history before it as warm-up gives the same result
+      const v = variants.find((x) => JSON.stringify(x.combo) === JSON.stringify(f.chosen))!;
+      const ref = runBacktest(compileGraph(v.graph).plan!, sliceBars(bars, 0, w.oosTo), {
+        ...options,
+        cash,
+        tradeFrom: w.oosFrom,
+      });
+      expect(f.outOfSampleStats.returnPct).toBeCloseTo(ref.stats.returnPct, 9);
+      expect(f.outOfSampleStats.trades).toBe(ref.trades.length);
+      cash = f.endEquity;
+    });
+    // the chained run: its trades all fall in the out-of-sample windows, and the money reconciles
+    const first = bars.ts[windows[0]!.oosFrom]!;
+    expect(res.equity.ts[0]).toBe(first);
+    expect(res.equity.ts.length).toBe(bars.length - windows[0]!.oosFrom);
+    for (const t of res.trades) expect(t.entryTime).toBeGreaterThan(first);
+    const pnl = res.trades.reduce((s, t) => s + t.pnl, 0);
+    const final = res.equity.equity.at(-1)!;
+    expect(Math.round((options.cash + pnl) * 100)).toBe(Math.round(final * 100));
+    expect(res.stats.trades).toBe(res.trades.length);
+    expect(res.stats.equityFinal).toBe(final);
+    expect(res.folds.reduce((s, f) => s + f.outOfSampleStats.trades, 0)).toBe(res.trades.length);
+    expect(res.chosen.reduce((s, c) => s + c.folds, 0)).toBe(4);
+  });
+
+  it('is deterministic, and the same on a worker-thread pool', async () => {
+    const a = await walkForward(variants, bars, options, spec, inline);
+    const b = await walkForward(variants, bars, options, spec, inline);
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    const pool = new EnginePool(2);
+    try {
+      const c = await walkForward(variants, bars, options, spec, (g, bb, o) => pool.run(g, bb, o), undefined, 2);
+      expect(JSON.stringify(c.folds)).toBe(JSON.stringify(a.folds));
+      expect(c.equity).toEqual(a.equity);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('reports progress up to 1 and stops starting backtests once cancelled', async () => {
+    const seen: number[] = [];
+    await walkForward(variants, bars, options, spec, inline, (p) => void seen.push(p));
+    expect(seen).toHaveLength(variants.length * 5 + 4);
+    expect(seen.at(-1)).toBe(1);
+    expect(seen.every((p, i) => i === 0 || p > seen[i - 1]!)).toBe(true);
+
+    let calls = 0;
+    const counting: WindowRunner = (g, b, o) => {
+      calls++;
+      return inline(g, b, o);
+    };
+    await expect(walkForward(variants, bars, options, spec, counting, () => calls >= 3)).rejects.toBeInstanceOf(
+      WalkForwardCancelled,
+    );
+    expect(calls).toBe(3);
+  });
+
+  it('refuses windows too small to hold a trade, naming the sizes', async () => {
+    await expect(
+      walkForward(variants, sliceBars(bars, 0, 30), options, { ...spec, folds: 20, outOfSamplePct: 5 }, inline),
+    ).rejects.toThrow(/30 bars make out-of-sample windows of 0 bars/);
+  });
+});

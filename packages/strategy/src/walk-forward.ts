@@ -1,0 +1,285 @@
+import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
+import { firstTradingBar, type BacktestOptions } from './backtest.ts';
+import { compileGraph } from './compiler.ts';
+import type { Graph } from './graph.ts';
+import { scoreOf, type Combo, type RankBy } from './grid.ts';
+
+export interface WalkForwardSpec {
+  /** how many out-of-sample windows (2..20) */
+  folds: number;
+  /** each fold's out-of-sample share of its in-sample + out-of-sample span, in % (5..50) */
+  outOfSamplePct: number;
+  /** true: every in-sample window starts at the first bar (expanding); false: it rolls forward */
+  anchored: boolean;
+  rankBy: RankBy;
+}
+
+/** One fold's bars, half-open [from, to) indexes into the whole series. */
+export interface FoldWindow {
+  isFrom: number;
+  isTo: number;
+  oosFrom: number;
+  oosTo: number;
+}
+
+/**
+ * The folds' windows over n bars. The out-of-sample windows are consecutive, do not overlap and end
+ * at the last bar; each fold's in-sample window ends where its out-of-sample window starts, so a
+ * choice is only ever made on bars before the ones it is tested on. With out-of-sample share p and k
+ * folds, an out-of-sample window is floor(n / (k + (1 - p) / p)) bars and the first in-sample
+ * window what is left (about (1 - p) / p of that: it takes the bars left over by rounding); a rolling
+ * in-sample window keeps that length, an anchored one grows.
+ */
+export function walkForwardWindows(n: number, spec: Pick<WalkForwardSpec, 'folds' | 'outOfSamplePct' | 'anchored'>) {
+  const p = spec.outOfSamplePct / 100;
+  const k = spec.folds;
+  const oos = Math.floor(n / (k + (1 - p) / p));
+  const is = n - k * oos;
+  const out: FoldWindow[] = [];
+  for (let i = 0; i < k; i++) {
+    const oosFrom = is + i * oos;
+    out.push({
+      isFrom: spec.anchored ? 0 : i * oos,
+      isTo: oosFrom,
+      oosFrom,
+      oosTo: oosFrom + oos,
+    });
+  }
+  return { windows: out, oosBars: oos, isBars: is };
+}
+
+export interface WindowRun {
+  stats: Stats;
+  equity: Float64Array;
+  trades: TradeRecord[];
+}
+/** Runs one backtest (inline, or on a worker thread). `options.tradeFrom` marks the window's first bar. */
+export type WindowRunner = (
+  graph: Graph,
+  bars: BarColumns,
+  options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer'>,
+) => Promise<WindowRun>;
+
+export interface FoldResult {
+  fold: number;
+  inSample: { from: string; to: string; bars: number };
+  outOfSample: { from: string; to: string; bars: number };
+  /** the combination that ranked first in sample (ties: the first in grid order) */
+  chosen: Combo;
+  /** its in-sample statistics */
+  inSampleStats: Stats;
+  /** the same combination on the next, unseen window */
+  outOfSampleStats: Stats;
+  /** out-of-sample annualised return / in-sample annualised return; null unless the in-sample one is positive */
+  efficiency: number | null;
+  /** out-of-sample equity at the window's start and end (each window starts with the one before's end) */
+  startEquity: number;
+  endEquity: number;
+  /** set when no combination had a finite score in sample (no trades, say): the first was taken */
+  note?: string;
+}
+
+export interface WalkForwardResult {
+  folds: FoldResult[];
+  /** the out-of-sample windows chained into one run: statistics, equity per bar, trades */
+  stats: Stats;
+  equity: { ts: number[]; equity: number[] };
+  trades: TradeRecord[];
+  /** mean out-of-sample annualised return / mean in-sample annualised return of the chosen combinations */
+  efficiency: number | null;
+  /** how often each chosen combination was chosen, most often first */
+  chosen: { combo: Combo; folds: number }[];
+  /** what a plain sweep over every bar would have picked, and its (in-sample, so optimistic) statistics */
+  fullPeriod: { combo: Combo; stats: Stats };
+  /** bars given before each window to warm indicators up: 3 × the longest warm-up of any combination, + 1 */
+  lookback: number;
+  warnings: string[];
+}
+
+/** A copy of bars [from, to) (a copy, not a view: a view would send the whole series to a worker thread). */
+export function sliceBars(c: BarColumns, from: number, to: number): BarColumns {
+  return {
+    ts: c.ts.slice(from, to),
+    open: c.open.slice(from, to),
+    high: c.high.slice(from, to),
+    low: c.low.slice(from, to),
+    close: c.close.slice(from, to),
+    volume: c.volume.slice(from, to),
+    length: to - from,
+  };
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** Thrown by walkForward when its progress callback asked it to stop. */
+export class WalkForwardCancelled extends Error {
+  constructor() {
+    super('the walk-forward was cancelled');
+    this.name = 'WalkForwardCancelled';
+  }
+}
+
+/**
+ * Walk-forward analysis: for each fold, every combination is backtested on the in-sample window,
+ * the best by `rankBy` is kept, and that one alone is run on the out-of-sample window that follows.
+ * The out-of-sample windows are chained (each starts with the cash the one before ended with) into
+ * one run whose statistics say how the optimisation would have done on data it had not seen.
+ * Every window gets the `lookback` bars before it to warm its indicators up; they do not trade.
+ *
+ * Backtests go through `run`, at most `concurrency` at a time; the in-sample ones of all folds (and
+ * the full-period sweep) are independent, so a pool runs them side by side. `onProgress` gets the
+ * share of backtests done and may return true to cancel: no further backtest starts, and the
+ * promise rejects with WalkForwardCancelled.
+ */
+export async function walkForward(
+  variants: readonly { combo: Combo; graph: Graph }[],
+  bars: BarColumns,
+  options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer' | 'tradeFrom'>,
+  spec: WalkForwardSpec,
+  run: WindowRunner,
+  onProgress?: (share: number) => boolean | void,
+  concurrency = 1,
+): Promise<WalkForwardResult> {
+  if (!variants.length) throw new AppError('VALIDATION_FAILED', 'the grid is empty');
+  const n = bars.length;
+  const { windows, oosBars, isBars } = walkForwardWindows(n, spec);
+  const isMin = Math.min(...windows.map((w) => w.isTo - w.isFrom));
+  if (oosBars < 2 || isMin < 2)
+    throw new AppError(
+      'UNPROCESSABLE',
+      `${n} bars make out-of-sample windows of ${oosBars} bars and in-sample windows of ${isMin}: ` +
+        'a walk-forward needs at least 2 of each; use fewer folds, another out-of-sample share or more history',
+    );
+  // three warm-ups and a bar: a cross needs the bar before its first defined value, and smoothing
+  // seeded from its first values (EMA, RSI, ATR) has forgotten its seed to within 0.3% after three
+  const lookback =
+    3 *
+      Math.max(
+        ...variants.map((v) => {
+          const { plan } = compileGraph(v.graph);
+          return plan ? firstTradingBar(plan) : 0;
+        }),
+      ) +
+    1;
+  const warnings: string[] = [];
+  const warm = (lookback - 1) / 3;
+  if (isBars <= warm)
+    warnings.push(
+      `the first in-sample window has ${isBars} bars but the slowest combination needs ${warm} to warm up: ` +
+        'it cannot trade in the first fold',
+    );
+
+  const total = variants.length * (windows.length + 1) + windows.length;
+  let done = 0;
+  let cancelled = false;
+  const tick = () => {
+    done++;
+    if (onProgress?.(done / total)) cancelled = true;
+  };
+  const check = () => {
+    if (cancelled) throw new WalkForwardCancelled();
+  };
+  // a small gate: at most `concurrency` backtests in flight, the rest wait their turn in order
+  let running = 0;
+  const queue: (() => void)[] = [];
+  const slot = async () => {
+    while (running >= Math.max(1, concurrency)) await new Promise<void>((r) => queue.push(r));
+    running++;
+  };
+  const free = () => {
+    running--;
+    queue.shift()?.();
+  };
+  /** runs bars [from, to) with up to `lookback` bars before `from` as warm-up */
+  const windowRun = async (graph: Graph, from: number, to: number, cash: number) => {
+    await slot();
+    try {
+      check();
+      const start = Math.max(0, from - lookback);
+      const r = await run(graph, sliceBars(bars, start, to), { ...options, cash, tradeFrom: from - start });
+      tick();
+      return r;
+    } finally {
+      free();
+    }
+  };
+
+  // in sample (every fold) and the full period: all independent, started together
+  const isRuns = windows.map((w) =>
+    Promise.all(variants.map((v) => windowRun(v.graph, w.isFrom, w.isTo, options.cash).then((r) => r.stats))),
+  );
+  const fullRuns = Promise.all(variants.map((v) => windowRun(v.graph, 0, n, options.cash).then((r) => r.stats)));
+  // after a cancel or a failure these reject while nothing awaits them: not an unhandled rejection
+  for (const p of [...isRuns, fullRuns]) p.catch(() => {});
+  const best = (stats: Stats[]) => {
+    let at = 0;
+    for (let i = 1; i < stats.length; i++) if (scoreOf(stats[i], spec.rankBy) > scoreOf(stats[at], spec.rankBy)) at = i;
+    return at;
+  };
+
+  // out of sample, in order: each window starts with the cash the one before ended with
+  const folds: FoldResult[] = [];
+  const eqTs: number[] = [];
+  const eq: number[] = [];
+  const trades: TradeRecord[] = [];
+  let cash = options.cash;
+  let totalFees = 0;
+  for (const [i, w] of windows.entries()) {
+    const isStats = await isRuns[i]!;
+    check();
+    const at = best(isStats);
+    const chosen = variants[at]!;
+    const oos = await windowRun(chosen.graph, w.oosFrom, w.oosTo, cash);
+    const offset = eq.length;
+    for (let j = 0; j < oos.equity.length; j++) {
+      eqTs.push(bars.ts[w.oosFrom + j]!);
+      eq.push(oos.equity[j]!);
+    }
+    for (const t of oos.trades) trades.push({ ...t, entryBar: t.entryBar + offset, exitBar: t.exitBar + offset });
+    totalFees += oos.trades.reduce((s, t) => s + t.fees, 0);
+    const endEquity = oos.equity[oos.equity.length - 1] ?? cash;
+    const isAnn = isStats[at]!.returnAnnPct;
+    folds.push({
+      fold: i + 1,
+      inSample: { from: iso(bars.ts[w.isFrom]!), to: iso(bars.ts[w.isTo - 1]!), bars: w.isTo - w.isFrom },
+      outOfSample: { from: iso(bars.ts[w.oosFrom]!), to: iso(bars.ts[w.oosTo - 1]!), bars: w.oosTo - w.oosFrom },
+      chosen: chosen.combo,
+      inSampleStats: isStats[at]!,
+      outOfSampleStats: oos.stats,
+      efficiency: isAnn > 0 && Number.isFinite(oos.stats.returnAnnPct) ? oos.stats.returnAnnPct / isAnn : null,
+      startEquity: cash,
+      endEquity,
+      ...(scoreOf(isStats[at], spec.rankBy) === -Infinity
+        ? { note: `no combination had a ${spec.rankBy} in sample; the first was taken` }
+        : {}),
+    });
+    cash = endEquity;
+  }
+  const fullStats = await fullRuns;
+  const fullAt = best(fullStats);
+
+  const close = new Float64Array(eq.length);
+  for (let j = 0; j < eq.length; j++) close[j] = bars.close[windows[0]!.oosFrom + j]!;
+  const stats = computeStats({ equity: eq, time: eqTs, close, trades, totalFees });
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const isMean = mean(folds.map((f) => f.inSampleStats.returnAnnPct));
+  const oosMean = mean(folds.map((f) => f.outOfSampleStats.returnAnnPct));
+  const counts = new Map<string, { combo: Combo; folds: number }>();
+  for (const f of folds) {
+    const key = JSON.stringify(f.chosen);
+    const c = counts.get(key) ?? { combo: f.chosen, folds: 0 };
+    c.folds++;
+    counts.set(key, c);
+  }
+  return {
+    folds,
+    stats,
+    equity: { ts: eqTs, equity: eq },
+    trades,
+    efficiency: isMean > 0 && Number.isFinite(oosMean) ? oosMean / isMean : null,
+    chosen: [...counts.values()].sort((a, b) => b.folds - a.folds),
+    fullPeriod: { combo: variants[fullAt]!.combo, stats: fullStats[fullAt]! },
+    lookback,
+    warnings,
+  };
+}
