@@ -13,7 +13,8 @@ import {
 import { SYMBOL_PATTERN } from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
-const SPEC = {
+/** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
+export const RUN_FLAGS = {
   strategy: 'string',
   data: 'string',
   from: 'string',
@@ -26,9 +27,8 @@ const SPEC = {
   short: 'boolean',
   'on-close': 'boolean',
   asset: 'string',
-  report: 'string',
-  json: 'boolean',
 } as const;
+const SPEC = { ...RUN_FLAGS, report: 'string', json: 'boolean' } as const;
 
 const num = (v: string | boolean | undefined, name: string, def: number): number => {
   if (v === undefined) return def;
@@ -47,25 +47,24 @@ function readJsonFile(file: string): unknown {
   }
 }
 
-/** `algotrade backtest`: run a strategy over a CSV file or a stored symbol; print stats like backtesting.py. */
-export async function backtestCommand(argv: string[]): Promise<number> {
-  const { flags } = parseArgs(argv, SPEC);
-  if (!flags.strategy || !flags.data) {
-    console.error(
-      'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
-        '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
-        '         [--asset stock|crypto] [--report out.html] [--json]\n' +
-        `templates: ${templates.map((t) => t.id).join(', ')}`,
-    );
-    return 2;
-  }
-  // every option is checked before any data is read
-  const options = {
+/** The common options of `backtest` and `walk-forward`, checked before any data is read. */
+export function engineOptions(flags: Record<string, string | boolean>) {
+  return {
     cash: num(flags.cash, 'cash', 100_000),
     feeRate: num(flags.fee, 'fee', 0),
     feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
     slippageBps: num(flags.slippage, 'slippage', 0),
+    allowShort: !!flags.short,
+    fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
   };
+}
+
+/**
+ * The strategy (`--strategy`: a template or a JSON file) compiled, and the bars (`--data`: a CSV file
+ * or a stored symbol, cut to `--from`/`--to`). A strategy that does not compile prints its errors and
+ * gives null (exit status 1).
+ */
+export async function loadStrategyAndBars(flags: Record<string, string | boolean>) {
   const strategy = String(flags.strategy);
   const graph: unknown = templateById(strategy)?.graph ?? readJsonFile(strategy);
   if (!graph)
@@ -73,13 +72,14 @@ export async function backtestCommand(argv: string[]): Promise<number> {
       `"${strategy}" is neither a template (${templates.map((t) => t.id).join(', ')}) nor a JSON file`,
     );
   // a saved strategy ({name, graph, ...}) or a bare graph
-  const { plan, report } = compileGraph((graph as { graph?: unknown }).graph ?? graph);
+  const bare = (graph as { graph?: unknown }).graph ?? graph;
+  const { plan, report } = compileGraph(bare);
   if (!plan) {
     for (const e of report.errors)
       console.error(
         `error ${e.code}${e.nodeId ? ` at node ${e.nodeId}` : ''}${e.edgeId ? ` at edge ${e.edgeId}` : ''}: ${e.message}`,
       );
-    return 1;
+    return null;
   }
   const from = flags.from ? Date.parse(String(flags.from)) : -Infinity;
   const to = flags.to ? Date.parse(String(flags.to)) : Infinity;
@@ -130,13 +130,29 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       `no candles in ${data} for that range (import history first: algotrade import <file.csv> --symbol S)`,
     );
-  const loadMs = performance.now() - t0;
+  return { strategy, graph: bare, plan, cols, data, asset, loadMs: performance.now() - t0 };
+}
+
+/** `algotrade backtest`: run a strategy over a CSV file or a stored symbol; print stats like backtesting.py. */
+export async function backtestCommand(argv: string[]): Promise<number> {
+  const { flags } = parseArgs(argv, SPEC);
+  if (!flags.strategy || !flags.data) {
+    console.error(
+      'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
+        '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
+        '         [--asset stock|crypto] [--report out.html] [--json]\n' +
+        `templates: ${templates.map((t) => t.id).join(', ')}`,
+    );
+    return 2;
+  }
+  const options = engineOptions(flags);
+  const loaded = await loadStrategyAndBars(flags);
+  if (!loaded) return 1;
+  const { strategy, plan, cols, data, asset, loadMs } = loaded;
   const bar = flags.json ? undefined : progressBar('backtest');
   const t1 = performance.now();
   const res = runBacktest(plan, cols, {
     ...options,
-    allowShort: !!flags.short,
-    fillOn: flags['on-close'] ? 'close' : 'next_open',
     wholeUnits: asset === 'stock',
     onProgress: (p) => void bar?.update(p),
   });

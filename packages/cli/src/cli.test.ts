@@ -19,6 +19,16 @@ const cli = (...args: string[]) =>
     ),
   );
 
+/** `walk-forward` over the GOOG example with more arguments */
+const wf = (...more: string[]) => [
+  'walk-forward',
+  '--strategy',
+  'sma-crossover',
+  '--data',
+  'examples/data/GOOG.csv',
+  ...more,
+];
+
 describe('the command line says what is wrong with what was typed, without a stack trace', () => {
   it.concurrent.each([
     [['backtest', '--strategy', 'nope', '--data', 'examples/data/GOOG.csv'], /^error: "nope" is neither a template/],
@@ -36,6 +46,13 @@ describe('the command line says what is wrong with what was typed, without a sta
     [['import', 'examples/data/GOOG.csv', '--symbol', 'bad sym!'], /^error: --symbol must be 1-40 letters/],
     [['import', 'examples/data/GOOG.csv', '--symbol', 'G', '--asset', 'bond'], /^error: --asset must be one of stock/],
     [['import', 'examples/data/GOOG.csv', '--symbol', 'G', '--interval', '7m'], /^error: --interval must be one of/],
+    [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
+    [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
+    [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
+    [
+      wf('--grid', 'fast.period=5', '--to', '2004-09-10', '--folds', '20', '--oos', '5'),
+      /^error: \d+ bars make out-of-sample windows of 0 bars/,
+    ],
   ])('%j', async (args, said) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);
@@ -53,5 +70,27 @@ describe('the command line says what is wrong with what was typed, without a sta
     const bt = await cli('backtest', '--strategy', 'sma-crossover', '--data', 'GOOG', '--json');
     expect(bt.code).toBe(0);
     expect(JSON.parse(bt.stdout).stats.start).toBe('2004-08-19T00:00:00.000Z');
+  });
+
+  it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {
+    const args = wf('--asset', 'stock', '--grid', 'fast.period=5..20:5; slow.period=30,50', '--folds', '4');
+    const text = await cli(...args, '--short', '--cash', '10000');
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[0]).toMatch(/^fold\s+in sample\s+out of sample\s+chosen\s+IS sharpe\s+OOS sharpe/);
+    expect(lines.slice(1, 5).map((l) => l.split(/\s+/)[0])).toEqual(['1', '2', '3', '4']);
+    expect(text.stdout).toMatch(/walk-forward efficiency/);
+    expect(text.stderr).toMatch(/2148 bars, 8 combinations, 44 backtests in \d+ ms/);
+    const json = await cli(...args, '--short', '--cash', '10000', '--json');
+    expect(json.stderr).toBe('');
+    const r = JSON.parse(json.stdout);
+    expect(r.spec).toEqual({ folds: 4, outOfSamplePct: 25, anchored: false, rankBy: 'sharpe' });
+    expect(r.folds).toHaveLength(4);
+    // the range 5..20:5 became 5, 10, 15, 20
+    expect(new Set(r.folds.map((f: { chosen: Record<string, number> }) => f.chosen['fast.period']))).toSatisfy(
+      (s: Set<number>) => [...s].every((v) => [5, 10, 15, 20].includes(v)),
+    );
+    const pnl = r.trades.reduce((s: number, t: { pnl: number }) => s + t.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
   });
 });

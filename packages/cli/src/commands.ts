@@ -4,6 +4,7 @@ import { UsageError } from './args.ts';
 import { backtestCommand } from './backtest.command.ts';
 import { downloadCommand, importCommand, importExamplesCommand } from './data.command.ts';
 import { runServer } from './server.ts';
+import { walkForwardCommand } from './walk-forward.command.ts';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -23,6 +24,7 @@ export const commands: Record<string, Command> = {
     return 0;
   },
   backtest: backtestCommand,
+  'walk-forward': walkForwardCommand,
   import: importCommand,
   'import-examples': importExamplesCommand,
   download: downloadCommand,

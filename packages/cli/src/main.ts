@@ -18,6 +18,8 @@ const USAGE = `algotrade <command>
   worker                    a backtest worker process (BullMQ jobs when REDIS_URL is set)
   backtest --strategy <template|file.json> --data <file.csv|symbol> [...]
                             run a backtest from the command line (see docs/backtesting.md)
+  walk-forward --strategy <template|file.json> --data <file.csv|symbol> --grid "node.param=a,b;..." [...]
+                            optimise on each in-sample window, test on the next (docs/backtesting.md)
   templates                 list the strategy templates
 
 Configuration comes from environment variables: see README.md#configuration.`;

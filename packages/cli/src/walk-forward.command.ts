@@ -1,0 +1,195 @@
+import { writeFileSync } from 'node:fs';
+import {
+  compileGraph,
+  gridVariants,
+  RANK_BY,
+  renderReport,
+  runBacktest,
+  sliceBars,
+  statsRows,
+  walkForward,
+  type Graph,
+  type ParamGrid,
+  type RankBy,
+} from '@algotrade/strategy';
+import { parseArgs, progressBar, UsageError } from './args.ts';
+import { engineOptions, loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+
+const SPEC = {
+  ...RUN_FLAGS,
+  grid: 'string',
+  folds: 'string',
+  oos: 'string',
+  anchored: 'boolean',
+  'rank-by': 'string',
+  report: 'string',
+  json: 'boolean',
+} as const;
+
+const USAGE =
+  'usage: algotrade walk-forward --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
+  '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
+  `         [--rank-by ${RANK_BY.join('|')}] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
+  '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
+  '         [--report out.html] [--json]';
+
+/**
+ * A grid as typed: `node.param=v1,v2,...` parts separated by `;`, where a value may be a range
+ * `from..to:step` (step 1 when left out). Numbers become numbers, anything else stays text.
+ */
+export function parseGrid(text: string): ParamGrid {
+  const grid: Record<string, (number | string)[]> = {};
+  const parts = text
+    .split(/[;\n]/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (!parts.length) throw new UsageError('--grid names no parameter: write "node.param=value,value;..."');
+  for (const part of parts) {
+    const m = /^([^.=\s]+\.[^.=\s]+)\s*=\s*(.+)$/.exec(part);
+    if (!m) throw new UsageError(`--grid: "${part}" is not node.param=value,value,...`);
+    const key = m[1]!;
+    if (grid[key]) throw new UsageError(`--grid names ${key} twice`);
+    const values: (number | string)[] = [];
+    for (const raw of m[2]!.split(',').map((v) => v.trim())) {
+      const range = /^(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)(?:\s*:\s*([\d.]+))?$/.exec(raw);
+      if (range) {
+        const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
+        if (![a, b, step].every(Number.isFinite) || step <= 0 || b < a)
+          throw new UsageError(`--grid: "${raw}" is not a range from..to:step with from <= to and step > 0`);
+        if ((b - a) / step > 1000) throw new UsageError(`--grid: "${raw}" has more than 1,000 values`);
+        // counted in steps, so 0.1 steps do not drift
+        for (let i = 0; a + i * step <= b + 1e-9; i++) values.push(Number((a + i * step).toPrecision(12)));
+      } else if (raw !== '') values.push(Number.isFinite(Number(raw)) ? Number(raw) : raw);
+    }
+    if (!values.length) throw new UsageError(`--grid: ${key} has no values`);
+    grid[key] = [...new Set(values)];
+  }
+  return grid;
+}
+
+const int = (v: string | boolean | undefined, name: string, def: number, min: number, max: number) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${v})`);
+  return n;
+};
+
+const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
+const day = (iso: string) => iso.slice(0, 10);
+
+/** `algotrade walk-forward`: optimise on each in-sample window, test on the next; print the folds and the chained result. */
+export async function walkForwardCommand(argv: string[]): Promise<number> {
+  const { flags } = parseArgs(argv, SPEC);
+  if (!flags.strategy || !flags.data || !flags.grid) {
+    console.error(USAGE);
+    return 2;
+  }
+  const options = engineOptions(flags);
+  const grid = parseGrid(String(flags.grid));
+  const rankBy = String(flags['rank-by'] ?? 'sharpe') as RankBy;
+  if (!RANK_BY.includes(rankBy)) throw new UsageError(`--rank-by must be one of ${RANK_BY.join(', ')}`);
+  const spec = {
+    folds: int(flags.folds, 'folds', 5, 2, 20),
+    outOfSamplePct: int(flags.oos, 'oos', 25, 5, 50),
+    anchored: !!flags.anchored,
+    rankBy,
+  };
+  const loaded = await loadStrategyAndBars(flags);
+  if (!loaded) return 1;
+  const { strategy, cols, data, asset } = loaded;
+  let variants;
+  try {
+    variants = gridVariants(loaded.graph as Graph, grid, 1000);
+  } catch (e) {
+    throw new UsageError(`--grid: ${(e as Error).message}`);
+  }
+  const bar = flags.json ? undefined : progressBar('walk-forward');
+  const t0 = performance.now();
+  let res;
+  try {
+    res = await walkForward(
+      variants,
+      cols,
+      { ...options, wholeUnits: asset === 'stock' },
+      spec,
+      async (g, b, o) => runBacktest(compileGraph(g).plan!, b, o),
+      (p) => void bar?.update(p),
+    );
+  } catch (e) {
+    bar?.done();
+    if ((e as { code?: string }).code === 'UNPROCESSABLE') throw new UsageError((e as Error).message);
+    throw e;
+  }
+  bar?.done();
+  const ms = performance.now() - t0;
+  if (flags.json) {
+    console.log(JSON.stringify({ spec, ...res }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+  } else {
+    const rows = res.folds.map((f) => [
+      String(f.fold),
+      `${day(f.inSample.from)}..${day(f.inSample.to)}`,
+      `${day(f.outOfSample.from)}..${day(f.outOfSample.to)}`,
+      Object.entries(f.chosen)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+      fmt(f.inSampleStats[rankBy]),
+      fmt(f.outOfSampleStats[rankBy]),
+      fmt(f.outOfSampleStats.returnPct),
+      String(f.outOfSampleStats.trades),
+    ]);
+    const head = [
+      'fold',
+      'in sample',
+      'out of sample',
+      'chosen',
+      `IS ${rankBy}`,
+      `OOS ${rankBy}`,
+      'OOS return %',
+      'trades',
+    ];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const r of [head, ...rows])
+      console.log(
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
+    console.log('\nout of sample, the folds chained:');
+    const stats = statsRows(res.stats);
+    const sw = Math.max(...stats.map(([k]) => k.length));
+    for (const [k, v] of stats) console.log(`  ${k.padEnd(sw)}  ${v}`);
+    console.log(`\nwalk-forward efficiency  ${fmt(res.efficiency)} (out-of-sample / in-sample annualised return)`);
+    console.log(
+      `picks                    ${res.chosen.map((c) => `${JSON.stringify(c.combo)} ×${c.folds}`).join(', ')}`,
+    );
+    console.log(
+      `full-period pick         ${JSON.stringify(res.fullPeriod.combo)}: ${rankBy} ${fmt(res.fullPeriod.stats[rankBy])}, ` +
+        `return ${fmt(res.fullPeriod.stats.returnPct)} % (in sample: optimistic)`,
+    );
+    for (const warning of res.warnings) console.log(`warning: ${warning}`);
+    const runs = variants.length * (spec.folds + 1) + spec.folds;
+    console.error(`\n${cols.length} bars, ${variants.length} combinations, ${runs} backtests in ${ms.toFixed(0)} ms`);
+  }
+  if (flags.report) {
+    const first = cols.length - res.equity.ts.length;
+    const oos = sliceBars(cols, first, cols.length);
+    writeFileSync(
+      String(flags.report),
+      renderReport({
+        title: `${strategy} on ${data}: walk-forward, out of sample`,
+        time: oos.ts,
+        open: oos.open,
+        high: oos.high,
+        low: oos.low,
+        close: oos.close,
+        equity: res.equity.equity,
+        trades: res.trades,
+        stats: res.stats,
+      }),
+    );
+    console.error(`report written to ${flags.report}`);
+  }
+  return 0;
+}
