@@ -435,21 +435,25 @@ export async function editorView(c, id) {
     }
   };
 
-  const sweep = async (/** @type {Event} */ ev) => {
-    ev.preventDefault();
-    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+  /** The grid form: a sweep (every point over all bars, ranked) or a walk-forward (picked in sample, tested after). */
+  const optimise = (/** @type {'sweep' | 'walk-forward'} */ kind) => async (/** @type {HTMLFormElement} */ form) => {
+    const f = fields(form);
+    const label = kind === 'sweep' ? 'Sweep' : 'Walk-forward';
     const grid = parseSweep(f.grid ?? '', graph, types);
-    if (grid.error !== undefined) return toast(`Sweep: ${grid.error}`, 'error');
+    if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
     if (!(await readyToRun())) return;
-    const r = await attempt(() =>
-      c.api.post('/api/backtests/sweep', {
-        strategyId: id,
-        ...runBody(f, 'sweep'),
-        params: grid.params,
-        rankBy: f.rankBy,
-      }),
-    );
-    if (r) c.go(`#/sweeps/${r.sweepId}`);
+    const body = { strategyId: id, ...runBody(f, kind), params: grid.params, rankBy: f.rankBy };
+    if (kind === 'sweep') {
+      const r = await attempt(() => c.api.post('/api/backtests/sweep', body));
+      if (r) c.go(`#/sweeps/${r.sweepId}`);
+    } else {
+      const r = await attempt(() => c.api.post('/api/backtests/walk-forward', body));
+      if (r) c.go(`#/backtests/${r.id}`);
+    }
+  };
+  const sweep = (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    void optimise('sweep')(/** @type {HTMLFormElement} */ (ev.target));
   };
 
   const onKey = (/** @type {KeyboardEvent} */ ev) => {
@@ -615,7 +619,33 @@ export async function editorView(c, id) {
           ),
         ),
         options('sweep'),
+        h(
+          'details',
+          { class: 'options' },
+          h('summary', null, 'walk-forward'),
+          h('label', null, 'folds ', h('input', { name: 'folds', type: 'number', value: 5, min: 2, max: 20 })),
+          h(
+            'label',
+            null,
+            'out of sample (%) ',
+            h('input', { name: 'outOfSamplePct', type: 'number', value: 25, min: 5, max: 50 }),
+          ),
+          h('label', null, h('input', { name: 'anchored', type: 'checkbox' }), ' anchored'),
+        ),
         h('button', { type: 'submit' }, 'Run sweep'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            title: 'pick the best combination on each in-sample window, test it on the window after',
+            onclick: (/** @type {Event} */ ev) => {
+              const form = /** @type {HTMLButtonElement} */ (ev.currentTarget).form;
+              if (form && form.reportValidity()) void optimise('walk-forward')(form);
+            },
+          },
+          'Walk-forward',
+        ),
       ),
       h(
         'form',

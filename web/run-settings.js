@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The run forms' fields (as strings, from FormData) read into the API's request bodies for a
- * backtest, a sweep or a paper session. Empty optional fields are left out, so the API's defaults
+ * backtest, a sweep, a walk-forward or a paper session. Empty optional fields are left out, so the API's defaults
  * apply; the API validates the rest and its message is shown as it is.
  */
 
@@ -10,7 +10,7 @@ const given = (v) => v !== undefined && v.trim() !== '';
 
 /**
  * @param {Record<string, string>} f the form's fields
- * @param {'backtest' | 'sweep' | 'session'} kind
+ * @param {'backtest' | 'sweep' | 'walk-forward' | 'session'} kind
  * @returns {Record<string, unknown>}
  */
 export function runBody(f, kind) {
@@ -26,6 +26,11 @@ export function runBody(f, kind) {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
     if (given(f.to)) body.to = f.to;
+    if (kind === 'walk-forward') {
+      if (given(f.folds)) body.folds = Number(f.folds);
+      if (given(f.outOfSamplePct)) body.outOfSamplePct = Number(f.outOfSamplePct);
+      if (f.anchored === 'on') body.anchored = true;
+    }
     return body;
   }
   if (given(f.name)) body.name = String(f.name).trim();

@@ -91,6 +91,7 @@ export async function backtestsView(c) {
       [
         ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
         ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
+        ['Kind', (b) => (b.kind === 'single' ? '' : b.kind)],
         ['Status', (b) => (b.status === 'running' ? progressBar(b.progress ?? 0) : b.status)],
         ['Return %', (b) => cell(b.metrics?.returnPct)],
         ['Sharpe', (b) => cell(b.metrics?.sharpe)],
@@ -101,6 +102,53 @@ export async function backtestsView(c) {
       list,
       'No backtests yet.',
     ),
+  );
+}
+
+/**
+ * A walk-forward's folds: what was picked on each in-sample window and how it did on the next one,
+ * with the figures that say whether the optimisation holds up on data it had not seen.
+ * @param {any} wf the API's GET /api/backtests/:id/walk-forward
+ */
+export function walkForwardSummary(wf) {
+  const rankBy = wf.spec?.rankBy ?? 'sharpe';
+  const day = (/** @type {string} */ t) => String(t).slice(0, 10);
+  const combo = (/** @type {Record<string, unknown>} */ x) =>
+    Object.entries(x ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+  const oosReturn = wf.folds.length ? wf.folds[wf.folds.length - 1].endEquity / wf.folds[0].startEquity - 1 : NaN;
+  return h(
+    'div',
+    { class: 'walk-forward' },
+    h('h2', null, 'Walk-forward'),
+    h(
+      'p',
+      { class: 'muted' },
+      `${wf.folds.length} folds, ${wf.spec?.outOfSamplePct}% out of sample, ${wf.spec?.anchored ? 'anchored' : 'rolling'}, ranked by ${rankBy}. ` +
+        'Each fold picks the best combination on its in-sample window and trades it, unchanged, on the window after.',
+    ),
+    figureGrid([
+      ['Out-of-sample return', `${num(oosReturn * 100)} %`],
+      ['Efficiency', wf.efficiency == null ? '–' : num(wf.efficiency)],
+      ['Full-period pick', combo(wf.fullPeriod?.combo)],
+      ['Its in-sample return', `${num(wf.fullPeriod?.stats?.returnPct)} %`],
+    ]),
+    table(
+      [
+        ['Fold', (f) => String(f.fold)],
+        ['In sample', (f) => `${day(f.inSample.from)} – ${day(f.inSample.to)}`],
+        ['Out of sample', (f) => `${day(f.outOfSample.from)} – ${day(f.outOfSample.to)}`],
+        ['Picked', (f) => combo(f.chosen)],
+        [`IS ${rankBy}`, (f) => cell(f.inSampleStats?.[rankBy])],
+        [`OOS ${rankBy}`, (f) => cell(f.outOfSampleStats?.[rankBy])],
+        ['OOS return %', (f) => cell(f.outOfSampleStats?.returnPct)],
+        ['Trades', (f) => cell(f.outOfSampleStats?.trades)],
+      ],
+      wf.folds,
+      'No folds.',
+    ),
+    (wf.warnings ?? []).map((/** @type {string} */ w) => h('p', { class: 'muted' }, `Note: ${w}`)),
   );
 }
 
@@ -124,10 +172,12 @@ export async function backtestView(c, id) {
     );
     if (b.status !== 'done' || shown === 'done') return;
     shown = 'done';
-    const [risk, equity, trades] = await Promise.all([
+    const wf = b.kind === 'walk-forward';
+    const [risk, equity, trades, folds] = await Promise.all([
       c.api.get(`/api/analytics/backtests/${enc}`),
       c.api.get(`/api/backtests/${enc}/equity`),
       c.api.get(`/api/backtests/${enc}/trades`),
+      wf ? c.api.get(`/api/backtests/${enc}/walk-forward`) : undefined,
     ]);
     const reportBox = h('div');
     // in a sandboxed frame (no scripts, an origin of its own): whatever the report holds cannot
@@ -146,7 +196,8 @@ export async function backtestView(c, id) {
         h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
       ),
       reportBox,
-      equityCharts(equity),
+      folds ? walkForwardSummary(folds) : '',
+      equityCharts(equity, wf ? 'Equity out of sample (the folds chained)' : 'Equity'),
       h(
         'div',
         { class: 'two' },

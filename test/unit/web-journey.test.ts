@@ -313,6 +313,35 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
   });
 
+  it('runs a walk-forward from the same grid and shows each fold beside the chained out-of-sample result', async () => {
+    const sid = (await api('/api/strategies'))[0].id;
+    location.hash = `#/strategies/${sid}`;
+    const form = await until(
+      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
+      'the editor',
+    );
+    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=5,10; slow.period=30,60');
+    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    type(form.querySelector<HTMLInputElement>('input[name=folds]'), '3');
+    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
+    await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');
+    const id = location.hash.split('/')[2]!;
+    await until(() => $('.walk-forward tbody tr'), 'the folds', 60_000);
+    const wf = await api(`/api/backtests/${id}/walk-forward`);
+    expect(wf.spec).toMatchObject({ folds: 3, outOfSamplePct: 25, anchored: false });
+    const rows = $$('.walk-forward tbody tr');
+    expect(rows.map((r) => r.querySelector('td:nth-child(4)')?.textContent)).toEqual(
+      wf.folds.map(
+        (f: { chosen: Record<string, number> }) =>
+          `fast.period=${f.chosen['fast.period']} slow.period=${f.chosen['slow.period']}`,
+      ),
+    );
+    expect(text('main .chart-box .chart-title')).toBe('Equity out of sample (the folds chained)');
+    location.hash = '#/backtests';
+    await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('walk-forward')), 'its kind in the list');
+  });
+
   it('paper-trades the strategy on the live feed, then stops the session', async () => {
     const sid = (await api('/api/strategies'))[0].id;
     location.hash = `#/strategies/${sid}`;
