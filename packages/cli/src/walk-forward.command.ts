@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import {
-  compileGraph,
   gridVariants,
+  inlineRunner,
   RANK_BY,
   renderReport,
-  runBacktest,
   sliceBars,
   statsRows,
   walkForward,
@@ -113,7 +112,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       cols,
       { ...options, wholeUnits: asset === 'stock' },
       spec,
-      async (g, b, o) => runBacktest(compileGraph(g).plan!, b, o),
+      inlineRunner(),
       (p) => void bar?.update(p),
     );
   } catch (e) {

@@ -11,6 +11,17 @@ export interface PooledResult {
   cancelled: boolean;
 }
 
+/**
+ * A window of a series the workers keep: the series goes to each worker once (the first task on it),
+ * later tasks send only the window's bounds. `statsOnly` sends back the statistics alone (no equity
+ * curve, no trades): what a parameter search needs from most of its runs.
+ */
+export interface PoolWindow {
+  from: number;
+  to: number;
+  statsOnly?: boolean;
+}
+
 interface Pending {
   resolve: (r: PooledResult) => void;
   reject: (e: Error) => void;
@@ -30,6 +41,10 @@ export class EnginePool {
   private readonly pending = new Map<number, Pending>();
   private next = 0;
   private readonly want: number;
+  /** the series each worker holds (see PoolWindow), by an id given to each series object */
+  private readonly holds = new Map<Worker, number>();
+  private readonly seriesIds = new WeakMap<BarColumns, number>();
+  private nextSeries = 1;
   private closed = false;
   /**
    * The threads start on the first run, not here: a server that never backtests carries none (two
@@ -56,7 +71,7 @@ export class EnginePool {
           return;
         }
         this.pending.delete(m.id);
-        this.release(w);
+        this.free(w);
         if (m.error) p.reject(new Error(m.error));
         else p.resolve(m.result!);
       });
@@ -68,7 +83,7 @@ export class EnginePool {
   get size(): number {
     return this.want;
   }
-  private release(w: Worker) {
+  private free(w: Worker) {
     this.idle.push(w);
     this.waiting.shift()?.();
   }
@@ -77,6 +92,7 @@ export class EnginePool {
     bars: BarColumns,
     options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer'>,
     onProgress?: (p: number) => boolean | void,
+    window?: PoolWindow,
   ): Promise<PooledResult> {
     if (this.closed) throw new Error('the backtest pool is closed');
     this.start();
@@ -84,10 +100,28 @@ export class EnginePool {
     const w = this.idle.pop()!;
     const id = this.next++;
     const cancel = new Int32Array(new SharedArrayBuffer(4));
+    let msg: object = { id, graph, bars, options, cancel };
+    if (window) {
+      let series = this.seriesIds.get(bars);
+      if (!series) this.seriesIds.set(bars, (series = this.nextSeries++));
+      const has = this.holds.get(w) === series;
+      this.holds.set(w, series);
+      msg = { id, graph, options, cancel, window, series, ...(has ? {} : { bars }) };
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress, cancel });
-      w.postMessage({ id, graph, bars, options, cancel });
+      w.postMessage(msg);
     });
+  }
+  /** The workers let go of a series sent with windows (its memory is theirs until then). */
+  releaseSeries(bars: BarColumns): void {
+    const series = this.seriesIds.get(bars);
+    if (!series) return;
+    for (const [w, held] of this.holds)
+      if (held === series) {
+        this.holds.delete(w);
+        w.postMessage({ release: series });
+      }
   }
   async close(): Promise<void> {
     this.closed = true;

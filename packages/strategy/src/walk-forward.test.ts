@@ -6,13 +6,21 @@ import { compileGraph } from './compiler.ts';
 import { gridVariants, scoreOf } from './grid.ts';
 import { EnginePool } from './engine-pool.ts';
 import { templateById } from './templates.ts';
-import { sliceBars, walkForward, WalkForwardCancelled, walkForwardWindows, type WindowRunner } from './walk-forward.ts';
+import {
+  inlineRunner,
+  poolRunner,
+  sliceBars,
+  walkForward,
+  WalkForwardCancelled,
+  walkForwardWindows,
+  type WindowRunner,
+} from './walk-forward.ts';
 
 const bars = googBars();
 const graph = templateById('sma-crossover')!.graph;
 const variants = gridVariants(graph, { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] }, 100);
 const options = { cash: 10_000, wholeUnits: true, allowShort: true, feeRate: 0.001 };
-const inline: WindowRunner = async (g, b, o) => runBacktest(compileGraph(g).plan!, b, o);
+const inline = inlineRunner();
 const plainRun = (g: (typeof variants)[number]['graph'], to: number, o: Partial<BacktestOptions> = {}) =>
   runBacktest(compileGraph(g).plan!, sliceBars(bars, 0, to), { ...options, ...o });
 
@@ -143,9 +151,13 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     const pool = new EnginePool(2);
     try {
-      const c = await walkForward(variants, bars, options, spec, (g, bb, o) => pool.run(g, bb, o), undefined, 2);
+      const c = await walkForward(variants, bars, options, spec, poolRunner(pool), undefined, 2);
       expect(JSON.stringify(c.folds)).toBe(JSON.stringify(a.folds));
       expect(c.equity).toEqual(a.equity);
+      // the threads let go of the series; a later walk-forward sends it again and gets the same
+      pool.releaseSeries(bars);
+      const d = await walkForward(variants, bars, options, spec, poolRunner(pool), undefined, 2);
+      expect(JSON.stringify(d.folds)).toBe(JSON.stringify(a.folds));
     } finally {
       await pool.close();
     }
@@ -159,9 +171,9 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     expect(seen.every((p, i) => i === 0 || p > seen[i - 1]!)).toBe(true);
 
     let calls = 0;
-    const counting: WindowRunner = (g, b, o) => {
+    const counting: WindowRunner = (g, b, w, o) => {
       calls++;
-      return inline(g, b, o);
+      return inline(g, b, w, o);
     };
     await expect(walkForward(variants, bars, options, spec, counting, () => calls >= 3)).rejects.toBeInstanceOf(
       WalkForwardCancelled,

@@ -1,5 +1,7 @@
 import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
-import { firstTradingBar, type BacktestOptions } from './backtest.ts';
+import { firstTradingBar, runBacktest, type BacktestOptions } from './backtest.ts';
+import type { EnginePool, PoolWindow } from './engine-pool.ts';
+import type { CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { scoreOf, type Combo, type RankBy } from './grid.ts';
@@ -53,12 +55,70 @@ export interface WindowRun {
   equity: Float64Array;
   trades: TradeRecord[];
 }
-/** Runs one backtest (inline, or on a worker thread). `options.tradeFrom` marks the window's first bar. */
+/**
+ * Runs one backtest of bars [window.from, window.to) of the whole series `bars` (inline, or on a
+ * worker thread). `options.tradeFrom` marks, within the window, the first bar that trades;
+ * `window.statsOnly` says only the statistics are needed.
+ */
 export type WindowRunner = (
   graph: Graph,
   bars: BarColumns,
+  window: PoolWindow,
   options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer'>,
 ) => Promise<WindowRun>;
+
+/** Bars [from, to) as views of the same memory (no copy). */
+export function viewBars(c: BarColumns, from: number, to: number): BarColumns {
+  return {
+    ts: c.ts.subarray(from, to),
+    open: c.open.subarray(from, to),
+    high: c.high.subarray(from, to),
+    low: c.low.subarray(from, to),
+    close: c.close.subarray(from, to),
+    volume: c.volume.subarray(from, to),
+    length: to - from,
+  };
+}
+
+/**
+ * Equity and signal buffers reused by runs that return only statistics (a run that returns its
+ * equity curve gets a fresh one: the curve is a view of the buffer).
+ */
+export function scratchBuffers(): (w: PoolWindow) => Pick<BacktestOptions, 'equityBuffer' | 'signalsBuffer'> {
+  let equity = new Float64Array(0);
+  let signals = new Int8Array(0);
+  return (w) => {
+    if (!w.statsOnly) return {};
+    const n = w.to - w.from;
+    if (equity.length < n) [equity, signals] = [new Float64Array(n), new Int8Array(n)];
+    return { equityBuffer: equity, signalsBuffer: signals };
+  };
+}
+
+/**
+ * Backtests on this thread, over views of the series (no copies), each graph compiled once.
+ * `yieldEvery`: give the event loop a turn before each run (a server's progress and cancel messages).
+ */
+export function inlineRunner(yieldEvery = false): WindowRunner {
+  const plans = new Map<Graph, CompiledPlan>();
+  const scratch = scratchBuffers();
+  return async (graph, bars, w, options) => {
+    if (yieldEvery) await new Promise((r) => setImmediate(r));
+    let plan = plans.get(graph);
+    if (!plan) {
+      const c = compileGraph(graph);
+      if (!c.plan) throw new AppError('UNPROCESSABLE', `the strategy does not compile: ${c.report.errors[0]?.message}`);
+      plans.set(graph, (plan = c.plan));
+    }
+    return runBacktest(plan, viewBars(bars, w.from, w.to), { ...options, ...scratch(w) });
+  };
+}
+
+/** Backtests on a pool's threads: each thread gets the series once, then only the windows' bounds. */
+export const poolRunner =
+  (pool: EnginePool): WindowRunner =>
+  (graph, bars, w, options) =>
+    pool.run(graph, bars, options, undefined, w);
 
 export interface FoldResult {
   fold: number;
@@ -96,7 +156,7 @@ export interface WalkForwardResult {
   warnings: string[];
 }
 
-/** A copy of bars [from, to) (a copy, not a view: a view would send the whole series to a worker thread). */
+/** A copy of bars [from, to). */
 export function sliceBars(c: BarColumns, from: number, to: number): BarColumns {
   return {
     ts: c.ts.slice(from, to),
@@ -191,12 +251,12 @@ export async function walkForward(
     queue.shift()?.();
   };
   /** runs bars [from, to) with up to `lookback` bars before `from` as warm-up */
-  const windowRun = async (graph: Graph, from: number, to: number, cash: number) => {
+  const windowRun = async (graph: Graph, from: number, to: number, cash: number, statsOnly: boolean) => {
     await slot();
     try {
       check();
       const start = Math.max(0, from - lookback);
-      const r = await run(graph, sliceBars(bars, start, to), { ...options, cash, tradeFrom: from - start });
+      const r = await run(graph, bars, { from: start, to, statsOnly }, { ...options, cash, tradeFrom: from - start });
       tick();
       return r;
     } finally {
@@ -206,9 +266,9 @@ export async function walkForward(
 
   // in sample (every fold) and the full period: all independent, started together
   const isRuns = windows.map((w) =>
-    Promise.all(variants.map((v) => windowRun(v.graph, w.isFrom, w.isTo, options.cash).then((r) => r.stats))),
+    Promise.all(variants.map((v) => windowRun(v.graph, w.isFrom, w.isTo, options.cash, true).then((r) => r.stats))),
   );
-  const fullRuns = Promise.all(variants.map((v) => windowRun(v.graph, 0, n, options.cash).then((r) => r.stats)));
+  const fullRuns = Promise.all(variants.map((v) => windowRun(v.graph, 0, n, options.cash, true).then((r) => r.stats)));
   // after a cancel or a failure these reject while nothing awaits them: not an unhandled rejection
   for (const p of [...isRuns, fullRuns]) p.catch(() => {});
   const best = (stats: Stats[]) => {
@@ -229,7 +289,7 @@ export async function walkForward(
     check();
     const at = best(isStats);
     const chosen = variants[at]!;
-    const oos = await windowRun(chosen.graph, w.oosFrom, w.oosTo, cash);
+    const oos = await windowRun(chosen.graph, w.oosFrom, w.oosTo, cash, false);
     const offset = eq.length;
     for (let j = 0; j < oos.equity.length; j++) {
       eqTs.push(bars.ts[w.oosFrom + j]!);

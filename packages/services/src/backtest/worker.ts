@@ -12,12 +12,13 @@ import {
   gridVariants,
   runBacktest,
   toColumns,
+  inlineRunner,
+  poolRunner,
   walkForward,
   WalkForwardCancelled,
   type EnginePool,
   type ParamGrid,
   type WalkForwardSpec,
-  type WindowRunner,
 } from '@algotrade/strategy';
 
 export const BACKTEST_QUEUE = 'backtests';
@@ -178,17 +179,14 @@ async function runWalkForward(
   onProgress: (x: number) => boolean,
 ) {
   const variants = gridVariants(graph as never, spec.grid, Infinity);
-  const run: WindowRunner = pool
-    ? (g, b, o) => pool.run(g, b, o)
-    : async (g, b, o) => {
-        await new Promise((r) => setImmediate(r));
-        return runBacktest(compileGraph(g).plan!, b, o);
-      };
+  const run = pool ? poolRunner(pool) : inlineRunner(true);
   try {
     return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);
   } catch (e) {
     if (e instanceof WalkForwardCancelled) return null;
     throw e;
+  } finally {
+    pool?.releaseSeries(bars);
   }
 }
 
