@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { templateById } from '@algotrade/strategy';
 import pg from 'pg';
@@ -29,6 +32,7 @@ const common = {
   SIM_SYMBOLS: symbol,
   SIM_TICKS_PER_SECOND: '20',
   FT_EQUITY_INTERVAL_MS: '500',
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', // the webhook receiver below is on this machine
   ...Object.fromEntries(names.map((n) => [`${n.toUpperCase().replace('-', '_')}_URL`, url(n)])),
 };
 const procs: { name: string; proc: ChildProcess; out: () => string }[] = [];
@@ -185,6 +189,26 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     const fast = await api<{ id: string }>('POST', '/api/strategies', { name: 'fast', graph: g });
     await api('POST', `/api/market/symbols/${symbol}/subscribe`);
 
+    // a webhook for fills and finished backtests, received on a real local socket
+    const received: { event: string; body: string; signature: string }[] = [];
+    const rx = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({
+          event: String(req.headers['x-algotrade-event']),
+          body,
+          signature: String(req.headers['x-algotrade-signature']),
+        });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    const hook = await api<{ id: string; secret: string }>('POST', '/api/webhooks', {
+      url: `http://127.0.0.1:${(rx.address() as AddressInfo).port}/hook`,
+      events: ['trade', 'backtest.done'],
+    });
+
     // forward test; its trades arrive over the gateway's WebSocket from the notification service
     const ft = await api<{ id: string; status: string }>('POST', '/api/forward-tests', {
       strategyId: fast.id,
@@ -238,6 +262,22 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     );
     expect(res).toMatchObject({ status: 'done', metrics: { trades: 66 } });
     expect(res.metrics.sharpe).toBeCloseTo(0.5806232244485349, 10);
+
+    // the webhook got both kinds of event, signed (Kafka to the notification process, deliveries in PostgreSQL)
+    const t2 = Date.now();
+    const got = (e: string) => received.filter((r) => r.event === e);
+    while ((!got('trade').length || !got('backtest.done').length) && Date.now() - t2 < 30_000)
+      await new Promise((r) => setTimeout(r, 200));
+    rx.close();
+    expect(JSON.parse(got('trade')[0]!.body)).toMatchObject({ event: 'trade', data: { sessionId: ft.id, symbol } });
+    expect(JSON.parse(got('backtest.done')[0]!.body)).toMatchObject({ data: { backtestId: bt.id } });
+    for (const r of received) {
+      const [, ts, sig] = /^t=(\d+),v1=(\w+)$/.exec(r.signature)!;
+      expect(sig).toBe(createHmac('sha256', hook.secret).update(`${ts}.${r.body}`).digest('hex'));
+    }
+    const log = await api<{ status: string; error: string | null }[]>('GET', `/api/webhooks/${hook.id}/deliveries`);
+    expect(log.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(log.filter((d) => d.status === 'delivered').length).toBeGreaterThanOrEqual(2);
 
     // analytics reports, from the analytics process
     const an = await api<{ report: { var95Pct: number; trades: number } }>('GET', `/api/analytics/backtests/${bt.id}`);

@@ -46,6 +46,14 @@ describe('access matrix: another user never reaches a row by its id', () => {
       })
     ).json().id;
     ids['analytics/sessions'] = ids['forward-tests'];
+    ids.webhooks = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/webhooks',
+        headers: a.auth,
+        payload: { url: 'https://example.com/hook' },
+      })
+    ).json().id;
     ids['market/history/downloads'] = (
       await t.app.inject({
         method: 'POST',

@@ -118,6 +118,12 @@ const envSchema = z
       .regex(/^\d+(Ki|Mi|Gi)$/, 'a memory quantity like 256Mi or 1Gi')
       .default('256Mi'),
     PRICE_PUSH_INTERVAL_MS: int(0, 60_000).default(100),
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+    WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(5000),
+    WEBHOOK_RETRY_DELAYS_MS: z
+      .string()
+      .regex(/^\d+(,\d+){0,9}$/, 'a list of up to ten delays in ms like 10000,60000,300000')
+      .default('10000,60000,300000,1800000,7200000'),
     SIM_SYMBOLS: z.string().default('BTCUSD,ETHUSD,SOLUSD,AAPL,MSFT'),
     SIM_SEED: int(0, 2 ** 31).default(42),
     SIM_TICKS_PER_SECOND: int(0, 100_000).default(5),
@@ -202,6 +208,8 @@ export interface Config {
   };
   /** least time between two live price pushes of one symbol (WebSocket prices:<symbol>) */
   pricePushIntervalMs: number;
+  /** outgoing webhooks: private and loopback addresses allowed, one attempt's limit, the waits between attempts */
+  webhooks: { allowPrivateNetworks: boolean; timeoutMs: number; retryDelaysMs: number[] };
   serviceUrls: Partial<Record<ServiceName, string>>;
   shutdownTimeoutMs: number;
   metricsEnabled: boolean;
@@ -352,6 +360,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       },
     },
     pricePushIntervalMs: e.PRICE_PUSH_INTERVAL_MS,
+    webhooks: {
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryDelaysMs: e.WEBHOOK_RETRY_DELAYS_MS.split(',').map(Number),
+    },
     serviceUrls,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metricsEnabled: e.METRICS_ENABLED,

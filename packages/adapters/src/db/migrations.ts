@@ -302,4 +302,41 @@ drop index session_orders_session_ts;
 alter table forward_test_sessions add column marks bytea, add column marks_fills int;
 `,
   },
+  {
+    id: 9,
+    name: 'outgoing webhooks and their deliveries',
+    sql: `
+create table webhooks (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  url text not null,
+  events text[] not null,
+  format text not null default 'json' check (format in ('json','slack','discord')),
+  secret text not null,
+  description text,
+  active boolean not null default true,
+  created_at timestamptz not null default now()
+);
+create index webhooks_user on webhooks (user_id, created_at desc);
+-- one row per event and webhook (unique: a bus message delivered twice makes one delivery), kept as a
+-- log; a pending row is due at next_attempt_at, and a sender claims it by moving that forward
+create table webhook_deliveries (
+  id uuid primary key default gen_random_uuid(),
+  webhook_id uuid not null references webhooks(id) on delete cascade,
+  event_id text not null,
+  event text not null,
+  payload jsonb not null,
+  status text not null default 'pending' check (status in ('pending','delivered','failed')),
+  attempts int not null default 0,
+  response_status int,
+  error text,
+  next_attempt_at timestamptz not null default now(),
+  created_at timestamptz not null default now(),
+  finished_at timestamptz,
+  unique (webhook_id, event_id)
+);
+create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending';
+create index webhook_deliveries_log on webhook_deliveries (webhook_id, created_at desc);
+`,
+  },
 ];

@@ -151,6 +151,31 @@ export interface AlertsTable {
   triggered_at: Timestamp | null;
   created_at: Generated<Date>;
 }
+export interface WebhooksTable {
+  id: Generated<string>;
+  user_id: string;
+  url: string;
+  events: string[];
+  format: Generated<'json' | 'slack' | 'discord'>;
+  secret: string;
+  description: string | null;
+  active: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  webhook_id: string;
+  event_id: string;
+  event: string;
+  payload: ColumnType<object, string, string>;
+  status: Generated<'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  response_status: number | null;
+  error: string | null;
+  next_attempt_at: Generated<Date>;
+  created_at: Generated<Date>;
+  finished_at: Timestamp | null;
+}
 export interface SchemaMigrationsTable {
   id: number;
   name: string;
@@ -169,5 +194,7 @@ export interface Database {
   session_orders: SessionOrdersTable;
   backtest_results: BacktestResultsTable;
   alerts: AlertsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -13,7 +13,7 @@ export const SERVICE_PREFIXES: Partial<Record<ServiceName, string[]>> = {
   strategy: ['/api/strategies'],
   'forward-test': ['/api/forward-tests'],
   backtest: ['/api/backtests'],
-  notification: ['/api/alerts', '/ws'],
+  notification: ['/api/alerts', '/api/webhooks', '/ws'],
   analytics: ['/api/analytics'],
 };
 

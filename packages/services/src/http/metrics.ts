@@ -110,6 +110,12 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    webhookDeliveries: new client.Counter({
+      name: 'webhook_delivery_attempts_total',
+      help: 'outgoing webhook attempts by outcome (delivered, retry, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     wsConnections: new client.Gauge({
       name: 'websocket_connections',
       help: 'open WebSocket connections',

@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { alertRoutes } from './alerts.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 /** Close codes: 4401 no valid token, 4008 a client too slow to keep up (its buffer overflowed). */
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -165,6 +166,7 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
   });
 
   await app.register(alertRoutes, { ctx });
+  await app.register(webhookRoutes, { ctx });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.get('/ws', { websocket: true, schema: { hide: true } }, (ws, req) => {
     if (!req.authUser) {
