@@ -11,6 +11,7 @@ import { editorView } from './editor.js';
 import { emptyGraph } from './graph-model.js';
 import { createLive } from './live.js';
 import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
+import { webhooksSection } from './webhooks.js';
 
 /**
  * @typedef {{ api: import('./api.js').Api, live: ReturnType<typeof createLive>, go: (hash: string) => void,
@@ -452,8 +453,8 @@ async function strategiesView(c) {
 
 /** @param {Ctx} c */
 async function alertsView(c) {
-  const [alerts, sessions] = /** @type {[any[], any[]]} */ (
-    await Promise.all([c.api.get('/api/alerts'), c.api.get('/api/forward-tests')])
+  const [alerts, sessions, hooks] = /** @type {[any[], any[], HTMLElement]} */ (
+    await Promise.all([c.api.get('/api/alerts'), c.api.get('/api/forward-tests'), webhooksSection(c)])
   );
   const create = async (/** @type {Event} */ ev) => {
     ev.preventDefault();
@@ -518,6 +519,7 @@ async function alertsView(c) {
       h('input', { name: 'note', placeholder: 'note (optional)' }),
       h('button', { type: 'submit' }, 'Create'),
     ),
+    hooks,
   );
 }
 

@@ -63,6 +63,7 @@ beforeAll(async () => {
     MARKET_FEED: 'simulator',
     SIM_TICKS_PER_SECOND: '20',
     EXCHANGE_API_URL: `http://127.0.0.1:${(exchange.server.address() as AddressInfo).port}`,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', // the webhook receiver below is on this machine
   });
   // the page's origin is the server's, as when a browser opens it (happy-dom's own API)
   (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(`${base}/app/#/login`);
@@ -129,6 +130,24 @@ describe('the browser app, clicked through against the running platform', () => 
 
     location.hash = '#/alerts';
     const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the alert form');
+    // first a webhook for alerts, to a receiver on a real local socket
+    const received: { event: string; body: string }[] = [];
+    const rx = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => (received.push({ event: String(req.headers['x-algotrade-event']), body }), res.end()));
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    const hookForm = $$<HTMLFormElement>('main form.inline').find((f) => f.textContent?.includes('Add webhook'))!;
+    type(
+      hookForm.querySelector<HTMLInputElement>('input[name=url]'),
+      `http://127.0.0.1:${(rx.address() as AddressInfo).port}/in`,
+    );
+    expect(hookForm.querySelector<HTMLInputElement>('input[value=alert]')!.checked).toBe(true);
+    hookForm.requestSubmit();
+    const secret = await until(() => $('.webhooks .secret code')?.textContent, 'the secret, shown once');
+    expect(secret).toMatch(/^whsec_/);
+    expect(text('.webhooks tbody tr')).toContain('/in');
     type(form.querySelector<HTMLSelectElement>('select[name=kind]'), 'price_above');
     type(form.querySelector<HTMLInputElement>('input[name=symbol]'), 'btcusd');
     type(form.querySelector<HTMLInputElement>('input[name=value]'), '1'); // below the price: fires on the next tick
@@ -136,6 +155,21 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('.toast').find((t) => t.textContent?.startsWith('Alert: ')), 'the alert to pop up');
     const [alert] = await api('/api/alerts');
     expect(alert).toMatchObject({ kind: 'price_above', symbol: 'BTCUSD', status: 'triggered' });
+    // the webhook got it too; a test send arrives, and the page's log shows both delivered
+    await until(() => received.find((r) => r.event === 'alert'), 'the alert at the webhook');
+    expect(JSON.parse(received.find((r) => r.event === 'alert')!.body).data.alertId).toBe(alert.id);
+    location.hash = '#/alerts';
+    const send = await until(
+      () => $$<HTMLButtonElement>('.webhooks button').find((b) => b.textContent === 'Send a test'),
+      'the webhook list',
+    );
+    send.click();
+    await until(() => received.find((r) => r.event === 'ping'), 'the test at the webhook');
+    await until(
+      () => $$('.webhooks h3 + table tbody tr').filter((r) => r.textContent?.includes('delivered (200)')).length === 2,
+      'two deliveries in the log',
+    );
+    rx.close();
   });
 
   it("downloads an exchange's candle history, following its progress", async () => {

@@ -221,8 +221,22 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
     }),
   ];
 
-  // the sender: due deliveries, a batch at a time; woken by new ones and every second for retries
+  // the sender: due deliveries, a batch at a time; woken by a new one, and when the next pending one
+  // is due (at least once a minute: a delivery another instance claimed and never finished)
   let closed = false;
+  let wake: NodeJS.Timeout | undefined;
+  const sleepUntilDue = async () => {
+    const next = await db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    const at = next?.at ? new Date(next.at as Date | string).getTime() : Infinity;
+    clearTimeout(wake);
+    if (closed) return;
+    wake = setTimeout(kick, Math.max(20, Math.min(60_000, at - Date.now())));
+    wake.unref();
+  };
   let running: Promise<void> | null = null;
   let again = false;
   const inFlight = new Set<Promise<void>>();
@@ -239,15 +253,18 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
           const n = await sendBatch();
           if (n === BATCH) again = true;
         } while (again && !closed);
+        await sleepUntilDue();
       } catch (e) {
-        app.log.warn({ err: e }, 'webhook sender: a batch failed; it is retried with the next');
+        // the database away a moment: try again in a few seconds
+        app.log.warn({ err: e }, 'webhook sender: a batch failed; trying again in 5 s');
+        clearTimeout(wake);
+        if (!closed) (wake = setTimeout(kick, 5000)).unref();
       } finally {
         running = null;
       }
     })();
   }
-  const tick = setInterval(kick, 1000);
-  tick.unref();
+  kick(); // deliveries left pending by a stop or a crash
 
   async function sendBatch(): Promise<number> {
     const claimed = await sql<DeliveryRow>`
@@ -387,7 +404,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
 
   ctx.onClose(async () => {
     closed = true;
-    clearInterval(tick);
+    clearTimeout(wake);
     clearInterval(reloadTimer);
     for (const s of subs) await s.close();
     await running;
