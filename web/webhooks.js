@@ -37,7 +37,13 @@ export async function webhooksSection(c) {
     const events = [...form.querySelectorAll('input[name=event]:checked')].map(
       (i) => /** @type {HTMLInputElement} */ (i).value,
     );
-    const body = { url: f.url, format: f.format, events, ...(f.description ? { description: f.description } : {}) };
+    const body = {
+      url: f.url,
+      format: f.format,
+      events,
+      ...(f.format === 'telegram' ? { chatId: (f.chatId ?? '').trim() } : {}),
+      ...(f.description ? { description: f.description } : {}),
+    };
     const w = await attempt(() => c.api.post('/api/webhooks', body));
     if (!w) return;
     // the secret exists only in this answer: shown until the page is left, with what it is for
@@ -151,7 +157,15 @@ export async function webhooksSection(c) {
         h('option', { value: 'json' }, 'JSON'),
         h('option', { value: 'slack' }, 'Slack'),
         h('option', { value: 'discord' }, 'Discord'),
+        h('option', { value: 'telegram' }, 'Telegram'),
       ),
+      h('input', {
+        name: 'chatId',
+        placeholder: 'Telegram chat id',
+        title:
+          'Telegram only: the chat the bot posts to (-100… or @channel); the URL is https://api.telegram.org/bot<token>/sendMessage',
+        'aria-label': 'Telegram chat id',
+      }),
       WEBHOOK_EVENTS.map(([e, what]) =>
         h(
           'label',

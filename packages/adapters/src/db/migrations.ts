@@ -339,4 +339,13 @@ create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) wher
 create index webhook_deliveries_log on webhook_deliveries (webhook_id, created_at desc);
 `,
   },
+  {
+    id: 10,
+    name: 'Telegram webhooks: a chat id',
+    sql: `
+alter table webhooks add column chat_id text;
+alter table webhooks drop constraint webhooks_format_check;
+alter table webhooks add constraint webhooks_format_check check (format in ('json','slack','discord','telegram'));
+`,
+  },
 ];

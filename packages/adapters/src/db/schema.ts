@@ -156,7 +156,9 @@ export interface WebhooksTable {
   user_id: string;
   url: string;
   events: string[];
-  format: Generated<'json' | 'slack' | 'discord'>;
+  format: Generated<'json' | 'slack' | 'discord' | 'telegram'>;
+  /** Telegram: the chat the bot posts to */
+  chat_id: string | null;
   secret: string;
   description: string | null;
   active: Generated<boolean>;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { tempDir } from '../../../../test/helpers/env.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { isPrivateAddress } from './webhooks.ts';
 
@@ -174,9 +175,17 @@ describe('outgoing webhooks', () => {
     );
   });
 
-  it('speaks Slack and Discord, and sends a test on demand', async () => {
+  it('speaks Slack, Discord and Telegram, and sends a test on demand', async () => {
     const slack = await hook('/slack', { format: 'slack', events: ['trade'] });
     const discord = await hook('/discord', { format: 'discord', events: ['trade'] });
+    // Telegram: the bot's sendMessage URL (its token in the path) and a chat
+    const telegram = await hook('/bot123456:SECRETTOKENabcd/sendMessage', {
+      format: 'telegram',
+      chatId: '-1001234567890',
+      events: ['trade'],
+    });
+    expect(telegram.url).toMatch(/\/bot…abcd\/sendMessage$/); // the token is not shown again
+    expect(JSON.stringify((await call(a, 'GET', '/api/webhooks')).json())).not.toContain('SECRETTOKEN');
     const trade = {
       sessionId: 'abcdef12-0000',
       userId: a.id,
@@ -194,6 +203,12 @@ describe('outgoing webhooks', () => {
     expect(JSON.parse(rx.got.find((g) => g.path === '/discord')!.body)).toEqual({
       content: 'BUY 0.5 BTCUSD at 43000 (session abcdef12)',
     });
+    await until(() => rx.got.some((g) => g.path.endsWith('/sendMessage')));
+    expect(JSON.parse(rx.got.find((g) => g.path.endsWith('/sendMessage'))!.body)).toEqual({
+      chat_id: '-1001234567890',
+      text: 'BUY 0.5 BTCUSD at 43000 (session abcdef12)',
+      disable_web_page_preview: true,
+    });
     const r = await call(a, 'POST', `/api/webhooks/${slack.id}/test`);
     expect(r.json()).toMatchObject({ event: 'ping', status: 'pending' });
     await until(() => rx.got.filter((g) => g.path === '/slack').length === 2);
@@ -207,6 +222,13 @@ describe('outgoing webhooks', () => {
     expect((await bad({ url: 'https://me:pw@example.com/x' })).message).toMatch(/no user name or password/);
     expect((await bad({ url: 'https://example.com/x', events: ['everything'] })).code).toBe('VALIDATION_FAILED');
     expect((await bad({ url: 'https://example.com/x', events: [] })).code).toBe('VALIDATION_FAILED');
+    expect((await bad({ url: 'https://example.com/x', format: 'telegram' })).message).toBe(
+      'a Telegram webhook needs chatId: the chat its bot posts to',
+    );
+    expect((await bad({ url: 'https://example.com/x', chatId: '42' })).message).toMatch(/chatId is for Telegram/);
+    expect((await bad({ url: 'https://example.com/x', format: 'telegram', chatId: 'me; drop' })).code).toBe(
+      'VALIDATION_FAILED',
+    );
     const w = (await call(a, 'POST', '/api/webhooks', { url: 'https://example.com/hook' })).json();
     for (const [m, p] of [
       ['GET', ''],
@@ -274,4 +296,40 @@ describe('webhooks to private addresses', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])
       expect(isPrivateAddress(ip), ip).toBe(false);
   });
+});
+
+describe('a delivery pending when the platform stops', () => {
+  it('is sent by the next start, from the database', async () => {
+    const dir = tempDir();
+    // a port for the receiver, free now: the receiver is not there yet
+    const probe = await receiver();
+    const port = Number(new URL(probe.url('/')).port);
+    await probe.close();
+    const env = { DATA_DIR: dir.dir, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_RETRY_DELAYS_MS: '1500' };
+    const first = await startTestApp(env);
+    const a = await first.user('restart@test.io');
+    const call = (t: TestApp, url: string, method: 'GET' | 'POST' = 'GET', payload?: object) =>
+      t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
+    const w = (await call(first, '/api/webhooks', 'POST', { url: `http://127.0.0.1:${port}/late` })).json();
+    await call(first, `/api/webhooks/${w.id}/test`, 'POST');
+    const log = async (t: TestApp) => (await call(t, `/api/webhooks/${w.id}/deliveries`)).json()[0];
+    await until(async () => !!(await log(first))?.error?.includes('ECONNREFUSED')); // the first attempt failed
+    expect(await log(first)).toMatchObject({ status: 'pending', attempts: 1 });
+    await first.stop();
+
+    // the receiver comes up on that port, then the platform starts again on the same data
+    const got: string[] = [];
+    const server = createServer((req, res) => (got.push(req.url ?? ''), res.end())).listen(port, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const second = await startTestApp(env);
+    try {
+      await until(async () => (await log(second))?.status === 'delivered', 15_000);
+      expect(await log(second)).toMatchObject({ attempts: 2, responseStatus: 200, event: 'ping' });
+      expect(got).toEqual(['/late']);
+    } finally {
+      await second.stop();
+      server.close();
+      dir.remove();
+    }
+  }, 30_000);
 });

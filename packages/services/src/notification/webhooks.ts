@@ -39,7 +39,15 @@ const CreateWebhook = z.strictObject({
       }
     }, 'no user name or password in the URL'),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).default(['alert']),
-  format: z.enum(['json', 'slack', 'discord']).default('json'),
+  format: z.enum(['json', 'slack', 'discord', 'telegram']).default('json'),
+  /** Telegram: the chat (a number, or @channelname) the bot posts to; the URL is the bot's sendMessage */
+  chatId: z
+    .union([
+      z.string().regex(/^(-?\d{1,20}|@\w{5,32})$/, 'a chat id such as -1001234567890 or @mychannel'),
+      z.number().int(),
+    ])
+    .transform(String)
+    .optional(),
   description: z.string().max(200).optional(),
 });
 const Id = z.object({ id: z.string().max(64) });
@@ -49,7 +57,8 @@ interface WebhookRow {
   user_id: string;
   url: string;
   events: string[];
-  format: 'json' | 'slack' | 'discord';
+  format: 'json' | 'slack' | 'discord' | 'telegram';
+  chat_id: string | null;
   secret: string;
   description: string | null;
   active: boolean;
@@ -71,11 +80,14 @@ interface DeliveryRow {
 }
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
+/** A URL as lists show it: a Telegram bot token (the bot's password) cut to its last four characters. */
+export const shownUrl = (url: string) => url.replace(/\/bot[^/]+(?=[^/]{4}\/)/, '/bot…');
 const view = (r: WebhookRow) => ({
   id: r.id,
-  url: r.url,
+  url: shownUrl(r.url),
   events: r.events,
   format: r.format,
+  ...(r.chat_id ? { chatId: r.chat_id } : {}),
   description: r.description,
   active: r.active,
   /** the secret's last four characters, to tell secrets apart (the whole one is shown once, on creation) */
@@ -371,7 +383,9 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
         ? { text: message }
         : w.format === 'discord'
           ? { content: message.slice(0, 2000) }
-          : { id: r.id, event, createdAt: at, message, data },
+          : w.format === 'telegram'
+            ? { chat_id: w.chat_id, text: message.slice(0, 4096), disable_web_page_preview: true }
+            : { id: r.id, event, createdAt: at, message, data },
     );
     const t = Math.floor(Date.now() / 1000);
     try {
@@ -429,6 +443,13 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
 
     r.post('/', { schema: { tags: ['webhooks'], body: CreateWebhook } }, async (req, reply) => {
       const user = userOf(req);
+      if ((req.body.format === 'telegram') !== (req.body.chatId !== undefined))
+        throw new AppError(
+          'VALIDATION_FAILED',
+          req.body.format === 'telegram'
+            ? 'a Telegram webhook needs chatId: the chat its bot posts to'
+            : 'chatId is for Telegram webhooks (format "telegram")',
+        );
       const count = await db
         .selectFrom('webhooks')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -444,6 +465,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
           url: req.body.url,
           events: [...new Set(req.body.events)],
           format: req.body.format,
+          chat_id: req.body.chatId ?? null,
           secret,
           description: req.body.description ?? null,
         })
