@@ -79,6 +79,24 @@ function removeButton(c, path, what, back) {
   return h('button', { class: 'link danger', onclick }, 'Delete');
 }
 
+/**
+ * A button that fetches a CSV export (with the page's credentials) and saves it as `filename`.
+ * @param {import('./app.js').Ctx} c @param {string} path @param {string} filename
+ */
+export function csvButton(c, path, filename, label = 'CSV') {
+  const onclick = async () => {
+    const text = await attempt(() => c.api.request('GET', path, undefined, { text: true }));
+    if (text === undefined) return;
+    const url = URL.createObjectURL(new Blob([String(text)], { type: 'text/csv' }));
+    const a = h('a', { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return h('button', { class: 'link', title: `download ${filename}`, onclick }, label);
+}
+
 /** @param {import('./app.js').Ctx} c */
 export async function backtestsView(c) {
   const list = /** @type {any[]} */ (await c.api.get('/api/backtests'));
@@ -202,7 +220,18 @@ export async function backtestView(c, id) {
         'div',
         { class: 'two' },
         h('div', null, h('h2', null, 'Statistics and risk'), statsTable(risk.report)),
-        h('div', null, h('h2', null, `Trades (${trades.length})`), autoTable(trades.slice(-200))),
+        h(
+          'div',
+          null,
+          h(
+            'h2',
+            null,
+            `Trades (${trades.length}) `,
+            csvButton(c, `/api/backtests/${enc}/trades?format=csv`, `backtest-${id}-trades.csv`),
+            csvButton(c, `/api/backtests/${enc}/equity?format=csv`, `backtest-${id}-equity.csv`, 'equity CSV'),
+          ),
+          autoTable(trades.slice(-200)),
+        ),
       ),
     );
   };
@@ -338,7 +367,12 @@ export async function sessionView(c, id) {
     );
   const drawTrades = () =>
     tradeBox.replaceChildren(
-      h('h2', null, `Trades (${trades.length})`),
+      h(
+        'h2',
+        null,
+        `Trades (${trades.length}) `,
+        csvButton(c, `/api/forward-tests/${enc}/trades?format=csv&limit=10000`, `session-${id}-trades.csv`),
+      ),
       autoTable(trades.slice(-200).reverse(), 9, 'No fills yet.'),
     );
   const refresh = async () => {

@@ -310,7 +310,29 @@ describe('the browser app, clicked through against the running platform', () => 
     const frame = await until(() => $<HTMLIFrameElement>('iframe.report'), 'the report');
     expect(frame.getAttribute('sandbox')).toBe(''); // no scripts, an origin of its own
     expect(frame.getAttribute('srcdoc')).toContain('<svg');
-    expect($$('main h2').at(-1)?.textContent).toBe(`Trades (${(await api(`/api/backtests/${id}/trades`)).length})`);
+    const trades = await api(`/api/backtests/${id}/trades`);
+    expect($$('main h2').at(-1)?.firstChild?.textContent).toBe(`Trades (${trades.length}) `);
+    // the trades as a CSV file, saved from the page
+    // (happy-dom follows a download link instead of saving it, so the link's click is recorded here)
+    const saved: Blob[] = [];
+    const names: string[] = [];
+    const create = URL.createObjectURL;
+    const click = HTMLAnchorElement.prototype.click;
+    URL.createObjectURL = (b: Blob) => (saved.push(b), 'blob:trades');
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      names.push(this.download);
+    };
+    try {
+      button('CSV')!.click();
+      await until(() => names.length === 1, 'the CSV download');
+    } finally {
+      URL.createObjectURL = create;
+      HTMLAnchorElement.prototype.click = click;
+    }
+    expect(names).toEqual([`backtest-${id}-trades.csv`]);
+    const lines = (await saved[0]!.text()).trimEnd().split('\r\n');
+    expect(lines).toHaveLength(trades.length + 1);
+    expect(lines[0]).toMatch(/^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl/);
   });
 
   it('sweeps two parameters over a grid and ranks the combinations', async () => {

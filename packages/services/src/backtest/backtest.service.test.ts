@@ -49,6 +49,20 @@ describe('backtest service', () => {
     const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
     expect(trades).toHaveLength(66);
     expect(trades[0]).toMatchObject({ size: -55, entryPrice: 180.36, entryTime: '2004-11-29T00:00:00.000Z' });
+    // the same trades as CSV, for a spreadsheet
+    const csv = await call(a, 'GET', `/api/backtests/${id}/trades?format=csv`);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toBe(`attachment; filename="backtest-${id}-trades.csv"`);
+    const lines = csv.body.trimEnd().split('\r\n');
+    expect(lines).toHaveLength(67);
+    const head = lines[0]!.split(',');
+    expect(head).toEqual(expect.arrayContaining(['size', 'entryTime', 'entryPrice', 'exitPrice', 'pnl', 'fees']));
+    const first = Object.fromEntries(lines[1]!.split(',').map((v, i) => [head[i], v]));
+    expect(first).toMatchObject({ size: '-55', entryPrice: '180.36', entryTime: '2004-11-29T00:00:00.000Z' });
+    const eqCsv = (await call(a, 'GET', `/api/backtests/${id}/equity?format=csv`)).body.trimEnd().split('\r\n');
+    expect(eqCsv[0]).toBe('ts,equity,drawdownPct');
+    expect(eqCsv).toHaveLength(2149);
+    expect((await call(a, 'GET', `/api/backtests/${id}/trades?format=xml`)).statusCode).toBe(400);
     const eq = (await call(a, 'GET', `/api/backtests/${id}/equity`)).json();
     expect(eq).toHaveLength(2148);
     expect(eq.at(-1).equity).toBeCloseTo(51422.99, 6);

@@ -17,6 +17,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
+import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
 
 const Id = z.object({ id: z.string().max(64) });
@@ -266,20 +267,23 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         return reply.status(204).send();
       });
 
-      r.get(
-        '/:id/trades',
-        { schema: { tags: ['backtest'], params: Id } },
-        async (req) => (await artifact(await mine(req, userOf(req).id))).trades,
-      );
+      const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
+      r.get('/:id/trades', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
+        const row = await mine(req, userOf(req).id);
+        const trades = (await artifact(row)).trades as Record<string, unknown>[];
+        return req.query.format === 'csv' ? sendCsv(reply, `backtest-${row.id}-trades.csv`, trades) : trades;
+      });
 
-      r.get('/:id/equity', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
-        const a = await artifact(await mine(req, userOf(req).id));
+      r.get('/:id/equity', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
+        const row = await mine(req, userOf(req).id);
+        const a = await artifact(row);
         let peak = -Infinity;
-        return a.equity.ts.map((t, i) => {
+        const points = a.equity.ts.map((t, i) => {
           const e = a.equity.equity[i]!;
           peak = Math.max(peak, e);
           return { ts: new Date(t).toISOString(), equity: e, drawdownPct: -(1 - e / peak) * 100 };
         });
+        return req.query.format === 'csv' ? sendCsv(reply, `backtest-${row.id}-equity.csv`, points) : points;
       });
 
       r.get('/:id/report', { schema: { tags: ['backtest'], params: Id } }, async (req, reply) => {

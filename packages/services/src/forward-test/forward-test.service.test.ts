@@ -77,6 +77,16 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(trades.map((x: { side: string }) => x.side).slice(0, 4)).toEqual(['buy', 'sell', 'buy', 'sell']);
     const { s } = await reconcile(session.id);
     expect(s.trades).toBe(trades.length);
+    // the same fills as CSV: a header, then one line per trade, in the same order
+    const csv = (await call(a, 'GET', `/api/forward-tests/${session.id}/trades?format=csv&limit=${trades.length}`))
+      .body;
+    const lines = csv.trimEnd().split('\r\n');
+    const head = lines[0]!.split(',');
+    expect(lines).toHaveLength(trades.length + 1);
+    expect(lines.slice(1).map((l) => l.split(',')[head.indexOf('side')])).toEqual(
+      trades.map((x: { side: string }) => x.side),
+    );
+    expect(Number(lines[1]!.split(',')[head.indexOf('price')])).toBe(f.price);
     // the equity series and the metrics from the shared statistics
     await until(async () => {
       await publishWave('WAVUSD', 5);

@@ -14,6 +14,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
+import { sendCsv } from '../http/csv.ts';
 import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
@@ -58,17 +59,20 @@ const CreateBody = z.strictObject({
   /** start at once (default) or stay `created` until POST .../start */
   start: z.boolean().default(true),
 });
+const AsCsv = z.enum(['json', 'csv']).default('json');
 const TradesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   offset: z.coerce.number().int().min(0).default(0),
+  format: AsCsv,
 });
 const OrdersQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(500),
   status: z.enum(['filled', 'refused', 'noop']).optional(),
+  format: AsCsv,
 });
 const EquityQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
-  format: z.enum(['json', 'html']).default('json'),
+  format: z.enum(['json', 'html', 'csv']).default('json'),
 });
 
 /**
@@ -253,14 +257,24 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       return reply.status(204).send();
     });
 
-    r.get('/:id/trades', { schema: { tags: ['forward-test'], params: Id, querystring: TradesQuery } }, async (req) => {
-      const row = await mine(req.params.id, userOf(req).id);
-      return repo.trades(row.id, req.query);
-    });
-    r.get('/:id/orders', { schema: { tags: ['forward-test'], params: Id, querystring: OrdersQuery } }, async (req) => {
-      const row = await mine(req.params.id, userOf(req).id);
-      return repo.orders(row.id, req.query);
-    });
+    r.get(
+      '/:id/trades',
+      { schema: { tags: ['forward-test'], params: Id, querystring: TradesQuery } },
+      async (req, reply) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        const trades = await repo.trades(row.id, req.query);
+        return req.query.format === 'csv' ? sendCsv(reply, `session-${row.id}-trades.csv`, trades) : trades;
+      },
+    );
+    r.get(
+      '/:id/orders',
+      { schema: { tags: ['forward-test'], params: Id, querystring: OrdersQuery } },
+      async (req, reply) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        const orders = await repo.orders(row.id, req.query);
+        return req.query.format === 'csv' ? sendCsv(reply, `session-${row.id}-orders.csv`, orders) : orders;
+      },
+    );
     r.get('/:id/positions', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
       const row = await mine(req.params.id, userOf(req).id);
       const stored = await repo.positions(row); // the ledger `mine` read, not a second read
@@ -283,9 +297,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       { schema: { tags: ['forward-test'], params: Id, querystring: EquityQuery } },
       async (req, reply) => {
         const row = await mine(req.params.id, userOf(req).id);
-        if (req.query.format === 'json') {
+        if (req.query.format !== 'html') {
           const pts = await repo.equity(row.id, req.query.limit);
-          return pts.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() }));
+          const out = pts.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() }));
+          return req.query.format === 'csv' ? sendCsv(reply, `session-${row.id}-equity.csv`, out) : out;
         }
         const m = await metricsOf(row);
         if (!m.stats) throw new AppError('CONFLICT', 'the session has fewer than two equity points to chart yet');
