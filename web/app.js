@@ -12,6 +12,7 @@ import { emptyGraph } from './graph-model.js';
 import { createLive } from './live.js';
 import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
 import { webhooksSection } from './webhooks.js';
+import { accountView } from './account.js';
 
 /**
  * @typedef {{ api: import('./api.js').Api, live: ReturnType<typeof createLive>, go: (hash: string) => void,
@@ -54,6 +55,7 @@ const routes = [
   [/^#\/sessions$/, sessionsView],
   [/^#\/sessions\/([^/]+)$/, sessionView],
   [/^#\/alerts$/, alertsView],
+  [/^#\/account$/, (c) => accountView(c, session.get()?.email ?? '')],
 ];
 
 async function render() {
@@ -74,7 +76,7 @@ async function render() {
   who.replaceChildren();
   if (api.signedIn()) {
     who.append(
-      h('span', null, session.get()?.email ?? ''),
+      h('a', { href: '#/account', title: 'account and API tokens' }, session.get()?.email ?? ''),
       ' ',
       h(
         'button',

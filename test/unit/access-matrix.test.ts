@@ -46,6 +46,9 @@ describe('access matrix: another user never reaches a row by its id', () => {
       })
     ).json().id;
     ids['analytics/sessions'] = ids['forward-tests'];
+    ids['auth/tokens'] = (
+      await t.app.inject({ method: 'POST', url: '/api/auth/tokens', headers: a.auth, payload: { name: 'script' } })
+    ).json().id;
     ids.webhooks = (
       await t.app.inject({
         method: 'POST',

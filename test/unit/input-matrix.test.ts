@@ -74,6 +74,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
     ids['forward-tests'] = await post('/api/forward-tests', { strategyId: s.id, symbol: 'BTCUSD' });
     ids.alerts = await post('/api/alerts', { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 });
     ids.webhooks = await post('/api/webhooks', { url: 'https://example.com/hook' });
+    ids['auth/tokens'] = await post('/api/auth/tokens', { name: 'script' });
     ids['analytics/sessions'] = ids['forward-tests'];
     ids['analytics/backtests'] = ids.backtests;
     for (let i = 0; i < 200; i++) {
@@ -107,6 +108,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
         folds: 2,
       },
       'POST /api/alerts/': { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 },
+      'POST /api/auth/tokens/': { name: 'script', scope: 'read', expiresInDays: 30 },
       'POST /api/webhooks/': { url: 'https://example.com/hook', events: ['alert'], format: 'json' },
     };
     const doc = (await t.app.inject({ url: '/docs/json' })).json() as {

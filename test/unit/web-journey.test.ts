@@ -457,6 +457,27 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(await api('/api/forward-tests')).toEqual([]);
   });
 
+  it('makes a read-only API token on the account page, uses it from a script, and revokes it', async () => {
+    $<HTMLAnchorElement>('#who a')!.click();
+    const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the account page');
+    expect(text('main h1')).toBe('Account');
+    type(form.querySelector<HTMLInputElement>('input[name=name]'), 'dashboard');
+    type(form.querySelector<HTMLSelectElement>('select[name=scope]'), 'read');
+    form.requestSubmit();
+    const token = await until(() => $('main .secret code')?.textContent, 'the token, shown once');
+    expect(token).toMatch(/^atk_/);
+    expect(text('main tbody tr')).toContain('read only');
+    // a script with the token: it reads, and may not write
+    const script = (method: string, path: string) =>
+      fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await script('GET', '/api/strategies')).toBe(200);
+    expect(await script('POST', '/api/strategies/templates/sma-crossover')).toBe(403);
+    window.confirm = () => true;
+    [...$$('main tbody tr')[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Revoke')!.click();
+    await until(() => text('main p.muted:last-of-type') !== '' && !$$('main tbody tr').length, 'the token gone');
+    expect(await script('GET', '/api/strategies')).toBe(401);
+  });
+
   it('signs out, and the page forgets the session', async () => {
     button('Sign out')!.click();
     await until(() => location.hash === '#/login' && $('#login-form'), 'the sign-in form');

@@ -29,7 +29,7 @@ import {
   installOrderJournalMetrics,
   type Metrics,
 } from './http/metrics.ts';
-import { authRoutes } from './gateway/auth.routes.ts';
+import { apiTokenRoutes, authRoutes } from './gateway/auth.routes.ts';
 import { gatewayProxy } from './gateway/proxy.ts';
 import { healthRoutes } from './gateway/health.routes.ts';
 import { webRoutes } from './gateway/web.routes.ts';
@@ -148,7 +148,44 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     exposedHeaders,
   });
   const memo = new TokenMemo();
-  await app.register(authPlugin, { secret, accessTtlSeconds: config.auth.accessTtlSeconds, memo });
+  ctx.shared.tokenMemo = memo;
+  const tokenSeen = new Map<string, number>();
+  await app.register(authPlugin, {
+    secret,
+    accessTtlSeconds: config.auth.accessTtlSeconds,
+    memo,
+    apiToken: async (hash) => {
+      const r = await rt.db.db
+        .selectFrom('api_tokens')
+        .innerJoin('users', 'users.id', 'api_tokens.user_id')
+        .select(['api_tokens.id', 'api_tokens.user_id', 'users.email', 'api_tokens.read_only', 'api_tokens.expires_at'])
+        .where('api_tokens.token_hash', '=', hash)
+        .where('api_tokens.revoked_at', 'is', null)
+        .executeTakeFirst();
+      return (
+        r && {
+          id: r.id,
+          userId: r.user_id,
+          email: r.email,
+          readOnly: r.read_only,
+          expiresAt: r.expires_at ? new Date(r.expires_at) : null,
+        }
+      );
+    },
+    // `last used` is for the owner's list: written at most once a minute per token, never waited for
+    tokenUsed: (id) => {
+      const now = Date.now();
+      if (now - (tokenSeen.get(id) ?? 0) < 60_000) return;
+      if (tokenSeen.size > 10_000) tokenSeen.clear();
+      tokenSeen.set(id, now);
+      void rt.db.db
+        .updateTable('api_tokens')
+        .set({ last_used_at: new Date() })
+        .where('id', '=', id)
+        .execute()
+        .catch(() => undefined);
+    },
+  });
   let rateRedis: import('ioredis').Redis | undefined;
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
@@ -234,6 +271,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
   await app.register(healthRoutes, { ctx, service: opts.name ?? 'gateway' });
   if (opts.services.includes('gateway')) {
     await app.register(authRoutes, { ctx, prefix: '/api/auth' });
+    await app.register(apiTokenRoutes, { ctx, prefix: '/api/auth/tokens' });
     await app.register(gatewayProxy, { ctx });
     await app.register(webRoutes);
   }

@@ -348,4 +348,23 @@ alter table webhooks drop constraint webhooks_format_check;
 alter table webhooks add constraint webhooks_format_check check (format in ('json','slack','discord','telegram'));
 `,
   },
+  {
+    id: 11,
+    name: 'API tokens: long-lived bearer tokens for scripts, full or read-only',
+    sql: `
+create table api_tokens (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users(id) on delete cascade,
+  name text not null,
+  token_hash text not null unique,
+  prefix text not null,
+  read_only boolean not null default false,
+  expires_at timestamptz,
+  last_used_at timestamptz,
+  revoked_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index api_tokens_user on api_tokens (user_id, created_at desc);
+`,
+  },
 ];

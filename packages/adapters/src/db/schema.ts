@@ -178,6 +178,18 @@ export interface WebhookDeliveriesTable {
   created_at: Generated<Date>;
   finished_at: Timestamp | null;
 }
+export interface ApiTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  read_only: Generated<boolean>;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_at: Generated<Date>;
+}
 export interface SchemaMigrationsTable {
   id: number;
   name: string;
@@ -198,5 +210,6 @@ export interface Database {
   alerts: AlertsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  api_tokens: ApiTokensTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -67,7 +67,23 @@ export const gatewayKey = (secret: string): string =>
 export interface AuthUser {
   id: string;
   email: string;
+  /** set when the caller used an API token: its id, and whether it may only read */
+  tokenId?: string;
+  readOnly?: boolean;
 }
+
+/** An API token as the auth hook needs it (looked up by the SHA-256 of its text). */
+export interface ApiTokenGrant {
+  id: string;
+  userId: string;
+  email: string;
+  readOnly: boolean;
+  expiresAt: Date | null;
+}
+/** API tokens start with this, so the hook knows one from a JWT without trying to parse it */
+export const API_TOKEN_PREFIX = 'atk_';
+/** how long an instance trusts an API token it has checked before checking it again (a revocation elsewhere) */
+export const API_TOKEN_RECHECK_MS = 60_000;
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -104,6 +120,11 @@ export class TokenMemo {
     if (this.verified.size >= 10_000) this.verified.clear();
     this.verified.set(token, { user, expMs });
   }
+
+  /** Drops what is remembered for an API token (revoked here: no request in this process gets through with it). */
+  forgetApiToken(tokenId: string): void {
+    for (const [k, v] of this.verified) if (v.user.tokenId === tokenId) this.verified.delete(k);
+  }
 }
 
 /** the token of an `Authorization: Bearer <token>` header (undefined for anything else) */
@@ -116,7 +137,18 @@ export function isGatewayKey(value: unknown, key: Buffer): boolean {
 
 /** Resolves the caller from the bearer token (header, or `?token=` for WebSocket upgrades) for every request. */
 export const authPlugin = fp(
-  async (app: FastifyInstance, opts: { secret: string; accessTtlSeconds: number; memo: TokenMemo }) => {
+  async (
+    app: FastifyInstance,
+    opts: {
+      secret: string;
+      accessTtlSeconds: number;
+      memo: TokenMemo;
+      /** finds an API token by the SHA-256 of its text (unrevoked); API tokens are refused without it */
+      apiToken?: (hash: string) => Promise<ApiTokenGrant | undefined>;
+      /** told when a token was used (at most once a minute per token per process) */
+      tokenUsed?: (id: string) => void;
+    },
+  ) => {
     await app.register(fastifyJwt, {
       secret: opts.secret,
       sign: { expiresIn: opts.accessTtlSeconds },
@@ -135,6 +167,17 @@ export const authPlugin = fp(
           req.authUser = known;
           return;
         }
+        if (token.startsWith(API_TOKEN_PREFIX)) {
+          const grant = await opts.apiToken?.(hashToken(token));
+          if (!grant || (grant.expiresAt && grant.expiresAt.getTime() <= Date.now())) return;
+          req.authUser = { id: grant.userId, email: grant.email, tokenId: grant.id, readOnly: grant.readOnly };
+          // trusted for a minute (or until it expires), then looked up again: a revocation made through
+          // another instance takes effect within that minute; through this one, at once
+          const until = Math.min(grant.expiresAt?.getTime() ?? Infinity, Date.now() + API_TOKEN_RECHECK_MS);
+          memo.remember(token, req.authUser, until);
+          opts.tokenUsed?.(grant.id);
+          return;
+        }
         const payload = app.jwt.verify<{ sub: string; email: string; exp?: number }>(token);
         req.authUser = { id: payload.sub, email: payload.email };
         if (payload.exp !== undefined) memo.remember(token, req.authUser, payload.exp * 1000);
@@ -144,6 +187,8 @@ export const authPlugin = fp(
     });
     app.decorate('requireUser', async (req: FastifyRequest) => {
       if (!req.authUser) throw new AppError('UNAUTHORIZED', 'a valid bearer token is required');
+      if (req.authUser.readOnly && req.method !== 'GET' && req.method !== 'HEAD')
+        throw new AppError('FORBIDDEN', 'this API token is read-only: it may only GET');
     });
   },
 );
