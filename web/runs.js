@@ -170,6 +170,39 @@ export function walkForwardSummary(wf) {
   );
 }
 
+/**
+ * A Monte Carlo over a run's trades: its spread of final returns and drawdowns beside the run's own.
+ * @param {any} mc the API's GET /api/analytics/backtests/:id/monte-carlo
+ */
+export function monteCarloView(mc) {
+  const pct = (/** @type {number} */ v) => `${num(v)} %`;
+  return h(
+    'div',
+    { class: 'monte-carlo' },
+    h(
+      'h2',
+      null,
+      `Monte Carlo: ${mc.runs.toLocaleString('en-US')} runs, ${mc.method === 'shuffle' ? 'trades shuffled' : 'trades drawn with replacement'}`,
+    ),
+    figureGrid([
+      ['Return, this run', pct(mc.actual.returnPct)],
+      ['Return 5th / 50th / 95th pct', `${pct(mc.returnPct.p5)} / ${pct(mc.returnPct.p50)} / ${pct(mc.returnPct.p95)}`],
+      ['Chance of a loss', `${num(mc.probabilityOfLoss * 100, 1)} %`],
+      ['Max DD, this run', pct(mc.actual.maxDrawdownPct)],
+      ['Max DD 5th / 50th pct', `${pct(mc.maxDrawdownPct.p5)} / ${pct(mc.maxDrawdownPct.p50)}`],
+      ['Chance of a deeper DD', `${num(mc.probabilityOfWorseDrawdown * 100, 1)} %`],
+    ]),
+    svgBox(
+      lineChart({
+        title: 'Final return % of every run, lowest to highest',
+        height: 160,
+        series: [{ values: mc.returnQuantiles, color: '#7c3aed', label: 'return %' }],
+        times: ['worst run', 'best run'],
+      }),
+    ),
+  );
+}
+
 /** @param {import('./app.js').Ctx} c @param {string} id */
 export async function backtestView(c, id) {
   const enc = encodeURIComponent(id);
@@ -207,13 +240,39 @@ export async function backtestView(c, id) {
           h('iframe', { class: 'report', sandbox: '', title: 'backtest report', srcdoc: html }),
         );
     };
+    const mcBox = h('div');
+    const showMonteCarlo = async (/** @type {'bootstrap' | 'shuffle'} */ method) => {
+      const mc = await attempt(() =>
+        c.api.get(`/api/analytics/backtests/${enc}/monte-carlo?runs=2000&method=${method}`),
+      );
+      if (mc) mcBox.replaceChildren(monteCarloView(mc));
+    };
     body.replaceChildren(
       h(
         'div',
         { class: 'row' },
         h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
+        h(
+          'button',
+          {
+            class: 'secondary',
+            title: '2,000 runs of as many trades drawn from this run’s (with replacement)',
+            onclick: () => void showMonteCarlo('bootstrap'),
+          },
+          'Monte Carlo',
+        ),
+        h(
+          'button',
+          {
+            class: 'secondary',
+            title: '2,000 runs of this run’s trades in random orders: the drawdowns order alone can make',
+            onclick: () => void showMonteCarlo('shuffle'),
+          },
+          'Shuffle trades',
+        ),
       ),
       reportBox,
+      mcBox,
       folds ? walkForwardSummary(folds) : '',
       equityCharts(equity, wf ? 'Equity out of sample (the folds chained)' : 'Equity'),
       h(

@@ -63,6 +63,7 @@ export async function webhooksSection(c) {
       ),
     );
   };
+  /** shows a webhook's latest deliveries, and gives them back */
   const showLog = async (/** @type {any} */ w) => {
     const rows = /** @type {any[]} */ (
       await c.api.get(`/api/webhooks/${encodeURIComponent(w.id)}/deliveries?limit=20`)
@@ -80,6 +81,7 @@ export async function webhooksSection(c) {
         'No deliveries yet.',
       ),
     );
+    return rows;
   };
   const list = h('div');
   const draw = (/** @type {any[]} */ ws, /** @type {any[][]} */ lastOf) =>
@@ -99,10 +101,16 @@ export async function webhooksSection(c) {
                 {
                   class: 'link',
                   onclick: async () => {
-                    if (await attempt(() => c.api.post(`/api/webhooks/${encodeURIComponent(w.id)}/test`))) {
-                      // the send takes a moment: show the log once it has had one
-                      setTimeout(() => void attempt(() => refresh().then(() => showLog(w))), 500);
+                    const sent = await attempt(() => c.api.post(`/api/webhooks/${encodeURIComponent(w.id)}/test`));
+                    if (!sent) return;
+                    // the log at once (the test pending), then again each half second until it is sent
+                    // or has failed (at most 15 s: a receiver that times out takes WEBHOOK_TIMEOUT_MS)
+                    for (let i = 0; i < 30; i++) {
+                      const rows = await attempt(() => showLog(w));
+                      if (!rows || rows.find((d) => d.id === sent.id)?.status !== 'pending') break;
+                      await new Promise((r) => setTimeout(r, 500));
                     }
+                    await attempt(refresh);
                   },
                 },
                 'Send a test',

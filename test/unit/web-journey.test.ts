@@ -158,9 +158,15 @@ describe('the browser app, clicked through against the running platform', () => 
     // the webhook got it too; a test send arrives, and the page's log shows both delivered
     await until(() => received.find((r) => r.event === 'alert'), 'the alert at the webhook');
     expect(JSON.parse(received.find((r) => r.event === 'alert')!.body).data.alertId).toBe(alert.id);
+    // the page afresh (the alert form's own re-render may still be on its way): its last delivery shown
+    location.hash = '#/';
+    await until(() => text('main h1') === 'Markets', 'the markets page');
     location.hash = '#/alerts';
     const send = await until(
-      () => $$<HTMLButtonElement>('.webhooks button').find((b) => b.textContent === 'Send a test'),
+      () =>
+        (text('.webhooks tbody tr').includes('delivered (200)') &&
+          $$<HTMLButtonElement>('.webhooks button').find((b) => b.textContent === 'Send a test')) ||
+        undefined,
       'the webhook list',
     );
     send.click();
@@ -306,6 +312,20 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(stats.metrics.trades).toBeGreaterThan(0);
     expect($$('main .chart-box svg').length).toBe(2); // equity and drawdown
+    // a Monte Carlo over its trades, beside the run's own figures
+    button('Monte Carlo')!.click();
+    await until(() => $('.monte-carlo svg'), 'the Monte Carlo');
+    const mc = await api(`/api/analytics/backtests/${id}/monte-carlo?runs=2000`);
+    const tile = (k: string) =>
+      $$('.monte-carlo .figure')
+        .find((f) => f.querySelector('small')?.textContent === k)
+        ?.querySelector('strong')?.textContent;
+    expect(tile('Return, this run')).toBe(
+      `${Number(mc.actual.returnPct).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} %`,
+    );
+    expect(tile('Chance of a loss')).toBe(
+      `${(mc.probabilityOfLoss * 100).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} %`,
+    );
     button('Show the full report')!.click();
     const frame = await until(() => $<HTMLIFrameElement>('iframe.report'), 'the report');
     expect(frame.getAttribute('sandbox')).toBe(''); // no scripts, an origin of its own

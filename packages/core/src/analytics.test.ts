@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { excessKurtosis, longestUnderwater, omegaRatio, riskReport, skewness, valueAtRisk } from './analytics.ts';
+import {
+  excessKurtosis,
+  longestUnderwater,
+  monteCarlo,
+  omegaRatio,
+  riskReport,
+  skewness,
+  valueAtRisk,
+} from './analytics.ts';
 import type { TradeRecord } from './stats.ts';
 
 // Expected values worked by hand (docs/statistics.md gives the formulas):
@@ -62,5 +70,53 @@ describe('analytics beyond the stats table', () => {
     });
     expect(short.returnsBasis).toBe('point');
     expect(short.returnsCount).toBe(3);
+  });
+});
+
+describe('Monte Carlo over trades', () => {
+  /** pnls that are exactly the given shares of the equity before each trade */
+  const pnlsOf = (start: number, shares: number[]) => {
+    let eq = start;
+    return shares.map((r) => {
+      const p = eq * r;
+      eq += p;
+      return p;
+    });
+  };
+
+  it('shuffling keeps the final return and moves only the drawdown', () => {
+    const shares = [0.1, -0.05, 0.2, -0.15, 0.03, -0.08, 0.12, -0.02, 0.07, -0.1];
+    const mc = monteCarlo(10_000, pnlsOf(10_000, shares), { runs: 2000, method: 'shuffle', seed: 7 });
+    const product = (shares.reduce((e, r) => e * (1 + r), 1) - 1) * 100;
+    expect(mc.actual.returnPct).toBeCloseTo(product, 9);
+    expect(mc.returnPct.p5).toBeCloseTo(product, 9);
+    expect(mc.returnPct.p95).toBeCloseTo(product, 9);
+    expect(mc.probabilityOfLoss).toBe(0);
+    expect(mc.maxDrawdownPct.p5).toBeLessThan(mc.maxDrawdownPct.p95); // orders differ in how deep they dip
+    expect(mc.maxDrawdownPct.p5).toBeLessThanOrEqual(mc.actual.maxDrawdownPct);
+    // the deepest possible: every loss in a row after the gains, -(1 - 0.95*0.85*0.92*0.98*0.9)
+    const worst = -(1 - 0.95 * 0.85 * 0.92 * 0.98 * 0.9) * 100;
+    expect(Math.min(...mc.returnQuantiles)).toBeCloseTo(product, 9);
+    expect(mc.maxDrawdownPct.p5).toBeGreaterThanOrEqual(worst - 1e-9);
+  });
+
+  it('bootstrapping matches the binomial law: ±1 % trades, 100 of them, lose with probability P(k ≤ 50)', () => {
+    const shares = Array.from({ length: 100 }, (_, i) => (i % 2 ? -0.01 : 0.01));
+    const mc = monteCarlo(1000, pnlsOf(1000, shares), { runs: 20_000, method: 'bootstrap', seed: 3 });
+    // 1.01^k 0.99^(100-k) < 1 exactly when k <= 50; P(Binomial(100, 1/2) <= 50) = 0.539795...
+    expect(Math.abs(mc.probabilityOfLoss - 0.5398)).toBeLessThan(0.012);
+    expect(mc.returnPct.p5).toBeLessThan(mc.returnPct.p50);
+    expect(mc.returnPct.p50).toBeLessThan(mc.returnPct.p95);
+    expect(mc.returnQuantiles.length).toBeLessThanOrEqual(201);
+  });
+
+  it('is seeded, and has no losses or drawdowns when no trade loses', () => {
+    const pnls = pnlsOf(500, [0.02, 0.01, 0.03, 0.05]);
+    const a = monteCarlo(500, pnls, { runs: 500, method: 'bootstrap', seed: 11 });
+    expect(monteCarlo(500, pnls, { runs: 500, method: 'bootstrap', seed: 11 })).toEqual(a);
+    expect(monteCarlo(500, pnls, { runs: 500, method: 'bootstrap', seed: 12 })).not.toEqual(a);
+    expect(a.probabilityOfLoss).toBe(0);
+    expect(a.maxDrawdownPct.p5).toBe(0);
+    expect(a.tradeReturnsPct).toEqual({ mean: 2.75, min: 1, max: 5 });
   });
 });

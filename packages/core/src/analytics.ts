@@ -1,4 +1,5 @@
 import { computeStats, periodReturns, periodsPerYear, type Stats, type StatsInput } from './stats.ts';
+import { seededRandom } from './random.ts';
 
 /**
  * Risk and performance beyond the stats table (docs/statistics.md, "Analytics"): historical VaR and
@@ -166,5 +167,106 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
     shortWinRatePct: shortN ? (shortW / shortN) * 100 : NaN,
     longTrades: longN,
     shortTrades: shortN,
+  };
+}
+
+export interface MonteCarloResult {
+  method: 'shuffle' | 'bootstrap';
+  runs: number;
+  seed: number;
+  trades: number;
+  /** each trade's profit as a share of the equity before it, from the run's own sequence */
+  tradeReturnsPct: { mean: number; min: number; max: number };
+  /** the run as it happened: final return and the deepest trade-to-trade drawdown, in % */
+  actual: { returnPct: number; maxDrawdownPct: number };
+  /** percentiles (5, 25, 50, 75, 95) over the simulated runs */
+  returnPct: Record<'p5' | 'p25' | 'p50' | 'p75' | 'p95', number>;
+  maxDrawdownPct: Record<'p5' | 'p25' | 'p50' | 'p75' | 'p95', number>;
+  /** share of runs ending below the starting equity */
+  probabilityOfLoss: number;
+  /** share of runs whose deepest drawdown is worse than the run's own */
+  probabilityOfWorseDrawdown: number;
+  /** every run's final return, sorted (at most 200 evenly spaced of them): a distribution to draw */
+  returnQuantiles: number[];
+}
+
+/**
+ * Monte Carlo over a run's trades: how much of its result was the order its trades came in (`shuffle`:
+ * the same trades in random orders) or the luck of which trades it got (`bootstrap`: as many trades
+ * drawn with replacement). Each trade keeps its profit as a share of the equity before it, so a path
+ * compounds them as the run's own sizing did (exact for one position at a time, as this engine
+ * trades). Shuffling leaves the final return as it was (products commute) and moves only the
+ * drawdowns; bootstrapping moves both. Seeded: the same input gives the same answer.
+ */
+export function monteCarlo(
+  startEquity: number,
+  pnls: readonly number[],
+  opts: { runs: number; method: 'shuffle' | 'bootstrap'; seed: number },
+): MonteCarloResult {
+  const n = pnls.length;
+  const r = new Float64Array(n);
+  let eq = startEquity;
+  let peak = eq;
+  let actualDd = 0;
+  for (let i = 0; i < n; i++) {
+    r[i] = pnls[i]! / eq;
+    eq += pnls[i]!;
+    peak = Math.max(peak, eq);
+    actualDd = Math.max(actualDd, 1 - eq / peak);
+  }
+  const rand = seededRandom(opts.seed);
+  const finals = new Float64Array(opts.runs);
+  const dds = new Float64Array(opts.runs);
+  const order = new Float64Array(n);
+  for (let k = 0; k < opts.runs; k++) {
+    if (opts.method === 'shuffle') {
+      order.set(r);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
+    } else for (let i = 0; i < n; i++) order[i] = r[Math.floor(rand() * n)]!;
+    let e = 1;
+    let p = 1;
+    let dd = 0;
+    for (let i = 0; i < n; i++) {
+      e *= 1 + order[i]!;
+      if (e > p) p = e;
+      else if (1 - e / p > dd) dd = 1 - e / p;
+    }
+    finals[k] = (e - 1) * 100;
+    dds[k] = -dd * 100;
+  }
+  const sortedFinals = Array.from(finals).sort((a, b) => a - b);
+  const sortedDds = Array.from(dds).sort((a, b) => a - b);
+  const pct = (s: number[]) => ({
+    p5: quantileSorted(s, 0.05),
+    p25: quantileSorted(s, 0.25),
+    p50: quantileSorted(s, 0.5),
+    p75: quantileSorted(s, 0.75),
+    p95: quantileSorted(s, 0.95),
+  });
+  const actualDdPct = -actualDd * 100;
+  const step = Math.max(1, Math.ceil(opts.runs / 200));
+  const rs = Array.from(r);
+  return {
+    method: opts.method,
+    runs: opts.runs,
+    seed: opts.seed,
+    trades: n,
+    tradeReturnsPct: {
+      mean: n ? (rs.reduce((a, b) => a + b, 0) / n) * 100 : NaN,
+      min: n ? Math.min(...rs) * 100 : NaN,
+      max: n ? Math.max(...rs) * 100 : NaN,
+    },
+    actual: { returnPct: ((eq - startEquity) / startEquity) * 100, maxDrawdownPct: actualDdPct },
+    returnPct: pct(sortedFinals),
+    // the worst drawdowns are the most negative: p5 is the bad tail
+    maxDrawdownPct: pct(sortedDds),
+    probabilityOfLoss: sortedFinals.filter((x) => x < -1e-9).length / opts.runs,
+    probabilityOfWorseDrawdown: sortedDds.filter((x) => x < actualDdPct - 1e-9).length / opts.runs,
+    returnQuantiles: sortedFinals.filter((_, i) => i % step === 0 || i === opts.runs - 1),
   };
 }

@@ -1,6 +1,7 @@
 import {
   AppError,
   notFound,
+  monteCarlo,
   storedLedger,
   type PaperConfig,
   riskExtras,
@@ -113,8 +114,9 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
       return finite({ sessionId: row.id, symbol: row.symbol, status: row.status, summary: summary(row), report });
     });
 
-    r.get('/backtests/:id', { schema: { tags: ['analytics'], params: Id } }, async (req) => {
-      const row = await backtests.get(req.params.id, userOf(req).id);
+    /** a done backtest of the caller's, with its stored trades and equity */
+    async function storedRun(id: string, userId: string) {
+      const row = await backtests.get(id, userId);
       if (!row) throw notFound('backtest');
       if (row.status !== 'done' || !row.artifactKey)
         throw new AppError('CONFLICT', `the backtest is ${row.status}; its report exists once it is done`);
@@ -129,6 +131,11 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
         entryTime: Date.parse(t.entryTime),
         exitTime: Date.parse(t.exitTime),
       }));
+      return { row, art, trades };
+    }
+
+    r.get('/backtests/:id', { schema: { tags: ['analytics'], params: Id } }, async (req) => {
+      const { row, art, trades } = await storedRun(req.params.id, userOf(req).id);
       const extras = riskExtras({ equity: art.equity.equity, time: art.equity.ts, trades });
       return finite({
         backtestId: row.id,
@@ -137,6 +144,50 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
         report: { ...row.metrics, ...extras },
       });
     });
+
+    r.get(
+      '/backtests/:id/monte-carlo',
+      {
+        schema: {
+          tags: ['analytics'],
+          params: Id,
+          querystring: z.strictObject({
+            runs: z.coerce.number().int().min(10).max(100_000).default(1000),
+            method: z.enum(['shuffle', 'bootstrap']).default('bootstrap'),
+            seed: z.coerce
+              .number()
+              .int()
+              .min(0)
+              .max(2 ** 31)
+              .default(1),
+          }),
+        },
+      },
+      async (req) => {
+        const { row, art, trades } = await storedRun(req.params.id, userOf(req).id);
+        if (trades.length < 2)
+          throw new AppError(
+            'UNPROCESSABLE',
+            `the backtest made ${trades.length} trades; a Monte Carlo needs two or more`,
+          );
+        const { runs, method, seed } = req.query;
+        if (runs * trades.length > 50_000_000)
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `${runs} runs of ${trades.length} trades is too much work; at most ${Math.floor(50_000_000 / trades.length)} runs for this backtest`,
+          );
+        // the cash the run started with (its equity curve's first point is after the first bar)
+        const start = Number((row.parameters as { startingBalance?: number }).startingBalance ?? art.equity.equity[0]);
+        return finite({
+          backtestId: row.id,
+          ...monteCarlo(
+            start,
+            trades.map((t) => t.pnl),
+            { runs, method, seed },
+          ),
+        });
+      },
+    );
   };
   await app.register(routes, { prefix: '/api/analytics' });
 };

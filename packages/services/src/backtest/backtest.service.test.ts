@@ -46,6 +46,20 @@ describe('backtest service', () => {
     expect(an.report.longTrades + an.report.shortTrades).toBe(66);
     expect(an.report.cvar95Pct).toBeGreaterThanOrEqual(an.report.var95Pct);
     expect((await call(b, 'GET', `/api/analytics/backtests/${id}`)).statusCode).toBe(404);
+    // Monte Carlo over its 66 trades: the run's own figures from its trades, and the spread of others
+    const mc = (await call(a, 'GET', `/api/analytics/backtests/${id}/monte-carlo?runs=2000&seed=5`)).json();
+    expect(mc).toMatchObject({ method: 'bootstrap', runs: 2000, seed: 5, trades: 66 });
+    expect(mc.actual.returnPct).toBeCloseTo(414.2298999999996, 6); // start + the trades' PnL, as backtesting.py
+    // trade to trade it dips less than bar to bar (backtesting.py's -47.98 %)
+    expect(mc.actual.maxDrawdownPct).toBeGreaterThan(-47.99);
+    expect(mc.returnPct.p5).toBeLessThan(mc.returnPct.p50);
+    expect(mc.probabilityOfLoss).toBeGreaterThanOrEqual(0);
+    const shuffled = (
+      await call(a, 'GET', `/api/analytics/backtests/${id}/monte-carlo?method=shuffle&runs=100`)
+    ).json();
+    expect(shuffled.returnPct.p5).toBeCloseTo(mc.actual.returnPct, 6);
+    expect((await call(a, 'GET', `/api/analytics/backtests/${id}/monte-carlo?runs=5`)).statusCode).toBe(400);
+    expect((await call(b, 'GET', `/api/analytics/backtests/${id}/monte-carlo`)).statusCode).toBe(404);
     const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
     expect(trades).toHaveLength(66);
     expect(trades[0]).toMatchObject({ size: -55, entryPrice: 180.36, entryTime: '2004-11-29T00:00:00.000Z' });
