@@ -6,9 +6,9 @@
  */
 import { ApiError, createApi, storageSession } from './api.js';
 import { lineChart } from './chart.js';
-import { attempt, fields, h, intervalSelect, num, progressBar, svgBox, table, toast, when } from './dom.js';
+import { attempt, fields, h, intervalSelect, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { editorView } from './editor.js';
-import { emptyGraph } from './graph-model.js';
+import { emptyGraph, strategyFromFile } from './graph-model.js';
 import { createLive } from './live.js';
 import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
 import { webhooksSection } from './webhooks.js';
@@ -408,6 +408,25 @@ async function strategiesView(c) {
     if (!confirm(`Delete "${s.name}"?`)) return;
     if ((await attempt(() => c.api.del(`/api/strategies/${s.id}`))) !== undefined) c.go('#/strategies');
   };
+  // a strategy as a file: {name, description, graph}, what the import below and `algotrade backtest
+  // --strategy file.json` read
+  const exportOne = (/** @type {any} */ s) => () =>
+    saveFile(
+      `${JSON.stringify({ name: s.name, description: s.description ?? undefined, graph: s.graph }, null, 2)}\n`,
+      `${String(s.name).replace(/[^\w.-]+/g, '-')}.algotrade.json`,
+      'application/json',
+    );
+  const importFile = async (/** @type {Event} */ ev) => {
+    const input = /** @type {HTMLInputElement} */ (ev.target);
+    const file = input.files?.[0];
+    if (!file) return;
+    const s = await attempt(async () => {
+      const body = strategyFromFile(await file.text(), file.name);
+      return c.api.post('/api/strategies', body);
+    });
+    input.value = '';
+    if (s) c.go(`#/strategies/${s.id}`);
+  };
   return h(
     'section',
     null,
@@ -424,7 +443,13 @@ async function strategiesView(c) {
               : h('span', { class: 'bad' }, `no (${s.compilationReport?.errors?.length ?? '?'} errors)`),
         ],
         ['Updated', (s) => when(s.updatedAt)],
-        ['', (s) => h('button', { class: 'link danger', onclick: remove(s) }, 'Delete')],
+        [
+          '',
+          (s) => [
+            h('button', { class: 'link', onclick: exportOne(s) }, 'Export'),
+            h('button', { class: 'link danger', onclick: remove(s) }, 'Delete'),
+          ],
+        ],
       ],
       list,
       'No strategies yet: start from a template below.',
@@ -448,6 +473,18 @@ async function strategiesView(c) {
         h('h3', null, 'Blank'),
         h('p', null, 'An empty canvas: add nodes from the palette.'),
         h('button', { onclick: blank }, 'Start blank'),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', null, 'From a file'),
+        h('p', null, 'A strategy exported here (or a bare graph as JSON).'),
+        h('input', {
+          type: 'file',
+          accept: '.json,application/json',
+          'aria-label': 'strategy file',
+          onchange: importFile,
+        }),
       ),
     ),
   );

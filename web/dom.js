@@ -124,3 +124,13 @@ export function intervalSelect(name, dflt) {
     FORM_INTERVALS.map((i) => h('option', { value: i, selected: i === dflt }, i)),
   );
 }
+
+/** Saves text as a file the browser downloads (a link to it, clicked). @param {string} text @param {string} filename @param {string} type */
+export function saveFile(text, filename, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

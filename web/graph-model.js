@@ -273,3 +273,31 @@ export function layoutMissing(graph) {
   );
   return { ...graph, nodes: graph.nodes.map((n) => ({ ...n, position: at.get(n.id) ?? n.position })) };
 }
+
+/**
+ * A strategy file's text as the API's create body: an export (`{name, description?, graph}`) or a
+ * bare graph (`{nodes, edges}`, named after the file). What is not JSON, or holds no graph, is
+ * refused with the reason; the API checks the graph itself.
+ * @param {string} text @param {string} fileName
+ * @returns {{ name: string, description?: string, graph: unknown }}
+ */
+export function strategyFromFile(text, fileName) {
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${fileName} is not JSON: ${/** @type {Error} */ (e).message}`);
+  }
+  const graph = parsed && typeof parsed === 'object' && 'graph' in parsed ? parsed.graph : parsed;
+  if (!graph || typeof graph !== 'object' || !Array.isArray(graph.nodes) || !Array.isArray(graph.edges))
+    throw new Error(`${fileName} holds no strategy graph (nodes and edges)`);
+  const name =
+    typeof parsed.name === 'string' && parsed.name.trim()
+      ? parsed.name.trim().slice(0, 200)
+      : fileName.replace(/(\.algotrade)?\.json$/i, '').slice(0, 200) || 'Imported strategy';
+  return {
+    name,
+    ...(typeof parsed.description === 'string' ? { description: parsed.description.slice(0, 2000) } : {}),
+    graph,
+  };
+}

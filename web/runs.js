@@ -4,7 +4,7 @@
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
 import { drawdownPct, lineChart } from './chart.js';
-import { attempt, h, num, progressBar, svgBox, table, when } from './dom.js';
+import { attempt, h, num, progressBar, saveFile, svgBox, table, when } from './dom.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -86,13 +86,7 @@ function removeButton(c, path, what, back) {
 export function csvButton(c, path, filename, label = 'CSV') {
   const onclick = async () => {
     const text = await attempt(() => c.api.request('GET', path, undefined, { text: true }));
-    if (text === undefined) return;
-    const url = URL.createObjectURL(new Blob([String(text)], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: filename });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    if (text !== undefined) saveFile(String(text), filename, 'text/csv');
   };
   return h('button', { class: 'link', title: `download ${filename}`, onclick }, label);
 }

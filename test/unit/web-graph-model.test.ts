@@ -14,6 +14,7 @@ import {
   removeEdge,
   removeNode,
   setParam,
+  strategyFromFile,
   suggestSweep,
   typeMap,
 } from '../../web/graph-model.js';
@@ -203,5 +204,25 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(m.fast).toEqual({ x: 280, y: 440 });
     const full = t as unknown as G;
     expect(layoutMissing(full)).toBe(full);
+  });
+});
+
+describe('a strategy file read for import', () => {
+  const graph = { nodes: [{ id: 'a', type: 'price.close', data: {}, position: { x: 0, y: 0 } }], edges: [] };
+  it('takes an export or a bare graph', () => {
+    expect(strategyFromFile(JSON.stringify({ name: ' Mine ', description: 'd', graph }), 'x.json')).toEqual({
+      name: 'Mine',
+      description: 'd',
+      graph,
+    });
+    expect(strategyFromFile(JSON.stringify(graph), 'breakout.algotrade.json')).toEqual({ name: 'breakout', graph });
+  });
+  it('refuses what is not one, saying why', () => {
+    expect(() => strategyFromFile('{nope', 'a.json')).toThrow(/^a.json is not JSON: /);
+    expect(() => strategyFromFile('{"name":"x"}', 'a.json')).toThrow(
+      'a.json holds no strategy graph (nodes and edges)',
+    );
+    expect(() => strategyFromFile('[1,2]', 'a.json')).toThrow(/holds no strategy graph/);
+    expect(() => strategyFromFile('null', 'a.json')).toThrow(/holds no strategy graph/);
   });
 });

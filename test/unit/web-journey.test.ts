@@ -44,6 +44,29 @@ function type(el: HTMLInputElement | HTMLSelectElement | null | undefined, value
   el.dispatchEvent(new Event('change', { bubbles: true }));
 }
 
+/**
+ * The files the page saves while `act` runs, with their names and text. happy-dom follows a download
+ * link instead of saving it, so the links' clicks are recorded here instead.
+ */
+async function downloads(act: () => void): Promise<{ name: string; text: string }[]> {
+  const blobs: Blob[] = [];
+  const names: string[] = [];
+  const create = URL.createObjectURL;
+  const click = HTMLAnchorElement.prototype.click;
+  URL.createObjectURL = (b: Blob) => (blobs.push(b), `blob:${blobs.length}`);
+  HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+    names.push(this.download);
+  };
+  try {
+    act();
+    await until(() => names.length > 0, 'a download');
+  } finally {
+    URL.createObjectURL = create;
+    HTMLAnchorElement.prototype.click = click;
+  }
+  return Promise.all(names.map(async (name, i) => ({ name, text: await blobs[i]!.text() })));
+}
+
 /** The API as the page's user, for checking what the page stored. */
 async function api(path: string, init: RequestInit = {}) {
   const s = JSON.parse(localStorage.getItem('algotrade.session') ?? 'null');
@@ -333,24 +356,9 @@ describe('the browser app, clicked through against the running platform', () => 
     const trades = await api(`/api/backtests/${id}/trades`);
     expect($$('main h2').at(-1)?.firstChild?.textContent).toBe(`Trades (${trades.length}) `);
     // the trades as a CSV file, saved from the page
-    // (happy-dom follows a download link instead of saving it, so the link's click is recorded here)
-    const saved: Blob[] = [];
-    const names: string[] = [];
-    const create = URL.createObjectURL;
-    const click = HTMLAnchorElement.prototype.click;
-    URL.createObjectURL = (b: Blob) => (saved.push(b), 'blob:trades');
-    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
-      names.push(this.download);
-    };
-    try {
-      button('CSV')!.click();
-      await until(() => names.length === 1, 'the CSV download');
-    } finally {
-      URL.createObjectURL = create;
-      HTMLAnchorElement.prototype.click = click;
-    }
-    expect(names).toEqual([`backtest-${id}-trades.csv`]);
-    const lines = (await saved[0]!.text()).trimEnd().split('\r\n');
+    const [csv] = await downloads(() => button('CSV')!.click());
+    expect(csv!.name).toBe(`backtest-${id}-trades.csv`);
+    const lines = csv!.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(trades.length + 1);
     expect(lines[0]).toMatch(/^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl/);
   });
@@ -477,10 +485,37 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(await api('/api/forward-tests')).toEqual([]);
   });
 
+  it('exports a strategy to a file and imports it back as a new one', async () => {
+    location.hash = '#/strategies';
+    await until(() => text('main h1') === 'Strategies' && $$('main tbody tr').length, 'the strategies');
+    const before = await api('/api/strategies');
+    const [file0] = await downloads(() =>
+      [...$$('main tbody tr')[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Export')!.click(),
+    );
+    const exported = JSON.parse(file0!.text);
+    const first = before.find((s: { name: string }) => s.name === exported.name);
+    expect(file0!.name).toMatch(/\.algotrade\.json$/);
+    expect(exported.graph).toEqual(first.graph);
+    // the same file, chosen in the import card
+    const input = $<HTMLInputElement>('main input[type=file]')!;
+    const file = new File([JSON.stringify({ ...exported, name: 'imported copy' })], 'copy.algotrade.json');
+    Object.defineProperty(input, 'files', { value: [file], configurable: true });
+    input.dispatchEvent(new Event('change'));
+    await until(() => /^#\/strategies\/[0-9a-f-]{36}$/.test(location.hash), 'the imported strategy in the editor');
+    const copy = await api(`/api/strategies/${location.hash.split('/')[2]}`);
+    expect(copy.name).toBe('imported copy');
+    expect(copy.graph.nodes.map((n: { id: string; type: string; data: unknown }) => [n.id, n.type, n.data])).toEqual(
+      first.graph.nodes.map((n: { id: string; type: string; data: unknown }) => [n.id, n.type, n.data]),
+    );
+    expect(copy.compilationReport.ok).toBe(first.compilationReport.ok);
+  });
+
   it('makes a read-only API token on the account page, uses it from a script, and revokes it', async () => {
     $<HTMLAnchorElement>('#who a')!.click();
-    const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the account page');
-    expect(text('main h1')).toBe('Account');
+    const form = await until(
+      () => (text('main h1') === 'Account' && $<HTMLFormElement>('main form.inline')) || undefined,
+      'the account page',
+    );
     type(form.querySelector<HTMLInputElement>('input[name=name]'), 'dashboard');
     type(form.querySelector<HTMLSelectElement>('select[name=scope]'), 'read');
     form.requestSubmit();
