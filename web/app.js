@@ -10,7 +10,7 @@ import { attempt, fields, h, intervalSelect, num, progressBar, saveFile, svgBox,
 import { editorView } from './editor.js';
 import { emptyGraph, strategyFromFile } from './graph-model.js';
 import { createLive } from './live.js';
-import { backtestView, backtestsView, sessionView, sessionsView, sweepView } from './runs.js';
+import { backtestView, backtestsView, compareView, sessionView, sessionsView, sweepView } from './runs.js';
 import { webhooksSection } from './webhooks.js';
 import { accountView } from './account.js';
 
@@ -52,6 +52,7 @@ const routes = [
   [/^#\/backtests$/, backtestsView],
   [/^#\/backtests\/([^/]+)$/, backtestView],
   [/^#\/sweeps\/([^/]+)$/, sweepView],
+  [/^#\/compare\/([^/]+)$/, compareView],
   [/^#\/sessions$/, sessionsView],
   [/^#\/sessions\/([^/]+)$/, sessionView],
   [/^#\/alerts$/, alertsView],

@@ -58,6 +58,21 @@ export function drawdownPct(equity) {
   });
 }
 
+/**
+ * Equity as % return on its first value, taken at `points` evenly spaced places (first and last
+ * kept), so runs of different lengths share one chart's width. @param {number[]} equity @param {number} points
+ */
+export function returnCurve(equity, points = 300) {
+  const n = equity.length;
+  if (!n || !(equity[0] !== 0)) return [];
+  const base = /** @type {number} */ (equity[0]);
+  const m = Math.min(points, n);
+  return Array.from({ length: m }, (_, i) => {
+    const at = m > 1 ? Math.round((i * (n - 1)) / (m - 1)) : 0;
+    return /** @type {number} */ (equity[at] / base - 1) * 100;
+  });
+}
+
 /** @param {number} v */
 export function fmt(v) {
   const a = Math.abs(v);

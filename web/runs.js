@@ -3,7 +3,7 @@
  * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
-import { drawdownPct, lineChart } from './chart.js';
+import { drawdownPct, lineChart, returnCurve } from './chart.js';
 import { attempt, h, num, progressBar, saveFile, svgBox, table, when } from './dom.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -91,16 +91,124 @@ export function csvButton(c, path, filename, label = 'CSV') {
   return h('button', { class: 'link', title: `download ${filename}`, onclick }, label);
 }
 
+/** the most runs one comparison shows */
+export const MAX_COMPARE = 6;
+const COLORS = ['#0f766e', '#7c3aed', '#dc2626', '#2563eb', '#d97706', '#475569'];
+/** the statistics a comparison lines up, in this order */
+const COMPARED = [
+  'returnPct',
+  'returnAnnPct',
+  'buyAndHoldReturnPct',
+  'sharpe',
+  'sortino',
+  'calmar',
+  'maxDrawdownPct',
+  'volatilityAnnPct',
+  'trades',
+  'winRatePct',
+  'profitFactor',
+  'exposureTimePct',
+  'totalFees',
+];
+
+/**
+ * Finished runs side by side: their returns on one chart, their statistics in columns.
+ * @param {import('./app.js').Ctx} c @param {string} idList comma-separated backtest ids
+ */
+export async function compareView(c, idList) {
+  const ids = [...new Set(idList.split(','))].slice(0, MAX_COMPARE);
+  const runs = await Promise.all(
+    ids.map(async (id) => {
+      const enc = encodeURIComponent(id);
+      const [b, equity] = await Promise.all([
+        c.api.get(`/api/backtests/${enc}`),
+        c.api.get(`/api/backtests/${enc}/equity`),
+      ]);
+      return { b, equity: /** @type {any[]} */ (equity) };
+    }),
+  );
+  const label = (/** @type {any} */ b, /** @type {number} */ i) =>
+    `${i + 1}. ${b.symbol} ${b.interval}${b.kind === 'walk-forward' ? ' (walk-forward)' : ''}${b.parameters?.combo ? ` ${Object.values(b.parameters.combo).join('/')}` : ''}`;
+  return h(
+    'section',
+    { class: 'compare' },
+    h('h1', null, `Comparing ${runs.length} backtests`),
+    svgBox(
+      lineChart({
+        title: 'Return % (each run over its own span)',
+        series: runs.map((r, i) => ({
+          values: returnCurve(r.equity.map((p) => p.equity)),
+          color: COLORS[i % COLORS.length] ?? '#000',
+          label: label(r.b, i),
+        })),
+      }),
+    ),
+    h(
+      'table',
+      { class: 'grid stats' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, ''),
+          runs.map((r, i) => h('th', null, h('a', { href: `#/backtests/${r.b.id}` }, label(r.b, i)))),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'period'),
+          runs.map((r) => h('td', null, `${when(r.b.metrics?.start)} – ${when(r.b.metrics?.end)}`)),
+        ),
+        COMPARED.map((k) =>
+          h(
+            'tr',
+            null,
+            h('th', null, k),
+            runs.map((r) => h('td', { class: 'num' }, cell(r.b.metrics?.[k]))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 /** @param {import('./app.js').Ctx} c */
 export async function backtestsView(c) {
   const list = /** @type {any[]} */ (await c.api.get('/api/backtests'));
+  const picked = new Set();
+  const compare = h('button', { class: 'secondary', disabled: true }, 'Compare selected');
+  compare.addEventListener('click', () => c.go(`#/compare/${[...picked].join(',')}`));
+  const pick = (/** @type {any} */ b) =>
+    b.status === 'done'
+      ? h('input', {
+          type: 'checkbox',
+          'aria-label': 'compare this run',
+          onchange: (/** @type {Event} */ ev) => {
+            if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(b.id);
+            else picked.delete(b.id);
+            /** @type {HTMLButtonElement} */ (compare).disabled = picked.size < 2 || picked.size > MAX_COMPARE;
+          },
+        })
+      : '';
   return h(
     'section',
     null,
     h('h1', null, 'Backtests'),
-    h('p', { class: 'muted' }, 'Run one from a strategy\u2019s page.'),
+    h(
+      'p',
+      { class: 'muted' },
+      `Run one from a strategy\u2019s page. Tick two to ${MAX_COMPARE} finished runs to compare them.`,
+    ),
+    h('div', { class: 'row' }, compare),
     table(
       [
+        ['', pick],
         ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
         ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
         ['Kind', (b) => (b.kind === 'single' ? '' : b.kind)],

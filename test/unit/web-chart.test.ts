@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
-import { drawdownPct, extent, lineChart, linePath } from '../../web/chart.js';
+import { drawdownPct, extent, lineChart, linePath, returnCurve } from '../../web/chart.js';
 import { backtestingPy, googBars } from '../helpers/goog.ts';
 
 describe("the browser app's charts (web/chart.js)", () => {
@@ -38,5 +38,21 @@ describe("the browser app's charts (web/chart.js)", () => {
     expect(svg).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
     expect(svg).toContain('class="mark-buy"');
     expect(lineChart({ series: [{ values: [], color: '#000', label: 'x' }] })).toContain('no data yet');
+  });
+});
+
+describe('return curves for comparing runs', () => {
+  it('are % on the first value, at evenly spaced places with the ends kept', () => {
+    expect(returnCurve([100, 110, 90, 120])).toEqual([0, 10.000000000000009, -9.999999999999998, 19.999999999999996]);
+    expect(returnCurve([100, 110, 90, 120], 2)).toEqual([0, 19.999999999999996]);
+    const long = Array.from({ length: 1001 }, (_, i) => 100 + i);
+    const c = returnCurve(long, 11);
+    expect(c).toHaveLength(11);
+    expect(c[5]).toBeCloseTo(500, 9); // the middle point, bar 500
+    expect(c[10]).toBeCloseTo(1000, 9);
+  });
+  it('are empty without a first value to measure from', () => {
+    expect(returnCurve([])).toEqual([]);
+    expect(returnCurve([0, 5])).toEqual([]);
   });
 });

@@ -426,6 +426,27 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('walk-forward')), 'its kind in the list');
   });
 
+  it('compares two finished backtests side by side', async () => {
+    location.hash = '#/backtests';
+    await until(() => text('main h1') === 'Backtests' && $$('main tbody input[type=checkbox]').length >= 2, 'the list');
+    const boxes = $$<HTMLInputElement>('main tbody input[type=checkbox]').slice(0, 2);
+    const ids = boxes.map((b) => b.closest('tr')!.querySelector('a')!.getAttribute('href')!.split('/')[2]!);
+    for (const b of boxes) {
+      b.checked = true;
+      b.dispatchEvent(new Event('change'));
+    }
+    button('Compare selected')!.click();
+    await until(() => $('.compare table.stats'), 'the comparison');
+    expect(location.hash).toBe(`#/compare/${ids.join(',')}`);
+    expect($$('.compare thead th a').map((a) => a.getAttribute('href'))).toEqual(ids.map((id) => `#/backtests/${id}`));
+    const row = $$('.compare tbody tr').find((r) => r.querySelector('th')?.textContent === 'returnPct')!;
+    const want = await Promise.all(ids.map(async (id) => (await api(`/api/backtests/${id}`)).metrics.returnPct));
+    expect([...row.querySelectorAll('td')].map((td) => td.textContent)).toEqual(
+      want.map((v: number) => v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
+    );
+    expect($$('.compare svg path[stroke]').length).toBe(2); // one return curve each
+  });
+
   it('paper-trades the strategy on the live feed, then stops the session', async () => {
     const sid = (await api('/api/strategies'))[0].id;
     location.hash = `#/strategies/${sid}`;
