@@ -301,3 +301,20 @@ export function strategyFromFile(text, fileName) {
     graph,
   };
 }
+
+/**
+ * A copy of `graph` with a sweep's or walk-forward's parameters set (`{"fast.period": 10, ...}`).
+ * A key naming a node the graph no longer has is refused: the strategy changed since the run.
+ * @param {Graph} graph @param {Record<string, unknown>} combo @returns {Graph}
+ */
+export function applyCombo(graph, combo) {
+  const g = structuredClone(graph);
+  for (const [key, value] of Object.entries(combo)) {
+    const dot = key.indexOf('.');
+    const node = g.nodes.find((n) => n.id === key.slice(0, dot));
+    if (dot < 1 || !node)
+      throw new Error(`the strategy has no node "${key.slice(0, dot)}" any more: it changed since the run`);
+    node.data = { ...(node.data ?? {}), [key.slice(dot + 1)]: value };
+  }
+  return g;
+}

@@ -5,6 +5,7 @@
  */
 import { drawdownPct, lineChart, returnCurve } from './chart.js';
 import { attempt, h, num, progressBar, saveFile, svgBox, table, when } from './dom.js';
+import { applyCombo } from './graph-model.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -89,6 +90,28 @@ export function csvButton(c, path, filename, label = 'CSV') {
     if (text !== undefined) saveFile(String(text), filename, 'text/csv');
   };
   return h('button', { class: 'link', title: `download ${filename}`, onclick }, label);
+}
+
+/**
+ * Saves a run's strategy with parameters from its sweep or walk-forward as a new strategy, and opens
+ * it in the editor (to paper-trade what the optimisation picked).
+ * @param {import('./app.js').Ctx} c @param {string} backtestId @param {Record<string, unknown>} combo
+ */
+async function saveCombo(c, backtestId, combo) {
+  const made = await attempt(async () => {
+    const b = await c.api.get(`/api/backtests/${encodeURIComponent(backtestId)}`);
+    if (!b.strategyId) throw new Error('this run was made from a graph, not a saved strategy: there is none to copy');
+    const s = await c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`);
+    const label = Object.entries(combo)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    return c.api.post('/api/strategies', {
+      name: `${s.name} (${label})`.slice(0, 200),
+      ...(s.description ? { description: s.description } : {}),
+      graph: applyCombo(s.graph, combo),
+    });
+  });
+  if (made) c.go(`#/strategies/${made.id}`);
 }
 
 /** the most runs one comparison shows */
@@ -230,7 +253,7 @@ export async function backtestsView(c) {
  * with the figures that say whether the optimisation holds up on data it had not seen.
  * @param {any} wf the API's GET /api/backtests/:id/walk-forward
  */
-export function walkForwardSummary(wf) {
+export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ saveLatest) {
   const rankBy = wf.spec?.rankBy ?? 'sharpe';
   const day = (/** @type {string} */ t) => String(t).slice(0, 10);
   const combo = (/** @type {Record<string, unknown>} */ x) =>
@@ -269,6 +292,17 @@ export function walkForwardSummary(wf) {
       'No folds.',
     ),
     (wf.warnings ?? []).map((/** @type {string} */ w) => h('p', { class: 'muted' }, `Note: ${w}`)),
+    saveLatest && wf.folds.length
+      ? h(
+          'button',
+          {
+            class: 'secondary',
+            onclick: saveLatest,
+            title: 'the pick of the last fold: what the optimisation would trade next',
+          },
+          `Save the latest pick (${combo(wf.folds[wf.folds.length - 1].chosen)}) as a strategy`,
+        )
+      : '',
   );
 }
 
@@ -375,7 +409,7 @@ export async function backtestView(c, id) {
       ),
       reportBox,
       mcBox,
-      folds ? walkForwardSummary(folds) : '',
+      folds ? walkForwardSummary(folds, () => void saveCombo(c, id, folds.folds.at(-1)?.chosen ?? {})) : '',
       equityCharts(equity, wf ? 'Equity out of sample (the folds chained)' : 'Equity'),
       h(
         'div',
@@ -601,6 +635,11 @@ export async function sweepView(c, id) {
           ['Return %', (x) => cell(x.metrics?.returnPct)],
           ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
           ['Trades', (x) => cell(x.metrics?.trades)],
+          [
+            '',
+            (x) =>
+              h('button', { class: 'link', onclick: () => void saveCombo(c, x.id, x.combo ?? {}) }, 'Save as strategy'),
+          ],
         ],
         r.ranked,
         'No combination has finished yet.',

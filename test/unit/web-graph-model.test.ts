@@ -14,6 +14,7 @@ import {
   removeEdge,
   removeNode,
   setParam,
+  applyCombo,
   strategyFromFile,
   suggestSweep,
   typeMap,
@@ -224,5 +225,25 @@ describe('a strategy file read for import', () => {
     );
     expect(() => strategyFromFile('[1,2]', 'a.json')).toThrow(/holds no strategy graph/);
     expect(() => strategyFromFile('null', 'a.json')).toThrow(/holds no strategy graph/);
+  });
+});
+
+describe("a sweep's parameters applied to a strategy", () => {
+  const graph = {
+    nodes: [
+      { id: 'fast', type: 'indicator.sma', data: { period: 10 }, position: { x: 0, y: 0 } },
+      { id: 'slow', type: 'indicator.sma', data: { period: 30 }, position: { x: 0, y: 0 } },
+    ],
+    edges: [],
+  };
+  it('sets each node.param on a copy', () => {
+    const g = applyCombo(graph, { 'fast.period': 5, 'slow.period': 60 });
+    expect(g.nodes.map((n) => n.data)).toEqual([{ period: 5 }, { period: 60 }]);
+    expect(graph.nodes[0]!.data).toEqual({ period: 10 }); // the original is left as it was
+  });
+  it('refuses a node the strategy no longer has', () => {
+    expect(() => applyCombo(graph, { 'gone.period': 5 })).toThrow(
+      'the strategy has no node "gone" any more: it changed since the run',
+    );
   });
 });

@@ -422,6 +422,17 @@ describe('the browser app, clicked through against the running platform', () => 
       ),
     );
     expect(text('main .chart-box .chart-title')).toBe('Equity out of sample (the folds chained)');
+    // what the last fold picked, saved as a strategy of its own to trade next
+    const last = wf.folds.at(-1).chosen;
+    button(
+      `Save the latest pick (fast.period=${last['fast.period']} slow.period=${last['slow.period']}) as a strategy`,
+    )!.click();
+    await until(() => /^#\/strategies\/[0-9a-f-]{36}$/.test(location.hash), 'the saved pick in the editor');
+    const saved = await api(`/api/strategies/${location.hash.split('/')[2]}`);
+    const param = (nodeId: string) =>
+      saved.graph.nodes.find((n: { id: string; data: { period: number } }) => n.id === nodeId).data.period;
+    expect([param('fast'), param('slow')]).toEqual([last['fast.period'], last['slow.period']]);
+    expect(saved.compilationReport.ok).toBe(true);
     location.hash = '#/backtests';
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('walk-forward')), 'its kind in the list');
   });
