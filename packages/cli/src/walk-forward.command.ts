@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import {
+  foldsTable,
   gridVariants,
   inlineRunner,
   RANK_BY,
@@ -186,6 +187,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
         equity: res.equity.equity,
         trades: res.trades,
         stats: res.stats,
+        tables: [foldsTable(res.folds, rankBy)],
       }),
     );
     console.error(`report written to ${flags.report}`);

@@ -10,6 +10,40 @@ export interface ReportInput {
   equity: ArrayLike<number>;
   trades: readonly TradeRecord[];
   stats: Stats;
+  /** more tables, shown above the statistics (a walk-forward's folds); text, escaped here */
+  tables?: { title: string; head: string[]; rows: string[][] }[];
+}
+
+/** Walk-forward folds as a report table (`tables` of renderReport). */
+export function foldsTable(
+  folds: readonly {
+    fold: number;
+    inSample: { from: string; to: string };
+    outOfSample: { from: string; to: string };
+    chosen: Record<string, unknown>;
+    inSampleStats: object;
+    outOfSampleStats: object;
+  }[],
+  rankBy: string,
+) {
+  const get = (o: object, k: string) => (o as Record<string, unknown>)[k];
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '-');
+  return {
+    title: 'Walk-forward folds (each pick made in sample, traded out of sample)',
+    head: ['Fold', 'In sample', 'Out of sample', 'Picked', `IS ${rankBy}`, `OOS ${rankBy}`, 'OOS return %', 'Trades'],
+    rows: folds.map((f) => [
+      String(f.fold),
+      `${f.inSample.from.slice(0, 10)} – ${f.inSample.to.slice(0, 10)}`,
+      `${f.outOfSample.from.slice(0, 10)} – ${f.outOfSample.to.slice(0, 10)}`,
+      Object.entries(f.chosen)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' '),
+      n(get(f.inSampleStats, rankBy)),
+      n(get(f.outOfSampleStats, rankBy)),
+      n(get(f.outOfSampleStats, 'returnPct')),
+      String(get(f.outOfSampleStats, 'trades') ?? '-'),
+    ]),
+  };
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -145,6 +179,14 @@ table{border-collapse:collapse}th,td{padding:2px 10px;text-align:right;border-bo
 ${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
 ${svg(eqH, `<path d="${linePath(idx, (i) => r.equity[i]!, x, es.y)}" fill="none" stroke="#313695" stroke-width="1.4"/>` + axis(eqH, es.lo, es.hi, (v) => v.toFixed(0)), 'Equity')}
 ${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
+${(r.tables ?? [])
+  .map(
+    (t) =>
+      `<h2>${esc(t.title)}</h2><table><tr>${t.head.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${t.rows
+        .map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+        .join('')}</table>`,
+  )
+  .join('')}
 <div class="grid"><div><h2>Statistics</h2><table>${rows}</table></div>
 <div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th></tr>${tradeRows}</table></div></div>
 </body></html>`;

@@ -200,6 +200,13 @@ describe('backtest service', () => {
     const html = await call(a, 'GET', `/api/backtests/${id}/report`);
     expect(html.statusCode).toBe(200);
     expect(html.body).toContain('<svg');
+    // the folds are in the report too, each pick as the API has it
+    expect(html.body).toContain('Walk-forward folds (each pick made in sample, traded out of sample)');
+    for (const f of wf.folds)
+      expect(html.body).toContain(
+        `<td>fast.period=${f.chosen['fast.period']} slow.period=${f.chosen['slow.period']}</td>`,
+      );
+    expect(html.body).not.toMatch(/<script/);
 
     // a single run has no walk-forward view; another user sees nothing
     const single = (await call(a, 'POST', '/api/backtests', { strategyId: strat.id, symbol: 'GOOG' })).json();

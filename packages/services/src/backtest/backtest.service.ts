@@ -4,6 +4,7 @@ import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@alg
 import {
   compileGraph,
   EnginePool,
+  foldsTable,
   gridSize,
   gridVariants,
   RANK_BY,
@@ -301,8 +302,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           ...computeStats({ equity: a.equity.equity, time: a.equity.ts, close: cols.close, trades }),
           ...(row.metrics ?? {}),
         } as never;
+        const wf = (a as { walkForward?: { folds?: Parameters<typeof foldsTable>[0] } }).walkForward;
+        const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
         const html = renderReport({
-          title: `Backtest ${row.symbol} ${row.interval} (${row.id.slice(0, 8)})`,
+          ...(wf?.folds ? { tables: [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] } : {}),
+          title: `${wf ? 'Walk-forward, out of sample' : 'Backtest'} ${row.symbol} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,
           open: cols.open,
           high: cols.high,
