@@ -10,7 +10,7 @@ import {
   toColumns,
   type BarColumns,
 } from '@algotrade/strategy';
-import { SYMBOL_PATTERN } from '@algotrade/core';
+import { monteCarlo, SYMBOL_PATTERN } from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -28,7 +28,13 @@ export const RUN_FLAGS = {
   'on-close': 'boolean',
   asset: 'string',
 } as const;
-const SPEC = { ...RUN_FLAGS, report: 'string', json: 'boolean' } as const;
+const SPEC = {
+  ...RUN_FLAGS,
+  report: 'string',
+  json: 'boolean',
+  'monte-carlo': 'string',
+  'mc-method': 'string',
+} as const;
 
 const num = (v: string | boolean | undefined, name: string, def: number): number => {
   if (v === undefined) return def;
@@ -140,12 +146,23 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
-        '         [--asset stock|crypto] [--report out.html] [--json]\n' +
+        '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
     );
     return 2;
   }
   const options = engineOptions(flags);
+  const mcRuns = flags['monte-carlo'] === undefined ? 0 : Number(flags['monte-carlo']);
+  if (
+    !Number.isInteger(mcRuns) ||
+    mcRuns < 0 ||
+    mcRuns > 100_000 ||
+    (flags['monte-carlo'] !== undefined && mcRuns < 10)
+  )
+    throw new UsageError(`--monte-carlo takes a number of runs from 10 to 100000 (got ${flags['monte-carlo']})`);
+  const mcMethod = String(flags['mc-method'] ?? 'bootstrap');
+  if (mcMethod !== 'bootstrap' && mcMethod !== 'shuffle')
+    throw new UsageError(`--mc-method must be bootstrap or shuffle (got ${mcMethod})`);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, plan, cols, data, asset, loadMs } = loaded;
@@ -158,9 +175,18 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   });
   bar?.done();
   const runMs = performance.now() - t1;
+  const mc =
+    mcRuns && res.trades.length >= 2
+      ? monteCarlo(
+          options.cash,
+          res.trades.map((t) => t.pnl),
+          { runs: mcRuns, method: mcMethod, seed: 1 },
+        )
+      : undefined;
+  if (mcRuns && !mc) console.error(`no Monte Carlo: the run made ${res.trades.length} trades (two or more needed)`);
   if (flags.json) {
     console.log(
-      JSON.stringify({ stats: res.stats, trades: res.trades }, (_k, v) =>
+      JSON.stringify({ stats: res.stats, trades: res.trades, ...(mc ? { monteCarlo: mc } : {}) }, (_k, v) =>
         typeof v === 'number' && !Number.isFinite(v) ? null : v,
       ),
     );
@@ -168,6 +194,21 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     const rows = statsRows(res.stats);
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    if (mc) {
+      const p = (x: number) => `${x.toFixed(2)} %`;
+      console.log(
+        `\nMonte Carlo, ${mc.runs} runs (${mc.method === 'shuffle' ? 'trades shuffled' : 'trades drawn with replacement'}):`,
+      );
+      console.log(
+        `  return       5th ${p(mc.returnPct.p5)}  50th ${p(mc.returnPct.p50)}  95th ${p(mc.returnPct.p95)}  (this run ${p(mc.actual.returnPct)})`,
+      );
+      console.log(
+        `  max drawdown 5th ${p(mc.maxDrawdownPct.p5)}  50th ${p(mc.maxDrawdownPct.p50)}  (this run ${p(mc.actual.maxDrawdownPct)}, trade to trade)`,
+      );
+      console.log(
+        `  chance of a loss ${(mc.probabilityOfLoss * 100).toFixed(1)} %, of a deeper drawdown ${(mc.probabilityOfWorseDrawdown * 100).toFixed(1)} %`,
+      );
+    }
     console.error(
       `\n${cols.length} bars: loaded in ${loadMs.toFixed(0)} ms, backtest and statistics in ${runMs.toFixed(1)} ms`,
     );

@@ -46,6 +46,10 @@ describe('the command line says what is wrong with what was typed, without a sta
     [['import', 'examples/data/GOOG.csv', '--symbol', 'bad sym!'], /^error: --symbol must be 1-40 letters/],
     [['import', 'examples/data/GOOG.csv', '--symbol', 'G', '--asset', 'bond'], /^error: --asset must be one of stock/],
     [['import', 'examples/data/GOOG.csv', '--symbol', 'G', '--interval', '7m'], /^error: --interval must be one of/],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--monte-carlo', '5'],
+      /^error: --monte-carlo takes a number of runs from 10 to 100000 \(got 5\)/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
@@ -67,9 +71,13 @@ describe('the command line says what is wrong with what was typed, without a sta
     const good = await cli('import', 'examples/data/GOOG.csv', '--symbol', 'GOOG');
     expect(good).toMatchObject({ code: 0, stdout: 'GOOG 1d: imported 2148, skipped 0\n' });
     // and a backtest reads the stored symbol
-    const bt = await cli('backtest', '--strategy', 'sma-crossover', '--data', 'GOOG', '--json');
+    const bt = await cli('backtest', '--strategy', 'sma-crossover', '--data', 'GOOG', '--json', '--monte-carlo', '200');
     expect(bt.code).toBe(0);
-    expect(JSON.parse(bt.stdout).stats.start).toBe('2004-08-19T00:00:00.000Z');
+    const out = JSON.parse(bt.stdout);
+    expect(out.stats.start).toBe('2004-08-19T00:00:00.000Z');
+    // the Monte Carlo's own-run figure is the backtest's return, from its trades
+    expect(out.monteCarlo).toMatchObject({ runs: 200, method: 'bootstrap', trades: out.trades.length });
+    expect(out.monteCarlo.actual.returnPct).toBeCloseTo(out.stats.returnPct, 6);
   });
 
   it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {
