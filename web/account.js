@@ -3,7 +3,7 @@
  * The account page: who is signed in, and API tokens for scripts and bots (made with a name, full or
  * read-only, optionally expiring; the token shown once; revoked from the list).
  */
-import { attempt, fields, h, table, when } from './dom.js';
+import { attempt, fields, h, shownOnce, table, when } from './dom.js';
 
 /** @param {import('./app.js').Ctx} c @param {string} email */
 export async function accountView(c, email) {
@@ -54,17 +54,11 @@ export async function accountView(c, email) {
     if (!t) return;
     await refresh();
     shown.replaceChildren(
-      h(
-        'div',
-        { class: 'card secret' },
-        h('strong', null, `${t.name} (shown this once): `),
-        h('code', null, t.token),
-        h(
-          'p',
-          { class: 'muted' },
-          `Send it as "Authorization: Bearer ${t.prefix}…" (or ?token= on the WebSocket). ` +
-            (t.scope === 'read' ? 'It may only read (GET).' : 'It may do what your account may.'),
-        ),
+      shownOnce(
+        t.name,
+        t.token,
+        `Send it as "Authorization: Bearer ${t.prefix}…" (or ?token= on the WebSocket). ` +
+          (t.scope === 'read' ? 'It may only read (GET).' : 'It may do what your account may.'),
       ),
     );
   };

@@ -134,3 +134,14 @@ export function saveFile(text, filename, type) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** A secret shown this once (a token, a signing key), selectable, with what to do with it. @param {string} title @param {string} secret @param {string} note */
+export function shownOnce(title, secret, note) {
+  return h(
+    'div',
+    { class: 'card secret' },
+    h('strong', null, `${title} (shown this once): `),
+    h('code', null, secret),
+    h('p', { class: 'muted' }, note),
+  );
+}

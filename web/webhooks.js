@@ -4,7 +4,7 @@
  * webhook, an automation service, one's own endpoint), each one's last delivery, a test send, the
  * delivery log, and the signing secret, shown once when the webhook is made.
  */
-import { attempt, fields, h, table, when } from './dom.js';
+import { attempt, fields, h, shownOnce, table, when } from './dom.js';
 
 /** The events a webhook can ask for, as the API names them, with what each is. */
 export const WEBHOOK_EVENTS = [
@@ -49,17 +49,11 @@ export async function webhooksSection(c) {
     // the secret exists only in this answer: shown until the page is left, with what it is for
     await refresh();
     secretBox.replaceChildren(
-      h(
-        'div',
-        { class: 'card secret' },
-        h('strong', null, 'Signing secret (shown this once): '),
-        h('code', null, w.secret),
-        h(
-          'p',
-          { class: 'muted' },
-          'Each delivery carries x-algotrade-signature: t=<unix time>,v1=<HMAC-SHA256 of "<t>.<body>" with this secret>. ' +
-            'Check it, and refuse old times, to know a delivery came from here.',
-        ),
+      shownOnce(
+        'Signing secret',
+        w.secret,
+        'Each delivery carries x-algotrade-signature: t=<unix time>,v1=<HMAC-SHA256 of "<t>.<body>" with this secret>. ' +
+          'Check it, and refuse old times, to know a delivery came from here.',
       ),
     );
   };

@@ -8,6 +8,7 @@ import {
   templateById,
   templates,
   toColumns,
+  viewBars,
   type BarColumns,
 } from '@algotrade/strategy';
 import { monteCarlo, SYMBOL_PATTERN } from '@algotrade/core';
@@ -105,15 +106,7 @@ export async function loadStrategyAndBars(flags: Record<string, string | boolean
     let b = c.length;
     while (a < b && c.ts[a]! < from) a++;
     while (b > a && c.ts[b - 1]! > to) b--;
-    cols = {
-      ts: c.ts.subarray(a, b),
-      open: c.open.subarray(a, b),
-      high: c.high.subarray(a, b),
-      low: c.low.subarray(a, b),
-      close: c.close.subarray(a, b),
-      volume: c.volume.subarray(a, b),
-      length: b - a,
-    };
+    cols = viewBars(c, a, b);
   } else {
     const rt = await createRuntime(loadConfig({ ...process.env, LOG_LEVEL: 'error' }));
     try {

@@ -5,7 +5,7 @@ import {
   inlineRunner,
   RANK_BY,
   renderReport,
-  sliceBars,
+  viewBars,
   statsRows,
   walkForward,
   type Graph,
@@ -174,7 +174,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   }
   if (flags.report) {
     const first = cols.length - res.equity.ts.length;
-    const oos = sliceBars(cols, first, cols.length);
+    const oos = viewBars(cols, first, cols.length);
     writeFileSync(
       String(flags.report),
       renderReport({

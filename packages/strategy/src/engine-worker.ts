@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { BarColumns } from '@algotrade/core';
 import { runBacktest, type BacktestOptions } from './backtest.ts';
-import { compileGraph } from './compiler.ts';
+import { CompileCache } from './cache.ts';
 import type { PoolWindow } from './engine-pool.ts';
 import { scratchBuffers, viewBars } from './walk-forward.ts';
 
@@ -19,6 +19,8 @@ interface Task {
 /** the series this worker keeps for windowed tasks (one at a time) */
 let held: { series: number; bars: BarColumns } | undefined;
 let scratch = scratchBuffers();
+// a sweep's or walk-forward's tasks bring the same few graphs again and again: compiled once each
+const compiled = new CompileCache(64);
 
 parentPort!.on('message', (m: Task | { release: number }) => {
   if ('release' in m) {
@@ -35,7 +37,7 @@ parentPort!.on('message', (m: Task | { release: number }) => {
       if (!held || held.series !== m.series) throw new Error('the series for this window was not sent');
       bars = viewBars(held.bars, m.window.from, m.window.to);
     }
-    const { plan, report } = compileGraph(m.graph);
+    const { plan, report } = compiled.compile(m.graph);
     if (!plan) throw new Error(`the strategy does not compile: ${report.errors[0]?.message}`);
     let last = 0;
     const res = runBacktest(plan, bars, {

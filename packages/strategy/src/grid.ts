@@ -1,6 +1,7 @@
 import { AppError } from '@algotrade/core';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
+import type { CompiledPlan } from './plan.ts';
 
 /** A parameter grid: `"nodeId.param"` → the values to try. */
 export type ParamGrid = Record<string, readonly (number | string)[]>;
@@ -20,7 +21,11 @@ export const gridSize = (grid: ParamGrid): number => Object.values(grid).reduce(
  * key whose node the graph lacks, or a point that does not compile (a value out of a parameter's
  * bounds, say).
  */
-export function gridVariants(graph: Graph, grid: ParamGrid, max: number): { combo: Combo; graph: Graph }[] {
+export function gridVariants(
+  graph: Graph,
+  grid: ParamGrid,
+  max: number,
+): { combo: Combo; graph: Graph; plan: CompiledPlan }[] {
   const size = gridSize(grid);
   if (size > max) throw new AppError('VALIDATION_FAILED', `the grid has ${size} combinations; at most ${max}`);
   let combos: Combo[] = [{}];
@@ -33,14 +38,14 @@ export function gridVariants(graph: Graph, grid: ParamGrid, max: number): { comb
       if (!node) throw new AppError('VALIDATION_FAILED', `the strategy has no node "${nodeId}"`);
       node.data = { ...node.data, [param]: v };
     }
-    const rep = compileGraph(g).report;
-    if (!rep.ok)
+    const { plan, report } = compileGraph(g);
+    if (!plan)
       throw new AppError(
         'VALIDATION_FAILED',
-        `combination ${JSON.stringify(combo)} does not compile: ${rep.errors[0]?.message}`,
-        rep.errors,
+        `combination ${JSON.stringify(combo)} does not compile: ${report.errors[0]?.message}`,
+        report.errors,
       );
-    return { combo, graph: g };
+    return { combo, graph: g, plan };
   });
 }
 

@@ -9,7 +9,7 @@ import { templateById } from './templates.ts';
 import {
   inlineRunner,
   poolRunner,
-  sliceBars,
+  viewBars,
   walkForward,
   WalkForwardCancelled,
   walkForwardWindows,
@@ -22,7 +22,7 @@ const variants = gridVariants(graph, { 'fast.period': [5, 10, 20], 'slow.period'
 const options = { cash: 10_000, wholeUnits: true, allowShort: true, feeRate: 0.001 };
 const inline = inlineRunner();
 const plainRun = (g: (typeof variants)[number]['graph'], to: number, o: Partial<BacktestOptions> = {}) =>
-  runBacktest(compileGraph(g).plan!, sliceBars(bars, 0, to), { ...options, ...o });
+  runBacktest(compileGraph(g).plan!, viewBars(bars, 0, to), { ...options, ...o });
 
 describe('walk-forward windows', () => {
   it('chain the out-of-sample windows to the last bar, each after its own in-sample window', () => {
@@ -83,7 +83,7 @@ describe('tradeFrom: warm-up bars that do not trade', () => {
   it('needs only the strategy’s warm-up before the window: a 30-bar lookback gives the same trades as all history', () => {
     const k = 700;
     const all = runBacktest(plan, bars, { ...options, tradeFrom: k });
-    const short = runBacktest(plan, sliceBars(bars, k - 30, bars.length), { ...options, tradeFrom: 30 });
+    const short = runBacktest(plan, viewBars(bars, k - 30, bars.length), { ...options, tradeFrom: 30 });
     expect(short.trades).toEqual(all.trades);
     expect(Array.from(short.equity)).toEqual(Array.from(all.equity));
   });
@@ -122,7 +122,7 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
       expect(f.outOfSample.from).toBe(new Date(bars.ts[w.oosFrom]!).toISOString());
       // the same window run with all history before it as warm-up gives the same result
       const v = variants.find((x) => JSON.stringify(x.combo) === JSON.stringify(f.chosen))!;
-      const ref = runBacktest(compileGraph(v.graph).plan!, sliceBars(bars, 0, w.oosTo), {
+      const ref = runBacktest(compileGraph(v.graph).plan!, viewBars(bars, 0, w.oosTo), {
         ...options,
         cash,
         tradeFrom: w.oosFrom,
@@ -183,7 +183,7 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
 
   it('refuses windows too small to hold a trade, naming the sizes', async () => {
     await expect(
-      walkForward(variants, sliceBars(bars, 0, 30), options, { ...spec, folds: 20, outOfSamplePct: 5 }, inline),
+      walkForward(variants, viewBars(bars, 0, 30), options, { ...spec, folds: 20, outOfSamplePct: 5 }, inline),
     ).rejects.toThrow(/30 bars make out-of-sample windows of 0 bars/);
   });
 });

@@ -156,19 +156,6 @@ export interface WalkForwardResult {
   warnings: string[];
 }
 
-/** A copy of bars [from, to). */
-export function sliceBars(c: BarColumns, from: number, to: number): BarColumns {
-  return {
-    ts: c.ts.slice(from, to),
-    open: c.open.slice(from, to),
-    high: c.high.slice(from, to),
-    low: c.low.slice(from, to),
-    close: c.close.slice(from, to),
-    volume: c.volume.slice(from, to),
-    length: to - from,
-  };
-}
-
 const iso = (t: number) => new Date(t).toISOString();
 
 /** Thrown by walkForward when its progress callback asked it to stop. */
@@ -192,7 +179,8 @@ export class WalkForwardCancelled extends Error {
  * promise rejects with WalkForwardCancelled.
  */
 export async function walkForward(
-  variants: readonly { combo: Combo; graph: Graph }[],
+  /** the grid's points (gridVariants: each compiled already, its plan read for the warm-up) */
+  variants: readonly { combo: Combo; graph: Graph; plan?: CompiledPlan }[],
   bars: BarColumns,
   options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer' | 'tradeFrom'>,
   spec: WalkForwardSpec,
@@ -216,7 +204,7 @@ export async function walkForward(
     3 *
       Math.max(
         ...variants.map((v) => {
-          const { plan } = compileGraph(v.graph);
+          const plan = v.plan ?? compileGraph(v.graph).plan;
           return plan ? firstTradingBar(plan) : 0;
         }),
       ) +

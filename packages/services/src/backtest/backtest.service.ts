@@ -8,6 +8,7 @@ import {
   gridSize,
   gridVariants,
   RANK_BY,
+  scoreOf,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -196,12 +197,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (!rows.length) throw notFound('sweep');
         const rankBy = (rows[0]!.parameters.rankBy as string) ?? 'sharpe';
         const done = rows.filter((x) => x.status === 'done');
-        const score = (x: BacktestRow) => {
-          const v = x.metrics?.[rankBy];
-          return typeof v === 'number' ? v : -Infinity;
-        };
         const ranked = done
-          .sort((a, b) => score(b) - score(a))
+          .sort((a, b) => scoreOf(b.metrics, rankBy) - scoreOf(a.metrics, rankBy))
           .map((x, i) => ({
             rank: i + 1,
             id: x.id,

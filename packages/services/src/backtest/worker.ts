@@ -17,6 +17,7 @@ import {
   walkForward,
   WalkForwardCancelled,
   type EnginePool,
+  type Graph,
   type ParamGrid,
   type WalkForwardSpec,
 } from '@algotrade/strategy';
@@ -98,7 +99,7 @@ export async function processBacktest(
     let res: Outcome | null;
     let summary: object | undefined;
     if (p.walkForward) {
-      const wf = await runWalkForward(row.strategySnapshot, bars, options, p.walkForward, pool, onProgress);
+      const wf = await runWalkForward(row.strategySnapshot as Graph, bars, options, p.walkForward, pool, onProgress);
       res = wf && { trades: wf.trades, equity: wf.equity.equity, ts: wf.equity.ts, stats: wf.stats };
       if (wf) {
         const { folds, efficiency, chosen, fullPeriod, lookback, warnings } = wf;
@@ -171,14 +172,14 @@ async function runOne(
  * between them so progress and cancellation get through. null when cancelled.
  */
 async function runWalkForward(
-  graph: unknown,
+  graph: Graph,
   bars: ReturnType<typeof toColumns>,
   options: Options,
   spec: WalkForwardSpec & { grid: ParamGrid },
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
 ) {
-  const variants = gridVariants(graph as never, spec.grid, Infinity);
+  const variants = gridVariants(graph, spec.grid, Infinity);
   const run = pool ? poolRunner(pool) : inlineRunner(true);
   try {
     return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);

@@ -206,32 +206,33 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
     kick();
   }
 
-  // one group for every instance: each event is enqueued once, by whichever instance takes it
+  // one group for every instance: each event is enqueued once, by whichever instance takes it. The
+  // bus's own de-duplication is off: the deliveries' unique (webhook, event id) already drops a repeat,
+  // and these topics (fills above all) would otherwise keep a memory of recent ids for this group too
   const group = 'webhooks';
-  const owner = (m: Envelope) => (m.data as { userId?: unknown })?.userId;
-  const subs: Subscription[] = [
-    await rt.bus.subscribe(TOPICS.userNotifications.name, { group }, async (m) => {
-      if (m.type === 'alert') await enqueue(m.key, 'alert', m.id, m.data as Record<string, unknown>);
-    }),
-    await rt.bus.subscribe(TOPICS.realtimeUpdates.name, { group }, async (m) => {
-      const u = owner(m);
-      if ((m.type === 'backtest.done' || m.type === 'backtest.failed') && typeof u === 'string')
-        await enqueue(u, m.type, m.id, m.data as Record<string, unknown>);
-    }),
-    await rt.bus.subscribe(TOPICS.tradeExecutions.name, { group }, async (m) => {
-      const u = owner(m);
-      if (m.type === 'trade' && typeof u === 'string')
-        await enqueue(u, 'trade', m.id, m.data as Record<string, unknown>);
-    }),
-    await rt.bus.subscribe(TOPICS.forwardTestEvents.name, { group }, async (m) => {
-      const u = owner(m);
-      if (
-        (m.type === 'order.refused' || m.type === 'session.stopped' || m.type === 'session.failed') &&
-        typeof u === 'string'
-      )
-        await enqueue(u, m.type, m.id, m.data as Record<string, unknown>);
-    }),
+  const sources: [topic: string, events: readonly WebhookEvent[], owner: (m: Envelope) => unknown][] = [
+    [TOPICS.userNotifications.name, ['alert'], (m) => m.key],
+    [
+      TOPICS.realtimeUpdates.name,
+      ['backtest.done', 'backtest.failed'],
+      (m) => (m.data as { userId?: unknown })?.userId,
+    ],
+    [TOPICS.tradeExecutions.name, ['trade'], (m) => (m.data as { userId?: unknown })?.userId],
+    [
+      TOPICS.forwardTestEvents.name,
+      ['order.refused', 'session.stopped', 'session.failed'],
+      (m) => (m.data as { userId?: unknown })?.userId,
+    ],
   ];
+  const subs: Subscription[] = [];
+  for (const [topic, events, owner] of sources)
+    subs.push(
+      await rt.bus.subscribe(topic, { group, dedupe: false }, async (m) => {
+        const u = owner(m);
+        if ((events as readonly string[]).includes(m.type) && typeof u === 'string')
+          await enqueue(u, m.type as WebhookEvent, m.id, m.data as Record<string, unknown>);
+      }),
+    );
 
   // the sender: due deliveries, a batch at a time; woken by a new one, and when the next pending one
   // is due (at least once a minute: a delivery another instance claimed and never finished)
@@ -251,7 +252,6 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
   };
   let running: Promise<void> | null = null;
   let again = false;
-  const inFlight = new Set<Promise<void>>();
   function kick(): void {
     if (closed) return;
     if (running) {
@@ -298,13 +298,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
       )
       .execute()) as WebhookRow[];
     const hook = new Map(hooks.map((h) => [h.id, h]));
-    await Promise.all(
-      rows.map((r) => {
-        const p = attempt(r, hook.get(r.webhook_id)).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        return p;
-      }),
-    );
+    await Promise.all(rows.map((r) => attempt(r, hook.get(r.webhook_id))));
     return rows.length;
   }
 
@@ -421,8 +415,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
     clearTimeout(wake);
     clearInterval(reloadTimer);
     for (const s of subs) await s.close();
-    await running;
-    await Promise.all(inFlight);
+    await running; // the batch in flight, its attempts with it
   });
 
   const routes = async (plain: typeof app) => {
