@@ -33,9 +33,11 @@ export interface FoldWindow {
  * in-sample window keeps that length, an anchored one grows.
  */
 export function walkForwardWindows(n: number, spec: Pick<WalkForwardSpec, 'folds' | 'outOfSamplePct' | 'anchored'>) {
-  const p = spec.outOfSamplePct / 100;
+  const pct = spec.outOfSamplePct;
   const k = spec.folds;
-  const oos = Math.floor(n / (k + (1 - p) / p));
+  // n / (k + (1 - p) / p) with p = pct / 100, written over whole numbers: the float form rounds an
+  // exact quotient (64 / (3 + 0.7 / 0.3) = 12) to just under it, and the floor then lost a bar
+  const oos = Math.floor((n * pct) / (k * pct + 100 - pct));
   const is = n - k * oos;
   const out: FoldWindow[] = [];
   for (let i = 0; i < k; i++) {
