@@ -79,6 +79,18 @@ const MAP: Record<
     inputs: [bars.high, bars.low, bars.close],
     outputs: ['slowK', 'slowD'],
   }),
+  NATR: (p) => ({
+    type: 'indicator.natr',
+    params: { period: p.period as number },
+    inputs: [bars.high, bars.low, bars.close],
+    outputs: ['value'],
+  }),
+  WILLR: (p) => ({
+    type: 'indicator.willr',
+    params: { period: p.period as number },
+    inputs: [bars.high, bars.low, bars.close],
+    outputs: ['value'],
+  }),
   CCI: (p) => ({
     type: 'indicator.cci',
     params: { period: p.period as number },
@@ -182,5 +194,58 @@ describe('incremental indicators equal a direct recomputation', () => {
       expect(adx![i]!).toBeLessThanOrEqual(100);
       expect(pdi![i]! + mdi![i]!).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('channel and trend composites', () => {
+  const { high: h, low: l, close: c } = bars;
+
+  it('Keltner channels are TA-Lib EMA(period) ± multiplier × TA-Lib ATR(atrPeriod), exactly', () => {
+    const [up, mid, lo] = evaluateNode('indicator.keltner', { period: 20, multiplier: 1.5, atrPeriod: 10 }, [h, l, c]);
+    const [ema] = evaluateNode('indicator.ema', { period: 20 }, [c]);
+    const [atr] = evaluateNode('indicator.atr', { period: 10 }, [h, l, c]);
+    for (let i = 19; i < c.length; i++) {
+      expect(mid![i]).toBe(ema![i]);
+      expect(up![i]).toBe(ema![i]! + 1.5 * atr![i]!);
+      expect(lo![i]).toBe(ema![i]! - 1.5 * atr![i]!);
+    }
+  });
+
+  it("SuperTrend follows TradingView's ta.supertrend, written here over whole arrays as the Pine source reads", () => {
+    const period = 10;
+    const factor = 3;
+    const [st, trend] = evaluateNode('indicator.supertrend', { period, multiplier: factor }, [h, l, c]);
+    const [atr] = evaluateNode('indicator.atr', { period }, [h, l, c]);
+    const upper: number[] = [];
+    const lower: number[] = [];
+    const sup: number[] = [];
+    const dir: number[] = []; // Pine: -1 up, 1 down
+    for (let i = 0; i < c.length; i++) {
+      const src = (h[i]! + l[i]!) / 2;
+      let ub = src + factor * atr![i]!;
+      let lb = src - factor * atr![i]!;
+      const prevLb = Number.isNaN(lower[i - 1] ?? NaN) ? 0 : lower[i - 1]!;
+      const prevUb = Number.isNaN(upper[i - 1] ?? NaN) ? 0 : upper[i - 1]!;
+      lb = lb > prevLb || c[i - 1]! < prevLb ? lb : prevLb;
+      ub = ub < prevUb || c[i - 1]! > prevUb ? ub : prevUb;
+      let d: number;
+      if (Number.isNaN(atr![i - 1] ?? NaN)) d = 1;
+      else if (sup[i - 1] === prevUb) d = c[i]! > ub ? -1 : 1;
+      else d = c[i]! < lb ? 1 : -1;
+      upper.push(ub);
+      lower.push(lb);
+      dir.push(d);
+      sup.push(d === -1 ? lb : ub);
+    }
+    let flips = 0;
+    for (let i = period; i < c.length; i++) {
+      expect(st![i], `bar ${i}`).toBeCloseTo(sup[i]!, 9);
+      expect(trend![i], `bar ${i}`).toBe(-dir[i]!);
+      // the line is under the close in an up trend and over it in a down trend
+      if (trend![i] === 1) expect(st![i]!).toBeLessThanOrEqual(c[i]!);
+      else expect(st![i]!).toBeGreaterThanOrEqual(c[i]!);
+      if (i > period && trend![i] !== trend![i - 1]) flips++;
+    }
+    expect(flips).toBeGreaterThan(3);
   });
 });

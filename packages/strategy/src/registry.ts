@@ -1,8 +1,10 @@
 import { actionNodes, riskNodes } from './nodes/actions-risk.ts';
 import { logicNodes, mathNodes } from './nodes/math-logic.ts';
+import { momentumNodes } from './nodes/momentum.ts';
 import { movingAverageNodes } from './nodes/moving-averages.ts';
 import { oscillatorNodes } from './nodes/oscillators.ts';
 import { sourceNodes } from './nodes/sources.ts';
+import { trendNodes } from './nodes/trend.ts';
 import { volatilityNodes, volumeNodes } from './nodes/volatility.ts';
 import type { NodeType, ParamSpec } from './types.ts';
 
@@ -20,6 +22,8 @@ export const registry = buildRegistry([
   ...sourceNodes,
   ...movingAverageNodes,
   ...oscillatorNodes,
+  ...momentumNodes,
+  ...trendNodes,
   ...volatilityNodes,
   ...volumeNodes,
   ...mathNodes,

@@ -177,6 +177,36 @@ export const templates: readonly T[] = [
       ],
     ),
   },
+  {
+    id: 'supertrend-follow',
+    name: 'SuperTrend follow',
+    description:
+      'Long while SuperTrend(10, 3) says the trend is up: buy when it turns up, close when it turns down (the line then trails as a stop).',
+    graph: graph(
+      [
+        ['high', 'price.high', {}, 0, 0],
+        ['low', 'price.low', {}, 0, 1],
+        ['close', 'price.close', {}, 0, 2],
+        ['st', 'indicator.supertrend', { period: 10, multiplier: 3 }, 1, 1],
+        ['zero', 'constant', { value: 0 }, 1, 3],
+        ['turnsUp', 'logic.crosses_above', {}, 2, 0],
+        ['turnsDown', 'logic.crosses_below', {}, 2, 2],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+        ['exit', 'action.close', {}, 3, 2],
+      ],
+      [
+        ['high', 'value', 'st', 'high'],
+        ['low', 'value', 'st', 'low'],
+        ['close', 'value', 'st', 'close'],
+        ['st', 'trend', 'turnsUp', 'a'],
+        ['zero', 'value', 'turnsUp', 'b'],
+        ['st', 'trend', 'turnsDown', 'a'],
+        ['zero', 'value', 'turnsDown', 'b'],
+        ['turnsUp', 'value', 'buy', 'trigger'],
+        ['turnsDown', 'value', 'exit', 'trigger'],
+      ],
+    ),
+  },
 ];
 
 export const templateById = (id: string): T | undefined => templates.find((t) => t.id === id);

@@ -34,6 +34,7 @@ describe('strategy service', () => {
         'macd-signal-cross',
         'bollinger-breakout',
         'donchian-breakout',
+        'supertrend-follow',
       ]),
     );
   });

@@ -34,6 +34,18 @@ export class Ring {
   }
 }
 
+/** Sum of the last n values, O(1) a push; NaN until n values have come. */
+export function rollingSum(n: number): (x: number) => number {
+  const r = new Ring(n);
+  let sum = 0;
+  return (x) => {
+    const old = r.push(x);
+    sum += x;
+    if (old === old) sum -= old;
+    return r.full ? sum : NaN;
+  };
+}
+
 /** Sliding max (or min) over the last n values with a monotonic deque: amortised O(1). */
 export class Extreme {
   private readonly idx: Int32Array;

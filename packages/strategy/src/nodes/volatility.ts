@@ -1,5 +1,27 @@
 import { define, Extreme, num, period, Ring } from './helpers.ts';
 
+/** TA-Lib ATR of one bar at a time: the mean of the first n true ranges (from the second bar), then Wilder. */
+export function atrStep(n: number): (h: number, l: number, c: number) => number {
+  let prevC = NaN;
+  let seen = 0;
+  let atr = 0;
+  return (h, l, c) => {
+    if (h !== h || l !== l || c !== c) return NaN;
+    if (prevC !== prevC) {
+      prevC = c;
+      return NaN;
+    }
+    const tr = Math.max(h - l, Math.abs(h - prevC), Math.abs(l - prevC));
+    prevC = c;
+    if (seen < n) {
+      atr += tr;
+      if (++seen < n) return NaN;
+      atr /= n;
+    } else atr = (atr * (n - 1) + tr) / n;
+    return atr;
+  };
+}
+
 /** Rolling population mean and standard deviation (TA-Lib STDDEV / BBANDS use population variance). */
 function rollingStats(n: number) {
   const r = new Ring(n);
@@ -113,34 +135,9 @@ export const volatilityNodes = [
     createScalar: (p, io) => {
       const [ih, il, ic] = io.inputs as [number, number, number];
       const [o] = io.outputs as [number];
-      const n = p.period as number;
-      let prevC = NaN;
-      let seen = 0;
-      let atr = 0;
+      const atr = atrStep(p.period as number);
       return (v) => {
-        const h = v[ih]!;
-        const l = v[il]!;
-        const c = v[ic]!;
-        if (h !== h || l !== l || c !== c) {
-          v[o] = NaN;
-          return;
-        }
-        if (prevC !== prevC) {
-          prevC = c;
-          v[o] = NaN;
-          return;
-        }
-        const tr = Math.max(h - l, Math.abs(h - prevC), Math.abs(l - prevC));
-        prevC = c;
-        if (seen < n) {
-          atr += tr;
-          if (++seen < n) {
-            v[o] = NaN;
-            return;
-          }
-          atr /= n;
-        } else atr = (atr * (n - 1) + tr) / n;
-        v[o] = atr;
+        v[o] = atr(v[ih]!, v[il]!, v[ic]!);
       };
     },
   }),
