@@ -12,6 +12,7 @@ import { attempt, fields, h, intervalSelect, svgBox, toast } from './dom.js';
 import {
   emptyGraph,
   layoutMissing,
+  matchesQuery,
   parseSweep,
   suggestSweep,
   addNode,
@@ -53,6 +54,7 @@ export async function editorView(c, id) {
   const undo = [];
   let dirty = false;
   /** @type {string | null} */ let selected = null;
+  let paletteQuery = '';
   /** @type {string | null} */ let selectedEdge = null;
   /** @type {{ node: string, handle: string } | null} */ let pending = null;
   let report = strategy.compilationReport ?? { ok: true, errors: [], warnings: [] };
@@ -291,21 +293,58 @@ export async function editorView(c, id) {
       /** @type {Map<string, any[]>} */
       const byCat = new Map();
       for (const t of nodeTypes) byCat.set(t.category, [...(byCat.get(t.category) ?? []), t]);
-      for (const [cat, list] of byCat)
-        parts.push(
+      /** @type {{ chip: HTMLElement, type: any }[]} */
+      const chips = [];
+      /** @type {HTMLElement[]} */
+      const groups = [];
+      const none = h('p', { class: 'muted palette-none', hidden: true }, 'No node type matches.');
+      // filtering hides chips in place (no redraw), so the search box keeps its focus while typing
+      const filter = () => {
+        for (const c of chips) c.chip.hidden = !matchesQuery(c.type, paletteQuery);
+        for (const g of groups) {
+          const any = [...g.querySelectorAll('.chip')].some((c) => !(/** @type {HTMLElement} */ (c).hidden));
+          g.hidden = !any;
+          if (paletteQuery) /** @type {HTMLDetailsElement} */ (g).open = any;
+        }
+        none.hidden = chips.some((c) => !c.chip.hidden);
+      };
+      parts.push(
+        h('input', {
+          type: 'search',
+          class: 'palette-search',
+          placeholder: 'Find a node type: rsi, trend, volume…',
+          'aria-label': 'Find a node type',
+          value: paletteQuery,
+          oninput: (/** @type {Event} */ e) => {
+            paletteQuery = /** @type {HTMLInputElement} */ (e.target).value;
+            filter();
+          },
+        }),
+        none,
+      );
+      for (const [cat, list] of byCat) {
+        const group = h(
+          'details',
+          { open: cat === 'source' || cat === 'indicator' },
+          h('summary', null, `${cat} (${list.length})`),
           h(
-            'details',
-            { open: cat === 'source' || cat === 'indicator' },
-            h('summary', null, cat),
-            h(
-              'div',
-              { class: 'palette' },
-              list.map((t) =>
-                h('button', { class: `chip cat-${cat}`, title: t.description, onclick: () => place(t) }, t.label),
-              ),
-            ),
+            'div',
+            { class: 'palette' },
+            list.map((t) => {
+              const chip = h(
+                'button',
+                { class: `chip cat-${cat}`, title: t.description, onclick: () => place(t) },
+                t.label,
+              );
+              chips.push({ chip, type: t });
+              return chip;
+            }),
           ),
         );
+        groups.push(group);
+        parts.push(group);
+      }
+      if (paletteQuery) filter();
       if (report.errors?.length)
         parts.push(
           h('h3', null, 'Compile errors'),

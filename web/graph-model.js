@@ -29,6 +29,20 @@ export function typeMap(types) {
   return new Map(types.map((t) => [t.type, t]));
 }
 
+/**
+ * Whether a node type answers a palette search: every word of the query appears in its label, type
+ * or description ("trend", "williams", "ma hull"); an empty query matches everything.
+ * @param {NodeType} type @param {string} query
+ */
+export function matchesQuery(type, query) {
+  const hay = `${type.label} ${type.type} ${type.description ?? ''}`.toLowerCase();
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((w) => hay.includes(w));
+}
+
 /** Each parameter's default, as the palette would set it. @param {NodeType} type */
 export function defaultParams(type) {
   /** @type {Record<string, unknown>} */

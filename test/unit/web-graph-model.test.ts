@@ -8,6 +8,7 @@ import {
   emptyGraph,
   errorsByNode,
   layoutMissing,
+  matchesQuery,
   MAX_SWEEP,
   parseSweep,
   readParam,
@@ -73,6 +74,16 @@ describe('the editor graph model (web/graph-model.js)', () => {
       );
       expect(bad, t.type).toEqual([]);
     }
+  });
+
+  it('finds node types by every word of a search in their label, type or description', () => {
+    const found = (q: string) => described.filter((t) => matchesQuery(t as never, q)).map((t) => t.type);
+    expect(found('')).toHaveLength(described.length);
+    expect(found('williams')).toEqual(['indicator.willr', 'indicator.ultosc']);
+    expect(found('williams %r')).toEqual(['indicator.willr']);
+    expect(found('TREND  parabolic')).toEqual(['indicator.psar']);
+    expect(found('hull ma')).toEqual(['indicator.hma']);
+    expect(found('no such thing')).toEqual([]);
   });
 
   it('gives each new node an id of its own', () => {

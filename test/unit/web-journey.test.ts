@@ -252,8 +252,19 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(text('.status-line')).toBe('not connected: fast.value is a number; buy.trigger takes a boolean');
     expect($$('.wires path.wire')).toHaveLength(8);
 
+    // the palette's search keeps the matching types (in place: the box keeps its focus)
+    const search = $<HTMLInputElement>('input.palette-search')!;
+    const visible = () => $$('button.chip').filter((b) => !b.hidden && !b.closest('details[hidden]'));
+    search.focus();
+    type(search, 'exponential');
+    expect(visible().map((b) => b.textContent)).toEqual(['EMA', 'DEMA', 'TEMA']);
+    expect(document.activeElement).toBe(search);
+    type(search, 'no such indicator');
+    expect(visible()).toHaveLength(0);
+    expect($('.palette-none')!.hidden).toBe(false);
+    type(search, 'exponential');
     // an EMA from the palette, its period typed (a bad one first), wired from the close
-    $$('button.chip')
+    visible()
       .find((b) => b.textContent === 'EMA')!
       .click();
     await until(() => $$('.node').length === 8, 'the new node');
