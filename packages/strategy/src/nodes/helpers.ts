@@ -60,19 +60,30 @@ export class Extreme {
     this.idx = new Int32Array(n + 1);
     this.val = new Float64Array(n + 1);
   }
-  private readonly cap = () => this.n + 1;
   push(x: number): number {
-    const cap = this.cap();
-    while (this.head !== this.tail) {
-      const last = (this.tail - 1 + cap) % cap;
-      if (this.max ? this.val[last]! <= x : this.val[last]! >= x) this.tail = last;
+    // the deque lives in a ring of n+1 slots; wrap with a compare, not %, and keep the ends in locals
+    const cap = this.n + 1;
+    const idx = this.idx;
+    const val = this.val;
+    let tail = this.tail;
+    let head = this.head;
+    while (head !== tail) {
+      const last = tail === 0 ? cap - 1 : tail - 1;
+      if (this.max ? val[last]! <= x : val[last]! >= x) tail = last;
       else break;
     }
-    this.idx[this.tail] = this.t;
-    this.val[this.tail] = x;
-    this.tail = (this.tail + 1) % cap;
-    while (this.idx[this.head]! <= this.t - this.n) this.head = (this.head + 1) % cap;
-    this.t++;
-    return this.t >= this.n ? this.val[this.head]! : NaN;
+    const t = this.t;
+    idx[tail] = t;
+    val[tail] = x;
+    tail = tail + 1 === cap ? 0 : tail + 1;
+    while (idx[head]! <= t - this.n) head = head + 1 === cap ? 0 : head + 1;
+    this.tail = tail;
+    this.head = head;
+    this.t = t + 1;
+    return t + 1 >= this.n ? val[head]! : NaN;
+  }
+  /** bars since the current extreme (0 = the newest value); on ties the newest counts */
+  get age(): number {
+    return this.t - 1 - this.idx[this.head]!;
   }
 }

@@ -31,21 +31,6 @@ export function rsiStep(n: number): (x: number) => number {
   };
 }
 
-/** Index (0 = oldest) of the last maximum (or minimum) in a full ring, ties going to the newest. */
-function extremeAge(r: Ring, max: boolean): number {
-  const n = r.n;
-  let best = NaN;
-  let age = 0;
-  for (let k = 0; k < n; k++) {
-    const x = r.buf[(r.i + k) % n]!; // oldest first
-    if (best !== best || (max ? x >= best : x <= best)) {
-      best = x;
-      age = n - 1 - k;
-    }
-  }
-  return age;
-}
-
 export const momentumNodes = [
   define({
     type: 'indicator.willr',
@@ -203,8 +188,9 @@ export const momentumNodes = [
       const [ih, il] = io.inputs as [number, number];
       const [ou, od, oo] = io.outputs as [number, number, number];
       const n = p.period as number;
-      const highs = new Ring(n + 1);
-      const lows = new Ring(n + 1);
+      // monotonic deques over period+1 bars: O(1) a bar, the newest of equal extremes kept
+      const highs = new Extreme(n + 1, true);
+      const lows = new Extreme(n + 1, false);
       return (v) => {
         const h = v[ih]!;
         const l = v[il]!;
@@ -212,14 +198,14 @@ export const momentumNodes = [
           v[ou] = v[od] = v[oo] = NaN;
           return;
         }
-        highs.push(h);
+        const hi = highs.push(h);
         lows.push(l);
-        if (!highs.full) {
+        if (hi !== hi) {
           v[ou] = v[od] = v[oo] = NaN;
           return;
         }
-        const up = (100 * (n - extremeAge(highs, true))) / n;
-        const down = (100 * (n - extremeAge(lows, false))) / n;
+        const up = (100 * (n - highs.age)) / n;
+        const down = (100 * (n - lows.age)) / n;
         v[ou] = up;
         v[od] = down;
         v[oo] = up - down;
