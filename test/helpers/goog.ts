@@ -29,3 +29,22 @@ export function googBars(): BarColumns {
     })),
   );
 }
+
+/** Any of backtesting.py's OHLCV files (GOOG daily, BTCUSD monthly, EURUSD hourly), as backtest columns. */
+export function backtestingPyBars(file: 'GOOG.csv' | 'BTCUSD.csv' | 'EURUSD.csv'): BarColumns {
+  const rows = backtestingPy(file)
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
+  return toColumns(
+    rows.map((r) => ({
+      ts: Date.parse(r[0]!.length === 10 ? `${r[0]}T00:00:00Z` : `${r[0]!.replace(' ', 'T')}Z`),
+      open: +r[1]!,
+      high: +r[2]!,
+      low: +r[3]!,
+      close: +r[4]!,
+      volume: +r[5]!,
+    })),
+  );
+}

@@ -14,3 +14,4 @@ export * from './sweep-pool.ts';
 export * from './engine-pool.ts';
 export * from './grid.ts';
 export * from './walk-forward.ts';
+export * from './portfolio.ts';
