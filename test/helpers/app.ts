@@ -6,7 +6,8 @@ import { tempDir } from './env.ts';
 export interface TestApp extends App {
   rt: Runtime;
   /** imports the GOOG daily candles of backtesting.py's test data (2,148 rows) as `auth`; the import's answer */
-  importGoog(auth: { authorization: string }): Promise<{ imported: number }>;
+  /** backtesting.py's GOOG daily bars, imported as `symbol` (GOOG by default) */
+  importGoog(auth: { authorization: string }, symbol?: string): Promise<{ imported: number }>;
   /** registers a user and returns its bearer header */
   user(email?: string): Promise<{ id: string; auth: { authorization: string }; refreshToken: string }>;
   stop(): Promise<void>;
@@ -22,10 +23,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   return {
     ...built,
     rt,
-    async importGoog(auth) {
+    async importGoog(auth, symbol = 'GOOG') {
       const r = await built.app.inject({
         method: 'POST',
-        url: '/api/market/history/import?symbol=GOOG&interval=1d',
+        url: `/api/market/history/import?symbol=${symbol}&interval=1d`,
         headers: { ...auth, 'content-type': 'text/csv' },
         payload: readFileSync(new URL('../fixtures/backtesting-py/GOOG.csv', import.meta.url), 'utf8'),
       });

@@ -11,6 +11,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
   let b: Awaited<ReturnType<TestApp['user']>>;
   const ids: Record<string, string> = {};
   let walkForwardId = '';
+  let portfolioId = '';
 
   beforeAll(async () => {
     // history downloads go to a closed local port: they fail at once, and their job rows still exist
@@ -18,6 +19,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
     a = await t.user();
     b = await t.user();
     await t.importGoog(a.auth);
+    await t.importGoog(a.auth, 'GOOGL');
     ids.strategies = (
       await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
     ).json().id;
@@ -81,8 +83,17 @@ describe('access matrix: another user never reaches a row by its id', () => {
         payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] }, folds: 2 },
       })
     ).json().id;
+    // a portfolio backtest likewise, over two symbols
+    portfolioId = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/backtests/portfolio',
+        headers: a.auth,
+        payload: { strategyId: ids.strategies, symbols: ['GOOG', 'GOOGL'] },
+      })
+    ).json().id;
     // let the jobs finish so every sub-resource (trades, report...) exists for A
-    for (const id of [ids.backtests, walkForwardId])
+    for (const id of [ids.backtests, walkForwardId, portfolioId])
       for (let i = 0; i < 200; i++) {
         const s = (await t.app.inject({ url: `/api/backtests/${id}`, headers: a.auth })).json().status;
         if (s === 'done') break;
@@ -102,7 +113,11 @@ describe('access matrix: another user never reaches a row by its id', () => {
       const m = /^\/api\/(.+?)\/:(\w+)(\/.*)?$/.exec(r.url);
       const resource = m?.[1];
       if (!m || m[2] === 'symbol' || m[2] === 'templateId') continue; // shared market data and public templates
-      const id = r.url.endsWith('/walk-forward') ? walkForwardId : ids[resource!];
+      const id = r.url.endsWith('/walk-forward')
+        ? walkForwardId
+        : r.url.endsWith('/portfolio')
+          ? portfolioId
+          : ids[resource!];
       if (!id) {
         unmapped.push(`${r.method} ${r.url}`);
         continue;

@@ -107,6 +107,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
         params: { 'fast.period': [5] },
         folds: 2,
       },
+      'POST /api/backtests/portfolio': { strategyId: ids.strategies, symbols: ['GOOG', 'BTCUSD'] },
       'POST /api/alerts/': { kind: 'price_above', symbol: 'BTCUSD', price: 1e9 },
       'POST /api/auth/tokens/': { name: 'script', scope: 'read', expiresInDays: 30 },
       'POST /api/webhooks/': { url: 'https://example.com/hook', events: ['alert'], format: 'json' },

@@ -12,6 +12,40 @@ export interface ReportInput {
   stats: Stats;
   /** more tables, shown above the statistics (a walk-forward's folds); text, escaped here */
   tables?: { title: string; head: string[]; rows: string[][] }[];
+  /** the price chart's heading (default: price and trades) */
+  priceTitle?: string;
+  /** trade markers on the price chart (default true; a portfolio's trades are on other prices) */
+  markers?: boolean;
+}
+
+/** A portfolio backtest's legs as a report table (`tables` of renderReport). */
+export function legsTable(
+  legs: readonly {
+    symbol: string;
+    weight: number;
+    startingBalance: number;
+    finalEquity: number;
+    contributionPct: number;
+    stats: object;
+  }[],
+) {
+  const get = (o: object, k: string) => (o as Record<string, unknown>)[k];
+  const pct = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(2)}%` : '-');
+  return {
+    title: 'Symbols',
+    head: ['Symbol', 'Weight', 'Start', 'Final equity', 'Return', 'Contribution', 'Max drawdown', 'Trades', 'Win rate'],
+    rows: legs.map((l) => [
+      l.symbol,
+      `${(l.weight * 100).toFixed(1)}%`,
+      l.startingBalance.toFixed(2),
+      l.finalEquity.toFixed(2),
+      pct(get(l.stats, 'returnPct')),
+      pct(l.contributionPct),
+      pct(get(l.stats, 'maxDrawdownPct')),
+      String(get(l.stats, 'trades') ?? '-'),
+      pct(get(l.stats, 'winRatePct')),
+    ]),
+  };
 }
 
 /** Walk-forward folds as a report table (`tables` of renderReport). */
@@ -134,7 +168,7 @@ export function renderReport(r: ReportInput): string {
     }
   } else
     price = `<path d="${linePath(idx, (i) => r.close[i]!, x, ps.y)}" fill="none" stroke="#4575b4" stroke-width="1.2"/>`;
-  const markers = r.trades
+  const markers = (r.markers === false ? [] : r.trades)
     .slice(0, 2000)
     .map((t) => {
       const e = `<path d="M${x(t.entryBar)},${ps.y(t.entryPrice) + (t.size > 0 ? 10 : -10)} l-5,${t.size > 0 ? 8 : -8} l10,0 z" fill="${t.size > 0 ? '#1a9850' : '#d73027'}"><title>${t.size > 0 ? 'long' : 'short'} ${t.size} @ ${t.entryPrice}</title></path>`;
@@ -176,7 +210,7 @@ export function renderReport(r: ReportInput): string {
 table{border-collapse:collapse}th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #eee}th{text-align:left;font-weight:500}
 .ax{font-size:11px;fill:#666}.pos{color:#1a9850}.neg{color:#d73027}.grid{display:flex;gap:32px;flex-wrap:wrap}</style></head><body>
 <h1>${esc(r.title)}</h1>
-${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
+${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), r.priceTitle ?? 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
 ${svg(eqH, `<path d="${linePath(idx, (i) => r.equity[i]!, x, es.y)}" fill="none" stroke="#313695" stroke-width="1.4"/>` + axis(eqH, es.lo, es.hi, (v) => v.toFixed(0)), 'Equity')}
 ${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
 ${(r.tables ?? [])

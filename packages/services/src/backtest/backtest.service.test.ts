@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
@@ -215,6 +216,85 @@ describe('backtest service', () => {
     );
     expect((await call(b, 'GET', `/api/backtests/${id}/walk-forward`)).statusCode).toBe(404);
     expect((await call(b, 'POST', '/api/backtests/walk-forward', body)).statusCode).toBe(404);
+  });
+
+  it('runs a portfolio backtest: one strategy over several symbols, each leg its own backtest, summed', async () => {
+    const imp = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=BTCUSD&interval=1d',
+      headers: { ...a.auth, 'content-type': 'text/csv' },
+      payload: readFileSync(new URL('../../../../test/fixtures/backtesting-py/BTCUSD.csv', import.meta.url), 'utf8'),
+    });
+    expect(imp.statusCode).toBe(200);
+    const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
+    const common = { strategyId: strat.id, interval: '1d', startingBalance: 10_000, feeRate: 0.001 };
+    const r = await call(a, 'POST', '/api/backtests/portfolio', {
+      ...common,
+      symbols: ['goog', 'BTCUSD'],
+      weights: [3, 1],
+    });
+    expect(r.statusCode).toBe(202);
+    expect(r.json()).toMatchObject({ status: 'queued', symbols: ['GOOG', 'BTCUSD'], weights: [0.75, 0.25] });
+    const id = r.json().id;
+    await waitDone(a, id);
+    const row = (await call(a, 'GET', `/api/backtests/${id}`)).json();
+    expect(row).toMatchObject({ status: 'done', kind: 'portfolio', symbol: 'GOOG,BTCUSD' });
+
+    // each leg is what a plain backtest of that symbol with its share of the balance gives
+    const pf = (await call(a, 'GET', `/api/backtests/${id}/portfolio`)).json();
+    expect(pf.legs.map((l: { symbol: string; startingBalance: number }) => [l.symbol, l.startingBalance])).toEqual([
+      ['GOOG', 7500],
+      ['BTCUSD', 2500],
+    ]);
+    for (const leg of pf.legs) {
+      const one = (
+        await call(a, 'POST', '/api/backtests', { ...common, symbol: leg.symbol, startingBalance: leg.startingBalance })
+      ).json();
+      await waitDone(a, one.id);
+      const m = (await call(a, 'GET', `/api/backtests/${one.id}`)).json().metrics;
+      expect(leg.finalEquity).toBeCloseTo(m.equityFinal, 6);
+      expect(leg.stats.trades).toBe(m.trades);
+    }
+    expect(pf.correlation.symbols).toEqual(['GOOG', 'BTCUSD']);
+    expect(pf.correlation.matrix[0][0]).toBe(1);
+    // the money reconciles over both legs: the balance plus every trade's PnL, to the cent
+    const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
+    expect(new Set(trades.map((x: { symbol: string }) => x.symbol))).toEqual(new Set(['GOOG', 'BTCUSD']));
+    const eq = (await call(a, 'GET', `/api/backtests/${id}/equity`)).json();
+    const pnl = trades.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(eq.at(-1).equity * 100));
+    expect(eq.at(-1).equity).toBeCloseTo(pf.legs[0].finalEquity + pf.legs[1].finalEquity, 6);
+    // the report and the risk analytics read it like any backtest
+    const html = await call(a, 'GET', `/api/backtests/${id}/report`);
+    expect(html.statusCode).toBe(200);
+    expect(html.body).toContain('Buy and hold of the same allocation');
+    expect(html.body).toContain('<td>BTCUSD</td><td>25.0%</td>');
+    expect((await call(a, 'GET', `/api/analytics/backtests/${id}`)).json().report.trades).toBe(trades.length);
+
+    // what it refuses, and whose it is
+    const bad = async (body: object) => {
+      const x = await call(a, 'POST', '/api/backtests/portfolio', { ...common, ...body });
+      expect(x.statusCode).toBe(400);
+      return x.json().error.message as string;
+    };
+    expect(await bad({ symbols: ['GOOG'] })).toMatch(/symbols/);
+    expect(await bad({ symbols: ['GOOG', 'goog'] })).toMatch(/each symbol once/);
+    expect(await bad({ symbols: ['GOOG', 'BTCUSD'], weights: [1] })).toMatch(/one weight per symbol/);
+    expect(await bad({ symbols: ['GOOG', 'BTCUSD'], weights: [1, -1] })).toMatch(/weights/);
+    const missing = (
+      await call(a, 'POST', '/api/backtests/portfolio', { ...common, symbols: ['GOOG', 'NOPE'] })
+    ).json();
+    await waitDone(a, missing.id);
+    expect((await call(a, 'GET', `/api/backtests/${missing.id}`)).json()).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/no 1d candles for NOPE/),
+    });
+    const single = (await call(a, 'POST', '/api/backtests', { strategyId: strat.id, symbol: 'GOOG' })).json();
+    expect((await call(a, 'GET', `/api/backtests/${single.id}/portfolio`)).statusCode).toBe(404);
+    expect((await call(b, 'GET', `/api/backtests/${id}/portfolio`)).statusCode).toBe(404);
+    expect(
+      (await call(b, 'POST', '/api/backtests/portfolio', { ...common, symbols: ['GOOG', 'BTCUSD'] })).statusCode,
+    ).toBe(404);
   });
 
   it('refuses a walk-forward it cannot run, saying why', async () => {

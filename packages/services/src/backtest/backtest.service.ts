@@ -7,6 +7,8 @@ import {
   foldsTable,
   gridSize,
   gridVariants,
+  legsTable,
+  normaliseWeights,
   RANK_BY,
   scoreOf,
   normaliseGraph,
@@ -59,6 +61,22 @@ const WalkForwardBody = z.strictObject({
   outOfSamplePct: z.number().min(5).max(50).default(25),
   anchored: z.boolean().default(false),
 });
+const { symbol: _symbol, ...BaseNoSymbol } = Base;
+const Symbol = Base.symbol;
+const PortfolioBody = z
+  .strictObject({
+    ...BaseNoSymbol,
+    symbols: z.array(Symbol).min(2).max(20),
+    weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+  })
+  .refine((b) => new Set(b.symbols).size === b.symbols.length, {
+    message: 'each symbol once',
+    path: ['symbols'],
+  })
+  .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
+    message: 'one weight per symbol',
+    path: ['weights'],
+  });
 const MAX_SWEEP = 500;
 /** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
 const MAX_WALK_FORWARD_RUNS = 5_000;
@@ -71,7 +89,13 @@ const view = (r: BacktestRow) => ({
   interval: r.interval,
   strategyId: r.strategyId,
   sweepId: r.sweepId,
-  kind: r.parameters.walkForward ? 'walk-forward' : r.sweepId ? 'sweep' : 'single',
+  kind: r.parameters.walkForward
+    ? 'walk-forward'
+    : r.parameters.portfolio
+      ? 'portfolio'
+      : r.sweepId
+        ? 'sweep'
+        : 'single',
   parameters: r.parameters,
   metrics: r.metrics,
   ...(r.error ? { error: r.error } : {}),
@@ -117,7 +141,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       );
     return { graph: normaliseGraph(GraphSchema.parse(body.graph)), strategyId: null };
   }
-  const paramsOf = (b: z.infer<typeof CreateBody>) => ({
+  const paramsOf = (b: Omit<z.infer<typeof CreateBody>, 'symbol'>) => ({
     from: b.from,
     to: b.to,
     startingBalance: b.startingBalance,
@@ -236,6 +260,28 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         return reply.status(202).send({ id: row.id, status: 'queued', combinations, folds, backtests });
       });
 
+      r.post('/portfolio', { schema: { tags: ['backtest'], body: PortfolioBody } }, async (req, reply) => {
+        const user = userOf(req);
+        const { graph, strategyId } = await resolveGraph(user.id, req.body);
+        const { symbols } = req.body;
+        const weights = normaliseWeights(symbols, req.body.weights);
+        const row = await enqueue(
+          user.id,
+          strategyId,
+          graph,
+          { symbol: symbols.join(','), interval: req.body.interval },
+          { ...paramsOf(req.body), portfolio: { symbols, weights } },
+        );
+        return reply.status(202).send({ id: row.id, status: 'queued', symbols, weights });
+      });
+
+      r.get('/:id/portfolio', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
+        const row = await mine(req, userOf(req).id);
+        if (!row.parameters.portfolio) throw new AppError('NOT_FOUND', 'this backtest is not a portfolio backtest');
+        const a = (await artifact(row)) as { portfolio?: object };
+        return { id: row.id, spec: row.parameters.portfolio, ...a.portfolio };
+      });
+
       r.get('/:id/walk-forward', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
         const row = await mine(req, userOf(req).id);
         if (!row.parameters.walkForward)
@@ -287,8 +333,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.get('/:id/report', { schema: { tags: ['backtest'], params: Id } }, async (req, reply) => {
         const row = await mine(req, userOf(req).id);
         const a = await artifact(row);
+        const pf = (a as { portfolio?: { legs: Parameters<typeof legsTable>[0]; basket: number[] } }).portfolio;
         const first = a.equity.ts[0] ?? -Infinity;
-        const cols = toColumns((await candlesOf(rt, row)).filter((c) => c.ts >= first));
+        // a portfolio has no one price: its chart is the buy and hold of the same allocation
+        const cols = pf
+          ? { ts: a.equity.ts, open: pf.basket, high: pf.basket, low: pf.basket, close: pf.basket }
+          : toColumns((await candlesOf(rt, row)).filter((c) => c.ts >= first));
         const { computeStats } = await import('@algotrade/core');
         const trades = (a.trades as { entryTime: string; exitTime: string }[]).map((t) => ({
           ...t,
@@ -301,9 +351,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         } as never;
         const wf = (a as { walkForward?: { folds?: Parameters<typeof foldsTable>[0] } }).walkForward;
         const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
+        const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
         const html = renderReport({
           ...(wf?.folds ? { tables: [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] } : {}),
-          title: `${wf ? 'Walk-forward, out of sample' : 'Backtest'} ${row.symbol} ${row.interval} (${row.id.slice(0, 8)})`,
+          ...(pf
+            ? { tables: [legsTable(pf.legs)], priceTitle: 'Buy and hold of the same allocation', markers: false }
+            : {}),
+          title: `${kind} ${row.symbol.split(',').join(', ')} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,
           open: cols.open,
           high: cols.high,

@@ -10,7 +10,10 @@ import {
 import {
   compileGraph,
   gridVariants,
+  firstTradingBar,
+  PortfolioCancelled,
   runBacktest,
+  runPortfolio,
   toColumns,
   inlineRunner,
   poolRunner,
@@ -35,6 +38,8 @@ export interface BacktestParams {
   fillOn: 'next_open' | 'close';
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
+  /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
+  portfolio?: { symbols: string[]; weights: number[] };
 }
 
 /** JSON-safe statistics: non-finite numbers become null. */
@@ -66,17 +71,22 @@ export async function processBacktest(
   try {
     await repo.update(row.id, { status: 'running', startedAt: new Date(), progress: 0 });
     await publish('backtest.progress', { status: 'running', progress: 0 });
-    const candles = await candlesOf(rt, row);
-    if (candles.length < 2)
-      throw new AppError(
-        'UNPROCESSABLE',
-        `no ${row.interval} candles for ${row.symbol} in the requested range: import history first (POST /api/market/history/import)`,
-      );
     const { plan, report } = compileGraph(row.strategySnapshot);
     if (!plan) throw new AppError('UNPROCESSABLE', `the strategy does not compile: ${report.errors[0]?.message}`);
-    const sym = await symbolsRepo(rt.db.db).get(row.symbol);
+    const symbols = p.portfolio?.symbols ?? [row.symbol];
+    const legs = [];
+    for (const symbol of symbols) {
+      const candles = await candlesOf(rt, row, symbol);
+      if (candles.length < 2)
+        throw new AppError(
+          'UNPROCESSABLE',
+          `no ${row.interval} candles for ${symbol} in the requested range: import history first (POST /api/market/history/import)`,
+        );
+      const sym = await symbolsRepo(rt.db.db).get(symbol);
+      legs.push({ symbol, bars: toColumns(candles), wholeUnits: sym?.assetClass === 'stock' });
+    }
     let lastWrite = 0;
-    const bars = toColumns(candles);
+    const bars = legs[0]!.bars;
     const options = {
       cash: p.startingBalance,
       feeRate: p.feeRate,
@@ -84,7 +94,7 @@ export async function processBacktest(
       slippageBps: p.slippageBps,
       allowShort: p.allowShort,
       fillOn: p.fillOn,
-      wholeUnits: sym?.assetClass === 'stock',
+      wholeUnits: legs[0]!.wholeUnits,
     };
     const onProgress = (x: number) => {
       const now = Date.now();
@@ -105,6 +115,18 @@ export async function processBacktest(
         const { folds, efficiency, chosen, fullPeriod, lookback, warnings } = wf;
         summary = cleanStats({ folds, efficiency, chosen, fullPeriod, lookback, warnings });
       }
+    } else if (p.portfolio) {
+      const { weights } = p.portfolio;
+      const pf = await runPortfolioJob(
+        row.strategySnapshot,
+        plan,
+        legs.map((l, i) => ({ ...l, weight: weights[i]! })),
+        options,
+        pool,
+        onProgress,
+      );
+      res = pf && { trades: pf.trades, equity: pf.equity, ts: pf.ts, stats: pf.stats };
+      if (pf) summary = cleanStats({ legs: pf.legs, correlation: pf.correlation, basket: Array.from(pf.basket) });
     } else res = await runOne(row.strategySnapshot, plan, bars, options, pool, onProgress);
     if (!res || job.signal.aborted) {
       await repo.update(row.id, { status: 'cancelled', finishedAt: new Date() });
@@ -121,7 +143,7 @@ export async function processBacktest(
           exitTime: new Date(t.exitTime).toISOString(),
         })),
         equity: { ts: Array.from(res.ts), equity: Array.from(res.equity) },
-        ...(summary ? { walkForward: summary } : {}),
+        ...(summary ? { [p.portfolio ? 'portfolio' : 'walkForward']: summary } : {}),
       }),
       'application/json',
     );
@@ -191,11 +213,41 @@ async function runWalkForward(
   }
 }
 
-/** The candles a backtest row runs over (its symbol, interval and optional from/to). */
-export function candlesOf(rt: Runtime, row: BacktestRow) {
+/**
+ * A portfolio backtest: its legs on the pool's threads side by side (embedded) or inline one after
+ * another, yielding between bars' blocks so progress and cancellation get through. null when cancelled.
+ */
+async function runPortfolioJob(
+  graph: unknown,
+  plan: NonNullable<ReturnType<typeof compileGraph>['plan']>,
+  legs: Parameters<typeof runPortfolio>[0],
+  options: Options,
+  pool: EnginePool | undefined,
+  onProgress: (x: number) => boolean,
+) {
+  const { wholeUnits: _w, ...common } = options;
+  try {
+    return await runPortfolio(
+      legs,
+      common,
+      async (bars, o, onP) => {
+        if (pool) return pool.run(graph, bars, o, onP);
+        await new Promise((r) => setImmediate(r));
+        return runBacktest(plan, bars, { ...o, onProgress: onP });
+      },
+      { onProgress, parallel: pool?.size ?? 1, firstTradingBar: firstTradingBar(plan) },
+    );
+  } catch (e) {
+    if (e instanceof PortfolioCancelled) return null;
+    throw e;
+  }
+}
+
+/** The candles a backtest row runs over (its symbol, or one of a portfolio's, interval and optional from/to). */
+export function candlesOf(rt: Runtime, row: BacktestRow, symbol = row.symbol) {
   const p = row.parameters as { from?: string; to?: string };
   return candlesRepo(rt.db.db).query(
-    row.symbol,
+    symbol,
     row.interval,
     p.from ? new Date(p.from) : undefined,
     p.to ? new Date(p.to) : undefined,
