@@ -459,13 +459,26 @@ export async function editorView(c, id) {
     draw();
   }
 
-  /** @param {'backtest' | 'session'} what */
-  const launch = (what) => async (/** @type {Event} */ ev) => {
+  /** @param {'backtest' | 'portfolio' | 'session'} what */
+  const launch = (what) => (/** @type {Event} */ ev) => {
     ev.preventDefault();
-    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    void launchFrom(what, /** @type {HTMLFormElement} */ (ev.target));
+  };
+  /** @param {'backtest' | 'portfolio' | 'session'} what @param {HTMLFormElement} form */
+  const launchFrom = async (what, form) => {
+    const f = fields(form);
     if (!(await readyToRun())) return;
-    const body = { strategyId: id, ...runBody(f, what) };
-    if (what === 'backtest') {
+    /** @type {Record<string, unknown>} */
+    let body;
+    try {
+      body = { strategyId: id, ...runBody(f, what) };
+    } catch (e) {
+      return toast(`Portfolio: ${/** @type {Error} */ (e).message}`, 'error');
+    }
+    if (what === 'portfolio') {
+      const bt = await attempt(() => c.api.post('/api/backtests/portfolio', body));
+      if (bt) c.go(`#/backtests/${bt.id}`);
+    } else if (what === 'backtest') {
       const bt = await attempt(() => c.api.post('/api/backtests', body));
       if (bt) c.go(`#/backtests/${bt.id}`);
     } else {
@@ -632,7 +645,36 @@ export async function editorView(c, id) {
         h('input', { name: 'fee', type: 'number', value: 0.1, min: 0, max: 10, step: 'any', 'aria-label': 'fee %' }),
         '% fee',
         options('backtest'),
+        h(
+          'details',
+          { class: 'options' },
+          h('summary', null, 'portfolio'),
+          h(
+            'label',
+            null,
+            'symbols ',
+            h('input', {
+              name: 'symbols',
+              class: 'grid-input',
+              placeholder: 'GOOG, BTCUSD or GOOG:3, BTCUSD:1',
+              'aria-label': 'portfolio symbols',
+            }),
+          ),
+        ),
         h('button', { type: 'submit' }, 'Run backtest'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            title: 'the same strategy on each of the symbols under "portfolio", each with its share of the balance',
+            onclick: (/** @type {Event} */ ev) => {
+              const form = /** @type {HTMLButtonElement} */ (ev.currentTarget).form;
+              if (form && form.reportValidity()) void launchFrom('portfolio', form);
+            },
+          },
+          'Portfolio backtest',
+        ),
       ),
       h(
         'form',

@@ -10,7 +10,7 @@ const given = (v) => v !== undefined && v.trim() !== '';
 
 /**
  * @param {Record<string, string>} f the form's fields
- * @param {'backtest' | 'sweep' | 'walk-forward' | 'session'} kind
+ * @param {'backtest' | 'sweep' | 'walk-forward' | 'portfolio' | 'session'} kind
  * @returns {Record<string, unknown>}
  */
 export function runBody(f, kind) {
@@ -26,6 +26,13 @@ export function runBody(f, kind) {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
     if (given(f.to)) body.to = f.to;
+    if (kind === 'portfolio') {
+      delete body.symbol;
+      const p = parsePortfolio(f.symbols ?? '');
+      if ('error' in p) throw new Error(p.error);
+      body.symbols = p.symbols;
+      if (p.weights) body.weights = p.weights;
+    }
     if (kind === 'walk-forward') {
       if (given(f.folds)) body.folds = Number(f.folds);
       if (given(f.outOfSamplePct)) body.outOfSamplePct = Number(f.outOfSamplePct);
@@ -40,4 +47,38 @@ export function runBody(f, kind) {
   for (const k of ['maxDrawdownPct', 'maxPositionPct', 'maxDailyLossPct']) if (given(f[k])) risk[k] = Number(f[k]);
   if (Object.keys(risk).length) body.risk = risk;
   return body;
+}
+
+/**
+ * A portfolio's symbols as typed: `GOOG, BTCUSD` (equal weights) or `GOOG:3, BTCUSD:1` (weights, in any
+ * unit: the API normalises them). Either every symbol has a weight or none does; 2-20 symbols, each once.
+ * @param {string} text
+ * @returns {{ symbols: string[], weights?: number[] } | { error: string }}
+ */
+export function parsePortfolio(text) {
+  const parts = text
+    .split(/[,;\s]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (parts.length < 2) return { error: 'give at least two symbols, e.g. GOOG, BTCUSD' };
+  if (parts.length > 20) return { error: `${parts.length} symbols; at most 20` };
+  /** @type {string[]} */
+  const symbols = [];
+  /** @type {number[]} */
+  const weights = [];
+  for (const part of parts) {
+    const [sym = '', w, ...rest] = part.split(':');
+    if (!/^[A-Za-z0-9._\-/]{1,40}$/.test(sym) || rest.length) return { error: `"${part}" is not a symbol` };
+    const symbol = sym.toUpperCase();
+    if (symbols.includes(symbol)) return { error: `${symbol} is there twice` };
+    symbols.push(symbol);
+    if (w !== undefined) {
+      const n = Number(w);
+      if (!(n > 0)) return { error: `the weight of ${symbol} must be a positive number` };
+      weights.push(n);
+    }
+  }
+  if (weights.length && weights.length !== symbols.length)
+    return { error: 'give every symbol a weight (GOOG:3, BTCUSD:1) or none' };
+  return weights.length ? { symbols, weights } : { symbols };
 }

@@ -151,7 +151,7 @@ export async function compareView(c, idList) {
     }),
   );
   const label = (/** @type {any} */ b, /** @type {number} */ i) =>
-    `${i + 1}. ${b.symbol} ${b.interval}${b.kind === 'walk-forward' ? ' (walk-forward)' : ''}${b.parameters?.combo ? ` ${Object.values(b.parameters.combo).join('/')}` : ''}`;
+    `${i + 1}. ${b.symbol} ${b.interval}${b.kind === 'walk-forward' || b.kind === 'portfolio' ? ` (${b.kind})` : ''}${b.parameters?.combo ? ` ${Object.values(b.parameters.combo).join('/')}` : ''}`;
   return h(
     'section',
     { class: 'compare' },
@@ -339,6 +339,54 @@ export function monteCarloView(mc) {
   );
 }
 
+/**
+ * A portfolio backtest's legs (what each symbol made of its share) and how their returns moved together.
+ * @param {any} pf the API's GET /api/backtests/:id/portfolio
+ */
+export function portfolioSummary(pf) {
+  const symbols = pf.correlation?.symbols ?? [];
+  return h(
+    'div',
+    { class: 'portfolio' },
+    h('h2', null, 'Portfolio'),
+    h(
+      'p',
+      { class: 'muted' },
+      `${pf.legs.length} symbols, each traded by the strategy with its share of the balance and its own cash; the equity below is their sum.`,
+    ),
+    table(
+      [
+        ['Symbol', (l) => l.symbol],
+        ['Weight %', (l) => num(l.weight * 100, 1)],
+        ['Start', (l) => num(l.startingBalance)],
+        ['Final equity', (l) => num(l.finalEquity)],
+        ['Return %', (l) => cell(l.stats?.returnPct)],
+        ['Contribution %', (l) => cell(l.contributionPct)],
+        ['Max drawdown %', (l) => cell(l.stats?.maxDrawdownPct)],
+        ['Trades', (l) => cell(l.stats?.trades)],
+        ['Win rate %', (l) => cell(l.stats?.winRatePct)],
+      ],
+      pf.legs,
+      'No symbols.',
+    ),
+    symbols.length > 1
+      ? [
+          h('h3', null, 'Correlation of the symbols’ returns'),
+          table(
+            [
+              ['', (/** @type {number} */ i) => symbols[i]],
+              ...symbols.map(
+                (/** @type {string} */ s, /** @type {number} */ j) =>
+                  /** @type {[string, (i: number) => any]} */ ([s, (i) => cell(pf.correlation.matrix[i][j])]),
+              ),
+            ],
+            symbols.map((/** @type {string} */ _s, /** @type {number} */ i) => i),
+          ),
+        ]
+      : '',
+  );
+}
+
 /** @param {import('./app.js').Ctx} c @param {string} id */
 export async function backtestView(c, id) {
   const enc = encodeURIComponent(id);
@@ -360,11 +408,12 @@ export async function backtestView(c, id) {
     if (b.status !== 'done' || shown === 'done') return;
     shown = 'done';
     const wf = b.kind === 'walk-forward';
-    const [risk, equity, trades, folds] = await Promise.all([
+    const [risk, equity, trades, folds, pf] = await Promise.all([
       c.api.get(`/api/analytics/backtests/${enc}`),
       c.api.get(`/api/backtests/${enc}/equity`),
       c.api.get(`/api/backtests/${enc}/trades`),
       wf ? c.api.get(`/api/backtests/${enc}/walk-forward`) : undefined,
+      b.kind === 'portfolio' ? c.api.get(`/api/backtests/${enc}/portfolio`) : undefined,
     ]);
     const reportBox = h('div');
     // in a sandboxed frame (no scripts, an origin of its own): whatever the report holds cannot
@@ -410,7 +459,11 @@ export async function backtestView(c, id) {
       reportBox,
       mcBox,
       folds ? walkForwardSummary(folds, () => void saveCombo(c, id, folds.folds.at(-1)?.chosen ?? {})) : '',
-      equityCharts(equity, wf ? 'Equity out of sample (the folds chained)' : 'Equity'),
+      pf ? portfolioSummary(pf) : '',
+      equityCharts(
+        equity,
+        wf ? 'Equity out of sample (the folds chained)' : pf ? 'Equity (all symbols together)' : 'Equity',
+      ),
       h(
         'div',
         { class: 'two' },

@@ -448,6 +448,49 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('walk-forward')), 'its kind in the list');
   });
 
+  it('backtests the strategy over a portfolio of two symbols and shows what each contributed', async () => {
+    // a second symbol's daily history, imported as a script would
+    const imported = await api('/api/market/history/import?symbol=GOOGL&interval=1d', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: backtestingPy('GOOG.csv'),
+    });
+    expect(imported.imported).toBe(2148);
+    const sid = (await api('/api/strategies'))[0].id;
+    location.hash = `#/strategies/${sid}`;
+    const form = await until(
+      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run backtest')),
+      'the editor',
+    );
+    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    // a mistake first: said where it is typed, nothing is sent
+    type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG');
+    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
+    await until(() => $$('.toast-error').find((e) => /at least two symbols/.test(e.textContent ?? '')), 'the refusal');
+    type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG:3, googl:1');
+    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
+    await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');
+    const id = location.hash.split('/')[2]!;
+    const legRows = () => [...($('.portfolio table')?.querySelectorAll('tbody tr') ?? [])];
+    await until(() => legRows().length === 2, 'the symbols', 60_000);
+    const pf = await api(`/api/backtests/${id}/portfolio`);
+    expect(legRows().map((r) => [...r.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent))).toEqual([
+      ['GOOG', '75.0'],
+      ['GOOGL', '25.0'],
+    ]);
+    expect(pf.legs.map((l: { startingBalance: number }) => l.startingBalance)).toEqual([7500, 2500]);
+    // the same bars under two names: their returns move together, as the correlation table shows
+    expect(pf.correlation.matrix[0][1]).toBeGreaterThan(0.99);
+    const corr = $$('.portfolio table')[1]!;
+    expect([...corr.querySelectorAll('tbody tr')].map((r) => r.querySelector('td')?.textContent)).toEqual([
+      'GOOG',
+      'GOOGL',
+    ]);
+    expect(text('main .chart-box .chart-title')).toBe('Equity (all symbols together)');
+    location.hash = '#/backtests';
+    await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('portfolio')), 'its kind in the list');
+  });
+
   it('compares two finished backtests side by side', async () => {
     location.hash = '#/backtests';
     await until(() => text('main h1') === 'Backtests' && $$('main tbody input[type=checkbox]').length >= 2, 'the list');

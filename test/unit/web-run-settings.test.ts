@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBody } from '../../web/run-settings.js';
+import { parsePortfolio, runBody } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 // the run forms' bodies, sent to the real API: it must take each of them and apply every setting
@@ -112,5 +112,43 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(r.statusCode, r.body).toBe(202);
     const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
     expect(row.parameters.walkForward).toMatchObject({ folds: 3, outOfSamplePct: 30, anchored: true });
+  });
+
+  it('a portfolio with weights typed as GOOG:3 goog2:1: accepted, normalised and stored', async () => {
+    await t.importGoog(auth, 'GOOG2');
+    const body = runBody(
+      { symbol: 'GOOG', symbols: 'GOOG:3 goog2:1', interval: '1d', balance: '10000', fee: '0' },
+      'portfolio',
+    );
+    expect(body).toEqual({
+      symbols: ['GOOG', 'GOOG2'],
+      weights: [3, 1],
+      interval: '1d',
+      startingBalance: 10000,
+      feeRate: 0,
+    });
+    const r = await post('/api/backtests/portfolio', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    expect(row).toMatchObject({ kind: 'portfolio', parameters: { portfolio: { weights: [0.75, 0.25] } } });
+    expect(() => runBody({ symbols: 'GOOG', interval: '1d', balance: '1', fee: '0' }, 'portfolio')).toThrow(
+      /two symbols/,
+    );
+  });
+});
+
+describe('a portfolio typed in the form (parsePortfolio)', () => {
+  it('reads symbols with or without weights, and says what is wrong', () => {
+    expect(parsePortfolio('goog, BTCUSD')).toEqual({ symbols: ['GOOG', 'BTCUSD'] });
+    expect(parsePortfolio(' GOOG:2 ; ETH-USD:0.5 ')).toEqual({ symbols: ['GOOG', 'ETH-USD'], weights: [2, 0.5] });
+    expect(parsePortfolio('GOOG')).toEqual({ error: expect.stringMatching(/at least two/) });
+    expect(parsePortfolio('GOOG, goog')).toEqual({ error: 'GOOG is there twice' });
+    expect(parsePortfolio('GOOG:1, BTCUSD')).toEqual({ error: expect.stringMatching(/every symbol a weight/) });
+    expect(parsePortfolio('GOOG:0, BTCUSD:1')).toEqual({ error: expect.stringMatching(/positive/) });
+    expect(parsePortfolio('GOOG:x, BTCUSD:1')).toEqual({ error: expect.stringMatching(/positive/) });
+    expect(parsePortfolio('GO<OG, BTCUSD')).toEqual({ error: expect.stringMatching(/not a symbol/) });
+    expect(parsePortfolio(Array.from({ length: 21 }, (_, i) => `S${i}`).join(','))).toEqual({
+      error: expect.stringMatching(/at most 20/),
+    });
   });
 });

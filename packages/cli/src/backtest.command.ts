@@ -1,9 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { candlesFromCsvBytes, candlesRepo, createRuntime, loadConfig, symbolsRepo } from '@algotrade/adapters';
 import {
   compileGraph,
+  firstTradingBar,
+  legsTable,
+  normaliseWeights,
   renderReport,
   runBacktest,
+  runPortfolio,
   statsRows,
   templateById,
   templates,
@@ -35,6 +40,7 @@ const SPEC = {
   json: 'boolean',
   'monte-carlo': 'string',
   'mc-method': 'string',
+  weights: 'string',
 } as const;
 
 const num = (v: string | boolean | undefined, name: string, def: number): number => {
@@ -72,6 +78,12 @@ export function engineOptions(flags: Record<string, string | boolean>) {
  * gives null (exit status 1).
  */
 export async function loadStrategyAndBars(flags: Record<string, string | boolean>) {
+  const s = loadStrategy(flags);
+  return s && { ...s, ...(await loadBars(String(flags.data), flags)) };
+}
+
+/** `--strategy` (a template or a JSON file), compiled; null (its errors printed) when it does not compile. */
+function loadStrategy(flags: Record<string, string | boolean>) {
   const strategy = String(flags.strategy);
   const graph: unknown = templateById(strategy)?.graph ?? readJsonFile(strategy);
   if (!graph)
@@ -88,10 +100,14 @@ export async function loadStrategyAndBars(flags: Record<string, string | boolean
       );
     return null;
   }
+  return { strategy, graph: bare, plan };
+}
+
+/** The bars of `--data` (a CSV file or a stored symbol), cut to `--from`/`--to`, with the asset class known. */
+async function loadBars(data: string, flags: Record<string, string | boolean>) {
   const from = flags.from ? Date.parse(String(flags.from)) : -Infinity;
   const to = flags.to ? Date.parse(String(flags.to)) : Infinity;
   if (Number.isNaN(from) || Number.isNaN(to)) throw new UsageError('--from and --to take ISO dates such as 2012-01-31');
-  const data = String(flags.data);
   // a symbol is letters, digits and ._:- (as the API has it); anything else, or a .csv name, is a file
   const isFile = existsSync(data);
   if (!isFile && (!SYMBOL_PATTERN.test(data) || /\.csv$/i.test(data))) throw new UsageError(`no such file: ${data}`);
@@ -129,7 +145,13 @@ export async function loadStrategyAndBars(flags: Record<string, string | boolean
     throw new UsageError(
       `no candles in ${data} for that range (import history first: algotrade import <file.csv> --symbol S)`,
     );
-  return { strategy, graph: bare, plan, cols, data, asset, loadMs: performance.now() - t0 };
+  // a file's symbol is its name (data/GOOG.csv: GOOG)
+  const symbol = isFile
+    ? basename(data)
+        .replace(/\.csv$/i, '')
+        .toUpperCase()
+    : data.toUpperCase();
+  return { cols, data, symbol, asset, loadMs: performance.now() - t0 };
 }
 
 /** `algotrade backtest`: run a strategy over a CSV file or a stored symbol; print stats like backtesting.py. */
@@ -140,6 +162,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
+        '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
     );
     return 2;
@@ -156,6 +179,13 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   const mcMethod = String(flags['mc-method'] ?? 'bootstrap');
   if (mcMethod !== 'bootstrap' && mcMethod !== 'shuffle')
     throw new UsageError(`--mc-method must be bootstrap or shuffle (got ${mcMethod})`);
+  const datas = String(flags.data)
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  if (datas.length > 1) return portfolioBacktest(flags, options, datas);
+  if (flags.weights !== undefined)
+    throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, plan, cols, data, asset, loadMs } = loaded;
@@ -219,6 +249,98 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         equity: res.equity,
         trades: res.trades,
         stats: res.stats,
+      }),
+    );
+    console.error(`report written to ${flags.report}`);
+  }
+  return 0;
+}
+
+/** `algotrade backtest --data A,B[,...]`: the strategy on each symbol with its share of the cash, summed. */
+async function portfolioBacktest(
+  flags: Record<string, string | boolean>,
+  options: ReturnType<typeof engineOptions>,
+  datas: string[],
+): Promise<number> {
+  if (datas.length > 20) throw new UsageError(`${datas.length} symbols in --data; at most 20`);
+  if (flags['monte-carlo'] !== undefined)
+    throw new UsageError('--monte-carlo is for one symbol (the API runs it on a portfolio)');
+  const weights =
+    flags.weights === undefined
+      ? undefined
+      : String(flags.weights)
+          .split(',')
+          .map((w) => Number(w));
+  const s = loadStrategy(flags);
+  if (!s) return 1;
+  const legs = [];
+  for (const d of datas) {
+    const b = await loadBars(d, flags);
+    legs.push({ symbol: b.symbol, bars: b.cols, wholeUnits: b.asset === 'stock' });
+  }
+  const names = legs.map((l) => l.symbol);
+  if (new Set(names).size !== names.length) throw new UsageError(`--data names a symbol twice (${names.join(', ')})`);
+  let w: number[];
+  try {
+    w = normaliseWeights(names, weights);
+  } catch (e) {
+    throw new UsageError(`--weights: ${(e as Error).message}`);
+  }
+  const bar = flags.json ? undefined : progressBar('portfolio');
+  const pf = await runPortfolio(
+    legs.map((l, i) => ({ ...l, weight: w[i]! })),
+    options,
+    async (bars, o, onProgress) => runBacktest(s.plan, bars, { ...o, onProgress }),
+    {
+      onProgress: (p) => {
+        bar?.update(p);
+        return false;
+      },
+      firstTradingBar: firstTradingBar(s.plan),
+    },
+  );
+  bar?.done();
+  const table = legsTable(pf.legs);
+  if (flags.json) {
+    console.log(
+      JSON.stringify(
+        { stats: pf.stats, trades: pf.trades, portfolio: { legs: pf.legs, correlation: pf.correlation } },
+        (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+      ),
+    );
+  } else {
+    const widths = table.head.map((h, k) => Math.max(h.length, ...table.rows.map((r) => r[k]!.length)));
+    const line = (cells: string[]) => cells.map((c, k) => c.padEnd(widths[k]!)).join('  ');
+    console.log(line(table.head));
+    for (const r of table.rows) console.log(line(r));
+    const cw = Math.max(...names.map((n) => n.length), 6);
+    console.log(`\ncorrelation of returns\n${''.padEnd(cw)}  ${names.map((n) => n.padStart(cw)).join('  ')}`);
+    pf.correlation.matrix.forEach((row, i) =>
+      console.log(
+        `${names[i]!.padEnd(cw)}  ${row.map((v) => (v === null ? '-' : (Math.abs(v) < 0.005 ? 0 : v).toFixed(2)).padStart(cw)).join('  ')}`,
+      ),
+    );
+    console.log('');
+    const rows = statsRows(pf.stats);
+    const kw = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) console.log(`${k.padEnd(kw)}  ${v}`);
+  }
+  if (flags.report) {
+    writeFileSync(
+      String(flags.report),
+      renderReport({
+        title: `${s.strategy} on ${names.join(', ')}`,
+        time: pf.ts,
+        open: pf.basket,
+        high: pf.basket,
+        low: pf.basket,
+        close: pf.basket,
+        equity: pf.equity,
+        trades: pf.trades,
+        stats: pf.stats,
+        tables: [table],
+        priceTitle: 'Buy and hold of the same allocation',
+        markers: false,
       }),
     );
     console.error(`report written to ${flags.report}`);

@@ -50,6 +50,26 @@ describe('the command line says what is wrong with what was typed, without a sta
       ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--monte-carlo', '5'],
       /^error: --monte-carlo takes a number of runs from 10 to 100000 \(got 5\)/,
     ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--weights', '1,2'],
+      /^error: --weights is for a portfolio/,
+    ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv,examples/data/GOOG.csv'],
+      /^error: --data names a symbol twice \(GOOG, GOOG\)/,
+    ],
+    [
+      [
+        'backtest',
+        '--strategy',
+        'sma-crossover',
+        '--data',
+        'examples/data/GOOG.csv,examples/data/EURUSD.csv',
+        '--weights',
+        '1',
+      ],
+      /^error: --weights: 1 weights for 2 symbols/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
@@ -100,5 +120,46 @@ describe('the command line says what is wrong with what was typed, without a sta
     );
     const pnl = r.trades.reduce((s: number, t: { pnl: number }) => s + t.pnl, 0);
     expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
+  });
+
+  it('backtests a portfolio of files: each with its share, the legs and their correlation printed, --json the sum', async () => {
+    const args = [
+      'backtest',
+      '--strategy',
+      'sma-crossover',
+      '--data',
+      'examples/data/GOOG.csv,examples/data/BTCUSD.csv',
+    ];
+    const text = await cli(...args, '--weights', '3,1', '--cash', '10000');
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[0]).toMatch(/^Symbol\s+Weight\s+Start\s+Final equity\s+Return\s+Contribution/);
+    expect(lines[1]).toMatch(/^GOOG\s+75\.0%\s+7500\.00/);
+    expect(lines[2]).toMatch(/^BTCUSD\s+25\.0%\s+2500\.00/);
+    expect(text.stdout).toMatch(/correlation of returns/);
+    const json = await cli(...args, '--weights', '3,1', '--cash', '10000', '--json');
+    expect(json.stderr).toBe('');
+    const r = JSON.parse(json.stdout);
+    expect(r.portfolio.legs.map((l: { symbol: string }) => l.symbol)).toEqual(['GOOG', 'BTCUSD']);
+    const sum = r.portfolio.legs.reduce((a: number, l: { finalEquity: number }) => a + l.finalEquity, 0);
+    expect(r.stats.equityFinal).toBeCloseTo(sum, 6);
+    const pnl = r.trades.reduce((a: number, t: { pnl: number }) => a + t.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.stats.equityFinal * 100));
+    // one leg's figures are that file's own backtest with its share of the cash
+    const one = JSON.parse(
+      (
+        await cli(
+          'backtest',
+          '--strategy',
+          'sma-crossover',
+          '--data',
+          'examples/data/BTCUSD.csv',
+          '--cash',
+          '2500',
+          '--json',
+        )
+      ).stdout,
+    );
+    expect(r.portfolio.legs[1].finalEquity).toBeCloseTo(one.stats.equityFinal, 6);
   });
 });
