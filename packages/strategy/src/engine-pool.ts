@@ -22,6 +22,52 @@ export interface PoolWindow {
   statsOnly?: boolean;
 }
 
+/** A trade's numbers, in the order packTrades writes them. */
+const TRADE_FIELDS = [
+  'size',
+  'entryBar',
+  'exitBar',
+  'entryTime',
+  'exitTime',
+  'entryPrice',
+  'exitPrice',
+  'pnl',
+  'returnPct',
+  'fees',
+] as const satisfies readonly (keyof TradeRecord)[];
+
+/**
+ * Trades as one Float64Array, to send across threads as a transfer: cloning thousands of small
+ * objects cost more than the backtest that made them.
+ */
+export function packTrades(trades: readonly TradeRecord[]): Float64Array {
+  const w = TRADE_FIELDS.length;
+  const out = new Float64Array(trades.length * w);
+  trades.forEach((t, i) => {
+    for (let k = 0; k < w; k++) out[i * w + k] = t[TRADE_FIELDS[k]!];
+  });
+  return out;
+}
+
+export function unpackTrades(packed: Float64Array): TradeRecord[] {
+  const w = TRADE_FIELDS.length;
+  const out: TradeRecord[] = new Array(packed.length / w);
+  for (let i = 0, o = 0; o < packed.length; i++, o += w)
+    out[i] = {
+      size: packed[o]!,
+      entryBar: packed[o + 1]!,
+      exitBar: packed[o + 2]!,
+      entryTime: packed[o + 3]!,
+      exitTime: packed[o + 4]!,
+      entryPrice: packed[o + 5]!,
+      exitPrice: packed[o + 6]!,
+      pnl: packed[o + 7]!,
+      returnPct: packed[o + 8]!,
+      fees: packed[o + 9]!,
+    };
+  return out;
+}
+
 interface Pending {
   resolve: (r: PooledResult) => void;
   reject: (e: Error) => void;
@@ -63,18 +109,26 @@ export class EnginePool {
     const url = new URL('./engine-worker.mjs', import.meta.url);
     for (let i = 0; i < this.want; i++) {
       const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 64 } });
-      w.on('message', (m: { id: number; progress?: number; result?: PooledResult; error?: string }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        if (m.progress !== undefined) {
-          if (p.onProgress?.(m.progress)) Atomics.store(p.cancel, 0, 1);
-          return;
-        }
-        this.pending.delete(m.id);
-        this.free(w);
-        if (m.error) p.reject(new Error(m.error));
-        else p.resolve(m.result!);
-      });
+      w.on(
+        'message',
+        (m: {
+          id: number;
+          progress?: number;
+          result?: Omit<PooledResult, 'trades'> & { trades: Float64Array };
+          error?: string;
+        }) => {
+          const p = this.pending.get(m.id);
+          if (!p) return;
+          if (m.progress !== undefined) {
+            if (p.onProgress?.(m.progress)) Atomics.store(p.cancel, 0, 1);
+            return;
+          }
+          this.pending.delete(m.id);
+          this.free(w);
+          if (m.error) p.reject(new Error(m.error));
+          else p.resolve({ ...m.result!, trades: unpackTrades(m.result!.trades) });
+        },
+      );
       w.unref();
       this.all.push(w);
       this.idle.push(w);

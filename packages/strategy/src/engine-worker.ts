@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import type { BarColumns } from '@algotrade/core';
 import { runBacktest, type BacktestOptions } from './backtest.ts';
 import { CompileCache } from './cache.ts';
-import type { PoolWindow } from './engine-pool.ts';
+import { packTrades, type PoolWindow } from './engine-pool.ts';
 import { scratchBuffers, viewBars } from './walk-forward.ts';
 
 interface Task {
@@ -55,13 +55,20 @@ parentPort!.on('message', (m: Task | { release: number }) => {
     if (m.window?.statsOnly)
       parentPort!.postMessage({
         id: m.id,
-        result: { trades: [], equity: new Float64Array(0), stats: res.stats, cancelled: res.cancelled },
+        result: {
+          trades: new Float64Array(0),
+          equity: new Float64Array(0),
+          stats: res.stats,
+          cancelled: res.cancelled,
+        },
       });
-    else
+    else {
+      const trades = packTrades(res.trades);
       parentPort!.postMessage(
-        { id: m.id, result: { trades: res.trades, equity: res.equity, stats: res.stats, cancelled: res.cancelled } },
-        [res.equity.buffer as ArrayBuffer],
+        { id: m.id, result: { trades, equity: res.equity, stats: res.stats, cancelled: res.cancelled } },
+        [res.equity.buffer as ArrayBuffer, trades.buffer as ArrayBuffer],
       );
+    }
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message });
   }

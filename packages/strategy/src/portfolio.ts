@@ -68,53 +68,72 @@ export function normaliseWeights(symbols: readonly string[], weights?: readonly 
   return weights.map((w) => w / sum);
 }
 
-/** Sorted distinct bar times of every leg. */
+/**
+ * Sorted distinct bar times of every leg: a k-way merge of the legs' own (ascending) times, so legs on
+ * the same clock cost one pass, not a sort of every leg's times together.
+ */
 function mergedTimes(legs: readonly PortfolioLeg[]): Float64Array {
-  const all = new Float64Array(legs.reduce((n, l) => n + l.bars.length, 0));
-  let k = 0;
-  for (const l of legs) {
-    all.set(l.bars.ts.subarray(0, l.bars.length), k);
-    k += l.bars.length;
-  }
-  all.sort();
+  const k = legs.length;
+  const pos = new Int32Array(k);
+  const out = new Float64Array(legs.reduce((n, l) => n + l.bars.length, 0));
   let n = 0;
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[n++] = all[i]!;
-  return all.slice(0, n);
+  for (;;) {
+    let t = Infinity;
+    for (let i = 0; i < k; i++) {
+      const l = legs[i]!;
+      if (pos[i]! < l.bars.length && l.bars.ts[pos[i]!]! < t) t = l.bars.ts[pos[i]!]!;
+    }
+    if (t === Infinity) break;
+    out[n++] = t;
+    for (let i = 0; i < k; i++) {
+      const l = legs[i]!;
+      while (pos[i]! < l.bars.length && l.bars.ts[pos[i]!]! <= t) pos[i]!++;
+    }
+  }
+  return out.slice(0, n);
 }
 
-/** A leg's series on the merged times: its value at its last bar at or before each time, `before` until its first. */
-function carried(ts: Float64Array, legTs: ArrayLike<number>, values: ArrayLike<number>, n: number, before: number) {
-  const out = new Float64Array(ts.length);
-  let j = -1;
-  for (let i = 0; i < ts.length; i++) {
-    while (j + 1 < n && legTs[j + 1]! <= ts[i]!) j++;
-    out[i] = j < 0 ? before : values[j]!;
+/** The index of time `t` in the ascending `ts` (it is there: every leg's bar time is). */
+function indexOf(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid]! < t) lo = mid + 1;
+    else hi = mid;
   }
-  return out;
+  return lo;
 }
 
-function pearson(a: Float64Array, b: Float64Array): number | null {
-  const n = a.length;
-  if (n < 2) return null;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
+/** Pearson correlations of every pair of series (each centred once; the upper triangle computed). */
+function correlations(series: Float64Array[]): (number | null)[][] {
+  const k = series.length;
+  const norms: number[] = [];
+  for (const x of series) {
+    let mean = 0;
+    for (let i = 0; i < x.length; i++) mean += x[i]!;
+    mean /= x.length || 1;
+    let ss = 0;
+    for (let i = 0; i < x.length; i++) {
+      x[i] = x[i]! - mean;
+      ss += x[i]! * x[i]!;
+    }
+    norms.push(Math.sqrt(ss));
   }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = a[i]! - ma;
-    const y = b[i]! - mb;
-    sab += x * y;
-    saa += x * x;
-    sbb += y * y;
+  const m: (number | null)[][] = Array.from({ length: k }, () => new Array<number | null>(k).fill(null));
+  for (let a = 0; a < k; a++) {
+    if (!(norms[a]! > 0)) continue; // a leg whose equity never moves correlates with nothing
+    m[a]![a] = 1;
+    for (let b = a + 1; b < k; b++) {
+      if (!(norms[b]! > 0)) continue;
+      const x = series[a]!;
+      const y = series[b]!;
+      let dot = 0;
+      for (let i = 0; i < x.length; i++) dot += x[i]! * y[i]!;
+      m[a]![b] = m[b]![a] = dot / (norms[a]! * norms[b]!);
+    }
   }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : null;
+  return m;
 }
 
 /**
@@ -168,32 +187,49 @@ export async function runPortfolio(
   if (cancelled) throw new PortfolioCancelled('cancelled');
 
   const ts = mergedTimes(legs);
-  const equity = new Float64Array(ts.length);
-  const basket = new Float64Array(ts.length);
-  const legEquity: Float64Array[] = [];
+  const T = ts.length;
+  const equity = new Float64Array(T);
+  const basket = new Float64Array(T);
+  // each leg's returns from one merged bar to the next, centred later for the correlation
+  const returns: Float64Array[] = [];
   const trades: PortfolioTrade[] = [];
-  const index = new Map<number, number>();
-  ts.forEach((t, i) => index.set(t, i));
   const summaries = legs.map((leg, i): PortfolioLegSummary => {
     const r = results[i]!;
     const cash = options.cash * leg.weight;
     const n = leg.bars.length;
-    const e = carried(ts, leg.bars.ts, r.equity, n, cash);
-    legEquity.push(e);
+    const lts = leg.bars.ts;
+    const close = leg.bars.close;
     // bought on the leg's first bar that can trade, cash until then
     const k0 = Math.min(firstTradingBar, n - 1);
-    const first = leg.bars.close[k0]!;
-    const held = carried(ts, leg.bars.ts.subarray(k0), leg.bars.close.subarray(k0), n - k0, first);
-    for (let k = 0; k < ts.length; k++) {
-      equity[k]! += e[k]!;
-      basket[k]! += (cash * held[k]!) / first;
+    const units = cash / close[k0]!;
+    const ret = new Float64Array(Math.max(0, T - 1));
+    // one pass over the merged times: the leg's last bar at or before each (its value carried forward)
+    let j = -1;
+    let prev = cash;
+    for (let k = 0; k < T; k++) {
+      const t = ts[k]!;
+      while (j + 1 < n && lts[j + 1]! <= t) j++;
+      const e = j < 0 ? cash : r.equity[j]!;
+      equity[k]! += e;
+      basket[k]! += j < k0 ? cash : units * close[j]!;
+      if (k > 0) ret[k - 1] = e / prev - 1;
+      prev = e;
     }
+    returns.push(ret);
     for (const t of r.trades)
+      // written out field by field: a spread of tens of thousands of trades costs several times more
       trades.push({
-        ...t,
         symbol: leg.symbol,
-        entryBar: index.get(leg.bars.ts[t.entryBar]!)!,
-        exitBar: index.get(leg.bars.ts[Math.min(t.exitBar, n - 1)]!)!,
+        size: t.size,
+        entryBar: indexOf(ts, lts[t.entryBar]!),
+        exitBar: indexOf(ts, lts[Math.min(t.exitBar, n - 1)]!),
+        entryTime: t.entryTime,
+        exitTime: t.exitTime,
+        entryPrice: t.entryPrice,
+        exitPrice: t.exitPrice,
+        pnl: t.pnl,
+        returnPct: t.returnPct,
+        fees: t.fees,
       });
     const finalEquity = r.equity[n - 1] ?? cash;
     return {
@@ -207,18 +243,10 @@ export async function runPortfolio(
       stats: r.stats,
     };
   });
-  trades.sort((a, b) => a.entryTime - b.entryTime || a.symbol.localeCompare(b.symbol));
+  trades.sort((a, b) => a.entryTime - b.entryTime || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const totalFees = results.reduce((a, r) => a + r.stats.totalFees, 0);
   const stats = computeStats({ equity, time: ts, close: basket, trades, totalFees });
-
-  const returns = legEquity.map((e) => {
-    const r = new Float64Array(Math.max(0, e.length - 1));
-    for (let k = 1; k < e.length; k++) r[k - 1] = e[k]! / e[k - 1]! - 1;
-    return r;
-  });
-  const matrix = returns.map((a, i) =>
-    returns.map((b, j) => (i === j ? (pearson(a, a) === null ? null : 1) : pearson(a, b))),
-  );
+  const matrix = correlations(returns);
   return {
     ts,
     equity,

@@ -26,15 +26,21 @@ export function generateCandles(
 /** Candles as columns (no object per bar), the engine's input. */
 export type CandleColumns = BarColumns;
 
+/**
+ * Candles as columns, in one block of shared memory: an engine pool's threads then read the bars
+ * where they are (a worker message carries a view of shared memory, not a copy of it).
+ */
 export function toColumns(c: readonly Candle[]): CandleColumns {
   const n = c.length;
+  const mem = new SharedArrayBuffer(Math.max(1, 6 * n) * 8);
+  const col = (k: number) => new Float64Array(mem, k * n * 8, n);
   const cols: CandleColumns = {
-    ts: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
+    ts: col(0),
+    open: col(1),
+    high: col(2),
+    low: col(3),
+    close: col(4),
+    volume: col(5),
     length: n,
   };
   for (let i = 0; i < n; i++) {
