@@ -699,17 +699,38 @@ export async function sweepView(c, id) {
       ),
     );
   };
-  let r = await c.api.get(`/api/backtests/sweeps/${enc}`);
-  show(r);
   let stopped = false;
   c.onLeave(() => (stopped = true));
-  // the sweep's backtests report on their own channels; one poll a second shows the whole grid
+  // each of the sweep's backtests says on the sweep's channel when it ends: the ranking is fetched
+  // again then (at most every 250 ms); subscribed before the first fetch, so no end falls between
+  let fetching = false;
+  let again = false;
+  const refresh = async () => {
+    if (fetching) return void (again = true);
+    fetching = true;
+    try {
+      do {
+        again = false;
+        const next = await c.api.get(`/api/backtests/sweeps/${enc}`).catch(() => null);
+        if (next && !stopped) show((r = next));
+        if (again) await new Promise((res) => setTimeout(res, 250));
+      } while (again && !stopped);
+    } finally {
+      fetching = false;
+    }
+  };
+  c.onLeave(
+    c.live.on(`sweep:${id}`, (e) => {
+      if (e.type === 'backtest.done' || e.type === 'backtest.failed' || e.type === 'backtest.cancelled') void refresh();
+    }),
+  );
+  let r = await c.api.get(`/api/backtests/sweeps/${enc}`);
+  show(r);
+  // a safety net for ends the socket missed while it reconnected: a look every 10 s until all are done
   void (async () => {
     while (!stopped && r.progress < 1) {
-      await new Promise((res) => setTimeout(res, 1000));
-      if (stopped) return;
-      const next = await c.api.get(`/api/backtests/sweeps/${enc}`).catch(() => null);
-      if (next && !stopped) show((r = next));
+      await new Promise((res) => setTimeout(res, 10_000));
+      if (!stopped && r.progress < 1) await refresh();
     }
   })();
   return h('section', null, h('h1', null, 'Sweep'), head, body);

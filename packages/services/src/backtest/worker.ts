@@ -60,14 +60,15 @@ export async function processBacktest(
   const row = await repo.get(job.data.backtestId);
   if (!row || row.status === 'cancelled' || row.status === 'done') return;
   const p = row.parameters as unknown as BacktestParams;
-  const publish = (type: string, data: object) =>
-    rt.bus
-      .publish(TOPICS.realtimeUpdates.name, `backtest:${row.id}`, type, {
-        backtestId: row.id,
-        userId: row.userId,
-        ...data,
-      })
-      .catch(() => {});
+  const publish = async (type: string, data: object) => {
+    const body = { backtestId: row.id, userId: row.userId, ...data };
+    await rt.bus.publish(TOPICS.realtimeUpdates.name, `backtest:${row.id}`, type, body).catch(() => {});
+    // a sweep's page follows all of its backtests on one channel: each one's start and end
+    if (row.sweepId && type !== 'backtest.progress')
+      await rt.bus
+        .publish(TOPICS.realtimeUpdates.name, `sweep:${row.sweepId}`, type, { ...body, sweepId: row.sweepId })
+        .catch(() => {});
+  };
   try {
     await repo.update(row.id, { status: 'running', startedAt: new Date(), progress: 0 });
     await publish('backtest.progress', { status: 'running', progress: 0 });

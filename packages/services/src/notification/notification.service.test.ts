@@ -188,6 +188,51 @@ describe('notifications WebSocket', () => {
     other.ws.close();
   });
 
+  it("follows a sweep's backtests on one channel: a snapshot on joining, then each one's end; others refused", async () => {
+    const strat = (
+      await t.app.inject({ method: 'POST', url: '/api/strategies/templates/sma-crossover', headers: a.auth })
+    ).json();
+    const owner = await connect(base, token(a));
+    const other = await connect(base, token(b));
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/backtests/sweep',
+      headers: a.auth,
+      payload: {
+        strategyId: strat.id,
+        symbol: 'GOOG',
+        interval: '1d',
+        params: { 'fast.period': [5, 8, 10, 12, 15, 20] },
+      },
+    });
+    const { sweepId, ids } = r.json() as { sweepId: string; ids: string[] };
+    owner.send({ op: 'subscribe', channel: `sweep:${sweepId}` });
+    other.send({ op: 'subscribe', channel: `sweep:${sweepId}` });
+    expect(await other.waitFor((f) => f.type === 'error')).toMatchObject({
+      channel: `sweep:${sweepId}`,
+      data: { code: 'NOT_FOUND', message: `sweep ${sweepId} not found` },
+    });
+    const snap = await owner.waitFor((f) => f.type === 'sweep.status');
+    expect(snap.data).toMatchObject({ total: 6 });
+    // what ended before the join is in the snapshot, every end after it comes as an event: together, all six
+    const ends = () =>
+      new Set(
+        owner.frames
+          .filter((f) => f.channel === `sweep:${sweepId}` && f.type === 'backtest.done')
+          .map((f) => f.data!.backtestId),
+      );
+    await until(() => (snap.data!.done as number) + ends().size >= 6);
+    for (const id of ends()) expect(ids).toContain(id);
+    for (const f of owner.frames.filter((x) => x.channel === `sweep:${sweepId}` && x.type === 'backtest.done'))
+      expect(f.data).toMatchObject({ sweepId, status: 'done', metrics: { trades: expect.any(Number) } });
+    // a channel for an id that is no sweep of the caller's
+    owner.send({ op: 'subscribe', channel: `sweep:${strat.id}` });
+    await owner.waitFor((f) => f.type === 'error' && f.channel === `sweep:${strat.id}`);
+    expect(other.frames.some((f) => f.channel === `sweep:${sweepId}` && f.type !== 'error')).toBe(false);
+    owner.ws.close();
+    other.ws.close();
+  });
+
   it("fires alerts once on the owner's user channel: a price level, a session stopping", async () => {
     const [owner, other] = await Promise.all([onUserChannel(a), onUserChannel(b)]);
     const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>

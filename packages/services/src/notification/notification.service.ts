@@ -134,6 +134,10 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     const [kind, id] = channel.split(':', 2) as [string, string | undefined];
     if (kind === 'backtest' && id)
       return isUuid(id) && (await backtests.get(id, userId)) ? null : `backtest ${id} not found`;
+    if (kind === 'sweep' && id)
+      return isUuid(id) && (await backtests.list(userId, { sweepId: id, limit: 1 })).length
+        ? null
+        : `sweep ${id} not found`;
     if (kind === 'session' && id) {
       const row = isUuid(id)
         ? await rt.db.db
@@ -145,7 +149,7 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
         : undefined;
       return row ? null : `session ${id} not found`;
     }
-    return `unknown channel "${channel}": use prices:<SYMBOL>, backtest:<id>, session:<id> or user`;
+    return `unknown channel "${channel}": use prices:<SYMBOL>, backtest:<id>, sweep:<id>, session:<id> or user`;
   }
 
   const heartbeat = setInterval(() => {
@@ -245,6 +249,16 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
       if (!set) byChannel.set(channel, (set = new Set()));
       set.add(client);
       send({ type: 'subscribed', channel });
+      // a late subscriber to a sweep gets its counts at once: what ended before it joined
+      if (channel.startsWith('sweep:')) {
+        const rows = await backtests.list(client.userId, { sweepId: channel.slice('sweep:'.length), limit: 500 });
+        const count = (st: string) => rows.filter((x) => x.status === st).length;
+        send({
+          channel,
+          type: 'sweep.status',
+          data: { total: rows.length, done: count('done'), failed: count('failed'), cancelled: count('cancelled') },
+        });
+      }
       // a late subscriber gets the backtest's current state at once, so no final event is missed
       if (channel.startsWith('backtest:')) {
         const row = await backtests.get(channel.slice('backtest:'.length), client.userId);
