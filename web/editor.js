@@ -8,7 +8,7 @@
  */
 import { lineChart } from './chart.js';
 import { runBody } from './run-settings.js';
-import { attempt, fields, h, intervalSelect, svgBox, toast } from './dom.js';
+import { attempt, fields, h, intervalSelect, svgBox, table, toast, when } from './dom.js';
 import {
   emptyGraph,
   layoutMissing,
@@ -401,7 +401,62 @@ export async function editorView(c, id) {
     errors = errorsByNode(graph, report);
     status.textContent = report.ok ? 'saved' : `saved, but it does not compile (${report.errors.length} errors)`;
     draw();
+    if (history.open) void showHistory();
     return true;
+  }
+
+  // the strategy's saved versions: each change of behaviour is one; any can be restored (as a new one)
+  const historyList = h('div');
+  const history = /** @type {HTMLDetailsElement} */ (
+    h(
+      'details',
+      {
+        class: 'history',
+        ontoggle: () => {
+          if (history.open) void showHistory();
+        },
+      },
+      h('summary', null, 'History'),
+      historyList,
+    )
+  );
+  async function showHistory() {
+    const versions = await attempt(() => c.api.get(`/api/strategies/${encodeURIComponent(id)}/versions`));
+    if (!versions) return;
+    const latest = versions[0]?.version;
+    historyList.replaceChildren(
+      table(
+        [
+          ['Version', (/** @type {any} */ v) => `v${v.version}${v.version === latest ? ' (current)' : ''}`],
+          ['Saved', (v) => when(v.createdAt)],
+          ['Name', (v) => v.name],
+          [
+            '',
+            (v) =>
+              v.version === latest
+                ? ''
+                : h('button', { class: 'link', onclick: () => void restore(v.version) }, `Restore v${v.version}`),
+          ],
+        ],
+        versions,
+        'No versions yet.',
+      ),
+    );
+  }
+  /** @param {number} version */
+  async function restore(version) {
+    if (dirty) return toast('Save or undo your changes first: restoring replaces the graph.', 'error');
+    const s = await attempt(() => c.api.post(`/api/strategies/${encodeURIComponent(id)}/versions/${version}/restore`));
+    if (!s) return;
+    undo.push(graph);
+    graph = layoutMissing(s.graph);
+    report = s.compilationReport ?? report;
+    errors = errorsByNode(graph, report);
+    selected = null;
+    selectedEdge = null;
+    status.textContent = `restored v${version} as v${s.version}`;
+    draw();
+    void showHistory();
   }
 
   async function preview(/** @type {Event} */ ev) {
@@ -622,6 +677,7 @@ export async function editorView(c, id) {
       ),
       status,
     ),
+    history,
     h('div', { class: 'editor-body' }, scroller, side),
     h(
       'div',

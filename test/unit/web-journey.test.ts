@@ -313,6 +313,25 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Save')!.click();
     await until(() => text('.status-line') === 'saved', 'the second save');
     expect((await api(`/api/strategies/${id}`)).compilationReport.ok).toBe(true);
+
+    // the history: the template as v1, the EMA as v2 (the second save changed no behaviour); v1
+    // restored becomes v3 (the template's seven nodes), and v2 restored again v4
+    const history = $<HTMLDetailsElement>('details.history')!;
+    history.open = true;
+    history.dispatchEvent(new Event('toggle'));
+    const versions = () => $$('details.history tbody tr').map((r) => r.querySelector('td')?.textContent);
+    await until(() => versions().length === 2, 'the versions');
+    expect(versions()).toEqual(['v2 (current)', 'v1']);
+    button('Restore v1')!.click();
+    await until(() => text('.status-line') === 'restored v1 as v3', 'the restore');
+    expect($$('.node')).toHaveLength(7);
+    await until(() => versions()[0] === 'v3 (current)', 'the new version listed');
+    button('Restore v2')!.click();
+    await until(() => text('.status-line') === 'restored v2 as v4', 'the second restore');
+    expect($$('.node')).toHaveLength(8);
+    const back = await api(`/api/strategies/${id}`);
+    expect(back.version).toBe(4);
+    expect(back.graph.edges.map((e: { id: string }) => e.id)).toContain('close.value->ema1.value');
   });
 
   it("previews the graph's signals on candles, then backtests it and shows the results", async () => {
@@ -534,7 +553,8 @@ describe('the browser app, clicked through against the running platform', () => 
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
 
     location.hash = '#/sessions';
-    await until(() => $$('main tbody tr').length === 1, 'the sessions list');
+    // the list page itself (the session page's trades table may still be there a moment)
+    await until(() => text('main h1') === 'Paper trading' && $$('main tbody tr').length === 1, 'the sessions list');
     expect(text('main tbody tr')).toContain('stopped');
     const tile = (k: string) =>
       $$('.figure')

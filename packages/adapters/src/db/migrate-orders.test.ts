@@ -5,6 +5,7 @@ import { migrate } from './connect.ts';
 import { migrations } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { forwardTestsRepo } from './repos/forward-tests.repo.ts';
+import { strategiesRepo } from './repos/strategies.repo.ts';
 import type { Database } from './schema.ts';
 
 describe('migration 3 (order log)', () => {
@@ -65,6 +66,35 @@ describe('migration 3 (order log)', () => {
     // the ledger read falls back on the session's own state (no logged fill carries a newer one)
     expect((await repo.get(sid))!.state).toEqual({ fills: 3, cash: 1 });
     expect((await repo.totals(sid)).trades).toBe(3);
+    await db.destroy();
+  });
+});
+
+describe('migration 12 (strategy versions)', () => {
+  it('gives every strategy saved before it a version 1 with its graph, and numbers saves from there', async () => {
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(new PGlite()) });
+    await sql`create table schema_migrations (id integer primary key, name text not null,
+      applied_at timestamptz not null default now())`.execute(db);
+    for (const m of migrations.filter((x) => x.id <= 11)) {
+      await sql.raw(m.sql).execute(db);
+      await sql`insert into schema_migrations (id, name) values (${m.id}, ${m.name})`.execute(db);
+    }
+    const u = await sql<{
+      id: string;
+    }>`insert into users (email, password_hash) values ('v@x.io', 'h') returning id`.execute(db);
+    const uid = u.rows[0]!.id;
+    const s = await sql<{ id: string }>`insert into strategies (user_id, name, graph, graph_hash)
+      values (${uid}, 'old one', '{"nodes":[],"edges":[]}', 'h1') returning id`.execute(db);
+    const sid = s.rows[0]!.id;
+    expect(await migrate(db)).toEqual(migrations.filter((x) => x.id > 11).map((x) => x.id));
+    const repo = strategiesRepo(db);
+    expect((await repo.get(uid, sid))!.version).toBe(1);
+    expect(await repo.versions(uid, sid)).toEqual([
+      { version: 1, name: 'old one', graphHash: 'h1', createdAt: expect.any(String) },
+    ]);
+    expect((await repo.version(uid, sid, 1))!.graph).toEqual({ nodes: [], edges: [] });
+    const next = await repo.update(uid, sid, { graph: { nodes: [1], edges: [] }, graphHash: 'h2', report: {} });
+    expect(next!.version).toBe(2);
     await db.destroy();
   });
 });

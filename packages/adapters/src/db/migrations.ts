@@ -367,4 +367,22 @@ create table api_tokens (
 create index api_tokens_user on api_tokens (user_id, created_at desc);
 `,
   },
+  {
+    id: 12,
+    name: 'strategy versions: every saved change of behaviour kept, numbered per strategy',
+    sql: `
+alter table strategies add column version integer not null default 1;
+create table strategy_versions (
+  strategy_id uuid not null references strategies(id) on delete cascade,
+  version integer not null,
+  name text not null,
+  graph jsonb not null,
+  graph_hash text not null,
+  created_at timestamptz not null default now(),
+  primary key (strategy_id, version)
+);
+insert into strategy_versions (strategy_id, version, name, graph, graph_hash, created_at)
+  select id, 1, name, graph, graph_hash, updated_at from strategies;
+`,
+  },
 ];

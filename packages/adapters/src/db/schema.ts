@@ -48,8 +48,18 @@ export interface StrategiesTable {
   graph_version: Generated<number>;
   graph_hash: string;
   compilation_report: JSONColumnType<object, string | null, string | null> | null;
+  /** the number of the latest strategy_versions row */
+  version: Generated<number>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+}
+export interface StrategyVersionsTable {
+  strategy_id: string;
+  version: number;
+  name: string;
+  graph: JSONColumnType<object, string, string>;
+  graph_hash: string;
+  created_at: Generated<Date>;
 }
 export interface ForwardTestSessionsTable {
   id: Generated<string>;
@@ -202,6 +212,7 @@ export interface Database {
   symbols: SymbolsTable;
   candles: CandlesTable;
   strategies: StrategiesTable;
+  strategy_versions: StrategyVersionsTable;
   forward_test_sessions: ForwardTestSessionsTable;
   trades: TradesTable;
   chart_data: ChartDataTable;

@@ -125,11 +125,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   async function resolveGraph(
     userId: string,
     body: { strategyId?: string; graph?: unknown },
-  ): Promise<{ graph: Graph; strategyId: string | null }> {
+  ): Promise<{ graph: Graph; strategyId: string | null; strategyVersion?: number }> {
     if (body.strategyId) {
       const s = await strategies.get(userId, body.strategyId);
       if (!s) throw notFound('strategy');
-      return { graph: s.graph as Graph, strategyId: s.id };
+      return { graph: s.graph as Graph, strategyId: s.id, strategyVersion: s.version };
     }
     if (body.graph === undefined) throw new AppError('VALIDATION_FAILED', 'give a strategyId or a graph');
     const { report } = compileGraph(body.graph);
@@ -154,7 +154,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   /** a backtest row, queued */
   async function enqueue(
     userId: string,
-    strategyId: string | null,
+    source: { strategyId: string | null; strategyVersion?: number },
     snapshot: Graph,
     body: { symbol: string; interval: string },
     parameters: Record<string, unknown>,
@@ -162,12 +162,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   ) {
     const row = await repo.create({
       userId,
-      strategyId,
+      strategyId: source.strategyId,
       ...(sweepId ? { sweepId } : {}),
       snapshot,
       symbol: body.symbol,
       interval: body.interval,
-      parameters,
+      // which saved version of the strategy this ran (its graph is in the row's snapshot either way)
+      parameters: source.strategyVersion ? { ...parameters, strategyVersion: source.strategyVersion } : parameters,
     });
     await rt.queue.add(BACKTEST_QUEUE, { backtestId: row.id }, { jobId: row.id });
     ctx.metrics.backtests.inc({ status: 'queued' });
@@ -196,8 +197,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
 
       r.post('/', { schema: { tags: ['backtest'], body: CreateBody } }, async (req, reply) => {
         const user = userOf(req);
-        const { graph, strategyId } = await resolveGraph(user.id, req.body);
-        const row = await enqueue(user.id, strategyId, graph, req.body, paramsOf(req.body));
+        const { graph, ...source } = await resolveGraph(user.id, req.body);
+        const row = await enqueue(user.id, source, graph, req.body, paramsOf(req.body));
         return reply.status(202).send({ id: row.id, status: 'queued' });
       });
 
@@ -205,13 +206,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
 
       r.post('/sweep', { schema: { tags: ['backtest'], body: SweepBody } }, async (req, reply) => {
         const user = userOf(req);
-        const { graph, strategyId } = await resolveGraph(user.id, req.body);
+        const { graph, ...source } = await resolveGraph(user.id, req.body);
         const variants = gridVariants(graph, req.body.params, MAX_SWEEP);
         const sweepId = randomUUID();
         const ids: string[] = [];
         for (const { graph: g, combo } of variants) {
           const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy };
-          ids.push((await enqueue(user.id, strategyId, g, req.body, parameters, sweepId)).id);
+          ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
         }
         return reply.status(202).send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy });
       });
@@ -243,7 +244,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
 
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
         const user = userOf(req);
-        const { graph, strategyId } = await resolveGraph(user.id, req.body);
+        const { graph, ...source } = await resolveGraph(user.id, req.body);
         const { params, rankBy, folds, outOfSamplePct, anchored } = req.body;
         const combinations = gridSize(params);
         const backtests = combinations * (folds + 1) + folds;
@@ -253,7 +254,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             `${combinations} combinations over ${folds} folds make ${backtests} backtests; at most ${MAX_WALK_FORWARD_RUNS}`,
           );
         gridVariants(graph, params, MAX_SWEEP); // every combination compiles, or a 400 now rather than a failed job
-        const row = await enqueue(user.id, strategyId, graph, req.body, {
+        const row = await enqueue(user.id, source, graph, req.body, {
           ...paramsOf(req.body),
           walkForward: { grid: params, rankBy, folds, outOfSamplePct, anchored },
         });
@@ -262,12 +263,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
 
       r.post('/portfolio', { schema: { tags: ['backtest'], body: PortfolioBody } }, async (req, reply) => {
         const user = userOf(req);
-        const { graph, strategyId } = await resolveGraph(user.id, req.body);
+        const { graph, ...source } = await resolveGraph(user.id, req.body);
         const { symbols } = req.body;
         const weights = normaliseWeights(symbols, req.body.weights);
         const row = await enqueue(
           user.id,
-          strategyId,
+          source,
           graph,
           { symbol: symbols.join(','), interval: req.body.interval },
           { ...paramsOf(req.body), portfolio: { symbols, weights } },

@@ -200,6 +200,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       if (!(await symbols.get(b.symbol))) await symbols.upsert({ ...desc, active: false });
       const config = {
         name: b.name,
+        // which saved version of the strategy the session trades (its graph is in the row's snapshot)
+        strategyVersion: strategy.version,
         startingBalance: b.startingBalance,
         feeRate: b.feeRate,
         feeFixed: b.feeFixed,

@@ -86,6 +86,63 @@ describe('strategy service', () => {
     expect((await req(a, 'GET', `/api/strategies/${s.id}`)).statusCode).toBe(404);
   });
 
+  it('keeps a version for each save that changes behaviour; lists, reads and restores them; others get 404', async () => {
+    const g1 = templateById('sma-crossover')!.graph;
+    const s = (await req(a, 'POST', '/api/strategies', { name: 'versioned', graph: g1 })).json();
+    expect(s.version).toBe(1);
+    // moving a node and renaming change no behaviour: still version 1
+    const moved = structuredClone(g1);
+    moved.nodes[0]!.position = { x: 999, y: 999 };
+    expect((await req(a, 'PUT', `/api/strategies/${s.id}`, { name: 'versioned!', graph: moved })).json().version).toBe(
+      1,
+    );
+    // another period does: version 2, then 3
+    const g2 = structuredClone(g1);
+    g2.nodes.find((n) => n.id === 'fast')!.data = { period: 5 };
+    expect((await req(a, 'PUT', `/api/strategies/${s.id}`, { graph: g2 })).json().version).toBe(2);
+    const g3 = structuredClone(g1);
+    g3.nodes.find((n) => n.id === 'fast')!.data = { period: 7 };
+    expect((await req(a, 'PUT', `/api/strategies/${s.id}`, { graph: g3 })).json().version).toBe(3);
+
+    const list = (await req(a, 'GET', `/api/strategies/${s.id}/versions`)).json();
+    expect(list.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+    expect(list[2]).toMatchObject({ name: 'versioned', graphHash: s.graphHash });
+    expect(list[0].graph).toBeUndefined(); // the list is light: a version's graph comes on its own
+    const v2 = (await req(a, 'GET', `/api/strategies/${s.id}/versions/2`)).json();
+    expect(v2.graph.nodes.find((n: { id: string }) => n.id === 'fast').data).toEqual({ period: 5 });
+
+    // restoring version 2 makes version 4 with its graph; restoring the latest again adds nothing
+    const restored = (await req(a, 'POST', `/api/strategies/${s.id}/versions/2/restore`)).json();
+    expect(restored.version).toBe(4);
+    expect(restored.graphHash).toBe(v2.graphHash);
+    expect(restored.graph.nodes.find((n: { id: string }) => n.id === 'fast').data).toEqual({ period: 5 });
+    expect((await req(a, 'POST', `/api/strategies/${s.id}/versions/4/restore`)).json().version).toBe(4);
+
+    // a backtest and a session record the version they ran
+    await t.importGoog(a.auth);
+    const bt = (await req(a, 'POST', '/api/backtests', { strategyId: s.id, symbol: 'GOOG' })).json();
+    expect((await req(a, 'GET', `/api/backtests/${bt.id}`)).json().parameters.strategyVersion).toBe(4);
+    const session = (
+      await req(a, 'POST', '/api/forward-tests', { strategyId: s.id, symbol: 'BTCUSD', start: false })
+    ).json();
+    expect(session.config.strategyVersion).toBe(4);
+
+    for (const url of [`/api/strategies/${s.id}/versions`, `/api/strategies/${s.id}/versions/1`])
+      expect((await req(b, 'GET', url)).statusCode).toBe(404);
+    expect((await req(b, 'POST', `/api/strategies/${s.id}/versions/1/restore`)).statusCode).toBe(404);
+    expect((await req(a, 'GET', `/api/strategies/${s.id}/versions/99`)).statusCode).toBe(404);
+    expect((await req(a, 'GET', `/api/strategies/${s.id}/versions/0`)).statusCode).toBe(400);
+    // versions go with their strategy
+    expect((await req(a, 'DELETE', `/api/strategies/${s.id}`)).statusCode).toBe(204);
+    expect((await req(a, 'GET', `/api/strategies/${s.id}/versions`)).statusCode).toBe(404);
+    const left = await t.rt.db.db
+      .selectFrom('strategy_versions')
+      .select('version')
+      .where('strategy_id', '=', s.id)
+      .execute();
+    expect(left).toEqual([]);
+  });
+
   it('saving publishes the compile result on strategy-compilations', async () => {
     const seen: unknown[] = [];
     const sub = await t.rt.bus.subscribe('strategy-compilations', { group: 'test' }, (m) => void seen.push(m.data));

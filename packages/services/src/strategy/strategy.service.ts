@@ -156,6 +156,38 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (next) await publishCompiled(s.id, userOf(req).id, next.report);
         return s;
       });
+      const VersionParams = z.object({
+        id: z.string().max(64),
+        version: z.coerce.number().int().min(1).max(1_000_000_000),
+      });
+      r.get('/:id/versions', { schema: { tags: ['strategy'], params: Id } }, async (req) => {
+        const v = await repo.versions(userOf(req).id, req.params.id);
+        if (!v) throw notFound('strategy');
+        return v;
+      });
+      r.get('/:id/versions/:version', { schema: { tags: ['strategy'], params: VersionParams } }, async (req) => {
+        const v = await repo.version(userOf(req).id, req.params.id, req.params.version);
+        if (!v) throw notFound('strategy version');
+        return v;
+      });
+      // the version's graph saved as the strategy's (a new version when it behaves otherwise than the latest)
+      r.post(
+        '/:id/versions/:version/restore',
+        { schema: { tags: ['strategy'], params: VersionParams } },
+        async (req) => {
+          const v = await repo.version(userOf(req).id, req.params.id, req.params.version);
+          if (!v) throw notFound('strategy version');
+          const next = await save(v.graph);
+          const s = await repo.update(userOf(req).id, req.params.id, {
+            graph: next.graph,
+            graphHash: next.hash,
+            report: next.report,
+          });
+          if (!s) throw notFound('strategy');
+          await publishCompiled(s.id, userOf(req).id, next.report);
+          return s;
+        },
+      );
       r.delete('/:id', { schema: { tags: ['strategy'], params: Id } }, async (req, reply) => {
         if (!(await repo.delete(userOf(req).id, req.params.id))) throw notFound('strategy');
         return reply.status(204).send();
