@@ -132,6 +132,45 @@ describe('engine rules', () => {
     expect(r.trades.every((t) => t.size === 3)).toBe(true);
   });
 
+  it('sizes by risk: a stop hit loses the share of equity asked (before fees), and no more than all of it is bought', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'risk_pct', amount: 0.25 };
+    // without a stop there is no distance to size by: the compiler says so on the node
+    const noStop = compileGraph(g).report;
+    expect(noStop.ok).toBe(false);
+    expect(noStop.errors).toEqual([
+      expect.objectContaining({
+        nodeId: 'buy',
+        code: 'INVALID_PARAM',
+        message: expect.stringMatching(/add a stop loss/),
+      }),
+    ]);
+    g.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 0.5 }, position: { x: 0, y: 0 } });
+    const p = compileGraph(g).plan!;
+    expect(p.actions.find((a) => a.nodeId === 'buy')).toMatchObject({ sizing: 'pct_equity', amount: 50 });
+    const r = runBacktest(p, bars, { cash: 10_000 });
+    let equity = 10_000;
+    let checked = 0;
+    for (const t of r.trades) {
+      // each entry is worth half the equity before it: 0.25 % at risk over a 0.5 % stop
+      expect((t.size * t.entryPrice) / equity).toBeCloseTo(0.5, 6);
+      const level = t.entryPrice * 0.995;
+      if (Math.abs(t.exitPrice - level) < 1e-9) {
+        // stopped at the level (not through a gap): 0.25 % of the equity before the trade
+        expect(t.pnl / equity).toBeCloseTo(-0.0025, 9);
+        checked++;
+      }
+      equity += t.pnl;
+    }
+    expect(checked).toBeGreaterThan(0);
+    // 5 % at risk over a 0.5 % stop would be 1000 % of equity: capped at all of it
+    g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'risk_pct', amount: 5 };
+    expect(compileGraph(g).plan!.actions.find((a) => a.nodeId === 'buy')).toMatchObject({
+      sizing: 'pct_equity',
+      amount: 100,
+    });
+  });
+
   it('reports progress and can be cancelled', () => {
     const seen: number[] = [];
     const r = runBacktest(plan, bars, { cash: 1000, onProgress: (p) => (seen.push(p), p > 0.5) });

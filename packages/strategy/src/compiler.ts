@@ -225,6 +225,15 @@ function compileValid(
   if (nodes.size > 0 && actions.length === 0)
     errors.push({ code: 'NO_ACTION', message: 'the strategy has no buy, sell or close node, so it can never trade' });
   if (nodes.size === 0) errors.push({ code: 'EMPTY_GRAPH', message: 'the graph has no nodes' });
+  // sizing by risk needs the distance to the stop: the graph's stop loss
+  const hasStop = [...nodes.values()].some((n) => n.type?.type === 'risk.stop_loss');
+  for (const [id, n] of nodes)
+    if (n.type?.category === 'action' && n.params.sizing === 'risk_pct' && !hasStop)
+      errors.push({
+        nodeId: id,
+        code: 'INVALID_PARAM',
+        message: `${n.type.label} (${id}) sizes by risk: add a stop loss node, whose distance sets the size`,
+      });
 
   // deterministic topological order: Kahn's algorithm, ties broken by position in the input
   const indeg = new Map<string, number>();

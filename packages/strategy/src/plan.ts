@@ -13,7 +13,8 @@ export interface PlanNode {
 export interface ActionSpec {
   nodeId: string;
   action: ActionKind;
-  sizing: Sizing;
+  /** as the engines take it: `risk_pct` is resolved into the `pct_equity` it amounts to (sizingOf) */
+  sizing: Exclude<Sizing, 'risk_pct'>;
   amount: number;
   /** market fills at the next open; limit/stop orders are placed offsetPct from the signal close and live one bar */
   orderType: 'market' | 'limit' | 'stop';
@@ -32,6 +33,20 @@ export type { BarColumns } from '@algotrade/core';
 export const BLOCK = 256;
 
 /**
+ * An action node's sizing as the engines take it. Sizing by risk (`risk_pct`: the share of equity lost
+ * if the stop loss is hit) is fixed-fractional sizing: a position worth amount / stop distance of the
+ * equity loses amount % of it at the stop (before fees and slippage), so it becomes that `pct_equity`,
+ * at most all of it (no leverage).
+ */
+export function sizingOf(params: Params, risk: RiskSpec): { sizing: Exclude<Sizing, 'risk_pct'>; amount: number } {
+  const sizing = (params.sizing as Sizing | undefined) ?? 'all';
+  const amount = (params.amount as number | undefined) ?? 100;
+  if (sizing !== 'risk_pct') return { sizing, amount };
+  const stop = risk.stopLossPct;
+  return { sizing: 'pct_equity', amount: stop ? Math.min(100, (100 * amount) / stop) : 0 };
+}
+
+/**
  * A compiled strategy: immutable, cacheable by graph hash, shared by backtesting and forward testing.
  * `instantiate()` gives a fresh evaluator with its own state (one per backtest or session).
  */
@@ -47,17 +62,6 @@ export class CompiledPlan {
     readonly warmup: number,
   ) {
     this.order = nodes.map((n) => n.id);
-    this.actions = nodes
-      .filter((n) => n.type.category === 'action')
-      .map((n) => ({
-        nodeId: n.id,
-        action: n.type.type.slice('action.'.length) as ActionKind,
-        sizing: (n.params.sizing as Sizing | undefined) ?? 'all',
-        amount: (n.params.amount as number | undefined) ?? 100,
-        orderType: (n.params.orderType as 'market' | 'limit' | 'stop' | undefined) ?? 'market',
-        offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
-        triggerSlot: n.inputs[0]!,
-      }));
     const risk: RiskSpec = {};
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
@@ -65,6 +69,16 @@ export class CompiledPlan {
       if (n.type.type === 'risk.trailing_stop') risk.trailingStopPct = n.params.percent as number;
     }
     this.risk = risk;
+    this.actions = nodes
+      .filter((n) => n.type.category === 'action')
+      .map((n) => ({
+        nodeId: n.id,
+        action: n.type.type.slice('action.'.length) as ActionKind,
+        ...sizingOf(n.params, risk),
+        orderType: (n.params.orderType as 'market' | 'limit' | 'stop' | undefined) ?? 'market',
+        offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
+        triggerSlot: n.inputs[0]!,
+      }));
     const used = new Set<number>();
     for (const n of nodes) {
       for (const i of n.inputs) if (i < BAR_SLOT_COUNT) used.add(i);

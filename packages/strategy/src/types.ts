@@ -54,7 +54,7 @@ export interface NodeType {
 }
 
 export type ActionKind = 'buy' | 'sell' | 'close';
-export type Sizing = 'all' | 'fixed_qty' | 'pct_equity' | 'fixed_cash';
+export type Sizing = 'all' | 'fixed_qty' | 'pct_equity' | 'fixed_cash' | 'risk_pct';
 
 /** The block step of a node type, whether it was written for blocks or for one bar at a time. */
 export function stepOf(t: NodeType, p: Params, io: NodeIo): Step | undefined {

@@ -1,7 +1,7 @@
 import type { NodeType } from '../types.ts';
 import { bool, define } from './helpers.ts';
 
-const SIZING = ['all', 'pct_equity', 'fixed_qty', 'fixed_cash'] as const;
+const SIZING = ['all', 'pct_equity', 'fixed_qty', 'fixed_cash', 'risk_pct'] as const;
 
 const action = (kind: 'buy' | 'sell' | 'close', label: string, description: string): NodeType =>
   define({
@@ -17,7 +17,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
         ? []
         : [
             { name: 'sizing', type: 'enum', default: 'all', values: SIZING, label: 'Sizing' },
-            { name: 'amount', type: 'number', default: 100, min: 0, max: 1e12, label: 'Amount (%, units or cash)' },
+            {
+              name: 'amount',
+              type: 'number',
+              default: 100,
+              min: 0,
+              max: 1e12,
+              label: 'Amount (%, units, cash, or % of equity at risk)',
+            },
             {
               name: 'orderType',
               type: 'enum',
