@@ -11,6 +11,7 @@ import { runBody } from './run-settings.js';
 import { attempt, fields, h, intervalSelect, svgBox, table, toast, when } from './dom.js';
 import {
   emptyGraph,
+  graphDiff,
   layoutMissing,
   matchesQuery,
   parseSweep,
@@ -432,15 +433,38 @@ export async function editorView(c, id) {
           ['Name', (v) => v.name],
           [
             '',
-            (v) =>
+            (v) => [
+              v.version > 1
+                ? h('button', { class: 'link', onclick: () => void showChanges(v.version) }, `Changes in v${v.version}`)
+                : '',
               v.version === latest
                 ? ''
                 : h('button', { class: 'link', onclick: () => void restore(v.version) }, `Restore v${v.version}`),
+            ],
           ],
         ],
         versions,
         'No versions yet.',
       ),
+      changesBox,
+    );
+  }
+  const changesBox = h('div', { class: 'changes' });
+  /** What version `v` changed from the one before it. @param {number} v */
+  async function showChanges(v) {
+    const base = `/api/strategies/${encodeURIComponent(id)}/versions`;
+    const pair = await attempt(() => Promise.all([c.api.get(`${base}/${v - 1}`), c.api.get(`${base}/${v}`)]));
+    if (!pair) return;
+    const lines = graphDiff(pair[0].graph, pair[1].graph);
+    changesBox.replaceChildren(
+      h('strong', null, `v${v - 1} → v${v}`),
+      lines.length
+        ? h(
+            'ul',
+            null,
+            lines.map((l) => h('li', null, l)),
+          )
+        : h('p', { class: 'muted' }, 'No change in nodes, parameters or wires.'),
     );
   }
   /** @param {number} version */

@@ -332,3 +332,38 @@ export function applyCombo(graph, combo) {
   }
   return g;
 }
+
+/**
+ * What changed in behaviour from graph `a` to graph `b`, one line each: nodes added or removed,
+ * parameters changed, wires added or removed (positions are layout, not behaviour, and are left out).
+ * @param {Graph} a @param {Graph} b @returns {string[]}
+ */
+export function graphDiff(a, b) {
+  /** @type {string[]} */
+  const out = [];
+  const before = new Map(a.nodes.map((n) => [n.id, n]));
+  const after = new Map(b.nodes.map((n) => [n.id, n]));
+  const show = (/** @type {unknown} */ v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  for (const [id, n] of after) {
+    const old = before.get(id);
+    if (!old) {
+      out.push(`added ${id} (${n.type})`);
+      continue;
+    }
+    if (old.type !== n.type) out.push(`${id}: ${old.type} → ${n.type}`);
+    const keys = new Set([...Object.keys(old.data ?? {}), ...Object.keys(n.data ?? {})]);
+    for (const k of [...keys].sort()) {
+      const x = old.data?.[k];
+      const y = n.data?.[k];
+      if (JSON.stringify(x) !== JSON.stringify(y))
+        out.push(`${id}.${k}: ${x === undefined ? 'default' : show(x)} → ${y === undefined ? 'default' : show(y)}`);
+    }
+  }
+  for (const [id, n] of before) if (!after.has(id)) out.push(`removed ${id} (${n.type})`);
+  const wire = (/** @type {GraphEdge} */ e) => `${e.source}.${e.sourceHandle} → ${e.target}.${e.targetHandle}`;
+  const wa = new Set(a.edges.map(wire));
+  const wb = new Set(b.edges.map(wire));
+  for (const w of wb) if (!wa.has(w)) out.push(`wired ${w}`);
+  for (const w of wa) if (!wb.has(w)) out.push(`unwired ${w}`);
+  return out;
+}

@@ -8,6 +8,7 @@ import {
   emptyGraph,
   errorsByNode,
   layoutMissing,
+  graphDiff,
   matchesQuery,
   MAX_SWEEP,
   parseSweep,
@@ -84,6 +85,25 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(found('TREND  parabolic')).toEqual(['indicator.psar']);
     expect(found('hull ma')).toEqual(['indicator.hma']);
     expect(found('no such thing')).toEqual([]);
+  });
+
+  it('lists what changed in behaviour between two versions of a graph, layout left out', () => {
+    const a = templates.find((t) => t.id === 'sma-crossover')!.graph as never as Parameters<typeof graphDiff>[0];
+    const b = structuredClone(a);
+    b.nodes.find((n) => n.id === 'fast')!.data = { period: 5 };
+    b.nodes.find((n) => n.id === 'slow')!.position = { x: 1, y: 1 }; // layout only
+    b.nodes = b.nodes.filter((n) => n.id !== 'sell');
+    b.edges = b.edges.filter((e) => e.target !== 'sell');
+    b.nodes.push({ id: 'rsi1', type: 'indicator.rsi', data: {}, position: { x: 0, y: 0 } });
+    b.edges.push({ id: 'x', source: 'close', sourceHandle: 'value', target: 'rsi1', targetHandle: 'value' });
+    expect(graphDiff(a, b)).toEqual([
+      'fast.period: 10 → 5',
+      'added rsi1 (indicator.rsi)',
+      'removed sell (action.sell)',
+      'wired close.value → rsi1.value',
+      'unwired down.value → sell.trigger',
+    ]);
+    expect(graphDiff(a, structuredClone(a))).toEqual([]);
   });
 
   it('gives each new node an id of its own', () => {

@@ -329,6 +329,14 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Restore v2')!.click();
     await until(() => text('.status-line') === 'restored v2 as v4', 'the second restore');
     expect($$('.node')).toHaveLength(8);
+    // what v2 changed from v1: the EMA and its wire
+    await until(() => button('Changes in v2'), 'the changes button');
+    button('Changes in v2')!.click();
+    await until(() => $$('details.history .changes li').length > 0, 'the changes');
+    expect($$('details.history .changes li').map((li) => li.textContent)).toEqual([
+      'added ema1 (indicator.ema)',
+      'wired close.value → ema1.value',
+    ]);
     const back = await api(`/api/strategies/${id}`);
     expect(back.version).toBe(4);
     expect(back.graph.edges.map((e: { id: string }) => e.id)).toContain('close.value->ema1.value');
