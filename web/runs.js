@@ -4,7 +4,7 @@
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
 import { drawdownPct, lineChart, returnCurve } from './chart.js';
-import { attempt, h, num, progressBar, saveFile, svgBox, table, when } from './dom.js';
+import { attempt, h, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -387,6 +387,35 @@ export function portfolioSummary(pf) {
   );
 }
 
+/**
+ * The paper session a backtest leads to: the same strategy on the live feed of its symbol, with its
+ * money settings, evaluated on each closed candle of its interval. When the strategy has been changed
+ * since the backtest, the session trades the strategy as it is now, and the page says so.
+ * @param {import('./app.js').Ctx} c @param {any} b the backtest
+ */
+export async function paperTrade(c, b) {
+  const strategy = await attempt(() => c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`));
+  if (!strategy) return;
+  const p = b.parameters ?? {};
+  const s = await attempt(() =>
+    c.api.post('/api/forward-tests', {
+      strategyId: b.strategyId,
+      symbol: b.symbol,
+      name: `${strategy.name} (from backtest ${String(b.id).slice(0, 8)})`,
+      startingBalance: p.startingBalance,
+      feeRate: p.feeRate,
+      feeFixed: p.feeFixed,
+      slippageBps: p.slippageBps,
+      allowShort: p.allowShort,
+      evaluation: { mode: 'candle', interval: b.interval },
+    }),
+  );
+  if (!s) return;
+  if (p.strategyVersion && strategy.version !== p.strategyVersion)
+    toast(`The strategy changed since this backtest (v${p.strategyVersion}); the session trades v${strategy.version}.`);
+  c.go(`#/sessions/${s.id}`);
+}
+
 /** @param {import('./app.js').Ctx} c @param {string} id */
 export async function backtestView(c, id) {
   const enc = encodeURIComponent(id);
@@ -437,6 +466,17 @@ export async function backtestView(c, id) {
         'div',
         { class: 'row' },
         h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
+        b.kind === 'single' && b.strategyId
+          ? h(
+              'button',
+              {
+                class: 'secondary',
+                title: 'a paper session of the same strategy on the live feed of this symbol, with these settings',
+                onclick: () => void paperTrade(c, b),
+              },
+              'Paper trade it',
+            )
+          : '',
         h(
           'button',
           {

@@ -399,6 +399,27 @@ describe('the browser app, clicked through against the running platform', () => 
     const lines = csv!.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(trades.length + 1);
     expect(lines[0]).toMatch(/^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl/);
+
+    // from the backtest to paper trading: the same strategy, symbol and money, on each closed 1d candle
+    const ran = await api(`/api/backtests/${id}`);
+    button('Paper trade it')!.click();
+    await until(() => /^#\/sessions\/[0-9a-f-]{36}$/.test(location.hash), 'the session page');
+    const session = await api(`/api/forward-tests/${location.hash.split('/')[2]}`);
+    expect(session).toMatchObject({
+      strategyId: ran.strategyId,
+      symbol: 'GOOG',
+      name: expect.stringMatching(/\(from backtest [0-9a-f]{8}\)$/),
+      config: {
+        startingBalance: ran.parameters.startingBalance,
+        feeRate: ran.parameters.feeRate,
+        evaluation: { mode: 'candle', interval: '1d' },
+        strategyVersion: ran.parameters.strategyVersion,
+      },
+    });
+    // (removed again, as a script would: the later steps count the sessions they start)
+    await api(`/api/forward-tests/${session.id}`, { method: 'DELETE' }).catch(() => undefined);
+    location.hash = `#/backtests/${id}`;
+    await until(() => $('table.stats'), 'the backtest again');
   });
 
   it('sweeps two parameters over a grid and ranks the combinations', async () => {
