@@ -80,7 +80,7 @@ describe('the editor graph model (web/graph-model.js)', () => {
   it('finds node types by every word of a search in their label, type or description', () => {
     const found = (q: string) => described.filter((t) => matchesQuery(t as never, q)).map((t) => t.type);
     expect(found('')).toHaveLength(described.length);
-    expect(found('williams')).toEqual(['indicator.willr', 'indicator.ultosc']);
+    expect(found('williams')).toEqual(['indicator.willr', 'indicator.ultosc', 'indicator.ao']);
     expect(found('williams %r')).toEqual(['indicator.willr']);
     expect(found('TREND  parabolic')).toEqual(['indicator.psar']);
     expect(found('hull ma')).toEqual(['indicator.hma']);

@@ -92,6 +92,9 @@ describe('indicators against Achelis, Technical Analysis from A to Z (Tulip Indi
     ['psar', { type: 'indicator.psar', params: (o) => ({ acceleration: o[0]!, maximum: o[1]! }), inputs: 2 }],
     ['ad', { type: 'indicator.ad', params: () => ({}), inputs: 4 }],
     ['adosc', { type: 'indicator.adosc', params: (o) => ({ fast: o[0]!, slow: o[1]! }), inputs: 4 }],
+    ['trima', { type: 'indicator.trima', params: p1, inputs: 1 }],
+    ['qstick', { type: 'indicator.qstick', params: p1, inputs: 2 }],
+    ['vhf', { type: 'indicator.vhf', params: p1, inputs: 1 }],
   ];
   for (const [name, spec] of cases) it(`${name} (${spec.type})`, () => check(atoz, name, spec));
 });
@@ -124,6 +127,15 @@ describe("indicators against Tulip Indicators' outputs (untest.txt)", () => {
     ['psar', { type: 'indicator.psar', params: (o) => ({ acceleration: o[0]!, maximum: o[1]! }), inputs: 2 }],
     ['ad', { type: 'indicator.ad', params: () => ({}), inputs: 4 }],
     ['adosc', { type: 'indicator.adosc', params: (o) => ({ fast: o[0]!, slow: o[1]! }), inputs: 4 }],
+    // one node, four of Tulip's (and TA-Lib's) outputs
+    ['linreg', { type: 'indicator.linreg', params: p1, inputs: 1, outputs: [0] }],
+    ['linregslope', { type: 'indicator.linreg', params: p1, inputs: 1, outputs: [1] }],
+    ['linregintercept', { type: 'indicator.linreg', params: p1, inputs: 1, outputs: [2] }],
+    ['tsf', { type: 'indicator.linreg', params: p1, inputs: 1, outputs: [3] }],
+    ['trima', { type: 'indicator.trima', params: p1, inputs: 1 }],
+    ['bop', { type: 'indicator.bop', params: () => ({}), inputs: 4 }],
+    ['qstick', { type: 'indicator.qstick', params: p1, inputs: 2 }],
+    ['vhf', { type: 'indicator.vhf', params: p1, inputs: 1 }],
   ];
   for (const [name, spec] of cases) it(`${name} (${spec.type})`, () => check(tulip, name, spec));
 

@@ -211,6 +211,23 @@ describe('channel and trend composites', () => {
     }
   });
 
+  it('the awesome oscillator is SMA(5) - SMA(34) of the midpoint, and Donchian channels the highest high and lowest low', () => {
+    const mid = h.map((x, i) => (x + l[i]!) / 2);
+    const [ao] = evaluateNode('indicator.ao', {}, [h, l]);
+    const [s5] = evaluateNode('indicator.sma', { period: 5 }, [mid]);
+    const [s34] = evaluateNode('indicator.sma', { period: 34 }, [mid]);
+    const [up, m, lo] = evaluateNode('indicator.donchian', { period: 20 }, [h, l]);
+    const [hh] = evaluateNode('indicator.highest', { period: 20 }, [h]);
+    const [ll] = evaluateNode('indicator.lowest', { period: 20 }, [l]);
+    expect(Number.isNaN(ao![32]!)).toBe(true);
+    for (let i = 33; i < c.length; i++) expect(ao![i]).toBeCloseTo(s5![i]! - s34![i]!, 9);
+    for (let i = 19; i < c.length; i++) {
+      expect(up![i]).toBe(hh![i]);
+      expect(lo![i]).toBe(ll![i]);
+      expect(m![i]).toBe((hh![i]! + ll![i]!) / 2);
+    }
+  });
+
   it("SuperTrend follows TradingView's ta.supertrend, written here over whole arrays as the Pine source reads", () => {
     const period = 10;
     const factor = 3;

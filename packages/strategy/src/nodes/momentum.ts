@@ -308,4 +308,110 @@ export const momentumNodes = [
       };
     },
   }),
+  define({
+    type: 'indicator.ao',
+    version: 1,
+    category: 'indicator',
+    label: 'Awesome oscillator',
+    description: "Bill Williams' awesome oscillator: SMA(fast) - SMA(slow) of the bar midpoint (high + low) / 2.",
+    convention:
+      'SMA(5) - SMA(34) of (high + low) / 2 by default, as Tulip Indicators ao; first value after slow-1 bars',
+    inputs: [num('high'), num('low')],
+    outputs: [num('value')],
+    params: [period(5, 'fast'), period(34, 'slow')],
+    warmup: (p) => Math.max(p.fast as number, p.slow as number) - 1,
+    createScalar: (p, io) => {
+      const [ih, il] = io.inputs as [number, number];
+      const [o] = io.outputs as [number];
+      const fast = smaStep(p.fast as number);
+      const slow = smaStep(p.slow as number);
+      return (v) => {
+        const mid = (v[ih]! + v[il]!) / 2;
+        if (mid !== mid) {
+          v[o] = NaN;
+          return;
+        }
+        const f = fast(mid);
+        const s = slow(mid);
+        v[o] = f === f && s === s ? f - s : NaN;
+      };
+    },
+  }),
+  define({
+    type: 'indicator.bop',
+    version: 1,
+    category: 'indicator',
+    label: 'Balance of power',
+    description: 'Balance of power: (close - open) / (high - low), -1..1: who won the bar.',
+    convention: 'TA-Lib BOP; 0 for a bar with no range',
+    inputs: [num('open'), num('high'), num('low'), num('close')],
+    outputs: [num('value')],
+    params: [],
+    warmup: () => 0,
+    createScalar: (_p, io) => {
+      const [io_, ih, il, ic] = io.inputs as [number, number, number, number];
+      const [o] = io.outputs as [number];
+      return (v) => {
+        const range = v[ih]! - v[il]!;
+        const d = v[ic]! - v[io_]!;
+        v[o] = d !== d || range !== range ? NaN : range > 0 ? d / range : 0;
+      };
+    },
+  }),
+  define({
+    type: 'indicator.qstick',
+    version: 1,
+    category: 'indicator',
+    label: 'Qstick',
+    description: "Chande's Qstick: the average of (close - open) over the last `period` bars.",
+    convention: 'SMA(period) of close - open, as Achelis and Tulip Indicators',
+    inputs: [num('open'), num('close')],
+    outputs: [num('value')],
+    params: [period(14)],
+    warmup: (p) => (p.period as number) - 1,
+    createScalar: (p, io) => {
+      const [iopen, ic] = io.inputs as [number, number];
+      const [o] = io.outputs as [number];
+      const sma = smaStep(p.period as number);
+      return (v) => {
+        const d = v[ic]! - v[iopen]!;
+        v[o] = d !== d ? NaN : sma(d);
+      };
+    },
+  }),
+  define({
+    type: 'indicator.vhf',
+    version: 1,
+    category: 'indicator',
+    label: 'VHF',
+    description:
+      'Vertical horizontal filter: the range of the last `period` closes over the sum of their moves; high in a trend, low in a range.',
+    convention:
+      "White's, as Achelis and Tulip Indicators: (highest - lowest of period+1 closes) / sum of the period changes",
+    inputs: [num('value')],
+    outputs: [num('value')],
+    params: [period(28)],
+    warmup: (p) => p.period as number,
+    createScalar: (p, io) => {
+      const [i] = io.inputs as [number];
+      const [o] = io.outputs as [number];
+      const n = p.period as number;
+      const hh = new Extreme(n, true);
+      const ll = new Extreme(n, false);
+      const moves = rollingSum(n);
+      let prev = NaN;
+      return (v) => {
+        const x = v[i]!;
+        if (x !== x) {
+          v[o] = NaN;
+          return;
+        }
+        const hi = hh.push(x);
+        const lo = ll.push(x);
+        const sum = prev === prev ? moves(Math.abs(x - prev)) : NaN;
+        prev = x;
+        v[o] = hi !== hi || sum !== sum ? NaN : sum > 0 ? (hi - lo) / sum : 0;
+      };
+    },
+  }),
 ];

@@ -1,6 +1,6 @@
 import type { ParamSpec } from '../types.ts';
-import { define, num, period, Ring, rollingSum } from './helpers.ts';
-import { emaStep } from './moving-averages.ts';
+import { define, Extreme, num, period, Ring, rollingSum } from './helpers.ts';
+import { emaStep, smaStep } from './moving-averages.ts';
 import { atrStep } from './volatility.ts';
 
 const real = (name: string, def: number, min: number, max: number): ParamSpec => ({
@@ -494,6 +494,114 @@ export const trendNodes = [
         ad += adFlow(h, l, c, vol);
         const d = fast(ad) - slow(ad);
         v[o] = bar++ >= start ? d : NaN;
+      };
+    },
+  }),
+  define({
+    type: 'indicator.linreg',
+    version: 1,
+    category: 'indicator',
+    label: 'Linear regression',
+    description:
+      'Least-squares line through the last `period` values: its value on this bar, its slope per bar, its value on the first bar of the window (intercept) and on the next bar (forecast).',
+    convention:
+      'TA-Lib LINEARREG, LINEARREG_SLOPE, LINEARREG_INTERCEPT and TSF (as Tulip Indicators linreg, linregslope, linregintercept, tsf)',
+    inputs: [num('value')],
+    outputs: [num('value'), num('slope'), num('intercept'), num('forecast')],
+    params: [period(14)],
+    warmup: (p) => (p.period as number) - 1,
+    createScalar: (p, io) => {
+      const [i] = io.inputs as [number];
+      const [ov, os, oi, of] = io.outputs as [number, number, number, number];
+      const n = p.period as number;
+      const r = new Ring(n);
+      // x = 1..n, oldest first: sums of y and of x·y slide like a WMA's (every x drops by one)
+      const sx = (n * (n + 1)) / 2;
+      const sxx = (n * (n + 1) * (2 * n + 1)) / 6;
+      const den = n * sxx - sx * sx;
+      let sy = 0;
+      let sxy = 0;
+      return (v) => {
+        const y = v[i]!;
+        if (y !== y) {
+          v[ov] = v[os] = v[oi] = v[of] = NaN;
+          return;
+        }
+        if (!r.full) {
+          r.push(y);
+          sy += y;
+          sxy += r.count * y;
+        } else {
+          sxy += n * y - sy;
+          sy += y - r.push(y);
+        }
+        if (!r.full) {
+          v[ov] = v[os] = v[oi] = v[of] = NaN;
+          return;
+        }
+        const m = n > 1 ? (n * sxy - sx * sy) / den : 0;
+        const b = (sy - m * sx) / n; // the line's value at x = 0
+        v[os] = m;
+        v[oi] = b + m;
+        v[ov] = b + m * n;
+        v[of] = b + m * (n + 1);
+      };
+    },
+  }),
+  define({
+    type: 'indicator.trima',
+    version: 1,
+    category: 'indicator',
+    label: 'TRIMA',
+    description: 'Triangular moving average: an SMA of an SMA, weighting the middle of the window most.',
+    convention:
+      'TA-Lib TRIMA: odd period n: SMA((n+1)/2) of SMA((n+1)/2); even: SMA(n/2+1) of SMA(n/2); first value after period-1 bars',
+    inputs: [num('value')],
+    outputs: [num('value')],
+    params: [period(20)],
+    warmup: (p) => (p.period as number) - 1,
+    createScalar: (p, io) => {
+      const [i] = io.inputs as [number];
+      const [o] = io.outputs as [number];
+      const n = p.period as number;
+      const a = n % 2 ? (n + 1) / 2 : n / 2;
+      const b = n % 2 ? (n + 1) / 2 : n / 2 + 1;
+      const inner = smaStep(a);
+      const outer = smaStep(b);
+      return (v) => {
+        const x = v[i]!;
+        v[o] = x !== x ? NaN : outer(inner(x));
+      };
+    },
+  }),
+  define({
+    type: 'indicator.donchian',
+    version: 1,
+    category: 'indicator',
+    label: 'Donchian channels',
+    description: 'Donchian channels: the highest high and lowest low of the last `period` bars, and their midpoint.',
+    convention: 'upper = highest high, lower = lowest low over `period` bars including this one; middle = their mean',
+    inputs: [num('high'), num('low')],
+    outputs: [num('upper'), num('middle'), num('lower')],
+    params: [period(20)],
+    warmup: (p) => (p.period as number) - 1,
+    createScalar: (p, io) => {
+      const [ih, il] = io.inputs as [number, number];
+      const [ou, om, ol] = io.outputs as [number, number, number];
+      const hh = new Extreme(p.period as number, true);
+      const ll = new Extreme(p.period as number, false);
+      return (v) => {
+        const h = v[ih]!;
+        const l = v[il]!;
+        if (h !== h || l !== l) {
+          v[ou] = v[om] = v[ol] = NaN;
+          return;
+        }
+        const hi = hh.push(h);
+        const lo = ll.push(l);
+        v[ou] = hi;
+        v[ol] = lo;
+        v[om] = (hi + lo) / 2;
       };
     },
   }),
