@@ -12,23 +12,7 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtu
 export const backtestingPy = (p: string): string => readFileSync(path.join(dir, p), 'utf8');
 
 /** The GOOG daily bars of backtesting.py's test data (2,148 rows), as backtest columns. */
-export function googBars(): BarColumns {
-  const rows = backtestingPy('GOOG.csv')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(','));
-  return toColumns(
-    rows.map((r) => ({
-      ts: Date.parse(`${r[0]}T00:00:00Z`),
-      open: +r[1]!,
-      high: +r[2]!,
-      low: +r[3]!,
-      close: +r[4]!,
-      volume: +r[5]!,
-    })),
-  );
-}
+export const googBars = (): BarColumns => backtestingPyBars('GOOG.csv');
 
 /** Any of backtesting.py's OHLCV files (GOOG daily, BTCUSD monthly, EURUSD hourly), as backtest columns. */
 export function backtestingPyBars(file: 'GOOG.csv' | 'BTCUSD.csv' | 'EURUSD.csv'): BarColumns {

@@ -1,4 +1,4 @@
-import { define, Extreme, num, period, Ring, rollingSum } from './helpers.ts';
+import { define, Extreme, num, period, rollingSum } from './helpers.ts';
 import { smaStep } from './moving-averages.ts';
 
 /** Wilder RSI of single values (TA-Lib seeding), for composite nodes (stochastic RSI). */
@@ -143,32 +143,6 @@ export const momentumNodes = [
           return;
         }
         v[o] = g + l <= 0 ? 0 : (100 * (g - l)) / (g + l);
-      };
-    },
-  }),
-  define({
-    type: 'indicator.mom',
-    version: 1,
-    category: 'indicator',
-    label: 'Momentum',
-    description: 'Momentum: the value minus the value `period` bars ago.',
-    convention: 'TA-Lib MOM',
-    inputs: [num('value')],
-    outputs: [num('value')],
-    params: [period(10)],
-    warmup: (p) => p.period as number,
-    createScalar: (p, io) => {
-      const [i] = io.inputs as [number];
-      const [o] = io.outputs as [number];
-      const r = new Ring((p.period as number) + 1);
-      return (v) => {
-        const x = v[i]!;
-        if (x !== x) {
-          v[o] = NaN;
-          return;
-        }
-        r.push(x);
-        v[o] = r.full ? x - r.buf[r.i]! : NaN;
       };
     },
   }),

@@ -1,6 +1,43 @@
 import { define, Extreme, num, period, Ring } from './helpers.ts';
 import { emaStep, smaStep } from './moving-averages.ts';
 
+/** A node of the value and the value `period` bars before it (ROC, momentum). */
+function lagged(
+  type: string,
+  label: string,
+  description: string,
+  convention: string,
+  f: (x: number, old: number) => number,
+) {
+  return define({
+    type,
+    version: 1,
+    category: 'indicator',
+    label,
+    description,
+    convention,
+    inputs: [num('value')],
+    outputs: [num('value')],
+    params: [period(10)],
+    warmup: (p) => p.period as number,
+    createScalar: (p, io) => {
+      const [i] = io.inputs as [number];
+      const [o] = io.outputs as [number];
+      const r = new Ring((p.period as number) + 1);
+      return (v) => {
+        const x = v[i]!;
+        if (x !== x) {
+          v[o] = NaN;
+          return;
+        }
+        r.push(x);
+        // after the push, r.i points at the oldest of the period+1 values
+        v[o] = r.full ? f(x, r.buf[r.i]!) : NaN;
+      };
+    },
+  });
+}
+
 export const oscillatorNodes = [
   define({
     type: 'indicator.rsi',
@@ -138,33 +175,20 @@ export const oscillatorNodes = [
       };
     },
   }),
-  define({
-    type: 'indicator.roc',
-    version: 1,
-    category: 'indicator',
-    label: 'ROC',
-    description: 'Rate of change in percent: 100 * (x - x[period]) / x[period].',
-    convention: 'TA-Lib ROC',
-    inputs: [num('value')],
-    outputs: [num('value')],
-    params: [period(10)],
-    warmup: (p) => p.period as number,
-    createScalar: (p, io) => {
-      const [i] = io.inputs as [number];
-      const [o] = io.outputs as [number];
-      const r = new Ring((p.period as number) + 1);
-      return (v) => {
-        const x = v[i]!;
-        if (x !== x) {
-          v[o] = NaN;
-          return;
-        }
-        r.push(x);
-        const old = r.buf[r.i]!; // after push, r.i points at the oldest of period+1 values
-        v[o] = r.full && old !== 0 ? (100 * (x - old)) / old : NaN;
-      };
-    },
-  }),
+  lagged(
+    'indicator.roc',
+    'ROC',
+    'Rate of change in percent: 100 * (x - x[period]) / x[period].',
+    'TA-Lib ROC',
+    (x, old) => (old !== 0 ? (100 * (x - old)) / old : NaN),
+  ),
+  lagged(
+    'indicator.mom',
+    'Momentum',
+    'Momentum: the value minus the value `period` bars ago.',
+    'TA-Lib MOM',
+    (x, old) => x - old,
+  ),
   define({
     type: 'indicator.cci',
     version: 1,
