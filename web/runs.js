@@ -640,6 +640,17 @@ export async function sessionView(c, id) {
       s.status === 'running' ? h('button', { class: 'secondary', onclick: act('pause') }, 'Pause') : '',
       s.status === 'paused' ? h('button', { class: 'secondary', onclick: act('resume') }, 'Resume') : '',
       s.status === 'created' ? h('button', { onclick: act('start') }, 'Start') : '',
+      s.position && (s.status === 'running' || s.status === 'paused')
+        ? h(
+            'button',
+            {
+              class: 'secondary',
+              title: 'close the open position at the market now; the strategy trades on from flat',
+              onclick: act('close-position'),
+            },
+            'Close position',
+          )
+        : '',
       s.status !== 'stopped' && s.status !== 'failed'
         ? h('button', { class: 'danger', onclick: act('stop') }, 'Stop')
         : '',

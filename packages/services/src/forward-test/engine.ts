@@ -689,7 +689,8 @@ export class ForwardTestEngine {
           ts: sig.tickTs,
           state: l,
         };
-        const risky = sig.then !== undefined || sig.source === 'session_stop';
+        // closes a risk limit, a stop or the user asked for go through whatever the session's status
+        const risky = sig.then !== undefined || sig.source === 'session_stop' || sig.source === 'manual_close';
         if (s.status !== 'running' && !risky) {
           noteRefusal(l, sig.tickTs);
           e.reason = `the session is ${s.status}`;
@@ -909,45 +910,68 @@ export class ForwardTestEngine {
     };
     const s = this.sessions.get(row.id) ?? (await this.load(row));
     return this.locked(async () => {
-      if (this.opts.handoverMs !== undefined) {
-        // another instance may have run it since this one loaded it: the row is the truth
-        const stored = storedLedger(s.settings, row.state);
-        if (stored.fills > s.ledger.fills) {
-          s.ledger = stored;
-          s.intent = Math.sign(stored.qty) as -1 | 0 | 1;
-        }
-        if (row.status !== s.status) s.status = row.status;
-      }
+      this.syncFromRow(s, row);
       if (!allowed[to]!.includes(s.status))
         throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
-      if (to === 'stopped' && s.ledger.qty !== 0) {
-        // stopping closes the open position at the market, so the session's result is final
-        const q = this.quotes.get(s.symbol);
-        await this.executeBatch([
-          {
-            s,
-            sig: {
-              id: `${s.id}:stop`,
-              sessionId: s.id,
-              userId: s.userId,
-              symbol: s.symbol,
-              action: 'close',
-              sizing: 'all',
-              amount: 0,
-              source: 'session_stop',
-              tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
-              price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),
-              ...(q?.bid !== undefined ? { bid: q.bid } : {}),
-              ...(q?.ask !== undefined ? { ask: q.ask } : {}),
-              receivedAt: now(),
-            },
-          },
-        ]);
-      }
+      // stopping closes the open position at the market, so the session's result is final
+      if (to === 'stopped' && s.ledger.qty !== 0) await this.closeAtMarket(s, `${s.id}:stop`, 'session_stop');
       await this.repo.setStatus(s.id, to, { state: s.ledger, ...(to === 'running' ? { reason: null } : {}) });
       await this.setLocalStatus(s, to);
       return to;
     });
+  }
+
+  /**
+   * The user's "close the position now" on a running or paused session: one close at the market, through
+   * the same execution (order log, fees, slippage, pushes) as the strategy's own. The strategy then
+   * trades on from flat: its side follows the ledger once the close is committed.
+   */
+  async closePosition(row: SessionRow): Promise<void> {
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    await this.locked(async () => {
+      this.syncFromRow(s, row);
+      if (s.status !== 'running' && s.status !== 'paused')
+        throw new AppError('CONFLICT', `the session is ${s.status}: nothing to close`, { status: s.status });
+      if (s.ledger.qty === 0) throw new AppError('CONFLICT', 'the session holds no position');
+      await this.closeAtMarket(s, `${s.id}:manual:${s.ledger.fills}`, 'manual_close');
+      await this.repo.setStatus(s.id, s.status, { state: s.ledger });
+    });
+  }
+
+  /** With failover, another instance may have run the session since this one loaded it: the row is the truth. */
+  private syncFromRow(s: LiveSession, row: SessionRow): void {
+    if (this.opts.handoverMs === undefined) return;
+    const stored = storedLedger(s.settings, row.state);
+    if (stored.fills > s.ledger.fills) {
+      s.ledger = stored;
+      s.intent = Math.sign(stored.qty) as -1 | 0 | 1;
+    }
+    if (row.status !== s.status) s.status = row.status;
+  }
+
+  /** A close of `s`'s position at the symbol's last quote (else the ledger's last price), executed now. */
+  private async closeAtMarket(s: LiveSession, id: string, source: string): Promise<void> {
+    const q = this.quotes.get(s.symbol);
+    await this.executeBatch([
+      {
+        s,
+        sig: {
+          id,
+          sessionId: s.id,
+          userId: s.userId,
+          symbol: s.symbol,
+          action: 'close',
+          sizing: 'all',
+          amount: 0,
+          source,
+          tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
+          price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),
+          ...(q?.bid !== undefined ? { bid: q.bid } : {}),
+          ...(q?.ask !== undefined ? { ask: q.ask } : {}),
+          receivedAt: now(),
+        },
+      },
+    ]);
   }
 
   async remove(id: string): Promise<void> {

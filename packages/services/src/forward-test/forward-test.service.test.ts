@@ -173,6 +173,44 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(res.json().error.message).toMatch(/paused/);
   });
 
+  it('closes the position when asked, through the order log, and the strategy trades on from flat', async () => {
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'CLOSEUSD' })).json().id;
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(409); // flat
+    await until(async () => {
+      await publishWave('CLOSEUSD', 20);
+      return (await view()).position !== null;
+    });
+    const before = await view();
+    expect((await call(b, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(404);
+    const closed = await call(a, 'POST', `/api/forward-tests/${id}/close-position`);
+    expect(closed.statusCode).toBe(200);
+    expect(closed.json()).toMatchObject({ status: 'running', position: null, trades: before.trades + 1 });
+    const orders = (await call(a, 'GET', `/api/forward-tests/${id}/orders?status=filled`)).json();
+    const manual = orders.filter((o: { source: string }) => o.source === 'manual_close');
+    expect(manual).toHaveLength(1);
+    expect(manual[0]).toMatchObject({ action: 'close', status: 'filled' });
+    const again = await call(a, 'POST', `/api/forward-tests/${id}/close-position`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.message).toMatch(/no position/);
+    await reconcile(id);
+    // the strategy is flat now: its next entry opens a position again
+    await until(async () => {
+      await publishWave('CLOSEUSD', 20);
+      return (await view()).position !== null;
+    });
+    await reconcile(id);
+    // a paused session can be closed too; a stopped one has nothing to close
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/pause`)).json().status).toBe('paused');
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).json()).toMatchObject({
+      status: 'paused',
+      position: null,
+    });
+    await reconcile(id);
+    await call(a, 'POST', `/api/forward-tests/${id}/stop`);
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(409);
+  });
+
   it('marks a position as its session view does, whether the engine holds the session or not', async () => {
     const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'MARKUSD' })).json().id;
     await until(async () => {

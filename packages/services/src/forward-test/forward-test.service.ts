@@ -252,6 +252,12 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         return view((await repo.get(row.id, row.userId))!);
       });
 
+    r.post('/:id/close-position', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      await engine.closePosition(row);
+      return view((await repo.get(row.id, row.userId))!);
+    });
+
     r.delete('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);
       await engine.remove(row.id);
