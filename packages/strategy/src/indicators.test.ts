@@ -266,3 +266,22 @@ describe('channel and trend composites', () => {
     expect(flips).toBeGreaterThan(3);
   });
 });
+
+describe('math and logic nodes', () => {
+  const a = [1, 5, NaN, -2, 3];
+  const b = [2, 4, 1, NaN, 3];
+  it('min and max of two series, undefined while either is', () => {
+    const [mn] = evaluateNode('math.min', {}, [a, b]);
+    const [mx] = evaluateNode('math.max', {}, [a, b]);
+    expect(Array.from(mn!)).toEqual([1, 4, NaN, NaN, 3]);
+    expect(Array.from(mx!)).toEqual([2, 5, NaN, NaN, 3]);
+  });
+  it('between: low <= value <= high, ends included, false while any is undefined', () => {
+    const [r] = evaluateNode('logic.between', {}, [
+      [30, 29.99, 70, 70.01, 50, NaN, 50],
+      [30, 30, 30, 30, 30, 30, NaN],
+      [70, 70, 70, 70, 70, 70, 70],
+    ]);
+    expect(Array.from(r!)).toEqual([1, 0, 1, 0, 1, 0, 0]);
+  });
+});

@@ -59,6 +59,33 @@ const div =
       r = c[o]!;
     for (let j = 0; j < n; j++) r[j] = b[j] === 0 ? NaN : a[j]! / b[j]!;
   };
+// NaN while either is undefined (Math.min/max already give NaN for a NaN argument)
+const min =
+  (ins: readonly number[], o: number): Step =>
+  (c, n) => {
+    const a = c[ins[0]!]!,
+      b = c[ins[1]!]!,
+      r = c[o]!;
+    for (let j = 0; j < n; j++) r[j] = Math.min(a[j]!, b[j]!);
+  };
+const max =
+  (ins: readonly number[], o: number): Step =>
+  (c, n) => {
+    const a = c[ins[0]!]!,
+      b = c[ins[1]!]!,
+      r = c[o]!;
+    for (let j = 0; j < n; j++) r[j] = Math.max(a[j]!, b[j]!);
+  };
+/** low <= value <= high; false while any is undefined (comparisons with NaN are false) */
+const between =
+  (ins: readonly number[], o: number): Step =>
+  (c, n) => {
+    const v = c[ins[0]!]!,
+      lo = c[ins[1]!]!,
+      hi = c[ins[2]!]!,
+      r = c[o]!;
+    for (let j = 0; j < n; j++) r[j] = v[j]! >= lo[j]! && v[j]! <= hi[j]! ? 1 : 0;
+  };
 const abs =
   (ins: readonly number[], o: number): Step =>
   (c, n) => {
@@ -151,6 +178,8 @@ export const mathNodes: NodeType[] = [
   node('math.multiply', 'Multiply', 'a × b', 'math', 'number', 'number', mul),
   node('math.divide', 'Divide', 'a ÷ b (undefined when b is 0)', 'math', 'number', 'number', div),
   node('math.abs', 'Absolute', '|value|', 'math', 'number', 'number', abs, ['value']),
+  node('math.min', 'Minimum', 'the smaller of a and b (undefined while either is)', 'math', 'number', 'number', min),
+  node('math.max', 'Maximum', 'the larger of a and b (undefined while either is)', 'math', 'number', 'number', max),
   define({
     type: 'math.lag',
     version: 1,
@@ -183,6 +212,16 @@ export const mathNodes: NodeType[] = [
 export const logicNodes: NodeType[] = [
   node('logic.greater', 'Greater than', 'a > b (false while either is undefined)', 'logic', 'number', 'boolean', gt),
   node('logic.less', 'Less than', 'a < b (false while either is undefined)', 'logic', 'number', 'boolean', lt),
+  node(
+    'logic.between',
+    'Between',
+    'low <= value <= high, e.g. an RSI inside 30..70 (false while any is undefined)',
+    'logic',
+    'number',
+    'boolean',
+    between,
+    ['value', 'low', 'high'],
+  ),
   node(
     'logic.crosses_above',
     'Crosses above',
