@@ -93,18 +93,6 @@ function mergedTimes(legs: readonly PortfolioLeg[]): Float64Array {
   return out.slice(0, n);
 }
 
-/** The index of time `t` in the ascending `ts` (it is there: every leg's bar time is). */
-function indexOf(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ts[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** Pearson correlations of every pair of series (each centred once; the upper triangle computed). */
 function correlations(series: Float64Array[]): (number | null)[][] {
   const k = series.length;
@@ -203,12 +191,14 @@ export async function runPortfolio(
     const k0 = Math.min(firstTradingBar, n - 1);
     const units = cash / close[k0]!;
     const ret = new Float64Array(Math.max(0, T - 1));
+    // each of the leg's bars' index in the merged times, for its trades
+    const at = new Int32Array(n);
     // one pass over the merged times: the leg's last bar at or before each (its value carried forward)
     let j = -1;
     let prev = cash;
     for (let k = 0; k < T; k++) {
       const t = ts[k]!;
-      while (j + 1 < n && lts[j + 1]! <= t) j++;
+      while (j + 1 < n && lts[j + 1]! <= t) at[++j] = k;
       const e = j < 0 ? cash : r.equity[j]!;
       equity[k]! += e;
       basket[k]! += j < k0 ? cash : units * close[j]!;
@@ -221,8 +211,8 @@ export async function runPortfolio(
       trades.push({
         symbol: leg.symbol,
         size: t.size,
-        entryBar: indexOf(ts, lts[t.entryBar]!),
-        exitBar: indexOf(ts, lts[Math.min(t.exitBar, n - 1)]!),
+        entryBar: at[t.entryBar]!,
+        exitBar: at[Math.min(t.exitBar, n - 1)]!,
         entryTime: t.entryTime,
         exitTime: t.exitTime,
         entryPrice: t.entryPrice,

@@ -75,6 +75,7 @@ export async function processBacktest(
     const { plan, report } = compileGraph(row.strategySnapshot);
     if (!plan) throw new AppError('UNPROCESSABLE', `the strategy does not compile: ${report.errors[0]?.message}`);
     const symbols = p.portfolio?.symbols ?? [row.symbol];
+    const symbolRows = symbolsRepo(rt.db.db);
     const legs = [];
     for (const symbol of symbols) {
       const candles = await candlesOf(rt, row, symbol);
@@ -83,7 +84,7 @@ export async function processBacktest(
           'UNPROCESSABLE',
           `no ${row.interval} candles for ${symbol} in the requested range: import history first (POST /api/market/history/import)`,
         );
-      const sym = await symbolsRepo(rt.db.db).get(symbol);
+      const sym = await symbolRows.get(symbol);
       legs.push({ symbol, bars: toColumns(candles), wholeUnits: sym?.assetClass === 'stock' });
     }
     let lastWrite = 0;
@@ -175,7 +176,13 @@ interface Outcome {
   stats: Stats;
 }
 
-/** One backtest: on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline. */
+/** Backtests on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline. */
+const engineRunner =
+  (graph: unknown, plan: NonNullable<ReturnType<typeof compileGraph>['plan']>, pool: EnginePool | undefined) =>
+  (bars: ReturnType<typeof toColumns>, options: Options, onProgress: (x: number) => boolean) =>
+    pool ? pool.run(graph, bars, options, onProgress) : runBacktest(plan, bars, { ...options, onProgress });
+
+/** One backtest. null when cancelled. */
 async function runOne(
   graph: unknown,
   plan: NonNullable<ReturnType<typeof compileGraph>['plan']>,
@@ -184,9 +191,7 @@ async function runOne(
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
 ): Promise<Outcome | null> {
-  const res = pool
-    ? await pool.run(graph, bars, options, onProgress)
-    : runBacktest(plan, bars, { ...options, onProgress });
+  const res = await engineRunner(graph, plan, pool)(bars, options, onProgress);
   return res.cancelled ? null : { trades: res.trades, equity: res.equity, ts: bars.ts, stats: res.stats };
 }
 
@@ -216,7 +221,7 @@ async function runWalkForward(
 
 /**
  * A portfolio backtest: its legs on the pool's threads side by side (embedded) or inline one after
- * another, yielding between bars' blocks so progress and cancellation get through. null when cancelled.
+ * another, yielding between legs so progress and cancellation get through. null when cancelled.
  */
 async function runPortfolioJob(
   graph: unknown,
@@ -226,15 +231,14 @@ async function runPortfolioJob(
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
 ) {
-  const { wholeUnits: _w, ...common } = options;
+  const run = engineRunner(graph, plan, pool);
   try {
     return await runPortfolio(
       legs,
-      common,
+      options,
       async (bars, o, onP) => {
-        if (pool) return pool.run(graph, bars, o, onP);
-        await new Promise((r) => setImmediate(r));
-        return runBacktest(plan, bars, { ...o, onProgress: onP });
+        if (!pool) await new Promise((r) => setImmediate(r));
+        return run(bars, o, onP);
       },
       { onProgress, parallel: pool?.size ?? 1, firstTradingBar: firstTradingBar(plan) },
     );

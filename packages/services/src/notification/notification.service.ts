@@ -134,10 +134,7 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
     const [kind, id] = channel.split(':', 2) as [string, string | undefined];
     if (kind === 'backtest' && id)
       return isUuid(id) && (await backtests.get(id, userId)) ? null : `backtest ${id} not found`;
-    if (kind === 'sweep' && id)
-      return isUuid(id) && (await backtests.list(userId, { sweepId: id, limit: 1 })).length
-        ? null
-        : `sweep ${id} not found`;
+    if (kind === 'sweep' && id) return (await backtests.sweepCounts(userId, id)).total ? null : `sweep ${id} not found`;
     if (kind === 'session' && id) {
       const row = isUuid(id)
         ? await rt.db.db
@@ -251,12 +248,10 @@ export const notificationService: FastifyPluginAsync<{ ctx: ServiceContext }> = 
       send({ type: 'subscribed', channel });
       // a late subscriber to a sweep gets its counts at once: what ended before it joined
       if (channel.startsWith('sweep:')) {
-        const rows = await backtests.list(client.userId, { sweepId: channel.slice('sweep:'.length), limit: 500 });
-        const count = (st: string) => rows.filter((x) => x.status === st).length;
         send({
           channel,
           type: 'sweep.status',
-          data: { total: rows.length, done: count('done'), failed: count('failed'), cancelled: count('cancelled') },
+          data: await backtests.sweepCounts(client.userId, channel.slice('sweep:'.length)),
         });
       }
       // a late subscriber gets the backtest's current state at once, so no final event is missed

@@ -1,35 +1,6 @@
 import { define, Extreme, num, period, rollingSum } from './helpers.ts';
 import { smaStep } from './moving-averages.ts';
-
-/** Wilder RSI of single values (TA-Lib seeding), for composite nodes (stochastic RSI). */
-export function rsiStep(n: number): (x: number) => number {
-  let prev = NaN;
-  let seen = 0;
-  let gain = 0;
-  let loss = 0;
-  return (x) => {
-    if (x !== x) return NaN;
-    if (prev !== prev) {
-      prev = x;
-      return NaN;
-    }
-    const d = x - prev;
-    prev = x;
-    const g = d > 0 ? d : 0;
-    const l = d < 0 ? -d : 0;
-    if (seen < n) {
-      gain += g;
-      loss += l;
-      if (++seen < n) return NaN;
-      gain /= n;
-      loss /= n;
-    } else {
-      gain = (gain * (n - 1) + g) / n;
-      loss = (loss * (n - 1) + l) / n;
-    }
-    return gain + loss === 0 ? 0 : (100 * gain) / (gain + loss);
-  };
-}
+import { rsiStep } from './oscillators.ts';
 
 export const momentumNodes = [
   define({

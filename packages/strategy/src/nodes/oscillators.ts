@@ -38,6 +38,36 @@ function lagged(
   });
 }
 
+/** Wilder RSI of single values (TA-Lib seeding): the RSI node's, and the stochastic RSI's. */
+export function rsiStep(n: number): (x: number) => number {
+  let prev = NaN;
+  let seen = 0;
+  let gain = 0;
+  let loss = 0;
+  return (x) => {
+    if (x !== x) return NaN;
+    if (prev !== prev) {
+      prev = x;
+      return NaN;
+    }
+    const d = x - prev;
+    prev = x;
+    const g = d > 0 ? d : 0;
+    const l = d < 0 ? -d : 0;
+    if (seen < n) {
+      gain += g;
+      loss += l;
+      if (++seen < n) return NaN;
+      gain /= n;
+      loss /= n;
+    } else {
+      gain = (gain * (n - 1) + g) / n;
+      loss = (loss * (n - 1) + l) / n;
+    }
+    return gain + loss === 0 ? 0 : (100 * gain) / (gain + loss);
+  };
+}
+
 export const oscillatorNodes = [
   define({
     type: 'indicator.rsi',
@@ -53,40 +83,9 @@ export const oscillatorNodes = [
     createScalar: (p, io) => {
       const [i] = io.inputs as [number];
       const [o] = io.outputs as [number];
-      const n = p.period as number;
-      let prev = NaN;
-      let seen = 0;
-      let gain = 0;
-      let loss = 0;
+      const rsi = rsiStep(p.period as number);
       return (v) => {
-        const x = v[i]!;
-        if (x !== x) {
-          v[o] = NaN;
-          return;
-        }
-        if (prev !== prev) {
-          prev = x;
-          v[o] = NaN;
-          return;
-        }
-        const d = x - prev;
-        prev = x;
-        const g = d > 0 ? d : 0;
-        const l = d < 0 ? -d : 0;
-        if (seen < n) {
-          gain += g;
-          loss += l;
-          if (++seen < n) {
-            v[o] = NaN;
-            return;
-          }
-          gain /= n;
-          loss /= n;
-        } else {
-          gain = (gain * (n - 1) + g) / n;
-          loss = (loss * (n - 1) + l) / n;
-        }
-        v[o] = gain + loss === 0 ? 0 : (100 * gain) / (gain + loss);
+        v[o] = rsi(v[i]!);
       };
     },
   }),

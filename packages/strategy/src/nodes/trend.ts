@@ -96,8 +96,18 @@ function chainedEma(type: string, label: string, description: string, weights: r
   });
 }
 
-/** Chaikin's close location value × volume: one bar's accumulation/distribution. */
-const adFlow = (h: number, l: number, c: number, vol: number) => (h > l ? ((c - l - (h - c)) / (h - l)) * vol : 0);
+/**
+ * Chaikin's accumulation/distribution line, a bar at a time: the running total of close location value
+ * × volume (0 for a bar with no range); NaN for a bar with an undefined field, which adds nothing.
+ */
+function adLine(): (h: number, l: number, c: number, vol: number) => number {
+  let ad = 0;
+  return (h, l, c, vol) => {
+    if (h !== h || l !== l || c !== c || vol !== vol) return NaN;
+    if (h > l) ad += ((c - l - (h - c)) / (h - l)) * vol;
+    return ad;
+  };
+}
 
 export const trendNodes = [
   chainedEma(
@@ -448,18 +458,9 @@ export const trendNodes = [
     createScalar: (_p, io) => {
       const [ih, il, ic, iv] = io.inputs as [number, number, number, number];
       const [o] = io.outputs as [number];
-      let ad = 0;
+      const ad = adLine();
       return (v) => {
-        const h = v[ih]!;
-        const l = v[il]!;
-        const c = v[ic]!;
-        const vol = v[iv]!;
-        if (h !== h || l !== l || c !== c || vol !== vol) {
-          v[o] = NaN;
-          return;
-        }
-        ad += adFlow(h, l, c, vol);
-        v[o] = ad;
+        v[o] = ad(v[ih]!, v[il]!, v[ic]!, v[iv]!);
       };
     },
   }),
@@ -480,19 +481,15 @@ export const trendNodes = [
       const fast = emaFromFirst(p.fast as number);
       const slow = emaFromFirst(p.slow as number);
       const start = Math.max(p.fast as number, p.slow as number) - 1;
-      let ad = 0;
+      const ad = adLine();
       let bar = 0;
       return (v) => {
-        const h = v[ih]!;
-        const l = v[il]!;
-        const c = v[ic]!;
-        const vol = v[iv]!;
-        if (h !== h || l !== l || c !== c || vol !== vol) {
+        const x = ad(v[ih]!, v[il]!, v[ic]!, v[iv]!);
+        if (x !== x) {
           v[o] = NaN;
           return;
         }
-        ad += adFlow(h, l, c, vol);
-        const d = fast(ad) - slow(ad);
+        const d = fast(x) - slow(x);
         v[o] = bar++ >= start ? d : NaN;
       };
     },

@@ -89,6 +89,27 @@ export const backtestsRepo = (db: Db) => ({
       .execute();
     return rows.map((r) => toRow(r as Raw));
   },
+  /** How many of a sweep's backtests (the caller's) are in each status; total 0 when there is no such sweep. */
+  async sweepCounts(
+    userId: string,
+    sweepId: string,
+  ): Promise<{ total: number; done: number; failed: number; cancelled: number }> {
+    const out = { total: 0, done: 0, failed: 0, cancelled: 0 };
+    if (!isUuid(sweepId)) return out;
+    const rows = await db
+      .selectFrom('backtest_results')
+      .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('user_id', '=', userId)
+      .where('sweep_id', '=', sweepId)
+      .groupBy('status')
+      .execute();
+    for (const r of rows) {
+      const n = Number(r.n);
+      out.total += n;
+      if (r.status === 'done' || r.status === 'failed' || r.status === 'cancelled') out[r.status] += n;
+    }
+    return out;
+  },
   async update(
     id: string,
     patch: Partial<{

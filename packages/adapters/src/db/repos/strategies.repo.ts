@@ -113,7 +113,7 @@ export const strategiesRepo = (db: Db) => ({
     return db.transaction().execute(async (trx) => {
       const cur = await trx
         .selectFrom('strategies')
-        .select(['graph_hash', 'version', 'name'])
+        .select(['graph_hash', 'version'])
         .where('user_id', '=', userId)
         .where('id', '=', id)
         .forUpdate()
@@ -160,7 +160,8 @@ export const strategiesRepo = (db: Db) => ({
       .where('s.id', '=', id)
       .orderBy('v.version', 'desc')
       .execute();
-    if (!rows.length) return (await this.get(userId, id)) ? [] : null;
+    // every strategy has its version 1 (written with it, or by migration 12): none means not the caller's
+    if (!rows.length) return null;
     return rows.map((r) => ({
       version: r.version,
       name: r.name,
