@@ -25,7 +25,7 @@ const legs = Array.from({ length: legsN }, (_, i) => ({
   bars: toColumns(generateCandles(n, 100 + i)),
 }));
 const options = { cash: 100_000, feeRate: 0.001 };
-const more = { firstTradingBar: firstTradingBar(plan) };
+const more = { firstTradingBar: () => firstTradingBar(plan) };
 const inline: LegRunner = async (bars, o, onProgress) => runBacktest(plan, bars, { ...o, onProgress });
 const pool = new EnginePool(2);
 const keepAlive = setInterval(() => {}, 1000); // the pool's threads do not hold the process open

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { candlesFromCsvBytes, candlesRepo, createRuntime, loadConfig, symbolsRepo } from '@algotrade/adapters';
 import {
   compileGraph,
+  barSecondsOf,
   firstTradingBar,
   legsTable,
   normaliseWeights,
@@ -296,7 +297,7 @@ async function portfolioBacktest(
         bar?.update(p);
         return false;
       },
-      firstTradingBar: firstTradingBar(s.plan),
+      firstTradingBar: (b) => firstTradingBar(s.plan, barSecondsOf(b.ts)),
     },
   );
   bar?.done();

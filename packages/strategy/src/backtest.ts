@@ -1,5 +1,5 @@
 import { computeStats, type Stats, type TradeRecord } from '@algotrade/core';
-import type { BarColumns, CompiledPlan } from './plan.ts';
+import { barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
 
 export interface BacktestOptions {
   cash: number;
@@ -221,21 +221,31 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     });
     return { trades: shifted, equity: eq, stats, totalFees, finalCash: cash, cancelled };
   }
-  const stats = computeStats({ equity, time: ts, close, trades, firstTradingBar: firstTradingBar(plan), totalFees });
+  const stats = computeStats({
+    equity,
+    time: ts,
+    close,
+    trades,
+    firstTradingBar: firstTradingBar(plan, barSecondsOf(ts)),
+    totalFees,
+  });
   return { trades, equity, stats, totalFees, finalCash: cash, cancelled };
 }
 
-/** The first bar where every value feeding an action is defined (indicators' warm-up, not the crosses'). */
-export function firstTradingBar(plan: CompiledPlan): number {
+/**
+ * The first bar where every value feeding an action is defined (indicators' warm-up, not the crosses'),
+ * with the bars higher timeframes need at this bar interval (seconds; `barSecondsOf` the series).
+ */
+export function firstTradingBar(plan: CompiledPlan, barSeconds = 0): number {
   let w = 0;
   const warm = new Map<string, number>();
   const bySlot = new Map<number, string>();
   for (const node of plan.nodes) node.outputs.forEach((s) => bySlot.set(s, node.id));
   for (const node of plan.nodes) {
     const up = Math.max(0, ...node.inputs.map((s) => warm.get(bySlot.get(s) ?? '') ?? 0));
-    const own = node.type.category === 'indicator' ? node.type.warmup(node.params) : 0;
+    const own = node.type.category === 'indicator' && !(node.timeframe! > 0) ? node.type.warmup(node.params) : 0;
     warm.set(node.id, up + own);
     w = Math.max(w, up + own);
   }
-  return w;
+  return plan.warmupSeconds > 0 && barSeconds > 0 ? w + Math.ceil(plan.warmupSeconds / barSeconds) : w;
 }

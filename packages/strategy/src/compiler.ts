@@ -2,7 +2,7 @@ import { GraphSchema, type Graph, type GraphNode } from './graph.ts';
 import { registry as defaultRegistry } from './registry.ts';
 import { CompiledPlan, type PlanNode } from './plan.ts';
 import type { NodeType, Params } from './types.ts';
-import { BAR_SLOT_COUNT } from './types.ts';
+import { BAR_SLOT_COUNT, TIMELESS } from './types.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 
 export interface CompileIssue {
@@ -17,7 +17,10 @@ export interface CompilationReport {
   errors: CompileIssue[];
   warnings: CompileIssue[];
   order: string[];
+  /** bars of the strategy's own timeframe before every action's inputs are defined */
   warmup: number;
+  /** and the time higher timeframes need on top of that (0 without any): their bars complete with time */
+  warmupSeconds: number;
 }
 
 export interface CompileResult {
@@ -111,7 +114,9 @@ function findCycle(ids: string[], next: Map<string, string[]>): string[] {
 export function compileGraph(input: unknown, reg: ReadonlyMap<string, NodeType> = defaultRegistry): CompileResult {
   const errors: CompileIssue[] = [];
   const warnings: CompileIssue[] = [];
-  const fail = (): CompileResult => ({ report: { ok: false, errors, warnings, order: [], warmup: 0 } });
+  const fail = (): CompileResult => ({
+    report: { ok: false, errors, warnings, order: [], warmup: 0, warmupSeconds: 0 },
+  });
   try {
     const parsed = GraphSchema.safeParse(input);
     if (!parsed.success) {
@@ -136,7 +141,9 @@ function compileValid(
   errors: CompileIssue[],
   warnings: CompileIssue[],
 ): CompileResult {
-  const fail = (): CompileResult => ({ report: { ok: false, errors, warnings, order: [], warmup: 0 } });
+  const fail = (): CompileResult => ({
+    report: { ok: false, errors, warnings, order: [], warmup: 0, warmupSeconds: 0 },
+  });
   const nodes = new Map<string, { node: GraphNode; type?: NodeType; params: Params; index: number }>();
   g.nodes.forEach((node, index) => {
     if (nodes.has(node.id)) {
@@ -287,10 +294,15 @@ function compileValid(
 
   if (errors.length) return fail();
 
-  // slots: bar fields first, then every node output
+  // slots: bar fields first, then every node output. Each node also gets a timeframe: 0 for the
+  // strategy's bars, a higher timeframe's seconds for a node fed only by that timeframe (it runs once per
+  // such bar), TIMELESS for constants and what is computed from them alone (they run wherever read).
+  // Warm-ups: bars of the strategy's timeframe, plus seconds for higher timeframes (their bars complete
+  // with time, whatever the strategy's bar interval).
   let slot = BAR_SLOT_COUNT;
   const outSlots = new Map<string, Record<string, number>>();
-  const warm = new Map<string, number>();
+  const warm = new Map<string, { bars: number; secs: number; htf: number }>();
+  const tfOf = new Map<string, number>();
   const planNodes: PlanNode[] = [];
   for (const id of order) {
     const n = nodes.get(id)!;
@@ -298,24 +310,59 @@ function compileValid(
     const outs: Record<string, number> = {};
     for (const p of t.outputs) outs[p.name] = t.barSlot !== undefined ? t.barSlot : slot++;
     outSlots.set(id, outs);
+    const from = t.inputs.map((p) => wires.get(id)!.get(p.name)!.from);
     const inputs = t.inputs.map((p) => {
       const w = wires.get(id)!.get(p.name)!;
       return outSlots.get(w.from)![w.port]!;
     });
-    const upstream = Math.max(0, ...t.inputs.map((p) => warm.get(wires.get(id)!.get(p.name)!.from) ?? 0));
-    warm.set(id, upstream + t.warmup(n.params));
-    planNodes.push({ id, type: t, params: n.params, inputs, outputs: t.outputs.map((p) => outs[p.name]!) });
+    const upTf = new Set(from.map((f) => tfOf.get(f)!).filter((x) => x !== TIMELESS));
+    const tf = t.timeframe
+      ? t.timeframe(n.params)
+      : t.category === 'action' || t.category === 'risk'
+        ? 0
+        : from.length === 0
+          ? t.timeless
+            ? TIMELESS
+            : 0
+          : upTf.size === 0
+            ? TIMELESS
+            : upTf.size === 1
+              ? [...upTf][0]!
+              : 0;
+    tfOf.set(id, tf);
+    const up = from.map((f) => warm.get(f)!);
+    const own = t.warmup(n.params);
+    if (tf > 0) {
+      // counted in that timeframe's bars: the value is there once that many and one more have completed
+      const htf = Math.max(0, ...up.map((w) => w.htf)) + own;
+      warm.set(id, { bars: 0, secs: (htf + 1) * tf, htf });
+    } else {
+      const bars = Math.max(0, ...up.map((w) => w.bars)) + own;
+      warm.set(id, { bars, secs: Math.max(0, ...up.map((w) => w.secs)), htf: bars });
+    }
+    planNodes.push({
+      id,
+      type: t,
+      params: n.params,
+      inputs,
+      outputs: t.outputs.map((p) => outs[p.name]!),
+      timeframe: tf,
+    });
   }
-  const warmup = Math.max(0, ...actions.map((a) => warm.get(a.node.id) ?? 0));
-  const plan = new CompiledPlan(planNodes, slot, warmup);
+  const warmup = Math.max(0, ...actions.map((a) => warm.get(a.node.id)?.bars ?? 0));
+  const warmupSeconds = Math.max(0, ...actions.map((a) => warm.get(a.node.id)?.secs ?? 0));
+  const plan = new CompiledPlan(planNodes, slot, warmup, warmupSeconds);
 
   // a test run on generated data must not throw nor feed undefined values into actions
   try {
-    const inst = plan.instantiate(64);
-    const bars = toColumns(generateCandles(Math.max(300, warmup * 2 + 50), 7));
+    // one-minute bars, or coarser when higher timeframes need weeks to warm up (a few thousand bars at most)
+    const stepSec = Math.max(60, Math.ceil(warmupSeconds / 4000 / 60) * 60);
+    const first = warmup + Math.ceil(warmupSeconds / stepSec);
+    const inst = plan.instantiate(64, stepSec);
+    const bars = toColumns(generateCandles(Math.max(300, first * 2 + 50), 7, undefined, stepSec * 1000));
     let bad: string | undefined;
     inst.run(bars, new Int32Array(bars.length), 0, bars.length, (start, n) => {
-      for (let j = Math.max(0, warmup - start); j < n && !bad; j++)
+      for (let j = Math.max(0, first - start); j < n && !bad; j++)
         for (const a of plan.actions) if (Number.isNaN(inst.cols[a.triggerSlot]![j]!)) bad = a.nodeId;
     });
     if (bad) {
@@ -333,5 +380,5 @@ function compileValid(
     });
     return fail();
   }
-  return { report: { ok: true, errors, warnings, order, warmup }, plan };
+  return { report: { ok: true, errors, warnings, order, warmup, warmupSeconds }, plan };
 }

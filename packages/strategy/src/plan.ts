@@ -1,6 +1,6 @@
 import type { BarColumns } from '@algotrade/core';
 import type { ActionKind, NodeType, Params, Sizing, Step } from './types.ts';
-import { BAR_SLOT_COUNT, stepOf } from './types.ts';
+import { BAR_SLOT_COUNT, stepOf, TIMELESS } from './types.ts';
 
 export interface PlanNode {
   id: string;
@@ -8,6 +8,37 @@ export interface PlanNode {
   params: Params;
   inputs: number[];
   outputs: number[];
+  /** 0: the strategy's bars; a higher timeframe's seconds; TIMELESS: runs wherever read (compiler.ts) */
+  timeframe?: number;
+}
+
+/** The nodes that run on one higher timeframe's bars, and how their values reach the strategy's bars. */
+export interface TimeframeSpec {
+  seconds: number;
+  /** bucket alignment: weeks start on Monday 00:00 UTC, every other timeframe at midnight UTC */
+  offset: number;
+  /** in topological order: the timeframe's own nodes and the timeless nodes they read */
+  nodes: PlanNode[];
+  /** each higher-timeframe source's five output slots (open, high, low, close, volume) */
+  sources: number[][];
+  /** the slots read on the strategy's bars: each holds the last completed higher bar's value */
+  carried: number[];
+}
+
+/** Monday 1970-01-05 00:00 UTC, in seconds: weekly buckets start there. */
+const WEEK_OFFSET = 4 * 86_400;
+
+/**
+ * The bar interval of a series in seconds: the smallest gap between consecutive times among its first
+ * 200 bars (gaps in the data only make gaps larger; weekends do not hide a daily interval). 0 if unknown.
+ */
+export function barSecondsOf(tsMs: ArrayLike<number>, from = 0, to = tsMs.length): number {
+  let best = Infinity;
+  for (let i = from + 1; i < Math.min(to, from + 200); i++) {
+    const d = tsMs[i]! - tsMs[i - 1]!;
+    if (d > 0 && d < best) best = d;
+  }
+  return best === Infinity ? 0 : best / 1000;
 }
 
 export interface ActionSpec {
@@ -56,10 +87,16 @@ export class CompiledPlan {
   readonly risk: RiskSpec;
   /** bar fields some node reads (the others are never filled in block runs) */
   readonly usedBarSlots: ReadonlySet<number>;
+  /** higher timeframes read (none for most strategies) */
+  readonly timeframes: TimeframeSpec[];
+  /** the nodes that run on the strategy's own bars */
+  readonly baseNodes: readonly PlanNode[];
   constructor(
     readonly nodes: readonly PlanNode[],
     readonly slotCount: number,
     readonly warmup: number,
+    /** time the higher timeframes need to warm up, on top of `warmup` bars */
+    readonly warmupSeconds = 0,
   ) {
     this.order = nodes.map((n) => n.id);
     const risk: RiskSpec = {};
@@ -84,10 +121,39 @@ export class CompiledPlan {
       for (const i of n.inputs) if (i < BAR_SLOT_COUNT) used.add(i);
       if (n.type.type === 'time.of_day') used.add(5);
     }
+    const secs = [...new Set(nodes.map((n) => n.timeframe ?? 0).filter((t) => t > 0))].sort((a, b) => a - b);
+    this.timeframes = secs.map((seconds) => {
+      const own = nodes.filter((n) => n.timeframe === seconds);
+      const ownSlots = new Set(own.flatMap((n) => n.outputs));
+      // the timeless nodes (constants) it reads, directly or through other timeless nodes
+      const wanted = new Set(own.flatMap((n) => n.inputs));
+      const read = new Set<PlanNode>();
+      for (let i = nodes.length - 1; i >= 0; i--) {
+        const n = nodes[i]!;
+        if (n.timeframe !== TIMELESS || !n.outputs.some((o) => wanted.has(o))) continue;
+        read.add(n);
+        for (const x of n.inputs) wanted.add(x);
+      }
+      return {
+        seconds,
+        offset: seconds % 604_800 === 0 ? WEEK_OFFSET : 0,
+        nodes: nodes.filter((n) => n.timeframe === seconds || read.has(n)),
+        sources: own.filter((n) => n.type.timeframe).map((n) => n.outputs),
+        carried: [...ownSlots],
+      };
+    });
+    // higher timeframes are built from every bar field and the time
+    if (secs.length) for (let k = 0; k < BAR_SLOT_COUNT; k++) used.add(k);
     this.usedBarSlots = used;
+    this.baseNodes = nodes.filter((n) => !(n.timeframe! > 0));
   }
-  instantiate(blockSize = BLOCK): StrategyInstance {
-    return new StrategyInstance(this, blockSize);
+  /**
+   * `barSeconds`: the interval of the bars to come, which lets a higher-timeframe bar complete with the bar
+   * that closes it; without it (0, live ticks) it completes with the first bar of a later bucket. Block runs
+   * find it from their bars' times when not given.
+   */
+  instantiate(blockSize = BLOCK, barSeconds?: number): StrategyInstance {
+    return new StrategyInstance(this, blockSize, barSeconds);
   }
 }
 
@@ -101,14 +167,17 @@ export class StrategyInstance {
   readonly cols: Float64Array[];
   private readonly steps: Step[];
   private readonly triggers: Int32Array;
+  private readonly higher: HigherTimeframe[];
   bars = 0;
   constructor(
     readonly plan: CompiledPlan,
     readonly blockSize = BLOCK,
+    private barSeconds?: number,
   ) {
     this.cols = Array.from({ length: plan.slotCount }, () => new Float64Array(blockSize).fill(NaN));
-    this.steps = plan.nodes.map((n) => stepOf(n.type, n.params, n)).filter((s): s is Step => !!s);
+    this.steps = plan.baseNodes.map((n) => stepOf(n.type, n.params, n)).filter((s): s is Step => !!s);
     this.triggers = Int32Array.from(plan.actions.map((a) => a.triggerSlot));
+    this.higher = plan.timeframes.map((tf) => new HigherTimeframe(tf, plan.slotCount, blockSize));
   }
   /** The last evaluated value of a slot (the one-bar view used by live sessions and tests). */
   value(slot: number): number {
@@ -123,6 +192,7 @@ export class StrategyInstance {
     c[3]![0] = close;
     c[4]![0] = volume;
     c[5]![0] = timeSec;
+    for (const h of this.higher) h.run(c, 1, this.barSeconds ?? 0);
     const s = this.steps;
     for (let i = 0; i < s.length; i++) s[i]!(c, 1);
     this.bars++;
@@ -153,6 +223,10 @@ export class StrategyInstance {
       // bar columns are views into the caller's arrays (no copy); the time column is made only if read
       for (let k = 0; k < 5; k++) if (this.plan.usedBarSlots.has(k)) c[k] = fields[k]!.subarray(start, start + n);
       if (needTime) for (let j = 0; j < n; j++) secs[j] = bars.ts[start + j]! / 1000;
+      if (this.higher.length) {
+        this.barSeconds ??= barSecondsOf(bars.ts, from, to);
+        for (const h of this.higher) h.run(c, n, this.barSeconds);
+      }
       for (let i = 0; i < s.length; i++) s[i]!(c, n);
       if (t.length === 2) {
         const a = c[t[0]!]!;
@@ -172,6 +246,92 @@ export class StrategyInstance {
       this.bars += n;
     }
     for (let k = 0; k < BAR_SLOT_COUNT; k++) c[k] = own[k]!;
+  }
+}
+
+/**
+ * One higher timeframe inside an instance: builds its bars from the strategy's bars (UTC buckets), runs its
+ * nodes once per completed bar on columns of its own, and carries each value onto the strategy's bars
+ * from the bar that completed it until the next completes. A bucket completes at the bar whose close
+ * reaches its end (its time plus the bar interval), or failing that (a gap, or no interval known) at the
+ * first bar of a later bucket; so no value is seen before its bar has closed. The same on one bar at a
+ * time as on blocks of any size.
+ */
+class HigherTimeframe {
+  private readonly cols: Float64Array[];
+  private readonly steps: Step[];
+  /** per strategy bar of the block: the last higher bar completed so far in the block, or -1 */
+  private readonly at: Int32Array;
+  private readonly last: Float64Array;
+  private bucket = NaN;
+  private o = 0;
+  private h = 0;
+  private l = 0;
+  private c = 0;
+  private v = 0;
+  private m = 0;
+  constructor(
+    private readonly tf: TimeframeSpec,
+    slotCount: number,
+    blockSize: number,
+  ) {
+    // a bar can complete two higher bars: the one a gap left open, and its own when it spans a whole one
+    this.cols = Array.from({ length: slotCount }, () => new Float64Array(2 * blockSize).fill(NaN));
+    this.steps = tf.nodes.map((n) => stepOf(n.type, n.params, n)).filter((s): s is Step => !!s);
+    this.at = new Int32Array(blockSize);
+    this.last = new Float64Array(tf.carried.length).fill(NaN);
+  }
+  private emit(): void {
+    const m = this.m++;
+    for (const out of this.tf.sources) {
+      this.cols[out[0]!]![m] = this.o;
+      this.cols[out[1]!]![m] = this.h;
+      this.cols[out[2]!]![m] = this.l;
+      this.cols[out[3]!]![m] = this.c;
+      this.cols[out[4]!]![m] = this.v;
+    }
+    this.bucket = NaN;
+  }
+  run(c: Float64Array[], n: number, barSeconds: number): void {
+    const { seconds, offset } = this.tf;
+    const open = c[0]!;
+    const high = c[1]!;
+    const low = c[2]!;
+    const close = c[3]!;
+    const vol = c[4]!;
+    const time = c[5]!;
+    const at = this.at;
+    this.m = 0;
+    for (let j = 0; j < n; j++) {
+      const t = time[j]!;
+      const b = Math.floor((t - offset) / seconds);
+      if (this.bucket === this.bucket && b !== this.bucket) this.emit();
+      if (this.bucket !== this.bucket) {
+        this.bucket = b;
+        this.o = open[j]!;
+        this.h = high[j]!;
+        this.l = low[j]!;
+        this.c = close[j]!;
+        this.v = vol[j]!;
+      } else {
+        if (high[j]! > this.h) this.h = high[j]!;
+        if (low[j]! < this.l) this.l = low[j]!;
+        this.c = close[j]!;
+        this.v += vol[j]!;
+      }
+      if (barSeconds > 0 && t + barSeconds >= (b + 1) * seconds + offset) this.emit();
+      at[j] = this.m - 1;
+    }
+    const m = this.m;
+    if (m > 0) for (let i = 0; i < this.steps.length; i++) this.steps[i]!(this.cols, m);
+    const carried = this.tf.carried;
+    for (let k = 0; k < carried.length; k++) {
+      const src = this.cols[carried[k]!]!;
+      const dst = c[carried[k]!]!;
+      const before = this.last[k]!;
+      for (let j = 0; j < n; j++) dst[j] = at[j]! < 0 ? before : src[at[j]!]!;
+      if (m > 0) this.last[k] = src[m - 1]!;
+    }
   }
 }
 

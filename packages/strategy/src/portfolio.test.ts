@@ -11,7 +11,7 @@ const graph = templateById('sma-crossover')!.graph;
 const plan = compileGraph(graph).plan!;
 const inline: LegRunner = async (bars, options, onProgress) => runBacktest(plan, bars, { ...options, onProgress });
 const options = { cash: 100_000, feeRate: 0.001, allowShort: false };
-const warm = { firstTradingBar: firstTradingBar(plan) };
+const warm = { firstTradingBar: () => firstTradingBar(plan) };
 
 describe('portfolio backtest: one strategy over several symbols', () => {
   const goog = googBars(); // daily, 2004-2013

@@ -139,11 +139,11 @@ export async function runPortfolio(
     onProgress?: (p: number) => boolean;
     /** legs run at once (a pool's threads) */
     parallel?: number;
-    /** the strategy's first bar that can trade (its warm-up): buy and hold starts there on each leg */
-    firstTradingBar?: number;
+    /** the strategy's first bar that can trade on a leg's bars (its warm-up): buy and hold starts there */
+    firstTradingBar?: (bars: BarColumns) => number;
   } = {},
 ): Promise<PortfolioResult> {
-  const { onProgress = () => false, parallel = 1, firstTradingBar = 0 } = more;
+  const { onProgress = () => false, parallel = 1, firstTradingBar = () => 0 } = more;
   if (legs.length < 1) throw new AppError('VALIDATION_FAILED', 'a portfolio needs at least one symbol');
   const progress = legs.map(() => 0);
   let cancelled = false;
@@ -188,7 +188,7 @@ export async function runPortfolio(
     const lts = leg.bars.ts;
     const close = leg.bars.close;
     // bought on the leg's first bar that can trade, cash until then
-    const k0 = Math.min(firstTradingBar, n - 1);
+    const k0 = Math.min(firstTradingBar(leg.bars), n - 1);
     const units = cash / close[k0]!;
     const ret = new Float64Array(Math.max(0, T - 1));
     // each of the leg's bars' index in the merged times, for its trades

@@ -207,6 +207,43 @@ export const templates: readonly T[] = [
       ],
     ),
   },
+  {
+    id: 'daily-trend-filter',
+    name: 'EMA crossover with a daily trend filter',
+    description:
+      'Buy when the 12-bar EMA crosses above the 26-bar EMA while the last daily close is above its 20-day SMA; ' +
+      'close when the 12-bar EMA crosses below. For intraday bars: the daily values come from completed days only.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['daily', 'timeframe.bar', { timeframe: '1d' }, 0, 3],
+        ['fast', 'indicator.ema', { period: 12 }, 1, 0],
+        ['slow', 'indicator.ema', { period: 26 }, 1, 1],
+        ['daily-sma', 'indicator.sma', { period: 20 }, 1, 3],
+        ['up', 'logic.crosses_above', {}, 2, 0],
+        ['down', 'logic.crosses_below', {}, 2, 1],
+        ['trend', 'logic.greater', {}, 2, 3],
+        ['entry', 'logic.and', {}, 3, 0],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 4, 0],
+        ['exit', 'action.close', {}, 4, 1],
+      ],
+      [
+        ['close', 'value', 'fast', 'value'],
+        ['close', 'value', 'slow', 'value'],
+        ['daily', 'close', 'daily-sma', 'value'],
+        ['fast', 'value', 'up', 'a'],
+        ['slow', 'value', 'up', 'b'],
+        ['fast', 'value', 'down', 'a'],
+        ['slow', 'value', 'down', 'b'],
+        ['daily', 'close', 'trend', 'a'],
+        ['daily-sma', 'value', 'trend', 'b'],
+        ['up', 'value', 'entry', 'a'],
+        ['trend', 'value', 'entry', 'b'],
+        ['entry', 'value', 'buy', 'trigger'],
+        ['down', 'value', 'exit', 'trigger'],
+      ],
+    ),
+  },
 ];
 
 export const templateById = (id: string): T | undefined => templates.find((t) => t.id === id);

@@ -16,6 +16,9 @@ export type Category = 'source' | 'indicator' | 'math' | 'logic' | 'action' | 'r
 export const BAR_SLOTS = { open: 0, high: 1, low: 2, close: 3, volume: 4, time: 5 } as const;
 export const BAR_SLOT_COUNT = 6;
 
+/** A node's timeframe when it depends on no bar (a constant): it runs at whichever timeframe reads it. */
+export const TIMELESS = -1;
+
 export type Params = Record<string, number | string>;
 
 /**
@@ -47,6 +50,13 @@ export interface NodeType {
   convention?: string;
   /** a price source: its only output is this bar slot (no step runs) */
   barSlot?: number;
+  /**
+   * a higher-timeframe source: its outputs are bars of this many seconds, built from the strategy's own
+   * bars; the nodes fed only by it run once per such bar (see CompiledPlan's timeframes)
+   */
+  timeframe?(p: Params): number;
+  /** its output depends on no bar (a constant): it runs at whichever timeframe reads it */
+  timeless?: boolean;
   /** creates the block evaluator; absent for nodes evaluated by the engine itself (actions, risk) */
   create?(p: Params, io: NodeIo): Step;
   /** or a one-bar evaluator over a scratch row indexed by slot, wrapped into a block loop (see stepOf) */

@@ -1,7 +1,7 @@
 import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
 import { firstTradingBar, runBacktest, type BacktestOptions } from './backtest.ts';
 import type { EnginePool, PoolWindow } from './engine-pool.ts';
-import type { CompiledPlan } from './plan.ts';
+import { barSecondsOf, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { scoreOf, type Combo, type RankBy } from './grid.ts';
@@ -207,7 +207,7 @@ export async function walkForward(
       Math.max(
         ...variants.map((v) => {
           const plan = v.plan ?? compileGraph(v.graph).plan;
-          return plan ? firstTradingBar(plan) : 0;
+          return plan ? firstTradingBar(plan, barSecondsOf(bars.ts)) : 0;
         }),
       ) +
     1;

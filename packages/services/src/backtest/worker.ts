@@ -10,6 +10,7 @@ import {
 import {
   compileGraph,
   gridVariants,
+  barSecondsOf,
   firstTradingBar,
   PortfolioCancelled,
   runBacktest,
@@ -240,7 +241,7 @@ async function runPortfolioJob(
         if (!pool) await new Promise((r) => setImmediate(r));
         return run(bars, o, onP);
       },
-      { onProgress, parallel: pool?.size ?? 1, firstTradingBar: firstTradingBar(plan) },
+      { onProgress, parallel: pool?.size ?? 1, firstTradingBar: (b) => firstTradingBar(plan, barSecondsOf(b.ts)) },
     );
   } catch (e) {
     if (e instanceof PortfolioCancelled) return null;

@@ -1,6 +1,6 @@
 import type { Tick } from '@algotrade/core';
 import type { CompiledPlan } from '@algotrade/strategy';
-import { SessionEvaluator, type SessionSettings } from './live-session.ts';
+import { sessionEvaluator, type SessionSettings } from './live-session.ts';
 
 type TickLike = Pick<Tick, 'ts' | 'price' | 'size'> & { seq?: number };
 
@@ -90,7 +90,7 @@ export class EvaluatorCohorts {
     plan: CompiledPlan,
     evaluation: SessionSettings['evaluation'],
   ): SharedEvaluator {
-    return this.join(key, warm, () => new SessionEvaluator(plan.instantiate(1), evaluation));
+    return this.join(key, warm, () => sessionEvaluator(plan, evaluation));
   }
 
   /** A session no longer uses `shared` (paused, stopped, removed). */

@@ -18,7 +18,9 @@ import {
   type Tick,
 } from '@algotrade/core';
 import {
+  candlesRepo,
   forwardTestsRepo,
+  INTERVALS,
   LedgerLog,
   StaleLedgerError,
   type EquityPoint,
@@ -33,7 +35,7 @@ import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
-import { LiveSession, readSignal, SessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
+import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
   /** how often equity points go to chart_data and ledgers' marks to the database (ms) */
@@ -154,7 +156,7 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
     row.symbol,
     settings,
     compiled.plan,
-    evaluate ? new SessionEvaluator(compiled.plan.instantiate(1), settings.evaluation) : undefined,
+    evaluate ? sessionEvaluator(compiled.plan, settings.evaluation) : undefined,
     storedLedger(settings, row.state),
     row.status,
   );
@@ -162,14 +164,62 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
   return s;
 }
 
-/** The symbol's recent ticks, oldest first, to warm a strategy on without trading (none if the window fails). */
+/**
+ * The symbol's recent ticks, oldest first, to warm a strategy on without trading (none if the window
+ * fails). A strategy reading higher timeframes needs more time than a window holds (a daily SMA(20): 20
+ * days): it is warmed first on the stored candles before the window's oldest tick (storedWarmup).
+ */
 export async function warmupTicks(rt: Runtime, s: LiveSession): Promise<Tick[]> {
+  let recent: Tick[];
   try {
-    return (await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
+    recent = (await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
   } catch (e) {
     rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
     return [];
   }
+  if (!s.plan.warmupSeconds) return recent;
+  try {
+    return [...(await storedWarmup(rt, s, recent[0]?.ts ?? Date.now())), ...recent];
+  } catch (e) {
+    rt.log.warn({ err: e, session: s.id }, 'warm-up from stored candles failed; higher timeframes warm on live ticks');
+    return recent;
+  }
+}
+
+/** Stored candles read for a warm-up, at most (a weekly SMA(50) on minute bars: 504,000 minutes). */
+const MAX_WARMUP_CANDLES = 600_000;
+
+/**
+ * The stored candles (closed ones, at the session's candle interval, else 1 minute) that end by `before`
+ * and cover the plan's warm-up, as ticks: open, high, low and close in that order within the candle's
+ * first milliseconds, the volume on the close. A candle builder and a higher timeframe rebuild the same
+ * candle from them.
+ */
+async function storedWarmup(rt: Runtime, s: LiveSession, before: number): Promise<Tick[]> {
+  const ev = s.settings.evaluation;
+  const ms = ev.mode === 'candle' ? ev.intervalMs : INTERVALS['1m']!;
+  const interval = Object.keys(INTERVALS).find((k) => INTERVALS[k] === ms);
+  if (!interval) return [];
+  const end = Math.floor(before / ms) * ms;
+  const longest = Math.max(...s.plan.timeframes.map((t) => t.seconds));
+  // the higher timeframes' warm-up, a partly covered first bucket of the longest, and the strategy's own bars
+  const from = end - (s.plan.warmupSeconds + longest) * 1000 - (s.plan.warmup + 1) * ms;
+  const candles = await candlesRepo(rt.db.db).query(
+    s.symbol,
+    interval,
+    new Date(from),
+    new Date(end - ms),
+    MAX_WARMUP_CANDLES,
+  );
+  const ticks: Tick[] = [];
+  for (const c of candles) {
+    if (c.ts + ms > end) break;
+    ticks.push({ symbol: s.symbol, ts: c.ts, price: c.open, size: 0 });
+    ticks.push({ symbol: s.symbol, ts: c.ts + 1, price: c.high, size: 0 });
+    ticks.push({ symbol: s.symbol, ts: c.ts + 2, price: c.low, size: 0 });
+    ticks.push({ symbol: s.symbol, ts: c.ts + 3, price: c.close, size: c.volume });
+  }
+  return ticks;
 }
 
 /**

@@ -1,6 +1,6 @@
-import { forwardTestsRepo } from '@algotrade/adapters';
+import { candlesRepo, forwardTestsRepo, symbolsRepo } from '@algotrade/adapters';
 import { TOPICS } from '@algotrade/core';
-import { templateById } from '@algotrade/strategy';
+import { generateCandles, GRAPH_VERSION, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
@@ -209,6 +209,75 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
     await call(a, 'POST', `/api/forward-tests/${id}/stop`);
     expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(409);
+  });
+
+  it('warms a strategy reading a higher timeframe on the stored candles before the window, ticks or candles', async () => {
+    // buy once the daily SMA(2) is defined: two completed days, far more than a window holds
+    const node = (id: string, type: string, data = {}) => ({ id, type, data, position: { x: 0, y: 0 } });
+    const edge = (source: string, sourceHandle: string, target: string, targetHandle: string) => ({
+      id: `${source}-${target}-${targetHandle}`,
+      source,
+      sourceHandle,
+      target,
+      targetHandle,
+    });
+    const graph = {
+      version: GRAPH_VERSION,
+      nodes: [
+        node('day', 'timeframe.bar', { timeframe: '1d' }),
+        node('sma', 'indicator.sma', { period: 2 }),
+        node('zero', 'constant', { value: 0 }),
+        node('up', 'logic.greater'),
+        node('buy', 'action.buy'),
+      ],
+      edges: [
+        edge('day', 'close', 'sma', 'value'),
+        edge('sma', 'value', 'up', 'a'),
+        edge('zero', 'value', 'up', 'b'),
+        edge('up', 'value', 'buy', 'trigger'),
+      ],
+    };
+    const created = (await call(a, 'POST', '/api/strategies', { name: 'daily warm-up', graph })).json();
+    expect(created.compilationReport).toMatchObject({ ok: true, warmupSeconds: 2 * 86_400 });
+    // three days of stored one-minute candles up to the midnight before the ticks (HTFUSD only)
+    const day = 86_400_000;
+    const start = Math.floor(T0 / day) * day - 3 * day;
+    await symbolsRepo(t.rt.db.db).upsert({
+      symbol: 'HTFUSD',
+      provider: 'csv',
+      assetClass: 'crypto',
+      base: 'HTF',
+      quote: 'USD',
+      active: true,
+    });
+    await candlesRepo(t.rt.db.db).upsert('HTFUSD', '1m', generateCandles(3 * 1440, 11, start, 60_000));
+    await publishWave('HTFUSD', 2);
+    await publishWave('HTFNONE', 2);
+    await until(async () => (await t.rt.windows.latest('HTFNONE', 1)).length > 0);
+    const open = async (symbol: string, evaluation?: object) =>
+      (
+        await call(a, 'POST', '/api/forward-tests', {
+          strategyId: created.id,
+          symbol,
+          ...(evaluation ? { evaluation } : {}),
+        })
+      ).json().id as string;
+    const ticks = await open('HTFUSD');
+    const candles = await open('HTFUSD', { mode: 'candle', interval: '1m' });
+    const none = await open('HTFNONE');
+    const view = async (id: string) => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    // ticks: the first live tick completes the day before; candles: the first minute's close
+    await until(async () => {
+      await publishWave('HTFUSD', 20);
+      await publishWave('HTFNONE', 20);
+      return (await view(ticks)).position !== null && (await view(candles)).position !== null;
+    });
+    const first = (await call(a, 'GET', `/api/forward-tests/${ticks}/trades`)).json()[0];
+    expect(first).toMatchObject({ side: 'buy' });
+    expect(new Date(first.timestamp ?? first.ts).getTime()).toBeLessThan(T0 + tickNo * 1000);
+    // without stored candles the same strategy has to wait two live days
+    expect((await view(none)).position).toBeNull();
+    expect((await view(none)).trades).toBe(0);
   });
 
   it('marks a position as its session view does, whether the engine holds the session or not', async () => {

@@ -228,6 +228,15 @@ export class LiveSession {
  * each closed candle (candle mode). Runs in the engine's thread or in a runner worker thread; both give
  * the same fired actions for the same ticks.
  */
+/** A one-bar evaluator of `plan` for a session: bars are the session's candles, or its ticks. */
+export function sessionEvaluator(plan: CompiledPlan, evaluation: SessionSettings['evaluation']): SessionEvaluator {
+  // a higher timeframe's bar completes with the candle that closes it; ticks have no interval
+  return new SessionEvaluator(
+    plan.instantiate(1, evaluation.mode === 'candle' ? evaluation.intervalMs / 1000 : 0),
+    evaluation,
+  );
+}
+
 export class SessionEvaluator implements Evaluator {
   private cStart = -1;
   private cOpen = 0;

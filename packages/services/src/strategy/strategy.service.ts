@@ -124,7 +124,14 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           }
           if (bars.some((b) => !Number.isFinite(b.ts)))
             throw new AppError('VALIDATION_FAILED', 'candles[].ts must be epoch ms or ISO-8601');
-          return { ok: true, errors: [], warnings: report.warnings, warmup: report.warmup, ...previewPlan(plan, bars) };
+          return {
+            ok: true,
+            errors: [],
+            warnings: report.warnings,
+            warmup: report.warmup,
+            warmupSeconds: report.warmupSeconds,
+            ...previewPlan(plan, bars),
+          };
         },
       );
       r.get('/', { schema: { tags: ['strategy'] } }, async (req) => repo.list(userOf(req).id));

@@ -1,6 +1,20 @@
 import { BAR_SLOTS } from '../types.ts';
 import { define, num } from './helpers.ts';
 
+/** The higher timeframes a strategy can read, in seconds. */
+export const TIMEFRAMES: Readonly<Record<string, number>> = {
+  '5m': 300,
+  '15m': 900,
+  '30m': 1800,
+  '1h': 3600,
+  '2h': 7200,
+  '4h': 14_400,
+  '6h': 21_600,
+  '12h': 43_200,
+  '1d': 86_400,
+  '1w': 604_800,
+};
+
 const price = (field: keyof typeof BAR_SLOTS, label: string) =>
   define({
     type: `price.${field}`,
@@ -31,6 +45,7 @@ export const sourceNodes = [
     outputs: [num('value')],
     params: [{ name: 'value', type: 'number', default: 0, min: -1e12, max: 1e12 }],
     warmup: () => 0,
+    timeless: true,
     create: (p, io) => {
       const o = io.outputs[0]!;
       const k = p.value as number;
@@ -58,5 +73,21 @@ export const sourceNodes = [
         for (let j = 0; j < n; j++) out[j] = (t[j]! % 86_400) / 3600;
       };
     },
+  }),
+  define({
+    type: 'timeframe.bar',
+    version: 1,
+    category: 'source',
+    label: 'Higher timeframe',
+    description:
+      "The last completed bar of a higher timeframe (e.g. 1d on minute bars), built from the strategy's bars; " +
+      'indicators fed by it run on those bars. A bar completes with the strategy bar that closes it, never before.',
+    inputs: [],
+    outputs: [num('open'), num('high'), num('low'), num('close'), num('volume')],
+    params: [{ name: 'timeframe', type: 'enum', default: '1h', values: Object.keys(TIMEFRAMES) }],
+    warmup: () => 0,
+    timeframe: (p) => TIMEFRAMES[p.timeframe as string]!,
+    convention:
+      'UTC buckets (weeks from Monday 00:00); a bucket completes at the bar whose close reaches its end, or at the first bar of a later bucket',
   }),
 ];
