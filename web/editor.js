@@ -570,10 +570,17 @@ export async function editorView(c, id) {
   const optimise = (/** @type {'sweep' | 'walk-forward'} */ kind) => async (/** @type {HTMLFormElement} */ form) => {
     const f = fields(form);
     const label = kind === 'sweep' ? 'Sweep' : 'Walk-forward';
-    const grid = parseSweep(f.grid ?? '', graph, types);
+    const sample = Number(f.sample) || 0;
+    const grid = parseSweep(f.grid ?? '', graph, types, sample);
     if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
     if (!(await readyToRun())) return;
-    const body = { strategyId: id, ...runBody(f, kind), params: grid.params, rankBy: f.rankBy };
+    const body = {
+      strategyId: id,
+      ...runBody(f, kind),
+      params: grid.params,
+      rankBy: f.rankBy,
+      ...(sample ? { sample: { count: sample } } : {}),
+    };
     if (kind === 'sweep') {
       const r = await attempt(() => c.api.post('/api/backtests/sweep', body));
       if (r) c.go(`#/sweeps/${r.sweepId}`);
@@ -764,8 +771,9 @@ export async function editorView(c, id) {
           name: 'grid',
           class: 'grid-input',
           value: suggestSweep(graph, types),
-          placeholder: 'node.param=value,value; …',
+          placeholder: 'node.param=value,value; node.param=low..high:step',
           'aria-label': 'parameter grid',
+          title: 'values (5,10,20) or a range (5..50, 20..200:5)',
         }),
         symbolSelect(),
         intervalSelect('interval', '1d'),
@@ -780,6 +788,17 @@ export async function editorView(c, id) {
           ),
         ),
         options('sweep'),
+        h(
+          'details',
+          { class: 'options' },
+          h('summary', null, 'random search'),
+          h(
+            'label',
+            { title: 'run this many points of the grid, drawn at random (grids of any size); empty: every point' },
+            'points ',
+            h('input', { name: 'sample', type: 'number', min: 1, max: 500, 'aria-label': 'random sample size' }),
+          ),
+        ),
         h(
           'details',
           { class: 'options' },

@@ -186,15 +186,19 @@ export function errorsByNode(graph, report) {
 /** The API's limit on one sweep's combinations. */
 export const MAX_SWEEP = 500;
 
+/** A range as typed: `2..30` (step 1) or `0.5..3:0.5`. */
+const RANGE = /^(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?))?$/;
+
 /**
- * A sweep grid as typed, `fast.period=5,10,15; slow.period=20,30`, read into the API's `params`
- * (`{"fast.period":[5,10,15], ...}`), each value checked against its node's parameter schema, the grid
- * no larger than the API takes.
- * @param {string} textIn @param {Graph} graph @param {Map<string, NodeType>} types
- * @returns {{ params: Record<string, (number | string)[]>, combinations: number, error?: undefined } | { error: string, params?: undefined }}
+ * A sweep grid as typed, `fast.period=5,10,15; slow.period=20..200:5`, read into the API's `params`
+ * (`{"fast.period":[5,10,15], "slow.period":{"from":20,"to":200,"step":5}}`), each value (a range's
+ * ends) checked against its node's parameter schema. The grid is no larger than the API runs whole,
+ * unless `sample` points of it are to be drawn at random.
+ * @param {string} textIn @param {Graph} graph @param {Map<string, NodeType>} types @param {number} [sample]
+ * @returns {{ params: Record<string, (number | string)[] | {from: number, to: number, step: number}>, combinations: number, error?: undefined } | { error: string, params?: undefined }}
  */
-export function parseSweep(textIn, graph, types) {
-  /** @type {Record<string, (number | string)[]>} */
+export function parseSweep(textIn, graph, types, sample = 0) {
+  /** @type {Record<string, (number | string)[] | {from: number, to: number, step: number}>} */
   const params = {};
   const parts = textIn
     .split(/[;\n]/)
@@ -210,18 +214,32 @@ export function parseSweep(textIn, graph, types) {
     if (!node) return { error: `"${part}": there is no node ${nodeId}` };
     const schema = types.get(node.type)?.params.properties?.[param];
     if (!schema) return { error: `"${part}": ${nodeId} has no parameter ${param}` };
+    const key = `${nodeId}.${param}`;
+    if (params[key]) return { error: `${key} is named twice` };
+    const range = RANGE.exec(list.trim());
+    if (range) {
+      const [from, to, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
+      for (const end of [range[1] ?? '', range[2] ?? '']) {
+        const r = readParam(schema, end);
+        if (r.error) return { error: `${key}: "${end}" must be ${r.error}` };
+      }
+      if (!(to >= from) || !(step > 0)) return { error: `${key}: a range goes from low to high by a step above 0` };
+      params[key] = { from, to, step };
+      combinations *= Math.floor((to - from) / step + 1e-9) + 1;
+      continue;
+    }
     const values = [];
     for (const raw of list.split(',').map((v) => v.trim())) {
       const r = readParam(schema, raw);
       if (r.error) return { error: `${nodeId}.${param}: "${raw}" must be ${r.error}` };
       values.push(/** @type {number | string} */ (r.value));
     }
-    const key = `${nodeId}.${param}`;
-    if (params[key]) return { error: `${key} is named twice` };
-    params[key] = [...new Set(values)];
-    combinations *= params[key].length;
+    const unique = [...new Set(values)];
+    params[key] = unique;
+    combinations *= unique.length;
   }
-  if (combinations > MAX_SWEEP) return { error: `${combinations} combinations; at most ${MAX_SWEEP}` };
+  if (combinations > MAX_SWEEP && !sample)
+    return { error: `${combinations} combinations; at most ${MAX_SWEEP}, or a random sample of them` };
   return { params, combinations };
 }
 

@@ -728,6 +728,9 @@ export async function sweepView(c, id) {
   const show = (/** @type {any} */ r) => {
     head.replaceChildren(
       h('p', null, `${r.done} of ${r.total} backtests done, ranked by ${r.rankBy}`),
+      r.sample
+        ? h('p', { class: 'muted' }, `Random search: ${r.sample.count} of ${r.sample.of} points, seed ${r.sample.seed}`)
+        : '',
       r.progress < 1 ? progressBar(r.progress) : '',
     );
     body.replaceChildren(

@@ -206,8 +206,16 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(parseSweep('fast.period=5; fast.period=6', g, types).error).toMatch(/named twice/);
     const many = Array.from({ length: 23 }, (_, i) => i + 1).join(',');
     expect(parseSweep(`fast.period=${many}; slow.period=${many}`, g, types).error).toBe(
-      `529 combinations; at most ${MAX_SWEEP}`,
+      `529 combinations; at most ${MAX_SWEEP}, or a random sample of them`,
     );
+    // ranges, whole or stepped; a grid of any size once a sample is asked for
+    expect(parseSweep('fast.period=2..30; slow.period=35..200:5', g, types, 20)).toEqual({
+      params: { 'fast.period': { from: 2, to: 30, step: 1 }, 'slow.period': { from: 35, to: 200, step: 5 } },
+      combinations: 29 * 34,
+    });
+    expect(parseSweep('fast.period=2..30; slow.period=35..200:5', g, types).error).toMatch(/986 combinations/);
+    expect(parseSweep('fast.period=0..30', g, types, 5).error).toBe('fast.period: "0" must be at least 1');
+    expect(parseSweep('fast.period=30..2', g, types, 5).error).toMatch(/from low to high/);
   });
 
   it('places nodes that have no position by depth, and keeps the positions a graph has', () => {

@@ -456,6 +456,31 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
   });
 
+  it('searches a grid too large to run whole at random: ranges, a number of points', async () => {
+    const sid = (await api('/api/strategies'))[0].id;
+    location.hash = `#/strategies/${sid}`;
+    const form = await until(
+      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
+      'the editor',
+    );
+    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=2..30; slow.period=35..200:5');
+    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    form.requestSubmit();
+    await until(
+      () =>
+        $$('.toast').find((t) => t.textContent === 'Sweep: 986 combinations; at most 500, or a random sample of them'),
+      'the refusal',
+    );
+    type(form.querySelector<HTMLInputElement>('input[name=sample]'), '5');
+    form.requestSubmit();
+    await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the sweep page');
+    await until(() => $$('main tbody tr').length === 5 && !$('main .progress'), 'five ranked', 60_000);
+    const s = await api(`/api/backtests/sweeps/${location.hash.split('/')[2]}`);
+    expect(text('main p.muted')).toBe(`Random search: 5 of 986 points, seed ${s.sample.seed}`);
+    for (const x of s.ranked) expect(x.combo['slow.period'] % 5).toBe(0);
+  });
+
   it('runs a walk-forward from the same grid and shows each fold beside the chained out-of-sample result', async () => {
     const sid = (await api('/api/strategies'))[0].id;
     location.hash = `#/strategies/${sid}`;

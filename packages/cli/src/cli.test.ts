@@ -122,6 +122,20 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
   });
 
+  it('walk-forward --sample searches a large grid at random: as many points as asked, the same for the seed', async () => {
+    const args = wf('--grid', 'fast.period=2..40; slow.period=30..200:2', '--folds', '3', '--json');
+    // 39 × 86 = 3,354 points: more than a whole grid may have here
+    expect((await cli(...args)).stderr).toMatch(/^error: --grid: the grid has 3354 combinations; at most 1000/);
+    const one = JSON.parse((await cli(...args, '--sample', '8', '--seed', '4')).stdout);
+    const two = JSON.parse((await cli(...args, '--sample', '8', '--seed', '4')).stdout);
+    expect(one.folds.map((f: { chosen: object }) => f.chosen)).toEqual(
+      two.folds.map((f: { chosen: object }) => f.chosen),
+    );
+    const text = await cli(...args.filter((a) => a !== '--json'), '--sample', '8');
+    expect(text.stderr).toMatch(/2148 bars, 8 combinations, 35 backtests in \d+ ms/);
+    for (const f of one.folds) expect(f.chosen['slow.period'] % 2).toBe(0);
+  });
+
   it('backtests a portfolio of files: each with its share, the legs and their correlation printed, --json the sum', async () => {
     const args = [
       'backtest',

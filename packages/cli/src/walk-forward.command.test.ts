@@ -17,9 +17,9 @@ describe('a grid as typed on the command line', () => {
     expect(() => parseGrid('')).toThrow(/names no parameter/);
     expect(() => parseGrid('period=5')).toThrow(/"period=5" is not node.param=value/);
     expect(() => parseGrid('a.b=1; a.b=2')).toThrow(/names a.b twice/);
-    expect(() => parseGrid('a.b=5..1')).toThrow(/"5..1" is not a range/);
-    expect(() => parseGrid('a.b=1..2:0')).toThrow(/is not a range/);
-    expect(() => parseGrid('a.b=1..100000')).toThrow(/more than 1,000 values/);
+    expect(() => parseGrid('a.b=5..1')).toThrow(/a.b: a range needs from <= to and a step above 0/);
+    expect(() => parseGrid('a.b=1..2:0')).toThrow(/a range needs from <= to and a step above 0/);
+    expect(() => parseGrid('a.b=1..100000')).toThrow(/a.b: the range gives 100000 values; at most 10000/);
     expect(() => parseGrid('a.b=,')).toThrow(/a.b has no values/);
   });
 });

@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import {
+  comboVariants,
   foldsTable,
   gridVariants,
+  rangeValues,
+  sampleGrid,
   inlineRunner,
   RANK_BY,
   renderReport,
@@ -22,6 +25,8 @@ const SPEC = {
   oos: 'string',
   anchored: 'boolean',
   'rank-by': 'string',
+  sample: 'string',
+  seed: 'string',
   report: 'string',
   json: 'boolean',
 } as const;
@@ -29,7 +34,7 @@ const SPEC = {
 const USAGE =
   'usage: algotrade walk-forward --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
-  `         [--rank-by ${RANK_BY.join('|')}] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
+  `         [--rank-by ${RANK_BY.join('|')}] [--sample 200 [--seed 1]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--report out.html] [--json]';
 
@@ -53,12 +58,14 @@ export function parseGrid(text: string): ParamGrid {
     for (const raw of m[2]!.split(',').map((v) => v.trim())) {
       const range = /^(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)(?:\s*:\s*([\d.]+))?$/.exec(raw);
       if (range) {
-        const [a, b, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
-        if (![a, b, step].every(Number.isFinite) || step <= 0 || b < a)
-          throw new UsageError(`--grid: "${raw}" is not a range from..to:step with from <= to and step > 0`);
-        if ((b - a) / step > 1000) throw new UsageError(`--grid: "${raw}" has more than 1,000 values`);
-        // counted in steps, so 0.1 steps do not drift
-        for (let i = 0; a + i * step <= b + 1e-9; i++) values.push(Number((a + i * step).toPrecision(12)));
+        const [from, to, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
+        if (![from, to, step].every(Number.isFinite))
+          throw new UsageError(`--grid: "${raw}" is not a range from..to:step`);
+        try {
+          values.push(...rangeValues(key, { from, to, step }));
+        } catch (e) {
+          throw new UsageError(`--grid: ${(e as Error).message}`);
+        }
       } else if (raw !== '') values.push(Number.isFinite(Number(raw)) ? Number(raw) : raw);
     }
     if (!values.length) throw new UsageError(`--grid: ${key} has no values`);
@@ -100,7 +107,14 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   const { strategy, cols, data, asset } = loaded;
   let variants;
   try {
-    variants = gridVariants(loaded.graph as Graph, grid, 1000);
+    // a random search: that many points of the grid, drawn with the seed (1 unless given)
+    variants =
+      flags.sample === undefined
+        ? gridVariants(loaded.graph as Graph, grid, 1000)
+        : comboVariants(
+            loaded.graph as Graph,
+            sampleGrid(grid, int(flags.sample, 'sample', 0, 1, 1000), int(flags.seed, 'seed', 1, 0, 0xffffffff)),
+          );
   } catch (e) {
     throw new UsageError(`--grid: ${(e as Error).message}`);
   }

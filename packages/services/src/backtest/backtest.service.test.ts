@@ -149,6 +149,68 @@ describe('backtest service', () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it('searches a grid too large to run at random: ranges, a seeded sample, the same points again for the seed', async () => {
+    const body = {
+      graph: templateById('sma-crossover')!.graph,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      params: { 'fast.period': { from: 2, to: 30, step: 1 }, 'slow.period': { from: 35, to: 200, step: 5 } },
+      rankBy: 'sharpe',
+    };
+    // 29 × 34 = 986 points: more than a sweep runs, so it says how to search them
+    const whole = await call(a, 'POST', '/api/backtests/sweep', body);
+    expect(whole.statusCode).toBe(400);
+    expect(whole.json().error.message).toMatch(/986 combinations; at most 500 \(or ask for a random sample/);
+    const r = await call(a, 'POST', '/api/backtests/sweep', { ...body, sample: { count: 12 } });
+    expect(r.statusCode).toBe(202);
+    const { sweepId, jobs, sample } = r.json();
+    expect(jobs).toBe(12);
+    expect(sample).toMatchObject({ count: 12, of: 986, seed: expect.any(Number) });
+    await until(async () => (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json().done === 12);
+    const s = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json();
+    expect(s.sample).toEqual(sample);
+    const combos = s.ranked.map((x: { combo: object }) => JSON.stringify(x.combo));
+    expect(new Set(combos).size).toBe(12);
+    for (const x of s.ranked) {
+      expect(x.combo['fast.period']).toBeGreaterThanOrEqual(2);
+      expect(x.combo['slow.period'] % 5).toBe(0);
+    }
+    // the seed it chose draws the same points again
+    const again = await call(a, 'POST', '/api/backtests/sweep', { ...body, sample: { count: 12, seed: sample.seed } });
+    await until(async () => (await call(a, 'GET', `/api/backtests/sweeps/${again.json().sweepId}`)).json().done === 12);
+    const s2 = (await call(a, 'GET', `/api/backtests/sweeps/${again.json().sweepId}`)).json();
+    expect(s2.ranked.map((x: { combo: object }) => JSON.stringify(x.combo)).sort()).toEqual([...combos].sort());
+    expect(s2.ranked.map((x: { sharpe: number }) => x.sharpe)).toEqual(
+      s.ranked.map((x: { sharpe: number }) => x.sharpe),
+    );
+    // a walk-forward searches the same way
+    const wf = await call(a, 'POST', '/api/backtests/walk-forward', {
+      ...body,
+      folds: 3,
+      sample: { count: 6, seed: 5 },
+    });
+    expect(wf.statusCode).toBe(202);
+    expect(wf.json()).toMatchObject({ combinations: 6, backtests: 6 * 4 + 3, sample: { count: 6, seed: 5, of: 986 } });
+    await waitDone(a, wf.json().id);
+    const picked = (await call(a, 'GET', `/api/backtests/${wf.json().id}/walk-forward`)).json();
+    const row = (await call(a, 'GET', `/api/backtests/${wf.json().id}`)).json();
+    expect(row.parameters.walkForward.combos).toHaveLength(6);
+    const drawn = row.parameters.walkForward.combos.map((c: object) => JSON.stringify(c));
+    for (const f of picked.folds) expect(drawn).toContain(JSON.stringify(f.chosen));
+    // ranges that make no sense are 400s naming the key
+    for (const params of [
+      { 'fast.period': { from: 10, to: 2, step: 1 } },
+      { 'fast.period': { from: 1, to: 100_000, step: 1 } },
+      { 'fast.period': { from: 1, to: 5, step: 0 } },
+      { 'fast.period': { from: 1, to: 5 } },
+    ]) {
+      const bad = await call(a, 'POST', '/api/backtests/sweep', { ...body, params, sample: { count: 3 } });
+      expect(bad.statusCode, JSON.stringify(params)).toBe(400);
+    }
+    expect((await call(a, 'POST', '/api/backtests/sweep', { ...body, sample: { count: 501 } })).statusCode).toBe(400);
+  });
+
   it('runs a walk-forward: picks in sample, tests out of sample, chains the windows into one result', async () => {
     const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
     const body = {

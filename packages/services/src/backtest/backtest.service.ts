@@ -1,21 +1,26 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { AppError, notFound } from '@algotrade/core';
 import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@algotrade/adapters';
 import {
+  comboVariants,
   compileGraph,
   EnginePool,
+  expandGrid,
   foldsTable,
   gridSize,
   gridVariants,
   legsTable,
   normaliseWeights,
   RANK_BY,
+  sampleGrid,
   scoreOf,
   normaliseGraph,
   GraphSchema,
   renderReport,
   toColumns,
+  type Combo,
   type Graph,
+  type ParamGrid,
 } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -45,17 +50,33 @@ const Base = {
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
 };
 const CreateBody = z.strictObject(Base);
+const Finite = z.number().finite();
+/** a key's values: a list, or a range `{from, to, step}` (a random sample then picks among its values) */
 const Grid = z.record(
   z.string().regex(/^[^.]+\.[^.]+$/, 'keys look like "nodeId.param"'),
-  z
-    .array(z.union([z.number(), z.string()]))
-    .min(1)
-    .max(100),
+  z.union([
+    z
+      .array(z.union([z.number(), z.string()]))
+      .min(1)
+      .max(100),
+    z.strictObject({ from: Finite, to: Finite, step: Finite.positive() }),
+  ]),
 );
-const SweepBody = z.strictObject({ ...Base, params: Grid, rankBy: z.enum(RANK_BY).default('sharpe') });
+/** a random search: this many distinct points of the grid, drawn with the seed (one is chosen and returned if absent) */
+const Sample = z.strictObject({
+  count: z.number().int().min(1).max(500),
+  seed: z.number().int().min(0).max(0xffffffff).optional(),
+});
+const SweepBody = z.strictObject({
+  ...Base,
+  params: Grid,
+  sample: Sample.optional(),
+  rankBy: z.enum(RANK_BY).default('sharpe'),
+});
 const WalkForwardBody = z.strictObject({
   ...Base,
   params: Grid,
+  sample: Sample.optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
   folds: z.number().int().min(2).max(20).default(5),
   outOfSamplePct: z.number().min(5).max(50).default(25),
@@ -78,6 +99,23 @@ const PortfolioBody = z
     path: ['weights'],
   });
 const MAX_SWEEP = 500;
+
+/** A sweep's or walk-forward's grid, its ranges written out as values. */
+const gridOf = (b: { params: Parameters<typeof expandGrid>[0] }) => expandGrid(b.params);
+
+/**
+ * The points a random search runs (none asked: the whole grid) and what to record of it: how many of
+ * how many, and the seed that draws them again.
+ */
+function pointsOf(
+  grid: ParamGrid,
+  asked: { count: number; seed?: number } | undefined,
+): { combos?: Combo[]; sample?: { count: number; seed: number; of: number } } {
+  if (!asked) return {};
+  const seed = asked.seed ?? randomInt(0, 0xffffffff);
+  const combos = sampleGrid(grid, asked.count, seed);
+  return { combos, sample: { count: combos.length, seed, of: gridSize(grid) } };
+}
 /** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
 const MAX_WALK_FORWARD_RUNS = 5_000;
 
@@ -207,14 +245,18 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/sweep', { schema: { tags: ['backtest'], body: SweepBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
-        const variants = gridVariants(graph, req.body.params, MAX_SWEEP);
+        const grid = gridOf(req.body);
+        const { combos, sample } = pointsOf(grid, req.body.sample);
+        const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
         const sweepId = randomUUID();
         const ids: string[] = [];
         for (const { graph: g, combo } of variants) {
-          const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy };
+          const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) };
           ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
         }
-        return reply.status(202).send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy });
+        return reply
+          .status(202)
+          .send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) });
       });
 
       r.get('/sweeps/:id', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
@@ -231,9 +273,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             [rankBy]: x.metrics?.[rankBy] ?? null,
             metrics: x.metrics,
           }));
+        const sample = rows[0]!.parameters.sample;
         return {
           sweepId: req.params.id,
           rankBy,
+          ...(sample ? { sample } : {}),
           total: rows.length,
           done: done.length,
           progress:
@@ -245,20 +289,33 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
-        const { params, rankBy, folds, outOfSamplePct, anchored } = req.body;
-        const combinations = gridSize(params);
+        const { rankBy, folds, outOfSamplePct, anchored } = req.body;
+        const grid = gridOf(req.body);
+        const { combos, sample } = pointsOf(grid, req.body.sample);
+        const combinations = combos ? combos.length : gridSize(grid);
         const backtests = combinations * (folds + 1) + folds;
         if (backtests > MAX_WALK_FORWARD_RUNS)
           throw new AppError(
             'VALIDATION_FAILED',
             `${combinations} combinations over ${folds} folds make ${backtests} backtests; at most ${MAX_WALK_FORWARD_RUNS}`,
           );
-        gridVariants(graph, params, MAX_SWEEP); // every combination compiles, or a 400 now rather than a failed job
+        // every combination compiles, or a 400 now rather than a failed job
+        if (combos) comboVariants(graph, combos);
+        else gridVariants(graph, grid, MAX_SWEEP);
         const row = await enqueue(user.id, source, graph, req.body, {
           ...paramsOf(req.body),
-          walkForward: { grid: params, rankBy, folds, outOfSamplePct, anchored },
+          // a random search keeps its points (and the ranges as typed), not the whole grid written out
+          walkForward: {
+            ...(combos ? { params: req.body.params, combos, sample } : { grid }),
+            rankBy,
+            folds,
+            outOfSamplePct,
+            anchored,
+          },
         });
-        return reply.status(202).send({ id: row.id, status: 'queued', combinations, folds, backtests });
+        return reply
+          .status(202)
+          .send({ id: row.id, status: 'queued', combinations, folds, backtests, ...(sample ? { sample } : {}) });
       });
 
       r.post('/portfolio', { schema: { tags: ['backtest'], body: PortfolioBody } }, async (req, reply) => {

@@ -9,6 +9,7 @@ import {
 } from '@algotrade/adapters';
 import {
   compileGraph,
+  comboVariants,
   gridVariants,
   barSecondsOf,
   firstTradingBar,
@@ -22,6 +23,7 @@ import {
   WalkForwardCancelled,
   type EnginePool,
   type Graph,
+  type Combo,
   type ParamGrid,
   type WalkForwardSpec,
 } from '@algotrade/strategy';
@@ -204,11 +206,12 @@ async function runWalkForward(
   graph: Graph,
   bars: ReturnType<typeof toColumns>,
   options: Options,
-  spec: WalkForwardSpec & { grid: ParamGrid },
+  spec: WalkForwardSpec & ({ grid: ParamGrid; combos?: undefined } | { combos: Combo[] }),
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
 ) {
-  const variants = gridVariants(graph, spec.grid, Infinity);
+  // a random search's points as drawn when it was asked for, else the whole grid
+  const variants = spec.combos ? comboVariants(graph, spec.combos) : gridVariants(graph, spec.grid, Infinity);
   const run = pool ? poolRunner(pool) : inlineRunner(true);
   try {
     return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);
