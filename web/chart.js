@@ -145,3 +145,101 @@ export function lineChart(o) {
     `<g transform="translate(${pad.l},${pad.t})">${paths}${marks}</g></svg>`
   );
 }
+
+/**
+ * A sweep's two parameters as a grid: x and y the keys with the most distinct values (ties: the order
+ * the keys come in), each cell the best value of `rankBy` among the combinations there (over every
+ * other parameter's values, when there are more than two), null where none has a value. Values sorted,
+ * numbers as numbers.
+ * @param {{ combo?: Record<string, number | string>, [k: string]: unknown }[]} ranked @param {string} rankBy
+ * @returns {{ x: string, y: string | null, xs: (number | string)[], ys: (number | string)[], cells: (number | null)[][], others: string[] } | null}
+ */
+export function sweepGrid(ranked, rankBy) {
+  const keys = [...new Set(ranked.flatMap((r) => Object.keys(r.combo ?? {})))];
+  if (!keys.length) return null;
+  /** @param {string} k */
+  const valuesOf = (k) =>
+    [...new Set(ranked.map((r) => r.combo?.[k]).filter((v) => v !== undefined))].sort((a, b) =>
+      typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b)),
+    );
+  const byCount = [...keys].sort((a, b) => valuesOf(b).length - valuesOf(a).length);
+  const x = /** @type {string} */ (byCount[0]);
+  const y = byCount[1] ?? null;
+  const xs = /** @type {(number | string)[]} */ (valuesOf(x));
+  const ys = /** @type {(number | string)[]} */ (y ? valuesOf(y) : ['']);
+  /** @type {(number | null)[][]} */
+  const cells = ys.map(() => xs.map(() => null));
+  for (const r of ranked) {
+    const v = r[rankBy];
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    const i = xs.indexOf(/** @type {number | string} */ (r.combo?.[x]));
+    const j = y ? ys.indexOf(/** @type {number | string} */ (r.combo?.[y])) : 0;
+    if (i < 0 || j < 0) continue;
+    const row = /** @type {(number | null)[]} */ (cells[j]);
+    const cur = row[i];
+    if (cur === null || cur === undefined || v > cur) row[i] = v;
+  }
+  return { x, y, xs, ys, cells, others: keys.filter((k) => k !== x && k !== y) };
+}
+
+/**
+ * A heatmap as SVG text: one cell per (x, y), red (the lowest value) through pale yellow to green (the
+ * highest), grey where there is no value; each cell's value in its title, and written in it when the
+ * cells are wide enough. @param {{ xs: (number | string)[], ys: (number | string)[], cells: (number | null)[][], xLabel: string, yLabel: string, title?: string, width?: number }} o
+ */
+export function heatmap(o) {
+  const width = o.width ?? 720;
+  const pad = { l: 90, r: 12, t: o.title ? 26 : 8, b: 40 };
+  const w = width - pad.l - pad.r;
+  const cw = w / Math.max(1, o.xs.length);
+  const ch = Math.max(14, Math.min(36, 320 / Math.max(1, o.ys.length)));
+  const height = pad.t + ch * o.ys.length + pad.b;
+  const range = extent(o.cells.flat());
+  /** @param {number} v */
+  const color = (v) => {
+    const t = range && range.max > range.min ? (v - range.min) / (range.max - range.min) : 0.5;
+    // red (215,48,39) -> pale yellow (255,255,191) -> green (26,152,80), as ColorBrewer's RdYlGn
+    const [a, b, u] = t < 0.5 ? [[215, 48, 39], [255, 255, 191], t * 2] : [[255, 255, 191], [26, 152, 80], t * 2 - 1];
+    return `rgb(${a.map((c, k) => Math.round(c + /** @type {number} */ (b[k] - c) * u)).join(',')})`;
+  };
+  const rects = o.ys
+    .map((yv, j) =>
+      o.xs
+        .map((xv, i) => {
+          const v = o.cells[j]?.[i];
+          const has = typeof v === 'number' && Number.isFinite(v);
+          const label = `${o.xLabel}=${xv}${o.yLabel ? `, ${o.yLabel}=${yv}` : ''}: ${has ? fmt(v) : 'no value'}`;
+          const text =
+            has && cw >= 44
+              ? `<text x="${(i + 0.5) * cw}" y="${(j + 0.5) * ch + 4}" text-anchor="middle" class="heat-value">${esc(fmt(Number(v.toPrecision(3))))}</text>`
+              : '';
+          return `<rect x="${i * cw}" y="${j * ch}" width="${cw}" height="${ch}" fill="${has ? color(v) : '#e5e7eb'}" class="heat-cell"><title>${esc(label)}</title></rect>${text}`;
+        })
+        .join(''),
+    )
+    .join('');
+  const step = Math.max(1, Math.ceil(o.xs.length / Math.floor(w / 40)));
+  const xTicks = o.xs
+    .map((xv, i) =>
+      i % step === 0
+        ? `<text x="${pad.l + (i + 0.5) * cw}" y="${pad.t + ch * o.ys.length + 14}" text-anchor="middle" class="chart-axis">${esc(String(xv))}</text>`
+        : '',
+    )
+    .join('');
+  const yStep = Math.max(1, Math.ceil(14 / ch));
+  const yTicks = o.ys
+    .map((yv, j) =>
+      j % yStep === 0
+        ? `<text x="${pad.l - 6}" y="${pad.t + (j + 0.5) * ch + 4}" text-anchor="end" class="chart-axis">${esc(String(yv))}</text>`
+        : '',
+    )
+    .join('');
+  const title = o.title ? `<text x="${pad.l}" y="16" class="chart-title">${esc(o.title)}</text>` : '';
+  const labels =
+    `<text x="${pad.l + w / 2}" y="${height - 6}" text-anchor="middle" class="chart-axis">${esc(o.xLabel)}</text>` +
+    (o.yLabel ? `<text x="8" y="${pad.t - 4}" class="chart-axis">${esc(o.yLabel)}</text>` : '');
+  return (
+    `<svg viewBox="0 0 ${width} ${height}" class="chart heatmap" role="img">${title}${labels}${xTicks}${yTicks}` +
+    `<g transform="translate(${pad.l},${pad.t})">${rects}</g></svg>`
+  );
+}

@@ -3,7 +3,7 @@
  * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
-import { drawdownPct, lineChart, returnCurve } from './chart.js';
+import { drawdownPct, heatmap, lineChart, returnCurve, sweepGrid } from './chart.js';
 import { attempt, h, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 
@@ -720,6 +720,7 @@ export async function sessionView(c, id) {
 export async function sweepView(c, id) {
   const enc = encodeURIComponent(id);
   const head = h('div');
+  const map = h('div');
   const body = h('div');
   const combo = (/** @type {Record<string, unknown>} */ x) =>
     Object.entries(x ?? {})
@@ -732,6 +733,22 @@ export async function sweepView(c, id) {
         ? h('p', { class: 'muted' }, `Random search: ${r.sample.count} of ${r.sample.of} points, seed ${r.sample.seed}`)
         : '',
       r.progress < 1 ? progressBar(r.progress) : '',
+    );
+    // the measure over the two parameters with the most values, as a heatmap (from two finished points)
+    const g = r.ranked.length > 1 ? sweepGrid(r.ranked, r.rankBy) : null;
+    map.replaceChildren(
+      g && g.xs.length * g.ys.length > 1
+        ? svgBox(
+            heatmap({
+              xs: g.xs,
+              ys: g.ys,
+              cells: g.cells,
+              xLabel: g.x,
+              yLabel: g.y ?? '',
+              title: `${r.rankBy} by ${g.y ? `${g.x} and ${g.y}` : g.x}${g.others.length ? ` (the best over ${g.others.join(', ')})` : ''}`,
+            }),
+          )
+        : '',
     );
     body.replaceChildren(
       table(
@@ -787,5 +804,5 @@ export async function sweepView(c, id) {
       if (!stopped && r.progress < 1) await refresh();
     }
   })();
-  return h('section', null, h('h1', null, 'Sweep'), head, body);
+  return h('section', null, h('h1', null, 'Sweep'), head, map, body);
 }

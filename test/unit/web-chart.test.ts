@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
-import { drawdownPct, extent, lineChart, linePath, returnCurve } from '../../web/chart.js';
+import { drawdownPct, extent, heatmap, lineChart, linePath, returnCurve, sweepGrid } from '../../web/chart.js';
 import { backtestingPy, googBars } from '../helpers/goog.ts';
 
 describe("the browser app's charts (web/chart.js)", () => {
@@ -54,5 +54,66 @@ describe('return curves for comparing runs', () => {
   it('are empty without a first value to measure from', () => {
     expect(returnCurve([])).toEqual([]);
     expect(returnCurve([0, 5])).toEqual([]);
+  });
+});
+
+describe('sweep heatmaps', () => {
+  it("lays a sweep's ranking out as a grid of its two busiest parameters, the best over the rest", () => {
+    const ranked = [
+      { combo: { 'f.period': 5, 's.period': 30, 'b.amount': 50 }, sharpe: 0.4 },
+      { combo: { 'f.period': 5, 's.period': 30, 'b.amount': 100 }, sharpe: 0.9 },
+      { combo: { 'f.period': 10, 's.period': 30, 'b.amount': 50 }, sharpe: -0.2 },
+      { combo: { 'f.period': 20, 's.period': 30, 'b.amount': 50 }, sharpe: null },
+      { combo: { 'f.period': 5, 's.period': 60, 'b.amount': 50 }, sharpe: 1.5 },
+      { combo: { 'f.period': 20, 's.period': 60, 'b.amount': 100 }, sharpe: 0.1 },
+    ];
+    expect(sweepGrid(ranked, 'sharpe')).toEqual({
+      x: 'f.period',
+      y: 's.period',
+      xs: [5, 10, 20],
+      ys: [30, 60],
+      cells: [
+        [0.9, -0.2, null], // 5 / 30: the better of the two amounts; 20 / 30: no Sharpe
+        [1.5, null, 0.1], // 10 / 60: not run
+      ],
+      others: ['b.amount'],
+    });
+    // one parameter: one row
+    expect(
+      sweepGrid(
+        [
+          { combo: { 'a.b': 2 }, x: 1 },
+          { combo: { 'a.b': 1 }, x: 3 },
+        ],
+        'x',
+      ),
+    ).toMatchObject({
+      x: 'a.b',
+      y: null,
+      xs: [1, 2],
+      cells: [[3, 1]],
+    });
+  });
+
+  it('colours a heatmap from red (lowest) to green (highest), grey where there is no value, each cell titled', () => {
+    const svg = heatmap({
+      xs: [5, 10],
+      ys: [30, 60],
+      cells: [
+        [1, 3],
+        [null, 2],
+      ],
+      xLabel: 'fast<x>',
+      yLabel: 'slow',
+      title: 'sharpe',
+    });
+    const cells = [...svg.matchAll(/<rect [^>]*fill="([^"]+)"[^>]*><title>([^<]*)<\/title>/g)].map((m) => [m[2], m[1]]);
+    expect(cells).toEqual([
+      ['fast&#60;x&#62;=5, slow=30: 1', 'rgb(215,48,39)'],
+      ['fast&#60;x&#62;=10, slow=30: 3', 'rgb(26,152,80)'],
+      ['fast&#60;x&#62;=5, slow=60: no value', '#e5e7eb'],
+      ['fast&#60;x&#62;=10, slow=60: 2', 'rgb(255,255,191)'],
+    ]);
+    expect(svg).not.toContain('<x>');
   });
 });

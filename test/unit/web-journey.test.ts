@@ -12,6 +12,7 @@ import { tempDir } from '../helpers/env.ts';
 import { backtestingPy } from '../helpers/goog.ts';
 import http from 'node:http';
 import { startPlatform, type PlatformProcess } from '../helpers/platform.ts';
+import { fmt } from '../../web/chart.js';
 
 const tmp = tempDir();
 const port = 19_500 + Math.floor(Math.random() * 400);
@@ -454,6 +455,14 @@ describe('the browser app, clicked through against the running platform', () => 
       ),
     );
     expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
+    // and as a heatmap: a cell per combination, titled with its return as the ranking has it
+    expect(text('main .heatmap .chart-title')).toBe('returnPct by fast.period and slow.period');
+    const cells = $$('main .heatmap rect.heat-cell').map((r) => r.querySelector('title')?.textContent);
+    expect(cells).toHaveLength(4);
+    const best = api4.ranked[0];
+    expect(cells).toContain(
+      `fast.period=${best.combo['fast.period']}, slow.period=${best.combo['slow.period']}: ${fmt(best.returnPct)}`,
+    );
   });
 
   it('searches a grid too large to run whole at random: ranges, a number of points', async () => {
