@@ -243,3 +243,47 @@ export function heatmap(o) {
     `<g transform="translate(${pad.l},${pad.t})">${rects}</g></svg>`
   );
 }
+
+/**
+ * Trades as points: x each trade's maximum adverse excursion, y its return, both in %; winners green,
+ * losers red (J. Sweeney's MAE chart: where losers' MAE gathers is where a stop would have cut them,
+ * and how far winners went against you first). Points without both values are left out.
+ * @param {{ mae?: number | null, returnPct: number }[]} trades @param {{ width?: number, height?: number, title?: string }} [o]
+ */
+export function maeScatter(trades, o = {}) {
+  const width = o.width ?? 720;
+  const height = o.height ?? 240;
+  const pad = { l: 64, r: 12, t: o.title ? 22 : 8, b: 30 };
+  const w = width - pad.l - pad.r;
+  const h = height - pad.t - pad.b;
+  const pts = trades
+    .filter((t) => typeof t.mae === 'number' && Number.isFinite(t.mae) && Number.isFinite(t.returnPct))
+    .map((t) => ({ x: /** @type {number} */ (t.mae) * 100, y: t.returnPct * 100 }));
+  const title = o.title ? `<text x="${pad.l}" y="14" class="chart-title">${esc(o.title)}</text>` : '';
+  const xr = extent([...pts.map((p) => p.x), 0]);
+  const yr = extent([...pts.map((p) => p.y), 0]);
+  if (!pts.length || !xr || !yr)
+    return `<svg viewBox="0 0 ${width} ${height}" class="chart" role="img">${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="chart-empty">no trades yet</text></svg>`;
+  /** @param {number} v */
+  const X = (v) => ((v - xr.min) / (xr.max - xr.min)) * w;
+  /** @param {number} v */
+  const Y = (v) => h - ((v - yr.min) / (yr.max - yr.min)) * h;
+  const dots = pts
+    .map(
+      (p) =>
+        `<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="3" class="${p.y > 0 ? 'mark-buy' : 'mark-sell'}" fill-opacity="0.7"><title>MAE ${esc(fmt(Number(p.x.toFixed(2))))} %, return ${esc(fmt(Number(p.y.toFixed(2))))} %</title></circle>`,
+    )
+    .join('');
+  const zero = `<line x1="0" x2="${w}" y1="${Y(0).toFixed(1)}" y2="${Y(0).toFixed(1)}" class="chart-frame"/>`;
+  const axis =
+    `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" class="chart-axis">${esc(fmt(yr.max))} %</text>` +
+    `<text x="${pad.l - 6}" y="${pad.t + h}" text-anchor="end" class="chart-axis">${esc(fmt(yr.min))} %</text>` +
+    `<text x="${pad.l}" y="${height - 14}" class="chart-axis">${esc(fmt(xr.min))} %</text>` +
+    `<text x="${width - pad.r}" y="${height - 14}" text-anchor="end" class="chart-axis">${esc(fmt(xr.max))} %</text>` +
+    `<text x="${pad.l + w / 2}" y="${height - 2}" text-anchor="middle" class="chart-axis">maximum adverse excursion (%) against the trade's return (%)</text>`;
+  return (
+    `<svg viewBox="0 0 ${width} ${height}" class="chart mae" role="img">${title}${axis}` +
+    `<rect x="${pad.l}" y="${pad.t}" width="${w}" height="${h}" class="chart-frame"/>` +
+    `<g transform="translate(${pad.l},${pad.t})">${zero}${dots}</g></svg>`
+  );
+}

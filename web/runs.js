@@ -3,7 +3,7 @@
  * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
-import { drawdownPct, heatmap, lineChart, returnCurve, sweepGrid } from './chart.js';
+import { drawdownPct, heatmap, lineChart, maeScatter, returnCurve, sweepGrid } from './chart.js';
 import { attempt, h, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 
@@ -24,6 +24,30 @@ function autoTable(rows, max = 10, empty = 'None.') {
     keys.map((k) => /** @type {[string, (r: any) => any]} */ ([k, (r) => cell(r[k])])),
     rows,
     empty,
+  );
+}
+
+/**
+ * A backtest's trades: side and size, entry and exit, PnL and return, and how far each went against and
+ * for the position while open (MAE, MFE). @param {any[]} trades
+ */
+function tradesTable(trades) {
+  const pct = (/** @type {unknown} */ v) => (typeof v === 'number' && Number.isFinite(v) ? cell(v * 100) : cell(v));
+  return table(
+    [
+      ['Size', (t) => cell(t.size)],
+      ['Entry', (t) => when(t.entryTime)],
+      ['Entry price', (t) => cell(t.entryPrice)],
+      ['Exit', (t) => when(t.exitTime)],
+      ['Exit price', (t) => cell(t.exitPrice)],
+      ['PnL', (t) => cell(t.pnl)],
+      ['Return %', (t) => pct(t.returnPct)],
+      ['MAE %', (t) => pct(t.mae)],
+      ['MFE %', (t) => pct(t.mfe)],
+      ['Fees', (t) => cell(t.fees)],
+    ],
+    trades,
+    'No trades.',
   );
 }
 
@@ -518,9 +542,12 @@ export async function backtestView(c, id) {
             csvButton(c, `/api/backtests/${enc}/trades?format=csv`, `backtest-${id}-trades.csv`),
             csvButton(c, `/api/backtests/${enc}/equity?format=csv`, `backtest-${id}-equity.csv`, 'equity CSV'),
           ),
-          autoTable(trades.slice(-200)),
+          tradesTable(trades.slice(-200)),
         ),
       ),
+      trades.length
+        ? svgBox(maeScatter(trades, { title: 'Trades: how far each went against you, and how it ended' }))
+        : '',
     );
   };
   let state = await c.api.get(`/api/backtests/${enc}`);

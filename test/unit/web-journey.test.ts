@@ -150,7 +150,13 @@ describe('the browser app, clicked through against the running platform', () => 
     const ticks = () => Number(/last (\d+) ticks/.exec(text('main .chart-title'))?.[1]);
     const before = ticks();
     await until(() => ticks() > before, 'the chart to take live ticks');
-    expect($$('main .chart-box svg path').length).toBeGreaterThanOrEqual(2); // ticks, candles
+    // and the stored 1m candles' closes: none yet in the platform's first minute (a chart saying so)
+    const candles = await until(
+      () => $$('main .chart-title').find((t) => /^1m closes \(\d+\)$/.test(t.textContent ?? ''))?.textContent,
+      'the candle chart',
+    );
+    const stored = Number(/\((\d+)\)/.exec(candles)![1]);
+    expect($$('main .chart-box svg path').length).toBe(stored > 0 ? 2 : 1); // ticks, candles
 
     location.hash = '#/alerts';
     const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the alert form');
@@ -373,7 +379,18 @@ describe('the browser app, clicked through against the running platform', () => 
       Number(risk.var95Pct).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
     );
     expect(stats.metrics.trades).toBeGreaterThan(0);
-    expect($$('main .chart-box svg').length).toBe(2); // equity and drawdown
+    expect(row('avgMaePct')).toBe(
+      Number(risk.avgMaePct).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    );
+    expect($$('main .chart-box svg').length).toBe(3); // equity, drawdown, and the trades' MAE against return
+    // one point per trade, each titled with its MAE and return as the trades API has them
+    const fills = await api(`/api/backtests/${id}/trades`);
+    const dots = $$('main svg.mae circle').map((c) => c.querySelector('title')?.textContent);
+    expect(dots).toHaveLength(fills.length);
+    expect(dots[0]).toBe(
+      `MAE ${fmt(Number((fills[0].mae * 100).toFixed(2)))} %, return ${fmt(Number((fills[0].returnPct * 100).toFixed(2)))} %`,
+    );
+    expect($$('main table th').map((t) => t.textContent)).toEqual(expect.arrayContaining(['MAE %', 'MFE %']));
     // a Monte Carlo over its trades, beside the run's own figures
     button('Monte Carlo')!.click();
     await until(() => $('.monte-carlo svg'), 'the Monte Carlo');
@@ -399,7 +416,9 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(csv!.name).toBe(`backtest-${id}-trades.csv`);
     const lines = csv!.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(trades.length + 1);
-    expect(lines[0]).toMatch(/^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl/);
+    expect(lines[0]).toMatch(
+      /^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl,returnPct,fees,mae,mfe$/,
+    );
 
     // from the backtest to paper trading: the same strategy, symbol and money, on each closed 1d candle
     const ran = await api(`/api/backtests/${id}`);

@@ -5,10 +5,11 @@ import {
   monteCarlo,
   omegaRatio,
   riskReport,
+  sampledExcursions,
   skewness,
   valueAtRisk,
 } from './analytics.ts';
-import type { TradeRecord } from './stats.ts';
+import { excursion, type TradeRecord } from './stats.ts';
 
 // Expected values worked by hand (docs/statistics.md gives the formulas):
 // r = [-4, -2, 0, 2, 4] %: the 5th percentile (linear) sits 0.2 of the way from -4 % to -2 %: -3.6 %;
@@ -70,6 +71,56 @@ describe('analytics beyond the stats table', () => {
     });
     expect(short.returnsBasis).toBe('point');
     expect(short.returnsCount).toBe(3);
+  });
+});
+
+describe('trade excursions (MAE, MFE)', () => {
+  it('measures against the entry price; for a short, a rise is adverse; entry and exit prices count', () => {
+    const l = excursion(2, 100, 104, 95, 110);
+    expect(l.mae).toBeCloseTo(-0.05, 12);
+    expect(l.mfe).toBeCloseTo(0.1, 12);
+    const s = excursion(-2, 100, 97, 96, 103);
+    expect(s.mae).toBeCloseTo(-0.03, 12);
+    expect(s.mfe).toBeCloseTo(0.04, 12);
+    // nothing held between entry and exit (lo, hi empty): the entry and exit alone
+    const none = excursion(1, 100, 90, Infinity, -Infinity);
+    expect(none.mae).toBeCloseTo(-0.1, 12);
+    expect(none.mfe).toBe(0);
+  });
+
+  it("gives a session's trades their excursions from the prices sampled while each was open", () => {
+    const trade = (size: number, entryTime: number, exitTime: number, entryPrice: number, exitPrice: number) =>
+      ({
+        size,
+        entryTime,
+        exitTime,
+        entryPrice,
+        exitPrice,
+        entryBar: 0,
+        exitBar: 0,
+        pnl: 0,
+        returnPct: 0,
+        fees: 0,
+      }) as TradeRecord;
+    const time = [0, 10, 20, 30, 40, 50, 60];
+    const price = [100, 90, 120, 105, NaN, 80, 200];
+    const [a, b] = sampledExcursions([trade(1, 5, 35, 100, 106), trade(-1, 40, 60, 105, 100)], time, price);
+    // long from t=5 to 35: it saw 90, 120 and 105 (not the 100 at t=0)
+    expect(a!.mae).toBeCloseTo(-0.1, 12);
+    expect(a!.mfe).toBeCloseTo(0.2, 12);
+    // short from t=40 to 60: the point at 40 is its entry (not after it), a missing price is skipped,
+    // 80 is in its favour, and the 200 at its exit time is not inside it
+    expect(b!.mae).toBeCloseTo(0, 12);
+    expect(b!.mfe).toBeCloseTo(1 - 80 / 105, 12);
+    const r = riskReport({
+      equity: [1, 1.1, 1.2],
+      time: [0, 86_400_000, 2 * 86_400_000],
+      close: [1, 1, 1],
+      trades: [a!, b!],
+    });
+    expect(r.avgMaePct).toBeCloseTo(-5, 9);
+    expect(r.worstMaePct).toBeCloseTo(-10, 9);
+    expect(r.bestMfePct).toBeCloseTo((1 - 80 / 105) * 100, 9); // the short's
   });
 });
 

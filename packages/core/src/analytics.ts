@@ -1,10 +1,19 @@
-import { computeStats, periodReturns, periodsPerYear, type Stats, type StatsInput } from './stats.ts';
+import {
+  computeStats,
+  excursion,
+  periodReturns,
+  periodsPerYear,
+  type Stats,
+  type StatsInput,
+  type TradeRecord,
+} from './stats.ts';
 import { seededRandom } from './random.ts';
 
 /**
  * Risk and performance beyond the stats table (docs/statistics.md, "Analytics"): historical VaR and
  * CVaR at 95 %, skew and excess kurtosis (pandas' unbiased estimators), Omega ratio (threshold 0),
- * longest underwater period, consecutive wins and losses, long vs short win rates.
+ * longest underwater period, consecutive wins and losses, long vs short win rates, and the trades'
+ * excursions (mean and extreme MAE and MFE, in %, over the trades that carry them).
  *
  * Returns are daily (the statistics' period returns) when the equity spans at least three periods;
  * shorter series (a forward test running for minutes) use the return between consecutive equity
@@ -25,6 +34,10 @@ export interface RiskReport extends Stats {
   shortWinRatePct: number;
   longTrades: number;
   shortTrades: number;
+  avgMaePct: number;
+  worstMaePct: number;
+  avgMfePct: number;
+  bestMfePct: number;
 }
 
 /** numpy's default (linear) percentile of sorted values, q in 0..1 */
@@ -134,7 +147,19 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
   let longW = 0;
   let shortN = 0;
   let shortW = 0;
+  let xN = 0;
+  let maeSum = 0;
+  let mfeSum = 0;
+  let worstMae = Infinity;
+  let bestMfe = -Infinity;
   for (const t of [...trades].sort((a, b) => a.exitTime - b.exitTime)) {
+    if (t.mae !== undefined && t.mfe !== undefined && Number.isFinite(t.mae) && Number.isFinite(t.mfe)) {
+      xN++;
+      maeSum += t.mae;
+      mfeSum += t.mfe;
+      worstMae = Math.min(worstMae, t.mae);
+      bestMfe = Math.max(bestMfe, t.mfe);
+    }
     if (t.pnl > 0) {
       wins++;
       losses = 0;
@@ -167,7 +192,41 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
     shortWinRatePct: shortN ? (shortW / shortN) * 100 : NaN,
     longTrades: longN,
     shortTrades: shortN,
+    avgMaePct: xN ? (maeSum / xN) * 100 : NaN,
+    worstMaePct: xN ? worstMae * 100 : NaN,
+    avgMfePct: xN ? (mfeSum / xN) * 100 : NaN,
+    bestMfePct: xN ? bestMfe * 100 : NaN,
   };
+}
+
+/**
+ * Gives trades without bars (a paper session's, from its fills) their MAE and MFE from a price series
+ * sampled while they were open (a session's equity points): the prices strictly between entry and
+ * exit, with the entry and exit prices. As coarse as the sampling; `time` ascending.
+ */
+export function sampledExcursions(
+  trades: readonly TradeRecord[],
+  time: ArrayLike<number>,
+  price: ArrayLike<number>,
+): TradeRecord[] {
+  return trades.map((t) => {
+    // the first point after the entry (binary search), then every point before the exit
+    let a = 0;
+    let b = time.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (time[m]! <= t.entryTime) a = m + 1;
+      else b = m;
+    }
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = a; i < time.length && time[i]! < t.exitTime; i++) {
+      const p = price[i]!;
+      if (p < lo) lo = p;
+      if (p > hi) hi = p;
+    }
+    return { ...t, ...excursion(t.size, t.entryPrice, t.exitPrice, lo, hi) };
+  });
 }
 
 export interface MonteCarloResult {

@@ -16,6 +16,33 @@ export interface TradeRecord {
   /** return net of fees: exit value / entry value - 1 (inverted for shorts) */
   returnPct: number;
   fees: number;
+  /**
+   * maximum adverse excursion: the worst price the position saw, as a move from the entry price in its
+   * disfavour (a fraction, as returnPct; <= 0); see excursion()
+   */
+  mae?: number;
+  /** maximum favourable excursion: the best price it saw, as a move in its favour (>= 0) */
+  mfe?: number;
+}
+
+/**
+ * A trade's maximum adverse and favourable excursions (MAE, MFE): from the lowest and highest prices
+ * the position saw while open (`lo`, `hi`: the bars it was held through; the entry and exit prices
+ * count too), as fractions of the entry price; for a short, a rise is adverse. Price moves only, before
+ * fees. A trade that went straight to its target has MAE 0.
+ */
+export function excursion(
+  size: number,
+  entryPrice: number,
+  exitPrice: number,
+  lo: number,
+  hi: number,
+): { mae: number; mfe: number } {
+  const low = Math.min(lo, entryPrice, exitPrice);
+  const high = Math.max(hi, entryPrice, exitPrice);
+  return size > 0
+    ? { mae: low / entryPrice - 1, mfe: high / entryPrice - 1 }
+    : { mae: 1 - high / entryPrice, mfe: 1 - low / entryPrice };
 }
 
 export interface StatsInput {

@@ -208,4 +208,99 @@ describe('limit and stop entry orders', () => {
       expect(t.entryPrice).toBeCloseTo(Math.max(bars.open[t.entryBar]!, level) * 1.0005, 9);
     }
   });
+
+  describe('excursions (MAE, MFE)', () => {
+    // buy when the close is above 200, close the position when it is below 150 (sell: short when allowed)
+    const g = (exit: 'action.close' | 'action.sell') =>
+      compileGraph({
+        version: 1,
+        nodes: [
+          { id: 'c', type: 'price.close', data: {}, position: { x: 0, y: 0 } },
+          { id: 'hi', type: 'constant', data: { value: 200 }, position: { x: 0, y: 0 } },
+          { id: 'lo', type: 'constant', data: { value: 150 }, position: { x: 0, y: 0 } },
+          { id: 'up', type: 'logic.greater', data: {}, position: { x: 0, y: 0 } },
+          { id: 'down', type: 'logic.less', data: {}, position: { x: 0, y: 0 } },
+          { id: 'buy', type: 'action.buy', data: {}, position: { x: 0, y: 0 } },
+          { id: 'out', type: exit, data: {}, position: { x: 0, y: 0 } },
+        ],
+        edges: [
+          { id: 'e1', source: 'c', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+          { id: 'e2', source: 'hi', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
+          { id: 'e3', source: 'c', sourceHandle: 'value', target: 'down', targetHandle: 'a' },
+          { id: 'e4', source: 'lo', sourceHandle: 'value', target: 'down', targetHandle: 'b' },
+          { id: 'e5', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+          { id: 'e6', source: 'down', sourceHandle: 'value', target: 'out', targetHandle: 'trigger' },
+        ],
+      }).plan!;
+    // [open, high, low, close]: a buy signal on bar 1, the exit signal on bar 3; bar 4's range is
+    // after a next-open exit and must not count
+    const ohlc = [
+      [100, 101, 99, 100],
+      [150, 202, 149, 201],
+      [200, 206, 190, 201],
+      [201, 220, 180, 149],
+      [210, 300, 100, 210],
+    ];
+    const bars5 = toColumns(
+      ohlc.map(([open, high, low, close], i) => ({
+        ts: i * DAY,
+        open: open!,
+        high: high!,
+        low: low!,
+        close: close!,
+        volume: 1,
+      })),
+    );
+
+    it('counts the bars the position was held through, entered and left at the next open', () => {
+      const [t] = runBacktest(g('action.close'), bars5, { cash: 10_000 }).trades;
+      expect(t).toMatchObject({ entryBar: 2, exitBar: 4, entryPrice: 200, exitPrice: 210 });
+      expect(t!.mae).toBeCloseTo(180 / 200 - 1, 12); // bar 3's low; not bar 4's 100
+      expect(t!.mfe).toBeCloseTo(220 / 200 - 1, 12); // bar 3's high; not bar 4's 300
+    });
+
+    it('on the signal close: from the bar after the entry through the exit bar', () => {
+      const [t] = runBacktest(g('action.close'), bars5, { cash: 10_000, fillOn: 'close' }).trades;
+      expect(t).toMatchObject({ entryBar: 1, exitBar: 3, entryPrice: 201, exitPrice: 149 });
+      expect(t!.mae).toBeCloseTo(149 / 201 - 1, 12); // the exit itself was the worst price
+      expect(t!.mfe).toBeCloseTo(220 / 201 - 1, 12); // bar 1's 202 was before the entry
+    });
+
+    it('for a short, a rise is adverse', () => {
+      const r = runBacktest(g('action.sell'), bars5, { cash: 10_000, allowShort: true });
+      // bar 0 closes below 150: short at bar 1's open (150), covered at bar 2's open (200) by the buy
+      const short = r.trades[0]!;
+      expect(short).toMatchObject({ entryBar: 1, exitBar: 2, entryPrice: 150, exitPrice: 200 });
+      expect(short.size).toBeLessThan(0);
+      expect(short.mae).toBeCloseTo(1 - 202 / 150, 12); // bar 1's high
+      expect(short.mfe).toBeCloseTo(1 - 149 / 150, 12); // bar 1's low
+      // the last short, entered at the last bar's open and closed there at the end: nothing held
+      expect(r.trades.at(-1)).toMatchObject({ entryBar: 4, exitBar: 4, mae: 0, mfe: 0 });
+    });
+
+    it("on GOOG: every trade's price move lies between its MAE and MFE, and a stop bounds the MAE", () => {
+      const gs = structuredClone(templateById('sma-crossover')!.graph);
+      gs.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 3 }, position: { x: 0, y: 0 } });
+      const r = runBacktest(compileGraph(gs).plan!, bars, { cash: 10_000, allowShort: true });
+      expect(r.trades.length).toBeGreaterThan(20);
+      for (const t of r.trades) {
+        const move = t.size > 0 ? t.exitPrice / t.entryPrice - 1 : 1 - t.exitPrice / t.entryPrice;
+        expect(t.mae!).toBeLessThanOrEqual(Math.min(0, move) + 1e-12);
+        expect(t.mfe!).toBeGreaterThanOrEqual(Math.max(0, move) - 1e-12);
+        // the bars held: never beyond their range
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let i = t.entryBar; i < t.exitBar; i++) {
+          lo = Math.min(lo, bars.low[i]!);
+          hi = Math.max(hi, bars.high[i]!);
+        }
+        const worst =
+          t.size > 0 ? Math.min(lo, t.exitPrice) / t.entryPrice - 1 : 1 - Math.max(hi, t.exitPrice) / t.entryPrice;
+        expect(t.mae!).toBeCloseTo(Math.min(0, worst), 12);
+        // a 3 % stop is checked on each bar's range: no position saw more than 3 % against it before
+        // the bar it was stopped on, except by a gap at an open
+        if (t.exitPrice > t.entryPrice * 0.97 && t.size > 0) expect(t.mae!).toBeGreaterThan(-0.03 - 1e-9);
+      }
+    });
+  });
 });

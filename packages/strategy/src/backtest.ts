@@ -1,4 +1,4 @@
-import { computeStats, type Stats, type TradeRecord } from '@algotrade/core';
+import { computeStats, excursion, type Stats, type TradeRecord } from '@algotrade/core';
 import { barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
 
 export interface BacktestOptions {
@@ -79,6 +79,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let extreme = 0; // best price since entry, for the trailing stop
   let totalFees = 0;
   const trades: TradeRecord[] = [];
+  // per trade, whether its exit bar was held to the close (the exit filled at the close)
+  const heldToClose: boolean[] = [];
+  let atClose = false;
   const equity = o.equityBuffer && o.equityBuffer.length >= n ? o.equityBuffer.subarray(0, n) : new Float64Array(n);
   let pending = -1;
   let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
@@ -105,6 +108,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       returnPct: pnl / entryValue,
       fees: entryFees + f,
     });
+    heldToClose.push(atClose);
     qty = 0;
   };
   const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
@@ -190,8 +194,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (riskOn && qty !== 0) checkRisk(i);
       const s = signals[i]!;
       if (s >= 0) {
-        if (onClose) act(i, close[i]!, s);
-        else if (i + 1 < n) {
+        if (onClose) {
+          atClose = true;
+          act(i, close[i]!, s);
+          atClose = false;
+        } else if (i + 1 < n) {
           pending = s;
           pendingRef = close[i]!;
         }
@@ -203,8 +210,25 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   if (!cancelled && qty !== 0 && (o.closeAtEnd ?? true) && n > 0) {
     // like backtesting.py's finalize_trades: the closing order fills at the last bar's open
     // (at its close when orders fill on the close)
+    atClose = onClose;
     exit(n - 1, onClose ? close[n - 1]! : open[n - 1]!, false);
     equity[n - 1] = cash;
+  }
+  // MAE and MFE: the bars each position was held through, from its entry bar (entered at its open or
+  // at a level within it; not when entered at its close) to its exit bar when it exited at the close
+  // (not when at the open or at a stop or target level within the bar)
+  for (let k = 0; k < trades.length; k++) {
+    const t = trades[k]!;
+    let lo = Infinity;
+    let hi = -Infinity;
+    const last = heldToClose[k] ? t.exitBar : t.exitBar - 1;
+    for (let i = onClose ? t.entryBar + 1 : t.entryBar; i <= last; i++) {
+      if (low[i]! < lo) lo = low[i]!;
+      if (high[i]! > hi) hi = high[i]!;
+    }
+    const x = excursion(t.size, t.entryPrice, t.exitPrice, lo, hi);
+    t.mae = x.mae;
+    t.mfe = x.mfe;
   }
   o.onProgress?.(1);
   if (from > 0) {
@@ -216,7 +240,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       time: ts.subarray(from),
       close: close.subarray(from),
       trades: shifted,
-      firstTradingBar: Math.max(0, firstTradingBar(plan) - from),
+      firstTradingBar: Math.max(0, firstTradingBar(plan, barSecondsOf(ts)) - from),
       totalFees,
     });
     return { trades: shifted, equity: eq, stats, totalFees, finalCash: cash, cancelled };

@@ -34,6 +34,8 @@ const TRADE_FIELDS = [
   'pnl',
   'returnPct',
   'fees',
+  'mae',
+  'mfe',
 ] as const satisfies readonly (keyof TradeRecord)[];
 
 /**
@@ -44,7 +46,7 @@ export function packTrades(trades: readonly TradeRecord[]): Float64Array {
   const w = TRADE_FIELDS.length;
   const out = new Float64Array(trades.length * w);
   trades.forEach((t, i) => {
-    for (let k = 0; k < w; k++) out[i * w + k] = t[TRADE_FIELDS[k]!];
+    for (let k = 0; k < w; k++) out[i * w + k] = t[TRADE_FIELDS[k]!] ?? NaN;
   });
   return out;
 }
@@ -64,6 +66,8 @@ export function unpackTrades(packed: Float64Array): TradeRecord[] {
       pnl: packed[o + 7]!,
       returnPct: packed[o + 8]!,
       fees: packed[o + 9]!,
+      mae: packed[o + 10]!,
+      mfe: packed[o + 11]!,
     };
   return out;
 }

@@ -220,6 +220,8 @@ export async function runPortfolio(
         pnl: t.pnl,
         returnPct: t.returnPct,
         fees: t.fees,
+        mae: t.mae,
+        mfe: t.mfe,
       });
     const finalEquity = r.equity[n - 1] ?? cash;
     return {

@@ -195,6 +195,7 @@ export function renderReport(r: ReportInput): string {
   const svg = (h: number, body: string, label: string) =>
     `<h2>${label}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${label}"><rect width="${W}" height="${h}" fill="#fafafa"/>${body}</svg>`;
   const date = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+  const pctOf = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '');
   const rows = statsRows(r.stats)
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
     .join('');
@@ -202,7 +203,7 @@ export function renderReport(r: ReportInput): string {
     .slice(0, 1000)
     .map(
       (t) =>
-        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td></tr>`,
+        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td><td>${pctOf(t.mae)}</td><td>${pctOf(t.mfe)}</td></tr>`,
     )
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
@@ -222,6 +223,6 @@ ${(r.tables ?? [])
   )
   .join('')}
 <div class="grid"><div><h2>Statistics</h2><table>${rows}</table></div>
-<div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th></tr>${tradeRows}</table></div></div>
+<div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th><th>MAE</th><th>MFE</th></tr>${tradeRows}</table></div></div>
 </body></html>`;
 }

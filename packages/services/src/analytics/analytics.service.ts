@@ -7,6 +7,7 @@ import {
   riskExtras,
   riskReport,
   roundTrips,
+  sampledExcursions,
   type Fill,
   type TradeRecord,
 } from '@algotrade/core';
@@ -104,11 +105,14 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
           reason: 'fewer than two equity points yet: the report starts once the session has run a while',
         };
       const fills: Fill[] = trades.map((t) => ({ ...t, ts: Date.parse(t.ts) }));
+      const time = points.map((p) => p.ts);
+      const prices = points.map((p) => p.price ?? NaN);
       const report = riskReport({
         equity: points.map((p) => p.equity),
-        time: points.map((p) => p.ts),
+        time,
         close: points.map((p) => p.price ?? p.equity),
-        trades: roundTrips(fills),
+        // excursions from the prices the equity points were taken at (every equity interval)
+        trades: sampledExcursions(roundTrips(fills), time, prices),
         totalFees: fills.reduce((a, f) => a + f.fee, 0),
       });
       return finite({ sessionId: row.id, symbol: row.symbol, status: row.status, summary: summary(row), report });

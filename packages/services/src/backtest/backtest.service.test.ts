@@ -63,6 +63,12 @@ describe('backtest service', () => {
     expect((await call(b, 'GET', `/api/analytics/backtests/${id}/monte-carlo`)).statusCode).toBe(404);
     const trades = (await call(a, 'GET', `/api/backtests/${id}/trades`)).json();
     expect(trades).toHaveLength(66);
+    // each trade's excursions, and the report's mean and extremes of them
+    const maes = trades.map((t: { mae: number }) => t.mae);
+    expect(maes.every((x: number) => x <= 0)).toBe(true);
+    expect(an.report.avgMaePct).toBeCloseTo((maes.reduce((s: number, x: number) => s + x, 0) / 66) * 100, 9);
+    expect(an.report.worstMaePct).toBeCloseTo(Math.min(...maes) * 100, 9);
+    expect(an.report.bestMfePct).toBeCloseTo(Math.max(...trades.map((t: { mfe: number }) => t.mfe)) * 100, 9);
     expect(trades[0]).toMatchObject({ size: -55, entryPrice: 180.36, entryTime: '2004-11-29T00:00:00.000Z' });
     // the same trades as CSV, for a spreadsheet
     const csv = await call(a, 'GET', `/api/backtests/${id}/trades?format=csv`);

@@ -128,6 +128,11 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report).toMatchObject({ returnsBasis: 'point', trades: m.closedTrades });
     expect(an.report.var95Pct).toEqual(expect.any(Number));
     expect(an.report.cvar95Pct).toBeGreaterThanOrEqual(an.report.var95Pct);
+    // excursions from the prices the equity was sampled at: never in the trade's favour for the MAE
+    expect(an.report.worstMaePct).toBeLessThanOrEqual(an.report.avgMaePct);
+    expect(an.report.avgMaePct).toBeLessThanOrEqual(0);
+    expect(an.report.bestMfePct).toBeGreaterThanOrEqual(an.report.avgMfePct);
+    expect(an.report.avgMfePct).toBeGreaterThanOrEqual(0);
     const pf = (await call(a, 'GET', '/api/analytics/portfolio')).json();
     expect(pf.perSession.map((x: { id: string }) => x.id)).toContain(session.id);
     expect(pf.startingBalance).toBe(100_000 * pf.sessions);
