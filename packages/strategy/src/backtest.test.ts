@@ -257,6 +257,10 @@ describe('limit and stop entry orders', () => {
       expect(t).toMatchObject({ entryBar: 2, exitBar: 4, entryPrice: 200, exitPrice: 210 });
       expect(t!.mae).toBeCloseTo(180 / 200 - 1, 12); // bar 3's low; not bar 4's 100
       expect(t!.mfe).toBeCloseTo(220 / 200 - 1, 12); // bar 3's high; not bar 4's 300
+      // runs read for their statistics alone (a walk-forward's in-sample windows) skip them
+      const bare = runBacktest(g('action.close'), bars5, { cash: 10_000, excursions: false });
+      expect(bare.trades[0]!.mae).toBeUndefined();
+      expect({ ...bare.trades[0]!, mae: t!.mae, mfe: t!.mfe }).toEqual(t);
     });
 
     it('on the signal close: from the bar after the entry through the exit bar', () => {

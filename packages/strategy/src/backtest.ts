@@ -20,6 +20,8 @@ export interface BacktestOptions {
   equityBuffer?: Float64Array;
   /** likewise for the per-bar signal codes */
   signalsBuffer?: Int8Array;
+  /** measure each trade's MAE and MFE (default true; runs read for their statistics alone skip it) */
+  excursions?: boolean;
   /**
    * The first bar that may trade (default 0). Bars before it only warm the indicators up: their
    * signals are dropped, and the result (equity, trades' bar indexes, statistics) starts at this bar.
@@ -217,7 +219,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   // MAE and MFE: the bars each position was held through, from its entry bar (entered at its open or
   // at a level within it; not when entered at its close) to its exit bar when it exited at the close
   // (not when at the open or at a stop or target level within the bar)
-  for (let k = 0; k < trades.length; k++) {
+  for (let k = 0; k < (o.excursions === false ? 0 : trades.length); k++) {
     const t = trades[k]!;
     let lo = Infinity;
     let hi = -Infinity;

@@ -84,16 +84,19 @@ export function viewBars(c: BarColumns, from: number, to: number): BarColumns {
 
 /**
  * Equity and signal buffers reused by runs that return only statistics (a run that returns its
- * equity curve gets a fresh one: the curve is a view of the buffer).
+ * equity curve gets a fresh one: the curve is a view of the buffer); such runs skip the trades'
+ * excursions too.
  */
-export function scratchBuffers(): (w: PoolWindow) => Pick<BacktestOptions, 'equityBuffer' | 'signalsBuffer'> {
+export function scratchBuffers(): (
+  w: PoolWindow,
+) => Pick<BacktestOptions, 'equityBuffer' | 'signalsBuffer' | 'excursions'> {
   let equity = new Float64Array(0);
   let signals = new Int8Array(0);
   return (w) => {
     if (!w.statsOnly) return {};
     const n = w.to - w.from;
     if (equity.length < n) [equity, signals] = [new Float64Array(n), new Int8Array(n)];
-    return { equityBuffer: equity, signalsBuffer: signals };
+    return { equityBuffer: equity, signalsBuffer: signals, excursions: false };
   };
 }
 
