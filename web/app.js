@@ -493,8 +493,13 @@ async function strategiesView(c) {
 
 /** @param {Ctx} c */
 async function alertsView(c) {
-  const [alerts, sessions, hooks] = /** @type {[any[], any[], HTMLElement]} */ (
-    await Promise.all([c.api.get('/api/alerts'), c.api.get('/api/forward-tests'), webhooksSection(c)])
+  const [alerts, sessions, strategies, hooks] = /** @type {[any[], any[], any[], HTMLElement]} */ (
+    await Promise.all([
+      c.api.get('/api/alerts'),
+      c.api.get('/api/forward-tests'),
+      c.api.get('/api/strategies'),
+      webhooksSection(c),
+    ])
   );
   const create = async (/** @type {Event} */ ev) => {
     ev.preventDefault();
@@ -504,7 +509,9 @@ async function alertsView(c) {
         ? { kind: f.kind, sessionId: f.sessionId, drawdownPct: Number(f.value) }
         : f.kind === 'session_status'
           ? { kind: f.kind, sessionId: f.sessionId }
-          : { kind: f.kind, symbol: (f.symbol ?? '').toUpperCase(), price: Number(f.value) };
+          : f.kind === 'strategy_signal'
+            ? { kind: f.kind, strategyId: f.strategyId, symbol: (f.symbol ?? '').toUpperCase() }
+            : { kind: f.kind, symbol: (f.symbol ?? '').toUpperCase(), price: Number(f.value) };
     if (f.note) Object.assign(body, { note: f.note });
     if (await attempt(() => c.api.post('/api/alerts', body))) c.go('#/alerts');
   };
@@ -516,7 +523,7 @@ async function alertsView(c) {
     table(
       [
         ['Kind', (a) => a.kind],
-        ['On', (a) => a.symbol ?? a.sessionId ?? ''],
+        ['On', (a) => (a.params?.name ? `${a.params.name} · ${a.symbol}` : (a.symbol ?? a.sessionId ?? ''))],
         ['Level', (a) => a.price ?? a.drawdownPct ?? ''],
         ['Status', (a) => a.status],
         ['Message', (a) => a.message ?? a.note ?? ''],
@@ -544,11 +551,17 @@ async function alertsView(c) {
       h(
         'select',
         { name: 'kind' },
-        ['price_above', 'price_below', 'session_drawdown', 'session_status'].map((k) =>
+        ['price_above', 'price_below', 'session_drawdown', 'session_status', 'strategy_signal'].map((k) =>
           h('option', { value: k }, k.replace('_', ' ')),
         ),
       ),
-      h('input', { name: 'symbol', placeholder: 'symbol (price alerts)' }),
+      h('input', { name: 'symbol', placeholder: 'symbol (price and strategy alerts)' }),
+      h(
+        'select',
+        { name: 'strategyId', title: "a strategy signal alert fires on the strategy's first buy, sell or close" },
+        h('option', { value: '' }, 'strategy (strategy alerts)'),
+        strategies.map((s) => h('option', { value: s.id }, s.name)),
+      ),
       h(
         'select',
         { name: 'sessionId' },

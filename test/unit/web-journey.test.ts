@@ -721,6 +721,56 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(await script('GET', '/api/strategies')).toBe(401);
   });
 
+  it("sets an alert on a strategy's signal, which pops up on its first buy without a session", async () => {
+    // a strategy that buys while the price is above 0: its first live tick signals
+    const s = await api('/api/strategies', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'always in',
+        graph: {
+          version: 1,
+          nodes: [
+            { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
+            { id: 'zero', type: 'constant', data: { value: 0 }, position: { x: 40, y: 180 } },
+            { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
+            { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
+          ],
+          edges: [
+            { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+            { id: 'e2', source: 'zero', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
+            { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+          ],
+        },
+      }),
+    });
+    location.hash = '#/alerts';
+    const form = await until(
+      () => $$<HTMLFormElement>('main form.inline').find((f) => f.querySelector('select[name=strategyId]')),
+      'the alert form',
+    );
+    type(form.querySelector<HTMLSelectElement>('select[name=kind]'), 'strategy_signal');
+    type(form.querySelector<HTMLSelectElement>('select[name=strategyId]'), s.id);
+    type(form.querySelector<HTMLInputElement>('input[name=symbol]'), 'btcusd');
+    const sessions = (await api('/api/forward-tests')).length;
+    form.requestSubmit();
+    const toast = await until(
+      () => $$('.toast').find((t) => t.textContent?.startsWith('Alert: always in on BTCUSD: buy signal at ')),
+      'the strategy alert to pop up',
+      30_000,
+    );
+    const alert = (await api('/api/alerts')).find((x: { kind: string }) => x.kind === 'strategy_signal');
+    expect(alert).toMatchObject({
+      symbol: 'BTCUSD',
+      status: 'triggered',
+      params: { strategyId: s.id, name: 'always in' },
+    });
+    expect(toast.textContent).toBe(`Alert: ${alert.message}`);
+    expect((await api('/api/forward-tests')).length).toBe(sessions);
+    location.hash = '#/alerts';
+    await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('always in · BTCUSD')), 'it in the list');
+  });
+
   it('signs out, and the page forgets the session', async () => {
     button('Sign out')!.click();
     await until(() => location.hash === '#/login' && $('#login-form'), 'the sign-in form');

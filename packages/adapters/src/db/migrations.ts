@@ -385,4 +385,13 @@ insert into strategy_versions (strategy_id, version, name, graph, graph_hash, cr
   select id, 1, name, graph, graph_hash, updated_at from strategies;
 `,
   },
+  {
+    id: 13,
+    name: "strategy alerts: a strategy's signal on a symbol, without trading",
+    sql: `
+alter table alerts drop constraint alerts_kind_check;
+alter table alerts add constraint alerts_kind_check
+  check (kind in ('price_above','price_below','session_drawdown','session_status','strategy_signal'));
+`,
+  },
 ];

@@ -152,7 +152,7 @@ export interface BacktestResultsTable {
 export interface AlertsTable {
   id: Generated<string>;
   user_id: string;
-  kind: 'price_above' | 'price_below' | 'session_drawdown' | 'session_status';
+  kind: 'price_above' | 'price_below' | 'session_drawdown' | 'session_status' | 'strategy_signal';
   symbol: string | null;
   session_id: string | null;
   params: ColumnType<object, string | undefined, string>;

@@ -169,7 +169,7 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
  * fails). A strategy reading higher timeframes needs more time than a window holds (a daily SMA(20): 20
  * days): it is warmed first on the stored candles before the window's oldest tick (storedWarmup).
  */
-export async function warmupTicks(rt: Runtime, s: LiveSession): Promise<Tick[]> {
+export async function warmupTicks(rt: Runtime, s: Warmable): Promise<Tick[]> {
   let recent: Tick[];
   try {
     recent = (await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
@@ -186,6 +186,11 @@ export async function warmupTicks(rt: Runtime, s: LiveSession): Promise<Tick[]> 
   }
 }
 
+/** What a warm-up needs to know: a paper session, or a strategy alert. */
+export type Warmable = Pick<LiveSession, 'id' | 'symbol' | 'plan'> & {
+  settings: { evaluation: SessionSettings['evaluation'] };
+};
+
 /** Stored candles read for a warm-up, at most (a weekly SMA(50) on minute bars: 504,000 minutes). */
 const MAX_WARMUP_CANDLES = 600_000;
 
@@ -195,7 +200,7 @@ const MAX_WARMUP_CANDLES = 600_000;
  * first milliseconds, the volume on the close. A candle builder and a higher timeframe rebuild the same
  * candle from them.
  */
-async function storedWarmup(rt: Runtime, s: LiveSession, before: number): Promise<Tick[]> {
+async function storedWarmup(rt: Runtime, s: Warmable, before: number): Promise<Tick[]> {
   const ev = s.settings.evaluation;
   const ms = ev.mode === 'candle' ? ev.intervalMs : INTERVALS['1m']!;
   const interval = Object.keys(INTERVALS).find((k) => INTERVALS[k] === ms);

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { notFound, TOPICS, type Subscription } from '@algotrade/core';
-import { isUuid } from '@algotrade/adapters';
+import { AppError, notFound, TOPICS, type Subscription } from '@algotrade/core';
+import { INTERVALS, isUuid, strategiesRepo } from '@algotrade/adapters';
+import { compileGraph, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { readTicks } from '../market-data/tick-message.ts';
+import { warmupTicks } from '../forward-test/engine.ts';
+import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
 
 const Symbol = z
   .string()
@@ -38,6 +41,22 @@ const CreateAlert = z.discriminatedUnion('kind', [
     sessionId: z.string().uuid(),
     note: z.string().max(200).optional(),
   }),
+  z.strictObject({
+    kind: z.literal('strategy_signal'),
+    strategyId: z.string().uuid(),
+    symbol: Symbol,
+    /** on every tick (default), or on each closed candle of an interval, as a paper session */
+    evaluation: z
+      .discriminatedUnion('mode', [
+        z.strictObject({ mode: z.literal('tick') }),
+        z.strictObject({
+          mode: z.literal('candle'),
+          interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
+        }),
+      ])
+      .default({ mode: 'tick' }),
+    note: z.string().max(200).optional(),
+  }),
 ]);
 type AlertKind = z.infer<typeof CreateAlert>['kind'];
 
@@ -49,6 +68,13 @@ interface Active {
   sessionId: string | null;
   level: number;
   note?: string;
+  /** a strategy alert's name, plan and evaluator (set once warmed on the symbol's recent history) */
+  strategy?: {
+    name: string;
+    plan: CompiledPlan;
+    evaluation: SessionSettings['evaluation'];
+    evaluator?: SessionEvaluator;
+  };
 }
 
 interface AlertRow {
@@ -69,7 +95,8 @@ const view = (r: AlertRow) => ({
   kind: r.kind,
   symbol: r.symbol,
   sessionId: r.session_id,
-  params: r.params,
+  // a strategy alert's graph snapshot stays server-side; its strategy id, name and version are shown
+  params: Object.fromEntries(Object.entries(r.params).filter(([k]) => k !== 'graph')),
   status: r.status,
   message: r.message,
   triggeredAt: r.triggered_at ? new Date(r.triggered_at).toISOString() : null,
@@ -99,22 +126,45 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     map.get(key)?.delete(a.id);
     if (map.get(key)?.size === 0) map.delete(key);
   };
-  const activeOf = (r: AlertRow): Active => ({
-    id: r.id,
-    userId: r.user_id,
-    kind: r.kind,
-    symbol: r.symbol,
-    sessionId: r.session_id,
-    level: Number((r.params as { price?: number; drawdownPct?: number }).price ?? r.params.drawdownPct ?? 0),
-    ...(r.params.note ? { note: String(r.params.note) } : {}),
-  });
+  const activeOf = (r: AlertRow): Active => {
+    const a: Active = {
+      id: r.id,
+      userId: r.user_id,
+      kind: r.kind,
+      symbol: r.symbol,
+      sessionId: r.session_id,
+      level: Number((r.params as { price?: number; drawdownPct?: number }).price ?? r.params.drawdownPct ?? 0),
+      ...(r.params.note ? { note: String(r.params.note) } : {}),
+    };
+    if (r.kind === 'strategy_signal') {
+      // the graph as it was when the alert was made (later edits to the strategy do not change it)
+      const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
+      const plan = compileGraph(p.graph).plan;
+      if (plan) {
+        a.strategy = { name: p.name, plan, evaluation: p.evaluation };
+        void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
+      }
+    }
+    return a;
+  };
+  /** A strategy alert's evaluator, warmed (without firing) on the symbol's window and stored candles. */
+  async function warm(a: Active) {
+    const s = a.strategy!;
+    const ev = sessionEvaluator(s.plan, s.evaluation);
+    const ticks = await warmupTicks(rt, { id: a.id, symbol: a.symbol!, plan: s.plan, settings: s });
+    for (const t of ticks) ev.evaluate(t);
+    s.evaluator = ev;
+  }
   // every instance sees every message (its own group) and holds every active alert: alerts created
-  // through another instance arrive with the periodic reload; firing is once whichever instance wins
+  // through another instance arrive with the periodic reload; firing is once whichever instance wins.
+  // An alert already held stays as it is (a strategy alert keeps its evaluator's state).
   const reload = async () => {
     const rows = (await db.selectFrom('alerts').selectAll().where('status', '=', 'active').execute()) as AlertRow[];
+    const held = new Map<string, Active>();
+    for (const m of [...bySymbol.values(), ...bySession.values()]) for (const a of m.values()) held.set(a.id, a);
     bySymbol.clear();
     bySession.clear();
-    for (const r of rows) index(activeOf(r));
+    for (const r of rows) index(held.get(r.id) ?? activeOf(r));
   };
   await reload();
   const timer = setInterval(() => void reload().catch(() => undefined), 15_000);
@@ -148,6 +198,20 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       if (!alerts) return;
       for (const t of r.ticks)
         for (const a of [...alerts.values()]) {
+          if (a.strategy) {
+            // the strategy sees every tick once warmed; its first action (buy, sell or close) fires the alert
+            const fired = a.strategy.evaluator ? a.strategy.evaluator.evaluate(t) : -1;
+            const spec = fired >= 0 ? a.strategy.plan.actions[fired] : undefined;
+            if (spec)
+              await fire(a, `${a.strategy.name} on ${a.symbol}: ${spec.action} signal at ${t.price}`, {
+                symbol: a.symbol,
+                price: t.price,
+                action: spec.action,
+                nodeId: spec.nodeId,
+                tickTs: new Date(t.ts).toISOString(),
+              });
+            continue;
+          }
           const hit = a.kind === 'price_above' ? t.price >= a.level : a.kind === 'price_below' && t.price <= a.level;
           if (hit)
             await fire(
@@ -213,6 +277,23 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     r.post('/', { schema: { tags: ['alerts'], body: CreateAlert } }, async (req, reply) => {
       const user = userOf(req);
       const b = req.body;
+      let strategy: Record<string, unknown> = {};
+      if (b.kind === 'strategy_signal') {
+        const s = await strategiesRepo(db).get(user.id, b.strategyId);
+        if (!s) throw notFound('strategy');
+        const c = compileGraph(s.graph);
+        if (!c.plan)
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `the strategy does not compile: ${c.report.errors[0]?.message}`,
+            c.report.errors,
+          );
+        const evaluation =
+          b.evaluation.mode === 'tick'
+            ? { mode: 'tick' }
+            : { mode: 'candle', interval: b.evaluation.interval, intervalMs: INTERVALS[b.evaluation.interval]! };
+        strategy = { strategyId: s.id, name: s.name, version: s.version, graph: s.graph, evaluation };
+      }
       if ('sessionId' in b) {
         const s = await db
           .selectFrom('forward_test_sessions')
@@ -227,7 +308,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           ? { price: b.price }
           : b.kind === 'session_drawdown'
             ? { drawdownPct: b.drawdownPct }
-            : {};
+            : strategy;
       const row = (await db
         .insertInto('alerts')
         .values({

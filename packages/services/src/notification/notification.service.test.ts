@@ -280,6 +280,85 @@ describe('notifications WebSocket', () => {
     owner.ws.close();
     other.ws.close();
   });
+
+  it("fires a strategy alert on the strategy's first signal, warmed on the symbol's history, without trading", async () => {
+    const owner = await onUserChannel(a);
+    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    let seq = 0;
+    const publish = (symbol: string, prices: number[]) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+        symbol,
+        ticks: prices.map((price) => ({ ts: Date.UTC(2026, 0, 5, 12) + ++seq * 1000, price, size: 1, seq })),
+      });
+    // buy while the SMA(3) of the price is above 150: true from the first live tick only if the alert
+    // was warmed on the three ticks already in the window (else from the third)
+    const node = (id: string, type: string, data = {}) => ({ id, type, data, position: { x: 0, y: 0 } });
+    const edge = (s: string, sh: string, tg: string, th: string) => ({
+      id: `${s}-${tg}-${th}`,
+      source: s,
+      sourceHandle: sh,
+      target: tg,
+      targetHandle: th,
+    });
+    const graph = {
+      version: 1,
+      nodes: [
+        node('close', 'price.close'),
+        node('sma', 'indicator.sma', { period: 3 }),
+        node('level', 'constant', { value: 150 }),
+        node('above', 'logic.greater'),
+        node('buy', 'action.buy'),
+      ],
+      edges: [
+        edge('close', 'value', 'sma', 'value'),
+        edge('sma', 'value', 'above', 'a'),
+        edge('level', 'value', 'above', 'b'),
+        edge('above', 'value', 'buy', 'trigger'),
+      ],
+    };
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'SMA above 150', graph })).json();
+    await publish('SIGUSD', [100, 200, 200]);
+    await until(async () => (await t.rt.windows.latest('SIGUSD', 3)).length === 3);
+    expect(
+      (await call(b, 'POST', '/api/alerts', { kind: 'strategy_signal', strategyId: strat.id, symbol: 'SIGUSD' }))
+        .statusCode,
+    ).toBe(404);
+    const made = await call(a, 'POST', '/api/alerts', {
+      kind: 'strategy_signal',
+      strategyId: strat.id,
+      symbol: 'sigusd',
+    });
+    expect(made.statusCode).toBe(201);
+    const alert = made.json();
+    expect(alert).toMatchObject({ kind: 'strategy_signal', symbol: 'SIGUSD', status: 'active' });
+    expect(alert.params).toMatchObject({ strategyId: strat.id, name: 'SMA above 150', evaluation: { mode: 'tick' } });
+    expect(alert.params.graph).toBeUndefined();
+    // its warm-up (the window's three ticks) never fires it; the first live tick does
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call(a, 'GET', `/api/alerts/${alert.id}`)).json().status).toBe('active');
+    await publish('SIGUSD', [201, 202, 203]);
+    const hit = await owner.waitFor((f) => f.type === 'alert' && f.data?.alertId === alert.id);
+    expect(hit.data).toMatchObject({
+      kind: 'strategy_signal',
+      symbol: 'SIGUSD',
+      action: 'buy',
+      nodeId: 'buy',
+      price: 201,
+    });
+    expect((await call(a, 'GET', `/api/alerts/${alert.id}`)).json()).toMatchObject({
+      status: 'triggered',
+      message: 'SMA above 150 on SIGUSD: buy signal at 201',
+    });
+    // once, and no session or order anywhere
+    await publish('SIGUSD', [204]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(owner.frames.filter((f) => f.type === 'alert' && f.data?.alertId === alert.id)).toHaveLength(1);
+    expect(
+      (await call(a, 'GET', '/api/forward-tests')).json().filter((s: { symbol: string }) => s.symbol === 'SIGUSD'),
+    ).toEqual([]);
+    owner.ws.close();
+  });
 });
 
 describe('notifications WebSocket when the database fails', () => {
