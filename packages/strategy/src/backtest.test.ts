@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
+import { graphOf } from '../../../test/helpers/graphs.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
@@ -212,26 +213,27 @@ describe('limit and stop entry orders', () => {
   describe('excursions (MAE, MFE)', () => {
     // buy when the close is above 200, close the position when it is below 150 (sell: short when allowed)
     const g = (exit: 'action.close' | 'action.sell') =>
-      compileGraph({
-        version: 1,
-        nodes: [
-          { id: 'c', type: 'price.close', data: {}, position: { x: 0, y: 0 } },
-          { id: 'hi', type: 'constant', data: { value: 200 }, position: { x: 0, y: 0 } },
-          { id: 'lo', type: 'constant', data: { value: 150 }, position: { x: 0, y: 0 } },
-          { id: 'up', type: 'logic.greater', data: {}, position: { x: 0, y: 0 } },
-          { id: 'down', type: 'logic.less', data: {}, position: { x: 0, y: 0 } },
-          { id: 'buy', type: 'action.buy', data: {}, position: { x: 0, y: 0 } },
-          { id: 'out', type: exit, data: {}, position: { x: 0, y: 0 } },
-        ],
-        edges: [
-          { id: 'e1', source: 'c', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
-          { id: 'e2', source: 'hi', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
-          { id: 'e3', source: 'c', sourceHandle: 'value', target: 'down', targetHandle: 'a' },
-          { id: 'e4', source: 'lo', sourceHandle: 'value', target: 'down', targetHandle: 'b' },
-          { id: 'e5', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
-          { id: 'e6', source: 'down', sourceHandle: 'value', target: 'out', targetHandle: 'trigger' },
-        ],
-      }).plan!;
+      compileGraph(
+        graphOf(
+          [
+            ['c', 'price.close'],
+            ['hi', 'constant', { value: 200 }],
+            ['lo', 'constant', { value: 150 }],
+            ['up', 'logic.greater'],
+            ['down', 'logic.less'],
+            ['buy', 'action.buy'],
+            ['out', exit],
+          ],
+          [
+            ['c', 'value', 'up', 'a'],
+            ['hi', 'value', 'up', 'b'],
+            ['c', 'value', 'down', 'a'],
+            ['lo', 'value', 'down', 'b'],
+            ['up', 'value', 'buy', 'trigger'],
+            ['down', 'value', 'out', 'trigger'],
+          ],
+        ),
+      ).plan!;
     // [open, high, low, close]: a buy signal on bar 1, the exit signal on bar 3; bar 4's range is
     // after a next-open exit and must not count
     const ohlc = [

@@ -3,7 +3,8 @@ import type { Candle } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { firstTradingBar, runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
-import { GRAPH_VERSION, type Graph } from './graph.ts';
+import type { Graph } from './graph.ts';
+import { graphOf } from '../../../test/helpers/graphs.ts';
 import { barSecondsOf, type CompiledPlan } from './plan.ts';
 import { previewPlan } from './preview.ts';
 import { registry } from './registry.ts';
@@ -23,19 +24,8 @@ const minutes: Candle[] = (JSON.parse(readFileSync(fixture, 'utf8')) as number[]
   }),
 );
 
-type N = [id: string, type: string, data: Record<string, unknown>];
-type E = [source: string, sourceHandle: string, target: string, targetHandle: string];
-const graph = (nodes: N[], edges: E[]): Graph => ({
-  version: GRAPH_VERSION,
-  nodes: nodes.map(([id, type, data]) => ({ id, type, data, position: { x: 0, y: 0 } })),
-  edges: edges.map(([source, sourceHandle, target, targetHandle]) => ({
-    id: `${source}.${sourceHandle}->${target}.${targetHandle}`,
-    source,
-    sourceHandle,
-    target,
-    targetHandle,
-  })),
-});
+const graph = (nodes: Parameters<typeof graphOf>[0], edges: Parameters<typeof graphOf>[1]): Graph =>
+  graphOf(nodes, edges);
 
 /** close > SMA(3) of hourly closes: buy; below: sell. */
 const hourlySma = (timeframe = '1h', period = 3) =>

@@ -1,8 +1,9 @@
 import { candlesRepo, forwardTestsRepo, symbolsRepo } from '@algotrade/adapters';
 import { TOPICS } from '@algotrade/core';
-import { generateCandles, GRAPH_VERSION, templateById } from '@algotrade/strategy';
+import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -218,30 +219,21 @@ describe('forward testing (paper trading) on live ticks', () => {
 
   it('warms a strategy reading a higher timeframe on the stored candles before the window, ticks or candles', async () => {
     // buy once the daily SMA(2) is defined: two completed days, far more than a window holds
-    const node = (id: string, type: string, data = {}) => ({ id, type, data, position: { x: 0, y: 0 } });
-    const edge = (source: string, sourceHandle: string, target: string, targetHandle: string) => ({
-      id: `${source}-${target}-${targetHandle}`,
-      source,
-      sourceHandle,
-      target,
-      targetHandle,
-    });
-    const graph = {
-      version: GRAPH_VERSION,
-      nodes: [
-        node('day', 'timeframe.bar', { timeframe: '1d' }),
-        node('sma', 'indicator.sma', { period: 2 }),
-        node('zero', 'constant', { value: 0 }),
-        node('up', 'logic.greater'),
-        node('buy', 'action.buy'),
+    const graph = graphOf(
+      [
+        ['day', 'timeframe.bar', { timeframe: '1d' }],
+        ['sma', 'indicator.sma', { period: 2 }],
+        ['zero', 'constant', { value: 0 }],
+        ['up', 'logic.greater'],
+        ['buy', 'action.buy'],
       ],
-      edges: [
-        edge('day', 'close', 'sma', 'value'),
-        edge('sma', 'value', 'up', 'a'),
-        edge('zero', 'value', 'up', 'b'),
-        edge('up', 'value', 'buy', 'trigger'),
+      [
+        ['day', 'close', 'sma', 'value'],
+        ['sma', 'value', 'up', 'a'],
+        ['zero', 'value', 'up', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
       ],
-    };
+    );
     const created = (await call(a, 'POST', '/api/strategies', { name: 'daily warm-up', graph })).json();
     expect(created.compilationReport).toMatchObject({ ok: true, warmupSeconds: 2 * 86_400 });
     // three days of stored one-minute candles up to the midnight before the ticks (HTFUSD only)

@@ -8,10 +8,11 @@ import {
   TOPICS,
   type Fill,
 } from '@algotrade/core';
-import { forwardTestsRepo, INTERVALS, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
+import { forwardTestsRepo, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
 import { CompileCache, renderReport, type Graph } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { EvaluationBody, evaluationOf } from './evaluation.ts';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { sendCsv } from '../http/csv.ts';
@@ -46,15 +47,7 @@ const CreateBody = z.strictObject({
   allowShort: z.boolean().default(false),
   /** whole units; default: fractional for crypto pairs, whole for everything else */
   wholeUnits: z.boolean().optional(),
-  evaluation: z
-    .discriminatedUnion('mode', [
-      z.strictObject({ mode: z.literal('tick') }),
-      z.strictObject({
-        mode: z.literal('candle'),
-        interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
-      }),
-    ])
-    .default({ mode: 'tick' }),
+  evaluation: EvaluationBody,
   risk: Risk.default({}),
   /** start at once (default) or stay `created` until POST .../start */
   start: z.boolean().default(true),
@@ -208,10 +201,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         slippageBps: b.slippageBps,
         allowShort: b.allowShort,
         wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',
-        evaluation:
-          b.evaluation.mode === 'tick'
-            ? { mode: 'tick' }
-            : { mode: 'candle', interval: b.evaluation.interval, intervalMs: INTERVALS[b.evaluation.interval]! },
+        evaluation: evaluationOf(b.evaluation),
         risk: b.risk,
       };
       const row = await repo.create({

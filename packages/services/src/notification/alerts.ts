@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, notFound, TOPICS, type Subscription } from '@algotrade/core';
-import { INTERVALS, isUuid, strategiesRepo } from '@algotrade/adapters';
+import { isUuid, strategiesRepo } from '@algotrade/adapters';
 import { compileGraph, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -9,6 +9,7 @@ import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import { warmupTicks } from '../forward-test/engine.ts';
+import { EvaluationBody, evaluationOf } from '../forward-test/evaluation.ts';
 import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
 
 const Symbol = z
@@ -46,15 +47,7 @@ const CreateAlert = z.discriminatedUnion('kind', [
     strategyId: z.string().uuid(),
     symbol: Symbol,
     /** on every tick (default), or on each closed candle of an interval, as a paper session */
-    evaluation: z
-      .discriminatedUnion('mode', [
-        z.strictObject({ mode: z.literal('tick') }),
-        z.strictObject({
-          mode: z.literal('candle'),
-          interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
-        }),
-      ])
-      .default({ mode: 'tick' }),
+    evaluation: EvaluationBody,
     note: z.string().max(200).optional(),
   }),
 ]);
@@ -288,10 +281,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
             `the strategy does not compile: ${c.report.errors[0]?.message}`,
             c.report.errors,
           );
-        const evaluation =
-          b.evaluation.mode === 'tick'
-            ? { mode: 'tick' }
-            : { mode: 'candle', interval: b.evaluation.interval, intervalMs: INTERVALS[b.evaluation.interval]! };
+        const evaluation = evaluationOf(b.evaluation);
         strategy = { strategyId: s.id, name: s.name, version: s.version, graph: s.graph, evaluation };
       }
       if ('sessionId' in b) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { MAX_CHANNELS_PER_CONNECTION, textFrame } from './notification.service.ts';
 
@@ -293,30 +294,21 @@ describe('notifications WebSocket', () => {
       });
     // buy while the SMA(3) of the price is above 150: true from the first live tick only if the alert
     // was warmed on the three ticks already in the window (else from the third)
-    const node = (id: string, type: string, data = {}) => ({ id, type, data, position: { x: 0, y: 0 } });
-    const edge = (s: string, sh: string, tg: string, th: string) => ({
-      id: `${s}-${tg}-${th}`,
-      source: s,
-      sourceHandle: sh,
-      target: tg,
-      targetHandle: th,
-    });
-    const graph = {
-      version: 1,
-      nodes: [
-        node('close', 'price.close'),
-        node('sma', 'indicator.sma', { period: 3 }),
-        node('level', 'constant', { value: 150 }),
-        node('above', 'logic.greater'),
-        node('buy', 'action.buy'),
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['sma', 'indicator.sma', { period: 3 }],
+        ['level', 'constant', { value: 150 }],
+        ['above', 'logic.greater'],
+        ['buy', 'action.buy'],
       ],
-      edges: [
-        edge('close', 'value', 'sma', 'value'),
-        edge('sma', 'value', 'above', 'a'),
-        edge('level', 'value', 'above', 'b'),
-        edge('above', 'value', 'buy', 'trigger'),
+      [
+        ['close', 'value', 'sma', 'value'],
+        ['sma', 'value', 'above', 'a'],
+        ['level', 'value', 'above', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
       ],
-    };
+    );
     const strat = (await call(a, 'POST', '/api/strategies', { name: 'SMA above 150', graph })).json();
     await publish('SIGUSD', [100, 200, 200]);
     await until(async () => (await t.rt.windows.latest('SIGUSD', 3)).length === 3);
