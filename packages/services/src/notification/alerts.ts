@@ -329,7 +329,8 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     r.delete('/:id', { schema: { tags: ['alerts'], params: Id } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);
       await db.deleteFrom('alerts').where('id', '=', row.id).execute();
-      unindex(activeOf(row));
+      // by its keys alone (activeOf would compile and warm a strategy alert only to drop it)
+      unindex({ id: row.id, symbol: row.symbol, sessionId: row.session_id } as Active);
       return reply.status(204).send();
     });
   };
