@@ -73,6 +73,11 @@ export function returnCurve(equity, points = 300) {
   });
 }
 
+/** A chart with nothing to draw yet: its title and why. @param {number} width @param {number} height @param {string} title @param {string} why */
+function emptyChart(width, height, title, why) {
+  return `<svg viewBox="0 0 ${width} ${height}" class="chart" role="img">${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="chart-empty">${why}</text></svg>`;
+}
+
 /** @param {number} v */
 export function fmt(v) {
   const a = Math.abs(v);
@@ -99,8 +104,7 @@ export function lineChart(o) {
   const h = height - pad.t - pad.b;
   const range = extent(o.series.flatMap((s) => s.values));
   const title = o.title ? `<text x="${pad.l}" y="14" class="chart-title">${esc(o.title)}</text>` : '';
-  if (!range)
-    return `<svg viewBox="0 0 ${width} ${height}" class="chart" role="img">${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="chart-empty">no data yet</text></svg>`;
+  if (!range) return emptyChart(width, height, title, 'no data yet');
   const paths = o.series
     .map((s) => {
       const d = linePath(s.values, range, w, h);
@@ -262,8 +266,7 @@ export function maeScatter(trades, o = {}) {
   const title = o.title ? `<text x="${pad.l}" y="14" class="chart-title">${esc(o.title)}</text>` : '';
   const xr = extent([...pts.map((p) => p.x), 0]);
   const yr = extent([...pts.map((p) => p.y), 0]);
-  if (!pts.length || !xr || !yr)
-    return `<svg viewBox="0 0 ${width} ${height}" class="chart" role="img">${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="chart-empty">no trades yet</text></svg>`;
+  if (!pts.length || !xr || !yr) return emptyChart(width, height, title, 'no trades yet');
   /** @param {number} v */
   const X = (v) => ((v - xr.min) / (xr.max - xr.min)) * w;
   /** @param {number} v */

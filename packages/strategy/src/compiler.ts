@@ -135,6 +135,19 @@ export function compileGraph(input: unknown, reg: ReadonlyMap<string, NodeType> 
   }
 }
 
+/**
+ * A node's timeframe from its inputs': a higher-timeframe source's own; the strategy's bars (0) for
+ * actions, risk nodes, bar sources and nodes reading two timeframes; the one timeframe its inputs share
+ * besides constants; TIMELESS for constants and nodes reading only them.
+ */
+function timeframeOf(t: NodeType, params: Params, inputs: number[]): number {
+  if (t.timeframe) return t.timeframe(params);
+  if (t.category === 'action' || t.category === 'risk') return 0;
+  if (inputs.length === 0) return t.timeless ? TIMELESS : 0;
+  const up = new Set(inputs.filter((x) => x !== TIMELESS));
+  return up.size === 0 ? TIMELESS : up.size === 1 ? [...up][0]! : 0;
+}
+
 function compileValid(
   g: Graph,
   reg: ReadonlyMap<string, NodeType>,
@@ -315,20 +328,11 @@ function compileValid(
       const w = wires.get(id)!.get(p.name)!;
       return outSlots.get(w.from)![w.port]!;
     });
-    const upTf = new Set(from.map((f) => tfOf.get(f)!).filter((x) => x !== TIMELESS));
-    const tf = t.timeframe
-      ? t.timeframe(n.params)
-      : t.category === 'action' || t.category === 'risk'
-        ? 0
-        : from.length === 0
-          ? t.timeless
-            ? TIMELESS
-            : 0
-          : upTf.size === 0
-            ? TIMELESS
-            : upTf.size === 1
-              ? [...upTf][0]!
-              : 0;
+    const tf = timeframeOf(
+      t,
+      n.params,
+      from.map((f) => tfOf.get(f)!),
+    );
     tfOf.set(id, tf);
     const up = from.map((f) => warm.get(f)!);
     const own = t.warmup(n.params);

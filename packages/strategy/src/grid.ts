@@ -70,14 +70,15 @@ export function sampleGrid(grid: ParamGrid, count: number, seed: number): Combo[
   if (size <= count) return gridCombos(grid);
   const rand = seededRandom(seed);
   const keys = Object.keys(grid);
+  // a point's index in grid order, read as digits (the last key the fastest)
   const at = (index: number): Combo => {
-    const c: Combo = {};
+    const digits: (number | string)[] = new Array(keys.length);
     for (let k = keys.length - 1; k >= 0; k--) {
       const values = grid[keys[k]!]!;
-      c[keys[k]!] = values[index % values.length]!;
+      digits[k] = values[index % values.length]!;
       index = Math.floor(index / values.length);
     }
-    return Object.fromEntries(keys.map((k) => [k, c[k]!]));
+    return Object.fromEntries(keys.map((key, k) => [key, digits[k]!]));
   };
   if (size <= INDEXED) {
     const picked = new Set<number>();

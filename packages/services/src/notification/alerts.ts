@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, notFound, TOPICS, type Subscription } from '@algotrade/core';
 import { isUuid, strategiesRepo } from '@algotrade/adapters';
-import { compileGraph, type CompiledPlan } from '@algotrade/strategy';
+import { CompileCache, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -106,6 +106,8 @@ const view = (r: AlertRow) => ({
 export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const { rt } = ctx;
   const db = rt.db.db;
+  // strategy alerts' plans by graph hash: compiled once when the alert is made, not again to index it
+  const plans = new CompileCache();
   const bySymbol = new Map<string, Map<string, Active>>();
   const bySession = new Map<string, Map<string, Active>>();
   const index = (a: Active) => {
@@ -132,7 +134,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     if (r.kind === 'strategy_signal') {
       // the graph as it was when the alert was made (later edits to the strategy do not change it)
       const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
-      const plan = compileGraph(p.graph).plan;
+      const plan = plans.compile(p.graph).plan;
       if (plan) {
         a.strategy = { name: p.name, plan, evaluation: p.evaluation };
         void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
@@ -274,7 +276,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       if (b.kind === 'strategy_signal') {
         const s = await strategiesRepo(db).get(user.id, b.strategyId);
         if (!s) throw notFound('strategy');
-        const c = compileGraph(s.graph);
+        const c = plans.compile(s.graph);
         if (!c.plan)
           throw new AppError(
             'VALIDATION_FAILED',
