@@ -513,19 +513,35 @@ async function alertsView(c) {
             ? { kind: f.kind, strategyId: f.strategyId, symbol: (f.symbol ?? '').toUpperCase() }
             : { kind: f.kind, symbol: (f.symbol ?? '').toUpperCase(), price: Number(f.value) };
     if (f.note) Object.assign(body, { note: f.note });
+    // price and strategy alerts may fire again: on each new crossing, or each change of signal
+    if (f.repeat === 'every' && !f.kind.startsWith('session_'))
+      Object.assign(body, { repeat: 'every', ...(f.cooldown ? { cooldownSeconds: Number(f.cooldown) } : {}) });
     if (await attempt(() => c.api.post('/api/alerts', body))) c.go('#/alerts');
   };
   return h(
     'section',
     null,
     h('h1', null, 'Alerts'),
-    h('p', { class: 'muted' }, 'An alert fires once; it also pops up here while the page is open.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'An alert fires once, or for price and strategy alerts every time (each new crossing of the level, each change of signal), ' +
+        'at most once per cooldown. It also pops up here while the page is open.',
+    ),
     table(
       [
         ['Kind', (a) => a.kind],
         ['On', (a) => (a.params?.name ? `${a.params.name} · ${a.symbol}` : (a.symbol ?? a.sessionId ?? ''))],
-        ['Level', (a) => a.price ?? a.drawdownPct ?? ''],
+        ['Level', (a) => a.params?.price ?? a.params?.drawdownPct ?? ''],
+        [
+          'Repeats',
+          (a) =>
+            a.params?.repeat === 'every'
+              ? `every time${a.params.cooldownSeconds ? `, ${a.params.cooldownSeconds} s apart` : ''}`
+              : 'once',
+        ],
         ['Status', (a) => a.status],
+        ['Fired', (a) => a.triggerCount ?? 0],
         ['Message', (a) => a.message ?? a.note ?? ''],
         [
           '',
@@ -569,6 +585,18 @@ async function alertsView(c) {
         sessions.map((s) => h('option', { value: s.id }, `${s.name ?? s.id.slice(0, 8)} · ${s.symbol}`)),
       ),
       h('input', { name: 'value', placeholder: 'price or drawdown %', inputmode: 'decimal' }),
+      h(
+        'select',
+        { name: 'repeat', title: 'price and strategy alerts can fire again' },
+        h('option', { value: 'once' }, 'once'),
+        h('option', { value: 'every' }, 'every time'),
+      ),
+      h('input', {
+        name: 'cooldown',
+        placeholder: 'cooldown s (every time)',
+        inputmode: 'numeric',
+        title: 'at least this many seconds between two firings',
+      }),
       h('input', { name: 'note', placeholder: 'note (optional)' }),
       h('button', { type: 'submit' }, 'Create'),
     ),

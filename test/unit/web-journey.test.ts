@@ -206,6 +206,28 @@ describe('the browser app, clicked through against the running platform', () => 
       'two deliveries in the log',
     );
     rx.close();
+    // an alert that repeats, at most every 30 s: listed with its level, how it repeats and how often it fired
+    const again = await until(
+      () => $$<HTMLFormElement>('main form.inline').find((f) => f.querySelector('select[name=repeat]')),
+      'the alert form',
+    );
+    type(again.querySelector<HTMLSelectElement>('select[name=kind]'), 'price_below');
+    type(again.querySelector<HTMLInputElement>('input[name=symbol]'), 'ethusd');
+    type(again.querySelector<HTMLInputElement>('input[name=value]'), '2');
+    type(again.querySelector<HTMLSelectElement>('select[name=repeat]'), 'every');
+    type(again.querySelector<HTMLInputElement>('input[name=cooldown]'), '30');
+    again.requestSubmit();
+    const row = await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('ETHUSD')), 'it in the list');
+    const made = (await api('/api/alerts')).find((x: { symbol: string }) => x.symbol === 'ETHUSD');
+    expect(made).toMatchObject({ kind: 'price_below', params: { price: 2, repeat: 'every', cooldownSeconds: 30 } });
+    expect([...row.querySelectorAll('td')].map((td) => td.textContent).slice(0, 6)).toEqual([
+      'price_below',
+      'ETHUSD',
+      '2',
+      'every time, 30 s apart',
+      'active',
+      '0',
+    ]);
   });
 
   it("downloads an exchange's candle history, following its progress", async () => {

@@ -394,4 +394,13 @@ alter table alerts add constraint alerts_kind_check
   check (kind in ('price_above','price_below','session_drawdown','session_status','strategy_signal'));
 `,
   },
+  {
+    id: 14,
+    name: 'repeating alerts: how often an alert fired, and the time of the event that last fired it',
+    sql: `
+alter table alerts add column trigger_count integer not null default 0;
+alter table alerts add column event_at timestamptz;
+update alerts set trigger_count = 1 where status = 'triggered';
+`,
+  },
 ];

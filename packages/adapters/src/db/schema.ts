@@ -159,6 +159,10 @@ export interface AlertsTable {
   status: Generated<'active' | 'triggered'>;
   message: string | null;
   triggered_at: Timestamp | null;
+  /** how many times it fired (a repeating alert fires again; see migration 14) */
+  trigger_count: Generated<number>;
+  /** the time of the event (a tick's) that last fired it: a repeating alert's cooldown counts from it */
+  event_at: Timestamp | null;
   created_at: Generated<Date>;
 }
 export interface WebhooksTable {

@@ -18,39 +18,56 @@ const Symbol = z
   .max(40)
   .transform((s) => s.toUpperCase())
   .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only'));
-const CreateAlert = z.discriminatedUnion('kind', [
+/**
+ * Whether an alert fires once (the default) or again: a price alert each time the price crosses its
+ * level anew (after going back over it), a strategy alert on each change of signal; never twice within
+ * `cooldownSeconds` of the event (tick) that last fired it.
+ */
+const Repeat = {
+  repeat: z.enum(['once', 'every']).default('once'),
+  cooldownSeconds: z.number().int().min(0).max(604_800).optional(),
+};
+const priceAlert = <K extends 'price_above' | 'price_below'>(kind: K) =>
   z.strictObject({
-    kind: z.literal('price_above'),
+    kind: z.literal(kind),
     symbol: Symbol,
     price: z.number().positive(),
+    ...Repeat,
     note: z.string().max(200).optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('price_below'),
-    symbol: Symbol,
-    price: z.number().positive(),
-    note: z.string().max(200).optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('session_drawdown'),
-    sessionId: z.string().uuid(),
-    drawdownPct: z.number().positive().max(100),
-    note: z.string().max(200).optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('session_status'),
-    sessionId: z.string().uuid(),
-    note: z.string().max(200).optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('strategy_signal'),
-    strategyId: z.string().uuid(),
-    symbol: Symbol,
-    /** on every tick (default), or on each closed candle of an interval, as a paper session */
-    evaluation: EvaluationBody,
-    note: z.string().max(200).optional(),
-  }),
-]);
+  });
+const CreateAlert = z
+  .discriminatedUnion('kind', [
+    priceAlert('price_above'),
+    priceAlert('price_below'),
+    z.strictObject({
+      kind: z.literal('session_drawdown'),
+      sessionId: z.string().uuid(),
+      drawdownPct: z.number().positive().max(100),
+      note: z.string().max(200).optional(),
+    }),
+    z.strictObject({
+      kind: z.literal('session_status'),
+      sessionId: z.string().uuid(),
+      note: z.string().max(200).optional(),
+    }),
+    z.strictObject({
+      kind: z.literal('strategy_signal'),
+      strategyId: z.string().uuid(),
+      symbol: Symbol,
+      /** on every tick (default), or on each closed candle of an interval, as a paper session */
+      evaluation: EvaluationBody,
+      ...Repeat,
+      note: z.string().max(200).optional(),
+    }),
+  ])
+  .superRefine((b, ctx) => {
+    if ('cooldownSeconds' in b && b.cooldownSeconds !== undefined && b.repeat !== 'every')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cooldownSeconds'],
+        message: 'a cooldown is for an alert that repeats: set repeat to "every"',
+      });
+  });
 type AlertKind = z.infer<typeof CreateAlert>['kind'];
 
 interface Active {
@@ -61,6 +78,14 @@ interface Active {
   sessionId: string | null;
   level: number;
   note?: string;
+  /** set when it fires again (repeat: every): the least time between two firings, in event time */
+  repeat?: { cooldownMs: number };
+  /** a price alert fires when armed; firing disarms it until the price is back on the other side */
+  armed: boolean;
+  /** the time of the event (tick) that last fired it */
+  lastEventTs?: number;
+  /** a repeating strategy alert's last fired action: it fires again on a different one */
+  lastAction?: string;
   /** a strategy alert's name, plan and evaluator (set once warmed on the symbol's recent history) */
   strategy?: {
     name: string;
@@ -80,6 +105,8 @@ interface AlertRow {
   status: 'active' | 'triggered';
   message: string | null;
   triggered_at: Date | string | null;
+  trigger_count: number;
+  event_at: Date | string | null;
   created_at: Date | string;
 }
 
@@ -93,15 +120,17 @@ const view = (r: AlertRow) => ({
   status: r.status,
   message: r.message,
   triggeredAt: r.triggered_at ? new Date(r.triggered_at).toISOString() : null,
+  triggerCount: r.trigger_count,
   createdAt: new Date(r.created_at).toISOString(),
 });
 
 /**
  * Alerts: a price crossing a level (`price_above`: the first tick at or above it; `price_below`: at or
- * below), a forward-test session's drawdown reaching a limit, a session stopping or failing. Stored per
- * user; each fires once (a conditional update from active to triggered, so several notification
- * instances never push it twice) and is pushed on `user-notifications`, which the WebSocket delivers
- * on the owner's `user` channel.
+ * below), a forward-test session's drawdown reaching a limit, a session stopping or failing, a strategy's
+ * signal. Stored per user; each fires once, or again for price and strategy alerts with `repeat: every`
+ * (see Repeat). Firing is a conditional update (active to triggered, or for a repeating alert an event
+ * time past the cooldown), so several notification instances never push one event twice; it is pushed
+ * on `user-notifications`, which the WebSocket delivers on the owner's `user` channel.
  */
 export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const { rt } = ctx;
@@ -130,7 +159,12 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       sessionId: r.session_id,
       level: Number((r.params as { price?: number; drawdownPct?: number }).price ?? r.params.drawdownPct ?? 0),
       ...(r.params.note ? { note: String(r.params.note) } : {}),
+      // a repeating price alert that fired already waits for the price to go back over its level
+      armed: r.trigger_count === 0,
+      ...(r.event_at ? { lastEventTs: new Date(r.event_at).getTime() } : {}),
+      ...(typeof r.params.lastAction === 'string' ? { lastAction: r.params.lastAction } : {}),
     };
+    if (r.params.repeat === 'every') a.repeat = { cooldownMs: 1000 * Number(r.params.cooldownSeconds ?? 0) };
     if (r.kind === 'strategy_signal') {
       // the graph as it was when the alert was made (later edits to the strategy do not change it)
       const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
@@ -165,24 +199,44 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
   const timer = setInterval(() => void reload().catch(() => undefined), 15_000);
   timer.unref();
 
-  async function fire(a: Active, message: string, data: Record<string, unknown>) {
-    unindex(a);
-    const won = await db
+  /** Fires an alert for an event at `eventTs` (a tick's time; now for session events). */
+  async function fire(a: Active, message: string, data: Record<string, unknown>, eventTs = Date.now()) {
+    const again = a.repeat;
+    if (again) a.lastEventTs = eventTs;
+    else unindex(a);
+    let update = db
       .updateTable('alerts')
-      .set({ status: 'triggered', message, triggered_at: sql`now()` } as never)
+      .set({
+        status: again ? 'active' : 'triggered',
+        message,
+        triggered_at: sql`now()`,
+        event_at: new Date(eventTs),
+        trigger_count: sql`trigger_count + 1`,
+        ...(typeof data.action === 'string'
+          ? { params: sql`params || ${JSON.stringify({ lastAction: data.action })}::jsonb` }
+          : {}),
+      } as never)
       .where('id', '=', a.id)
-      .where('status', '=', 'active')
-      .returning('id')
-      .executeTakeFirst();
+      .where('status', '=', 'active');
+    // another instance that fired this event (or one within the cooldown) already wins the row
+    if (again)
+      update = update.where((eb) =>
+        eb.or([eb('event_at', 'is', null), eb('event_at', '<', new Date(eventTs - again.cooldownMs))]),
+      );
+    const won = (await update.returning('trigger_count').executeTakeFirst()) as { trigger_count: number } | undefined;
     if (!won) return; // fired elsewhere already, or deleted
+    const count = won.trigger_count;
     await rt.bus.publish(
       TOPICS.userNotifications.name,
       a.userId,
       'alert',
-      { alertId: a.id, kind: a.kind, message, ...(a.note ? { note: a.note } : {}), ...data },
-      `alert:${a.id}`,
+      { alertId: a.id, kind: a.kind, message, count, ...(a.note ? { note: a.note } : {}), ...data },
+      `alert:${a.id}:${count}`,
     );
   }
+  /** Whether a repeating alert is still within its cooldown at event time `ts`. */
+  const cooling = (a: Active, ts: number) =>
+    a.repeat !== undefined && a.lastEventTs !== undefined && ts - a.lastEventTs <= a.repeat.cooldownMs;
 
   const group = `alerts-${randomUUID()}`;
   const subs: Subscription[] = [
@@ -194,31 +248,42 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       for (const t of r.ticks)
         for (const a of [...alerts.values()]) {
           if (a.strategy) {
-            // the strategy sees every tick once warmed; its first action (buy, sell or close) fires the alert
+            // the strategy sees every tick once warmed; its first action (buy, sell or close) fires the
+            // alert; a repeating one fires again on a different action, out of its cooldown
             const fired = a.strategy.evaluator ? a.strategy.evaluator.evaluate(t) : -1;
             const spec = fired >= 0 ? a.strategy.plan.actions[fired] : undefined;
-            if (spec)
-              await fire(a, `${a.strategy.name} on ${a.symbol}: ${spec.action} signal at ${t.price}`, {
+            if (!spec || (a.repeat && (spec.action === a.lastAction || cooling(a, t.ts)))) continue;
+            a.lastAction = spec.action;
+            await fire(
+              a,
+              `${a.strategy.name} on ${a.symbol}: ${spec.action} signal at ${t.price}`,
+              {
                 symbol: a.symbol,
                 price: t.price,
                 action: spec.action,
                 nodeId: spec.nodeId,
                 tickTs: new Date(t.ts).toISOString(),
-              });
+              },
+              t.ts,
+            );
             continue;
           }
           const hit = a.kind === 'price_above' ? t.price >= a.level : a.kind === 'price_below' && t.price <= a.level;
-          if (hit)
-            await fire(
-              a,
-              `${a.symbol} ${a.kind === 'price_above' ? 'rose to' : 'fell to'} ${t.price} (level ${a.level})`,
-              {
-                symbol: a.symbol,
-                price: t.price,
-                level: a.level,
-                tickTs: new Date(t.ts).toISOString(),
-              },
-            );
+          // back on the other side of the level: a repeating alert may fire on the next crossing
+          if (!hit) a.armed = true;
+          if (!hit || !a.armed || cooling(a, t.ts)) continue;
+          a.armed = false;
+          await fire(
+            a,
+            `${a.symbol} ${a.kind === 'price_above' ? 'rose to' : 'fell to'} ${t.price} (level ${a.level})`,
+            {
+              symbol: a.symbol,
+              price: t.price,
+              level: a.level,
+              tickTs: new Date(t.ts).toISOString(),
+            },
+            t.ts,
+          );
         }
     }),
     await rt.bus.subscribe(TOPICS.portfolioUpdates.name, { group }, async (m) => {
@@ -301,6 +366,8 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           : b.kind === 'session_drawdown'
             ? { drawdownPct: b.drawdownPct }
             : strategy;
+      const repeat =
+        'repeat' in b && b.repeat === 'every' ? { repeat: 'every', cooldownSeconds: b.cooldownSeconds ?? 0 } : {};
       const row = (await db
         .insertInto('alerts')
         .values({
@@ -308,7 +375,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           kind: b.kind,
           symbol: 'symbol' in b ? b.symbol : null,
           session_id: 'sessionId' in b ? b.sessionId : null,
-          params: JSON.stringify({ ...params, ...(b.note ? { note: b.note } : {}) }),
+          params: JSON.stringify({ ...params, ...repeat, ...(b.note ? { note: b.note } : {}) }),
         })
         .returningAll()
         .executeTakeFirstOrThrow()) as AlertRow;

@@ -351,6 +351,138 @@ describe('notifications WebSocket', () => {
     ).toEqual([]);
     owner.ws.close();
   });
+
+  it('fires a repeating alert on each new crossing, never within its cooldown; a strategy alert on each change of signal', async () => {
+    const owner = await onUserChannel(a);
+    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    const t0 = Date.UTC(2026, 0, 6, 9);
+    let seq = 0;
+    /** ticks at t0 + the given seconds */
+    const publish = (symbol: string, ticks: [sec: number, price: number][]) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+        symbol,
+        ticks: ticks.map(([sec, price]) => ({ ts: t0 + sec * 1000, price, size: 1, seq: ++seq })),
+      });
+    const pushed = (id: string) => owner.frames.filter((f) => f.type === 'alert' && f.data?.alertId === id);
+    const envelopes: string[] = [];
+    const sub = await t.rt.bus.subscribe(TOPICS.userNotifications.name, { group: 'repeat-test' }, async (m) => {
+      envelopes.push(m.id);
+    });
+
+    // bad combinations are 400s that say why
+    const noRepeat = await call(a, 'POST', '/api/alerts', {
+      kind: 'price_above',
+      symbol: 'REPUSD',
+      price: 100,
+      cooldownSeconds: 10,
+    });
+    expect(noRepeat.statusCode).toBe(400);
+    expect(noRepeat.json().error.message).toContain('repeat');
+    const sessionRepeat = await call(a, 'POST', '/api/alerts', {
+      kind: 'session_status',
+      sessionId: '00000000-0000-4000-8000-000000000000',
+      repeat: 'every',
+    });
+    expect(sessionRepeat.statusCode).toBe(400);
+
+    const made = await call(a, 'POST', '/api/alerts', {
+      kind: 'price_above',
+      symbol: 'REPUSD',
+      price: 100,
+      repeat: 'every',
+      cooldownSeconds: 10,
+    });
+    expect(made.statusCode).toBe(201);
+    const rep = made.json();
+    expect(rep).toMatchObject({ params: { price: 100, repeat: 'every', cooldownSeconds: 10 }, triggerCount: 0 });
+    const once = (await call(a, 'POST', '/api/alerts', { kind: 'price_above', symbol: 'REPUSD', price: 100 })).json();
+    expect(once.params.repeat).toBeUndefined();
+
+    await publish('REPUSD', [
+      [1, 90],
+      [2, 101], // fires both
+      [3, 102], // still above: no new crossing
+      [4, 95], // back below: the repeating alert re-arms
+      [5, 103], // a new crossing, but 3 s after the last firing (cooldown 10 s)
+      [13, 104], // still armed and 11 s after: fires again
+      [14, 105],
+    ]);
+    await until(() => pushed(rep.id).length >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pushed(rep.id).map((f) => [f.data?.price, f.data?.count])).toEqual([
+      [101, 1],
+      [104, 2],
+    ]);
+    expect(pushed(once.id).map((f) => f.data?.price)).toEqual([101]);
+    expect((await call(a, 'GET', `/api/alerts/${rep.id}`)).json()).toMatchObject({
+      status: 'active',
+      triggerCount: 2,
+      message: 'REPUSD rose to 104 (level 100)',
+    });
+    expect((await call(a, 'GET', `/api/alerts/${once.id}`)).json()).toMatchObject({
+      status: 'triggered',
+      triggerCount: 1,
+    });
+    // each firing is its own event (a webhook delivers each): distinct message ids
+    await until(() => envelopes.filter((id) => id.startsWith(`alert:${rep.id}`)).length === 2);
+    expect(envelopes.filter((id) => id.startsWith(`alert:${rep.id}`))).toEqual([
+      `alert:${rep.id}:1`,
+      `alert:${rep.id}:2`,
+    ]);
+
+    // a strategy alert with two actions: buy above 150, sell below; fires on each change of signal
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['level', 'constant', { value: 150 }],
+        ['above', 'logic.greater'],
+        ['below', 'logic.less'],
+        ['buy', 'action.buy'],
+        ['sell', 'action.sell'],
+      ],
+      [
+        ['close', 'value', 'above', 'a'],
+        ['level', 'value', 'above', 'b'],
+        ['close', 'value', 'below', 'a'],
+        ['level', 'value', 'below', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
+        ['below', 'value', 'sell', 'trigger'],
+      ],
+    );
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'Level 150', graph })).json();
+    const sig = (
+      await call(a, 'POST', '/api/alerts', {
+        kind: 'strategy_signal',
+        strategyId: strat.id,
+        symbol: 'REPSIG',
+        repeat: 'every',
+      })
+    ).json();
+    expect(sig.params).toMatchObject({ repeat: 'every', cooldownSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 300)); // its warm-up (an empty window)
+    await publish('REPSIG', [
+      [1, 200], // buy
+      [2, 210], // buy again: no change
+      [3, 100], // sell
+      [4, 90],
+      [5, 160], // buy
+    ]);
+    await until(() => pushed(sig.id).length >= 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pushed(sig.id).map((f) => [f.data?.action, f.data?.price])).toEqual([
+      ['buy', 200],
+      ['sell', 100],
+      ['buy', 160],
+    ]);
+    expect((await call(a, 'GET', `/api/alerts/${sig.id}`)).json()).toMatchObject({
+      status: 'active',
+      triggerCount: 3,
+      params: { lastAction: 'buy' },
+    });
+    await sub.close();
+    owner.ws.close();
+  });
 });
 
 describe('notifications WebSocket when the database fails', () => {
