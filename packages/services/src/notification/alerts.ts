@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, notFound, TOPICS, type Subscription } from '@algotrade/core';
+import { AppError, notFound, TOPICS, type Subscription, type Tick } from '@algotrade/core';
 import { isUuid, strategiesRepo } from '@algotrade/adapters';
 import { CompileCache, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
@@ -92,8 +92,14 @@ interface Active {
     plan: CompiledPlan;
     evaluation: SessionSettings['evaluation'];
     evaluator?: SessionEvaluator;
+    /** live ticks that arrived while it warmed: evaluated, in order, once it has */
+    pending: LiveTick[];
   };
 }
+
+type LiveTick = Pick<Tick, 'ts' | 'price' | 'size' | 'seq'>;
+/** Live ticks held for a strategy alert still warming, at most (beyond, the oldest are dropped). */
+const MAX_PENDING = 10_000;
 
 interface AlertRow {
   id: string;
@@ -150,6 +156,9 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     map.get(key)?.delete(a.id);
     if (map.get(key)?.size === 0) map.delete(key);
   };
+  /** Whether a repeating alert is still within its cooldown at event time `ts`. */
+  const cooling = (a: Active, ts: number) =>
+    a.repeat !== undefined && a.lastEventTs !== undefined && ts - a.lastEventTs <= a.repeat.cooldownMs;
   const activeOf = (r: AlertRow): Active => {
     const a: Active = {
       id: r.id,
@@ -170,19 +179,50 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
       const plan = plans.compile(p.graph).plan;
       if (plan) {
-        a.strategy = { name: p.name, plan, evaluation: p.evaluation };
+        a.strategy = { name: p.name, plan, evaluation: p.evaluation, pending: [] };
         void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
       }
     }
     return a;
   };
-  /** A strategy alert's evaluator, warmed (without firing) on the symbol's window and stored candles. */
+  /**
+   * A strategy alert's evaluator, warmed (without firing) on the symbol's window and stored candles; then
+   * the live ticks that arrived meanwhile (those the window did not hold already) are evaluated in order,
+   * and only then does it take ticks as they come.
+   */
   async function warm(a: Active) {
     const s = a.strategy!;
     const ev = sessionEvaluator(s.plan, s.evaluation);
     const ticks = await warmupTicks(rt, { id: a.id, symbol: a.symbol!, plan: s.plan, settings: s });
     for (const t of ticks) ev.evaluate(t);
+    const last = ticks[ticks.length - 1];
+    const seen = (t: LiveTick) =>
+      !!last && (t.ts < last.ts || (t.ts === last.ts && (t.seq ?? 0) <= (last.seq ?? Infinity)));
+    while (s.pending.length) {
+      const t = s.pending.shift()!;
+      if (!seen(t)) await strategyTick(a, ev, t);
+    }
     s.evaluator = ev;
+  }
+  /** A strategy alert's evaluation of one live tick: fires on its first action (see Repeat for the others). */
+  async function strategyTick(a: Active, ev: SessionEvaluator, t: LiveTick) {
+    const s = a.strategy!;
+    const fired = ev.evaluate(t);
+    const spec = fired >= 0 ? s.plan.actions[fired] : undefined;
+    if (!spec || (a.repeat && (spec.action === a.lastAction || cooling(a, t.ts)))) return;
+    a.lastAction = spec.action;
+    await fire(
+      a,
+      `${s.name} on ${a.symbol}: ${spec.action} signal at ${t.price}`,
+      {
+        symbol: a.symbol,
+        price: t.price,
+        action: spec.action,
+        nodeId: spec.nodeId,
+        tickTs: new Date(t.ts).toISOString(),
+      },
+      t.ts,
+    );
   }
   // every instance sees every message (its own group) and holds every active alert: alerts created
   // through another instance arrive with the periodic reload; firing is once whichever instance wins.
@@ -234,9 +274,6 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       `alert:${a.id}:${count}`,
     );
   }
-  /** Whether a repeating alert is still within its cooldown at event time `ts`. */
-  const cooling = (a: Active, ts: number) =>
-    a.repeat !== undefined && a.lastEventTs !== undefined && ts - a.lastEventTs <= a.repeat.cooldownMs;
 
   const group = `alerts-${randomUUID()}`;
   const subs: Subscription[] = [
@@ -248,24 +285,10 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       for (const t of r.ticks)
         for (const a of [...alerts.values()]) {
           if (a.strategy) {
-            // the strategy sees every tick once warmed; its first action (buy, sell or close) fires the
-            // alert; a repeating one fires again on a different action, out of its cooldown
-            const fired = a.strategy.evaluator ? a.strategy.evaluator.evaluate(t) : -1;
-            const spec = fired >= 0 ? a.strategy.plan.actions[fired] : undefined;
-            if (!spec || (a.repeat && (spec.action === a.lastAction || cooling(a, t.ts)))) continue;
-            a.lastAction = spec.action;
-            await fire(
-              a,
-              `${a.strategy.name} on ${a.symbol}: ${spec.action} signal at ${t.price}`,
-              {
-                symbol: a.symbol,
-                price: t.price,
-                action: spec.action,
-                nodeId: spec.nodeId,
-                tickTs: new Date(t.ts).toISOString(),
-              },
-              t.ts,
-            );
+            // every tick once warmed; until then held for the warm-up to evaluate after it
+            const s = a.strategy;
+            if (s.evaluator) await strategyTick(a, s.evaluator, t);
+            else if (s.pending.push(t) > MAX_PENDING) s.pending.shift();
             continue;
           }
           const hit = a.kind === 'price_above' ? t.price >= a.level : a.kind === 'price_below' && t.price <= a.level;

@@ -483,6 +483,59 @@ describe('notifications WebSocket', () => {
     await sub.close();
     owner.ws.close();
   });
+
+  it('evaluates the ticks that arrive while a strategy alert warms up, after its warm-up, in order', async () => {
+    const owner = await onUserChannel(a);
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['level', 'constant', { value: 150 }],
+        ['above', 'logic.greater'],
+        ['buy', 'action.buy'],
+      ],
+      [
+        ['close', 'value', 'above', 'a'],
+        ['level', 'value', 'above', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
+      ],
+    );
+    const strat = (await call('POST', '/api/strategies', { name: 'Early', graph })).json();
+    // the window read of its warm-up is slow (a Redis far away): held until the live ticks are out, then
+    // it gives the first of them only, as a read that raced the feed would
+    const windows = t.rt.windows;
+    const latest = windows.latest.bind(windows);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    windows.latest = async (symbol, n) => {
+      if (symbol !== 'WARMUSD') return latest(symbol, n);
+      await held;
+      return (await latest(symbol, 3)).slice(-1);
+    };
+    try {
+      const made = (
+        await call('POST', '/api/alerts', { kind: 'strategy_signal', strategyId: strat.id, symbol: 'WARMUSD' })
+      ).json();
+      const ts = Date.UTC(2026, 0, 7, 12);
+      await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'WARMUSD', 'ticks', {
+        symbol: 'WARMUSD',
+        ticks: [
+          { ts, price: 100, size: 1, seq: 1 },
+          { ts: ts + 1000, price: 160, size: 1, seq: 2 },
+          { ts: ts + 2000, price: 170, size: 1, seq: 3 },
+        ],
+      });
+      await until(async () => (await latest('WARMUSD', 3)).length === 3);
+      release();
+      const hit = await owner.waitFor((f) => f.type === 'alert' && f.data?.alertId === made.id);
+      // the first tick came with the warm-up, not again; the second is the first live one above 150
+      expect(hit.data).toMatchObject({ action: 'buy', price: 160, tickTs: new Date(ts + 1000).toISOString() });
+    } finally {
+      windows.latest = latest;
+    }
+    owner.ws.close();
+  });
 });
 
 describe('notifications WebSocket when the database fails', () => {
