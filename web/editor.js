@@ -257,14 +257,16 @@ export async function editorView(c, id) {
             )
           : schema.type === 'boolean'
             ? h('input', { type: 'checkbox', checked: value === true, onchange: onChange })
-            : h('input', {
-                type: 'number',
-                value,
-                min: schema.minimum,
-                max: schema.maximum,
-                step: schema.type === 'integer' ? 1 : 'any',
-                onchange: onChange,
-              });
+            : schema.type === 'string'
+              ? h('input', { type: 'text', value, placeholder: 'ETHUSD', onchange: onChange })
+              : h('input', {
+                  type: 'number',
+                  value,
+                  min: schema.minimum,
+                  max: schema.maximum,
+                  step: schema.type === 'integer' ? 1 : 'any',
+                  onchange: onChange,
+                });
         parts.push(h('label', null, schema.title ?? name, input, hint));
       }
       const series = previewSeries[n.id];

@@ -13,7 +13,7 @@
  */
 /**
  * @typedef {{ type: 'integer' | 'number' | 'string' | 'boolean', title?: string, minimum?: number,
- *   maximum?: number, enum?: string[], default?: unknown }} ParamSchema
+ *   maximum?: number, enum?: string[], default?: unknown, format?: string, pattern?: string }} ParamSchema
  */
 /** @typedef {{ id: string, type: string, data: Record<string, unknown>, position: { x: number, y: number } }} GraphNode */
 /** @typedef {{ id: string, source: string, sourceHandle: string, target: string, targetHandle: string }} GraphEdge */
@@ -155,6 +155,11 @@ export function readParam(schema, raw) {
   if (schema.type === 'boolean') return { value: raw === true || raw === 'true' };
   if (schema.enum) {
     return schema.enum.includes(String(raw)) ? { value: String(raw) } : { error: `one of ${schema.enum.join(', ')}` };
+  }
+  if (schema.type === 'string' && schema.format === 'symbol') {
+    // a market symbol (an Other symbol node's): upper-case letters, digits and ._:-
+    const sym = String(raw).trim().toUpperCase();
+    return new RegExp(schema.pattern ?? '.').test(sym) ? { value: sym } : { error: 'a symbol such as ETHUSD' };
   }
   if (schema.type === 'string') return { value: String(raw) };
   const text = String(raw).trim();

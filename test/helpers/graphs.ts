@@ -18,3 +18,19 @@ export function graphOf(
     })),
   };
 }
+
+/**
+ * The same graph with its Close nodes reading another symbol's close (an Other symbol node): run on
+ * bars of that very symbol, it must trade as the original does.
+ */
+export function viaOtherSymbol<G extends { nodes: { id: string; type: string; data?: object }[]; edges: object[] }>(
+  graph: G,
+  symbol: string,
+): G {
+  const closes = new Set(graph.nodes.filter((n) => n.type === 'price.close').map((n) => n.id));
+  return {
+    ...graph,
+    nodes: graph.nodes.map((n) => (closes.has(n.id) ? { ...n, type: 'symbol.bar', data: { symbol } } : n)),
+    edges: graph.edges.map((e) => (closes.has((e as { source: string }).source) ? { ...e, sourceHandle: 'close' } : e)),
+  };
+}

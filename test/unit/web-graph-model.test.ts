@@ -184,6 +184,12 @@ describe('the editor graph model (web/graph-model.js)', () => {
     expect(readParam(sizing, 'everything').error).toMatch(/^one of all, pct_equity/);
     const amount = T('action.buy').params.properties.amount!;
     expect(readParam(amount, '12.5')).toEqual({ value: 12.5 });
+    // an Other symbol node's symbol: upper-cased, letters, digits and ._:- only
+    const symbol = T('symbol.bar').params.properties.symbol!;
+    expect(readParam(symbol, ' ethusd ')).toEqual({ value: 'ETHUSD' });
+    expect(readParam(symbol, 'BRK.B')).toEqual({ value: 'BRK.B' });
+    expect(readParam(symbol, 'ETH USD').error).toBe('a symbol such as ETHUSD');
+    expect(readParam(symbol, '').error).toBe('a symbol such as ETHUSD');
   });
 
   it('reads a sweep grid as the API takes it, checking each value against its parameter', () => {

@@ -36,6 +36,12 @@ export interface BarColumns {
   close: Float64Array;
   volume: Float64Array;
   length: number;
+  /**
+   * The bars of the other symbols a strategy reads (its plan's `symbols`, in that order), aligned with
+   * these: five columns each (open, high, low, close, volume), row i holding that symbol's last bar that
+   * opened at or before bar i (NaN before its first). See alignBars.
+   */
+  others?: Float64Array[];
 }
 
 export type AssetClass = 'crypto' | 'stock' | 'fx';

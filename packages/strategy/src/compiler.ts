@@ -1,7 +1,8 @@
 import { GraphSchema, type Graph, type GraphNode } from './graph.ts';
 import { registry as defaultRegistry } from './registry.ts';
-import { CompiledPlan, type PlanNode } from './plan.ts';
+import { alignBars, CompiledPlan, type PlanNode } from './plan.ts';
 import type { NodeType, Params } from './types.ts';
+import { SYMBOL_PATTERN } from '@algotrade/core';
 import { BAR_SLOT_COUNT, TIMELESS } from './types.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 
@@ -37,6 +38,17 @@ function checkParams(node: GraphNode, t: NodeType, errors: CompileIssue[], warni
     const raw = data[p.name];
     if (raw === undefined || raw === null) {
       params[p.name] = p.default;
+      continue;
+    }
+    if (p.type === 'symbol') {
+      const sym = typeof raw === 'string' ? raw.trim().toUpperCase() : '';
+      if (!SYMBOL_PATTERN.test(sym))
+        errors.push({
+          nodeId: node.id,
+          code: 'INVALID_PARAM',
+          message: `${t.label}: ${p.name} must be a symbol such as ETHUSD (letters, digits and ._:-, at most 40; got ${JSON.stringify(raw)})`,
+        });
+      else params[p.name] = sym;
       continue;
     }
     if (p.type === 'enum') {
@@ -363,7 +375,12 @@ function compileValid(
     const stepSec = Math.max(60, Math.ceil(warmupSeconds / 4000 / 60) * 60);
     const first = warmup + Math.ceil(warmupSeconds / stepSec);
     const inst = plan.instantiate(64, stepSec);
-    const bars = toColumns(generateCandles(Math.max(300, first * 2 + 50), 7, undefined, stepSec * 1000));
+    const count = Math.max(300, first * 2 + 50);
+    const bars = toColumns(generateCandles(count, 7, undefined, stepSec * 1000));
+    // other symbols: walks of their own on the same bar times
+    bars.others = plan.symbols.flatMap((_s, k) =>
+      alignBars(bars.ts, toColumns(generateCandles(count, 11 + k, undefined, stepSec * 1000))),
+    );
     let bad: string | undefined;
     inst.run(bars, new Int32Array(bars.length), 0, bars.length, (start, n) => {
       for (let j = Math.max(0, first - start); j < n && !bad; j++)

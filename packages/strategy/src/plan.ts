@@ -25,6 +25,26 @@ export interface TimeframeSpec {
   carried: number[];
 }
 
+/**
+ * Another symbol's bars aligned with a strategy's bar times `ts` (both epoch ms, ascending, of the same
+ * interval): row i holds its last bar that opened at or before ts[i] (the bar of the same time, which
+ * closes with the strategy's, else the last one before it, carried), NaN before its first. Five columns:
+ * open, high, low, close, volume.
+ */
+export function alignBars(ts: ArrayLike<number>, other: BarColumns): Float64Array[] {
+  const n = ts.length;
+  const fields = [other.open, other.high, other.low, other.close, other.volume];
+  // in shared memory, as toColumns: an engine pool's threads read it where it is
+  const mem = new SharedArrayBuffer(Math.max(1, 5 * n) * 8);
+  const out = fields.map((_f, k) => new Float64Array(mem, k * n * 8, n));
+  let j = -1;
+  for (let i = 0; i < n; i++) {
+    while (j + 1 < other.length && other.ts[j + 1]! <= ts[i]!) j++;
+    for (let f = 0; f < 5; f++) out[f]![i] = j < 0 ? NaN : fields[f]![j]!;
+  }
+  return out;
+}
+
 /** Monday 1970-01-05 00:00 UTC, in seconds: weekly buckets start there. */
 const WEEK_OFFSET = 4 * 86_400;
 
@@ -91,6 +111,10 @@ export class CompiledPlan {
   readonly timeframes: TimeframeSpec[];
   /** the nodes that run on the strategy's own bars */
   readonly baseNodes: readonly PlanNode[];
+  /** the other symbols the strategy reads (Other symbol nodes), sorted: the order of BarColumns.others */
+  readonly symbols: readonly string[];
+  /** each Other symbol node: the index of its symbol in `symbols` and its five output slots */
+  readonly symbolSources: readonly { symbol: number; slots: readonly number[] }[];
   constructor(
     readonly nodes: readonly PlanNode[],
     readonly slotCount: number,
@@ -146,6 +170,12 @@ export class CompiledPlan {
     if (secs.length) for (let k = 0; k < BAR_SLOT_COUNT; k++) used.add(k);
     this.usedBarSlots = used;
     this.baseNodes = nodes.filter((n) => !(n.timeframe! > 0));
+    const readers = nodes.filter((n) => n.type.otherSymbol);
+    this.symbols = [...new Set(readers.map((n) => n.type.otherSymbol!(n.params)))].sort();
+    this.symbolSources = readers.map((n) => ({
+      symbol: this.symbols.indexOf(n.type.otherSymbol!(n.params)),
+      slots: n.outputs,
+    }));
   }
   /**
    * `barSeconds`: the interval of the bars to come, which lets a higher-timeframe bar complete with the bar
@@ -183,8 +213,19 @@ export class StrategyInstance {
   value(slot: number): number {
     return this.cols[slot]![0]!;
   }
-  /** Feeds one bar; returns the index into plan.actions of the first action triggered on it, or -1. */
-  step(open: number, high: number, low: number, close: number, volume: number, timeSec: number): number {
+  /**
+   * Feeds one bar; returns the index into plan.actions of the first action triggered on it, or -1.
+   * `others`: the other symbols' bars at this bar (plan.symbols order, five values each; NaN unknown).
+   */
+  step(
+    open: number,
+    high: number,
+    low: number,
+    close: number,
+    volume: number,
+    timeSec: number,
+    others?: ArrayLike<number>,
+  ): number {
     const c = this.cols;
     c[0]![0] = open;
     c[1]![0] = high;
@@ -192,6 +233,8 @@ export class StrategyInstance {
     c[3]![0] = close;
     c[4]![0] = volume;
     c[5]![0] = timeSec;
+    for (const src of this.plan.symbolSources)
+      for (let f = 0; f < 5; f++) c[src.slots[f]!]![0] = others ? others[src.symbol * 5 + f]! : NaN;
     for (const h of this.higher) h.run(c, 1, this.barSeconds ?? 0);
     const s = this.steps;
     for (let i = 0; i < s.length; i++) s[i]!(c, 1);
@@ -218,10 +261,20 @@ export class StrategyInstance {
     const fields = [bars.open, bars.high, bars.low, bars.close, bars.volume];
     const secs = own[5]!;
     const needTime = this.plan.usedBarSlots.has(5);
+    // other symbols' bars: views into their aligned columns too, in their sources' slots
+    const sources = this.plan.symbolSources;
+    const others = bars.others;
+    if (sources.length && (!others || others.length < 5 * this.plan.symbols.length))
+      throw new Error(
+        `the strategy reads other symbols (${this.plan.symbols.join(', ')}): their bars must come with the data`,
+      );
+    const slotsOwn = sources.flatMap((src) => src.slots.map((slot) => [slot, c[slot]!] as const));
     for (let start = from; start < to; start += this.blockSize) {
       const n = Math.min(this.blockSize, to - start);
       // bar columns are views into the caller's arrays (no copy); the time column is made only if read
       for (let k = 0; k < 5; k++) if (this.plan.usedBarSlots.has(k)) c[k] = fields[k]!.subarray(start, start + n);
+      for (const src of sources)
+        for (let f = 0; f < 5; f++) c[src.slots[f]!] = others![src.symbol * 5 + f]!.subarray(start, start + n);
       if (needTime) for (let j = 0; j < n; j++) secs[j] = bars.ts[start + j]! / 1000;
       if (this.higher.length) {
         this.barSeconds ??= barSecondsOf(bars.ts, from, to);
@@ -246,6 +299,7 @@ export class StrategyInstance {
       this.bars += n;
     }
     for (let k = 0; k < BAR_SLOT_COUNT; k++) c[k] = own[k]!;
+    for (const [slot, col] of slotsOwn) c[slot] = col;
   }
 }
 

@@ -8,7 +8,12 @@ export interface PreviewResult {
 }
 
 /** Every node's output on every candle (null while undefined) and every action that fired. */
-export function previewPlan(plan: CompiledPlan, candles: readonly Candle[]): PreviewResult {
+export function previewPlan(
+  plan: CompiledPlan,
+  candles: readonly Candle[],
+  /** the other symbols' bars aligned with the candles (plan.symbols order; see alignBars) */
+  others?: Float64Array[],
+): PreviewResult {
   const inst = plan.instantiate();
   const series: PreviewResult['series'] = {};
   const taps: { arr: (number | null)[]; slot: number }[] = [];
@@ -23,6 +28,7 @@ export function previewPlan(plan: CompiledPlan, candles: readonly Candle[]): Pre
   }
   const signals: PreviewResult['signals'] = [];
   const cols = toColumns(candles);
+  if (others) cols.others = others;
   inst.run(cols, new Int32Array(candles.length), 0, candles.length, (start, n) => {
     for (let j = 0; j < n; j++) {
       for (const t of taps) {

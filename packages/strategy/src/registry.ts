@@ -6,6 +6,7 @@ import { oscillatorNodes } from './nodes/oscillators.ts';
 import { sourceNodes } from './nodes/sources.ts';
 import { trendNodes } from './nodes/trend.ts';
 import { volatilityNodes, volumeNodes } from './nodes/volatility.ts';
+import { SYMBOL_PATTERN } from '@algotrade/core';
 import type { NodeType, ParamSpec } from './types.ts';
 
 /** Registered from an explicit list; a duplicate type is a programming error and throws at load. */
@@ -34,6 +35,14 @@ export const registry = buildRegistry([
 
 function paramSchema(p: ParamSpec): Record<string, unknown> {
   if (p.type === 'enum') return { type: 'string', enum: [...p.values], default: p.default, title: p.label ?? p.name };
+  if (p.type === 'symbol')
+    return {
+      type: 'string',
+      pattern: SYMBOL_PATTERN.source,
+      default: p.default,
+      title: p.label ?? p.name,
+      format: 'symbol',
+    };
   return { type: p.type, minimum: p.min, maximum: p.max, default: p.default, title: p.label ?? p.name };
 }
 

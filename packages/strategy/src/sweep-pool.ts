@@ -25,6 +25,7 @@ export function shareColumns(c: BarColumns): BarColumns {
     close: share(c.close),
     volume: share(c.volume),
     length: c.length,
+    ...(c.others ? { others: c.others.map(share) } : {}),
   };
 }
 

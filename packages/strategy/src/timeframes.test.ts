@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Candle } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { firstTradingBar, runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
+import { freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 import { graphOf } from '../../../test/helpers/graphs.ts';
 import { barSecondsOf, type CompiledPlan } from './plan.ts';
 import { previewPlan } from './preview.ts';
@@ -12,17 +12,7 @@ import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
 // real one-minute candles, with gaps of up to 8 minutes (freqtrade's test data; test/fixtures/SOURCES.md)
-const fixture = new URL('../../../test/fixtures/freqtrade/UNITTEST_BTC-1m-first2000.json', import.meta.url);
-const minutes: Candle[] = (JSON.parse(readFileSync(fixture, 'utf8')) as number[][]).map(
-  ([ts, open, high, low, close, volume]) => ({
-    ts: ts!,
-    open: open!,
-    high: high!,
-    low: low!,
-    close: close!,
-    volume: volume!,
-  }),
-);
+const minutes: Candle[] = freqtradeMinutes();
 
 const graph = (nodes: Parameters<typeof graphOf>[0], edges: Parameters<typeof graphOf>[1]): Graph =>
   graphOf(nodes, edges);

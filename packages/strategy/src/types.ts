@@ -8,7 +8,9 @@ export interface PortSpec {
 
 export type ParamSpec =
   | { name: string; type: 'integer' | 'number'; default: number; min: number; max: number; label?: string }
-  | { name: string; type: 'enum'; default: string; values: readonly string[]; label?: string };
+  | { name: string; type: 'enum'; default: string; values: readonly string[]; label?: string }
+  /** a market symbol (letters, digits and ._:-; stored upper-case) */
+  | { name: string; type: 'symbol'; default: string; label?: string };
 
 export type Category = 'source' | 'indicator' | 'math' | 'logic' | 'action' | 'risk';
 
@@ -57,6 +59,11 @@ export interface NodeType {
   timeframe?(p: Params): number;
   /** its output depends on no bar (a constant): it runs at whichever timeframe reads it */
   timeless?: boolean;
+  /**
+   * another symbol's bar: its five outputs (open, high, low, close, volume) are that symbol's bar at the
+   * strategy's bar, fed by the engines (see CompiledPlan's symbols); no step runs
+   */
+  otherSymbol?(p: Params): string;
   /** creates the block evaluator; absent for nodes evaluated by the engine itself (actions, risk) */
   create?(p: Params, io: NodeIo): Step;
   /** or a one-bar evaluator over a scratch row indexed by slot, wrapped into a block loop (see stepOf) */

@@ -79,6 +79,7 @@ export function viewBars(c: BarColumns, from: number, to: number): BarColumns {
     close: c.close.subarray(from, to),
     volume: c.volume.subarray(from, to),
     length: to - from,
+    ...(c.others ? { others: c.others.map((o) => o.subarray(from, to)) } : {}),
   };
 }
 

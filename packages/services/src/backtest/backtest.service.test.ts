@@ -3,6 +3,7 @@ import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
+import { viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -363,6 +364,51 @@ describe('backtest service', () => {
     expect(
       (await call(b, 'POST', '/api/backtests/portfolio', { ...common, symbols: ['GOOG', 'BTCUSD'] })).statusCode,
     ).toBe(404);
+  });
+
+  it("backtests a strategy that reads another symbol's bars: loaded, aligned, and the same trades as reading its own", async () => {
+    // GOOG's history again under a second name: the SMA crossover reading "GOOGX"'s closes, run on GOOG,
+    // trades exactly as the plain crossover (backtesting.py's 66 trades)
+    expect((await t.importGoog(a.auth, 'GOOGX')).imported).toBe(2148);
+    const graph = viaOtherSymbol(templateById('sma-crossover')!.graph, 'googx');
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'crossover on GOOGX', graph })).json();
+    expect(strat.compilationReport).toMatchObject({ ok: true });
+    const common = { strategyId: strat.id, interval: '1d', startingBalance: 10_000, allowShort: true };
+    const r = (await call(a, 'POST', '/api/backtests', { ...common, symbol: 'GOOG' })).json();
+    await waitDone(a, r.id);
+    const res = (await call(a, 'GET', `/api/backtests/${r.id}`)).json();
+    expect(res).toMatchObject({ status: 'done', metrics: { trades: 66 } });
+    expect(res.metrics.returnPct).toBeCloseTo(414.2298999999996, 8);
+    // a walk-forward loads it the same way (its folds run on the pool's threads on views of the series)
+    const wf = (
+      await call(a, 'POST', '/api/backtests/walk-forward', {
+        ...common,
+        symbol: 'GOOG',
+        params: { 'fast.period': [5, 10], 'slow.period': [30] },
+        folds: 3,
+      })
+    ).json();
+    await waitDone(a, wf.id);
+    expect((await call(a, 'GET', `/api/backtests/${wf.id}`)).json()).toMatchObject({ status: 'done' });
+    // the preview on stored candles draws it: the other symbol's close on every bar
+    const pv = (
+      await call(a, 'POST', '/api/strategies/preview', { graph, symbol: 'GOOG', interval: '1d', limit: 50 })
+    ).json();
+    const closeNode = graph.nodes.find((n) => n.type === 'symbol.bar')!.id;
+    const own = (await call(a, 'GET', '/api/market/symbols/GOOG/candles?interval=1d&limit=50')).json();
+    expect(pv.series[closeNode].close).toEqual(own.map((c: { close: number }) => c.close));
+    // a symbol with no history: the backtest fails saying which and what to do; the preview is a 422
+    const missing = viaOtherSymbol(templateById('sma-crossover')!.graph, 'NOPEUSD');
+    const s2 = (await call(a, 'POST', '/api/strategies', { name: 'no data', graph: missing })).json();
+    const f = (await call(a, 'POST', '/api/backtests', { ...common, strategyId: s2.id, symbol: 'GOOG' })).json();
+    await waitDone(a, f.id);
+    const failed = (await call(a, 'GET', `/api/backtests/${f.id}`)).json();
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain('NOPEUSD');
+    expect(failed.error).toContain('import');
+    const pv2 = await call(a, 'POST', '/api/strategies/preview', { graph: missing, symbol: 'GOOG', interval: '1d' });
+    expect(pv2.statusCode).toBe(422);
+    expect(pv2.json().error.message).toContain('NOPEUSD');
   });
 
   it('refuses a walk-forward it cannot run, saying why', async () => {

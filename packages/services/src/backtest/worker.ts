@@ -8,6 +8,7 @@ import {
   type Runtime,
 } from '@algotrade/adapters';
 import {
+  alignBars,
   compileGraph,
   comboVariants,
   gridVariants,
@@ -89,6 +90,17 @@ export async function processBacktest(
         );
       const sym = await symbolRows.get(symbol);
       legs.push({ symbol, bars: toColumns(candles), wholeUnits: sym?.assetClass === 'stock' });
+    }
+    // the other symbols the strategy reads (Other symbol nodes): their candles of the same interval and
+    // range, aligned with each leg's bars
+    for (const other of plan.symbols) {
+      const candles = toColumns(await candlesOf(rt, row, other));
+      if (candles.length === 0)
+        throw new AppError(
+          'UNPROCESSABLE',
+          `the strategy reads ${other} (an Other symbol node), which has no ${row.interval} candles in the requested range: import its history first (POST /api/market/history/import)`,
+        );
+      for (const leg of legs) (leg.bars.others ??= []).push(...alignBars(leg.bars.ts, candles));
     }
     let lastWrite = 0;
     const bars = legs[0]!.bars;

@@ -34,6 +34,7 @@ import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
+import { OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
@@ -242,6 +243,8 @@ export class ForwardTestEngine {
   readonly sessions = new Map<string, LiveSession>();
   private readonly bySymbol = new Map<string, LiveSession[]>();
   private readonly quotes = new Map<string, Tick>();
+  /** the latest bars of the symbols that strategies read besides their own (Other symbol nodes) */
+  readonly otherBars = new OtherSymbolBars();
   private readonly subs: Subscription[] = [];
   private readonly repo;
   private timer?: NodeJS.Timeout;
@@ -402,6 +405,10 @@ export class ForwardTestEngine {
       if (this.pool) {
         this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
         s.graph = undefined; // the thread keeps it (a pause keeps the session there)
+      } else if (!s.evaluator && s.plan.symbols.length) {
+        // a strategy reading other symbols has an evaluator of its own, which reads the engine's ticks of them
+        for (const symbol of s.plan.symbols) this.otherBars.watch(symbol, s.settings.evaluation);
+        s.evaluator = await warmedWithOthers(this.rt, s.plan, s.settings.evaluation, recent, this.otherBars);
       } else if (!s.evaluator) s.evaluator = this.cohorts.joinPlan(s.cohort, recent, s.plan, s.settings.evaluation);
     }
     const list = this.bySymbol.get(s.symbol) ?? [];
@@ -429,6 +436,7 @@ export class ForwardTestEngine {
     this.pool?.setActive(s.id, false);
     // it sees no more ticks: it leaves its cohort (a resume warms it again)
     if (s.evaluator instanceof SharedEvaluator) this.cohorts.leave(s.cohort, s.evaluator);
+    else if (s.evaluator) for (const symbol of s.plan.symbols) this.otherBars.unwatch(symbol);
     s.evaluator = undefined;
     if (this.remote && stopRunner)
       this.opts.launcher
@@ -513,6 +521,7 @@ export class ForwardTestEngine {
   /** Runs every session on the symbol over the ticks; publishes their signals. */
   dispatch(symbol: string, ticks: readonly Tick[]): void {
     if (!ticks.length) return;
+    this.otherBars.push(symbol, ticks);
     const list = this.bySymbol.get(symbol);
     // with the pool, the quote moves when the ledgers have seen the ticks (fills never run ahead of them)
     if (!this.pool || !list) this.quotes.set(symbol, ticks[ticks.length - 1]!);

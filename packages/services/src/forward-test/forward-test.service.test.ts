@@ -277,6 +277,61 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect((await view(none)).trades).toBe(0);
   });
 
+  it("trades a strategy reading another symbol on both symbols' live ticks, warmed on both windows", async () => {
+    // buy when PAIRA's close is above the SMA(3) of PAIRB's close, sell when below
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['b', 'symbol.bar', { symbol: 'PAIRB' }],
+        ['sma', 'indicator.sma', { period: 3 }],
+        ['above', 'logic.greater'],
+        ['below', 'logic.less'],
+        ['buy', 'action.buy'],
+        ['sell', 'action.sell'],
+      ],
+      [
+        ['b', 'close', 'sma', 'value'],
+        ['close', 'value', 'above', 'a'],
+        ['sma', 'value', 'above', 'b'],
+        ['close', 'value', 'below', 'a'],
+        ['sma', 'value', 'below', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
+        ['below', 'value', 'sell', 'trigger'],
+      ],
+    );
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'A over B', graph })).json();
+    let n = 0;
+    const tick = (symbol: string, ...prices: number[]) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+        symbol,
+        ticks: prices.map((price) => ({ ts: T0 + 86_400_000 + ++n * 1000, price, size: 1, seq: n })),
+      });
+    // the windows before the session: B at 50, then A at 40 (below: the warm-up would not buy anyway)
+    await tick('PAIRB', 50, 50, 50);
+    await tick('PAIRA', 40, 40, 40);
+    await until(async () => (await t.rt.windows.latest('PAIRA', 3)).length === 3);
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: strat.id, symbol: 'PAIRA' })).json().id;
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json().status === 'running');
+    await new Promise((r) => setTimeout(r, 200)); // its warm-up
+    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    // the first live tick of A buys: B's SMA(3) is 50 from the warm-up (without it, undefined for 3 ticks)
+    await tick('PAIRA', 60);
+    await until(async () => (await trades()).length === 1);
+    // B's live ticks move its SMA: A at 70 is above (50, 50, 100), A at 80 below (50, 100, 100)
+    await tick('PAIRB', 100, 100, 100);
+    await new Promise((r) => setTimeout(r, 100));
+    await tick('PAIRA', 70);
+    await new Promise((r) => setTimeout(r, 100));
+    await tick('PAIRA', 80);
+    await until(async () => (await trades()).length === 2);
+    const [buy, sell] = await trades();
+    expect(buy).toMatchObject({ side: 'buy' });
+    expect(buy.price).toBeCloseTo(60, 0);
+    expect(sell).toMatchObject({ side: 'sell' });
+    expect(sell.price).toBeCloseTo(80, 0);
+    await reconcile(id);
+  });
+
   it('marks a position as its session view does, whether the engine holds the session or not', async () => {
     const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'MARKUSD' })).json().id;
     await until(async () => {

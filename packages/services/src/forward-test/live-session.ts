@@ -4,6 +4,7 @@ import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
 import { z } from 'zod';
 import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
+import type { OtherSymbolBars } from './other-symbols.ts';
 
 /** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
 export interface SignalMessage {
@@ -229,11 +230,17 @@ export class LiveSession {
  * the same fired actions for the same ticks.
  */
 /** A one-bar evaluator of `plan` for a session: bars are the session's candles, or its ticks. */
-export function sessionEvaluator(plan: CompiledPlan, evaluation: SessionSettings['evaluation']): SessionEvaluator {
+export function sessionEvaluator(
+  plan: CompiledPlan,
+  evaluation: SessionSettings['evaluation'],
+  /** where the other symbols it reads (Other symbol nodes) come from; without, they are unknown (NaN) */
+  others?: OtherSymbolBars,
+): SessionEvaluator {
   // a higher timeframe's bar completes with the candle that closes it; ticks have no interval
   return new SessionEvaluator(
     plan.instantiate(1, evaluation.mode === 'candle' ? evaluation.intervalMs / 1000 : 0),
     evaluation,
+    others,
   );
 }
 
@@ -244,19 +251,41 @@ export class SessionEvaluator implements Evaluator {
   private cLow = 0;
   private cClose = 0;
   private cVol = 0;
+  /** the other symbols' bars at the bar being evaluated (plan.symbols order, five values each) */
+  private readonly otherRow: Float64Array | undefined;
   constructor(
     readonly inst: StrategyInstance,
     readonly evaluation: SessionSettings['evaluation'],
-  ) {}
+    /** the other symbols' bars it reads; a warm-up's own, then the engine's (see withOthers) */
+    public others?: OtherSymbolBars,
+  ) {
+    if (inst.plan.symbols.length) this.otherRow = new Float64Array(5 * inst.plan.symbols.length).fill(NaN);
+  }
+
+  /** The other symbols' bars at a bar (a tick, or a candle that opened at `candleStart`), or undefined. */
+  private othersAt(candleStart: number): Float64Array | undefined {
+    const row = this.otherRow;
+    if (row && this.others) this.others.read(this.inst.plan.symbols, this.evaluation, candleStart, row);
+    return row;
+  }
 
   /** Returns the index of the action fired on this tick (or on the candle it closed), or -1. */
   evaluate(t: Pick<Tick, 'ts' | 'price' | 'size'>): number {
     const ev = this.evaluation;
-    if (ev.mode === 'tick') return this.inst.step(t.price, t.price, t.price, t.price, t.size, t.ts / 1000);
+    if (ev.mode === 'tick')
+      return this.inst.step(t.price, t.price, t.price, t.price, t.size, t.ts / 1000, this.othersAt(0));
     const start = t.ts - (t.ts % ev.intervalMs);
     let fired = -1;
     if (this.cStart >= 0 && start > this.cStart)
-      fired = this.inst.step(this.cOpen, this.cHigh, this.cLow, this.cClose, this.cVol, this.cStart / 1000);
+      fired = this.inst.step(
+        this.cOpen,
+        this.cHigh,
+        this.cLow,
+        this.cClose,
+        this.cVol,
+        this.cStart / 1000,
+        this.othersAt(this.cStart),
+      );
     if (start > this.cStart) {
       this.cStart = start;
       this.cOpen = this.cHigh = this.cLow = this.cClose = t.price;

@@ -11,6 +11,7 @@ import { readTicks } from '../market-data/tick-message.ts';
 import { warmupTicks } from '../forward-test/engine.ts';
 import { EvaluationBody, evaluationOf } from '../forward-test/evaluation.ts';
 import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
+import { OtherSymbolBars, warmedWithOthers } from '../forward-test/other-symbols.ts';
 
 const Symbol = z
   .string()
@@ -151,7 +152,10 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     if (!m) map.set(key, (m = new Map()));
     m.set(a.id, a);
   };
+  /** the latest bars of the symbols strategy alerts read besides their own (Other symbol nodes) */
+  const otherBars = new OtherSymbolBars();
   const unindex = (a: Active) => {
+    if (a.strategy?.evaluator) for (const symbol of a.strategy.plan.symbols) otherBars.unwatch(symbol);
     const [map, key] = a.symbol ? [bySymbol, a.symbol] : [bySession, a.sessionId!];
     map.get(key)?.delete(a.id);
     if (map.get(key)?.size === 0) map.delete(key);
@@ -192,9 +196,16 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
    */
   async function warm(a: Active) {
     const s = a.strategy!;
-    const ev = sessionEvaluator(s.plan, s.evaluation);
     const ticks = await warmupTicks(rt, { id: a.id, symbol: a.symbol!, plan: s.plan, settings: s });
-    for (const t of ticks) ev.evaluate(t);
+    let ev: SessionEvaluator;
+    if (s.plan.symbols.length) {
+      // other symbols it reads: their windows interleaved in its warm-up, then their live ticks
+      for (const symbol of s.plan.symbols) otherBars.watch(symbol, s.evaluation);
+      ev = await warmedWithOthers(rt, s.plan, s.evaluation, ticks, otherBars);
+    } else {
+      ev = sessionEvaluator(s.plan, s.evaluation);
+      for (const t of ticks) ev.evaluate(t);
+    }
     const last = ticks[ticks.length - 1];
     const seen = (t: LiveTick) =>
       !!last && (t.ts < last.ts || (t.ts === last.ts && (t.seq ?? 0) <= (last.seq ?? Infinity)));
@@ -280,6 +291,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     await rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group }, async (m) => {
       const r = readTicks(m.data);
       if (!r.ok) return;
+      otherBars.push(r.symbol, r.ticks);
       const alerts = bySymbol.get(r.symbol);
       if (!alerts) return;
       for (const t of r.ticks)

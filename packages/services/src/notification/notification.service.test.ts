@@ -536,6 +536,47 @@ describe('notifications WebSocket', () => {
     }
     owner.ws.close();
   });
+
+  it("fires a strategy alert reading another symbol on that symbol's live ticks", async () => {
+    const owner = await onUserChannel(a);
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
+    // buy when ALTA's close is above ALTB's
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['b', 'symbol.bar', { symbol: 'ALTB' }],
+        ['above', 'logic.greater'],
+        ['buy', 'action.buy'],
+      ],
+      [
+        ['close', 'value', 'above', 'a'],
+        ['b', 'close', 'above', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
+      ],
+    );
+    const strat = (await call('POST', '/api/strategies', { name: 'A over B', graph })).json();
+    let n = 0;
+    const tick = (symbol: string, price: number) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+        symbol,
+        ticks: [{ ts: Date.UTC(2026, 0, 8) + ++n * 1000, price, size: 1, seq: n }],
+      });
+    await tick('ALTB', 100);
+    await until(async () => (await t.rt.windows.latest('ALTB', 1)).length === 1);
+    const alert = (
+      await call('POST', '/api/alerts', { kind: 'strategy_signal', strategyId: strat.id, symbol: 'ALTA' })
+    ).json();
+    await new Promise((r) => setTimeout(r, 300)); // its warm-up (ALTB's window: 100)
+    await tick('ALTA', 90); // below 100
+    await new Promise((r) => setTimeout(r, 100));
+    await tick('ALTB', 80);
+    await new Promise((r) => setTimeout(r, 100));
+    await tick('ALTA', 95); // above 80: fires
+    const hit = await owner.waitFor((f) => f.type === 'alert' && f.data?.alertId === alert.id);
+    expect(hit.data).toMatchObject({ action: 'buy', price: 95 });
+    owner.ws.close();
+  });
 });
 
 describe('notifications WebSocket when the database fails', () => {

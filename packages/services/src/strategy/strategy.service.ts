@@ -1,6 +1,7 @@
 import { AppError, TOPICS, notFound } from '@algotrade/core';
 import { candlesRepo, INTERVALS, strategiesRepo } from '@algotrade/adapters';
 import {
+  alignBars,
   CompileCache,
   describeNodeTypes,
   GraphSchema,
@@ -9,6 +10,7 @@ import {
   previewPlan,
   templateById,
   templates,
+  toColumns,
   type Graph,
 } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -124,13 +126,34 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           }
           if (bars.some((b) => !Number.isFinite(b.ts)))
             throw new AppError('VALIDATION_FAILED', 'candles[].ts must be epoch ms or ISO-8601');
+          // other symbols the graph reads: their stored candles over the same time, aligned
+          const ts = bars.map((b) => b.ts);
+          const others: Float64Array[] = [];
+          for (const other of plan.symbols) {
+            const stored =
+              ts.length > 0
+                ? await candles.query(
+                    other,
+                    req.body.interval,
+                    new Date(ts[0]! - INTERVALS[req.body.interval]!),
+                    new Date(ts.at(-1)! + 1),
+                    100_000,
+                  )
+                : [];
+            if (stored.length === 0)
+              throw new AppError(
+                'UNPROCESSABLE',
+                `the strategy reads ${other} (an Other symbol node), which has no stored ${req.body.interval} candles over these bars: import its history first`,
+              );
+            others.push(...alignBars(ts, toColumns(stored)));
+          }
           return {
             ok: true,
             errors: [],
             warnings: report.warnings,
             warmup: report.warmup,
             warmupSeconds: report.warmupSeconds,
-            ...previewPlan(plan, bars),
+            ...previewPlan(plan, bars, plan.symbols.length ? others : undefined),
           };
         },
       );

@@ -90,4 +90,20 @@ export const sourceNodes = [
     convention:
       'UTC buckets (weeks from Monday 00:00); a bucket completes at the bar whose close reaches its end, or at the first bar of a later bucket',
   }),
+  define({
+    type: 'symbol.bar',
+    version: 1,
+    category: 'source',
+    label: 'Other symbol',
+    description:
+      "Another symbol's bar at the same time (e.g. BTCUSD as a market filter for ETHUSD, or a pair's spread): " +
+      'its last bar that opened at or before the strategy bar, of the same interval.',
+    inputs: [],
+    outputs: [num('open'), num('high'), num('low'), num('close'), num('volume')],
+    params: [{ name: 'symbol', type: 'symbol', default: 'BTCUSD', label: 'Symbol' }],
+    warmup: () => 0,
+    otherSymbol: (p) => p.symbol as string,
+    convention:
+      'backtests: the bar of the same open time, else the last before it (carried); paper sessions: its last tick (tick mode) or its candle of the same minute so far, else its last',
+  }),
 ];

@@ -1,0 +1,158 @@
+import type { Tick } from '@algotrade/core';
+import type { Runtime } from '@algotrade/adapters';
+import type { CompiledPlan } from '@algotrade/strategy';
+import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from './live-session.ts';
+
+type TickLike = Pick<Tick, 'ts' | 'price' | 'size'>;
+
+/** A symbol's candle being built at one interval, and the one before it. */
+interface Building {
+  start: number;
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  v: number;
+  prev: [start: number, o: number, h: number, l: number, c: number, v: number] | undefined;
+}
+
+/**
+ * The other symbols' latest bars as live strategies see them (Other symbol nodes): fed every tick of the
+ * symbols someone watches, read when a strategy evaluates a bar. In tick mode a symbol's bar is its last
+ * tick; in candle mode, at a strategy candle that opened at `m`, its candle of the same open time (closed,
+ * or as far as it has got: the strategy's candle closed with its first tick of the next one), else its
+ * last before (carried), as a backtest aligns stored candles. NaN while a symbol has no tick yet.
+ */
+export class OtherSymbolBars {
+  private readonly last = new Map<string, TickLike>();
+  /** per symbol, the candle intervals read and their builders */
+  private readonly candles = new Map<string, Map<number, Building>>();
+  private readonly watchers = new Map<string, number>();
+
+  /** Someone reads `symbol` (at a candle interval in candle mode); until unwatch, its ticks are kept. */
+  watch(symbol: string, evaluation: SessionSettings['evaluation']): void {
+    this.watchers.set(symbol, (this.watchers.get(symbol) ?? 0) + 1);
+    if (evaluation.mode !== 'candle') return;
+    let m = this.candles.get(symbol);
+    if (!m) this.candles.set(symbol, (m = new Map()));
+    if (!m.has(evaluation.intervalMs))
+      m.set(evaluation.intervalMs, { start: -1, o: 0, h: 0, l: 0, c: 0, v: 0, prev: undefined });
+  }
+  unwatch(symbol: string): void {
+    const n = (this.watchers.get(symbol) ?? 0) - 1;
+    if (n > 0) this.watchers.set(symbol, n);
+    else {
+      this.watchers.delete(symbol);
+      this.candles.delete(symbol);
+      this.last.delete(symbol);
+    }
+  }
+  /** A symbol's recent ticks (a window's), when none came since it is watched: its bar before the next tick. */
+  seed(symbol: string, ticks: readonly TickLike[]): void {
+    if (!this.last.has(symbol)) this.push(symbol, ticks);
+  }
+
+  /** A symbol's ticks, oldest first (ignored unless watched). */
+  push(symbol: string, ticks: readonly TickLike[]): void {
+    if (!ticks.length || !this.watchers.has(symbol)) return;
+    this.last.set(symbol, ticks[ticks.length - 1]!);
+    const builders = this.candles.get(symbol);
+    if (!builders) return;
+    for (const [interval, b] of builders)
+      for (const t of ticks) {
+        const start = t.ts - (t.ts % interval);
+        if (start > b.start) {
+          if (b.start >= 0) b.prev = [b.start, b.o, b.h, b.l, b.c, b.v];
+          b.start = start;
+          b.o = b.h = b.l = b.c = t.price;
+          b.v = t.size;
+        } else if (start === b.start) {
+          if (t.price > b.h) b.h = t.price;
+          if (t.price < b.l) b.l = t.price;
+          b.c = t.price;
+          b.v += t.size;
+        }
+      }
+  }
+
+  /**
+   * Writes the bars of `symbols` (five values each: open, high, low, close, volume) into `out`: their
+   * last ticks (tick mode), or their candles at a strategy candle that opened at `candleStart`.
+   */
+  read(
+    symbols: readonly string[],
+    evaluation: SessionSettings['evaluation'],
+    candleStart: number,
+    out: Float64Array,
+  ): void {
+    for (let k = 0; k < symbols.length; k++) {
+      const o = k * 5;
+      out.fill(NaN, o, o + 5);
+      if (evaluation.mode === 'tick') {
+        const t = this.last.get(symbols[k]!);
+        if (t) out.set([t.price, t.price, t.price, t.price, t.size], o);
+        continue;
+      }
+      const b = this.candles.get(symbols[k]!)?.get(evaluation.intervalMs);
+      if (!b || b.start < 0) continue;
+      if (b.start <= candleStart) out.set([b.o, b.h, b.l, b.c, b.v], o);
+      else if (b.prev && b.prev[0] <= candleStart) out.set(b.prev.slice(1), o);
+    }
+  }
+}
+
+/**
+ * The warm-up of a strategy reading other symbols: their windows' ticks interleaved by time with the
+ * strategy's own warm-up ticks, so each warm-up bar sees the others as they were then. Returns, per own
+ * warm-up tick, the other symbols' ticks to push before evaluating it (oldest first), and the windows.
+ */
+export async function otherWarmup(
+  rt: Runtime,
+  symbols: readonly string[],
+  own: readonly TickLike[],
+): Promise<{ before: { symbol: string; ticks: TickLike[] }[][]; windows: Map<string, TickLike[]> }> {
+  const before: { symbol: string; ticks: TickLike[] }[][] = own.map(() => []);
+  const windows = new Map<string, TickLike[]>();
+  for (const symbol of symbols) {
+    let ticks: TickLike[];
+    try {
+      ticks = (await rt.windows.latest(symbol, 1000)).reverse();
+    } catch (e) {
+      rt.log.warn({ err: e, symbol }, 'warm-up of another symbol from the window failed; it warms on live ticks');
+      continue;
+    }
+    windows.set(symbol, ticks);
+    let j = 0;
+    for (let i = 0; i < own.length; i++) {
+      const from = j;
+      while (j < ticks.length && ticks[j]!.ts <= own[i]!.ts) j++;
+      if (j > from) before[i]!.push({ symbol, ticks: ticks.slice(from, j) });
+    }
+  }
+  return { before, windows };
+}
+
+/**
+ * A session evaluator for a strategy reading other symbols, warmed on `warm` (its own ticks, oldest
+ * first) with the other symbols' window ticks interleaved by time, then reading `live` (the engine's).
+ */
+export async function warmedWithOthers(
+  rt: Runtime,
+  plan: CompiledPlan,
+  evaluation: SessionSettings['evaluation'],
+  warm: readonly TickLike[],
+  live: OtherSymbolBars,
+): Promise<SessionEvaluator> {
+  const local = new OtherSymbolBars();
+  for (const symbol of plan.symbols) local.watch(symbol, evaluation);
+  const ev = sessionEvaluator(plan, evaluation, local);
+  const { before, windows } = await otherWarmup(rt, plan.symbols, warm);
+  warm.forEach((t, i) => {
+    for (const b of before[i]!) local.push(b.symbol, b.ticks);
+    ev.evaluate(t);
+  });
+  // the engine's bars start from the windows too when no tick of a symbol came since it is watched
+  for (const [symbol, ticks] of windows) live.seed(symbol, ticks);
+  ev.others = live;
+  return ev;
+}
