@@ -793,6 +793,45 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('always in · BTCUSD')), 'it in the list');
   });
 
+  it("sets an Other symbol node's symbol in the inspector, checked as typed", async () => {
+    const s = await api('/api/strategies', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'above ETH',
+        graph: {
+          version: 1,
+          nodes: [
+            { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
+            { id: 'other', type: 'symbol.bar', data: { symbol: 'ETHUSD' }, position: { x: 40, y: 200 } },
+            { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
+            { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
+          ],
+          edges: [
+            { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+            { id: 'e2', source: 'other', sourceHandle: 'close', target: 'up', targetHandle: 'b' },
+            { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+          ],
+        },
+      }),
+    });
+    location.hash = `#/strategies/${s.id}`;
+    const node = await until(() => $<HTMLElement>('.node[data-node="other"]'), 'the editor');
+    expect(text('.node[data-node="other"] .node-params')).toBe('symbol ETHUSD');
+    node.click();
+    const input = await until(() => $<HTMLInputElement>('.inspector input[type=text]'), 'the inspector');
+    expect(input.value).toBe('ETHUSD');
+    type(input, 'ETH USD');
+    expect(text('.inspector small.bad')).toBe('must be a symbol such as ETHUSD');
+    type($<HTMLInputElement>('.inspector input[type=text]')!, 'solusd');
+    expect(text('.node[data-node="other"] .node-params')).toBe('symbol SOLUSD');
+    button('Save')!.click();
+    await until(() => text('.status-line').startsWith('saved'), 'the save');
+    const stored = await api(`/api/strategies/${s.id}`);
+    expect(stored.graph.nodes.find((n: { id: string }) => n.id === 'other').data).toEqual({ symbol: 'SOLUSD' });
+    expect(stored.compilationReport.ok).toBe(true);
+  });
+
   it('signs out, and the page forgets the session', async () => {
     button('Sign out')!.click();
     await until(() => location.hash === '#/login' && $('#login-form'), 'the sign-in form');

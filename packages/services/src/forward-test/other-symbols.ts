@@ -90,13 +90,20 @@ export class OtherSymbolBars {
       out.fill(NaN, o, o + 5);
       if (evaluation.mode === 'tick') {
         const t = this.last.get(symbols[k]!);
-        if (t) out.set([t.price, t.price, t.price, t.price, t.size], o);
+        if (!t) continue;
+        out[o] = out[o + 1] = out[o + 2] = out[o + 3] = t.price;
+        out[o + 4] = t.size;
         continue;
       }
       const b = this.candles.get(symbols[k]!)?.get(evaluation.intervalMs);
       if (!b || b.start < 0) continue;
-      if (b.start <= candleStart) out.set([b.o, b.h, b.l, b.c, b.v], o);
-      else if (b.prev && b.prev[0] <= candleStart) out.set(b.prev.slice(1), o);
+      if (b.start <= candleStart) {
+        out[o] = b.o;
+        out[o + 1] = b.h;
+        out[o + 2] = b.l;
+        out[o + 3] = b.c;
+        out[o + 4] = b.v;
+      } else if (b.prev && b.prev[0] <= candleStart) for (let f = 0; f < 5; f++) out[o + f] = b.prev[f + 1]!;
     }
   }
 }
