@@ -33,16 +33,25 @@ export interface TimeframeSpec {
  */
 export function alignBars(ts: ArrayLike<number>, other: BarColumns): Float64Array[] {
   const n = ts.length;
-  const fields = [other.open, other.high, other.low, other.close, other.volume];
+  // first each row's bar of the other series (or -1), then each field copied through it
+  const at = new Int32Array(n);
+  const ots = other.ts;
+  const m = other.length;
+  for (let i = 0, j = -1; i < n; i++) {
+    const t = ts[i]!;
+    while (j + 1 < m && ots[j + 1]! <= t) j++;
+    at[i] = j;
+  }
   // in shared memory, as toColumns: an engine pool's threads read it where it is
   const mem = new SharedArrayBuffer(Math.max(1, 5 * n) * 8);
-  const out = fields.map((_f, k) => new Float64Array(mem, k * n * 8, n));
-  let j = -1;
-  for (let i = 0; i < n; i++) {
-    while (j + 1 < other.length && other.ts[j + 1]! <= ts[i]!) j++;
-    for (let f = 0; f < 5; f++) out[f]![i] = j < 0 ? NaN : fields[f]![j]!;
-  }
-  return out;
+  return [other.open, other.high, other.low, other.close, other.volume].map((field, k) => {
+    const out = new Float64Array(mem, k * n * 8, n);
+    for (let i = 0; i < n; i++) {
+      const j = at[i]!;
+      out[i] = j < 0 ? NaN : field[j]!;
+    }
+    return out;
+  });
 }
 
 /** Monday 1970-01-05 00:00 UTC, in seconds: weekly buckets start there. */

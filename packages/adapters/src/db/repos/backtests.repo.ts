@@ -77,8 +77,31 @@ export const backtestsRepo = (db: Db) => ({
     const r = await q.executeTakeFirst();
     return r ? toRow(r as Raw) : null;
   },
+  /**
+   * The caller's backtests, newest first, without their strategy snapshots (a list shows none, and a
+   * sweep's hundreds of rows each carry the whole graph): `strategySnapshot` is undefined; get() has it.
+   */
   async list(userId: string, opts: { sweepId?: string; limit?: number } = {}): Promise<BacktestRow[]> {
-    let q = db.selectFrom('backtest_results').selectAll().where('user_id', '=', userId);
+    let q = db
+      .selectFrom('backtest_results')
+      .select([
+        'id',
+        'user_id',
+        'strategy_id',
+        'sweep_id',
+        'symbol',
+        'interval',
+        'parameters',
+        'status',
+        'progress',
+        'metrics',
+        'error',
+        'artifact_key',
+        'created_at',
+        'started_at',
+        'finished_at',
+      ])
+      .where('user_id', '=', userId);
     if (opts.sweepId)
       q = isUuid(opts.sweepId)
         ? q.where('sweep_id', '=', opts.sweepId)
