@@ -27,9 +27,44 @@ function autoTable(rows, max = 10, empty = 'None.') {
   );
 }
 
+/** Exit rules by name (TradeRecord.exitReason); any other reason is the id of the action node whose signal closed the trade. */
+const EXIT_RULES = /** @type {Record<string, string>} */ ({
+  stop_loss: 'stop loss',
+  trailing_stop: 'trailing stop',
+  take_profit: 'take profit',
+  end: 'end of data',
+  max_drawdown: 'drawdown limit',
+  max_daily_loss: 'daily loss limit',
+  manual_close: 'closed by hand',
+  session_stop: 'session stopped',
+});
+/** What closed a trade, as a person reads it. @param {unknown} reason */
+export function exitLabel(reason) {
+  if (typeof reason !== 'string') return '';
+  return EXIT_RULES[reason] ?? `signal (${reason})`;
+}
+
 /**
- * A backtest's trades: side and size, entry and exit, PnL and return, and how far each went against and
- * for the position while open (MAE, MFE). @param {any[]} trades
+ * The trades by what closed them: how many, how many won, their mean return and PnL (the risk report's
+ * `exits`). @param {{ reason: string, trades: number, winRatePct: number, avgReturnPct: number, pnl: number }[]} exits
+ */
+function exitsTable(exits) {
+  return table(
+    [
+      ['Closed by', (e) => exitLabel(e.reason)],
+      ['Trades', (e) => cell(e.trades)],
+      ['Won %', (e) => cell(e.winRatePct)],
+      ['Avg return %', (e) => cell(e.avgReturnPct)],
+      ['PnL', (e) => cell(e.pnl)],
+    ],
+    exits,
+    'No trades.',
+  );
+}
+
+/**
+ * A backtest's trades: side and size, entry and exit, what closed it, PnL and return, and how far each
+ * went against and for the position while open (MAE, MFE). @param {any[]} trades
  */
 function tradesTable(trades) {
   const pct = (/** @type {unknown} */ v) => (typeof v === 'number' && Number.isFinite(v) ? cell(v * 100) : cell(v));
@@ -40,6 +75,7 @@ function tradesTable(trades) {
       ['Entry price', (t) => cell(t.entryPrice)],
       ['Exit', (t) => when(t.exitTime)],
       ['Exit price', (t) => cell(t.exitPrice)],
+      ['Closed by', (t) => exitLabel(t.exitReason)],
       ['PnL', (t) => cell(t.pnl)],
       ['Return %', (t) => pct(t.returnPct)],
       ['MAE %', (t) => pct(t.mae)],
@@ -59,7 +95,10 @@ function statsTable(stats) {
     h(
       'tbody',
       null,
-      Object.entries(stats ?? {}).map(([k, v]) => h('tr', null, h('th', null, k), h('td', { class: 'num' }, cell(v)))),
+      Object.entries(stats ?? {})
+        // the figures only (tables such as the exits are drawn on their own)
+        .filter(([, v]) => v === null || typeof v !== 'object')
+        .map(([k, v]) => h('tr', null, h('th', null, k), h('td', { class: 'num' }, cell(v)))),
     ),
   );
 }
@@ -531,7 +570,14 @@ export async function backtestView(c, id) {
       h(
         'div',
         { class: 'two' },
-        h('div', null, h('h2', null, 'Statistics and risk'), statsTable(risk.report)),
+        h(
+          'div',
+          null,
+          h('h2', null, 'Statistics and risk'),
+          statsTable(risk.report),
+          h('h2', null, 'Exits'),
+          h('div', { class: 'exits' }, exitsTable(risk.report?.exits ?? [])),
+        ),
         h(
           'div',
           null,

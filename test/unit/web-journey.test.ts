@@ -413,6 +413,15 @@ describe('the browser app, clicked through against the running platform', () => 
       `MAE ${fmt(Number((fills[0].mae * 100).toFixed(2)))} %, return ${fmt(Number((fills[0].returnPct * 100).toFixed(2)))} %`,
     );
     expect($$('main table th').map((t) => t.textContent)).toEqual(expect.arrayContaining(['MAE %', 'MFE %']));
+    // what closed the trades: one row per reason, as the API groups them, and each trade's own
+    const exitRows = $$('.exits tbody tr').map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent));
+    expect(exitRows.map((r) => [r[0], Number(r[1])])).toEqual(
+      risk.exits.map((e: { reason: string; trades: number }) => [
+        e.reason === 'end' ? 'end of data' : `signal (${e.reason})`,
+        e.trades,
+      ]),
+    );
+    expect(fills.every((f: { exitReason?: string }) => typeof f.exitReason === 'string')).toBe(true);
     // a Monte Carlo over its trades, beside the run's own figures
     button('Monte Carlo')!.click();
     await until(() => $('.monte-carlo svg'), 'the Monte Carlo');
@@ -439,7 +448,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const lines = csv!.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(trades.length + 1);
     expect(lines[0]).toMatch(
-      /^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl,returnPct,fees,mae,mfe$/,
+      /^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl,returnPct,fees,mae,mfe,exitReason$/,
     );
 
     // from the backtest to paper trading: the same strategy, symbol and money, on each closed 1d candle

@@ -38,6 +38,40 @@ export interface RiskReport extends Stats {
   worstMaePct: number;
   avgMfePct: number;
   bestMfePct: number;
+  /** the trades by what closed them (TradeRecord.exitReason), most trades first; trades without one are left out */
+  exits: ExitGroup[];
+}
+
+/** The trades one exit reason closed: how many, how many won, their mean return and their PnL summed. */
+export interface ExitGroup {
+  reason: string;
+  trades: number;
+  winRatePct: number;
+  avgReturnPct: number;
+  pnl: number;
+}
+
+/** Trades grouped by exit reason, most trades first (ties by reason). */
+export function exitsByReason(trades: readonly TradeRecord[]): ExitGroup[] {
+  const groups = new Map<string, { n: number; wins: number; ret: number; pnl: number }>();
+  for (const t of trades) {
+    if (t.exitReason === undefined) continue;
+    let g = groups.get(t.exitReason);
+    if (!g) groups.set(t.exitReason, (g = { n: 0, wins: 0, ret: 0, pnl: 0 }));
+    g.n++;
+    if (t.pnl > 0) g.wins++;
+    g.ret += t.returnPct;
+    g.pnl += t.pnl;
+  }
+  return [...groups]
+    .map(([reason, g]) => ({
+      reason,
+      trades: g.n,
+      winRatePct: (g.wins / g.n) * 100,
+      avgReturnPct: (g.ret / g.n) * 100,
+      pnl: g.pnl,
+    }))
+    .sort((a, b) => b.trades - a.trades || (a.reason < b.reason ? -1 : 1));
 }
 
 /** numpy's default (linear) percentile of sorted values, q in 0..1 */
@@ -196,6 +230,7 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
     worstMaePct: xN ? worstMae * 100 : NaN,
     avgMfePct: xN ? (mfeSum / xN) * 100 : NaN,
     bestMfePct: xN ? bestMfe * 100 : NaN,
+    exits: exitsByReason(trades),
   };
 }
 

@@ -96,6 +96,8 @@ export interface Fill {
   slippage: number;
   realizedPnl: number;
   ts: number;
+  /** what the order came from: an action node's id or a rule (see TradeRecord.exitReason) */
+  source?: string;
 }
 
 export type OrderOutcome =
@@ -503,6 +505,7 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
         pnl,
         returnPct: pnl / (closing * s.avgPrice),
         fees,
+        ...(f.source !== undefined ? { exitReason: f.source } : {}),
       };
       out.push(closed);
     }

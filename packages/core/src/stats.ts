@@ -23,6 +23,12 @@ export interface TradeRecord {
   mae?: number;
   /** maximum favourable excursion: the best price it saw, as a move in its favour (>= 0) */
   mfe?: number;
+  /**
+   * what closed it: the id of the action node whose signal did, or a rule: `stop_loss`, `trailing_stop`,
+   * `take_profit`, `end` (the data ended with it open); a paper session's also `max_drawdown`,
+   * `max_daily_loss`, `manual_close` (closed from the API or the page), `session_stop` (the session stopped)
+   */
+  exitReason?: string;
 }
 
 /**

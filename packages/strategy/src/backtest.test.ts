@@ -1,3 +1,4 @@
+import { riskReport } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
@@ -307,6 +308,82 @@ describe('limit and stop entry orders', () => {
         // the bar it was stopped on, except by a gap at an open
         if (t.exitPrice > t.entryPrice * 0.97 && t.size > 0) expect(t.mae!).toBeGreaterThan(-0.03 - 1e-9);
       }
+    });
+  });
+
+  describe('exit reasons', () => {
+    /** the SMA crossover on these bars with risk nodes added */
+    const withRisk = (...risk: [type: string, percent: number][]) => {
+      const g = structuredClone(templateById('sma-crossover')!.graph);
+      risk.forEach(([type, percent], k) =>
+        g.nodes.push({ id: `r${k}`, type, data: { percent }, position: { x: 0, y: 0 } }),
+      );
+      return runBacktest(compileGraph(g).plan!, bars, { cash: 10_000, allowShort: true });
+    };
+    /** the lowest low and highest high of bars [from, to) */
+    const range = (from: number, to: number) => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = from; i < to; i++) {
+        lo = Math.min(lo, bars.low[i]!);
+        hi = Math.max(hi, bars.high[i]!);
+      }
+      return { lo, hi };
+    };
+
+    it('names the signal that closed a trade, or the stop loss, checked against the bars', () => {
+      const r = withRisk(['risk.stop_loss', 0.5]);
+      expect(new Set(r.trades.map((t) => t.exitReason))).toEqual(new Set(['buy', 'sell', 'stop_loss', 'end']));
+      expect(r.trades.filter((t) => t.exitReason === 'stop_loss').length).toBeGreaterThan(100);
+      for (const t of r.trades.slice(0, -1)) {
+        const level = t.entryPrice * (t.size > 0 ? 0.995 : 1.005);
+        // the bars held before the exit bar never reached the stop (it would have fired there)
+        const { lo, hi } = range(t.entryBar, t.exitBar);
+        expect(t.size > 0 ? lo > level : hi < level, `trade at ${t.entryBar}`).toBe(true);
+        const reached = t.size > 0 ? bars.low[t.exitBar]! <= level : bars.high[t.exitBar]! >= level;
+        if (t.exitReason === 'stop_loss') {
+          // stopped: its exit bar reached the level, and it left at the level or a gap beyond it
+          expect(reached).toBe(true);
+          expect(t.size > 0 ? t.exitPrice <= level + 1e-9 : t.exitPrice >= level - 1e-9).toBe(true);
+        } else if (t.exitReason === 'buy' || t.exitReason === 'sell')
+          // a signal: the opposite action, filled at the exit bar's open
+          expect([t.exitReason, t.exitPrice]).toEqual([t.size > 0 ? 'sell' : 'buy', bars.open[t.exitBar]]);
+      }
+    });
+
+    it('a trailing stop, a take profit, the end of the data; the risk report groups the trades by them', () => {
+      const r = withRisk(['risk.trailing_stop', 0.8], ['risk.take_profit', 1.5]);
+      const by = (reason: string) => r.trades.filter((t) => t.exitReason === reason);
+      expect(by('trailing_stop').length).toBeGreaterThan(50);
+      expect(by('take_profit').length).toBeGreaterThan(20);
+      // a target is a limit order: it leaves at its level or a gap beyond it
+      for (const t of by('take_profit')) expect(t.returnPct).toBeGreaterThan(0.015 - 1e-9);
+      // with a stop loss beside a trailing stop, the tighter one is named: a 0.6 % trailing stop starts
+      // tighter than a 0.8 % stop loss and only climbs
+      const both = withRisk(['risk.stop_loss', 0.8], ['risk.trailing_stop', 0.6]);
+      expect(both.trades.filter((t) => t.exitReason === 'trailing_stop').length).toBeGreaterThan(100);
+      expect(both.trades.some((t) => t.exitReason === 'stop_loss')).toBe(false);
+      const open = withRisk().trades.at(-1)!;
+      expect(open.exitReason).toBe('end');
+      expect(open.exitBar).toBe(bars.length - 1);
+      const exits = riskReport({
+        equity: r.equity,
+        time: bars.ts,
+        close: bars.close,
+        trades: r.trades,
+        totalFees: r.totalFees,
+      }).exits;
+      expect(exits.reduce((n, e) => n + e.trades, 0)).toBe(r.trades.length);
+      for (const e of exits) {
+        const ts = by(e.reason);
+        expect(e.trades).toBe(ts.length);
+        expect(e.pnl).toBeCloseTo(
+          ts.reduce((s, t) => s + t.pnl, 0),
+          6,
+        );
+        expect(e.winRatePct).toBeCloseTo((ts.filter((t) => t.pnl > 0).length / ts.length) * 100, 9);
+      }
+      expect(exits.map((e) => e.trades)).toEqual([...exits.map((e) => e.trades)].sort((a, b) => b - a));
     });
   });
 });

@@ -91,7 +91,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const step = Math.max(1, Math.floor(n / 100));
 
   const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
-  const exit = (i: number, rawPrice: number, withSlip: boolean) => {
+  const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string) => {
     const price = withSlip ? rawPrice * (qty > 0 ? 1 - slip : 1 + slip) : rawPrice;
     const f = fee(qty * price);
     cash += qty * price - f;
@@ -109,6 +109,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       pnl,
       returnPct: pnl / entryValue,
       fees: entryFees + f,
+      exitReason: reason,
     });
     heldToClose.push(atClose);
     qty = 0;
@@ -148,12 +149,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const act = (i: number, price: number, a: number, atLevel = false) => {
     const spec = actions[a]!;
     if (spec.action === 'close') {
-      if (qty !== 0) exit(i, price, true);
+      if (qty !== 0) exit(i, price, true, spec.nodeId);
     } else if (spec.action === 'buy') {
-      if (qty < 0) exit(i, price, true);
+      if (qty < 0) exit(i, price, true, spec.nodeId);
       if (qty === 0) enter(i, price, 1, spec, atLevel);
     } else {
-      if (qty > 0) exit(i, price, true);
+      if (qty > 0) exit(i, price, true, spec.nodeId);
       if (qty === 0 && o.allowShort) enter(i, price, -1, spec, atLevel);
     }
   };
@@ -161,17 +162,22 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const checkRisk = (i: number) => {
     const long = qty > 0;
     let stop = NaN;
+    let stopReason = 'stop_loss';
     if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
     if (trailingStopPct) {
+      // the tighter of the two stops is the one that fires
       const t = extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
-      stop = stop !== stop ? t : long ? Math.max(stop, t) : Math.min(stop, t);
+      if (stop !== stop || (long ? t > stop : t < stop)) {
+        stop = t;
+        stopReason = 'trailing_stop';
+      }
     }
     const target = takeProfitPct ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
     const o0 = open[i]!;
-    if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true);
-    else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true);
-    else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false);
-    else if (!long && low[i]! <= target) exit(i, Math.min(o0, target), false);
+    if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
+    else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
+    else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false, 'take_profit');
+    else if (!long && low[i]! <= target) exit(i, Math.min(o0, target), false, 'take_profit');
     else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
   const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct);
@@ -213,7 +219,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     // like backtesting.py's finalize_trades: the closing order fills at the last bar's open
     // (at its close when orders fill on the close)
     atClose = onClose;
-    exit(n - 1, onClose ? close[n - 1]! : open[n - 1]!, false);
+    exit(n - 1, onClose ? close[n - 1]! : open[n - 1]!, false, 'end');
     equity[n - 1] = cash;
   }
   // MAE and MFE: the bars each position was held through, from its entry bar (entered at its open or

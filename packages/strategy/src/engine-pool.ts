@@ -40,21 +40,31 @@ const TRADE_FIELDS = [
 
 /**
  * Trades as one Float64Array, to send across threads as a transfer: cloning thousands of small
- * objects cost more than the backtest that made them.
+ * objects cost more than the backtest that made them. Exit reasons go as an index into `reasons`
+ * (the few distinct ones: action node ids and rules), after the numbers.
  */
-export function packTrades(trades: readonly TradeRecord[]): Float64Array {
-  const w = TRADE_FIELDS.length;
+export function packTrades(trades: readonly TradeRecord[]): { packed: Float64Array; reasons: string[] } {
+  const w = TRADE_FIELDS.length + 1;
   const out = new Float64Array(trades.length * w);
+  const reasons: string[] = [];
+  const index = new Map<string, number>();
   trades.forEach((t, i) => {
-    for (let k = 0; k < w; k++) out[i * w + k] = t[TRADE_FIELDS[k]!] ?? NaN;
+    for (let k = 0; k < w - 1; k++) out[i * w + k] = t[TRADE_FIELDS[k]!] ?? NaN;
+    let r = -1;
+    if (t.exitReason !== undefined) {
+      r = index.get(t.exitReason) ?? -1;
+      if (r < 0) index.set(t.exitReason, (r = reasons.push(t.exitReason) - 1));
+    }
+    out[i * w + w - 1] = r;
   });
-  return out;
+  return { packed: out, reasons };
 }
 
-export function unpackTrades(packed: Float64Array): TradeRecord[] {
-  const w = TRADE_FIELDS.length;
+export function unpackTrades(packed: Float64Array, reasons: readonly string[]): TradeRecord[] {
+  const w = TRADE_FIELDS.length + 1;
   const out: TradeRecord[] = new Array(packed.length / w);
-  for (let i = 0, o = 0; o < packed.length; i++, o += w)
+  for (let i = 0, o = 0; o < packed.length; i++, o += w) {
+    const r = packed[o + w - 1]!;
     out[i] = {
       size: packed[o]!,
       entryBar: packed[o + 1]!,
@@ -68,7 +78,9 @@ export function unpackTrades(packed: Float64Array): TradeRecord[] {
       fees: packed[o + 9]!,
       mae: packed[o + 10]!,
       mfe: packed[o + 11]!,
+      ...(r >= 0 ? { exitReason: reasons[r]! } : {}),
     };
+  }
   return out;
 }
 
@@ -118,7 +130,7 @@ export class EnginePool {
         (m: {
           id: number;
           progress?: number;
-          result?: Omit<PooledResult, 'trades'> & { trades: Float64Array };
+          result?: Omit<PooledResult, 'trades'> & { trades: Float64Array; reasons: string[] };
           error?: string;
         }) => {
           const p = this.pending.get(m.id);
@@ -130,7 +142,10 @@ export class EnginePool {
           this.pending.delete(m.id);
           this.free(w);
           if (m.error) p.reject(new Error(m.error));
-          else p.resolve({ ...m.result!, trades: unpackTrades(m.result!.trades) });
+          else {
+            const { reasons, ...result } = m.result!;
+            p.resolve({ ...result, trades: unpackTrades(result.trades, reasons) });
+          }
         },
       );
       w.unref();

@@ -57,15 +57,16 @@ parentPort!.on('message', (m: Task | { release: number }) => {
         id: m.id,
         result: {
           trades: new Float64Array(0),
+          reasons: [],
           equity: new Float64Array(0),
           stats: res.stats,
           cancelled: res.cancelled,
         },
       });
     else {
-      const trades = packTrades(res.trades);
+      const { packed: trades, reasons } = packTrades(res.trades);
       parentPort!.postMessage(
-        { id: m.id, result: { trades, equity: res.equity, stats: res.stats, cancelled: res.cancelled } },
+        { id: m.id, result: { trades, reasons, equity: res.equity, stats: res.stats, cancelled: res.cancelled } },
         [res.equity.buffer as ArrayBuffer, trades.buffer as ArrayBuffer],
       );
     }

@@ -403,4 +403,14 @@ alter table alerts add column event_at timestamptz;
 update alerts set trigger_count = 1 where status = 'triggered';
 `,
   },
+  {
+    id: 15,
+    name: "trades show what each order came from (an action node or a rule): a closed trade's exit reason",
+    sql: `
+create or replace view trades as
+  select coalesce(trade_id, md5(session_id::text || '/' || signal_id)::uuid) as id, user_id, session_id, signal_id,
+    symbol, side, quantity, price, fee, slippage, realized_pnl, ts, fill_seq, source
+  from session_orders where status = 'filled';
+`,
+  },
 ];

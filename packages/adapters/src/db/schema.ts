@@ -96,6 +96,8 @@ export interface TradesTable {
   ts: Timestamp;
   /** the fill's number in its session (migration 7 adds it to the view): trades list in this order */
   fill_seq: number;
+  /** what the order came from: an action node's id or a rule such as stop_loss (migration 15) */
+  source: string;
 }
 export interface ChartDataTable {
   session_id: string;

@@ -93,6 +93,10 @@ describe('backtest service', () => {
     expect(html.body).toContain('<svg');
     expect(html.body).toContain('Sharpe Ratio');
     expect(html.body).not.toMatch(/<script|https?:\/\//);
+    // what closed each trade: the crossover's sell and buy nodes (it reverses), and the end of the data
+    expect(new Set(trades.map((t: { exitReason: string }) => t.exitReason))).toEqual(new Set(['buy', 'sell', 'end']));
+    expect(html.body).toContain('<th>Closed by</th>');
+    expect(an.report.exits.map((e: { reason: string }) => e.reason).sort()).toEqual(['buy', 'end', 'sell']);
 
     // another user sees none of it
     for (const path of ['', '/trades', '/equity', '/report'])

@@ -76,6 +76,8 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(f.fee).toBeCloseTo(f.quantity * f.price * 0.001, 6);
     expect(f.slippage).toBeGreaterThan(0);
     expect(trades.map((x: { side: string }) => x.side).slice(0, 4)).toEqual(['buy', 'sell', 'buy', 'sell']);
+    // each from the action node that signalled it
+    expect(trades.slice(0, 4).map((x: { source: string }) => x.source)).toEqual(['buy', 'sell', 'buy', 'sell']);
     const { s } = await reconcile(session.id);
     expect(s.trades).toBe(trades.length);
     // the same fills as CSV: a header, then one line per trade, in the same order
@@ -134,6 +136,8 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report.avgMaePct).toBeLessThanOrEqual(0);
     expect(an.report.bestMfePct).toBeGreaterThanOrEqual(an.report.avgMfePct);
     expect(an.report.avgMfePct).toBeGreaterThanOrEqual(0);
+    // its round trips by what closed them: every long closed by the sell node's signal
+    expect(an.report.exits).toEqual([expect.objectContaining({ reason: 'sell', trades: m.closedTrades })]);
     const pf = (await call(a, 'GET', '/api/analytics/portfolio')).json();
     expect(pf.perSession.map((x: { id: string }) => x.id)).toContain(session.id);
     expect(pf.startingBalance).toBe(100_000 * pf.sessions);
@@ -390,6 +394,8 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(s).toMatchObject({ status: 'stopped', position: null, failureReason: 'risk limit: max_drawdown' });
     const orders = (await call(a, 'GET', `/api/forward-tests/${dd}/orders`)).json();
     expect(orders[0]).toMatchObject({ source: 'max_drawdown', status: 'filled', action: 'close' });
+    const closed = (await call(a, 'GET', `/api/forward-tests/${dd}/trades`)).json();
+    expect(closed.map((x: { source: string }) => x.source)).toEqual(['buy', 'max_drawdown']);
     await reconcile(dd);
   });
 

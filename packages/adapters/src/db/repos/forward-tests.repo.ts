@@ -35,6 +35,8 @@ export interface TradeRow {
   slippage: number;
   realizedPnl: number;
   ts: string;
+  /** what the order came from: an action node's id, or a rule (stop_loss, take_profit, max_drawdown, ...) */
+  source: string;
 }
 
 export interface OrderRow {
@@ -658,6 +660,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         slippage: Number(r.slippage),
         realizedPnl: Number(r.realized_pnl),
         ts: iso(r.ts)!,
+        source: r.source,
       }));
     },
     /** sums straight from the stored trades, for reconciliation */
