@@ -687,7 +687,25 @@ export async function sessionView(c, id) {
   const figures = h('div');
   const charts = h('div');
   const tradeBox = h('div');
+  const reportBox = h('div', { class: 'session-report' });
   const actions = h('div', { class: 'row' });
+  // the risk report of the session so far (statistics, VaR, streaks, MAE/MFE, the trades by what closed them)
+  const showReport = async () => {
+    const an = await attempt(() => c.api.get(`/api/analytics/sessions/${enc}`));
+    if (!an) return;
+    reportBox.replaceChildren(
+      ...(an.report
+        ? [
+            h(
+              'div',
+              { class: 'two' },
+              h('div', null, h('h2', null, 'Statistics and risk'), statsTable(an.report)),
+              h('div', null, h('h2', null, 'Exits'), h('div', { class: 'exits' }, exitsTable(an.report.exits ?? []))),
+            ),
+          ]
+        : [h('p', { class: 'muted' }, an.reason ?? 'no report yet')]),
+    );
+  };
   const act = (/** @type {string} */ what) => async () => {
     const r = await attempt(() => c.api.post(`/api/forward-tests/${enc}/${what}`));
     if (r) void refresh();
@@ -727,6 +745,7 @@ export async function sessionView(c, id) {
       s.status !== 'stopped' && s.status !== 'failed'
         ? h('button', { class: 'danger', onclick: act('stop') }, 'Stop')
         : '',
+      h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
     );
   };
   const drawCharts = () => charts.replaceChildren(equityCharts(points, `Equity (${points.length} points)`));
@@ -783,6 +802,7 @@ export async function sessionView(c, id) {
     h('h1', null, `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`),
     actions,
     figures,
+    reportBox,
     charts,
     tradeBox,
     refusedBox,

@@ -664,6 +664,13 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
+    // its risk report (stopped: it no longer changes) as the API has it: the statistics and the exits,
+    // or why there is none yet
+    button('Risk report')!.click();
+    await until(() => $('.session-report')?.textContent, 'the risk report');
+    const an = await api(`/api/analytics/sessions/${id}`);
+    if (an.report) expect($$('.session-report .exits tbody tr').length).toBe(Math.max(1, an.report.exits.length));
+    else expect(text('.session-report')).toBe(an.reason);
 
     location.hash = '#/sessions';
     // the list page itself (the session page's trades table may still be there a moment)
