@@ -73,6 +73,8 @@ describe('portfolio backtest: one strategy over several symbols', () => {
     for (const t of p.trades) {
       expect(p.ts[t.entryBar]).toBe(t.entryTime);
       expect(p.ts[t.exitBar]).toBe(t.exitTime);
+      // what closed it too: the crossover's nodes, or the end of the leg's data
+      expect(['buy', 'sell', 'end']).toContain(t.exitReason);
     }
     for (let i = 1; i < p.trades.length; i++)
       expect(p.trades[i]!.entryTime).toBeGreaterThanOrEqual(p.trades[i - 1]!.entryTime);

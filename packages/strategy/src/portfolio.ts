@@ -222,6 +222,7 @@ export async function runPortfolio(
         fees: t.fees,
         mae: t.mae,
         mfe: t.mfe,
+        exitReason: t.exitReason,
       });
     const finalEquity = r.equity[n - 1] ?? cash;
     return {
