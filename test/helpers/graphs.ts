@@ -34,3 +34,26 @@ export function viaOtherSymbol<G extends { nodes: { id: string; type: string; da
     edges: graph.edges.map((e) => (closes.has((e as { source: string }).source) ? { ...e, sourceHandle: 'close' } : e)),
   };
 }
+
+/** Long while the close is above the SMA of another symbol's close, short or flat below (an Other symbol node). */
+export const aboveOtherSma = (symbol: string, period = 3) =>
+  graphOf(
+    [
+      ['close', 'price.close'],
+      ['ref', 'symbol.bar', { symbol }],
+      ['sma', 'indicator.sma', { period }],
+      ['above', 'logic.greater'],
+      ['below', 'logic.less'],
+      ['buy', 'action.buy'],
+      ['sell', 'action.sell'],
+    ],
+    [
+      ['ref', 'close', 'sma', 'value'],
+      ['close', 'value', 'above', 'a'],
+      ['sma', 'value', 'above', 'b'],
+      ['close', 'value', 'below', 'a'],
+      ['sma', 'value', 'below', 'b'],
+      ['above', 'value', 'buy', 'trigger'],
+      ['below', 'value', 'sell', 'trigger'],
+    ],
+  );

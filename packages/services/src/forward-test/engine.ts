@@ -34,7 +34,7 @@ import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool } from './runner-pool.ts';
-import { OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
+import { otherWindows, OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
@@ -403,12 +403,15 @@ export class ForwardTestEngine {
       // paused session saw no ticks: it starts again from the market as it is now, as a runner process does)
       const recent = await warmupTicks(this.rt, s);
       if (this.pool) {
-        this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent);
+        // a strategy reading other symbols warms on their windows too, and its thread gets their ticks
+        const windows = s.plan.symbols.length ? await otherWindows(this.rt, s.plan.symbols) : undefined;
+        this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent, windows);
         s.graph = undefined; // the thread keeps it (a pause keeps the session there)
       } else if (!s.evaluator && s.plan.symbols.length) {
         // a strategy reading other symbols has an evaluator of its own, which reads the engine's ticks of them
         for (const symbol of s.plan.symbols) this.otherBars.watch(symbol, s.settings.evaluation);
-        s.evaluator = await warmedWithOthers(this.rt, s.plan, s.settings.evaluation, recent, this.otherBars);
+        const windows = await otherWindows(this.rt, s.plan.symbols);
+        s.evaluator = warmedWithOthers(s.plan, s.settings.evaluation, recent, windows, this.otherBars);
       } else if (!s.evaluator) s.evaluator = this.cohorts.joinPlan(s.cohort, recent, s.plan, s.settings.evaluation);
     }
     const list = this.bySymbol.get(s.symbol) ?? [];
@@ -525,7 +528,8 @@ export class ForwardTestEngine {
     const list = this.bySymbol.get(symbol);
     // with the pool, the quote moves when the ledgers have seen the ticks (fills never run ahead of them)
     if (!this.pool || !list) this.quotes.set(symbol, ticks[ticks.length - 1]!);
-    if (!list) return;
+    // no session on the symbol: its ticks still go to runner threads whose strategies read it
+    if (!list && !this.pool?.needs(symbol)) return;
     const receivedAt = now();
     if (this.pool) {
       // the threads answer which actions fired on which tick; ledgers then see each tick's mark and

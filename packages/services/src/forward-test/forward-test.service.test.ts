@@ -3,7 +3,7 @@ import { TOPICS } from '@algotrade/core';
 import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { graphOf } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -283,26 +283,7 @@ describe('forward testing (paper trading) on live ticks', () => {
 
   it("trades a strategy reading another symbol on both symbols' live ticks, warmed on both windows", async () => {
     // buy when PAIRA's close is above the SMA(3) of PAIRB's close, sell when below
-    const graph = graphOf(
-      [
-        ['close', 'price.close'],
-        ['b', 'symbol.bar', { symbol: 'PAIRB' }],
-        ['sma', 'indicator.sma', { period: 3 }],
-        ['above', 'logic.greater'],
-        ['below', 'logic.less'],
-        ['buy', 'action.buy'],
-        ['sell', 'action.sell'],
-      ],
-      [
-        ['b', 'close', 'sma', 'value'],
-        ['close', 'value', 'above', 'a'],
-        ['sma', 'value', 'above', 'b'],
-        ['close', 'value', 'below', 'a'],
-        ['sma', 'value', 'below', 'b'],
-        ['above', 'value', 'buy', 'trigger'],
-        ['below', 'value', 'sell', 'trigger'],
-      ],
-    );
+    const graph = aboveOtherSma('PAIRB');
     const strat = (await call(a, 'POST', '/api/strategies', { name: 'A over B', graph })).json();
     let n = 0;
     const tick = (symbol: string, ...prices: number[]) =>

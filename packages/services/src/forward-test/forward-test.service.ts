@@ -189,12 +189,6 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           `the strategy does not compile: ${compiled.report.errors[0]?.message}`,
           compiled.report.errors,
         );
-      // other symbols' ticks reach the engine's own thread; runner threads and processes get their own symbol's
-      if (compiled.plan.symbols.length && rt.config.forwardTest.runner !== 'inline')
-        throw new AppError(
-          'UNPROCESSABLE',
-          `the strategy reads other symbols (${compiled.plan.symbols.join(', ')}), which paper sessions support with the in-process runner only (FT_RUNNER=inline; this platform runs ${rt.config.forwardTest.runner})`,
-        );
       const desc = describeSymbol(b.symbol, 'simulator');
       if (!(await symbols.get(b.symbol))) await symbols.upsert({ ...desc, active: false });
       const config = {

@@ -108,58 +108,50 @@ export class OtherSymbolBars {
   }
 }
 
-/**
- * The warm-up of a strategy reading other symbols: their windows' ticks interleaved by time with the
- * strategy's own warm-up ticks, so each warm-up bar sees the others as they were then. Returns, per own
- * warm-up tick, the other symbols' ticks to push before evaluating it (oldest first), and the windows.
- */
-export async function otherWarmup(
+/** The other symbols' windows (their recent ticks, oldest first), for a warm-up; a window that fails is left out. */
+export async function otherWindows(
   rt: Runtime,
   symbols: readonly string[],
-  own: readonly TickLike[],
-): Promise<{ before: { symbol: string; ticks: TickLike[] }[][]; windows: Map<string, TickLike[]> }> {
-  const before: { symbol: string; ticks: TickLike[] }[][] = own.map(() => []);
-  const windows = new Map<string, TickLike[]>();
-  for (const symbol of symbols) {
-    let ticks: TickLike[];
+): Promise<{ symbol: string; ticks: TickLike[] }[]> {
+  const out: { symbol: string; ticks: TickLike[] }[] = [];
+  for (const symbol of symbols)
     try {
-      ticks = (await rt.windows.latest(symbol, 1000)).reverse();
+      const ticks = (await rt.windows.latest(symbol, 1000)).reverse();
+      out.push({ symbol, ticks: ticks.map((t) => ({ ts: t.ts, price: t.price, size: t.size })) });
     } catch (e) {
       rt.log.warn({ err: e, symbol }, 'warm-up of another symbol from the window failed; it warms on live ticks');
-      continue;
     }
-    windows.set(symbol, ticks);
-    let j = 0;
-    for (let i = 0; i < own.length; i++) {
-      const from = j;
-      while (j < ticks.length && ticks[j]!.ts <= own[i]!.ts) j++;
-      if (j > from) before[i]!.push({ symbol, ticks: ticks.slice(from, j) });
-    }
-  }
-  return { before, windows };
+  return out;
 }
 
 /**
  * A session evaluator for a strategy reading other symbols, warmed on `warm` (its own ticks, oldest
- * first) with the other symbols' window ticks interleaved by time, then reading `live` (the engine's).
+ * first) with the other symbols' `windows` interleaved by time (each warm-up bar sees the others as they
+ * were then), then reading `live` (the engine's, or a runner thread's or process's), which starts from
+ * the windows when no tick of a symbol came to it yet.
  */
-export async function warmedWithOthers(
-  rt: Runtime,
+export function warmedWithOthers(
   plan: CompiledPlan,
   evaluation: SessionSettings['evaluation'],
   warm: readonly TickLike[],
+  windows: readonly { symbol: string; ticks: readonly TickLike[] }[],
   live: OtherSymbolBars,
-): Promise<SessionEvaluator> {
+): SessionEvaluator {
   const local = new OtherSymbolBars();
   for (const symbol of plan.symbols) local.watch(symbol, evaluation);
   const ev = sessionEvaluator(plan, evaluation, local);
-  const { before, windows } = await otherWarmup(rt, plan.symbols, warm);
-  warm.forEach((t, i) => {
-    for (const b of before[i]!) local.push(b.symbol, b.ticks);
+  const next = windows.map(() => 0);
+  for (const t of warm) {
+    windows.forEach((w, k) => {
+      let j = next[k]!;
+      const from = j;
+      while (j < w.ticks.length && w.ticks[j]!.ts <= t.ts) j++;
+      if (j > from) local.push(w.symbol, w.ticks.slice(from, j));
+      next[k] = j;
+    });
     ev.evaluate(t);
-  });
-  // the engine's bars start from the windows too when no tick of a symbol came since it is watched
-  for (const [symbol, ticks] of windows) live.seed(symbol, ticks);
+  }
+  for (const w of windows) live.seed(w.symbol, w.ticks);
   ev.others = live;
   return ev;
 }

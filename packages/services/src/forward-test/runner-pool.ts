@@ -7,9 +7,20 @@ export interface WireTick {
   size: number;
 }
 
+/** the other symbols' windows a strategy reading them warms on (see warmedWithOthers) */
+export type WireWindows = { symbol: string; ticks: WireTick[] }[];
+
 export type RunnerMessage =
-  | { op: 'add'; id: string; symbol: string; graph: unknown; evaluation: unknown; warm?: WireTick[] }
-  | { op: 'active'; id: string; active: boolean; warm?: WireTick[] }
+  | {
+      op: 'add';
+      id: string;
+      symbol: string;
+      graph: unknown;
+      evaluation: unknown;
+      warm?: WireTick[];
+      windows?: WireWindows;
+    }
+  | { op: 'active'; id: string; active: boolean; warm?: WireTick[]; windows?: WireWindows }
   | { op: 'remove'; id: string }
   | { op: 'ticks'; seq: number; symbol: string; ticks: WireTick[] }
   | { op: 'heap'; seq: number };
@@ -26,6 +37,8 @@ export class RunnerPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
   private readonly where = new Map<string, number>();
+  /** the symbols each session's thread needs the ticks of: its own, and the other symbols it reads */
+  private readonly readsOf = new Map<string, readonly string[]>();
   /** sessions per symbol per worker, to send a symbol's ticks only where they are needed */
   private readonly symbolsOf: Map<string, number>[] = [];
   private readonly waiting = new Map<number, (m: { fired?: Fired; heap?: number }) => void>();
@@ -62,16 +75,28 @@ export class RunnerPool {
     return this.workers.length;
   }
 
-  /** Runs a session's strategy, warmed on `warm`; a session the pool holds already (paused) is warmed again. */
-  add(id: string, symbol: string, graph: unknown, evaluation: unknown, warm?: WireTick[]): void {
+  /**
+   * Runs a session's strategy, warmed on `warm` (and, for a strategy reading other symbols, on their
+   * `windows`, whose symbols' ticks then reach its thread too); a session the pool holds already
+   * (paused) is warmed again.
+   */
+  add(id: string, symbol: string, graph: unknown, evaluation: unknown, warm?: WireTick[], windows?: WireWindows): void {
+    const extra = { ...(warm ? { warm } : {}), ...(windows ? { windows } : {}) };
     const at = this.where.get(id);
-    if (at !== undefined) return this.post(at, { op: 'active', id, active: true, ...(warm ? { warm } : {}) });
+    if (at !== undefined) return this.post(at, { op: 'active', id, active: true, ...extra });
     let k = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[k]!) k = i;
     this.where.set(id, k);
     this.load[k]!++;
-    this.symbolsOf[k]!.set(symbol, (this.symbolsOf[k]!.get(symbol) ?? 0) + 1);
-    this.post(k, { op: 'add', id, symbol, graph, evaluation, ...(warm ? { warm } : {}) });
+    const reads = [symbol, ...(windows ?? []).map((w) => w.symbol).filter((x) => x !== symbol)];
+    this.readsOf.set(id, reads);
+    for (const x of reads) this.symbolsOf[k]!.set(x, (this.symbolsOf[k]!.get(x) ?? 0) + 1);
+    this.post(k, { op: 'add', id, symbol, graph, evaluation, ...extra });
+  }
+
+  /** Whether some thread needs this symbol's ticks (a session on it, or one reading it). */
+  needs(symbol: string): boolean {
+    return this.symbolsOf.some((m) => m.has(symbol));
   }
 
   setActive(id: string, active: boolean): void {
@@ -84,9 +109,12 @@ export class RunnerPool {
     if (k === undefined) return;
     this.where.delete(id);
     this.load[k]!--;
-    const n = (this.symbolsOf[k]!.get(symbol) ?? 1) - 1;
-    if (n > 0) this.symbolsOf[k]!.set(symbol, n);
-    else this.symbolsOf[k]!.delete(symbol);
+    for (const x of this.readsOf.get(id) ?? [symbol]) {
+      const n = (this.symbolsOf[k]!.get(x) ?? 1) - 1;
+      if (n > 0) this.symbolsOf[k]!.set(x, n);
+      else this.symbolsOf[k]!.delete(x);
+    }
+    this.readsOf.delete(id);
     this.post(k, { op: 'remove', id });
   }
 

@@ -1,9 +1,10 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { CompileCache, type CompiledPlan, type Graph } from '@algotrade/strategy';
-import { cohortKey, EvaluatorCohorts, type SharedEvaluator } from './cohorts.ts';
+import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import type { SessionSettings } from './live-session.ts';
-import type { RunnerMessage, WireTick } from './runner-pool.ts';
+import { OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
+import type { RunnerMessage, WireTick, WireWindows } from './runner-pool.ts';
 
 /**
  * A runner thread: the strategies of its sessions, fed the ticks of their symbols. Sessions with the
@@ -23,12 +24,19 @@ const cache = new CompileCache();
 const cohorts = new EvaluatorCohorts();
 const sessions = new Map<string, Held>();
 const bySymbol = new Map<string, Held[]>();
+/** the latest bars of the other symbols this thread's strategies read (their ticks come here too) */
+const others = new OtherSymbolBars();
 
-const join = (h: Held, warm: readonly WireTick[]) => {
-  h.shared = cohorts.joinPlan(h.key, warm, h.plan, h.evaluation);
+const join = (h: Held, warm: readonly WireTick[], windows: WireWindows = []) => {
+  if (h.plan.symbols.length) {
+    // reading other symbols: an evaluator of its own (not a cohort's), warmed on their windows too
+    for (const symbol of h.plan.symbols) others.watch(symbol, h.evaluation);
+    h.shared = new SharedEvaluator(warmedWithOthers(h.plan, h.evaluation, warm, windows, others));
+  } else h.shared = cohorts.joinPlan(h.key, warm, h.plan, h.evaluation);
 };
 const leave = (h: Held) => {
-  if (h.shared) cohorts.leave(h.key, h.shared);
+  if (h.shared && h.plan.symbols.length) for (const symbol of h.plan.symbols) others.unwatch(symbol);
+  else if (h.shared) cohorts.leave(h.key, h.shared);
   h.shared = undefined;
 };
 
@@ -45,7 +53,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
         plan: compiled.plan,
         evaluation,
       };
-      join(h, m.warm ?? []);
+      join(h, m.warm ?? [], m.windows);
       sessions.set(m.id, h);
       let list = bySymbol.get(m.symbol);
       if (!list) bySymbol.set(m.symbol, (list = []));
@@ -56,7 +64,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
       const h = sessions.get(m.id);
       if (!h) break;
       if (!m.active) leave(h);
-      else if (!h.shared) join(h, m.warm ?? []);
+      else if (!h.shared) join(h, m.warm ?? [], m.windows);
       break;
     }
     case 'remove': {
@@ -76,6 +84,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
     }
     case 'ticks': {
       const fired: [string, number, number][] = [];
+      others.push(m.symbol, m.ticks);
       const list = bySymbol.get(m.symbol);
       if (list)
         for (let i = 0; i < m.ticks.length; i++) {

@@ -2,6 +2,7 @@ import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { aboveOtherSma } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
@@ -38,8 +39,10 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     const candles = structuredClone(templateById('sma-crossover')!.graph);
     candles.nodes.find((n) => n.id === 'fast')!.data = { period: 2 };
     candles.nodes.find((n) => n.id === 'slow')!.data = { period: 5 };
-    // the fourth runs the first's strategy: in-process and on the pool the two share one evaluator
-    const graphs = [templateById('sma-crossover')!.graph, fast, candles, templateById('sma-crossover')!.graph];
+    // the fourth runs the first's strategy: in-process and on the pool the two share one evaluator; the
+    // fifth reads another symbol: long while EQUSD's close is above the SMA(3) of EQREF's
+    const pair = aboveOtherSma('EQREF');
+    const graphs = [templateById('sma-crossover')!.graph, fast, candles, templateById('sma-crossover')!.graph, pair];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
       const body = { strategyId: sid, symbol: 'EQUSD', feeRate: 0.001, slippageBps: 1 };
@@ -58,10 +61,15 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     const T0 = Date.UTC(2026, 0, 5, 12);
     for (let k = 0; k < 1200; k += 40) {
       const ticks = [];
+      const ref = [];
       for (let i = k; i < k + 40; i++) {
         const p = 100 + 6 * Math.sin(i / 15) + 2 * Math.sin(i * 1.7) - (i > 900 && i < 950 ? (i - 900) * 0.2 : 0);
         ticks.push({ ts: T0 + i * 5000, price: p, size: 1, bid: p - 0.02, ask: p + 0.02, seq: i });
+        ref.push({ ts: T0 + i * 5000 - 1000, price: 100 + 4 * Math.sin(i / 9), size: 1, seq: i });
       }
+      // the other symbol's ticks of the same seconds first, each runner taking them before EQUSD's
+      await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'EQREF', 'ticks', { symbol: 'EQREF', ticks: ref });
+      await new Promise((r) => setTimeout(r, 20));
       await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'EQUSD', 'ticks', { symbol: 'EQUSD', ticks });
       // let the runner answer and the fills commit before the next ticks, as a live feed would
       await new Promise((r) => setTimeout(r, 40));
@@ -92,6 +100,8 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
   it('gives the same trades, tick for tick', async () => {
     const [inline, pool, external] = await Promise.all([run('inline'), run('pool'), run('external')]);
     expect(inline.map((t) => t.length).every((n) => n >= 2)).toBe(true);
+    // the pair strategy traded on the other symbol's ticks: not as the crossovers did
+    expect(inline[4]).not.toEqual(inline[0]);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike

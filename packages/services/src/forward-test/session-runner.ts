@@ -5,6 +5,7 @@ import { CompileCache } from '@algotrade/strategy';
 import { readTicks } from '../market-data/tick-message.ts';
 import { sessionFromRow, warmupTicks } from './engine.ts';
 import type { SignalMessage } from './live-session.ts';
+import { otherWindows, OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 
 export interface SessionRunner {
   /** resolves with why the runner ended (the session left `running`, or it was stopped) */
@@ -58,6 +59,9 @@ export async function startSessionRunner(
   // subscribe before warming so no tick falls between the window read and the live stream
   const pending: Tick[][] = [];
   let warmed = false;
+  // the other symbols the strategy reads: their live ticks, kept from the start (they are newer than any window)
+  const others = new OtherSymbolBars();
+  for (const symbol of s.plan.symbols) others.watch(symbol, s.settings.evaluation);
   const onTicks = (ticks: readonly Tick[]) => {
     const out: SignalMessage[] = [];
     const receivedAt = now();
@@ -75,7 +79,9 @@ export async function startSessionRunner(
   subs.push(
     await rt.bus.subscribe(TOPICS.marketDataUpdates.name, { group }, async (m: Envelope) => {
       const r = readTicks(m.data);
-      if (!r.ok || r.symbol !== s.symbol) return;
+      if (!r.ok) return;
+      others.push(r.symbol, r.ticks);
+      if (r.symbol !== s.symbol) return;
       if (warmed) onTicks(r.ticks);
       else pending.push([...r.ticks]);
     }),
@@ -86,7 +92,10 @@ export async function startSessionRunner(
       if (m.key === sessionId && /^session\.(paused|stopped|failed)$/.test(m.type)) await sync();
     }),
   );
-  for (const t of await warmupTicks(rt, s)) s.warm(t);
+  const warm = await warmupTicks(rt, s);
+  if (s.plan.symbols.length)
+    s.evaluator = warmedWithOthers(s.plan, s.settings.evaluation, warm, await otherWindows(rt, s.plan.symbols), others);
+  else for (const t of warm) s.warm(t);
   warmed = true;
   for (const ticks of pending.splice(0)) onTicks(ticks);
   // a status poll as well, in case an event was missed (a pause or stop ends this runner)

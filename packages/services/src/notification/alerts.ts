@@ -11,7 +11,7 @@ import { readTicks } from '../market-data/tick-message.ts';
 import { warmupTicks } from '../forward-test/engine.ts';
 import { EvaluationBody, evaluationOf } from '../forward-test/evaluation.ts';
 import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
-import { OtherSymbolBars, warmedWithOthers } from '../forward-test/other-symbols.ts';
+import { otherWindows, OtherSymbolBars, warmedWithOthers } from '../forward-test/other-symbols.ts';
 
 const Symbol = z
   .string()
@@ -201,7 +201,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     if (s.plan.symbols.length) {
       // other symbols it reads: their windows interleaved in its warm-up, then their live ticks
       for (const symbol of s.plan.symbols) otherBars.watch(symbol, s.evaluation);
-      ev = await warmedWithOthers(rt, s.plan, s.evaluation, ticks, otherBars);
+      ev = warmedWithOthers(s.plan, s.evaluation, ticks, await otherWindows(rt, s.plan.symbols), otherBars);
     } else {
       ev = sessionEvaluator(s.plan, s.evaluation);
       for (const t of ticks) ev.evaluate(t);
