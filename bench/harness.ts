@@ -43,3 +43,14 @@ export async function timeRuns(fn: () => unknown, repeats = 5, warmup = 1): Prom
   }
   return out;
 }
+
+/**
+ * Times several functions alternately, `repeats` rounds (each warmed once in the first round), so a
+ * figure and its baseline see the same machine; returns each one's median duration in ms.
+ */
+export async function alternated(fns: readonly (() => unknown)[], repeats = 5): Promise<number[]> {
+  const runs: number[][] = fns.map(() => []);
+  for (let r = 0; r < repeats; r++)
+    for (let k = 0; k < fns.length; k++) runs[k]!.push(...(await timeRuns(fns[k]!, 1, r === 0 ? 1 : 0)));
+  return runs.map(median);
+}

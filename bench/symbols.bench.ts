@@ -1,5 +1,5 @@
 import { alignBars, compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
-import { median, report, timeRuns } from './harness.ts';
+import { alternated, report } from './harness.ts';
 
 // Another symbol's cost in a backtest: 1,000,000 one-minute bars through the EMA crossover that buys
 // only while another symbol's close is above its 200-bar SMA (the daily-trend-filter template with its
@@ -25,16 +25,11 @@ if (!compiled.plan) throw new Error(JSON.stringify(compiled.report.errors));
 const filtered = compiled.plan;
 const plain = compileGraph(templateById('ema-crossover')!.graph).plan!;
 const withOther = { ...bars, others: alignBars(bars.ts, other) };
-const own: number[] = [];
-const base: number[] = [];
-const align: number[] = [];
-for (let r = 0; r < 5; r++) {
-  align.push(...(await timeRuns(() => alignBars(bars.ts, other), 1, r === 0 ? 1 : 0)));
-  own.push(...(await timeRuns(() => runBacktest(filtered, withOther, { cash: 10_000 }), 1, r === 0 ? 1 : 0)));
-  base.push(...(await timeRuns(() => runBacktest(plain, bars, { cash: 10_000 }), 1, r === 0 ? 1 : 0)));
-}
-const ms = median(own);
-const baseMs = median(base);
+const [alignMs, ms, baseMs] = await alternated([
+  () => alignBars(bars.ts, other),
+  () => runBacktest(filtered, withOther, { cash: 10_000 }),
+  () => runBacktest(plain, bars, { cash: 10_000 }),
+]);
 report({
   bench: 'symbols',
   metric: 'backtest_1m_bars_other_symbol_filter_ms',
@@ -44,4 +39,4 @@ report({
   ratio: Number((ms / baseMs).toFixed(2)),
   barsPerSecond: Math.round((N / ms) * 1000),
 });
-report({ bench: 'symbols', metric: 'align_1m_bars_ms', value: median(align), unit: 'ms' });
+report({ bench: 'symbols', metric: 'align_1m_bars_ms', value: alignMs!, unit: 'ms' });
