@@ -1,6 +1,6 @@
 import { GraphSchema, type Graph, type GraphNode } from './graph.ts';
 import { registry as defaultRegistry } from './registry.ts';
-import { alignBars, CompiledPlan, type PlanNode } from './plan.ts';
+import { CompiledPlan, type PlanNode } from './plan.ts';
 import type { NodeType, Params } from './types.ts';
 import { SYMBOL_PATTERN } from '@algotrade/core';
 import { BAR_SLOT_COUNT, TIMELESS } from './types.ts';
@@ -377,10 +377,11 @@ function compileValid(
     const inst = plan.instantiate(64, stepSec);
     const count = Math.max(300, first * 2 + 50);
     const bars = toColumns(generateCandles(count, 7, undefined, stepSec * 1000));
-    // other symbols: walks of their own on the same bar times
-    bars.others = plan.symbols.flatMap((_s, k) =>
-      alignBars(bars.ts, toColumns(generateCandles(count, 11 + k, undefined, stepSec * 1000))),
-    );
+    // other symbols: walks of their own on the same bar times (aligned as they are)
+    bars.others = plan.symbols.flatMap((_s, k) => {
+      const o = toColumns(generateCandles(count, 11 + k, undefined, stepSec * 1000));
+      return [o.open, o.high, o.low, o.close, o.volume];
+    });
     let bad: string | undefined;
     inst.run(bars, new Int32Array(bars.length), 0, bars.length, (start, n) => {
       for (let j = Math.max(0, first - start); j < n && !bad; j++)

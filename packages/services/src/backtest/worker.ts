@@ -29,6 +29,8 @@ import {
   type WalkForwardSpec,
 } from '@algotrade/strategy';
 
+import { otherCandles } from '../strategy/other-candles.ts';
+
 export const BACKTEST_QUEUE = 'backtests';
 
 export interface BacktestParams {
@@ -92,16 +94,13 @@ export async function processBacktest(
       legs.push({ symbol, bars: toColumns(candles), wholeUnits: sym?.assetClass === 'stock' });
     }
     // the other symbols the strategy reads (Other symbol nodes): their candles of the same interval and
-    // range, aligned with each leg's bars
-    for (const other of plan.symbols) {
-      const candles = toColumns(await candlesOf(rt, row, other));
-      if (candles.length === 0)
-        throw new AppError(
-          'UNPROCESSABLE',
-          `the strategy reads ${other} (an Other symbol node), which has no ${row.interval} candles in the requested range: import its history first (POST /api/market/history/import)`,
-        );
-      for (const leg of legs) (leg.bars.others ??= []).push(...alignBars(leg.bars.ts, candles));
-    }
+    // range, read once and aligned with each leg's bars
+    const others = await otherCandles(
+      plan.symbols,
+      (symbol) => candlesOf(rt, row, symbol),
+      `${row.interval} candles in the requested range`,
+    );
+    if (others.length) for (const leg of legs) leg.bars.others = others.flatMap((o) => alignBars(leg.bars.ts, o));
     let lastWrite = 0;
     const bars = legs[0]!.bars;
     const options = {

@@ -404,12 +404,14 @@ export class ForwardTestEngine {
       const recent = await warmupTicks(this.rt, s);
       if (this.pool) {
         // a strategy reading other symbols warms on their windows too, and its thread gets their ticks
-        const windows = s.plan.symbols.length ? await otherWindows(this.rt, s.plan.symbols) : undefined;
-        this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent, windows);
+        const others = s.plan.symbols.length
+          ? { symbols: s.plan.symbols, windows: await otherWindows(this.rt, s.plan.symbols) }
+          : undefined;
+        this.pool.add(s.id, s.symbol, s.graph, s.settings.evaluation, recent, others);
         s.graph = undefined; // the thread keeps it (a pause keeps the session there)
       } else if (!s.evaluator && s.plan.symbols.length) {
         // a strategy reading other symbols has an evaluator of its own, which reads the engine's ticks of them
-        for (const symbol of s.plan.symbols) this.otherBars.watch(symbol, s.settings.evaluation);
+        this.otherBars.watch(s.plan.symbols, s.settings.evaluation);
         const windows = await otherWindows(this.rt, s.plan.symbols);
         s.evaluator = warmedWithOthers(s.plan, s.settings.evaluation, recent, windows, this.otherBars);
       } else if (!s.evaluator) s.evaluator = this.cohorts.joinPlan(s.cohort, recent, s.plan, s.settings.evaluation);
@@ -439,7 +441,7 @@ export class ForwardTestEngine {
     this.pool?.setActive(s.id, false);
     // it sees no more ticks: it leaves its cohort (a resume warms it again)
     if (s.evaluator instanceof SharedEvaluator) this.cohorts.leave(s.cohort, s.evaluator);
-    else if (s.evaluator) for (const symbol of s.plan.symbols) this.otherBars.unwatch(symbol);
+    else if (s.evaluator && s.plan.symbols.length) this.otherBars.unwatch(s.plan.symbols);
     s.evaluator = undefined;
     if (this.remote && stopRunner)
       this.opts.launcher

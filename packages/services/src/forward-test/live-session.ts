@@ -256,7 +256,7 @@ export class SessionEvaluator implements Evaluator {
   constructor(
     readonly inst: StrategyInstance,
     readonly evaluation: SessionSettings['evaluation'],
-    /** the other symbols' bars it reads; a warm-up's own, then the engine's (see withOthers) */
+    /** the other symbols' bars it reads; a warm-up's own, then its runner's (see warmedWithOthers) */
     public others?: OtherSymbolBars,
   ) {
     if (inst.plan.symbols.length) this.otherRow = new Float64Array(5 * inst.plan.symbols.length).fill(NaN);

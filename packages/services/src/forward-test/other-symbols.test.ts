@@ -16,8 +16,8 @@ describe("another symbol's live bars", () => {
   it('gives its last tick (tick mode), and its candle of the same minute, else its last before (candle mode)', () => {
     const bars = new OtherSymbolBars();
     bars.push('ETHUSD', [{ ts: T, price: 10, size: 1 }]); // not watched: kept nowhere
-    bars.watch('ETHUSD', candle);
-    bars.watch('ETHUSD', tick);
+    bars.watch(['ETHUSD'], candle);
+    bars.watch(['ETHUSD'], tick);
     expect(row(bars, tick, 0).every(Number.isNaN)).toBe(true);
     expect(row(bars, candle, T).every(Number.isNaN)).toBe(true);
     bars.push('ETHUSD', [
@@ -40,16 +40,16 @@ describe("another symbol's live bars", () => {
 
   it('keeps a symbol while anyone watches it, and a window seeds it only when no live tick came', () => {
     const bars = new OtherSymbolBars();
-    bars.watch('ETHUSD', tick);
-    bars.watch('ETHUSD', tick);
+    bars.watch(['ETHUSD'], tick);
+    bars.watch(['ETHUSD'], tick);
     bars.seed('ETHUSD', [{ ts: T, price: 5, size: 1 }]);
     expect(row(bars, tick, 0)).toEqual([5, 5, 5, 5, 1]);
     bars.push('ETHUSD', [{ ts: T + 1000, price: 6, size: 1 }]);
     bars.seed('ETHUSD', [{ ts: T, price: 5, size: 1 }]); // older than what it has: ignored
     expect(row(bars, tick, 0)).toEqual([6, 6, 6, 6, 1]);
-    bars.unwatch('ETHUSD');
+    bars.unwatch(['ETHUSD']);
     expect(row(bars, tick, 0)).toEqual([6, 6, 6, 6, 1]);
-    bars.unwatch('ETHUSD');
+    bars.unwatch(['ETHUSD']);
     expect(row(bars, tick, 0).every(Number.isNaN)).toBe(true);
   });
 });

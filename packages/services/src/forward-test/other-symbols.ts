@@ -29,22 +29,29 @@ export class OtherSymbolBars {
   private readonly candles = new Map<string, Map<number, Building>>();
   private readonly watchers = new Map<string, number>();
 
-  /** Someone reads `symbol` (at a candle interval in candle mode); until unwatch, its ticks are kept. */
-  watch(symbol: string, evaluation: SessionSettings['evaluation']): void {
-    this.watchers.set(symbol, (this.watchers.get(symbol) ?? 0) + 1);
-    if (evaluation.mode !== 'candle') return;
-    let m = this.candles.get(symbol);
-    if (!m) this.candles.set(symbol, (m = new Map()));
-    if (!m.has(evaluation.intervalMs))
-      m.set(evaluation.intervalMs, { start: -1, o: 0, h: 0, l: 0, c: 0, v: 0, prev: undefined });
+  /**
+   * A strategy reads these symbols (a plan's `symbols`; at a candle interval in candle mode): until it
+   * unwatches them, their ticks are kept. Counted: each watch is undone by one unwatch.
+   */
+  watch(symbols: readonly string[], evaluation: SessionSettings['evaluation']): void {
+    for (const symbol of symbols) {
+      this.watchers.set(symbol, (this.watchers.get(symbol) ?? 0) + 1);
+      if (evaluation.mode !== 'candle') continue;
+      let m = this.candles.get(symbol);
+      if (!m) this.candles.set(symbol, (m = new Map()));
+      if (!m.has(evaluation.intervalMs))
+        m.set(evaluation.intervalMs, { start: -1, o: 0, h: 0, l: 0, c: 0, v: 0, prev: undefined });
+    }
   }
-  unwatch(symbol: string): void {
-    const n = (this.watchers.get(symbol) ?? 0) - 1;
-    if (n > 0) this.watchers.set(symbol, n);
-    else {
-      this.watchers.delete(symbol);
-      this.candles.delete(symbol);
-      this.last.delete(symbol);
+  unwatch(symbols: readonly string[]): void {
+    for (const symbol of symbols) {
+      const n = (this.watchers.get(symbol) ?? 0) - 1;
+      if (n > 0) this.watchers.set(symbol, n);
+      else {
+        this.watchers.delete(symbol);
+        this.candles.delete(symbol);
+        this.last.delete(symbol);
+      }
     }
   }
   /** A symbol's recent ticks (a window's), when none came since it is watched: its bar before the next tick. */
@@ -138,7 +145,7 @@ export function warmedWithOthers(
   live: OtherSymbolBars,
 ): SessionEvaluator {
   const local = new OtherSymbolBars();
-  for (const symbol of plan.symbols) local.watch(symbol, evaluation);
+  local.watch(plan.symbols, evaluation);
   const ev = sessionEvaluator(plan, evaluation, local);
   const next = windows.map(() => 0);
   for (const t of warm) {

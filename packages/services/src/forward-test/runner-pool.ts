@@ -76,19 +76,26 @@ export class RunnerPool {
   }
 
   /**
-   * Runs a session's strategy, warmed on `warm` (and, for a strategy reading other symbols, on their
-   * `windows`, whose symbols' ticks then reach its thread too); a session the pool holds already
-   * (paused) is warmed again.
+   * Runs a session's strategy, warmed on `warm`; a session the pool holds already (paused) is warmed
+   * again. A strategy reading other symbols names them (its plan's `symbols`, whose ticks then reach its
+   * thread too) with their windows to warm on (a symbol whose window could not be read has none).
    */
-  add(id: string, symbol: string, graph: unknown, evaluation: unknown, warm?: WireTick[], windows?: WireWindows): void {
-    const extra = { ...(warm ? { warm } : {}), ...(windows ? { windows } : {}) };
+  add(
+    id: string,
+    symbol: string,
+    graph: unknown,
+    evaluation: unknown,
+    warm?: WireTick[],
+    others?: { symbols: readonly string[]; windows: WireWindows },
+  ): void {
+    const extra = { ...(warm ? { warm } : {}), ...(others ? { windows: others.windows } : {}) };
     const at = this.where.get(id);
     if (at !== undefined) return this.post(at, { op: 'active', id, active: true, ...extra });
     let k = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[k]!) k = i;
     this.where.set(id, k);
     this.load[k]!++;
-    const reads = [symbol, ...(windows ?? []).map((w) => w.symbol).filter((x) => x !== symbol)];
+    const reads = [symbol, ...(others?.symbols ?? []).filter((x) => x !== symbol)];
     this.readsOf.set(id, reads);
     for (const x of reads) this.symbolsOf[k]!.set(x, (this.symbolsOf[k]!.get(x) ?? 0) + 1);
     this.post(k, { op: 'add', id, symbol, graph, evaluation, ...extra });

@@ -30,12 +30,12 @@ const others = new OtherSymbolBars();
 const join = (h: Held, warm: readonly WireTick[], windows: WireWindows = []) => {
   if (h.plan.symbols.length) {
     // reading other symbols: an evaluator of its own (not a cohort's), warmed on their windows too
-    for (const symbol of h.plan.symbols) others.watch(symbol, h.evaluation);
+    others.watch(h.plan.symbols, h.evaluation);
     h.shared = new SharedEvaluator(warmedWithOthers(h.plan, h.evaluation, warm, windows, others));
   } else h.shared = cohorts.joinPlan(h.key, warm, h.plan, h.evaluation);
 };
 const leave = (h: Held) => {
-  if (h.shared && h.plan.symbols.length) for (const symbol of h.plan.symbols) others.unwatch(symbol);
+  if (h.shared && h.plan.symbols.length) others.unwatch(h.plan.symbols);
   else if (h.shared) cohorts.leave(h.key, h.shared);
   h.shared = undefined;
 };

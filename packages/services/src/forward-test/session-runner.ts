@@ -61,7 +61,7 @@ export async function startSessionRunner(
   let warmed = false;
   // the other symbols the strategy reads: their live ticks, kept from the start (they are newer than any window)
   const others = new OtherSymbolBars();
-  for (const symbol of s.plan.symbols) others.watch(symbol, s.settings.evaluation);
+  others.watch(s.plan.symbols, s.settings.evaluation);
   const onTicks = (ticks: readonly Tick[]) => {
     const out: SignalMessage[] = [];
     const receivedAt = now();

@@ -95,6 +95,8 @@ interface Active {
     evaluator?: SessionEvaluator;
     /** live ticks that arrived while it warmed: evaluated, in order, once it has */
     pending: LiveTick[];
+    /** it holds a watch on the other symbols it reads (otherBars), until released */
+    watching: boolean;
   };
 }
 
@@ -154,8 +156,14 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
   };
   /** the latest bars of the symbols strategy alerts read besides their own (Other symbol nodes) */
   const otherBars = new OtherSymbolBars();
+  /** An alert leaves this instance: a strategy alert lets go of the other symbols it watched. */
+  const release = (a: Active) => {
+    if (!a.strategy?.watching) return;
+    a.strategy.watching = false;
+    otherBars.unwatch(a.strategy.plan.symbols);
+  };
   const unindex = (a: Active) => {
-    if (a.strategy?.evaluator) for (const symbol of a.strategy.plan.symbols) otherBars.unwatch(symbol);
+    release(a);
     const [map, key] = a.symbol ? [bySymbol, a.symbol] : [bySession, a.sessionId!];
     map.get(key)?.delete(a.id);
     if (map.get(key)?.size === 0) map.delete(key);
@@ -183,7 +191,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
       const plan = plans.compile(p.graph).plan;
       if (plan) {
-        a.strategy = { name: p.name, plan, evaluation: p.evaluation, pending: [] };
+        a.strategy = { name: p.name, plan, evaluation: p.evaluation, pending: [], watching: false };
         void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
       }
     }
@@ -196,11 +204,15 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
    */
   async function warm(a: Active) {
     const s = a.strategy!;
+    if (s.plan.symbols.length) {
+      // other symbols it reads: their live ticks kept from now on (released with the alert)
+      otherBars.watch(s.plan.symbols, s.evaluation);
+      s.watching = true;
+    }
     const ticks = await warmupTicks(rt, { id: a.id, symbol: a.symbol!, plan: s.plan, settings: s });
     let ev: SessionEvaluator;
     if (s.plan.symbols.length) {
-      // other symbols it reads: their windows interleaved in its warm-up, then their live ticks
-      for (const symbol of s.plan.symbols) otherBars.watch(symbol, s.evaluation);
+      // their windows interleaved in its warm-up, then their live ticks
       ev = warmedWithOthers(s.plan, s.evaluation, ticks, await otherWindows(rt, s.plan.symbols), otherBars);
     } else {
       ev = sessionEvaluator(s.plan, s.evaluation);
@@ -244,7 +256,12 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     for (const m of [...bySymbol.values(), ...bySession.values()]) for (const a of m.values()) held.set(a.id, a);
     bySymbol.clear();
     bySession.clear();
-    for (const r of rows) index(held.get(r.id) ?? activeOf(r));
+    for (const r of rows) {
+      index(held.get(r.id) ?? activeOf(r));
+      held.delete(r.id);
+    }
+    // the ones gone from the database (fired or deleted through another instance)
+    for (const a of held.values()) release(a);
   };
   await reload();
   const timer = setInterval(() => void reload().catch(() => undefined), 15_000);
@@ -433,8 +450,10 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     r.delete('/:id', { schema: { tags: ['alerts'], params: Id } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);
       await db.deleteFrom('alerts').where('id', '=', row.id).execute();
-      // by its keys alone (activeOf would compile and warm a strategy alert only to drop it)
-      unindex({ id: row.id, symbol: row.symbol, sessionId: row.session_id } as Active);
+      // the alert as held (a strategy alert releases what it watched), else by its keys alone (activeOf
+      // would compile and warm a strategy alert only to drop it)
+      const held = (row.symbol ? bySymbol.get(row.symbol) : bySession.get(row.session_id!))?.get(row.id);
+      unindex(held ?? ({ id: row.id, symbol: row.symbol, sessionId: row.session_id } as Active));
       return reply.status(204).send();
     });
   };

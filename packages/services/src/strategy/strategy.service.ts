@@ -10,13 +10,13 @@ import {
   previewPlan,
   templateById,
   templates,
-  toColumns,
   type Graph,
 } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
+import { otherCandles } from './other-candles.ts';
 
 const CandleSchema = z.object({
   ts: z.union([z.number(), z.string()]),
@@ -128,25 +128,21 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             throw new AppError('VALIDATION_FAILED', 'candles[].ts must be epoch ms or ISO-8601');
           // other symbols the graph reads: their stored candles over the same time, aligned
           const ts = bars.map((b) => b.ts);
-          const others: Float64Array[] = [];
-          for (const other of plan.symbols) {
-            const stored =
-              ts.length > 0
-                ? await candles.query(
-                    other,
+          const stored = await otherCandles(
+            plan.symbols,
+            async (symbol) =>
+              ts.length
+                ? candles.query(
+                    symbol,
                     req.body.interval,
                     new Date(ts[0]! - INTERVALS[req.body.interval]!),
                     new Date(ts.at(-1)! + 1),
                     100_000,
                   )
-                : [];
-            if (stored.length === 0)
-              throw new AppError(
-                'UNPROCESSABLE',
-                `the strategy reads ${other} (an Other symbol node), which has no stored ${req.body.interval} candles over these bars: import its history first`,
-              );
-            others.push(...alignBars(ts, toColumns(stored)));
-          }
+                : [],
+            `stored ${req.body.interval} candles over these bars`,
+          );
+          const others = stored.flatMap((o) => alignBars(ts, o));
           return {
             ok: true,
             errors: [],
