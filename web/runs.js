@@ -31,6 +31,7 @@ function autoTable(rows, max = 10, empty = 'None.') {
 const EXIT_RULES = /** @type {Record<string, string>} */ ({
   stop_loss: 'stop loss',
   trailing_stop: 'trailing stop',
+  time_exit: 'time exit',
   take_profit: 'take profit',
   end: 'end of data',
   max_drawdown: 'drawdown limit',

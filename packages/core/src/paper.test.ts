@@ -11,7 +11,9 @@ import {
   planOrder,
   roundTrips,
   storedLedger,
+  type Cooldown,
   type Fill,
+  type OrderRequest,
   type PaperConfig,
   type RiskLimits,
 } from './paper.ts';
@@ -227,5 +229,80 @@ describe('paper ledger', () => {
     expect(work.recentOrders).toEqual([]);
     assignLedger(live, work);
     expect(live).toEqual(newLedger(cfg(), 1_000));
+  });
+
+  describe("a cooldown (a strategy's Cooldown node)", () => {
+    const c = cfg({ allowShort: true, slippageBps: 0 });
+    /** plans and applies an order at a price and time; the outcome */
+    const order = (
+      s: ReturnType<typeof newLedger>,
+      action: OrderRequest['action'],
+      price: number,
+      ts: number,
+      cd: Cooldown,
+      source: string = action,
+    ) => {
+      const out = planOrder(s, c, {}, { action, sizing: 'all', amount: 0, price, ts, source }, cd);
+      if (out.kind === 'fill') applyFill(s, out.fill, out.closedTrade, out.cooldownUntil);
+      return out;
+    };
+
+    it('after any exit: an entry before its end is refused, one at its end fills', () => {
+      const cd: Cooldown = { ms: 60_000, after: 'any' };
+      const s = newLedger(c);
+      order(s, 'buy', 100, 1_000, cd);
+      expect(s.cooldownUntil).toBe(0);
+      order(s, 'close', 101, 2_000, cd);
+      expect(s.cooldownUntil).toBe(62_000);
+      expect(order(s, 'buy', 101, 61_999, cd)).toMatchObject({ kind: 'refused', code: 'COOLDOWN' });
+      expect(order(s, 'sell', 101, 30_000, cd)).toMatchObject({
+        kind: 'refused',
+        code: 'COOLDOWN',
+        reason: `cooldown: no new position before ${new Date(62_000).toISOString()}`,
+      });
+      expect(order(s, 'buy', 101, 62_000, cd).kind).toBe('fill');
+      expect(s.qty).toBeGreaterThan(0);
+    });
+
+    it('a flip whose close starts a cooldown only closes; exits are never held back', () => {
+      const cd: Cooldown = { ms: 60_000, after: 'any' };
+      const s = newLedger(c);
+      order(s, 'buy', 100, 1_000, cd);
+      const flip = order(s, 'sell', 99, 2_000, cd);
+      if (flip.kind !== 'fill') throw new Error(flip.kind);
+      expect(flip.fill.quantity).toBeCloseTo(flip.closedTrade!.size, 9); // the long's units, no short
+      expect(s.qty).toBe(0);
+      expect(s.cooldownUntil).toBe(62_000);
+      // without the cooldown the same flip goes short
+      const free = newLedger(c);
+      order(free, 'buy', 100, 1_000, { ms: 0, after: 'any' });
+      const sold = planOrder(free, c, {}, { action: 'sell', sizing: 'all', amount: 0, price: 99, ts: 2_000 });
+      if (sold.kind !== 'fill') throw new Error(sold.kind);
+      expect(sold.fill.quantity).toBeGreaterThan(1.9 * flip.fill.quantity);
+      expect(Math.abs(100_000 + s.realizedPnl - s.fees - balanceOf(s))).toBeLessThan(1e-6);
+    });
+
+    it("after a loss: a losing trade starts one, a winning one does not; after a stop: only a stop's exit", () => {
+      const loss: Cooldown = { ms: 60_000, after: 'loss' };
+      const s = newLedger(c);
+      order(s, 'buy', 100, 1_000, loss);
+      order(s, 'close', 105, 2_000, loss); // a win
+      expect(s.cooldownUntil).toBe(0);
+      order(s, 'buy', 105, 3_000, loss);
+      // a flip at a loss: closes only
+      const flip = order(s, 'sell', 100, 4_000, loss);
+      expect(flip.kind === 'fill' && flip.closedTrade!.pnl < 0).toBe(true);
+      expect([s.qty, s.cooldownUntil]).toEqual([0, 64_000]);
+
+      const stop: Cooldown = { ms: 60_000, after: 'stop' };
+      const t = newLedger(c);
+      order(t, 'buy', 100, 1_000, stop);
+      order(t, 'close', 95, 2_000, stop, 'sell'); // a signal's exit at a loss
+      expect(t.cooldownUntil).toBe(0);
+      order(t, 'buy', 95, 3_000, stop);
+      order(t, 'close', 93, 4_000, stop, 'trailing_stop');
+      expect(t.cooldownUntil).toBe(64_000);
+      expect(order(t, 'buy', 93, 5_000, stop)).toMatchObject({ code: 'COOLDOWN' });
+    });
   });
 });

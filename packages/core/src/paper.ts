@@ -69,6 +69,21 @@ export interface LedgerState {
   dayStartEquity: number;
   /** times (ms) of recent orders, for the per-minute limit */
   recentOrders: number[];
+  /** no new position before this time (ms; 0: none): a strategy's Cooldown node, started by an exit */
+  cooldownUntil: number;
+}
+
+/** What starts a cooldown (a strategy's Cooldown node): any exit, a losing trade's, or a stop's. */
+export type CooldownAfter = 'any' | 'loss' | 'stop';
+export interface Cooldown {
+  /** how long no new position may open after such an exit */
+  ms: number;
+  after: CooldownAfter;
+}
+
+/** Whether an exit (its trade's PnL and what closed it) starts a cooldown of this kind. */
+export function startsCooldown(after: CooldownAfter, pnl: number, reason: string | undefined): boolean {
+  return after === 'any' || (after === 'loss' ? pnl < 0 : reason === 'stop_loss' || reason === 'trailing_stop');
 }
 
 export type OrderAction = 'buy' | 'sell' | 'close';
@@ -83,6 +98,8 @@ export interface OrderRequest {
   bid?: number;
   ask?: number;
   ts: number;
+  /** what the order came from (an action node or a rule): whether its exit starts a cooldown */
+  source?: string;
 }
 
 export interface Fill {
@@ -101,12 +118,19 @@ export interface Fill {
 }
 
 export type OrderOutcome =
-  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord }
+  /** cooldownUntil: the cooldown the fill's exit starts (applyFill keeps it on the ledger) */
+  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord; cooldownUntil?: number }
   | { kind: 'refused'; code: RefusalCode; reason: string }
   | { kind: 'noop'; reason: string };
 
 export type RefusalCode =
-  'INSUFFICIENT_CASH' | 'MAX_ORDER_QTY' | 'MAX_POSITION' | 'RATE_LIMIT' | 'SHORTS_NOT_ALLOWED' | 'NO_PRICE';
+  | 'INSUFFICIENT_CASH'
+  | 'MAX_ORDER_QTY'
+  | 'MAX_POSITION'
+  | 'RATE_LIMIT'
+  | 'SHORTS_NOT_ALLOWED'
+  | 'NO_PRICE'
+  | 'COOLDOWN';
 
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8;
 const EPS = 1e-9;
@@ -135,6 +159,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     day: ts ? dayOf(ts) : -1,
     dayStartEquity: cfg.startingBalance,
     recentOrders: [],
+    cooldownUntil: 0,
   };
 }
 
@@ -167,6 +192,7 @@ export function copyLedger(l: LedgerState): LedgerState {
     day: l.day,
     dayStartEquity: l.dayStartEquity,
     recentOrders: l.recentOrders.slice(),
+    cooldownUntil: l.cooldownUntil,
   };
 }
 
@@ -212,6 +238,7 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.exposureMs = src.exposureMs;
   dst.day = src.day;
   dst.dayStartEquity = src.dayStartEquity;
+  dst.cooldownUntil = src.cooldownUntil;
   const a = dst.recentOrders;
   const b = src.recentOrders;
   if (a === b) return;
@@ -302,7 +329,14 @@ const roundUnits = (units: number, whole: boolean) =>
  * when shorts are allowed; close exits whatever is open. Reducing or closing a position is never
  * refused (risk limits guard entries). A flip (short to long or back) is one fill.
  */
-export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o: OrderRequest): OrderOutcome {
+export function planOrder(
+  s: LedgerState,
+  cfg: PaperConfig,
+  risk: RiskLimits,
+  o: OrderRequest,
+  /** the strategy's Cooldown node: no new position before the ledger's cooldownUntil, nor in a flip whose close starts one */
+  cooldown?: Cooldown,
+): OrderOutcome {
   const slip = cfg.slippageBps / 10_000;
   const sideOf = o.action === 'buy' ? 1 : o.action === 'sell' ? -1 : s.qty > 0 ? -1 : 1;
   const raw = sideOf > 0 ? (o.ask ?? o.price) : (o.bid ?? o.price);
@@ -320,6 +354,14 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
     if (sideOf < 0 && !cfg.allowShort) {
       if (closing === 0)
         return { kind: 'refused', code: 'SHORTS_NOT_ALLOWED', reason: 'sell with no long open: shorts are off' };
+    } else if (cooldown && o.ts < cooldownAfter(s, cfg, cooldown, o, closing, price)) {
+      // in a cooldown: an entry is refused, a flip only closes
+      if (closing === 0)
+        return {
+          kind: 'refused',
+          code: 'COOLDOWN',
+          reason: `cooldown: no new position before ${new Date(s.cooldownUntil).toISOString()}`,
+        };
     } else {
       if (
         risk.maxOrdersPerMinute !== undefined &&
@@ -409,6 +451,7 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
     ts: o.ts,
   };
   let closedTrade: TradeRecord | undefined;
+  let cooldownUntil: number | undefined;
   if (closing) {
     const closeShare = f * (closing / quantity);
     const fees = s.entryFees + closeShare;
@@ -425,12 +468,36 @@ export function planOrder(s: LedgerState, cfg: PaperConfig, risk: RiskLimits, o:
       returnPct: pnl / (closing * s.avgPrice),
       fees,
     };
+    if (cooldown && startsCooldown(cooldown.after, pnl, o.source)) cooldownUntil = o.ts + cooldown.ms;
   }
-  return closedTrade ? { kind: 'fill', fill, closedTrade } : { kind: 'fill', fill };
+  if (!closedTrade) return { kind: 'fill', fill };
+  return cooldownUntil === undefined
+    ? { kind: 'fill', fill, closedTrade }
+    : { kind: 'fill', fill, closedTrade, cooldownUntil };
 }
 
-/** Applies a fill to the ledger (mutates it). */
-export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord): void {
+/**
+ * When the cooldown ends for an order: the ledger's, or, when the order closes a position first (a flip),
+ * the one that close starts if it does (its PnL as a close alone would have it).
+ */
+function cooldownAfter(
+  s: LedgerState,
+  cfg: PaperConfig,
+  cooldown: Cooldown,
+  o: OrderRequest,
+  closing: number,
+  price: number,
+): number {
+  if (!closing) return s.cooldownUntil;
+  const pnl = r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) - s.entryFees - feeOf(cfg, closing * price);
+  return startsCooldown(cooldown.after, pnl, o.source)
+    ? Math.max(s.cooldownUntil, o.ts + cooldown.ms)
+    : s.cooldownUntil;
+}
+
+/** Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil). */
+export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, cooldownUntil?: number): void {
+  if (cooldownUntil !== undefined) s.cooldownUntil = cooldownUntil;
   const signed = f.side === 'buy' ? f.quantity : -f.quantity;
   const before = s.qty;
   if (before !== 0 && s.lastTs && f.ts > s.lastTs) s.exposureMs += f.ts - s.lastTs;

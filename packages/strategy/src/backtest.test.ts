@@ -386,4 +386,92 @@ describe('limit and stop entry orders', () => {
       expect(exits.map((e) => e.trades)).toEqual([...exits.map((e) => e.trades)].sort((a, b) => b - a));
     });
   });
+
+  describe('time exits and cooldowns', () => {
+    const MIN = 60_000;
+    /** the SMA crossover on these bars (one-minute) with risk nodes added, shorts allowed */
+    const run = (risk: [type: string, data: Record<string, number | string>][], o: { fillOn?: 'close' } = {}) => {
+      const g = structuredClone(templateById('sma-crossover')!.graph);
+      risk.forEach(([type, data], k) => g.nodes.push({ id: `r${k}`, type, data, position: { x: 0, y: 0 } }));
+      return runBacktest(compileGraph(g).plan!, bars, {
+        cash: 10_000,
+        allowShort: true,
+        slippageBps: 2,
+        feeRate: 0.001,
+        ...o,
+      });
+    };
+    const held = (t: { entryBar: number; exitBar: number }) => bars.ts[t.exitBar]! - bars.ts[t.entryBar]!;
+    const reconciles = (r: ReturnType<typeof run>) =>
+      expect(Math.abs(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0) - r.finalCash)).toBeLessThan(0.005);
+
+    it('a time exit leaves at the open of the first bar the holding time reaches, and no trade is held longer', () => {
+      // without it, the crossover holds trades for longer than 45 minutes
+      expect(run([]).trades.filter((t) => held(t) > 45 * MIN).length).toBeGreaterThan(50);
+      const r = run([['risk.time_exit', { minutes: 45 }]]);
+      const timed = r.trades.filter((t) => t.exitReason === 'time_exit');
+      expect(timed.length).toBeGreaterThan(50);
+      for (const t of r.trades.slice(0, -1)) expect(held(t)).toBeLessThanOrEqual(45 * MIN);
+      for (const t of timed) {
+        // the first bar 45 minutes after the entry bar: the bar before it was not
+        expect(held(t)).toBe(45 * MIN);
+        // at that open, with slippage against the position
+        expect(t.exitPrice).toBeCloseTo(bars.open[t.exitBar]! * (t.size > 0 ? 1 - 2e-4 : 1 + 2e-4), 9);
+      }
+      reconciles(r);
+      // it closes, nothing more: the strategy enters again on its next signal, not at once
+      const after = r.trades.filter((t, k) => k > 0 && r.trades[k - 1]!.exitReason === 'time_exit');
+      expect(after.length).toBeGreaterThan(10);
+      expect(after.every((t) => t.entryBar > r.trades[r.trades.indexOf(t) - 1]!.exitBar)).toBe(true);
+    });
+
+    it('on the signal close, a time exit leaves at the close of the bar the holding time reaches', () => {
+      const r = run([['risk.time_exit', { minutes: 30 }]], { fillOn: 'close' });
+      const timed = r.trades.filter((t) => t.exitReason === 'time_exit');
+      expect(timed.length).toBeGreaterThan(50);
+      for (const t of timed) {
+        expect(held(t)).toBe(30 * MIN);
+        expect(t.exitPrice).toBeCloseTo(bars.close[t.exitBar]! * (t.size > 0 ? 1 - 2e-4 : 1 + 2e-4), 9);
+      }
+      for (const t of r.trades.slice(0, -1)) expect(held(t)).toBeLessThanOrEqual(30 * MIN);
+      reconciles(r);
+    });
+
+    /** the time from each trade's exit bar to the next trade's entry bar */
+    const gaps = (r: ReturnType<typeof run>) =>
+      r.trades
+        .slice(1)
+        .map((t, k) => ({ before: r.trades[k]!, gap: bars.ts[t.entryBar]! - bars.ts[r.trades[k]!.exitBar]! }));
+
+    it('a cooldown after any exit: no new position within its minutes of the last exit, flips only close', () => {
+      // without it, the crossover flips: the next position opens on the bar the last one closed
+      expect(gaps(run([])).filter((g) => g.gap < 20 * MIN).length).toBeGreaterThan(100);
+      const r = run([['risk.cooldown', { minutes: 20, after: 'any' }]]);
+      expect(r.trades.length).toBeGreaterThan(50);
+      for (const g of gaps(r)) expect(g.gap).toBeGreaterThanOrEqual(20 * MIN);
+      reconciles(r);
+    });
+
+    it('a cooldown after a stop, or after a loss, holds back only the entries after such an exit', () => {
+      const stops = run([
+        ['risk.stop_loss', { percent: 0.5 }],
+        ['risk.cooldown', { minutes: 30, after: 'stop' }],
+      ]);
+      const g = gaps(stops);
+      const afterStop = g.filter((x) => x.before.exitReason === 'stop_loss');
+      expect(afterStop.length).toBeGreaterThan(20);
+      for (const x of afterStop) expect(x.gap).toBeGreaterThanOrEqual(30 * MIN);
+      // after a signal's exit, the flip is immediate
+      expect(g.filter((x) => x.before.exitReason !== 'stop_loss' && x.gap === 0).length).toBeGreaterThan(20);
+      reconciles(stops);
+
+      const losses = run([['risk.cooldown', { minutes: 30, after: 'loss' }]]);
+      const l = gaps(losses);
+      const afterLoss = l.filter((x) => x.before.pnl < 0);
+      expect(afterLoss.length).toBeGreaterThan(20);
+      for (const x of afterLoss) expect(x.gap).toBeGreaterThanOrEqual(30 * MIN);
+      expect(l.filter((x) => x.before.pnl >= 0 && x.gap === 0).length).toBeGreaterThan(5);
+      reconciles(losses);
+    });
+  });
 });

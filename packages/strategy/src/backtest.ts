@@ -1,4 +1,4 @@
-import { computeStats, excursion, type Stats, type TradeRecord } from '@algotrade/core';
+import { computeStats, excursion, startsCooldown, type Stats, type TradeRecord } from '@algotrade/core';
 import { barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
 
 export interface BacktestOptions {
@@ -70,7 +70,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const slip = (o.slippageBps ?? 0) / 10_000;
   const onClose = o.fillOn === 'close';
   const whole = o.wholeUnits ?? false;
-  const { stopLossPct, takeProfitPct, trailingStopPct } = plan.risk;
+  const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
   const actions = plan.actions;
 
   let cash = o.cash;
@@ -87,6 +87,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const equity = o.equityBuffer && o.equityBuffer.length >= n ? o.equityBuffer.subarray(0, n) : new Float64Array(n);
   let pending = -1;
   let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
+  let coolUntil = -Infinity; // no entry on a bar before this time (the cooldown node)
   let cancelled = false;
   const step = Math.max(1, Math.floor(n / 100));
 
@@ -113,9 +114,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     });
     heldToClose.push(atClose);
     qty = 0;
+    if (cooldown && startsCooldown(cooldown.after, pnl, reason)) coolUntil = ts[i]! + cooldown.ms;
   };
   const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
     // a limit order fills at its price (no slippage); market and stop orders slip
+    if (ts[i]! < coolUntil) return;
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
     const eq = cash; // flat when entering
     let units: number;
@@ -199,14 +202,19 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         }
         pending = -1;
       }
+      // a position held long enough leaves at this open (after the pending order, which may have closed it)
+      if (timeExitMs && qty !== 0 && !onClose && ts[i]! - ts[entryBar]! >= timeExitMs)
+        exit(i, open[i]!, true, 'time_exit');
       if (riskOn && qty !== 0) checkRisk(i);
       const s = signals[i]!;
-      if (s >= 0) {
-        if (onClose) {
-          atClose = true;
-          act(i, close[i]!, s);
-          atClose = false;
-        } else if (i + 1 < n) {
+      if (onClose) {
+        atClose = true;
+        if (s >= 0) act(i, close[i]!, s);
+        // orders fill on closes: a position held long enough leaves at this close (after the signal's order)
+        if (timeExitMs && qty !== 0 && ts[i]! - ts[entryBar]! >= timeExitMs) exit(i, close[i]!, true, 'time_exit');
+        atClose = false;
+      } else if (s >= 0) {
+        if (i + 1 < n) {
           pending = s;
           pendingRef = close[i]!;
         }

@@ -83,6 +83,31 @@ describe('compiler', () => {
     ]);
   });
 
+  it('takes one node of each risk type: a second is an error on that node; time and cooldown parameters checked', () => {
+    const g = sma();
+    g.nodes.push(
+      { id: 'hold', type: 'risk.time_exit', data: { minutes: 90 } },
+      { id: 'cool', type: 'risk.cooldown', data: { minutes: 15, after: 'loss' } },
+    );
+    const one = compileGraph(g);
+    expect(one.report.ok).toBe(true);
+    expect(one.plan!.risk).toEqual({ timeExitMs: 5_400_000, cooldown: { ms: 900_000, after: 'loss' } });
+    g.nodes.push({ id: 'hold2', type: 'risk.time_exit', data: { minutes: 30 } });
+    expect(compileGraph(g).report.errors).toEqual([
+      expect.objectContaining({
+        nodeId: 'hold2',
+        code: 'DUPLICATE_RISK_NODE',
+        message: expect.stringContaining('(hold)'),
+      }),
+    ]);
+    g.nodes.pop();
+    g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 0, after: 'sometimes' };
+    expect(compileGraph(g).report.errors.map((e) => [e.nodeId, e.code])).toEqual([
+      ['cool', 'PARAM_OUT_OF_RANGE'],
+      ['cool', 'INVALID_PARAM'],
+    ]);
+  });
+
   it('warns about nodes that lead to no action', () => {
     const g = sma();
     g.nodes.push({ id: 'lonely', type: 'indicator.rsi', data: {} });

@@ -257,6 +257,19 @@ function compileValid(
   if (nodes.size > 0 && actions.length === 0)
     errors.push({ code: 'NO_ACTION', message: 'the strategy has no buy, sell or close node, so it can never trade' });
   if (nodes.size === 0) errors.push({ code: 'EMPTY_GRAPH', message: 'the graph has no nodes' });
+  // a risk rule is one level, one time or one cooldown: a second node of a risk type is a mistake, not a rule
+  const riskSeen = new Map<string, string>();
+  for (const [id, n] of nodes) {
+    if (n.type?.category !== 'risk') continue;
+    const first = riskSeen.get(n.type.type);
+    if (first === undefined) riskSeen.set(n.type.type, id);
+    else
+      errors.push({
+        nodeId: id,
+        code: 'DUPLICATE_RISK_NODE',
+        message: `${n.type.label} (${id}): the graph already has one (${first}); a strategy has at most one of each risk node`,
+      });
+  }
   // sizing by risk needs the distance to the stop: the graph's stop loss
   const hasStop = [...nodes.values()].some((n) => n.type?.type === 'risk.stop_loss');
   for (const [id, n] of nodes)

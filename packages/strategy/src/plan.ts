@@ -1,4 +1,4 @@
-import type { BarColumns } from '@algotrade/core';
+import type { BarColumns, Cooldown, CooldownAfter } from '@algotrade/core';
 import type { ActionKind, NodeType, Params, Sizing, Step } from './types.ts';
 import { BAR_SLOT_COUNT, stepOf, TIMELESS } from './types.ts';
 
@@ -86,6 +86,10 @@ export interface RiskSpec {
   stopLossPct?: number;
   takeProfitPct?: number;
   trailingStopPct?: number;
+  /** Time exit: a position held this long (ms) is closed at the market */
+  timeExitMs?: number;
+  /** Cooldown: no new position for a while after an exit of a kind */
+  cooldown?: Cooldown;
 }
 
 export type { BarColumns } from '@algotrade/core';
@@ -137,6 +141,12 @@ export class CompiledPlan {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
       if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
       if (n.type.type === 'risk.trailing_stop') risk.trailingStopPct = n.params.percent as number;
+      if (n.type.type === 'risk.time_exit') risk.timeExitMs = Math.round((n.params.minutes as number) * 60_000);
+      if (n.type.type === 'risk.cooldown')
+        risk.cooldown = {
+          ms: Math.round((n.params.minutes as number) * 60_000),
+          after: ((n.params.after as string | undefined) ?? 'any') as CooldownAfter,
+        };
     }
     this.risk = risk;
     this.actions = nodes

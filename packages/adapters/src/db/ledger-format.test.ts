@@ -84,6 +84,18 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
+  it('reads the format before the cooldown (2: its 20 fields, then the recent orders) with no cooldown', () => {
+    const l = {
+      ...ledger(),
+      recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
+      cooldownUntil: 7,
+    };
+    const b = encodeLedger(l);
+    // format 2 is format 3 without its 21st field (the cooldown's)
+    const old = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 21)]);
+    expect(decodeLedger(old)).toEqual({ ...l, cooldownUntil: 0 });
+  });
+
   it('keeps any number of recent orders, none included', () => {
     for (const n of [0, 1, 7, 120]) {
       const l = { ...ledger(), recentOrders: Array.from({ length: n }, (_, i) => Date.UTC(2026, 0, 1) + i * 997) };
@@ -100,7 +112,8 @@ describe('the ledger as the order log stores it', () => {
 
   it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
     const b = encodeLedger(ledger());
-    expect(() => decodeLedger(Uint8Array.from([3, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([4, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([1, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);
   });

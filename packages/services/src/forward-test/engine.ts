@@ -777,13 +777,14 @@ export class ForwardTestEngine {
           amount: sig.amount,
           price: q?.price ?? sig.price,
           ts,
+          source: sig.source,
         };
         if (bid !== undefined) req.bid = bid;
         if (ask !== undefined) req.ask = ask;
-        const out = planOrder(l, s.settings, s.settings.risk, req);
+        const out = planOrder(l, s.settings, s.settings.risk, req, s.plan.risk.cooldown);
         e.ts = ts;
         if (out.kind === 'fill') {
-          applyFill(l, out.fill, out.closedTrade);
+          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil);
           e.status = 'filled';
           e.fill = out.fill;
           e.latencyMs = now() - sig.receivedAt;
@@ -827,7 +828,7 @@ export class ForwardTestEngine {
       for (const s of touched) {
         const l = s.work!;
         assignLedger(s.ledger, l);
-        s.intent = Math.sign(l.qty) as -1 | 0 | 1;
+        s.settled();
       }
       this.releaseWork(touched);
       await this.published(planned, committedAt);
@@ -1014,7 +1015,7 @@ export class ForwardTestEngine {
     const stored = storedLedger(s.settings, row.state);
     if (stored.fills > s.ledger.fills) {
       s.ledger = stored;
-      s.intent = Math.sign(stored.qty) as -1 | 0 | 1;
+      s.settled();
     }
     if (row.status !== s.status) s.status = row.status;
   }

@@ -380,6 +380,85 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(dd);
   });
 
+  it('a time exit closes a position held its minutes; a cooldown refuses the entries after it, logging the first', async () => {
+    // long while the close is above its SMA(10): the buy node fires on every tick above it, so after an
+    // exit in an up phase the strategy asks to enter again at once, tick after tick
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['sma', 'indicator.sma', { period: 10 }],
+        ['above', 'logic.greater'],
+        ['buy', 'action.buy'],
+        ['hold', 'risk.time_exit', { minutes: 0.25 }],
+        ['cool', 'risk.cooldown', { minutes: 0.5, after: 'any' }],
+      ],
+      [
+        ['close', 'value', 'sma', 'value'],
+        ['close', 'value', 'above', 'a'],
+        ['sma', 'value', 'above', 'b'],
+        ['above', 'value', 'buy', 'trigger'],
+      ],
+    );
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'hold 15 s, cool 30 s', graph })).json();
+    const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: strat.id, symbol: 'COOLUSD' })).json().id;
+    // ticks a second apart: a wave of about 75 s, above its SMA for about half of it
+    const orders = async () => ((await call(a, 'GET', `/api/forward-tests/${id}/orders`)).json() as Order[]).reverse();
+    type Order = {
+      signalId: string;
+      action: string;
+      source: string;
+      status: string;
+      reason: string | null;
+      ts: string;
+    };
+    await until(async () => {
+      await publishWave('COOLUSD', 10);
+      return (await orders()).filter((o) => o.source === 'time_exit').length >= 4;
+    }, 20_000);
+    const all = await orders();
+    const ms = (o: Order) => Date.parse(o.ts);
+    const fills = all.filter((o) => o.status === 'filled');
+    expect(fills.map((o) => o.source).slice(0, 6)).toEqual([
+      'buy',
+      'time_exit',
+      'buy',
+      'time_exit',
+      'buy',
+      'time_exit',
+    ]);
+    for (let k = 1; k < fills.length; k++) {
+      const [prev, o] = [fills[k - 1]!, fills[k]!];
+      // held 15 s from its entry's fill: signalled on the first tick that late (ticks a second apart; the
+      // signal's id carries its tick's time), filled at the quote when it executed
+      const tickTs = Number(o.signalId.split(':')[1]);
+      if (o.source === 'time_exit') expect(tickTs - ms(prev)).toBeGreaterThanOrEqual(15_000);
+      if (o.source === 'time_exit') expect(tickTs - ms(prev)).toBeLessThan(16_000);
+      // no entry within 30 s of the exit before it
+      if (o.source === 'buy') expect(ms(o) - ms(prev)).toBeGreaterThanOrEqual(30_000);
+    }
+    // the entries asked for in a cooldown: the first refused and logged, the rest not sent (one asked
+    // while the exit was still executing is refused and logged too: at most two a cooldown)
+    const refused = all.filter((o) => o.status === 'refused');
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    for (const r of refused) {
+      expect(r).toMatchObject({
+        action: 'buy',
+        source: 'buy',
+        reason: expect.stringMatching(/^cooldown: no new position before /),
+      });
+      const exit = fills.filter((o) => ms(o) <= ms(r)).at(-1)!;
+      expect(exit.source).toBe('time_exit');
+      expect(ms(r) - ms(exit)).toBeLessThan(30_000);
+      expect(refused.filter((x) => fills.filter((o) => ms(o) <= ms(x)).at(-1) === exit).length).toBeLessThanOrEqual(2);
+    }
+    await reconcile(id);
+    // closes went out once per position, whatever the ticks between the signal and its fill
+    expect(all.filter((o) => o.status === 'noop')).toEqual([]);
+    // the risk report names the rule that closed them
+    const an = (await call(a, 'GET', `/api/analytics/sessions/${id}`)).json();
+    expect(an.report.exits[0]).toMatchObject({ reason: 'time_exit' });
+  });
+
   it('applies a redelivered signal once', async () => {
     const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'DUPUSD' })).json().id;
     await publishWave('DUPUSD', 10);

@@ -89,6 +89,14 @@ export class LiveSession {
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
   private riskTick?: Tick;
+  /** the cooldown (its end) whose refused entry has been logged: later entries in it are not sent */
+  private cooldownLogged = 0;
+  /**
+   * the ledger's fill count when a signal closing its position was sent: until that executes, the ledger
+   * still shows the position, and its risk rules are not checked again (they would close it again, once
+   * per tick of a batch in which the strategy re-enters)
+   */
+  private exitFills = -1;
   /** strategy, symbol and evaluation: sessions with the same key and warm-up share an evaluator */
   cohort = '';
   // The limits a mark checks on every tick, copied out of the settings and the plan (Infinity or 0: none),
@@ -99,6 +107,7 @@ export class LiveSession {
   private readonly stopLossPct: number;
   private readonly takeProfitPct: number;
   private readonly trailingStopPct: number;
+  private readonly timeExitMs: number;
 
   constructor(
     readonly id: string,
@@ -122,6 +131,7 @@ export class LiveSession {
     this.stopLossPct = plan.risk.stopLossPct ?? 0;
     this.takeProfitPct = plan.risk.takeProfitPct ?? 0;
     this.trailingStopPct = plan.risk.trailingStopPct ?? 0;
+    this.timeExitMs = plan.risk.timeExitMs ?? 0;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -151,8 +161,8 @@ export class LiveSession {
       return this.signal(t, receivedAt, 'close', breach, breach === 'max_drawdown' ? 'stopped' : 'paused');
     }
     // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
-    if (l.qty !== 0 && this.intent === Math.sign(l.qty)) {
-      const exit = this.riskExit(t.price);
+    if (l.qty !== 0 && this.intent === Math.sign(l.qty) && l.fills !== this.exitFills) {
+      const exit = this.riskExit(t.price, t.ts);
       if (exit) {
         this.riskTick = t;
         return this.signal(t, receivedAt, 'close', exit);
@@ -161,18 +171,31 @@ export class LiveSession {
     return null;
   }
 
+  /** The session's signals in flight have executed (or it was resynced): what it expects is what its ledger holds. */
+  settled(): void {
+    this.intent = Math.sign(this.ledger.qty) as -1 | 0 | 1;
+    this.exitFills = -1;
+  }
+
   /** What the strategy's fired action (an index into plan.actions) means for this session now. */
   decide(a: number, t: Tick, receivedAt: number): SignalMessage | null {
     if (this.halting || this.riskTick === t) return null;
     const spec = this.plan.actions[a]!;
     const want = spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
     if (want === this.intent) return null;
+    const until = this.ledger.cooldownUntil;
+    if (want !== 0 && this.intent === 0 && t.ts < until) {
+      // an entry in a cooldown: the first is sent, and refused and logged (COOLDOWN); the rest of this
+      // cooldown's are not, or a strategy whose entry condition holds for an hour logs an order a tick
+      if (this.cooldownLogged === until) return null;
+      this.cooldownLogged = until;
+    }
     return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, spec.amount);
   }
 
-  private riskExit(price: number): string | null {
-    const { stopLossPct, takeProfitPct, trailingStopPct } = this;
-    if (!stopLossPct && !takeProfitPct && !trailingStopPct) return null;
+  private riskExit(price: number, ts: number): string | null {
+    const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs } = this;
+    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs) return null;
     const long = this.ledger.qty > 0;
     const entry = this.ledger.avgPrice;
     if (!this.extreme) this.extreme = entry;
@@ -189,6 +212,7 @@ export class LiveSession {
       (long ? price >= entry * (1 + takeProfitPct / 100) : price <= entry * (1 - takeProfitPct / 100))
     )
       return 'take_profit';
+    if (timeExitMs && ts - this.ledger.entryTs >= timeExitMs) return 'time_exit';
     return null;
   }
 
@@ -201,7 +225,9 @@ export class LiveSession {
     sizing: OrderSizing = 'all',
     amount = 0,
   ): SignalMessage {
-    this.intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
+    const intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
+    if (this.ledger.qty !== 0 && intent !== Math.sign(this.ledger.qty)) this.exitFills = this.ledger.fills;
+    this.intent = intent;
     return {
       id: `${this.id}:${t.ts}:${t.seq ?? 0}:${source}`,
       sessionId: this.id,

@@ -49,7 +49,7 @@ export async function startSessionRunner(
         const r = await repo.get(sessionId);
         if (!r || r.status !== 'running') return finish(r ? `the session is ${r.status}` : 'the session was deleted');
         s.ledger = storedLedger(s.settings, r.state);
-        s.intent = Math.sign(s.ledger.qty) as -1 | 0 | 1;
+        s.settled();
         s.halting = false;
       } finally {
         syncing = null;

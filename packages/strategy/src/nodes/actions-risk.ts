@@ -63,8 +63,44 @@ export const actionNodes = [
   action('close', 'Close position', 'When triggered: close whatever position is open.'),
 ];
 
+/** A duration in minutes (0.01 of a minute to a year). */
+const minutes = (def: number, label: string) =>
+  ({ name: 'minutes', type: 'number', default: def, min: 0.01, max: 525_600, label }) as const;
+
+/** What starts a cooldown: any exit, a losing trade's, or a stop's (stop loss or trailing stop). */
+const COOLDOWN_AFTER = ['any', 'loss', 'stop'] as const;
+
 export const riskNodes = [
   risk('stop_loss', 'Stop loss', 'Exit when price moves `percent` against the entry.', 2),
   risk('take_profit', 'Take profit', 'Exit when price moves `percent` in favour of the entry.', 5),
   risk('trailing_stop', 'Trailing stop', 'Exit when price falls `percent` from the best price since entry.', 3),
+  define({
+    type: 'risk.time_exit',
+    version: 1,
+    category: 'risk',
+    label: 'Time exit',
+    description:
+      'Close a position held for `minutes` or longer at the market: backtests at the open of the first bar ' +
+      'that many minutes after the entry bar, paper sessions on the first tick that late.',
+    inputs: [],
+    outputs: [],
+    params: [minutes(240, 'Hold at most (minutes)')],
+    warmup: () => 0,
+  }),
+  define({
+    type: 'risk.cooldown',
+    version: 1,
+    category: 'risk',
+    label: 'Cooldown',
+    description:
+      'No new position for `minutes` after an exit: after any exit, a losing trade, or a stop (stop loss or ' +
+      'trailing stop), as `after` says. Exits are never held back; a flip in the cooldown only closes.',
+    inputs: [],
+    outputs: [],
+    params: [
+      minutes(60, 'No entries for (minutes)'),
+      { name: 'after', type: 'enum', default: 'any', values: COOLDOWN_AFTER, label: 'After' },
+    ],
+    warmup: () => 0,
+  }),
 ];

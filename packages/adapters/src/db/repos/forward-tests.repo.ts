@@ -90,11 +90,12 @@ export class StaleLedgerError extends Error {
 type Raw = Record<string, unknown>;
 /**
  * The ledger's fields in the order the order log stores them (without their keys). Orders logged from
- * migration 3 to 5 carry `state` as the jsonb array `[1, ...these fields, recentOrders]` (packLedger,
- * now written only by tests of those rows); later ones carry `ledger`, the binary form (encodeLedger).
- * Session rows keep the object form. Reads take any of them.
+ * migration 3 to 5 carry `state` as the jsonb array `[1, ...the first 20 fields, recentOrders]`
+ * (packLedger, now written only by tests of those rows); later ones carry `ledger`, the binary form
+ * (encodeLedger: format 2 with the first 20 fields, format 3 with all). Session rows keep the object
+ * form. Reads take any of them; a field a format lacks takes newLedger's value.
  */
-const LEDGER_KEYS = [
+const LEDGER_KEYS_V2 = [
   'cash',
   'qty',
   'avgPrice',
@@ -116,6 +117,7 @@ const LEDGER_KEYS = [
   'day',
   'dayStartEquity',
 ] as const;
+const LEDGER_KEYS = [...LEDGER_KEYS_V2, 'cooldownUntil'] as const;
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
 const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
@@ -123,27 +125,29 @@ void everyLedgerKey;
 
 export function packLedger(l: LedgerState): unknown[] {
   const out: unknown[] = [1];
-  for (const k of LEDGER_KEYS) out.push(l[k]);
+  for (const k of LEDGER_KEYS_V2) out.push(l[k]);
   out.push(l.recentOrders);
   return out;
 }
 
 export function unpackLedger(x: unknown): Partial<LedgerState> {
   if (!Array.isArray(x)) return (x ?? {}) as Partial<LedgerState>;
-  if (x[0] !== 1 || x.length !== LEDGER_KEYS.length + 2) throw new Error(`unknown stored ledger format ${x[0]}`);
+  if (x[0] !== 1 || x.length !== LEDGER_KEYS_V2.length + 2) throw new Error(`unknown stored ledger format ${x[0]}`);
   const l: Record<string, unknown> = {};
-  LEDGER_KEYS.forEach((k, i) => (l[k] = x[i + 1]));
-  l.recentOrders = x[LEDGER_KEYS.length + 1];
+  LEDGER_KEYS_V2.forEach((k, i) => (l[k] = x[i + 1]));
+  l.recentOrders = x[LEDGER_KEYS_V2.length + 1];
+  l.cooldownUntil = 0;
   return l as Partial<LedgerState>;
 }
 
 /**
- * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (2), then the
- * fields of LEDGER_KEYS and the recent order times as little-endian float64, 169 bytes and up. The
+ * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (3; 2 before
+ * the cooldown's field), then the fields of LEDGER_KEYS and the recent order times as little-endian
+ * float64, 177 bytes and up (169 in format 2). The
  * jsonb array it replaces took about 390 bytes (jsonb keeps each number as a decimal), and parsing it
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
-const BINARY_LEDGER = 2;
+const BINARY_LEDGER = 3;
 const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (LEDGER_KEYS.length + l.recentOrders.length);
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
@@ -183,6 +187,7 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   f[17] = l.exposureMs;
   f[18] = l.day;
   f[19] = l.dayStartEquity;
+  f[20] = l.cooldownUntil;
   let i = LEDGER_KEYS.length;
   for (const t of l.recentOrders) f[i++] = t;
   ledgerBytes.copy(b, at + 1, 0, 8 * n);
@@ -190,9 +195,9 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
 const LITTLE_ENDIAN = endianness() === 'LE';
 let ledgerScratch = new Float64Array(64);
 let ledgerBytes = Buffer.from(ledgerScratch.buffer);
-// the unrolled writer above names 20 fields: this fails to compile when LEDGER_KEYS has another number
-const twentyLedgerKeys: (typeof LEDGER_KEYS)['length'] extends 20 ? true : never = true;
-void twentyLedgerKeys;
+// the unrolled writer above names 21 fields: this fails to compile when LEDGER_KEYS has another number
+const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 21 ? true : never = true;
+void ledgerKeyCount;
 export function encodeLedger(l: LedgerState): Buffer {
   const b = Buffer.allocUnsafe(encodedLedgerSize(l));
   writeLedger(l, b, 0);
@@ -295,14 +300,17 @@ export function equityCopyData(points: readonly EquityPoint[]): CopyWriter {
 
 export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
-  if (b[0] !== BINARY_LEDGER || !Number.isInteger(n) || n < LEDGER_KEYS.length)
+  // format 2 (before the cooldown's field) or 3
+  const keys = b[0] === BINARY_LEDGER ? LEDGER_KEYS : b[0] === 2 ? LEDGER_KEYS_V2 : undefined;
+  if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const l: Record<string, unknown> = {};
-  LEDGER_KEYS.forEach((k, i) => (l[k] = v.getFloat64(1 + 8 * i, true)));
+  keys.forEach((k, i) => (l[k] = v.getFloat64(1 + 8 * i, true)));
   const recent: number[] = [];
-  for (let i = LEDGER_KEYS.length; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
+  for (let i = keys.length; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
   l.recentOrders = recent;
+  l.cooldownUntil ??= 0;
   return l as unknown as LedgerState;
 }
 
