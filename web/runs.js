@@ -47,12 +47,13 @@ export function exitLabel(reason) {
 
 /**
  * The trades by what closed them: how many, how many won, their mean return and PnL (the risk report's
- * `exits`). @param {{ reason: string, trades: number, winRatePct: number, avgReturnPct: number, pnl: number }[]} exits
+ * `exits`), or by what opened them (`entries`: the entry's action node, with `opened`).
+ * @param {{ reason: string, trades: number, winRatePct: number, avgReturnPct: number, pnl: number }[]} exits
  */
-function exitsTable(exits) {
+function exitsTable(exits, opened = false) {
   return table(
     [
-      ['Closed by', (e) => exitLabel(e.reason)],
+      opened ? ['Opened by', (e) => cell(e.reason)] : ['Closed by', (e) => exitLabel(e.reason)],
       ['Trades', (e) => cell(e.trades)],
       ['Won %', (e) => cell(e.winRatePct)],
       ['Avg return %', (e) => cell(e.avgReturnPct)],
@@ -76,6 +77,7 @@ function tradesTable(trades) {
       ['Entry price', (t) => cell(t.entryPrice)],
       ['Exit', (t) => when(t.exitTime)],
       ['Exit price', (t) => cell(t.exitPrice)],
+      ['Opened by', (t) => cell(t.entryReason)],
       ['Closed by', (t) => exitLabel(t.exitReason)],
       ['PnL', (t) => cell(t.pnl)],
       ['Return %', (t) => pct(t.returnPct)],
@@ -578,6 +580,8 @@ export async function backtestView(c, id) {
           statsTable(risk.report),
           h('h2', null, 'Exits'),
           h('div', { class: 'exits' }, exitsTable(risk.report?.exits ?? [])),
+          h('h2', null, 'Entries'),
+          h('div', { class: 'entries' }, exitsTable(risk.report?.entries ?? [], true)),
         ),
         h(
           'div',
@@ -701,7 +705,14 @@ export async function sessionView(c, id) {
               'div',
               { class: 'two' },
               h('div', null, h('h2', null, 'Statistics and risk'), statsTable(an.report)),
-              h('div', null, h('h2', null, 'Exits'), h('div', { class: 'exits' }, exitsTable(an.report.exits ?? []))),
+              h(
+                'div',
+                null,
+                h('h2', null, 'Exits'),
+                h('div', { class: 'exits' }, exitsTable(an.report.exits ?? [])),
+                h('h2', null, 'Entries'),
+                h('div', { class: 'entries' }, exitsTable(an.report.entries ?? [], true)),
+              ),
             ),
           ]
         : [h('p', { class: 'muted' }, an.reason ?? 'no report yet')]),

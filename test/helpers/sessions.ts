@@ -2,6 +2,18 @@ import { forwardTestsRepo, type Db, type SessionRow } from '@algotrade/adapters'
 import { newLedger } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 
+/** A session's settings: no fixed fee, no slippage, long only, fractional units, no limits, evaluated on every tick. */
+export const tickSettings = (startingBalance: number, feeRate = 0) => ({
+  startingBalance,
+  feeRate,
+  feeFixed: 0,
+  slippageBps: 0,
+  allowShort: false,
+  wholeUnits: false,
+  risk: {},
+  evaluation: { mode: 'tick' as const },
+});
+
 /**
  * A running SMA-crossover session (0.1 % fees, no slippage, long only, evaluated on every tick) stored
  * for the user, as the engine's tests load it.
@@ -12,16 +24,7 @@ export async function runningSession(
   symbol: string,
   startingBalance: number,
 ): Promise<SessionRow> {
-  const config = {
-    startingBalance,
-    feeRate: 0.001,
-    feeFixed: 0,
-    slippageBps: 0,
-    allowShort: false,
-    wholeUnits: false,
-    risk: {},
-    evaluation: { mode: 'tick' },
-  };
+  const config = tickSettings(startingBalance, 0.001);
   const repo = forwardTestsRepo(db);
   const row = await repo.create({
     userId,

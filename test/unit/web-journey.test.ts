@@ -422,6 +422,12 @@ describe('the browser app, clicked through against the running platform', () => 
       ]),
     );
     expect(fills.every((f: { exitReason?: string }) => typeof f.exitReason === 'string')).toBe(true);
+    // and what opened them: the entry's action node
+    const entryRows = $$('.entries tbody tr').map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent));
+    expect(entryRows.map((r) => [r[0], Number(r[1])])).toEqual(
+      risk.entries.map((e: { reason: string; trades: number }) => [e.reason, e.trades]),
+    );
+    expect($$('main table th').map((t) => t.textContent)).toEqual(expect.arrayContaining(['Opened by', 'Closed by']));
     // a Monte Carlo over its trades, beside the run's own figures
     button('Monte Carlo')!.click();
     await until(() => $('.monte-carlo svg'), 'the Monte Carlo');
@@ -448,7 +454,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const lines = csv!.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(trades.length + 1);
     expect(lines[0]).toMatch(
-      /^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl,returnPct,fees,mae,mfe,exitReason$/,
+      /^size,entryBar,exitBar,entryTime,exitTime,entryPrice,exitPrice,pnl,returnPct,fees,mae,mfe,exitReason,entryReason$/,
     );
 
     // from the backtest to paper trading: the same strategy, symbol and money, on each closed 1d candle
@@ -669,8 +675,10 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Risk report')!.click();
     await until(() => $('.session-report')?.textContent, 'the risk report');
     const an = await api(`/api/analytics/sessions/${id}`);
-    if (an.report) expect($$('.session-report .exits tbody tr').length).toBe(Math.max(1, an.report.exits.length));
-    else expect(text('.session-report')).toBe(an.reason);
+    if (an.report) {
+      expect($$('.session-report .exits tbody tr').length).toBe(Math.max(1, an.report.exits.length));
+      expect($$('.session-report .entries tbody tr').length).toBe(Math.max(1, an.report.entries.length));
+    } else expect(text('.session-report')).toBe(an.reason);
 
     location.hash = '#/sessions';
     // the list page itself (the session page's trades table may still be there a moment)

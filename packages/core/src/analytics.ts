@@ -40,9 +40,13 @@ export interface RiskReport extends Stats {
   bestMfePct: number;
   /** the trades by what closed them (TradeRecord.exitReason), most trades first; trades without one are left out */
   exits: ExitGroup[];
+  /** the trades by what opened them (TradeRecord.entryReason: the entry's action node), likewise */
+  entries: ExitGroup[];
 }
 
-/** The trades one exit reason closed: how many, how many won, their mean return and their PnL summed. */
+/**
+ * The trades one reason opened or closed: how many, how many won, their mean return and their PnL summed.
+ */
 export interface ExitGroup {
   reason: string;
   trades: number;
@@ -51,13 +55,17 @@ export interface ExitGroup {
   pnl: number;
 }
 
-/** Trades grouped by exit reason, most trades first (ties by reason). */
-export function exitsByReason(trades: readonly TradeRecord[]): ExitGroup[] {
+/** Trades grouped by their exit reason (or entry reason), most trades first (ties by reason). */
+export function exitsByReason(
+  trades: readonly TradeRecord[],
+  key: 'exitReason' | 'entryReason' = 'exitReason',
+): ExitGroup[] {
   const groups = new Map<string, { n: number; wins: number; ret: number; pnl: number }>();
   for (const t of trades) {
-    if (t.exitReason === undefined) continue;
-    let g = groups.get(t.exitReason);
-    if (!g) groups.set(t.exitReason, (g = { n: 0, wins: 0, ret: 0, pnl: 0 }));
+    const reason = t[key];
+    if (reason === undefined) continue;
+    let g = groups.get(reason);
+    if (!g) groups.set(reason, (g = { n: 0, wins: 0, ret: 0, pnl: 0 }));
     g.n++;
     if (t.pnl > 0) g.wins++;
     g.ret += t.returnPct;
@@ -231,6 +239,7 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
     avgMfePct: xN ? (mfeSum / xN) * 100 : NaN,
     bestMfePct: xN ? bestMfe * 100 : NaN,
     exits: exitsByReason(trades),
+    entries: exitsByReason(trades, 'entryReason'),
   };
 }
 

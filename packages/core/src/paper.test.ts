@@ -138,6 +138,18 @@ describe('paper ledger', () => {
     // round trips rebuilt from the fills agree with the live counters
     const trips = roundTrips(fills);
     expect(trips.length).toBe(s.closedTrades);
+    // each round trip opened by the fill that opened its position (a flip's opens the next)
+    const sources = fills.map((f, i) => ({ ...f, source: `o${i}` }));
+    let open = 0;
+    let openedBy = '';
+    const expected: string[] = [];
+    for (const f of sources) {
+      const q = open + (f.side === 'buy' ? f.quantity : -f.quantity);
+      if (open !== 0 && Math.sign(q) !== Math.sign(open)) expected.push(openedBy);
+      if (Math.abs(q) > 1e-12 && Math.sign(q) !== Math.sign(open)) openedBy = f.source;
+      open = Math.abs(q) < 1e-12 ? 0 : q;
+    }
+    expect(roundTrips(sources).map((t) => t.entryReason)).toEqual(expected);
     expect(trips.filter((t) => t.pnl > 0).length).toBe(s.wins);
   });
 

@@ -554,6 +554,7 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
     wholeUnits: false,
   });
   const out: TradeRecord[] = [];
+  let openedBy: string | undefined; // the source of the fill that opened the position
   for (const f of fills) {
     const signed = f.side === 'buy' ? f.quantity : -f.quantity;
     let closed: TradeRecord | undefined;
@@ -573,10 +574,14 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
         returnPct: pnl / (closing * s.avgPrice),
         fees,
         ...(f.source !== undefined ? { exitReason: f.source } : {}),
+        ...(openedBy !== undefined ? { entryReason: openedBy } : {}),
       };
       out.push(closed);
     }
+    const before = s.qty;
     applyFill(s, f, closed);
+    // opened, or flipped into, a new position: this fill's source opened it
+    if (s.qty !== 0 && Math.sign(s.qty) !== Math.sign(before)) openedBy = f.source;
   }
   return out;
 }

@@ -25,10 +25,12 @@ export interface TradeRecord {
   mfe?: number;
   /**
    * what closed it: the id of the action node whose signal did, or a rule: `stop_loss`, `trailing_stop`,
-   * `take_profit`, `end` (the data ended with it open); a paper session's also `max_drawdown`,
+   * `take_profit`, `time_exit`, `end` (the data ended with it open); a paper session's also `max_drawdown`,
    * `max_daily_loss`, `manual_close` (closed from the API or the page), `session_stop` (the session stopped)
    */
   exitReason?: string;
+  /** what opened it: the id of the action node whose signal did (a strategy with several entries tells them apart) */
+  entryReason?: string;
 }
 
 /**

@@ -385,6 +385,80 @@ describe('limit and stop entry orders', () => {
       }
       expect(exits.map((e) => e.trades)).toEqual([...exits.map((e) => e.trades)].sort((a, b) => b - a));
     });
+
+    it('a trailing stop with an activation trails only once the best price gained that much on the entry', () => {
+      const g = structuredClone(templateById('sma-crossover')!.graph);
+      g.nodes.push({
+        id: 'trail',
+        type: 'risk.trailing_stop',
+        data: { percent: 0.8, activatePct: 1 },
+        position: { x: 0, y: 0 },
+      });
+      const r = runBacktest(compileGraph(g).plan!, bars, { cash: 10_000, allowShort: true });
+      // the best price before the exit bar (the entry price, then the bars held through before it)
+      const best = (t: (typeof r.trades)[number]) => {
+        const { lo, hi } = range(t.entryBar, t.exitBar);
+        return t.size > 0 ? Math.max(t.entryPrice, hi) : Math.min(t.entryPrice, lo);
+      };
+      const gained = (t: (typeof r.trades)[number]) =>
+        t.size > 0 ? best(t) >= t.entryPrice * 1.01 : best(t) <= t.entryPrice * 0.99;
+      const trailed = r.trades.filter((t) => t.exitReason === 'trailing_stop');
+      expect(trailed.length).toBeGreaterThan(20);
+      for (const t of trailed) {
+        expect(gained(t), `trade at ${t.entryBar}`).toBe(true);
+        // it left at 0.8 % from that best price, or a gap beyond
+        const level = best(t) * (t.size > 0 ? 0.992 : 1.008);
+        expect(t.size > 0 ? t.exitPrice <= level + 1e-9 : t.exitPrice >= level - 1e-9).toBe(true);
+      }
+      // without the activation, the same stop closes trades that never gained 1 %
+      const always = withRisk(['risk.trailing_stop', 0.8]).trades.filter((t) => t.exitReason === 'trailing_stop');
+      expect(always.filter((t) => !gained(t)).length).toBeGreaterThan(50);
+    });
+
+    it('names the action node that opened each trade: two buy nodes told apart by the bar before the entry', () => {
+      // the crossover's buy, and a second buy node (`dip`) on an RSI(14) under 30
+      const g = structuredClone(templateById('sma-crossover')!.graph);
+      const at = { x: 0, y: 0 };
+      g.nodes.push(
+        { id: 'rsi', type: 'indicator.rsi', data: { period: 14 }, position: at },
+        { id: 'thirty', type: 'constant', data: { value: 30 }, position: at },
+        { id: 'oversold', type: 'logic.less', data: {}, position: at },
+        { id: 'dip', type: 'action.buy', data: {}, position: at },
+      );
+      const edge = (source: string, target: string, targetHandle: string) => ({
+        id: `${source}-${target}-${targetHandle}`,
+        source,
+        sourceHandle: 'value',
+        target,
+        targetHandle,
+      });
+      const close = g.nodes.find((n) => n.type === 'price.close')!.id;
+      g.edges.push(
+        edge(close, 'rsi', 'value'),
+        edge('rsi', 'oversold', 'a'),
+        edge('thirty', 'oversold', 'b'),
+        edge('oversold', 'dip', 'trigger'),
+      );
+      const plan = compileGraph(g).plan!;
+      const signals = new Int8Array(bars.length);
+      const r = runBacktest(plan, bars, { cash: 10_000, allowShort: true, signalsBuffer: signals });
+      const opened = (id: string) => r.trades.filter((t) => t.entryReason === id);
+      expect(opened('dip').length).toBeGreaterThan(20);
+      expect(opened('buy').length).toBeGreaterThan(20);
+      expect(opened('sell').length).toBeGreaterThan(20);
+      const index = (id: string) => plan.actions.findIndex((a) => a.nodeId === id);
+      for (const t of r.trades) {
+        // filled at the next open: the bar before the entry bar signalled that very node
+        expect(signals[t.entryBar - 1], `trade at ${t.entryBar}`).toBe(index(t.entryReason!));
+        expect(t.size > 0).toBe(t.entryReason !== 'sell');
+      }
+      const entries = riskReport({ equity: r.equity, time: bars.ts, close: bars.close, trades: r.trades }).entries;
+      expect(Object.fromEntries(entries.map((e) => [e.reason, e.trades]))).toEqual({
+        buy: opened('buy').length,
+        sell: opened('sell').length,
+        dip: opened('dip').length,
+      });
+    });
   });
 
   describe('time exits and cooldowns', () => {

@@ -71,6 +71,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const onClose = o.fillOn === 'close';
   const whole = o.wholeUnits ?? false;
   const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
+  const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
   const actions = plan.actions;
 
   let cash = o.cash;
@@ -78,6 +79,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let entryPrice = 0;
   let entryBar = 0;
   let entryFees = 0;
+  let entryReason = ''; // the action node that opened the position
   let extreme = 0; // best price since entry, for the trailing stop
   let totalFees = 0;
   const trades: TradeRecord[] = [];
@@ -111,6 +113,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       returnPct: pnl / entryValue,
       fees: entryFees + f,
       exitReason: reason,
+      entryReason,
     });
     heldToClose.push(atClose);
     qty = 0;
@@ -147,6 +150,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     entryPrice = price;
     entryBar = i;
     entryFees = f;
+    entryReason = a.nodeId;
     extreme = price;
   };
   const act = (i: number, price: number, a: number, atLevel = false) => {
@@ -167,7 +171,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     let stop = NaN;
     let stopReason = 'stop_loss';
     if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
-    if (trailingStopPct) {
+    // a trailing stop with an activation is there once the best price before this bar gained that much
+    if (
+      trailingStopPct &&
+      (!activate || (long ? extreme >= entryPrice * (1 + activate) : extreme <= entryPrice * (1 - activate)))
+    ) {
       // the tighter of the two stops is the one that fires
       const t = extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
       if (stop !== stop || (long ? t > stop : t < stop)) {

@@ -40,31 +40,34 @@ const TRADE_FIELDS = [
 
 /**
  * Trades as one Float64Array, to send across threads as a transfer: cloning thousands of small
- * objects cost more than the backtest that made them. Exit reasons go as an index into `reasons`
- * (the few distinct ones: action node ids and rules), after the numbers.
+ * objects cost more than the backtest that made them. Exit and entry reasons go as indexes into
+ * `reasons` (the few distinct ones: action node ids and rules), after the numbers (-1: none).
  */
 export function packTrades(trades: readonly TradeRecord[]): { packed: Float64Array; reasons: string[] } {
-  const w = TRADE_FIELDS.length + 1;
+  const w = TRADE_FIELDS.length + 2;
   const out = new Float64Array(trades.length * w);
   const reasons: string[] = [];
   const index = new Map<string, number>();
+  const indexOf = (reason: string | undefined) => {
+    if (reason === undefined) return -1;
+    let r = index.get(reason);
+    if (r === undefined) index.set(reason, (r = reasons.push(reason) - 1));
+    return r;
+  };
   trades.forEach((t, i) => {
-    for (let k = 0; k < w - 1; k++) out[i * w + k] = t[TRADE_FIELDS[k]!] ?? NaN;
-    let r = -1;
-    if (t.exitReason !== undefined) {
-      r = index.get(t.exitReason) ?? -1;
-      if (r < 0) index.set(t.exitReason, (r = reasons.push(t.exitReason) - 1));
-    }
-    out[i * w + w - 1] = r;
+    for (let k = 0; k < w - 2; k++) out[i * w + k] = t[TRADE_FIELDS[k]!] ?? NaN;
+    out[i * w + w - 2] = indexOf(t.exitReason);
+    out[i * w + w - 1] = indexOf(t.entryReason);
   });
   return { packed: out, reasons };
 }
 
 export function unpackTrades(packed: Float64Array, reasons: readonly string[]): TradeRecord[] {
-  const w = TRADE_FIELDS.length + 1;
+  const w = TRADE_FIELDS.length + 2;
   const out: TradeRecord[] = new Array(packed.length / w);
   for (let i = 0, o = 0; o < packed.length; i++, o += w) {
-    const r = packed[o + w - 1]!;
+    const r = packed[o + w - 2]!;
+    const e = packed[o + w - 1]!;
     out[i] = {
       size: packed[o]!,
       entryBar: packed[o + 1]!,
@@ -79,6 +82,7 @@ export function unpackTrades(packed: Float64Array, reasons: readonly string[]): 
       mae: packed[o + 10]!,
       mfe: packed[o + 11]!,
       ...(r >= 0 ? { exitReason: reasons[r]! } : {}),
+      ...(e >= 0 ? { entryReason: reasons[e]! } : {}),
     };
   }
   return out;

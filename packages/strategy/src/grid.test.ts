@@ -64,4 +64,20 @@ describe('parameter grids: ranges and random samples', () => {
       gridVariants(g, expandGrid({ 'fast.period': { from: 1, to: 40, step: 1 }, 'slow.period': [30, 40] }), 50),
     ).toThrow(/80 combinations; at most 50 \(or ask for a random sample of them\)/);
   });
+
+  it("searches risk nodes like any node: a time exit's minutes and a cooldown's kind", () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    const at = { x: 0, y: 0 };
+    g.nodes.push(
+      { id: 'hold', type: 'risk.time_exit', data: {}, position: at },
+      { id: 'cool', type: 'risk.cooldown', data: {}, position: at },
+    );
+    const grid = expandGrid({ 'hold.minutes': { from: 30, to: 90, step: 30 }, 'cool.after': ['any', 'loss', 'stop'] });
+    const variants = gridVariants(g, grid, 50);
+    expect(variants.map((v) => [v.plan.risk.timeExitMs, v.plan.risk.cooldown!.after])).toEqual(
+      [1_800_000, 3_600_000, 5_400_000].flatMap((ms) => ['any', 'loss', 'stop'].map((a) => [ms, a])),
+    );
+    // a value the parameter does not take is refused, naming the point
+    expect(() => gridVariants(g, expandGrid({ 'cool.after': ['never'] }), 50)).toThrow(/does not compile/);
+  });
 });

@@ -86,6 +86,8 @@ export interface RiskSpec {
   stopLossPct?: number;
   takeProfitPct?: number;
   trailingStopPct?: number;
+  /** the trailing stop is active once the best price since entry has gained this much (%) on the entry */
+  trailingActivatePct?: number;
   /** Time exit: a position held this long (ms) is closed at the market */
   timeExitMs?: number;
   /** Cooldown: no new position for a while after an exit of a kind */
@@ -140,7 +142,10 @@ export class CompiledPlan {
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
       if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
-      if (n.type.type === 'risk.trailing_stop') risk.trailingStopPct = n.params.percent as number;
+      if (n.type.type === 'risk.trailing_stop') {
+        risk.trailingStopPct = n.params.percent as number;
+        if (n.params.activatePct) risk.trailingActivatePct = n.params.activatePct as number;
+      }
       if (n.type.type === 'risk.time_exit') risk.timeExitMs = Math.round((n.params.minutes as number) * 60_000);
       if (n.type.type === 'risk.cooldown')
         risk.cooldown = {

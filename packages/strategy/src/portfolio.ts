@@ -223,6 +223,7 @@ export async function runPortfolio(
         mae: t.mae,
         mfe: t.mfe,
         exitReason: t.exitReason,
+        entryReason: t.entryReason,
       });
     const finalEquity = r.equity[n - 1] ?? cash;
     return {

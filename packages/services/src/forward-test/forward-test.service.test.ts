@@ -138,6 +138,8 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report.avgMfePct).toBeGreaterThanOrEqual(0);
     // its round trips by what closed them: every long closed by the sell node's signal
     expect(an.report.exits).toEqual([expect.objectContaining({ reason: 'sell', trades: m.closedTrades })]);
+    // and by what opened them: the buy node
+    expect(an.report.entries).toEqual([expect.objectContaining({ reason: 'buy', trades: m.closedTrades })]);
     const pf = (await call(a, 'GET', '/api/analytics/portfolio')).json();
     expect(pf.perSession.map((x: { id: string }) => x.id)).toContain(session.id);
     expect(pf.startingBalance).toBe(100_000 * pf.sessions);

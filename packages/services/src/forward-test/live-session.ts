@@ -107,6 +107,7 @@ export class LiveSession {
   private readonly stopLossPct: number;
   private readonly takeProfitPct: number;
   private readonly trailingStopPct: number;
+  private readonly trailingActivate: number;
   private readonly timeExitMs: number;
 
   constructor(
@@ -131,6 +132,7 @@ export class LiveSession {
     this.stopLossPct = plan.risk.stopLossPct ?? 0;
     this.takeProfitPct = plan.risk.takeProfitPct ?? 0;
     this.trailingStopPct = plan.risk.trailingStopPct ?? 0;
+    this.trailingActivate = (plan.risk.trailingActivatePct ?? 0) / 100;
     this.timeExitMs = plan.risk.timeExitMs ?? 0;
   }
 
@@ -202,8 +204,10 @@ export class LiveSession {
     this.extreme = long ? Math.max(this.extreme, price) : Math.min(this.extreme, price);
     if (stopLossPct && (long ? price <= entry * (1 - stopLossPct / 100) : price >= entry * (1 + stopLossPct / 100)))
       return 'stop_loss';
+    const act = this.trailingActivate;
     if (
       trailingStopPct &&
+      (!act || (long ? this.extreme >= entry * (1 + act) : this.extreme <= entry * (1 - act))) &&
       (long ? price <= this.extreme * (1 - trailingStopPct / 100) : price >= this.extreme * (1 + trailingStopPct / 100))
     )
       return 'trailing_stop';

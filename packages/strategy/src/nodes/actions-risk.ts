@@ -73,7 +73,16 @@ const COOLDOWN_AFTER = ['any', 'loss', 'stop'] as const;
 export const riskNodes = [
   risk('stop_loss', 'Stop loss', 'Exit when price moves `percent` against the entry.', 2),
   risk('take_profit', 'Take profit', 'Exit when price moves `percent` in favour of the entry.', 5),
-  risk('trailing_stop', 'Trailing stop', 'Exit when price falls `percent` from the best price since entry.', 3),
+  define({
+    ...risk('trailing_stop', 'Trailing stop', '', 3),
+    description:
+      'Exit when price falls `percent` from the best price since entry; with `activatePct`, only once the best ' +
+      'price has gained that much on the entry (until then no trailing stop).',
+    params: [
+      { name: 'percent', type: 'number', default: 3, min: 0.01, max: 100 },
+      { name: 'activatePct', type: 'number', default: 0, min: 0, max: 1000, label: 'Active after a gain of (%)' },
+    ],
+  }),
   define({
     type: 'risk.time_exit',
     version: 1,

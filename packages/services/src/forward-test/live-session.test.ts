@@ -1,0 +1,58 @@
+import { applyFill, newLedger, planOrder, type LedgerState } from '@algotrade/core';
+import { compileGraph, templateById } from '@algotrade/strategy';
+import { describe, expect, it } from 'vitest';
+import { tickSettings } from '../../../../test/helpers/sessions.ts';
+import { LiveSession, type SessionSettings } from './live-session.ts';
+
+const T0 = Date.UTC(2026, 0, 5, 12);
+const settings: SessionSettings = tickSettings(10_000);
+
+/** A running session of the SMA crossover with risk nodes added, long 10 units from 100 at T0 (no evaluator: the risk rules alone). */
+function longSession(...risk: [type: string, data: Record<string, number | string>][]) {
+  const g = structuredClone(templateById('sma-crossover')!.graph);
+  risk.forEach(([type, data], k) => g.nodes.push({ id: `r${k}`, type, data, position: { x: 0, y: 0 } }));
+  const plan = compileGraph(g).plan!;
+  const ledger = newLedger(settings, T0);
+  const buy = planOrder(ledger, settings, {}, { action: 'buy', sizing: 'fixed_qty', amount: 10, price: 100, ts: T0 });
+  if (buy.kind !== 'fill') throw new Error(buy.kind);
+  applyFill(ledger, buy.fill);
+  return new LiveSession('s1', 'u1', 'EQUSD', settings, plan, undefined, ledger as LedgerState, 'running');
+}
+/** The rule that fires on each of these prices, a second apart from T0 + 1 s (null: none). */
+const marks = (s: LiveSession, prices: number[], from = 1) =>
+  prices.map((price, i) => s.mark({ symbol: 'EQUSD', ts: T0 + (from + i) * 1000, price, size: 1 }, 0)?.source ?? null);
+
+describe('a live session’s risk rules on ticks', () => {
+  it('a trailing stop with an activation trails only once the best price gained that much', () => {
+    // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
+    const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);
+    expect(marks(s, [101, 99.9, 101.5, 102.5, 101.6, 101.4])).toEqual([null, null, null, null, null, 'trailing_stop']);
+    // without one, the first 1 % drop from the best price fires
+    expect(marks(longSession(['risk.trailing_stop', { percent: 1 }]), [101, 99.9])).toEqual([null, 'trailing_stop']);
+  });
+
+  it('a time exit fires on the first tick its minutes after the entry fill', () => {
+    const s = longSession(['risk.time_exit', { minutes: 0.5 }]);
+    expect(marks(s, [100, 100, 100], 28)).toEqual([null, null, 'time_exit']); // at 28, 29 and 30 s
+  });
+
+  it('fires once while its close is in flight, and again for the next position once that has executed', () => {
+    const s = longSession(['risk.stop_loss', { percent: 1 }]);
+    expect(marks(s, [98.9])).toEqual(['stop_loss']);
+    // the strategy enters again before the stop's close executed: the ledger still shows the old long
+    const buy = s.plan.actions.findIndex((a) => a.action === 'buy');
+    expect(s.decide(buy, { symbol: 'EQUSD', ts: T0 + 2000, price: 98.8, size: 1 }, 0)?.action).toBe('buy');
+    expect(marks(s, [98.7, 98.6], 3)).toEqual([null, null]);
+    // both executed: flat, then long again from 98.8; its own stop is checked from there
+    for (const [action, price] of [
+      ['close', 98.9],
+      ['buy', 98.8],
+    ] as const) {
+      const out = planOrder(s.ledger, settings, {}, { action, sizing: 'fixed_qty', amount: 10, price, ts: T0 + 4000 });
+      if (out.kind !== 'fill') throw new Error(out.kind);
+      applyFill(s.ledger, out.fill, out.closedTrade);
+    }
+    s.settled();
+    expect(marks(s, [98, 97.8], 5)).toEqual([null, 'stop_loss']);
+  });
+});
