@@ -10,7 +10,15 @@ import { attempt, fields, h, intervalSelect, num, progressBar, saveFile, svgBox,
 import { editorView } from './editor.js';
 import { emptyGraph, strategyFromFile } from './graph-model.js';
 import { createLive } from './live.js';
-import { backtestView, backtestsView, compareView, sessionView, sessionsView, sweepView } from './runs.js';
+import {
+  backtestView,
+  backtestsView,
+  compareView,
+  paperPortfolioView,
+  sessionView,
+  sessionsView,
+  sweepView,
+} from './runs.js';
 import { webhooksSection } from './webhooks.js';
 import { accountView } from './account.js';
 
@@ -55,6 +63,7 @@ const routes = [
   [/^#\/compare\/([^/]+)$/, compareView],
   [/^#\/sessions$/, sessionsView],
   [/^#\/sessions\/([^/]+)$/, sessionView],
+  [/^#\/paper-portfolios\/([^/]+)$/, paperPortfolioView],
   [/^#\/alerts$/, alertsView],
   [/^#\/account$/, (c) => accountView(c, session.get()?.email ?? '')],
 ];

@@ -125,6 +125,24 @@ function equityCharts(points, title = 'Equity') {
   );
 }
 
+/**
+ * The tiles of sessions summed (all of a user's, or a paper portfolio's): sessions by status, equity,
+ * PnL, return, realised PnL, fees. @param {any} p @returns {[string, string][]}
+ */
+function sumTiles(p) {
+  const byStatus = Object.entries(p.byStatus ?? {})
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  return [
+    ['Sessions', byStatus],
+    ['Equity', num(p.equity)],
+    ['PnL', num(p.pnl)],
+    ['Return', `${num(p.returnPct)} %`],
+    ['Realised', num(p.realizedPnl)],
+    ['Fees', num(p.fees)],
+  ];
+}
+
 /** Headline figures as tiles. @param {[string, string][]} items */
 function figureGrid(items) {
   return h(
@@ -463,23 +481,120 @@ export async function paperTrade(c, b) {
   const strategy = await attempt(() => c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`));
   if (!strategy) return;
   const p = b.parameters ?? {};
+  const settings = {
+    strategyId: b.strategyId,
+    name: `${strategy.name} (from backtest ${String(b.id).slice(0, 8)})`,
+    startingBalance: p.startingBalance,
+    feeRate: p.feeRate,
+    feeFixed: p.feeFixed,
+    slippageBps: p.slippageBps,
+    allowShort: p.allowShort,
+    evaluation: { mode: 'candle', interval: b.interval },
+  };
+  // a portfolio backtest becomes a paper portfolio: a session per symbol, each with its weight's share
+  const pf = p.portfolio;
   const s = await attempt(() =>
-    c.api.post('/api/forward-tests', {
-      strategyId: b.strategyId,
-      symbol: b.symbol,
-      name: `${strategy.name} (from backtest ${String(b.id).slice(0, 8)})`,
-      startingBalance: p.startingBalance,
-      feeRate: p.feeRate,
-      feeFixed: p.feeFixed,
-      slippageBps: p.slippageBps,
-      allowShort: p.allowShort,
-      evaluation: { mode: 'candle', interval: b.interval },
-    }),
+    pf
+      ? c.api.post('/api/forward-tests/portfolio', { ...settings, symbols: pf.symbols, weights: pf.weights })
+      : c.api.post('/api/forward-tests', { ...settings, symbol: b.symbol }),
   );
   if (!s) return;
   if (p.strategyVersion && strategy.version !== p.strategyVersion)
     toast(`The strategy changed since this backtest (v${p.strategyVersion}); the session trades v${strategy.version}.`);
-  c.go(`#/sessions/${s.id}`);
+  c.go(pf ? `#/paper-portfolios/${s.id}` : `#/sessions/${s.id}`);
+}
+
+/**
+ * A paper portfolio: its sessions' sums, each session with its weight and contribution, the summed
+ * equity beside buying and holding the same allocation, and the buttons that drive every session at once.
+ * Refreshed every 2 s while shown. @param {import('./app.js').Ctx} c @param {string} id
+ */
+export async function paperPortfolioView(c, id) {
+  const enc = encodeURIComponent(id);
+  const body = h('div');
+  const load = async () => {
+    const [pf, equity] = await Promise.all([
+      c.api.get(`/api/forward-tests/portfolios/${enc}`),
+      c.api.get(`/api/forward-tests/portfolios/${enc}/equity`),
+    ]);
+    const verb = (/** @type {string} */ v, /** @type {string} */ label) =>
+      h(
+        'button',
+        {
+          class: 'secondary',
+          onclick: async () => {
+            if (await attempt(() => c.api.post(`/api/forward-tests/portfolios/${enc}/${v}`))) await load();
+          },
+        },
+        label,
+      );
+    const times = equity.length ? [when(equity[0].ts), when(equity[equity.length - 1].ts)] : [];
+    body.replaceChildren(
+      h('p', null, `${pf.name ?? 'Paper portfolio'} · ${pf.symbols.join(', ')}`),
+      figureGrid([
+        ...sumTiles(pf),
+        ['Trades', cell(pf.trades)],
+        ['Max drawdown', pf.stats ? `${num(pf.stats.maxDrawdownPct)} %` : '–'],
+      ]),
+      h(
+        'div',
+        { class: 'row' },
+        pf.byStatus?.created ? verb('start', 'Start') : '',
+        pf.byStatus?.running ? verb('pause', 'Pause') : '',
+        pf.byStatus?.paused ? verb('resume', 'Resume') : '',
+        pf.byStatus?.running || pf.byStatus?.paused || pf.byStatus?.created ? verb('stop', 'Stop') : '',
+        removeButton(c, `/api/forward-tests/portfolios/${enc}`, 'this paper portfolio and its sessions', '#/sessions'),
+      ),
+      h(
+        'div',
+        { class: 'portfolio-legs' },
+        table(
+          [
+            ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.symbol)],
+            ['Weight %', (s) => cell(s.weight * 100)],
+            ['Status', (s) => s.status],
+            ['Equity', (s) => num(s.equity)],
+            ['Return %', (s) => cell(s.returnPct)],
+            ['Contribution %', (s) => cell(s.contributionPct)],
+            ['Trades', (s) => cell(s.trades)],
+          ],
+          pf.sessions,
+          'No sessions.',
+        ),
+      ),
+      svgBox(
+        lineChart({
+          title: 'Equity (all symbols together) and buy and hold of the same allocation',
+          series: [
+            { values: equity.map((/** @type {any} */ p) => p.equity), color: '#0f766e', label: 'equity' },
+            { values: equity.map((/** @type {any} */ p) => p.buyAndHold), color: '#94a3b8', label: 'buy and hold' },
+          ],
+          times,
+        }),
+      ),
+      svgBox(
+        lineChart({
+          title: 'Drawdown %',
+          height: 140,
+          series: [
+            {
+              values: drawdownPct(equity.map((/** @type {any} */ p) => p.equity)),
+              color: '#dc2626',
+              label: 'drawdown %',
+              fill: true,
+            },
+          ],
+          times,
+        }),
+      ),
+    );
+  };
+  await load();
+  const timer = setInterval(() => {
+    if (!body.isConnected) clearInterval(timer);
+    else void load().catch(() => undefined);
+  }, 2000);
+  return h('section', null, h('h1', null, 'Paper portfolio'), body);
 }
 
 /** @param {import('./app.js').Ctx} c @param {string} id */
@@ -532,12 +647,15 @@ export async function backtestView(c, id) {
         'div',
         { class: 'row' },
         h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
-        b.kind === 'single' && b.strategyId
+        (b.kind === 'single' || b.kind === 'portfolio') && b.strategyId
           ? h(
               'button',
               {
                 class: 'secondary',
-                title: 'a paper session of the same strategy on the live feed of this symbol, with these settings',
+                title:
+                  b.kind === 'portfolio'
+                    ? 'paper sessions of the same strategy on the live feeds of these symbols, each with its share, with these settings'
+                    : 'a paper session of the same strategy on the live feed of this symbol, with these settings',
                 onclick: () => void paperTrade(c, b),
               },
               'Paper trade it',
@@ -622,7 +740,11 @@ export async function backtestView(c, id) {
 
 /** @param {import('./app.js').Ctx} c */
 export async function sessionsView(c) {
-  const [list, p] = await Promise.all([c.api.get('/api/forward-tests'), c.api.get('/api/analytics/portfolio')]);
+  const [list, p, portfolios] = await Promise.all([
+    c.api.get('/api/forward-tests'),
+    c.api.get('/api/analytics/portfolio'),
+    c.api.get('/api/forward-tests/portfolios'),
+  ]);
   return h(
     'section',
     null,
@@ -632,22 +754,26 @@ export async function sessionsView(c) {
       { class: 'muted' },
       'Start a session from a strategy\u2019s page; it trades on live ticks with paper money.',
     ),
-    p.sessions
-      ? figureGrid([
-          [
-            'Sessions',
-            Object.entries(p.byStatus ?? {})
-              .map(([k, v]) => `${v} ${k}`)
-              .join(', '),
-          ],
-          ['Equity', num(p.equity)],
-          ['PnL', num(p.pnl)],
-          ['Return', `${num(p.returnPct)} %`],
-          ['Realised', num(p.realizedPnl)],
-          ['Fees', num(p.fees)],
-          ['Exposure', num(p.exposure)],
-          ['Trades', cell(p.trades)],
-        ])
+    p.sessions ? figureGrid([...sumTiles(p), ['Exposure', num(p.exposure)], ['Trades', cell(p.trades)]]) : '',
+    portfolios.length
+      ? h(
+          'div',
+          { class: 'paper-portfolios' },
+          h('h2', null, 'Paper portfolios'),
+          table(
+            [
+              ['Portfolio', (x) => h('a', { href: `#/paper-portfolios/${x.id}` }, x.name ?? x.id.slice(0, 8))],
+              ['Symbols', (x) => x.symbols.join(', ')],
+              ['Equity', (x) => num(x.equity)],
+              ['Return %', (x) => cell(x.returnPct)],
+              ['Trades', (x) => cell(x.trades)],
+              ['Started', (x) => when(x.createdAt)],
+            ],
+            portfolios,
+            '',
+          ),
+          h('h2', null, 'Sessions'),
+        )
       : '',
     table(
       [

@@ -692,6 +692,43 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(tile('Trades')).toBe(String((await api('/api/analytics/portfolio')).trades));
   });
 
+  it('paper-trades the portfolio backtest: a session per symbol with its share, driven and removed together', async () => {
+    const pb = (await api('/api/backtests')).find((b: { kind: string }) => b.kind === 'portfolio');
+    location.hash = `#/backtests/${pb.id}`;
+    (await until(() => button('Paper trade it'), 'the portfolio backtest')).click();
+    await until(() => /^#\/paper-portfolios\/[0-9a-f-]{36}$/.test(location.hash), 'the paper portfolio page');
+    const id = location.hash.split('/')[2]!;
+    const legs = () =>
+      $$('.portfolio-legs tbody tr').map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent));
+    await until(() => legs().length === 2, 'its sessions');
+    expect(legs().map((r) => r.slice(0, 3))).toEqual([
+      ['GOOG', '75', 'running'],
+      ['GOOGL', '25', 'running'],
+    ]);
+    const pf = await api(`/api/forward-tests/portfolios/${id}`);
+    expect(pf.sessions.map((x: { startingBalance: number }) => x.startingBalance)).toEqual([7500, 2500]);
+    const tile = (k: string) =>
+      $$('.figure')
+        .find((f) => f.querySelector('small')?.textContent === k)
+        ?.querySelector('strong')?.textContent;
+    expect(tile('Sessions')).toBe('2 running');
+    button('Pause')!.click();
+    await until(() => tile('Sessions') === '2 paused', 'both paused');
+    button('Stop')!.click();
+    await until(() => tile('Sessions') === '2 stopped', 'both stopped');
+    expect((await api(`/api/forward-tests/portfolios/${id}`)).byStatus).toEqual({ stopped: 2 });
+    // listed on the paper trading page, then deleted with its sessions
+    location.hash = '#/sessions';
+    await until(() => $$('.paper-portfolios tbody tr').length === 1, 'the paper portfolios list');
+    expect(text('.paper-portfolios tbody tr')).toContain('GOOG, GOOGL');
+    location.hash = `#/paper-portfolios/${id}`;
+    window.confirm = () => true;
+    (await until(() => (legs().length === 2 ? button('Delete') : undefined), 'the page again')).click();
+    await until(() => location.hash === '#/sessions', 'back on the list');
+    expect(await api('/api/forward-tests/portfolios')).toEqual([]);
+    expect((await api('/api/forward-tests')).length).toBe(1); // the earlier session is left
+  });
+
   it('deletes a backtest and a session from their lists', async () => {
     window.confirm = () => true; // the user says yes
     location.hash = '#/backtests';

@@ -461,6 +461,108 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report.exits[0]).toMatchObject({ reason: 'time_exit' });
   });
 
+  it('runs a paper portfolio: one strategy on several symbols, each with its share, summed and driven together', async () => {
+    const r = await call(a, 'POST', '/api/forward-tests/portfolio', {
+      strategyId: smaId,
+      symbols: ['pfa', 'PFB'],
+      weights: [3, 1],
+      startingBalance: 100_000,
+      feeRate: 0.001,
+      name: 'two legs',
+    });
+    expect(r.statusCode).toBe(201);
+    const pf = r.json();
+    expect(pf).toMatchObject({
+      name: 'two legs',
+      symbols: ['PFA', 'PFB'],
+      startingBalance: 100_000,
+      byStatus: { running: 2 },
+    });
+    expect(pf.sessions.map((x: { weight: number; startingBalance: number }) => [x.weight, x.startingBalance])).toEqual([
+      [0.75, 75_000],
+      [0.25, 25_000],
+    ]);
+    // each leg is a session of its own, listed with the others
+    const [sa, sb] = pf.sessions.map((x: { id: string }) => x.id);
+    expect((await call(a, 'GET', `/api/forward-tests/${sa}`)).json()).toMatchObject({
+      symbol: 'PFA',
+      status: 'running',
+    });
+    await publishWave('PFA', 300);
+    await publishWave('PFB', 300, (i) => 50 + 3 * Math.cos(i / 9));
+    await until(async () => {
+      const p = (await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
+      return p.sessions.every((x: { trades: number }) => x.trades >= 2);
+    });
+    // a few equity points each (written on the session's timer while it runs)
+    await until(async () => {
+      await publishWave('PFA', 2);
+      await publishWave('PFB', 2, (i) => 50 + 3 * Math.cos(i / 9));
+      await new Promise((r) => setTimeout(r, 50));
+      const counts = await Promise.all(
+        [sa, sb].map(async (id) => (await call(a, 'GET', `/api/forward-tests/${id}/equity`)).json().length),
+      );
+      return counts.every((n) => n >= 2);
+    });
+    // paused together, so the figures hold still while they are compared
+    const paused = (await call(a, 'POST', `/api/forward-tests/portfolios/${pf.id}/pause`)).json();
+    expect(paused.byStatus).toEqual({ paused: 2 });
+    const legs = await Promise.all(
+      [sa, sb].map(async (id) => (await call(a, 'GET', `/api/forward-tests/${id}`)).json()),
+    );
+    const now = (await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
+    expect(now.equity).toBeCloseTo(legs[0].equity + legs[1].equity, 6);
+    expect(now.fees).toBeCloseTo(legs[0].fees + legs[1].fees, 6);
+    expect(now.returnPct).toBeCloseTo(((now.equity - 100_000) / 100_000) * 100, 9);
+    // each leg's contribution is its PnL over the portfolio's money: they add up to its return
+    expect(now.sessions.reduce((x: number, s: { contributionPct: number }) => x + s.contributionPct, 0)).toBeCloseTo(
+      now.returnPct,
+      9,
+    );
+    for (const leg of legs) await reconcile(leg.id);
+    // the summed equity series: at its last point, each session's last stored point
+    const series = (await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}/equity`)).json();
+    const lastOf = async (id: string) => (await call(a, 'GET', `/api/forward-tests/${id}/equity`)).json().at(-1).equity;
+    expect(series.at(-1).equity).toBeCloseTo((await lastOf(sa)) + (await lastOf(sb)), 6);
+    expect(series.at(-1).buyAndHold).toBeGreaterThan(0);
+    expect(now.stats).toHaveProperty('sharpe');
+    const html = await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}/equity?format=html`);
+    expect(html.body).toContain('Buy and hold of the same allocation');
+    expect(html.body).toContain('<svg');
+    expect((await call(a, 'GET', '/api/forward-tests/portfolios')).json()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: pf.id, symbols: ['PFA', 'PFB'] })]),
+    );
+    // another user's view of it: 404 everywhere
+    for (const [method, url] of [
+      ['GET', `/api/forward-tests/portfolios/${pf.id}`],
+      ['GET', `/api/forward-tests/portfolios/${pf.id}/equity`],
+      ['POST', `/api/forward-tests/portfolios/${pf.id}/stop`],
+      ['DELETE', `/api/forward-tests/portfolios/${pf.id}`],
+    ] as const)
+      expect((await call(b, method, url)).statusCode, url).toBe(404);
+    expect((await call(b, 'GET', '/api/forward-tests/portfolios')).json()).toEqual([]);
+    // bad bodies are 400s that say why
+    for (const [body, why] of [
+      [{ strategyId: smaId, symbols: ['PFA'] }, /symbols/],
+      [{ strategyId: smaId, symbols: ['PFA', 'pfa'] }, /each symbol once/],
+      [{ strategyId: smaId, symbols: ['PFA', 'PFB'], weights: [1] }, /one weight per symbol/],
+    ] as const) {
+      const bad = await call(a, 'POST', '/api/forward-tests/portfolio', body);
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.message).toMatch(why);
+    }
+    // resumed and stopped together (stopping closes each position), then deleted with its sessions
+    expect((await call(a, 'POST', `/api/forward-tests/portfolios/${pf.id}/resume`)).json().byStatus).toEqual({
+      running: 2,
+    });
+    const stopped = (await call(a, 'POST', `/api/forward-tests/portfolios/${pf.id}/stop`)).json();
+    expect(stopped.byStatus).toEqual({ stopped: 2 });
+    for (const id of [sa, sb]) expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().position).toBeNull();
+    expect((await call(a, 'DELETE', `/api/forward-tests/portfolios/${pf.id}`)).statusCode).toBe(204);
+    expect((await call(a, 'GET', `/api/forward-tests/${sa}`)).statusCode).toBe(404);
+    expect((await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).statusCode).toBe(404);
+  });
+
   it('applies a redelivered signal once', async () => {
     const id = (await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'DUPUSD' })).json().id;
     await publishWave('DUPUSD', 10);

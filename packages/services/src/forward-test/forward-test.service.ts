@@ -9,7 +9,8 @@ import {
   type Fill,
 } from '@algotrade/core';
 import { forwardTestsRepo, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
-import { CompileCache, renderReport, type Graph } from '@algotrade/strategy';
+import { CompileCache, normaliseWeights, renderReport, type Graph } from '@algotrade/strategy';
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EvaluationBody, evaluationOf } from './evaluation.ts';
@@ -20,6 +21,7 @@ import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
+import { mergeEquity } from './paper-portfolio.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const Pct = z.number().positive().max(100);
@@ -31,14 +33,14 @@ const Risk = z.strictObject({
   maxDailyLossPct: Pct.optional(),
   maxDrawdownPct: Pct.optional(),
 });
-const CreateBody = z.strictObject({
+const SymbolBody = z
+  .string()
+  .min(1)
+  .max(40)
+  .transform((s) => s.toUpperCase())
+  .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only'));
+const SessionBody = {
   strategyId: z.string().uuid(),
-  symbol: z
-    .string()
-    .min(1)
-    .max(40)
-    .transform((s) => s.toUpperCase())
-    .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only')),
   name: z.string().max(200).optional(),
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
@@ -51,7 +53,22 @@ const CreateBody = z.strictObject({
   risk: Risk.default({}),
   /** start at once (default) or stay `created` until POST .../start */
   start: z.boolean().default(true),
-});
+};
+const CreateBody = z.strictObject({ ...SessionBody, symbol: SymbolBody });
+/** a paper portfolio: the strategy on each symbol, each session with its weight's share of the money */
+const PortfolioBody = z
+  .strictObject({
+    ...SessionBody,
+    symbols: z.array(SymbolBody).min(2).max(20),
+    weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+  })
+  .refine((b) => new Set(b.symbols).size === b.symbols.length, { message: 'each symbol once', path: ['symbols'] })
+  .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
+    message: 'one weight per symbol',
+    path: ['weights'],
+  });
+const PortfolioVerb = z.object({ id: z.string().uuid(), verb: z.enum(['start', 'pause', 'resume', 'stop']) });
+const PortfolioId = z.object({ id: z.string().uuid() });
 const AsCsv = z.enum(['json', 'csv']).default('json');
 const TradesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
@@ -179,49 +196,108 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
 
     r.post('/', { schema: { tags: ['forward-test'], body: CreateBody } }, async (req, reply) => {
       const user = userOf(req);
-      const b = req.body;
-      const strategy = await strategies.get(user.id, b.strategyId);
-      if (!strategy) throw notFound('strategy');
-      const compiled = cache.compile(strategy.graph);
-      if (!compiled.plan)
-        throw new AppError(
-          'VALIDATION_FAILED',
-          `the strategy does not compile: ${compiled.report.errors[0]?.message}`,
-          compiled.report.errors,
-        );
-      const desc = describeSymbol(b.symbol, 'simulator');
-      if (!(await symbols.get(b.symbol))) await symbols.upsert({ ...desc, active: false });
-      const config = {
-        name: b.name,
-        // which saved version of the strategy the session trades (its graph is in the row's snapshot)
-        strategyVersion: strategy.version,
-        startingBalance: b.startingBalance,
-        feeRate: b.feeRate,
-        feeFixed: b.feeFixed,
-        slippageBps: b.slippageBps,
-        allowShort: b.allowShort,
-        wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',
-        evaluation: evaluationOf(b.evaluation),
-        risk: b.risk,
-      };
-      const row = await repo.create({
-        userId: user.id,
-        strategyId: strategy.id,
-        snapshot: { id: strategy.id, name: strategy.name, graph: strategy.graph as Graph },
-        symbol: b.symbol,
-        config,
-        state: newLedger(config as SessionSettings),
-      });
-      await rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.created', {
-        sessionId: row.id,
-        userId: user.id,
-        symbol: row.symbol,
-      });
-      if (b.start) {
-        await ensureFeed(row.symbol);
-        await engine.transition(row, 'running');
-      }
+      const strategy = await compiledStrategy(user.id, req.body.strategyId);
+      const row = await createSession(user.id, strategy, req.body, req.body.symbol, req.body.startingBalance);
       return reply.status(201).send(view((await repo.get(row.id, user.id))!));
+    });
+
+    // paper portfolios: one strategy's sessions on several symbols, each with its share of the money
+    r.post('/portfolio', { schema: { tags: ['forward-test'], body: PortfolioBody } }, async (req, reply) => {
+      const user = userOf(req);
+      const b = req.body;
+      const strategy = await compiledStrategy(user.id, b.strategyId);
+      const weights = normaliseWeights(b.symbols, b.weights);
+      const id = randomUUID();
+      for (let i = 0; i < b.symbols.length; i++)
+        await createSession(user.id, strategy, b, b.symbols[i]!, b.startingBalance * weights[i]!, {
+          id,
+          weight: weights[i]!,
+          leg: i,
+        });
+      return reply.status(201).send(await portfolioView(user.id, id));
+    });
+    r.get('/portfolios', { schema: { tags: ['forward-test'] } }, async (req) => {
+      const rows = await repo.list(userOf(req).id, 10_000);
+      // newest first, as sessions are listed
+      const ids = [...new Set(rows.map((row) => portfolioOf(row)?.id).filter((x): x is string => !!x))];
+      return ids.map((id) => summaryOf(id, legsOf(rows, id)));
+    });
+    r.get('/portfolios/:id', { schema: { tags: ['forward-test'], params: PortfolioId } }, async (req) =>
+      portfolioView(userOf(req).id, req.params.id),
+    );
+    r.get(
+      '/portfolios/:id/equity',
+      { schema: { tags: ['forward-test'], params: PortfolioId, querystring: EquityQuery } },
+      async (req, reply) => {
+        const rows = await portfolioRows(userOf(req).id, req.params.id);
+        const { merged, trades } = await portfolioSeries(rows, req.query.limit);
+        if (req.query.format !== 'html') {
+          const out = merged.ts.map((t, i) => ({
+            ts: new Date(t).toISOString(),
+            equity: merged.equity[i]!,
+            buyAndHold: merged.hold[i]!,
+          }));
+          return req.query.format === 'csv' ? sendCsv(reply, `portfolio-${req.params.id}-equity.csv`, out) : out;
+        }
+        if (merged.ts.length < 2)
+          throw new AppError('CONFLICT', 'the portfolio has fewer than two equity points to chart yet');
+        const start = rows.reduce((a, row) => a + startOf(row), 0);
+        const html = renderReport({
+          title: `Paper portfolio ${rows.map((row) => row.symbol).join(', ')} (${req.params.id.slice(0, 8)})`,
+          time: merged.ts,
+          open: merged.hold,
+          high: merged.hold,
+          low: merged.hold,
+          close: merged.hold,
+          equity: merged.equity,
+          trades,
+          priceTitle: 'Buy and hold of the same allocation',
+          markers: false,
+          tables: [
+            {
+              title: 'Sessions',
+              head: ['Symbol', 'Weight', 'Status', 'Return %', 'Contribution %'],
+              rows: rows.map((row) => {
+                const v = view(row);
+                return [
+                  row.symbol,
+                  `${((portfolioOf(row)?.weight ?? 0) * 100).toFixed(1)}%`,
+                  v.status,
+                  v.returnPct.toFixed(2),
+                  ((v.pnl / start) * 100).toFixed(2),
+                ];
+              }),
+            },
+          ],
+          stats: computeStats({ equity: merged.equity, time: merged.ts, close: merged.hold, trades }),
+        });
+        return reply.type('text/html; charset=utf-8').send(html);
+      },
+    );
+    r.post('/portfolios/:id/:verb', { schema: { tags: ['forward-test'], params: PortfolioVerb } }, async (req) => {
+      const { id, verb } = req.params;
+      const rows = await portfolioRows(userOf(req).id, id);
+      // each session the verb applies to (the others are left as they are)
+      const from = {
+        start: ['created'],
+        pause: ['running'],
+        resume: ['paused'],
+        stop: ['created', 'running', 'paused'],
+      };
+      const to = { start: 'running', pause: 'paused', resume: 'running', stop: 'stopped' } as const;
+      for (const row of rows) {
+        if (!from[verb].includes(view(row).status)) continue;
+        if (to[verb] === 'running') await ensureFeed(row.symbol);
+        await engine.transition(row, to[verb]);
+      }
+      return portfolioView(rows[0]!.userId, id);
+    });
+    r.delete('/portfolios/:id', { schema: { tags: ['forward-test'], params: PortfolioId } }, async (req, reply) => {
+      for (const row of await portfolioRows(userOf(req).id, req.params.id)) {
+        await engine.remove(row.id);
+        await repo.delete(row.id, row.userId);
+      }
+      return reply.status(204).send();
     });
 
     r.get('/', { schema: { tags: ['forward-test'] } }, async (req) => (await repo.list(userOf(req).id)).map(view));
@@ -325,6 +401,158 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       },
     );
   };
+
+  /** A strategy of the user's that compiles (404 or a 400 naming the error otherwise). */
+  async function compiledStrategy(userId: string, id: string) {
+    const strategy = await strategies.get(userId, id);
+    if (!strategy) throw notFound('strategy');
+    const compiled = cache.compile(strategy.graph);
+    if (!compiled.plan)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `the strategy does not compile: ${compiled.report.errors[0]?.message}`,
+        compiled.report.errors,
+      );
+    return strategy;
+  }
+
+  /** A session of the strategy on a symbol with this money (and its paper portfolio, if any), started when asked. */
+  async function createSession(
+    userId: string,
+    strategy: NonNullable<Awaited<ReturnType<typeof strategies.get>>>,
+    b: Omit<z.infer<typeof CreateBody>, 'symbol'>,
+    symbol: string,
+    startingBalance: number,
+    portfolio?: { id: string; weight: number; leg: number },
+  ): Promise<SessionRow> {
+    const desc = describeSymbol(symbol, 'simulator');
+    if (!(await symbols.get(symbol))) await symbols.upsert({ ...desc, active: false });
+    const config = {
+      name: b.name,
+      // which saved version of the strategy the session trades (its graph is in the row's snapshot)
+      strategyVersion: strategy.version,
+      startingBalance,
+      feeRate: b.feeRate,
+      feeFixed: b.feeFixed,
+      slippageBps: b.slippageBps,
+      allowShort: b.allowShort,
+      wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',
+      evaluation: evaluationOf(b.evaluation),
+      risk: b.risk,
+      ...(portfolio ? { portfolio } : {}),
+    };
+    const row = await repo.create({
+      userId,
+      strategyId: strategy.id,
+      snapshot: { id: strategy.id, name: strategy.name, graph: strategy.graph as Graph },
+      symbol,
+      config,
+      state: newLedger(config as SessionSettings),
+    });
+    await rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.created', {
+      sessionId: row.id,
+      userId,
+      symbol: row.symbol,
+    });
+    if (b.start) {
+      await ensureFeed(row.symbol);
+      await engine.transition(row, 'running');
+    }
+    return row;
+  }
+
+  const portfolioOf = (row: SessionRow) =>
+    (row.config as { portfolio?: { id: string; weight: number; leg: number } }).portfolio;
+  /** A paper portfolio's sessions among these, in the order of its symbols. */
+  const legsOf = (rows: readonly SessionRow[], id: string) =>
+    rows.filter((row) => portfolioOf(row)?.id === id).sort((x, y) => portfolioOf(x)!.leg - portfolioOf(y)!.leg);
+  const startOf = (row: SessionRow) => (row.config as { startingBalance: number }).startingBalance;
+  /** The caller's sessions of a paper portfolio, in the order they were created (404: none of theirs). */
+  async function portfolioRows(userId: string, id: string): Promise<SessionRow[]> {
+    const rows = legsOf(await repo.list(userId, 10_000), id);
+    if (!rows.length) throw notFound('paper portfolio');
+    return rows;
+  }
+  /** The sessions' equity summed (with buy and hold of the same allocation), and their round trips, each with its symbol. */
+  async function portfolioSeries(rows: readonly SessionRow[], limit = 100_000) {
+    const legs = await Promise.all(
+      rows.map(async (row) => ({ startingBalance: startOf(row), points: await repo.equity(row.id, limit) })),
+    );
+    const trades = (
+      await Promise.all(
+        rows.map(async (row) => {
+          const fills = (await repo.trades(row.id, { limit: 100_000 })).map((t) => ({ ...t, ts: Date.parse(t.ts) }));
+          return roundTrips(fills).map((t) => ({ ...t, symbol: row.symbol }));
+        }),
+      )
+    )
+      .flat()
+      .sort((a, b) => a.exitTime - b.exitTime);
+    const merged = mergeEquity(legs);
+    // each trade at the summed series' points: the first at or after its entry and its exit
+    const at = (t: number) => {
+      let lo = 0;
+      let hi = merged.ts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (merged.ts[mid]! >= t) hi = mid;
+        else lo = mid + 1;
+      }
+      return Math.max(0, lo);
+    };
+    return { merged, trades: trades.map((t) => ({ ...t, entryBar: at(t.entryTime), exitBar: at(t.exitTime) })) };
+  }
+  /** A paper portfolio's figures: the sessions' sums, and each session's own with its weight and contribution. */
+  function summaryOf(id: string, rows: readonly SessionRow[]) {
+    const sessions = rows.map((row) => {
+      const v = view(row);
+      return {
+        id: row.id,
+        symbol: row.symbol,
+        weight: portfolioOf(row)?.weight ?? 0,
+        status: v.status,
+        startingBalance: v.startingBalance,
+        equity: v.equity,
+        pnl: v.pnl,
+        returnPct: v.returnPct,
+        realizedPnl: v.realizedPnl,
+        fees: v.fees,
+        trades: v.trades,
+      };
+    });
+    const sum = (f: (s: (typeof sessions)[number]) => number) => sessions.reduce((a, s) => a + f(s), 0);
+    const startingBalance = sum((s) => s.startingBalance);
+    const equity = sum((s) => s.equity);
+    const byStatus: Record<string, number> = {};
+    for (const s of sessions) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+    const first = rows[0]!;
+    return {
+      id,
+      name: (first.config as { name?: string }).name ?? null,
+      strategyId: first.strategyId,
+      symbols: sessions.map((s) => s.symbol),
+      byStatus,
+      startingBalance,
+      equity,
+      pnl: equity - startingBalance,
+      returnPct: ((equity - startingBalance) / startingBalance) * 100,
+      realizedPnl: sum((s) => s.realizedPnl),
+      fees: sum((s) => s.fees),
+      trades: sum((s) => s.trades),
+      createdAt: first.createdAt,
+      sessions: sessions.map((s) => ({ ...s, contributionPct: (s.pnl / startingBalance) * 100 })),
+    };
+  }
+  /** summaryOf with the statistics of the summed equity (null before two points). */
+  async function portfolioView(userId: string, id: string) {
+    const rows = await portfolioRows(userId, id);
+    const { merged, trades } = await portfolioSeries(rows);
+    const stats =
+      merged.ts.length >= 2
+        ? computeStats({ equity: merged.equity, time: merged.ts, close: merged.hold, trades })
+        : null;
+    return { ...summaryOf(id, rows), stats };
+  }
 
   async function ensureFeed(symbol: string) {
     const s = await symbols.get(symbol);
