@@ -91,7 +91,21 @@ const envSchema = z
       .regex(/^([A-Z0-9._:-]+=\d+)(,[A-Z0-9._:-]+=\d+)*$/i, 'a list like BTCUSD=5000,ETHUSD=2000')
       .optional(),
     WINDOW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
-    MARKET_FEED: z.enum(['simulator', 'replay', 'none']).default('simulator'),
+    MARKET_FEED: z.enum(['simulator', 'replay', 'coinbase', 'finnhub', 'none']).default('simulator'),
+    /** the symbols a feed streams from the start (default: SIM_SYMBOLS for the simulator, a venue's own for the others) */
+    FEED_SYMBOLS: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*$/, 'a list like BTCUSD,ETHUSD')
+      .optional(),
+    COINBASE_WS_URL: z.url().optional(),
+    COINBASE_CHANNELS: z.enum(['ticker', 'matches', 'ticker,matches']).default('ticker'),
+    FINNHUB_TOKEN: z.string().min(1).optional(),
+    FINNHUB_WS_URL: z.url().optional(),
+    /** the venue Finnhub's crypto symbols come from (BTCUSDT is subscribed as BINANCE:BTCUSDT) */
+    FINNHUB_CRYPTO_VENUE: z
+      .string()
+      .regex(/^[A-Z]+$/, 'a venue like BINANCE')
+      .default('BINANCE'),
     REPLAY_FILE: z.string().min(1).optional(),
     REPLAY_SYMBOL: z.string().regex(SYMBOL_PATTERN, 'a symbol like GOOG or BTCUSD').optional(),
     REPLAY_SPEED: z.coerce.number().min(0).max(1e9).default(1),
@@ -184,12 +198,16 @@ export interface Config {
     fastLane: boolean;
   };
   feed: {
-    kind: 'simulator' | 'replay' | 'none';
+    kind: 'simulator' | 'replay' | 'coinbase' | 'finnhub' | 'none';
     symbols: string[];
     seed: number;
     ticksPerSecond: number;
     /** CSV replay: file of ticks (ts, price[, size, bid, ask]) or candles (ts, open, high, low, close, volume) */
     replay?: { file: string; symbol: string; speed: number; loop: boolean };
+    /** Coinbase Exchange's WebSocket feed (its public one unless `url`) */
+    coinbase?: { url?: string; channels: ('ticker' | 'matches')[] };
+    /** Finnhub's WebSocket trades; crypto pairs are subscribed on `cryptoVenue` (BINANCE:BTCUSDT) */
+    finnhub?: { token: string; url?: string; cryptoVenue: string };
     /** history downloads: every exchange REST call goes here (operator setting; users cannot choose it) */
     exchangeApiUrl?: string;
   };
@@ -263,6 +281,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const e = parsed.data as z.infer<typeof envSchema> & Record<string, string | undefined>;
   if (e.MARKET_FEED === 'replay' && (!e.REPLAY_FILE || !e.REPLAY_SYMBOL))
     throw new ConfigError('MARKET_FEED=replay needs REPLAY_FILE (a CSV of ticks or candles) and REPLAY_SYMBOL.');
+  if (e.MARKET_FEED === 'finnhub' && !e.FINNHUB_TOKEN)
+    throw new ConfigError('MARKET_FEED=finnhub needs FINNHUB_TOKEN (an API key from finnhub.io).');
+  const list = (v: string) =>
+    v
+      .split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean);
   const dataDir = path.resolve(e.DATA_DIR);
   const overrides: Record<string, number> = {};
   for (const pair of e.WINDOW_SIZE_OVERRIDES?.split(',') ?? []) {
@@ -328,9 +353,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       symbols:
         e.MARKET_FEED === 'replay' && e.REPLAY_SYMBOL
           ? [e.REPLAY_SYMBOL.toUpperCase()]
-          : e.SIM_SYMBOLS.split(',')
-              .map((s) => s.trim().toUpperCase())
-              .filter(Boolean),
+          : list(
+              e.FEED_SYMBOLS ??
+                (e.MARKET_FEED === 'coinbase'
+                  ? 'BTCUSD,ETHUSD'
+                  : e.MARKET_FEED === 'finnhub'
+                    ? 'AAPL,MSFT'
+                    : e.SIM_SYMBOLS),
+            ),
       seed: e.SIM_SEED,
       ticksPerSecond: e.SIM_TICKS_PER_SECOND,
       ...(e.EXCHANGE_API_URL ? { exchangeApiUrl: e.EXCHANGE_API_URL } : {}),
@@ -341,6 +371,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
               symbol: e.REPLAY_SYMBOL!.toUpperCase(),
               speed: e.REPLAY_SPEED,
               loop: e.REPLAY_LOOP,
+            },
+          }
+        : {}),
+      ...(e.MARKET_FEED === 'coinbase'
+        ? {
+            coinbase: {
+              ...(e.COINBASE_WS_URL ? { url: e.COINBASE_WS_URL } : {}),
+              channels: e.COINBASE_CHANNELS.split(',') as ('ticker' | 'matches')[],
+            },
+          }
+        : {}),
+      ...(e.MARKET_FEED === 'finnhub'
+        ? {
+            finnhub: {
+              token: e.FINNHUB_TOKEN!,
+              ...(e.FINNHUB_WS_URL ? { url: e.FINNHUB_WS_URL } : {}),
+              cryptoVenue: e.FINNHUB_CRYPTO_VENUE,
             },
           }
         : {}),

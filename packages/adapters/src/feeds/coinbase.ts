@@ -121,6 +121,7 @@ export class CoinbaseProvider implements TickProvider {
 
   async subscribe(symbol: string): Promise<void> {
     const p = toProductId(symbol);
+    if (this.products.has(p)) return; // already asked for (a reconnect asks again by itself)
     this.products.add(p);
     this.sock?.send(this.subscribeMsg('subscribe', [p]));
   }

@@ -1,39 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Tick } from '@algotrade/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { CoinbaseProvider, toProductId } from './coinbase.ts';
 import { parseCandlesCsv, parseTimestamp } from './csv.ts';
 import { FinnhubProvider } from './finnhub.ts';
 import { SimulatorProvider } from './simulator.ts';
+import { feedFixture, replayServer } from '../../../../test/helpers/replay-server.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 
-const fixture = (name: string) =>
-  readFileSync(new URL(`../../../../test/fixtures/feeds/${name}`, import.meta.url), 'utf8')
-    .trim()
-    .split('\n');
-
-/** A local WebSocket server that replays an exchange's recorded frames to each subscriber. */
-async function replayServer(frames: string[], onSubscribe?: (msg: unknown, ws: WebSocket, n: number) => void) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
-  const subscribes: unknown[] = [];
-  const urls: string[] = [];
-  wss.on('connection', (ws, req) => {
-    urls.push(req.url ?? '');
-    ws.on('message', (d) => {
-      const msg = JSON.parse(d.toString());
-      subscribes.push(msg);
-      if (msg.type === 'subscribe') {
-        for (const f of frames) ws.send(f);
-        onSubscribe?.(msg, ws, subscribes.length);
-      }
-    });
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return { url: `ws://127.0.0.1:${port}`, wss, subscribes, urls, close: () => new Promise((r) => wss.close(r)) };
-}
+const fixture = feedFixture;
 
 const stops: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

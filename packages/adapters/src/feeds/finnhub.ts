@@ -12,7 +12,17 @@ export class FinnhubProvider implements TickProvider {
   private readonly symbols = new Set<string>();
   private sock?: ReconnectingSocket;
   private onTicks?: OnTicks;
-  constructor(private readonly opts: { token: string; url?: string; idleTimeoutMs?: number; baseDelayMs?: number }) {}
+  constructor(
+    private readonly opts: {
+      token: string;
+      url?: string;
+      idleTimeoutMs?: number;
+      baseDelayMs?: number;
+      /** the platform's symbol as Finnhub names it (BTCUSDT -> BINANCE:BTCUSDT); as it is without */
+      toFinnhub?: (symbol: string) => string;
+    },
+  ) {}
+  private readonly finnhubOf = (symbol: string) => this.opts.toFinnhub?.(symbol) ?? symbol;
 
   async start(onTicks: OnTicks): Promise<void> {
     this.onTicks = onTicks;
@@ -23,7 +33,7 @@ export class FinnhubProvider implements TickProvider {
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
       baseDelayMs: this.opts.baseDelayMs,
       onOpen: (send) => {
-        for (const s of this.symbols) send({ type: 'subscribe', symbol: s });
+        for (const s of this.symbols) send({ type: 'subscribe', symbol: this.finnhubOf(s) });
       },
       onMessage: (text) => this.handle(text),
     });
@@ -71,12 +81,13 @@ export class FinnhubProvider implements TickProvider {
   }
 
   async subscribe(symbol: string): Promise<void> {
+    if (this.symbols.has(symbol)) return; // already asked for (a reconnect asks again by itself)
     this.symbols.add(symbol);
-    this.sock?.send({ type: 'subscribe', symbol });
+    this.sock?.send({ type: 'subscribe', symbol: this.finnhubOf(symbol) });
   }
   async unsubscribe(symbol: string): Promise<void> {
     this.symbols.delete(symbol);
-    this.sock?.send({ type: 'unsubscribe', symbol });
+    this.sock?.send({ type: 'unsubscribe', symbol: this.finnhubOf(symbol) });
   }
   async stop(): Promise<void> {
     await this.sock?.stop();

@@ -1,4 +1,4 @@
-import type { CheckpointStats, OrderJournal } from '@algotrade/adapters';
+import type { CheckpointStats, FeedStats, OrderJournal } from '@algotrade/adapters';
 import type { ConsumerLag } from '@algotrade/core';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
@@ -181,6 +181,29 @@ function readGauges(metrics: Metrics, gauges: [name: string, help: string, read:
         this.set(read());
       },
     });
+}
+
+/**
+ * The live feed's counts (simulator, replay, Coinbase, Finnhub; see FeedStats), read when /metrics is
+ * scraped: messages turned into ticks, malformed messages skipped, reconnects, trade-id gaps seen and the
+ * venue's error messages. Once per registry.
+ */
+export function installFeedMetrics(metrics: Metrics, provider: string, stats: FeedStats): void {
+  readGauges(metrics, [
+    [
+      'market_feed_ticks_received',
+      `ticks the ${provider} feed delivered since the process started`,
+      () => stats.received,
+    ],
+    [
+      'market_feed_malformed',
+      `messages of the ${provider} feed that were not valid and were skipped`,
+      () => stats.malformed,
+    ],
+    ['market_feed_reconnects', `times the ${provider} feed reconnected (each resubscribes)`, () => stats.reconnects],
+    ['market_feed_gaps', `gaps in the ${provider} feed's trade ids (trades missed)`, () => stats.gaps],
+    ['market_feed_errors', `error messages the ${provider} feed's venue sent`, () => stats.errors],
+  ]);
 }
 
 /**

@@ -1,5 +1,12 @@
 import { TOPICS, type Subscription } from '@algotrade/core';
-import { CsvReplayProvider, SimulatorProvider, symbolsRepo, type TickProvider } from '@algotrade/adapters';
+import {
+  CoinbaseProvider,
+  CsvReplayProvider,
+  FinnhubProvider,
+  SimulatorProvider,
+  symbolsRepo,
+  type TickProvider,
+} from '@algotrade/adapters';
 import type { ServiceContext } from '../context.ts';
 
 const CRYPTO_QUOTES = ['USDT', 'USD', 'EUR'];
@@ -22,6 +29,17 @@ export class FeedManager {
     if (f.kind === 'simulator')
       this.provider = new SimulatorProvider({ seed: f.seed, ticksPerSecond: f.ticksPerSecond });
     else if (f.kind === 'replay' && f.replay) this.provider = new CsvReplayProvider(f.replay);
+    else if (f.kind === 'coinbase' && f.coinbase) this.provider = new CoinbaseProvider(f.coinbase);
+    else if (f.kind === 'finnhub' && f.finnhub) {
+      const venue = f.finnhub.cryptoVenue;
+      this.provider = new FinnhubProvider({
+        token: f.finnhub.token,
+        ...(f.finnhub.url ? { url: f.finnhub.url } : {}),
+        // stocks as they are; crypto pairs on the venue (BTCUSDT -> BINANCE:BTCUSDT)
+        toFinnhub: (symbol) =>
+          describeSymbol(symbol, 'finnhub').assetClass === 'crypto' ? `${venue}:${symbol}` : symbol,
+      });
+    }
   }
 
   async start(): Promise<void> {

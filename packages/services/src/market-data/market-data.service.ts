@@ -4,6 +4,7 @@ import { candlesRepo, INTERVALS, parseCandlesCsv, symbolsRepo } from '@algotrade
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
+import { installFeedMetrics } from '../http/metrics.ts';
 import { describeSymbol, FeedManager } from './feed-manager.ts';
 import { HistoryDownloads } from './history-downloads.ts';
 import { MarketIngest } from './ingest.ts';
@@ -37,6 +38,7 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
   const downloads = new HistoryDownloads(ctx);
   ctx.onClose(() => downloads.close());
   await feed.start();
+  if (feed.provider) installFeedMetrics(ctx.metrics, feed.provider.name, feed.provider.stats);
   ctx.onClose(async () => {
     await feed.stop();
     await ingest.stop();
