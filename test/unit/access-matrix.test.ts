@@ -48,6 +48,14 @@ describe('access matrix: another user never reaches a row by its id', () => {
       })
     ).json().id;
     ids['analytics/sessions'] = ids['forward-tests'];
+    ids['forward-tests/portfolios'] = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/forward-tests/portfolio',
+        headers: a.auth,
+        payload: { strategyId: ids.strategies, symbols: ['BTCUSD', 'ETHUSD'], start: false },
+      })
+    ).json().id;
     ids['auth/tokens'] = (
       await t.app.inject({ method: 'POST', url: '/api/auth/tokens', headers: a.auth, payload: { name: 'script' } })
     ).json().id;
@@ -122,8 +130,8 @@ describe('access matrix: another user never reaches a row by its id', () => {
         unmapped.push(`${r.method} ${r.url}`);
         continue;
       }
-      // a second parameter (a strategy's version) takes a value the owner's row has
-      const url = r.url.replace(`:${m[2]}`, id).replace(':version', '1');
+      // a second parameter (a strategy's version, a paper portfolio's verb) takes a value the owner's row has
+      const url = r.url.replace(`:${m[2]}`, id).replace(':version', '1').replace(':verb', 'pause');
       const asB = await t.app.inject({
         method: r.method as 'GET',
         url,
@@ -141,5 +149,6 @@ describe('access matrix: another user never reaches a row by its id', () => {
     expect((await t.app.inject({ url: '/api/strategies', headers: b.auth })).json()).toEqual([]);
     expect((await t.app.inject({ url: '/api/backtests', headers: b.auth })).json()).toEqual([]);
     expect((await t.app.inject({ url: '/api/forward-tests', headers: b.auth })).json()).toEqual([]);
+    expect((await t.app.inject({ url: '/api/forward-tests/portfolios', headers: b.auth })).json()).toEqual([]);
   });
 });
