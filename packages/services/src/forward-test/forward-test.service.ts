@@ -22,6 +22,7 @@ import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from 
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
 import { mergeEquity } from './paper-portfolio.ts';
+import { SymbolInput } from '../http/symbol.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const Pct = z.number().positive().max(100);
@@ -33,12 +34,7 @@ const Risk = z.strictObject({
   maxDailyLossPct: Pct.optional(),
   maxDrawdownPct: Pct.optional(),
 });
-const SymbolBody = z
-  .string()
-  .min(1)
-  .max(40)
-  .transform((s) => s.toUpperCase())
-  .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only'));
+const SymbolBody = SymbolInput;
 const SessionBody = {
   strategyId: z.string().uuid(),
   name: z.string().max(200).optional(),
@@ -241,7 +237,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         }
         if (merged.ts.length < 2)
           throw new AppError('CONFLICT', 'the portfolio has fewer than two equity points to chart yet');
-        const start = rows.reduce((a, row) => a + startOf(row), 0);
+        const legs = summaryOf(req.params.id, rows).sessions;
         const html = renderReport({
           title: `Paper portfolio ${rows.map((row) => row.symbol).join(', ')} (${req.params.id.slice(0, 8)})`,
           time: merged.ts,
@@ -257,16 +253,13 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
             {
               title: 'Sessions',
               head: ['Symbol', 'Weight', 'Status', 'Return %', 'Contribution %'],
-              rows: rows.map((row) => {
-                const v = view(row);
-                return [
-                  row.symbol,
-                  `${((portfolioOf(row)?.weight ?? 0) * 100).toFixed(1)}%`,
-                  v.status,
-                  v.returnPct.toFixed(2),
-                  ((v.pnl / start) * 100).toFixed(2),
-                ];
-              }),
+              rows: legs.map((leg) => [
+                leg.symbol,
+                `${(leg.weight * 100).toFixed(1)}%`,
+                leg.status,
+                leg.returnPct.toFixed(2),
+                leg.contributionPct.toFixed(2),
+              ]),
             },
           ],
           stats: computeStats({ equity: merged.equity, time: merged.ts, close: merged.hold, trades }),

@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart';
-import { AppError, notFound, SYMBOL_PATTERN, TOPICS } from '@algotrade/core';
+import { AppError, notFound, TOPICS } from '@algotrade/core';
 import { candlesRepo, INTERVALS, parseCandlesCsv, symbolsRepo } from '@algotrade/adapters';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,15 +8,9 @@ import { installFeedMetrics } from '../http/metrics.ts';
 import { describeSymbol, FeedManager } from './feed-manager.ts';
 import { HistoryDownloads } from './history-downloads.ts';
 import { MarketIngest } from './ingest.ts';
+import { SymbolInput } from '../http/symbol.ts';
 
-const Sym = z.object({
-  symbol: z
-    .string()
-    .min(1)
-    .max(40)
-    .regex(SYMBOL_PATTERN, 'letters, digits and ._:- only')
-    .transform((s) => s.toUpperCase()),
-});
+const Sym = z.object({ symbol: SymbolInput });
 const Interval = z.enum(Object.keys(INTERVALS) as [string, ...string[]]);
 const When = z
   .union([z.coerce.number(), z.iso.datetime({ offset: true }), z.iso.date()])

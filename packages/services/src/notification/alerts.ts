@@ -12,13 +12,9 @@ import { warmupTicks } from '../forward-test/engine.ts';
 import { EvaluationBody, evaluationOf } from '../forward-test/evaluation.ts';
 import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
 import { otherWindows, OtherSymbolBars, warmedWithOthers } from '../forward-test/other-symbols.ts';
+import { SymbolInput } from '../http/symbol.ts';
 
-const Symbol = z
-  .string()
-  .min(1)
-  .max(40)
-  .transform((s) => s.toUpperCase())
-  .pipe(z.string().regex(/^[A-Z0-9._:-]+$/, 'letters, digits and ._:- only'));
+const Symbol = SymbolInput;
 /**
  * Whether an alert fires once (the default) or again: a price alert each time the price crosses its
  * level anew (after going back over it), a strategy alert on each change of signal; never twice within
