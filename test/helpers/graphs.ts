@@ -35,25 +35,44 @@ export function viaOtherSymbol<G extends { nodes: { id: string; type: string; da
   };
 }
 
-/** Long while the close is above the SMA of another symbol's close, short or flat below (an Other symbol node). */
-export const aboveOtherSma = (symbol: string, period = 3) =>
+/**
+ * Buy while output `a` is above output `b`, sell while below: the given nodes and edges, then the
+ * comparisons (`above`, `below`) and the actions (`buy`, `sell`) on them.
+ */
+export const aboveBelow = (
+  nodes: Parameters<typeof graphOf>[0],
+  edges: Parameters<typeof graphOf>[1],
+  [aNode, aOut]: [node: string, output: string],
+  [bNode, bOut]: [node: string, output: string],
+) =>
   graphOf(
+    [...nodes, ['above', 'logic.greater'], ['below', 'logic.less'], ['buy', 'action.buy'], ['sell', 'action.sell']],
     [
-      ['close', 'price.close'],
-      ['ref', 'symbol.bar', { symbol }],
-      ['sma', 'indicator.sma', { period }],
-      ['above', 'logic.greater'],
-      ['below', 'logic.less'],
-      ['buy', 'action.buy'],
-      ['sell', 'action.sell'],
-    ],
-    [
-      ['ref', 'close', 'sma', 'value'],
-      ['close', 'value', 'above', 'a'],
-      ['sma', 'value', 'above', 'b'],
-      ['close', 'value', 'below', 'a'],
-      ['sma', 'value', 'below', 'b'],
+      ...edges,
+      [aNode, aOut, 'above', 'a'],
+      [bNode, bOut, 'above', 'b'],
+      [aNode, aOut, 'below', 'a'],
+      [bNode, bOut, 'below', 'b'],
       ['above', 'value', 'buy', 'trigger'],
       ['below', 'value', 'sell', 'trigger'],
     ],
   );
+
+/**
+ * Long while the close is above the SMA(period) of a source node's close (`id`: another symbol, a higher
+ * timeframe), short or flat below.
+ */
+export const aboveSmaOf = (id: string, source: [type: string, params: Record<string, unknown>], period: number) =>
+  aboveBelow(
+    [
+      ['close', 'price.close'],
+      [id, ...source],
+      ['sma', 'indicator.sma', { period }],
+    ],
+    [[id, 'close', 'sma', 'value']],
+    ['close', 'value'],
+    ['sma', 'value'],
+  );
+
+/** Long while the close is above the SMA of another symbol's close, short or flat below (an Other symbol node). */
+export const aboveOtherSma = (symbol: string, period = 3) => aboveSmaOf('ref', ['symbol.bar', { symbol }], period);

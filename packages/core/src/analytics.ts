@@ -39,15 +39,15 @@ export interface RiskReport extends Stats {
   avgMfePct: number;
   bestMfePct: number;
   /** the trades by what closed them (TradeRecord.exitReason), most trades first; trades without one are left out */
-  exits: ExitGroup[];
+  exits: ReasonGroup[];
   /** the trades by what opened them (TradeRecord.entryReason: the entry's action node), likewise */
-  entries: ExitGroup[];
+  entries: ReasonGroup[];
 }
 
 /**
  * The trades one reason opened or closed: how many, how many won, their mean return and their PnL summed.
  */
-export interface ExitGroup {
+export interface ReasonGroup {
   reason: string;
   trades: number;
   winRatePct: number;
@@ -56,10 +56,7 @@ export interface ExitGroup {
 }
 
 /** Trades grouped by their exit reason (or entry reason), most trades first (ties by reason). */
-export function exitsByReason(
-  trades: readonly TradeRecord[],
-  key: 'exitReason' | 'entryReason' = 'exitReason',
-): ExitGroup[] {
+export function tradesByReason(trades: readonly TradeRecord[], key: 'exitReason' | 'entryReason'): ReasonGroup[] {
   const groups = new Map<string, { n: number; wins: number; ret: number; pnl: number }>();
   for (const t of trades) {
     const reason = t[key];
@@ -238,8 +235,8 @@ export function riskExtras(input: Pick<StatsInput, 'equity' | 'time' | 'trades'>
     worstMaePct: xN ? worstMae * 100 : NaN,
     avgMfePct: xN ? (mfeSum / xN) * 100 : NaN,
     bestMfePct: xN ? bestMfe * 100 : NaN,
-    exits: exitsByReason(trades),
-    entries: exitsByReason(trades, 'entryReason'),
+    exits: tradesByReason(trades, 'exitReason'),
+    entries: tradesByReason(trades, 'entryReason'),
   };
 }
 

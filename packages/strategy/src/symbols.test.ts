@@ -4,7 +4,7 @@ import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { googBars } from '../../../test/helpers/goog.ts';
 import { freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
-import { graphOf, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
+import { aboveBelow, graphOf, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
 import { alignBars, type CompiledPlan } from './plan.ts';
 import { previewPlan } from './preview.ts';
 import { toColumns } from './sample-data.ts';
@@ -27,27 +27,19 @@ const planOf = (g: ReturnType<typeof graphOf>): CompiledPlan => {
 
 /** The ratio of the strategy's close to another symbol's (a pair's spread), and a buy/sell on it. */
 const ratio = (symbol = 'ETHUSD', level = 0.5) =>
-  graphOf(
+  aboveBelow(
     [
       ['close', 'price.close'],
       ['eth', 'symbol.bar', { symbol }],
       ['ratio', 'math.divide'],
       ['level', 'constant', { value: level }],
-      ['above', 'logic.greater'],
-      ['below', 'logic.less'],
-      ['buy', 'action.buy'],
-      ['sell', 'action.sell'],
     ],
     [
       ['close', 'value', 'ratio', 'a'],
       ['eth', 'close', 'ratio', 'b'],
-      ['ratio', 'value', 'above', 'a'],
-      ['level', 'value', 'above', 'b'],
-      ['ratio', 'value', 'below', 'a'],
-      ['level', 'value', 'below', 'b'],
-      ['above', 'value', 'buy', 'trigger'],
-      ['below', 'value', 'sell', 'trigger'],
     ],
+    ['ratio', 'value'],
+    ['level', 'value'],
   );
 
 /** The definition the slow way: the other symbol's last bar that opened at or before `ts`, or undefined. */

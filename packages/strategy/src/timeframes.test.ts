@@ -4,7 +4,7 @@ import { firstTradingBar, runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
-import { graphOf } from '../../../test/helpers/graphs.ts';
+import { aboveSmaOf, graphOf } from '../../../test/helpers/graphs.ts';
 import { barSecondsOf, type CompiledPlan } from './plan.ts';
 import { previewPlan } from './preview.ts';
 import { registry } from './registry.ts';
@@ -14,31 +14,8 @@ import { templateById } from './templates.ts';
 // real one-minute candles, with gaps of up to 8 minutes (freqtrade's test data; test/fixtures/SOURCES.md)
 const minutes: Candle[] = freqtradeMinutes();
 
-const graph = (nodes: Parameters<typeof graphOf>[0], edges: Parameters<typeof graphOf>[1]): Graph =>
-  graphOf(nodes, edges);
-
 /** close > SMA(3) of hourly closes: buy; below: sell. */
-const hourlySma = (timeframe = '1h', period = 3) =>
-  graph(
-    [
-      ['close', 'price.close', {}],
-      ['htf', 'timeframe.bar', { timeframe }],
-      ['sma', 'indicator.sma', { period }],
-      ['above', 'logic.greater', {}],
-      ['below', 'logic.less', {}],
-      ['buy', 'action.buy', {}],
-      ['sell', 'action.sell', {}],
-    ],
-    [
-      ['htf', 'close', 'sma', 'value'],
-      ['close', 'value', 'above', 'a'],
-      ['sma', 'value', 'above', 'b'],
-      ['close', 'value', 'below', 'a'],
-      ['sma', 'value', 'below', 'b'],
-      ['above', 'value', 'buy', 'trigger'],
-      ['below', 'value', 'sell', 'trigger'],
-    ],
-  );
+const hourlySma = (timeframe = '1h', period = 3): Graph => aboveSmaOf('htf', ['timeframe.bar', { timeframe }], period);
 
 const planOf = (g: Graph): CompiledPlan => {
   const r = compileGraph(g);
@@ -111,7 +88,7 @@ describe('higher timeframes', () => {
 
   it('gives the same values one bar at a time (a live session) as in blocks of any size (a backtest)', () => {
     // three timeframes; constants read on the hourly and weekly bars; a comparison across two timeframes
-    const g = graph(
+    const g = graphOf(
       [
         ['close', 'price.close', {}],
         ['h', 'timeframe.bar', { timeframe: '1h' }],

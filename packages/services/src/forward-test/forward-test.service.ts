@@ -22,6 +22,7 @@ import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from 
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
 import { mergeEquity } from './paper-portfolio.ts';
+import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
 
 const Id = z.object({ id: z.string().max(64) });
@@ -34,7 +35,6 @@ const Risk = z.strictObject({
   maxDailyLossPct: Pct.optional(),
   maxDrawdownPct: Pct.optional(),
 });
-const SymbolBody = SymbolInput;
 const SessionBody = {
   strategyId: z.string().uuid(),
   name: z.string().max(200).optional(),
@@ -50,12 +50,12 @@ const SessionBody = {
   /** start at once (default) or stay `created` until POST .../start */
   start: z.boolean().default(true),
 };
-const CreateBody = z.strictObject({ ...SessionBody, symbol: SymbolBody });
+const CreateBody = z.strictObject({ ...SessionBody, symbol: SymbolInput });
 /** a paper portfolio: the strategy on each symbol, each session with its weight's share of the money */
 const PortfolioBody = z
   .strictObject({
     ...SessionBody,
-    symbols: z.array(SymbolBody).min(2).max(20),
+    symbols: z.array(SymbolInput).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, { message: 'each symbol once', path: ['symbols'] })
@@ -192,7 +192,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
 
     r.post('/', { schema: { tags: ['forward-test'], body: CreateBody } }, async (req, reply) => {
       const user = userOf(req);
-      const strategy = await compiledStrategy(user.id, req.body.strategyId);
+      const strategy = (await compiledStrategy(strategies, cache, user.id, req.body.strategyId)).strategy;
       const row = await createSession(user.id, strategy, req.body, req.body.symbol, req.body.startingBalance);
       return reply.status(201).send(view((await repo.get(row.id, user.id))!));
     });
@@ -201,7 +201,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     r.post('/portfolio', { schema: { tags: ['forward-test'], body: PortfolioBody } }, async (req, reply) => {
       const user = userOf(req);
       const b = req.body;
-      const strategy = await compiledStrategy(user.id, b.strategyId);
+      const strategy = (await compiledStrategy(strategies, cache, user.id, b.strategyId)).strategy;
       const weights = normaliseWeights(b.symbols, b.weights);
       const id = randomUUID();
       for (let i = 0; i < b.symbols.length; i++)
@@ -395,20 +395,6 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     );
   };
 
-  /** A strategy of the user's that compiles (404 or a 400 naming the error otherwise). */
-  async function compiledStrategy(userId: string, id: string) {
-    const strategy = await strategies.get(userId, id);
-    if (!strategy) throw notFound('strategy');
-    const compiled = cache.compile(strategy.graph);
-    if (!compiled.plan)
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `the strategy does not compile: ${compiled.report.errors[0]?.message}`,
-        compiled.report.errors,
-      );
-    return strategy;
-  }
-
   /** A session of the strategy on a symbol with this money (and its paper portfolio, if any), started when asked. */
   async function createSession(
     userId: string,
@@ -462,7 +448,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   const startOf = (row: SessionRow) => (row.config as { startingBalance: number }).startingBalance;
   /** The caller's sessions of a paper portfolio, in the order they were created (404: none of theirs). */
   async function portfolioRows(userId: string, id: string): Promise<SessionRow[]> {
-    const rows = legsOf(await repo.list(userId, 10_000), id);
+    const rows = await repo.portfolio(userId, id);
     if (!rows.length) throw notFound('paper portfolio');
     return rows;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, notFound, TOPICS, type Subscription, type Tick } from '@algotrade/core';
+import { notFound, TOPICS, type Subscription, type Tick } from '@algotrade/core';
 import { isUuid, strategiesRepo } from '@algotrade/adapters';
 import { CompileCache, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
@@ -13,8 +13,8 @@ import { EvaluationBody, evaluationOf } from '../forward-test/evaluation.ts';
 import { sessionEvaluator, type SessionEvaluator, type SessionSettings } from '../forward-test/live-session.ts';
 import { otherWindows, OtherSymbolBars, warmedWithOthers } from '../forward-test/other-symbols.ts';
 import { SymbolInput } from '../http/symbol.ts';
+import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 
-const Symbol = SymbolInput;
 /**
  * Whether an alert fires once (the default) or again: a price alert each time the price crosses its
  * level anew (after going back over it), a strategy alert on each change of signal; never twice within
@@ -27,7 +27,7 @@ const Repeat = {
 const priceAlert = <K extends 'price_above' | 'price_below'>(kind: K) =>
   z.strictObject({
     kind: z.literal(kind),
-    symbol: Symbol,
+    symbol: SymbolInput,
     price: z.number().positive(),
     ...Repeat,
     note: z.string().max(200).optional(),
@@ -50,7 +50,7 @@ const CreateAlert = z
     z.strictObject({
       kind: z.literal('strategy_signal'),
       strategyId: z.string().uuid(),
-      symbol: Symbol,
+      symbol: SymbolInput,
       /** on every tick (default), or on each closed candle of an interval, as a paper session */
       evaluation: EvaluationBody,
       ...Repeat,
@@ -387,15 +387,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       const b = req.body;
       let strategy: Record<string, unknown> = {};
       if (b.kind === 'strategy_signal') {
-        const s = await strategiesRepo(db).get(user.id, b.strategyId);
-        if (!s) throw notFound('strategy');
-        const c = plans.compile(s.graph);
-        if (!c.plan)
-          throw new AppError(
-            'VALIDATION_FAILED',
-            `the strategy does not compile: ${c.report.errors[0]?.message}`,
-            c.report.errors,
-          );
+        const { strategy: s } = await compiledStrategy(strategiesRepo(db), plans, user.id, b.strategyId);
         const evaluation = evaluationOf(b.evaluation);
         strategy = { strategyId: s.id, name: s.name, version: s.version, graph: s.graph, evaluation };
       }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { graphOf } from '../../../../test/helpers/graphs.ts';
+import { aboveBelow, graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { MAX_CHANNELS_PER_CONNECTION, textFrame } from './notification.service.ts';
 
@@ -432,23 +432,14 @@ describe('notifications WebSocket', () => {
     ]);
 
     // a strategy alert with two actions: buy above 150, sell below; fires on each change of signal
-    const graph = graphOf(
+    const graph = aboveBelow(
       [
         ['close', 'price.close'],
         ['level', 'constant', { value: 150 }],
-        ['above', 'logic.greater'],
-        ['below', 'logic.less'],
-        ['buy', 'action.buy'],
-        ['sell', 'action.sell'],
       ],
-      [
-        ['close', 'value', 'above', 'a'],
-        ['level', 'value', 'above', 'b'],
-        ['close', 'value', 'below', 'a'],
-        ['level', 'value', 'below', 'b'],
-        ['above', 'value', 'buy', 'trigger'],
-        ['below', 'value', 'sell', 'trigger'],
-      ],
+      [],
+      ['close', 'value'],
+      ['level', 'value'],
     );
     const strat = (await call(a, 'POST', '/api/strategies', { name: 'Level 150', graph })).json();
     const sig = (

@@ -500,6 +500,16 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .execute();
       return rows.map((r) => toRow(r as Raw));
     },
+    /** The user's sessions of a paper portfolio (`config.portfolio.id`), in the order of its symbols. */
+    async portfolio(userId: string, portfolioId: string): Promise<SessionRow[]> {
+      await settled();
+      const rows = await sessions()
+        .where('f.user_id', '=', userId)
+        .where(sql<string>`f.config->'portfolio'->>'id'`, '=', portfolioId)
+        .orderBy(sql`(f.config->'portfolio'->>'leg')::int`)
+        .execute();
+      return rows.map((r) => toRow(r as Raw));
+    },
     /** every running session (resumed at start-up) */
     async running(): Promise<SessionRow[]> {
       await settled();
