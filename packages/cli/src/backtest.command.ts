@@ -17,7 +17,7 @@ import {
   viewBars,
   type BarColumns,
 } from '@algotrade/strategy';
-import { monteCarlo, SYMBOL_PATTERN } from '@algotrade/core';
+import { DEFAULT_MAINTENANCE_MARGIN_PCT, marginProblem, monteCarlo, SYMBOL_PATTERN } from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -34,6 +34,8 @@ export const RUN_FLAGS = {
   short: 'boolean',
   'on-close': 'boolean',
   asset: 'string',
+  leverage: 'string',
+  'maintenance-margin': 'string',
 } as const;
 const SPEC = {
   ...RUN_FLAGS,
@@ -70,7 +72,18 @@ export function engineOptions(flags: Record<string, string | boolean>) {
     slippageBps: num(flags.slippage, 'slippage', 0),
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
+    ...leverageOf(flags),
   };
+}
+
+/** `--leverage` (1-125) and `--maintenance-margin` (%, below the initial margin 100 / leverage). */
+function leverageOf(flags: Record<string, string | boolean>): { leverage?: number; maintenanceMarginPct?: number } {
+  const leverage = num(flags.leverage, 'leverage', 1);
+  const mm = num(flags['maintenance-margin'], 'maintenance-margin', DEFAULT_MAINTENANCE_MARGIN_PCT);
+  const problem = marginProblem(leverage, mm);
+  if (problem) throw new UsageError(`--leverage, --maintenance-margin: ${problem}`);
+  if (leverage === 1) return {};
+  return { leverage, maintenanceMarginPct: mm };
 }
 
 /**
@@ -162,6 +175,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
+        '         [--leverage 5] [--maintenance-margin 0.5]\n' +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,

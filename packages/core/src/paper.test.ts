@@ -153,6 +153,55 @@ describe('paper ledger', () => {
     expect(trips.filter((t) => t.pnl > 0).length).toBe(s.wins);
   });
 
+  it('with leverage: sizes are margins, the margin is what is checked, and a liquidation fills at its price', () => {
+    const c = cfg({ leverage: 5, allowShort: true, slippageBps: 0 });
+    const s = newLedger(c);
+    // all of the equity as margin, the fee on the whole value: worth five times it, less the fee's share
+    const all = planOrder(s, c, {}, { action: 'buy', sizing: 'all', amount: 0, price: 100, ts: 1 });
+    if (all.kind !== 'fill') throw new Error(all.kind);
+    expect(all.fill.quantity * 100).toBeCloseTo(100_000 / (1 / 5 + 0.001), -1);
+    expect((all.fill.quantity * 100) / 5 + all.fill.fee).toBeLessThanOrEqual(100_000);
+    // a fixed quantity whose margin is more than the equity is refused, naming what it needs
+    const big = planOrder(s, c, {}, { action: 'sell', sizing: 'fixed_qty', amount: 6000, price: 100, ts: 1 });
+    expect(big).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+    if (big.kind === 'refused') expect(big.reason).toMatch(/^needs 120600\.00 but 100000\.00 is available/);
+    // a position limit still counts the position's whole value
+    const capped = planOrder(
+      s,
+      c,
+      { maxPositionPct: 100 },
+      { action: 'buy', sizing: 'all', amount: 0, price: 100, ts: 1 },
+    );
+    if (capped.kind !== 'fill') throw new Error(capped.kind);
+    expect(capped.fill.quantity).toBeCloseTo(1000, 5);
+    applyFill(s, all.fill);
+    // the ledger identity holds with cash below zero (the position is mostly borrowed)
+    expect(s.cash).toBeLessThan(0);
+    expect(balanceOf(s)).toBeCloseTo(100_000 - all.fill.fee, 6);
+    // a liquidation fills at its price exactly: not at the bid, no slippage
+    const slippy = { ...c, slippageBps: 50 };
+    const liq = planOrder(
+      s,
+      slippy,
+      {},
+      {
+        action: 'close',
+        sizing: 'all',
+        amount: 0,
+        price: 80.5,
+        bid: 80,
+        ts: 2,
+        source: 'liquidation',
+        atPrice: true,
+      },
+    );
+    if (liq.kind !== 'fill') throw new Error(liq.kind);
+    expect(liq.fill).toMatchObject({ price: 80.5, slippage: 0 });
+    applyFill(s, liq.fill, liq.closedTrade);
+    expect(balanceOf(s)).toBeCloseTo(100_000 + liq.fill.realizedPnl - all.fill.fee - liq.fill.fee, 6);
+    expect(s.cash).toBeGreaterThan(0);
+  });
+
   it('flags drawdown and daily loss limits when marked', () => {
     const s = newLedger(cfg(), Date.UTC(2026, 0, 1));
     const out = planOrder(

@@ -23,6 +23,58 @@ export interface PaperConfig {
   allowShort: boolean;
   /** whole units (stocks) or fractional, to 1e-8 (crypto) */
   wholeUnits: boolean;
+  /**
+   * Margin trading (perpetual futures, isolated margin): positions are worth up to this many times the
+   * margin they lock, and are liquidated (see liquidationPrice). 1 or absent: no leverage, no liquidation.
+   */
+  leverage?: number;
+  /** maintenance margin, % of the position's value (default 0.5): below it the position is liquidated */
+  maintenanceMarginPct?: number;
+}
+
+/** An exit's reason (TradeRecord.exitReason, a fill's source) when a leveraged position is liquidated. */
+export const LIQUIDATION = 'liquidation';
+export const DEFAULT_MAINTENANCE_MARGIN_PCT = 0.5;
+
+/**
+ * The price at which an isolated-margin position is liquidated: where its margin (value at entry /
+ * leverage) plus its unrealised PnL falls to the maintenance margin (maintenanceMarginPct of its value
+ * at that price). `size` signed (long > 0). NaN when nothing can be liquidated (no leverage, or flat).
+ *
+ *   long:  entry × (1 - 1/leverage) / (1 - mm)        short: entry × (1 + 1/leverage) / (1 + mm)
+ *
+ * Fees are left out, as exchanges leave them out of the liquidation price.
+ */
+export function liquidationPrice(
+  size: number,
+  entryPrice: number,
+  leverage = 1,
+  maintenanceMarginPct = DEFAULT_MAINTENANCE_MARGIN_PCT,
+): number {
+  if (!(leverage > 1) || size === 0) return NaN;
+  const mm = maintenanceMarginPct / 100;
+  return size > 0 ? (entryPrice * (1 - 1 / leverage)) / (1 - mm) : (entryPrice * (1 + 1 / leverage)) / (1 + mm);
+}
+
+/**
+ * What is wrong with margin settings, or null: leverage from 1 to 125, and a maintenance margin below the
+ * initial margin (100 / leverage %), else every position would be liquidated as it opens.
+ */
+export function marginProblem(leverage: number, maintenanceMarginPct: number): string | null {
+  if (!(leverage >= 1 && leverage <= 125)) return `leverage must be from 1 to 125 (got ${leverage})`;
+  if (!(maintenanceMarginPct >= 0)) return `the maintenance margin must be a percentage (got ${maintenanceMarginPct})`;
+  if (leverage > 1 && maintenanceMarginPct >= 100 / leverage)
+    return `a maintenance margin of ${maintenanceMarginPct} % is not below the initial margin of ${+(100 / leverage).toFixed(4)} % at ${leverage}x leverage: every position would be liquidated as it opens`;
+  return null;
+}
+
+/**
+ * The price at which an isolated-margin position has lost all its margin: a liquidation that the market
+ * gapped through fills no worse than this (the exchange's insurance fund takes the rest).
+ */
+export function bankruptcyPrice(size: number, entryPrice: number, leverage = 1): number {
+  if (!(leverage > 1) || size === 0) return NaN;
+  return size > 0 ? entryPrice * (1 - 1 / leverage) : entryPrice * (1 + 1 / leverage);
 }
 
 export interface RiskLimits {
@@ -100,6 +152,8 @@ export interface OrderRequest {
   ts: number;
   /** what the order came from (an action node or a rule): whether its exit starts a cooldown */
   source?: string;
+  /** fill at `price` exactly: no slippage, not at the bid or ask (a liquidation, at its price) */
+  atPrice?: boolean;
 }
 
 export interface Fill {
@@ -337,9 +391,9 @@ export function planOrder(
   /** the strategy's Cooldown node: no new position before the ledger's cooldownUntil, nor in a flip whose close starts one */
   cooldown?: Cooldown,
 ): OrderOutcome {
-  const slip = cfg.slippageBps / 10_000;
+  const slip = o.atPrice ? 0 : cfg.slippageBps / 10_000;
   const sideOf = o.action === 'buy' ? 1 : o.action === 'sell' ? -1 : s.qty > 0 ? -1 : 1;
-  const raw = sideOf > 0 ? (o.ask ?? o.price) : (o.bid ?? o.price);
+  const raw = o.atPrice ? o.price : sideOf > 0 ? (o.ask ?? o.price) : (o.bid ?? o.price);
   if (!(raw > 0)) return { kind: 'refused', code: 'NO_PRICE', reason: 'no market price for the symbol yet' };
   const price = raw * (1 + sideOf * slip);
 
@@ -376,7 +430,9 @@ export function planOrder(
       // equity left once any open position is closed at this price
       const closeFee = closing ? feeOf(cfg, closing * price) : 0;
       const free = s.cash + s.qty * price - closeFee;
-      const perUnit = price * (1 + cfg.feeRate);
+      // with leverage a unit locks price / leverage of margin (and pays its fee on its whole value)
+      const lev = cfg.leverage && cfg.leverage > 1 ? cfg.leverage : 1;
+      const perUnit = price * (1 / lev + cfg.feeRate);
       const fixed = o.sizing === 'fixed_qty';
       let units: number;
       switch (o.sizing) {
@@ -424,7 +480,7 @@ export function planOrder(
           code: 'MAX_ORDER_QTY',
           reason: `${units} units is beyond what a ledger holds (${MAX_UNITS}): the price is implausibly low`,
         };
-      const need = units * price + feeOf(cfg, (closing + units) * price) - closeFee;
+      const need = (units * price) / lev + feeOf(cfg, (closing + units) * price) - closeFee;
       // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
       // rate is NaN) is never filled
       if (!(need <= free + 1e-9))

@@ -1,8 +1,9 @@
-import { riskReport } from '@algotrade/core';
+import { bankruptcyPrice, liquidationPrice, riskReport, type TradeRecord } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
+import { xrpFutureHours } from '../../../test/helpers/freqtrade.ts';
 import { graphOf } from '../../../test/helpers/graphs.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
@@ -165,12 +166,15 @@ describe('engine rules', () => {
       equity += t.pnl;
     }
     expect(checked).toBeGreaterThan(0);
-    // 5 % at risk over a 0.5 % stop would be 1000 % of equity: capped at all of it
+    // 5 % at risk over a 0.5 % stop would be 1000 % of equity: capped at all of it (without leverage)
     g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'risk_pct', amount: 5 };
-    expect(compileGraph(g).plan!.actions.find((a) => a.nodeId === 'buy')).toMatchObject({
-      sizing: 'pct_equity',
-      amount: 100,
-    });
+    const big = runBacktest(compileGraph(g).plan!, bars, { cash: 10_000 });
+    expect(big.trades.length).toBeGreaterThan(0);
+    let eq = 10_000;
+    for (const t of big.trades) {
+      expect((t.size * t.entryPrice) / eq).toBeCloseTo(1, 6);
+      eq += t.pnl;
+    }
   });
 
   it('reports progress and can be cancelled', () => {
@@ -547,5 +551,165 @@ describe('limit and stop entry orders', () => {
       expect(l.filter((x) => x.before.pnl >= 0 && x.gap === 0).length).toBeGreaterThan(5);
       reconciles(losses);
     });
+  });
+});
+
+describe('leverage and liquidation (isolated margin)', () => {
+  const bars = toColumns(generateCandles(30_000, 13));
+  /** the SMA crossover, long and short, with risk nodes and entries of `margin` cash each (default: all of it) */
+  const crossover = (risk: [type: string, data: Record<string, number>][] = [], margin?: number) => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    if (margin)
+      for (const n of g.nodes)
+        if (n.type === 'action.buy' || n.type === 'action.sell') n.data = { sizing: 'fixed_cash', amount: margin };
+    risk.forEach(([type, data], k) => g.nodes.push({ id: `r${k}`, type, data, position: { x: 0, y: 0 } }));
+    return compileGraph(g).plan!;
+  };
+  const opts = { cash: 10_000, allowShort: true, feeRate: 0.0005, slippageBps: 1 };
+  /** the equity before each trade, from the trades' PnL */
+  const before = (trades: { pnl: number }[]) =>
+    trades.map((_, k) => 10_000 + trades.slice(0, k).reduce((s, t) => s + t.pnl, 0));
+  /** no bar the position was held through (from its entry bar to the bar before its exit) reached `level` */
+  const untouched = (t: TradeRecord, level: number) => {
+    for (let i = t.entryBar + 1; i < t.exitBar; i++)
+      if (t.size > 0 ? bars.low[i]! <= level : bars.high[i]! >= level) return false;
+    return true;
+  };
+
+  it('the liquidation price is where margin plus unrealised PnL falls to the maintenance margin', () => {
+    expect(liquidationPrice(1, 100, 10, 0.5)).toBeCloseTo(90 / 0.995, 12);
+    expect(liquidationPrice(-1, 100, 10, 0.5)).toBeCloseTo(110 / 1.005, 12);
+    expect(bankruptcyPrice(2, 100, 4)).toBe(75);
+    expect(bankruptcyPrice(-2, 100, 4)).toBe(125);
+    for (const [size, entry, lev, mm] of [
+      [3, 250, 5, 0.5],
+      [-0.7, 42_000, 20, 0.4],
+      [12, 1.08, 50, 1],
+    ] as const) {
+      const p = liquidationPrice(size, entry, lev, mm);
+      const margin = (Math.abs(size) * entry) / lev;
+      expect(margin + size * (p - entry)).toBeCloseTo((mm / 100) * Math.abs(size) * p, 9);
+    }
+    // no leverage, or flat: nothing to liquidate
+    expect(liquidationPrice(1, 100, 1)).toBeNaN();
+    expect(liquidationPrice(0, 100, 10)).toBeNaN();
+  });
+
+  it('at 1x nothing changes: the same trades and equity as without the option, bit for bit', () => {
+    const plan = crossover();
+    const a = runBacktest(plan, bars, opts);
+    const b = runBacktest(plan, bars, { ...opts, leverage: 1 });
+    expect(b.trades).toEqual(a.trades);
+    expect(Array.from(b.equity)).toEqual(Array.from(a.equity));
+  });
+
+  it('sizes are margins: all of the equity locked buys a position worth leverage times it', () => {
+    const plan = crossover();
+    const r = runBacktest(plan, bars, { ...opts, leverage: 3 });
+    expect(r.trades.length).toBeGreaterThan(100);
+    const eq = before(r.trades);
+    r.trades.forEach((t, k) => {
+      const value = Math.abs(t.size) * t.entryPrice;
+      // margin (value / 3) and the entry fee on the whole value use all the equity, to the unit's rounding
+      expect(value / 3 + value * 0.0005).toBeLessThanOrEqual(eq[k]! + 1e-6);
+      expect(value / 3 + value * 0.0005).toBeGreaterThan(eq[k]! - t.entryPrice);
+    });
+    // money reconciles: starting balance + realised PnL (net of fees) = the cash at the end
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+    // three times the position, about three times each trade's PnL before fees
+    const spot = runBacktest(plan, bars, opts);
+    expect(spot.trades[0]!.entryBar).toBe(r.trades[0]!.entryBar);
+    expect(r.trades[0]!.size / spot.trades[0]!.size).toBeCloseTo((3 * (1 + 0.0005)) / (1 + 3 * 0.0005), 6);
+  });
+
+  it('liquidates a position at its liquidation price in the bar that reaches it, and only then', () => {
+    // at 100x the liquidation price is 0.5 % from the entry; 200 of margin a trade
+    const lev = 100;
+    const plan = crossover([], 200);
+    const r = runBacktest(plan, bars, { ...opts, leverage: lev });
+    const liquidated = r.trades.filter((t) => t.exitReason === 'liquidation');
+    expect(liquidated.length).toBeGreaterThan(5);
+    expect(liquidated.some((t) => t.size < 0) && liquidated.some((t) => t.size > 0)).toBe(true);
+    for (const t of r.trades) {
+      const level = liquidationPrice(t.size, t.entryPrice, lev, 0.5);
+      // the bars it was held through never reached its liquidation price
+      expect(untouched(t, level), `trade at bar ${t.entryBar}`).toBe(true);
+      if (t.exitReason !== 'liquidation') continue;
+      const i = t.exitBar;
+      const long = t.size > 0;
+      expect(long ? bars.low[i]! <= level : bars.high[i]! >= level).toBe(true);
+      // at the level, or at the open when the bar opened through it, never worse than bankruptcy
+      const gap = long ? bars.open[i]! < level : bars.open[i]! > level;
+      const bust = bankruptcyPrice(t.size, t.entryPrice, lev);
+      const expected = gap ? (long ? Math.max(bars.open[i]!, bust) : Math.min(bars.open[i]!, bust)) : level;
+      expect(t.exitPrice).toBeCloseTo(expected, 9);
+      // the trade loses its margin less the maintenance margin left (plus fees)
+      const margin = (Math.abs(t.size) * t.entryPrice) / lev;
+      if (!gap) expect(-(t.pnl + t.fees)).toBeCloseTo(margin - 0.005 * Math.abs(t.size) * level, 6);
+    }
+    // the equity is never below zero, and the money reconciles
+    expect(Math.min(...r.equity)).toBeGreaterThanOrEqual(0);
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+    // without leverage the same strategy is never liquidated
+    expect(runBacktest(plan, bars, opts).trades.some((t) => t.exitReason === 'liquidation')).toBe(false);
+  });
+
+  it('a stop loss nearer than the liquidation price fires first; one beyond it never does', () => {
+    const lev = 100; // liquidation 0.5 % from the entry
+    const near = runBacktest(crossover([['risk.stop_loss', { percent: 0.3 }]], 200), bars, { ...opts, leverage: lev });
+    const stops = near.trades.filter((t) => t.exitReason === 'stop_loss');
+    expect(stops.length).toBeGreaterThan(5);
+    // only a bar that opens through both liquidates
+    for (const t of near.trades.filter((x) => x.exitReason === 'liquidation')) {
+      const level = liquidationPrice(t.size, t.entryPrice, lev, 0.5);
+      expect(t.size > 0 ? bars.open[t.exitBar]! <= level : bars.open[t.exitBar]! >= level).toBe(true);
+    }
+    const far = runBacktest(crossover([['risk.stop_loss', { percent: 1 }]], 200), bars, { ...opts, leverage: lev });
+    expect(far.trades.filter((t) => t.exitReason === 'liquidation').length).toBeGreaterThan(5);
+    expect(far.trades.some((t) => t.exitReason === 'stop_loss')).toBe(false);
+  });
+
+  it('sizing by risk at leverage: the stop loses the share asked of a position worth more than the equity', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'risk_pct', amount: 5 };
+    g.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 0.5 }, position: { x: 0, y: 0 } });
+    const plan = compileGraph(g).plan!;
+    // 5 % at risk over a 0.5 % stop: a position worth 1000 % of the equity
+    expect(plan.actions.find((a) => a.nodeId === 'buy')).toMatchObject({ amount: 1000, perLeverage: true });
+    const o = { cash: 10_000 };
+    const spot = runBacktest(plan, bars, o);
+    const eqSpot = before(spot.trades);
+    // without leverage the margin is capped at all of the equity: a position worth it
+    spot.trades.forEach((t, k) => expect((t.size * t.entryPrice) / eqSpot[k]!).toBeCloseTo(1, 6));
+    const lev = runBacktest(plan, bars, { ...o, leverage: 20 });
+    const eq = before(lev.trades);
+    let stopped = 0;
+    lev.trades.forEach((t, k) => {
+      expect((t.size * t.entryPrice) / eq[k]!).toBeCloseTo(10, 6);
+      if (t.exitReason === 'stop_loss' && Math.abs(t.exitPrice - t.entryPrice * 0.995) < 1e-9) {
+        expect(t.pnl / eq[k]!).toBeCloseTo(-0.05, 9);
+        stopped++;
+      }
+    });
+    expect(stopped).toBeGreaterThan(0);
+  });
+
+  it("on real futures candles (XRP's USDT perpetual, 1 h): liquidations where the bars reach the price", () => {
+    const xrp = toColumns(xrpFutureHours());
+    const plan = crossover();
+    const lev = 50;
+    const r = runBacktest(plan, xrp, { cash: 1_000, allowShort: true, leverage: lev });
+    expect(r.trades.length).toBeGreaterThan(0);
+    for (const t of r.trades) {
+      const level = liquidationPrice(t.size, t.entryPrice, lev, 0.5);
+      let reached = -1;
+      for (let i = t.entryBar; i <= t.exitBar && reached < 0; i++)
+        if (t.size > 0 ? xrp.low[i]! <= level : xrp.high[i]! >= level) reached = i;
+      // liquidated exactly when, and where, the bars first reach its price
+      expect(t.exitReason === 'liquidation').toBe(reached >= 0);
+      if (reached >= 0) expect(t.exitBar).toBe(reached);
+    }
+    expect(r.trades.some((t) => t.exitReason === 'liquidation')).toBe(true);
+    expect(1_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 8);
   });
 });

@@ -1,5 +1,15 @@
-import { computeStats, excursion, startsCooldown, type Stats, type TradeRecord } from '@algotrade/core';
-import { barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
+import {
+  bankruptcyPrice,
+  computeStats,
+  DEFAULT_MAINTENANCE_MARGIN_PCT,
+  excursion,
+  LIQUIDATION,
+  liquidationPrice,
+  startsCooldown,
+  type Stats,
+  type TradeRecord,
+} from '@algotrade/core';
+import { amountAt, barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
 
 export interface BacktestOptions {
   cash: number;
@@ -12,6 +22,13 @@ export interface BacktestOptions {
   /** 'next_open' (default): a signal on a bar's close fills at the next bar's open; 'close': on that close */
   fillOn?: 'next_open' | 'close';
   allowShort?: boolean;
+  /**
+   * Margin trading (isolated margin, as perpetual futures): sizes are margins, positions worth up to this
+   * many times their margin, liquidated at core's liquidationPrice. 1 (default): no leverage.
+   */
+  leverage?: number;
+  /** maintenance margin, % of a position's value (default 0.5), for the liquidation price */
+  maintenanceMarginPct?: number;
   /** whole units (stocks) or fractional (crypto) */
   wholeUnits?: boolean;
   /** close an open position at the last close so it counts as a trade (default true) */
@@ -73,6 +90,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
   const actions = plan.actions;
+  const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
+  const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
+  let liq = NaN; // the open position's liquidation price (NaN: none, without leverage)
 
   let cash = o.cash;
   let qty = 0;
@@ -96,7 +116,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
   const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string) => {
     const price = withSlip ? rawPrice * (qty > 0 ? 1 - slip : 1 + slip) : rawPrice;
-    const f = fee(qty * price);
+    // a liquidation's fee takes at most what the position left (the exchange does not bill beyond the margin)
+    const f = reason === LIQUIDATION ? Math.min(fee(qty * price), Math.max(0, cash + qty * price)) : fee(qty * price);
     cash += qty * price - f;
     totalFees += f;
     const pnl = qty * (price - entryPrice) - entryFees - f;
@@ -117,6 +138,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     });
     heldToClose.push(atClose);
     qty = 0;
+    liq = NaN;
     if (cooldown && startsCooldown(cooldown.after, pnl, reason)) coolUntil = ts[i]! + cooldown.ms;
   };
   const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
@@ -124,27 +146,31 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (ts[i]! < coolUntil) return;
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
     const eq = cash; // flat when entering
+    // what a unit costs: its margin (its price without leverage) and its fee on its whole value
+    const perUnit = price * (1 / lev + feeRate);
     let units: number;
     switch (a.sizing) {
       case 'fixed_qty':
         units = a.amount;
         break;
       case 'fixed_cash':
-        units = Math.min(a.amount, eq) / (price * (1 + feeRate));
+        units = Math.min(a.amount, eq) / perUnit;
         break;
       case 'pct_equity':
-        units = (eq * Math.min(a.amount, 100)) / 100 / (price * (1 + feeRate));
+        units = (eq * Math.min(amountAt(a, lev), 100)) / 100 / perUnit;
         break;
       default:
-        units = (eq - feeFixed) / (price * (1 + feeRate));
+        units = (eq - feeFixed) / perUnit;
     }
     // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
     units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
     if (units <= 0) return;
     const f = fee(units * price);
-    if (side === 1 && units * price + f > cash + 1e-9) return; // never spend cash that is not there
+    // never spend cash that is not there (with leverage: never lock more margin than there is, either side)
+    if ((side === 1 || lev > 1) && (units * price) / lev + f > cash + 1e-9) return;
     qty = side * units;
+    liq = liquidationPrice(qty, price, lev, mm);
     cash -= qty * price + f;
     totalFees += f;
     entryPrice = price;
@@ -185,13 +211,21 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
     const target = takeProfitPct ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
     const o0 = open[i]!;
-    if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
+    // liquidation: when its price comes before any stop's, at it; the bar opening through it (the stop's
+    // too, if any), at the open, no worse than the bankruptcy price; without slippage
+    if (
+      liq === liq &&
+      (long ? low[i]! <= liq && (!(stop >= liq) || o0 <= liq) : high[i]! >= liq && (!(stop <= liq) || o0 >= liq))
+    ) {
+      const bust = bankruptcyPrice(qty, entryPrice, lev);
+      exit(i, long ? Math.max(Math.min(o0, liq), bust) : Math.min(Math.max(o0, liq), bust), false, LIQUIDATION);
+    } else if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
     else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
     else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false, 'take_profit');
     else if (!long && low[i]! <= target) exit(i, Math.min(o0, target), false, 'take_profit');
     else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
-  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct);
+  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);

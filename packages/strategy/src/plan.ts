@@ -76,6 +76,11 @@ export interface ActionSpec {
   /** as the engines take it: `risk_pct` is resolved into the `pct_equity` it amounts to (sizingOf) */
   sizing: Exclude<Sizing, 'risk_pct'>;
   amount: number;
+  /**
+   * set for sizing by risk: `amount` is the position's value as % of equity (it may be above 100), so its
+   * margin is amount / leverage % (amountAt); other sizes are margins
+   */
+  perLeverage?: boolean;
   /** market fills at the next open; limit/stop orders are placed offsetPct from the signal close and live one bar */
   orderType: 'market' | 'limit' | 'stop';
   offsetPct: number;
@@ -101,16 +106,27 @@ export const BLOCK = 256;
 /**
  * An action node's sizing as the engines take it. Sizing by risk (`risk_pct`: the share of equity lost
  * if the stop loss is hit) is fixed-fractional sizing: a position worth amount / stop distance of the
- * equity loses amount % of it at the stop (before fees and slippage), so it becomes that `pct_equity`,
- * at most all of it (no leverage).
+ * equity loses amount % of it at the stop (before fees and slippage), so it becomes that `pct_equity`
+ * of position value: with leverage its margin is that over the leverage (`perLeverage`, amountAt), and
+ * the engines cap the margin at all of the equity.
  */
-export function sizingOf(params: Params, risk: RiskSpec): { sizing: Exclude<Sizing, 'risk_pct'>; amount: number } {
+export function sizingOf(
+  params: Params,
+  risk: RiskSpec,
+): { sizing: Exclude<Sizing, 'risk_pct'>; amount: number; perLeverage?: boolean } {
   const sizing = (params.sizing as Sizing | undefined) ?? 'all';
   const amount = (params.amount as number | undefined) ?? 100;
   if (sizing !== 'risk_pct') return { sizing, amount };
   const stop = risk.stopLossPct;
-  return { sizing: 'pct_equity', amount: stop ? Math.min(100, (100 * amount) / stop) : 0 };
+  return { sizing: 'pct_equity', amount: stop ? (100 * amount) / stop : 0, perLeverage: true };
 }
+
+/**
+ * An action's `pct_equity` amount at a leverage: sizing by risk (ActionSpec.perLeverage) wants a position
+ * worth amount % of equity, so its margin is that over the leverage; other sizes are margins already.
+ */
+export const amountAt = (a: { amount: number; perLeverage?: boolean }, leverage: number): number =>
+  a.perLeverage ? a.amount / leverage : a.amount;
 
 /**
  * A compiled strategy: immutable, cacheable by graph hash, shared by backtesting and forward testing.

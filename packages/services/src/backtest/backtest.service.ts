@@ -26,6 +26,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
+import { MarginInput, marginOf } from '../http/margin.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
 
@@ -48,6 +49,7 @@ const Base = {
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
+  ...MarginInput,
 };
 const CreateBody = z.strictObject(Base);
 const Finite = z.number().finite();
@@ -180,6 +182,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     return { graph: normaliseGraph(GraphSchema.parse(body.graph)), strategyId: null };
   }
   const paramsOf = (b: Omit<z.infer<typeof CreateBody>, 'symbol'>) => ({
+    ...marginOf(b),
     from: b.from,
     to: b.to,
     startingBalance: b.startingBalance,

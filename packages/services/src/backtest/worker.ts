@@ -42,6 +42,9 @@ export interface BacktestParams {
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
+  /** margin trading: absent without leverage (see http/margin.ts) */
+  leverage?: number;
+  maintenanceMarginPct?: number;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
   /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
@@ -111,6 +114,7 @@ export async function processBacktest(
       allowShort: p.allowShort,
       fillOn: p.fillOn,
       wholeUnits: legs[0]!.wholeUnits,
+      ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
     };
     const onProgress = (x: number) => {
       const now = Date.now();

@@ -9,6 +9,7 @@ import {
   equityOf,
   noteRefusal,
   planOrder,
+  LIQUIDATION,
   TOPICS,
   type Envelope,
   type LedgerState,
@@ -771,14 +772,17 @@ export class ForwardTestEngine {
         const bid = q ? q.bid : sig.bid;
         const ask = q ? q.ask : sig.ask;
         const ts = Math.max(sig.tickTs, q?.ts ?? 0);
+        // a liquidation fills at its own price (the session worked it out from the tick), not the quote's
+        const liquidation = sig.source === LIQUIDATION;
         const req: OrderRequest = {
           action: sig.action,
           sizing: sig.sizing,
           amount: sig.amount,
-          price: q?.price ?? sig.price,
+          price: liquidation ? sig.price : (q?.price ?? sig.price),
           ts,
           source: sig.source,
         };
+        if (liquidation) req.atPrice = true;
         if (bid !== undefined) req.bid = bid;
         if (ask !== undefined) req.ask = ask;
         const out = planOrder(l, s.settings, s.settings.risk, req, s.plan.risk.cooldown);

@@ -461,6 +461,70 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report.exits[0]).toMatchObject({ reason: 'time_exit' });
   });
 
+  it('trades with leverage: positions worth 10x their margin, liquidated at the first tick past the price', async () => {
+    // always long: buys whenever flat (close above 0), never sells, so only a liquidation closes it
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['zero', 'constant', { value: 0 }],
+        ['up', 'logic.greater'],
+        ['buy', 'action.buy'],
+      ],
+      [
+        ['close', 'value', 'up', 'a'],
+        ['zero', 'value', 'up', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
+      ],
+    );
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'LEVUSD', startingBalance: 10_000, feeRate: 0.001, leverage: 10 };
+    const id = (await call(a, 'POST', '/api/forward-tests', body)).json().id;
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    await until(async () => {
+      await publishWave('LEVUSD', 2, () => 100);
+      return (await view()).position !== null;
+    });
+    const open = await view();
+    expect(open.config).toMatchObject({ leverage: 10, maintenanceMarginPct: 0.5 });
+    const { quantity, avgPrice } = open.position;
+    // all of the equity locked as margin (and the fee paid on the whole value): worth ten times it
+    const value = quantity * avgPrice;
+    expect(value / 10 + value * 0.001).toBeLessThanOrEqual(10_000);
+    expect(value / 10 + value * 0.001).toBeGreaterThan(9_999.99);
+    // liquidation at avg × 0.9 / 0.995: a fall to 92 % of the entry does not reach it, 90.3 % does
+    const liq = (avgPrice * 0.9) / 0.995;
+    await publishWave('LEVUSD', 3, () => avgPrice * 0.92);
+    expect((await view()).position).not.toBeNull();
+    const at = avgPrice * 0.903;
+    expect(at).toBeLessThan(liq);
+    await publishWave('LEVUSD', 1, () => at);
+    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    await until(async () => (await trades()).some((x: { source: string }) => x.source === 'liquidation'));
+    const fill = (await trades()).find((x: { source: string }) => x.source === 'liquidation');
+    // at that tick's price exactly: no slippage, not at the bid
+    expect(fill).toMatchObject({ side: 'sell', quantity });
+    expect(fill.price).toBeCloseTo(at, 8);
+    expect(fill.realizedPnl).toBeCloseTo(-quantity * (avgPrice - at), 6);
+    // it lost most of its margin: less than all of it, more than all but the maintenance margin
+    const loss = quantity * (avgPrice - at);
+    expect(loss).toBeLessThan(value / 10);
+    expect(value / 10 - loss).toBeLessThan(0.005 * quantity * at);
+    await reconcile(id);
+    const report = async () => (await call(a, 'GET', `/api/analytics/sessions/${id}`)).json().report;
+    await until(async () => {
+      await publishWave('LEVUSD', 1, () => at);
+      return (await report()) !== null;
+    });
+    expect((await report()).exits).toContainEqual(expect.objectContaining({ reason: 'liquidation' }));
+
+    // settings that would liquidate every position as it opens are refused, by name
+    const bad = await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 50, maintenanceMarginPct: 2 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/maintenance margin of 2 % is not below the initial margin of 2 %/);
+    expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
+    expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
+  });
+
   it('runs a paper portfolio: one strategy on several symbols, each with its share, summed and driven together', async () => {
     const r = await call(a, 'POST', '/api/forward-tests/portfolio', {
       strategyId: smaId,

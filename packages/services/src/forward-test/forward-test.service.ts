@@ -24,6 +24,7 @@ import type { SessionSettings } from './live-session.ts';
 import { mergeEquity } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
+import { MarginInput, marginOf } from '../http/margin.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const Pct = z.number().positive().max(100);
@@ -45,6 +46,7 @@ const SessionBody = {
   allowShort: z.boolean().default(false),
   /** whole units; default: fractional for crypto pairs, whole for everything else */
   wholeUnits: z.boolean().optional(),
+  ...MarginInput,
   evaluation: EvaluationBody,
   risk: Risk.default({}),
   /** start at once (default) or stay `created` until POST .../start */
@@ -416,6 +418,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       slippageBps: b.slippageBps,
       allowShort: b.allowShort,
       wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',
+      ...marginOf(b),
       evaluation: evaluationOf(b.evaluation),
       risk: b.risk,
       ...(portfolio ? { portfolio } : {}),

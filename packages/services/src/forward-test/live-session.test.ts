@@ -9,6 +9,9 @@ const settings: SessionSettings = tickSettings(10_000);
 
 /** A running session of the SMA crossover with risk nodes added, long 10 units from 100 at T0 (no evaluator: the risk rules alone). */
 function longSession(...risk: [type: string, data: Record<string, number | string>][]) {
+  return sessionWith(settings, ...risk);
+}
+function sessionWith(settings: SessionSettings, ...risk: [type: string, data: Record<string, number | string>][]) {
   const g = structuredClone(templateById('sma-crossover')!.graph);
   risk.forEach(([type, data], k) => g.nodes.push({ id: `r${k}`, type, data, position: { x: 0, y: 0 } }));
   const plan = compileGraph(g).plan!;
@@ -54,5 +57,27 @@ describe('a live session’s risk rules on ticks', () => {
     }
     s.settled();
     expect(marks(s, [98, 97.8], 5)).toEqual([null, 'stop_loss']);
+  });
+
+  it('liquidates a leveraged position on the first tick past its price, at that tick, no worse than bankruptcy', () => {
+    // 20x: liquidation at 100 × 0.95 / 0.995 = 95.48, bankruptcy at 95
+    const lev = { ...settings, leverage: 20 };
+    const s = sessionWith(lev);
+    const sig = (price: number, from: number) => s.mark({ symbol: 'EQUSD', ts: T0 + from * 1000, price, size: 1 }, 0);
+    expect(sig(96, 1)).toBeNull();
+    expect(sig(95.6, 2)).toBeNull();
+    expect(sig(95.4, 3)).toMatchObject({ action: 'close', source: 'liquidation', price: 95.4 });
+    // a tick that gapped past bankruptcy fills at the bankruptcy price: the margin, no more, is lost
+    expect(sessionWith(lev).mark({ symbol: 'EQUSD', ts: T0 + 1000, price: 90, size: 1 }, 0)).toMatchObject({
+      source: 'liquidation',
+      price: 95,
+    });
+    // a stop nearer than the liquidation price fires first; a tick past both is a liquidation
+    const stopped = sessionWith(lev, ['risk.stop_loss', { percent: 2 }]);
+    expect(stopped.mark({ symbol: 'EQUSD', ts: T0 + 1000, price: 97.9, size: 1 }, 0)?.source).toBe('stop_loss');
+    const gapped = sessionWith(lev, ['risk.stop_loss', { percent: 2 }]);
+    expect(gapped.mark({ symbol: 'EQUSD', ts: T0 + 1000, price: 95.2, size: 1 }, 0)?.source).toBe('liquidation');
+    // without leverage nothing is liquidated
+    expect(marks(longSession(), [90, 50, 10])).toEqual([null, null, null]);
   });
 });

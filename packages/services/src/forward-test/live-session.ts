@@ -1,6 +1,13 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
-import { markLedgerWithin, SYMBOL_PATTERN } from '@algotrade/core';
-import type { CompiledPlan, StrategyInstance } from '@algotrade/strategy';
+import {
+  bankruptcyPrice,
+  DEFAULT_MAINTENANCE_MARGIN_PCT,
+  LIQUIDATION,
+  liquidationPrice,
+  markLedgerWithin,
+  SYMBOL_PATTERN,
+} from '@algotrade/core';
+import { amountAt, type CompiledPlan, type StrategyInstance } from '@algotrade/strategy';
 import { z } from 'zod';
 import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
@@ -109,6 +116,9 @@ export class LiveSession {
   private readonly trailingStopPct: number;
   private readonly trailingActivate: number;
   private readonly timeExitMs: number;
+  /** margin trading: 1 (none, nothing liquidated) or the leverage, and the maintenance margin % */
+  private readonly leverage: number;
+  private readonly maintenanceMarginPct: number;
 
   constructor(
     readonly id: string,
@@ -134,6 +144,8 @@ export class LiveSession {
     this.trailingStopPct = plan.risk.trailingStopPct ?? 0;
     this.trailingActivate = (plan.risk.trailingActivatePct ?? 0) / 100;
     this.timeExitMs = plan.risk.timeExitMs ?? 0;
+    this.leverage = settings.leverage && settings.leverage > 1 ? settings.leverage : 1;
+    this.maintenanceMarginPct = settings.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -164,6 +176,17 @@ export class LiveSession {
     }
     // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
     if (l.qty !== 0 && this.intent === Math.sign(l.qty) && l.fills !== this.exitFills) {
+      if (this.leverage > 1) {
+        // a leveraged position is liquidated on the first tick at or past its liquidation price, at that
+        // tick's price, no worse than the bankruptcy price (before any stop: a tick past both is a gap)
+        const liq = liquidationPrice(l.qty, l.avgPrice, this.leverage, this.maintenanceMarginPct);
+        if (l.qty > 0 ? t.price <= liq : t.price >= liq) {
+          this.riskTick = t;
+          const bust = bankruptcyPrice(l.qty, l.avgPrice, this.leverage);
+          const at = l.qty > 0 ? Math.max(t.price, bust) : Math.min(t.price, bust);
+          return this.signal(t, receivedAt, 'close', LIQUIDATION, undefined, 'all', 0, at);
+        }
+      }
       const exit = this.riskExit(t.price, t.ts);
       if (exit) {
         this.riskTick = t;
@@ -192,7 +215,7 @@ export class LiveSession {
       if (this.cooldownLogged === until) return null;
       this.cooldownLogged = until;
     }
-    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, spec.amount);
+    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, amountAt(spec, this.leverage));
   }
 
   private riskExit(price: number, ts: number): string | null {
@@ -228,6 +251,8 @@ export class LiveSession {
     then?: 'paused' | 'stopped',
     sizing: OrderSizing = 'all',
     amount = 0,
+    /** the price to fill at when it is not the tick's (a liquidation's) */
+    price = t.price,
   ): SignalMessage {
     const intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
     if (this.ledger.qty !== 0 && intent !== Math.sign(this.ledger.qty)) this.exitFills = this.ledger.fills;
@@ -242,7 +267,7 @@ export class LiveSession {
       amount,
       source,
       tickTs: t.ts,
-      price: t.price,
+      price,
       // one shape for every signal (absent fields undefined, which JSON leaves out): conditional
       // spreads built two throwaway objects per signal and left each signal a shape of its own
       bid: t.bid,

@@ -1,0 +1,27 @@
+import { AppError, DEFAULT_MAINTENANCE_MARGIN_PCT, marginProblem } from '@algotrade/core';
+import { z } from 'zod';
+
+/**
+ * Margin trading settings, as backtests and paper sessions take them: isolated margin, as perpetual
+ * futures. Positions are worth up to `leverage` times the margin they lock and are liquidated when the
+ * margin left falls to `maintenanceMarginPct` of their value (core's liquidationPrice).
+ */
+export const MarginInput = {
+  leverage: z.number().min(1).max(125).default(1),
+  maintenanceMarginPct: z.number().min(0).max(50).default(DEFAULT_MAINTENANCE_MARGIN_PCT),
+};
+
+/**
+ * The settings to keep: none without leverage (a spot account, as before leverage existed). A
+ * maintenance margin at or above the initial margin (100 / leverage %) would liquidate every position
+ * as it opens: a 400 naming both.
+ */
+export function marginOf(b: { leverage: number; maintenanceMarginPct: number }): {
+  leverage?: number;
+  maintenanceMarginPct?: number;
+} {
+  const problem = marginProblem(b.leverage, b.maintenanceMarginPct);
+  if (problem) throw new AppError('VALIDATION_FAILED', `maintenanceMarginPct: ${problem}`);
+  if (b.leverage === 1) return {};
+  return { leverage: b.leverage, maintenanceMarginPct: b.maintenanceMarginPct };
+}
