@@ -646,6 +646,18 @@ export async function editorView(c, id) {
         h('input', { name: 'slippageBps', type: 'number', min: 0, max: 1000, step: 'any' }),
       ),
       h('label', null, h('input', { name: 'allowShort', type: 'checkbox' }), ' allow short'),
+      h(
+        'label',
+        { title: 'isolated margin, as perpetual futures: a position is worth up to this many times its margin' },
+        'leverage ',
+        h('input', { name: 'leverage', type: 'number', min: 1, max: 125, step: 'any', placeholder: '1' }),
+      ),
+      h(
+        'label',
+        { title: 'below this share of its value left as margin, a leveraged position is liquidated' },
+        'maintenance margin (%) ',
+        h('input', { name: 'maintenanceMarginPct', type: 'number', min: 0, max: 50, step: 'any', placeholder: '0.5' }),
+      ),
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),
@@ -670,7 +682,7 @@ export async function editorView(c, id) {
               'label',
               null,
               'max position (% of equity) ',
-              h('input', { name: 'maxPositionPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+              h('input', { name: 'maxPositionPct', type: 'number', min: 0.01, max: 12_500, step: 'any' }),
             ),
             h(
               'label',

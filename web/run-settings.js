@@ -22,6 +22,9 @@ export function runBody(f, kind) {
   };
   if (given(f.slippageBps)) body.slippageBps = Number(f.slippageBps);
   if (f.allowShort === 'on') body.allowShort = true;
+  // margin trading: leverage above 1, and the maintenance margin that sets the liquidation price
+  if (given(f.leverage) && Number(f.leverage) !== 1) body.leverage = Number(f.leverage);
+  if (given(f.maintenanceMarginPct)) body.maintenanceMarginPct = Number(f.maintenanceMarginPct);
   if (kind !== 'session') {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;

@@ -489,6 +489,7 @@ export async function paperTrade(c, b) {
     feeFixed: p.feeFixed,
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,
+    ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
     evaluation: { mode: 'candle', interval: b.interval },
   };
   // a portfolio backtest becomes a paper portfolio: a session per symbol, each with its weight's share

@@ -85,6 +85,45 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(equity.length).toBeGreaterThan(400); // two years of trading days
   });
 
+  it('a leveraged backtest: stored as set, positions worth the leverage times the equity, liquidations named', async () => {
+    const done = async (id: string) => {
+      let b: { status: string } = { status: 'queued' };
+      for (let i = 0; i < 200 && b.status !== 'done' && b.status !== 'failed'; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        b = (await t.app.inject({ url: `/api/backtests/${id}`, headers: auth })).json();
+      }
+      expect(b.status).toBe('done');
+      return (await t.app.inject({ url: `/api/backtests/${id}/trades`, headers: auth })).json() as {
+        size: number;
+        entryPrice: number;
+        exitReason: string;
+      }[];
+    };
+    const form = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', allowShort: 'on' };
+    const spot = await done((await post('/api/backtests', { strategyId, ...runBody(form, 'backtest') })).json().id);
+    const body = runBody({ ...form, leverage: '20', maintenanceMarginPct: '1' }, 'backtest');
+    expect(body).toMatchObject({ leverage: 20, maintenanceMarginPct: 1 });
+    const r = await post('/api/backtests', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    expect(row.parameters).toMatchObject({ leverage: 20, maintenanceMarginPct: 1 });
+    const lev = await done(r.json().id);
+    // the first entry (same bar, same equity): twenty times the shares, to the whole share
+    expect(Math.abs(lev[0]!.size)).toBeGreaterThanOrEqual(20 * Math.abs(spot[0]!.size) - 20);
+    expect(Math.abs(lev[0]!.size)).toBeLessThanOrEqual(20 * Math.abs(spot[0]!.size) + 20);
+    // at 20x a 4 % move against a position liquidates it: GOOG's daily bars have such moves
+    expect(lev.some((x) => x.exitReason === 'liquidation')).toBe(true);
+    expect(spot.some((x) => x.exitReason === 'liquidation')).toBe(false);
+    // 1x is the spot account: nothing stored; settings that liquidate at once are a 400 naming them
+    expect(runBody({ ...form, leverage: '1' }, 'backtest')).not.toHaveProperty('leverage');
+    const bad = await post('/api/backtests', {
+      strategyId,
+      ...runBody({ ...form, leverage: '40', maintenanceMarginPct: '3' }, 'backtest'),
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/initial margin of 2\.5 % at 40x/);
+  });
+
   it('a sweep with a date range and no options: accepted', async () => {
     const body = runBody(
       { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0.1', from: '2012-01-01', to: '' },

@@ -70,6 +70,24 @@ describe('the command line says what is wrong with what was typed, without a sta
       ],
       /^error: --weights: 1 weights for 2 symbols/,
     ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--leverage', '200'],
+      /^error: --leverage, --maintenance-margin: leverage must be from 1 to 125 \(got 200\)/,
+    ],
+    [
+      [
+        'backtest',
+        '--strategy',
+        'sma-crossover',
+        '--data',
+        'examples/data/GOOG.csv',
+        '--leverage',
+        '50',
+        '--maintenance-margin',
+        '2',
+      ],
+      /^error: --leverage, --maintenance-margin: a maintenance margin of 2 % is not below the initial margin of 2 % at 50x/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
@@ -134,6 +152,30 @@ describe('the command line says what is wrong with what was typed, without a sta
     const text = await cli(...args.filter((a) => a !== '--json'), '--sample', '8');
     expect(text.stderr).toMatch(/2148 bars, 8 combinations, 35 backtests in \d+ ms/);
     for (const f of one.folds) expect(f.chosen['slow.period'] % 2).toBe(0);
+  });
+
+  it('backtests with leverage: --leverage 20 on GOOG liquidates positions, named in the trades', async () => {
+    const args = ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--asset', 'stock'];
+    const spot = JSON.parse((await cli(...args, '--short', '--cash', '10000', '--json')).stdout);
+    const r = await cli(
+      ...args,
+      '--short',
+      '--cash',
+      '10000',
+      '--json',
+      '--leverage',
+      '20',
+      '--maintenance-margin',
+      '1',
+    );
+    expect(r.stderr).toBe('');
+    const lev = JSON.parse(r.stdout);
+    type T = { size: number; pnl: number; exitReason: string };
+    expect(lev.trades.some((t: T) => t.exitReason === 'liquidation')).toBe(true);
+    expect(spot.trades.some((t: T) => t.exitReason === 'liquidation')).toBe(false);
+    expect(Math.abs(lev.trades[0].size / spot.trades[0].size)).toBeCloseTo(20, 0);
+    const pnl = lev.trades.reduce((a: number, t: T) => a + t.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(lev.stats.equityFinal * 100));
   });
 
   it('backtests a portfolio of files: each with its share, the legs and their correlation printed, --json the sum', async () => {

@@ -29,7 +29,8 @@ import { MarginInput, marginOf } from '../http/margin.ts';
 const Id = z.object({ id: z.string().max(64) });
 const Pct = z.number().positive().max(100);
 const Risk = z.strictObject({
-  maxPositionPct: Pct.optional(),
+  /** of equity, so above 100 only with leverage (up to 125x) */
+  maxPositionPct: z.number().positive().max(12_500).optional(),
   maxPositionValue: z.number().positive().max(1e12).optional(),
   maxOrderQty: z.number().positive().max(1e12).optional(),
   maxOrdersPerMinute: z.number().int().positive().max(10_000).optional(),
