@@ -97,9 +97,11 @@ export async function editorView(c, id) {
   function draw() {
     canvas.replaceChildren(wires);
     wires.replaceChildren();
+    // nodes by id once per redraw: a large graph's wires each look up two nodes
+    const byId = new Map(graph.nodes.map((n) => [n.id, n]));
     for (const e of graph.edges) {
-      const s = graph.nodes.find((n) => n.id === e.source);
-      const t = graph.nodes.find((n) => n.id === e.target);
+      const s = byId.get(e.source);
+      const t = byId.get(e.target);
       if (!s || !t) continue;
       const a = portXY(s, types.get(s.type)?.outputs.findIndex((p) => p.name === e.sourceHandle) ?? 0, 'out');
       const b = portXY(t, types.get(t.type)?.inputs.findIndex((p) => p.name === e.targetHandle) ?? 0, 'in');

@@ -476,8 +476,9 @@ export function portfolioSummary(pf) {
  * money settings, evaluated on each closed candle of its interval. When the strategy has been changed
  * since the backtest, the session trades the strategy as it is now, and the page says so.
  * @param {import('./app.js').Ctx} c @param {any} b the backtest
+ * @param {HTMLInputElement} [limit] a portfolio's drawdown limit (%), if typed
  */
-export async function paperTrade(c, b) {
+export async function paperTrade(c, b, limit) {
   const strategy = await attempt(() => c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`));
   if (!strategy) return;
   const p = b.parameters ?? {};
@@ -496,7 +497,12 @@ export async function paperTrade(c, b) {
   const pf = p.portfolio;
   const s = await attempt(() =>
     pf
-      ? c.api.post('/api/forward-tests/portfolio', { ...settings, symbols: pf.symbols, weights: pf.weights })
+      ? c.api.post('/api/forward-tests/portfolio', {
+          ...settings,
+          symbols: pf.symbols,
+          weights: pf.weights,
+          ...(limit?.value.trim() ? { portfolioRisk: { maxDrawdownPct: Number(limit.value) } } : {}),
+        })
       : c.api.post('/api/forward-tests', { ...settings, symbol: b.symbol }),
   );
   if (!s) return;
@@ -536,6 +542,9 @@ export async function paperPortfolioView(c, id) {
         ...sumTiles(pf),
         ['Trades', cell(pf.trades)],
         ['Max drawdown', pf.stats ? `${num(pf.stats.maxDrawdownPct)} %` : '–'],
+        ...(pf.portfolioRisk
+          ? [/** @type {[string, string]} */ (['Stops at drawdown', `${num(pf.portfolioRisk.maxDrawdownPct)} %`])]
+          : []),
       ]),
       h(
         'div',
@@ -643,6 +652,9 @@ export async function backtestView(c, id) {
       );
       if (mc) mcBox.replaceChildren(monteCarloView(mc));
     };
+    const portfolioLimit = /** @type {HTMLInputElement} */ (
+      h('input', { name: 'portfolioDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any', size: 5 })
+    );
     body.replaceChildren(
       h(
         'div',
@@ -657,9 +669,17 @@ export async function backtestView(c, id) {
                   b.kind === 'portfolio'
                     ? 'paper sessions of the same strategy on the live feeds of these symbols, each with its share, with these settings'
                     : 'a paper session of the same strategy on the live feed of this symbol, with these settings',
-                onclick: () => void paperTrade(c, b),
+                onclick: () => void paperTrade(c, b, portfolioLimit),
               },
               'Paper trade it',
+            )
+          : '',
+        b.kind === 'portfolio' && b.strategyId
+          ? h(
+              'label',
+              { title: 'every session stopped when the summed equity falls this far from its peak' },
+              'stop the paper portfolio at a drawdown of (%) ',
+              portfolioLimit,
             )
           : '',
         h(
@@ -857,6 +877,8 @@ export async function sessionView(c, id) {
           ['Equity', num(s.equity)],
           ['Cash', num(s.cash)],
           ['Position', s.position ? `${cell(s.position.quantity)} @ ${num(s.position.avgPrice)}` : 'flat'],
+          // with leverage: where the position would be liquidated
+          ...(s.position?.liquidationPrice != null ? [['Liquidation at', num(s.position.liquidationPrice)]] : []),
           ['PnL', num(s.pnl)],
           ['Return', `${num(s.returnPct)} %`],
           ['Max DD', `${num(s.maxDrawdownPct)} %`],

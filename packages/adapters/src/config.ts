@@ -118,6 +118,7 @@ const envSchema = z
     FT_COMMIT_LANES: int(1, 16).optional(),
     FT_POOL_HOLD_MS: int(0, 1000).optional(),
     FT_HANDOVER_MS: int(1000, 600_000).default(10_000),
+    FT_PORTFOLIO_CHECK_MS: int(50, 3_600_000).default(1000),
     K8S_NAMESPACE: z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name')
@@ -221,6 +222,8 @@ export interface Config {
     poolHoldMs?: number;
     /** with Kafka: a symbol silent this long, then back, moved here from another instance */
     handoverMs: number;
+    /** how often paper portfolios' limits on their summed equity are checked (ms) */
+    portfolioCheckMs: number;
     /** FT_RUNNER=kubernetes: where and how runner Jobs run */
     kubernetes: { namespace: string; image: string; cpu: string; memory: string };
   };
@@ -396,6 +399,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       equityIntervalMs: e.FT_EQUITY_INTERVAL_MS,
       runner: e.FT_RUNNER,
       handoverMs: e.FT_HANDOVER_MS,
+      portfolioCheckMs: e.FT_PORTFOLIO_CHECK_MS,
       ...(e.FT_RUNNER_THREADS ? { threads: e.FT_RUNNER_THREADS } : {}),
       ...(e.FT_COMMIT_LANES ? { commitLanes: e.FT_COMMIT_LANES } : {}),
       ...(e.FT_POOL_HOLD_MS !== undefined ? { poolHoldMs: e.FT_POOL_HOLD_MS } : {}),

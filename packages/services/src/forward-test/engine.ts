@@ -10,6 +10,8 @@ import {
   noteRefusal,
   planOrder,
   LIQUIDATION,
+  liquidationPrice,
+  type PaperConfig,
   TOPICS,
   type Envelope,
   type LedgerState,
@@ -108,10 +110,13 @@ export const settingsOf = (config: Record<string, unknown>): SessionSettings => 
 export function ledgerFigures(
   s: { id: string; userId: string; symbol: string; status: SessionStatus },
   l: LedgerState,
-  startingBalance: number,
+  settings: Pick<PaperConfig, 'startingBalance' | 'leverage' | 'maintenanceMarginPct'>,
   price: number,
 ) {
+  const { startingBalance } = settings;
   const symbol = s.symbol;
+  // with leverage, the price at which the position is liquidated (null without)
+  const liq = l.qty ? liquidationPrice(l.qty, l.avgPrice, settings.leverage, settings.maintenanceMarginPct) : NaN;
   const equity = equityOf(l, price);
   // one object literal: a portfolio push is built for every fill
   return {
@@ -131,6 +136,7 @@ export function ledgerFigures(
           marketPrice: price,
           marketValue: l.qty * price,
           unrealizedPnl: l.qty * (price - l.avgPrice),
+          liquidationPrice: liq === liq ? liq : null,
         }
       : null,
     realizedPnl: l.realizedPnl,
@@ -932,7 +938,7 @@ export class ForwardTestEngine {
 
   /** A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen. */
   portfolio(s: LiveSession) {
-    return ledgerFigures(s, s.ledger, s.settings.startingBalance, this.markPrice(s));
+    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s));
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {
@@ -977,7 +983,12 @@ export class ForwardTestEngine {
 
   // ---- lifecycle (called by the routes, already scoped to the owner) ----
 
-  async transition(row: SessionRow, to: 'running' | 'paused' | 'stopped'): Promise<SessionStatus> {
+  async transition(
+    row: SessionRow,
+    to: 'running' | 'paused' | 'stopped',
+    /** a rule's stop (a paper portfolio's limit): the close's source and the session's failure reason */
+    why?: { source: string; reason: string },
+  ): Promise<SessionStatus> {
     const allowed: Record<string, SessionStatus[]> = {
       running: ['created', 'paused'],
       paused: ['running'],
@@ -989,8 +1000,12 @@ export class ForwardTestEngine {
       if (!allowed[to]!.includes(s.status))
         throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
       // stopping closes the open position at the market, so the session's result is final
-      if (to === 'stopped' && s.ledger.qty !== 0) await this.closeAtMarket(s, `${s.id}:stop`, 'session_stop');
-      await this.repo.setStatus(s.id, to, { state: s.ledger, ...(to === 'running' ? { reason: null } : {}) });
+      if (to === 'stopped' && s.ledger.qty !== 0)
+        await this.closeAtMarket(s, `${s.id}:stop`, why?.source ?? 'session_stop');
+      await this.repo.setStatus(s.id, to, {
+        state: s.ledger,
+        ...(to === 'running' ? { reason: null } : why ? { reason: why.reason } : {}),
+      });
       await this.setLocalStatus(s, to);
       return to;
     });

@@ -50,7 +50,7 @@ describe('forward testing (paper trading) on live ticks', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp({ FT_EQUITY_INTERVAL_MS: '100' });
+    t = await startTestApp({ FT_EQUITY_INTERVAL_MS: '100', FT_PORTFOLIO_CHECK_MS: '100' });
     a = await t.user();
     b = await t.user();
     smaId = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json().id;
@@ -461,22 +461,23 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(an.report.exits[0]).toMatchObject({ reason: 'time_exit' });
   });
 
+  /** always long: buys whenever flat (close above 0), never sells, so only a rule closes it */
+  const alwaysLong = graphOf(
+    [
+      ['close', 'price.close'],
+      ['zero', 'constant', { value: 0 }],
+      ['up', 'logic.greater'],
+      ['buy', 'action.buy'],
+    ],
+    [
+      ['close', 'value', 'up', 'a'],
+      ['zero', 'value', 'up', 'b'],
+      ['up', 'value', 'buy', 'trigger'],
+    ],
+  );
+
   it('trades with leverage: positions worth 10x their margin, liquidated at the first tick past the price', async () => {
-    // always long: buys whenever flat (close above 0), never sells, so only a liquidation closes it
-    const graph = graphOf(
-      [
-        ['close', 'price.close'],
-        ['zero', 'constant', { value: 0 }],
-        ['up', 'logic.greater'],
-        ['buy', 'action.buy'],
-      ],
-      [
-        ['close', 'value', 'up', 'a'],
-        ['zero', 'value', 'up', 'b'],
-        ['up', 'value', 'buy', 'trigger'],
-      ],
-    );
-    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph })).json();
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
     const body = { strategyId: strat.id, symbol: 'LEVUSD', startingBalance: 10_000, feeRate: 0.001, leverage: 10 };
     const id = (await call(a, 'POST', '/api/forward-tests', body)).json().id;
     const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
@@ -491,8 +492,9 @@ describe('forward testing (paper trading) on live ticks', () => {
     const value = quantity * avgPrice;
     expect(value / 10 + value * 0.001).toBeLessThanOrEqual(10_000);
     expect(value / 10 + value * 0.001).toBeGreaterThan(9_999.99);
-    // liquidation at avg × 0.9 / 0.995: a fall to 92 % of the entry does not reach it, 90.3 % does
+    // liquidation at avg × 0.9 / 0.995, as the view says: a fall to 92 % of the entry does not reach it, 90.3 % does
     const liq = (avgPrice * 0.9) / 0.995;
+    expect(open.position.liquidationPrice).toBeCloseTo(liq, 8);
     await publishWave('LEVUSD', 3, () => avgPrice * 0.92);
     expect((await view()).position).not.toBeNull();
     const at = avgPrice * 0.903;
@@ -523,6 +525,53 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(bad.json().error.message).toMatch(/maintenance margin of 2 % is not below the initial margin of 2 %/);
     expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
     expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
+  });
+
+  it("a paper portfolio's drawdown limit on its summed equity stops every session, closing its position", async () => {
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    const r = await call(a, 'POST', '/api/forward-tests/portfolio', {
+      strategyId: strat.id,
+      symbols: ['DDA', 'DDB'],
+      startingBalance: 20_000,
+      portfolioRisk: { maxDrawdownPct: 5 },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const pf = r.json();
+    expect(pf.portfolioRisk).toEqual({ maxDrawdownPct: 5 });
+    const get = async () => (await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
+    const flat = (symbol: string, price: number) => publishWave(symbol, 1, () => price);
+    await until(async () => {
+      await flat('DDA', 100);
+      await flat('DDB', 100);
+      return (await get()).sessions.every((x: { trades: number }) => x.trades === 1);
+    });
+    // one leg down 8 %: a 4 % drawdown of the sum. Each session has no limit of its own, and the
+    // portfolio's is not reached: after several checks they are all still running
+    await flat('DDA', 92);
+    await new Promise((res) => setTimeout(res, 600));
+    expect((await get()).byStatus).toEqual({ running: 2 });
+    // the other down 3 % too: 5.5 %, and every session is stopped, its position closed by the rule
+    await flat('DDB', 97);
+    await until(async () => (await get()).byStatus.stopped === 2);
+    const after = await get();
+    expect(after.returnPct).toBeLessThanOrEqual(-5);
+    for (const leg of after.sessions) {
+      const s = (await call(a, 'GET', `/api/forward-tests/${leg.id}`)).json();
+      expect(s).toMatchObject({ status: 'stopped', position: null });
+      expect(s.failureReason).toMatch(
+        /^portfolio risk limit: max_drawdown \(5\.\d+ % of the summed equity, limit 5 %\)/,
+      );
+      const fills = (await call(a, 'GET', `/api/forward-tests/${leg.id}/trades`)).json();
+      expect(fills.map((x: { source: string }) => x.source)).toEqual(['buy', 'portfolio_max_drawdown']);
+      await reconcile(leg.id);
+    }
+    // a limit that is not a percentage is a 400
+    const bad = await call(a, 'POST', '/api/forward-tests/portfolio', {
+      strategyId: strat.id,
+      symbols: ['DDA', 'DDB'],
+      portfolioRisk: { maxDrawdownPct: 0 },
+    });
+    expect(bad.statusCode).toBe(400);
   });
 
   it('runs a paper portfolio: one strategy on several symbols, each with its share, summed and driven together', async () => {
@@ -707,7 +756,11 @@ describe('forward testing (paper trading) on live ticks', () => {
     const bad = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X', startingBalance: -5 });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/startingBalance/);
-    const unknown = await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'X', leverage: 100 });
+    const unknown = await call(a, 'POST', '/api/forward-tests', {
+      strategyId: smaId,
+      symbol: 'X',
+      marginMode: 'cross',
+    });
     expect(unknown.statusCode).toBe(400);
     const id = (
       await call(a, 'POST', '/api/forward-tests', { strategyId: smaId, symbol: 'PRIVUSD', start: false })

@@ -21,7 +21,7 @@ import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
-import { mergeEquity } from './paper-portfolio.ts';
+import { mergeEquity, PortfolioDrawdown, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
@@ -54,12 +54,21 @@ const SessionBody = {
   start: z.boolean().default(true),
 };
 const CreateBody = z.strictObject({ ...SessionBody, symbol: SymbolInput });
+/** A session's place in its paper portfolio (its config's `portfolio`), with the portfolio's limits. */
+interface PortfolioConfig {
+  id: string;
+  weight: number;
+  leg: number;
+  risk?: PortfolioLimits;
+}
 /** a paper portfolio: the strategy on each symbol, each session with its weight's share of the money */
 const PortfolioBody = z
   .strictObject({
     ...SessionBody,
     symbols: z.array(SymbolInput).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+    /** limits on the summed equity, on top of each session's own `risk` */
+    portfolioRisk: z.strictObject({ maxDrawdownPct: Pct }).optional(),
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, { message: 'each symbol once', path: ['symbols'] })
   .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
@@ -114,6 +123,57 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   await engine.start();
   ctx.onClose(() => engine.close());
 
+  // paper portfolios' limits on their summed equity, checked every FT_PORTFOLIO_CHECK_MS: each running
+  // portfolio's sessions summed as their pages show them (the engine's figures for the sessions it holds,
+  // the stored ledgers' for the others, so it works whichever instance runs them)
+  const drawdowns = new Map<string, PortfolioDrawdown>();
+  let guarding = false;
+  const guardPortfolios = async () => {
+    if (guarding) return;
+    guarding = true;
+    try {
+      for (const { userId, portfolioId } of await repo.guardedPortfolios()) {
+        const rows = await repo.portfolio(userId, portfolioId);
+        const limit = portfolioOf(rows[0]!)?.risk?.maxDrawdownPct;
+        if (limit === undefined) continue;
+        let dd = drawdowns.get(portfolioId);
+        if (!dd) {
+          const { merged } = await portfolioSeries(rows);
+          dd = new PortfolioDrawdown(
+            rows.reduce((a, row) => a + startOf(row), 0),
+            merged.equity,
+          );
+          drawdowns.set(portfolioId, dd);
+        }
+        const drawdown = dd.at(rows.reduce((a, row) => a + view(row).equity, 0));
+        if (drawdown < limit) continue;
+        app.log.info(
+          { portfolioId, drawdown, limit },
+          'paper portfolio: drawdown limit reached, stopping its sessions',
+        );
+        for (const row of rows)
+          if (['created', 'running', 'paused'].includes(view(row).status))
+            await engine
+              .transition(row, 'stopped', {
+                source: 'portfolio_max_drawdown',
+                reason: `portfolio risk limit: max_drawdown (${drawdown.toFixed(2)} % of the summed equity, limit ${limit} %)`,
+              })
+              // another instance may have stopped it first
+              .catch((e: unknown) => {
+                if (!(e instanceof AppError && e.code === 'CONFLICT')) throw e;
+              });
+        drawdowns.delete(portfolioId);
+      }
+    } catch (e) {
+      app.log.warn({ err: e }, 'paper portfolio limits: a check failed; trying again at the next');
+    } finally {
+      guarding = false;
+    }
+  };
+  const guard = setInterval(() => void guardPortfolios(), rt.config.forwardTest.portfolioCheckMs);
+  guard.unref();
+  ctx.onClose(() => clearInterval(guard));
+
   const view = (r: SessionRow) => {
     const live = engine.sessions.get(r.id);
     const settings = r.config as unknown as SessionSettings & { name?: string; interval?: string };
@@ -132,7 +192,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     // the same figures whether the engine holds the session or only the database does
     if (live) return { ...base, ...engine.portfolio(live) };
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings.startingBalance, markPrice(r, live)) };
+    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)) };
   };
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session
@@ -212,6 +272,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           id,
           weight: weights[i]!,
           leg: i,
+          ...(b.portfolioRisk ? { risk: b.portfolioRisk } : {}),
         });
       return reply.status(201).send(await portfolioView(user.id, id));
     });
@@ -405,7 +466,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     b: Omit<z.infer<typeof CreateBody>, 'symbol'>,
     symbol: string,
     startingBalance: number,
-    portfolio?: { id: string; weight: number; leg: number },
+    portfolio?: PortfolioConfig,
   ): Promise<SessionRow> {
     const desc = describeSymbol(symbol, 'simulator');
     if (!(await symbols.get(symbol))) await symbols.upsert({ ...desc, active: false });
@@ -444,8 +505,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     return row;
   }
 
-  const portfolioOf = (row: SessionRow) =>
-    (row.config as { portfolio?: { id: string; weight: number; leg: number } }).portfolio;
+  const portfolioOf = (row: SessionRow) => (row.config as { portfolio?: PortfolioConfig }).portfolio;
   /** A paper portfolio's sessions among these, in the order of its symbols. */
   const legsOf = (rows: readonly SessionRow[], id: string) =>
     rows.filter((row) => portfolioOf(row)?.id === id).sort((x, y) => portfolioOf(x)!.leg - portfolioOf(y)!.leg);
@@ -512,6 +572,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     return {
       id,
       name: (first.config as { name?: string }).name ?? null,
+      portfolioRisk: portfolioOf(first)?.risk ?? null,
       strategyId: first.strategyId,
       symbols: sessions.map((s) => s.symbol),
       byStatus,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeEquity } from './paper-portfolio.ts';
+import { mergeEquity, PortfolioDrawdown } from './paper-portfolio.ts';
 
 describe("a paper portfolio's summed equity", () => {
   it('sums each session at every time any has a point, carrying each forward from its last (its start before its first)', () => {
@@ -34,5 +34,19 @@ describe("a paper portfolio's summed equity", () => {
       { startingBalance: 7, points: [{ ts: 1, equity: 8, price: 2 }] },
     ]);
     expect(m).toEqual({ ts: [1], equity: [13], hold: [12] });
+  });
+});
+
+describe("a paper portfolio's drawdown, check to check", () => {
+  it('measures from the highest of its start, its stored series and the checks since', () => {
+    // the stored series peaked at 1,100: 1,045 is 5 % below it
+    const dd = new PortfolioDrawdown(1000, [1000, 1100, 1050]);
+    expect(dd.at(1045)).toBeCloseTo(5, 12);
+    // a new high moves the peak
+    expect(dd.at(1200)).toBe(0);
+    expect(dd.at(1140)).toBeCloseTo(5, 12);
+    // without a series, from the money it started with
+    expect(new PortfolioDrawdown(1000, []).at(900)).toBeCloseTo(10, 12);
+    expect(new PortfolioDrawdown(1000, [990]).at(990)).toBeCloseTo(1, 12);
   });
 });

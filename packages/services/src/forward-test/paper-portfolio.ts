@@ -37,3 +37,27 @@ export function mergeEquity(legs: readonly PortfolioLeg[]): { ts: number[]; equi
   }
   return { ts, equity, hold };
 }
+
+/** A paper portfolio's limits on its summed equity (checked by the forward-test service, see portfolioGuard). */
+export interface PortfolioLimits {
+  /** a drawdown of this % of the summed equity from its peak stops every session (positions closed) */
+  maxDrawdownPct?: number;
+}
+
+/**
+ * The drawdown of a paper portfolio's summed equity, followed from check to check: its peak starts at
+ * the highest of the money it started with and its stored summed series (so a restart keeps it).
+ */
+export class PortfolioDrawdown {
+  private peak: number;
+  constructor(startingBalance: number, history: readonly number[]) {
+    let peak = startingBalance;
+    for (const e of history) if (e > peak) peak = e;
+    this.peak = peak;
+  }
+  /** The drawdown (%) at this summed equity, the peak moved up first. */
+  at(equity: number): number {
+    if (equity > this.peak) this.peak = equity;
+    return this.peak > 0 ? ((this.peak - equity) / this.peak) * 100 : 0;
+  }
+}

@@ -510,6 +510,21 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .execute();
       return rows.map((r) => toRow(r as Raw));
     },
+    /**
+     * The paper portfolios with a limit on their summed equity (`config.portfolio.risk`) that have a
+     * running session: the ones the forward-test service watches.
+     */
+    async guardedPortfolios(): Promise<{ userId: string; portfolioId: string }[]> {
+      await settled();
+      const rows = await db
+        .selectFrom('forward_test_sessions')
+        .select([sql<string>`user_id`.as('userId'), sql<string>`config->'portfolio'->>'id'`.as('portfolioId')])
+        .distinct()
+        .where('status', '=', 'running')
+        .where(sql`config->'portfolio'->'risk'`, 'is not', null)
+        .execute();
+      return rows.map((r) => ({ userId: String(r.userId), portfolioId: String(r.portfolioId) }));
+    },
     /** every running session (resumed at start-up) */
     async running(): Promise<SessionRow[]> {
       await settled();
