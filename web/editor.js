@@ -660,6 +660,12 @@ export async function editorView(c, id) {
         'maintenance margin (%) ',
         h('input', { name: 'maintenanceMarginPct', type: 'number', min: 0, max: 50, step: 'any', placeholder: '0.5' }),
       ),
+      h(
+        'label',
+        { title: 'perpetual futures: % of the position value paid every 8 hours by longs (received by shorts)' },
+        'funding (% / 8 h) ',
+        h('input', { name: 'fundingRatePct', type: 'number', min: -1, max: 1, step: 'any', placeholder: '0' }),
+      ),
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),

@@ -25,6 +25,7 @@ export function runBody(f, kind) {
   // margin trading: leverage above 1, and the maintenance margin that sets the liquidation price
   if (given(f.leverage) && Number(f.leverage) !== 1) body.leverage = Number(f.leverage);
   if (given(f.maintenanceMarginPct)) body.maintenanceMarginPct = Number(f.maintenanceMarginPct);
+  if (given(f.fundingRatePct) && Number(f.fundingRatePct) !== 0) body.fundingRatePct = Number(f.fundingRatePct);
   if (kind !== 'session') {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;

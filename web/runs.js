@@ -491,6 +491,7 @@ export async function paperTrade(c, b, limit) {
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,
     ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
+    ...(p.fundingRatePct ? { fundingRatePct: p.fundingRatePct } : {}),
     evaluation: { mode: 'candle', interval: b.interval },
   };
   // a portfolio backtest becomes a paper portfolio: a session per symbol, each with its weight's share
@@ -883,6 +884,8 @@ export async function sessionView(c, id) {
           ['Return', `${num(s.returnPct)} %`],
           ['Max DD', `${num(s.maxDrawdownPct)} %`],
           ['Fees', num(s.fees)],
+          // perpetual futures' funding paid (negative: received), when the session has a rate
+          ...(s.funding ? [['Funding', num(s.funding)]] : []),
           ['Trades', cell(s.trades)],
           ['Win rate', `${num(s.winRatePct, 1)} %`],
         ]),

@@ -101,21 +101,23 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     };
     const form = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', allowShort: 'on' };
     const spot = await done((await post('/api/backtests', { strategyId, ...runBody(form, 'backtest') })).json().id);
-    const body = runBody({ ...form, leverage: '20', maintenanceMarginPct: '1' }, 'backtest');
-    expect(body).toMatchObject({ leverage: 20, maintenanceMarginPct: 1 });
+    const body = runBody({ ...form, leverage: '20', maintenanceMarginPct: '1', fundingRatePct: '0.01' }, 'backtest');
+    expect(body).toMatchObject({ leverage: 20, maintenanceMarginPct: 1, fundingRatePct: 0.01 });
     const r = await post('/api/backtests', { strategyId, ...body });
     expect(r.statusCode, r.body).toBe(202);
     const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
-    expect(row.parameters).toMatchObject({ leverage: 20, maintenanceMarginPct: 1 });
+    expect(row.parameters).toMatchObject({ leverage: 20, maintenanceMarginPct: 1, fundingRatePct: 0.01 });
     const lev = await done(r.json().id);
     // the first entry (same bar, same equity): twenty times the shares, to the whole share
     expect(Math.abs(lev[0]!.size)).toBeGreaterThanOrEqual(20 * Math.abs(spot[0]!.size) - 20);
     expect(Math.abs(lev[0]!.size)).toBeLessThanOrEqual(20 * Math.abs(spot[0]!.size) + 20);
+    // funding paid by the trades, through the API: each has it, in its PnL
+    expect(lev.every((x) => typeof (x as { funding?: number }).funding === 'number')).toBe(true);
     // at 20x a 4 % move against a position liquidates it: GOOG's daily bars have such moves
     expect(lev.some((x) => x.exitReason === 'liquidation')).toBe(true);
     expect(spot.some((x) => x.exitReason === 'liquidation')).toBe(false);
     // 1x is the spot account: nothing stored; settings that liquidate at once are a 400 naming them
-    expect(runBody({ ...form, leverage: '1' }, 'backtest')).not.toHaveProperty('leverage');
+    expect(runBody({ ...form, leverage: '1', fundingRatePct: '0' }, 'backtest')).toEqual(runBody(form, 'backtest'));
     const bad = await post('/api/backtests', {
       strategyId,
       ...runBody({ ...form, leverage: '40', maintenanceMarginPct: '3' }, 'backtest'),

@@ -36,6 +36,7 @@ export const RUN_FLAGS = {
   asset: 'string',
   leverage: 'string',
   'maintenance-margin': 'string',
+  funding: 'string',
 } as const;
 const SPEC = {
   ...RUN_FLAGS,
@@ -76,14 +77,24 @@ export function engineOptions(flags: Record<string, string | boolean>) {
   };
 }
 
-/** `--leverage` (1-125) and `--maintenance-margin` (%, below the initial margin 100 / leverage). */
-function leverageOf(flags: Record<string, string | boolean>): { leverage?: number; maintenanceMarginPct?: number } {
+/**
+ * `--leverage` (1-125), `--maintenance-margin` (%, below the initial margin 100 / leverage) and
+ * `--funding` (perpetual futures' funding, % every 8 hours, -1 to 1).
+ */
+function leverageOf(flags: Record<string, string | boolean>): {
+  leverage?: number;
+  maintenanceMarginPct?: number;
+  fundingRatePct?: number;
+} {
   const leverage = num(flags.leverage, 'leverage', 1);
   const mm = num(flags['maintenance-margin'], 'maintenance-margin', DEFAULT_MAINTENANCE_MARGIN_PCT);
   const problem = marginProblem(leverage, mm);
   if (problem) throw new UsageError(`--leverage, --maintenance-margin: ${problem}`);
-  if (leverage === 1) return {};
-  return { leverage, maintenanceMarginPct: mm };
+  const rate = flags.funding === undefined ? 0 : Number(flags.funding);
+  if (!(rate >= -1 && rate <= 1)) throw new UsageError(`--funding must be a % from -1 to 1 (got ${flags.funding})`);
+  const funding = rate ? { fundingRatePct: rate } : {};
+  if (leverage === 1) return funding;
+  return { leverage, maintenanceMarginPct: mm, ...funding };
 }
 
 /**
@@ -175,7 +186,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
-        '         [--leverage 5] [--maintenance-margin 0.5]\n' +
+        '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01]\n' +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,

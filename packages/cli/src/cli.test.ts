@@ -88,6 +88,10 @@ describe('the command line says what is wrong with what was typed, without a sta
       ],
       /^error: --leverage, --maintenance-margin: a maintenance margin of 2 % is not below the initial margin of 2 % at 50x/,
     ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--funding', '2'],
+      /^error: --funding must be a % from -1 to 1 \(got 2\)/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
@@ -176,6 +180,13 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(Math.abs(lev.trades[0].size / spot.trades[0].size)).toBeCloseTo(20, 0);
     const pnl = lev.trades.reduce((a: number, t: T) => a + t.pnl, 0);
     expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(lev.stats.equityFinal * 100));
+    // --funding: each trade pays (a long) or receives (a short) at the funding times it was held across
+    const funded = JSON.parse((await cli(...args, '--short', '--cash', '10000', '--json', '--funding', '0.01')).stdout);
+    type F = T & { funding: number };
+    expect(funded.trades.filter((t: F) => t.size > 0).every((t: F) => t.funding > 0)).toBe(true);
+    expect(funded.trades.filter((t: F) => t.size < 0).every((t: F) => t.funding < 0)).toBe(true);
+    const fpnl = funded.trades.reduce((a: number, t: F) => a + t.pnl, 0);
+    expect(Math.round((10_000 + fpnl) * 100)).toBe(Math.round(funded.stats.equityFinal * 100));
   });
 
   it('backtests a portfolio of files: each with its share, the legs and their correlation printed, --json the sum', async () => {

@@ -10,6 +10,7 @@ import {
   newLedger,
   planOrder,
   roundTrips,
+  settleFunding,
   storedLedger,
   type Cooldown,
   type Fill,
@@ -200,6 +201,41 @@ describe('paper ledger', () => {
     applyFill(s, liq.fill, liq.closedTrade);
     expect(balanceOf(s)).toBeCloseTo(100_000 + liq.fill.realizedPnl - all.fill.fee - liq.fill.fee, 6);
     expect(s.cash).toBeGreaterThan(0);
+  });
+
+  it('funding: the open position pays its rate at each funding time it was open at, in its trade and the identity', () => {
+    const c = cfg({ allowShort: true, slippageBps: 0, fundingRatePct: 0.01 });
+    const H = 3_600_000;
+    const T = Date.UTC(2026, 0, 5, 6); // 06:00 UTC: the next funding time is 08:00
+    const s = newLedger(c, T);
+    // flat: the clock starts, nothing is paid, and times passed while flat are never charged later
+    settleFunding(s, 0.01, 100, T);
+    settleFunding(s, 0.01, 100, T + 3 * H);
+    expect([s.funding, s.fundedTo]).toEqual([0, T + 3 * H]);
+    const buy = planOrder(s, c, {}, { action: 'buy', sizing: 'fixed_qty', amount: 10, price: 100, ts: T + 3 * H });
+    if (buy.kind !== 'fill') throw new Error(buy.kind);
+    applyFill(s, buy.fill);
+    // 09:00 → 17:00: one funding time (16:00), on the value at the price it is settled at
+    settleFunding(s, 0.01, 110, T + 11 * H);
+    expect(s.funding).toBeCloseTo(10 * 110 * 0.0001, 10);
+    // 17:00 → next day 09:00: two (00:00 and 08:00); settling twice at one time pays once
+    settleFunding(s, 0.01, 90, T + 27 * H);
+    settleFunding(s, 0.01, 90, T + 27 * H);
+    expect(s.funding).toBeCloseTo(0.11 + 2 * 10 * 90 * 0.0001, 10);
+    expect(s.entryFunding).toBe(s.funding);
+    // the identity with funding in it: start + realised - fees - funding = cash + qty × average entry
+    expect(balanceOf(s)).toBeCloseTo(100_000 - s.fees - s.funding, 8);
+    // the flip's close carries the long's funding in its PnL; the short starts with none and receives
+    const flip = planOrder(s, c, {}, { action: 'sell', sizing: 'fixed_qty', amount: 10, price: 95, ts: T + 28 * H });
+    if (flip.kind !== 'fill' || !flip.closedTrade) throw new Error(flip.kind);
+    expect(flip.closedTrade.funding).toBeCloseTo(0.29, 10);
+    expect(flip.closedTrade.pnl).toBeCloseTo(10 * (95 - 100) - flip.closedTrade.fees - 0.29, 8);
+    applyFill(s, flip.fill, flip.closedTrade);
+    expect(s.entryFunding).toBe(0);
+    settleFunding(s, 0.01, 95, T + 35 * H); // 16:00
+    expect(s.entryFunding).toBeCloseTo(-10 * 95 * 0.0001, 10);
+    expect(s.funding).toBeCloseTo(0.29 - 0.095, 10);
+    expect(balanceOf(s)).toBeCloseTo(100_000 + s.realizedPnl - s.fees - s.funding, 8);
   });
 
   it('flags drawdown and daily loss limits when marked', () => {

@@ -30,7 +30,19 @@ export interface PaperConfig {
   leverage?: number;
   /** maintenance margin, % of the position's value (default 0.5): below it the position is liquidated */
   maintenanceMarginPct?: number;
+  /**
+   * Perpetual futures' funding, % of the position's value at each funding time (every 8 hours from
+   * 00:00 UTC): a long pays it and a short receives it (the other way round when negative).
+   */
+  fundingRatePct?: number;
 }
+
+/** Funding is paid every 8 hours, at 00:00, 08:00 and 16:00 UTC. */
+export const FUNDING_INTERVAL_MS = 8 * 3_600_000;
+
+/** How many funding times fall in (from, to] (epoch ms). */
+export const fundingTimes = (from: number, to: number): number =>
+  Math.floor(to / FUNDING_INTERVAL_MS) - Math.floor(from / FUNDING_INTERVAL_MS);
 
 /** An exit's reason (TradeRecord.exitReason, a fill's source) when a leveraged position is liquidated. */
 export const LIQUIDATION = 'liquidation';
@@ -123,6 +135,11 @@ export interface LedgerState {
   recentOrders: number[];
   /** no new position before this time (ms; 0: none): a strategy's Cooldown node, started by an exit */
   cooldownUntil: number;
+  /** funding paid in all (perpetual futures; negative: received), and by the open position */
+  funding: number;
+  entryFunding: number;
+  /** the time (ms) funding has been settled to (0: not yet): see settleFunding */
+  fundedTo: number;
 }
 
 /** What starts a cooldown (a strategy's Cooldown node): any exit, a losing trade's, or a stop's. */
@@ -214,6 +231,9 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     dayStartEquity: cfg.startingBalance,
     recentOrders: [],
     cooldownUntil: 0,
+    funding: 0,
+    entryFunding: 0,
+    fundedTo: 0,
   };
 }
 
@@ -247,6 +267,9 @@ export function copyLedger(l: LedgerState): LedgerState {
     dayStartEquity: l.dayStartEquity,
     recentOrders: l.recentOrders.slice(),
     cooldownUntil: l.cooldownUntil,
+    funding: l.funding,
+    entryFunding: l.entryFunding,
+    fundedTo: l.fundedTo,
   };
 }
 
@@ -293,6 +316,9 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.day = src.day;
   dst.dayStartEquity = src.dayStartEquity;
   dst.cooldownUntil = src.cooldownUntil;
+  dst.funding = src.funding;
+  dst.entryFunding = src.entryFunding;
+  dst.fundedTo = src.fundedTo;
   const a = dst.recentOrders;
   const b = src.recentOrders;
   if (a === b) return;
@@ -308,8 +334,29 @@ function pruneRecent(a: number[], cutoff: number): void {
 }
 
 export const equityOf = (s: LedgerState, price = s.lastPrice): number => s.cash + s.qty * (price || s.avgPrice);
-/** starting balance + realised PnL - fees, which must equal cash + cost basis of the open position */
+/** starting balance + realised PnL - fees - funding, which must equal cash + cost basis of the open position */
 export const balanceOf = (s: LedgerState): number => s.cash + s.qty * s.avgPrice;
+
+/**
+ * Settles perpetual futures' funding up to `ts` at `price`: for each funding time since the ledger was
+ * last settled (fundedTo) the open position pays `rate` % of its value (a long pays a positive rate, a
+ * short receives it), from cash, counted in `funding` and the position's `entryFunding`. Called whenever
+ * the ledger moves on in time (a tick's mark, before an order is planned), so a position pays for the
+ * funding times it was open at; the first call only starts the clock. Mutates the ledger.
+ */
+export function settleFunding(s: LedgerState, ratePct: number, price: number, ts: number): void {
+  if (ts <= s.fundedTo) return;
+  if (s.fundedTo > 0 && s.qty !== 0 && price > 0) {
+    const k = fundingTimes(s.fundedTo, ts);
+    if (k > 0) {
+      const paid = r8((k * s.qty * price * ratePct) / 100);
+      s.cash -= paid;
+      s.funding = r8(s.funding + paid);
+      s.entryFunding = r8(s.entryFunding + paid);
+    }
+  }
+  s.fundedTo = ts;
+}
 
 /**
  * Marks the ledger at a price: equity peak and drawdown, exposure time, the daily baseline.
@@ -511,7 +558,7 @@ export function planOrder(
   if (closing) {
     const closeShare = f * (closing / quantity);
     const fees = s.entryFees + closeShare;
-    const pnl = realized - fees;
+    const pnl = realized - fees - s.entryFunding;
     closedTrade = {
       size: s.qty,
       entryBar: 0,
@@ -524,6 +571,7 @@ export function planOrder(
       returnPct: pnl / (closing * s.avgPrice),
       fees,
     };
+    if (s.entryFunding !== 0) closedTrade.funding = s.entryFunding;
     if (cooldown && startsCooldown(cooldown.after, pnl, o.source)) cooldownUntil = o.ts + cooldown.ms;
   }
   if (!closedTrade) return { kind: 'fill', fill };
@@ -545,7 +593,8 @@ function cooldownAfter(
   price: number,
 ): number {
   if (!closing) return s.cooldownUntil;
-  const pnl = r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) - s.entryFees - feeOf(cfg, closing * price);
+  const pnl =
+    r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) - s.entryFees - feeOf(cfg, closing * price) - s.entryFunding;
   return startsCooldown(cooldown.after, pnl, o.source)
     ? Math.max(s.cooldownUntil, o.ts + cooldown.ms)
     : s.cooldownUntil;
@@ -578,6 +627,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.qty = 0;
     s.avgPrice = 0;
     s.entryFees = 0;
+    s.entryFunding = 0;
   } else if (Math.sign(after) === Math.sign(before)) {
     // added to the position: weighted average entry
     s.avgPrice = (before * s.avgPrice + signed * f.price) / after;
@@ -589,6 +639,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.avgPrice = f.price;
     s.entryTs = f.ts;
     s.entryFees = f.fee - closeFee;
+    s.entryFunding = 0;
   }
   s.lastPrice = s.lastPrice || f.price;
 }

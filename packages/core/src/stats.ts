@@ -31,6 +31,11 @@ export interface TradeRecord {
   exitReason?: string;
   /** what opened it: the id of the action node whose signal did (a strategy with several entries tells them apart) */
   entryReason?: string;
+  /**
+   * funding paid while it was open (perpetual futures; negative: received), already in its pnl; absent
+   * without a funding rate
+   */
+  funding?: number;
 }
 
 /**

@@ -712,4 +712,38 @@ describe('leverage and liquidation (isolated margin)', () => {
     expect(r.trades.some((t) => t.exitReason === 'liquidation')).toBe(true);
     expect(1_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 8);
   });
+
+  it('funding: a position open across a funding time pays its rate on its value at the next open (a short receives it)', () => {
+    // one-minute bars over about 21 days: 63 funding times
+    const plan = crossover();
+    const rate = 0.01;
+    const r = runBacktest(plan, bars, { ...opts, leverage: 2, fundingRatePct: rate });
+    const spot = runBacktest(plan, bars, { ...opts, leverage: 2 });
+    // without a rate, trades carry no funding field and nothing changes
+    expect(spot.trades.every((t) => !('funding' in t))).toBe(true);
+    const EIGHT_H = 8 * 3_600_000;
+    let paying = 0;
+    for (const t of r.trades) {
+      // by hand: every bar the position was held into that crossed a funding time
+      let expected = 0;
+      for (let i = t.entryBar + 1; i <= t.exitBar; i++) {
+        const k = Math.floor(bars.ts[i]! / EIGHT_H) - Math.floor(bars.ts[i - 1]! / EIGHT_H);
+        expected += (k * t.size * bars.open[i]! * rate) / 100;
+      }
+      expect(t.funding).toBeCloseTo(expected, 9);
+      if (expected !== 0) paying++;
+      // in its PnL
+      expect(t.pnl).toBeCloseTo(t.size * (t.exitPrice - t.entryPrice) - t.fees - t.funding!, 6);
+    }
+    expect(paying).toBeGreaterThan(20);
+    // longs pay a positive rate, shorts receive it
+    expect(r.trades.filter((t) => t.size > 0 && t.funding).every((t) => t.funding! > 0)).toBe(true);
+    expect(r.trades.filter((t) => t.size < 0 && t.funding).every((t) => t.funding! < 0)).toBe(true);
+    // the money reconciles with funding in it
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+    // the same entries and exits as without funding (funding moves money, not signals): the total differs by it
+    expect(r.trades.map((t) => [t.entryBar, t.exitBar])).toEqual(spot.trades.map((t) => [t.entryBar, t.exitBar]));
+    const paid = r.trades.reduce((s, t) => s + t.funding!, 0);
+    expect(paid).not.toBe(0);
+  });
 });

@@ -3,6 +3,7 @@ import {
   computeStats,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
+  fundingTimes,
   LIQUIDATION,
   liquidationPrice,
   startsCooldown,
@@ -29,6 +30,11 @@ export interface BacktestOptions {
   leverage?: number;
   /** maintenance margin, % of a position's value (default 0.5), for the liquidation price */
   maintenanceMarginPct?: number;
+  /**
+   * perpetual futures' funding, % of the position's value at each funding time (every 8 hours from 00:00
+   * UTC): a position open across one pays it (a short receives a positive rate) at the next bar's open
+   */
+  fundingRatePct?: number;
   /** whole units (stocks) or fractional (crypto) */
   wholeUnits?: boolean;
   /** close an open position at the last close so it counts as a trade (default true) */
@@ -93,6 +99,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
   let liq = NaN; // the open position's liquidation price (NaN: none, without leverage)
+  const fundingRate = (o.fundingRatePct ?? 0) / 100;
+  let funding = 0; // paid by the open position
 
   let cash = o.cash;
   let qty = 0;
@@ -120,9 +128,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const f = reason === LIQUIDATION ? Math.min(fee(qty * price), Math.max(0, cash + qty * price)) : fee(qty * price);
     cash += qty * price - f;
     totalFees += f;
-    const pnl = qty * (price - entryPrice) - entryFees - f;
+    const pnl = qty * (price - entryPrice) - entryFees - f - funding;
     const entryValue = Math.abs(qty) * entryPrice;
-    trades.push({
+    const t: TradeRecord = {
       size: qty,
       entryBar,
       exitBar: i,
@@ -135,7 +143,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       fees: entryFees + f,
       exitReason: reason,
       entryReason,
-    });
+    };
+    if (fundingRate) t.funding = funding;
+    trades.push(t);
     heldToClose.push(atClose);
     qty = 0;
     liq = NaN;
@@ -178,6 +188,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     entryFees = f;
     entryReason = a.nodeId;
     extreme = price;
+    funding = 0;
   };
   const act = (i: number, price: number, a: number, atLevel = false) => {
     const spec = actions[a]!;
@@ -230,6 +241,15 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);
     for (let i = chunk; i < end; i++) {
+      // funding times between the last bar and this one: the position held across them pays at this open
+      if (fundingRate && qty !== 0 && i > 0) {
+        const k = fundingTimes(ts[i - 1]!, ts[i]!);
+        if (k > 0) {
+          const paid = k * qty * open[i]! * fundingRate;
+          cash -= paid;
+          funding += paid;
+        }
+      }
       if (pending >= 0) {
         const spec = actions[pending]!;
         if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending);

@@ -26,6 +26,16 @@ describe('backtests on worker threads', () => {
     expect(seen.length).toBeGreaterThan(0);
   });
 
+  it('carries leverage, liquidations and funding across the threads as the inline run has them', async () => {
+    const o = { cash: 50_000, allowShort: true, leverage: 100, fundingRatePct: 0.01 };
+    const inline = runBacktest(compileGraph(graph).plan!, bars, o);
+    expect(inline.trades.some((t) => t.exitReason === 'liquidation')).toBe(true);
+    expect(inline.trades.some((t) => t.funding! > 0) && inline.trades.some((t) => t.funding! < 0)).toBe(true);
+    const r = await pool.run(graph, bars, o);
+    expect(r.trades).toEqual(inline.trades);
+    expect(r.stats).toEqual(inline.stats);
+  });
+
   it('cancels a running job from the progress callback', async () => {
     const big = toColumns(generateCandles(2_000_000, 5));
     const r = await pool.run(graph, big, { cash: 1000 }, () => true);

@@ -36,11 +36,13 @@ const TRADE_FIELDS = [
   'fees',
   'mae',
   'mfe',
+  'funding',
 ] as const satisfies readonly (keyof TradeRecord)[];
 
 /**
  * Trades as one Float64Array, to send across threads as a transfer: cloning thousands of small
- * objects cost more than the backtest that made them. Exit and entry reasons go as indexes into
+ * objects cost more than the backtest that made them (fields a trade lacks, funding without a rate, as
+ * NaN). Exit and entry reasons go as indexes into
  * `reasons` (the few distinct ones: action node ids and rules), after the numbers (-1: none).
  */
 export function packTrades(trades: readonly TradeRecord[]): { packed: Float64Array; reasons: string[] } {
@@ -81,6 +83,8 @@ export function unpackTrades(packed: Float64Array, reasons: readonly string[]): 
       fees: packed[o + 9]!,
       mae: packed[o + 10]!,
       mfe: packed[o + 11]!,
+      // NaN: the run had no funding rate
+      ...(packed[o + 12]! === packed[o + 12]! ? { funding: packed[o + 12]! } : {}),
       ...(r >= 0 ? { exitReason: reasons[r]! } : {}),
       ...(e >= 0 ? { entryReason: reasons[e]! } : {}),
     };

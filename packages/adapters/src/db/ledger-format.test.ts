@@ -84,16 +84,23 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
-  it('reads the format before the cooldown (2: its 20 fields, then the recent orders) with no cooldown', () => {
+  it('reads the formats before the cooldown (2: its 20 fields) and before funding (3: 21), then the recent orders', () => {
     const l = {
       ...ledger(),
       recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
       cooldownUntil: 7,
+      funding: 1.5,
+      entryFunding: 0.5,
+      fundedTo: Date.UTC(2026, 0, 1, 1),
     };
     const b = encodeLedger(l);
-    // format 2 is format 3 without its 21st field (the cooldown's)
-    const old = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 21)]);
-    expect(decodeLedger(old)).toEqual({ ...l, cooldownUntil: 0 });
+    expect(b[0]).toBe(4);
+    const none = { funding: 0, entryFunding: 0, fundedTo: 0 };
+    // format 3 is format 4 without its last three fields (funding's), format 2 without the cooldown's too
+    const v3 = Uint8Array.from([3, ...b.subarray(1, 1 + 8 * 21), ...b.subarray(1 + 8 * 24)]);
+    expect(decodeLedger(v3)).toEqual({ ...l, ...none });
+    const v2 = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 24)]);
+    expect(decodeLedger(v2)).toEqual({ ...l, ...none, cooldownUntil: 0 });
   });
 
   it('keeps any number of recent orders, none included', () => {
@@ -112,7 +119,7 @@ describe('the ledger as the order log stores it', () => {
 
   it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
     const b = encodeLedger(ledger());
-    expect(() => decodeLedger(Uint8Array.from([4, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([5, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(Uint8Array.from([1, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);

@@ -45,6 +45,7 @@ export interface BacktestParams {
   /** margin trading: absent without leverage (see http/margin.ts) */
   leverage?: number;
   maintenanceMarginPct?: number;
+  fundingRatePct?: number;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
   /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
@@ -115,6 +116,7 @@ export async function processBacktest(
       fillOn: p.fillOn,
       wholeUnits: legs[0]!.wholeUnits,
       ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
+      ...(p.fundingRatePct ? { fundingRatePct: p.fundingRatePct } : {}),
     };
     const onProgress = (x: number) => {
       const now = Date.now();

@@ -9,6 +9,7 @@ import {
   equityOf,
   noteRefusal,
   planOrder,
+  settleFunding,
   LIQUIDATION,
   liquidationPrice,
   type PaperConfig,
@@ -110,7 +111,7 @@ export const settingsOf = (config: Record<string, unknown>): SessionSettings => 
 export function ledgerFigures(
   s: { id: string; userId: string; symbol: string; status: SessionStatus },
   l: LedgerState,
-  settings: Pick<PaperConfig, 'startingBalance' | 'leverage' | 'maintenanceMarginPct'>,
+  settings: Pick<PaperConfig, 'startingBalance' | 'leverage' | 'maintenanceMarginPct' | 'fundingRatePct'>,
   price: number,
 ) {
   const { startingBalance } = settings;
@@ -126,7 +127,7 @@ export function ledgerFigures(
     status: s.status,
     startingBalance,
     cash: l.cash,
-    balance: startingBalance + l.realizedPnl - l.fees,
+    balance: startingBalance + l.realizedPnl - l.fees - l.funding,
     equity,
     position: l.qty
       ? {
@@ -142,6 +143,8 @@ export function ledgerFigures(
     realizedPnl: l.realizedPnl,
     unrealizedPnl: l.qty ? l.qty * (price - l.avgPrice) : 0,
     fees: l.fees,
+    /** perpetual futures' funding paid (negative: received) */
+    funding: l.funding,
     pnl: equity - startingBalance,
     returnPct: ((equity - startingBalance) / startingBalance) * 100,
     maxDrawdownPct: l.maxDrawdownPct,
@@ -791,6 +794,9 @@ export class ForwardTestEngine {
         if (liquidation) req.atPrice = true;
         if (bid !== undefined) req.bid = bid;
         if (ask !== undefined) req.ask = ask;
+        // funding times passed since the ledger last moved on are paid before the order (its ledger may be
+        // a working copy taken before a tick's mark settled them)
+        if (s.settings.fundingRatePct) settleFunding(l, s.settings.fundingRatePct, req.price, ts);
         const out = planOrder(l, s.settings, s.settings.risk, req, s.plan.risk.cooldown);
         e.ts = ts;
         if (out.kind === 'fill') {

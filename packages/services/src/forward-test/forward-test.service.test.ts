@@ -40,8 +40,8 @@ describe('forward testing (paper trading) on live ticks', () => {
   const reconcile = async (id: string) => {
     const s = (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
     const totals = await forwardTestsRepo(t.rt.db.db).totals(id);
-    // starting balance + realised PnL - fees = balance, from the stored trades, to the cent
-    expect(Math.abs(s.startingBalance + totals.realizedPnl - totals.fees - s.balance)).toBeLessThan(0.005);
+    // starting balance + realised PnL - fees (- funding) = balance, from the stored trades, to the cent
+    expect(Math.abs(s.startingBalance + totals.realizedPnl - totals.fees - s.funding - s.balance)).toBeLessThan(0.005);
     expect(Math.abs(s.cash + (s.position?.quantity ?? 0) * (s.position?.avgPrice ?? 0) - s.balance)).toBeLessThan(
       0.005,
     );
@@ -525,6 +525,46 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(bad.json().error.message).toMatch(/maintenance margin of 2 % is not below the initial margin of 2 %/);
     expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
     expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
+  });
+
+  it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    const body = { strategyId: strat.id, symbol: 'FUNDUSD', startingBalance: 10_000, fundingRatePct: 0.01 };
+    const id = (await call(a, 'POST', '/api/forward-tests', body)).json().id;
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    expect((await view()).config).toMatchObject({ fundingRatePct: 0.01 });
+    // ticks at chosen times (this symbol's own clock): from 14:00 UTC on the day of T0
+    const day = Date.UTC(2026, 0, 5);
+    const H = 3_600_000;
+    let seq = 0;
+    const at = async (ts: number, price: number) => {
+      const tick = { ts, price, size: 1, bid: price, ask: price, seq: seq++ };
+      await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'FUNDUSD', 'ticks', { symbol: 'FUNDUSD', ticks: [tick] });
+    };
+    let clock = day + 14 * H;
+    await until(async () => {
+      await at((clock += 1000), 100);
+      return (await view()).position !== null;
+    });
+    const { quantity } = (await view()).position;
+    expect((await view()).funding).toBe(0);
+    // past 16:00 at 120: one payment of 0.01 % of the position's value then
+    await at(day + 16 * H + 500, 120);
+    await until(async () => (await view()).funding !== 0);
+    expect((await view()).funding).toBeCloseTo(quantity * 120 * 0.0001, 6);
+    // to the next day's 09:00 at 80: two more (00:00 and 08:00)
+    await at(day + 33 * H, 80);
+    await until(async () => Math.abs((await view()).funding - quantity * (120 + 160) * 0.0001) < 1e-6);
+    const s = await view();
+    // the cash paid it; equity and balance count it
+    expect(s.balance).toBeCloseTo(10_000 - s.fees - s.funding, 6);
+    await reconcile(id);
+    // closed by hand: the ledger still reconciles, funding in it
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(200);
+    await until(async () => (await view()).closedTrades === 1);
+    await reconcile(id);
+    const bad = await call(a, 'POST', '/api/forward-tests', { ...body, fundingRatePct: 5 });
+    expect(bad.statusCode).toBe(400);
   });
 
   it("a paper portfolio's drawdown limit on its summed equity stops every session, closing its position", async () => {

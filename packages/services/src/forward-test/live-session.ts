@@ -5,6 +5,7 @@ import {
   LIQUIDATION,
   liquidationPrice,
   markLedgerWithin,
+  settleFunding,
   SYMBOL_PATTERN,
 } from '@algotrade/core';
 import { amountAt, type CompiledPlan, type StrategyInstance } from '@algotrade/strategy';
@@ -119,6 +120,8 @@ export class LiveSession {
   /** margin trading: 1 (none, nothing liquidated) or the leverage, and the maintenance margin % */
   private readonly leverage: number;
   private readonly maintenanceMarginPct: number;
+  /** perpetual futures' funding, % of the position's value every 8 hours (0: none) */
+  private readonly fundingRatePct: number;
 
   constructor(
     readonly id: string,
@@ -146,6 +149,7 @@ export class LiveSession {
     this.timeExitMs = plan.risk.timeExitMs ?? 0;
     this.leverage = settings.leverage && settings.leverage > 1 ? settings.leverage : 1;
     this.maintenanceMarginPct = settings.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
+    this.fundingRatePct = settings.fundingRatePct ?? 0;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -166,6 +170,8 @@ export class LiveSession {
   /** Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires. */
   mark(t: Tick, receivedAt: number): SignalMessage | null {
     const l = this.ledger;
+    // funding times passed since the last tick: the open position pays (or receives) before the mark
+    if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
     const breach = markLedgerWithin(l, t.price, t.ts, this.maxDrawdownPct, this.maxDailyLossPct);
     this.marked = true;
     if (this.halting) return null;

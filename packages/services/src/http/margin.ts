@@ -9,19 +9,23 @@ import { z } from 'zod';
 export const MarginInput = {
   leverage: z.number().min(1).max(125).default(1),
   maintenanceMarginPct: z.number().min(0).max(50).default(DEFAULT_MAINTENANCE_MARGIN_PCT),
+  /** perpetual futures' funding, % of the position's value every 8 hours (longs pay a positive rate) */
+  fundingRatePct: z.number().min(-1).max(1).default(0),
 };
 
 /**
- * The settings to keep: none without leverage (a spot account, as before leverage existed). A
+ * The settings to keep: none without leverage or funding (a spot account, as before they existed). A
  * maintenance margin at or above the initial margin (100 / leverage %) would liquidate every position
  * as it opens: a 400 naming both.
  */
-export function marginOf(b: { leverage: number; maintenanceMarginPct: number }): {
+export function marginOf(b: { leverage: number; maintenanceMarginPct: number; fundingRatePct: number }): {
   leverage?: number;
   maintenanceMarginPct?: number;
+  fundingRatePct?: number;
 } {
   const problem = marginProblem(b.leverage, b.maintenanceMarginPct);
   if (problem) throw new AppError('VALIDATION_FAILED', `maintenanceMarginPct: ${problem}`);
-  if (b.leverage === 1) return {};
-  return { leverage: b.leverage, maintenanceMarginPct: b.maintenanceMarginPct };
+  const funding = b.fundingRatePct ? { fundingRatePct: b.fundingRatePct } : {};
+  if (b.leverage === 1) return funding;
+  return { leverage: b.leverage, maintenanceMarginPct: b.maintenanceMarginPct, ...funding };
 }

@@ -92,7 +92,8 @@ type Raw = Record<string, unknown>;
  * The ledger's fields in the order the order log stores them (without their keys). Orders logged from
  * migration 3 to 5 carry `state` as the jsonb array `[1, ...the first 20 fields, recentOrders]`
  * (packLedger, now written only by tests of those rows); later ones carry `ledger`, the binary form
- * (encodeLedger: format 2 with the first 20 fields, format 3 with all). Session rows keep the object
+ * (encodeLedger: format 2 with the first 20 fields, format 3 with the cooldown's, format 4 with all).
+ * Session rows keep the object
  * form. Reads take any of them; a field a format lacks takes newLedger's value.
  */
 const LEDGER_KEYS_V2 = [
@@ -117,7 +118,8 @@ const LEDGER_KEYS_V2 = [
   'day',
   'dayStartEquity',
 ] as const;
-const LEDGER_KEYS = [...LEDGER_KEYS_V2, 'cooldownUntil'] as const;
+const LEDGER_KEYS_V3 = [...LEDGER_KEYS_V2, 'cooldownUntil'] as const;
+const LEDGER_KEYS = [...LEDGER_KEYS_V3, 'funding', 'entryFunding', 'fundedTo'] as const;
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
 const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
@@ -137,17 +139,18 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
   LEDGER_KEYS_V2.forEach((k, i) => (l[k] = x[i + 1]));
   l.recentOrders = x[LEDGER_KEYS_V2.length + 1];
   l.cooldownUntil = 0;
+  l.funding = l.entryFunding = l.fundedTo = 0;
   return l as Partial<LedgerState>;
 }
 
 /**
- * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (3; 2 before
- * the cooldown's field), then the fields of LEDGER_KEYS and the recent order times as little-endian
- * float64, 177 bytes and up (169 in format 2). The
+ * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (4; 3 before
+ * the funding fields, 2 before the cooldown's), then the fields of LEDGER_KEYS and the recent order times
+ * as little-endian float64, 201 bytes and up (177 in format 3, 169 in format 2). The
  * jsonb array it replaces took about 390 bytes (jsonb keeps each number as a decimal), and parsing it
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
-const BINARY_LEDGER = 3;
+const BINARY_LEDGER = 4;
 const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (LEDGER_KEYS.length + l.recentOrders.length);
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
@@ -188,6 +191,9 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   f[18] = l.day;
   f[19] = l.dayStartEquity;
   f[20] = l.cooldownUntil;
+  f[21] = l.funding;
+  f[22] = l.entryFunding;
+  f[23] = l.fundedTo;
   let i = LEDGER_KEYS.length;
   for (const t of l.recentOrders) f[i++] = t;
   ledgerBytes.copy(b, at + 1, 0, 8 * n);
@@ -195,8 +201,8 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
 const LITTLE_ENDIAN = endianness() === 'LE';
 let ledgerScratch = new Float64Array(64);
 let ledgerBytes = Buffer.from(ledgerScratch.buffer);
-// the unrolled writer above names 21 fields: this fails to compile when LEDGER_KEYS has another number
-const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 21 ? true : never = true;
+// the unrolled writer above names 24 fields: this fails to compile when LEDGER_KEYS has another number
+const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 24 ? true : never = true;
 void ledgerKeyCount;
 export function encodeLedger(l: LedgerState): Buffer {
   const b = Buffer.allocUnsafe(encodedLedgerSize(l));
@@ -300,8 +306,9 @@ export function equityCopyData(points: readonly EquityPoint[]): CopyWriter {
 
 export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
-  // format 2 (before the cooldown's field) or 3
-  const keys = b[0] === BINARY_LEDGER ? LEDGER_KEYS : b[0] === 2 ? LEDGER_KEYS_V2 : undefined;
+  // format 2 (before the cooldown's field), 3 (before the funding fields) or 4
+  const keys =
+    b[0] === BINARY_LEDGER ? LEDGER_KEYS : b[0] === 3 ? LEDGER_KEYS_V3 : b[0] === 2 ? LEDGER_KEYS_V2 : undefined;
   if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -311,6 +318,9 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   for (let i = keys.length; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
   l.recentOrders = recent;
   l.cooldownUntil ??= 0;
+  l.funding ??= 0;
+  l.entryFunding ??= 0;
+  l.fundedTo ??= 0;
   return l as unknown as LedgerState;
 }
 
