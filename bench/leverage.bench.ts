@@ -14,12 +14,18 @@ for (const n of graph.nodes)
 const plan = compileGraph(graph).plan!;
 const options = { cash: 1_000_000, allowShort: true };
 const counts = { trades: 0, liquidations: 0, baselineTrades: 0 };
-const [ms, baseMs] = await alternated([
+let funded = 0;
+const [ms, fundedMs, baseMs] = await alternated([
   () => {
     const r = runBacktest(plan, bars, { ...options, leverage: 100 });
     counts.trades = r.trades.length;
     counts.liquidations = r.trades.filter((t) => t.exitReason === 'liquidation').length;
   },
+  // the same with funding (0.01 % every 8 hours): a check of each bar's time against the funding times
+  () =>
+    (funded = runBacktest(plan, bars, { ...options, leverage: 100, fundingRatePct: 0.01 }).trades.filter(
+      (t) => t.funding,
+    ).length),
   () => (counts.baselineTrades = runBacktest(plan, bars, options).trades.length),
 ]);
 report({
@@ -30,4 +36,13 @@ report({
   baseline: baseMs,
   ratio: Number((ms! / baseMs!).toFixed(2)),
   ...counts,
+});
+report({
+  bench: 'leverage',
+  metric: 'backtest_1m_bars_100x_with_funding_ms',
+  value: fundedMs!,
+  unit: 'ms',
+  baseline: baseMs,
+  ratio: Number((fundedMs! / baseMs!).toFixed(2)),
+  tradesPayingFunding: funded,
 });

@@ -17,7 +17,14 @@ import {
   viewBars,
   type BarColumns,
 } from '@algotrade/strategy';
-import { DEFAULT_MAINTENANCE_MARGIN_PCT, marginProblem, monteCarlo, SYMBOL_PATTERN } from '@algotrade/core';
+import {
+  DEFAULT_MAINTENANCE_MARGIN_PCT,
+  marginProblem,
+  marginSettings,
+  monteCarlo,
+  SYMBOL_PATTERN,
+  type MarginSettings,
+} from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -81,20 +88,14 @@ export function engineOptions(flags: Record<string, string | boolean>) {
  * `--leverage` (1-125), `--maintenance-margin` (%, below the initial margin 100 / leverage) and
  * `--funding` (perpetual futures' funding, % every 8 hours, -1 to 1).
  */
-function leverageOf(flags: Record<string, string | boolean>): {
-  leverage?: number;
-  maintenanceMarginPct?: number;
-  fundingRatePct?: number;
-} {
+function leverageOf(flags: Record<string, string | boolean>): MarginSettings {
   const leverage = num(flags.leverage, 'leverage', 1);
   const mm = num(flags['maintenance-margin'], 'maintenance-margin', DEFAULT_MAINTENANCE_MARGIN_PCT);
   const problem = marginProblem(leverage, mm);
   if (problem) throw new UsageError(`--leverage, --maintenance-margin: ${problem}`);
   const rate = flags.funding === undefined ? 0 : Number(flags.funding);
   if (!(rate >= -1 && rate <= 1)) throw new UsageError(`--funding must be a % from -1 to 1 (got ${flags.funding})`);
-  const funding = rate ? { fundingRatePct: rate } : {};
-  if (leverage === 1) return funding;
-  return { leverage, maintenanceMarginPct: mm, ...funding };
+  return marginSettings(leverage, mm, rate);
 }
 
 /**

@@ -2,13 +2,14 @@ import type { TradeRecord } from './stats.ts';
 
 /**
  * Paper trading money math, shared by forward testing (and anything else that fills orders on paper).
- * Pure: no I/O, no clocks. Every fill keeps the ledger identity
+ * Pure: no I/O, no clocks. Every fill (and every funding payment) keeps the ledger identity
  *
- *   startingBalance + realizedPnl - fees = cash + qty * avgPrice      (the "balance")
+ *   startingBalance + realizedPnl - fees - funding = cash + qty * avgPrice      (the "balance")
  *   equity = cash + qty * marketPrice
  *
- * Fees and realised PnL are rounded to 1e-8 of the quote currency (the database's numeric scale), so
- * sums over the stored trades reproduce the ledger exactly, far below a cent.
+ * (funding: perpetual futures' payments, 0 without a funding rate). Fees, funding and realised PnL are
+ * rounded to 1e-8 of the quote currency (the database's numeric scale), so sums over the stored trades
+ * reproduce the ledger exactly, far below a cent.
  */
 
 export interface PaperConfig {
@@ -78,6 +79,18 @@ export function marginProblem(leverage: number, maintenanceMarginPct: number): s
   if (leverage > 1 && maintenanceMarginPct >= 100 / leverage)
     return `a maintenance margin of ${maintenanceMarginPct} % is not below the initial margin of ${+(100 / leverage).toFixed(4)} % at ${leverage}x leverage: every position would be liquidated as it opens`;
   return null;
+}
+
+/** Margin trading and funding settings as stored with a backtest or a session (PaperConfig's). */
+export type MarginSettings = Pick<PaperConfig, 'leverage' | 'maintenanceMarginPct' | 'fundingRatePct'>;
+
+/**
+ * The settings worth keeping: leverage (with its maintenance margin) only above 1, funding only when
+ * not 0, so a spot account's settings are what they were before either existed. Check marginProblem first.
+ */
+export function marginSettings(leverage: number, maintenanceMarginPct: number, fundingRatePct: number): MarginSettings {
+  const funding = fundingRatePct ? { fundingRatePct } : {};
+  return leverage > 1 ? { leverage, maintenanceMarginPct, ...funding } : funding;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   computeStats,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
+  FUNDING_INTERVAL_MS,
   fundingTimes,
   LIQUIDATION,
   liquidationPrice,
@@ -101,6 +102,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let liq = NaN; // the open position's liquidation price (NaN: none, without leverage)
   const fundingRate = (o.fundingRatePct ?? 0) / 100;
   let funding = 0; // paid by the open position
+  // the next funding time after the last bar seen (Infinity without a rate: one comparison a bar)
+  let nextFunding = fundingRate && n ? (Math.floor(ts[0]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS : Infinity;
 
   let cash = o.cash;
   let qty = 0;
@@ -242,13 +245,13 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const end = Math.min(n, chunk + step);
     for (let i = chunk; i < end; i++) {
       // funding times between the last bar and this one: the position held across them pays at this open
-      if (fundingRate && qty !== 0 && i > 0) {
-        const k = fundingTimes(ts[i - 1]!, ts[i]!);
-        if (k > 0) {
-          const paid = k * qty * open[i]! * fundingRate;
+      if (ts[i]! >= nextFunding) {
+        if (qty !== 0) {
+          const paid = fundingTimes(ts[i - 1]!, ts[i]!) * qty * open[i]! * fundingRate;
           cash -= paid;
           funding += paid;
         }
+        nextFunding = (Math.floor(ts[i]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS;
       }
       if (pending >= 0) {
         const spec = actions[pending]!;

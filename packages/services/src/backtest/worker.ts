@@ -42,7 +42,7 @@ export interface BacktestParams {
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
-  /** margin trading: absent without leverage (see http/margin.ts) */
+  /** margin trading and funding: absent without (core's marginSettings) */
   leverage?: number;
   maintenanceMarginPct?: number;
   fundingRatePct?: number;
@@ -115,8 +115,10 @@ export async function processBacktest(
       allowShort: p.allowShort,
       fillOn: p.fillOn,
       wholeUnits: legs[0]!.wholeUnits,
-      ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
-      ...(p.fundingRatePct ? { fundingRatePct: p.fundingRatePct } : {}),
+      // stored as marginSettings keeps them: absent without leverage or funding
+      leverage: p.leverage,
+      maintenanceMarginPct: p.maintenanceMarginPct,
+      fundingRatePct: p.fundingRatePct,
     };
     const onProgress = (x: number) => {
       const now = Date.now();

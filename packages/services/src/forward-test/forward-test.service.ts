@@ -132,7 +132,11 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     if (guarding) return;
     guarding = true;
     try {
-      for (const { userId, portfolioId } of await repo.guardedPortfolios()) {
+      const guarded = await repo.guardedPortfolios();
+      // portfolios no longer running (stopped, paused, deleted) are forgotten; a resumed one starts again from its series
+      const live = new Set(guarded.map((g) => g.portfolioId));
+      for (const id of drawdowns.keys()) if (!live.has(id)) drawdowns.delete(id);
+      for (const { userId, portfolioId } of guarded) {
         const rows = await repo.portfolio(userId, portfolioId);
         const limit = portfolioOf(rows[0]!)?.risk?.maxDrawdownPct;
         if (limit === undefined) continue;

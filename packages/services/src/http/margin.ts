@@ -1,4 +1,10 @@
-import { AppError, DEFAULT_MAINTENANCE_MARGIN_PCT, marginProblem } from '@algotrade/core';
+import {
+  AppError,
+  DEFAULT_MAINTENANCE_MARGIN_PCT,
+  marginProblem,
+  marginSettings,
+  type MarginSettings,
+} from '@algotrade/core';
 import { z } from 'zod';
 
 /**
@@ -18,14 +24,12 @@ export const MarginInput = {
  * maintenance margin at or above the initial margin (100 / leverage %) would liquidate every position
  * as it opens: a 400 naming both.
  */
-export function marginOf(b: { leverage: number; maintenanceMarginPct: number; fundingRatePct: number }): {
-  leverage?: number;
-  maintenanceMarginPct?: number;
-  fundingRatePct?: number;
-} {
+export function marginOf(b: {
+  leverage: number;
+  maintenanceMarginPct: number;
+  fundingRatePct: number;
+}): MarginSettings {
   const problem = marginProblem(b.leverage, b.maintenanceMarginPct);
   if (problem) throw new AppError('VALIDATION_FAILED', `maintenanceMarginPct: ${problem}`);
-  const funding = b.fundingRatePct ? { fundingRatePct: b.fundingRatePct } : {};
-  if (b.leverage === 1) return funding;
-  return { leverage: b.leverage, maintenanceMarginPct: b.maintenanceMarginPct, ...funding };
+  return marginSettings(b.leverage, b.maintenanceMarginPct, b.fundingRatePct);
 }
