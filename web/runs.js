@@ -543,8 +543,12 @@ export async function paperPortfolioView(c, id) {
         ...sumTiles(pf),
         ['Trades', cell(pf.trades)],
         ['Max drawdown', pf.stats ? `${num(pf.stats.maxDrawdownPct)} %` : '–'],
-        ...(pf.portfolioRisk
+        // the portfolio's limits on its summed equity, when it has them
+        ...(pf.portfolioRisk?.maxDrawdownPct !== undefined
           ? [/** @type {[string, string]} */ (['Stops at drawdown', `${num(pf.portfolioRisk.maxDrawdownPct)} %`])]
+          : []),
+        ...(pf.portfolioRisk?.maxDailyLossPct !== undefined
+          ? [/** @type {[string, string]} */ (['Pauses at daily loss', `${num(pf.portfolioRisk.maxDailyLossPct)} %`])]
           : []),
       ]),
       h(

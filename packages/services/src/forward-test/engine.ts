@@ -992,7 +992,7 @@ export class ForwardTestEngine {
   async transition(
     row: SessionRow,
     to: 'running' | 'paused' | 'stopped',
-    /** a rule's stop (a paper portfolio's limit): the close's source and the session's failure reason */
+    /** a rule's stop or pause (a paper portfolio's limit): the close's source and the session's failure reason */
     why?: { source: string; reason: string },
   ): Promise<SessionStatus> {
     const allowed: Record<string, SessionStatus[]> = {
@@ -1006,8 +1006,13 @@ export class ForwardTestEngine {
       if (!allowed[to]!.includes(s.status))
         throw new AppError('CONFLICT', `a ${s.status} session cannot become ${to}`, { status: s.status });
       // stopping closes the open position at the market, so the session's result is final
-      if (to === 'stopped' && s.ledger.qty !== 0)
-        await this.closeAtMarket(s, `${s.id}:stop`, why?.source ?? 'session_stop');
+      // (and a rule's pause, as a session's own daily loss limit closes before it pauses)
+      if ((to === 'stopped' || (to === 'paused' && why)) && s.ledger.qty !== 0)
+        await this.closeAtMarket(
+          s,
+          `${s.id}:${to === 'stopped' ? 'stop' : `pause:${s.ledger.fills}`}`,
+          why?.source ?? 'session_stop',
+        );
       await this.repo.setStatus(s.id, to, {
         state: s.ledger,
         ...(to === 'running' ? { reason: null } : why ? { reason: why.reason } : {}),

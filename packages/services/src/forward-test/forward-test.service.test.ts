@@ -37,8 +37,8 @@ describe('forward testing (paper trading) on live ticks', () => {
       await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks });
     }
   };
-  const reconcile = async (id: string) => {
-    const s = (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+  const reconcile = async (id: string, u = a) => {
+    const s = (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
     const totals = await forwardTestsRepo(t.rt.db.db).totals(id);
     // starting balance + realised PnL - fees (- funding) = balance, from the stored trades, to the cent
     expect(Math.abs(s.startingBalance + totals.realizedPnl - totals.fees - s.funding - s.balance)).toBeLessThan(0.005);
@@ -477,10 +477,12 @@ describe('forward testing (paper trading) on live ticks', () => {
   );
 
   it('trades with leverage: positions worth 10x their margin, liquidated at the first tick past the price', async () => {
-    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
     const body = { strategyId: strat.id, symbol: 'LEVUSD', startingBalance: 10_000, feeRate: 0.001, leverage: 10 };
-    const id = (await call(a, 'POST', '/api/forward-tests', body)).json().id;
-    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
     await until(async () => {
       await publishWave('LEVUSD', 2, () => 100);
       return (await view()).position !== null;
@@ -500,7 +502,7 @@ describe('forward testing (paper trading) on live ticks', () => {
     const at = avgPrice * 0.903;
     expect(at).toBeLessThan(liq);
     await publishWave('LEVUSD', 1, () => at);
-    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const trades = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
     await until(async () => (await trades()).some((x: { source: string }) => x.source === 'liquidation'));
     const fill = (await trades()).find((x: { source: string }) => x.source === 'liquidation');
     // at that tick's price exactly: no slippage, not at the bid
@@ -511,8 +513,8 @@ describe('forward testing (paper trading) on live ticks', () => {
     const loss = quantity * (avgPrice - at);
     expect(loss).toBeLessThan(value / 10);
     expect(value / 10 - loss).toBeLessThan(0.005 * quantity * at);
-    await reconcile(id);
-    const report = async () => (await call(a, 'GET', `/api/analytics/sessions/${id}`)).json().report;
+    await reconcile(id, u);
+    const report = async () => (await call(u, 'GET', `/api/analytics/sessions/${id}`)).json().report;
     await until(async () => {
       await publishWave('LEVUSD', 1, () => at);
       return (await report()) !== null;
@@ -520,18 +522,20 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect((await report()).exits).toContainEqual(expect.objectContaining({ reason: 'liquidation' }));
 
     // settings that would liquidate every position as it opens are refused, by name
-    const bad = await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 50, maintenanceMarginPct: 2 });
+    const bad = await call(u, 'POST', '/api/forward-tests', { ...body, leverage: 50, maintenanceMarginPct: 2 });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/maintenance margin of 2 % is not below the initial margin of 2 %/);
-    expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
-    expect((await call(a, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
+    expect((await call(u, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
+    expect((await call(u, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
   });
 
   it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {
-    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
     const body = { strategyId: strat.id, symbol: 'FUNDUSD', startingBalance: 10_000, fundingRatePct: 0.01 };
-    const id = (await call(a, 'POST', '/api/forward-tests', body)).json().id;
-    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
     expect((await view()).config).toMatchObject({ fundingRatePct: 0.01 });
     // ticks at chosen times (this symbol's own clock): from 14:00 UTC on the day of T0
     const day = Date.UTC(2026, 0, 5);
@@ -558,33 +562,43 @@ describe('forward testing (paper trading) on live ticks', () => {
     const s = await view();
     // the cash paid it; equity and balance count it
     expect(s.balance).toBeCloseTo(10_000 - s.fees - s.funding, 6);
-    await reconcile(id);
+    await reconcile(id, u);
     // closed by hand: the ledger still reconciles, funding in it
-    expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(200);
+    expect((await call(u, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(200);
     await until(async () => (await view()).closedTrades === 1);
-    await reconcile(id);
-    const bad = await call(a, 'POST', '/api/forward-tests', { ...body, fundingRatePct: 5 });
+    await reconcile(id, u);
+    const bad = await call(u, 'POST', '/api/forward-tests', { ...body, fundingRatePct: 5 });
     expect(bad.statusCode).toBe(400);
   });
 
-  it("a paper portfolio's drawdown limit on its summed equity stops every session, closing its position", async () => {
-    const strat = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
-    const r = await call(a, 'POST', '/api/forward-tests/portfolio', {
+  /**
+   * A paper portfolio of the always-long strategy on two symbols with these limits, for a user of its own
+   * (its polling does not spend the other tests' request budget), both legs entered at 100.
+   */
+  async function limitedPortfolio(symbols: [string, string], portfolioRisk: object) {
+    const u = await t.user();
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    const r = await call(u, 'POST', '/api/forward-tests/portfolio', {
       strategyId: strat.id,
-      symbols: ['DDA', 'DDB'],
+      symbols,
       startingBalance: 20_000,
-      portfolioRisk: { maxDrawdownPct: 5 },
+      portfolioRisk,
     });
     expect(r.statusCode, r.body).toBe(201);
     const pf = r.json();
-    expect(pf.portfolioRisk).toEqual({ maxDrawdownPct: 5 });
-    const get = async () => (await call(a, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
+    expect(pf.portfolioRisk).toEqual(portfolioRisk);
+    const get = async () => (await call(u, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
     const flat = (symbol: string, price: number) => publishWave(symbol, 1, () => price);
     await until(async () => {
-      await flat('DDA', 100);
-      await flat('DDB', 100);
+      await flat(symbols[0], 100);
+      await flat(symbols[1], 100);
       return (await get()).sessions.every((x: { trades: number }) => x.trades === 1);
     });
+    return { u, strategyId: strat.id as string, get, flat };
+  }
+
+  it("a paper portfolio's drawdown limit on its summed equity stops every session, closing its position", async () => {
+    const { u, strategyId, get, flat } = await limitedPortfolio(['DDA', 'DDB'], { maxDrawdownPct: 5 });
     // one leg down 8 %: a 4 % drawdown of the sum. Each session has no limit of its own, and the
     // portfolio's is not reached: after several checks they are all still running
     await flat('DDA', 92);
@@ -596,22 +610,45 @@ describe('forward testing (paper trading) on live ticks', () => {
     const after = await get();
     expect(after.returnPct).toBeLessThanOrEqual(-5);
     for (const leg of after.sessions) {
-      const s = (await call(a, 'GET', `/api/forward-tests/${leg.id}`)).json();
+      const s = (await call(u, 'GET', `/api/forward-tests/${leg.id}`)).json();
       expect(s).toMatchObject({ status: 'stopped', position: null });
       expect(s.failureReason).toMatch(
         /^portfolio risk limit: max_drawdown \(5\.\d+ % of the summed equity, limit 5 %\)/,
       );
-      const fills = (await call(a, 'GET', `/api/forward-tests/${leg.id}/trades`)).json();
+      const fills = (await call(u, 'GET', `/api/forward-tests/${leg.id}/trades`)).json();
       expect(fills.map((x: { source: string }) => x.source)).toEqual(['buy', 'portfolio_max_drawdown']);
-      await reconcile(leg.id);
+      await reconcile(leg.id, u);
     }
-    // a limit that is not a percentage is a 400
-    const bad = await call(a, 'POST', '/api/forward-tests/portfolio', {
-      strategyId: strat.id,
-      symbols: ['DDA', 'DDB'],
-      portfolioRisk: { maxDrawdownPct: 0 },
-    });
-    expect(bad.statusCode).toBe(400);
+    // a limit that is not a percentage, or none at all, is a 400
+    for (const portfolioRisk of [{ maxDrawdownPct: 0 }, {}, { maxDailyLossPct: 101 }]) {
+      const bad = await call(u, 'POST', '/api/forward-tests/portfolio', {
+        strategyId,
+        symbols: ['DDA', 'DDB'],
+        portfolioRisk,
+      });
+      expect(bad.statusCode).toBe(400);
+    }
+  });
+
+  it("a paper portfolio's daily loss limit on its summed equity pauses every session, closing its position", async () => {
+    const { u, get, flat } = await limitedPortfolio(['DLA', 'DLB'], { maxDailyLossPct: 3 });
+    // one leg down 4 %: 2 % of the sum today, under the limit
+    await flat('DLA', 96);
+    await new Promise((res) => setTimeout(res, 600));
+    expect((await get()).byStatus).toEqual({ running: 2 });
+    // down 8 %: 4 % of the sum, and both sessions pause with their positions closed by the rule
+    await flat('DLA', 92);
+    await until(async () => (await get()).byStatus.paused === 2);
+    for (const leg of (await get()).sessions) {
+      const s = (await call(u, 'GET', `/api/forward-tests/${leg.id}`)).json();
+      expect(s).toMatchObject({ status: 'paused', position: null });
+      expect(s.failureReason).toMatch(
+        /^portfolio risk limit: max_daily_loss \([34]\.\d+ % of the summed equity today, limit 3 %\)/,
+      );
+      const fills = (await call(u, 'GET', `/api/forward-tests/${leg.id}/trades`)).json();
+      expect(fills.map((x: { source: string }) => x.source)).toEqual(['buy', 'portfolio_max_daily_loss']);
+      await reconcile(leg.id, u);
+    }
   });
 
   it('runs a paper portfolio: one strategy on several symbols, each with its share, summed and driven together', async () => {

@@ -21,7 +21,7 @@ import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
-import { mergeEquity, PortfolioDrawdown, type PortfolioLimits } from './paper-portfolio.ts';
+import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
@@ -68,7 +68,12 @@ const PortfolioBody = z
     symbols: z.array(SymbolInput).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
     /** limits on the summed equity, on top of each session's own `risk` */
-    portfolioRisk: z.strictObject({ maxDrawdownPct: Pct }).optional(),
+    portfolioRisk: z
+      .strictObject({ maxDrawdownPct: Pct.optional(), maxDailyLossPct: Pct.optional() })
+      .refine((r) => r.maxDrawdownPct !== undefined || r.maxDailyLossPct !== undefined, {
+        message: 'give maxDrawdownPct, maxDailyLossPct or both',
+      })
+      .optional(),
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, { message: 'each symbol once', path: ['symbols'] })
   .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
@@ -126,7 +131,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   // paper portfolios' limits on their summed equity, checked every FT_PORTFOLIO_CHECK_MS: each running
   // portfolio's sessions summed as their pages show them (the engine's figures for the sessions it holds,
   // the stored ledgers' for the others, so it works whichever instance runs them)
-  const drawdowns = new Map<string, PortfolioDrawdown>();
+  const watches = new Map<string, PortfolioWatch>();
   let guarding = false;
   const guardPortfolios = async () => {
     if (guarding) return;
@@ -135,38 +140,46 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const guarded = await repo.guardedPortfolios();
       // portfolios no longer running (stopped, paused, deleted) are forgotten; a resumed one starts again from its series
       const live = new Set(guarded.map((g) => g.portfolioId));
-      for (const id of drawdowns.keys()) if (!live.has(id)) drawdowns.delete(id);
+      for (const id of watches.keys()) if (!live.has(id)) watches.delete(id);
       for (const { userId, portfolioId } of guarded) {
         const rows = await repo.portfolio(userId, portfolioId);
-        const limit = portfolioOf(rows[0]!)?.risk?.maxDrawdownPct;
-        if (limit === undefined) continue;
-        let dd = drawdowns.get(portfolioId);
-        if (!dd) {
+        const limits = portfolioOf(rows[0]!)?.risk;
+        if (!limits) continue;
+        const views = rows.map(view);
+        // the portfolio's clock: its sessions' latest tick (the day a daily loss counts from is the market's)
+        const now = Math.max(0, ...views.map((v) => (v.updatedAt ? Date.parse(v.updatedAt) : 0))) || Date.now();
+        let watch = watches.get(portfolioId);
+        if (!watch) {
           const { merged } = await portfolioSeries(rows);
-          dd = new PortfolioDrawdown(
+          watch = new PortfolioWatch(
+            limits,
             rows.reduce((a, row) => a + startOf(row), 0),
-            merged.equity,
+            merged,
+            now,
           );
-          drawdowns.set(portfolioId, dd);
+          watches.set(portfolioId, watch);
         }
-        const drawdown = dd.at(rows.reduce((a, row) => a + view(row).equity, 0));
-        if (drawdown < limit) continue;
-        app.log.info(
-          { portfolioId, drawdown, limit },
-          'paper portfolio: drawdown limit reached, stopping its sessions',
+        const breach = watch.check(
+          views.reduce((a, v) => a + v.equity, 0),
+          now,
         );
-        for (const row of rows)
-          if (['created', 'running', 'paused'].includes(view(row).status))
+        if (!breach) continue;
+        // as a session's own limits: a drawdown stops, a day's loss pauses; either closes the positions
+        const to = breach.limit === 'max_drawdown' ? 'stopped' : 'paused';
+        const what = breach.limit === 'max_drawdown' ? 'of the summed equity' : 'of the summed equity today';
+        app.log.info({ portfolioId, ...breach }, `paper portfolio: ${breach.limit} reached, its sessions ${to}`);
+        for (let i = 0; i < rows.length; i++)
+          if ((to === 'stopped' ? ['created', 'running', 'paused'] : ['running']).includes(views[i]!.status))
             await engine
-              .transition(row, 'stopped', {
-                source: 'portfolio_max_drawdown',
-                reason: `portfolio risk limit: max_drawdown (${drawdown.toFixed(2)} % of the summed equity, limit ${limit} %)`,
+              .transition(rows[i]!, to, {
+                source: `portfolio_${breach.limit}`,
+                reason: `portfolio risk limit: ${breach.limit} (${breach.pct.toFixed(2)} % ${what}, limit ${breach.of} %)`,
               })
-              // another instance may have stopped it first
+              // another instance may have acted first
               .catch((e: unknown) => {
                 if (!(e instanceof AppError && e.code === 'CONFLICT')) throw e;
               });
-        drawdowns.delete(portfolioId);
+        watches.delete(portfolioId);
       }
     } catch (e) {
       app.log.warn({ err: e }, 'paper portfolio limits: a check failed; trying again at the next');
