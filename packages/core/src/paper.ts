@@ -102,6 +102,16 @@ export function bankruptcyPrice(size: number, entryPrice: number, leverage = 1):
   return size > 0 ? entryPrice * (1 - 1 / leverage) : entryPrice * (1 + 1 / leverage);
 }
 
+/**
+ * Where a liquidation fills when the market is at `price` (at or beyond the liquidation price): there,
+ * but never worse than the bankruptcy price, so a position loses at most its margin. Backtests and paper
+ * sessions alike.
+ */
+export function liquidationFill(size: number, entryPrice: number, leverage: number, price: number): number {
+  const bust = bankruptcyPrice(size, entryPrice, leverage);
+  return size > 0 ? Math.max(price, bust) : Math.min(price, bust);
+}
+
 export interface RiskLimits {
   /** largest position value as % of equity */
   maxPositionPct?: number;

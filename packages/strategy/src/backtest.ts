@@ -1,11 +1,11 @@
 import {
-  bankruptcyPrice,
   computeStats,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
   FUNDING_INTERVAL_MS,
   fundingTimes,
   LIQUIDATION,
+  liquidationFill,
   liquidationPrice,
   startsCooldown,
   type Stats,
@@ -231,8 +231,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       liq === liq &&
       (long ? low[i]! <= liq && (!(stop >= liq) || o0 <= liq) : high[i]! >= liq && (!(stop <= liq) || o0 >= liq))
     ) {
-      const bust = bankruptcyPrice(qty, entryPrice, lev);
-      exit(i, long ? Math.max(Math.min(o0, liq), bust) : Math.min(Math.max(o0, liq), bust), false, LIQUIDATION);
+      exit(i, liquidationFill(qty, entryPrice, lev, long ? Math.min(o0, liq) : Math.max(o0, liq)), false, LIQUIDATION);
     } else if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
     else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
     else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false, 'take_profit');

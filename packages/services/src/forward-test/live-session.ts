@@ -1,8 +1,8 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
 import {
-  bankruptcyPrice,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   LIQUIDATION,
+  liquidationFill,
   liquidationPrice,
   markLedgerWithin,
   settleFunding,
@@ -188,8 +188,7 @@ export class LiveSession {
         const liq = liquidationPrice(l.qty, l.avgPrice, this.leverage, this.maintenanceMarginPct);
         if (l.qty > 0 ? t.price <= liq : t.price >= liq) {
           this.riskTick = t;
-          const bust = bankruptcyPrice(l.qty, l.avgPrice, this.leverage);
-          const at = l.qty > 0 ? Math.max(t.price, bust) : Math.min(t.price, bust);
+          const at = liquidationFill(l.qty, l.avgPrice, this.leverage, t.price);
           return this.signal(t, receivedAt, 'close', LIQUIDATION, undefined, 'all', 0, at);
         }
       }
