@@ -76,3 +76,49 @@ export const aboveSmaOf = (id: string, source: [type: string, params: Record<str
 
 /** Long while the close is above the SMA of another symbol's close, short or flat below (an Other symbol node). */
 export const aboveOtherSma = (symbol: string, period = 3) => aboveSmaOf('ref', ['symbol.bar', { symbol }], period);
+
+/**
+ * A ladder in and out of a position: buy (the `buy` node's params: sizing, amount, maxEntries) while the
+ * value is below `dipBelow`, close `trimPct` % while it is from `band[0]` to `band[1]`, close the rest above
+ * `exitAbove`. The value is the close, or an indicator of it (`indicator`: its type and params). Its
+ * action nodes are `dip`, `trim` and `out`.
+ */
+export const ladderGraph = (o: {
+  dipBelow: number;
+  band: [number, number];
+  exitAbove: number;
+  buy: Record<string, unknown>;
+  trimPct: number;
+  indicator?: [type: string, params: Record<string, unknown>];
+}) => {
+  const v: [string, string] = o.indicator ? ['ind', 'value'] : ['c', 'value'];
+  return graphOf(
+    [
+      ['c', 'price.close'],
+      ...(o.indicator ? [['ind', o.indicator[0], o.indicator[1]] as [string, string, Record<string, unknown>]] : []),
+      ['kDip', 'constant', { value: o.dipBelow }],
+      ['kLow', 'constant', { value: o.band[0] }],
+      ['kHigh', 'constant', { value: o.band[1] }],
+      ['kOut', 'constant', { value: o.exitAbove }],
+      ['low', 'logic.less'],
+      ['band', 'logic.between'],
+      ['high', 'logic.greater'],
+      ['dip', 'action.buy', o.buy],
+      ['trim', 'action.close', { percent: o.trimPct }],
+      ['out', 'action.close'],
+    ],
+    [
+      ...(o.indicator ? [['c', 'value', 'ind', 'value'] as [string, string, string, string]] : []),
+      [...v, 'low', 'a'],
+      ['kDip', 'value', 'low', 'b'],
+      [...v, 'band', 'value'],
+      ['kLow', 'value', 'band', 'low'],
+      ['kHigh', 'value', 'band', 'high'],
+      [...v, 'high', 'a'],
+      ['kOut', 'value', 'high', 'b'],
+      ['low', 'value', 'dip', 'trigger'],
+      ['band', 'value', 'trim', 'trigger'],
+      ['high', 'value', 'out', 'trigger'],
+    ],
+  );
+};

@@ -402,4 +402,191 @@ describe('paper ledger', () => {
       expect(order(t, 'buy', 93, 5_000, stop)).toMatchObject({ code: 'COOLDOWN' });
     });
   });
+
+  describe('adding to a position (maxEntries) and closing part of it (percent)', () => {
+    const fill = (s: ReturnType<typeof newLedger>, c: PaperConfig, o: OrderRequest, risk: RiskLimits = {}) => {
+      const out = planOrder(s, c, risk, o);
+      if (out.kind !== 'fill') throw new Error(`${out.kind}: ${out.reason}`);
+      applyFill(s, out.fill, out.closedTrade, out.cooldownUntil);
+      return out;
+    };
+
+    it('adds while the position has fewer entries than the order allows, at the average entry price', () => {
+      const c = cfg({ slippageBps: 0 });
+      const s = newLedger(c);
+      const buy = (price: number, amount = 30): OrderRequest => ({
+        action: 'buy',
+        sizing: 'pct_equity',
+        amount,
+        price,
+        ts: price,
+        maxEntries: 3,
+      });
+      const a = fill(s, c, buy(100)).fill;
+      // the equity is 100,000: 30 % of it buys 30,000 / (100 × 1.001) units
+      expect(a.quantity).toBe(Math.floor((30_000 / (100 * 1.001)) * 1e8 * (1 - 1e-9)) / 1e8);
+      expect(s.entries).toBe(1);
+      const eq = s.cash + a.quantity * 90; // the equity at 90: the cash and the position at 90
+      const b = fill(s, c, buy(90)).fill;
+      // 30 % of that equity, within the cash left
+      expect(b.quantity).toBeCloseTo((0.3 * eq) / (90 * 1.001), 6);
+      expect(s.entries).toBe(2);
+      expect(s.avgPrice).toBeCloseTo((a.quantity * 100 + b.quantity * 90) / (a.quantity + b.quantity), 9);
+      expect(s.entryFees).toBeCloseTo(a.fee + b.fee, 9);
+      expect(s.entryTs).toBe(100); // the first entry's time: a time exit counts from it
+      // `all`: the cash left, no more
+      const all = fill(s, c, { ...buy(80), sizing: 'all' }).fill;
+      expect(all.quantity * 80 + all.fee).toBeLessThanOrEqual(
+        100_000 - a.quantity * 100 - a.fee - b.quantity * 90 - b.fee + 1e-6,
+      );
+      expect(s.cash).toBeGreaterThanOrEqual(-1e-6);
+      expect(s.cash).toBeLessThan(1);
+      expect(s.entries).toBe(3);
+      // a fourth is not an order (the action allows three), and an action allowing one does nothing either
+      expect(planOrder(s, c, {}, buy(70))).toEqual({ kind: 'noop', reason: 'already long (3 entries of at most 3)' });
+      expect(planOrder(s, c, {}, { ...buy(70), maxEntries: 1 })).toEqual({ kind: 'noop', reason: 'already long' });
+      const more = planOrder(s, c, {}, { ...buy(70), sizing: 'fixed_qty', amount: 10, maxEntries: 5 });
+      expect(more).toMatchObject({ kind: 'refused', code: 'INSUFFICIENT_CASH' });
+      expect(more.kind === 'refused' && more.reason).toMatch(/^needs 700\.70 but 0\.\d\d is available$/);
+      // one trade when it closes: every entry's fee in it, the average entry price, three entries
+      const units = s.qty;
+      const out = fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 95, ts: 200 });
+      const t = out.closedTrade!;
+      expect(t.size).toBe(units);
+      expect(t.entries).toBe(3);
+      expect(t.entryPrice).toBeCloseTo((a.quantity * 100 + b.quantity * 90 + all.quantity * 80) / units, 9);
+      expect(t.fees).toBeCloseTo(a.fee + b.fee + all.fee + out.fill.fee, 9);
+      expect(t.pnl).toBeCloseTo(units * (95 - t.entryPrice) - t.fees, 6);
+      expect(s.entries).toBe(0);
+      expect(Math.abs(100_000 + s.realizedPnl - s.fees - balanceOf(s))).toBeLessThan(1e-6);
+      expect(s.cash).toBeCloseTo(100_000 + t.pnl, 6);
+    });
+
+    it('caps an addition by the position limits, counting what is held', () => {
+      const c = cfg({ slippageBps: 0, feeRate: 0 });
+      const s = newLedger(c);
+      const buy: OrderRequest = { action: 'buy', sizing: 'fixed_qty', amount: 300, price: 100, ts: 1, maxEntries: 4 };
+      fill(s, c, buy, { maxPositionValue: 50_000 });
+      expect(planOrder(s, c, { maxPositionValue: 50_000 }, buy)).toMatchObject({ code: 'MAX_POSITION' });
+      const pct = fill(s, c, { ...buy, sizing: 'pct_equity', amount: 50 }, { maxPositionValue: 50_000 }).fill;
+      expect(pct.quantity).toBeCloseTo(200, 6); // 500 units is the limit, 300 are held
+      // 40 % of the equity is less than the 500 units held: nothing more
+      expect(planOrder(s, c, { maxPositionPct: 40 }, { ...buy, sizing: 'all', amount: 0 })).toMatchObject({
+        kind: 'refused',
+      });
+    });
+
+    it('adds to a short on the margin left (a short without leverage locks its value), and to a leveraged long', () => {
+      const c = cfg({ slippageBps: 0, allowShort: true });
+      const s = newLedger(c);
+      const sell: OrderRequest = { action: 'sell', sizing: 'pct_equity', amount: 50, price: 100, ts: 1, maxEntries: 2 };
+      const first = fill(s, c, sell).fill;
+      const second = fill(s, c, { ...sell, sizing: 'all', price: 110 }).fill;
+      // what the first left: the balance less the first's value
+      const avail = 100_000 - first.fee - first.quantity * 100;
+      expect(second.quantity * 110 + second.fee).toBeLessThanOrEqual(avail + 1e-6);
+      expect(second.quantity * 110 + second.fee).toBeGreaterThan(avail - 1e-3);
+      expect(s.qty).toBeCloseTo(-(first.quantity + second.quantity), 9);
+      expect(Math.abs(100_000 + s.realizedPnl - s.fees - balanceOf(s))).toBeLessThan(1e-6);
+
+      const lc = cfg({ slippageBps: 0, leverage: 10, feeRate: 0 });
+      const l = newLedger(lc);
+      const buy: OrderRequest = { action: 'buy', sizing: 'pct_equity', amount: 40, price: 100, ts: 1, maxEntries: 2 };
+      fill(l, lc, buy);
+      expect(l.qty).toBeCloseTo(4000, 4); // 40,000 of margin for ten times its value
+      fill(l, lc, { ...buy, sizing: 'all', price: 95 });
+      // the margin left, 60,000, buys ten times its value at 95
+      expect(l.qty).toBeCloseTo(4000 + 600_000 / 95, 4);
+      expect(l.avgPrice).toBeCloseTo((4000 * 100 + 600_000) / l.qty, 6);
+      expect(l.entries).toBe(2);
+    });
+
+    it('closes part of a position: its share of the entry fees in its trade, the rest open at the same entry', () => {
+      const c = cfg({ slippageBps: 0, wholeUnits: true });
+      const s = newLedger(c);
+      const a = fill(s, c, { action: 'buy', sizing: 'fixed_qty', amount: 7, price: 100, ts: 1 }).fill;
+      const half = fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 110, ts: 2, percent: 50 });
+      // 50 % of 7 whole units is 3
+      expect(half.fill.quantity).toBe(3);
+      const t1 = half.closedTrade!;
+      expect(t1.size).toBe(3);
+      expect(t1.fees).toBeCloseTo(Math.round(a.fee * (3 / 7) * 1e8) / 1e8 + half.fill.fee, 9);
+      expect(t1.pnl).toBeCloseTo(3 * 10 - t1.fees, 9);
+      expect(s.qty).toBe(4);
+      expect(s.avgPrice).toBe(100);
+      expect(s.entries).toBe(1);
+      expect(s.closedTrades).toBe(1);
+      // 10 % of 4 whole units is under one: nothing to do
+      expect(
+        planOrder(s, c, {}, { action: 'close', sizing: 'all', amount: 0, price: 110, ts: 3, percent: 10 }),
+      ).toMatchObject({
+        kind: 'noop',
+      });
+      const rest = fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 90, ts: 4 });
+      const t2 = rest.closedTrade!;
+      expect(t2.size).toBe(4);
+      // the two trades' fees are every fee paid, their PnL the ledger's
+      expect(t1.fees + t2.fees).toBeCloseTo(s.fees, 8);
+      expect(t1.pnl + t2.pnl).toBeCloseTo(s.realizedPnl - s.fees, 8);
+      expect(s.cash).toBeCloseTo(100_000 + t1.pnl + t2.pnl, 8);
+      // rebuilt from the fills alike
+      const trips = roundTrips([a, half.fill, rest.fill]);
+      expect(trips.map((t) => [t.size, t.fees, t.pnl])).toEqual(
+        [
+          [3, t1.fees, t1.pnl],
+          [4, t2.fees, t2.pnl],
+        ].map(([x, f, p]) => [x, expect.closeTo(f!, 8), expect.closeTo(p!, 8)]),
+      );
+    });
+
+    it('reconciles to the cent over thousands of random additions and partial exits, with funding', () => {
+      const rnd = seededRandom(7);
+      const c = cfg({ allowShort: true, feeFixed: 0.2, slippageBps: 2, fundingRatePct: 0.01 });
+      const s = newLedger(c);
+      const fills: Fill[] = [];
+      let tradesPnl = 0;
+      let trades = 0;
+      let price = 100;
+      let partials = 0;
+      let adds = 0;
+      for (let i = 0; i < 5000; i++) {
+        const ts = i * 600_000; // ten minutes apart: a funding time every 48 orders
+        price *= 1 + (rnd() - 0.5) * 0.02;
+        settleFunding(s, c.fundingRatePct!, price, ts);
+        markLedger(s, price, ts, {});
+        const action = (['buy', 'sell', 'close'] as const)[Math.floor(rnd() * 3)]!;
+        const sizing = (['all', 'pct_equity', 'fixed_cash', 'fixed_qty'] as const)[Math.floor(rnd() * 4)]!;
+        const amount = sizing === 'fixed_qty' ? 1 + Math.floor(rnd() * 50) : sizing === 'fixed_cash' ? 5000 : 20;
+        const o: OrderRequest = { action, sizing, amount, price, bid: price * 0.9999, ask: price * 1.0001, ts };
+        if (action === 'close') o.percent = [25, 50, 100][Math.floor(rnd() * 3)]!;
+        else o.maxEntries = 1 + Math.floor(rnd() * 4);
+        const qtyBefore = s.qty;
+        const out = planOrder(s, c, {}, o);
+        if (out.kind !== 'fill') continue;
+        applyFill(s, out.fill, out.closedTrade);
+        fills.push(out.fill);
+        if (out.closedTrade) {
+          tradesPnl += out.closedTrade.pnl;
+          trades++;
+          if (Math.abs(out.closedTrade.size) < Math.abs(qtyBefore) - 1e-12) partials++;
+        }
+        if (Math.sign(s.qty) === Math.sign(qtyBefore) && Math.abs(s.qty) > Math.abs(qtyBefore)) adds++;
+        expect(s.entries).toBeLessThanOrEqual(4);
+        // the identity after every fill
+        expect(Math.abs(100_000 + s.realizedPnl - s.fees - s.funding - balanceOf(s))).toBeLessThan(1e-6);
+      }
+      expect(partials).toBeGreaterThan(200);
+      expect(adds).toBeGreaterThan(200);
+      // the closed trades' PnL is all the money made but what the open position has paid so far
+      expect(tradesPnl).toBeCloseTo(s.realizedPnl - (s.fees - s.entryFees) - (s.funding - s.entryFunding), 5);
+      expect(trades).toBe(s.closedTrades);
+      // rebuilt from the fills: the same trades (without funding), the same sizes
+      const trips = roundTrips(fills);
+      expect(trips.length).toBe(s.closedTrades);
+      expect(trips.reduce((a, t) => a + t.pnl + (t.funding ?? 0), 0)).toBeCloseTo(
+        s.realizedPnl - (s.fees - s.entryFees),
+        5,
+      );
+    });
+  });
 });

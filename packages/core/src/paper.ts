@@ -163,6 +163,8 @@ export interface LedgerState {
   entryFunding: number;
   /** the time (ms) funding has been settled to (0: not yet): see settleFunding */
   fundedTo: number;
+  /** the fills that opened or added to the open position (0: flat), for an action's maxEntries */
+  entries: number;
 }
 
 /** What starts a cooldown (a strategy's Cooldown node): any exit, a losing trade's, or a stop's. */
@@ -194,6 +196,13 @@ export interface OrderRequest {
   source?: string;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a liquidation, at its price) */
   atPrice?: boolean;
+  /**
+   * buy or sell in the open position's direction adds to it while it has fewer entries than this
+   * (default 1: a signal in the position's direction does nothing)
+   */
+  maxEntries?: number;
+  /** close: the share of the open position to close, % (default 100: all of it) */
+  percent?: number;
 }
 
 export interface Fill {
@@ -257,6 +266,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     funding: 0,
     entryFunding: 0,
     fundedTo: 0,
+    entries: 0,
   };
 }
 
@@ -293,6 +303,7 @@ export function copyLedger(l: LedgerState): LedgerState {
     funding: l.funding,
     entryFunding: l.entryFunding,
     fundedTo: l.fundedTo,
+    entries: l.entries,
   };
 }
 
@@ -342,6 +353,7 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.funding = src.funding;
   dst.entryFunding = src.entryFunding;
   dst.fundedTo = src.fundedTo;
+  dst.entries = src.entries;
   const a = dst.recentOrders;
   const b = src.recentOrders;
   if (a === b) return;
@@ -468,17 +480,29 @@ export function planOrder(
   const price = raw * (1 + sideOf * slip);
 
   let closing = 0; // units that reduce the open position
-  let opening = 0; // units of the new position
+  let opening = 0; // units of the new position, or added to the open one
+  // a buy or sell in the open position's direction: adds to it (when its action allows more entries)
+  const adding = s.qty !== 0 && Math.sign(s.qty) === sideOf && o.action !== 'close';
   if (o.action === 'close') {
     if (s.qty === 0) return { kind: 'noop', reason: 'no open position' };
-    closing = Math.abs(s.qty);
+    closing = partOf(s.qty, o.percent, cfg.wholeUnits);
+    if (!(closing > 0))
+      return { kind: 'noop', reason: `${o.percent} % of the position (${Math.abs(s.qty)} units) is under one unit` };
   } else {
-    if (Math.sign(s.qty) === sideOf) return { kind: 'noop', reason: `already ${sideOf > 0 ? 'long' : 'short'}` };
-    if (s.qty !== 0) closing = Math.abs(s.qty);
-    if (sideOf < 0 && !cfg.allowShort) {
+    if (adding) {
+      const entries = Math.max(1, s.entries);
+      const max = o.maxEntries ?? 1;
+      if (entries >= max)
+        return {
+          kind: 'noop',
+          reason: `already ${sideOf > 0 ? 'long' : 'short'}${max > 1 ? ` (${entries} entries of at most ${max})` : ''}`,
+        };
+    }
+    if (s.qty !== 0 && !adding) closing = Math.abs(s.qty);
+    if (sideOf < 0 && !cfg.allowShort && !adding) {
       if (closing === 0)
         return { kind: 'refused', code: 'SHORTS_NOT_ALLOWED', reason: 'sell with no long open: shorts are off' };
-    } else if (cooldown && o.ts < cooldownAfter(s, cfg, cooldown, o, closing, price)) {
+    } else if (!adding && cooldown && o.ts < cooldownAfter(s, cfg, cooldown, o, closing, price)) {
       // in a cooldown: an entry is refused, a flip only closes
       if (closing === 0)
         return {
@@ -497,11 +521,15 @@ export function planOrder(
           code: 'RATE_LIMIT',
           reason: `more than ${risk.maxOrdersPerMinute} orders in a minute`,
         };
-      // equity left once any open position is closed at this price
+      // equity left once any open position is closed at this price (with one open and added to: its equity)
       const closeFee = closing ? feeOf(cfg, closing * price) : 0;
       const free = s.cash + s.qty * price - closeFee;
       // with leverage a unit locks price / leverage of margin (and pays its fee on its whole value)
       const lev = cfg.leverage && cfg.leverage > 1 ? cfg.leverage : 1;
+      // what an order may spend: when flat (or flipping), the equity; when adding, the balance less the
+      // margin the open position locks (all of its cost without leverage), not its unrealised PnL
+      const avail = adding ? balanceOf(s) - (Math.abs(s.qty) * s.avgPrice) / lev : free;
+      const held = adding ? Math.abs(s.qty) : 0;
       const perUnit = price * (1 / lev + cfg.feeRate);
       const fixed = o.sizing === 'fixed_qty';
       let units: number;
@@ -510,13 +538,15 @@ export function planOrder(
           units = o.amount;
           break;
         case 'fixed_cash':
-          units = Math.min(o.amount, free - cfg.feeFixed) / perUnit;
+          units = Math.min(o.amount, avail - cfg.feeFixed) / perUnit;
           break;
         case 'pct_equity':
           units = ((free - cfg.feeFixed) * Math.min(o.amount, 100)) / 100 / perUnit;
+          // added to a position: a share of the equity, at most what is available
+          if (adding) units = Math.min(units, (avail - cfg.feeFixed) / perUnit);
           break;
         default:
-          units = (free - cfg.feeFixed) / perUnit;
+          units = (avail - cfg.feeFixed) / perUnit;
       }
       // the caps in turn: a fixed quantity above one is refused, a proportional size shrinks to it
       if (risk.maxOrderQty !== undefined && units > risk.maxOrderQty + EPS) {
@@ -528,19 +558,20 @@ export function planOrder(
           };
         units = risk.maxOrderQty;
       }
-      if (risk.maxPositionValue !== undefined && units > risk.maxPositionValue / price + EPS) {
+      // the position's caps count what it holds already (when adding)
+      if (risk.maxPositionValue !== undefined && units + held > risk.maxPositionValue / price + EPS) {
         if (fixed)
           return {
             kind: 'refused',
             code: 'MAX_POSITION',
             reason: `position value above the limit of ${risk.maxPositionValue}`,
           };
-        units = risk.maxPositionValue / price;
+        units = risk.maxPositionValue / price - held;
       }
-      if (risk.maxPositionPct !== undefined && units > (free * risk.maxPositionPct) / 100 / price + EPS) {
+      if (risk.maxPositionPct !== undefined && units + held > (free * risk.maxPositionPct) / 100 / price + EPS) {
         if (fixed)
           return { kind: 'refused', code: 'MAX_POSITION', reason: `position above ${risk.maxPositionPct}% of equity` };
-        units = (free * risk.maxPositionPct) / 100 / price;
+        units = (free * risk.maxPositionPct) / 100 / price - held;
       }
       units = fixed ? units : roundUnits(units, cfg.wholeUnits);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
@@ -553,12 +584,12 @@ export function planOrder(
       const need = (units * price) / lev + feeOf(cfg, (closing + units) * price) - closeFee;
       // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
       // rate is NaN) is never filled
-      if (!(need <= free + 1e-9))
+      if (!(need <= avail + 1e-9))
         return {
           kind: 'refused',
           code: 'INSUFFICIENT_CASH',
           reason: Number.isFinite(need)
-            ? `needs ${need.toFixed(2)} but ${Math.max(0, free).toFixed(2)} is available`
+            ? `needs ${need.toFixed(2)} but ${Math.max(0, avail).toFixed(2)} is available`
             : `its cost is beyond any balance (${units} units at ${price})`,
         };
       opening = units;
@@ -580,10 +611,11 @@ export function planOrder(
   let cooldownUntil: number | undefined;
   if (closing) {
     const closeShare = f * (closing / quantity);
-    const fees = s.entryFees + closeShare;
-    const pnl = realized - fees - s.entryFunding;
+    const part = entryPart(s, closing);
+    const fees = part.fees + closeShare;
+    const pnl = realized - fees - part.funding;
     closedTrade = {
-      size: s.qty,
+      size: closing < Math.abs(s.qty) ? Math.sign(s.qty) * closing : s.qty,
       entryBar: 0,
       exitBar: 0,
       entryTime: s.entryTs,
@@ -594,13 +626,39 @@ export function planOrder(
       returnPct: pnl / (closing * s.avgPrice),
       fees,
     };
-    if (s.entryFunding !== 0) closedTrade.funding = s.entryFunding;
+    if (part.funding !== 0) closedTrade.funding = part.funding;
+    if (s.entries > 1) closedTrade.entries = s.entries;
     if (cooldown && startsCooldown(cooldown.after, pnl, o.source)) cooldownUntil = o.ts + cooldown.ms;
   }
   if (!closedTrade) return { kind: 'fill', fill };
   return cooldownUntil === undefined
     ? { kind: 'fill', fill, closedTrade }
     : { kind: 'fill', fill, closedTrade, cooldownUntil };
+}
+
+/**
+ * The units a close of `percent` % (default all) takes from a position of `qty`: rounded down to whole
+ * units or to 1e-8, all of it at 100 % (or when the rest would round away), 0 when under one unit.
+ */
+function partOf(qty: number, percent: number | undefined, whole: boolean): number {
+  const all = Math.abs(qty);
+  if (percent === undefined || percent >= 100) return all;
+  // rounded down, but a product that float error left a hair under a whole unit (or 1e-8) is that unit
+  const x = (all * percent) / 100;
+  const u = whole ? Math.floor(x + 1e-9) : Math.floor(x * 1e8 + 1e-6) / 1e8;
+  return u >= all ? all : Math.max(0, u);
+}
+
+/**
+ * The share of the open position's entry fees and funding that closing `units` of it takes (all of them
+ * for the whole position): a partial close's trade carries its share, and the rest stays with the
+ * position, so the trades' fees and funding sum to the ledger's. planOrder and applyFill alike.
+ */
+function entryPart(s: LedgerState, units: number): { fees: number; funding: number } {
+  const all = Math.abs(s.qty);
+  if (units >= all) return { fees: s.entryFees, funding: s.entryFunding };
+  const share = units / all;
+  return { fees: r8(s.entryFees * share), funding: r8(s.entryFunding * share) };
 }
 
 /**
@@ -651,11 +709,19 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.avgPrice = 0;
     s.entryFees = 0;
     s.entryFunding = 0;
+    s.entries = 0;
+  } else if (Math.sign(after) === Math.sign(before) && closingUnits) {
+    // closed a part: the rest keeps its entry price, and the entry fees and funding the part did not take
+    const part = entryPart(s, closingUnits);
+    s.entryFees -= part.fees;
+    s.entryFunding = r8(s.entryFunding - part.funding);
+    s.qty = after;
   } else if (Math.sign(after) === Math.sign(before)) {
     // added to the position: weighted average entry
     s.avgPrice = (before * s.avgPrice + signed * f.price) / after;
     s.qty = after;
     s.entryFees += f.fee;
+    s.entries = Math.max(1, s.entries) + 1;
   } else {
     // opened (or flipped into) a new position at the fill price
     s.qty = after;
@@ -663,6 +729,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.entryTs = f.ts;
     s.entryFees = f.fee - closeFee;
     s.entryFunding = 0;
+    s.entries = 1;
   }
   s.lastPrice = s.lastPrice || f.price;
 }
@@ -690,7 +757,7 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
     let closed: TradeRecord | undefined;
     if (s.qty !== 0 && Math.sign(signed) !== Math.sign(s.qty)) {
       const closing = Math.min(Math.abs(s.qty), f.quantity);
-      const fees = s.entryFees + f.fee * (closing / f.quantity);
+      const fees = entryPart(s, closing).fees + f.fee * (closing / f.quantity);
       const pnl = closing * (f.price - s.avgPrice) * Math.sign(s.qty) - fees;
       closed = {
         size: Math.sign(s.qty) * closing,
@@ -705,6 +772,7 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
         fees,
         ...(f.source !== undefined ? { exitReason: f.source } : {}),
         ...(openedBy !== undefined ? { entryReason: openedBy } : {}),
+        ...(s.entries > 1 ? { entries: s.entries } : {}),
       };
       out.push(closed);
     }

@@ -36,6 +36,8 @@ export interface TradeRecord {
    * without a funding rate
    */
   funding?: number;
+  /** the fills that opened and added to the position (absent for one: no adding) */
+  entries?: number;
 }
 
 /**

@@ -4,7 +4,7 @@ import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
 import { xrpFutureHours } from '../../../test/helpers/freqtrade.ts';
-import { graphOf } from '../../../test/helpers/graphs.ts';
+import { graphOf, ladderGraph } from '../../../test/helpers/graphs.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
@@ -745,5 +745,223 @@ describe('leverage and liquidation (isolated margin)', () => {
     expect(r.trades.map((t) => [t.entryBar, t.exitBar])).toEqual(spot.trades.map((t) => [t.entryBar, t.exitBar]));
     const paid = r.trades.reduce((s, t) => s + t.funding!, 0);
     expect(paid).not.toBe(0);
+  });
+});
+
+describe('adding to positions (maxEntries) and partial exits (close percent)', () => {
+  /**
+   * Buy 10 units while the close is below 95 (up to `maxEntries` entries), close `trim` % while it is from
+   * 110 to 120, close the rest above 125; whole units, orders at the next open.
+   */
+  const ladder = (maxEntries = 3, trim = 50) =>
+    compileGraph(
+      ladderGraph({
+        dipBelow: 95,
+        band: [110, 120],
+        exitAbove: 125,
+        buy: { sizing: 'fixed_qty', amount: 10, maxEntries },
+        trimPct: trim,
+      }),
+    ).plan!;
+  // each bar opens and closes at one price
+  const prices = [100, 94, 92, 90, 88, 100, 112, 115, 126, 93, 96, 97];
+  const bars = toColumns(
+    prices.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+  );
+  const fee = 0.001;
+
+  it('adds at each signal up to maxEntries, then closes half, half of the rest (whole units), and the rest: by hand', () => {
+    const r = runBacktest(ladder(), bars, { cash: 10_000, feeRate: fee, wholeUnits: true });
+    // closes below 95 at bars 1-4 buy at the next opens (92, 90, 88; a fourth entry is not allowed), so
+    // 30 units at 90 on average; 112 at bar 6 closes 15 at 115, 115 at bar 7 closes 7 (half of 15,
+    // rounded down) at 126, 126 at bar 8 closes the 8 left at 93; 93 at bar 9 opens a new position at 96,
+    // closed at the end (the last bar's open, 97)
+    const entryFees = fee * 10 * (92 + 90 + 88);
+    const f1 = entryFees * (15 / 30);
+    const f2 = (entryFees - f1) * (7 / 15);
+    const f3 = entryFees - f1 - f2;
+    const expected = [
+      { size: 15, entryBar: 2, exitBar: 7, entryPrice: 90, exitPrice: 115, fees: f1 + fee * 15 * 115, entries: 3 },
+      { size: 7, entryBar: 2, exitBar: 8, entryPrice: 90, exitPrice: 126, fees: f2 + fee * 7 * 126, entries: 3 },
+      { size: 8, entryBar: 2, exitBar: 9, entryPrice: 90, exitPrice: 93, fees: f3 + fee * 8 * 93, entries: 3 },
+      { size: 10, entryBar: 10, exitBar: 11, entryPrice: 96, exitPrice: 97, fees: fee * 10 * (96 + 97) },
+    ];
+    expect(r.trades).toHaveLength(expected.length);
+    r.trades.forEach((t, i) => {
+      const e = expected[i]!;
+      expect([t.size, t.entryBar, t.exitBar, t.entryPrice, t.exitPrice, t.entries]).toEqual([
+        e.size,
+        e.entryBar,
+        e.exitBar,
+        e.entryPrice,
+        e.exitPrice,
+        e.entries,
+      ]);
+      expect(t.fees).toBeCloseTo(e.fees, 10);
+      expect(t.pnl).toBeCloseTo(e.size * (e.exitPrice - e.entryPrice) - e.fees, 9);
+    });
+    expect(r.trades.map((t) => t.exitReason)).toEqual(['trim', 'trim', 'out', 'end']);
+    // the money reconciles, and every fee is in a trade
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 9);
+    expect(r.trades.reduce((s, t) => s + t.fees, 0)).toBeCloseTo(r.totalFees, 10);
+    // the equity holds the position at each close: 30 units at bar 5's close of 100
+    expect(r.equity[5]).toBeCloseTo(10_000 - 10 * (92 + 90 + 88) - entryFees + 30 * 100, 9);
+  });
+
+  it('with one entry and a whole close it trades as the actions did before either option, bit for bit', () => {
+    const r = runBacktest(ladder(1, 100), bars, { cash: 10_000, feeRate: fee, wholeUnits: true });
+    expect(r.trades.map((t) => [t.size, t.entryBar, t.exitBar, t.entryPrice, t.exitPrice])).toEqual([
+      [10, 2, 7, 92, 115],
+      [10, 10, 11, 96, 97],
+    ]);
+    expect(r.trades.every((t) => !('entries' in t))).toBe(true);
+    // the SMA crossover with the options at their defaults written out: the same result as without them
+    const g = templateById('sma-crossover')!.graph;
+    const explicit = {
+      ...g,
+      nodes: g.nodes.map((n) =>
+        n.type === 'action.close'
+          ? { ...n, data: { ...n.data, percent: 100 } }
+          : n.type.startsWith('action.')
+            ? { ...n, data: { ...n.data, maxEntries: 1 } }
+            : n,
+      ),
+    };
+    const o = { cash: 10_000, allowShort: true, wholeUnits: true, feeRate: 0.002 };
+    const a = runBacktest(compileGraph(g).plan!, googBars(), o);
+    const b = runBacktest(compileGraph(explicit).plan!, googBars(), o);
+    expect(b.trades).toEqual(a.trades);
+    expect(b.equity).toEqual(a.equity);
+  });
+
+  it('on real daily candles (GOOG): dips added to and profits taken in parts, money reconciled to the cent', () => {
+    // RSI(14) below 40 buys 20 % of the equity, up to four entries; above 60 closes a third; above 75 all
+    const plan = compileGraph(
+      ladderGraph({
+        indicator: ['indicator.rsi', { period: 14 }],
+        dipBelow: 40,
+        band: [60, 75],
+        exitAbove: 75,
+        buy: { sizing: 'pct_equity', amount: 20, maxEntries: 4 },
+        trimPct: 33,
+      }),
+    ).plan!;
+    const goog = googBars();
+    const signals = new Int8Array(goog.length);
+    const r = runBacktest(plan, goog, { cash: 10_000, feeRate: 0.001, slippageBps: 5, signalsBuffer: signals });
+    const dip = plan.actions.findIndex((a) => a.nodeId === 'dip');
+    const trim = plan.actions.findIndex((a) => a.nodeId === 'trim');
+    // the trades of one position share its entry bar; its parts are trades in turn
+    const positions = new Map<number, TradeRecord[]>();
+    for (const t of r.trades) positions.set(t.entryBar, [...(positions.get(t.entryBar) ?? []), t]);
+    expect([...positions.values()].filter((p) => p.length > 1).length).toBeGreaterThan(5);
+    expect(r.trades.filter((t) => (t.entries ?? 1) > 1).length).toBeGreaterThan(5);
+    for (const [entryBar, parts] of positions) {
+      // every entry of a position is a dip signal's order, the first one's the bar before it
+      expect(signals[entryBar - 1]).toBe(dip);
+      const last = parts[parts.length - 1]!;
+      // dips while it was open, before its last exit's order, each filled (while the cash lasted)
+      let dips = 1;
+      for (let i = entryBar; i < last.exitBar - 1; i++) if (signals[i] === dip && dips < 4) dips++;
+      expect(last.entries ?? 1).toBeLessThanOrEqual(dips);
+      expect(last.entries ?? 1).toBeLessThanOrEqual(4);
+      // every part but the last is a trim: about a third (rounded down to 1e-8) of what was open then
+      for (let k = 0; k < parts.length - 1; k++) {
+        expect(parts[k]!.exitReason).toBe('trim');
+        expect(signals[parts[k]!.exitBar - 1]).toBe(trim);
+      }
+    }
+    expect(r.trades.every((t) => t.size > 0)).toBe(true);
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+    expect(r.trades.reduce((s, t) => s + t.fees, 0)).toBeCloseTo(r.totalFees, 8);
+    expect(r.equity[r.equity.length - 1]).toBeCloseTo(r.finalCash, 6);
+  });
+
+  it('a short added to the margin left, and a leveraged long whose liquidation price follows its average entry', () => {
+    const down = [100, 110, 112, 115, 118, 100, 88, 85, 70, 70];
+    const short = compileGraph(
+      graphOf(
+        [
+          ['c', 'price.close'],
+          ['k105', 'constant', { value: 105 }],
+          ['k90', 'constant', { value: 90 }],
+          ['rise', 'logic.greater'],
+          ['fall', 'logic.less'],
+          ['sell', 'action.sell', { sizing: 'pct_equity', amount: 40, maxEntries: 3 }],
+          ['out', 'action.close'],
+        ],
+        [
+          ['c', 'value', 'rise', 'a'],
+          ['k105', 'value', 'rise', 'b'],
+          ['c', 'value', 'fall', 'a'],
+          ['k90', 'value', 'fall', 'b'],
+          ['rise', 'value', 'sell', 'trigger'],
+          ['fall', 'value', 'out', 'trigger'],
+        ],
+      ),
+    ).plan!;
+    const b = toColumns(
+      down.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+    );
+    const r = runBacktest(short, b, { cash: 10_000, allowShort: true });
+    // closes above 105 sell at the next opens: 40 % of the equity at 112, 115 and 118 (a fourth entry is
+    // not allowed), each at most the margin left (a short without leverage locks its value); 88 closes it at 85
+    const units = (x: number) => Math.floor(x * 1e8 * (1 - 1e-12)) / 1e8;
+    let cash = 10_000;
+    let qty = 0;
+    let avg = 0;
+    for (const p of [112, 115, 118]) {
+      const equity = cash - qty * p;
+      const avail = cash - 2 * qty * avg;
+      const u = units(Math.min((equity * 0.4) / p, avail / p));
+      avg = (qty * avg + u * p) / (qty + u);
+      qty += u;
+      cash += u * p;
+    }
+    expect(r.trades).toHaveLength(1);
+    const t = r.trades[0]!;
+    expect(t.size).toBeCloseTo(-qty, 8);
+    expect(t.entries).toBe(3);
+    expect([t.entryBar, t.exitBar, t.exitPrice]).toEqual([2, 7, 85]);
+    expect(t.entryPrice).toBeCloseTo(avg, 9);
+    // the third entry was held back by the margin left, not by 40 % of the equity
+    expect(qty * avg).toBeCloseTo(10_000, 4);
+    expect(r.finalCash).toBeCloseTo(10_000 + qty * (avg - 85), 6);
+
+    // a long at 10x adding at lower prices: liquidated where the average entry says, not the first one
+    const dips = [100, 96, 94, 93, 92, 91, 90, 89, 85, 80];
+    const long = compileGraph(
+      graphOf(
+        [
+          ['c', 'price.close'],
+          ['k99', 'constant', { value: 99 }],
+          ['low', 'logic.less'],
+          ['buy', 'action.buy', { sizing: 'pct_equity', amount: 20, maxEntries: 3 }],
+        ],
+        [
+          ['c', 'value', 'low', 'a'],
+          ['k99', 'value', 'low', 'b'],
+          ['low', 'value', 'buy', 'trigger'],
+        ],
+      ),
+    ).plan!;
+    const lb = toColumns(
+      dips.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+    );
+    const lr = runBacktest(long, lb, { cash: 10_000, leverage: 10 });
+    const lt = lr.trades[0]!;
+    expect(lt.entries).toBe(3);
+    expect(lt.entryBar).toBe(2);
+    const lavg = lt.entryPrice;
+    // entered at 94, 93 and 92: the average is under 94, so the liquidation price too
+    expect(lavg).toBeLessThan(94);
+    expect(lavg).toBeGreaterThan(92);
+    const liq = liquidationPrice(1, lavg, 10);
+    expect(liq).toBeLessThan(liquidationPrice(1, 94, 10));
+    expect(lt.exitReason).toBe('liquidation');
+    // the first bar at or below it
+    const first = dips.findIndex((p, i) => i > 4 && p <= liq);
+    expect(lt.exitBar).toBe(first);
+    expect(lt.exitPrice).toBeCloseTo(Math.max(dips[first]!, bankruptcyPrice(1, lavg, 10)), 9);
   });
 });

@@ -111,6 +111,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let entryBar = 0;
   let entryFees = 0;
   let entryReason = ''; // the action node that opened the position
+  let entries = 0; // the fills that opened and added to the position
   let extreme = 0; // best price since entry, for the trailing stop
   let totalFees = 0;
   const trades: TradeRecord[] = [];
@@ -125,16 +126,29 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const step = Math.max(1, Math.floor(n / 100));
 
   const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
-  const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string) => {
+  /** closes the position, or `percent` % of it (rounded down to whole units or 1e-8; nothing under one) */
+  const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string, percent = 100) => {
+    let part = qty;
+    if (percent < 100) {
+      // rounded down, but a product that float error left a hair under a whole unit (or 1e-8) is that unit
+      const u = Math.abs(qty) * percent * 0.01;
+      const units = whole ? Math.floor(u + 1e-9) : Math.floor(u * 1e8 + 1e-6) / 1e8;
+      if (!(units > 0)) return;
+      if (units < Math.abs(qty)) part = qty > 0 ? units : -units;
+    }
+    const share = part === qty ? 1 : part / qty;
     const price = withSlip ? rawPrice * (qty > 0 ? 1 - slip : 1 + slip) : rawPrice;
     // a liquidation's fee takes at most what the position left (the exchange does not bill beyond the margin)
-    const f = reason === LIQUIDATION ? Math.min(fee(qty * price), Math.max(0, cash + qty * price)) : fee(qty * price);
-    cash += qty * price - f;
+    const f = reason === LIQUIDATION ? Math.min(fee(part * price), Math.max(0, cash + qty * price)) : fee(part * price);
+    cash += part * price - f;
     totalFees += f;
-    const pnl = qty * (price - entryPrice) - entryFees - f - funding;
-    const entryValue = Math.abs(qty) * entryPrice;
+    // a partial exit takes its share of the entry fees and funding; the rest stays with the position
+    const partFees = entryFees * share;
+    const partFunding = funding * share;
+    const pnl = part * (price - entryPrice) - partFees - f - partFunding;
+    const entryValue = Math.abs(part) * entryPrice;
     const t: TradeRecord = {
-      size: qty,
+      size: part,
       entryBar,
       exitBar: i,
       entryTime: ts[entryBar]!,
@@ -143,22 +157,36 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exitPrice: price,
       pnl,
       returnPct: pnl / entryValue,
-      fees: entryFees + f,
+      fees: partFees + f,
       exitReason: reason,
       entryReason,
     };
-    if (fundingRate) t.funding = funding;
+    if (fundingRate) t.funding = partFunding;
+    if (entries > 1) t.entries = entries;
     trades.push(t);
     heldToClose.push(atClose);
+    if (part !== qty) {
+      // the rest stays open, at the same entry price (so the same stops and liquidation price)
+      qty -= part;
+      entryFees -= partFees;
+      funding -= partFunding;
+      return;
+    }
     qty = 0;
+    entries = 0;
     liq = NaN;
     if (cooldown && startsCooldown(cooldown.after, pnl, reason)) coolUntil = ts[i]! + cooldown.ms;
   };
+  /** opens a position, or (one open on this side) adds to it */
   const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
     // a limit order fills at its price (no slippage); market and stop orders slip
-    if (ts[i]! < coolUntil) return;
+    const adding = qty !== 0;
+    if (!adding && ts[i]! < coolUntil) return;
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
-    const eq = cash; // flat when entering
+    // flat: the cash is the equity and all of it may be spent; adding: a share of the equity at this
+    // price, at most the balance less the margin the position locks (its cost without leverage)
+    const eq = adding ? cash + qty * price : cash;
+    const avail = adding ? cash + qty * entryPrice - (Math.abs(qty) * entryPrice) / lev : cash;
     // what a unit costs: its margin (its price without leverage) and its fee on its whole value
     const perUnit = price * (1 / lev + feeRate);
     let units: number;
@@ -167,42 +195,54 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         units = a.amount;
         break;
       case 'fixed_cash':
-        units = Math.min(a.amount, eq) / perUnit;
+        units = Math.min(a.amount, avail) / perUnit;
         break;
       case 'pct_equity':
         units = (eq * Math.min(amountAt(a, lev), 100)) / 100 / perUnit;
+        if (adding) units = Math.min(units, (avail - feeFixed) / perUnit);
         break;
       default:
-        units = (eq - feeFixed) / perUnit;
+        units = (avail - feeFixed) / perUnit;
     }
     // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
     units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
     if (units <= 0) return;
     const f = fee(units * price);
-    // never spend cash that is not there (with leverage: never lock more margin than there is, either side)
-    if ((side === 1 || lev > 1) && (units * price) / lev + f > cash + 1e-9) return;
+    // never spend cash that is not there (with leverage: never lock more margin than there is, either side;
+    // an addition to a short without leverage locks its value too)
+    if ((side === 1 || lev > 1 || adding) && (units * price) / lev + f > avail + 1e-9) return;
+    cash -= side * units * price + f;
+    totalFees += f;
+    if (adding) {
+      // the position's entry price becomes the average of its entries' (its stops and liquidation move with it)
+      entryPrice = (Math.abs(qty) * entryPrice + units * price) / (Math.abs(qty) + units);
+      qty += side * units;
+      entryFees += f;
+      entries++;
+      liq = liquidationPrice(qty, entryPrice, lev, mm);
+      return;
+    }
     qty = side * units;
     liq = liquidationPrice(qty, price, lev, mm);
-    cash -= qty * price + f;
-    totalFees += f;
     entryPrice = price;
     entryBar = i;
     entryFees = f;
     entryReason = a.nodeId;
     extreme = price;
     funding = 0;
+    entries = 1;
   };
   const act = (i: number, price: number, a: number, atLevel = false) => {
     const spec = actions[a]!;
     if (spec.action === 'close') {
-      if (qty !== 0) exit(i, price, true, spec.nodeId);
+      if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
       if (qty < 0) exit(i, price, true, spec.nodeId);
-      if (qty === 0) enter(i, price, 1, spec, atLevel);
+      if (qty === 0 || (qty > 0 && entries < spec.maxEntries)) enter(i, price, 1, spec, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
-      if (qty === 0 && o.allowShort) enter(i, price, -1, spec, atLevel);
+      if (o.allowShort && (qty === 0 || (qty < 0 && entries < spec.maxEntries))) enter(i, price, -1, spec, atLevel);
     }
   };
 

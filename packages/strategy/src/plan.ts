@@ -84,6 +84,10 @@ export interface ActionSpec {
   /** market fills at the next open; limit/stop orders are placed offsetPct from the signal close and live one bar */
   orderType: 'market' | 'limit' | 'stop';
   offsetPct: number;
+  /** buy/sell: the entries a position may have (above 1: a signal in its direction adds to it) */
+  maxEntries: number;
+  /** close: the share of the open position it closes, % (100: all) */
+  closePct: number;
   triggerSlot: number;
 }
 
@@ -178,6 +182,8 @@ export class CompiledPlan {
         ...sizingOf(n.params, risk),
         orderType: (n.params.orderType as 'market' | 'limit' | 'stop' | undefined) ?? 'market',
         offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
+        maxEntries: (n.params.maxEntries as number | undefined) ?? 1,
+        closePct: (n.params.percent as number | undefined) ?? 100,
         triggerSlot: n.inputs[0]!,
       }));
     const used = new Set<number>();

@@ -84,7 +84,7 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
-  it('reads the formats before the cooldown (2: its 20 fields) and before funding (3: 21), then the recent orders', () => {
+  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21) and before the entry count (4: 24), then the recent orders', () => {
     const l = {
       ...ledger(),
       recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
@@ -92,15 +92,25 @@ describe('the ledger as the order log stores it', () => {
       funding: 1.5,
       entryFunding: 0.5,
       fundedTo: Date.UTC(2026, 0, 1, 1),
+      entries: 3,
     };
     const b = encodeLedger(l);
-    expect(b[0]).toBe(4);
+    expect(b[0]).toBe(5);
     const none = { funding: 0, entryFunding: 0, fundedTo: 0 };
+    // format 4 is format 5 without its last field (the entry count): an open position had one entry
+    const v4 = Uint8Array.from([4, ...b.subarray(1, 1 + 8 * 24), ...b.subarray(1 + 8 * 25)]);
+    expect(decodeLedger(v4)).toEqual({ ...l, entries: 1 });
+    expect(decodeLedger(Uint8Array.from([4, ...encodeLedger({ ...l, qty: 0 }).subarray(1, 1 + 8 * 24)]))).toEqual({
+      ...l,
+      qty: 0,
+      entries: 0,
+      recentOrders: [],
+    });
     // format 3 is format 4 without its last three fields (funding's), format 2 without the cooldown's too
-    const v3 = Uint8Array.from([3, ...b.subarray(1, 1 + 8 * 21), ...b.subarray(1 + 8 * 24)]);
-    expect(decodeLedger(v3)).toEqual({ ...l, ...none });
-    const v2 = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 24)]);
-    expect(decodeLedger(v2)).toEqual({ ...l, ...none, cooldownUntil: 0 });
+    const v3 = Uint8Array.from([3, ...b.subarray(1, 1 + 8 * 21), ...b.subarray(1 + 8 * 25)]);
+    expect(decodeLedger(v3)).toEqual({ ...l, ...none, entries: 1 });
+    const v2 = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 25)]);
+    expect(decodeLedger(v2)).toEqual({ ...l, ...none, cooldownUntil: 0, entries: 1 });
   });
 
   it('keeps any number of recent orders, none included', () => {
@@ -119,7 +129,7 @@ describe('the ledger as the order log stores it', () => {
 
   it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
     const b = encodeLedger(ledger());
-    expect(() => decodeLedger(Uint8Array.from([5, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([6, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(Uint8Array.from([1, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);

@@ -736,7 +736,8 @@ export class ForwardTestEngine {
     const known = remote.length
       ? await this.repo.executedSignals(remote.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })))
       : undefined;
-    const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[] = [];
+    // opened: the fill opened a position (or flipped into one), not added to or reduced one
+    const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome; opened?: boolean }[] = [];
     // each session's working ledger (s.work, from a pool reused batch to batch) and the ledger after each
     // fill (encoded into `after`): the batch allocates no ledger objects of its own
     const touched: LiveSession[] = [];
@@ -792,6 +793,8 @@ export class ForwardTestEngine {
           source: sig.source,
         };
         if (liquidation) req.atPrice = true;
+        if (sig.maxEntries !== undefined) req.maxEntries = sig.maxEntries;
+        if (sig.percent !== undefined) req.percent = sig.percent;
         if (bid !== undefined) req.bid = bid;
         if (ask !== undefined) req.ask = ask;
         // funding times passed since the ledger last moved on are paid before the order (its ledger may be
@@ -799,8 +802,11 @@ export class ForwardTestEngine {
         if (s.settings.fundingRatePct) settleFunding(l, s.settings.fundingRatePct, req.price, ts);
         const out = planOrder(l, s.settings, s.settings.risk, req, s.plan.risk.cooldown);
         e.ts = ts;
+        let opened = false;
         if (out.kind === 'fill') {
+          const before = l.qty;
           applyFill(l, out.fill, out.closedTrade, out.cooldownUntil);
+          opened = l.qty !== 0 && Math.sign(l.qty) !== Math.sign(before);
           e.status = 'filled';
           e.fill = out.fill;
           e.latencyMs = now() - sig.receivedAt;
@@ -816,7 +822,7 @@ export class ForwardTestEngine {
           e.newStatus = sig.then;
           e.failureReason = `risk limit: ${sig.source}`;
         }
-        planned.push({ s, sig, out, e });
+        planned.push({ s, sig, out, e, opened });
       }
       if (!planned.length) return;
       const commitStart = now();
@@ -864,17 +870,18 @@ export class ForwardTestEngine {
 
   /** After a batch committed: its trades, portfolios and refusals on the bus, lifecycle changes applied. */
   private async published(
-    planned: readonly { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome }[],
+    planned: readonly { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome; opened?: boolean }[],
     committedAt: number,
   ): Promise<void> {
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();
     const events: { key: string; type: string; data: unknown }[] = [];
-    for (const { s, sig, e, out } of planned) {
+    for (const { s, sig, e, out, opened } of planned) {
       if (out?.kind === 'fill') {
         const latencyMs = committedAt - sig.receivedAt;
         const f = out.fill;
-        s.extreme = f.price;
+        // a new position's best price starts at its entry (an addition or a partial exit keeps the position's)
+        if (opened) s.extreme = f.price;
         this.stats.fills++;
         keepRecent(this.latencies, latencyMs, this.opts.keepLatencies ?? 200_000);
         this.metrics?.tradeLatency.observe(latencyMs / 1000);

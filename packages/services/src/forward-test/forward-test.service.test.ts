@@ -3,7 +3,7 @@ import { TOPICS } from '@algotrade/core';
 import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, graphOf } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, graphOf, ladderGraph } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -527,6 +527,79 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(bad.json().error.message).toMatch(/maintenance margin of 2 % is not below the initial margin of 2 %/);
     expect((await call(u, 'POST', '/api/forward-tests', { ...body, leverage: 200 })).statusCode).toBe(400);
     expect((await call(u, 'POST', '/api/forward-tests', { ...body, leverage: 0.5 })).statusCode).toBe(400);
+  });
+
+  it('adds to a position up to maxEntries and closes parts of it on live ticks; the money reconciles', async () => {
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    // below 95: buy 10 units, up to three entries; from 110 to 120: close half; above 125: close the rest
+    const ladder = ladderGraph({
+      dipBelow: 95,
+      band: [110, 120],
+      exitAbove: 125,
+      buy: { sizing: 'fixed_qty', amount: 10, maxEntries: 3 },
+      trimPct: 50,
+    });
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'ladder', graph: ladder })).json();
+    const body = { strategyId: strat.id, symbol: 'DCAUSD', startingBalance: 10_000, feeRate: 0.001 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
+    /** one tick at a price, then (when it should fill) until its fill is in */
+    const tick = async (price: number, fillsAfter?: number) => {
+      await publishWave('DCAUSD', 1, () => price);
+      if (fillsAfter !== undefined) await until(async () => (await fills()).length >= fillsAfter);
+    };
+    await tick(100);
+    await tick(94, 1);
+    await tick(93, 2);
+    await tick(92, 3);
+    // a fourth dip is not an order: the action allows three entries
+    await tick(91);
+    await tick(100);
+    let s = await view();
+    expect(s.position.quantity).toBeCloseTo(30, 9);
+    // the average of the three entries, at the asks (the price plus 0.01)
+    expect(s.position.avgPrice).toBeCloseTo((94.01 + 93.01 + 92.01) / 3, 8);
+    await tick(115, 4);
+    await tick(100);
+    await tick(116, 5);
+    await tick(130, 6);
+    const f = await fills();
+    expect(f).toHaveLength(6);
+    expect(f.map((x: { side: string; source: string }) => `${x.side} ${x.source}`)).toEqual([
+      'buy dip',
+      'buy dip',
+      'buy dip',
+      'sell trim',
+      'sell trim',
+      'sell out',
+    ]);
+    // half of 30, half of the 15 left, then the rest, at the bids (the price less 0.01)
+    expect(f.slice(3).map((x: { quantity: number }) => x.quantity)).toEqual([15, 7.5, 7.5]);
+    const avg = (94.01 + 93.01 + 92.01) / 3;
+    [114.99, 115.99, 129.99].forEach((bid, k) => {
+      expect(f[3 + k].price).toBeCloseTo(bid, 8);
+      expect(f[3 + k].realizedPnl).toBeCloseTo(f[3 + k].quantity * (bid - avg), 6);
+    });
+    s = await view();
+    expect(s.position).toBeNull();
+    const { totals } = await reconcile(id, u);
+    expect(totals.trades).toBe(6);
+    // the risk report's round trips: two partial exits and the last, each with its share of the fees
+    const report = async () => (await call(u, 'GET', `/api/analytics/sessions/${id}`)).json().report;
+    await until(async () => {
+      await publishWave('DCAUSD', 1, () => 100);
+      return (await report()) !== null;
+    });
+    const r = await report();
+    expect(Object.fromEntries(r.exits.map((e: { reason: string; trades: number }) => [e.reason, e.trades]))).toEqual({
+      trim: 2,
+      out: 1,
+    });
+    const fees = f.reduce((a: number, x: { fee: number }) => a + x.fee, 0);
+    const pnl = f.reduce((a: number, x: { realizedPnl: number }) => a + x.realizedPnl, 0) - fees;
+    expect(r.exits.reduce((a: number, e: { pnl: number }) => a + e.pnl, 0)).toBeCloseTo(pnl, 6);
   });
 
   it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {

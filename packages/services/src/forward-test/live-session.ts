@@ -36,6 +36,10 @@ export interface SignalMessage {
   origin?: string;
   /** lifecycle change once executed (risk limits) */
   then?: 'paused' | 'stopped';
+  /** buy/sell: the entries the position may have (above 1: adds to one open in that direction) */
+  maxEntries?: number;
+  /** close: the share of the position to close, % (absent: all) */
+  percent?: number;
 }
 
 /**
@@ -60,6 +64,8 @@ const SignalSchema = z.object({
   receivedAt: z.number().finite(),
   origin: z.string().max(200).optional(),
   then: z.enum(['paused', 'stopped']).optional(),
+  maxEntries: z.number().int().min(1).max(100).optional(),
+  percent: Num(0.01, 100).optional(),
 });
 
 export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { ok: false; reason: string } {
@@ -82,6 +88,8 @@ export interface SessionSettings extends PaperConfig {
 export class LiveSession {
   /** the side the runner expects once its signals in flight are executed */
   intent: -1 | 0 | 1;
+  /** the entries the position is expected to have once its signals in flight are executed */
+  entriesIntent: number;
   /** a risk limit has asked to halt; no further signals until the engine acts */
   halting = false;
   /** best price since entry, for the trailing stop */
@@ -138,6 +146,7 @@ export class LiveSession {
     public status: 'created' | 'running' | 'paused' | 'stopped' | 'failed',
   ) {
     this.intent = Math.sign(ledger.qty) as -1 | 0 | 1;
+    this.entriesIntent = ledger.qty ? Math.max(1, ledger.entries) : 0;
     // -0 when unset: falsy like 0, but a double, so setting a price later keeps the session's shape (see copyLedger)
     this.extreme = ledger.lastPrice || ledger.avgPrice || -0;
     this.maxDrawdownPct = settings.risk?.maxDrawdownPct ?? Infinity;
@@ -204,6 +213,7 @@ export class LiveSession {
   /** The session's signals in flight have executed (or it was resynced): what it expects is what its ledger holds. */
   settled(): void {
     this.intent = Math.sign(this.ledger.qty) as -1 | 0 | 1;
+    this.entriesIntent = this.ledger.qty ? Math.max(1, this.ledger.entries) : 0;
     this.exitFills = -1;
   }
 
@@ -211,8 +221,14 @@ export class LiveSession {
   decide(a: number, t: Tick, receivedAt: number): SignalMessage | null {
     if (this.halting || this.riskTick === t) return null;
     const spec = this.plan.actions[a]!;
+    if (spec.action === 'close' && spec.closePct < 100) {
+      // a partial exit: of the position open (or expected to be), which stays open
+      if (this.intent === 0) return null;
+      return this.signal(t, receivedAt, 'close', spec.nodeId, undefined, 'all', 0, t.price, 1, spec.closePct);
+    }
     const want = spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
-    if (want === this.intent) return null;
+    // a signal in the position's direction adds to it while it may have more entries, else does nothing
+    if (want === this.intent && (want === 0 || this.entriesIntent >= spec.maxEntries)) return null;
     const until = this.ledger.cooldownUntil;
     if (want !== 0 && this.intent === 0 && t.ts < until) {
       // an entry in a cooldown: the first is sent, and refused and logged (COOLDOWN); the rest of this
@@ -220,7 +236,17 @@ export class LiveSession {
       if (this.cooldownLogged === until) return null;
       this.cooldownLogged = until;
     }
-    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, amountAt(spec, this.leverage));
+    return this.signal(
+      t,
+      receivedAt,
+      spec.action,
+      spec.nodeId,
+      undefined,
+      spec.sizing,
+      amountAt(spec, this.leverage),
+      t.price,
+      spec.maxEntries,
+    );
   }
 
   private riskExit(price: number, ts: number): string | null {
@@ -258,10 +284,17 @@ export class LiveSession {
     amount = 0,
     /** the price to fill at when it is not the tick's (a liquidation's) */
     price = t.price,
+    /** buy/sell: the entries the position may have (above 1: this one may add to it) */
+    maxEntries = 1,
+    /** a partial exit: the share of the position it closes (%); the position stays open */
+    percent?: number,
   ): SignalMessage {
-    const intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
-    if (this.ledger.qty !== 0 && intent !== Math.sign(this.ledger.qty)) this.exitFills = this.ledger.fills;
-    this.intent = intent;
+    if (percent === undefined) {
+      const intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
+      if (this.ledger.qty !== 0 && intent !== Math.sign(this.ledger.qty)) this.exitFills = this.ledger.fills;
+      this.entriesIntent = intent === 0 ? 0 : intent === this.intent ? this.entriesIntent + 1 : 1;
+      this.intent = intent;
+    }
     return {
       id: `${this.id}:${t.ts}:${t.seq ?? 0}:${source}`,
       sessionId: this.id,
@@ -280,6 +313,8 @@ export class LiveSession {
       receivedAt,
       origin: undefined,
       then,
+      maxEntries: maxEntries > 1 ? maxEntries : undefined,
+      percent,
     };
   }
 }

@@ -14,7 +14,16 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
     outputs: [],
     params:
       kind === 'close'
-        ? []
+        ? [
+            {
+              name: 'percent',
+              type: 'number',
+              default: 100,
+              min: 0.01,
+              max: 100,
+              label: 'Share of the position to close (%)',
+            },
+          ]
         : [
             { name: 'sizing', type: 'enum', default: 'all', values: SIZING, label: 'Sizing' },
             {
@@ -40,6 +49,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
               max: 50,
               label: 'Limit/stop distance from the signal close (%)',
             },
+            {
+              name: 'maxEntries',
+              type: 'integer',
+              default: 1,
+              min: 1,
+              max: 100,
+              label: 'Entries per position (above 1: adds to an open position in its direction)',
+            },
           ],
     warmup: () => 0,
   });
@@ -58,9 +75,23 @@ const risk = (kind: string, label: string, description: string, def: number): No
   });
 
 export const actionNodes = [
-  action('buy', 'Buy', 'When triggered: close a short if any, then go long (sized by `sizing` and `amount`).'),
-  action('sell', 'Sell', 'When triggered: close a long if any, then go short where the run allows shorts.'),
-  action('close', 'Close position', 'When triggered: close whatever position is open.'),
+  action(
+    'buy',
+    'Buy',
+    'When triggered: close a short if any, then go long (sized by `sizing` and `amount`); with `maxEntries` above ' +
+      '1, add to an open long (sized likewise) while it has fewer entries.',
+  ),
+  action(
+    'sell',
+    'Sell',
+    'When triggered: close a long if any, then go short where the run allows shorts; with `maxEntries` above 1, ' +
+      'add to an open short while it has fewer entries.',
+  ),
+  action(
+    'close',
+    'Close position',
+    'When triggered: close `percent` % of whatever position is open (100: all of it; less: a partial exit).',
+  ),
 ];
 
 /** A duration in minutes (0.01 of a minute to a year). */
