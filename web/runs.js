@@ -75,6 +75,8 @@ function tradesTable(trades) {
       ['Size', (t) => cell(t.size)],
       ['Entry', (t) => when(t.entryTime)],
       ['Entry price', (t) => cell(t.entryPrice)],
+      // a position added to has several entries, its entry price their average
+      ['Entries', (t) => cell(t.entries ?? 1)],
       ['Exit', (t) => when(t.exitTime)],
       ['Exit price', (t) => cell(t.exitPrice)],
       ['Opened by', (t) => cell(t.entryReason)],

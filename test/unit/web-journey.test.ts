@@ -427,7 +427,9 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(entryRows.map((r) => [r[0], Number(r[1])])).toEqual(
       risk.entries.map((e: { reason: string; trades: number }) => [e.reason, e.trades]),
     );
-    expect($$('main table th').map((t) => t.textContent)).toEqual(expect.arrayContaining(['Opened by', 'Closed by']));
+    expect($$('main table th').map((t) => t.textContent)).toEqual(
+      expect.arrayContaining(['Opened by', 'Closed by', 'Entries']),
+    );
     // a Monte Carlo over its trades, beside the run's own figures
     button('Monte Carlo')!.click();
     await until(() => $('.monte-carlo svg'), 'the Monte Carlo');

@@ -877,6 +877,25 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(r.equity[r.equity.length - 1]).toBeCloseTo(r.finalCash, 6);
   });
 
+  it("the template 'rsi-scale-in' on GOOG daily: dips added to, half taken at 60, stops from the average entry", () => {
+    const plan = compileGraph(templateById('rsi-scale-in')!.graph).plan!;
+    const goog = googBars();
+    const r = runBacktest(plan, goog, { cash: 10_000, feeRate: 0.001, wholeUnits: true });
+    expect(r.trades.some((t) => (t.entries ?? 1) > 1)).toBe(true);
+    expect(r.trades.every((t) => (t.entries ?? 1) <= 4)).toBe(true);
+    const halves = r.trades.filter((t) => t.exitReason === 'take-half');
+    expect(halves.length).toBeGreaterThan(3);
+    const stopped = r.trades.filter((x) => x.exitReason === 'stop_loss');
+    expect(stopped.some((t) => (t.entries ?? 1) > 1)).toBe(true);
+    for (const t of stopped) {
+      // 10 % under the position's average entry, or the open that gapped through it
+      const stop = t.entryPrice * 0.9;
+      expect(t.exitPrice).toBeCloseTo(Math.min(goog.open[t.exitBar]!, stop), 9);
+      expect(goog.low[t.exitBar]!).toBeLessThanOrEqual(stop);
+    }
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+  });
+
   it('a short added to the margin left, and a leveraged long whose liquidation price follows its average entry', () => {
     const down = [100, 110, 112, 115, 118, 100, 88, 85, 70, 70];
     const short = compileGraph(

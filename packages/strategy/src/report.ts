@@ -203,7 +203,7 @@ export function renderReport(r: ReportInput): string {
     .slice(0, 1000)
     .map(
       (t) =>
-        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td><td>${pctOf(t.mae)}</td><td>${pctOf(t.mfe)}</td><td>${esc(t.entryReason ?? '')}</td><td>${esc(t.exitReason ?? '')}</td></tr>`,
+        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${t.entries ?? 1}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td><td>${pctOf(t.mae)}</td><td>${pctOf(t.mfe)}</td><td>${esc(t.entryReason ?? '')}</td><td>${esc(t.exitReason ?? '')}</td></tr>`,
     )
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
@@ -223,6 +223,6 @@ ${(r.tables ?? [])
   )
   .join('')}
 <div class="grid"><div><h2>Statistics</h2><table>${rows}</table></div>
-<div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th><th>MAE</th><th>MFE</th><th>Opened by</th><th>Closed by</th></tr>${tradeRows}</table></div></div>
+<div><h2>Trades${r.trades.length > 1000 ? ' (first 1000)' : ''}</h2><table><tr><th>Size</th><th>Entry</th><th>Price</th><th>Entries</th><th>Exit</th><th>Price</th><th>PnL</th><th>Return</th><th>MAE</th><th>MFE</th><th>Opened by</th><th>Closed by</th></tr>${tradeRows}</table></div></div>
 </body></html>`;
 }

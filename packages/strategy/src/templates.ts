@@ -95,6 +95,41 @@ export const templates: readonly T[] = [
     ),
   },
   {
+    id: 'rsi-scale-in',
+    name: 'RSI scale-in with a profit ladder',
+    description:
+      'Buy 25% of the equity each time RSI(14) falls below 30, up to four entries (the entry price is their ' +
+      'average); close half when it rises above 60 and the rest above 70. 10% stop loss from the average entry.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['rsi', 'indicator.rsi', { period: 14 }, 1, 1],
+        ['low', 'constant', { value: 30 }, 1, 0],
+        ['mid', 'constant', { value: 60 }, 1, 2],
+        ['high', 'constant', { value: 70 }, 1, 3],
+        ['oversold', 'logic.crosses_below', {}, 2, 0],
+        ['recovered', 'logic.crosses_above', {}, 2, 2],
+        ['overbought', 'logic.crosses_above', {}, 2, 3],
+        ['buy', 'action.buy', { sizing: 'pct_equity', amount: 25, maxEntries: 4 }, 3, 0],
+        ['take-half', 'action.close', { percent: 50 }, 3, 2],
+        ['close-pos', 'action.close', {}, 3, 3],
+        ['stop', 'risk.stop_loss', { percent: 10 }, 3, 4],
+      ],
+      [
+        ['close', 'value', 'rsi', 'value'],
+        ['rsi', 'value', 'oversold', 'a'],
+        ['low', 'value', 'oversold', 'b'],
+        ['rsi', 'value', 'recovered', 'a'],
+        ['mid', 'value', 'recovered', 'b'],
+        ['rsi', 'value', 'overbought', 'a'],
+        ['high', 'value', 'overbought', 'b'],
+        ['oversold', 'value', 'buy', 'trigger'],
+        ['recovered', 'value', 'take-half', 'trigger'],
+        ['overbought', 'value', 'close-pos', 'trigger'],
+      ],
+    ),
+  },
+  {
     id: 'macd-signal-cross',
     name: 'MACD signal cross',
     description: 'Buy when the MACD line crosses above its signal line; sell when it crosses below.',

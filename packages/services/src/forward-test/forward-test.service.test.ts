@@ -879,6 +879,11 @@ describe('forward testing (paper trading) on live ticks', () => {
       { sessionId: 'not-a-uuid' },
       { tickTs: 1e300 },
       { bid: -1 },
+      { maxEntries: 0 },
+      { maxEntries: 2.5 },
+      { maxEntries: 101 },
+      { action: 'close', percent: 0 },
+      { action: 'close', percent: 150 },
     ];
     const metric = async () =>
       Number(

@@ -31,6 +31,7 @@ describe('strategy service', () => {
         'sma-crossover',
         'ema-crossover',
         'rsi-mean-reversion',
+        'rsi-scale-in',
         'macd-signal-cross',
         'bollinger-breakout',
         'donchian-breakout',
