@@ -782,17 +782,18 @@ export class ForwardTestEngine {
         const bid = q ? q.bid : sig.bid;
         const ask = q ? q.ask : sig.ask;
         const ts = Math.max(sig.tickTs, q?.ts ?? 0);
-        // a liquidation fills at its own price (the session worked it out from the tick), not the quote's
-        const liquidation = sig.source === LIQUIDATION;
+        // a liquidation or a limit order fills at its own price (the session worked it out from the tick),
+        // not the quote's
+        const exact = sig.source === LIQUIDATION || sig.atPrice === true;
         const req: OrderRequest = {
           action: sig.action,
           sizing: sig.sizing,
           amount: sig.amount,
-          price: liquidation ? sig.price : (q?.price ?? sig.price),
+          price: exact ? sig.price : (q?.price ?? sig.price),
           ts,
           source: sig.source,
         };
-        if (liquidation) req.atPrice = true;
+        if (exact) req.atPrice = true;
         if (sig.maxEntries !== undefined) req.maxEntries = sig.maxEntries;
         if (sig.percent !== undefined) req.percent = sig.percent;
         if (bid !== undefined) req.bid = bid;

@@ -602,6 +602,29 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(r.exits.reduce((a: number, e: { pnl: number }) => a + e.pnl, 0)).toBeCloseTo(pnl, 6);
   });
 
+  it('rests limit orders: filled at their level, without slippage, on the tick that reaches it', async () => {
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    // always long, by a limit buy 1 % under the price at each tick (each tick's signal replaces the last)
+    const graph = structuredClone(alwaysLong);
+    graph.nodes.find((n) => n.type === 'action.buy')!.data = { orderType: 'limit', offsetPct: 1 };
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'limit buyer', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'LIMUSD', startingBalance: 10_000, feeRate: 0.001, slippageBps: 5 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    await publishWave('LIMUSD', 1, () => 100);
+    await publishWave('LIMUSD', 1, () => 99.5);
+    // 99.5 is not 1 % under 100; 98 is under 99.5's 98.505: filled there
+    await publishWave('LIMUSD', 1, () => 98);
+    await until(async () => (await fills()).length >= 1);
+    const [f] = await fills();
+    expect(f).toMatchObject({ side: 'buy', source: 'buy', slippage: 0 });
+    expect(f.price).toBeCloseTo(99.5 * 0.99, 10);
+    expect(f.quantity * f.price + f.fee).toBeLessThanOrEqual(10_000);
+    expect(f.quantity * f.price + f.fee).toBeGreaterThan(9_999.99);
+    await reconcile(id, u);
+  });
+
   it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {
     // a user of its own: its polling does not spend the other tests' request budget
     const u = await t.user();

@@ -81,3 +81,107 @@ describe('a live session’s risk rules on ticks', () => {
     expect(marks(longSession(), [90, 50, 10])).toEqual([null, null, null]);
   });
 });
+
+describe('a live session’s limit and stop orders (an action node’s orderType)', () => {
+  /** A flat session of the SMA crossover whose buy and sell are limit or stop orders `offsetPct` away. */
+  function flat(orderType: 'limit' | 'stop', offsetPct: number, over: Partial<SessionSettings> = {}) {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    for (const n of g.nodes)
+      if (n.type === 'action.buy' || n.type === 'action.sell') n.data = { ...n.data, orderType, offsetPct };
+    const plan = compileGraph(g).plan!;
+    const cfg = { ...settings, ...over };
+    const s = new LiveSession('s1', 'u1', 'EQUSD', cfg, plan, undefined, newLedger(cfg, T0) as LedgerState, 'running');
+    const buy = plan.actions.findIndex((a) => a.action === 'buy');
+    const sell = plan.actions.findIndex((a) => a.action === 'sell');
+    return { s, buy, sell };
+  }
+  const tick = (secs: number, price: number) => ({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 });
+  const prices = (s: LiveSession, list: [secs: number, price: number][]) =>
+    list.map(([secs, price]) => {
+      const sig = s.mark(tick(secs, price), 0);
+      return sig ? { action: sig.action, price: sig.price, atPrice: sig.atPrice ?? false } : null;
+    });
+
+  it('a limit buy rests below the price and fills at its level on the first tick that reaches it', () => {
+    const { s, buy } = flat('limit', 1);
+    expect(s.decide(buy, tick(0, 100), 0)).toBeNull(); // rests at 99
+    expect(
+      prices(s, [
+        [1, 99.5],
+        [2, 99.1],
+        [3, 98.7],
+        [4, 98],
+      ]),
+    ).toEqual([
+      null,
+      null,
+      { action: 'buy', price: 99, atPrice: true }, // at its level, not the tick's 98.7: it was resting
+      null, // filled: gone
+    ]);
+  });
+
+  it('a limit order that meets the market as it is placed fills at once, at the market', () => {
+    const { s, buy } = flat('limit', 0);
+    expect(s.decide(buy, tick(0, 100), 0)).toMatchObject({ action: 'buy', price: 100, atPrice: true });
+  });
+
+  it('a stop buy rests above the price and, once reached, is a market order', () => {
+    const { s, buy } = flat('stop', 1);
+    expect(s.decide(buy, tick(0, 100), 0)).toBeNull(); // rests at 101
+    expect(
+      prices(s, [
+        [1, 100.9],
+        [2, 101.4],
+      ]),
+    ).toEqual([null, { action: 'buy', price: 101.4, atPrice: false }]);
+  });
+
+  it('lapses at the end of its bar: a minute on ticks, the candle on candles', () => {
+    const ticks = flat('limit', 1);
+    ticks.s.decide(ticks.buy, tick(0, 100), 0);
+    expect(
+      prices(ticks.s, [
+        [59, 99.5],
+        [60, 98],
+      ]),
+    ).toEqual([null, null]);
+    const candles = flat('limit', 1, { evaluation: { mode: 'candle', intervalMs: 60_000 } });
+    // placed 30 s into a one-minute candle: it rests 30 s
+    candles.s.decide(candles.buy, tick(30, 100), 0);
+    expect(
+      prices(candles.s, [
+        [59, 99.5],
+        [60, 98],
+      ]),
+    ).toEqual([null, null]);
+    const reached = flat('limit', 1, { evaluation: { mode: 'candle', intervalMs: 60_000 } });
+    reached.s.decide(reached.buy, tick(30, 100), 0);
+    expect(prices(reached.s, [[59, 98.9]])).toEqual([{ action: 'buy', price: 99, atPrice: true }]);
+  });
+
+  it('a new action replaces it; a limit sell of a long rests above and closes it there', () => {
+    const { s, buy, sell } = flat('limit', 1);
+    s.decide(buy, tick(0, 100), 0);
+    // a sell with no long and shorts off is no order, but it replaces the resting buy
+    expect(s.decide(sell, tick(1, 100), 0)).toBeNull();
+    expect(prices(s, [[2, 98]])).toEqual([null]);
+    const long = sessionWith(settings);
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    for (const n of g.nodes) if (n.type === 'action.sell') n.data = { ...n.data, orderType: 'limit', offsetPct: 1 };
+    const plan = compileGraph(g).plan!;
+    const held = new LiveSession('s2', 'u1', 'EQUSD', settings, plan, undefined, long.ledger, 'running');
+    expect(
+      held.decide(
+        plan.actions.findIndex((a) => a.action === 'sell'),
+        tick(1, 100),
+        0,
+      ),
+    ).toBeNull();
+    expect(
+      prices(held, [
+        [2, 100.8],
+        [3, 101.3],
+      ]),
+    ).toEqual([null, { action: 'sell', price: 101, atPrice: true }]);
+  });
+});

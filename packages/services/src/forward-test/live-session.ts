@@ -40,6 +40,8 @@ export interface SignalMessage {
   maxEntries?: number;
   /** close: the share of the position to close, % (absent: all) */
   percent?: number;
+  /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
+  atPrice?: boolean;
 }
 
 /**
@@ -66,6 +68,7 @@ const SignalSchema = z.object({
   then: z.enum(['paused', 'stopped']).optional(),
   maxEntries: z.number().int().min(1).max(100).optional(),
   percent: Num(0.01, 100).optional(),
+  atPrice: z.boolean().optional(),
 });
 
 export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { ok: false; reason: string } {
@@ -105,6 +108,15 @@ export class LiveSession {
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
   private riskTick?: Tick;
+  /**
+   * A resting limit or stop order (an action node's orderType): the index of its action (-1: none), its
+   * level, whether it fills at or above the level (a stop buy, a limit sell) or at or below, and the time
+   * it lapses (the end of the bar it was placed in: the candle, or a minute on ticks)
+   */
+  private restAction = -1;
+  private restLevel = 0;
+  private restUp = false;
+  private restUntil = 0;
   /** the cooldown (its end) whose refused entry has been logged: later entries in it are not sent */
   private cooldownLogged = 0;
   /**
@@ -189,6 +201,12 @@ export class LiveSession {
       this.riskTick = t;
       return this.signal(t, receivedAt, 'close', breach, breach === 'max_drawdown' ? 'stopped' : 'paused');
     }
+    // a resting limit or stop order the tick reaches fills (before the stops, as a backtest's pending
+    // order fills at the bar's open before its stops are checked)
+    if (this.restAction >= 0) {
+      const sig = this.reached(t, receivedAt, false);
+      if (sig) return sig;
+    }
     // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
     if (l.qty !== 0 && this.intent === Math.sign(l.qty) && l.fills !== this.exitFills) {
       if (this.leverage > 1) {
@@ -220,33 +238,76 @@ export class LiveSession {
   /** What the strategy's fired action (an index into plan.actions) means for this session now. */
   decide(a: number, t: Tick, receivedAt: number): SignalMessage | null {
     if (this.halting || this.riskTick === t) return null;
+    // a new action replaces a resting order (as a backtest's next signal replaces its pending one)
+    this.restAction = -1;
     const spec = this.plan.actions[a]!;
     if (spec.action === 'close' && spec.closePct < 100) {
       // a partial exit: of the position open (or expected to be), which stays open
       if (this.intent === 0) return null;
       return this.signal(t, receivedAt, 'close', spec.nodeId, undefined, 'all', 0, t.price, 1, spec.closePct);
     }
-    const want = spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
-    // a signal in the position's direction adds to it while it may have more entries, else does nothing
-    if (want === this.intent && (want === 0 || this.entriesIntent >= spec.maxEntries)) return null;
+    if (!this.wanted(spec)) return null;
     const until = this.ledger.cooldownUntil;
-    if (want !== 0 && this.intent === 0 && t.ts < until) {
+    if (this.sideOf(spec) !== 0 && this.intent === 0 && t.ts < until) {
       // an entry in a cooldown: the first is sent, and refused and logged (COOLDOWN); the rest of this
       // cooldown's are not, or a strategy whose entry condition holds for an hour logs an order a tick
       if (this.cooldownLogged === until) return null;
       this.cooldownLogged = until;
     }
-    return this.signal(
-      t,
-      receivedAt,
-      spec.action,
-      spec.nodeId,
-      undefined,
-      spec.sizing,
-      amountAt(spec, this.leverage),
-      t.price,
-      spec.maxEntries,
-    );
+    if (spec.orderType !== 'market') {
+      // a limit or stop order rests offsetPct from this price (a limit buy below, a stop buy above;
+      // mirrored for sells) until the bar ends; this very tick may reach it
+      const up = spec.action === 'buy' ? spec.orderType === 'stop' : spec.orderType === 'limit';
+      this.restAction = a;
+      this.restLevel = t.price * (1 + ((up ? 1 : -1) * spec.offsetPct) / 100);
+      this.restUp = up;
+      const ev = this.settings.evaluation;
+      this.restUntil = ev.mode === 'candle' ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs : t.ts + 60_000;
+      return this.reached(t, receivedAt, true);
+    }
+    return this.order(spec, t, receivedAt, t.price);
+  }
+
+  /** An entry action's signal (its sizing at the session's leverage, the additions it allows), at a price. */
+  private order(spec: CompiledPlan['actions'][number], t: Tick, receivedAt: number, price: number): SignalMessage {
+    const amount = amountAt(spec, this.leverage);
+    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, amount, price, spec.maxEntries);
+  }
+
+  /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */
+  private sideOf(spec: CompiledPlan['actions'][number]): -1 | 0 | 1 {
+    return spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
+  }
+
+  /** Whether an entry action means an order now: not for the side already held (but an addition it allows). */
+  private wanted(spec: CompiledPlan['actions'][number]): boolean {
+    const want = this.sideOf(spec);
+    // a signal in the position's direction adds to it while it may have more entries, else does nothing
+    return !(want === this.intent && (want === 0 || this.entriesIntent >= spec.maxEntries));
+  }
+
+  /**
+   * The resting order's signal when the tick reaches its level (nothing once it has lapsed). A limit
+   * order fills at its level, without slippage, or at the tick's price when the tick that places it is
+   * beyond the level already (`placing`: an order that meets the market at once, as a backtest's pending
+   * order meets a bar's open); a stop order, once reached, is a market order.
+   */
+  private reached(t: Tick, receivedAt: number, placing: boolean): SignalMessage | null {
+    if (t.ts >= this.restUntil) {
+      this.restAction = -1;
+      return null;
+    }
+    const level = this.restLevel;
+    if (this.restUp ? t.price < level : t.price > level) return null;
+    const a = this.restAction;
+    const spec = this.plan.actions[a]!;
+    this.restAction = -1;
+    // the position may have moved since it was placed (a stop closed it): an order only if still wanted
+    if (!this.wanted(spec)) return null;
+    if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price);
+    const sig = this.order(spec, t, receivedAt, placing ? t.price : level);
+    sig.atPrice = true;
+    return sig;
   }
 
   private riskExit(price: number, ts: number): string | null {
@@ -315,6 +376,7 @@ export class LiveSession {
       then,
       maxEntries: maxEntries > 1 ? maxEntries : undefined,
       percent,
+      atPrice: undefined,
     };
   }
 }
