@@ -462,6 +462,40 @@ describe('paper ledger', () => {
       expect(s.cash).toBeCloseTo(100_000 + t.pnl, 6);
     });
 
+    it('adds only once the price is addStepPct against the average entry (averaging down in steps)', () => {
+      const c = cfg({ slippageBps: 0, feeRate: 0 });
+      const s = newLedger(c);
+      const buy = (price: number): OrderRequest => ({
+        action: 'buy',
+        sizing: 'fixed_qty',
+        amount: 10,
+        price,
+        ask: price + 0.01,
+        ts: price,
+        maxEntries: 3,
+        addStepPct: 5,
+      });
+      fill(s, c, buy(100));
+      // 5 % under the average entry (100.01, at the ask): 95.0095 or lower, the market's price (not the ask)
+      expect(planOrder(s, c, {}, buy(97))).toEqual({
+        kind: 'noop',
+        reason: 'the price is not 5 % under the average entry (100.01) yet',
+      });
+      fill(s, c, buy(95));
+      expect(s.avgPrice).toBeCloseTo((100.01 + 95.01) / 2, 9);
+      // the next step is from the new average, 97.51: 92.6345
+      expect(planOrder(s, c, {}, buy(93)).kind).toBe('noop');
+      fill(s, c, buy(92.6));
+      expect(s.entries).toBe(3);
+      // a short's additions go the other way
+      const sc = cfg({ slippageBps: 0, feeRate: 0, allowShort: true });
+      const short = newLedger(sc);
+      const sell = (price: number): OrderRequest => ({ ...buy(price), action: 'sell', ask: undefined });
+      fill(short, sc, sell(100));
+      expect(planOrder(short, sc, {}, sell(104)).kind).toBe('noop');
+      expect(planOrder(short, sc, {}, sell(105)).kind).toBe('fill');
+    });
+
     it('caps an addition by the position limits, counting what is held', () => {
       const c = cfg({ slippageBps: 0, feeRate: 0 });
       const s = newLedger(c);

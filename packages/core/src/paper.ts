@@ -201,6 +201,8 @@ export interface OrderRequest {
    * (default 1: a signal in the position's direction does nothing)
    */
   maxEntries?: number;
+  /** an addition only once the price is this % against the position's average entry (default 0: any) */
+  addStepPct?: number;
   /** close: the share of the open position to close, % (default 100: all of it) */
   percent?: number;
 }
@@ -496,6 +498,13 @@ export function planOrder(
         return {
           kind: 'noop',
           reason: `already ${sideOf > 0 ? 'long' : 'short'}${max > 1 ? ` (${entries} entries of at most ${max})` : ''}`,
+        };
+      const step = o.addStepPct ?? 0;
+      // the market's price, before the bid or ask and slippage (as a backtest compares the bar's open)
+      if (step && !(sideOf > 0 ? o.price <= s.avgPrice * (1 - step / 100) : o.price >= s.avgPrice * (1 + step / 100)))
+        return {
+          kind: 'noop',
+          reason: `the price is not ${step} % ${sideOf > 0 ? 'under' : 'over'} the average entry (${s.avgPrice}) yet`,
         };
     }
     if (s.qty !== 0 && !adding) closing = Math.abs(s.qty);

@@ -808,6 +808,34 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(r.equity[5]).toBeCloseTo(10_000 - 10 * (92 + 90 + 88) - entryFees + 30 * 100, 9);
   });
 
+  it('addStepPct: adds only at opens that far under the average entry', () => {
+    const steps = [100, 94, 92, 90, 88, 85, 100];
+    const b = toColumns(
+      steps.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+    );
+    const run = (addStepPct: number) =>
+      runBacktest(
+        compileGraph(
+          ladderGraph({
+            dipBelow: 95,
+            band: [110, 120],
+            exitAbove: 125,
+            buy: { sizing: 'fixed_qty', amount: 10, maxEntries: 3, addStepPct },
+            trimPct: 50,
+          }),
+        ).plan!,
+        b,
+        { cash: 10_000 },
+      ).trades;
+    // closes under 95 at bars 1-5 buy at the next opens: 92; 90 is not 3 % under 92 (89.24), 88 is (the
+    // average is then 90); 85 is 3 % under 90 (87.3), the third entry; at 100 the data ends
+    const [t] = run(3);
+    expect([t!.size, t!.entries, t!.entryBar, t!.exitPrice]).toEqual([30, 3, 2, 100]);
+    expect(t!.entryPrice).toBeCloseTo((92 + 88 + 85) / 3, 12);
+    // without a step: the first three opens
+    expect(run(0)[0]!.entryPrice).toBeCloseTo((92 + 90 + 88) / 3, 12);
+  });
+
   it('with one entry and a whole close it trades as the actions did before either option, bit for bit', () => {
     const r = runBacktest(ladder(1, 100), bars, { cash: 10_000, feeRate: fee, wholeUnits: true });
     expect(r.trades.map((t) => [t.size, t.entryBar, t.exitBar, t.entryPrice, t.exitPrice])).toEqual([

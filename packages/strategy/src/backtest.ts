@@ -233,16 +233,21 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     funding = 0;
     entries = 1;
   };
+  /** whether the price (before slippage) is `step` % or more against the open position's average entry */
+  const stepped = (price: number, step: number) =>
+    !step || (qty > 0 ? price <= entryPrice * (1 - step / 100) : price >= entryPrice * (1 + step / 100));
   const act = (i: number, price: number, a: number, atLevel = false) => {
     const spec = actions[a]!;
     if (spec.action === 'close') {
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
       if (qty < 0) exit(i, price, true, spec.nodeId);
-      if (qty === 0 || (qty > 0 && entries < spec.maxEntries)) enter(i, price, 1, spec, atLevel);
+      if (qty === 0 || (qty > 0 && entries < spec.maxEntries && stepped(price, spec.addStepPct)))
+        enter(i, price, 1, spec, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
-      if (o.allowShort && (qty === 0 || (qty < 0 && entries < spec.maxEntries))) enter(i, price, -1, spec, atLevel);
+      if (o.allowShort && (qty === 0 || (qty < 0 && entries < spec.maxEntries && stepped(price, spec.addStepPct))))
+        enter(i, price, -1, spec, atLevel);
     }
   };
 

@@ -86,6 +86,8 @@ export interface ActionSpec {
   offsetPct: number;
   /** buy/sell: the entries a position may have (above 1: a signal in its direction adds to it) */
   maxEntries: number;
+  /** an addition only once the price is this % against the position's average entry (0: any price) */
+  addStepPct: number;
   /** close: the share of the open position it closes, % (100: all) */
   closePct: number;
   triggerSlot: number;
@@ -183,6 +185,7 @@ export class CompiledPlan {
         orderType: (n.params.orderType as 'market' | 'limit' | 'stop' | undefined) ?? 'market',
         offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
         maxEntries: (n.params.maxEntries as number | undefined) ?? 1,
+        addStepPct: (n.params.addStepPct as number | undefined) ?? 0,
         closePct: (n.params.percent as number | undefined) ?? 100,
         triggerSlot: n.inputs[0]!,
       }));

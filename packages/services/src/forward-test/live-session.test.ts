@@ -26,6 +26,22 @@ const marks = (s: LiveSession, prices: number[], from = 1) =>
   prices.map((price, i) => s.mark({ symbol: 'EQUSD', ts: T0 + (from + i) * 1000, price, size: 1 }, 0)?.source ?? null);
 
 describe('a live session’s risk rules on ticks', () => {
+  it('sends an addition only while the position may have more entries, and once the price is addStepPct under', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    for (const n of g.nodes) if (n.type === 'action.buy') n.data = { ...n.data, maxEntries: 3, addStepPct: 5 };
+    const plan = compileGraph(g).plan!;
+    const s = new LiveSession('s1', 'u1', 'EQUSD', settings, plan, undefined, longSession().ledger, 'running');
+    const buy = plan.actions.findIndex((a) => a.action === 'buy');
+    const at = (secs: number, price: number) =>
+      s.decide(buy, { symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 }, 0);
+    // long 10 from 100: 97 is not 5 % under it; 95 is: sent, with its step for the ledger to check again
+    expect(at(1, 97)).toBeNull();
+    expect(at(2, 95)).toMatchObject({ action: 'buy', maxEntries: 3, addStepPct: 5 });
+    // in flight, the ledger still says 100: 94 adds again (the third entry), then no more are sent
+    expect(at(3, 94)).toMatchObject({ action: 'buy' });
+    expect(at(4, 80)).toBeNull();
+  });
+
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);

@@ -40,6 +40,8 @@ export interface SignalMessage {
   maxEntries?: number;
   /** close: the share of the position to close, % (absent: all) */
   percent?: number;
+  /** buy/sell adding to a position: only once the price is this % against its average entry */
+  addStepPct?: number;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
   atPrice?: boolean;
 }
@@ -68,6 +70,7 @@ const SignalSchema = z.object({
   then: z.enum(['paused', 'stopped']).optional(),
   maxEntries: z.number().int().min(1).max(100).optional(),
   percent: Num(0.01, 100).optional(),
+  addStepPct: Num(0, 100).optional(),
   atPrice: z.boolean().optional(),
 });
 
@@ -246,7 +249,7 @@ export class LiveSession {
       if (this.intent === 0) return null;
       return this.signal(t, receivedAt, 'close', spec.nodeId, undefined, 'all', 0, t.price, 1, spec.closePct);
     }
-    if (!this.wanted(spec)) return null;
+    if (!this.wanted(spec, t.price)) return null;
     const until = this.ledger.cooldownUntil;
     if (this.sideOf(spec) !== 0 && this.intent === 0 && t.ts < until) {
       // an entry in a cooldown: the first is sent, and refused and logged (COOLDOWN); the rest of this
@@ -271,7 +274,19 @@ export class LiveSession {
   /** An entry action's signal (its sizing at the session's leverage, the additions it allows), at a price. */
   private order(spec: CompiledPlan['actions'][number], t: Tick, receivedAt: number, price: number): SignalMessage {
     const amount = amountAt(spec, this.leverage);
-    return this.signal(t, receivedAt, spec.action, spec.nodeId, undefined, spec.sizing, amount, price, spec.maxEntries);
+    const sig = this.signal(
+      t,
+      receivedAt,
+      spec.action,
+      spec.nodeId,
+      undefined,
+      spec.sizing,
+      amount,
+      price,
+      spec.maxEntries,
+    );
+    if (spec.addStepPct && spec.maxEntries > 1) sig.addStepPct = spec.addStepPct;
+    return sig;
   }
 
   /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */
@@ -279,11 +294,19 @@ export class LiveSession {
     return spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
   }
 
-  /** Whether an entry action means an order now: not for the side already held (but an addition it allows). */
-  private wanted(spec: CompiledPlan['actions'][number]): boolean {
+  /**
+   * Whether an entry action means an order now, at this price: not for the side already held, but an
+   * addition it allows (while the position may have more entries, and once the price is `addStepPct`
+   * against the average entry the ledger holds).
+   */
+  private wanted(spec: CompiledPlan['actions'][number], price: number): boolean {
     const want = this.sideOf(spec);
-    // a signal in the position's direction adds to it while it may have more entries, else does nothing
-    return !(want === this.intent && (want === 0 || this.entriesIntent >= spec.maxEntries));
+    if (want !== this.intent) return true;
+    if (want === 0 || this.entriesIntent >= spec.maxEntries) return false;
+    const step = spec.addStepPct;
+    const l = this.ledger;
+    if (!step || l.qty === 0) return true;
+    return want > 0 ? price <= l.avgPrice * (1 - step / 100) : price >= l.avgPrice * (1 + step / 100);
   }
 
   /**
@@ -303,7 +326,7 @@ export class LiveSession {
     const spec = this.plan.actions[a]!;
     this.restAction = -1;
     // the position may have moved since it was placed (a stop closed it): an order only if still wanted
-    if (!this.wanted(spec)) return null;
+    if (!this.wanted(spec, t.price)) return null;
     if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price);
     const sig = this.order(spec, t, receivedAt, placing ? t.price : level);
     sig.atPrice = true;
@@ -377,6 +400,7 @@ export class LiveSession {
       maxEntries: maxEntries > 1 ? maxEntries : undefined,
       percent,
       atPrice: undefined,
+      addStepPct: undefined,
     };
   }
 }

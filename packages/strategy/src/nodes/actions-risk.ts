@@ -57,6 +57,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
               max: 100,
               label: 'Entries per position (above 1: adds to an open position in its direction)',
             },
+            {
+              name: 'addStepPct',
+              type: 'number',
+              default: 0,
+              min: 0,
+              max: 100,
+              label: 'Add only this % against the average entry (0: whenever signalled)',
+            },
           ],
     warmup: () => 0,
   });
