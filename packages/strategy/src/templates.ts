@@ -98,8 +98,9 @@ export const templates: readonly T[] = [
     id: 'rsi-scale-in',
     name: 'RSI scale-in with a profit ladder',
     description:
-      'Buy 25% of the equity each time RSI(14) falls below 30, up to four entries (the entry price is their ' +
-      'average); close half when it rises above 60 and the rest above 70. 10% stop loss from the average entry.',
+      'Buy 25% of the equity each time RSI(14) falls below 30, up to four entries, each addition at least 3% under ' +
+      'the average entry (the entry price is their average); close half when it rises above 60 and the rest above ' +
+      '70. 10% stop loss from the average entry.',
     graph: graph(
       [
         ['close', 'price.close', {}, 0, 1],
@@ -110,7 +111,7 @@ export const templates: readonly T[] = [
         ['oversold', 'logic.crosses_below', {}, 2, 0],
         ['recovered', 'logic.crosses_above', {}, 2, 2],
         ['overbought', 'logic.crosses_above', {}, 2, 3],
-        ['buy', 'action.buy', { sizing: 'pct_equity', amount: 25, maxEntries: 4 }, 3, 0],
+        ['buy', 'action.buy', { sizing: 'pct_equity', amount: 25, maxEntries: 4, addStepPct: 3 }, 3, 0],
         ['take-half', 'action.close', { percent: 50 }, 3, 2],
         ['close-pos', 'action.close', {}, 3, 3],
         ['stop', 'risk.stop_loss', { percent: 10 }, 3, 4],
