@@ -883,7 +883,13 @@ export async function sessionView(c, id) {
           ['Status', s.status],
           ['Equity', num(s.equity)],
           ['Cash', num(s.cash)],
-          ['Position', s.position ? `${cell(s.position.quantity)} @ ${num(s.position.avgPrice)}` : 'flat'],
+          [
+            'Position',
+            s.position
+              ? `${cell(s.position.quantity)} @ ${num(s.position.avgPrice)}` +
+                (s.position.entries > 1 ? ` (${s.position.entries} entries)` : '')
+              : 'flat',
+          ],
           // with leverage: where the position would be liquidated
           ...(s.position?.liquidationPrice != null ? [['Liquidation at', num(s.position.liquidationPrice)]] : []),
           ['PnL', num(s.pnl)],

@@ -138,6 +138,8 @@ export function ledgerFigures(
           marketValue: l.qty * price,
           unrealizedPnl: l.qty * (price - l.avgPrice),
           liquidationPrice: liq === liq ? liq : null,
+          /** the fills that opened and added to it (its avgPrice is theirs) */
+          entries: Math.max(1, l.entries),
         }
       : null,
     realizedPnl: l.realizedPnl,

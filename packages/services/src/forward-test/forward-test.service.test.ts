@@ -559,6 +559,7 @@ describe('forward testing (paper trading) on live ticks', () => {
     await tick(100);
     let s = await view();
     expect(s.position.quantity).toBeCloseTo(30, 9);
+    expect(s.position.entries).toBe(3);
     // the average of the three entries, at the asks (the price plus 0.01)
     expect(s.position.avgPrice).toBeCloseTo((94.01 + 93.01 + 92.01) / 3, 8);
     await tick(115, 4);
