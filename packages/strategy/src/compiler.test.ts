@@ -108,6 +108,24 @@ describe('compiler', () => {
     ]);
   });
 
+  it('compiles additions and partial exits into the actions, and refuses their parameters out of range', () => {
+    const g = templateById('rsi-scale-in')!.graph;
+    const plan = compileGraph(g).plan!;
+    expect(plan.actions.map((a) => [a.nodeId, a.maxEntries, a.addStepPct, a.closePct])).toEqual([
+      ['buy', 4, 3, 100],
+      ['take-half', 1, 0, 50],
+      ['close-pos', 1, 0, 100],
+    ]);
+    const bad = structuredClone(g);
+    bad.nodes.find((n) => n.id === 'buy')!.data = { maxEntries: 2.5, addStepPct: 150 };
+    bad.nodes.find((n) => n.id === 'take-half')!.data = { percent: 0 };
+    expect(compileGraph(bad).report.errors.map((e) => [e.nodeId, e.code])).toEqual([
+      ['buy', 'INVALID_PARAM'],
+      ['buy', 'PARAM_OUT_OF_RANGE'],
+      ['take-half', 'PARAM_OUT_OF_RANGE'],
+    ]);
+  });
+
   it('warns about nodes that lead to no action', () => {
     const g = sma();
     g.nodes.push({ id: 'lonely', type: 'indicator.rsi', data: {} });
