@@ -453,8 +453,8 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(await repo.executeMany([filled(u.id, s.id, 'new', 'sell', 110, l)])).toBe(1);
       expect((await repo.get(s.id))!.state).toEqual(l);
       expect((await repo.totals(s.id)).trades).toBe(2);
-      // the binary form takes under 70 % of the room of the jsonb array, though it holds five fields more
-      // (the cooldown's, funding's three and the entry count: 25 against the array's 20)
+      // the binary form takes under 70 % of the room of the jsonb array, though it holds six fields more
+      // (the cooldown's, funding's three, the entry count and the take profit flag: 26 against 20)
       const size = await sql<{ bin: number; json: number }>`select pg_column_size(ledger) as bin,
           pg_column_size(${JSON.stringify(packLedger(l))}::jsonb) as json
         from session_orders where session_id = ${s.id} and signal_id = 'new'`.execute(h.db);

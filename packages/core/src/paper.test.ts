@@ -496,6 +496,24 @@ describe('paper ledger', () => {
       expect(planOrder(short, sc, {}, sell(105)).kind).toBe('fill');
     });
 
+    it('marks a partial take profit taken until the position is closed or a new one opens', () => {
+      const c = cfg({ slippageBps: 0, allowShort: true });
+      const s = newLedger(c);
+      fill(s, c, { action: 'buy', sizing: 'fixed_qty', amount: 10, price: 100, ts: 1 });
+      // a partial exit of the strategy's own does not count
+      fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 101, ts: 2, percent: 10, source: 'trim' });
+      expect(s.targetTaken).toBe(0);
+      fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 105, ts: 3, percent: 50, source: 'take_profit' });
+      expect([s.qty, s.targetTaken]).toEqual([4.5, 1]);
+      // a flip opens a new position: none taken
+      fill(s, c, { action: 'sell', sizing: 'fixed_qty', amount: 2, price: 104, ts: 4 });
+      expect([s.qty, s.targetTaken]).toEqual([-2, 0]);
+      fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 99, ts: 5, percent: 50, source: 'take_profit' });
+      expect(s.targetTaken).toBe(1);
+      fill(s, c, { action: 'close', sizing: 'all', amount: 0, price: 99, ts: 6 });
+      expect([s.qty, s.targetTaken]).toEqual([0, 0]);
+    });
+
     it('caps an addition by the position limits, counting what is held', () => {
       const c = cfg({ slippageBps: 0, feeRate: 0 });
       const s = newLedger(c);

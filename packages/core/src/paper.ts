@@ -165,6 +165,8 @@ export interface LedgerState {
   fundedTo: number;
   /** the fills that opened or added to the open position (0: flat), for an action's maxEntries */
   entries: number;
+  /** 1 once a partial take profit (source `take_profit`) has closed its share of the open position, else 0 */
+  targetTaken: number;
 }
 
 /** What starts a cooldown (a strategy's Cooldown node): any exit, a losing trade's, or a stop's. */
@@ -269,6 +271,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     entryFunding: 0,
     fundedTo: 0,
     entries: 0,
+    targetTaken: 0,
   };
 }
 
@@ -306,6 +309,7 @@ export function copyLedger(l: LedgerState): LedgerState {
     entryFunding: l.entryFunding,
     fundedTo: l.fundedTo,
     entries: l.entries,
+    targetTaken: l.targetTaken,
   };
 }
 
@@ -356,6 +360,7 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.entryFunding = src.entryFunding;
   dst.fundedTo = src.fundedTo;
   dst.entries = src.entries;
+  dst.targetTaken = src.targetTaken;
   const a = dst.recentOrders;
   const b = src.recentOrders;
   if (a === b) return;
@@ -615,6 +620,7 @@ export function planOrder(
     slippage: r8(quantity * Math.abs(price - raw)),
     realizedPnl: realized,
     ts: o.ts,
+    source: o.source,
   };
   let closedTrade: TradeRecord | undefined;
   let cooldownUntil: number | undefined;
@@ -719,12 +725,15 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.entryFees = 0;
     s.entryFunding = 0;
     s.entries = 0;
+    s.targetTaken = 0;
   } else if (Math.sign(after) === Math.sign(before) && closingUnits) {
     // closed a part: the rest keeps its entry price, and the entry fees and funding the part did not take
     const part = entryPart(s, closingUnits);
     s.entryFees -= part.fees;
     s.entryFunding = r8(s.entryFunding - part.funding);
     s.qty = after;
+    // a partial take profit is taken once a position
+    if (f.source === 'take_profit') s.targetTaken = 1;
   } else if (Math.sign(after) === Math.sign(before)) {
     // added to the position: weighted average entry
     s.avgPrice = (before * s.avgPrice + signed * f.price) / after;
@@ -739,6 +748,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.entryFees = f.fee - closeFee;
     s.entryFunding = 0;
     s.entries = 1;
+    s.targetTaken = 0;
   }
   s.lastPrice = s.lastPrice || f.price;
 }

@@ -836,6 +836,35 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(run(0)[0]!.entryPrice).toBeCloseTo((92 + 90 + 88) / 3, 12);
   });
 
+  it('a partial take profit (sharePct) closes its share at the target once a position; the rest runs', () => {
+    const path = [100, 94, 95, 100, 103, 106, 104, 108, 92, 97, 101, 90];
+    const b = toColumns(
+      path.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+    );
+    const g = ladderGraph({
+      dipBelow: 95,
+      band: [200, 300],
+      exitAbove: 107,
+      buy: { sizing: 'fixed_qty', amount: 10 },
+      trimPct: 50,
+    });
+    g.nodes.push({ id: 'tp', type: 'risk.take_profit', data: { percent: 5, sharePct: 40 }, position: { x: 0, y: 0 } });
+    const r = runBacktest(compileGraph(g).plan!, b, { cash: 10_000, wholeUnits: true });
+    // 94 at bar 1 buys 10 at bar 2's open, 95: the target is 99.75. Bar 3 opens at 100, beyond it: 4 units
+    // (40 %) leave at that open; 103 and 106 are beyond it too, but it fires once. 108 at bar 7 closes the
+    // other 6 at 92 (bar 8's open). 92 buys again at 97, a new position with its own target, 101.85: bar
+    // 10 does not reach it; the data ends at 90.
+    expect(r.trades.map((t) => [t.size, t.entryPrice, t.exitBar, t.exitPrice, t.exitReason])).toEqual([
+      [4, 95, 3, 100, 'take_profit'],
+      [6, 95, 8, 92, 'out'],
+      [10, 97, 11, 90, 'end'],
+    ]);
+    // with the whole position at the target (the default), the first exit takes all ten
+    g.nodes.find((n) => n.id === 'tp')!.data = { percent: 5 };
+    const whole = runBacktest(compileGraph(g).plan!, b, { cash: 10_000, wholeUnits: true });
+    expect(whole.trades[0]).toMatchObject({ size: 10, exitBar: 3, exitReason: 'take_profit' });
+  });
+
   it('with one entry and a whole close it trades as the actions did before either option, bit for bit', () => {
     const r = runBacktest(ladder(1, 100), bars, { cash: 10_000, feeRate: fee, wholeUnits: true });
     expect(r.trades.map((t) => [t.size, t.entryBar, t.exitBar, t.entryPrice, t.exitPrice])).toEqual([

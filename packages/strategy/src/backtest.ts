@@ -95,6 +95,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const onClose = o.fillOn === 'close';
   const whole = o.wholeUnits ?? false;
   const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
+  const targetShare = plan.risk.takeProfitSharePct ?? 100;
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
   const actions = plan.actions;
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
@@ -112,6 +113,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let entryFees = 0;
   let entryReason = ''; // the action node that opened the position
   let entries = 0; // the fills that opened and added to the position
+  let targetTaken = false; // a partial take profit has closed its share of the open position
   let extreme = 0; // best price since entry, for the trailing stop
   let totalFees = 0;
   const trades: TradeRecord[] = [];
@@ -232,6 +234,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     extreme = price;
     funding = 0;
     entries = 1;
+    targetTaken = false;
   };
   /** whether the price (before slippage) is `step` % or more against the open position's average entry */
   const stepped = (price: number, step: number) =>
@@ -268,7 +271,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         stopReason = 'trailing_stop';
       }
     }
-    const target = takeProfitPct ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
+    // a partial take profit fires once a position
+    const target =
+      takeProfitPct && !targetTaken ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
     const o0 = open[i]!;
     // liquidation: when its price comes before any stop's, at it; the bar opening through it (the stop's
     // too, if any), at the open, no worse than the bankruptcy price; without slippage
@@ -279,9 +284,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exit(i, liquidationFill(qty, entryPrice, lev, long ? Math.min(o0, liq) : Math.max(o0, liq)), false, LIQUIDATION);
     } else if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
     else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
-    else if (long && high[i]! >= target) exit(i, Math.max(o0, target), false, 'take_profit');
-    else if (!long && low[i]! <= target) exit(i, Math.min(o0, target), false, 'take_profit');
-    else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
+    else if (long ? high[i]! >= target : low[i]! <= target) {
+      exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, 'take_profit', targetShare);
+      targetTaken = true;
+    } else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
   const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop

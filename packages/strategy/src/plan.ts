@@ -96,6 +96,8 @@ export interface ActionSpec {
 export interface RiskSpec {
   stopLossPct?: number;
   takeProfitPct?: number;
+  /** the share of the position the take profit closes (%; below 100: once a position, the rest runs) */
+  takeProfitSharePct?: number;
   trailingStopPct?: number;
   /** the trailing stop is active once the best price since entry has gained this much (%) on the entry */
   trailingActivatePct?: number;
@@ -163,7 +165,11 @@ export class CompiledPlan {
     const risk: RiskSpec = {};
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
-      if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
+      if (n.type.type === 'risk.take_profit') {
+        risk.takeProfitPct = n.params.percent as number;
+        const share = n.params.sharePct as number | undefined;
+        if (share !== undefined && share < 100) risk.takeProfitSharePct = share;
+      }
       if (n.type.type === 'risk.trailing_stop') {
         risk.trailingStopPct = n.params.percent as number;
         if (n.params.activatePct) risk.trailingActivatePct = n.params.activatePct as number;

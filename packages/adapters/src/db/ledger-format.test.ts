@@ -84,7 +84,7 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
-  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21) and before the entry count (4: 24), then the recent orders', () => {
+  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21), before the entry count (4: 24) and before the take profit flag (5: 25), then the recent orders', () => {
     const l = {
       ...ledger(),
       recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
@@ -93,24 +93,28 @@ describe('the ledger as the order log stores it', () => {
       entryFunding: 0.5,
       fundedTo: Date.UTC(2026, 0, 1, 1),
       entries: 3,
+      targetTaken: 1,
     };
     const b = encodeLedger(l);
-    expect(b[0]).toBe(5);
-    const none = { funding: 0, entryFunding: 0, fundedTo: 0 };
-    // format 4 is format 5 without its last field (the entry count): an open position had one entry
-    const v4 = Uint8Array.from([4, ...b.subarray(1, 1 + 8 * 24), ...b.subarray(1 + 8 * 25)]);
-    expect(decodeLedger(v4)).toEqual({ ...l, entries: 1 });
+    expect(b[0]).toBe(6);
+    /** format k: the first n fields of format 6, then the recent orders */
+    const older = (k: number, n: number) =>
+      Uint8Array.from([k, ...b.subarray(1, 1 + 8 * n), ...b.subarray(1 + 8 * 26)]);
+    // format 5 lacks the take profit flag: none taken
+    expect(decodeLedger(older(5, 25))).toEqual({ ...l, targetTaken: 0 });
+    // format 4 the entry count too: an open position had one entry
+    expect(decodeLedger(older(4, 24))).toEqual({ ...l, entries: 1, targetTaken: 0 });
     expect(decodeLedger(Uint8Array.from([4, ...encodeLedger({ ...l, qty: 0 }).subarray(1, 1 + 8 * 24)]))).toEqual({
       ...l,
       qty: 0,
       entries: 0,
+      targetTaken: 0,
       recentOrders: [],
     });
-    // format 3 is format 4 without its last three fields (funding's), format 2 without the cooldown's too
-    const v3 = Uint8Array.from([3, ...b.subarray(1, 1 + 8 * 21), ...b.subarray(1 + 8 * 25)]);
-    expect(decodeLedger(v3)).toEqual({ ...l, ...none, entries: 1 });
-    const v2 = Uint8Array.from([2, ...b.subarray(1, 1 + 8 * 20), ...b.subarray(1 + 8 * 25)]);
-    expect(decodeLedger(v2)).toEqual({ ...l, ...none, cooldownUntil: 0, entries: 1 });
+    // format 3 funding's three fields too, format 2 the cooldown's too
+    const none = { funding: 0, entryFunding: 0, fundedTo: 0, entries: 1, targetTaken: 0 };
+    expect(decodeLedger(older(3, 21))).toEqual({ ...l, ...none });
+    expect(decodeLedger(older(2, 20))).toEqual({ ...l, ...none, cooldownUntil: 0 });
   });
 
   it('keeps any number of recent orders, none included', () => {
@@ -129,7 +133,7 @@ describe('the ledger as the order log stores it', () => {
 
   it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
     const b = encodeLedger(ledger());
-    expect(() => decodeLedger(Uint8Array.from([6, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([7, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(Uint8Array.from([1, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);

@@ -626,6 +626,39 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id, u);
   });
 
+  it('takes a partial profit once a position: its share at the target, the rest left running', async () => {
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    const graph = structuredClone(alwaysLong);
+    graph.nodes.push({
+      id: 'tp',
+      type: 'risk.take_profit',
+      data: { percent: 5, sharePct: 50 },
+      position: { x: 0, y: 0 },
+    });
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'half at 5 %', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'TPUSD', startingBalance: 10_000 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    await publishWave('TPUSD', 1, () => 100);
+    await until(async () => (await fills()).length >= 1);
+    const [entry] = await fills();
+    await publishWave('TPUSD', 1, () => 106);
+    await until(async () => (await fills()).length >= 2);
+    // further ticks beyond the target take nothing more
+    for (const p of [107, 108, 110]) await publishWave('TPUSD', 1, () => p);
+    await until(async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json().position?.marketPrice === 110);
+    const f = await fills();
+    expect(f).toHaveLength(2);
+    expect(f[1]).toMatchObject({
+      side: 'sell',
+      source: 'take_profit',
+      quantity: Math.floor(entry.quantity * 50e6) / 1e8,
+    });
+    const { s } = await reconcile(id, u);
+    expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity, 9);
+  });
+
   it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {
     // a user of its own: its polling does not spend the other tests' request budget
     const u = await t.user();

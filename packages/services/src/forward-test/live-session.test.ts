@@ -42,6 +42,23 @@ describe('a live session’s risk rules on ticks', () => {
     expect(at(4, 80)).toBeNull();
   });
 
+  it('a partial take profit closes its share once a position, and not again while it is in flight', () => {
+    const s = longSession(['risk.take_profit', { percent: 5, sharePct: 40 }]);
+    const sig = s.mark({ symbol: 'EQUSD', ts: T0 + 1000, price: 105.1, size: 1 }, 0);
+    expect(sig).toMatchObject({ action: 'close', source: 'take_profit', percent: 40 });
+    // in flight: the ledger still shows all ten units, but the target is not sent again
+    expect(marks(s, [105.5, 106], 2)).toEqual([null, null]);
+    const out = planOrder(s.ledger, settings, {}, { ...sig!, ts: T0 + 3000, percent: 40 });
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s.ledger, out.fill, out.closedTrade);
+    s.settled();
+    expect(s.ledger.qty).toBe(6);
+    // taken: the rest runs on
+    expect(marks(s, [107, 110], 4)).toEqual([null, null]);
+    // the whole position at the target by default
+    expect(marks(longSession(['risk.take_profit', { percent: 5 }]), [105.1])).toEqual(['take_profit']);
+  });
+
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);

@@ -137,6 +137,10 @@ export class LiveSession {
   private readonly maxDailyLossPct: number;
   private readonly stopLossPct: number;
   private readonly takeProfitPct: number;
+  /** below 100: the take profit closes this share of the position, once a position */
+  private readonly takeProfitSharePct: number;
+  /** the ledger's fill count when a partial take profit was sent: not again until that executes */
+  private targetSentFills = -1;
   private readonly trailingStopPct: number;
   private readonly trailingActivate: number;
   private readonly timeExitMs: number;
@@ -168,6 +172,7 @@ export class LiveSession {
     this.maxDailyLossPct = settings.risk?.maxDailyLossPct ?? Infinity;
     this.stopLossPct = plan.risk.stopLossPct ?? 0;
     this.takeProfitPct = plan.risk.takeProfitPct ?? 0;
+    this.takeProfitSharePct = plan.risk.takeProfitSharePct ?? 100;
     this.trailingStopPct = plan.risk.trailingStopPct ?? 0;
     this.trailingActivate = (plan.risk.trailingActivatePct ?? 0) / 100;
     this.timeExitMs = plan.risk.timeExitMs ?? 0;
@@ -223,6 +228,13 @@ export class LiveSession {
         }
       }
       const exit = this.riskExit(t.price, t.ts);
+      if (exit === 'take_profit' && this.takeProfitSharePct < 100) {
+        // a partial take profit: its share closed, the rest still open (the ledger marks it taken)
+        this.riskTick = t;
+        this.targetSentFills = l.fills;
+        const share = this.takeProfitSharePct;
+        return this.signal(t, receivedAt, 'close', exit, undefined, 'all', 0, t.price, 1, share);
+      }
       if (exit) {
         this.riskTick = t;
         return this.signal(t, receivedAt, 'close', exit);
@@ -351,6 +363,9 @@ export class LiveSession {
       return 'trailing_stop';
     if (
       takeProfitPct &&
+      // a partial take profit once a position (and not again while it is in flight)
+      !this.ledger.targetTaken &&
+      this.targetSentFills !== this.ledger.fills &&
       (long ? price >= entry * (1 + takeProfitPct / 100) : price <= entry * (1 - takeProfitPct / 100))
     )
       return 'take_profit';

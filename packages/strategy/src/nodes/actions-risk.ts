@@ -69,7 +69,8 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
     warmup: () => 0,
   });
 
-const risk = (kind: string, label: string, description: string, def: number): NodeType =>
+/** A risk node: a `percent` (default `def`) and any further parameters. */
+const risk = (kind: string, label: string, description: string, def: number, more: NodeType['params'] = []): NodeType =>
   define({
     type: `risk.${kind}`,
     version: 1,
@@ -78,7 +79,7 @@ const risk = (kind: string, label: string, description: string, def: number): No
     description,
     inputs: [],
     outputs: [],
-    params: [{ name: 'percent', type: 'number', default: def, min: 0.01, max: 100 }],
+    params: [{ name: 'percent', type: 'number', default: def, min: 0.01, max: 100 }, ...more],
     warmup: () => 0,
   });
 
@@ -111,17 +112,31 @@ const COOLDOWN_AFTER = ['any', 'loss', 'stop'] as const;
 
 export const riskNodes = [
   risk('stop_loss', 'Stop loss', 'Exit when price moves `percent` against the entry.', 2),
-  risk('take_profit', 'Take profit', 'Exit when price moves `percent` in favour of the entry.', 5),
-  define({
-    ...risk('trailing_stop', 'Trailing stop', '', 3),
-    description:
-      'Exit when price falls `percent` from the best price since entry; with `activatePct`, only once the best ' +
-      'price has gained that much on the entry (until then no trailing stop).',
-    params: [
-      { name: 'percent', type: 'number', default: 3, min: 0.01, max: 100 },
-      { name: 'activatePct', type: 'number', default: 0, min: 0, max: 1000, label: 'Active after a gain of (%)' },
+  risk(
+    'take_profit',
+    'Take profit',
+    'Exit when price moves `percent` in favour of the (average) entry; with `sharePct` below 100, close that ' +
+      'share of the position there, once a position, and let the rest run (its stops still apply).',
+    5,
+    [
+      {
+        name: 'sharePct',
+        type: 'number',
+        default: 100,
+        min: 0.01,
+        max: 100,
+        label: 'Share of the position to close at the target (%)',
+      },
     ],
-  }),
+  ),
+  risk(
+    'trailing_stop',
+    'Trailing stop',
+    'Exit when price falls `percent` from the best price since entry; with `activatePct`, only once the best ' +
+      'price has gained that much on the entry (until then no trailing stop).',
+    3,
+    [{ name: 'activatePct', type: 'number', default: 0, min: 0, max: 1000, label: 'Active after a gain of (%)' }],
+  ),
   define({
     type: 'risk.time_exit',
     version: 1,

@@ -120,7 +120,8 @@ const LEDGER_KEYS_V2 = [
 ] as const;
 const LEDGER_KEYS_V3 = [...LEDGER_KEYS_V2, 'cooldownUntil'] as const;
 const LEDGER_KEYS_V4 = [...LEDGER_KEYS_V3, 'funding', 'entryFunding', 'fundedTo'] as const;
-const LEDGER_KEYS = [...LEDGER_KEYS_V4, 'entries'] as const;
+const LEDGER_KEYS_V5 = [...LEDGER_KEYS_V4, 'entries'] as const;
+const LEDGER_KEYS = [...LEDGER_KEYS_V5, 'targetTaken'] as const;
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
 const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
@@ -142,18 +143,19 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
   l.cooldownUntil = 0;
   l.funding = l.entryFunding = l.fundedTo = 0;
   l.entries = l.qty ? 1 : 0;
+  l.targetTaken = 0;
   return l as Partial<LedgerState>;
 }
 
 /**
- * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (5; 4 before
- * the entry count, 3 before the funding fields, 2 before the cooldown's), then the fields of LEDGER_KEYS
- * and the recent order times as little-endian float64, 209 bytes and up (201 in format 4, 177 in format
- * 3, 169 in format 2). The
+ * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte (6; 5 before
+ * the partial take profit's flag, 4 before the entry count, 3 before the funding fields, 2 before the
+ * cooldown's), then the fields of LEDGER_KEYS and the recent order times as little-endian float64, 217
+ * bytes and up (209 in format 5, 201 in format 4, 177 in format 3, 169 in format 2). The
  * jsonb array it replaces took about 390 bytes (jsonb keeps each number as a decimal), and parsing it
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
-const BINARY_LEDGER = 5;
+const BINARY_LEDGER = 6;
 const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (LEDGER_KEYS.length + l.recentOrders.length);
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
@@ -198,6 +200,7 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   f[22] = l.entryFunding;
   f[23] = l.fundedTo;
   f[24] = l.entries;
+  f[25] = l.targetTaken;
   let i = LEDGER_KEYS.length;
   for (const t of l.recentOrders) f[i++] = t;
   ledgerBytes.copy(b, at + 1, 0, 8 * n);
@@ -205,8 +208,8 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
 const LITTLE_ENDIAN = endianness() === 'LE';
 let ledgerScratch = new Float64Array(64);
 let ledgerBytes = Buffer.from(ledgerScratch.buffer);
-// the unrolled writer above names 25 fields: this fails to compile when LEDGER_KEYS has another number
-const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 25 ? true : never = true;
+// the unrolled writer above names 26 fields: this fails to compile when LEDGER_KEYS has another number
+const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 26 ? true : never = true;
 void ledgerKeyCount;
 export function encodeLedger(l: LedgerState): Buffer {
   const b = Buffer.allocUnsafe(encodedLedgerSize(l));
@@ -310,17 +313,20 @@ export function equityCopyData(points: readonly EquityPoint[]): CopyWriter {
 
 export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
-  // format 2 (before the cooldown's field), 3 (before the funding fields), 4 (before the entry count) or 5
+  // format 2 (before the cooldown's field), 3 (before the funding fields), 4 (before the entry count), 5
+  // (before the partial take profit's flag) or 6
   const keys =
     b[0] === BINARY_LEDGER
       ? LEDGER_KEYS
-      : b[0] === 4
-        ? LEDGER_KEYS_V4
-        : b[0] === 3
-          ? LEDGER_KEYS_V3
-          : b[0] === 2
-            ? LEDGER_KEYS_V2
-            : undefined;
+      : b[0] === 5
+        ? LEDGER_KEYS_V5
+        : b[0] === 4
+          ? LEDGER_KEYS_V4
+          : b[0] === 3
+            ? LEDGER_KEYS_V3
+            : b[0] === 2
+              ? LEDGER_KEYS_V2
+              : undefined;
   if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -335,6 +341,7 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   l.fundedTo ??= 0;
   // before the entry count, an open position had one entry (nothing added to positions)
   l.entries ??= l.qty ? 1 : 0;
+  l.targetTaken ??= 0;
   return l as unknown as LedgerState;
 }
 
