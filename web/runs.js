@@ -890,6 +890,15 @@ export async function sessionView(c, id) {
                 (s.position.entries > 1 ? ` (${s.position.entries} entries)` : '')
               : 'flat',
           ],
+          // a limit or stop order resting on the ticks, and until when
+          ...(s.restingOrder
+            ? [
+                [
+                  'Resting order',
+                  `${s.restingOrder.action} ${s.restingOrder.orderType} @ ${num(s.restingOrder.level)} until ${when(s.restingOrder.until)}`,
+                ],
+              ]
+            : []),
           // with leverage: where the position would be liquidated
           ...(s.position?.liquidationPrice != null ? [['Liquidation at', num(s.position.liquidationPrice)]] : []),
           ['PnL', num(s.pnl)],

@@ -615,12 +615,24 @@ describe('forward testing (paper trading) on live ticks', () => {
     const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
     await publishWave('LIMUSD', 1, () => 100);
     await publishWave('LIMUSD', 1, () => 99.5);
+    // the view shows the order resting from 99.5's signal, 1 % under it, for a minute
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
+    await until(async () => Math.abs(((await view()).restingOrder?.level ?? 0) - 98.505) < 1e-9);
+    const resting = (await view()).restingOrder;
+    expect(resting).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit' });
+    expect(Date.parse(resting.until) - Date.parse((await view()).updatedAt)).toBe(60_000);
     // 99.5 is not 1 % under 100; 98 is under 99.5's 98.505: filled there
     await publishWave('LIMUSD', 1, () => 98);
     await until(async () => (await fills()).length >= 1);
     const [f] = await fills();
     expect(f).toMatchObject({ side: 'buy', source: 'buy', slippage: 0 });
     expect(f.price).toBeCloseTo(99.5 * 0.99, 10);
+    // filled, the order rests no more (the filling tick is the order's: the strategy's signal on it is not
+    // taken), and a long wants no further buy
+    expect((await view()).restingOrder).toBeNull();
+    await publishWave('LIMUSD', 1, () => 97);
+    await until(async () => (await view()).position?.marketPrice === 97);
+    expect((await view()).restingOrder).toBeNull();
     expect(f.quantity * f.price + f.fee).toBeLessThanOrEqual(10_000);
     expect(f.quantity * f.price + f.fee).toBeGreaterThan(9_999.99);
     await reconcile(id, u);

@@ -207,9 +207,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       stoppedAt: r.stoppedAt,
     };
     // the same figures whether the engine holds the session or only the database does
-    if (live) return { ...base, ...engine.portfolio(live) };
+    // a limit or stop order resting on the ticks in this process (it lives in the runner's memory)
+    if (live) return { ...base, ...engine.portfolio(live), restingOrder: live.restingOrder() };
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)) };
+    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)), restingOrder: null };
   };
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session

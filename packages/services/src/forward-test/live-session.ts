@@ -301,6 +301,28 @@ export class LiveSession {
     return sig;
   }
 
+  /**
+   * The limit or stop order resting on the ticks, if any: its action node, side, kind, level and the time
+   * it lapses (what the session's view shows).
+   */
+  restingOrder(): {
+    nodeId: string;
+    action: 'buy' | 'sell';
+    orderType: 'limit' | 'stop';
+    level: number;
+    until: string;
+  } | null {
+    if (this.restAction < 0) return null;
+    const spec = this.plan.actions[this.restAction]!;
+    return {
+      nodeId: spec.nodeId,
+      action: spec.action === 'buy' ? 'buy' : 'sell',
+      orderType: spec.orderType === 'stop' ? 'stop' : 'limit',
+      level: this.restLevel,
+      until: new Date(this.restUntil).toISOString(),
+    };
+  }
+
   /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */
   private sideOf(spec: CompiledPlan['actions'][number]): -1 | 0 | 1 {
     return spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
