@@ -438,6 +438,24 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect((await repo.orders(s.id)).length).toBe(2);
     });
 
+    it("reads the funding paid in all from each filled order's ledger, in fill order (0 before the funding field)", async () => {
+      const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
+      const u = (await usersRepo(h.db).create(`funding-fills-${Date.now()}@x.io`, 'h'))!;
+      const s = await newSession(u.id);
+      const l = newLedger(cfg);
+      const first = filled(u.id, s.id, 'f1', 'buy', 100, l);
+      // funding paid while the long was open, then the close
+      l.funding = 1.25;
+      const second = filled(u.id, s.id, 'f2', 'sell', 110, l);
+      l.funding = 1.25 - 0.5;
+      const third = filled(u.id, s.id, 'f3', 'buy', 90, l);
+      // an order logged in an older format (3: no funding field) reads as 0
+      third.ledgerAfter = Uint8Array.from([3, ...third.ledgerAfter!.subarray(1, 1 + 8 * 21)]);
+      expect(await repo.executeMany([first, second, third])).toBe(3);
+      expect(await repo.fundingAfterFills(s.id)).toEqual([0, 1.25, 0]);
+      expect((await repo.trades(s.id)).map((t) => t.signalId)).toEqual(['f1', 'f2', 'f3']);
+    });
+
     it('reads the ledgers of orders logged before the binary form (a jsonb array), and newer ones after them', async () => {
       const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const u = (await usersRepo(h.db).create(`old-orders-${Date.now()}@x.io`, 'h'))!;

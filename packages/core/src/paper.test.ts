@@ -19,6 +19,7 @@ import {
   type RiskLimits,
 } from './paper.ts';
 import { seededRandom } from './random.ts';
+import type { TradeRecord } from './stats.ts';
 
 const cfg = (over: Partial<PaperConfig> = {}): PaperConfig => ({
   startingBalance: 100_000,
@@ -596,6 +597,7 @@ describe('paper ledger', () => {
       const c = cfg({ allowShort: true, feeFixed: 0.2, slippageBps: 2, fundingRatePct: 0.01 });
       const s = newLedger(c);
       const fills: Fill[] = [];
+      const closedTrades: TradeRecord[] = [];
       let tradesPnl = 0;
       let trades = 0;
       let price = 100;
@@ -616,7 +618,9 @@ describe('paper ledger', () => {
         const out = planOrder(s, c, {}, o);
         if (out.kind !== 'fill') continue;
         applyFill(s, out.fill, out.closedTrade);
-        fills.push(out.fill);
+        // as the order log keeps it: the funding paid in all once the fill was applied
+        fills.push({ ...out.fill, fundingAfter: s.funding });
+        if (out.closedTrade) closedTrades.push(out.closedTrade);
         if (out.closedTrade) {
           tradesPnl += out.closedTrade.pnl;
           trades++;
@@ -632,13 +636,16 @@ describe('paper ledger', () => {
       // the closed trades' PnL is all the money made but what the open position has paid so far
       expect(tradesPnl).toBeCloseTo(s.realizedPnl - (s.fees - s.entryFees) - (s.funding - s.entryFunding), 5);
       expect(trades).toBe(s.closedTrades);
-      // rebuilt from the fills: the same trades (without funding), the same sizes
+      // rebuilt from the fills: the same trades, funding and all
       const trips = roundTrips(fills);
       expect(trips.length).toBe(s.closedTrades);
-      expect(trips.reduce((a, t) => a + t.pnl + (t.funding ?? 0), 0)).toBeCloseTo(
-        s.realizedPnl - (s.fees - s.entryFees),
-        5,
+      expect(trips.map((t) => [t.size, t.pnl, t.fees, t.funding ?? 0])).toEqual(
+        closedTrades.map((t) => [t.size, t.pnl, t.fees, t.funding ?? 0].map((x) => expect.closeTo(x, 6))),
       );
+      expect(trips.filter((t) => t.funding).length).toBeGreaterThan(100);
+      // without what each fill's ledger had paid, the same trades without funding
+      const bare = roundTrips(fills.map(({ fundingAfter: _, ...f }) => f));
+      expect(bare.reduce((a, t) => a + t.pnl, 0)).toBeCloseTo(s.realizedPnl - (s.fees - s.entryFees), 5);
     });
   });
 });

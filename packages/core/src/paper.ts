@@ -222,6 +222,11 @@ export interface Fill {
   ts: number;
   /** what the order came from: an action node's id or a rule (see TradeRecord.exitReason) */
   source?: string;
+  /**
+   * the funding paid in all (the ledger's `funding`) once this fill was applied, when known: roundTrips
+   * gives each round trip the funding its position paid between its fills
+   */
+  fundingAfter?: number;
 }
 
 export type OrderOutcome =
@@ -759,7 +764,10 @@ export function noteRefusal(s: LedgerState, ts: number): void {
   s.recentOrders.push(ts);
 }
 
-/** Closed round trips from a session's fills in order (for the shared statistics). */
+/**
+ * Closed round trips from a session's fills in order (for the shared statistics), each with its position's
+ * funding when the fills carry fundingAfter.
+ */
 export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
   const s = newLedger({
     startingBalance: 0,
@@ -771,13 +779,20 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
   });
   const out: TradeRecord[] = [];
   let openedBy: string | undefined; // the source of the fill that opened the position
+  let fundedBefore = 0; // the funding paid in all as of the last fill that said
   for (const f of fills) {
     const signed = f.side === 'buy' ? f.quantity : -f.quantity;
+    // the funding paid since the last fill was the open position's (settled before this fill)
+    if (f.fundingAfter !== undefined) {
+      if (s.qty !== 0) s.entryFunding = r8(s.entryFunding + f.fundingAfter - fundedBefore);
+      fundedBefore = f.fundingAfter;
+    }
     let closed: TradeRecord | undefined;
     if (s.qty !== 0 && Math.sign(signed) !== Math.sign(s.qty)) {
       const closing = Math.min(Math.abs(s.qty), f.quantity);
-      const fees = entryPart(s, closing).fees + f.fee * (closing / f.quantity);
-      const pnl = closing * (f.price - s.avgPrice) * Math.sign(s.qty) - fees;
+      const part = entryPart(s, closing);
+      const fees = part.fees + f.fee * (closing / f.quantity);
+      const pnl = closing * (f.price - s.avgPrice) * Math.sign(s.qty) - fees - part.funding;
       closed = {
         size: Math.sign(s.qty) * closing,
         entryBar: 0,
@@ -792,6 +807,7 @@ export function roundTrips(fills: readonly Fill[]): TradeRecord[] {
         ...(f.source !== undefined ? { exitReason: f.source } : {}),
         ...(openedBy !== undefined ? { entryReason: openedBy } : {}),
         ...(s.entries > 1 ? { entries: s.entries } : {}),
+        ...(part.funding !== 0 ? { funding: part.funding } : {}),
       };
       out.push(closed);
     }

@@ -105,6 +105,11 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
           reason: 'fewer than two equity points yet: the report starts once the session has run a while',
         };
       const fills: Fill[] = trades.map((t) => ({ ...t, ts: Date.parse(t.ts) }));
+      // with funding: what each fill's ledger had paid in all, so each round trip carries its position's
+      if ((row.config as { fundingRatePct?: number }).fundingRatePct) {
+        const paid = await sessions.fundingAfterFills(row.id, 100_000);
+        fills.forEach((f, i) => (f.fundingAfter = paid[i]));
+      }
       const time = points.map((p) => p.ts);
       const prices = points.map((p) => p.price ?? NaN);
       const report = riskReport({

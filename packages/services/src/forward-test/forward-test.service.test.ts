@@ -709,6 +709,19 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect((await call(u, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(200);
     await until(async () => (await view()).closedTrades === 1);
     await reconcile(id, u);
+    // the risk report's round trip carries the funding its position paid: its PnL is the money made
+    const closed = await view();
+    const made = closed.realizedPnl - closed.fees - closed.funding;
+    const report = async () => (await call(u, 'GET', `/api/analytics/sessions/${id}`)).json().report;
+    let tickAt = day + 33 * H + 1000;
+    await until(async () => {
+      await at((tickAt += 1000), 80);
+      return (await report()) !== null;
+    });
+    const exits = (await report()).exits;
+    expect(exits).toHaveLength(1);
+    expect(exits[0].pnl).toBeCloseTo(made, 6);
+    expect(made).toBeLessThan(closed.realizedPnl - closed.fees - 0.01); // funding is in it
     const bad = await call(u, 'POST', '/api/forward-tests', { ...body, fundingRatePct: 5 });
     expect(bad.statusCode).toBe(400);
   });

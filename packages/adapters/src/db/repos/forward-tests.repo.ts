@@ -121,6 +121,8 @@ const LEDGER_KEYS_V2 = [
 const LEDGER_KEYS_V3 = [...LEDGER_KEYS_V2, 'cooldownUntil'] as const;
 const LEDGER_KEYS_V4 = [...LEDGER_KEYS_V3, 'funding', 'entryFunding', 'fundedTo'] as const;
 const LEDGER_KEYS_V5 = [...LEDGER_KEYS_V4, 'entries'] as const;
+/** where the funding paid in all sits in the binary ledger (formats 4 and later) */
+const FUNDING_FIELD = LEDGER_KEYS_V4.indexOf('funding');
 const LEDGER_KEYS = [...LEDGER_KEYS_V5, 'targetTaken'] as const;
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
@@ -726,6 +728,24 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         ts: iso(r.ts)!,
         source: r.source,
       }));
+    },
+    /**
+     * The session's funding paid in all once each fill was applied, read from the ledger each filled order
+     * carries (the binary ledger's funding field, from format 4; 0 in the formats before it), in the order
+     * of `trades`: what rebuilds each round trip's funding from the fills (core's roundTrips).
+     */
+    async fundingAfterFills(sessionId: string, limit = 1000): Promise<number[]> {
+      await settled();
+      const rows = await sql<{ fmt: number | null; f: Uint8Array | null }>`select get_byte(ledger, 0) as fmt,
+          substring(ledger from ${2 + 8 * FUNDING_FIELD} for 8) as f
+        from session_orders where session_id = ${sessionId} and status = 'filled' order by fill_seq limit ${limit}`.execute(
+        db,
+      );
+      return rows.rows.map((r) =>
+        r.f && r.fmt !== null && r.fmt >= 4 && r.f.byteLength === 8
+          ? new DataView(r.f.buffer, r.f.byteOffset, 8).getFloat64(0, true)
+          : 0,
+      );
     },
     /** sums straight from the stored trades, for reconciliation */
     async totals(sessionId: string): Promise<{ trades: number; realizedPnl: number; fees: number; qty: number }> {
