@@ -584,15 +584,20 @@ export class ForwardTestEngine {
             s.mark(t, receivedAt);
             sig = null;
           } else if (fired) {
-            sig = s.mark(t, receivedAt);
-            const a = firedNow?.get(s.id);
-            if (!sig && a !== undefined) sig = s.decide(a, t, receivedAt);
+            sig = s.afterMark(s.mark(t, receivedAt), firedNow?.get(s.id) ?? -1, t, receivedAt);
           } else sig = s.onTick(t, receivedAt);
         } catch (e) {
           void this.fail(s, `the strategy failed on a tick: ${(e as Error).message}`);
           continue;
         }
-        if (sig) (out ??= []).push(sig);
+        if (sig) {
+          (out ??= []).push(sig);
+          // the strategy's action on the tick that filled a resting order, after that fill
+          if (s.extra) {
+            out.push(s.extra);
+            s.extra = null;
+          }
+        }
       }
     }
     if (out) this.emit(out);

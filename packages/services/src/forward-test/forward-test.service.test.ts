@@ -627,14 +627,54 @@ describe('forward testing (paper trading) on live ticks', () => {
     const [f] = await fills();
     expect(f).toMatchObject({ side: 'buy', source: 'buy', slippage: 0 });
     expect(f.price).toBeCloseTo(99.5 * 0.99, 10);
-    // filled, the order rests no more (the filling tick is the order's: the strategy's signal on it is not
-    // taken), and a long wants no further buy
+    // filled, the order rests no more: the strategy's buy on the filling tick, after the fill, finds the
+    // session long (no second entry), and so do the buys after it
     expect((await view()).restingOrder).toBeNull();
     await publishWave('LIMUSD', 1, () => 97);
     await until(async () => (await view()).position?.marketPrice === 97);
     expect((await view()).restingOrder).toBeNull();
     expect(f.quantity * f.price + f.fee).toBeLessThanOrEqual(10_000);
     expect(f.quantity * f.price + f.fee).toBeGreaterThan(9_999.99);
+    await reconcile(id, u);
+  });
+
+  it("takes the strategy's action on the tick that fills a resting order, after the fill", async () => {
+    // a user of its own: its polling does not spend the other tests' request budget
+    const u = await t.user();
+    // a limit buy 1 % under the price while it is above 99; a close below 98.5
+    const graph = graphOf(
+      [
+        ['c', 'price.close'],
+        ['k99', 'constant', { value: 99 }],
+        ['k985', 'constant', { value: 98.5 }],
+        ['up', 'logic.greater'],
+        ['down', 'logic.less'],
+        ['buy', 'action.buy', { orderType: 'limit', offsetPct: 1 }],
+        ['exit', 'action.close'],
+      ],
+      [
+        ['c', 'value', 'up', 'a'],
+        ['k99', 'value', 'up', 'b'],
+        ['c', 'value', 'down', 'a'],
+        ['k985', 'value', 'down', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
+        ['down', 'value', 'exit', 'trigger'],
+      ],
+    );
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'limit in, out below', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'TWOUSD', startingBalance: 10_000 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    await publishWave('TWOUSD', 1, () => 100);
+    await publishWave('TWOUSD', 1, () => 99.5);
+    // 98 fills the buy resting at 98.505, and on that tick the close fires: both, in that order
+    await publishWave('TWOUSD', 1, () => 98);
+    await until(async () => (await fills()).length >= 2);
+    const f = await fills();
+    expect(f.map((x: { side: string; source: string }) => `${x.side} ${x.source}`)).toEqual(['buy buy', 'sell exit']);
+    expect(f[0].price).toBeCloseTo(98.505, 10);
+    expect(f[1].price).toBeCloseTo(97.99, 10); // at the bid
+    expect(f[1].quantity).toBe(f[0].quantity);
     await reconcile(id, u);
   });
 

@@ -117,10 +117,16 @@ describe('a live session’s risk rules on ticks', () => {
 
 describe('a live session’s limit and stop orders (an action node’s orderType)', () => {
   /** A flat session of the SMA crossover whose buy and sell are limit or stop orders `offsetPct` away. */
-  function flat(orderType: 'limit' | 'stop', offsetPct: number, over: Partial<SessionSettings> = {}) {
+  function flat(
+    orderType: 'limit' | 'stop',
+    offsetPct: number,
+    over: Partial<SessionSettings> = {},
+    sellOffsetPct = offsetPct,
+  ) {
     const g = structuredClone(templateById('sma-crossover')!.graph);
     for (const n of g.nodes)
-      if (n.type === 'action.buy' || n.type === 'action.sell') n.data = { ...n.data, orderType, offsetPct };
+      if (n.type === 'action.buy' || n.type === 'action.sell')
+        n.data = { ...n.data, orderType, offsetPct: n.type === 'action.sell' ? sellOffsetPct : offsetPct };
     const plan = compileGraph(g).plan!;
     const cfg = { ...settings, ...over };
     const s = new LiveSession('s1', 'u1', 'EQUSD', cfg, plan, undefined, newLedger(cfg, T0) as LedgerState, 'running');
@@ -190,6 +196,27 @@ describe('a live session’s limit and stop orders (an action node’s orderType
     const reached = flat('limit', 1, { evaluation: { mode: 'candle', intervalMs: 60_000 } });
     reached.s.decide(reached.buy, tick(30, 100), 0);
     expect(prices(reached.s, [[59, 98.9]])).toEqual([{ action: 'buy', price: 99, atPrice: true }]);
+  });
+
+  it("the strategy's action on the tick that fills it has its turn after the fill; a risk rule's tick is the rule's", () => {
+    // the sell a limit order at the price (it meets the market at once)
+    const { s, buy, sell } = flat('limit', 1, {}, 0);
+    s.decide(buy, tick(0, 100), 0); // rests at 99
+    // 98.9 fills it, and the strategy sells on that very tick: the close comes after the buy
+    const t1 = tick(1, 98.9);
+    expect(s.afterMark(s.mark(t1, 0), sell, t1, 0)).toMatchObject({ action: 'buy', price: 99, atPrice: true });
+    expect(s.extra).toMatchObject({ action: 'sell', source: 'sell', price: 98.9 });
+    // with a sell 1 % above, its turn places that order, resting
+    const other = flat('limit', 1);
+    other.s.decide(other.buy, tick(0, 100), 0);
+    expect(other.s.afterMark(other.s.mark(t1, 0), other.sell, t1, 0)).toMatchObject({ action: 'buy' });
+    expect(other.s.extra).toBeNull();
+    expect(other.s.restingOrder()).toMatchObject({ action: 'sell', orderType: 'limit', level: 98.9 * 1.01 });
+    // a stop loss's tick: the strategy's action on it is not taken
+    const stopped = longSession(['risk.stop_loss', { percent: 1 }]);
+    const t2 = tick(1, 98.9);
+    expect(stopped.afterMark(stopped.mark(t2, 0), 0, t2, 0)).toMatchObject({ source: 'stop_loss' });
+    expect(stopped.extra).toBeNull();
   });
 
   it('a new action replaces it; a limit sell of a long rests above and closes it there', () => {

@@ -111,6 +111,13 @@ export class LiveSession {
   graph: unknown;
   /** the tick a risk rule fired on (the strategy's action on that tick is ignored) */
   private riskTick?: Tick;
+  /** the last mark's signal was a resting order's fill (the strategy's action on that tick still counts) */
+  private restFilled = false;
+  /**
+   * a second signal for the tick: the strategy's action on the tick that filled a resting order, taken
+   * after that fill (the caller publishes it after the first, and empties it)
+   */
+  extra: SignalMessage | null = null;
   /**
    * A resting limit or stop order (an action node's orderType): the index of its action (-1: none), its
    * level, whether it fills at or above the level (a stop buy, a limit sell) or at or below, and the time
@@ -191,14 +198,25 @@ export class LiveSession {
    * skip one), then decides. A risk rule that fires on a tick wins over the strategy's action on it.
    */
   onTick(t: Tick, receivedAt: number): SignalMessage | null {
-    const risk = this.mark(t, receivedAt);
-    const a = this.evaluator ? this.evaluator.evaluate(t) : -1;
-    return risk ?? (a >= 0 ? this.decide(a, t, receivedAt) : null);
+    const first = this.mark(t, receivedAt);
+    return this.afterMark(first, this.evaluator ? this.evaluator.evaluate(t) : -1, t, receivedAt);
+  }
+
+  /**
+   * The tick's signal after its mark's (`first`) and the strategy's fired action (`a`, -1: none): a risk
+   * rule's tick is the rule's; after a resting order's fill the action still has its turn, its signal in
+   * `extra`.
+   */
+  afterMark(first: SignalMessage | null, a: number, t: Tick, receivedAt: number): SignalMessage | null {
+    if (!first) return a >= 0 ? this.decide(a, t, receivedAt) : null;
+    if (this.restFilled && a >= 0) this.extra = this.decide(a, t, receivedAt);
+    return first;
   }
 
   /** Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires. */
   mark(t: Tick, receivedAt: number): SignalMessage | null {
     const l = this.ledger;
+    this.restFilled = false;
     // funding times passed since the last tick: the open position pays (or receives) before the mark
     if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
     const breach = markLedgerWithin(l, t.price, t.ts, this.maxDrawdownPct, this.maxDailyLossPct);
@@ -213,7 +231,10 @@ export class LiveSession {
     // order fills at the bar's open before its stops are checked)
     if (this.restAction >= 0) {
       const sig = this.reached(t, receivedAt, false);
-      if (sig) return sig;
+      if (sig) {
+        this.restFilled = true;
+        return sig;
+      }
     }
     // stop-loss / take-profit / trailing stop from the graph's risk nodes, on every tick
     if (l.qty !== 0 && this.intent === Math.sign(l.qty) && l.fills !== this.exitFills) {

@@ -68,6 +68,11 @@ export async function startSessionRunner(
     for (const t of ticks) {
       const sig = s.onTick(t, receivedAt);
       if (sig) out.push({ ...sig, origin });
+      // the strategy's action on the tick that filled a resting order, after that fill
+      if (s.extra) {
+        out.push({ ...s.extra, origin });
+        s.extra = null;
+      }
     }
     for (const sig of out) {
       published++;
