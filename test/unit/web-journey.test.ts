@@ -895,6 +895,50 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(stored.compilationReport.ok).toBe(true);
   });
 
+  it("shows a paper session's resting limit order on its page", async () => {
+    // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
+    const at = { x: 0, y: 0 };
+    const graph = {
+      version: 1,
+      nodes: [
+        { id: 'close', type: 'price.close', data: {}, position: at },
+        { id: 'zero', type: 'constant', data: { value: 0 }, position: at },
+        { id: 'up', type: 'logic.greater', data: {}, position: at },
+        { id: 'buy', type: 'action.buy', data: { orderType: 'limit', offsetPct: 20 }, position: at },
+      ],
+      edges: [
+        { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+        { id: 'e2', source: 'zero', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
+        { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+      ],
+    };
+    const json = { 'content-type': 'application/json' };
+    const strat = await api('/api/strategies', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ name: 'resting', graph }),
+    });
+    const session = await api('/api/forward-tests', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ strategyId: strat.id, symbol: 'BTCUSD' }),
+    });
+    location.hash = `#/sessions/${session.id}`;
+    const tile = (k: string) =>
+      $$('.figure')
+        .find((f) => f.querySelector('small')?.textContent === k)
+        ?.querySelector('strong')?.textContent;
+    await until(() => tile('Resting order')?.startsWith('buy limit @ '), 'the resting order');
+    const view = await api(`/api/forward-tests/${session.id}`);
+    expect(view.restingOrder).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit' });
+    expect(view.position).toBeNull();
+    expect(tile('Position')).toBe('flat');
+    await fetch(`${base}/api/forward-tests/${session.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
+    });
+  });
+
   it('signs out, and the page forgets the session', async () => {
     button('Sign out')!.click();
     await until(() => location.hash === '#/login' && $('#login-form'), 'the sign-in form');

@@ -113,6 +113,8 @@ export function ledgerFigures(
   l: LedgerState,
   settings: Pick<PaperConfig, 'startingBalance' | 'leverage' | 'maintenanceMarginPct' | 'fundingRatePct'>,
   price: number,
+  /** the limit or stop order resting on the session's ticks (LiveSession.restingOrder), if any */
+  restingOrder: ReturnType<LiveSession['restingOrder']> = null,
 ) {
   const { startingBalance } = settings;
   const symbol = s.symbol;
@@ -147,6 +149,7 @@ export function ledgerFigures(
     fees: l.fees,
     /** perpetual futures' funding paid (negative: received) */
     funding: l.funding,
+    restingOrder,
     pnl: equity - startingBalance,
     returnPct: ((equity - startingBalance) / startingBalance) * 100,
     maxDrawdownPct: l.maxDrawdownPct,
@@ -958,9 +961,12 @@ export class ForwardTestEngine {
     return s.ledger.lastPrice || this.quotes.get(s.symbol)?.price || s.ledger.avgPrice;
   }
 
-  /** A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen. */
+  /**
+   * A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen, and the
+   * limit or stop order resting on its ticks (null: none), so a page watching the pushes shows it.
+   */
   portfolio(s: LiveSession) {
-    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s));
+    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s.restingOrder());
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {

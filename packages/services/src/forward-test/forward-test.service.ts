@@ -208,9 +208,9 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     };
     // the same figures whether the engine holds the session or only the database does
     // a limit or stop order resting on the ticks in this process (it lives in the runner's memory)
-    if (live) return { ...base, ...engine.portfolio(live), restingOrder: live.restingOrder() };
+    if (live) return { ...base, ...engine.portfolio(live) };
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)), restingOrder: null };
+    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)) };
   };
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session
