@@ -18,6 +18,28 @@ export function report(f: Figure): void {
   );
 }
 
+/**
+ * A time in ms against a baseline measured in the same run: the figure, its baseline and their ratio
+ * (to two decimals), with any further fields.
+ */
+export function reportAgainst(
+  bench: string,
+  metric: string,
+  ms: number,
+  baselineMs: number,
+  extra: Record<string, unknown> = {},
+): void {
+  report({
+    bench,
+    metric,
+    value: ms,
+    unit: 'ms',
+    baseline: baselineMs,
+    ratio: Number((ms / baselineMs).toFixed(2)),
+    ...extra,
+  });
+}
+
 export const round = (v: number): number => (Math.abs(v) >= 100 ? Math.round(v) : Number(v.toPrecision(4)));
 
 export function median(xs: number[]): number {

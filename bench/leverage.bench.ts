@@ -1,5 +1,5 @@
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
-import { alternated, report } from './harness.ts';
+import { alternated, reportAgainst } from './harness.ts';
 
 // Leverage's cost in a backtest: 1,000,000 one-minute bars through the SMA(10/30) crossover, long and
 // short, 1,000 of margin a trade at 100x (each bar's low or high checked against the position's
@@ -28,21 +28,5 @@ const [ms, fundedMs, baseMs] = await alternated([
     ).length),
   () => (counts.baselineTrades = runBacktest(plan, bars, options).trades.length),
 ]);
-report({
-  bench: 'leverage',
-  metric: 'backtest_1m_bars_100x_liquidation_checks_ms',
-  value: ms!,
-  unit: 'ms',
-  baseline: baseMs,
-  ratio: Number((ms! / baseMs!).toFixed(2)),
-  ...counts,
-});
-report({
-  bench: 'leverage',
-  metric: 'backtest_1m_bars_100x_with_funding_ms',
-  value: fundedMs!,
-  unit: 'ms',
-  baseline: baseMs,
-  ratio: Number((fundedMs! / baseMs!).toFixed(2)),
-  tradesPayingFunding: funded,
-});
+reportAgainst('leverage', 'backtest_1m_bars_100x_liquidation_checks_ms', ms!, baseMs!, counts);
+reportAgainst('leverage', 'backtest_1m_bars_100x_with_funding_ms', fundedMs!, baseMs!, { tradesPayingFunding: funded });

@@ -1,5 +1,5 @@
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
-import { alternated, report } from './harness.ts';
+import { alternated, reportAgainst } from './harness.ts';
 
 // The risk rules' cost in a backtest: 1,000,000 one-minute bars through the SMA(10/30) crossover with a
 // 1 % stop loss, a 4-hour time exit and a 30-minute cooldown after any exit, beside the plain crossover
@@ -25,13 +25,7 @@ const [ms, baseMs] = await alternated([
   () => (trades[0] = runBacktest(ruled.plan!, bars, options).trades.length),
   () => (trades[1] = runBacktest(plain, bars, options).trades.length),
 ]);
-report({
-  bench: 'risk-rules',
-  metric: 'backtest_1m_bars_stop_time_exit_cooldown_ms',
-  value: ms!,
-  unit: 'ms',
-  baseline: baseMs,
-  ratio: Number((ms! / baseMs!).toFixed(2)),
+reportAgainst('risk-rules', 'backtest_1m_bars_stop_time_exit_cooldown_ms', ms!, baseMs!, {
   trades: trades[0],
   baselineTrades: trades[1],
 });

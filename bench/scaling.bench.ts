@@ -1,5 +1,5 @@
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
-import { alternated, report } from './harness.ts';
+import { alternated, reportAgainst } from './harness.ts';
 
 // Adding to positions and partial exits in a backtest: 1,000,000 one-minute bars through the
 // rsi-scale-in template (25 % of the equity on each RSI dip, up to four entries; half closed at 60, the
@@ -30,20 +30,5 @@ const [ms, baseMs, bareMs, bareBaseMs] = await alternated([
   () => runBacktest(plan, bars, { ...options, excursions: false }),
   () => runBacktest(plainPlan, bars, { ...options, excursions: false }),
 ]);
-report({
-  bench: 'scaling',
-  metric: 'backtest_1m_bars_scale_in_partial_exits_ms',
-  value: ms!,
-  unit: 'ms',
-  baseline: baseMs,
-  ratio: Number((ms! / baseMs!).toFixed(2)),
-  ...counts,
-});
-report({
-  bench: 'scaling',
-  metric: 'backtest_1m_bars_scale_in_partial_exits_no_excursions_ms',
-  value: bareMs!,
-  unit: 'ms',
-  baseline: bareBaseMs,
-  ratio: Number((bareMs! / bareBaseMs!).toFixed(2)),
-});
+reportAgainst('scaling', 'backtest_1m_bars_scale_in_partial_exits_ms', ms!, baseMs!, counts);
+reportAgainst('scaling', 'backtest_1m_bars_scale_in_partial_exits_no_excursions_ms', bareMs!, bareBaseMs!);

@@ -497,7 +497,7 @@ export function planOrder(
   const adding = s.qty !== 0 && Math.sign(s.qty) === sideOf && o.action !== 'close';
   if (o.action === 'close') {
     if (s.qty === 0) return { kind: 'noop', reason: 'no open position' };
-    closing = partOf(s.qty, o.percent, cfg.wholeUnits);
+    closing = partialUnits(s.qty, o.percent, cfg.wholeUnits);
     if (!(closing > 0))
       return { kind: 'noop', reason: `${o.percent} % of the position (${Math.abs(s.qty)} units) is under one unit` };
   } else {
@@ -511,7 +511,7 @@ export function planOrder(
         };
       const step = o.addStepPct ?? 0;
       // the market's price, before the bid or ask and slippage (as a backtest compares the bar's open)
-      if (step && !(sideOf > 0 ? o.price <= s.avgPrice * (1 - step / 100) : o.price >= s.avgPrice * (1 + step / 100)))
+      if (!addStepReached(s.qty, s.avgPrice, o.price, step))
         return {
           kind: 'noop',
           reason: `the price is not ${step} % ${sideOf > 0 ? 'under' : 'over'} the average entry (${s.avgPrice}) yet`,
@@ -659,14 +659,24 @@ export function planOrder(
 /**
  * The units a close of `percent` % (default all) takes from a position of `qty`: rounded down to whole
  * units or to 1e-8, all of it at 100 % (or when the rest would round away), 0 when under one unit.
+ * Backtests and paper sessions alike.
  */
-function partOf(qty: number, percent: number | undefined, whole: boolean): number {
+export function partialUnits(qty: number, percent: number | undefined, whole: boolean): number {
   const all = Math.abs(qty);
   if (percent === undefined || percent >= 100) return all;
   // rounded down, but a product that float error left a hair under a whole unit (or 1e-8) is that unit
   const x = (all * percent) / 100;
   const u = whole ? Math.floor(x + 1e-9) : Math.floor(x * 1e8 + 1e-6) / 1e8;
   return u >= all ? all : Math.max(0, u);
+}
+
+/**
+ * Whether an addition to a position (`size` signed) may be made at `price`: at once without a step, else
+ * once the price is `stepPct` % against its average entry (under it for a long, over it for a short).
+ * Backtests, paper ledgers and live runners alike.
+ */
+export function addStepReached(size: number, avgPrice: number, price: number, stepPct: number): boolean {
+  return !stepPct || (size > 0 ? price <= avgPrice * (1 - stepPct / 100) : price >= avgPrice * (1 + stepPct / 100));
 }
 
 /**

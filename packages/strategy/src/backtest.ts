@@ -4,14 +4,16 @@ import {
   excursion,
   FUNDING_INTERVAL_MS,
   fundingTimes,
+  addStepReached,
   LIQUIDATION,
   liquidationFill,
   liquidationPrice,
+  partialUnits,
   startsCooldown,
   type Stats,
   type TradeRecord,
 } from '@algotrade/core';
-import { amountAt, barSecondsOf, type BarColumns, type CompiledPlan } from './plan.ts';
+import { amountAt, barSecondsOf, fillsAbove, orderLevel, type BarColumns, type CompiledPlan } from './plan.ts';
 
 export interface BacktestOptions {
   cash: number;
@@ -132,9 +134,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string, percent = 100) => {
     let part = qty;
     if (percent < 100) {
-      // rounded down, but a product that float error left a hair under a whole unit (or 1e-8) is that unit
-      const u = Math.abs(qty) * percent * 0.01;
-      const units = whole ? Math.floor(u + 1e-9) : Math.floor(u * 1e8 + 1e-6) / 1e8;
+      const units = partialUnits(qty, percent, whole);
       if (!(units > 0)) return;
       if (units < Math.abs(qty)) part = qty > 0 ? units : -units;
     }
@@ -236,20 +236,23 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     entries = 1;
     targetTaken = false;
   };
-  /** whether the price (before slippage) is `step` % or more against the open position's average entry */
-  const stepped = (price: number, step: number) =>
-    !step || (qty > 0 ? price <= entryPrice * (1 - step / 100) : price >= entryPrice * (1 + step / 100));
   const act = (i: number, price: number, a: number, atLevel = false) => {
     const spec = actions[a]!;
     if (spec.action === 'close') {
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
       if (qty < 0) exit(i, price, true, spec.nodeId);
-      if (qty === 0 || (qty > 0 && entries < spec.maxEntries && stepped(price, spec.addStepPct)))
+      if (
+        qty === 0 ||
+        (qty > 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct))
+      )
         enter(i, price, 1, spec, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
-      if (o.allowShort && (qty === 0 || (qty < 0 && entries < spec.maxEntries && stepped(price, spec.addStepPct))))
+      if (
+        o.allowShort &&
+        (qty === 0 || (qty < 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct)))
+      )
         enter(i, price, -1, spec, atLevel);
     }
   };
@@ -309,8 +312,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         else {
           // a limit buy fills at or below its level, a stop buy at or above (mirrored for sells);
           // a gap through the level fills at the open; not reached within the bar: cancelled
-          const up = spec.action === 'buy' ? spec.orderType === 'stop' : spec.orderType === 'limit';
-          const level = pendingRef * (1 + ((up ? 1 : -1) * spec.offsetPct) / 100);
+          const up = fillsAbove(spec);
+          const level = orderLevel(spec, pendingRef);
           const o0 = open[i]!;
           if (up ? o0 >= level : o0 <= level) act(i, o0, pending, true);
           else if (up ? high[i]! >= level : low[i]! <= level) act(i, level, pending, true);

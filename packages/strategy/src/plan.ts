@@ -130,6 +130,17 @@ export function sizingOf(
 }
 
 /**
+ * Whether a limit or stop entry fills at or above its level (a stop buy, a limit sell) rather than at or
+ * below it (a limit buy, a stop sell).
+ */
+export const fillsAbove = (a: Pick<ActionSpec, 'action' | 'orderType'>): boolean =>
+  a.action === 'buy' ? a.orderType === 'stop' : a.orderType === 'limit';
+
+/** A limit or stop entry's level: `offsetPct` from the reference price, above it or below as it fills. */
+export const orderLevel = (a: Pick<ActionSpec, 'action' | 'orderType' | 'offsetPct'>, ref: number): number =>
+  ref * (1 + ((fillsAbove(a) ? 1 : -1) * a.offsetPct) / 100);
+
+/**
  * An action's `pct_equity` amount at a leverage: sizing by risk (ActionSpec.perLeverage) wants a position
  * worth amount % of equity, so its margin is that over the leverage; other sizes are margins already.
  */

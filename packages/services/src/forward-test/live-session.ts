@@ -1,5 +1,6 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
 import {
+  addStepReached,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   LIQUIDATION,
   liquidationFill,
@@ -8,7 +9,7 @@ import {
   settleFunding,
   SYMBOL_PATTERN,
 } from '@algotrade/core';
-import { amountAt, type CompiledPlan, type StrategyInstance } from '@algotrade/strategy';
+import { amountAt, fillsAbove, orderLevel, type CompiledPlan, type StrategyInstance } from '@algotrade/strategy';
 import { z } from 'zod';
 import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
@@ -209,14 +210,16 @@ export class LiveSession {
    */
   afterMark(first: SignalMessage | null, a: number, t: Tick, receivedAt: number): SignalMessage | null {
     if (!first) return a >= 0 ? this.decide(a, t, receivedAt) : null;
-    if (this.restFilled && a >= 0) this.extra = this.decide(a, t, receivedAt);
+    // read and cleared here, not on every mark: marks of ten thousand sessions write nothing they need not
+    const rested = this.restFilled;
+    this.restFilled = false;
+    if (rested && a >= 0) this.extra = this.decide(a, t, receivedAt);
     return first;
   }
 
   /** Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires. */
   mark(t: Tick, receivedAt: number): SignalMessage | null {
     const l = this.ledger;
-    this.restFilled = false;
     // funding times passed since the last tick: the open position pays (or receives) before the mark
     if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
     const breach = markLedgerWithin(l, t.price, t.ts, this.maxDrawdownPct, this.maxDailyLossPct);
@@ -284,7 +287,7 @@ export class LiveSession {
     }
     if (!this.wanted(spec, t.price)) return null;
     const until = this.ledger.cooldownUntil;
-    if (this.sideOf(spec) !== 0 && this.intent === 0 && t.ts < until) {
+    if (this.sideOf(spec.action) !== 0 && this.intent === 0 && t.ts < until) {
       // an entry in a cooldown: the first is sent, and refused and logged (COOLDOWN); the rest of this
       // cooldown's are not, or a strategy whose entry condition holds for an hour logs an order a tick
       if (this.cooldownLogged === until) return null;
@@ -293,10 +296,9 @@ export class LiveSession {
     if (spec.orderType !== 'market') {
       // a limit or stop order rests offsetPct from this price (a limit buy below, a stop buy above;
       // mirrored for sells) until the bar ends; this very tick may reach it
-      const up = spec.action === 'buy' ? spec.orderType === 'stop' : spec.orderType === 'limit';
       this.restAction = a;
-      this.restLevel = t.price * (1 + ((up ? 1 : -1) * spec.offsetPct) / 100);
-      this.restUp = up;
+      this.restLevel = orderLevel(spec, t.price);
+      this.restUp = fillsAbove(spec);
       const ev = this.settings.evaluation;
       this.restUntil = ev.mode === 'candle' ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs : t.ts + 60_000;
       return this.reached(t, receivedAt, true);
@@ -345,8 +347,8 @@ export class LiveSession {
   }
 
   /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */
-  private sideOf(spec: CompiledPlan['actions'][number]): -1 | 0 | 1 {
-    return spec.action === 'buy' ? 1 : spec.action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
+  private sideOf(action: OrderAction): -1 | 0 | 1 {
+    return action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : 0;
   }
 
   /**
@@ -355,13 +357,12 @@ export class LiveSession {
    * against the average entry the ledger holds).
    */
   private wanted(spec: CompiledPlan['actions'][number], price: number): boolean {
-    const want = this.sideOf(spec);
+    const want = this.sideOf(spec.action);
     if (want !== this.intent) return true;
     if (want === 0 || this.entriesIntent >= spec.maxEntries) return false;
-    const step = spec.addStepPct;
     const l = this.ledger;
-    if (!step || l.qty === 0) return true;
-    return want > 0 ? price <= l.avgPrice * (1 - step / 100) : price >= l.avgPrice * (1 + step / 100);
+    // the ledger may still be flat (the entry in flight): the step counts from a filled entry
+    return l.qty === 0 || addStepReached(want, l.avgPrice, price, spec.addStepPct);
   }
 
   /**
@@ -432,7 +433,7 @@ export class LiveSession {
     percent?: number,
   ): SignalMessage {
     if (percent === undefined) {
-      const intent = action === 'buy' ? 1 : action === 'sell' ? (this.settings.allowShort ? -1 : 0) : (0 as -1 | 0 | 1);
+      const intent = this.sideOf(action);
       if (this.ledger.qty !== 0 && intent !== Math.sign(this.ledger.qty)) this.exitFills = this.ledger.fills;
       this.entriesIntent = intent === 0 ? 0 : intent === this.intent ? this.entriesIntent + 1 : 1;
       this.intent = intent;

@@ -124,6 +124,14 @@ const LEDGER_KEYS_V5 = [...LEDGER_KEYS_V4, 'entries'] as const;
 /** where the funding paid in all sits in the binary ledger (formats 4 and later) */
 const FUNDING_FIELD = LEDGER_KEYS_V4.indexOf('funding');
 const LEDGER_KEYS = [...LEDGER_KEYS_V5, 'targetTaken'] as const;
+/** the fields of each binary ledger format, by its format byte (BINARY_LEDGER: the one written) */
+const LEDGER_FORMATS: Readonly<Record<number, readonly (keyof LedgerState)[]>> = {
+  2: LEDGER_KEYS_V2,
+  3: LEDGER_KEYS_V3,
+  4: LEDGER_KEYS_V4,
+  5: LEDGER_KEYS_V5,
+  6: LEDGER_KEYS,
+};
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
 const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
@@ -317,18 +325,7 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
   // format 2 (before the cooldown's field), 3 (before the funding fields), 4 (before the entry count), 5
   // (before the partial take profit's flag) or 6
-  const keys =
-    b[0] === BINARY_LEDGER
-      ? LEDGER_KEYS
-      : b[0] === 5
-        ? LEDGER_KEYS_V5
-        : b[0] === 4
-          ? LEDGER_KEYS_V4
-          : b[0] === 3
-            ? LEDGER_KEYS_V3
-            : b[0] === 2
-              ? LEDGER_KEYS_V2
-              : undefined;
+  const keys = LEDGER_FORMATS[b[0]!];
   if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
