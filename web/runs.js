@@ -901,6 +901,9 @@ export async function sessionView(c, id) {
             : []),
           // with leverage: where the position would be liquidated
           ...(s.position?.liquidationPrice != null ? [['Liquidation at', num(s.position.liquidationPrice)]] : []),
+          // the open position's stop loss and take profit (a percent's, or a distance's such as 2 × ATR)
+          ...(s.position?.stopLoss != null ? [['Stop loss at', num(s.position.stopLoss)]] : []),
+          ...(s.position?.takeProfit != null ? [['Take profit at', num(s.position.takeProfit)]] : []),
           ['PnL', num(s.pnl)],
           ['Return', `${num(s.returnPct)} %`],
           ['Max DD', `${num(s.maxDrawdownPct)} %`],

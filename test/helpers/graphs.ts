@@ -122,3 +122,30 @@ export const ladderGraph = (o: {
     ],
   );
 };
+
+/**
+ * A graph with rules at a distance (Stop loss / Take profit / Trailing stop at a distance) reading an
+ * ATR of `period` bars: `rules` as [id, type, data]; the price nodes and the ATR are added once.
+ */
+export function withAtrRules<G extends { nodes: object[]; edges: object[] }>(
+  graph: G,
+  rules: [id: string, type: string, data?: Record<string, unknown>][],
+  period = 14,
+): G {
+  const extra = graphOf(
+    [
+      ['atr-high', 'price.high'],
+      ['atr-low', 'price.low'],
+      ['atr-close', 'price.close'],
+      ['atr', 'indicator.atr', { period }],
+      ...rules,
+    ],
+    [
+      ['atr-high', 'value', 'atr', 'high'],
+      ['atr-low', 'value', 'atr', 'low'],
+      ['atr-close', 'value', 'atr', 'close'],
+      ...rules.map(([id]) => ['atr', 'value', id, 'distance'] as [string, string, string, string]),
+    ],
+  );
+  return { ...graph, nodes: [...graph.nodes, ...extra.nodes], edges: [...graph.edges, ...extra.edges] };
+}

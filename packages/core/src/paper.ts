@@ -167,6 +167,21 @@ export interface LedgerState {
   entries: number;
   /** 1 once a partial take profit (source `take_profit`) has closed its share of the open position, else 0 */
   targetTaken: number;
+  /**
+   * the open position's rules at a distance, in price (0: none, or the strategy's percent rules): its stop
+   * loss and take profit from the (average) entry, its trailing stop from the best price since entry.
+   * Taken from the signal that opened it (see PositionRisk) and kept while it is open.
+   */
+  stopDist: number;
+  targetDist: number;
+  trailDist: number;
+}
+
+/** The distances (price) a new position keeps for its rules at a distance (LedgerState.stopDist and the rest). */
+export interface PositionRisk {
+  stopDist?: number;
+  targetDist?: number;
+  trailDist?: number;
 }
 
 /** What starts a cooldown (a strategy's Cooldown node): any exit, a losing trade's, or a stop's. */
@@ -277,6 +292,9 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     fundedTo: 0,
     entries: 0,
     targetTaken: 0,
+    stopDist: 0,
+    targetDist: 0,
+    trailDist: 0,
   };
 }
 
@@ -315,6 +333,9 @@ export function copyLedger(l: LedgerState): LedgerState {
     fundedTo: l.fundedTo,
     entries: l.entries,
     targetTaken: l.targetTaken,
+    stopDist: l.stopDist,
+    targetDist: l.targetDist,
+    trailDist: l.trailDist,
   };
 }
 
@@ -366,6 +387,9 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.fundedTo = src.fundedTo;
   dst.entries = src.entries;
   dst.targetTaken = src.targetTaken;
+  dst.stopDist = src.stopDist;
+  dst.targetDist = src.targetDist;
+  dst.trailDist = src.trailDist;
   const a = dst.recentOrders;
   const b = src.recentOrders;
   if (a === b) return;
@@ -711,8 +735,17 @@ function cooldownAfter(
     : s.cooldownUntil;
 }
 
-/** Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil). */
-export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, cooldownUntil?: number): void {
+/**
+ * Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil)
+ * and, when it opens a position, the distances its rules at a distance keep (`opened`; none: 0).
+ */
+export function applyFill(
+  s: LedgerState,
+  f: Fill,
+  closedTrade?: TradeRecord,
+  cooldownUntil?: number,
+  opened?: PositionRisk,
+): void {
   if (cooldownUntil !== undefined) s.cooldownUntil = cooldownUntil;
   const signed = f.side === 'buy' ? f.quantity : -f.quantity;
   const before = s.qty;
@@ -741,6 +774,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.entryFunding = 0;
     s.entries = 0;
     s.targetTaken = 0;
+    s.stopDist = s.targetDist = s.trailDist = 0;
   } else if (Math.sign(after) === Math.sign(before) && closingUnits) {
     // closed a part: the rest keeps its entry price, and the entry fees and funding the part did not take
     const part = entryPart(s, closingUnits);
@@ -764,6 +798,9 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, co
     s.entryFunding = 0;
     s.entries = 1;
     s.targetTaken = 0;
+    s.stopDist = opened?.stopDist ?? 0;
+    s.targetDist = opened?.targetDist ?? 0;
+    s.trailDist = opened?.trailDist ?? 0;
   }
   s.lastPrice = s.lastPrice || f.price;
 }

@@ -13,7 +13,15 @@ import {
   type Stats,
   type TradeRecord,
 } from '@algotrade/core';
-import { amountAt, barSecondsOf, fillsAbove, orderLevel, type BarColumns, type CompiledPlan } from './plan.ts';
+import {
+  amountAt,
+  barSecondsOf,
+  distancesAt,
+  fillsAbove,
+  orderLevel,
+  type BarColumns,
+  type CompiledPlan,
+} from './plan.ts';
 
 export interface BacktestOptions {
   cash: number;
@@ -87,7 +95,13 @@ const EPS = 1e-12;
 export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOptions): BacktestResult {
   const n = bars.length;
   const signals = o.signalsBuffer && o.signalsBuffer.length >= n ? o.signalsBuffer : new Int8Array(n);
-  plan.instantiate().run(bars, signals);
+  // the distances of the rules at a distance (an ATR's stop), per bar: a position keeps its signal bar's
+  const rules = plan.risk.distances ?? [];
+  const inst = plan.instantiate();
+  const distCols = new Map(rules.map((r) => [r.slot, new Float64Array(n)]));
+  inst.run(bars, signals, 0, n, rules.length ? (start, m) => capture(inst.cols, distCols, start, m) : undefined);
+  /** the distances a position opened on bar `sb`'s signal keeps */
+  const distancesOf = (sb: number) => distancesAt(plan.risk, (slot) => distCols.get(slot)![sb]!);
   const from = Math.min(Math.max(0, Math.floor(o.tradeFrom ?? 0)), n);
   if (from > 0) signals.fill(-1, 0, from);
   const { open, high, low, close, ts } = bars;
@@ -117,6 +131,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let entries = 0; // the fills that opened and added to the position
   let targetTaken = false; // a partial take profit has closed its share of the open position
   let extreme = 0; // best price since entry, for the trailing stop
+  // the open position's rules at a distance, in price (0: none): stop, target and trail
+  let dStop = 0;
+  let dTarget = 0;
+  let dTrail = 0;
   let totalFees = 0;
   const trades: TradeRecord[] = [];
   // per trade, whether its exit bar was held to the close (the exit filled at the close)
@@ -180,11 +198,19 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (cooldown && startsCooldown(cooldown.after, pnl, reason)) coolUntil = ts[i]! + cooldown.ms;
   };
   /** opens a position, or (one open on this side) adds to it */
-  const enter = (i: number, rawPrice: number, side: 1 | -1, a: (typeof actions)[number], atLevel = false) => {
+  const enter = (
+    i: number,
+    rawPrice: number,
+    side: 1 | -1,
+    a: (typeof actions)[number],
+    sb: number,
+    atLevel = false,
+  ) => {
     // a limit order fills at its price (no slippage); market and stop orders slip
     const adding = qty !== 0;
     if (!adding && ts[i]! < coolUntil) return;
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
+    const d = rules.length ? distancesOf(sb) : undefined;
     // flat: the cash is the equity and all of it may be spent; adding: a share of the equity at this
     // price, at most the balance less the margin the position locks (its cost without leverage)
     const eq = adding ? cash + qty * price : cash;
@@ -200,7 +226,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         units = Math.min(a.amount, avail) / perUnit;
         break;
       case 'pct_equity':
-        units = (eq * Math.min(amountAt(a, lev), 100)) / 100 / perUnit;
+        units = (eq * Math.min(amountAt(a, lev, price, d?.stop), 100)) / 100 / perUnit;
         if (adding) units = Math.min(units, (avail - feeFixed) / perUnit);
         break;
       default:
@@ -235,8 +261,14 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     funding = 0;
     entries = 1;
     targetTaken = false;
+    if (d) {
+      dStop = d.stop;
+      dTarget = d.target;
+      dTrail = d.trail;
+    }
   };
-  const act = (i: number, price: number, a: number, atLevel = false) => {
+  /** the order of action `a`, signalled on bar `sb`, at `price` on bar i */
+  const act = (i: number, price: number, a: number, sb: number, atLevel = false) => {
     const spec = actions[a]!;
     if (spec.action === 'close') {
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
@@ -246,14 +278,14 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         qty === 0 ||
         (qty > 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct))
       )
-        enter(i, price, 1, spec, atLevel);
+        enter(i, price, 1, spec, sb, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
       if (
         o.allowShort &&
         (qty === 0 || (qty < 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct)))
       )
-        enter(i, price, -1, spec, atLevel);
+        enter(i, price, -1, spec, sb, atLevel);
     }
   };
 
@@ -261,22 +293,30 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const long = qty > 0;
     let stop = NaN;
     let stopReason = 'stop_loss';
-    if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
+    if (dStop) stop = long ? entryPrice - dStop : entryPrice + dStop;
+    else if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
     // a trailing stop with an activation is there once the best price before this bar gained that much
     if (
-      trailingStopPct &&
+      (dTrail || trailingStopPct) &&
       (!activate || (long ? extreme >= entryPrice * (1 + activate) : extreme <= entryPrice * (1 - activate)))
     ) {
       // the tighter of the two stops is the one that fires
-      const t = extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
+      const t = dTrail
+        ? extreme + (long ? -dTrail : dTrail)
+        : extreme * (long ? 1 - trailingStopPct! / 100 : 1 + trailingStopPct! / 100);
       if (stop !== stop || (long ? t > stop : t < stop)) {
         stop = t;
         stopReason = 'trailing_stop';
       }
     }
     // a partial take profit fires once a position
-    const target =
-      takeProfitPct && !targetTaken ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100) : NaN;
+    const target = targetTaken
+      ? NaN
+      : dTarget
+        ? entryPrice + (long ? dTarget : -dTarget)
+        : takeProfitPct
+          ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100)
+          : NaN;
     const o0 = open[i]!;
     // liquidation: when its price comes before any stop's, at it; the bar opening through it (the stop's
     // too, if any), at the open, no worse than the bankruptcy price; without slippage
@@ -292,7 +332,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       targetTaken = true;
     } else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
-  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1);
+  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);
@@ -308,15 +348,15 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       }
       if (pending >= 0) {
         const spec = actions[pending]!;
-        if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending);
+        if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending, i - 1);
         else {
           // a limit buy fills at or below its level, a stop buy at or above (mirrored for sells);
           // a gap through the level fills at the open; not reached within the bar: cancelled
           const up = fillsAbove(spec);
           const level = orderLevel(spec, pendingRef);
           const o0 = open[i]!;
-          if (up ? o0 >= level : o0 <= level) act(i, o0, pending, true);
-          else if (up ? high[i]! >= level : low[i]! <= level) act(i, level, pending, true);
+          if (up ? o0 >= level : o0 <= level) act(i, o0, pending, i - 1, true);
+          else if (up ? high[i]! >= level : low[i]! <= level) act(i, level, pending, i - 1, true);
         }
         pending = -1;
       }
@@ -327,7 +367,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       const s = signals[i]!;
       if (onClose) {
         atClose = true;
-        if (s >= 0) act(i, close[i]!, s);
+        if (s >= 0) act(i, close[i]!, s, i);
         // orders fill on closes: a position held long enough leaves at this close (after the signal's order)
         if (timeExitMs && qty !== 0 && ts[i]! - ts[entryBar]! >= timeExitMs) exit(i, close[i]!, true, 'time_exit');
         atClose = false;
@@ -388,6 +428,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     totalFees,
   });
   return { trades, equity, stats, totalFees, finalCash: cash, cancelled };
+}
+
+/** Copies a block's values of the rules' distance slots into their per-bar columns (run's onBlock). */
+function capture(cols: readonly Float64Array[], bySlot: Map<number, Float64Array>, start: number, m: number): void {
+  for (const [slot, out] of bySlot) out.set(cols[slot]!.subarray(0, m), start);
 }
 
 /**

@@ -29,6 +29,16 @@ export interface CompileResult {
   plan?: CompiledPlan;
 }
 
+/** The rule each risk node type sets: at most one node a graph for each (a percent or a distance). */
+const RISK_RULE: Readonly<Record<string, string>> = {
+  'risk.stop_loss': 'stop',
+  'risk.stop_distance': 'stop',
+  'risk.take_profit': 'target',
+  'risk.target_distance': 'target',
+  'risk.trailing_stop': 'trail',
+  'risk.trailing_distance': 'trail',
+};
+
 const UI_KEYS = new Set(['label', 'color', 'note', 'notes', 'description', 'collapsed']);
 
 function checkParams(node: GraphNode, t: NodeType, errors: CompileIssue[], warnings: CompileIssue[]): Params {
@@ -258,20 +268,22 @@ function compileValid(
     errors.push({ code: 'NO_ACTION', message: 'the strategy has no buy, sell or close node, so it can never trade' });
   if (nodes.size === 0) errors.push({ code: 'EMPTY_GRAPH', message: 'the graph has no nodes' });
   // a risk rule is one level, one time or one cooldown: a second node of a risk type is a mistake, not a rule
+  // (a stop loss at a percent and one at a distance are the same rule twice)
   const riskSeen = new Map<string, string>();
   for (const [id, n] of nodes) {
     if (n.type?.category !== 'risk') continue;
-    const first = riskSeen.get(n.type.type);
-    if (first === undefined) riskSeen.set(n.type.type, id);
+    const rule = RISK_RULE[n.type.type] ?? n.type.type;
+    const first = riskSeen.get(rule);
+    if (first === undefined) riskSeen.set(rule, id);
     else
       errors.push({
         nodeId: id,
         code: 'DUPLICATE_RISK_NODE',
-        message: `${n.type.label} (${id}): the graph already has one (${first}); a strategy has at most one of each risk node`,
+        message: `${n.type.label} (${id}): the graph already has one (${first}); a strategy has at most one of each risk rule`,
       });
   }
-  // sizing by risk needs the distance to the stop: the graph's stop loss
-  const hasStop = [...nodes.values()].some((n) => n.type?.type === 'risk.stop_loss');
+  // sizing by risk needs the distance to the stop: the graph's stop loss (at a percent or a distance)
+  const hasStop = riskSeen.has('stop');
   for (const [id, n] of nodes)
     if (n.type?.category === 'action' && n.params.sizing === 'risk_pct' && !hasStop)
       errors.push({
@@ -311,11 +323,13 @@ function compileValid(
     });
   }
 
-  // nodes that feed no action do nothing (risk nodes act on their own)
+  // nodes that feed no action nor risk rule do nothing (risk nodes act on their own)
   const useful = new Set<string>();
   const prev = new Map<string, string[]>();
   for (const [to, w] of wires) for (const { from } of w.values()) prev.set(to, [...(prev.get(to) ?? []), from]);
-  const stack = actions.map((a) => a.node.id);
+  const stack = [...nodes.values()]
+    .filter((n) => n.type?.category === 'action' || n.type?.category === 'risk')
+    .map((a) => a.node.id);
   while (stack.length) {
     const u = stack.pop()!;
     if (useful.has(u)) continue;
@@ -378,8 +392,10 @@ function compileValid(
       timeframe: tf,
     });
   }
-  const warmup = Math.max(0, ...actions.map((a) => warm.get(a.node.id)?.bars ?? 0));
-  const warmupSeconds = Math.max(0, ...actions.map((a) => warm.get(a.node.id)?.secs ?? 0));
+  // what the actions and the risk rules read (a stop's distance) is defined from the warm-up on
+  const readers = [...nodes.values()].filter((n) => n.type?.category === 'action' || n.type?.category === 'risk');
+  const warmup = Math.max(0, ...readers.map((a) => warm.get(a.node.id)?.bars ?? 0));
+  const warmupSeconds = Math.max(0, ...readers.map((a) => warm.get(a.node.id)?.secs ?? 0));
   const plan = new CompiledPlan(planNodes, slot, warmup, warmupSeconds);
 
   // a test run on generated data must not throw nor feed undefined values into actions

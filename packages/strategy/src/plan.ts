@@ -81,6 +81,11 @@ export interface ActionSpec {
    * margin is amount / leverage % (amountAt); other sizes are margins
    */
   perLeverage?: boolean;
+  /**
+   * sizing by risk with a stop at a distance (RiskSpec.distances): `amount` is the % of equity at risk, and
+   * the position's value as % of equity is amount × price / the stop's distance (amountAt)
+   */
+  perStop?: boolean;
   /** market fills at the next open; limit/stop orders are placed offsetPct from the signal close and live one bar */
   orderType: 'market' | 'limit' | 'stop';
   offsetPct: number;
@@ -105,7 +110,49 @@ export interface RiskSpec {
   timeExitMs?: number;
   /** Cooldown: no new position for a while after an exit of a kind */
   cooldown?: Cooldown;
+  /**
+   * the rules at a distance read from the graph (Stop loss / Take profit / Trailing stop at a distance):
+   * each reads `slot` on the bar of the signal that opens a position, and its level is `multiplier` times
+   * that value from the entry (the best price for the trail), kept for the position's life
+   */
+  distances?: RiskDistance[];
 }
+
+export type DistanceRule = 'stop' | 'target' | 'trail';
+export interface RiskDistance {
+  rule: DistanceRule;
+  slot: number;
+  multiplier: number;
+}
+
+/** A position's distances in price (0: no such rule, or its value was not a positive number). */
+export interface PositionDistances {
+  stop: number;
+  target: number;
+  trail: number;
+}
+
+/**
+ * The distances a position opened now keeps: each distance rule's `multiplier` times its input's value
+ * (`valueOf(slot, k)`: the slot it reads, the rule's index in `distances`), 0 where that is not a positive
+ * number. Backtests and paper sessions alike.
+ */
+export function distancesAt(risk: RiskSpec, valueOf: (slot: number, rule: number) => number): PositionDistances {
+  const d: PositionDistances = { stop: 0, target: 0, trail: 0 };
+  const rules = risk.distances ?? [];
+  for (let k = 0; k < rules.length; k++) {
+    const r = rules[k]!;
+    const v = r.multiplier * valueOf(r.slot, k);
+    d[r.rule] = v > 0 && v < Infinity ? v : 0;
+  }
+  return d;
+}
+
+const DISTANCE_RULES: Readonly<Record<string, DistanceRule>> = {
+  'risk.stop_distance': 'stop',
+  'risk.target_distance': 'target',
+  'risk.trailing_distance': 'trail',
+};
 
 export type { BarColumns } from '@algotrade/core';
 
@@ -121,10 +168,12 @@ export const BLOCK = 256;
 export function sizingOf(
   params: Params,
   risk: RiskSpec,
-): { sizing: Exclude<Sizing, 'risk_pct'>; amount: number; perLeverage?: boolean } {
+): { sizing: Exclude<Sizing, 'risk_pct'>; amount: number; perLeverage?: boolean; perStop?: boolean } {
   const sizing = (params.sizing as Sizing | undefined) ?? 'all';
   const amount = (params.amount as number | undefined) ?? 100;
   if (sizing !== 'risk_pct') return { sizing, amount };
+  if (risk.distances?.some((d) => d.rule === 'stop'))
+    return { sizing: 'pct_equity', amount, perLeverage: true, perStop: true };
   const stop = risk.stopLossPct;
   return { sizing: 'pct_equity', amount: stop ? (100 * amount) / stop : 0, perLeverage: true };
 }
@@ -144,8 +193,16 @@ export const orderLevel = (a: Pick<ActionSpec, 'action' | 'orderType' | 'offsetP
  * An action's `pct_equity` amount at a leverage: sizing by risk (ActionSpec.perLeverage) wants a position
  * worth amount % of equity, so its margin is that over the leverage; other sizes are margins already.
  */
-export const amountAt = (a: { amount: number; perLeverage?: boolean }, leverage: number): number =>
-  a.perLeverage ? a.amount / leverage : a.amount;
+export const amountAt = (
+  a: { amount: number; perLeverage?: boolean; perStop?: boolean },
+  leverage: number,
+  /** sizing by risk with a stop at a distance: the price and the position's stop distance (0: none, no size) */
+  price = 0,
+  stopDistance = 0,
+): number => {
+  const pct = !a.perStop ? a.amount : stopDistance > 0 ? (a.amount * price) / stopDistance : 0;
+  return a.perLeverage ? pct / leverage : pct;
+};
 
 /**
  * A compiled strategy: immutable, cacheable by graph hash, shared by backtesting and forward testing.
@@ -176,8 +233,8 @@ export class CompiledPlan {
     const risk: RiskSpec = {};
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
-      if (n.type.type === 'risk.take_profit') {
-        risk.takeProfitPct = n.params.percent as number;
+      if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
+      if (n.type.type === 'risk.take_profit' || n.type.type === 'risk.target_distance') {
         const share = n.params.sharePct as number | undefined;
         if (share !== undefined && share < 100) risk.takeProfitSharePct = share;
       }
@@ -185,6 +242,8 @@ export class CompiledPlan {
         risk.trailingStopPct = n.params.percent as number;
         if (n.params.activatePct) risk.trailingActivatePct = n.params.activatePct as number;
       }
+      const rule = DISTANCE_RULES[n.type.type];
+      if (rule) (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: n.params.multiplier as number });
       if (n.type.type === 'risk.time_exit') risk.timeExitMs = Math.round((n.params.minutes as number) * 60_000);
       if (n.type.type === 'risk.cooldown')
         risk.cooldown = {

@@ -62,7 +62,7 @@ describe('the ledger as the order log stores it', () => {
   });
 
   it('encodes every field in binary and decodes the same numbers, bit for bit', () => {
-    const l = ledger();
+    const l = { ...ledger(), stopDist: 1.5, targetDist: 0, trailDist: 0 };
     const b = encodeLedger(l);
     // a format byte and one float64 per field and per recent order
     expect(b.length).toBe(1 + 8 * (Object.keys(l).length - 1 + l.recentOrders.length));
@@ -84,7 +84,7 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
-  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21), before the entry count (4: 24) and before the take profit flag (5: 25), then the recent orders', () => {
+  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21), before the entry count (4: 24), before the take profit flag (5: 25) and before the rules at a distance (6: 26), then the recent orders', () => {
     const l = {
       ...ledger(),
       recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
@@ -94,25 +94,37 @@ describe('the ledger as the order log stores it', () => {
       fundedTo: Date.UTC(2026, 0, 1, 1),
       entries: 3,
       targetTaken: 1,
+      stopDist: 2.5,
+      targetDist: 7.25,
+      trailDist: 3.125,
     };
     const b = encodeLedger(l);
-    expect(b[0]).toBe(6);
-    /** format k: the first n fields of format 6, then the recent orders */
+    expect(b[0]).toBe(7);
+    expect(decodeLedger(b)).toEqual(l);
+    // without distances it is written as format 6, three fields shorter
+    const plain = encodeLedger({ ...l, stopDist: 0, targetDist: 0, trailDist: 0 });
+    expect([plain[0], b.length - plain.length]).toEqual([6, 24]);
+    expect(decodeLedger(plain)).toEqual({ ...l, stopDist: 0, targetDist: 0, trailDist: 0 });
+    /** format k: the first n fields of format 7, then the recent orders */
     const older = (k: number, n: number) =>
-      Uint8Array.from([k, ...b.subarray(1, 1 + 8 * n), ...b.subarray(1 + 8 * 26)]);
-    // format 5 lacks the take profit flag: none taken
-    expect(decodeLedger(older(5, 25))).toEqual({ ...l, targetTaken: 0 });
+      Uint8Array.from([k, ...b.subarray(1, 1 + 8 * n), ...b.subarray(1 + 8 * 29)]);
+    // format 6 lacks the rules at a distance: the position's rules are the strategy's percents
+    const noDist = { stopDist: 0, targetDist: 0, trailDist: 0 };
+    expect(decodeLedger(older(6, 26))).toEqual({ ...l, ...noDist });
+    // format 5 the take profit flag too: none taken
+    expect(decodeLedger(older(5, 25))).toEqual({ ...l, ...noDist, targetTaken: 0 });
     // format 4 the entry count too: an open position had one entry
-    expect(decodeLedger(older(4, 24))).toEqual({ ...l, entries: 1, targetTaken: 0 });
+    expect(decodeLedger(older(4, 24))).toEqual({ ...l, ...noDist, entries: 1, targetTaken: 0 });
     expect(decodeLedger(Uint8Array.from([4, ...encodeLedger({ ...l, qty: 0 }).subarray(1, 1 + 8 * 24)]))).toEqual({
       ...l,
+      ...noDist,
       qty: 0,
       entries: 0,
       targetTaken: 0,
       recentOrders: [],
     });
     // format 3 funding's three fields too, format 2 the cooldown's too
-    const none = { funding: 0, entryFunding: 0, fundedTo: 0, entries: 1, targetTaken: 0 };
+    const none = { ...noDist, funding: 0, entryFunding: 0, fundedTo: 0, entries: 1, targetTaken: 0 };
     expect(decodeLedger(older(3, 21))).toEqual({ ...l, ...none });
     expect(decodeLedger(older(2, 20))).toEqual({ ...l, ...none, cooldownUntil: 0 });
   });
@@ -133,7 +145,7 @@ describe('the ledger as the order log stores it', () => {
 
   it('refuses a binary ledger of another format or a cut one rather than misreading it', () => {
     const b = encodeLedger(ledger());
-    expect(() => decodeLedger(Uint8Array.from([7, ...b.subarray(1)]))).toThrow(/ledger format/);
+    expect(() => decodeLedger(Uint8Array.from([8, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(Uint8Array.from([1, ...b.subarray(1)]))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, b.length - 3))).toThrow(/ledger format/);
     expect(() => decodeLedger(b.subarray(0, 1 + 8 * 5))).toThrow(/ledger format/);

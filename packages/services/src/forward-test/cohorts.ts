@@ -7,6 +7,8 @@ type TickLike = Pick<Tick, 'ts' | 'price' | 'size'> & { seq?: number };
 /** What a session needs of its strategy: the action fired on a tick (an index into plan.actions), or -1. */
 export interface Evaluator {
   evaluate(t: TickLike): number;
+  /** a slot's value as of the last bar evaluated (rules at a distance read it when an action fires) */
+  value?(slot: number): number;
 }
 
 /**
@@ -36,6 +38,9 @@ export class SharedEvaluator implements Evaluator {
     }
     if (this.lastError !== undefined) throw this.lastError;
     return this.lastFired;
+  }
+  value(slot: number): number {
+    return this.inner.value ? this.inner.value(slot) : NaN;
   }
 }
 

@@ -33,11 +33,11 @@ import {
   type SessionRow,
   type SessionStatus,
 } from '@algotrade/adapters';
-import { CompileCache, type Graph } from '@algotrade/strategy';
+import { CompileCache, type Graph, type RiskSpec } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
-import { RunnerPool } from './runner-pool.ts';
+import { RunnerPool, type FiredAction } from './runner-pool.ts';
 import { otherWindows, OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
@@ -105,6 +105,16 @@ const FLUSH_WAIT_MS = 100;
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
 /**
+ * A level of the open position in `l`: `dist` from its average entry (its rule at a distance), else `pct`
+ * % from it, against the position (`way` -1: a stop) or in its favour (1: a target); null without either.
+ */
+function levelOf(l: LedgerState, dist: number, pct: number | undefined, way: 1 | -1): number | null {
+  const side = Math.sign(l.qty) * way;
+  if (dist) return l.avgPrice + side * dist;
+  return pct ? l.avgPrice * (1 + (side * pct) / 100) : null;
+}
+
+/**
  * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of
  * its portfolio pushes, alike for a running session and a stored one.
  */
@@ -115,6 +125,8 @@ export function ledgerFigures(
   price: number,
   /** the limit or stop order resting on the session's ticks (LiveSession.restingOrder), if any */
   restingOrder: ReturnType<LiveSession['restingOrder']> = null,
+  /** the strategy's risk rules (its percent stop and target), when known */
+  risk?: RiskSpec,
 ) {
   const { startingBalance } = settings;
   const symbol = s.symbol;
@@ -142,6 +154,9 @@ export function ledgerFigures(
           liquidationPrice: liq === liq ? liq : null,
           /** the fills that opened and added to it (its avgPrice is theirs) */
           entries: Math.max(1, l.entries),
+          /** where its stop loss and take profit are: at its distances, else at the strategy's percents */
+          stopLoss: levelOf(l, l.stopDist, risk?.stopLossPct, -1),
+          takeProfit: l.targetTaken ? null : levelOf(l, l.targetDist, risk?.takeProfitPct, 1),
         }
       : null,
     realizedPnl: l.realizedPnl,
@@ -569,7 +584,7 @@ export class ForwardTestEngine {
     this.step(symbol, ticks, receivedAt);
   }
 
-  private step(symbol: string, ticks: readonly Tick[], receivedAt: number, fired?: Map<string, number>[]): void {
+  private step(symbol: string, ticks: readonly Tick[], receivedAt: number, fired?: Map<string, FiredAction>[]): void {
     if (fired) this.quotes.set(symbol, ticks[ticks.length - 1]!);
     const list = this.bySymbol.get(symbol);
     if (!list) return;
@@ -587,7 +602,16 @@ export class ForwardTestEngine {
             s.mark(t, receivedAt);
             sig = null;
           } else if (fired) {
-            sig = s.afterMark(s.mark(t, receivedAt), firedNow?.get(s.id) ?? -1, t, receivedAt);
+            // the thread's answer: the action, or the action and what its rules at a distance read
+            const f = firedNow?.get(s.id);
+            if (typeof f === 'object') s.riskIn = f.subarray(1);
+            sig = s.afterMark(
+              s.mark(t, receivedAt),
+              f === undefined ? -1 : typeof f === 'number' ? f : f[0]!,
+              t,
+              receivedAt,
+            );
+            s.riskIn = null;
           } else sig = s.onTick(t, receivedAt);
         } catch (e) {
           void this.fail(s, `the strategy failed on a tick: ${(e as Error).message}`);
@@ -817,7 +841,8 @@ export class ForwardTestEngine {
         let opened = false;
         if (out.kind === 'fill') {
           const before = l.qty;
-          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil);
+          // a position it opens keeps the signal's distances (its rules at a distance), if any
+          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig);
           opened = l.qty !== 0 && Math.sign(l.qty) !== Math.sign(before);
           e.status = 'filled';
           e.fill = out.fill;
@@ -966,7 +991,7 @@ export class ForwardTestEngine {
    * limit or stop order resting on its ticks (null: none), so a page watching the pushes shows it.
    */
   portfolio(s: LiveSession) {
-    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s.restingOrder());
+    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s.restingOrder(), s.plan.risk);
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {

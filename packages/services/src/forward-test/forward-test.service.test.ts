@@ -3,7 +3,7 @@ import { TOPICS } from '@algotrade/core';
 import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, graphOf, ladderGraph } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, graphOf, ladderGraph, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -709,6 +709,39 @@ describe('forward testing (paper trading) on live ticks', () => {
     });
     const { s } = await reconcile(id, u);
     expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity, 9);
+  });
+
+  it('stops and targets at a distance (2 × and 3 × an ATR): sized by the risk, shown in the view, the stop fires there', async () => {
+    const u = await t.user();
+    const graph = withAtrRules(
+      structuredClone(alwaysLong),
+      [
+        ['sl', 'risk.stop_distance', { multiplier: 2 }],
+        ['tp', 'risk.target_distance', { multiplier: 3 }],
+      ],
+      5,
+    );
+    for (const n of graph.nodes) if (n.type === 'action.buy') n.data = { sizing: 'risk_pct', amount: 1 };
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'atr stops', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'ATRUSD', startingBalance: 10_000 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
+    // ticks 100, 101, 100, ...: each tick a bar, its true range 1, so ATR(5) is 1 from the sixth on;
+    // before it the entry has no stop to size by, so none is sent (nor refused)
+    await publishWave('ATRUSD', 12, (i) => (i % 2 ? 101 : 100));
+    await until(async () => (await fills()).length >= 1);
+    expect((await call(u, 'GET', `/api/forward-tests/${id}/orders?status=refused`)).json()).toEqual([]);
+    const s = await view();
+    const avg = s.position.avgPrice;
+    expect(s.position.stopLoss).toBeCloseTo(avg - 2, 9);
+    expect(s.position.takeProfit).toBeCloseTo(avg + 3, 9);
+    // 1 % of the equity lost at the stop, 2 under the entry (sized at the tick's price, filled at the ask)
+    expect(Math.abs(s.position.quantity * 2 - 100)).toBeLessThan(0.05);
+    await publishWave('ATRUSD', 1, () => avg - 2.05);
+    await until(async () => (await fills()).length >= 2);
+    expect((await fills())[1]).toMatchObject({ side: 'sell', source: 'stop_loss' });
+    await reconcile(id, u);
   });
 
   it('pays funding at each 8-hour funding time a position is open at, and reconciles with it', async () => {

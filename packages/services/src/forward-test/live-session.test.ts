@@ -1,8 +1,9 @@
-import { applyFill, newLedger, planOrder, type LedgerState } from '@algotrade/core';
-import { compileGraph, templateById } from '@algotrade/strategy';
+import { applyFill, copyLedger, newLedger, planOrder, type LedgerState } from '@algotrade/core';
+import { compileGraph, evaluateNode, templateById } from '@algotrade/strategy';
 import { describe, expect, it } from 'vitest';
 import { tickSettings } from '../../../../test/helpers/sessions.ts';
-import { LiveSession, type SessionSettings } from './live-session.ts';
+import { withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { LiveSession, sessionEvaluator, type SessionSettings } from './live-session.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 12);
 const settings: SessionSettings = tickSettings(10_000);
@@ -243,5 +244,106 @@ describe('a live session’s limit and stop orders (an action node’s orderType
         [3, 101.3],
       ]),
     ).toEqual([null, { action: 'sell', price: 101, atPrice: true }]);
+  });
+});
+
+describe('a live session’s rules at a distance (an ATR’s stop, target and trail)', () => {
+  /** a flat session of the crossover with a 2 × ATR(5) stop, 3 × ATR target and 4 × ATR trail, warmed on `prices` */
+  function atrSession(prices: number[], sizing?: Record<string, unknown>) {
+    const g = withAtrRules(
+      structuredClone(templateById('sma-crossover')!.graph),
+      [
+        ['sl', 'risk.stop_distance', { multiplier: 2 }],
+        ['tp', 'risk.target_distance', { multiplier: 3 }],
+        ['tr', 'risk.trailing_distance', { multiplier: 4 }],
+      ],
+      5,
+    );
+    if (sizing) for (const n of g.nodes) if (n.type === 'action.buy') n.data = sizing;
+    const plan = compileGraph(g).plan!;
+    const ev = sessionEvaluator(plan, settings.evaluation);
+    const s = new LiveSession(
+      's1',
+      'u1',
+      'EQUSD',
+      settings,
+      plan,
+      ev,
+      newLedger(settings, T0) as LedgerState,
+      'running',
+    );
+    prices.forEach((price, i) => s.warm({ symbol: 'EQUSD', ts: T0 + i * 1000, price, size: 1 }));
+    // the ATR of ticks: each tick a bar whose high, low and close are its price
+    const atr = evaluateNode('indicator.atr', { period: 5 }, [prices, prices, prices])[0]!.at(-1)!;
+    return { s, plan, atr, buy: plan.actions.findIndex((a) => a.action === 'buy') };
+  }
+  const tick = (secs: number, price: number) => ({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 });
+  const warm = [100, 101, 99.5, 100.5, 102, 101, 100, 101.5, 100];
+  /** the entry the signal asks for, filled at its price */
+  const fill = (s: LiveSession, sig: ReturnType<LiveSession['decide']>) => {
+    const out = planOrder(s.ledger, settings, {}, { ...sig!, ts: sig!.tickTs });
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s.ledger, out.fill, out.closedTrade, undefined, sig!);
+    s.settled();
+  };
+
+  it('an entry carries its distances, read from the strategy as it fires; the ledger keeps them', () => {
+    const { s, atr, buy } = atrSession(warm);
+    expect(atr).toBeGreaterThan(0.5);
+    const sig = s.decide(buy, tick(20, 100), 0)!;
+    expect(sig.stopDist).toBeCloseTo(2 * atr, 12);
+    expect(sig.targetDist).toBeCloseTo(3 * atr, 12);
+    expect(sig.trailDist).toBeCloseTo(4 * atr, 12);
+    fill(s, sig);
+    expect(s.ledger).toMatchObject({ avgPrice: 100, stopDist: sig.stopDist, targetDist: sig.targetDist });
+    // kept through a restart (the stored ledger), gone once the position is closed
+    expect(copyLedger(s.ledger).trailDist).toBe(sig.trailDist);
+    const d = 2 * atr;
+    const at = (secs: number, price: number) => s.mark(tick(secs, price), 0)?.source ?? null;
+    expect([at(21, 100 - d + 0.001), at(22, 100 - d - 0.001)]).toEqual([null, 'stop_loss']);
+    const out = planOrder(
+      s.ledger,
+      settings,
+      {},
+      { action: 'close', sizing: 'all', amount: 0, price: 98, ts: T0 + 23_000 },
+    );
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s.ledger, out.fill, out.closedTrade);
+    expect([s.ledger.stopDist, s.ledger.targetDist, s.ledger.trailDist]).toEqual([0, 0, 0]);
+  });
+
+  it('the target at 3 × and the trail at 4 × the distance, from the entry and from the best price', () => {
+    const { s, atr, buy } = atrSession(warm);
+    fill(s, s.decide(buy, tick(20, 100), 0));
+    const at = (secs: number, price: number) => s.mark(tick(secs, price), 0)?.source ?? null;
+    // up to just under the target, back to just above the trail from there, then under it
+    const best = 100 + 3 * atr - 0.01;
+    expect([at(21, best), at(22, best - 4 * atr + 0.001), at(23, best - 4 * atr - 0.001)]).toEqual([
+      null,
+      null,
+      'trailing_stop',
+    ]);
+    const again = atrSession(warm);
+    fill(again.s, again.s.decide(again.buy, tick(20, 100), 0));
+    expect(again.s.mark(tick(21, 100 + 3 * atr + 0.001), 0)?.source).toBe('take_profit');
+  });
+
+  it('on a runner thread the values come with the action; sizing by risk divides by the stop', () => {
+    const { s, buy } = atrSession(warm, { sizing: 'risk_pct', amount: 1 });
+    // the thread read 1.25: a 2.5 stop; 1 % at risk at 100 is a position worth 40 % of equity
+    s.riskIn = Float64Array.of(1.25, 1.25, 1.25);
+    const sig = s.decide(buy, tick(20, 100), 0)!;
+    s.riskIn = null;
+    expect(sig).toMatchObject({ sizing: 'pct_equity', stopDist: 2.5, targetDist: 3.75, trailDist: 5 });
+    expect(sig.amount).toBeCloseTo(40, 12);
+    fill(s, sig);
+    expect(Math.abs(s.ledger.qty) * 2.5).toBeCloseTo(settings.startingBalance * 0.01, 4);
+    // a distance that is not defined yet: no stop, and sized by risk, no order (none sent, none refused)
+    const cold = atrSession([100, 101]);
+    const none = cold.s.decide(cold.buy, tick(3, 100), 0)!;
+    expect(none.stopDist).toBeUndefined();
+    const coldRisk = atrSession([100, 101], { sizing: 'risk_pct', amount: 1 });
+    expect(coldRisk.s.decide(coldRisk.buy, tick(3, 100), 0)).toBeNull();
+    expect(coldRisk.s.intent).toBe(0);
   });
 });

@@ -9,7 +9,15 @@ import {
   settleFunding,
   SYMBOL_PATTERN,
 } from '@algotrade/core';
-import { amountAt, fillsAbove, orderLevel, type CompiledPlan, type StrategyInstance } from '@algotrade/strategy';
+import {
+  amountAt,
+  distancesAt,
+  fillsAbove,
+  orderLevel,
+  type CompiledPlan,
+  type PositionDistances,
+  type StrategyInstance,
+} from '@algotrade/strategy';
 import { z } from 'zod';
 import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
@@ -45,6 +53,13 @@ export interface SignalMessage {
   addStepPct?: number;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
   atPrice?: boolean;
+  /**
+   * buy/sell opening a position: its rules at a distance (the strategy's Stop loss / Take profit / Trailing
+   * stop at a distance), in price, as read when it was signalled; the ledger keeps them while it is open
+   */
+  stopDist?: number;
+  targetDist?: number;
+  trailDist?: number;
 }
 
 /**
@@ -73,6 +88,9 @@ const SignalSchema = z.object({
   percent: Num(0.01, 100).optional(),
   addStepPct: Num(0, 100).optional(),
   atPrice: z.boolean().optional(),
+  stopDist: Num(0, MAX_PRICE).optional(),
+  targetDist: Num(0, MAX_PRICE).optional(),
+  trailDist: Num(0, MAX_PRICE).optional(),
 });
 
 export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { ok: false; reason: string } {
@@ -128,6 +146,13 @@ export class LiveSession {
   private restLevel = 0;
   private restUp = false;
   private restUntil = 0;
+  /** the distances the resting order's position will keep (its rules at a distance, read when placed) */
+  private restDist: PositionDistances | null = null;
+  /**
+   * the values its rules at a distance read (plan.risk.distances' order) on the tick being decided, when a
+   * runner thread evaluated the strategy (set by the engine around afterMark); else its evaluator has them
+   */
+  riskIn: ArrayLike<number> | null = null;
   /** the cooldown (its end) whose refused entry has been logged: later entries in it are not sent */
   private cooldownLogged = 0;
   /**
@@ -157,6 +182,8 @@ export class LiveSession {
   private readonly maintenanceMarginPct: number;
   /** perpetual futures' funding, % of the position's value every 8 hours (0: none) */
   private readonly fundingRatePct: number;
+  /** the strategy has rules at a distance (their levels are the ledger's stopDist, targetDist, trailDist) */
+  private readonly distances: boolean;
 
   constructor(
     readonly id: string,
@@ -187,6 +214,7 @@ export class LiveSession {
     this.leverage = settings.leverage && settings.leverage > 1 ? settings.leverage : 1;
     this.maintenanceMarginPct = settings.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
     this.fundingRatePct = settings.fundingRatePct ?? 0;
+    this.distances = !!plan.risk.distances?.length;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -297,18 +325,38 @@ export class LiveSession {
       // a limit or stop order rests offsetPct from this price (a limit buy below, a stop buy above;
       // mirrored for sells) until the bar ends; this very tick may reach it
       this.restAction = a;
+      this.restDist = this.distancesNow();
       this.restLevel = orderLevel(spec, t.price);
       this.restUp = fillsAbove(spec);
       const ev = this.settings.evaluation;
       this.restUntil = ev.mode === 'candle' ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs : t.ts + 60_000;
       return this.reached(t, receivedAt, true);
     }
-    return this.order(spec, t, receivedAt, t.price);
+    return this.order(spec, t, receivedAt, t.price, this.distancesNow());
   }
 
-  /** An entry action's signal (its sizing at the session's leverage, the additions it allows), at a price. */
-  private order(spec: CompiledPlan['actions'][number], t: Tick, receivedAt: number, price: number): SignalMessage {
-    const amount = amountAt(spec, this.leverage);
+  /** The distances its rules at a distance read now (null: it has none). */
+  private distancesNow(): PositionDistances | null {
+    if (!this.distances) return null;
+    const given = this.riskIn;
+    const ev = this.evaluator;
+    return distancesAt(this.plan.risk, (slot, k) => (given ? given[k]! : (ev?.value?.(slot) ?? NaN)));
+  }
+
+  /**
+   * An entry action's signal (its sizing at the session's leverage, the additions it allows), at a price,
+   * with the distances a position it opens keeps (`d`, read when it was signalled). None when it sizes by
+   * the risk at a stop at a distance that is not there (its indicator warming up): no size, as in backtests.
+   */
+  private order(
+    spec: CompiledPlan['actions'][number],
+    t: Tick,
+    receivedAt: number,
+    price: number,
+    d: PositionDistances | null,
+  ): SignalMessage | null {
+    if (spec.perStop && !d?.stop) return null;
+    const amount = amountAt(spec, this.leverage, price, d ? d.stop : 0);
     const sig = this.signal(
       t,
       receivedAt,
@@ -321,6 +369,11 @@ export class LiveSession {
       spec.maxEntries,
     );
     if (spec.addStepPct && spec.maxEntries > 1) sig.addStepPct = spec.addStepPct;
+    if (d) {
+      if (d.stop) sig.stopDist = d.stop;
+      if (d.target) sig.targetDist = d.target;
+      if (d.trail) sig.trailDist = d.trail;
+    }
     return sig;
   }
 
@@ -383,37 +436,50 @@ export class LiveSession {
     this.restAction = -1;
     // the position may have moved since it was placed (a stop closed it): an order only if still wanted
     if (!this.wanted(spec, t.price)) return null;
-    if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price);
-    const sig = this.order(spec, t, receivedAt, placing ? t.price : level);
-    sig.atPrice = true;
+    if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price, this.restDist);
+    const sig = this.order(spec, t, receivedAt, placing ? t.price : level, this.restDist);
+    if (sig) sig.atPrice = true;
     return sig;
   }
 
   private riskExit(price: number, ts: number): string | null {
     const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs } = this;
-    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs) return null;
-    const long = this.ledger.qty > 0;
-    const entry = this.ledger.avgPrice;
+    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs && !this.distances) return null;
+    const l = this.ledger;
+    const long = l.qty > 0;
+    const entry = l.avgPrice;
     if (!this.extreme) this.extreme = entry;
     this.extreme = long ? Math.max(this.extreme, price) : Math.min(this.extreme, price);
-    if (stopLossPct && (long ? price <= entry * (1 - stopLossPct / 100) : price >= entry * (1 + stopLossPct / 100)))
-      return 'stop_loss';
+    // each level at the position's distance, else at the strategy's percent, else none (NaN never reached)
+    const stop = l.stopDist
+      ? entry + (long ? -l.stopDist : l.stopDist)
+      : stopLossPct
+        ? entry * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100)
+        : NaN;
+    if (long ? price <= stop : price >= stop) return 'stop_loss';
     const act = this.trailingActivate;
     if (
-      trailingStopPct &&
-      (!act || (long ? this.extreme >= entry * (1 + act) : this.extreme <= entry * (1 - act))) &&
-      (long ? price <= this.extreme * (1 - trailingStopPct / 100) : price >= this.extreme * (1 + trailingStopPct / 100))
-    )
-      return 'trailing_stop';
+      (l.trailDist || trailingStopPct) &&
+      (!act || (long ? this.extreme >= entry * (1 + act) : this.extreme <= entry * (1 - act)))
+    ) {
+      const trail = l.trailDist
+        ? this.extreme + (long ? -l.trailDist : l.trailDist)
+        : this.extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
+      if (long ? price <= trail : price >= trail) return 'trailing_stop';
+    }
+    const target = l.targetDist
+      ? entry + (long ? l.targetDist : -l.targetDist)
+      : takeProfitPct
+        ? entry * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100)
+        : NaN;
     if (
-      takeProfitPct &&
       // a partial take profit once a position (and not again while it is in flight)
-      !this.ledger.targetTaken &&
-      this.targetSentFills !== this.ledger.fills &&
-      (long ? price >= entry * (1 + takeProfitPct / 100) : price <= entry * (1 - takeProfitPct / 100))
+      !l.targetTaken &&
+      this.targetSentFills !== l.fills &&
+      (long ? price >= target : price <= target)
     )
       return 'take_profit';
-    if (timeExitMs && ts - this.ledger.entryTs >= timeExitMs) return 'time_exit';
+    if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';
     return null;
   }
 
@@ -460,6 +526,9 @@ export class LiveSession {
       percent,
       atPrice: undefined,
       addStepPct: undefined,
+      stopDist: undefined,
+      targetDist: undefined,
+      trailDist: undefined,
     };
   }
 }
@@ -507,6 +576,11 @@ export class SessionEvaluator implements Evaluator {
     const row = this.otherRow;
     if (row && this.others) this.others.read(this.inst.plan.symbols, this.evaluation, candleStart, row);
     return row;
+  }
+
+  /** A slot's value as of the last bar evaluated (what rules at a distance read when an action fires). */
+  value(slot: number): number {
+    return this.inst.value(slot);
   }
 
   /** Returns the index of the action fired on this tick (or on the candle it closed), or -1. */

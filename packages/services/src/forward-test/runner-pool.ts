@@ -25,7 +25,14 @@ export type RunnerMessage =
   | { op: 'ticks'; seq: number; symbol: string; ticks: WireTick[] }
   | { op: 'heap'; seq: number };
 
-type Fired = [sessionId: string, tickIndex: number, action: number][];
+/** per fired action: the session, the tick's index, the action, and what its rules at a distance read, if any */
+type Fired = [sessionId: string, tickIndex: number, action: number, riskIn?: Float64Array][];
+
+/**
+ * What a session's strategy fired on a tick: the action's index, or (with rules at a distance) the action
+ * and the values those rules read, in plan.risk.distances' order
+ */
+export type FiredAction = number | Float64Array;
 
 /**
  * The worker-thread runner: sessions' strategies spread over threads (all cores by default), each
@@ -129,7 +136,7 @@ export class RunnerPool {
    * Sends a symbol's ticks to the threads that run sessions on it. Resolves, per tick index, the
    * sessions whose strategy fired and the action that fired.
    */
-  async ticks(symbol: string, ticks: readonly WireTick[]): Promise<Map<string, number>[]> {
+  async ticks(symbol: string, ticks: readonly WireTick[]): Promise<Map<string, FiredAction>[]> {
     const wire = ticks.map((t) => ({ ts: t.ts, price: t.price, size: t.size }));
     const answers: Promise<Fired>[] = [];
     for (let k = 0; k < this.workers.length; k++) {
@@ -138,9 +145,9 @@ export class RunnerPool {
       answers.push(new Promise<Fired>((resolve) => this.waiting.set(seq, (m) => resolve(m.fired ?? []))));
       this.post(k, { op: 'ticks', seq, symbol, ticks: wire });
     }
-    const byTick: Map<string, number>[] = [];
+    const byTick: Map<string, FiredAction>[] = [];
     for (const fired of await Promise.all(answers))
-      for (const [id, i, a] of fired) (byTick[i] ??= new Map()).set(id, a);
+      for (const [id, i, a, risk] of fired) (byTick[i] ??= new Map()).set(id, risk ? Float64Array.of(a, ...risk) : a);
     return byTick;
   }
 

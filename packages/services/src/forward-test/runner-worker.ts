@@ -83,7 +83,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
       break;
     }
     case 'ticks': {
-      const fired: [string, number, number][] = [];
+      const fired: [string, number, number, Float64Array?][] = [];
       others.push(m.symbol, m.ticks);
       const list = bySymbol.get(m.symbol);
       if (list)
@@ -94,7 +94,11 @@ parentPort!.on('message', (m: RunnerMessage) => {
             const h = list[k]!;
             if (!h.shared) continue;
             const a = h.shared.evaluate(t);
-            if (a >= 0) fired.push([h.id, i, a]);
+            if (a < 0) continue;
+            // rules at a distance: what they read now goes with the action (the engine's session opens with it)
+            const rules = h.plan.risk.distances;
+            if (rules) fired.push([h.id, i, a, Float64Array.from(rules, (r) => h.shared!.value(r.slot))]);
+            else fired.push([h.id, i, a]);
           }
         }
       parentPort!.postMessage({ seq: m.seq, fired });

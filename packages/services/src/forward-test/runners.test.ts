@@ -2,7 +2,7 @@ import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
@@ -42,7 +42,22 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     // the fourth runs the first's strategy: in-process and on the pool the two share one evaluator; the
     // fifth reads another symbol: long while EQUSD's close is above the SMA(3) of EQREF's
     const pair = aboveOtherSma('EQREF');
-    const graphs = [templateById('sma-crossover')!.graph, fast, candles, templateById('sma-crossover')!.graph, pair];
+    // the sixth: the fast variant with rules at a distance (1 × ATR stop, 1.5 × target, sized by 2 % at
+    // risk): on the pool, what they read comes back from the thread with the action
+    const atr = withAtrRules(structuredClone(fast), [
+      ['sld', 'risk.stop_distance', { multiplier: 1 }],
+      ['tpd', 'risk.target_distance', { multiplier: 1.5 }],
+    ]);
+    atr.nodes = atr.nodes.filter((n) => n.id !== 'sl');
+    for (const n of atr.nodes) if (n.type === 'action.buy') n.data = { sizing: 'risk_pct', amount: 2 };
+    const graphs = [
+      templateById('sma-crossover')!.graph,
+      fast,
+      candles,
+      templateById('sma-crossover')!.graph,
+      pair,
+      atr,
+    ];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
       const body = { strategyId: sid, symbol: 'EQUSD', feeRate: 0.001, slippageBps: 1 };
@@ -86,11 +101,12 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       });
       const list = (await call('GET', `/api/forward-tests/${id}/trades`)).json();
       trades.push(
-        list.map((x: { side: string; quantity: number; price: number; ts: string }) => [
+        list.map((x: { side: string; quantity: number; price: number; ts: string; source: string }) => [
           x.side,
           x.quantity,
           x.price,
           x.ts,
+          x.source,
         ]),
       );
     }
@@ -102,6 +118,9 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     expect(inline.map((t) => t.length).every((n) => n >= 2)).toBe(true);
     // the pair strategy traded on the other symbol's ticks: not as the crossovers did
     expect(inline[4]).not.toEqual(inline[0]);
+    // the rules at a distance closed some of the sixth's positions
+    const sources = new Set((inline[5] as unknown[][]).map((t) => t[4]));
+    expect(sources.has('stop_loss') || sources.has('take_profit')).toBe(true);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike

@@ -1,5 +1,5 @@
 import type { NodeType } from '../types.ts';
-import { bool, define } from './helpers.ts';
+import { bool, define, num } from './helpers.ts';
 
 const SIZING = ['all', 'pct_equity', 'fixed_qty', 'fixed_cash', 'risk_pct'] as const;
 
@@ -110,6 +110,70 @@ const minutes = (def: number, label: string) =>
 /** What starts a cooldown: any exit, a losing trade's, or a stop's (stop loss or trailing stop). */
 const COOLDOWN_AFTER = ['any', 'loss', 'stop'] as const;
 
+/** The share of the position a take profit closes at its target. */
+const SHARE_PCT = {
+  name: 'sharePct',
+  type: 'number',
+  default: 100,
+  min: 0.01,
+  max: 100,
+  label: 'Share of the position to close at the target (%)',
+} as const;
+
+/** How far a distance rule's level is: `multiplier` times the distance (default `def`). */
+const multiplier = (def: number) =>
+  ({ name: 'multiplier', type: 'number', default: def, min: 0.01, max: 100, label: 'Multiplier' }) as const;
+
+/**
+ * The stop loss, take profit and trailing stop at a distance in price read from the graph (an ATR, a
+ * standard deviation, a swing low's distance) rather than a percent: taken on the bar of the signal that
+ * opens the position and kept for its life. One of each kind of rule per graph (a percent or a distance).
+ */
+const distanceNodes = (): NodeType[] => [
+  define({
+    type: 'risk.stop_distance',
+    version: 1,
+    category: 'risk',
+    label: 'Stop loss at a distance',
+    description:
+      'Exit when price moves `multiplier` × `distance` against the (average) entry: wire an ATR for a 2 × ATR ' +
+      'stop. The distance is read on the bar of the signal that opens the position and kept while it is ' +
+      'open; an entry whose distance is not a positive number (an indicator still warming up) has no stop.',
+    inputs: [num('distance')],
+    outputs: [],
+    params: [multiplier(2)],
+    warmup: () => 0,
+  }),
+  define({
+    type: 'risk.target_distance',
+    version: 1,
+    category: 'risk',
+    label: 'Take profit at a distance',
+    description:
+      'Exit when price moves `multiplier` × `distance` in favour of the (average) entry (3 × ATR, or a ' +
+      "reward of three times a 1 × ATR stop's risk); `sharePct` as the take profit's. The distance is read " +
+      'on the bar of the signal that opens the position.',
+    inputs: [num('distance')],
+    outputs: [],
+    params: [multiplier(3), SHARE_PCT],
+    warmup: () => 0,
+  }),
+  define({
+    type: 'risk.trailing_distance',
+    version: 1,
+    category: 'risk',
+    label: 'Trailing stop at a distance',
+    description:
+      'Exit when price falls `multiplier` × `distance` from the best price since entry (a chandelier exit: ' +
+      '3 × ATR under the highest high). The distance is read on the bar of the signal that opens the ' +
+      'position and kept while it is open.',
+    inputs: [num('distance')],
+    outputs: [],
+    params: [multiplier(3)],
+    warmup: () => 0,
+  }),
+];
+
 export const riskNodes = [
   risk('stop_loss', 'Stop loss', 'Exit when price moves `percent` against the entry.', 2),
   risk(
@@ -118,16 +182,7 @@ export const riskNodes = [
     'Exit when price moves `percent` in favour of the (average) entry; with `sharePct` below 100, close that ' +
       'share of the position there, once a position, and let the rest run (its stops still apply).',
     5,
-    [
-      {
-        name: 'sharePct',
-        type: 'number',
-        default: 100,
-        min: 0.01,
-        max: 100,
-        label: 'Share of the position to close at the target (%)',
-      },
-    ],
+    [SHARE_PCT],
   ),
   risk(
     'trailing_stop',
@@ -137,6 +192,7 @@ export const riskNodes = [
     3,
     [{ name: 'activatePct', type: 'number', default: 0, min: 0, max: 1000, label: 'Active after a gain of (%)' }],
   ),
+  ...distanceNodes(),
   define({
     type: 'risk.time_exit',
     version: 1,

@@ -1,0 +1,152 @@
+import type { TradeRecord } from '@algotrade/core';
+import { describe, expect, it } from 'vitest';
+import { runBacktest } from './backtest.ts';
+import { compileGraph } from './compiler.ts';
+import { evaluateNode } from './evaluate-node.ts';
+import { amountAt, distancesAt } from './plan.ts';
+import { templateById } from './templates.ts';
+import { googBars } from '../../../test/helpers/goog.ts';
+import { withAtrRules } from '../../../test/helpers/graphs.ts';
+
+// Rules at a distance (an ATR's stop, target and chandelier trail) on real daily GOOG bars, each exit
+// checked against an ATR computed apart from the strategy (the node TA-Lib's values check).
+const bars = googBars();
+const atr14 = evaluateNode('indicator.atr', { period: 14 }, [bars.high, bars.low, bars.close])[0]!;
+const crossover = () => structuredClone(templateById('sma-crossover')!.graph);
+const plan = (rules: [string, string, Record<string, unknown>?][], sizing?: Record<string, unknown>, period = 14) => {
+  const g = withAtrRules(crossover(), rules, period);
+  if (sizing) for (const n of g.nodes) if (n.type === 'action.buy' || n.type === 'action.sell') n.data = sizing;
+  const c = compileGraph(g);
+  expect(c.report.errors).toEqual([]);
+  return c.plan!;
+};
+const SLIP = 0.0005;
+const opts = { cash: 10_000, allowShort: true, slippageBps: SLIP * 10_000 };
+/** the bar whose signal opened a trade (orders fill at the next open) */
+const signalBar = (t: TradeRecord) => t.entryBar - 1;
+/** no bar from the entry bar to the one before the exit reached `level` on the trade's losing side */
+const untouched = (t: TradeRecord, level: number, from = t.entryBar) => {
+  for (let i = from; i < t.exitBar; i++) if (t.size > 0 ? bars.low[i]! <= level : bars.high[i]! >= level) return false;
+  return true;
+};
+
+describe('stops and targets at a distance read from the graph', () => {
+  it('compiles: the distance is an input, its warm-up counts, one rule of each kind', () => {
+    const ok = compileGraph(withAtrRules(crossover(), [['sl', 'risk.stop_distance', { multiplier: 2 }]], 50));
+    expect(ok.report.errors).toEqual([]);
+    // the ATR feeds only the stop: not flagged as leading nowhere, and its 50 bars are the warm-up
+    expect(ok.report.warnings.filter((w) => w.code === 'UNREACHABLE_NODE')).toEqual([]);
+    expect(ok.report.warmup).toBe(50);
+    expect(ok.plan!.risk.distances).toEqual([{ rule: 'stop', slot: expect.any(Number), multiplier: 2 }]);
+    // a percent stop and a stop at a distance are one rule twice
+    const g = withAtrRules(crossover(), [['sl', 'risk.stop_distance']]);
+    g.nodes.push({ id: 'pct', type: 'risk.stop_loss', data: { percent: 2 }, position: { x: 0, y: 0 } });
+    expect(compileGraph(g).report.errors.map((e) => [e.code, e.nodeId])).toEqual([['DUPLICATE_RISK_NODE', 'pct']]);
+    // unwired: named on the node
+    const bare = crossover();
+    bare.nodes.push({ id: 'tp', type: 'risk.target_distance', data: {}, position: { x: 0, y: 0 } });
+    expect(compileGraph(bare).report.errors.map((e) => [e.code, e.nodeId])).toEqual([['MISSING_INPUT', 'tp']]);
+    // sizing by risk is satisfied by a stop at a distance
+    const risky = withAtrRules(crossover(), [['sl', 'risk.stop_distance']]);
+    for (const n of risky.nodes) if (n.type === 'action.buy') n.data = { sizing: 'risk_pct', amount: 1 };
+    expect(compileGraph(risky).report.errors).toEqual([]);
+  });
+
+  it('a 2 × ATR stop and a 3 × ATR target: each exit at the entry ∓ the multiple of the signal bar’s ATR', () => {
+    const r = runBacktest(
+      plan([
+        ['sl', 'risk.stop_distance', { multiplier: 2 }],
+        ['tp', 'risk.target_distance', { multiplier: 3 }],
+      ]),
+      bars,
+      opts,
+    );
+    const by = (reason: string) => r.trades.filter((t) => t.exitReason === reason);
+    expect(by('stop_loss').length).toBeGreaterThan(5);
+    expect(by('take_profit').length).toBeGreaterThan(3);
+    for (const t of r.trades) {
+      const d = atr14[signalBar(t)]!;
+      const long = t.size > 0;
+      const stop = long ? t.entryPrice - 2 * d : t.entryPrice + 2 * d;
+      const target = long ? t.entryPrice + 3 * d : t.entryPrice - 3 * d;
+      // neither level was reached before the exit bar (the stop's side checked from the entry bar on)
+      expect(untouched(t, stop), `trade at ${t.entryBar}`).toBe(true);
+      if (t.exitReason === 'stop_loss') {
+        const o = bars.open[t.exitBar]!;
+        const raw = long ? Math.min(o, stop) : Math.max(o, stop);
+        expect(t.exitPrice).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
+      }
+      if (t.exitReason === 'take_profit') {
+        const o = bars.open[t.exitBar]!;
+        expect(t.exitPrice).toBeCloseTo(long ? Math.max(o, target) : Math.min(o, target), 9);
+      }
+    }
+  });
+
+  it('a chandelier exit: 3 × ATR from the best price since entry', () => {
+    const r = runBacktest(plan([['trail', 'risk.trailing_distance', { multiplier: 3 }]]), bars, opts);
+    const trails = r.trades.filter((t) => t.exitReason === 'trailing_stop');
+    expect(trails.length).toBeGreaterThan(5);
+    for (const t of trails) {
+      const long = t.size > 0;
+      const d = 3 * atr14[signalBar(t)]!;
+      // the best price up to the bar before the exit, from the entry price on
+      let best = t.entryPrice;
+      for (let i = t.entryBar; i < t.exitBar; i++)
+        best = long ? Math.max(best, bars.high[i]!) : Math.min(best, bars.low[i]!);
+      const level = long ? best - d : best + d;
+      const o = bars.open[t.exitBar]!;
+      const raw = long ? Math.min(o, level) : Math.max(o, level);
+      expect(t.exitPrice).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
+    }
+  });
+
+  it('sizing by risk: a position loses the share of equity asked at its 2 × ATR stop', () => {
+    const r = runBacktest(
+      plan([['sl', 'risk.stop_distance', { multiplier: 2 }]], { sizing: 'risk_pct', amount: 1 }),
+      bars,
+      { cash: 10_000, allowShort: true },
+    );
+    expect(r.trades.length).toBeGreaterThan(20);
+    let equity = 10_000;
+    for (const t of r.trades) {
+      const risk = Math.abs(t.size) * 2 * atr14[signalBar(t)]!;
+      // 1 % of the equity at the entry, unless that would take more than all of it (then all of it)
+      const whole = Math.abs(t.size) * t.entryPrice;
+      if (whole < equity * 0.999) expect(risk / equity).toBeCloseTo(0.01, 6);
+      else expect(whole).toBeCloseTo(equity, 2);
+      // a stop filled at its level loses that share (a gap through it more)
+      if (t.exitReason === 'stop_loss' && t.exitPrice === t.entryPrice - Math.sign(t.size) * 2 * atr14[signalBar(t)]!)
+        expect(-t.pnl / equity).toBeCloseTo(0.01, 6);
+      equity += t.pnl;
+    }
+    expect(r.finalCash).toBeCloseTo(equity, 6);
+  });
+
+  it('an entry whose distance is not defined yet has no stop, and sized by risk is not taken', () => {
+    // an ATR of 500 bars: the crossover signals from bar 30 on, the distance from bar 500
+    const free = runBacktest(plan([['sl', 'risk.stop_distance']], undefined, 500), bars, opts);
+    const early = free.trades.filter((t) => signalBar(t) < 500);
+    expect(early.length).toBeGreaterThan(3);
+    expect(early.every((t) => t.exitReason !== 'stop_loss')).toBe(true);
+    const sized = runBacktest(plan([['sl', 'risk.stop_distance']], { sizing: 'risk_pct', amount: 1 }, 500), bars, opts);
+    expect(sized.trades.length).toBeGreaterThan(5);
+    expect(sized.trades.every((t) => signalBar(t) >= 500)).toBe(true);
+  });
+
+  it('the helpers: distances are the multiple of a positive value, sizing by risk divides by the stop', () => {
+    const risk = {
+      distances: [
+        { rule: 'stop' as const, slot: 7, multiplier: 2 },
+        { rule: 'trail' as const, slot: 8, multiplier: 3 },
+      ],
+    };
+    expect(distancesAt(risk, (s) => (s === 7 ? 1.5 : NaN))).toEqual({ stop: 3, target: 0, trail: 0 });
+    expect(distancesAt(risk, (s) => (s === 7 ? -1 : 2))).toEqual({ stop: 0, target: 0, trail: 6 });
+    // 1 % at risk, a stop 4 under a price of 100: a position worth 25 % of equity (its margin at 5×: 5 %)
+    const a = { amount: 1, perLeverage: true, perStop: true };
+    expect(amountAt(a, 1, 100, 4)).toBe(25);
+    expect(amountAt(a, 5, 100, 4)).toBe(5);
+    expect(amountAt(a, 1, 100, 0)).toBe(0);
+  });
+});
