@@ -1,9 +1,12 @@
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
+import { withAtrRules } from '../test/helpers/graphs.ts';
 import { alternated, reportAgainst } from './harness.ts';
 
 // The risk rules' cost in a backtest: 1,000,000 one-minute bars through the SMA(10/30) crossover with a
 // 1 % stop loss, a 4-hour time exit and a 30-minute cooldown after any exit, beside the plain crossover
-// (the baseline), alternated in the same process.
+// (the baseline), alternated in the same process. Then rules at a distance: a 2 × ATR(14) stop and a
+// 3 × ATR chandelier exit (the ATR evaluated, each position keeping its signal bar's), beside the same
+// rules at fixed percents (1 % stop, 1.5 % trailing stop).
 const N = 1_000_000;
 const bars = toColumns(generateCandles(N, 42));
 const crossover = templateById('sma-crossover')!.graph;
@@ -28,4 +31,32 @@ const [ms, baseMs] = await alternated([
 reportAgainst('risk-rules', 'backtest_1m_bars_stop_time_exit_cooldown_ms', ms!, baseMs!, {
   trades: trades[0],
   baselineTrades: trades[1],
+});
+
+const atr = compileGraph(
+  withAtrRules(crossover, [
+    ['stop', 'risk.stop_distance', { multiplier: 2 }],
+    ['trail', 'risk.trailing_distance', { multiplier: 3 }],
+  ]),
+);
+if (!atr.plan) throw new Error(JSON.stringify(atr.report.errors));
+const percents = [
+  { id: 'stop', type: 'risk.stop_loss', data: { percent: 1 }, position: at },
+  { id: 'trail', type: 'risk.trailing_stop', data: { percent: 1.5 }, position: at },
+];
+// the baseline computes the same ATR (feeding nothing), so the ratio is the distances' own cost
+const withAtr = withAtrRules(crossover, []);
+const pctAtr = compileGraph({ ...withAtr, nodes: [...withAtr.nodes, ...percents] }).plan!;
+const pct = compileGraph({ ...crossover, nodes: [...crossover.nodes, ...percents] }).plan!;
+const counts = [0, 0, 0];
+const [atrMs, pctAtrMs, pctMs] = await alternated([
+  () => (counts[0] = runBacktest(atr.plan!, bars, options).trades.length),
+  () => (counts[1] = runBacktest(pctAtr, bars, options).trades.length),
+  () => (counts[2] = runBacktest(pct, bars, options).trades.length),
+]);
+reportAgainst('risk-rules', 'backtest_1m_bars_atr_stop_and_trail_ms', atrMs!, pctAtrMs!, {
+  baselineIs: 'the same rules at percents, the same ATR computed',
+  trades: counts[0],
+  baselineTrades: counts[1],
+  percentRulesWithoutAtrMs: pctMs,
 });
