@@ -113,6 +113,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
   const targetShare = plan.risk.takeProfitSharePct ?? 100;
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
+  const breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
   const actions = plan.actions;
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
@@ -295,6 +296,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     let stopReason = 'stop_loss';
     if (dStop) stop = long ? entryPrice - dStop : entryPrice + dStop;
     else if (stopLossPct) stop = entryPrice * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100);
+    // break-even: once the best price before this bar gained that much, the stop is at least the entry
+    if (breakEven && (long ? extreme >= entryPrice * (1 + breakEven) : extreme <= entryPrice * (1 - breakEven)))
+      stop = stop !== stop ? entryPrice : long ? Math.max(stop, entryPrice) : Math.min(stop, entryPrice);
     // a trailing stop with an activation is there once the best price before this bar gained that much
     if (
       (dTrail || trailingStopPct) &&
@@ -332,7 +336,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       targetTaken = true;
     } else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
-  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length);
+  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);

@@ -106,6 +106,11 @@ export interface RiskSpec {
   trailingStopPct?: number;
   /** the trailing stop is active once the best price since entry has gained this much (%) on the entry */
   trailingActivatePct?: number;
+  /**
+   * the stop loss (at a percent or a distance) moves to the entry once the best price since entry has
+   * gained this much (%) on it; with no stop (a distance not yet defined) there is one at the entry then
+   */
+  breakEvenPct?: number;
   /** Time exit: a position held this long (ms) is closed at the market */
   timeExitMs?: number;
   /** Cooldown: no new position for a while after an exit of a kind */
@@ -233,6 +238,8 @@ export class CompiledPlan {
     const risk: RiskSpec = {};
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
+      if ((n.type.type === 'risk.stop_loss' || n.type.type === 'risk.stop_distance') && n.params.breakEvenPct)
+        risk.breakEvenPct = n.params.breakEvenPct as number;
       if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
       if (n.type.type === 'risk.take_profit' || n.type.type === 'risk.target_distance') {
         const share = n.params.sharePct as number | undefined;

@@ -150,3 +150,50 @@ describe('stops and targets at a distance read from the graph', () => {
     expect(amountAt(a, 1, 100, 0)).toBe(0);
   });
 });
+
+describe('a stop moved to break-even (breakEvenPct)', () => {
+  const withStop = (data: Record<string, unknown>, type = 'risk.stop_loss') => {
+    const g = crossover();
+    g.nodes.push({ id: 'sl', type, data, position: { x: 0, y: 0 } });
+    return compileGraph(type === 'risk.stop_loss' ? g : withAtrRules(crossover(), [['sl', type, data]])).plan!;
+  };
+  /** the best price the trade saw before its exit bar, from its entry price on */
+  const best = (t: TradeRecord) => {
+    let b = t.entryPrice;
+    for (let i = t.entryBar; i < t.exitBar; i++)
+      b = t.size > 0 ? Math.max(b, bars.high[i]!) : Math.min(b, bars.low[i]!);
+    return b;
+  };
+
+  it('once the best price gained breakEvenPct on the entry, the stop is at the entry', () => {
+    const r = runBacktest(withStop({ percent: 5, breakEvenPct: 3 }), bars, opts);
+    const stops = r.trades.filter((t) => t.exitReason === 'stop_loss');
+    let even = 0;
+    for (const t of stops) {
+      const long = t.size > 0;
+      const reached = long ? best(t) >= t.entryPrice * 1.03 : best(t) <= t.entryPrice * 0.97;
+      const level = reached ? t.entryPrice : t.entryPrice * (long ? 0.95 : 1.05);
+      if (reached) even++;
+      const o = bars.open[t.exitBar]!;
+      const raw = long ? Math.min(o, level) : Math.max(o, level);
+      expect(t.exitPrice, `trade at ${t.entryBar}`).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
+    }
+    expect(even).toBeGreaterThan(5);
+    expect(stops.length - even).toBeGreaterThan(2);
+    // without it, those trades ran on: the break-even changed the result
+    const plain = runBacktest(withStop({ percent: 5 }), bars, opts);
+    expect(plain.trades.filter((t) => t.exitReason === 'stop_loss').length).toBeLessThan(stops.length);
+  });
+
+  it('a stop at a distance moves likewise', () => {
+    const r = runBacktest(withStop({ multiplier: 4, breakEvenPct: 2 }, 'risk.stop_distance'), bars, opts);
+    const evens = r.trades.filter(
+      (t) =>
+        t.exitReason === 'stop_loss' &&
+        Math.abs(t.exitPrice - Math.min(bars.open[t.exitBar]!, t.entryPrice) * (1 - SLIP)) < 1e-9 &&
+        t.size > 0,
+    );
+    expect(evens.length).toBeGreaterThan(3);
+    for (const t of evens) expect(best(t)).toBeGreaterThanOrEqual(t.entryPrice * 1.02);
+  });
+});

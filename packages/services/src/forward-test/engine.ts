@@ -33,7 +33,7 @@ import {
   type SessionRow,
   type SessionStatus,
 } from '@algotrade/adapters';
-import { CompileCache, type Graph, type RiskSpec } from '@algotrade/strategy';
+import { CompileCache, type Graph } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
@@ -105,14 +105,12 @@ const FLUSH_WAIT_MS = 100;
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
 /**
- * A level of the open position in `l`: `dist` from its average entry (its rule at a distance), else `pct`
- * % from it, against the position (`way` -1: a stop) or in its favour (1: a target); null without either.
+ * A level `dist` from the average entry of the open position in `l` (a rule at a distance), against it
+ * (`way` -1: a stop) or in its favour (1: a target); NaN without one.
  */
-function levelOf(l: LedgerState, dist: number, pct: number | undefined, way: 1 | -1): number | null {
-  const side = Math.sign(l.qty) * way;
-  if (dist) return l.avgPrice + side * dist;
-  return pct ? l.avgPrice * (1 + (side * pct) / 100) : null;
-}
+const levelOf = (l: LedgerState, dist: number, way: 1 | -1): number =>
+  dist ? l.avgPrice + Math.sign(l.qty) * way * dist : NaN;
+const orNull = (x: number): number | null => (x === x ? x : null);
 
 /**
  * What a ledger shows at a price: the figures of a session's view (`GET /api/forward-tests/:id`) and of
@@ -123,10 +121,8 @@ export function ledgerFigures(
   l: LedgerState,
   settings: Pick<PaperConfig, 'startingBalance' | 'leverage' | 'maintenanceMarginPct' | 'fundingRatePct'>,
   price: number,
-  /** the limit or stop order resting on the session's ticks (LiveSession.restingOrder), if any */
-  restingOrder: ReturnType<LiveSession['restingOrder']> = null,
-  /** the strategy's risk rules (its percent stop and target), when known */
-  risk?: RiskSpec,
+  /** the running session, when the engine holds it: its resting order and its stop and target now */
+  live?: LiveSession,
 ) {
   const { startingBalance } = settings;
   const symbol = s.symbol;
@@ -154,9 +150,9 @@ export function ledgerFigures(
           liquidationPrice: liq === liq ? liq : null,
           /** the fills that opened and added to it (its avgPrice is theirs) */
           entries: Math.max(1, l.entries),
-          /** where its stop loss and take profit are: at its distances, else at the strategy's percents */
-          stopLoss: levelOf(l, l.stopDist, risk?.stopLossPct, -1),
-          takeProfit: l.targetTaken ? null : levelOf(l, l.targetDist, risk?.takeProfitPct, 1),
+          /** where its stop loss and take profit are (the ledger's distances alone for a stored session) */
+          stopLoss: orNull(live ? live.stopLevel() : levelOf(l, l.stopDist, -1)),
+          takeProfit: orNull(live ? live.targetLevel() : l.targetTaken ? NaN : levelOf(l, l.targetDist, 1)),
         }
       : null,
     realizedPnl: l.realizedPnl,
@@ -164,7 +160,7 @@ export function ledgerFigures(
     fees: l.fees,
     /** perpetual futures' funding paid (negative: received) */
     funding: l.funding,
-    restingOrder,
+    restingOrder: live ? live.restingOrder() : null,
     pnl: equity - startingBalance,
     returnPct: ((equity - startingBalance) / startingBalance) * 100,
     maxDrawdownPct: l.maxDrawdownPct,
@@ -991,7 +987,7 @@ export class ForwardTestEngine {
    * limit or stop order resting on its ticks (null: none), so a page watching the pushes shows it.
    */
   portfolio(s: LiveSession) {
-    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s.restingOrder(), s.plan.risk);
+    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s);
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {

@@ -68,6 +68,18 @@ describe('a live session’s risk rules on ticks', () => {
     expect(marks(longSession(['risk.trailing_stop', { percent: 1 }]), [101, 99.9])).toEqual([null, 'trailing_stop']);
   });
 
+  it('a stop moves to the entry once the best price gained breakEvenPct; its level is what the view shows', () => {
+    // a 2 % stop (98), at the entry (100) once the price has been 1 % up
+    const s = longSession(['risk.stop_loss', { percent: 2, breakEvenPct: 1 }]);
+    expect(marks(s, [100.5, 99.9])).toEqual([null, null]);
+    expect(s.stopLevel()).toBeCloseTo(98, 12);
+    expect(marks(s, [101.2, 100.01, 99.99], 3)).toEqual([null, null, 'stop_loss']);
+    expect(s.stopLevel()).toBe(100);
+    // no take profit: none shown
+    expect(s.targetLevel()).toBeNaN();
+    expect(longSession(['risk.take_profit', { percent: 5 }]).targetLevel()).toBeCloseTo(105, 12);
+  });
+
   it('a time exit fires on the first tick its minutes after the entry fill', () => {
     const s = longSession(['risk.time_exit', { minutes: 0.5 }]);
     expect(marks(s, [100, 100, 100], 28)).toEqual([null, null, 'time_exit']); // at 28, 29 and 30 s

@@ -184,6 +184,8 @@ export class LiveSession {
   private readonly fundingRatePct: number;
   /** the strategy has rules at a distance (their levels are the ledger's stopDist, targetDist, trailDist) */
   private readonly distances: boolean;
+  /** the stop moves to the entry once the best price has gained this fraction on it (0: never) */
+  private readonly breakEven: number;
 
   constructor(
     readonly id: string,
@@ -215,6 +217,7 @@ export class LiveSession {
     this.maintenanceMarginPct = settings.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
     this.fundingRatePct = settings.fundingRatePct ?? 0;
     this.distances = !!plan.risk.distances?.length;
+    this.breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -442,20 +445,45 @@ export class LiveSession {
     return sig;
   }
 
+  /**
+   * The open position's stop loss now (NaN: none): at its distance from the average entry, else at the
+   * strategy's percent; at least at the entry once a break-even's gain has been seen.
+   */
+  stopLevel(): number {
+    const l = this.ledger;
+    const long = l.qty > 0;
+    const entry = l.avgPrice;
+    const pct = this.stopLossPct;
+    const stop = l.stopDist
+      ? entry + (long ? -l.stopDist : l.stopDist)
+      : pct
+        ? entry * (long ? 1 - pct / 100 : 1 + pct / 100)
+        : NaN;
+    const be = this.breakEven;
+    if (!be || !(long ? this.extreme >= entry * (1 + be) : this.extreme <= entry * (1 - be))) return stop;
+    return stop !== stop ? entry : long ? Math.max(stop, entry) : Math.min(stop, entry);
+  }
+
+  /** The open position's take profit now (NaN: none, or a partial one already taken). */
+  targetLevel(): number {
+    const l = this.ledger;
+    if (l.targetTaken) return NaN;
+    const long = l.qty > 0;
+    const pct = this.takeProfitPct;
+    if (l.targetDist) return l.avgPrice + (long ? l.targetDist : -l.targetDist);
+    return pct ? l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100) : NaN;
+  }
+
   private riskExit(price: number, ts: number): string | null {
     const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs } = this;
-    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs && !this.distances) return null;
+    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs && !this.distances && !this.breakEven)
+      return null;
     const l = this.ledger;
     const long = l.qty > 0;
     const entry = l.avgPrice;
     if (!this.extreme) this.extreme = entry;
     this.extreme = long ? Math.max(this.extreme, price) : Math.min(this.extreme, price);
-    // each level at the position's distance, else at the strategy's percent, else none (NaN never reached)
-    const stop = l.stopDist
-      ? entry + (long ? -l.stopDist : l.stopDist)
-      : stopLossPct
-        ? entry * (long ? 1 - stopLossPct / 100 : 1 + stopLossPct / 100)
-        : NaN;
+    const stop = this.stopLevel();
     if (long ? price <= stop : price >= stop) return 'stop_loss';
     const act = this.trailingActivate;
     if (
@@ -467,18 +495,9 @@ export class LiveSession {
         : this.extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
       if (long ? price <= trail : price >= trail) return 'trailing_stop';
     }
-    const target = l.targetDist
-      ? entry + (long ? l.targetDist : -l.targetDist)
-      : takeProfitPct
-        ? entry * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100)
-        : NaN;
-    if (
-      // a partial take profit once a position (and not again while it is in flight)
-      !l.targetTaken &&
-      this.targetSentFills !== l.fills &&
-      (long ? price >= target : price <= target)
-    )
-      return 'take_profit';
+    const target = this.targetLevel();
+    // a partial take profit once a position (and not again while it is in flight)
+    if (this.targetSentFills !== l.fills && (long ? price >= target : price <= target)) return 'take_profit';
     if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';
     return null;
   }

@@ -120,6 +120,19 @@ const SHARE_PCT = {
   label: 'Share of the position to close at the target (%)',
 } as const;
 
+/**
+ * A stop's break-even: once the best price since entry has gained this % on the (average) entry, the stop
+ * is at least at the entry (0: never), as freqtrade strategies move theirs with `custom_stoploss`.
+ */
+const BREAK_EVEN = {
+  name: 'breakEvenPct',
+  type: 'number',
+  default: 0,
+  min: 0,
+  max: 1000,
+  label: 'Move the stop to the entry after a gain of (%)',
+} as const;
+
 /** How far a distance rule's level is: `multiplier` times the distance (default `def`). */
 const multiplier = (def: number) =>
   ({ name: 'multiplier', type: 'number', default: def, min: 0.01, max: 100, label: 'Multiplier' }) as const;
@@ -138,10 +151,11 @@ const distanceNodes = (): NodeType[] => [
     description:
       'Exit when price moves `multiplier` × `distance` against the (average) entry: wire an ATR for a 2 × ATR ' +
       'stop. The distance is read on the bar of the signal that opens the position and kept while it is ' +
-      'open; an entry whose distance is not a positive number (an indicator still warming up) has no stop.',
+      'open; an entry whose distance is not a positive number (an indicator still warming up) has no stop. ' +
+      '`breakEvenPct` as the stop loss’s.',
     inputs: [num('distance')],
     outputs: [],
-    params: [multiplier(2)],
+    params: [multiplier(2), BREAK_EVEN],
     warmup: () => 0,
   }),
   define({
@@ -175,7 +189,14 @@ const distanceNodes = (): NodeType[] => [
 ];
 
 export const riskNodes = [
-  risk('stop_loss', 'Stop loss', 'Exit when price moves `percent` against the entry.', 2),
+  risk(
+    'stop_loss',
+    'Stop loss',
+    'Exit when price moves `percent` against the (average) entry; with `breakEvenPct`, the stop moves up to the ' +
+      'entry once the best price since entry has gained that much on it.',
+    2,
+    [BREAK_EVEN],
+  ),
   risk(
     'take_profit',
     'Take profit',
