@@ -19,6 +19,7 @@ import {
   distancesAt,
   fillsAbove,
   orderLevel,
+  roiAt,
   type BarColumns,
   type CompiledPlan,
 } from './plan.ts';
@@ -114,6 +115,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const targetShare = plan.risk.takeProfitSharePct ?? 100;
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
   const breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
+  const roi = plan.risk.roi; // an ROI table: the take profit by time held
   const actions = plan.actions;
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
@@ -314,12 +316,14 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       }
     }
     // a partial take profit fires once a position
+    // an ROI table's gain is the one for the time held at this bar's open
+    const targetPct = roi ? roiAt(roi, ts[i]! - ts[entryBar]!) : takeProfitPct;
     const target = targetTaken
       ? NaN
       : dTarget
         ? entryPrice + (long ? dTarget : -dTarget)
-        : takeProfitPct
-          ? entryPrice * (long ? 1 + takeProfitPct / 100 : 1 - takeProfitPct / 100)
+        : targetPct !== undefined
+          ? entryPrice * (long ? 1 + targetPct / 100 : 1 - targetPct / 100)
           : NaN;
     const o0 = open[i]!;
     // liquidation: when its price comes before any stop's, at it; the bar opening through it (the stop's
@@ -332,11 +336,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     } else if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
     else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
     else if (long ? high[i]! >= target : low[i]! <= target) {
-      exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, 'take_profit', targetShare);
+      exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', targetShare);
       targetTaken = true;
     } else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
   };
-  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven);
+  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);

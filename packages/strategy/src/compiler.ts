@@ -35,6 +35,7 @@ const RISK_RULE: Readonly<Record<string, string>> = {
   'risk.stop_distance': 'stop',
   'risk.take_profit': 'target',
   'risk.target_distance': 'target',
+  'risk.roi_table': 'target',
   'risk.trailing_stop': 'trail',
   'risk.trailing_distance': 'trail',
 };
@@ -280,6 +281,17 @@ function compileValid(
         nodeId: id,
         code: 'DUPLICATE_RISK_NODE',
         message: `${n.type.label} (${id}): the graph already has one (${first}); a strategy has at most one of each risk rule`,
+      });
+  }
+  // an ROI table's steps come in order of time held
+  for (const [id, n] of nodes) {
+    if (n.type?.type !== 'risk.roi_table') continue;
+    const times = [1, 2, 3].map((k) => n.params[`after${k}`] as number).filter((m) => m > 0);
+    if (times.some((m, k) => k > 0 && m <= times[k - 1]!))
+      errors.push({
+        nodeId: id,
+        code: 'INVALID_PARAM',
+        message: `${n.type.label} (${id}): its steps' minutes must grow (after1 < after2 < after3; 0: unused), got ${times.join(', ')}`,
       });
   }
   // sizing by risk needs the distance to the stop: the graph's stop loss (at a percent or a distance)

@@ -111,6 +111,11 @@ export interface RiskSpec {
    * gained this much (%) on it; with no stop (a distance not yet defined) there is one at the entry then
    */
   breakEvenPct?: number;
+  /**
+   * ROI table (freqtrade's minimal_roi): the take profit's gain (%) by time held, its steps in order of
+   * `afterMs` (the first at 0): see roiAt
+   */
+  roi?: { afterMs: number; pct: number }[];
   /** Time exit: a position held this long (ms) is closed at the market */
   timeExitMs?: number;
   /** Cooldown: no new position for a while after an exit of a kind */
@@ -128,6 +133,16 @@ export interface RiskDistance {
   rule: DistanceRule;
   slot: number;
   multiplier: number;
+}
+
+/**
+ * The gain (%) an ROI table asks of a position held `heldMs`: its last step whose time has come. Backtests
+ * count from the entry bar's open to the bar's, paper sessions from the entry fill to the tick.
+ */
+export function roiAt(steps: readonly { afterMs: number; pct: number }[], heldMs: number): number {
+  let pct = steps[0]!.pct;
+  for (let k = 1; k < steps.length && heldMs >= steps[k]!.afterMs; k++) pct = steps[k]!.pct;
+  return pct;
 }
 
 /** A position's distances in price (0: no such rule, or its value was not a positive number). */
@@ -251,6 +266,13 @@ export class CompiledPlan {
       }
       const rule = DISTANCE_RULES[n.type.type];
       if (rule) (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: n.params.multiplier as number });
+      if (n.type.type === 'risk.roi_table') {
+        risk.roi = [{ afterMs: 0, pct: n.params.roi0 as number }];
+        for (const k of [1, 2, 3]) {
+          const after = n.params[`after${k}`] as number;
+          if (after > 0) risk.roi.push({ afterMs: Math.round(after * 60_000), pct: n.params[`roi${k}`] as number });
+        }
+      }
       if (n.type.type === 'risk.time_exit') risk.timeExitMs = Math.round((n.params.minutes as number) * 60_000);
       if (n.type.type === 'risk.cooldown')
         risk.cooldown = {

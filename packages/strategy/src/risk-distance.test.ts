@@ -197,3 +197,66 @@ describe('a stop moved to break-even (breakEvenPct)', () => {
     for (const t of evens) expect(best(t)).toBeGreaterThanOrEqual(t.entryPrice * 1.02);
   });
 });
+
+describe("an ROI table (freqtrade's minimal_roi): a take profit that comes down with time held", () => {
+  const DAY_MIN = 1440;
+  // 10 % at first, 5 % after 5 days, 2 % after 10, any gain after 20
+  const table = {
+    roi0: 10,
+    after1: 5 * DAY_MIN,
+    roi1: 5,
+    after2: 10 * DAY_MIN,
+    roi2: 2,
+    after3: 20 * DAY_MIN,
+    roi3: 0,
+  };
+  const plan = (data: Record<string, unknown>) => {
+    const g = crossover();
+    g.nodes.push({ id: 'roi', type: 'risk.roi_table', data, position: { x: 0, y: 0 } });
+    return compileGraph(g);
+  };
+  /** the gain the table asks of a position held `ms`, written out */
+  const asked = (ms: number) => {
+    const days = ms / 86_400_000;
+    return days >= 20 ? 0 : days >= 10 ? 2 : days >= 5 ? 5 : 10;
+  };
+
+  it('exits at the gain of the step the time held has reached, and never where an earlier bar reached its own', () => {
+    const r = runBacktest(plan(table).plan!, bars, opts);
+    const exits = r.trades.filter((t) => t.exitReason === 'roi');
+    expect(exits.length).toBeGreaterThan(10);
+    // exits at every step
+    const held = (t: TradeRecord, i = t.exitBar) => bars.ts[i]! - bars.ts[t.entryBar]!;
+    expect(new Set(exits.map((t) => asked(held(t)))).size).toBeGreaterThanOrEqual(3);
+    for (const t of r.trades) {
+      const long = t.size > 0;
+      const level = (i: number) => t.entryPrice * (1 + ((long ? 1 : -1) * asked(held(t, i))) / 100);
+      for (let i = t.entryBar; i < t.exitBar; i++)
+        expect(long ? bars.high[i]! < level(i) : bars.low[i]! > level(i), `trade at ${t.entryBar}, bar ${i}`).toBe(
+          true,
+        );
+      if (t.exitReason !== 'roi') continue;
+      const o = bars.open[t.exitBar]!;
+      const lv = level(t.exitBar);
+      // a limit order: at its level, or at the open when the bar opened beyond it; no slippage
+      expect(t.exitPrice).toBeCloseTo(long ? Math.max(o, lv) : Math.min(o, lv), 9);
+    }
+  });
+
+  it("counts as the graph's take profit, and its steps' minutes must grow", () => {
+    const g = crossover();
+    g.nodes.push(
+      { id: 'roi', type: 'risk.roi_table', data: {}, position: { x: 0, y: 0 } },
+      { id: 'tp', type: 'risk.take_profit', data: { percent: 5 }, position: { x: 0, y: 0 } },
+    );
+    expect(compileGraph(g).report.errors.map((e) => e.code)).toEqual(['DUPLICATE_RISK_NODE']);
+    const bad = plan({ after1: 60, after2: 30 }).report.errors;
+    expect(bad.map((e) => [e.code, e.nodeId])).toEqual([['INVALID_PARAM', 'roi']]);
+    expect(bad[0]!.message).toMatch(/must grow/);
+    // a step at 0 minutes is unused
+    expect(plan({ after1: 0, after2: 60, after3: 0 }).plan!.risk.roi).toEqual([
+      { afterMs: 0, pct: 4 },
+      { afterMs: 3_600_000, pct: 1 },
+    ]);
+  });
+});

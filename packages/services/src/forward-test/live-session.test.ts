@@ -80,6 +80,17 @@ describe('a live session’s risk rules on ticks', () => {
     expect(longSession(['risk.take_profit', { percent: 5 }]).targetLevel()).toBeCloseTo(105, 12);
   });
 
+  it("an ROI table's target comes down with the time held: 5 %, 1 % after a minute, any gain after two", () => {
+    const table = ['risk.roi_table', { roi0: 5, after1: 1, roi1: 1, after2: 2, roi2: 0, after3: 0 }] as const;
+    // the entry at T0: 3 % at 30 s is short of 5 %; 1.5 % at 61 s is past 1 %
+    const s = longSession([...table]);
+    expect(marks(s, [103], 30)).toEqual([null]);
+    expect(s.targetLevel(T0 + 30_000)).toBeCloseTo(105, 12);
+    expect(marks(s, [100.9, 101.5], 61)).toEqual([null, 'roi']);
+    // after two minutes any gain will do, the entry price itself included
+    expect(marks(longSession([...table]), [99.99, 100], 120)).toEqual([null, 'roi']);
+  });
+
   it('a time exit fires on the first tick its minutes after the entry fill', () => {
     const s = longSession(['risk.time_exit', { minutes: 0.5 }]);
     expect(marks(s, [100, 100, 100], 28)).toEqual([null, null, 'time_exit']); // at 28, 29 and 30 s

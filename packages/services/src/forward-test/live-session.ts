@@ -12,6 +12,7 @@ import {
 import {
   amountAt,
   distancesAt,
+  roiAt,
   fillsAbove,
   orderLevel,
   type CompiledPlan,
@@ -186,6 +187,8 @@ export class LiveSession {
   private readonly distances: boolean;
   /** the stop moves to the entry once the best price has gained this fraction on it (0: never) */
   private readonly breakEven: number;
+  /** it has a risk rule a mark checks (a stop, a target, an ROI table, a trail, a time exit) */
+  private readonly anyRule: boolean;
 
   constructor(
     readonly id: string,
@@ -218,6 +221,15 @@ export class LiveSession {
     this.fundingRatePct = settings.fundingRatePct ?? 0;
     this.distances = !!plan.risk.distances?.length;
     this.breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
+    this.anyRule = !!(
+      this.stopLossPct ||
+      this.takeProfitPct ||
+      this.trailingStopPct ||
+      this.timeExitMs ||
+      this.distances ||
+      this.breakEven ||
+      plan.risk.roi
+    );
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */
@@ -464,20 +476,24 @@ export class LiveSession {
     return stop !== stop ? entry : long ? Math.max(stop, entry) : Math.min(stop, entry);
   }
 
-  /** The open position's take profit now (NaN: none, or a partial one already taken). */
-  targetLevel(): number {
+  /**
+   * The open position's take profit now, or at `ts` (NaN: none, or a partial one already taken): an ROI
+   * table's for the time it has been held then.
+   */
+  targetLevel(ts = this.ledger.lastTs): number {
     const l = this.ledger;
     if (l.targetTaken) return NaN;
     const long = l.qty > 0;
-    const pct = this.takeProfitPct;
     if (l.targetDist) return l.avgPrice + (long ? l.targetDist : -l.targetDist);
-    return pct ? l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100) : NaN;
+    // an ROI table's gain may be 0 (any gain) or below
+    const roi = this.plan.risk.roi;
+    const pct = roi ? roiAt(roi, ts - l.entryTs) : this.takeProfitPct || NaN;
+    return l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100);
   }
 
   private riskExit(price: number, ts: number): string | null {
-    const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs } = this;
-    if (!stopLossPct && !takeProfitPct && !trailingStopPct && !timeExitMs && !this.distances && !this.breakEven)
-      return null;
+    const { trailingStopPct, timeExitMs } = this;
+    if (!this.anyRule) return null;
     const l = this.ledger;
     const long = l.qty > 0;
     const entry = l.avgPrice;
@@ -495,9 +511,10 @@ export class LiveSession {
         : this.extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
       if (long ? price <= trail : price >= trail) return 'trailing_stop';
     }
-    const target = this.targetLevel();
+    const target = this.targetLevel(ts);
     // a partial take profit once a position (and not again while it is in flight)
-    if (this.targetSentFills !== l.fills && (long ? price >= target : price <= target)) return 'take_profit';
+    if (this.targetSentFills !== l.fills && (long ? price >= target : price <= target))
+      return this.plan.risk.roi ? 'roi' : 'take_profit';
     if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';
     return null;
   }

@@ -215,6 +215,45 @@ export const riskNodes = [
   ),
   ...distanceNodes(),
   define({
+    type: 'risk.roi_table',
+    version: 1,
+    category: 'risk',
+    label: 'ROI table',
+    description:
+      "A take profit that comes down with time held, as freqtrade's `minimal_roi`: exit once price has gained " +
+      '`roi0` % on the (average) entry, or `roi1` % after `after1` minutes held, `roi2` % after `after2`, ' +
+      '`roi3` % after `after3` (a step at 0 minutes is not used; 0 %: any gain; negative: a loss that far ' +
+      'is taken too). Instead of a take profit.',
+    inputs: [],
+    outputs: [],
+    params: [
+      { name: 'roi0', type: 'number', default: 4, min: -100, max: 1000, label: 'Gain to exit at from the entry (%)' },
+      ...[
+        [30, 2],
+        [60, 1],
+        [120, 0],
+      ].flatMap(([after, roi], k) => [
+        {
+          name: `after${k + 1}`,
+          type: 'number' as const,
+          default: after!,
+          min: 0,
+          max: 525_600,
+          label: `Step ${k + 1}: after (minutes held; 0: unused)`,
+        },
+        {
+          name: `roi${k + 1}`,
+          type: 'number' as const,
+          default: roi!,
+          min: -100,
+          max: 1000,
+          label: `Step ${k + 1}: gain to exit at (%)`,
+        },
+      ]),
+    ],
+    warmup: () => 0,
+  }),
+  define({
     type: 'risk.time_exit',
     version: 1,
     category: 'risk',
