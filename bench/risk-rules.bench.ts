@@ -1,3 +1,4 @@
+import type { Candle } from '@algotrade/core';
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
 import { withAtrRules } from '../test/helpers/graphs.ts';
 import { alternated, reportAgainst } from './harness.ts';
@@ -59,4 +60,53 @@ reportAgainst('risk-rules', 'backtest_1m_bars_atr_stop_and_trail_ms', atrMs!, pc
   trades: counts[0],
   baselineTrades: counts[1],
   percentRulesWithoutAtrMs: pctMs,
+});
+
+// A detail timeframe: 200,000 five-minute bars (from the million minutes) with a 0.3 % stop and target
+// checked on their one-minute bars, against the five-minute bars alone.
+const five = (() => {
+  const FIVE = 300_000;
+  const out: Candle[] = [];
+  for (let i = 0; i < N; i++) {
+    const start = bars.ts[i]! - (bars.ts[i]! % FIVE);
+    const last = out.at(-1);
+    if (last && last.ts === start) {
+      last.high = Math.max(last.high, bars.high[i]!);
+      last.low = Math.min(last.low, bars.low[i]!);
+      last.close = bars.close[i]!;
+      last.volume += bars.volume[i]!;
+    } else
+      out.push({
+        ts: start,
+        open: bars.open[i]!,
+        high: bars.high[i]!,
+        low: bars.low[i]!,
+        close: bars.close[i]!,
+        volume: bars.volume[i]!,
+      });
+  }
+  return toColumns(out);
+})();
+const tight = compileGraph({
+  ...crossover,
+  nodes: [
+    ...crossover.nodes,
+    { id: 'stop', type: 'risk.stop_loss', data: { percent: 0.3 }, position: at },
+    { id: 'target', type: 'risk.take_profit', data: { percent: 0.3 }, position: at },
+  ],
+}).plan!;
+const targets = [0, 0];
+const [detailMs, barsMs] = await alternated([
+  () =>
+    (targets[0] = runBacktest(tight, five, { ...options, detail: bars }).trades.filter(
+      (t) => t.exitReason === 'take_profit',
+    ).length),
+  () => (targets[1] = runBacktest(tight, five, options).trades.filter((t) => t.exitReason === 'take_profit').length),
+]);
+reportAgainst('risk-rules', 'backtest_5m_bars_with_1m_detail_ms', detailMs!, barsMs!, {
+  bars: five.length,
+  detailBars: N,
+  baselineIs: 'the five-minute bars alone',
+  targetExits: targets[0],
+  baselineTargetExits: targets[1],
 });

@@ -666,6 +666,18 @@ export async function editorView(c, id) {
         'funding (% / 8 h) ',
         h('input', { name: 'fundingRatePct', type: 'number', min: -1, max: 1, step: 'any', placeholder: '0' }),
       ),
+      kind !== 'session' &&
+        h(
+          'label',
+          { title: 'check stops and targets on these finer candles inside each bar (they must be stored)' },
+          'detail timeframe ',
+          h(
+            'select',
+            { name: 'detailInterval' },
+            h('option', { value: '' }, 'none'),
+            ['1m', '5m', '15m', '1h'].map((i) => h('option', { value: i }, i)),
+          ),
+        ),
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),

@@ -30,6 +30,8 @@ export function runBody(f, kind) {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
     if (given(f.to)) body.to = f.to;
+    // a detail timeframe (not for a portfolio: each symbol would need its own finer candles)
+    if (given(f.detailInterval) && kind !== 'portfolio') body.detailInterval = f.detailInterval;
     if (kind === 'portfolio') {
       delete body.symbol;
       const p = parsePortfolio(f.symbols ?? '');

@@ -85,6 +85,19 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(equity.length).toBeGreaterThan(400); // two years of trading days
   });
 
+  it('a detail timeframe: sent for a backtest or a sweep, accepted; left out of a portfolio', async () => {
+    const form = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', detailInterval: '1h' };
+    const body = runBody(form, 'backtest');
+    expect(body.detailInterval).toBe('1h');
+    const r = await post('/api/backtests', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const stored = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    expect(stored.parameters.detailInterval).toBe('1h');
+    // none chosen: not sent; a portfolio: not sent (the API refuses it there)
+    expect(runBody({ ...form, detailInterval: '' }, 'backtest')).not.toHaveProperty('detailInterval');
+    expect(runBody({ ...form, symbols: 'GOOG, BTCUSD' }, 'portfolio')).not.toHaveProperty('detailInterval');
+  });
+
   it('a leveraged backtest: stored as set, positions worth the leverage times the equity, liquidations named', async () => {
     const done = async (id: string) => {
       let b: { status: string } = { status: 'queued' };

@@ -44,6 +44,7 @@ export const RUN_FLAGS = {
   leverage: 'string',
   'maintenance-margin': 'string',
   funding: 'string',
+  detail: 'string',
 } as const;
 const SPEC = {
   ...RUN_FLAGS,
@@ -105,7 +106,29 @@ function leverageOf(flags: Record<string, string | boolean>): MarginSettings {
  */
 export async function loadStrategyAndBars(flags: Record<string, string | boolean>) {
   const s = loadStrategy(flags);
-  return s && { ...s, ...(await loadBars(String(flags.data), flags)) };
+  if (!s) return s;
+  const bars = await loadBars(String(flags.data), flags);
+  return { ...s, ...bars, detail: await loadDetail(flags, bars.cols) };
+}
+
+/**
+ * `--detail`: a detail timeframe, finer bars the stops and targets are checked on: a CSV file of them
+ * beside a `--data` file, or an interval (1m) of the stored symbol; cut to the bars' time.
+ */
+async function loadDetail(flags: Record<string, string | boolean>, cols: BarColumns) {
+  if (flags.detail === undefined) return undefined;
+  const detail = String(flags.detail);
+  const isFile = existsSync(String(flags.data));
+  if (isFile !== existsSync(detail))
+    throw new UsageError(
+      isFile
+        ? `--detail takes a CSV file of finer bars beside a --data file (no such file: ${detail})`
+        : `--detail takes an interval of the stored symbol, such as 1m (got ${detail})`,
+    );
+  const from = new Date(cols.ts[0]!).toISOString();
+  const to = new Date(cols.ts[cols.length - 1]! + (cols.ts[1]! - cols.ts[0]!) - 1).toISOString();
+  const fine = await loadBars(isFile ? detail : String(flags.data), { ...flags, from, to, interval: detail });
+  return fine.cols;
 }
 
 /** `--strategy` (a template or a JSON file), compiled; null (its errors printed) when it does not compile. */
@@ -187,7 +210,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
-        '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01]\n' +
+        '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
@@ -210,16 +233,19 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     .split(',')
     .map((d) => d.trim())
     .filter(Boolean);
+  if (datas.length > 1 && flags.detail !== undefined)
+    throw new UsageError('--detail is for one symbol: a portfolio would need each symbol its own finer bars');
   if (datas.length > 1) return portfolioBacktest(flags, options, datas);
   if (flags.weights !== undefined)
     throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
-  const { strategy, plan, cols, data, asset, loadMs } = loaded;
+  const { strategy, plan, cols, data, asset, loadMs, detail } = loaded;
   const bar = flags.json ? undefined : progressBar('backtest');
   const t1 = performance.now();
   const res = runBacktest(plan, cols, {
     ...options,
+    ...(detail ? { detail } : {}),
     wholeUnits: asset === 'stock',
     onProgress: (p) => void bar?.update(p),
   });

@@ -104,7 +104,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   };
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
-  const { strategy, cols, data, asset } = loaded;
+  const { strategy, cols, data, asset, detail } = loaded;
   let variants;
   try {
     // a random search: that many points of the grid, drawn with the seed (1 unless given)
@@ -125,7 +125,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
     res = await walkForward(
       variants,
       cols,
-      { ...options, wholeUnits: asset === 'stock' },
+      { ...options, wholeUnits: asset === 'stock', ...(detail ? { detail } : {}) },
       spec,
       inlineRunner(),
       (p) => void bar?.update(p),

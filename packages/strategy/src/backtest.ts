@@ -63,6 +63,14 @@ export interface BacktestOptions {
    * Walk-forward windows use it to give each window the history its indicators need.
    */
   tradeFrom?: number;
+  /**
+   * A detail timeframe (freqtrade's `--timeframe-detail`): finer bars of the same market over the same
+   * time (1-minute bars under hourly ones). The stops, targets and liquidation are checked on the finer
+   * bars inside each bar, in their order, instead of on the bar's high and low, so a bar that reaches both
+   * a stop and a target exits at whichever came first, and a trailing stop follows the finer highs. The
+   * signals and orders stay on the bars. A bar without finer bars is checked whole.
+   */
+  detail?: BarColumns;
   /** called every ~1% with progress 0..1; return true to cancel */
   onProgress?: (p: number) => boolean | void;
 }
@@ -292,7 +300,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
   };
 
-  const checkRisk = (i: number) => {
+  /**
+   * The risk rules on bar i, or on one of its finer bars (a detail timeframe): its open, high, low and time
+   * (an ROI table's time held). A level reached exits at it, or at the open when the bar opened past it.
+   */
+  const checkRisk = (i: number, o0: number, hi: number, lo: number, t: number) => {
     const long = qty > 0;
     let stop = NaN;
     let stopReason = 'stop_loss';
@@ -315,9 +327,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         stopReason = 'trailing_stop';
       }
     }
-    // a partial take profit fires once a position
-    // an ROI table's gain is the one for the time held at this bar's open
-    const targetPct = roi ? roiAt(roi, ts[i]! - ts[entryBar]!) : takeProfitPct;
+    // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires once
+    const targetPct = roi ? roiAt(roi, t - ts[entryBar]!) : takeProfitPct;
     const target = targetTaken
       ? NaN
       : dTarget
@@ -325,20 +336,36 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         : targetPct !== undefined
           ? entryPrice * (long ? 1 + targetPct / 100 : 1 - targetPct / 100)
           : NaN;
-    const o0 = open[i]!;
     // liquidation: when its price comes before any stop's, at it; the bar opening through it (the stop's
     // too, if any), at the open, no worse than the bankruptcy price; without slippage
     if (
       liq === liq &&
-      (long ? low[i]! <= liq && (!(stop >= liq) || o0 <= liq) : high[i]! >= liq && (!(stop <= liq) || o0 >= liq))
+      (long ? lo <= liq && (!(stop >= liq) || o0 <= liq) : hi >= liq && (!(stop <= liq) || o0 >= liq))
     ) {
       exit(i, liquidationFill(qty, entryPrice, lev, long ? Math.min(o0, liq) : Math.max(o0, liq)), false, LIQUIDATION);
-    } else if (long && low[i]! <= stop) exit(i, Math.min(o0, stop), true, stopReason);
-    else if (!long && high[i]! >= stop) exit(i, Math.max(o0, stop), true, stopReason);
-    else if (long ? high[i]! >= target : low[i]! <= target) {
+    } else if (long && lo <= stop) exit(i, Math.min(o0, stop), true, stopReason);
+    else if (!long && hi >= stop) exit(i, Math.max(o0, stop), true, stopReason);
+    else if (long ? hi >= target : lo <= target) {
       exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', targetShare);
       targetTaken = true;
-    } else extreme = long ? Math.max(extreme, high[i]!) : Math.min(extreme, low[i]!);
+    } else extreme = long ? Math.max(extreme, hi) : Math.min(extreme, lo);
+  };
+  // a detail timeframe: the risk rules run on the finer bars inside each bar, in their order
+  const detail = o.detail && o.detail.length ? o.detail : undefined;
+  const barMs = detail ? barSecondsOf(ts) * 1000 : 0;
+  let dj = 0; // the first finer bar not before the bar being checked
+  const checkBar = (i: number) => {
+    if (!detail) return checkRisk(i, open[i]!, high[i]!, low[i]!, ts[i]!);
+    const dts = detail.ts;
+    const dn = detail.length;
+    const start = ts[i]!;
+    const next = i + 1 < n ? ts[i + 1]! : start + barMs;
+    while (dj < dn && dts[dj]! < start) dj++;
+    // a bar without finer bars is checked whole
+    if (dj >= dn || dts[dj]! >= next) return checkRisk(i, open[i]!, high[i]!, low[i]!, start);
+    // until the position is closed (after a partial take profit, the rest goes on)
+    for (let k = dj; k < dn && dts[k]! < next && qty !== 0; k++)
+      checkRisk(i, detail.open[k]!, detail.high[k]!, detail.low[k]!, dts[k]!);
   };
   const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
@@ -371,7 +398,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       // a position held long enough leaves at this open (after the pending order, which may have closed it)
       if (timeExitMs && qty !== 0 && !onClose && ts[i]! - ts[entryBar]! >= timeExitMs)
         exit(i, open[i]!, true, 'time_exit');
-      if (riskOn && qty !== 0) checkRisk(i);
+      if (riskOn && qty !== 0) checkBar(i);
       const s = signals[i]!;
       if (onClose) {
         atClose = true;

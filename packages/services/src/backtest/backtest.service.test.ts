@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
+import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -129,6 +130,55 @@ describe('backtest service', () => {
         })
       ).statusCode,
     ).toBe(400);
+  });
+
+  it('checks stops and targets on a detail timeframe: 5-minute bars, their 1-minute candles', async () => {
+    const u = await t.user();
+    const csv = ['ts,open,high,low,close,volume', ...freqtradeMinutes().map((c) => Object.values(c).join(','))];
+    const imp = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=DETAILBTC&interval=1m',
+      headers: { ...u.auth, 'content-type': 'text/csv' },
+      payload: csv.join('\n'),
+    });
+    expect(imp.json().imported).toBe(2000);
+    // the fast crossover with a 0.3 % stop and target: a 5-minute bar often reaches both
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
+    graph.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
+    graph.nodes.push(
+      { id: 'sl', type: 'risk.stop_loss', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
+      { id: 'tp', type: 'risk.take_profit', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
+    );
+    const body = { graph, symbol: 'DETAILBTC', interval: '5m', startingBalance: 10_000, allowShort: true };
+    const exits = async (extra: object) => {
+      const id = (await call(u, 'POST', '/api/backtests', { ...body, ...extra })).json().id;
+      await waitDone(u, id);
+      expect((await call(u, 'GET', `/api/backtests/${id}`)).json()).toMatchObject({
+        status: 'done',
+        parameters: expect.objectContaining(extra),
+      });
+      const trades = (await call(u, 'GET', `/api/backtests/${id}/trades`)).json() as { exitReason: string }[];
+      return trades.filter((x) => x.exitReason === 'take_profit').length;
+    };
+    // the bars alone assume the stop came first when both were reached; the minutes know
+    expect(await exits({ detailInterval: '1m' })).toBeGreaterThan(await exits({}));
+    // a detail that is not finer, or does not divide the bars: 400, naming both
+    for (const [interval, detailInterval] of [
+      ['5m', '15m'],
+      ['5m', '5m'],
+      ['15m', '1h'],
+    ]) {
+      const r = await call(u, 'POST', '/api/backtests', { ...body, interval, detailInterval });
+      expect(r.statusCode).toBe(400);
+      expect(r.json().error.message).toMatch(/detailInterval: .* must be finer than the interval/);
+    }
+    // no finer candles stored: the backtest fails saying so
+    const none = (
+      await call(u, 'POST', '/api/backtests', { ...body, symbol: 'GOOG', interval: '1d', detailInterval: '1h' })
+    ).json();
+    await waitDone(u, none.id);
+    expect((await call(u, 'GET', `/api/backtests/${none.id}`)).json().error).toMatch(/no 1h candles for GOOG .*detail/);
   });
 
   it('sweeps a parameter grid and ranks the results', async () => {

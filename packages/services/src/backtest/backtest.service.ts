@@ -49,10 +49,28 @@ const Base = {
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
+  /** a detail timeframe: stops and targets checked on these finer candles inside each bar */
+  detailInterval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).optional(),
   ...MarginInput,
 };
 const CreateBody = z.strictObject(Base);
 const Finite = z.number().finite();
+/**
+ * A detail timeframe as the backtest keeps it: none, or one finer than the bars that divides them (1m
+ * under 1h); anything else is a 400 naming both.
+ */
+function detailOf(interval: string, detail: string | undefined): { detailInterval?: string } {
+  if (detail === undefined) return {};
+  const bar = INTERVALS[interval]!;
+  const fine = INTERVALS[detail]!;
+  if (!(fine < bar) || bar % fine !== 0)
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `detailInterval: ${detail} must be finer than the interval (${interval}) and divide it, as 1m does 1h`,
+    );
+  return { detailInterval: detail };
+}
+
 /** a key's values: a list, or a range `{from, to, step}` (a random sample then picks among its values) */
 const Grid = z.record(
   z.string().regex(/^[^.]+\.[^.]+$/, 'keys look like "nodeId.param"'),
@@ -84,7 +102,8 @@ const WalkForwardBody = z.strictObject({
   outOfSamplePct: z.number().min(5).max(50).default(25),
   anchored: z.boolean().default(false),
 });
-const { symbol: _symbol, ...BaseNoSymbol } = Base;
+// a portfolio's legs are each a symbol of its own: no one detail series (each would need its own)
+const { symbol: _symbol, detailInterval: _detail, ...BaseNoSymbol } = Base;
 const Symbol = Base.symbol;
 const PortfolioBody = z
   .strictObject({
@@ -181,8 +200,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       );
     return { graph: normaliseGraph(GraphSchema.parse(body.graph)), strategyId: null };
   }
-  const paramsOf = (b: Omit<z.infer<typeof CreateBody>, 'symbol'>) => ({
+  const paramsOf = (
+    b: Omit<z.infer<typeof CreateBody>, 'symbol' | 'detailInterval'> & { detailInterval?: string },
+  ) => ({
     ...marginOf(b),
+    ...detailOf(b.interval, b.detailInterval),
     from: b.from,
     to: b.to,
     startingBalance: b.startingBalance,

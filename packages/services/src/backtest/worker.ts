@@ -46,6 +46,8 @@ export interface BacktestParams {
   leverage?: number;
   maintenanceMarginPct?: number;
   fundingRatePct?: number;
+  /** a detail timeframe (finer than `interval`): stops and targets checked on its candles */
+  detailInterval?: string;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
   /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
@@ -107,6 +109,17 @@ export async function processBacktest(
     if (others.length) for (const leg of legs) leg.bars.others = others.flatMap((o) => alignBars(leg.bars.ts, o));
     let lastWrite = 0;
     const bars = legs[0]!.bars;
+    // a detail timeframe: the finer candles of the same symbol and range, in shared memory like the bars
+    let detail: ReturnType<typeof toColumns> | undefined;
+    if (p.detailInterval) {
+      const fine = await candlesOf(rt, row, row.symbol, p.detailInterval);
+      if (fine.length < 2)
+        throw new AppError(
+          'UNPROCESSABLE',
+          `no ${p.detailInterval} candles for ${row.symbol} in the requested range for the detail timeframe: import them first`,
+        );
+      detail = toColumns(fine);
+    }
     const options = {
       cash: p.startingBalance,
       feeRate: p.feeRate,
@@ -119,6 +132,7 @@ export async function processBacktest(
       leverage: p.leverage,
       maintenanceMarginPct: p.maintenanceMarginPct,
       fundingRatePct: p.fundingRatePct,
+      ...(detail ? { detail } : {}),
     };
     const onProgress = (x: number) => {
       const now = Date.now();
@@ -271,12 +285,15 @@ async function runPortfolioJob(
   }
 }
 
-/** The candles a backtest row runs over (its symbol, or one of a portfolio's, interval and optional from/to). */
-export function candlesOf(rt: Runtime, row: BacktestRow, symbol = row.symbol) {
+/**
+ * The candles a backtest row runs over (its symbol, or one of a portfolio's, interval and optional
+ * from/to), or those of another interval over the same range (a detail timeframe's).
+ */
+export function candlesOf(rt: Runtime, row: BacktestRow, symbol = row.symbol, interval = row.interval) {
   const p = row.parameters as { from?: string; to?: string };
   return candlesRepo(rt.db.db).query(
     symbol,
-    row.interval,
+    interval,
     p.from ? new Date(p.from) : undefined,
     p.to ? new Date(p.to) : undefined,
     5_000_000,

@@ -1,0 +1,96 @@
+import type { Candle, TradeRecord } from '@algotrade/core';
+import { describe, expect, it } from 'vitest';
+import { runBacktest } from './backtest.ts';
+import { compileGraph } from './compiler.ts';
+import { toColumns } from './sample-data.ts';
+import { templateById } from './templates.ts';
+import { freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
+
+// A detail timeframe: the strategy on 5-minute bars built from freqtrade's real one-minute candles, its
+// stops and targets checked on those one-minute candles. Each exit is checked against the minutes.
+const minutes = freqtradeMinutes();
+const FIVE = 5 * 60_000;
+/** the minutes in 5-minute buckets (UTC), as the candle store aggregates them */
+function fiveMinuteBars(c: readonly Candle[]): Candle[] {
+  const out: Candle[] = [];
+  for (const m of c) {
+    const start = m.ts - (m.ts % FIVE);
+    const last = out.at(-1);
+    if (last && last.ts === start) {
+      last.high = Math.max(last.high, m.high);
+      last.low = Math.min(last.low, m.low);
+      last.close = m.close;
+      last.volume += m.volume;
+    } else out.push({ ...m, ts: start });
+  }
+  return out;
+}
+const bars = toColumns(fiveMinuteBars(minutes));
+const detail = toColumns(minutes);
+const SLIP = 0.0002;
+const opts = { cash: 10_000, allowShort: true, slippageBps: SLIP * 10_000 };
+/** the fast crossover with a tight stop and target: a 5-minute bar often reaches both */
+const plan = (stop: number, target: number) => {
+  const g = structuredClone(templateById('sma-crossover')!.graph);
+  g.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
+  g.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
+  g.nodes.push(
+    { id: 'sl', type: 'risk.stop_loss', data: { percent: stop }, position: { x: 0, y: 0 } },
+    { id: 'tp', type: 'risk.take_profit', data: { percent: target }, position: { x: 0, y: 0 } },
+  );
+  return compileGraph(g).plan!;
+};
+/** the one-minute candles of bars [from, to] (their opens), in order */
+const minutesOf = (from: number, to: number) => {
+  const start = bars.ts[from]!;
+  const end = to + 1 < bars.length ? bars.ts[to + 1]! : bars.ts[to]! + FIVE;
+  const out: number[] = [];
+  for (let k = 0; k < detail.length; k++) if (detail.ts[k]! >= start && detail.ts[k]! < end) out.push(k);
+  return out;
+};
+
+describe('a detail timeframe: stops and targets on the finer bars inside each bar', () => {
+  it('exits at the first minute that reaches the stop or the target, at its level or that minute’s open', () => {
+    const r = runBacktest(plan(0.3, 0.3), bars, { ...opts, detail });
+    const exits = r.trades.filter((t) => t.exitReason === 'stop_loss' || t.exitReason === 'take_profit');
+    expect(exits.length).toBeGreaterThan(20);
+    expect(new Set(exits.map((t) => t.exitReason))).toEqual(new Set(['stop_loss', 'take_profit']));
+    for (const t of exits) {
+      const long = t.size > 0;
+      const stop = t.entryPrice * (long ? 0.997 : 1.003);
+      const target = t.entryPrice * (long ? 1.003 : 0.997);
+      const hitStop = (k: number) => (long ? detail.low[k]! <= stop : detail.high[k]! >= stop);
+      const hitTarget = (k: number) => (long ? detail.high[k]! >= target : detail.low[k]! <= target);
+      // the first minute from the entry on that reaches either (the stop first within one minute)
+      const first = minutesOf(t.entryBar, t.exitBar).find((k) => hitStop(k) || hitTarget(k))!;
+      expect(first, `trade at ${t.entryBar}`).toBeDefined();
+      expect(detail.ts[first]! - (detail.ts[first]! % FIVE)).toBe(bars.ts[t.exitBar]);
+      const o = detail.open[first]!;
+      if (hitStop(first)) {
+        expect(t.exitReason).toBe('stop_loss');
+        const raw = long ? Math.min(o, stop) : Math.max(o, stop);
+        expect(t.exitPrice).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
+      } else {
+        expect(t.exitReason).toBe('take_profit');
+        expect(t.exitPrice).toBeCloseTo(long ? Math.max(o, target) : Math.min(o, target), 9);
+      }
+    }
+  });
+
+  it('a bar that reached both: the bars alone assume the stop, the minutes know which came first', () => {
+    const alone = runBacktest(plan(0.3, 0.3), bars, opts);
+    const fine = runBacktest(plan(0.3, 0.3), bars, { ...opts, detail });
+    const targets = (x: TradeRecord[]) => x.filter((t) => t.exitReason === 'take_profit').length;
+    expect(targets(fine.trades)).toBeGreaterThan(targets(alone.trades));
+    // the money reconciles either way
+    for (const res of [alone, fine])
+      expect(res.finalCash).toBeCloseTo(10_000 + res.trades.reduce((s, t) => s + t.pnl, 0), 6);
+  });
+
+  it('bars as their own detail change nothing, bit for bit', () => {
+    const a = runBacktest(plan(0.3, 0.5), bars, opts);
+    const b = runBacktest(plan(0.3, 0.5), bars, { ...opts, detail: bars });
+    expect(b.trades).toEqual(a.trades);
+    expect(Array.from(b.equity)).toEqual(Array.from(a.equity));
+  });
+});
