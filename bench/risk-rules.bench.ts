@@ -1,5 +1,5 @@
-import type { Candle } from '@algotrade/core';
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
+import { aggregated } from '../test/helpers/freqtrade.ts';
 import { withAtrRules } from '../test/helpers/graphs.ts';
 import { alternated, reportAgainst } from './harness.ts';
 
@@ -9,7 +9,8 @@ import { alternated, reportAgainst } from './harness.ts';
 // 3 × ATR chandelier exit (the ATR evaluated, each position keeping its signal bar's), beside the same
 // rules at fixed percents (1 % stop, 1.5 % trailing stop).
 const N = 1_000_000;
-const bars = toColumns(generateCandles(N, 42));
+const minutes = generateCandles(N, 42);
+const bars = toColumns(minutes);
 const crossover = templateById('sma-crossover')!.graph;
 const at = { x: 0, y: 0 };
 const ruled = compileGraph({
@@ -64,29 +65,7 @@ reportAgainst('risk-rules', 'backtest_1m_bars_atr_stop_and_trail_ms', atrMs!, pc
 
 // A detail timeframe: 200,000 five-minute bars (from the million minutes) with a 0.3 % stop and target
 // checked on their one-minute bars, against the five-minute bars alone.
-const five = (() => {
-  const FIVE = 300_000;
-  const out: Candle[] = [];
-  for (let i = 0; i < N; i++) {
-    const start = bars.ts[i]! - (bars.ts[i]! % FIVE);
-    const last = out.at(-1);
-    if (last && last.ts === start) {
-      last.high = Math.max(last.high, bars.high[i]!);
-      last.low = Math.min(last.low, bars.low[i]!);
-      last.close = bars.close[i]!;
-      last.volume += bars.volume[i]!;
-    } else
-      out.push({
-        ts: start,
-        open: bars.open[i]!,
-        high: bars.high[i]!,
-        low: bars.low[i]!,
-        close: bars.close[i]!,
-        volume: bars.volume[i]!,
-      });
-  }
-  return toColumns(out);
-})();
+const five = toColumns(aggregated(minutes, 300_000));
 const tight = compileGraph({
   ...crossover,
   nodes: [

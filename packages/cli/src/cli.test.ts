@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import type { Candle } from '@algotrade/core';
+import { templateById } from '@algotrade/strategy';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
+import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -187,6 +191,33 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(funded.trades.filter((t: F) => t.size < 0).every((t: F) => t.funding < 0)).toBe(true);
     const fpnl = funded.trades.reduce((a: number, t: F) => a + t.pnl, 0);
     expect(Math.round((10_000 + fpnl) * 100)).toBe(Math.round(funded.stats.equityFinal * 100));
+  });
+
+  it('backtests with a detail timeframe: --detail minutes.csv beside 5-minute bars; more targets reached', async () => {
+    const minutes = freqtradeMinutes();
+    const csv = (c: readonly Candle[]) =>
+      ['ts,open,high,low,close,volume', ...c.map((x) => Object.values(x).join(','))].join('\n');
+    const five = path.join(tmp.dir, 'DETAIL5.csv');
+    const fine = path.join(tmp.dir, 'DETAIL1.csv');
+    writeFileSync(five, csv(aggregated(minutes, 300_000)));
+    writeFileSync(fine, csv(minutes));
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
+    graph.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
+    graph.nodes.push(
+      { id: 'sl', type: 'risk.stop_loss', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
+      { id: 'tp', type: 'risk.take_profit', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
+    );
+    const strategy = path.join(tmp.dir, 'tight.json');
+    writeFileSync(strategy, JSON.stringify(graph));
+    const args = ['backtest', '--strategy', strategy, '--data', five, '--short', '--json'];
+    const targets = (out: string) =>
+      (JSON.parse(out).trades as { exitReason: string }[]).filter((t) => t.exitReason === 'take_profit').length;
+    const withDetail = await cli(...args, '--detail', fine);
+    expect(withDetail.stderr).toBe('');
+    expect(targets(withDetail.stdout)).toBeGreaterThan(targets((await cli(...args)).stdout));
+    const missing = await cli(...args, '--detail', 'nope.csv');
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/^error: --detail takes a CSV file/)]);
   });
 
   it('backtests a portfolio of files: each with its share, the legs and their correlation printed, --json the sum', async () => {

@@ -300,12 +300,22 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
   };
 
+  // the bars the risk rules read: the bars themselves, or the finer bars of a detail timeframe
+  const detail = o.detail && o.detail.length ? o.detail : undefined;
+  let rOpen = detail ? detail.open : open;
+  let rHigh = detail ? detail.high : high;
+  let rLow = detail ? detail.low : low;
+  let rTs = detail ? detail.ts : ts;
   /**
-   * The risk rules on bar i, or on one of its finer bars (a detail timeframe): its open, high, low and time
-   * (an ROI table's time held). A level reached exits at it, or at the open when the bar opened past it.
+   * The risk rules on bar i, read on bar k of rOpen, rHigh, rLow and rTs: bar i itself, or one of its finer
+   * bars (its time: an ROI table's time held). A level reached exits at it, or at the open when the bar
+   * opened past it.
    */
-  const checkRisk = (i: number, o0: number, hi: number, lo: number, t: number) => {
+  const checkRisk = (i: number, k: number) => {
     const long = qty > 0;
+    const o0 = rOpen[k]!;
+    const hi = rHigh[k]!;
+    const lo = rLow[k]!;
     let stop = NaN;
     let stopReason = 'stop_loss';
     if (dStop) stop = long ? entryPrice - dStop : entryPrice + dStop;
@@ -328,7 +338,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       }
     }
     // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires once
-    const targetPct = roi ? roiAt(roi, t - ts[entryBar]!) : takeProfitPct;
+    const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : takeProfitPct;
     const target = targetTaken
       ? NaN
       : dTarget
@@ -351,21 +361,29 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     } else extreme = long ? Math.max(extreme, hi) : Math.min(extreme, lo);
   };
   // a detail timeframe: the risk rules run on the finer bars inside each bar, in their order
-  const detail = o.detail && o.detail.length ? o.detail : undefined;
   const barMs = detail ? barSecondsOf(ts) * 1000 : 0;
   let dj = 0; // the first finer bar not before the bar being checked
-  const checkBar = (i: number) => {
-    if (!detail) return checkRisk(i, open[i]!, high[i]!, low[i]!, ts[i]!);
+  const checkDetail = (i: number, detail: BarColumns) => {
     const dts = detail.ts;
     const dn = detail.length;
     const start = ts[i]!;
     const next = i + 1 < n ? ts[i + 1]! : start + barMs;
     while (dj < dn && dts[dj]! < start) dj++;
     // a bar without finer bars is checked whole
-    if (dj >= dn || dts[dj]! >= next) return checkRisk(i, open[i]!, high[i]!, low[i]!, start);
+    if (dj >= dn || dts[dj]! >= next) {
+      rOpen = open;
+      rHigh = high;
+      rLow = low;
+      rTs = ts;
+      checkRisk(i, i);
+      rOpen = detail.open;
+      rHigh = detail.high;
+      rLow = detail.low;
+      rTs = dts;
+      return;
+    }
     // until the position is closed (after a partial take profit, the rest goes on)
-    for (let k = dj; k < dn && dts[k]! < next && qty !== 0; k++)
-      checkRisk(i, detail.open[k]!, detail.high[k]!, detail.low[k]!, dts[k]!);
+    for (let k = dj; k < dn && dts[k]! < next && qty !== 0; k++) checkRisk(i, k);
   };
   const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
@@ -398,7 +416,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       // a position held long enough leaves at this open (after the pending order, which may have closed it)
       if (timeExitMs && qty !== 0 && !onClose && ts[i]! - ts[entryBar]! >= timeExitMs)
         exit(i, open[i]!, true, 'time_exit');
-      if (riskOn && qty !== 0) checkBar(i);
+      if (riskOn && qty !== 0) {
+        if (detail) checkDetail(i, detail);
+        else checkRisk(i, i);
+      }
       const s = signals[i]!;
       if (onClose) {
         atClose = true;

@@ -1,31 +1,16 @@
-import type { Candle, TradeRecord } from '@algotrade/core';
+import type { TradeRecord } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
-import { freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
+import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 
 // A detail timeframe: the strategy on 5-minute bars built from freqtrade's real one-minute candles, its
 // stops and targets checked on those one-minute candles. Each exit is checked against the minutes.
 const minutes = freqtradeMinutes();
 const FIVE = 5 * 60_000;
-/** the minutes in 5-minute buckets (UTC), as the candle store aggregates them */
-function fiveMinuteBars(c: readonly Candle[]): Candle[] {
-  const out: Candle[] = [];
-  for (const m of c) {
-    const start = m.ts - (m.ts % FIVE);
-    const last = out.at(-1);
-    if (last && last.ts === start) {
-      last.high = Math.max(last.high, m.high);
-      last.low = Math.min(last.low, m.low);
-      last.close = m.close;
-      last.volume += m.volume;
-    } else out.push({ ...m, ts: start });
-  }
-  return out;
-}
-const bars = toColumns(fiveMinuteBars(minutes));
+const bars = toColumns(aggregated(minutes, FIVE));
 const detail = toColumns(minutes);
 const SLIP = 0.0002;
 const opts = { cash: 10_000, allowShort: true, slippageBps: SLIP * 10_000 };
