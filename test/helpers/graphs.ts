@@ -1,3 +1,5 @@
+import { templateById } from '@algotrade/strategy';
+
 /**
  * A strategy graph written compactly for tests: nodes as [id, type, params], edges as
  * [source, output, target, input]; positions all at the origin.
@@ -148,4 +150,19 @@ export function withAtrRules<G extends { nodes: object[]; edges: object[] }>(
     ],
   );
   return { ...graph, nodes: [...graph.nodes, ...extra.nodes], edges: [...graph.edges, ...extra.edges] };
+}
+
+/**
+ * The SMA crossover at 3 and 8 bars with a stop loss and a take profit this tight (%): on 5-minute bars
+ * many reach both in one bar (the detail timeframe's tests).
+ */
+export function tightCrossover(stop: number, target: number) {
+  const g = structuredClone(templateById('sma-crossover')!.graph);
+  g.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
+  g.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
+  g.nodes.push(
+    { id: 'sl', type: 'risk.stop_loss', data: { percent: stop }, position: { x: 0, y: 0 } },
+    { id: 'tp', type: 'risk.take_profit', data: { percent: target }, position: { x: 0, y: 0 } },
+  );
+  return g;
 }

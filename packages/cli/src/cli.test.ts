@@ -3,10 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import type { Candle } from '@algotrade/core';
-import { templateById } from '@algotrade/strategy';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
+import { tightCrossover } from '../../../test/helpers/graphs.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -201,13 +201,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     const fine = path.join(tmp.dir, 'DETAIL1.csv');
     writeFileSync(five, csv(aggregated(minutes, 300_000)));
     writeFileSync(fine, csv(minutes));
-    const graph = structuredClone(templateById('sma-crossover')!.graph);
-    graph.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
-    graph.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
-    graph.nodes.push(
-      { id: 'sl', type: 'risk.stop_loss', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
-      { id: 'tp', type: 'risk.take_profit', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
-    );
+    const graph = tightCrossover(0.3, 0.3);
     const strategy = path.join(tmp.dir, 'tight.json');
     writeFileSync(strategy, JSON.stringify(graph));
     const args = ['backtest', '--strategy', strategy, '--data', five, '--short', '--json'];

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { toColumns } from './sample-data.ts';
-import { templateById } from './templates.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
+import { tightCrossover } from '../../../test/helpers/graphs.ts';
 
 // A detail timeframe: the strategy on 5-minute bars built from freqtrade's real one-minute candles, its
 // stops and targets checked on those one-minute candles. Each exit is checked against the minutes.
@@ -15,16 +15,7 @@ const detail = toColumns(minutes);
 const SLIP = 0.0002;
 const opts = { cash: 10_000, allowShort: true, slippageBps: SLIP * 10_000 };
 /** the fast crossover with a tight stop and target: a 5-minute bar often reaches both */
-const plan = (stop: number, target: number) => {
-  const g = structuredClone(templateById('sma-crossover')!.graph);
-  g.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
-  g.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
-  g.nodes.push(
-    { id: 'sl', type: 'risk.stop_loss', data: { percent: stop }, position: { x: 0, y: 0 } },
-    { id: 'tp', type: 'risk.take_profit', data: { percent: target }, position: { x: 0, y: 0 } },
-  );
-  return compileGraph(g).plan!;
-};
+const plan = (stop: number, target: number) => compileGraph(tightCrossover(stop, target)).plan!;
 /** the one-minute candles of bars [from, to] (their opens), in order */
 const minutesOf = (from: number, to: number) => {
   const start = bars.ts[from]!;

@@ -3,7 +3,7 @@ import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
-import { viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
+import { tightCrossover, viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
 import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
 
 describe('backtest service', () => {
@@ -143,13 +143,7 @@ describe('backtest service', () => {
     });
     expect(imp.json().imported).toBe(2000);
     // the fast crossover with a 0.3 % stop and target: a 5-minute bar often reaches both
-    const graph = structuredClone(templateById('sma-crossover')!.graph);
-    graph.nodes.find((n) => n.id === 'fast')!.data = { period: 3 };
-    graph.nodes.find((n) => n.id === 'slow')!.data = { period: 8 };
-    graph.nodes.push(
-      { id: 'sl', type: 'risk.stop_loss', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
-      { id: 'tp', type: 'risk.take_profit', data: { percent: 0.3 }, position: { x: 0, y: 0 } },
-    );
+    const graph = tightCrossover(0.3, 0.3);
     const body = { graph, symbol: 'DETAILBTC', interval: '5m', startingBalance: 10_000, allowShort: true };
     const exits = async (extra: object) => {
       const id = (await call(u, 'POST', '/api/backtests', { ...body, ...extra })).json().id;
