@@ -174,6 +174,36 @@ export const templates: readonly T[] = [
     ),
   },
   {
+    id: 'rsi-roi',
+    name: 'RSI dip with an ROI table',
+    description:
+      'Buy when RSI(14) falls below 30. Take 6% at once, 3% after five days held, 1% after ten, any gain after ' +
+      "twenty (freqtrade's minimal_roi); 8% stop loss, moved to the entry once the price has been 4% up.",
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['rsi', 'indicator.rsi', { period: 14 }, 1, 1],
+        ['low', 'constant', { value: 30 }, 1, 0],
+        ['oversold', 'logic.crosses_below', {}, 2, 0],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
+        [
+          'roi',
+          'risk.roi_table',
+          { roi0: 6, after1: 7200, roi1: 3, after2: 14_400, roi2: 1, after3: 28_800, roi3: 0 },
+          3,
+          1,
+        ],
+        ['stop', 'risk.stop_loss', { percent: 8, breakEvenPct: 4 }, 3, 2],
+      ],
+      [
+        ['close', 'value', 'rsi', 'value'],
+        ['rsi', 'value', 'oversold', 'a'],
+        ['low', 'value', 'oversold', 'b'],
+        ['oversold', 'value', 'buy', 'trigger'],
+      ],
+    ),
+  },
+  {
     id: 'macd-signal-cross',
     name: 'MACD signal cross',
     description: 'Buy when the MACD line crosses above its signal line; sell when it crosses below.',

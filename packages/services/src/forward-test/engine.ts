@@ -153,6 +153,8 @@ export function ledgerFigures(
           /** where its stop loss and take profit are (the ledger's distances alone for a stored session) */
           stopLoss: orNull(live ? live.stopLevel() : levelOf(l, l.stopDist, -1)),
           takeProfit: orNull(live ? live.targetLevel() : l.targetTaken ? NaN : levelOf(l, l.targetDist, 1)),
+          /** its trailing stop, once active (the engine's session alone knows the best price since entry) */
+          trailingStop: live ? orNull(live.trailLevel()) : null,
         }
       : null,
     realizedPnl: l.realizedPnl,

@@ -63,7 +63,11 @@ describe('a live session’s risk rules on ticks', () => {
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);
-    expect(marks(s, [101, 99.9, 101.5, 102.5, 101.6, 101.4])).toEqual([null, null, null, null, null, 'trailing_stop']);
+    expect(marks(s, [101, 99.9, 101.5])).toEqual([null, null, null]);
+    // not active yet: no level (the view shows none)
+    expect(s.trailLevel()).toBeNaN();
+    expect(marks(s, [102.5, 101.6, 101.4], 4)).toEqual([null, null, 'trailing_stop']);
+    expect(s.trailLevel()).toBeCloseTo(102.5 * 0.99, 12);
     // without one, the first 1 % drop from the best price fires
     expect(marks(longSession(['risk.trailing_stop', { percent: 1 }]), [101, 99.9])).toEqual([null, 'trailing_stop']);
   });

@@ -491,30 +491,36 @@ export class LiveSession {
     return l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100);
   }
 
+  /**
+   * The open position's trailing stop now (NaN: none, or not active yet): its distance, or the strategy's
+   * percent, from the best price since entry.
+   */
+  trailLevel(): number {
+    const l = this.ledger;
+    const long = l.qty > 0;
+    const pct = this.trailingStopPct;
+    if (!l.trailDist && !pct) return NaN;
+    const act = this.trailingActivate;
+    const x = this.extreme || l.avgPrice;
+    if (act && !(long ? x >= l.avgPrice * (1 + act) : x <= l.avgPrice * (1 - act))) return NaN;
+    return l.trailDist ? x + (long ? -l.trailDist : l.trailDist) : x * (long ? 1 - pct / 100 : 1 + pct / 100);
+  }
+
   private riskExit(price: number, ts: number): string | null {
-    const { trailingStopPct, timeExitMs } = this;
     if (!this.anyRule) return null;
     const l = this.ledger;
     const long = l.qty > 0;
-    const entry = l.avgPrice;
-    if (!this.extreme) this.extreme = entry;
+    if (!this.extreme) this.extreme = l.avgPrice;
     this.extreme = long ? Math.max(this.extreme, price) : Math.min(this.extreme, price);
     const stop = this.stopLevel();
     if (long ? price <= stop : price >= stop) return 'stop_loss';
-    const act = this.trailingActivate;
-    if (
-      (l.trailDist || trailingStopPct) &&
-      (!act || (long ? this.extreme >= entry * (1 + act) : this.extreme <= entry * (1 - act)))
-    ) {
-      const trail = l.trailDist
-        ? this.extreme + (long ? -l.trailDist : l.trailDist)
-        : this.extreme * (long ? 1 - trailingStopPct / 100 : 1 + trailingStopPct / 100);
-      if (long ? price <= trail : price >= trail) return 'trailing_stop';
-    }
+    const trail = this.trailLevel();
+    if (long ? price <= trail : price >= trail) return 'trailing_stop';
     const target = this.targetLevel(ts);
     // a partial take profit once a position (and not again while it is in flight)
     if (this.targetSentFills !== l.fills && (long ? price >= target : price <= target))
       return this.plan.risk.roi ? 'roi' : 'take_profit';
+    const timeExitMs = this.timeExitMs;
     if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';
     return null;
   }
