@@ -895,8 +895,11 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(stored.compilationReport.ok).toBe(true);
   });
 
-  it("shows a paper session's resting limit order on its page", async () => {
-    // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
+  /**
+   * A paper session on BTCUSD's simulated ticks of a strategy that always wants to buy (its buy node's
+   * data as given, and risk nodes), its page open; `tile(label)` reads a figure there.
+   */
+  async function alwaysBuying(buy: object, risk: { id: string; type: string; data: object }[] = []) {
     const at = { x: 0, y: 0 };
     const graph = {
       version: 1,
@@ -904,7 +907,8 @@ describe('the browser app, clicked through against the running platform', () => 
         { id: 'close', type: 'price.close', data: {}, position: at },
         { id: 'zero', type: 'constant', data: { value: 0 }, position: at },
         { id: 'up', type: 'logic.greater', data: {}, position: at },
-        { id: 'buy', type: 'action.buy', data: { orderType: 'limit', offsetPct: 20 }, position: at },
+        { id: 'buy', type: 'action.buy', data: buy, position: at },
+        ...risk.map((r) => ({ ...r, position: at })),
       ],
       edges: [
         { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
@@ -916,7 +920,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const strat = await api('/api/strategies', {
       method: 'POST',
       headers: json,
-      body: JSON.stringify({ name: 'resting', graph }),
+      body: JSON.stringify({ name: 'always buying', graph }),
     });
     const session = await api('/api/forward-tests', {
       method: 'POST',
@@ -928,6 +932,32 @@ describe('the browser app, clicked through against the running platform', () => 
       $$('.figure')
         .find((f) => f.querySelector('small')?.textContent === k)
         ?.querySelector('strong')?.textContent;
+    return { session, tile };
+  }
+
+  it("shows a paper session's stop loss and take profit levels on its page", async () => {
+    // 20 % either way: the simulated ticks do not reach them while the page is read
+    const { session, tile } = await alwaysBuying({}, [
+      { id: 'sl', type: 'risk.stop_loss', data: { percent: 20 } },
+      { id: 'tp', type: 'risk.take_profit', data: { percent: 20 } },
+    ]);
+    await until(() => tile('Stop loss at') && tile('Take profit at'), 'the levels');
+    const view = await api(`/api/forward-tests/${session.id}`);
+    expect(view.position.stopLoss).toBeCloseTo(view.position.avgPrice * 0.8, 6);
+    expect(view.position.takeProfit).toBeCloseTo(view.position.avgPrice * 1.2, 6);
+    const shown = (k: string) => Number(tile(k)!.replace(/[^0-9.]/g, ''));
+    expect(shown('Stop loss at') / view.position.stopLoss).toBeCloseTo(1, 3);
+    expect(shown('Take profit at') / view.position.takeProfit).toBeCloseTo(1, 3);
+    expect(tile('Trailing stop at')).toBeUndefined();
+    await fetch(`${base}/api/forward-tests/${session.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
+    });
+  });
+
+  it("shows a paper session's resting limit order on its page", async () => {
+    // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
+    const { session, tile } = await alwaysBuying({ orderType: 'limit', offsetPct: 20 });
     await until(() => tile('Resting order')?.startsWith('buy limit @ '), 'the resting order');
     const view = await api(`/api/forward-tests/${session.id}`);
     expect(view.restingOrder).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit' });
