@@ -260,10 +260,9 @@ export class CompiledPlan {
         const share = n.params.sharePct as number | undefined;
         if (share !== undefined && share < 100) risk.takeProfitSharePct = share;
       }
-      if (n.type.type === 'risk.trailing_stop') {
-        risk.trailingStopPct = n.params.percent as number;
-        if (n.params.activatePct) risk.trailingActivatePct = n.params.activatePct as number;
-      }
+      if (n.type.type === 'risk.trailing_stop') risk.trailingStopPct = n.params.percent as number;
+      if ((n.type.type === 'risk.trailing_stop' || n.type.type === 'risk.trailing_distance') && n.params.activatePct)
+        risk.trailingActivatePct = n.params.activatePct as number;
       const rule = DISTANCE_RULES[n.type.type];
       if (rule) (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: n.params.multiplier as number });
       if (n.type.type === 'risk.roi_table') {

@@ -260,3 +260,22 @@ describe("an ROI table (freqtrade's minimal_roi): a take profit that comes down 
     ]);
   });
 });
+
+describe('a chandelier exit with an activation (activatePct on the trailing stop at a distance)', () => {
+  it('trails only once the best price has gained that much on the entry', () => {
+    const g = withAtrRules(crossover(), [['trail', 'risk.trailing_distance', { multiplier: 3, activatePct: 5 }]]);
+    const r = runBacktest(compileGraph(g).plan!, bars, opts);
+    const trails = r.trades.filter((t) => t.exitReason === 'trailing_stop');
+    expect(trails.length).toBeGreaterThan(3);
+    for (const t of trails) {
+      const long = t.size > 0;
+      let best = t.entryPrice;
+      for (let i = t.entryBar; i < t.exitBar; i++)
+        best = long ? Math.max(best, bars.high[i]!) : Math.min(best, bars.low[i]!);
+      expect(long ? best >= t.entryPrice * 1.05 : best <= t.entryPrice * 0.95, `trade at ${t.entryBar}`).toBe(true);
+    }
+    // fewer trails than without the activation
+    const free = runBacktest(plan([['trail', 'risk.trailing_distance', { multiplier: 3 }]]), bars, opts);
+    expect(free.trades.filter((t) => t.exitReason === 'trailing_stop').length).toBeGreaterThan(trails.length);
+  });
+});

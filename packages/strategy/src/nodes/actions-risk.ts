@@ -133,6 +133,16 @@ const BREAK_EVEN = {
   label: 'Move the stop to the entry after a gain of (%)',
 } as const;
 
+/** A trailing stop's activation: it trails only once the best price has gained this % on the entry. */
+const ACTIVATE_PCT = {
+  name: 'activatePct',
+  type: 'number',
+  default: 0,
+  min: 0,
+  max: 1000,
+  label: 'Active after a gain of (%)',
+} as const;
+
 /** How far a distance rule's level is: `multiplier` times the distance (default `def`). */
 const multiplier = (def: number) =>
   ({ name: 'multiplier', type: 'number', default: def, min: 0.01, max: 100, label: 'Multiplier' }) as const;
@@ -180,10 +190,10 @@ const distanceNodes = (): NodeType[] => [
     description:
       'Exit when price falls `multiplier` × `distance` from the best price since entry (a chandelier exit: ' +
       '3 × ATR under the highest high). The distance is read on the bar of the signal that opens the ' +
-      'position and kept while it is open.',
+      'position and kept while it is open. `activatePct` as the trailing stop’s.',
     inputs: [num('distance')],
     outputs: [],
-    params: [multiplier(3)],
+    params: [multiplier(3), ACTIVATE_PCT],
     warmup: () => 0,
   }),
 ];
@@ -211,7 +221,7 @@ export const riskNodes = [
     'Exit when price falls `percent` from the best price since entry; with `activatePct`, only once the best ' +
       'price has gained that much on the entry (until then no trailing stop).',
     3,
-    [{ name: 'activatePct', type: 'number', default: 0, min: 0, max: 1000, label: 'Active after a gain of (%)' }],
+    [ACTIVATE_PCT],
   ),
   ...distanceNodes(),
   define({
