@@ -15,21 +15,22 @@ export const tickSettings = (startingBalance: number, feeRate = 0) => ({
 });
 
 /**
- * A running SMA-crossover session (0.1 % fees, no slippage, long only, evaluated on every tick) stored
- * for the user, as the engine's tests load it.
+ * A running SMA-crossover session (or of another graph; 0.1 % fees, no slippage, long only, evaluated on
+ * every tick) stored for the user, as the engine's tests load it.
  */
 export async function runningSession(
   db: Db,
   userId: string,
   symbol: string,
   startingBalance: number,
+  graph: unknown = templateById('sma-crossover')!.graph,
 ): Promise<SessionRow> {
   const config = tickSettings(startingBalance, 0.001);
   const repo = forwardTestsRepo(db);
   const row = await repo.create({
     userId,
     strategyId: null,
-    snapshot: { graph: templateById('sma-crossover')!.graph },
+    snapshot: { graph },
     symbol,
     config,
     state: newLedger(config),

@@ -413,4 +413,9 @@ create or replace view trades as
   from session_orders where status = 'filled';
 `,
   },
+  {
+    id: 16,
+    name: "a paper session's resting limit or stop order, kept across restarts",
+    sql: `alter table forward_test_sessions add column resting jsonb;`,
+  },
 ];

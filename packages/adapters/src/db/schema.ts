@@ -75,6 +75,8 @@ export interface ForwardTestSessionsTable {
   marks: Uint8Array | null;
   /** the fill count of `marks` */
   marks_fills: number | null;
+  /** the limit or stop order resting on the session's ticks, as its engine last saved it (migration 16) */
+  resting: JSONColumnType<object, string | null, string | null> | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   started_at: Timestamp | null;

@@ -2,6 +2,7 @@ import { decodeLedger, forwardTestsRepo } from '@algotrade/adapters';
 import { MemoryBus } from '@algotrade/adapters/bus-memory/memory-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { graphOf } from '../../../../test/helpers/graphs.ts';
 import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
@@ -15,6 +16,52 @@ describe('forward-test execution on the order log', () => {
   afterAll(() => t.stop());
   const runningSession = (userId: string, symbol: string, startingBalance: number) =>
     storedSession(t.rt.db.db, userId, symbol, startingBalance);
+
+  it('a resting limit order is saved as it is placed: after a restart it rests again, and once filled it is gone', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    // always wants to buy, by a limit order 20 % under the price
+    const graph = graphOf(
+      [
+        ['close', 'price.close'],
+        ['zero', 'constant', { value: 0 }],
+        ['up', 'logic.greater'],
+        ['buy', 'action.buy', { orderType: 'limit', offsetPct: 20 }],
+      ],
+      [
+        ['close', 'value', 'up', 'a'],
+        ['zero', 'value', 'up', 'b'],
+        ['up', 'value', 'buy', 'trigger'],
+      ],
+    );
+    const row = await storedSession(t.rt.db.db, u.id, 'RESTUSD', 1_000, graph);
+    const T = Date.UTC(2026, 0, 6);
+    const tick = (ms: number, price: number) => ({
+      symbol: 'RESTUSD',
+      ts: T + ms,
+      price,
+      size: 1,
+      bid: price,
+      ask: price,
+    });
+    const a = new ForwardTestEngine(t.rt);
+    const s = await a.load((await repo.get(row.id))!);
+    a.dispatch('RESTUSD', [tick(0, 100)]);
+    expect(s.restingOrder()).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit', level: 80 });
+    await until(async () => (await repo.get(row.id))!.resting !== null);
+    // a restart (the first engine dropped as a crash would leave it): the order rests again, as it was
+    const b = new ForwardTestEngine(t.rt);
+    const again = await b.load((await repo.get(row.id))!);
+    expect(again.restingOrder()).toEqual(s.restingOrder());
+    // a tick that reaches it fills it at its level; the saved copy goes
+    b.dispatch('RESTUSD', [tick(1000, 79)]);
+    await until(async () => (await repo.trades(row.id)).length === 1);
+    expect((await repo.trades(row.id))[0]).toMatchObject({ side: 'buy', price: 80 });
+    await until(async () => (await repo.get(row.id))!.resting === null);
+    expect(again.restingOrder()).toBeNull();
+    await b.close();
+    await a.close();
+  });
 
   it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
     const u = await t.user();

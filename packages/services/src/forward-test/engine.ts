@@ -190,6 +190,8 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
     row.status,
   );
   s.cohort = cohortKey(compiled.hash, row.id, row.symbol, settings.evaluation);
+  // a limit or stop order that was resting when its engine stopped rests again (it lapses on its own time)
+  if (row.resting) s.restoreResting(row.resting);
   return s;
 }
 
@@ -401,9 +403,32 @@ export class ForwardTestEngine {
     for (const s of this.subs) await s.close();
     await this.locked(async () => undefined);
     await this.flush({ ledgers: 'all' }); // the last flush covers every session and saves every ledger
+    await this.restSaves;
     await this.pool?.close();
     this.rt.db.orderJournal?.release(this);
   }
+
+  /** sessions whose resting order changed since the last save of them, and the saves in order */
+  private readonly restDirty = new Set<LiveSession>();
+  private restSaves: Promise<void> = Promise.resolve();
+  /**
+   * A session's resting limit or stop order was placed, replaced, filled or lapsed: saved to its row right
+   * after the tick's work (one statement for every session changed on it), so a restart finds it resting.
+   */
+  private readonly restingChanged = (s: LiveSession): void => {
+    if (this.restDirty.size === 0)
+      setImmediate(() => {
+        const items = [...this.restDirty].map((x) => ({ id: x.id, resting: x.restingState() }));
+        this.restDirty.clear();
+        // in order: a later save never lands before an earlier one
+        this.restSaves = this.restSaves.then(() =>
+          this.repo.saveResting(items).catch((e) => {
+            if (!this.closed) this.rt.log.warn({ err: e, sessions: items.length }, 'saving resting orders failed');
+          }),
+        );
+      });
+    this.restDirty.add(s);
+  };
 
   /** Builds the live session from its row (new start, resume, or restart after a crash). */
   async load(row: SessionRow): Promise<LiveSession> {
@@ -411,6 +436,7 @@ export class ForwardTestEngine {
     if (existing) return existing;
     // the in-process runner's evaluator comes from a cohort when the session is activated
     const s = sessionFromRow(row, this.cache, false);
+    s.onRestChange = this.restingChanged;
     // by the id's last hex digits: spread evenly whatever order sessions load in
     s.lane = parseInt(row.id.slice(-4), 16) % this.commitLanes;
     s.flushSlot = this.loads++ % FLUSH_SLOTS;

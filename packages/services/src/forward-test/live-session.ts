@@ -101,6 +101,23 @@ export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { 
   return { ok: false, reason: i ? `${i.path.join('.') || 'signal'}: ${i.message}` : 'not a signal' };
 }
 
+/** A resting order as saved on the session's row (LiveSession.restingState). */
+export interface RestingState {
+  nodeId: string;
+  level: number;
+  up: boolean;
+  until: number;
+  dist: PositionDistances | null;
+}
+const Dist = z.number().finite().min(0);
+const RestingSchema = z.object({
+  nodeId: z.string(),
+  level: z.number().finite(),
+  up: z.boolean(),
+  until: z.number().finite(),
+  dist: z.object({ stop: Dist, target: Dist, trail: Dist }).nullable(),
+});
+
 export interface SessionSettings extends PaperConfig {
   risk: RiskLimits;
   evaluation: { mode: 'tick' } | { mode: 'candle'; intervalMs: number };
@@ -149,6 +166,8 @@ export class LiveSession {
   private restUntil = 0;
   /** the distances the resting order's position will keep (its rules at a distance, read when placed) */
   private restDist: PositionDistances | null = null;
+  /** called when the resting order is placed, replaced, filled or lapses (the engine saves it) */
+  onRestChange: ((s: LiveSession) => void) | undefined = undefined;
   /**
    * the values its rules at a distance read (plan.risk.distances' order) on the tick being decided, when a
    * runner thread evaluated the strategy (set by the engine around afterMark); else its evaluator has them
@@ -277,6 +296,8 @@ export class LiveSession {
     // order fills at the bar's open before its stops are checked)
     if (this.restAction >= 0) {
       const sig = this.reached(t, receivedAt, false);
+      // filled or lapsed: the engine's saved copy goes too
+      if (this.restAction < 0) this.onRestChange?.(this);
       if (sig) {
         this.restFilled = true;
         return sig;
@@ -319,6 +340,20 @@ export class LiveSession {
 
   /** What the strategy's fired action (an index into plan.actions) means for this session now. */
   decide(a: number, t: Tick, receivedAt: number): SignalMessage | null {
+    const was = this.restAction;
+    const wasLevel = this.restLevel;
+    const wasUntil = this.restUntil;
+    const sig = this.decideNow(a, t, receivedAt);
+    // a resting order placed, replaced or gone: the engine keeps it (restingState) for a restart
+    if (
+      this.onRestChange &&
+      (was !== this.restAction || (was >= 0 && (wasLevel !== this.restLevel || wasUntil !== this.restUntil)))
+    )
+      this.onRestChange(this);
+    return sig;
+  }
+
+  private decideNow(a: number, t: Tick, receivedAt: number): SignalMessage | null {
     if (this.halting || this.riskTick === t) return null;
     // a new action replaces a resting order (as a backtest's next signal replaces its pending one)
     this.restAction = -1;
@@ -390,6 +425,34 @@ export class LiveSession {
       if (d.trail) sig.trailDist = d.trail;
     }
     return sig;
+  }
+
+  /**
+   * The resting order as the engine saves it (null: none): its action node, level, side, the time it
+   * lapses and the distances its position will keep. restoreResting takes it back after a restart.
+   */
+  restingState(): RestingState | null {
+    if (this.restAction < 0) return null;
+    return {
+      nodeId: this.plan.actions[this.restAction]!.nodeId,
+      level: this.restLevel,
+      up: this.restUp,
+      until: this.restUntil,
+      dist: this.restDist,
+    };
+  }
+
+  /** Takes back a saved resting order (one whose action node this strategy no longer has is dropped). */
+  restoreResting(x: unknown): void {
+    const r = RestingSchema.safeParse(x);
+    if (!r.success) return;
+    const a = this.plan.actions.findIndex((s) => s.nodeId === r.data.nodeId && s.orderType !== 'market');
+    if (a < 0) return;
+    this.restAction = a;
+    this.restLevel = r.data.level;
+    this.restUp = r.data.up;
+    this.restUntil = r.data.until;
+    this.restDist = r.data.dist;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface SessionRow {
   status: SessionStatus;
   failureReason: string | null;
   state: Partial<LedgerState>;
+  /** the limit or stop order resting on its ticks when its engine last saved it (null: none) */
+  resting: unknown;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -395,6 +397,7 @@ const toRow = (r: Raw): SessionRow => ({
   status: r.status as SessionStatus,
   failureReason: (r.failure_reason as string) ?? null,
   state: sessionLedger(r),
+  resting: r.resting ?? null,
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
@@ -492,6 +495,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         'f.stopped_at',
         'f.state',
         'f.marks',
+        'f.resting',
         'o.ledger as order_ledger',
         'o.state as order_state',
       ]);
@@ -622,6 +626,17 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
             ${chunk.map((x) => encodeLedger(x.state).toString('hex'))}::text[]) as v(id, fills, marks)
           where f.id = v.id and ${rowFills} <= v.fills`.execute(db);
       }
+    },
+    /**
+     * Saves sessions' resting limit or stop orders (null: none) as they are now, in one statement: the
+     * engine writes each change as it happens, so a restart finds the order still resting.
+     */
+    async saveResting(items: readonly { id: string; resting: object | null }[]): Promise<void> {
+      if (!items.length) return;
+      await sql`update forward_test_sessions f set resting = v.resting::jsonb
+        from unnest(${items.map((x) => x.id)}::uuid[], ${items.map((x) => (x.resting ? JSON.stringify(x.resting) : null))}::text[])
+          as v(id, resting)
+        where f.id = v.id`.execute(db);
     },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
