@@ -166,3 +166,19 @@ export function tightCrossover(stop: number, target: number) {
   );
   return g;
 }
+
+/** A strategy that always wants to buy (while the close is above 0), its buy node's data as given. */
+export const alwaysBuying = (buy: Record<string, unknown> = {}) =>
+  graphOf(
+    [
+      ['close', 'price.close'],
+      ['zero', 'constant', { value: 0 }],
+      ['up', 'logic.greater'],
+      ['buy', 'action.buy', buy],
+    ],
+    [
+      ['close', 'value', 'up', 'a'],
+      ['zero', 'value', 'up', 'b'],
+      ['up', 'value', 'buy', 'trigger'],
+    ],
+  );

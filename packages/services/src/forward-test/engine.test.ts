@@ -2,7 +2,7 @@ import { decodeLedger, forwardTestsRepo } from '@algotrade/adapters';
 import { MemoryBus } from '@algotrade/adapters/bus-memory/memory-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { graphOf } from '../../../../test/helpers/graphs.ts';
+import { alwaysBuying } from '../../../../test/helpers/graphs.ts';
 import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
@@ -21,19 +21,7 @@ describe('forward-test execution on the order log', () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);
     // always wants to buy, by a limit order 20 % under the price
-    const graph = graphOf(
-      [
-        ['close', 'price.close'],
-        ['zero', 'constant', { value: 0 }],
-        ['up', 'logic.greater'],
-        ['buy', 'action.buy', { orderType: 'limit', offsetPct: 20 }],
-      ],
-      [
-        ['close', 'value', 'up', 'a'],
-        ['zero', 'value', 'up', 'b'],
-        ['up', 'value', 'buy', 'trigger'],
-      ],
-    );
+    const graph = alwaysBuying({ orderType: 'limit', offsetPct: 20 });
     const row = await storedSession(t.rt.db.db, u.id, 'RESTUSD', 1_000, graph);
     const T = Date.UTC(2026, 0, 6);
     const tick = (ms: number, price: number) => ({

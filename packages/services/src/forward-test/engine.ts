@@ -283,7 +283,8 @@ export class ForwardTestEngine {
   private closed = false;
   private readonly pool?: RunnerPool;
   /** strategies run in runner processes; this engine marks ledgers, enforces risk and executes */
-  private readonly remote: boolean;
+  /** the sessions' strategies run in runner processes of their own (they save their resting orders) */
+  readonly remote: boolean;
   private readonly startedAt = Date.now();
   /** when each symbol's ticks last reached this instance (handover detection) */
   private readonly symbolSeen = new Map<string, number>();

@@ -3,7 +3,7 @@ import { TOPICS } from '@algotrade/core';
 import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, graphOf, ladderGraph, withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, alwaysBuying, graphOf, ladderGraph, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -462,19 +462,7 @@ describe('forward testing (paper trading) on live ticks', () => {
   });
 
   /** always long: buys whenever flat (close above 0), never sells, so only a rule closes it */
-  const alwaysLong = graphOf(
-    [
-      ['close', 'price.close'],
-      ['zero', 'constant', { value: 0 }],
-      ['up', 'logic.greater'],
-      ['buy', 'action.buy'],
-    ],
-    [
-      ['close', 'value', 'up', 'a'],
-      ['zero', 'value', 'up', 'b'],
-      ['up', 'value', 'buy', 'trigger'],
-    ],
-  );
+  const alwaysLong = alwaysBuying();
 
   it('trades with leverage: positions worth 10x their margin, liquidated at the first tick past the price', async () => {
     // a user of its own: its polling does not spend the other tests' request budget

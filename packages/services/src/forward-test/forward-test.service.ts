@@ -207,8 +207,12 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       stoppedAt: r.stoppedAt,
     };
     // the same figures whether the engine holds the session or only the database does
-    // a limit or stop order resting on the ticks in this process (it lives in the runner's memory)
-    if (live) return { ...base, ...engine.portfolio(live) };
+    if (live) {
+      const figures = engine.portfolio(live);
+      // a remote runner's resting order is on the row, where it saves it
+      if (engine.remote) figures.restingOrder = live.savedRestingOrder(r.resting);
+      return { ...base, ...figures };
+    }
     const l = storedLedger(settings, r.state);
     return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)) };
   };

@@ -101,6 +101,22 @@ export function readSignal(data: unknown): { ok: true; sig: SignalMessage } | { 
   return { ok: false, reason: i ? `${i.path.join('.') || 'signal'}: ${i.message}` : 'not a signal' };
 }
 
+/** A resting order as a session's view shows it. */
+export interface RestingView {
+  nodeId: string;
+  action: 'buy' | 'sell';
+  orderType: 'limit' | 'stop';
+  level: number;
+  until: string;
+}
+const restingView = (spec: CompiledPlan['actions'][number], level: number, until: number): RestingView => ({
+  nodeId: spec.nodeId,
+  action: spec.action === 'buy' ? 'buy' : 'sell',
+  orderType: spec.orderType === 'stop' ? 'stop' : 'limit',
+  level,
+  until: new Date(until).toISOString(),
+});
+
 /** A resting order as saved on the session's row (LiveSession.restingState). */
 export interface RestingState {
   nodeId: string;
@@ -459,22 +475,19 @@ export class LiveSession {
    * The limit or stop order resting on the ticks, if any: its action node, side, kind, level and the time
    * it lapses (what the session's view shows).
    */
-  restingOrder(): {
-    nodeId: string;
-    action: 'buy' | 'sell';
-    orderType: 'limit' | 'stop';
-    level: number;
-    until: string;
-  } | null {
+  restingOrder(): RestingView | null {
     if (this.restAction < 0) return null;
-    const spec = this.plan.actions[this.restAction]!;
-    return {
-      nodeId: spec.nodeId,
-      action: spec.action === 'buy' ? 'buy' : 'sell',
-      orderType: spec.orderType === 'stop' ? 'stop' : 'limit',
-      level: this.restLevel,
-      until: new Date(this.restUntil).toISOString(),
-    };
+    return restingView(this.plan.actions[this.restAction]!, this.restLevel, this.restUntil);
+  }
+
+  /**
+   * The resting order a remote runner saved on the session's row (`resting`), as restingOrder gives it:
+   * the engine of a session whose strategy runs elsewhere shows it from there.
+   */
+  savedRestingOrder(saved: unknown): RestingView | null {
+    const r = RestingSchema.safeParse(saved);
+    const spec = r.success ? this.plan.actions.find((a) => a.nodeId === r.data.nodeId) : undefined;
+    return spec && r.success && spec.orderType !== 'market' ? restingView(spec, r.data.level, r.data.until) : null;
   }
 
   /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */

@@ -2,7 +2,7 @@ import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, alwaysBuying, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
@@ -127,5 +127,43 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     for (const trades of [inline, pool, external]) expect(trades[3]).toEqual(trades[0]);
     // the remote runners published the signals; the engine only executed them
     expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(inline.flat().length);
+  });
+
+  it("a runner process's resting order: saved on the session's row, shown in its view, kept by a restarted runner", async () => {
+    const t = apps.external;
+    const u = await t.user();
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    // always wants to buy, by a limit order 20 % under the price, on 1-hour candles (it rests the hour)
+    const graph = alwaysBuying({ orderType: 'limit', offsetPct: 20 });
+    const sid = (await call('POST', '/api/strategies', { name: 'resting remote', graph })).json().id;
+    const id = (
+      await call('POST', '/api/forward-tests', {
+        strategyId: sid,
+        symbol: 'RRUSD',
+        evaluation: { mode: 'candle', interval: '1h' },
+      })
+    ).json().id;
+    const first = await startSessionRunner(t.rt, id);
+    runners.push(first);
+    const T = Date.UTC(2026, 0, 7, 10);
+    const publish = (ms: number, price: number) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'RRUSD', 'ticks', {
+        symbol: 'RRUSD',
+        ticks: [{ ts: T + ms, price, size: 1, bid: price, ask: price, seq: ms }],
+      });
+    // the first hour's candle closes with the first tick of the next: the action fires and the order rests
+    await publish(0, 100);
+    await publish(3_600_000, 100);
+    const view = async () => (await call('GET', `/api/forward-tests/${id}`)).json();
+    await until(async () => (await view()).restingOrder !== null);
+    expect((await view()).restingOrder).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit', level: 80 });
+    // a new runner (the first stopped, as its pod would be replaced) rests it again: a tick under it fills it
+    await first.stop();
+    const second = await startSessionRunner(t.rt, id);
+    runners.push(second);
+    await publish(3_660_000, 79);
+    await until(async () => (await call('GET', `/api/forward-tests/${id}/trades`)).json().length === 1);
+    expect((await call('GET', `/api/forward-tests/${id}/trades`)).json()[0]).toMatchObject({ side: 'buy', price: 80 });
   });
 });

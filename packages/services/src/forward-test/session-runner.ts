@@ -34,6 +34,17 @@ export async function startSessionRunner(
   if (!row) throw new Error(`no forward-test session ${sessionId}`);
   if (row.status !== 'running') throw new Error(`the session is ${row.status}, not running`);
   const s = sessionFromRow(row, new CompileCache(), true);
+  // its resting limit or stop order is saved to the session's row as it changes (the view reads it there,
+  // and a restarted runner rests it again), the saves in order
+  let restSaves: Promise<void> = Promise.resolve();
+  s.onRestChange = (x) => {
+    const items = [{ id: x.id, resting: x.restingState() }];
+    restSaves = restSaves.then(() =>
+      repo
+        .saveResting(items)
+        .catch((e) => rt.log.warn({ err: e, session: sessionId }, 'saving a resting order failed')),
+    );
+  };
   const origin = `runner:${sessionId}`;
   const group = `runner-${sessionId}`;
   let published = 0;
@@ -114,6 +125,7 @@ export async function startSessionRunner(
     stopped = true;
     clearInterval(poll);
     await Promise.all(subs.map((x) => x.close().catch(() => undefined)));
+    await restSaves;
     finish('stopped');
   };
   void done.then(stop);
