@@ -36,6 +36,7 @@ const USAGE =
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
   `         [--rank-by ${RANK_BY.join('|')}] [--sample 200 [--seed 1]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
+  '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report out.html] [--json]';
 
 /**

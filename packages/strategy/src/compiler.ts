@@ -301,7 +301,7 @@ function compileValid(
       errors.push({
         nodeId: id,
         code: 'INVALID_PARAM',
-        message: `${n.type.label} (${id}) sizes by risk: add a stop loss node, whose distance sets the size`,
+        message: `${n.type.label} (${id}) sizes by risk: add a stop loss node (at a percent or at a distance), whose distance sets the size`,
       });
 
   // deterministic topological order: Kahn's algorithm, ties broken by position in the input
