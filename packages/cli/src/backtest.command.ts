@@ -23,6 +23,7 @@ import {
   marginSettings,
   monteCarlo,
   SYMBOL_PATTERN,
+  tradesByReason,
   type MarginSettings,
 } from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
@@ -270,6 +271,15 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     const rows = statsRows(res.stats);
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    // what closed the trades: a signal, a stop, a target, an ROI step, a time exit (as the risk report's exits)
+    const exits = tradesByReason(res.trades, 'exitReason');
+    if (exits.length) {
+      console.log(`\n${'Exits'.padEnd(w)}  trades   won %  avg return %          PnL`);
+      for (const g of exits)
+        console.log(
+          `  ${g.reason.padEnd(w - 2)}  ${String(g.trades).padStart(6)}  ${g.winRatePct.toFixed(1).padStart(6)}  ${g.avgReturnPct.toFixed(2).padStart(12)}  ${g.pnl.toFixed(2).padStart(11)}`,
+        );
+    }
     if (mc) {
       const p = (x: number) => `${x.toFixed(2)} %`;
       console.log(

@@ -193,6 +193,27 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(Math.round((10_000 + fpnl) * 100)).toBe(Math.round(funded.stats.equityFinal * 100));
   });
 
+  it('prints what closed the trades: the ROI template exits by its table or its stop, each counted', async () => {
+    const r = await cli('backtest', '--strategy', 'rsi-roi', '--data', 'examples/data/GOOG.csv', '--asset', 'stock');
+    const lines = r.stdout.split('\n');
+    const trades = Number(
+      lines
+        .find((l) => l.startsWith('# Trades'))!
+        .split(/\s+/)
+        .at(-1),
+    );
+    const at = lines.findIndex((l) => l.startsWith('Exits'));
+    expect(at).toBeGreaterThan(0);
+    const rows = lines.slice(at + 1).filter((l) => l.startsWith('  '));
+    const byReason = Object.fromEntries(
+      rows.map((l) => l.trim().split(/\s+/)).map(([k, n, won]) => [k, [Number(n), Number(won)]]),
+    );
+    expect(Object.keys(byReason).sort()).toEqual(['roi', 'stop_loss']);
+    expect(byReason.roi![0]! + byReason.stop_loss![0]!).toBe(trades);
+    // an ROI exit takes a gain (its last step asks for any), a stop a loss here
+    expect(byReason.roi![1]).toBe(100);
+  });
+
   it('backtests with a detail timeframe: --detail minutes.csv beside 5-minute bars; more targets reached', async () => {
     const minutes = freqtradeMinutes();
     const csv = (c: readonly Candle[]) =>
