@@ -127,7 +127,8 @@ async function loadDetail(flags: Record<string, string | boolean>, cols: BarColu
         : `--detail takes an interval of the stored symbol, such as 1m (got ${detail})`,
     );
   const from = new Date(cols.ts[0]!).toISOString();
-  const to = new Date(cols.ts[cols.length - 1]! + (cols.ts[1]! - cols.ts[0]!) - 1).toISOString();
+  // through the last bar's end: its open plus the bars' interval
+  const to = new Date(cols.ts[cols.length - 1]! + barSecondsOf(cols.ts) * 1000 - 1).toISOString();
   const fine = await loadBars(isFile ? detail : String(flags.data), { ...flags, from, to, interval: detail });
   return fine.cols;
 }

@@ -1,6 +1,6 @@
 import { GraphSchema, type Graph, type GraphNode } from './graph.ts';
 import { registry as defaultRegistry } from './registry.ts';
-import { CompiledPlan, type PlanNode } from './plan.ts';
+import { CompiledPlan, RISK_RULE, type PlanNode } from './plan.ts';
 import type { NodeType, Params } from './types.ts';
 import { SYMBOL_PATTERN } from '@algotrade/core';
 import { BAR_SLOT_COUNT, TIMELESS } from './types.ts';
@@ -28,17 +28,6 @@ export interface CompileResult {
   report: CompilationReport;
   plan?: CompiledPlan;
 }
-
-/** The rule each risk node type sets: at most one node a graph for each (a percent or a distance). */
-const RISK_RULE: Readonly<Record<string, string>> = {
-  'risk.stop_loss': 'stop',
-  'risk.stop_distance': 'stop',
-  'risk.take_profit': 'target',
-  'risk.target_distance': 'target',
-  'risk.roi_table': 'target',
-  'risk.trailing_stop': 'trail',
-  'risk.trailing_distance': 'trail',
-};
 
 const UI_KEYS = new Set(['label', 'color', 'note', 'notes', 'description', 'collapsed']);
 
@@ -265,6 +254,8 @@ function compileValid(
   }
 
   const actions = [...nodes.values()].filter((n) => n.type?.category === 'action');
+  // the nodes that act: actions, and risk rules (which may read a value, such as a stop's distance)
+  const acting = [...nodes.values()].filter((n) => n.type?.category === 'action' || n.type?.category === 'risk');
   if (nodes.size > 0 && actions.length === 0)
     errors.push({ code: 'NO_ACTION', message: 'the strategy has no buy, sell or close node, so it can never trade' });
   if (nodes.size === 0) errors.push({ code: 'EMPTY_GRAPH', message: 'the graph has no nodes' });
@@ -339,9 +330,7 @@ function compileValid(
   const useful = new Set<string>();
   const prev = new Map<string, string[]>();
   for (const [to, w] of wires) for (const { from } of w.values()) prev.set(to, [...(prev.get(to) ?? []), from]);
-  const stack = [...nodes.values()]
-    .filter((n) => n.type?.category === 'action' || n.type?.category === 'risk')
-    .map((a) => a.node.id);
+  const stack = acting.map((a) => a.node.id);
   while (stack.length) {
     const u = stack.pop()!;
     if (useful.has(u)) continue;
@@ -405,9 +394,8 @@ function compileValid(
     });
   }
   // what the actions and the risk rules read (a stop's distance) is defined from the warm-up on
-  const readers = [...nodes.values()].filter((n) => n.type?.category === 'action' || n.type?.category === 'risk');
-  const warmup = Math.max(0, ...readers.map((a) => warm.get(a.node.id)?.bars ?? 0));
-  const warmupSeconds = Math.max(0, ...readers.map((a) => warm.get(a.node.id)?.secs ?? 0));
+  const warmup = Math.max(0, ...acting.map((a) => warm.get(a.node.id)?.bars ?? 0));
+  const warmupSeconds = Math.max(0, ...acting.map((a) => warm.get(a.node.id)?.secs ?? 0));
   const plan = new CompiledPlan(planNodes, slot, warmup, warmupSeconds);
 
   // a test run on generated data must not throw nor feed undefined values into actions

@@ -168,9 +168,18 @@ export function distancesAt(risk: RiskSpec, valueOf: (slot: number, rule: number
   return d;
 }
 
-const DISTANCE_RULES: Readonly<Record<string, DistanceRule>> = {
+/**
+ * The rule each level-setting risk node type sets, at a percent or at a distance (the types with an input),
+ * or as an ROI table: a graph has at most one node for each rule (the compiler says so), and the rule's
+ * own parameters (a stop's break-even, a target's share, a trail's activation) are the same on each type.
+ */
+export const RISK_RULE: Readonly<Record<string, DistanceRule>> = {
+  'risk.stop_loss': 'stop',
   'risk.stop_distance': 'stop',
+  'risk.take_profit': 'target',
   'risk.target_distance': 'target',
+  'risk.roi_table': 'target',
+  'risk.trailing_stop': 'trail',
   'risk.trailing_distance': 'trail',
 };
 
@@ -253,18 +262,17 @@ export class CompiledPlan {
     const risk: RiskSpec = {};
     for (const n of nodes) {
       if (n.type.type === 'risk.stop_loss') risk.stopLossPct = n.params.percent as number;
-      if ((n.type.type === 'risk.stop_loss' || n.type.type === 'risk.stop_distance') && n.params.breakEvenPct)
-        risk.breakEvenPct = n.params.breakEvenPct as number;
       if (n.type.type === 'risk.take_profit') risk.takeProfitPct = n.params.percent as number;
-      if (n.type.type === 'risk.take_profit' || n.type.type === 'risk.target_distance') {
-        const share = n.params.sharePct as number | undefined;
-        if (share !== undefined && share < 100) risk.takeProfitSharePct = share;
-      }
       if (n.type.type === 'risk.trailing_stop') risk.trailingStopPct = n.params.percent as number;
-      if ((n.type.type === 'risk.trailing_stop' || n.type.type === 'risk.trailing_distance') && n.params.activatePct)
-        risk.trailingActivatePct = n.params.activatePct as number;
-      const rule = DISTANCE_RULES[n.type.type];
-      if (rule) (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: n.params.multiplier as number });
+      const rule = RISK_RULE[n.type.type];
+      const p = n.params;
+      if (rule === 'stop' && p.breakEvenPct) risk.breakEvenPct = p.breakEvenPct as number;
+      if (rule === 'target' && p.sharePct !== undefined && (p.sharePct as number) < 100)
+        risk.takeProfitSharePct = p.sharePct as number;
+      if (rule === 'trail' && p.activatePct) risk.trailingActivatePct = p.activatePct as number;
+      // at a distance: the node reads it through its input
+      if (rule && n.inputs.length)
+        (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: p.multiplier as number });
       if (n.type.type === 'risk.roi_table') {
         risk.roi = [{ afterMs: 0, pct: n.params.roi0 as number }];
         for (const k of [1, 2, 3]) {

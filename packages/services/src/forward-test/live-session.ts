@@ -460,15 +460,21 @@ export class LiveSession {
 
   /** Takes back a saved resting order (one whose action node this strategy no longer has is dropped). */
   restoreResting(x: unknown): void {
+    const saved = this.savedResting(x);
+    if (!saved) return;
+    this.restAction = saved.a;
+    this.restLevel = saved.r.level;
+    this.restUp = saved.r.up;
+    this.restUntil = saved.r.until;
+    this.restDist = saved.r.dist;
+  }
+
+  /** A saved resting order (restingState) and its action's index, if it is one and the strategy has the action. */
+  private savedResting(x: unknown): { a: number; r: RestingState } | null {
     const r = RestingSchema.safeParse(x);
-    if (!r.success) return;
+    if (!r.success) return null;
     const a = this.plan.actions.findIndex((s) => s.nodeId === r.data.nodeId && s.orderType !== 'market');
-    if (a < 0) return;
-    this.restAction = a;
-    this.restLevel = r.data.level;
-    this.restUp = r.data.up;
-    this.restUntil = r.data.until;
-    this.restDist = r.data.dist;
+    return a < 0 ? null : { a, r: r.data };
   }
 
   /**
@@ -484,10 +490,9 @@ export class LiveSession {
    * The resting order a remote runner saved on the session's row (`resting`), as restingOrder gives it:
    * the engine of a session whose strategy runs elsewhere shows it from there.
    */
-  savedRestingOrder(saved: unknown): RestingView | null {
-    const r = RestingSchema.safeParse(saved);
-    const spec = r.success ? this.plan.actions.find((a) => a.nodeId === r.data.nodeId) : undefined;
-    return spec && r.success && spec.orderType !== 'market' ? restingView(spec, r.data.level, r.data.until) : null;
+  savedRestingOrder(x: unknown): RestingView | null {
+    const saved = this.savedResting(x);
+    return saved && restingView(this.plan.actions[saved.a]!, saved.r.level, saved.r.until);
   }
 
   /** The side an action leaves the session on: long (1), short (-1) or flat (0; a sell without shorts too). */

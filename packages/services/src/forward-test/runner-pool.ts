@@ -25,14 +25,14 @@ export type RunnerMessage =
   | { op: 'ticks'; seq: number; symbol: string; ticks: WireTick[] }
   | { op: 'heap'; seq: number };
 
-/** per fired action: the session, the tick's index, the action, and what its rules at a distance read, if any */
-type Fired = [sessionId: string, tickIndex: number, action: number, riskIn?: Float64Array][];
-
 /**
  * What a session's strategy fired on a tick: the action's index, or (with rules at a distance) the action
- * and the values those rules read, in plan.risk.distances' order
+ * and then the values those rules read, in plan.risk.distances' order
  */
 export type FiredAction = number | Float64Array;
+
+/** per fired action: the session, the tick's index and what fired (as the worker thread sends it) */
+export type Fired = [sessionId: string, tickIndex: number, action: FiredAction][];
 
 /**
  * The worker-thread runner: sessions' strategies spread over threads (all cores by default), each
@@ -147,7 +147,7 @@ export class RunnerPool {
     }
     const byTick: Map<string, FiredAction>[] = [];
     for (const fired of await Promise.all(answers))
-      for (const [id, i, a, risk] of fired) (byTick[i] ??= new Map()).set(id, risk ? Float64Array.of(a, ...risk) : a);
+      for (const [id, i, a] of fired) (byTick[i] ??= new Map()).set(id, a);
     return byTick;
   }
 

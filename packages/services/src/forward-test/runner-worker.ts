@@ -4,7 +4,7 @@ import { CompileCache, type CompiledPlan, type Graph } from '@algotrade/strategy
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
 import type { SessionSettings } from './live-session.ts';
 import { OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
-import type { RunnerMessage, WireTick, WireWindows } from './runner-pool.ts';
+import type { Fired, RunnerMessage, WireTick, WireWindows } from './runner-pool.ts';
 
 /**
  * A runner thread: the strategies of its sessions, fed the ticks of their symbols. Sessions with the
@@ -83,7 +83,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
       break;
     }
     case 'ticks': {
-      const fired: [string, number, number, Float64Array?][] = [];
+      const fired: Fired = [];
       others.push(m.symbol, m.ticks);
       const list = bySymbol.get(m.symbol);
       if (list)
@@ -97,8 +97,13 @@ parentPort!.on('message', (m: RunnerMessage) => {
             if (a < 0) continue;
             // rules at a distance: what they read now goes with the action (the engine's session opens with it)
             const rules = h.plan.risk.distances;
-            if (rules) fired.push([h.id, i, a, Float64Array.from(rules, (r) => h.shared!.value(r.slot))]);
-            else fired.push([h.id, i, a]);
+            if (!rules) fired.push([h.id, i, a]);
+            else {
+              const v = new Float64Array(1 + rules.length);
+              v[0] = a;
+              for (let k = 0; k < rules.length; k++) v[k + 1] = h.shared.value(rules[k]!.slot);
+              fired.push([h.id, i, v]);
+            }
           }
         }
       parentPort!.postMessage({ seq: m.seq, fired });
