@@ -1,13 +1,14 @@
 import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
 import { aggregated } from '../test/helpers/freqtrade.ts';
-import { withAtrRules } from '../test/helpers/graphs.ts';
+import { exitWhen, gatedBy, withAtrRules } from '../test/helpers/graphs.ts';
 import { alternated, reportAgainst } from './harness.ts';
 
 // The risk rules' cost in a backtest: 1,000,000 one-minute bars through the SMA(10/30) crossover with a
 // 1 % stop loss, a 4-hour time exit and a 30-minute cooldown after any exit, beside the plain crossover
 // (the baseline), alternated in the same process. Then rules at a distance: a 2 × ATR(14) stop and a
 // 3 × ATR chandelier exit (the ATR evaluated, each position keeping its signal bar's), beside the same
-// rules at fixed percents (1 % stop, 1.5 % trailing stop).
+// rules at fixed percents (1 % stop, 1.5 % trailing stop). Then a detail timeframe, and a strategy reading
+// its own position (evaluated one bar at a time) against the same trades computed in blocks.
 const N = 1_000_000;
 const minutes = generateCandles(N, 42);
 const bars = toColumns(minutes);
@@ -88,4 +89,29 @@ reportAgainst('risk-rules', 'backtest_5m_bars_with_1m_detail_ms', detailMs!, bar
   baselineIs: 'the five-minute bars alone',
   targetExits: targets[0],
   baselineTargetExits: targets[1],
+});
+
+// A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
+// long" makes the same trades as the plain one (checked here), but is evaluated one bar at a time between
+// the bars' fills instead of in blocks of 256 before them: the ratio is that evaluation's cost. And the
+// same with exits by profit (3 % up or 2 % down).
+const gated = compileGraph(gatedBy(structuredClone(crossover), 'buy', 'long', false)).plan!;
+const exits = compileGraph(
+  exitWhen(gatedBy(structuredClone(crossover), 'buy', 'long', false), [
+    ['profit_pct', '>', 3],
+    ['profit_pct', '<', -2],
+  ]),
+).plan!;
+const same = [0, 0, 0];
+const [gatedMs, blockMs, exitsMs] = await alternated([
+  () => (same[0] = runBacktest(gated, bars, options).trades.length),
+  () => (same[1] = runBacktest(plain, bars, options).trades.length),
+  () => (same[2] = runBacktest(exits, bars, options).trades.length),
+]);
+if (same[0] !== same[1]) throw new Error(`the gated crossover made ${same[0]} trades, the plain one ${same[1]}`);
+reportAgainst('risk-rules', 'backtest_1m_bars_position_aware_ms', gatedMs!, blockMs!, {
+  baselineIs: 'the same trades from the plain crossover, evaluated in blocks',
+  trades: same[0],
+  withProfitExitsMs: exitsMs,
+  withProfitExitsTrades: same[2],
 });

@@ -182,3 +182,69 @@ export const alwaysBuying = (buy: Record<string, unknown> = {}) =>
       ['up', 'value', 'buy', 'trigger'],
     ],
   );
+
+type EditableGraph = {
+  nodes: { id: string; type: string; data: Record<string, unknown>; position?: { x: number; y: number } }[];
+  edges: { id: string; source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }[];
+};
+const addNode = (g: EditableGraph, id: string, type: string, data: Record<string, unknown> = {}) => {
+  if (!g.nodes.some((n) => n.id === id)) g.nodes.push({ id, type, data, position: { x: 0, y: 0 } });
+};
+const addEdge = (g: EditableGraph, source: string, sourceHandle: string, target: string, targetHandle: string) =>
+  g.edges.push({
+    id: `${source}.${sourceHandle}->${target}.${targetHandle}`,
+    source,
+    sourceHandle,
+    target,
+    targetHandle,
+  });
+
+/**
+ * The graph with action `action` firing only while a Position node (`pos`) output `output` (long or short)
+ * is `want`: its trigger and the gate go through an And node.
+ */
+export function gatedBy<G extends EditableGraph>(graph: G, action: string, output: 'long' | 'short', want: boolean): G {
+  addNode(graph, 'pos', 'position.state');
+  const into = graph.edges.find((e) => e.target === action && e.targetHandle === 'trigger')!;
+  addNode(graph, `${action}-gate`, 'logic.and');
+  into.target = `${action}-gate`;
+  into.targetHandle = 'a';
+  into.id = `${into.source}.${into.sourceHandle}->${into.target}.a`;
+  if (want) addEdge(graph, 'pos', output, `${action}-gate`, 'b');
+  else {
+    addNode(graph, `${action}-not`, 'logic.not');
+    addEdge(graph, 'pos', output, `${action}-not`, 'value');
+    addEdge(graph, `${action}-not`, 'value', `${action}-gate`, 'b');
+  }
+  addEdge(graph, `${action}-gate`, 'value', action, 'trigger');
+  return graph;
+}
+
+/**
+ * The graph with a Close node (`exit`) firing when the Position node's (`pos`) outputs compare with
+ * constants as given, any of them (`or`) or all (`and`).
+ */
+export function exitWhen<G extends EditableGraph>(
+  graph: G,
+  conditions: [output: 'profit_pct' | 'minutes_held' | 'entry_price' | 'entries', op: '>' | '<', value: number][],
+  join: 'or' | 'and' = 'or',
+): G {
+  addNode(graph, 'pos', 'position.state');
+  addNode(graph, 'exit', 'action.close');
+  let last = '';
+  conditions.forEach(([output, op, value], k) => {
+    addNode(graph, `c${k}`, 'constant', { value });
+    addNode(graph, `cmp${k}`, op === '>' ? 'logic.greater' : 'logic.less');
+    addEdge(graph, 'pos', output, `cmp${k}`, 'a');
+    addEdge(graph, `c${k}`, 'value', `cmp${k}`, 'b');
+    if (!last) last = `cmp${k}`;
+    else {
+      addNode(graph, `j${k}`, `logic.${join}`);
+      addEdge(graph, last, 'value', `j${k}`, 'a');
+      addEdge(graph, `cmp${k}`, 'value', `j${k}`, 'b');
+      last = `j${k}`;
+    }
+  });
+  addEdge(graph, last, 'value', 'exit', 'trigger');
+  return graph;
+}

@@ -16,6 +16,7 @@ import {
 import {
   amountAt,
   barSecondsOf,
+  BLOCK,
   distancesAt,
   fillsAbove,
   orderLevel,
@@ -106,13 +107,24 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const signals = o.signalsBuffer && o.signalsBuffer.length >= n ? o.signalsBuffer : new Int8Array(n);
   // the distances of the rules at a distance (an ATR's stop), per bar: a position keeps its signal bar's
   const rules = plan.risk.distances ?? [];
-  const inst = plan.instantiate();
+  // a strategy reading its own position (Position nodes): its nodes that do not read it run in blocks first,
+  // keeping what the others read of them on each bar (the frontier); those that do run in the loop below,
+  // each bar after its fills. The others' signals come from blocks.
+  const aware = plan.positionSlots.length > 0;
+  const barSec = barSecondsOf(bars.ts);
+  const inst = plan.instantiate(BLOCK, aware ? barSec : undefined);
   const distCols = new Map(rules.map((r) => [r.slot, new Float64Array(n)]));
-  inst.run(bars, signals, 0, n, rules.length ? (start, m) => capture(inst.cols, distCols, start, m) : undefined);
+  const frontier = aware ? plan.frontierSlots.map(() => new Float64Array(n)) : [];
+  const distSlots = [...distCols.keys()];
+  const distArrays = [...distCols.values()];
+  if (aware) {
+    const kept = new Map(plan.frontierSlots.map((slot, k) => [slot, frontier[k]!]));
+    inst.run(bars, signals, 0, n, (start, m) => capture(inst.cols, kept, start, m), true);
+  } else inst.run(bars, signals, 0, n, rules.length ? (start, m) => capture(inst.cols, distCols, start, m) : undefined);
   /** the distances a position opened on bar `sb`'s signal keeps */
   const distancesOf = (sb: number) => distancesAt(plan.risk, (slot) => distCols.get(slot)![sb]!);
   const from = Math.min(Math.max(0, Math.floor(o.tradeFrom ?? 0)), n);
-  if (from > 0) signals.fill(-1, 0, from);
+  if (from > 0 && !aware) signals.fill(-1, 0, from);
   const { open, high, low, close, ts } = bars;
   const feeRate = o.feeRate ?? 0;
   const feeFixed = o.feeFixed ?? 0;
@@ -419,6 +431,13 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (riskOn && qty !== 0) {
         if (detail) checkDetail(i, detail);
         else checkRisk(i, i);
+      }
+      if (aware) {
+        // the position after this bar's fills and stops, at its close (a fill at a close: from that close)
+        inst.setPosition(qty, entryPrice, ts[entryBar]! + (onClose ? barSec * 1000 : 0), entries);
+        const a = inst.stepPosition(bars, i, frontier);
+        signals[i] = i < from ? -1 : a;
+        for (let k = 0; k < distSlots.length; k++) distArrays[k]![i] = inst.value(distSlots[k]!);
       }
       const s = signals[i]!;
       if (onClose) {

@@ -251,6 +251,23 @@ export class CompiledPlan {
   readonly symbols: readonly string[];
   /** each Other symbol node: the index of its symbol in `symbols` and its five output slots */
   readonly symbolSources: readonly { symbol: number; slots: readonly number[] }[];
+  /**
+   * the Position nodes' output slots, six each (long, short, profit_pct, minutes_held, entry_price,
+   * entries); a plan with any is position-aware: the engines evaluate it one bar at a time, each bar after
+   * its fills, with StrategyInstance.setPosition
+   */
+  readonly positionSlots: readonly number[];
+  /**
+   * a position-aware plan's nodes that read the position, directly or through others (by id); a backtest
+   * runs the rest in blocks first (runMarket) and these one bar at a time (stepPosition)
+   */
+  readonly positionNodes: ReadonlySet<string>;
+  /**
+   * what a backtest keeps of the block run for each bar (runMarket's onBlock) and gives stepPosition: the
+   * node outputs that do not depend on the position and are read by nodes that do, by the actions or by
+   * the rules at a distance
+   */
+  readonly frontierSlots: readonly number[];
   constructor(
     readonly nodes: readonly PlanNode[],
     readonly slotCount: number,
@@ -305,7 +322,27 @@ export class CompiledPlan {
     for (const n of nodes) {
       for (const i of n.inputs) if (i < BAR_SLOT_COUNT) used.add(i);
       if (n.type.type === 'time.of_day') used.add(5);
+      // the position's profit is at the close, its time held from the bar's time
+      if (n.type.position) used.add(3).add(5);
     }
+    this.positionSlots = nodes.filter((n) => n.type.position).flatMap((n) => n.outputs);
+    // in topological order: a node reading a position-dependent slot depends on it too
+    const dependent = new Set<number>();
+    const positionNodes = new Set<string>();
+    for (const n of nodes)
+      if (n.type.position || n.inputs.some((x) => dependent.has(x))) {
+        positionNodes.add(n.id);
+        for (const o of n.outputs) dependent.add(o);
+      }
+    this.positionNodes = positionNodes;
+    const read = positionNodes.size
+      ? [
+          ...nodes.filter((n) => positionNodes.has(n.id)).flatMap((n) => n.inputs),
+          ...nodes.filter((n) => n.type.category === 'action').map((n) => n.inputs[0]!),
+          ...(risk.distances ?? []).map((d) => d.slot),
+        ]
+      : [];
+    this.frontierSlots = [...new Set(read)].filter((x) => x >= BAR_SLOT_COUNT && !dependent.has(x));
     const secs = [...new Set(nodes.map((n) => n.timeframe ?? 0).filter((t) => t > 0))].sort((a, b) => a - b);
     this.timeframes = secs.map((seconds) => {
       const own = nodes.filter((n) => n.timeframe === seconds);
@@ -357,22 +394,86 @@ export class CompiledPlan {
 export class StrategyInstance {
   readonly cols: Float64Array[];
   private readonly steps: Step[];
+  /** a position-aware plan's steps that do not read the position, and those that do (plan.positionNodes) */
+  private readonly marketSteps: Step[];
+  private readonly positionSteps: Step[];
   private readonly triggers: Int32Array;
   private readonly higher: HigherTimeframe[];
   bars = 0;
+  /** the position the Position nodes read (setPosition): its side (1, -1, 0), average entry, entry time (ms) and entries */
+  private pSide = 0;
+  private pEntry = NaN;
+  private pSince = NaN;
+  private pEntries = 0;
   constructor(
     readonly plan: CompiledPlan,
     readonly blockSize = BLOCK,
     private barSeconds?: number,
   ) {
     this.cols = Array.from({ length: plan.slotCount }, () => new Float64Array(blockSize).fill(NaN));
-    this.steps = plan.baseNodes.map((n) => stepOf(n.type, n.params, n)).filter((s): s is Step => !!s);
+    const built = plan.baseNodes
+      .map((n) => ({ id: n.id, step: stepOf(n.type, n.params, n) }))
+      .filter((b): b is { id: string; step: Step } => !!b.step);
+    this.steps = built.map((b) => b.step);
+    // a position-aware plan's steps (the same, one state each) split: the market's, run in blocks, and the
+    // position's, bar by bar
+    const pn = plan.positionNodes;
+    this.marketSteps = built.filter((b) => !pn.has(b.id)).map((b) => b.step);
+    this.positionSteps = built.filter((b) => pn.has(b.id)).map((b) => b.step);
     this.triggers = Int32Array.from(plan.actions.map((a) => a.triggerSlot));
     this.higher = plan.timeframes.map((tf) => new HigherTimeframe(tf, plan.slotCount, blockSize));
   }
   /** The last evaluated value of a slot (the one-bar view used by live sessions and tests). */
   value(slot: number): number {
     return this.cols[slot]![0]!;
+  }
+  /**
+   * The position the Position nodes read on the bars fed next (until set again): its size (its sign is the
+   * side; 0: flat), average entry price, first entry's time (epoch ms) and entries. A position-aware plan
+   * (plan.positionSlots) is fed one bar at a time, each after setting the position held at its close.
+   */
+  setPosition(qty: number, entryPrice: number, entryTs: number, entries: number): void {
+    this.pSide = qty > 0 ? 1 : qty < 0 ? -1 : 0;
+    this.pEntry = this.pSide ? entryPrice : NaN;
+    this.pSince = this.pSide ? entryTs : NaN;
+    this.pEntries = this.pSide ? Math.max(1, entries) : 0;
+  }
+  /** Writes the position into the Position nodes' columns for `n` bars, at their closes and times. */
+  private writePosition(n: number): void {
+    const c = this.cols;
+    const slots = this.plan.positionSlots;
+    const close = c[3]!;
+    const secs = c[5]!;
+    const side = this.pSide;
+    // time held to the bar's close: its time plus its interval (a tick's is its time)
+    const end = (this.barSeconds ?? 0) * 1000 - this.pSince;
+    if (n === 1) {
+      // one bar (every bar of a backtest): plain stores, no fills
+      const profit = (side * (close[0]! - this.pEntry) * 100) / this.pEntry;
+      const held = Math.max(0, secs[0]! * 1000 + end) / 60_000;
+      for (let k = 0; k < slots.length; k += 6) {
+        c[slots[k]!]![0] = side === 1 ? 1 : 0;
+        c[slots[k + 1]!]![0] = side === -1 ? 1 : 0;
+        c[slots[k + 2]!]![0] = profit;
+        c[slots[k + 3]!]![0] = held;
+        c[slots[k + 4]!]![0] = this.pEntry;
+        c[slots[k + 5]!]![0] = this.pEntries;
+      }
+      return;
+    }
+    for (let k = 0; k < slots.length; k += 6) {
+      c[slots[k]!]!.fill(side === 1 ? 1 : 0, 0, n);
+      c[slots[k + 1]!]!.fill(side === -1 ? 1 : 0, 0, n);
+      c[slots[k + 4]!]!.fill(this.pEntry, 0, n);
+      c[slots[k + 5]!]!.fill(this.pEntries, 0, n);
+      const profit = c[slots[k + 2]!]!;
+      const held = c[slots[k + 3]!]!;
+      for (let j = 0; j < n; j++) {
+        // NaN when flat (the entry and its time are NaN)
+        profit[j] = (side * (close[j]! - this.pEntry) * 100) / this.pEntry;
+        held[j] = Math.max(0, secs[j]! * 1000 + end) / 60_000;
+      }
+    }
   }
   /**
    * Feeds one bar; returns the index into plan.actions of the first action triggered on it, or -1.
@@ -388,21 +489,45 @@ export class StrategyInstance {
     others?: ArrayLike<number>,
   ): number {
     const c = this.cols;
+    this.setBar(open, high, low, close, volume, timeSec);
+    for (const src of this.plan.symbolSources)
+      for (let f = 0; f < 5; f++) c[src.slots[f]!]![0] = others ? others[src.symbol * 5 + f]! : NaN;
+    for (const h of this.higher) h.run(c, 1, this.barSeconds ?? 0);
+    if (this.plan.positionSlots.length) this.writePosition(1);
+    return this.stepWith(this.steps);
+  }
+  /** The bar's fields, in their slots (one-bar evaluation). */
+  private setBar(open: number, high: number, low: number, close: number, volume: number, timeSec: number): void {
+    const c = this.cols;
     c[0]![0] = open;
     c[1]![0] = high;
     c[2]![0] = low;
     c[3]![0] = close;
     c[4]![0] = volume;
     c[5]![0] = timeSec;
-    for (const src of this.plan.symbolSources)
-      for (let f = 0; f < 5; f++) c[src.slots[f]!]![0] = others ? others[src.symbol * 5 + f]! : NaN;
-    for (const h of this.higher) h.run(c, 1, this.barSeconds ?? 0);
-    const s = this.steps;
+  }
+  /** Runs `steps` on one bar and returns the index of the first action triggered, or -1. */
+  private stepWith(s: readonly Step[]): number {
+    const c = this.cols;
     for (let i = 0; i < s.length; i++) s[i]!(c, 1);
     this.bars++;
     const t = this.triggers;
     for (let i = 0; i < t.length; i++) if (c[t[i]!]![0] === 1) return i;
     return -1;
+  }
+  /**
+   * A position-aware backtest's bar i, after run(..., marketOnly) has run the other nodes over every bar:
+   * writes the bar, what those nodes gave on it (`frontier`: per plan.frontierSlots, a column of every
+   * bar) and the position (setPosition), runs the nodes that read the position, and returns the index of
+   * the first action triggered (or -1), as step() would.
+   */
+  stepPosition(bars: BarColumns, i: number, frontier: readonly Float64Array[]): number {
+    const c = this.cols;
+    this.setBar(bars.open[i]!, bars.high[i]!, bars.low[i]!, bars.close[i]!, bars.volume[i]!, bars.ts[i]! / 1000);
+    const fs = this.plan.frontierSlots;
+    for (let k = 0; k < fs.length; k++) c[fs[k]!]![0] = frontier[k]![i]!;
+    this.writePosition(1);
+    return this.stepWith(this.positionSteps);
   }
   /**
    * Feeds bars [from, to) of whole columns and writes, per bar, the index of the first triggered
@@ -414,10 +539,12 @@ export class StrategyInstance {
     from = 0,
     to = bars.length,
     onBlock?: (start: number, n: number) => void,
+    /** the nodes that do not read the position only, no signals written (a position-aware backtest's blocks) */
+    marketOnly = false,
   ): void {
     const c = this.cols;
-    const t = this.triggers;
-    const s = this.steps;
+    const t = marketOnly ? new Int32Array(0) : this.triggers;
+    const s = marketOnly ? this.marketSteps : this.steps;
     const own = c.slice(0, BAR_SLOT_COUNT);
     const fields = [bars.open, bars.high, bars.low, bars.close, bars.volume];
     const secs = own[5]!;
@@ -441,8 +568,12 @@ export class StrategyInstance {
         this.barSeconds ??= barSecondsOf(bars.ts, from, to);
         for (const h of this.higher) h.run(c, n, this.barSeconds);
       }
+      // a position-aware plan's block keeps the position set before it (flat in previews and test runs)
+      if (this.plan.positionSlots.length && !marketOnly) this.writePosition(n);
       for (let i = 0; i < s.length; i++) s[i]!(c, n);
-      if (t.length === 2) {
+      if (marketOnly) {
+        // no signals
+      } else if (t.length === 2) {
         const a = c[t[0]!]!;
         const b = c[t[1]!]!;
         for (let j = 0; j < n; j++) signals[start + j] = a[j] === 1 ? 0 : b[j] === 1 ? 1 : -1;

@@ -353,6 +353,58 @@ export const templates: readonly T[] = [
       ],
     ),
   },
+  {
+    id: 'rsi-position-exits',
+    name: 'RSI dip with exits on its own position',
+    description:
+      'Buy when RSI(14) falls below 30. Close when RSI rises above 70 while the position is more than 1% up, or ' +
+      'once it has been held 20 days and is still at a loss (the graph reads its own position, as freqtrade ' +
+      'custom_exit). 10% stop loss.',
+    graph: graph(
+      [
+        ['close', 'price.close', {}, 0, 1],
+        ['pos', 'position.state', {}, 0, 3],
+        ['rsi', 'indicator.rsi', { period: 14 }, 1, 1],
+        ['low', 'constant', { value: 30 }, 1, 0],
+        ['high', 'constant', { value: 70 }, 1, 2],
+        ['one', 'constant', { value: 1 }, 1, 3],
+        ['days', 'constant', { value: 28_800 }, 1, 4],
+        ['zero', 'constant', { value: 0 }, 1, 5],
+        ['oversold', 'logic.crosses_below', {}, 2, 0],
+        ['recovered', 'logic.greater', {}, 2, 2],
+        ['in-profit', 'logic.greater', {}, 2, 3],
+        ['held-long', 'logic.greater', {}, 2, 4],
+        ['at-loss', 'logic.less', {}, 2, 5],
+        ['take', 'logic.and', {}, 3, 2],
+        ['give-up', 'logic.and', {}, 3, 4],
+        ['exit-when', 'logic.or', {}, 4, 3],
+        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 5, 0],
+        ['exit', 'action.close', {}, 5, 3],
+        ['stop', 'risk.stop_loss', { percent: 10 }, 5, 5],
+      ],
+      [
+        ['close', 'value', 'rsi', 'value'],
+        ['rsi', 'value', 'oversold', 'a'],
+        ['low', 'value', 'oversold', 'b'],
+        ['rsi', 'value', 'recovered', 'a'],
+        ['high', 'value', 'recovered', 'b'],
+        ['pos', 'profit_pct', 'in-profit', 'a'],
+        ['one', 'value', 'in-profit', 'b'],
+        ['pos', 'minutes_held', 'held-long', 'a'],
+        ['days', 'value', 'held-long', 'b'],
+        ['pos', 'profit_pct', 'at-loss', 'a'],
+        ['zero', 'value', 'at-loss', 'b'],
+        ['recovered', 'value', 'take', 'a'],
+        ['in-profit', 'value', 'take', 'b'],
+        ['held-long', 'value', 'give-up', 'a'],
+        ['at-loss', 'value', 'give-up', 'b'],
+        ['take', 'value', 'exit-when', 'a'],
+        ['give-up', 'value', 'exit-when', 'b'],
+        ['oversold', 'value', 'buy', 'trigger'],
+        ['exit-when', 'value', 'exit', 'trigger'],
+      ],
+    ),
+  },
 ];
 
 export const templateById = (id: string): T | undefined => templates.find((t) => t.id === id);

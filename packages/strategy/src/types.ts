@@ -64,6 +64,11 @@ export interface NodeType {
    * strategy's bar, fed by the engines (see CompiledPlan's symbols); no step runs
    */
   otherSymbol?(p: Params): string;
+  /**
+   * the strategy's own position (its outputs: POSITION_OUTPUTS), fed by the engines before each bar from
+   * the position held at that bar's close; a plan with one is evaluated one bar at a time; no step runs
+   */
+  position?: boolean;
   /** creates the block evaluator; absent for nodes evaluated by the engine itself (actions, risk) */
   create?(p: Params, io: NodeIo): Step;
   /** or a one-bar evaluator over a scratch row indexed by slot, wrapped into a block loop (see stepOf) */

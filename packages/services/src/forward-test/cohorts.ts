@@ -9,6 +9,8 @@ export interface Evaluator {
   evaluate(t: TickLike): number;
   /** a slot's value as of the last bar evaluated (rules at a distance read it when an action fires) */
   value?(slot: number): number;
+  /** the position its Position nodes read on the bars evaluated next (a strategy reading its own position) */
+  setPosition?(qty: number, entryPrice: number, entryTs: number, entries: number): void;
 }
 
 /**
@@ -41,6 +43,10 @@ export class SharedEvaluator implements Evaluator {
   }
   value(slot: number): number {
     return this.inner.value ? this.inner.value(slot) : NaN;
+  }
+  /** (a strategy reading its own position is a cohort of one: see cohortKey) */
+  setPosition(qty: number, entryPrice: number, entryTs: number, entries: number): void {
+    this.inner.setPosition?.(qty, entryPrice, entryTs, entries);
   }
 }
 
@@ -106,7 +112,15 @@ export class EvaluatorCohorts {
   }
 }
 
-/** The cohort key of a session: strategy (graph hash), symbol and evaluation settings. */
-export const cohortKey = (hash: string | undefined, id: string, symbol: string, evaluation: unknown) =>
-  // a graph without a hash (it failed to canonicalise) never shares: its key is the session's own
-  `${hash ?? `session:${id}`}|${symbol}|${JSON.stringify(evaluation)}`;
+/**
+ * The cohort key of a session: strategy (graph hash), symbol and evaluation settings. A strategy that
+ * reads its own position (`plan.positionSlots`) depends on its session's trades, and a graph without a
+ * hash (it failed to canonicalise) is not known to be the same: neither shares, its key is the session's.
+ */
+export const cohortKey = (
+  hash: string | undefined,
+  id: string,
+  symbol: string,
+  evaluation: unknown,
+  plan?: Pick<CompiledPlan, 'positionSlots'>,
+) => `${hash && !plan?.positionSlots.length ? hash : `session:${id}`}|${symbol}|${JSON.stringify(evaluation)}`;

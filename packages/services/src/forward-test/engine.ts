@@ -189,7 +189,7 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
     storedLedger(settings, row.state),
     row.status,
   );
-  s.cohort = cohortKey(compiled.hash, row.id, row.symbol, settings.evaluation);
+  s.cohort = cohortKey(compiled.hash, row.id, row.symbol, settings.evaluation, compiled.plan);
   // a limit or stop order that was resting when its engine stopped rests again (it lapses on its own time)
   if (row.resting) s.restoreResting(row.resting);
   return s;
@@ -457,7 +457,7 @@ export class ForwardTestEngine {
       // warm the strategy on the symbol's recent ticks: at start, after a restart, and on resume (a
       // paused session saw no ticks: it starts again from the market as it is now, as a runner process does)
       const recent = await warmupTicks(this.rt, s);
-      if (this.pool) {
+      if (this.pool && this.pooled(s)) {
         // a strategy reading other symbols warms on their windows too, and its thread gets their ticks
         const others = s.plan.symbols.length
           ? { symbols: s.plan.symbols, windows: await otherWindows(this.rt, s.plan.symbols) }
@@ -475,6 +475,14 @@ export class ForwardTestEngine {
     if (!list.includes(s)) list.push(s);
     this.bySymbol.set(s.symbol, list);
     this.metrics?.activeSessions.set(this.activeCount());
+  }
+
+  /**
+   * Whether a runner thread evaluates the session's strategy: with the pool, except a strategy reading its
+   * own position, which this thread evaluates on each tick after its mark (the ledger lives here).
+   */
+  private pooled(s: LiveSession): boolean {
+    return !!this.pool && !s.plan.positionSlots.length;
   }
 
   /** Drops a session this instance holds (another instance runs it now; its runner, if any, keeps going). */
@@ -626,7 +634,7 @@ export class ForwardTestEngine {
             // marks only (equity, drawdown): the runner applies risk rules in its tick order
             s.mark(t, receivedAt);
             sig = null;
-          } else if (fired) {
+          } else if (fired && !s.evaluator) {
             // the thread's answer: the action, or the action and what its rules at a distance read
             const f = firedNow?.get(s.id);
             if (typeof f === 'object') s.riskIn = f.subarray(1);

@@ -2,7 +2,7 @@ import { applyFill, copyLedger, newLedger, planOrder, type LedgerState } from '@
 import { compileGraph, evaluateNode, templateById } from '@algotrade/strategy';
 import { describe, expect, it } from 'vitest';
 import { tickSettings } from '../../../../test/helpers/sessions.ts';
-import { withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { alwaysBuying, exitWhen, gatedBy, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { LiveSession, sessionEvaluator, type SessionSettings } from './live-session.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 12);
@@ -372,5 +372,53 @@ describe('a live session’s rules at a distance (an ATR’s stop, target and tr
     const coldRisk = atrSession([100, 101], { sizing: 'risk_pct', amount: 1 });
     expect(coldRisk.s.decide(coldRisk.buy, tick(3, 100), 0)).toBeNull();
     expect(coldRisk.s.intent).toBe(0);
+  });
+});
+
+describe('a live session of a strategy reading its own position (the Position node)', () => {
+  const tick = (secs: number, price: number) => ({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 });
+  /** buys on every tick while not long; closes at 2 % profit or after 10 minutes held */
+  const session = () => {
+    const g = exitWhen(gatedBy(alwaysBuying(), 'buy', 'long', false), [
+      ['profit_pct', '>', 2],
+      ['minutes_held', '>', 10],
+    ]);
+    const c = compileGraph(g);
+    expect(c.report.errors).toEqual([]);
+    const ev = sessionEvaluator(c.plan!, settings.evaluation);
+    return new LiveSession('s1', 'u1', 'EQUSD', settings, c.plan!, ev, newLedger(settings, T0), 'running');
+  };
+  const execute = (s: LiveSession, sig: ReturnType<LiveSession['onTick']>, price: number) => {
+    const out = planOrder(s.ledger, settings, {}, { ...sig!, price, ts: sig!.tickTs + 500 });
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    applyFill(s.ledger, out.fill, out.closedTrade);
+    s.settled();
+  };
+  const on = (s: LiveSession, secs: number, price: number) => {
+    const sig = s.onTick(tick(secs, price), 0);
+    return sig ? `${sig.action}:${sig.source}` : null;
+  };
+
+  it('is long as soon as its entry is sent, its profit undefined until the entry fills, then read on it', () => {
+    const s = session();
+    const sig = s.onTick(tick(1, 100), 0);
+    expect(sig).toMatchObject({ action: 'buy', source: 'buy' });
+    // in flight: long (no second buy), no profit yet (no exit at +3 % on the tick's price)
+    expect([on(s, 2, 103), on(s, 3, 103)]).toEqual([null, null]);
+    // filled at 101: +2 % is 103.02
+    execute(s, sig, 101);
+    expect([on(s, 4, 102), on(s, 5, 103)]).toEqual([null, null]);
+    expect(on(s, 6, 103.1)).toBe('close:exit');
+    // the close in flight: flat as far as the strategy knows, so it buys again at once
+    expect(on(s, 7, 103.1)).toBe('buy:buy');
+  });
+
+  it('closes after the time held, counted from the fill', () => {
+    const s = session();
+    const sig = s.onTick(tick(0, 100), 0);
+    execute(s, sig, 100);
+    // filled at T0 + 0.5 s: ten minutes held at T0 + 600.5 s; the exit needs more than ten
+    expect([on(s, 300, 100.5), on(s, 600, 99)]).toEqual([null, null]);
+    expect(on(s, 601, 99)).toBe('close:exit');
   });
 });

@@ -224,6 +224,8 @@ export class LiveSession {
   private readonly breakEven: number;
   /** it has a risk rule a mark checks (a stop, a target, an ROI table, a trail, a time exit) */
   private readonly anyRule: boolean;
+  /** the strategy reads its own position (Position nodes): its evaluator is given it before each tick */
+  private readonly positionAware: boolean;
 
   constructor(
     readonly id: string,
@@ -256,6 +258,7 @@ export class LiveSession {
     this.fundingRatePct = settings.fundingRatePct ?? 0;
     this.distances = !!plan.risk.distances?.length;
     this.breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
+    this.positionAware = plan.positionSlots.length > 0;
     this.anyRule = !!(
       this.stopLossPct ||
       this.takeProfitPct ||
@@ -278,7 +281,17 @@ export class LiveSession {
    */
   onTick(t: Tick, receivedAt: number): SignalMessage | null {
     const first = this.mark(t, receivedAt);
-    return this.afterMark(first, this.evaluator ? this.evaluator.evaluate(t) : -1, t, receivedAt);
+    const ev = this.evaluator;
+    if (!ev) return this.afterMark(first, -1, t, receivedAt);
+    // a strategy reading its own position: its side and entries as its signals sent make them (so it never
+    // sends an entry twice), its entry price and time the ledger's once filled (undefined until then)
+    if (this.positionAware) {
+      const l = this.ledger;
+      const side = this.intent;
+      const filled = side !== 0 && Math.sign(l.qty) === side;
+      ev.setPosition?.(side, filled ? l.avgPrice : NaN, filled ? l.entryTs : NaN, this.entriesIntent);
+    }
+    return this.afterMark(first, ev.evaluate(t), t, receivedAt);
   }
 
   /**
@@ -704,6 +717,10 @@ export class SessionEvaluator implements Evaluator {
   /** A slot's value as of the last bar evaluated (what rules at a distance read when an action fires). */
   value(slot: number): number {
     return this.inst.value(slot);
+  }
+
+  setPosition(qty: number, entryPrice: number, entryTs: number, entries: number): void {
+    this.inst.setPosition(qty, entryPrice, entryTs, entries);
   }
 
   /** Returns the index of the action fired on this tick (or on the candle it closed), or -1. */

@@ -49,7 +49,7 @@ parentPort!.on('message', (m: RunnerMessage) => {
       const h: Held = {
         id: m.id,
         symbol: m.symbol,
-        key: cohortKey(compiled.hash, m.id, m.symbol, evaluation),
+        key: cohortKey(compiled.hash, m.id, m.symbol, evaluation, compiled.plan),
         plan: compiled.plan,
         evaluation,
       };

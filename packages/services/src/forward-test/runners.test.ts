@@ -2,7 +2,7 @@ import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, alwaysBuying, withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, alwaysBuying, gatedBy, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
@@ -50,6 +50,15 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     ]);
     atr.nodes = atr.nodes.filter((n) => n.id !== 'sl');
     for (const n of atr.nodes) if (n.type === 'action.buy') n.data = { sizing: 'risk_pct', amount: 2 };
+    // the seventh reads its own position: buys while the fast SMA is above the slow one (up to 3 entries)
+    // but only while not long, so it never adds; on the pool it runs in the engine's thread
+    const level = structuredClone(fast);
+    level.nodes = level.nodes.filter((n) => n.id !== 'sl');
+    for (const n of level.nodes) {
+      if (n.id === 'up') n.type = 'logic.greater';
+      if (n.id === 'down') n.type = 'logic.less';
+      if (n.id === 'buy') n.data = { sizing: 'pct_equity', amount: 30, maxEntries: 3 };
+    }
     const graphs = [
       templateById('sma-crossover')!.graph,
       fast,
@@ -57,6 +66,7 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       templateById('sma-crossover')!.graph,
       pair,
       atr,
+      gatedBy(level, 'buy', 'long', false),
     ];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
@@ -121,6 +131,10 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     // the rules at a distance closed some of the sixth's positions
     const sources = new Set((inline[5] as unknown[][]).map((t) => t[4]));
     expect(sources.has('stop_loss') || sources.has('take_profit')).toBe(true);
+    // the position-gated strategy never bought twice in a row
+    const sides = (inline[6] as unknown[][]).map((t) => t[0]);
+    expect(sides.length).toBeGreaterThanOrEqual(4);
+    expect(sides.some((x, i) => x === 'buy' && sides[i - 1] === 'buy')).toBe(false);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike

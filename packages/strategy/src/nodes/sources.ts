@@ -1,5 +1,5 @@
 import { BAR_SLOTS } from '../types.ts';
-import { define, num } from './helpers.ts';
+import { bool, define, num } from './helpers.ts';
 
 /** The higher timeframes a strategy can read, in seconds. */
 export const TIMEFRAMES: Readonly<Record<string, number>> = {
@@ -105,5 +105,24 @@ export const sourceNodes = [
     otherSymbol: (p) => p.symbol as string,
     convention:
       'backtests: the bar of the same open time, else the last before it (carried); paper sessions: its last tick (tick mode) or its candle of the same minute so far, else its last',
+  }),
+  define({
+    type: 'position.state',
+    version: 1,
+    category: 'source',
+    label: 'Position',
+    description:
+      "The strategy's own position at the bar's close: long or short, its profit in % of the average entry " +
+      '(at the close, before fees), the minutes since its first entry, its average entry price and its entries. ' +
+      'Flat: long and short false, the rest undefined. Exits by profit or time held, entries only when flat, ' +
+      'additions by profit (freqtrade custom_exit).',
+    inputs: [],
+    outputs: [bool('long'), bool('short'), num('profit_pct'), num('minutes_held'), num('entry_price'), num('entries')],
+    params: [],
+    warmup: () => 0,
+    position: true,
+    convention:
+      'backtests: the position after the bar (its fills at the open and its stops within it), at the close; ' +
+      "paper sessions: the ledger's position when the bar (tick or candle) is evaluated, signals in flight not in it",
   }),
 ];
