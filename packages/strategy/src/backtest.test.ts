@@ -4,7 +4,7 @@ import { runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { backtestingPy, googBars } from '../../../test/helpers/goog.ts';
 import { xrpFutureHours } from '../../../test/helpers/freqtrade.ts';
-import { graphOf, ladderGraph } from '../../../test/helpers/graphs.ts';
+import { alwaysBuying, graphOf, ladderGraph } from '../../../test/helpers/graphs.ts';
 import { generateCandles, toColumns } from './sample-data.ts';
 import { templateById } from './templates.ts';
 
@@ -213,6 +213,20 @@ describe('limit and stop entry orders', () => {
       expect(bars.high[t.entryBar]!).toBeGreaterThanOrEqual(level);
       expect(t.entryPrice).toBeCloseTo(Math.max(bars.open[t.entryBar]!, level) * 1.0005, 9);
     }
+  });
+
+  it('a target on the bar a limit buy filled in: at its level, not at the open the price fell from', () => {
+    // always buying by a limit 2 % under the close: bar 1 opens at 100, falls to 97.5 (filled at 98) and
+    // reaches 100.5: the 1 % target (98.98) exits at its level; the open (100) was before the position
+    const g = alwaysBuying({ orderType: 'limit', offsetPct: 2 });
+    g.nodes.push({ id: 'tp', type: 'risk.take_profit', data: { percent: 1 }, position: { x: 0, y: 0 } });
+    const two = toColumns([
+      { ts: 0, open: 100, high: 100, low: 100, close: 100, volume: 1 },
+      { ts: DAY, open: 100, high: 100.5, low: 97.5, close: 99, volume: 1 },
+    ]);
+    const r = runBacktest(compileGraph(g).plan!, two, { cash: 9_800 });
+    expect(r.trades[0]).toMatchObject({ entryPrice: 98, exitReason: 'take_profit', exitBar: 1 });
+    expect(r.trades[0]!.exitPrice).toBeCloseTo(98.98, 9);
   });
 
   describe('excursions (MAE, MFE)', () => {

@@ -72,6 +72,11 @@ export interface BacktestOptions {
    * signals and orders stay on the bars. A bar without finer bars is checked whole.
    */
   detail?: BarColumns;
+  /**
+   * a strategy reading its own position: called after each bar's evaluation with what its slots hold then
+   * (previews read the nodes that read the position through it)
+   */
+  onPositionBar?: (i: number, value: (slot: number) => number) => void;
   /** called every ~1% with progress 0..1; return true to cancel */
   onProgress?: (p: number) => boolean | void;
 }
@@ -115,6 +120,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const inst = plan.instantiate(BLOCK, aware ? barSec : undefined);
   const distCols = new Map(rules.map((r) => [r.slot, new Float64Array(n)]));
   const frontier = aware ? plan.frontierSlots.map(() => new Float64Array(n)) : [];
+  const valueOf = (slot: number) => inst.value(slot);
   const distSlots = [...distCols.keys()];
   const distArrays = [...distCols.values()];
   if (aware) {
@@ -325,7 +331,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
    */
   const checkRisk = (i: number, k: number) => {
     const long = qty > 0;
-    const o0 = rOpen[k]!;
+    const o0 = k === fillK ? fillLevel : rOpen[k]!;
     const hi = rHigh[k]!;
     const lo = rLow[k]!;
     let stop = NaN;
@@ -375,12 +381,32 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   // a detail timeframe: the risk rules run on the finer bars inside each bar, in their order
   const barMs = detail ? barSecondsOf(ts) * 1000 : 0;
   let dj = 0; // the first finer bar not before the bar being checked
+  // A limit or stop entry that filled at its level within this bar: the bar (or with a detail timeframe the
+  // finer bar) in which it did, in the arrays the risk rules read (-1: none, or at the open), and the level.
+  // The rules start there, with the level as that bar's open: a target the price passed before it fell to
+  // a limit buy is not the position's, nor is the open it fell from.
+  let fillK = -1;
+  let fillLevel = 0;
+  /** the end of bar i (the next bar's time) */
+  const barEnd = (i: number) => (i + 1 < n ? ts[i + 1]! : ts[i]! + barMs);
+  /** moves dj to bar i's first finer bar */
+  const seekDetail = (i: number, detail: BarColumns) => {
+    while (dj < detail.length && detail.ts[dj]! < ts[i]!) dj++;
+  };
+  /** bar i's first finer bar that reached `level` (at or above it when `up`); -1 none did, -2 it has none */
+  const reachedAt = (i: number, detail: BarColumns, level: number, up: boolean) => {
+    seekDetail(i, detail);
+    const end = barEnd(i);
+    if (dj >= detail.length || detail.ts[dj]! >= end) return -2;
+    for (let k = dj; k < detail.length && detail.ts[k]! < end; k++)
+      if (up ? detail.high[k]! >= level : detail.low[k]! <= level) return k;
+    return -1;
+  };
   const checkDetail = (i: number, detail: BarColumns) => {
     const dts = detail.ts;
     const dn = detail.length;
-    const start = ts[i]!;
-    const next = i + 1 < n ? ts[i + 1]! : start + barMs;
-    while (dj < dn && dts[dj]! < start) dj++;
+    const next = barEnd(i);
+    seekDetail(i, detail);
     // a bar without finer bars is checked whole
     if (dj >= dn || dts[dj]! >= next) {
       rOpen = open;
@@ -395,7 +421,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       return;
     }
     // until the position is closed (after a partial take profit, the rest goes on)
-    for (let k = dj; k < dn && dts[k]! < next && qty !== 0; k++) checkRisk(i, k);
+    for (let k = fillK > dj ? fillK : dj; k < dn && dts[k]! < next && qty !== 0; k++) checkRisk(i, k);
   };
   const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
@@ -421,7 +447,15 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           const level = orderLevel(spec, pendingRef);
           const o0 = open[i]!;
           if (up ? o0 >= level : o0 <= level) act(i, o0, pending, i - 1, true);
-          else if (up ? high[i]! >= level : low[i]! <= level) act(i, level, pending, i - 1, true);
+          else if (up ? high[i]! >= level : low[i]! <= level) {
+            act(i, level, pending, i - 1, true);
+            // within the bar: its risk rules start at the level, on the finer bar that reached it
+            if (qty !== 0) {
+              const k = detail ? reachedAt(i, detail, level, up) : i;
+              fillK = k === -2 ? i : k;
+              fillLevel = level;
+            }
+          }
         }
         pending = -1;
       }
@@ -432,12 +466,14 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         if (detail) checkDetail(i, detail);
         else checkRisk(i, i);
       }
+      fillK = -1;
       if (aware) {
         // the position after this bar's fills and stops, at its close (a fill at a close: from that close)
         inst.setPosition(qty, entryPrice, ts[entryBar]! + (onClose ? barSec * 1000 : 0), entries);
         const a = inst.stepPosition(bars, i, frontier);
         signals[i] = i < from ? -1 : a;
         for (let k = 0; k < distSlots.length; k++) distArrays[k]![i] = inst.value(distSlots[k]!);
+        o.onPositionBar?.(i, valueOf);
       }
       const s = signals[i]!;
       if (onClose) {

@@ -25,6 +25,24 @@ const minutesOf = (from: number, to: number) => {
   return out;
 };
 
+/**
+ * A trade of plan(0.3, 0.3) left by its stop (when `stopped`) or its target on a minute that opened at `o`:
+ * at the level, or at that open when it was past it (a stop with slippage)
+ */
+const expectExit = (t: TradeRecord, stopped: boolean, o: number) => {
+  const long = t.size > 0;
+  if (stopped) {
+    const stop = t.entryPrice * (long ? 0.997 : 1.003);
+    expect(t.exitReason).toBe('stop_loss');
+    const raw = long ? Math.min(o, stop) : Math.max(o, stop);
+    expect(t.exitPrice).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
+  } else {
+    const target = t.entryPrice * (long ? 1.003 : 0.997);
+    expect(t.exitReason).toBe('take_profit');
+    expect(t.exitPrice).toBeCloseTo(long ? Math.max(o, target) : Math.min(o, target), 9);
+  }
+};
+
 describe('a detail timeframe: stops and targets on the finer bars inside each bar', () => {
   it('exits at the first minute that reaches the stop or the target, at its level or that minute’s open', () => {
     const r = runBacktest(plan(0.3, 0.3), bars, { ...opts, detail });
@@ -41,16 +59,40 @@ describe('a detail timeframe: stops and targets on the finer bars inside each ba
       const first = minutesOf(t.entryBar, t.exitBar).find((k) => hitStop(k) || hitTarget(k))!;
       expect(first, `trade at ${t.entryBar}`).toBeDefined();
       expect(detail.ts[first]! - (detail.ts[first]! % FIVE)).toBe(bars.ts[t.exitBar]);
-      const o = detail.open[first]!;
-      if (hitStop(first)) {
-        expect(t.exitReason).toBe('stop_loss');
-        const raw = long ? Math.min(o, stop) : Math.max(o, stop);
-        expect(t.exitPrice).toBeCloseTo(raw * (long ? 1 - SLIP : 1 + SLIP), 9);
-      } else {
-        expect(t.exitReason).toBe('take_profit');
-        expect(t.exitPrice).toBeCloseTo(long ? Math.max(o, target) : Math.min(o, target), 9);
-      }
+      expectExit(t, hitStop(first), detail.open[first]!);
     }
+  });
+
+  it('a limit entry within a bar: its stop and target from the minute that reached its level, not before', () => {
+    // limit orders 0.1 % from the signal's close: a target the price passed before it came back to the
+    // level is not the position's
+    const g = tightCrossover(0.3, 0.3);
+    for (const n of g.nodes)
+      if (n.type === 'action.buy' || n.type === 'action.sell') n.data = { orderType: 'limit', offsetPct: 0.1 };
+    const r = runBacktest(compileGraph(g).plan!, bars, { ...opts, detail });
+    const sameBar = r.trades.filter(
+      (t) => t.entryBar === t.exitBar && (t.exitReason === 'stop_loss' || t.exitReason === 'take_profit'),
+    );
+    expect(sameBar.length).toBeGreaterThan(5);
+    let passedBefore = 0;
+    for (const t of sameBar) {
+      const long = t.size > 0;
+      const mins = minutesOf(t.entryBar, t.entryBar);
+      // a limit entry: its level, without slippage; the minute that filled it is the first to reach it
+      const fill = mins.find((k) => (long ? detail.low[k]! <= t.entryPrice : detail.high[k]! >= t.entryPrice))!;
+      expect(fill).toBeDefined();
+      const stop = t.entryPrice * (long ? 0.997 : 1.003);
+      const target = t.entryPrice * (long ? 1.003 : 0.997);
+      const hitStop = (k: number) => (long ? detail.low[k]! <= stop : detail.high[k]! >= stop);
+      const hitTarget = (k: number) => (long ? detail.high[k]! >= target : detail.low[k]! <= target);
+      const first = mins.filter((k) => k >= fill).find((k) => hitStop(k) || hitTarget(k))!;
+      expect(first, `trade at ${t.entryBar}`).toBeDefined();
+      // on the minute that filled it, the position starts at the level: that is its open
+      expectExit(t, hitStop(first), first === fill ? t.entryPrice : detail.open[first]!);
+      if (mins.some((k) => k < fill && (hitStop(k) || hitTarget(k)))) passedBefore++;
+    }
+    // some entries came after the price had passed their target or stop within the bar: not taken then
+    expect(passedBefore).toBeGreaterThan(0);
   });
 
   it('a bar that reached both: the bars alone assume the stop, the minutes know which came first', () => {

@@ -5,6 +5,7 @@ import { compileGraph } from './compiler.ts';
 import { evaluateNode } from './evaluate-node.ts';
 import type { Graph } from './graph.ts';
 import { alignBars, type BarColumns } from './plan.ts';
+import { previewPlan } from './preview.ts';
 import { templateById } from './templates.ts';
 import { googBars } from '../../../test/helpers/goog.ts';
 import { exitWhen, gatedBy, viaOtherSymbol, withAtrRules } from '../../../test/helpers/graphs.ts';
@@ -178,6 +179,40 @@ describe('the Position node: strategies that read their own position', () => {
     }
     expect(taken).toBeGreaterThan(3);
     expect(gaveUp).toBeGreaterThan(0);
+  });
+
+  it('previews as a default backtest trades: the position nodes as it held the position, its signals', () => {
+    const plan = compiled(
+      exitWhen(crossover(), [
+        ['profit_pct', '>', 6],
+        ['profit_pct', '<', -4],
+      ]),
+    );
+    const candles = Array.from(bars.ts, (ts, i) => ({
+      ts,
+      open: bars.open[i]!,
+      high: bars.high[i]!,
+      low: bars.low[i]!,
+      close: bars.close[i]!,
+      volume: bars.volume[i]!,
+    }));
+    const p = previewPlan(plan, candles);
+    const r = runBacktest(plan, bars, { cash: 10_000 });
+    expect(r.trades.filter((t) => t.exitReason === 'exit').length).toBeGreaterThan(5);
+    // in a trade (from its entry bar to the bar before its exit): its profit at each close; else flat
+    const held = new Array<TradeRecord | undefined>(bars.length);
+    for (const t of r.trades) for (let i = t.entryBar; i < t.exitBar; i++) held[i] = t;
+    for (let i = 0; i < bars.length; i++) {
+      const t = held[i];
+      expect(p.series.pos!.long![i]).toBe(t ? 1 : 0);
+      if (t) expect(p.series.pos!.profit_pct![i]).toBeCloseTo(profitAt(t, i), 9);
+      else expect(p.series.pos!.profit_pct![i]).toBeNull();
+    }
+    // the close signals are the bars before the graph's exits
+    const closes = p.signals.filter((x) => x.nodeId === 'exit').map((x) => x.index);
+    expect(closes).toEqual(r.trades.filter((t) => t.exitReason === 'exit').map((t) => t.exitBar - 1));
+    // the market's nodes as in blocks
+    expect(p.series.fast!.value).toEqual(previewPlan(compiled(crossover()), candles).series.fast!.value);
   });
 
   it('gives the position as set: long or short, profit on the average entry, minutes to the bar’s close, entries', () => {

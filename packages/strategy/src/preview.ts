@@ -1,5 +1,6 @@
 import type { Candle } from '@algotrade/core';
-import type { CompiledPlan } from './plan.ts';
+import { runBacktest } from './backtest.ts';
+import type { BarColumns, CompiledPlan } from './plan.ts';
 import { toColumns } from './sample-data.ts';
 
 export interface PreviewResult {
@@ -7,7 +8,12 @@ export interface PreviewResult {
   signals: { index: number; ts: string; action: string; nodeId: string }[];
 }
 
-/** Every node's output on every candle (null while undefined) and every action that fired. */
+/**
+ * Every node's output on every candle (null while undefined) and every action that fired. A strategy
+ * reading its own position is traded as a default backtest would (long only, all of a 10,000 balance, no
+ * fees, orders at the next open): the nodes that read the position show it as that backtest held it, and
+ * the signals are that backtest's.
+ */
 export function previewPlan(
   plan: CompiledPlan,
   candles: readonly Candle[],
@@ -29,6 +35,7 @@ export function previewPlan(
   const signals: PreviewResult['signals'] = [];
   const cols = toColumns(candles);
   if (others) cols.others = others;
+  if (plan.positionSlots.length) return positionPreview(plan, candles, cols, series, taps);
   inst.run(cols, new Int32Array(candles.length), 0, candles.length, (start, n) => {
     for (let j = 0; j < n; j++) {
       for (const t of taps) {
@@ -45,5 +52,45 @@ export function previewPlan(
           });
     }
   });
+  return { series, signals };
+}
+
+/** previewPlan of a strategy reading its own position: the market's nodes in blocks, the rest as a backtest ran them. */
+function positionPreview(
+  plan: CompiledPlan,
+  candles: readonly Candle[],
+  cols: BarColumns,
+  series: PreviewResult['series'],
+  taps: { arr: (number | null)[]; slot: number }[],
+): PreviewResult {
+  const n = candles.length;
+  const inst = plan.instantiate();
+  inst.run(cols, new Int32Array(n), 0, n, (start, m) => {
+    for (let j = 0; j < m; j++)
+      for (const t of taps) {
+        const x = inst.cols[t.slot]![j]!;
+        t.arr[start + j] = Number.isFinite(x) ? x : null;
+      }
+  });
+  // the nodes that read the position, bar by bar as the backtest evaluates them
+  const dependent = new Set(plan.nodes.filter((x) => plan.positionNodes.has(x.id)).flatMap((x) => x.outputs));
+  const read = taps.filter((t) => dependent.has(t.slot));
+  const signalsBuffer = new Int8Array(n);
+  runBacktest(plan, cols, {
+    cash: 10_000,
+    signalsBuffer,
+    excursions: false,
+    onPositionBar: (i, value) => {
+      for (const t of read) {
+        const x = value(t.slot);
+        t.arr[i] = Number.isFinite(x) ? x : null;
+      }
+    },
+  });
+  const signals: PreviewResult['signals'] = [];
+  for (let i = 0; i < n; i++) {
+    const a = plan.actions[signalsBuffer[i]!];
+    if (a) signals.push({ index: i, ts: new Date(candles[i]!.ts).toISOString(), action: a.action, nodeId: a.nodeId });
+  }
   return { series, signals };
 }

@@ -3,7 +3,15 @@ import { TOPICS } from '@algotrade/core';
 import { generateCandles, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, alwaysBuying, graphOf, ladderGraph, withAtrRules } from '../../../../test/helpers/graphs.ts';
+import {
+  aboveOtherSma,
+  alwaysBuying,
+  exitWhen,
+  gatedBy,
+  graphOf,
+  ladderGraph,
+  withAtrRules,
+} from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import type { ForwardTestEngine } from './engine.ts';
 
@@ -729,6 +737,32 @@ describe('forward testing (paper trading) on live ticks', () => {
     await publishWave('ATRUSD', 1, () => avg - 2.05);
     await until(async () => (await fills()).length >= 2);
     expect((await fills())[1]).toMatchObject({ side: 'sell', source: 'stop_loss' });
+    await reconcile(id, u);
+  });
+
+  it('a strategy reading its own position: closes at 2 % on its fill, then buys again from flat', async () => {
+    const u = await t.user();
+    // buys whenever it is not long; closes once the position is more than 2 % up on its average entry
+    const graph = exitWhen(gatedBy(structuredClone(alwaysLong), 'buy', 'long', false), [['profit_pct', '>', 2]]);
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'exit in profit', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'POSUSD', startingBalance: 10_000, feeRate: 0.001 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    await publishWave('POSUSD', 1, () => 100);
+    await until(async () => (await fills()).length >= 1);
+    // bought at the ask: 2 % up is 102.0102; the bid is what the price less 0.01 is
+    const [entry] = await fills();
+    expect(entry).toMatchObject({ side: 'buy', price: 100.01 });
+    for (const p of [101, 102, 102.01]) await publishWave('POSUSD', 1, () => p);
+    await until(async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json().position?.marketPrice === 102.01);
+    expect(await fills()).toHaveLength(1);
+    await publishWave('POSUSD', 1, () => 102.02);
+    await until(async () => (await fills()).length >= 2);
+    expect((await fills())[1]).toMatchObject({ side: 'sell', source: 'exit', price: 102.01 });
+    // flat again: the next tick buys
+    await publishWave('POSUSD', 1, () => 102);
+    await until(async () => (await fills()).length >= 3);
+    expect((await fills())[2]).toMatchObject({ side: 'buy', source: 'buy' });
     await reconcile(id, u);
   });
 
