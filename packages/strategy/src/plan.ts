@@ -252,8 +252,8 @@ export class CompiledPlan {
   /** each Other symbol node: the index of its symbol in `symbols` and its five output slots */
   readonly symbolSources: readonly { symbol: number; slots: readonly number[] }[];
   /**
-   * the Position nodes' output slots, six each (long, short, profit_pct, minutes_held, entry_price,
-   * entries); a plan with any is position-aware: the engines evaluate it one bar at a time, each bar after
+   * the Position nodes' output slots, seven each (long, short, profit_pct, max_profit_pct, minutes_held,
+   * entry_price, entries); a plan with any is position-aware: the engines evaluate it one bar at a time, each bar after
    * its fills, with StrategyInstance.setPosition
    */
   readonly positionSlots: readonly number[];
@@ -405,6 +405,8 @@ export class StrategyInstance {
   private pEntry = NaN;
   private pSince = NaN;
   private pEntries = 0;
+  /** the best close since the position's entry (highest long, lowest short; NaN: none yet) */
+  private pBest = NaN;
   constructor(
     readonly plan: CompiledPlan,
     readonly blockSize = BLOCK,
@@ -433,10 +435,14 @@ export class StrategyInstance {
    * (plan.positionSlots) is fed one bar at a time, each after setting the position held at its close.
    */
   setPosition(qty: number, entryPrice: number, entryTs: number, entries: number): void {
-    this.pSide = qty > 0 ? 1 : qty < 0 ? -1 : 0;
-    this.pEntry = this.pSide ? entryPrice : NaN;
-    this.pSince = this.pSide ? entryTs : NaN;
-    this.pEntries = this.pSide ? Math.max(1, entries) : 0;
+    const side = qty > 0 ? 1 : qty < 0 ? -1 : 0;
+    const since = side ? entryTs : NaN;
+    // another position (or one whose entry is not known yet): no best close so far
+    if (side !== this.pSide || since !== this.pSince) this.pBest = NaN;
+    this.pSide = side;
+    this.pEntry = side ? entryPrice : NaN;
+    this.pSince = since;
+    this.pEntries = side ? Math.max(1, entries) : 0;
   }
   /** Writes the position into the Position nodes' columns for `n` bars, at their closes and times. */
   private writePosition(n: number): void {
@@ -447,32 +453,42 @@ export class StrategyInstance {
     const side = this.pSide;
     // time held to the bar's close: its time plus its interval (a tick's is its time)
     const end = (this.barSeconds ?? 0) * 1000 - this.pSince;
+    const entry = this.pEntry;
     if (n === 1) {
       // one bar (every bar of a backtest): plain stores, no fills
-      const profit = (side * (close[0]! - this.pEntry) * 100) / this.pEntry;
+      const x = close[0]!;
+      const profit = (side * (x - entry) * 100) / entry;
+      // the best close since entry, this one included, once the entry is known (NaN when flat)
+      if (profit === profit && !(side * (this.pBest - x) >= 0)) this.pBest = x;
+      const best = (side * (this.pBest - entry) * 100) / entry;
       const held = Math.max(0, secs[0]! * 1000 + end) / 60_000;
-      for (let k = 0; k < slots.length; k += 6) {
+      for (let k = 0; k < slots.length; k += 7) {
         c[slots[k]!]![0] = side === 1 ? 1 : 0;
         c[slots[k + 1]!]![0] = side === -1 ? 1 : 0;
         c[slots[k + 2]!]![0] = profit;
-        c[slots[k + 3]!]![0] = held;
-        c[slots[k + 4]!]![0] = this.pEntry;
-        c[slots[k + 5]!]![0] = this.pEntries;
+        c[slots[k + 3]!]![0] = best;
+        c[slots[k + 4]!]![0] = held;
+        c[slots[k + 5]!]![0] = entry;
+        c[slots[k + 6]!]![0] = this.pEntries;
       }
       return;
     }
-    for (let k = 0; k < slots.length; k += 6) {
+    // a block holds one position throughout (flat in previews' and test runs' block runs)
+    const first = slots[2]!;
+    for (let j = 0; j < n; j++) {
+      const x = close[j]!;
+      const profit = (side * (x - entry) * 100) / entry;
+      if (profit === profit && !(side * (this.pBest - x) >= 0)) this.pBest = x;
+      c[first]![j] = profit;
+      c[slots[3]!]![j] = (side * (this.pBest - entry) * 100) / entry;
+      c[slots[4]!]![j] = Math.max(0, secs[j]! * 1000 + end) / 60_000;
+    }
+    for (let k = 0; k < slots.length; k += 7) {
       c[slots[k]!]!.fill(side === 1 ? 1 : 0, 0, n);
       c[slots[k + 1]!]!.fill(side === -1 ? 1 : 0, 0, n);
-      c[slots[k + 4]!]!.fill(this.pEntry, 0, n);
-      c[slots[k + 5]!]!.fill(this.pEntries, 0, n);
-      const profit = c[slots[k + 2]!]!;
-      const held = c[slots[k + 3]!]!;
-      for (let j = 0; j < n; j++) {
-        // NaN when flat (the entry and its time are NaN)
-        profit[j] = (side * (close[j]! - this.pEntry) * 100) / this.pEntry;
-        held[j] = Math.max(0, secs[j]! * 1000 + end) / 60_000;
-      }
+      if (k > 0) for (const o of [2, 3, 4]) c[slots[k + o]!]!.set(c[slots[o]!]!.subarray(0, n));
+      c[slots[k + 5]!]!.fill(entry, 0, n);
+      c[slots[k + 6]!]!.fill(this.pEntries, 0, n);
     }
   }
   /**

@@ -41,7 +41,7 @@ describe('the Position node: strategies that read their own position', () => {
     for (const [graph, data] of cases) {
       const plain = compiled(structuredClone(graph));
       const gated = compiled(gatedBy(structuredClone(graph), 'buy', 'long', false));
-      expect(gated.positionSlots).toHaveLength(6);
+      expect(gated.positionSlots).toHaveLength(7);
       expect(plain.positionSlots).toHaveLength(0);
       // what the position's nodes read of the others: the cross up (into the gate) and the cross down (an action)
       expect(gated.frontierSlots.length).toBeGreaterThanOrEqual(2);
@@ -119,6 +119,33 @@ describe('the Position node: strategies that read their own position', () => {
         expect(hit(sb)).toBe(true);
         expect(t.exitTime - t.entryTime).toBeGreaterThan(20 * DAY - DAY);
       }
+    }
+  });
+
+  it('gives back part of its best profit: once 8 % up at a close, exits when back under 3 %', () => {
+    const g = compiled(
+      exitWhen(
+        crossover(),
+        [
+          ['max_profit_pct', '>', 8],
+          ['profit_pct', '<', 3],
+        ],
+        'and',
+      ),
+    );
+    const r = runBacktest(g, bars, opts);
+    const byGraph = r.trades.filter((t) => t.exitReason === 'exit');
+    expect(byGraph.length).toBeGreaterThan(3);
+    for (const t of r.trades) {
+      let best = -Infinity;
+      const hits: boolean[] = [];
+      for (let i = t.entryBar; i < t.exitBar; i++) {
+        best = Math.max(best, profitAt(t, i));
+        hits.push(best > 8 && profitAt(t, i) < 3);
+      }
+      const sb = t.exitBar - 1 - t.entryBar;
+      expect(hits.slice(0, sb).some(Boolean)).toBe(false);
+      if (t.exitReason === 'exit') expect(hits[sb]).toBe(true);
     }
   });
 
@@ -218,20 +245,31 @@ describe('the Position node: strategies that read their own position', () => {
   it('gives the position as set: long or short, profit on the average entry, minutes to the bar’s close, entries', () => {
     const plan = compiled(gatedBy(crossover(), 'buy', 'long', false));
     const inst = plan.instantiate(1, 3600);
-    const [long, short, profit, held, entry, entries] = plan.positionSlots;
-    const read = () => [long, short, profit, held, entry, entries].map((s) => inst.value(s!));
+    const [long, short, profit, best, held, entry, entries] = plan.positionSlots;
+    const read = () => [long, short, profit, best, held, entry, entries].map((s) => inst.value(s!));
     const t0 = Date.UTC(2024, 0, 1);
-    inst.step(100, 100, 100, 100, 1, t0 / 1000);
-    expect(read()).toEqual([0, 0, NaN, NaN, NaN, 0]);
+    const hour = (h: number, close: number) => inst.step(close, close, close, close, 1, (t0 + h * 3_600_000) / 1000);
+    hour(0, 100);
+    expect(read()).toEqual([0, 0, NaN, NaN, NaN, NaN, 0]);
     inst.setPosition(2, 100, t0, 1);
     // an hourly bar two hours after the entry's closes three hours after it, at 110: +10 %
-    inst.step(105, 111, 104, 110, 1, (t0 + 2 * 3_600_000) / 1000);
-    expect(read()).toEqual([1, 0, 10, 180, 100, 1]);
-    inst.setPosition(-3, 100, t0, 2);
-    inst.step(105, 111, 104, 110, 1, (t0 + 2 * 3_600_000) / 1000);
-    expect(read()).toEqual([0, 1, -10, 180, 100, 2]);
+    hour(2, 110);
+    expect(read()).toEqual([1, 0, 10, 10, 180, 100, 1]);
+    // the best close so far stays: 5 % now, 10 % at best; an addition moves the entry, not the best close
+    hour(3, 105);
+    expect(read()).toEqual([1, 0, 5, 10, 240, 100, 1]);
+    inst.setPosition(3, 102, t0, 2);
+    hour(4, 102);
+    expect(read()[3]).toBeCloseTo((100 * 8) / 102, 12);
+    // a short from then: its own best (the lowest close), its profit positive as the price falls
+    inst.setPosition(-3, 100, t0 + 5 * 3_600_000, 1);
+    hour(5, 110);
+    expect(read()).toEqual([0, 1, -10, -10, 60, 100, 1]);
+    hour(6, 95);
+    hour(7, 97);
+    expect(read()).toEqual([0, 1, 3, 5, 180, 100, 1]);
     inst.setPosition(0, 100, t0, 2);
-    inst.step(105, 111, 104, 110, 1, (t0 + 2 * 3_600_000) / 1000);
-    expect(read()).toEqual([0, 0, NaN, NaN, NaN, 0]);
+    hour(8, 97);
+    expect(read()).toEqual([0, 0, NaN, NaN, NaN, NaN, 0]);
   });
 });

@@ -413,6 +413,32 @@ describe('a live session of a strategy reading its own position (the Position no
     expect(on(s, 7, 103.1)).toBe('buy:buy');
   });
 
+  it('gives back its best profit: once 2 % up at a tick, closes when back under 1 %', () => {
+    const g = exitWhen(
+      gatedBy(alwaysBuying(), 'buy', 'long', false),
+      [
+        ['max_profit_pct', '>', 2],
+        ['profit_pct', '<', 1],
+      ],
+      'and',
+    );
+    const plan = compileGraph(g).plan!;
+    const s = new LiveSession(
+      's1',
+      'u1',
+      'EQUSD',
+      settings,
+      plan,
+      sessionEvaluator(plan, settings.evaluation),
+      newLedger(settings, T0),
+      'running',
+    );
+    execute(s, s.onTick(tick(1, 100), 0), 100);
+    // under 1 % before it was ever 2 % up: held; then 2.5 % up, and back to 1.5 %, 0.9 %
+    expect([on(s, 2, 100.5), on(s, 3, 102.5), on(s, 4, 101.5)]).toEqual([null, null, null]);
+    expect(on(s, 5, 100.9)).toBe('close:exit');
+  });
+
   it('closes after the time held, counted from the fill', () => {
     const s = session();
     const sig = s.onTick(tick(0, 100), 0);

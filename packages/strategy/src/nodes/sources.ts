@@ -113,16 +113,25 @@ export const sourceNodes = [
     label: 'Position',
     description:
       "The strategy's own position at the bar's close: long or short, its profit in % of the average entry " +
-      '(at the close, before fees), the minutes since its first entry, its average entry price and its entries. ' +
+      '(at the close, before fees) and the best it has been at a close since entry, the minutes since its first ' +
+      'entry, its average entry price and its entries. ' +
       'Flat: long and short false, the rest undefined. Exits by profit or time held, entries only when flat, ' +
       'additions by profit (freqtrade custom_exit).',
     inputs: [],
-    outputs: [bool('long'), bool('short'), num('profit_pct'), num('minutes_held'), num('entry_price'), num('entries')],
+    outputs: [
+      bool('long'),
+      bool('short'),
+      num('profit_pct'),
+      num('max_profit_pct'),
+      num('minutes_held'),
+      num('entry_price'),
+      num('entries'),
+    ],
     params: [],
     warmup: () => 0,
     position: true,
     convention:
       'backtests: the position after the bar (its fills at the open and its stops within it), at the close; ' +
-      "paper sessions: the ledger's position when the bar (tick or candle) is evaluated, signals in flight not in it",
+      'paper sessions: long, short and entries as the signals sent make them, the rest from the fill on',
   }),
 ];
