@@ -226,7 +226,11 @@ export function gatedBy<G extends EditableGraph>(graph: G, action: string, outpu
  */
 export function exitWhen<G extends EditableGraph>(
   graph: G,
-  conditions: [output: 'profit_pct' | 'minutes_held' | 'entry_price' | 'entries', op: '>' | '<', value: number][],
+  conditions: [
+    output: 'profit_pct' | 'max_profit_pct' | 'minutes_held' | 'entry_price' | 'entries',
+    op: '>' | '<',
+    value: number,
+  ][],
   join: 'or' | 'and' = 'or',
 ): G {
   addNode(graph, 'pos', 'position.state');

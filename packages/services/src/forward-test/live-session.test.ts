@@ -377,12 +377,15 @@ describe('a live session’s rules at a distance (an ATR’s stop, target and tr
 
 describe('a live session of a strategy reading its own position (the Position node)', () => {
   const tick = (secs: number, price: number) => ({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 });
-  /** buys on every tick while not long; closes at 2 % profit or after 10 minutes held */
-  const session = () => {
-    const g = exitWhen(gatedBy(alwaysBuying(), 'buy', 'long', false), [
+  /** buys on every tick while not long; closes at 2 % profit or after 10 minutes held (or as given) */
+  const session = (
+    exits: Parameters<typeof exitWhen>[1] = [
       ['profit_pct', '>', 2],
       ['minutes_held', '>', 10],
-    ]);
+    ],
+    join: 'or' | 'and' = 'or',
+  ) => {
+    const g = exitWhen(gatedBy(alwaysBuying(), 'buy', 'long', false), exits, join);
     const c = compileGraph(g);
     expect(c.report.errors).toEqual([]);
     const ev = sessionEvaluator(c.plan!, settings.evaluation);
@@ -414,24 +417,12 @@ describe('a live session of a strategy reading its own position (the Position no
   });
 
   it('gives back its best profit: once 2 % up at a tick, closes when back under 1 %', () => {
-    const g = exitWhen(
-      gatedBy(alwaysBuying(), 'buy', 'long', false),
+    const s = session(
       [
         ['max_profit_pct', '>', 2],
         ['profit_pct', '<', 1],
       ],
       'and',
-    );
-    const plan = compileGraph(g).plan!;
-    const s = new LiveSession(
-      's1',
-      'u1',
-      'EQUSD',
-      settings,
-      plan,
-      sessionEvaluator(plan, settings.evaluation),
-      newLedger(settings, T0),
-      'running',
     );
     execute(s, s.onTick(tick(1, 100), 0), 100);
     // under 1 % before it was ever 2 % up: held; then 2.5 % up, and back to 1.5 %, 0.9 %
