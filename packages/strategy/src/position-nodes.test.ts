@@ -2,11 +2,14 @@ import type { TradeRecord } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestOptions } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
+import { EnginePool } from './engine-pool.ts';
 import { evaluateNode } from './evaluate-node.ts';
+import { gridVariants } from './grid.ts';
 import type { Graph } from './graph.ts';
 import { alignBars, type BarColumns } from './plan.ts';
 import { previewPlan } from './preview.ts';
 import { templateById } from './templates.ts';
+import { inlineRunner, poolRunner, walkForward } from './walk-forward.ts';
 import { googBars } from '../../../test/helpers/goog.ts';
 import { exitWhen, gatedBy, viaOtherSymbol, withAtrRules } from '../../../test/helpers/graphs.ts';
 
@@ -240,6 +243,23 @@ describe('the Position node: strategies that read their own position', () => {
     expect(closes).toEqual(r.trades.filter((t) => t.exitReason === 'exit').map((t) => t.exitBar - 1));
     // the market's nodes as in blocks
     expect(p.series.fast!.value).toEqual(previewPlan(compiled(crossover()), candles).series.fast!.value);
+  });
+
+  it('walks forward over its thresholds, the same inline and on a worker-thread pool', async () => {
+    const graph = structuredClone(templateById('rsi-position-exits')!.graph);
+    const variants = gridVariants(graph, { 'one.value': [1, 3], 'days.value': [14_400, 28_800] }, 10);
+    const spec = { folds: 3, outOfSamplePct: 25, anchored: true, rankBy: 'returnPct' as const };
+    const a = await walkForward(variants, bars, opts, spec, inlineRunner());
+    expect(a.trades.length).toBeGreaterThan(3);
+    expect(a.trades.some((t) => t.exitReason === 'exit')).toBe(true);
+    const pool = new EnginePool(2);
+    try {
+      const b = await walkForward(variants, bars, opts, spec, poolRunner(pool), undefined, 2);
+      expect(JSON.stringify(b.folds)).toBe(JSON.stringify(a.folds));
+      expect(b.equity).toEqual(a.equity);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('gives the position as set: long or short, profit on the average entry, minutes to the bar’s close, entries', () => {
