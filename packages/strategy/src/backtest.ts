@@ -449,8 +449,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           if (up ? o0 >= level : o0 <= level) act(i, o0, pending, i - 1, true);
           else if (up ? high[i]! >= level : low[i]! <= level) {
             act(i, level, pending, i - 1, true);
-            // within the bar: its risk rules start at the level, on the finer bar that reached it
-            if (qty !== 0) {
+            // a position it opened within the bar: its risk rules start at the level, on the finer bar that
+            // reached it (an addition's position was there before: its rules run on the whole bar)
+            if (qty !== 0 && entryBar === i && entries === 1) {
               const k = detail ? reachedAt(i, detail, level, up) : i;
               fillK = k === -2 ? i : k;
               fillLevel = level;
