@@ -474,19 +474,21 @@ export class StrategyInstance {
       return;
     }
     // a block holds one position throughout (flat in previews' and test runs' block runs)
-    const first = slots[2]!;
     for (let j = 0; j < n; j++) {
       const x = close[j]!;
       const profit = (side * (x - entry) * 100) / entry;
       if (profit === profit && !(side * (this.pBest - x) >= 0)) this.pBest = x;
-      c[first]![j] = profit;
-      c[slots[3]!]![j] = (side * (this.pBest - entry) * 100) / entry;
-      c[slots[4]!]![j] = Math.max(0, secs[j]! * 1000 + end) / 60_000;
+      const best = (side * (this.pBest - entry) * 100) / entry;
+      const held = Math.max(0, secs[j]! * 1000 + end) / 60_000;
+      for (let k = 0; k < slots.length; k += 7) {
+        c[slots[k + 2]!]![j] = profit;
+        c[slots[k + 3]!]![j] = best;
+        c[slots[k + 4]!]![j] = held;
+      }
     }
     for (let k = 0; k < slots.length; k += 7) {
       c[slots[k]!]!.fill(side === 1 ? 1 : 0, 0, n);
       c[slots[k + 1]!]!.fill(side === -1 ? 1 : 0, 0, n);
-      if (k > 0) for (const o of [2, 3, 4]) c[slots[k + o]!]!.set(c[slots[o]!]!.subarray(0, n));
       c[slots[k + 5]!]!.fill(entry, 0, n);
       c[slots[k + 6]!]!.fill(this.pEntries, 0, n);
     }

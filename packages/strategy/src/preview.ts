@@ -20,7 +20,6 @@ export function previewPlan(
   /** the other symbols' bars aligned with the candles (plan.symbols order; see alignBars) */
   others?: Float64Array[],
 ): PreviewResult {
-  const inst = plan.instantiate();
   const series: PreviewResult['series'] = {};
   const taps: { arr: (number | null)[]; slot: number }[] = [];
   for (const n of plan.nodes) {
@@ -36,6 +35,7 @@ export function previewPlan(
   const cols = toColumns(candles);
   if (others) cols.others = others;
   if (plan.positionSlots.length) return positionPreview(plan, candles, cols, series, taps);
+  const inst = plan.instantiate();
   inst.run(cols, new Int32Array(candles.length), 0, candles.length, (start, n) => {
     for (let j = 0; j < n; j++) {
       for (const t of taps) {
