@@ -10,6 +10,7 @@ import {
   liquidationPrice,
   partialUnits,
   startsCooldown,
+  type RiskLimits,
   type Stats,
   type TradeRecord,
 } from '@algotrade/core';
@@ -77,8 +78,25 @@ export interface BacktestOptions {
    * (previews read the nodes that read the position through it)
    */
   onPositionBar?: (i: number, value: (slot: number) => number) => void;
+  /**
+   * A paper session's risk limits (its `risk`), applied as the session applies them: entries capped or
+   * refused (maxOrderQty, maxPositionValue, maxPositionPct, maxOrdersPerMinute); a drawdown of
+   * maxDrawdownPct from the equity peak closes the position and ends trading; a loss of maxDailyLossPct
+   * from the UTC day's first equity closes it and pauses trading until the next UTC day. The equity is
+   * marked at each bar's open and close; within a bar the limits are a stop at the price where the equity
+   * reaches them (docs/backtesting.md#risk-limits).
+   */
+  risk?: RiskLimits;
   /** called every ~1% with progress 0..1; return true to cancel */
   onProgress?: (p: number) => boolean | void;
+}
+
+/** What a backtest's risk limits did: when they stopped or paused trading, and the entries they refused. */
+export interface RiskOutcome {
+  /** each time a limit was reached: the bar, its time, which limit and the loss it measured (%) */
+  halts: { bar: number; time: number; limit: 'max_drawdown' | 'max_daily_loss'; pct: number }[];
+  /** entries refused, by the paper sessions' refusal codes (MAX_ORDER_QTY, MAX_POSITION, RATE_LIMIT) */
+  refused: Record<string, number>;
 }
 
 export interface BacktestResult {
@@ -88,8 +106,14 @@ export interface BacktestResult {
   totalFees: number;
   finalCash: number;
   cancelled: boolean;
+  /** with `risk` limits: what they did */
+  risk?: RiskOutcome;
 }
 
+const DAY_MS = 86_400_000;
+/** the exit reasons of a session's equity limits (its fills' source when they close the position) */
+const MAX_DRAWDOWN = 'max_drawdown';
+const MAX_DAILY_LOSS = 'max_daily_loss';
 const EPS = 1e-12;
 
 /**
@@ -175,6 +199,32 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let coolUntil = -Infinity; // no entry on a bar before this time (the cooldown node)
   let cancelled = false;
   const step = Math.max(1, Math.floor(n / 100));
+  // a paper session's risk limits (o.risk): the equity limits, the caps on entries and the order rate
+  const lim = o.risk;
+  const ddLimit = lim?.maxDrawdownPct ?? Infinity;
+  const dayLimit = lim?.maxDailyLossPct ?? Infinity;
+  const limitsOn = ddLimit < Infinity || dayLimit < Infinity;
+  const capsOn = !!lim && (lim.maxOrderQty ?? lim.maxPositionValue ?? lim.maxPositionPct) !== undefined;
+  const perMinute = lim?.maxOrdersPerMinute;
+  const outcome: RiskOutcome | undefined = lim ? { halts: [], refused: {} } : undefined;
+  const recent: number[] = []; // the times of the orders (fills and refusals) of the last minute
+  let peak = o.cash; // the equity peak, marked at opens and closes (a session's: from its starting balance)
+  let day = NaN; // the UTC day of the last mark
+  let dayStart = o.cash; // the equity at that day's first mark
+  let halted = false; // a drawdown limit ended trading
+  let pausedDay = NaN; // a daily loss limit paused trading for the rest of this UTC day
+  /** an order at time t, against the per-minute limit */
+  const noteOrder = (t: number) => {
+    if (perMinute === undefined) return;
+    let k = 0;
+    while (k < recent.length && recent[k]! <= t - 60_000) k++;
+    if (k) recent.splice(0, k);
+    recent.push(t);
+  };
+  const refuse = (t: number, code: string) => {
+    outcome!.refused[code] = (outcome!.refused[code] ?? 0) + 1;
+    noteOrder(t);
+  };
 
   const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
   /** closes the position, or `percent` % of it (rounded down to whole units or 1e-8; nothing under one) */
@@ -191,6 +241,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const f = reason === LIQUIDATION ? Math.min(fee(part * price), Math.max(0, cash + qty * price)) : fee(part * price);
     cash += part * price - f;
     totalFees += f;
+    noteOrder(ts[i]!);
     // a partial exit takes its share of the entry fees and funding; the rest stays with the position
     const partFees = entryFees * share;
     const partFunding = funding * share;
@@ -238,6 +289,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     // a limit order fills at its price (no slippage); market and stop orders slip
     const adding = qty !== 0;
     if (!adding && ts[i]! < coolUntil) return;
+    if (perMinute !== undefined) {
+      // a session's limit on orders in any 60 s (an entry after a flip's close is one order with it there)
+      let k = 0;
+      while (k < recent.length && recent[k]! <= ts[i]! - 60_000) k++;
+      if (recent.length - k >= perMinute) return refuse(ts[i]!, 'RATE_LIMIT');
+    }
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
     const d = rules.length ? distancesOf(sb) : undefined;
     // flat: the cash is the equity and all of it may be spent; adding: a share of the equity at this
@@ -261,6 +318,23 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       default:
         units = (avail - feeFixed) / perUnit;
     }
+    if (capsOn) {
+      // a session's caps in turn: a fixed quantity above one is refused, a proportional size shrinks to it
+      const fixed = a.sizing === 'fixed_qty';
+      const held = adding ? Math.abs(qty) : 0;
+      if (lim!.maxOrderQty !== undefined && units > lim!.maxOrderQty + EPS) {
+        if (fixed) return refuse(ts[i]!, 'MAX_ORDER_QTY');
+        units = lim!.maxOrderQty;
+      }
+      if (lim!.maxPositionValue !== undefined && units + held > lim!.maxPositionValue / price + EPS) {
+        if (fixed) return refuse(ts[i]!, 'MAX_POSITION');
+        units = lim!.maxPositionValue / price - held;
+      }
+      if (lim!.maxPositionPct !== undefined && units + held > (eq * lim!.maxPositionPct) / 100 / price + EPS) {
+        if (fixed) return refuse(ts[i]!, 'MAX_POSITION');
+        units = (eq * lim!.maxPositionPct) / 100 / price - held;
+      }
+    }
     // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
     units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
@@ -271,6 +345,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if ((side === 1 || lev > 1 || adding) && (units * price) / lev + f > avail + 1e-9) return;
     cash -= side * units * price + f;
     totalFees += f;
+    noteOrder(ts[i]!);
     if (adding) {
       // the position's entry price becomes the average of its entries' (its stops and liquidation move with it)
       entryPrice = (Math.abs(qty) * entryPrice + units * price) / (Math.abs(qty) + units);
@@ -298,6 +373,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   };
   /** the order of action `a`, signalled on bar `sb`, at `price` on bar i */
   const act = (i: number, price: number, a: number, sb: number, atLevel = false) => {
+    // a limit reached: no orders until the next UTC day (daily loss) or ever again (drawdown)
+    if (halted || pausedDay === day) return;
     const spec = actions[a]!;
     if (spec.action === 'close') {
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
@@ -316,6 +393,46 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       )
         enter(i, price, -1, spec, sb, atLevel);
     }
+  };
+
+  /** a limit reached at equity `eq` on bar i: trading ends (drawdown) or pauses for the day (daily loss) */
+  const limitReached = (i: number, why: string, eq: number) => {
+    const dd = why === MAX_DRAWDOWN;
+    const base = dd ? peak : dayStart;
+    outcome!.halts.push({
+      bar: i,
+      time: ts[i]!,
+      limit: dd ? MAX_DRAWDOWN : MAX_DAILY_LOSS,
+      pct: ((base - eq) / base) * 100,
+    });
+    if (dd) halted = true;
+    else pausedDay = day;
+    pending = -1;
+  };
+  /**
+   * Marks the equity at `price`, bar i's open (which may start a UTC day) or its close, as a session marks
+   * it on a tick: a limit it reaches closes the position there.
+   */
+  const mark = (i: number, price: number, atOpen: boolean) => {
+    if (atOpen) {
+      const d = Math.floor(ts[i]! / DAY_MS);
+      if (d !== day) {
+        day = d;
+        dayStart = cash + qty * price;
+      }
+    }
+    if (halted || pausedDay === day) return;
+    const eq = cash + qty * price;
+    if (eq > peak) peak = eq;
+    const why =
+      peak > 0 && ((peak - eq) / peak) * 100 >= ddLimit
+        ? MAX_DRAWDOWN
+        : dayStart > 0 && ((dayStart - eq) / dayStart) * 100 >= dayLimit
+          ? MAX_DAILY_LOSS
+          : '';
+    if (!why) return;
+    if (qty !== 0) exit(i, price, true, why);
+    limitReached(i, why, eq);
   };
 
   // the bars the risk rules read: the bars themselves, or the finer bars of a detail timeframe
@@ -355,6 +472,19 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         stopReason = 'trailing_stop';
       }
     }
+    // the equity limits: a stop at the price where the equity falls to the higher of the drawdown's and
+    // the day's floors (the drawdown's on a tie, as a session checks it first), when it comes first
+    let halt = '';
+    if (limitsOn && !halted) {
+      const ddFloor = peak * (1 - ddLimit / 100);
+      const dayFloor = dayStart * (1 - dayLimit / 100);
+      const floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
+      const level = (floor - cash) / qty;
+      if (level > 0 && (stop !== stop || (long ? level > stop : level < stop))) {
+        stop = level;
+        halt = stopReason = ddFloor >= dayFloor ? MAX_DRAWDOWN : MAX_DAILY_LOSS;
+      }
+    }
     // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires once
     const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : takeProfitPct;
     const target = targetTaken
@@ -371,9 +501,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       (long ? lo <= liq && (!(stop >= liq) || o0 <= liq) : hi >= liq && (!(stop <= liq) || o0 >= liq))
     ) {
       exit(i, liquidationFill(qty, entryPrice, lev, long ? Math.min(o0, liq) : Math.max(o0, liq)), false, LIQUIDATION);
-    } else if (long && lo <= stop) exit(i, Math.min(o0, stop), true, stopReason);
-    else if (!long && hi >= stop) exit(i, Math.max(o0, stop), true, stopReason);
-    else if (long ? hi >= target : lo <= target) {
+    } else if (long ? lo <= stop : hi >= stop) {
+      const at = long ? Math.min(o0, stop) : Math.max(o0, stop);
+      const eqAt = cash + qty * at;
+      exit(i, at, true, stopReason);
+      if (halt) limitReached(i, halt, eqAt);
+    } else if (long ? hi >= target : lo <= target) {
       exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', targetShare);
       targetTaken = true;
     } else extreme = long ? Math.max(extreme, hi) : Math.min(extreme, lo);
@@ -423,7 +556,16 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     // until the position is closed (after a partial take profit, the rest goes on)
     for (let k = fillK > dj ? fillK : dj; k < dn && dts[k]! < next && qty !== 0; k++) checkRisk(i, k);
   };
-  const riskOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
+  const riskOn = !!(
+    stopLossPct ||
+    takeProfitPct ||
+    trailingStopPct ||
+    lev > 1 ||
+    rules.length ||
+    breakEven ||
+    roi ||
+    limitsOn
+  );
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);
@@ -437,6 +579,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         }
         nextFunding = (Math.floor(ts[i]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS;
       }
+      if (limitsOn) mark(i, open[i]!, true);
       if (pending >= 0) {
         const spec = actions[pending]!;
         if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending, i - 1);
@@ -476,7 +619,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         for (let k = 0; k < distSlots.length; k++) distArrays[k]![i] = inst.value(distSlots[k]!);
         o.onPositionBar?.(i, valueOf);
       }
-      const s = signals[i]!;
+      // no orders once a limit ended trading, nor for the rest of a day it paused
+      const s = halted || pausedDay === day ? -1 : signals[i]!;
       if (onClose) {
         atClose = true;
         if (s >= 0) act(i, close[i]!, s, i);
@@ -488,6 +632,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           pending = s;
           pendingRef = close[i]!;
         }
+      }
+      if (limitsOn) {
+        atClose = true;
+        mark(i, close[i]!, false);
+        atClose = false;
       }
       equity[i] = cash + qty * close[i]!;
     }
@@ -529,7 +678,16 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       firstTradingBar: Math.max(0, firstTradingBar(plan, barSecondsOf(ts)) - from),
       totalFees,
     });
-    return { trades: shifted, equity: eq, stats, totalFees, finalCash: cash, cancelled };
+    if (outcome) for (const h of outcome.halts) h.bar -= from;
+    return {
+      trades: shifted,
+      equity: eq,
+      stats,
+      totalFees,
+      finalCash: cash,
+      cancelled,
+      ...(outcome ? { risk: outcome } : {}),
+    };
   }
   const stats = computeStats({
     equity,
@@ -539,7 +697,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     firstTradingBar: firstTradingBar(plan, barSecondsOf(ts)),
     totalFees,
   });
-  return { trades, equity, stats, totalFees, finalCash: cash, cancelled };
+  return { trades, equity, stats, totalFees, finalCash: cash, cancelled, ...(outcome ? { risk: outcome } : {}) };
 }
 
 /** Copies a block's values of the rules' distance slots into their per-bar columns (run's onBlock). */
