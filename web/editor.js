@@ -678,6 +678,25 @@ export async function editorView(c, id) {
             ['1m', '5m', '15m', '1h'].map((i) => h('option', { value: i }, i)),
           ),
         ),
+      // a paper session's risk limits: a backtest applies them as the session would
+      h(
+        'label',
+        null,
+        'stop at drawdown (%) ',
+        h('input', { name: 'maxDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+      ),
+      h(
+        'label',
+        null,
+        'max position (% of equity) ',
+        h('input', { name: 'maxPositionPct', type: 'number', min: 0.01, max: 12_500, step: 'any' }),
+      ),
+      h(
+        'label',
+        null,
+        'max daily loss (%) ',
+        h('input', { name: 'maxDailyLossPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+      ),
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),
@@ -691,24 +710,6 @@ export async function editorView(c, id) {
                 h('option', { value: 'tick' }, 'every tick'),
                 ['1m', '5m', '15m', '1h'].map((i) => h('option', { value: i }, `${i} candles`)),
               ),
-            ),
-            h(
-              'label',
-              null,
-              'stop at drawdown (%) ',
-              h('input', { name: 'maxDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
-            ),
-            h(
-              'label',
-              null,
-              'max position (% of equity) ',
-              h('input', { name: 'maxPositionPct', type: 'number', min: 0.01, max: 12_500, step: 'any' }),
-            ),
-            h(
-              'label',
-              null,
-              'max daily loss (%) ',
-              h('input', { name: 'maxDailyLossPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
             ),
           ]
         : [

@@ -26,6 +26,11 @@ export function runBody(f, kind) {
   if (given(f.leverage) && Number(f.leverage) !== 1) body.leverage = Number(f.leverage);
   if (given(f.maintenanceMarginPct)) body.maintenanceMarginPct = Number(f.maintenanceMarginPct);
   if (given(f.fundingRatePct) && Number(f.fundingRatePct) !== 0) body.fundingRatePct = Number(f.fundingRatePct);
+  // a paper session's risk limits (a backtest applies them as the session would)
+  /** @type {Record<string, number>} */
+  const risk = {};
+  for (const k of ['maxDrawdownPct', 'maxPositionPct', 'maxDailyLossPct']) if (given(f[k])) risk[k] = Number(f[k]);
+  if (Object.keys(risk).length) body.risk = risk;
   if (kind !== 'session') {
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
@@ -48,10 +53,6 @@ export function runBody(f, kind) {
   }
   if (given(f.name)) body.name = String(f.name).trim();
   if (given(f.evaluation) && f.evaluation !== 'tick') body.evaluation = { mode: 'candle', interval: f.evaluation };
-  /** @type {Record<string, number>} */
-  const risk = {};
-  for (const k of ['maxDrawdownPct', 'maxPositionPct', 'maxDailyLossPct']) if (given(f[k])) risk[k] = Number(f[k]);
-  if (Object.keys(risk).length) body.risk = risk;
   return body;
 }
 

@@ -108,6 +108,51 @@ function statsTable(stats) {
   );
 }
 
+/** the limits' names as the page says them */
+const LIMIT_NAMES = /** @type {Record<string, string>} */ ({
+  maxDrawdownPct: 'stop at drawdown',
+  maxDailyLossPct: 'max daily loss',
+  maxPositionPct: 'max position (% of equity)',
+  maxPositionValue: 'max position value',
+  maxOrderQty: 'max order quantity',
+  maxOrdersPerMinute: 'orders a minute',
+  max_drawdown: 'Trading stopped: drawdown',
+  max_daily_loss: 'Paused for the day: daily loss',
+});
+
+/**
+ * What a backtest's risk limits (a paper session's) did: the limits, each time one stopped or paused
+ * trading, and the entries they refused.
+ * @param {Record<string, number>} limits the backtest's `risk`
+ * @param {{ halts: { time: string, limit: string, pct: number }[], refused: Record<string, number> } | undefined} did its metrics' `limits`
+ */
+export function limitsSummary(limits, did) {
+  const refused = Object.entries(did?.refused ?? {});
+  return h(
+    'div',
+    { class: 'limits' },
+    h('h2', null, 'Risk limits'),
+    h(
+      'p',
+      null,
+      Object.entries(limits)
+        .map(([k, v]) => `${LIMIT_NAMES[k] ?? k} ${v}`)
+        .join(' · '),
+    ),
+    did
+      ? h(
+          'ul',
+          null,
+          did.halts.map((x) =>
+            h('li', null, `${when(x.time)} ${LIMIT_NAMES[x.limit] ?? x.limit} of ${x.pct.toFixed(2)} %`),
+          ),
+          refused.map(([code, n]) => h('li', null, `${n} ${n === 1 ? 'entry' : 'entries'} refused: ${code}`)),
+          did.halts.length || refused.length ? '' : h('li', null, 'No limit was reached.'),
+        )
+      : '',
+  );
+}
+
 /** Equity and its drawdown, one chart each. @param {{ ts: string, equity: number }[]} points */
 function equityCharts(points, title = 'Equity') {
   const eq = points.map((p) => p.equity);
@@ -494,6 +539,8 @@ export async function paperTrade(c, b, limit) {
     allowShort: p.allowShort,
     ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),
     ...(p.fundingRatePct ? { fundingRatePct: p.fundingRatePct } : {}),
+    // the risk limits the backtest applied, the session's own
+    ...(p.risk ? { risk: p.risk } : {}),
     evaluation: { mode: 'candle', interval: b.interval },
   };
   // a portfolio backtest becomes a paper portfolio: a session per symbol, each with its weight's share
@@ -712,6 +759,7 @@ export async function backtestView(c, id) {
       mcBox,
       folds ? walkForwardSummary(folds, () => void saveCombo(c, id, folds.folds.at(-1)?.chosen ?? {})) : '',
       pf ? portfolioSummary(pf) : '',
+      b.parameters?.risk ? limitsSummary(b.parameters.risk, b.metrics?.limits) : '',
       equityCharts(
         equity,
         wf ? 'Equity out of sample (the folds chained)' : pf ? 'Equity (all symbols together)' : 'Equity',

@@ -85,6 +85,35 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(equity.length).toBeGreaterThan(400); // two years of trading days
   });
 
+  it("a backtest, sweep or portfolio with a paper session's risk limits: sent, stored and applied", async () => {
+    const form = {
+      symbol: 'GOOG',
+      interval: '1d',
+      balance: '10000',
+      fee: '0.1',
+      maxDrawdownPct: '10',
+      maxDailyLossPct: '',
+    };
+    const body = runBody(form, 'backtest');
+    expect(body.risk).toEqual({ maxDrawdownPct: 10 });
+    const r = await post('/api/backtests', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    let b = { status: 'queued', parameters: {}, metrics: {} } as {
+      status: string;
+      parameters: { risk?: object };
+      metrics: { limits?: { halts: { limit: string }[] } };
+    };
+    for (let i = 0; i < 200 && b.status !== 'done' && b.status !== 'failed'; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      b = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    }
+    expect(b.parameters.risk).toEqual({ maxDrawdownPct: 10 });
+    expect(b.metrics.limits!.halts.map((x) => x.limit)).toEqual(['max_drawdown']);
+    for (const kind of ['sweep', 'portfolio'] as const)
+      expect(runBody({ ...form, symbols: 'GOOG, BTCUSD' }, kind).risk).toEqual({ maxDrawdownPct: 10 });
+    expect(runBody({ ...form, maxDrawdownPct: '' }, 'backtest')).not.toHaveProperty('risk');
+  });
+
   it('a detail timeframe: sent for a backtest or a sweep, accepted; left out of a portfolio', async () => {
     const form = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', detailInterval: '1h' };
     const body = runBody(form, 'backtest');

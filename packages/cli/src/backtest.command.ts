@@ -25,6 +25,7 @@ import {
   SYMBOL_PATTERN,
   tradesByReason,
   type MarginSettings,
+  type RiskLimits,
 } from '@algotrade/core';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
@@ -46,7 +47,22 @@ export const RUN_FLAGS = {
   'maintenance-margin': 'string',
   funding: 'string',
   detail: 'string',
+  'max-drawdown': 'string',
+  'max-daily-loss': 'string',
+  'max-position-pct': 'string',
+  'max-position-value': 'string',
+  'max-order-qty': 'string',
+  'max-orders-per-minute': 'string',
 } as const;
+/** the risk limit flags and the paper sessions' `risk` fields they set, with their largest values */
+const RISK_FLAGS = [
+  ['max-drawdown', 'maxDrawdownPct', 100],
+  ['max-daily-loss', 'maxDailyLossPct', 100],
+  ['max-position-pct', 'maxPositionPct', 12_500],
+  ['max-position-value', 'maxPositionValue', 1e12],
+  ['max-order-qty', 'maxOrderQty', 1e12],
+  ['max-orders-per-minute', 'maxOrdersPerMinute', 10_000],
+] as const satisfies readonly [keyof typeof RUN_FLAGS, keyof RiskLimits, number][];
 const SPEC = {
   ...RUN_FLAGS,
   report: 'string',
@@ -83,7 +99,24 @@ export function engineOptions(flags: Record<string, string | boolean>) {
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
     ...leverageOf(flags),
+    ...riskOf(flags),
   };
+}
+
+/** The paper sessions' risk limits from their flags (`--max-drawdown 20`...): none given, none set. */
+function riskOf(flags: Record<string, string | boolean>): { risk?: RiskLimits } {
+  const risk: RiskLimits = {};
+  for (const [flag, key, max] of RISK_FLAGS) {
+    if (flags[flag] === undefined) continue;
+    const n = Number(flags[flag]);
+    const whole = key === 'maxOrdersPerMinute';
+    if (!(n > 0 && n <= max) || (whole && !Number.isInteger(n)))
+      throw new UsageError(
+        `--${flag} must be ${whole ? 'a whole number' : 'a number'} above 0, at most ${max} (got ${flags[flag]})`,
+      );
+    risk[key] = n;
+  }
+  return Object.keys(risk).length ? { risk } : {};
 }
 
 /**
@@ -213,6 +246,8 @@ export async function backtestCommand(argv: string[]): Promise<number> {
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
         '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
+        '         [--max-drawdown 20] [--max-daily-loss 5] [--max-position-pct 50] [--max-position-value 10000]\n' +
+        "         [--max-order-qty 100] [--max-orders-per-minute 10]   (a paper session's risk limits)\n" +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
@@ -264,8 +299,14 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   if (mcRuns && !mc) console.error(`no Monte Carlo: the run made ${res.trades.length} trades (two or more needed)`);
   if (flags.json) {
     console.log(
-      JSON.stringify({ stats: res.stats, trades: res.trades, ...(mc ? { monteCarlo: mc } : {}) }, (_k, v) =>
-        typeof v === 'number' && !Number.isFinite(v) ? null : v,
+      JSON.stringify(
+        {
+          stats: res.stats,
+          trades: res.trades,
+          ...(res.risk ? { risk: res.risk } : {}),
+          ...(mc ? { monteCarlo: mc } : {}),
+        },
+        (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
       ),
     );
   } else {
@@ -280,6 +321,16 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         console.log(
           `  ${g.reason.padEnd(w - 2)}  ${String(g.trades).padStart(6)}  ${g.winRatePct.toFixed(1).padStart(6)}  ${g.avgReturnPct.toFixed(2).padStart(12)}  ${g.pnl.toFixed(2).padStart(11)}`,
         );
+    }
+    if (res.risk) {
+      // what the risk limits did: each stop or pause of trading, and the entries refused
+      console.log(`\nRisk limits`);
+      for (const h of res.risk.halts)
+        console.log(
+          `  ${new Date(h.time).toISOString().slice(0, 10)}  ${h.limit === 'max_drawdown' ? 'trading stopped: drawdown' : 'paused for the day: daily loss'} of ${h.pct.toFixed(2)} %`,
+        );
+      for (const [code, n] of Object.entries(res.risk.refused)) console.log(`  ${n} entries refused: ${code}`);
+      if (!res.risk.halts.length && !Object.keys(res.risk.refused).length) console.log('  no limit was reached');
     }
     if (mc) {
       const p = (x: number) => `${x.toFixed(2)} %`;

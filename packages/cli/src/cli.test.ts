@@ -96,6 +96,14 @@ describe('the command line says what is wrong with what was typed, without a sta
       ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--funding', '2'],
       /^error: --funding must be a % from -1 to 1 \(got 2\)/,
     ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--max-drawdown', '0'],
+      /^error: --max-drawdown must be a number above 0, at most 100 \(got 0\)/,
+    ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--max-orders-per-minute', '1.5'],
+      /^error: --max-orders-per-minute must be a whole number above 0, at most 10000 \(got 1\.5\)/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],
@@ -191,6 +199,31 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(funded.trades.filter((t: F) => t.size < 0).every((t: F) => t.funding < 0)).toBe(true);
     const fpnl = funded.trades.reduce((a: number, t: F) => a + t.pnl, 0);
     expect(Math.round((10_000 + fpnl) * 100)).toBe(Math.round(funded.stats.equityFinal * 100));
+  });
+
+  it("backtests with a paper session's risk limits: --max-drawdown ends trading there, printed; --json has what they did", async () => {
+    const args = ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--asset', 'stock'];
+    const limits = ['--cash', '10000', '--fee', '0.001', '--max-drawdown', '15', '--max-position-pct', '50'];
+    const j = JSON.parse((await cli(...args, ...limits, '--json')).stdout);
+    expect(j.risk.halts).toHaveLength(1);
+    const halt = j.risk.halts[0];
+    expect(halt).toMatchObject({ limit: 'max_drawdown' });
+    expect(j.trades.at(-1)).toMatchObject({ exitReason: 'max_drawdown', exitTime: halt.time });
+    type T = { size: number; entryPrice: number; entryTime: number };
+    expect(j.trades.every((t: T) => t.entryTime < halt.time)).toBe(true);
+    // half the equity at most in a position: never more than half of the peak
+    expect(Math.max(...j.trades.map((t: T) => t.size * t.entryPrice))).toBeLessThanOrEqual(j.stats.equityPeak / 2);
+    const text = await cli(...args, ...limits);
+    const at = text.stdout.split('\n').indexOf('Risk limits');
+    expect(at).toBeGreaterThan(0);
+    expect(text.stdout.split('\n')[at + 1]).toBe(
+      `  ${new Date(halt.time).toISOString().slice(0, 10)}  trading stopped: drawdown of ${halt.pct.toFixed(2)} %`,
+    );
+    // the same flags without the limits: no such section, trades after that day
+    const free = await cli(...args, '--cash', '10000', '--fee', '0.001', '--json');
+    const f = JSON.parse(free.stdout);
+    expect(f.risk).toBeUndefined();
+    expect(f.trades.some((t: T) => t.entryTime > halt.time)).toBe(true);
   });
 
   it('prints what closed the trades: the ROI template exits by its table or its stop, each counted', async () => {

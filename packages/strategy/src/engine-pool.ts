@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BarColumns, Stats, TradeRecord } from '@algotrade/core';
-import type { BacktestOptions } from './backtest.ts';
+import type { BacktestOptions, RiskOutcome } from './backtest.ts';
 import type { Graph } from './graph.ts';
 
 export interface PooledResult {
@@ -9,6 +9,8 @@ export interface PooledResult {
   equity: Float64Array;
   stats: Stats;
   cancelled: boolean;
+  /** with `risk` limits: what they did */
+  risk?: RiskOutcome;
 }
 
 /**

@@ -61,12 +61,23 @@ parentPort!.on('message', (m: Task | { release: number }) => {
           equity: new Float64Array(0),
           stats: res.stats,
           cancelled: res.cancelled,
+          ...(res.risk ? { risk: res.risk } : {}),
         },
       });
     else {
       const { packed: trades, reasons } = packTrades(res.trades);
       parentPort!.postMessage(
-        { id: m.id, result: { trades, reasons, equity: res.equity, stats: res.stats, cancelled: res.cancelled } },
+        {
+          id: m.id,
+          result: {
+            trades,
+            reasons,
+            equity: res.equity,
+            stats: res.stats,
+            cancelled: res.cancelled,
+            ...(res.risk ? { risk: res.risk } : {}),
+          },
+        },
         [res.equity.buffer as ArrayBuffer, trades.buffer as ArrayBuffer],
       );
     }

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { templateById } from '@algotrade/strategy';
+import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
 import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
+import { googBars } from '../../../../test/helpers/goog.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -457,6 +458,60 @@ describe('backtest service', () => {
     const pv2 = await call(a, 'POST', '/api/strategies/preview', { graph: missing, symbol: 'GOOG', interval: '1d' });
     expect(pv2.statusCode).toBe(422);
     expect(pv2.json().error.message).toContain('NOPEUSD');
+  });
+
+  it("applies a paper session's risk limits: the engine's trades with them, what they did in the metrics, 400s for bad ones", async () => {
+    const graph = templateById('sma-crossover')!.graph;
+    const common = { graph, symbol: 'GOOG', interval: '1d', startingBalance: 10_000, feeRate: 0.001 };
+    const risk = { maxDrawdownPct: 12, maxPositionPct: 50 };
+    const r = (await call(a, 'POST', '/api/backtests', { ...common, risk })).json();
+    await waitDone(a, r.id);
+    const res = (await call(a, 'GET', `/api/backtests/${r.id}`)).json();
+    expect(res).toMatchObject({ status: 'done', parameters: { risk } });
+    // the engine's own run on the same bars and options (GOOG imported as a stock: whole shares)
+    const bars = googBars();
+    const sym = (await call(a, 'GET', '/api/market/symbols/GOOG')).json();
+    const own = runBacktest(compileGraph(graph).plan!, bars, {
+      cash: 10_000,
+      feeRate: 0.001,
+      wholeUnits: sym.assetClass === 'stock',
+      risk,
+    });
+    const halt = own.risk!.halts[0]!;
+    expect(res.metrics.trades).toBe(own.trades.length);
+    expect(res.metrics.limits).toEqual({
+      halts: [{ time: new Date(halt.time).toISOString(), limit: 'max_drawdown', pct: halt.pct }],
+      refused: {},
+    });
+    const trades = (await call(a, 'GET', `/api/backtests/${r.id}/trades`)).json();
+    expect(trades.at(-1)).toMatchObject({ exitReason: 'max_drawdown', exitTime: new Date(halt.time).toISOString() });
+    expect(trades.at(-1).exitPrice).toBeCloseTo(own.trades.at(-1)!.exitPrice, 9);
+    // each entry at most half of the equity
+    for (const x of trades) expect(x.size * x.entryPrice).toBeLessThanOrEqual(own.stats.equityPeak / 2 + 1e-6);
+    // a backtest without limits has none in its metrics
+    const plain = (await call(a, 'POST', '/api/backtests', { ...common, risk: {} })).json();
+    await waitDone(a, plain.id);
+    const p = (await call(a, 'GET', `/api/backtests/${plain.id}`)).json();
+    expect(p.metrics.limits).toBeUndefined();
+    expect(p.parameters.risk).toBeUndefined();
+    // sweeps and walk-forwards take them for each backtest they run
+    const wf = (
+      await call(a, 'POST', '/api/backtests/walk-forward', {
+        ...common,
+        risk: { maxDailyLossPct: 3 },
+        params: { 'fast.period': [5, 10], 'slow.period': [30] },
+        folds: 3,
+      })
+    ).json();
+    await waitDone(a, wf.id);
+    const wt = (await call(a, 'GET', `/api/backtests/${wf.id}/trades`)).json();
+    expect(wt.some((x: { exitReason: string }) => x.exitReason === 'max_daily_loss')).toBe(true);
+    // bad limits: a 400 naming the field
+    for (const bad of [{ maxDrawdownPct: 0 }, { maxDrawdownPct: 150 }, { maxOrdersPerMinute: 1.5 }, { stop: 1 }]) {
+      const x = await call(a, 'POST', '/api/backtests', { ...common, risk: bad });
+      expect(x.statusCode).toBe(400);
+      expect(x.json().error.message).toMatch(/risk/);
+    }
   });
 
   it('refuses a walk-forward it cannot run, saying why', async () => {

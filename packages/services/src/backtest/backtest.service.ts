@@ -27,6 +27,7 @@ import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
+import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
 
@@ -52,6 +53,8 @@ const Base = {
   /** a detail timeframe: stops and targets checked on these finer candles inside each bar */
   detailInterval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).optional(),
   ...MarginInput,
+  /** a paper session's risk limits, applied as the session applies them (docs/backtesting.md#risk-limits) */
+  risk: RiskInput.optional(),
 };
 const CreateBody = z.strictObject(Base);
 const Finite = z.number().finite();
@@ -213,6 +216,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     slippageBps: b.slippageBps,
     allowShort: b.allowShort,
     fillOn: b.fillOn,
+    // kept only with a limit in it: a backtest without is as before they existed
+    ...(b.risk && Object.keys(b.risk).length ? { risk: b.risk } : {}),
   });
   /** a backtest row, queued */
   async function enqueue(

@@ -1,4 +1,4 @@
-import { AppError, TOPICS, type JobContext, type Stats, type TradeRecord } from '@algotrade/core';
+import { AppError, TOPICS, type JobContext, type RiskLimits, type Stats, type TradeRecord } from '@algotrade/core';
 import {
   backtestsRepo,
   candlesRepo,
@@ -26,6 +26,7 @@ import {
   type Graph,
   type Combo,
   type ParamGrid,
+  type RiskOutcome,
   type WalkForwardSpec,
 } from '@algotrade/strategy';
 
@@ -48,6 +49,8 @@ export interface BacktestParams {
   fundingRatePct?: number;
   /** a detail timeframe (finer than `interval`): stops and targets checked on its candles */
   detailInterval?: string;
+  /** a paper session's risk limits (absent without one) */
+  risk?: RiskLimits;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
   /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
@@ -133,6 +136,7 @@ export async function processBacktest(
       maintenanceMarginPct: p.maintenanceMarginPct,
       fundingRatePct: p.fundingRatePct,
       ...(detail ? { detail } : {}),
+      ...(p.risk ? { risk: p.risk } : {}),
     };
     const onProgress = (x: number) => {
       const now = Date.now();
@@ -185,16 +189,18 @@ export async function processBacktest(
       }),
       'application/json',
     );
+    // what the risk limits did (a single backtest's): when they ended or paused trading, the entries they refused
+    const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsOf(res.risk) } : res.stats);
     await repo.update(row.id, {
       status: 'done',
       progress: 1,
-      metrics: cleanStats(res.stats),
+      metrics,
       artifactKey: key,
       finishedAt: new Date(),
       error: null,
     });
     await job.progress(1);
-    await publish('backtest.done', { status: 'done', progress: 1, metrics: cleanStats(res.stats) });
+    await publish('backtest.done', { status: 'done', progress: 1, metrics });
   } catch (e) {
     const message = e instanceof AppError ? e.message : `backtest failed: ${(e as Error).message}`;
     // a user error cannot get better on a retry; record it and finish the job
@@ -210,7 +216,14 @@ interface Outcome {
   equity: ArrayLike<number>;
   ts: ArrayLike<number>;
   stats: Stats;
+  risk?: RiskOutcome;
 }
+
+/** a backtest's RiskOutcome as stored and served: times as ISO strings, no bar indexes */
+const limitsOf = (r: RiskOutcome) => ({
+  halts: r.halts.map((h) => ({ time: new Date(h.time).toISOString(), limit: h.limit, pct: h.pct })),
+  refused: r.refused,
+});
 
 /** Backtests on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline. */
 const engineRunner =
@@ -228,7 +241,14 @@ async function runOne(
   onProgress: (x: number) => boolean,
 ): Promise<Outcome | null> {
   const res = await engineRunner(graph, plan, pool)(bars, options, onProgress);
-  return res.cancelled ? null : { trades: res.trades, equity: res.equity, ts: bars.ts, stats: res.stats };
+  if (res.cancelled) return null;
+  return {
+    trades: res.trades,
+    equity: res.equity,
+    ts: bars.ts,
+    stats: res.stats,
+    ...(res.risk ? { risk: res.risk } : {}),
+  };
 }
 
 /**

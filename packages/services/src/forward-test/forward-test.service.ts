@@ -25,18 +25,10 @@ import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portf
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
+import { RiskInput } from '../http/risk.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const Pct = z.number().positive().max(100);
-const Risk = z.strictObject({
-  /** of equity, so above 100 only with leverage (up to 125x) */
-  maxPositionPct: z.number().positive().max(12_500).optional(),
-  maxPositionValue: z.number().positive().max(1e12).optional(),
-  maxOrderQty: z.number().positive().max(1e12).optional(),
-  maxOrdersPerMinute: z.number().int().positive().max(10_000).optional(),
-  maxDailyLossPct: Pct.optional(),
-  maxDrawdownPct: Pct.optional(),
-});
 const SessionBody = {
   strategyId: z.string().uuid(),
   name: z.string().max(200).optional(),
@@ -49,7 +41,7 @@ const SessionBody = {
   wholeUnits: z.boolean().optional(),
   ...MarginInput,
   evaluation: EvaluationBody,
-  risk: Risk.default({}),
+  risk: RiskInput.default({}),
   /** start at once (default) or stay `created` until POST .../start */
   start: z.boolean().default(true),
 };

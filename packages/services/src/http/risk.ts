@@ -1,0 +1,17 @@
+import { z } from 'zod';
+
+const Pct = z.number().positive().max(100);
+
+/**
+ * A paper session's risk limits (core's RiskLimits), as sessions and backtests take them: caps on
+ * entries, an order rate, and the equity limits that pause or stop trading.
+ */
+export const RiskInput = z.strictObject({
+  /** of equity, so above 100 only with leverage (up to 125x) */
+  maxPositionPct: z.number().positive().max(12_500).optional(),
+  maxPositionValue: z.number().positive().max(1e12).optional(),
+  maxOrderQty: z.number().positive().max(1e12).optional(),
+  maxOrdersPerMinute: z.number().int().positive().max(10_000).optional(),
+  maxDailyLossPct: Pct.optional(),
+  maxDrawdownPct: Pct.optional(),
+});

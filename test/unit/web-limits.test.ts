@@ -1,0 +1,43 @@
+// @vitest-environment happy-dom
+import { describe, expect, it } from 'vitest';
+import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
+import { when } from '../../web/dom.js';
+import { limitsSummary } from '../../web/runs.js';
+import { googBars } from '../helpers/goog.ts';
+
+// what a backtest page says of its risk limits, from what the engine's run with them did
+describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
+  const plan = compileGraph(templateById('sma-crossover')!.graph).plan!;
+  const bars = googBars();
+  const stored = (risk: object) => {
+    const r = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, allowShort: true, risk });
+    // as the worker stores them in the metrics
+    return {
+      halts: r.risk!.halts.map((x) => ({ time: new Date(x.time).toISOString(), limit: x.limit, pct: x.pct })),
+      refused: r.risk!.refused,
+    };
+  };
+
+  it('names the limits, then each stop with its date and loss, and the entries refused', () => {
+    const limits = { maxDrawdownPct: 15, maxOrdersPerMinute: 1 };
+    const did = stored(limits);
+    expect(did.halts).toHaveLength(1);
+    const el = limitsSummary(limits, did);
+    expect(el.querySelector('p')!.textContent).toBe('stop at drawdown 15 · orders a minute 1');
+    const items = [...el.querySelectorAll('li')].map((li) => li.textContent);
+    const h = did.halts[0]!;
+    expect(h.pct).toBeGreaterThanOrEqual(15);
+    expect(items[0]).toBe(`${when(h.time)} Trading stopped: drawdown of ${h.pct.toFixed(2)} %`);
+    // one flip came before the stop: its entry was refused (one order a minute, the close took it)
+    expect(did.refused).toEqual({ RATE_LIMIT: 1 });
+    expect(items[1]).toBe('1 entry refused: RATE_LIMIT');
+    expect(items).toHaveLength(2);
+  });
+
+  it('says so when no limit was reached, and shows only the limits when the run did not say', () => {
+    const limits = { maxDrawdownPct: 99 };
+    const el = limitsSummary(limits, stored(limits));
+    expect([...el.querySelectorAll('li')].map((li) => li.textContent)).toEqual(['No limit was reached.']);
+    expect(limitsSummary(limits, undefined).querySelector('ul')).toBeNull();
+  });
+});
