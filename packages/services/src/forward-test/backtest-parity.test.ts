@@ -1,0 +1,149 @@
+import { TOPICS } from '@algotrade/core';
+import { compileGraph, runBacktest, templateById, toColumns, type BacktestResult } from '@algotrade/strategy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { googBars } from '../../../../test/helpers/goog.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+import type { ForwardTestEngine } from './engine.ts';
+import type { LiveSession } from './live-session.ts';
+
+// The same strategy, money and risk limits as a backtest and as a paper session on each closed daily
+// candle, the session fed GOOG's real daily bars as ticks through the bus (the open, the low, the
+// close: a long's equity is never at a peak at its low, so both mark their peaks at the same prices).
+// The backtest is run on the bars those ticks make.
+const HOUR = 3_600_000;
+const goog = googBars();
+// the bars the ticks make: the open, the low and the close (the high is the higher of open and close)
+const bars = toColumns(
+  Array.from({ length: goog.length }, (_, i) => ({
+    ts: goog.ts[i]!,
+    open: goog.open[i]!,
+    high: Math.max(goog.open[i]!, goog.close[i]!),
+    low: Math.min(goog.low[i]!, goog.open[i]!, goog.close[i]!),
+    close: goog.close[i]!,
+    volume: goog.volume[i]!,
+  })),
+);
+const graph = templateById('sma-crossover')!.graph;
+const plan = compileGraph(graph).plan!;
+const money = { startingBalance: 10_000, feeRate: 0.001 };
+type Fill = { side: string; quantity: number; price: number; ts: string };
+
+/** the backtest's trades as the fills a session records: a buy at the entry, a sell at the exit */
+const fillsOf = (trades: BacktestResult['trades']) =>
+  trades.flatMap((t) => [
+    { side: 'buy', quantity: t.size, price: t.entryPrice, ts: new Date(t.entryTime).toISOString() },
+    ...(t.exitReason === 'end'
+      ? []
+      : [{ side: 'sell', quantity: t.size, price: t.exitPrice, ts: new Date(t.exitTime).toISOString() }]),
+  ]);
+
+describe('a paper session on candles trades as the backtest of the same settings', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<TestApp['user']>>;
+  let strategyId: string;
+  const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+    t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
+  beforeAll(async () => {
+    // polled often while the ticks are worked through
+    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '1000000' });
+    a = await t.user();
+    strategyId = (await call('POST', '/api/strategies', { name: 'crossover', graph })).json().id;
+  });
+  afterAll(() => t.stop());
+
+  /** a session on `symbol` with these limits, fed every bar (and one tick more, to close the last candle) */
+  async function session(symbol: string, risk: object, until_?: number) {
+    const r = await call('POST', '/api/forward-tests', {
+      strategyId,
+      symbol,
+      ...money,
+      wholeUnits: true,
+      evaluation: { mode: 'candle', interval: '1d' },
+      risk,
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const id = r.json().id;
+    // a live feed gives the engine time between ticks: each tick goes once the session's last signal
+    // has executed (its ledger holds what it sent), so no order fills at a later tick's price
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const live = () => (engine as unknown as { sessions: Map<string, LiveSession> }).sessions.get(id);
+    await until(() => live() !== undefined);
+    let seq = 0;
+    const n = until_ ?? bars.length;
+    for (let i = 0; i <= n; i++) {
+      const ticks =
+        i < n
+          ? ([
+              [0, bars.open[i]!],
+              [HOUR, bars.low[i]!],
+              [2 * HOUR, bars.close[i]!],
+            ] as const)
+          : ([[86_400_000, bars.close[n - 1]!]] as const); // the next day's first tick closes the last candle
+      const day = bars.ts[Math.min(i, n - 1)]!;
+      for (const [dt, price] of ticks) {
+        const tick = { ts: day + dt, price, size: 1, seq: ++seq };
+        await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks: [tick] });
+        for (let k = 0; ; k++) {
+          const s = live();
+          if (engine.quote(symbol)?.ts === tick.ts && (!s || s.intent === Math.sign(s.ledger.qty))) break;
+          if (k > 20_000) throw new Error(`bar ${i}: the session did not settle`);
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    }
+    return id as string;
+  }
+  const fills = async (id: string): Promise<Fill[]> =>
+    ((await call('GET', `/api/forward-tests/${id}/trades`)).json() as Fill[]).map((f) => ({
+      side: f.side,
+      quantity: f.quantity,
+      price: f.price,
+      ts: f.ts,
+    }));
+
+  it('position caps: every fill the same, at the same open, price and quantity', async () => {
+    const risk = { maxPositionPct: 50 };
+    const want = fillsOf(runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, wholeUnits: true, risk }).trades);
+    expect(want.length).toBeGreaterThan(40);
+    const id = await session('PARITYA', risk);
+    const got = await fills(id);
+    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
+    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+  }, 90_000);
+
+  it.each([
+    ['drawdown', { maxDrawdownPct: 20 }, 'max_drawdown', 'stopped'],
+    ['daily loss', { maxDailyLossPct: 6 }, 'max_daily_loss', 'paused'],
+  ] as const)(
+    'a %s limit (%o): the same fills until it, reached on the same day, the session then %s',
+    async (name, risk, limit, status) => {
+      const bt = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, wholeUnits: true, risk });
+      const halt = bt.risk!.halts[0]!;
+      expect(halt.limit).toBe(limit);
+      // the backtest's fills until the limit closed the position (a daily loss's resumes the next day)
+      const k = bt.trades.findIndex((x) => x.exitReason === limit);
+      expect(k).toBeGreaterThan(3);
+      const want = fillsOf(bt.trades.slice(0, k + 1));
+      const id = await session(`PARITY${name === 'drawdown' ? 'B' : 'C'}`, risk, halt.bar + 5);
+      await until(async () => (await call('GET', `/api/forward-tests/${id}`)).json().status === status, 60_000);
+      const s = (await call('GET', `/api/forward-tests/${id}`)).json();
+      if (status === 'stopped') expect(s.failureReason).toBe(`risk limit: ${limit}`);
+      const got = await fills(id);
+      expect(got).toHaveLength(want.length);
+      expect(got.slice(0, -1).map((f) => [f.side, f.quantity, f.ts])).toEqual(
+        want.slice(0, -1).map((f) => [f.side, Math.abs(f.quantity), f.ts]),
+      );
+      got.slice(0, -1).forEach((f, j) => expect(f.price).toBeCloseTo(want[j]!.price, 9));
+      // the last: on the halt's day; the session's at the tick that crossed the floor (the day's low, or
+      // its open after a gap), the backtest's at the floor's price or that open: never better than it
+      const last = got.at(-1)!;
+      expect(last.side).toBe('sell');
+      expect(Date.parse(last.ts) - halt.time).toBeGreaterThanOrEqual(0);
+      expect(Date.parse(last.ts) - halt.time).toBeLessThan(86_400_000);
+      expect(last.price).toBeLessThanOrEqual(want.at(-1)!.price + 1e-9);
+      expect(last.price).toBeGreaterThanOrEqual(bars.low[halt.bar]! - 1e-9);
+    },
+    90_000,
+  );
+});
