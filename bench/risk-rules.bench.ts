@@ -115,3 +115,27 @@ reportAgainst('risk-rules', 'backtest_1m_bars_position_aware_ms', gatedMs!, bloc
   withProfitExitsMs: exitsMs,
   withProfitExitsTrades: same[2],
 });
+
+// A paper session's risk limits in the backtest (docs/backtesting.md#risk-limits): the equity marked at
+// each bar's open and close, the limits as a stop within each bar, the caps and the order rate on each
+// entry. Set where no limit is reached on these bars (the same trades as without, checked here), so the
+// ratio is the checks' cost over the whole run; without fees, which over 11,000 trades would take the
+// equity down 99.9 % and end the run at the drawdown limit.
+const limits = {
+  maxDrawdownPct: 99.9,
+  maxDailyLossPct: 99.9,
+  maxPositionPct: 1_000,
+  maxOrdersPerMinute: 10,
+};
+const both = [0, 0];
+const noFees = { ...options, feeRate: 0 };
+const [limitsMs, freeMs] = await alternated([
+  () => (both[0] = runBacktest(plain, bars, { ...noFees, risk: limits }).trades.length),
+  () => (both[1] = runBacktest(plain, bars, noFees).trades.length),
+]);
+if (both[0] !== both[1]) throw new Error(`with limits ${both[0]} trades, without ${both[1]}`);
+reportAgainst('risk-rules', 'backtest_1m_bars_risk_limits_ms', limitsMs!, freeMs!, {
+  baselineIs: 'the same run without the limits',
+  trades: both[0],
+  limits,
+});

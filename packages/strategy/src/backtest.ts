@@ -207,18 +207,34 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const capsOn = !!lim && (lim.maxOrderQty ?? lim.maxPositionValue ?? lim.maxPositionPct) !== undefined;
   const perMinute = lim?.maxOrdersPerMinute;
   const outcome: RiskOutcome | undefined = lim ? { halts: [], refused: {} } : undefined;
-  const recent: number[] = []; // the times of the orders (fills and refusals) of the last minute
+  // the times of the orders (fills and refusals) from `recentFrom` on: those of the last minute
+  const recent: number[] = [];
+  let recentFrom = 0;
+  /** how many orders came in the 60 s before time t (dropping older ones) */
+  const ordersWithin = (t: number) => {
+    while (recentFrom < recent.length && recent[recentFrom]! <= t - 60_000) recentFrom++;
+    if (recentFrom > 1024) {
+      recent.splice(0, recentFrom);
+      recentFrom = 0;
+    }
+    return recent.length - recentFrom;
+  };
   let peak = o.cash; // the equity peak, marked at opens and closes (a session's: from its starting balance)
   let day = NaN; // the UTC day of the last mark
   let dayStart = o.cash; // the equity at that day's first mark
+  // the equities at which the limits are reached: from the peak and from the day's start (-Infinity: none)
+  const ddKeep = 1 - ddLimit / 100;
+  const dayKeep = 1 - dayLimit / 100;
+  let ddFloor = ddLimit < Infinity ? peak * ddKeep : -Infinity;
+  let dayFloor = -Infinity;
+  let floor = ddFloor; // the higher of the two
+  let dayEnd = -Infinity; // the end of the day of the last mark (ms)
   let halted = false; // a drawdown limit ended trading
   let pausedDay = NaN; // a daily loss limit paused trading for the rest of this UTC day
   /** an order at time t, against the per-minute limit */
   const noteOrder = (t: number) => {
     if (perMinute === undefined) return;
-    let k = 0;
-    while (k < recent.length && recent[k]! <= t - 60_000) k++;
-    if (k) recent.splice(0, k);
+    ordersWithin(t);
     recent.push(t);
   };
   const refuse = (t: number, code: string) => {
@@ -291,9 +307,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (!adding && ts[i]! < coolUntil) return;
     if (perMinute !== undefined) {
       // a session's limit on orders in any 60 s (an entry after a flip's close is one order with it there)
-      let k = 0;
-      while (k < recent.length && recent[k]! <= ts[i]! - 60_000) k++;
-      if (recent.length - k >= perMinute) return refuse(ts[i]!, 'RATE_LIMIT');
+      if (ordersWithin(ts[i]!) >= perMinute) return refuse(ts[i]!, 'RATE_LIMIT');
     }
     const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
     const d = rules.length ? distancesOf(sb) : undefined;
@@ -418,18 +432,20 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       const d = Math.floor(ts[i]! / DAY_MS);
       if (d !== day) {
         day = d;
+        dayEnd = (d + 1) * DAY_MS;
         dayStart = cash + qty * price;
+        dayFloor = dayLimit < Infinity && dayStart > 0 ? dayStart * dayKeep : -Infinity;
+        floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
       }
     }
     if (halted || pausedDay === day) return;
     const eq = cash + qty * price;
-    if (eq > peak) peak = eq;
-    const why =
-      peak > 0 && ((peak - eq) / peak) * 100 >= ddLimit
-        ? MAX_DRAWDOWN
-        : dayStart > 0 && ((dayStart - eq) / dayStart) * 100 >= dayLimit
-          ? MAX_DAILY_LOSS
-          : '';
+    if (eq > peak) {
+      peak = eq;
+      if (ddLimit < Infinity) ddFloor = peak * ddKeep;
+      floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
+    }
+    const why = eq <= ddFloor ? MAX_DRAWDOWN : eq <= dayFloor ? MAX_DAILY_LOSS : '';
     if (!why) return;
     if (qty !== 0) exit(i, price, true, why);
     limitReached(i, why, eq);
@@ -476,9 +492,6 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     // the day's floors (the drawdown's on a tie, as a session checks it first), when it comes first
     let halt = '';
     if (limitsOn && !halted) {
-      const ddFloor = peak * (1 - ddLimit / 100);
-      const dayFloor = dayStart * (1 - dayLimit / 100);
-      const floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
       const level = (floor - cash) / qty;
       if (level > 0 && (stop !== stop || (long ? level > stop : level < stop))) {
         stop = level;
@@ -556,16 +569,24 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     // until the position is closed (after a partial take profit, the rest goes on)
     for (let k = fillK > dj ? fillK : dj; k < dn && dts[k]! < next && qty !== 0; k++) checkRisk(i, k);
   };
-  const riskOn = !!(
-    stopLossPct ||
-    takeProfitPct ||
-    trailingStopPct ||
-    lev > 1 ||
-    rules.length ||
-    breakEven ||
-    roi ||
-    limitsOn
-  );
+  // the rules checked within each bar; the equity limits alone (without a detail timeframe) take a
+  // shorter path of their own, limitsOnly
+  const rulesOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
+  const riskOn = rulesOn || (limitsOn && !!detail);
+  const limitsOnly = limitsOn && !riskOn;
+  /** bar i with the equity limits as its only rules: checkRisk's limit stop, alone */
+  const checkLimits = (i: number) => {
+    const level = (floor - cash) / qty;
+    if (!(level > 0)) return;
+    const long = qty > 0;
+    if (long ? low[i]! > level : high[i]! < level) return;
+    const o0 = i === fillK ? fillLevel : open[i]!;
+    const at = long ? Math.min(o0, level) : Math.max(o0, level);
+    const eqAt = cash + qty * at;
+    const why = ddFloor >= dayFloor ? MAX_DRAWDOWN : MAX_DAILY_LOSS;
+    exit(i, at, true, why);
+    limitReached(i, why, eqAt);
+  };
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {
     const end = Math.min(n, chunk + step);
@@ -579,7 +600,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         }
         nextFunding = (Math.floor(ts[i]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS;
       }
-      if (limitsOn) mark(i, open[i]!, true);
+      // the mark at the open, when it may change something: a new day, a new peak or a floor reached
+      if (limitsOn) {
+        const e = cash + qty * open[i]!;
+        if (ts[i]! >= dayEnd || e > peak || e <= floor) mark(i, open[i]!, true);
+      }
       if (pending >= 0) {
         const spec = actions[pending]!;
         if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending, i - 1);
@@ -609,7 +634,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (riskOn && qty !== 0) {
         if (detail) checkDetail(i, detail);
         else checkRisk(i, i);
-      }
+      } else if (limitsOnly && qty !== 0 && !halted && pausedDay !== day) checkLimits(i);
       fillK = -1;
       if (aware) {
         // the position after this bar's fills and stops, at its close (a fill at a close: from that close)
@@ -634,9 +659,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         }
       }
       if (limitsOn) {
-        atClose = true;
-        mark(i, close[i]!, false);
-        atClose = false;
+        const e = cash + qty * close[i]!;
+        if (e > peak || e <= floor) {
+          atClose = true;
+          mark(i, close[i]!, false);
+          atClose = false;
+        }
       }
       equity[i] = cash + qty * close[i]!;
     }

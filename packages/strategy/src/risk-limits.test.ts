@@ -133,6 +133,24 @@ describe('risk limits in backtests (a paper session’s `risk`)', () => {
     expect(free.trades.slice(0, before.length)).toEqual(before);
   });
 
+  it('the limits alone, beside a stop that never fires, and on the bars as their own detail: the same trades', () => {
+    // three paths through the engine: the limits' own check, the stops' check, the detail timeframe's
+    const far = structuredClone(template('sma-crossover'));
+    far.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 99 }, position: { x: 0, y: 0 } });
+    for (const risk of [{ maxDrawdownPct: 20 }, { maxDailyLossPct: 2 }, { maxDrawdownPct: 30, maxDailyLossPct: 3 }]) {
+      const o = { ...opts, allowShort: true, risk };
+      const alone = runBacktest(crossover, bars, o);
+      expect(alone.risk!.halts.length).toBeGreaterThan(0);
+      const beside = runBacktest(plan(far), bars, o);
+      const detailed = runBacktest(crossover, bars, { ...o, detail: bars });
+      for (const r of [beside, detailed]) {
+        expect(r.trades).toEqual(alone.trades);
+        expect(r.risk).toEqual(alone.risk);
+        expect(Array.from(r.equity)).toEqual(Array.from(alone.equity));
+      }
+    }
+  });
+
   it('caps entries as a session does: proportional sizes shrink to the cap, a fixed quantity above it is refused', () => {
     const r = runBacktest(crossover, bars, { ...opts, risk: { maxPositionPct: 40 } });
     expect(r.trades.length).toBeGreaterThan(5);
