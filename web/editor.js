@@ -697,6 +697,12 @@ export async function editorView(c, id) {
         'max daily loss (%) ',
         h('input', { name: 'maxDailyLossPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
       ),
+      h(
+        'label',
+        { title: 'a pause by the daily loss limit ends with the UTC day: the next day resumes trading' },
+        h('input', { name: 'resumeNextDay', type: 'checkbox' }),
+        ' resume the next day',
+      ),
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),

@@ -27,9 +27,11 @@ export function runBody(f, kind) {
   if (given(f.maintenanceMarginPct)) body.maintenanceMarginPct = Number(f.maintenanceMarginPct);
   if (given(f.fundingRatePct) && Number(f.fundingRatePct) !== 0) body.fundingRatePct = Number(f.fundingRatePct);
   // a paper session's risk limits (a backtest applies them as the session would)
-  /** @type {Record<string, number>} */
+  /** @type {Record<string, number | boolean>} */
   const risk = {};
   for (const k of ['maxDrawdownPct', 'maxPositionPct', 'maxDailyLossPct']) if (given(f[k])) risk[k] = Number(f[k]);
+  // a daily loss's pause ends with the day (the session resumes the next day; a backtest trades on)
+  if (given(f.maxDailyLossPct) && f.resumeNextDay === 'on') risk.resumeNextDay = true;
   if (Object.keys(risk).length) body.risk = risk;
   if (kind !== 'session') {
     body.interval = f.interval;

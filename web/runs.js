@@ -116,6 +116,7 @@ const LIMIT_NAMES = /** @type {Record<string, string>} */ ({
   maxPositionValue: 'max position value',
   maxOrderQty: 'max order quantity',
   maxOrdersPerMinute: 'orders a minute',
+  resumeNextDay: 'resume the next day',
   max_drawdown: 'Trading stopped: drawdown',
   max_daily_loss: 'Paused for the day: daily loss',
 });
@@ -123,7 +124,7 @@ const LIMIT_NAMES = /** @type {Record<string, string>} */ ({
 /**
  * What a backtest's risk limits (a paper session's) did: the limits, each time one stopped or paused
  * trading, and the entries they refused.
- * @param {Record<string, number>} limits the backtest's `risk`
+ * @param {Record<string, number | boolean>} limits the backtest's `risk`
  * @param {{ halts: { time: string, limit: string, pct: number }[], refused: Record<string, number> } | undefined} did its metrics' `limits`
  */
 export function limitsSummary(limits, did) {
@@ -136,7 +137,9 @@ export function limitsSummary(limits, did) {
       'p',
       null,
       Object.entries(limits)
-        .map(([k, v]) => `${LIMIT_NAMES[k] ?? k} ${v}`)
+        // a switch (resumeNextDay) by its name when on
+        .filter(([, v]) => v !== false)
+        .map(([k, v]) => (v === true ? (LIMIT_NAMES[k] ?? k) : `${LIMIT_NAMES[k] ?? k} ${v}`))
         .join(' · '),
     ),
     did

@@ -1,5 +1,5 @@
 import { forwardTestsRepo, type Db, type SessionRow } from '@algotrade/adapters';
-import { newLedger } from '@algotrade/core';
+import { newLedger, type RiskLimits } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 
 /** A session's settings: no fixed fee, no slippage, long only, fractional units, no limits, evaluated on every tick. */
@@ -24,8 +24,10 @@ export async function runningSession(
   symbol: string,
   startingBalance: number,
   graph: unknown = templateById('sma-crossover')!.graph,
+  /** its risk limits (none by default) */
+  risk: RiskLimits = {},
 ): Promise<SessionRow> {
-  const config = tickSettings(startingBalance, 0.001);
+  const config = { ...tickSettings(startingBalance, 0.001), risk };
   const repo = forwardTestsRepo(db);
   const row = await repo.create({
     userId,

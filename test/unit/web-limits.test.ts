@@ -39,5 +39,9 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     const el = limitsSummary(limits, stored(limits));
     expect([...el.querySelectorAll('li')].map((li) => li.textContent)).toEqual(['No limit was reached.']);
     expect(limitsSummary(limits, undefined).querySelector('ul')).toBeNull();
+    // a switch by its name when on
+    const daily = limitsSummary({ maxDailyLossPct: 5, resumeNextDay: true }, undefined);
+    expect(daily.querySelector('p')!.textContent).toBe('max daily loss 5 · resume the next day');
+    expect(limitsSummary({ maxDailyLossPct: 5, resumeNextDay: false }, undefined).textContent).not.toContain('resume');
   });
 });

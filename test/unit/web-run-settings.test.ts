@@ -112,6 +112,13 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     for (const kind of ['sweep', 'portfolio'] as const)
       expect(runBody({ ...form, symbols: 'GOOG, BTCUSD' }, kind).risk).toEqual({ maxDrawdownPct: 10 });
     expect(runBody({ ...form, maxDrawdownPct: '' }, 'backtest')).not.toHaveProperty('risk');
+    // resume the next day: sent with a daily loss limit, not without one
+    expect(runBody({ ...form, maxDailyLossPct: '3', resumeNextDay: 'on' }, 'session').risk).toEqual({
+      maxDrawdownPct: 10,
+      maxDailyLossPct: 3,
+      resumeNextDay: true,
+    });
+    expect(runBody({ ...form, resumeNextDay: 'on' }, 'backtest').risk).toEqual({ maxDrawdownPct: 10 });
   });
 
   it('a detail timeframe: sent for a backtest or a sweep, accepted; left out of a portfolio', async () => {

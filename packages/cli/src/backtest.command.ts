@@ -53,6 +53,7 @@ export const RUN_FLAGS = {
   'max-position-value': 'string',
   'max-order-qty': 'string',
   'max-orders-per-minute': 'string',
+  'resume-next-day': 'boolean',
 } as const;
 /** the risk limit flags and the paper sessions' `risk` fields they set, with their largest values */
 const RISK_FLAGS = [
@@ -115,6 +116,10 @@ function riskOf(flags: Record<string, string | boolean>): { risk?: RiskLimits } 
         `--${flag} must be ${whole ? 'a whole number' : 'a number'} above 0, at most ${max} (got ${flags[flag]})`,
       );
     risk[key] = n;
+  }
+  if (flags['resume-next-day']) {
+    if (risk.maxDailyLossPct === undefined) throw new UsageError('--resume-next-day goes with --max-daily-loss');
+    risk.resumeNextDay = true;
   }
   return Object.keys(risk).length ? { risk } : {};
 }
@@ -247,7 +252,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
         '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
         '         [--max-drawdown 20] [--max-daily-loss 5] [--max-position-pct 50] [--max-position-value 10000]\n' +
-        "         [--max-order-qty 100] [--max-orders-per-minute 10]   (a paper session's risk limits)\n" +
+        "         [--max-order-qty 100] [--max-orders-per-minute 10] [--resume-next-day]   (a paper session's risk limits)\n" +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,

@@ -104,6 +104,10 @@ describe('the command line says what is wrong with what was typed, without a sta
       ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--max-orders-per-minute', '1.5'],
       /^error: --max-orders-per-minute must be a whole number above 0, at most 10000 \(got 1\.5\)/,
     ],
+    [
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--resume-next-day'],
+      /^error: --resume-next-day goes with --max-daily-loss/,
+    ],
     [wf('--grid', 'fast=5'), /^error: --grid: "fast=5" is not node\.param=value/],
     [wf('--grid', 'ghost.period=5'), /^error: --grid: the strategy has no node "ghost"/],
     [wf('--grid', 'fast.period=5', '--folds', '1'), /^error: --folds must be a whole number from 2 to 20 \(got 1\)/],

@@ -123,6 +123,12 @@ export interface RiskLimits {
   maxOrdersPerMinute?: number;
   /** a loss of this % of the day's starting equity pauses the session */
   maxDailyLossPct?: number;
+  /**
+   * a pause by maxDailyLossPct ends with the UTC day: the first tick of a later day resumes the session
+   * (a backtest: trading resumes the next day). Without it the session stays paused until it is resumed
+   * (a backtest: trading ends).
+   */
+  resumeNextDay?: boolean;
   /** a drawdown of this % from the equity peak stops the session */
   maxDrawdownPct?: number;
 }

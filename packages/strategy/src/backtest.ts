@@ -82,7 +82,8 @@ export interface BacktestOptions {
    * A paper session's risk limits (its `risk`), applied as the session applies them: entries capped or
    * refused (maxOrderQty, maxPositionValue, maxPositionPct, maxOrdersPerMinute); a drawdown of
    * maxDrawdownPct from the equity peak closes the position and ends trading; a loss of maxDailyLossPct
-   * from the UTC day's first equity closes it and pauses trading until the next UTC day. The equity is
+   * from the UTC day's first equity closes it and ends trading too, or with resumeNextDay pauses it until
+   * the next UTC day. The equity is
    * marked at each bar's open and close; within a bar the limits are a stop at the price where the equity
    * reaches them (docs/backtesting.md#risk-limits).
    */
@@ -419,7 +420,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       limit: dd ? MAX_DRAWDOWN : MAX_DAILY_LOSS,
       pct: ((base - eq) / base) * 100,
     });
-    if (dd) halted = true;
+    // a daily loss pauses trading for the rest of the day when the session would resume the next day,
+    // else it ends it, as a paused session nobody resumes
+    if (dd || !lim!.resumeNextDay) halted = true;
     else pausedDay = day;
     pending = -1;
   };

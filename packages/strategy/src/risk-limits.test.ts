@@ -86,10 +86,10 @@ describe('risk limits in backtests (a paper session’s `risk`)', () => {
     expect(r.stats.maxDrawdownPct).toBeLessThan(limit + 2);
   });
 
-  it('a daily loss limit closes at the day’s floor and pauses until the next UTC day: signals on that day are not taken', () => {
+  it('a daily loss limit closes at the day’s floor and, with resumeNextDay, pauses until the next UTC day: signals on that day are not taken', () => {
     const limit = 2;
     const g = plan(template('rsi-mean-reversion'));
-    const r = runBacktest(g, bars, { ...opts, risk: { maxDailyLossPct: limit } });
+    const r = runBacktest(g, bars, { ...opts, risk: { maxDailyLossPct: limit, resumeNextDay: true } });
     const halts = r.risk!.halts;
     expect(halts.length).toBeGreaterThan(2);
     for (const h of halts) {
@@ -131,13 +131,22 @@ describe('risk limits in backtests (a paper session’s `risk`)', () => {
     expect(heldAt(free.trades, halts[0]!.bar)).toBe(r.trades.find((t) => t.exitBar === halts[0]!.bar)!.size);
     const before = r.trades.filter((t) => t.exitBar < halts[0]!.bar);
     expect(free.trades.slice(0, before.length)).toEqual(before);
+    // without resumeNextDay, as a paused session nobody resumes: the first of those days ends trading
+    const ended = runBacktest(g, bars, { ...opts, risk: { maxDailyLossPct: limit } });
+    expect(ended.risk!.halts).toEqual([halts[0]]);
+    expect(ended.trades).toEqual(r.trades.filter((t) => t.exitBar <= halts[0]!.bar));
   });
 
   it('the limits alone, beside a stop that never fires, and on the bars as their own detail: the same trades', () => {
     // three paths through the engine: the limits' own check, the stops' check, the detail timeframe's
     const far = structuredClone(template('sma-crossover'));
     far.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 99 }, position: { x: 0, y: 0 } });
-    for (const risk of [{ maxDrawdownPct: 20 }, { maxDailyLossPct: 2 }, { maxDrawdownPct: 30, maxDailyLossPct: 3 }]) {
+    for (const risk of [
+      { maxDrawdownPct: 20 },
+      { maxDailyLossPct: 2 },
+      { maxDailyLossPct: 2, resumeNextDay: true },
+      { maxDrawdownPct: 30, maxDailyLossPct: 3, resumeNextDay: true },
+    ]) {
       const o = { ...opts, allowShort: true, risk };
       const alone = runBacktest(crossover, bars, o);
       expect(alone.risk!.halts.length).toBeGreaterThan(0);

@@ -498,7 +498,7 @@ describe('backtest service', () => {
     const wf = (
       await call(a, 'POST', '/api/backtests/walk-forward', {
         ...common,
-        risk: { maxDailyLossPct: 3 },
+        risk: { maxDailyLossPct: 3, resumeNextDay: true },
         params: { 'fast.period': [5, 10], 'slow.period': [30] },
         folds: 3,
       })

@@ -1,4 +1,4 @@
-import { TOPICS } from '@algotrade/core';
+import { TOPICS, type RiskLimits } from '@algotrade/core';
 import { compileGraph, runBacktest, templateById, toColumns, type BacktestResult } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
@@ -35,7 +35,15 @@ const fillsOf = (trades: BacktestResult['trades']) =>
     { side: 'buy', quantity: t.size, price: t.entryPrice, ts: new Date(t.entryTime).toISOString() },
     ...(t.exitReason === 'end'
       ? []
-      : [{ side: 'sell', quantity: t.size, price: t.exitPrice, ts: new Date(t.exitTime).toISOString() }]),
+      : [
+          {
+            side: 'sell',
+            quantity: t.size,
+            price: t.exitPrice,
+            ts: new Date(t.exitTime).toISOString(),
+            reason: t.exitReason,
+          },
+        ]),
   ]);
 
 describe('a paper session on candles trades as the backtest of the same settings', () => {
@@ -53,7 +61,8 @@ describe('a paper session on candles trades as the backtest of the same settings
   afterAll(() => t.stop());
 
   /** a session on `symbol` with these limits, fed every bar (and one tick more, to close the last candle) */
-  async function session(symbol: string, risk: object, until_?: number) {
+  async function session(symbol: string, risk: RiskLimits, until_?: number) {
+    const resumes = !!risk.resumeNextDay;
     const r = await call('POST', '/api/forward-tests', {
       strategyId,
       symbol,
@@ -86,7 +95,10 @@ describe('a paper session on candles trades as the backtest of the same settings
         await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks: [tick] });
         for (let k = 0; ; k++) {
           const s = live();
-          if (engine.quote(symbol)?.ts === tick.ts && (!s || s.intent === Math.sign(s.ledger.qty))) break;
+          // settled: its signal executed, and a new day's resume (resumeNextDay) done
+          const resuming = !!s && resumes && s.status === 'paused' && Math.floor(tick.ts / 86_400_000) > s.ledger.day;
+          if (engine.quote(symbol)?.ts === tick.ts && (!s || (s.intent === Math.sign(s.ledger.qty) && !resuming)))
+            break;
           if (k > 20_000) throw new Error(`bar ${i}: the session did not settle`);
           await new Promise((r) => setImmediate(r));
         }
@@ -116,7 +128,7 @@ describe('a paper session on candles trades as the backtest of the same settings
     ['drawdown', { maxDrawdownPct: 20 }, 'max_drawdown', 'stopped'],
     ['daily loss', { maxDailyLossPct: 6 }, 'max_daily_loss', 'paused'],
   ] as const)(
-    'a %s limit (%o): the same fills until it, reached on the same day, the session then %s',
+    'a %s limit (%o): the same fills until it (%s), reached on the same day, the session then %s',
     async (name, risk, limit, status) => {
       const bt = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, wholeUnits: true, risk });
       const halt = bt.risk!.halts[0]!;
@@ -128,7 +140,8 @@ describe('a paper session on candles trades as the backtest of the same settings
       const id = await session(`PARITY${name === 'drawdown' ? 'B' : 'C'}`, risk, halt.bar + 5);
       await until(async () => (await call('GET', `/api/forward-tests/${id}`)).json().status === status, 60_000);
       const s = (await call('GET', `/api/forward-tests/${id}`)).json();
-      if (status === 'stopped') expect(s.failureReason).toBe(`risk limit: ${limit}`);
+      // and stays so: five more days of ticks did not resume it
+      expect(s).toMatchObject({ status, failureReason: `risk limit: ${limit}` });
       const got = await fills(id);
       expect(got).toHaveLength(want.length);
       expect(got.slice(0, -1).map((f) => [f.side, f.quantity, f.ts])).toEqual(
@@ -146,4 +159,38 @@ describe('a paper session on candles trades as the backtest of the same settings
     },
     90_000,
   );
+
+  it('a daily loss limit with resumeNextDay: paused on the same days, resumed by the next day’s first tick, trading on as the backtest', async () => {
+    const risk = { maxDailyLossPct: 6, resumeNextDay: true };
+    const bt = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, wholeUnits: true, risk });
+    const halts = bt.risk!.halts;
+    expect(halts.length).toBeGreaterThan(1);
+    const want = fillsOf(bt.trades);
+    const id = await session('PARITYD', risk);
+    const s = (await call('GET', `/api/forward-tests/${id}`)).json();
+    expect(s.status).toBe('running');
+    const got = await fills(id);
+    // every fill on the same day and side; entries and signal exits at the same price, a daily loss's
+    // exit never better than the backtest's; the same quantities until the first such exit, then never
+    // more (all in, with the cash those exits left: never more than the backtest's)
+    expect(got.map((f) => [f.side, f.ts.slice(0, 10)])).toEqual(want.map((f) => [f.side, f.ts.slice(0, 10)]));
+    got.forEach((f, j) => {
+      const w = want[j]!;
+      // the limit's: at the tick that crossed the floor (the day's low), the rest at the day's open
+      if ('reason' in w && w.reason === 'max_daily_loss') expect(f.price).toBeLessThanOrEqual(w.price + 1e-9);
+      else expect([f.ts, f.price]).toEqual([w.ts, expect.closeTo(w.price, 9)]);
+      if (Date.parse(f.ts) <= halts[0]!.time) expect(f.quantity).toBe(Math.abs(w.quantity));
+      else expect(f.quantity).toBeLessThanOrEqual(Math.abs(w.quantity));
+    });
+    // each pause's close in the session's order log, on the backtest's halts' days
+    const orders = (await call('GET', `/api/forward-tests/${id}/orders?limit=10000`)).json() as {
+      source: string;
+      ts: string;
+    }[];
+    const paused = orders
+      .filter((o) => o.source === 'max_daily_loss')
+      .map((o) => o.ts.slice(0, 10))
+      .sort();
+    expect(paused).toEqual(halts.map((h) => new Date(h.time).toISOString().slice(0, 10)));
+  }, 90_000);
 });

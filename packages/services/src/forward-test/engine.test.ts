@@ -51,6 +51,53 @@ describe('forward-test execution on the order log', () => {
     await a.close();
   });
 
+  it('a session its daily loss limit paused resumes on the next day’s first tick with resumeNextDay, also after a restart; without, it stays paused', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const T = Date.UTC(2026, 0, 7, 20);
+    for (const resumeNextDay of [true, false]) {
+      const symbol = resumeNextDay ? 'DAYUSD' : 'DAYXUSD';
+      const tick = (ms: number, price: number) => ({ symbol, ts: T + ms, price, size: 1 });
+      // buys all in on every tick it is flat; a 5 % loss in a UTC day pauses it
+      const row = await storedSession(t.rt.db.db, u.id, symbol, 1_000, alwaysBuying(), {
+        maxDailyLossPct: 5,
+        resumeNextDay,
+      });
+      const a = new ForwardTestEngine(t.rt);
+      await a.load((await repo.get(row.id))!);
+      a.dispatch(symbol, [tick(0, 100)]);
+      await until(async () => (await repo.trades(row.id)).length === 1);
+      a.dispatch(symbol, [tick(60_000, 90)]); // 10 % down: closed, paused
+      await until(async () => (await repo.get(row.id))!.status === 'paused');
+      expect((await repo.get(row.id))!.failureReason).toBe('risk limit: max_daily_loss');
+      expect(await repo.trades(row.id)).toHaveLength(2);
+      await a.close();
+      // a restart: the new engine finds the paused session; a tick the same day leaves it paused
+      const b = new ForwardTestEngine(t.rt);
+      await b.start();
+      b.dispatch(symbol, [tick(3_600_000, 91)]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await repo.get(row.id))!.status).toBe('paused');
+      // the next UTC day's first tick (T is 20:00): resumed with resumeNextDay, and it buys again
+      b.dispatch(symbol, [tick(5 * 3_600_000, 92)]);
+      if (resumeNextDay) {
+        await until(async () => (await repo.get(row.id))!.status === 'running');
+        expect((await repo.get(row.id))!.failureReason).toBeNull();
+        b.dispatch(symbol, [tick(5 * 3_600_000 + 1000, 93)]);
+        await until(async () => (await repo.trades(row.id)).length === 3);
+        expect((await repo.trades(row.id))[2]).toMatchObject({ side: 'buy', price: 93 });
+      } else {
+        await new Promise((r) => setTimeout(r, 300));
+        expect((await repo.get(row.id))!).toMatchObject({
+          status: 'paused',
+          failureReason: 'risk limit: max_daily_loss',
+        });
+        expect(await repo.trades(row.id)).toHaveLength(2);
+      }
+      await b.close();
+    }
+  });
+
   it('an engine holding an outdated ledger re-plans from the order log: fill numbers stay consecutive', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);

@@ -101,6 +101,9 @@ const FLUSH_SLOTS = 10;
 const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 /** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
 const FLUSH_WAIT_MS = 100;
+/** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
+const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
+const DAY_MS = 86_400_000;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
@@ -393,6 +396,14 @@ export class ForwardTestEngine {
         await this.repo.setStatus(row.id, 'failed', { reason: `could not resume: ${(e as Error).message}` });
       }
     }
+    // the sessions a new day resumes, paused before a restart
+    for (const row of await this.repo.pausedBy(DAILY_LOSS_PAUSE))
+      if ((row.config as { risk?: { resumeNextDay?: boolean } }).risk?.resumeNextDay)
+        try {
+          this.dayPause(await this.load(row), true);
+        } catch (e) {
+          this.rt.log.error({ err: e, session: row.id }, 'a paused session could not be loaded');
+        }
     const every = this.opts.equityIntervalMs ?? 5000;
     this.timer = setInterval(() => void this.flushNextSlot(), Math.max(1, every / FLUSH_SLOTS));
     this.timer.unref();
@@ -407,6 +418,43 @@ export class ForwardTestEngine {
     await this.restSaves;
     await this.pool?.close();
     this.rt.db.orderJournal?.release(this);
+  }
+
+  /**
+   * Sessions paused by their daily loss limit that resume with the next UTC day (risk.resumeNextDay), by
+   * symbol: the first tick of a later day than the ledger's last mark resumes them.
+   */
+  private readonly dayPaused = new Map<string, Set<LiveSession>>();
+
+  /** Keeps `s` among the sessions a new day resumes (`on`), or drops it. */
+  private dayPause(s: LiveSession, on: boolean): void {
+    const set = this.dayPaused.get(s.symbol);
+    if (on) {
+      if (set) set.add(s);
+      else this.dayPaused.set(s.symbol, new Set([s]));
+    } else if (set?.delete(s) && !set.size) this.dayPaused.delete(s.symbol);
+  }
+
+  /** A tick of `symbol` at `ts`: the sessions it finds in a later UTC day than their pause resume. */
+  private newDay(symbol: string, ts: number): void {
+    const set = this.dayPaused.get(symbol);
+    if (!set) return;
+    const day = Math.floor(ts / DAY_MS);
+    for (const s of set)
+      if (day > s.ledger.day) {
+        this.dayPause(s, false);
+        void this.resumeNewDay(s);
+      }
+  }
+
+  /** Resumes a session its daily loss limit paused, as the user's resume would (unless it moved on meanwhile). */
+  private async resumeNewDay(s: LiveSession): Promise<void> {
+    try {
+      const row = await this.repo.get(s.id);
+      if (row?.status === 'paused' && row.failureReason === DAILY_LOSS_PAUSE) await this.transition(row, 'running');
+    } catch (e) {
+      this.rt.log.error({ err: e, session: s.id }, 'resuming a session on a new day failed');
+    }
   }
 
   /** sessions whose resting order changed since the last save of them, and the saves in order */
@@ -589,6 +637,7 @@ export class ForwardTestEngine {
   /** Runs every session on the symbol over the ticks; publishes their signals. */
   dispatch(symbol: string, ticks: readonly Tick[]): void {
     if (!ticks.length) return;
+    if (this.dayPaused.size) this.newDay(symbol, ticks[ticks.length - 1]!.ts);
     this.otherBars.push(symbol, ticks);
     const list = this.bySymbol.get(symbol);
     // with the pool, the quote moves when the ledgers have seen the ticks (fills never run ahead of them)
@@ -1041,6 +1090,8 @@ export class ForwardTestEngine {
     s.status = status;
     if (status === 'running') await this.activate(s);
     else this.deactivate(s);
+    // its own daily loss limit's pause: the next day resumes it, when its risk says so
+    this.dayPause(s, status === 'paused' && reason === DAILY_LOSS_PAUSE && !!s.settings.risk.resumeNextDay);
     if (status === 'stopped' || status === 'failed') {
       this.sessions.delete(s.id);
       this.pool?.remove(s.id, s.symbol);

@@ -14,4 +14,6 @@ export const RiskInput = z.strictObject({
   maxOrdersPerMinute: z.number().int().positive().max(10_000).optional(),
   maxDailyLossPct: Pct.optional(),
   maxDrawdownPct: Pct.optional(),
+  /** a pause by maxDailyLossPct ends with its UTC day: the next day's first tick resumes the session */
+  resumeNextDay: z.boolean().optional(),
 });

@@ -579,6 +579,12 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       const rows = await sessions().where('f.status', '=', 'running').execute();
       return rows.map((r) => toRow(r as Raw));
     },
+    /** Paused sessions with this failure reason (a risk limit's pause). */
+    async pausedBy(reason: string): Promise<SessionRow[]> {
+      await settled();
+      const rows = await sessions().where('f.status', '=', 'paused').where('f.failure_reason', '=', reason).execute();
+      return rows.map((r) => toRow(r as Raw));
+    },
     /** Running sessions on one symbol (an instance taking a symbol's stream over loads them fresh). */
     async runningOn(symbol: string): Promise<SessionRow[]> {
       await settled();
