@@ -117,9 +117,18 @@ const LIMIT_NAMES = /** @type {Record<string, string>} */ ({
   maxOrderQty: 'max order quantity',
   maxOrdersPerMinute: 'orders a minute',
   resumeNextDay: 'resume the next day',
-  max_drawdown: 'Trading stopped: drawdown',
-  max_daily_loss: 'Paused for the day: daily loss',
 });
+
+/**
+ * What a limit's halt did, in words (a daily loss pauses trading for the day with resumeNextDay, else ends it).
+ * @param {string} limit @param {Record<string, number | boolean>} limits
+ */
+const haltText = (limit, limits) =>
+  limit === 'max_drawdown'
+    ? 'Trading stopped: drawdown'
+    : limits.resumeNextDay
+      ? 'Paused for the day: daily loss'
+      : 'Trading ended: daily loss';
 
 /**
  * What a backtest's risk limits (a paper session's) did: the limits, each time one stopped or paused
@@ -146,9 +155,7 @@ export function limitsSummary(limits, did) {
       ? h(
           'ul',
           null,
-          did.halts.map((x) =>
-            h('li', null, `${when(x.time)} ${LIMIT_NAMES[x.limit] ?? x.limit} of ${x.pct.toFixed(2)} %`),
-          ),
+          did.halts.map((x) => h('li', null, `${when(x.time)} ${haltText(x.limit, limits)} of ${x.pct.toFixed(2)} %`)),
           refused.map(([code, n]) => h('li', null, `${n} ${n === 1 ? 'entry' : 'entries'} refused: ${code}`)),
           did.halts.length || refused.length ? '' : h('li', null, 'No limit was reached.'),
         )

@@ -34,6 +34,20 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     expect(items).toHaveLength(2);
   });
 
+  it('a daily loss limit ends trading, or pauses it for the day with resumeNextDay: said so', () => {
+    for (const [limits, said] of [
+      [{ maxDailyLossPct: 3 }, 'Trading ended: daily loss'],
+      [{ maxDailyLossPct: 3, resumeNextDay: true }, 'Paused for the day: daily loss'],
+    ] as const) {
+      const did = stored(limits);
+      const items = [...limitsSummary(limits, did).querySelectorAll('li')].map((li) => li.textContent);
+      expect(items).toEqual(did.halts.map((x) => `${when(x.time)} ${said} of ${x.pct.toFixed(2)} %`));
+      // ended: one; paused and resumed: several
+      if ('resumeNextDay' in limits) expect(items.length).toBeGreaterThan(1);
+      else expect(items).toHaveLength(1);
+    }
+  });
+
   it('says so when no limit was reached, and shows only the limits when the run did not say', () => {
     const limits = { maxDrawdownPct: 99 };
     const el = limitsSummary(limits, stored(limits));

@@ -5,7 +5,9 @@ import {
   compileGraph,
   barSecondsOf,
   firstTradingBar,
+  haltText,
   legsTable,
+  limitsTable,
   normaliseWeights,
   renderReport,
   runBacktest,
@@ -332,7 +334,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
       console.log(`\nRisk limits`);
       for (const h of res.risk.halts)
         console.log(
-          `  ${new Date(h.time).toISOString().slice(0, 10)}  ${h.limit === 'max_drawdown' ? 'trading stopped: drawdown' : 'paused for the day: daily loss'} of ${h.pct.toFixed(2)} %`,
+          `  ${new Date(h.time).toISOString().slice(0, 10)}  ${haltText(h.limit, options.risk ?? {})} of ${h.pct.toFixed(2)} %`,
         );
       for (const [code, n] of Object.entries(res.risk.refused)) console.log(`  ${n} entries refused: ${code}`);
       if (!res.risk.halts.length && !Object.keys(res.risk.refused).length) console.log('  no limit was reached');
@@ -369,6 +371,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         equity: res.equity,
         trades: res.trades,
         stats: res.stats,
+        ...(res.risk && options.risk ? { tables: [limitsTable(options.risk, res.risk)] } : {}),
       }),
     );
     console.error(`report written to ${flags.report}`);

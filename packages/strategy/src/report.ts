@@ -80,6 +80,41 @@ export function foldsTable(
   };
 }
 
+/** What a risk limit's halt did, in words: `risk` says whether a daily loss paused trading or ended it. */
+export function haltText(limit: string, risk: { resumeNextDay?: boolean }): string {
+  if (limit === 'max_drawdown') return 'trading stopped: drawdown';
+  return risk.resumeNextDay ? 'paused for the day: daily loss' : 'trading ended: daily loss';
+}
+
+/**
+ * A backtest's risk limits (a paper session's `risk`) and what they did as a report table: each time a
+ * limit stopped or paused trading, with its loss, and the entries refused.
+ */
+export function limitsTable(
+  risk: object,
+  did: { halts: readonly { time: number | string; limit: string; pct: number }[]; refused: Record<string, number> },
+) {
+  const rows = [
+    ...did.halts.map((h) => [
+      new Date(h.time).toISOString().slice(0, 10),
+      haltText(h.limit, risk as { resumeNextDay?: boolean }),
+      `${h.pct.toFixed(2)}%`,
+    ]),
+    ...Object.entries(did.refused).map(([code, n]) => [
+      '',
+      `${n} ${n === 1 ? 'entry' : 'entries'} refused: ${code}`,
+      '',
+    ]),
+  ];
+  return {
+    title: `Risk limits: ${Object.entries(risk as Record<string, unknown>)
+      .map(([k, v]) => (v === true ? k : `${k} ${String(v)}`))
+      .join(', ')}`,
+    head: ['Day', 'What the limit did', 'Loss'],
+    rows: rows.length ? rows : [['', 'no limit was reached', '']],
+  };
+}
+
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const W = 1100;
 

@@ -486,6 +486,12 @@ describe('backtest service', () => {
     const trades = (await call(a, 'GET', `/api/backtests/${r.id}/trades`)).json();
     expect(trades.at(-1)).toMatchObject({ exitReason: 'max_drawdown', exitTime: new Date(halt.time).toISOString() });
     expect(trades.at(-1).exitPrice).toBeCloseTo(own.trades.at(-1)!.exitPrice, 9);
+    // the report shows them too
+    const html = (await call(a, 'GET', `/api/backtests/${r.id}/report`)).body;
+    expect(html).toContain('Risk limits: maxDrawdownPct 12, maxPositionPct 50');
+    expect(html).toContain(
+      `<td>${new Date(halt.time).toISOString().slice(0, 10)}</td><td>trading stopped: drawdown</td>`,
+    );
     // each entry at most half of the equity
     for (const x of trades) expect(x.size * x.entryPrice).toBeLessThanOrEqual(own.stats.equityPeak / 2 + 1e-6);
     // a backtest without limits has none in its metrics

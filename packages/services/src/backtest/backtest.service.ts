@@ -10,6 +10,7 @@ import {
   gridSize,
   gridVariants,
   legsTable,
+  limitsTable,
   normaliseWeights,
   RANK_BY,
   sampleGrid,
@@ -440,11 +441,17 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const wf = (a as { walkForward?: { folds?: Parameters<typeof foldsTable>[0] } }).walkForward;
         const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
         const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
+        // what a single backtest's risk limits did (stored in its metrics)
+        const risk = row.parameters.risk as Record<string, unknown> | undefined;
+        const did = (row.metrics as { limits?: Parameters<typeof limitsTable>[1] } | null)?.limits;
+        const tables = [
+          ...(wf?.folds ? [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] : []),
+          ...(pf ? [legsTable(pf.legs)] : []),
+          ...(risk && did ? [limitsTable(risk, did)] : []),
+        ];
         const html = renderReport({
-          ...(wf?.folds ? { tables: [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] } : {}),
-          ...(pf
-            ? { tables: [legsTable(pf.legs)], priceTitle: 'Buy and hold of the same allocation', markers: false }
-            : {}),
+          ...(tables.length ? { tables } : {}),
+          ...(pf ? { priceTitle: 'Buy and hold of the same allocation', markers: false } : {}),
           title: `${kind} ${row.symbol.split(',').join(', ')} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,
           open: cols.open,
