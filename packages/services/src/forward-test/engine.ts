@@ -103,6 +103,17 @@ const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 const FLUSH_WAIT_MS = 100;
 /** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
 const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
+/** how the reason a paper portfolio's daily loss limit pauses its sessions with begins */
+const PORTFOLIO_DAILY_LOSS_PAUSE = 'portfolio risk limit: max_daily_loss';
+/**
+ * Whether a session paused for `reason` resumes with the next UTC day: its own daily loss limit's pause
+ * with its risk's resumeNextDay, or its paper portfolio's with the portfolio's.
+ */
+const resumesNextDay = (settings: SessionSettings, reason: string | null | undefined): boolean =>
+  reason === DAILY_LOSS_PAUSE
+    ? !!settings.risk?.resumeNextDay
+    : !!reason?.startsWith(PORTFOLIO_DAILY_LOSS_PAUSE) &&
+      !!(settings as { portfolio?: { risk?: { resumeNextDay?: boolean } } }).portfolio?.risk?.resumeNextDay;
 const DAY_MS = 86_400_000;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
@@ -397,8 +408,8 @@ export class ForwardTestEngine {
       }
     }
     // the sessions a new day resumes, paused before a restart
-    for (const row of await this.repo.pausedBy(DAILY_LOSS_PAUSE))
-      if ((row.config as { risk?: { resumeNextDay?: boolean } }).risk?.resumeNextDay)
+    for (const row of await this.repo.pausedBy([DAILY_LOSS_PAUSE, PORTFOLIO_DAILY_LOSS_PAUSE]))
+      if (resumesNextDay(settingsOf(row.config), row.failureReason))
         try {
           this.dayPause(await this.load(row), true);
         } catch (e) {
@@ -451,7 +462,8 @@ export class ForwardTestEngine {
   private async resumeNewDay(s: LiveSession): Promise<void> {
     try {
       const row = await this.repo.get(s.id);
-      if (row?.status === 'paused' && row.failureReason === DAILY_LOSS_PAUSE) await this.transition(row, 'running');
+      if (row?.status === 'paused' && resumesNextDay(settingsOf(row.config), row.failureReason))
+        await this.transition(row, 'running');
     } catch (e) {
       this.rt.log.error({ err: e, session: s.id }, 'resuming a session on a new day failed');
     }
@@ -1090,8 +1102,8 @@ export class ForwardTestEngine {
     s.status = status;
     if (status === 'running') await this.activate(s);
     else this.deactivate(s);
-    // its own daily loss limit's pause: the next day resumes it, when its risk says so
-    this.dayPause(s, status === 'paused' && reason === DAILY_LOSS_PAUSE && !!s.settings.risk.resumeNextDay);
+    // a daily loss limit's pause (its own or its portfolio's): the next day resumes it, when its risk says so
+    this.dayPause(s, status === 'paused' && resumesNextDay(s.settings, reason));
     if (status === 'stopped' || status === 'failed') {
       this.sessions.delete(s.id);
       this.pool?.remove(s.id, s.symbol);
@@ -1148,7 +1160,7 @@ export class ForwardTestEngine {
         state: s.ledger,
         ...(to === 'running' ? { reason: null } : why ? { reason: why.reason } : {}),
       });
-      await this.setLocalStatus(s, to);
+      await this.setLocalStatus(s, to, to === 'running' ? undefined : why?.reason);
       return to;
     });
   }

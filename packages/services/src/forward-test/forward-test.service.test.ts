@@ -901,6 +901,41 @@ describe('forward testing (paper trading) on live ticks', () => {
     }
   });
 
+  it("a paper portfolio's daily loss limit with resumeNextDay: its sessions resume on their symbols' next day", async () => {
+    const { u, get, flat } = await limitedPortfolio(['DRA', 'DRB'], { maxDailyLossPct: 3, resumeNextDay: true });
+    await flat('DRA', 92); // 4 % of the sum: both paused, their positions closed
+    await until(async () => (await get()).byStatus.paused === 2);
+    // a tick of the same day on DRB leaves both paused
+    const day = (symbol: string, days: number, price: number) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+        symbol,
+        ticks: [{ ts: T0 + days * 86_400_000 + ++tickNo * 1000, price, size: 1, seq: tickNo }],
+      });
+    await day('DRB', 0, 100);
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await get()).byStatus).toEqual({ paused: 2 });
+    // DRB's first tick of the next UTC day resumes its session; DRA's stays paused until its own
+    await day('DRB', 1, 100);
+    await until(async () => (await get()).byStatus.running === 1);
+    const legs = (await get()).sessions as { id: string; symbol: string; status: string }[];
+    expect(legs.map((x) => [x.symbol, x.status])).toEqual([
+      ['DRA', 'paused'],
+      ['DRB', 'running'],
+    ]);
+    await day('DRA', 1, 92);
+    await until(async () => (await get()).byStatus.running === 2);
+    // each buys again on its next tick (always long), and reconciles
+    await until(async () => {
+      await day('DRA', 1, 92);
+      await day('DRB', 1, 100);
+      return (await get()).sessions.every((x: { trades: number }) => x.trades === 3);
+    });
+    for (const leg of legs) {
+      expect((await call(u, 'GET', `/api/forward-tests/${leg.id}`)).json().failureReason).toBeNull();
+      await reconcile(leg.id, u);
+    }
+  });
+
   it('runs a paper portfolio: one strategy on several symbols, each with its share, summed and driven together', async () => {
     const r = await call(a, 'POST', '/api/forward-tests/portfolio', {
       strategyId: smaId,

@@ -61,7 +61,12 @@ const PortfolioBody = z
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
     /** limits on the summed equity, on top of each session's own `risk` */
     portfolioRisk: z
-      .strictObject({ maxDrawdownPct: Pct.optional(), maxDailyLossPct: Pct.optional() })
+      .strictObject({
+        maxDrawdownPct: Pct.optional(),
+        maxDailyLossPct: Pct.optional(),
+        /** the daily loss's pause ends with the day: each session resumes on its symbol's next day */
+        resumeNextDay: z.boolean().optional(),
+      })
       .refine((r) => r.maxDrawdownPct !== undefined || r.maxDailyLossPct !== undefined, {
         message: 'give maxDrawdownPct, maxDailyLossPct or both',
       })

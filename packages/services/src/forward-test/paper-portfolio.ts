@@ -44,6 +44,8 @@ export interface PortfolioLimits {
   maxDrawdownPct?: number;
   /** a loss of this % of the summed equity since the UTC day began pauses every session (positions closed) */
   maxDailyLossPct?: number;
+  /** that pause ends with the day: each session resumes on its symbol's first tick of a later UTC day */
+  resumeNextDay?: boolean;
 }
 
 const dayOf = (ts: number) => Math.floor(ts / 86_400_000);

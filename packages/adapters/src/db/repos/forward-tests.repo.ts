@@ -579,10 +579,13 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       const rows = await sessions().where('f.status', '=', 'running').execute();
       return rows.map((r) => toRow(r as Raw));
     },
-    /** Paused sessions with this failure reason (a risk limit's pause). */
-    async pausedBy(reason: string): Promise<SessionRow[]> {
+    /** Paused sessions whose failure reason begins with one of these (a risk limit's pause). */
+    async pausedBy(reasons: readonly string[]): Promise<SessionRow[]> {
       await settled();
-      const rows = await sessions().where('f.status', '=', 'paused').where('f.failure_reason', '=', reason).execute();
+      const rows = await sessions()
+        .where('f.status', '=', 'paused')
+        .where((eb) => eb.or(reasons.map((r) => eb('f.failure_reason', 'like', `${r.replace(/[\\%_]/g, '\\$&')}%`))))
+        .execute();
       return rows.map((r) => toRow(r as Raw));
     },
     /** Running sessions on one symbol (an instance taking a symbol's stream over loads them fresh). */
