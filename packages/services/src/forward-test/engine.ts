@@ -549,6 +549,7 @@ export class ForwardTestEngine {
   private forget(s: LiveSession): void {
     this.deactivate(s, false);
     this.sessions.delete(s.id);
+    this.remoteResting.delete(s.id);
     this.pool?.remove(s.id, s.symbol);
   }
 
@@ -1059,6 +1060,7 @@ export class ForwardTestEngine {
       }
     }
     await this.publishAll(TOPICS.tradeExecutions.name, trades);
+    await this.readRemoteResting([...portfolios.keys()]);
     await this.publishAll(
       TOPICS.portfolioUpdates.name,
       [...portfolios.values()].map((s) => ({ key: s.id, type: 'portfolio', data: this.portfolio(s) })),
@@ -1085,7 +1087,28 @@ export class ForwardTestEngine {
    * limit or stop order resting on its ticks (null: none), so a page watching the pushes shows it.
    */
   portfolio(s: LiveSession) {
-    return ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s);
+    const f = ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s);
+    // a runner process's resting order: as its row last said (remoteResting), not this engine's copy's
+    if (this.remote) f.restingOrder = this.remoteResting.get(s.id) ?? null;
+    return f;
+  }
+
+  /**
+   * Remote runners (runner processes, Kubernetes Jobs) save their sessions' resting orders on the rows;
+   * the pushes of these sessions carry them as read here, before each round of pushes.
+   */
+  private readonly remoteResting = new Map<string, ReturnType<LiveSession['savedRestingOrder']>>();
+  private async readRemoteResting(ids: readonly string[]): Promise<void> {
+    if (!this.remote || !ids.length) return;
+    try {
+      for (const row of await this.repo.getMany(ids)) {
+        const s = this.sessions.get(row.id);
+        if (s) this.remoteResting.set(row.id, s.savedRestingOrder(row.resting));
+      }
+    } catch (e) {
+      // the pushes go with what was read last time
+      this.rt.log.warn({ err: e }, "reading the runners' resting orders failed");
+    }
   }
 
   private async event(s: LiveSession, type: string, data: Record<string, unknown>): Promise<void> {
@@ -1106,6 +1129,7 @@ export class ForwardTestEngine {
     this.dayPause(s, status === 'paused' && resumesNextDay(s.settings, reason));
     if (status === 'stopped' || status === 'failed') {
       this.sessions.delete(s.id);
+      this.remoteResting.delete(s.id);
       this.pool?.remove(s.id, s.symbol);
     }
     await this.event(s, `session.${status}`, { from: was, to: status, ...(reason ? { reason } : {}) });
@@ -1225,6 +1249,7 @@ export class ForwardTestEngine {
       this.deactivate(s);
       s.status = 'stopped';
       this.sessions.delete(id);
+      this.remoteResting.delete(id);
       this.pool?.remove(id, s.symbol);
     });
   }
@@ -1305,6 +1330,10 @@ export class ForwardTestEngine {
         else this.rt.log.warn({ session: s.id, point }, 'equity point beyond what can be stored: skipped');
         if (ledgers === 'ticked') states.push({ id: s.id, state: l });
         updates.push(this.portfolio(s));
+      }
+      if (this.remote && updates.length) {
+        await this.readRemoteResting(updates.map((u) => u.sessionId));
+        for (const u of updates) u.restingOrder = this.remoteResting.get(u.sessionId) ?? null;
       }
       if (!points.length && !states.length) return;
       // a stopping engine's last flush goes at once; the timer's waits for a quiet moment

@@ -143,7 +143,7 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(inline.flat().length);
   });
 
-  it("a runner process's resting order: saved on the session's row, shown in its view, kept by a restarted runner", async () => {
+  it("a runner process's resting order: saved on the session's row, shown in its view and its pushes, kept by a restarted runner", async () => {
     const t = apps.external;
     const u = await t.user();
     const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
@@ -160,6 +160,15 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     ).json().id;
     const first = await startSessionRunner(t.rt, id);
     runners.push(first);
+    // the session's live pushes (the WebSocket's source), as the engine publishes them
+    const pushed: { restingOrder: unknown }[] = [];
+    const sub = await t.rt.bus.subscribe<{ sessionId: string; restingOrder: unknown }>(
+      TOPICS.portfolioUpdates.name,
+      { group: 'test-resting-pushes' },
+      (m) => {
+        if (m.data.sessionId === id) pushed.push(m.data);
+      },
+    );
     const T = Date.UTC(2026, 0, 7, 10);
     const publish = (ms: number, price: number) =>
       t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'RRUSD', 'ticks', {
@@ -172,6 +181,10 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     const view = async () => (await call('GET', `/api/forward-tests/${id}`)).json();
     await until(async () => (await view()).restingOrder !== null);
     expect((await view()).restingOrder).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit', level: 80 });
+    // the engine's next push of the session's figures carries it too (the runner, not the engine, holds it)
+    await publish(3_600_500, 100);
+    await until(() => pushed.some((p) => p.restingOrder !== null), 15_000);
+    expect(pushed.find((p) => p.restingOrder !== null)!.restingOrder).toEqual((await view()).restingOrder);
     // a new runner (the first stopped, as its pod would be replaced) rests it again: a tick under it fills it
     await first.stop();
     const second = await startSessionRunner(t.rt, id);
@@ -179,5 +192,12 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     await publish(3_660_000, 79);
     await until(async () => (await call('GET', `/api/forward-tests/${id}/trades`)).json().length === 1);
     expect((await call('GET', `/api/forward-tests/${id}/trades`)).json()[0]).toMatchObject({ side: 'buy', price: 80 });
+    // filled: the runner cleared it, and a later push says so
+    const n = pushed.length;
+    await until(async () => {
+      await publish(3_700_000 + pushed.length, 81);
+      return pushed.length > n && pushed.at(-1)!.restingOrder === null;
+    }, 15_000);
+    await sub.close();
   });
 });
