@@ -479,6 +479,34 @@ export function markLedgerWithin(
   return null;
 }
 
+/**
+ * A session's caps on an entry of `units` at `price`, in turn: a fixed quantity above one is refused, a
+ * proportional size shrinks to it. The position's caps count what it `held` already (an addition);
+ * maxPositionPct is a share of `equity`. Backtests apply the same (runBacktest's `risk`).
+ */
+export function capEntry(
+  risk: RiskLimits,
+  units: number,
+  fixed: boolean,
+  held: number,
+  price: number,
+  equity: number,
+): number | { code: RefusalCode; reason: string } {
+  if (risk.maxOrderQty !== undefined && units > risk.maxOrderQty + EPS) {
+    if (fixed) return { code: 'MAX_ORDER_QTY', reason: `order quantity above the limit of ${risk.maxOrderQty}` };
+    units = risk.maxOrderQty;
+  }
+  if (risk.maxPositionValue !== undefined && units + held > risk.maxPositionValue / price + EPS) {
+    if (fixed) return { code: 'MAX_POSITION', reason: `position value above the limit of ${risk.maxPositionValue}` };
+    units = risk.maxPositionValue / price - held;
+  }
+  if (risk.maxPositionPct !== undefined && units + held > (equity * risk.maxPositionPct) / 100 / price + EPS) {
+    if (fixed) return { code: 'MAX_POSITION', reason: `position above ${risk.maxPositionPct}% of equity` };
+    units = (equity * risk.maxPositionPct) / 100 / price - held;
+  }
+  return units;
+}
+
 /** The fee on an order of `notional` value. */
 const feeOf = (cfg: PaperConfig, notional: number): number => r8(Math.abs(notional) * cfg.feeRate + cfg.feeFixed);
 
@@ -597,31 +625,9 @@ export function planOrder(
         default:
           units = (avail - cfg.feeFixed) / perUnit;
       }
-      // the caps in turn: a fixed quantity above one is refused, a proportional size shrinks to it
-      if (risk.maxOrderQty !== undefined && units > risk.maxOrderQty + EPS) {
-        if (fixed)
-          return {
-            kind: 'refused',
-            code: 'MAX_ORDER_QTY',
-            reason: `order quantity above the limit of ${risk.maxOrderQty}`,
-          };
-        units = risk.maxOrderQty;
-      }
-      // the position's caps count what it holds already (when adding)
-      if (risk.maxPositionValue !== undefined && units + held > risk.maxPositionValue / price + EPS) {
-        if (fixed)
-          return {
-            kind: 'refused',
-            code: 'MAX_POSITION',
-            reason: `position value above the limit of ${risk.maxPositionValue}`,
-          };
-        units = risk.maxPositionValue / price - held;
-      }
-      if (risk.maxPositionPct !== undefined && units + held > (free * risk.maxPositionPct) / 100 / price + EPS) {
-        if (fixed)
-          return { kind: 'refused', code: 'MAX_POSITION', reason: `position above ${risk.maxPositionPct}% of equity` };
-        units = (free * risk.maxPositionPct) / 100 / price - held;
-      }
+      const capped = capEntry(risk, units, fixed, held, price, free);
+      if (typeof capped !== 'number') return { kind: 'refused', ...capped };
+      units = capped;
       units = fixed ? units : roundUnits(units, cfg.wholeUnits);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
       if (units > MAX_UNITS)

@@ -5,6 +5,7 @@ import {
   FUNDING_INTERVAL_MS,
   fundingTimes,
   addStepReached,
+  capEntry,
   LIQUIDATION,
   liquidationFill,
   liquidationPrice,
@@ -229,6 +230,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let ddFloor = ddLimit < Infinity ? peak * ddKeep : -Infinity;
   let dayFloor = -Infinity;
   let floor = ddFloor; // the higher of the two
+  let floorWhy: typeof MAX_DRAWDOWN | typeof MAX_DAILY_LOSS = MAX_DRAWDOWN; // whose it is (the drawdown's on a tie)
+  const setFloor = () => {
+    floorWhy = ddFloor >= dayFloor ? MAX_DRAWDOWN : MAX_DAILY_LOSS;
+    floor = floorWhy === MAX_DRAWDOWN ? ddFloor : dayFloor;
+  };
   let dayEnd = -Infinity; // the end of the day of the last mark (ms)
   let halted = false; // a drawdown limit ended trading
   let pausedDay = NaN; // a daily loss limit paused trading for the rest of this UTC day
@@ -334,21 +340,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         units = (avail - feeFixed) / perUnit;
     }
     if (capsOn) {
-      // a session's caps in turn: a fixed quantity above one is refused, a proportional size shrinks to it
-      const fixed = a.sizing === 'fixed_qty';
-      const held = adding ? Math.abs(qty) : 0;
-      if (lim!.maxOrderQty !== undefined && units > lim!.maxOrderQty + EPS) {
-        if (fixed) return refuse(ts[i]!, 'MAX_ORDER_QTY');
-        units = lim!.maxOrderQty;
-      }
-      if (lim!.maxPositionValue !== undefined && units + held > lim!.maxPositionValue / price + EPS) {
-        if (fixed) return refuse(ts[i]!, 'MAX_POSITION');
-        units = lim!.maxPositionValue / price - held;
-      }
-      if (lim!.maxPositionPct !== undefined && units + held > (eq * lim!.maxPositionPct) / 100 / price + EPS) {
-        if (fixed) return refuse(ts[i]!, 'MAX_POSITION');
-        units = (eq * lim!.maxPositionPct) / 100 / price - held;
-      }
+      // a session's caps (core's capEntry, as its planOrder applies them)
+      const capped = capEntry(lim!, units, a.sizing === 'fixed_qty', adding ? Math.abs(qty) : 0, price, eq);
+      if (typeof capped !== 'number') return refuse(ts[i]!, capped.code);
+      units = capped;
     }
     // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
@@ -411,15 +406,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   };
 
   /** a limit reached at equity `eq` on bar i: trading ends (drawdown) or pauses for the day (daily loss) */
-  const limitReached = (i: number, why: string, eq: number) => {
+  const limitReached = (i: number, why: typeof MAX_DRAWDOWN | typeof MAX_DAILY_LOSS, eq: number) => {
     const dd = why === MAX_DRAWDOWN;
     const base = dd ? peak : dayStart;
-    outcome!.halts.push({
-      bar: i,
-      time: ts[i]!,
-      limit: dd ? MAX_DRAWDOWN : MAX_DAILY_LOSS,
-      pct: ((base - eq) / base) * 100,
-    });
+    outcome!.halts.push({ bar: i, time: ts[i]!, limit: why, pct: ((base - eq) / base) * 100 });
     // a daily loss pauses trading for the rest of the day when the session would resume the next day,
     // else it ends it, as a paused session nobody resumes
     if (dd || !lim!.resumeNextDay) halted = true;
@@ -438,7 +428,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         dayEnd = (d + 1) * DAY_MS;
         dayStart = cash + qty * price;
         dayFloor = dayLimit < Infinity && dayStart > 0 ? dayStart * dayKeep : -Infinity;
-        floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
+        setFloor();
       }
     }
     if (halted || pausedDay === day) return;
@@ -446,7 +436,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (eq > peak) {
       peak = eq;
       if (ddLimit < Infinity) ddFloor = peak * ddKeep;
-      floor = ddFloor >= dayFloor ? ddFloor : dayFloor;
+      setFloor();
     }
     const why = eq <= ddFloor ? MAX_DRAWDOWN : eq <= dayFloor ? MAX_DAILY_LOSS : '';
     if (!why) return;
@@ -493,12 +483,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
     // the equity limits: a stop at the price where the equity falls to the higher of the drawdown's and
     // the day's floors (the drawdown's on a tie, as a session checks it first), when it comes first
-    let halt = '';
+    let halt: typeof floorWhy | '' = '';
     if (limitsOn && !halted) {
       const level = (floor - cash) / qty;
       if (level > 0 && (stop !== stop || (long ? level > stop : level < stop))) {
         stop = level;
-        halt = stopReason = ddFloor >= dayFloor ? MAX_DRAWDOWN : MAX_DAILY_LOSS;
+        halt = stopReason = floorWhy;
       }
     }
     // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires once
@@ -586,9 +576,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const o0 = i === fillK ? fillLevel : open[i]!;
     const at = long ? Math.min(o0, level) : Math.max(o0, level);
     const eqAt = cash + qty * at;
-    const why = ddFloor >= dayFloor ? MAX_DRAWDOWN : MAX_DAILY_LOSS;
-    exit(i, at, true, why);
-    limitReached(i, why, eqAt);
+    exit(i, at, true, floorWhy);
+    limitReached(i, floorWhy, eqAt);
   };
   // bars run in chunks of 1% so the progress callback stays out of the per-bar loop
   for (let chunk = 0; chunk < n && !cancelled; chunk += step) {

@@ -548,6 +548,11 @@ export class ForwardTestEngine {
   /** Drops a session this instance holds (another instance runs it now; its runner, if any, keeps going). */
   private forget(s: LiveSession): void {
     this.deactivate(s, false);
+    this.untrack(s);
+  }
+
+  /** Lets go of what this engine keeps of a session it no longer runs (stopped, failed, removed, moved). */
+  private untrack(s: LiveSession): void {
     this.sessions.delete(s.id);
     this.remoteResting.delete(s.id);
     this.pool?.remove(s.id, s.symbol);
@@ -1060,7 +1065,7 @@ export class ForwardTestEngine {
       }
     }
     await this.publishAll(TOPICS.tradeExecutions.name, trades);
-    await this.readRemoteResting([...portfolios.keys()]);
+    if (this.remote) await this.readRemoteResting([...portfolios.keys()]);
     await this.publishAll(
       TOPICS.portfolioUpdates.name,
       [...portfolios.values()].map((s) => ({ key: s.id, type: 'portfolio', data: this.portfolio(s) })),
@@ -1099,7 +1104,7 @@ export class ForwardTestEngine {
    */
   private readonly remoteResting = new Map<string, ReturnType<LiveSession['savedRestingOrder']>>();
   private async readRemoteResting(ids: readonly string[]): Promise<void> {
-    if (!this.remote || !ids.length) return;
+    if (!ids.length) return;
     try {
       for (const row of await this.repo.getMany(ids)) {
         const s = this.sessions.get(row.id);
@@ -1127,11 +1132,7 @@ export class ForwardTestEngine {
     else this.deactivate(s);
     // a daily loss limit's pause (its own or its portfolio's): the next day resumes it, when its risk says so
     this.dayPause(s, status === 'paused' && resumesNextDay(s.settings, reason));
-    if (status === 'stopped' || status === 'failed') {
-      this.sessions.delete(s.id);
-      this.remoteResting.delete(s.id);
-      this.pool?.remove(s.id, s.symbol);
-    }
+    if (status === 'stopped' || status === 'failed') this.untrack(s);
     await this.event(s, `session.${status}`, { from: was, to: status, ...(reason ? { reason } : {}) });
   }
 
@@ -1248,9 +1249,7 @@ export class ForwardTestEngine {
     await this.locked(async () => {
       this.deactivate(s);
       s.status = 'stopped';
-      this.sessions.delete(id);
-      this.remoteResting.delete(id);
-      this.pool?.remove(id, s.symbol);
+      this.untrack(s);
     });
   }
 
@@ -1305,7 +1304,7 @@ export class ForwardTestEngine {
       }
       const points: EquityPoint[] = [];
       const states: { id: string; state: LedgerState }[] = [];
-      const updates: ReturnType<ForwardTestEngine['portfolio']>[] = [];
+      const pushed: LiveSession[] = [];
       for (const s of this.sessions.values()) {
         if (slot !== undefined && s.flushSlot !== slot) continue;
         if (ledgers === 'all') states.push({ id: s.id, state: s.ledger });
@@ -1329,13 +1328,12 @@ export class ForwardTestEngine {
           points.push(point);
         else this.rt.log.warn({ session: s.id, point }, 'equity point beyond what can be stored: skipped');
         if (ledgers === 'ticked') states.push({ id: s.id, state: l });
-        updates.push(this.portfolio(s));
-      }
-      if (this.remote && updates.length) {
-        await this.readRemoteResting(updates.map((u) => u.sessionId));
-        for (const u of updates) u.restingOrder = this.remoteResting.get(u.sessionId) ?? null;
+        pushed.push(s);
       }
       if (!points.length && !states.length) return;
+      // the pushes' figures as of now (a remote runner's resting order read from its row first)
+      if (this.remote) await this.readRemoteResting(pushed.map((s) => s.id));
+      const updates = pushed.map((s) => this.portfolio(s));
       // a stopping engine's last flush goes at once; the timer's waits for a quiet moment
       const quiet = () => (ledgers === 'all' ? undefined : this.afterCommits(FLUSH_WAIT_MS));
       // in statements of flushChunk sessions, each after a quiet moment: on PGlite a statement holds the
