@@ -15,3 +15,4 @@ export * from './engine-pool.ts';
 export * from './grid.ts';
 export * from './walk-forward.ts';
 export * from './portfolio.ts';
+export * from './check.ts';
