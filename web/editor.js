@@ -7,6 +7,7 @@
  * session from the saved graph. Graph edits are graph-model.js's pure functions.
  */
 import { lineChart } from './chart.js';
+import { checkView } from './check.js';
 import { runBody } from './run-settings.js';
 import { attempt, fields, h, intervalSelect, svgBox, table, toast, when } from './dom.js';
 import {
@@ -527,6 +528,24 @@ export async function editorView(c, id) {
     drawInspector();
   }
 
+  /** The strategy check (look-ahead, bar by bar, warm-up) on the symbol's stored candles, shown under the forms. */
+  async function checkOn(/** @type {Event} */ ev) {
+    ev.preventDefault();
+    const f = fields(/** @type {HTMLFormElement} */ (ev.target));
+    previewBox.replaceChildren(h('p', { class: 'muted' }, `Checking on ${f.symbol} ${f.interval}…`));
+    const body = { graph, symbol: f.symbol, interval: f.interval, limit: Number(f.limit) };
+    const r = await attempt(() => c.api.post('/api/strategies/check', body));
+    if (!r) return previewBox.replaceChildren();
+    if (!r.ok) {
+      report = r;
+      errors = errorsByNode(graph, r);
+      draw();
+      previewBox.replaceChildren();
+      return toast('The graph does not compile: see the red nodes.', 'error');
+    }
+    previewBox.replaceChildren(checkView(r));
+  }
+
   /** The graph goes to a run as stored: saved first if changed, and only if it compiles. */
   async function readyToRun() {
     if (dirty && !(await save())) return false;
@@ -762,6 +781,15 @@ export async function editorView(c, id) {
         intervalSelect('interval', '1m'),
         h('input', { name: 'limit', type: 'number', value: 300, min: 10, max: 5000 }),
         h('button', { type: 'submit', class: 'secondary' }, 'Preview'),
+      ),
+      h(
+        'form',
+        { class: 'inline', onsubmit: checkOn },
+        h('strong', null, 'Look-ahead & warm-up'),
+        symbolSelect(),
+        intervalSelect('interval', '1d'),
+        h('input', { name: 'limit', type: 'number', value: 5000, min: 2, max: 100000, 'aria-label': 'bars' }),
+        h('button', { type: 'submit', class: 'secondary' }, 'Check strategy'),
       ),
       h(
         'form',

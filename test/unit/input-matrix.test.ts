@@ -95,6 +95,10 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'POST /api/market/history/download': { exchange: 'coinbaseexchange', market: 'BTC/USD', since: '2024-01-01' },
       'POST /api/strategies/compile': { graph },
       'POST /api/strategies/preview': { graph, symbol: 'GOOG', interval: '1d' },
+      'POST /api/strategies/check': {
+        graph,
+        candles: [1, 2, 3].map((k) => ({ ts: k * 86_400_000, open: k, high: k, low: k, close: k })),
+      },
       'POST /api/strategies/': { name: 'x', graph },
       'PUT /api/strategies/{id}': { name: 'x', graph },
       'POST /api/strategies/templates/{templateId}': { name: 'x' },

@@ -37,6 +37,15 @@ export function parseArgs(
   return { flags, positional };
 }
 
+/** A whole-number flag from `min` to `max`, `def` when left out. */
+export const int = (v: string | boolean | undefined, name: string, def: number, min: number, max: number) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${v})`);
+  return n;
+};
+
 /** A progress bar on stderr (a line every 10% when stderr is not a terminal). */
 export function progressBar(label: string) {
   const tty = process.stderr.isTTY;

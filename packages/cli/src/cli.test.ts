@@ -115,6 +115,14 @@ describe('the command line says what is wrong with what was typed, without a sta
       wf('--grid', 'fast.period=5', '--to', '2004-09-10', '--folds', '20', '--oos', '5'),
       /^error: \d+ bars make out-of-sample windows of 0 bars/,
     ],
+    [
+      ['check', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--starts', '10,0'],
+      /^error: --starts must be a whole number from 1 to 100000 \(got 0\)/,
+    ],
+    [
+      ['check', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--tolerance', '0'],
+      /^error: --tolerance is a percentage above 0/,
+    ],
   ])('%j', async (args, said) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);
@@ -136,6 +144,29 @@ describe('the command line says what is wrong with what was typed, without a sta
     // the Monte Carlo's own-run figure is the backtest's return, from its trades
     expect(out.monteCarlo).toMatchObject({ runs: 200, method: 'bootstrap', trades: out.trades.length });
     expect(out.monteCarlo.actual.returnPct).toBeCloseTo(out.stats.returnPct, 6);
+  });
+
+  it('checks a strategy: no look-ahead, the same one bar at a time, the warm-up table; --json has it all', async () => {
+    const check = (...more: string[]) =>
+      cli('check', '--strategy', 'ema-crossover', '--data', 'examples/data/GOOG.csv', '--starts', '27,79,300', ...more);
+    const r = await check();
+    expect(r.stderr).toMatch(/check 100%/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Strategy check: ema-crossover on examples\/data\/GOOG\.csv \(2148 bars; the compiler declares a warm-up of 26 bars\)/,
+    );
+    expect(r.stdout).toMatch(/Look-ahead: +none \(60 bars/);
+    expect(r.stdout).toMatch(/One bar at a time: the same \(2148 bars/);
+    expect(r.stdout).toMatch(/^ +bars of history +27 +79 +300 +settled$/m);
+    expect(r.stdout).toMatch(/^ +slow\.value( +[\d.]+){3} +(79|300)$/m);
+    expect(r.stdout).toMatch(/Recommended warm-up: (79|300) bars/);
+    const j = await check('--json');
+    const parsed = JSON.parse(j.stdout);
+    expect(parsed).toMatchObject({ bars: 2148, declaredWarmup: 26, lookahead: { ok: true }, live: { ok: true } });
+    expect(parsed.warmup.starts).toEqual([27, 79, 300]);
+    const slow = parsed.warmup.outputs.find((o: { nodeId: string }) => o.nodeId === 'slow');
+    expect(r.stdout).toContain(`Recommended warm-up: ${parsed.warmup.recommendedBars} bars`);
+    expect(slow.diffPct[0]).toBeGreaterThan(slow.diffPct[1]);
   });
 
   it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {

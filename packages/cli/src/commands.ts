@@ -2,6 +2,7 @@ import { createRuntime, loadConfig, SERVICE_NAMES, type ServiceName } from '@alg
 import { templates } from '@algotrade/strategy';
 import { UsageError } from './args.ts';
 import { backtestCommand } from './backtest.command.ts';
+import { checkCommand } from './check.command.ts';
 import { downloadCommand, importCommand, importExamplesCommand } from './data.command.ts';
 import { runServer } from './server.ts';
 import { walkForwardCommand } from './walk-forward.command.ts';
@@ -25,6 +26,7 @@ export const commands: Record<string, Command> = {
   },
   backtest: backtestCommand,
   'walk-forward': walkForwardCommand,
+  check: checkCommand,
   import: importCommand,
   'import-examples': importExamplesCommand,
   download: downloadCommand,

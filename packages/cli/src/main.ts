@@ -20,6 +20,8 @@ const USAGE = `algotrade <command>
                             run a backtest from the command line (see docs/backtesting.md)
   walk-forward --strategy <template|file.json> --data <file.csv|symbol> --grid "node.param=a,b;..." [...]
                             optimise on each in-sample window, test on the next (docs/backtesting.md)
+  check --strategy <template|file.json> --data <file.csv|symbol> [...]
+                            look-ahead, one bar at a time against blocks, and each value's warm-up (docs/strategies.md)
   templates                 list the strategy templates
 
 Configuration comes from environment variables: see README.md#configuration.`;

@@ -15,7 +15,7 @@ import {
   type ParamGrid,
   type RankBy,
 } from '@algotrade/strategy';
-import { parseArgs, progressBar, UsageError } from './args.ts';
+import { int, parseArgs, progressBar, UsageError } from './args.ts';
 import { engineOptions, loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
 
 const SPEC = {
@@ -74,14 +74,6 @@ export function parseGrid(text: string): ParamGrid {
   }
   return grid;
 }
-
-const int = (v: string | boolean | undefined, name: string, def: number, min: number, max: number) => {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${v})`);
-  return n;
-};
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const day = (iso: string) => iso.slice(0, 10);

@@ -9,6 +9,7 @@ import { BAR_SLOT_COUNT, type NodeType } from './types.ts';
 import { viewBars } from './walk-forward.ts';
 import { backtestingPyBars, googBars } from '../../../test/helpers/goog.ts';
 import { viaOtherSymbol } from '../../../test/helpers/graphs.ts';
+import { peeking } from '../../../test/helpers/peeking.ts';
 
 // The strategy check on real daily GOOG bars: no template and no node type looks ahead or evaluates
 // otherwise one bar at a time than in blocks; a node that does is caught; the warm-up figures are
@@ -60,19 +61,8 @@ describe('strategy check', () => {
     const sma = registry.get('indicator.sma')!;
     const honest = singleNode(sma, { period: 5 });
     expect((await checkStrategy(honest, bars, { starts: [] })).lookahead.ok).toBe(true);
-    // the same SMA, shifted one bar earlier inside each block: every bar but a block's last sees the next
-    const peeking: NodeType = {
-      ...sma,
-      create: (p, io) => {
-        const inner = sma.create!(p, io);
-        const o = io.outputs[0]!;
-        return (c, n) => {
-          inner(c, n);
-          for (let j = 0; j < n - 1; j++) c[o]![j] = c[o]![j + 1]!;
-        };
-      },
-    };
-    const r = await checkStrategy(singleNode(peeking, { period: 5 }), bars, { starts: [], cuts: 60 });
+    // the same SMA with a look-ahead bug: every bar but a block's last sees the next
+    const r = await checkStrategy(singleNode(peeking(sma), { period: 5 }), bars, { starts: [], cuts: 60 });
     expect(r.lookahead.ok).toBe(false);
     expect(r.live.ok).toBe(false);
     const full = singleNode(sma, { period: 5 }).instantiate();
@@ -144,6 +134,14 @@ describe('strategy check', () => {
     expect(slow.settledBars).toBe(30);
     expect(fast.diffPct[0]).toBeNull();
     expect(fast.settledBars).toBe(10);
+    // the crossover is true or false: its differences are the share of the points where it differs
+    const up = r.warmup.outputs.find((o) => o.nodeId === 'up')!;
+    expect(up.boolean).toBe(true);
+    expect(slow.boolean).toBe(false);
+    for (const d of up.diffPct) {
+      const count = (d! * r.warmup.points.length) / 100;
+      expect(Math.abs(count - Math.round(count))).toBeLessThan(1e-9);
+    }
     // the crossover compares with the bar before: 31 bars define it
     expect(r.warmup.recommendedBars).not.toBeNull();
     expect(r.warmup.recommendedBars!).toBeGreaterThanOrEqual(30);

@@ -17,7 +17,10 @@ import { viewBars } from './walk-forward.ts';
  *   default), a walk-forward window on 3 × the declared warm-up + 1: this says whether that is enough.
  */
 export interface CheckOptions {
-  /** bars checked for look-ahead: every bar a signal fired on, then bars spread evenly, at most this many (60) */
+  /**
+   * bars checked for look-ahead, at most this many (60): every bar a signal fired on when they fit, else
+   * half of them spread over the series; the rest spread evenly over the bars
+   */
   cuts?: number;
   /**
    * warm-up lengths tried, in bars, each counting the evaluated bar (default: k × the declared warm-up + 1
@@ -53,7 +56,13 @@ export interface WarmupOutput {
   type: string;
   /** read by another node, an action or a rule at a distance (only these count in recommendedBars) */
   used: boolean;
-  /** per start (StrategyCheck.warmup.starts): the largest difference at the points, in % of the output's mean absolute value; null: still undefined */
+  /** a true/false output (1 or 0): its differences are counted instead of measured */
+  boolean: boolean;
+  /**
+   * per start (StrategyCheck.warmup.starts): the largest difference at the points, in % of the output's
+   * mean absolute value (a true/false output: the share of the points where it differs, in %); null: still
+   * undefined at some point
+   */
   diffPct: (number | null)[];
   /** the shortest start from which every longer one tried is within the tolerance; null: none */
   settledBars: number | null;
@@ -93,6 +102,7 @@ function outputsOf(plan: CompiledPlan) {
       nodeId: n.id,
       port: n.type.outputs[k]!.name,
       type: n.type.type,
+      boolean: n.type.outputs[k]!.kind === 'boolean',
       slot,
       used: read.has(slot),
     })),
@@ -193,9 +203,12 @@ export async function checkStrategy(
 
   // look-ahead: the data cut after bar i gives bar i the values it had with all the data
   const cutCount = Math.max(1, options.cuts ?? 60);
+  // the bars a signal fired on (all of them when they fit, else spread over the series), the rest spread evenly
   const fired: number[] = [];
-  for (let i = 0; i < n - 1 && fired.length < cutCount; i++) if (full.signals[i]! >= 0) fired.push(i);
-  const cuts = [...new Set([...fired, ...spread(0, n - 2, cutCount - fired.length)])].sort((a, b) => a - b);
+  for (let i = 0; i < n - 1; i++) if (full.signals[i]! >= 0) fired.push(i);
+  const picked =
+    fired.length <= cutCount ? fired : spread(0, fired.length - 1, cutCount - (cutCount >> 1)).map((k) => fired[k]!);
+  const cuts = [...new Set([...picked, ...spread(0, n - 2, cutCount - picked.length)])].sort((a, b) => a - b);
   // the work, in bars evaluated: the cut runs, the one-bar run and the warm-up runs (starts and points below)
   const tolerance = options.tolerance ?? 0.001;
   // the declared warm-up w is the bars before the first bar whose signal is defined: w + 1 bars define it
@@ -289,14 +302,17 @@ export async function checkStrategy(
         const expected = full.values[k]![e]!;
         const actual = r.values[k]!;
         const row = diff[k]!;
-        if (same(expected, actual)) continue;
+        const was = row[si] as number | null;
+        if (same(expected, actual) || was === null) continue;
         if (!Number.isFinite(actual) || !Number.isFinite(expected)) row[si] = null;
-        else if (row[si] !== null) row[si] = Math.max(row[si]!, (100 * Math.abs(actual - expected)) / scale[k]!);
+        else if (outputs[k]!.boolean) row[si] = was + 100 / points.length;
+        else row[si] = Math.max(was, (100 * Math.abs(actual - expected)) / scale[k]!);
       }
     }
   }
   options.onProgress?.(1);
-  const within = (d: number | null) => d !== null && d <= tolerance * 100;
+  /** a true/false output has settled when it differs nowhere */
+  const within = (d: number | null, boolean: boolean) => d !== null && d <= (boolean ? 0 : tolerance * 100);
   const settledFrom = (ok: boolean[]) => {
     let from: number | null = null;
     for (let si = ok.length - 1; si >= 0 && ok[si]; si--) from = starts[si]!;
@@ -307,13 +323,16 @@ export async function checkStrategy(
     port: o.port,
     type: o.type,
     used: o.used,
+    boolean: o.boolean,
     diffPct: diff[k]!,
-    settledBars: settledFrom(diff[k]!.map(within)),
+    settledBars: settledFrom(diff[k]!.map((d) => within(d, o.boolean))),
   }));
   const signalsAgreePct = agree.map((a) => (points.length ? (100 * a) / points.length : 100));
   const recommendedBars = settledFrom(
     starts.map(
-      (_, si) => signalsAgreePct[si] === 100 && diff.every((row, k) => !outputs[k]!.used || within(row[si] ?? null)),
+      (_, si) =>
+        signalsAgreePct[si] === 100 &&
+        diff.every((row, k) => !outputs[k]!.used || within(row[si] ?? null, outputs[k]!.boolean)),
     ),
   );
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { generateCandles, templateById } from '@algotrade/strategy';
+import { checkStrategy, compileGraph, generateCandles, templateById, toColumns } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 
@@ -57,6 +57,69 @@ describe('strategy service', () => {
     expect(p.series.slow.value[28]).toBeNull();
     expect(typeof p.series.slow.value[29]).toBe('number');
     expect(p.signals.every((s: { action: string }) => ['buy', 'sell'].includes(s.action))).toBe(true);
+  });
+
+  it("checks a strategy on stored candles: no look-ahead, the same one bar at a time, each value's warm-up", async () => {
+    expect((await t.importGoog(a.auth, 'GOOGCHK')).imported).toBe(2148);
+    const graph = templateById('rsi-mean-reversion')!.graph;
+    const res = await req(a, 'POST', '/api/strategies/check', { graph, symbol: 'googchk', interval: '1d' });
+    expect(res.statusCode).toBe(200);
+    const r = res.json();
+    // the same check as the engine's over the same stored bars
+    const stored = (await req(a, 'GET', '/api/market/symbols/GOOGCHK/candles?interval=1d&limit=5000')).json();
+    const rows = (stored.candles ?? stored) as {
+      ts: string;
+      open: number;
+      high: number;
+      low: number;
+      close: number;
+      volume: number;
+    }[];
+    const cols = toColumns(rows.map((c) => ({ ...c, ts: Date.parse(c.ts) })).sort((x, y) => x.ts - y.ts));
+    const direct = await checkStrategy(compileGraph(graph).plan!, cols);
+    expect(r).toMatchObject({ ok: true, bars: cols.length, declaredWarmup: 15 });
+    expect(r.lookahead).toEqual({ ok: true, barsChecked: 60, mismatches: [] });
+    expect(r.live).toMatchObject({ ok: true, barsChecked: cols.length, mismatches: [] });
+    expect(r.warmup).toEqual(JSON.parse(JSON.stringify(direct.warmup)));
+    // RSI(14) moves by more than 0.1 % of its size between 16 bars of history and all of it
+    const rsi = r.warmup.outputs.find((o: { nodeId: string }) => o.nodeId === 'rsi');
+    expect(rsi.diffPct[0]).toBeGreaterThan(0.1);
+    expect(rsi.settledBars).toBeGreaterThan(16);
+    // chosen starts and a looser tolerance
+    const loose = (
+      await req(a, 'POST', '/api/strategies/check', {
+        graph,
+        symbol: 'GOOGCHK',
+        interval: '1d',
+        starts: [16, 50, 200],
+        tolerancePct: 5,
+      })
+    ).json();
+    expect(loose.warmup.starts).toEqual([16, 50, 200]);
+    expect(loose.warmup.tolerancePct).toBe(5);
+    // a graph that does not compile: its errors, as the compile route gives them
+    const bad = (
+      await req(a, 'POST', '/api/strategies/check', {
+        graph: { nodes: [{ id: 'n', type: 'nope' }], edges: [] },
+        symbol: 'GOOGCHK',
+      })
+    ).json();
+    expect(bad.ok).toBe(false);
+    expect(bad.errors[0]).toMatchObject({ nodeId: 'n', code: 'UNKNOWN_NODE_TYPE' });
+    // bad requests are 400s that say what is wrong
+    for (const [body, words] of [
+      [{ graph }, /candles or a symbol/],
+      [{ graph, symbol: 'NOSUCH', interval: '1d' }, /fewer than two stored 1d candles of NOSUCH/],
+      [{ graph, symbol: 'GOOGCHK', starts: [0] }, /starts/],
+      [{ graph, symbol: 'GOOGCHK', starts: [] }, /starts/],
+      [{ graph, symbol: 'GOOGCHK', cuts: 0 }, /cuts/],
+      [{ graph, symbol: 'GOOGCHK', tolerancePct: -1 }, /tolerancePct/],
+      [{ graph, candles: [{ ts: 1, open: 1, high: 1, low: 1, close: 1 }] }, /at least two candles/],
+    ] as const) {
+      const x = await req(a, 'POST', '/api/strategies/check', body);
+      expect(x.statusCode, JSON.stringify(body)).toBe(400);
+      expect(x.json().error.message).toMatch(words);
+    }
   });
 
   it('creates, reads, updates and deletes strategies scoped to the caller; others get 404', async () => {

@@ -2,7 +2,9 @@ import { AppError, TOPICS, notFound } from '@algotrade/core';
 import { candlesRepo, INTERVALS, strategiesRepo } from '@algotrade/adapters';
 import {
   alignBars,
+  checkStrategy,
   CompileCache,
+  type CompiledPlan,
   describeNodeTypes,
   GraphSchema,
   graphHash,
@@ -10,6 +12,7 @@ import {
   previewPlan,
   templateById,
   templates,
+  toColumns,
   type Graph,
 } from '@algotrade/strategy';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -96,61 +99,97 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         { schema: { tags: ['strategy'], body: z.strictObject({ graph: z.unknown() }) } },
         async (req) => compileReport(req.body.graph),
       );
+      /** the bars a preview or a check runs on: the candles given, or the symbol's stored ones; other symbols' aligned */
+      const barsOf = async (
+        plan: CompiledPlan,
+        body: { candles?: z.infer<typeof CandleSchema>[]; symbol?: string; interval: string; limit: number },
+      ) => {
+        let bars = body.candles?.map((c) => ({ ...c, ts: typeof c.ts === 'number' ? c.ts : Date.parse(c.ts) }));
+        if (!bars) {
+          if (!body.symbol) throw new AppError('VALIDATION_FAILED', 'give either candles or a symbol');
+          bars = await candles.query(body.symbol.toUpperCase(), body.interval, undefined, undefined, body.limit);
+        }
+        if (bars.some((b) => !Number.isFinite(b.ts)))
+          throw new AppError('VALIDATION_FAILED', 'candles[].ts must be epoch ms or ISO-8601');
+        // other symbols the graph reads: their stored candles over the same time, aligned
+        const ts = bars.map((b) => b.ts);
+        const stored = await otherCandles(
+          plan.symbols,
+          async (symbol) =>
+            ts.length
+              ? candles.query(
+                  symbol,
+                  body.interval,
+                  new Date(ts[0]! - INTERVALS[body.interval]!),
+                  new Date(ts.at(-1)! + 1),
+                  100_000,
+                )
+              : [],
+          `stored ${body.interval} candles over these bars`,
+        );
+        return { bars, others: plan.symbols.length ? stored.flatMap((o) => alignBars(ts, o)) : undefined };
+      };
+      const BarsBody = {
+        graph: z.unknown(),
+        candles: z.array(CandleSchema).max(100_000).optional(),
+        symbol: z.string().max(40).optional(),
+        interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
+      };
       r.post(
         '/preview',
         {
           schema: {
             tags: ['strategy'],
-            body: z.strictObject({
-              graph: z.unknown(),
-              candles: z.array(CandleSchema).max(100_000).optional(),
-              symbol: z.string().max(40).optional(),
-              interval: z.enum(Object.keys(INTERVALS) as [string, ...string[]]).default('1m'),
-              limit: z.number().int().min(1).max(100_000).default(500),
-            }),
+            body: z.strictObject({ ...BarsBody, limit: z.number().int().min(1).max(100_000).default(500) }),
           },
         },
         async (req) => {
           const { report, plan } = compile(req.body.graph);
           if (!plan) return { ok: false, errors: report.errors, warnings: report.warnings, series: {}, signals: [] };
-          let bars = req.body.candles?.map((c) => ({ ...c, ts: typeof c.ts === 'number' ? c.ts : Date.parse(c.ts) }));
-          if (!bars) {
-            if (!req.body.symbol) throw new AppError('VALIDATION_FAILED', 'give either candles or a symbol');
-            bars = await candles.query(
-              req.body.symbol.toUpperCase(),
-              req.body.interval,
-              undefined,
-              undefined,
-              req.body.limit,
-            );
-          }
-          if (bars.some((b) => !Number.isFinite(b.ts)))
-            throw new AppError('VALIDATION_FAILED', 'candles[].ts must be epoch ms or ISO-8601');
-          // other symbols the graph reads: their stored candles over the same time, aligned
-          const ts = bars.map((b) => b.ts);
-          const stored = await otherCandles(
-            plan.symbols,
-            async (symbol) =>
-              ts.length
-                ? candles.query(
-                    symbol,
-                    req.body.interval,
-                    new Date(ts[0]! - INTERVALS[req.body.interval]!),
-                    new Date(ts.at(-1)! + 1),
-                    100_000,
-                  )
-                : [],
-            `stored ${req.body.interval} candles over these bars`,
-          );
-          const others = stored.flatMap((o) => alignBars(ts, o));
+          const { bars, others } = await barsOf(plan, req.body);
           return {
             ok: true,
             errors: [],
             warnings: report.warnings,
             warmup: report.warmup,
             warmupSeconds: report.warmupSeconds,
-            ...previewPlan(plan, bars, plan.symbols.length ? others : undefined),
+            ...previewPlan(plan, bars, others),
           };
+        },
+      );
+      r.post(
+        '/check',
+        {
+          schema: {
+            tags: ['strategy'],
+            description:
+              'Look-ahead, one-bar-at-a-time and warm-up checks of a strategy on candles given or stored (docs/strategies.md#checking-a-strategy)',
+            body: z.strictObject({
+              ...BarsBody,
+              limit: z.number().int().min(2).max(100_000).default(5000),
+              cuts: z.number().int().min(1).max(500).default(60),
+              starts: z.array(z.number().int().min(1).max(100_000)).min(1).max(20).optional(),
+              points: z.number().int().min(1).max(200).default(20),
+              tolerancePct: z.number().positive().max(100).default(0.1),
+            }),
+          },
+        },
+        async (req) => {
+          const { report, plan } = compile(req.body.graph);
+          if (!plan) return { ok: false, errors: report.errors, warnings: report.warnings };
+          const { bars, others } = await barsOf(plan, req.body);
+          if (bars.length < 2)
+            throw new AppError(
+              'VALIDATION_FAILED',
+              req.body.candles
+                ? 'give at least two candles'
+                : `fewer than two stored ${req.body.interval} candles of ${req.body.symbol}`,
+            );
+          const cols = toColumns(bars);
+          if (others) cols.others = others;
+          const { cuts, starts, points, tolerancePct } = req.body;
+          const check = await checkStrategy(plan, cols, { cuts, starts, points, tolerance: tolerancePct / 100 });
+          return { ok: true, errors: [], warnings: report.warnings, ...check };
         },
       );
       r.get('/', { schema: { tags: ['strategy'] } }, async (req) => repo.list(userOf(req).id));
