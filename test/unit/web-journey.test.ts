@@ -382,6 +382,17 @@ describe('the browser app, clicked through against the running platform', () => 
     expect($$('.preview polygon.mark-sell').length).toBeGreaterThan(0);
     expect(text('.preview .chart-title')).toMatch(/^GOOG 1d: \d+ signals on 300 candles$/);
 
+    // the strategy check on the same stored candles, in place of the preview
+    const check = forms.find((f) => f.textContent?.includes('Check strategy'))!;
+    type(check.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+    type(check.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    check.requestSubmit();
+    await until(() => $('.preview .strategy-check'), 'the strategy check');
+    expect(text('.strategy-check h3')).toBe('Strategy check on 2148 bars');
+    expect(text('.strategy-check .check-ok p')).toMatch(/^Look-ahead: none: 60 bars evaluated again/);
+    expect($$('.strategy-check tbody tr').length).toBeGreaterThan(3);
+    expect(text('.strategy-check .check-advice')).toMatch(/^Recommended warm-up: \d+ bars/);
+
     const bt = forms.find((f) => f.textContent?.includes('Run backtest'))!;
     type(bt.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
     type(bt.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
