@@ -163,6 +163,25 @@ export function limitsSummary(limits, did) {
   );
 }
 
+/**
+ * What the risk limits did in one run, in a table cell (a sweep's ranking): the first stop or pause with
+ * its date and loss, how many more, the entries refused; empty for a run without limits.
+ * @param {{ halts: { time: string, limit: string, pct: number }[], refused: Record<string, number> } | undefined} did its metrics' `limits`
+ */
+export function haltsCell(did) {
+  if (!did) return '';
+  const refused = Object.values(did.refused ?? {}).reduce((a, n) => a + n, 0);
+  const parts = [];
+  const first = did.halts[0];
+  if (first)
+    parts.push(
+      `${String(first.time).slice(0, 10)}: ${first.limit === 'max_drawdown' ? 'drawdown' : 'daily loss'} ${first.pct.toFixed(1)} %` +
+        (did.halts.length > 1 ? ` (+${did.halts.length - 1} more)` : ''),
+    );
+  if (refused) parts.push(`${refused} ${refused === 1 ? 'entry' : 'entries'} refused`);
+  return parts.join('; ') || 'none reached';
+}
+
 /** Equity and its drawdown, one chart each. @param {{ ts: string, equity: number }[]} points */
 function equityCharts(points, title = 'Equity') {
   const eq = points.map((p) => p.equity);
@@ -1099,6 +1118,10 @@ export async function sweepView(c, id) {
           ['Return %', (x) => cell(x.metrics?.returnPct)],
           ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
           ['Trades', (x) => cell(x.metrics?.trades)],
+          // the sweep's risk limits (a paper session's): what they did in each combination
+          ...(r.ranked.some((/** @type {any} */ x) => x.metrics?.limits)
+            ? /** @type {[string, (x: any) => any][]} */ ([['Risk limits', (x) => haltsCell(x.metrics?.limits)]])
+            : []),
           [
             '',
             (x) =>

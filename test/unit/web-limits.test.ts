@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
 import { when } from '../../web/dom.js';
-import { limitsSummary } from '../../web/runs.js';
+import { haltsCell, limitsSummary } from '../../web/runs.js';
 import { googBars } from '../helpers/goog.ts';
 
 // what a backtest page says of its risk limits, from what the engine's run with them did
@@ -57,5 +57,19 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     const daily = limitsSummary({ maxDailyLossPct: 5, resumeNextDay: true }, undefined);
     expect(daily.querySelector('p')!.textContent).toBe('max daily loss 5 · resume the next day');
     expect(limitsSummary({ maxDailyLossPct: 5, resumeNextDay: false }, undefined).textContent).not.toContain('resume');
+  });
+
+  it("a sweep's ranking says in one cell what the limits did in each combination", () => {
+    const stop = stored({ maxDrawdownPct: 15, maxOrdersPerMinute: 1 });
+    const h0 = stop.halts[0]!;
+    expect(haltsCell(stop)).toBe(`${h0.time.slice(0, 10)}: drawdown ${h0.pct.toFixed(1)} %; 1 entry refused`);
+    const paused = stored({ maxDailyLossPct: 3, resumeNextDay: true });
+    const p0 = paused.halts[0]!;
+    expect(paused.halts.length).toBeGreaterThan(1);
+    expect(haltsCell(paused)).toBe(
+      `${p0.time.slice(0, 10)}: daily loss ${p0.pct.toFixed(1)} % (+${paused.halts.length - 1} more)`,
+    );
+    expect(haltsCell(stored({ maxDrawdownPct: 99 }))).toBe('none reached');
+    expect(haltsCell(undefined)).toBe('');
   });
 });
