@@ -44,7 +44,7 @@ describe("the editor's strategy check (web/check.js checkView)", () => {
     expect(slow[4]).toBe(`${out.settledBars} bars`);
     expect(rows.at(-1)![0]).toBe('signals (differ, % of points)');
     expect(el.querySelector('.check-advice')!.textContent).toBe(
-      `Recommended warm-up: ${r.warmup.recommendedBars} bars (the compiler declares 26). A paper session warms on its symbol's window (1,000 ticks by default).`,
+      `Recommended warm-up: ${r.warmup.recommendedBars} bars (the compiler declares 26). A paper session warms on 261 (ticks: at most 1,000).`,
     );
   });
 

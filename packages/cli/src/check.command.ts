@@ -89,7 +89,7 @@ export function checkText(r: StrategyCheck, what: string): string {
       : `Recommended warm-up: ${w.recommendedBars} bars (every value settled and every signal the same from there on)`,
   );
   out.push(
-    `  a paper session warms on its symbol's window (WINDOW_SIZE, 1,000 ticks by default); a walk-forward window on ${3 * r.declaredWarmup + 1} bars`,
+    `  a paper session warms on ${10 * r.declaredWarmup + 1} bars (ticks: at most 1,000); a walk-forward window on ${3 * r.declaredWarmup + 1}`,
   );
   return out.join('\n');
 }

@@ -1,5 +1,5 @@
 import { TOPICS, type RiskLimits } from '@algotrade/core';
-import { compileGraph, runBacktest, templateById, toColumns, type BacktestResult } from '@algotrade/strategy';
+import { compileGraph, runBacktest, templateById, toColumns, viewBars, type BacktestResult } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { googBars } from '../../../../test/helpers/goog.ts';
@@ -60,8 +60,8 @@ describe('a paper session on candles trades as the backtest of the same settings
   });
   afterAll(() => t.stop());
 
-  /** a session on `symbol` with these limits, fed every bar (and one tick more, to close the last candle) */
-  async function session(symbol: string, risk: RiskLimits, until_?: number) {
+  /** a session on `symbol` with these limits, fed bars `from` to `until_` (and one tick more, to close the last candle) */
+  async function session(symbol: string, risk: RiskLimits, until_?: number, from = 0) {
     const resumes = !!risk.resumeNextDay;
     const r = await call('POST', '/api/forward-tests', {
       strategyId,
@@ -80,7 +80,7 @@ describe('a paper session on candles trades as the backtest of the same settings
     await until(() => live() !== undefined);
     let seq = 0;
     const n = until_ ?? bars.length;
-    for (let i = 0; i <= n; i++) {
+    for (let i = from; i <= n; i++) {
       const ticks =
         i < n
           ? ([
@@ -113,6 +113,45 @@ describe('a paper session on candles trades as the backtest of the same settings
       price: f.price,
       ts: f.ts,
     }));
+
+  it('warmed on the stored daily candles before it: its first live days trade as the backtest, with no warm-up to wait out', async () => {
+    // a start five days before an entry, with the trade before it closed well before (flat in both)
+    const all = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001, wholeUnits: true }).trades;
+    const k = all.findIndex((x, j) => j > 3 && x.entryBar - all[j - 1]!.exitBar > 10);
+    expect(k).toBeGreaterThan(0);
+    const start = all[k]!.entryBar - 5;
+    const end = start + 60;
+    // the history before it is stored; the feed was running: the window holds the last stored day's close
+    const symbol = 'PARITYE';
+    const csv = ['ts,open,high,low,close,volume']
+      .concat(
+        Array.from({ length: start }, (_, i) =>
+          [bars.ts[i], bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i]].join(','),
+        ),
+      )
+      .join('\n');
+    const imported = await t.app.inject({
+      method: 'POST',
+      url: `/api/market/history/import?symbol=${symbol}&interval=1d`,
+      headers: { ...a.auth, 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    expect(imported.json()).toMatchObject({ imported: start });
+    const before = { ts: bars.ts[start - 1]! + 2 * HOUR, price: bars.close[start - 1]!, size: 1, seq: 0 };
+    await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks: [before] });
+    await until(async () => (await t.rt.windows.latest(symbol, 1)).length === 1);
+    const id = await session(symbol, {}, end, start);
+    // the backtest over the same bars, from the first of them: its fills from the session's first day
+    const bt = runBacktest(plan, viewBars(bars, 0, end), { cash: 10_000, feeRate: 0.001, wholeUnits: true });
+    const want = fillsOf(bt.trades).filter((f) => Date.parse(f.ts) >= bars.ts[start]!);
+    expect(want.length).toBeGreaterThanOrEqual(2);
+    // the first entry within the SMA(30)'s warm-up of the start: a session warmed on live candles alone
+    // could not have made it
+    expect(Date.parse(want[0]!.ts) - bars.ts[start]!).toBeLessThan(30 * 86_400_000);
+    const got = await fills(id);
+    expect(got.map((f) => [f.side, f.ts])).toEqual(want.map((f) => [f.side, f.ts]));
+    got.forEach((f, j) => expect(f.price).toBeCloseTo(want[j]!.price, 9));
+  }, 90_000);
 
   it('position caps: every fill the same, at the same open, price and quantity', async () => {
     const risk = { maxPositionPct: 50 };

@@ -211,18 +211,19 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
 
 /**
  * The symbol's recent ticks, oldest first, to warm a strategy on without trading (none if the window
- * fails). A strategy reading higher timeframes needs more time than a window holds (a daily SMA(20): 20
- * days): it is warmed first on the stored candles before the window's oldest tick (storedWarmup).
+ * fails). A strategy evaluated on candles, or reading higher timeframes, needs more time than a window
+ * holds (an SMA(30) of hourly candles: 30 hours; a daily SMA(20): 20 days): it is warmed first on the
+ * stored candles before the window's oldest tick (storedWarmup).
  */
 export async function warmupTicks(rt: Runtime, s: Warmable): Promise<Tick[]> {
   let recent: Tick[];
   try {
-    recent = (await rt.windows.latest(s.symbol, Math.min(1000, Math.max(1, s.plan.warmup * 2)))).reverse();
+    recent = (await rt.windows.latest(s.symbol, Math.min(1000, warmupBars(s.plan.warmup)))).reverse();
   } catch (e) {
     rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
     return [];
   }
-  if (!s.plan.warmupSeconds) return recent;
+  if (!s.plan.warmupSeconds && s.settings.evaluation.mode !== 'candle') return recent;
   try {
     return [...(await storedWarmup(rt, s, recent[0]?.ts ?? Date.now())), ...recent];
   } catch (e) {
@@ -240,10 +241,19 @@ export type Warmable = Pick<LiveSession, 'id' | 'symbol' | 'plan'> & {
 const MAX_WARMUP_CANDLES = 600_000;
 
 /**
+ * Bars of its own a session warms on (ticks, or candles of its interval): ten times its declared warm-up
+ * and one. The declared warm-up is when values become defined; EMA-type smoothing (EMA, RSI, MACD, ATR...)
+ * takes longer to forget where it started, and for every template the strategy check's recommended
+ * warm-up on GOOG is within this (docs/strategies.md#checking-a-strategy). Ticks come from the window
+ * (at most 1,000), candles from the database.
+ */
+export const warmupBars = (warmup: number): number => 10 * warmup + 1;
+
+/**
  * The stored candles (closed ones, at the session's candle interval, else 1 minute) that end by `before`
  * and cover the plan's warm-up, as ticks: open, high, low and close in that order within the candle's
  * first milliseconds, the volume on the close. A candle builder and a higher timeframe rebuild the same
- * candle from them.
+ * candle from them. A candle session's own bars: warmupBars of them, as many as are stored.
  */
 async function storedWarmup(rt: Runtime, s: Warmable, before: number): Promise<Tick[]> {
   const ev = s.settings.evaluation;
@@ -251,9 +261,10 @@ async function storedWarmup(rt: Runtime, s: Warmable, before: number): Promise<T
   const interval = Object.keys(INTERVALS).find((k) => INTERVALS[k] === ms);
   if (!interval) return [];
   const end = Math.floor(before / ms) * ms;
-  const longest = Math.max(...s.plan.timeframes.map((t) => t.seconds));
+  const longest = Math.max(0, ...s.plan.timeframes.map((t) => t.seconds));
+  const own = ev.mode === 'candle' ? warmupBars(s.plan.warmup) : s.plan.warmup + 1;
   // the higher timeframes' warm-up, a partly covered first bucket of the longest, and the strategy's own bars
-  const from = end - (s.plan.warmupSeconds + longest) * 1000 - (s.plan.warmup + 1) * ms;
+  const from = end - (s.plan.warmupSeconds + longest) * 1000 - own * ms;
   const candles = await candlesRepo(rt.db.db).query(
     s.symbol,
     interval,
