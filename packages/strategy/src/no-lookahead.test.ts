@@ -3,7 +3,10 @@ import { runBacktest, type BacktestOptions, type BacktestResult } from './backte
 import { compileGraph } from './compiler.ts';
 import { templates } from './templates.ts';
 import { viewBars } from './walk-forward.ts';
+import { toColumns } from './sample-data.ts';
 import { googBars } from '../../../test/helpers/goog.ts';
+import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
+import { tightCrossover } from '../../../test/helpers/graphs.ts';
 
 // The engine never looks ahead: a backtest over GOOG's daily bars cut after bar c has, through bar c,
 // the equity and the closed trades of the backtest over all of them. For every template (stops, ROI
@@ -43,6 +46,28 @@ describe('the backtest engine never looks ahead', () => {
         expect(closedBy(cut, c), at).toEqual(closedBy(full, c));
       }
       expect(full.trades.length, t.id).toBeGreaterThan(0);
+    }
+  });
+
+  it('with a detail timeframe: 5-minute bars whose stops and targets are checked on their minutes', () => {
+    const minutes = freqtradeMinutes();
+    const FIVE = 5 * 60_000;
+    const fives = toColumns(aggregated(minutes, FIVE));
+    const detail = toColumns(minutes);
+    const plan = compileGraph(tightCrossover(0.3, 0.3)).plan!;
+    const opts = { cash: 10_000, allowShort: true, slippageBps: 2, closeAtEnd: false };
+    const full = runBacktest(plan, fives, { ...opts, detail });
+    expect(
+      full.trades.filter((t) => t.exitReason === 'stop_loss' || t.exitReason === 'take_profit').length,
+    ).toBeGreaterThan(10);
+    for (let k = 1; k <= 25; k++) {
+      const c = Math.round((k * (fives.length - 2)) / 25);
+      // the minutes up to the cut bar's end
+      let m = 0;
+      while (m < detail.length && detail.ts[m]! < fives.ts[c]! + FIVE) m++;
+      const cut = runBacktest(plan, viewBars(fives, 0, c + 1), { ...opts, detail: viewBars(detail, 0, m) });
+      expect(Array.from(cut.equity), `cut after bar ${c}`).toEqual(Array.from(full.equity.subarray(0, c + 1)));
+      expect(closedBy(cut, c), `cut after bar ${c}`).toEqual(closedBy(full, c));
     }
   });
 });
