@@ -526,6 +526,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   // a limit buy is not the position's, nor is the open it fell from.
   let fillK = -1;
   let fillLevel = 0;
+  /** the bar a position was last entered on within the bar, at a limit or stop order's level */
+  let levelEntryBar = -1;
   /** the end of bar i (the next bar's time) */
   const barEnd = (i: number) => (i + 1 < n ? ts[i + 1]! : ts[i]! + barMs);
   /** moves dj to bar i's first finer bar */
@@ -615,6 +617,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
               const k = detail ? reachedAt(i, detail, level, up) : i;
               fillK = k === -2 ? i : k;
               fillLevel = level;
+              levelEntryBar = i;
             }
           }
         }
@@ -648,6 +651,17 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         if (i + 1 < n) {
           pending = s;
           pendingRef = close[i]!;
+        }
+      }
+      // a session marks its peak on every tick: the position's best price within the bar raises it for the
+      // bars after (after this bar's own checks: within the bar the order of its high and low is unknown),
+      // unless the position was entered within the bar at a level, perhaps after that price
+      if (limitsOn && qty !== 0 && ddLimit < Infinity && levelEntryBar !== i) {
+        const e = cash + qty * (qty > 0 ? high[i]! : low[i]!);
+        if (e > peak) {
+          peak = e;
+          ddFloor = peak * ddKeep;
+          setFloor();
         }
       }
       if (limitsOn) {

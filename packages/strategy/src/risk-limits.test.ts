@@ -44,7 +44,7 @@ describe('risk limits in backtests (a paper session’s `risk`)', () => {
     expect(free.risk).toBeUndefined();
     const limit = Math.round(worstDrawdown(free) * 0.6);
     expect(limit).toBeGreaterThan(5);
-    // walk the free run's marks (each open, the bar's low, each close) with the session's peak, until the
+    // walk the free run's marks (each open, the bar's low, its high, each close) with the session's peak, until the
     // first one at or below the floor: the equity at an open is the last close's cash plus the position
     // held through that close at the open; within the bar, cash plus the position held through it
     let peak = opts.cash;
@@ -64,7 +64,8 @@ describe('risk limits in backtests (a paper session’s `risk`)', () => {
         want = { bar: j, price: Math.min(bars.open[j]!, (floor - cash) / q) * (1 - slip) };
         break;
       }
-      peak = Math.max(peak, free.equity[j]!);
+      // after the bar's low: its high (a session's peak on a tick at it), then its close
+      peak = Math.max(peak, cash + q * bars.high[j]!, free.equity[j]!);
     }
     expect(want).toBeDefined();
     const r = runBacktest(crossover, bars, { ...opts, risk: { maxDrawdownPct: limit } });
