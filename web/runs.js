@@ -164,8 +164,9 @@ export function limitsSummary(limits, did) {
 }
 
 /**
- * What the risk limits did in one run, in a table cell (a sweep's ranking): the first stop or pause with
- * its date and loss, how many more, the entries refused; empty for a run without limits.
+ * What the risk limits did in one run, in a table cell (a sweep's ranking, a walk-forward's folds): the
+ * first stop or pause with its date and loss, how many more, the entries refused; empty for a run without
+ * limits. Said as report.ts's limitsCell says it (the browser app does not import the packages).
  * @param {{ halts: { time: string, limit: string, pct: number }[], refused: Record<string, number> } | undefined} did its metrics' `limits`
  */
 export function haltsCell(did) {
@@ -447,6 +448,10 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
         [`OOS ${rankBy}`, (f) => cell(f.outOfSampleStats?.[rankBy])],
         ['OOS return %', (f) => cell(f.outOfSampleStats?.returnPct)],
         ['Trades', (f) => cell(f.outOfSampleStats?.trades)],
+        // with risk limits: what they did in each out-of-sample window
+        ...(wf.folds.some((/** @type {any} */ f) => f.limits)
+          ? /** @type {[string, (f: any) => any][]} */ ([['Risk limits', (f) => haltsCell(f.limits)]])
+          : []),
       ],
       wf.folds,
       'No folds.',

@@ -1,8 +1,16 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from 'vitest';
-import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
+import {
+  compileGraph,
+  gridVariants,
+  inlineRunner,
+  limitsCell,
+  runBacktest,
+  templateById,
+  walkForward,
+} from '@algotrade/strategy';
 import { when } from '../../web/dom.js';
-import { haltsCell, limitsSummary } from '../../web/runs.js';
+import { haltsCell, limitsSummary, walkForwardSummary } from '../../web/runs.js';
 import { googBars } from '../helpers/goog.ts';
 
 // what a backtest page says of its risk limits, from what the engine's run with them did
@@ -71,5 +79,30 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     );
     expect(haltsCell(stored({ maxDrawdownPct: 99 }))).toBe('none reached');
     expect(haltsCell(undefined)).toBe('');
+  });
+
+  it("a walk-forward's folds say what the limits did in each out-of-sample window, as the HTML report does", async () => {
+    const variants = gridVariants(
+      templateById('sma-crossover')!.graph,
+      { 'fast.period': [5, 10], 'slow.period': [30, 50] },
+      10,
+    );
+    const risk = { maxDailyLossPct: 2, resumeNextDay: true };
+    const wf = await walkForward(
+      variants,
+      bars,
+      { cash: 10_000, feeRate: 0.001, allowShort: true, risk },
+      { folds: 4, outOfSamplePct: 25, anchored: false, rankBy: 'sharpe' },
+      inlineRunner(),
+    );
+    const sent = JSON.parse(JSON.stringify({ ...wf, spec: { folds: 4, outOfSamplePct: 25, rankBy: 'sharpe' } }));
+    const el = walkForwardSummary(sent, undefined);
+    const head = [...el.querySelectorAll('th')].map((x) => x.textContent);
+    expect(head.at(-1)).toBe('Risk limits');
+    const cells = [...el.querySelectorAll('tbody tr')].map(
+      (tr) => tr.querySelectorAll('td')[head.length - 1]!.textContent,
+    );
+    expect(cells).toEqual(sent.folds.map((f: { limits: Parameters<typeof limitsCell>[0] }) => limitsCell(f.limits)));
+    expect(cells.some((c) => c.includes('daily loss'))).toBe(true);
   });
 });

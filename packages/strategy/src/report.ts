@@ -49,6 +49,26 @@ export function legsTable(
 }
 
 /** Walk-forward folds as a report table (`tables` of renderReport). */
+/**
+ * What a run's risk limits did, in one cell: the first stop or pause with its date and loss, how many
+ * more, the entries refused ('none reached' when nothing happened). The browser app's haltsCell says the same.
+ */
+export function limitsCell(limits: {
+  halts: readonly { time: string; limit: string; pct: number }[];
+  refused: Readonly<Record<string, number>>;
+}): string {
+  const refused = Object.values(limits.refused).reduce((a, n) => a + n, 0);
+  const parts: string[] = [];
+  const first = limits.halts[0];
+  if (first)
+    parts.push(
+      `${first.time.slice(0, 10)}: ${first.limit === 'max_drawdown' ? 'drawdown' : 'daily loss'} ${first.pct.toFixed(1)} %` +
+        (limits.halts.length > 1 ? ` (+${limits.halts.length - 1} more)` : ''),
+    );
+  if (refused) parts.push(`${refused} ${refused === 1 ? 'entry' : 'entries'} refused`);
+  return parts.join('; ') || 'none reached';
+}
+
 export function foldsTable(
   folds: readonly {
     fold: number;
@@ -57,14 +77,27 @@ export function foldsTable(
     chosen: Record<string, unknown>;
     inSampleStats: object;
     outOfSampleStats: object;
+    limits?: Parameters<typeof limitsCell>[0];
   }[],
   rankBy: string,
 ) {
   const get = (o: object, k: string) => (o as Record<string, unknown>)[k];
   const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '-');
+  // with risk limits: what they did in each out-of-sample window
+  const limited = folds.some((f) => f.limits);
   return {
     title: 'Walk-forward folds (each pick made in sample, traded out of sample)',
-    head: ['Fold', 'In sample', 'Out of sample', 'Picked', `IS ${rankBy}`, `OOS ${rankBy}`, 'OOS return %', 'Trades'],
+    head: [
+      'Fold',
+      'In sample',
+      'Out of sample',
+      'Picked',
+      `IS ${rankBy}`,
+      `OOS ${rankBy}`,
+      'OOS return %',
+      'Trades',
+      ...(limited ? ['Risk limits'] : []),
+    ],
     rows: folds.map((f) => [
       String(f.fold),
       `${f.inSample.from.slice(0, 10)} – ${f.inSample.to.slice(0, 10)}`,
@@ -76,6 +109,7 @@ export function foldsTable(
       n(get(f.outOfSampleStats, rankBy)),
       n(get(f.outOfSampleStats, 'returnPct')),
       String(get(f.outOfSampleStats, 'trades') ?? '-'),
+      ...(limited ? [f.limits ? limitsCell(f.limits) : '-'] : []),
     ]),
   };
 }

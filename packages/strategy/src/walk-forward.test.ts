@@ -5,6 +5,7 @@ import { runBacktest, type BacktestOptions } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { gridVariants, scoreOf } from './grid.ts';
 import { EnginePool } from './engine-pool.ts';
+import { foldsTable, limitsCell } from './report.ts';
 import { templateById } from './templates.ts';
 import {
   inlineRunner,
@@ -145,6 +146,58 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     expect(res.stats.equityFinal).toBe(final);
     expect(res.folds.reduce((s, f) => s + f.outOfSampleStats.trades, 0)).toBe(res.trades.length);
     expect(res.chosen.reduce((s, c) => s + c.folds, 0)).toBe(4);
+  });
+
+  it("with a paper session's risk limits: each fold says what they did out of sample, as the window's own backtest, inline and on the pool", async () => {
+    const risk = { maxDailyLossPct: 2, resumeNextDay: true, maxOrdersPerMinute: 1 };
+    const res = await walkForward(variants, bars, { ...options, risk }, { ...spec, anchored: false }, inline);
+    const { windows } = walkForwardWindows(bars.length, spec);
+    let halts = 0;
+    res.folds.forEach((f, i) => {
+      const w = windows[i]!;
+      const v = variants.find((x) => JSON.stringify(x.combo) === JSON.stringify(f.chosen))!;
+      const start = Math.max(0, w.oosFrom - res.lookback);
+      const ref = runBacktest(compileGraph(v.graph).plan!, viewBars(bars, start, w.oosTo), {
+        ...options,
+        risk,
+        cash: f.startEquity,
+        tradeFrom: w.oosFrom - start,
+      });
+      expect(f.limits, `fold ${f.fold}`).toEqual({
+        halts: ref.risk!.halts.map((h) => ({ time: new Date(h.time).toISOString(), limit: h.limit, pct: h.pct })),
+        refused: ref.risk!.refused,
+      });
+      // every halt lies in the window, and closed a trade of the chained run there
+      for (const h of f.limits!.halts) {
+        expect(Date.parse(h.time)).toBeGreaterThanOrEqual(bars.ts[w.oosFrom]!);
+        expect(Date.parse(h.time)).toBeLessThan(w.oosTo < bars.length ? bars.ts[w.oosTo]! : Infinity);
+        expect(res.trades.some((t) => t.exitReason === 'max_daily_loss' && t.exitTime === Date.parse(h.time))).toBe(
+          true,
+        );
+      }
+      halts += f.limits!.halts.length;
+    });
+    expect(halts).toBeGreaterThan(2);
+    // the HTML report's and the CLI's folds table: a column of what they did
+    const table = foldsTable(res.folds, 'sharpe');
+    expect(table.head.at(-1)).toBe('Risk limits');
+    table.rows.forEach((row, i) => expect(row.at(-1)).toBe(limitsCell(res.folds[i]!.limits!)));
+    expect(foldsTable((await walkForward(variants, bars, options, spec, inline)).folds, 'sharpe').head).not.toContain(
+      'Risk limits',
+    );
+    const pool = new EnginePool(2);
+    try {
+      const onPool = await walkForward(
+        variants,
+        bars,
+        { ...options, risk },
+        { ...spec, anchored: false },
+        poolRunner(pool),
+      );
+      expect(JSON.stringify(onPool.folds)).toBe(JSON.stringify(res.folds));
+    } finally {
+      await pool.close();
+    }
   });
 
   it('is deterministic, and the same on a worker-thread pool', async () => {

@@ -1,5 +1,5 @@
 import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
-import { firstTradingBar, runBacktest, type BacktestOptions } from './backtest.ts';
+import { firstTradingBar, runBacktest, type BacktestOptions, type RiskOutcome } from './backtest.ts';
 import type { EnginePool, PoolWindow } from './engine-pool.ts';
 import { barSecondsOf, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
@@ -56,6 +56,8 @@ export interface WindowRun {
   stats: Stats;
   equity: Float64Array;
   trades: TradeRecord[];
+  /** with `risk` limits: what they did */
+  risk?: RiskOutcome;
 }
 /**
  * Runs one backtest of bars [window.from, window.to) of the whole series `bars` (inline, or on a
@@ -143,6 +145,14 @@ export interface FoldResult {
   endEquity: number;
   /** set when no combination had a finite score in sample (no trades, say): the first was taken */
   note?: string;
+  /** with `risk` limits: what they did out of sample (each window starts them afresh, from its equity) */
+  limits?: FoldLimits;
+}
+
+/** What a paper session's risk limits did in a window: each stop or pause (ISO time) and the entries refused. */
+export interface FoldLimits {
+  halts: { time: string; limit: RiskOutcome['halts'][number]['limit']; pct: number }[];
+  refused: Record<string, number>;
 }
 
 export interface WalkForwardResult {
@@ -303,6 +313,14 @@ export async function walkForward(
       efficiency: isAnn > 0 && Number.isFinite(oos.stats.returnAnnPct) ? oos.stats.returnAnnPct / isAnn : null,
       startEquity: cash,
       endEquity,
+      ...(oos.risk
+        ? {
+            limits: {
+              halts: oos.risk.halts.map((h) => ({ time: iso(h.time), limit: h.limit, pct: h.pct })),
+              refused: oos.risk.refused,
+            },
+          }
+        : {}),
       ...(scoreOf(isStats[at], spec.rankBy) === -Infinity
         ? { note: `no combination had a ${spec.rankBy} in sample; the first was taken` }
         : {}),

@@ -512,6 +512,17 @@ describe('backtest service', () => {
     await waitDone(a, wf.id);
     const wt = (await call(a, 'GET', `/api/backtests/${wf.id}/trades`)).json();
     expect(wt.some((x: { exitReason: string }) => x.exitReason === 'max_daily_loss')).toBe(true);
+    // each fold says what they did: a halt for each such exit of its window
+    const folds = (await call(a, 'GET', `/api/backtests/${wf.id}/walk-forward`)).json().folds as {
+      outOfSample: { from: string; to: string };
+      limits: { halts: { time: string; limit: string }[]; refused: object };
+    }[];
+    const haltTimes = folds.flatMap((f) => f.limits.halts.map((h) => h.time)).sort();
+    const exitTimes = wt
+      .filter((x: { exitReason: string }) => x.exitReason === 'max_daily_loss')
+      .map((x: { exitTime: string }) => new Date(x.exitTime).toISOString())
+      .sort();
+    expect(haltTimes).toEqual(exitTimes);
     // bad limits: a 400 naming the field
     for (const bad of [{ maxDrawdownPct: 0 }, { maxDrawdownPct: 150 }, { maxOrdersPerMinute: 1.5 }, { stop: 1 }]) {
       const x = await call(a, 'POST', '/api/backtests', { ...common, risk: bad });
