@@ -526,6 +526,13 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   // a limit buy is not the position's, nor is the open it fell from.
   let fillK = -1;
   let fillLevel = 0;
+  /** a drawdown limit: the peak is marked at the position's best price within each bar too */
+  const ddOn = ddLimit < Infinity;
+  const raisePeak = (e: number) => {
+    peak = e;
+    ddFloor = peak * ddKeep;
+    setFloor();
+  };
   /** the bar a position was last entered on within the bar, at a limit or stop order's level */
   let levelEntryBar = -1;
   /** the end of bar i (the next bar's time) */
@@ -656,15 +663,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       // a session marks its peak on every tick: the position's best price within the bar raises it for the
       // bars after (after this bar's own checks: within the bar the order of its high and low is unknown),
       // unless the position was entered within the bar at a level, perhaps after that price
-      if (limitsOn && qty !== 0 && ddLimit < Infinity && levelEntryBar !== i) {
-        const e = cash + qty * (qty > 0 ? high[i]! : low[i]!);
-        if (e > peak) {
-          peak = e;
-          ddFloor = peak * ddKeep;
-          setFloor();
-        }
-      }
       if (limitsOn) {
+        if (ddOn && qty !== 0 && levelEntryBar !== i) {
+          const b = cash + qty * (qty > 0 ? high[i]! : low[i]!);
+          if (b > peak) raisePeak(b);
+        }
         const e = cash + qty * close[i]!;
         if (e > peak || e <= floor) {
           atClose = true;
