@@ -433,11 +433,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
     if (halted || pausedDay === day) return;
     const eq = cash + qty * price;
-    if (eq > peak) {
-      peak = eq;
-      if (ddLimit < Infinity) ddFloor = peak * ddKeep;
-      setFloor();
-    }
+    if (eq > peak) raisePeak(eq);
     const why = eq <= ddFloor ? MAX_DRAWDOWN : eq <= dayFloor ? MAX_DAILY_LOSS : '';
     if (!why) return;
     if (qty !== 0) exit(i, price, true, why);
@@ -528,9 +524,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let fillLevel = 0;
   /** a drawdown limit: the peak is marked at the position's best price within each bar too */
   const ddOn = ddLimit < Infinity;
+  /** a new equity peak, and with a drawdown limit its floor */
   const raisePeak = (e: number) => {
     peak = e;
-    ddFloor = peak * ddKeep;
+    if (ddOn) ddFloor = peak * ddKeep;
     setFloor();
   };
   /** the bar a position was last entered on within the bar, at a limit or stop order's level */
