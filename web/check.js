@@ -1,7 +1,10 @@
 // What POST /api/strategies/check found, as the editor shows it: whether the strategy looks ahead, whether it
 // evaluates one bar at a time (a paper session) as in blocks (a backtest), and how much history each of its
 // values needs (docs/strategies.md#checking-a-strategy).
-import { h, table, when } from './dom.js';
+import { lineChart } from './chart.js';
+import { h, svgBox, table, when } from './dom.js';
+
+const COLORS = ['#2563eb', '#dc2626', '#0f766e', '#9333ea', '#ea580c', '#0891b2', '#65a30d', '#be185d'];
 
 /** @param {number | null} x */
 const value = (x) => (x === null ? 'undefined' : String(Number(x.toPrecision(8))));
@@ -96,6 +99,7 @@ export function checkView(r) {
             `Warm-up: started that many bars before ${w.points.length} points near the end, each value's largest difference from the run over all the data, in % of its mean size (true/false values: % of the points where it differs). Settled: within ${w.tolerancePct} % from there on.`,
           ),
           table(cols, rows),
+          warmupChart(w),
           h(
             'p',
             { class: 'check-advice' },
@@ -105,5 +109,29 @@ export function checkView(r) {
           ),
         )
       : h('p', { class: 'muted' }, 'Warm-up: too few bars to try any start.'),
+  );
+}
+
+/**
+ * The numeric values' differences against the bars of history they started with, one line each (a gap
+ * where a value was still undefined): how fast each forgets where it started.
+ * @param {any} w the check's `warmup`
+ */
+export function warmupChart(w) {
+  const lines = w.outputs.filter(
+    (/** @type {any} */ o) => o.used && !o.boolean && o.diffPct.some((/** @type {any} */ d) => d),
+  );
+  if (!lines.length || w.starts.length < 2) return '';
+  return svgBox(
+    lineChart({
+      title: 'Difference from all the history (% of each value’s size) by bars of history',
+      height: 180,
+      series: lines.slice(0, COLORS.length).map((/** @type {any} */ o, /** @type {number} */ k) => ({
+        values: o.diffPct,
+        color: COLORS[k],
+        label: `${o.nodeId}.${o.port}`,
+      })),
+      times: [`${w.starts[0]} bars`, `${w.starts[w.starts.length - 1]} bars`],
+    }),
   );
 }

@@ -43,6 +43,12 @@ describe("the editor's strategy check (web/check.js checkView)", () => {
     );
     expect(slow[4]).toBe(`${out.settledBars} bars`);
     expect(rows.at(-1)![0]).toBe('signals (differ, % of points)');
+    // the numeric values that moved, as lines against the bars of history
+    expect(el.querySelector('svg .chart-title')!.textContent).toMatch(/^Difference from all the history/);
+    const moved = used.filter((o: { boolean: boolean; diffPct: number[] }) => !o.boolean && o.diffPct.some((d) => d));
+    expect(moved.length).toBeGreaterThan(1);
+    const titles = [...el.querySelectorAll('svg path title')].map((t) => t.textContent);
+    expect(titles).toEqual(moved.map((o: { nodeId: string; port: string }) => `${o.nodeId}.${o.port}`));
     expect(el.querySelector('.check-advice')!.textContent).toBe(
       `Recommended warm-up: ${r.warmup.recommendedBars} bars (the compiler declares 26). A paper session warms on 261 (ticks: at most 1,000).`,
     );
