@@ -267,7 +267,9 @@ export type RefusalCode =
 
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8;
 const EPS = 1e-9;
-const dayOf = (ts: number) => Math.floor(ts / 86_400_000);
+/** a UTC day's length, and the UTC day of a time (epoch ms): the days the daily loss limits count in */
+export const DAY_MS = 86_400_000;
+export const dayOf = (ts: number): number => Math.floor(ts / DAY_MS);
 
 export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
   return {

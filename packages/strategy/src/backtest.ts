@@ -1,5 +1,7 @@
 import {
   computeStats,
+  DAY_MS,
+  dayOf,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
   FUNDING_INTERVAL_MS,
@@ -112,7 +114,6 @@ export interface BacktestResult {
   risk?: RiskOutcome;
 }
 
-const DAY_MS = 86_400_000;
 /** the exit reasons of a session's equity limits (its fills' source when they close the position) */
 const MAX_DRAWDOWN = 'max_drawdown';
 const MAX_DAILY_LOSS = 'max_daily_loss';
@@ -422,7 +423,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
    */
   const mark = (i: number, price: number, atOpen: boolean) => {
     if (atOpen) {
-      const d = Math.floor(ts[i]! / DAY_MS);
+      const d = dayOf(ts[i]!);
       if (d !== day) {
         day = d;
         dayEnd = (d + 1) * DAY_MS;

@@ -5,6 +5,7 @@ import {
   applyFill,
   assignLedger,
   copyLedger,
+  dayOf,
   storedLedger,
   equityOf,
   noteRefusal,
@@ -114,7 +115,6 @@ const resumesNextDay = (settings: SessionSettings, reason: string | null | undef
     ? !!settings.risk?.resumeNextDay
     : !!reason?.startsWith(PORTFOLIO_DAILY_LOSS_PAUSE) &&
       !!(settings as { portfolio?: { risk?: { resumeNextDay?: boolean } } }).portfolio?.risk?.resumeNextDay;
-const DAY_MS = 86_400_000;
 
 export const settingsOf = (config: Record<string, unknown>): SessionSettings => config as unknown as SessionSettings;
 
@@ -461,7 +461,7 @@ export class ForwardTestEngine {
   private newDay(symbol: string, ts: number): void {
     const set = this.dayPaused.get(symbol);
     if (!set) return;
-    const day = Math.floor(ts / DAY_MS);
+    const day = dayOf(ts);
     for (const s of set)
       if (day > s.ledger.day) {
         this.dayPause(s, false);
