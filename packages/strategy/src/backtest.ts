@@ -531,7 +531,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (ddOn) ddFloor = peak * ddKeep;
     setFloor();
   };
-  /** the bar a position was last entered on within the bar, at a limit or stop order's level */
+  /** the last bar on which an order filled within the bar, at a limit or stop order's level */
   let levelEntryBar = -1;
   /** the end of bar i (the next bar's time) */
   const barEnd = (i: number) => (i + 1 < n ? ts[i + 1]! : ts[i]! + barMs);
@@ -616,13 +616,13 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           if (up ? o0 >= level : o0 <= level) act(i, o0, pending, i - 1, true);
           else if (up ? high[i]! >= level : low[i]! <= level) {
             act(i, level, pending, i - 1, true);
+            levelEntryBar = i;
             // a position it opened within the bar: its risk rules start at the level, on the finer bar that
             // reached it (an addition's position was there before: its rules run on the whole bar)
             if (qty !== 0 && entryBar === i && entries === 1) {
               const k = detail ? reachedAt(i, detail, level, up) : i;
               fillK = k === -2 ? i : k;
               fillLevel = level;
-              levelEntryBar = i;
             }
           }
         }

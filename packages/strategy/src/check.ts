@@ -110,28 +110,29 @@ function outputsOf(plan: CompiledPlan) {
   );
 }
 
-/** Runs the plan over `bars` in blocks; per used output, a column of every bar, and the signal of each bar. */
-function evaluateAll(plan: CompiledPlan, bars: BarColumns, slots: readonly number[], barSeconds: number) {
+/**
+ * Runs the plan over `bars` in blocks, as a backtest does: per slot, a column of every bar (`all`) or only
+ * the last bar's value, and the signals.
+ */
+function evaluate(plan: CompiledPlan, bars: BarColumns, slots: readonly number[], barSeconds: number, all: boolean) {
   const n = bars.length;
-  const values = slots.map(() => new Float64Array(n));
+  const values = slots.map(() => new Float64Array(all ? n : 1));
   const signals = new Int32Array(n);
   const inst = plan.instantiate(BLOCK, barSeconds);
   inst.run(bars, signals, 0, n, (start, m) => {
-    for (let k = 0; k < slots.length; k++) values[k]!.set(inst.cols[slots[k]!]!.subarray(0, m), start);
+    for (let k = 0; k < slots.length; k++) {
+      const col = inst.cols[slots[k]!]!;
+      if (all) values[k]!.set(col.subarray(0, m), start);
+      else if (start + m === n) values[k]![0] = col[m - 1]!;
+    }
   });
   return { values, signals };
 }
 
-/** The values of the used outputs and the signal on the last bar of `bars`, evaluated in blocks from its first. */
+/** The values of the slots and the signal on the last bar of `bars`, evaluated in blocks from its first. */
 function lastBar(plan: CompiledPlan, bars: BarColumns, slots: readonly number[], barSeconds: number) {
-  const n = bars.length;
-  const signals = new Int32Array(n);
-  const inst = plan.instantiate(BLOCK, barSeconds);
-  const values = new Float64Array(slots.length);
-  inst.run(bars, signals, 0, n, (start, m) => {
-    if (start + m === n) for (let k = 0; k < slots.length; k++) values[k] = inst.cols[slots[k]!]![m - 1]!;
-  });
-  return { values, signal: signals[n - 1]! };
+  const r = evaluate(plan, bars, slots, barSeconds, false);
+  return { values: r.values.map((v) => v[0]!), signal: r.signals[bars.length - 1]! };
 }
 
 const same = (a: number, b: number) => a === b || (a !== a && b !== b);
@@ -177,7 +178,7 @@ export async function checkStrategy(
   const declaredWarmup = plan.warmup + (barSeconds > 0 ? Math.ceil(plan.warmupSeconds / barSeconds) : 0);
   const outputs = outputsOf(plan);
   const slots = outputs.map((o) => o.slot);
-  const full = evaluateAll(plan, bars, slots, barSeconds);
+  const full = evaluate(plan, bars, slots, barSeconds, true);
   const at = (i: number) => new Date(bars.ts[i]!).toISOString();
   const actionOf = (s: number) => (s >= 0 ? plan.actions[s]!.nodeId : null);
   /** a difference in output k (-1: the signal, as action indices) on bar i */
