@@ -97,6 +97,18 @@ describe('strategy service', () => {
     ).json();
     expect(loose.warmup.starts).toEqual([16, 50, 200]);
     expect(loose.warmup.tolerancePct).toBe(5);
+    // a saved strategy by its id: the caller's is checked as its graph is, another user's is not found
+    const c = await t.user();
+    const saved = (await req(c, 'POST', '/api/strategies', { name: 'rsi', graph })).json();
+    const byId = (who: typeof a, extra: object = {}) =>
+      req(who, 'POST', '/api/strategies/check', { strategyId: saved.id, symbol: 'GOOGCHK', interval: '1d', ...extra });
+    const mine = await byId(c);
+    expect(mine.statusCode, mine.body).toBe(200);
+    expect(mine.json().warmup).toEqual(r.warmup);
+    const theirs = await byId(b);
+    expect(theirs.statusCode).toBe(404);
+    expect(theirs.json().error.message).toMatch(/strategy/);
+    expect((await byId(c, { graph })).json().error.message).toBe('give either a graph or a strategyId');
     // a graph that does not compile: its errors, as the compile route gives them
     const bad = (
       await req(a, 'POST', '/api/strategies/check', {
@@ -109,6 +121,7 @@ describe('strategy service', () => {
     // bad requests are 400s that say what is wrong
     for (const [body, words] of [
       [{ graph }, /candles or a symbol/],
+      [{ symbol: 'GOOGCHK' }, /give a graph or a strategyId/],
       [{ graph, symbol: 'NOSUCH', interval: '1d' }, /fewer than two stored 1d candles of NOSUCH/],
       [{ graph, symbol: 'GOOGCHK', starts: [0] }, /starts/],
       [{ graph, symbol: 'GOOGCHK', starts: [] }, /starts/],

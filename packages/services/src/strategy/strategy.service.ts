@@ -163,9 +163,11 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           schema: {
             tags: ['strategy'],
             description:
-              'Look-ahead, one-bar-at-a-time and warm-up checks of a strategy on candles given or stored (docs/strategies.md#checking-a-strategy)',
+              'Look-ahead, one-bar-at-a-time and warm-up checks of a strategy (a graph, or a saved strategy of the caller) on candles given or stored (docs/strategies.md#checking-a-strategy)',
             body: z.strictObject({
               ...BarsBody,
+              graph: z.unknown().optional(),
+              strategyId: z.string().max(64).optional(),
               limit: z.number().int().min(2).max(100_000).default(5000),
               cuts: z.number().int().min(1).max(500).default(60),
               starts: z.array(z.number().int().min(1).max(100_000)).min(1).max(20).optional(),
@@ -175,7 +177,15 @@ export const strategyService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           },
         },
         async (req) => {
-          const { report, plan } = compile(req.body.graph);
+          // the graph sent, or the caller's saved strategy's (another user's is not found)
+          let graph = req.body.graph;
+          if (req.body.strategyId !== undefined) {
+            if (graph !== undefined) throw new AppError('VALIDATION_FAILED', 'give either a graph or a strategyId');
+            const s = await repo.get(userOf(req).id, req.body.strategyId);
+            if (!s) throw notFound('strategy');
+            graph = s.graph;
+          } else if (graph === undefined) throw new AppError('VALIDATION_FAILED', 'give a graph or a strategyId');
+          const { report, plan } = compile(graph);
           if (!plan) return { ok: false, errors: report.errors, warnings: report.warnings };
           const { bars, others } = await barsOf(plan, req.body);
           if (bars.length < 2)
