@@ -981,6 +981,16 @@ export async function sessionView(c, id) {
                 ],
               ]
             : []),
+          // what its strategy warmed on when it last started or resumed
+          ...(s.warmedOn
+            ? [
+                [
+                  'Warmed on',
+                  (s.warmedOn.storedCandles ? `${s.warmedOn.storedCandles} stored candles, ` : '') +
+                    `${s.warmedOn.windowTicks} ticks`,
+                ],
+              ]
+            : []),
           // with leverage: where the position would be liquidated
           ...(s.position?.liquidationPrice != null ? [['Liquidation at', num(s.position.liquidationPrice)]] : []),
           // the open position's stop loss and take profit (a percent's, or a distance's such as 2 × ATR)

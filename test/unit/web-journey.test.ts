@@ -680,6 +680,15 @@ describe('the browser app, clicked through against the running platform', () => 
         ?.querySelector('strong')?.textContent;
     await until(() => status() === 'running', 'a running session');
     expect($$('main .chart-box svg').length).toBe(2);
+    // what its strategy warmed on, as the API says (a tick session: the window's ticks)
+    const warmed = (await api(`/api/forward-tests/${id}`)).warmedOn;
+    expect(warmed.storedCandles).toBe(0);
+    const figure = (k: string) =>
+      $$('.figure')
+        .find((f) => f.querySelector('small')?.textContent === k)
+        ?.querySelector('strong')?.textContent;
+    await until(() => figure('Warmed on') !== undefined, 'the warm-up figure');
+    expect(figure('Warmed on')).toBe(`${warmed.windowTicks} ticks`);
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');

@@ -151,6 +151,10 @@ describe('a paper session on candles trades as the backtest of the same settings
     const got = await fills(id);
     expect(got.map((f) => [f.side, f.ts])).toEqual(want.map((f) => [f.side, f.ts]));
     got.forEach((f, j) => expect(f.price).toBeCloseTo(want[j]!.price, 9));
+    // it says what it warmed on: 10 × the SMA(30)'s 30 bars and one, of the stored days before the window's
+    // day, and the window's tick
+    const view = (await call('GET', `/api/forward-tests/${id}`)).json();
+    expect(view.warmedOn).toEqual({ storedCandles: Math.min(301, start - 1), windowTicks: 1 });
   }, 90_000);
 
   it('position caps: every fill the same, at the same open, price and quantity', async () => {

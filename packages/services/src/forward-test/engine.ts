@@ -177,6 +177,8 @@ export function ledgerFigures(
     /** perpetual futures' funding paid (negative: received) */
     funding: l.funding,
     restingOrder: live ? live.restingOrder() : null,
+    /** what the strategy warmed on when it last started or resumed here (null: elsewhere, or not running) */
+    warmedOn: live?.warmedOn ?? null,
     pnl: equity - startingBalance,
     returnPct: ((equity - startingBalance) / startingBalance) * 100,
     maxDrawdownPct: l.maxDrawdownPct,
@@ -216,19 +218,32 @@ export function sessionFromRow(row: SessionRow, cache: CompileCache, evaluate: b
  * stored candles before the window's oldest tick (storedWarmup).
  */
 export async function warmupTicks(rt: Runtime, s: Warmable): Promise<Tick[]> {
+  return (await warmup(rt, s)).ticks;
+}
+
+/** What a strategy was warmed on: stored candles (each fed as four ticks) and the window's ticks after them. */
+export interface WarmedOn {
+  storedCandles: number;
+  windowTicks: number;
+}
+
+/** warmupTicks, and how many stored candles and window ticks they are. */
+export async function warmup(rt: Runtime, s: Warmable): Promise<WarmedOn & { ticks: Tick[] }> {
   let recent: Tick[];
   try {
     recent = (await rt.windows.latest(s.symbol, Math.min(1000, warmupBars(s.plan.warmup)))).reverse();
   } catch (e) {
     rt.log.warn({ err: e, session: s.id }, 'warm-up from the window failed; warming on live ticks');
-    return [];
+    return { ticks: [], storedCandles: 0, windowTicks: 0 };
   }
-  if (!s.plan.warmupSeconds && s.settings.evaluation.mode !== 'candle') return recent;
+  const windowOnly = { ticks: recent, storedCandles: 0, windowTicks: recent.length };
+  if (!s.plan.warmupSeconds && s.settings.evaluation.mode !== 'candle') return windowOnly;
   try {
-    return [...(await storedWarmup(rt, s, recent[0]?.ts ?? Date.now())), ...recent];
+    const stored = await storedWarmup(rt, s, recent[0]?.ts ?? Date.now());
+    return { ticks: [...stored, ...recent], storedCandles: stored.length / 4, windowTicks: recent.length };
   } catch (e) {
     rt.log.warn({ err: e, session: s.id }, 'warm-up from stored candles failed; higher timeframes warm on live ticks');
-    return recent;
+    return windowOnly;
   }
 }
 
@@ -265,13 +280,11 @@ async function storedWarmup(rt: Runtime, s: Warmable, before: number): Promise<T
   const own = ev.mode === 'candle' ? warmupBars(s.plan.warmup) : s.plan.warmup + 1;
   // the higher timeframes' warm-up, a partly covered first bucket of the longest, and the strategy's own bars
   const from = end - (s.plan.warmupSeconds + longest) * 1000 - own * ms;
-  const candles = await candlesRepo(rt.db.db).query(
-    s.symbol,
-    interval,
-    new Date(from),
-    new Date(end - ms),
-    MAX_WARMUP_CANDLES,
-  );
+  const repo = candlesRepo(rt.db.db);
+  const candles = s.plan.timeframes.length
+    ? await repo.query(s.symbol, interval, new Date(from), new Date(end - ms), MAX_WARMUP_CANDLES)
+    : // a candle session's own bars alone: the newest `own` stored, counted in bars (markets close at night)
+      await repo.query(s.symbol, interval, undefined, new Date(end - ms), own);
   const ticks: Tick[] = [];
   for (const c of candles) {
     if (c.ts + ms > end) break;
@@ -527,7 +540,9 @@ export class ForwardTestEngine {
     } else {
       // warm the strategy on the symbol's recent ticks: at start, after a restart, and on resume (a
       // paused session saw no ticks: it starts again from the market as it is now, as a runner process does)
-      const recent = await warmupTicks(this.rt, s);
+      const warmed = await warmup(this.rt, s);
+      const recent = warmed.ticks;
+      s.warmedOn = { storedCandles: warmed.storedCandles, windowTicks: warmed.windowTicks };
       if (this.pool && this.pooled(s)) {
         // a strategy reading other symbols warms on their windows too, and its thread gets their ticks
         const others = s.plan.symbols.length

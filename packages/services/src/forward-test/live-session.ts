@@ -156,6 +156,8 @@ export class LiveSession {
   marked = false;
   /** the engine's commit lane for this session's orders */
   lane = 0;
+  /** what its strategy warmed on when this engine last started or resumed it (a runner process warms its own) */
+  warmedOn?: { storedCandles: number; windowTicks: number };
   /** which of the engine's equity flush slots writes this session's points */
   flushSlot = 0;
   /** the engine's working copy of the ledger while a batch of this session's orders is planned and committed */
