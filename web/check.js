@@ -105,7 +105,7 @@ export function checkView(r) {
             { class: 'check-advice' },
             w.recommendedBars === null
               ? `Recommended warm-up: more than ${w.starts[w.starts.length - 1]} bars: no start tried settles every value and signal.`
-              : `Recommended warm-up: ${w.recommendedBars} bars (the compiler declares ${r.declaredWarmup}). A paper session warms on ${10 * r.declaredWarmup + 1} (ticks: at most 1,000).`,
+              : `Recommended warm-up: ${w.recommendedBars} bars (the compiler declares ${r.declaredWarmup}). A paper session and a walk-forward window warm on ${10 * r.declaredWarmup + 1} (a session's ticks: at most 1,000).`,
           ),
         )
       : h('p', { class: 'muted' }, 'Warm-up: too few bars to try any start.'),

@@ -50,7 +50,7 @@ describe("the editor's strategy check (web/check.js checkView)", () => {
     const titles = [...el.querySelectorAll('svg path title')].map((t) => t.textContent);
     expect(titles).toEqual(moved.map((o: { nodeId: string; port: string }) => `${o.nodeId}.${o.port}`));
     expect(el.querySelector('.check-advice')!.textContent).toBe(
-      `Recommended warm-up: ${r.warmup.recommendedBars} bars (the compiler declares 26). A paper session warms on 261 (ticks: at most 1,000).`,
+      `Recommended warm-up: ${r.warmup.recommendedBars} bars (the compiler declares 26). A paper session and a walk-forward window warm on 261 (a session's ticks: at most 1,000).`,
     );
   });
 

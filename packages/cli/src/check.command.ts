@@ -1,4 +1,4 @@
-import { checkStrategy, type CheckMismatch, type StrategyCheck } from '@algotrade/strategy';
+import { checkStrategy, warmupBars, type CheckMismatch, type StrategyCheck } from '@algotrade/strategy';
 import { int, parseArgs, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars } from './backtest.command.ts';
 
@@ -89,7 +89,7 @@ export function checkText(r: StrategyCheck, what: string): string {
       : `Recommended warm-up: ${w.recommendedBars} bars (every value settled and every signal the same from there on)`,
   );
   out.push(
-    `  a paper session warms on ${10 * r.declaredWarmup + 1} bars (ticks: at most 1,000); a walk-forward window on ${3 * r.declaredWarmup + 1}`,
+    `  a paper session and a walk-forward window warm on ${warmupBars(r.declaredWarmup)} bars (a session's ticks: at most 1,000)`,
   );
   return out.join('\n');
 }

@@ -14,8 +14,8 @@ import { viewBars } from './walk-forward.ts';
  * - **warm-up**: how much the values depend on how much history came before. At evaluation points near
  *   the end, the strategy is started that many bars earlier (each of `starts`) and its values compared
  *   with those of the run over all the data. A paper session warms on 10 × the declared warm-up + 1 bars
- *   (ticks from its symbol's window, at most 1,000; candles from the stored history), a walk-forward
- *   window on 3 × the declared warm-up + 1: this says whether that is enough.
+ *   (ticks from its symbol's window, at most 1,000; candles from the stored history), and so does a
+ *   walk-forward window (warmupBars): this says whether that is enough.
  */
 export interface CheckOptions {
   /**

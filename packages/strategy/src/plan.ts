@@ -188,6 +188,16 @@ export type { BarColumns } from '@algotrade/core';
 export const BLOCK = 256;
 
 /**
+ * The bars a strategy warms on before it trades, for a declared warm-up of `warmup` bars (the bars before
+ * its first defined signal): ten times that and one. The declared warm-up is when values become defined;
+ * EMA-type smoothing (EMA, RSI, MACD, ATR...) takes longer to forget where it started, and for every
+ * template the strategy check's recommended warm-up on GOOG is within this (docs/strategies.md#checking-a-strategy).
+ * Paper sessions warm on this many (ticks from the window, at most 1,000; a candle session's stored
+ * candles), and so does each walk-forward window.
+ */
+export const warmupBars = (warmup: number): number => 10 * warmup + 1;
+
+/**
  * An action node's sizing as the engines take it. Sizing by risk (`risk_pct`: the share of equity lost
  * if the stop loss is hit) is fixed-fractional sizing: a position worth amount / stop distance of the
  * equity loses amount % of it at the stop (before fees and slippage), so it becomes that `pct_equity`

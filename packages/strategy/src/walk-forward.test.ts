@@ -117,7 +117,7 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
   it('tests each choice only on the unseen window that follows, carrying the equity from fold to fold', async () => {
     const res = await walkForward(variants, bars, options, { ...spec, anchored: false }, inline);
     const { windows } = walkForwardWindows(bars.length, spec);
-    expect(res.lookback).toBe(3 * 49 + 1); // SMA(50)'s first value is on bar 49
+    expect(res.lookback).toBe(10 * 49 + 1); // SMA(50)'s first value is on bar 49
     let cash = options.cash;
     res.folds.forEach((f, i) => {
       const w = windows[i]!;

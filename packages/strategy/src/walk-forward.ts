@@ -1,7 +1,7 @@
 import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
 import { firstTradingBar, runBacktest, type BacktestOptions, type RiskOutcome } from './backtest.ts';
 import type { EnginePool, PoolWindow } from './engine-pool.ts';
-import { barSecondsOf, type CompiledPlan } from './plan.ts';
+import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { scoreOf, type Combo, type RankBy } from './grid.ts';
@@ -167,7 +167,7 @@ export interface WalkForwardResult {
   chosen: { combo: Combo; folds: number }[];
   /** what a plain sweep over every bar would have picked, and its (in-sample, so optimistic) statistics */
   fullPeriod: { combo: Combo; stats: Stats };
-  /** bars given before each window to warm indicators up: 3 × the longest warm-up of any combination, + 1 */
+  /** bars given before each window to warm indicators up: 10 × the longest warm-up of any combination, + 1 (warmupBars) */
   lookback: number;
   warnings: string[];
 }
@@ -214,19 +214,17 @@ export async function walkForward(
       `${n} bars make out-of-sample windows of ${oosBars} bars and in-sample windows of ${isMin}: ` +
         'a walk-forward needs at least 2 of each; use fewer folds, another out-of-sample share or more history',
     );
-  // three warm-ups and a bar: a cross needs the bar before its first defined value, and smoothing
-  // seeded from its first values (EMA, RSI, ATR) has forgotten its seed to within 0.3% after three
-  const lookback =
-    3 *
-      Math.max(
-        ...variants.map((v) => {
-          const plan = v.plan ?? compileGraph(v.graph).plan;
-          return plan ? firstTradingBar(plan, barSecondsOf(bars.ts)) : 0;
-        }),
-      ) +
-    1;
+  // the warm-up a paper session gets (warmupBars): a cross needs the bar before its first defined value,
+  // and smoothing seeded from its first values (EMA, RSI, MACD, ATR) forgets its seed slowly (the strategy
+  // check measures how slowly)
+  const warm = Math.max(
+    ...variants.map((v) => {
+      const plan = v.plan ?? compileGraph(v.graph).plan;
+      return plan ? firstTradingBar(plan, barSecondsOf(bars.ts)) : 0;
+    }),
+  );
+  const lookback = warmupBars(warm);
   const warnings: string[] = [];
-  const warm = (lookback - 1) / 3;
   if (isBars <= warm)
     warnings.push(
       `the first in-sample window has ${isBars} bars but the slowest combination needs ${warm} to warm up: ` +

@@ -299,7 +299,7 @@ describe('backtest service', () => {
 
     const wf = (await call(a, 'GET', `/api/backtests/${id}/walk-forward`)).json();
     expect(wf.folds).toHaveLength(4);
-    expect(wf.lookback).toBe(148);
+    expect(wf.lookback).toBe(491); // 10 × 49 + 1: the SMA(50)'s first value is on bar 49
     expect(wf.fullPeriod.combo).toEqual(expect.objectContaining({ 'fast.period': expect.any(Number) }));
     // each fold's pick is one of the grid's points, tested on the window right after the bars it was picked on
     for (const [i, f] of wf.folds.entries()) {

@@ -34,7 +34,7 @@ import {
   type SessionRow,
   type SessionStatus,
 } from '@algotrade/adapters';
-import { CompileCache, type Graph } from '@algotrade/strategy';
+import { CompileCache, warmupBars, type Graph } from '@algotrade/strategy';
 import type { Metrics } from '../http/metrics.ts';
 import { readTicks } from '../market-data/tick-message.ts';
 import type { RunnerLauncher } from './launcher.ts';
@@ -254,15 +254,6 @@ export type Warmable = Pick<LiveSession, 'id' | 'symbol' | 'plan'> & {
 
 /** Stored candles read for a warm-up, at most (a weekly SMA(50) on minute bars: 504,000 minutes). */
 const MAX_WARMUP_CANDLES = 600_000;
-
-/**
- * Bars of its own a session warms on (ticks, or candles of its interval): ten times its declared warm-up
- * and one. The declared warm-up is when values become defined; EMA-type smoothing (EMA, RSI, MACD, ATR...)
- * takes longer to forget where it started, and for every template the strategy check's recommended
- * warm-up on GOOG is within this (docs/strategies.md#checking-a-strategy). Ticks come from the window
- * (at most 1,000), candles from the database.
- */
-export const warmupBars = (warmup: number): number => 10 * warmup + 1;
 
 /**
  * The stored candles (closed ones, at the session's candle interval, else 1 minute) that end by `before`
