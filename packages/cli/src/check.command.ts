@@ -1,4 +1,14 @@
-import { checkStrategy, warmupBars, type CheckMismatch, type StrategyCheck } from '@algotrade/strategy';
+import { existsSync } from 'node:fs';
+import { candlesRepo, createRuntime, INTERVALS, loadConfig } from '@algotrade/adapters';
+import type { BarColumns } from '@algotrade/core';
+import {
+  alignBars,
+  checkStrategy,
+  toColumns,
+  warmupBars,
+  type CheckMismatch,
+  type StrategyCheck,
+} from '@algotrade/strategy';
 import { int, parseArgs, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars } from './backtest.command.ts';
 
@@ -94,6 +104,35 @@ export function checkText(r: StrategyCheck, what: string): string {
   return out.join('\n');
 }
 
+/**
+ * The stored candles of the other symbols a strategy reads, over the bars' time, aligned with them (as the
+ * API and the backtest service align them): `--data` must be a stored symbol then, not a file.
+ */
+async function storedOthers(symbols: readonly string[], data: string, interval: string, cols: BarColumns) {
+  if (existsSync(data))
+    throw new UsageError(
+      `the strategy reads other symbols (${symbols.join(', ')}): give --data a stored symbol, and their candles are read from the database beside it`,
+    );
+  const rt = await createRuntime(loadConfig({ ...process.env, LOG_LEVEL: 'error' }));
+  try {
+    const repo = candlesRepo(rt.db.db);
+    const from = new Date(cols.ts[0]! - (INTERVALS[interval] ?? 0));
+    const to = new Date(cols.ts[cols.length - 1]! + 1);
+    const out: Float64Array[] = [];
+    for (const symbol of symbols) {
+      const candles = await repo.query(symbol, interval, from, to, 10_000_000);
+      if (!candles.length)
+        throw new UsageError(
+          `the strategy reads ${symbol}, which has no stored ${interval} candles over these bars (algotrade import <file.csv> --symbol ${symbol} --interval ${interval})`,
+        );
+      out.push(...alignBars(cols.ts, toColumns(candles)));
+    }
+    return out;
+  } finally {
+    await rt.close();
+  }
+}
+
 /** `algotrade check`: the strategy check on a CSV file or a stored symbol; exit 1 when it looks ahead or differs live. */
 export async function checkCommand(argv: string[]): Promise<number> {
   const { flags } = parseArgs(argv, SPEC);
@@ -111,9 +150,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (!loaded) return 1;
   const { plan, cols, data, strategy } = loaded;
   if (plan.symbols.length)
-    throw new UsageError(
-      `the strategy reads other symbols (${plan.symbols.join(', ')}): check it through the API (POST /api/strategies/check), which aligns their stored candles`,
-    );
+    cols.others = await storedOthers(plan.symbols, String(flags.data), String(flags.interval ?? '1d'), cols);
   const bar = flags.json ? undefined : progressBar('check');
   const r = await checkStrategy(plan, cols, {
     cuts,

@@ -6,7 +6,8 @@ import type { Candle } from '@algotrade/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
-import { tightCrossover } from '../../../test/helpers/graphs.ts';
+import { tightCrossover, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
+import { templateById } from '@algotrade/strategy';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -167,6 +168,32 @@ describe('the command line says what is wrong with what was typed, without a sta
     const slow = parsed.warmup.outputs.find((o: { nodeId: string }) => o.nodeId === 'slow');
     expect(r.stdout).toContain(`Recommended warm-up: ${parsed.warmup.recommendedBars} bars`);
     expect(slow.diffPct[0]).toBeGreaterThan(slow.diffPct[1]);
+  });
+
+  it("checks a strategy reading another symbol on stored candles, that symbol's read beside them", async () => {
+    for (const sym of ['GCHK', 'GCHKB'])
+      expect((await cli('import', 'examples/data/GOOG.csv', '--symbol', sym, '--interval', '1d')).code).toBe(0);
+    const file = path.join(tmp.dir, 'reads-gchkb.json');
+    writeFileSync(file, JSON.stringify(viaOtherSymbol(structuredClone(templateById('sma-crossover')!.graph), 'GCHKB')));
+    const r = await cli('check', '--strategy', file, '--data', 'GCHK', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const parsed = JSON.parse(r.stdout);
+    expect(parsed).toMatchObject({ bars: 2148, lookahead: { ok: true, mismatches: [] }, live: { ok: true } });
+    // its SMA reads GCHKB's closes: undefined before its period, as on GCHK's own
+    const slow = parsed.warmup.outputs.find((o: { nodeId: string }) => o.nodeId === 'slow');
+    expect(slow.settledBars).toBe(31);
+    // on a file, or with another symbol not stored: what to do instead
+    const onFile = await cli('check', '--strategy', file, '--data', 'examples/data/GOOG.csv');
+    expect([onFile.code, onFile.stderr]).toEqual([2, expect.stringMatching(/^error: .*give --data a stored symbol/)]);
+    writeFileSync(file, JSON.stringify(viaOtherSymbol(structuredClone(templateById('sma-crossover')!.graph), 'NOPE')));
+    const missing = await cli('check', '--strategy', file, '--data', 'GCHK');
+    expect([missing.code, missing.stderr]).toEqual([
+      2,
+      expect.stringMatching(
+        /^error: the strategy reads NOPE, which has no stored 1d candles over these bars \(algotrade import/,
+      ),
+    ]);
   });
 
   it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {
