@@ -103,6 +103,16 @@ export interface RiskOutcome {
   refused: Record<string, number>;
 }
 
+/** What the limits did, as stored and served (a backtest's metrics.limits, a walk-forward fold's limits): times as ISO strings, no bar indexes. */
+export interface LimitsRecord {
+  halts: { time: string; limit: RiskOutcome['halts'][number]['limit']; pct: number }[];
+  refused: Record<string, number>;
+}
+export const limitsRecord = (r: RiskOutcome): LimitsRecord => ({
+  halts: r.halts.map((h) => ({ time: new Date(h.time).toISOString(), limit: h.limit, pct: h.pct })),
+  refused: r.refused,
+});
+
 export interface BacktestResult {
   trades: TradeRecord[];
   equity: Float64Array;

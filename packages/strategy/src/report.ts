@@ -48,7 +48,6 @@ export function legsTable(
   };
 }
 
-/** Walk-forward folds as a report table (`tables` of renderReport). */
 /**
  * What a run's risk limits did, in one cell: the first stop or pause with its date and loss, how many
  * more, the entries refused ('none reached' when nothing happened). The browser app's haltsCell says the same.
@@ -69,6 +68,7 @@ export function limitsCell(limits: {
   return parts.join('; ') || 'none reached';
 }
 
+/** Walk-forward folds as a report table (`tables` of renderReport). */
 export function foldsTable(
   folds: readonly {
     fold: number;

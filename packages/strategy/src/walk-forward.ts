@@ -1,5 +1,12 @@
 import { AppError, computeStats, type BarColumns, type Stats, type TradeRecord } from '@algotrade/core';
-import { firstTradingBar, runBacktest, type BacktestOptions, type RiskOutcome } from './backtest.ts';
+import {
+  firstTradingBar,
+  limitsRecord,
+  runBacktest,
+  type BacktestOptions,
+  type LimitsRecord,
+  type RiskOutcome,
+} from './backtest.ts';
 import type { EnginePool, PoolWindow } from './engine-pool.ts';
 import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
@@ -146,13 +153,7 @@ export interface FoldResult {
   /** set when no combination had a finite score in sample (no trades, say): the first was taken */
   note?: string;
   /** with `risk` limits: what they did out of sample (each window starts them afresh, from its equity) */
-  limits?: FoldLimits;
-}
-
-/** What a paper session's risk limits did in a window: each stop or pause (ISO time) and the entries refused. */
-export interface FoldLimits {
-  halts: { time: string; limit: RiskOutcome['halts'][number]['limit']; pct: number }[];
-  refused: Record<string, number>;
+  limits?: LimitsRecord;
 }
 
 export interface WalkForwardResult {
@@ -311,14 +312,7 @@ export async function walkForward(
       efficiency: isAnn > 0 && Number.isFinite(oos.stats.returnAnnPct) ? oos.stats.returnAnnPct / isAnn : null,
       startEquity: cash,
       endEquity,
-      ...(oos.risk
-        ? {
-            limits: {
-              halts: oos.risk.halts.map((h) => ({ time: iso(h.time), limit: h.limit, pct: h.pct })),
-              refused: oos.risk.refused,
-            },
-          }
-        : {}),
+      ...(oos.risk ? { limits: limitsRecord(oos.risk) } : {}),
       ...(scoreOf(isStats[at], spec.rankBy) === -Infinity
         ? { note: `no combination had a ${spec.rankBy} in sample; the first was taken` }
         : {}),

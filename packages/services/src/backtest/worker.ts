@@ -26,6 +26,7 @@ import {
   type Graph,
   type Combo,
   type ParamGrid,
+  limitsRecord,
   type RiskOutcome,
   type WalkForwardSpec,
 } from '@algotrade/strategy';
@@ -190,7 +191,7 @@ export async function processBacktest(
       'application/json',
     );
     // what the risk limits did (a single backtest's): when they ended or paused trading, the entries they refused
-    const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsOf(res.risk) } : res.stats);
+    const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsRecord(res.risk) } : res.stats);
     await repo.update(row.id, {
       status: 'done',
       progress: 1,
@@ -218,12 +219,6 @@ interface Outcome {
   stats: Stats;
   risk?: RiskOutcome;
 }
-
-/** a backtest's RiskOutcome as stored and served: times as ISO strings, no bar indexes */
-const limitsOf = (r: RiskOutcome) => ({
-  halts: r.halts.map((h) => ({ time: new Date(h.time).toISOString(), limit: h.limit, pct: h.pct })),
-  refused: r.refused,
-});
 
 /** Backtests on a worker thread when a pool is given (embedded mode: sweeps use every core), else inline. */
 const engineRunner =

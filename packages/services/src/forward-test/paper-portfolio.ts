@@ -4,6 +4,8 @@
  * add them up.
  */
 
+import { dayOf } from '@algotrade/core';
+
 /** One session's equity points, and the money it started with. */
 export interface PortfolioLeg {
   startingBalance: number;
@@ -47,8 +49,6 @@ export interface PortfolioLimits {
   /** that pause ends with the day: each session resumes on its symbol's first tick of a later UTC day */
   resumeNextDay?: boolean;
 }
-
-const dayOf = (ts: number) => Math.floor(ts / 86_400_000);
 
 /**
  * A paper portfolio's summed equity followed from check to check, against its limits. The peak starts
