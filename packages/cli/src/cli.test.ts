@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
-import { templateById } from '@algotrade/strategy';
+import { limitsCell, templateById } from '@algotrade/strategy';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -194,6 +194,37 @@ describe('the command line says what is wrong with what was typed, without a sta
         /^error: the strategy reads NOPE, which has no stored 1d candles over these bars \(algotrade import/,
       ),
     ]);
+  });
+
+  it('walk-forward with risk limits prints what they did in each fold', async () => {
+    const r = await cli(
+      ...wf('--grid', 'fast.period=5,10; slow.period=30', '--folds', '3', '--max-daily-loss', '2', '--resume-next-day'),
+    );
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(
+      /^fold\s+in sample\s+out of sample\s+chosen\s+IS sharpe\s+OOS sharpe\s+OOS return %\s+trades\s+risk limits$/,
+    );
+    const j = JSON.parse(
+      (
+        await cli(
+          ...wf(
+            '--grid',
+            'fast.period=5,10; slow.period=30',
+            '--folds',
+            '3',
+            '--max-daily-loss',
+            '2',
+            '--resume-next-day',
+            '--json',
+          ),
+        )
+      ).stdout,
+    );
+    j.folds.forEach((f: { limits: Parameters<typeof limitsCell>[0] }, k: number) =>
+      expect(lines[k + 1]!.trimEnd().endsWith(limitsCell(f.limits))).toBe(true),
+    );
+    expect(r.stdout).toMatch(/daily loss \d/);
   });
 
   it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {

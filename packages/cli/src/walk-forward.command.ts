@@ -6,6 +6,7 @@ import {
   rangeValues,
   sampleGrid,
   inlineRunner,
+  limitsCell,
   RANK_BY,
   renderReport,
   viewBars,
@@ -133,6 +134,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   if (flags.json) {
     console.log(JSON.stringify({ spec, ...res }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
   } else {
+    const limited = res.folds.some((f) => f.limits);
     const rows = res.folds.map((f) => [
       String(f.fold),
       `${day(f.inSample.from)}..${day(f.inSample.to)}`,
@@ -144,6 +146,8 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       fmt(f.outOfSampleStats[rankBy]),
       fmt(f.outOfSampleStats.returnPct),
       String(f.outOfSampleStats.trades),
+      // with risk limits: what they did in the out-of-sample window
+      ...(limited ? [f.limits ? limitsCell(f.limits) : '-'] : []),
     ]);
     const head = [
       'fold',
@@ -154,6 +158,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       `OOS ${rankBy}`,
       'OOS return %',
       'trades',
+      ...(limited ? ['risk limits'] : []),
     ];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows])
