@@ -13,6 +13,7 @@ export * from './report.ts';
 export * from './sweep-pool.ts';
 export * from './engine-pool.ts';
 export * from './grid.ts';
+export * from './tpe.ts';
 export * from './walk-forward.ts';
 export * from './portfolio.ts';
 export * from './check.ts';

@@ -418,4 +418,12 @@ create or replace view trades as
     name: "a paper session's resting limit or stop order, kept across restarts",
     sql: `alter table forward_test_sessions add column resting jsonb;`,
   },
+  {
+    id: 17,
+    name: "an adaptive sweep's backtests numbered in the order proposed, each number taken once",
+    sql: `
+alter table backtest_results add column sweep_seq integer;
+create unique index backtest_results_sweep_seq on backtest_results (sweep_id, sweep_seq);
+`,
+  },
 ];

@@ -141,6 +141,8 @@ export interface BacktestResultsTable {
   strategy_id: string | null;
   strategy_snapshot: JSONColumnType<object, string, string>;
   sweep_id: string | null;
+  /** an adaptive sweep's backtests: their number in the order proposed (unique within the sweep) */
+  sweep_seq: number | null;
   symbol: string;
   interval: string;
   parameters: JSONColumnType<object, string, string>;

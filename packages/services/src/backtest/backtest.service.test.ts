@@ -25,6 +25,15 @@ describe('backtest service', () => {
     expect((await t.importGoog(a.auth)).imported).toBe(2148);
   });
   afterAll(() => t.stop());
+  /** a crossover's grid of 29 × 34 = 986 points on GOOG's daily bars, ranked by Sharpe */
+  const bigGrid = () => ({
+    graph: templateById('sma-crossover')!.graph,
+    symbol: 'GOOG',
+    interval: '1d',
+    startingBalance: 10_000,
+    params: { 'fast.period': { from: 2, to: 30, step: 1 }, 'slow.period': { from: 35, to: 200, step: 5 } },
+    rankBy: 'sharpe',
+  });
 
   it('queues, reports progress, and stores the golden SMA crossover result', async () => {
     const strat = (await call(a, 'POST', '/api/strategies/templates/sma-crossover')).json();
@@ -206,14 +215,7 @@ describe('backtest service', () => {
   });
 
   it('searches a grid too large to run at random: ranges, a seeded sample, the same points again for the seed', async () => {
-    const body = {
-      graph: templateById('sma-crossover')!.graph,
-      symbol: 'GOOG',
-      interval: '1d',
-      startingBalance: 10_000,
-      params: { 'fast.period': { from: 2, to: 30, step: 1 }, 'slow.period': { from: 35, to: 200, step: 5 } },
-      rankBy: 'sharpe',
-    };
+    const body = bigGrid();
     // 29 × 34 = 986 points: more than a sweep runs, so it says how to search them
     const whole = await call(a, 'POST', '/api/backtests/sweep', body);
     expect(whole.statusCode).toBe(400);
@@ -265,6 +267,74 @@ describe('backtest service', () => {
       expect(bad.statusCode, JSON.stringify(params)).toBe(400);
     }
     expect((await call(a, 'POST', '/api/backtests/sweep', { ...body, sample: { count: 501 } })).statusCode).toBe(400);
+  });
+
+  it('searches adaptively (TPE): a random start, then points proposed from the results, the same again for a seed', async () => {
+    const body = bigGrid();
+    const sweep = async (sample: object) => {
+      const r = await call(a, 'POST', '/api/backtests/sweep', { ...body, sample });
+      expect(r.statusCode, r.body).toBe(202);
+      return r.json();
+    };
+    const get = async (id: string) => (await call(a, 'GET', `/api/backtests/sweeps/${id}`)).json();
+    const first = await sweep({ method: 'tpe', count: 20, seed: 11, startup: 6, parallel: 1 });
+    // the random start is queued at once; the rest come as results do
+    expect(first).toMatchObject({
+      jobs: 20,
+      sample: { method: 'tpe', count: 20, seed: 11, of: 986, startup: 6, parallel: 1 },
+    });
+    expect(first.ids).toHaveLength(6);
+    await until(async () => (await get(first.sweepId)).done === 20, 60_000);
+    const s = await get(first.sweepId);
+    expect(s).toMatchObject({ total: 20, created: 20, done: 20, progress: 1, sample: first.sample });
+    const combos = s.ranked.map((x: { combo: object }) => JSON.stringify(x.combo));
+    expect(new Set(combos).size).toBe(20);
+    for (const x of s.ranked) {
+      expect(x.combo['fast.period']).toBeGreaterThanOrEqual(2);
+      expect(x.combo['fast.period']).toBeLessThanOrEqual(30);
+      expect(x.combo['slow.period'] % 5).toBe(0);
+    }
+    // the best score backtest by backtest, in the order proposed: never falls, ends at the ranking's best
+    const conv = s.convergence as { n: number; score: number; best: number }[];
+    expect(conv.map((c) => c.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (let i = 1; i < 20; i++) expect(conv[i]!.best).toBeGreaterThanOrEqual(conv[i - 1]!.best);
+    expect(conv[19]!.best).toBe(s.ranked[0].sharpe);
+    // the start is the random search's points for the seed; one at a time, the same seed proposes the same points
+    const random = await sweep({ count: 6, seed: 11 });
+    await until(async () => (await get(random.sweepId)).done === 6);
+    const startOf = (x: { ranked: { combo: object }[] }) => x.ranked.map((r) => JSON.stringify(r.combo));
+    expect(combos).toEqual(expect.arrayContaining(startOf(await get(random.sweepId))));
+    const again = await sweep({ method: 'tpe', count: 20, seed: 11, startup: 6, parallel: 1 });
+    await until(async () => (await get(again.sweepId)).done === 20, 60_000);
+    const s2 = await get(again.sweepId);
+    expect(s2.convergence).toEqual(s.convergence);
+    expect(startOf(s2).sort()).toEqual([...combos].sort());
+    // another user sees no such sweep and cannot stop it
+    expect((await call(b, 'GET', `/api/backtests/sweeps/${first.sweepId}`)).statusCode).toBe(404);
+    expect((await call(b, 'POST', `/api/backtests/sweeps/${first.sweepId}/cancel`)).statusCode).toBe(404);
+    // stopped: what is queued is cancelled and nothing more is proposed
+    const long = await sweep({ method: 'tpe', count: 200, seed: 3, startup: 4, parallel: 1 });
+    await until(async () => (await get(long.sweepId)).done >= 6, 60_000);
+    const stop = await call(a, 'POST', `/api/backtests/sweeps/${long.sweepId}/cancel`);
+    expect(stop.statusCode).toBe(200);
+    expect(stop.json().cancelled).toBeGreaterThanOrEqual(1);
+    const stopped = await get(long.sweepId);
+    await new Promise((r) => setTimeout(r, 300));
+    const later = await get(long.sweepId);
+    expect(later.created).toBeLessThanOrEqual(stopped.created + 1);
+    expect(later.total).toBe(later.created);
+    // what it cannot do is a 400 saying so
+    const bad = async (extra: object, message: RegExp) => {
+      const r = await call(a, 'POST', '/api/backtests/sweep', { ...body, ...extra });
+      expect(r.statusCode, JSON.stringify(extra)).toBe(400);
+      expect(r.json().error.message).toMatch(message);
+    };
+    await bad({ sample: { count: 10, startup: 4 } }, /startup and parallel belong to an adaptive search/);
+    await bad({ sample: { count: 10, method: 'tpe', parallel: 0 } }, /parallel/);
+    await bad({ params: { 'fast.period': [5, 9000] }, sample: { count: 2, method: 'tpe' } }, /9000/);
+    const wf = await call(a, 'POST', '/api/backtests/walk-forward', { ...body, sample: { count: 6, method: 'tpe' } });
+    expect(wf.statusCode).toBe(400);
+    expect(wf.json().error.message).toMatch(/an adaptive search \("tpe"\) runs as a sweep/);
   });
 
   it('runs a walk-forward: picks in sample, tests out of sample, chains the windows into one result', async () => {

@@ -15,6 +15,7 @@ import {
   RANK_BY,
   sampleGrid,
   scoreOf,
+  DEFAULT_STARTUP,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -31,6 +32,7 @@ import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
+import { adaptiveOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const When = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
@@ -91,16 +93,41 @@ const Sample = z.strictObject({
   count: z.number().int().min(1).max(500),
   seed: z.number().int().min(0).max(0xffffffff).optional(),
 });
+/**
+ * A sweep's search: at random (as Sample), or adaptive (`method: "tpe"`): `startup` points at random,
+ * then each next one proposed from the results so far, `parallel` backtests queued or running at once
+ */
+const SweepSample = z
+  .strictObject({
+    ...Sample.shape,
+    method: z.enum(['random', 'tpe']).default('random'),
+    startup: z.number().int().min(2).max(100).optional(),
+    parallel: z.number().int().min(1).max(32).optional(),
+  })
+  .refine((s) => s.method === 'tpe' || (s.startup === undefined && s.parallel === undefined), {
+    message: 'startup and parallel belong to an adaptive search (method: "tpe")',
+  });
 const SweepBody = z.strictObject({
   ...Base,
   params: Grid,
-  sample: Sample.optional(),
+  sample: SweepSample.optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
 });
 const WalkForwardBody = z.strictObject({
   ...Base,
   params: Grid,
-  sample: Sample.optional(),
+  // each fold's choice is made over the same points: drawn at random, not proposed as results come
+  sample: z
+    .strictObject({
+      ...Sample.shape,
+      method: z
+        .literal('random', {
+          error:
+            'a walk-forward draws its points at random (method "random"); an adaptive search ("tpe") runs as a sweep',
+        })
+        .optional(),
+    })
+    .optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
   folds: z.number().int().min(2).max(20).default(5),
   outOfSamplePct: z.number().min(5).max(50).default(25),
@@ -134,13 +161,39 @@ const gridOf = (b: { params: Parameters<typeof expandGrid>[0] }) => expandGrid(b
  */
 function pointsOf(
   grid: ParamGrid,
-  asked: { count: number; seed?: number } | undefined,
+  asked: { count: number; seed?: number; method?: string } | undefined,
 ): { combos?: Combo[]; sample?: { count: number; seed: number; of: number } } {
   if (!asked) return {};
   const seed = asked.seed ?? randomInt(0, 0xffffffff);
   const combos = sampleGrid(grid, asked.count, seed);
   return { combos, sample: { count: combos.length, seed, of: gridSize(grid) } };
 }
+/** an adaptive sweep's backtests queued or running at once, unless asked */
+const DEFAULT_PARALLEL = 4;
+
+/**
+ * An adaptive sweep proposes points of its grid as it goes, so every value of the grid is checked up
+ * front: each key's values, one key at a time, applied to the graph must compile (a 400 naming the
+ * first that does not).
+ */
+function checkValues(graph: Graph, grid: ParamGrid) {
+  for (const [key, values] of Object.entries(grid))
+    comboVariants(
+      graph,
+      values.map((v) => ({ [key]: v })),
+    );
+}
+
+/** The best score after each trial, with the trial's own. */
+const convergenceOf = (trials: { score: number }[]) => {
+  let best = -Infinity;
+  return trials.map((t, i) => {
+    best = Math.max(best, t.score);
+    const finite = (x: number) => (Number.isFinite(x) ? x : null);
+    return { n: i + 1, score: finite(t.score), best: finite(best) };
+  });
+};
+
 /** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
 const MAX_WALK_FORWARD_RUNS = 5_000;
 
@@ -228,11 +281,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     body: { symbol: string; interval: string },
     parameters: Record<string, unknown>,
     sweepId?: string,
+    sweepSeq?: number,
   ) {
     const row = await repo.create({
       userId,
       strategyId: source.strategyId,
       ...(sweepId ? { sweepId } : {}),
+      ...(sweepSeq !== undefined ? { sweepSeq } : {}),
       snapshot,
       symbol: body.symbol,
       interval: body.interval,
@@ -277,10 +332,31 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
         const grid = gridOf(req.body);
-        const { combos, sample } = pointsOf(grid, req.body.sample);
-        const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
         const sweepId = randomUUID();
         const ids: string[] = [];
+        if (req.body.sample?.method === 'tpe') {
+          // an adaptive search: its random start queued now, the rest proposed as results come (adaptive.ts)
+          const asked = req.body.sample;
+          checkValues(graph, grid);
+          const size = gridSize(grid);
+          const count = Math.min(asked.count, size);
+          const sample: AdaptiveSearch = {
+            method: 'tpe',
+            count,
+            seed: asked.seed ?? randomInt(0, 0xffffffff),
+            of: size,
+            startup: Math.min(count, asked.startup ?? DEFAULT_STARTUP),
+            parallel: asked.parallel ?? DEFAULT_PARALLEL,
+          };
+          const start = comboVariants(graph, sampleGrid(grid, sample.startup, sample.seed));
+          for (const [seq, { graph: g, combo }] of start.entries()) {
+            const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy, sample, grid: req.body.params };
+            ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId, seq)).id);
+          }
+          return reply.status(202).send({ sweepId, jobs: count, ids, rankBy: req.body.rankBy, sample });
+        }
+        const { combos, sample } = pointsOf(grid, req.body.sample);
+        const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
         for (const { graph: g, combo } of variants) {
           const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) };
           ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
@@ -295,7 +371,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (!rows.length) throw notFound('sweep');
         const rankBy = (rows[0]!.parameters.rankBy as string) ?? 'sharpe';
         const done = rows.filter((x) => x.status === 'done');
-        const ranked = done
+        const adaptive = adaptiveOf(rows[0]!.parameters);
+        const ranked = [...done]
           .sort((a, b) => scoreOf(b.metrics, rankBy) - scoreOf(a.metrics, rankBy))
           .map((x, i) => ({
             rank: i + 1,
@@ -305,16 +382,39 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             metrics: x.metrics,
           }));
         const sample = rows[0]!.parameters.sample;
+        // an adaptive sweep is as long as its count; its rows are made as it goes
+        const total = adaptive && !rows.some((x) => x.status === 'cancelled') ? adaptive.count : rows.length;
         return {
           sweepId: req.params.id,
           rankBy,
           ...(sample ? { sample } : {}),
-          total: rows.length,
+          total,
+          created: rows.length,
           done: done.length,
           progress:
-            rows.reduce((s, x) => s + (x.status === 'done' || x.status === 'failed' ? 1 : x.progress), 0) / rows.length,
+            rows.reduce((s, x) => s + (x.status === 'done' || x.status === 'failed' ? 1 : x.progress), 0) / total,
           ranked,
+          // how the best score grew, backtest by backtest in the order proposed
+          ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy)) } : {}),
         };
+      });
+
+      r.post('/sweeps/:id/cancel', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
+        const user = userOf(req);
+        let rows = await repo.list(user.id, { sweepId: req.params.id, limit: MAX_SWEEP });
+        if (!rows.length) throw notFound('sweep');
+        // twice: an adaptive sweep's backtest ending as the first pass runs may have proposed one more
+        // (past that, a cancelled backtest stops its proposals, and a result landing late leaves it so)
+        let cancelled = 0;
+        for (let pass = 0; pass < 2; pass++) {
+          for (const x of rows.filter((x) => x.status === 'queued' || x.status === 'running')) {
+            await rt.queue.cancel(BACKTEST_QUEUE, x.id).catch(() => false);
+            await repo.update(x.id, { status: 'cancelled', finishedAt: new Date() });
+            cancelled++;
+          }
+          if (pass === 0) rows = await repo.list(user.id, { sweepId: req.params.id, limit: MAX_SWEEP });
+        }
+        return { sweepId: req.params.id, cancelled };
       });
 
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {

@@ -32,6 +32,7 @@ import {
 } from '@algotrade/strategy';
 
 import { otherCandles } from '../strategy/other-candles.ts';
+import { continueSearch } from './adaptive.ts';
 
 export const BACKTEST_QUEUE = 'backtests';
 
@@ -192,24 +193,29 @@ export async function processBacktest(
     );
     // what the risk limits did (a single backtest's): when they ended or paused trading, the entries they refused
     const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsRecord(res.risk) } : res.stats);
-    await repo.update(row.id, {
-      status: 'done',
-      progress: 1,
-      metrics,
-      artifactKey: key,
-      finishedAt: new Date(),
-      error: null,
-    });
+    // an adaptive sweep's next points, from every result so far and this one, before this one shows done
+    await continueSearch(rt, row, metrics, queueBacktest(rt));
+    await repo.update(
+      row.id,
+      { status: 'done', progress: 1, metrics, artifactKey: key, finishedAt: new Date(), error: null },
+      true,
+    );
     await job.progress(1);
     await publish('backtest.done', { status: 'done', progress: 1, metrics });
   } catch (e) {
     const message = e instanceof AppError ? e.message : `backtest failed: ${(e as Error).message}`;
+    // an adaptive sweep goes on past a failed point (scored last)
+    await continueSearch(rt, row, null, queueBacktest(rt)).catch(() => {});
     // a user error cannot get better on a retry; record it and finish the job
-    await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() });
+    await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() }, true);
     await publish('backtest.failed', { status: 'failed', error: message });
     if (!(e instanceof AppError)) throw e;
   }
 }
+
+/** Queues a backtest row's job (its id is the job's). */
+export const queueBacktest = (rt: Runtime) => (backtestId: string) =>
+  rt.queue.add(BACKTEST_QUEUE, { backtestId }, { jobId: backtestId });
 
 type Options = Parameters<EnginePool['run']>[2];
 interface Outcome {

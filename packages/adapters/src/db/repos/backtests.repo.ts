@@ -8,6 +8,8 @@ export interface BacktestRow {
   userId: string;
   strategyId: string | null;
   sweepId: string | null;
+  /** an adaptive sweep's backtests: their number in the order proposed */
+  sweepSeq: number | null;
   strategySnapshot: unknown;
   symbol: string;
   interval: string;
@@ -29,6 +31,7 @@ const toRow = (r: Raw): BacktestRow => ({
   userId: r.user_id as string,
   strategyId: (r.strategy_id as string) ?? null,
   sweepId: (r.sweep_id as string) ?? null,
+  sweepSeq: (r.sweep_seq as number) ?? null,
   strategySnapshot: r.strategy_snapshot,
   symbol: r.symbol as string,
   interval: r.interval as string,
@@ -43,32 +46,47 @@ const toRow = (r: Raw): BacktestRow => ({
   finishedAt: iso(r.finished_at),
 });
 
+export interface NewBacktest {
+  userId: string;
+  strategyId: string | null;
+  sweepId?: string | null;
+  sweepSeq?: number | null;
+  snapshot: unknown;
+  symbol: string;
+  interval: string;
+  parameters: unknown;
+}
+
+/** A backtest row, queued; null when its sweep already has one with its sweepSeq. */
+async function insert(db: Db, row: NewBacktest): Promise<BacktestRow | null> {
+  const r = await db
+    .insertInto('backtest_results')
+    .values({
+      user_id: row.userId,
+      strategy_id: row.strategyId,
+      sweep_id: row.sweepId ?? null,
+      sweep_seq: row.sweepSeq ?? null,
+      strategy_snapshot: JSON.stringify(row.snapshot),
+      symbol: row.symbol,
+      interval: row.interval,
+      parameters: JSON.stringify(row.parameters),
+      status: 'queued',
+    })
+    .onConflict((oc) => oc.columns(['sweep_id', 'sweep_seq']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return r ? toRow(r as Raw) : null;
+}
+
 export const backtestsRepo = (db: Db) => ({
-  async create(row: {
-    userId: string;
-    strategyId: string | null;
-    sweepId?: string | null;
-    snapshot: unknown;
-    symbol: string;
-    interval: string;
-    parameters: unknown;
-  }): Promise<BacktestRow> {
-    const r = await db
-      .insertInto('backtest_results')
-      .values({
-        user_id: row.userId,
-        strategy_id: row.strategyId,
-        sweep_id: row.sweepId ?? null,
-        strategy_snapshot: JSON.stringify(row.snapshot),
-        symbol: row.symbol,
-        interval: row.interval,
-        parameters: JSON.stringify(row.parameters),
-        status: 'queued',
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toRow(r as Raw);
+  async create(row: NewBacktest): Promise<BacktestRow> {
+    return (await insert(db, row))!;
   },
+  /**
+   * As create; with a sweepSeq, null when the sweep already has a backtest of that number (two
+   * workers proposing an adaptive sweep's next point at once: one of them makes it).
+   */
+  createOnce: (row: NewBacktest): Promise<BacktestRow | null> => insert(db, row),
   /** scoped to the owner; with userId undefined only for the worker, which acts for the owner */
   async get(id: string, userId?: string): Promise<BacktestRow | null> {
     if (!isUuid(id)) return null;
@@ -89,6 +107,7 @@ export const backtestsRepo = (db: Db) => ({
         'user_id',
         'strategy_id',
         'sweep_id',
+        'sweep_seq',
         'symbol',
         'interval',
         'parameters',
@@ -144,8 +163,10 @@ export const backtestsRepo = (db: Db) => ({
       startedAt: Date;
       finishedAt: Date;
     }>,
+    /** leave a backtest the user cancelled as it is (a result that lands after the cancel) */
+    unlessCancelled = false,
   ): Promise<void> {
-    await db
+    let q = db
       .updateTable('backtest_results')
       .set({
         ...(patch.status ? { status: patch.status } : {}),
@@ -156,8 +177,9 @@ export const backtestsRepo = (db: Db) => ({
         ...(patch.startedAt ? { started_at: patch.startedAt } : {}),
         ...(patch.finishedAt ? { finished_at: patch.finishedAt } : {}),
       })
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', id);
+    if (unlessCancelled) q = q.where('status', '!=', 'cancelled');
+    await q.execute();
   },
   async unfinished(): Promise<BacktestRow[]> {
     const rows = await db

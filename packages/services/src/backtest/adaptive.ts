@@ -1,0 +1,97 @@
+import { backtestsRepo, type BacktestRow, type Runtime } from '@algotrade/adapters';
+import {
+  comboKey,
+  comboVariants,
+  expandGrid,
+  proposalRandom,
+  proposeTpe,
+  scoreOf,
+  type Combo,
+  type Graph,
+  type Trial,
+} from '@algotrade/strategy';
+
+/** An adaptive sweep, as each of its backtests keeps it in `parameters.sample`. */
+export interface AdaptiveSearch {
+  method: 'tpe';
+  /** backtests in all (no more than the grid has points) */
+  count: number;
+  seed: number;
+  /** the grid's size */
+  of: number;
+  /** the first points, drawn at random before the model proposes any */
+  startup: number;
+  /** backtests queued or running at once */
+  parallel: number;
+}
+
+/** A backtest's adaptive search, or null for a plain backtest, a grid sweep or a random search. */
+export function adaptiveOf(parameters: Record<string, unknown>): AdaptiveSearch | null {
+  const s = parameters.sample as Partial<AdaptiveSearch> | undefined;
+  return s?.method === 'tpe' ? (s as AdaptiveSearch) : null;
+}
+
+const finished = (r: BacktestRow) => r.status === 'done' || r.status === 'failed';
+
+/**
+ * A sweep's finished backtests as trials in the order they were proposed, each scored by the
+ * measure it is ranked by (a failed one, or one without the measure, scores -Infinity). `own` stands
+ * in for a backtest that has ended but is not written yet.
+ */
+export function trialsOf(rows: BacktestRow[], rankBy: string, own?: { id: string; metrics: object | null }): Trial[] {
+  return rows
+    .filter((r) => r.id === own?.id || finished(r))
+    .sort((a, b) => (a.sweepSeq ?? 0) - (b.sweepSeq ?? 0))
+    .map((r) => ({
+      combo: r.parameters.combo as Combo,
+      score:
+        r.id === own?.id ? scoreOf(own.metrics, rankBy) : r.status === 'done' ? scoreOf(r.metrics, rankBy) : -Infinity,
+    }));
+}
+
+/**
+ * After one of an adaptive sweep's backtests has ended (`metrics`: its statistics, null when it
+ * failed) and before it is marked so, the sweep's next points: once its random start has finished,
+ * points proposed by the Tree-structured Parzen Estimator from every finished backtest, queued until
+ * `parallel` are unfinished or `count` exist. Each point gets the sweep's next number; when two
+ * workers propose the same number at once, the database keeps one. Nothing more is proposed once
+ * any of the sweep's backtests was cancelled (the user stopped it).
+ */
+export async function continueSearch(
+  rt: Runtime,
+  row: BacktestRow,
+  metrics: object | null,
+  enqueue: (backtestId: string) => Promise<unknown>,
+): Promise<void> {
+  const search = adaptiveOf(row.parameters);
+  if (!search || !row.sweepId) return;
+  const repo = backtestsRepo(rt.db.db);
+  const rows = await repo.list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
+  if (rows.some((r) => r.status === 'cancelled')) return;
+  const trials = trialsOf(rows, String(row.parameters.rankBy ?? 'sharpe'), { id: row.id, metrics });
+  if (trials.length < search.startup) return;
+  const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);
+  const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));
+  let next = rows.reduce((m, r) => Math.max(m, r.sweepSeq ?? -1), -1) + 1;
+  let unfinished = rows.length - trials.length;
+  while (next < search.count && unfinished < search.parallel) {
+    const combo = proposeTpe(grid, trials, taken, proposalRandom(search.seed, next));
+    if (!combo) return;
+    taken.add(comboKey(grid, combo));
+    // every value of the grid compiled when the sweep was asked for; the row's graph has the same keys set
+    const [variant] = comboVariants(row.strategySnapshot as Graph, [combo]);
+    const created = await repo.createOnce({
+      userId: row.userId,
+      strategyId: row.strategyId,
+      sweepId: row.sweepId,
+      sweepSeq: next,
+      snapshot: variant!.graph,
+      symbol: row.symbol,
+      interval: row.interval,
+      parameters: { ...row.parameters, combo },
+    });
+    if (created) await enqueue(created.id);
+    next++;
+    unfinished++;
+  }
+}
