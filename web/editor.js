@@ -594,6 +594,9 @@ export async function editorView(c, id) {
     const f = fields(form);
     const label = kind === 'sweep' ? 'Sweep' : 'Walk-forward';
     const sample = Number(f.sample) || 0;
+    if (f.method === 'tpe' && !sample) return toast(`${label}: an adaptive search needs a number of points`, 'error');
+    if (f.method === 'tpe' && kind === 'walk-forward')
+      return toast('Walk-forward: its points are drawn at random; an adaptive search runs as a sweep', 'error');
     const grid = parseSweep(f.grid ?? '', graph, types, sample);
     if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
     if (!(await readyToRun())) return;
@@ -602,7 +605,7 @@ export async function editorView(c, id) {
       ...runBody(f, kind),
       params: grid.params,
       rankBy: f.rankBy,
-      ...(sample ? { sample: { count: sample } } : {}),
+      ...(sample ? { sample: { count: sample, ...(f.method === 'tpe' ? { method: 'tpe' } : {}) } } : {}),
     };
     if (kind === 'sweep') {
       const r = await attempt(() => c.api.post('/api/backtests/sweep', body));
@@ -860,12 +863,26 @@ export async function editorView(c, id) {
         h(
           'details',
           { class: 'options' },
-          h('summary', null, 'random search'),
+          h('summary', null, 'random or adaptive search'),
           h(
             'label',
-            { title: 'run this many points of the grid, drawn at random (grids of any size); empty: every point' },
+            { title: 'run this many points of the grid (grids of any size); empty: every point' },
             'points ',
             h('input', { name: 'sample', type: 'number', min: 1, max: 500, 'aria-label': 'random sample size' }),
+          ),
+          h(
+            'label',
+            {
+              title:
+                'at random: every point drawn at once; adaptive (TPE): 10 at random, then each next point proposed from the results so far, near the best',
+            },
+            'drawn ',
+            h(
+              'select',
+              { name: 'method', 'aria-label': 'search method' },
+              h('option', { value: 'random' }, 'at random'),
+              h('option', { value: 'tpe' }, 'adaptively (TPE)'),
+            ),
           ),
         ),
         h(

@@ -1094,6 +1094,7 @@ export async function sessionView(c, id) {
 export async function sweepView(c, id) {
   const enc = encodeURIComponent(id);
   const head = h('div');
+  const conv = h('div');
   const map = h('div');
   const body = h('div');
   const combo = (/** @type {Record<string, unknown>} */ x) =>
@@ -1103,11 +1104,26 @@ export async function sweepView(c, id) {
   const show = (/** @type {any} */ r) => {
     head.replaceChildren(
       h('p', null, `${r.done} of ${r.total} backtests done, ranked by ${r.rankBy}`),
-      r.sample
-        ? h('p', { class: 'muted' }, `Random search: ${r.sample.count} of ${r.sample.of} points, seed ${r.sample.seed}`)
-        : '',
+      r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
       r.progress < 1 ? progressBar(r.progress) : '',
+      r.progress < 1
+        ? h(
+            'button',
+            {
+              class: 'secondary',
+              title: 'cancel the backtests not yet finished; an adaptive search proposes no more',
+              onclick: async () => {
+                const x = await attempt(() => c.api.post(`/api/backtests/sweeps/${enc}/cancel`, {}));
+                if (x) toast(`Sweep stopped: ${x.cancelled} backtests cancelled`);
+                void refresh();
+              },
+            },
+            'Stop sweep',
+          )
+        : '',
     );
+    // an adaptive search: the best score backtest by backtest, beside each one's own
+    conv.replaceChildren(r.convergence?.length > 1 ? svgBox(convergenceChart(r)) : '');
     // the measure over the two parameters with the most values, as a heatmap (from two finished points)
     const g = r.ranked.length > 1 ? sweepGrid(r.ranked, r.rankBy) : null;
     map.replaceChildren(
@@ -1182,5 +1198,33 @@ export async function sweepView(c, id) {
       if (!stopped && r.progress < 1) await refresh();
     }
   })();
-  return h('section', null, h('h1', null, 'Sweep'), head, map, body);
+  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, body);
+}
+
+/**
+ * How a sweep drew its points: at random (how many of how many, the seed), or adaptively (TPE: the
+ * random start, how many at a time).
+ * @param {{ method?: string, count: number, of: number, seed: number, startup?: number, parallel?: number }} s
+ */
+export function searchText(s) {
+  return s.method === 'tpe'
+    ? `Adaptive search (TPE): ${s.count} of ${s.of} points, the first ${s.startup} at random, then each proposed from the results so far, ${s.parallel} at a time; seed ${s.seed}`
+    : `Random search: ${s.count} of ${s.of} points, seed ${s.seed}`;
+}
+
+/**
+ * An adaptive sweep's best score after each backtest (in the order proposed) over each one's own score.
+ * @param {{ rankBy: string, sample?: { startup?: number }, convergence: { n: number, score: number | null, best: number | null }[] }} r
+ */
+export function convergenceChart(r) {
+  const n = r.convergence.length;
+  return lineChart({
+    title: `Best ${r.rankBy} by backtest, in the order proposed (the first ${r.sample?.startup ?? 0} at random)`,
+    height: 180,
+    series: [
+      { values: r.convergence.map((x) => x.best), color: '#2563eb', label: `best ${r.rankBy}` },
+      { values: r.convergence.map((x) => x.score), color: '#9ca3af', label: 'each backtest' },
+    ],
+    times: ['1st backtest', `${n}th`],
+  });
 }

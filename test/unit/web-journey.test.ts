@@ -24,6 +24,20 @@ const pageErrors: string[] = [];
 const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
 const $$ = <T extends Element = HTMLElement>(sel: string) => [...document.querySelectorAll<T>(sel)];
 const text = (sel: string) => $(sel)?.textContent ?? '';
+/** The editor's sweep form for the first strategy, opened afresh, its grid typed, on GOOG's daily bars. */
+async function sweepForm(grid: string): Promise<HTMLFormElement> {
+  const sid = (await api('/api/strategies'))[0].id;
+  location.hash = '#/strategies';
+  location.hash = `#/strategies/${sid}`;
+  const form = await until(
+    () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
+    'the editor',
+  );
+  type(form.querySelector<HTMLInputElement>('input[name=grid]'), grid);
+  type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
+  type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+  return form;
+}
 const button = (label: string) => $$<HTMLButtonElement>('button').find((b) => b.textContent?.trim() === label);
 
 /** Polls until `fn` gives a truthy value (the page works asynchronously, as in a browser). */
@@ -535,15 +549,7 @@ describe('the browser app, clicked through against the running platform', () => 
   });
 
   it('searches a grid too large to run whole at random: ranges, a number of points', async () => {
-    const sid = (await api('/api/strategies'))[0].id;
-    location.hash = `#/strategies/${sid}`;
-    const form = await until(
-      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
-      'the editor',
-    );
-    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=2..30; slow.period=35..200:5');
-    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
-    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    const form = await sweepForm('fast.period=2..30; slow.period=35..200:5');
     form.requestSubmit();
     await until(
       () =>
@@ -559,16 +565,55 @@ describe('the browser app, clicked through against the running platform', () => 
     for (const x of s.ranked) expect(x.combo['slow.period'] % 5).toBe(0);
   });
 
-  it('runs a walk-forward from the same grid and shows each fold beside the chained out-of-sample result', async () => {
-    const sid = (await api('/api/strategies'))[0].id;
-    location.hash = `#/strategies/${sid}`;
-    const form = await until(
-      () => $$<HTMLFormElement>('.run-forms form').find((f) => f.textContent?.includes('Run sweep')),
-      'the editor',
+  it('searches adaptively (TPE): proposed points, the best score by backtest, a sweep stopped', async () => {
+    const form = await sweepForm('fast.period=2..30; slow.period=35..200:5');
+    type(form.querySelector<HTMLSelectElement>('select[name=method]'), 'tpe');
+    type(form.querySelector<HTMLInputElement>('input[name=sample]'), '');
+    form.requestSubmit();
+    await until(
+      () => $$('.toast').find((t) => t.textContent === 'Sweep: an adaptive search needs a number of points'),
+      'the refusal without a count',
     );
-    type(form.querySelector<HTMLInputElement>('input[name=grid]'), 'fast.period=5,10; slow.period=30,60');
-    type(form.querySelector<HTMLSelectElement>('select[name=symbol]'), 'GOOG');
-    type(form.querySelector<HTMLSelectElement>('select[name=interval]'), '1d');
+    type(form.querySelector<HTMLInputElement>('input[name=sample]'), '14');
+    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
+    await until(
+      () =>
+        $$('.toast').find(
+          (t) => t.textContent === 'Walk-forward: its points are drawn at random; an adaptive search runs as a sweep',
+        ),
+      "the walk-forward's refusal",
+    );
+    form.requestSubmit();
+    await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the sweep page');
+    await until(() => $$('main tbody tr').length === 14 && !$('main .progress'), 'fourteen ranked', 60_000);
+    const s = await api(`/api/backtests/sweeps/${location.hash.split('/')[2]}`);
+    expect(s.sample).toMatchObject({ method: 'tpe', count: 14, of: 986, startup: 10, parallel: 4 });
+    expect(text('main p.muted')).toBe(
+      `Adaptive search (TPE): 14 of 986 points, the first 10 at random, then each proposed from the results so far, 4 at a time; seed ${s.sample.seed}`,
+    );
+    expect($$('main .chart-title').map((t) => t.textContent)).toContain(
+      'Best sharpe by backtest, in the order proposed (the first 10 at random)',
+    );
+    expect($('main button.secondary')).toBeFalsy();
+    // a long one, stopped from its page: what was queued is cancelled, the page says so and settles
+    const again = await sweepForm('fast.period=2..30; slow.period=35..200:5');
+    type(again.querySelector<HTMLSelectElement>('select[name=method]'), 'tpe');
+    type(again.querySelector<HTMLInputElement>('input[name=sample]'), '300');
+    again.requestSubmit();
+    await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the long sweep');
+    (await until(() => button('Stop sweep'), 'its stop button')).click();
+    await until(
+      () => $$('.toast').find((t) => /^Sweep stopped: \d+ backtests cancelled$/.test(t.textContent ?? '')),
+      'stopped',
+    );
+    await until(() => !$('main .progress'), 'settled', 60_000);
+    const stopped = await api(`/api/backtests/sweeps/${location.hash.split('/')[2]}`);
+    expect(stopped.total).toBeLessThan(300);
+    expect(stopped.progress).toBe(1);
+  });
+
+  it('runs a walk-forward from the same grid and shows each fold beside the chained out-of-sample result', async () => {
+    const form = await sweepForm('fast.period=5,10; slow.period=30,60');
     type(form.querySelector<HTMLInputElement>('input[name=folds]'), '3');
     [...form.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
     await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');

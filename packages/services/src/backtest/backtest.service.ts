@@ -392,7 +392,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           created: rows.length,
           done: done.length,
           progress:
-            rows.reduce((s, x) => s + (x.status === 'done' || x.status === 'failed' ? 1 : x.progress), 0) / total,
+            rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
           ranked,
           // how the best score grew, backtest by backtest in the order proposed
           ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy)) } : {}),
