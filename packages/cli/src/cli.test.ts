@@ -249,6 +249,44 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
   });
 
+  it('sweep ranks a grid, a random sample or an adaptive search (TPE) of it; the same for a seed', async () => {
+    const sweep = (...more: string[]) =>
+      cli('sweep', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--cash', '10000', ...more);
+    type Ranked = { rank: number; n: number; combo: Record<string, number>; stats: { sharpe: number | null } };
+    const whole = JSON.parse((await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--json')).stdout);
+    expect(whole.ranked).toHaveLength(6);
+    const sharpes = whole.ranked.map((r: Ranked) => r.stats.sharpe ?? -Infinity);
+    expect(sharpes).toEqual([...sharpes].sort((a: number, b: number) => b - a));
+    // the best so far, run by run, ends at the ranking's best
+    expect(whole.convergence.at(-1)).toBe(whole.ranked[0].stats.sharpe);
+    const big = ['--grid', 'fast.period=2..40; slow.period=30..200:2'];
+    const tpe = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
+    const again = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
+    expect(again).toEqual(tpe);
+    expect(tpe.sample).toEqual({ method: 'tpe', count: 30, seed: 2, startup: 10, of: 39 * 86 });
+    expect(new Set(tpe.ranked.map((r: Ranked) => JSON.stringify(r.combo))).size).toBe(30);
+    // its start is the random search's ten points for the seed
+    const random = JSON.parse((await sweep(...big, '--sample', '10', '--seed', '2', '--json')).stdout);
+    const start = tpe.ranked.filter((r: Ranked) => r.n <= 10).map((r: Ranked) => JSON.stringify(r.combo));
+    expect(start.sort()).toEqual(random.ranked.map((r: Ranked) => JSON.stringify(r.combo)).sort());
+    const text = await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--top', '3');
+    expect(text.stdout.trim().split('\n')[1]).toMatch(/^1\s+fast\.period=\d+ slow\.period=\d+\s/);
+    expect(text.stdout).toMatch(
+      /adaptive search \(TPE\): the first 10 at random, then each proposed .* the best found at run \d+ of 30/,
+    );
+    expect(text.stderr).toMatch(/2148 bars, 30 backtests \(adaptively, of 3354 points, seed 2\) in \d+ ms/);
+    for (const [args, message] of [
+      [big, /^error: --grid: the grid has 3354 combinations; at most 1000/],
+      [[...big, '--tpe'], /^error: --tpe needs --sample/],
+      [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
+      [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],
+    ] as const) {
+      const r = await sweep(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
   it('walk-forward --sample searches a large grid at random: as many points as asked, the same for the seed', async () => {
     const args = wf('--grid', 'fast.period=2..40; slow.period=30..200:2', '--folds', '3', '--json');
     // 39 × 86 = 3,354 points: more than a whole grid may have here

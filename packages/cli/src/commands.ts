@@ -5,6 +5,7 @@ import { backtestCommand } from './backtest.command.ts';
 import { checkCommand } from './check.command.ts';
 import { downloadCommand, importCommand, importExamplesCommand } from './data.command.ts';
 import { runServer } from './server.ts';
+import { sweepCommand } from './sweep.command.ts';
 import { walkForwardCommand } from './walk-forward.command.ts';
 
 type Command = (args: string[]) => Promise<number>;
@@ -25,6 +26,7 @@ export const commands: Record<string, Command> = {
     return 0;
   },
   backtest: backtestCommand,
+  sweep: sweepCommand,
   'walk-forward': walkForwardCommand,
   check: checkCommand,
   import: importCommand,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGrid } from './walk-forward.command.ts';
+import { parseGrid } from './grid-flags.ts';
 
 describe('a grid as typed on the command line', () => {
   it('reads lists, ranges and text values', () => {

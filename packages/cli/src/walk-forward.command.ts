@@ -1,10 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import {
-  comboVariants,
   foldsTable,
-  gridVariants,
-  rangeValues,
-  sampleGrid,
   inlineRunner,
   limitsCell,
   RANK_BY,
@@ -13,11 +9,10 @@ import {
   statsRows,
   walkForward,
   type Graph,
-  type ParamGrid,
-  type RankBy,
 } from '@algotrade/strategy';
-import { int, parseArgs, progressBar, UsageError } from './args.ts';
-import { engineOptions, loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+import { int, progressBar, UsageError } from './args.ts';
+import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+import { gridCommandArgs, printTable, searchVariants } from './grid-flags.ts';
 
 const SPEC = {
   ...RUN_FLAGS,
@@ -40,56 +35,14 @@ const USAGE =
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report out.html] [--json]';
 
-/**
- * A grid as typed: `node.param=v1,v2,...` parts separated by `;`, where a value may be a range
- * `from..to:step` (step 1 when left out). Numbers become numbers, anything else stays text.
- */
-export function parseGrid(text: string): ParamGrid {
-  const grid: Record<string, (number | string)[]> = {};
-  const parts = text
-    .split(/[;\n]/)
-    .map((p) => p.trim())
-    .filter(Boolean);
-  if (!parts.length) throw new UsageError('--grid names no parameter: write "node.param=value,value;..."');
-  for (const part of parts) {
-    const m = /^([^.=\s]+\.[^.=\s]+)\s*=\s*(.+)$/.exec(part);
-    if (!m) throw new UsageError(`--grid: "${part}" is not node.param=value,value,...`);
-    const key = m[1]!;
-    if (grid[key]) throw new UsageError(`--grid names ${key} twice`);
-    const values: (number | string)[] = [];
-    for (const raw of m[2]!.split(',').map((v) => v.trim())) {
-      const range = /^(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)(?:\s*:\s*([\d.]+))?$/.exec(raw);
-      if (range) {
-        const [from, to, step] = [Number(range[1]), Number(range[2]), Number(range[3] ?? 1)];
-        if (![from, to, step].every(Number.isFinite))
-          throw new UsageError(`--grid: "${raw}" is not a range from..to:step`);
-        try {
-          values.push(...rangeValues(key, { from, to, step }));
-        } catch (e) {
-          throw new UsageError(`--grid: ${(e as Error).message}`);
-        }
-      } else if (raw !== '') values.push(Number.isFinite(Number(raw)) ? Number(raw) : raw);
-    }
-    if (!values.length) throw new UsageError(`--grid: ${key} has no values`);
-    grid[key] = [...new Set(values)];
-  }
-  return grid;
-}
-
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const day = (iso: string) => iso.slice(0, 10);
 
 /** `algotrade walk-forward`: optimise on each in-sample window, test on the next; print the folds and the chained result. */
 export async function walkForwardCommand(argv: string[]): Promise<number> {
-  const { flags } = parseArgs(argv, SPEC);
-  if (!flags.strategy || !flags.data || !flags.grid) {
-    console.error(USAGE);
-    return 2;
-  }
-  const options = engineOptions(flags);
-  const grid = parseGrid(String(flags.grid));
-  const rankBy = String(flags['rank-by'] ?? 'sharpe') as RankBy;
-  if (!RANK_BY.includes(rankBy)) throw new UsageError(`--rank-by must be one of ${RANK_BY.join(', ')}`);
+  const args = gridCommandArgs(argv, SPEC, USAGE);
+  if (!args) return 2;
+  const { flags, options, grid, rankBy } = args;
   const spec = {
     folds: int(flags.folds, 'folds', 5, 2, 20),
     outOfSamplePct: int(flags.oos, 'oos', 25, 5, 50),
@@ -99,19 +52,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, cols, data, asset, detail } = loaded;
-  let variants;
-  try {
-    // a random search: that many points of the grid, drawn with the seed (1 unless given)
-    variants =
-      flags.sample === undefined
-        ? gridVariants(loaded.graph as Graph, grid, 1000)
-        : comboVariants(
-            loaded.graph as Graph,
-            sampleGrid(grid, int(flags.sample, 'sample', 0, 1, 1000), int(flags.seed, 'seed', 1, 0, 0xffffffff)),
-          );
-  } catch (e) {
-    throw new UsageError(`--grid: ${(e as Error).message}`);
-  }
+  const variants = searchVariants(flags, loaded.graph as Graph, grid);
   const bar = flags.json ? undefined : progressBar('walk-forward');
   const t0 = performance.now();
   let res;
@@ -160,14 +101,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       'trades',
       ...(limited ? ['risk limits'] : []),
     ];
-    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const r of [head, ...rows])
-      console.log(
-        r
-          .map((c, i) => c.padEnd(w[i]!))
-          .join('  ')
-          .trimEnd(),
-      );
+    printTable(head, rows);
     console.log('\nout of sample, the folds chained:');
     const stats = statsRows(res.stats);
     const sw = Math.max(...stats.map(([k]) => k.length));

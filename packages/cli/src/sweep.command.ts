@@ -1,0 +1,149 @@
+import {
+  adaptiveSearch,
+  comboVariants,
+  RANK_BY,
+  runBacktest,
+  scoreOf,
+  type BacktestOptions,
+  type BarColumns,
+  type Combo,
+  type CompiledPlan,
+  type Graph,
+  type ParamGrid,
+} from '@algotrade/strategy';
+import type { Stats } from '@algotrade/core';
+import { int, progressBar, UsageError } from './args.ts';
+import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+import { gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
+
+const SPEC = {
+  ...RUN_FLAGS,
+  grid: 'string',
+  'rank-by': 'string',
+  sample: 'string',
+  seed: 'string',
+  tpe: 'boolean',
+  startup: 'string',
+  top: 'string',
+  json: 'boolean',
+} as const;
+
+const USAGE =
+  'usage: algotrade sweep --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
+  '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--rank-by ' +
+  `${RANK_BY.join('|')}]\n` +
+  '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--from ...] [--to ...] [--interval 1d]\n' +
+  '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
+  '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>] [--json]';
+
+const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
+const comboText = (c: Combo) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+
+/**
+ * `algotrade sweep`: backtest the points of a parameter grid (all of them, a random sample, or an
+ * adaptive search that proposes each next point from the results so far), then print the best ranked.
+ */
+export async function sweepCommand(argv: string[]): Promise<number> {
+  const args = gridCommandArgs(argv, SPEC, USAGE);
+  if (!args) return 2;
+  const { flags, options, grid, rankBy } = args;
+  if (flags.tpe && flags.sample === undefined)
+    throw new UsageError('--tpe needs --sample: how many backtests the adaptive search may run');
+  if (flags.startup !== undefined && !flags.tpe) throw new UsageError('--startup is for an adaptive search (--tpe)');
+  const top = int(flags.top, 'top', 10, 1, MAX_GRID);
+  const loaded = await loadStrategyAndBars(flags);
+  if (!loaded) return 1;
+  const { cols, asset, detail } = loaded;
+  const graph = loaded.graph as Graph;
+  const run: Omit<BacktestOptions, 'onProgress'> = {
+    ...options,
+    wholeUnits: asset === 'stock',
+    ...(detail ? { detail } : {}),
+  };
+  const backtest = (plan: CompiledPlan, bars: BarColumns) =>
+    runBacktest(plan, bars, { ...run, excursions: false }).stats;
+  const results: { combo: Combo; stats: Stats }[] = [];
+  const seed = int(flags.seed, 'seed', 1, 0, 0xffffffff);
+  let sample: object | undefined;
+  const bar = flags.json ? undefined : progressBar(flags.tpe ? 'adaptive search' : 'sweep');
+  const t0 = performance.now();
+  if (flags.tpe) {
+    const count = int(flags.sample, 'sample', 0, 1, MAX_GRID);
+    const startup = int(flags.startup, 'startup', 10, 2, 100);
+    // every value checked up front, as the API does: a proposal must compile
+    for (const [key, values] of Object.entries(grid)) searchVariants({}, graph, { [key]: values } as ParamGrid);
+    await adaptiveSearch(
+      grid,
+      count,
+      seed,
+      (combo) => {
+        const stats = backtest(comboVariants(graph, [combo])[0]!.plan, cols);
+        results.push({ combo, stats });
+        bar?.update(results.length / count);
+        return scoreOf(stats, rankBy);
+      },
+      startup,
+    );
+    sample = { method: 'tpe', count: results.length, seed, startup, of: gridSizeOf(grid) };
+  } else {
+    const variants = searchVariants(flags, graph, grid);
+    for (const [i, v] of variants.entries()) {
+      results.push({ combo: v.combo, stats: backtest(v.plan, cols) });
+      bar?.update((i + 1) / variants.length);
+    }
+    if (flags.sample !== undefined) sample = { method: 'random', count: variants.length, seed, of: gridSizeOf(grid) };
+  }
+  bar?.done();
+  const ms = performance.now() - t0;
+  // the best score after each backtest, in the order they ran
+  let best = -Infinity;
+  const convergence = results.map((r) => (best = Math.max(best, scoreOf(r.stats, rankBy))));
+  const ranked = results
+    .map((r, i) => ({ ...r, n: i + 1 }))
+    .sort((a, b) => scoreOf(b.stats, rankBy) - scoreOf(a.stats, rankBy));
+  if (flags.json) {
+    const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
+    console.log(
+      JSON.stringify(
+        {
+          rankBy,
+          ...(sample ? { sample } : {}),
+          ranked: ranked.map((r, i) => ({ rank: i + 1, n: r.n, combo: r.combo, stats: r.stats })),
+          convergence,
+        },
+        clean,
+      ),
+    );
+    return 0;
+  }
+  const rows = ranked
+    .slice(0, top)
+    .map((r, i) => [
+      String(i + 1),
+      comboText(r.combo),
+      fmt(r.stats[rankBy]),
+      fmt(r.stats.returnPct),
+      fmt(r.stats.maxDrawdownPct),
+      String(r.stats.trades),
+      String(r.n),
+    ]);
+  const head = ['#', 'parameters', rankBy, 'return %', 'max DD %', 'trades', 'run'];
+  printTable(head, rows);
+  if (flags.tpe && ranked.length) {
+    const at = convergence.findIndex((x) => x === convergence.at(-1));
+    console.log(
+      `\nadaptive search (TPE): the first ${Math.min(results.length, Number((sample as { startup: number }).startup))} at random, ` +
+        `then each proposed from the results so far; the best found at run ${at + 1} of ${results.length}`,
+    );
+  }
+  const how = flags.tpe ? 'adaptively' : flags.sample !== undefined ? 'at random' : 'every point';
+  console.error(
+    `\n${cols.length} bars, ${results.length} backtests (${how}, of ${gridSizeOf(grid)} points, seed ${seed}) in ${ms.toFixed(0)} ms`,
+  );
+  return 0;
+}
+
+const gridSizeOf = (grid: ParamGrid) => Object.values(grid).reduce((p, v) => p * v.length, 1);
