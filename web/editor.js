@@ -605,6 +605,7 @@ export async function editorView(c, id) {
       ...runBody(f, kind),
       params: grid.params,
       rankBy: f.rankBy,
+      ...(Number(f.minTrades) > 0 ? { minTrades: Number(f.minTrades) } : {}),
       ...(sample ? { sample: { count: sample, ...(f.method === 'tpe' ? { method: 'tpe' } : {}) } } : {}),
     };
     if (kind === 'sweep') {
@@ -859,6 +860,15 @@ export async function editorView(c, id) {
             h('option', { value: k }, k),
           ),
         ),
+        h('input', {
+          name: 'minTrades',
+          type: 'number',
+          min: 0,
+          step: 1,
+          placeholder: 'min trades',
+          'aria-label': 'fewest trades to rank',
+          title: 'a combination with fewer closed trades ranks last (a Sharpe over three trades says little)',
+        }),
         options('sweep'),
         h(
           'details',

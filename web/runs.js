@@ -429,7 +429,7 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
     h(
       'p',
       { class: 'muted' },
-      `${wf.folds.length} folds, ${wf.spec?.outOfSamplePct}% out of sample, ${wf.spec?.anchored ? 'anchored' : 'rolling'}, ranked by ${rankBy}. ` +
+      `${wf.folds.length} folds, ${wf.spec?.outOfSamplePct}% out of sample, ${wf.spec?.anchored ? 'anchored' : 'rolling'}, ranked by ${rankBy}${wf.spec?.minTrades ? ` (at least ${wf.spec.minTrades} trades in sample)` : ''}. ` +
         'Each fold picks the best combination on its in-sample window and trades it, unchanged, on the window after.',
     ),
     figureGrid([
@@ -1103,7 +1103,12 @@ export async function sweepView(c, id) {
       .join(', ');
   const show = (/** @type {any} */ r) => {
     head.replaceChildren(
-      h('p', null, `${r.done} of ${r.total} backtests done, ranked by ${r.rankBy}`),
+      h(
+        'p',
+        null,
+        `${r.done} of ${r.total} backtests done, ranked by ${r.rankBy}` +
+          (r.minTrades ? ` (fewer than ${r.minTrades} trades: last)` : ''),
+      ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
       r.progress < 1 ? progressBar(r.progress) : '',
       r.progress < 1
@@ -1148,7 +1153,13 @@ export async function sweepView(c, id) {
           [r.rankBy, (x) => cell(x[r.rankBy])],
           ['Return %', (x) => cell(x.metrics?.returnPct)],
           ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
-          ['Trades', (x) => cell(x.metrics?.trades)],
+          [
+            'Trades',
+            (x) =>
+              x.tooFewTrades
+                ? h('span', { class: 'muted', title: 'too few trades to rank' }, `${cell(x.metrics?.trades)} (too few)`)
+                : cell(x.metrics?.trades),
+          ],
           // the sweep's risk limits (a paper session's): what they did in each combination
           ...(r.ranked.some((/** @type {any} */ x) => x.metrics?.limits)
             ? /** @type {[string, (x: any) => any][]} */ ([['Risk limits', (x) => haltsCell(x.metrics?.limits)]])

@@ -275,8 +275,20 @@ describe('the command line says what is wrong with what was typed, without a sta
       /adaptive search \(TPE\): the first 10 at random, then each proposed .* the best found at run \d+ of 30/,
     );
     expect(text.stderr).toMatch(/2148 bars, 30 backtests \(adaptively, of 3354 points, seed 2\) in \d+ ms/);
+    // --min-trades: fewer closed trades rank last, marked so
+    const trades = whole.ranked.map((r: Ranked & { stats: { trades: number } }) => r.stats.trades);
+    const minTrades = [...trades].sort((x: number, y: number) => x - y)[3];
+    const few = JSON.parse(
+      (await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--min-trades', String(minTrades), '--json'))
+        .stdout,
+    );
+    type T = Ranked & { stats: { trades: number }; tooFewTrades?: boolean };
+    const enough = few.ranked.filter((r: T) => r.stats.trades >= minTrades);
+    expect(few.ranked.slice(0, enough.length)).toEqual(enough);
+    for (const r of few.ranked) expect(!!r.tooFewTrades).toBe(r.stats.trades < minTrades);
     for (const [args, message] of [
       [big, /^error: --grid: the grid has 3354 combinations; at most 1000/],
+      [['--grid', 'fast.period=5', '--min-trades', '-2'], /^error: --min-trades/],
       [[...big, '--tpe'], /^error: --tpe needs --sample/],
       [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
       [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],

@@ -75,7 +75,9 @@ export function gridCommandArgs<S extends Parameters<typeof parseArgs>[1]>(argv:
   const grid = parseGrid(String(flags.grid));
   const rankBy = String(flags['rank-by'] ?? 'sharpe') as RankBy;
   if (!RANK_BY.includes(rankBy)) throw new UsageError(`--rank-by must be one of ${RANK_BY.join(', ')}`);
-  return { flags, options, grid, rankBy };
+  // a combination with fewer closed trades ranks last
+  const minTrades = int(flags['min-trades'], 'min-trades', 0, 0, 1_000_000);
+  return { flags, options, grid, rankBy, minTrades };
 }
 
 /** A text table: each column as wide as its widest cell, two spaces apart. */

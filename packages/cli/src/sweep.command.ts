@@ -20,6 +20,7 @@ const SPEC = {
   ...RUN_FLAGS,
   grid: 'string',
   'rank-by': 'string',
+  'min-trades': 'string',
   sample: 'string',
   seed: 'string',
   tpe: 'boolean',
@@ -31,7 +32,7 @@ const SPEC = {
 const USAGE =
   'usage: algotrade sweep --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--rank-by ' +
-  `${RANK_BY.join('|')}]\n` +
+  `${RANK_BY.join('|')}] [--min-trades 20]\n` +
   '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>] [--json]';
@@ -49,7 +50,7 @@ const comboText = (c: Combo) =>
 export async function sweepCommand(argv: string[]): Promise<number> {
   const args = gridCommandArgs(argv, SPEC, USAGE);
   if (!args) return 2;
-  const { flags, options, grid, rankBy } = args;
+  const { flags, options, grid, rankBy, minTrades } = args;
   if (flags.tpe && flags.sample === undefined)
     throw new UsageError('--tpe needs --sample: how many backtests the adaptive search may run');
   if (flags.startup !== undefined && !flags.tpe) throw new UsageError('--startup is for an adaptive search (--tpe)');
@@ -83,7 +84,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         const stats = backtest(comboVariants(graph, [combo])[0]!.plan, cols);
         results.push({ combo, stats });
         bar?.update(results.length / count);
-        return scoreOf(stats, rankBy);
+        return scoreOf(stats, rankBy, minTrades);
       },
       startup,
     );
@@ -100,18 +101,26 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const ms = performance.now() - t0;
   // the best score after each backtest, in the order they ran
   let best = -Infinity;
-  const convergence = results.map((r) => (best = Math.max(best, scoreOf(r.stats, rankBy))));
+  const convergence = results.map((r) => (best = Math.max(best, scoreOf(r.stats, rankBy, minTrades))));
+  const tooFew = (s: Stats) => minTrades > 0 && s.trades < minTrades;
   const ranked = results
     .map((r, i) => ({ ...r, n: i + 1 }))
-    .sort((a, b) => scoreOf(b.stats, rankBy) - scoreOf(a.stats, rankBy));
+    .sort((a, b) => scoreOf(b.stats, rankBy, minTrades) - scoreOf(a.stats, rankBy, minTrades));
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
     console.log(
       JSON.stringify(
         {
           rankBy,
+          ...(minTrades ? { minTrades } : {}),
           ...(sample ? { sample } : {}),
-          ranked: ranked.map((r, i) => ({ rank: i + 1, n: r.n, combo: r.combo, stats: r.stats })),
+          ranked: ranked.map((r, i) => ({
+            rank: i + 1,
+            n: r.n,
+            combo: r.combo,
+            stats: r.stats,
+            ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
+          })),
           convergence,
         },
         clean,
@@ -132,6 +141,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     ]);
   const head = ['#', 'parameters', rankBy, 'return %', 'max DD %', 'trades', 'run'];
   printTable(head, rows);
+  const few = results.filter((r) => tooFew(r.stats)).length;
+  if (few) console.log(`\n${few} of ${results.length} runs closed fewer than ${minTrades} trades: ranked last`);
   if (flags.tpe && ranked.length) {
     const at = convergence.findIndex((x) => x === convergence.at(-1));
     console.log(

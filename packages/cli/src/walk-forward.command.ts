@@ -21,6 +21,7 @@ const SPEC = {
   oos: 'string',
   anchored: 'boolean',
   'rank-by': 'string',
+  'min-trades': 'string',
   sample: 'string',
   seed: 'string',
   report: 'string',
@@ -30,7 +31,7 @@ const SPEC = {
 const USAGE =
   'usage: algotrade walk-forward --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
-  `         [--rank-by ${RANK_BY.join('|')}] [--sample 200 [--seed 1]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
+  `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report out.html] [--json]';
@@ -42,12 +43,13 @@ const day = (iso: string) => iso.slice(0, 10);
 export async function walkForwardCommand(argv: string[]): Promise<number> {
   const args = gridCommandArgs(argv, SPEC, USAGE);
   if (!args) return 2;
-  const { flags, options, grid, rankBy } = args;
+  const { flags, options, grid, rankBy, minTrades } = args;
   const spec = {
     folds: int(flags.folds, 'folds', 5, 2, 20),
     outOfSamplePct: int(flags.oos, 'oos', 25, 5, 50),
     anchored: !!flags.anchored,
     rankBy,
+    ...(minTrades ? { minTrades } : {}),
   };
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;

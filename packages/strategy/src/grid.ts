@@ -147,8 +147,13 @@ export function gridVariants(
   return comboVariants(graph, gridCombos(grid));
 }
 
-/** A statistic as a ranking score: a missing or undefined value (no trades: no Sharpe) ranks last. */
-export function scoreOf(stats: object | null | undefined, rankBy: string): number {
-  const v = (stats as Record<string, unknown> | null | undefined)?.[rankBy];
+/**
+ * A statistic as a ranking score: a missing or undefined value (no trades: no Sharpe) ranks last, and
+ * so does a run of fewer than `minTrades` closed trades (a Sharpe over three trades says little).
+ */
+export function scoreOf(stats: object | null | undefined, rankBy: string, minTrades = 0): number {
+  const s = stats as Record<string, unknown> | null | undefined;
+  if (minTrades > 0 && !(Number(s?.trades ?? 0) >= minTrades)) return -Infinity;
+  const v = s?.[rankBy];
   return typeof v === 'number' && Number.isFinite(v) ? v : -Infinity;
 }

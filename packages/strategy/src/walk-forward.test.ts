@@ -114,6 +114,27 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     expect(res.fullPeriod.combo).toEqual(variants[fullScores.indexOf(Math.max(...fullScores))]!.combo);
   });
 
+  it('with minTrades, picks the best of the combinations that traded enough in sample, and says when none did', async () => {
+    const { windows } = walkForwardWindows(bars.length, spec);
+    const plain = windows.map((w) => variants.map((v) => plainRun(v.graph, w.isTo).stats));
+    // a bar between the fewest and the most trades any combination made in the first fold
+    const counts = plain[0]!.map((s) => s.trades);
+    const minTrades = Math.floor((Math.min(...counts) + Math.max(...counts)) / 2) + 1;
+    const res = await walkForward(variants, bars, options, { ...spec, minTrades }, inline);
+    res.folds.forEach((f, i) => {
+      const scores = plain[i]!.map((st) => (st.trades >= minTrades ? scoreOf(st, 'sharpe') : -Infinity));
+      expect(f.chosen, `fold ${f.fold}`).toEqual(variants[scores.indexOf(Math.max(...scores))]!.combo);
+      expect(f.inSampleStats.trades).toBeGreaterThanOrEqual(minTrades);
+    });
+    expect(scoreOf({ trades: minTrades - 1, sharpe: 9 }, 'sharpe', minTrades)).toBe(-Infinity);
+    expect(scoreOf({ trades: minTrades, sharpe: 9 }, 'sharpe', minTrades)).toBe(9);
+    const none = await walkForward(variants, bars, options, { ...spec, minTrades: 1_000_000 }, inline);
+    for (const f of none.folds) {
+      expect(f.chosen).toEqual(variants[0]!.combo);
+      expect(f.note).toBe('no combination had a sharpe in sample with at least 1000000 trades; the first was taken');
+    }
+  });
+
   it('tests each choice only on the unseen window that follows, carrying the equity from fold to fold', async () => {
     const res = await walkForward(variants, bars, options, { ...spec, anchored: false }, inline);
     const { windows } = walkForwardWindows(bars.length, spec);

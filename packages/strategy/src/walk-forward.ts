@@ -21,6 +21,8 @@ export interface WalkForwardSpec {
   /** true: every in-sample window starts at the first bar (expanding); false: it rolls forward */
   anchored: boolean;
   rankBy: RankBy;
+  /** a combination with fewer closed trades in sample ranks last (0 or absent: any number) */
+  minTrades?: number;
 }
 
 /** One fold's bars, half-open [from, to) indexes into the whole series. */
@@ -276,7 +278,8 @@ export async function walkForward(
   for (const p of [...isRuns, fullRuns]) p.catch(() => {});
   const best = (stats: Stats[]) => {
     let at = 0;
-    for (let i = 1; i < stats.length; i++) if (scoreOf(stats[i], spec.rankBy) > scoreOf(stats[at], spec.rankBy)) at = i;
+    for (let i = 1; i < stats.length; i++)
+      if (scoreOf(stats[i], spec.rankBy, spec.minTrades) > scoreOf(stats[at], spec.rankBy, spec.minTrades)) at = i;
     return at;
   };
 
@@ -313,8 +316,10 @@ export async function walkForward(
       startEquity: cash,
       endEquity,
       ...(oos.risk ? { limits: limitsRecord(oos.risk) } : {}),
-      ...(scoreOf(isStats[at], spec.rankBy) === -Infinity
-        ? { note: `no combination had a ${spec.rankBy} in sample; the first was taken` }
+      ...(scoreOf(isStats[at], spec.rankBy, spec.minTrades) === -Infinity
+        ? {
+            note: `no combination had a ${spec.rankBy} in sample${spec.minTrades ? ` with at least ${spec.minTrades} trades` : ''}; the first was taken`,
+          }
         : {}),
     });
     cash = endEquity;

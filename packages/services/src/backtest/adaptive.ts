@@ -36,16 +36,26 @@ const finished = (r: BacktestRow) => r.status === 'done' || r.status === 'failed
 /**
  * A sweep's finished backtests as trials in the order they were proposed, each scored by the
  * measure it is ranked by (a failed one, or one without the measure, scores -Infinity). `own` stands
- * in for a backtest that has ended but is not written yet.
+ * in for a backtest that has ended but is not written yet; with `minTrades`, a backtest of fewer closed
+ * trades scores -Infinity too.
  */
-export function trialsOf(rows: BacktestRow[], rankBy: string, own?: { id: string; metrics: object | null }): Trial[] {
+export function trialsOf(
+  rows: BacktestRow[],
+  rankBy: string,
+  own?: { id: string; metrics: object | null },
+  minTrades = 0,
+): Trial[] {
   return rows
     .filter((r) => r.id === own?.id || finished(r))
     .sort((a, b) => (a.sweepSeq ?? 0) - (b.sweepSeq ?? 0))
     .map((r) => ({
       combo: r.parameters.combo as Combo,
       score:
-        r.id === own?.id ? scoreOf(own.metrics, rankBy) : r.status === 'done' ? scoreOf(r.metrics, rankBy) : -Infinity,
+        r.id === own?.id
+          ? scoreOf(own.metrics, rankBy, minTrades)
+          : r.status === 'done'
+            ? scoreOf(r.metrics, rankBy, minTrades)
+            : -Infinity,
     }));
 }
 
@@ -68,7 +78,12 @@ export async function continueSearch(
   const repo = backtestsRepo(rt.db.db);
   const rows = await repo.list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
   if (rows.some((r) => r.status === 'cancelled')) return;
-  const trials = trialsOf(rows, String(row.parameters.rankBy ?? 'sharpe'), { id: row.id, metrics });
+  const trials = trialsOf(
+    rows,
+    String(row.parameters.rankBy ?? 'sharpe'),
+    { id: row.id, metrics },
+    Number(row.parameters.minTrades ?? 0),
+  );
   if (trials.length < search.startup) return;
   const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);
   const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));

@@ -186,14 +186,16 @@ describe('backtest service', () => {
   });
 
   it('sweeps a parameter grid and ranks the results', async () => {
-    const r = await call(a, 'POST', '/api/backtests/sweep', {
+    // four crossovers on GOOG's daily bars, ranked by return
+    const small = {
       graph: templateById('sma-crossover')!.graph,
       symbol: 'GOOG',
       interval: '1d',
       startingBalance: 10_000,
       params: { 'fast.period': [5, 10], 'slow.period': [20, 30] },
       rankBy: 'returnPct',
-    });
+    };
+    const r = await call(a, 'POST', '/api/backtests/sweep', small);
     expect(r.statusCode).toBe(202);
     const { sweepId, jobs } = r.json();
     expect(jobs).toBe(4);
@@ -206,6 +208,30 @@ describe('backtest service', () => {
       expect.arrayContaining([{ 'fast.period': 10, 'slow.period': 30 }]),
     );
     expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
+    // with minTrades, a combination of fewer closed trades ranks last, marked so
+    type R = { combo: object; metrics: { trades: number }; returnPct: number; tooFewTrades?: boolean };
+    const counts = s.ranked.map((x: R) => x.metrics.trades).sort((x: number, y: number) => x - y);
+    const minTrades = counts[2];
+    const few = await call(a, 'POST', '/api/backtests/sweep', { ...small, minTrades });
+    const fewId = few.json().sweepId;
+    await until(async () => (await call(a, 'GET', `/api/backtests/sweeps/${fewId}`)).json().done === 4);
+    const f = (await call(a, 'GET', `/api/backtests/sweeps/${fewId}`)).json();
+    expect(f.minTrades).toBe(minTrades);
+    const enough = (x: R) => x.metrics.trades >= minTrades;
+    const firsts = f.ranked.filter(enough);
+    expect(f.ranked.slice(0, firsts.length)).toEqual(firsts);
+    expect(firsts.map((x: R) => x.returnPct)).toEqual(s.ranked.filter(enough).map((x: R) => x.returnPct));
+    for (const x of f.ranked) expect(!!x.tooFewTrades).toBe(!enough(x));
+    expect(
+      (
+        await call(a, 'POST', '/api/backtests/sweep', {
+          graph: templateById('sma-crossover')!.graph,
+          symbol: 'GOOG',
+          params: { 'fast.period': [5] },
+          minTrades: -1,
+        })
+      ).statusCode,
+    ).toBe(400);
     const bad = await call(a, 'POST', '/api/backtests/sweep', {
       graph: templateById('sma-crossover')!.graph,
       symbol: 'GOOG',

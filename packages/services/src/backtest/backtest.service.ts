@@ -107,11 +107,14 @@ const SweepSample = z
   .refine((s) => s.method === 'tpe' || (s.startup === undefined && s.parallel === undefined), {
     message: 'startup and parallel belong to an adaptive search (method: "tpe")',
   });
+/** a combination of fewer closed trades ranks last, below every one with enough */
+const MinTrades = z.number().int().min(0).max(1_000_000).optional();
 const SweepBody = z.strictObject({
   ...Base,
   params: Grid,
   sample: SweepSample.optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
+  minTrades: MinTrades,
 });
 const WalkForwardBody = z.strictObject({
   ...Base,
@@ -129,6 +132,7 @@ const WalkForwardBody = z.strictObject({
     })
     .optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
+  minTrades: MinTrades,
   folds: z.number().int().min(2).max(20).default(5),
   outOfSamplePct: z.number().min(5).max(50).default(25),
   anchored: z.boolean().default(false),
@@ -168,6 +172,12 @@ function pointsOf(
   const combos = sampleGrid(grid, asked.count, seed);
   return { combos, sample: { count: combos.length, seed, of: gridSize(grid) } };
 }
+/** what a sweep ranks by, as its backtests keep it: the measure, and the fewest trades a rank needs (when asked) */
+const ranking = (b: { rankBy: string; minTrades?: number }) => ({
+  rankBy: b.rankBy,
+  ...(b.minTrades ? { minTrades: b.minTrades } : {}),
+});
+
 /** an adaptive sweep's backtests queued or running at once, unless asked */
 const DEFAULT_PARALLEL = 4;
 
@@ -350,7 +360,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           };
           const start = comboVariants(graph, sampleGrid(grid, sample.startup, sample.seed));
           for (const [seq, { graph: g, combo }] of start.entries()) {
-            const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy, sample, grid: req.body.params };
+            const parameters = { ...paramsOf(req.body), combo, ...ranking(req.body), sample, grid: req.body.params };
             ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId, seq)).id);
           }
           return reply.status(202).send({ sweepId, jobs: count, ids, rankBy: req.body.rankBy, sample });
@@ -358,7 +368,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const { combos, sample } = pointsOf(grid, req.body.sample);
         const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
         for (const { graph: g, combo } of variants) {
-          const parameters = { ...paramsOf(req.body), combo, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) };
+          const parameters = { ...paramsOf(req.body), combo, ...ranking(req.body), ...(sample ? { sample } : {}) };
           ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
         }
         return reply
@@ -370,16 +380,19 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
         if (!rows.length) throw notFound('sweep');
         const rankBy = (rows[0]!.parameters.rankBy as string) ?? 'sharpe';
+        const minTrades = Number(rows[0]!.parameters.minTrades ?? 0);
         const done = rows.filter((x) => x.status === 'done');
         const adaptive = adaptiveOf(rows[0]!.parameters);
+        const tooFew = (x: BacktestRow) => minTrades > 0 && !(Number(x.metrics?.trades ?? 0) >= minTrades);
         const ranked = [...done]
-          .sort((a, b) => scoreOf(b.metrics, rankBy) - scoreOf(a.metrics, rankBy))
+          .sort((a, b) => scoreOf(b.metrics, rankBy, minTrades) - scoreOf(a.metrics, rankBy, minTrades))
           .map((x, i) => ({
             rank: i + 1,
             id: x.id,
             combo: x.parameters.combo,
             [rankBy]: x.metrics?.[rankBy] ?? null,
             metrics: x.metrics,
+            ...(tooFew(x) ? { tooFewTrades: true } : {}),
           }));
         const sample = rows[0]!.parameters.sample;
         // an adaptive sweep is as long as its count; its rows are made as it goes
@@ -387,6 +400,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         return {
           sweepId: req.params.id,
           rankBy,
+          ...(minTrades ? { minTrades } : {}),
           ...(sample ? { sample } : {}),
           total,
           created: rows.length,
@@ -395,7 +409,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
           ranked,
           // how the best score grew, backtest by backtest in the order proposed
-          ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy)) } : {}),
+          ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
         };
       });
 
@@ -420,7 +434,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
-        const { rankBy, folds, outOfSamplePct, anchored } = req.body;
+        const { rankBy, minTrades, folds, outOfSamplePct, anchored } = req.body;
         const grid = gridOf(req.body);
         const { combos, sample } = pointsOf(grid, req.body.sample);
         const combinations = combos ? combos.length : gridSize(grid);
@@ -439,6 +453,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           walkForward: {
             ...(combos ? { params: req.body.params, combos, sample } : { grid }),
             rankBy,
+            ...(minTrades ? { minTrades } : {}),
             folds,
             outOfSamplePct,
             anchored,
