@@ -66,7 +66,9 @@ async function healthy(name: string, ms = 90_000) {
 describe('distributed: every service in its own process on PostgreSQL, Redis and Kafka', () => {
   beforeAll(async () => {
     for (const n of names) launch(n, ['serve', n], n === 'backtest' ? { BACKTEST_WORKER: '0' } : {});
+    // two worker processes: an adaptive sweep's proposals race between them
     launch('worker', ['worker']);
+    launch('worker-2', ['worker']);
     launch('gateway', ['serve', 'gateway'], { MARKET_FEED: 'none' });
     for (const n of [...names, 'gateway']) await healthy(n);
   }, 180_000);
@@ -161,7 +163,7 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     }
   }, 180_000);
 
-  it('registers, paper-trades with trades over the WebSocket, backtests on a worker process, reads analytics', async () => {
+  it('registers, paper-trades with trades over the WebSocket, backtests on a worker process, searches adaptively on two, reads analytics', async () => {
     const gw = url('gateway');
     const reg = await fetch(`${gw}/api/auth/register`, {
       method: 'POST',
@@ -286,6 +288,36 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     const pf = await api<{ sessions: number; perSession: { id: string }[] }>('GET', '/api/analytics/portfolio');
     expect(pf.perSession.map((s) => s.id)).toContain(ft.id);
     await api('POST', `/api/forward-tests/${ft.id}/stop`);
+
+    // an adaptive sweep (TPE) on the two worker processes: each proposes the next points as its backtests
+    // end; every number of the sweep is taken once in PostgreSQL, every point is distinct
+    const sweep = await api<{ sweepId: string; ids: string[] }>('POST', '/api/backtests/sweep', {
+      strategyId: tpl.id,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      params: { 'fast.period': { from: 2, to: 30, step: 1 }, 'slow.period': { from: 35, to: 200, step: 5 } },
+      sample: { method: 'tpe', count: 16, startup: 4, parallel: 4, seed: 5 },
+    });
+    expect(sweep.ids).toHaveLength(4);
+    type Sweep = { done: number; created: number; total: number; ranked: { combo: object }[]; convergence: unknown[] };
+    let sw = await api<Sweep>('GET', `/api/backtests/sweeps/${sweep.sweepId}`);
+    const t3 = Date.now();
+    while (sw.done < 16 && Date.now() - t3 < 90_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      sw = await api<Sweep>('GET', `/api/backtests/sweeps/${sweep.sweepId}`);
+    }
+    expect(sw).toMatchObject({ done: 16, created: 16, total: 16 });
+    expect(new Set(sw.ranked.map((x) => JSON.stringify(x.combo))).size).toBe(16);
+    expect(sw.convergence).toHaveLength(16);
+    const db = new pg.Client({ connectionString: SERVICES.postgres });
+    await db.connect();
+    const seqs = await db.query<{ sweep_seq: number }>(
+      'select sweep_seq from backtest_results where sweep_id = $1 order by sweep_seq',
+      [sweep.sweepId],
+    );
+    await db.end();
+    expect(seqs.rows.map((r) => r.sweep_seq)).toEqual(Array.from({ length: 16 }, (_, i) => i));
 
     // the gateway sees every downstream
     const health = (await (await fetch(`${gw}/health/detailed`)).json()) as {
