@@ -4,6 +4,8 @@ import {
   comboVariants,
   expandGrid,
   gridCombos,
+  inlineRunner,
+  walkForward,
   proposalRandom,
   proposeTpe,
   runBacktest,
@@ -88,6 +90,45 @@ for (const c of cases) {
     });
   }
 }
+// a walk-forward (EURUSD hourly, 5 rolling folds) searching each window with 40 backtests, adaptively
+// or at random, over the SMA grid: the picks' in-sample Sharpe (what the search is for) and the chained
+// out-of-sample Sharpe (what it is worth), medians over 10 seeds
+{
+  const c = cases[0]!;
+  const bars = backtestingPyBars(c.data);
+  const grid = expandGrid(c.grid);
+  const graph = templateById(c.template)!.graph as Graph;
+  const spec = { folds: 5, outOfSamplePct: 20, anchored: false, rankBy: 'sharpe' as const };
+  const o = { cash: 10_000, feeRate: 0.001 };
+  const isMean = (r: Awaited<ReturnType<typeof walkForward>>) =>
+    r.folds.reduce((s, f) => s + scoreOf(f.inSampleStats, 'sharpe'), 0) / r.folds.length;
+  const [tpeIs, rndIs, tpeOos, rndOos, tpeMs, rndMs]: number[][] = [[], [], [], [], [], []];
+  for (let seed = 1; seed <= 10; seed++) {
+    let t0 = performance.now();
+    const t = await walkForward({ graph, grid, search: { count: 40, seed } }, bars, o, spec, inlineRunner());
+    tpeMs.push(performance.now() - t0);
+    t0 = performance.now();
+    const r = await walkForward(comboVariants(graph, sampleGrid(grid, 40, seed)), bars, o, spec, inlineRunner());
+    rndMs.push(performance.now() - t0);
+    tpeIs.push(isMean(t));
+    rndIs.push(isMean(r));
+    tpeOos.push(t.stats.sharpe);
+    rndOos.push(r.stats.sharpe);
+  }
+  report({
+    bench: 'adaptive-search',
+    metric: 'walk_forward_tpe_in_sample_pick_sharpe_eurusd_1h_40_per_window',
+    value: median(tpeIs),
+    unit: 'Sharpe',
+    baseline: median(rndIs),
+    outOfSampleSharpe: Number(median(tpeOos).toFixed(3)),
+    randomOutOfSampleSharpe: Number(median(rndOos).toFixed(3)),
+    ms: Math.round(median(tpeMs)),
+    randomMs: Math.round(median(rndMs)),
+    seeds: 10,
+  });
+}
+
 // a proposal from 150 finished backtests, beside one backtest of the last grid
 const grid = expandGrid(cases[1]!.grid);
 const trials = await adaptiveSearch(grid, 150, 1, (c) => Number(c['rsi.period']) - Number(c['stop.percent']));

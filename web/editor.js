@@ -595,8 +595,6 @@ export async function editorView(c, id) {
     const label = kind === 'sweep' ? 'Sweep' : 'Walk-forward';
     const sample = Number(f.sample) || 0;
     if (f.method === 'tpe' && !sample) return toast(`${label}: an adaptive search needs a number of points`, 'error');
-    if (f.method === 'tpe' && kind === 'walk-forward')
-      return toast('Walk-forward: its points are drawn at random; an adaptive search runs as a sweep', 'error');
     const grid = parseSweep(f.grid ?? '', graph, types, sample);
     if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
     if (!(await readyToRun())) return;

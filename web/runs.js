@@ -429,7 +429,11 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
     h(
       'p',
       { class: 'muted' },
-      `${wf.folds.length} folds, ${wf.spec?.outOfSamplePct}% out of sample, ${wf.spec?.anchored ? 'anchored' : 'rolling'}, ranked by ${rankBy}${wf.spec?.minTrades ? ` (at least ${wf.spec.minTrades} trades in sample)` : ''}. ` +
+      `${wf.folds.length} folds, ${wf.spec?.outOfSamplePct}% out of sample, ${wf.spec?.anchored ? 'anchored' : 'rolling'}, ranked by ${rankBy}${wf.spec?.minTrades ? ` (at least ${wf.spec.minTrades} trades in sample)` : ''}` +
+        (wf.spec?.search
+          ? `, each window searched adaptively (TPE: ${wf.spec.search.count} of ${wf.spec.search.of} points, the first ${wf.spec.search.startup} at random, seed ${wf.spec.search.seed})`
+          : '') +
+        '. ' +
         'Each fold picks the best combination on its in-sample window and trades it, unchanged, on the window after.',
     ),
     figureGrid([

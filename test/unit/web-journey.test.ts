@@ -575,14 +575,6 @@ describe('the browser app, clicked through against the running platform', () => 
       'the refusal without a count',
     );
     type(form.querySelector<HTMLInputElement>('input[name=sample]'), '14');
-    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
-    await until(
-      () =>
-        $$('.toast').find(
-          (t) => t.textContent === 'Walk-forward: its points are drawn at random; an adaptive search runs as a sweep',
-        ),
-      "the walk-forward's refusal",
-    );
     form.requestSubmit();
     await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the sweep page');
     await until(() => $$('main tbody tr').length === 14 && !$('main .progress'), 'fourteen ranked', 60_000);
@@ -610,6 +602,19 @@ describe('the browser app, clicked through against the running platform', () => 
     const stopped = await api(`/api/backtests/sweeps/${location.hash.split('/')[2]}`);
     expect(stopped.total).toBeLessThan(300);
     expect(stopped.progress).toBe(1);
+    // a walk-forward searching each window adaptively, from the same form
+    const wfForm = await sweepForm('fast.period=2..30; slow.period=35..200:5');
+    type(wfForm.querySelector<HTMLSelectElement>('select[name=method]'), 'tpe');
+    type(wfForm.querySelector<HTMLInputElement>('input[name=sample]'), '8');
+    type(wfForm.querySelector<HTMLInputElement>('input[name=folds]'), '3');
+    [...wfForm.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
+    await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the walk-forward page');
+    await until(() => $('.walk-forward tbody tr'), 'its folds', 60_000);
+    const wf = await api(`/api/backtests/${location.hash.split('/')[2]}/walk-forward`);
+    expect(wf.spec.search).toMatchObject({ method: 'tpe', count: 8, of: 986, startup: 8 });
+    expect($('main')!.textContent).toContain(
+      `each window searched adaptively (TPE: 8 of 986 points, the first 8 at random, seed ${wf.spec.search.seed})`,
+    );
   });
 
   it('runs a walk-forward from the same grid and shows each fold beside the chained out-of-sample result', async () => {

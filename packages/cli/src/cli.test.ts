@@ -311,6 +311,13 @@ describe('the command line says what is wrong with what was typed, without a sta
     const text = await cli(...args.filter((a) => a !== '--json'), '--sample', '8');
     expect(text.stderr).toMatch(/2148 bars, 8 combinations, 35 backtests in \d+ ms/);
     for (const f of one.folds) expect(f.chosen['slow.period'] % 2).toBe(0);
+    // or each window searched adaptively (TPE): the same for the seed
+    const tpe = JSON.parse((await cli(...args, '--sample', '8', '--seed', '4', '--tpe', '--startup', '4')).stdout);
+    const tpe2 = JSON.parse((await cli(...args, '--sample', '8', '--seed', '4', '--tpe', '--startup', '4')).stdout);
+    expect(tpe2.folds).toEqual(tpe.folds);
+    expect(tpe.folds).toHaveLength(3);
+    const tpeText = await cli(...args.filter((a) => a !== '--json'), '--sample', '8', '--tpe');
+    expect(tpeText.stderr).toMatch(/2148 bars, an adaptive search of 8 points in each window, 35 backtests in \d+ ms/);
   });
 
   it('backtests with leverage: --leverage 20 on GOOG liquidates positions, named in the trades', async () => {

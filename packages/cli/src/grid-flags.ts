@@ -61,6 +61,31 @@ export function searchVariants(flags: Record<string, string | boolean>, graph: G
   }
 }
 
+/** An adaptive search asked for with `--tpe --sample N [--seed S] [--startup K]`, or null without `--tpe`. */
+export function adaptiveFlags(flags: Record<string, string | boolean>): {
+  count: number;
+  seed: number;
+  startup: number;
+} | null {
+  if (flags.startup !== undefined && !flags.tpe) throw new UsageError('--startup is for an adaptive search (--tpe)');
+  if (!flags.tpe) return null;
+  if (flags.sample === undefined)
+    throw new UsageError('--tpe needs --sample: how many backtests the adaptive search may run');
+  return {
+    count: int(flags.sample, 'sample', 0, 1, MAX_GRID),
+    seed: int(flags.seed, 'seed', 1, 0, 0xffffffff),
+    startup: int(flags.startup, 'startup', 10, 2, 100),
+  };
+}
+
+/**
+ * Every value of a grid applied alone to the graph must compile, for an adaptive search (a proposal
+ * may be any point): a UsageError naming the first that does not.
+ */
+export function checkGridValues(graph: Graph, grid: ParamGrid): void {
+  for (const [key, values] of Object.entries(grid)) searchVariants({}, graph, { [key]: values });
+}
+
 /**
  * A grid command's arguments (`sweep`, `walk-forward`): its flags, the engine's options, the grid and
  * the measure it ranks by; null (the usage printed) when the strategy, data or grid is missing.

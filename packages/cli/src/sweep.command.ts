@@ -12,9 +12,9 @@ import {
   type ParamGrid,
 } from '@algotrade/strategy';
 import type { Stats } from '@algotrade/core';
-import { int, progressBar, UsageError } from './args.ts';
+import { int, progressBar } from './args.ts';
 import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
-import { gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
+import { adaptiveFlags, checkGridValues, gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
 
 const SPEC = {
   ...RUN_FLAGS,
@@ -51,10 +51,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const args = gridCommandArgs(argv, SPEC, USAGE);
   if (!args) return 2;
   const { flags, options, grid, rankBy, minTrades } = args;
-  if (flags.tpe && flags.sample === undefined)
-    throw new UsageError('--tpe needs --sample: how many backtests the adaptive search may run');
-  if (flags.startup !== undefined && !flags.tpe) throw new UsageError('--startup is for an adaptive search (--tpe)');
   const top = int(flags.top, 'top', 10, 1, MAX_GRID);
+  const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { cols, asset, detail } = loaded;
@@ -71,11 +69,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   let sample: object | undefined;
   const bar = flags.json ? undefined : progressBar(flags.tpe ? 'adaptive search' : 'sweep');
   const t0 = performance.now();
-  if (flags.tpe) {
-    const count = int(flags.sample, 'sample', 0, 1, MAX_GRID);
-    const startup = int(flags.startup, 'startup', 10, 2, 100);
-    // every value checked up front, as the API does: a proposal must compile
-    for (const [key, values] of Object.entries(grid)) searchVariants({}, graph, { [key]: values } as ParamGrid);
+  if (tpe) {
+    const { count, startup } = tpe;
+    checkGridValues(graph, grid);
     await adaptiveSearch(
       grid,
       count,

@@ -12,7 +12,7 @@ import {
 } from '@algotrade/strategy';
 import { int, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
-import { gridCommandArgs, printTable, searchVariants } from './grid-flags.ts';
+import { adaptiveFlags, checkGridValues, gridCommandArgs, printTable, searchVariants } from './grid-flags.ts';
 
 const SPEC = {
   ...RUN_FLAGS,
@@ -21,6 +21,8 @@ const SPEC = {
   oos: 'string',
   anchored: 'boolean',
   'rank-by': 'string',
+  tpe: 'boolean',
+  startup: 'string',
   'min-trades': 'string',
   sample: 'string',
   seed: 'string',
@@ -31,7 +33,7 @@ const SPEC = {
 const USAGE =
   'usage: algotrade walk-forward --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
-  `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
+  `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report out.html] [--json]';
@@ -51,16 +53,26 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
     rankBy,
     ...(minTrades ? { minTrades } : {}),
   };
+  const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, cols, data, asset, detail } = loaded;
-  const variants = searchVariants(flags, loaded.graph as Graph, grid);
+  // an adaptive search in each window (--tpe), a random sample of the grid (--sample), or every point
+  if (tpe) checkGridValues(loaded.graph as Graph, grid);
+  const variants = tpe ? [] : searchVariants(flags, loaded.graph as Graph, grid);
+  const points = tpe ? { graph: loaded.graph as Graph, grid, search: tpe } : variants;
+  const perWindow = tpe
+    ? Math.min(
+        tpe.count,
+        Object.values(grid).reduce((p, v) => p * v.length, 1),
+      )
+    : variants.length;
   const bar = flags.json ? undefined : progressBar('walk-forward');
   const t0 = performance.now();
   let res;
   try {
     res = await walkForward(
-      variants,
+      points,
       cols,
       { ...options, wholeUnits: asset === 'stock', ...(detail ? { detail } : {}) },
       spec,
@@ -117,8 +129,9 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
         `return ${fmt(res.fullPeriod.stats.returnPct)} % (in sample: optimistic)`,
     );
     for (const warning of res.warnings) console.log(`warning: ${warning}`);
-    const runs = variants.length * (spec.folds + 1) + spec.folds;
-    console.error(`\n${cols.length} bars, ${variants.length} combinations, ${runs} backtests in ${ms.toFixed(0)} ms`);
+    const runs = perWindow * (spec.folds + 1) + spec.folds;
+    const what = tpe ? `an adaptive search of ${perWindow} points in each window` : `${perWindow} combinations`;
+    console.error(`\n${cols.length} bars, ${what}, ${runs} backtests in ${ms.toFixed(0)} ms`);
   }
   if (flags.report) {
     const first = cols.length - res.equity.ts.length;

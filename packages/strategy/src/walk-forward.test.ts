@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { googBars } from '../../../test/helpers/goog.ts';
 import { runBacktest, type BacktestOptions } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
-import { gridVariants, scoreOf } from './grid.ts';
+import { comboVariants, expandGrid, gridVariants, scoreOf, type Combo } from './grid.ts';
+import { adaptiveSearch } from './tpe.ts';
 import { EnginePool } from './engine-pool.ts';
 import { foldsTable, limitsCell } from './report.ts';
 import { templateById } from './templates.ts';
@@ -234,6 +235,45 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
       pool.releaseSeries(bars);
       const d = await walkForward(variants, bars, options, spec, poolRunner(pool), undefined, 2);
       expect(JSON.stringify(d.folds)).toBe(JSON.stringify(a.folds));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('searches each window adaptively (TPE): the pick is the best of the search a plain backtest of the window runs', async () => {
+    const grid = expandGrid({
+      'fast.period': { from: 2, to: 30, step: 1 },
+      'slow.period': { from: 35, to: 200, step: 5 },
+    });
+    const adaptive = { graph, grid, search: { count: 20, seed: 3, startup: 8 } };
+    const seen: number[] = [];
+    const res = await walkForward(adaptive, bars, options, spec, inline, (p) => void seen.push(p));
+    // 20 backtests in each of 4 in-sample windows and over all bars, and one out of sample per fold
+    expect(seen).toHaveLength(20 * 5 + 4);
+    expect(seen.at(-1)).toBe(1);
+    // the slowest point, SMA(200), has its first value on bar 199: the windows warm on 10 × 199 + 1 bars
+    expect(res.lookback).toBe(10 * 199 + 1);
+    const { windows } = walkForwardWindows(bars.length, spec);
+    const graphOf = (c: Combo) => comboVariants(graph, [c])[0]!.graph;
+    for (const [i, f] of res.folds.entries()) {
+      // anchored: the in-sample window is bars [0, isTo), so the same search over plain backtests
+      const trials = await adaptiveSearch(
+        grid,
+        20,
+        3,
+        (c) => scoreOf(plainRun(graphOf(c), windows[i]!.isTo).stats, 'sharpe'),
+        8,
+      );
+      const best = trials.reduce((b, t) => (t.score > b.score ? t : b));
+      expect(f.chosen, `fold ${f.fold}`).toEqual(best.combo);
+      expect(f.inSampleStats.sharpe).toBeCloseTo(best.score, 12);
+    }
+    // the same on a pool, where the windows' searches run side by side
+    const pool = new EnginePool(2);
+    try {
+      const c = await walkForward(adaptive, bars, options, spec, poolRunner(pool), undefined, 2);
+      expect(JSON.stringify(c.folds)).toBe(JSON.stringify(res.folds));
+      expect(c.fullPeriod).toEqual(res.fullPeriod);
     } finally {
       await pool.close();
     }

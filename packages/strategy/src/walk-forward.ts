@@ -11,7 +11,8 @@ import type { EnginePool, PoolWindow } from './engine-pool.ts';
 import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
-import { scoreOf, type Combo, type RankBy } from './grid.ts';
+import { comboVariants, gridSize, scoreOf, type Combo, type ParamGrid, type RankBy } from './grid.ts';
+import { adaptiveSearch, comboKey, DEFAULT_STARTUP } from './tpe.ts';
 
 export interface WalkForwardSpec {
   /** how many out-of-sample windows (2..20) */
@@ -185,6 +186,47 @@ export class WalkForwardCancelled extends Error {
   }
 }
 
+/** A grid point applied to the strategy and compiled. */
+export interface Variant {
+  combo: Combo;
+  graph: Graph;
+  plan?: CompiledPlan;
+}
+
+/**
+ * An adaptive search in each window instead of every point: `count` backtests of the grid, the first
+ * `startup` at random with `seed` (the same in every window), then each proposed by TPE from the
+ * window's results so far (tpe.ts).
+ */
+export interface AdaptiveWindows {
+  graph: Graph;
+  grid: ParamGrid;
+  search: { count: number; seed: number; startup?: number };
+}
+
+/**
+ * The bars an adaptive walk-forward warms each window on, without compiling every point of its grid:
+ * the longest first trading bar of each value of each key set alone, and of all keys set together at
+ * their slowest values (exact when a strategy's warm-up grows with each parameter, as periods do).
+ */
+function adaptiveWarmup(a: AdaptiveWindows, barSeconds: number): number {
+  const first = (v: Variant) => firstTradingBar(v.plan ?? compileGraph(v.graph).plan!, barSeconds);
+  const slowest: Combo = {};
+  let warm = 0;
+  for (const [key, values] of Object.entries(a.grid)) {
+    let keyMax = -1;
+    for (const v of comboVariants(
+      a.graph,
+      values.map((x) => ({ [key]: x })),
+    )) {
+      const w = first(v);
+      if (w > keyMax) [keyMax, slowest[key]] = [w, v.combo[key]!];
+    }
+    warm = Math.max(warm, keyMax);
+  }
+  return Math.max(warm, first(comboVariants(a.graph, [slowest])[0]!));
+}
+
 /**
  * Walk-forward analysis: for each fold, every combination is backtested on the in-sample window,
  * the best by `rankBy` is kept, and that one alone is run on the out-of-sample window that follows.
@@ -198,8 +240,8 @@ export class WalkForwardCancelled extends Error {
  * promise rejects with WalkForwardCancelled.
  */
 export async function walkForward(
-  /** the grid's points (gridVariants: each compiled already, its plan read for the warm-up) */
-  variants: readonly { combo: Combo; graph: Graph; plan?: CompiledPlan }[],
+  /** the grid's points (gridVariants: each compiled already, its plan read for the warm-up), or an adaptive search of a grid */
+  points: readonly Variant[] | AdaptiveWindows,
   bars: BarColumns,
   options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer' | 'tradeFrom'>,
   spec: WalkForwardSpec,
@@ -207,7 +249,12 @@ export async function walkForward(
   onProgress?: (share: number) => boolean | void,
   concurrency = 1,
 ): Promise<WalkForwardResult> {
-  if (!variants.length) throw new AppError('VALIDATION_FAILED', 'the grid is empty');
+  const adaptive = 'search' in points ? points : null;
+  const variants = adaptive ? [] : (points as readonly Variant[]);
+  if (adaptive ? !gridSize(adaptive.grid) : !variants.length)
+    throw new AppError('VALIDATION_FAILED', 'the grid is empty');
+  // an adaptive search's backtests in each window (no more than the grid has points)
+  const perWindow = adaptive ? Math.min(adaptive.search.count, gridSize(adaptive.grid)) : variants.length;
   const n = bars.length;
   const { windows, oosBars, isBars } = walkForwardWindows(n, spec);
   const isMin = Math.min(...windows.map((w) => w.isTo - w.isFrom));
@@ -220,12 +267,14 @@ export async function walkForward(
   // the warm-up a paper session gets (warmupBars): a cross needs the bar before its first defined value,
   // and smoothing seeded from its first values (EMA, RSI, MACD, ATR) forgets its seed slowly (the strategy
   // check measures how slowly)
-  const warm = Math.max(
-    ...variants.map((v) => {
-      const plan = v.plan ?? compileGraph(v.graph).plan;
-      return plan ? firstTradingBar(plan, barSecondsOf(bars.ts)) : 0;
-    }),
-  );
+  const warm = adaptive
+    ? adaptiveWarmup(adaptive, barSecondsOf(bars.ts))
+    : Math.max(
+        ...variants.map((v) => {
+          const plan = v.plan ?? compileGraph(v.graph).plan;
+          return plan ? firstTradingBar(plan, barSecondsOf(bars.ts)) : 0;
+        }),
+      );
   const lookback = warmupBars(warm);
   const warnings: string[] = [];
   if (isBars <= warm)
@@ -234,7 +283,7 @@ export async function walkForward(
         'it cannot trade in the first fold',
     );
 
-  const total = variants.length * (windows.length + 1) + windows.length;
+  const total = perWindow * (windows.length + 1) + windows.length;
   let done = 0;
   let cancelled = false;
   const tick = () => {
@@ -269,11 +318,39 @@ export async function walkForward(
     }
   };
 
+  // an adaptive search's points, each compiled once for every window that runs it
+  const compiled = new Map<string, Variant>();
+  const variantOf = (combo: Combo) => {
+    const key = comboKey(adaptive!.grid, combo);
+    let v = compiled.get(key);
+    if (!v) compiled.set(key, (v = comboVariants(adaptive!.graph, [combo])[0]!));
+    return v;
+  };
+  /** bars [from, to) searched: every point run (side by side), or an adaptive search's, one after another */
+  const search = async (from: number, to: number): Promise<{ list: readonly Variant[]; stats: Stats[] }> => {
+    if (!adaptive)
+      return {
+        list: variants,
+        stats: await Promise.all(
+          variants.map((v) => windowRun(v.graph, from, to, options.cash, true).then((r) => r.stats)),
+        ),
+      };
+    const list: Variant[] = [];
+    const stats: Stats[] = [];
+    const { count, seed, startup = DEFAULT_STARTUP } = adaptive.search;
+    const score = async (combo: Combo) => {
+      const v = variantOf(combo);
+      const r = await windowRun(v.graph, from, to, options.cash, true);
+      list.push(v);
+      stats.push(r.stats);
+      return scoreOf(r.stats, spec.rankBy, spec.minTrades);
+    };
+    await adaptiveSearch(adaptive.grid, count, seed, score, startup);
+    return { list, stats };
+  };
   // in sample (every fold) and the full period: all independent, started together
-  const isRuns = windows.map((w) =>
-    Promise.all(variants.map((v) => windowRun(v.graph, w.isFrom, w.isTo, options.cash, true).then((r) => r.stats))),
-  );
-  const fullRuns = Promise.all(variants.map((v) => windowRun(v.graph, 0, n, options.cash, true).then((r) => r.stats)));
+  const isRuns = windows.map((w) => search(w.isFrom, w.isTo));
+  const fullRuns = search(0, n);
   // after a cancel or a failure these reject while nothing awaits them: not an unhandled rejection
   for (const p of [...isRuns, fullRuns]) p.catch(() => {});
   const best = (stats: Stats[]) => {
@@ -291,10 +368,10 @@ export async function walkForward(
   let cash = options.cash;
   let totalFees = 0;
   for (const [i, w] of windows.entries()) {
-    const isStats = await isRuns[i]!;
+    const { list, stats: isStats } = await isRuns[i]!;
     check();
     const at = best(isStats);
-    const chosen = variants[at]!;
+    const chosen = list[at]!;
     const oos = await windowRun(chosen.graph, w.oosFrom, w.oosTo, cash, false);
     const offset = eq.length;
     for (let j = 0; j < oos.equity.length; j++) {
@@ -324,7 +401,7 @@ export async function walkForward(
     });
     cash = endEquity;
   }
-  const fullStats = await fullRuns;
+  const { list: fullList, stats: fullStats } = await fullRuns;
   const fullAt = best(fullStats);
 
   const close = new Float64Array(eq.length);
@@ -347,7 +424,7 @@ export async function walkForward(
     trades,
     efficiency: isMean > 0 && Number.isFinite(oosMean) ? oosMean / isMean : null,
     chosen: [...counts.values()].sort((a, b) => b.folds - a.folds),
-    fullPeriod: { combo: variants[fullAt]!.combo, stats: fullStats[fullAt]! },
+    fullPeriod: { combo: fullList[fullAt]!.combo, stats: fullStats[fullAt]! },
     lookback,
     warnings,
   };

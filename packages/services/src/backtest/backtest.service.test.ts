@@ -358,9 +358,30 @@ describe('backtest service', () => {
     await bad({ sample: { count: 10, startup: 4 } }, /startup and parallel belong to an adaptive search/);
     await bad({ sample: { count: 10, method: 'tpe', parallel: 0 } }, /parallel/);
     await bad({ params: { 'fast.period': [5, 9000] }, sample: { count: 2, method: 'tpe' } }, /9000/);
-    const wf = await call(a, 'POST', '/api/backtests/walk-forward', { ...body, sample: { count: 6, method: 'tpe' } });
-    expect(wf.statusCode).toBe(400);
-    expect(wf.json().error.message).toMatch(/an adaptive search \("tpe"\) runs as a sweep/);
+    // a walk-forward searches each window adaptively: 6 backtests proposed in each of 3 windows and over all bars
+    const wf = await call(a, 'POST', '/api/backtests/walk-forward', {
+      ...body,
+      folds: 3,
+      sample: { count: 6, method: 'tpe', seed: 4, startup: 3 },
+    });
+    expect(wf.statusCode, wf.body).toBe(202);
+    expect(wf.json()).toMatchObject({
+      combinations: 6,
+      backtests: 6 * 4 + 3,
+      sample: { method: 'tpe', count: 6, seed: 4, startup: 3, of: 986 },
+    });
+    await waitDone(a, wf.json().id);
+    const res = (await call(a, 'GET', `/api/backtests/${wf.json().id}/walk-forward`)).json();
+    expect(res.spec.search).toEqual(wf.json().sample);
+    expect(res.folds).toHaveLength(3);
+    for (const f of res.folds) {
+      expect(f.chosen['fast.period']).toBeGreaterThanOrEqual(2);
+      expect(f.chosen['slow.period'] % 5).toBe(0);
+    }
+    expect((await call(a, 'GET', `/api/backtests/${wf.json().id}`)).json().status).toBe('done');
+    const wfBad = await call(a, 'POST', '/api/backtests/walk-forward', { ...body, sample: { count: 6, startup: 3 } });
+    expect(wfBad.statusCode).toBe(400);
+    expect(wfBad.json().error.message).toMatch(/startup belongs to an adaptive search/);
   });
 
   it('runs a walk-forward: picks in sample, tests out of sample, chains the windows into one result', async () => {

@@ -119,16 +119,15 @@ const SweepBody = z.strictObject({
 const WalkForwardBody = z.strictObject({
   ...Base,
   params: Grid,
-  // each fold's choice is made over the same points: drawn at random, not proposed as results come
+  // drawn at random once for every window, or an adaptive search in each window (one after another)
   sample: z
     .strictObject({
       ...Sample.shape,
-      method: z
-        .literal('random', {
-          error:
-            'a walk-forward draws its points at random (method "random"); an adaptive search ("tpe") runs as a sweep',
-        })
-        .optional(),
+      method: z.enum(['random', 'tpe']).default('random'),
+      startup: z.number().int().min(2).max(100).optional(),
+    })
+    .refine((s) => s.method === 'tpe' || s.startup === undefined, {
+      message: 'startup belongs to an adaptive search (method: "tpe")',
     })
     .optional(),
   rankBy: z.enum(RANK_BY).default('sharpe'),
@@ -436,8 +435,20 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const { graph, ...source } = await resolveGraph(user.id, req.body);
         const { rankBy, minTrades, folds, outOfSamplePct, anchored } = req.body;
         const grid = gridOf(req.body);
-        const { combos, sample } = pointsOf(grid, req.body.sample);
-        const combinations = combos ? combos.length : gridSize(grid);
+        const asked = req.body.sample;
+        // an adaptive search: `count` backtests proposed in each window, every value checked up front
+        const adaptive =
+          asked?.method === 'tpe'
+            ? {
+                method: 'tpe' as const,
+                count: Math.min(asked.count, gridSize(grid)),
+                seed: asked.seed ?? randomInt(0, 0xffffffff),
+                startup: Math.min(asked.count, asked.startup ?? DEFAULT_STARTUP),
+                of: gridSize(grid),
+              }
+            : undefined;
+        const { combos, sample } = adaptive ? { combos: undefined, sample: adaptive } : pointsOf(grid, asked);
+        const combinations = adaptive ? adaptive.count : combos ? combos.length : gridSize(grid);
         const backtests = combinations * (folds + 1) + folds;
         if (backtests > MAX_WALK_FORWARD_RUNS)
           throw new AppError(
@@ -445,13 +456,18 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             `${combinations} combinations over ${folds} folds make ${backtests} backtests; at most ${MAX_WALK_FORWARD_RUNS}`,
           );
         // every combination compiles, or a 400 now rather than a failed job
-        if (combos) comboVariants(graph, combos);
+        if (adaptive) checkValues(graph, grid);
+        else if (combos) comboVariants(graph, combos);
         else gridVariants(graph, grid, MAX_SWEEP);
         const row = await enqueue(user.id, source, graph, req.body, {
           ...paramsOf(req.body),
           // a random search keeps its points (and the ranges as typed), not the whole grid written out
           walkForward: {
-            ...(combos ? { params: req.body.params, combos, sample } : { grid }),
+            ...(adaptive
+              ? { params: req.body.params, search: adaptive, sample }
+              : combos
+                ? { params: req.body.params, combos, sample }
+                : { grid }),
             rankBy,
             ...(minTrades ? { minTrades } : {}),
             folds,

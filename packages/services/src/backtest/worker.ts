@@ -29,6 +29,8 @@ import {
   limitsRecord,
   type RiskOutcome,
   type WalkForwardSpec,
+  expandGrid,
+  type AdaptiveWindows,
 } from '@algotrade/strategy';
 
 import { otherCandles } from '../strategy/other-candles.ts';
@@ -260,12 +262,22 @@ async function runWalkForward(
   graph: Graph,
   bars: ReturnType<typeof toColumns>,
   options: Options,
-  spec: WalkForwardSpec & ({ grid: ParamGrid; combos?: undefined } | { combos: Combo[] }),
+  spec: WalkForwardSpec &
+    (
+      | { grid: ParamGrid; combos?: undefined; search?: undefined }
+      | { combos: Combo[]; search?: undefined }
+      | { params: Parameters<typeof expandGrid>[0]; search: AdaptiveWindows['search']; combos?: undefined }
+    ),
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
 ) {
-  // a random search's points as drawn when it was asked for, else the whole grid
-  const variants = spec.combos ? comboVariants(graph, spec.combos) : gridVariants(graph, spec.grid, Infinity);
+  // an adaptive search in each window; a random search's points as drawn when it was asked for; else the whole grid
+  const variants =
+    'params' in spec && spec.search
+      ? { graph, grid: expandGrid(spec.params), search: spec.search }
+      : spec.combos
+        ? comboVariants(graph, spec.combos)
+        : gridVariants(graph, (spec as { grid: ParamGrid }).grid, Infinity);
   const run = pool ? poolRunner(pool) : inlineRunner(true);
   try {
     return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);
