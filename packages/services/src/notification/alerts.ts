@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { notFound, TOPICS, type Subscription, type Tick } from '@algotrade/core';
 import { isUuid, strategiesRepo } from '@algotrade/adapters';
-import { CompileCache, type CompiledPlan } from '@algotrade/strategy';
+import { CompileCache, SignalPosition, type CompiledPlan } from '@algotrade/strategy';
 import { sql } from 'kysely';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -93,6 +93,8 @@ interface Active {
     pending: LiveTick[];
     /** it holds a watch on the other symbols it reads (otherBars), until released */
     watching: boolean;
+    /** what its Position nodes read: the position its live signals make (flat after its warm-up, as a session) */
+    position: SignalPosition;
   };
 }
 
@@ -187,7 +189,14 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
       const plan = plans.compile(p.graph).plan;
       if (plan) {
-        a.strategy = { name: p.name, plan, evaluation: p.evaluation, pending: [], watching: false };
+        a.strategy = {
+          name: p.name,
+          plan,
+          evaluation: p.evaluation,
+          pending: [],
+          watching: false,
+          position: new SignalPosition(),
+        };
         void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
       }
     }
@@ -228,6 +237,11 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     const s = a.strategy!;
     const fired = ev.evaluate(t);
     const spec = fired >= 0 ? s.plan.actions[fired] : undefined;
+    // a strategy reading its own position reads the one its signals make, filled at this tick's price
+    if (spec && s.plan.positionSlots.length && s.position.apply(spec, t.price, t.ts)) {
+      const p = s.position;
+      ev.setPosition(p.qty, p.entryPrice, p.entryTs, p.entries);
+    }
     if (!spec || (a.repeat && (spec.action === a.lastAction || cooling(a, t.ts)))) return;
     a.lastAction = spec.action;
     await fire(

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@algotrade/core';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveBelow, graphOf } from '../../../../test/helpers/graphs.ts';
+import { aboveBelow, alwaysBuying, exitWhen, gatedBy, graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { MAX_CHANNELS_PER_CONNECTION, textFrame } from './notification.service.ts';
 
@@ -441,17 +441,17 @@ describe('notifications WebSocket', () => {
       ['close', 'value'],
       ['level', 'value'],
     );
-    const strat = (await call(a, 'POST', '/api/strategies', { name: 'Level 150', graph })).json();
-    const sig = (
-      await call(a, 'POST', '/api/alerts', {
-        kind: 'strategy_signal',
-        strategyId: strat.id,
-        symbol: 'REPSIG',
-        repeat: 'every',
-      })
-    ).json();
+    /** a repeating strategy alert on `symbol` for a strategy saved with this graph, warmed (an empty window) */
+    const repeatingAlert = async (name: string, g: object, symbol: string) => {
+      const strat = (await call(a, 'POST', '/api/strategies', { name, graph: g })).json();
+      const alert = (
+        await call(a, 'POST', '/api/alerts', { kind: 'strategy_signal', strategyId: strat.id, symbol, repeat: 'every' })
+      ).json();
+      await new Promise((r) => setTimeout(r, 300)); // its warm-up (an empty window)
+      return alert;
+    };
+    const sig = await repeatingAlert('Level 150', graph, 'REPSIG');
     expect(sig.params).toMatchObject({ repeat: 'every', cooldownSeconds: 0 });
-    await new Promise((r) => setTimeout(r, 300)); // its warm-up (an empty window)
     await publish('REPSIG', [
       [1, 200], // buy
       [2, 210], // buy again: no change
@@ -471,6 +471,30 @@ describe('notifications WebSocket', () => {
       triggerCount: 3,
       params: { lastAction: 'buy' },
     });
+
+    // a strategy reading its own position (buy while not long, close once more than 5 % up) reads the
+    // position its signals make: without it the alert would see flat forever, buy on every tick, never close
+    const pos = await repeatingAlert(
+      'Buy flat, take 5 %',
+      exitWhen(gatedBy(alwaysBuying(), 'buy', 'long', false), [['profit_pct', '>', 5]]),
+      'POSSIG',
+    );
+    await publish('POSSIG', [
+      [1, 100], // buy: long from 100
+      [2, 103], // 3 % up: held
+      [3, 106], // 6 % up: close
+      [4, 104], // flat: buy again, from 104
+      [5, 108], // 3.8 % up: held
+      [6, 110], // 5.8 % up: close
+    ]);
+    await until(() => pushed(pos.id).length >= 4);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pushed(pos.id).map((f) => [f.data?.action, f.data?.price])).toEqual([
+      ['buy', 100],
+      ['close', 106],
+      ['buy', 104],
+      ['close', 110],
+    ]);
     await sub.close();
     owner.ws.close();
   });
