@@ -5,6 +5,8 @@ export * from './ports.ts';
 export * from './tick-json.ts';
 export * from './codec.ts';
 export * from './random.ts';
+export * from './normal.ts';
+export * from './overfitting.ts';
 export * from './stats.ts';
 export * from './paper.ts';
 export * from './analytics.ts';

@@ -1,4 +1,4 @@
-import { gaussian, seededRandom } from '@algotrade/core';
+import { gaussian, normalCdf as phi, seededRandom } from '@algotrade/core';
 import { sampleGrid, type Combo, type ParamGrid } from './grid.ts';
 
 /**
@@ -27,29 +27,6 @@ export const DEFAULT_CANDIDATES = 24;
 
 /** A point's identity: the same values give the same key whatever the order of its keys. */
 export const comboKey = (grid: ParamGrid, c: Combo): string => JSON.stringify(Object.keys(grid).map((k) => c[k]));
-
-/** Standard normal CDF (erfc by Numerical Recipes' Chebyshev fit: |error| < 1.2e-7 everywhere). */
-function phi(x: number): number {
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * z);
-  const erfc =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
 
 /**
  * A density over one parameter's m values, fitted to the positions of some points: a mixture of a
