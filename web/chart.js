@@ -92,16 +92,24 @@ export function fmt(v) {
  */
 
 /**
+ * A chart's box (720 wide unless given; `height` unless given), its padding (left `l`, bottom `b`, the
+ * top larger with a title) and the plot area inside.
+ * @param {{ width?: number, height?: number, title?: string }} o @param {number} height @param {number} l @param {number} b
+ */
+function frame(o, height, l, b) {
+  const width = o.width ?? 720;
+  const tall = o.height ?? height;
+  const pad = { l, r: 12, t: o.title ? 22 : 8, b };
+  return { width, height: tall, pad, w: width - pad.l - pad.r, h: tall - pad.t - pad.b };
+}
+
+/**
  * One chart: every series on one scale, markers on the first series, the scale's ends and the first
  * and last time written at the edges.
  * @param {{ series: Series[], markers?: Marker[], times?: string[], width?: number, height?: number, title?: string }} o
  */
 export function lineChart(o) {
-  const width = o.width ?? 720;
-  const height = o.height ?? 220;
-  const pad = { l: 64, r: 12, t: o.title ? 22 : 8, b: 20 };
-  const w = width - pad.l - pad.r;
-  const h = height - pad.t - pad.b;
+  const { width, height, pad, w, h } = frame(o, 220, 64, 20);
   const range = extent(o.series.flatMap((s) => s.values));
   const title = o.title ? `<text x="${pad.l}" y="14" class="chart-title">${esc(o.title)}</text>` : '';
   if (!range) return emptyChart(width, height, title, 'no data yet');
@@ -245,6 +253,41 @@ export function heatmap(o) {
   return (
     `<svg viewBox="0 0 ${width} ${height}" class="chart heatmap" role="img">${title}${labels}${xTicks}${yTicks}` +
     `<g transform="translate(${pad.l},${pad.t})">${rects}</g></svg>`
+  );
+}
+
+/**
+ * Counts over bins as bars (SVG text): the bars below `split` red, the rest green; each bar's range and
+ * count in its title. @param {{ edges: number[], counts: number[], split?: number, title?: string, xLabel?: string, width?: number, height?: number }} o
+ */
+export function histogram(o) {
+  const { width, height, pad, w, h } = frame(o, 180, 40, 32);
+  const max = Math.max(1, ...o.counts);
+  const bw = w / Math.max(1, o.counts.length);
+  const split = o.split ?? -Infinity;
+  const bars = o.counts
+    .map((c, i) => {
+      const y = h - (c / max) * h;
+      const [lo, hi] = [o.edges[i] ?? i, o.edges[i + 1] ?? i + 1];
+      const cls = hi <= split ? 'bar-low' : 'bar-high';
+      return `<rect x="${i * bw + 1}" y="${y}" width="${Math.max(1, bw - 2)}" height="${h - y}" class="${cls}"><title>${esc(`${fmt(lo)} to ${fmt(hi)}: ${c}`)}</title></rect>`;
+    })
+    .join('');
+  const ticks = o.edges
+    .map((e, i) =>
+      i % 2 === 0
+        ? `<text x="${pad.l + i * bw}" y="${pad.t + h + 14}" text-anchor="middle" class="chart-axis">${esc(fmt(e))}</text>`
+        : '',
+    )
+    .join('');
+  const title = o.title ? `<text x="${pad.l}" y="16" class="chart-title">${esc(o.title)}</text>` : '';
+  const label = o.xLabel
+    ? `<text x="${pad.l + w / 2}" y="${height - 4}" text-anchor="middle" class="chart-axis">${esc(o.xLabel)}</text>`
+    : '';
+  return (
+    `<svg viewBox="0 0 ${width} ${height}" class="chart histogram" role="img">${title}${label}${ticks}` +
+    `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" class="chart-axis">${max}</text>` +
+    `<g transform="translate(${pad.l},${pad.t})">${bars}</g></svg>`
   );
 }
 

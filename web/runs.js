@@ -3,7 +3,7 @@
  * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
-import { drawdownPct, heatmap, lineChart, maeScatter, returnCurve, sweepGrid } from './chart.js';
+import { drawdownPct, heatmap, histogram, lineChart, maeScatter, returnCurve, sweepGrid } from './chart.js';
 import { attempt, h, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 
@@ -1213,7 +1213,63 @@ export async function sweepView(c, id) {
       if (!stopped && r.progress < 1) await refresh();
     }
   })();
-  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, body);
+  // how overfit the best is, computed when asked (it reads every backtest's equity)
+  const overfit = h(
+    'div',
+    { class: 'overfitting' },
+    h(
+      'button',
+      {
+        class: 'secondary',
+        title: 'the Probability of Backtest Overfitting (CSCV) and the Deflated Sharpe Ratio of the best',
+        onclick: async () => {
+          const o = await attempt(() => c.api.get(`/api/backtests/sweeps/${enc}/overfitting`));
+          if (o) overfit.replaceChildren(overfittingView(o));
+        },
+      },
+      'Check overfitting',
+    ),
+  );
+  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, overfit, body);
+}
+
+/**
+ * A sweep's overfitting figures: PBO with the histogram of its logits, and the best Sharpe ratio deflated
+ * for the number of trials. @param {any} o the API's `/sweeps/:id/overfitting`
+ */
+export function overfittingView(o) {
+  const pct = (/** @type {number} */ x) => `${num(x * 100, 1)} %`;
+  const combo = Object.entries(o.best.combo ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return h(
+    'div',
+    null,
+    h('h2', null, 'Overfitting'),
+    h(
+      'p',
+      { class: 'pbo' },
+      `Probability of backtest overfitting: ${pct(o.pbo)}. In ${pct(o.pbo)} of ${o.splits} ways of splitting the ` +
+        `${o.bars} bars' ${o.blocks} blocks of ${o.blockBars} into halves, the best combination of one half ranked in the ` +
+        `lower half of the ${o.trials} on the other (about 50 % is what luck alone gives; near 0 %, the best keeps its lead).`,
+    ),
+    h(
+      'p',
+      { class: 'dsr' },
+      `Best by Sharpe ratio (${combo}): Deflated Sharpe Ratio ${num(o.best.dsr, 3)}, the probability that its ` +
+        `Sharpe ratio beats what the best of ${o.trials} trials with no skill would show; without the deflation ` +
+        `(PSR) ${num(o.best.psr, 3)}.`,
+    ),
+    svgBox(
+      histogram({
+        edges: o.logits.edges,
+        counts: o.logits.counts,
+        split: 0,
+        title: 'Out-of-sample rank (logit) of the in-sample best, per split: red at or below the median',
+        xLabel: 'logit of the relative rank',
+      }),
+    ),
+  );
 }
 
 /**

@@ -546,6 +546,15 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(cells).toContain(
       `fast.period=${best.combo['fast.period']}, slow.period=${best.combo['slow.period']}: ${fmt(best.returnPct)}`,
     );
+    // how overfit its best is, when asked: the PBO and the deflated Sharpe ratio as the API has them
+    button('Check overfitting')!.click();
+    await until(() => $('main .overfitting p.pbo'), 'the overfitting figures');
+    const o = await api(`/api/backtests/sweeps/${id}/overfitting`);
+    expect(text('main .overfitting p.pbo')).toMatch(
+      new RegExp(`^Probability of backtest overfitting: ${(o.pbo * 100).toFixed(1)} %\\. In .* of 12870 ways`),
+    );
+    expect(text('main .overfitting p.dsr')).toContain(`Deflated Sharpe Ratio ${o.best.dsr.toFixed(3)}`);
+    expect($$('main .histogram rect')).toHaveLength(16);
   });
 
   it('searches a grid too large to run whole at random: ranges, a number of points', async () => {
@@ -586,7 +595,7 @@ describe('the browser app, clicked through against the running platform', () => 
     expect($$('main .chart-title').map((t) => t.textContent)).toContain(
       'Best sharpe by backtest, in the order proposed (the first 10 at random)',
     );
-    expect($('main button.secondary')).toBeFalsy();
+    expect(button('Stop sweep')).toBeFalsy();
     // a long one, stopped from its page: what was queued is cancelled, the page says so and settles
     const again = await sweepForm('fast.period=2..30; slow.period=35..200:5');
     type(again.querySelector<HTMLSelectElement>('select[name=method]'), 'tpe');

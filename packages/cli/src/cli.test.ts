@@ -259,6 +259,15 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(sharpes).toEqual([...sharpes].sort((a: number, b: number) => b - a));
     // the best so far, run by run, ends at the ranking's best
     expect(whole.convergence.at(-1)).toBe(whole.ranked[0].stats.sharpe);
+    // how overfit the best is: PBO over the six runs' returns, the best Sharpe ratio deflated for six trials
+    expect(whole.overfitting).toMatchObject({ trials: 6, blocks: 16, blockBars: 134, splits: 12_870 });
+    expect(whole.overfitting.pbo).toBeGreaterThanOrEqual(0);
+    expect(whole.overfitting.pbo).toBeLessThanOrEqual(1);
+    expect(whole.overfitting.best.dsr).toBeLessThan(whole.overfitting.best.psr);
+    const six = JSON.parse(
+      (await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--blocks', '6', '--json')).stdout,
+    );
+    expect(six.overfitting.splits).toBe(20);
     const big = ['--grid', 'fast.period=2..40; slow.period=30..200:2'];
     const tpe = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
     const again = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
@@ -275,6 +284,9 @@ describe('the command line says what is wrong with what was typed, without a sta
       /adaptive search \(TPE\): the first 10 at random, then each proposed .* the best found at run \d+ of 30/,
     );
     expect(text.stderr).toMatch(/2148 bars, 30 backtests \(adaptively, of 3354 points, seed 2\) in \d+ ms/);
+    expect(text.stdout).toMatch(
+      /overfitting: PBO \d+\.\d % \(CSCV, 16 blocks of 134 bars, 12870 splits\); the best Sharpe ratio's DSR \d\.\d{3} \(PSR \d\.\d{3}\) over 30 runs/,
+    );
     // --min-trades: fewer closed trades rank last, marked so
     const trades = whole.ranked.map((r: Ranked & { stats: { trades: number } }) => r.stats.trades);
     const minTrades = [...trades].sort((x: number, y: number) => x - y)[3];
@@ -289,6 +301,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     for (const [args, message] of [
       [big, /^error: --grid: the grid has 3354 combinations; at most 1000/],
       [['--grid', 'fast.period=5', '--min-trades', '-2'], /^error: --min-trades/],
+      [['--grid', 'fast.period=5', '--blocks', '5'], /^error: --blocks must be even/],
       [[...big, '--tpe'], /^error: --tpe needs --sample/],
       [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
       [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],

@@ -11,8 +11,8 @@ import {
   type Graph,
   type ParamGrid,
 } from '@algotrade/strategy';
-import type { Stats } from '@algotrade/core';
-import { int, progressBar } from './args.ts';
+import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf, type Stats } from '@algotrade/core';
+import { int, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
 import { adaptiveFlags, checkGridValues, gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
 
@@ -26,6 +26,7 @@ const SPEC = {
   tpe: 'boolean',
   startup: 'string',
   top: 'string',
+  blocks: 'string',
   json: 'boolean',
 } as const;
 
@@ -33,7 +34,7 @@ const USAGE =
   'usage: algotrade sweep --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--rank-by ' +
   `${RANK_BY.join('|')}] [--min-trades 20]\n` +
-  '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--from ...] [--to ...] [--interval 1d]\n' +
+  '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--blocks 16] [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>] [--json]';
 
@@ -52,6 +53,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   if (!args) return 2;
   const { flags, options, grid, rankBy, minTrades } = args;
   const top = int(flags.top, 'top', 10, 1, MAX_GRID);
+  const blocks = int(flags.blocks, 'blocks', 16, 2, 32);
+  if (blocks % 2) throw new UsageError('--blocks must be even: half of them are in sample');
   const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
@@ -62,8 +65,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     wholeUnits: asset === 'stock',
     ...(detail ? { detail } : {}),
   };
-  const backtest = (plan: CompiledPlan, bars: BarColumns) =>
-    runBacktest(plan, bars, { ...run, excursions: false }).stats;
+  // each run's per-bar returns kept for the overfitting figures, up to 50 M of them in all
+  const keepReturns = cols.length * MAX_GRID <= 50e6 || cols.length * Number(flags.sample ?? MAX_GRID) <= 50e6;
+  const returns: Float64Array[] = [];
+  const backtest = (plan: CompiledPlan, bars: BarColumns) => {
+    const r = runBacktest(plan, bars, { ...run, excursions: false });
+    if (keepReturns) returns.push(returnsOf(r.equity));
+    return r.stats;
+  };
   const results: { combo: Combo; stats: Stats }[] = [];
   const seed = int(flags.seed, 'seed', 1, 0, 0xffffffff);
   let sample: object | undefined;
@@ -102,6 +111,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const ranked = results
     .map((r, i) => ({ ...r, n: i + 1 }))
     .sort((a, b) => scoreOf(b.stats, rankBy, minTrades) - scoreOf(a.stats, rankBy, minTrades));
+  const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
     console.log(
@@ -118,6 +128,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
             ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
           })),
           convergence,
+          overfitting,
         },
         clean,
       ),
@@ -146,11 +157,41 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         `then each proposed from the results so far; the best found at run ${at + 1} of ${results.length}`,
     );
   }
+  if (typeof overfitting === 'string') console.log(`\noverfitting: not measured (${overfitting})`);
+  else
+    console.log(
+      `\noverfitting: PBO ${(overfitting.pbo * 100).toFixed(1)} % (CSCV, ${overfitting.blocks} blocks of ${overfitting.blockBars} bars, ` +
+        `${overfitting.splits} splits); the best Sharpe ratio's DSR ${fmt(overfitting.best.dsr, 3)} ` +
+        `(PSR ${fmt(overfitting.best.psr, 3)}) over ${overfitting.trials} runs`,
+    );
   const how = flags.tpe ? 'adaptively' : flags.sample !== undefined ? 'at random' : 'every point';
   console.error(
     `\n${cols.length} bars, ${results.length} backtests (${how}, of ${gridSizeOf(grid)} points, seed ${seed}) in ${ms.toFixed(0)} ms`,
   );
   return 0;
+}
+
+/**
+ * The runs' overfitting figures (core's pboCscv and deflatedSharpe), or why there are none: fewer
+ * than two runs, or too few bars for the blocks.
+ */
+function overfittingOf(returns: Float64Array[], results: { combo: Combo }[], blocks: number) {
+  if (returns.length < 2) return 'one run';
+  const bars = Math.min(...returns.map((r) => r.length));
+  if (bars < 2 * blocks) return `${bars} returns: ${blocks} blocks need ${2 * blocks}`;
+  const p = pboCscv(returns, blocks);
+  const sharpes = returns.map((r) => sharpeOf(momentsOf(r)));
+  const at = sharpes.indexOf(Math.max(...sharpes));
+  const d = deflatedSharpe(returns[at]!, sharpes);
+  return {
+    trials: returns.length,
+    blocks,
+    blockBars: p.blockBars,
+    splits: p.logits.length,
+    pbo: p.pbo,
+    meanRank: p.meanRank,
+    best: { combo: results[at]!.combo, run: at + 1, psr: d.psr, dsr: d.dsr, sharpePerBar: d.sharpe },
+  };
 }
 
 const gridSizeOf = (grid: ParamGrid) => Object.values(grid).reduce((p, v) => p * v.length, 1);

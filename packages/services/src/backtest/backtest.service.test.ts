@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf } from '@algotrade/core';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
@@ -208,6 +209,25 @@ describe('backtest service', () => {
       expect.arrayContaining([{ 'fast.period': 10, 'slow.period': 30 }]),
     );
     expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
+    // how overfit its best is: PBO over the four backtests' returns, as computed from their equity curves
+    const of = await call(a, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting`);
+    expect(of.statusCode, of.body).toBe(200);
+    const o = of.json();
+    const curves = [];
+    for (const x of s.ranked) curves.push((await call(a, 'GET', `/api/backtests/${x.id}/equity`)).json());
+    const rets = curves.map((c: { equity: number }[]) => returnsOf(c.map((p) => p.equity)));
+    const ref = pboCscv(rets, 16);
+    expect(o).toMatchObject({ trials: 4, bars: 2147, blocks: 16, blockBars: 134, splits: 12_870 });
+    expect(o.pbo).toBeCloseTo(ref.pbo, 12);
+    expect(o.logits.counts.reduce((x: number, y: number) => x + y, 0)).toBe(12_870);
+    const sharpes = rets.map((r: Float64Array) => sharpeOf(momentsOf(r)));
+    const at = sharpes.indexOf(Math.max(...sharpes));
+    expect(o.best.id).toBe(s.ranked[at].id);
+    expect(o.best.dsr).toBeCloseTo(deflatedSharpe(rets[at]!, sharpes).dsr, 12);
+    expect(o.best.dsr).toBeLessThan(o.best.psr);
+    expect((await call(a, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting?blocks=6`)).json().splits).toBe(20);
+    expect((await call(a, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting?blocks=5`)).statusCode).toBe(400);
+    expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting`)).statusCode).toBe(404);
     // with minTrades, a combination of fewer closed trades ranks last, marked so
     type R = { combo: object; metrics: { trades: number }; returnPct: number; tooFewTrades?: boolean };
     const counts = s.ranked.map((x: R) => x.metrics.trades).sort((x: number, y: number) => x - y);

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { AppError, notFound } from '@algotrade/core';
+import { AppError, deflatedSharpe, momentsOf, notFound, pboCscvAsync, returnsOf, sharpeOf } from '@algotrade/core';
 import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@algotrade/adapters';
 import {
   comboVariants,
@@ -192,6 +192,14 @@ function checkValues(graph: Graph, grid: ParamGrid) {
       values.map((v) => ({ [key]: v })),
     );
 }
+
+/** Logits in half-unit bins from -4 to 4 (the ends take everything beyond). */
+const histogramOf = (xs: number[]) => {
+  const edges = Array.from({ length: 17 }, (_, i) => -4 + i / 2);
+  const counts = new Array<number>(16).fill(0);
+  for (const x of xs) counts[Math.min(15, Math.max(0, Math.floor((x + 4) * 2)))]!++;
+  return { edges, counts };
+};
 
 /** The best score after each trial, with the trial's own. */
 const convergenceOf = (trials: { score: number }[]) => {
@@ -411,6 +419,58 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
         };
       });
+
+      const Blocks = z.strictObject({ blocks: z.coerce.number().int().min(2).max(32).default(16) });
+      r.get(
+        '/sweeps/:id/overfitting',
+        { schema: { tags: ['backtest'], params: Id, querystring: Blocks } },
+        async (req) => {
+          const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
+          if (!rows.length) throw notFound('sweep');
+          const { blocks } = req.query;
+          if (blocks % 2)
+            throw new AppError('VALIDATION_FAILED', `blocks: ${blocks} is odd; half of them are in sample`);
+          const done = rows.filter((x) => x.status === 'done' && x.artifactKey);
+          if (done.length < 2)
+            throw new AppError('CONFLICT', `${done.length} of the sweep's backtests are done; overfitting needs two`);
+          // each backtest's per-bar returns (the sweep's backtests run on the same bars)
+          const returns = [];
+          for (const x of done) returns.push(returnsOf((await artifact(x)).equity.equity));
+          const bars = Math.min(...returns.map((r) => r.length));
+          if (bars < 2 * blocks)
+            throw new AppError(
+              'UNPROCESSABLE',
+              `${bars + 1} bars give ${bars} returns; ${blocks} blocks need at least ${2 * blocks} (ask for fewer blocks)`,
+            );
+          const pbo = await pboCscvAsync(returns, blocks);
+          const sharpes = returns.map((r) => sharpeOf(momentsOf(r)));
+          const at = sharpes.indexOf(Math.max(...sharpes));
+          const best = done[at]!;
+          const clean = (x: number) => (Number.isFinite(x) ? x : null);
+          const d = deflatedSharpe(returns[at]!, sharpes);
+          return {
+            sweepId: req.params.id,
+            trials: done.length,
+            bars,
+            blocks,
+            blockBars: pbo.blockBars,
+            splits: pbo.logits.length,
+            pbo: pbo.pbo,
+            meanRank: pbo.meanRank,
+            slope: pbo.slope,
+            logits: histogramOf(pbo.logits),
+            best: {
+              id: best.id,
+              combo: best.parameters.combo,
+              sharpe: best.metrics?.sharpe ?? null,
+              sharpePerBar: clean(d.sharpe),
+              psr: clean(d.psr),
+              dsr: clean(d.dsr),
+              expectedMaxPerBar: clean(d.expectedMax),
+            },
+          };
+        },
+      );
 
       r.post('/sweeps/:id/cancel', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
         const user = userOf(req);
