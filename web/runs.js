@@ -1100,6 +1100,7 @@ export async function sweepView(c, id) {
   const head = h('div');
   const conv = h('div');
   const map = h('div');
+  const imp = h('div');
   const body = h('div');
   const combo = (/** @type {Record<string, unknown>} */ x) =>
     Object.entries(x ?? {})
@@ -1146,6 +1147,23 @@ export async function sweepView(c, id) {
               yLabel: g.y ?? '',
               title: `${r.rankBy} by ${g.y ? `${g.x} and ${g.y}` : g.x}${g.others.length ? ` (the best over ${g.others.join(', ')})` : ''}`,
             }),
+          )
+        : '',
+    );
+    // which parameters the measure depends on: each one's share of its spread (ω²), and its best values
+    imp.replaceChildren(
+      r.importance?.length > 1
+        ? h(
+            'p',
+            { class: 'importance' },
+            `What ${r.rankBy} depends on: ` +
+              r.importance
+                .map(
+                  (/** @type {{ key: string, share: number, best: string }} */ p) =>
+                    `${p.key} ${num(p.share * 100, 0)} % (best ${p.best})`,
+                )
+                .join(', ') +
+              ' of its spread over the combinations run.',
           )
         : '',
     );
@@ -1230,7 +1248,7 @@ export async function sweepView(c, id) {
       'Check overfitting',
     ),
   );
-  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, overfit, body);
+  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, imp, overfit, body);
 }
 
 /**

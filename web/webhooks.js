@@ -15,6 +15,7 @@ export const WEBHOOK_EVENTS = [
   ['session.failed', 'a session fails'],
   ['backtest.done', 'a backtest finishes'],
   ['backtest.failed', 'a backtest fails'],
+  ['sweep.done', 'a sweep finishes (instead of each of its backtests)'],
 ];
 
 /** A delivery's outcome in a few words. @param {any} d */

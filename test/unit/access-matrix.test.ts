@@ -79,9 +79,11 @@ describe('access matrix: another user never reaches a row by its id', () => {
       method: 'POST',
       url: '/api/backtests/sweep',
       headers: a.auth,
-      payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },
+      // two combinations: a sweep's overfitting figures need two finished backtests
+      payload: { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5, 10] } },
     });
     ids['backtests/sweeps'] = sweep.json().sweepId;
+    const sweepIds: string[] = sweep.json().ids;
     // a walk-forward is a backtest row too; its own view needs one (a single run answers 404 there)
     walkForwardId = (
       await t.app.inject({
@@ -101,7 +103,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
       })
     ).json().id;
     // let the jobs finish so every sub-resource (trades, report...) exists for A
-    for (const id of [ids.backtests, walkForwardId, portfolioId])
+    for (const id of [ids.backtests, walkForwardId, portfolioId, ...sweepIds])
       for (let i = 0; i < 200; i++) {
         const s = (await t.app.inject({ url: `/api/backtests/${id}`, headers: a.auth })).json().status;
         if (s === 'done') break;

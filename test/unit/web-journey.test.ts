@@ -546,6 +546,15 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(cells).toContain(
       `fast.period=${best.combo['fast.period']}, slow.period=${best.combo['slow.period']}: ${fmt(best.returnPct)}`,
     );
+    // what the return depends on, as the API has it
+    expect(text('main p.importance')).toBe(
+      `What returnPct depends on: ${api4.importance
+        .map(
+          (p: { key: string; share: number; best: string }) =>
+            `${p.key} ${(p.share * 100).toFixed(0)} % (best ${p.best})`,
+        )
+        .join(', ')} of its spread over the combinations run.`,
+    );
     // how overfit its best is, when asked: the PBO and the deflated Sharpe ratio as the API has them
     button('Check overfitting')!.click();
     await until(() => $('main .overfitting p.pbo'), 'the overfitting figures');

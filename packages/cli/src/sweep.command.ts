@@ -1,6 +1,7 @@
 import {
   adaptiveSearch,
   comboVariants,
+  paramImportance,
   RANK_BY,
   runBacktest,
   scoreOf,
@@ -128,6 +129,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
             ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
           })),
           convergence,
+          importance: paramImportance(
+            results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
+          ),
           overfitting,
         },
         clean,
@@ -157,6 +161,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         `then each proposed from the results so far; the best found at run ${at + 1} of ${results.length}`,
     );
   }
+  const importance = paramImportance(
+    results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
+  );
+  if (importance.length)
+    console.log(
+      `\nwhat ${rankBy} depends on: ` +
+        importance.map((p) => `${p.key} ${(p.share * 100).toFixed(0)} % (best ${p.best})`).join(', '),
+    );
   if (typeof overfitting === 'string') console.log(`\noverfitting: not measured (${overfitting})`);
   else
     console.log(

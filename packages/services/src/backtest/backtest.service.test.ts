@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf } from '@algotrade/core';
+import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf, TOPICS } from '@algotrade/core';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
@@ -196,6 +196,11 @@ describe('backtest service', () => {
       params: { 'fast.period': [5, 10], 'slow.period': [20, 30] },
       rankBy: 'returnPct',
     };
+    // its end, announced once on the bus (what webhooks and the sweep's channel take)
+    const ends: { id: string; data: Record<string, unknown> }[] = [];
+    const sub = await t.rt.bus.subscribe(TOPICS.realtimeUpdates.name, { group: 'sweep-end-test' }, async (m) => {
+      if (m.type === 'sweep.done') ends.push({ id: m.id, data: m.data as Record<string, unknown> });
+    });
     const r = await call(a, 'POST', '/api/backtests/sweep', small);
     expect(r.statusCode).toBe(202);
     const { sweepId, jobs } = r.json();
@@ -209,6 +214,24 @@ describe('backtest service', () => {
       expect.arrayContaining([{ 'fast.period': 10, 'slow.period': 30 }]),
     );
     expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
+    await until(() => ends.some((e) => e.data.sweepId === sweepId));
+    await sub.close();
+    const mine = ends.filter((e) => e.data.sweepId === sweepId);
+    expect(new Set(mine.map((e) => e.id))).toEqual(new Set([`sweep.done:${sweepId}`]));
+    expect(mine[0]!.data).toMatchObject({
+      userId: a.id,
+      total: 4,
+      done: 4,
+      failed: 0,
+      rankBy: 'returnPct',
+      best: { backtestId: s.ranked[0].id, combo: s.ranked[0].combo, returnPct: s.ranked[0].returnPct },
+    });
+    // what the return depends on: each parameter's share of its spread, largest first
+    type Imp = { key: string; share: number; groups: number; best: string };
+    expect(s.importance.map((p: Imp) => p.key).sort()).toEqual(['fast.period', 'slow.period']);
+    for (const p of s.importance as Imp[]) expect(p).toMatchObject({ groups: 2, share: expect.any(Number) });
+    expect(s.importance[0].share).toBeGreaterThanOrEqual(s.importance[1].share);
+    expect(s.importance.every((p: Imp) => p.share >= 0 && p.share <= 1)).toBe(true);
     // how overfit its best is: PBO over the four backtests' returns, as computed from their equity curves
     const of = await call(a, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting`);
     expect(of.statusCode, of.body).toBe(200);

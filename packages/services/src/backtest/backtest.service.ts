@@ -16,6 +16,7 @@ import {
   sampleGrid,
   scoreOf,
   DEFAULT_STARTUP,
+  paramImportance,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -415,6 +416,10 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           progress:
             rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
           ranked,
+          // which parameters the scores depend on (from three finished backtests)
+          importance: paramImportance(
+            done.map((x) => ({ combo: x.parameters.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) })),
+          ),
           // how the best score grew, backtest by backtest in the order proposed
           ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
         };

@@ -27,6 +27,7 @@ import {
   type Combo,
   type ParamGrid,
   limitsRecord,
+  scoreOf,
   type RiskOutcome,
   type WalkForwardSpec,
   expandGrid,
@@ -34,7 +35,7 @@ import {
 } from '@algotrade/strategy';
 
 import { otherCandles } from '../strategy/other-candles.ts';
-import { continueSearch } from './adaptive.ts';
+import { adaptiveOf, continueSearch } from './adaptive.ts';
 
 export const BACKTEST_QUEUE = 'backtests';
 
@@ -80,7 +81,8 @@ export async function processBacktest(
   if (!row || row.status === 'cancelled' || row.status === 'done') return;
   const p = row.parameters as unknown as BacktestParams;
   const publish = async (type: string, data: object) => {
-    const body = { backtestId: row.id, userId: row.userId, ...data };
+    // a sweep's backtest says so (webhooks tell of the sweep's end instead of each of its backtests)
+    const body = { backtestId: row.id, userId: row.userId, ...(row.sweepId ? { sweepId: row.sweepId } : {}), ...data };
     await rt.bus.publish(TOPICS.realtimeUpdates.name, `backtest:${row.id}`, type, body).catch(() => {});
     // a sweep's page follows all of its backtests on one channel: each one's start and end
     if (row.sweepId && type !== 'backtest.progress')
@@ -204,6 +206,8 @@ export async function processBacktest(
     );
     await job.progress(1);
     await publish('backtest.done', { status: 'done', progress: 1, metrics });
+    // best effort, as the progress pushes: the backtest is done whatever becomes of the announcement
+    await announceSweepEnd(rt, row).catch(() => {});
   } catch (e) {
     const message = e instanceof AppError ? e.message : `backtest failed: ${(e as Error).message}`;
     // an adaptive sweep goes on past a failed point (scored last)
@@ -211,8 +215,50 @@ export async function processBacktest(
     // a user error cannot get better on a retry; record it and finish the job
     await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() }, true);
     await publish('backtest.failed', { status: 'failed', error: message });
+    await announceSweepEnd(rt, row).catch(() => {});
     if (!(e instanceof AppError)) throw e;
   }
+}
+
+/**
+ * After one of a sweep's backtests has ended: when none of its backtests is left queued or running
+ * (and an adaptive search has made all its points), `sweep.done` on the sweep's channel, with how many
+ * ended done and failed and the best by the sweep's measure. Two workers ending the last two at once
+ * may both send it: the message id is the sweep's, so a webhook delivers it once. A sweep the user
+ * stopped (a cancelled backtest) ends without it.
+ */
+async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
+  if (!row.sweepId) return;
+  const rows = await backtestsRepo(rt.db.db).list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
+  if (rows.some((r) => r.status === 'queued' || r.status === 'running' || r.status === 'cancelled')) return;
+  const adaptive = adaptiveOf(row.parameters);
+  if (adaptive && rows.length < adaptive.count) return;
+  const rankBy = String(row.parameters.rankBy ?? 'sharpe');
+  const minTrades = Number(row.parameters.minTrades ?? 0);
+  const done = rows.filter((r) => r.status === 'done');
+  const best = done.reduce<BacktestRow | null>(
+    (b, r) => (!b || scoreOf(r.metrics, rankBy, minTrades) > scoreOf(b.metrics, rankBy, minTrades) ? r : b),
+    null,
+  );
+  await rt.bus
+    .publish(
+      TOPICS.realtimeUpdates.name,
+      `sweep:${row.sweepId}`,
+      'sweep.done',
+      {
+        sweepId: row.sweepId,
+        userId: row.userId,
+        total: rows.length,
+        done: done.length,
+        failed: rows.length - done.length,
+        rankBy,
+        ...(best
+          ? { best: { backtestId: best.id, combo: best.parameters.combo, [rankBy]: best.metrics?.[rankBy] ?? null } }
+          : {}),
+      },
+      `sweep.done:${row.sweepId}`,
+    )
+    .catch(() => {});
 }
 
 /** Queues a backtest row's job (its id is the job's). */

@@ -112,6 +112,40 @@ describe('outgoing webhooks', () => {
     expect(await deliveries(w.id)).toHaveLength(1);
   });
 
+  it('tells of a sweep once, at its end, and not of each of its backtests', async () => {
+    const w = await hook('/sweeps', { events: ['backtest.done', 'sweep.done'] });
+    const sweepId = 'c0000000-0000-4000-8000-000000000002';
+    // one of the sweep's backtests: on its own channel and the sweep's, neither delivered
+    const one = { backtestId: 'b0000000-0000-4000-8000-000000000009', userId: a.id, sweepId, metrics: { sharpe: 1 } };
+    await t.rt.bus.publish(TOPICS.realtimeUpdates.name, `backtest:${one.backtestId}`, 'backtest.done', one);
+    await t.rt.bus.publish(TOPICS.realtimeUpdates.name, `sweep:${sweepId}`, 'backtest.done', one);
+    const end = {
+      sweepId,
+      userId: a.id,
+      total: 6,
+      done: 5,
+      failed: 1,
+      rankBy: 'sharpe',
+      best: { backtestId: one.backtestId, combo: { 'fast.period': 10, 'slow.period': 30 }, sharpe: 1.234 },
+    };
+    // sent by the two workers that ended its last two backtests: one delivery
+    for (let i = 0; i < 2; i++)
+      await t.rt.bus.publish(
+        TOPICS.realtimeUpdates.name,
+        `sweep:${sweepId}`,
+        'sweep.done',
+        end,
+        `sweep.done:${sweepId}`,
+      );
+    await until(async () => (await deliveries(w.id))[0]?.status === 'delivered');
+    await new Promise((r) => setTimeout(r, 300));
+    const got = rx.got.filter((g) => g.path === '/sweeps');
+    expect(got.map((g) => JSON.parse(g.body).message)).toEqual([
+      'Sweep c0000000 done: 5 backtests (1 failed), best sharpe 1.23 with fast.period=10, slow.period=30',
+    ]);
+    expect(await deliveries(w.id)).toHaveLength(1);
+  });
+
   it('retries 5xx and timeouts with the configured waits, then gives up and says why', async () => {
     const w = await hook('/flaky', { events: ['session.stopped'] });
     rx.answers.push(500, 503);

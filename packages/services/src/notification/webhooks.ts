@@ -18,6 +18,7 @@ export const WEBHOOK_EVENTS = [
   'session.failed',
   'backtest.done',
   'backtest.failed',
+  'sweep.done',
 ] as const;
 type WebhookEvent = (typeof WEBHOOK_EVENTS)[number] | 'ping';
 const MAX_PER_USER = 20;
@@ -163,6 +164,17 @@ function describe(event: WebhookEvent, d: Record<string, unknown>): string {
       return `Backtest ${String(d.backtestId).slice(0, 8)} done: return ${num(metrics.returnPct)} %, Sharpe ${num(metrics.sharpe)}, ${String(metrics.trades ?? 0)} trades`;
     case 'backtest.failed':
       return `Backtest ${String(d.backtestId).slice(0, 8)} failed: ${String(d.error)}`;
+    case 'sweep.done': {
+      const best = d.best as { combo?: Record<string, unknown> } & Record<string, unknown>;
+      const combo = Object.entries(best?.combo ?? {})
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ');
+      return (
+        `Sweep ${String(d.sweepId).slice(0, 8)} done: ${String(d.done)} backtests` +
+        (d.failed ? ` (${String(d.failed)} failed)` : '') +
+        (best ? `, best ${String(d.rankBy)} ${num(best[String(d.rankBy)])} with ${combo}` : '')
+      );
+    }
     default:
       return 'AlgoTrade webhook test';
   }
@@ -214,8 +226,12 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
     [TOPICS.userNotifications.name, ['alert'], (m) => m.key],
     [
       TOPICS.realtimeUpdates.name,
-      ['backtest.done', 'backtest.failed'],
-      (m) => (m.data as { userId?: unknown })?.userId,
+      ['backtest.done', 'backtest.failed', 'sweep.done'],
+      // a sweep's backtests are told of once, as the sweep's end (sweep.done), not each on its own
+      (m) => {
+        const d = m.data as { userId?: unknown; sweepId?: unknown } | undefined;
+        return m.type.startsWith('backtest.') && d?.sweepId ? undefined : d?.userId;
+      },
     ],
     [TOPICS.tradeExecutions.name, ['trade'], (m) => (m.data as { userId?: unknown })?.userId],
     [
