@@ -1115,6 +1115,7 @@ export async function sweepView(c, id) {
           (r.minTrades ? ` (fewer than ${r.minTrades} trades: last)` : ''),
       ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
+      r.done ? csvButton(c, `/api/backtests/sweeps/${enc}?format=csv`, `sweep-${id}.csv`, 'Ranking as CSV') : '',
       r.progress < 1 ? progressBar(r.progress) : '',
       r.progress < 1
         ? h(

@@ -226,6 +226,18 @@ describe('backtest service', () => {
       rankBy: 'returnPct',
       best: { backtestId: s.ranked[0].id, combo: s.ranked[0].combo, returnPct: s.ranked[0].returnPct },
     });
+    // the ranking as a CSV file: a line a backtest, in rank order, its parameters then its figures
+    const csv = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}?format=csv`)).body.trimEnd().split('\r\n');
+    expect(csv).toHaveLength(5);
+    const head = csv[0]!.split(',');
+    expect(head.slice(0, 5)).toEqual(['rank', 'backtestId', 'fast.period', 'slow.period', 'returnPct']);
+    expect(head).toContain('tooFewTrades');
+    csv.slice(1).forEach((line, i) => {
+      const row = Object.fromEntries(line.split(',').map((v, k) => [head[k], v]));
+      expect(row).toMatchObject({ rank: String(i + 1), backtestId: s.ranked[i].id });
+      expect(Number(row.returnPct)).toBe(s.ranked[i].returnPct);
+      expect(Number(row['fast.period'])).toBe(s.ranked[i].combo['fast.period']);
+    });
     // what the return depends on: each parameter's share of its spread, largest first
     type Imp = { key: string; share: number; groups: number; best: string };
     expect(s.importance.map((p: Imp) => p.key).sort()).toEqual(['fast.period', 'slow.period']);
@@ -368,6 +380,17 @@ describe('backtest service', () => {
     expect(conv.map((c) => c.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     for (let i = 1; i < 20; i++) expect(conv[i]!.best).toBeGreaterThanOrEqual(conv[i - 1]!.best);
     expect(conv[19]!.best).toBe(s.ranked[0].sharpe);
+    // its CSV numbers each backtest in the order proposed
+    const lines = (await call(a, 'GET', `/api/backtests/sweeps/${first.sweepId}?format=csv`)).body
+      .trimEnd()
+      .split('\r\n');
+    expect(lines[0]!.split(',').slice(0, 3)).toEqual(['rank', 'n', 'backtestId']);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => Number(l.split(',')[1]))
+        .sort((x, y) => x - y),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     // the start is the random search's points for the seed; one at a time, the same seed proposes the same points
     const random = await sweep({ count: 6, seed: 11 });
     await until(async () => (await get(random.sweepId)).done === 6);

@@ -36,6 +36,7 @@ import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
 import { adaptiveOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
+const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
 const When = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 const Base = {
   strategyId: z.string().uuid().optional(),
@@ -155,6 +156,21 @@ const PortfolioBody = z
     path: ['weights'],
   });
 const MAX_SWEEP = 500;
+/** a sweep's CSV: the figures each backtest gets a column for, after its parameters */
+const SWEEP_CSV_FIGURES = [
+  'returnPct',
+  'returnAnnPct',
+  'sharpe',
+  'sortino',
+  'calmar',
+  'maxDrawdownPct',
+  'trades',
+  'winRatePct',
+  'profitFactor',
+  'sqn',
+  'exposureTimePct',
+  'totalFees',
+] as const;
 
 /** A sweep's or walk-forward's grid, its ranges written out as values. */
 const gridOf = (b: { params: Parameters<typeof expandGrid>[0] }) => expandGrid(b.params);
@@ -384,7 +400,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           .send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) });
       });
 
-      r.get('/sweeps/:id', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
+      r.get('/sweeps/:id', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
         const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
         if (!rows.length) throw notFound('sweep');
         const rankBy = (rows[0]!.parameters.rankBy as string) ?? 'sharpe';
@@ -402,6 +418,23 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             metrics: x.metrics,
             ...(tooFew(x) ? { tooFewTrades: true } : {}),
           }));
+        if (req.query.format === 'csv') {
+          // one line a finished backtest, in rank order: its parameters, then its figures
+          const keys = Object.keys((ranked[0]?.combo as object | undefined) ?? {});
+          const lines = ranked.map((x) => {
+            const m = (x.metrics ?? {}) as Record<string, unknown>;
+            const run = done.find((d) => d.id === x.id)!;
+            return {
+              rank: x.rank,
+              ...(adaptive ? { n: (run.sweepSeq ?? 0) + 1 } : {}),
+              backtestId: x.id,
+              ...Object.fromEntries(keys.map((k) => [k, (x.combo as Record<string, unknown>)[k]])),
+              ...Object.fromEntries(SWEEP_CSV_FIGURES.map((f) => [f, m[f] ?? null])),
+              tooFewTrades: tooFew(run),
+            };
+          });
+          return sendCsv(reply, `sweep-${req.params.id}.csv`, lines);
+        }
         const sample = rows[0]!.parameters.sample;
         // an adaptive sweep is as long as its count; its rows are made as it goes
         const total = adaptive && !rows.some((x) => x.status === 'cancelled') ? adaptive.count : rows.length;
@@ -596,7 +629,6 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         return reply.status(204).send();
       });
 
-      const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
       r.get('/:id/trades', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
         const row = await mine(req, userOf(req).id);
         const trades = (await artifact(row)).trades as Record<string, unknown>[];
