@@ -1,6 +1,7 @@
 import {
   adaptiveSearch,
   comboVariants,
+  gridSize,
   paramImportance,
   RANK_BY,
   runBacktest,
@@ -10,9 +11,8 @@ import {
   type Combo,
   type CompiledPlan,
   type Graph,
-  type ParamGrid,
 } from '@algotrade/strategy';
-import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf, type Stats } from '@algotrade/core';
+import { bestDeflated, pboCscv, returnsOf, type Stats } from '@algotrade/core';
 import { int, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
 import { adaptiveFlags, checkGridValues, gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
@@ -67,7 +67,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     ...(detail ? { detail } : {}),
   };
   // each run's per-bar returns kept for the overfitting figures, up to 50 M of them in all
-  const keepReturns = cols.length * MAX_GRID <= 50e6 || cols.length * Number(flags.sample ?? MAX_GRID) <= 50e6;
+  const keepReturns = cols.length * Number(flags.sample ?? MAX_GRID) <= 50e6;
   const returns: Float64Array[] = [];
   const backtest = (plan: CompiledPlan, bars: BarColumns) => {
     const r = runBacktest(plan, bars, { ...run, excursions: false });
@@ -94,14 +94,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       },
       startup,
     );
-    sample = { method: 'tpe', count: results.length, seed, startup, of: gridSizeOf(grid) };
+    sample = { method: 'tpe', count: results.length, seed, startup, of: gridSize(grid) };
   } else {
     const variants = searchVariants(flags, graph, grid);
     for (const [i, v] of variants.entries()) {
       results.push({ combo: v.combo, stats: backtest(v.plan, cols) });
       bar?.update((i + 1) / variants.length);
     }
-    if (flags.sample !== undefined) sample = { method: 'random', count: variants.length, seed, of: gridSizeOf(grid) };
+    if (flags.sample !== undefined) sample = { method: 'random', count: variants.length, seed, of: gridSize(grid) };
   }
   bar?.done();
   const ms = performance.now() - t0;
@@ -112,6 +112,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const ranked = results
     .map((r, i) => ({ ...r, n: i + 1 }))
     .sort((a, b) => scoreOf(b.stats, rankBy, minTrades) - scoreOf(a.stats, rankBy, minTrades));
+  const importance = paramImportance(
+    results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
+  );
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
@@ -129,9 +132,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
             ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
           })),
           convergence,
-          importance: paramImportance(
-            results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
-          ),
+          importance,
           overfitting,
         },
         clean,
@@ -161,9 +162,6 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         `then each proposed from the results so far; the best found at run ${at + 1} of ${results.length}`,
     );
   }
-  const importance = paramImportance(
-    results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
-  );
   if (importance.length)
     console.log(
       `\nwhat ${rankBy} depends on: ` +
@@ -178,7 +176,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     );
   const how = flags.tpe ? 'adaptively' : flags.sample !== undefined ? 'at random' : 'every point';
   console.error(
-    `\n${cols.length} bars, ${results.length} backtests (${how}, of ${gridSizeOf(grid)} points, seed ${seed}) in ${ms.toFixed(0)} ms`,
+    `\n${cols.length} bars, ${results.length} backtests (${how}, of ${gridSize(grid)} points, seed ${seed}) in ${ms.toFixed(0)} ms`,
   );
   return 0;
 }
@@ -192,9 +190,8 @@ function overfittingOf(returns: Float64Array[], results: { combo: Combo }[], blo
   const bars = Math.min(...returns.map((r) => r.length));
   if (bars < 2 * blocks) return `${bars} returns: ${blocks} blocks need ${2 * blocks}`;
   const p = pboCscv(returns, blocks);
-  const sharpes = returns.map((r) => sharpeOf(momentsOf(r)));
-  const at = sharpes.indexOf(Math.max(...sharpes));
-  const d = deflatedSharpe(returns[at]!, sharpes);
+  const d = bestDeflated(returns);
+  const at = d.at;
   return {
     trials: returns.length,
     blocks,
@@ -205,5 +202,3 @@ function overfittingOf(returns: Float64Array[], results: { combo: Combo }[], blo
     best: { combo: results[at]!.combo, run: at + 1, psr: d.psr, dsr: d.dsr, sharpePerBar: d.sharpe },
   };
 }
-
-const gridSizeOf = (grid: ParamGrid) => Object.values(grid).reduce((p, v) => p * v.length, 1);

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import {
   foldsTable,
+  gridSize,
   inlineRunner,
   limitsCell,
   RANK_BY,
@@ -61,12 +62,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   if (tpe) checkGridValues(loaded.graph as Graph, grid);
   const variants = tpe ? [] : searchVariants(flags, loaded.graph as Graph, grid);
   const points = tpe ? { graph: loaded.graph as Graph, grid, search: tpe } : variants;
-  const perWindow = tpe
-    ? Math.min(
-        tpe.count,
-        Object.values(grid).reduce((p, v) => p * v.length, 1),
-      )
-    : variants.length;
+  const perWindow = tpe ? Math.min(tpe.count, gridSize(grid)) : variants.length;
   const bar = flags.json ? undefined : progressBar('walk-forward');
   const t0 = performance.now();
   let res;

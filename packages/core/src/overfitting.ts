@@ -103,6 +103,16 @@ export function deflatedSharpe(best: ArrayLike<number>, sharpes: readonly number
   };
 }
 
+/**
+ * The trial with the highest per-bar Sharpe ratio (the one a search picks) and its Deflated Sharpe
+ * Ratio among all of them: `at` is its index in `returns`.
+ */
+export function bestDeflated(returns: readonly ArrayLike<number>[]): DeflatedSharpe & { at: number } {
+  const sharpes = returns.map((r) => sharpeOf(momentsOf(r)));
+  const at = sharpes.indexOf(Math.max(...sharpes));
+  return { ...deflatedSharpe(returns[at]!, sharpes), at };
+}
+
 export interface Pbo {
   /** the share of splits in which the best in sample ranks at or below the median out of sample */
   pbo: number;

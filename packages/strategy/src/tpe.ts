@@ -1,5 +1,5 @@
 import { gaussian, normalCdf as phi, seededRandom } from '@algotrade/core';
-import { sampleGrid, type Combo, type ParamGrid } from './grid.ts';
+import { gridCombos, sampleGrid, type Combo, type ParamGrid } from './grid.ts';
 
 /**
  * An adaptive search over a parameter grid: the Tree-structured Parzen Estimator (Bergstra et al.,
@@ -119,7 +119,7 @@ export function proposeTpe(
       if (!taken.has(comboKey(grid, c))) return c;
     }
     if (size > 1_000_000) return null;
-    const free = sampleGrid(grid, size, 0).filter((c) => !taken.has(comboKey(grid, c)));
+    const free = gridCombos(grid).filter((c) => !taken.has(comboKey(grid, c)));
     return free.length ? free[Math.floor(rand() * free.length)]! : null;
   };
   const usable = trials.filter((t) => keys.every((k, d) => axes[d]!.indexOf(t.combo[k]!) !== undefined));

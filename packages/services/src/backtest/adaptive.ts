@@ -31,6 +31,12 @@ export function adaptiveOf(parameters: Record<string, unknown>): AdaptiveSearch 
   return s?.method === 'tpe' ? (s as AdaptiveSearch) : null;
 }
 
+/** What a sweep ranks by, as each of its backtests keeps it: the measure, and the fewest trades a rank needs (0: any). */
+export const rankingOf = (parameters: Record<string, unknown>) => ({
+  rankBy: String(parameters.rankBy ?? 'sharpe'),
+  minTrades: Number(parameters.minTrades ?? 0),
+});
+
 const finished = (r: BacktestRow) => r.status === 'done' || r.status === 'failed';
 
 /**
@@ -78,12 +84,8 @@ export async function continueSearch(
   const repo = backtestsRepo(rt.db.db);
   const rows = await repo.list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
   if (rows.some((r) => r.status === 'cancelled')) return;
-  const trials = trialsOf(
-    rows,
-    String(row.parameters.rankBy ?? 'sharpe'),
-    { id: row.id, metrics },
-    Number(row.parameters.minTrades ?? 0),
-  );
+  const { rankBy, minTrades } = rankingOf(row.parameters);
+  const trials = trialsOf(rows, rankBy, { id: row.id, metrics }, minTrades);
   if (trials.length < search.startup) return;
   const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);
   const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));

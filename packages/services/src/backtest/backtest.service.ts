@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { AppError, deflatedSharpe, momentsOf, notFound, pboCscvAsync, returnsOf, sharpeOf } from '@algotrade/core';
+import { AppError, bestDeflated, notFound, pboCscvAsync, returnsOf } from '@algotrade/core';
 import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@algotrade/adapters';
 import {
   comboVariants,
@@ -32,8 +32,8 @@ import { userOf } from '../http/auth.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
-import { BACKTEST_QUEUE, candlesOf, processBacktest } from './worker.ts';
-import { adaptiveOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
+import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
+import { adaptiveOf, rankingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
@@ -194,6 +194,22 @@ const ranking = (b: { rankBy: string; minTrades?: number }) => ({
   ...(b.minTrades ? { minTrades: b.minTrades } : {}),
 });
 
+/**
+ * An adaptive search as asked (a sweep's, or each walk-forward window's): its count, no more than the
+ * grid's points; its seed, chosen when not given; its random start, no longer than the count.
+ */
+function adaptiveSpec(grid: ParamGrid, asked: { count: number; seed?: number; startup?: number }) {
+  const of = gridSize(grid);
+  const count = Math.min(asked.count, of);
+  return {
+    method: 'tpe' as const,
+    count,
+    seed: asked.seed ?? randomInt(0, 0xffffffff),
+    of,
+    startup: Math.min(count, asked.startup ?? DEFAULT_STARTUP),
+  };
+}
+
 /** an adaptive sweep's backtests queued or running at once, unless asked */
 const DEFAULT_PARALLEL = 4;
 
@@ -270,7 +286,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   }
   ctx.metrics.sources.queueDepth = async () => [{ queue: BACKTEST_QUEUE, ...(await rt.queue.counts(BACKTEST_QUEUE)) }];
   // jobs the database still shows unfinished (a crash, a restart) go back on the queue: at most one retry
-  for (const r of await repo.unfinished()) await rt.queue.add(BACKTEST_QUEUE, { backtestId: r.id }, { jobId: r.id });
+  for (const r of await repo.unfinished()) await queueBacktest(rt)(r.id);
 
   async function resolveGraph(
     userId: string,
@@ -328,7 +344,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       // which saved version of the strategy this ran (its graph is in the row's snapshot either way)
       parameters: source.strategyVersion ? { ...parameters, strategyVersion: source.strategyVersion } : parameters,
     });
-    await rt.queue.add(BACKTEST_QUEUE, { backtestId: row.id }, { jobId: row.id });
+    await queueBacktest(rt)(row.id);
     ctx.metrics.backtests.inc({ status: 'queued' });
     return row;
   }
@@ -372,22 +388,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           // an adaptive search: its random start queued now, the rest proposed as results come (adaptive.ts)
           const asked = req.body.sample;
           checkValues(graph, grid);
-          const size = gridSize(grid);
-          const count = Math.min(asked.count, size);
-          const sample: AdaptiveSearch = {
-            method: 'tpe',
-            count,
-            seed: asked.seed ?? randomInt(0, 0xffffffff),
-            of: size,
-            startup: Math.min(count, asked.startup ?? DEFAULT_STARTUP),
-            parallel: asked.parallel ?? DEFAULT_PARALLEL,
-          };
+          const sample: AdaptiveSearch = { ...adaptiveSpec(grid, asked), parallel: asked.parallel ?? DEFAULT_PARALLEL };
           const start = comboVariants(graph, sampleGrid(grid, sample.startup, sample.seed));
           for (const [seq, { graph: g, combo }] of start.entries()) {
             const parameters = { ...paramsOf(req.body), combo, ...ranking(req.body), sample, grid: req.body.params };
             ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId, seq)).id);
           }
-          return reply.status(202).send({ sweepId, jobs: count, ids, rankBy: req.body.rankBy, sample });
+          return reply.status(202).send({ sweepId, jobs: sample.count, ids, rankBy: req.body.rankBy, sample });
         }
         const { combos, sample } = pointsOf(grid, req.body.sample);
         const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
@@ -403,8 +410,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.get('/sweeps/:id', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
         const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
         if (!rows.length) throw notFound('sweep');
-        const rankBy = (rows[0]!.parameters.rankBy as string) ?? 'sharpe';
-        const minTrades = Number(rows[0]!.parameters.minTrades ?? 0);
+        const { rankBy, minTrades } = rankingOf(rows[0]!.parameters);
         const done = rows.filter((x) => x.status === 'done');
         const adaptive = adaptiveOf(rows[0]!.parameters);
         const tooFew = (x: BacktestRow) => minTrades > 0 && !(Number(x.metrics?.trades ?? 0) >= minTrades);
@@ -481,11 +487,9 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
               `${bars + 1} bars give ${bars} returns; ${blocks} blocks need at least ${2 * blocks} (ask for fewer blocks)`,
             );
           const pbo = await pboCscvAsync(returns, blocks);
-          const sharpes = returns.map((r) => sharpeOf(momentsOf(r)));
-          const at = sharpes.indexOf(Math.max(...sharpes));
-          const best = done[at]!;
+          const d = bestDeflated(returns);
+          const best = done[d.at]!;
           const clean = (x: number) => (Number.isFinite(x) ? x : null);
-          const d = deflatedSharpe(returns[at]!, sharpes);
           return {
             sweepId: req.params.id,
             trials: done.length,
@@ -535,16 +539,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const grid = gridOf(req.body);
         const asked = req.body.sample;
         // an adaptive search: `count` backtests proposed in each window, every value checked up front
-        const adaptive =
-          asked?.method === 'tpe'
-            ? {
-                method: 'tpe' as const,
-                count: Math.min(asked.count, gridSize(grid)),
-                seed: asked.seed ?? randomInt(0, 0xffffffff),
-                startup: Math.min(asked.count, asked.startup ?? DEFAULT_STARTUP),
-                of: gridSize(grid),
-              }
-            : undefined;
+        const adaptive = asked?.method === 'tpe' ? adaptiveSpec(grid, asked) : undefined;
         const { combos, sample } = adaptive ? { combos: undefined, sample: adaptive } : pointsOf(grid, asked);
         const combinations = adaptive ? adaptive.count : combos ? combos.length : gridSize(grid);
         const backtests = combinations * (folds + 1) + folds;

@@ -35,7 +35,7 @@ import {
 } from '@algotrade/strategy';
 
 import { otherCandles } from '../strategy/other-candles.ts';
-import { adaptiveOf, continueSearch } from './adaptive.ts';
+import { adaptiveOf, continueSearch, rankingOf } from './adaptive.ts';
 
 export const BACKTEST_QUEUE = 'backtests';
 
@@ -229,12 +229,14 @@ export async function processBacktest(
  */
 async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
   if (!row.sweepId) return;
-  const rows = await backtestsRepo(rt.db.db).list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
-  if (rows.some((r) => r.status === 'queued' || r.status === 'running' || r.status === 'cancelled')) return;
+  const repo = backtestsRepo(rt.db.db);
+  // the counts first (one small query after every backtest); the rows only at the end
+  const n = await repo.sweepCounts(row.userId, row.sweepId);
+  if (n.cancelled || n.done + n.failed < n.total) return;
   const adaptive = adaptiveOf(row.parameters);
-  if (adaptive && rows.length < adaptive.count) return;
-  const rankBy = String(row.parameters.rankBy ?? 'sharpe');
-  const minTrades = Number(row.parameters.minTrades ?? 0);
+  if (adaptive && n.total < adaptive.count) return;
+  const rows = await repo.list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
+  const { rankBy, minTrades } = rankingOf(row.parameters);
   const done = rows.filter((r) => r.status === 'done');
   const best = done.reduce<BacktestRow | null>(
     (b, r) => (!b || scoreOf(r.metrics, rankBy, minTrades) > scoreOf(b.metrics, rankBy, minTrades) ? r : b),
