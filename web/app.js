@@ -542,6 +542,16 @@ async function alertsView(c) {
         ['Kind', (a) => a.kind],
         ['On', (a) => (a.params?.name ? `${a.params.name} · ${a.symbol}` : (a.symbol ?? a.sessionId ?? ''))],
         ['Level', (a) => a.params?.price ?? a.params?.drawdownPct ?? ''],
+        // a strategy alert reading its position: the one its signals hold now
+        [
+          'Position',
+          (a) =>
+            a.params?.position?.qty > 0
+              ? `long ${num(a.params.position.qty, 2)} from ${num(a.params.position.entryPrice, 2)}`
+              : a.params?.position
+                ? 'flat'
+                : '',
+        ],
         [
           'Repeats',
           (a) =>

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { coinbaseRest, GARBAGE_TS, real, served } from '../helpers/coinbase-rest.ts';
 import { tempDir } from '../helpers/env.ts';
 import { backtestingPy } from '../helpers/goog.ts';
+import { gatedBy } from '../helpers/graphs.ts';
 import http from 'node:http';
 import { startPlatform, type PlatformProcess } from '../helpers/platform.ts';
 import { fmt } from '../../web/chart.js';
@@ -234,10 +235,11 @@ describe('the browser app, clicked through against the running platform', () => 
     const row = await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('ETHUSD')), 'it in the list');
     const made = (await api('/api/alerts')).find((x: { symbol: string }) => x.symbol === 'ETHUSD');
     expect(made).toMatchObject({ kind: 'price_below', params: { price: 2, repeat: 'every', cooldownSeconds: 30 } });
-    expect([...row.querySelectorAll('td')].map((td) => td.textContent).slice(0, 6)).toEqual([
+    expect([...row.querySelectorAll('td')].map((td) => td.textContent).slice(0, 7)).toEqual([
       'price_below',
       'ETHUSD',
       '2',
+      '', // a price alert holds no position
       'every time, 30 s apart',
       'active',
       '0',
@@ -895,26 +897,31 @@ describe('the browser app, clicked through against the running platform', () => 
   });
 
   it("sets an alert on a strategy's signal, which pops up on its first buy without a session", async () => {
-    // a strategy that buys while the price is above 0: its first live tick signals
+    // a strategy that buys while the price is above 0 and it is not long: its first live tick signals
     const s = await api('/api/strategies', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         name: 'always in',
-        graph: {
-          version: 1,
-          nodes: [
-            { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
-            { id: 'zero', type: 'constant', data: { value: 0 }, position: { x: 40, y: 180 } },
-            { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
-            { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
-          ],
-          edges: [
-            { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
-            { id: 'e2', source: 'zero', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
-            { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
-          ],
-        },
+        graph: gatedBy(
+          {
+            version: 1,
+            nodes: [
+              { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
+              { id: 'zero', type: 'constant', data: { value: 0 }, position: { x: 40, y: 180 } },
+              { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
+              { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
+            ],
+            edges: [
+              { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+              { id: 'e2', source: 'zero', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
+              { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+            ],
+          },
+          'buy',
+          'long',
+          false,
+        ),
       }),
     });
     location.hash = '#/alerts';
@@ -940,8 +947,20 @@ describe('the browser app, clicked through against the running platform', () => 
     });
     expect(toast.textContent).toBe(`Alert: ${alert.message}`);
     expect((await api('/api/forward-tests')).length).toBe(sessions);
+    // the list (drawn again) shows the position its signal made: long one unit from the price it fired at
+    location.hash = '#/strategies';
     location.hash = '#/alerts';
-    await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('always in · BTCUSD')), 'it in the list');
+    const row = await until(
+      () =>
+        $$('main tbody tr').find(
+          (r) => r.textContent?.includes('always in · BTCUSD') && r.textContent.includes('long'),
+        ),
+      'it in the list',
+    );
+    const { qty, entryPrice } = alert.params.position;
+    expect([qty, `${alert.symbol}: buy signal at ${entryPrice}`]).toEqual([1, alert.message.split(' on ')[1]]);
+    const price = entryPrice.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    expect(row.textContent).toContain(`long 1.00 from ${price}`);
   });
 
   it("sets an Other symbol node's symbol in the inspector, checked as typed", async () => {

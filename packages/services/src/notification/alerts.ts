@@ -93,9 +93,21 @@ interface Active {
     pending: LiveTick[];
     /** it holds a watch on the other symbols it reads (otherBars), until released */
     watching: boolean;
-    /** what its Position nodes read: the position its live signals make (flat after its warm-up, as a session) */
+    /**
+     * what its Position nodes read: the position its live signals make (flat when the alert is made, as
+     * a session starts; kept in its params, so an instance that loads it later goes on from it)
+     */
     position: SignalPosition;
   };
+}
+
+/** A stored strategy alert's position, its numbers checked (flat when there is none or it is not one). */
+function positionOf(p: unknown): Partial<SignalPosition> {
+  const o = (p ?? {}) as Record<string, unknown>;
+  const n = (k: string) => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? o[k] : 0);
+  return n('qty') > 0
+    ? { qty: n('qty'), entryPrice: n('entryPrice'), entryTs: n('entryTs'), entries: n('entries') }
+    : {};
 }
 
 type LiveTick = Pick<Tick, 'ts' | 'price' | 'size' | 'seq'>;
@@ -186,7 +198,12 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     if (r.params.repeat === 'every') a.repeat = { cooldownMs: 1000 * Number(r.params.cooldownSeconds ?? 0) };
     if (r.kind === 'strategy_signal') {
       // the graph as it was when the alert was made (later edits to the strategy do not change it)
-      const p = r.params as { name: string; graph: unknown; evaluation: SessionSettings['evaluation'] };
+      const p = r.params as {
+        name: string;
+        graph: unknown;
+        evaluation: SessionSettings['evaluation'];
+        position?: Partial<SignalPosition>;
+      };
       const plan = plans.compile(p.graph).plan;
       if (plan) {
         a.strategy = {
@@ -195,7 +212,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           evaluation: p.evaluation,
           pending: [],
           watching: false,
-          position: new SignalPosition(),
+          position: Object.assign(new SignalPosition(), positionOf(p.position)),
         };
         void warm(a).catch((e: unknown) => rt.log.warn({ err: e, alert: a.id }, 'strategy alert warm-up failed'));
       }
@@ -223,6 +240,9 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       ev = sessionEvaluator(s.plan, s.evaluation);
       for (const t of ticks) ev.evaluate(t);
     }
+    // the position its signals made before (another instance, or this process before a restart)
+    const p = s.position;
+    if (p.qty > 0) ev.setPosition(p.qty, p.entryPrice, p.entryTs, p.entries);
     const last = ticks[ticks.length - 1];
     const seen = (t: LiveTick) =>
       !!last && (t.ts < last.ts || (t.ts === last.ts && (t.seq ?? 0) <= (last.seq ?? Infinity)));
@@ -241,6 +261,14 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
     if (spec && s.plan.positionSlots.length && s.position.apply(spec, t.price, t.ts)) {
       const p = s.position;
       ev.setPosition(p.qty, p.entryPrice, p.entryTs, p.entries);
+      // kept with the alert (every instance holding it writes the same, from the same ticks)
+      const position = { qty: p.qty, entryPrice: p.entryPrice, entryTs: p.entryTs, entries: p.entries };
+      await db
+        .updateTable('alerts')
+        .set({ params: sql`params || ${JSON.stringify({ position })}::jsonb` } as never)
+        .where('id', '=', a.id)
+        .where('status', '=', 'active')
+        .execute();
     }
     if (!spec || (a.repeat && (spec.action === a.lastAction || cooling(a, t.ts)))) return;
     a.lastAction = spec.action;

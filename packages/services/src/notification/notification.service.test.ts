@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_NAMES } from '@algotrade/adapters';
 import { TOPICS } from '@algotrade/core';
+import { buildApp } from '@algotrade/services';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { aboveBelow, alwaysBuying, exitWhen, gatedBy, graphOf } from '../../../../test/helpers/graphs.ts';
@@ -614,6 +616,72 @@ describe('notifications WebSocket when the database fails', () => {
       c.ws.close();
     } finally {
       await t.stop().catch(() => {}); // the database is closed already
+    }
+  });
+});
+
+describe('a strategy alert reading its position, across a restart', () => {
+  it('goes on from the position its signals made: the next instance closes it in profit, not buys again', async () => {
+    const t = await startTestApp();
+    let again: Awaited<ReturnType<typeof buildApp>> | undefined;
+    try {
+      const u = await t.user();
+      const call = (app: typeof t.app, method: 'GET' | 'POST', url: string, payload?: object) =>
+        app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+      const got: Record<string, unknown>[] = [];
+      const sub = await t.rt.bus.subscribe(TOPICS.userNotifications.name, { group: 'restart-test' }, async (m) => {
+        got.push(m.data as Record<string, unknown>);
+      });
+      let seq = 0;
+      const t0 = Date.UTC(2026, 0, 7, 9);
+      const publish = (ticks: [sec: number, price: number][]) =>
+        t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'RESSIG', 'ticks', {
+          symbol: 'RESSIG',
+          ticks: ticks.map(([sec, price]) => ({ ts: t0 + sec * 1000, price, size: 1, seq: ++seq })),
+        });
+      // buy while flat, close once more than 5 % up
+      const graph = exitWhen(gatedBy(alwaysBuying(), 'buy', 'long', false), [['profit_pct', '>', 5]]);
+      const strat = (await call(t.app, 'POST', '/api/strategies', { name: 'Buy flat, take 5 %', graph })).json();
+      const alert = (
+        await call(t.app, 'POST', '/api/alerts', {
+          kind: 'strategy_signal',
+          strategyId: strat.id,
+          symbol: 'RESSIG',
+          repeat: 'every',
+        })
+      ).json();
+      await new Promise((r) => setTimeout(r, 300)); // its warm-up (an empty window)
+      await publish([[1, 100]]); // buy: long from 100
+      await until(() => got.length >= 1);
+      await until(async () => (await call(t.app, 'GET', `/api/alerts/${alert.id}`)).json().params.position?.qty === 1);
+      expect((await call(t.app, 'GET', `/api/alerts/${alert.id}`)).json().params.position).toEqual({
+        qty: 1,
+        entryPrice: 100,
+        entryTs: t0 + 1000,
+        entries: 1,
+      });
+
+      // the service restarts (the same database): the alert is loaded again, warmed, and reads long from 100
+      await t.close();
+      again = await buildApp(t.rt, { services: SERVICE_NAMES });
+      await new Promise((r) => setTimeout(r, 300));
+      await publish([
+        [2, 103], // 3 % up: held
+        [3, 106], // 6 % up: close (a flat alert would buy here instead)
+      ]);
+      await until(() => got.length >= 2);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got.map((d) => [d.action, d.price])).toEqual([
+        ['buy', 100],
+        ['close', 106],
+      ]);
+      await until(
+        async () => (await call(again!.app, 'GET', `/api/alerts/${alert.id}`)).json().params.position?.qty === 0,
+      );
+      await sub.close();
+    } finally {
+      await again?.close();
+      await t.rt.close();
     }
   });
 });
