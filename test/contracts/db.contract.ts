@@ -1,5 +1,6 @@
 import type { DbHandle } from '@algotrade/adapters';
 import {
+  backtestsRepo,
   forwardTestsRepo,
   migrate,
   migrations,
@@ -76,6 +77,58 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(
         await h.db.selectFrom('forward_test_sessions').select('id').where('id', '=', f.id).executeTakeFirst(),
       ).toBeUndefined();
+    });
+
+    it("reads a sweep's points lean: combination, status and the metrics asked for, without the numbers skipped", async () => {
+      const u = (await usersRepo(h.db).create(`sp${Date.now()}@x.io`, 'h'))!;
+      const repo = backtestsRepo(h.db);
+      const sweepId = '5ee00000-0000-4000-8000-000000000001';
+      const ids: string[] = [];
+      for (let seq = 0; seq < 4; seq++) {
+        const r = await repo.createOnce({
+          userId: u.id,
+          strategyId: null,
+          sweepId,
+          sweepSeq: seq,
+          snapshot: { nodes: [] },
+          symbol: 'GOOG',
+          interval: '1d',
+          parameters: { combo: { 'a.period': seq + 2 }, grid: { 'a.period': [2, 3, 4, 5] }, rankBy: 'sharpe' },
+        });
+        ids.push(r!.id);
+      }
+      // a second backtest of the same number is refused (two workers proposing it at once)
+      expect(
+        await repo.createOnce({
+          userId: u.id,
+          strategyId: null,
+          sweepId,
+          sweepSeq: 3,
+          snapshot: {},
+          symbol: 'GOOG',
+          interval: '1d',
+          parameters: {},
+        }),
+      ).toBeNull();
+      await repo.update(ids[0]!, { status: 'done', metrics: { sharpe: 1.25, trades: 7, cagr: 0.1 } });
+      await repo.update(ids[1]!, { status: 'failed', error: 'no' });
+      const all = await repo.sweepPoints(u.id, sweepId, ['sharpe', 'trades']);
+      const bySeq = Object.fromEntries(all.map((p) => [p.sweepSeq, p]));
+      expect(all).toHaveLength(4);
+      expect(bySeq[0]).toEqual({
+        id: ids[0],
+        status: 'done',
+        sweepSeq: 0,
+        parameters: { combo: { 'a.period': 2 } },
+        metrics: { sharpe: 1.25, trades: 7 },
+      });
+      expect(bySeq[1]).toMatchObject({ status: 'failed', metrics: null });
+      expect(bySeq[3]).toMatchObject({ status: 'queued', parameters: { combo: { 'a.period': 5 } }, metrics: null });
+      const rest = await repo.sweepPoints(u.id, sweepId, ['sharpe'], [0, 2]);
+      expect(rest.map((p) => p.sweepSeq).sort()).toEqual([1, 3]);
+      // another user reads none of them
+      const other = (await usersRepo(h.db).create(`sq${Date.now()}@x.io`, 'h'))!;
+      expect(await repo.sweepPoints(other.id, sweepId, ['sharpe'])).toEqual([]);
     });
 
     it('round-trips numeric money exactly and jsonb documents', async () => {

@@ -1,4 +1,4 @@
-import { backtestsRepo, type BacktestRow, type Runtime } from '@algotrade/adapters';
+import { backtestsRepo, type BacktestRow, type Runtime, type SweepPoint } from '@algotrade/adapters';
 import {
   comboKey,
   comboVariants,
@@ -37,7 +37,7 @@ export const rankingOf = (parameters: Record<string, unknown>) => ({
   minTrades: Number(parameters.minTrades ?? 0),
 });
 
-const finished = (r: BacktestRow) => r.status === 'done' || r.status === 'failed';
+const finished = (r: SweepPoint) => r.status === 'done' || r.status === 'failed';
 
 /**
  * A sweep's finished backtests as trials in the order they were proposed, each scored by the
@@ -46,7 +46,7 @@ const finished = (r: BacktestRow) => r.status === 'done' || r.status === 'failed
  * trades scores -Infinity too.
  */
 export function trialsOf(
-  rows: BacktestRow[],
+  rows: readonly SweepPoint[],
   rankBy: string,
   own?: { id: string; metrics: object | null },
   minTrades = 0,
@@ -63,6 +63,36 @@ export function trialsOf(
             ? scoreOf(r.metrics, rankBy, minTrades)
             : -Infinity,
     }));
+}
+
+/** Per runtime: each adaptive sweep's backtests that are done or cancelled (they change no more), by sweep. */
+const settledPoints = new WeakMap<Runtime, Map<string, { used: number; byId: Map<string, SweepPoint> }>>();
+/** How long a sweep's settled points are kept after their last use, and for how many sweeps at most. */
+const SETTLED_MS = 10 * 60_000;
+const SETTLED_SWEEPS = 16;
+
+/**
+ * An adaptive sweep's backtests as repo.sweepPoints gives them (each one's combination and the figures
+ * its score reads), read after every result: the done and cancelled ones (final) are kept in the
+ * process, so each read asks only for the rest, the few unfinished and those ended since the last
+ * (a result of another worker process included). Without it every result read every row: O(n²).
+ */
+async function sweepPointsOf(rt: Runtime, userId: string, sweepId: string, fields: string[]): Promise<SweepPoint[]> {
+  let sweeps = settledPoints.get(rt);
+  if (!sweeps) settledPoints.set(rt, (sweeps = new Map()));
+  const now = Date.now();
+  for (const [k, v] of sweeps) if (now - v.used > SETTLED_MS) sweeps.delete(k);
+  const key = `${sweepId} ${fields.join(' ')}`;
+  let held = sweeps.get(key);
+  if (!held) {
+    if (sweeps.size >= SETTLED_SWEEPS) sweeps.delete(sweeps.keys().next().value!);
+    sweeps.set(key, (held = { used: now, byId: new Map() }));
+  }
+  held.used = now;
+  const skip = [...held.byId.values()].map((p) => p.sweepSeq ?? -1);
+  const fresh = await backtestsRepo(rt.db.db).sweepPoints(userId, sweepId, fields, skip);
+  for (const p of fresh) if (p.status === 'done' || p.status === 'cancelled') held.byId.set(p.id, p);
+  return [...held.byId.values(), ...fresh.filter((p) => !held.byId.has(p.id))];
 }
 
 /**
@@ -82,9 +112,9 @@ export async function continueSearch(
   const search = adaptiveOf(row.parameters);
   if (!search || !row.sweepId) return;
   const repo = backtestsRepo(rt.db.db);
-  const rows = await repo.list(row.userId, { sweepId: row.sweepId, limit: 1_000 });
-  if (rows.some((r) => r.status === 'cancelled')) return;
   const { rankBy, minTrades } = rankingOf(row.parameters);
+  const rows = await sweepPointsOf(rt, row.userId, row.sweepId, [rankBy, 'trades']);
+  if (rows.some((r) => r.status === 'cancelled')) return;
   const trials = trialsOf(rows, rankBy, { id: row.id, metrics }, minTrades);
   if (trials.length < search.startup) return;
   const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);

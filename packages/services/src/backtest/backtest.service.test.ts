@@ -7,6 +7,8 @@ import { until } from '../../../../test/helpers/wait.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
 import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
 import { googBars } from '../../../../test/helpers/goog.ts';
+import type { BacktestRow } from '@algotrade/adapters';
+import { sweepCandles } from './worker.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -348,6 +350,24 @@ describe('backtest service', () => {
       expect(bad.statusCode, JSON.stringify(params)).toBe(400);
     }
     expect((await call(a, 'POST', '/api/backtests/sweep', { ...body, sample: { count: 501 } })).statusCode).toBe(400);
+  });
+
+  it("runs a sweep's backtests on one read of its candles: history changing meanwhile waits for the next sweep", async () => {
+    await t.importGoog(a.auth, 'SWC');
+    const rowOf = (sweepId: string | null) =>
+      ({ sweepId, symbol: 'SWC', interval: '1d', parameters: {} }) as unknown as BacktestRow;
+    const sweep = '5ee00000-0000-4000-8000-0000000000c1';
+    const first = await sweepCandles(t.rt, rowOf(sweep));
+    expect(first).toHaveLength(2148);
+    // the history changes (here: its last year deleted) while the sweep runs
+    const cut = first[first.length - 252]!.ts;
+    await t.rt.db.db.deleteFrom('candles').where('symbol', '=', 'SWC').where('ts', '>=', new Date(cut)).execute();
+    // the sweep's next backtests read what its first one did; a plain backtest and a new sweep read the change
+    expect(await sweepCandles(t.rt, rowOf(sweep))).toBe(first);
+    expect(await sweepCandles(t.rt, rowOf(null))).toHaveLength(2148 - 252);
+    expect(await sweepCandles(t.rt, rowOf('5ee00000-0000-4000-8000-0000000000c2'))).toHaveLength(2148 - 252);
+    // candles of another interval are their own read
+    expect((await sweepCandles(t.rt, rowOf(sweep), 'SWC', '1w')).length).toBeLessThan(400);
   });
 
   it('searches adaptively (TPE): a random start, then points proposed from the results, the same again for a seed', async () => {

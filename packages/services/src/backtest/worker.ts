@@ -1,4 +1,12 @@
-import { AppError, TOPICS, type JobContext, type RiskLimits, type Stats, type TradeRecord } from '@algotrade/core';
+import {
+  AppError,
+  TOPICS,
+  type Candle,
+  type JobContext,
+  type RiskLimits,
+  type Stats,
+  type TradeRecord,
+} from '@algotrade/core';
 import {
   backtestsRepo,
   candlesRepo,
@@ -99,7 +107,7 @@ export async function processBacktest(
     const symbolRows = symbolsRepo(rt.db.db);
     const legs = [];
     for (const symbol of symbols) {
-      const candles = await candlesOf(rt, row, symbol);
+      const candles = await sweepCandles(rt, row, symbol);
       if (candles.length < 2)
         throw new AppError(
           'UNPROCESSABLE',
@@ -112,7 +120,7 @@ export async function processBacktest(
     // range, read once and aligned with each leg's bars
     const others = await otherCandles(
       plan.symbols,
-      (symbol) => candlesOf(rt, row, symbol),
+      (symbol) => sweepCandles(rt, row, symbol),
       `${row.interval} candles in the requested range`,
     );
     if (others.length) for (const leg of legs) leg.bars.others = others.flatMap((o) => alignBars(leg.bars.ts, o));
@@ -121,7 +129,7 @@ export async function processBacktest(
     // a detail timeframe: the finer candles of the same symbol and range, in shared memory like the bars
     let detail: ReturnType<typeof toColumns> | undefined;
     if (p.detailInterval) {
-      const fine = await candlesOf(rt, row, row.symbol, p.detailInterval);
+      const fine = await sweepCandles(rt, row, row.symbol, p.detailInterval);
       if (fine.length < 2)
         throw new AppError(
           'UNPROCESSABLE',
@@ -379,6 +387,38 @@ export function candlesOf(rt: Runtime, row: BacktestRow, symbol = row.symbol, in
     p.to ? new Date(p.to) : undefined,
     5_000_000,
   );
+}
+
+/** Each runtime's sweeps' candles, by sweep, symbol and interval (see sweepCandles). */
+const sweepSets = new WeakMap<Runtime, Map<string, { used: number; candles: Promise<Candle[]> }>>();
+/** How long a sweep's candles are kept after a backtest last read them, and how many sets at most. */
+const SWEEP_CANDLES_MS = 60_000;
+const SWEEP_CANDLE_SETS = 8;
+
+/**
+ * candlesOf for a backtest; for one of a sweep's, read from the database once per process for all of
+ * the sweep's backtests (the first one's read is shared by those that start while it runs). So every
+ * backtest of a sweep runs on the same bars, even while live candles are built or history imported
+ * (those wait for the next sweep), and a sweep of 500 points asks the database once, not 500 times.
+ * A set is dropped a minute after it was last read, the oldest first past eight sets.
+ */
+export function sweepCandles(rt: Runtime, row: BacktestRow, symbol = row.symbol, interval = row.interval) {
+  if (!row.sweepId) return candlesOf(rt, row, symbol, interval);
+  let sets = sweepSets.get(rt);
+  if (!sets) sweepSets.set(rt, (sets = new Map()));
+  const now = Date.now();
+  for (const [k, v] of sets) if (now - v.used > SWEEP_CANDLES_MS) sets.delete(k);
+  const key = `${row.sweepId} ${symbol} ${interval}`;
+  let set = sets.get(key);
+  if (!set) {
+    if (sets.size >= SWEEP_CANDLE_SETS) sets.delete(sets.keys().next().value!);
+    const candles = candlesOf(rt, row, symbol, interval);
+    // a read that failed is not kept: the next backtest asks again
+    candles.catch(() => sets.delete(key));
+    sets.set(key, (set = { used: now, candles }));
+  }
+  set.used = now;
+  return set.candles;
 }
 
 export const intervalOk = (i: string) => i in INTERVALS;

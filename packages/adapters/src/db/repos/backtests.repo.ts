@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connect.ts';
 import { isUuid } from './strategies.repo.ts';
 
@@ -23,6 +24,9 @@ export interface BacktestRow {
   startedAt: string | null;
   finishedAt: string | null;
 }
+
+/** A sweep's backtest as sweepPoints reads it. */
+export type SweepPoint = Pick<BacktestRow, 'id' | 'status' | 'sweepSeq' | 'parameters' | 'metrics'>;
 
 type Raw = Record<string, unknown>;
 const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
@@ -132,6 +136,46 @@ export const backtestsRepo = (db: Db) => ({
     return rows.map((r) => toRow(r as Raw));
   },
   /** How many of a sweep's backtests (the caller's) are in each status; total 0 when there is no such sweep. */
+  /**
+   * A sweep's backtests, lean: each one's id, number, status, combination (`parameters.combo` alone)
+   * and, of its metrics, only `fields` (what a ranking reads), not the rows' whole JSON; without the
+   * backtests numbered in `skip` (those the caller holds already). What an adaptive search reads after
+   * every result to propose the next point.
+   */
+  async sweepPoints(
+    userId: string,
+    sweepId: string,
+    fields: readonly string[],
+    skip: readonly number[] = [],
+  ): Promise<SweepPoint[]> {
+    if (!isUuid(sweepId)) return [];
+    const picked = sql.join(fields.map((f) => sql`${f}::text, metrics -> ${f}::text`));
+    const rows = await db
+      .selectFrom('backtest_results')
+      .select([
+        'id',
+        'status',
+        'sweep_seq',
+        sql<unknown>`parameters -> 'combo'`.as('combo'),
+        sql<Record<
+          string,
+          unknown
+        > | null>`case when metrics is null then null else jsonb_build_object(${picked}) end`.as('metrics'),
+      ])
+      .where('user_id', '=', userId)
+      .where('sweep_id', '=', sweepId)
+      .$if(skip.length > 0, (q) =>
+        q.where(sql<boolean>`not (coalesce(sweep_seq, -1) = any(${sql.val(`{${skip.join(',')}}`)}::int[]))`),
+      )
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      status: r.status as BacktestStatus,
+      sweepSeq: r.sweep_seq ?? null,
+      parameters: { combo: r.combo },
+      metrics: r.metrics ?? null,
+    }));
+  },
   async sweepCounts(
     userId: string,
     sweepId: string,
