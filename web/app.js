@@ -68,7 +68,11 @@ const routes = [
   [/^#\/account$/, (c) => accountView(c, session.get()?.email ?? '')],
 ];
 
+/** Each render's number: a page that finishes loading after the user went on to another is not shown. */
+let rendering = 0;
+
 async function render() {
+  const mine = ++rendering;
   for (const fn of leaving) fn();
   leaving = [];
   const view = /** @type {HTMLElement} */ (document.getElementById('view'));
@@ -105,9 +109,9 @@ async function render() {
   if (!m) return;
   try {
     const el = await fn(ctx, ...m.slice(1).map(decodeURIComponent));
-    view.replaceChildren(el);
+    if (mine === rendering) view.replaceChildren(el);
   } catch (e) {
-    view.replaceChildren(errorBox(e));
+    if (mine === rendering) view.replaceChildren(errorBox(e));
   }
 }
 
