@@ -333,3 +333,52 @@ export function maeScatter(trades, o = {}) {
     `<g transform="translate(${pad.l},${pad.t})">${zero}${dots}</g></svg>`
   );
 }
+
+/**
+ * A sweep's backtests as points on two measures (x right, y up: higher better on both), the Pareto
+ * front's points in blue joined from the highest x, the others grey; each point a link to its
+ * backtest, its parameters and values in its title. Points without both values are left out.
+ * @param {{ points: { id: string, x: number | null, y: number | null, label: string, front: boolean }[], xLabel: string, yLabel: string, title?: string, width?: number, height?: number }} o
+ */
+export function paretoChart(o) {
+  const { width, height, pad, w, h } = frame(o, 260, 64, 34);
+  const title = o.title ? `<text x="${pad.l}" y="14" class="chart-title">${esc(o.title)}</text>` : '';
+  const pts = /** @type {{ id: string, x: number, y: number, label: string, front: boolean }[]} */ (
+    o.points.filter(
+      (p) => typeof p.x === 'number' && Number.isFinite(p.x) && typeof p.y === 'number' && Number.isFinite(p.y),
+    )
+  );
+  const xr = extent(pts.map((p) => p.x));
+  const yr = extent(pts.map((p) => p.y));
+  if (!pts.length || !xr || !yr) return emptyChart(width, height, title, 'no finished backtest with both values yet');
+  // a single value on an axis still gets a span, so its points sit in the middle
+  const span = (/** @type {{ min: number, max: number }} */ r) =>
+    r.max > r.min ? r : { min: r.min - 1, max: r.max + 1 };
+  const [xs, ys] = [span(xr), span(yr)];
+  /** @param {number} v */
+  const X = (v) => ((v - xs.min) / (xs.max - xs.min)) * w;
+  /** @param {number} v */
+  const Y = (v) => h - ((v - ys.min) / (ys.max - ys.min)) * h;
+  const front = pts.filter((p) => p.front).sort((a, b) => b.x - a.x);
+  const line =
+    front.length > 1
+      ? `<path d="${front.map((p, i) => `${i ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join('')}" class="pareto-line"/>`
+      : '';
+  const dots = [...pts.filter((p) => !p.front), ...front]
+    .map(
+      (p) =>
+        `<a href="#/backtests/${esc(encodeURIComponent(p.id))}"><circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="${p.front ? 4 : 3}" class="${p.front ? 'pareto-front' : 'pareto-other'}"><title>${esc(`${p.label}: ${o.xLabel} ${fmt(p.x)}, ${o.yLabel} ${fmt(p.y)}${p.front ? ' (on the front)' : ''}`)}</title></circle></a>`,
+    )
+    .join('');
+  const axis =
+    `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" class="chart-axis">${esc(fmt(ys.max))}</text>` +
+    `<text x="${pad.l - 6}" y="${pad.t + h}" text-anchor="end" class="chart-axis">${esc(fmt(ys.min))}</text>` +
+    `<text x="${pad.l}" y="${height - 16}" class="chart-axis">${esc(fmt(xs.min))}</text>` +
+    `<text x="${width - pad.r}" y="${height - 16}" text-anchor="end" class="chart-axis">${esc(fmt(xs.max))}</text>` +
+    `<text x="${pad.l + w / 2}" y="${height - 2}" text-anchor="middle" class="chart-axis">${esc(`${o.xLabel} (right is better) against ${o.yLabel} (up is better)`)}</text>`;
+  return (
+    `<svg viewBox="0 0 ${width} ${height}" class="chart pareto" role="img">${title}${axis}` +
+    `<rect x="${pad.l}" y="${pad.t}" width="${w}" height="${h}" class="chart-frame"/>` +
+    `<g transform="translate(${pad.l},${pad.t})">${line}${dots}</g></svg>`
+  );
+}

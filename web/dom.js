@@ -145,3 +145,6 @@ export function shownOnce(title, secret, note) {
     h('p', { class: 'muted' }, note),
   );
 }
+
+/** What a sweep may rank by, and the measures of its Pareto front (the API's RANK_BY; higher is better on each). */
+export const MEASURES = ['sharpe', 'sortino', 'returnPct', 'calmar', 'profitFactor', 'sqn', 'maxDrawdownPct'];

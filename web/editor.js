@@ -9,7 +9,7 @@
 import { lineChart } from './chart.js';
 import { checkView } from './check.js';
 import { runBody } from './run-settings.js';
-import { attempt, fields, h, intervalSelect, svgBox, table, toast, when } from './dom.js';
+import { attempt, fields, h, intervalSelect, MEASURES, svgBox, table, toast, when } from './dom.js';
 import {
   emptyGraph,
   graphDiff,
@@ -854,9 +854,7 @@ export async function editorView(c, id) {
         h(
           'select',
           { name: 'rankBy' },
-          ['sharpe', 'sortino', 'returnPct', 'calmar', 'profitFactor', 'sqn', 'maxDrawdownPct'].map((k) =>
-            h('option', { value: k }, k),
-          ),
+          MEASURES.map((k) => h('option', { value: k }, k)),
         ),
         h('input', {
           name: 'minTrades',

@@ -3,8 +3,17 @@
  * Backtests and paper-trading sessions: lists, and one page each that follows the run live (progress
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
-import { drawdownPct, heatmap, histogram, lineChart, maeScatter, returnCurve, sweepGrid } from './chart.js';
-import { attempt, h, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
+import {
+  drawdownPct,
+  heatmap,
+  histogram,
+  lineChart,
+  maeScatter,
+  paretoChart,
+  returnCurve,
+  sweepGrid,
+} from './chart.js';
+import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -1101,7 +1110,33 @@ export async function sweepView(c, id) {
   const conv = h('div');
   const map = h('div');
   const imp = h('div');
+  const front = h('div', { class: 'pareto-chart' });
   const body = h('div');
+  // the two measures of the Pareto front: return against drawdown unless chosen
+  let [px, py] = ['returnPct', 'maxDrawdownPct'];
+  const url = () => `/api/backtests/sweeps/${enc}?pareto=${px},${py}`;
+  const measure = (/** @type {string} */ name, /** @type {string} */ value, /** @type {(v: string) => void} */ set) => {
+    const sel = /** @type {HTMLSelectElement} */ (
+      h(
+        'select',
+        {
+          name,
+          'aria-label': `Pareto front: ${name}`,
+          onchange: (/** @type {Event} */ e) => {
+            const v = /** @type {HTMLSelectElement} */ (e.target).value;
+            // the other axis takes the old value when the same measure is picked twice
+            if (name === 'x' && v === py) py = px;
+            if (name === 'y' && v === px) px = py;
+            set(v);
+            void refresh();
+          },
+        },
+        MEASURES.map((k) => h('option', { value: k }, k)),
+      )
+    );
+    sel.value = value;
+    return sel;
+  };
   const combo = (/** @type {Record<string, unknown>} */ x) =>
     Object.entries(x ?? {})
       .map(([k, v]) => `${k}=${v}`)
@@ -1151,6 +1186,38 @@ export async function sweepView(c, id) {
           )
         : '',
     );
+    // the trade-offs: the backtests no other beats on both measures, among all of them
+    const onFront = r.pareto?.ids?.length ?? 0;
+    front.replaceChildren(
+      r.ranked.length > 1 && r.pareto
+        ? h(
+            'div',
+            null,
+            h(
+              'p',
+              { class: 'pareto-text' },
+              `Pareto front: ${onFront} of ${r.ranked.length} backtests, those no other beats on both `,
+              measure('x', r.pareto.x, (v) => (px = v)),
+              ' and ',
+              measure('y', r.pareto.y, (v) => (py = v)),
+              ' (higher is better on each; a drawdown is negative).',
+            ),
+            svgBox(
+              paretoChart({
+                points: r.ranked.map((/** @type {any} */ x) => ({
+                  id: x.id,
+                  x: x.metrics?.[r.pareto.x] ?? null,
+                  y: x.metrics?.[r.pareto.y] ?? null,
+                  label: combo(x.combo),
+                  front: !!x.pareto,
+                })),
+                xLabel: r.pareto.x,
+                yLabel: r.pareto.y,
+              }),
+            ),
+          )
+        : '',
+    );
     // which parameters the measure depends on: each one's share of its spread (ω²), and its best values
     imp.replaceChildren(
       r.importance?.length > 1
@@ -1176,6 +1243,11 @@ export async function sweepView(c, id) {
           [r.rankBy, (x) => cell(x[r.rankBy])],
           ['Return %', (x) => cell(x.metrics?.returnPct)],
           ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
+          [
+            'Front',
+            (x) =>
+              x.pareto ? h('span', { title: `on the Pareto front of ${r.pareto.x} and ${r.pareto.y}` }, '●') : '',
+          ],
           [
             'Trades',
             (x) =>
@@ -1210,7 +1282,7 @@ export async function sweepView(c, id) {
     try {
       do {
         again = false;
-        const next = await c.api.get(`/api/backtests/sweeps/${enc}`).catch(() => null);
+        const next = await c.api.get(url()).catch(() => null);
         if (next && !stopped) show((r = next));
         if (again) await new Promise((res) => setTimeout(res, 250));
       } while (again && !stopped);
@@ -1223,7 +1295,7 @@ export async function sweepView(c, id) {
       if (e.type === 'backtest.done' || e.type === 'backtest.failed' || e.type === 'backtest.cancelled') void refresh();
     }),
   );
-  let r = await c.api.get(`/api/backtests/sweeps/${enc}`);
+  let r = await c.api.get(url());
   show(r);
   // a safety net for ends the socket missed while it reconnected: a look every 10 s until all are done
   void (async () => {
@@ -1249,7 +1321,7 @@ export async function sweepView(c, id) {
       'Check overfitting',
     ),
   );
-  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, imp, overfit, body);
+  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, imp, front, overfit, body);
 }
 
 /**

@@ -557,6 +557,32 @@ describe('the browser app, clicked through against the running platform', () => 
         )
         .join(', ')} of its spread over the combinations run.`,
     );
+    // the Pareto front of return and drawdown: a point each, those on the front blue and marked in the table
+    expect(api4.pareto.x).toBe('returnPct');
+    expect(text('main p.pareto-text')).toBe(
+      `Pareto front: ${api4.pareto.ids.length} of 4 backtests, those no other beats on both ` +
+        `${[...$$('main p.pareto-text select')].map((x) => x.textContent).join(' and ')}` +
+        ' (higher is better on each; a drawdown is negative).',
+    );
+    expect($$<HTMLSelectElement>('main p.pareto-text select').map((x) => x.value)).toEqual([
+      'returnPct',
+      'maxDrawdownPct',
+    ]);
+    const blue = $$('main .pareto circle.pareto-front').map((c) => c.closest('a')!.getAttribute('href'));
+    expect(blue.sort()).toEqual(api4.pareto.ids.map((x: string) => `#/backtests/${x}`).sort());
+    expect($$('main .pareto circle')).toHaveLength(4);
+    const marked = $$('main tbody tr').filter((r) => r.querySelector('td:nth-child(6)')?.textContent === '●');
+    expect(marked).toHaveLength(api4.pareto.ids.length);
+    // another pair of measures: the page asks the API for that front
+    const sel = $$<HTMLSelectElement>('main p.pareto-text select')[0]!;
+    sel.value = 'sharpe';
+    sel.dispatchEvent(new Event('change'));
+    const sc = await api(`/api/backtests/sweeps/${id}?pareto=sharpe,maxDrawdownPct`);
+    await until(
+      () => $$<HTMLSelectElement>('main p.pareto-text select')[0]?.value === 'sharpe',
+      'the front of Sharpe and drawdown',
+    );
+    expect($$('main .pareto circle.pareto-front')).toHaveLength(sc.pareto.ids.length);
     // how overfit its best is, when asked: the PBO and the deflated Sharpe ratio as the API has them
     button('Check overfitting')!.click();
     await until(() => $('main .overfitting p.pbo'), 'the overfitting figures');

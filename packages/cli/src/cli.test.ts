@@ -266,10 +266,57 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(whole.overfitting.pbo).toBeGreaterThanOrEqual(0);
     expect(whole.overfitting.pbo).toBeLessThanOrEqual(1);
     expect(whole.overfitting.best.dsr).toBeLessThan(whole.overfitting.best.psr);
-    const six = JSON.parse(
-      (await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--blocks', '6', '--json')).stdout,
+    // the Pareto front of return and drawdown: the runs no other beats on both, by rank
+    type S = { rank: number; pareto?: boolean; stats: Record<string, number> };
+    const beats = (q: S, p: S, x: string, y: string) =>
+      q.stats[x]! >= p.stats[x]! &&
+      q.stats[y]! >= p.stats[y]! &&
+      (q.stats[x]! > p.stats[x]! || q.stats[y]! > p.stats[y]!);
+    const frontOf = (ranked: S[], x: string, y: string) =>
+      ranked
+        .filter((p) => !ranked.some((q) => beats(q, p, x, y)))
+        .sort((p, q) => q.stats[x]! - p.stats[x]!)
+        .map((p) => p.rank);
+    expect(whole.pareto).toEqual({
+      x: 'returnPct',
+      y: 'maxDrawdownPct',
+      ranks: frontOf(whole.ranked, 'returnPct', 'maxDrawdownPct'),
+    });
+    expect(whole.ranked.filter((r: S) => r.pareto).map((r: S) => r.rank)).toEqual(
+      [...whole.pareto.ranks].sort((a, b) => a - b),
     );
+    const six = JSON.parse(
+      (
+        await sweep(
+          '--grid',
+          'fast.period=5,10; slow.period=20,30,40',
+          '--blocks',
+          '6',
+          '--pareto',
+          'sharpe,calmar',
+          '--json',
+        )
+      ).stdout,
+    );
+    expect(six.pareto.ranks).toEqual(frontOf(six.ranked, 'sharpe', 'calmar'));
     expect(six.overfitting.splits).toBe(20);
+    // --min-trades: fewer closed trades rank last, marked so
+    const trades = whole.ranked.map((r: Ranked & { stats: { trades: number } }) => r.stats.trades);
+    const minTrades = [...trades].sort((x: number, y: number) => x - y)[3];
+    const few = JSON.parse(
+      (await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--min-trades', String(minTrades), '--json'))
+        .stdout,
+    );
+    type T = Ranked & { stats: { trades: number }; tooFewTrades?: boolean };
+    const enough = few.ranked.filter((r: T) => r.stats.trades >= minTrades);
+    expect(few.ranked.slice(0, enough.length)).toEqual(enough);
+    for (const r of few.ranked) expect(!!r.tooFewTrades).toBe(r.stats.trades < minTrades);
+  });
+
+  it('sweep --tpe searches adaptively: a random start, then proposals; the same for a seed', async () => {
+    const sweep = (...more: string[]) =>
+      cli('sweep', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--cash', '10000', ...more);
+    type Ranked = { rank: number; n: number; combo: Record<string, number>; stats: { sharpe: number | null } };
     const big = ['--grid', 'fast.period=2..40; slow.period=30..200:2'];
     const tpe = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
     const again = JSON.parse((await sweep(...big, '--sample', '30', '--tpe', '--seed', '2', '--json')).stdout);
@@ -287,23 +334,23 @@ describe('the command line says what is wrong with what was typed, without a sta
     );
     expect(text.stderr).toMatch(/2148 bars, 30 backtests \(adaptively, of 3354 points, seed 2\) in \d+ ms/);
     expect(text.stdout).toMatch(
+      /Pareto front of returnPct and maxDrawdownPct \(no run beats these on both\): \d+ of 30 runs\n#\s+parameters\s+returnPct\s+maxDrawdownPct\s+trades\n/,
+    );
+    expect(text.stdout).toMatch(
       /overfitting: PBO \d+\.\d % \(CSCV, 16 blocks of 134 bars, 12870 splits\); the best Sharpe ratio's DSR \d\.\d{3} \(PSR \d\.\d{3}\) over 30 runs/,
     );
-    // --min-trades: fewer closed trades rank last, marked so
-    const trades = whole.ranked.map((r: Ranked & { stats: { trades: number } }) => r.stats.trades);
-    const minTrades = [...trades].sort((x: number, y: number) => x - y)[3];
-    const few = JSON.parse(
-      (await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--min-trades', String(minTrades), '--json'))
-        .stdout,
-    );
-    type T = Ranked & { stats: { trades: number }; tooFewTrades?: boolean };
-    const enough = few.ranked.filter((r: T) => r.stats.trades >= minTrades);
-    expect(few.ranked.slice(0, enough.length)).toEqual(enough);
-    for (const r of few.ranked) expect(!!r.tooFewTrades).toBe(r.stats.trades < minTrades);
+  });
+
+  it('sweep says what is wrong with its flags', async () => {
+    const sweep = (...more: string[]) =>
+      cli('sweep', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--cash', '10000', ...more);
+    const big = ['--grid', 'fast.period=2..40; slow.period=30..200:2'];
     for (const [args, message] of [
       [big, /^error: --grid: the grid has 3354 combinations; at most 1000/],
       [['--grid', 'fast.period=5', '--min-trades', '-2'], /^error: --min-trades/],
       [['--grid', 'fast.period=5', '--blocks', '5'], /^error: --blocks must be even/],
+      [['--grid', 'fast.period=5', '--pareto', 'sharpe'], /^error: --pareto: two different measures/],
+      [['--grid', 'fast.period=5', '--pareto', 'sharpe,ghost'], /^error: --pareto: .*\(not "ghost"\)/],
       [[...big, '--tpe'], /^error: --tpe needs --sample/],
       [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
       [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],
@@ -312,7 +359,7 @@ describe('the command line says what is wrong with what was typed, without a sta
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-  });
+  }, 60_000);
 
   it('walk-forward --sample searches a large grid at random: as many points as asked, the same for the seed', async () => {
     const args = wf('--grid', 'fast.period=2..40; slow.period=30..200:2', '--folds', '3', '--json');

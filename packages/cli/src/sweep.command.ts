@@ -2,7 +2,9 @@ import {
   adaptiveSearch,
   comboVariants,
   gridSize,
+  measurePair,
   paramImportance,
+  paretoFront,
   RANK_BY,
   runBacktest,
   scoreOf,
@@ -28,6 +30,7 @@ const SPEC = {
   startup: 'string',
   top: 'string',
   blocks: 'string',
+  pareto: 'string',
   json: 'boolean',
 } as const;
 
@@ -35,7 +38,8 @@ const USAGE =
   'usage: algotrade sweep --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--rank-by ' +
   `${RANK_BY.join('|')}] [--min-trades 20]\n` +
-  '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--blocks 16] [--from ...] [--to ...] [--interval 1d]\n' +
+  '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--blocks 16] [--pareto returnPct,maxDrawdownPct]\n' +
+  '         [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>] [--json]';
 
@@ -56,6 +60,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const top = int(flags.top, 'top', 10, 1, MAX_GRID);
   const blocks = int(flags.blocks, 'blocks', 16, 2, 32);
   if (blocks % 2) throw new UsageError('--blocks must be even: half of them are in sample');
+  const pair = measurePair(String(flags.pareto ?? 'returnPct,maxDrawdownPct'));
+  if ('error' in pair) throw new UsageError(`--pareto: ${pair.error}`);
+  const [px, py] = pair;
   const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
@@ -116,6 +123,11 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
   );
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
+  // the Pareto front on the two measures, of the runs with enough trades: their ranks
+  const rankOf = (i: number) => i + 1;
+  const candidates = ranked.map((r, i) => ({ r, i })).filter(({ r }) => !tooFew(r.stats));
+  const front = paretoFront(candidates.map(({ r }) => [r.stats[px], r.stats[py]])).map((k) => candidates[k]!.i);
+  const onFront = new Set(front);
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
     console.log(
@@ -130,7 +142,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
             combo: r.combo,
             stats: r.stats,
             ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
+            ...(onFront.has(i) ? { pareto: true } : {}),
           })),
+          pareto: { x: px, y: py, ranks: front.map(rankOf) },
           convergence,
           importance,
           overfitting,
@@ -160,6 +174,23 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     console.log(
       `\nadaptive search (TPE): the first ${Math.min(results.length, Number((sample as { startup: number }).startup))} at random, ` +
         `then each proposed from the results so far; the best found at run ${at + 1} of ${results.length}`,
+    );
+  }
+  if (front.length) {
+    console.log(
+      `\nPareto front of ${px} and ${py} (no run beats these on both): ${front.length} of ${results.length} runs`,
+    );
+    printTable(
+      ['#', 'parameters', px, py, 'trades'],
+      front
+        .slice(0, 2 * top)
+        .map((i) => [
+          String(rankOf(i)),
+          comboText(ranked[i]!.combo),
+          fmt(ranked[i]!.stats[px]),
+          fmt(ranked[i]!.stats[py]),
+          String(ranked[i]!.stats.trades),
+        ]),
     );
   }
   if (importance.length)

@@ -236,10 +236,48 @@ describe('backtest service', () => {
     expect(head).toContain('tooFewTrades');
     csv.slice(1).forEach((line, i) => {
       const row = Object.fromEntries(line.split(',').map((v, k) => [head[k], v]));
-      expect(row).toMatchObject({ rank: String(i + 1), backtestId: s.ranked[i].id });
+      expect(row).toMatchObject({
+        rank: String(i + 1),
+        backtestId: s.ranked[i].id,
+        pareto: String(!!s.ranked[i].pareto),
+      });
       expect(Number(row.returnPct)).toBe(s.ranked[i].returnPct);
       expect(Number(row['fast.period'])).toBe(s.ranked[i].combo['fast.period']);
     });
+    // the Pareto front (return against drawdown by default): the backtests no other beats on both
+    type P = { id: string; metrics: Record<string, number>; pareto?: boolean };
+    const frontOf = (ranked: P[], x: string, y: string) =>
+      ranked
+        .filter(
+          (p) =>
+            !ranked.some(
+              (q) =>
+                q.metrics[x]! >= p.metrics[x]! &&
+                q.metrics[y]! >= p.metrics[y]! &&
+                (q.metrics[x]! > p.metrics[x]! || q.metrics[y]! > p.metrics[y]!),
+            ),
+        )
+        .sort((p, q) => q.metrics[x]! - p.metrics[x]!)
+        .map((p) => p.id);
+    expect(s.pareto).toEqual({
+      x: 'returnPct',
+      y: 'maxDrawdownPct',
+      ids: frontOf(s.ranked, 'returnPct', 'maxDrawdownPct'),
+    });
+    expect(s.pareto.ids.length).toBeGreaterThan(0);
+    expect(
+      s.ranked
+        .filter((x: P) => x.pareto)
+        .map((x: P) => x.id)
+        .sort(),
+    ).toEqual([...s.pareto.ids].sort());
+    const sc = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}?pareto=sharpe,calmar`)).json();
+    expect(sc.pareto).toEqual({ x: 'sharpe', y: 'calmar', ids: frontOf(s.ranked, 'sharpe', 'calmar') });
+    for (const q of ['sharpe', 'sharpe,sharpe', 'ghost,sharpe', 'sharpe,calmar,sqn']) {
+      const bad = await call(a, 'GET', `/api/backtests/sweeps/${sweepId}?pareto=${q}`);
+      expect(bad.statusCode, q).toBe(400);
+      expect(bad.json().error.message, q).toContain('two different measures');
+    }
     // what the return depends on: each parameter's share of its spread, largest first
     type Imp = { key: string; share: number; groups: number; best: string };
     expect(s.importance.map((p: Imp) => p.key).sort()).toEqual(['fast.period', 'slow.period']);
@@ -279,6 +317,8 @@ describe('backtest service', () => {
     expect(f.ranked.slice(0, firsts.length)).toEqual(firsts);
     expect(firsts.map((x: R) => x.returnPct)).toEqual(s.ranked.filter(enough).map((x: R) => x.returnPct));
     for (const x of f.ranked) expect(!!x.tooFewTrades).toBe(!enough(x));
+    // the front is of those with enough trades
+    expect(f.pareto.ids).toEqual(frontOf(f.ranked.filter(enough), 'returnPct', 'maxDrawdownPct'));
     expect(
       (
         await call(a, 'POST', '/api/backtests/sweep', {

@@ -17,6 +17,8 @@ import {
   scoreOf,
   DEFAULT_STARTUP,
   paramImportance,
+  paretoFront,
+  measurePair,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -407,62 +409,89 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           .send({ sweepId, jobs: ids.length, ids, rankBy: req.body.rankBy, ...(sample ? { sample } : {}) });
       });
 
-      r.get('/sweeps/:id', { schema: { tags: ['backtest'], params: Id, querystring: AsCsv } }, async (req, reply) => {
-        const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
-        if (!rows.length) throw notFound('sweep');
-        const { rankBy, minTrades } = rankingOf(rows[0]!.parameters);
-        const done = rows.filter((x) => x.status === 'done');
-        const adaptive = adaptiveOf(rows[0]!.parameters);
-        const tooFew = (x: BacktestRow) => minTrades > 0 && !(Number(x.metrics?.trades ?? 0) >= minTrades);
-        const ranked = [...done]
-          .sort((a, b) => scoreOf(b.metrics, rankBy, minTrades) - scoreOf(a.metrics, rankBy, minTrades))
-          .map((x, i) => ({
-            rank: i + 1,
-            id: x.id,
-            combo: x.parameters.combo,
-            [rankBy]: x.metrics?.[rankBy] ?? null,
-            metrics: x.metrics,
-            ...(tooFew(x) ? { tooFewTrades: true } : {}),
-          }));
-        if (req.query.format === 'csv') {
-          // one line a finished backtest, in rank order: its parameters, then its figures
-          const keys = Object.keys((ranked[0]?.combo as object | undefined) ?? {});
-          const lines = ranked.map((x) => {
-            const m = (x.metrics ?? {}) as Record<string, unknown>;
-            const run = done.find((d) => d.id === x.id)!;
-            return {
-              rank: x.rank,
-              ...(adaptive ? { n: (run.sweepSeq ?? 0) + 1 } : {}),
-              backtestId: x.id,
-              ...Object.fromEntries(keys.map((k) => [k, (x.combo as Record<string, unknown>)[k]])),
-              ...Object.fromEntries(SWEEP_CSV_FIGURES.map((f) => [f, m[f] ?? null])),
-              tooFewTrades: tooFew(run),
-            };
-          });
-          return sendCsv(reply, `sweep-${req.params.id}.csv`, lines);
-        }
-        const sample = rows[0]!.parameters.sample;
-        // an adaptive sweep is as long as its count; its rows are made as it goes
-        const total = adaptive && !rows.some((x) => x.status === 'cancelled') ? adaptive.count : rows.length;
-        return {
-          sweepId: req.params.id,
-          rankBy,
-          ...(minTrades ? { minTrades } : {}),
-          ...(sample ? { sample } : {}),
-          total,
-          created: rows.length,
-          done: done.length,
-          progress:
-            rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
-          ranked,
-          // which parameters the scores depend on (from three finished backtests)
-          importance: paramImportance(
-            done.map((x) => ({ combo: x.parameters.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) })),
-          ),
-          // how the best score grew, backtest by backtest in the order proposed
-          ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
-        };
+      // the two measures of the Pareto front (higher better on both), as "x,y"
+      const SweepQuery = AsCsv.extend({
+        pareto: z
+          .string()
+          .default('returnPct,maxDrawdownPct')
+          .transform((v, ctx) => {
+            const pair = measurePair(v);
+            if (!('error' in pair)) return pair;
+            ctx.addIssue({ code: 'custom', message: pair.error });
+            return z.NEVER;
+          }),
       });
+      r.get(
+        '/sweeps/:id',
+        { schema: { tags: ['backtest'], params: Id, querystring: SweepQuery } },
+        async (req, reply) => {
+          const rows = await repo.list(userOf(req).id, { sweepId: req.params.id, limit: MAX_SWEEP });
+          if (!rows.length) throw notFound('sweep');
+          const { rankBy, minTrades } = rankingOf(rows[0]!.parameters);
+          const done = rows.filter((x) => x.status === 'done');
+          const adaptive = adaptiveOf(rows[0]!.parameters);
+          const tooFew = (x: BacktestRow) => minTrades > 0 && !(Number(x.metrics?.trades ?? 0) >= minTrades);
+          const ranked = [...done]
+            .sort((a, b) => scoreOf(b.metrics, rankBy, minTrades) - scoreOf(a.metrics, rankBy, minTrades))
+            .map((x, i) => ({
+              rank: i + 1,
+              id: x.id,
+              combo: x.parameters.combo,
+              [rankBy]: x.metrics?.[rankBy] ?? null,
+              metrics: x.metrics,
+              ...(tooFew(x) ? { tooFewTrades: true } : {}),
+            }));
+          // the Pareto front on the two measures asked for, of the backtests with enough trades
+          const [px, py] = req.query.pareto;
+          const value = (m: Record<string, unknown> | null, k: string) => (typeof m?.[k] === 'number' ? m[k] : NaN);
+          const candidates = ranked.filter((x) => !x.tooFewTrades);
+          const front = paretoFront(candidates.map((x) => [value(x.metrics, px), value(x.metrics, py)])).map(
+            (i) => candidates[i]!,
+          );
+          const onFront = new Set(front.map((x) => x.id));
+          if (req.query.format === 'csv') {
+            // one line a finished backtest, in rank order: its parameters, then its figures
+            const keys = Object.keys((ranked[0]?.combo as object | undefined) ?? {});
+            const lines = ranked.map((x) => {
+              const m = (x.metrics ?? {}) as Record<string, unknown>;
+              const run = done.find((d) => d.id === x.id)!;
+              return {
+                rank: x.rank,
+                ...(adaptive ? { n: (run.sweepSeq ?? 0) + 1 } : {}),
+                backtestId: x.id,
+                ...Object.fromEntries(keys.map((k) => [k, (x.combo as Record<string, unknown>)[k]])),
+                ...Object.fromEntries(SWEEP_CSV_FIGURES.map((f) => [f, m[f] ?? null])),
+                tooFewTrades: tooFew(run),
+                pareto: onFront.has(x.id),
+              };
+            });
+            return sendCsv(reply, `sweep-${req.params.id}.csv`, lines);
+          }
+          const sample = rows[0]!.parameters.sample;
+          // an adaptive sweep is as long as its count; its rows are made as it goes
+          const total = adaptive && !rows.some((x) => x.status === 'cancelled') ? adaptive.count : rows.length;
+          return {
+            sweepId: req.params.id,
+            rankBy,
+            ...(minTrades ? { minTrades } : {}),
+            ...(sample ? { sample } : {}),
+            total,
+            created: rows.length,
+            done: done.length,
+            progress:
+              rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
+            ranked: ranked.map((x) => (onFront.has(x.id) ? { ...x, pareto: true } : x)),
+            // the trade-offs worth choosing from: no backtest beats one of these on both measures
+            pareto: { x: px, y: py, ids: front.map((x) => x.id) },
+            // which parameters the scores depend on (from three finished backtests)
+            importance: paramImportance(
+              done.map((x) => ({ combo: x.parameters.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) })),
+            ),
+            // how the best score grew, backtest by backtest in the order proposed
+            ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
+          };
+        },
+      );
 
       const Blocks = z.strictObject({ blocks: z.coerce.number().int().min(2).max(32).default(16) });
       r.get(
