@@ -1218,8 +1218,27 @@ export async function sweepView(c, id) {
           )
         : '',
     );
+    // a plateau or a spike: the best point's neighbours in the grid, and the point best with its neighbours
+    const top = r.ranked[0];
+    const around = (/** @type {any} */ p) =>
+      p?.neighbours
+        ? `its ${p.neighbours} neighbour${p.neighbours > 1 ? 's' : ''} run ${num(p.mean, 3)} on average (worst ${num(p.worst, 3)})`
+        : 'none of its neighbours run';
+    const robust =
+      r.robust && top
+        ? h(
+            'p',
+            { class: 'robust' },
+            r.robust.id === top.id
+              ? `The best, ${combo(top.combo)}, also stands best with its neighbours: ${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}.`
+              : `Most robust: ${combo(r.robust.combo)} (#${r.robust.rank}), ${r.rankBy} ${num(r.robust[r.rankBy], 3)}, ${around(r.robust)}: ` +
+                  `${num(r.robust.withNeighbours, 3)} with them, against ${num(top.plateau?.withNeighbours, 3)} for the best, ` +
+                  `${combo(top.combo)} (${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}).`,
+          )
+        : '';
     // which parameters the measure depends on: each one's share of its spread (ω²), and its best values
     imp.replaceChildren(
+      robust,
       r.importance?.length > 1
         ? h(
             'p',
@@ -1243,6 +1262,19 @@ export async function sweepView(c, id) {
           [r.rankBy, (x) => cell(x[r.rankBy])],
           ['Return %', (x) => cell(x.metrics?.returnPct)],
           ['Max DD %', (x) => cell(x.metrics?.maxDrawdownPct)],
+          [
+            'Neighbours',
+            (x) =>
+              x.plateau?.neighbours
+                ? h(
+                    'span',
+                    {
+                      title: `the mean ${r.rankBy} of the ${x.plateau.neighbours} neighbours run (one step in one parameter)`,
+                    },
+                    `${cell(x.plateau.mean)} (${x.plateau.neighbours})`,
+                  )
+                : '',
+          ],
           [
             'Front',
             (x) =>

@@ -557,6 +557,26 @@ describe('the browser app, clicked through against the running platform', () => 
         )
         .join(', ')} of its spread over the combinations run.`,
     );
+    // the best point among its neighbours, and the point best with its neighbours, as the API has them
+    const comboText = (x: { combo: Record<string, number> }) =>
+      `fast.period=${x.combo['fast.period']}, slow.period=${x.combo['slow.period']}`;
+    expect(text('main p.robust')).toContain(
+      api4.robust.id === api4.ranked[0].id
+        ? `The best, ${comboText(api4.ranked[0])}, also stands best with its neighbours: returnPct `
+        : `Most robust: ${comboText(api4.robust)} (#${api4.robust.rank}), returnPct `,
+    );
+    expect(text('main p.robust')).toContain('its 2 neighbours run');
+    expect($$('main tbody tr').map((r) => r.querySelector('td:nth-child(6)')?.textContent)).toEqual(
+      api4.ranked.map((x: { plateau: { mean: number } }) => {
+        // as the table writes a number: whole, or to 2 decimals (4 under 1)
+        const v = x.plateau.mean;
+        const d = Math.abs(v) < 1 ? 4 : 2;
+        const shown = Number.isInteger(v)
+          ? String(v)
+          : v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+        return `${shown} (2)`;
+      }),
+    );
     // the Pareto front of return and drawdown: a point each, those on the front blue and marked in the table
     expect(api4.pareto.x).toBe('returnPct');
     expect(text('main p.pareto-text')).toBe(
@@ -571,7 +591,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const blue = $$('main .pareto circle.pareto-front').map((c) => c.closest('a')!.getAttribute('href'));
     expect(blue.sort()).toEqual(api4.pareto.ids.map((x: string) => `#/backtests/${x}`).sort());
     expect($$('main .pareto circle')).toHaveLength(4);
-    const marked = $$('main tbody tr').filter((r) => r.querySelector('td:nth-child(6)')?.textContent === '●');
+    const marked = $$('main tbody tr').filter((r) => r.querySelector('td:nth-child(7)')?.textContent === '●');
     expect(marked).toHaveLength(api4.pareto.ids.length);
     // another pair of measures: the page asks the API for that front
     const sel = $$<HTMLSelectElement>('main p.pareto-text select')[0]!;

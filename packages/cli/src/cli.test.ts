@@ -272,7 +272,8 @@ describe('the command line says what is wrong with what was typed, without a sta
       q.stats[x]! >= p.stats[x]! &&
       q.stats[y]! >= p.stats[y]! &&
       (q.stats[x]! > p.stats[x]! || q.stats[y]! > p.stats[y]!);
-    const frontOf = (ranked: S[], x: string, y: string) =>
+    // of the runs that traded
+    const frontOf = (all: S[], x: string, y: string, ranked = all.filter((p) => p.stats.trades! > 0)) =>
       ranked
         .filter((p) => !ranked.some((q) => beats(q, p, x, y)))
         .sort((p, q) => q.stats[x]! - p.stats[x]!)
@@ -282,6 +283,33 @@ describe('the command line says what is wrong with what was typed, without a sta
       y: 'maxDrawdownPct',
       ranks: frontOf(whole.ranked, 'returnPct', 'maxDrawdownPct'),
     });
+    // each run among its neighbours in the grid (one step in one parameter), and the run best with them
+    type N = {
+      rank: number;
+      combo: Record<string, number>;
+      stats: { sharpe: number | null };
+      plateau?: Record<string, number>;
+    };
+    const values: Record<string, number[]> = { 'fast.period': [5, 10], 'slow.period': [20, 30, 40] };
+    const near = (p: N, q: N) => {
+      const d = Object.keys(p.combo).filter((k) => p.combo[k] !== q.combo[k]);
+      return (
+        d.length === 1 &&
+        Math.abs(values[d[0]!]!.indexOf(p.combo[d[0]!]!) - values[d[0]!]!.indexOf(q.combo[d[0]!]!)) === 1
+      );
+    };
+    const withNeighbours = (whole.ranked as N[]).map((p) => {
+      const around = (whole.ranked as N[])
+        .filter((q) => near(p, q) && q.stats.sharpe !== null)
+        .map((q) => q.stats.sharpe!);
+      if (p.stats.sharpe === null) return -Infinity;
+      if (p.plateau) expect(p.plateau.neighbours).toBe(around.length);
+      return (around.reduce((x, y) => x + y, 0) + p.stats.sharpe) / (around.length + 1);
+    });
+    (whole.ranked as N[]).forEach((p, i) => {
+      if (p.plateau) expect(p.plateau.withNeighbours).toBeCloseTo(withNeighbours[i]!, 12);
+    });
+    expect(whole.robust.rank).toBe(withNeighbours.indexOf(Math.max(...withNeighbours)) + 1);
     expect(whole.ranked.filter((r: S) => r.pareto).map((r: S) => r.rank)).toEqual(
       [...whole.pareto.ranks].sort((a, b) => a - b),
     );
@@ -333,6 +361,9 @@ describe('the command line says what is wrong with what was typed, without a sta
       /adaptive search \(TPE\): the first 10 at random, then each proposed .* the best found at run \d+ of 30/,
     );
     expect(text.stderr).toMatch(/2148 bars, 30 backtests \(adaptively, of 3354 points, seed 2\) in \d+ ms/);
+    expect(text.stdout).toMatch(
+      /\n(the best also stands best with its neighbours: #1 |most robust \(best with its neighbours, -?\d+\.\d{3} against -?\d+\.\d{3}\): #\d+ )fast\.period=\d+ slow\.period=\d+: sharpe -?\d+\.\d{3}, its \d+ neighbours run/,
+    );
     expect(text.stdout).toMatch(
       /Pareto front of returnPct and maxDrawdownPct \(no run beats these on both\): \d+ of 30 runs\n#\s+parameters\s+returnPct\s+maxDrawdownPct\s+trades\n/,
     );

@@ -4,7 +4,9 @@ import {
   gridSize,
   measurePair,
   paramImportance,
+  mostRobust,
   paretoFront,
+  plateausOf,
   RANK_BY,
   runBacktest,
   scoreOf,
@@ -125,9 +127,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   // the Pareto front on the two measures, of the runs with enough trades: their ranks
   const rankOf = (i: number) => i + 1;
-  const candidates = ranked.map((r, i) => ({ r, i })).filter(({ r }) => !tooFew(r.stats));
+  // (a run that never traded is left out: its flat line would sit on any front with a drawdown)
+  const candidates = ranked.map((r, i) => ({ r, i })).filter(({ r }) => !tooFew(r.stats) && r.stats.trades > 0);
   const front = paretoFront(candidates.map(({ r }) => [r.stats[px], r.stats[py]])).map((k) => candidates[k]!.i);
   const onFront = new Set(front);
+  // each run among its neighbours in the grid: a plateau or a spike; the run best with its neighbours
+  const trials = ranked.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
+  const plateaus = plateausOf(grid, trials);
+  const robustAt = mostRobust(grid, trials, plateaus);
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
     console.log(
@@ -143,7 +150,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
             stats: r.stats,
             ...(tooFew(r.stats) ? { tooFewTrades: true } : {}),
             ...(onFront.has(i) ? { pareto: true } : {}),
+            ...(plateaus[i] ? { plateau: plateaus[i] } : {}),
           })),
+          ...(robustAt >= 0 ? { robust: { rank: rankOf(robustAt), ...plateaus[robustAt] } } : {}),
           pareto: { x: px, y: py, ranks: front.map(rankOf) },
           convergence,
           importance,
@@ -191,6 +200,22 @@ export async function sweepCommand(argv: string[]): Promise<number> {
           fmt(ranked[i]!.stats[py]),
           String(ranked[i]!.stats.trades),
         ]),
+    );
+  }
+  if (robustAt >= 0 && ranked.length) {
+    const around = (i: number) => {
+      const p = plateaus[i];
+      return p?.neighbours
+        ? `its ${p.neighbours} neighbours run ${fmt(p.mean, 3)} on average (worst ${fmt(p.worst, 3)})`
+        : 'none of its neighbours run';
+    };
+    const line = (i: number) =>
+      `#${rankOf(i)} ${comboText(ranked[i]!.combo)}: ${rankBy} ${fmt(ranked[i]!.stats[rankBy], 3)}, ${around(i)}`;
+    console.log(
+      robustAt === 0
+        ? `\nthe best also stands best with its neighbours: ${line(0)}`
+        : `\nmost robust (best with its neighbours, ${fmt(plateaus[robustAt]!.withNeighbours, 3)} against ` +
+            `${fmt(plateaus[0]?.withNeighbours, 3)}): ${line(robustAt)}\nthe best: ${line(0)}`,
     );
   }
   if (importance.length)

@@ -16,6 +16,7 @@ export * from './grid.ts';
 export * from './tpe.ts';
 export * from './importance.ts';
 export * from './pareto.ts';
+export * from './plateau.ts';
 export * from './signal-position.ts';
 export * from './walk-forward.ts';
 export * from './portfolio.ts';

@@ -246,7 +246,8 @@ describe('backtest service', () => {
     });
     // the Pareto front (return against drawdown by default): the backtests no other beats on both
     type P = { id: string; metrics: Record<string, number>; pareto?: boolean };
-    const frontOf = (ranked: P[], x: string, y: string) =>
+    // of the backtests that traded
+    const frontOf = (all: P[], x: string, y: string, ranked = all.filter((p) => p.metrics.trades! > 0)) =>
       ranked
         .filter(
           (p) =>
@@ -278,6 +279,22 @@ describe('backtest service', () => {
       expect(bad.statusCode, q).toBe(400);
       expect(bad.json().error.message, q).toContain('two different measures');
     }
+    // each point among its neighbours (one step in one parameter: here the two points that share a value
+    // with it), and the point best with its neighbours
+    type Pl = { id: string; rank: number; combo: Record<string, number>; returnPct: number; plateau: object };
+    const one = (p: Pl, q: Pl) => Object.keys(p.combo).filter((k) => p.combo[k] !== q.combo[k]).length === 1;
+    const expected = (s.ranked as Pl[]).map((p) => {
+      const around = (s.ranked as Pl[]).filter((q) => one(p, q)).map((q) => q.returnPct);
+      const sum = around.reduce((x, y) => x + y, 0);
+      return { neighbours: 2, mean: sum / 2, worst: Math.min(...around), withNeighbours: (sum + p.returnPct) / 3 };
+    });
+    (s.ranked as Pl[]).forEach((p, i) => {
+      expect(p.plateau).toMatchObject({ neighbours: 2 });
+      for (const k of ['mean', 'worst', 'withNeighbours'] as const)
+        expect((p.plateau as Record<string, number>)[k]).toBeCloseTo(expected[i]![k], 9);
+    });
+    const robustAt = expected.reduce((b, e, i) => (e.withNeighbours > expected[b]!.withNeighbours ? i : b), 0);
+    expect(s.robust).toMatchObject({ id: s.ranked[robustAt].id, rank: robustAt + 1, combo: s.ranked[robustAt].combo });
     // what the return depends on: each parameter's share of its spread, largest first
     type Imp = { key: string; share: number; groups: number; best: string };
     expect(s.importance.map((p: Imp) => p.key).sort()).toEqual(['fast.period', 'slow.period']);

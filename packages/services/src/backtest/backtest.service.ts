@@ -19,6 +19,9 @@ import {
   paramImportance,
   paretoFront,
   measurePair,
+  gridOfCombos,
+  mostRobust,
+  plateausOf,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -401,7 +404,14 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const { combos, sample } = pointsOf(grid, req.body.sample);
         const variants = combos ? comboVariants(graph, combos) : gridVariants(graph, grid, MAX_SWEEP);
         for (const { graph: g, combo } of variants) {
-          const parameters = { ...paramsOf(req.body), combo, ...ranking(req.body), ...(sample ? { sample } : {}) };
+          // the grid kept with each point: its neighbours are read from it (a sweep's plateaus)
+          const parameters = {
+            ...paramsOf(req.body),
+            combo,
+            ...ranking(req.body),
+            ...(sample ? { sample } : {}),
+            grid: req.body.params,
+          };
           ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
         }
         return reply
@@ -444,15 +454,34 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           // the Pareto front on the two measures asked for, of the backtests with enough trades
           const [px, py] = req.query.pareto;
           const value = (m: Record<string, unknown> | null, k: string) => (typeof m?.[k] === 'number' ? m[k] : NaN);
-          const candidates = ranked.filter((x) => !x.tooFewTrades);
+          // (a backtest that never traded is left out: its flat line would sit on any front with a drawdown)
+          const candidates = ranked.filter((x) => !x.tooFewTrades && Number(x.metrics?.trades ?? 0) > 0);
           const front = paretoFront(candidates.map((x) => [value(x.metrics, px), value(x.metrics, py)])).map(
             (i) => candidates[i]!,
           );
           const onFront = new Set(front.map((x) => x.id));
+          // each point among its neighbours in the grid (those run): a plateau or a spike
+          const spec = rows[0]!.parameters.grid as Parameters<typeof expandGrid>[0] | undefined;
+          const pointGrid = spec ? expandGrid(spec) : gridOfCombos(ranked.map((x) => x.combo as Combo));
+          const trials = ranked.map((x) => ({ combo: x.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) }));
+          const plateaus = plateausOf(pointGrid, trials);
+          const robustAt = mostRobust(pointGrid, trials, plateaus);
+          const round = (v: number | null) => (v === null ? null : Number(v.toPrecision(12)));
+          const standing = (i: number) => {
+            const p = plateaus[i];
+            return p
+              ? {
+                  neighbours: p.neighbours,
+                  mean: round(p.mean),
+                  worst: round(p.worst),
+                  withNeighbours: round(p.withNeighbours),
+                }
+              : null;
+          };
           if (req.query.format === 'csv') {
             // one line a finished backtest, in rank order: its parameters, then its figures
             const keys = Object.keys((ranked[0]?.combo as object | undefined) ?? {});
-            const lines = ranked.map((x) => {
+            const lines = ranked.map((x, i) => {
               const m = (x.metrics ?? {}) as Record<string, unknown>;
               const run = done.find((d) => d.id === x.id)!;
               return {
@@ -463,6 +492,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
                 ...Object.fromEntries(SWEEP_CSV_FIGURES.map((f) => [f, m[f] ?? null])),
                 tooFewTrades: tooFew(run),
                 pareto: onFront.has(x.id),
+                neighbours: plateaus[i]?.neighbours ?? null,
+                withNeighbours: round(plateaus[i]?.withNeighbours ?? null),
               };
             });
             return sendCsv(reply, `sweep-${req.params.id}.csv`, lines);
@@ -480,7 +511,23 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             done: done.length,
             progress:
               rows.reduce((s, x) => s + (x.status === 'queued' || x.status === 'running' ? x.progress : 1), 0) / total,
-            ranked: ranked.map((x) => (onFront.has(x.id) ? { ...x, pareto: true } : x)),
+            ranked: ranked.map((x, i) => ({
+              ...x,
+              ...(onFront.has(x.id) ? { pareto: true } : {}),
+              ...(plateaus[i] ? { plateau: standing(i) } : {}),
+            })),
+            // the point with the best mean score with its neighbours (two of them run at least)
+            ...(robustAt >= 0
+              ? {
+                  robust: {
+                    id: ranked[robustAt]!.id,
+                    rank: ranked[robustAt]!.rank,
+                    combo: ranked[robustAt]!.combo,
+                    [rankBy]: ranked[robustAt]!.metrics?.[rankBy] ?? null,
+                    ...standing(robustAt),
+                  },
+                }
+              : {}),
             // the trade-offs worth choosing from: no backtest beats one of these on both measures
             pareto: { x: px, y: py, ids: front.map((x) => x.id) },
             // which parameters the scores depend on (from three finished backtests)
