@@ -16,7 +16,7 @@ import {
   type ParamGrid,
 } from '@algotrade/strategy';
 import { backtestingPyBars } from '../test/helpers/goog.ts';
-import { median, report } from './harness.ts';
+import { median, report, type GridCase } from './harness.ts';
 
 // An adaptive search (TPE) against a random search of the same size, on real data: every point of
 // each grid is backtested once (its Sharpe looked up by both searches, so the comparison is of the
@@ -24,12 +24,7 @@ import { median, report } from './harness.ts';
 // the median of the best Sharpe found (random search the baseline), the median share of the grid's
 // points that best beats, and the seeds on which TPE found the better point. Last, what a proposal
 // costs beside the backtest it saves.
-const cases: {
-  name: string;
-  data: 'EURUSD.csv' | 'GOOG.csv';
-  template: string;
-  grid: Parameters<typeof expandGrid>[0];
-}[] = [
+const cases: GridCase[] = [
   {
     name: 'sma_crossover_eurusd_1h',
     data: 'EURUSD.csv',

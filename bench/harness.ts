@@ -76,3 +76,11 @@ export async function alternated(fns: readonly (() => unknown)[], repeats = 5): 
     for (let k = 0; k < fns.length; k++) runs[k]!.push(...(await timeRuns(fns[k]!, 1, r === 0 ? 1 : 0)));
   return runs.map(median);
 }
+
+/** A strategy template over a grid, on one of backtesting.py's data files: a case of the search benches. */
+export interface GridCase {
+  name: string;
+  data: 'EURUSD.csv' | 'GOOG.csv';
+  template: string;
+  grid: Parameters<typeof import('@algotrade/strategy').expandGrid>[0];
+}

@@ -903,6 +903,20 @@ export async function editorView(c, id) {
             h('input', { name: 'outOfSamplePct', type: 'number', value: 25, min: 5, max: 50 }),
           ),
           h('label', null, h('input', { name: 'anchored', type: 'checkbox' }), ' anchored'),
+          h(
+            'label',
+            {
+              title:
+                'each fold takes the best in sample, or the best with its neighbours in the grid (a plateau, not a spike)',
+            },
+            'pick ',
+            h(
+              'select',
+              { name: 'pick' },
+              h('option', { value: 'best' }, 'the best'),
+              h('option', { value: 'robust' }, 'the most robust'),
+            ),
+          ),
         ),
         h('button', { type: 'submit' }, 'Run sweep'),
         h(

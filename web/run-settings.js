@@ -50,6 +50,7 @@ export function runBody(f, kind) {
       if (given(f.folds)) body.folds = Number(f.folds);
       if (given(f.outOfSamplePct)) body.outOfSamplePct = Number(f.outOfSamplePct);
       if (f.anchored === 'on') body.anchored = true;
+      if (f.pick === 'robust') body.pick = 'robust';
     }
     return body;
   }

@@ -443,7 +443,9 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
           ? `, each window searched adaptively (TPE: ${wf.spec.search.count} of ${wf.spec.search.of} points, the first ${wf.spec.search.startup} at random, seed ${wf.spec.search.seed})`
           : '') +
         '. ' +
-        'Each fold picks the best combination on its in-sample window and trades it, unchanged, on the window after.',
+        (wf.spec?.pick === 'robust'
+          ? 'Each fold picks the most robust combination on its in-sample window (the best with its neighbours in the grid) and trades it, unchanged, on the window after.'
+          : 'Each fold picks the best combination on its in-sample window and trades it, unchanged, on the window after.'),
     ),
     figureGrid([
       ['Out-of-sample return', `${num(oosReturn * 100)} %`],

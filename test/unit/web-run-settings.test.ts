@@ -192,16 +192,27 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(r.json().jobs).toBe(2);
   });
 
-  it('a walk-forward with its folds, share and anchoring: stored as set', async () => {
+  it('a walk-forward with its folds, share, anchoring and pick: stored as set', async () => {
     const body = runBody(
-      { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', folds: '3', outOfSamplePct: '30', anchored: 'on' },
+      {
+        symbol: 'GOOG',
+        interval: '1d',
+        balance: '10000',
+        fee: '0',
+        folds: '3',
+        outOfSamplePct: '30',
+        anchored: 'on',
+        pick: 'robust',
+      },
       'walk-forward',
     );
-    expect(body).toMatchObject({ folds: 3, outOfSamplePct: 30, anchored: true });
+    expect(body).toMatchObject({ folds: 3, outOfSamplePct: 30, anchored: true, pick: 'robust' });
     const r = await post('/api/backtests/walk-forward', { strategyId, ...body, params: { 'fast.period': [5, 10] } });
     expect(r.statusCode, r.body).toBe(202);
     const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
-    expect(row.parameters.walkForward).toMatchObject({ folds: 3, outOfSamplePct: 30, anchored: true });
+    expect(row.parameters.walkForward).toMatchObject({ folds: 3, outOfSamplePct: 30, anchored: true, pick: 'robust' });
+    // the default pick, the best, is not sent
+    expect(runBody({ symbol: 'GOOG', pick: 'best' }, 'walk-forward').pick).toBeUndefined();
   });
 
   it('a portfolio with weights typed as GOOG:3 goog2:1: accepted, normalised and stored', async () => {

@@ -247,6 +247,14 @@ describe('the command line says what is wrong with what was typed, without a sta
     );
     const pnl = r.trades.reduce((s: number, t: { pnl: number }) => s + t.pnl, 0);
     expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
+    // --pick robust: each fold the best with its neighbours, never better in sample than the best
+    const robust = JSON.parse((await cli(...args, '--short', '--cash', '10000', '--pick', 'robust', '--json')).stdout);
+    expect(robust.spec).toEqual({ ...r.spec, pick: 'robust' });
+    robust.folds.forEach((f: { inSampleStats: { sharpe: number } }, i: number) =>
+      expect(f.inSampleStats.sharpe).toBeLessThanOrEqual(r.folds[i].inSampleStats.sharpe),
+    );
+    const bad = await cli(...args, '--pick', 'luckiest');
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, 'error: --pick: "best" or "robust", not "luckiest"']);
   });
 
   it('sweep ranks a grid, a random sample or an adaptive search (TPE) of it; the same for a seed', async () => {

@@ -21,6 +21,7 @@ const SPEC = {
   folds: 'string',
   oos: 'string',
   anchored: 'boolean',
+  pick: 'string',
   'rank-by': 'string',
   tpe: 'boolean',
   startup: 'string',
@@ -33,7 +34,7 @@ const SPEC = {
 
 const USAGE =
   'usage: algotrade walk-forward --strategy <template|file.json> --data <file.csv|SYMBOL>\n' +
-  '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored]\n' +
+  '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored] [--pick best|robust]\n' +
   `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
@@ -41,6 +42,13 @@ const USAGE =
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const day = (iso: string) => iso.slice(0, 10);
+
+/** --pick: each fold's pick in sample, the best (the default) or the best with its neighbours. */
+function pickFlag(v: string | boolean | undefined): { pick?: 'robust' } {
+  if (v === undefined || v === 'best') return {};
+  if (v === 'robust') return { pick: 'robust' };
+  throw new UsageError(`--pick: "best" or "robust", not ${JSON.stringify(String(v))}`);
+}
 
 /** `algotrade walk-forward`: optimise on each in-sample window, test on the next; print the folds and the chained result. */
 export async function walkForwardCommand(argv: string[]): Promise<number> {
@@ -53,6 +61,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
     anchored: !!flags.anchored,
     rankBy,
     ...(minTrades ? { minTrades } : {}),
+    ...pickFlag(flags.pick),
   };
   const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);

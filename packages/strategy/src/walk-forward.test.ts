@@ -136,6 +136,39 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     }
   });
 
+  it('with pick "robust", takes in each fold the combination best with its neighbours in the grid', async () => {
+    const { windows } = walkForwardWindows(bars.length, spec);
+    const res = await walkForward(variants, bars, options, { ...spec, pick: 'robust' }, inline);
+    const best = await walkForward(variants, bars, options, spec, inline);
+    // the neighbours: one step in one parameter (fast 5-10-20, slow 30-50), every point has two or three
+    const steps: Record<string, number[]> = { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] };
+    const near = (a: Combo, b: Combo) => {
+      const d = Object.keys(a).filter((k) => a[k] !== b[k]);
+      return d.length === 1 && Math.abs(steps[d[0]!]!.indexOf(+a[d[0]!]!) - steps[d[0]!]!.indexOf(+b[d[0]!]!)) === 1;
+    };
+    let differ = 0;
+    res.folds.forEach((f, i) => {
+      const scores = variants.map((v) => scoreOf(plainRun(v.graph, windows[i]!.isTo).stats, 'sharpe'));
+      const withNeighbours = variants.map((v, k) => {
+        const around = variants.flatMap((w, j) => (near(v.combo, w.combo) ? [scores[j]!] : []));
+        return (scores[k]! + around.reduce((x, y) => x + y, 0)) / (around.length + 1);
+      });
+      const at = withNeighbours.indexOf(Math.max(...withNeighbours));
+      expect(f.chosen, `fold ${f.fold}`).toEqual(variants[at]!.combo);
+      expect(f.inSampleStats.sharpe).toBeLessThanOrEqual(best.folds[i]!.inSampleStats.sharpe);
+      if (JSON.stringify(f.chosen) !== JSON.stringify(best.folds[i]!.chosen)) differ++;
+    });
+    // on GOOG the plateau and the peak part in at least one fold
+    expect(differ).toBeGreaterThan(0);
+    // the full period is picked the same way
+    const full = variants.map((v) => scoreOf(plainRun(v.graph, bars.length).stats, 'sharpe'));
+    const fullWith = variants.map((v, k) => {
+      const around = variants.flatMap((w, j) => (near(v.combo, w.combo) ? [full[j]!] : []));
+      return (full[k]! + around.reduce((x, y) => x + y, 0)) / (around.length + 1);
+    });
+    expect(res.fullPeriod.combo).toEqual(variants[fullWith.indexOf(Math.max(...fullWith))]!.combo);
+  });
+
   it('tests each choice only on the unseen window that follows, carrying the equity from fold to fold', async () => {
     const res = await walkForward(variants, bars, options, { ...spec, anchored: false }, inline);
     const { windows } = walkForwardWindows(bars.length, spec);

@@ -12,6 +12,7 @@ import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { comboVariants, gridSize, scoreOf, type Combo, type ParamGrid, type RankBy } from './grid.ts';
+import { gridOfCombos, mostRobust, plateausOf } from './plateau.ts';
 import { adaptiveSearch, comboKey, DEFAULT_STARTUP } from './tpe.ts';
 
 export interface WalkForwardSpec {
@@ -24,6 +25,12 @@ export interface WalkForwardSpec {
   rankBy: RankBy;
   /** a combination with fewer closed trades in sample ranks last (0 or absent: any number) */
   minTrades?: number;
+  /**
+   * which combination each fold takes from its in-sample search: `best` (absent: the default), the
+   * highest score; `robust`, the highest mean score with its neighbours in the grid (mostRobust: a
+   * plateau rather than a spike), or the best when no combination had two neighbours run
+   */
+  pick?: 'best' | 'robust';
 }
 
 /** One fold's bars, half-open [from, to) indexes into the whole series. */
@@ -142,7 +149,7 @@ export interface FoldResult {
   fold: number;
   inSample: { from: string; to: string; bars: number };
   outOfSample: { from: string; to: string; bars: number };
-  /** the combination that ranked first in sample (ties: the first in grid order) */
+  /** the combination taken in sample: the first ranked (ties: the first in grid order), or with `pick: "robust"` the best with its neighbours */
   chosen: Combo;
   /** its in-sample statistics */
   inSampleStats: Stats;
@@ -359,6 +366,16 @@ export async function walkForward(
       if (scoreOf(stats[i], spec.rankBy, spec.minTrades) > scoreOf(stats[at], spec.rankBy, spec.minTrades)) at = i;
     return at;
   };
+  /** the pick of a search (spec.pick); `fellBack` when a robust pick found no combination with two neighbours run */
+  const pickOf = (list: readonly Variant[], stats: Stats[]): { at: number; fellBack?: boolean } => {
+    const top = best(stats);
+    if (spec.pick !== 'robust') return { at: top };
+    const trials = list.map((v, i) => ({ combo: v.combo, score: scoreOf(stats[i], spec.rankBy, spec.minTrades) }));
+    // the grid an adaptive search draws from; else the values the points take (the whole grid for a grid)
+    const grid = adaptive ? adaptive.grid : gridOfCombos(trials.map((t) => t.combo));
+    const at = mostRobust(grid, trials, plateausOf(grid, trials));
+    return at >= 0 ? { at } : { at: top, fellBack: true };
+  };
 
   // out of sample, in order: each window starts with the cash the one before ended with
   const folds: FoldResult[] = [];
@@ -370,7 +387,7 @@ export async function walkForward(
   for (const [i, w] of windows.entries()) {
     const { list, stats: isStats } = await isRuns[i]!;
     check();
-    const at = best(isStats);
+    const { at, fellBack } = pickOf(list, isStats);
     const chosen = list[at]!;
     const oos = await windowRun(chosen.graph, w.oosFrom, w.oosTo, cash, false);
     const offset = eq.length;
@@ -397,12 +414,14 @@ export async function walkForward(
         ? {
             note: `no combination had a ${spec.rankBy} in sample${spec.minTrades ? ` with at least ${spec.minTrades} trades` : ''}; the first was taken`,
           }
-        : {}),
+        : fellBack
+          ? { note: 'no combination had two neighbours run in sample: the best was taken, not the most robust' }
+          : {}),
     });
     cash = endEquity;
   }
   const { list: fullList, stats: fullStats } = await fullRuns;
-  const fullAt = best(fullStats);
+  const fullAt = pickOf(fullList, fullStats).at;
 
   const close = new Float64Array(eq.length);
   for (let j = 0; j < eq.length; j++) close[j] = bars.close[windows[0]!.oosFrom + j]!;

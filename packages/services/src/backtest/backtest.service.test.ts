@@ -594,6 +594,21 @@ describe('backtest service', () => {
     );
     expect((await call(b, 'GET', `/api/backtests/${id}/walk-forward`)).statusCode).toBe(404);
     expect((await call(b, 'POST', '/api/backtests/walk-forward', body)).statusCode).toBe(404);
+
+    // each fold's pick the most robust (the best with its neighbours), kept in the spec; a pick of neither is a 400
+    const robust = (await call(a, 'POST', '/api/backtests/walk-forward', { ...body, pick: 'robust' })).json();
+    await waitDone(a, robust.id);
+    const rw = (await call(a, 'GET', `/api/backtests/${robust.id}/walk-forward`)).json();
+    expect(rw.spec).toMatchObject({ pick: 'robust', folds: 4 });
+    expect(rw.folds).toHaveLength(4);
+    // the pick in sample is never better than the best's there
+    rw.folds.forEach((f: { inSampleStats: { sharpe: number } }, i: number) =>
+      expect(f.inSampleStats.sharpe).toBeLessThanOrEqual(wf.folds[i].inSampleStats.sharpe),
+    );
+    expect(wf.spec.pick).toBeUndefined();
+    const bad = await call(a, 'POST', '/api/backtests/walk-forward', { ...body, pick: 'luckiest' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/pick/);
   });
 
   it('runs a portfolio backtest: one strategy over several symbols, each leg its own backtest, summed', async () => {

@@ -142,6 +142,8 @@ const WalkForwardBody = z.strictObject({
   folds: z.number().int().min(2).max(20).default(5),
   outOfSamplePct: z.number().min(5).max(50).default(25),
   anchored: z.boolean().default(false),
+  // each fold's pick in sample: the best, or the best with its neighbours in the grid
+  pick: z.enum(['best', 'robust']).default('best'),
 });
 // a portfolio's legs are each a symbol of its own: no one detail series (each would need its own)
 const { symbol: _symbol, detailInterval: _detail, ...BaseNoSymbol } = Base;
@@ -614,7 +616,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
-        const { rankBy, minTrades, folds, outOfSamplePct, anchored } = req.body;
+        const { rankBy, minTrades, folds, outOfSamplePct, anchored, pick } = req.body;
         const grid = gridOf(req.body);
         const asked = req.body.sample;
         // an adaptive search: `count` backtests proposed in each window, every value checked up front
@@ -645,6 +647,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             folds,
             outOfSamplePct,
             anchored,
+            ...(pick === 'robust' ? { pick } : {}),
           },
         });
         return reply
