@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Candle } from '@algotrade/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
@@ -335,6 +335,22 @@ describe('the command line says what is wrong with what was typed, without a sta
       ).stdout,
     );
     expect(six.pareto.ranks).toEqual(frontOf(six.ranked, 'sharpe', 'calmar'));
+    // --report: the best run's report, with every run on the front's two measures and the tables
+    const file = path.join(tmp.dir, 'sweep.html');
+    const rep = await sweep('--grid', 'fast.period=5,10; slow.period=20,30,40', '--report', file);
+    expect(rep.stderr).toContain(`report written to ${file}`);
+    const html = readFileSync(file, 'utf8');
+    const best = whole.ranked[0] as Ranked;
+    expect(html).toContain(
+      `sweep of 6 runs, the best by sharpe (fast.period=${best.combo['fast.period']} slow.period=${best.combo['slow.period']})`,
+    );
+    expect(html).toContain('Every run on returnPct and maxDrawdownPct: the Pareto front in blue, joined');
+    // a point each, the front's in blue
+    expect(html.match(/<circle [^>]*r="[34]" fill="#(2563eb|9ca3af)"/g)).toHaveLength(6);
+    expect(html.match(/<circle [^>]*fill="#2563eb"/g)).toHaveLength(whole.pareto.ranks.length);
+    expect(html).toContain('The 6 best by sharpe');
+    expect(html).toContain('Pareto front of returnPct and maxDrawdownPct (no run beats these on both)');
+    expect(html).not.toMatch(/<script|https?:\/\//);
     expect(six.overfitting.splits).toBe(20);
     // --min-trades: fewer closed trades rank last, marked so
     const trades = whole.ranked.map((r: Ranked & { stats: { trades: number } }) => r.stats.trades);

@@ -8,6 +8,9 @@ import {
   paretoFront,
   plateausOf,
   RANK_BY,
+  renderReport,
+  type Plateau,
+  type RankBy,
   runBacktest,
   scoreOf,
   type BacktestOptions,
@@ -16,6 +19,7 @@ import {
   type CompiledPlan,
   type Graph,
 } from '@algotrade/strategy';
+import { writeFileSync } from 'node:fs';
 import { bestDeflated, pboCscv, returnsOf, type Stats } from '@algotrade/core';
 import { int, progressBar, UsageError } from './args.ts';
 import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
@@ -33,6 +37,7 @@ const SPEC = {
   top: 'string',
   blocks: 'string',
   pareto: 'string',
+  report: 'string',
   json: 'boolean',
 } as const;
 
@@ -43,7 +48,8 @@ const USAGE =
   '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--blocks 16] [--pareto returnPct,maxDrawdownPct]\n' +
   '         [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
-  '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>] [--json]';
+  '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
+  '         [--report sweep.html] [--json]';
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const comboText = (c: Combo) =>
@@ -68,7 +74,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const tpe = adaptiveFlags(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
-  const { cols, asset, detail } = loaded;
+  const { cols, asset, detail, strategy, data } = loaded;
   const graph = loaded.graph as Graph;
   const run: Omit<BacktestOptions, 'onProgress'> = {
     ...options,
@@ -135,6 +141,25 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const trials = ranked.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
   const plateaus = plateausOf(grid, trials);
   const robustAt = mostRobust(grid, trials, plateaus);
+  if (flags.report && ranked.length) {
+    writeFileSync(
+      String(flags.report),
+      sweepReport({
+        title: `${strategy} on ${data}`,
+        graph,
+        cols,
+        run,
+        rankBy,
+        px,
+        py,
+        top,
+        ranked,
+        front: onFront,
+        plateaus,
+      }),
+    );
+    console.error(`report written to ${flags.report}`);
+  }
   if (flags.json) {
     const clean = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
     console.log(
@@ -257,4 +282,85 @@ function overfittingOf(returns: Float64Array[], results: { combo: Combo }[], blo
     meanRank: p.meanRank,
     best: { combo: results[at]!.combo, run: at + 1, psr: d.psr, dsr: d.dsr, sharpePerBar: d.sharpe },
   };
+}
+
+/**
+ * A sweep's HTML report: the best run's full report (price and trades, equity, drawdown, statistics,
+ * trades), with every run on the Pareto front's two measures, the best runs ranked, the front, and
+ * how the best and the most robust stand among their neighbours.
+ */
+function sweepReport(o: {
+  title: string;
+  graph: Graph;
+  cols: BarColumns;
+  run: Omit<BacktestOptions, 'onProgress'>;
+  rankBy: RankBy;
+  px: RankBy;
+  py: RankBy;
+  top: number;
+  ranked: { combo: Combo; stats: Stats; n: number }[];
+  front: Set<number>;
+  plateaus: (Plateau | null)[];
+}): string {
+  const best = o.ranked[0]!;
+  const r = runBacktest(comboVariants(o.graph, [best.combo])[0]!.plan, o.cols, o.run);
+  const around = (i: number) => {
+    const p = o.plateaus[i];
+    return p?.neighbours ? `${fmt(p.mean, 3)} (${p.neighbours})` : '-';
+  };
+  const row = (i: number) => [
+    String(i + 1),
+    comboText(o.ranked[i]!.combo),
+    fmt(o.ranked[i]!.stats[o.rankBy], 3),
+    fmt(o.ranked[i]!.stats.returnPct),
+    fmt(o.ranked[i]!.stats.maxDrawdownPct),
+    String(o.ranked[i]!.stats.trades),
+    around(i),
+    o.front.has(i) ? 'yes' : '',
+  ];
+  const head = [
+    '#',
+    'parameters',
+    o.rankBy,
+    'return %',
+    'max DD %',
+    'trades',
+    `neighbours' mean ${o.rankBy} (run)`,
+    'front',
+  ];
+  const frontRows = [...o.front].sort(
+    (a, b) => (o.ranked[b]!.stats[o.px] as number) - (o.ranked[a]!.stats[o.px] as number),
+  );
+  return renderReport({
+    title: `${o.title}: sweep of ${o.ranked.length} runs, the best by ${o.rankBy} (${comboText(best.combo)})`,
+    time: o.cols.ts,
+    open: o.cols.open,
+    high: o.cols.high,
+    low: o.cols.low,
+    close: o.cols.close,
+    equity: r.equity,
+    trades: r.trades,
+    stats: r.stats,
+    scatters: [
+      {
+        title: `Every run on ${o.px} and ${o.py}: the Pareto front in blue, joined`,
+        xLabel: o.px,
+        yLabel: o.py,
+        points: o.ranked.map((x, i) => ({
+          x: x.stats[o.px] as number,
+          y: x.stats[o.py] as number,
+          label: `#${i + 1} ${comboText(x.combo)}`,
+          marked: o.front.has(i),
+        })),
+      },
+    ],
+    tables: [
+      {
+        title: `The ${Math.min(o.top, o.ranked.length)} best by ${o.rankBy}`,
+        head,
+        rows: o.ranked.slice(0, o.top).map((_, i) => row(i)),
+      },
+      { title: `Pareto front of ${o.px} and ${o.py} (no run beats these on both)`, head, rows: frontRows.map(row) },
+    ],
+  });
 }

@@ -16,6 +16,16 @@ export interface ReportInput {
   priceTitle?: string;
   /** trade markers on the price chart (default true; a portfolio's trades are on other prices) */
   markers?: boolean;
+  /** point charts, shown after the drawdown (a sweep's runs on two measures) */
+  scatters?: ReportScatter[];
+}
+
+/** A point chart of a report: points on two measures, those marked (a Pareto front) joined and drawn blue. */
+export interface ReportScatter {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  points: { x: number; y: number; label: string; marked: boolean }[];
 }
 
 /** A portfolio backtest's legs as a report table (`tables` of renderReport). */
@@ -214,6 +224,44 @@ export function statsRows(s: Stats): [string, string][] {
   ];
 }
 
+/** A scatter as inline SVG (points without finite values left out; the marked ones joined by x, from the highest). */
+function scatterSvg(c: ReportScatter): string {
+  const h = 300;
+  const pts = c.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (!pts.length) return `<h2>${esc(c.title)}</h2><p>no points with both values</p>`;
+  const xs = scale(
+    pts.map((p) => p.x),
+    W - 60,
+    0,
+  );
+  const ys = scale(
+    pts.map((p) => p.y),
+    h,
+  );
+  // scale() gives y downwards; x runs left to right over [50, W - 10]
+  const X = (v: number) => 50 + (W - 60) * ((v - xs.lo) / (xs.hi - xs.lo || 1));
+  const line = pts
+    .filter((p) => p.marked)
+    .sort((a, b) => b.x - a.x)
+    .map((p, i) => `${i ? 'L' : 'M'}${X(p.x).toFixed(1)},${ys.y(p.y).toFixed(1)}`)
+    .join('');
+  const dots = [...pts.filter((p) => !p.marked), ...pts.filter((p) => p.marked)]
+    .map(
+      (p) =>
+        `<circle cx="${X(p.x).toFixed(1)}" cy="${ys.y(p.y).toFixed(1)}" r="${p.marked ? 4 : 3}" fill="${p.marked ? '#2563eb' : '#9ca3af'}"${p.marked ? '' : ' fill-opacity="0.6"'}><title>${esc(`${p.label}: ${c.xLabel} ${p.x.toFixed(3)}, ${c.yLabel} ${p.y.toFixed(3)}`)}</title></circle>`,
+    )
+    .join('');
+  const axis =
+    `<text x="4" y="14" class="ax">${esc(`${c.yLabel} ${ys.hi.toFixed(2)}`)}</text>` +
+    `<text x="4" y="${h - 4}" class="ax">${esc(`${ys.lo.toFixed(2)}`)}</text>` +
+    `<text x="50" y="${h - 4}" class="ax">${esc(`${c.xLabel} ${xs.lo.toFixed(2)}`)}</text>` +
+    `<text x="${W - 10}" y="${h - 4}" class="ax" text-anchor="end">${esc(xs.hi.toFixed(2))}</text>`;
+  return (
+    `<h2>${esc(c.title)}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${esc(c.title)}">` +
+    `<rect width="${W}" height="${h}" fill="#fafafa"/>${line ? `<path d="${line}" fill="none" stroke="#2563eb" stroke-width="1.5"/>` : ''}${dots}${axis}</svg>`
+  );
+}
+
 /**
  * A self-contained HTML report (inline SVG, no scripts or network): price with trade markers
  * (candles when there are few enough bars), equity, drawdown, the stats table and the trade list.
@@ -283,6 +331,7 @@ table{border-collapse:collapse}th,td{padding:2px 10px;text-align:right;border-bo
 ${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), r.priceTitle ?? 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
 ${svg(eqH, `<path d="${linePath(idx, (i) => r.equity[i]!, x, es.y)}" fill="none" stroke="#313695" stroke-width="1.4"/>` + axis(eqH, es.lo, es.hi, (v) => v.toFixed(0)), 'Equity')}
 ${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
+${(r.scatters ?? []).map(scatterSvg).join('')}
 ${(r.tables ?? [])
   .map(
     (t) =>
