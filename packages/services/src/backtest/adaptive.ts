@@ -3,6 +3,10 @@ import {
   comboKey,
   comboVariants,
   expandGrid,
+  gridOfCombos,
+  mostRobust,
+  plateausOf,
+  type Plateau,
   proposalRandom,
   proposeTpe,
   scoreOf,
@@ -141,4 +145,24 @@ export async function continueSearch(
     next++;
     unfinished++;
   }
+}
+
+/**
+ * A sweep's finished points among their grid neighbours (plateausOf), in the order given, and the
+ * index of the most robust (mostRobust; -1 when none has enough neighbours run). The grid is the one
+ * the sweep kept with its points, or for a sweep made before it did, the values its points took.
+ */
+export function standingOf(
+  points: readonly Pick<BacktestRow, 'parameters' | 'metrics'>[],
+  rankBy: string,
+  minTrades: number,
+): { plateaus: (Plateau | null)[]; robustAt: number } {
+  const spec = points[0]?.parameters.grid as Parameters<typeof expandGrid>[0] | undefined;
+  const trials = points.map((x) => ({
+    combo: x.parameters.combo as Combo,
+    score: scoreOf(x.metrics, rankBy, minTrades),
+  }));
+  const grid = spec ? expandGrid(spec) : gridOfCombos(trials.map((t) => t.combo));
+  const plateaus = plateausOf(grid, trials);
+  return { plateaus, robustAt: mostRobust(grid, trials, plateaus) };
 }

@@ -228,6 +228,14 @@ describe('backtest service', () => {
       rankBy: 'returnPct',
       best: { backtestId: s.ranked[0].id, combo: s.ranked[0].combo, returnPct: s.ranked[0].returnPct },
     });
+    // and the point best with its neighbours, as the sweep's page has it
+    expect(mine[0]!.data.robust).toMatchObject({
+      backtestId: s.robust.id,
+      combo: s.robust.combo,
+      neighbours: 2,
+      returnPct: s.robust.returnPct,
+    });
+    expect((mine[0]!.data.robust as { withNeighbours: number }).withNeighbours).toBeCloseTo(s.robust.withNeighbours, 9);
     // the ranking as a CSV file: a line a backtest, in rank order, its parameters then its figures
     const csv = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}?format=csv`)).body.trimEnd().split('\r\n');
     expect(csv).toHaveLength(5);

@@ -19,9 +19,6 @@ import {
   paramImportance,
   paretoFront,
   measurePair,
-  gridOfCombos,
-  mostRobust,
-  plateausOf,
   normaliseGraph,
   GraphSchema,
   renderReport,
@@ -38,7 +35,7 @@ import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
-import { adaptiveOf, rankingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
+import { adaptiveOf, rankingOf, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
@@ -463,11 +460,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           );
           const onFront = new Set(front.map((x) => x.id));
           // each point among its neighbours in the grid (those run): a plateau or a spike
-          const spec = rows[0]!.parameters.grid as Parameters<typeof expandGrid>[0] | undefined;
-          const pointGrid = spec ? expandGrid(spec) : gridOfCombos(ranked.map((x) => x.combo as Combo));
-          const trials = ranked.map((x) => ({ combo: x.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) }));
-          const plateaus = plateausOf(pointGrid, trials);
-          const robustAt = mostRobust(pointGrid, trials, plateaus);
+          const byId = new Map(done.map((d) => [d.id, d]));
+          const { plateaus, robustAt } = standingOf(
+            ranked.map((x) => byId.get(x.id)!),
+            rankBy,
+            minTrades,
+          );
           const round = (v: number | null) => (v === null ? null : Number(v.toPrecision(12)));
           const standing = (i: number) => {
             const p = plateaus[i];

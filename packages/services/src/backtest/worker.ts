@@ -43,7 +43,7 @@ import {
 } from '@algotrade/strategy';
 
 import { otherCandles } from '../strategy/other-candles.ts';
-import { adaptiveOf, continueSearch, rankingOf } from './adaptive.ts';
+import { adaptiveOf, continueSearch, rankingOf, standingOf } from './adaptive.ts';
 
 export const BACKTEST_QUEUE = 'backtests';
 
@@ -250,6 +250,9 @@ async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
     (b, r) => (!b || scoreOf(r.metrics, rankBy, minTrades) > scoreOf(b.metrics, rankBy, minTrades) ? r : b),
     null,
   );
+  // and the point best with its neighbours in the grid
+  const { plateaus, robustAt } = standingOf(done, rankBy, minTrades);
+  const robust = done[robustAt];
   await rt.bus
     .publish(
       TOPICS.realtimeUpdates.name,
@@ -264,6 +267,17 @@ async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
         rankBy,
         ...(best
           ? { best: { backtestId: best.id, combo: best.parameters.combo, [rankBy]: best.metrics?.[rankBy] ?? null } }
+          : {}),
+        ...(robust
+          ? {
+              robust: {
+                backtestId: robust.id,
+                combo: robust.parameters.combo,
+                [rankBy]: robust.metrics?.[rankBy] ?? null,
+                withNeighbours: plateaus[robustAt]!.withNeighbours,
+                neighbours: plateaus[robustAt]!.neighbours,
+              },
+            }
           : {}),
       },
       `sweep.done:${row.sweepId}`,

@@ -127,6 +127,13 @@ describe('outgoing webhooks', () => {
       failed: 1,
       rankBy: 'sharpe',
       best: { backtestId: one.backtestId, combo: { 'fast.period': 10, 'slow.period': 30 }, sharpe: 1.234 },
+      robust: {
+        backtestId: 'b0000000-0000-4000-8000-000000000008',
+        combo: { 'fast.period': 15, 'slow.period': 30 },
+        sharpe: 1.1,
+        withNeighbours: 0.95,
+        neighbours: 3,
+      },
     };
     // sent by the two workers that ended its last two backtests: one delivery
     for (let i = 0; i < 2; i++)
@@ -141,7 +148,8 @@ describe('outgoing webhooks', () => {
     await new Promise((r) => setTimeout(r, 300));
     const got = rx.got.filter((g) => g.path === '/sweeps');
     expect(got.map((g) => JSON.parse(g.body).message)).toEqual([
-      'Sweep c0000000 done: 5 backtests (1 failed), best sharpe 1.23 with fast.period=10, slow.period=30',
+      'Sweep c0000000 done: 5 backtests (1 failed), best sharpe 1.23 with fast.period=10, slow.period=30; ' +
+        'most robust fast.period=15, slow.period=30 (1.10, 0.95 with its 3 neighbours)',
     ]);
     expect(await deliveries(w.id)).toHaveLength(1);
   });

@@ -165,14 +165,20 @@ function describe(event: WebhookEvent, d: Record<string, unknown>): string {
     case 'backtest.failed':
       return `Backtest ${String(d.backtestId).slice(0, 8)} failed: ${String(d.error)}`;
     case 'sweep.done': {
-      const best = d.best as { combo?: Record<string, unknown> } & Record<string, unknown>;
-      const combo = Object.entries(best?.combo ?? {})
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join(', ');
+      type Point = { backtestId?: string; combo?: Record<string, unknown> } & Record<string, unknown>;
+      const [best, robust] = [d.best as Point | undefined, d.robust as Point | undefined];
+      const comboText = (p: Point) =>
+        Object.entries(p.combo ?? {})
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(', ');
       return (
         `Sweep ${String(d.sweepId).slice(0, 8)} done: ${String(d.done)} backtests` +
         (d.failed ? ` (${String(d.failed)} failed)` : '') +
-        (best ? `, best ${String(d.rankBy)} ${num(best[String(d.rankBy)])} with ${combo}` : '')
+        (best ? `, best ${String(d.rankBy)} ${num(best[String(d.rankBy)])} with ${comboText(best)}` : '') +
+        // the point best with its neighbours, when it is another
+        (robust && robust.backtestId !== best?.backtestId
+          ? `; most robust ${comboText(robust)} (${num(robust[String(d.rankBy)])}, ${num(robust.withNeighbours)} with its ${String(robust.neighbours)} neighbours)`
+          : '')
       );
     }
     default:
