@@ -80,7 +80,8 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       points,
       cols,
       { ...options, wholeUnits: asset === 'stock', ...(detail ? { detail } : {}) },
-      spec,
+      // the grid the points come from (a robust pick's neighbours), not printed with the spec
+      { ...spec, grid },
       inlineRunner(),
       (p) => void bar?.update(p),
     );

@@ -169,6 +169,22 @@ describe('walk-forward on GOOG daily (2,148 bars), SMA crossover over a 3×2 gri
     expect(res.fullPeriod.combo).toEqual(variants[fullWith.indexOf(Math.max(...fullWith))]!.combo);
   });
 
+  it('with pick "robust" over a sample of a grid, reads neighbours from the grid, not from the sample\'s values', async () => {
+    // four of the six points: fast.period 10 not run. In the grid, 5 and 20 are not neighbours (10 is
+    // between them), so every point has one neighbour run of two and none qualifies: each fold takes
+    // the best and says so. Read from the sample's values alone, 5 and 20 would be neighbours.
+    const sample = variants.filter((v) => v.combo['fast.period'] !== 10);
+    const grid = { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] };
+    const robust = await walkForward(sample, bars, options, { ...spec, pick: 'robust', grid }, inline);
+    const best = await walkForward(sample, bars, options, spec, inline);
+    robust.folds.forEach((f, i) => {
+      expect(f.chosen).toEqual(best.folds[i]!.chosen);
+      expect(f.note).toBe('no combination had two neighbours run in sample: the best was taken, not the most robust');
+    });
+    const bySample = await walkForward(sample, bars, options, { ...spec, pick: 'robust' }, inline);
+    expect(bySample.folds.every((f) => f.note === undefined)).toBe(true);
+  });
+
   it('tests each choice only on the unseen window that follows, carrying the equity from fold to fold', async () => {
     const res = await walkForward(variants, bars, options, { ...spec, anchored: false }, inline);
     const { windows } = walkForwardWindows(bars.length, spec);

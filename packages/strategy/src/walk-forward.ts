@@ -31,6 +31,11 @@ export interface WalkForwardSpec {
    * plateau rather than a spike), or the best when no combination had two neighbours run
    */
   pick?: 'best' | 'robust';
+  /**
+   * the grid the points come from, where they are a sample of it: a robust pick reads neighbours from
+   * it (without: from the values the points take, the whole grid for a whole grid's points)
+   */
+  grid?: ParamGrid;
 }
 
 /** One fold's bars, half-open [from, to) indexes into the whole series. */
@@ -371,8 +376,8 @@ export async function walkForward(
     const top = best(stats);
     if (spec.pick !== 'robust') return { at: top };
     const trials = list.map((v, i) => ({ combo: v.combo, score: scoreOf(stats[i], spec.rankBy, spec.minTrades) }));
-    // the grid an adaptive search draws from; else the values the points take (the whole grid for a grid)
-    const grid = adaptive ? adaptive.grid : gridOfCombos(trials.map((t) => t.combo));
+    // the grid an adaptive search or a random sample draws from; else the values the points take (a whole grid's own)
+    const grid = adaptive ? adaptive.grid : (spec.grid ?? gridOfCombos(trials.map((t) => t.combo)));
     const at = mostRobust(grid, trials, plateausOf(grid, trials));
     return at >= 0 ? { at } : { at: top, fellBack: true };
   };

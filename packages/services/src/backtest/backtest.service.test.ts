@@ -614,6 +614,30 @@ describe('backtest service', () => {
       expect(f.inSampleStats.sharpe).toBeLessThanOrEqual(wf.folds[i].inSampleStats.sharpe),
     );
     expect(wf.spec.pick).toBeUndefined();
+    // over a random sample of the grid, neighbours are the grid's: a point qualifies with two run (of
+    // the two or three the grid gives it), and with none qualifying each fold takes the best, saying so
+    const sampled = (
+      await call(a, 'POST', '/api/backtests/walk-forward', { ...body, pick: 'robust', sample: { count: 3, seed: 7 } })
+    ).json();
+    await waitDone(a, sampled.id);
+    const sw = (await call(a, 'GET', `/api/backtests/${sampled.id}/walk-forward`)).json();
+    const drawn = sw.spec.combos as Record<string, number>[];
+    const axis: Record<string, number[]> = { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] };
+    const step = (p: Record<string, number>, q: Record<string, number>) => {
+      const d = Object.keys(axis).filter((k) => p[k] !== q[k]);
+      return d.length === 1 && Math.abs(axis[d[0]!]!.indexOf(p[d[0]!]!) - axis[d[0]!]!.indexOf(q[d[0]!]!)) === 1;
+    };
+    const possible = (p: Record<string, number>) =>
+      Object.keys(axis).reduce((n, k) => n + (axis[k]!.indexOf(p[k]!) % (axis[k]!.length - 1) === 0 ? 1 : 2), 0);
+    const qualifies = drawn.some((p) => drawn.filter((q) => step(p, q)).length >= Math.min(2, possible(p)));
+    // seed 7 draws no fast.period 10: by the sample's own values, 5 and 20 would be neighbours and one
+    // point would qualify; by the grid's, none does
+    expect(drawn.some((p) => p['fast.period'] === 10)).toBe(false);
+    expect(qualifies).toBe(false);
+    for (const f of sw.folds as { note?: string }[])
+      expect(
+        f.note === 'no combination had two neighbours run in sample: the best was taken, not the most robust',
+      ).toBe(!qualifies);
     const bad = await call(a, 'POST', '/api/backtests/walk-forward', { ...body, pick: 'luckiest' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/pick/);

@@ -335,7 +335,7 @@ async function runWalkForward(
   spec: WalkForwardSpec &
     (
       | { grid: ParamGrid; combos?: undefined; search?: undefined }
-      | { combos: Combo[]; search?: undefined }
+      | { combos: Combo[]; params?: Parameters<typeof expandGrid>[0]; search?: undefined }
       | { params: Parameters<typeof expandGrid>[0]; search: AdaptiveWindows['search']; combos?: undefined }
     ),
   pool: EnginePool | undefined,
@@ -350,7 +350,9 @@ async function runWalkForward(
         : gridVariants(graph, (spec as { grid: ParamGrid }).grid, Infinity);
   const run = pool ? poolRunner(pool) : inlineRunner(true);
   try {
-    return await walkForward(variants, bars, options, spec, run, onProgress, pool?.size ?? 1);
+    // a random search's points: a robust pick reads their neighbours from the grid they were drawn from
+    const drawnFrom = spec.combos && 'params' in spec && spec.params ? { grid: expandGrid(spec.params) } : {};
+    return await walkForward(variants, bars, options, { ...spec, ...drawnFrom }, run, onProgress, pool?.size ?? 1);
   } catch (e) {
     if (e instanceof WalkForwardCancelled) return null;
     throw e;
