@@ -212,6 +212,11 @@ export async function processBacktest(
       { status: 'done', progress: 1, metrics, artifactKey: key, finishedAt: new Date(), error: null },
       true,
     );
+    // and again once it shows done: two workers ending the last two of a random start at once each saw
+    // the other's still running (too few results to propose from, or `parallel` unfinished) and proposed
+    // nothing, so the sweep stalled; whichever of them reads second now sees both (a number taken twice
+    // is kept once)
+    await continueSearch(rt, row, metrics, queueBacktest(rt)).catch(() => {});
     await job.progress(1);
     await publish('backtest.done', { status: 'done', progress: 1, metrics });
     // best effort, as the progress pushes: the backtest is done whatever becomes of the announcement
@@ -222,6 +227,7 @@ export async function processBacktest(
     await continueSearch(rt, row, null, queueBacktest(rt)).catch(() => {});
     // a user error cannot get better on a retry; record it and finish the job
     await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() }, true);
+    await continueSearch(rt, row, null, queueBacktest(rt)).catch(() => {});
     await publish('backtest.failed', { status: 'failed', error: message });
     await announceSweepEnd(rt, row).catch(() => {});
     if (!(e instanceof AppError)) throw e;
