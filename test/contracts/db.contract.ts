@@ -8,9 +8,11 @@ import {
   packLedger,
   StaleLedgerError,
   usersRepo,
+  type BacktestStatus,
   type Execution,
 } from '@algotrade/adapters';
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +28,18 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       await h?.close();
       await cleanup?.();
     });
+    /** a sweep's backtest of number `seq`, on GOOG daily, with `parameters` (null: the number was taken) */
+    const sweepPoint = (userId: string, sweepId: string, seq: number, parameters: Record<string, unknown>) =>
+      backtestsRepo(h.db).createOnce({
+        userId,
+        strategyId: null,
+        sweepId,
+        sweepSeq: seq,
+        snapshot: { nodes: [] },
+        symbol: 'GOOG',
+        interval: '1d',
+        parameters,
+      });
 
     it('has applied every migration once, and migrating again is a no-op', async () => {
       const rows = await h.db.selectFrom('schema_migrations').select('id').orderBy('id').execute();
@@ -85,31 +99,15 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       const sweepId = '5ee00000-0000-4000-8000-000000000001';
       const ids: string[] = [];
       for (let seq = 0; seq < 4; seq++) {
-        const r = await repo.createOnce({
-          userId: u.id,
-          strategyId: null,
-          sweepId,
-          sweepSeq: seq,
-          snapshot: { nodes: [] },
-          symbol: 'GOOG',
-          interval: '1d',
-          parameters: { combo: { 'a.period': seq + 2 }, grid: { 'a.period': [2, 3, 4, 5] }, rankBy: 'sharpe' },
+        const r = await sweepPoint(u.id, sweepId, seq, {
+          combo: { 'a.period': seq + 2 },
+          grid: { 'a.period': [2, 3, 4, 5] },
+          rankBy: 'sharpe',
         });
         ids.push(r!.id);
       }
       // a second backtest of the same number is refused (two workers proposing it at once)
-      expect(
-        await repo.createOnce({
-          userId: u.id,
-          strategyId: null,
-          sweepId,
-          sweepSeq: 3,
-          snapshot: {},
-          symbol: 'GOOG',
-          interval: '1d',
-          parameters: {},
-        }),
-      ).toBeNull();
+      expect(await sweepPoint(u.id, sweepId, 3, {})).toBeNull();
       await repo.update(ids[0]!, { status: 'done', metrics: { sharpe: 1.25, trades: 7, cagr: 0.1 } });
       await repo.update(ids[1]!, { status: 'failed', error: 'no' });
       const all = await repo.sweepPoints(u.id, sweepId, ['sharpe', 'trades']);
@@ -129,6 +127,41 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       // another user reads none of them
       const other = (await usersRepo(h.db).create(`sq${Date.now()}@x.io`, 'h'))!;
       expect(await repo.sweepPoints(other.id, sweepId, ['sharpe'])).toEqual([]);
+    });
+
+    it('finds the adaptive sweeps that stopped short: fewer backtests than their count, none unfinished or cancelled', async () => {
+      const u = (await usersRepo(h.db).create(`ss${Date.now()}@x.io`, 'h'))!;
+      const repo = backtestsRepo(h.db);
+      const make = async (count: number, statuses: BacktestStatus[], method = 'tpe') => {
+        const sweepId = randomUUID();
+        for (const [seq, status] of statuses.entries()) {
+          const r = await sweepPoint(u.id, sweepId, seq, {
+            combo: { 'a.period': seq + 2 },
+            sample: { method, count, seed: 1, startup: 2 },
+          });
+          if (status !== 'queued')
+            await repo.update(r!.id, { status, metrics: status === 'done' ? { sharpe: seq } : null });
+        }
+        return sweepId;
+      };
+      const stalled = await make(4, ['done', 'failed', 'done']);
+      const running = await make(4, ['done', 'done', 'running']);
+      const queued = await make(4, ['done', 'queued']);
+      const complete = await make(3, ['done', 'done', 'done']);
+      const stopped = await make(4, ['done', 'cancelled']);
+      const random = await make(4, ['done', 'done'], 'random');
+      const mine = new Set<string>([stalled, running, queued, complete, stopped, random]);
+      const found = (await repo.stalledSearches()).filter((r) => mine.has(r.sweepId!));
+      // the stalled sweep alone, by its backtest of the highest number, whole (the search goes on from it)
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        sweepId: stalled,
+        sweepSeq: 2,
+        status: 'done',
+        userId: u.id,
+        metrics: { sharpe: 2 },
+      });
+      expect(found[0]!.parameters.sample).toMatchObject({ method: 'tpe', count: 4 });
     });
 
     it('round-trips numeric money exactly and jsonb documents', async () => {

@@ -942,6 +942,22 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(await script('GET', '/api/strategies')).toBe(401);
   });
 
+  /** A graph that buys while the close is above node `b`'s output `out`, laid out left to right. */
+  const buyAbove = (b: { id: string; type: string; data: object }, out: string) => ({
+    version: 1,
+    nodes: [
+      { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
+      { ...b, position: { x: 40, y: 190 } },
+      { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
+      { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
+    ],
+    edges: [
+      { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
+      { id: 'e2', source: b.id, sourceHandle: out, target: 'up', targetHandle: 'b' },
+      { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
+    ],
+  });
+
   it("sets an alert on a strategy's signal, which pops up on its first buy without a session", async () => {
     // a strategy that buys while the price is above 0 and it is not long: its first live tick signals
     const s = await api('/api/strategies', {
@@ -949,25 +965,7 @@ describe('the browser app, clicked through against the running platform', () => 
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         name: 'always in',
-        graph: gatedBy(
-          {
-            version: 1,
-            nodes: [
-              { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
-              { id: 'zero', type: 'constant', data: { value: 0 }, position: { x: 40, y: 180 } },
-              { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
-              { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
-            ],
-            edges: [
-              { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
-              { id: 'e2', source: 'zero', sourceHandle: 'value', target: 'up', targetHandle: 'b' },
-              { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
-            ],
-          },
-          'buy',
-          'long',
-          false,
-        ),
+        graph: gatedBy(buyAbove({ id: 'zero', type: 'constant', data: { value: 0 } }, 'value'), 'buy', 'long', false),
       }),
     });
     location.hash = '#/alerts';
@@ -1015,20 +1013,7 @@ describe('the browser app, clicked through against the running platform', () => 
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         name: 'above ETH',
-        graph: {
-          version: 1,
-          nodes: [
-            { id: 'close', type: 'price.close', data: {}, position: { x: 40, y: 40 } },
-            { id: 'other', type: 'symbol.bar', data: { symbol: 'ETHUSD' }, position: { x: 40, y: 200 } },
-            { id: 'up', type: 'logic.greater', data: {}, position: { x: 280, y: 40 } },
-            { id: 'buy', type: 'action.buy', data: {}, position: { x: 520, y: 40 } },
-          ],
-          edges: [
-            { id: 'e1', source: 'close', sourceHandle: 'value', target: 'up', targetHandle: 'a' },
-            { id: 'e2', source: 'other', sourceHandle: 'close', target: 'up', targetHandle: 'b' },
-            { id: 'e3', source: 'up', sourceHandle: 'value', target: 'buy', targetHandle: 'trigger' },
-          ],
-        },
+        graph: buyAbove({ id: 'other', type: 'symbol.bar', data: { symbol: 'ETHUSD' } }, 'close'),
       }),
     });
     location.hash = `#/strategies/${s.id}`;

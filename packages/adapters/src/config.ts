@@ -133,6 +133,7 @@ const envSchema = z
       .regex(/^\d+(Ki|Mi|Gi)$/, 'a memory quantity like 256Mi or 1Gi')
       .default('256Mi'),
     PRICE_PUSH_INTERVAL_MS: int(0, 60_000).default(100),
+    SWEEP_CHECK_MS: int(100, 3_600_000).default(30_000),
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
     WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(5000),
     WEBHOOK_RETRY_DELAYS_MS: z
@@ -229,6 +230,8 @@ export interface Config {
   };
   /** least time between two live price pushes of one symbol (WebSocket prices:<symbol>) */
   pricePushIntervalMs: number;
+  /** how often the backtest service looks for adaptive sweeps that stopped short of their count (ms) */
+  sweepCheckMs: number;
   /** outgoing webhooks: private and loopback addresses allowed, one attempt's limit, the waits between attempts */
   webhooks: { allowPrivateNetworks: boolean; timeoutMs: number; retryDelaysMs: number[] };
   serviceUrls: Partial<Record<ServiceName, string>>;
@@ -411,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       },
     },
     pricePushIntervalMs: e.PRICE_PUSH_INTERVAL_MS,
+    sweepCheckMs: e.SWEEP_CHECK_MS,
     webhooks: {
       allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
+import { bruteFront } from '../../../test/helpers/pareto.ts';
 import { limitsCell, templateById } from '@algotrade/strategy';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -276,16 +277,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(whole.overfitting.best.dsr).toBeLessThan(whole.overfitting.best.psr);
     // the Pareto front of return and drawdown: the runs no other beats on both, by rank
     type S = { rank: number; pareto?: boolean; stats: Record<string, number> };
-    const beats = (q: S, p: S, x: string, y: string) =>
-      q.stats[x]! >= p.stats[x]! &&
-      q.stats[y]! >= p.stats[y]! &&
-      (q.stats[x]! > p.stats[x]! || q.stats[y]! > p.stats[y]!);
-    // of the runs that traded
-    const frontOf = (all: S[], x: string, y: string, ranked = all.filter((p) => p.stats.trades! > 0)) =>
-      ranked
-        .filter((p) => !ranked.some((q) => beats(q, p, x, y)))
-        .sort((p, q) => q.stats[x]! - p.stats[x]!)
-        .map((p) => p.rank);
+    const frontOf = (all: S[], x: string, y: string) => bruteFront(all, (p) => p.stats, x, y).map((p) => p.rank);
     expect(whole.pareto).toEqual({
       x: 'returnPct',
       y: 'maxDrawdownPct',

@@ -4,9 +4,8 @@ import {
   gridSize,
   measurePair,
   paramImportance,
-  mostRobust,
-  paretoFront,
-  plateausOf,
+  sweepFront,
+  sweepStanding,
   RANK_BY,
   renderReport,
   type Plateau,
@@ -131,16 +130,22 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
   );
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
-  // the Pareto front on the two measures, of the runs with enough trades: their ranks
-  const rankOf = (i: number) => i + 1;
-  // (a run that never traded is left out: its flat line would sit on any front with a drawdown)
-  const candidates = ranked.map((r, i) => ({ r, i })).filter(({ r }) => !tooFew(r.stats) && r.stats.trades > 0);
-  const front = paretoFront(candidates.map(({ r }) => [r.stats[px], r.stats[py]])).map((k) => candidates[k]!.i);
+  // the Pareto front on the two measures, of the runs that traded enough: their places in `ranked`
+  const front = sweepFront(
+    ranked.map((r) => r.stats),
+    px,
+    py,
+    minTrades,
+  );
   const onFront = new Set(front);
+  const rankOf = (i: number) => i + 1;
   // each run among its neighbours in the grid: a plateau or a spike; the run best with its neighbours
-  const trials = ranked.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
-  const plateaus = plateausOf(grid, trials);
-  const robustAt = mostRobust(grid, trials, plateaus);
+  const { plateaus, robustAt } = sweepStanding(
+    ranked.map((r) => ({ combo: r.combo, stats: r.stats })),
+    grid,
+    rankBy,
+    minTrades,
+  );
   if (flags.report && ranked.length) {
     writeFileSync(
       String(flags.report),

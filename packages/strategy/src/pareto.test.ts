@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { paretoFront } from './pareto.ts';
+import { paretoFront, sweepFront } from './pareto.ts';
 
 /** whether a is at least as good as b on both measures and better on one */
 const dominates = (a: readonly number[], b: readonly number[]) =>
@@ -42,5 +42,20 @@ describe('the Pareto front', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it("a sweep's front leaves out the runs that never traded, and with minTrades those that traded too little", () => {
+    const runs = [
+      { trades: 0, returnPct: 0, maxDrawdownPct: 0 }, // 0: flat, on any front if it counted
+      { trades: 12, returnPct: 30, maxDrawdownPct: -20 }, // 1
+      { trades: 3, returnPct: 10, maxDrawdownPct: -2 }, // 2: few trades
+      { trades: 9, returnPct: 20, maxDrawdownPct: -8 }, // 3
+      null, // 4: failed
+      { trades: 9, returnPct: 5, maxDrawdownPct: -9 }, // 5: beaten by 3
+      { trades: 9, returnPct: 'n/a', maxDrawdownPct: -1 }, // 6: no number
+    ];
+    expect(sweepFront(runs, 'returnPct', 'maxDrawdownPct')).toEqual([1, 3, 2]);
+    expect(sweepFront(runs, 'returnPct', 'maxDrawdownPct', 5)).toEqual([1, 3]);
+    expect(sweepFront(runs, 'maxDrawdownPct', 'returnPct', 5)).toEqual([3, 1]);
   });
 });

@@ -41,3 +41,26 @@ export function measurePair(v: string): [RankBy, RankBy] | { error: string } {
     error: `two different measures, "x,y", of ${RANK_BY.join(', ')}${bad !== undefined ? ` (not ${JSON.stringify(bad)})` : ''}`,
   };
 }
+
+/**
+ * A sweep's Pareto front on measures `x` and `y`: the indices of `runs` (each one's statistics) on it,
+ * by x from the highest. A run that never traded is left out (its flat line, no return and no drawdown,
+ * would sit on any front with a drawdown), and with `minTrades`, so is one with fewer closed trades; a
+ * measure that is not a number leaves the run out too.
+ */
+export function sweepFront(
+  runs: readonly (object | null | undefined)[],
+  x: RankBy,
+  y: RankBy,
+  minTrades = 0,
+): number[] {
+  const value = (m: object | null | undefined, k: string) => {
+    const v = (m as Record<string, unknown> | null | undefined)?.[k];
+    return typeof v === 'number' ? v : NaN;
+  };
+  const at = runs.flatMap((m, i) => {
+    const trades = value(m, 'trades');
+    return trades > 0 && (minTrades <= 0 || trades >= minTrades) ? [i] : [];
+  });
+  return paretoFront(at.map((i) => [value(runs[i], x), value(runs[i], y)])).map((k) => at[k]!);
+}

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { expandGrid, type Combo } from './grid.ts';
-import { mostRobust, neighboursOf, plateausOf } from './plateau.ts';
+import { mostRobust, neighbourhood, plateausOf, sweepStanding } from './plateau.ts';
 
 describe('neighbours and plateaus of a parameter search', () => {
   it('finds the points one step away: the next lower and higher number, every other category', () => {
     const grid = { 'a.period': [20, 5, 10], 'b.kind': ['x', 'y', 'z'] };
     const key = (c: Combo) => `${c['a.period']}${c['b.kind']}`;
-    expect(neighboursOf(grid, { 'a.period': 10, 'b.kind': 'x' }).map(key).sort()).toEqual(['10y', '10z', '20x', '5x']);
+    expect(neighbourhood(grid)({ 'a.period': 10, 'b.kind': 'x' }).map(key).sort()).toEqual(['10y', '10z', '20x', '5x']);
     // at an edge there is one number step
-    expect(neighboursOf(grid, { 'a.period': 20, 'b.kind': 'y' }).map(key).sort()).toEqual(['10y', '20x', '20z']);
+    expect(neighbourhood(grid)({ 'a.period': 20, 'b.kind': 'y' }).map(key).sort()).toEqual(['10y', '20x', '20z']);
   });
 
   it('tells a plateau from a spike: the best alone, and the best with its neighbours', () => {
@@ -48,5 +48,28 @@ describe('neighbours and plateaus of a parameter search', () => {
     expect(mostRobust(grid, sparse, p, 2)).toBe(where(4, 4));
     expect(mostRobust(grid, sparse, p, 3)).toBe(where(5, 4));
     expect(p[where(5, 4)]!.withNeighbours).toBe(17 / 4);
+  });
+
+  it("scores a sweep's runs by its measure, on its grid or the values its runs took", () => {
+    // a sample of three from a grid of 5, 10, 15: 10 was not drawn, so on the grid 5 and 15 are not neighbours
+    const runs = [
+      { combo: { 'a.period': 5 }, stats: { sharpe: 1, trades: 9 } },
+      { combo: { 'a.period': 15 }, stats: { sharpe: 2, trades: 9 } },
+      { combo: { 'a.period': 20 }, stats: { sharpe: 3, trades: 2 } },
+    ];
+    const grid = { 'a.period': [5, 10, 15, 20] };
+    const on = sweepStanding(runs, grid, 'sharpe');
+    expect(on.plateaus.map((p) => p?.neighbours)).toEqual([0, 1, 1]);
+    expect(on.plateaus[1]!.withNeighbours).toBe(2.5);
+    expect(on.robustAt).toBe(2);
+    // without the grid, 5, 15 and 20 are one step apart
+    const taken = sweepStanding(runs, undefined, 'sharpe');
+    expect(taken.plateaus.map((p) => p?.neighbours)).toEqual([1, 2, 1]);
+    expect(taken.robustAt).toBe(2);
+    // with minTrades 5 the last run scores nothing: it has no plateau, and is no one's neighbour
+    const few = sweepStanding(runs, grid, 'sharpe', 5);
+    expect(few.plateaus[2]).toBeNull();
+    expect(few.plateaus[1]).toEqual({ neighbours: 0, mean: null, worst: null, withNeighbours: 2 });
+    expect(few.robustAt).toBe(-1);
   });
 });

@@ -1,4 +1,4 @@
-import type { Combo, ParamGrid } from './grid.ts';
+import { scoreOf, type Combo, type ParamGrid } from './grid.ts';
 import { comboKey, type Trial } from './tpe.ts';
 
 /**
@@ -44,9 +44,6 @@ export function neighbourhood(grid: ParamGrid): (combo: Combo) => Combo[] {
     return out;
   };
 }
-
-/** The neighbours of one grid point (see neighbourhood). */
-export const neighboursOf = (grid: ParamGrid, combo: Combo): Combo[] => neighbourhood(grid)(combo);
 
 /**
  * Each scored trial's standing among its neighbours that were run and scored (a trial without a
@@ -100,4 +97,22 @@ export function gridOfCombos(combos: readonly Combo[]): ParamGrid {
   const grid: Record<string, (number | string)[]> = {};
   for (const c of combos) for (const [k, v] of Object.entries(c)) if (!(grid[k] ??= []).includes(v)) grid[k]!.push(v);
   return grid;
+}
+
+/**
+ * A sweep's runs among their grid neighbours (plateausOf), in the order given, each scored by the
+ * measure it is ranked by (scoreOf, with `minTrades`), and the index of the most robust (mostRobust;
+ * -1 when none has enough neighbours run). `grid` is the one the runs were drawn from; without it (a
+ * sweep that did not keep it), the values the runs took.
+ */
+export function sweepStanding(
+  runs: readonly { combo: Combo; stats: object | null | undefined }[],
+  grid: ParamGrid | undefined,
+  rankBy: string,
+  minTrades = 0,
+): { plateaus: (Plateau | null)[]; robustAt: number } {
+  const trials = runs.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
+  const g = grid ?? gridOfCombos(trials.map((t) => t.combo));
+  const plateaus = plateausOf(g, trials);
+  return { plateaus, robustAt: mostRobust(g, trials, plateaus) };
 }

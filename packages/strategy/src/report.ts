@@ -229,16 +229,12 @@ function scatterSvg(c: ReportScatter): string {
   const h = 300;
   const pts = c.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   if (!pts.length) return `<h2>${esc(c.title)}</h2><p>no points with both values</p>`;
-  const xs = scale(
-    pts.map((p) => p.x),
-    W - 60,
-    0,
-  );
   const ys = scale(
     pts.map((p) => p.y),
     h,
   );
   // scale() gives y downwards; x runs left to right over [50, W - 10]
+  const xs = { lo: Math.min(...pts.map((p) => p.x)), hi: Math.max(...pts.map((p) => p.x)) };
   const X = (v: number) => 50 + (W - 60) * ((v - xs.lo) / (xs.hi - xs.lo || 1));
   const line = pts
     .filter((p) => p.marked)

@@ -3,9 +3,7 @@ import {
   comboKey,
   comboVariants,
   expandGrid,
-  gridOfCombos,
-  mostRobust,
-  plateausOf,
+  sweepStanding,
   type Plateau,
   proposalRandom,
   proposeTpe,
@@ -100,8 +98,8 @@ async function sweepPointsOf(rt: Runtime, userId: string, sweepId: string, field
 }
 
 /**
- * After one of an adaptive sweep's backtests has ended (`metrics`: its statistics, null when it
- * failed) and before it is marked so, the sweep's next points: once its random start has finished,
+ * After one of an adaptive sweep's backtests has ended and is marked so (`metrics`: its statistics,
+ * null when it failed), the sweep's next points: once its random start has finished,
  * points proposed by the Tree-structured Parzen Estimator from every finished backtest, queued until
  * `parallel` are unfinished or `count` exist. Each point gets the sweep's next number; when two
  * workers propose the same number at once, the database keeps one. Nothing more is proposed once
@@ -148,9 +146,9 @@ export async function continueSearch(
 }
 
 /**
- * A sweep's finished points among their grid neighbours (plateausOf), in the order given, and the
- * index of the most robust (mostRobust; -1 when none has enough neighbours run). The grid is the one
- * the sweep kept with its points, or for a sweep made before it did, the values its points took.
+ * A sweep's finished points among their grid neighbours, in the order given, and the index of the most
+ * robust (sweepStanding): the grid is the one the sweep kept with its points, or for a sweep made
+ * before it did, the values its points took.
  */
 export function standingOf(
   points: readonly Pick<BacktestRow, 'parameters' | 'metrics'>[],
@@ -158,11 +156,31 @@ export function standingOf(
   minTrades: number,
 ): { plateaus: (Plateau | null)[]; robustAt: number } {
   const spec = points[0]?.parameters.grid as Parameters<typeof expandGrid>[0] | undefined;
-  const trials = points.map((x) => ({
-    combo: x.parameters.combo as Combo,
-    score: scoreOf(x.metrics, rankBy, minTrades),
-  }));
-  const grid = spec ? expandGrid(spec) : gridOfCombos(trials.map((t) => t.combo));
-  const plateaus = plateausOf(grid, trials);
-  return { plateaus, robustAt: mostRobust(grid, trials, plateaus) };
+  return sweepStanding(
+    points.map((x) => ({ combo: x.parameters.combo as Combo, stats: x.metrics })),
+    spec ? expandGrid(spec) : undefined,
+    rankBy,
+    minTrades,
+  );
+}
+
+/**
+ * Adaptive sweeps that stopped short of their count with nothing left to run (a worker that ended
+ * before proposing, a crash between a result and its proposals) go on: each one's search continues
+ * from its backtest of the highest number. How many there were.
+ */
+export async function resumeStalledSearches(
+  rt: Runtime,
+  enqueue: (backtestId: string) => Promise<unknown>,
+): Promise<number> {
+  const rows = await backtestsRepo(rt.db.db).stalledSearches();
+  const held = settledPoints.get(rt);
+  for (const row of rows) {
+    // read afresh: what the process holds of a stalled sweep may be what left it short (a backtest deleted since)
+    for (const key of held?.keys() ?? []) if (key.startsWith(`${row.sweepId} `)) held!.delete(key);
+    await continueSearch(rt, row, row.metrics, enqueue).catch((e: Error) =>
+      rt.log.warn({ sweepId: row.sweepId, err: e.message }, 'a stalled adaptive sweep could not go on'),
+    );
+  }
+  return rows.length;
 }

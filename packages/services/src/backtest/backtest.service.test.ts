@@ -7,8 +7,10 @@ import { until } from '../../../../test/helpers/wait.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../../test/helpers/graphs.ts';
 import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
 import { googBars } from '../../../../test/helpers/goog.ts';
+import { bruteFront } from '../../../../test/helpers/pareto.ts';
 import type { BacktestRow } from '@algotrade/adapters';
-import { sweepCandles } from './worker.ts';
+import { resumeStalledSearches } from './adaptive.ts';
+import { queueBacktest, sweepCandles } from './worker.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -254,20 +256,7 @@ describe('backtest service', () => {
     });
     // the Pareto front (return against drawdown by default): the backtests no other beats on both
     type P = { id: string; metrics: Record<string, number>; pareto?: boolean };
-    // of the backtests that traded
-    const frontOf = (all: P[], x: string, y: string, ranked = all.filter((p) => p.metrics.trades! > 0)) =>
-      ranked
-        .filter(
-          (p) =>
-            !ranked.some(
-              (q) =>
-                q.metrics[x]! >= p.metrics[x]! &&
-                q.metrics[y]! >= p.metrics[y]! &&
-                (q.metrics[x]! > p.metrics[x]! || q.metrics[y]! > p.metrics[y]!),
-            ),
-        )
-        .sort((p, q) => q.metrics[x]! - p.metrics[x]!)
-        .map((p) => p.id);
+    const frontOf = (all: P[], x: string, y: string) => bruteFront(all, (p) => p.metrics, x, y).map((p) => p.id);
     expect(s.pareto).toEqual({
       x: 'returnPct',
       y: 'maxDrawdownPct',
@@ -500,6 +489,32 @@ describe('backtest service', () => {
     const later = await get(long.sweepId);
     expect(later.created).toBeLessThanOrEqual(stopped.created + 1);
     expect(later.total).toBe(later.created);
+    // a search left short of its count with nothing to run (a worker crashed between a result and its
+    // proposals: here its last three backtests deleted) goes on at the service's check, from its last number:
+    // one at a time, it proposes the very points it had
+    const short = await sweep({ method: 'tpe', count: 8, seed: 5, startup: 4, parallel: 1 });
+    await until(async () => (await get(short.sweepId)).done === 8, 60_000);
+    // each backtest's combination, by number
+    const combosOf = async (id: string) =>
+      (
+        await t.rt.db.db
+          .selectFrom('backtest_results')
+          .select(['sweep_seq', 'parameters'])
+          .where('sweep_id', '=', id)
+          .orderBy('sweep_seq')
+          .execute()
+      ).map((r) => JSON.stringify((r.parameters as { combo: object }).combo));
+    const before = await combosOf(short.sweepId);
+    await t.rt.db.db
+      .deleteFrom('backtest_results')
+      .where('sweep_id', '=', short.sweepId)
+      .where('sweep_seq', '>=', 5)
+      .execute();
+    expect(await get(short.sweepId)).toMatchObject({ created: 5, done: 5, total: 8 });
+    expect(await resumeStalledSearches(t.rt, queueBacktest(t.rt))).toBeGreaterThanOrEqual(1);
+    await until(async () => (await get(short.sweepId)).done === 8, 60_000);
+    expect(await combosOf(short.sweepId)).toEqual(before);
+    expect(new Set(before).size).toBe(8);
     // what it cannot do is a 400 saying so
     const bad = async (extra: object, message: RegExp) => {
       const r = await call(a, 'POST', '/api/backtests/sweep', { ...body, ...extra });

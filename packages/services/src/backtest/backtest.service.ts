@@ -17,7 +17,7 @@ import {
   scoreOf,
   DEFAULT_STARTUP,
   paramImportance,
-  paretoFront,
+  sweepFront,
   measurePair,
   normaliseGraph,
   GraphSchema,
@@ -35,7 +35,7 @@ import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
-import { adaptiveOf, rankingOf, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
+import { adaptiveOf, rankingOf, resumeStalledSearches, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
@@ -291,6 +291,14 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   ctx.metrics.sources.queueDepth = async () => [{ queue: BACKTEST_QUEUE, ...(await rt.queue.counts(BACKTEST_QUEUE)) }];
   // jobs the database still shows unfinished (a crash, a restart) go back on the queue: at most one retry
   for (const r of await repo.unfinished()) await queueBacktest(rt)(r.id);
+  // adaptive sweeps that stopped short of their count with nothing left to run go on: now, and every SWEEP_CHECK_MS
+  const resume = () =>
+    resumeStalledSearches(rt, queueBacktest(rt)).catch((e: Error) =>
+      rt.log.warn({ err: e.message }, 'could not look for stalled adaptive sweeps'),
+    );
+  await resume();
+  const sweepCheck = setInterval(() => void resume(), rt.config.sweepCheckMs);
+  ctx.onClose(() => clearInterval(sweepCheck));
 
   async function resolveGraph(
     userId: string,
@@ -450,14 +458,14 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
               metrics: x.metrics,
               ...(tooFew(x) ? { tooFewTrades: true } : {}),
             }));
-          // the Pareto front on the two measures asked for, of the backtests with enough trades
+          // the Pareto front on the two measures asked for, of the backtests that traded enough
           const [px, py] = req.query.pareto;
-          const value = (m: Record<string, unknown> | null, k: string) => (typeof m?.[k] === 'number' ? m[k] : NaN);
-          // (a backtest that never traded is left out: its flat line would sit on any front with a drawdown)
-          const candidates = ranked.filter((x) => !x.tooFewTrades && Number(x.metrics?.trades ?? 0) > 0);
-          const front = paretoFront(candidates.map((x) => [value(x.metrics, px), value(x.metrics, py)])).map(
-            (i) => candidates[i]!,
-          );
+          const front = sweepFront(
+            ranked.map((x) => x.metrics),
+            px,
+            py,
+            minTrades,
+          ).map((i) => ranked[i]!);
           const onFront = new Set(front.map((x) => x.id));
           // each point among its neighbours in the grid (those run): a plateau or a spike
           const byId = new Map(done.map((d) => [d.id, d]));

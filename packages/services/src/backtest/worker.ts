@@ -205,17 +205,15 @@ export async function processBacktest(
     );
     // what the risk limits did (a single backtest's): when they ended or paused trading, the entries they refused
     const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsRecord(res.risk) } : res.stats);
-    // an adaptive sweep's next points, from every result so far and this one, before this one shows done
-    await continueSearch(rt, row, metrics, queueBacktest(rt));
     await repo.update(
       row.id,
       { status: 'done', progress: 1, metrics, artifactKey: key, finishedAt: new Date(), error: null },
       true,
     );
-    // and again once it shows done: two workers ending the last two of a random start at once each saw
-    // the other's still running (too few results to propose from, or `parallel` unfinished) and proposed
-    // nothing, so the sweep stalled; whichever of them reads second now sees both (a number taken twice
-    // is kept once)
+    // an adaptive sweep's next points, from every result so far, this one's included: proposed once it
+    // shows done, so two workers ending the last two of a random start at once cannot each wait for the
+    // other (whichever reads second sees both; a number proposed twice is kept once). A sweep left short
+    // all the same (a crash just here) goes on at the backtest service's next check (SWEEP_CHECK_MS)
     await continueSearch(rt, row, metrics, queueBacktest(rt)).catch(() => {});
     await job.progress(1);
     await publish('backtest.done', { status: 'done', progress: 1, metrics });
@@ -223,10 +221,9 @@ export async function processBacktest(
     await announceSweepEnd(rt, row).catch(() => {});
   } catch (e) {
     const message = e instanceof AppError ? e.message : `backtest failed: ${(e as Error).message}`;
-    // an adaptive sweep goes on past a failed point (scored last)
-    await continueSearch(rt, row, null, queueBacktest(rt)).catch(() => {});
     // a user error cannot get better on a retry; record it and finish the job
     await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() }, true);
+    // an adaptive sweep goes on past a failed point (scored last)
     await continueSearch(rt, row, null, queueBacktest(rt)).catch(() => {});
     await publish('backtest.failed', { status: 'failed', error: message });
     await announceSweepEnd(rt, row).catch(() => {});

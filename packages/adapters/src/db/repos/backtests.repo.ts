@@ -225,6 +225,30 @@ export const backtestsRepo = (db: Db) => ({
     if (unlessCancelled) q = q.where('status', '!=', 'cancelled');
     await q.execute();
   },
+  /**
+   * Adaptive sweeps that stopped short: fewer backtests than the search's count, none of them queued,
+   * running or cancelled. For each (any user's: the service's check, not a user's query), its backtest
+   * of the highest number, from which the search goes on.
+   */
+  async stalledSearches(): Promise<BacktestRow[]> {
+    const stalled = db
+      .selectFrom('backtest_results')
+      .select('sweep_id')
+      .where('sweep_id', 'is not', null)
+      .where(sql<boolean>`parameters -> 'sample' ->> 'method' = 'tpe'`)
+      .groupBy('sweep_id')
+      .having(sql<boolean>`bool_and(status in ('done', 'failed'))`)
+      .having(sql<boolean>`count(*) < max((parameters -> 'sample' ->> 'count')::int)`);
+    const rows = await db
+      .selectFrom('backtest_results')
+      .selectAll()
+      .distinctOn('sweep_id')
+      .where('sweep_id', 'in', stalled)
+      .orderBy('sweep_id')
+      .orderBy(sql`sweep_seq desc nulls last`)
+      .execute();
+    return rows.map((r) => toRow(r as Raw));
+  },
   async unfinished(): Promise<BacktestRow[]> {
     const rows = await db
       .selectFrom('backtest_results')
