@@ -1232,10 +1232,16 @@ export async function sweepView(c, id) {
             'p',
             { class: 'robust' },
             r.robust.id === top.id
-              ? `The best, ${combo(top.combo)}, also stands best with its neighbours: ${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}.`
+              ? `The best, ${combo(top.combo)}, also stands best with its neighbours: ${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}. `
               : `Most robust: ${combo(r.robust.combo)} (#${r.robust.rank}), ${r.rankBy} ${num(r.robust[r.rankBy], 3)}, ${around(r.robust)}: ` +
                   `${num(r.robust.withNeighbours, 3)} with them, against ${num(top.plateau?.withNeighbours, 3)} for the best, ` +
-                  `${combo(top.combo)} (${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}).`,
+                  `${combo(top.combo)} (${r.rankBy} ${num(top[r.rankBy], 3)}, ${around(top.plateau)}). `,
+            // what to trade: the most robust point as a strategy of its own
+            h(
+              'button',
+              { class: 'link', onclick: () => void saveCombo(c, r.robust.id, r.robust.combo ?? {}) },
+              `Save the most robust (${combo(r.robust.combo)}) as a strategy`,
+            ),
           )
         : '';
     // which parameters the measure depends on: each one's share of its spread (ω²), and its best values

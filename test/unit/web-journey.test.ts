@@ -612,6 +612,21 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(text('main .overfitting p.dsr')).toContain(`Deflated Sharpe Ratio ${o.best.dsr.toFixed(3)}`);
     expect($$('main .histogram rect')).toHaveLength(16);
+    // the most robust point, saved as a strategy of its own (deleted again: later steps read the first strategy)
+    button(`Save the most robust (${comboText(api4.robust)}) as a strategy`)!.click();
+    await until(() => /^#\/strategies\/[0-9a-f-]{36}$/.test(location.hash), 'the most robust in the editor');
+    const kept = await api(`/api/strategies/${location.hash.split('/')[2]}`);
+    const period = (nodeId: string) =>
+      kept.graph.nodes.find((n: { id: string; data: { period: number } }) => n.id === nodeId).data.period;
+    expect([period('fast'), period('slow')]).toEqual([
+      api4.robust.combo['fast.period'],
+      api4.robust.combo['slow.period'],
+    ]);
+    expect(kept.name).toContain(`(fast.period=${api4.robust.combo['fast.period']} slow.period=`);
+    await api(`/api/strategies/${kept.id}`, { method: 'DELETE' }).catch(() => undefined);
+    expect((await api(`/api/strategies/${kept.id}`)).error).toBeDefined();
+    location.hash = '#/strategies';
+    await until(() => !$('.run-forms'), 'the editor left');
   });
 
   it('searches a grid too large to run whole at random: ranges, a number of points', async () => {

@@ -10,6 +10,7 @@ import {
   scoreOf,
   type Combo,
   type Graph,
+  type ParamGrid,
   type Trial,
 } from '@algotrade/strategy';
 
@@ -98,12 +99,56 @@ async function sweepPointsOf(rt: Runtime, userId: string, sweepId: string, field
 }
 
 /**
+ * The points an adaptive sweep proposes next from its backtests so far (`own`: one that has ended but
+ * may not show so yet), each with its number. Point n is proposed by the Tree-structured Parzen
+ * Estimator from the results of points 0 to max(startup, n - parallel + 1) - 1 alone, once all of those
+ * have finished, away from every point made; with the seed's draw for n. So the points depend on the
+ * seed and the results alone, not on which backtests ended first: a seed proposes the same points
+ * again with any `parallel`, and two workers proposing a number at once propose the same point. Up to
+ * `parallel` backtests run at once (fewer while an early one is slower than those after it). Nothing is
+ * proposed once a backtest was cancelled (the user stopped the sweep).
+ */
+export function proposalsOf(
+  rows: readonly SweepPoint[],
+  search: AdaptiveSearch,
+  grid: ParamGrid,
+  rankBy: string,
+  minTrades = 0,
+  own?: { id: string; metrics: object | null },
+): { seq: number; combo: Combo }[] {
+  if (rows.some((r) => r.status === 'cancelled')) return [];
+  const ended = (r: SweepPoint) => r.id === own?.id || finished(r);
+  const seqOf = (r: SweepPoint) => r.sweepSeq ?? 0;
+  let next = rows.reduce((m, r) => Math.max(m, seqOf(r)), -1) + 1;
+  // the lowest number not finished: the results before it are all in
+  const waiting = rows.filter((r) => !ended(r)).map(seqOf);
+  const complete = waiting.length ? Math.min(...waiting) : next;
+  let unfinished = waiting.length;
+  const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));
+  const out: { seq: number; combo: Combo }[] = [];
+  while (next < search.count && unfinished < search.parallel) {
+    const base = Math.max(search.startup, next - search.parallel + 1);
+    if (base > complete) break;
+    const trials = trialsOf(
+      rows.filter((r) => seqOf(r) < base),
+      rankBy,
+      own,
+      minTrades,
+    );
+    const combo = proposeTpe(grid, trials, taken, proposalRandom(search.seed, next));
+    if (!combo) break;
+    taken.add(comboKey(grid, combo));
+    out.push({ seq: next, combo });
+    next++;
+    unfinished++;
+  }
+  return out;
+}
+
+/**
  * After one of an adaptive sweep's backtests has ended and is marked so (`metrics`: its statistics,
- * null when it failed), the sweep's next points: once its random start has finished,
- * points proposed by the Tree-structured Parzen Estimator from every finished backtest, queued until
- * `parallel` are unfinished or `count` exist. Each point gets the sweep's next number; when two
- * workers propose the same number at once, the database keeps one. Nothing more is proposed once
- * any of the sweep's backtests was cancelled (the user stopped it).
+ * null when it failed), the sweep's next points (proposalsOf), queued. Each point gets its number; when
+ * two workers propose the same number at once, the database keeps one.
  */
 export async function continueSearch(
   rt: Runtime,
@@ -116,32 +161,21 @@ export async function continueSearch(
   const repo = backtestsRepo(rt.db.db);
   const { rankBy, minTrades } = rankingOf(row.parameters);
   const rows = await sweepPointsOf(rt, row.userId, row.sweepId, [rankBy, 'trades']);
-  if (rows.some((r) => r.status === 'cancelled')) return;
-  const trials = trialsOf(rows, rankBy, { id: row.id, metrics }, minTrades);
-  if (trials.length < search.startup) return;
   const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);
-  const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));
-  let next = rows.reduce((m, r) => Math.max(m, r.sweepSeq ?? -1), -1) + 1;
-  let unfinished = rows.length - trials.length;
-  while (next < search.count && unfinished < search.parallel) {
-    const combo = proposeTpe(grid, trials, taken, proposalRandom(search.seed, next));
-    if (!combo) return;
-    taken.add(comboKey(grid, combo));
+  for (const { seq, combo } of proposalsOf(rows, search, grid, rankBy, minTrades, { id: row.id, metrics })) {
     // every value of the grid compiled when the sweep was asked for; the row's graph has the same keys set
     const [variant] = comboVariants(row.strategySnapshot as Graph, [combo]);
     const created = await repo.createOnce({
       userId: row.userId,
       strategyId: row.strategyId,
       sweepId: row.sweepId,
-      sweepSeq: next,
+      sweepSeq: seq,
       snapshot: variant!.graph,
       symbol: row.symbol,
       interval: row.interval,
       parameters: { ...row.parameters, combo },
     });
     if (created) await enqueue(created.id);
-    next++;
-    unfinished++;
   }
 }
 

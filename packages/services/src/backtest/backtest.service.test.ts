@@ -8,9 +8,9 @@ import { tightCrossover, viaOtherSymbol } from '../../../../test/helpers/graphs.
 import { freqtradeMinutes } from '../../../../test/helpers/freqtrade.ts';
 import { googBars } from '../../../../test/helpers/goog.ts';
 import { bruteFront } from '../../../../test/helpers/pareto.ts';
-import type { BacktestRow } from '@algotrade/adapters';
+import { candlesRepo, symbolsRepo, type BacktestRow } from '@algotrade/adapters';
 import { resumeStalledSearches } from './adaptive.ts';
-import { queueBacktest, sweepCandles } from './worker.ts';
+import { candlesOf, queueBacktest, sweepCandles } from './worker.ts';
 
 describe('backtest service', () => {
   let t: TestApp;
@@ -422,6 +422,57 @@ describe('backtest service', () => {
     expect(await sweepCandles(t.rt, rowOf('5ee00000-0000-4000-8000-0000000000c2'))).toHaveLength(2148 - 252);
     // candles of another interval are their own read
     expect((await sweepCandles(t.rt, rowOf(sweep), 'SWC', '1w')).length).toBeLessThan(400);
+  });
+
+  it('runs every backtest of a sweep on the bars closed when it was asked for, however long it runs', async () => {
+    // one-minute candles up to the minute now being built, as the live feed stores them
+    const minute = 60_000;
+    const now = Date.now();
+    const open = Math.floor(now / minute) * minute;
+    const bar = (ts: number, close: number) => ({ ts, open: close, high: close + 1, low: close - 1, close, volume: 1 });
+    await symbolsRepo(t.rt.db.db).upsert({
+      symbol: 'SWA',
+      provider: 'csv',
+      assetClass: 'crypto',
+      base: 'SWA',
+      quote: 'USD',
+      active: true,
+    });
+    await candlesRepo(t.rt.db.db).upsert(
+      'SWA',
+      '1m',
+      Array.from({ length: 30 }, (_, k) => bar(open - (29 - k) * minute, 100 + k)),
+    );
+    const sweep = await call(a, 'POST', '/api/backtests/sweep', {
+      graph: templateById('sma-crossover')!.graph,
+      symbol: 'SWA',
+      interval: '1m',
+      params: { 'fast.period': [2, 3] },
+    });
+    expect(sweep.statusCode, sweep.body).toBe(202);
+    const { sweepId, ids } = sweep.json();
+    const asOf = (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json().asOf;
+    expect(Date.parse(asOf)).toBeGreaterThanOrEqual(now);
+    const rows = await Promise.all(
+      ids.map((id: string) =>
+        t.rt.db.db.selectFrom('backtest_results').select('parameters').where('id', '=', id).executeTakeFirstOrThrow(),
+      ),
+    );
+    for (const r of rows) expect((r.parameters as { asOf: string }).asOf).toBe(asOf);
+    const row = { sweepId, symbol: 'SWA', interval: '1m', parameters: { asOf } } as unknown as BacktestRow;
+    // the minute still being built when the sweep was asked for is left out, and so is what comes after
+    const cut = Math.floor(Date.parse(asOf) / minute) * minute;
+    await candlesRepo(t.rt.db.db).upsert('SWA', '1m', [bar(cut, 500), bar(cut + minute, 501)]);
+    const before = Array.from({ length: 30 }, (_, k) => open - (29 - k) * minute).filter((ts) => ts < cut);
+    expect(before.length).toBeGreaterThanOrEqual(29);
+    expect((await candlesOf(t.rt, row)).map((c) => c.ts)).toEqual(before);
+    // coarser bars built on read: the five minutes still being built are left out
+    const five = await candlesOf(t.rt, row, 'SWA', '5m');
+    expect(five.at(-1)!.ts).toBe(Math.floor(Date.parse(asOf) / (5 * minute)) * 5 * minute - 5 * minute);
+    // a `to` of its own wins; a plain backtest reads it all
+    const to = new Date(open - 10 * minute).toISOString();
+    expect(await candlesOf(t.rt, { ...row, parameters: { asOf, to } })).toHaveLength(20);
+    expect(await candlesOf(t.rt, { ...row, sweepId: null, parameters: {} })).toHaveLength(before.length + 2);
   });
 
   it('searches adaptively (TPE): a random start, then points proposed from the results, the same again for a seed', async () => {

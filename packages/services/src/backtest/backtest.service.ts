@@ -396,6 +396,9 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const grid = gridOf(req.body);
         const sweepId = randomUUID();
         const ids: string[] = [];
+        // without a `to`, the history as it stands now: every backtest of the sweep, whenever and wherever
+        // it runs, reads the bars closed by then (candlesOf)
+        const common = { ...paramsOf(req.body), ...(req.body.to ? {} : { asOf: new Date().toISOString() }) };
         if (req.body.sample?.method === 'tpe') {
           // an adaptive search: its random start queued now, the rest proposed as results come (adaptive.ts)
           const asked = req.body.sample;
@@ -403,7 +406,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           const sample: AdaptiveSearch = { ...adaptiveSpec(grid, asked), parallel: asked.parallel ?? DEFAULT_PARALLEL };
           const start = comboVariants(graph, sampleGrid(grid, sample.startup, sample.seed));
           for (const [seq, { graph: g, combo }] of start.entries()) {
-            const parameters = { ...paramsOf(req.body), combo, ...ranking(req.body), sample, grid: req.body.params };
+            const parameters = { ...common, combo, ...ranking(req.body), sample, grid: req.body.params };
             ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId, seq)).id);
           }
           return reply.status(202).send({ sweepId, jobs: sample.count, ids, rankBy: req.body.rankBy, sample });
@@ -413,7 +416,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         for (const { graph: g, combo } of variants) {
           // the grid kept with each point: its neighbours are read from it (a sweep's plateaus)
           const parameters = {
-            ...paramsOf(req.body),
+            ...common,
             combo,
             ...ranking(req.body),
             ...(sample ? { sample } : {}),
@@ -514,6 +517,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             rankBy,
             ...(minTrades ? { minTrades } : {}),
             ...(sample ? { sample } : {}),
+            // the history it runs on: the bars closed by then (a sweep without a `to`)
+            ...(rows[0]!.parameters.asOf ? { asOf: rows[0]!.parameters.asOf } : {}),
             total,
             created: rows.length,
             done: done.length,

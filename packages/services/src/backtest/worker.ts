@@ -10,6 +10,7 @@ import {
 import {
   backtestsRepo,
   candlesRepo,
+  closedBy,
   INTERVALS,
   symbolsRepo,
   type BacktestRow,
@@ -395,15 +396,18 @@ async function runPortfolioJob(
 
 /**
  * The candles a backtest row runs over (its symbol, or one of a portfolio's, interval and optional
- * from/to), or those of another interval over the same range (a detail timeframe's).
+ * from/to), or those of another interval over the same range (a detail timeframe's). A sweep's
+ * backtests without a `to` keep the time the sweep was asked for (`asOf`) and read the bars closed by
+ * then: the same bars for all of them, however long the sweep runs and on whichever worker, while live
+ * candles are built or history imported.
  */
 export function candlesOf(rt: Runtime, row: BacktestRow, symbol = row.symbol, interval = row.interval) {
-  const p = row.parameters as { from?: string; to?: string };
+  const p = row.parameters as { from?: string; to?: string; asOf?: string };
   return candlesRepo(rt.db.db).query(
     symbol,
     interval,
     p.from ? new Date(p.from) : undefined,
-    p.to ? new Date(p.to) : undefined,
+    p.to ? new Date(p.to) : p.asOf ? new Date(closedBy(Date.parse(p.asOf), interval)) : undefined,
     5_000_000,
   );
 }

@@ -96,6 +96,16 @@ export const candlesRepo = (db: Db) => ({
 /** Where `ms`-wide bars start, from the epoch: weeks on Monday 00:00 UTC (1970-01-01 was a Thursday). */
 export const barOffset = (ms: number) => (ms === INTERVALS['1w'] ? 4 * 86_400_000 : 0);
 
+/**
+ * The last instant of the `interval` bars closed at `at` (ms): just before the bar `at` falls in began.
+ * What `query(..., to)` is given to leave out a bar still being built.
+ */
+export function closedBy(at: number, interval: string): number {
+  const ms = INTERVALS[interval]!;
+  const offset = barOffset(ms);
+  return Math.floor((at - offset) / ms) * ms + offset - 1;
+}
+
 /** Buckets candles into `ms`-wide bars aligned to the epoch (weeks to Monday 00:00 UTC). */
 export function aggregate(candles: readonly Candle[], ms: number): Candle[] {
   const offset = barOffset(ms);
