@@ -597,10 +597,19 @@ export async function editorView(c, id) {
     if (f.method === 'tpe' && !sample) return toast(`${label}: an adaptive search needs a number of points`, 'error');
     const grid = parseSweep(f.grid ?? '', graph, types, sample);
     if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
+    if (kind === 'walk-forward' && f.symbols?.trim())
+      return toast('Walk-forward: one symbol at a time; clear the portfolio symbols (a sweep takes them)', 'error');
+    /** @type {Record<string, unknown>} */
+    let run;
+    try {
+      run = runBody(f, kind);
+    } catch (e) {
+      return toast(`${label}: ${/** @type {Error} */ (e).message}`, 'error');
+    }
     if (!(await readyToRun())) return;
     const body = {
       strategyId: id,
-      ...runBody(f, kind),
+      ...run,
       params: grid.params,
       rankBy: f.rankBy,
       ...(Number(f.minTrades) > 0 ? { minTrades: Number(f.minTrades) } : {}),
@@ -889,6 +898,22 @@ export async function editorView(c, id) {
               h('option', { value: 'random' }, 'at random'),
               h('option', { value: 'tpe' }, 'adaptively (TPE)'),
             ),
+          ),
+        ),
+        h(
+          'details',
+          { class: 'options' },
+          h('summary', null, 'portfolio'),
+          h(
+            'label',
+            { title: 'each point of the sweep a portfolio backtest of these symbols (instead of the one above)' },
+            'symbols ',
+            h('input', {
+              name: 'symbols',
+              class: 'grid-input',
+              placeholder: 'GOOG, BTCUSD or GOOG:3, BTCUSD:1',
+              'aria-label': 'sweep portfolio symbols',
+            }),
           ),
         ),
         h(

@@ -34,12 +34,14 @@ export function runBody(f, kind) {
   if (given(f.maxDailyLossPct) && f.resumeNextDay === 'on') risk.resumeNextDay = true;
   if (Object.keys(risk).length) body.risk = risk;
   if (kind !== 'session') {
+    // a portfolio: a portfolio backtest, or a sweep given symbols (each of its points a portfolio backtest)
+    const portfolio = kind === 'portfolio' || (kind === 'sweep' && given(f.symbols));
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
     if (given(f.to)) body.to = f.to;
     // a detail timeframe (not for a portfolio: each symbol would need its own finer candles)
-    if (given(f.detailInterval) && kind !== 'portfolio') body.detailInterval = f.detailInterval;
-    if (kind === 'portfolio') {
+    if (given(f.detailInterval) && !portfolio) body.detailInterval = f.detailInterval;
+    if (portfolio) {
       delete body.symbol;
       const p = parsePortfolio(f.symbols ?? '');
       if ('error' in p) throw new Error(p.error);

@@ -1152,6 +1152,18 @@ export async function sweepView(c, id) {
           (r.minTrades ? ` (fewer than ${r.minTrades} trades: last)` : ''),
       ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
+      r.portfolio
+        ? h(
+            'p',
+            { class: 'portfolio-text' },
+            `Each point a portfolio backtest of ${r.portfolio.symbols
+              .map(
+                (/** @type {string} */ x, /** @type {number} */ i) =>
+                  `${x} ${(r.portfolio.weights[i] * 100).toFixed(0)} %`,
+              )
+              .join(', ')}`,
+          )
+        : '',
       r.done ? csvButton(c, `/api/backtests/sweeps/${enc}?format=csv`, `sweep-${id}.csv`, 'Ranking as CSV') : '',
       r.progress < 1 ? progressBar(r.progress) : '',
       r.progress < 1

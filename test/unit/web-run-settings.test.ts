@@ -236,6 +236,22 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
       /two symbols/,
     );
   });
+
+  it('a sweep given portfolio symbols: each point a portfolio backtest; without them, on the one symbol', async () => {
+    await t.importGoog(auth, 'GOOG3');
+    const f = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', detailInterval: '1h' };
+    const body = runBody({ ...f, symbols: 'GOOG, goog3' }, 'sweep');
+    expect(body).toEqual({ symbols: ['GOOG', 'GOOG3'], interval: '1d', startingBalance: 10000, feeRate: 0 });
+    const r = await post('/api/backtests/sweep', { strategyId, ...body, params: { 'fast.period': [5, 10] } });
+    expect(r.statusCode, r.body).toBe(202);
+    const s = (await t.app.inject({ url: `/api/backtests/sweeps/${r.json().sweepId}`, headers: auth })).json();
+    expect(s.portfolio).toEqual({ symbols: ['GOOG', 'GOOG3'], weights: [0.5, 0.5] });
+    const row = (await t.app.inject({ url: `/api/backtests/${r.json().ids[0]}`, headers: auth })).json();
+    expect(row).toMatchObject({ kind: 'portfolio', symbol: 'GOOG,GOOG3' });
+    // left empty: a sweep on the form's symbol, with its detail timeframe
+    expect(runBody({ ...f, symbols: ' ' }, 'sweep')).toMatchObject({ symbol: 'GOOG', detailInterval: '1h' });
+    expect(() => runBody({ ...f, symbols: 'GOOG' }, 'sweep')).toThrow(/two symbols/);
+  });
 });
 
 describe('a portfolio typed in the form (parsePortfolio)', () => {

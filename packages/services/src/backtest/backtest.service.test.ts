@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf, TOPICS } from '@algotrade/core';
-import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
+import { comboVariants, compileGraph, runBacktest, templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
@@ -473,6 +473,45 @@ describe('backtest service', () => {
     const to = new Date(open - 10 * minute).toISOString();
     expect(await candlesOf(t.rt, { ...row, parameters: { asOf, to } })).toHaveLength(20);
     expect(await candlesOf(t.rt, { ...row, sweepId: null, parameters: {} })).toHaveLength(before.length + 2);
+  });
+
+  it('sweeps a portfolio: each point the portfolio backtest of its combination, as it runs alone', async () => {
+    await t.importGoog(a.auth, 'PFA');
+    const graph = templateById('sma-crossover')!.graph;
+    const where = { symbols: ['GOOG', 'PFA'], weights: [3, 1], interval: '1d', startingBalance: 10_000 };
+    const params = { 'fast.period': [5, 10], 'slow.period': [20, 40] };
+    const r = await call(a, 'POST', '/api/backtests/sweep', { graph, ...where, params, rankBy: 'sharpe' });
+    expect(r.statusCode, r.body).toBe(202);
+    const { sweepId } = r.json();
+    const get = async () => (await call(a, 'GET', `/api/backtests/sweeps/${sweepId}`)).json();
+    await until(async () => (await get()).done === 4, 60_000);
+    const s = await get();
+    expect(s.portfolio).toEqual({ symbols: ['GOOG', 'PFA'], weights: [0.75, 0.25] });
+    for (const x of [s.ranked[0], s.ranked[3]]) {
+      const [variant] = comboVariants(graph, [x.combo]);
+      const one = await call(a, 'POST', '/api/backtests/portfolio', { graph: variant!.graph, ...where });
+      expect(one.statusCode, one.body).toBe(202);
+      await waitDone(a, one.json().id);
+      const alone = (await call(a, 'GET', `/api/backtests/${one.json().id}`)).json();
+      expect(alone.metrics).toEqual(x.metrics);
+      // and the sweep's point has the portfolio's breakdown
+      const legs = (await call(a, 'GET', `/api/backtests/${x.id}/portfolio`)).json();
+      expect(legs.spec).toEqual(s.portfolio);
+    }
+    expect(s.ranked[0].metrics.sharpe).toBeGreaterThanOrEqual(s.ranked[3].metrics.sharpe);
+    expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
+    // what it cannot be is a 400 saying so
+    for (const [extra, message] of [
+      [{ symbol: 'GOOG' }, /a symbol, or symbols for a portfolio sweep/],
+      [{ symbols: undefined }, /a symbol, or symbols for a portfolio sweep/],
+      [{ symbols: ['GOOG', 'GOOG'] }, /each symbol once/],
+      [{ weights: [1] }, /one weight per symbol/],
+      [{ detailInterval: '1h' }, /a portfolio sweep has none/],
+    ] as const) {
+      const bad = await call(a, 'POST', '/api/backtests/sweep', { graph, ...where, params, ...extra });
+      expect(bad.statusCode, JSON.stringify(extra)).toBe(400);
+      expect(bad.json().error.message).toMatch(message);
+    }
   });
 
   it('searches adaptively (TPE): a random start, then points proposed from the results, the same again for a seed', async () => {

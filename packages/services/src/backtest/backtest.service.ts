@@ -113,13 +113,27 @@ const SweepSample = z
   });
 /** a combination of fewer closed trades ranks last, below every one with enough */
 const MinTrades = z.number().int().min(0).max(1_000_000).optional();
-const SweepBody = z.strictObject({
-  ...Base,
-  params: Grid,
-  sample: SweepSample.optional(),
-  rankBy: z.enum(RANK_BY).default('sharpe'),
-  minTrades: MinTrades,
-});
+/** a sweep on one symbol, or on a portfolio of 2-20 (`symbols`, `weights` as a portfolio backtest's): each point one such backtest */
+const SweepBody = z
+  .strictObject({
+    ...Base,
+    symbol: Base.symbol.optional(),
+    symbols: z.array(Base.symbol).min(2).max(20).optional(),
+    weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+    params: Grid,
+    sample: SweepSample.optional(),
+    rankBy: z.enum(RANK_BY).default('sharpe'),
+    minTrades: MinTrades,
+  })
+  .superRefine((b, ctx) => {
+    const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((b.symbol === undefined) === (b.symbols === undefined))
+      wrong('symbol', 'a symbol, or symbols for a portfolio sweep (one of the two)');
+    if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');
+    if (b.weights && b.weights.length !== b.symbols?.length) wrong('weights', 'one weight per symbol of `symbols`');
+    if (b.symbols && b.detailInterval)
+      wrong('detailInterval', "a detail timeframe is one symbol's: a portfolio sweep has none");
+  });
 const WalkForwardBody = z.strictObject({
   ...Base,
   params: Grid,
@@ -398,7 +412,14 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const ids: string[] = [];
         // without a `to`, the history as it stands now: every backtest of the sweep, whenever and wherever
         // it runs, reads the bars closed by then (candlesOf)
-        const common = { ...paramsOf(req.body), ...(req.body.to ? {} : { asOf: new Date().toISOString() }) };
+        const { symbols } = req.body;
+        const common = {
+          ...paramsOf(req.body),
+          ...(req.body.to ? {} : { asOf: new Date().toISOString() }),
+          // a portfolio sweep: each point a portfolio backtest of these symbols
+          ...(symbols ? { portfolio: { symbols, weights: normaliseWeights(symbols, req.body.weights) } } : {}),
+        };
+        const target = { symbol: symbols ? symbols.join(',') : req.body.symbol!, interval: req.body.interval };
         if (req.body.sample?.method === 'tpe') {
           // an adaptive search: its random start queued now, the rest proposed as results come (adaptive.ts)
           const asked = req.body.sample;
@@ -407,7 +428,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           const start = comboVariants(graph, sampleGrid(grid, sample.startup, sample.seed));
           for (const [seq, { graph: g, combo }] of start.entries()) {
             const parameters = { ...common, combo, ...ranking(req.body), sample, grid: req.body.params };
-            ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId, seq)).id);
+            ids.push((await enqueue(user.id, source, g, target, parameters, sweepId, seq)).id);
           }
           return reply.status(202).send({ sweepId, jobs: sample.count, ids, rankBy: req.body.rankBy, sample });
         }
@@ -422,7 +443,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             ...(sample ? { sample } : {}),
             grid: req.body.params,
           };
-          ids.push((await enqueue(user.id, source, g, req.body, parameters, sweepId)).id);
+          ids.push((await enqueue(user.id, source, g, target, parameters, sweepId)).id);
         }
         return reply
           .status(202)
@@ -519,6 +540,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             ...(sample ? { sample } : {}),
             // the history it runs on: the bars closed by then (a sweep without a `to`)
             ...(rows[0]!.parameters.asOf ? { asOf: rows[0]!.parameters.asOf } : {}),
+            // a portfolio sweep's symbols and their weights
+            ...(rows[0]!.parameters.portfolio ? { portfolio: rows[0]!.parameters.portfolio } : {}),
             total,
             created: rows.length,
             done: done.length,
