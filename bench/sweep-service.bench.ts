@@ -7,12 +7,15 @@ import { alternated, report, reportAgainst } from './harness.ts';
 // pool, results in files): 300 points of the RSI mean-reversion grid at random on GOOG's 2,148 daily
 // bars, from the request to its last backtest done. Beside it, in the same run: the same 300 points as
 // 300 plain backtests (each reads its candles from the database, as every backtest of a sweep did
-// before the fortieth session), an adaptive search (TPE) of 300, and the engine alone on those points.
+// before the fortieth session), an adaptive search (TPE) of 300, the engine alone on those points, and
+// (forty-first session) the same random sweep over a portfolio of two symbols (GOOG's bars twice):
+// every point a portfolio backtest of two legs.
 const N = 300;
 // the plain backtests are 300 requests a round: no rate limit in the way
 const t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '1000000' });
 const u = await t.user();
 await t.importGoog(u.auth);
+await t.importGoog(u.auth, 'GOOG2');
 const call = async (method: 'GET' | 'POST', url: string, payload?: object) => {
   const r = await t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
   if (r.statusCode >= 300) throw new Error(`${method} ${url}: ${r.statusCode} ${r.body}`);
@@ -44,8 +47,8 @@ async function ended(n: number, of: { sweepId: string } | { ids: string[] }) {
 }
 
 /** A sweep from its request to its last backtest ended. */
-async function sweep(sample: object) {
-  const r = await call('POST', '/api/backtests/sweep', { ...base, graph, params, rankBy: 'sharpe', sample });
+async function sweep(sample: object, where: object = {}) {
+  const r = await call('POST', '/api/backtests/sweep', { ...base, ...where, graph, params, rankBy: 'sharpe', sample });
   await ended(N, { sweepId: r.sweepId });
 }
 
@@ -63,8 +66,15 @@ const engine = () => {
     runBacktest(v.plan, bars, { cash: 10_000, feeRate: 0.001 });
 };
 
-const [sweepMs, plainMs, tpeMs, engineMs] = await alternated(
-  [() => sweep({ count: N, seed: ++seed }), plain, () => sweep({ method: 'tpe', count: N, seed: ++seed }), engine],
+const portfolio = { symbol: undefined, symbols: ['GOOG', 'GOOG2'] };
+const [sweepMs, plainMs, tpeMs, engineMs, portfolioMs] = await alternated(
+  [
+    () => sweep({ count: N, seed: ++seed }),
+    plain,
+    () => sweep({ method: 'tpe', count: N, seed: ++seed }),
+    engine,
+    () => sweep({ count: N, seed: ++seed }, portfolio),
+  ],
   3,
 );
 reportAgainst('sweep-service', 'random_sweep_300_goog_1d_ms', sweepMs, plainMs, {
@@ -72,6 +82,9 @@ reportAgainst('sweep-service', 'random_sweep_300_goog_1d_ms', sweepMs, plainMs, 
   backtestsPerS: Math.round((N / sweepMs) * 1000),
 });
 reportAgainst('sweep-service', 'tpe_sweep_300_goog_1d_ms', tpeMs, sweepMs, { baselineIs: 'the random sweep' });
+reportAgainst('sweep-service', 'portfolio_sweep_300_two_legs_ms', portfolioMs, sweepMs, {
+  baselineIs: 'the random sweep on one symbol',
+});
 report({
   bench: 'sweep-service',
   metric: 'engine_alone_300_goog_1d_ms',
