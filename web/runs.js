@@ -1152,6 +1152,13 @@ export async function sweepView(c, id) {
           (r.minTrades ? ` (fewer than ${r.minTrades} trades: last)` : ''),
       ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
+      r.asOf
+        ? h(
+            'p',
+            { class: 'as-of', title: 'every backtest of the sweep runs on the bars closed by then' },
+            `On the bars closed by ${String(r.asOf).slice(0, 16).replace('T', ' ')} UTC`,
+          )
+        : '',
       r.portfolio
         ? h(
             'p',

@@ -540,6 +540,8 @@ describe('the browser app, clicked through against the running platform', () => 
       ),
     );
     expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
+    // the history it ran on: the bars closed when it was asked for
+    expect(text('main p.as-of')).toBe(`On the bars closed by ${api4.asOf.slice(0, 16).replace('T', ' ')} UTC`);
     // and as a heatmap: a cell per combination, titled with its return as the ranking has it
     expect(text('main .heatmap .chart-title')).toBe('returnPct by fast.period and slow.period');
     const cells = $$('main .heatmap rect.heat-cell').map((r) => r.querySelector('title')?.textContent);

@@ -401,6 +401,10 @@ describe('the command line says what is wrong with what was typed, without a sta
       [[...big, '--tpe'], /^error: --tpe needs --sample/],
       [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
       [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],
+      [
+        ['--grid', 'fast.period=5', '--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv'],
+        /^error: one --data at a time here; a sweep over a portfolio runs through the API/,
+      ],
     ] as const) {
       const r = await sweep(...args);
       expect(r.code, args.join(' ')).toBe(2);

@@ -499,6 +499,10 @@ describe('backtest service', () => {
       expect(legs.spec).toEqual(s.portfolio);
     }
     expect(s.ranked[0].metrics.sharpe).toBeGreaterThanOrEqual(s.ranked[3].metrics.sharpe);
+    // how overfit its best is: over the four portfolios' summed returns
+    const of = await call(a, 'GET', `/api/backtests/sweeps/${sweepId}/overfitting?blocks=4`);
+    expect(of.statusCode, of.body).toBe(200);
+    expect(of.json()).toMatchObject({ trials: 4, blocks: 4, splits: 6 });
     expect((await call(b, 'GET', `/api/backtests/sweeps/${sweepId}`)).statusCode).toBe(404);
     // what it cannot be is a 400 saying so
     for (const [extra, message] of [
