@@ -1280,6 +1280,22 @@ export async function sweepView(c, id) {
               ' of its spread over the combinations run.',
           )
         : '',
+      // pairs that explain more together than each alone (1 % or more)
+      r.interactions?.some((/** @type {{ share: number }} */ x) => x.share >= 0.01)
+        ? h(
+            'p',
+            { class: 'interactions' },
+            'Together, beyond each alone: ' +
+              r.interactions
+                .filter((/** @type {{ share: number }} */ x) => x.share >= 0.01)
+                .map(
+                  (/** @type {{ keys: string[], share: number }} */ x) =>
+                    `${x.keys.join(' × ')} ${num(x.share * 100, 0)} %`,
+                )
+                .join(', ') +
+              '.',
+          )
+        : '',
     );
     body.replaceChildren(
       table(

@@ -270,6 +270,8 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(whole.convergence.at(-1)).toBe(whole.ranked[0].stats.sharpe);
     // what the Sharpe ratio depends on: both parameters, largest share first
     expect(whole.importance.map((p: { key: string }) => p.key).sort()).toEqual(['fast.period', 'slow.period']);
+    // two parameters, each combination run once: no spread within a cell to tell an interaction from noise
+    expect(whole.interactions).toEqual([]);
     // how overfit the best is: PBO over the six runs' returns, the best Sharpe ratio deflated for six trials
     expect(whole.overfitting).toMatchObject({ trials: 6, blocks: 16, blockBars: 134, splits: 12_870 });
     expect(whole.overfitting.pbo).toBeGreaterThanOrEqual(0);

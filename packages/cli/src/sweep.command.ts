@@ -4,6 +4,7 @@ import {
   gridSize,
   measurePair,
   paramImportance,
+  paramInteractions,
   sweepFront,
   sweepStanding,
   RANK_BY,
@@ -126,9 +127,12 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const ranked = results
     .map((r, i) => ({ ...r, n: i + 1 }))
     .sort((a, b) => scoreOf(b.stats, rankBy, minTrades) - scoreOf(a.stats, rankBy, minTrades));
-  const importance = paramImportance(
-    results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) })),
-  );
+  const scored = results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
+  const importance = paramImportance(scored);
+  // pairs of parameters that explain more together than each alone
+  const interactions = paramInteractions(scored)
+    .filter((x) => x.share > 0)
+    .slice(0, 5);
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   // the Pareto front on the two measures, of the runs that traded enough: their places in `ranked`
   const front = sweepFront(
@@ -186,6 +190,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
           pareto: { x: px, y: py, ranks: front.map(rankOf) },
           convergence,
           importance,
+          interactions,
           overfitting,
         },
         clean,
@@ -252,6 +257,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     console.log(
       `\nwhat ${rankBy} depends on: ` +
         importance.map((p) => `${p.key} ${(p.share * 100).toFixed(0)} % (best ${p.best})`).join(', '),
+    );
+  if (interactions.some((x) => x.share >= 0.01))
+    console.log(
+      `together, beyond each alone: ` +
+        interactions
+          .filter((x) => x.share >= 0.01)
+          .map((x) => `${x.keys.join(' × ')} ${(x.share * 100).toFixed(0)} %`)
+          .join(', '),
     );
   if (typeof overfitting === 'string') console.log(`\noverfitting: not measured (${overfitting})`);
   else

@@ -1,7 +1,7 @@
 import { gaussian, seededRandom } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { sampleGrid } from './grid.ts';
-import { paramImportance } from './importance.ts';
+import { paramImportance, paramInteractions } from './importance.ts';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
@@ -37,5 +37,40 @@ describe("a sweep's parameters by how much of the scores' spread each explains (
     expect(imp[0]!.share).toBeGreaterThan(0.9);
     expect(imp.find((p) => p.key === 'n')).toMatchObject({ groups: 5, best: expect.any(String) });
     expect(paramImportance(points.slice(0, 4))).toEqual([]);
+  });
+});
+
+describe("pairs of a sweep's parameters by how much more they explain together (paramInteractions)", () => {
+  const grid = { a: range(0, 7), b: range(0, 7), c: range(0, 4) };
+  const full = () => grid.a.flatMap((a) => grid.b.flatMap((b) => grid.c.map((c) => ({ a, b, c }))));
+
+  it('finds an interaction neither parameter shows alone: a score that depends on both sides of a line', () => {
+    const rand = seededRandom(5);
+    // +1 where a and b are on the same side of 4, -1 where not: no main effect at all
+    const points = full().map((combo) => ({
+      combo,
+      score: (combo.a < 4 === combo.b < 4 ? 1 : -1) + 0.2 * gaussian(rand),
+    }));
+    expect(paramImportance(points).every((p) => p.share < 0.05)).toBe(true);
+    const pairs = paramInteractions(points);
+    expect(pairs.map((p) => p.keys.join(' × '))).toEqual(['a × b', 'a × c', 'b × c']);
+    expect(pairs[0]).toMatchObject({ cells: 64 });
+    expect(pairs[0]!.share).toBeGreaterThan(0.9);
+    expect(pairs[1]!.share).toBeLessThan(0.02);
+  });
+
+  it('gives none to parameters that only add up, and none where every cell was run once', () => {
+    const rand = seededRandom(6);
+    const additive = full().map((combo) => ({ combo, score: combo.a + 2 * combo.b + gaussian(rand) }));
+    expect(
+      paramImportance(additive)
+        .slice(0, 2)
+        .map((p) => p.key),
+    ).toEqual(['b', 'a']);
+    for (const p of paramInteractions(additive)) expect(p.share, p.keys.join(' × ')).toBeLessThan(0.02);
+    // a grid of two parameters run once at each point: no spread within a cell to tell from noise
+    const once = grid.a.flatMap((a) => grid.b.map((b) => ({ combo: { a, b }, score: a < 4 === b < 4 ? 1 : -1 })));
+    expect(paramInteractions(once)).toEqual([]);
+    expect(paramInteractions([])).toEqual([]);
   });
 });

@@ -49,6 +49,71 @@ export function paramImportance(points: readonly { combo: Combo; score: number }
   return out.sort((a, b) => b.share - a.share);
 }
 
+/** How much more of a sweep's spread two parameters explain together than each does alone. */
+export interface ParamInteraction {
+  keys: [string, string];
+  /** ω² of their interaction: the share of the scores' variance their combinations explain beyond each one's own effect (0..1) */
+  share: number;
+  /** the cells run (pairs of their groups with points) */
+  cells: number;
+}
+
+/**
+ * Each pair of parameters' interaction, largest first: the share of the scores' variance their
+ * combinations explain beyond what each explains alone (a fast period that only works with a slow one
+ * in some range). The points are grouped by both parameters' groups at once (as paramImportance groups
+ * them, numbers with more than `bins` values in ranges), and a two-way analysis of variance gives
+ * SS_ab = SS_cells − SS_a − SS_b over (cells − k_a − k_b + 1) degrees of freedom, and ω² = (SS_ab −
+ * df·MSW) / (SST + MSW), MSW the variance within cells. A pair needs more points than cells: a grid of
+ * two parameters run once at each point has no spread within a cell to tell an interaction from noise,
+ * and gives none. With more parameters, the others' effects count as noise within a cell, so the
+ * figure is conservative; with uneven cells (a random search) it is an approximation.
+ */
+export function paramInteractions(points: readonly { combo: Combo; score: number }[], bins = 8): ParamInteraction[] {
+  const scored = points.filter((p) => Number.isFinite(p.score));
+  const n = scored.length;
+  if (n < 3) return [];
+  const mean = scored.reduce((s, p) => s + p.score, 0) / n;
+  const sst = scored.reduce((s, p) => s + (p.score - mean) ** 2, 0);
+  if (!(sst > 0)) return [];
+  const keys = Object.keys(scored[0]!.combo);
+  const groups = keys.map((key) =>
+    groupsOf(
+      scored.map((p) => p.combo[key]!),
+      bins,
+    ),
+  );
+  /** the sum of squares between the groups `of` gives the points, and how many groups have points */
+  const between = (of: (k: number) => number) => {
+    const g = new Map<number, { sum: number; count: number }>();
+    scored.forEach((p, k) => {
+      const id = of(k);
+      const c = g.get(id) ?? { sum: 0, count: 0 };
+      c.sum += p.score;
+      c.count++;
+      g.set(id, c);
+    });
+    let ss = 0;
+    for (const c of g.values()) ss += c.count * (c.sum / c.count - mean) ** 2;
+    return { ss, k: g.size };
+  };
+  const main = groups.map((g) => between((k) => g.of[k]!));
+  const out: ParamInteraction[] = [];
+  for (let i = 0; i < keys.length; i++)
+    for (let j = i + 1; j < keys.length; j++) {
+      const width = groups[j]!.labels.length;
+      const cells = between((k) => groups[i]!.of[k]! * width + groups[j]!.of[k]!);
+      if (n <= cells.k) continue;
+      const df = cells.k - main[i]!.k - main[j]!.k + 1;
+      if (df < 1) continue;
+      const msw = (sst - cells.ss) / (n - cells.k);
+      const ssAb = cells.ss - main[i]!.ss - main[j]!.ss;
+      const share = Math.max(0, (ssAb - df * msw) / (sst + msw));
+      out.push({ keys: [keys[i]!, keys[j]!], share, cells: cells.k });
+    }
+  return out.sort((a, b) => b.share - a.share);
+}
+
 /** Values as groups: each distinct value, or for many numbers `bins` ranges of about equal counts. */
 function groupsOf(values: (number | string)[], bins: number): { of: number[]; labels: string[] } {
   const distinct = [...new Set(values)];

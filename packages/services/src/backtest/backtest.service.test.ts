@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { deflatedSharpe, momentsOf, pboCscv, returnsOf, sharpeOf, TOPICS } from '@algotrade/core';
-import { comboVariants, compileGraph, runBacktest, templateById } from '@algotrade/strategy';
+import {
+  comboVariants,
+  compileGraph,
+  paramInteractions,
+  runBacktest,
+  scoreOf,
+  templateById,
+  type Combo,
+} from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
@@ -473,6 +481,30 @@ describe('backtest service', () => {
     const to = new Date(open - 10 * minute).toISOString();
     expect(await candlesOf(t.rt, { ...row, parameters: { asOf, to } })).toHaveLength(20);
     expect(await candlesOf(t.rt, { ...row, sweepId: null, parameters: {} })).toHaveLength(before.length + 2);
+  });
+
+  it('says which pairs of parameters explain more of the measure together than each alone', async () => {
+    const r = await call(a, 'POST', '/api/backtests/sweep', {
+      graph: templateById('rsi-mean-reversion')!.graph,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      params: { 'rsi.period': [7, 14, 21], 'low.value': [25, 35], 'high.value': [65, 75] },
+      rankBy: 'returnPct',
+    });
+    expect(r.statusCode, r.body).toBe(202);
+    const get = async () => (await call(a, 'GET', `/api/backtests/sweeps/${r.json().sweepId}`)).json();
+    await until(async () => (await get()).done === 12, 60_000);
+    const s = await get();
+    type Run = { combo: Combo; metrics: Record<string, number> };
+    const all = paramInteractions(
+      s.ranked.map((x: Run) => ({ combo: x.combo, score: scoreOf(x.metrics, 'returnPct') })),
+    );
+    // each pair's cells were run twice (over the third parameter's values): all three pairs measured
+    expect(all.map((x) => x.cells).sort()).toEqual([4, 6, 6]);
+    const want = all.filter((x) => x.share > 0).slice(0, 5);
+    expect(s.interactions.map((x: { keys: string[] }) => x.keys)).toEqual(want.map((x) => x.keys));
+    s.interactions.forEach((x: { share: number }, i: number) => expect(x.share).toBeCloseTo(want[i]!.share, 9));
   });
 
   it('sweeps a portfolio: each point the portfolio backtest of its combination, as it runs alone', async () => {

@@ -17,6 +17,7 @@ import {
   scoreOf,
   DEFAULT_STARTUP,
   paramImportance,
+  paramInteractions,
   sweepFront,
   measurePair,
   normaliseGraph,
@@ -498,6 +499,10 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             rankBy,
             minTrades,
           );
+          const scored = done.map((x) => ({
+            combo: x.parameters.combo as Combo,
+            score: scoreOf(x.metrics, rankBy, minTrades),
+          }));
           const round = (v: number | null) => (v === null ? null : Number(v.toPrecision(12)));
           const standing = (i: number) => {
             const p = plateaus[i];
@@ -566,10 +571,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
               : {}),
             // the trade-offs worth choosing from: no backtest beats one of these on both measures
             pareto: { x: px, y: py, ids: front.map((x) => x.id) },
-            // which parameters the scores depend on (from three finished backtests)
-            importance: paramImportance(
-              done.map((x) => ({ combo: x.parameters.combo as Combo, score: scoreOf(x.metrics, rankBy, minTrades) })),
-            ),
+            // which parameters the scores depend on (from three finished backtests), and which pairs of
+            // them more together than each alone (the five largest above nothing)
+            importance: paramImportance(scored),
+            interactions: paramInteractions(scored)
+              .filter((x) => x.share > 0)
+              .slice(0, 5),
             // how the best score grew, backtest by backtest in the order proposed
             ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
           };
