@@ -4,7 +4,7 @@ import {
   gridSize,
   measurePair,
   paramImportance,
-  paramInteractions,
+  notableInteractions,
   sweepFront,
   sweepStanding,
   RANK_BY,
@@ -130,9 +130,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const scored = results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
   const importance = paramImportance(scored);
   // pairs of parameters that explain more together than each alone
-  const interactions = paramInteractions(scored)
-    .filter((x) => x.share > 0)
-    .slice(0, 5);
+  const interactions = notableInteractions(scored);
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   // the Pareto front on the two measures, of the runs that traded enough: their places in `ranked`
   const front = sweepFront(

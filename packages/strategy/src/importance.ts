@@ -114,6 +114,12 @@ export function paramInteractions(points: readonly { combo: Combo; score: number
   return out.sort((a, b) => b.share - a.share);
 }
 
+/** The pairs worth naming: the five largest interactions above nothing (what the API and the CLI report). */
+export const notableInteractions = (points: readonly { combo: Combo; score: number }[]): ParamInteraction[] =>
+  paramInteractions(points)
+    .filter((x) => x.share > 0)
+    .slice(0, 5);
+
 /** Values as groups: each distinct value, or for many numbers `bins` ranges of about equal counts. */
 function groupsOf(values: (number | string)[], bins: number): { of: number[]; labels: string[] } {
   const distinct = [...new Set(values)];

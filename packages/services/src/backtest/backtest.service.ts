@@ -17,7 +17,7 @@ import {
   scoreOf,
   DEFAULT_STARTUP,
   paramImportance,
-  paramInteractions,
+  notableInteractions,
   sweepFront,
   measurePair,
   normaliseGraph,
@@ -574,9 +574,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             // which parameters the scores depend on (from three finished backtests), and which pairs of
             // them more together than each alone (the five largest above nothing)
             importance: paramImportance(scored),
-            interactions: paramInteractions(scored)
-              .filter((x) => x.share > 0)
-              .slice(0, 5),
+            interactions: notableInteractions(scored),
             // how the best score grew, backtest by backtest in the order proposed
             ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
           };
