@@ -93,7 +93,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       ).toBeUndefined();
     });
 
-    it("reads a sweep's points lean: combination, status and the metrics asked for, without the numbers skipped", async () => {
+    it("reads a sweep's points lean: combination, status and the metrics asked for, without those held (and how many of them are left)", async () => {
       const u = (await usersRepo(h.db).create(`sp${Date.now()}@x.io`, 'h'))!;
       const repo = backtestsRepo(h.db);
       const sweepId = '5ee00000-0000-4000-8000-000000000001';
@@ -110,7 +110,7 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect(await sweepPoint(u.id, sweepId, 3, {})).toBeNull();
       await repo.update(ids[0]!, { status: 'done', metrics: { sharpe: 1.25, trades: 7, cagr: 0.1 } });
       await repo.update(ids[1]!, { status: 'failed', error: 'no' });
-      const all = await repo.sweepPoints(u.id, sweepId, ['sharpe', 'trades']);
+      const { points: all } = await repo.sweepPoints(u.id, sweepId, ['sharpe', 'trades']);
       const bySeq = Object.fromEntries(all.map((p) => [p.sweepSeq, p]));
       expect(all).toHaveLength(4);
       expect(bySeq[0]).toEqual({
@@ -122,17 +122,23 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       });
       expect(bySeq[1]).toMatchObject({ status: 'failed', metrics: null });
       expect(bySeq[3]).toMatchObject({ status: 'queued', parameters: { combo: { 'a.period': 5 } }, metrics: null });
-      const rest = await repo.sweepPoints(u.id, sweepId, ['sharpe'], [0, 2]);
-      expect(rest.map((p) => p.sweepSeq).sort()).toEqual([1, 3]);
+      // without those held already, and how many of those are still there
+      const rest = await repo.sweepPoints(u.id, sweepId, ['sharpe'], [ids[0]!, ids[2]!]);
+      expect(rest.points.map((p) => p.sweepSeq).sort()).toEqual([1, 3]);
+      expect(rest.kept).toBe(2);
+      expect(await repo.delete(ids[2]!, u.id)).toBe(true);
+      const after = await repo.sweepPoints(u.id, sweepId, ['sharpe'], [ids[0]!, ids[2]!]);
+      expect(after.kept).toBe(1);
+      expect(after.points.map((p) => p.sweepSeq).sort()).toEqual([1, 3]);
       // another user reads none of them
       const other = (await usersRepo(h.db).create(`sq${Date.now()}@x.io`, 'h'))!;
-      expect(await repo.sweepPoints(other.id, sweepId, ['sharpe'])).toEqual([]);
+      expect(await repo.sweepPoints(other.id, sweepId, ['sharpe'], [ids[0]!])).toEqual({ points: [], kept: 0 });
     });
 
     it('finds the adaptive sweeps that stopped short: fewer backtests than their count, none unfinished or cancelled', async () => {
       const u = (await usersRepo(h.db).create(`ss${Date.now()}@x.io`, 'h'))!;
       const repo = backtestsRepo(h.db);
-      const make = async (count: number, statuses: BacktestStatus[], method = 'tpe') => {
+      const make = async (count: number, statuses: BacktestStatus[], method = 'tpe', endedAt = new Date()) => {
         const sweepId = randomUUID();
         for (const [seq, status] of statuses.entries()) {
           const r = await sweepPoint(u.id, sweepId, seq, {
@@ -140,7 +146,11 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
             sample: { method, count, seed: 1, startup: 2 },
           });
           if (status !== 'queued')
-            await repo.update(r!.id, { status, metrics: status === 'done' ? { sharpe: seq } : null });
+            await repo.update(r!.id, {
+              status,
+              metrics: status === 'done' ? { sharpe: seq } : null,
+              ...(status === 'running' ? {} : { finishedAt: endedAt }),
+            });
         }
         return sweepId;
       };
@@ -150,8 +160,13 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       const complete = await make(3, ['done', 'done', 'done']);
       const stopped = await make(4, ['done', 'cancelled']);
       const random = await make(4, ['done', 'done'], 'random');
-      const mine = new Set<string>([stalled, running, queued, complete, stopped, random]);
-      const found = (await repo.stalledSearches()).filter((r) => mine.has(r.sweepId!));
+      const old = await make(4, ['done', 'done'], 'tpe', new Date(Date.now() - 2 * 3_600_000));
+      const mine = new Set<string>([stalled, running, queued, complete, stopped, random, old]);
+      const stalledOf = async (endedSince?: Date) =>
+        (await repo.stalledSearches(endedSince)).filter((r) => mine.has(r.sweepId!));
+      // all of them; those whose last backtest ended in the last hour (the periodic check)
+      expect((await stalledOf()).map((r) => r.sweepId).sort()).toEqual([stalled, old].sort());
+      const found = await stalledOf(new Date(Date.now() - 3_600_000));
       // the stalled sweep alone, by its backtest of the highest number, whole (the search goes on from it)
       expect(found).toHaveLength(1);
       expect(found[0]).toMatchObject({

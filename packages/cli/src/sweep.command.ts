@@ -3,8 +3,7 @@ import {
   comboVariants,
   gridSize,
   measurePair,
-  paramImportance,
-  notableInteractions,
+  sweepEffects,
   sweepFront,
   sweepStanding,
   RANK_BY,
@@ -128,9 +127,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     .map((r, i) => ({ ...r, n: i + 1 }))
     .sort((a, b) => scoreOf(b.stats, rankBy, minTrades) - scoreOf(a.stats, rankBy, minTrades));
   const scored = results.map((r) => ({ combo: r.combo, score: scoreOf(r.stats, rankBy, minTrades) }));
-  const importance = paramImportance(scored);
-  // pairs of parameters that explain more together than each alone
-  const interactions = notableInteractions(scored);
+  // which parameters the scores depend on, and pairs of them that explain more together than each alone
+  const { importance, interactions } = sweepEffects(scored);
   const overfitting = keepReturns ? overfittingOf(returns, results, blocks) : 'over 50 M returns in all';
   // the Pareto front on the two measures, of the runs that traded enough: their places in `ranked`
   const front = sweepFront(

@@ -1,7 +1,7 @@
 import { gaussian, seededRandom } from '@algotrade/core';
 import { describe, expect, it } from 'vitest';
 import { sampleGrid } from './grid.ts';
-import { paramImportance, paramInteractions } from './importance.ts';
+import { paramImportance, paramInteractions, sweepEffects } from './importance.ts';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
@@ -57,6 +57,11 @@ describe("pairs of a sweep's parameters by how much more they explain together (
     expect(pairs[0]).toMatchObject({ cells: 64 });
     expect(pairs[0]!.share).toBeGreaterThan(0.9);
     expect(pairs[1]!.share).toBeLessThan(0.02);
+    // what a sweep reports: the same figures, the pairs above nothing alone
+    const effects = sweepEffects(points);
+    expect(effects.importance).toEqual(paramImportance(points));
+    expect(effects.interactions).toEqual(pairs.filter((p) => p.share > 0));
+    expect(effects.interactions[0]!.keys).toEqual(['a', 'b']);
   });
 
   it('gives none to parameters that only add up, and none where every cell was run once', () => {

@@ -18,19 +18,15 @@ export interface ParamImportance {
  * means explain, corrected for the groups' number (η² alone would credit a parameter with many
  * values with noise). Points without a finite score are left out; 0 when it explains nothing.
  */
-export function paramImportance(points: readonly { combo: Combo; score: number }[], bins = 8): ParamImportance[] {
-  const scored = points.filter((p) => Number.isFinite(p.score));
-  const n = scored.length;
-  if (n < 3) return [];
-  const mean = scored.reduce((s, p) => s + p.score, 0) / n;
-  const sst = scored.reduce((s, p) => s + (p.score - mean) ** 2, 0);
-  const keys = Object.keys(scored[0]!.combo);
+export const paramImportance = (points: readonly { combo: Combo; score: number }[], bins = 8): ParamImportance[] =>
+  importanceOf(grouped(points, bins));
+
+function importanceOf(g: Grouped | null): ParamImportance[] {
+  if (!g) return [];
+  const { scored, n, mean, sst, keys } = g;
   const out: ParamImportance[] = [];
-  for (const key of keys) {
-    const groups = groupsOf(
-      scored.map((p) => p.combo[key]!),
-      bins,
-    );
+  for (const [i, key] of keys.entries()) {
+    const groups = g.groups[i]!;
     const k = groups.labels.length;
     const sums = new Float64Array(k);
     const counts = new Float64Array(k);
@@ -69,20 +65,12 @@ export interface ParamInteraction {
  * and gives none. With more parameters, the others' effects count as noise within a cell, so the
  * figure is conservative; with uneven cells (a random search) it is an approximation.
  */
-export function paramInteractions(points: readonly { combo: Combo; score: number }[], bins = 8): ParamInteraction[] {
-  const scored = points.filter((p) => Number.isFinite(p.score));
-  const n = scored.length;
-  if (n < 3) return [];
-  const mean = scored.reduce((s, p) => s + p.score, 0) / n;
-  const sst = scored.reduce((s, p) => s + (p.score - mean) ** 2, 0);
-  if (!(sst > 0)) return [];
-  const keys = Object.keys(scored[0]!.combo);
-  const groups = keys.map((key) =>
-    groupsOf(
-      scored.map((p) => p.combo[key]!),
-      bins,
-    ),
-  );
+export const paramInteractions = (points: readonly { combo: Combo; score: number }[], bins = 8): ParamInteraction[] =>
+  interactionsOf(grouped(points, bins));
+
+function interactionsOf(g: Grouped | null): ParamInteraction[] {
+  if (!g || !(g.sst > 0)) return [];
+  const { scored, n, mean, sst, keys, groups } = g;
   /** the sum of squares between the groups `of` gives the points, and how many groups have points */
   const between = (of: (k: number) => number) => {
     const g = new Map<number, { sum: number; count: number }>();
@@ -115,10 +103,46 @@ export function paramInteractions(points: readonly { combo: Combo; score: number
 }
 
 /** The pairs worth naming: the five largest interactions above nothing (what the API and the CLI report). */
-export const notableInteractions = (points: readonly { combo: Combo; score: number }[]): ParamInteraction[] =>
-  paramInteractions(points)
-    .filter((x) => x.share > 0)
-    .slice(0, 5);
+const notable = (all: ParamInteraction[]) => all.filter((x) => x.share > 0).slice(0, 5);
+
+/**
+ * What a sweep reports of its parameters' effects (the API and the CLI): each one's importance
+ * (paramImportance) and the pairs' interactions worth naming, the five largest above nothing
+ * (paramInteractions), over one grouping of the points' values.
+ */
+export function sweepEffects(points: readonly { combo: Combo; score: number }[]): {
+  importance: ParamImportance[];
+  interactions: ParamInteraction[];
+} {
+  const g = grouped(points, 8);
+  return { importance: importanceOf(g), interactions: notable(interactionsOf(g)) };
+}
+
+/** The points with a finite score, their mean and total sum of squares, and each parameter's groups; null under 3 points. */
+interface Grouped {
+  scored: { combo: Combo; score: number }[];
+  n: number;
+  mean: number;
+  sst: number;
+  keys: string[];
+  groups: { of: number[]; labels: string[] }[];
+}
+
+function grouped(points: readonly { combo: Combo; score: number }[], bins: number): Grouped | null {
+  const scored = points.filter((p) => Number.isFinite(p.score));
+  const n = scored.length;
+  if (n < 3) return null;
+  const mean = scored.reduce((s, p) => s + p.score, 0) / n;
+  const sst = scored.reduce((s, p) => s + (p.score - mean) ** 2, 0);
+  const keys = Object.keys(scored[0]!.combo);
+  const groups = keys.map((key) =>
+    groupsOf(
+      scored.map((p) => p.combo[key]!),
+      bins,
+    ),
+  );
+  return { scored, n, mean, sst, keys, groups };
+}
 
 /** Values as groups: each distinct value, or for many numbers `bins` ranges of about equal counts. */
 function groupsOf(values: (number | string)[], bins: number): { of: number[]; labels: string[] } {

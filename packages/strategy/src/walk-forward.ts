@@ -12,7 +12,7 @@ import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
 import { comboVariants, gridSize, scoreOf, type Combo, type ParamGrid, type RankBy } from './grid.ts';
-import { gridOfCombos, mostRobust, plateausOf } from './plateau.ts';
+import { sweepStanding } from './plateau.ts';
 import { adaptiveSearch, comboKey, DEFAULT_STARTUP } from './tpe.ts';
 
 export interface WalkForwardSpec {
@@ -375,10 +375,9 @@ export async function walkForward(
   const pickOf = (list: readonly Variant[], stats: Stats[]): { at: number; fellBack?: boolean } => {
     const top = best(stats);
     if (spec.pick !== 'robust') return { at: top };
-    const trials = list.map((v, i) => ({ combo: v.combo, score: scoreOf(stats[i], spec.rankBy, spec.minTrades) }));
+    const runs = list.map((v, i) => ({ combo: v.combo, stats: stats[i] }));
     // the grid an adaptive search or a random sample draws from; else the values the points take (a whole grid's own)
-    const grid = adaptive ? adaptive.grid : (spec.grid ?? gridOfCombos(trials.map((t) => t.combo)));
-    const at = mostRobust(grid, trials, plateausOf(grid, trials));
+    const { robustAt: at } = sweepStanding(runs, adaptive ? adaptive.grid : spec.grid, spec.rankBy, spec.minTrades);
     return at >= 0 ? { at } : { at: top, fellBack: true };
   };
 

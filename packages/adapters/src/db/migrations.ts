@@ -426,4 +426,12 @@ alter table backtest_results add column sweep_seq integer;
 create unique index backtest_results_sweep_seq on backtest_results (sweep_id, sweep_seq);
 `,
   },
+  {
+    id: 18,
+    name: "the adaptive sweeps' backtests indexed apart: the stalled-sweep check reads them alone",
+    sql: `
+create index backtest_results_tpe_sweep on backtest_results (sweep_id, finished_at)
+  where parameters -> 'sample' ->> 'method' = 'tpe';
+`,
+  },
 ];

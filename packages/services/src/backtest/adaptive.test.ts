@@ -92,8 +92,9 @@ describe("an adaptive sweep's proposals", () => {
     expect(proposalsOf(rows, s, grid, 'sharpe').map((p) => p.seq)).toEqual([4, 5]);
     rows[1]!.status = 'running';
     expect(proposalsOf(rows, s, grid, 'sharpe')).toEqual([]);
-    // a backtest that has ended but does not show so yet counts as ended
-    expect(proposalsOf(rows, s, grid, 'sharpe', 0, { id: 'b1', metrics: { sharpe: 1 } })).toHaveLength(2);
+    // once it shows ended (failed counts: it scores last), the sweep goes on
+    rows[1]!.status = 'failed';
+    expect(proposalsOf(rows, s, grid, 'sharpe')).toHaveLength(2);
     rows[1]!.status = 'cancelled';
     expect(proposalsOf(rows, s, grid, 'sharpe')).toEqual([]);
   });

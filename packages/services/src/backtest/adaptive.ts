@@ -44,27 +44,16 @@ const finished = (r: SweepPoint) => r.status === 'done' || r.status === 'failed'
 
 /**
  * A sweep's finished backtests as trials in the order they were proposed, each scored by the
- * measure it is ranked by (a failed one, or one without the measure, scores -Infinity). `own` stands
- * in for a backtest that has ended but is not written yet; with `minTrades`, a backtest of fewer closed
- * trades scores -Infinity too.
+ * measure it is ranked by (a failed one, or one without the measure, scores -Infinity); with
+ * `minTrades`, a backtest of fewer closed trades scores -Infinity too.
  */
-export function trialsOf(
-  rows: readonly SweepPoint[],
-  rankBy: string,
-  own?: { id: string; metrics: object | null },
-  minTrades = 0,
-): Trial[] {
+export function trialsOf(rows: readonly SweepPoint[], rankBy: string, minTrades = 0): Trial[] {
   return rows
-    .filter((r) => r.id === own?.id || finished(r))
+    .filter(finished)
     .sort((a, b) => (a.sweepSeq ?? 0) - (b.sweepSeq ?? 0))
     .map((r) => ({
       combo: r.parameters.combo as Combo,
-      score:
-        r.id === own?.id
-          ? scoreOf(own.metrics, rankBy, minTrades)
-          : r.status === 'done'
-            ? scoreOf(r.metrics, rankBy, minTrades)
-            : -Infinity,
+      score: r.status === 'done' ? scoreOf(r.metrics, rankBy, minTrades) : -Infinity,
     }));
 }
 
@@ -78,7 +67,9 @@ const SETTLED_SWEEPS = 16;
  * An adaptive sweep's backtests as repo.sweepPoints gives them (each one's combination and the figures
  * its score reads), read after every result: the done and cancelled ones (final) are kept in the
  * process, so each read asks only for the rest, the few unfinished and those ended since the last
- * (a result of another worker process included). Without it every result read every row: O(n²).
+ * (a result of another worker process included). Without it every result read every row: O(n²). The
+ * read also counts the held ones still there: once one was deleted (by its user, on any process), the
+ * sweep is read whole again.
  */
 async function sweepPointsOf(rt: Runtime, userId: string, sweepId: string, fields: string[]): Promise<SweepPoint[]> {
   let sweeps = settledPoints.get(rt);
@@ -92,15 +83,20 @@ async function sweepPointsOf(rt: Runtime, userId: string, sweepId: string, field
     sweeps.set(key, (held = { used: now, byId: new Map() }));
   }
   held.used = now;
-  const skip = [...held.byId.values()].map((p) => p.sweepSeq ?? -1);
-  const fresh = await backtestsRepo(rt.db.db).sweepPoints(userId, sweepId, fields, skip);
+  const repo = backtestsRepo(rt.db.db);
+  const read = await repo.sweepPoints(userId, sweepId, fields, [...held.byId.keys()]);
+  let fresh = read.points;
+  // one held was deleted since (a user's delete, on any process): what is held is stale, read it all again
+  if (read.kept < held.byId.size) {
+    held.byId.clear();
+    fresh = (await repo.sweepPoints(userId, sweepId, fields)).points;
+  }
   for (const p of fresh) if (p.status === 'done' || p.status === 'cancelled') held.byId.set(p.id, p);
   return [...held.byId.values(), ...fresh.filter((p) => !held.byId.has(p.id))];
 }
 
 /**
- * The points an adaptive sweep proposes next from its backtests so far (`own`: one that has ended but
- * may not show so yet), each with its number. Point n is proposed by the Tree-structured Parzen
+ * The points an adaptive sweep proposes next from its backtests so far, each with its number. Point n is proposed by the Tree-structured Parzen
  * Estimator from the results of points 0 to max(startup, n - parallel + 1) - 1 alone, once all of those
  * have finished, away from every point made; with the seed's draw for n. So the points depend on the
  * seed and the results alone, not on which backtests ended first: a seed proposes the same points
@@ -114,14 +110,12 @@ export function proposalsOf(
   grid: ParamGrid,
   rankBy: string,
   minTrades = 0,
-  own?: { id: string; metrics: object | null },
 ): { seq: number; combo: Combo }[] {
   if (rows.some((r) => r.status === 'cancelled')) return [];
-  const ended = (r: SweepPoint) => r.id === own?.id || finished(r);
   const seqOf = (r: SweepPoint) => r.sweepSeq ?? 0;
   let next = rows.reduce((m, r) => Math.max(m, seqOf(r)), -1) + 1;
   // the lowest number not finished: the results before it are all in
-  const waiting = rows.filter((r) => !ended(r)).map(seqOf);
+  const waiting = rows.filter((r) => !finished(r)).map(seqOf);
   const complete = waiting.length ? Math.min(...waiting) : next;
   let unfinished = waiting.length;
   const taken = new Set(rows.map((r) => comboKey(grid, r.parameters.combo as Combo)));
@@ -132,7 +126,6 @@ export function proposalsOf(
     const trials = trialsOf(
       rows.filter((r) => seqOf(r) < base),
       rankBy,
-      own,
       minTrades,
     );
     const combo = proposeTpe(grid, trials, taken, proposalRandom(search.seed, next));
@@ -146,14 +139,13 @@ export function proposalsOf(
 }
 
 /**
- * After one of an adaptive sweep's backtests has ended and is marked so (`metrics`: its statistics,
- * null when it failed), the sweep's next points (proposalsOf), queued. Each point gets its number; when
+ * After one of an adaptive sweep's backtests has ended and is marked so (done or failed), the sweep's
+ * next points (proposalsOf), queued. Each point gets its number; when
  * two workers propose the same number at once, the database keeps one.
  */
 export async function continueSearch(
   rt: Runtime,
   row: BacktestRow,
-  metrics: object | null,
   enqueue: (backtestId: string) => Promise<unknown>,
 ): Promise<void> {
   const search = adaptiveOf(row.parameters);
@@ -162,7 +154,7 @@ export async function continueSearch(
   const { rankBy, minTrades } = rankingOf(row.parameters);
   const rows = await sweepPointsOf(rt, row.userId, row.sweepId, [rankBy, 'trades']);
   const grid = expandGrid(row.parameters.grid as Parameters<typeof expandGrid>[0]);
-  for (const { seq, combo } of proposalsOf(rows, search, grid, rankBy, minTrades, { id: row.id, metrics })) {
+  for (const { seq, combo } of proposalsOf(rows, search, grid, rankBy, minTrades)) {
     // every value of the grid compiled when the sweep was asked for; the row's graph has the same keys set
     const [variant] = comboVariants(row.strategySnapshot as Graph, [combo]);
     const created = await repo.createOnce({
@@ -201,18 +193,17 @@ export function standingOf(
 /**
  * Adaptive sweeps that stopped short of their count with nothing left to run (a worker that ended
  * before proposing, a crash between a result and its proposals) go on: each one's search continues
- * from its backtest of the highest number. How many there were.
+ * from its backtest of the highest number. With `endedSince`, only those whose last backtest ended
+ * since then (the periodic check; a sweep stalls as its last result comes in). How many there were.
  */
 export async function resumeStalledSearches(
   rt: Runtime,
   enqueue: (backtestId: string) => Promise<unknown>,
+  endedSince?: Date,
 ): Promise<number> {
-  const rows = await backtestsRepo(rt.db.db).stalledSearches();
-  const held = settledPoints.get(rt);
+  const rows = await backtestsRepo(rt.db.db).stalledSearches(endedSince);
   for (const row of rows) {
-    // read afresh: what the process holds of a stalled sweep may be what left it short (a backtest deleted since)
-    for (const key of held?.keys() ?? []) if (key.startsWith(`${row.sweepId} `)) held!.delete(key);
-    await continueSearch(rt, row, row.metrics, enqueue).catch((e: Error) =>
+    await continueSearch(rt, row, enqueue).catch((e: Error) =>
       rt.log.warn({ sweepId: row.sweepId, err: e.message }, 'a stalled adaptive sweep could not go on'),
     );
   }

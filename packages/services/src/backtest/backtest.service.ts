@@ -16,8 +16,7 @@ import {
   sampleGrid,
   scoreOf,
   DEFAULT_STARTUP,
-  paramImportance,
-  notableInteractions,
+  sweepEffects,
   sweepFront,
   measurePair,
   normaliseGraph,
@@ -306,13 +305,14 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
   ctx.metrics.sources.queueDepth = async () => [{ queue: BACKTEST_QUEUE, ...(await rt.queue.counts(BACKTEST_QUEUE)) }];
   // jobs the database still shows unfinished (a crash, a restart) go back on the queue: at most one retry
   for (const r of await repo.unfinished()) await queueBacktest(rt)(r.id);
-  // adaptive sweeps that stopped short of their count with nothing left to run go on: now, and every SWEEP_CHECK_MS
-  const resume = () =>
-    resumeStalledSearches(rt, queueBacktest(rt)).catch((e: Error) =>
+  // adaptive sweeps that stopped short of their count with nothing left to run go on: all of them now,
+  // and every SWEEP_CHECK_MS those that ended in the last hour (a sweep stalls as its last result comes in)
+  const resume = (endedSince?: Date) =>
+    resumeStalledSearches(rt, queueBacktest(rt), endedSince).catch((e: Error) =>
       rt.log.warn({ err: e.message }, 'could not look for stalled adaptive sweeps'),
     );
   await resume();
-  const sweepCheck = setInterval(() => void resume(), rt.config.sweepCheckMs);
+  const sweepCheck = setInterval(() => void resume(new Date(Date.now() - 3_600_000)), rt.config.sweepCheckMs);
   ctx.onClose(() => clearInterval(sweepCheck));
 
   async function resolveGraph(
@@ -573,10 +573,9 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             pareto: { x: px, y: py, ids: front.map((x) => x.id) },
             // which parameters the scores depend on (from three finished backtests), and which pairs of
             // them more together than each alone (the five largest above nothing)
-            importance: paramImportance(scored),
-            interactions: notableInteractions(scored),
+            ...sweepEffects(scored),
             // how the best score grew, backtest by backtest in the order proposed
-            ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, undefined, minTrades)) } : {}),
+            ...(adaptive ? { convergence: convergenceOf(trialsOf(rows, rankBy, minTrades)) } : {}),
           };
         },
       );

@@ -215,7 +215,7 @@ export async function processBacktest(
     // shows done, so two workers ending the last two of a random start at once cannot each wait for the
     // other (whichever reads second sees both; a number proposed twice is kept once). A sweep left short
     // all the same (a crash just here) goes on at the backtest service's next check (SWEEP_CHECK_MS)
-    await continueSearch(rt, row, metrics, queueBacktest(rt)).catch(searchFailed(rt, row));
+    await continueSearch(rt, row, queueBacktest(rt)).catch(searchFailed(rt, row));
     await job.progress(1);
     await publish('backtest.done', { status: 'done', progress: 1, metrics });
     // best effort, as the progress pushes: the backtest is done whatever becomes of the announcement
@@ -225,7 +225,7 @@ export async function processBacktest(
     // a user error cannot get better on a retry; record it and finish the job
     await repo.update(row.id, { status: 'failed', error: message, finishedAt: new Date() }, true);
     // an adaptive sweep goes on past a failed point (scored last)
-    await continueSearch(rt, row, null, queueBacktest(rt)).catch(searchFailed(rt, row));
+    await continueSearch(rt, row, queueBacktest(rt)).catch(searchFailed(rt, row));
     await publish('backtest.failed', { status: 'failed', error: message });
     await announceSweepEnd(rt, row).catch(() => {});
     if (!(e instanceof AppError)) throw e;

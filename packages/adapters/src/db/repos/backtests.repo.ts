@@ -139,16 +139,18 @@ export const backtestsRepo = (db: Db) => ({
   /**
    * A sweep's backtests, lean: each one's id, number, status, combination (`parameters.combo` alone)
    * and, of its metrics, only `fields` (what a ranking reads), not the rows' whole JSON; without the
-   * backtests numbered in `skip` (those the caller holds already). What an adaptive search reads after
-   * every result to propose the next point.
+   * backtests of the ids in `held` (those the caller holds already). What an adaptive search reads after
+   * every result to propose the next point. `kept`: how many of `held` are still the sweep's (fewer once
+   * one was deleted: what the caller holds is stale).
    */
   async sweepPoints(
     userId: string,
     sweepId: string,
     fields: readonly string[],
-    skip: readonly number[] = [],
-  ): Promise<SweepPoint[]> {
-    if (!isUuid(sweepId)) return [];
+    held: readonly string[] = [],
+  ): Promise<{ points: SweepPoint[]; kept: number }> {
+    if (!isUuid(sweepId)) return { points: [], kept: 0 };
+    const heldIds = sql.val(`{${held.filter(isUuid).join(',')}}`);
     const picked = sql.join(fields.map((f) => sql`${f}::text, metrics -> ${f}::text`));
     const rows = await db
       .selectFrom('backtest_results')
@@ -164,17 +166,29 @@ export const backtestsRepo = (db: Db) => ({
       ])
       .where('user_id', '=', userId)
       .where('sweep_id', '=', sweepId)
-      .$if(skip.length > 0, (q) =>
-        q.where(sql<boolean>`not (coalesce(sweep_seq, -1) = any(${sql.val(`{${skip.join(',')}}`)}::int[]))`),
-      )
+      .$if(held.length > 0, (q) => q.where(sql<boolean>`not (id = any(${heldIds}::uuid[]))`))
       .execute();
-    return rows.map((r) => ({
+    const kept = held.length
+      ? Number(
+          (
+            await db
+              .selectFrom('backtest_results')
+              .select((e) => e.fn.countAll<string>().as('n'))
+              .where('user_id', '=', userId)
+              .where('sweep_id', '=', sweepId)
+              .where(sql<boolean>`id = any(${heldIds}::uuid[])`)
+              .executeTakeFirstOrThrow()
+          ).n,
+        )
+      : 0;
+    const points = rows.map((r) => ({
       id: r.id,
       status: r.status as BacktestStatus,
       sweepSeq: r.sweep_seq ?? null,
       parameters: { combo: r.combo },
       metrics: r.metrics ?? null,
     }));
+    return { points, kept };
   },
   async sweepCounts(
     userId: string,
@@ -228,10 +242,12 @@ export const backtestsRepo = (db: Db) => ({
   /**
    * Adaptive sweeps that stopped short: fewer backtests than the search's count, none of them queued,
    * running or cancelled. For each (any user's: the service's check, not a user's query), its backtest
-   * of the highest number, from which the search goes on.
+   * of the highest number, from which the search goes on. With `endedSince`, only the sweeps whose last
+   * backtest ended since then (a periodic check: a sweep stalls when its last result is in). Reads the
+   * adaptive sweeps' rows alone (their partial index).
    */
-  async stalledSearches(): Promise<BacktestRow[]> {
-    const stalled = db
+  async stalledSearches(endedSince?: Date): Promise<BacktestRow[]> {
+    let stalled = db
       .selectFrom('backtest_results')
       .select('sweep_id')
       .where('sweep_id', 'is not', null)
@@ -239,6 +255,7 @@ export const backtestsRepo = (db: Db) => ({
       .groupBy('sweep_id')
       .having(sql<boolean>`bool_and(status in ('done', 'failed'))`)
       .having(sql<boolean>`count(*) < max((parameters -> 'sample' ->> 'count')::int)`);
+    if (endedSince) stalled = stalled.having(sql<boolean>`max(finished_at) >= ${endedSince}`);
     const rows = await db
       .selectFrom('backtest_results')
       .selectAll()
