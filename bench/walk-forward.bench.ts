@@ -10,6 +10,7 @@ import {
   walkForwardWindows,
   inlineRunner,
   poolRunner,
+  portfolioWindows,
 } from '@algotrade/strategy';
 import { median, report } from './harness.ts';
 
@@ -37,9 +38,17 @@ const wfBars =
   variants.length * (windows.reduce((s, w) => s + span(w.isFrom, w.isTo), 0) + n) +
   windows.reduce((s, w) => s + span(w.oosFrom, w.oosTo), 0);
 
+// a portfolio of two legs on the same minutes (another seed): each window a portfolio backtest of both
+const second = toColumns(generateCandles(n, 43));
+const legs = [
+  { symbol: 'A', weight: 0.5, bars: cols },
+  { symbol: 'B', weight: 0.5, bars: second },
+];
+
 const sweepMs: number[] = [];
 const wfMs: number[] = [];
 const poolMs: number[] = [];
+const portfolioMs: number[] = [];
 const pool = new EnginePool(2);
 // the pool's threads do not hold the process open (a server's must not): this timer does, meanwhile
 const keepAlive = setInterval(() => {}, 1000);
@@ -55,6 +64,10 @@ for (let rep = 0; rep < 3; rep++) {
   t0 = performance.now();
   await walkForward(variants, cols, options, spec, viaPool, undefined, 2);
   poolMs.push(performance.now() - t0);
+  t0 = performance.now();
+  const pw = portfolioWindows(legs, inlineRunner());
+  await walkForward(variants, pw.bars, options, spec, pw.run);
+  portfolioMs.push(performance.now() - t0);
 }
 await pool.close();
 clearInterval(keepAlive);
@@ -86,4 +99,13 @@ report({
   unit: 'ms',
   baseline: median(wfMs),
   speedup: median(wfMs) / median(poolMs),
+});
+report({
+  bench: 'walk-forward',
+  metric: 'walk_forward_ms_portfolio_2_legs_inline',
+  value: median(portfolioMs),
+  unit: 'ms',
+  baseline: 2 * median(wfMs),
+  baselineIs: 'twice the one-symbol walk-forward, inline (each leg alone)',
+  ratio: median(portfolioMs) / (2 * median(wfMs)),
 });

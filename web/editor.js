@@ -597,8 +597,6 @@ export async function editorView(c, id) {
     if (f.method === 'tpe' && !sample) return toast(`${label}: an adaptive search needs a number of points`, 'error');
     const grid = parseSweep(f.grid ?? '', graph, types, sample);
     if (grid.error !== undefined) return toast(`${label}: ${grid.error}`, 'error');
-    if (kind === 'walk-forward' && f.symbols?.trim())
-      return toast('Walk-forward: one symbol at a time; clear the portfolio symbols (a sweep takes them)', 'error');
     /** @type {Record<string, unknown>} */
     let run;
     try {
@@ -906,7 +904,10 @@ export async function editorView(c, id) {
           h('summary', null, 'portfolio'),
           h(
             'label',
-            { title: 'each point of the sweep a portfolio backtest of these symbols (instead of the one above)' },
+            {
+              title:
+                "each point of the sweep, or each window's backtests of the walk-forward, a portfolio backtest of these symbols (instead of the one above)",
+            },
             'symbols ',
             h('input', {
               name: 'symbols',

@@ -34,8 +34,8 @@ export function runBody(f, kind) {
   if (given(f.maxDailyLossPct) && f.resumeNextDay === 'on') risk.resumeNextDay = true;
   if (Object.keys(risk).length) body.risk = risk;
   if (kind !== 'session') {
-    // a portfolio: a portfolio backtest, or a sweep given symbols (each of its points a portfolio backtest)
-    const portfolio = kind === 'portfolio' || (kind === 'sweep' && given(f.symbols));
+    // a portfolio: a portfolio backtest, or a sweep or walk-forward given symbols (each of its backtests a portfolio's)
+    const portfolio = kind === 'portfolio' || ((kind === 'sweep' || kind === 'walk-forward') && given(f.symbols));
     body.interval = f.interval;
     if (given(f.from)) body.from = f.from;
     if (given(f.to)) body.to = f.to;

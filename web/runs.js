@@ -435,6 +435,14 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
     'div',
     { class: 'walk-forward' },
     h('h2', null, 'Walk-forward'),
+    // over a portfolio: each window's backtests portfolio backtests of these symbols and weights
+    wf.portfolio
+      ? h(
+          'p',
+          { class: 'wf-portfolio' },
+          `Over a portfolio: ${wf.portfolio.symbols.map((/** @type {string} */ s, /** @type {number} */ i) => `${s} ${num(wf.portfolio.weights[i] * 100)} %`).join(', ')}. Each window shares its starting equity out by these weights again.`,
+        )
+      : null,
     h(
       'p',
       { class: 'muted' },

@@ -775,6 +775,23 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('portfolio')), 'its kind in the list');
   });
 
+  it('walks forward over the same two symbols: each window a portfolio backtest, the page names them', async () => {
+    const form = await sweepForm('fast.period=5,10; slow.period=30,60');
+    type(form.querySelector<HTMLInputElement>('input[name=folds]'), '3');
+    type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG:3, googl:1');
+    [...form.querySelectorAll('button')].find((b) => b.textContent === 'Walk-forward')!.click();
+    await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the walk-forward page');
+    const id = location.hash.split('/')[2]!;
+    await until(() => $('.walk-forward tbody tr'), 'its folds', 60_000);
+    const wf = await api(`/api/backtests/${id}/walk-forward`);
+    expect(wf.portfolio).toEqual({ symbols: ['GOOG', 'GOOGL'], weights: [0.75, 0.25] });
+    expect($$('.walk-forward tbody tr')).toHaveLength(3);
+    expect(text('.wf-portfolio')).toMatch(/^Over a portfolio: GOOG 75(\.0+)? %, GOOGL 25(\.0+)? %\./);
+    const trades = await api(`/api/backtests/${id}/trades`);
+    expect(new Set(trades.map((t: { symbol: string }) => t.symbol))).toEqual(new Set(['GOOG', 'GOOGL']));
+    location.hash = '#/backtests';
+  });
+
   it('compares two finished backtests side by side', async () => {
     location.hash = '#/backtests';
     await until(() => text('main h1') === 'Backtests' && $$('main tbody input[type=checkbox]').length >= 2, 'the list');

@@ -237,7 +237,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     );
   });
 
-  it('a sweep given portfolio symbols: each point a portfolio backtest; without them, on the one symbol', async () => {
+  it('a sweep or walk-forward given portfolio symbols: each backtest a portfolio backtest; without them, on the one symbol', async () => {
     await t.importGoog(auth, 'GOOG3');
     const f = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', detailInterval: '1h' };
     const body = runBody({ ...f, symbols: 'GOOG, goog3' }, 'sweep');
@@ -251,6 +251,20 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     // left empty: a sweep on the form's symbol, with its detail timeframe
     expect(runBody({ ...f, symbols: ' ' }, 'sweep')).toMatchObject({ symbol: 'GOOG', detailInterval: '1h' });
     expect(() => runBody({ ...f, symbols: 'GOOG' }, 'sweep')).toThrow(/two symbols/);
+    // a walk-forward likewise: each window's backtests portfolio backtests
+    const wfBody = runBody({ ...f, symbols: 'GOOG:3, goog3:1', folds: '3' }, 'walk-forward');
+    expect(wfBody).toEqual({
+      symbols: ['GOOG', 'GOOG3'],
+      weights: [3, 1],
+      interval: '1d',
+      startingBalance: 10000,
+      feeRate: 0,
+      folds: 3,
+    });
+    const w = await post('/api/backtests/walk-forward', { strategyId, ...wfBody, params: { 'fast.period': [5, 10] } });
+    expect(w.statusCode, w.body).toBe(202);
+    expect(w.json()).toMatchObject({ symbols: ['GOOG', 'GOOG3'], weights: [0.75, 0.25] });
+    expect(runBody({ ...f, symbols: '' }, 'walk-forward')).toMatchObject({ symbol: 'GOOG', detailInterval: '1h' });
   });
 });
 

@@ -194,6 +194,45 @@ function loadStrategy(flags: Record<string, string | boolean>) {
   return { strategy, graph: bare, plan };
 }
 
+/**
+ * The strategy (as loadStrategyAndBars) and a portfolio's legs: each of `datas` (the symbols or files of a
+ * `--data` with commas, 2-20, each once) with its weight (`--weights`, normalised; equal without).
+ */
+export async function loadStrategyAndLegs(flags: Record<string, string | boolean>, datas: string[]) {
+  if (datas.length > 20) throw new UsageError(`${datas.length} symbols in --data; at most 20`);
+  if (flags.detail !== undefined)
+    throw new UsageError('--detail is for one symbol: a portfolio would need each symbol its own finer bars');
+  const weights =
+    flags.weights === undefined
+      ? undefined
+      : String(flags.weights)
+          .split(',')
+          .map((w) => Number(w));
+  const s = loadStrategy(flags);
+  if (!s) return s;
+  const legs = [];
+  for (const d of datas) {
+    const b = await loadBars(d, flags);
+    legs.push({ symbol: b.symbol, bars: b.cols, wholeUnits: b.asset === 'stock' });
+  }
+  const names = legs.map((l) => l.symbol);
+  if (new Set(names).size !== names.length) throw new UsageError(`--data names a symbol twice (${names.join(', ')})`);
+  let w: number[];
+  try {
+    w = normaliseWeights(names, weights);
+  } catch (e) {
+    throw new UsageError(`--weights: ${(e as Error).message}`);
+  }
+  return { ...s, legs: legs.map((l, i) => ({ ...l, weight: w[i]! })) };
+}
+
+/** The symbols or files of a `--data` (one, or several with commas: a portfolio). */
+export const dataList = (flags: Record<string, string | boolean>) =>
+  String(flags.data)
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+
 /** The bars of `--data` (a CSV file or a stored symbol), cut to `--from`/`--to`, with the asset class known. */
 async function loadBars(data: string, flags: Record<string, string | boolean>) {
   const from = flags.from ? Date.parse(String(flags.from)) : -Infinity;
@@ -273,12 +312,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   const mcMethod = String(flags['mc-method'] ?? 'bootstrap');
   if (mcMethod !== 'bootstrap' && mcMethod !== 'shuffle')
     throw new UsageError(`--mc-method must be bootstrap or shuffle (got ${mcMethod})`);
-  const datas = String(flags.data)
-    .split(',')
-    .map((d) => d.trim())
-    .filter(Boolean);
-  if (datas.length > 1 && flags.detail !== undefined)
-    throw new UsageError('--detail is for one symbol: a portfolio would need each symbol its own finer bars');
+  const datas = dataList(flags);
   if (datas.length > 1) return portfolioBacktest(flags, options, datas);
   if (flags.weights !== undefined)
     throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
@@ -385,33 +419,15 @@ async function portfolioBacktest(
   options: ReturnType<typeof engineOptions>,
   datas: string[],
 ): Promise<number> {
-  if (datas.length > 20) throw new UsageError(`${datas.length} symbols in --data; at most 20`);
   if (flags['monte-carlo'] !== undefined)
     throw new UsageError('--monte-carlo is for one symbol (the API runs it on a portfolio)');
-  const weights =
-    flags.weights === undefined
-      ? undefined
-      : String(flags.weights)
-          .split(',')
-          .map((w) => Number(w));
-  const s = loadStrategy(flags);
-  if (!s) return 1;
-  const legs = [];
-  for (const d of datas) {
-    const b = await loadBars(d, flags);
-    legs.push({ symbol: b.symbol, bars: b.cols, wholeUnits: b.asset === 'stock' });
-  }
+  const loaded = await loadStrategyAndLegs(flags, datas);
+  if (!loaded) return 1;
+  const { legs, ...s } = loaded;
   const names = legs.map((l) => l.symbol);
-  if (new Set(names).size !== names.length) throw new UsageError(`--data names a symbol twice (${names.join(', ')})`);
-  let w: number[];
-  try {
-    w = normaliseWeights(names, weights);
-  } catch (e) {
-    throw new UsageError(`--weights: ${(e as Error).message}`);
-  }
   const bar = flags.json ? undefined : progressBar('portfolio');
   const pf = await runPortfolio(
-    legs.map((l, i) => ({ ...l, weight: w[i]! })),
+    legs,
     options,
     async (bars, o, onProgress) => runBacktest(s.plan, bars, { ...o, onProgress }),
     {

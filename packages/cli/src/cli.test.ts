@@ -258,6 +258,47 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect([bad.code, bad.stderr.trim()]).toEqual([2, 'error: --pick: "best" or "robust", not "luckiest"']);
   });
 
+  it('walk-forward over a portfolio (--data with commas): each window a portfolio backtest of the legs', async () => {
+    const args = [
+      'walk-forward',
+      '--strategy',
+      'sma-crossover',
+      '--data',
+      'examples/data/GOOG.csv,examples/data/BTCUSD.csv',
+      '--weights',
+      '3,1',
+      '--grid',
+      'fast.period=5,10; slow.period=30,50',
+      '--folds',
+      '3',
+      '--cash',
+      '10000',
+    ];
+    const r = JSON.parse((await cli(...args, '--json')).stdout);
+    expect(r.portfolio).toEqual([
+      { symbol: 'GOOG', weight: 0.75 },
+      { symbol: 'BTCUSD', weight: 0.25 },
+    ]);
+    expect(r.folds).toHaveLength(3);
+    expect(new Set(r.trades.map((t: { symbol: string }) => t.symbol))).toEqual(new Set(['GOOG', 'BTCUSD']));
+    // the chained windows reconcile to the cent, and each window's trades are its own
+    const pnl = r.trades.reduce((acc: number, t: { pnl: number }) => acc + t.pnl, 0);
+    expect(Math.round((10_000 + pnl) * 100)).toBe(Math.round(r.equity.equity.at(-1) * 100));
+    for (const f of r.folds) {
+      const [from, to] = [Date.parse(f.outOfSample.from), Date.parse(f.outOfSample.to)];
+      const own = r.trades.filter((t: { entryTime: number }) => t.entryTime >= from && t.entryTime <= to);
+      expect(own).toHaveLength(f.outOfSampleStats.trades);
+    }
+    const text = await cli(...args);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^a portfolio: GOOG 75\.0 %, BTCUSD 25\.0 %/);
+    // a detail timeframe is one symbol's; weights are a portfolio's
+    const detail = await cli(...args, '--detail', 'examples/data/EURUSD.csv');
+    expect([detail.code, detail.stderr]).toEqual([2, expect.stringMatching(/^error: --detail is for one symbol/)]);
+    const one = await cli(...wf('--grid', 'fast.period=5,10', '--weights', '1'));
+    expect([one.code, one.stderr]).toEqual([2, expect.stringMatching(/^error: --weights is for a portfolio/)]);
+  });
+
   it('sweep ranks a grid, a random sample or an adaptive search (TPE) of it; the same for a seed', async () => {
     const sweep = (...more: string[]) =>
       cli('sweep', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--cash', '10000', ...more);

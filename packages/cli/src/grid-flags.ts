@@ -96,10 +96,6 @@ export function gridCommandArgs<S extends Parameters<typeof parseArgs>[1]>(argv:
     console.error(usage);
     return null;
   }
-  if (String(flags.data).includes(','))
-    throw new UsageError(
-      'one --data at a time here; a sweep over a portfolio runs through the API (POST /api/backtests/sweep with "symbols") or the browser',
-    );
   const options = engineOptions(flags);
   const grid = parseGrid(String(flags.grid));
   const rankBy = String(flags['rank-by'] ?? 'sharpe') as RankBy;

@@ -21,7 +21,7 @@ import {
 import { writeFileSync } from 'node:fs';
 import { bestDeflated, pboCscv, returnsOf, type Stats } from '@algotrade/core';
 import { int, progressBar, UsageError } from './args.ts';
-import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+import { dataList, loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
 import { adaptiveFlags, checkGridValues, gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
 
 const SPEC = {
@@ -71,6 +71,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   if ('error' in pair) throw new UsageError(`--pareto: ${pair.error}`);
   const [px, py] = pair;
   const tpe = adaptiveFlags(flags);
+  if (dataList(flags).length > 1)
+    throw new UsageError(
+      'one --data at a time here; a sweep over a portfolio runs through the API (POST /api/backtests/sweep with "symbols") or the browser',
+    );
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { cols, asset, detail, strategy, data } = loaded;

@@ -4,6 +4,7 @@ import {
   gridSize,
   inlineRunner,
   limitsCell,
+  portfolioWindows,
   RANK_BY,
   renderReport,
   viewBars,
@@ -12,7 +13,7 @@ import {
   type Graph,
 } from '@algotrade/strategy';
 import { int, progressBar, UsageError } from './args.ts';
-import { loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
+import { dataList, loadStrategyAndBars, loadStrategyAndLegs, RUN_FLAGS } from './backtest.command.ts';
 import { adaptiveFlags, checkGridValues, gridCommandArgs, printTable, searchVariants } from './grid-flags.ts';
 
 const SPEC = {
@@ -23,6 +24,7 @@ const SPEC = {
   anchored: 'boolean',
   pick: 'string',
   'rank-by': 'string',
+  weights: 'string',
   tpe: 'boolean',
   startup: 'string',
   'min-trades': 'string',
@@ -38,7 +40,8 @@ const USAGE =
   `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
-  '         [--report out.html] [--json]';
+  '         [--report out.html] [--json]\n' +
+  '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each window a portfolio backtest of them)';
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const day = (iso: string) => iso.slice(0, 10);
@@ -64,9 +67,18 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
     ...pickFlag(flags.pick),
   };
   const tpe = adaptiveFlags(flags);
-  const loaded = await loadStrategyAndBars(flags);
+  // a portfolio (--data with commas): its legs' merged times as the series, each window a portfolio backtest
+  const datas = dataList(flags);
+  if (datas.length === 1 && flags.weights !== undefined)
+    throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
+  const loaded = datas.length > 1 ? await loadStrategyAndLegs(flags, datas) : await loadStrategyAndBars(flags);
   if (!loaded) return 1;
-  const { strategy, cols, data, asset, detail } = loaded;
+  const portfolio = 'legs' in loaded ? portfolioWindows(loaded.legs, inlineRunner()) : undefined;
+  const { strategy } = loaded;
+  const { cols, data, asset, detail } =
+    'legs' in loaded
+      ? { cols: portfolio!.bars, data: loaded.legs.map((l) => l.symbol).join(','), asset: undefined, detail: undefined }
+      : loaded;
   // an adaptive search in each window (--tpe), a random sample of the grid (--sample), or every point
   if (tpe) checkGridValues(loaded.graph as Graph, grid);
   const variants = tpe ? [] : searchVariants(flags, loaded.graph as Graph, grid);
@@ -82,7 +94,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       { ...options, wholeUnits: asset === 'stock', ...(detail ? { detail } : {}) },
       // the grid the points come from (a robust pick's neighbours), not printed with the spec
       { ...spec, grid },
-      inlineRunner(),
+      portfolio?.run ?? inlineRunner(),
       (p) => void bar?.update(p),
     );
   } catch (e) {
@@ -93,7 +105,11 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   bar?.done();
   const ms = performance.now() - t0;
   if (flags.json) {
-    console.log(JSON.stringify({ spec, ...res }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+    const legs =
+      'legs' in loaded ? { portfolio: loaded.legs.map((l) => ({ symbol: l.symbol, weight: l.weight })) } : {};
+    console.log(
+      JSON.stringify({ spec, ...legs, ...res }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
+    );
   } else {
     const limited = res.folds.some((f) => f.limits);
     const rows = res.folds.map((f) => [
@@ -121,6 +137,10 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       'trades',
       ...(limited ? ['risk limits'] : []),
     ];
+    if ('legs' in loaded)
+      console.log(
+        `a portfolio: ${loaded.legs.map((l) => `${l.symbol} ${(l.weight * 100).toFixed(1)} %`).join(', ')} (each window shares its equity out by these weights again)\n`,
+      );
     printTable(head, rows);
     console.log('\nout of sample, the folds chained:');
     const stats = statsRows(res.stats);

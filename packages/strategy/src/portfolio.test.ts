@@ -4,7 +4,10 @@ import { firstTradingBar, runBacktest } from './backtest.ts';
 import { compileGraph } from './compiler.ts';
 import { EnginePool } from './engine-pool.ts';
 import type { LegRunner, PortfolioLeg } from './portfolio.ts';
-import { normaliseWeights, PortfolioCancelled, runPortfolio } from './portfolio.ts';
+import { normaliseWeights, PortfolioCancelled, portfolioWindows, runPortfolio } from './portfolio.ts';
+import { gridVariants } from './grid.ts';
+import { inlineRunner, poolRunner, viewBars, walkForward } from './walk-forward.ts';
+import type { BarColumns } from './plan.ts';
 import { templateById } from './templates.ts';
 
 const graph = templateById('sma-crossover')!.graph;
@@ -135,5 +138,121 @@ describe('portfolio backtest: one strategy over several symbols', () => {
     expect(normaliseWeights(['A', 'B'], [3, 1])).toEqual([0.75, 0.25]);
     expect(() => normaliseWeights(['A', 'B'], [1])).toThrow(/one weight per symbol/);
     expect(() => normaliseWeights(['A', 'B'], [1, 0])).toThrow(/positive/);
+  });
+});
+
+describe('portfolio walk-forward: a portfolio as one series of windows (portfolioWindows)', () => {
+  const goog = googBars();
+  const btc = backtestingPyBars('BTCUSD.csv');
+  const variants = gridVariants(graph, { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] }, 100);
+  const spec = { folds: 4, outOfSamplePct: 25, anchored: false, rankBy: 'sharpe' as const };
+  /** GOOG without every fifth bar: a leg on a calendar of its own */
+  const thinned = (): BarColumns => {
+    const keep = Array.from({ length: goog.length }, (_, i) => i).filter((i) => i % 5 !== 3);
+    const pick = (a: Float64Array) => Float64Array.from(keep, (i) => a[i]!);
+    return {
+      ts: pick(goog.ts),
+      open: pick(goog.open),
+      high: pick(goog.high),
+      low: pick(goog.low),
+      close: pick(goog.close),
+      volume: pick(goog.volume),
+      length: keep.length,
+    };
+  };
+
+  it('runs a window of every merged bar, without warm-up, as the portfolio backtest', async () => {
+    const legs: PortfolioLeg[] = [
+      { symbol: 'GOOG', weight: 0.75, bars: goog, wholeUnits: true },
+      { symbol: 'BTCUSD', weight: 0.25, bars: btc },
+    ];
+    const p = await runPortfolio(legs, options, inline);
+    const pw = portfolioWindows(legs, inlineRunner());
+    expect(Array.from(pw.bars.ts)).toEqual(Array.from(p.ts));
+    const r = await pw.run(graph, pw.bars, { from: 0, to: p.ts.length }, { ...options, tradeFrom: 0 });
+    expect(r.equity).toHaveLength(p.equity.length);
+    for (let k = 0; k < p.equity.length; k++) expect(r.equity[k]).toBeCloseTo(p.equity[k]!, 6);
+    expect(r.trades).toEqual(p.trades);
+    expect(r.stats.equityFinal).toBeCloseTo(p.stats.equityFinal, 6);
+    expect(r.stats.sharpe).toBeCloseTo(p.stats.sharpe, 9);
+    // held from each leg's first bar: the basket per unit of cash
+    const held = legs.reduce((a, l) => a + l.weight * (l.bars.close[l.bars.length - 1]! / l.bars.close[0]!), 0);
+    expect(pw.bars.close[pw.bars.length - 1]).toBeCloseTo(held, 9);
+  });
+
+  it('over two legs of the same bars at half each is the walk-forward of that one symbol, trade for trade twice', async () => {
+    const half = { ...options, wholeUnits: false };
+    const one = await walkForward(variants, goog, half, spec, inlineRunner());
+    const pw = portfolioWindows(
+      [
+        { symbol: 'A', weight: 0.5, bars: goog },
+        { symbol: 'B', weight: 0.5, bars: goog },
+      ],
+      inlineRunner(),
+    );
+    const two = await walkForward(variants, pw.bars, half, spec, pw.run);
+    expect(two.folds.map((f) => f.chosen)).toEqual(one.folds.map((f) => f.chosen));
+    expect(two.fullPeriod.combo).toEqual(one.fullPeriod.combo);
+    expect(two.equity.ts).toEqual(one.equity.ts);
+    // the same money to a hundredth of a cent (halves summed round apart in the last bits)
+    two.equity.equity.forEach((e, k) => expect(e).toBeCloseTo(one.equity.equity[k]!, 4));
+    expect(two.trades).toHaveLength(2 * one.trades.length);
+    two.folds.forEach((f, i) => {
+      expect(f.inSampleStats.sharpe).toBeCloseTo(one.folds[i]!.inSampleStats.sharpe, 6);
+      expect(f.outOfSampleStats.returnPct).toBeCloseTo(one.folds[i]!.outOfSampleStats.returnPct, 6);
+    });
+  });
+
+  it('on legs of different calendars: trades inside their fold, money reconciled, the same on a pool', async () => {
+    const legs: PortfolioLeg[] = [
+      { symbol: 'GOOG', weight: 0.6, bars: goog, wholeUnits: true },
+      { symbol: 'THIN', weight: 0.4, bars: thinned() },
+    ];
+    const pw = portfolioWindows(legs, inlineRunner());
+    const res = await walkForward(variants, pw.bars, options, spec, pw.run);
+    expect(pw.bars.length).toBe(goog.length); // the thinned leg's times are GOOG's
+    expect(new Set(res.trades.map((t) => (t as { symbol?: string }).symbol))).toEqual(new Set(['GOOG', 'THIN']));
+    for (const f of res.folds) {
+      const [from, to] = [Date.parse(f.outOfSample.from), Date.parse(f.outOfSample.to)];
+      const inFold = res.trades.filter((t) => t.entryTime >= from && t.entryTime <= to);
+      expect(inFold).toHaveLength(f.outOfSampleStats.trades);
+      for (const t of inFold) expect(t.exitTime).toBeLessThanOrEqual(to);
+      // each window closes its positions: it ends with its start plus its trades' PnL, to the cent
+      const pnl = inFold.reduce((a, t) => a + t.pnl, 0);
+      expect(Math.round((f.startEquity + pnl) * 100)).toBe(Math.round(f.endEquity * 100));
+    }
+    for (const t of res.trades) expect(res.equity.ts[t.entryBar]).toBe(t.entryTime);
+    const pnl = res.trades.reduce((a, t) => a + t.pnl, 0);
+    expect(Math.round((options.cash + pnl) * 100)).toBe(Math.round(res.equity.equity.at(-1)! * 100));
+    // a fold's out-of-sample window is that portfolio of the pick, run on the legs' bars up to its end
+    const f = res.folds[2]!;
+    const v = variants.find((x) => JSON.stringify(x.combo) === JSON.stringify(f.chosen))!;
+    const oosFrom = Date.parse(f.outOfSample.from);
+    const oosTo = Date.parse(f.outOfSample.to);
+    const upTo = (b: BarColumns) => viewBars(b, 0, b.ts.findLastIndex((t) => t <= oosTo) + 1);
+    const plan2 = compileGraph(v.graph).plan!;
+    let end = 0;
+    for (const l of legs) {
+      const b = upTo(l.bars);
+      const tradeFrom = b.ts.findIndex((t) => t >= oosFrom);
+      const r = runBacktest(plan2, b, {
+        ...options,
+        cash: f.startEquity * l.weight,
+        tradeFrom,
+        wholeUnits: !!l.wholeUnits,
+      });
+      end += r.equity[r.equity.length - 1]!;
+    }
+    expect(f.endEquity).toBeCloseTo(end, 6);
+    // on a pool's threads: the same
+    const pool = new EnginePool(2);
+    try {
+      const pooled = portfolioWindows(legs, poolRunner(pool));
+      const again = await walkForward(variants, pooled.bars, options, spec, pooled.run, undefined, 2);
+      expect(again.equity.equity).toEqual(res.equity.equity);
+      expect(again.folds.map((x) => x.chosen)).toEqual(res.folds.map((x) => x.chosen));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { AppError, computeStats, type Stats, type TradeRecord } from '@algotrade/core';
 import type { BacktestOptions } from './backtest.ts';
 import type { BarColumns } from './plan.ts';
+import type { WindowRunner } from './walk-forward.ts';
 
 /** One symbol of a portfolio backtest: its bars and its share of the starting balance. */
 export interface PortfolioLeg {
@@ -250,4 +251,115 @@ export async function runPortfolio(
     legs: summaries,
     correlation: { symbols: legs.map((l) => l.symbol), matrix },
   };
+}
+
+/** The first index of the ascending `xs` whose value is at least `x` (xs.length when none is). */
+function firstAtLeast(xs: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A portfolio as one series for a walk-forward (walkForward): its bars are the legs' merged bar times,
+ * with the allocation bought on each leg's first bar and held (per unit of cash) as their close, the
+ * buy-and-hold comparison; its `run` runs a window of those times as a portfolio backtest. Each leg runs
+ * over its own bars in the window with its share of the window's cash (each window shares its starting
+ * equity out by the weights again), warmed on as many of its own bars before the window as the window
+ * gives (`tradeFrom`); the legs' equity is summed on the merged times, each carried forward between its
+ * own bars, and their trades are kept with their symbol. A leg's risk limits are its own, as in a
+ * portfolio backtest.
+ */
+export function portfolioWindows(
+  legs: readonly PortfolioLeg[],
+  run: WindowRunner,
+): { bars: BarColumns; run: WindowRunner } {
+  const ts = mergedTimes(legs);
+  const T = ts.length;
+  // each leg's bars' places in the merged times
+  const places = legs.map((l) => {
+    const at = new Int32Array(l.bars.length);
+    let k = 0;
+    for (let j = 0; j < l.bars.length; j++) {
+      while (ts[k]! < l.bars.ts[j]!) k++;
+      at[j] = k;
+    }
+    return at;
+  });
+  const basket = new Float64Array(T);
+  legs.forEach((l, i) => {
+    const at = places[i]!;
+    let j = -1;
+    for (let k = 0; k < T; k++) {
+      while (j + 1 < at.length && at[j + 1]! <= k) j++;
+      basket[k]! += l.weight * (j < 0 ? 1 : l.bars.close[j]! / l.bars.close[0]!);
+    }
+  });
+  const bars: BarColumns = {
+    ts,
+    open: basket,
+    high: basket,
+    low: basket,
+    close: basket,
+    volume: new Float64Array(T),
+    length: T,
+  };
+  const runWindow: WindowRunner = async (graph, _bars, w, options) => {
+    const warm = options.tradeFrom ?? 0;
+    const from = w.from + warm;
+    const width = w.to - from;
+    const equity = new Float64Array(width);
+    const trades: PortfolioTrade[] = [];
+    let totalFees = 0;
+    await Promise.all(
+      legs.map(async (leg, i) => {
+        const at = places[i]!;
+        const cash = options.cash * leg.weight;
+        // the leg's bars in the window, and up to `warm` of its own before them
+        const lf = firstAtLeast(at, from);
+        const lt = firstAtLeast(at, w.to);
+        if (lt <= lf) {
+          for (let k = 0; k < width; k++) equity[k]! += cash;
+          return;
+        }
+        const ls = Math.max(0, lf - warm);
+        // the whole equity curve whatever the window asks: the portfolio's statistics read it
+        const r = await run(
+          graph,
+          leg.bars,
+          { from: ls, to: lt, statsOnly: false },
+          { ...options, cash, tradeFrom: lf - ls, wholeUnits: !!leg.wholeUnits },
+        );
+        let j = lf - 1;
+        let e = cash;
+        for (let k = from; k < w.to; k++) {
+          while (j + 1 < lt && at[j + 1]! <= k) e = r.equity[++j - lf]!;
+          equity[k - from]! += e;
+        }
+        for (const t of r.trades)
+          trades.push({
+            ...t,
+            symbol: leg.symbol,
+            entryBar: at[lf + t.entryBar]! - from,
+            exitBar: at[Math.min(lf + t.exitBar, lt - 1)]! - from,
+          });
+        totalFees += r.stats.totalFees;
+      }),
+    );
+    trades.sort((a, b) => a.entryTime - b.entryTime || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    const stats = computeStats({
+      equity,
+      time: ts.subarray(from, w.to),
+      close: basket.subarray(from, w.to),
+      trades,
+      totalFees,
+    });
+    return { stats, equity, trades };
+  };
+  return { bars, run: runWindow };
 }

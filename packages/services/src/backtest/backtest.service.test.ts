@@ -861,6 +861,50 @@ describe('backtest service', () => {
     expect(
       (await call(b, 'POST', '/api/backtests/portfolio', { ...common, symbols: ['GOOG', 'BTCUSD'] })).statusCode,
     ).toBe(404);
+
+    // a walk-forward over the same portfolio: each window's backtests portfolio backtests of both legs
+    const wfBody = {
+      ...common,
+      symbols: ['GOOG', 'BTCUSD'],
+      weights: [3, 1],
+      params: { 'fast.period': [5, 10, 20], 'slow.period': [30, 50] },
+      folds: 3,
+    };
+    const wr = await call(a, 'POST', '/api/backtests/walk-forward', wfBody);
+    expect(wr.statusCode).toBe(202);
+    expect(wr.json()).toMatchObject({ combinations: 6, symbols: ['GOOG', 'BTCUSD'], weights: [0.75, 0.25] });
+    await waitDone(a, wr.json().id);
+    const wrow = (await call(a, 'GET', `/api/backtests/${wr.json().id}`)).json();
+    expect(wrow).toMatchObject({ status: 'done', kind: 'walk-forward', symbol: 'GOOG,BTCUSD' });
+    const wf = (await call(a, 'GET', `/api/backtests/${wr.json().id}/walk-forward`)).json();
+    expect(wf.portfolio).toEqual({ symbols: ['GOOG', 'BTCUSD'], weights: [0.75, 0.25] });
+    expect(wf.folds).toHaveLength(3);
+    const wTrades = (await call(a, 'GET', `/api/backtests/${wr.json().id}/trades`)).json();
+    expect(new Set(wTrades.map((x: { symbol: string }) => x.symbol))).toEqual(new Set(['GOOG', 'BTCUSD']));
+    for (const f of wf.folds) {
+      const [from, to] = [Date.parse(f.outOfSample.from), Date.parse(f.outOfSample.to)];
+      const inFold = wTrades.filter((x: { entryTime: string }) => Date.parse(x.entryTime) >= from);
+      const mine = inFold.filter((x: { entryTime: string }) => Date.parse(x.entryTime) <= to);
+      expect(mine).toHaveLength(f.outOfSampleStats.trades);
+      // each window ends with its start plus its trades' PnL, to the cent
+      const foldPnl = mine.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
+      expect(Math.round((f.startEquity + foldPnl) * 100)).toBe(Math.round(f.endEquity * 100));
+    }
+    const wEq = (await call(a, 'GET', `/api/backtests/${wr.json().id}/equity`)).json();
+    const wPnl = wTrades.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
+    expect(Math.round((10_000 + wPnl) * 100)).toBe(Math.round(wEq.at(-1).equity * 100));
+    expect((await call(a, 'GET', `/api/backtests/${wr.json().id}/portfolio`)).json().error.message).toMatch(
+      /walk-forward over a portfolio/,
+    );
+    expect((await call(b, 'GET', `/api/backtests/${wr.json().id}/walk-forward`)).statusCode).toBe(404);
+    const wBad = async (body: object) => {
+      const x = await call(a, 'POST', '/api/backtests/walk-forward', { ...wfBody, ...body });
+      expect(x.statusCode).toBe(400);
+      return x.json().error.message as string;
+    };
+    expect(await wBad({ symbol: 'GOOG' })).toMatch(/a symbol, or symbols for a portfolio walk-forward/);
+    expect(await wBad({ weights: [1] })).toMatch(/one weight per symbol/);
+    expect(await wBad({ detailInterval: '1h' })).toMatch(/a portfolio walk-forward has none/);
   });
 
   it("backtests a strategy that reads another symbol's bars: loaded, aligned, and the same trades as reading its own", async () => {

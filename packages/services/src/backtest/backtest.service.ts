@@ -113,49 +113,61 @@ const SweepSample = z
   });
 /** a combination of fewer closed trades ranks last, below every one with enough */
 const MinTrades = z.number().int().min(0).max(1_000_000).optional();
-/** a sweep on one symbol, or on a portfolio of 2-20 (`symbols`, `weights` as a portfolio backtest's): each point one such backtest */
+/** one symbol, or a portfolio of 2-20 (`symbols`, `weights` as a portfolio backtest's) */
+const OneOrPortfolio = {
+  symbol: Base.symbol.optional(),
+  symbols: z.array(Base.symbol).min(2).max(20).optional(),
+  weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+};
+/** the rule of OneOrPortfolio: a symbol or symbols, each once, a weight for each, no detail timeframe with them */
+const oneOrPortfolio =
+  (what: string) =>
+  (b: { symbol?: string; symbols?: string[]; weights?: number[]; detailInterval?: string }, ctx: z.RefinementCtx) => {
+    const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((b.symbol === undefined) === (b.symbols === undefined))
+      wrong('symbol', `a symbol, or symbols for a portfolio ${what} (one of the two)`);
+    if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');
+    if (b.weights && b.weights.length !== b.symbols?.length) wrong('weights', 'one weight per symbol of `symbols`');
+    if (b.symbols && b.detailInterval)
+      wrong('detailInterval', `a detail timeframe is one symbol's: a portfolio ${what} has none`);
+  };
+/** a sweep on one symbol, or on a portfolio: each point one such backtest */
 const SweepBody = z
   .strictObject({
     ...Base,
-    symbol: Base.symbol.optional(),
-    symbols: z.array(Base.symbol).min(2).max(20).optional(),
-    weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+    ...OneOrPortfolio,
     params: Grid,
     sample: SweepSample.optional(),
     rankBy: z.enum(RANK_BY).default('sharpe'),
     minTrades: MinTrades,
   })
-  .superRefine((b, ctx) => {
-    const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    if ((b.symbol === undefined) === (b.symbols === undefined))
-      wrong('symbol', 'a symbol, or symbols for a portfolio sweep (one of the two)');
-    if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');
-    if (b.weights && b.weights.length !== b.symbols?.length) wrong('weights', 'one weight per symbol of `symbols`');
-    if (b.symbols && b.detailInterval)
-      wrong('detailInterval', "a detail timeframe is one symbol's: a portfolio sweep has none");
-  });
-const WalkForwardBody = z.strictObject({
-  ...Base,
-  params: Grid,
-  // drawn at random once for every window, or an adaptive search in each window (one after another)
-  sample: z
-    .strictObject({
-      ...Sample.shape,
-      method: z.enum(['random', 'tpe']).default('random'),
-      startup: z.number().int().min(2).max(100).optional(),
-    })
-    .refine((s) => s.method === 'tpe' || s.startup === undefined, {
-      message: 'startup belongs to an adaptive search (method: "tpe")',
-    })
-    .optional(),
-  rankBy: z.enum(RANK_BY).default('sharpe'),
-  minTrades: MinTrades,
-  folds: z.number().int().min(2).max(20).default(5),
-  outOfSamplePct: z.number().min(5).max(50).default(25),
-  anchored: z.boolean().default(false),
-  // each fold's pick in sample: the best, or the best with its neighbours in the grid
-  pick: z.enum(['best', 'robust']).default('best'),
-});
+  .superRefine(oneOrPortfolio('sweep'));
+/** a walk-forward on one symbol, or on a portfolio: each window's backtests portfolio backtests */
+const WalkForwardBody = z
+  .strictObject({
+    ...Base,
+    ...OneOrPortfolio,
+    params: Grid,
+    // drawn at random once for every window, or an adaptive search in each window (one after another)
+    sample: z
+      .strictObject({
+        ...Sample.shape,
+        method: z.enum(['random', 'tpe']).default('random'),
+        startup: z.number().int().min(2).max(100).optional(),
+      })
+      .refine((s) => s.method === 'tpe' || s.startup === undefined, {
+        message: 'startup belongs to an adaptive search (method: "tpe")',
+      })
+      .optional(),
+    rankBy: z.enum(RANK_BY).default('sharpe'),
+    minTrades: MinTrades,
+    folds: z.number().int().min(2).max(20).default(5),
+    outOfSamplePct: z.number().min(5).max(50).default(25),
+    anchored: z.boolean().default(false),
+    // each fold's pick in sample: the best, or the best with its neighbours in the grid
+    pick: z.enum(['best', 'robust']).default('best'),
+  })
+  .superRefine(oneOrPortfolio('walk-forward'));
 // a portfolio's legs are each a symbol of its own: no one detail series (each would need its own)
 const { symbol: _symbol, detailInterval: _detail, ...BaseNoSymbol } = Base;
 const Symbol = Base.symbol;
@@ -671,8 +683,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (adaptive) checkValues(graph, grid);
         else if (combos) comboVariants(graph, combos);
         else gridVariants(graph, grid, MAX_SWEEP);
-        const row = await enqueue(user.id, source, graph, req.body, {
+        const { symbols } = req.body;
+        const portfolio = symbols && { symbols, weights: normaliseWeights(symbols, req.body.weights) };
+        const target = { symbol: symbols ? symbols.join(',') : req.body.symbol!, interval: req.body.interval };
+        const row = await enqueue(user.id, source, graph, target, {
           ...paramsOf(req.body),
+          // a portfolio walk-forward: each of its backtests a portfolio backtest of these symbols
+          ...(portfolio ? { portfolio } : {}),
           // a random search keeps its points (and the ranges as typed), not the whole grid written out
           walkForward: {
             ...(adaptive
@@ -688,9 +705,15 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             ...(pick === 'robust' ? { pick } : {}),
           },
         });
-        return reply
-          .status(202)
-          .send({ id: row.id, status: 'queued', combinations, folds, backtests, ...(sample ? { sample } : {}) });
+        return reply.status(202).send({
+          id: row.id,
+          status: 'queued',
+          combinations,
+          folds,
+          backtests,
+          ...(sample ? { sample } : {}),
+          ...(portfolio ?? {}),
+        });
       });
 
       r.post('/portfolio', { schema: { tags: ['backtest'], body: PortfolioBody } }, async (req, reply) => {
@@ -711,6 +734,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.get('/:id/portfolio', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
         const row = await mine(req, userOf(req).id);
         if (!row.parameters.portfolio) throw new AppError('NOT_FOUND', 'this backtest is not a portfolio backtest');
+        if (row.parameters.walkForward)
+          throw new AppError('NOT_FOUND', 'this is a walk-forward over a portfolio: its results are at /walk-forward');
         const a = (await artifact(row)) as { portfolio?: object };
         return { id: row.id, spec: row.parameters.portfolio, ...a.portfolio };
       });
@@ -720,7 +745,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (!row.parameters.walkForward)
           throw new AppError('NOT_FOUND', 'this backtest is a single run, not a walk-forward');
         const a = (await artifact(row)) as { walkForward?: object };
-        return { id: row.id, spec: row.parameters.walkForward, ...a.walkForward };
+        const { portfolio } = row.parameters;
+        return { id: row.id, spec: row.parameters.walkForward, ...(portfolio ? { portfolio } : {}), ...a.walkForward };
       });
 
       r.get('/:id', { schema: { tags: ['backtest'], params: Id } }, async (req) =>

@@ -26,6 +26,8 @@ import {
   PortfolioCancelled,
   runBacktest,
   runPortfolio,
+  portfolioWindows,
+  type PortfolioLeg,
   toColumns,
   inlineRunner,
   poolRunner,
@@ -166,7 +168,9 @@ export async function processBacktest(
     let res: Outcome | null;
     let summary: object | undefined;
     if (p.walkForward) {
-      const wf = await runWalkForward(row.strategySnapshot as Graph, bars, options, p.walkForward, pool, onProgress);
+      // over a portfolio: its legs' merged times as the series, each window a portfolio backtest
+      const series = p.portfolio ? legs.map((l, i) => ({ ...l, weight: p.portfolio!.weights[i]! })) : bars;
+      const wf = await runWalkForward(row.strategySnapshot as Graph, series, options, p.walkForward, pool, onProgress);
       res = wf && { trades: wf.trades, equity: wf.equity.equity, ts: wf.equity.ts, stats: wf.stats };
       if (wf) {
         const { folds, efficiency, chosen, fullPeriod, lookback, warnings } = wf;
@@ -200,7 +204,7 @@ export async function processBacktest(
           exitTime: new Date(t.exitTime).toISOString(),
         })),
         equity: { ts: Array.from(res.ts), equity: Array.from(res.equity) },
-        ...(summary ? { [p.portfolio ? 'portfolio' : 'walkForward']: summary } : {}),
+        ...(summary ? { [p.walkForward ? 'walkForward' : 'portfolio']: summary } : {}),
       }),
       'application/json',
     );
@@ -338,7 +342,8 @@ async function runOne(
  */
 async function runWalkForward(
   graph: Graph,
-  bars: ReturnType<typeof toColumns>,
+  /** one symbol's bars, or a portfolio's legs (portfolioWindows) */
+  series: ReturnType<typeof toColumns> | PortfolioLeg[],
   options: Options,
   spec: WalkForwardSpec &
     (
@@ -356,7 +361,8 @@ async function runWalkForward(
       : spec.combos
         ? comboVariants(graph, spec.combos)
         : gridVariants(graph, (spec as { grid: ParamGrid }).grid, Infinity);
-  const run = pool ? poolRunner(pool) : inlineRunner(true);
+  const engine = pool ? poolRunner(pool) : inlineRunner(true);
+  const { bars, run } = Array.isArray(series) ? portfolioWindows(series, engine) : { bars: series, run: engine };
   try {
     // a random search's points: a robust pick reads their neighbours from the grid they were drawn from
     const drawnFrom = spec.combos && 'params' in spec && spec.params ? { grid: expandGrid(spec.params) } : {};
@@ -365,7 +371,7 @@ async function runWalkForward(
     if (e instanceof WalkForwardCancelled) return null;
     throw e;
   } finally {
-    pool?.releaseSeries(bars);
+    for (const b of Array.isArray(series) ? series.map((l) => l.bars) : [series]) pool?.releaseSeries(b);
   }
 }
 
