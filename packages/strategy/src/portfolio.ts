@@ -207,25 +207,7 @@ export async function runPortfolio(
       prev = e;
     }
     returns.push(ret);
-    for (const t of r.trades)
-      // written out field by field: a spread of tens of thousands of trades costs several times more
-      trades.push({
-        symbol: leg.symbol,
-        size: t.size,
-        entryBar: at[t.entryBar]!,
-        exitBar: at[Math.min(t.exitBar, n - 1)]!,
-        entryTime: t.entryTime,
-        exitTime: t.exitTime,
-        entryPrice: t.entryPrice,
-        exitPrice: t.exitPrice,
-        pnl: t.pnl,
-        returnPct: t.returnPct,
-        fees: t.fees,
-        mae: t.mae,
-        mfe: t.mfe,
-        exitReason: t.exitReason,
-        entryReason: t.entryReason,
-      });
+    for (const t of r.trades) trades.push(legTrade(t, leg.symbol, at[t.entryBar]!, at[Math.min(t.exitBar, n - 1)]!));
     const finalEquity = r.equity[n - 1] ?? cash;
     return {
       symbol: leg.symbol,
@@ -252,6 +234,28 @@ export async function runPortfolio(
     correlation: { symbols: legs.map((l) => l.symbol), matrix },
   };
 }
+
+/**
+ * A leg's trade as the portfolio's: with its symbol, its bars' indexes into the merged times. Written
+ * out field by field: a spread of tens of thousands of trades costs several times more.
+ */
+const legTrade = (t: TradeRecord, symbol: string, entryBar: number, exitBar: number): PortfolioTrade => ({
+  symbol,
+  size: t.size,
+  entryBar,
+  exitBar,
+  entryTime: t.entryTime,
+  exitTime: t.exitTime,
+  entryPrice: t.entryPrice,
+  exitPrice: t.exitPrice,
+  pnl: t.pnl,
+  returnPct: t.returnPct,
+  fees: t.fees,
+  mae: t.mae,
+  mfe: t.mfe,
+  exitReason: t.exitReason,
+  entryReason: t.entryReason,
+});
 
 /** The first index of the ascending `xs` whose value is at least `x` (xs.length when none is). */
 function firstAtLeast(xs: Int32Array, x: number): number {
@@ -328,12 +332,19 @@ export function portfolioWindows(
           return;
         }
         const ls = Math.max(0, lf - warm);
-        // the whole equity curve whatever the window asks: the portfolio's statistics read it
+        // the whole equity curve whatever the window asks: the portfolio's statistics read it (a window
+        // asked for its statistics alone skips the trades' excursions, as such a run does)
         const r = await run(
           graph,
           leg.bars,
           { from: ls, to: lt, statsOnly: false },
-          { ...options, cash, tradeFrom: lf - ls, wholeUnits: !!leg.wholeUnits },
+          {
+            ...options,
+            cash,
+            tradeFrom: lf - ls,
+            wholeUnits: !!leg.wholeUnits,
+            ...(w.statsOnly ? { excursions: false } : {}),
+          },
         );
         let j = lf - 1;
         let e = cash;
@@ -342,12 +353,9 @@ export function portfolioWindows(
           equity[k - from]! += e;
         }
         for (const t of r.trades)
-          trades.push({
-            ...t,
-            symbol: leg.symbol,
-            entryBar: at[lf + t.entryBar]! - from,
-            exitBar: at[Math.min(lf + t.exitBar, lt - 1)]! - from,
-          });
+          trades.push(
+            legTrade(t, leg.symbol, at[lf + t.entryBar]! - from, at[Math.min(lf + t.exitBar, lt - 1)]! - from),
+          );
         totalFees += r.stats.totalFees;
       }),
     );
