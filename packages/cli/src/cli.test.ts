@@ -431,6 +431,43 @@ describe('the command line says what is wrong with what was typed, without a sta
     );
   });
 
+  it('sweep over a portfolio (--data with commas): each run the portfolio backtest of its combination', async () => {
+    const data = ['--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv', '--weights', '3,1', '--cash', '10000'];
+    const r = JSON.parse(
+      (
+        await cli(
+          'sweep',
+          '--strategy',
+          'sma-crossover',
+          ...data,
+          '--grid',
+          'fast.period=5,10; slow.period=30,50',
+          '--json',
+        )
+      ).stdout,
+    );
+    expect(r.portfolio).toEqual([
+      { symbol: 'GOOG', weight: 0.75 },
+      { symbol: 'BTCUSD', weight: 0.25 },
+    ]);
+    expect(r.ranked).toHaveLength(4);
+    expect(r.overfitting).toMatchObject({ trials: 4 });
+    // the best and the worst are the portfolio backtests of their combinations run alone
+    for (const at of [0, 3]) {
+      const { combo, stats } = r.ranked[at];
+      const graph = structuredClone(templateById('sma-crossover')!.graph);
+      for (const n of graph.nodes) if (n.id === 'fast' || n.id === 'slow') n.data.period = combo[`${n.id}.period`];
+      const file = path.join(tmp.dir, `pick${at}.json`);
+      writeFileSync(file, JSON.stringify(graph));
+      const alone = JSON.parse((await cli('backtest', '--strategy', file, ...data, '--json')).stdout);
+      expect(stats.equityFinal).toBeCloseTo(alone.stats.equityFinal, 6);
+      expect(stats.trades).toBe(alone.stats.trades);
+      expect(stats.sharpe).toBeCloseTo(alone.stats.sharpe, 6);
+    }
+    const text = await cli('sweep', '--strategy', 'sma-crossover', ...data, '--grid', 'fast.period=5,10');
+    expect(text.stdout).toMatch(/^a portfolio: GOOG 75\.0 %, BTCUSD 25\.0 %/);
+  });
+
   it('sweep says what is wrong with its flags', async () => {
     const sweep = (...more: string[]) =>
       cli('sweep', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--cash', '10000', ...more);
@@ -444,9 +481,10 @@ describe('the command line says what is wrong with what was typed, without a sta
       [[...big, '--tpe'], /^error: --tpe needs --sample/],
       [[...big, '--sample', '5', '--startup', '3'], /^error: --startup is for an adaptive search/],
       [['--grid', 'fast.period=5,9000', '--sample', '2', '--tpe'], /^error: --grid: .*9000/],
+      [['--grid', 'fast.period=5', '--weights', '1'], /^error: --weights is for a portfolio/],
       [
-        ['--grid', 'fast.period=5', '--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv'],
-        /^error: one --data at a time here; a sweep over a portfolio runs through the API/,
+        ['--grid', 'fast.period=5', '--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv', '--detail', '1m'],
+        /^error: --detail is for one symbol/,
       ],
     ] as const) {
       const r = await sweep(...args);

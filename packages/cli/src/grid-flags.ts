@@ -1,7 +1,16 @@
-import { comboVariants, gridVariants, rangeValues, sampleGrid, type Graph, type ParamGrid } from '@algotrade/strategy';
+import {
+  comboVariants,
+  gridVariants,
+  inlineRunner,
+  portfolioWindows,
+  rangeValues,
+  sampleGrid,
+  type Graph,
+  type ParamGrid,
+} from '@algotrade/strategy';
 import { RANK_BY, type RankBy } from '@algotrade/strategy';
 import { int, parseArgs, UsageError } from './args.ts';
-import { engineOptions } from './backtest.command.ts';
+import { dataList, engineOptions, loadStrategyAndBars, loadStrategyAndLegs } from './backtest.command.ts';
 
 /**
  * A grid as typed: `node.param=v1,v2,...` parts separated by `;`, where a value may be a range
@@ -116,3 +125,32 @@ export function printTable(head: string[], rows: string[][]): void {
         .trimEnd(),
     );
 }
+
+/**
+ * A grid command's strategy and bars (`sweep`, `walk-forward`): one symbol's (loadStrategyAndBars), or
+ * with `--data` naming several (and `--weights`), a portfolio's: its legs' merged times as the bars,
+ * with the allocation held as the price, and `portfolio.run` running a window of them as a portfolio
+ * backtest (portfolioWindows). null (its errors printed) when the strategy does not compile.
+ */
+export async function loadGridData(flags: Record<string, string | boolean>) {
+  const datas = dataList(flags);
+  if (datas.length === 1) {
+    if (flags.weights !== undefined)
+      throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
+    const one = await loadStrategyAndBars(flags);
+    return one && { ...one, legs: undefined, portfolio: undefined };
+  }
+  const many = await loadStrategyAndLegs(flags, datas);
+  if (!many) return many;
+  const portfolio = portfolioWindows(many.legs, inlineRunner());
+  const data = many.legs.map((l) => l.symbol).join(',');
+  return { ...many, cols: portfolio.bars, data, asset: undefined, detail: undefined, portfolio };
+}
+
+/** A portfolio's legs as printed ahead of a grid command's table: each symbol with its weight, and what each run is. */
+export const portfolioLine = (legs: readonly { symbol: string; weight: number }[], each: string) =>
+  `a portfolio: ${legs.map((l) => `${l.symbol} ${(l.weight * 100).toFixed(1)} %`).join(', ')} (${each})\n`;
+
+/** A portfolio's legs as a grid command's JSON has them. */
+export const portfolioJson = (legs: readonly { symbol: string; weight: number }[] | undefined) =>
+  legs ? { portfolio: legs.map((l) => ({ symbol: l.symbol, weight: l.weight })) } : {};

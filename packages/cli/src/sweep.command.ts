@@ -19,15 +19,26 @@ import {
   type Graph,
 } from '@algotrade/strategy';
 import { writeFileSync } from 'node:fs';
-import { bestDeflated, pboCscv, returnsOf, type Stats } from '@algotrade/core';
+import { bestDeflated, pboCscv, returnsOf, type Stats, type TradeRecord } from '@algotrade/core';
 import { int, progressBar, UsageError } from './args.ts';
-import { dataList, loadStrategyAndBars, RUN_FLAGS } from './backtest.command.ts';
-import { adaptiveFlags, checkGridValues, gridCommandArgs, MAX_GRID, printTable, searchVariants } from './grid-flags.ts';
+import { RUN_FLAGS } from './backtest.command.ts';
+import {
+  adaptiveFlags,
+  checkGridValues,
+  gridCommandArgs,
+  loadGridData,
+  MAX_GRID,
+  portfolioJson,
+  portfolioLine,
+  printTable,
+  searchVariants,
+} from './grid-flags.ts';
 
 const SPEC = {
   ...RUN_FLAGS,
   grid: 'string',
   'rank-by': 'string',
+  weights: 'string',
   'min-trades': 'string',
   sample: 'string',
   seed: 'string',
@@ -48,7 +59,8 @@ const USAGE =
   '         [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
-  '         [--report sweep.html] [--json]';
+  '         [--report sweep.html] [--json]\n' +
+  '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each point a portfolio backtest of them)';
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const comboText = (c: Combo) =>
@@ -71,24 +83,27 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   if ('error' in pair) throw new UsageError(`--pareto: ${pair.error}`);
   const [px, py] = pair;
   const tpe = adaptiveFlags(flags);
-  if (dataList(flags).length > 1)
-    throw new UsageError(
-      'one --data at a time here; a sweep over a portfolio runs through the API (POST /api/backtests/sweep with "symbols") or the browser',
-    );
-  const loaded = await loadStrategyAndBars(flags);
+  // a portfolio (--data with commas): each point the portfolio backtest of its combination, over the
+  // legs' merged times (portfolioWindows: one window of every bar)
+  const loaded = await loadGridData(flags);
   if (!loaded) return 1;
-  const { cols, asset, detail, strategy, data } = loaded;
+  const { cols, asset, detail, strategy, data, legs, portfolio } = loaded;
   const graph = loaded.graph as Graph;
   const run: Omit<BacktestOptions, 'onProgress'> = {
     ...options,
     wholeUnits: asset === 'stock',
     ...(detail ? { detail } : {}),
   };
+  /** one point's backtest: of the one symbol, or the portfolio's (`excursions`: the trades' too, for a report) */
+  const runPoint = async (v: { graph: Graph; plan?: CompiledPlan }, excursions: boolean) =>
+    portfolio
+      ? portfolio.run(v.graph, cols, { from: 0, to: cols.length, statsOnly: !excursions }, { ...run, tradeFrom: 0 })
+      : runBacktest(v.plan!, cols, { ...run, excursions });
   // each run's per-bar returns kept for the overfitting figures, up to 50 M of them in all
   const keepReturns = cols.length * Number(flags.sample ?? MAX_GRID) <= 50e6;
   const returns: Float64Array[] = [];
-  const backtest = (plan: CompiledPlan, bars: BarColumns) => {
-    const r = runBacktest(plan, bars, { ...run, excursions: false });
+  const backtest = async (v: { graph: Graph; plan?: CompiledPlan }) => {
+    const r = await runPoint(v, false);
     if (keepReturns) returns.push(returnsOf(r.equity));
     return r.stats;
   };
@@ -104,8 +119,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       grid,
       count,
       seed,
-      (combo) => {
-        const stats = backtest(comboVariants(graph, [combo])[0]!.plan, cols);
+      async (combo) => {
+        const stats = await backtest(comboVariants(graph, [combo])[0]!);
         results.push({ combo, stats });
         bar?.update(results.length / count);
         return scoreOf(stats, rankBy, minTrades);
@@ -116,7 +131,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   } else {
     const variants = searchVariants(flags, graph, grid);
     for (const [i, v] of variants.entries()) {
-      results.push({ combo: v.combo, stats: backtest(v.plan, cols) });
+      results.push({ combo: v.combo, stats: await backtest(v) });
       bar?.update((i + 1) / variants.length);
     }
     if (flags.sample !== undefined) sample = { method: 'random', count: variants.length, seed, of: gridSize(grid) };
@@ -155,9 +170,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       String(flags.report),
       sweepReport({
         title: `${strategy} on ${data}`,
-        graph,
         cols,
-        run,
+        bestRun: await runPoint(comboVariants(graph, [ranked[0]!.combo])[0]!, true),
         rankBy,
         px,
         py,
@@ -177,6 +191,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
           rankBy,
           ...(minTrades ? { minTrades } : {}),
           ...(sample ? { sample } : {}),
+          ...portfolioJson(legs),
           ranked: ranked.map((r, i) => ({
             rank: i + 1,
             n: r.n,
@@ -210,6 +225,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       String(r.n),
     ]);
   const head = ['#', 'parameters', rankBy, 'return %', 'max DD %', 'trades', 'run'];
+  if (legs) console.log(portfolioLine(legs, 'each run a portfolio backtest of them'));
   printTable(head, rows);
   const few = results.filter((r) => tooFew(r.stats)).length;
   if (few) console.log(`\n${few} of ${results.length} runs closed fewer than ${minTrades} trades: ranked last`);
@@ -309,9 +325,9 @@ function overfittingOf(returns: Float64Array[], results: { combo: Combo }[], blo
  */
 function sweepReport(o: {
   title: string;
-  graph: Graph;
+  /** the bars (a portfolio's: its merged times, the allocation held as the price) and the best point's run on them */
   cols: BarColumns;
-  run: Omit<BacktestOptions, 'onProgress'>;
+  bestRun: { equity: Float64Array; trades: TradeRecord[]; stats: Stats };
   rankBy: RankBy;
   px: RankBy;
   py: RankBy;
@@ -321,7 +337,7 @@ function sweepReport(o: {
   plateaus: (Plateau | null)[];
 }): string {
   const best = o.ranked[0]!;
-  const r = runBacktest(comboVariants(o.graph, [best.combo])[0]!.plan, o.cols, o.run);
+  const r = o.bestRun;
   const around = (i: number) => {
     const p = o.plateaus[i];
     return p?.neighbours ? `${fmt(p.mean, 3)} (${p.neighbours})` : '-';

@@ -4,7 +4,6 @@ import {
   gridSize,
   inlineRunner,
   limitsCell,
-  portfolioWindows,
   RANK_BY,
   renderReport,
   viewBars,
@@ -13,8 +12,17 @@ import {
   type Graph,
 } from '@algotrade/strategy';
 import { int, progressBar, UsageError } from './args.ts';
-import { dataList, loadStrategyAndBars, loadStrategyAndLegs, RUN_FLAGS } from './backtest.command.ts';
-import { adaptiveFlags, checkGridValues, gridCommandArgs, printTable, searchVariants } from './grid-flags.ts';
+import { RUN_FLAGS } from './backtest.command.ts';
+import {
+  adaptiveFlags,
+  checkGridValues,
+  gridCommandArgs,
+  loadGridData,
+  portfolioJson,
+  portfolioLine,
+  printTable,
+  searchVariants,
+} from './grid-flags.ts';
 
 const SPEC = {
   ...RUN_FLAGS,
@@ -68,17 +76,9 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   };
   const tpe = adaptiveFlags(flags);
   // a portfolio (--data with commas): its legs' merged times as the series, each window a portfolio backtest
-  const datas = dataList(flags);
-  if (datas.length === 1 && flags.weights !== undefined)
-    throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
-  const loaded = datas.length > 1 ? await loadStrategyAndLegs(flags, datas) : await loadStrategyAndBars(flags);
+  const loaded = await loadGridData(flags);
   if (!loaded) return 1;
-  const portfolio = 'legs' in loaded ? portfolioWindows(loaded.legs, inlineRunner()) : undefined;
-  const { strategy } = loaded;
-  const { cols, data, asset, detail } =
-    'legs' in loaded
-      ? { cols: portfolio!.bars, data: loaded.legs.map((l) => l.symbol).join(','), asset: undefined, detail: undefined }
-      : loaded;
+  const { strategy, cols, data, asset, detail, legs, portfolio } = loaded;
   // an adaptive search in each window (--tpe), a random sample of the grid (--sample), or every point
   if (tpe) checkGridValues(loaded.graph as Graph, grid);
   const variants = tpe ? [] : searchVariants(flags, loaded.graph as Graph, grid);
@@ -105,10 +105,10 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
   bar?.done();
   const ms = performance.now() - t0;
   if (flags.json) {
-    const legs =
-      'legs' in loaded ? { portfolio: loaded.legs.map((l) => ({ symbol: l.symbol, weight: l.weight })) } : {};
     console.log(
-      JSON.stringify({ spec, ...legs, ...res }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
+      JSON.stringify({ spec, ...portfolioJson(legs), ...res }, (_k, v) =>
+        typeof v === 'number' && !Number.isFinite(v) ? null : v,
+      ),
     );
   } else {
     const limited = res.folds.some((f) => f.limits);
@@ -137,10 +137,7 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       'trades',
       ...(limited ? ['risk limits'] : []),
     ];
-    if ('legs' in loaded)
-      console.log(
-        `a portfolio: ${loaded.legs.map((l) => `${l.symbol} ${(l.weight * 100).toFixed(1)} %`).join(', ')} (each window shares its equity out by these weights again)\n`,
-      );
+    if (legs) console.log(portfolioLine(legs, 'each window shares its equity out by these weights again'));
     printTable(head, rows);
     console.log('\nout of sample, the folds chained:');
     const stats = statsRows(res.stats);
