@@ -419,6 +419,12 @@ export async function backtestsView(c) {
 }
 
 /**
+ * A sweep's or a walk-forward's portfolio as a line says it: each symbol with its weight in percent.
+ * @param {{ symbols: string[], weights: number[] }} p
+ */
+const legsText = (p) => p.symbols.map((x, i) => `${x} ${(p.weights[i] * 100).toFixed(0)} %`).join(', ');
+
+/**
  * A walk-forward's folds: what was picked on each in-sample window and how it did on the next one,
  * with the figures that say whether the optimisation holds up on data it had not seen.
  * @param {any} wf the API's GET /api/backtests/:id/walk-forward
@@ -440,7 +446,7 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
       ? h(
           'p',
           { class: 'wf-portfolio' },
-          `Over a portfolio: ${wf.portfolio.symbols.map((/** @type {string} */ s, /** @type {number} */ i) => `${s} ${num(wf.portfolio.weights[i] * 100)} %`).join(', ')}. Each window shares its starting equity out by these weights again.`,
+          `Over a portfolio: ${legsText(wf.portfolio)}. Each window shares its starting equity out by these weights again.`,
         )
       : null,
     h(
@@ -1168,16 +1174,7 @@ export async function sweepView(c, id) {
           )
         : '',
       r.portfolio
-        ? h(
-            'p',
-            { class: 'portfolio-text' },
-            `Each point a portfolio backtest of ${r.portfolio.symbols
-              .map(
-                (/** @type {string} */ x, /** @type {number} */ i) =>
-                  `${x} ${(r.portfolio.weights[i] * 100).toFixed(0)} %`,
-              )
-              .join(', ')}`,
-          )
+        ? h('p', { class: 'portfolio-text' }, `Each point a portfolio backtest of ${legsText(r.portfolio)}`)
         : '',
       r.done ? csvButton(c, `/api/backtests/sweeps/${enc}?format=csv`, `sweep-${id}.csv`, 'Ranking as CSV') : '',
       r.progress < 1 ? progressBar(r.progress) : '',

@@ -775,6 +775,27 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('main tbody tr').find((r) => r.textContent?.includes('portfolio')), 'its kind in the list');
   });
 
+  it('sweeps over the same two symbols: each point a portfolio backtest, the page names them and the pairs that work together', async () => {
+    const form = await sweepForm('fast.period=5,10; slow.period=30,60; buy.sizing=pct_equity; buy.amount=50,100');
+    type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG:3, googl:1');
+    form.requestSubmit();
+    await until(() => /^#\/sweeps\/[0-9a-f-]{36}$/.test(location.hash), 'the sweep page');
+    const id = location.hash.split('/')[2]!;
+    await until(() => $$('main tbody tr').length === 8 && !$('main .progress'), 'all eight ranked', 60_000);
+    const s = await api(`/api/backtests/sweeps/${id}`);
+    expect(s.portfolio).toEqual({ symbols: ['GOOG', 'GOOGL'], weights: [0.75, 0.25] });
+    expect(text('main p.portfolio-text')).toBe('Each point a portfolio backtest of GOOG 75 %, GOOGL 25 %');
+    // three parameters: each pair's cells hold two points, so interactions can be told from noise; the
+    // page names those of 1 % or more, as the API has them
+    const named = s.interactions.filter((x: { share: number }) => x.share >= 0.01);
+    if (named.length)
+      expect(text('main p.interactions')).toBe(
+        `Together, beyond each alone: ${named.map((x: { keys: string[]; share: number }) => `${x.keys.join(' × ')} ${(x.share * 100).toFixed(0)} %`).join(', ')}.`,
+      );
+    else expect($('main p.interactions')).toBeNull();
+    location.hash = '#/backtests';
+  });
+
   it('walks forward over the same two symbols: each window a portfolio backtest, the page names them', async () => {
     const form = await sweepForm('fast.period=5,10; slow.period=30,60');
     type(form.querySelector<HTMLInputElement>('input[name=folds]'), '3');
@@ -786,7 +807,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const wf = await api(`/api/backtests/${id}/walk-forward`);
     expect(wf.portfolio).toEqual({ symbols: ['GOOG', 'GOOGL'], weights: [0.75, 0.25] });
     expect($$('.walk-forward tbody tr')).toHaveLength(3);
-    expect(text('.wf-portfolio')).toMatch(/^Over a portfolio: GOOG 75(\.0+)? %, GOOGL 25(\.0+)? %\./);
+    expect(text('.wf-portfolio')).toMatch(/^Over a portfolio: GOOG 75 %, GOOGL 25 %\./);
     const trades = await api(`/api/backtests/${id}/trades`);
     expect(new Set(trades.map((t: { symbol: string }) => t.symbol))).toEqual(new Set(['GOOG', 'GOOGL']));
     location.hash = '#/backtests';
