@@ -204,7 +204,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(
-      /^fold\s+in sample\s+out of sample\s+chosen\s+IS sharpe\s+OOS sharpe\s+OOS return %\s+trades\s+risk limits$/,
+      /^Fold\s+In sample\s+Out of sample\s+Picked\s+IS sharpe\s+OOS sharpe\s+OOS return %\s+Trades\s+Risk limits$/,
     );
     const j = JSON.parse(
       (
@@ -233,7 +233,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     const text = await cli(...args, '--short', '--cash', '10000');
     expect(text.code).toBe(0);
     const lines = text.stdout.split('\n');
-    expect(lines[0]).toMatch(/^fold\s+in sample\s+out of sample\s+chosen\s+IS sharpe\s+OOS sharpe/);
+    expect(lines[0]).toMatch(/^Fold\s+In sample\s+Out of sample\s+Picked\s+IS sharpe\s+OOS sharpe/);
     expect(lines.slice(1, 5).map((l) => l.split(/\s+/)[0])).toEqual(['1', '2', '3', '4']);
     expect(text.stdout).toMatch(/walk-forward efficiency/);
     expect(text.stderr).toMatch(/2148 bars, 8 combinations, 44 backtests in \d+ ms/);

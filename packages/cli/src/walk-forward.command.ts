@@ -3,7 +3,6 @@ import {
   foldsTable,
   gridSize,
   inlineRunner,
-  limitsCell,
   RANK_BY,
   renderReport,
   viewBars,
@@ -52,7 +51,6 @@ const USAGE =
   '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each window a portfolio backtest of them)';
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
-const day = (iso: string) => iso.slice(0, 10);
 
 /** --pick: each fold's pick in sample, the best (the default) or the best with its neighbours. */
 function pickFlag(v: string | boolean | undefined): { pick?: 'robust' } {
@@ -111,32 +109,8 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
       ),
     );
   } else {
-    const limited = res.folds.some((f) => f.limits);
-    const rows = res.folds.map((f) => [
-      String(f.fold),
-      `${day(f.inSample.from)}..${day(f.inSample.to)}`,
-      `${day(f.outOfSample.from)}..${day(f.outOfSample.to)}`,
-      Object.entries(f.chosen)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
-      fmt(f.inSampleStats[rankBy]),
-      fmt(f.outOfSampleStats[rankBy]),
-      fmt(f.outOfSampleStats.returnPct),
-      String(f.outOfSampleStats.trades),
-      // with risk limits: what they did in the out-of-sample window
-      ...(limited ? [f.limits ? limitsCell(f.limits) : '-'] : []),
-    ]);
-    const head = [
-      'fold',
-      'in sample',
-      'out of sample',
-      'chosen',
-      `IS ${rankBy}`,
-      `OOS ${rankBy}`,
-      'OOS return %',
-      'trades',
-      ...(limited ? ['risk limits'] : []),
-    ];
+    // the report's table of the folds, as text (with risk limits: what they did in each out-of-sample window)
+    const { head, rows } = foldsTable(res.folds, rankBy);
     if (legs) console.log(portfolioLine(legs, 'each window shares its equity out by these weights again'));
     printTable(head, rows);
     console.log('\nout of sample, the folds chained:');
