@@ -419,6 +419,18 @@ export async function backtestsView(c) {
 }
 
 /**
+ * What each leg of a portfolio's walk-forward window made, in one cell (the report's legsCell says the same).
+ * @param {{ symbol: string, startEquity: number, endEquity: number, trades: number }[] | undefined} legs
+ */
+const legsCell = (legs) =>
+  (legs ?? [])
+    .map((l) => {
+      const pnl = l.endEquity - l.startEquity;
+      return `${l.symbol} ${pnl >= 0 ? '+' : ''}${pnl.toFixed(2)} (${l.trades})`;
+    })
+    .join(', ') || '–';
+
+/**
  * A sweep's or a walk-forward's portfolio as a line says it: each symbol with its weight in percent.
  * @param {{ symbols: string[], weights: number[] }} p
  */
@@ -480,6 +492,10 @@ export function walkForwardSummary(wf, /** @type {(() => void) | undefined} */ s
         // with risk limits: what they did in each out-of-sample window
         ...(wf.folds.some((/** @type {any} */ f) => f.limits)
           ? /** @type {[string, (f: any) => any][]} */ ([['Risk limits', (f) => haltsCell(f.limits)]])
+          : []),
+        // over a portfolio: what each leg made of its share out of sample
+        ...(wf.folds.some((/** @type {any} */ f) => f.legs)
+          ? /** @type {[string, (f: any) => any][]} */ ([['By symbol: PnL (trades)', (f) => legsCell(f.legs)]])
           : []),
       ],
       wf.folds,

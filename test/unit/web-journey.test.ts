@@ -14,6 +14,7 @@ import { gatedBy } from '../helpers/graphs.ts';
 import http from 'node:http';
 import { startPlatform, type PlatformProcess } from '../helpers/platform.ts';
 import { fmt } from '../../web/chart.js';
+import { legsCell } from '@algotrade/strategy';
 
 const tmp = tempDir();
 const port = 19_500 + Math.floor(Math.random() * 400);
@@ -808,6 +809,11 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(wf.portfolio).toEqual({ symbols: ['GOOG', 'GOOGL'], weights: [0.75, 0.25] });
     expect($$('.walk-forward tbody tr')).toHaveLength(3);
     expect(text('.wf-portfolio')).toMatch(/^Over a portfolio: GOOG 75 %, GOOGL 25 %\./);
+    // what each symbol made in each fold, as the report's table says it
+    expect($$('.walk-forward thead th').at(-1)?.textContent).toBe('By symbol: PnL (trades)');
+    expect($$('.walk-forward tbody tr').map((r) => r.querySelector('td:last-child')?.textContent)).toEqual(
+      wf.folds.map((f: { legs: Parameters<typeof legsCell>[0] }) => legsCell(f.legs)),
+    );
     const trades = await api(`/api/backtests/${id}/trades`);
     expect(new Set(trades.map((t: { symbol: string }) => t.symbol))).toEqual(new Set(['GOOG', 'GOOGL']));
     location.hash = '#/backtests';

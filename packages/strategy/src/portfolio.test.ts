@@ -9,6 +9,7 @@ import { gridVariants } from './grid.ts';
 import { inlineRunner, poolRunner, viewBars, walkForward } from './walk-forward.ts';
 import type { BarColumns } from './plan.ts';
 import { templateById } from './templates.ts';
+import { foldsTable, legsCell } from './report.ts';
 
 const graph = templateById('sma-crossover')!.graph;
 const plan = compileGraph(graph).plan!;
@@ -232,7 +233,7 @@ describe('portfolio walk-forward: a portfolio as one series of windows (portfoli
     const upTo = (b: BarColumns) => viewBars(b, 0, b.ts.findLastIndex((t) => t <= oosTo) + 1);
     const plan2 = compileGraph(v.graph).plan!;
     let end = 0;
-    for (const l of legs) {
+    for (const [i, l] of legs.entries()) {
       const b = upTo(l.bars);
       const tradeFrom = b.ts.findIndex((t) => t >= oosFrom);
       const r = runBacktest(plan2, b, {
@@ -242,8 +243,17 @@ describe('portfolio walk-forward: a portfolio as one series of windows (portfoli
         wholeUnits: !!l.wholeUnits,
       });
       end += r.equity[r.equity.length - 1]!;
+      // each leg's share of the window, as the fold keeps it
+      expect(f.legs![i]).toMatchObject({ symbol: l.symbol, trades: r.trades.length });
+      expect(f.legs![i]!.startEquity).toBeCloseTo(f.startEquity * l.weight, 9);
+      expect(f.legs![i]!.endEquity).toBeCloseTo(r.equity[r.equity.length - 1]!, 6);
     }
     expect(f.endEquity).toBeCloseTo(end, 6);
+    // the folds table says what each leg made (a column of its own)
+    const table = foldsTable(res.folds, 'sharpe');
+    expect(table.head.at(-1)).toBe('By symbol: PnL (trades)');
+    expect(table.rows[2]!.at(-1)).toBe(legsCell(f.legs!));
+    expect(legsCell(f.legs!)).toMatch(/^GOOG [+-]\d+\.\d\d \(\d+\), THIN [+-]\d+\.\d\d \(\d+\)$/);
     // on a pool's threads: the same
     const pool = new EnginePool(2);
     try {

@@ -1,7 +1,7 @@
 import { AppError, computeStats, type Stats, type TradeRecord } from '@algotrade/core';
 import type { BacktestOptions } from './backtest.ts';
 import type { BarColumns } from './plan.ts';
-import type { WindowRunner } from './walk-forward.ts';
+import type { WindowLeg, WindowRunner } from './walk-forward.ts';
 
 /** One symbol of a portfolio backtest: its bars and its share of the starting balance. */
 export interface PortfolioLeg {
@@ -320,10 +320,12 @@ export function portfolioWindows(
     const equity = new Float64Array(width);
     const trades: PortfolioTrade[] = [];
     let totalFees = 0;
+    const ends: WindowLeg[] = [];
     await Promise.all(
       legs.map(async (leg, i) => {
         const at = places[i]!;
         const cash = options.cash * leg.weight;
+        ends[i] = { symbol: leg.symbol, startEquity: cash, endEquity: cash, trades: 0 };
         // the leg's bars in the window, and up to `warm` of its own before them
         const lf = firstAtLeast(at, from);
         const lt = firstAtLeast(at, w.to);
@@ -357,6 +359,7 @@ export function portfolioWindows(
             legTrade(t, leg.symbol, at[lf + t.entryBar]! - from, at[Math.min(lf + t.exitBar, lt - 1)]! - from),
           );
         totalFees += r.stats.totalFees;
+        ends[i] = { ...ends[i]!, endEquity: e, trades: r.trades.length };
       }),
     );
     trades.sort((a, b) => a.entryTime - b.entryTime || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
@@ -367,7 +370,7 @@ export function portfolioWindows(
       trades,
       totalFees,
     });
-    return { stats, equity, trades };
+    return { stats, equity, trades, legs: ends };
   };
   return { bars, run: runWindow };
 }

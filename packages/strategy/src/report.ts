@@ -78,6 +78,19 @@ export function limitsCell(limits: {
   return parts.join('; ') || 'none reached';
 }
 
+/**
+ * What each leg of a portfolio's window made of its share, in one cell: `GOOG +312.50 (4), BTCUSD -20.10
+ * (1)`, its PnL and closed trades. The browser app's legsCell says the same.
+ */
+export function legsCell(legs: readonly { symbol: string; startEquity: number; endEquity: number; trades: number }[]) {
+  return legs
+    .map((l) => {
+      const pnl = l.endEquity - l.startEquity;
+      return `${l.symbol} ${pnl >= 0 ? '+' : ''}${pnl.toFixed(2)} (${l.trades})`;
+    })
+    .join(', ');
+}
+
 /** Walk-forward folds as a report table (`tables` of renderReport). */
 export function foldsTable(
   folds: readonly {
@@ -88,6 +101,7 @@ export function foldsTable(
     inSampleStats: object;
     outOfSampleStats: object;
     limits?: Parameters<typeof limitsCell>[0];
+    legs?: Parameters<typeof legsCell>[0];
   }[],
   rankBy: string,
 ) {
@@ -95,6 +109,8 @@ export function foldsTable(
   const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '-');
   // with risk limits: what they did in each out-of-sample window
   const limited = folds.some((f) => f.limits);
+  // over a portfolio: what each leg made out of sample
+  const legged = folds.some((f) => f.legs);
   return {
     title: 'Walk-forward folds (each pick made in sample, traded out of sample)',
     head: [
@@ -107,6 +123,7 @@ export function foldsTable(
       'OOS return %',
       'Trades',
       ...(limited ? ['Risk limits'] : []),
+      ...(legged ? ['By symbol: PnL (trades)'] : []),
     ],
     rows: folds.map((f) => [
       String(f.fold),
@@ -120,6 +137,7 @@ export function foldsTable(
       n(get(f.outOfSampleStats, 'returnPct')),
       String(get(f.outOfSampleStats, 'trades') ?? '-'),
       ...(limited ? [f.limits ? limitsCell(f.limits) : '-'] : []),
+      ...(legged ? [f.legs ? legsCell(f.legs) : '-'] : []),
     ]),
   };
 }

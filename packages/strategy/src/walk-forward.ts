@@ -80,6 +80,16 @@ export interface WindowRun {
   trades: TradeRecord[];
   /** with `risk` limits: what they did */
   risk?: RiskOutcome;
+  /** a portfolio's window (portfolioWindows): what each leg started and ended it with, and its trades */
+  legs?: WindowLeg[];
+}
+
+/** One leg of a portfolio's window: its share of the window's cash, what it ended with, its closed trades. */
+export interface WindowLeg {
+  symbol: string;
+  startEquity: number;
+  endEquity: number;
+  trades: number;
 }
 /**
  * Runs one backtest of bars [window.from, window.to) of the whole series `bars` (inline, or on a
@@ -169,6 +179,8 @@ export interface FoldResult {
   note?: string;
   /** with `risk` limits: what they did out of sample (each window starts them afresh, from its equity) */
   limits?: LimitsRecord;
+  /** over a portfolio: what each leg made of its share out of sample */
+  legs?: WindowLeg[];
 }
 
 export interface WalkForwardResult {
@@ -414,6 +426,7 @@ export async function walkForward(
       startEquity: cash,
       endEquity,
       ...(oos.risk ? { limits: limitsRecord(oos.risk) } : {}),
+      ...(oos.legs ? { legs: oos.legs } : {}),
       ...(scoreOf(isStats[at], spec.rankBy, spec.minTrades) === -Infinity
         ? {
             note: `no combination had a ${spec.rankBy} in sample${spec.minTrades ? ` with at least ${spec.minTrades} trades` : ''}; the first was taken`,

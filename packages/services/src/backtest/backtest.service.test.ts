@@ -889,10 +889,23 @@ describe('backtest service', () => {
       // each window ends with its start plus its trades' PnL, to the cent
       const foldPnl = mine.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
       expect(Math.round((f.startEquity + foldPnl) * 100)).toBe(Math.round(f.endEquity * 100));
+      // and what each leg made of its share: its own trades' PnL
+      for (const leg of f.legs as { symbol: string; startEquity: number; endEquity: number; trades: number }[]) {
+        const own = mine.filter((x: { symbol: string }) => x.symbol === leg.symbol);
+        expect(leg.trades).toBe(own.length);
+        const legPnl = own.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
+        expect(Math.round((leg.startEquity + legPnl) * 100)).toBe(Math.round(leg.endEquity * 100));
+      }
     }
     const wEq = (await call(a, 'GET', `/api/backtests/${wr.json().id}/equity`)).json();
     const wPnl = wTrades.reduce((acc: number, x: { pnl: number }) => acc + x.pnl, 0);
     expect(Math.round((10_000 + wPnl) * 100)).toBe(Math.round(wEq.at(-1).equity * 100));
+    // its report: the folds, and as the price the allocation held over the out-of-sample bars
+    expect(wf.basket).toHaveLength(wEq.length);
+    const wHtml = await call(a, 'GET', `/api/backtests/${wr.json().id}/report`);
+    expect(wHtml.statusCode).toBe(200);
+    expect(wHtml.body).toContain('Buy and hold of the same allocation');
+    expect(wHtml.body).toContain('Walk-forward folds (each pick made in sample, traded out of sample)');
     expect((await call(a, 'GET', `/api/backtests/${wr.json().id}/portfolio`)).json().error.message).toMatch(
       /walk-forward over a portfolio/,
     );

@@ -792,10 +792,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const row = await mine(req, userOf(req).id);
         const a = await artifact(row);
         const pf = (a as { portfolio?: { legs: Parameters<typeof legsTable>[0]; basket: number[] } }).portfolio;
+        const wf = (a as { walkForward?: { folds?: Parameters<typeof foldsTable>[0]; basket?: number[] } }).walkForward;
         const first = a.equity.ts[0] ?? -Infinity;
-        // a portfolio has no one price: its chart is the buy and hold of the same allocation
-        const cols = pf
-          ? { ts: a.equity.ts, open: pf.basket, high: pf.basket, low: pf.basket, close: pf.basket }
+        // a portfolio (a backtest or a walk-forward over one) has no one price: its chart is the buy and
+        // hold of the same allocation
+        const basket = pf?.basket ?? wf?.basket;
+        const cols = basket
+          ? { ts: a.equity.ts, open: basket, high: basket, low: basket, close: basket }
           : toColumns((await candlesOf(rt, row)).filter((c) => c.ts >= first));
         const { computeStats } = await import('@algotrade/core');
         const trades = (a.trades as { entryTime: string; exitTime: string }[]).map((t) => ({
@@ -807,7 +810,6 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           ...computeStats({ equity: a.equity.equity, time: a.equity.ts, close: cols.close, trades }),
           ...(row.metrics ?? {}),
         } as never;
-        const wf = (a as { walkForward?: { folds?: Parameters<typeof foldsTable>[0] } }).walkForward;
         const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
         const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
         // what a single backtest's risk limits did (stored in its metrics)
@@ -820,7 +822,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         ];
         const html = renderReport({
           ...(tables.length ? { tables } : {}),
-          ...(pf ? { priceTitle: 'Buy and hold of the same allocation', markers: false } : {}),
+          ...(basket ? { priceTitle: 'Buy and hold of the same allocation', markers: false } : {}),
           title: `${kind} ${row.symbol.split(',').join(', ')} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,
           open: cols.open,

@@ -173,8 +173,16 @@ export async function processBacktest(
       const wf = await runWalkForward(row.strategySnapshot as Graph, series, options, p.walkForward, pool, onProgress);
       res = wf && { trades: wf.trades, equity: wf.equity.equity, ts: wf.equity.ts, stats: wf.stats };
       if (wf) {
-        const { folds, efficiency, chosen, fullPeriod, lookback, warnings } = wf;
-        summary = cleanStats({ folds, efficiency, chosen, fullPeriod, lookback, warnings });
+        const { folds, efficiency, chosen, fullPeriod, lookback, warnings, basket } = wf;
+        summary = cleanStats({
+          folds,
+          efficiency,
+          chosen,
+          fullPeriod,
+          lookback,
+          warnings,
+          ...(basket ? { basket } : {}),
+        });
       }
     } else if (p.portfolio) {
       const { weights } = p.portfolio;
@@ -362,11 +370,15 @@ async function runWalkForward(
         ? comboVariants(graph, spec.combos)
         : gridVariants(graph, (spec as { grid: ParamGrid }).grid, Infinity);
   const engine = pool ? poolRunner(pool) : inlineRunner(true);
-  const { bars, run } = Array.isArray(series) ? portfolioWindows(series, engine) : { bars: series, run: engine };
+  const portfolio = Array.isArray(series);
+  const { bars, run } = portfolio ? portfolioWindows(series, engine) : { bars: series, run: engine };
   try {
     // a random search's points: a robust pick reads their neighbours from the grid they were drawn from
     const drawnFrom = spec.combos && 'params' in spec && spec.params ? { grid: expandGrid(spec.params) } : {};
-    return await walkForward(variants, bars, options, { ...spec, ...drawnFrom }, run, onProgress, pool?.size ?? 1);
+    const wf = await walkForward(variants, bars, options, { ...spec, ...drawnFrom }, run, onProgress, pool?.size ?? 1);
+    // over a portfolio: the allocation held over the out-of-sample bars, per unit of cash (its report's price)
+    const basket = portfolio ? Array.from(bars.close.subarray(bars.length - wf.equity.ts.length)) : undefined;
+    return { ...wf, ...(basket ? { basket } : {}) };
   } catch (e) {
     if (e instanceof WalkForwardCancelled) return null;
     throw e;
