@@ -744,9 +744,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const row = await mine(req, userOf(req).id);
         if (!row.parameters.walkForward)
           throw new AppError('NOT_FOUND', 'this backtest is a single run, not a walk-forward');
-        const a = (await artifact(row)) as { walkForward?: object };
+        const a = (await artifact(row)) as { walkForward?: { basket?: number[] } };
         const { portfolio } = row.parameters;
-        return { id: row.id, spec: row.parameters.walkForward, ...(portfolio ? { portfolio } : {}), ...a.walkForward };
+        // a portfolio's basket (a price per out-of-sample bar) is its report's, not the summary's
+        const { basket: _basket, ...summary } = a.walkForward ?? {};
+        return { id: row.id, spec: row.parameters.walkForward, ...(portfolio ? { portfolio } : {}), ...summary };
       });
 
       r.get('/:id', { schema: { tags: ['backtest'], params: Id } }, async (req) =>
