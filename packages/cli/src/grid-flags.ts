@@ -134,7 +134,7 @@ export function printTable(head: string[], rows: string[][]): void {
  */
 export async function loadGridData(flags: Record<string, string | boolean>) {
   const datas = dataList(flags);
-  if (datas.length === 1) {
+  if (datas.length <= 1) {
     if (flags.weights !== undefined)
       throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
     const one = await loadStrategyAndBars(flags);

@@ -362,6 +362,16 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     // kept only with a limit in it: a backtest without is as before they existed
     ...(b.risk && Object.keys(b.risk).length ? { risk: b.risk } : {}),
   });
+  /**
+   * What a sweep or a walk-forward runs on (OneOrPortfolio): its row's symbol (a portfolio's joined by
+   * commas) and interval, and for a portfolio its symbols with their weights normalised.
+   */
+  const targetOf = (b: { symbol?: string; symbols?: string[]; weights?: number[]; interval: string }) => ({
+    target: { symbol: b.symbols ? b.symbols.join(',') : b.symbol!, interval: b.interval },
+    portfolio: b.symbols
+      ? { portfolio: { symbols: b.symbols, weights: normaliseWeights(b.symbols, b.weights) } }
+      : undefined,
+  });
   /** a backtest row, queued */
   async function enqueue(
     userId: string,
@@ -425,14 +435,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const ids: string[] = [];
         // without a `to`, the history as it stands now: every backtest of the sweep, whenever and wherever
         // it runs, reads the bars closed by then (candlesOf)
-        const { symbols } = req.body;
+        const { target, portfolio } = targetOf(req.body);
         const common = {
           ...paramsOf(req.body),
           ...(req.body.to ? {} : { asOf: new Date().toISOString() }),
           // a portfolio sweep: each point a portfolio backtest of these symbols
-          ...(symbols ? { portfolio: { symbols, weights: normaliseWeights(symbols, req.body.weights) } } : {}),
+          ...portfolio,
         };
-        const target = { symbol: symbols ? symbols.join(',') : req.body.symbol!, interval: req.body.interval };
         if (req.body.sample?.method === 'tpe') {
           // an adaptive search: its random start queued now, the rest proposed as results come (adaptive.ts)
           const asked = req.body.sample;
@@ -683,13 +692,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         if (adaptive) checkValues(graph, grid);
         else if (combos) comboVariants(graph, combos);
         else gridVariants(graph, grid, MAX_SWEEP);
-        const { symbols } = req.body;
-        const portfolio = symbols && { symbols, weights: normaliseWeights(symbols, req.body.weights) };
-        const target = { symbol: symbols ? symbols.join(',') : req.body.symbol!, interval: req.body.interval };
+        const { target, portfolio } = targetOf(req.body);
         const row = await enqueue(user.id, source, graph, target, {
           ...paramsOf(req.body),
           // a portfolio walk-forward: each of its backtests a portfolio backtest of these symbols
-          ...(portfolio ? { portfolio } : {}),
+          ...portfolio,
           // a random search keeps its points (and the ranges as typed), not the whole grid written out
           walkForward: {
             ...(adaptive
@@ -712,7 +719,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           folds,
           backtests,
           ...(sample ? { sample } : {}),
-          ...(portfolio ?? {}),
+          ...portfolio?.portfolio,
         });
       });
 
