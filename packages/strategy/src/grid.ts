@@ -101,6 +101,12 @@ export function sampleGrid(grid: ParamGrid, count: number, seed: number): Combo[
 }
 
 /**
+ * The plans comboVariants compiled, by the graph it made: a runner given one of those graphs
+ * (inlineRunner) takes its plan rather than compiling the graph again. Weak: a graph dropped drops it.
+ */
+export const compiledVariants = new WeakMap<Graph, CompiledPlan>();
+
+/**
  * Points applied each to a copy of the graph and compiled, in the order given. Refused with a
  * VALIDATION_FAILED naming the cause: a key whose node the graph lacks, or a point that does not
  * compile (a value out of a parameter's bounds, say).
@@ -124,6 +130,7 @@ export function comboVariants(
         `combination ${JSON.stringify(combo)} does not compile: ${report.errors[0]?.message}`,
         report.errors,
       );
+    compiledVariants.set(g, plan);
     return { combo, graph: g, plan };
   });
 }

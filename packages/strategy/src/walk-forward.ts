@@ -11,7 +11,7 @@ import type { EnginePool, PoolWindow } from './engine-pool.ts';
 import { barSecondsOf, warmupBars, type CompiledPlan } from './plan.ts';
 import { compileGraph } from './compiler.ts';
 import type { Graph } from './graph.ts';
-import { comboVariants, gridSize, scoreOf, type Combo, type ParamGrid, type RankBy } from './grid.ts';
+import { comboVariants, compiledVariants, gridSize, scoreOf, type Combo, type ParamGrid, type RankBy } from './grid.ts';
 import { sweepStanding } from './plateau.ts';
 import { adaptiveSearch, comboKey, DEFAULT_STARTUP } from './tpe.ts';
 
@@ -144,7 +144,8 @@ export function inlineRunner(yieldEvery = false): WindowRunner {
   const scratch = scratchBuffers();
   return async (graph, bars, w, options) => {
     if (yieldEvery) await new Promise((r) => setImmediate(r));
-    let plan = plans.get(graph);
+    // a grid point's graph (comboVariants) comes compiled already
+    let plan = plans.get(graph) ?? compiledVariants.get(graph);
     if (!plan) {
       const c = compileGraph(graph);
       if (!c.plan) throw new AppError('UNPROCESSABLE', `the strategy does not compile: ${c.report.errors[0]?.message}`);
