@@ -171,7 +171,10 @@ export interface LedgerState {
   fundedTo: number;
   /** the fills that opened or added to the open position (0: flat), for an action's maxEntries */
   entries: number;
-  /** 1 once a partial take profit (source `take_profit`) has closed its share of the open position, else 0 */
+  /**
+   * the partial take profits (source `take_profit`) that have closed their share of the open position: 1
+   * once a take profit's, a ladder's steps taken so far
+   */
   targetTaken: number;
   /**
    * the open position's rules at a distance, in price (0: none, or the strategy's percent rules): its stop
@@ -795,8 +798,8 @@ export function applyFill(
     s.entryFees -= part.fees;
     s.entryFunding = r8(s.entryFunding - part.funding);
     s.qty = after;
-    // a partial take profit is taken once a position
-    if (f.source === 'take_profit') s.targetTaken = 1;
+    // a partial take profit is taken once a position, a ladder's steps one after another
+    if (f.source === 'take_profit') s.targetTaken++;
   } else if (Math.sign(after) === Math.sign(before)) {
     // added to the position: weighted average entry
     s.avgPrice = (before * s.avgPrice + signed * f.price) / after;

@@ -179,6 +179,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
   const breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
   const roi = plan.risk.roi; // an ROI table: the take profit by time held
+  const ladder = plan.risk.ladder; // a take-profit ladder: its steps in order
   const actions = plan.actions;
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
@@ -195,7 +196,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let entryFees = 0;
   let entryReason = ''; // the action node that opened the position
   let entries = 0; // the fills that opened and added to the position
-  let targetTaken = false; // a partial take profit has closed its share of the open position
+  let targetTaken = 0; // the partial take profits (a ladder's steps) that have closed their share of the open position
   let extreme = 0; // best price since entry, for the trailing stop
   // the open position's rules at a distance, in price (0: none): stop, target and trail
   let dStop = 0;
@@ -385,7 +386,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     extreme = price;
     funding = 0;
     entries = 1;
-    targetTaken = false;
+    targetTaken = 0;
     if (d) {
       dStop = d.stop;
       dTarget = d.target;
@@ -498,9 +499,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         halt = stopReason = floorWhy;
       }
     }
-    // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires once
-    const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : takeProfitPct;
-    const target = targetTaken
+    // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires
+    // once, a ladder's step once each, in order
+    const step = ladder ? ladder[targetTaken] : undefined;
+    const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : ladder ? step?.pct : takeProfitPct;
+    const target = (ladder ? !step : targetTaken)
       ? NaN
       : dTarget
         ? entryPrice + (long ? dTarget : -dTarget)
@@ -520,8 +523,16 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exit(i, at, true, stopReason);
       if (halt) limitReached(i, halt, eqAt);
     } else if (long ? hi >= target : lo <= target) {
-      exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', targetShare);
-      targetTaken = true;
+      const share = step ? step.sharePct : targetShare;
+      exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', share);
+      targetTaken++;
+      // a ladder's next steps the bar reached too, in order: the price went through them on its way
+      for (let st = ladder?.[targetTaken]; st && qty !== 0; st = ladder![targetTaken]) {
+        const next = entryPrice * (long ? 1 + st.pct / 100 : 1 - st.pct / 100);
+        if (long ? hi < next : lo > next) break;
+        exit(i, long ? Math.max(o0, next) : Math.min(o0, next), false, 'take_profit', st.sharePct);
+        targetTaken++;
+      }
     } else extreme = long ? Math.max(extreme, hi) : Math.min(extreme, lo);
   };
   // a detail timeframe: the risk rules run on the finer bars inside each bar, in their order
@@ -581,7 +592,16 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   };
   // the rules checked within each bar; the equity limits alone (without a detail timeframe) take a
   // shorter path of their own, limitsOnly
-  const rulesOn = !!(stopLossPct || takeProfitPct || trailingStopPct || lev > 1 || rules.length || breakEven || roi);
+  const rulesOn = !!(
+    stopLossPct ||
+    takeProfitPct ||
+    trailingStopPct ||
+    lev > 1 ||
+    rules.length ||
+    breakEven ||
+    roi ||
+    ladder
+  );
   const riskOn = rulesOn || (limitsOn && !!detail);
   const limitsOnly = limitsOn && !riskOn;
   /** bar i with the equity limits as its only rules: checkRisk's limit stop, alone */

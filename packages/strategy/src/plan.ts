@@ -116,6 +116,12 @@ export interface RiskSpec {
    * `afterMs` (the first at 0): see roiAt
    */
   roi?: { afterMs: number; pct: number }[];
+  /**
+   * A take-profit ladder: its steps in order, each the gain (%) on the (average) entry it fires at and the
+   * share (%) of the position then open that it closes (100: what is left), the n-th step once the position
+   * has taken n - 1 (the ledger's `targetTaken`)
+   */
+  ladder?: { pct: number; sharePct: number }[];
   /** Time exit: a position held this long (ms) is closed at the market */
   timeExitMs?: number;
   /** Cooldown: no new position for a while after an exit of a kind */
@@ -179,9 +185,26 @@ export const RISK_RULE: Readonly<Record<string, DistanceRule>> = {
   'risk.take_profit': 'target',
   'risk.target_distance': 'target',
   'risk.roi_table': 'target',
+  'risk.take_profit_ladder': 'target',
   'risk.trailing_stop': 'trail',
   'risk.trailing_distance': 'trail',
 };
+
+/**
+ * A take-profit ladder node's steps in use (share above 0), each share made a share of the position open
+ * when it fires: 50, 25, 25 (of the position before the first step) are 50, 50 and 100 % of what is open.
+ */
+export function ladderSteps(params: Readonly<Record<string, unknown>>): { pct: number; sharePct: number }[] {
+  const steps: { pct: number; sharePct: number }[] = [];
+  let left = 100;
+  for (const k of [1, 2, 3]) {
+    const share = params[`share${k}`] as number;
+    if (!(share > 0)) continue;
+    steps.push({ pct: params[`pct${k}`] as number, sharePct: share >= left ? 100 : (share / left) * 100 });
+    left -= share;
+  }
+  return steps;
+}
 
 export type { BarColumns } from '@algotrade/core';
 
@@ -300,6 +323,7 @@ export class CompiledPlan {
       // at a distance: the node reads it through its input
       if (rule && n.inputs.length)
         (risk.distances ??= []).push({ rule, slot: n.inputs[0]!, multiplier: p.multiplier as number });
+      if (n.type.type === 'risk.take_profit_ladder') risk.ladder = ladderSteps(n.params);
       if (n.type.type === 'risk.roi_table') {
         risk.roi = [{ afterMs: 0, pct: n.params.roi0 as number }];
         for (const k of [1, 2, 3]) {

@@ -279,3 +279,114 @@ describe('a chandelier exit with an activation (activatePct on the trailing stop
     expect(free.trades.filter((t) => t.exitReason === 'trailing_stop').length).toBeGreaterThan(trails.length);
   });
 });
+
+describe('a take-profit ladder: scaling out in steps', () => {
+  const ladderPlan = (data: Record<string, unknown>) => {
+    const g = crossover();
+    g.nodes.push({ id: 'lad', type: 'risk.take_profit_ladder', data, position: { x: 0, y: 0 } });
+    return compileGraph(g);
+  };
+  /** the trades of each position, by its entry bar, in the order they closed */
+  const positions = (trades: TradeRecord[]) => {
+    const by = new Map<number, TradeRecord[]>();
+    for (const t of trades) by.set(t.entryBar, [...(by.get(t.entryBar) ?? []), t]);
+    return [...by.values()];
+  };
+  /** the first bar from `from` on (to `to`) whose high (a short's low) reached `level`, -1 none */
+  const reached = (long: boolean, level: number, from: number, to: number) => {
+    for (let i = from; i <= to; i++) if (long ? bars.high[i]! >= level : bars.low[i]! <= level) return i;
+    return -1;
+  };
+
+  for (const [name, steps] of [
+    [
+      'all of it out in three steps',
+      [
+        [4, 50],
+        [8, 25],
+        [12, 25],
+      ],
+    ],
+    [
+      'a quarter left to run',
+      [
+        [3, 40],
+        [6, 35],
+      ],
+    ],
+  ] as const)
+    it(`${name}: each step at the first bar reaching its level, its share of the position, the rest to the strategy`, () => {
+      const data: Record<string, number> = { share1: 0, share2: 0, share3: 0 };
+      steps.forEach(([pct, share], k) => Object.assign(data, { [`pct${k + 1}`]: pct, [`share${k + 1}`]: share }));
+      const r = runBacktest(ladderPlan(data).plan!, bars, opts);
+      let taken = 0;
+      let takenShort = 0;
+      for (const trades of positions(r.trades)) {
+        const first = trades[0]!;
+        const long = first.size > 0;
+        const whole = trades.reduce((a, t) => a + t.size, 0);
+        const last = trades.at(-1)!;
+        const tps = trades.filter((t) => t.exitReason === 'take_profit');
+        // the steps in order, each where the price first reached its level and while the position was open
+        let k = 0;
+        for (const [pct, share] of steps) {
+          const level = first.entryPrice * (1 + ((long ? 1 : -1) * pct) / 100);
+          const at = reached(long, level, first.entryBar, last.exitBar);
+          const t = tps[k];
+          if (at < 0 || (at === last.exitBar && last.exitReason !== 'take_profit')) break;
+          expect(t, `position at ${first.entryBar}, step ${k + 1}`).toBeDefined();
+          expect(t!.exitBar).toBe(at);
+          // a limit order: at its level, or at the open when the bar opened beyond it
+          const o = bars.open[at]!;
+          expect(t!.exitPrice).toBeCloseTo(long ? Math.max(o, level) : Math.min(o, level), 9);
+          // its share of the position as it stood at entry (rounded down to 1e-8)
+          expect(Math.abs(t!.size - (whole * share) / 100)).toBeLessThan(1e-7);
+          k++;
+        }
+        expect(tps).toHaveLength(k);
+        taken += k;
+        if (!long) takenShort += k;
+        // what the steps did not take leaves by the strategy (or the data's end)
+        const rest = trades.filter((t) => t.exitReason !== 'take_profit');
+        expect(rest.length).toBeLessThanOrEqual(1);
+        if (k < steps.length || steps.reduce((a, [, s]) => a + s, 0) < 100) expect(rest).toHaveLength(1);
+      }
+      expect(taken).toBeGreaterThan(10);
+      expect(takenShort).toBeGreaterThan(2);
+      // the money: the trades' PnL is the equity's change, to the cent
+      const pnl = r.trades.reduce((a, t) => a + t.pnl, 0);
+      expect(Math.abs(r.equity[r.equity.length - 1]! - (opts.cash + pnl))).toBeLessThan(0.005);
+    });
+
+  it("counts as the graph's take profit; its steps' gains must grow and their shares fit the position", () => {
+    const g = crossover();
+    g.nodes.push(
+      { id: 'lad', type: 'risk.take_profit_ladder', data: {}, position: { x: 0, y: 0 } },
+      { id: 'tp', type: 'risk.take_profit', data: { percent: 5 }, position: { x: 0, y: 0 } },
+    );
+    expect(compileGraph(g).report.errors.map((e) => e.code)).toEqual(['DUPLICATE_RISK_NODE']);
+    const errors = (data: Record<string, number>) =>
+      ladderPlan(data).report.errors.map((e) => [e.code, e.nodeId, e.message.replace(/^.*\): /, '')]);
+    expect(errors({ pct1: 5, pct2: 4 })).toEqual([
+      [
+        'INVALID_PARAM',
+        'lad',
+        "its steps' gains must grow (pct1 < pct2 < pct3 over the steps with a share), got 5, 4, 6",
+      ],
+    ]);
+    expect(errors({ share1: 60, share2: 30, share3: 20 })).toEqual([
+      ['INVALID_PARAM', 'lad', 'its shares add up to 110 %, more than the whole position (100)'],
+    ]);
+    expect(errors({ share1: 0, share2: 0, share3: 0 })[0]![2]).toMatch(/no step has a share/);
+    // an unused step's gain does not count; the shares become shares of what is open at each step
+    expect(ladderPlan({ pct1: 5, share1: 0, pct2: 3, share2: 30, pct3: 9, share3: 30 }).plan!.risk.ladder).toEqual([
+      { pct: 3, sharePct: 30 },
+      { pct: 9, sharePct: (30 / 70) * 100 },
+    ]);
+    expect(ladderPlan({}).plan!.risk.ladder).toEqual([
+      { pct: 2, sharePct: 50 },
+      { pct: 4, sharePct: 50 },
+      { pct: 6, sharePct: 100 },
+    ]);
+  });
+});

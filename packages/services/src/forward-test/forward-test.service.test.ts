@@ -707,6 +707,45 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity, 9);
   });
 
+  it("scales out on a take-profit ladder: each step's share at its level, the rest left running, the money reconciled", async () => {
+    const u = await t.user();
+    const graph = structuredClone(alwaysLong);
+    const data = { pct1: 2, share1: 40, pct2: 4, share2: 30, share3: 0 };
+    graph.nodes.push({ id: 'lad', type: 'risk.take_profit_ladder', data, position: { x: 0, y: 0 } });
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'ladder', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'LADUSD', startingBalance: 10_000, feeRate: 0.001 };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
+    await publishWave('LADUSD', 1, () => 100);
+    await until(async () => (await fills()).length >= 1);
+    const [entry] = await fills();
+    expect((await view()).position.takeProfit).toBeCloseTo(entry.price * 1.02, 9);
+    await publishWave('LADUSD', 1, () => 103);
+    await until(async () => (await fills()).length >= 2);
+    // the view shows the next step
+    await until(async () => (await view()).position.takeProfit !== null);
+    expect((await view()).position.takeProfit).toBeCloseTo(entry.price * 1.04, 9);
+    await publishWave('LADUSD', 1, () => 105);
+    await until(async () => (await fills()).length >= 3);
+    // both steps taken: further ticks beyond them take nothing more
+    for (const p of [107, 110]) await publishWave('LADUSD', 1, () => p);
+    await until(async () => (await view()).position?.marketPrice === 110);
+    const f = await fills();
+    expect(f.map((x: { side: string; source: string }) => `${x.side} ${x.source}`)).toEqual([
+      'buy buy',
+      'sell take_profit',
+      'sell take_profit',
+    ]);
+    // 40 % of the position, then 30 % of it (half of the 60 % left), rounded down to 1e-8
+    const q1 = Math.floor(entry.quantity * 40e6) / 1e8;
+    expect(f[1].quantity).toBe(q1);
+    expect(f[2].quantity).toBe(Math.floor((entry.quantity - q1) * 50e6) / 1e8);
+    const { s } = await reconcile(id, u);
+    expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity - f[2].quantity, 9);
+    expect(s.position.takeProfit).toBeNull();
+  });
+
   it('stops and targets at a distance (2 × and 3 × an ATR): sized by the risk, shown in the view, the stop fires there', async () => {
     const u = await t.user();
     const graph = withAtrRules(

@@ -60,6 +60,45 @@ describe('a live session’s risk rules on ticks', () => {
     expect(marks(longSession(['risk.take_profit', { percent: 5 }]), [105.1])).toEqual(['take_profit']);
   });
 
+  it("a take-profit ladder's steps close their shares one after another; a restart goes on from the step reached", () => {
+    const s = longSession([
+      'risk.take_profit_ladder',
+      { pct1: 2, share1: 50, pct2: 4, share2: 25, pct3: 6, share3: 25 },
+    ]);
+    /** executes the session's signal on the tick at `secs` */
+    const execute = (sig: ReturnType<LiveSession['mark']>, secs: number) => {
+      const out = planOrder(s.ledger, settings, {}, { ...sig!, ts: T0 + secs * 1000 });
+      if (out.kind !== 'fill') throw new Error(out.kind);
+      applyFill(s.ledger, out.fill, out.closedTrade);
+      s.settled();
+    };
+    const at = (secs: number, price: number) => s.mark({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 }, 0);
+    expect(s.targetLevel()).toBeCloseTo(102, 12);
+    expect(at(1, 101.9)).toBeNull();
+    const first = at(2, 102.1);
+    expect(first).toMatchObject({ action: 'close', source: 'take_profit', percent: 50 });
+    // in flight: not sent again, nor the next step ahead of it
+    expect(at(3, 104.5)).toBeNull();
+    execute(first, 3);
+    expect([s.ledger.qty, s.ledger.targetTaken]).toEqual([5, 1]);
+    expect(s.targetLevel()).toBeCloseTo(104, 12);
+    // a restart from the stored ledger: the second step is next, not the first again
+    const again = new LiveSession('s1', 'u1', 'EQUSD', settings, s.plan, undefined, copyLedger(s.ledger), 'running');
+    expect(again.targetLevel()).toBeCloseTo(104, 12);
+    expect(at(4, 103.9)).toBeNull();
+    // 25 of the first 100 % is 50 % of the 5 open
+    const second = at(5, 104.2);
+    expect(second).toMatchObject({ source: 'take_profit', percent: 50 });
+    execute(second, 5);
+    expect([s.ledger.qty, s.ledger.targetTaken]).toEqual([2.5, 2]);
+    // the last step closes what is left, as a take profit does
+    const third = at(6, 106.3);
+    expect(third).toMatchObject({ source: 'take_profit' });
+    expect(third!.percent).toBeUndefined();
+    execute(third, 6);
+    expect([s.ledger.qty, s.ledger.targetTaken]).toEqual([0, 0]);
+  });
+
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);

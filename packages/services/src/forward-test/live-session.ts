@@ -268,7 +268,8 @@ export class LiveSession {
       this.timeExitMs ||
       this.distances ||
       this.breakEven ||
-      plan.risk.roi
+      plan.risk.roi ||
+      plan.risk.ladder
     );
   }
 
@@ -347,11 +348,12 @@ export class LiveSession {
         }
       }
       const exit = this.riskExit(t.price, t.ts);
-      if (exit === 'take_profit' && this.takeProfitSharePct < 100) {
-        // a partial take profit: its share closed, the rest still open (the ledger marks it taken)
+      const share = exit === 'take_profit' ? this.targetShare() : 100;
+      if (exit && share < 100) {
+        // a partial take profit (a ladder's step): its share closed, the rest still open (the ledger
+        // counts it taken)
         this.riskTick = t;
         this.targetSentFills = l.fills;
-        const share = this.takeProfitSharePct;
         return this.signal(t, receivedAt, 'close', exit, undefined, 'all', 0, t.price, 1, share);
       }
       if (exit) {
@@ -578,13 +580,25 @@ export class LiveSession {
    */
   targetLevel(ts = this.ledger.lastTs): number {
     const l = this.ledger;
-    if (l.targetTaken) return NaN;
     const long = l.qty > 0;
+    // a ladder's next step (none once all are taken)
+    const ladder = this.plan.risk.ladder;
+    if (ladder) {
+      const step = ladder[l.targetTaken];
+      return step ? l.avgPrice * (long ? 1 + step.pct / 100 : 1 - step.pct / 100) : NaN;
+    }
+    if (l.targetTaken) return NaN;
     if (l.targetDist) return l.avgPrice + (long ? l.targetDist : -l.targetDist);
     // an ROI table's gain may be 0 (any gain) or below
     const roi = this.plan.risk.roi;
     const pct = roi ? roiAt(roi, ts - l.entryTs) : this.takeProfitPct || NaN;
     return l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100);
+  }
+
+  /** The share (%) of the open position its take profit closes now: the ladder's next step's, or the node's. */
+  private targetShare(): number {
+    const ladder = this.plan.risk.ladder;
+    return ladder ? (ladder[this.ledger.targetTaken]?.sharePct ?? 100) : this.takeProfitSharePct;
   }
 
   /**

@@ -264,6 +264,43 @@ export const riskNodes = [
     warmup: () => 0,
   }),
   define({
+    type: 'risk.take_profit_ladder',
+    version: 1,
+    category: 'risk',
+    label: 'Take-profit ladder',
+    description:
+      'Scale out in steps: close `share1` % of the position once price has gained `pct1` % on the (average) ' +
+      'entry, `share2` % at `pct2` %, `share3` % at `pct3` % (shares of the position as it stood before the ' +
+      'first step; a step whose share is 0 is not used; the gains of the steps used must grow, their shares ' +
+      'add up to at most 100). Each step fires once a position; what the shares leave runs under the stops. ' +
+      'Instead of a take profit.',
+    inputs: [],
+    outputs: [],
+    params: [
+      [2, 50],
+      [4, 25],
+      [6, 25],
+    ].flatMap(([pct, share], k) => [
+      {
+        name: `pct${k + 1}`,
+        type: 'number' as const,
+        default: pct!,
+        min: 0.01,
+        max: 1000,
+        label: `Step ${k + 1}: gain to exit at (%)`,
+      },
+      {
+        name: `share${k + 1}`,
+        type: 'number' as const,
+        default: share!,
+        min: 0,
+        max: 100,
+        label: `Step ${k + 1}: share of the position to close (%; 0: unused)`,
+      },
+    ]),
+    warmup: () => 0,
+  }),
+  define({
     type: 'risk.time_exit',
     version: 1,
     category: 'risk',
