@@ -7,8 +7,8 @@ import { alternated, reportAgainst } from './harness.ts';
 // 1 % stop loss, a 4-hour time exit and a 30-minute cooldown after any exit, beside the plain crossover
 // (the baseline), alternated in the same process. Then rules at a distance: a 2 × ATR(14) stop and a
 // 3 × ATR chandelier exit (the ATR evaluated, each position keeping its signal bar's), beside the same
-// rules at fixed percents (1 % stop, 1.5 % trailing stop). Then a detail timeframe, and a strategy reading
-// its own position (evaluated one bar at a time) against the same trades computed in blocks.
+// rules at fixed percents (1 % stop, 1.5 % trailing stop). Then a detail timeframe, a take-profit ladder,
+// a strategy reading its own position (evaluated one bar at a time) against the same trades computed in blocks.
 const N = 1_000_000;
 const minutes = generateCandles(N, 42);
 const bars = toColumns(minutes);
@@ -89,6 +89,35 @@ reportAgainst('risk-rules', 'backtest_5m_bars_with_1m_detail_ms', detailMs!, bar
   baselineIs: 'the five-minute bars alone',
   targetExits: targets[0],
   baselineTargetExits: targets[1],
+});
+
+// A take-profit ladder (three steps: half at 0.3 %, a quarter at 0.6 %, the rest at 0.9 %) on the million
+// one-minute bars, against a partial take profit of half the position at 0.3 % (the rest left to run, so
+// both keep positions open past the first target: the ratio is the further steps' cost), and beside one
+// take profit of the whole position at 0.3 %.
+const withTarget = (node: { id: string; type: string; data: Record<string, number> }) =>
+  compileGraph({ ...crossover, nodes: [...crossover.nodes, { ...node, position: at }] }).plan!;
+const ladder = withTarget({
+  id: 'ladder',
+  type: 'risk.take_profit_ladder',
+  data: { pct1: 0.3, share1: 50, pct2: 0.6, share2: 25, pct3: 0.9, share3: 25 },
+});
+const half = withTarget({ id: 'target', type: 'risk.take_profit', data: { percent: 0.3, sharePct: 50 } });
+const whole = withTarget({ id: 'target', type: 'risk.take_profit', data: { percent: 0.3 } });
+const steps = [0, 0, 0];
+const targetExits = (plan: typeof whole, k: number) => () =>
+  (steps[k] = runBacktest(plan, bars, options).trades.filter((t) => t.exitReason === 'take_profit').length);
+const [ladderMs, halfMs, wholeMs] = await alternated([
+  targetExits(ladder, 0),
+  targetExits(half, 1),
+  targetExits(whole, 2),
+]);
+reportAgainst('risk-rules', 'backtest_1m_bars_take_profit_ladder_ms', ladderMs!, halfMs!, {
+  baselineIs: 'one partial take profit (half the position at the first step), the rest left to run',
+  ladderExits: steps[0],
+  baselineTargetExits: steps[1],
+  wholeTargetMs: wholeMs,
+  wholeTargetExits: steps[2],
 });
 
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
