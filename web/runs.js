@@ -1041,6 +1041,7 @@ export async function sessionView(c, id) {
           // the open position's stop loss and take profit (a percent's, or a distance's such as 2 × ATR)
           ...(s.position?.stopLoss != null ? [['Stop loss at', num(s.position.stopLoss)]] : []),
           ...(s.position?.takeProfit != null ? [['Take profit at', num(s.position.takeProfit)]] : []),
+          ...(s.position?.targetsTaken ? [['Take-profit steps taken', String(s.position.targetsTaken)]] : []),
           ...(s.position?.trailingStop != null ? [['Trailing stop at', num(s.position.trailingStop)]] : []),
           ['PnL', num(s.pnl)],
           ['Return', `${num(s.returnPct)} %`],

@@ -1154,6 +1154,24 @@ describe('the browser app, clicked through against the running platform', () => 
     });
   });
 
+  it("shows a take-profit ladder's next step on a paper session's page", async () => {
+    // steps 20 % and 30 % up: the simulated ticks do not reach them while the page is read
+    const { session, tile } = await alwaysBuying({}, [
+      { id: 'lad', type: 'risk.take_profit_ladder', data: { pct1: 20, share1: 50, pct2: 30, share2: 50, share3: 0 } },
+    ]);
+    await until(() => tile('Take profit at'), 'the first step');
+    const view = await api(`/api/forward-tests/${session.id}`);
+    expect(view.position.takeProfit).toBeCloseTo(view.position.avgPrice * 1.2, 6);
+    expect(view.position.targetsTaken).toBe(0);
+    expect(Number(tile('Take profit at')!.replace(/[^0-9.]/g, '')) / view.position.takeProfit).toBeCloseTo(1, 3);
+    // none taken yet: no count shown
+    expect(tile('Take-profit steps taken')).toBeUndefined();
+    await fetch(`${base}/api/forward-tests/${session.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
+    });
+  });
+
   it("shows a paper session's resting limit order on its page", async () => {
     // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
     const { session, tile } = await alwaysBuying({ orderType: 'limit', offsetPct: 20 });

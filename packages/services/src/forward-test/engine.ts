@@ -167,6 +167,8 @@ export function ledgerFigures(
           /** where its stop loss and take profit are (the ledger's distances alone for a stored session) */
           stopLoss: orNull(live ? live.stopLevel() : levelOf(l, l.stopDist, -1)),
           takeProfit: orNull(live ? live.targetLevel() : l.targetTaken ? NaN : levelOf(l, l.targetDist, 1)),
+          /** the partial take profits it has taken: a take profit's share (1), a ladder's steps so far */
+          targetsTaken: l.targetTaken,
           /** its trailing stop, once active (the engine's session alone knows the best price since entry) */
           trailingStop: live ? orNull(live.trailLevel()) : null,
         }

@@ -726,6 +726,7 @@ describe('forward testing (paper trading) on live ticks', () => {
     // the view shows the next step
     await until(async () => (await view()).position.takeProfit !== null);
     expect((await view()).position.takeProfit).toBeCloseTo(entry.price * 1.04, 9);
+    expect((await view()).position.targetsTaken).toBe(1);
     await publishWave('LADUSD', 1, () => 105);
     await until(async () => (await fills()).length >= 3);
     // both steps taken: further ticks beyond them take nothing more
@@ -744,6 +745,7 @@ describe('forward testing (paper trading) on live ticks', () => {
     const { s } = await reconcile(id, u);
     expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity - f[2].quantity, 9);
     expect(s.position.takeProfit).toBeNull();
+    expect(s.position.targetsTaken).toBe(2);
   });
 
   it('stops and targets at a distance (2 × and 3 × an ATR): sized by the risk, shown in the view, the stop fires there', async () => {
