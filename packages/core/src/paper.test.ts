@@ -341,7 +341,7 @@ describe('paper ledger', () => {
       source: string = action,
     ) => {
       const out = planOrder(s, c, {}, { action, sizing: 'all', amount: 0, price, ts, source }, cd);
-      if (out.kind === 'fill') applyFill(s, out.fill, out.closedTrade, out.cooldownUntil);
+      if (out.kind === 'fill') applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak);
       return out;
     };
 
@@ -402,13 +402,46 @@ describe('paper ledger', () => {
       expect(t.cooldownUntil).toBe(64_000);
       expect(order(t, 'buy', 93, 5_000, stop)).toMatchObject({ code: 'COOLDOWN' });
     });
+
+    it('after two losses in a row: the ledger counts the run, a win or a partial exit does not end it early', () => {
+      const two: Cooldown = { ms: 60_000, after: 'loss', count: 2 };
+      const s = newLedger(c);
+      order(s, 'buy', 100, 1_000, two);
+      order(s, 'close', 99, 2_000, two); // the first loss
+      expect([s.coolStreak, s.cooldownUntil]).toEqual([1, 0]);
+      order(s, 'buy', 99, 3_000, two);
+      order(s, 'close', 101, 4_000, two); // a win: the run starts again
+      expect([s.coolStreak, s.cooldownUntil]).toEqual([0, 0]);
+      order(s, 'buy', 101, 5_000, two);
+      order(s, 'close', 100, 6_000, two); // a loss
+      order(s, 'buy', 100, 7_000, two);
+      // half closed at a loss: a partial exit, not counted
+      const half = planOrder(
+        s,
+        c,
+        {},
+        { action: 'close', sizing: 'all', amount: 0, percent: 50, price: 98, ts: 8_000, source: 'trim' },
+        two,
+      );
+      if (half.kind !== 'fill') throw new Error(half.kind);
+      expect(half.closedTrade!.pnl).toBeLessThan(0);
+      expect([half.cooldownUntil, half.coolStreak]).toEqual([undefined, undefined]);
+      applyFill(s, half.fill, half.closedTrade, half.cooldownUntil, undefined, half.coolStreak);
+      expect([s.coolStreak, s.cooldownUntil]).toEqual([1, 0]);
+      // the rest closed at a loss, a flip: the second loss in a row, so it only closes
+      const flip = order(s, 'sell', 98, 9_000, two);
+      expect(flip).toMatchObject({ kind: 'fill', cooldownUntil: 69_000, coolStreak: 0 });
+      expect([s.qty, s.coolStreak, s.cooldownUntil]).toEqual([0, 0, 69_000]);
+      expect(order(s, 'buy', 98, 68_999, two)).toMatchObject({ code: 'COOLDOWN' });
+      expect(order(s, 'buy', 98, 69_000, two).kind).toBe('fill');
+    });
   });
 
   describe('adding to a position (maxEntries) and closing part of it (percent)', () => {
     const fill = (s: ReturnType<typeof newLedger>, c: PaperConfig, o: OrderRequest, risk: RiskLimits = {}) => {
       const out = planOrder(s, c, risk, o);
       if (out.kind !== 'fill') throw new Error(`${out.kind}: ${out.reason}`);
-      applyFill(s, out.fill, out.closedTrade, out.cooldownUntil);
+      applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak);
       return out;
     };
 

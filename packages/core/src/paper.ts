@@ -164,6 +164,8 @@ export interface LedgerState {
   recentOrders: number[];
   /** no new position before this time (ms; 0: none): a strategy's Cooldown node, started by an exit */
   cooldownUntil: number;
+  /** the exits in a row so far that count toward a Cooldown node's `count` (0 with a count of 1) */
+  coolStreak: number;
   /** funding paid in all (perpetual futures; negative: received), and by the open position */
   funding: number;
   entryFunding: number;
@@ -199,6 +201,23 @@ export interface Cooldown {
   /** how long no new position may open after such an exit */
   ms: number;
   after: CooldownAfter;
+  /** it starts after this many such exits in a row (default 1; another exit breaks the run) */
+  count?: number;
+}
+
+/**
+ * A whole exit under a cooldown: the run of such exits it makes (`streak`, the ledger's coolStreak after
+ * it) and whether it starts the cooldown (the run reached its count: the run starts again from 0).
+ */
+export function cooldownStep(
+  cooldown: Cooldown,
+  streak: number,
+  pnl: number,
+  reason: string | undefined,
+): { starts: boolean; streak: number } {
+  if (!startsCooldown(cooldown.after, pnl, reason)) return { starts: false, streak: 0 };
+  const run = streak + 1;
+  return run >= (cooldown.count ?? 1) ? { starts: true, streak: 0 } : { starts: false, streak: run };
 }
 
 /** Whether an exit (its trade's PnL and what closed it) starts a cooldown of this kind. */
@@ -254,8 +273,11 @@ export interface Fill {
 }
 
 export type OrderOutcome =
-  /** cooldownUntil: the cooldown the fill's exit starts (applyFill keeps it on the ledger) */
-  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord; cooldownUntil?: number }
+  /**
+   * cooldownUntil: the cooldown the fill's exit starts; coolStreak: the run of exits toward a cooldown's
+   * count after it (applyFill keeps both on the ledger)
+   */
+  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord; cooldownUntil?: number; coolStreak?: number }
   | { kind: 'refused'; code: RefusalCode; reason: string }
   | { kind: 'noop'; reason: string };
 
@@ -298,6 +320,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     dayStartEquity: cfg.startingBalance,
     recentOrders: [],
     cooldownUntil: 0,
+    coolStreak: 0,
     funding: 0,
     entryFunding: 0,
     fundedTo: 0,
@@ -339,6 +362,7 @@ export function copyLedger(l: LedgerState): LedgerState {
     dayStartEquity: l.dayStartEquity,
     recentOrders: l.recentOrders.slice(),
     cooldownUntil: l.cooldownUntil,
+    coolStreak: l.coolStreak,
     funding: l.funding,
     entryFunding: l.entryFunding,
     fundedTo: l.fundedTo,
@@ -393,6 +417,7 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.day = src.day;
   dst.dayStartEquity = src.dayStartEquity;
   dst.cooldownUntil = src.cooldownUntil;
+  dst.coolStreak = src.coolStreak;
   dst.funding = src.funding;
   dst.entryFunding = src.entryFunding;
   dst.fundedTo = src.fundedTo;
@@ -670,6 +695,7 @@ export function planOrder(
   };
   let closedTrade: TradeRecord | undefined;
   let cooldownUntil: number | undefined;
+  let coolStreak: number | undefined;
   if (closing) {
     const closeShare = f * (closing / quantity);
     const part = entryPart(s, closing);
@@ -689,9 +715,15 @@ export function planOrder(
     };
     if (part.funding !== 0) closedTrade.funding = part.funding;
     if (s.entries > 1) closedTrade.entries = s.entries;
-    if (cooldown && startsCooldown(cooldown.after, pnl, o.source)) cooldownUntil = o.ts + cooldown.ms;
+    // a whole exit (a partial one does not count, as in a backtest)
+    if (cooldown && closing >= Math.abs(s.qty)) {
+      const step = cooldownStep(cooldown, s.coolStreak, pnl, o.source);
+      if (step.starts) cooldownUntil = o.ts + cooldown.ms;
+      if (step.streak !== s.coolStreak) coolStreak = step.streak;
+    }
   }
   if (!closedTrade) return { kind: 'fill', fill };
+  if (coolStreak !== undefined) return { kind: 'fill', fill, closedTrade, cooldownUntil, coolStreak };
   return cooldownUntil === undefined
     ? { kind: 'fill', fill, closedTrade }
     : { kind: 'fill', fill, closedTrade, cooldownUntil };
@@ -747,14 +779,15 @@ function cooldownAfter(
   if (!closing) return s.cooldownUntil;
   const pnl =
     r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) - s.entryFees - feeOf(cfg, closing * price) - s.entryFunding;
-  return startsCooldown(cooldown.after, pnl, o.source)
+  return cooldownStep(cooldown, s.coolStreak, pnl, o.source).starts
     ? Math.max(s.cooldownUntil, o.ts + cooldown.ms)
     : s.cooldownUntil;
 }
 
 /**
  * Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil)
- * and, when it opens a position, the distances its rules at a distance keep (`opened`; none: 0).
+ * and the run of exits toward its count (coolStreak), and, when it opens a position, the distances its
+ * rules at a distance keep (`opened`; none: 0).
  */
 export function applyFill(
   s: LedgerState,
@@ -762,8 +795,10 @@ export function applyFill(
   closedTrade?: TradeRecord,
   cooldownUntil?: number,
   opened?: PositionRisk,
+  coolStreak?: number,
 ): void {
   if (cooldownUntil !== undefined) s.cooldownUntil = cooldownUntil;
+  if (coolStreak !== undefined) s.coolStreak = coolStreak;
   const signed = f.side === 'buy' ? f.quantity : -f.quantity;
   const before = s.qty;
   if (before !== 0 && s.lastTs && f.ts > s.lastTs) s.exposureMs += f.ts - s.lastTs;

@@ -565,6 +565,29 @@ describe('limit and stop entry orders', () => {
       expect(l.filter((x) => x.before.pnl >= 0 && x.gap === 0).length).toBeGreaterThan(5);
       reconciles(losses);
     });
+
+    it('a cooldown after three losing trades in a row: held back after each third loss of a run, never sooner', () => {
+      const r = run([['risk.cooldown', { minutes: 30, after: 'loss', count: 3 }]]);
+      // the run of losses each exit ends, as the rule counts it: a win, or a cooldown started, restarts it
+      let streak = 0;
+      let cooled = 0;
+      let free = 0;
+      for (const { before, gap } of gaps(r)) {
+        streak = before.pnl < 0 ? streak + 1 : 0;
+        if (streak === 3) {
+          expect(gap).toBeGreaterThanOrEqual(30 * MIN);
+          cooled++;
+          streak = 0;
+        } else if (before.pnl < 0 && gap === 0) free++;
+      }
+      // both happened: cooldowns after a third loss, and flips straight after a first or second one
+      expect(cooled).toBeGreaterThan(5);
+      expect(free).toBeGreaterThan(10);
+      reconciles(r);
+      // a count of 1 is the cooldown after every loss
+      const one = run([['risk.cooldown', { minutes: 30, after: 'loss', count: 1 }]]);
+      expect(one.trades).toEqual(run([['risk.cooldown', { minutes: 30, after: 'loss' }]]).trades);
+    });
   });
 });
 

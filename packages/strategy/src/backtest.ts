@@ -12,7 +12,7 @@ import {
   liquidationFill,
   liquidationPrice,
   partialUnits,
-  startsCooldown,
+  cooldownStep,
   type RiskLimits,
   type Stats,
   type TradeRecord,
@@ -211,6 +211,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let pending = -1;
   let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
   let coolUntil = -Infinity; // no entry on a bar before this time (the cooldown node)
+  let coolStreak = 0; // the exits in a row toward the cooldown's count
   let cancelled = false;
   const step = Math.max(1, Math.floor(n / 100));
   // a paper session's risk limits (o.risk): the equity limits, the caps on entries and the order rate
@@ -310,7 +311,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     qty = 0;
     entries = 0;
     liq = NaN;
-    if (cooldown && startsCooldown(cooldown.after, pnl, reason)) coolUntil = ts[i]! + cooldown.ms;
+    if (cooldown) {
+      const step = cooldownStep(cooldown, coolStreak, pnl, reason);
+      coolStreak = step.streak;
+      if (step.starts) coolUntil = ts[i]! + cooldown.ms;
+    }
   };
   /** opens a position, or (one open on this side) adds to it */
   const enter = (

@@ -91,7 +91,8 @@ describe('compiler', () => {
     );
     const one = compileGraph(g);
     expect(one.report.ok).toBe(true);
-    expect(one.plan!.risk).toEqual({ timeExitMs: 5_400_000, cooldown: { ms: 900_000, after: 'loss' } });
+    // a run of one exit by default
+    expect(one.plan!.risk).toEqual({ timeExitMs: 5_400_000, cooldown: { ms: 900_000, after: 'loss', count: 1 } });
     g.nodes.push({ id: 'hold2', type: 'risk.time_exit', data: { minutes: 30 } });
     expect(compileGraph(g).report.errors).toEqual([
       expect.objectContaining({
@@ -106,6 +107,16 @@ describe('compiler', () => {
       ['cool', 'PARAM_OUT_OF_RANGE'],
       ['cool', 'INVALID_PARAM'],
     ]);
+    // a run of exits: a whole number from 1
+    for (const count of [0, 2.5, 101]) {
+      g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 15, after: 'loss', count };
+      expect(
+        compileGraph(g).report.errors.map((e) => [e.nodeId, e.code]),
+        String(count),
+      ).toEqual([['cool', count === 2.5 ? 'INVALID_PARAM' : 'PARAM_OUT_OF_RANGE']]);
+    }
+    g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 15, after: 'loss', count: 3 };
+    expect(compileGraph(g).plan!.risk.cooldown).toEqual({ ms: 900_000, after: 'loss', count: 3 });
   });
 
   it('compiles additions and partial exits into the actions, and refuses their parameters out of range', () => {

@@ -336,6 +336,7 @@ export class CompiledPlan {
         risk.cooldown = {
           ms: Math.round((n.params.minutes as number) * 60_000),
           after: ((n.params.after as string | undefined) ?? 'any') as CooldownAfter,
+          count: (n.params.count as number | undefined) ?? 1,
         };
     }
     this.risk = risk;

@@ -62,7 +62,7 @@ describe('the ledger as the order log stores it', () => {
   });
 
   it('encodes every field in binary and decodes the same numbers, bit for bit', () => {
-    const l = { ...ledger(), stopDist: 1.5, targetDist: 0, trailDist: 0 };
+    const l = { ...ledger(), stopDist: 1.5, targetDist: 0, trailDist: 0, coolStreak: 2 };
     const b = encodeLedger(l);
     // a format byte and one float64 per field and per recent order
     expect(b.length).toBe(1 + 8 * (Object.keys(l).length - 1 + l.recentOrders.length));
@@ -84,7 +84,7 @@ describe('the ledger as the order log stores it', () => {
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
-  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21), before the entry count (4: 24), before the take profit flag (5: 25) and before the rules at a distance (6: 26), then the recent orders', () => {
+  it('reads the formats before the cooldown (2: its 20 fields), before funding (3: 21), before the entry count (4: 24), before the take profit flag (5: 25), before the rules at a distance (6: 26) and before the cooldown run (7: 29), then the recent orders', () => {
     const l = {
       ...ledger(),
       recentOrders: [Date.UTC(2026, 0, 1, 1), Date.UTC(2026, 0, 1, 1, 0, 30)],
@@ -101,6 +101,10 @@ describe('the ledger as the order log stores it', () => {
     const b = encodeLedger(l);
     expect(b[0]).toBe(7);
     expect(decodeLedger(b)).toEqual(l);
+    // with a cooldown's run of exits under way it is written as format 8, one field longer
+    const run = encodeLedger({ ...l, coolStreak: 2 });
+    expect([run[0], run.length - b.length]).toEqual([8, 8]);
+    expect(decodeLedger(run)).toEqual({ ...l, coolStreak: 2 });
     // without distances it is written as format 6, three fields shorter
     const plain = encodeLedger({ ...l, stopDist: 0, targetDist: 0, trailDist: 0 });
     expect([plain[0], b.length - plain.length]).toEqual([6, 24]);

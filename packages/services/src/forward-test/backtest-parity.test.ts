@@ -61,10 +61,10 @@ describe('a paper session on candles trades as the backtest of the same settings
   afterAll(() => t.stop());
 
   /** a session on `symbol` with these limits, fed bars `from` to `until_` (and one tick more, to close the last candle) */
-  async function session(symbol: string, risk: RiskLimits, until_?: number, from = 0) {
+  async function session(symbol: string, risk: RiskLimits, until_?: number, from = 0, strategy = strategyId) {
     const resumes = !!risk.resumeNextDay;
     const r = await call('POST', '/api/forward-tests', {
-      strategyId,
+      strategyId: strategy,
       symbol,
       ...money,
       wholeUnits: true,
@@ -235,5 +235,32 @@ describe('a paper session on candles trades as the backtest of the same settings
       .map((o) => o.ts.slice(0, 10))
       .sort();
     expect(paused).toEqual(halts.map((h) => new Date(h.time).toISOString().slice(0, 10)));
+  }, 90_000);
+
+  it('a cooldown after two losing trades in a row: the same entries held back, every fill the same', async () => {
+    // the crossover, with no new position for 30 days after a second losing trade in a row
+    const cooled = structuredClone(graph);
+    const data = { minutes: 30 * 1440, after: 'loss', count: 2 };
+    cooled.nodes.push({ id: 'guard', type: 'risk.cooldown', data, position: { x: 0, y: 0 } });
+    const guarded = compileGraph(cooled).plan!;
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true };
+    const bt = runBacktest(guarded, bars, opts);
+    // it held entries back: fewer trades than without it, and more than a cooldown after every loss
+    const plain = runBacktest(plan, bars, opts).trades.length;
+    const single = runBacktest(
+      compileGraph({
+        ...cooled,
+        nodes: cooled.nodes.map((n) => (n.id === 'guard' ? { ...n, data: { ...data, count: 1 } } : n)),
+      }).plan!,
+      bars,
+      opts,
+    ).trades.length;
+    expect(bt.trades.length).toBeLessThan(plain);
+    expect(bt.trades.length).toBeGreaterThan(single);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, cooled', graph: cooled })).json().id;
+    const got = await fills(await session('PARITYF', {}, undefined, 0, id));
+    const want = fillsOf(bt.trades);
+    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
+    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
   }, 90_000);
 });

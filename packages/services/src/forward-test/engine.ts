@@ -961,7 +961,7 @@ export class ForwardTestEngine {
         if (out.kind === 'fill') {
           const before = l.qty;
           // a position it opens keeps the signal's distances (its rules at a distance), if any
-          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig);
+          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig, out.coolStreak);
           opened = l.qty !== 0 && Math.sign(l.qty) !== Math.sign(before);
           e.status = 'filled';
           e.fill = out.fill;

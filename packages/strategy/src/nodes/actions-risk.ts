@@ -320,12 +320,22 @@ export const riskNodes = [
     label: 'Cooldown',
     description:
       'No new position for `minutes` after an exit: after any exit, a losing trade, or a stop (stop loss or ' +
-      'trailing stop), as `after` says. Exits are never held back; a flip in the cooldown only closes.',
+      'trailing stop), as `after` says; with `count` above 1, after that many such exits in a row (a ' +
+      'protection: three losing trades in a row, then a day out). Exits are never held back; a flip in the ' +
+      'cooldown only closes. A partial exit does not count.',
     inputs: [],
     outputs: [],
     params: [
       minutes(60, 'No entries for (minutes)'),
       { name: 'after', type: 'enum', default: 'any', values: COOLDOWN_AFTER, label: 'After' },
+      {
+        name: 'count',
+        type: 'integer',
+        default: 1,
+        min: 1,
+        max: 100,
+        label: 'After this many such exits in a row',
+      },
     ],
     warmup: () => 0,
   }),

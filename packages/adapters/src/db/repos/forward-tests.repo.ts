@@ -126,15 +126,17 @@ const LEDGER_KEYS_V5 = [...LEDGER_KEYS_V4, 'entries'] as const;
 /** where the funding paid in all sits in the binary ledger (formats 4 and later) */
 const FUNDING_FIELD = LEDGER_KEYS_V4.indexOf('funding');
 const LEDGER_KEYS_V6 = [...LEDGER_KEYS_V5, 'targetTaken'] as const;
-const LEDGER_KEYS = [...LEDGER_KEYS_V6, 'stopDist', 'targetDist', 'trailDist'] as const;
-/** the fields of each binary ledger format, by its format byte (6 and 7 written: see writeLedger) */
+const LEDGER_KEYS_V7 = [...LEDGER_KEYS_V6, 'stopDist', 'targetDist', 'trailDist'] as const;
+const LEDGER_KEYS = [...LEDGER_KEYS_V7, 'coolStreak'] as const;
+/** the fields of each binary ledger format, by its format byte (6, 7 and 8 written: see writeLedger) */
 const LEDGER_FORMATS: Readonly<Record<number, readonly (keyof LedgerState)[]>> = {
   2: LEDGER_KEYS_V2,
   3: LEDGER_KEYS_V3,
   4: LEDGER_KEYS_V4,
   5: LEDGER_KEYS_V5,
   6: LEDGER_KEYS_V6,
-  7: LEDGER_KEYS,
+  7: LEDGER_KEYS_V7,
+  8: LEDGER_KEYS,
 };
 type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
@@ -159,26 +161,32 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
   l.entries = l.qty ? 1 : 0;
   l.targetTaken = 0;
   l.stopDist = l.targetDist = l.trailDist = 0;
+  l.coolStreak = 0;
   return l as Partial<LedgerState>;
 }
 
 /**
  * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte, then the
- * fields of its format and the recent order times as little-endian float64. Format 7 (241 bytes and up)
- * when the position keeps distances for rules at a distance, else format 6 (217 bytes and up), its first 26
- * fields: most positions have none, and an order row is written per fill. Formats read: 5 before the
+ * fields of its format and the recent order times as little-endian float64. Format 8 (249 bytes and up)
+ * while a Cooldown node's run of exits toward its count is under way, else format 7 (241 bytes and up)
+ * when the position keeps distances for rules at a distance, else format 6 (217 bytes and up), its first
+ * 26 fields: most positions have none, and an order row is written per fill. Formats read: 5 before the
  * partial take profit's flag (209), 4 before the entry count (201), 3 before the funding fields (177), 2
  * before the cooldown's (169). The
  * jsonb array it replaces took about 390 bytes (jsonb keeps each number as a decimal), and parsing it
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
 const fieldsOf = (l: LedgerState) =>
-  l.stopDist || l.targetDist || l.trailDist ? LEDGER_KEYS.length : LEDGER_KEYS_V6.length;
+  l.coolStreak
+    ? LEDGER_KEYS.length
+    : l.stopDist || l.targetDist || l.trailDist
+      ? LEDGER_KEYS_V7.length
+      : LEDGER_KEYS_V6.length;
 const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (fieldsOf(l) + l.recentOrders.length);
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   const fields = fieldsOf(l);
-  b[at] = fields === LEDGER_KEYS.length ? 7 : 6;
+  b[at] = fields === LEDGER_KEYS.length ? 8 : fields === LEDGER_KEYS_V7.length ? 7 : 6;
   const n = fields + l.recentOrders.length;
   if (!LITTLE_ENDIAN) {
     let o = at + 1;
@@ -223,7 +231,8 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   f[26] = l.stopDist;
   f[27] = l.targetDist;
   f[28] = l.trailDist;
-  // format 6 ends before the distances: the recent orders overwrite them
+  f[29] = l.coolStreak;
+  // formats 6 and 7 end before the distances or the run: the recent orders overwrite them
   let i = fields;
   for (const t of l.recentOrders) f[i++] = t;
   ledgerBytes.copy(b, at + 1, 0, 8 * n);
@@ -231,8 +240,8 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
 const LITTLE_ENDIAN = endianness() === 'LE';
 let ledgerScratch = new Float64Array(64);
 let ledgerBytes = Buffer.from(ledgerScratch.buffer);
-// the unrolled writer above names 29 fields: this fails to compile when LEDGER_KEYS has another number
-const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 29 ? true : never = true;
+// the unrolled writer above names 30 fields: this fails to compile when LEDGER_KEYS has another number
+const ledgerKeyCount: (typeof LEDGER_KEYS)['length'] extends 30 ? true : never = true;
 void ledgerKeyCount;
 export function encodeLedger(l: LedgerState): Buffer {
   const b = Buffer.allocUnsafe(encodedLedgerSize(l));
@@ -337,7 +346,8 @@ export function equityCopyData(points: readonly EquityPoint[]): CopyWriter {
 export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
   // format 2 (before the cooldown's field), 3 (before the funding fields), 4 (before the entry count), 5
-  // (before the partial take profit's flag), 6 (before the rules at a distance) or 7
+  // (before the partial take profit's flag), 6 (before the rules at a distance), 7 (before the cooldown's
+  // run of exits) or 8
   const keys = LEDGER_FORMATS[b[0]!];
   if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
@@ -357,6 +367,7 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   l.stopDist ??= 0;
   l.targetDist ??= 0;
   l.trailDist ??= 0;
+  l.coolStreak ??= 0;
   return l as unknown as LedgerState;
 }
 
