@@ -1155,15 +1155,20 @@ describe('the browser app, clicked through against the running platform', () => 
   });
 
   it("shows a take-profit ladder's next step on a paper session's page", async () => {
-    // steps 20 % and 30 % up: the simulated ticks do not reach them while the page is read
+    // steps 25 % and 35 % up: the simulated ticks do not reach them while the page is read (and the page
+    // before this one showed a take profit 20 % up: not this one's)
     const { session, tile } = await alwaysBuying({}, [
-      { id: 'lad', type: 'risk.take_profit_ladder', data: { pct1: 20, share1: 50, pct2: 30, share2: 50, share3: 0 } },
+      { id: 'lad', type: 'risk.take_profit_ladder', data: { pct1: 25, share1: 50, pct2: 35, share2: 50, share3: 0 } },
     ]);
-    await until(() => tile('Take profit at'), 'the first step');
-    const view = await api(`/api/forward-tests/${session.id}`);
-    expect(view.position.takeProfit).toBeCloseTo(view.position.avgPrice * 1.2, 6);
+    // the position opened
+    const view = await until(async () => {
+      const v = await api(`/api/forward-tests/${session.id}`);
+      return v.position ? v : undefined;
+    }, 'the position');
+    expect(view.position.takeProfit).toBeCloseTo(view.position.avgPrice * 1.25, 6);
     expect(view.position.targetsTaken).toBe(0);
-    expect(Number(tile('Take profit at')!.replace(/[^0-9.]/g, '')) / view.position.takeProfit).toBeCloseTo(1, 3);
+    const shown = () => Number(tile('Take profit at')?.replace(/[^0-9.]/g, ''));
+    await until(() => Math.abs(shown() / view.position.takeProfit - 1) < 1e-3, "the first step's level");
     // none taken yet: no count shown
     expect(tile('Take-profit steps taken')).toBeUndefined();
     await fetch(`${base}/api/forward-tests/${session.id}`, {

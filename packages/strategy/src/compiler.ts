@@ -285,20 +285,16 @@ function compileValid(
         message: `${n.type.label} (${id}): its steps' minutes must grow (after1 < after2 < after3; 0: unused), got ${times.join(', ')}`,
       });
   }
-  // a take-profit ladder's steps in use rise, and share out at most the whole position
+  // a take-profit ladder shares out at most the whole position (its steps go in order of their gains)
   for (const [id, n] of nodes) {
     if (n.type?.type !== 'risk.take_profit_ladder') continue;
-    const used = [1, 2, 3].filter((k) => (n.params[`share${k}`] as number) > 0);
-    const gains = used.map((k) => n.params[`pct${k}`] as number);
-    const shares = used.map((k) => n.params[`share${k}`] as number);
+    const shares = [1, 2, 3].map((k) => n.params[`share${k}`] as number).filter((s) => s > 0);
     const total = shares.reduce((a, b) => a + b, 0);
-    const problem = !used.length
+    const problem = !shares.length
       ? 'no step has a share (share1, share2 or share3 above 0)'
-      : gains.some((g, k) => k > 0 && g <= gains[k - 1]!)
-        ? `its steps' gains must grow (pct1 < pct2 < pct3 over the steps with a share), got ${gains.join(', ')}`
-        : total > 100 + 1e-9
-          ? `its shares add up to ${total} %, more than the whole position (100)`
-          : '';
+      : total > 100 + 1e-9
+        ? `its shares add up to ${total} %, more than the whole position (100)`
+        : '';
     if (problem) errors.push({ nodeId: id, code: 'INVALID_PARAM', message: `${n.type.label} (${id}): ${problem}` });
   }
   // sizing by risk needs the distance to the stop: the graph's stop loss (at a percent or a distance)

@@ -191,19 +191,27 @@ export const RISK_RULE: Readonly<Record<string, DistanceRule>> = {
 };
 
 /**
- * A take-profit ladder node's steps in use (share above 0), each share made a share of the position open
- * when it fires: 50, 25, 25 (of the position before the first step) are 50, 50 and 100 % of what is open.
+ * A take-profit ladder node's steps in use (share above 0) in order of their gains (steps at the same gain
+ * are one, their shares summed), each share made a share of the position open when it fires: 50, 25, 25
+ * (of the position before the first step) are 50, 50 and 100 % of what is open.
  */
 export function ladderSteps(params: Readonly<Record<string, unknown>>): { pct: number; sharePct: number }[] {
-  const steps: { pct: number; sharePct: number }[] = [];
-  let left = 100;
+  const used: { pct: number; share: number }[] = [];
   for (const k of [1, 2, 3]) {
     const share = params[`share${k}`] as number;
     if (!(share > 0)) continue;
-    steps.push({ pct: params[`pct${k}`] as number, sharePct: share >= left ? 100 : (share / left) * 100 });
-    left -= share;
+    const pct = params[`pct${k}`] as number;
+    const same = used.find((s) => s.pct === pct);
+    if (same) same.share += share;
+    else used.push({ pct, share });
   }
-  return steps;
+  used.sort((a, b) => a.pct - b.pct);
+  let left = 100;
+  return used.map(({ pct, share }) => {
+    const sharePct = share >= left ? 100 : (share / left) * 100;
+    left -= share;
+    return { pct, sharePct };
+  });
 }
 
 export type { BarColumns } from '@algotrade/core';

@@ -358,7 +358,7 @@ describe('a take-profit ladder: scaling out in steps', () => {
       expect(Math.abs(r.equity[r.equity.length - 1]! - (opts.cash + pnl))).toBeLessThan(0.005);
     });
 
-  it("counts as the graph's take profit; its steps' gains must grow and their shares fit the position", () => {
+  it("counts as the graph's take profit; its steps go by their gains, and their shares fit the position", () => {
     const g = crossover();
     g.nodes.push(
       { id: 'lad', type: 'risk.take_profit_ladder', data: {}, position: { x: 0, y: 0 } },
@@ -367,12 +367,16 @@ describe('a take-profit ladder: scaling out in steps', () => {
     expect(compileGraph(g).report.errors.map((e) => e.code)).toEqual(['DUPLICATE_RISK_NODE']);
     const errors = (data: Record<string, number>) =>
       ladderPlan(data).report.errors.map((e) => [e.code, e.nodeId, e.message.replace(/^.*\): /, '')]);
-    expect(errors({ pct1: 5, pct2: 4 })).toEqual([
-      [
-        'INVALID_PARAM',
-        'lad',
-        "its steps' gains must grow (pct1 < pct2 < pct3 over the steps with a share), got 5, 4, 6",
-      ],
+    // steps out of order go by their gains (a sweep over each step's gain gives every point a ladder);
+    // steps at one gain are one step
+    expect(ladderPlan({ pct1: 5, pct2: 4 }).plan!.risk.ladder).toEqual([
+      { pct: 4, sharePct: 25 },
+      { pct: 5, sharePct: (50 / 75) * 100 },
+      { pct: 6, sharePct: 100 },
+    ]);
+    expect(ladderPlan({ pct1: 4, share1: 30, pct2: 4, share2: 30, pct3: 8, share3: 20 }).plan!.risk.ladder).toEqual([
+      { pct: 4, sharePct: 60 },
+      { pct: 8, sharePct: 50 },
     ]);
     expect(errors({ share1: 60, share2: 30, share3: 20 })).toEqual([
       ['INVALID_PARAM', 'lad', 'its shares add up to 110 %, more than the whole position (100)'],
