@@ -54,6 +54,9 @@ const cross = (kind: 'sma' | 'ema', fast: number, slow: number) =>
     ],
   );
 
+/** `g` with more nodes (risk rules, say), laid out as `graph` lays them. */
+const withNodes = (g: Graph, nodes: N[]): Graph => ({ ...g, nodes: [...g.nodes, ...graph(nodes, []).nodes] });
+
 export const templates: readonly T[] = [
   {
     id: 'sma-crossover',
@@ -357,39 +360,14 @@ export const templates: readonly T[] = [
     id: 'ema-trend-ladder',
     name: 'EMA trend, scaled out, with a losing-streak guard',
     description:
-      'Buy when EMA(20) crosses above EMA(50); close when it crosses below. Scale out on the way up: half at ' +
+      'Buy when EMA(20) crosses above EMA(50); sell when it crosses below. Scale out on the way: half at ' +
       '+5%, a quarter at +10%, the last quarter at +20% (a take-profit ladder). 7% stop loss. After three ' +
       'losing trades in a row, no new position for ten days.',
-    graph: graph(
-      [
-        ['close', 'price.close', {}, 0, 1],
-        ['fast', 'indicator.ema', { period: 20 }, 1, 0],
-        ['slow', 'indicator.ema', { period: 50 }, 1, 2],
-        ['up', 'logic.crosses_above', {}, 2, 0],
-        ['down', 'logic.crosses_below', {}, 2, 2],
-        ['buy', 'action.buy', { sizing: 'all', amount: 100 }, 3, 0],
-        ['exit', 'action.close', {}, 3, 2],
-        [
-          'ladder',
-          'risk.take_profit_ladder',
-          { pct1: 5, share1: 50, pct2: 10, share2: 25, pct3: 20, share3: 25 },
-          4,
-          0,
-        ],
-        ['stop', 'risk.stop_loss', { percent: 7 }, 4, 1],
-        ['guard', 'risk.cooldown', { minutes: 14_400, after: 'loss', count: 3 }, 4, 2],
-      ],
-      [
-        ['close', 'value', 'fast', 'value'],
-        ['close', 'value', 'slow', 'value'],
-        ['fast', 'value', 'up', 'a'],
-        ['slow', 'value', 'up', 'b'],
-        ['fast', 'value', 'down', 'a'],
-        ['slow', 'value', 'down', 'b'],
-        ['up', 'value', 'buy', 'trigger'],
-        ['down', 'value', 'exit', 'trigger'],
-      ],
-    ),
+    graph: withNodes(cross('ema', 20, 50), [
+      ['ladder', 'risk.take_profit_ladder', { pct1: 5, share1: 50, pct2: 10, share2: 25, pct3: 20, share3: 25 }, 4, 0],
+      ['stop', 'risk.stop_loss', { percent: 7 }, 4, 1],
+      ['guard', 'risk.cooldown', { minutes: 14_400, after: 'loss', count: 3 }, 4, 2],
+    ]),
   },
   {
     id: 'rsi-position-exits',
