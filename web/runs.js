@@ -1043,6 +1043,9 @@ export async function sessionView(c, id) {
           ...(s.position?.takeProfit != null ? [['Take profit at', num(s.position.takeProfit)]] : []),
           ...(s.position?.targetsTaken ? [['Take-profit steps taken', String(s.position.targetsTaken)]] : []),
           ...(s.position?.trailingStop != null ? [['Trailing stop at', num(s.position.trailingStop)]] : []),
+          // a Cooldown node's: entries held back until, and the run of exits toward its count
+          ...(s.cooldownUntil ? [['No new position until', when(s.cooldownUntil)]] : []),
+          ...(s.cooldownRun ? [['Exits in a row toward the cooldown', String(s.cooldownRun)]] : []),
           ['PnL', num(s.pnl)],
           ['Return', `${num(s.returnPct)} %`],
           ['Max DD', `${num(s.maxDrawdownPct)} %`],

@@ -312,9 +312,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     entries = 0;
     liq = NaN;
     if (cooldown) {
-      const step = cooldownStep(cooldown, coolStreak, pnl, reason);
-      coolStreak = step.streak;
-      if (step.starts) coolUntil = ts[i]! + cooldown.ms;
+      const cool = cooldownStep(cooldown, coolStreak, pnl, reason);
+      coolStreak = cool.streak;
+      if (cool.starts) coolUntil = ts[i]! + cooldown.ms;
     }
   };
   /** opens a position, or (one open on this side) adds to it */
@@ -506,9 +506,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
     // an ROI table's gain is the one for the time held at this bar's open; a partial take profit fires
     // once, a ladder's step once each, in order
-    const step = ladder ? ladder[targetTaken] : undefined;
-    const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : ladder ? step?.pct : takeProfitPct;
-    const target = (ladder ? !step : targetTaken)
+    const rung = ladder ? ladder[targetTaken] : undefined;
+    const targetPct = roi ? roiAt(roi, rTs[k]! - ts[entryBar]!) : ladder ? rung?.pct : takeProfitPct;
+    const target = (ladder ? !rung : targetTaken)
       ? NaN
       : dTarget
         ? entryPrice + (long ? dTarget : -dTarget)
@@ -528,14 +528,14 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exit(i, at, true, stopReason);
       if (halt) limitReached(i, halt, eqAt);
     } else if (long ? hi >= target : lo <= target) {
-      const share = step ? step.sharePct : targetShare;
+      const share = rung ? rung.sharePct : targetShare;
       exit(i, long ? Math.max(o0, target) : Math.min(o0, target), false, roi ? 'roi' : 'take_profit', share);
       targetTaken++;
       // a ladder's next steps the bar reached too, in order: the price went through them on its way
-      for (let st = ladder?.[targetTaken]; st && qty !== 0; st = ladder![targetTaken]) {
-        const next = entryPrice * (long ? 1 + st.pct / 100 : 1 - st.pct / 100);
-        if (long ? hi < next : lo > next) break;
-        exit(i, long ? Math.max(o0, next) : Math.min(o0, next), false, 'take_profit', st.sharePct);
+      for (let next = ladder?.[targetTaken]; next && qty !== 0; next = ladder![targetTaken]) {
+        const level = entryPrice * (long ? 1 + next.pct / 100 : 1 - next.pct / 100);
+        if (long ? hi < level : lo > level) break;
+        exit(i, long ? Math.max(o0, level) : Math.min(o0, level), false, 'take_profit', next.sharePct);
         targetTaken++;
       }
     } else extreme = long ? Math.max(extreme, hi) : Math.min(extreme, lo);

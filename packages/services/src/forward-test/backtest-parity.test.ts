@@ -258,9 +258,24 @@ describe('a paper session on candles trades as the backtest of the same settings
     expect(bt.trades.length).toBeLessThan(plain);
     expect(bt.trades.length).toBeGreaterThan(single);
     const id = (await call('POST', '/api/strategies', { name: 'crossover, cooled', graph: cooled })).json().id;
-    const got = await fills(await session('PARITYF', {}, undefined, 0, id));
+    const sid = await session('PARITYF', {}, undefined, 0, id);
+    const got = await fills(sid);
     const want = fillsOf(bt.trades);
     expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
     got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+    // the view: the run of losses the closed trades end with (a cooldown started restarts it), and the
+    // cooldown the last one started, if it lasts beyond the last tick
+    let run = 0;
+    let until = 0;
+    for (const x of bt.trades.filter((x) => x.exitReason !== 'end')) {
+      run = x.pnl < 0 ? run + 1 : 0;
+      if (run === 2) [run, until] = [0, x.exitTime + data.minutes * 60_000];
+    }
+    const view = (await call('GET', `/api/forward-tests/${sid}`)).json();
+    const lastTick = bars.ts[bars.length - 1]! + 86_400_000;
+    expect(view).toMatchObject({
+      cooldownRun: run,
+      cooldownUntil: until > lastTick ? new Date(until).toISOString() : null,
+    });
   }, 90_000);
 });

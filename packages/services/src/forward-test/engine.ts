@@ -179,6 +179,10 @@ export function ledgerFigures(
     /** perpetual futures' funding paid (negative: received) */
     funding: l.funding,
     restingOrder: live ? live.restingOrder() : null,
+    /** a Cooldown node's: no new position before this time (null: none at the session's last tick) */
+    cooldownUntil: l.cooldownUntil > l.lastTs ? new Date(l.cooldownUntil).toISOString() : null,
+    /** the exits in a row so far toward a Cooldown node's `count` */
+    cooldownRun: l.coolStreak,
     /** what the strategy warmed on when it last started or resumed here (null: elsewhere, or not running) */
     warmedOn: live?.warmedOn ?? null,
     pnl: equity - startingBalance,
@@ -971,6 +975,9 @@ export class ForwardTestEngine {
           e.ledgerAfter = after.put(l);
         } else {
           if (out.kind === 'refused') noteRefusal(l, ts);
+          // a partial take profit (a ladder's step) whose share is under one unit closes nothing: the step
+          // is passed, as a backtest passes it, and the next one is the position's target
+          else if (sig.source === 'take_profit' && sig.percent !== undefined && l.qty !== 0) l.targetTaken++;
           e.status = out.kind;
           e.reason = out.reason;
         }

@@ -1,6 +1,6 @@
 import { candlesRepo, forwardTestsRepo, symbolsRepo } from '@algotrade/adapters';
 import { TOPICS } from '@algotrade/core';
-import { generateCandles, templateById } from '@algotrade/strategy';
+import { compileGraph, generateCandles, runBacktest, templateById, toColumns } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import {
@@ -746,6 +746,48 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(s.position.quantity).toBeCloseTo(entry.quantity - f[1].quantity - f[2].quantity, 9);
     expect(s.position.takeProfit).toBeNull();
     expect(s.position.targetsTaken).toBe(2);
+  });
+
+  it("passes a ladder's step whose share is under one unit, as a backtest does: the next step closes the position", async () => {
+    const u = await t.user();
+    // one whole unit: half of it is nothing to sell
+    const graph = alwaysBuying({ sizing: 'fixed_qty', amount: 1 });
+    const data = { pct1: 2, share1: 50, pct2: 4, share2: 50, share3: 0 };
+    graph.nodes.push({ id: 'lad', type: 'risk.take_profit_ladder', data, position: { x: 0, y: 0 } });
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'one unit, two steps', graph })).json();
+    const body = { strategyId: strat.id, symbol: 'UNITUSD', startingBalance: 10_000, wholeUnits: true };
+    const id = (await call(u, 'POST', '/api/forward-tests', body)).json().id;
+    const fills = async () => (await call(u, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const view = async () => (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
+    await publishWave('UNITUSD', 1, () => 100);
+    await until(async () => (await fills()).length >= 1);
+    const [entry] = await fills();
+    // past the first step: nothing closed, the step passed (its order logged as a no-op)
+    await publishWave('UNITUSD', 1, () => 103);
+    await until(async () => (await view()).position?.targetsTaken === 1);
+    const noop = (await call(u, 'GET', `/api/forward-tests/${id}/orders?status=noop`)).json();
+    expect(noop).toEqual([
+      expect.objectContaining({ source: 'take_profit', reason: expect.stringMatching(/under one unit/) }),
+    ]);
+    expect((await view()).position.takeProfit).toBeCloseTo(entry.price * 1.04, 9);
+    // past the second: the whole unit leaves there
+    await publishWave('UNITUSD', 1, () => 105);
+    await until(async () => (await fills()).length >= 2);
+    const f = await fills();
+    expect(
+      f.slice(0, 2).map((x: { side: string; source: string; quantity: number }) => [x.side, x.source, x.quantity]),
+    ).toEqual([
+      ['buy', 'buy', 1],
+      ['sell', 'take_profit', 1],
+    ]);
+    // the backtest of the same graph on those prices as bars: the same two fills
+    const plan = compileGraph(graph).plan!;
+    const bars = toColumns(
+      [100, 103, 105].map((p, i) => ({ ts: T0 + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
+    );
+    const bt = runBacktest(plan, bars, { cash: 10_000, wholeUnits: true, fillOn: 'close' });
+    expect(bt.trades[0]).toMatchObject({ size: 1, exitBar: 2, exitPrice: 105, exitReason: 'take_profit' });
+    await reconcile(id, u);
   });
 
   it('stops and targets at a distance (2 × and 3 × an ATR): sized by the risk, shown in the view, the stop fires there', async () => {

@@ -212,6 +212,8 @@ export class LiveSession {
   private readonly takeProfitSharePct: number;
   /** the ledger's fill count when a partial take profit was sent: not again until that executes */
   private targetSentFills = -1;
+  /** and the steps taken then (a step under one unit passes without a fill: see the engine) */
+  private targetSentStep = -1;
   private readonly trailingStopPct: number;
   private readonly trailingActivate: number;
   private readonly timeExitMs: number;
@@ -354,6 +356,7 @@ export class LiveSession {
         // counts it taken)
         this.riskTick = t;
         this.targetSentFills = l.fills;
+        this.targetSentStep = l.targetTaken;
         return this.signal(t, receivedAt, 'close', exit, undefined, 'all', 0, t.price, 1, share);
       }
       if (exit) {
@@ -628,8 +631,8 @@ export class LiveSession {
     if (long ? price <= trail : price >= trail) return 'trailing_stop';
     const target = this.targetLevel(ts);
     // a partial take profit once a position (and not again while it is in flight)
-    if (this.targetSentFills !== l.fills && (long ? price >= target : price <= target))
-      return this.plan.risk.roi ? 'roi' : 'take_profit';
+    const inFlight = this.targetSentFills === l.fills && this.targetSentStep === l.targetTaken;
+    if (!inFlight && (long ? price >= target : price <= target)) return this.plan.risk.roi ? 'roi' : 'take_profit';
     const timeExitMs = this.timeExitMs;
     if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';
     return null;
