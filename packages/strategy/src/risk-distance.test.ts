@@ -394,3 +394,34 @@ describe('a take-profit ladder: scaling out in steps', () => {
     ]);
   });
 });
+
+describe('the ema-trend-ladder template on GOOG', () => {
+  it('scales out of its trends in steps of half, a quarter and a quarter, the money reconciled', () => {
+    const plan = compileGraph(templateById('ema-trend-ladder')!.graph).plan!;
+    expect(plan.risk.ladder).toEqual([
+      { pct: 5, sharePct: 50 },
+      { pct: 10, sharePct: 50 },
+      { pct: 20, sharePct: 100 },
+    ]);
+    expect(plan.risk.cooldown).toEqual({ ms: 10 * 86_400_000, after: 'loss', count: 3 });
+    const r = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001 });
+    // positions by entry: each step's trade is its share of the position at its level or the open beyond
+    const by = new Map<number, TradeRecord[]>();
+    for (const t of r.trades) by.set(t.entryBar, [...(by.get(t.entryBar) ?? []), t]);
+    let steps = 0;
+    for (const trades of by.values()) {
+      const whole = trades.reduce((a, t) => a + t.size, 0);
+      trades
+        .filter((t) => t.exitReason === 'take_profit')
+        .forEach((t, k) => {
+          const level = t.entryPrice * (1 + [5, 10, 20][k]! / 100);
+          expect(t.exitPrice).toBeCloseTo(Math.max(bars.open[t.exitBar]!, level), 9);
+          expect(Math.abs(t.size - (whole * [50, 25, 25][k]!) / 100)).toBeLessThan(1e-7);
+          steps++;
+        });
+    }
+    expect(steps).toBeGreaterThan(20);
+    const pnl = r.trades.reduce((a, t) => a + t.pnl, 0);
+    expect(Math.abs(r.equity[r.equity.length - 1]! - (10_000 + pnl))).toBeLessThan(0.005);
+  });
+});
