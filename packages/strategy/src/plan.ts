@@ -208,7 +208,8 @@ export function ladderSteps(params: Readonly<Record<string, unknown>>): { pct: n
   used.sort((a, b) => a.pct - b.pct);
   let left = 100;
   return used.map(({ pct, share }) => {
-    const sharePct = share >= left ? 100 : (share / left) * 100;
+    // the last of shares adding up to 100 (33.33, 33.33, 33.34) closes what is left, float error or not
+    const sharePct = share >= left - 1e-9 ? 100 : (share / left) * 100;
     left -= share;
     return { pct, sharePct };
   });

@@ -387,6 +387,8 @@ describe('a take-profit ladder: scaling out in steps', () => {
       { pct: 3, sharePct: 30 },
       { pct: 9, sharePct: (30 / 70) * 100 },
     ]);
+    // shares adding up to 100 (100 - 1.1 - 1.1 is 97.80000000000001 in floats): the last closes what is left
+    expect(ladderPlan({ share1: 1.1, share2: 1.1, share3: 97.8 }).plan!.risk.ladder!.at(-1)!.sharePct).toBe(100);
     expect(ladderPlan({}).plan!.risk.ladder).toEqual([
       { pct: 2, sharePct: 50 },
       { pct: 4, sharePct: 50 },

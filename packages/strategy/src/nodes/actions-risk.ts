@@ -269,8 +269,8 @@ export const riskNodes = [
     category: 'risk',
     label: 'Take-profit ladder',
     description:
-      'Scale out in steps: close `share1` % of the position once price has gained `pct1` % on the (average) ' +
-      'entry, `share2` % at `pct2` %, `share3` % at `pct3` % (shares of the position as it stood before the ' +
+      'Scale out in steps: close `share1` % of the position once price has moved `pct1` % in its favour from ' +
+      'the (average) entry, `share2` % at `pct2` %, `share3` % at `pct3` % (shares of the position before the ' +
       'first step; a step whose share is 0 is not used; the shares add up to at most 100; the steps go in ' +
       'order of their gains). Each step fires once a position; what the shares leave runs under the stops. ' +
       'Instead of a take profit.',
