@@ -1177,6 +1177,29 @@ describe('the browser app, clicked through against the running platform', () => 
     });
   });
 
+  it("shows a cooldown's run of exits on a paper session's page, then the cooldown it starts", async () => {
+    // held 3 s at most, then out; a cooldown of an hour after two such exits in a row
+    const { session, tile } = await alwaysBuying({}, [
+      { id: 'hold', type: 'risk.time_exit', data: { minutes: 0.05 } },
+      { id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'any', count: 2 } },
+    ]);
+    await until(() => tile('Exits in a row toward the cooldown') === '1', 'the first exit of the run', 30_000);
+    expect(tile('No new position until')).toBeUndefined();
+    await until(() => tile('No new position until'), 'the cooldown', 30_000);
+    const view = await api(`/api/forward-tests/${session.id}`);
+    // the run ended with the cooldown it started: an hour from the second exit, no position since
+    expect(view.cooldownRun).toBe(0);
+    expect(view.position).toBeNull();
+    const trades = await api(`/api/forward-tests/${session.id}/trades`);
+    expect(trades.map((t: { source: string }) => t.source)).toEqual(['buy', 'time_exit', 'buy', 'time_exit']);
+    expect(Date.parse(view.cooldownUntil) - Date.parse(trades[3].ts)).toBe(3_600_000);
+    expect(tile('Exits in a row toward the cooldown')).toBeUndefined();
+    await fetch(`${base}/api/forward-tests/${session.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
+    });
+  });
+
   it("shows a paper session's resting limit order on its page", async () => {
     // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
     const { session, tile } = await alwaysBuying({ orderType: 'limit', offsetPct: 20 });
