@@ -1131,12 +1131,18 @@ describe('the browser app, clicked through against the running platform', () => 
       $$('.figure')
         .find((f) => f.querySelector('small')?.textContent === k)
         ?.querySelector('strong')?.textContent;
-    return { session, tile };
+    /** deletes the session (its answer has no body, so not through api) */
+    const remove = () =>
+      fetch(`${base}/api/forward-tests/${session.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
+      });
+    return { session, tile, remove };
   }
 
   it("shows a paper session's stop loss and take profit levels on its page", async () => {
     // 20 % either way: the simulated ticks do not reach them while the page is read
-    const { session, tile } = await alwaysBuying({}, [
+    const { session, tile, remove } = await alwaysBuying({}, [
       { id: 'sl', type: 'risk.stop_loss', data: { percent: 20 } },
       { id: 'tp', type: 'risk.take_profit', data: { percent: 20 } },
     ]);
@@ -1148,16 +1154,13 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(shown('Stop loss at') / view.position.stopLoss).toBeCloseTo(1, 3);
     expect(shown('Take profit at') / view.position.takeProfit).toBeCloseTo(1, 3);
     expect(tile('Trailing stop at')).toBeUndefined();
-    await fetch(`${base}/api/forward-tests/${session.id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
-    });
+    await remove();
   });
 
   it("shows a take-profit ladder's next step on a paper session's page", async () => {
     // steps 25 % and 35 % up: the simulated ticks do not reach them while the page is read (and the page
     // before this one showed a take profit 20 % up: not this one's)
-    const { session, tile } = await alwaysBuying({}, [
+    const { session, tile, remove } = await alwaysBuying({}, [
       { id: 'lad', type: 'risk.take_profit_ladder', data: { pct1: 25, share1: 50, pct2: 35, share2: 50, share3: 0 } },
     ]);
     // the position opened
@@ -1171,15 +1174,12 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => Math.abs(shown() / view.position.takeProfit - 1) < 1e-3, "the first step's level");
     // none taken yet: no count shown
     expect(tile('Take-profit steps taken')).toBeUndefined();
-    await fetch(`${base}/api/forward-tests/${session.id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
-    });
+    await remove();
   });
 
   it("shows a cooldown's run of exits on a paper session's page, then the cooldown it starts", async () => {
     // held 3 s at most, then out; a cooldown of an hour after two such exits in a row
-    const { session, tile } = await alwaysBuying({}, [
+    const { session, tile, remove } = await alwaysBuying({}, [
       { id: 'hold', type: 'risk.time_exit', data: { minutes: 0.05 } },
       { id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'any', count: 2 } },
     ]);
@@ -1194,24 +1194,18 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(trades.map((t: { source: string }) => t.source)).toEqual(['buy', 'time_exit', 'buy', 'time_exit']);
     expect(Date.parse(view.cooldownUntil) - Date.parse(trades[3].ts)).toBe(3_600_000);
     expect(tile('Exits in a row toward the cooldown')).toBeUndefined();
-    await fetch(`${base}/api/forward-tests/${session.id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
-    });
+    await remove();
   });
 
   it("shows a paper session's resting limit order on its page", async () => {
     // a strategy that always wants to buy, by a limit order 20 % under the price: it rests, never filled
-    const { session, tile } = await alwaysBuying({ orderType: 'limit', offsetPct: 20 });
+    const { session, tile, remove } = await alwaysBuying({ orderType: 'limit', offsetPct: 20 });
     await until(() => tile('Resting order')?.startsWith('buy limit @ '), 'the resting order');
     const view = await api(`/api/forward-tests/${session.id}`);
     expect(view.restingOrder).toMatchObject({ nodeId: 'buy', action: 'buy', orderType: 'limit' });
     expect(view.position).toBeNull();
     expect(tile('Position')).toBe('flat');
-    await fetch(`${base}/api/forward-tests/${session.id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('algotrade.session')!).accessToken}` },
-    });
+    await remove();
   });
 
   it('signs out, and the page forgets the session', async () => {

@@ -723,10 +723,10 @@ export function planOrder(
     }
   }
   if (!closedTrade) return { kind: 'fill', fill };
-  if (coolStreak !== undefined) return { kind: 'fill', fill, closedTrade, cooldownUntil, coolStreak };
-  return cooldownUntil === undefined
-    ? { kind: 'fill', fill, closedTrade }
-    : { kind: 'fill', fill, closedTrade, cooldownUntil };
+  const out: Extract<OrderOutcome, { kind: 'fill' }> = { kind: 'fill', fill, closedTrade };
+  if (cooldownUntil !== undefined) out.cooldownUntil = cooldownUntil;
+  if (coolStreak !== undefined) out.coolStreak = coolStreak;
+  return out;
 }
 
 /**
