@@ -61,7 +61,14 @@ describe('a paper session on candles trades as the backtest of the same settings
   afterAll(() => t.stop());
 
   /** a session on `symbol` with these limits, fed bars `from` to `until_` (and one tick more, to close the last candle) */
-  async function session(symbol: string, risk: RiskLimits, until_?: number, from = 0, strategy = strategyId) {
+  async function session(
+    symbol: string,
+    risk: RiskLimits,
+    until_?: number,
+    from = 0,
+    strategy = strategyId,
+    src: typeof bars = bars,
+  ) {
     const resumes = !!risk.resumeNextDay;
     const r = await call('POST', '/api/forward-tests', {
       strategyId: strategy,
@@ -79,17 +86,17 @@ describe('a paper session on candles trades as the backtest of the same settings
     const live = () => (engine as unknown as { sessions: Map<string, LiveSession> }).sessions.get(id);
     await until(() => live() !== undefined);
     let seq = 0;
-    const n = until_ ?? bars.length;
+    const n = until_ ?? src.length;
     for (let i = from; i <= n; i++) {
       const ticks =
         i < n
           ? ([
-              [0, bars.open[i]!],
-              [HOUR, bars.low[i]!],
-              [2 * HOUR, bars.close[i]!],
+              [0, src.open[i]!],
+              [HOUR, src.low[i]!],
+              [2 * HOUR, src.close[i]!],
             ] as const)
-          : ([[86_400_000, bars.close[n - 1]!]] as const); // the next day's first tick closes the last candle
-      const day = bars.ts[Math.min(i, n - 1)]!;
+          : ([[86_400_000, src.close[n - 1]!]] as const); // the next day's first tick closes the last candle
+      const day = src.ts[Math.min(i, n - 1)]!;
       for (const [dt, price] of ticks) {
         const tick = { ts: day + dt, price, size: 1, seq: ++seq };
         await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks: [tick] });
@@ -277,5 +284,41 @@ describe('a paper session on candles trades as the backtest of the same settings
       cooldownRun: run,
       cooldownUntil: until > lastTick ? new Date(until).toISOString() : null,
     });
+  }, 90_000);
+
+  it('a take-profit ladder: a day beyond several steps takes each of them that day, every fill the same', async () => {
+    // one price a day (the close, as the open, the low and the close): a backtest's step at a bar that
+    // opens beyond it fills at that open, a session's at that tick, so each fill's price is the same
+    const flat = toColumns(
+      Array.from({ length: goog.length }, (_, i) => {
+        const p = goog.close[i]!;
+        return { ts: goog.ts[i]!, open: p, high: p, low: p, close: p, volume: goog.volume[i]! };
+      }),
+    );
+    const laddered = structuredClone(graph);
+    const data = { pct1: 2, share1: 50, pct2: 4, share2: 25, pct3: 6, share3: 25 };
+    laddered.nodes.push({ id: 'ladder', type: 'risk.take_profit_ladder', data, position: { x: 0, y: 0 } });
+    const bt = runBacktest(compileGraph(laddered).plan!, flat, { cash: 10_000, feeRate: 0.001, wholeUnits: true });
+    // days that took two steps or more, in the backtest
+    const steps = new Map<number, number>();
+    for (const x of bt.trades)
+      if (x.exitReason === 'take_profit') steps.set(x.exitTime, (steps.get(x.exitTime) ?? 0) + 1);
+    expect([...steps.values()].filter((k) => k > 1).length).toBeGreaterThan(5);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, laddered', graph: laddered })).json().id;
+    const sid = await session('PARITYL', {}, undefined, 0, id, flat);
+    const got = await fills(sid);
+    // a position's fills: one buy (the backtest's trades of one entry, a trade a step), then each step's
+    // sell and the rest's
+    const want: Fill[] = [];
+    bt.trades.forEach((x, k) => {
+      if (k === 0 || bt.trades[k - 1]!.entryTime !== x.entryTime) {
+        const size = bt.trades.filter((y) => y.entryTime === x.entryTime).reduce((a, y) => a + y.size, 0);
+        want.push({ side: 'buy', quantity: size, price: x.entryPrice, ts: new Date(x.entryTime).toISOString() });
+      }
+      if (x.exitReason !== 'end')
+        want.push({ side: 'sell', quantity: x.size, price: x.exitPrice, ts: new Date(x.exitTime).toISOString() });
+    });
+    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, f.quantity, f.ts]));
+    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
   }, 90_000);
 });

@@ -742,9 +742,10 @@ export class ForwardTestEngine {
         }
         if (sig) {
           (out ??= []).push(sig);
-          // the strategy's action on the tick that filled a resting order, after that fill
+          // a ladder's further steps, the strategy's action on the tick that filled a resting order or
+          // took a partial take profit: after that fill
           if (s.extra) {
-            out.push(s.extra);
+            for (const x of s.extra) out.push(x);
             s.extra = null;
           }
         }

@@ -99,6 +99,56 @@ describe('a live session’s risk rules on ticks', () => {
     expect([s.ledger.qty, s.ledger.targetTaken]).toEqual([0, 0]);
   });
 
+  it("a tick beyond several of a ladder's steps takes each of them on that tick, in order, with ids of their own", () => {
+    const ladder = [
+      'risk.take_profit_ladder',
+      { pct1: 2, share1: 50, pct2: 4, share2: 25, pct3: 6, share3: 25 },
+    ] as const;
+    const s = longSession([...ladder]);
+    const tick = (secs: number, price: number) => ({ symbol: 'EQUSD', ts: T0 + secs * 1000, price, size: 1 });
+    /** executes a signal as the engine does, at its tick */
+    const execute = (sig: NonNullable<ReturnType<LiveSession['mark']>>) => {
+      const out = planOrder(s.ledger, settings, {}, { ...sig, ts: sig.tickTs });
+      if (out.kind !== 'fill') throw new Error(out.kind);
+      applyFill(s.ledger, out.fill, out.closedTrade);
+    };
+    // 104.5 is past +2 % and +4 %, not +6 %: the first two steps, 50 % then 50 % of what is left
+    const t1 = tick(1, 104.5);
+    const first = s.mark(t1, 0)!;
+    expect(first).toMatchObject({ source: 'take_profit', percent: 50 });
+    expect(s.extra).toMatchObject([{ source: 'take_profit', percent: 50, price: 104.5 }]);
+    const [second] = s.extra!;
+    expect(new Set([first.id, second!.id]).size).toBe(2);
+    s.extra = null;
+    // both in flight: neither sent again, nor the third step ahead of them, whichever has executed
+    expect(s.mark(tick(2, 104.6), 0)).toBeNull();
+    execute(first);
+    expect(s.mark(tick(3, 104.7), 0)).toBeNull();
+    execute(second!);
+    s.settled();
+    expect([s.ledger.qty, s.ledger.targetTaken]).toEqual([2.5, 2]);
+    // the third on its own tick closes what is left
+    expect(s.mark(tick(4, 106.1), 0)).toMatchObject({ source: 'take_profit', percent: undefined });
+
+    // a gap past all three: two partial steps, then the last closes what is left, and the strategy's
+    // action on that tick is not taken (a risk rule's tick is the rule's)
+    const all = longSession([...ladder]);
+    const t2 = tick(1, 107);
+    expect(all.afterMark(all.mark(t2, 0), 0, t2, 0)).toMatchObject({ percent: 50 });
+    expect(all.extra!.map((x) => [x.source, x.percent])).toEqual([
+      ['take_profit', 50],
+      ['take_profit', undefined],
+    ]);
+    expect(all.intent).toBe(0);
+
+    // one step: the strategy's action on the tick still has its turn, after it
+    const some = longSession([...ladder]);
+    const t3 = tick(1, 102.5);
+    const sell = some.plan.actions.findIndex((a) => a.action === 'sell');
+    expect(some.afterMark(some.mark(t3, 0), sell, t3, 0)).toMatchObject({ source: 'take_profit', percent: 50 });
+    expect(some.extra).toMatchObject([{ action: 'sell', source: 'sell', price: 102.5 }]);
+  });
+
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);
@@ -272,7 +322,7 @@ describe('a live session’s limit and stop orders (an action node’s orderType
     // 98.9 fills it, and the strategy sells on that very tick: the close comes after the buy
     const t1 = tick(1, 98.9);
     expect(s.afterMark(s.mark(t1, 0), sell, t1, 0)).toMatchObject({ action: 'buy', price: 99, atPrice: true });
-    expect(s.extra).toMatchObject({ action: 'sell', source: 'sell', price: 98.9 });
+    expect(s.extra).toMatchObject([{ action: 'sell', source: 'sell', price: 98.9 }]);
     // with a sell 1 % above, its turn places that order, resting
     const other = flat('limit', 1);
     other.s.decide(other.buy, tick(0, 100), 0);

@@ -169,10 +169,11 @@ export class LiveSession {
   /** the last mark's signal was a resting order's fill (the strategy's action on that tick still counts) */
   private restFilled = false;
   /**
-   * a second signal for the tick: the strategy's action on the tick that filled a resting order, taken
-   * after that fill (the caller publishes it after the first, and empties it)
+   * more signals for the tick, after its first: a ladder's further steps the tick is beyond too, and the
+   * strategy's action on a tick that filled a resting order or took a partial take profit, taken after
+   * that fill (the caller publishes them in order after the first, and empties it)
    */
-  extra: SignalMessage | null = null;
+  extra: SignalMessage[] | null = null;
   /**
    * A resting limit or stop order (an action node's orderType): the index of its action (-1: none), its
    * level, whether it fills at or above the level (a stop buy, a limit sell) or at or below, and the time
@@ -214,6 +215,8 @@ export class LiveSession {
   private targetSentFills = -1;
   /** and the steps taken then (a step under one unit passes without a fill: see the engine) */
   private targetSentStep = -1;
+  /** and the steps sent then (a ladder's steps the tick was beyond) */
+  private targetSentCount = 0;
   private readonly trailingStopPct: number;
   private readonly trailingActivate: number;
   private readonly timeExitMs: number;
@@ -309,7 +312,10 @@ export class LiveSession {
     // read and cleared here, not on every mark: marks of ten thousand sessions write nothing they need not
     const rested = this.restFilled;
     this.restFilled = false;
-    if (rested && a >= 0) this.extra = this.decide(a, t, receivedAt);
+    if (rested && a >= 0) {
+      const then = this.decide(a, t, receivedAt);
+      if (then) (this.extra ??= []).push(then);
+    }
     return first;
   }
 
@@ -350,21 +356,57 @@ export class LiveSession {
         }
       }
       const exit = this.riskExit(t.price, t.ts);
-      const share = exit === 'take_profit' ? this.targetShare() : 100;
-      if (exit && share < 100) {
-        // a partial take profit (a ladder's step): its share closed, the rest still open (the ledger
-        // counts it taken)
-        this.riskTick = t;
-        this.targetSentFills = l.fills;
-        this.targetSentStep = l.targetTaken;
-        return this.signal(t, receivedAt, 'close', exit, undefined, 'all', 0, t.price, 1, share);
-      }
+      if (exit === 'take_profit' && this.targetShare() < 100) return this.partialTarget(t, receivedAt);
       if (exit) {
         this.riskTick = t;
         return this.signal(t, receivedAt, 'close', exit);
       }
     }
     return null;
+  }
+
+  /**
+   * A partial take profit on the tick (a ladder's step): its share closed, the rest still open (the ledger
+   * counts it taken). A ladder's next steps the tick is beyond too follow it in `extra`, each a share of
+   * what the one before leaves, the last closing what is left, as a backtest's bar that reaches several
+   * steps takes each. The strategy's action on the tick has its turn after them while the position stays
+   * open.
+   */
+  private partialTarget(t: Tick, receivedAt: number): SignalMessage {
+    const l = this.ledger;
+    const first = this.signal(
+      t,
+      receivedAt,
+      'close',
+      'take_profit',
+      undefined,
+      'all',
+      0,
+      t.price,
+      1,
+      this.targetShare(),
+    );
+    let sent = 1;
+    const ladder = this.plan.risk.ladder;
+    for (let j = l.targetTaken + 1; ladder && j < ladder.length; j++) {
+      const level = this.stepLevel(j);
+      if (!(l.qty > 0 ? t.price >= level : t.price <= level)) break;
+      const share = ladder[j]!.sharePct;
+      const sig =
+        share < 100
+          ? this.signal(t, receivedAt, 'close', 'take_profit', undefined, 'all', 0, t.price, 1, share)
+          : this.signal(t, receivedAt, 'close', 'take_profit');
+      // one tick's steps, one id each
+      sig.id += `:${j}`;
+      (this.extra ??= []).push(sig);
+      sent++;
+      if (share >= 100) this.riskTick = t;
+    }
+    this.targetSentFills = l.fills;
+    this.targetSentStep = l.targetTaken;
+    this.targetSentCount = sent;
+    if (this.riskTick !== t) this.restFilled = true;
+    return first;
   }
 
   /** The session's signals in flight have executed (or it was resynced): what it expects is what its ledger holds. */
@@ -585,17 +627,20 @@ export class LiveSession {
     const l = this.ledger;
     const long = l.qty > 0;
     // a ladder's next step (none once all are taken)
-    const ladder = this.plan.risk.ladder;
-    if (ladder) {
-      const step = ladder[l.targetTaken];
-      return step ? l.avgPrice * (long ? 1 + step.pct / 100 : 1 - step.pct / 100) : NaN;
-    }
+    if (this.plan.risk.ladder) return this.stepLevel(l.targetTaken);
     if (l.targetTaken) return NaN;
     if (l.targetDist) return l.avgPrice + (long ? l.targetDist : -l.targetDist);
     // an ROI table's gain may be 0 (any gain) or below
     const roi = this.plan.risk.roi;
     const pct = roi ? roiAt(roi, ts - l.entryTs) : this.takeProfitPct || NaN;
     return l.avgPrice * (long ? 1 + pct / 100 : 1 - pct / 100);
+  }
+
+  /** The level of the open position's ladder step `j` (NaN: no such step). */
+  private stepLevel(j: number): number {
+    const l = this.ledger;
+    const step = this.plan.risk.ladder![j];
+    return step ? l.avgPrice * (l.qty > 0 ? 1 + step.pct / 100 : 1 - step.pct / 100) : NaN;
   }
 
   /** The share (%) of the open position its take profit closes now: the ladder's next step's, or the node's. */
@@ -630,8 +675,14 @@ export class LiveSession {
     const trail = this.trailLevel();
     if (long ? price <= trail : price >= trail) return 'trailing_stop';
     const target = this.targetLevel(ts);
-    // a partial take profit once a position (and not again while it is in flight)
-    const inFlight = this.targetSentFills === l.fills && this.targetSentStep === l.targetTaken;
+    // a partial take profit once a position (and not again while it is in flight: while the ledger has
+    // taken fewer of the steps sent than were sent, and made no other fill since)
+    const taken = l.targetTaken - this.targetSentStep;
+    const inFlight =
+      taken >= 0 &&
+      taken < this.targetSentCount &&
+      l.fills >= this.targetSentFills &&
+      l.fills - this.targetSentFills <= taken;
     if (!inFlight && (long ? price >= target : price <= target)) return this.plan.risk.roi ? 'roi' : 'take_profit';
     const timeExitMs = this.timeExitMs;
     if (timeExitMs && ts - l.entryTs >= timeExitMs) return 'time_exit';

@@ -79,9 +79,10 @@ export async function startSessionRunner(
     for (const t of ticks) {
       const sig = s.onTick(t, receivedAt);
       if (sig) out.push({ ...sig, origin });
-      // the strategy's action on the tick that filled a resting order, after that fill
+      // a ladder's further steps, the strategy's action on the tick that filled a resting order or took a
+      // partial take profit: after that fill
       if (s.extra) {
-        out.push({ ...s.extra, origin });
+        for (const x of s.extra) out.push({ ...x, origin });
         s.extra = null;
       }
     }
