@@ -46,6 +46,18 @@ const fillsOf = (trades: BacktestResult['trades']) =>
         ]),
   ]);
 
+/**
+ * GOOG's daily closes, each as a bar's open, high, low and close: fed as ticks, a backtest's stop or
+ * target at a bar that opens beyond it fills at that open, a session's at that tick, one price
+ */
+const flatCloses = () =>
+  toColumns(
+    Array.from({ length: goog.length }, (_, i) => {
+      const p = goog.close[i]!;
+      return { ts: goog.ts[i]!, open: p, high: p, low: p, close: p, volume: goog.volume[i]! };
+    }),
+  );
+
 describe('a paper session on candles trades as the backtest of the same settings', () => {
   let t: TestApp;
   let a: Awaited<ReturnType<TestApp['user']>>;
@@ -68,12 +80,14 @@ describe('a paper session on candles trades as the backtest of the same settings
     from = 0,
     strategy = strategyId,
     src: typeof bars = bars,
+    more: object = {},
   ) {
     const resumes = !!risk.resumeNextDay;
     const r = await call('POST', '/api/forward-tests', {
       strategyId: strategy,
       symbol,
       ...money,
+      ...more,
       wholeUnits: true,
       evaluation: { mode: 'candle', interval: '1d' },
       risk,
@@ -289,12 +303,7 @@ describe('a paper session on candles trades as the backtest of the same settings
   it('a take-profit ladder: a day beyond several steps takes each of them that day, every fill the same', async () => {
     // one price a day (the close, as the open, the low and the close): a backtest's step at a bar that
     // opens beyond it fills at that open, a session's at that tick, so each fill's price is the same
-    const flat = toColumns(
-      Array.from({ length: goog.length }, (_, i) => {
-        const p = goog.close[i]!;
-        return { ts: goog.ts[i]!, open: p, high: p, low: p, close: p, volume: goog.volume[i]! };
-      }),
-    );
+    const flat = flatCloses();
     const laddered = structuredClone(graph);
     const data = { pct1: 2, share1: 50, pct2: 4, share2: 25, pct3: 6, share3: 25 };
     laddered.nodes.push({ id: 'ladder', type: 'risk.take_profit_ladder', data, position: { x: 0, y: 0 } });
@@ -318,6 +327,42 @@ describe('a paper session on candles trades as the backtest of the same settings
       if (x.exitReason !== 'end')
         want.push({ side: 'sell', quantity: x.size, price: x.exitPrice, ts: new Date(x.exitTime).toISOString() });
     });
+    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, f.quantity, f.ts]));
+    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+  }, 90_000);
+
+  it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
+    const flat = flatCloses();
+    const stopped = structuredClone(graph);
+    stopped.nodes.push({ id: 'stop', type: 'risk.stop_loss', data: { percent: 3 }, position: { x: 0, y: 0 } });
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true, allowShort: true };
+    const bt = runBacktest(compileGraph(stopped).plan!, flat, opts);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, stopped', graph: stopped })).json().id;
+    const sid = await session('PARITYS', {}, undefined, 0, id, flat, { allowShort: true });
+    const got = await fills(sid);
+    // the backtest's entries and exits as fills, a short's entry a sell; a turn (an exit and an entry at
+    // one open) is one fill of both
+    const want: Fill[] = [];
+    for (const x of bt.trades.flatMap((x) => [
+      { side: x.size > 0 ? 'buy' : 'sell', quantity: Math.abs(x.size), price: x.entryPrice, ts: x.entryTime },
+      ...(x.exitReason === 'end'
+        ? []
+        : [{ side: x.size > 0 ? 'sell' : 'buy', quantity: Math.abs(x.size), price: x.exitPrice, ts: x.exitTime }]),
+    ])) {
+      const ts = new Date(x.ts).toISOString();
+      const last = want.at(-1);
+      if (last && last.ts === ts && last.side === x.side) last.quantity += x.quantity;
+      else want.push({ ...x, ts });
+    }
+    expect(bt.trades.filter((x) => x.exitReason === 'stop_loss').length).toBeGreaterThan(5);
+    // days the strategy turned round at an open that was past the stop too: the turn, not the stop
+    const past = bt.trades.filter(
+      (x) =>
+        x.exitReason !== 'stop_loss' &&
+        x.exitReason !== 'end' &&
+        (x.size > 0 ? x.exitPrice <= x.entryPrice * 0.97 : x.exitPrice >= x.entryPrice * 1.03),
+    );
+    expect(past.length).toBeGreaterThan(0);
     expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, f.quantity, f.ts]));
     got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
   }, 90_000);

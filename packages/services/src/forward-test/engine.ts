@@ -728,12 +728,8 @@ export class ForwardTestEngine {
             // the thread's answer: the action, or the action and what its rules at a distance read
             const f = firedNow?.get(s.id);
             if (typeof f === 'object') s.riskIn = f.subarray(1);
-            sig = s.afterMark(
-              s.mark(t, receivedAt),
-              f === undefined ? -1 : typeof f === 'number' ? f : f[0]!,
-              t,
-              receivedAt,
-            );
+            const a = f === undefined ? -1 : typeof f === 'number' ? f : f[0]!;
+            sig = s.afterMark(s.mark(t, receivedAt, a), a, t, receivedAt);
             s.riskIn = null;
           } else sig = s.onTick(t, receivedAt);
         } catch (e) {

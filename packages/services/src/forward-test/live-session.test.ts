@@ -149,6 +149,30 @@ describe('a live session’s risk rules on ticks', () => {
     expect(some.extra).toMatchObject([{ action: 'sell', source: 'sell', price: 102.5 }]);
   });
 
+  it("on candles, the action of the candle a tick closes goes before that tick's stop: a turn round, not a stop and nothing", () => {
+    const candle: SessionSettings = {
+      ...settings,
+      allowShort: true,
+      evaluation: { mode: 'candle', intervalMs: 60_000 },
+    };
+    const t = { symbol: 'EQUSD', ts: T0 + 60_000, price: 97, size: 1 };
+    // long 10 from 100 with a 2 % stop: 97 is past it, and the candle's sell fires on the same tick
+    const s = sessionWith(candle, ['risk.stop_loss', { percent: 2 }]);
+    const sell = s.plan.actions.findIndex((a) => a.action === 'sell');
+    expect(s.afterMark(s.mark(t, 0, sell), sell, t, 0)).toMatchObject({ action: 'sell', source: 'sell' });
+    expect([s.intent, s.extra]).toEqual([-1, null]);
+    // no action on the tick: the stop
+    const alone = sessionWith(candle, ['risk.stop_loss', { percent: 2 }]);
+    expect(alone.afterMark(alone.mark(t, 0, -1), -1, t, 0)).toMatchObject({ action: 'close', source: 'stop_loss' });
+    // an action that does nothing while long (a buy, without adding): the stop still fires on the tick
+    const held = sessionWith(candle, ['risk.stop_loss', { percent: 2 }]);
+    const buy = held.plan.actions.findIndex((a) => a.action === 'buy');
+    expect(held.afterMark(held.mark(t, 0, buy), buy, t, 0)).toMatchObject({ source: 'stop_loss' });
+    // on ticks, the tick is the stop's, as before
+    const ticks = sessionWith(settings, ['risk.stop_loss', { percent: 2 }]);
+    expect(ticks.afterMark(ticks.mark(t, 0, sell), sell, t, 0)).toMatchObject({ source: 'stop_loss' });
+  });
+
   it('a trailing stop with an activation trails only once the best price gained that much', () => {
     // 1 % trailing, active after a 2 % gain: the 1 % drop from 101 does not fire, the one from 102.5 does
     const s = longSession(['risk.trailing_stop', { percent: 1, activatePct: 2 }]);

@@ -168,6 +168,8 @@ export class LiveSession {
   private riskTick?: Tick;
   /** the last mark's signal was a resting order's fill (the strategy's action on that tick still counts) */
   private restFilled = false;
+  /** the tick whose strategy action the mark decided already (a candle's, before the tick's stops) */
+  private actedOn?: Tick;
   /**
    * more signals for the tick, after its first: a ladder's further steps the tick is beyond too, and the
    * strategy's action on a tick that filled a resting order or took a partial take profit, taken after
@@ -288,18 +290,30 @@ export class LiveSession {
    * skip one), then decides. A risk rule that fires on a tick wins over the strategy's action on it.
    */
   onTick(t: Tick, receivedAt: number): SignalMessage | null {
-    const first = this.mark(t, receivedAt);
     const ev = this.evaluator;
-    if (!ev) return this.afterMark(first, -1, t, receivedAt);
-    // a strategy reading its own position: its side and entries as its signals sent make them (so it never
-    // sends an entry twice), its entry price and time the ledger's once filled (undefined until then)
-    if (this.positionAware) {
-      const l = this.ledger;
-      const side = this.intent;
-      const filled = side !== 0 && Math.sign(l.qty) === side;
-      ev.setPosition?.(side, filled ? l.avgPrice : NaN, filled ? l.entryTs : NaN, this.entriesIntent);
+    if (!ev) return this.afterMark(this.mark(t, receivedAt), -1, t, receivedAt);
+    if (this.settings.evaluation.mode === 'candle') {
+      // the candle the tick closes decides on the position it ended with, before the tick's stops and
+      // targets (see mark)
+      this.positionToEvaluator(ev);
+      const a = ev.evaluate(t);
+      return this.afterMark(this.mark(t, receivedAt, a), a, t, receivedAt);
     }
+    const first = this.mark(t, receivedAt);
+    this.positionToEvaluator(ev);
     return this.afterMark(first, ev.evaluate(t), t, receivedAt);
+  }
+
+  /**
+   * A strategy reading its own position: its side and entries as its signals sent make them (so it never
+   * sends an entry twice), its entry price and time the ledger's once filled (undefined until then).
+   */
+  private positionToEvaluator(ev: Evaluator): void {
+    if (!this.positionAware) return;
+    const l = this.ledger;
+    const side = this.intent;
+    const filled = side !== 0 && Math.sign(l.qty) === side;
+    ev.setPosition?.(side, filled ? l.avgPrice : NaN, filled ? l.entryTs : NaN, this.entriesIntent);
   }
 
   /**
@@ -308,6 +322,11 @@ export class LiveSession {
    * `extra`.
    */
   afterMark(first: SignalMessage | null, a: number, t: Tick, receivedAt: number): SignalMessage | null {
+    // the mark took the action already (a candle's, before the tick's stops)
+    if (this.actedOn === t) {
+      this.actedOn = undefined;
+      a = -1;
+    }
     if (!first) return a >= 0 ? this.decide(a, t, receivedAt) : null;
     // read and cleared here, not on every mark: marks of ten thousand sessions write nothing they need not
     const rested = this.restFilled;
@@ -319,8 +338,14 @@ export class LiveSession {
     return first;
   }
 
-  /** Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires. */
-  mark(t: Tick, receivedAt: number): SignalMessage | null {
+  /**
+   * Marks the ledger at the tick and applies risk limits and risk nodes: a closing signal when one fires.
+   * `a`: the strategy's action fired on the tick (-1: none, or not known yet). On candles, an action the
+   * tick's candle fired goes before the open position's stops and targets, as a backtest fills the
+   * order of a bar's signal at the next bar's open before it checks them: a turn round or an exit is the
+   * strategy's, and the rules wait for the next tick (afterMark then does not decide it again).
+   */
+  mark(t: Tick, receivedAt: number, a = -1): SignalMessage | null {
     const l = this.ledger;
     // funding times passed since the last tick: the open position pays (or receives) before the mark
     if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
@@ -354,6 +379,11 @@ export class LiveSession {
           const at = liquidationFill(l.qty, l.avgPrice, this.leverage, t.price);
           return this.signal(t, receivedAt, 'close', LIQUIDATION, undefined, 'all', 0, at);
         }
+      }
+      if (a >= 0 && this.settings.evaluation.mode === 'candle') {
+        this.actedOn = t;
+        const sig = this.decide(a, t, receivedAt);
+        if (sig) return sig;
       }
       const exit = this.riskExit(t.price, t.ts);
       if (exit === 'take_profit' && this.targetShare() < 100) return this.partialTarget(t, receivedAt);

@@ -59,6 +59,10 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       if (n.id === 'down') n.type = 'logic.less';
       if (n.id === 'buy') n.data = { sizing: 'pct_equity', amount: 30, maxEntries: 3 };
     }
+    // the eighth: the 1-minute candles' crossover turning round (shorts allowed) with a 0.5 % stop: a
+    // candle's action goes before the stops of the tick that closes it, in every runner
+    const turning = structuredClone(candles);
+    turning.nodes.push({ id: 'sl', type: 'risk.stop_loss', data: { percent: 0.5 }, position: { x: 0, y: 0 } });
     const graphs = [
       templateById('sma-crossover')!.graph,
       fast,
@@ -67,6 +71,7 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       pair,
       atr,
       gatedBy(level, 'buy', 'long', false),
+      turning,
     ];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
@@ -76,7 +81,11 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
           await call(
             'POST',
             '/api/forward-tests',
-            i === 2 ? { ...body, evaluation: { mode: 'candle', interval: '1m' } } : body,
+            i === 2
+              ? { ...body, evaluation: { mode: 'candle', interval: '1m' } }
+              : i === 7
+                ? { ...body, allowShort: true, evaluation: { mode: 'candle', interval: '1m' } }
+                : body,
           )
         ).json().id,
       );
@@ -135,6 +144,9 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     const sides = (inline[6] as unknown[][]).map((t) => t[0]);
     expect(sides.length).toBeGreaterThanOrEqual(4);
     expect(sides.some((x, i) => x === 'buy' && sides[i - 1] === 'buy')).toBe(false);
+    // the eighth turned round: a sell after a buy closed the long and opened a short in one fill
+    const turned = inline[7] as [string, number][];
+    expect(turned.some(([side, q], i) => i > 0 && side !== turned[i - 1]![0] && q > turned[i - 1]![1])).toBe(true);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike
