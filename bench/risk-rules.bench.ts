@@ -120,6 +120,30 @@ reportAgainst('risk-rules', 'backtest_1m_bars_take_profit_ladder_ms', ladderMs!,
   wholeTargetExits: steps[2],
 });
 
+// A cooldown after three losing trades within two hours (freqtrade's StoplossGuard, counting losses: the
+// exits' times kept and pruned at each), against the same cooldown after three losses in a row (a
+// counter), on the million one-minute bars.
+const guarded = (data: Record<string, number | string>) =>
+  compileGraph({
+    ...crossover,
+    nodes: [
+      ...crossover.nodes,
+      { id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'loss', count: 3, ...data }, position: at },
+    ],
+  }).plan!;
+const windowed = guarded({ withinMinutes: 120 });
+const inRow = guarded({});
+const guardTrades = [0, 0];
+const [windowMs, rowMs] = await alternated([
+  () => (guardTrades[0] = runBacktest(windowed, bars, options).trades.length),
+  () => (guardTrades[1] = runBacktest(inRow, bars, options).trades.length),
+]);
+reportAgainst('risk-rules', 'backtest_1m_bars_cooldown_within_window_ms', windowMs!, rowMs!, {
+  baselineIs: 'the same cooldown after three losses in a row',
+  trades: guardTrades[0],
+  baselineTrades: guardTrades[1],
+});
+
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
 // long" makes the same trades as the plain one (checked here), but is evaluated one bar at a time between
 // the bars' fills instead of in blocks of 256 before them: the ratio is that evaluation's cost. And the

@@ -1045,7 +1045,7 @@ export async function sessionView(c, id) {
           ...(s.position?.trailingStop != null ? [['Trailing stop at', num(s.position.trailingStop)]] : []),
           // a Cooldown node's: entries held back until, and the run of exits toward its count
           ...(s.cooldownUntil ? [['No new position until', when(s.cooldownUntil)]] : []),
-          ...(s.cooldownRun ? [['Exits in a row toward the cooldown', String(s.cooldownRun)]] : []),
+          ...(s.cooldownRun ? [['Exits counted toward the cooldown', String(s.cooldownRun)]] : []),
           ['PnL', num(s.pnl)],
           ['Return', `${num(s.returnPct)} %`],
           ['Max DD', `${num(s.maxDrawdownPct)} %`],

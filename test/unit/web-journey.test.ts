@@ -1183,7 +1183,7 @@ describe('the browser app, clicked through against the running platform', () => 
       { id: 'hold', type: 'risk.time_exit', data: { minutes: 0.05 } },
       { id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'any', count: 2 } },
     ]);
-    await until(() => tile('Exits in a row toward the cooldown') === '1', 'the first exit of the run', 30_000);
+    await until(() => tile('Exits counted toward the cooldown') === '1', 'the first exit of the run', 30_000);
     expect(tile('No new position until')).toBeUndefined();
     await until(() => tile('No new position until'), 'the cooldown', 30_000);
     const view = await api(`/api/forward-tests/${session.id}`);
@@ -1193,7 +1193,7 @@ describe('the browser app, clicked through against the running platform', () => 
     const trades = await api(`/api/forward-tests/${session.id}/trades`);
     expect(trades.map((t: { source: string }) => t.source)).toEqual(['buy', 'time_exit', 'buy', 'time_exit']);
     expect(Date.parse(view.cooldownUntil) - Date.parse(trades[3].ts)).toBe(3_600_000);
-    expect(tile('Exits in a row toward the cooldown')).toBeUndefined();
+    expect(tile('Exits counted toward the cooldown')).toBeUndefined();
     await remove();
   });
 

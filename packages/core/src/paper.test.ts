@@ -3,6 +3,8 @@ import {
   applyFill,
   assignLedger,
   balanceOf,
+  coolRunAt,
+  cooldownStep,
   copyLedger,
   equityOf,
   markLedger,
@@ -341,7 +343,8 @@ describe('paper ledger', () => {
       source: string = action,
     ) => {
       const out = planOrder(s, c, {}, { action, sizing: 'all', amount: 0, price, ts, source }, cd);
-      if (out.kind === 'fill') applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak);
+      if (out.kind === 'fill')
+        applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak, out.coolTimes);
       return out;
     };
 
@@ -434,6 +437,45 @@ describe('paper ledger', () => {
       expect([s.qty, s.coolStreak, s.cooldownUntil]).toEqual([0, 0, 69_000]);
       expect(order(s, 'buy', 98, 68_999, two)).toMatchObject({ code: 'COOLDOWN' });
       expect(order(s, 'buy', 98, 69_000, two).kind).toBe('fill');
+    });
+
+    it('after two stops within ten seconds: a win between them changes nothing, a stop older than the window drops out', () => {
+      const win: Cooldown = { ms: 60_000, after: 'stop', count: 2, withinMs: 10_000 };
+      const s = newLedger(c);
+      const round = (at: number, exit: number, source: string) => {
+        order(s, 'buy', 100, at, win);
+        return order(s, 'close', exit, at + 1_000, win, source);
+      };
+      round(1_000, 98, 'stop_loss'); // a stop at 2 s
+      expect([s.coolStreak, s.coolTimes, s.cooldownUntil]).toEqual([1, [2_000], 0]);
+      round(3_000, 103, 'sell'); // a win between: in a row it would end the run, here it changes nothing
+      expect([s.coolStreak, s.coolTimes]).toEqual([1, [2_000]]);
+      expect(coolRunAt(win, s, 11_999)).toBe(1);
+      // a stop at 13 s: the one at 2 s is 11 s before, out of the window, so a run of one again
+      round(12_000, 98, 'stop_loss');
+      expect([s.coolStreak, s.coolTimes, s.cooldownUntil]).toEqual([1, [13_000], 0]);
+      expect(coolRunAt(win, s, 23_000)).toBe(0);
+      // a flip at a stop 9 s later: the second within ten seconds, so it only closes and starts the cooldown
+      order(s, 'buy', 100, 20_000, win);
+      const flip = order(s, 'sell', 97, 22_000, win, 'stop_loss');
+      expect(flip).toMatchObject({ kind: 'fill', cooldownUntil: 82_000, coolStreak: 0, coolTimes: [] });
+      expect([s.qty, s.coolStreak, s.coolTimes, s.cooldownUntil]).toEqual([0, 0, [], 82_000]);
+      expect(order(s, 'buy', 97, 81_999, win)).toMatchObject({ code: 'COOLDOWN' });
+      // the same exits in a row: the win ended the first run, and the second and third stops made one
+      const row = { ...win, withinMs: 0 };
+      const steps = [
+        [98, 'stop_loss'],
+        [103, 'sell'],
+        [98, 'stop_loss'],
+        [97, 'stop_loss'],
+      ] as const;
+      let streak = 0;
+      const starts = steps.map(([exit, why]) => {
+        const k = cooldownStep(row, streak, exit - 100, why);
+        streak = k.streak;
+        return k.starts;
+      });
+      expect(starts).toEqual([false, false, false, true]);
     });
   });
 

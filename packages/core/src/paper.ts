@@ -164,8 +164,16 @@ export interface LedgerState {
   recentOrders: number[];
   /** no new position before this time (ms; 0: none): a strategy's Cooldown node, started by an exit */
   cooldownUntil: number;
-  /** the exits in a row so far that count toward a Cooldown node's `count` (0 with a count of 1) */
+  /**
+   * the exits so far that count toward a Cooldown node's `count` (0 with a count of 1): in a row, or with
+   * its `withinMinutes`, those of them within that window as of the last one (coolTimes' length)
+   */
   coolStreak: number;
+  /**
+   * with a Cooldown node's `withinMinutes`: the times (ms) of those exits, oldest first (else empty).
+   * Never changed in place: a new array replaces it, so copies of a ledger may share it.
+   */
+  coolTimes: readonly number[];
   /** funding paid in all (perpetual futures; negative: received), and by the open position */
   funding: number;
   entryFunding: number;
@@ -203,21 +211,54 @@ export interface Cooldown {
   after: CooldownAfter;
   /** it starts after this many such exits in a row (default 1; another exit breaks the run) */
   count?: number;
+  /**
+   * above 0: after `count` such exits within this window (ms) instead, other exits between them or not
+   * (freqtrade's StoplossGuard and its lookback period)
+   */
+  withinMs?: number;
 }
 
 /**
- * A whole exit under a cooldown: the run of such exits it makes (`streak`, the ledger's coolStreak after
- * it) and whether it starts the cooldown (the run reached its count: the run starts again from 0).
+ * A whole exit at `ts` under a cooldown: the exits it makes count toward the cooldown (`streak`, the
+ * ledger's coolStreak after it; with a window, their times, the ledger's coolTimes after it) and whether
+ * it starts the cooldown (they reached its count: the count starts again from 0). In a row, another exit
+ * ends the run; within a window, exits older than the window drop out and other exits change nothing.
  */
 export function cooldownStep(
   cooldown: Cooldown,
   streak: number,
   pnl: number,
   reason: string | undefined,
-): { starts: boolean; streak: number } {
-  if (!startsCooldown(cooldown.after, pnl, reason)) return { starts: false, streak: 0 };
+  ts = 0,
+  times: readonly number[] = NO_TIMES,
+): { starts: boolean; streak: number; times: readonly number[] } {
+  const count = cooldown.count ?? 1;
+  const within = cooldown.withinMs ?? 0;
+  if (!startsCooldown(cooldown.after, pnl, reason))
+    return within > 0 ? { starts: false, streak, times } : { starts: false, streak: 0, times: NO_TIMES };
+  if (within > 0) {
+    const kept = times.filter((t) => t > ts - within);
+    kept.push(ts);
+    return kept.length >= count
+      ? { starts: true, streak: 0, times: NO_TIMES }
+      : { starts: false, streak: kept.length, times: kept };
+  }
   const run = streak + 1;
-  return run >= (cooldown.count ?? 1) ? { starts: true, streak: 0 } : { starts: false, streak: run };
+  return run >= count ? { starts: true, streak: 0, times: NO_TIMES } : { starts: false, streak: run, times: NO_TIMES };
+}
+/** the ledger's coolTimes when none are kept (one shared array: it is never changed in place) */
+const NO_TIMES: readonly number[] = Object.freeze([]);
+
+/**
+ * The exits toward a Cooldown node's count as of `ts`: the ledger's run, or with a window, its exits
+ * within the window then.
+ */
+export function coolRunAt(cooldown: Cooldown | undefined, l: LedgerState, ts: number): number {
+  const within = cooldown?.withinMs ?? 0;
+  if (!within) return l.coolStreak;
+  let n = 0;
+  for (const t of l.coolTimes) if (t > ts - within) n++;
+  return n;
 }
 
 /** Whether an exit (its trade's PnL and what closed it) starts a cooldown of this kind. */
@@ -277,7 +318,14 @@ export type OrderOutcome =
    * cooldownUntil: the cooldown the fill's exit starts; coolStreak: the run of exits toward a cooldown's
    * count after it (applyFill keeps both on the ledger)
    */
-  | { kind: 'fill'; fill: Fill; closedTrade?: TradeRecord; cooldownUntil?: number; coolStreak?: number }
+  | {
+      kind: 'fill';
+      fill: Fill;
+      closedTrade?: TradeRecord;
+      cooldownUntil?: number;
+      coolStreak?: number;
+      coolTimes?: readonly number[];
+    }
   | { kind: 'refused'; code: RefusalCode; reason: string }
   | { kind: 'noop'; reason: string };
 
@@ -321,6 +369,7 @@ export function newLedger(cfg: PaperConfig, ts = 0): LedgerState {
     recentOrders: [],
     cooldownUntil: 0,
     coolStreak: 0,
+    coolTimes: NO_TIMES,
     funding: 0,
     entryFunding: 0,
     fundedTo: 0,
@@ -363,6 +412,7 @@ export function copyLedger(l: LedgerState): LedgerState {
     recentOrders: l.recentOrders.slice(),
     cooldownUntil: l.cooldownUntil,
     coolStreak: l.coolStreak,
+    coolTimes: l.coolTimes,
     funding: l.funding,
     entryFunding: l.entryFunding,
     fundedTo: l.fundedTo,
@@ -382,7 +432,7 @@ export function copyLedger(l: LedgerState): LedgerState {
 const fractions = Object.fromEntries(
   Object.keys(newLedger({ startingBalance: 0 } as PaperConfig)).map((k) => [k, 0.5]),
 );
-copyLedger({ ...fractions, recentOrders: [] } as unknown as LedgerState);
+copyLedger({ ...fractions, recentOrders: [], coolTimes: NO_TIMES } as unknown as LedgerState);
 
 /** A ledger as stored (a session row's state, or a decoded order's): fields it lacks take newLedger's values. */
 export const storedLedger = (cfg: PaperConfig, state: unknown): LedgerState =>
@@ -418,6 +468,7 @@ export function assignLedger(dst: LedgerState, src: LedgerState): void {
   dst.dayStartEquity = src.dayStartEquity;
   dst.cooldownUntil = src.cooldownUntil;
   dst.coolStreak = src.coolStreak;
+  dst.coolTimes = src.coolTimes;
   dst.funding = src.funding;
   dst.entryFunding = src.entryFunding;
   dst.fundedTo = src.fundedTo;
@@ -696,6 +747,7 @@ export function planOrder(
   let closedTrade: TradeRecord | undefined;
   let cooldownUntil: number | undefined;
   let coolStreak: number | undefined;
+  let coolTimes: readonly number[] | undefined;
   if (closing) {
     const closeShare = f * (closing / quantity);
     const part = entryPart(s, closing);
@@ -717,15 +769,17 @@ export function planOrder(
     if (s.entries > 1) closedTrade.entries = s.entries;
     // a whole exit (a partial one does not count, as in a backtest)
     if (cooldown && closing >= Math.abs(s.qty)) {
-      const step = cooldownStep(cooldown, s.coolStreak, pnl, o.source);
+      const step = cooldownStep(cooldown, s.coolStreak, pnl, o.source, o.ts, s.coolTimes);
       if (step.starts) cooldownUntil = o.ts + cooldown.ms;
       if (step.streak !== s.coolStreak) coolStreak = step.streak;
+      if (step.times !== s.coolTimes) coolTimes = step.times;
     }
   }
   if (!closedTrade) return { kind: 'fill', fill };
   const out: Extract<OrderOutcome, { kind: 'fill' }> = { kind: 'fill', fill, closedTrade };
   if (cooldownUntil !== undefined) out.cooldownUntil = cooldownUntil;
   if (coolStreak !== undefined) out.coolStreak = coolStreak;
+  if (coolTimes !== undefined) out.coolTimes = coolTimes;
   return out;
 }
 
@@ -779,14 +833,14 @@ function cooldownAfter(
   if (!closing) return s.cooldownUntil;
   const pnl =
     r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) - s.entryFees - feeOf(cfg, closing * price) - s.entryFunding;
-  return cooldownStep(cooldown, s.coolStreak, pnl, o.source).starts
+  return cooldownStep(cooldown, s.coolStreak, pnl, o.source, o.ts, s.coolTimes).starts
     ? Math.max(s.cooldownUntil, o.ts + cooldown.ms)
     : s.cooldownUntil;
 }
 
 /**
  * Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil)
- * and the run of exits toward its count (coolStreak), and, when it opens a position, the distances its
+ * and the exits toward its count (coolStreak, coolTimes), and, when it opens a position, the distances its
  * rules at a distance keep (`opened`; none: 0).
  */
 export function applyFill(
@@ -796,9 +850,11 @@ export function applyFill(
   cooldownUntil?: number,
   opened?: PositionRisk,
   coolStreak?: number,
+  coolTimes?: readonly number[],
 ): void {
   if (cooldownUntil !== undefined) s.cooldownUntil = cooldownUntil;
   if (coolStreak !== undefined) s.coolStreak = coolStreak;
+  if (coolTimes !== undefined) s.coolTimes = coolTimes;
   const signed = f.side === 'buy' ? f.quantity : -f.quantity;
   const before = s.qty;
   if (before !== 0 && s.lastTs && f.ts > s.lastTs) s.exposureMs += f.ts - s.lastTs;

@@ -588,6 +588,37 @@ describe('limit and stop entry orders', () => {
       const one = run([['risk.cooldown', { minutes: 30, after: 'loss', count: 1 }]]);
       expect(one.trades).toEqual(run([['risk.cooldown', { minutes: 30, after: 'loss' }]]).trades);
     });
+
+    it('a cooldown after three losing trades within two hours: wins between them change nothing, older losses drop out', () => {
+      const r = run([['risk.cooldown', { minutes: 30, after: 'loss', count: 3, withinMinutes: 120 }]]);
+      // the losses counted, as the rule keeps them: those of the last two hours at each loss; a cooldown
+      // started empties them
+      let kept: number[] = [];
+      let cooled = 0;
+      let free = 0;
+      let acrossWins = 0;
+      for (const { before, gap } of gaps(r)) {
+        if (before.pnl >= 0) continue;
+        const at = bars.ts[before.exitBar]!;
+        kept = [...kept.filter((t) => t > at - 120 * MIN), at];
+        if (kept.length === 3) {
+          expect(gap).toBeGreaterThanOrEqual(30 * MIN);
+          cooled++;
+          // a win came between the three: in a row, this would not have started one
+          const first = r.trades.findIndex((t) => bars.ts[t.exitBar] === kept[0]);
+          if (r.trades.slice(first, r.trades.indexOf(before)).some((t) => t.pnl >= 0)) acrossWins++;
+          kept = [];
+        } else if (gap === 0) free++;
+      }
+      expect(cooled).toBeGreaterThan(5);
+      expect(acrossWins).toBeGreaterThan(0);
+      expect(free).toBeGreaterThan(10);
+      reconciles(r);
+      // a window too short for three losses: none
+      expect(run([['risk.cooldown', { minutes: 30, after: 'loss', count: 3, withinMinutes: 1 }]]).trades).toEqual(
+        run([]).trades,
+      );
+    });
   });
 });
 

@@ -211,7 +211,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   let pending = -1;
   let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
   let coolUntil = -Infinity; // no entry on a bar before this time (the cooldown node)
-  let coolStreak = 0; // the exits in a row toward the cooldown's count
+  let coolStreak = 0; // the exits toward the cooldown's count (in a row, or within its window)
+  let coolTimes: readonly number[] = []; // with a window: their times
   let cancelled = false;
   const step = Math.max(1, Math.floor(n / 100));
   // a paper session's risk limits (o.risk): the equity limits, the caps on entries and the order rate
@@ -312,8 +313,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     entries = 0;
     liq = NaN;
     if (cooldown) {
-      const cool = cooldownStep(cooldown, coolStreak, pnl, reason);
+      const cool = cooldownStep(cooldown, coolStreak, pnl, reason, ts[i]!, coolTimes);
       coolStreak = cool.streak;
+      coolTimes = cool.times;
       if (cool.starts) coolUntil = ts[i]! + cooldown.ms;
     }
   };

@@ -91,8 +91,11 @@ describe('compiler', () => {
     );
     const one = compileGraph(g);
     expect(one.report.ok).toBe(true);
-    // a run of one exit by default
-    expect(one.plan!.risk).toEqual({ timeExitMs: 5_400_000, cooldown: { ms: 900_000, after: 'loss', count: 1 } });
+    // a run of one exit by default, in a row (no window)
+    expect(one.plan!.risk).toEqual({
+      timeExitMs: 5_400_000,
+      cooldown: { ms: 900_000, after: 'loss', count: 1, withinMs: 0 },
+    });
     g.nodes.push({ id: 'hold2', type: 'risk.time_exit', data: { minutes: 30 } });
     expect(compileGraph(g).report.errors).toEqual([
       expect.objectContaining({
@@ -116,7 +119,12 @@ describe('compiler', () => {
       ).toEqual([['cool', count === 2.5 ? 'INVALID_PARAM' : 'PARAM_OUT_OF_RANGE']]);
     }
     g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 15, after: 'loss', count: 3 };
-    expect(compileGraph(g).plan!.risk.cooldown).toEqual({ ms: 900_000, after: 'loss', count: 3 });
+    expect(compileGraph(g).plan!.risk.cooldown).toEqual({ ms: 900_000, after: 'loss', count: 3, withinMs: 0 });
+    // within a window: minutes from 0 (in a row)
+    g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 15, after: 'loss', count: 3, withinMinutes: -1 };
+    expect(compileGraph(g).report.errors.map((e) => [e.nodeId, e.code])).toEqual([['cool', 'PARAM_OUT_OF_RANGE']]);
+    g.nodes.find((n) => n.id === 'cool')!.data = { minutes: 15, after: 'loss', count: 3, withinMinutes: 90 };
+    expect(compileGraph(g).plan!.risk.cooldown).toEqual({ ms: 900_000, after: 'loss', count: 3, withinMs: 5_400_000 });
   });
 
   it('compiles additions and partial exits into the actions, and refuses their parameters out of range', () => {

@@ -346,6 +346,7 @@ export class CompiledPlan {
           ms: Math.round((n.params.minutes as number) * 60_000),
           after: ((n.params.after as string | undefined) ?? 'any') as CooldownAfter,
           count: (n.params.count as number | undefined) ?? 1,
+          withinMs: Math.round(((n.params.withinMinutes as number | undefined) ?? 0) * 60_000),
         };
     }
     this.risk = risk;

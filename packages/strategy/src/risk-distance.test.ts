@@ -405,7 +405,7 @@ describe('the ema-trend-ladder template on GOOG', () => {
       { pct: 10, sharePct: 50 },
       { pct: 20, sharePct: 100 },
     ]);
-    expect(plan.risk.cooldown).toEqual({ ms: 10 * 86_400_000, after: 'loss', count: 3 });
+    expect(plan.risk.cooldown).toEqual({ ms: 10 * 86_400_000, after: 'loss', count: 3, withinMs: 0 });
     const r = runBacktest(plan, bars, { cash: 10_000, feeRate: 0.001 });
     // positions by entry: each step's trade is its share of the position at its level or the open beyond
     const by = new Map<number, TradeRecord[]>();

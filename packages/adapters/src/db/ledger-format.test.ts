@@ -64,8 +64,8 @@ describe('the ledger as the order log stores it', () => {
   it('encodes every field in binary and decodes the same numbers, bit for bit', () => {
     const l = { ...ledger(), stopDist: 1.5, targetDist: 0, trailDist: 0, coolStreak: 2 };
     const b = encodeLedger(l);
-    // a format byte and one float64 per field and per recent order
-    expect(b.length).toBe(1 + 8 * (Object.keys(l).length - 1 + l.recentOrders.length));
+    // a format byte and one float64 per field and per recent order (no window's exit times)
+    expect(b.length).toBe(1 + 8 * (Object.keys(l).length - 2 + l.recentOrders.length));
     expect(decodeLedger(b)).toEqual(l);
     // what JSON would lose comes back as it was
     const odd = { ...l, qty: -0, avgPrice: Number.NaN, peakEquity: Number.POSITIVE_INFINITY, cash: 0.1 + 0.2 };
@@ -78,9 +78,13 @@ describe('the ledger as the order log stores it', () => {
 
   it('keeps each field in its own place (a distinct value in every field)', () => {
     const l = ledger();
-    const keys = Object.keys(l).filter((k) => k !== 'recentOrders');
+    const keys = Object.keys(l).filter((k) => k !== 'recentOrders' && k !== 'coolTimes');
     const distinct = Object.fromEntries(keys.map((k, i) => [k, i + 0.5])) as unknown as typeof l;
     distinct.recentOrders = [1e12 + 1, 1e12 + 2];
+    distinct.coolTimes = [];
+    expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
+    // and the window's exit times between the fields and the recent orders (format 9)
+    distinct.coolTimes = [1e12 - 2, 1e12 - 1, 1e12];
     expect(decodeLedger(encodeLedger(distinct))).toEqual(distinct);
   });
 
@@ -105,6 +109,15 @@ describe('the ledger as the order log stores it', () => {
     const run = encodeLedger({ ...l, coolStreak: 2 });
     expect([run[0], run.length - b.length]).toEqual([8, 8]);
     expect(decodeLedger(run)).toEqual({ ...l, coolStreak: 2 });
+    // with a cooldown window's exit times, format 9: format 8's fields, their count, the times
+    const times = [Date.UTC(2026, 0, 1, 0, 10), Date.UTC(2026, 0, 1, 0, 40)];
+    const win = encodeLedger({ ...l, coolStreak: 2, coolTimes: times });
+    expect([win[0], win.length - run.length]).toEqual([9, 8 * 3]);
+    expect(decodeLedger(win)).toEqual({ ...l, coolStreak: 2, coolTimes: times });
+    // a count that does not fit the bytes is refused, not misread
+    const bad = Uint8Array.from(win);
+    new DataView(bad.buffer).setFloat64(1 + 8 * 30, 40, true);
+    expect(() => decodeLedger(bad)).toThrow(/ledger format/);
     // without distances it is written as format 6, three fields shorter
     const plain = encodeLedger({ ...l, stopDist: 0, targetDist: 0, trailDist: 0 });
     expect([plain[0], b.length - plain.length]).toEqual([6, 24]);

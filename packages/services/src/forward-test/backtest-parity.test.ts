@@ -127,6 +127,11 @@ describe('a paper session on candles trades as the backtest of the same settings
     }
     return id as string;
   }
+  /** every fill the same: the day, side, quantity and price */
+  const sameFills = (got: Fill[], want: Fill[]) => {
+    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
+    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+  };
   const fills = async (id: string): Promise<Fill[]> =>
     ((await call('GET', `/api/forward-tests/${id}/trades`)).json() as Fill[]).map((f) => ({
       side: f.side,
@@ -184,8 +189,7 @@ describe('a paper session on candles trades as the backtest of the same settings
     expect(want.length).toBeGreaterThan(40);
     const id = await session('PARITYA', risk);
     const got = await fills(id);
-    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
-    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+    sameFills(got, want);
   }, 90_000);
 
   it.each([
@@ -282,8 +286,7 @@ describe('a paper session on candles trades as the backtest of the same settings
     const sid = await session('PARITYF', {}, undefined, 0, id);
     const got = await fills(sid);
     const want = fillsOf(bt.trades);
-    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, Math.abs(f.quantity), f.ts]));
-    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+    sameFills(got, want);
     // the view: the run of losses the closed trades end with (a cooldown started restarts it), and the
     // cooldown the last one started, if it lasts beyond the last tick
     let run = 0;
@@ -298,6 +301,34 @@ describe('a paper session on candles trades as the backtest of the same settings
       cooldownRun: run,
       cooldownUntil: until > lastTick ? new Date(until).toISOString() : null,
     });
+  }, 90_000);
+
+  it('a cooldown after two losing trades within 60 days, wins between them or not: the same entries held back, every fill the same', async () => {
+    const cooled = structuredClone(graph);
+    const data = { minutes: 30 * 1440, after: 'loss', count: 2, withinMinutes: 60 * 1440 };
+    cooled.nodes.push({ id: 'guard', type: 'risk.cooldown', data, position: { x: 0, y: 0 } });
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true };
+    const bt = runBacktest(compileGraph(cooled).plan!, bars, opts);
+    // the window matters: the same two losses in a row hold back other entries
+    const inRow = structuredClone(cooled);
+    inRow.nodes.find((n) => n.id === 'guard')!.data = { ...data, withinMinutes: 0 };
+    expect(runBacktest(compileGraph(inRow).plan!, bars, opts).trades).not.toEqual(bt.trades);
+    expect(bt.trades.length).toBeLessThan(runBacktest(plan, bars, opts).trades.length);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, cooled within', graph: cooled })).json().id;
+    const sid = await session('PARITYW', {}, undefined, 0, id);
+    const got = await fills(sid);
+    const want = fillsOf(bt.trades);
+    sameFills(got, want);
+    // the view: the losses within the window at the last tick, as the trades give them
+    const win = data.withinMinutes * 60_000;
+    let kept: number[] = [];
+    for (const x of bt.trades.filter((x) => x.exitReason !== 'end' && x.pnl < 0)) {
+      kept = [...kept.filter((t) => t > x.exitTime - win), x.exitTime];
+      if (kept.length === 2) kept = [];
+    }
+    const lastTick = bars.ts[bars.length - 1]! + 86_400_000;
+    const view = (await call('GET', `/api/forward-tests/${sid}`)).json();
+    expect(view.cooldownRun).toBe(kept.filter((t) => t > lastTick - win).length);
   }, 90_000);
 
   it('a take-profit ladder: a day beyond several steps takes each of them that day, every fill the same', async () => {
@@ -327,8 +358,7 @@ describe('a paper session on candles trades as the backtest of the same settings
       if (x.exitReason !== 'end')
         want.push({ side: 'sell', quantity: x.size, price: x.exitPrice, ts: new Date(x.exitTime).toISOString() });
     });
-    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, f.quantity, f.ts]));
-    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+    sameFills(got, want);
   }, 90_000);
 
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
@@ -363,7 +393,6 @@ describe('a paper session on candles trades as the backtest of the same settings
         (x.size > 0 ? x.exitPrice <= x.entryPrice * 0.97 : x.exitPrice >= x.entryPrice * 1.03),
     );
     expect(past.length).toBeGreaterThan(0);
-    expect(got.map((f) => [f.side, f.quantity, f.ts])).toEqual(want.map((f) => [f.side, f.quantity, f.ts]));
-    got.forEach((f, k) => expect(f.price).toBeCloseTo(want[k]!.price, 9));
+    sameFills(got, want);
   }, 90_000);
 });

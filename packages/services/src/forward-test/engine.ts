@@ -4,6 +4,7 @@ import {
   AppError,
   applyFill,
   assignLedger,
+  coolRunAt,
   copyLedger,
   dayOf,
   storedLedger,
@@ -181,8 +182,11 @@ export function ledgerFigures(
     restingOrder: live ? live.restingOrder() : null,
     /** a Cooldown node's: no new position before this time (null: none at the session's last tick) */
     cooldownUntil: l.cooldownUntil > l.lastTs ? new Date(l.cooldownUntil).toISOString() : null,
-    /** the exits in a row so far toward a Cooldown node's `count` */
-    cooldownRun: l.coolStreak,
+    /**
+     * the exits so far toward a Cooldown node's `count`: in a row, or with its window, those within it at
+     * the last tick (at the last of them for a stored session)
+     */
+    cooldownRun: live ? coolRunAt(live.plan.risk.cooldown, l, l.lastTs) : l.coolStreak,
     /** what the strategy warmed on when it last started or resumed here (null: elsewhere, or not running) */
     warmedOn: live?.warmedOn ?? null,
     pnl: equity - startingBalance,
@@ -962,7 +966,7 @@ export class ForwardTestEngine {
         if (out.kind === 'fill') {
           const before = l.qty;
           // a position it opens keeps the signal's distances (its rules at a distance), if any
-          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig, out.coolStreak);
+          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig, out.coolStreak, out.coolTimes);
           opened = l.qty !== 0 && Math.sign(l.qty) !== Math.sign(before);
           e.status = 'filled';
           e.fill = out.fill;

@@ -321,8 +321,10 @@ export const riskNodes = [
     description:
       'No new position for `minutes` after an exit: after any exit, a losing trade, or a stop (stop loss or ' +
       'trailing stop), as `after` says; with `count` above 1, after that many such exits in a row (a ' +
-      'protection: three losing trades in a row, then a day out). Exits are never held back; a flip in the ' +
-      'cooldown only closes. A partial exit does not count.',
+      'protection: three losing trades in a row, then a day out), or with `withinMinutes`, that many within ' +
+      'that window, whatever exits come between (two stops within a day, then a day out: freqtrade’s ' +
+      'StoplossGuard). Exits are never held back; a flip in the cooldown only closes. A partial exit does ' +
+      'not count.',
     inputs: [],
     outputs: [],
     params: [
@@ -335,6 +337,14 @@ export const riskNodes = [
         min: 1,
         max: 100,
         label: 'After this many such exits in a row',
+      },
+      {
+        name: 'withinMinutes',
+        type: 'number',
+        default: 0,
+        min: 0,
+        max: 525_600,
+        label: 'Or that many within (minutes; 0: in a row)',
       },
     ],
     warmup: () => 0,

@@ -128,7 +128,10 @@ const FUNDING_FIELD = LEDGER_KEYS_V4.indexOf('funding');
 const LEDGER_KEYS_V6 = [...LEDGER_KEYS_V5, 'targetTaken'] as const;
 const LEDGER_KEYS_V7 = [...LEDGER_KEYS_V6, 'stopDist', 'targetDist', 'trailDist'] as const;
 const LEDGER_KEYS = [...LEDGER_KEYS_V7, 'coolStreak'] as const;
-/** the fields of each binary ledger format, by its format byte (6, 7 and 8 written: see writeLedger) */
+/**
+ * the fields of each binary ledger format, by its format byte (6 to 9 written: see writeLedger); format 9
+ * is format 8's fields, then the cooldown window's exit times (their count, then each)
+ */
 const LEDGER_FORMATS: Readonly<Record<number, readonly (keyof LedgerState)[]>> = {
   2: LEDGER_KEYS_V2,
   3: LEDGER_KEYS_V3,
@@ -137,8 +140,9 @@ const LEDGER_FORMATS: Readonly<Record<number, readonly (keyof LedgerState)[]>> =
   6: LEDGER_KEYS_V6,
   7: LEDGER_KEYS_V7,
   8: LEDGER_KEYS,
+  9: LEDGER_KEYS,
 };
-type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | (typeof LEDGER_KEYS)[number]>;
+type MissingLedgerKey = Exclude<keyof LedgerState, 'recentOrders' | 'coolTimes' | (typeof LEDGER_KEYS)[number]>;
 // fails to compile when LedgerState gains a field that LEDGER_KEYS does not list
 const everyLedgerKey: [MissingLedgerKey] extends [never] ? true : MissingLedgerKey = true;
 void everyLedgerKey;
@@ -162,13 +166,16 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
   l.targetTaken = 0;
   l.stopDist = l.targetDist = l.trailDist = 0;
   l.coolStreak = 0;
+  l.coolTimes = [];
   return l as Partial<LedgerState>;
 }
 
 /**
  * The ledger a filled order carries in `session_orders.ledger` (migration 6): a format byte, then the
- * fields of its format and the recent order times as little-endian float64. Format 8 (249 bytes and up)
- * while a Cooldown node's run of exits toward its count is under way, else format 7 (241 bytes and up)
+ * fields of its format and the recent order times as little-endian float64. Format 9 (257 bytes and up)
+ * while a Cooldown node with a window (`withinMinutes`) keeps the times of exits toward its count: format
+ * 8's fields, their count and the times. Format 8 (249 bytes and up) while a Cooldown node's run of
+ * exits toward its count is under way, else format 7 (241 bytes and up)
  * when the position keeps distances for rules at a distance, else format 6 (217 bytes and up), its first
  * 26 fields: most positions have none, and an order row is written per fill. Formats read: 5 before the
  * partial take profit's flag (209), 4 before the entry count (201), 3 before the funding fields (177), 2
@@ -177,20 +184,24 @@ export function unpackLedger(x: unknown): Partial<LedgerState> {
  * was most of the server's work for an order row. Numbers come back bit for bit (-0, NaN and all).
  */
 const fieldsOf = (l: LedgerState) =>
-  l.coolStreak
+  l.coolStreak || l.coolTimes.length
     ? LEDGER_KEYS.length
     : l.stopDist || l.targetDist || l.trailDist
       ? LEDGER_KEYS_V7.length
       : LEDGER_KEYS_V6.length;
-const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (fieldsOf(l) + l.recentOrders.length);
+/** the doubles after the fields: the window's exit times with their count (format 9), the recent orders */
+const listsOf = (l: LedgerState) => (l.coolTimes.length ? 1 + l.coolTimes.length : 0) + l.recentOrders.length;
+const encodedLedgerSize = (l: LedgerState) => 1 + 8 * (fieldsOf(l) + listsOf(l));
 /** writes the binary ledger into `b` at `at` (encodedLedgerSize(l) bytes) */
 function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   const fields = fieldsOf(l);
-  b[at] = fields === LEDGER_KEYS.length ? 8 : fields === LEDGER_KEYS_V7.length ? 7 : 6;
-  const n = fields + l.recentOrders.length;
+  const times = l.coolTimes;
+  b[at] = times.length ? 9 : fields === LEDGER_KEYS.length ? 8 : fields === LEDGER_KEYS_V7.length ? 7 : 6;
+  const n = fields + listsOf(l);
   if (!LITTLE_ENDIAN) {
     let o = at + 1;
     for (const k of LEDGER_KEYS.slice(0, fields)) o = b.writeDoubleLE(l[k], o);
+    if (times.length) for (const t of [times.length, ...times]) o = b.writeDoubleLE(t, o);
     for (const t of l.recentOrders) o = b.writeDoubleLE(t, o);
     return;
   }
@@ -232,8 +243,12 @@ function writeLedger(l: LedgerState, b: Buffer, at: number): void {
   f[27] = l.targetDist;
   f[28] = l.trailDist;
   f[29] = l.coolStreak;
-  // formats 6 and 7 end before the distances or the run: the recent orders overwrite them
+  // formats 6 and 7 end before the distances or the run: what follows overwrites them
   let i = fields;
+  if (times.length) {
+    f[i++] = times.length;
+    for (const t of times) f[i++] = t;
+  }
   for (const t of l.recentOrders) f[i++] = t;
   ledgerBytes.copy(b, at + 1, 0, 8 * n);
 }
@@ -347,15 +362,24 @@ export function decodeLedger(b: Uint8Array): LedgerState {
   const n = (b.length - 1) / 8;
   // format 2 (before the cooldown's field), 3 (before the funding fields), 4 (before the entry count), 5
   // (before the partial take profit's flag), 6 (before the rules at a distance), 7 (before the cooldown's
-  // run of exits) or 8
+  // run of exits), 8 (before the window's exit times) or 9
   const keys = LEDGER_FORMATS[b[0]!];
   if (!keys || !Number.isInteger(n) || n < keys.length)
     throw new Error(`unknown stored ledger format (first byte ${b[0]}, ${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const l: Record<string, unknown> = {};
   keys.forEach((k, i) => (l[k] = v.getFloat64(1 + 8 * i, true)));
+  let i = keys.length;
+  const times: number[] = [];
+  if (b[0] === 9) {
+    const k = v.getFloat64(1 + 8 * i++, true);
+    if (!Number.isInteger(k) || k < 1 || i + k > n)
+      throw new Error(`unknown stored ledger format (format 9 with ${k} exit times in ${b.length} bytes)`);
+    for (let j = 0; j < k; j++) times.push(v.getFloat64(1 + 8 * i++, true));
+  }
+  l.coolTimes = times;
   const recent: number[] = [];
-  for (let i = keys.length; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
+  for (; i < n; i++) recent.push(v.getFloat64(1 + 8 * i, true));
   l.recentOrders = recent;
   l.cooldownUntil ??= 0;
   l.funding ??= 0;
