@@ -32,3 +32,22 @@ const [ms, baseMs, bareMs, bareBaseMs] = await alternated([
 ]);
 reportAgainst('scaling', 'backtest_1m_bars_scale_in_partial_exits_ms', ms!, baseMs!, counts);
 reportAgainst('scaling', 'backtest_1m_bars_scale_in_partial_exits_no_excursions_ms', bareMs!, bareBaseMs!);
+
+// Each addition 1.5 times the entry before it (addScale): the same template with its entries at 10, 15,
+// 22.5 and 33.75 % of the equity, against the template at 10 % each (addScale 1), without excursions.
+const sized = (addScale: number) => {
+  const g = structuredClone(graph);
+  for (const n of g.nodes) if (n.type === 'action.buy') n.data = { ...n.data, amount: 10, addScale };
+  return compileGraph(g).plan!;
+};
+const scaledPlan = sized(1.5);
+const evenPlan = sized(1);
+const sizes = { trades: 0, baselineTrades: 0 };
+const [scaledMs, evenMs] = await alternated([
+  () => (sizes.trades = runBacktest(scaledPlan, bars, { ...options, excursions: false }).trades.length),
+  () => (sizes.baselineTrades = runBacktest(evenPlan, bars, { ...options, excursions: false }).trades.length),
+]);
+reportAgainst('scaling', 'backtest_1m_bars_scale_in_add_scale_ms', scaledMs!, evenMs!, {
+  ...sizes,
+  baselineIs: 'the same entries at one size (addScale 1)',
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addScaleOf,
   applyFill,
   assignLedger,
   balanceOf,
@@ -536,6 +537,38 @@ describe('paper ledger', () => {
       expect(s.entries).toBe(0);
       expect(Math.abs(100_000 + s.realizedPnl - s.fees - balanceOf(s))).toBeLessThan(1e-6);
       expect(s.cash).toBeCloseTo(100_000 + t.pnl, 6);
+    });
+
+    it('each addition addScale times the entry before it: 2, 3, 4.5 units, rounded down to whole units', () => {
+      const c = cfg({ slippageBps: 0, feeRate: 0 });
+      const s = newLedger(c);
+      const buy = (price: number, o: Partial<OrderRequest> = {}): OrderRequest => ({
+        action: 'buy',
+        sizing: 'fixed_qty',
+        amount: 2,
+        price,
+        ts: price,
+        maxEntries: 4,
+        addScale: 1.5,
+        ...o,
+      });
+      expect([100, 95, 90].map((p) => fill(s, c, buy(p)).fill.quantity)).toEqual([2, 3, 4.5]);
+      expect([s.qty, s.entries]).toEqual([9.5, 3]);
+      // whole units: the third entry's 4.5 is 4
+      const w = newLedger(cfg({ slippageBps: 0, feeRate: 0, wholeUnits: true }));
+      const wc = cfg({ slippageBps: 0, feeRate: 0, wholeUnits: true });
+      expect([100, 95, 90].map((p) => fill(w, wc, buy(p)).fill.quantity)).toEqual([2, 3, 4]);
+      // a share of the equity: 10 %, then 20 % (addScale 2), of the equity at the fill price
+      const e = newLedger(c);
+      const pct = (price: number) => buy(price, { sizing: 'pct_equity', amount: 10, addScale: 2 });
+      const first = fill(e, c, pct(100)).fill.quantity;
+      expect(first).toBeCloseTo(100, 6);
+      const eq = e.cash + e.qty * 80;
+      expect(fill(e, c, pct(80)).fill.quantity).toBeCloseTo((0.2 * eq) / 80, 6);
+      // the first entry is never scaled, nor is an addition sized `all`
+      expect(addScaleOf(2, 1)).toBe(2);
+      expect(addScaleOf(2, 3)).toBe(8);
+      expect(addScaleOf(undefined, 3)).toBe(1);
     });
 
     it('adds only once the price is addStepPct against the average entry (averaging down in steps)', () => {

@@ -289,6 +289,8 @@ export interface OrderRequest {
   maxEntries?: number;
   /** an addition only once the price is this % against the position's average entry (default 0: any) */
   addStepPct?: number;
+  /** buy/sell adding to a position: its amount is this many times the entry before it's (addScaleOf) */
+  addScale?: number;
   /** close: the share of the open position to close, % (default 100: all of it) */
   percent?: number;
 }
@@ -605,8 +607,8 @@ function ordersSince(a: readonly number[], cutoff: number): number {
  */
 export const MAX_UNITS = 1e24;
 
-const roundUnits = (units: number, whole: boolean) =>
-  whole ? Math.floor(units * (1 - EPS)) : Math.floor(units * 1e8 * (1 - EPS)) / 1e8;
+const roundUnits = (units: number, whole: boolean, shave = 1 - EPS) =>
+  whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
 
 /**
  * Decides what an order does to the ledger, without changing it: a fill (with price, fee, slippage and
@@ -690,16 +692,19 @@ export function planOrder(
       const held = adding ? Math.abs(s.qty) : 0;
       const perUnit = price * (1 / lev + cfg.feeRate);
       const fixed = o.sizing === 'fixed_qty';
+      // an addition's amount: addScale times the entry before it's
+      const scale = adding ? addScaleOf(o.addScale, s.entries) : 1;
+      const amount = o.amount * scale;
       let units: number;
       switch (o.sizing) {
         case 'fixed_qty':
-          units = o.amount;
+          units = amount;
           break;
         case 'fixed_cash':
-          units = Math.min(o.amount, avail - cfg.feeFixed) / perUnit;
+          units = Math.min(amount, avail - cfg.feeFixed) / perUnit;
           break;
         case 'pct_equity':
-          units = ((free - cfg.feeFixed) * Math.min(o.amount, 100)) / 100 / perUnit;
+          units = ((free - cfg.feeFixed) * Math.min(amount, 100)) / 100 / perUnit;
           // added to a position: a share of the equity, at most what is available
           if (adding) units = Math.min(units, (avail - cfg.feeFixed) / perUnit);
           break;
@@ -709,7 +714,8 @@ export function planOrder(
       const capped = capEntry(risk, units, fixed, held, price, free);
       if (typeof capped !== 'number') return { kind: 'refused', ...capped };
       units = capped;
-      units = fixed ? units : roundUnits(units, cfg.wholeUnits);
+      // a fixed quantity as given, unless scaled (then rounded down, unshaved, as a backtest's is)
+      units = !fixed ? roundUnits(units, cfg.wholeUnits) : scale === 1 ? units : roundUnits(units, cfg.wholeUnits, 1);
       if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
       if (units > MAX_UNITS)
         return {
@@ -796,6 +802,14 @@ export function partialUnits(qty: number, percent: number | undefined, whole: bo
   const u = whole ? Math.floor(x + 1e-9) : Math.floor(x * 1e8 + 1e-6) / 1e8;
   return u >= all ? all : Math.max(0, u);
 }
+
+/**
+ * What an addition's amount is multiplied by: `scale` to the power of the entries the position has, so
+ * the k-th entry is amount × scale^(k-1) (a DCA bot's safety order volume scale). Backtests and paper
+ * ledgers alike.
+ */
+export const addScaleOf = (scale: number | undefined, entries: number): number =>
+  scale === undefined || scale === 1 ? 1 : scale ** Math.max(1, entries);
 
 /**
  * Whether an addition to a position (`size` signed) may be made at `price`: at once without a step, else

@@ -821,16 +821,9 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
    * Buy 10 units while the close is below 95 (up to `maxEntries` entries), close `trim` % while it is from
    * 110 to 120, close the rest above 125; whole units, orders at the next open.
    */
-  const ladder = (maxEntries = 3, trim = 50) =>
-    compileGraph(
-      ladderGraph({
-        dipBelow: 95,
-        band: [110, 120],
-        exitAbove: 125,
-        buy: { sizing: 'fixed_qty', amount: 10, maxEntries },
-        trimPct: trim,
-      }),
-    ).plan!;
+  const dipPlan = (buy: Record<string, unknown>, trimPct = 50) =>
+    compileGraph(ladderGraph({ dipBelow: 95, band: [110, 120], exitAbove: 125, buy, trimPct })).plan!;
+  const ladder = (maxEntries = 3, trim = 50) => dipPlan({ sizing: 'fixed_qty', amount: 10, maxEntries }, trim);
   // each bar opens and closes at one price
   const prices = [100, 94, 92, 90, 88, 100, 112, 115, 126, 93, 96, 97];
   const bars = toColumns(
@@ -882,19 +875,7 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
       steps.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
     );
     const run = (addStepPct: number) =>
-      runBacktest(
-        compileGraph(
-          ladderGraph({
-            dipBelow: 95,
-            band: [110, 120],
-            exitAbove: 125,
-            buy: { sizing: 'fixed_qty', amount: 10, maxEntries: 3, addStepPct },
-            trimPct: 50,
-          }),
-        ).plan!,
-        b,
-        { cash: 10_000 },
-      ).trades;
+      runBacktest(dipPlan({ sizing: 'fixed_qty', amount: 10, maxEntries: 3, addStepPct }), b, { cash: 10_000 }).trades;
     // closes under 95 at bars 1-5 buy at the next opens: 92; 90 is not 3 % under 92 (89.24), 88 is (the
     // average is then 90); 85 is 3 % under 90 (87.3), the third entry; at 100 the data ends
     const [t] = run(3);
@@ -902,6 +883,20 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(t!.entryPrice).toBeCloseTo((92 + 88 + 85) / 3, 12);
     // without a step: the first three opens
     expect(run(0)[0]!.entryPrice).toBeCloseTo((92 + 90 + 88) / 3, 12);
+  });
+
+  it('addScale: each addition that many times the entry before it, by hand (10, 15, 22 whole units)', () => {
+    const run = (addScale: number, sizing = 'fixed_qty', amount = 10) =>
+      runBacktest(dipPlan({ sizing, amount, maxEntries: 3, addScale }, 100), bars, { cash: 10_000, wholeUnits: true })
+        .trades;
+    // the three entries at 92, 90 and 88: 10, 15 and 22 (22.5 rounded down) units, closed at 115
+    const [t] = run(1.5);
+    expect([t!.size, t!.entries, t!.exitPrice]).toEqual([47, 3, 115]);
+    expect(t!.entryPrice).toBeCloseTo((10 * 92 + 15 * 90 + 22 * 88) / 47, 12);
+    // a scale of 1 is the plain addition; a cash amount scales too (1,000, 2,000, 4,000 of cash)
+    expect(run(1)[0]!.size).toBe(30);
+    const [c] = run(2, 'fixed_cash', 1_000);
+    expect(c!.size).toBe(Math.floor(1_000 / 92) + Math.floor(2_000 / 90) + Math.floor(4_000 / 88));
   });
 
   it('a partial take profit (sharePct) closes its share at the target once a position; the rest runs', () => {

@@ -12,6 +12,7 @@ import {
   liquidationFill,
   liquidationPrice,
   partialUnits,
+  addScaleOf,
   cooldownStep,
   type RiskLimits,
   type Stats,
@@ -343,16 +344,18 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const avail = adding ? cash + qty * entryPrice - (Math.abs(qty) * entryPrice) / lev : cash;
     // what a unit costs: its margin (its price without leverage) and its fee on its whole value
     const perUnit = price * (1 / lev + feeRate);
+    // an addition's amount: addScale times the entry before it's (addScaleOf, as a paper ledger's)
+    const scale = adding ? addScaleOf(a.addScale, entries) : 1;
     let units: number;
     switch (a.sizing) {
       case 'fixed_qty':
-        units = a.amount;
+        units = a.amount * scale;
         break;
       case 'fixed_cash':
-        units = Math.min(a.amount, avail) / perUnit;
+        units = Math.min(a.amount * scale, avail) / perUnit;
         break;
       case 'pct_equity':
-        units = (eq * Math.min(amountAt(a, lev, price, d?.stop), 100)) / 100 / perUnit;
+        units = (eq * Math.min(amountAt(a, lev, price, d?.stop) * scale, 100)) / 100 / perUnit;
         if (adding) units = Math.min(units, (avail - feeFixed) / perUnit);
         break;
       default:

@@ -93,6 +93,11 @@ export interface ActionSpec {
   maxEntries: number;
   /** an addition only once the price is this % against the position's average entry (0: any price) */
   addStepPct: number;
+  /**
+   * each addition's amount is this many times the one before (1: the same): the k-th entry's amount is
+   * amount × addScale^(k-1), as a DCA bot's safety order volume scale (an `all` sizing takes what is left)
+   */
+  addScale: number;
   /** close: the share of the open position it closes, % (100: all) */
   closePct: number;
   triggerSlot: number;
@@ -360,6 +365,7 @@ export class CompiledPlan {
         offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
         maxEntries: (n.params.maxEntries as number | undefined) ?? 1,
         addStepPct: (n.params.addStepPct as number | undefined) ?? 0,
+        addScale: (n.params.addScale as number | undefined) ?? 1,
         closePct: (n.params.percent as number | undefined) ?? 100,
         triggerSlot: n.inputs[0]!,
       }));

@@ -116,10 +116,13 @@ describe('a paper session on candles trades as the backtest of the same settings
         await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks: [tick] });
         for (let k = 0; ; k++) {
           const s = live();
-          // settled: its signal executed, and a new day's resume (resumeNextDay) done
+          // settled: its signal executed (an addition too: the entries it expects are the ledger's), and
+          // a new day's resume (resumeNextDay) done
           const resuming = !!s && resumes && s.status === 'paused' && Math.floor(tick.ts / 86_400_000) > s.ledger.day;
-          if (engine.quote(symbol)?.ts === tick.ts && (!s || (s.intent === Math.sign(s.ledger.qty) && !resuming)))
-            break;
+          const expected = (x: LiveSession) =>
+            x.intent === Math.sign(x.ledger.qty) &&
+            x.entriesIntent === (x.ledger.qty ? Math.max(1, x.ledger.entries) : 0);
+          if (engine.quote(symbol)?.ts === tick.ts && (!s || (expected(s) && !resuming))) break;
           if (k > 20_000) throw new Error(`bar ${i}: the session did not settle`);
           await new Promise((r) => setImmediate(r));
         }
@@ -359,6 +362,45 @@ describe('a paper session on candles trades as the backtest of the same settings
         want.push({ side: 'sell', quantity: x.size, price: x.exitPrice, ts: new Date(x.exitTime).toISOString() });
     });
     sameFills(got, want);
+  }, 90_000);
+
+  it('adding to a position, each addition 1.5 times the one before: the same entries, sizes and exits', async () => {
+    // the RSI dip-buyer (up to four entries, 3 % apart, 10 % of the equity and 1.5 times more each time)
+    const scaled = structuredClone(templateById('rsi-scale-in')!.graph);
+    for (const n of scaled.nodes) if (n.id === 'buy') n.data = { ...n.data, amount: 10, addScale: 1.5 };
+    const flat = flatCloses();
+    const bt = runBacktest(compileGraph(scaled).plan!, flat, { cash: 10_000, feeRate: 0.001, wholeUnits: true });
+    expect(bt.trades.filter((x) => x.entries === 4).length).toBeGreaterThan(5);
+    const id = (await call('POST', '/api/strategies', { name: 'scale-in, scaled', graph: scaled })).json().id;
+    const got = await fills(await session('PARITYN', {}, undefined, 0, id, flat));
+    // the session's positions: their entries (each a buy) and exits (each a sell)
+    const positions: { buys: Fill[]; sells: Fill[] }[] = [];
+    let open = 0;
+    for (const f of got) {
+      if (open === 0) positions.push({ buys: [], sells: [] });
+      positions.at(-1)![f.side === 'buy' ? 'buys' : 'sells'].push(f);
+      open += f.side === 'buy' ? f.quantity : -f.quantity;
+    }
+    // the backtest's: a trade per exit, those of one position sharing its entry time
+    const byEntry = new Map<number, typeof bt.trades>();
+    for (const x of bt.trades) byEntry.set(x.entryTime, [...(byEntry.get(x.entryTime) ?? []), x]);
+    expect(positions.length).toBe(byEntry.size);
+    [...byEntry.values()].forEach((trades, k) => {
+      const { buys, sells } = positions[k]!;
+      const units = buys.reduce((a, f) => a + f.quantity, 0);
+      // as many entries, summing to the backtest's size, at its average entry price
+      expect(buys.length).toBe(trades[0]!.entries ?? 1);
+      expect(units).toBe(trades.reduce((a, x) => a + x.size, 0));
+      expect(buys.reduce((a, f) => a + f.quantity * f.price, 0) / units).toBeCloseTo(trades[0]!.entryPrice, 9);
+      // each addition 1.5 times the one before, give or take its whole units and the equity it is a share of
+      for (let j = 1; j < buys.length; j++) expect(buys[j]!.quantity).toBeGreaterThan(buys[j - 1]!.quantity);
+      // the exits the same, but the backtest's closing at its last bar
+      const exits = trades.filter((x) => x.exitReason !== 'end');
+      expect(sells.map((f) => [f.quantity, f.ts])).toEqual(
+        exits.map((x) => [x.size, new Date(x.exitTime).toISOString()]),
+      );
+      sells.forEach((f, j) => expect(f.price).toBeCloseTo(exits[j]!.exitPrice, 9));
+    });
   }, 90_000);
 
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {

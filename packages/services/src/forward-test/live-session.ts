@@ -52,6 +52,8 @@ export interface SignalMessage {
   percent?: number;
   /** buy/sell adding to a position: only once the price is this % against its average entry */
   addStepPct?: number;
+  /** buy/sell adding to a position: its amount this many times the entry before it's (1: the same) */
+  addScale?: number;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
   atPrice?: boolean;
   /**
@@ -88,6 +90,7 @@ const SignalSchema = z.object({
   maxEntries: z.number().int().min(1).max(100).optional(),
   percent: Num(0.01, 100).optional(),
   addStepPct: Num(0, 100).optional(),
+  addScale: Num(0.01, 10).optional(),
   atPrice: z.boolean().optional(),
   stopDist: Num(0, MAX_PRICE).optional(),
   targetDist: Num(0, MAX_PRICE).optional(),
@@ -527,6 +530,7 @@ export class LiveSession {
       spec.maxEntries,
     );
     if (spec.addStepPct && spec.maxEntries > 1) sig.addStepPct = spec.addStepPct;
+    if (spec.addScale !== 1 && spec.maxEntries > 1) sig.addScale = spec.addScale;
     if (d) {
       if (d.stop) sig.stopDist = d.stop;
       if (d.target) sig.targetDist = d.target;
@@ -762,6 +766,7 @@ export class LiveSession {
       percent,
       atPrice: undefined,
       addStepPct: undefined,
+      addScale: undefined,
       stopDist: undefined,
       targetDist: undefined,
       trailDist: undefined,

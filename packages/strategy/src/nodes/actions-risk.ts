@@ -65,6 +65,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
               max: 100,
               label: 'Add only this % against the average entry (0: whenever signalled)',
             },
+            {
+              name: 'addScale',
+              type: 'number',
+              default: 1,
+              min: 0.01,
+              max: 10,
+              label: 'Each addition this many times the size before it (1: the same size)',
+            },
           ],
     warmup: () => 0,
   });
@@ -88,7 +96,8 @@ export const actionNodes = [
     'buy',
     'Buy',
     'When triggered: close a short if any, then go long (sized by `sizing` and `amount`); with `maxEntries` above ' +
-      '1, add to an open long (sized likewise) while it has fewer entries.',
+      '1, add to an open long (sized likewise, each addition `addScale` times the size before it) while it has ' +
+      'fewer entries.',
   ),
   action(
     'sell',
