@@ -205,6 +205,33 @@ describe('limit and stop entry orders', () => {
     }
   });
 
+  it('a limit buy resting validBars bars fills at the first of them to reach its level, or lapses', () => {
+    const rests = (validBars: number) => {
+      const g = structuredClone(templateById('sma-crossover')!.graph);
+      g.nodes.find((x) => x.id === 'buy')!.data = { sizing: 'all', orderType: 'limit', offsetPct: 0.2, validBars };
+      return runBacktest(compileGraph(g).plan!, bars, { cash: 10_000, slippageBps: 5 });
+    };
+    // the crossover's buy signals: the bars before its market entries
+    const signalBars = market.trades.filter((t) => t.size > 0).map((t) => t.entryBar - 1);
+    const one = rests(1);
+    const five = rests(5);
+    expect(five.trades.length).toBeGreaterThan(one.trades.length);
+    let later = 0;
+    for (const t of five.trades) {
+      // the signal it came from: the last before its entry
+      const sb = signalBars.filter((b) => b < t.entryBar).at(-1)!;
+      const level = bars.close[sb]! * (1 - 0.002);
+      expect(t.entryBar - sb).toBeLessThanOrEqual(5);
+      expect(t.entryPrice).toBe(Math.min(bars.open[t.entryBar]!, level));
+      // no bar before it reached the level
+      for (let b = sb + 1; b < t.entryBar; b++) expect(bars.low[b]!).toBeGreaterThan(level);
+      if (t.entryBar - sb > 1) later++;
+    }
+    expect(later).toBeGreaterThan(10);
+    // a bar's rest is the plain limit order
+    expect(one.trades).toEqual(runBacktest(withOrder('limit', 0.2), bars, { cash: 10_000, slippageBps: 5 }).trades);
+  });
+
   it('a stop buy fills at or above its level (gaps at the open), with slippage', () => {
     const r = runBacktest(withOrder('stop', 0.05), bars, { cash: 10_000, slippageBps: 5 });
     expect(r.trades.length).toBeGreaterThan(0);

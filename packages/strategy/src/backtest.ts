@@ -211,6 +211,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const equity = o.equityBuffer && o.equityBuffer.length >= n ? o.equityBuffer.subarray(0, n) : new Float64Array(n);
   let pending = -1;
   let pendingRef = 0; // the close the pending order was placed from (limit/stop levels)
+  let pendingSb = -1; // the bar it was signalled on (the distances its position keeps)
+  let pendingLeft = 0; // the bars a limit/stop order still rests (its action's validBars)
   let coolUntil = -Infinity; // no entry on a bar before this time (the cooldown node)
   let coolStreak = 0; // the exits toward the cooldown's count (in a row, or within its window)
   let coolTimes: readonly number[] = []; // with a window: their times
@@ -646,16 +648,18 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       }
       if (pending >= 0) {
         const spec = actions[pending]!;
-        if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending, i - 1);
+        const sb = pendingSb;
+        let rests = false;
+        if (spec.orderType === 'market' || spec.action === 'close') act(i, open[i]!, pending, sb);
         else {
           // a limit buy fills at or below its level, a stop buy at or above (mirrored for sells);
-          // a gap through the level fills at the open; not reached within the bar: cancelled
+          // a gap through the level fills at the open; not reached within its bars (validBars): cancelled
           const up = fillsAbove(spec);
           const level = orderLevel(spec, pendingRef);
           const o0 = open[i]!;
-          if (up ? o0 >= level : o0 <= level) act(i, o0, pending, i - 1, true);
+          if (up ? o0 >= level : o0 <= level) act(i, o0, pending, sb, true);
           else if (up ? high[i]! >= level : low[i]! <= level) {
-            act(i, level, pending, i - 1, true);
+            act(i, level, pending, sb, true);
             levelEntryBar = i;
             // a position it opened within the bar: its risk rules start at the level, on the finer bar that
             // reached it (an addition's position was there before: its rules run on the whole bar)
@@ -664,9 +668,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
               fillK = k === -2 ? i : k;
               fillLevel = level;
             }
-          }
+          } else if (--pendingLeft > 0) rests = true;
         }
-        pending = -1;
+        // filled, or its bars are over: gone (a limit/stop order not reached rests on, validBars)
+        if (!rests) pending = -1;
       }
       // a position held long enough leaves at this open (after the pending order, which may have closed it)
       if (timeExitMs && qty !== 0 && !onClose && ts[i]! - ts[entryBar]! >= timeExitMs)
@@ -694,8 +699,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         atClose = false;
       } else if (s >= 0) {
         if (i + 1 < n) {
+          // a new signal's order replaces one resting
           pending = s;
           pendingRef = close[i]!;
+          pendingSb = i;
+          pendingLeft = actions[s]!.validBars;
         }
       }
       // a session marks its peak on every tick: the position's best price within the bar raises it for the

@@ -89,6 +89,8 @@ export interface ActionSpec {
   /** market fills at the next open; limit/stop orders are placed offsetPct from the signal close and live one bar */
   orderType: 'market' | 'limit' | 'stop';
   offsetPct: number;
+  /** a limit/stop order rests this many bars unless filled or replaced (1: the next bar only) */
+  validBars: number;
   /** buy/sell: the entries a position may have (above 1: a signal in its direction adds to it) */
   maxEntries: number;
   /** an addition only once the price is this % against the position's average entry (0: any price) */
@@ -363,6 +365,7 @@ export class CompiledPlan {
         ...sizingOf(n.params, risk),
         orderType: (n.params.orderType as 'market' | 'limit' | 'stop' | undefined) ?? 'market',
         offsetPct: (n.params.offsetPct as number | undefined) ?? 0,
+        validBars: (n.params.validBars as number | undefined) ?? 1,
         maxEntries: (n.params.maxEntries as number | undefined) ?? 1,
         addStepPct: (n.params.addStepPct as number | undefined) ?? 0,
         addScale: (n.params.addScale as number | undefined) ?? 1,

@@ -403,6 +403,23 @@ describe('a paper session on candles trades as the backtest of the same settings
     });
   }, 90_000);
 
+  it('a limit entry resting three days: filled on the same day at the same price (its level, or an open past it)', async () => {
+    const limit = structuredClone(graph);
+    limit.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'all', orderType: 'limit', offsetPct: 1, validBars: 3 };
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true };
+    const bt = runBacktest(compileGraph(limit).plan!, bars, opts);
+    // the crossover's buy signals (the days before its market entries); entries two or three days after
+    // theirs, and at opens past the level, are among the limit's
+    const signals = runBacktest(plan, bars, opts).trades.map((x) => x.entryBar - 1);
+    const late = bt.trades.filter((x) => x.entryBar - signals.filter((b) => b < x.entryBar).at(-1)! > 1);
+    expect(late.length).toBeGreaterThan(3);
+    expect(bt.trades.some((x) => x.entryPrice === bars.open[x.entryBar])).toBe(true);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, limit entries', graph: limit })).json().id;
+    // a fill at the level within a day: the backtest's at the day's time, the session's at its tick
+    const day = (f: Fill) => ({ ...f, ts: f.ts.slice(0, 10) });
+    sameFills((await fills(await session('PARITYR', {}, undefined, 0, id))).map(day), fillsOf(bt.trades).map(day));
+  }, 90_000);
+
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
     const flat = flatCloses();
     const stopped = structuredClone(graph);

@@ -263,11 +263,12 @@ describe('a live session’s limit and stop orders (an action node’s orderType
     offsetPct: number,
     over: Partial<SessionSettings> = {},
     sellOffsetPct = offsetPct,
+    validBars = 1,
   ) {
     const g = structuredClone(templateById('sma-crossover')!.graph);
     for (const n of g.nodes)
       if (n.type === 'action.buy' || n.type === 'action.sell')
-        n.data = { ...n.data, orderType, offsetPct: n.type === 'action.sell' ? sellOffsetPct : offsetPct };
+        n.data = { ...n.data, orderType, offsetPct: n.type === 'action.sell' ? sellOffsetPct : offsetPct, validBars };
     const plan = compileGraph(g).plan!;
     const cfg = { ...settings, ...over };
     const s = new LiveSession('s1', 'u1', 'EQUSD', cfg, plan, undefined, newLedger(cfg, T0) as LedgerState, 'running');
@@ -337,6 +338,76 @@ describe('a live session’s limit and stop orders (an action node’s orderType
     const reached = flat('limit', 1, { evaluation: { mode: 'candle', intervalMs: 60_000 } });
     reached.s.decide(reached.buy, tick(30, 100), 0);
     expect(prices(reached.s, [[59, 98.9]])).toEqual([{ action: 'buy', price: 99, atPrice: true }]);
+  });
+
+  it('with validBars, rests that many candles; a later candle’s first tick past its level fills at that open', () => {
+    const candle = { evaluation: { mode: 'candle' as const, intervalMs: 60_000 } };
+    /** a limit buy at 99 resting three bars, placed 30 s into a one-minute candle (on ticks: at 0 s) */
+    const resting = (over: Partial<SessionSettings> = candle) => {
+      const x = flat('limit', 1, over, 1, 3);
+      x.s.decide(x.buy, tick(over.evaluation?.mode === 'candle' ? 30 : 0, 100), 0);
+      return x;
+    };
+    // to the end of the third candle
+    const three = resting();
+    expect(three.s.restingOrder()).toMatchObject({ level: 99 });
+    expect(
+      prices(three.s, [
+        [59, 99.5], // the first candle
+        [61, 99.2], // the second's first tick: above the level
+        [100, 99.05],
+        [150, 98.5], // the third's first tick, past the level: a gap, filled at this open
+      ]),
+    ).toEqual([null, null, null, { action: 'buy', price: 98.5, atPrice: true }]);
+    // within a candle, a tick past it fills at the level, as before
+    const within = resting();
+    expect(
+      prices(within.s, [
+        [70, 99.5],
+        [80, 98.5],
+      ]),
+    ).toEqual([null, { action: 'buy', price: 99, atPrice: true }]);
+    // its candles over (the third ends at 180 s): lapsed
+    const lapsed = resting();
+    expect(
+      prices(lapsed.s, [
+        [90, 99.5],
+        [179, 99.5],
+        [180, 98],
+      ]),
+    ).toEqual([null, null, null]);
+    expect(lapsed.s.restingOrder()).toBeNull();
+    // saved after its second bar began, and taken back by a restarted session: one bar left, to 180 s
+    const saved = resting();
+    prices(saved.s, [[90, 99.5]]);
+    const state = saved.s.restingState()!;
+    expect(state).toMatchObject({ bars: 2, seen: T0 + 90_000, until: T0 + 180_000 });
+    const again = flat('limit', 1, candle, 1, 3);
+    again.s.restoreResting(JSON.parse(JSON.stringify(state)));
+    expect(
+      prices(again.s, [
+        [150, 99.5],
+        [180, 98],
+      ]),
+    ).toEqual([null, null]);
+    expect(again.s.restingOrder()).toBeNull();
+    // a candle without ticks is no bar (as a backtest's bars are those in its data): the second with
+    // ticks is the one from 120 s, the third from 180 s, where a gap past the level fills at that open
+    const gap = resting();
+    expect(
+      prices(gap.s, [
+        [179, 99.5],
+        [180, 98],
+      ]),
+    ).toEqual([null, { action: 'buy', price: 98, atPrice: true }]);
+    // on ticks, a bar is a minute: three of them
+    const ticks = resting({});
+    expect(prices(ticks.s, [[179, 98.9]])).toEqual([{ action: 'buy', price: 99, atPrice: true }]);
+    // the next candle's action replaces it before that candle's first tick is checked against it
+    const replaced = resting({ ...candle, allowShort: true });
+    const t = tick(60, 98);
+    expect(replaced.s.afterMark(replaced.s.mark(t, 0, replaced.sell), replaced.sell, t, 0)).toBeNull();
+    expect(replaced.s.restingOrder()).toMatchObject({ action: 'sell' });
   });
 
   it("the strategy's action on the tick that fills it has its turn after the fill; a risk rule's tick is the rule's", () => {

@@ -127,6 +127,9 @@ export interface RestingState {
   up: boolean;
   until: number;
   dist: PositionDistances | null;
+  /** on candles: the bars it still rests, counting the one under way, and the last tick it was checked on */
+  bars?: number;
+  seen?: number;
 }
 const Dist = z.number().finite().min(0);
 const RestingSchema = z.object({
@@ -135,6 +138,8 @@ const RestingSchema = z.object({
   up: z.boolean(),
   until: z.number().finite(),
   dist: z.object({ stop: Dist, target: Dist, trail: Dist }).nullable(),
+  bars: z.number().int().min(1).max(500).optional(),
+  seen: z.number().finite().optional(),
 });
 
 export interface SessionSettings extends PaperConfig {
@@ -182,12 +187,25 @@ export class LiveSession {
   /**
    * A resting limit or stop order (an action node's orderType): the index of its action (-1: none), its
    * level, whether it fills at or above the level (a stop buy, a limit sell) or at or below, and the time
-   * it lapses (the end of the bar it was placed in: the candle, or a minute on ticks)
+   * it lapses (the end of the action's validBars bars from the one it was placed in: candles, or minutes
+   * on ticks)
    */
   private restAction = -1;
   private restLevel = 0;
   private restUp = false;
   private restUntil = 0;
+  /**
+   * on candles: the bars the resting order still rests, the one under way included (a bar is a candle
+   * with ticks, as a backtest's bars are those in its data), and the last tick it was checked on (0: none)
+   */
+  private restBars = 0;
+  private restLastTs = 0;
+  /**
+   * the price of the tick before the one marked last (0: none yet), and of that one: on candles, an order
+   * the candle's action places rests from the candle's close, as a backtest's from its signal's close
+   */
+  private prevPrice = 0;
+  private tickPrice = 0;
   /** the distances the resting order's position will keep (its rules at a distance, read when placed) */
   private restDist: PositionDistances | null = null;
   /** called when the resting order is placed, replaced, filled or lapses (the engine saves it) */
@@ -353,6 +371,8 @@ export class LiveSession {
     // funding times passed since the last tick: the open position pays (or receives) before the mark
     if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
     const breach = markLedgerWithin(l, t.price, t.ts, this.maxDrawdownPct, this.maxDailyLossPct);
+    this.prevPrice = this.tickPrice;
+    this.tickPrice = t.price;
     this.marked = true;
     if (this.halting) return null;
     if (breach) {
@@ -360,12 +380,19 @@ export class LiveSession {
       this.riskTick = t;
       return this.signal(t, receivedAt, 'close', breach, breach === 'max_drawdown' ? 'stopped' : 'paused');
     }
+    // on candles, the action of the candle this tick closes replaces a resting order before the tick (the
+    // next bar's open) is checked against it, as a backtest's next signal replaces its pending order
+    if (a >= 0 && this.restAction >= 0 && this.settings.evaluation.mode === 'candle') {
+      this.restAction = -1;
+      this.onRestChange?.(this);
+    }
     // a resting limit or stop order the tick reaches fills (before the stops, as a backtest's pending
     // order fills at the bar's open before its stops are checked)
     if (this.restAction >= 0) {
+      const bars = this.restBars;
       const sig = this.reached(t, receivedAt, false);
-      // filled or lapsed: the engine's saved copy goes too
-      if (this.restAction < 0) this.onRestChange?.(this);
+      // filled or lapsed: the engine's saved copy goes too; a bar of it over: the copy says so
+      if (this.restAction < 0 || this.restBars !== bars) this.onRestChange?.(this);
       if (sig) {
         this.restFilled = true;
         return sig;
@@ -483,14 +510,21 @@ export class LiveSession {
       this.cooldownLogged = until;
     }
     if (spec.orderType !== 'market') {
-      // a limit or stop order rests offsetPct from this price (a limit buy below, a stop buy above;
-      // mirrored for sells) until the bar ends; this very tick may reach it
+      // a limit or stop order rests offsetPct from the signal's price (a limit buy below, a stop buy
+      // above; mirrored for sells) until its bars end; this very tick may reach it. On candles that price
+      // is the closed candle's close (the tick before this one, which opens the next bar), on ticks this one.
+      const ev = this.settings.evaluation;
       this.restAction = a;
       this.restDist = this.distancesNow();
-      this.restLevel = orderLevel(spec, t.price);
+      this.restLevel = orderLevel(spec, ev.mode === 'candle' && this.prevPrice > 0 ? this.prevPrice : t.price);
       this.restUp = fillsAbove(spec);
-      const ev = this.settings.evaluation;
-      this.restUntil = ev.mode === 'candle' ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs : t.ts + 60_000;
+      // the end of its last bar (on candles the soonest it can be: a candle with no ticks is no bar)
+      this.restUntil =
+        ev.mode === 'candle'
+          ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs * spec.validBars
+          : t.ts + 60_000 * spec.validBars;
+      this.restBars = spec.validBars;
+      this.restLastTs = t.ts;
       return this.reached(t, receivedAt, true);
     }
     return this.order(spec, t, receivedAt, t.price, this.distancesNow());
@@ -551,6 +585,7 @@ export class LiveSession {
       up: this.restUp,
       until: this.restUntil,
       dist: this.restDist,
+      ...(this.settings.evaluation.mode === 'candle' ? { bars: this.restBars, seen: this.restLastTs } : {}),
     };
   }
 
@@ -563,6 +598,8 @@ export class LiveSession {
     this.restUp = saved.r.up;
     this.restUntil = saved.r.until;
     this.restDist = saved.r.dist;
+    this.restBars = saved.r.bars ?? 1;
+    this.restLastTs = saved.r.seen ?? 0;
   }
 
   /** A saved resting order (restingState) and its action's index, if it is one and the strategy has the action. */
@@ -617,7 +654,22 @@ export class LiveSession {
    * order meets a bar's open); a stop order, once reached, is a market order.
    */
   private reached(t: Tick, receivedAt: number, placing: boolean): SignalMessage | null {
-    if (t.ts >= this.restUntil) {
+    const ev = this.settings.evaluation;
+    // on candles, the first tick of a later candle than the last it was checked on is that bar's open: a
+    // bar of its validBars over (it lapses after the last), and a gap through the level fills there, as a
+    // backtest's order resting on fills at the bar's open. On ticks it lapses at its time.
+    let opens = false;
+    if (ev.mode === 'candle') {
+      const last = this.restLastTs;
+      opens = last > 0 && Math.floor(t.ts / ev.intervalMs) > Math.floor(last / ev.intervalMs);
+      this.restLastTs = t.ts;
+      // (a saved order from before the bars were counted: at its time)
+      if (opens ? --this.restBars <= 0 : last === 0 && t.ts >= this.restUntil) {
+        this.restAction = -1;
+        return null;
+      }
+      if (opens) this.restUntil = t.ts - (t.ts % ev.intervalMs) + ev.intervalMs * this.restBars;
+    } else if (t.ts >= this.restUntil) {
       this.restAction = -1;
       return null;
     }
@@ -629,7 +681,7 @@ export class LiveSession {
     // the position may have moved since it was placed (a stop closed it): an order only if still wanted
     if (!this.wanted(spec, t.price)) return null;
     if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price, this.restDist);
-    const sig = this.order(spec, t, receivedAt, placing ? t.price : level, this.restDist);
+    const sig = this.order(spec, t, receivedAt, placing || opens ? t.price : level, this.restDist);
     if (sig) sig.atPrice = true;
     return sig;
   }

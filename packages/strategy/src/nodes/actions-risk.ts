@@ -50,6 +50,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
               label: 'Limit/stop distance from the signal close (%)',
             },
             {
+              name: 'validBars',
+              type: 'integer',
+              default: 1,
+              min: 1,
+              max: 500,
+              label: 'A limit/stop order rests this many bars (1: the next bar only)',
+            },
+            {
               name: 'maxEntries',
               type: 'integer',
               default: 1,
