@@ -144,6 +144,28 @@ reportAgainst('risk-rules', 'backtest_1m_bars_cooldown_within_window_ms', window
   baselineTrades: guardTrades[1],
 });
 
+// Limit entries resting five bars (validBars), 0.2 % under the signal close, against the same limit
+// orders valid for the next bar only, on the million one-minute bars, shorts allowed.
+const limitEntries = (validBars: number) => {
+  const g = structuredClone(crossover);
+  for (const n of g.nodes)
+    if (n.type === 'action.buy' || n.type === 'action.sell')
+      n.data = { ...n.data, orderType: 'limit', offsetPct: 0.2, validBars };
+  return compileGraph(g).plan!;
+};
+const restFive = limitEntries(5);
+const restOne = limitEntries(1);
+const limitTrades = [0, 0];
+const [fiveMs, oneMs] = await alternated([
+  () => (limitTrades[0] = runBacktest(restFive, bars, options).trades.length),
+  () => (limitTrades[1] = runBacktest(restOne, bars, options).trades.length),
+]);
+reportAgainst('risk-rules', 'backtest_1m_bars_limit_entries_resting_5_bars_ms', fiveMs!, oneMs!, {
+  baselineIs: 'the same limit orders valid for the next bar only',
+  trades: limitTrades[0],
+  baselineTrades: limitTrades[1],
+});
+
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
 // long" makes the same trades as the plain one (checked here), but is evaluated one bar at a time between
 // the bars' fills instead of in blocks of 256 before them: the ratio is that evaluation's cost. And the

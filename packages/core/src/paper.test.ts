@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   addScaleOf,
+  addStepFor,
   applyFill,
   assignLedger,
   balanceOf,
@@ -565,6 +566,19 @@ describe('paper ledger', () => {
       expect(first).toBeCloseTo(100, 6);
       const eq = e.cash + e.qty * 80;
       expect(fill(e, c, pct(80)).fill.quantity).toBeCloseTo((0.2 * eq) / 80, 6);
+      // addStepScale: the first addition 5 % under the average, the second 10 % (97.5 → 87.75)
+      const st = newLedger(c);
+      const dip = (price: number) => buy(price, { addScale: 1, addStepPct: 5, addStepScale: 2 });
+      fill(st, c, dip(100));
+      fill(st, c, dip(95));
+      expect(planOrder(st, c, {}, dip(91))).toMatchObject({
+        kind: 'noop',
+        reason: 'the price is not 10 % under the average entry (97.5) yet',
+      });
+      expect(fill(st, c, dip(87.75)).fill.quantity).toBe(2);
+      expect([addStepFor(5, 2, 1), addStepFor(5, 2, 3), addStepFor(0, 2, 3), addStepFor(5, undefined, 3)]).toEqual([
+        5, 20, 0, 5,
+      ]);
       // the first entry is never scaled, nor is an addition sized `all`
       expect(addScaleOf(2, 1)).toBe(2);
       expect(addScaleOf(2, 3)).toBe(8);

@@ -291,6 +291,8 @@ export interface OrderRequest {
   addStepPct?: number;
   /** buy/sell adding to a position: its amount is this many times the entry before it's (addScaleOf) */
   addScale?: number;
+  /** buy/sell adding to a position: its step is this many times the one before it (addStepFor) */
+  addStepScale?: number;
   /** close: the share of the open position to close, % (default 100: all of it) */
   percent?: number;
 }
@@ -650,7 +652,7 @@ export function planOrder(
           kind: 'noop',
           reason: `already ${sideOf > 0 ? 'long' : 'short'}${max > 1 ? ` (${entries} entries of at most ${max})` : ''}`,
         };
-      const step = o.addStepPct ?? 0;
+      const step = addStepFor(o.addStepPct ?? 0, o.addStepScale, entries);
       // the market's price, before the bid or ask and slippage (as a backtest compares the bar's open)
       if (!addStepReached(s.qty, s.avgPrice, o.price, step))
         return {
@@ -810,6 +812,14 @@ export function partialUnits(qty: number, percent: number | undefined, whole: bo
  */
 export const addScaleOf = (scale: number | undefined, entries: number): number =>
   scale === undefined || scale === 1 ? 1 : scale ** Math.max(1, entries);
+
+/**
+ * The step (% against the average entry) an addition to a position of `entries` entries needs:
+ * `stepPct` for the first addition, `scale` times the step before for each after (a DCA bot's safety
+ * order step scale). Backtests, paper ledgers and live runners alike.
+ */
+export const addStepFor = (stepPct: number, scale: number | undefined, entries: number): number =>
+  !stepPct || scale === undefined || scale === 1 ? stepPct : stepPct * scale ** (Math.max(1, entries) - 1);
 
 /**
  * Whether an addition to a position (`size` signed) may be made at `price`: at once without a step, else

@@ -901,8 +901,10 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     const b = toColumns(
       steps.map((p, i) => ({ ts: Date.UTC(2024, 0, 1) + i * 60_000, open: p, high: p, low: p, close: p, volume: 1 })),
     );
-    const run = (addStepPct: number) =>
-      runBacktest(dipPlan({ sizing: 'fixed_qty', amount: 10, maxEntries: 3, addStepPct }), b, { cash: 10_000 }).trades;
+    const run = (addStepPct: number, addStepScale = 1) =>
+      runBacktest(dipPlan({ sizing: 'fixed_qty', amount: 10, maxEntries: 3, addStepPct, addStepScale }), b, {
+        cash: 10_000,
+      }).trades;
     // closes under 95 at bars 1-5 buy at the next opens: 92; 90 is not 3 % under 92 (89.24), 88 is (the
     // average is then 90); 85 is 3 % under 90 (87.3), the third entry; at 100 the data ends
     const [t] = run(3);
@@ -910,6 +912,9 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(t!.entryPrice).toBeCloseTo((92 + 88 + 85) / 3, 12);
     // without a step: the first three opens
     expect(run(0)[0]!.entryPrice).toBeCloseTo((92 + 90 + 88) / 3, 12);
+    // addStepScale 2: the second addition needs 6 % under the average of 90 (84.6): 85 is not, so two entries
+    const [two] = run(3, 2);
+    expect([two!.size, two!.entries, two!.entryPrice]).toEqual([20, 2, 90]);
   });
 
   it('addScale: each addition that many times the entry before it, by hand (10, 15, 22 whole units)', () => {

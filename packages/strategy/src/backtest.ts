@@ -13,6 +13,7 @@ import {
   liquidationPrice,
   partialUnits,
   addScaleOf,
+  addStepFor,
   cooldownStep,
   type RiskLimits,
   type Stats,
@@ -416,14 +417,19 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (qty < 0) exit(i, price, true, spec.nodeId);
       if (
         qty === 0 ||
-        (qty > 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct))
+        (qty > 0 &&
+          entries < spec.maxEntries &&
+          addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries)))
       )
         enter(i, price, 1, spec, sb, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
       if (
         o.allowShort &&
-        (qty === 0 || (qty < 0 && entries < spec.maxEntries && addStepReached(qty, entryPrice, price, spec.addStepPct)))
+        (qty === 0 ||
+          (qty < 0 &&
+            entries < spec.maxEntries &&
+            addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries))))
       )
         enter(i, price, -1, spec, sb, atLevel);
     }

@@ -100,6 +100,11 @@ export interface ActionSpec {
    * amount × addScale^(k-1), as a DCA bot's safety order volume scale (an `all` sizing takes what is left)
    */
   addScale: number;
+  /**
+   * each addition's step (addStepPct) is this many times the one before (1: the same): the k-th entry
+   * needs addStepPct × addStepScale^(k-2) against the average entry (a DCA bot's safety order step scale)
+   */
+  addStepScale: number;
   /** close: the share of the open position it closes, % (100: all) */
   closePct: number;
   triggerSlot: number;
@@ -369,6 +374,7 @@ export class CompiledPlan {
         maxEntries: (n.params.maxEntries as number | undefined) ?? 1,
         addStepPct: (n.params.addStepPct as number | undefined) ?? 0,
         addScale: (n.params.addScale as number | undefined) ?? 1,
+        addStepScale: (n.params.addStepScale as number | undefined) ?? 1,
         closePct: (n.params.percent as number | undefined) ?? 100,
         triggerSlot: n.inputs[0]!,
       }));

@@ -1,3 +1,4 @@
+import { addStepFor } from '@algotrade/core';
 import type { ActionSpec } from './plan.ts';
 
 /**
@@ -17,7 +18,7 @@ export class SignalPosition {
 
   /** Applies a fired action at `price`, at time `ts` (epoch ms). Returns whether the position changed. */
   apply(
-    spec: Pick<ActionSpec, 'action' | 'maxEntries' | 'addStepPct' | 'closePct'>,
+    spec: Pick<ActionSpec, 'action' | 'maxEntries' | 'addStepPct' | 'addStepScale' | 'closePct'>,
     price: number,
     ts: number,
   ): boolean {
@@ -26,7 +27,8 @@ export class SignalPosition {
         [this.qty, this.entryPrice, this.entryTs, this.entries] = [1, price, ts, 1];
         return true;
       }
-      const far = spec.addStepPct <= 0 || price <= this.entryPrice * (1 - spec.addStepPct / 100);
+      const step = addStepFor(spec.addStepPct, spec.addStepScale, this.entries);
+      const far = step <= 0 || price <= this.entryPrice * (1 - step / 100);
       if (this.entries >= spec.maxEntries || !far) return false;
       this.entryPrice = (this.entryPrice * this.qty + price) / (this.qty + 1);
       this.qty += 1;

@@ -364,10 +364,12 @@ describe('a paper session on candles trades as the backtest of the same settings
     sameFills(got, want);
   }, 90_000);
 
-  it('adding to a position, each addition 1.5 times the one before: the same entries, sizes and exits', async () => {
-    // the RSI dip-buyer (up to four entries, 3 % apart, 10 % of the equity and 1.5 times more each time)
+  it('adding to a position, each addition 1.5 times the one before, 1.5 times further: the same entries, sizes and exits', async () => {
+    // the RSI dip-buyer (up to four entries, 10 % of the equity and 1.5 times more each time, 3 % under the
+    // average, then 4.5 %, then 6.75 %)
     const scaled = structuredClone(templateById('rsi-scale-in')!.graph);
-    for (const n of scaled.nodes) if (n.id === 'buy') n.data = { ...n.data, amount: 10, addScale: 1.5 };
+    for (const n of scaled.nodes)
+      if (n.id === 'buy') n.data = { ...n.data, amount: 10, addScale: 1.5, addStepScale: 1.5 };
     const flat = flatCloses();
     const bt = runBacktest(compileGraph(scaled).plan!, flat, { cash: 10_000, feeRate: 0.001, wholeUnits: true });
     expect(bt.trades.filter((x) => x.entries === 4).length).toBeGreaterThan(5);

@@ -956,6 +956,7 @@ export class ForwardTestEngine {
         if (sig.percent !== undefined) req.percent = sig.percent;
         if (sig.addStepPct !== undefined) req.addStepPct = sig.addStepPct;
         if (sig.addScale !== undefined) req.addScale = sig.addScale;
+        if (sig.addStepScale !== undefined) req.addStepScale = sig.addStepScale;
         if (bid !== undefined) req.bid = bid;
         if (ask !== undefined) req.ask = ask;
         // funding times passed since the ledger last moved on are paid before the order (its ledger may be

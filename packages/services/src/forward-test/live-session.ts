@@ -1,5 +1,6 @@
 import type { LedgerState, OrderAction, OrderSizing, PaperConfig, RiskLimits, Tick } from '@algotrade/core';
 import {
+  addStepFor,
   addStepReached,
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   LIQUIDATION,
@@ -54,6 +55,8 @@ export interface SignalMessage {
   addStepPct?: number;
   /** buy/sell adding to a position: its amount this many times the entry before it's (1: the same) */
   addScale?: number;
+  /** buy/sell adding to a position: its step this many times the one before it (1: the same) */
+  addStepScale?: number;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
   atPrice?: boolean;
   /**
@@ -91,6 +94,7 @@ const SignalSchema = z.object({
   percent: Num(0.01, 100).optional(),
   addStepPct: Num(0, 100).optional(),
   addScale: Num(0.01, 10).optional(),
+  addStepScale: Num(0.1, 10).optional(),
   atPrice: z.boolean().optional(),
   stopDist: Num(0, MAX_PRICE).optional(),
   targetDist: Num(0, MAX_PRICE).optional(),
@@ -565,6 +569,7 @@ export class LiveSession {
     );
     if (spec.addStepPct && spec.maxEntries > 1) sig.addStepPct = spec.addStepPct;
     if (spec.addScale !== 1 && spec.maxEntries > 1) sig.addScale = spec.addScale;
+    if (spec.addStepPct && spec.addStepScale !== 1 && spec.maxEntries > 1) sig.addStepScale = spec.addStepScale;
     if (d) {
       if (d.stop) sig.stopDist = d.stop;
       if (d.target) sig.targetDist = d.target;
@@ -644,7 +649,10 @@ export class LiveSession {
     if (want === 0 || this.entriesIntent >= spec.maxEntries) return false;
     const l = this.ledger;
     // the ledger may still be flat (the entry in flight): the step counts from a filled entry
-    return l.qty === 0 || addStepReached(want, l.avgPrice, price, spec.addStepPct);
+    return (
+      l.qty === 0 ||
+      addStepReached(want, l.avgPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, this.entriesIntent))
+    );
   }
 
   /**
@@ -819,6 +827,7 @@ export class LiveSession {
       atPrice: undefined,
       addStepPct: undefined,
       addScale: undefined,
+      addStepScale: undefined,
       stopDist: undefined,
       targetDist: undefined,
       trailDist: undefined,

@@ -81,6 +81,14 @@ const action = (kind: 'buy' | 'sell' | 'close', label: string, description: stri
               max: 10,
               label: 'Each addition this many times the size before it (1: the same size)',
             },
+            {
+              name: 'addStepScale',
+              type: 'number',
+              default: 1,
+              min: 0.1,
+              max: 10,
+              label: 'Each addition’s step this many times the one before (1: the same step)',
+            },
           ],
     warmup: () => 0,
   });
