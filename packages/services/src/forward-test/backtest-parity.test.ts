@@ -72,6 +72,10 @@ describe('a paper session on candles trades as the backtest of the same settings
   });
   afterAll(() => t.stop());
 
+  /** a session expects what its ledger holds: its side, and its entries (an addition in flight: not yet) */
+  const expected = (x: LiveSession) =>
+    x.intent === Math.sign(x.ledger.qty) && x.entriesIntent === (x.ledger.qty ? Math.max(1, x.ledger.entries) : 0);
+
   /** a session on `symbol` with these limits, fed bars `from` to `until_` (and one tick more, to close the last candle) */
   async function session(
     symbol: string,
@@ -119,9 +123,6 @@ describe('a paper session on candles trades as the backtest of the same settings
           // settled: its signal executed (an addition too: the entries it expects are the ledger's), and
           // a new day's resume (resumeNextDay) done
           const resuming = !!s && resumes && s.status === 'paused' && Math.floor(tick.ts / 86_400_000) > s.ledger.day;
-          const expected = (x: LiveSession) =>
-            x.intent === Math.sign(x.ledger.qty) &&
-            x.entriesIntent === (x.ledger.qty ? Math.max(1, x.ledger.entries) : 0);
           if (engine.quote(symbol)?.ts === tick.ts && (!s || (expected(s) && !resuming))) break;
           if (k > 20_000) throw new Error(`bar ${i}: the session did not settle`);
           await new Promise((r) => setImmediate(r));

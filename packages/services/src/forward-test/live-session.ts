@@ -260,6 +260,8 @@ export class LiveSession {
   private readonly anyRule: boolean;
   /** the strategy reads its own position (Position nodes): its evaluator is given it before each tick */
   private readonly positionAware: boolean;
+  /** evaluated on candles: their length (ms); 0 on ticks */
+  private readonly candleMs: number;
 
   constructor(
     readonly id: string,
@@ -293,6 +295,7 @@ export class LiveSession {
     this.distances = !!plan.risk.distances?.length;
     this.breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
     this.positionAware = plan.positionSlots.length > 0;
+    this.candleMs = settings.evaluation.mode === 'candle' ? settings.evaluation.intervalMs : 0;
     this.anyRule = !!(
       this.stopLossPct ||
       this.takeProfitPct ||
@@ -317,7 +320,7 @@ export class LiveSession {
   onTick(t: Tick, receivedAt: number): SignalMessage | null {
     const ev = this.evaluator;
     if (!ev) return this.afterMark(this.mark(t, receivedAt), -1, t, receivedAt);
-    if (this.settings.evaluation.mode === 'candle') {
+    if (this.candleMs) {
       // the candle the tick closes decides on the position it ended with, before the tick's stops and
       // targets (see mark)
       this.positionToEvaluator(ev);
@@ -386,7 +389,7 @@ export class LiveSession {
     }
     // on candles, the action of the candle this tick closes replaces a resting order before the tick (the
     // next bar's open) is checked against it, as a backtest's next signal replaces its pending order
-    if (a >= 0 && this.restAction >= 0 && this.settings.evaluation.mode === 'candle') {
+    if (a >= 0 && this.restAction >= 0 && this.candleMs) {
       this.restAction = -1;
       this.onRestChange?.(this);
     }
@@ -414,7 +417,7 @@ export class LiveSession {
           return this.signal(t, receivedAt, 'close', LIQUIDATION, undefined, 'all', 0, at);
         }
       }
-      if (a >= 0 && this.settings.evaluation.mode === 'candle') {
+      if (a >= 0 && this.candleMs) {
         this.actedOn = t;
         const sig = this.decide(a, t, receivedAt);
         if (sig) return sig;
@@ -517,16 +520,13 @@ export class LiveSession {
       // a limit or stop order rests offsetPct from the signal's price (a limit buy below, a stop buy
       // above; mirrored for sells) until its bars end; this very tick may reach it. On candles that price
       // is the closed candle's close (the tick before this one, which opens the next bar), on ticks this one.
-      const ev = this.settings.evaluation;
+      const iv = this.candleMs;
       this.restAction = a;
       this.restDist = this.distancesNow();
-      this.restLevel = orderLevel(spec, ev.mode === 'candle' && this.prevPrice > 0 ? this.prevPrice : t.price);
+      this.restLevel = orderLevel(spec, iv && this.prevPrice > 0 ? this.prevPrice : t.price);
       this.restUp = fillsAbove(spec);
       // the end of its last bar (on candles the soonest it can be: a candle with no ticks is no bar)
-      this.restUntil =
-        ev.mode === 'candle'
-          ? t.ts - (t.ts % ev.intervalMs) + ev.intervalMs * spec.validBars
-          : t.ts + 60_000 * spec.validBars;
+      this.restUntil = iv ? t.ts - (t.ts % iv) + iv * spec.validBars : t.ts + 60_000 * spec.validBars;
       this.restBars = spec.validBars;
       this.restLastTs = t.ts;
       return this.reached(t, receivedAt, true);
@@ -590,7 +590,7 @@ export class LiveSession {
       up: this.restUp,
       until: this.restUntil,
       dist: this.restDist,
-      ...(this.settings.evaluation.mode === 'candle' ? { bars: this.restBars, seen: this.restLastTs } : {}),
+      ...(this.candleMs ? { bars: this.restBars, seen: this.restLastTs } : {}),
     };
   }
 
@@ -662,21 +662,21 @@ export class LiveSession {
    * order meets a bar's open); a stop order, once reached, is a market order.
    */
   private reached(t: Tick, receivedAt: number, placing: boolean): SignalMessage | null {
-    const ev = this.settings.evaluation;
+    const iv = this.candleMs;
     // on candles, the first tick of a later candle than the last it was checked on is that bar's open: a
     // bar of its validBars over (it lapses after the last), and a gap through the level fills there, as a
     // backtest's order resting on fills at the bar's open. On ticks it lapses at its time.
     let opens = false;
-    if (ev.mode === 'candle') {
+    if (iv) {
       const last = this.restLastTs;
-      opens = last > 0 && Math.floor(t.ts / ev.intervalMs) > Math.floor(last / ev.intervalMs);
+      opens = last > 0 && Math.floor(t.ts / iv) > Math.floor(last / iv);
       this.restLastTs = t.ts;
       // (a saved order from before the bars were counted: at its time)
       if (opens ? --this.restBars <= 0 : last === 0 && t.ts >= this.restUntil) {
         this.restAction = -1;
         return null;
       }
-      if (opens) this.restUntil = t.ts - (t.ts % ev.intervalMs) + ev.intervalMs * this.restBars;
+      if (opens) this.restUntil = t.ts - (t.ts % iv) + iv * this.restBars;
     } else if (t.ts >= this.restUntil) {
       this.restAction = -1;
       return null;
