@@ -406,6 +406,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       dTrail = d.trail;
     }
   };
+  /** whether the open position may take another entry of `spec` at `price`: its count and its step */
+  const mayAdd = (spec: (typeof actions)[number], price: number) =>
+    entries < spec.maxEntries &&
+    addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries));
   /** the order of action `a`, signalled on bar `sb`, at `price` on bar i */
   const act = (i: number, price: number, a: number, sb: number, atLevel = false) => {
     // a limit reached: no orders until the next UTC day (daily loss) or ever again (drawdown)
@@ -415,23 +419,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
       if (qty < 0) exit(i, price, true, spec.nodeId);
-      if (
-        qty === 0 ||
-        (qty > 0 &&
-          entries < spec.maxEntries &&
-          addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries)))
-      )
-        enter(i, price, 1, spec, sb, atLevel);
+      if (qty === 0 || (qty > 0 && mayAdd(spec, price))) enter(i, price, 1, spec, sb, atLevel);
     } else {
       if (qty > 0) exit(i, price, true, spec.nodeId);
-      if (
-        o.allowShort &&
-        (qty === 0 ||
-          (qty < 0 &&
-            entries < spec.maxEntries &&
-            addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries))))
-      )
-        enter(i, price, -1, spec, sb, atLevel);
+      if (o.allowShort && (qty === 0 || (qty < 0 && mayAdd(spec, price)))) enter(i, price, -1, spec, sb, atLevel);
     }
   };
 
