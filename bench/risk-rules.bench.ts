@@ -26,15 +26,16 @@ const ruled = compileGraph({
 if (!ruled.plan) throw new Error(JSON.stringify(ruled.report.errors));
 const plain = compileGraph(crossover).plan!;
 const options = { cash: 10_000, allowShort: true, feeRate: 0.001 };
-const trades = [0, 0];
-const [ms, baseMs] = await alternated([
-  () => (trades[0] = runBacktest(ruled.plan!, bars, options).trades.length),
-  () => (trades[1] = runBacktest(plain, bars, options).trades.length),
-]);
-reportAgainst('risk-rules', 'backtest_1m_bars_stop_time_exit_cooldown_ms', ms!, baseMs!, {
-  trades: trades[0],
-  baselineTrades: trades[1],
-});
+/** `plan` alternated against `base` on the bars, reported with both runs' trade counts */
+async function againstTrades(metric: string, plan: typeof plain, base: typeof plain, more: object = {}) {
+  const trades = [0, 0];
+  const [ms, baseMs] = await alternated([
+    () => (trades[0] = runBacktest(plan, bars, options).trades.length),
+    () => (trades[1] = runBacktest(base, bars, options).trades.length),
+  ]);
+  reportAgainst('risk-rules', metric, ms!, baseMs!, { ...more, trades: trades[0], baselineTrades: trades[1] });
+}
+await againstTrades('backtest_1m_bars_stop_time_exit_cooldown_ms', ruled.plan, plain);
 
 const atr = compileGraph(
   withAtrRules(crossover, [
@@ -95,7 +96,7 @@ reportAgainst('risk-rules', 'backtest_5m_bars_with_1m_detail_ms', detailMs!, bar
 // one-minute bars, against a partial take profit of half the position at 0.3 % (the rest left to run, so
 // both keep positions open past the first target: the ratio is the further steps' cost), and beside one
 // take profit of the whole position at 0.3 %.
-const withTarget = (node: { id: string; type: string; data: Record<string, number> }) =>
+const withTarget = (node: { id: string; type: string; data: Record<string, number | string> }) =>
   compileGraph({ ...crossover, nodes: [...crossover.nodes, { ...node, position: at }] }).plan!;
 const ladder = withTarget({
   id: 'ladder',
@@ -123,25 +124,10 @@ reportAgainst('risk-rules', 'backtest_1m_bars_take_profit_ladder_ms', ladderMs!,
 // A cooldown after three losing trades within two hours (freqtrade's StoplossGuard, counting losses: the
 // exits' times kept and pruned at each), against the same cooldown after three losses in a row (a
 // counter), on the million one-minute bars.
-const guarded = (data: Record<string, number | string>) =>
-  compileGraph({
-    ...crossover,
-    nodes: [
-      ...crossover.nodes,
-      { id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'loss', count: 3, ...data }, position: at },
-    ],
-  }).plan!;
-const windowed = guarded({ withinMinutes: 120 });
-const inRow = guarded({});
-const guardTrades = [0, 0];
-const [windowMs, rowMs] = await alternated([
-  () => (guardTrades[0] = runBacktest(windowed, bars, options).trades.length),
-  () => (guardTrades[1] = runBacktest(inRow, bars, options).trades.length),
-]);
-reportAgainst('risk-rules', 'backtest_1m_bars_cooldown_within_window_ms', windowMs!, rowMs!, {
+const guarded = (data: Record<string, number>) =>
+  withTarget({ id: 'cool', type: 'risk.cooldown', data: { minutes: 60, after: 'loss', count: 3, ...data } });
+await againstTrades('backtest_1m_bars_cooldown_within_window_ms', guarded({ withinMinutes: 120 }), guarded({}), {
   baselineIs: 'the same cooldown after three losses in a row',
-  trades: guardTrades[0],
-  baselineTrades: guardTrades[1],
 });
 
 // Limit entries resting five bars (validBars), 0.2 % under the signal close, against the same limit
@@ -153,17 +139,8 @@ const limitEntries = (validBars: number) => {
       n.data = { ...n.data, orderType: 'limit', offsetPct: 0.2, validBars };
   return compileGraph(g).plan!;
 };
-const restFive = limitEntries(5);
-const restOne = limitEntries(1);
-const limitTrades = [0, 0];
-const [fiveMs, oneMs] = await alternated([
-  () => (limitTrades[0] = runBacktest(restFive, bars, options).trades.length),
-  () => (limitTrades[1] = runBacktest(restOne, bars, options).trades.length),
-]);
-reportAgainst('risk-rules', 'backtest_1m_bars_limit_entries_resting_5_bars_ms', fiveMs!, oneMs!, {
+await againstTrades('backtest_1m_bars_limit_entries_resting_5_bars_ms', limitEntries(5), limitEntries(1), {
   baselineIs: 'the same limit orders valid for the next bar only',
-  trades: limitTrades[0],
-  baselineTrades: limitTrades[1],
 });
 
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
