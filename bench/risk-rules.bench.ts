@@ -26,14 +26,29 @@ const ruled = compileGraph({
 if (!ruled.plan) throw new Error(JSON.stringify(ruled.report.errors));
 const plain = compileGraph(crossover).plan!;
 const options = { cash: 10_000, allowShort: true, feeRate: 0.001 };
-/** `plan` alternated against `base` on the bars, reported with both runs' trade counts */
-async function againstTrades(metric: string, plan: typeof plain, base: typeof plain, more: object = {}) {
-  const trades = [0, 0];
+/**
+ * `plan` (with `own` options over the common ones) alternated against `base` on the bars, reported with
+ * both runs' trade counts and fees paid
+ */
+async function againstTrades(metric: string, plan: typeof plain, base: typeof plain, more: object = {}, own = {}) {
+  const runs = [
+    { trades: 0, fees: 0 },
+    { trades: 0, fees: 0 },
+  ];
+  const note = (k: number, r: ReturnType<typeof runBacktest>) => {
+    runs[k] = { trades: r.trades.length, fees: Math.round(r.totalFees * 100) / 100 };
+  };
   const [ms, baseMs] = await alternated([
-    () => (trades[0] = runBacktest(plan, bars, options).trades.length),
-    () => (trades[1] = runBacktest(base, bars, options).trades.length),
+    () => note(0, runBacktest(plan, bars, { ...options, ...own })),
+    () => note(1, runBacktest(base, bars, options)),
   ]);
-  reportAgainst('risk-rules', metric, ms!, baseMs!, { ...more, trades: trades[0], baselineTrades: trades[1] });
+  reportAgainst('risk-rules', metric, ms!, baseMs!, {
+    ...more,
+    trades: runs[0]!.trades,
+    baselineTrades: runs[1]!.trades,
+    fees: runs[0]!.fees,
+    baselineFees: runs[1]!.fees,
+  });
 }
 await againstTrades('backtest_1m_bars_stop_time_exit_cooldown_ms', ruled.plan, plain);
 
@@ -142,6 +157,16 @@ const limitEntries = (validBars: number) => {
 await againstTrades('backtest_1m_bars_limit_entries_resting_5_bars_ms', limitEntries(5), limitEntries(1), {
   baselineIs: 'the same limit orders valid for the next bar only',
 });
+
+// Maker and taker fees: the same limit orders valid for a bar, those filled at their level paying a
+// maker's 0.02 % (the rest the 0.1 % fee), against all of them at 0.1 %: what the choice of rate costs a bar.
+await againstTrades(
+  'backtest_1m_bars_limit_entries_maker_fee_ms',
+  limitEntries(1),
+  limitEntries(1),
+  { baselineIs: "the same orders, every fill at the taker's fee" },
+  { makerFeeRate: 0.0002 },
+);
 
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
 // long" makes the same trades as the plain one (checked here), but is evaluated one bar at a time between

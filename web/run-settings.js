@@ -20,6 +20,8 @@ export function runBody(f, kind) {
     startingBalance: Number(f.balance),
     feeRate: Number(f.fee ?? 0) / 100,
   };
+  // a limit order filled at its level, as a maker (empty: the fee, as a taker's)
+  if (given(f.makerFeePct)) body.makerFeeRate = Number(f.makerFeePct) / 100;
   if (given(f.slippageBps)) body.slippageBps = Number(f.slippageBps);
   if (f.allowShort === 'on') body.allowShort = true;
   // margin trading: leverage above 1, and the maintenance margin that sets the liquidation price

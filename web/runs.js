@@ -614,6 +614,7 @@ export async function paperTrade(c, b, limit) {
     startingBalance: p.startingBalance,
     feeRate: p.feeRate,
     feeFixed: p.feeFixed,
+    ...(p.makerFeeRate !== undefined ? { makerFeeRate: p.makerFeeRate } : {}),
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,
     ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),

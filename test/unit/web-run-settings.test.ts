@@ -25,6 +25,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
         symbol: 'BTCUSD',
         balance: '25000',
         fee: '0.1',
+        makerFeePct: '0.02',
         slippageBps: '5',
         allowShort: 'on',
         name: ' night shift ',
@@ -42,6 +43,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(s.config).toMatchObject({
       startingBalance: 25000,
       feeRate: 0.001,
+      makerFeeRate: 0.0002,
       slippageBps: 5,
       allowShort: true,
       evaluation: { mode: 'candle', interval: '5m' },
@@ -55,6 +57,8 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(body).toEqual({ symbol: 'ETHUSD', startingBalance: 1000, feeRate: 0 });
     const s = (await post('/api/forward-tests', { strategyId, ...body, start: false })).json();
     expect(s.config).toMatchObject({ evaluation: { mode: 'tick' }, allowShort: false, slippageBps: 0, risk: {} });
+    // no maker's rate: a limit order pays the fee, as a taker's
+    expect(s.config).not.toHaveProperty('makerFeeRate');
   });
 
   it('a backtest over a date range: only those bars are traded', async () => {

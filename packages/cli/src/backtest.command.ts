@@ -41,6 +41,7 @@ export const RUN_FLAGS = {
   cash: 'string',
   fee: 'string',
   'fee-fixed': 'string',
+  'maker-fee': 'string',
   slippage: 'string',
   short: 'boolean',
   'on-close': 'boolean',
@@ -98,6 +99,8 @@ export function engineOptions(flags: Record<string, string | boolean>) {
     cash: num(flags.cash, 'cash', 100_000),
     feeRate: num(flags.fee, 'fee', 0),
     feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
+    // a limit order filled at its level, as a maker (absent: --fee)
+    ...(flags['maker-fee'] !== undefined ? { makerFeeRate: num(flags['maker-fee'], 'maker-fee', 0) } : {}),
     slippageBps: num(flags.slippage, 'slippage', 0),
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
@@ -290,7 +293,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   if (!flags.strategy || !flags.data) {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
-        '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--slippage 5] [--short] [--on-close]\n' +
+        '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--maker-fee 0.0002] [--slippage 5] [--short] [--on-close]\n' +
         '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
         '         [--max-drawdown 20] [--max-daily-loss 5] [--max-position-pct 50] [--max-position-value 10000]\n' +
         "         [--max-order-qty 100] [--max-orders-per-minute 10] [--resume-next-day]   (a paper session's risk limits)\n" +

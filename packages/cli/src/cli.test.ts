@@ -8,7 +8,8 @@ import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
 import { bruteFront } from '../../../test/helpers/pareto.ts';
-import { limitsCell, templateById } from '@algotrade/strategy';
+import { compileGraph, limitsCell, runBacktest, templateById } from '@algotrade/strategy';
+import { googBars } from '../../../test/helpers/goog.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -543,6 +544,32 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(funded.trades.filter((t: F) => t.size < 0).every((t: F) => t.funding < 0)).toBe(true);
     const fpnl = funded.trades.reduce((a: number, t: F) => a + t.pnl, 0);
     expect(Math.round((10_000 + fpnl) * 100)).toBe(Math.round(funded.stats.equityFinal * 100));
+  });
+
+  it("backtests with a maker's fee: --maker-fee on limit entries filled at their level, the engine's trades", async () => {
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'all', orderType: 'limit', offsetPct: 0.3 };
+    const file = path.join(tmp.dir, 'limit-entries.json');
+    writeFileSync(file, JSON.stringify(graph));
+    const args = ['backtest', '--strategy', file, '--data', 'examples/data/GOOG.csv', '--asset', 'stock'];
+    const money = ['--cash', '10000', '--fee', '0.001', '--json'];
+    const r = await cli(...args, ...money, '--maker-fee', '0.0002');
+    expect(r.stderr).toBe('');
+    const own = runBacktest(compileGraph(graph).plan!, googBars(), {
+      cash: 10_000,
+      feeRate: 0.001,
+      makerFeeRate: 0.0002,
+      wholeUnits: true,
+    });
+    type T = { size: number; fees: number };
+    expect(JSON.parse(r.stdout).trades.map((t: T) => [t.size, t.fees])).toEqual(
+      own.trades.map((t) => [t.size, t.fees]),
+    );
+    // without it the limit entries pay the fee, as takers: more in all
+    const taker = JSON.parse((await cli(...args, ...money)).stdout);
+    const paid = (list: T[]) => list.reduce((s, t) => s + t.fees, 0);
+    expect(paid(taker.trades)).toBeGreaterThan(paid(own.trades));
+    expect((await cli(...args, '--maker-fee', 'cheap')).stderr).toMatch(/^error: --maker-fee must be a non-negative/);
   });
 
   it("backtests with a paper session's risk limits: --max-drawdown ends trading there, printed; --json has what they did", async () => {

@@ -61,6 +61,38 @@ describe('paper ledger', () => {
     expect(s.wins).toBe(1);
   });
 
+  it("a resting limit order filled at its level pays the maker's fee rate, everything else the taker's", () => {
+    const c = cfg({ makerFeeRate: 0.0002 });
+    const s = newLedger(c);
+    const limit: OrderRequest = {
+      action: 'buy',
+      sizing: 'all',
+      amount: 0,
+      price: 100,
+      ts: 1,
+      atPrice: true,
+      maker: true,
+    };
+    const out = planOrder(s, c, {}, limit);
+    if (out.kind !== 'fill') throw new Error(out.kind);
+    expect(out.fill.price).toBe(100);
+    expect(out.fill.fee).toBeCloseTo(out.fill.quantity * 100 * 0.0002, 8);
+    // "all" is sized at the maker's rate: the cash pays for the units and their fee
+    expect(out.fill.quantity * 100 * 1.0002).toBeLessThanOrEqual(100_000);
+    expect(out.fill.quantity).toBeCloseTo(100_000 / 100.02, 5);
+    applyFill(s, out.fill);
+    // a market order (a stop, a signal's) pays the taker's rate; without a maker's rate the limit does too
+    const sell = planOrder(s, c, {}, { action: 'sell', sizing: 'all', amount: 0, price: 110, ts: 2 });
+    if (sell.kind !== 'fill') throw new Error(sell.kind);
+    expect(sell.fill.fee).toBeCloseTo(out.fill.quantity * 110 * 0.9995 * 0.001, 8);
+    expect(sell.closedTrade!.fees).toBeCloseTo(out.fill.fee + sell.fill.fee, 8);
+    applyFill(s, sell.fill, sell.closedTrade);
+    expect(s.cash).toBeCloseTo(100_000 + s.realizedPnl - s.fees, 8);
+    const taker = planOrder(newLedger(cfg()), cfg(), {}, limit);
+    if (taker.kind !== 'fill') throw new Error(taker.kind);
+    expect(taker.fill.fee / taker.fill.quantity).toBeCloseTo(100 * 0.001, 10);
+  });
+
   it('refuses with a reason instead of overspending, breaching limits or shorting when shorts are off', () => {
     const s = newLedger(cfg());
     const req = { price: 100, ts: 1 } as const;

@@ -242,6 +242,64 @@ describe('limit and stop entry orders', () => {
     }
   });
 
+  it("a limit order filled at its level pays the maker's fee; a gap's open and market orders the taker's", () => {
+    // GOOG's daily bars: some open under the level of the close before (a gap), most do not
+    const goog = googBars();
+    const fees = { cash: 10_000, feeRate: 0.001, slippageBps: 5 };
+    const r = runBacktest(withOrder('limit', 0.3), goog, { ...fees, makerFeeRate: 0.0002 });
+    let makers = 0;
+    let gaps = 0;
+    for (const t of r.trades) {
+      const level = goog.close[t.entryBar - 1]! * (1 - 0.003);
+      // at its level within the bar (a maker), or at an open that was already under it (a taker)
+      const maker = t.entryPrice === level && goog.open[t.entryBar]! > level;
+      if (maker) makers++;
+      else gaps++;
+      // the exit is the crossover's market sell, with slippage, at the taker's rate
+      const entryFee = t.size * t.entryPrice * (maker ? 0.0002 : 0.001);
+      expect(t.fees).toBeCloseTo(entryFee + t.size * t.exitPrice * 0.001, 8);
+    }
+    expect(makers).toBeGreaterThan(5);
+    expect(gaps).toBeGreaterThan(2);
+    // sizing "all" spends the cash at the maker's rate: the first entry (a maker's, at its level) takes all of it
+    const first = r.trades[0]!;
+    expect(first.entryPrice).toBeLessThan(goog.open[first.entryBar]!);
+    expect(first.size).toBe(Math.floor(((10_000 * (1 - 1e-12)) / (first.entryPrice * 1.0002)) * 1e8) / 1e8);
+    // without a maker's rate every fill pays the fee; market orders never pay the maker's
+    const plain = runBacktest(withOrder('limit', 0.3), goog, fees);
+    expect(plain.trades).toEqual(runBacktest(withOrder('limit', 0.3), goog, { ...fees, makerFeeRate: 0.001 }).trades);
+    expect(plain.totalFees).toBeGreaterThan(r.totalFees);
+    expect(runBacktest(withOrder('market', 0), bars, { ...fees, makerFeeRate: 0 }).trades).toEqual(
+      runBacktest(withOrder('market', 0), bars, fees).trades,
+    );
+  });
+
+  it('a limit sell that turns a long round closes it at its level too, without slippage, as a maker', () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    for (const id of ['buy', 'sell'])
+      g.nodes.find((x) => x.id === id)!.data = { sizing: 'all', orderType: 'limit', offsetPct: 0.05 };
+    const r = runBacktest(compileGraph(g).plan!, bars, {
+      cash: 10_000,
+      feeRate: 0.001,
+      makerFeeRate: 0,
+      slippageBps: 5,
+      allowShort: true,
+    });
+    let turned = 0;
+    for (let k = 0; k + 1 < r.trades.length; k++) {
+      const t = r.trades[k]!;
+      const next = r.trades[k + 1]!;
+      // a long closed by the sell that opened the short after it, within the bar at its level
+      if (!(t.size > 0 && next.entryBar === t.exitBar && next.size < 0)) continue;
+      const level = bars.close[t.exitBar - 1]! * (1 + 0.0005);
+      if (!(bars.open[t.exitBar]! < level)) continue;
+      expect(t.exitPrice).toBe(level);
+      expect(next.entryPrice).toBe(level);
+      turned++;
+    }
+    expect(turned).toBeGreaterThan(10);
+  });
+
   it('a target on the bar a limit buy filled in: at its level, not at the open the price fell from', () => {
     // always buying by a limit 2 % under the close: bar 1 opens at 100, falls to 97.5 (filled at 98) and
     // reaches 100.5: the 1 % target (98.98) exits at its level; the open (100) was before the position

@@ -37,6 +37,8 @@ export interface BacktestOptions {
   feeRate?: number;
   /** fixed fee per fill, in quote currency */
   feeFixed?: number;
+  /** the fee rate of a limit order filled at its level, as a maker (default: feeRate) */
+  makerFeeRate?: number;
   /** adverse slippage per fill in basis points */
   slippageBps?: number;
   /** 'next_open' (default): a signal on a bar's close fills at the next bar's open; 'close': on that close */
@@ -173,6 +175,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const { open, high, low, close, ts } = bars;
   const feeRate = o.feeRate ?? 0;
   const feeFixed = o.feeFixed ?? 0;
+  const makerRate = o.makerFeeRate ?? feeRate;
   const slip = (o.slippageBps ?? 0) / 10_000;
   const onClose = o.fillOn === 'close';
   const whole = o.wholeUnits ?? false;
@@ -267,9 +270,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     noteOrder(t);
   };
 
-  const fee = (notional: number) => Math.abs(notional) * feeRate + feeFixed;
+  const fee = (notional: number, rate = feeRate) => Math.abs(notional) * rate + feeFixed;
   /** closes the position, or `percent` % of it (rounded down to whole units or 1e-8; nothing under one) */
-  const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string, percent = 100) => {
+  const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string, percent = 100, maker = false) => {
     let part = qty;
     if (percent < 100) {
       const units = partialUnits(qty, percent, whole);
@@ -279,7 +282,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const share = part === qty ? 1 : part / qty;
     const price = withSlip ? rawPrice * (qty > 0 ? 1 - slip : 1 + slip) : rawPrice;
     // a liquidation's fee takes at most what the position left (the exchange does not bill beyond the margin)
-    const f = reason === LIQUIDATION ? Math.min(fee(part * price), Math.max(0, cash + qty * price)) : fee(part * price);
+    const f =
+      reason === LIQUIDATION
+        ? Math.min(fee(part * price), Math.max(0, cash + qty * price))
+        : fee(part * price, maker ? makerRate : feeRate);
     cash += part * price - f;
     totalFees += f;
     noteOrder(ts[i]!);
@@ -331,6 +337,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     a: (typeof actions)[number],
     sb: number,
     atLevel = false,
+    maker = false,
   ) => {
     // a limit order fills at its price (no slippage); market and stop orders slip
     const adding = qty !== 0;
@@ -346,7 +353,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const eq = adding ? cash + qty * price : cash;
     const avail = adding ? cash + qty * entryPrice - (Math.abs(qty) * entryPrice) / lev : cash;
     // what a unit costs: its margin (its price without leverage) and its fee on its whole value
-    const perUnit = price * (1 / lev + feeRate);
+    const rate = maker ? makerRate : feeRate;
+    const perUnit = price * (1 / lev + rate);
     // an addition's amount: addScale times the entry before it's (addScaleOf, as a paper ledger's)
     const scale = adding ? addScaleOf(a.addScale, entries) : 1;
     let units: number;
@@ -374,7 +382,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
     units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
     if (units <= 0) return;
-    const f = fee(units * price);
+    const f = fee(units * price, rate);
     // never spend cash that is not there (with leverage: never lock more margin than there is, either side;
     // an addition to a short without leverage locks its value too)
     if ((side === 1 || lev > 1 || adding) && (units * price) / lev + f > avail + 1e-9) return;
@@ -410,19 +418,25 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const mayAdd = (spec: (typeof actions)[number], price: number) =>
     entries < spec.maxEntries &&
     addStepReached(qty, entryPrice, price, addStepFor(spec.addStepPct, spec.addStepScale, entries));
-  /** the order of action `a`, signalled on bar `sb`, at `price` on bar i */
-  const act = (i: number, price: number, a: number, sb: number, atLevel = false) => {
+  /**
+   * The order of action `a`, signalled on bar `sb`, at `price` on bar i: at a limit or stop order's level or
+   * a gap's open (`atLevel`), a limit order filled at its level as a maker (`maker`: the maker's fee rate).
+   * A limit order's fill has no slippage, the close of a flip's position with it.
+   */
+  const act = (i: number, price: number, a: number, sb: number, atLevel = false, maker = false) => {
     // a limit reached: no orders until the next UTC day (daily loss) or ever again (drawdown)
     if (halted || pausedDay === day) return;
     const spec = actions[a]!;
+    const slips = !atLevel || spec.orderType !== 'limit';
     if (spec.action === 'close') {
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
-      if (qty < 0) exit(i, price, true, spec.nodeId);
-      if (qty === 0 || (qty > 0 && mayAdd(spec, price))) enter(i, price, 1, spec, sb, atLevel);
+      if (qty < 0) exit(i, price, slips, spec.nodeId, 100, maker);
+      if (qty === 0 || (qty > 0 && mayAdd(spec, price))) enter(i, price, 1, spec, sb, atLevel, maker);
     } else {
-      if (qty > 0) exit(i, price, true, spec.nodeId);
-      if (o.allowShort && (qty === 0 || (qty < 0 && mayAdd(spec, price)))) enter(i, price, -1, spec, sb, atLevel);
+      if (qty > 0) exit(i, price, slips, spec.nodeId, 100, maker);
+      if (o.allowShort && (qty === 0 || (qty < 0 && mayAdd(spec, price))))
+        enter(i, price, -1, spec, sb, atLevel, maker);
     }
   };
 
@@ -656,7 +670,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           const o0 = open[i]!;
           if (up ? o0 >= level : o0 <= level) act(i, o0, pending, sb, true);
           else if (up ? high[i]! >= level : low[i]! <= level) {
-            act(i, level, pending, sb, true);
+            act(i, level, pending, sb, true, spec.orderType === 'limit');
             levelEntryBar = i;
             // a position it opened within the bar: its risk rules start at the level, on the finer bar that
             // reached it (an addition's position was there before: its rules run on the whole bar)

@@ -966,6 +966,27 @@ describe('backtest service', () => {
     expect(pv2.json().error.message).toContain('NOPEUSD');
   });
 
+  it("charges a maker's fee rate on limit orders filled at their level: the engine's trades, kept in the parameters, 400s for bad ones", async () => {
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'all', orderType: 'limit', offsetPct: 0.3 };
+    const common = { graph, symbol: 'GOOG', interval: '1d', startingBalance: 10_000, feeRate: 0.001 };
+    const r = (await call(a, 'POST', '/api/backtests', { ...common, makerFeeRate: 0.0002 })).json();
+    await waitDone(a, r.id);
+    const res = (await call(a, 'GET', `/api/backtests/${r.id}`)).json();
+    expect(res).toMatchObject({ status: 'done', parameters: { feeRate: 0.001, makerFeeRate: 0.0002 } });
+    const sym = (await call(a, 'GET', '/api/market/symbols/GOOG')).json();
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: sym.assetClass === 'stock' };
+    const own = runBacktest(compileGraph(graph).plan!, googBars(), { ...opts, makerFeeRate: 0.0002 });
+    const trades = (await call(a, 'GET', `/api/backtests/${r.id}/trades`)).json() as { fees: number; size: number }[];
+    expect(trades.map((x) => [x.size, x.fees])).toEqual(own.trades.map((x) => [x.size, x.fees]));
+    // less paid than at the taker's rate throughout
+    const taker = runBacktest(compileGraph(graph).plan!, googBars(), opts);
+    const paid = (list: { fees: number }[]) => list.reduce((sum, x) => sum + x.fees, 0);
+    expect(paid(trades)).toBeLessThan(paid(taker.trades));
+    for (const makerFeeRate of [-0.001, 0.5, 'low'])
+      expect((await call(a, 'POST', '/api/backtests', { ...common, makerFeeRate })).statusCode).toBe(400);
+  });
+
   it("applies a paper session's risk limits: the engine's trades with them, what they did in the metrics, 400s for bad ones", async () => {
     const graph = templateById('sma-crossover')!.graph;
     const common = { graph, symbol: 'GOOG', interval: '1d', startingBalance: 10_000, feeRate: 0.001 };

@@ -54,6 +54,8 @@ const Base = {
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
   feeFixed: z.number().min(0).max(1e6).default(0),
+  /** a limit order filled at its level pays this rate, as a maker (absent: feeRate) */
+  makerFeeRate: z.number().min(0).max(0.1).optional(),
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
@@ -356,6 +358,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     startingBalance: b.startingBalance,
     feeRate: b.feeRate,
     feeFixed: b.feeFixed,
+    // kept only when given: a backtest without is as before it existed
+    ...(b.makerFeeRate !== undefined ? { makerFeeRate: b.makerFeeRate } : {}),
     slippageBps: b.slippageBps,
     allowShort: b.allowShort,
     fillOn: b.fillOn,

@@ -56,6 +56,8 @@ export interface BacktestParams {
   startingBalance: number;
   feeRate: number;
   feeFixed: number;
+  /** a maker's fee rate (a limit order filled at its level); absent: feeRate */
+  makerFeeRate?: number;
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
@@ -144,6 +146,7 @@ export async function processBacktest(
       cash: p.startingBalance,
       feeRate: p.feeRate,
       feeFixed: p.feeFixed,
+      makerFeeRate: p.makerFeeRate,
       slippageBps: p.slippageBps,
       allowShort: p.allowShort,
       fillOn: p.fillOn,

@@ -406,11 +406,11 @@ describe('a paper session on candles trades as the backtest of the same settings
     });
   }, 90_000);
 
-  it('a limit entry resting three days: filled on the same day at the same price (its level, or an open past it)', async () => {
+  it("a limit entry resting three days: filled on the same day at the same price (its level, or an open past it) and fee (a maker's at its level)", async () => {
     const limit = structuredClone(graph);
     limit.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'all', orderType: 'limit', offsetPct: 1, validBars: 3 };
     const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true };
-    const bt = runBacktest(compileGraph(limit).plan!, bars, opts);
+    const bt = runBacktest(compileGraph(limit).plan!, bars, { ...opts, makerFeeRate: 0.0002 });
     // the crossover's buy signals (the days before its market entries); entries two or three days after
     // theirs, and at opens past the level, are among the limit's
     const signals = runBacktest(plan, bars, opts).trades.map((x) => x.entryBar - 1);
@@ -420,7 +420,20 @@ describe('a paper session on candles trades as the backtest of the same settings
     const id = (await call('POST', '/api/strategies', { name: 'crossover, limit entries', graph: limit })).json().id;
     // a fill at the level within a day: the backtest's at the day's time, the session's at its tick
     const day = (f: Fill) => ({ ...f, ts: f.ts.slice(0, 10) });
-    sameFills((await fills(await session('PARITYR', {}, undefined, 0, id))).map(day), fillsOf(bt.trades).map(day));
+    const sid = await session('PARITYR', {}, undefined, 0, id, bars, { makerFeeRate: 0.0002 });
+    sameFills((await fills(sid)).map(day), fillsOf(bt.trades).map(day));
+    // each round trip's fees the backtest's: the entry at its level a maker's (sized with its rate), the
+    // entry at an open past it and the crossover's market exit a taker's
+    const paid = ((await call('GET', `/api/forward-tests/${sid}/trades`)).json() as { fee: number }[]).map(
+      (f) => f.fee,
+    );
+    let makers = 0;
+    bt.trades.forEach((x, k) => {
+      if (x.exitReason === 'end') return;
+      expect(paid[2 * k]! + paid[2 * k + 1]!).toBeCloseTo(x.fees, 6);
+      if (paid[2 * k]! < x.size * x.entryPrice * 0.0005) makers++;
+    });
+    expect(makers).toBeGreaterThan(3);
   }, 90_000);
 
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {

@@ -952,6 +952,7 @@ export class ForwardTestEngine {
           source: sig.source,
         };
         if (exact) req.atPrice = true;
+        if (sig.maker === true) req.maker = true;
         if (sig.maxEntries !== undefined) req.maxEntries = sig.maxEntries;
         if (sig.percent !== undefined) req.percent = sig.percent;
         if (sig.addStepPct !== undefined) req.addStepPct = sig.addStepPct;

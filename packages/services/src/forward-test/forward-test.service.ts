@@ -35,6 +35,8 @@ const SessionBody = {
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
   feeFixed: z.number().min(0).max(1e6).default(0),
+  /** a resting limit order filled at its level pays this rate, as a maker (absent: feeRate) */
+  makerFeeRate: z.number().min(0).max(0.1).optional(),
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   /** whole units; default: fractional for crypto pairs, whole for everything else */
@@ -496,6 +498,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       startingBalance,
       feeRate: b.feeRate,
       feeFixed: b.feeFixed,
+      ...(b.makerFeeRate !== undefined ? { makerFeeRate: b.makerFeeRate } : {}),
       slippageBps: b.slippageBps,
       allowShort: b.allowShort,
       wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',

@@ -299,11 +299,15 @@ describe('a live session’s limit and stop orders (an action node’s orderType
       { action: 'buy', price: 99, atPrice: true }, // at its level, not the tick's 98.7: it was resting
       null, // filled: gone
     ]);
+    // at its level it is a maker's fill (the session's makerFeeRate)
+    const again = flat('limit', 1);
+    again.s.decide(again.buy, tick(0, 100), 0);
+    expect(again.s.mark(tick(1, 98.7), 0)).toMatchObject({ price: 99, atPrice: true, maker: true });
   });
 
-  it('a limit order that meets the market as it is placed fills at once, at the market', () => {
+  it("a limit order that meets the market as it is placed fills at once, at the market, as a taker's", () => {
     const { s, buy } = flat('limit', 0);
-    expect(s.decide(buy, tick(0, 100), 0)).toMatchObject({ action: 'buy', price: 100, atPrice: true });
+    expect(s.decide(buy, tick(0, 100), 0)).toMatchObject({ action: 'buy', price: 100, atPrice: true, maker: false });
   });
 
   it('a stop buy rests above the price and, once reached, is a market order', () => {

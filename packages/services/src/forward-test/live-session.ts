@@ -59,6 +59,8 @@ export interface SignalMessage {
   addStepScale?: number;
   /** fill at `price` exactly: no slippage, not at the bid or ask (a resting limit order's fill) */
   atPrice?: boolean;
+  /** a resting limit order filled at its level: a maker's fill (the session's makerFeeRate) */
+  maker?: boolean;
   /**
    * buy/sell opening a position: its rules at a distance (the strategy's Stop loss / Take profit / Trailing
    * stop at a distance), in price, as read when it was signalled; the ledger keeps them while it is open
@@ -96,6 +98,7 @@ const SignalSchema = z.object({
   addScale: Num(0.01, 10).optional(),
   addStepScale: Num(0.1, 10).optional(),
   atPrice: z.boolean().optional(),
+  maker: z.boolean().optional(),
   stopDist: Num(0, MAX_PRICE).optional(),
   targetDist: Num(0, MAX_PRICE).optional(),
   trailDist: Num(0, MAX_PRICE).optional(),
@@ -689,8 +692,13 @@ export class LiveSession {
     // the position may have moved since it was placed (a stop closed it): an order only if still wanted
     if (!this.wanted(spec, t.price)) return null;
     if (spec.orderType === 'stop') return this.order(spec, t, receivedAt, t.price, this.restDist);
-    const sig = this.order(spec, t, receivedAt, placing || opens ? t.price : level, this.restDist);
-    if (sig) sig.atPrice = true;
+    // at the tick's price when it meets the market at once (a taker's fill), else at its level, as a maker
+    const meets = placing || opens;
+    const sig = this.order(spec, t, receivedAt, meets ? t.price : level, this.restDist);
+    if (sig) {
+      sig.atPrice = true;
+      sig.maker = !meets;
+    }
     return sig;
   }
 
@@ -825,6 +833,7 @@ export class LiveSession {
       maxEntries: maxEntries > 1 ? maxEntries : undefined,
       percent,
       atPrice: undefined,
+      maker: undefined,
       addStepPct: undefined,
       addScale: undefined,
       addStepScale: undefined,
