@@ -677,6 +677,18 @@ export async function editorView(c, id) {
       ),
       h(
         'label',
+        { title: "an exchange's lot size: every quantity a multiple of it (0.001 BTC); empty: whole shares, or 1e-8" },
+        'quantity step ',
+        h('input', { name: 'qtyStep', type: 'number', min: 1e-8, step: 'any', placeholder: 'auto' }),
+      ),
+      h(
+        'label',
+        { title: "an exchange's minimum order value: smaller entries are refused (closes never are)" },
+        'min order value ',
+        h('input', { name: 'minNotional', type: 'number', min: 0, step: 'any', placeholder: 'none' }),
+      ),
+      h(
+        'label',
         null,
         'slippage (bps) ',
         h('input', { name: 'slippageBps', type: 'number', min: 0, max: 1000, step: 'any' }),

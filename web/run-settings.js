@@ -22,6 +22,9 @@ export function runBody(f, kind) {
   };
   // a limit order filled at its level, as a maker (empty: the fee, as a taker's)
   if (given(f.makerFeePct)) body.makerFeeRate = Number(f.makerFeePct) / 100;
+  // an exchange's lot size and minimum order value (empty: whole shares or 1e-8; no minimum)
+  if (given(f.qtyStep)) body.qtyStep = Number(f.qtyStep);
+  if (given(f.minNotional)) body.minNotional = Number(f.minNotional);
   if (given(f.slippageBps)) body.slippageBps = Number(f.slippageBps);
   if (f.allowShort === 'on') body.allowShort = true;
   // margin trading: leverage above 1, and the maintenance margin that sets the liquidation price

@@ -614,7 +614,10 @@ export async function paperTrade(c, b, limit) {
     startingBalance: p.startingBalance,
     feeRate: p.feeRate,
     feeFixed: p.feeFixed,
-    ...(p.makerFeeRate !== undefined ? { makerFeeRate: p.makerFeeRate } : {}),
+    // an exchange's rules, when the backtest had them
+    ...Object.fromEntries(
+      ['makerFeeRate', 'qtyStep', 'minNotional'].filter((k) => p[k] !== undefined).map((k) => [k, p[k]]),
+    ),
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,
     ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),

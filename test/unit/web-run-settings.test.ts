@@ -26,6 +26,8 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
         balance: '25000',
         fee: '0.1',
         makerFeePct: '0.02',
+        qtyStep: '0.001',
+        minNotional: '5',
         slippageBps: '5',
         allowShort: 'on',
         name: ' night shift ',
@@ -44,6 +46,8 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
       startingBalance: 25000,
       feeRate: 0.001,
       makerFeeRate: 0.0002,
+      qtyStep: 0.001,
+      minNotional: 5,
       slippageBps: 5,
       allowShort: true,
       evaluation: { mode: 'candle', interval: '5m' },
@@ -58,7 +62,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     const s = (await post('/api/forward-tests', { strategyId, ...body, start: false })).json();
     expect(s.config).toMatchObject({ evaluation: { mode: 'tick' }, allowShort: false, slippageBps: 0, risk: {} });
     // no maker's rate: a limit order pays the fee, as a taker's
-    expect(s.config).not.toHaveProperty('makerFeeRate');
+    for (const k of ['makerFeeRate', 'qtyStep', 'minNotional']) expect(s.config).not.toHaveProperty(k);
   });
 
   it('a backtest over a date range: only those bars are traded', async () => {

@@ -42,6 +42,8 @@ export const RUN_FLAGS = {
   fee: 'string',
   'fee-fixed': 'string',
   'maker-fee': 'string',
+  'qty-step': 'string',
+  'min-notional': 'string',
   slippage: 'string',
   short: 'boolean',
   'on-close': 'boolean',
@@ -99,14 +101,29 @@ export function engineOptions(flags: Record<string, string | boolean>) {
     cash: num(flags.cash, 'cash', 100_000),
     feeRate: num(flags.fee, 'fee', 0),
     feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
-    // a limit order filled at its level, as a maker (absent: --fee)
-    ...(flags['maker-fee'] !== undefined ? { makerFeeRate: num(flags['maker-fee'], 'maker-fee', 0) } : {}),
+    ...exchangeFlags(flags),
     slippageBps: num(flags.slippage, 'slippage', 0),
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
     ...leverageOf(flags),
     ...riskOf(flags),
   };
+}
+
+/**
+ * An exchange's rules from their flags, each only when given: a maker's fee rate (`--maker-fee`, a limit
+ * order filled at its level), a lot size (`--qty-step`) and a minimum order value (`--min-notional`).
+ */
+function exchangeFlags(flags: Record<string, string | boolean>) {
+  const out: { makerFeeRate?: number; qtyStep?: number; minNotional?: number } = {};
+  if (flags['maker-fee'] !== undefined) out.makerFeeRate = num(flags['maker-fee'], 'maker-fee', 0);
+  if (flags['qty-step'] !== undefined) {
+    const step = num(flags['qty-step'], 'qty-step', 1);
+    if (!(step >= 1e-8)) throw new UsageError(`--qty-step must be at least 1e-8 (got ${flags['qty-step']})`);
+    out.qtyStep = step;
+  }
+  if (flags['min-notional'] !== undefined) out.minNotional = num(flags['min-notional'], 'min-notional', 0);
+  return out;
 }
 
 /** The paper sessions' risk limits from their flags (`--max-drawdown 20`...): none given, none set. */
@@ -294,6 +311,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--maker-fee 0.0002] [--slippage 5] [--short] [--on-close]\n' +
+        "         [--qty-step 0.001] [--min-notional 5]   (an exchange's lot size and minimum order value)\n" +
         '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
         '         [--max-drawdown 20] [--max-daily-loss 5] [--max-position-pct 50] [--max-position-value 10000]\n' +
         "         [--max-order-qty 100] [--max-orders-per-minute 10] [--resume-next-day]   (a paper session's risk limits)\n" +

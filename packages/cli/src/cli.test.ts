@@ -572,6 +572,25 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect((await cli(...args, '--maker-fee', 'cheap')).stderr).toMatch(/^error: --maker-fee must be a non-negative/);
   });
 
+  it("backtests in an exchange's lot size with a minimum order value: --qty-step, --min-notional", async () => {
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 10.3 };
+    const file = path.join(tmp.dir, 'in-lots.json');
+    writeFileSync(file, JSON.stringify(graph));
+    const args = ['backtest', '--strategy', file, '--data', 'examples/data/GOOG.csv', '--asset', 'stock'];
+    const lots = ['--cash', '10000', '--qty-step', '0.25', '--min-notional', '4000'];
+    const r = await cli(...args, ...lots, '--json');
+    expect(r.stderr).toBe('');
+    const own = runBacktest(compileGraph(graph).plan!, googBars(), { cash: 10_000, qtyStep: 0.25, minNotional: 4000 });
+    const j = JSON.parse(r.stdout);
+    expect(j.trades.map((t: { size: number }) => t.size)).toEqual(own.trades.map((t) => t.size));
+    expect(j.risk.refused).toEqual({ MIN_NOTIONAL: own.risk!.refused.MIN_NOTIONAL });
+    // printed with the risk limits' refusals
+    const text = (await cli(...args, ...lots)).stdout;
+    expect(text).toContain(`  ${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL`);
+    expect((await cli(...args, '--qty-step', '0')).stderr).toMatch(/^error: --qty-step must be at least 1e-8/);
+  });
+
   it("backtests with a paper session's risk limits: --max-drawdown ends trading there, printed; --json has what they did", async () => {
     const args = ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--asset', 'stock'];
     const limits = ['--cash', '10000', '--fee', '0.001', '--max-drawdown', '15', '--max-position-pct', '50'];

@@ -3,12 +3,15 @@ import {
   addScaleOf,
   addStepFor,
   applyFill,
+  applyOutcome,
   assignLedger,
   balanceOf,
   coolRunAt,
   cooldownStep,
   copyLedger,
   equityOf,
+  floorUnits,
+  partialUnits,
   markLedger,
   markLedgerWithin,
   newLedger,
@@ -377,8 +380,7 @@ describe('paper ledger', () => {
       source: string = action,
     ) => {
       const out = planOrder(s, c, {}, { action, sizing: 'all', amount: 0, price, ts, source }, cd);
-      if (out.kind === 'fill')
-        applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak, out.coolTimes);
+      if (out.kind === 'fill') applyOutcome(s, out);
       return out;
     };
 
@@ -463,7 +465,7 @@ describe('paper ledger', () => {
       if (half.kind !== 'fill') throw new Error(half.kind);
       expect(half.closedTrade!.pnl).toBeLessThan(0);
       expect([half.cooldownUntil, half.coolStreak]).toEqual([undefined, undefined]);
-      applyFill(s, half.fill, half.closedTrade, half.cooldownUntil, undefined, half.coolStreak);
+      applyOutcome(s, half);
       expect([s.coolStreak, s.cooldownUntil]).toEqual([1, 0]);
       // the rest closed at a loss, a flip: the second loss in a row, so it only closes
       const flip = order(s, 'sell', 98, 9_000, two);
@@ -513,11 +515,82 @@ describe('paper ledger', () => {
     });
   });
 
+  describe("an exchange's lot size (qtyStep) and minimum order value (minNotional)", () => {
+    it('rounds down to whole steps: a quantity as given a hair under one from float error is that step', () => {
+      expect(floorUnits(0.003, 0.001, 1)).toBe(0.003); // 0.003 / 0.001 is 2.9999999999999996
+      expect(floorUnits(1.23456, 0.001, 1 - 1e-9)).toBe(1.234);
+      expect(floorUnits(0.7, 0.1, 1)).toBe(0.7); // not 0.7000000000000001
+      expect(floorUnits(0.0999, 0.1, 1)).toBe(0);
+      expect(floorUnits(26, 5, 1)).toBe(25); // a lot of five shares
+      // a size worked out from money is never rounded up into a step it cannot pay for
+      expect(floorUnits(1.4999999999, 0.5, 1 - 1e-9)).toBe(1);
+      // whole units and 1e-8 as before steps existed
+      expect(floorUnits(12.9, 1, 1)).toBe(12);
+      expect(floorUnits(0.123456789, 1e-8, 1)).toBe(0.12345678);
+      expect(partialUnits(0.005, 50, 0.001)).toBe(0.002);
+      expect(partialUnits(0.0015, 50, 0.001)).toBe(0); // under one step
+      expect(partialUnits(0.3, 50, 0.1)).toBe(0.1); // 0.15 rounded down to a step
+    });
+
+    it('sizes entries, additions and partial closes in steps, and refuses entries worth less than the minimum', () => {
+      const c = cfg({ qtyStep: 0.001, minNotional: 5, allowShort: true });
+      const s = newLedger(c);
+      const buy = planOrder(s, c, {}, { action: 'buy', sizing: 'all', amount: 0, price: 30_000, ts: 1 });
+      if (buy.kind !== 'fill') throw new Error(buy.kind);
+      // all of 100,000 at 30,000 × 1.0005 and the fee: 3.328 BTC, a multiple of the step
+      expect(buy.fill.quantity).toBe(3.328);
+      expect(Math.round(buy.fill.quantity / 0.001)).toBeCloseTo(buy.fill.quantity / 0.001, 9);
+      applyFill(s, buy.fill);
+      // a fixed quantity off the step is rounded down to it
+      const more: OrderRequest = { action: 'buy', sizing: 'fixed_qty', amount: 0.0035, price: 30_000, ts: 2 };
+      const fixed = planOrder(newLedger(c), c, {}, more);
+      if (fixed.kind !== 'fill') throw new Error(fixed.kind);
+      expect(fixed.fill.quantity).toBe(0.003);
+      // under one step: refused, saying so
+      const tiny = planOrder(newLedger(c), c, {}, { ...more, amount: 0.0004 });
+      expect(tiny).toMatchObject({
+        kind: 'refused',
+        code: 'INSUFFICIENT_CASH',
+        reason: '0.0004 units is under one lot (0.001)',
+      });
+      // 4 in cash at 1,000: 0.003 after the slippage and fee, worth 3, under the minimum of 5
+      const under = planOrder(newLedger(c), c, {}, { ...more, sizing: 'fixed_cash', amount: 4, price: 1000 });
+      expect(under).toMatchObject({ kind: 'refused', code: 'MIN_NOTIONAL' });
+      expect(under.kind === 'refused' && under.reason).toMatch(/under the minimum of 5/);
+      // a close of a third, in steps; a close worth less than the minimum is never refused
+      const third = planOrder(
+        s,
+        c,
+        {},
+        { action: 'close', sizing: 'all', amount: 0, price: 30_000, ts: 3, percent: 33.3 },
+      );
+      if (third.kind !== 'fill') throw new Error(third.kind);
+      expect(third.fill.quantity).toBe(1.108); // 33.3 % of 3.328 is 1.108224
+      applyFill(s, third.fill, third.closedTrade);
+      const rest = planOrder(s, c, {}, { action: 'close', sizing: 'all', amount: 0, price: 1, ts: 4 });
+      if (rest.kind !== 'fill') throw new Error(rest.kind);
+      expect(rest.fill.quantity).toBeCloseTo(2.22, 12);
+      applyFill(s, rest.fill, rest.closedTrade);
+      expect(s.qty).toBe(0);
+      expect(s.cash).toBeCloseTo(100_000 + s.realizedPnl - s.fees, 8);
+      // a sell that would turn a long short with less than a lot, or less than the minimum: it only closes
+      for (const amount of [0.0004, 0.002]) {
+        const long = newLedger(c);
+        applyFill(long, fixed.fill);
+        const flip = planOrder(long, c, {}, { action: 'sell', sizing: 'fixed_qty', amount, price: 1000, ts: 5 });
+        if (flip.kind !== 'fill') throw new Error(`${amount}: ${flip.kind}`);
+        expect(flip.fill.quantity).toBe(0.003);
+        applyFill(long, flip.fill, flip.closedTrade);
+        expect(long.qty).toBe(0);
+      }
+    });
+  });
+
   describe('adding to a position (maxEntries) and closing part of it (percent)', () => {
     const fill = (s: ReturnType<typeof newLedger>, c: PaperConfig, o: OrderRequest, risk: RiskLimits = {}) => {
       const out = planOrder(s, c, risk, o);
       if (out.kind !== 'fill') throw new Error(`${out.kind}: ${out.reason}`);
-      applyFill(s, out.fill, out.closedTrade, out.cooldownUntil, undefined, out.coolStreak);
+      applyOutcome(s, out);
       return out;
     };
 

@@ -30,6 +30,16 @@ export interface PaperConfig {
   /** whole units (stocks) or fractional, to 1e-8 (crypto) */
   wholeUnits: boolean;
   /**
+   * An exchange's lot size: every quantity a multiple of it (0.001 BTC), rounded down; absent: a whole
+   * unit or 1e-8, as wholeUnits says (unitStep)
+   */
+  qtyStep?: number;
+  /**
+   * An exchange's minimum order value (Binance's MIN_NOTIONAL, 5 USDT): an entry or an addition worth
+   * less is refused (MIN_NOTIONAL); a close never is (reduce-only orders are exempt on exchanges too)
+   */
+  minNotional?: number;
+  /**
    * Margin trading (perpetual futures, isolated margin): positions are worth up to this many times the
    * margin they lock, and are liquidated (see liquidationPrice). 1 or absent: no leverage, no liquidation.
    */
@@ -347,7 +357,8 @@ export type RefusalCode =
   | 'RATE_LIMIT'
   | 'SHORTS_NOT_ALLOWED'
   | 'NO_PRICE'
-  | 'COOLDOWN';
+  | 'COOLDOWN'
+  | 'MIN_NOTIONAL';
 
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8;
 const EPS = 1e-9;
@@ -599,10 +610,10 @@ export function capEntry(
   return units;
 }
 
-/** The fee on an order of `notional` value. */
 /** the fee rate of order o: a maker's when it rested at its level and the config has one, else the taker's */
 const rateOf = (cfg: PaperConfig, o: OrderRequest): number =>
   o.maker && cfg.makerFeeRate !== undefined ? cfg.makerFeeRate : cfg.feeRate;
+/** the fee on an order of `notional` value at `rate` */
 const feeOf = (cfg: PaperConfig, rate: number, notional: number): number =>
   r8(Math.abs(notional) * rate + cfg.feeFixed);
 
@@ -620,8 +631,42 @@ function ordersSince(a: readonly number[], cutoff: number): number {
  */
 export const MAX_UNITS = 1e24;
 
-const roundUnits = (units: number, whole: boolean, shave = 1 - EPS) =>
-  whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
+/**
+ * The quantity step a run trades in: its `qtyStep` (an exchange's lot size), else a whole unit (stocks) or
+ * 1e-8 (crypto). Backtests and paper ledgers alike.
+ */
+export const unitStep = (whole: boolean, qtyStep?: number): number => qtyStep ?? (whole ? 1 : 1e-8);
+
+/**
+ * `units` rounded down to a multiple of `step`. `shave` (below 1 for a size worked out from money) keeps
+ * float error from rounding a fraction up into overspending; a quantity as given (`shave` 1) that float
+ * error left a hair under a step (0.003 / 0.001 is 2.9999999999999996) is that step. A whole unit and
+ * 1e-8 round as before steps existed, bit for bit. Backtests and paper ledgers alike.
+ */
+export function floorUnits(units: number, step: number, shave: number): number {
+  if (step === 1) return Math.floor(units * shave);
+  if (step === 1e-8) return Math.floor(units * 1e8 * shave) / 1e8;
+  const x = (units * shave) / step;
+  const k = Math.floor(shave === 1 ? x + 1e-9 : x);
+  if (!(k > 0)) return 0;
+  // k steps, without the float error of the product (0.1 × 3 is 0.30000000000000004): rounded to the
+  // step's decimals, where k × step is a whole number
+  const scale = decimalScale(step);
+  return Math.round(k * step * scale) / scale;
+}
+
+let scaledStep = NaN;
+let stepScale = 1;
+/** 10 to the power of a step's decimals (0.05: 100), at most 10^12; the last step's, kept */
+function decimalScale(step: number): number {
+  if (step !== scaledStep) {
+    let scale = 1;
+    while (scale < 1e12 && Math.abs(step * scale - Math.round(step * scale)) > 1e-9 * step * scale) scale *= 10;
+    scaledStep = step;
+    stepScale = scale;
+  }
+  return stepScale;
+}
 
 /**
  * Decides what an order does to the ledger, without changing it: a fill (with price, fee, slippage and
@@ -652,7 +697,7 @@ export function planOrder(
   const adding = s.qty !== 0 && Math.sign(s.qty) === sideOf && o.action !== 'close';
   if (o.action === 'close') {
     if (s.qty === 0) return { kind: 'noop', reason: 'no open position' };
-    closing = partialUnits(s.qty, o.percent, cfg.wholeUnits);
+    closing = partialUnits(s.qty, o.percent, unitStep(cfg.wholeUnits, cfg.qtyStep));
     if (!(closing > 0))
       return { kind: 'noop', reason: `${o.percent} % of the position (${Math.abs(s.qty)} units) is under one unit` };
   } else {
@@ -728,27 +773,48 @@ export function planOrder(
       const capped = capEntry(risk, units, fixed, held, price, free);
       if (typeof capped !== 'number') return { kind: 'refused', ...capped };
       units = capped;
-      // a fixed quantity as given, unless scaled (then rounded down, unshaved, as a backtest's is)
-      units = !fixed ? roundUnits(units, cfg.wholeUnits) : scale === 1 ? units : roundUnits(units, cfg.wholeUnits, 1);
-      if (!(units > 0)) return { kind: 'refused', code: 'INSUFFICIENT_CASH', reason: 'not enough equity for one unit' };
-      if (units > MAX_UNITS)
-        return {
-          kind: 'refused',
-          code: 'MAX_ORDER_QTY',
-          reason: `${units} units is beyond what a ledger holds (${MAX_UNITS}): the price is implausibly low`,
-        };
-      const need = (units * price) / lev + feeOf(cfg, rate, (closing + units) * price) - closeFee;
-      // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
-      // rate is NaN) is never filled
-      if (!(need <= avail + 1e-9))
+      // a fixed quantity as given, unless scaled or in lots (then rounded down, unshaved, as a backtest's is)
+      const step = unitStep(cfg.wholeUnits, cfg.qtyStep);
+      units = !fixed
+        ? floorUnits(units, step, 1 - EPS)
+        : scale === 1 && cfg.qtyStep === undefined
+          ? units
+          : floorUnits(units, step, 1);
+      // none (under one unit or lot), or under the minimum order value: an entry is refused, but a flip
+      // still closes (a close never is refused), as a backtest's exit goes before its entry
+      const under = !!cfg.minNotional && units * price < cfg.minNotional;
+      if (!(units > 0) && closing === 0)
         return {
           kind: 'refused',
           code: 'INSUFFICIENT_CASH',
-          reason: Number.isFinite(need)
-            ? `needs ${need.toFixed(2)} but ${Math.max(0, avail).toFixed(2)} is available`
-            : `its cost is beyond any balance (${units} units at ${price})`,
+          reason: fixed ? `${amount} units is under one lot (${step})` : 'not enough equity for one unit',
         };
-      opening = units;
+      if (under && closing === 0)
+        return {
+          kind: 'refused',
+          code: 'MIN_NOTIONAL',
+          reason: `the order is worth ${(units * price).toFixed(2)}, under the minimum of ${cfg.minNotional}`,
+        };
+      if (units > 0 && !under) {
+        if (units > MAX_UNITS)
+          return {
+            kind: 'refused',
+            code: 'MAX_ORDER_QTY',
+            reason: `${units} units is beyond what a ledger holds (${MAX_UNITS}): the price is implausibly low`,
+          };
+        const need = (units * price) / lev + feeOf(cfg, rate, (closing + units) * price) - closeFee;
+        // written so that NaN refuses: a size whose cost overflows (Infinity, and Infinity × a zero fee
+        // rate is NaN) is never filled
+        if (!(need <= avail + 1e-9))
+          return {
+            kind: 'refused',
+            code: 'INSUFFICIENT_CASH',
+            reason: Number.isFinite(need)
+              ? `needs ${need.toFixed(2)} but ${Math.max(0, avail).toFixed(2)} is available`
+              : `its cost is beyond any balance (${units} units at ${price})`,
+          };
+        opening = units;
+      }
     }
   }
   const quantity = closing + opening;
@@ -804,16 +870,18 @@ export function planOrder(
 }
 
 /**
- * The units a close of `percent` % (default all) takes from a position of `qty`: rounded down to whole
- * units or to 1e-8, all of it at 100 % (or when the rest would round away), 0 when under one unit.
+ * The units a close of `percent` % (default all) takes from a position of `qty`: rounded down to `step`
+ * (unitStep: a whole unit, 1e-8 or a lot size), all of it at 100 % (or when the rest would round away),
+ * 0 when under one step.
  * Backtests and paper sessions alike.
  */
-export function partialUnits(qty: number, percent: number | undefined, whole: boolean): number {
+export function partialUnits(qty: number, percent: number | undefined, step: number): number {
   const all = Math.abs(qty);
   if (percent === undefined || percent >= 100) return all;
-  // rounded down, but a product that float error left a hair under a whole unit (or 1e-8) is that unit
+  // rounded down, but a product that float error left a hair under a whole unit (or 1e-8, or a step) is that unit
   const x = (all * percent) / 100;
-  const u = whole ? Math.floor(x + 1e-9) : Math.floor(x * 1e8 + 1e-6) / 1e8;
+  const u =
+    step === 1 ? Math.floor(x + 1e-9) : step === 1e-8 ? Math.floor(x * 1e8 + 1e-6) / 1e8 : floorUnits(x, step, 1);
   return u >= all ? all : Math.max(0, u);
 }
 
@@ -878,22 +946,26 @@ function cooldownAfter(
 }
 
 /**
- * Applies a fill to the ledger (mutates it), with the cooldown its exit starts (planOrder's cooldownUntil)
- * and the exits toward its count (coolStreak, coolTimes), and, when it opens a position, the distances its
- * rules at a distance keep (`opened`; none: 0).
+ * Applies planOrder's fill to the ledger (mutates it) with all it says: the trade it closes, the cooldown
+ * its exit starts (cooldownUntil) and the exits toward that cooldown's count (coolStreak, coolTimes); and,
+ * when it opens a position, the distances its rules at a distance keep (`opened`; none: 0).
  */
-export function applyFill(
+export function applyOutcome(
   s: LedgerState,
-  f: Fill,
-  closedTrade?: TradeRecord,
-  cooldownUntil?: number,
+  out: Extract<OrderOutcome, { kind: 'fill' }>,
   opened?: PositionRisk,
-  coolStreak?: number,
-  coolTimes?: readonly number[],
 ): void {
-  if (cooldownUntil !== undefined) s.cooldownUntil = cooldownUntil;
-  if (coolStreak !== undefined) s.coolStreak = coolStreak;
-  if (coolTimes !== undefined) s.coolTimes = coolTimes;
+  if (out.cooldownUntil !== undefined) s.cooldownUntil = out.cooldownUntil;
+  if (out.coolStreak !== undefined) s.coolStreak = out.coolStreak;
+  if (out.coolTimes !== undefined) s.coolTimes = out.coolTimes;
+  applyFill(s, out.fill, out.closedTrade, opened);
+}
+
+/**
+ * Applies a fill to the ledger (mutates it), with the trade it closes, and, when it opens a position, the
+ * distances its rules at a distance keep (`opened`; none: 0). A cooldown's fields: applyOutcome.
+ */
+export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, opened?: PositionRisk): void {
   const signed = f.side === 'buy' ? f.quantity : -f.quantity;
   const before = s.qty;
   if (before !== 0 && s.lastTs && f.ts > s.lastTs) s.exposureMs += f.ts - s.lastTs;

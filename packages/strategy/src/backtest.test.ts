@@ -707,6 +707,49 @@ describe('limit and stop entry orders', () => {
   });
 });
 
+describe("an exchange's lot size (qtyStep) and minimum order value (minNotional)", () => {
+  const bars = toColumns(generateCandles(30_000, 17));
+  const crossover = templateById('sma-crossover')!.graph;
+  const plan = compileGraph(crossover).plan!;
+  const base = { cash: 10_000, feeRate: 0.001, allowShort: true };
+
+  it('trades in multiples of the step, the money reconciled; a step of 1 or 1e-8 is whole units or the default, bit for bit', () => {
+    const r = runBacktest(plan, bars, { ...base, qtyStep: 0.05 });
+    expect(r.trades.length).toBeGreaterThan(100);
+    for (const t of r.trades) {
+      const steps = Math.round(Math.abs(t.size) / 0.05);
+      expect(Math.abs(t.size)).toBe(Number((steps * 0.05).toPrecision(12))); // 100.3, not 100.30000000000001
+    }
+    const pnl = r.trades.reduce((sum, t) => sum + t.pnl, 0);
+    expect(r.stats.equityFinal).toBeCloseTo(10_000 + pnl, 6);
+    // coarser than 1e-8: the sizes differ from the default's
+    const plain = runBacktest(plan, bars, base);
+    expect(r.trades.map((t) => t.size)).not.toEqual(plain.trades.map((t) => t.size));
+    expect(runBacktest(plan, bars, { ...base, qtyStep: 1e-8 }).trades).toEqual(plain.trades);
+    expect(runBacktest(plan, bars, { ...base, qtyStep: 1 }).trades).toEqual(
+      runBacktest(plan, bars, { ...base, wholeUnits: true }).trades,
+    );
+  });
+
+  it('makes no entry worth less than the minimum and counts the ones it did not make', () => {
+    const g = structuredClone(crossover);
+    for (const id of ['buy', 'sell']) g.nodes.find((x) => x.id === id)!.data = { sizing: 'pct_equity', amount: 10 };
+    const tenth = compileGraph(g).plan!;
+    const plain = runBacktest(tenth, bars, base);
+    // a tenth of the equity is worth about 1,000: the minimum sits among the entries' values
+    const values = plain.trades.map((t) => Math.abs(t.size) * t.entryPrice).sort((x, y) => x - y);
+    const min = values[Math.floor(values.length / 2)]!;
+    const r = runBacktest(tenth, bars, { ...base, minNotional: min });
+    expect(r.trades.length).toBeGreaterThan(10);
+    expect(r.trades.length).toBeLessThan(plain.trades.length);
+    for (const t of r.trades) expect(Math.abs(t.size) * t.entryPrice).toBeGreaterThanOrEqual(min);
+    expect(r.risk!.refused.MIN_NOTIONAL).toBeGreaterThan(10);
+    expect(r.risk!.halts).toEqual([]);
+    // without one: no such count
+    expect(plain.risk).toBeUndefined();
+  });
+});
+
 describe('leverage and liquidation (isolated margin)', () => {
   const bars = toColumns(generateCandles(30_000, 13));
   /** the SMA crossover, long and short, with risk nodes and entries of `margin` cash each (default: all of it) */

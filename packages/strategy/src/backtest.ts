@@ -12,6 +12,8 @@ import {
   liquidationFill,
   liquidationPrice,
   partialUnits,
+  floorUnits,
+  unitStep,
   addScaleOf,
   addStepFor,
   cooldownStep,
@@ -58,6 +60,10 @@ export interface BacktestOptions {
   fundingRatePct?: number;
   /** whole units (stocks) or fractional (crypto) */
   wholeUnits?: boolean;
+  /** an exchange's lot size: every quantity a multiple of it, rounded down (absent: whole units or 1e-8) */
+  qtyStep?: number;
+  /** an exchange's minimum order value: an entry or addition worth less is not made (refused: MIN_NOTIONAL) */
+  minNotional?: number;
   /** close an open position at the last close so it counts as a trade (default true) */
   closeAtEnd?: boolean;
   /** a buffer of at least the bar count to write the equity curve into (reused across runs in sweeps) */
@@ -178,7 +184,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const makerRate = o.makerFeeRate ?? feeRate;
   const slip = (o.slippageBps ?? 0) / 10_000;
   const onClose = o.fillOn === 'close';
-  const whole = o.wholeUnits ?? false;
+  const unit = unitStep(o.wholeUnits ?? false, o.qtyStep);
+  const minNotional = o.minNotional ?? 0;
   const { stopLossPct, takeProfitPct, trailingStopPct, timeExitMs = 0, cooldown } = plan.risk;
   const targetShare = plan.risk.takeProfitSharePct ?? 100;
   const activate = (plan.risk.trailingActivatePct ?? 0) / 100;
@@ -229,7 +236,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const limitsOn = ddLimit < Infinity || dayLimit < Infinity;
   const capsOn = !!lim && (lim.maxOrderQty ?? lim.maxPositionValue ?? lim.maxPositionPct) !== undefined;
   const perMinute = lim?.maxOrdersPerMinute;
-  const outcome: RiskOutcome | undefined = lim ? { halts: [], refused: {} } : undefined;
+  // what the limits did, and the entries under the minimum order value not made
+  const outcome: RiskOutcome | undefined = lim || minNotional ? { halts: [], refused: {} } : undefined;
   // the times of the orders (fills and refusals) from `recentFrom` on: those of the last minute
   const recent: number[] = [];
   let recentFrom = 0;
@@ -271,11 +279,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   };
 
   const fee = (notional: number, rate = feeRate) => Math.abs(notional) * rate + feeFixed;
-  /** closes the position, or `percent` % of it (rounded down to whole units or 1e-8; nothing under one) */
+  /** closes the position, or `percent` % of it (rounded down to its unit step; nothing under one) */
   const exit = (i: number, rawPrice: number, withSlip: boolean, reason: string, percent = 100, maker = false) => {
     let part = qty;
     if (percent < 100) {
-      const units = partialUnits(qty, percent, whole);
+      const units = partialUnits(qty, percent, unit);
       if (!(units > 0)) return;
       if (units < Math.abs(qty)) part = qty > 0 ? units : -units;
     }
@@ -380,8 +388,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     }
     // proportional sizes are shaved by a hair so float error never rounds a fraction up into overspending
     const shave = a.sizing === 'fixed_qty' ? 1 : 1 - EPS;
-    units = whole ? Math.floor(units * shave) : Math.floor(units * 1e8 * shave) / 1e8;
+    units = floorUnits(units, unit, shave);
     if (units <= 0) return;
+    if (units * price < minNotional) return refuse(ts[i]!, 'MIN_NOTIONAL');
     const f = fee(units * price, rate);
     // never spend cash that is not there (with leverage: never lock more margin than there is, either side;
     // an addition to a short without leverage locks its value too)

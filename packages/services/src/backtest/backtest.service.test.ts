@@ -987,6 +987,25 @@ describe('backtest service', () => {
       expect((await call(a, 'POST', '/api/backtests', { ...common, makerFeeRate })).statusCode).toBe(400);
   });
 
+  it("trades in an exchange's lot size and holds back entries under its minimum order value: the engine's trades, the count in the metrics", async () => {
+    const graph = structuredClone(templateById('sma-crossover')!.graph);
+    graph.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 10.3 };
+    const common = { graph, symbol: 'GOOG', interval: '1d', startingBalance: 10_000, feeRate: 0.001 };
+    const exchange = { qtyStep: 0.25, minNotional: 4000 };
+    const r = (await call(a, 'POST', '/api/backtests', { ...common, ...exchange })).json();
+    await waitDone(a, r.id);
+    const res = (await call(a, 'GET', `/api/backtests/${r.id}`)).json();
+    expect(res).toMatchObject({ status: 'done', parameters: exchange });
+    const own = runBacktest(compileGraph(graph).plan!, googBars(), { cash: 10_000, feeRate: 0.001, ...exchange });
+    expect(res.metrics.limits.refused).toEqual({ MIN_NOTIONAL: own.risk!.refused.MIN_NOTIONAL });
+    expect(own.risk!.refused.MIN_NOTIONAL).toBeGreaterThan(3);
+    const trades = (await call(a, 'GET', `/api/backtests/${r.id}/trades`)).json() as { size: number }[];
+    expect(trades.map((x) => x.size)).toEqual(own.trades.map((x) => x.size));
+    expect(trades.every((x) => x.size === 10.25)).toBe(true);
+    for (const bad of [{ qtyStep: 0 }, { qtyStep: -1 }, { minNotional: -5 }, { qtyStep: 'lot' }])
+      expect((await call(a, 'POST', '/api/backtests', { ...common, ...bad })).statusCode).toBe(400);
+  });
+
   it("applies a paper session's risk limits: the engine's trades with them, what they did in the metrics, 400s for bad ones", async () => {
     const graph = templateById('sma-crossover')!.graph;
     const common = { graph, symbol: 'GOOG', interval: '1d', startingBalance: 10_000, feeRate: 0.001 };

@@ -31,6 +31,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
+import { ExchangeInput, exchangeOf } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
@@ -54,8 +55,8 @@ const Base = {
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
   feeFixed: z.number().min(0).max(1e6).default(0),
-  /** a limit order filled at its level pays this rate, as a maker (absent: feeRate) */
-  makerFeeRate: z.number().min(0).max(0.1).optional(),
+  /** a maker's fee rate, a lot size and a minimum order value (absent: as before they existed) */
+  ...ExchangeInput,
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   fillOn: z.enum(['next_open', 'close']).default('next_open'),
@@ -358,8 +359,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     startingBalance: b.startingBalance,
     feeRate: b.feeRate,
     feeFixed: b.feeFixed,
-    // kept only when given: a backtest without is as before it existed
-    ...(b.makerFeeRate !== undefined ? { makerFeeRate: b.makerFeeRate } : {}),
+    // kept only when given: a backtest without is as before they existed
+    ...exchangeOf(b),
     slippageBps: b.slippageBps,
     allowShort: b.allowShort,
     fillOn: b.fillOn,

@@ -58,6 +58,9 @@ export interface BacktestParams {
   feeFixed: number;
   /** a maker's fee rate (a limit order filled at its level); absent: feeRate */
   makerFeeRate?: number;
+  /** an exchange's lot size and minimum order value (absent: as the symbol's asset class; none) */
+  qtyStep?: number;
+  minNotional?: number;
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
@@ -147,6 +150,8 @@ export async function processBacktest(
       feeRate: p.feeRate,
       feeFixed: p.feeFixed,
       makerFeeRate: p.makerFeeRate,
+      qtyStep: p.qtyStep,
+      minNotional: p.minNotional,
       slippageBps: p.slippageBps,
       allowShort: p.allowShort,
       fillOn: p.fillOn,

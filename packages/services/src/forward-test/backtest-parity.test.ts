@@ -436,6 +436,27 @@ describe('a paper session on candles trades as the backtest of the same settings
     expect(makers).toBeGreaterThan(3);
   }, 90_000);
 
+  it("an exchange's lot size and minimum order value: the same entries made and refused, in the same quarter shares", async () => {
+    // ten and a bit shares a buy, in lots of a quarter (10.25), none worth under 4,000 (GOOG under 390.24)
+    const lots = structuredClone(graph);
+    lots.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 10.3 };
+    const exchange = { qtyStep: 0.25, minNotional: 4000 };
+    const bt = runBacktest(compileGraph(lots).plan!, bars, { cash: 10_000, feeRate: 0.001, ...exchange });
+    expect(bt.trades.length).toBeGreaterThan(5);
+    expect(bt.trades.every((x) => x.size === 10.25)).toBe(true);
+    expect(bt.risk!.refused.MIN_NOTIONAL).toBeGreaterThan(3);
+    const id = (await call('POST', '/api/strategies', { name: 'crossover, in lots', graph: lots })).json().id;
+    const sid = await session('PARITYQ', {}, undefined, 0, id, bars, exchange);
+    sameFills(await fills(sid), fillsOf(bt.trades));
+    // each entry the backtest did not make, refused by the session as under the minimum
+    const refused = (await call('GET', `/api/forward-tests/${sid}/orders?status=refused&limit=10000`)).json() as {
+      reason: string;
+    }[];
+    expect(refused.filter((o) => /under the minimum of 4000/.test(o.reason)).length).toBe(
+      bt.risk!.refused.MIN_NOTIONAL,
+    );
+  }, 90_000);
+
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
     const flat = flatCloses();
     const stopped = structuredClone(graph);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   AppError,
-  applyFill,
+  applyOutcome,
   assignLedger,
   coolRunAt,
   copyLedger,
@@ -969,7 +969,7 @@ export class ForwardTestEngine {
         if (out.kind === 'fill') {
           const before = l.qty;
           // a position it opens keeps the signal's distances (its rules at a distance), if any
-          applyFill(l, out.fill, out.closedTrade, out.cooldownUntil, sig, out.coolStreak, out.coolTimes);
+          applyOutcome(l, out, sig);
           opened = l.qty !== 0 && Math.sign(l.qty) !== Math.sign(before);
           e.status = 'filled';
           e.fill = out.fill;

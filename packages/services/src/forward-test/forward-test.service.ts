@@ -24,6 +24,7 @@ import type { SessionSettings } from './live-session.ts';
 import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
+import { ExchangeInput, exchangeOf } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 
@@ -35,8 +36,8 @@ const SessionBody = {
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
   feeFixed: z.number().min(0).max(1e6).default(0),
-  /** a resting limit order filled at its level pays this rate, as a maker (absent: feeRate) */
-  makerFeeRate: z.number().min(0).max(0.1).optional(),
+  /** a maker's fee rate, a lot size and a minimum order value (absent: as before they existed) */
+  ...ExchangeInput,
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
   /** whole units; default: fractional for crypto pairs, whole for everything else */
@@ -498,7 +499,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       startingBalance,
       feeRate: b.feeRate,
       feeFixed: b.feeFixed,
-      ...(b.makerFeeRate !== undefined ? { makerFeeRate: b.makerFeeRate } : {}),
+      ...exchangeOf(b),
       slippageBps: b.slippageBps,
       allowShort: b.allowShort,
       wholeUnits: b.wholeUnits ?? desc.assetClass !== 'crypto',

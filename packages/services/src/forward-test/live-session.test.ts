@@ -498,7 +498,7 @@ describe('a live session’s rules at a distance (an ATR’s stop, target and tr
   const fill = (s: LiveSession, sig: ReturnType<LiveSession['decide']>) => {
     const out = planOrder(s.ledger, settings, {}, { ...sig!, ts: sig!.tickTs });
     if (out.kind !== 'fill') throw new Error(out.kind);
-    applyFill(s.ledger, out.fill, out.closedTrade, undefined, sig!);
+    applyFill(s.ledger, out.fill, out.closedTrade, sig!);
     s.settled();
   };
 

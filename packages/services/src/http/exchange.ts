@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/**
+ * What an exchange's rules add to a backtest's or a paper session's money settings, each optional: a
+ * maker's fee rate (a limit order filled at its level), a lot size and a minimum order value. Left out,
+ * a run is as before they existed (every fill at `feeRate`; whole units for stocks, 1e-8 otherwise; no
+ * minimum).
+ */
+export const ExchangeInput = {
+  /** a limit order filled at its level pays this rate, as a maker (absent: feeRate) */
+  makerFeeRate: z.number().min(0).max(0.1).optional(),
+  /** every quantity a multiple of this, rounded down (Binance's LOT_SIZE stepSize: 0.001 BTC) */
+  qtyStep: z.number().min(1e-8).max(1e6).optional(),
+  /** an entry or addition worth less than this is refused (Binance's MIN_NOTIONAL: 5 USDT); closes never are */
+  minNotional: z.number().min(0).max(1e9).optional(),
+};
+
+export interface ExchangeSettings {
+  makerFeeRate?: number;
+  qtyStep?: number;
+  minNotional?: number;
+}
+
+/** The settings to keep: those given, so a run without any stores none. */
+export function exchangeOf(b: ExchangeSettings): ExchangeSettings {
+  const out: ExchangeSettings = {};
+  if (b.makerFeeRate !== undefined) out.makerFeeRate = b.makerFeeRate;
+  if (b.qtyStep !== undefined) out.qtyStep = b.qtyStep;
+  if (b.minNotional !== undefined) out.minNotional = b.minNotional;
+  return out;
+}
