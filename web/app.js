@@ -369,7 +369,9 @@ async function marketView(c, symbol) {
     }),
   );
   const candleBox = h('div');
+  let shown = '1m';
   const loadCandles = async (/** @type {string} */ interval) => {
+    shown = interval;
     const candles =
       /** @type {any[]} */ (
         await attempt(() => c.api.get(`/api/market/symbols/${enc}/candles?interval=${interval}&limit=300`))
@@ -400,6 +402,20 @@ async function marketView(c, symbol) {
       { class: 'row' },
       'Candles: ',
       ['1m', '5m', '1h', '1d'].map((i) => h('button', { class: 'secondary', onclick: () => void loadCandles(i) }, i)),
+      // the shown interval's stored history as a file, which the CSV import reads back
+      h(
+        'button',
+        {
+          class: 'link',
+          title: "download the shown interval's candles (up to 100,000) as CSV",
+          onclick: async () => {
+            const path = `/api/market/symbols/${enc}/candles?interval=${shown}&limit=100000&format=csv`;
+            const text = await attempt(() => c.api.request('GET', path, undefined, { text: true }));
+            if (text !== undefined) saveFile(String(text), `${symbol}-${shown}.csv`, 'text/csv');
+          },
+        },
+        'CSV',
+      ),
     ),
     candleBox,
   );

@@ -99,3 +99,31 @@ export function parsePortfolio(text) {
     return { error: 'give every symbol a weight (GOOG:3, BTCUSD:1) or none' };
   return weights.length ? { symbols, weights } : { symbols };
 }
+
+/** a fraction as a percent, without float noise (0.0002: "0.02 %") @param {number} x */
+const pct = (x) => `${Number((x * 100).toPrecision(6))} %`;
+
+/**
+ * A run's money and exchange settings in a line, as its page shows them (a backtest's `parameters`, a
+ * paper session's `config`): what is set beyond the defaults, the fee always.
+ * @param {Record<string, any>} p
+ * @returns {string}
+ */
+export function settingsText(p) {
+  /** @type {string[]} */
+  const parts = [];
+  if (p.startingBalance !== undefined) parts.push(`balance ${p.startingBalance}`);
+  parts.push(`fee ${pct(p.feeRate ?? 0)}`);
+  if (p.makerFeeRate !== undefined) parts.push(`maker fee ${pct(p.makerFeeRate)}`);
+  if (p.feeFixed) parts.push(`fixed fee ${p.feeFixed}`);
+  if (p.slippageBps) parts.push(`slippage ${p.slippageBps} bps`);
+  if (p.allowShort) parts.push('shorts allowed');
+  if (p.fillOn === 'close') parts.push('fills on closes');
+  if (p.leverage > 1) parts.push(`leverage ${p.leverage}×`);
+  if (p.fundingRatePct) parts.push(`funding ${p.fundingRatePct} % / 8 h`);
+  if (p.qtyStep !== undefined) parts.push(`quantity step ${p.qtyStep}`);
+  else if (p.wholeUnits) parts.push('whole units');
+  if (p.minNotional) parts.push(`min order value ${p.minNotional}`);
+  if (p.detailInterval) parts.push(`detail ${p.detailInterval}`);
+  return parts.join(' · ');
+}

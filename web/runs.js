@@ -15,6 +15,7 @@ import {
 } from './chart.js';
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
+import { settingsText } from './run-settings.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -147,19 +148,20 @@ const haltText = (limit, limits) =>
  */
 export function limitsSummary(limits, did) {
   const refused = Object.entries(did?.refused ?? {});
+  const set = Object.entries(limits).filter(([, v]) => v !== false);
   return h(
     'div',
     { class: 'limits' },
-    h('h2', null, 'Risk limits'),
-    h(
-      'p',
-      null,
-      Object.entries(limits)
-        // a switch (resumeNextDay) by its name when on
-        .filter(([, v]) => v !== false)
-        .map(([k, v]) => (v === true ? (LIMIT_NAMES[k] ?? k) : `${LIMIT_NAMES[k] ?? k} ${v}`))
-        .join(' · '),
-    ),
+    // without limits: the entries an exchange's minimum order value held back
+    h('h2', null, set.length ? 'Risk limits' : 'Orders refused'),
+    set.length
+      ? h(
+          'p',
+          null,
+          // a switch (resumeNextDay) by its name when on
+          set.map(([k, v]) => (v === true ? (LIMIT_NAMES[k] ?? k) : `${LIMIT_NAMES[k] ?? k} ${v}`)).join(' · '),
+        )
+      : '',
     did
       ? h(
           'ul',
@@ -268,20 +270,28 @@ export function csvButton(c, path, filename, label = 'CSV') {
  * @param {import('./app.js').Ctx} c @param {string} backtestId @param {Record<string, unknown>} combo
  */
 async function saveCombo(c, backtestId, combo) {
-  const made = await attempt(async () => {
-    const b = await c.api.get(`/api/backtests/${encodeURIComponent(backtestId)}`);
-    if (!b.strategyId) throw new Error('this run was made from a graph, not a saved strategy: there is none to copy');
-    const s = await c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`);
-    const label = Object.entries(combo)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    return c.api.post('/api/strategies', {
-      name: `${s.name} (${label})`.slice(0, 200),
-      ...(s.description ? { description: s.description } : {}),
-      graph: applyCombo(s.graph, combo),
-    });
-  });
+  const made = await attempt(async () =>
+    copyWithCombo(c, await c.api.get(`/api/backtests/${encodeURIComponent(backtestId)}`), combo),
+  );
   if (made) c.go(`#/strategies/${made.id}`);
+}
+
+/**
+ * A copy of backtest b's strategy with a combination's parameters set, saved as a strategy of its own
+ * (named after them). Throws when b ran a graph, not a saved strategy.
+ * @param {import('./app.js').Ctx} c @param {any} b @param {Record<string, unknown>} combo @returns {Promise<any>}
+ */
+async function copyWithCombo(c, b, combo) {
+  if (!b.strategyId) throw new Error('this run was made from a graph, not a saved strategy: there is none to copy');
+  const s = await c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`);
+  const label = Object.entries(combo)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return c.api.post('/api/strategies', {
+    name: `${s.name} (${label})`.slice(0, 200),
+    ...(s.description ? { description: s.description } : {}),
+    graph: applyCombo(s.graph, combo),
+  });
 }
 
 /** the most runs one comparison shows */
@@ -600,16 +610,21 @@ export function portfolioSummary(pf) {
 /**
  * The paper session a backtest leads to: the same strategy on the live feed of its symbol, with its
  * money settings, evaluated on each closed candle of its interval. When the strategy has been changed
- * since the backtest, the session trades the strategy as it is now, and the page says so.
+ * since the backtest, the session trades the strategy as it is now, and the page says so. A sweep's
+ * point trades its combination: saved as a strategy of its own first.
  * @param {import('./app.js').Ctx} c @param {any} b the backtest
  * @param {HTMLInputElement} [limit] a portfolio's drawdown limit (%), if typed
  */
 export async function paperTrade(c, b, limit) {
-  const strategy = await attempt(() => c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`));
+  // a sweep's point: its combination saved as a strategy of its own first, then traded
+  const combo = b.kind === 'sweep' ? b.parameters?.combo : undefined;
+  const strategy = await attempt(() =>
+    combo ? copyWithCombo(c, b, combo) : c.api.get(`/api/strategies/${encodeURIComponent(b.strategyId)}`),
+  );
   if (!strategy) return;
   const p = b.parameters ?? {};
   const settings = {
-    strategyId: b.strategyId,
+    strategyId: strategy.id,
     name: `${strategy.name} (from backtest ${String(b.id).slice(0, 8)})`,
     startingBalance: p.startingBalance,
     feeRate: p.feeRate,
@@ -639,7 +654,7 @@ export async function paperTrade(c, b, limit) {
       : c.api.post('/api/forward-tests', { ...settings, symbol: b.symbol }),
   );
   if (!s) return;
-  if (p.strategyVersion && strategy.version !== p.strategyVersion)
+  if (!combo && p.strategyVersion && strategy.version !== p.strategyVersion)
     toast(`The strategy changed since this backtest (v${p.strategyVersion}); the session trades v${strategy.version}.`);
   c.go(pf ? `#/paper-portfolios/${s.id}` : `#/sessions/${s.id}`);
 }
@@ -753,6 +768,7 @@ export async function backtestView(c, id) {
   const show = async (/** @type {any} */ b) => {
     head.replaceChildren(
       h('p', null, `${b.symbol} ${b.interval ?? ''} · ${b.status}${b.error ? `: ${b.error}` : ''}`),
+      b.parameters ? h('p', { class: 'muted settings' }, settingsText(b.parameters)) : '',
       b.status === 'running' || b.status === 'queued' ? progressBar(b.progress ?? 0) : '',
       b.status === 'running' || b.status === 'queued'
         ? h(
@@ -797,21 +813,22 @@ export async function backtestView(c, id) {
         'div',
         { class: 'row' },
         h('button', { class: 'secondary', onclick: () => void showReport() }, 'Show the full report'),
-        (b.kind === 'single' || b.kind === 'portfolio') && b.strategyId
+        (b.kind === 'single' || b.kind === 'portfolio' || b.kind === 'sweep') && b.strategyId
           ? h(
               'button',
               {
                 class: 'secondary',
                 title:
-                  b.kind === 'portfolio'
+                  (b.kind === 'sweep' ? "this combination's parameters saved as a strategy, then " : '') +
+                  (b.parameters?.portfolio
                     ? 'paper sessions of the same strategy on the live feeds of these symbols, each with its share, with these settings'
-                    : 'a paper session of the same strategy on the live feed of this symbol, with these settings',
+                    : 'a paper session of the same strategy on the live feed of this symbol, with these settings'),
                 onclick: () => void paperTrade(c, b, portfolioLimit),
               },
-              'Paper trade it',
+              b.kind === 'sweep' ? 'Paper trade this combination' : 'Paper trade it',
             )
           : '',
-        b.kind === 'portfolio' && b.strategyId
+        b.parameters?.portfolio && b.strategyId
           ? h(
               'label',
               { title: 'every session stopped when the summed equity falls this far from its peak' },
@@ -842,7 +859,8 @@ export async function backtestView(c, id) {
       mcBox,
       folds ? walkForwardSummary(folds, () => void saveCombo(c, id, folds.folds.at(-1)?.chosen ?? {})) : '',
       pf ? portfolioSummary(pf) : '',
-      b.parameters?.risk ? limitsSummary(b.parameters.risk, b.metrics?.limits) : '',
+      // the risk limits and what they did, or the entries under an exchange's minimum order value not made
+      b.parameters?.risk || b.metrics?.limits ? limitsSummary(b.parameters?.risk ?? {}, b.metrics?.limits) : '',
       equityCharts(
         equity,
         wf ? 'Equity out of sample (the folds chained)' : pf ? 'Equity (all symbols together)' : 'Equity',
@@ -1134,6 +1152,7 @@ export async function sessionView(c, id) {
     'section',
     null,
     h('h1', null, `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`),
+    s.config ? h('p', { class: 'muted settings' }, settingsText(s.config)) : '',
     actions,
     figures,
     reportBox,

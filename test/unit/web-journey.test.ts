@@ -173,6 +173,10 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     const stored = Number(/\((\d+)\)/.exec(candles)![1]);
     expect($$('main .chart-box svg path').length).toBe(stored > 0 ? 2 : 1); // ticks, candles
+    // the shown interval's candles as a file: the API's, as CSV
+    const [file] = await downloads(() => button('CSV')!.click());
+    expect(file!.name).toBe('BTCUSD-1m.csv');
+    expect(file!.text.split('\r\n')[0]).toBe('ts,open,high,low,close,volume');
 
     location.hash = '#/alerts';
     const form = await until(() => $<HTMLFormElement>('main form.inline'), 'the alert form');
@@ -628,6 +632,24 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(kept.name).toContain(`(fast.period=${api4.robust.combo['fast.period']} slow.period=`);
     await api(`/api/strategies/${kept.id}`, { method: 'DELETE' }).catch(() => undefined);
     expect((await api(`/api/strategies/${kept.id}`)).error).toBeDefined();
+    // the best point paper-traded from its page: its combination as a strategy of its own, the sweep's money
+    const top = api4.ranked[0];
+    location.hash = `#/backtests/${top.id}`;
+    (await until(() => button('Paper trade this combination'), "the best point's page")).click();
+    await until(() => /^#\/sessions\/[0-9a-f-]{36}$/.test(location.hash), 'the session page');
+    const traded = await api(`/api/forward-tests/${location.hash.split('/')[2]}`);
+    const point = await api(`/api/backtests/${top.id}`);
+    expect(traded.config).toMatchObject({
+      feeRate: point.parameters.feeRate,
+      evaluation: { mode: 'candle', interval: '1d' },
+    });
+    const copy = await api(`/api/strategies/${traded.strategyId}`);
+    expect(copy.id).not.toBe(point.strategyId);
+    const periodOf = (nodeId: string) =>
+      copy.graph.nodes.find((n: { id: string; data: { period: number } }) => n.id === nodeId).data.period;
+    expect([periodOf('fast'), periodOf('slow')]).toEqual([top.combo['fast.period'], top.combo['slow.period']]);
+    await api(`/api/forward-tests/${traded.id}`, { method: 'DELETE' }).catch(() => undefined);
+    await api(`/api/strategies/${copy.id}`, { method: 'DELETE' }).catch(() => undefined);
     location.hash = '#/strategies';
     await until(() => !$('.run-forms'), 'the editor left');
   });

@@ -67,6 +67,18 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     expect(limitsSummary({ maxDailyLossPct: 5, resumeNextDay: false }, undefined).textContent).not.toContain('resume');
   });
 
+  it("without limits, the entries an exchange's minimum order value held back: the engine's count", () => {
+    const g = structuredClone(templateById('sma-crossover')!.graph);
+    g.nodes.find((n) => n.id === 'buy')!.data = { sizing: 'fixed_qty', amount: 10 };
+    const r = runBacktest(compileGraph(g).plan!, bars, { cash: 10_000, minNotional: 4000 });
+    const n = r.risk!.refused.MIN_NOTIONAL!;
+    expect(n).toBeGreaterThan(3);
+    const el = limitsSummary({}, { halts: [], refused: r.risk!.refused });
+    expect(el.querySelector('h2')!.textContent).toBe('Orders refused');
+    expect(el.querySelector('p')).toBeNull();
+    expect([...el.querySelectorAll('li')].map((li) => li.textContent)).toEqual([`${n} entries refused: MIN_NOTIONAL`]);
+  });
+
   it("a sweep's ranking says in one cell what the limits did in each combination", () => {
     const stop = stored({ maxDrawdownPct: 15, maxOrdersPerMinute: 1 });
     const h0 = stop.halts[0]!;

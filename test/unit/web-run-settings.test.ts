@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePortfolio, runBody } from '../../web/run-settings.js';
+import { parsePortfolio, runBody, settingsText } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 // the run forms' bodies, sent to the real API: it must take each of them and apply every setting
@@ -54,6 +54,10 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
       risk: { maxDrawdownPct: 10, maxPositionPct: 50 },
     });
     expect(s.config.risk).not.toHaveProperty('maxDailyLossPct');
+    // as its page says them
+    expect(settingsText(s.config)).toBe(
+      'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5',
+    );
   });
 
   it('a paper session with the options left empty: the API defaults apply', async () => {
@@ -81,12 +85,14 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     const r = await post('/api/backtests', { strategyId, ...body });
     expect(r.statusCode, r.body).toBe(202);
     const id = r.json().id;
-    let b: { status: string; metrics?: { start?: string; end?: string } } = { status: 'queued' };
+    let b: { status: string; parameters?: object } = { status: 'queued' };
     for (let i = 0; i < 200 && b.status !== 'done' && b.status !== 'failed'; i++) {
       await new Promise((res) => setTimeout(res, 50));
       b = (await t.app.inject({ url: `/api/backtests/${id}`, headers: auth })).json();
     }
     expect(b.status).toBe('done');
+    // its page's settings line, from what it stored
+    expect(settingsText(b.parameters!)).toBe('balance 10000 · fee 0 % · shorts allowed');
     const equity: { ts: string }[] = (await t.app.inject({ url: `/api/backtests/${id}/equity`, headers: auth })).json();
     expect(equity[0]!.ts >= '2010-01-01').toBe(true);
     expect(equity.at(-1)!.ts <= '2011-12-31T23:59:59Z').toBe(true);

@@ -385,14 +385,16 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         );
     }
     if (res.risk) {
-      // what the risk limits did: each stop or pause of trading, and the entries refused
-      console.log(`\nRisk limits`);
+      // what the risk limits did: each stop or pause of trading, and the entries refused (without limits:
+      // those under the minimum order value)
+      console.log(options.risk ? `\nRisk limits` : `\nOrders refused`);
       for (const h of res.risk.halts)
         console.log(
           `  ${new Date(h.time).toISOString().slice(0, 10)}  ${haltText(h.limit, options.risk ?? {})} of ${h.pct.toFixed(2)} %`,
         );
       for (const [code, n] of Object.entries(res.risk.refused)) console.log(`  ${n} entries refused: ${code}`);
-      if (!res.risk.halts.length && !Object.keys(res.risk.refused).length) console.log('  no limit was reached');
+      if (!res.risk.halts.length && !Object.keys(res.risk.refused).length)
+        console.log(options.risk ? '  no limit was reached' : '  none');
     }
     if (mc) {
       const p = (x: number) => `${x.toFixed(2)} %`;
@@ -426,7 +428,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         equity: res.equity,
         trades: res.trades,
         stats: res.stats,
-        ...(res.risk && options.risk ? { tables: [limitsTable(options.risk, res.risk)] } : {}),
+        ...(res.risk ? { tables: [limitsTable(options.risk ?? {}, res.risk)] } : {}),
       }),
     );
     console.error(`report written to ${flags.report}`);

@@ -585,9 +585,9 @@ describe('the command line says what is wrong with what was typed, without a sta
     const j = JSON.parse(r.stdout);
     expect(j.trades.map((t: { size: number }) => t.size)).toEqual(own.trades.map((t) => t.size));
     expect(j.risk.refused).toEqual({ MIN_NOTIONAL: own.risk!.refused.MIN_NOTIONAL });
-    // printed with the risk limits' refusals
+    // printed as the risk limits' refusals are
     const text = (await cli(...args, ...lots)).stdout;
-    expect(text).toContain(`  ${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL`);
+    expect(text).toContain(`\nOrders refused\n  ${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL\n`);
     expect((await cli(...args, '--qty-step', '0')).stderr).toMatch(/^error: --qty-step must be at least 1e-8/);
   });
 

@@ -168,10 +168,12 @@ export function limitsTable(
       '',
     ]),
   ];
+  const set = Object.entries(risk as Record<string, unknown>);
   return {
-    title: `Risk limits: ${Object.entries(risk as Record<string, unknown>)
-      .map(([k, v]) => (v === true ? k : `${k} ${String(v)}`))
-      .join(', ')}`,
+    // without limits: the entries an exchange's minimum order value held back
+    title: set.length
+      ? `Risk limits: ${set.map(([k, v]) => (v === true ? k : `${k} ${String(v)}`)).join(', ')}`
+      : 'Orders refused',
     head: ['Day', 'What the limit did', 'Loss'],
     rows: rows.length ? rows : [['', 'no limit was reached', '']],
   };

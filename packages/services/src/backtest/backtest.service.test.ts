@@ -1002,6 +1002,10 @@ describe('backtest service', () => {
     const trades = (await call(a, 'GET', `/api/backtests/${r.id}/trades`)).json() as { size: number }[];
     expect(trades.map((x) => x.size)).toEqual(own.trades.map((x) => x.size));
     expect(trades.every((x) => x.size === 10.25)).toBe(true);
+    // the report lists them
+    const html = (await call(a, 'GET', `/api/backtests/${r.id}/report`)).body;
+    expect(html).toContain('Orders refused');
+    expect(html).toContain(`${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL`);
     for (const bad of [{ qtyStep: 0 }, { qtyStep: -1 }, { minNotional: -5 }, { qtyStep: 'lot' }])
       expect((await call(a, 'POST', '/api/backtests', { ...common, ...bad })).statusCode).toBe(400);
   });

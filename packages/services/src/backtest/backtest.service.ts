@@ -826,13 +826,13 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         } as never;
         const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
         const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
-        // what a single backtest's risk limits did (stored in its metrics)
+        // what a single backtest's risk limits did (stored in its metrics), or its minimum order value
         const risk = row.parameters.risk as Record<string, unknown> | undefined;
         const did = (row.metrics as { limits?: Parameters<typeof limitsTable>[1] } | null)?.limits;
         const tables = [
           ...(wf?.folds ? [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] : []),
           ...(pf ? [legsTable(pf.legs)] : []),
-          ...(risk && did ? [limitsTable(risk, did)] : []),
+          ...(did ? [limitsTable(risk ?? {}, did)] : []),
         ];
         const html = renderReport({
           ...(tables.length ? { tables } : {}),

@@ -21,10 +21,10 @@ export function toCsv(rows: readonly object[], columns?: readonly string[]): str
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** Sends rows as a CSV download named `filename`. */
-export function sendCsv(reply: FastifyReply, filename: string, rows: readonly object[]) {
+/** Sends rows as a CSV download named `filename` (the given columns, or the first row's keys). */
+export function sendCsv(reply: FastifyReply, filename: string, rows: readonly object[], columns?: readonly string[]) {
   return reply
     .type('text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename.replace(/[^\w.-]/g, '_')}"`)
-    .send(toCsv(rows));
+    .send(toCsv(rows, columns));
 }

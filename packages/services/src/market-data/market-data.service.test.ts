@@ -305,6 +305,23 @@ describe('market data service', () => {
         .reduce((s: number, d: { volume: number }) => s + d.volume, 0),
     );
     expect((await get('/api/market/symbols/GOOG/candles?interval=7m')).statusCode).toBe(400);
+    // the weekly candles as a CSV file, which the import reads back as the same candles
+    const file = await get('/api/market/symbols/GOOG/candles?interval=1w&limit=100000&format=csv');
+    expect(file.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(file.headers['content-disposition']).toBe('attachment; filename="GOOG-1w.csv"');
+    const lines = file.body.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('ts,open,high,low,close,volume');
+    const weeks = (await get('/api/market/symbols/GOOG/candles?interval=1w&limit=100000')).json();
+    expect(lines).toHaveLength(weeks.length + 1);
+    const back = await t.app.inject({
+      method: 'POST',
+      url: '/api/market/history/import?symbol=GOOGWEEKS&interval=1w',
+      headers: { ...u.auth, 'content-type': 'text/csv' },
+      payload: file.body,
+    });
+    expect(back.json()).toMatchObject({ imported: weeks.length, skipped: 0, errors: [] });
+    expect((await get('/api/market/symbols/GOOGWEEKS/candles?interval=1w&limit=100000')).json()).toEqual(weeks);
+    expect((await get('/api/market/symbols/GOOG/candles?format=xml')).statusCode).toBe(400);
     const empty = await t.app.inject({
       method: 'POST',
       url: '/api/market/history/import?symbol=GOOG',

@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { installFeedMetrics } from '../http/metrics.ts';
+import { sendCsv } from '../http/csv.ts';
 import { describeSymbol, FeedManager } from './feed-manager.ts';
 import { HistoryDownloads } from './history-downloads.ts';
 import { MarketIngest } from './ingest.ts';
@@ -159,20 +160,25 @@ export const marketDataService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> =
               from: When.optional(),
               to: When.optional(),
               limit: z.coerce.number().int().min(1).max(100_000).default(500),
+              /** csv: a file of ts, open, high, low, close, volume, as the history import reads it back */
+              format: z.enum(['json', 'csv']).default('json'),
             }),
           },
         },
-        async (req) => {
+        async (req, reply) => {
           const sym = req.params.symbol;
           if (!(await exists(sym))) throw notFound(`symbol ${sym}`);
-          const { interval, from, to, limit } = req.query;
+          const { interval, from, to, limit, format } = req.query;
           if (from && to && from > to) throw new AppError('VALIDATION_FAILED', 'from must be before to');
           const rows = await candles.query(sym, interval, from, to, limit);
           // the 1m candle still forming, when it is newer than what is stored
           const cur = interval === '1m' ? ingest.candles.current(sym) : undefined;
           if (cur && (!rows.length || cur.ts > rows[rows.length - 1]!.ts) && (!to || cur.ts <= to.getTime()))
             rows.push({ ...cur });
-          return rows.slice(-limit).map((c) => ({ ...c, ts: new Date(c.ts).toISOString() }));
+          const out = rows.slice(-limit).map((c) => ({ ...c, ts: new Date(c.ts).toISOString() }));
+          if (format === 'csv')
+            return sendCsv(reply, `${sym}-${interval}.csv`, out, ['ts', 'open', 'high', 'low', 'close', 'volume']);
+          return out;
         },
       );
 
