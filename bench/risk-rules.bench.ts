@@ -185,6 +185,16 @@ await againstTrades(
   { plan: { qtyStep: 0.01, minNotional: 10, feeRate: 0 }, base: { feeRate: 0 } },
 );
 
+// A short's borrow rate (5 % a year, paid at the funding times with a funding rate of 0.01 %), against
+// the funding rate alone, on the plain crossover with shorts.
+await againstTrades(
+  'backtest_1m_bars_short_borrow_rate_ms',
+  plain,
+  plain,
+  { baselineIs: 'the same crossover paying the funding rate alone' },
+  { plan: { fundingRatePct: 0.01, borrowRatePct: 5 }, base: { fundingRatePct: 0.01 } },
+);
+
 // A strategy reading its own position (the Position node): the crossover whose buys are gated by "not
 // long" makes the same trades as the plain one (checked here), but is evaluated one bar at a time between
 // the bars' fills instead of in blocks of 256 before them: the ratio is that evaluation's cost. And the

@@ -689,6 +689,12 @@ export async function editorView(c, id) {
       ),
       h(
         'label',
+        { title: "a short position pays this % a year of its value (a broker's borrow fee), with the funding" },
+        'short borrow rate (% a year) ',
+        h('input', { name: 'borrowRatePct', type: 'number', min: 0, max: 100, step: 'any', placeholder: '0' }),
+      ),
+      h(
+        'label',
         null,
         'slippage (bps) ',
         h('input', { name: 'slippageBps', type: 'number', min: 0, max: 1000, step: 'any' }),

@@ -25,6 +25,8 @@ export function runBody(f, kind) {
   // an exchange's lot size and minimum order value (empty: whole shares or 1e-8; no minimum)
   if (given(f.qtyStep)) body.qtyStep = Number(f.qtyStep);
   if (given(f.minNotional)) body.minNotional = Number(f.minNotional);
+  // a short's borrow fee, % a year
+  if (given(f.borrowRatePct) && Number(f.borrowRatePct) !== 0) body.borrowRatePct = Number(f.borrowRatePct);
   if (given(f.slippageBps)) body.slippageBps = Number(f.slippageBps);
   if (f.allowShort === 'on') body.allowShort = true;
   // margin trading: leverage above 1, and the maintenance margin that sets the liquidation price
@@ -124,6 +126,7 @@ export function settingsText(p) {
   if (p.qtyStep !== undefined) parts.push(`quantity step ${p.qtyStep}`);
   else if (p.wholeUnits) parts.push('whole units');
   if (p.minNotional) parts.push(`min order value ${p.minNotional}`);
+  if (p.borrowRatePct) parts.push(`short borrow ${p.borrowRatePct} % a year`);
   if (p.detailInterval) parts.push(`detail ${p.detailInterval}`);
   return parts.join(' · ');
 }

@@ -631,7 +631,9 @@ export async function paperTrade(c, b, limit) {
     feeFixed: p.feeFixed,
     // an exchange's rules, when the backtest had them
     ...Object.fromEntries(
-      ['makerFeeRate', 'qtyStep', 'minNotional'].filter((k) => p[k] !== undefined).map((k) => [k, p[k]]),
+      ['makerFeeRate', 'qtyStep', 'minNotional', 'borrowRatePct']
+        .filter((k) => p[k] !== undefined)
+        .map((k) => [k, p[k]]),
     ),
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,

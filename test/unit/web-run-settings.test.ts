@@ -28,6 +28,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
         makerFeePct: '0.02',
         qtyStep: '0.001',
         minNotional: '5',
+        borrowRatePct: '3',
         slippageBps: '5',
         allowShort: 'on',
         name: ' night shift ',
@@ -48,6 +49,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
       makerFeeRate: 0.0002,
       qtyStep: 0.001,
       minNotional: 5,
+      borrowRatePct: 3,
       slippageBps: 5,
       allowShort: true,
       evaluation: { mode: 'candle', interval: '5m' },
@@ -56,7 +58,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(s.config.risk).not.toHaveProperty('maxDailyLossPct');
     // as its page says them
     expect(settingsText(s.config)).toBe(
-      'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5',
+      'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5 · short borrow 3 % a year',
     );
   });
 
@@ -66,7 +68,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     const s = (await post('/api/forward-tests', { strategyId, ...body, start: false })).json();
     expect(s.config).toMatchObject({ evaluation: { mode: 'tick' }, allowShort: false, slippageBps: 0, risk: {} });
     // no maker's rate: a limit order pays the fee, as a taker's
-    for (const k of ['makerFeeRate', 'qtyStep', 'minNotional']) expect(s.config).not.toHaveProperty(k);
+    for (const k of ['makerFeeRate', 'qtyStep', 'minNotional', 'borrowRatePct']) expect(s.config).not.toHaveProperty(k);
   });
 
   it('a backtest over a date range: only those bars are traded', async () => {

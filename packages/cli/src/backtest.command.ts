@@ -44,6 +44,7 @@ export const RUN_FLAGS = {
   'maker-fee': 'string',
   'qty-step': 'string',
   'min-notional': 'string',
+  'borrow-rate': 'string',
   slippage: 'string',
   short: 'boolean',
   'on-close': 'boolean',
@@ -112,10 +113,11 @@ export function engineOptions(flags: Record<string, string | boolean>) {
 
 /**
  * An exchange's rules from their flags, each only when given: a maker's fee rate (`--maker-fee`, a limit
- * order filled at its level), a lot size (`--qty-step`) and a minimum order value (`--min-notional`).
+ * order filled at its level), a lot size (`--qty-step`), a minimum order value (`--min-notional`) and a
+ * short's borrow rate (`--borrow-rate`, % a year).
  */
 function exchangeFlags(flags: Record<string, string | boolean>) {
-  const out: { makerFeeRate?: number; qtyStep?: number; minNotional?: number } = {};
+  const out: { makerFeeRate?: number; qtyStep?: number; minNotional?: number; borrowRatePct?: number } = {};
   if (flags['maker-fee'] !== undefined) out.makerFeeRate = num(flags['maker-fee'], 'maker-fee', 0);
   if (flags['qty-step'] !== undefined) {
     const step = num(flags['qty-step'], 'qty-step', 1);
@@ -123,6 +125,7 @@ function exchangeFlags(flags: Record<string, string | boolean>) {
     out.qtyStep = step;
   }
   if (flags['min-notional'] !== undefined) out.minNotional = num(flags['min-notional'], 'min-notional', 0);
+  if (flags['borrow-rate'] !== undefined) out.borrowRatePct = num(flags['borrow-rate'], 'borrow-rate', 0);
   return out;
 }
 
@@ -311,7 +314,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.error(
       'usage: algotrade backtest --strategy <template|file.json> --data <file.csv|SYMBOL> [--from 2010-01-01] [--to 2012-12-31]\n' +
         '         [--interval 1d] [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--maker-fee 0.0002] [--slippage 5] [--short] [--on-close]\n' +
-        "         [--qty-step 0.001] [--min-notional 5]   (an exchange's lot size and minimum order value)\n" +
+        "         [--qty-step 0.001] [--min-notional 5] [--borrow-rate 3]   (a lot size, a minimum order value, a short's borrow rate % a year)\n" +
         '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
         '         [--max-drawdown 20] [--max-daily-loss 5] [--max-position-pct 50] [--max-position-value 10000]\n' +
         "         [--max-order-qty 100] [--max-orders-per-minute 10] [--resume-next-day]   (a paper session's risk limits)\n" +

@@ -589,6 +589,12 @@ describe('the command line says what is wrong with what was typed, without a sta
     const text = (await cli(...args, ...lots)).stdout;
     expect(text).toContain(`\nOrders refused\n  ${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL\n`);
     expect((await cli(...args, '--qty-step', '0')).stderr).toMatch(/^error: --qty-step must be at least 1e-8/);
+    // a short's borrow rate: the crossover's shorts pay it with their funding, its longs nothing
+    const crossing = ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--short'];
+    type F = { size: number; funding: number; pnl: number };
+    const borrowed = JSON.parse((await cli(...crossing, '--borrow-rate', '10', '--json')).stdout).trades as F[];
+    expect(borrowed.filter((t) => t.size < 0).every((t) => t.funding > 0)).toBe(true);
+    expect(borrowed.filter((t) => t.size > 0).every((t) => t.funding === 0)).toBe(true);
   });
 
   it("backtests with a paper session's risk limits: --max-drawdown ends trading there, printed; --json has what they did", async () => {

@@ -58,7 +58,7 @@ const USAGE =
   '         [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--top 10] [--blocks 16] [--pareto returnPct,maxDrawdownPct]\n' +
   '         [--from ...] [--to ...] [--interval 1d]\n' +
   '         [--cash 100000] [--fee 0.001] [--fee-fixed 0] [--maker-fee 0.0002] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
-  '         [--qty-step 0.001] [--min-notional 5]\n' +
+  '         [--qty-step 0.001] [--min-notional 5] [--borrow-rate 3]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report sweep.html] [--json]\n' +
   '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each point a portfolio backtest of them)';

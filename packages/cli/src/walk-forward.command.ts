@@ -46,7 +46,7 @@ const USAGE =
   '         --grid "fast.period=5,10,20; slow.period=20..60:10" [--folds 5] [--oos 25] [--anchored] [--pick best|robust]\n' +
   `         [--rank-by ${RANK_BY.join('|')}] [--min-trades 20] [--sample 200 [--seed 1] [--tpe [--startup 10]]] [--from ...] [--to ...] [--interval 1d] [--cash 100000]\n` +
   '         [--fee 0.001] [--fee-fixed 0] [--maker-fee 0.0002] [--slippage 5] [--short] [--on-close] [--asset stock|crypto]\n' +
-  '         [--qty-step 0.001] [--min-notional 5]\n' +
+  '         [--qty-step 0.001] [--min-notional 5] [--borrow-rate 3]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report out.html] [--json]\n' +
   '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each window a portfolio backtest of them)';

@@ -11,6 +11,8 @@ import {
   copyLedger,
   equityOf,
   floorUnits,
+  fundingPct,
+  paysFunding,
   partialUnits,
   markLedger,
   markLedgerWithin,
@@ -275,6 +277,15 @@ describe('paper ledger', () => {
     settleFunding(s, 0.01, 95, T + 35 * H); // 16:00
     expect(s.entryFunding).toBeCloseTo(-10 * 95 * 0.0001, 10);
     expect(s.funding).toBeCloseTo(0.29 - 0.095, 10);
+    expect(balanceOf(s)).toBeCloseTo(100_000 + s.realizedPnl - s.fees - s.funding, 8);
+    // with a borrow rate of 10.95 % a year, the short also pays 0.01 % of its value at each funding time
+    const b = { ...c, borrowRatePct: 10.95 };
+    expect(paysFunding(b) && paysFunding({ borrowRatePct: 3 }) && !paysFunding({})).toBe(true);
+    expect(fundingPct(b, 10)).toBe(0.01); // a long: the funding rate alone
+    expect(fundingPct(b, -10)).toBeCloseTo(0, 12); // a short: receives 0.01 %, pays 0.01 %
+    expect(fundingPct({ borrowRatePct: 10.95 }, -10)).toBeCloseTo(-0.01, 12);
+    settleFunding(s, fundingPct({ borrowRatePct: 10.95 }, s.qty), 100, T + 43 * H); // 00:00: pays 10 × 100 × 0.0001
+    expect(s.entryFunding).toBeCloseTo(-0.095 + 0.1, 10);
     expect(balanceOf(s)).toBeCloseTo(100_000 + s.realizedPnl - s.fees - s.funding, 8);
   });
 

@@ -51,10 +51,29 @@ export interface PaperConfig {
    * 00:00 UTC): a long pays it and a short receives it (the other way round when negative).
    */
   fundingRatePct?: number;
+  /**
+   * The interest a short position pays on what it borrowed, % a year of its value (a broker's borrow fee
+   * on a stock, a margin loan's interest on a coin), settled at the funding times (a 1095th at each) and
+   * counted with funding. Absent: none.
+   */
+  borrowRatePct?: number;
 }
 
 /** Funding is paid every 8 hours, at 00:00, 08:00 and 16:00 UTC. */
 export const FUNDING_INTERVAL_MS = 8 * 3_600_000;
+/** the funding times in a year (365 days of three): a borrow rate's share at each is its 1095th */
+export const FUNDING_TIMES_A_YEAR = 1095;
+
+/**
+ * The % of its value a position of `qty` pays at each funding time: the funding rate (a short receives
+ * it: the sign of qty does that), and for a short its borrow rate's share as well.
+ */
+export const fundingPct = (cfg: Pick<PaperConfig, 'fundingRatePct' | 'borrowRatePct'>, qty: number): number =>
+  (cfg.fundingRatePct ?? 0) - (qty < 0 && cfg.borrowRatePct ? cfg.borrowRatePct / FUNDING_TIMES_A_YEAR : 0);
+
+/** whether a position pays anything at the funding times: a funding rate, or a borrow rate for shorts */
+export const paysFunding = (cfg: Pick<PaperConfig, 'fundingRatePct' | 'borrowRatePct'>): boolean =>
+  !!cfg.fundingRatePct || !!cfg.borrowRatePct;
 
 /** How many funding times fall in (from, to] (epoch ms). */
 export const fundingTimes = (from: number, to: number): number =>

@@ -942,6 +942,37 @@ describe('leverage and liquidation (isolated margin)', () => {
     const paid = r.trades.reduce((s, t) => s + t.funding!, 0);
     expect(paid).not.toBe(0);
   });
+
+  it("a short's borrow rate: shorts pay a 1095th of it a funding time on their value, longs nothing, beside funding", () => {
+    const plan = crossover();
+    const rate = 0.01;
+    const borrow = 10.95; // % a year: 0.01 % of the value at each funding time
+    const r = runBacktest(plan, bars, { ...opts, fundingRatePct: rate, borrowRatePct: borrow });
+    const funded = runBacktest(plan, bars, { ...opts, fundingRatePct: rate });
+    expect(r.trades.map((t) => [t.entryBar, t.exitBar])).toEqual(funded.trades.map((t) => [t.entryBar, t.exitBar]));
+    const EIGHT_H = 8 * 3_600_000;
+    let shorts = 0;
+    r.trades.forEach((t, k) => {
+      let borrowed = 0;
+      for (let i = t.entryBar + 1; i <= t.exitBar; i++) {
+        const times = Math.floor(bars.ts[i]! / EIGHT_H) - Math.floor(bars.ts[i - 1]! / EIGHT_H);
+        borrowed += (times * Math.abs(t.size) * bars.open[i]! * borrow) / 1095 / 100;
+      }
+      // a long pays the funding alone; a short receives it and pays its borrow rate (sizes alike: spot)
+      const f = funded.trades[k]!;
+      if (t.size > 0) expect(t.funding).toBeCloseTo(f.funding! * (t.size / f.size), 9);
+      else {
+        expect(t.funding).toBeCloseTo(f.funding! * (t.size / f.size) + borrowed, 9);
+        if (borrowed > 0) shorts++;
+      }
+    });
+    expect(shorts).toBeGreaterThan(10);
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 6);
+    // alone, without a funding rate: only shorts pay, and they pay what a negative funding rate would take
+    const alone = runBacktest(plan, bars, { ...opts, borrowRatePct: borrow });
+    expect(alone.trades.filter((t) => t.size > 0).every((t) => t.funding === 0)).toBe(true);
+    expect(alone.trades.filter((t) => t.size < 0 && t.funding! > 0).length).toBe(shorts);
+  });
 });
 
 describe('adding to positions (maxEntries) and partial exits (close percent)', () => {

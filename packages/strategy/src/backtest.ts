@@ -5,6 +5,7 @@ import {
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
   FUNDING_INTERVAL_MS,
+  FUNDING_TIMES_A_YEAR,
   fundingTimes,
   addStepReached,
   capEntry,
@@ -58,6 +59,8 @@ export interface BacktestOptions {
    * UTC): a position open across one pays it (a short receives a positive rate) at the next bar's open
    */
   fundingRatePct?: number;
+  /** a short position's borrow rate, % a year of its value, paid at the funding times (core's fundingPct) */
+  borrowRatePct?: number;
   /** whole units (stocks) or fractional (crypto) */
   wholeUnits?: boolean;
   /** an exchange's lot size: every quantity a multiple of it, rounded down (absent: whole units or 1e-8) */
@@ -197,9 +200,12 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
   let liq = NaN; // the open position's liquidation price (NaN: none, without leverage)
   const fundingRate = (o.fundingRatePct ?? 0) / 100;
+  // a short's borrow rate at each funding time (a fraction of its value), paid beside the funding rate
+  const borrowRate = (o.borrowRatePct ?? 0) / 100 / FUNDING_TIMES_A_YEAR;
   let funding = 0; // paid by the open position
   // the next funding time after the last bar seen (Infinity without a rate: one comparison a bar)
-  let nextFunding = fundingRate && n ? (Math.floor(ts[0]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS : Infinity;
+  let nextFunding =
+    (fundingRate || borrowRate) && n ? (Math.floor(ts[0]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS : Infinity;
 
   let cash = o.cash;
   let qty = 0;
@@ -316,7 +322,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exitReason: reason,
       entryReason,
     };
-    if (fundingRate) t.funding = partFunding;
+    if (fundingRate || borrowRate) t.funding = partFunding;
     if (entries > 1) t.entries = entries;
     trades.push(t);
     heldToClose.push(atClose);
@@ -655,7 +661,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       // funding times between the last bar and this one: the position held across them pays at this open
       if (ts[i]! >= nextFunding) {
         if (qty !== 0) {
-          const paid = fundingTimes(ts[i - 1]!, ts[i]!) * qty * open[i]! * fundingRate;
+          const rate = qty < 0 ? fundingRate - borrowRate : fundingRate;
+          const paid = fundingTimes(ts[i - 1]!, ts[i]!) * qty * open[i]! * rate;
           cash -= paid;
           funding += paid;
         }

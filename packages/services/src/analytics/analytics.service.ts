@@ -1,6 +1,7 @@
 import {
   AppError,
   notFound,
+  paysFunding,
   monteCarlo,
   storedLedger,
   type PaperConfig,
@@ -106,7 +107,7 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
         };
       const fills: Fill[] = trades.map((t) => ({ ...t, ts: Date.parse(t.ts) }));
       // with funding: what each fill's ledger had paid in all, so each round trip carries its position's
-      if ((row.config as { fundingRatePct?: number }).fundingRatePct) {
+      if (paysFunding(row.config as { fundingRatePct?: number; borrowRatePct?: number })) {
         const paid = await sessions.fundingAfterFills(row.id, 100_000);
         fills.forEach((f, i) => (f.fundingAfter = paid[i]));
       }

@@ -1006,7 +1006,7 @@ describe('backtest service', () => {
     const html = (await call(a, 'GET', `/api/backtests/${r.id}/report`)).body;
     expect(html).toContain('Orders refused');
     expect(html).toContain(`${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL`);
-    for (const bad of [{ qtyStep: 0 }, { qtyStep: -1 }, { minNotional: -5 }, { qtyStep: 'lot' }])
+    for (const bad of [{ qtyStep: 0 }, { qtyStep: -1 }, { minNotional: -5 }, { qtyStep: 'lot' }, { borrowRatePct: -1 }])
       expect((await call(a, 'POST', '/api/backtests', { ...common, ...bad })).statusCode).toBe(400);
   });
 

@@ -61,6 +61,8 @@ export interface BacktestParams {
   /** an exchange's lot size and minimum order value (absent: as the symbol's asset class; none) */
   qtyStep?: number;
   minNotional?: number;
+  /** a short's borrow rate, % a year (absent: none) */
+  borrowRatePct?: number;
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
@@ -152,6 +154,7 @@ export async function processBacktest(
       makerFeeRate: p.makerFeeRate,
       qtyStep: p.qtyStep,
       minNotional: p.minNotional,
+      borrowRatePct: p.borrowRatePct,
       slippageBps: p.slippageBps,
       allowShort: p.allowShort,
       fillOn: p.fillOn,

@@ -457,6 +457,34 @@ describe('a paper session on candles trades as the backtest of the same settings
     );
   }, 90_000);
 
+  it("a short's borrow rate: the same fills, and the same borrow paid at the same funding times", async () => {
+    // short on the crossover down, closed on the cross up: every position a short that borrows
+    const shortOnly = structuredClone(graph);
+    const up = shortOnly.nodes.find((n) => n.id === 'buy')!;
+    up.type = 'action.close';
+    up.data = {};
+    const opts = { cash: 10_000, feeRate: 0.001, wholeUnits: true, allowShort: true, borrowRatePct: 20 };
+    const bt = runBacktest(compileGraph(shortOnly).plan!, bars, opts);
+    // fed until the day the last short closed: the session is flat again, having paid what they paid
+    const closed = bt.trades.filter((x) => x.exitReason !== 'end');
+    expect(closed.length).toBeGreaterThan(10);
+    expect(closed.every((x) => x.size < 0 && x.funding! > 0)).toBe(true);
+    const last = closed.at(-1)!;
+    const id = (await call('POST', '/api/strategies', { name: 'shorts, borrowing', graph: shortOnly })).json().id;
+    const sid = await session('PARITYT', {}, last.exitBar + 1, 0, id, bars, { allowShort: true, borrowRatePct: 20 });
+    const upTo = new Date(last.exitTime).toISOString();
+    const want = fillsOf(closed).map((f) => ({ ...f, side: f.side === 'buy' ? 'sell' : 'buy' }));
+    sameFills(
+      (await fills(sid)).filter((f) => f.ts <= upTo),
+      want,
+    );
+    const view = (await call('GET', `/api/forward-tests/${sid}`)).json();
+    expect(view.funding).toBeCloseTo(
+      closed.reduce((sum, x) => sum + x.funding!, 0),
+      6,
+    );
+  }, 90_000);
+
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
     const flat = flatCloses();
     const stopped = structuredClone(graph);

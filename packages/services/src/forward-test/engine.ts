@@ -12,6 +12,8 @@ import {
   noteRefusal,
   planOrder,
   settleFunding,
+  fundingPct,
+  paysFunding,
   LIQUIDATION,
   liquidationPrice,
   type PaperConfig,
@@ -962,7 +964,7 @@ export class ForwardTestEngine {
         if (ask !== undefined) req.ask = ask;
         // funding times passed since the ledger last moved on are paid before the order (its ledger may be
         // a working copy taken before a tick's mark settled them)
-        if (s.settings.fundingRatePct) settleFunding(l, s.settings.fundingRatePct, req.price, ts);
+        if (paysFunding(s.settings)) settleFunding(l, fundingPct(s.settings, l.qty), req.price, ts);
         const out = planOrder(l, s.settings, s.settings.risk, req, s.plan.risk.cooldown);
         e.ts = ts;
         let opened = false;

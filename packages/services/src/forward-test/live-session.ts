@@ -8,6 +8,8 @@ import {
   liquidationPrice,
   markLedgerWithin,
   settleFunding,
+  fundingPct,
+  paysFunding,
   SYMBOL_PATTERN,
 } from '@algotrade/core';
 import {
@@ -253,8 +255,8 @@ export class LiveSession {
   /** margin trading: 1 (none, nothing liquidated) or the leverage, and the maintenance margin % */
   private readonly leverage: number;
   private readonly maintenanceMarginPct: number;
-  /** perpetual futures' funding, % of the position's value every 8 hours (0: none) */
-  private readonly fundingRatePct: number;
+  /** a position pays at the funding times: perpetual futures' funding, or a short's borrow rate */
+  private readonly funds: boolean;
   /** the strategy has rules at a distance (their levels are the ledger's stopDist, targetDist, trailDist) */
   private readonly distances: boolean;
   /** the stop moves to the entry once the best price has gained this fraction on it (0: never) */
@@ -294,7 +296,7 @@ export class LiveSession {
     this.timeExitMs = plan.risk.timeExitMs ?? 0;
     this.leverage = settings.leverage && settings.leverage > 1 ? settings.leverage : 1;
     this.maintenanceMarginPct = settings.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
-    this.fundingRatePct = settings.fundingRatePct ?? 0;
+    this.funds = paysFunding(settings);
     this.distances = !!plan.risk.distances?.length;
     this.breakEven = (plan.risk.breakEvenPct ?? 0) / 100;
     this.positionAware = plan.positionSlots.length > 0;
@@ -379,7 +381,7 @@ export class LiveSession {
   mark(t: Tick, receivedAt: number, a = -1): SignalMessage | null {
     const l = this.ledger;
     // funding times passed since the last tick: the open position pays (or receives) before the mark
-    if (this.fundingRatePct) settleFunding(l, this.fundingRatePct, t.price, t.ts);
+    if (this.funds) settleFunding(l, fundingPct(this.settings, l.qty), t.price, t.ts);
     const breach = markLedgerWithin(l, t.price, t.ts, this.maxDrawdownPct, this.maxDailyLossPct);
     this.prevPrice = this.tickPrice;
     this.tickPrice = t.price;

@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 /**
  * What an exchange's rules add to a backtest's or a paper session's money settings, each optional: a
- * maker's fee rate (a limit order filled at its level), a lot size and a minimum order value. Left out,
- * a run is as before they existed (every fill at `feeRate`; whole units for stocks, 1e-8 otherwise; no
- * minimum).
+ * maker's fee rate (a limit order filled at its level), a lot size, a minimum order value and a short's
+ * borrow rate. Left out, a run is as before they existed (every fill at `feeRate`; whole units for
+ * stocks, 1e-8 otherwise; no minimum; shorts free to hold).
  */
 export const ExchangeInput = {
   /** a limit order filled at its level pays this rate, as a maker (absent: feeRate) */
@@ -13,12 +13,15 @@ export const ExchangeInput = {
   qtyStep: z.number().min(1e-8).max(1e6).optional(),
   /** an entry or addition worth less than this is refused (Binance's MIN_NOTIONAL: 5 USDT); closes never are */
   minNotional: z.number().min(0).max(1e9).optional(),
+  /** a short position pays this % a year of its value (a borrow fee), at the funding times */
+  borrowRatePct: z.number().min(0).max(100).optional(),
 };
 
 export interface ExchangeSettings {
   makerFeeRate?: number;
   qtyStep?: number;
   minNotional?: number;
+  borrowRatePct?: number;
 }
 
 /** The settings to keep: those given, so a run without any stores none. */
@@ -27,5 +30,6 @@ export function exchangeOf(b: ExchangeSettings): ExchangeSettings {
   if (b.makerFeeRate !== undefined) out.makerFeeRate = b.makerFeeRate;
   if (b.qtyStep !== undefined) out.qtyStep = b.qtyStep;
   if (b.minNotional !== undefined) out.minNotional = b.minNotional;
+  if (b.borrowRatePct) out.borrowRatePct = b.borrowRatePct;
   return out;
 }
