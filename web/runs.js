@@ -1211,6 +1211,8 @@ export async function sweepView(c, id) {
           (r.minTrades ? ` (fewer than ${r.minTrades} trades: last)` : ''),
       ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
+      // what every point ran with
+      r.settings ? h('p', { class: 'muted settings' }, settingsText(r.settings)) : '',
       r.asOf
         ? h(
             'p',

@@ -545,6 +545,9 @@ describe('the browser app, clicked through against the running platform', () => 
       ),
     );
     expect(text('main p')).toBe('4 of 4 backtests done, ranked by returnPct');
+    // what every point ran with: the form's money and fee
+    expect(api4.settings).toMatchObject({ feeRate: 0.001, allowShort: false, slippageBps: 0 });
+    expect(text('main p.settings')).toBe(`balance ${api4.settings.startingBalance} · fee 0.1 %`);
     // the history it ran on: the bars closed when it was asked for
     expect(text('main p.as-of')).toBe(`On the bars closed by ${api4.asOf.slice(0, 16).replace('T', ' ')} UTC`);
     // and as a heatmap: a cell per combination, titled with its return as the ranking has it

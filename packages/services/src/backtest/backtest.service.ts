@@ -277,6 +277,27 @@ const convergenceOf = (trials: { score: number }[]) => {
   });
 };
 
+/** the run settings a sweep's points share (paramsOf's, without the dates): what its page says it ran with */
+const SETTINGS = [
+  'startingBalance',
+  'feeRate',
+  'feeFixed',
+  'makerFeeRate',
+  'qtyStep',
+  'minNotional',
+  'borrowRatePct',
+  'slippageBps',
+  'allowShort',
+  'fillOn',
+  'leverage',
+  'maintenanceMarginPct',
+  'fundingRatePct',
+  'detailInterval',
+  'risk',
+] as const;
+const settingsOf = (p: Record<string, unknown>) =>
+  Object.fromEntries(SETTINGS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]]));
+
 /** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
 const MAX_WALK_FORWARD_RUNS = 5_000;
 
@@ -573,6 +594,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             ...(rows[0]!.parameters.asOf ? { asOf: rows[0]!.parameters.asOf } : {}),
             // a portfolio sweep's symbols and their weights
             ...(rows[0]!.parameters.portfolio ? { portfolio: rows[0]!.parameters.portfolio } : {}),
+            // what every point ran with: its money, fees, exchange's rules, margin and risk limits
+            settings: settingsOf(rows[0]!.parameters),
             total,
             created: rows.length,
             done: done.length,
