@@ -671,9 +671,12 @@ export async function editorView(c, id) {
       h('summary', null, 'options'),
       h(
         'label',
-        { title: "a limit order filled at its level pays this fee, as a maker; empty: the fee above, as a taker's" },
+        {
+          title:
+            "a limit order filled at its level pays this fee, as a maker (below 0: a rebate); empty: the fee above, as a taker's",
+        },
         'maker fee (%) ',
-        h('input', { name: 'makerFeePct', type: 'number', min: 0, max: 10, step: 'any', placeholder: 'the fee' }),
+        h('input', { name: 'makerFeePct', type: 'number', min: -0.1, max: 10, step: 'any', placeholder: 'the fee' }),
       ),
       h(
         'label',

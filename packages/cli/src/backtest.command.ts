@@ -118,7 +118,13 @@ export function engineOptions(flags: Record<string, string | boolean>) {
  */
 function exchangeFlags(flags: Record<string, string | boolean>) {
   const out: { makerFeeRate?: number; qtyStep?: number; minNotional?: number; borrowRatePct?: number } = {};
-  if (flags['maker-fee'] !== undefined) out.makerFeeRate = num(flags['maker-fee'], 'maker-fee', 0);
+  if (flags['maker-fee'] !== undefined) {
+    // below 0: a maker's rebate, at most 0.1 % back
+    const rate = Number(flags['maker-fee']);
+    if (!(rate >= -0.001 && rate <= 0.1))
+      throw new UsageError(`--maker-fee must be a fee rate from -0.001 (a rebate) to 0.1 (got ${flags['maker-fee']})`);
+    out.makerFeeRate = rate;
+  }
   if (flags['qty-step'] !== undefined) {
     const step = num(flags['qty-step'], 'qty-step', 1);
     if (!(step >= 1e-8)) throw new UsageError(`--qty-step must be at least 1e-8 (got ${flags['qty-step']})`);

@@ -569,7 +569,20 @@ describe('the command line says what is wrong with what was typed, without a sta
     const taker = JSON.parse((await cli(...args, ...money)).stdout);
     const paid = (list: T[]) => list.reduce((s, t) => s + t.fees, 0);
     expect(paid(taker.trades)).toBeGreaterThan(paid(own.trades));
-    expect((await cli(...args, '--maker-fee', 'cheap')).stderr).toMatch(/^error: --maker-fee must be a non-negative/);
+    expect((await cli(...args, '--maker-fee', 'cheap')).stderr).toMatch(
+      /^error: --maker-fee must be a fee rate from -0.001/,
+    );
+    // a rebate: the makers' fills are paid for
+    const rebate = JSON.parse((await cli(...args, ...money, '--maker-fee', '-0.0001')).stdout);
+    const rebated = runBacktest(compileGraph(graph).plan!, googBars(), {
+      cash: 10_000,
+      feeRate: 0.001,
+      makerFeeRate: -0.0001,
+      wholeUnits: true,
+    });
+    expect(rebate.trades.map((t: T) => t.fees)).toEqual(rebated.trades.map((t) => t.fees));
+    expect(paid(rebate.trades)).toBeLessThan(paid(own.trades));
+    expect((await cli(...args, '--maker-fee', '-0.01')).stderr).toMatch(/^error: --maker-fee must be a fee rate/);
   });
 
   it("backtests in an exchange's lot size with a minimum order value: --qty-step, --min-notional", async () => {

@@ -93,6 +93,15 @@ describe('paper ledger', () => {
     expect(sell.closedTrade!.fees).toBeCloseTo(out.fill.fee + sell.fill.fee, 8);
     applyFill(s, sell.fill, sell.closedTrade);
     expect(s.cash).toBeCloseTo(100_000 + s.realizedPnl - s.fees, 8);
+    // a rebate: the maker is paid, and the identity holds
+    const r = cfg({ makerFeeRate: -0.0001 });
+    const paid = newLedger(r);
+    const rebate = planOrder(paid, r, {}, limit);
+    if (rebate.kind !== 'fill') throw new Error(rebate.kind);
+    expect(rebate.fill.fee).toBeCloseTo(-rebate.fill.quantity * 100 * 0.0001, 8);
+    applyFill(paid, rebate.fill);
+    expect(balanceOf(paid)).toBeCloseTo(100_000 - paid.fees, 8);
+    expect(paid.fees).toBeLessThan(0);
     const taker = planOrder(newLedger(cfg()), cfg(), {}, limit);
     if (taker.kind !== 'fill') throw new Error(taker.kind);
     expect(taker.fill.fee / taker.fill.quantity).toBeCloseTo(100 * 0.001, 10);

@@ -269,6 +269,18 @@ describe('limit and stop entry orders', () => {
     const plain = runBacktest(withOrder('limit', 0.3), goog, fees);
     expect(plain.trades).toEqual(runBacktest(withOrder('limit', 0.3), goog, { ...fees, makerFeeRate: 0.001 }).trades);
     expect(plain.totalFees).toBeGreaterThan(r.totalFees);
+    // a rebate (a negative maker's rate): the makers' entries are paid for, and the money still reconciles
+    const rebate = runBacktest(withOrder('limit', 0.3), goog, { ...fees, makerFeeRate: -0.0001 });
+    let paidBack = 0;
+    for (const t of rebate.trades) {
+      const level = goog.close[t.entryBar - 1]! * (1 - 0.003);
+      if (t.entryPrice === level && goog.open[t.entryBar]! > level) {
+        expect(t.fees).toBeCloseTo(t.size * t.entryPrice * -0.0001 + t.size * t.exitPrice * 0.001, 8);
+        paidBack++;
+      }
+    }
+    expect(paidBack).toBe(makers);
+    expect(10_000 + rebate.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(rebate.finalCash, 6);
     expect(runBacktest(withOrder('market', 0), bars, { ...fees, makerFeeRate: 0 }).trades).toEqual(
       runBacktest(withOrder('market', 0), bars, fees).trades,
     );

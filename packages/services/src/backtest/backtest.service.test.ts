@@ -983,7 +983,7 @@ describe('backtest service', () => {
     const taker = runBacktest(compileGraph(graph).plan!, googBars(), opts);
     const paid = (list: { fees: number }[]) => list.reduce((sum, x) => sum + x.fees, 0);
     expect(paid(trades)).toBeLessThan(paid(taker.trades));
-    for (const makerFeeRate of [-0.001, 0.5, 'low'])
+    for (const makerFeeRate of [-0.002, 0.5, 'low'])
       expect((await call(a, 'POST', '/api/backtests', { ...common, makerFeeRate })).statusCode).toBe(400);
   });
 

@@ -7,8 +7,11 @@ import { z } from 'zod';
  * stocks, 1e-8 otherwise; no minimum; shorts free to hold).
  */
 export const ExchangeInput = {
-  /** a limit order filled at its level pays this rate, as a maker (absent: feeRate) */
-  makerFeeRate: z.number().min(0).max(0.1).optional(),
+  /**
+   * a limit order filled at its level pays this rate, as a maker (absent: feeRate); below 0 a rebate, as
+   * some derivatives exchanges pay makers (BitMEX's -0.025 %), at most 0.1 % back
+   */
+  makerFeeRate: z.number().min(-0.001).max(0.1).optional(),
   /** every quantity a multiple of this, rounded down (Binance's LOT_SIZE stepSize: 0.001 BTC) */
   qtyStep: z.number().min(1e-8).max(1e6).optional(),
   /** an entry or addition worth less than this is refused (Binance's MIN_NOTIONAL: 5 USDT); closes never are */
