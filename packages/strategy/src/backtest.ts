@@ -5,8 +5,9 @@ import {
   DEFAULT_MAINTENANCE_MARGIN_PCT,
   excursion,
   FUNDING_INTERVAL_MS,
-  FUNDING_TIMES_A_YEAR,
   fundingTimes,
+  fundingPct,
+  paysFunding,
   addStepReached,
   capEntry,
   LIQUIDATION,
@@ -199,13 +200,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   const lev = o.leverage && o.leverage > 1 ? o.leverage : 1;
   const mm = o.maintenanceMarginPct ?? DEFAULT_MAINTENANCE_MARGIN_PCT;
   let liq = NaN; // the open position's liquidation price (NaN: none, without leverage)
-  const fundingRate = (o.fundingRatePct ?? 0) / 100;
-  // a short's borrow rate at each funding time (a fraction of its value), paid beside the funding rate
-  const borrowRate = (o.borrowRatePct ?? 0) / 100 / FUNDING_TIMES_A_YEAR;
+  // a position pays at the funding times: a funding rate, or a short's borrow rate (core's fundingPct)
+  const funds = paysFunding(o);
   let funding = 0; // paid by the open position
   // the next funding time after the last bar seen (Infinity without a rate: one comparison a bar)
-  let nextFunding =
-    (fundingRate || borrowRate) && n ? (Math.floor(ts[0]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS : Infinity;
+  let nextFunding = funds && n ? (Math.floor(ts[0]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS : Infinity;
 
   let cash = o.cash;
   let qty = 0;
@@ -322,7 +321,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       exitReason: reason,
       entryReason,
     };
-    if (fundingRate || borrowRate) t.funding = partFunding;
+    if (funds) t.funding = partFunding;
     if (entries > 1) t.entries = entries;
     trades.push(t);
     heldToClose.push(atClose);
@@ -350,17 +349,17 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     side: 1 | -1,
     a: (typeof actions)[number],
     sb: number,
-    atLevel = false,
+    slips = true,
     maker = false,
   ) => {
-    // a limit order fills at its price (no slippage); market and stop orders slip
+    // a limit order fills at its price (no slippage, act's `slips`); market and stop orders slip
     const adding = qty !== 0;
     if (!adding && ts[i]! < coolUntil) return;
     if (perMinute !== undefined) {
       // a session's limit on orders in any 60 s (an entry after a flip's close is one order with it there)
       if (ordersWithin(ts[i]!) >= perMinute) return refuse(ts[i]!, 'RATE_LIMIT');
     }
-    const price = atLevel && a.orderType === 'limit' ? rawPrice : rawPrice * (1 + side * slip);
+    const price = slips ? rawPrice * (1 + side * slip) : rawPrice;
     const d = rules.length ? distancesOf(sb) : undefined;
     // flat: the cash is the equity and all of it may be spent; adding: a share of the equity at this
     // price, at most the balance less the margin the position locks (its cost without leverage)
@@ -447,11 +446,10 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       if (qty !== 0) exit(i, price, true, spec.nodeId, spec.closePct);
     } else if (spec.action === 'buy') {
       if (qty < 0) exit(i, price, slips, spec.nodeId, 100, maker);
-      if (qty === 0 || (qty > 0 && mayAdd(spec, price))) enter(i, price, 1, spec, sb, atLevel, maker);
+      if (qty === 0 || (qty > 0 && mayAdd(spec, price))) enter(i, price, 1, spec, sb, slips, maker);
     } else {
       if (qty > 0) exit(i, price, slips, spec.nodeId, 100, maker);
-      if (o.allowShort && (qty === 0 || (qty < 0 && mayAdd(spec, price))))
-        enter(i, price, -1, spec, sb, atLevel, maker);
+      if (o.allowShort && (qty === 0 || (qty < 0 && mayAdd(spec, price)))) enter(i, price, -1, spec, sb, slips, maker);
     }
   };
 
@@ -661,8 +659,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
       // funding times between the last bar and this one: the position held across them pays at this open
       if (ts[i]! >= nextFunding) {
         if (qty !== 0) {
-          const rate = qty < 0 ? fundingRate - borrowRate : fundingRate;
-          const paid = fundingTimes(ts[i - 1]!, ts[i]!) * qty * open[i]! * rate;
+          const paid = (fundingTimes(ts[i - 1]!, ts[i]!) * qty * open[i]! * fundingPct(o, qty)) / 100;
           cash -= paid;
           funding += paid;
         }

@@ -45,24 +45,19 @@ import {
   type AdaptiveWindows,
 } from '@algotrade/strategy';
 
+import { exchangeOf, type ExchangeSettings } from '../http/exchange.ts';
 import { otherCandles } from '../strategy/other-candles.ts';
 import { adaptiveOf, continueSearch, rankingOf, standingOf } from './adaptive.ts';
 
 export const BACKTEST_QUEUE = 'backtests';
 
-export interface BacktestParams {
+/** a backtest's stored parameters; an exchange's rules (ExchangeSettings) when set */
+export interface BacktestParams extends ExchangeSettings {
   from?: string;
   to?: string;
   startingBalance: number;
   feeRate: number;
   feeFixed: number;
-  /** a maker's fee rate (a limit order filled at its level); absent: feeRate */
-  makerFeeRate?: number;
-  /** an exchange's lot size and minimum order value (absent: as the symbol's asset class; none) */
-  qtyStep?: number;
-  minNotional?: number;
-  /** a short's borrow rate, % a year (absent: none) */
-  borrowRatePct?: number;
   slippageBps: number;
   allowShort: boolean;
   fillOn: 'next_open' | 'close';
@@ -151,10 +146,8 @@ export async function processBacktest(
       cash: p.startingBalance,
       feeRate: p.feeRate,
       feeFixed: p.feeFixed,
-      makerFeeRate: p.makerFeeRate,
-      qtyStep: p.qtyStep,
-      minNotional: p.minNotional,
-      borrowRatePct: p.borrowRatePct,
+      // an exchange's rules, those set (http/exchange.ts)
+      ...exchangeOf(p),
       slippageBps: p.slippageBps,
       allowShort: p.allowShort,
       fillOn: p.fillOn,

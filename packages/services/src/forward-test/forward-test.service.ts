@@ -36,7 +36,7 @@ const SessionBody = {
   startingBalance: z.number().positive().max(1e12).default(100_000),
   feeRate: z.number().min(0).max(0.1).default(0),
   feeFixed: z.number().min(0).max(1e6).default(0),
-  /** a maker's fee rate, a lot size and a minimum order value (absent: as before they existed) */
+  /** an exchange's rules: a maker's fee rate, a lot size, a minimum order value, a short's borrow rate */
   ...ExchangeInput,
   slippageBps: z.number().min(0).max(1000).default(0),
   allowShort: z.boolean().default(false),
