@@ -674,6 +674,16 @@ export function floorUnits(units: number, step: number, shave: number): number {
   return Math.round(k * step * scale) / scale;
 }
 
+/**
+ * A position's quantity after a fill of `signed` units: the sum on the 1e-8 grid every step lies on
+ * (3.328 - 1.108 is 2.22, not 2.2199999999999998), exact beyond 9e7 units where the grid is finer than a
+ * double. Backtests and paper ledgers alike, so their positions stay equal bit for bit.
+ */
+export function sumUnits(qty: number, signed: number): number {
+  const x = qty + signed;
+  return Math.abs(x) < 9e7 ? Math.round(x * 1e8) / 1e8 : x;
+}
+
 let scaledStep = NaN;
 let stepScale = 1;
 /** 10 to the power of a step's decimals (0.05: 100), at most 10^12; the last step's, kept */
@@ -836,7 +846,7 @@ export function planOrder(
       }
     }
   }
-  const quantity = closing + opening;
+  const quantity = sumUnits(closing, opening);
   const f = feeOf(cfg, rate, quantity * price);
   const realized = closing ? r8(closing * (price - s.avgPrice) * Math.sign(s.qty)) : 0;
   const fill: Fill = {
@@ -995,7 +1005,7 @@ export function applyFill(s: LedgerState, f: Fill, closedTrade?: TradeRecord, op
   s.fills++;
   pruneRecent(s.recentOrders, f.ts - 60_000);
   s.recentOrders.push(f.ts);
-  const after = before + signed;
+  const after = sumUnits(before, signed);
   const closingUnits = Math.sign(before) === -Math.sign(signed) ? Math.min(Math.abs(before), f.quantity) : 0;
   const closeFee = closingUnits ? f.fee * (closingUnits / f.quantity) : 0;
   if (closedTrade) {

@@ -1040,6 +1040,15 @@ describe('adding to positions (maxEntries) and partial exits (close percent)', (
     expect(r.equity[5]).toBeCloseTo(10_000 - 10 * (92 + 90 + 88) - entryFees + 30 * 100, 9);
   });
 
+  it('the position left after a partial exit is an exact multiple of the lot, without float residue', () => {
+    const plan = dipPlan({ sizing: 'fixed_qty', amount: 3.328, maxEntries: 1 }, 33.3);
+    const r = runBacktest(plan, bars, { cash: 10_000, feeRate: fee, qtyStep: 0.001 });
+    // 33.3 % of 3.328 is 1.108 (1.108224 rounded down), of the 2.22 left 0.739, then the 1.481 left; 3.328
+    // - 1.108 in doubles is 2.2199999999999998, which the exits would carry on
+    expect(r.trades.map((t) => t.size)).toEqual([1.108, 0.739, 1.481, 3.328]);
+    expect(10_000 + r.trades.reduce((s, t) => s + t.pnl, 0)).toBeCloseTo(r.finalCash, 9);
+  });
+
   it('addStepPct: adds only at opens that far under the average entry', () => {
     const steps = [100, 94, 92, 90, 88, 85, 100];
     const b = toColumns(

@@ -16,6 +16,7 @@ import {
   partialUnits,
   floorUnits,
   unitStep,
+  sumUnits,
   addScaleOf,
   addStepFor,
   cooldownStep,
@@ -327,7 +328,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     heldToClose.push(atClose);
     if (part !== qty) {
       // the rest stays open, at the same entry price (so the same stops and liquidation price)
-      qty -= part;
+      qty = sumUnits(qty, -part);
       entryFees -= partFees;
       funding -= partFunding;
       return;
@@ -406,7 +407,7 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
     if (adding) {
       // the position's entry price becomes the average of its entries' (its stops and liquidation move with it)
       entryPrice = (Math.abs(qty) * entryPrice + units * price) / (Math.abs(qty) + units);
-      qty += side * units;
+      qty = sumUnits(qty, side * units);
       entryFees += f;
       entries++;
       liq = liquidationPrice(qty, entryPrice, lev, mm);
