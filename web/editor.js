@@ -575,7 +575,8 @@ export async function editorView(c, id) {
     try {
       body = { strategyId: id, ...runBody(f, what) };
     } catch (e) {
-      return toast(`Portfolio: ${/** @type {Error} */ (e).message}`, 'error');
+      const label = { backtest: 'Backtest', portfolio: 'Portfolio', session: 'Paper trading' }[what];
+      return toast(`${label}: ${/** @type {Error} */ (e).message}`, 'error');
     }
     if (what === 'portfolio') {
       const bt = await attempt(() => c.api.post('/api/backtests/portfolio', body));
@@ -680,15 +681,21 @@ export async function editorView(c, id) {
       ),
       h(
         'label',
-        { title: "an exchange's lot size: every quantity a multiple of it (0.001 BTC); empty: whole shares, or 1e-8" },
+        {
+          title:
+            "an exchange's lot size: every quantity a multiple of it (0.001 BTC); empty: whole shares, or 1e-8. A portfolio's symbols may have their own: 1, BTCUSD=0.001",
+        },
         'quantity step ',
-        h('input', { name: 'qtyStep', type: 'number', min: 1e-8, step: 'any', placeholder: 'auto' }),
+        h('input', { name: 'qtyStep', type: 'text', inputmode: 'decimal', placeholder: 'auto', size: 12 }),
       ),
       h(
         'label',
-        { title: "an exchange's minimum order value: smaller entries are refused (closes never are)" },
+        {
+          title:
+            "an exchange's minimum order value: smaller entries are refused (closes never are). A portfolio's symbols may have their own: 10, BTCUSD=5",
+        },
         'min order value ',
-        h('input', { name: 'minNotional', type: 'number', min: 0, step: 'any', placeholder: 'none' }),
+        h('input', { name: 'minNotional', type: 'text', inputmode: 'decimal', placeholder: 'none', size: 12 }),
       ),
       h(
         'label',

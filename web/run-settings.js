@@ -22,9 +22,17 @@ export function runBody(f, kind) {
   };
   // a limit order filled at its level, as a maker (empty: the fee, as a taker's)
   if (given(f.makerFeePct)) body.makerFeeRate = Number(f.makerFeePct) / 100;
-  // an exchange's lot size and minimum order value (empty: whole shares or 1e-8; no minimum)
-  if (given(f.qtyStep)) body.qtyStep = Number(f.qtyStep);
-  if (given(f.minNotional)) body.minNotional = Number(f.minNotional);
+  // an exchange's lot size and minimum order value (empty: whole shares or 1e-8; no minimum); a
+  // portfolio's symbols may each have their own (`0.01, BTCUSD=0.001`): its symbolRules
+  /** @type {Record<string, Record<string, number>>} */
+  const symbolRules = {};
+  for (const key of /** @type {const} */ (['qtyStep', 'minNotional'])) {
+    if (!given(f[key])) continue;
+    const lots = parseLots(/** @type {string} */ (f[key]), key === 'qtyStep' ? 'quantity step' : 'min order value');
+    if ('error' in lots) throw new Error(lots.error);
+    if (lots.value !== undefined) body[key] = lots.value;
+    for (const [symbol, n] of Object.entries(lots.bySymbol)) (symbolRules[symbol] ??= {})[key] = n;
+  }
   // a short's borrow fee, % a year
   if (given(f.borrowRatePct) && Number(f.borrowRatePct) !== 0) body.borrowRatePct = Number(f.borrowRatePct);
   if (given(f.slippageBps)) body.slippageBps = Number(f.slippageBps);
@@ -54,6 +62,7 @@ export function runBody(f, kind) {
       if ('error' in p) throw new Error(p.error);
       body.symbols = p.symbols;
       if (p.weights) body.weights = p.weights;
+      if (Object.keys(symbolRules).length) body.symbolRules = symbolRules;
     }
     if (kind === 'walk-forward') {
       if (given(f.folds)) body.folds = Number(f.folds);
@@ -61,11 +70,40 @@ export function runBody(f, kind) {
       if (f.anchored === 'on') body.anchored = true;
       if (f.pick === 'robust') body.pick = 'robust';
     }
+    if (!portfolio) noSymbolRules(symbolRules);
     return body;
   }
+  noSymbolRules(symbolRules);
   if (given(f.name)) body.name = String(f.name).trim();
   if (given(f.evaluation) && f.evaluation !== 'tick') body.evaluation = { mode: 'candle', interval: f.evaluation };
   return body;
+}
+
+/** a symbol's own lot size or minimum is a portfolio's @param {Record<string, unknown>} rules */
+function noSymbolRules(rules) {
+  const [symbol] = Object.keys(rules);
+  if (symbol) throw new Error(`${symbol}=…: a symbol's own quantity step or min order value is for a portfolio`);
+}
+
+/**
+ * A quantity step or minimum order value as typed: a number (the run's), or for a portfolio also its
+ * symbols' own, `0.01, BTCUSD=0.001` (the run's, then BTCUSD's). Each a number of 0 or more.
+ * @param {string} text @param {string} what the field, for the message
+ * @returns {{ value?: number, bySymbol: Record<string, number> } | { error: string }}
+ */
+export function parseLots(text, what) {
+  /** @type {{ value?: number, bySymbol: Record<string, number> }} */
+  const out = { bySymbol: {} };
+  for (const part of text.split(/[,;]/).map((x) => x.trim())) {
+    if (!part) continue;
+    const [sym, value] = part.includes('=') ? part.split('=', 2).map((x) => x.trim()) : [undefined, part];
+    const n = value === '' ? NaN : Number(value);
+    if (!(n >= 0)) return { error: `${what}: "${part}" is not a number` };
+    if (sym === undefined) out.value = n;
+    else if (!/^[A-Za-z0-9._:-]{1,40}$/.test(sym)) return { error: `${what}: "${sym}" is not a symbol` };
+    else out.bySymbol[sym.toUpperCase()] = n;
+  }
+  return out;
 }
 
 /**
@@ -126,6 +164,13 @@ export function settingsText(p) {
   if (p.qtyStep !== undefined) parts.push(`quantity step ${p.qtyStep}`);
   else if (p.wholeUnits) parts.push('whole units');
   if (p.minNotional) parts.push(`min order value ${p.minNotional}`);
+  // a portfolio's symbols with lot sizes or minimums of their own
+  for (const [symbol, r] of Object.entries(p.portfolio?.rules ?? {})) {
+    const own = [];
+    if (r.qtyStep !== undefined) own.push(`quantity step ${r.qtyStep}`);
+    if (r.minNotional !== undefined) own.push(`min order value ${r.minNotional}`);
+    parts.push(`${symbol}: ${own.join(', ')}`);
+  }
   if (p.borrowRatePct) parts.push(`short borrow ${p.borrowRatePct} % a year`);
   if (p.detailInterval) parts.push(`detail ${p.detailInterval}`);
   return parts.join(' · ');

@@ -651,6 +651,8 @@ export async function paperTrade(c, b, limit) {
           ...settings,
           symbols: pf.symbols,
           weights: pf.weights,
+          // each symbol's own lot size and minimum, when the backtest had them
+          ...(pf.rules ? { symbolRules: pf.rules } : {}),
           ...(limit?.value.trim() ? { portfolioRisk: { maxDrawdownPct: Number(limit.value) } } : {}),
         })
       : c.api.post('/api/forward-tests', { ...settings, symbol: b.symbol }),
@@ -1212,7 +1214,7 @@ export async function sweepView(c, id) {
       ),
       r.sample ? h('p', { class: 'muted' }, searchText(r.sample)) : '',
       // what every point ran with
-      r.settings ? h('p', { class: 'muted settings' }, settingsText(r.settings)) : '',
+      r.settings ? h('p', { class: 'muted settings' }, settingsText({ ...r.settings, portfolio: r.portfolio })) : '',
       r.asOf
         ? h(
             'p',

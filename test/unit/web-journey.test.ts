@@ -778,9 +778,12 @@ describe('the browser app, clicked through against the running platform', () => 
     [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
     await until(() => $$('.toast-error').find((e) => /at least two symbols/.test(e.textContent ?? '')), 'the refusal');
     type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG:3, googl:1');
+    // GOOGL in half shares, its own quantity step
+    type(form.querySelector<HTMLInputElement>('input[name=qtyStep]'), 'googl=0.5');
     [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
     await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');
     const id = location.hash.split('/')[2]!;
+    type(form.querySelector<HTMLInputElement>('input[name=qtyStep]'), '');
     const legRows = () => [...($('.portfolio table')?.querySelectorAll('tbody tr') ?? [])];
     await until(() => legRows().length === 2, 'the symbols', 60_000);
     const pf = await api(`/api/backtests/${id}/portfolio`);
@@ -789,6 +792,10 @@ describe('the browser app, clicked through against the running platform', () => 
       ['GOOGL', '25.0'],
     ]);
     expect(pf.legs.map((l: { startingBalance: number }) => l.startingBalance)).toEqual([7500, 2500]);
+    expect(pf.spec.rules).toEqual({ GOOGL: { qtyStep: 0.5 } });
+    await until(() => text('main p.settings').endsWith('GOOGL: quantity step 0.5'), 'its settings line');
+    const halves = (await api(`/api/backtests/${id}/trades`)).filter((x: { symbol: string }) => x.symbol === 'GOOGL');
+    expect(halves.some((x: { size: number }) => x.size % 1 === 0.5)).toBe(true);
     // the same bars under two names: their returns move together, as the correlation table shows
     expect(pf.correlation.matrix[0][1]).toBeGreaterThan(0.99);
     const corr = $$('.portfolio table')[1]!;
@@ -917,7 +924,10 @@ describe('the browser app, clicked through against the running platform', () => 
   });
 
   it('paper-trades the portfolio backtest: a session per symbol with its share, driven and removed together', async () => {
-    const pb = (await api('/api/backtests')).find((b: { kind: string }) => b.kind === 'portfolio');
+    // the portfolio backtest run from the form (not a sweep's point over the portfolio)
+    const pb = (await api('/api/backtests')).find(
+      (b: { kind: string; sweepId: string | null }) => b.kind === 'portfolio' && !b.sweepId,
+    );
     location.hash = `#/backtests/${pb.id}`;
     (await until(() => button('Paper trade it'), 'the portfolio backtest')).click();
     await until(() => /^#\/paper-portfolios\/[0-9a-f-]{36}$/.test(location.hash), 'the paper portfolio page');
@@ -931,6 +941,10 @@ describe('the browser app, clicked through against the running platform', () => 
     ]);
     const pf = await api(`/api/forward-tests/portfolios/${id}`);
     expect(pf.sessions.map((x: { startingBalance: number }) => x.startingBalance)).toEqual([7500, 2500]);
+    // GOOGL's session in the backtest's half shares, GOOG's in whole ones
+    const steps = [];
+    for (const x of pf.sessions) steps.push((await api(`/api/forward-tests/${x.id}`)).config.qtyStep);
+    expect(steps).toEqual([undefined, 0.5]);
     const tile = (k: string) =>
       $$('.figure')
         .find((f) => f.querySelector('small')?.textContent === k)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePortfolio, runBody, settingsText } from '../../web/run-settings.js';
+import { parseLots, parsePortfolio, runBody, settingsText } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 // the run forms' bodies, sent to the real API: it must take each of them and apply every setting
@@ -251,6 +251,32 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(() => runBody({ symbols: 'GOOG', interval: '1d', balance: '1', fee: '0' }, 'portfolio')).toThrow(
       /two symbols/,
     );
+  });
+
+  it("a portfolio's symbols with lot sizes and minimums of their own: sent as symbolRules, stored, said in its line", async () => {
+    await t.importGoog(auth, 'GOOG4');
+    const f = { symbols: 'GOOG, goog4', interval: '1d', balance: '10000', fee: '0' };
+    const body = runBody({ ...f, qtyStep: '5; goog4=0.25', minNotional: 'GOOG4 = 100' }, 'portfolio');
+    expect(body).toMatchObject({ qtyStep: 5, symbolRules: { GOOG4: { qtyStep: 0.25, minNotional: 100 } } });
+    expect(body).not.toHaveProperty('minNotional');
+    const r = await post('/api/backtests/portfolio', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    expect(row.parameters.portfolio.rules).toEqual({ GOOG4: { qtyStep: 0.25, minNotional: 100 } });
+    expect(settingsText(row.parameters)).toBe(
+      'balance 10000 · fee 0 % · quantity step 5 · GOOG4: quantity step 0.25, min order value 100',
+    );
+    // a sweep over the portfolio takes them too; a symbol's own for one symbol, or a word, is said so
+    expect(runBody({ ...f, qtyStep: 'GOOG4=1' }, 'sweep')).toMatchObject({ symbolRules: { GOOG4: { qtyStep: 1 } } });
+    expect(() => runBody({ ...f, symbol: 'GOOG', qtyStep: 'GOOG=1' }, 'backtest')).toThrow(/is for a portfolio/);
+    expect(() => runBody({ symbol: 'GOOG', balance: '1', minNotional: 'GOOG=5' }, 'session')).toThrow(
+      /is for a portfolio/,
+    );
+    expect(() => runBody({ ...f, qtyStep: 'GOOG4=lots' }, 'portfolio')).toThrow(
+      'quantity step: "GOOG4=lots" is not a number',
+    );
+    expect(parseLots('0.01, BTCUSD=0.001', 'x')).toEqual({ value: 0.01, bySymbol: { BTCUSD: 0.001 } });
+    expect(parseLots('B<D=1', 'x')).toEqual({ error: 'x: "B<D" is not a symbol' });
   });
 
   it('a sweep or walk-forward given portfolio symbols: each backtest a portfolio backtest; without them, on the one symbol', async () => {

@@ -29,6 +29,7 @@ import {
   type MarginSettings,
   type RiskLimits,
 } from '@algotrade/core';
+import { ExchangeInput, type ExchangeSettings, type SymbolRules } from '@algotrade/services/http/exchange';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -102,7 +103,7 @@ export function engineOptions(flags: Record<string, string | boolean>) {
     cash: num(flags.cash, 'cash', 100_000),
     feeRate: num(flags.fee, 'fee', 0),
     feeFixed: num(flags['fee-fixed'], 'fee-fixed', 0),
-    ...exchangeFlags(flags),
+    ...exchangeFlags(flags).settings,
     slippageBps: num(flags.slippage, 'slippage', 0),
     allowShort: !!flags.short,
     fillOn: flags['on-close'] ? ('close' as const) : ('next_open' as const),
@@ -111,28 +112,51 @@ export function engineOptions(flags: Record<string, string | boolean>) {
   };
 }
 
+/** the exchange flags, their API keys, and what each takes (its bounds are the API's: ExchangeInput) */
+const EXCHANGE_FLAGS = [
+  ['maker-fee', 'makerFeeRate', 'a fee rate'], // below 0: a maker's rebate
+  ['qty-step', 'qtyStep', 'a lot size'],
+  ['min-notional', 'minNotional', 'an order value'],
+  ['borrow-rate', 'borrowRatePct', 'a % a year'],
+] as const;
+
 /**
  * An exchange's rules from their flags, each only when given: a maker's fee rate (`--maker-fee`, a limit
  * order filled at its level), a lot size (`--qty-step`), a minimum order value (`--min-notional`) and a
- * short's borrow rate (`--borrow-rate`, % a year).
+ * short's borrow rate (`--borrow-rate`, % a year), each within the API's bounds. A portfolio's lot size
+ * and minimum may be given by symbol (`--qty-step 1,BTCUSD=0.001`: the run's, then BTCUSD's):
+ * `symbolRules`, which the legs take (legsWithRules).
  */
-function exchangeFlags(flags: Record<string, string | boolean>) {
-  const out: { makerFeeRate?: number; qtyStep?: number; minNotional?: number; borrowRatePct?: number } = {};
-  if (flags['maker-fee'] !== undefined) {
-    // below 0: a maker's rebate, at most 0.1 % back
-    const rate = Number(flags['maker-fee']);
-    if (!(rate >= -0.001 && rate <= 0.1))
-      throw new UsageError(`--maker-fee must be a fee rate from -0.001 (a rebate) to 0.1 (got ${flags['maker-fee']})`);
-    out.makerFeeRate = rate;
+export function exchangeFlags(flags: Record<string, string | boolean>) {
+  const settings: ExchangeSettings = {};
+  const symbolRules: SymbolRules = {};
+  for (const [flag, key, what] of EXCHANGE_FLAGS) {
+    if (flags[flag] === undefined) continue;
+    const given = String(flags[flag]);
+    const bounds = ExchangeInput[key].unwrap();
+    for (const part of given.split(',')) {
+      const [symbol, text] = part.includes('=') ? part.split('=', 2) : [undefined, part];
+      const n = text!.trim() === '' ? NaN : Number(text);
+      if (!bounds.safeParse(n).success)
+        throw new UsageError(`--${flag} must be ${what} from ${bounds.minValue} to ${bounds.maxValue} (got ${given})`);
+      if (symbol === undefined) settings[key] = n;
+      else if (key === 'qtyStep' || key === 'minNotional') (symbolRules[symbol.trim().toUpperCase()] ??= {})[key] = n;
+      else throw new UsageError(`--${flag} is one for the run: a symbol's own is for --qty-step and --min-notional`);
+    }
   }
-  if (flags['qty-step'] !== undefined) {
-    const step = num(flags['qty-step'], 'qty-step', 1);
-    if (!(step >= 1e-8)) throw new UsageError(`--qty-step must be at least 1e-8 (got ${flags['qty-step']})`);
-    out.qtyStep = step;
-  }
-  if (flags['min-notional'] !== undefined) out.minNotional = num(flags['min-notional'], 'min-notional', 0);
-  if (flags['borrow-rate'] !== undefined) out.borrowRatePct = num(flags['borrow-rate'], 'borrow-rate', 0);
-  return out;
+  if (Object.keys(symbolRules).length && dataList(flags).length < 2)
+    throw new UsageError(`a symbol's own --qty-step or --min-notional is for a portfolio (--data with several)`);
+  return { settings, symbolRules };
+}
+
+/** A portfolio's legs, each with its symbol's own lot size and minimum order value (exchangeFlags). */
+function legsWithRules<L extends { symbol: string }>(legs: L[], flags: Record<string, string | boolean>) {
+  const { symbolRules } = exchangeFlags(flags);
+  const names = legs.map((l) => l.symbol);
+  const stray = Object.keys(symbolRules).filter((k) => !names.includes(k));
+  if (stray.length)
+    throw new UsageError(`--qty-step, --min-notional: ${stray.join(', ')} not in --data (${names.join(', ')})`);
+  return legs.map((l) => (symbolRules[l.symbol] ? { ...l, rules: symbolRules[l.symbol]! } : l));
 }
 
 /** The paper sessions' risk limits from their flags (`--max-drawdown 20`...): none given, none set. */
@@ -252,7 +276,7 @@ export async function loadStrategyAndLegs(flags: Record<string, string | boolean
   } catch (e) {
     throw new UsageError(`--weights: ${(e as Error).message}`);
   }
-  return { ...s, legs: legs.map((l, i) => ({ ...l, weight: w[i]! })) };
+  return { ...s, legs: legsWithRules(legs, flags).map((l, i) => ({ ...l, weight: w[i]! })) };
 }
 
 /** The symbols or files of a `--data` (one, or several with commas: a portfolio). */
@@ -326,6 +350,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         "         [--max-order-qty 100] [--max-orders-per-minute 10] [--resume-next-day]   (a paper session's risk limits)\n" +
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
+        "                    [--qty-step 1,BTCUSD=0.001] [--min-notional BTCUSD=5]   (a symbol's own lot size and minimum)\n" +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
     );
     return 2;

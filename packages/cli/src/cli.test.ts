@@ -601,7 +601,9 @@ describe('the command line says what is wrong with what was typed, without a sta
     // printed as the risk limits' refusals are
     const text = (await cli(...args, ...lots)).stdout;
     expect(text).toContain(`\nOrders refused\n  ${own.risk!.refused.MIN_NOTIONAL} entries refused: MIN_NOTIONAL\n`);
-    expect((await cli(...args, '--qty-step', '0')).stderr).toMatch(/^error: --qty-step must be at least 1e-8/);
+    expect((await cli(...args, '--qty-step', '0')).stderr).toMatch(
+      /^error: --qty-step must be a lot size from 1e-8 to 1000000 \(got 0\)/,
+    );
     // a short's borrow rate: the crossover's shorts pay it with their funding, its longs nothing
     const crossing = ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--short'];
     type F = { size: number; funding: number; pnl: number };
@@ -716,5 +718,47 @@ describe('the command line says what is wrong with what was typed, without a sta
       ).stdout,
     );
     expect(r.portfolio.legs[1].finalEquity).toBeCloseTo(one.stats.equityFinal, 6);
+  });
+
+  it("gives a portfolio's symbols their own lot sizes and minimums: --qty-step 5,BTCUSD=0.01, each leg as it runs alone", async () => {
+    const data = ['--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv', '--cash', '10000'];
+    const args = ['backtest', '--strategy', 'sma-crossover', ...data, '--asset', 'stock'];
+    const r = JSON.parse(
+      (await cli(...args, '--qty-step', '5,btcusd=0.01', '--min-notional', 'BTCUSD=100', '--json')).stdout,
+    );
+    type T = { symbol: string; size: number; pnl: number };
+    const legOf = (s: string) => (r.trades as T[]).filter((t) => t.symbol === s).map((t) => [t.size, t.pnl]);
+    const alone = async (file: string, ...more: string[]) =>
+      (
+        JSON.parse(
+          (await cli('backtest', '--strategy', 'sma-crossover', '--data', file, '--cash', '5000', ...more, '--json'))
+            .stdout,
+        ).trades as T[]
+      ).map((t) => [t.size, t.pnl]);
+    expect(legOf('GOOG')).toEqual(await alone('examples/data/GOOG.csv', '--asset', 'stock', '--qty-step', '5'));
+    expect(legOf('BTCUSD')).toEqual(
+      await alone('examples/data/BTCUSD.csv', '--asset', 'stock', '--qty-step', '0.01', '--min-notional', '100'),
+    );
+    expect(legOf('GOOG').every(([size]) => size! % 5 === 0)).toBe(true);
+    expect(legOf('BTCUSD').some(([size]) => !Number.isInteger(size))).toBe(true);
+    // a symbol's own for one symbol, for a symbol not in --data, or out of the API's bounds: said so
+    for (const [more, message] of [
+      [
+        ['--data', 'examples/data/GOOG.csv', '--qty-step', 'GOOG=5'],
+        /^error: a symbol's own --qty-step or --min-notional is for a portfolio/,
+      ],
+      [
+        [...data, '--qty-step', 'ETHUSD=0.01'],
+        /^error: --qty-step, --min-notional: ETHUSD not in --data \(GOOG, BTCUSD\)/,
+      ],
+      [
+        [...data, '--min-notional', 'BTCUSD=-1'],
+        /^error: --min-notional must be an order value from 0 to 1000000000 \(got BTCUSD=-1\)/,
+      ],
+      [[...data, '--maker-fee', 'BTCUSD=0.001'], /^error: --maker-fee is one for the run/],
+    ] as const) {
+      const bad = await cli('backtest', '--strategy', 'sma-crossover', ...more);
+      expect([bad.code, bad.stderr], more.join(' ')).toEqual([2, expect.stringMatching(message)]);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { normaliseWeights, PortfolioCancelled, portfolioWindows, runPortfolio } 
 import { gridVariants } from './grid.ts';
 import { inlineRunner, poolRunner, viewBars, walkForward } from './walk-forward.ts';
 import type { BarColumns } from './plan.ts';
+import type { TradeRecord } from '@algotrade/core';
 import { templateById } from './templates.ts';
 import { foldsTable, legsCell } from './report.ts';
 
@@ -132,6 +133,26 @@ describe('portfolio backtest: one strategy over several symbols', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it("trades each leg in its own symbol's lot size and minimum order value, over the run's", async () => {
+    // GOOG in lots of 5 shares (the run's step), BTC in steps of 0.01 (its symbol's)
+    const run = { ...options, qtyStep: 5 };
+    const p = await runPortfolio([legs[0]!, { ...legs[1]!, rules: { qtyStep: 0.01 } }], run, inline);
+    const goog5 = runBacktest(plan, goog, { ...run, cash: 75_000, wholeUnits: true });
+    const btc001 = runBacktest(plan, btc, { ...run, cash: 25_000, qtyStep: 0.01 });
+    const bySymbol = (r: { trades: (TradeRecord & { symbol?: string })[] }, s?: string) =>
+      r.trades.filter((t) => t.symbol === s).map((t) => [t.size, t.pnl]);
+    expect(bySymbol(p, 'GOOG')).toEqual(bySymbol(goog5));
+    expect(bySymbol(p, 'BTCUSD')).toEqual(bySymbol(btc001));
+    expect(goog5.trades.length).toBeGreaterThan(10);
+    expect(goog5.trades.every((t) => t.size % 5 === 0)).toBe(true);
+    expect(btc001.trades.map((t) => t.size)).toEqual([37.69, 38.32, 12.81]);
+    // a minimum above GOOG's share of the money: GOOG makes no entry, counting them; BTC trades as before
+    const held = await runPortfolio([{ ...legs[0]!, rules: { minNotional: 80_000 } }, legs[1]!], options, inline);
+    expect(held.trades.filter((t) => t.symbol === 'GOOG')).toEqual([]);
+    expect(held.legs[0]!.stats.trades).toBe(0);
+    expect(held.trades.filter((t) => t.symbol === 'BTCUSD').length).toBe(3);
   });
 
   it('weights: equal by default, normalised, one per symbol, each positive', () => {

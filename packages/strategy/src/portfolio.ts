@@ -10,6 +10,19 @@ export interface PortfolioLeg {
   bars: BarColumns;
   /** stocks trade whole units */
   wholeUnits?: boolean;
+  /** this symbol's lot size and minimum order value on its exchange, over the run's own (each when given) */
+  rules?: LegRules;
+}
+
+/** An exchange's rules for one symbol: its lot size (`qtyStep`) and minimum order value (`minNotional`). */
+export interface LegRules {
+  qtyStep?: number;
+  minNotional?: number;
+}
+
+/** A leg's own backtest options: its share of the cash, its units, and its symbol's rules over the run's. */
+function legOptions<O extends { cash: number }>(options: O, leg: PortfolioLeg, cash = options.cash * leg.weight) {
+  return { ...options, cash, wholeUnits: !!leg.wholeUnits, ...leg.rules };
 }
 
 export interface LegResult {
@@ -158,14 +171,10 @@ export async function runPortfolio(
     while (next < legs.length && !cancelled) {
       const i = next++;
       const leg = legs[i]!;
-      const r = await run(
-        leg.bars,
-        { ...options, cash: options.cash * leg.weight, wholeUnits: !!leg.wholeUnits },
-        (p) => {
-          progress[i] = p;
-          return report();
-        },
-      );
+      const r = await run(leg.bars, legOptions(options, leg), (p) => {
+        progress[i] = p;
+        return report();
+      });
       if (r.cancelled) cancelled = true;
       results[i] = r;
       progress[i] = 1;
@@ -341,10 +350,8 @@ export function portfolioWindows(
           leg.bars,
           { from: ls, to: lt, statsOnly: false },
           {
-            ...options,
-            cash,
+            ...legOptions(options, leg, cash),
             tradeFrom: lf - ls,
-            wholeUnits: !!leg.wholeUnits,
             ...(w.statsOnly ? { excursions: false } : {}),
           },
         );

@@ -921,6 +921,73 @@ describe('backtest service', () => {
     expect(await wBad({ detailInterval: '1h' })).toMatch(/a portfolio walk-forward has none/);
   });
 
+  it('gives each symbol of a portfolio its own lot size and minimum order value (symbolRules), each leg as it runs alone', async () => {
+    await t.importGoog(a.auth, 'PFR');
+    const graph = templateById('sma-crossover')!.graph;
+    const common = { graph, interval: '1d', startingBalance: 10_000, feeRate: 0.001, qtyStep: 5 };
+    const where = { ...common, symbols: ['GOOG', 'PFR'], symbolRules: { pfr: { qtyStep: 0.25, minNotional: 100 } } };
+    const rules = { PFR: { qtyStep: 0.25, minNotional: 100 } };
+    const r = await call(a, 'POST', '/api/backtests/portfolio', where);
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.json()).toMatchObject({ symbols: ['GOOG', 'PFR'], weights: [0.5, 0.5], rules });
+    await waitDone(a, r.json().id);
+    const pf = (await call(a, 'GET', `/api/backtests/${r.json().id}/portfolio`)).json();
+    expect(pf.spec.rules).toEqual(rules);
+    // each leg: a plain backtest of its symbol with its share and its rules (GOOG the run's lots of 5)
+    for (const leg of pf.legs) {
+      const own = leg.symbol === 'PFR' ? rules.PFR : {};
+      const one = await call(a, 'POST', '/api/backtests', {
+        ...common,
+        ...own,
+        symbol: leg.symbol,
+        startingBalance: 5_000,
+      });
+      await waitDone(a, one.json().id);
+      const m = (await call(a, 'GET', `/api/backtests/${one.json().id}`)).json().metrics;
+      expect(leg.finalEquity).toBeCloseTo(m.equityFinal, 6);
+      expect(leg.stats.trades).toBe(m.trades);
+    }
+    const trades: { symbol: string; size: number }[] = (
+      await call(a, 'GET', `/api/backtests/${r.json().id}/trades`)
+    ).json();
+    const sizes = (s: string) => trades.filter((x) => x.symbol === s).map((x) => Math.abs(x.size));
+    expect(sizes('GOOG').length).toBeGreaterThan(5);
+    expect(sizes('GOOG').every((q) => q % 5 === 0)).toBe(true);
+    expect(sizes('PFR').every((q) => (q * 4) % 1 === 0)).toBe(true);
+    expect(sizes('PFR').some((q) => q % 1 !== 0)).toBe(true);
+    // a sweep over the portfolio keeps them for each point
+    const sw = await call(a, 'POST', '/api/backtests/sweep', { ...where, params: { 'fast.period': [5, 10] } });
+    expect(sw.statusCode, sw.body).toBe(202);
+    await until(
+      async () => (await call(a, 'GET', `/api/backtests/sweeps/${sw.json().sweepId}`)).json().done === 2,
+      60_000,
+    );
+    const s = (await call(a, 'GET', `/api/backtests/sweeps/${sw.json().sweepId}`)).json();
+    expect(s.portfolio.rules).toEqual(rules);
+    const point = s.ranked.find((x: { combo: Record<string, number> }) => x.combo['fast.period'] === 10);
+    const whole = (await call(a, 'GET', `/api/backtests/${r.json().id}`)).json().metrics;
+    expect(point.metrics.equityFinal).toBeCloseTo(whole.equityFinal, 6);
+    // what it cannot be is a 400 saying so
+    for (const [extra, message] of [
+      [{ symbolRules: { NOPE: { qtyStep: 1 } } }, /NOPE is not among the symbols/],
+      [{ symbolRules: { PFR: {} } }, /give qtyStep, minNotional or both/],
+      [{ symbolRules: { PFR: { qtyStep: 0 } } }, /qtyStep/],
+      [{ symbolRules: { 'P R': { qtyStep: 1 } } }, /symbolRules/],
+    ] as const) {
+      const bad = await call(a, 'POST', '/api/backtests/portfolio', { ...where, ...extra });
+      expect(bad.statusCode, JSON.stringify(extra)).toBe(400);
+      expect(bad.json().error.message).toMatch(message);
+    }
+    const one = await call(a, 'POST', '/api/backtests/sweep', {
+      ...common,
+      symbol: 'GOOG',
+      symbolRules: rules,
+      params: { 'fast.period': [5, 10] },
+    });
+    expect(one.statusCode).toBe(400);
+    expect(one.json().error.message).toMatch(/give symbols/);
+  });
+
   it("backtests a strategy that reads another symbol's bars: loaded, aligned, and the same trades as reading its own", async () => {
     // GOOG's history again under a second name: the SMA crossover reading "GOOGX"'s closes, run on GOOG,
     // trades exactly as the plain crossover (backtesting.py's 66 trades)

@@ -31,7 +31,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
-import { ExchangeInput, exchangeOf } from '../http/exchange.ts';
+import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules, type SymbolRules } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
@@ -121,12 +121,21 @@ const OneOrPortfolio = {
   symbol: Base.symbol.optional(),
   symbols: z.array(Base.symbol).min(2).max(20).optional(),
   weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+  /** each symbol's lot size and minimum order value, over qtyStep and minNotional (http/exchange.ts) */
+  symbolRules: SymbolRulesInput.optional(),
 };
-/** the rule of OneOrPortfolio: a symbol or symbols, each once, a weight for each, no detail timeframe with them */
+/**
+ * the rule of OneOrPortfolio: a symbol or symbols, each once, a weight for each, rules only for them, no
+ * detail timeframe with them
+ */
 const oneOrPortfolio =
   (what: string) =>
-  (b: { symbol?: string; symbols?: string[]; weights?: number[]; detailInterval?: string }, ctx: z.RefinementCtx) => {
+  (
+    b: { symbol?: string; symbols?: string[]; weights?: number[]; symbolRules?: SymbolRules; detailInterval?: string },
+    ctx: z.RefinementCtx,
+  ) => {
     const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    checkSymbolRules(b, ctx);
     if ((b.symbol === undefined) === (b.symbols === undefined))
       wrong('symbol', `a symbol, or symbols for a portfolio ${what} (one of the two)`);
     if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');
@@ -179,15 +188,23 @@ const PortfolioBody = z
     ...BaseNoSymbol,
     symbols: z.array(Symbol).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+    symbolRules: OneOrPortfolio.symbolRules,
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, {
     message: 'each symbol once',
     path: ['symbols'],
   })
+  .superRefine(checkSymbolRules)
   .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
     message: 'one weight per symbol',
     path: ['weights'],
   });
+/** A portfolio as its backtests keep it: its symbols, their weights normalised, and their rules when given. */
+const portfolioSpec = (symbols: string[], weights: number[] | undefined, rules: SymbolRules | undefined) => ({
+  symbols,
+  weights: normaliseWeights(symbols, weights),
+  ...(rules && Object.keys(rules).length ? { rules } : {}),
+});
 const MAX_SWEEP = 500;
 /** a sweep's CSV: the figures each backtest gets a column for, after its parameters */
 const SWEEP_CSV_FIGURES = [
@@ -392,11 +409,15 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
    * What a sweep or a walk-forward runs on (OneOrPortfolio): its row's symbol (a portfolio's joined by
    * commas) and interval, and for a portfolio its symbols with their weights normalised.
    */
-  const targetOf = (b: { symbol?: string; symbols?: string[]; weights?: number[]; interval: string }) => ({
+  const targetOf = (b: {
+    symbol?: string;
+    symbols?: string[];
+    weights?: number[];
+    symbolRules?: SymbolRules;
+    interval: string;
+  }) => ({
     target: { symbol: b.symbols ? b.symbols.join(',') : b.symbol!, interval: b.interval },
-    portfolio: b.symbols
-      ? { portfolio: { symbols: b.symbols, weights: normaliseWeights(b.symbols, b.weights) } }
-      : undefined,
+    portfolio: b.symbols ? { portfolio: portfolioSpec(b.symbols, b.weights, b.symbolRules) } : undefined,
   });
   /** a backtest row, queued */
   async function enqueue(
@@ -755,15 +776,15 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
         const { symbols } = req.body;
-        const weights = normaliseWeights(symbols, req.body.weights);
+        const portfolio = portfolioSpec(symbols, req.body.weights, req.body.symbolRules);
         const row = await enqueue(
           user.id,
           source,
           graph,
           { symbol: symbols.join(','), interval: req.body.interval },
-          { ...paramsOf(req.body), portfolio: { symbols, weights } },
+          { ...paramsOf(req.body), portfolio },
         );
-        return reply.status(202).send({ id: row.id, status: 'queued', symbols, weights });
+        return reply.status(202).send({ id: row.id, status: 'queued', ...portfolio });
       });
 
       r.get('/:id/portfolio', { schema: { tags: ['backtest'], params: Id } }, async (req) => {

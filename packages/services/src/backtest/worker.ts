@@ -45,7 +45,7 @@ import {
   type AdaptiveWindows,
 } from '@algotrade/strategy';
 
-import { exchangeOf, type ExchangeSettings } from '../http/exchange.ts';
+import { exchangeOf, type ExchangeSettings, type SymbolRules } from '../http/exchange.ts';
 import { otherCandles } from '../strategy/other-candles.ts';
 import { adaptiveOf, continueSearch, rankingOf, standingOf } from './adaptive.ts';
 
@@ -71,8 +71,8 @@ export interface BacktestParams extends ExchangeSettings {
   risk?: RiskLimits;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
-  /** set on a portfolio backtest: its symbols and their weights (summing to 1) */
-  portfolio?: { symbols: string[]; weights: number[] };
+  /** set on a portfolio backtest: its symbols, their weights (summing to 1), and each symbol's lot size and minimum order value when given */
+  portfolio?: { symbols: string[]; weights: number[]; rules?: SymbolRules };
 }
 
 /** JSON-safe statistics: non-finite numbers become null. */
@@ -119,7 +119,13 @@ export async function processBacktest(
           `no ${row.interval} candles for ${symbol} in the requested range: import history first (POST /api/market/history/import)`,
         );
       const sym = await symbolRows.get(symbol);
-      legs.push({ symbol, bars: toColumns(candles), wholeUnits: sym?.assetClass === 'stock' });
+      const rules = p.portfolio?.rules?.[symbol];
+      legs.push({
+        symbol,
+        bars: toColumns(candles),
+        wholeUnits: sym?.assetClass === 'stock',
+        ...(rules ? { rules } : {}),
+      });
     }
     // the other symbols the strategy reads (Other symbol nodes): their candles of the same interval and
     // range, read once and aligned with each leg's bars

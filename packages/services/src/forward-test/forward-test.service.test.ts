@@ -963,6 +963,58 @@ describe('forward testing (paper trading) on live ticks', () => {
     }
   });
 
+  it("a paper portfolio's sessions each trade in their symbol's lot size (symbolRules), over the portfolio's", async () => {
+    const u = await t.user();
+    const strat = (await call(u, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();
+    const body = { strategyId: strat.id, symbols: ['LRA', 'LRB'], startingBalance: 20_000, feeRate: 0.001 };
+    const r = await call(u, 'POST', '/api/forward-tests/portfolio', {
+      ...body,
+      qtyStep: 0.1,
+      symbolRules: { lrb: { qtyStep: 7, minNotional: 50 } },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const pf = r.json();
+    const sessions = await Promise.all(
+      pf.sessions.map(async (x: { id: string }) => (await call(u, 'GET', `/api/forward-tests/${x.id}`)).json()),
+    );
+    expect(sessions.map((x) => [x.symbol, x.config.qtyStep, x.config.minNotional])).toEqual([
+      ['LRA', 0.1, undefined],
+      ['LRB', 7, 50],
+    ]);
+    const get = async () => (await call(u, 'GET', `/api/forward-tests/portfolios/${pf.id}`)).json();
+    await until(async () => {
+      await publishWave('LRA', 1, () => 100);
+      await publishWave('LRB', 1, () => 100);
+      return (await get()).sessions.every((x: { trades: number }) => x.trades === 1);
+    });
+    // 10,000 each at the ask and a fee of 0.1 %: all it buys, rounded down to steps of 0.1 and lots of 7
+    for (const [x, step] of [
+      [sessions[0], 0.1],
+      [sessions[1], 7],
+    ] as const) {
+      const [fill, ...more] = (await call(u, 'GET', `/api/forward-tests/${x.id}/trades`)).json();
+      expect(more).toEqual([]);
+      const lots = Math.floor(10_000 / (fill.price * 1.001) / step + 1e-9);
+      expect(fill.quantity).toBe(Number((lots * step).toFixed(1)));
+      expect(lots).toBeGreaterThan(10);
+      await reconcile(x.id, u);
+    }
+    // rules for a symbol outside the portfolio, or on a single session, are 400s that say so
+    const stray = await call(u, 'POST', '/api/forward-tests/portfolio', {
+      ...body,
+      symbolRules: { NOPE: { qtyStep: 1 } },
+    });
+    expect(stray.statusCode).toBe(400);
+    expect(stray.json().error.message).toMatch(/NOPE is not among the symbols/);
+    const single = await call(u, 'POST', '/api/forward-tests', {
+      strategyId: strat.id,
+      symbol: 'LRA',
+      symbolRules: { LRA: { qtyStep: 1 } },
+    });
+    expect(single.statusCode).toBe(400);
+    expect(single.json().error.message).toMatch(/symbolRules/);
+  });
+
   it("a paper portfolio's daily loss limit on its summed equity pauses every session, closing its position", async () => {
     const { u, get, flat } = await limitedPortfolio(['DLA', 'DLB'], { maxDailyLossPct: 3 });
     // one leg down 4 %: 2 % of the sum today, under the limit

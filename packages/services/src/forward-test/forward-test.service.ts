@@ -24,7 +24,7 @@ import type { SessionSettings } from './live-session.ts';
 import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
-import { ExchangeInput, exchangeOf } from '../http/exchange.ts';
+import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { RiskInput } from '../http/risk.ts';
 
@@ -62,6 +62,8 @@ const PortfolioBody = z
     ...SessionBody,
     symbols: z.array(SymbolInput).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
+    /** each symbol's lot size and minimum order value, over qtyStep and minNotional (http/exchange.ts) */
+    symbolRules: SymbolRulesInput.optional(),
     /** limits on the summed equity, on top of each session's own `risk` */
     portfolioRisk: z
       .strictObject({
@@ -79,7 +81,8 @@ const PortfolioBody = z
   .refine((b) => !b.weights || b.weights.length === b.symbols.length, {
     message: 'one weight per symbol',
     path: ['weights'],
-  });
+  })
+  .superRefine(checkSymbolRules);
 const PortfolioVerb = z.object({ id: z.string().uuid(), verb: z.enum(['start', 'pause', 'resume', 'stop']) });
 const PortfolioId = z.object({ id: z.string().uuid() });
 const AsCsv = z.enum(['json', 'csv']).default('json');
@@ -290,12 +293,20 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const weights = normaliseWeights(b.symbols, b.weights);
       const id = randomUUID();
       for (let i = 0; i < b.symbols.length; i++)
-        await createSession(user.id, strategy, b, b.symbols[i]!, b.startingBalance * weights[i]!, {
-          id,
-          weight: weights[i]!,
-          leg: i,
-          ...(b.portfolioRisk ? { risk: b.portfolioRisk } : {}),
-        });
+        // each session with its symbol's lot size and minimum order value, when the portfolio gives them
+        await createSession(
+          user.id,
+          strategy,
+          { ...b, ...b.symbolRules?.[b.symbols[i]!] },
+          b.symbols[i]!,
+          b.startingBalance * weights[i]!,
+          {
+            id,
+            weight: weights[i]!,
+            leg: i,
+            ...(b.portfolioRisk ? { risk: b.portfolioRisk } : {}),
+          },
+        );
       return reply.status(201).send(await portfolioView(user.id, id));
     });
     r.get('/portfolios', { schema: { tags: ['forward-test'] } }, async (req) => {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { LegRules } from '@algotrade/strategy';
+import { SymbolInput } from './symbol.ts';
 
 /**
  * What an exchange's rules add to a backtest's or a paper session's money settings, each optional: a
@@ -35,4 +37,36 @@ export function exchangeOf(b: ExchangeSettings): ExchangeSettings {
   if (b.minNotional !== undefined) out.minNotional = b.minNotional;
   if (b.borrowRatePct) out.borrowRatePct = b.borrowRatePct;
   return out;
+}
+
+/** One symbol's lot size and minimum order value, as ExchangeInput bounds them; at least one of the two. */
+const LegRulesInput = z
+  .strictObject({ qtyStep: ExchangeInput.qtyStep, minNotional: ExchangeInput.minNotional })
+  .refine((r) => r.qtyStep !== undefined || r.minNotional !== undefined, {
+    message: 'give qtyStep, minNotional or both',
+  });
+
+/**
+ * A portfolio's rules by symbol (`{"BTCUSD": {"qtyStep": 0.001, "minNotional": 5}}`): each symbol's lot size
+ * and minimum order value on its exchange, over the run's `qtyStep` and `minNotional`. Keys are symbols
+ * of the portfolio (checkSymbolRules).
+ */
+export const SymbolRulesInput = z.record(SymbolInput, LegRulesInput);
+
+export type SymbolRules = Record<string, LegRules>;
+
+/**
+ * A body's symbolRules (a zod superRefine): a portfolio's (it gives `symbols`), and only for its symbols;
+ * anything else is an issue at `symbolRules` naming the stray symbols.
+ */
+export function checkSymbolRules(b: { symbols?: string[]; symbolRules?: SymbolRules }, ctx: z.RefinementCtx): void {
+  if (!b.symbolRules) return;
+  const stray = Object.keys(b.symbolRules).filter((k) => !b.symbols?.includes(k));
+  if (!b.symbols) ctx.addIssue({ code: 'custom', path: ['symbolRules'], message: "a portfolio's: give symbols" });
+  else if (stray.length)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['symbolRules'],
+      message: `${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} not among the symbols`,
+    });
 }
