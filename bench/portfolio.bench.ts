@@ -46,6 +46,59 @@ for (let rep = 0; rep < 3; rep++) {
   await runPortfolio(legs, options, pooled, { ...more, parallel: 2 });
   poolMs.push(performance.now() - t0);
 }
+
+// Limits on the summed equity (a paper portfolio's portfolioRisk): a drawdown stop at half the free run's
+// deepest drawdown costs one run of the legs more; a daily loss that pauses until the next day one run
+// more for each time it is reached (its limit: the free run's fifth worst day). Alternated with the free
+// portfolio inline, median of three.
+const free = await runPortfolio(legs, options, inline, more);
+let peak = options.cash;
+let deepest = 0;
+const dayLoss = new Map<number, number>();
+let dayStart = options.cash;
+let day = -1;
+for (let k = 0; k < free.ts.length; k++) {
+  const e = free.equity[k]!;
+  peak = Math.max(peak, e);
+  deepest = Math.max(deepest, ((peak - e) / peak) * 100);
+  const d = Math.floor(free.ts[k]! / 86_400_000);
+  if (d !== day) [day, dayStart] = [d, e];
+  dayLoss.set(d, Math.max(dayLoss.get(d) ?? 0, ((dayStart - e) / dayStart) * 100));
+}
+const drawdown = { maxDrawdownPct: deepest / 2 };
+const daily = { maxDailyLossPct: [...dayLoss.values()].sort((a, b) => b - a)[4]!, resumeNextDay: true };
+const freeMs: number[] = [];
+const ddMs: number[] = [];
+const dailyMs: number[] = [];
+let halts = { dd: 0, daily: 0 };
+for (let rep = 0; rep < 3; rep++) {
+  let t0 = performance.now();
+  await runPortfolio(legs, options, inline, more);
+  freeMs.push(performance.now() - t0);
+  t0 = performance.now();
+  const a = await runPortfolio(legs, options, inline, { ...more, limits: drawdown });
+  ddMs.push(performance.now() - t0);
+  t0 = performance.now();
+  const b = await runPortfolio(legs, options, inline, { ...more, limits: daily });
+  dailyMs.push(performance.now() - t0);
+  halts = { dd: a.halts!.length, daily: b.halts!.length };
+}
+for (const [name, ms, limitPct, n] of [
+  ['drawdown_stop', ddMs, drawdown.maxDrawdownPct, halts.dd],
+  ['daily_loss_resume', dailyMs, daily.maxDailyLossPct, halts.daily],
+] as const)
+  report({
+    bench: 'portfolio',
+    metric: `portfolio_8x250k_ms_${name}`,
+    value: median(ms),
+    unit: 'ms',
+    baseline: median(freeMs),
+    baselineIs: 'the same portfolio inline without limits',
+    ratio: Number((median(ms) / median(freeMs)).toFixed(2)),
+    limitPct: Number(limitPct.toFixed(2)),
+    halts: n,
+    runsOfTheLegs: n + 1,
+  });
 await pool.close();
 clearInterval(keepAlive);
 report({

@@ -765,6 +765,29 @@ export async function editorView(c, id) {
         h('input', { name: 'resumeNextDay', type: 'checkbox' }),
         ' resume the next day',
       ),
+      // a portfolio's limits on its summed equity (a paper portfolio's): every symbol closed when reached
+      kind === 'session'
+        ? ''
+        : [
+            h(
+              'label',
+              {
+                title:
+                  'a portfolio: every symbol closed, trading over, when the summed equity falls this far from its peak',
+              },
+              'portfolio drawdown stop (%) ',
+              h('input', { name: 'portfolioDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+            ),
+            h(
+              'label',
+              {
+                title:
+                  'a portfolio: every symbol closed, trading paused (to the next day with "resume the next day"), when the summed equity loses this much in a UTC day',
+              },
+              'portfolio daily loss (%) ',
+              h('input', { name: 'portfolioDailyLossPct', type: 'number', min: 0.01, max: 100, step: 'any' }),
+            ),
+          ],
       kind === 'session'
         ? [
             h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),

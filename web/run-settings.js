@@ -63,6 +63,15 @@ export function runBody(f, kind) {
       body.symbols = p.symbols;
       if (p.weights) body.weights = p.weights;
       if (Object.keys(symbolRules).length) body.symbolRules = symbolRules;
+      // limits on the summed equity (a walk-forward's folds have none: the API says so)
+      /** @type {Record<string, number | boolean>} */
+      const pr = {};
+      if (given(f.portfolioDrawdownPct)) pr.maxDrawdownPct = Number(f.portfolioDrawdownPct);
+      if (given(f.portfolioDailyLossPct)) {
+        pr.maxDailyLossPct = Number(f.portfolioDailyLossPct);
+        if (f.resumeNextDay === 'on') pr.resumeNextDay = true;
+      }
+      if (Object.keys(pr).length) body.portfolioRisk = pr;
     }
     if (kind === 'walk-forward') {
       if (given(f.folds)) body.folds = Number(f.folds);
@@ -70,7 +79,11 @@ export function runBody(f, kind) {
       if (f.anchored === 'on') body.anchored = true;
       if (f.pick === 'robust') body.pick = 'robust';
     }
-    if (!portfolio) noSymbolRules(symbolRules);
+    if (!portfolio) {
+      noSymbolRules(symbolRules);
+      if (given(f.portfolioDrawdownPct) || given(f.portfolioDailyLossPct))
+        throw new Error("the portfolio drawdown stop and daily loss are a portfolio's: give its symbols");
+    }
     return body;
   }
   noSymbolRules(symbolRules);
@@ -164,6 +177,11 @@ export function settingsText(p) {
   if (p.qtyStep !== undefined) parts.push(`quantity step ${p.qtyStep}`);
   else if (p.wholeUnits) parts.push('whole units');
   if (p.minNotional) parts.push(`min order value ${p.minNotional}`);
+  // a portfolio's limits on its summed equity
+  const pr = p.portfolio?.risk;
+  if (pr?.maxDrawdownPct !== undefined) parts.push(`portfolio drawdown stop ${pr.maxDrawdownPct} %`);
+  if (pr?.maxDailyLossPct !== undefined)
+    parts.push(`portfolio daily loss ${pr.maxDailyLossPct} %${pr.resumeNextDay ? ' (resumes the next day)' : ''}`);
   // a portfolio's symbols with lot sizes or minimums of their own
   for (const [symbol, r] of Object.entries(p.portfolio?.rules ?? {})) {
     const own = [];

@@ -653,7 +653,7 @@ export async function paperTrade(c, b, limit) {
           weights: pf.weights,
           // each symbol's own lot size and minimum, when the backtest had them
           ...(pf.rules ? { symbolRules: pf.rules } : {}),
-          ...(limit?.value.trim() ? { portfolioRisk: { maxDrawdownPct: Number(limit.value) } } : {}),
+          ...portfolioRiskOf(pf.risk, limit),
         })
       : c.api.post('/api/forward-tests', { ...settings, symbol: b.symbol }),
   );
@@ -661,6 +661,19 @@ export async function paperTrade(c, b, limit) {
   if (!combo && p.strategyVersion && strategy.version !== p.strategyVersion)
     toast(`The strategy changed since this backtest (v${p.strategyVersion}); the session trades v${strategy.version}.`);
   c.go(pf ? `#/paper-portfolios/${s.id}` : `#/sessions/${s.id}`);
+}
+
+/**
+ * A paper portfolio's limits from its backtest's (`risk`) and the drawdown typed beside the button (it
+ * replaces the backtest's; emptied, none): `{portfolioRisk}`, or nothing without a limit.
+ * @param {Record<string, number | boolean> | undefined} risk @param {HTMLInputElement | undefined} typed
+ */
+function portfolioRiskOf(risk, typed) {
+  /** @type {Record<string, number | boolean>} */
+  const r = { ...risk };
+  delete r.maxDrawdownPct;
+  if (typed?.value.trim()) r.maxDrawdownPct = Number(typed.value);
+  return r.maxDrawdownPct !== undefined || r.maxDailyLossPct !== undefined ? { portfolioRisk: r } : {};
 }
 
 /**
@@ -810,7 +823,16 @@ export async function backtestView(c, id) {
       if (mc) mcBox.replaceChildren(monteCarloView(mc));
     };
     const portfolioLimit = /** @type {HTMLInputElement} */ (
-      h('input', { name: 'portfolioDrawdownPct', type: 'number', min: 0.01, max: 100, step: 'any', size: 5 })
+      h('input', {
+        name: 'portfolioDrawdownPct',
+        type: 'number',
+        min: 0.01,
+        max: 100,
+        step: 'any',
+        size: 5,
+        // the backtest's own, when it had one
+        value: b.parameters?.portfolio?.risk?.maxDrawdownPct,
+      })
     );
     body.replaceChildren(
       h(
@@ -864,7 +886,10 @@ export async function backtestView(c, id) {
       folds ? walkForwardSummary(folds, () => void saveCombo(c, id, folds.folds.at(-1)?.chosen ?? {})) : '',
       pf ? portfolioSummary(pf) : '',
       // the risk limits and what they did, or the entries under an exchange's minimum order value not made
-      b.parameters?.risk || b.metrics?.limits ? limitsSummary(b.parameters?.risk ?? {}, b.metrics?.limits) : '',
+      // a portfolio's limits are on its summed equity (its legs' own are in each leg's run)
+      b.parameters?.risk || b.metrics?.limits
+        ? limitsSummary(b.parameters?.portfolio?.risk ?? b.parameters?.risk ?? {}, b.metrics?.limits)
+        : '',
       equityCharts(
         equity,
         wf ? 'Equity out of sample (the folds chained)' : pf ? 'Equity (all symbols together)' : 'Equity',

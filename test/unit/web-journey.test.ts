@@ -778,12 +778,14 @@ describe('the browser app, clicked through against the running platform', () => 
     [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
     await until(() => $$('.toast-error').find((e) => /at least two symbols/.test(e.textContent ?? '')), 'the refusal');
     type(form.querySelector<HTMLInputElement>('input[name=symbols]'), 'GOOG:3, googl:1');
-    // GOOGL in half shares, its own quantity step
+    // GOOGL in half shares, its own quantity step; a drawdown stop on the summed equity it does not reach
     type(form.querySelector<HTMLInputElement>('input[name=qtyStep]'), 'googl=0.5');
+    type(form.querySelector<HTMLInputElement>('input[name=portfolioDrawdownPct]'), '99');
     [...form.querySelectorAll('button')].find((b) => b.textContent === 'Portfolio backtest')!.click();
     await until(() => /^#\/backtests\/[0-9a-f-]{36}$/.test(location.hash), 'the backtest page');
     const id = location.hash.split('/')[2]!;
     type(form.querySelector<HTMLInputElement>('input[name=qtyStep]'), '');
+    type(form.querySelector<HTMLInputElement>('input[name=portfolioDrawdownPct]'), '');
     const legRows = () => [...($('.portfolio table')?.querySelectorAll('tbody tr') ?? [])];
     await until(() => legRows().length === 2, 'the symbols', 60_000);
     const pf = await api(`/api/backtests/${id}/portfolio`);
@@ -793,7 +795,12 @@ describe('the browser app, clicked through against the running platform', () => 
     ]);
     expect(pf.legs.map((l: { startingBalance: number }) => l.startingBalance)).toEqual([7500, 2500]);
     expect(pf.spec.rules).toEqual({ GOOGL: { qtyStep: 0.5 } });
-    await until(() => text('main p.settings').endsWith('GOOGL: quantity step 0.5'), 'its settings line');
+    expect(pf.spec.risk).toEqual({ maxDrawdownPct: 99 });
+    await until(
+      () => text('main p.settings').endsWith('portfolio drawdown stop 99 % · GOOGL: quantity step 0.5'),
+      'its settings line',
+    );
+    expect((await api(`/api/backtests/${id}`)).metrics.limits).toEqual({ halts: [], refused: {} });
     const halves = (await api(`/api/backtests/${id}/trades`)).filter((x: { symbol: string }) => x.symbol === 'GOOGL');
     expect(halves.some((x: { size: number }) => x.size % 1 === 0.5)).toBe(true);
     // the same bars under two names: their returns move together, as the correlation table shows
@@ -941,7 +948,9 @@ describe('the browser app, clicked through against the running platform', () => 
     ]);
     const pf = await api(`/api/forward-tests/portfolios/${id}`);
     expect(pf.sessions.map((x: { startingBalance: number }) => x.startingBalance)).toEqual([7500, 2500]);
-    // GOOGL's session in the backtest's half shares, GOOG's in whole ones
+    // the backtest's drawdown stop on the summed equity, as typed beside the button; GOOGL's session in
+    // the backtest's half shares, GOOG's in whole ones
+    expect(pf.portfolioRisk).toEqual({ maxDrawdownPct: 99 });
     const steps = [];
     for (const x of pf.sessions) steps.push((await api(`/api/forward-tests/${x.id}`)).config.qtyStep);
     expect(steps).toEqual([undefined, 0.5]);

@@ -279,6 +279,29 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(parseLots('B<D=1', 'x')).toEqual({ error: 'x: "B<D" is not a symbol' });
   });
 
+  it("a portfolio's limits on its summed equity: sent as portfolioRisk, stored, said in its line; refused without symbols", async () => {
+    const f = { symbols: 'GOOG, GOOG4', interval: '1d', balance: '10000', fee: '0' };
+    const body = runBody(
+      { ...f, portfolioDrawdownPct: '12', portfolioDailyLossPct: '3', resumeNextDay: 'on' },
+      'portfolio',
+    );
+    expect(body.portfolioRisk).toEqual({ maxDrawdownPct: 12, maxDailyLossPct: 3, resumeNextDay: true });
+    const r = await post('/api/backtests/portfolio', { strategyId, ...body });
+    expect(r.statusCode, r.body).toBe(202);
+    const row = (await t.app.inject({ url: `/api/backtests/${r.json().id}`, headers: auth })).json();
+    expect(row.parameters.portfolio.risk).toEqual(body.portfolioRisk);
+    expect(settingsText(row.parameters)).toBe(
+      'balance 10000 · fee 0 % · portfolio drawdown stop 12 % · portfolio daily loss 3 % (resumes the next day)',
+    );
+    // the day's resume is the daily loss's: alone with a drawdown stop it is not sent
+    expect(runBody({ ...f, portfolioDrawdownPct: '12', resumeNextDay: 'on' }, 'sweep').portfolioRisk).toEqual({
+      maxDrawdownPct: 12,
+    });
+    expect(() => runBody({ ...f, symbol: 'GOOG', portfolioDrawdownPct: '12' }, 'backtest')).toThrow(
+      /a portfolio's: give its symbols/,
+    );
+  });
+
   it('a sweep or walk-forward given portfolio symbols: each backtest a portfolio backtest; without them, on the one symbol', async () => {
     await t.importGoog(auth, 'GOOG3');
     const f = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', detailInterval: '1h' };

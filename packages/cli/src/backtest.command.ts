@@ -27,6 +27,7 @@ import {
   SYMBOL_PATTERN,
   tradesByReason,
   type MarginSettings,
+  type PortfolioLimits,
   type RiskLimits,
 } from '@algotrade/core';
 import { ExchangeInput, type ExchangeSettings, type SymbolRules } from '@algotrade/services/http/exchange';
@@ -73,6 +74,9 @@ const RISK_FLAGS = [
 ] as const satisfies readonly [keyof typeof RUN_FLAGS, keyof RiskLimits, number][];
 const SPEC = {
   ...RUN_FLAGS,
+  // a portfolio's limits on its summed equity, as a paper portfolio's portfolioRisk
+  'portfolio-drawdown': 'string',
+  'portfolio-daily-loss': 'string',
   report: 'string',
   json: 'boolean',
   'monte-carlo': 'string',
@@ -173,10 +177,30 @@ function riskOf(flags: Record<string, string | boolean>): { risk?: RiskLimits } 
     risk[key] = n;
   }
   if (flags['resume-next-day']) {
-    if (risk.maxDailyLossPct === undefined) throw new UsageError('--resume-next-day goes with --max-daily-loss');
-    risk.resumeNextDay = true;
+    if (risk.maxDailyLossPct === undefined && flags['portfolio-daily-loss'] === undefined)
+      throw new UsageError('--resume-next-day goes with --max-daily-loss or --portfolio-daily-loss');
+    if (risk.maxDailyLossPct !== undefined) risk.resumeNextDay = true;
   }
   return Object.keys(risk).length ? { risk } : {};
+}
+
+/**
+ * A portfolio's limits on its summed equity from their flags (`--portfolio-drawdown 20`,
+ * `--portfolio-daily-loss 5` with `--resume-next-day`): undefined when none is given.
+ */
+function portfolioLimitsOf(flags: Record<string, string | boolean>): PortfolioLimits | undefined {
+  const limits: PortfolioLimits = {};
+  for (const [flag, key] of [
+    ['portfolio-drawdown', 'maxDrawdownPct'],
+    ['portfolio-daily-loss', 'maxDailyLossPct'],
+  ] as const) {
+    if (flags[flag] === undefined) continue;
+    const n = Number(flags[flag]);
+    if (!(n > 0 && n <= 100)) throw new UsageError(`--${flag} must be a % above 0, at most 100 (got ${flags[flag]})`);
+    limits[key] = n;
+  }
+  if (limits.maxDailyLossPct !== undefined && flags['resume-next-day']) limits.resumeNextDay = true;
+  return Object.keys(limits).length ? limits : undefined;
 }
 
 /**
@@ -351,6 +375,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         '         [--asset stock|crypto] [--report out.html] [--json] [--monte-carlo 1000 [--mc-method bootstrap|shuffle]]\n' +
         '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (the strategy on each, each with its share of --cash)\n' +
         "                    [--qty-step 1,BTCUSD=0.001] [--min-notional BTCUSD=5]   (a symbol's own lot size and minimum)\n" +
+        '                    [--portfolio-drawdown 20] [--portfolio-daily-loss 5 [--resume-next-day]]   (limits on the summed equity)\n' +
         `templates: ${templates.map((t) => t.id).join(', ')}`,
     );
     return 2;
@@ -371,6 +396,10 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   if (datas.length > 1) return portfolioBacktest(flags, options, datas);
   if (flags.weights !== undefined)
     throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
+  if (portfolioLimitsOf(flags))
+    throw new UsageError(
+      "--portfolio-drawdown and --portfolio-daily-loss are a portfolio's: give --data several symbols or files",
+    );
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, plan, cols, data, asset, loadMs, detail } = loaded;
@@ -482,6 +511,7 @@ async function portfolioBacktest(
   if (!loaded) return 1;
   const { legs, ...s } = loaded;
   const names = legs.map((l) => l.symbol);
+  const limits = portfolioLimitsOf(flags);
   const bar = flags.json ? undefined : progressBar('portfolio');
   const pf = await runPortfolio(
     legs,
@@ -493,14 +523,21 @@ async function portfolioBacktest(
         return false;
       },
       firstTradingBar: (b) => firstTradingBar(s.plan, barSecondsOf(b.ts)),
+      ...(limits ? { limits } : {}),
     },
   );
   bar?.done();
   const table = legsTable(pf.legs);
+  // what the limits on the summed equity did, as a backtest's limits say it
+  const halts = pf.halts?.map((x) => ({ time: new Date(x.at).toISOString(), limit: x.limit, pct: x.pct }));
   if (flags.json) {
     console.log(
       JSON.stringify(
-        { stats: pf.stats, trades: pf.trades, portfolio: { legs: pf.legs, correlation: pf.correlation } },
+        {
+          stats: pf.stats,
+          trades: pf.trades,
+          portfolio: { legs: pf.legs, correlation: pf.correlation, ...(halts ? { halts } : {}) },
+        },
         (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
       ),
     );
@@ -517,6 +554,15 @@ async function portfolioBacktest(
       ),
     );
     console.log('');
+    if (halts) {
+      console.log('Portfolio limits (the summed equity)');
+      for (const x of halts)
+        console.log(
+          `  ${x.time.slice(0, 10)} ${x.limit === 'max_drawdown' ? 'drawdown' : 'daily loss'} of ${x.pct.toFixed(2)} %: every symbol closed, ${x.limit === 'max_daily_loss' && limits!.resumeNextDay ? 'paused until the next day' : 'trading over'}`,
+        );
+      if (!halts.length) console.log('  not reached');
+      console.log('');
+    }
     const rows = statsRows(pf.stats);
     const kw = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) console.log(`${k.padEnd(kw)}  ${v}`);

@@ -8,8 +8,8 @@ import { tempDir } from '../../../test/helpers/env.ts';
 import { aggregated, freqtradeMinutes } from '../../../test/helpers/freqtrade.ts';
 import { tightCrossover, viaOtherSymbol } from '../../../test/helpers/graphs.ts';
 import { bruteFront } from '../../../test/helpers/pareto.ts';
-import { compileGraph, limitsCell, runBacktest, templateById } from '@algotrade/strategy';
-import { googBars } from '../../../test/helpers/goog.ts';
+import { compileGraph, limitsCell, runBacktest, runPortfolio, templateById } from '@algotrade/strategy';
+import { backtestingPyBars, googBars } from '../../../test/helpers/goog.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const tmp = tempDir();
@@ -718,6 +718,51 @@ describe('the command line says what is wrong with what was typed, without a sta
       ).stdout,
     );
     expect(r.portfolio.legs[1].finalEquity).toBeCloseTo(one.stats.equityFinal, 6);
+  });
+
+  it("backtests a portfolio with limits on its summed equity: --portfolio-drawdown closes every symbol there, the engine's result", async () => {
+    const data = ['--data', 'examples/data/GOOG.csv,examples/data/BTCUSD.csv', '--cash', '10000', '--weights', '3,1'];
+    const args = ['backtest', '--strategy', 'sma-crossover', ...data];
+    const r = JSON.parse((await cli(...args, '--portfolio-drawdown', '25', '--json')).stdout);
+    const own = await runPortfolio(
+      [
+        { symbol: 'GOOG', weight: 0.75, bars: googBars() },
+        { symbol: 'BTCUSD', weight: 0.25, bars: backtestingPyBars('BTCUSD.csv') },
+      ],
+      { cash: 10_000, feeRate: 0, allowShort: false },
+      async (bars, o, onProgress) =>
+        runBacktest(compileGraph(templateById('sma-crossover')!.graph).plan!, bars, { ...o, onProgress }),
+      { limits: { maxDrawdownPct: 25 } },
+    );
+    expect(own.halts).toHaveLength(1);
+    expect(r.portfolio.halts).toEqual([
+      { time: new Date(own.halts![0]!.at).toISOString(), limit: 'max_drawdown', pct: own.halts![0]!.pct },
+    ]);
+    expect(r.stats.equityFinal).toBeCloseTo(own.stats.equityFinal, 6);
+    expect(
+      r.trades.filter((t: { exitReason: string }) => t.exitReason === 'portfolio_max_drawdown').length,
+    ).toBeGreaterThan(0);
+    const text = (await cli(...args, '--portfolio-drawdown', '25')).stdout;
+    expect(text).toMatch(
+      /\nPortfolio limits \(the summed equity\)\n {2}\d{4}-\d\d-\d\d drawdown of \d+\.\d\d %: every symbol closed, trading over\n/,
+    );
+    for (const [more, message] of [
+      [
+        ['--data', 'examples/data/GOOG.csv', '--portfolio-drawdown', '10'],
+        /^error: --portfolio-drawdown and --portfolio-daily-loss are a portfolio's/,
+      ],
+      [
+        [...data, '--portfolio-daily-loss', '0'],
+        /^error: --portfolio-daily-loss must be a % above 0, at most 100 \(got 0\)/,
+      ],
+      [
+        [...data, '--resume-next-day'],
+        /^error: --resume-next-day goes with --max-daily-loss or --portfolio-daily-loss/,
+      ],
+    ] as const) {
+      const bad = await cli('backtest', '--strategy', 'sma-crossover', ...more);
+      expect([bad.code, bad.stderr], more.join(' ')).toEqual([2, expect.stringMatching(message)]);
+    }
   });
 
   it("gives a portfolio's symbols their own lot sizes and minimums: --qty-step 5,BTCUSD=0.01, each leg as it runs alone", async () => {

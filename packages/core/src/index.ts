@@ -10,3 +10,4 @@ export * from './overfitting.ts';
 export * from './stats.ts';
 export * from './paper.ts';
 export * from './analytics.ts';
+export * from './portfolio-watch.ts';

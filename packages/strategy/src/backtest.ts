@@ -106,8 +106,21 @@ export interface BacktestOptions {
    * reaches them (docs/backtesting.md#risk-limits).
    */
   risk?: RiskLimits;
+  /**
+   * A portfolio's limits on its summed equity reached (runPortfolio), in time order: from the bar at `at`
+   * the position is closed (at that bar's close; without a bar there, at the next bar's open, its
+   * pending order cancelled) with `reason`, and no orders are made before `until` (Infinity: ever).
+   */
+  pauses?: readonly BacktestPause[];
   /** called every ~1% with progress 0..1; return true to cancel */
   onProgress?: (p: number) => boolean | void;
+}
+
+/** A portfolio's limit reached at `at`: the leg's position closed with `reason`, no orders before `until`. */
+export interface BacktestPause {
+  at: number;
+  until: number;
+  reason: string;
 }
 
 /** What a backtest's risk limits did: when they stopped or paused trading, and the entries they refused. */
@@ -272,6 +285,11 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
   };
   let dayEnd = -Infinity; // the end of the day of the last mark (ms)
   let halted = false; // a drawdown limit ended trading
+  // a portfolio's pauses (its limits on the summed equity): the next to begin, and no orders until when
+  const pauses = o.pauses ?? [];
+  let pauseK = 0;
+  let heldUntil = -Infinity;
+  let held = false;
   let pausedDay = NaN; // a daily loss limit paused trading for the rest of this UTC day
   /** an order at time t, against the per-minute limit */
   const noteOrder = (t: number) => {
@@ -439,8 +457,9 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
    * A limit order's fill has no slippage, the close of a flip's position with it.
    */
   const act = (i: number, price: number, a: number, sb: number, atLevel = false, maker = false) => {
-    // a limit reached: no orders until the next UTC day (daily loss) or ever again (drawdown)
-    if (halted || pausedDay === day) return;
+    // a limit reached: no orders until the next UTC day (daily loss) or ever again (drawdown); nor in a
+    // portfolio's pause
+    if (halted || held || pausedDay === day) return;
     const spec = actions[a]!;
     const slips = !atLevel || spec.orderType !== 'limit';
     if (spec.action === 'close') {
@@ -666,6 +685,17 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         }
         nextFunding = (Math.floor(ts[i]! / FUNDING_INTERVAL_MS) + 1) * FUNDING_INTERVAL_MS;
       }
+      if (pauses.length) {
+        // a portfolio's pause begun since the last bar: the position closed at this open, no orders until
+        // it ends
+        while (pauseK < pauses.length && pauses[pauseK]!.at < ts[i]!) {
+          const p = pauses[pauseK++]!;
+          if (qty !== 0) exit(i, open[i]!, true, p.reason);
+          pending = -1;
+          heldUntil = p.until;
+        }
+        held = ts[i]! < heldUntil;
+      }
       // the mark at the open, when it may change something: a new day, a new peak or a floor reached
       if (limitsOn) {
         const e = cash + qty * open[i]!;
@@ -714,8 +744,8 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
         for (let k = 0; k < distSlots.length; k++) distArrays[k]![i] = inst.value(distSlots[k]!);
         o.onPositionBar?.(i, valueOf);
       }
-      // no orders once a limit ended trading, nor for the rest of a day it paused
-      const s = halted || pausedDay === day ? -1 : signals[i]!;
+      // no orders once a limit ended trading, nor for the rest of a day it paused, nor in a portfolio's pause
+      const s = halted || held || pausedDay === day ? -1 : signals[i]!;
       if (onClose) {
         atClose = true;
         if (s >= 0) act(i, close[i]!, s, i);
@@ -745,6 +775,19 @@ export function runBacktest(plan: CompiledPlan, bars: BarColumns, o: BacktestOpt
           mark(i, close[i]!, false);
           atClose = false;
         }
+      }
+      // a portfolio's pause beginning at this bar: the position closed at its close, the order for the next
+      // bar cancelled
+      if (pauseK < pauses.length && pauses[pauseK]!.at === ts[i]) {
+        const p = pauses[pauseK++]!;
+        if (qty !== 0) {
+          atClose = true;
+          exit(i, close[i]!, true, p.reason);
+          atClose = false;
+        }
+        pending = -1;
+        heldUntil = p.until;
+        held = true;
       }
       equity[i] = cash + qty * close[i]!;
     }

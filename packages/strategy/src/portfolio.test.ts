@@ -10,6 +10,7 @@ import { inlineRunner, poolRunner, viewBars, walkForward } from './walk-forward.
 import type { BarColumns } from './plan.ts';
 import type { TradeRecord } from '@algotrade/core';
 import { templateById } from './templates.ts';
+import { generateCandles, toColumns } from './sample-data.ts';
 import { foldsTable, legsCell } from './report.ts';
 
 const graph = templateById('sma-crossover')!.graph;
@@ -153,6 +154,72 @@ describe('portfolio backtest: one strategy over several symbols', () => {
     expect(held.trades.filter((t) => t.symbol === 'GOOG')).toEqual([]);
     expect(held.legs[0]!.stats.trades).toBe(0);
     expect(held.trades.filter((t) => t.symbol === 'BTCUSD').length).toBe(3);
+  });
+
+  it("a drawdown limit on the summed equity (a paper portfolio's): every leg closed where it is reached, trading over", async () => {
+    const free = await runPortfolio(legs, options, inline, warm);
+    // the summed equity's drawdown, by hand: the limit is a level the free run passes through
+    let peak = options.cash;
+    const dd = Array.from(free.equity, (e) => {
+      peak = Math.max(peak, e);
+      return ((peak - e) / peak) * 100;
+    });
+    const limit = 20;
+    const k = dd.findIndex((x) => x >= limit);
+    expect(k).toBeGreaterThan(0);
+    const p = await runPortfolio(legs, options, inline, { ...warm, limits: { maxDrawdownPct: limit } });
+    expect(p.halts).toEqual([{ at: p.ts[k], until: Infinity, limit: 'max_drawdown', pct: dd[k] }]);
+    // the same before it; the positions open then closed by the rule, on the bar there or the next; nothing after
+    expect(Array.from(p.equity.subarray(0, k))).toEqual(Array.from(free.equity.subarray(0, k)));
+    const at = p.ts[k]!;
+    const closed = p.trades.filter((t) => t.exitReason === 'portfolio_max_drawdown');
+    expect(closed.length).toBeGreaterThan(0);
+    for (const t of closed) expect(t.exitTime).toBeGreaterThanOrEqual(at);
+    expect(p.trades.every((t) => t.entryTime <= at)).toBe(true);
+    expect(p.trades.filter((t) => t.exitTime > at).every((t) => t.exitReason === 'portfolio_max_drawdown')).toBe(true);
+    const last = Math.max(...closed.map((t) => t.exitBar));
+    expect(new Set(p.equity.subarray(last)).size).toBe(1);
+    const pnl = p.trades.reduce((a, t) => a + t.pnl, 0);
+    expect(p.stats.equityFinal).toBeCloseTo(options.cash + pnl, 6);
+    // not reached: the free run
+    const far = await runPortfolio(legs, options, inline, { ...warm, limits: { maxDrawdownPct: 99 } });
+    expect(far.halts).toEqual([]);
+    expect(Array.from(far.equity)).toEqual(Array.from(free.equity));
+  });
+
+  it('a daily loss limit on the summed equity pauses every leg until the next UTC day (resumeNextDay), again and again', async () => {
+    const minute = toColumns(generateCandles(30_000, 5));
+    const fives = toColumns(generateCandles(6_000, 6, Date.UTC(2024, 0, 1), 300_000));
+    const two: PortfolioLeg[] = [
+      { symbol: 'A', weight: 0.5, bars: minute },
+      { symbol: 'B', weight: 0.5, bars: fives },
+    ];
+    const o = { ...options, allowShort: true };
+    const limits = { maxDailyLossPct: 1.5, resumeNextDay: true };
+    const p = await runPortfolio(two, o, inline, { limits });
+    const halts = p.halts!;
+    expect(halts.length).toBeGreaterThan(2);
+    const DAY = 86_400_000;
+    for (const h of halts) {
+      expect(h.limit).toBe('max_daily_loss');
+      expect(h.pct).toBeGreaterThanOrEqual(1.5);
+      expect(h.until).toBe((Math.floor(h.at / DAY) + 1) * DAY);
+      // no position opened in a pause, and one was closed by the rule there
+      expect(p.trades.some((t) => t.entryTime > h.at && t.entryTime < h.until)).toBe(false);
+      expect(p.trades.some((t) => t.exitReason === 'portfolio_max_daily_loss' && t.exitTime >= h.at)).toBe(true);
+    }
+    // one pause a day at most, each day's loss measured from its first summed equity
+    expect(new Set(halts.map((h) => Math.floor(h.at / DAY))).size).toBe(halts.length);
+    // trading goes on after each pause, before the next
+    halts.slice(0, -1).forEach((h, i) => {
+      expect(p.trades.some((t) => t.entryTime >= h.until && t.entryTime <= halts[i + 1]!.at)).toBe(true);
+    });
+    const pnl = p.trades.reduce((a, t) => a + t.pnl, 0);
+    expect(p.stats.equityFinal).toBeCloseTo(o.cash + pnl, 6);
+    // without resumeNextDay: the first pause is the end
+    const ended = await runPortfolio(two, o, inline, { limits: { maxDailyLossPct: 1.5 } });
+    expect(ended.halts).toEqual([{ ...halts[0]!, until: Infinity }]);
+    expect(ended.trades.every((t) => t.entryTime <= halts[0]!.at)).toBe(true);
   });
 
   it('weights: equal by default, normalised, one per symbol, each positive', () => {

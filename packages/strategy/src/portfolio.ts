@@ -1,4 +1,13 @@
-import { AppError, computeStats, type Stats, type TradeRecord } from '@algotrade/core';
+import {
+  AppError,
+  computeStats,
+  DAY_MS,
+  dayOf,
+  PortfolioWatch,
+  type PortfolioLimits,
+  type Stats,
+  type TradeRecord,
+} from '@algotrade/core';
 import type { BacktestOptions } from './backtest.ts';
 import type { BarColumns } from './plan.ts';
 import type { WindowLeg, WindowRunner } from './walk-forward.ts';
@@ -64,6 +73,8 @@ export interface PortfolioResult {
   legs: PortfolioLegSummary[];
   /** Pearson correlation of the legs' returns from one merged bar to the next (null when a leg's equity never moves) */
   correlation: { symbols: string[]; matrix: (number | null)[][] };
+  /** with limits on the summed equity: each time one was reached */
+  halts?: PortfolioHalt[];
 }
 
 export class PortfolioCancelled extends Error {}
@@ -155,36 +166,28 @@ export async function runPortfolio(
     parallel?: number;
     /** the strategy's first bar that can trade on a leg's bars (its warm-up): buy and hold starts there */
     firstTradingBar?: (bars: BarColumns) => number;
+    /**
+     * limits on the summed equity, as a paper portfolio's (`portfolioRisk`): reached at a merged bar's
+     * close, every leg's position is closed and trading ends (drawdown) or pauses until the next UTC day
+     * (daily loss with resumeNextDay). The legs run again with each pause found, until none is left
+     */
+    limits?: PortfolioLimits;
   } = {},
 ): Promise<PortfolioResult> {
-  const { onProgress = () => false, parallel = 1, firstTradingBar = () => 0 } = more;
+  const { onProgress = () => false, parallel = 1, firstTradingBar = () => 0, limits } = more;
   if (legs.length < 1) throw new AppError('VALIDATION_FAILED', 'a portfolio needs at least one symbol');
-  const progress = legs.map(() => 0);
-  let cancelled = false;
-  const report = () => {
-    if (onProgress(progress.reduce((a, b) => a + b, 0) / legs.length)) cancelled = true;
-    return cancelled;
-  };
-  const results: LegResult[] = new Array(legs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < legs.length && !cancelled) {
-      const i = next++;
-      const leg = legs[i]!;
-      const r = await run(leg.bars, legOptions(options, leg), (p) => {
-        progress[i] = p;
-        return report();
-      });
-      if (r.cancelled) cancelled = true;
-      results[i] = r;
-      progress[i] = 1;
-      report();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, legs.length) }, worker));
-  if (cancelled) throw new PortfolioCancelled('cancelled');
-
   const ts = mergedTimes(legs);
+  let results = await runLegs(legs, options, run, onProgress, parallel);
+  // the limits: each run of the legs finds the next time the summed equity reaches one, and the legs run
+  // again closing there (their runs before it are the same): as many runs as times reached, plus one
+  const halts: PortfolioHalt[] = [];
+  const halted = () =>
+    limits && nextHalt(ts, summedEquity(legs, results, ts, options.cash), options.cash, limits, halts);
+  for (let h = halted(); h; h = halted()) {
+    halts.push(h);
+    const pauses = halts.map((x) => ({ at: x.at, until: x.until, reason: `portfolio_${x.limit}` }));
+    results = await runLegs(legs, { ...options, pauses }, run, onProgress, parallel);
+  }
   const T = ts.length;
   const equity = new Float64Array(T);
   const basket = new Float64Array(T);
@@ -241,7 +244,103 @@ export async function runPortfolio(
     stats,
     legs: summaries,
     correlation: { symbols: legs.map((l) => l.symbol), matrix },
+    ...(limits ? { halts } : {}),
   };
+}
+
+/**
+ * Every leg's backtest with its share (legOptions), `parallel` at a time; progress is the legs' mean,
+ * never going back (a run again after a portfolio limit reports from where the last left off).
+ */
+async function runLegs(
+  legs: readonly PortfolioLeg[],
+  options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer' | 'wholeUnits'>,
+  run: LegRunner,
+  onProgress: (p: number) => boolean,
+  parallel: number,
+): Promise<LegResult[]> {
+  const progress = legs.map(() => 0);
+  let cancelled = false;
+  let shown = 0;
+  const report = () => {
+    shown = Math.max(shown, progress.reduce((a, b) => a + b, 0) / legs.length);
+    if (onProgress(shown)) cancelled = true;
+    return cancelled;
+  };
+  const results: LegResult[] = new Array(legs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < legs.length && !cancelled) {
+      const i = next++;
+      const leg = legs[i]!;
+      const r = await run(leg.bars, legOptions(options, leg), (p) => {
+        progress[i] = p;
+        return report();
+      });
+      if (r.cancelled) cancelled = true;
+      results[i] = r;
+      progress[i] = 1;
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, legs.length) }, worker));
+  if (cancelled) throw new PortfolioCancelled('cancelled');
+  return results;
+}
+
+/** The legs' equity summed on the merged times `ts`, each carried forward from its last bar at or before. */
+function summedEquity(legs: readonly PortfolioLeg[], results: LegResult[], ts: Float64Array, cash: number) {
+  const sum = new Float64Array(ts.length);
+  legs.forEach((leg, i) => {
+    const lts = leg.bars.ts;
+    const eq = results[i]!.equity;
+    let j = -1;
+    for (let k = 0; k < ts.length; k++) {
+      while (j + 1 < lts.length && lts[j + 1]! <= ts[k]!) j++;
+      sum[k]! += j < 0 ? cash * leg.weight : eq[j]!;
+    }
+  });
+  return sum;
+}
+
+/** A portfolio limit reached: at `at` (a merged bar), which and how far (%), trading held until `until`. */
+export interface PortfolioHalt {
+  at: number;
+  until: number;
+  limit: 'max_drawdown' | 'max_daily_loss';
+  pct: number;
+}
+
+/**
+ * The first time after the `known` halts that the summed `equity` reaches one of the limits, checked at
+ * each merged bar's close as a paper portfolio's watch checks its sessions' summed equity (PortfolioWatch:
+ * the peak, and each UTC day's first equity); the time within a known pause is not checked. null when
+ * there is none, or trading has ended.
+ */
+function nextHalt(
+  ts: Float64Array,
+  equity: Float64Array,
+  cash: number,
+  limits: PortfolioLimits,
+  known: readonly PortfolioHalt[],
+): PortfolioHalt | null {
+  const watch = new PortfolioWatch(limits, cash, { ts: [], equity: [] }, ts[0] ?? 0);
+  let h = 0;
+  for (let k = 0; k < ts.length; k++) {
+    const p = known[h];
+    if (p && ts[k]! >= p.at) {
+      if (p.until === Infinity) return null;
+      while (k + 1 < ts.length && ts[k + 1]! < p.until) k++;
+      h++;
+      continue;
+    }
+    const b = watch.check(equity[k]!, ts[k]!);
+    if (b) {
+      const ends = b.limit === 'max_drawdown' || !limits.resumeNextDay;
+      return { at: ts[k]!, until: ends ? Infinity : (dayOf(ts[k]!) + 1) * DAY_MS, limit: b.limit, pct: b.pct };
+    }
+  }
+  return null;
 }
 
 /**

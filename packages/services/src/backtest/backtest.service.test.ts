@@ -988,6 +988,66 @@ describe('backtest service', () => {
     expect(one.json().error.message).toMatch(/give symbols/);
   });
 
+  it("applies a paper portfolio's limits on the summed equity (portfolioRisk) to a portfolio backtest and its sweep", async () => {
+    await t.importGoog(a.auth, 'PFL');
+    const graph = templateById('sma-crossover')!.graph;
+    const where = { graph, interval: '1d', startingBalance: 10_000, feeRate: 0.001, symbols: ['GOOG', 'PFL'] };
+    const run = async (extra: object) => {
+      const r = await call(a, 'POST', '/api/backtests/portfolio', { ...where, ...extra });
+      expect(r.statusCode, r.body).toBe(202);
+      await waitDone(a, r.json().id);
+      return (await call(a, 'GET', `/api/backtests/${r.json().id}`)).json();
+    };
+    const free = await run({});
+    const eq: { ts: string; equity: number }[] = (await call(a, 'GET', `/api/backtests/${free.id}/equity`)).json();
+    // the first close whose summed equity is 10 % under its peak
+    let peak = 10_000;
+    const k = eq.findIndex((x) => (peak = Math.max(peak, x.equity)) * 0.9 >= x.equity);
+    expect(k).toBeGreaterThan(0);
+    const row = await run({ portfolioRisk: { maxDrawdownPct: 10 } });
+    expect(row.parameters.portfolio.risk).toEqual({ maxDrawdownPct: 10 });
+    expect(row.metrics.limits.halts).toEqual([{ time: eq[k]!.ts, limit: 'max_drawdown', pct: expect.any(Number) }]);
+    expect(row.metrics.limits.halts[0].pct).toBeGreaterThanOrEqual(10);
+    const trades: { exitReason: string; entryTime: string; pnl: number }[] = (
+      await call(a, 'GET', `/api/backtests/${row.id}/trades`)
+    ).json();
+    expect(trades.filter((x) => x.exitReason === 'portfolio_max_drawdown').length).toBeGreaterThan(0);
+    expect(trades.every((x) => x.entryTime <= eq[k]!.ts)).toBe(true);
+    expect(row.metrics.equityFinal).toBeCloseTo(10_000 + trades.reduce((acc, x) => acc + x.pnl, 0), 6);
+    // a sweep over the portfolio: its point of the same parameters is that backtest
+    const sw = await call(a, 'POST', '/api/backtests/sweep', {
+      ...where,
+      portfolioRisk: { maxDrawdownPct: 10 },
+      params: { 'fast.period': [5, 10] },
+    });
+    expect(sw.statusCode, sw.body).toBe(202);
+    const sid = sw.json().sweepId;
+    await until(async () => (await call(a, 'GET', `/api/backtests/sweeps/${sid}`)).json().done === 2, 60_000);
+    const s = (await call(a, 'GET', `/api/backtests/sweeps/${sid}`)).json();
+    expect(s.portfolio.risk).toEqual({ maxDrawdownPct: 10 });
+    const point = s.ranked.find((x: { combo: Record<string, number> }) => x.combo['fast.period'] === 10);
+    expect(point.metrics.equityFinal).toBeCloseTo(row.metrics.equityFinal, 6);
+    // what it cannot be is a 400 saying so
+    const bad = async (url: string, body: object) => {
+      const x = await call(a, 'POST', url, body);
+      expect(x.statusCode, JSON.stringify(body)).toBe(400);
+      return x.json().error.message as string;
+    };
+    expect(await bad('/api/backtests/portfolio', { ...where, portfolioRisk: {} })).toMatch(
+      /give maxDrawdownPct, maxDailyLossPct or both/,
+    );
+    expect(await bad('/api/backtests/portfolio', { ...where, portfolioRisk: { maxDrawdownPct: 0 } })).toMatch(
+      /portfolioRisk/,
+    );
+    const grid = { params: { 'fast.period': [5, 10] }, portfolioRisk: { maxDrawdownPct: 10 } };
+    expect(await bad('/api/backtests/sweep', { ...where, symbols: undefined, symbol: 'GOOG', ...grid })).toMatch(
+      /a portfolio's limits: give symbols/,
+    );
+    expect(await bad('/api/backtests/walk-forward', { ...where, ...grid, folds: 2 })).toMatch(
+      /a walk-forward's folds have no limits on the summed equity/,
+    );
+  });
+
   it("backtests a strategy that reads another symbol's bars: loaded, aligned, and the same trades as reading its own", async () => {
     // GOOG's history again under a second name: the SMA crossover reading "GOOGX"'s closes, run on GOOG,
     // trades exactly as the plain crossover (backtesting.py's 66 trades)

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { AppError, bestDeflated, notFound, pboCscvAsync, returnsOf } from '@algotrade/core';
+import { AppError, bestDeflated, notFound, pboCscvAsync, returnsOf, type PortfolioLimits } from '@algotrade/core';
 import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@algotrade/adapters';
 import {
   comboVariants,
@@ -33,7 +33,7 @@ import type { ServiceContext } from '../context.ts';
 import { userOf } from '../http/auth.ts';
 import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules, type SymbolRules } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
-import { RiskInput } from '../http/risk.ts';
+import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
 import { adaptiveOf, rankingOf, resumeStalledSearches, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
@@ -123,6 +123,8 @@ const OneOrPortfolio = {
   weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
   /** each symbol's lot size and minimum order value, over qtyStep and minNotional (http/exchange.ts) */
   symbolRules: SymbolRulesInput.optional(),
+  /** limits on the summed equity, as a paper portfolio's (each point's backtest applies them) */
+  portfolioRisk: PortfolioRiskInput.optional(),
 };
 /**
  * the rule of OneOrPortfolio: a symbol or symbols, each once, a weight for each, rules only for them, no
@@ -131,11 +133,25 @@ const OneOrPortfolio = {
 const oneOrPortfolio =
   (what: string) =>
   (
-    b: { symbol?: string; symbols?: string[]; weights?: number[]; symbolRules?: SymbolRules; detailInterval?: string },
+    b: {
+      symbol?: string;
+      symbols?: string[];
+      weights?: number[];
+      symbolRules?: SymbolRules;
+      portfolioRisk?: object;
+      detailInterval?: string;
+    },
     ctx: z.RefinementCtx,
   ) => {
     const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     checkSymbolRules(b, ctx);
+    if (b.portfolioRisk && !b.symbols) wrong('portfolioRisk', "a portfolio's limits: give symbols");
+    // a walk-forward's windows are portfolio backtests without them (portfolioWindows)
+    if (b.portfolioRisk && what === 'walk-forward')
+      wrong(
+        'portfolioRisk',
+        "a walk-forward's folds have no limits on the summed equity: set them on a portfolio backtest or sweep",
+      );
     if ((b.symbol === undefined) === (b.symbols === undefined))
       wrong('symbol', `a symbol, or symbols for a portfolio ${what} (one of the two)`);
     if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');
@@ -189,6 +205,7 @@ const PortfolioBody = z
     symbols: z.array(Symbol).min(2).max(20),
     weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
     symbolRules: OneOrPortfolio.symbolRules,
+    portfolioRisk: OneOrPortfolio.portfolioRisk,
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, {
     message: 'each symbol once',
@@ -199,11 +216,20 @@ const PortfolioBody = z
     message: 'one weight per symbol',
     path: ['weights'],
   });
-/** A portfolio as its backtests keep it: its symbols, their weights normalised, and their rules when given. */
-const portfolioSpec = (symbols: string[], weights: number[] | undefined, rules: SymbolRules | undefined) => ({
-  symbols,
-  weights: normaliseWeights(symbols, weights),
-  ...(rules && Object.keys(rules).length ? { rules } : {}),
+/**
+ * A portfolio as its backtests keep it: its symbols, their weights normalised, their rules and its limits
+ * on the summed equity (`risk`) when given.
+ */
+const portfolioSpec = (b: {
+  symbols: string[];
+  weights?: number[];
+  symbolRules?: SymbolRules;
+  portfolioRisk?: PortfolioLimits;
+}) => ({
+  symbols: b.symbols,
+  weights: normaliseWeights(b.symbols, b.weights),
+  ...(b.symbolRules && Object.keys(b.symbolRules).length ? { rules: b.symbolRules } : {}),
+  ...(b.portfolioRisk ? { risk: b.portfolioRisk } : {}),
 });
 const MAX_SWEEP = 500;
 /** a sweep's CSV: the figures each backtest gets a column for, after its parameters */
@@ -414,10 +440,11 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     symbols?: string[];
     weights?: number[];
     symbolRules?: SymbolRules;
+    portfolioRisk?: PortfolioLimits;
     interval: string;
   }) => ({
     target: { symbol: b.symbols ? b.symbols.join(',') : b.symbol!, interval: b.interval },
-    portfolio: b.symbols ? { portfolio: portfolioSpec(b.symbols, b.weights, b.symbolRules) } : undefined,
+    portfolio: b.symbols ? { portfolio: portfolioSpec({ ...b, symbols: b.symbols }) } : undefined,
   });
   /** a backtest row, queued */
   async function enqueue(
@@ -776,7 +803,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const user = userOf(req);
         const { graph, ...source } = await resolveGraph(user.id, req.body);
         const { symbols } = req.body;
-        const portfolio = portfolioSpec(symbols, req.body.weights, req.body.symbolRules);
+        const portfolio = portfolioSpec(req.body);
         const row = await enqueue(
           user.id,
           source,

@@ -3,6 +3,7 @@ import {
   TOPICS,
   type Candle,
   type JobContext,
+  type PortfolioLimits,
   type RiskLimits,
   type Stats,
   type TradeRecord,
@@ -72,7 +73,7 @@ export interface BacktestParams extends ExchangeSettings {
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
   /** set on a portfolio backtest: its symbols, their weights (summing to 1), and each symbol's lot size and minimum order value when given */
-  portfolio?: { symbols: string[]; weights: number[]; rules?: SymbolRules };
+  portfolio?: { symbols: string[]; weights: number[]; rules?: SymbolRules; risk?: PortfolioLimits };
 }
 
 /** JSON-safe statistics: non-finite numbers become null. */
@@ -195,7 +196,7 @@ export async function processBacktest(
         });
       }
     } else if (p.portfolio) {
-      const { weights } = p.portfolio;
+      const { weights, risk } = p.portfolio;
       const pf = await runPortfolioJob(
         row.strategySnapshot,
         plan,
@@ -203,8 +204,18 @@ export async function processBacktest(
         options,
         pool,
         onProgress,
+        risk,
       );
-      res = pf && { trades: pf.trades, equity: pf.equity, ts: pf.ts, stats: pf.stats };
+      res = pf && {
+        trades: pf.trades,
+        equity: pf.equity,
+        ts: pf.ts,
+        stats: pf.stats,
+        // what the limits on the summed equity did, as a single backtest's limits say it
+        ...(pf.halts
+          ? { risk: { halts: pf.halts.map((h) => ({ bar: 0, time: h.at, limit: h.limit, pct: h.pct })), refused: {} } }
+          : {}),
+      };
       if (pf) summary = cleanStats({ legs: pf.legs, correlation: pf.correlation, basket: Array.from(pf.basket) });
     } else res = await runOne(row.strategySnapshot, plan, bars, options, pool, onProgress);
     if (!res || job.signal.aborted) {
@@ -408,6 +419,7 @@ async function runPortfolioJob(
   options: Options,
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
+  limits?: PortfolioLimits,
 ) {
   const run = engineRunner(graph, plan, pool);
   try {
@@ -418,7 +430,12 @@ async function runPortfolioJob(
         if (!pool) await new Promise((r) => setImmediate(r));
         return run(bars, o, onP);
       },
-      { onProgress, parallel: pool?.size ?? 1, firstTradingBar: (b) => firstTradingBar(plan, barSecondsOf(b.ts)) },
+      {
+        onProgress,
+        parallel: pool?.size ?? 1,
+        firstTradingBar: (b) => firstTradingBar(plan, barSecondsOf(b.ts)),
+        ...(limits ? { limits } : {}),
+      },
     );
   } catch (e) {
     if (e instanceof PortfolioCancelled) return null;

@@ -26,10 +26,9 @@ import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
 import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
-import { RiskInput } from '../http/risk.ts';
+import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 
 const Id = z.object({ id: z.string().max(64) });
-const Pct = z.number().positive().max(100);
 const SessionBody = {
   strategyId: z.string().uuid(),
   name: z.string().max(200).optional(),
@@ -65,17 +64,7 @@ const PortfolioBody = z
     /** each symbol's lot size and minimum order value, over qtyStep and minNotional (http/exchange.ts) */
     symbolRules: SymbolRulesInput.optional(),
     /** limits on the summed equity, on top of each session's own `risk` */
-    portfolioRisk: z
-      .strictObject({
-        maxDrawdownPct: Pct.optional(),
-        maxDailyLossPct: Pct.optional(),
-        /** the daily loss's pause ends with the day: each session resumes on its symbol's next day */
-        resumeNextDay: z.boolean().optional(),
-      })
-      .refine((r) => r.maxDrawdownPct !== undefined || r.maxDailyLossPct !== undefined, {
-        message: 'give maxDrawdownPct, maxDailyLossPct or both',
-      })
-      .optional(),
+    portfolioRisk: PortfolioRiskInput.optional(),
   })
   .refine((b) => new Set(b.symbols).size === b.symbols.length, { message: 'each symbol once', path: ['symbols'] })
   .refine((b) => !b.weights || b.weights.length === b.symbols.length, {

@@ -17,3 +17,18 @@ export const RiskInput = z.strictObject({
   /** a pause by maxDailyLossPct ends with its UTC day: the next day's first tick resumes the session */
   resumeNextDay: z.boolean().optional(),
 });
+
+/**
+ * A portfolio's limits on its summed equity (core's PortfolioLimits), as paper portfolios and portfolio
+ * backtests take them, on top of each leg's own `risk`: at least one of the two.
+ */
+export const PortfolioRiskInput = z
+  .strictObject({
+    maxDrawdownPct: Pct.optional(),
+    maxDailyLossPct: Pct.optional(),
+    /** the daily loss's pause ends with the day: each leg resumes on its symbol's next day */
+    resumeNextDay: z.boolean().optional(),
+  })
+  .refine((r) => r.maxDrawdownPct !== undefined || r.maxDailyLossPct !== undefined, {
+    message: 'give maxDrawdownPct, maxDailyLossPct or both',
+  });
