@@ -62,6 +62,9 @@ export const RUN_FLAGS = {
   'max-order-qty': 'string',
   'max-orders-per-minute': 'string',
   'resume-next-day': 'boolean',
+  // a portfolio's limits on its summed equity, as a paper portfolio's portfolioRisk
+  'portfolio-drawdown': 'string',
+  'portfolio-daily-loss': 'string',
 } as const;
 /** the risk limit flags and the paper sessions' `risk` fields they set, with their largest values */
 const RISK_FLAGS = [
@@ -74,9 +77,6 @@ const RISK_FLAGS = [
 ] as const satisfies readonly [keyof typeof RUN_FLAGS, keyof RiskLimits, number][];
 const SPEC = {
   ...RUN_FLAGS,
-  // a portfolio's limits on its summed equity, as a paper portfolio's portfolioRisk
-  'portfolio-drawdown': 'string',
-  'portfolio-daily-loss': 'string',
   report: 'string',
   json: 'boolean',
   'monte-carlo': 'string',
@@ -188,7 +188,7 @@ function riskOf(flags: Record<string, string | boolean>): { risk?: RiskLimits } 
  * A portfolio's limits on its summed equity from their flags (`--portfolio-drawdown 20`,
  * `--portfolio-daily-loss 5` with `--resume-next-day`): undefined when none is given.
  */
-function portfolioLimitsOf(flags: Record<string, string | boolean>): PortfolioLimits | undefined {
+export function portfolioLimitsOf(flags: Record<string, string | boolean>): PortfolioLimits | undefined {
   const limits: PortfolioLimits = {};
   for (const [flag, key] of [
     ['portfolio-drawdown', 'maxDrawdownPct'],
@@ -201,6 +201,14 @@ function portfolioLimitsOf(flags: Record<string, string | boolean>): PortfolioLi
   }
   if (limits.maxDailyLossPct !== undefined && flags['resume-next-day']) limits.resumeNextDay = true;
   return Object.keys(limits).length ? limits : undefined;
+}
+
+/** One symbol's run (`--data` naming one): a portfolio's limits given with it are a usage error. */
+export function noPortfolioLimits(flags: Record<string, string | boolean>): void {
+  if (portfolioLimitsOf(flags))
+    throw new UsageError(
+      "--portfolio-drawdown and --portfolio-daily-loss are a portfolio's: give --data several symbols or files",
+    );
 }
 
 /**
@@ -396,10 +404,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   if (datas.length > 1) return portfolioBacktest(flags, options, datas);
   if (flags.weights !== undefined)
     throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
-  if (portfolioLimitsOf(flags))
-    throw new UsageError(
-      "--portfolio-drawdown and --portfolio-daily-loss are a portfolio's: give --data several symbols or files",
-    );
+  noPortfolioLimits(flags);
   const loaded = await loadStrategyAndBars(flags);
   if (!loaded) return 1;
   const { strategy, plan, cols, data, asset, loadMs, detail } = loaded;

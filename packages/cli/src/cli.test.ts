@@ -742,6 +742,11 @@ describe('the command line says what is wrong with what was typed, without a sta
     expect(
       r.trades.filter((t: { exitReason: string }) => t.exitReason === 'portfolio_max_drawdown').length,
     ).toBeGreaterThan(0);
+    // a sweep over the portfolio: its point of the template's periods is that backtest, the limit applied
+    const sweepArgs = ['sweep', '--strategy', 'sma-crossover', ...data, '--grid', 'fast.period=5,10'];
+    const sw = JSON.parse((await cli(...sweepArgs, '--portfolio-drawdown', '25', '--json')).stdout);
+    const point = sw.ranked.find((x: { combo: Record<string, number> }) => x.combo['fast.period'] === 10);
+    expect(point.stats.equityFinal).toBeCloseTo(r.stats.equityFinal, 6);
     const text = (await cli(...args, '--portfolio-drawdown', '25')).stdout;
     expect(text).toMatch(
       /\nPortfolio limits \(the summed equity\)\n {2}\d{4}-\d\d-\d\d drawdown of \d+\.\d\d %: every symbol closed, trading over\n/,
@@ -763,6 +768,21 @@ describe('the command line says what is wrong with what was typed, without a sta
       const bad = await cli('backtest', '--strategy', 'sma-crossover', ...more);
       expect([bad.code, bad.stderr], more.join(' ')).toEqual([2, expect.stringMatching(message)]);
     }
+    const one = await cli(
+      'sweep',
+      '--strategy',
+      'sma-crossover',
+      '--data',
+      'examples/data/GOOG.csv',
+      '--grid',
+      'fast.period=5,10',
+      '--portfolio-drawdown',
+      '10',
+    );
+    expect([one.code, one.stderr]).toEqual([
+      2,
+      expect.stringMatching(/^error: --portfolio-drawdown and --portfolio-daily-loss are a portfolio's/),
+    ]);
   });
 
   it("gives a portfolio's symbols their own lot sizes and minimums: --qty-step 5,BTCUSD=0.01, each leg as it runs alone", async () => {

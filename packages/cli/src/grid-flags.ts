@@ -10,7 +10,14 @@ import {
 } from '@algotrade/strategy';
 import { RANK_BY, type RankBy } from '@algotrade/strategy';
 import { int, parseArgs, UsageError } from './args.ts';
-import { dataList, engineOptions, loadStrategyAndBars, loadStrategyAndLegs } from './backtest.command.ts';
+import {
+  dataList,
+  engineOptions,
+  loadStrategyAndBars,
+  loadStrategyAndLegs,
+  noPortfolioLimits,
+  portfolioLimitsOf,
+} from './backtest.command.ts';
 
 /**
  * A grid as typed: `node.param=v1,v2,...` parts separated by `;`, where a value may be a range
@@ -137,12 +144,14 @@ export async function loadGridData(flags: Record<string, string | boolean>) {
   if (datas.length <= 1) {
     if (flags.weights !== undefined)
       throw new UsageError('--weights is for a portfolio: give --data several symbols or files');
+    noPortfolioLimits(flags);
     const one = await loadStrategyAndBars(flags);
     return one && { ...one, legs: undefined, portfolio: undefined };
   }
   const many = await loadStrategyAndLegs(flags, datas);
   if (!many) return many;
-  const portfolio = portfolioWindows(many.legs, inlineRunner());
+  // each run (a window) with the limits on its summed equity, when given
+  const portfolio = portfolioWindows(many.legs, inlineRunner(), portfolioLimitsOf(flags));
   const data = many.legs.map((l) => l.symbol).join(',');
   return { ...many, cols: portfolio.bars, data, asset: undefined, detail: undefined, portfolio };
 }

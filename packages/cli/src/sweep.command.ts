@@ -61,7 +61,8 @@ const USAGE =
   '         [--qty-step 0.001] [--min-notional 5] [--borrow-rate 3]\n' +
   '         [--leverage 5] [--maintenance-margin 0.5] [--funding 0.01] [--detail <finer.csv|1m>]\n' +
   '         [--report sweep.html] [--json]\n' +
-  '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each point a portfolio backtest of them)';
+  '       a portfolio: --data GOOG.csv,BTCUSD.csv [--weights 3,1] (each point a portfolio backtest of them)\n' +
+  '                    [--portfolio-drawdown 20] [--portfolio-daily-loss 5 [--resume-next-day]] (limits on its summed equity)';
 
 const fmt = (x: unknown, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
 const comboText = (c: Combo) =>

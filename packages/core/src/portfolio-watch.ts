@@ -23,6 +23,8 @@ export class PortfolioWatch {
   private peak: number;
   private day: number;
   private dayStart: number;
+  /** the summed equity at the last check (or the stored series' last point): where a new day starts */
+  private last: number | undefined;
   constructor(
     private readonly limits: PortfolioLimits,
     startingBalance: number,
@@ -35,19 +37,24 @@ export class PortfolioWatch {
     this.day = dayOf(now);
     this.dayStart = startingBalance;
     for (let i = 0; i < history.ts.length && dayOf(history.ts[i]!) < this.day; i++) this.dayStart = history.equity[i]!;
+    this.last = history.equity.at(-1);
   }
   /** The drawdown (%) from the peak at this summed equity, the peak moved up first. */
   drawdown(equity: number): number {
     if (equity > this.peak) this.peak = equity;
     return this.peak > 0 ? ((this.peak - equity) / this.peak) * 100 : 0;
   }
-  /** The loss (%) since the UTC day of `now` began (a new day starts from this equity). */
+  /**
+   * The loss (%) since the UTC day of `now` began: from where the summed equity stood then (the last check
+   * before it; with none, this equity).
+   */
   dailyLoss(equity: number, now: number): number {
     const day = dayOf(now);
     if (day !== this.day) {
       this.day = day;
-      this.dayStart = equity;
+      this.dayStart = this.last ?? equity;
     }
+    this.last = equity;
     return this.dayStart > 0 ? ((this.dayStart - equity) / this.dayStart) * 100 : 0;
   }
   /** Which limit this summed equity breaches at `now` (the drawdown first), with its figure. */

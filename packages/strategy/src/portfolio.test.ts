@@ -269,6 +269,40 @@ describe('portfolio walk-forward: a portfolio as one series of windows (portfoli
     expect(pw.bars.close[pw.bars.length - 1]).toBeCloseTo(held, 9);
   });
 
+  it("with limits on the summed equity: a window of every bar is the portfolio backtest with them; each fold's limits say what they did", async () => {
+    const legs: PortfolioLeg[] = [
+      { symbol: 'GOOG', weight: 0.75, bars: goog, wholeUnits: true },
+      { symbol: 'BTCUSD', weight: 0.25, bars: btc },
+    ];
+    const limits = { maxDailyLossPct: 3, resumeNextDay: true };
+    const p = await runPortfolio(legs, options, inline, { limits });
+    expect(p.halts!.length).toBeGreaterThan(1);
+    const pw = portfolioWindows(legs, inlineRunner(), limits);
+    const r = await pw.run(graph, pw.bars, { from: 0, to: p.ts.length }, { ...options, tradeFrom: 0 });
+    for (let k = 0; k < p.equity.length; k++) expect(r.equity[k]).toBeCloseTo(p.equity[k]!, 6);
+    expect(r.trades).toEqual(p.trades);
+    expect(r.risk!.halts.map((h) => [h.time, h.limit, h.pct])).toEqual(p.halts!.map((h) => [h.at, h.limit, h.pct]));
+    expect(r.risk!.halts.every((h) => pw.bars.ts[h.bar] === h.time)).toBe(true);
+    // a walk-forward: each fold's limits, applied afresh from the window's equity
+    const res = await walkForward(variants, pw.bars, options, spec, pw.run);
+    expect(res.folds.every((f) => f.limits !== undefined)).toBe(true);
+    const halts = res.folds.flatMap((f) => f.limits!.halts);
+    expect(halts.length).toBeGreaterThan(0);
+    for (const f of res.folds)
+      for (const h of f.limits!.halts) {
+        expect(h.time >= f.outOfSample.from && h.time <= f.outOfSample.to).toBe(true);
+        expect(h.pct).toBeGreaterThanOrEqual(3);
+      }
+    const free = await walkForward(
+      variants,
+      portfolioWindows(legs, inlineRunner()).bars,
+      options,
+      spec,
+      portfolioWindows(legs, inlineRunner()).run,
+    );
+    expect(free.folds.every((f) => f.limits === undefined)).toBe(true);
+  });
+
   it('over two legs of the same bars at half each is the walk-forward of that one symbol, trade for trade twice', async () => {
     const half = { ...options, wholeUnits: false };
     const one = await walkForward(variants, goog, half, spec, inlineRunner());

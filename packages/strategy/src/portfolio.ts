@@ -8,7 +8,7 @@ import {
   type Stats,
   type TradeRecord,
 } from '@algotrade/core';
-import type { BacktestOptions } from './backtest.ts';
+import type { BacktestOptions, BacktestPause, RiskOutcome } from './backtest.ts';
 import type { BarColumns } from './plan.ts';
 import type { WindowLeg, WindowRunner } from './walk-forward.ts';
 
@@ -185,8 +185,7 @@ export async function runPortfolio(
     limits && nextHalt(ts, summedEquity(legs, results, ts, options.cash), options.cash, limits, halts);
   for (let h = halted(); h; h = halted()) {
     halts.push(h);
-    const pauses = halts.map((x) => ({ at: x.at, until: x.until, reason: `portfolio_${x.limit}` }));
-    results = await runLegs(legs, { ...options, pauses }, run, onProgress, parallel);
+    results = await runLegs(legs, { ...options, pauses: pausesOf(halts) }, run, onProgress, parallel);
   }
   const T = ts.length;
   const equity = new Float64Array(T);
@@ -311,6 +310,14 @@ export interface PortfolioHalt {
   pct: number;
 }
 
+/** The halts as each leg's pauses: its position closed there with `portfolio_<limit>`, held until they end. */
+const pausesOf = (halts: readonly PortfolioHalt[]): BacktestPause[] =>
+  halts.map((x) => ({ at: x.at, until: x.until, reason: `portfolio_${x.limit}` }));
+
+/** The halts as a backtest's risk outcome says them: each with its bar among the merged times `ts`. */
+export const haltsOutcome = (halts: readonly PortfolioHalt[], ts: Float64Array): RiskOutcome['halts'] =>
+  halts.map((x) => ({ bar: ts.indexOf(x.at), time: x.at, limit: x.limit, pct: x.pct }));
+
 /**
  * The first time after the `known` halts that the summed `equity` reaches one of the limits, checked at
  * each merged bar's close as a paper portfolio's watch checks its sessions' summed equity (PortfolioWatch:
@@ -331,6 +338,8 @@ function nextHalt(
     if (p && ts[k]! >= p.at) {
       if (p.until === Infinity) return null;
       while (k + 1 < ts.length && ts[k + 1]! < p.until) k++;
+      // where the pause left the equity is where the next day starts (not a check: nothing trades)
+      watch.dailyLoss(equity[k]!, ts[k]!);
       h++;
       continue;
     }
@@ -390,6 +399,8 @@ function firstAtLeast(xs: Int32Array, x: number): number {
 export function portfolioWindows(
   legs: readonly PortfolioLeg[],
   run: WindowRunner,
+  /** limits on the summed equity, as runPortfolio's: each window applies them afresh from its equity */
+  limits?: PortfolioLimits,
 ): { bars: BarColumns; run: WindowRunner } {
   const ts = mergedTimes(legs);
   const T = ts.length;
@@ -425,58 +436,75 @@ export function portfolioWindows(
     const warm = options.tradeFrom ?? 0;
     const from = w.from + warm;
     const width = w.to - from;
-    const equity = new Float64Array(width);
-    const trades: PortfolioTrade[] = [];
-    let totalFees = 0;
-    const ends: WindowLeg[] = [];
-    await Promise.all(
-      legs.map(async (leg, i) => {
-        const at = places[i]!;
-        const cash = options.cash * leg.weight;
-        ends[i] = { symbol: leg.symbol, startEquity: cash, endEquity: cash, trades: 0 };
-        // the leg's bars in the window, and up to `warm` of its own before them
-        const lf = firstAtLeast(at, from);
-        const lt = firstAtLeast(at, w.to);
-        if (lt <= lf) {
-          for (let k = 0; k < width; k++) equity[k]! += cash;
-          return;
-        }
-        const ls = Math.max(0, lf - warm);
-        // the whole equity curve whatever the window asks: the portfolio's statistics read it (a window
-        // asked for its statistics alone skips the trades' excursions, as such a run does)
-        const r = await run(
-          graph,
-          leg.bars,
-          { from: ls, to: lt, statsOnly: false },
-          {
-            ...legOptions(options, leg, cash),
-            tradeFrom: lf - ls,
-            ...(w.statsOnly ? { excursions: false } : {}),
-          },
-        );
-        let j = lf - 1;
-        let e = cash;
-        for (let k = from; k < w.to; k++) {
-          while (j + 1 < lt && at[j + 1]! <= k) e = r.equity[++j - lf]!;
-          equity[k - from]! += e;
-        }
-        for (const t of r.trades)
-          trades.push(
-            legTrade(t, leg.symbol, at[lf + t.entryBar]! - from, at[Math.min(lf + t.exitBar, lt - 1)]! - from),
+    /** the legs over the window with these pauses (a limit on the summed equity reached) */
+    const runLegsOf = async (pauses: BacktestPause[]) => {
+      const equity = new Float64Array(width);
+      const trades: PortfolioTrade[] = [];
+      let totalFees = 0;
+      const ends: WindowLeg[] = [];
+      await Promise.all(
+        legs.map(async (leg, i) => {
+          const at = places[i]!;
+          const cash = options.cash * leg.weight;
+          ends[i] = { symbol: leg.symbol, startEquity: cash, endEquity: cash, trades: 0 };
+          // the leg's bars in the window, and up to `warm` of its own before them
+          const lf = firstAtLeast(at, from);
+          const lt = firstAtLeast(at, w.to);
+          if (lt <= lf) {
+            for (let k = 0; k < width; k++) equity[k]! += cash;
+            return;
+          }
+          const ls = Math.max(0, lf - warm);
+          // the whole equity curve whatever the window asks: the portfolio's statistics read it (a window
+          // asked for its statistics alone skips the trades' excursions, as such a run does)
+          const r = await run(
+            graph,
+            leg.bars,
+            { from: ls, to: lt, statsOnly: false },
+            {
+              ...legOptions(options, leg, cash),
+              tradeFrom: lf - ls,
+              ...(w.statsOnly ? { excursions: false } : {}),
+              ...(pauses.length ? { pauses } : {}),
+            },
           );
-        totalFees += r.stats.totalFees;
-        ends[i] = { ...ends[i]!, endEquity: e, trades: r.trades.length };
-      }),
-    );
+          let j = lf - 1;
+          let e = cash;
+          for (let k = from; k < w.to; k++) {
+            while (j + 1 < lt && at[j + 1]! <= k) e = r.equity[++j - lf]!;
+            equity[k - from]! += e;
+          }
+          for (const t of r.trades)
+            trades.push(
+              legTrade(t, leg.symbol, at[lf + t.entryBar]! - from, at[Math.min(lf + t.exitBar, lt - 1)]! - from),
+            );
+          totalFees += r.stats.totalFees;
+          ends[i] = { ...ends[i]!, endEquity: e, trades: r.trades.length };
+        }),
+      );
+      return { equity, trades, totalFees, ends };
+    };
+    let out = await runLegsOf([]);
+    // the limits, as runPortfolio applies them: the window's legs again with each time one is reached
+    const wts = ts.subarray(from, w.to);
+    const halts: PortfolioHalt[] = [];
+    const halted = () => limits && nextHalt(wts, out.equity, options.cash, limits, halts);
+    for (let h = halted(); h; h = halted()) {
+      halts.push(h);
+      out = await runLegsOf(pausesOf(halts));
+    }
+    const { equity, trades, totalFees, ends } = out;
     trades.sort((a, b) => a.entryTime - b.entryTime || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
     const stats = computeStats({
       equity,
-      time: ts.subarray(from, w.to),
+      time: wts,
       close: basket.subarray(from, w.to),
       trades,
       totalFees,
     });
-    return { stats, equity, trades, legs: ends };
+    // what the limits did, as a single backtest's risk limits say it (each fold's `limits`)
+    const risk = limits ? { halts: haltsOutcome(halts, wts), refused: {} } : undefined;
+    return { stats, equity, trades, legs: ends, ...(risk ? { risk } : {}) };
   };
   return { bars, run: runWindow };
 }

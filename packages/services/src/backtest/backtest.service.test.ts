@@ -1043,9 +1043,17 @@ describe('backtest service', () => {
     expect(await bad('/api/backtests/sweep', { ...where, symbols: undefined, symbol: 'GOOG', ...grid })).toMatch(
       /a portfolio's limits: give symbols/,
     );
-    expect(await bad('/api/backtests/walk-forward', { ...where, ...grid, folds: 2 })).toMatch(
-      /a walk-forward's folds have no limits on the summed equity/,
-    );
+    // a walk-forward over the portfolio: each window applies them afresh, each fold says what they did
+    const wr = await call(a, 'POST', '/api/backtests/walk-forward', { ...where, ...grid, folds: 2 });
+    expect(wr.statusCode, wr.body).toBe(202);
+    await waitDone(a, wr.json().id);
+    const wf = (await call(a, 'GET', `/api/backtests/${wr.json().id}/walk-forward`)).json();
+    expect(wf.portfolio.risk).toEqual({ maxDrawdownPct: 10 });
+    expect(wf.folds).toHaveLength(2);
+    for (const f of wf.folds) {
+      expect(f.limits.refused).toEqual({});
+      for (const x of f.limits.halts) expect(x).toMatchObject({ limit: 'max_drawdown', pct: expect.any(Number) });
+    }
   });
 
   it("backtests a strategy that reads another symbol's bars: loaded, aligned, and the same trades as reading its own", async () => {

@@ -123,7 +123,7 @@ const OneOrPortfolio = {
   weights: z.array(z.number().positive().max(1e6)).max(20).optional(),
   /** each symbol's lot size and minimum order value, over qtyStep and minNotional (http/exchange.ts) */
   symbolRules: SymbolRulesInput.optional(),
-  /** limits on the summed equity, as a paper portfolio's (each point's backtest applies them) */
+  /** limits on the summed equity, as a paper portfolio's (each point's backtest, each window, applies them) */
   portfolioRisk: PortfolioRiskInput.optional(),
 };
 /**
@@ -146,12 +146,6 @@ const oneOrPortfolio =
     const wrong = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     checkSymbolRules(b, ctx);
     if (b.portfolioRisk && !b.symbols) wrong('portfolioRisk', "a portfolio's limits: give symbols");
-    // a walk-forward's windows are portfolio backtests without them (portfolioWindows)
-    if (b.portfolioRisk && what === 'walk-forward')
-      wrong(
-        'portfolioRisk',
-        "a walk-forward's folds have no limits on the summed equity: set them on a portfolio backtest or sweep",
-      );
     if ((b.symbol === undefined) === (b.symbols === undefined))
       wrong('symbol', `a symbol, or symbols for a portfolio ${what} (one of the two)`);
     if (b.symbols && new Set(b.symbols).size !== b.symbols.length) wrong('symbols', 'each symbol once');

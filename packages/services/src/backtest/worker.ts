@@ -27,6 +27,7 @@ import {
   PortfolioCancelled,
   runBacktest,
   runPortfolio,
+  haltsOutcome,
   portfolioWindows,
   type PortfolioLeg,
   toColumns,
@@ -181,7 +182,15 @@ export async function processBacktest(
     if (p.walkForward) {
       // over a portfolio: its legs' merged times as the series, each window a portfolio backtest
       const series = p.portfolio ? legs.map((l, i) => ({ ...l, weight: p.portfolio!.weights[i]! })) : bars;
-      const wf = await runWalkForward(row.strategySnapshot as Graph, series, options, p.walkForward, pool, onProgress);
+      const wf = await runWalkForward(
+        row.strategySnapshot as Graph,
+        series,
+        options,
+        p.walkForward,
+        pool,
+        onProgress,
+        p.portfolio?.risk,
+      );
       res = wf && { trades: wf.trades, equity: wf.equity.equity, ts: wf.equity.ts, stats: wf.stats };
       if (wf) {
         const { folds, efficiency, chosen, fullPeriod, lookback, warnings, basket } = wf;
@@ -212,9 +221,7 @@ export async function processBacktest(
         ts: pf.ts,
         stats: pf.stats,
         // what the limits on the summed equity did, as a single backtest's limits say it
-        ...(pf.halts
-          ? { risk: { halts: pf.halts.map((h) => ({ bar: 0, time: h.at, limit: h.limit, pct: h.pct })), refused: {} } }
-          : {}),
+        ...(pf.halts ? { risk: { halts: haltsOutcome(pf.halts, pf.ts), refused: {} } } : {}),
       };
       if (pf) summary = cleanStats({ legs: pf.legs, correlation: pf.correlation, basket: Array.from(pf.basket) });
     } else res = await runOne(row.strategySnapshot, plan, bars, options, pool, onProgress);
@@ -382,6 +389,8 @@ async function runWalkForward(
     ),
   pool: EnginePool | undefined,
   onProgress: (x: number) => boolean,
+  /** a portfolio's limits on its summed equity: each window applies them */
+  limits?: PortfolioLimits,
 ) {
   // an adaptive search in each window; a random search's points as drawn when it was asked for; else the whole grid
   const variants =
@@ -392,7 +401,7 @@ async function runWalkForward(
         : gridVariants(graph, (spec as { grid: ParamGrid }).grid, Infinity);
   const engine = pool ? poolRunner(pool) : inlineRunner(true);
   const portfolio = Array.isArray(series);
-  const { bars, run } = portfolio ? portfolioWindows(series, engine) : { bars: series, run: engine };
+  const { bars, run } = portfolio ? portfolioWindows(series, engine, limits) : { bars: series, run: engine };
   try {
     // a random search's points: a robust pick reads their neighbours from the grid they were drawn from
     const drawnFrom = spec.combos && 'params' in spec && spec.params ? { grid: expandGrid(spec.params) } : {};

@@ -51,16 +51,16 @@ describe("a paper portfolio's limits, check to check", () => {
     expect(new PortfolioWatch({}, 1000, { ts: [], equity: [] }, d0).drawdown(900)).toBeCloseTo(10, 12);
   });
 
-  it("measures the day's loss from the series' last point before the UTC day began, and starts each new day afresh", () => {
+  it("measures the day's loss from the series' last point before the UTC day began, each new day from its last check", () => {
     // yesterday ended at 1,100; today's points do not move the day's start
     const history = { ts: [d0 - 5000, d0 - 1000, d0 + 1000], equity: [1050, 1100, 1080] };
     const w = new PortfolioWatch({ maxDailyLossPct: 3 }, 1000, history, d0 + 2000);
     expect(w.dailyLoss(1067, d0 + 3000)).toBeCloseTo(3, 12);
     expect(w.check(1070, d0 + 3000)).toBeNull();
     expect(w.check(1067, d0 + 4000)).toEqual({ limit: 'max_daily_loss', pct: expect.closeTo(3, 9), of: 3 });
-    // the next day starts from its first check's equity
-    expect(w.dailyLoss(1000, d0 + DAY + 1)).toBe(0);
-    expect(w.dailyLoss(990, d0 + DAY + 2)).toBeCloseTo(1, 12);
+    // the next day starts from where it stood when the day began: the last check before (1,067)
+    expect(w.dailyLoss(1000, d0 + DAY + 1)).toBeCloseTo((67 / 1067) * 100, 12);
+    expect(w.dailyLoss(1056.33, d0 + DAY + 2)).toBeCloseTo(1, 9);
     // no point before today: the portfolio began today, with the money it started with
     const fresh = new PortfolioWatch({}, 1000, { ts: [d0 + 10, d0 + 20], equity: [990, 995] }, d0 + 30);
     expect(fresh.dailyLoss(990, d0 + 40)).toBeCloseTo(1, 9);
