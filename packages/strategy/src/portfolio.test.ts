@@ -167,8 +167,17 @@ describe('portfolio backtest: one strategy over several symbols', () => {
     const limit = 20;
     const k = dd.findIndex((x) => x >= limit);
     expect(k).toBeGreaterThan(0);
-    const p = await runPortfolio(legs, options, inline, { ...warm, limits: { maxDrawdownPct: limit } });
+    const seen: number[] = [];
+    const onProgress = (x: number) => {
+      seen.push(x);
+      return false;
+    };
+    const p = await runPortfolio(legs, options, inline, { ...warm, onProgress, limits: { maxDrawdownPct: limit } });
     expect(p.halts).toEqual([{ at: p.ts[k], until: Infinity, limit: 'max_drawdown', pct: dd[k] }]);
+    // the legs ran twice, the progress never going back, to the end
+    expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    expect(seen.at(-1)).toBe(1);
+    expect(seen.filter((x) => x === 0.5).length).toBeGreaterThan(0);
     // the same before it; the positions open then closed by the rule, on the bar there or the next; nothing after
     expect(Array.from(p.equity.subarray(0, k))).toEqual(Array.from(free.equity.subarray(0, k)));
     const at = p.ts[k]!;

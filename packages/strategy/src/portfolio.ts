@@ -177,7 +177,17 @@ export async function runPortfolio(
   const { onProgress = () => false, parallel = 1, firstTradingBar = () => 0, limits } = more;
   if (legs.length < 1) throw new AppError('VALIDATION_FAILED', 'a portfolio needs at least one symbol');
   const ts = mergedTimes(legs);
-  let results = await runLegs(legs, options, run, onProgress, parallel);
+  // progress: with limits, each run of the legs takes half of what is left (how many there will be is
+  // not known before), so it never goes back
+  let done = 0;
+  const share = limits ? 0.5 : 1;
+  const pass = async (o: typeof options) => {
+    const from = done;
+    const r = await runLegs(legs, o, run, (p) => onProgress(from + (1 - from) * share * p), parallel);
+    done = from + (1 - from) * share;
+    return r;
+  };
+  let results = await pass(options);
   // the limits: each run of the legs finds the next time the summed equity reaches one, and the legs run
   // again closing there (their runs before it are the same): as many runs as times reached, plus one
   const halts: PortfolioHalt[] = [];
@@ -185,8 +195,9 @@ export async function runPortfolio(
     limits && nextHalt(ts, summedEquity(legs, results, ts, options.cash), options.cash, limits, halts);
   for (let h = halted(); h; h = halted()) {
     halts.push(h);
-    results = await runLegs(legs, { ...options, pauses: pausesOf(halts) }, run, onProgress, parallel);
+    results = await pass({ ...options, pauses: pausesOf(halts) });
   }
+  if (limits) onProgress(1);
   const T = ts.length;
   const equity = new Float64Array(T);
   const basket = new Float64Array(T);
@@ -247,10 +258,7 @@ export async function runPortfolio(
   };
 }
 
-/**
- * Every leg's backtest with its share (legOptions), `parallel` at a time; progress is the legs' mean,
- * never going back (a run again after a portfolio limit reports from where the last left off).
- */
+/** Every leg's backtest with its share (legOptions), `parallel` at a time; progress is the legs' mean. */
 async function runLegs(
   legs: readonly PortfolioLeg[],
   options: Omit<BacktestOptions, 'onProgress' | 'equityBuffer' | 'signalsBuffer' | 'wholeUnits'>,
@@ -260,10 +268,8 @@ async function runLegs(
 ): Promise<LegResult[]> {
   const progress = legs.map(() => 0);
   let cancelled = false;
-  let shown = 0;
   const report = () => {
-    shown = Math.max(shown, progress.reduce((a, b) => a + b, 0) / legs.length);
-    if (onProgress(shown)) cancelled = true;
+    if (onProgress(progress.reduce((a, b) => a + b, 0) / legs.length)) cancelled = true;
     return cancelled;
   };
   const results: LegResult[] = new Array(legs.length);
