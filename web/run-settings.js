@@ -63,7 +63,7 @@ export function runBody(f, kind) {
       body.symbols = p.symbols;
       if (p.weights) body.weights = p.weights;
       if (Object.keys(symbolRules).length) body.symbolRules = symbolRules;
-      // limits on the summed equity (a walk-forward's folds have none: the API says so)
+      // limits on the summed equity (a paper portfolio's portfolioRisk: each backtest, each window, applies them)
       /** @type {Record<string, number | boolean>} */
       const pr = {};
       if (given(f.portfolioDrawdownPct)) pr.maxDrawdownPct = Number(f.portfolioDrawdownPct);

@@ -31,6 +31,7 @@ import {
   type RiskLimits,
 } from '@algotrade/core';
 import { ExchangeInput, type ExchangeSettings, type SymbolRules } from '@algotrade/services/http/exchange';
+import { PortfolioRiskInput } from '@algotrade/services/http/risk';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -196,7 +197,12 @@ export function portfolioLimitsOf(flags: Record<string, string | boolean>): Port
   ] as const) {
     if (flags[flag] === undefined) continue;
     const n = Number(flags[flag]);
-    if (!(n > 0 && n <= 100)) throw new UsageError(`--${flag} must be a % above 0, at most 100 (got ${flags[flag]})`);
+    // the API's bounds (PortfolioRiskInput: a % above 0)
+    const bounds = PortfolioRiskInput.shape[key].unwrap();
+    if (!bounds.safeParse(n).success)
+      throw new UsageError(
+        `--${flag} must be a % above ${bounds.minValue}, at most ${bounds.maxValue} (got ${flags[flag]})`,
+      );
     limits[key] = n;
   }
   if (limits.maxDailyLossPct !== undefined && flags['resume-next-day']) limits.resumeNextDay = true;

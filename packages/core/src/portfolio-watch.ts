@@ -5,11 +5,11 @@ import { dayOf } from './paper.ts';
  * portfolio guard) and a portfolio backtest's (runPortfolio), alike.
  */
 export interface PortfolioLimits {
-  /** a drawdown of this % of the summed equity from its peak stops every session (positions closed) */
+  /** a drawdown of this % of the summed equity from its peak stops every session or leg (positions closed) */
   maxDrawdownPct?: number;
-  /** a loss of this % of the summed equity since the UTC day began pauses every session (positions closed) */
+  /** a loss of this % of the summed equity since the UTC day began pauses every session or leg (positions closed) */
   maxDailyLossPct?: number;
-  /** that pause ends with the day: each session resumes on its symbol's first tick of a later UTC day */
+  /** that pause ends with the day: each session resumes on its symbol's first tick of a later UTC day, each leg on its next day's bars */
   resumeNextDay?: boolean;
 }
 

@@ -73,7 +73,10 @@ export interface BacktestParams extends ExchangeSettings {
   risk?: RiskLimits;
   /** set on a walk-forward: its grid and folds */
   walkForward?: WalkForwardSpec & { grid: ParamGrid };
-  /** set on a portfolio backtest: its symbols, their weights (summing to 1), and each symbol's lot size and minimum order value when given */
+  /**
+   * set on a portfolio backtest: its symbols, their weights (summing to 1), and when given each symbol's lot
+   * size and minimum order value (`rules`) and the limits on the summed equity (`risk`)
+   */
   portfolio?: { symbols: string[]; weights: number[]; rules?: SymbolRules; risk?: PortfolioLimits };
 }
 
