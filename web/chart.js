@@ -89,6 +89,8 @@ export function fmt(v) {
 /**
  * @typedef {{ values: (number | null | undefined)[], color: string, label: string, fill?: boolean }} Series
  * @typedef {{ index: number, side: 'buy' | 'sell' }} Marker
+ * @typedef {{ from: number, to: number, label: string }} Band a span of the first series' points
+ *   (indexes, `to` included) shaded the chart's full height: a time trading was stopped or paused
  */
 
 /**
@@ -104,9 +106,9 @@ function frame(o, height, l, b) {
 }
 
 /**
- * One chart: every series on one scale, markers on the first series, the scale's ends and the first
- * and last time written at the edges.
- * @param {{ series: Series[], markers?: Marker[], times?: string[], width?: number, height?: number, title?: string }} o
+ * One chart: every series on one scale, markers on the first series, bands shaded behind them, the
+ * scale's ends and the first and last time written at the edges.
+ * @param {{ series: Series[], markers?: Marker[], bands?: Band[], times?: string[], width?: number, height?: number, title?: string }} o
  */
 export function lineChart(o) {
   const { width, height, pad, w, h } = frame(o, 220, 64, 20);
@@ -138,6 +140,16 @@ export function lineChart(o) {
       return `<polygon points="${pts}" class="mark-${m.side}"><title>${m.side} at ${fmt(/** @type {number} */ (first[m.index]))}</title></polygon>`;
     })
     .join('');
+  const xOf = (/** @type {number} */ i) => (n > 1 ? (i * w) / (n - 1) : 0);
+  const bands = (o.bands ?? [])
+    .filter((b) => b.from <= b.to && b.to >= 0 && b.from < n)
+    .map((b) => {
+      const x0 = xOf(Math.max(0, b.from));
+      // at least 2 units wide, so a pause between two points still shows
+      const x1 = Math.max(xOf(Math.min(n - 1, b.to)), x0 + 2);
+      return `<rect x="${x0.toFixed(1)}" y="0" width="${(x1 - x0).toFixed(1)}" height="${h}" class="chart-band"><title>${esc(b.label)}</title></rect>`;
+    })
+    .join('');
   const times = o.times ?? [];
   const axis =
     `<text x="${pad.l - 6}" y="${pad.t + 10}" text-anchor="end" class="chart-axis">${esc(fmt(range.max))}</text>` +
@@ -154,8 +166,31 @@ export function lineChart(o) {
   return (
     `<svg viewBox="0 0 ${width} ${height}" class="chart" role="img">${title}${legend}${axis}` +
     `<rect x="${pad.l}" y="${pad.t}" width="${w}" height="${h}" class="chart-frame"/>` +
-    `<g transform="translate(${pad.l},${pad.t})">${paths}${marks}</g></svg>`
+    `<g transform="translate(${pad.l},${pad.t})">${bands}${paths}${marks}</g></svg>`
   );
+}
+
+/**
+ * Spans of time as bands on a chart's points: each from its first point at or after `from` to its first
+ * point at or after `until` (the last point when none is: a stop to the end). `times` ascending (ms);
+ * a span after the last point has no band.
+ * @param {number[]} times @param {{ from: number, until: number, label: string }[]} spans @returns {Band[]}
+ */
+export function bandsAt(times, spans) {
+  const n = times.length;
+  const first = (/** @type {number} */ t) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (/** @type {number} */ (times[mid]) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return spans
+    .map((s) => ({ from: first(s.from), to: Math.min(n - 1, first(s.until)), label: s.label }))
+    .filter((b) => b.from < n);
 }
 
 /**

@@ -4,6 +4,7 @@
  * and results of a backtest; fills, equity and status of a session) with equity and drawdown charts.
  */
 import {
+  bandsAt,
   drawdownPct,
   heatmap,
   histogram,
@@ -194,19 +195,49 @@ export function haltsCell(did) {
   return parts.join('; ') || 'none reached';
 }
 
-/** Equity and its drawdown, one chart each. @param {{ ts: string, equity: number }[]} points */
-function equityCharts(points, title = 'Equity') {
+/**
+ * The times a run's risk limits stopped or paused trading, as spans to shade on its charts: a daily loss
+ * that pauses (resumeNextDay) until the next UTC day begins, any other halt to the end.
+ * @param {Record<string, number | boolean>} limits the run's `risk` (a portfolio's `portfolioRisk`)
+ * @param {{ time: string, limit: string }[]} halts what its metrics' `limits` say
+ */
+export function haltSpans(limits, halts) {
+  const DAY = 86_400_000;
+  return halts.map((x) => {
+    const from = Date.parse(x.time);
+    const paused = x.limit === 'max_daily_loss' && limits.resumeNextDay;
+    return {
+      from,
+      until: paused ? (Math.floor(from / DAY) + 1) * DAY : Infinity,
+      label: `${haltText(x.limit, limits)} (${when(x.time)})`,
+    };
+  });
+}
+
+/**
+ * Equity and its drawdown, one chart each, the times trading was stopped or paused shaded.
+ * @param {{ ts: string, equity: number }[]} points
+ * @param {{ from: number, until: number, label: string }[]} [halted] haltSpans
+ */
+export function equityCharts(points, title = 'Equity', halted = []) {
   const eq = points.map((p) => p.equity);
   const times = points.length ? [when(points[0]?.ts), when(points[points.length - 1]?.ts)] : [];
+  const bands = halted.length
+    ? bandsAt(
+        points.map((p) => Date.parse(p.ts)),
+        halted,
+      )
+    : [];
   return h(
     'div',
     null,
-    svgBox(lineChart({ title, series: [{ values: eq, color: '#0f766e', label: 'equity' }], times })),
+    svgBox(lineChart({ title, series: [{ values: eq, color: '#0f766e', label: 'equity' }], bands, times })),
     svgBox(
       lineChart({
         title: 'Drawdown %',
         height: 140,
         series: [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }],
+        bands,
         times,
       }),
     ),
@@ -893,6 +924,11 @@ export async function backtestView(c, id) {
       equityCharts(
         equity,
         wf ? 'Equity out of sample (the folds chained)' : pf ? 'Equity (all symbols together)' : 'Equity',
+        // shaded where the limits stopped or paused trading (a walk-forward's in its folds)
+        haltSpans(
+          b.parameters?.portfolio?.risk ?? b.parameters?.risk ?? {},
+          b.metrics?.limits?.halts ?? (folds?.folds ?? []).flatMap((/** @type {any} */ f) => f.limits?.halts ?? []),
+        ),
       ),
       h(
         'div',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileGraph, runBacktest, templateById } from '@algotrade/strategy';
-import { drawdownPct, extent, heatmap, lineChart, linePath, returnCurve, sweepGrid } from '../../web/chart.js';
+import { bandsAt, drawdownPct, extent, heatmap, lineChart, linePath, returnCurve, sweepGrid } from '../../web/chart.js';
 import { backtestingPy, googBars } from '../helpers/goog.ts';
 
 describe("the browser app's charts (web/chart.js)", () => {
@@ -25,6 +25,39 @@ describe("the browser app's charts (web/chart.js)", () => {
     expect(extent([null, NaN])).toBeNull();
     const d = linePath([1, 3, null, 2, 1], { min: 1, max: 3 }, 400, 100);
     expect(d).toBe('M0.0,100.0L100.0,0.0M300.0,50.0L400.0,100.0');
+  });
+
+  it('places bands on the points by time: from the first at or after a span, to the first at or after its end', () => {
+    const times = [10, 20, 30, 40, 50];
+    expect(
+      bandsAt(times, [
+        { from: 20, until: 35, label: 'a' }, // on a point, ending between two
+        { from: 5, until: 10, label: 'b' }, // before the first point
+        { from: 41, until: Infinity, label: 'c' }, // to the end
+        { from: 51, until: 60, label: 'd' }, // after the last point: none
+      ]),
+    ).toEqual([
+      { from: 1, to: 3, label: 'a' },
+      { from: 0, to: 0, label: 'b' },
+      { from: 4, to: 4, label: 'c' },
+    ]);
+    const svg = lineChart({
+      series: [{ values: [1, 2, 3, 4, 5], color: '#000', label: 'x' }],
+      bands: [
+        { from: 1, to: 3, label: '<b>paused</b>' },
+        { from: 4, to: 4, label: 'stopped' },
+      ],
+      width: 416, // a plot 340 wide: 85 a point
+    });
+    const rects = [
+      ...svg.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="chart-band"><title>([^<]*)</g),
+    ];
+    expect(rects.map((m) => [Number(m[1]), Number(m[2]), m[3]])).toEqual([
+      [85, 170, '&#60;b&#62;paused&#60;/b&#62;'],
+      [340, 2, 'stopped'], // one point: 2 wide, so it shows
+    ]);
+    // behind the line
+    expect(svg.indexOf('chart-band')).toBeLessThan(svg.indexOf('<path'));
   });
 
   it('escapes what it writes, so a symbol or label cannot inject markup', () => {

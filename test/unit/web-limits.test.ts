@@ -7,10 +7,11 @@ import {
   limitsCell,
   runBacktest,
   templateById,
+  viewBars,
   walkForward,
 } from '@algotrade/strategy';
 import { when } from '../../web/dom.js';
-import { haltsCell, limitsSummary, walkForwardSummary } from '../../web/runs.js';
+import { equityCharts, haltSpans, haltsCell, limitsSummary, walkForwardSummary } from '../../web/runs.js';
 import { googBars } from '../helpers/goog.ts';
 
 // what a backtest page says of its risk limits, from what the engine's run with them did
@@ -54,6 +55,47 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
       if ('resumeNextDay' in limits) expect(items.length).toBeGreaterThan(1);
       else expect(items).toHaveLength(1);
     }
+  });
+
+  it('shades on the equity and drawdown charts each day a daily loss paused trading, and a stop to the end', () => {
+    // the page's equity points are the run's closes; 150 of them, so a bar is wider than a band's least (2)
+    const n = 150;
+    const cut = viewBars(bars, 0, n);
+    const DAY = 86_400_000;
+    for (const limits of [{ maxDailyLossPct: 2, resumeNextDay: true }, { maxDrawdownPct: 15 }] as Record<
+      string,
+      number | boolean
+    >[]) {
+      const r = runBacktest(plan, cut, { cash: 10_000, feeRate: 0.001, allowShort: true, risk: limits });
+      const halts = r.risk!.halts.map((x) => ({ time: new Date(x.time).toISOString(), limit: x.limit, pct: x.pct }));
+      expect(halts.length).toBeGreaterThan(0);
+      const points = [...r.equity].map((equity, i) => ({ ts: new Date(cut.ts[i]!).toISOString(), equity }));
+      const el = equityCharts(points, 'Equity', haltSpans(limits, halts));
+      const svgs = [...el.querySelectorAll('svg')];
+      expect(svgs).toHaveLength(2);
+      for (const svg of svgs) {
+        const bands = [...svg.querySelectorAll('rect.chart-band')];
+        expect(bands).toHaveLength(halts.length);
+        const w = Number(svg.querySelector('rect.chart-frame')!.getAttribute('width'));
+        const x = (i: number) => (i * w) / (n - 1);
+        bands.forEach((b, k) => {
+          const i = r.risk!.halts[k]!.bar;
+          expect(Number(b.getAttribute('x'))).toBeCloseTo(x(i), 1);
+          // paused: to the next day's bar (the next one, on daily bars); stopped: to the last
+          const paused = 'resumeNextDay' in limits;
+          const to = paused ? [...cut.ts].findIndex((t) => t >= (Math.floor(cut.ts[i]! / DAY) + 1) * DAY) : n - 1;
+          if (paused) expect(to).toBe(i + 1);
+          expect(Number(b.getAttribute('width'))).toBeCloseTo(x(to) - x(i), 1);
+          expect(b.querySelector('title')!.textContent).toBe(
+            `${paused ? 'Paused for the day: daily loss' : 'Trading stopped: drawdown'} (${when(halts[k]!.time)})`,
+          );
+        });
+      }
+    }
+    // no halts, no bands
+    const r = runBacktest(plan, bars, { cash: 10_000 });
+    const points = [...r.equity].map((equity, i) => ({ ts: new Date(bars.ts[i]!).toISOString(), equity }));
+    expect(equityCharts(points, 'Equity', haltSpans({}, [])).querySelector('rect.chart-band')).toBeNull();
   });
 
   it('says so when no limit was reached, and shows only the limits when the run did not say', () => {

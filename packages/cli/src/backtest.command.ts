@@ -7,6 +7,7 @@ import {
   firstTradingBar,
   haltText,
   legsTable,
+  haltSpans,
   limitsTable,
   normaliseWeights,
   renderReport,
@@ -502,7 +503,12 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         equity: res.equity,
         trades: res.trades,
         stats: res.stats,
-        ...(res.risk ? { tables: [limitsTable(options.risk ?? {}, res.risk)] } : {}),
+        ...(res.risk
+          ? {
+              tables: [limitsTable(options.risk ?? {}, res.risk)],
+              halted: haltSpans(options.risk ?? {}, res.risk.halts),
+            }
+          : {}),
       }),
     );
     console.error(`report written to ${flags.report}`);
@@ -591,7 +597,9 @@ async function portfolioBacktest(
         equity: pf.equity,
         trades: pf.trades,
         stats: pf.stats,
-        tables: [table],
+        // with limits on the summed equity: what they did, and their times shaded
+        tables: halts ? [table, limitsTable(limits!, { halts, refused: {} })] : [table],
+        ...(halts ? { halted: haltSpans(limits!, halts) } : {}),
         priceTitle: 'Buy and hold of the same allocation',
         markers: false,
       }),

@@ -199,34 +199,35 @@ describe('the command line says what is wrong with what was typed, without a sta
   });
 
   it('walk-forward with risk limits prints what they did in each fold', async () => {
-    const r = await cli(
-      ...wf('--grid', 'fast.period=5,10; slow.period=30', '--folds', '3', '--max-daily-loss', '2', '--resume-next-day'),
+    const file = path.join(tmp.dir, 'walk-forward-limits.html');
+    const limited = wf(
+      '--grid',
+      'fast.period=5,10; slow.period=30',
+      '--folds',
+      '3',
+      '--max-daily-loss',
+      '2',
+      '--resume-next-day',
     );
+    const r = await cli(...limited, '--report', file);
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(
       /^Fold\s+In sample\s+Out of sample\s+Picked\s+IS sharpe\s+OOS sharpe\s+OOS return %\s+Trades\s+Risk limits$/,
     );
-    const j = JSON.parse(
-      (
-        await cli(
-          ...wf(
-            '--grid',
-            'fast.period=5,10; slow.period=30',
-            '--folds',
-            '3',
-            '--max-daily-loss',
-            '2',
-            '--resume-next-day',
-            '--json',
-          ),
-        )
-      ).stdout,
-    );
+    const j = JSON.parse((await cli(...limited, '--json')).stdout);
     j.folds.forEach((f: { limits: Parameters<typeof limitsCell>[0] }, k: number) =>
       expect(lines[k + 1]!.trimEnd().endsWith(limitsCell(f.limits))).toBe(true),
     );
     expect(r.stdout).toMatch(/daily loss \d/);
+    // --report: each fold's pauses shaded on the three charts, in order
+    const halts = j.folds.flatMap((f: { limits: { halts: { time: string }[] } }) => f.limits.halts);
+    expect(halts.length).toBeGreaterThan(1);
+    const titles = [...readFileSync(file, 'utf8').matchAll(/class="halt"><title>([^<]*)</g)].map((m) => m[1]);
+    const said = halts.map(
+      (x: { time: string }) => `paused for the day: daily loss (${x.time.slice(0, 16).replace('T', ' ')})`,
+    );
+    expect(titles).toEqual([...said, ...said, ...said]);
   });
 
   it('walk-forward prints each fold and the chained out-of-sample result; --json gives it all', async () => {
@@ -747,10 +748,20 @@ describe('the command line says what is wrong with what was typed, without a sta
     const sw = JSON.parse((await cli(...sweepArgs, '--portfolio-drawdown', '25', '--json')).stdout);
     const point = sw.ranked.find((x: { combo: Record<string, number> }) => x.combo['fast.period'] === 10);
     expect(point.stats.equityFinal).toBeCloseTo(r.stats.equityFinal, 6);
-    const text = (await cli(...args, '--portfolio-drawdown', '25')).stdout;
+    const file = path.join(tmp.dir, 'portfolio-limits.html');
+    const text = (await cli(...args, '--portfolio-drawdown', '25', '--report', file)).stdout;
     expect(text).toMatch(
       /\nPortfolio limits \(the summed equity\)\n {2}\d{4}-\d\d-\d\d drawdown of \d+\.\d\d %: every symbol closed, trading over\n/,
     );
+    // --report: the limits' table, and the halt shaded from its merged bar to the end on the three charts
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain('<h2>Risk limits: maxDrawdownPct 25</h2>');
+    const at = own.ts.indexOf(own.halts![0]!.at);
+    const bands = [...html.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="halt"><title>([^<]*)</g)];
+    expect(bands.map((m) => [Number(m[1]), Number(m[1]) + Number(m[2])])).toEqual(
+      Array(3).fill([expect.closeTo(50 + (1040 * at) / (own.ts.length - 1), 1), expect.closeTo(1090, 1)]),
+    );
+    expect(bands[0]![3]).toMatch(/^trading stopped: drawdown \(/);
     for (const [more, message] of [
       [
         ['--data', 'examples/data/GOOG.csv', '--portfolio-drawdown', '10'],

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import {
   foldsTable,
   gridSize,
+  haltSpans,
   inlineRunner,
   RANK_BY,
   renderReport,
@@ -11,7 +12,7 @@ import {
   type Graph,
 } from '@algotrade/strategy';
 import { int, progressBar, UsageError } from './args.ts';
-import { RUN_FLAGS } from './backtest.command.ts';
+import { portfolioLimitsOf, RUN_FLAGS } from './backtest.command.ts';
 import {
   adaptiveFlags,
   checkGridValues,
@@ -148,6 +149,11 @@ export async function walkForwardCommand(argv: string[]): Promise<number> {
         trades: res.trades,
         stats: res.stats,
         tables: [foldsTable(res.folds, rankBy)],
+        // the times the limits (a portfolio's on its summed equity) stopped or paused trading, shaded
+        halted: haltSpans(
+          portfolioLimitsOf(flags) ?? options.risk ?? {},
+          res.folds.flatMap((f) => f.limits?.halts ?? []),
+        ),
       }),
     );
     console.error(`report written to ${flags.report}`);

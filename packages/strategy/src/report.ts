@@ -1,4 +1,4 @@
-import type { Stats, TradeRecord } from '@algotrade/core';
+import { DAY_MS, type Stats, type TradeRecord } from '@algotrade/core';
 
 export interface ReportInput {
   title: string;
@@ -18,6 +18,33 @@ export interface ReportInput {
   markers?: boolean;
   /** point charts, shown after the drawdown (a sweep's runs on two measures) */
   scatters?: ReportScatter[];
+  /** times trading was stopped or paused (haltSpans), shaded on the charts */
+  halted?: readonly HaltSpan[];
+}
+
+/** A time a risk limit stopped or paused trading: from `from` until `until` (Infinity: to the end), in ms. */
+export interface HaltSpan {
+  from: number;
+  until: number;
+  label: string;
+}
+
+/**
+ * What a run's risk limits did as spans to shade: a daily loss that pauses (`resumeNextDay`) until the
+ * next UTC day begins, any other halt to the end. `risk` is the run's limits (a portfolio's
+ * `portfolioRisk`), `halts` what they did (times in ms or ISO).
+ */
+export function haltSpans(risk: object, halts: readonly { time: number | string; limit: string }[]): HaltSpan[] {
+  const resumes = (risk as { resumeNextDay?: boolean }).resumeNextDay;
+  return halts.map((x) => {
+    const from = typeof x.time === 'number' ? x.time : Date.parse(x.time);
+    const paused = x.limit === 'max_daily_loss' && resumes;
+    return {
+      from,
+      until: paused ? (Math.floor(from / DAY_MS) + 1) * DAY_MS : Infinity,
+      label: `${haltText(x.limit, { resumeNextDay: resumes })} (${new Date(from).toISOString().slice(0, 16).replace('T', ' ')})`,
+    };
+  });
 }
 
 /** A point chart of a report: points on two measures, those marked (a Pareto front) joined and drawn blue. */
@@ -325,8 +352,31 @@ export function renderReport(r: ReportInput): string {
   const ddPath = `${linePath(idx, (i) => dd[i]!, x, ds.y)}L${x(n - 1)},${ds.y(0)}L${x(0)},${ds.y(0)}Z`;
   const axis = (h: number, lo: number, hi: number, f: (v: number) => string) =>
     `<text x="4" y="14" class="ax">${f(hi)}</text><text x="4" y="${h - 4}" class="ax">${f(lo)}</text>`;
+  // the halts' bands, behind each chart's lines: from the first bar at or after a halt to the first at
+  // or after its end (the last bar when none is)
+  const at = (t: number) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r.time[mid]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const spans = (r.halted ?? [])
+    .map((s) => ({ i: at(s.from), j: Math.min(n - 1, at(s.until)), label: s.label }))
+    .filter((s) => s.i < n);
+  const bands = (h: number) =>
+    spans
+      .map((s) => {
+        const x0 = x(s.i);
+        const w = Math.max(2, x(s.j) - x0);
+        return `<rect x="${x0.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${h}" fill="#d73027" fill-opacity="0.08" class="halt"><title>${esc(s.label)}</title></rect>`;
+      })
+      .join('');
   const svg = (h: number, body: string, label: string) =>
-    `<h2>${label}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${label}"><rect width="${W}" height="${h}" fill="#fafafa"/>${body}</svg>`;
+    `<h2>${label}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${label}"><rect width="${W}" height="${h}" fill="#fafafa"/>${bands(h)}${body}</svg>`;
   const date = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
   const pctOf = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '');
   const rows = statsRows(r.stats)

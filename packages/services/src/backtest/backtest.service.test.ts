@@ -1014,6 +1014,17 @@ describe('backtest service', () => {
     expect(trades.filter((x) => x.exitReason === 'portfolio_max_drawdown').length).toBeGreaterThan(0);
     expect(trades.every((x) => x.entryTime <= eq[k]!.ts)).toBe(true);
     expect(row.metrics.equityFinal).toBeCloseTo(10_000 + trades.reduce((acc, x) => acc + x.pnl, 0), 6);
+    // its report: the table named by the portfolio's limits, the halt shaded from that close to the end on
+    // the three charts (1,040 units wide from 50)
+    const html = (await call(a, 'GET', `/api/backtests/${row.id}/report`)).body;
+    expect(html).toContain('<h2>Risk limits: maxDrawdownPct 10</h2>');
+    const bands = [...html.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="halt"><title>([^<]*)</g)];
+    expect(bands).toHaveLength(3);
+    for (const m of bands) {
+      expect(Number(m[1])).toBeCloseTo(50 + (1040 * k) / (eq.length - 1), 1);
+      expect(Number(m[1]) + Number(m[2])).toBeCloseTo(1090, 1);
+      expect(m[3]).toBe(`trading stopped: drawdown (${eq[k]!.ts.slice(0, 16).replace('T', ' ')})`);
+    }
     // a sweep over the portfolio: its point of the same parameters is that backtest
     const sw = await call(a, 'POST', '/api/backtests/sweep', {
       ...where,

@@ -10,6 +10,7 @@ import {
   gridSize,
   gridVariants,
   legsTable,
+  haltSpans,
   limitsTable,
   normaliseWeights,
   RANK_BY,
@@ -891,16 +892,21 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         } as never;
         const spec = row.parameters.walkForward as { rankBy?: string } | undefined;
         const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
-        // what a single backtest's risk limits did (stored in its metrics), or its minimum order value
-        const risk = row.parameters.risk as Record<string, unknown> | undefined;
+        // what the risk limits did (stored in the metrics; a portfolio's are on its summed equity), or
+        // the entries under the minimum order value
+        const risk = ((row.parameters.portfolio as { risk?: object } | undefined)?.risk ?? row.parameters.risk) as
+          Record<string, unknown> | undefined;
         const did = (row.metrics as { limits?: Parameters<typeof limitsTable>[1] } | null)?.limits;
         const tables = [
           ...(wf?.folds ? [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] : []),
           ...(pf ? [legsTable(pf.legs)] : []),
           ...(did ? [limitsTable(risk ?? {}, did)] : []),
         ];
+        // shaded on the charts: a walk-forward's halts are its folds'
+        const halts = did?.halts ?? (wf?.folds ?? []).flatMap((f) => f.limits?.halts ?? []);
         const html = renderReport({
           ...(tables.length ? { tables } : {}),
+          ...(halts.length ? { halted: haltSpans(risk ?? {}, halts) } : {}),
           ...(basket ? { priceTitle: 'Buy and hold of the same allocation', markers: false } : {}),
           title: `${kind} ${row.symbol.split(',').join(', ')} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,
