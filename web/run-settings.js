@@ -9,6 +9,12 @@
 const given = (v) => v !== undefined && v.trim() !== '';
 
 /**
+ * An exchange's rules among a run's settings (the API's ExchangeInput, whose keys a test holds these
+ * to): what a backtest's **Paper trade it** carries over when the backtest had them.
+ */
+export const EXCHANGE_KEYS = /** @type {const} */ (['makerFeeRate', 'qtyStep', 'minNotional', 'borrowRatePct']);
+
+/**
  * @param {Record<string, string>} f the form's fields
  * @param {'backtest' | 'sweep' | 'walk-forward' | 'portfolio' | 'session'} kind
  * @returns {Record<string, unknown>}

@@ -16,7 +16,7 @@ import {
 } from './chart.js';
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
-import { settingsText } from './run-settings.js';
+import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -661,11 +661,7 @@ export async function paperTrade(c, b, limit) {
     feeRate: p.feeRate,
     feeFixed: p.feeFixed,
     // an exchange's rules, when the backtest had them
-    ...Object.fromEntries(
-      ['makerFeeRate', 'qtyStep', 'minNotional', 'borrowRatePct']
-        .filter((k) => p[k] !== undefined)
-        .map((k) => [k, p[k]]),
-    ),
+    ...Object.fromEntries(EXCHANGE_KEYS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]])),
     slippageBps: p.slippageBps,
     allowShort: p.allowShort,
     ...(p.leverage ? { leverage: p.leverage, maintenanceMarginPct: p.maintenanceMarginPct } : {}),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLots, parsePortfolio, runBody, settingsText } from '../../web/run-settings.js';
+import { ExchangeInput } from '@algotrade/services/http/exchange';
+import { EXCHANGE_KEYS, parseLots, parsePortfolio, runBody, settingsText } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 // the run forms' bodies, sent to the real API: it must take each of them and apply every setting
@@ -60,6 +61,10 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(settingsText(s.config)).toBe(
       'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5 · short borrow 3 % a year',
     );
+  });
+
+  it("names the API's exchange settings, so a backtest's Paper trade it carries every one over", () => {
+    expect([...EXCHANGE_KEYS].sort()).toEqual(Object.keys(ExchangeInput).sort());
   });
 
   it('a paper session with the options left empty: the API defaults apply', async () => {

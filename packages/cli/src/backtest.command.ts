@@ -32,7 +32,7 @@ import {
   type RiskLimits,
 } from '@algotrade/core';
 import { ExchangeInput, type ExchangeSettings, type SymbolRules } from '@algotrade/services/http/exchange';
-import { PortfolioRiskInput } from '@algotrade/services/http/risk';
+import { PortfolioRiskInput, RiskInput } from '@algotrade/services/http/risk';
 import { parseArgs, progressBar, UsageError } from './args.ts';
 
 /** the flags that name a strategy, its data and the engine's options (`backtest` and `walk-forward`) */
@@ -68,15 +68,15 @@ export const RUN_FLAGS = {
   'portfolio-drawdown': 'string',
   'portfolio-daily-loss': 'string',
 } as const;
-/** the risk limit flags and the paper sessions' `risk` fields they set, with their largest values */
+/** the risk limit flags and the paper sessions' `risk` fields they set (their bounds are the API's: RiskInput) */
 const RISK_FLAGS = [
-  ['max-drawdown', 'maxDrawdownPct', 100],
-  ['max-daily-loss', 'maxDailyLossPct', 100],
-  ['max-position-pct', 'maxPositionPct', 12_500],
-  ['max-position-value', 'maxPositionValue', 1e12],
-  ['max-order-qty', 'maxOrderQty', 1e12],
-  ['max-orders-per-minute', 'maxOrdersPerMinute', 10_000],
-] as const satisfies readonly [keyof typeof RUN_FLAGS, keyof RiskLimits, number][];
+  ['max-drawdown', 'maxDrawdownPct'],
+  ['max-daily-loss', 'maxDailyLossPct'],
+  ['max-position-pct', 'maxPositionPct'],
+  ['max-position-value', 'maxPositionValue'],
+  ['max-order-qty', 'maxOrderQty'],
+  ['max-orders-per-minute', 'maxOrdersPerMinute'],
+] as const satisfies readonly [keyof typeof RUN_FLAGS, keyof RiskLimits][];
 const SPEC = {
   ...RUN_FLAGS,
   report: 'string',
@@ -168,13 +168,13 @@ function legsWithRules<L extends { symbol: string }>(legs: L[], flags: Record<st
 /** The paper sessions' risk limits from their flags (`--max-drawdown 20`...): none given, none set. */
 function riskOf(flags: Record<string, string | boolean>): { risk?: RiskLimits } {
   const risk: RiskLimits = {};
-  for (const [flag, key, max] of RISK_FLAGS) {
+  for (const [flag, key] of RISK_FLAGS) {
     if (flags[flag] === undefined) continue;
     const n = Number(flags[flag]);
-    const whole = key === 'maxOrdersPerMinute';
-    if (!(n > 0 && n <= max) || (whole && !Number.isInteger(n)))
+    const bounds = RiskInput.shape[key].unwrap();
+    if (!bounds.safeParse(n).success)
       throw new UsageError(
-        `--${flag} must be ${whole ? 'a whole number' : 'a number'} above 0, at most ${max} (got ${flags[flag]})`,
+        `--${flag} must be ${bounds.isInt ? 'a whole number' : 'a number'} above ${bounds.minValue}, at most ${bounds.maxValue} (got ${flags[flag]})`,
       );
     risk[key] = n;
   }

@@ -108,6 +108,11 @@ describe('the command line says what is wrong with what was typed, without a sta
       /^error: --max-orders-per-minute must be a whole number above 0, at most 10000 \(got 1\.5\)/,
     ],
     [
+      // the API's bound (RiskInput: 125x leverage's worth of equity)
+      ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--max-position-pct', '12501'],
+      /^error: --max-position-pct must be a number above 0, at most 12500 \(got 12501\)/,
+    ],
+    [
       ['backtest', '--strategy', 'sma-crossover', '--data', 'examples/data/GOOG.csv', '--resume-next-day'],
       /^error: --resume-next-day goes with --max-daily-loss/,
     ],
