@@ -1,5 +1,13 @@
-import { TOPICS, type RiskLimits } from '@algotrade/core';
-import { compileGraph, runBacktest, templateById, toColumns, viewBars, type BacktestResult } from '@algotrade/strategy';
+import { TOPICS, type PortfolioLimits, type RiskLimits } from '@algotrade/core';
+import {
+  compileGraph,
+  runBacktest,
+  runPortfolio,
+  templateById,
+  toColumns,
+  viewBars,
+  type BacktestResult,
+} from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { googBars } from '../../../../test/helpers/goog.ts';
@@ -65,8 +73,9 @@ describe('a paper session on candles trades as the backtest of the same settings
   const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
     t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
   beforeAll(async () => {
-    // polled often while the ticks are worked through
-    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '1000000' });
+    // polled often while the ticks are worked through; a paper portfolio's limits checked only when the
+    // test says (checkPortfolios), after each day's ticks
+    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '1000000', FT_PORTFOLIO_CHECK_MS: '3600000' });
     a = await t.user();
     strategyId = (await call('POST', '/api/strategies', { name: 'crossover', graph })).json().id;
   });
@@ -484,6 +493,130 @@ describe('a paper session on candles trades as the backtest of the same settings
       6,
     );
   }, 90_000);
+
+  /**
+   * A paper portfolio of the crossover on GOOG's daily closes and on the same closes backwards (a falling
+   * market), each day one tick a symbol, its limits checked after each day as the timer would between
+   * ticks; against the portfolio backtest of the same with the limits on its summed equity, checked at
+   * each merged close. Fed until `days` after the backtest's last halt (Infinity: every day).
+   */
+  async function limitedPortfolio(name: string, limits: PortfolioLimits, days = 20, weights = [0.5, 0.5]) {
+    const up = flatCloses();
+    const n = up.length;
+    const down = toColumns(
+      Array.from({ length: n }, (_, i) => {
+        const p = up.close[n - 1 - i]!;
+        return { ts: up.ts[i]!, open: p, high: p, low: p, close: p, volume: 1 };
+      }),
+    );
+    const symbols = [`${name}U`, `${name}D`];
+    const legs = [
+      { symbol: symbols[0]!, weight: weights[0]!, bars: up },
+      { symbol: symbols[1]!, weight: weights[1]!, bars: down },
+    ];
+    const bt = await runPortfolio(
+      legs,
+      { cash: 10_000, feeRate: 0.001 },
+      async (b, o, onProgress) => runBacktest(plan, b, { ...o, wholeUnits: true, onProgress }),
+      { limits },
+    );
+    const r = await call('POST', '/api/forward-tests/portfolio', {
+      strategyId,
+      symbols,
+      weights,
+      ...money,
+      wholeUnits: true,
+      evaluation: { mode: 'candle', interval: '1d' },
+      portfolioRisk: limits,
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    const ids: string[] = r.json().sessions.map((x: { id: string }) => x.id);
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const live = (id: string) => (engine as unknown as { sessions: Map<string, LiveSession> }).sessions.get(id);
+    await until(() => ids.every((id) => live(id) !== undefined));
+    const check = t.ctx.shared.checkPortfolios as () => Promise<void>;
+    const last = Math.max(...bt.halts!.map((h) => up.ts.indexOf(h.at)));
+    const end = Math.min(n, last + days);
+    let seq = 0;
+    for (let i = 0; i < end; i++) {
+      for (const [k, leg] of legs.entries()) {
+        const tick = { ts: leg.bars.ts[i]!, price: leg.bars.close[i]!, size: 1, seq: ++seq };
+        await t.rt.bus.publish(TOPICS.marketDataUpdates.name, leg.symbol, 'ticks', {
+          symbol: leg.symbol,
+          ticks: [tick],
+        });
+        for (let w = 0; ; w++) {
+          const s = live(ids[k]!);
+          // settled: the tick seen, its signal executed, a new day's resume (resumeNextDay) done
+          const resuming =
+            !!s && s.status === 'paused' && !!limits.resumeNextDay && Math.floor(tick.ts / 86_400_000) > s.ledger.day;
+          if (engine.quote(leg.symbol)?.ts === tick.ts && (!s || (expected(s) && !resuming))) break;
+          if (w > 20_000) throw new Error(`day ${i}: ${leg.symbol}'s session did not settle`);
+          await new Promise((res) => setImmediate(res));
+        }
+      }
+      // the limits on the summed equity, at the day's close
+      await check();
+    }
+    return { bt, ids, symbols, end };
+  }
+
+  it("a paper portfolio's drawdown stop on its summed equity: stopped on the backtest's day, every fill of each symbol the same", async () => {
+    const { bt, ids, symbols } = await limitedPortfolio('PPD', { maxDrawdownPct: 12 });
+    expect(bt.halts).toHaveLength(1);
+    const day = new Date(bt.halts![0]!.at).toISOString();
+    let closed = 0;
+    for (const [k, symbol] of symbols.entries()) {
+      const s = (await call('GET', `/api/forward-tests/${ids[k]}`)).json();
+      expect(s).toMatchObject({ status: 'stopped', position: null });
+      expect(s.failureReason).toMatch(/^portfolio risk limit: max_drawdown/);
+      const want = fillsOf(bt.trades.filter((x) => x.symbol === symbol));
+      expect(want.length).toBeGreaterThan(2);
+      // a position open then: closed by the stop on the halt's day, at its close
+      const last = want.at(-1)!;
+      if ('reason' in last && last.reason === 'portfolio_max_drawdown') {
+        closed++;
+        expect(last).toMatchObject({ side: 'sell', ts: day });
+      } else expect(Date.parse(last.ts)).toBeLessThan(Date.parse(day));
+      sameFills(await fills(ids[k]!), want);
+    }
+    expect(closed).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("a paper portfolio's daily loss on its summed equity, resuming the next day: paused on the backtest's days, every fill the same", async () => {
+    // a 2 % day of the sum: reached again and again, each time paused to the next day (fed to the end).
+    // Mostly in the falling market, so the sum is at times under its start: the day a pause ends counts
+    // from where the pause left it, not from older equity
+    const { bt, ids, symbols } = await limitedPortfolio(
+      'PPL',
+      { maxDailyLossPct: 2, resumeNextDay: true },
+      Infinity,
+      [0.1, 0.9],
+    );
+    expect(bt.halts!.length).toBeGreaterThan(10);
+    expect(bt.halts!.filter((h) => bt.equity[bt.ts.indexOf(h.at)]! < 9_800).length).toBeGreaterThan(2);
+    const closes = new Set<string>();
+    for (const [k, symbol] of symbols.entries()) {
+      const s = (await call('GET', `/api/forward-tests/${ids[k]}`)).json();
+      expect(s.status).toBe('running');
+      const want = fillsOf(bt.trades.filter((x) => x.symbol === symbol));
+      const got = await fills(ids[k]!);
+      sameFills(got, want);
+      // the pauses' closes on the same days
+      const paused = (await call('GET', `/api/forward-tests/${ids[k]}/trades`))
+        .json()
+        .filter((f: { source: string }) => f.source === 'portfolio_max_daily_loss')
+        .map((f: { ts: string }) => f.ts);
+      expect(paused).toEqual(
+        want.filter((f) => 'reason' in f && f.reason === 'portfolio_max_daily_loss').map((f) => f.ts),
+      );
+      for (const d of paused) closes.add(d);
+    }
+    // every close on a halt's day, and most halts closed a position (a leg flat then has none to close)
+    const days = bt.halts!.map((h) => new Date(h.at).toISOString());
+    for (const d of closes) expect(days).toContain(d);
+    expect(closes.size).toBeGreaterThan(days.length / 2);
+  }, 120_000);
 
   it("a stop on a strategy that turns round (shorts allowed): the candle's action first, as a backtest fills it at the open before its stops", async () => {
     const flat = flatCloses();

@@ -124,22 +124,38 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   // portfolio's sessions summed as their pages show them (the engine's figures for the sessions it holds,
   // the stored ledgers' for the others, so it works whichever instance runs them)
   const watches = new Map<string, PortfolioWatch>();
+  // portfolios paused by their daily loss until the next day (resumeNextDay), with when (wall clock): their
+  // watch is kept, so the day they resume counts from where the pause left the summed equity, as a
+  // portfolio backtest's does (not from the stored series' last point, as old as its last flush). One
+  // stopped or deleted meanwhile is forgotten after a week
+  const resting = new Map<string, number>();
+  const RESTING_MS = 7 * 86_400_000;
   let guarding = false;
   const guardPortfolios = async () => {
     if (guarding) return;
     guarding = true;
     try {
       const guarded = await repo.guardedPortfolios();
-      // portfolios no longer running (stopped, paused, deleted) are forgotten; a resumed one starts again from its series
+      // portfolios no longer running (stopped, paused, deleted) are forgotten (one resumed starts again from
+      // its series), but for those resting until the next day
       const live = new Set(guarded.map((g) => g.portfolioId));
-      for (const id of watches.keys()) if (!live.has(id)) watches.delete(id);
+      for (const [id, since] of resting) if (live.has(id) || Date.now() - since > RESTING_MS) resting.delete(id);
+      for (const id of watches.keys()) if (!live.has(id) && !resting.has(id)) watches.delete(id);
       for (const { userId, portfolioId } of guarded) {
         const rows = await repo.portfolio(userId, portfolioId);
         const limits = portfolioOf(rows[0]!)?.risk;
         if (!limits) continue;
         const views = rows.map(view);
-        // the portfolio's clock: its sessions' latest tick (the day a daily loss counts from is the market's)
-        const now = Math.max(0, ...views.map((v) => (v.updatedAt ? Date.parse(v.updatedAt) : 0))) || Date.now();
+        // the portfolio's clock: its symbols' latest tick (the day a daily loss counts from is the market's),
+        // the engine's where it has one (a tick that resumes a paused session is not its mark), else the
+        // session's last mark
+        const now =
+          Math.max(
+            0,
+            ...views.map((v, i) =>
+              Math.max(v.updatedAt ? Date.parse(v.updatedAt) : 0, engine.quote(rows[i]!.symbol)?.ts ?? 0),
+            ),
+          ) || Date.now();
         let watch = watches.get(portfolioId);
         if (!watch) {
           const { merged } = await portfolioSeries(rows);
@@ -171,7 +187,15 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
               .catch((e: unknown) => {
                 if (!(e instanceof AppError && e.code === 'CONFLICT')) throw e;
               });
-        watches.delete(portfolioId);
+        if (to === 'paused' && limits.resumeNextDay) {
+          // where the pause leaves the summed equity (the positions closed; a session another instance
+          // holds as its row was) is where the next day starts
+          watch.dailyLoss(
+            rows.map(view).reduce((a, v) => a + v.equity, 0),
+            now,
+          );
+          resting.set(portfolioId, Date.now());
+        } else watches.delete(portfolioId);
       }
     } catch (e) {
       app.log.warn({ err: e }, 'paper portfolio limits: a check failed; trying again at the next');
@@ -179,6 +203,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       guarding = false;
     }
   };
+  // the same check at once, outside the timer: a test drives it bar by bar
+  ctx.shared.checkPortfolios = guardPortfolios;
   const guard = setInterval(() => void guardPortfolios(), rt.config.forwardTest.portfolioCheckMs);
   guard.unref();
   ctx.onClose(() => clearInterval(guard));
