@@ -87,7 +87,8 @@ export function fmt(v) {
 }
 
 /**
- * @typedef {{ values: (number | null | undefined)[], color: string, label: string, fill?: boolean }} Series
+ * @typedef {{ values: (number | null | undefined)[], color: string, label: string, fill?: boolean, dash?: boolean }} Series
+ *   `dash`: drawn dashed (a level, as a drawdown stop's)
  * @typedef {{ index: number, side: 'buy' | 'sell' }} Marker
  * @typedef {{ from: number, to: number, label: string }} Band a span of the first series' points
  *   (indexes, `to` included) shaded the chart's full height: a time trading was stopped or paused
@@ -122,7 +123,8 @@ export function lineChart(o) {
         s.fill && d
           ? `<path d="${d}L${w},${h}L0,${h}Z" fill="${esc(s.color)}" fill-opacity="0.15" stroke="none"/>`
           : '';
-      return `${area}<path d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="1.5"><title>${esc(s.label)}</title></path>`;
+      const dash = s.dash ? ' stroke-dasharray="5 4"' : '';
+      return `${area}<path d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="1.5"${dash}><title>${esc(s.label)}</title></path>`;
     })
     .join('');
   const first = o.series[0]?.values ?? [];
@@ -144,9 +146,9 @@ export function lineChart(o) {
   const bands = (o.bands ?? [])
     .filter((b) => b.from <= b.to && b.to >= 0 && b.from < n)
     .map((b) => {
-      const x0 = xOf(Math.max(0, b.from));
-      // at least 2 units wide, so a pause between two points still shows
-      const x1 = Math.max(xOf(Math.min(n - 1, b.to)), x0 + 2);
+      // at least 2 units wide, so a pause between two points still shows (inside the plot at its right end)
+      const x1 = Math.min(w, Math.max(xOf(Math.min(n - 1, b.to)), xOf(Math.max(0, b.from)) + 2));
+      const x0 = Math.min(xOf(Math.max(0, b.from)), x1 - 2);
       return `<rect x="${x0.toFixed(1)}" y="0" width="${(x1 - x0).toFixed(1)}" height="${h}" class="chart-band"><title>${esc(b.label)}</title></rect>`;
     })
     .join('');

@@ -215,11 +215,13 @@ export function haltSpans(limits, halts) {
 }
 
 /**
- * Equity and its drawdown, one chart each, the times trading was stopped or paused shaded.
+ * Equity and its drawdown, one chart each, the times trading was stopped or paused shaded, and a
+ * drawdown stop's level dashed on the drawdown.
  * @param {{ ts: string, equity: number }[]} points
  * @param {{ from: number, until: number, label: string }[]} [halted] haltSpans
+ * @param {number} [stopPct] the run's drawdown stop (`maxDrawdownPct`), if it has one
  */
-export function equityCharts(points, title = 'Equity', halted = []) {
+export function equityCharts(points, title = 'Equity', halted = [], stopPct) {
   const eq = points.map((p) => p.equity);
   const times = points.length ? [when(points[0]?.ts), when(points[points.length - 1]?.ts)] : [];
   const bands = halted.length
@@ -228,19 +230,15 @@ export function equityCharts(points, title = 'Equity', halted = []) {
         halted,
       )
     : [];
+  /** @type {import('./chart.js').Series[]} */
+  const dd = [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }];
+  if (stopPct !== undefined && eq.length)
+    dd.push({ values: eq.map(() => -stopPct), color: '#7f1d1d', label: `stop at -${stopPct} %`, dash: true });
   return h(
     'div',
     null,
     svgBox(lineChart({ title, series: [{ values: eq, color: '#0f766e', label: 'equity' }], bands, times })),
-    svgBox(
-      lineChart({
-        title: 'Drawdown %',
-        height: 140,
-        series: [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }],
-        bands,
-        times,
-      }),
-    ),
+    svgBox(lineChart({ title: 'Drawdown %', height: 140, series: dd, bands, times })),
   );
 }
 
@@ -925,6 +923,8 @@ export async function backtestView(c, id) {
           b.parameters?.portfolio?.risk ?? b.parameters?.risk ?? {},
           b.metrics?.limits?.halts ?? (folds?.folds ?? []).flatMap((/** @type {any} */ f) => f.limits?.halts ?? []),
         ),
+        // the drawdown stop's level (not a walk-forward's: each window's is from its own start)
+        wf ? undefined : (b.parameters?.portfolio?.risk ?? b.parameters?.risk)?.maxDrawdownPct,
       ),
       h(
         'div',
@@ -1161,7 +1161,11 @@ export async function sessionView(c, id) {
       h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
     );
   };
-  const drawCharts = () => charts.replaceChildren(equityCharts(points, `Equity (${points.length} points)`));
+  // with its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)
+  const drawCharts = () =>
+    charts.replaceChildren(
+      equityCharts(points, `Equity (${points.length} points)`, [], s.config?.risk?.maxDrawdownPct),
+    );
   const refused = /** @type {any[]} */ (refused0);
   const refusedBox = h('div');
   const drawRefused = () =>

@@ -54,7 +54,7 @@ describe("the browser app's charts (web/chart.js)", () => {
     ];
     expect(rects.map((m) => [Number(m[1]), Number(m[2]), m[3]])).toEqual([
       [85, 170, '&#60;b&#62;paused&#60;/b&#62;'],
-      [340, 2, 'stopped'], // one point: 2 wide, so it shows
+      [338, 2, 'stopped'], // one point, the last: 2 wide so it shows, inside the plot
     ]);
     // behind the line
     expect(svg.indexOf('chart-band')).toBeLessThan(svg.indexOf('<path'));

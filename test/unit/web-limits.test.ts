@@ -96,6 +96,15 @@ describe("a backtest page's risk limits (web/runs.js limitsSummary)", () => {
     const r = runBacktest(plan, bars, { cash: 10_000 });
     const points = [...r.equity].map((equity, i) => ({ ts: new Date(bars.ts[i]!).toISOString(), equity }));
     expect(equityCharts(points, 'Equity', haltSpans({}, [])).querySelector('rect.chart-band')).toBeNull();
+    // a drawdown stop: its level dashed on the drawdown chart, across it, not on the equity's
+    const [eqSvg, ddSvg] = [...equityCharts(points, 'Equity', [], 15).querySelectorAll('svg')];
+    const dashed = [...ddSvg!.querySelectorAll('path[stroke-dasharray]')];
+    expect(dashed.map((p) => p.querySelector('title')!.textContent)).toEqual(['stop at -15 %']);
+    const ys = [...dashed[0]!.getAttribute('d')!.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) => m[1]);
+    expect(ys).toHaveLength(points.length);
+    expect(new Set(ys).size).toBe(1);
+    expect(eqSvg!.querySelector('path[stroke-dasharray]')).toBeNull();
+    expect(equityCharts(points, 'Equity').querySelector('path[stroke-dasharray]')).toBeNull();
   });
 
   it('says so when no limit was reached, and shows only the limits when the run did not say', () => {

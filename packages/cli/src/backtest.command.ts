@@ -507,6 +507,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
           ? {
               tables: [limitsTable(options.risk ?? {}, res.risk)],
               halted: haltSpans(options.risk ?? {}, res.risk.halts),
+              drawdownStopPct: options.risk?.maxDrawdownPct,
             }
           : {}),
       }),
@@ -599,7 +600,7 @@ async function portfolioBacktest(
         stats: pf.stats,
         // with limits on the summed equity: what they did, and their times shaded
         tables: halts ? [table, limitsTable(limits!, { halts, refused: {} })] : [table],
-        ...(halts ? { halted: haltSpans(limits!, halts) } : {}),
+        ...(halts ? { halted: haltSpans(limits!, halts), drawdownStopPct: limits!.maxDrawdownPct } : {}),
         priceTitle: 'Buy and hold of the same allocation',
         markers: false,
       }),

@@ -753,6 +753,29 @@ describe('the command line says what is wrong with what was typed, without a sta
     const sw = JSON.parse((await cli(...sweepArgs, '--portfolio-drawdown', '25', '--json')).stdout);
     const point = sw.ranked.find((x: { combo: Record<string, number> }) => x.combo['fast.period'] === 10);
     expect(point.stats.equityFinal).toBeCloseTo(r.stats.equityFinal, 6);
+    // its --report: the best run's (a fast period of 5), with its limits' table and the engine's halts
+    const swFile = path.join(tmp.dir, 'portfolio-limits-sweep.html');
+    await cli(...sweepArgs, '--portfolio-drawdown', '25', '--report', swFile);
+    expect(sw.ranked[0].combo).toEqual({ 'fast.period': 5 });
+    const fast5 = structuredClone(templateById('sma-crossover')!.graph);
+    fast5.nodes.find((x) => x.id === 'fast')!.data = { period: 5 };
+    const best = await runPortfolio(
+      [
+        { symbol: 'GOOG', weight: 0.75, bars: googBars() },
+        { symbol: 'BTCUSD', weight: 0.25, bars: backtestingPyBars('BTCUSD.csv') },
+      ],
+      { cash: 10_000, feeRate: 0, allowShort: false },
+      async (bars, o, onProgress) => runBacktest(compileGraph(fast5).plan!, bars, { ...o, onProgress }),
+      { limits: { maxDrawdownPct: 25 } },
+    );
+    expect(best.halts!.length).toBeGreaterThan(0);
+    const swHtml = readFileSync(swFile, 'utf8');
+    expect(swHtml).toContain('<h2>Risk limits: maxDrawdownPct 25</h2>');
+    expect(swHtml).toMatch(/class="stop"><title>stop at -25%</);
+    const said = best.halts!.map(
+      (x) => `trading stopped: drawdown (${new Date(x.at).toISOString().slice(0, 16).replace('T', ' ')})`,
+    );
+    expect([...swHtml.matchAll(/class="halt"><title>([^<]*)</g)].map((m) => m[1])).toEqual([...said, ...said, ...said]);
     const file = path.join(tmp.dir, 'portfolio-limits.html');
     const text = (await cli(...args, '--portfolio-drawdown', '25', '--report', file)).stdout;
     expect(text).toMatch(
@@ -761,6 +784,7 @@ describe('the command line says what is wrong with what was typed, without a sta
     // --report: the limits' table, and the halt shaded from its merged bar to the end on the three charts
     const html = readFileSync(file, 'utf8');
     expect(html).toContain('<h2>Risk limits: maxDrawdownPct 25</h2>');
+    expect(html).toMatch(/class="stop"><title>stop at -25%</);
     const at = own.ts.indexOf(own.halts![0]!.at);
     const bands = [...html.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="halt"><title>([^<]*)</g)];
     expect(bands.map((m) => [Number(m[1]), Number(m[1]) + Number(m[2])])).toEqual(

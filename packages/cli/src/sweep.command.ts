@@ -2,6 +2,8 @@ import {
   adaptiveSearch,
   comboVariants,
   gridSize,
+  haltSpans,
+  limitsTable,
   measurePair,
   sweepEffects,
   sweepFront,
@@ -10,6 +12,7 @@ import {
   renderReport,
   type Plateau,
   type RankBy,
+  type RiskOutcome,
   runBacktest,
   scoreOf,
   type BacktestOptions,
@@ -21,7 +24,7 @@ import {
 import { writeFileSync } from 'node:fs';
 import { bestDeflated, pboCscv, returnsOf, type Stats, type TradeRecord } from '@algotrade/core';
 import { int, progressBar, UsageError } from './args.ts';
-import { RUN_FLAGS } from './backtest.command.ts';
+import { portfolioLimitsOf, RUN_FLAGS } from './backtest.command.ts';
 import {
   adaptiveFlags,
   checkGridValues,
@@ -174,6 +177,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         title: `${strategy} on ${data}`,
         cols,
         bestRun: await runPoint(comboVariants(graph, [ranked[0]!.combo])[0]!, true),
+        // its risk limits (a portfolio's on its summed equity), whose halts it shows
+        limits: portfolioLimitsOf(flags) ?? run.risk,
         rankBy,
         px,
         py,
@@ -329,7 +334,9 @@ function sweepReport(o: {
   title: string;
   /** the bars (a portfolio's: its merged times, the allocation held as the price) and the best point's run on them */
   cols: BarColumns;
-  bestRun: { equity: Float64Array; trades: TradeRecord[]; stats: Stats };
+  bestRun: { equity: Float64Array; trades: TradeRecord[]; stats: Stats; risk?: RiskOutcome };
+  /** the runs' risk limits (a portfolio's on its summed equity) */
+  limits: { maxDrawdownPct?: number; resumeNextDay?: boolean } | undefined;
   rankBy: RankBy;
   px: RankBy;
   py: RankBy;
@@ -397,6 +404,14 @@ function sweepReport(o: {
         rows: o.ranked.slice(0, o.top).map((_, i) => row(i)),
       },
       { title: `Pareto front of ${o.px} and ${o.py} (no run beats these on both)`, head, rows: frontRows.map(row) },
+      // what the limits did in the best run, their halts shaded on its charts
+      ...(r.risk ? [limitsTable(o.limits ?? {}, r.risk)] : []),
     ],
+    ...(r.risk
+      ? {
+          halted: haltSpans(o.limits ?? {}, r.risk.halts),
+          drawdownStopPct: o.limits?.maxDrawdownPct,
+        }
+      : {}),
   });
 }

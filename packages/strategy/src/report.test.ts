@@ -84,6 +84,38 @@ describe("a report's halts (haltSpans, renderReport's halted)", () => {
     }
   });
 
+  it('dashes a drawdown stop’s level on the drawdown chart, on its scale', () => {
+    const risk = { maxDrawdownPct: 15 };
+    const res = runBacktest(plan, bars, { ...opts, risk });
+    const html = renderReport({
+      title: 'GOOG',
+      time: bars.ts,
+      ...bars,
+      equity: res.equity,
+      trades: res.trades,
+      stats: res.stats,
+      drawdownStopPct: 15,
+    });
+    const m =
+      /<line x1="([\d.]+)" x2="([\d.]+)" y1="([\d.]+)" y2="([\d.]+)"[^>]*class="stop"><title>stop at -15%<\/title>/.exec(
+        html,
+      );
+    expect(m).not.toBeNull();
+    expect([Number(m![1]), Number(m![2])]).toEqual([xOf(0), xOf(bars.ts.length - 1)]);
+    // the drawdown chart's scale (140 high, 8 of padding): from 0 down to the deepest of the closes'
+    // drawdown and the stop (here the stop: it was hit within a bar, at a low the closes never reached)
+    let peak = -Infinity;
+    let deepest = 0;
+    for (const e of res.equity) deepest = Math.min(deepest, -(1 - e / (peak = Math.max(peak, e))) * 100);
+    expect(res.risk!.halts).toHaveLength(1);
+    const lo = Math.min(-15, deepest);
+    expect(lo).toBe(-15);
+    expect(Number(m![3])).toBeCloseTo(8 + 124 * (1 - (-15 - lo) / -lo), 1);
+    expect(m![4]).toBe(m![3]);
+    // none without a stop
+    expect(report(res, risk)).not.toContain('class="stop"');
+  });
+
   it('draws no band without halts, and ISO times (as stored) give the same spans as the engine’s', () => {
     const risk = { maxDailyLossPct: 2, resumeNextDay: true };
     const res = runBacktest(plan, bars, { ...opts, risk });

@@ -20,6 +20,8 @@ export interface ReportInput {
   scatters?: ReportScatter[];
   /** times trading was stopped or paused (haltSpans), shaded on the charts */
   halted?: readonly HaltSpan[];
+  /** a drawdown stop (`maxDrawdownPct`), its level dashed on the drawdown chart */
+  drawdownStopPct?: number;
 }
 
 /** A time a risk limit stopped or paused trading: from `from` until `until` (Infinity: to the end), in ms. */
@@ -348,8 +350,13 @@ export function renderReport(r: ReportInput): string {
     dd.push(-(1 - r.equity[i]! / peak) * 100);
   }
   const ddH = 140;
-  const ds = scale([0, ...idx.map((i) => dd[i]!)], ddH);
+  const stop = r.drawdownStopPct;
+  const ds = scale([0, ...(stop !== undefined ? [-stop] : []), ...idx.map((i) => dd[i]!)], ddH);
   const ddPath = `${linePath(idx, (i) => dd[i]!, x, ds.y)}L${x(n - 1)},${ds.y(0)}L${x(0)},${ds.y(0)}Z`;
+  const stopLine =
+    stop !== undefined
+      ? `<line x1="${x(0)}" x2="${x(n - 1)}" y1="${ds.y(-stop).toFixed(1)}" y2="${ds.y(-stop).toFixed(1)}" stroke="#7f1d1d" stroke-width="1.2" stroke-dasharray="6 4" class="stop"><title>stop at -${stop}%</title></line>`
+      : '';
   const axis = (h: number, lo: number, hi: number, f: (v: number) => string) =>
     `<text x="4" y="14" class="ax">${f(hi)}</text><text x="4" y="${h - 4}" class="ax">${f(lo)}</text>`;
   // the halts' bands, behind each chart's lines: from the first bar at or after a halt to the first at
@@ -370,8 +377,10 @@ export function renderReport(r: ReportInput): string {
   const bands = (h: number) =>
     spans
       .map((s) => {
-        const x0 = x(s.i);
-        const w = Math.max(2, x(s.j) - x0);
+        // at least 2 units wide, inside the plot at its right end (x(n - 1))
+        const x1 = Math.min(x(n - 1), Math.max(x(s.j), x(s.i) + 2));
+        const x0 = Math.min(x(s.i), x1 - 2);
+        const w = x1 - x0;
         return `<rect x="${x0.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${h}" fill="#d73027" fill-opacity="0.08" class="halt"><title>${esc(s.label)}</title></rect>`;
       })
       .join('');
@@ -396,7 +405,7 @@ table{border-collapse:collapse}th,td{padding:2px 10px;text-align:right;border-bo
 <h1>${esc(r.title)}</h1>
 ${svg(priceH, price + markers + axis(priceH, ps.lo, ps.hi, (v) => v.toFixed(2)), r.priceTitle ?? 'Price and trades (▲ long entry, ▼ short entry, ○ exit)')}
 ${svg(eqH, `<path d="${linePath(idx, (i) => r.equity[i]!, x, es.y)}" fill="none" stroke="#313695" stroke-width="1.4"/>` + axis(eqH, es.lo, es.hi, (v) => v.toFixed(0)), 'Equity')}
-${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
+${svg(ddH, `<path d="${ddPath}" fill="#f4a582" stroke="#d73027"/>` + stopLine + axis(ddH, ds.lo, ds.hi, (v) => `${v.toFixed(1)}%`), 'Drawdown')}
 ${(r.scatters ?? []).map(scatterSvg).join('')}
 ${(r.tables ?? [])
   .map(

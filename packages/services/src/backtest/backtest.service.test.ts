@@ -1018,6 +1018,7 @@ describe('backtest service', () => {
     // the three charts (1,040 units wide from 50)
     const html = (await call(a, 'GET', `/api/backtests/${row.id}/report`)).body;
     expect(html).toContain('<h2>Risk limits: maxDrawdownPct 10</h2>');
+    expect(html).toMatch(/class="stop"><title>stop at -10%</);
     const bands = [...html.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="halt"><title>([^<]*)</g)];
     expect(bands).toHaveLength(3);
     for (const m of bands) {

@@ -907,6 +907,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const html = renderReport({
           ...(tables.length ? { tables } : {}),
           ...(halts.length ? { halted: haltSpans(risk ?? {}, halts) } : {}),
+          // a drawdown stop's level on the drawdown (not a walk-forward's: each window's is from its start)
+          ...(!wf && typeof risk?.maxDrawdownPct === 'number' ? { drawdownStopPct: risk.maxDrawdownPct } : {}),
           ...(basket ? { priceTitle: 'Buy and hold of the same allocation', markers: false } : {}),
           title: `${kind} ${row.symbol.split(',').join(', ')} ${row.interval} (${row.id.slice(0, 8)})`,
           time: cols.ts,

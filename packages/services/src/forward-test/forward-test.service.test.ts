@@ -71,6 +71,8 @@ describe('forward testing (paper trading) on live ticks', () => {
       symbol: 'wavusd',
       feeRate: 0.001,
       slippageBps: 2,
+      // a drawdown stop the wave never reaches: its level is dashed on the chart
+      risk: { maxDrawdownPct: 50 },
     });
     expect(r.statusCode).toBe(201);
     const session = r.json();
@@ -156,6 +158,7 @@ describe('forward testing (paper trading) on live ticks', () => {
     const html = await call(a, 'GET', `/api/forward-tests/${session.id}/equity?format=html`);
     expect(html.headers['content-type']).toContain('text/html');
     expect(html.body).toContain('<svg');
+    expect(html.body).toMatch(/class="stop"><title>stop at -50%</);
   });
 
   it('pauses, resumes and stops (closing the position), and refuses impossible transitions', async () => {
@@ -952,6 +955,10 @@ describe('forward testing (paper trading) on live ticks', () => {
       expect(fills.map((x: { source: string }) => x.source)).toEqual(['buy', 'portfolio_max_drawdown']);
       await reconcile(leg.id, u);
     }
+    // its chart dashes the stop's level on the summed equity's drawdown
+    const chart = await call(u, 'GET', `/api/forward-tests/portfolios/${after.id}/equity?format=html`);
+    expect(chart.statusCode, chart.body).toBe(200);
+    expect(chart.body).toMatch(/class="stop"><title>stop at -5%</);
     // a limit that is not a percentage, or none at all, is a 400
     for (const portfolioRisk of [{ maxDrawdownPct: 0 }, {}, { maxDailyLossPct: 101 }]) {
       const bad = await call(u, 'POST', '/api/forward-tests/portfolio', {

@@ -350,7 +350,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         if (merged.ts.length < 2)
           throw new AppError('CONFLICT', 'the portfolio has fewer than two equity points to chart yet');
         const legs = summaryOf(req.params.id, rows).sessions;
+        const stopPct = portfolioOf(rows[0]!)?.risk?.maxDrawdownPct;
         const html = renderReport({
+          // the drawdown stop on the summed equity, dashed on its drawdown
+          ...(stopPct !== undefined ? { drawdownStopPct: stopPct } : {}),
           title: `Paper portfolio ${rows.map((row) => row.symbol).join(', ')} (${req.params.id.slice(0, 8)})`,
           time: merged.ts,
           open: merged.hold,
@@ -491,7 +494,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           if (i < 0) i = times.length - 1;
           return i;
         };
+        const stopPct = (row.config as unknown as SessionSettings).risk?.maxDrawdownPct;
         const html = renderReport({
+          // the session's drawdown stop, dashed on its drawdown
+          ...(stopPct !== undefined ? { drawdownStopPct: stopPct } : {}),
           title: `Forward test ${row.symbol} (${row.id})`,
           time: times,
           open: prices,
