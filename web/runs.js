@@ -215,6 +215,18 @@ export function haltSpans(limits, halts) {
 }
 
 /**
+ * An equity curve's drawdown as a chart's series, and a drawdown stop's level dashed beside it.
+ * @param {number[]} eq @param {number} [stopPct] @returns {import('./chart.js').Series[]}
+ */
+function drawdownSeries(eq, stopPct) {
+  /** @type {import('./chart.js').Series[]} */
+  const dd = [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }];
+  if (stopPct !== undefined && eq.length)
+    dd.push({ values: eq.map(() => -stopPct), color: '#7f1d1d', label: `stop at -${stopPct} %`, dash: true });
+  return dd;
+}
+
+/**
  * Equity and its drawdown, one chart each, the times trading was stopped or paused shaded, and a
  * drawdown stop's level dashed on the drawdown.
  * @param {{ ts: string, equity: number }[]} points
@@ -230,10 +242,7 @@ export function equityCharts(points, title = 'Equity', halted = [], stopPct) {
         halted,
       )
     : [];
-  /** @type {import('./chart.js').Series[]} */
-  const dd = [{ values: drawdownPct(eq), color: '#dc2626', label: 'drawdown %', fill: true }];
-  if (stopPct !== undefined && eq.length)
-    dd.push({ values: eq.map(() => -stopPct), color: '#7f1d1d', label: `stop at -${stopPct} %`, dash: true });
+  const dd = drawdownSeries(eq, stopPct);
   return h(
     'div',
     null,
@@ -780,14 +789,11 @@ export async function paperPortfolioView(c, id) {
         lineChart({
           title: 'Drawdown %',
           height: 140,
-          series: [
-            {
-              values: drawdownPct(equity.map((/** @type {any} */ p) => p.equity)),
-              color: '#dc2626',
-              label: 'drawdown %',
-              fill: true,
-            },
-          ],
+          // with the drawdown stop on the summed equity, if it has one
+          series: drawdownSeries(
+            equity.map((/** @type {any} */ p) => p.equity),
+            pf.portfolioRisk?.maxDrawdownPct,
+          ),
           times,
         }),
       ),
