@@ -929,8 +929,9 @@ export async function backtestView(c, id) {
           b.parameters?.portfolio?.risk ?? b.parameters?.risk ?? {},
           b.metrics?.limits?.halts ?? (folds?.folds ?? []).flatMap((/** @type {any} */ f) => f.limits?.halts ?? []),
         ),
-        // the drawdown stop's level (not a walk-forward's: each window's is from its own start)
-        wf ? undefined : (b.parameters?.portfolio?.risk ?? b.parameters?.risk)?.maxDrawdownPct,
+        // the drawdown stop's level (not a walk-forward's: each window's is from its own start); a
+        // portfolio's on its summed equity (its legs' own are not on the sum)
+        wf ? undefined : (b.parameters?.portfolio ? b.parameters.portfolio.risk : b.parameters?.risk)?.maxDrawdownPct,
       ),
       h(
         'div',

@@ -1019,6 +1019,11 @@ describe('backtest service', () => {
     const html = (await call(a, 'GET', `/api/backtests/${row.id}/report`)).body;
     expect(html).toContain('<h2>Risk limits: maxDrawdownPct 10</h2>');
     expect(html).toMatch(/class="stop"><title>stop at -10%</);
+    // the legs' own drawdown stop is not drawn on the summed equity's drawdown
+    const legs = await run({ risk: { maxDrawdownPct: 50 } });
+    const legsHtml = (await call(a, 'GET', `/api/backtests/${legs.id}/report`)).body;
+    expect(legsHtml).toContain('<svg');
+    expect(legsHtml).not.toContain('class="stop"');
     const bands = [...html.matchAll(/<rect x="([\d.]+)" y="0" width="([\d.]+)" [^>]*class="halt"><title>([^<]*)</g)];
     expect(bands).toHaveLength(3);
     for (const m of bands) {

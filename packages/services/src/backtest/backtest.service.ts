@@ -894,8 +894,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         const kind = wf ? 'Walk-forward, out of sample' : pf ? 'Portfolio backtest' : 'Backtest';
         // what the risk limits did (stored in the metrics; a portfolio's are on its summed equity), or
         // the entries under the minimum order value
-        const risk = ((row.parameters.portfolio as { risk?: object } | undefined)?.risk ?? row.parameters.risk) as
-          Record<string, unknown> | undefined;
+        const portfolio = row.parameters.portfolio as { risk?: object } | undefined;
+        const risk = (portfolio ? portfolio.risk : row.parameters.risk) as Record<string, unknown> | undefined;
         const did = (row.metrics as { limits?: Parameters<typeof limitsTable>[1] } | null)?.limits;
         const tables = [
           ...(wf?.folds ? [foldsTable(wf.folds, spec?.rankBy ?? 'sharpe')] : []),
