@@ -45,12 +45,8 @@ export function num(v, digits = 2) {
   return Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** @param {unknown} ts */
-export function when(ts) {
-  if (!ts) return '–';
-  const d = new Date(String(ts));
-  return Number.isNaN(d.getTime()) ? '–' : d.toLocaleString();
-}
+// a time as the page writes it (in time.js, which modules without the DOM share)
+export { when } from './time.js';
 
 /**
  * A table of `rows`, one column per `[heading, cell]`.

@@ -17,6 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
+import { haltSpans, haltText, LIMIT_SOURCES, sessionHaltSpans } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -131,17 +132,6 @@ const LIMIT_NAMES = /** @type {Record<string, string>} */ ({
 });
 
 /**
- * What a limit's halt did, in words (a daily loss pauses trading for the day with resumeNextDay, else ends it).
- * @param {string} limit @param {Record<string, number | boolean>} limits
- */
-const haltText = (limit, limits) =>
-  limit === 'max_drawdown'
-    ? 'Trading stopped: drawdown'
-    : limits.resumeNextDay
-      ? 'Paused for the day: daily loss'
-      : 'Trading ended: daily loss';
-
-/**
  * What a backtest's risk limits (a paper session's) did: the limits, each time one stopped or paused
  * trading, and the entries they refused.
  * @param {Record<string, number | boolean>} limits the backtest's `risk`
@@ -193,25 +183,6 @@ export function haltsCell(did) {
     );
   if (refused) parts.push(`${refused} ${refused === 1 ? 'entry' : 'entries'} refused`);
   return parts.join('; ') || 'none reached';
-}
-
-/**
- * The times a run's risk limits stopped or paused trading, as spans to shade on its charts: a daily loss
- * that pauses (resumeNextDay) until the next UTC day begins, any other halt to the end.
- * @param {Record<string, number | boolean>} limits the run's `risk` (a portfolio's `portfolioRisk`)
- * @param {{ time: string, limit: string }[]} halts what its metrics' `limits` say
- */
-export function haltSpans(limits, halts) {
-  const DAY = 86_400_000;
-  return halts.map((x) => {
-    const from = Date.parse(x.time);
-    const paused = x.limit === 'max_daily_loss' && limits.resumeNextDay;
-    return {
-      from,
-      until: paused ? (Math.floor(from / DAY) + 1) * DAY : Infinity,
-      label: `${haltText(x.limit, limits)} (${when(x.time)})`,
-    };
-  });
 }
 
 /**
@@ -1168,10 +1139,16 @@ export async function sessionView(c, id) {
       h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
     );
   };
-  // with its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)
+  // the times its limits stopped or paused it shaded, with its drawdown stop's level (a paper
+  // portfolio's, on the sum, is not the session's)
   const drawCharts = () =>
     charts.replaceChildren(
-      equityCharts(points, `Equity (${points.length} points)`, [], s.config?.risk?.maxDrawdownPct),
+      equityCharts(
+        points,
+        `Equity (${points.length} points)`,
+        sessionHaltSpans(trades, s),
+        s.config?.risk?.maxDrawdownPct,
+      ),
     );
   const refused = /** @type {any[]} */ (refused0);
   const refusedBox = h('div');
@@ -1208,6 +1185,8 @@ export async function sessionView(c, id) {
       if (e.type === 'trade') {
         trades.push(e.data);
         drawTrades();
+        // a limit's close: its span on the charts
+        if (LIMIT_SOURCES.includes(e.data?.source)) drawCharts();
       } else if (e.type === 'equity' && Number.isFinite(e.data?.equity)) {
         points.push({ ts: e.data.ts ?? e.ts, equity: e.data.equity });
         drawCharts();

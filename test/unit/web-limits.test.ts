@@ -11,7 +11,8 @@ import {
   walkForward,
 } from '@algotrade/strategy';
 import { when } from '../../web/dom.js';
-import { equityCharts, haltSpans, haltsCell, limitsSummary, walkForwardSummary } from '../../web/runs.js';
+import { haltSpans } from '../../web/limits.js';
+import { equityCharts, haltsCell, limitsSummary, walkForwardSummary } from '../../web/runs.js';
 import { googBars } from '../helpers/goog.ts';
 
 // what a backtest page says of its risk limits, from what the engine's run with them did
