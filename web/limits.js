@@ -5,6 +5,9 @@
  */
 import { when } from './time.js';
 
+/** When the UTC day after time `t` (ms) begins: where a daily loss's pause with resumeNextDay ends. @param {number} t */
+const nextDay = (t) => (Math.floor(t / 86_400_000) + 1) * 86_400_000;
+
 /**
  * What a limit's halt did, in words (a daily loss pauses trading for the day with resumeNextDay, else ends it).
  * @param {string} limit @param {Record<string, number | boolean>} limits
@@ -23,13 +26,12 @@ export const haltText = (limit, limits) =>
  * @param {{ time: string, limit: string }[]} halts what its metrics' `limits` say
  */
 export function haltSpans(limits, halts) {
-  const DAY = 86_400_000;
   return halts.map((x) => {
     const from = Date.parse(x.time);
     const paused = x.limit === 'max_daily_loss' && limits.resumeNextDay;
     return {
       from,
-      until: paused ? (Math.floor(from / DAY) + 1) * DAY : Infinity,
+      until: paused ? nextDay(from) : Infinity,
       label: `${haltText(x.limit, limits)} (${when(x.time)})`,
     };
   });
@@ -49,7 +51,6 @@ export const LIMIT_SOURCES = ['max_drawdown', 'max_daily_loss', 'portfolio_max_d
  * @param {{ status: string, config?: any }} s the session
  */
 export function sessionHaltSpans(fills, s) {
-  const DAY = 86_400_000;
   const halts = fills.filter((f) => f.source !== undefined && LIMIT_SOURCES.includes(f.source));
   return halts.map((f, k) => {
     const source = /** @type {string} */ (f.source);
@@ -61,7 +62,7 @@ export function sessionHaltSpans(fills, s) {
       limit === 'max_drawdown'
         ? Infinity
         : limits.resumeNextDay
-          ? (Math.floor(from / DAY) + 1) * DAY
+          ? nextDay(from)
           : k === halts.length - 1 && s.status === 'paused'
             ? Infinity
             : from;

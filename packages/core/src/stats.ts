@@ -367,3 +367,15 @@ export function computeStats(input: StatsInput): Stats {
     warnings,
   };
 }
+
+/** The first index of the ascending `xs` whose value is at least `x` (xs.length when none is). */
+export function firstAtLeast(xs: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -3,6 +3,7 @@ import {
   computeStats,
   DAY_MS,
   dayOf,
+  firstAtLeast,
   PortfolioWatch,
   type PortfolioLimits,
   type Stats,
@@ -379,18 +380,6 @@ const legTrade = (t: TradeRecord, symbol: string, entryBar: number, exitBar: num
   exitReason: t.exitReason,
   entryReason: t.entryReason,
 });
-
-/** The first index of the ascending `xs` whose value is at least `x` (xs.length when none is). */
-function firstAtLeast(xs: Int32Array, x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * A portfolio as one series for a walk-forward (walkForward): its bars are the legs' merged bar times,

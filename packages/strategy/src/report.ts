@@ -1,4 +1,4 @@
-import { DAY_MS, type Stats, type TradeRecord } from '@algotrade/core';
+import { DAY_MS, firstAtLeast, type Stats, type TradeRecord } from '@algotrade/core';
 
 export interface ReportInput {
   title: string;
@@ -31,6 +31,9 @@ export interface HaltSpan {
   label: string;
 }
 
+/** A time to the minute, UTC, as the report writes it (`2026-12-05 18:25`). */
+const minute = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+
 /**
  * What a run's risk limits did as spans to shade: a daily loss that pauses (`resumeNextDay`) until the
  * next UTC day begins, any other halt to the end. `risk` is the run's limits (a portfolio's
@@ -44,7 +47,7 @@ export function haltSpans(risk: object, halts: readonly { time: number | string;
     return {
       from,
       until: paused ? (Math.floor(from / DAY_MS) + 1) * DAY_MS : Infinity,
-      label: `${haltText(x.limit, { resumeNextDay: resumes })} (${new Date(from).toISOString().slice(0, 16).replace('T', ' ')})`,
+      label: `${haltText(x.limit, { resumeNextDay: resumes })} (${minute(from)})`,
     };
   });
 }
@@ -361,16 +364,7 @@ export function renderReport(r: ReportInput): string {
     `<text x="4" y="14" class="ax">${f(hi)}</text><text x="4" y="${h - 4}" class="ax">${f(lo)}</text>`;
   // the halts' bands, behind each chart's lines: from the first bar at or after a halt to the first at
   // or after its end (the last bar when none is)
-  const at = (t: number) => {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (r.time[mid]! < t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const at = (t: number) => firstAtLeast(r.time, t);
   const spans = (r.halted ?? [])
     .map((s) => ({ i: at(s.from), j: Math.min(n - 1, at(s.until)), label: s.label }))
     .filter((s) => s.i < n);
@@ -386,7 +380,6 @@ export function renderReport(r: ReportInput): string {
       .join('');
   const svg = (h: number, body: string, label: string) =>
     `<h2>${label}</h2><svg viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${label}"><rect width="${W}" height="${h}" fill="#fafafa"/>${bands(h)}${body}</svg>`;
-  const date = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
   const pctOf = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '');
   const rows = statsRows(r.stats)
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
@@ -395,7 +388,7 @@ export function renderReport(r: ReportInput): string {
     .slice(0, 1000)
     .map(
       (t) =>
-        `<tr><td>${t.size}</td><td>${date(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${t.entries ?? 1}</td><td>${date(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td><td>${pctOf(t.mae)}</td><td>${pctOf(t.mfe)}</td><td>${esc(t.entryReason ?? '')}</td><td>${esc(t.exitReason ?? '')}</td></tr>`,
+        `<tr><td>${t.size}</td><td>${minute(t.entryTime)}</td><td>${t.entryPrice.toFixed(4)}</td><td>${t.entries ?? 1}</td><td>${minute(t.exitTime)}</td><td>${t.exitPrice.toFixed(4)}</td><td class="${t.pnl >= 0 ? 'pos' : 'neg'}">${t.pnl.toFixed(2)}</td><td>${(t.returnPct * 100).toFixed(2)}%</td><td>${pctOf(t.mae)}</td><td>${pctOf(t.mfe)}</td><td>${esc(t.entryReason ?? '')}</td><td>${esc(t.exitReason ?? '')}</td></tr>`,
     )
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>

@@ -130,6 +130,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
   // stopped or deleted meanwhile is forgotten after a week
   const resting = new Map<string, number>();
   const RESTING_MS = 7 * 86_400_000;
+  /** the sessions' equity summed, as the portfolio's page sums it */
+  const summed = (views: readonly { equity: number }[]) => views.reduce((a, v) => a + v.equity, 0);
   let guarding = false;
   const guardPortfolios = async () => {
     if (guarding) return;
@@ -167,10 +169,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           );
           watches.set(portfolioId, watch);
         }
-        const breach = watch.check(
-          views.reduce((a, v) => a + v.equity, 0),
-          now,
-        );
+        const breach = watch.check(summed(views), now);
         if (!breach) continue;
         // as a session's own limits: a drawdown stops, a day's loss pauses; either closes the positions
         const to = breach.limit === 'max_drawdown' ? 'stopped' : 'paused';
@@ -190,10 +189,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         if (to === 'paused' && limits.resumeNextDay) {
           // where the pause leaves the summed equity (the positions closed; a session another instance
           // holds as its row was) is where the next day starts
-          watch.dailyLoss(
-            rows.map(view).reduce((a, v) => a + v.equity, 0),
-            now,
-          );
+          watch.dailyLoss(summed(rows.map(view)), now);
           resting.set(portfolioId, Date.now());
         } else watches.delete(portfolioId);
       }
