@@ -37,35 +37,62 @@ export function haltSpans(limits, halts) {
   });
 }
 
-/** the sources of the closes a session's limits make: its own, and its paper portfolio's on the sum */
-export const LIMIT_SOURCES = ['max_drawdown', 'max_daily_loss', 'portfolio_max_drawdown', 'portfolio_max_daily_loss'];
+/**
+ * What stopped or paused a paper session, in words, from its timeline event's reason: a limit of its own
+ * or of its paper portfolio (a daily loss pauses it for the day with resumeNextDay, else until resumed by
+ * hand; a drawdown stops it), a failure, or the user.
+ * @param {{ status: string, reason: string | null }} e @param {{ config?: any }} s the session
+ */
+export function sessionHaltText(e, s) {
+  const m = /^(portfolio )?risk limit: (\w+)/.exec(e.reason ?? '');
+  if (m) {
+    const limits = (m[1] ? s.config?.portfolio?.risk : s.config?.risk) ?? {};
+    const what =
+      m[2] === 'max_daily_loss'
+        ? `${limits.resumeNextDay ? 'Paused for the day' : 'Paused'}: daily loss`
+        : m[2] === 'max_drawdown'
+          ? haltText('max_drawdown', limits)
+          : `${e.status === 'stopped' ? 'Stopped' : 'Paused'}: ${m[2]}`;
+    return `${m[1] ? 'Portfolio: ' : ''}${what}`;
+  }
+  if (e.status === 'failed') return `Failed: ${e.reason ?? 'unknown'}`;
+  const verb = e.status === 'stopped' ? 'Stopped' : 'Paused';
+  return e.reason ? `${verb}: ${e.reason}` : `${verb} by hand`;
+}
 
 /**
- * The times a paper session's risk limits (its own, or its paper portfolio's on the summed equity)
- * stopped or paused it, as spans to shade on its charts, from its fills: a limit is reached only while
- * a position is open (a flat session's equity does not move), so each closed it with a fill whose source
- * names the limit. A drawdown's stop runs to the end; a daily loss's pause to the next UTC day when the
- * session resumes then (`resumeNextDay`), to the end while it is still paused by it; one resumed by hand
- * (when is not kept) is marked at its time only.
- * @param {{ ts: string, source?: string }[]} fills the session's, in time order
- * @param {{ status: string, config?: any }} s the session
+ * The times a paper session was not trading once started, as spans to shade on its charts, from its
+ * timeline (GET /api/forward-tests/:id/events): each pause or stop from running (its own limits, its
+ * paper portfolio's on the summed equity, a failure, or the user) until it ran again, or to the end.
+ * Times are the market's (the tick or fill that caused each change), else the wall clock's.
+ * @param {{ status: string, was: string | null, reason: string | null, ts: string | null, at: string }[]} events oldest first
+ * @param {{ config?: any }} s the session
  */
-export function sessionHaltSpans(fills, s) {
-  const halts = fills.filter((f) => f.source !== undefined && LIMIT_SOURCES.includes(f.source));
-  return halts.map((f, k) => {
-    const source = /** @type {string} */ (f.source);
-    const portfolio = source.startsWith('portfolio_');
-    const limit = portfolio ? source.slice('portfolio_'.length) : source;
-    const limits = (portfolio ? s.config?.portfolio?.risk : s.config?.risk) ?? {};
-    const from = Date.parse(f.ts);
-    const until =
-      limit === 'max_drawdown'
-        ? Infinity
-        : limits.resumeNextDay
-          ? nextDay(from)
-          : k === halts.length - 1 && s.status === 'paused'
-            ? Infinity
-            : from;
-    return { from, until, label: `${portfolio ? 'Portfolio: ' : ''}${haltText(limit, limits)} (${when(f.ts)})` };
-  });
+export function sessionHaltSpans(events, s) {
+  /** @type {{ from: number, until: number, label: string }[]} */
+  const spans = [];
+  /** @type {{ from: number, until: number, label: string } | null} */
+  let open = null;
+  for (const e of events) {
+    const t = Date.parse(e.ts ?? e.at);
+    if (e.status === 'running') {
+      if (open) spans.push({ ...open, until: t });
+      open = null;
+    } else if (!open && e.was === 'running')
+      // a pause then a stop is one span, named by what first halted it
+      open = { from: t, until: Infinity, label: `${sessionHaltText(e, s)} (${when(e.ts ?? e.at)})` };
+  }
+  if (open) spans.push(open);
+  return spans;
 }
+
+/**
+ * A session's timeline as rows to list: when (market time, else wall clock), the change, and why.
+ * @param {{ status: string, was: string | null, reason: string | null, ts: string | null, at: string }[]} events
+ */
+export const timelineRows = (events) =>
+  events.map((e) => ({
+    when: when(e.ts ?? e.at),
+    change: e.was ? `${e.was} → ${e.status}` : e.status,
+    why: e.reason ?? (e.was ? 'by hand' : ''),
+  }));

@@ -17,7 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
-import { haltSpans, haltText, LIMIT_SOURCES, sessionHaltSpans } from './limits.js';
+import { haltSpans, haltText, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -1020,12 +1020,15 @@ export async function sessionsView(c) {
 /** @param {import('./app.js').Ctx} c @param {string} id */
 export async function sessionView(c, id) {
   const enc = encodeURIComponent(id);
-  const [s0, equity0, trades0, refused0] = await Promise.all([
+  const [s0, equity0, trades0, refused0, events0] = await Promise.all([
     c.api.get(`/api/forward-tests/${enc}`),
     c.api.get(`/api/forward-tests/${enc}/equity`),
     c.api.get(`/api/forward-tests/${enc}/trades`),
     c.api.get(`/api/forward-tests/${enc}/orders?status=refused&limit=50`),
+    c.api.get(`/api/forward-tests/${enc}/events`),
   ]);
+  // its timeline: each change of its status, when and why
+  let events = /** @type {any[]} */ (events0);
   let s = s0;
   const points = /** @type {{ ts: string, equity: number }[]} */ (
     equity0.map((/** @type {any} */ p) => ({ ts: p.ts, equity: p.equity }))
@@ -1139,16 +1142,27 @@ export async function sessionView(c, id) {
       h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
     );
   };
-  // the times its limits stopped or paused it shaded, with its drawdown stop's level (a paper
-  // portfolio's, on the sum, is not the session's)
+  // the times it was stopped or paused (by its limits, its paper portfolio's, or by hand) shaded, with
+  // its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)
   const drawCharts = () =>
     charts.replaceChildren(
       equityCharts(
         points,
         `Equity (${points.length} points)`,
-        sessionHaltSpans(trades, s),
+        sessionHaltSpans(events, s),
         s.config?.risk?.maxDrawdownPct,
       ),
+    );
+  const timelineBox = h('div');
+  const drawTimeline = () =>
+    timelineBox.replaceChildren(
+      h(
+        'h2',
+        null,
+        `Timeline (${events.length}) `,
+        csvButton(c, `/api/forward-tests/${enc}/events?format=csv&limit=10000`, `session-${id}-events.csv`),
+      ),
+      autoTable(timelineRows(events).reverse(), 3, 'Nothing yet.'),
     );
   const refused = /** @type {any[]} */ (refused0);
   const refusedBox = h('div');
@@ -1171,10 +1185,19 @@ export async function sessionView(c, id) {
     s = await c.api.get(`/api/forward-tests/${enc}`);
     drawFigures();
   };
+  // a change of status: the figures, the timeline and the charts' spans again
+  const refreshTimeline = async () => {
+    const r = await attempt(() => c.api.get(`/api/forward-tests/${enc}/events`));
+    if (!r) return;
+    events = r;
+    drawTimeline();
+    drawCharts();
+  };
   drawFigures();
   drawCharts();
   drawTrades();
   drawRefused();
+  drawTimeline();
   let scheduled = false;
   c.onLeave(
     c.live.on(`session:${id}`, (e) => {
@@ -1185,15 +1208,15 @@ export async function sessionView(c, id) {
       if (e.type === 'trade') {
         trades.push(e.data);
         drawTrades();
-        // a limit's close: its span on the charts
-        if (LIMIT_SOURCES.includes(e.data?.source)) drawCharts();
       } else if (e.type === 'equity' && Number.isFinite(e.data?.equity)) {
         points.push({ ts: e.data.ts ?? e.ts, equity: e.data.equity });
         drawCharts();
       }
       if (e.type === 'portfolio' || e.type === 'equity') s = { ...s, ...e.data };
-      if (e.type.startsWith('session.')) void refresh();
-      else if (!scheduled) {
+      if (e.type.startsWith('session.')) {
+        void refresh();
+        void refreshTimeline();
+      } else if (!scheduled) {
         scheduled = true;
         requestAnimationFrame(() => ((scheduled = false), drawFigures()));
       }
@@ -1209,6 +1232,7 @@ export async function sessionView(c, id) {
     reportBox,
     charts,
     tradeBox,
+    timelineBox,
     refusedBox,
   );
 }

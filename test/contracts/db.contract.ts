@@ -541,6 +541,50 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       expect((await repo.orders(s.id)).length).toBe(2);
     });
 
+    it("keeps each change of a session's status on its timeline: the user's, a risk limit's with its order's time, none for the same status", async () => {
+      const u = (await usersRepo(h.db).create(`timeline-${Date.now()}@x.io`, 'h'))!;
+      // the JSON path too: a halt's timeline row is written with its orders either way
+      for (const repo of [forwardTestsRepo(h.db, { withConnection: h.withConnection }), forwardTestsRepo(h.db)]) {
+        const s = await newSession(u.id);
+        const t1 = Date.UTC(2026, 0, 1, 9);
+        await repo.setStatus(s.id, 'running', { reason: null, marketTs: t1 });
+        await repo.setStatus(s.id, 'running', { state: newLedger(cfg) }); // a newer ledger only: no change
+        await repo.setStatus(s.id, 'paused', { marketTs: t1 + 60_000 });
+        await repo.setStatus(s.id, 'running', { reason: null }); // no tick known
+        const l = newLedger(cfg);
+        expect(await repo.executeMany([filled(u.id, s.id, 'b', 'buy', 100, l)])).toBe(1);
+        const close = {
+          ...filled(u.id, s.id, 'halt', 'sell', 90, l),
+          newStatus: 'paused' as const,
+          failureReason: 'risk limit: max_daily_loss',
+        };
+        expect(await repo.executeMany([close])).toBe(1);
+        await repo.setStatus(s.id, 'stopped', { marketTs: t1 + 120_000 });
+        const events = await repo.events(s.id);
+        expect(events.map(({ at: _at, ...e }) => e)).toEqual([
+          { status: 'created', was: null, reason: null, ts: null },
+          { status: 'running', was: 'created', reason: null, ts: new Date(t1).toISOString() },
+          { status: 'paused', was: 'running', reason: null, ts: new Date(t1 + 60_000).toISOString() },
+          { status: 'running', was: 'paused', reason: null, ts: null },
+          // the limit's pause at the time of the close that it made
+          {
+            status: 'paused',
+            was: 'running',
+            reason: 'risk limit: max_daily_loss',
+            ts: new Date(close.fill!.ts).toISOString(),
+          },
+          { status: 'stopped', was: 'paused', reason: null, ts: new Date(t1 + 120_000).toISOString() },
+        ]);
+        // the wall clock, in order
+        const at = events.map((e) => Date.parse(e.at));
+        expect([...at].sort((a, b) => a - b)).toEqual(at);
+        expect(await repo.events(s.id, 2)).toEqual(events.slice(0, 2));
+        // a deleted session takes its timeline with it
+        await repo.delete(s.id, u.id);
+        expect(await repo.events(s.id)).toEqual([]);
+      }
+    });
+
     it("reads the funding paid in all from each filled order's ledger, in fill order (0 before the funding field)", async () => {
       const repo = forwardTestsRepo(h.db, { withConnection: h.withConnection });
       const u = (await usersRepo(h.db).create(`funding-fills-${Date.now()}@x.io`, 'h'))!;

@@ -1,12 +1,13 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionHaltSpans } from '../../web/limits.js';
+import { sessionHaltSpans, timelineRows } from '../../web/limits.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { alwaysBuying } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
 
-// A paper session's page shades the times its limits stopped or paused it (web/limits.js), from the
-// fills the real engine records: an always-long strategy, its symbols' prices moved by ticks on the bus.
+// A paper session's timeline (GET /api/forward-tests/:id/events: each change of its status, when and
+// why), and its page's shading of the times it was stopped or paused (web/limits.js), from what the real
+// engine records: an always-long strategy, its symbols' prices moved by ticks on the bus.
 const T0 = Date.UTC(2026, 0, 5, 12);
 const DAY = 86_400_000;
 let t: TestApp;
@@ -29,16 +30,75 @@ afterAll(async () => t.stop());
 
 const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
   t.app.inject({ method, url, headers: auth, ...(payload ? { payload } : {}) });
-/** one tick of `symbol` at `price`, `days` after T0 */
-const tick = (symbol: string, price: number, days = 0) =>
-  t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
+/** each symbol's latest tick time */
+const last = new Map<string, number>();
+/** one tick of `symbol` at `price`, `days` after T0; its time */
+const tick = async (symbol: string, price: number, days = 0) => {
+  const ts = T0 + days * DAY + ++seq * 1000;
+  last.set(symbol, ts);
+  await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
     symbol,
-    ticks: [{ ts: T0 + days * DAY + ++seq * 1000, price, size: 1, seq }],
+    ticks: [{ ts, price, size: 1, seq }],
   });
+  return ts;
+};
+/** one tick, once the engine has it as the symbol's quote */
+const seenTick = async (symbol: string, price: number) => {
+  const ts = await tick(symbol, price);
+  const engine = t.ctx.shared.forwardTestEngine as { quote(s: string): { ts: number } | undefined };
+  await until(async () => engine.quote(symbol)?.ts === ts);
+  return ts;
+};
 const session = async (id: string) => (await call('GET', `/api/forward-tests/${id}`)).json();
 const fills = async (id: string) => (await call('GET', `/api/forward-tests/${id}/trades`)).json();
+type Event = { status: string; was: string | null; reason: string | null; ts: string | null; at: string };
+const events = async (id: string): Promise<Event[]> => (await call('GET', `/api/forward-tests/${id}/events`)).json();
+const iso = (ms: number) => new Date(ms).toISOString();
+const sourceTs = (f: { source: string; ts: string }[], source: string) => f.find((x) => x.source === source)!.ts;
 
-describe("a paper session's halts on its charts (sessionHaltSpans)", () => {
+describe("a paper session's timeline, and the times it did not trade on its charts (sessionHaltSpans)", () => {
+  it('by hand: each start, pause, resume and stop at its market time; a span for the pause and one for the stop', async () => {
+    const r = await call('POST', '/api/forward-tests', { strategyId, symbol: 'TLHA', start: false });
+    expect(r.statusCode, r.body).toBe(201);
+    const id = r.json().id;
+    const first = await seenTick('TLHA', 100); // a tick before it starts: its start's market time
+    expect((await call('POST', `/api/forward-tests/${id}/start`)).statusCode).toBe(200);
+    const a = await seenTick('TLHA', 101);
+    await until(async () => (await session(id)).position !== null);
+    expect((await call('POST', `/api/forward-tests/${id}/pause`)).statusCode).toBe(200);
+    const b = await seenTick('TLHA', 99); // paused: no trading, the symbol's clock moves on
+    expect((await call('POST', `/api/forward-tests/${id}/resume`)).statusCode).toBe(200);
+    const c = await seenTick('TLHA', 102);
+    expect((await call('POST', `/api/forward-tests/${id}/stop`)).statusCode).toBe(200);
+    const ev = await events(id);
+    expect(ev.map((e) => [e.was, e.status, e.reason])).toEqual([
+      [null, 'created', null],
+      ['created', 'running', null],
+      ['running', 'paused', null],
+      ['paused', 'running', null],
+      ['running', 'stopped', null],
+    ]);
+    // market times: the symbol's latest tick when each was done
+    expect(ev.map((e) => e.ts)).toEqual([null, iso(first), iso(a), iso(b), iso(c)]);
+    expect(sessionHaltSpans(ev, await session(id))).toEqual([
+      { from: a, until: b, label: expect.stringMatching(/^Paused by hand \(/) },
+      { from: c, until: Infinity, label: expect.stringMatching(/^Stopped by hand \(/) },
+    ]);
+    expect(timelineRows(ev).map((x) => [x.change, x.why])).toEqual([
+      ['created', ''],
+      ['created → running', 'by hand'],
+      ['running → paused', 'by hand'],
+      ['paused → running', 'by hand'],
+      ['running → stopped', 'by hand'],
+    ]);
+    // as a CSV file too, and only as many as asked
+    const csv = await call('GET', `/api/forward-tests/${id}/events?format=csv`);
+    expect(csv.headers['content-type']).toMatch(/text\/csv/);
+    expect(csv.body.split('\r\n')[0]).toBe('status,was,reason,ts,at');
+    expect((await call('GET', `/api/forward-tests/${id}/events?limit=2`)).json()).toEqual(ev.slice(0, 2));
+    expect((await call('GET', `/api/forward-tests/${id}/events?limit=0`)).statusCode).toBe(400);
+  });
+
   it('its own drawdown stop: from its close to the end', async () => {
     const r = await call('POST', '/api/forward-tests', { strategyId, symbol: 'SHDD', risk: { maxDrawdownPct: 5 } });
     expect(r.statusCode, r.body).toBe(201);
@@ -51,12 +111,19 @@ describe("a paper session's halts on its charts (sessionHaltSpans)", () => {
     await until(async () => (await session(id)).status === 'stopped');
     const f = await fills(id);
     expect(f.map((x: { source: string }) => x.source)).toEqual(['buy', 'max_drawdown']);
-    expect(sessionHaltSpans(f, await session(id))).toEqual([
+    const ev = await events(id);
+    expect(ev.at(-1)).toMatchObject({
+      was: 'running',
+      status: 'stopped',
+      reason: 'risk limit: max_drawdown',
+      ts: f[1].ts,
+    });
+    expect(sessionHaltSpans(ev, await session(id))).toEqual([
       { from: Date.parse(f[1].ts), until: Infinity, label: expect.stringMatching(/^Trading stopped: drawdown \(/) },
     ]);
   });
 
-  it("its paper portfolio's daily loss: to the next UTC day with resumeNextDay, else while it lasts, and at its time only once resumed by hand", async () => {
+  it("its paper portfolio's daily loss: until a new day's tick resumes it with resumeNextDay, else until resumed by hand", async () => {
     for (const resumeNextDay of [true, false]) {
       const symbols = resumeNextDay ? ['SHRA', 'SHRB'] : ['SHPA', 'SHPB'];
       const r = await call('POST', '/api/forward-tests/portfolio', {
@@ -74,28 +141,48 @@ describe("a paper session's halts on its charts (sessionHaltSpans)", () => {
       });
       await tick(symbols[0]!, 92); // 4 % of the sum: both paused, their positions closed
       await until(async () => (await Promise.all(ids.map(session))).every((s) => s.status === 'paused'));
+      const label = resumeNextDay
+        ? /^Portfolio: Paused for the day: daily loss \(/
+        : /^Portfolio: Paused: daily loss \(/;
+      const at: number[] = [];
       for (const id of ids) {
-        const f = await fills(id);
-        const at = Date.parse(f.find((x: { source: string }) => x.source === 'portfolio_max_daily_loss').ts);
-        expect(sessionHaltSpans(f, await session(id))).toEqual([
-          {
-            from: at,
-            until: resumeNextDay ? (Math.floor(at / DAY) + 1) * DAY : Infinity,
-            label: resumeNextDay
-              ? expect.stringMatching(/^Portfolio: Paused for the day: daily loss \(/)
-              : expect.stringMatching(/^Portfolio: Trading ended: daily loss \(/),
-          },
+        at.push(Date.parse(sourceTs(await fills(id), 'portfolio_max_daily_loss')));
+        expect(sessionHaltSpans(await events(id), await session(id))).toEqual([
+          { from: at.at(-1), until: Infinity, label: expect.stringMatching(label) },
         ]);
       }
-      if (resumeNextDay) continue;
-      // resumed by hand: when it ended is not kept, so the pause is marked at its time only
-      expect((await call('POST', `/api/forward-tests/portfolios/${pf.id}/resume`)).statusCode).toBe(200);
-      for (const id of ids) {
-        const s = await session(id);
-        expect(s.status).toBe('running');
-        const [span] = sessionHaltSpans(await fills(id), s);
-        expect(span!.until).toBe(span!.from);
+      let back: number[];
+      if (resumeNextDay) {
+        // the next day's first tick of each symbol resumes its session, at that tick
+        back = [];
+        for (const s of symbols) back.push(await tick(s, 100, 1));
+        await until(async () => (await Promise.all(ids.map(session))).every((s) => s.status === 'running'));
+      } else {
+        expect((await call('POST', `/api/forward-tests/portfolios/${pf.id}/resume`)).statusCode).toBe(200);
+        // by hand: at each symbol's latest tick
+        back = symbols.map((s) => last.get(s)!);
       }
+      for (let i = 0; i < ids.length; i++) {
+        const ev = await events(ids[i]!);
+        expect(ev.at(-1)).toMatchObject({
+          was: 'paused',
+          status: 'running',
+          reason: resumeNextDay ? expect.stringMatching(/^a new UTC day/) : null,
+          ts: iso(back[i]!),
+        });
+        expect(sessionHaltSpans(ev, await session(ids[i]!))).toEqual([
+          { from: at[i], until: back[i], label: expect.stringMatching(label) },
+        ]);
+      }
+      // the portfolio's timeline: its sessions', in the order made, each with its symbol
+      const pev = (await call('GET', `/api/forward-tests/portfolios/${pf.id}/events`)).json();
+      expect(
+        pev
+          .filter((e: { status: string }) => e.status === 'paused')
+          .map((e: { symbol: string }) => e.symbol)
+          .sort(),
+      ).toEqual([...symbols].sort());
+      expect(pev).toHaveLength((await events(ids[0]!)).length + (await events(ids[1]!)).length);
     }
   });
 });

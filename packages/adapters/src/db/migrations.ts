@@ -434,4 +434,31 @@ create index backtest_results_tpe_sweep on backtest_results (sweep_id, finished_
   where parameters -> 'sample' ->> 'method' = 'tpe';
 `,
   },
+  {
+    id: 19,
+    name: "a paper session's timeline: each change of its status, when (market time and wall clock) and why",
+    sql: `
+create table session_events (
+  id bigint generated always as identity primary key,
+  session_id uuid not null references forward_test_sessions(id) on delete cascade,
+  user_id uuid not null,
+  status text not null,
+  was text,
+  reason text,
+  market_ts timestamptz,
+  at timestamptz not null default now()
+);
+create index session_events_session on session_events (session_id, id);
+-- the sessions from before: their creation, their first start, and where they stand now
+insert into session_events (session_id, user_id, status, at)
+  select id, user_id, 'created', created_at from forward_test_sessions order by created_at;
+insert into session_events (session_id, user_id, status, was, at)
+  select id, user_id, 'running', 'created', started_at from forward_test_sessions
+  where started_at is not null order by started_at;
+insert into session_events (session_id, user_id, status, was, reason, at)
+  select id, user_id, status, case when started_at is null then 'created' else 'running' end, failure_reason,
+    coalesce(stopped_at, updated_at)
+  from forward_test_sessions where status in ('paused', 'stopped', 'failed') order by updated_at;
+`,
+  },
 ];

@@ -82,6 +82,20 @@ export interface ForwardTestSessionsTable {
   started_at: Timestamp | null;
   stopped_at: Timestamp | null;
 }
+/** each change of a paper session's status (migration 19) */
+export interface SessionEventsTable {
+  id: Generated<string>;
+  session_id: string;
+  user_id: string;
+  status: string;
+  /** the status before it (none for its creation) */
+  was: string | null;
+  reason: string | null;
+  /** the market time it happened at: the tick or fill that caused it, or the symbol's latest tick */
+  market_ts: Timestamp | null;
+  /** the wall clock */
+  at: Generated<Date>;
+}
 /** a view of the filled rows of session_orders (migration 3): read only */
 export interface TradesTable {
   id: string;
@@ -224,6 +238,7 @@ export interface Database {
   strategies: StrategiesTable;
   strategy_versions: StrategyVersionsTable;
   forward_test_sessions: ForwardTestSessionsTable;
+  session_events: SessionEventsTable;
   trades: TradesTable;
   chart_data: ChartDataTable;
   session_orders: SessionOrdersTable;

@@ -109,6 +109,8 @@ const FLUSH_WAIT_MS = 100;
 const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
 /** how the reason a paper portfolio's daily loss limit pauses its sessions with begins */
 const PORTFOLIO_DAILY_LOSS_PAUSE = 'portfolio risk limit: max_daily_loss';
+/** why a session paused by a daily loss limit trades again, on its timeline */
+export const NEW_DAY_RESUME = 'a new UTC day: resumed after the daily loss pause (resumeNextDay)';
 /**
  * Whether a session paused for `reason` resumes with the next UTC day: its own daily loss limit's pause
  * with its risk's resumeNextDay, or its paper portfolio's with the portfolio's.
@@ -481,16 +483,16 @@ export class ForwardTestEngine {
     for (const s of set)
       if (day > s.ledger.day) {
         this.dayPause(s, false);
-        void this.resumeNewDay(s);
+        void this.resumeNewDay(s, ts);
       }
   }
 
   /** Resumes a session its daily loss limit paused, as the user's resume would (unless it moved on meanwhile). */
-  private async resumeNewDay(s: LiveSession): Promise<void> {
+  private async resumeNewDay(s: LiveSession, ts: number): Promise<void> {
     try {
       const row = await this.repo.get(s.id);
       if (row?.status === 'paused' && resumesNextDay(settingsOf(row.config), row.failureReason))
-        await this.transition(row, 'running');
+        await this.transition(row, 'running', { source: 'new_day', reason: NEW_DAY_RESUME }, ts);
     } catch (e) {
       this.rt.log.error({ err: e, session: s.id }, 'resuming a session on a new day failed');
     }
@@ -1179,7 +1181,7 @@ export class ForwardTestEngine {
     s.status = 'failed';
     try {
       await this.locked(async () => {
-        await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger });
+        await this.repo.setStatus(s.id, 'failed', { reason, state: s.ledger, marketTs: this.marketTs(s) });
         await this.setLocalStatus(s, 'failed', reason);
       });
     } catch (e) {
@@ -1192,8 +1194,13 @@ export class ForwardTestEngine {
   async transition(
     row: SessionRow,
     to: 'running' | 'paused' | 'stopped',
-    /** a rule's stop or pause (a paper portfolio's limit): the close's source and the session's failure reason */
+    /**
+     * a rule's stop or pause (a paper portfolio's limit): the close's source and the session's failure
+     * reason; a rule's resume (a new day's): why, on the session's timeline. None: the user's own change.
+     */
     why?: { source: string; reason: string },
+    /** the market time of the change on the session's timeline: the tick that caused it (a new day's), else its symbol's latest */
+    marketTs?: number,
   ): Promise<SessionStatus> {
     const allowed: Record<string, SessionStatus[]> = {
       running: ['created', 'paused'],
@@ -1215,7 +1222,12 @@ export class ForwardTestEngine {
         );
       await this.repo.setStatus(s.id, to, {
         state: s.ledger,
-        ...(to === 'running' ? { reason: null } : why ? { reason: why.reason } : {}),
+        marketTs: marketTs ?? this.marketTs(s),
+        ...(to === 'running'
+          ? { reason: null, ...(why ? { eventReason: why.reason } : {}) }
+          : why
+            ? { reason: why.reason }
+            : {}),
       });
       await this.setLocalStatus(s, to, to === 'running' ? undefined : why?.reason);
       return to;
@@ -1237,6 +1249,11 @@ export class ForwardTestEngine {
       await this.closeAtMarket(s, `${s.id}:manual:${s.ledger.fills}`, 'manual_close');
       await this.repo.setStatus(s.id, s.status, { state: s.ledger });
     });
+  }
+
+  /** A session's market time now: its symbol's latest tick, else the last tick it saw (null: none yet). */
+  private marketTs(s: LiveSession): number | null {
+    return this.quotes.get(s.symbol)?.ts ?? (s.ledger.lastTs || null);
   }
 
   /** With failover, another instance may have run the session since this one loaded it: the row is the truth. */

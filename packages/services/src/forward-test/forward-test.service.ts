@@ -85,6 +85,10 @@ const OrdersQuery = z.strictObject({
   status: z.enum(['filled', 'refused', 'noop']).optional(),
   format: AsCsv,
 });
+const EventsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  format: AsCsv,
+});
 const EquityQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
   format: z.enum(['json', 'html', 'csv']).default('json'),
@@ -378,6 +382,29 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         return reply.type('text/html; charset=utf-8').send(html);
       },
     );
+    // its sessions' timelines as one, in the order the changes were made, each with its session and symbol
+    r.get(
+      '/portfolios/:id/events',
+      { schema: { tags: ['forward-test'], params: PortfolioId, querystring: EventsQuery } },
+      async (req, reply) => {
+        const rows = await portfolioRows(userOf(req).id, req.params.id);
+        const events = (
+          await Promise.all(
+            rows.map(async (row) =>
+              (await repo.events(row.id, req.query.limit)).map((e) => ({
+                sessionId: row.id,
+                symbol: row.symbol,
+                ...e,
+              })),
+            ),
+          )
+        )
+          .flat()
+          .sort((a, b) => a.at.localeCompare(b.at))
+          .slice(0, req.query.limit);
+        return req.query.format === 'csv' ? sendCsv(reply, `portfolio-${req.params.id}-events.csv`, events) : events;
+      },
+    );
     r.post('/portfolios/:id/:verb', { schema: { tags: ['forward-test'], params: PortfolioVerb } }, async (req) => {
       const { id, verb } = req.params;
       const rows = await portfolioRows(userOf(req).id, id);
@@ -442,6 +469,16 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         const row = await mine(req.params.id, userOf(req).id);
         const trades = await repo.trades(row.id, req.query);
         return req.query.format === 'csv' ? sendCsv(reply, `session-${row.id}-trades.csv`, trades) : trades;
+      },
+    );
+    // its timeline: each change of its status, when (market time and wall clock) and why
+    r.get(
+      '/:id/events',
+      { schema: { tags: ['forward-test'], params: Id, querystring: EventsQuery } },
+      async (req, reply) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        const events = await repo.events(row.id, req.query.limit);
+        return req.query.format === 'csv' ? sendCsv(reply, `session-${row.id}-events.csv`, events) : events;
       },
     );
     r.get(

@@ -53,6 +53,19 @@ export interface OrderRow {
   ts: string;
 }
 
+/** One change of a paper session's status, as its timeline lists it (session_events, migration 19). */
+export interface SessionEventRow {
+  status: string;
+  /** the status before (null: its creation) */
+  was: string | null;
+  /** why, when a rule or a failure caused it (a risk limit's, say); null for the user's own */
+  reason: string | null;
+  /** the market time it happened at (the tick or fill that caused it, else the symbol's latest tick); null when there was none */
+  ts: string | null;
+  /** the wall clock */
+  at: string;
+}
+
 /** What one executed signal writes (see forwardTestsRepo.executeMany). */
 export interface Execution {
   sessionId: string;
@@ -472,16 +485,25 @@ function jsonInsert(es: readonly Execution[]) {
       symbol text, side text, fee numeric, slippage numeric, realized_pnl numeric, fill_seq int, ledger text)`;
 }
 
-/** The sessions' new status (and ledger) that risk limits set, written with the orders that caused them. */
+/**
+ * The sessions' new status (and ledger) that risk limits set, written with the orders that caused them,
+ * each change on the session's timeline (session_events) at the time of the order that caused it.
+ */
 function haltUpdate(hs: readonly Execution[]) {
   const col = <T>(f: (e: Execution) => T) => hs.map(f);
-  return sql`update forward_test_sessions f set state = v.state, marks = null, marks_fills = null,
+  return sql`with v as (
+      select * from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => JSON.stringify(e.state))}::jsonb[],
+        ${col((e) => e.newStatus!)}::text[], ${col((e) => e.failureReason ?? null)}::text[],
+        ${col((e) => new Date(e.fill?.ts ?? e.ts).toISOString())}::timestamptz[]) as v(id, state, status, reason, market_ts)),
+    prev as (select f.id, f.status as was from forward_test_sessions f join v on v.id = f.id),
+    u as (update forward_test_sessions f set state = v.state, marks = null, marks_fills = null,
       updated_at = now(), status = v.status,
       failure_reason = coalesce(v.reason, f.failure_reason),
       stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-    from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => JSON.stringify(e.state))}::jsonb[],
-      ${col((e) => e.newStatus!)}::text[], ${col((e) => e.failureReason ?? null)}::text[]) as v(id, state, status, reason)
-    where f.id = v.id`;
+    from v where f.id = v.id returning f.id, f.user_id, f.status)
+    insert into session_events (session_id, user_id, status, was, reason, market_ts)
+    select u.id, u.user_id, u.status, prev.was, v.reason, v.market_ts
+    from u join prev on prev.id = u.id join v on v.id = u.id where prev.was is distinct from u.status`;
 }
 
 /**
@@ -543,18 +565,30 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       config: unknown;
       state: LedgerState;
     }): Promise<SessionRow> {
+      // the session and the first event of its timeline, in one statement
       const r = await db
-        .insertInto('forward_test_sessions')
-        .values({
-          user_id: row.userId,
-          strategy_id: row.strategyId,
-          strategy_snapshot: JSON.stringify(row.snapshot),
-          symbol: row.symbol,
-          config: JSON.stringify(row.config),
-          status: 'created',
-          state: JSON.stringify(row.state),
-        })
-        .returningAll()
+        .with('s', (q) =>
+          q
+            .insertInto('forward_test_sessions')
+            .values({
+              user_id: row.userId,
+              strategy_id: row.strategyId,
+              strategy_snapshot: JSON.stringify(row.snapshot),
+              symbol: row.symbol,
+              config: JSON.stringify(row.config),
+              status: 'created',
+              state: JSON.stringify(row.state),
+            })
+            .returningAll(),
+        )
+        .with('e', (q) =>
+          q
+            .insertInto('session_events')
+            .columns(['session_id', 'user_id', 'status', 'at'])
+            .expression((eb) => eb.selectFrom('s').select(['s.id', 's.user_id', 's.status', 's.created_at'])),
+        )
+        .selectFrom('s')
+        .selectAll()
         .executeTakeFirstOrThrow();
       return toRow(r as Raw);
     },
@@ -637,24 +671,71 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .execute();
       return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
     },
+    /**
+     * A session's status (a lifecycle change, or the same status with a newer ledger), with its failure
+     * `reason` (undefined: kept). A change is added to its timeline (session_events) in the same statement,
+     * with why (`eventReason`, else `reason`; none: the user's own) and the market time it happened at
+     * (`marketTs`, ms), when known.
+     */
     async setStatus(
       id: string,
       status: SessionStatus,
-      opts: { reason?: string | null; state?: LedgerState } = {},
+      opts: { reason?: string | null; eventReason?: string; state?: LedgerState; marketTs?: number | null } = {},
     ): Promise<void> {
+      const why = opts.eventReason ?? opts.reason ?? null;
       await db
-        .updateTable('forward_test_sessions')
-        .set({
-          status,
-          updated_at: sql`now()`,
-          ...(opts.reason !== undefined ? { failure_reason: opts.reason } : {}),
-          // a lifecycle change writes the engine's ledger, newer than the last periodic save's
-          ...(opts.state ? { state: JSON.stringify(opts.state), marks: null, marks_fills: null } : {}),
-          ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
-          ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
-        } as never)
-        .where('id', '=', id)
+        .with('prev', (q) => q.selectFrom('forward_test_sessions').select(['id', 'status as was']).where('id', '=', id))
+        .with('u', (q) =>
+          q
+            .updateTable('forward_test_sessions')
+            .set({
+              status,
+              updated_at: sql`now()`,
+              ...(opts.reason !== undefined ? { failure_reason: opts.reason } : {}),
+              // a lifecycle change writes the engine's ledger, newer than the last periodic save's
+              ...(opts.state ? { state: JSON.stringify(opts.state), marks: null, marks_fills: null } : {}),
+              ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
+              ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
+            } as never)
+            .where('id', '=', id)
+            .returning(['id', 'user_id', 'status']),
+        )
+        .insertInto('session_events')
+        .columns(['session_id', 'user_id', 'status', 'was', 'reason', 'market_ts'])
+        .expression((eb) =>
+          eb
+            .selectFrom('u')
+            .innerJoin('prev', 'prev.id', 'u.id')
+            .select([
+              'u.id',
+              'u.user_id',
+              'u.status',
+              'prev.was',
+              sql<string | null>`${why}::text`.as('reason'),
+              sql<Date | null>`${opts.marketTs != null ? new Date(opts.marketTs).toISOString() : null}::timestamptz`.as(
+                'market_ts',
+              ),
+            ])
+            .where(sql<boolean>`prev.was is distinct from u.status`),
+        )
         .execute();
+    },
+    /** A session's timeline: each change of its status, oldest first (at most `limit`). */
+    async events(sessionId: string, limit = 1000): Promise<SessionEventRow[]> {
+      const rows = await db
+        .selectFrom('session_events')
+        .select(['status', 'was', 'reason', 'market_ts', 'at'])
+        .where('session_id', '=', sessionId)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        status: r.status,
+        was: r.was,
+        reason: r.reason,
+        ts: iso(r.market_ts),
+        at: iso(r.at)!,
+      }));
     },
     /**
      * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement per 5,000, in binary
