@@ -87,6 +87,39 @@ export function sessionHaltSpans(events, s) {
 }
 
 /**
+ * The times no session of a paper portfolio traded once it had started, as spans to shade on its charts,
+ * from its sessions' timelines as one (GET /api/forward-tests/portfolios/:id/events, in the order made):
+ * from the change that left none running (its limits on the summed equity pausing or stopping them all,
+ * or you) to the first that let one trade again, or to the end. A span starts at the latest market time
+ * among the changes that stopped its sessions (each is at its own symbol's tick).
+ * @param {{ sessionId: string, status: string, reason: string | null, ts: string | null, at: string }[]} events
+ * @param {Record<string, number | boolean> | undefined} portfolioRisk the portfolio's limits, for the words
+ */
+export function portfolioHaltSpans(events, portfolioRisk) {
+  const s = { config: { portfolio: { risk: portfolioRisk ?? {} } } };
+  const running = new Set();
+  /** @type {{ from: number, until: number, label: string }[]} */
+  const spans = [];
+  /** @type {{ from: number, until: number, label: string } | null} */
+  let open = null;
+  let latest = -Infinity;
+  for (const e of events) {
+    const t = Date.parse(e.ts ?? e.at);
+    if (e.status === 'running') {
+      running.add(e.sessionId);
+      latest = -Infinity;
+      if (open) spans.push({ ...open, until: t });
+      open = null;
+    } else if (running.delete(e.sessionId)) {
+      latest = Math.max(latest, t);
+      if (!running.size) open = { from: latest, until: Infinity, label: `${sessionHaltText(e, s)} (${when(latest)})` };
+    }
+  }
+  if (open) spans.push(open);
+  return spans;
+}
+
+/**
  * A session's timeline as rows to list: when (market time, else wall clock), the change, and why.
  * @param {{ status: string, was: string | null, reason: string | null, ts: string | null, at: string }[]} events
  */

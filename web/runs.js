@@ -17,7 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
-import { haltSpans, haltText, sessionHaltSpans, timelineRows } from './limits.js';
+import { haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -690,10 +690,16 @@ export async function paperPortfolioView(c, id) {
   const enc = encodeURIComponent(id);
   const body = h('div');
   const load = async () => {
-    const [pf, equity] = await Promise.all([
+    const [pf, equity, events] = await Promise.all([
       c.api.get(`/api/forward-tests/portfolios/${enc}`),
       c.api.get(`/api/forward-tests/portfolios/${enc}/equity`),
+      c.api.get(`/api/forward-tests/portfolios/${enc}/events`),
     ]);
+    // the times none of its sessions traded (its limits on the sum, or you), shaded on both charts
+    const bands = bandsAt(
+      equity.map((/** @type {any} */ p) => Date.parse(p.ts)),
+      portfolioHaltSpans(events, pf.portfolioRisk),
+    );
     const verb = (/** @type {string} */ v, /** @type {string} */ label) =>
       h(
         'button',
@@ -753,6 +759,7 @@ export async function paperPortfolioView(c, id) {
             { values: equity.map((/** @type {any} */ p) => p.equity), color: '#0f766e', label: 'equity' },
             { values: equity.map((/** @type {any} */ p) => p.buyAndHold), color: '#94a3b8', label: 'buy and hold' },
           ],
+          bands,
           times,
         }),
       ),
@@ -765,8 +772,32 @@ export async function paperPortfolioView(c, id) {
             equity.map((/** @type {any} */ p) => p.equity),
             pf.portfolioRisk?.maxDrawdownPct,
           ),
+          bands,
           times,
         }),
+      ),
+      // its sessions' timelines as one, newest first
+      h(
+        'div',
+        { class: 'timeline' },
+        h(
+          'h2',
+          null,
+          `Timeline (${events.length}) `,
+          csvButton(
+            c,
+            `/api/forward-tests/portfolios/${enc}/events?format=csv&limit=10000`,
+            `portfolio-${id}-events.csv`,
+          ),
+        ),
+        autoTable(
+          timelineRows(events)
+            .map((r, i) => ({ symbol: events[i].symbol, ...r }))
+            .reverse()
+            .slice(0, 200),
+          4,
+          'Nothing yet.',
+        ),
       ),
     );
   };
@@ -1153,7 +1184,7 @@ export async function sessionView(c, id) {
         s.config?.risk?.maxDrawdownPct,
       ),
     );
-  const timelineBox = h('div');
+  const timelineBox = h('div', { class: 'timeline' });
   const drawTimeline = () =>
     timelineBox.replaceChildren(
       h(

@@ -964,6 +964,21 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Stop')!.click();
     await until(() => tile('Sessions') === '2 stopped', 'both stopped');
     expect((await api(`/api/forward-tests/portfolios/${id}`)).byStatus).toEqual({ stopped: 2 });
+    // its timeline, newest first: each session's creation and start (one session, then the next), pause
+    // and stop, all by hand
+    const timeline = () =>
+      $$('.timeline tbody tr').map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent));
+    await until(() => timeline().length === 8, 'the timeline');
+    expect(timeline().map(([symbol, , change, why]) => [symbol, change, why])).toEqual([
+      ['GOOGL', 'paused → stopped', 'by hand'],
+      ['GOOG', 'paused → stopped', 'by hand'],
+      ['GOOGL', 'running → paused', 'by hand'],
+      ['GOOG', 'running → paused', 'by hand'],
+      ['GOOGL', 'created → running', 'by hand'],
+      ['GOOGL', 'created', ''],
+      ['GOOG', 'created → running', 'by hand'],
+      ['GOOG', 'created', ''],
+    ]);
     // listed on the paper trading page, then deleted with its sessions
     location.hash = '#/sessions';
     await until(() => $$('.paper-portfolios tbody tr').length === 1, 'the paper portfolios list');

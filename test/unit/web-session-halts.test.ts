@@ -1,6 +1,6 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionHaltSpans, timelineRows } from '../../web/limits.js';
+import { portfolioHaltSpans, sessionHaltSpans, timelineRows } from '../../web/limits.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { alwaysBuying } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
@@ -155,8 +155,10 @@ describe("a paper session's timeline, and the times it did not trade on its char
       if (resumeNextDay) {
         // the next day's first tick of each symbol resumes its session, at that tick
         back = [];
-        for (const s of symbols) back.push(await tick(s, 100, 1));
-        await until(async () => (await Promise.all(ids.map(session))).every((s) => s.status === 'running'));
+        for (let i = 0; i < symbols.length; i++) {
+          back.push(await tick(symbols[i]!, 100, 1));
+          await until(async () => (await session(ids[i]!)).status === 'running');
+        }
       } else {
         expect((await call('POST', `/api/forward-tests/portfolios/${pf.id}/resume`)).statusCode).toBe(200);
         // by hand: at each symbol's latest tick
@@ -183,6 +185,11 @@ describe("a paper session's timeline, and the times it did not trade on its char
           .sort(),
       ).toEqual([...symbols].sort());
       expect(pev).toHaveLength((await events(ids[0]!)).length + (await events(ids[1]!)).length);
+      // its page's span: from the latest of its sessions' pauses (each at its own symbol's tick) until the
+      // first of them trades again
+      expect(portfolioHaltSpans(pev, pf.portfolioRisk)).toEqual([
+        { from: Math.max(...at), until: back[0], label: expect.stringMatching(label) },
+      ]);
     }
   });
 });
