@@ -1054,7 +1054,8 @@ export async function sessionView(c, id) {
   const [s0, equity0, trades0, refused0, events0] = await Promise.all([
     c.api.get(`/api/forward-tests/${enc}`),
     c.api.get(`/api/forward-tests/${enc}/equity`),
-    c.api.get(`/api/forward-tests/${enc}/trades`),
+    // its newest 1,000 fills (a long session has more), in the order applied
+    c.api.get(`/api/forward-tests/${enc}/trades?order=desc&limit=1000`),
     c.api.get(`/api/forward-tests/${enc}/orders?status=refused&limit=50`),
     c.api.get(`/api/forward-tests/${enc}/events`),
   ]);
@@ -1064,7 +1065,7 @@ export async function sessionView(c, id) {
   const points = /** @type {{ ts: string, equity: number }[]} */ (
     equity0.map((/** @type {any} */ p) => ({ ts: p.ts, equity: p.equity }))
   );
-  const trades = /** @type {any[]} */ (trades0);
+  const trades = /** @type {any[]} */ (trades0).reverse();
   const figures = h('div');
   const charts = h('div');
   const tradeBox = h('div');
@@ -1207,7 +1208,8 @@ export async function sessionView(c, id) {
       h(
         'h2',
         null,
-        `Trades (${trades.length}) `,
+        // a long session's newest fills only (the figures count them all)
+        `Trades (${s.trades > trades.length ? `the newest ${trades.length} of ${s.trades}` : trades.length}) `,
         csvButton(c, `/api/forward-tests/${enc}/trades?format=csv&limit=10000`, `session-${id}-trades.csv`),
       ),
       autoTable(trades.slice(-200).reverse(), 9, 'No fills yet.'),

@@ -100,6 +100,12 @@ describe('forward testing (paper trading) on live ticks', () => {
       trades.map((x: { side: string }) => x.side),
     );
     expect(Number(lines[1]!.split(',')[head.indexOf('price')])).toBe(f.price);
+    // newest first, as a long session's page reads its last fills; paged from there with offset
+    const newest = (await call(a, 'GET', `/api/forward-tests/${session.id}/trades?order=desc&limit=2`)).json();
+    expect(newest).toEqual(trades.slice(-2).reverse());
+    const before = (await call(a, 'GET', `/api/forward-tests/${session.id}/trades?order=desc&limit=1&offset=2`)).json();
+    expect(before).toEqual(trades.slice(-3, -2));
+    expect((await call(a, 'GET', `/api/forward-tests/${session.id}/trades?order=newest`)).statusCode).toBe(400);
     // the equity series and the metrics from the shared statistics
     await until(async () => {
       await publishWave('WAVUSD', 5);

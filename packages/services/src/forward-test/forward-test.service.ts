@@ -78,6 +78,8 @@ const AsCsv = z.enum(['json', 'csv']).default('json');
 const TradesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   offset: z.coerce.number().int().min(0).default(0),
+  // in the order applied (the ledger's), or newest first
+  order: z.enum(['asc', 'desc']).default('asc'),
   format: AsCsv,
 });
 const OrdersQuery = z.strictObject({

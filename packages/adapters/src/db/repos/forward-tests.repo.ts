@@ -856,13 +856,17 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       return es.length;
     },
 
-    async trades(sessionId: string, opts: { limit?: number; offset?: number } = {}): Promise<TradeRow[]> {
+    /** A session's fills in the order they were applied (its ledger's order), or newest first (`order: 'desc'`). */
+    async trades(
+      sessionId: string,
+      opts: { limit?: number; offset?: number; order?: 'asc' | 'desc' } = {},
+    ): Promise<TradeRow[]> {
       await settled();
       const rows = await db
         .selectFrom('trades')
         .selectAll()
         .where('session_id', '=', sessionId)
-        .orderBy('fill_seq') // the order they were applied in (the session's ledger order)
+        .orderBy('fill_seq', opts.order ?? 'asc')
         .limit(opts.limit ?? 1000)
         .offset(opts.offset ?? 0)
         .execute();
