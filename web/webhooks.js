@@ -11,6 +11,8 @@ export const WEBHOOK_EVENTS = [
   ['alert', 'an alert fires'],
   ['trade', 'a paper session fills an order'],
   ['order.refused', 'a paper session refuses an order'],
+  ['session.paused', 'a session pauses (a daily loss limit, or by hand)'],
+  ['session.resumed', 'a session resumes (a new day after a daily loss pause, or by hand)'],
   ['session.stopped', 'a session stops'],
   ['session.failed', 'a session fails'],
   ['backtest.done', 'a backtest finishes'],

@@ -194,6 +194,13 @@ describe('the browser app, clicked through against the running platform', () => 
       `http://127.0.0.1:${(rx.address() as AddressInfo).port}/in`,
     );
     expect(hookForm.querySelector<HTMLInputElement>('input[value=alert]')!.checked).toBe(true);
+    // it offers every event the API takes, in its order (its OpenAPI document)
+    const doc = await (await fetch(`${base}/docs/json`)).json();
+    const hookEvents =
+      doc.paths['/api/webhooks/'].post.requestBody.content['application/json'].schema.properties.events;
+    expect([...hookForm.querySelectorAll<HTMLInputElement>('input[type=checkbox]')].map((i) => i.value)).toEqual(
+      hookEvents.items.enum,
+    );
     hookForm.requestSubmit();
     const secret = await until(() => $('.webhooks .secret code')?.textContent, 'the secret, shown once');
     expect(secret).toMatch(/^whsec_/);

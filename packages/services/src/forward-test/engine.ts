@@ -1229,7 +1229,7 @@ export class ForwardTestEngine {
             ? { reason: why.reason }
             : {}),
       });
-      await this.setLocalStatus(s, to, to === 'running' ? undefined : why?.reason);
+      await this.setLocalStatus(s, to, why?.reason);
       return to;
     });
   }

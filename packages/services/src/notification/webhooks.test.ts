@@ -5,6 +5,7 @@ import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { tempDir } from '../../../../test/helpers/env.ts';
+import { alwaysBuying } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { isPrivateAddress } from './webhooks.ts';
 
@@ -152,6 +153,41 @@ describe('outgoing webhooks', () => {
         'most robust fast.period=15, slow.period=30 (1.10, 0.95 with its 3 neighbours)',
     ]);
     expect(await deliveries(w.id)).toHaveLength(1);
+  });
+
+  it("tells of a paper session's pauses and resumes: a limit's with its reason, the user's by hand, not its start", async () => {
+    const w = await hook('/pauses', { events: ['session.paused', 'session.resumed'] });
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'always long', graph: alwaysBuying() })).json()
+      .id;
+    const r = await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'WHPA', risk: { maxDailyLossPct: 3 } });
+    expect(r.statusCode, r.body).toBe(201);
+    const id = r.json().id;
+    const session = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const T = Date.UTC(2026, 0, 5, 12);
+    let n = 0;
+    const tick = (price: number) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'WHPA', 'ticks', {
+        symbol: 'WHPA',
+        ticks: [{ ts: T + ++n * 1000, price, size: 1, seq: n }],
+      });
+    await until(async () => {
+      await tick(100);
+      return (await session()).position !== null;
+    });
+    await tick(96); // 4 % down all in: the daily loss pauses it
+    await until(async () => (await session()).status === 'paused');
+    expect((await call(a, 'POST', `/api/forward-tests/${id}/resume`)).statusCode).toBe(200);
+    await until(async () => {
+      const d = await deliveries(w.id);
+      return d.length === 2 && d.every((x: { status: string }) => x.status === 'delivered');
+    });
+    const sent = rx.got.filter((g) => g.path === '/pauses').map((g) => JSON.parse(g.body));
+    expect(sent.map((x) => [x.event, x.message])).toEqual([
+      ['session.paused', `Session ${id.slice(0, 8)} paused: risk limit: max_daily_loss`],
+      ['session.resumed', `Session ${id.slice(0, 8)} resumed by hand`],
+    ]);
+    expect(sent[0].data).toMatchObject({ sessionId: id, from: 'running', to: 'paused' });
+    expect(sent[1].data).toMatchObject({ sessionId: id, from: 'paused', to: 'running' });
   });
 
   it('retries 5xx and timeouts with the configured waits, then gives up and says why', async () => {

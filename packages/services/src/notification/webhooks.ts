@@ -14,6 +14,8 @@ export const WEBHOOK_EVENTS = [
   'alert',
   'trade',
   'order.refused',
+  'session.paused',
+  'session.resumed',
   'session.stopped',
   'session.failed',
   'backtest.done',
@@ -157,9 +159,12 @@ function describe(event: WebhookEvent, d: Record<string, unknown>): string {
       return `${String(d.side).toUpperCase()} ${String(d.quantity)} ${String(d.symbol)} at ${String(d.price)} (session ${String(d.sessionId).slice(0, 8)}${typeof d.realizedPnl === 'number' && d.realizedPnl !== 0 ? `, realised ${num(d.realizedPnl)}` : ''})`;
     case 'order.refused':
       return `Order refused in session ${String(d.sessionId).slice(0, 8)}: ${String(d.reason ?? d.code)}`;
+    case 'session.paused':
+    case 'session.resumed':
     case 'session.stopped':
     case 'session.failed':
-      return `Session ${String(d.sessionId).slice(0, 8)} ${event.slice(8)}${d.reason ? `: ${String(d.reason)}` : ''}`;
+      // a pause, a resume or a stop without a reason is the user's own
+      return `Session ${String(d.sessionId).slice(0, 8)} ${event.slice(8)}${d.reason ? `: ${String(d.reason)}` : event === 'session.failed' ? '' : ' by hand'}`;
     case 'backtest.done':
       return `Backtest ${String(d.backtestId).slice(0, 8)} done: return ${num(metrics.returnPct)} %, Sharpe ${num(metrics.sharpe)}, ${String(metrics.trades ?? 0)} trades`;
     case 'backtest.failed':
@@ -228,7 +233,13 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
   // bus's own de-duplication is off: the deliveries' unique (webhook, event id) already drops a repeat,
   // and these topics (fills above all) would otherwise keep a memory of recent ids for this group too
   const group = 'webhooks';
-  const sources: [topic: string, events: readonly WebhookEvent[], owner: (m: Envelope) => unknown][] = [
+  // each topic's events, their owner, and (when it differs from the message's type) the event's name
+  const sources: [
+    topic: string,
+    events: readonly WebhookEvent[],
+    owner: (m: Envelope) => unknown,
+    name?: (m: Envelope) => string,
+  ][] = [
     [TOPICS.userNotifications.name, ['alert'], (m) => m.key],
     [
       TOPICS.realtimeUpdates.name,
@@ -242,17 +253,21 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = asy
     [TOPICS.tradeExecutions.name, ['trade'], (m) => (m.data as { userId?: unknown })?.userId],
     [
       TOPICS.forwardTestEvents.name,
-      ['order.refused', 'session.stopped', 'session.failed'],
+      ['order.refused', 'session.paused', 'session.resumed', 'session.stopped', 'session.failed'],
       (m) => (m.data as { userId?: unknown })?.userId,
+      // a session running again after a pause is resumed (a limit's new day, or the user); its start is not sent
+      (m) =>
+        m.type === 'session.running' && (m.data as { from?: unknown })?.from === 'paused' ? 'session.resumed' : m.type,
     ],
   ];
   const subs: Subscription[] = [];
-  for (const [topic, events, owner] of sources)
+  for (const [topic, events, owner, name = (m: Envelope) => m.type] of sources)
     subs.push(
       await rt.bus.subscribe(topic, { group, dedupe: false }, async (m) => {
         const u = owner(m);
-        if ((events as readonly string[]).includes(m.type) && typeof u === 'string')
-          await enqueue(u, m.type as WebhookEvent, m.id, m.data as Record<string, unknown>);
+        const event = name(m);
+        if ((events as readonly string[]).includes(event) && typeof u === 'string')
+          await enqueue(u, event as WebhookEvent, m.id, m.data as Record<string, unknown>);
       }),
     );
 
