@@ -129,3 +129,17 @@ export const timelineRows = (events) =>
     change: e.was ? `${e.was} → ${e.status}` : e.status,
     why: e.reason ?? (e.was ? 'by hand' : ''),
   }));
+
+/**
+ * A paper session's activity (its analytics report's `activity`) in a sentence: the share of the time
+ * since its start it traded, and what stopped it trading, by why.
+ * @param {{ startedAt: number | null, runningPct: number | null, halts: number, byReason: { reason: string, count: number }[] } | undefined} a
+ */
+export function activityText(a) {
+  if (!a || a.startedAt === null) return 'Not started yet.';
+  const share = a.runningPct === null ? '' : `Trading ${a.runningPct.toFixed(1)} % of the time since its start`;
+  const halts = a.halts
+    ? `stopped trading ${a.halts} time${a.halts > 1 ? 's' : ''}: ${a.byReason.map((r) => `${r.count} × ${r.reason}`).join(', ')}`
+    : 'never stopped trading';
+  return share ? `${share}; ${halts}.` : `${halts[0]?.toUpperCase()}${halts.slice(1)}.`;
+}

@@ -17,7 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
-import { haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
+import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
 function cell(v) {
@@ -1076,6 +1076,8 @@ export async function sessionView(c, id) {
     const an = await attempt(() => c.api.get(`/api/analytics/sessions/${enc}`));
     if (!an) return;
     reportBox.replaceChildren(
+      // how much of its life it traded, and what stopped it (its timeline)
+      h('p', { class: 'activity' }, activityText(an.activity)),
       ...(an.report
         ? [
             h(

@@ -915,15 +915,19 @@ describe('the browser app, clicked through against the running platform', () => 
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
-    // its risk report (stopped: it no longer changes) as the API has it: the statistics and the exits,
-    // or why there is none yet
+    // its risk report (stopped: it no longer changes) as the API has it: how much of its life it traded
+    // (all of it, then stopped by hand), the statistics and the exits, or why there are none yet
     button('Risk report')!.click();
     await until(() => $('.session-report')?.textContent, 'the risk report');
     const an = await api(`/api/analytics/sessions/${id}`);
+    expect(an.activity).toMatchObject({ runningPct: 100, halts: 1, byReason: [{ reason: 'by hand', count: 1 }] });
+    expect(text('.session-report .activity')).toBe(
+      'Trading 100.0 % of the time since its start; stopped trading 1 time: 1 × by hand.',
+    );
     if (an.report) {
       expect($$('.session-report .exits tbody tr').length).toBe(Math.max(1, an.report.exits.length));
       expect($$('.session-report .entries tbody tr').length).toBe(Math.max(1, an.report.entries.length));
-    } else expect(text('.session-report')).toBe(an.reason);
+    } else expect(text('.session-report p:not(.activity)')).toBe(an.reason);
 
     location.hash = '#/sessions';
     // the list page itself (the session page's trades table may still be there a moment)

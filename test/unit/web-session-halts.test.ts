@@ -1,6 +1,6 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portfolioHaltSpans, sessionHaltSpans, timelineRows } from '../../web/limits.js';
+import { activityText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from '../../web/limits.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { alwaysBuying } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
@@ -91,6 +91,19 @@ describe("a paper session's timeline, and the times it did not trade on its char
       ['paused → running', 'by hand'],
       ['running → stopped', 'by hand'],
     ]);
+    // its analytics say how much of its life it traded: from its start to its stop, less the pause
+    const an = (await call('GET', `/api/analytics/sessions/${id}`)).json();
+    expect(an.activity).toEqual({
+      startedAt: first,
+      lifeMs: c - first,
+      runningMs: a - first + (c - b),
+      runningPct: ((a - first + (c - b)) / (c - first)) * 100,
+      halts: 2,
+      byReason: [{ reason: 'by hand', count: 2 }],
+    });
+    expect(activityText(an.activity)).toBe(
+      `Trading ${an.activity.runningPct.toFixed(1)} % of the time since its start; stopped trading 2 times: 2 × by hand.`,
+    );
     // as a CSV file too, and only as many as asked
     const csv = await call('GET', `/api/forward-tests/${id}/events?format=csv`);
     expect(csv.headers['content-type']).toMatch(/text\/csv/);

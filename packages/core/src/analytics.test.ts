@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  sessionActivity,
+  type StatusChange,
   excessKurtosis,
   longestUnderwater,
   monteCarlo,
@@ -169,5 +171,77 @@ describe('Monte Carlo over trades', () => {
     expect(a.probabilityOfLoss).toBe(0);
     expect(a.maxDrawdownPct.p5).toBe(0);
     expect(a.tradeReturnsPct).toEqual({ mean: 2.75, min: 1, max: 5 });
+  });
+});
+
+describe("a paper session's activity from its timeline (sessionActivity)", () => {
+  const H = 3_600_000;
+  const T = Date.UTC(2026, 0, 5);
+  /** a change at hour h (market time), or at the wall clock's hour when `wall` */
+  const at = (status: string, was: string | null, h: number, reason: string | null = null, wall = false) => ({
+    status,
+    was,
+    reason,
+    ts: wall ? null : new Date(T + h * H).toISOString(),
+    at: new Date(T + h * H + (wall ? 0 : 999)).toISOString(),
+  });
+  const created = at('created', null, 0, null, true);
+
+  it('counts nothing for a session never started', () => {
+    expect(sessionActivity([created], T + 5 * H)).toEqual({
+      startedAt: null,
+      lifeMs: 0,
+      runningMs: 0,
+      runningPct: null,
+      halts: 0,
+      byReason: [],
+    });
+  });
+
+  it('runs to now while running; a pause resumed later counts as not trading, by its reason', () => {
+    const events: StatusChange[] = [
+      created,
+      at('running', 'created', 1),
+      at('paused', 'running', 3, 'risk limit: max_daily_loss'),
+      at('running', 'paused', 7, 'a new UTC day'),
+      at('paused', 'running', 8),
+      at('running', 'paused', 9),
+    ];
+    // 1-3, 7-8 and 9-11 running: 5 h of 10
+    expect(sessionActivity(events, T + 11 * H)).toEqual({
+      startedAt: T + H,
+      lifeMs: 10 * H,
+      runningMs: 5 * H,
+      runningPct: 50,
+      halts: 2,
+      byReason: [
+        { reason: 'risk limit: max_daily_loss', count: 1 },
+        { reason: 'by hand', count: 1 },
+      ],
+    });
+  });
+
+  it('ends its life at its stop (after a pause too), and reads the wall clock where a change has no market time', () => {
+    const events: StatusChange[] = [
+      created,
+      at('running', 'created', 2, null, true),
+      at('paused', 'running', 4, 'portfolio risk limit: max_daily_loss (3.10 %)'),
+      at('stopped', 'paused', 6),
+    ];
+    const a = sessionActivity(events, T + 20 * H);
+    expect(a).toMatchObject({ startedAt: T + 2 * H, lifeMs: 4 * H, runningMs: 2 * H, runningPct: 50, halts: 1 });
+    // a stop from running is a halt too; a failure as well
+    expect(
+      sessionActivity([created, at('running', 'created', 0), at('stopped', 'running', 2)], T + 9 * H),
+    ).toMatchObject({
+      lifeMs: 2 * H,
+      runningMs: 2 * H,
+      runningPct: 100,
+      halts: 1,
+      byReason: [{ reason: 'by hand', count: 1 }],
+    });
+    expect(
+      sessionActivity([created, at('running', 'created', 0), at('failed', 'running', 1, 'no market data')], T + 9 * H),
+    ).toMatchObject({ lifeMs: H, halts: 1, byReason: [{ reason: 'no market data', count: 1 }] });
   });
 });

@@ -370,3 +370,70 @@ export function monteCarlo(
     returnQuantiles: sortedFinals.filter((_, i) => i % step === 0 || i === opts.runs - 1),
   };
 }
+
+/** One change of a paper session's status, as its timeline lists it (GET /api/forward-tests/:id/events). */
+export interface StatusChange {
+  status: string;
+  was: string | null;
+  reason: string | null;
+  /** the market time of the change (null: none known) */
+  ts: string | null;
+  /** the wall clock */
+  at: string;
+}
+
+/** How much of its life a paper session traded, and what stopped it trading (sessionActivity). */
+export interface SessionActivity {
+  /** its first start (ms), null when it never started */
+  startedAt: number | null;
+  /** from its first start to its stop, or to `now` while it has not stopped (ms) */
+  lifeMs: number;
+  /** the time within its life it was running (ms) */
+  runningMs: number;
+  /** runningMs as a share of lifeMs (%), null for a life of no time */
+  runningPct: number | null;
+  /** each time it stopped trading (a pause, a stop or a failure from running) */
+  halts: number;
+  /** those halts by why: a rule's reason, or "by hand"; most first */
+  byReason: { reason: string; count: number }[];
+}
+
+/**
+ * A paper session's activity from its timeline (oldest first): from its first start to its stop (or to
+ * `now`, ms, while it has not stopped), the time it was running and each time it stopped trading, by
+ * why. Times are the market's where a change has one, else the wall clock's.
+ */
+export function sessionActivity(events: readonly StatusChange[], now: number): SessionActivity {
+  let startedAt: number | null = null;
+  let runSince: number | null = null;
+  let end: number | null = null;
+  let runningMs = 0;
+  let halts = 0;
+  const byReason = new Map<string, number>();
+  for (const e of events) {
+    const t = Date.parse(e.ts ?? e.at);
+    if (e.status === 'running') {
+      startedAt ??= t;
+      runSince ??= t;
+      continue;
+    }
+    if (runSince !== null) {
+      runningMs += Math.max(0, t - runSince);
+      runSince = null;
+      halts++;
+      const why = e.reason ?? 'by hand';
+      byReason.set(why, (byReason.get(why) ?? 0) + 1);
+    }
+    if ((e.status === 'stopped' || e.status === 'failed') && startedAt !== null) end ??= t;
+  }
+  if (runSince !== null) runningMs += Math.max(0, now - runSince);
+  const lifeMs = startedAt === null ? 0 : Math.max(0, (end ?? now) - startedAt);
+  return {
+    startedAt,
+    lifeMs,
+    runningMs,
+    runningPct: lifeMs > 0 ? (runningMs / lifeMs) * 100 : null,
+    halts,
+    byReason: [...byReason].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
+  };
+}

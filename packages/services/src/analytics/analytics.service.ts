@@ -9,6 +9,7 @@ import {
   riskReport,
   roundTrips,
   sampledExcursions,
+  sessionActivity,
   type Fill,
   type TradeRecord,
 } from '@algotrade/core';
@@ -92,16 +93,23 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
     r.get('/sessions/:id', { schema: { tags: ['analytics'], params: Id } }, async (req) => {
       const row = await sessions.get(req.params.id, userOf(req).id);
       if (!row) throw notFound('forward test');
-      const [trades, points] = await Promise.all([
+      const [trades, points, events] = await Promise.all([
         sessions.trades(row.id, { limit: 100_000 }),
         sessions.equity(row.id, 100_000),
+        sessions.events(row.id, 10_000),
       ]);
+      // how much of its life it traded, to its latest mark or change (market time)
+      const activity = sessionActivity(
+        events,
+        Math.max(points.at(-1)?.ts ?? 0, ...events.map((e) => Date.parse(e.ts ?? e.at))),
+      );
       if (points.length < 2)
         return {
           sessionId: row.id,
           symbol: row.symbol,
           status: row.status,
           summary: finite(summary(row)),
+          activity: finite(activity),
           report: null,
           reason: 'fewer than two equity points yet: the report starts once the session has run a while',
         };
@@ -121,7 +129,14 @@ export const analyticsService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = 
         trades: sampledExcursions(roundTrips(fills), time, prices),
         totalFees: fills.reduce((a, f) => a + f.fee, 0),
       });
-      return finite({ sessionId: row.id, symbol: row.symbol, status: row.status, summary: summary(row), report });
+      return finite({
+        sessionId: row.id,
+        symbol: row.symbol,
+        status: row.status,
+        summary: summary(row),
+        activity,
+        report,
+      });
     });
 
     /** a done backtest of the caller's, with its stored trades and equity */

@@ -390,20 +390,12 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       { schema: { tags: ['forward-test'], params: PortfolioId, querystring: EventsQuery } },
       async (req, reply) => {
         const rows = await portfolioRows(userOf(req).id, req.params.id);
-        const events = (
-          await Promise.all(
-            rows.map(async (row) =>
-              (await repo.events(row.id, req.query.limit)).map((e) => ({
-                sessionId: row.id,
-                symbol: row.symbol,
-                ...e,
-              })),
-            ),
-          )
-        )
-          .flat()
-          .sort((a, b) => a.at.localeCompare(b.at))
-          .slice(0, req.query.limit);
+        const symbolOf = new Map(rows.map((row) => [row.id, row.symbol]));
+        const events = (await repo.eventsOf([...symbolOf.keys()], req.query.limit)).map(({ sessionId, ...e }) => ({
+          sessionId,
+          symbol: symbolOf.get(sessionId)!,
+          ...e,
+        }));
         return req.query.format === 'csv' ? sendCsv(reply, `portfolio-${req.params.id}-events.csv`, events) : events;
       },
     );

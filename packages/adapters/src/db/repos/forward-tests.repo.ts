@@ -556,6 +556,28 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         'o.ledger as order_ledger',
         'o.state as order_state',
       ]);
+  /** Several sessions' timelines as one (a paper portfolio's), in the order the changes were written. */
+  const eventsOf = async (
+    sessionIds: readonly string[],
+    limit = 1000,
+  ): Promise<(SessionEventRow & { sessionId: string })[]> => {
+    if (!sessionIds.length) return [];
+    const rows = await db
+      .selectFrom('session_events')
+      .select(['session_id', 'status', 'was', 'reason', 'market_ts', 'at'])
+      .where('session_id', 'in', sessionIds)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      sessionId: r.session_id,
+      status: r.status,
+      was: r.was,
+      reason: r.reason,
+      ts: iso(r.market_ts),
+      at: iso(r.at)!,
+    }));
+  };
   return {
     async create(row: {
       userId: string;
@@ -720,22 +742,10 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         )
         .execute();
     },
+    eventsOf,
     /** A session's timeline: each change of its status, oldest first (at most `limit`). */
     async events(sessionId: string, limit = 1000): Promise<SessionEventRow[]> {
-      const rows = await db
-        .selectFrom('session_events')
-        .select(['status', 'was', 'reason', 'market_ts', 'at'])
-        .where('session_id', '=', sessionId)
-        .orderBy('id')
-        .limit(limit)
-        .execute();
-      return rows.map((r) => ({
-        status: r.status,
-        was: r.was,
-        reason: r.reason,
-        ts: iso(r.market_ts),
-        at: iso(r.at)!,
-      }));
+      return (await eventsOf([sessionId], limit)).map(({ sessionId: _s, ...e }) => e);
     },
     /**
      * Saves ledgers' marks (peak, drawdown, exposure, last price) in one statement per 5,000, in binary
