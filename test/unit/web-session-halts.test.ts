@@ -2,6 +2,7 @@ import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activityText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from '../../web/limits.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { timelineSpans } from '@algotrade/strategy';
 import { alwaysBuying } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -15,7 +16,7 @@ let auth: { authorization: string };
 let strategyId: string;
 let seq = 0;
 beforeAll(async () => {
-  t = await startTestApp({ FT_PORTFOLIO_CHECK_MS: '100' });
+  t = await startTestApp({ FT_PORTFOLIO_CHECK_MS: '100', FT_EQUITY_INTERVAL_MS: '100' });
   auth = (await t.user()).auth;
   strategyId = (
     await t.app.inject({
@@ -54,6 +55,24 @@ const fills = async (id: string) => (await call('GET', `/api/forward-tests/${id}
 type Event = { status: string; was: string | null; reason: string | null; ts: string | null; at: string };
 const events = async (id: string): Promise<Event[]> => (await call('GET', `/api/forward-tests/${id}/events`)).json();
 const iso = (ms: number) => new Date(ms).toISOString();
+/** once the session's equity series has a point at market time `ts` */
+const markedAt = (id: string, ts: number) =>
+  until(async () =>
+    (await call('GET', `/api/forward-tests/${id}/equity`)).json().some((p: { ts: string }) => p.ts === iso(ts)),
+  );
+/** the HTML report's bands' titles */
+const bandTitles = (html: string) => [...html.matchAll(/class="halt"><title>([^<]*)<\/title>/g)].map((m) => m[1]);
+/** spans without their labels' times (the page writes them in the reader's locale, the report in UTC) */
+const plain = (spans: { from: number; until: number; label: string }[]) =>
+  spans.map((x) => ({ ...x, label: x.label.replace(/ \(.*\)$/, '') }));
+/** the report's spans (timelineSpans) are the page's, for a session and for a paper portfolio */
+const sameAsPage = async (id: string) => {
+  const s = await session(id);
+  const ev = await events(id);
+  expect(
+    plain(timelineSpans(ev, { risk: s.config.risk ?? {}, portfolioRisk: s.config.portfolio?.risk ?? {} })),
+  ).toEqual(plain(sessionHaltSpans(ev, s)));
+};
 const sourceTs = (f: { source: string; ts: string }[], source: string) => f.find((x) => x.source === source)!.ts;
 
 describe("a paper session's timeline, and the times it did not trade on its charts (sessionHaltSpans)", () => {
@@ -65,10 +84,12 @@ describe("a paper session's timeline, and the times it did not trade on its char
     expect((await call('POST', `/api/forward-tests/${id}/start`)).statusCode).toBe(200);
     const a = await seenTick('TLHA', 101);
     await until(async () => (await session(id)).position !== null);
+    await markedAt(id, a); // a point of its equity there, for its report's chart
     expect((await call('POST', `/api/forward-tests/${id}/pause`)).statusCode).toBe(200);
     const b = await seenTick('TLHA', 99); // paused: no trading, the symbol's clock moves on
     expect((await call('POST', `/api/forward-tests/${id}/resume`)).statusCode).toBe(200);
     const c = await seenTick('TLHA', 102);
+    await markedAt(id, c); // and one after the pause
     expect((await call('POST', `/api/forward-tests/${id}/stop`)).statusCode).toBe(200);
     const ev = await events(id);
     expect(ev.map((e) => [e.was, e.status, e.reason])).toEqual([
@@ -90,6 +111,18 @@ describe("a paper session's timeline, and the times it did not trade on its char
       ['running → paused', 'by hand'],
       ['paused → running', 'by hand'],
       ['running → stopped', 'by hand'],
+    ]);
+    // its HTML report shades the same times
+    await sameAsPage(id);
+    const report = await call('GET', `/api/forward-tests/${id}/equity?format=html`);
+    expect(report.statusCode, report.body.slice(0, 300)).toBe(200);
+    const html = report.body;
+    // each band on its price, equity and drawdown charts
+    const titles = bandTitles(html);
+    expect(titles).toHaveLength(6);
+    expect([...new Set(titles)]).toEqual([
+      expect.stringMatching(/^Paused by hand \(/),
+      expect.stringMatching(/^Stopped by hand \(/),
     ]);
     // its analytics say how much of its life it traded: from its start to its stop, less the pause
     const an = (await call('GET', `/api/analytics/sessions/${id}`)).json();
@@ -134,6 +167,7 @@ describe("a paper session's timeline, and the times it did not trade on its char
     expect(sessionHaltSpans(ev, await session(id))).toEqual([
       { from: Date.parse(f[1].ts), until: Infinity, label: expect.stringMatching(/^Trading stopped: drawdown \(/) },
     ]);
+    await sameAsPage(id);
   });
 
   it("its paper portfolio's daily loss: until a new day's tick resumes it with resumeNextDay, else until resumed by hand", async () => {
@@ -188,6 +222,7 @@ describe("a paper session's timeline, and the times it did not trade on its char
         expect(sessionHaltSpans(ev, await session(ids[i]!))).toEqual([
           { from: at[i], until: back[i], label: expect.stringMatching(label) },
         ]);
+        await sameAsPage(ids[i]!);
       }
       // the portfolio's timeline: its sessions', in the order made, each with its symbol
       const pev = (await call('GET', `/api/forward-tests/portfolios/${pf.id}/events`)).json();
@@ -203,6 +238,22 @@ describe("a paper session's timeline, and the times it did not trade on its char
       expect(portfolioHaltSpans(pev, pf.portfolioRisk)).toEqual([
         { from: Math.max(...at), until: back[0], label: expect.stringMatching(label) },
       ]);
+      // its HTML report's spans are its page's
+      expect(plain(timelineSpans(pev, { portfolioRisk: pf.portfolioRisk }))).toEqual(
+        plain(portfolioHaltSpans(pev, pf.portfolioRisk)),
+      );
+      if (resumeNextDay) {
+        // its HTML report shades it, once its summed equity has a point after the pause (a tick after the
+        // one that resumed each session marks it)
+        const after = await tick(symbols[0]!, 101, 1);
+        await until(async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          const pts = (await call('GET', `/api/forward-tests/portfolios/${pf.id}/equity`)).json();
+          return pts.some((p: { ts: string }) => Date.parse(p.ts) >= after);
+        });
+        const html = (await call('GET', `/api/forward-tests/portfolios/${pf.id}/equity?format=html`)).body;
+        expect([...new Set(bandTitles(html))]).toEqual([expect.stringMatching(label)]);
+      }
     }
   });
 });

@@ -1,4 +1,4 @@
-import { DAY_MS, firstAtLeast, type Stats, type TradeRecord } from '@algotrade/core';
+import { DAY_MS, firstAtLeast, type Stats, type StatusChange, type TradeRecord } from '@algotrade/core';
 
 export interface ReportInput {
   title: string;
@@ -50,6 +50,63 @@ export function haltSpans(risk: object, halts: readonly { time: number | string;
       label: `${haltText(x.limit, { resumeNextDay: resumes })} (${minute(from)})`,
     };
   });
+}
+
+/**
+ * What stopped or paused a paper session, in words, from its timeline change's reason: a limit of its own
+ * (`risk`) or of its paper portfolio (`portfolioRisk`), a failure, or the user. The session page says it
+ * the same way (web/limits.js sessionHaltText; a test holds the two together).
+ */
+export function sessionHaltText(
+  e: Pick<StatusChange, 'status' | 'reason'>,
+  limits: { risk?: object; portfolioRisk?: object },
+): string {
+  const m = /^(portfolio )?risk limit: (\w+)/.exec(e.reason ?? '');
+  if (m) {
+    const risk = ((m[1] ? limits.portfolioRisk : limits.risk) ?? {}) as { resumeNextDay?: boolean };
+    const what =
+      m[2] === 'max_daily_loss'
+        ? `${risk.resumeNextDay ? 'Paused for the day' : 'Paused'}: daily loss`
+        : m[2] === 'max_drawdown'
+          ? 'Trading stopped: drawdown'
+          : `${e.status === 'stopped' ? 'Stopped' : 'Paused'}: ${m[2]}`;
+    return `${m[1] ? 'Portfolio: ' : ''}${what}`;
+  }
+  if (e.status === 'failed') return `Failed: ${e.reason ?? 'unknown'}`;
+  const verb = e.status === 'stopped' ? 'Stopped' : 'Paused';
+  return e.reason ? `${verb}: ${e.reason}` : `${verb} by hand`;
+}
+
+/**
+ * The times paper sessions did not trade once started, as spans to shade, from their timelines (oldest
+ * first; a paper portfolio's sessions' as one, each change with its `sessionId`): from the change that
+ * left none of them running until the first that let one trade again, or to the end. A span starts at
+ * the latest market time among the changes that halted them (the wall clock where a change has none).
+ * One session's are the session page's bands, a portfolio's its page's (web/limits.js).
+ */
+export function timelineSpans(
+  events: readonly (StatusChange & { sessionId?: string })[],
+  limits: { risk?: object; portfolioRisk?: object },
+): HaltSpan[] {
+  const running = new Set<string | undefined>();
+  const spans: HaltSpan[] = [];
+  let open: HaltSpan | null = null;
+  let latest = -Infinity;
+  for (const e of events) {
+    const t = Date.parse(e.ts ?? e.at);
+    if (e.status === 'running') {
+      running.add(e.sessionId);
+      latest = -Infinity;
+      if (open) spans.push({ ...open, until: t });
+      open = null;
+    } else if (running.delete(e.sessionId)) {
+      latest = Math.max(latest, t);
+      if (!running.size)
+        open = { from: latest, until: Infinity, label: `${sessionHaltText(e, limits)} (${minute(latest)})` };
+    }
+  }
+  if (open) spans.push(open);
+  return spans;
 }
 
 /** A point chart of a report: points on two measures, those marked (a Pareto front) joined and drawn blue. */

@@ -9,7 +9,7 @@ import {
   type Fill,
 } from '@algotrade/core';
 import { forwardTestsRepo, strategiesRepo, symbolsRepo, type SessionRow } from '@algotrade/adapters';
-import { CompileCache, normaliseWeights, renderReport, type Graph } from '@algotrade/strategy';
+import { CompileCache, normaliseWeights, renderReport, timelineSpans, type Graph } from '@algotrade/strategy';
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -352,10 +352,20 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         if (merged.ts.length < 2)
           throw new AppError('CONFLICT', 'the portfolio has fewer than two equity points to chart yet');
         const legs = summaryOf(req.params.id, rows).sessions;
-        const stopPct = portfolioOf(rows[0]!)?.risk?.maxDrawdownPct;
+        const portfolioRisk = portfolioOf(rows[0]!)?.risk;
+        const stopPct = portfolioRisk?.maxDrawdownPct;
+        // the times none of its sessions traded, as its page shades them
+        const halted = timelineSpans(
+          await repo.eventsOf(
+            rows.map((row) => row.id),
+            10_000,
+          ),
+          { portfolioRisk: portfolioRisk ?? {} },
+        );
         const html = renderReport({
           // the drawdown stop on the summed equity, dashed on its drawdown
           ...(stopPct !== undefined ? { drawdownStopPct: stopPct } : {}),
+          ...(halted.length ? { halted } : {}),
           title: `Paper portfolio ${rows.map((row) => row.symbol).join(', ')} (${req.params.id.slice(0, 8)})`,
           time: merged.ts,
           open: merged.hold,
@@ -521,10 +531,17 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           if (i < 0) i = times.length - 1;
           return i;
         };
-        const stopPct = (row.config as unknown as SessionSettings).risk?.maxDrawdownPct;
+        const settings = row.config as unknown as SessionSettings;
+        const stopPct = settings.risk?.maxDrawdownPct;
+        // the times it did not trade (its limits, its paper portfolio's, or by hand), as its page shades them
+        const halted = timelineSpans(await repo.events(row.id, 10_000), {
+          risk: settings.risk ?? {},
+          portfolioRisk: portfolioOf(row)?.risk ?? {},
+        });
         const html = renderReport({
           // the session's drawdown stop, dashed on its drawdown
           ...(stopPct !== undefined ? { drawdownStopPct: stopPct } : {}),
+          ...(halted.length ? { halted } : {}),
           title: `Forward test ${row.symbol} (${row.id})`,
           time: times,
           open: prices,
