@@ -61,42 +61,17 @@ export function sessionHaltText(e, s) {
 }
 
 /**
- * The times a paper session was not trading once started, as spans to shade on its charts, from its
- * timeline (GET /api/forward-tests/:id/events): each pause or stop from running (its own limits, its
- * paper portfolio's on the summed equity, a failure, or the user) until it ran again, or to the end.
- * Times are the market's (the tick or fill that caused each change), else the wall clock's.
- * @param {{ status: string, was: string | null, reason: string | null, ts: string | null, at: string }[]} events oldest first
- * @param {{ config?: any }} s the session
+ * The times paper sessions did not trade once started, as spans to shade on their charts, from their
+ * timelines (oldest first; a paper portfolio's sessions' as one, each change with its `sessionId`): from
+ * the change that left none of them running (their limits, their paper portfolio's on the summed
+ * equity, a failure, or the user) until the first that let one trade again, or to the end. A span
+ * starts at the latest market time among the changes that halted them (each at its own symbol's tick;
+ * the wall clock's where a change has none), and is named by the change that halted the last of them.
+ * The reports draw the same (timelineSpans in packages/strategy/src/report.ts).
+ * @param {{ sessionId?: string, status: string, reason: string | null, ts: string | null, at: string }[]} events
+ * @param {{ config?: any }} s the session (for a portfolio: its limits as `config.portfolio.risk`)
  */
-export function sessionHaltSpans(events, s) {
-  /** @type {{ from: number, until: number, label: string }[]} */
-  const spans = [];
-  /** @type {{ from: number, until: number, label: string } | null} */
-  let open = null;
-  for (const e of events) {
-    const t = Date.parse(e.ts ?? e.at);
-    if (e.status === 'running') {
-      if (open) spans.push({ ...open, until: t });
-      open = null;
-    } else if (!open && e.was === 'running')
-      // a pause then a stop is one span, named by what first halted it
-      open = { from: t, until: Infinity, label: `${sessionHaltText(e, s)} (${when(e.ts ?? e.at)})` };
-  }
-  if (open) spans.push(open);
-  return spans;
-}
-
-/**
- * The times no session of a paper portfolio traded once it had started, as spans to shade on its charts,
- * from its sessions' timelines as one (GET /api/forward-tests/portfolios/:id/events, in the order made):
- * from the change that left none running (its limits on the summed equity pausing or stopping them all,
- * or you) to the first that let one trade again, or to the end. A span starts at the latest market time
- * among the changes that stopped its sessions (each is at its own symbol's tick).
- * @param {{ sessionId: string, status: string, reason: string | null, ts: string | null, at: string }[]} events
- * @param {Record<string, number | boolean> | undefined} portfolioRisk the portfolio's limits, for the words
- */
-export function portfolioHaltSpans(events, portfolioRisk) {
-  const s = { config: { portfolio: { risk: portfolioRisk ?? {} } } };
+function timelineSpans(events, s) {
   const running = new Set();
   /** @type {{ from: number, until: number, label: string }[]} */
   const spans = [];
@@ -112,12 +87,34 @@ export function portfolioHaltSpans(events, portfolioRisk) {
       open = null;
     } else if (running.delete(e.sessionId)) {
       latest = Math.max(latest, t);
-      if (!running.size) open = { from: latest, until: Infinity, label: `${sessionHaltText(e, s)} (${when(latest)})` };
+      if (!running.size)
+        open = {
+          from: latest,
+          until: Infinity,
+          label: `${sessionHaltText(e, s)} (${when(new Date(latest).toISOString())})`,
+        };
     }
   }
   if (open) spans.push(open);
   return spans;
 }
+
+/**
+ * The times a paper session was not trading once started (its timeline, GET /api/forward-tests/:id/events):
+ * each pause or stop from running until it ran again, or to the end; a pause then a stop is one span.
+ * @param {{ status: string, was: string | null, reason: string | null, ts: string | null, at: string }[]} events oldest first
+ * @param {{ config?: any }} s the session
+ */
+export const sessionHaltSpans = (events, s) => timelineSpans(events, s);
+
+/**
+ * The times no session of a paper portfolio traded once it had started (its sessions' timelines as one,
+ * GET /api/forward-tests/portfolios/:id/events, in the order made).
+ * @param {{ sessionId: string, status: string, reason: string | null, ts: string | null, at: string }[]} events
+ * @param {Record<string, number | boolean> | undefined} portfolioRisk the portfolio's limits, for the words
+ */
+export const portfolioHaltSpans = (events, portfolioRisk) =>
+  timelineSpans(events, { config: { portfolio: { risk: portfolioRisk ?? {} } } });
 
 /**
  * A session's timeline as rows to list: when (market time, else wall clock), the change, and why.
