@@ -17,6 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
+import { orderBody, orderText, ORDER_SIZINGS } from './orders.js';
 import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -49,6 +50,7 @@ const EXIT_RULES = /** @type {Record<string, string>} */ ({
   max_drawdown: 'drawdown limit',
   max_daily_loss: 'daily loss limit',
   manual_close: 'closed by hand',
+  manual: 'an order by hand',
   session_stop: 'session stopped',
 });
 /** What closed a trade, as a person reads it. @param {unknown} reason */
@@ -65,7 +67,9 @@ export function exitLabel(reason) {
 function exitsTable(exits, opened = false) {
   return table(
     [
-      opened ? ['Opened by', (e) => cell(e.reason)] : ['Closed by', (e) => exitLabel(e.reason)],
+      opened
+        ? ['Opened by', (e) => (e.reason === 'manual' ? 'an order by hand' : cell(e.reason))]
+        : ['Closed by', (e) => exitLabel(e.reason)],
       ['Trades', (e) => cell(e.trades)],
       ['Won %', (e) => cell(e.winRatePct)],
       ['Avg return %', (e) => cell(e.avgReturnPct)],
@@ -1071,6 +1075,62 @@ export async function sessionView(c, id) {
   const tradeBox = h('div');
   const reportBox = h('div', { class: 'session-report' });
   const actions = h('div', { class: 'row' });
+  // an order by hand, at the market now (a running or paused session): what it did, or why not, below it
+  const orderResult = h('p', { class: 'order-result muted' });
+  const orderForm = /** @type {HTMLFormElement} */ (
+    h(
+      'form',
+      {
+        class: 'order-form row',
+        'aria-label': 'order by hand',
+        onsubmit: async (/** @type {SubmitEvent} */ e) => {
+          e.preventDefault();
+          const f = new FormData(orderForm);
+          const v = orderBody({
+            action: String(f.get('action')),
+            sizing: String(f.get('sizing')),
+            amount: String(f.get('amount') ?? ''),
+          });
+          if ('error' in v) {
+            orderResult.textContent = v.error;
+            return;
+          }
+          const r = await attempt(() => c.api.post(`/api/forward-tests/${enc}/orders`, v.body));
+          orderResult.textContent = r ? orderText(r) : 'The order was not placed (see the message).';
+          if (r) {
+            s = r.session;
+            drawFigures();
+          }
+        },
+      },
+      h(
+        'select',
+        { name: 'action', 'aria-label': 'order' },
+        h('option', { value: 'buy' }, 'Buy'),
+        h('option', { value: 'sell' }, 'Sell'),
+        h('option', { value: 'close' }, 'Close %'),
+      ),
+      h('input', {
+        name: 'amount',
+        type: 'number',
+        step: 'any',
+        min: '0',
+        placeholder: 'amount',
+        'aria-label': 'amount',
+      }),
+      h(
+        'select',
+        { name: 'sizing', 'aria-label': 'sizing' },
+        ORDER_SIZINGS.map(([value, label]) => h('option', { value }, label)),
+      ),
+      h(
+        'button',
+        { class: 'secondary', title: 'at the market now; the strategy manages the position as its own' },
+        'Place order',
+      ),
+    )
+  );
+  const orderBox = h('div', { class: 'order-box' });
   // the risk report of the session so far (statistics, VaR, streaks, MAE/MFE, the trades by what closed them)
   const showReport = async () => {
     const an = await attempt(() => c.api.get(`/api/analytics/sessions/${enc}`));
@@ -1175,6 +1235,8 @@ export async function sessionView(c, id) {
         : '',
       h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
     );
+    const open = s.status === 'running' || s.status === 'paused';
+    if (open !== orderBox.childElementCount > 0) orderBox.replaceChildren(...(open ? [orderForm, orderResult] : []));
   };
   // the times it was stopped or paused (by its limits, its paper portfolio's, or by hand) shaded, with
   // its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)
@@ -1263,6 +1325,7 @@ export async function sessionView(c, id) {
     h('h1', null, `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`),
     s.config ? h('p', { class: 'muted settings' }, settingsText(s.config)) : '',
     actions,
+    orderBox,
     figures,
     reportBox,
     charts,

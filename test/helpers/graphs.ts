@@ -183,6 +183,26 @@ export const alwaysBuying = (buy: Record<string, unknown> = {}) =>
     ],
   );
 
+/**
+ * A strategy that buys while the close is above `level` (1e12: never, so every fill is someone else's),
+ * with `extra` nodes beside it (risk rules, say).
+ */
+export const buysAbove = (level: number, extra: [id: string, type: string, data?: Record<string, unknown>][] = []) =>
+  graphOf(
+    [
+      ['close', 'price.close'],
+      ['level', 'constant', { value: level }],
+      ['above', 'logic.greater'],
+      ['buy', 'action.buy'],
+      ...extra,
+    ],
+    [
+      ['close', 'value', 'above', 'a'],
+      ['level', 'value', 'above', 'b'],
+      ['above', 'value', 'buy', 'trigger'],
+    ],
+  );
+
 type EditableGraph = {
   nodes: { id: string; type: string; data: Record<string, unknown>; position?: { x: number; y: number } }[];
   edges: { id: string; source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }[];

@@ -103,6 +103,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'PUT /api/strategies/{id}': { name: 'x', graph },
       'POST /api/strategies/templates/{templateId}': { name: 'x' },
       'POST /api/forward-tests/': { strategyId: ids.strategies, symbol: 'BTCUSD' },
+      'POST /api/forward-tests/{id}/orders': { action: 'buy', sizing: 'pct_equity', amount: 10 },
       'POST /api/forward-tests/portfolio': { strategyId: ids.strategies, symbols: ['BTCUSD', 'ETHUSD'], start: false },
       'POST /api/backtests/': { strategyId: ids.strategies, symbol: 'GOOG' },
       'POST /api/backtests/sweep': { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },

@@ -912,9 +912,25 @@ describe('the browser app, clicked through against the running platform', () => 
         ?.querySelector('strong')?.textContent;
     await until(() => figure('Warmed on') !== undefined, 'the warm-up figure');
     expect(figure('Warmed on')).toBe(`${warmed.windowTicks} ticks`);
+    // an order by hand from the page's form: 10 % of the equity bought, or half a position the strategy
+    // holds closed; the fill in words, and in the order log as the form's
+    const held = (await api(`/api/forward-tests/${id}`)).position;
+    const orderForm = await until(() => $<HTMLFormElement>('form.order-form'), 'the order form');
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=action]'), held ? 'close' : 'buy');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=amount]'), held ? '50' : '10');
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=sizing]'), 'pct_equity');
+    orderForm.requestSubmit();
+    await until(() => /^(Bought|Sold) [0-9.e-]+ BTCUSD at /.test(text('.order-result')), "the order's fill");
+    const manual = (await api(`/api/forward-tests/${id}/orders?status=filled`)).filter(
+      (o: { source: string }) => o.source === 'manual',
+    );
+    expect(manual).toHaveLength(1);
+    expect(manual[0].action).toBe(held ? 'close' : 'buy');
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
+    // a stopped session takes no orders: its form is gone
+    expect($('form.order-form')).toBeNull();
     // its risk report (stopped: it no longer changes) as the API has it: how much of its life it traded
     // (all of it, then stopped by hand), the statistics and the exits, or why there are none yet
     button('Risk report')!.click();

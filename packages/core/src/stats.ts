@@ -26,10 +26,14 @@ export interface TradeRecord {
   /**
    * what closed it: the id of the action node whose signal did, or a rule: `stop_loss`, `trailing_stop`,
    * `take_profit`, `time_exit`, `end` (the data ended with it open); a paper session's also `max_drawdown`,
-   * `max_daily_loss`, `manual_close` (closed from the API or the page), `session_stop` (the session stopped)
+   * `max_daily_loss`, `manual_close` (closed from the API or the page), `manual` (an order by hand: a sell,
+   * a close of a share), `session_stop` (the session stopped)
    */
   exitReason?: string;
-  /** what opened it: the id of the action node whose signal did (a strategy with several entries tells them apart) */
+  /**
+   * what opened it: the id of the action node whose signal did (a strategy with several entries tells them
+   * apart), or `manual` for an order by hand
+   */
   entryReason?: string;
   /**
    * funding paid while it was open (perpetual futures; negative: received), already in its pnl; absent

@@ -22,6 +22,7 @@ import {
   type LedgerState,
   type OrderOutcome,
   type OrderRequest,
+  type OrderSizing,
   type Subscription,
   type Tick,
 } from '@algotrade/core';
@@ -106,6 +107,9 @@ const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 /** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
 const FLUSH_WAIT_MS = 100;
 /** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
+/** the `source` of the orders placed by hand: a close of the whole position, and any other */
+const MANUAL_CLOSE = 'manual_close';
+const MANUAL = 'manual';
 const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
 /** how the reason a paper portfolio's daily loss limit pauses its sessions with begins */
 const PORTFOLIO_DAILY_LOSS_PAUSE = 'portfolio risk limit: max_daily_loss';
@@ -311,6 +315,33 @@ async function storedWarmup(rt: Runtime, s: Warmable, before: number): Promise<T
  * running sessions are loaded again and carry on.
  */
 type QueuedSignal = { s: LiveSession; sig: SignalMessage; done?: (e?: Error) => void };
+/** One signal of a batch as planned and executed: its order's outcome (absent: refused before planning). */
+type Planned = { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome; opened?: boolean };
+
+/**
+ * An order placed by hand on a paper session (freqtrade's `forceenter` and partial `forceexit`): at the
+ * market now, through the same execution as the strategy's own orders. `clientOrderId` makes it
+ * idempotent: the same id again answers the order it placed instead of placing another.
+ */
+export interface ManualOrder {
+  action: 'buy' | 'sell' | 'close';
+  sizing: OrderSizing;
+  amount: number;
+  /** close: the share of the position to close, % (absent: all) */
+  percent?: number;
+  clientOrderId?: string;
+}
+
+/** What a manual order did: its order row's fields, and whether it was placed before (the same clientOrderId). */
+export interface ManualOutcome {
+  signalId: string;
+  status: 'filled' | 'refused' | 'noop';
+  /** why it was refused or did nothing */
+  reason: string | null;
+  /** a refusal's code (INSUFFICIENT_CASH, SHORTS_NOT_ALLOWED, RATE_LIMIT, ...), on the first answer */
+  code?: string;
+  replayed: boolean;
+}
 
 export class ForwardTestEngine {
   readonly sessions = new Map<string, LiveSession>();
@@ -887,7 +918,10 @@ export class ForwardTestEngine {
    * it, then all outcomes (orders, trades, positions, ledgers) are committed in one transaction. Signal
    * ids already executed (a redelivery) are skipped before planning.
    */
-  private async executeBatch(batch: readonly { s: LiveSession; sig: SignalMessage }[], retry = false): Promise<void> {
+  private async executeBatch(
+    batch: readonly { s: LiveSession; sig: SignalMessage }[],
+    retry = false,
+  ): Promise<readonly Planned[]> {
     // signals from the bus may be redeliveries: drop those already executed before planning. A local
     // signal is new by construction, except when this instance re-reads ticks another one already
     // acted on (a partition handed over): its insert then meets the earlier order, the transaction
@@ -899,7 +933,7 @@ export class ForwardTestEngine {
       ? await this.repo.executedSignals(remote.map((b) => ({ sessionId: b.s.id, signalId: b.sig.id })))
       : undefined;
     // opened: the fill opened a position (or flipped into one), not added to or reduced one
-    const planned: { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome; opened?: boolean }[] = [];
+    const planned: Planned[] = [];
     // each session's working ledger (s.work, from a pool reused batch to batch) and the ledger after each
     // fill (encoded into `after`): the batch allocates no ledger objects of its own
     const touched: LiveSession[] = [];
@@ -933,7 +967,11 @@ export class ForwardTestEngine {
           state: l,
         };
         // closes a risk limit, a stop or the user asked for go through whatever the session's status
-        const risky = sig.then !== undefined || sig.source === 'session_stop' || sig.source === 'manual_close';
+        const risky =
+          sig.then !== undefined ||
+          sig.source === 'session_stop' ||
+          sig.source === MANUAL_CLOSE ||
+          sig.source === MANUAL;
         if (s.status !== 'running' && !risky) {
           noteRefusal(l, sig.tickTs);
           e.reason = `the session is ${s.status}`;
@@ -995,7 +1033,7 @@ export class ForwardTestEngine {
         }
         planned.push({ s, sig, out, e, opened });
       }
-      if (!planned.length) return;
+      if (!planned.length) return planned;
       const commitStart = now();
       const es: Execution[] = new Array(planned.length);
       for (let i = 0; i < planned.length; i++) es[i] = planned[i]!.e;
@@ -1025,6 +1063,7 @@ export class ForwardTestEngine {
       }
       this.releaseWork(touched);
       await this.published(planned, committedAt);
+      return planned;
     } finally {
       this.releaseWork(touched);
     }
@@ -1040,10 +1079,7 @@ export class ForwardTestEngine {
   }
 
   /** After a batch committed: its trades, portfolios and refusals on the bus, lifecycle changes applied. */
-  private async published(
-    planned: readonly { s: LiveSession; sig: SignalMessage; e: Execution; out?: OrderOutcome; opened?: boolean }[],
-    committedAt: number,
-  ): Promise<void> {
+  private async published(planned: readonly Planned[], committedAt: number): Promise<void> {
     const trades: { key: string; type: string; data: unknown }[] = [];
     const portfolios = new Map<string, LiveSession>();
     const events: { key: string; type: string; data: unknown }[] = [];
@@ -1246,7 +1282,7 @@ export class ForwardTestEngine {
       if (s.status !== 'running' && s.status !== 'paused')
         throw new AppError('CONFLICT', `the session is ${s.status}: nothing to close`, { status: s.status });
       if (s.ledger.qty === 0) throw new AppError('CONFLICT', 'the session holds no position');
-      await this.closeAtMarket(s, `${s.id}:manual:${s.ledger.fills}`, 'manual_close');
+      await this.closeAtMarket(s, `${s.id}:manual:${s.ledger.fills}`, MANUAL_CLOSE);
       await this.repo.setStatus(s.id, s.status, { state: s.ledger });
     });
   }
@@ -1267,10 +1303,61 @@ export class ForwardTestEngine {
     if (row.status !== s.status) s.status = row.status;
   }
 
+  /**
+   * An order by hand on a running or paused session (`ManualOrder`), at the symbol's last quote now. A
+   * buy or sell in the open position's direction adds to it (one entry more than it has); against it, it
+   * closes it and, with shorts allowed or from a short, opens the other side. The strategy's exits (its
+   * stop loss, take profit, trailing stop, close signals) then manage the position as one of its own.
+   */
+  async manualOrder(row: SessionRow, o: ManualOrder): Promise<ManualOutcome> {
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    return this.locked(async () => {
+      this.syncFromRow(s, row);
+      if (s.status !== 'running' && s.status !== 'paused')
+        throw new AppError('CONFLICT', `the session is ${s.status}: it takes orders while running or paused`, {
+          status: s.status,
+        });
+      const id = `${s.id}:manual:${o.clientOrderId ?? `${s.ledger.fills}:${randomUUID()}`}`;
+      const l = s.ledger;
+      const adds = o.action !== 'close' && l.qty !== 0 && Math.sign(l.qty) === (o.action === 'buy' ? 1 : -1);
+      const [p] = await this.atMarket(s, id, MANUAL, {
+        action: o.action,
+        sizing: o.sizing,
+        amount: o.amount,
+        ...(o.percent !== undefined ? { percent: o.percent } : {}),
+        ...(adds ? { maxEntries: Math.max(1, l.entries) + 1 } : {}),
+      });
+      if (!p) {
+        // executed before (the same clientOrderId): its order as logged
+        const [before] = await this.repo.orders(s.id, { signalId: id, limit: 1 });
+        if (!before) throw new AppError('CONFLICT', 'the order with this clientOrderId is being placed');
+        return { signalId: id, status: before.status, reason: before.reason, replayed: true };
+      }
+      if (p.out?.kind === 'fill') await this.repo.setStatus(s.id, s.status, { state: s.ledger });
+      return {
+        signalId: id,
+        status: p.e.status === 'filled' ? 'filled' : p.e.status === 'noop' ? 'noop' : 'refused',
+        reason: p.e.reason ?? null,
+        ...(p.out?.kind === 'refused' ? { code: p.out.code } : {}),
+        replayed: false,
+      };
+    });
+  }
+
   /** A close of `s`'s position at the symbol's last quote (else the ledger's last price), executed now. */
   private async closeAtMarket(s: LiveSession, id: string, source: string): Promise<void> {
+    await this.atMarket(s, id, source, { action: 'close', sizing: 'all', amount: 0 });
+  }
+
+  /** One order of `s` at the symbol's last quote (else the ledger's last price), executed now. */
+  private atMarket(
+    s: LiveSession,
+    id: string,
+    source: string,
+    order: Pick<SignalMessage, 'action' | 'sizing' | 'amount' | 'percent' | 'maxEntries'>,
+  ): Promise<readonly Planned[]> {
     const q = this.quotes.get(s.symbol);
-    await this.executeBatch([
+    return this.executeBatch([
       {
         s,
         sig: {
@@ -1278,9 +1365,7 @@ export class ForwardTestEngine {
           sessionId: s.id,
           userId: s.userId,
           symbol: s.symbol,
-          action: 'close',
-          sizing: 'all',
-          amount: 0,
+          ...order,
           source,
           tickTs: q?.ts ?? (s.ledger.lastTs || Date.now()),
           price: q?.price ?? (s.ledger.lastPrice || s.ledger.avgPrice),

@@ -6,6 +6,7 @@ import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import {
   aboveOtherSma,
   alwaysBuying,
+  buysAbove,
   exitWhen,
   gatedBy,
   graphOf,
@@ -238,6 +239,89 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
     await call(a, 'POST', `/api/forward-tests/${id}/stop`);
     expect((await call(a, 'POST', `/api/forward-tests/${id}/close-position`)).statusCode).toBe(409);
+  });
+
+  it('takes orders by hand: sized as an action node, once per clientOrderId, and the strategy manages them', async () => {
+    // a strategy that never enters by itself, with a 5 % stop loss
+    const graph = buysAbove(1e12, [['sl', 'risk.stop_loss', { percent: 5 }]]);
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'by hand', graph })).json().id;
+    const id = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'HANDUSD', feeRate: 0.001, slippageBps: 1 })
+    ).json().id;
+    const order = (body: object, u = a) => call(u, 'POST', `/api/forward-tests/${id}/orders`, body);
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    // no price yet: refused, and the order log keeps it
+    const early = await order({ action: 'buy' });
+    expect(early.statusCode).toBe(422);
+    expect(early.json().error).toMatchObject({ code: 'UNPROCESSABLE', details: { code: 'NO_PRICE' } });
+    expect(early.json().error.details.order).toMatchObject({ source: 'manual', status: 'refused', action: 'buy' });
+    await publishWave('HANDUSD', 5, () => 100);
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    await until(async () => engine.quote('HANDUSD')?.price === 100);
+    // the schema's rules: 400, nothing placed
+    for (const bad of [
+      { action: 'buy', sizing: 'fixed_qty' },
+      { action: 'buy', amount: 5 },
+      { action: 'buy', sizing: 'pct_equity', amount: 150 },
+      { action: 'close', amount: 1 },
+      { action: 'buy', percent: 50 },
+      { action: 'hold' },
+      { action: 'buy', clientOrderId: 'a b' },
+      { action: 'buy', sizing: 'fixed_cash', amount: -1 },
+    ])
+      expect((await order(bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    expect((await order({ action: 'buy' }, b)).statusCode).toBe(404);
+    expect((await view()).trades).toBe(0);
+    // 10,000 of cash: at the ask (100.01) with 1 bp of slippage, its fee within the cash
+    const first = await order({ action: 'buy', sizing: 'fixed_cash', amount: 10_000, clientOrderId: 'entry-1' });
+    expect(first.statusCode).toBe(201);
+    const placed = first.json();
+    expect(placed.order).toMatchObject({ source: 'manual', status: 'filled', action: 'buy' });
+    expect(placed.trade).toMatchObject({ side: 'buy', source: 'manual', signalId: placed.order.signalId });
+    expect(placed.trade.price).toBeCloseTo(100.01 * 1.0001, 9);
+    expect(placed.trade.quantity * placed.trade.price + placed.trade.fee).toBeCloseTo(10_000, 4);
+    expect(placed.session.position.quantity).toBe(placed.trade.quantity);
+    // the strategy's own stop loss now guards it
+    expect(placed.session.position.stopLoss).toBeCloseTo(placed.trade.price * 0.95, 9);
+    // the same clientOrderId again: the same order, not a second one
+    const again = await order({ action: 'buy', sizing: 'fixed_cash', amount: 10_000, clientOrderId: 'entry-1' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().trade).toEqual(placed.trade);
+    expect((await view()).trades).toBe(1);
+    // a buy while long adds to the position: a second entry
+    const added = (await order({ action: 'buy', sizing: 'fixed_qty', amount: 10 })).json();
+    expect(added.trade.quantity).toBe(10);
+    expect(added.session.position.quantity).toBeCloseTo(placed.trade.quantity + 10, 9);
+    expect(added.session.position.entries).toBe(2);
+    // half of it closed
+    const half = (await order({ action: 'close', percent: 50 })).json();
+    expect(half.trade.side).toBe('sell');
+    expect(half.session.position.quantity).toBeCloseTo(added.session.position.quantity / 2, 6);
+    await reconcile(id);
+    // the price falls 6 %: the strategy's stop closes the rest
+    await publishWave('HANDUSD', 3, () => 94);
+    await until(async () => (await view()).position === null);
+    const trades = (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    expect(trades.map((x: { source: string }) => x.source)).toEqual(['manual', 'manual', 'manual', 'stop_loss']);
+    await reconcile(id);
+    // a sell with nothing open and shorts off is refused; a close with nothing open does nothing
+    const short = await order({ action: 'sell', sizing: 'pct_equity', amount: 50 });
+    expect(short.statusCode).toBe(422);
+    expect(short.json().error.details.code).toBe('SHORTS_NOT_ALLOWED');
+    expect((await order({ action: 'close' })).statusCode).toBe(409);
+    const refused = (await call(a, 'GET', `/api/forward-tests/${id}/orders?status=refused`)).json();
+    expect(refused.map((o: { source: string }) => o.source)).toEqual(['manual', 'manual']);
+    // paused: orders by hand still go through; stopped: none
+    await call(a, 'POST', `/api/forward-tests/${id}/pause`);
+    const paused = await order({ action: 'buy', sizing: 'pct_equity', amount: 20 });
+    expect(paused.statusCode).toBe(201);
+    expect(paused.json().session).toMatchObject({ status: 'paused' });
+    expect(paused.json().session.position.quantity * 94).toBeLessThan(0.2 * paused.json().session.equity + 100);
+    await call(a, 'POST', `/api/forward-tests/${id}/stop`);
+    const stopped = await order({ action: 'buy' });
+    expect(stopped.statusCode).toBe(409);
+    expect(stopped.json().error.message).toMatch(/stopped/);
+    await reconcile(id);
   });
 
   it('warms a strategy reading a higher timeframe on the stored candles before the window, ticks or candles', async () => {

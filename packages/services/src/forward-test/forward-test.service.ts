@@ -87,6 +87,37 @@ const OrdersQuery = z.strictObject({
   status: z.enum(['filled', 'refused', 'noop']).optional(),
   format: AsCsv,
 });
+/** an order by hand (engine.manualOrder): at the market now, sized as an action node's */
+const OrderBody = z
+  .strictObject({
+    action: z.enum(['buy', 'sell', 'close']),
+    /** buy/sell: all the equity, a % of it, an amount of cash, or a number of units (as an action node's) */
+    sizing: z.enum(['all', 'pct_equity', 'fixed_cash', 'fixed_qty']).optional(),
+    amount: z.number().positive().max(1e15).optional(),
+    /** close: the share of the position to close, % (absent: all of it) */
+    percent: z.number().gt(0).max(100).optional(),
+    /** yours, to place it once: the same id again answers the order it placed (200) */
+    clientOrderId: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
+      .optional(),
+  })
+  .superRefine((b, ctx) => {
+    const no = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (b.action === 'close') {
+      if (b.sizing !== undefined) no('sizing', 'a close takes `percent` (of the position), not a sizing');
+      if (b.amount !== undefined) no('amount', 'a close takes `percent` (of the position), not an amount');
+      return;
+    }
+    if (b.percent !== undefined) no('percent', '`percent` is for a close; a buy or sell takes sizing and amount');
+    const sizing = b.sizing ?? 'all';
+    if (sizing !== 'all' && b.amount === undefined) no('amount', `required with sizing ${sizing}`);
+    if (sizing === 'all' && b.amount !== undefined) no('amount', 'sizing all takes no amount');
+    if (sizing === 'pct_equity' && b.amount !== undefined && b.amount > 100)
+      no('amount', 'a share of the equity is at most 100 (%)');
+  });
 const EventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   format: AsCsv,
@@ -457,6 +488,29 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const row = await mine(req.params.id, userOf(req).id);
       await engine.closePosition(row);
       return view((await repo.get(row.id, row.userId))!);
+    });
+
+    // an order by hand, at the market now: 201 with the order, its fill and the session; 200 when its
+    // clientOrderId placed it before; 422 refused (the order log keeps it), 409 when it would do nothing
+    r.post('/:id/orders', { schema: { tags: ['forward-test'], params: Id, body: OrderBody } }, async (req, reply) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      const b = req.body;
+      const out = await engine.manualOrder(row, {
+        action: b.action,
+        sizing: b.action === 'close' ? 'all' : (b.sizing ?? 'all'),
+        amount: b.amount ?? 0,
+        ...(b.percent !== undefined ? { percent: b.percent } : {}),
+        ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
+      });
+      const [logged] = await repo.orders(row.id, { signalId: out.signalId, limit: 1 });
+      const order = { ...logged!, ...(out.code ? { code: out.code } : {}) };
+      if (out.status === 'refused')
+        throw new AppError('UNPROCESSABLE', `order refused: ${out.reason}`, { code: out.code ?? null, order });
+      if (out.status === 'noop') throw new AppError('CONFLICT', `nothing to do: ${out.reason}`, { order });
+      const [trade] = await repo.trades(row.id, { signalId: out.signalId, limit: 1 });
+      return reply
+        .status(out.replayed ? 200 : 201)
+        .send({ order, trade: trade ?? null, session: view((await repo.get(row.id, row.userId))!) });
     });
 
     r.delete('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req, reply) => {

@@ -2,8 +2,9 @@ import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveOtherSma, alwaysBuying, gatedBy, withAtrRules } from '../../../../test/helpers/graphs.ts';
+import { aboveOtherSma, alwaysBuying, buysAbove, gatedBy, withAtrRules } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
+import type { ForwardTestEngine } from './engine.ts';
 import { startSessionRunner, type SessionRunner } from './session-runner.ts';
 
 /**
@@ -72,6 +73,8 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       atr,
       gatedBy(level, 'buy', 'long', false),
       turning,
+      // the ninth never enters by itself: an order by hand opens its position, its 1 % stop closes it
+      buysAbove(1e12, [['sl', 'risk.stop_loss', { percent: 1 }]]),
     ];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
@@ -107,6 +110,17 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'EQUSD', 'ticks', { symbol: 'EQUSD', ticks });
       // let the runner answer and the fills commit before the next ticks, as a live feed would
       await new Promise((r) => setTimeout(r, 40));
+      if (k === 400) {
+        // an order by hand on the ninth, at the quote of this batch's last tick
+        const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+        await until(async () => engine.quote('EQUSD')?.ts === T0 + (k + 39) * 5000);
+        const r = await call('POST', `/api/forward-tests/${ids[8]}/orders`, {
+          action: 'buy',
+          sizing: 'fixed_qty',
+          amount: 10,
+        });
+        expect(r.statusCode).toBe(201);
+      }
     }
     const trades: unknown[][] = [];
     for (const id of ids) {
@@ -147,12 +161,18 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     // the eighth turned round: a sell after a buy closed the long and opened a short in one fill
     const turned = inline[7] as [string, number][];
     expect(turned.some(([side, q], i) => i > 0 && side !== turned[i - 1]![0] && q > turned[i - 1]![1])).toBe(true);
+    // the ninth: the order by hand, then the strategy's stop closing it
+    expect((inline[8] as unknown[][]).map((x) => [x[0], x[4]])).toEqual([
+      ['buy', 'manual'],
+      ['sell', 'stop_loss'],
+    ]);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike
     for (const trades of [inline, pool, external]) expect(trades[3]).toEqual(trades[0]);
-    // the remote runners published the signals; the engine only executed them
-    expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(inline.flat().length);
+    // the remote runners published the signals (all but the order by hand); the engine only executed them
+    const signalled = (inline.flat() as unknown[][]).filter((x) => x[4] !== 'manual').length;
+    expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(signalled);
   });
 
   it("a runner process's resting order: saved on the session's row, shown in its view and its pushes, kept by a restarted runner", async () => {

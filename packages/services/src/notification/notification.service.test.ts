@@ -5,7 +5,7 @@ import { TOPICS } from '@algotrade/core';
 import { buildApp } from '@algotrade/services';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { aboveBelow, alwaysBuying, exitWhen, gatedBy, graphOf } from '../../../../test/helpers/graphs.ts';
+import { aboveBelow, alwaysBuying, exitWhen, buysAbove, gatedBy, graphOf } from '../../../../test/helpers/graphs.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { MAX_CHANNELS_PER_CONNECTION, textFrame } from './notification.service.ts';
 
@@ -505,19 +505,7 @@ describe('notifications WebSocket', () => {
     const owner = await onUserChannel(a);
     const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
       t.app.inject({ method, url, headers: a.auth, ...(payload ? { payload } : {}) });
-    const graph = graphOf(
-      [
-        ['close', 'price.close'],
-        ['level', 'constant', { value: 150 }],
-        ['above', 'logic.greater'],
-        ['buy', 'action.buy'],
-      ],
-      [
-        ['close', 'value', 'above', 'a'],
-        ['level', 'value', 'above', 'b'],
-        ['above', 'value', 'buy', 'trigger'],
-      ],
-    );
+    const graph = buysAbove(150);
     const strat = (await call('POST', '/api/strategies', { name: 'Early', graph })).json();
     // the window read of its warm-up is slow (a Redis far away): held until the live ticks are out, then
     // it gives the first of them only, as a read that raced the feed would

@@ -869,13 +869,12 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     /** A session's fills in the order they were applied (its ledger's order), or newest first (`order: 'desc'`). */
     async trades(
       sessionId: string,
-      opts: { limit?: number; offset?: number; order?: 'asc' | 'desc' } = {},
+      opts: { limit?: number; offset?: number; order?: 'asc' | 'desc'; signalId?: string } = {},
     ): Promise<TradeRow[]> {
       await settled();
-      const rows = await db
-        .selectFrom('trades')
-        .selectAll()
-        .where('session_id', '=', sessionId)
+      let q = db.selectFrom('trades').selectAll().where('session_id', '=', sessionId);
+      if (opts.signalId !== undefined) q = q.where('signal_id', '=', opts.signalId);
+      const rows = await q
         .orderBy('fill_seq', opts.order ?? 'asc')
         .limit(opts.limit ?? 1000)
         .offset(opts.offset ?? 0)
@@ -927,9 +926,13 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         .executeTakeFirstOrThrow();
       return { trades: Number(r.n), realizedPnl: Number(r.realized), fees: Number(r.fees), qty: Number(r.qty) };
     },
-    async orders(sessionId: string, opts: { limit?: number; status?: string } = {}): Promise<OrderRow[]> {
+    async orders(
+      sessionId: string,
+      opts: { limit?: number; status?: string; signalId?: string } = {},
+    ): Promise<OrderRow[]> {
       await settled();
       let q = db.selectFrom('session_orders').selectAll().where('session_id', '=', sessionId);
+      if (opts.signalId !== undefined) q = q.where('signal_id', '=', opts.signalId);
       if (opts.status) q = q.where('status', '=', opts.status as 'filled');
       const rows = await q
         .orderBy('ts', 'desc')
