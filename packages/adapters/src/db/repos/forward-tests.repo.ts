@@ -487,7 +487,9 @@ function jsonInsert(es: readonly Execution[]) {
 
 /**
  * The sessions' new status (and ledger) that risk limits set, written with the orders that caused them,
- * each change on the session's timeline (session_events) at the time of the order that caused it.
+ * each change on the session's timeline (session_events) at the time of the order that caused it. The
+ * rows are locked first (in id order) and read as the last change committed left them, as setStatus
+ * does: a change someone else made meanwhile is not written again.
  */
 function haltUpdate(hs: readonly Execution[]) {
   const col = <T>(f: (e: Execution) => T) => hs.map(f);
@@ -495,12 +497,13 @@ function haltUpdate(hs: readonly Execution[]) {
       select * from unnest(${col((e) => e.sessionId)}::uuid[], ${col((e) => JSON.stringify(e.state))}::jsonb[],
         ${col((e) => e.newStatus!)}::text[], ${col((e) => e.failureReason ?? null)}::text[],
         ${col((e) => new Date(e.fill?.ts ?? e.ts).toISOString())}::timestamptz[]) as v(id, state, status, reason, market_ts)),
-    prev as (select f.id, f.status as was from forward_test_sessions f join v on v.id = f.id),
+    prev as (select f.id, f.status as was from forward_test_sessions f join v on v.id = f.id
+      order by f.id for update of f),
     u as (update forward_test_sessions f set state = v.state, marks = null, marks_fills = null,
       updated_at = now(), status = v.status,
       failure_reason = coalesce(v.reason, f.failure_reason),
       stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
-    from v where f.id = v.id returning f.id, f.user_id, f.status)
+    from v join prev on prev.id = v.id where f.id = v.id returning f.id, f.user_id, f.status)
     insert into session_events (session_id, user_id, status, was, reason, market_ts)
     select u.id, u.user_id, u.status, prev.was, v.reason, v.market_ts
     from u join prev on prev.id = u.id join v on v.id = u.id where prev.was is distinct from u.status`;
@@ -706,7 +709,12 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
     ): Promise<void> {
       const why = opts.eventReason ?? opts.reason ?? null;
       await db
-        .with('prev', (q) => q.selectFrom('forward_test_sessions').select(['id', 'status as was']).where('id', '=', id))
+        // the row locked first, and read as the last change committed left it: two writers making the same
+        // change at once (two instances, or a timer and a request) write one timeline row, the second
+        // seeing the first's status (read committed returns the newest version of a row it waited for)
+        .with('prev', (q) =>
+          q.selectFrom('forward_test_sessions').select(['id', 'status as was']).where('id', '=', id).forUpdate(),
+        )
         .with('u', (q) =>
           q
             .updateTable('forward_test_sessions')
@@ -719,8 +727,14 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
               ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
               ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
             } as never)
-            .where('id', '=', id)
-            .returning(['id', 'user_id', 'status']),
+            // after prev's lock: the update reads prev, so runs once the row is locked
+            .from('prev')
+            .whereRef('forward_test_sessions.id', '=', 'prev.id')
+            .returning([
+              'forward_test_sessions.id as id',
+              'forward_test_sessions.user_id as user_id',
+              'forward_test_sessions.status as status',
+            ]),
         )
         .insertInto('session_events')
         .columns(['session_id', 'user_id', 'status', 'was', 'reason', 'market_ts'])
