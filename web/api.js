@@ -139,6 +139,8 @@ export function createApi(o) {
     post: (path, body) => request('POST', path, body ?? {}),
     /** @param {string} path @param {unknown} body */
     put: (path, body) => request('PUT', path, body),
+    /** @param {string} path @param {unknown} body */
+    patch: (path, body) => request('PATCH', path, body),
     /** @param {string} path */
     del: (path) => request('DELETE', path),
     /** @param {string} email @param {string} password */

@@ -183,6 +183,15 @@ export function settingsText(p) {
   if (p.qtyStep !== undefined) parts.push(`quantity step ${p.qtyStep}`);
   else if (p.wholeUnits) parts.push('whole units');
   if (p.minNotional) parts.push(`min order value ${p.minNotional}`);
+  // its own risk limits (a session's, or a backtest's applying them as a session would)
+  const r = p.risk ?? {};
+  if (r.maxDrawdownPct !== undefined) parts.push(`drawdown stop ${r.maxDrawdownPct} %`);
+  if (r.maxDailyLossPct !== undefined)
+    parts.push(`daily loss ${r.maxDailyLossPct} %${r.resumeNextDay ? ' (resumes the next day)' : ''}`);
+  if (r.maxPositionPct !== undefined) parts.push(`max position ${r.maxPositionPct} % of equity`);
+  if (r.maxPositionValue !== undefined) parts.push(`max position value ${r.maxPositionValue}`);
+  if (r.maxOrderQty !== undefined) parts.push(`max order ${r.maxOrderQty} units`);
+  if (r.maxOrdersPerMinute !== undefined) parts.push(`${r.maxOrdersPerMinute} orders a minute`);
   // a portfolio's limits on its summed equity
   const pr = p.portfolio?.risk;
   if (pr?.maxDrawdownPct !== undefined) parts.push(`portfolio drawdown stop ${pr.maxDrawdownPct} %`);
@@ -198,4 +207,38 @@ export function settingsText(p) {
   if (p.borrowRatePct) parts.push(`short borrow ${p.borrowRatePct} % a year`);
   if (p.detailInterval) parts.push(`detail ${p.detailInterval}`);
   return parts.join(' · ');
+}
+
+/**
+ * The limits a running session's edit form offers, [field, label]: the rest of its `risk`
+ * (maxPositionValue, maxOrderQty) is kept as it is.
+ */
+export const EDITABLE_LIMITS = /** @type {const} */ ([
+  ['maxDrawdownPct', 'stop at drawdown (%)'],
+  ['maxDailyLossPct', 'max daily loss (%)'],
+  ['maxPositionPct', 'max position (% of equity)'],
+  ['maxOrdersPerMinute', 'max orders a minute'],
+]);
+
+/**
+ * The `PATCH /api/forward-tests/:id` body from a session's edit form: its name (empty: none) and its
+ * own risk limits, the ones the form offers as typed (empty: none) over the rest of `risk` as it was.
+ * @param {Record<string, number | boolean>} risk the session's `config.risk` now
+ * @param {Record<string, string>} f the form's fields (`resumeNextDay` 'on' when ticked)
+ * @param {boolean} limits whether its limits may change (not once it is stopped or failed)
+ */
+export function sessionPatch(risk, f, limits) {
+  /** @type {Record<string, unknown>} */
+  const body = { name: given(f.name) ? String(f.name).trim() : null };
+  if (!limits) return body;
+  /** @type {Record<string, number | boolean>} */
+  const next = { ...risk };
+  for (const [k] of EDITABLE_LIMITS) {
+    delete next[k];
+    if (given(f[k])) next[k] = Number(f[k]);
+  }
+  delete next.resumeNextDay;
+  if (next.maxDailyLossPct !== undefined && f.resumeNextDay === 'on') next.resumeNextDay = true;
+  body.risk = next;
+  return body;
 }

@@ -16,7 +16,7 @@ import {
 } from './chart.js';
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
-import { EXCHANGE_KEYS, settingsText } from './run-settings.js';
+import { EDITABLE_LIMITS, EXCHANGE_KEYS, sessionPatch, settingsText } from './run-settings.js';
 import { orderBody, orderText, ORDER_SIZINGS } from './orders.js';
 import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
@@ -1131,6 +1131,60 @@ export async function sessionView(c, id) {
     )
   );
   const orderBox = h('div', { class: 'order-box' });
+  // its name and its own limits, changed while it runs (a stopped one: its name only)
+  const settingsLine = h('p', { class: 'muted settings' });
+  const editBox = h('details', { class: 'edit-session' });
+  const drawEdit = () => {
+    const risk = s.config?.risk ?? {};
+    const limits = s.status !== 'stopped' && s.status !== 'failed';
+    const form = /** @type {HTMLFormElement} */ (
+      h(
+        'form',
+        {
+          class: 'row',
+          onsubmit: async (/** @type {SubmitEvent} */ e) => {
+            e.preventDefault();
+            const f = /** @type {Record<string, string>} */ (Object.fromEntries(new FormData(form)));
+            const r = await attempt(() => c.api.patch(`/api/forward-tests/${enc}`, sessionPatch(risk, f, limits)));
+            if (!r) return;
+            s = r;
+            editBox.removeAttribute('open');
+            drawHead();
+            drawFigures();
+            drawCharts();
+            toast('Saved: it trades under these from its next tick.');
+          },
+        },
+        h('label', null, 'name ', h('input', { name: 'name', maxlength: 200, value: s.name ?? '' })),
+        ...(limits
+          ? [
+              ...EDITABLE_LIMITS.map(([k, label]) =>
+                h(
+                  'label',
+                  null,
+                  `${label} `,
+                  h('input', { name: k, type: 'number', min: 0, step: 'any', value: risk[k] ?? '' }),
+                ),
+              ),
+              h(
+                'label',
+                { title: "a daily loss's pause ends with the UTC day" },
+                h('input', { name: 'resumeNextDay', type: 'checkbox', ...(risk.resumeNextDay ? { checked: '' } : {}) }),
+                ' resume the next day',
+              ),
+            ]
+          : []),
+        h('button', { class: 'secondary' }, 'Save'),
+      )
+    );
+    editBox.replaceChildren(h('summary', null, limits ? 'Name and limits' : 'Name'), form);
+  };
+  const title = h('h1');
+  const drawHead = () => {
+    title.textContent = `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`;
+    settingsLine.textContent = s.config ? settingsText(s.config) : '';
+    drawEdit();
+  };
   // the risk report of the session so far (statistics, VaR, streaks, MAE/MFE, the trades by what closed them)
   const showReport = async () => {
     const an = await attempt(() => c.api.get(`/api/analytics/sessions/${enc}`));
@@ -1282,6 +1336,15 @@ export async function sessionView(c, id) {
     s = await c.api.get(`/api/forward-tests/${enc}`);
     drawFigures();
   };
+  // its name or limits changed (here or elsewhere): the heading, the settings line and the charts' stop level
+  const refreshHead = async () => {
+    const r = await attempt(() => c.api.get(`/api/forward-tests/${enc}`));
+    if (!r) return;
+    s = r;
+    drawHead();
+    drawFigures();
+    drawCharts();
+  };
   // a change of status: the figures, the timeline and the charts' spans again
   const refreshTimeline = async () => {
     const r = await attempt(() => c.api.get(`/api/forward-tests/${enc}/events`));
@@ -1290,6 +1353,7 @@ export async function sessionView(c, id) {
     drawTimeline();
     drawCharts();
   };
+  drawHead();
   drawFigures();
   drawCharts();
   drawTrades();
@@ -1310,7 +1374,8 @@ export async function sessionView(c, id) {
         drawCharts();
       }
       if (e.type === 'portfolio' || e.type === 'equity') s = { ...s, ...e.data };
-      if (e.type.startsWith('session.')) {
+      if (e.type === 'session.updated') void refreshHead();
+      else if (e.type.startsWith('session.')) {
         void refresh();
         void refreshTimeline();
       } else if (!scheduled) {
@@ -1322,8 +1387,9 @@ export async function sessionView(c, id) {
   return h(
     'section',
     null,
-    h('h1', null, `Session ${s.name ?? id.slice(0, 8)} · ${s.symbol}`),
-    s.config ? h('p', { class: 'muted settings' }, settingsText(s.config)) : '',
+    title,
+    settingsLine,
+    editBox,
     actions,
     orderBox,
     figures,

@@ -113,7 +113,10 @@ describe('access matrix: another user never reaches a row by its id', () => {
   });
   afterAll(() => t.stop());
 
-  const VALID_BODIES: Record<string, object> = { '/api/forward-tests/:id/orders': { action: 'close' } };
+  const VALID_BODIES: Record<string, object> = {
+    'POST /api/forward-tests/:id/orders': { action: 'close' },
+    'PATCH /api/forward-tests/:id': { name: 'not yours' },
+  };
 
   it('covers every /api route with an :id and answers 404 to user B (and 2xx to A on reads)', async () => {
     const withId = t.routes.filter(
@@ -141,7 +144,9 @@ describe('access matrix: another user never reaches a row by its id', () => {
         url,
         headers: b.auth,
         // a body its schema takes, where it needs one (an order by hand), so only the id is wrong
-        ...(r.method === 'PUT' || r.method === 'POST' ? { payload: VALID_BODIES[r.url] ?? {} } : {}),
+        ...(r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'
+          ? { payload: VALID_BODIES[`${r.method} ${r.url}`] ?? {} }
+          : {}),
       });
       expect(asB.statusCode, `${r.method} ${url} as another user`).toBe(404);
       if (r.method === 'GET') {

@@ -103,6 +103,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'PUT /api/strategies/{id}': { name: 'x', graph },
       'POST /api/strategies/templates/{templateId}': { name: 'x' },
       'POST /api/forward-tests/': { strategyId: ids.strategies, symbol: 'BTCUSD' },
+      'PATCH /api/forward-tests/{id}': { name: 'renamed' },
       'POST /api/forward-tests/{id}/orders': { action: 'buy', sizing: 'pct_equity', amount: 10 },
       'POST /api/forward-tests/portfolio': { strategyId: ids.strategies, symbols: ['BTCUSD', 'ETHUSD'], start: false },
       'POST /api/backtests/': { strategyId: ids.strategies, symbol: 'GOOG' },
@@ -169,7 +170,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
           }
           await send(M, `${url}?${q.name}=1&${q.name}=2`);
         }
-        if (M !== 'POST' && M !== 'PUT') continue;
+        if (M !== 'POST' && M !== 'PUT' && M !== 'PATCH') continue;
         for (const raw of notObjects) await send(M, url, raw);
         const base = valid[`${M} ${path}`];
         const fields = Object.keys(op.requestBody?.content?.['application/json']?.schema?.properties ?? {});

@@ -926,6 +926,14 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(manual).toHaveLength(1);
     expect(manual[0].action).toBe(held ? 'close' : 'buy');
+    // its name and a drawdown stop, set while it runs: the heading and the settings line say them
+    const edit = await until(() => $<HTMLFormElement>('details.edit-session form'), 'the name and limits form');
+    type(edit.querySelector<HTMLInputElement>('input[name=name]'), 'Journey run');
+    type(edit.querySelector<HTMLInputElement>('input[name=maxDrawdownPct]'), '80');
+    edit.requestSubmit();
+    await until(() => text('main h1') === 'Session Journey run · BTCUSD', 'the new name');
+    expect((await api(`/api/forward-tests/${id}`)).config.risk).toMatchObject({ maxDrawdownPct: 80 });
+    expect(text('main .settings')).toContain('drawdown stop 80 %');
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');

@@ -59,7 +59,7 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     expect(s.config.risk).not.toHaveProperty('maxDailyLossPct');
     // as its page says them
     expect(settingsText(s.config)).toBe(
-      'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5 · short borrow 3 % a year',
+      'balance 25000 · fee 0.1 % · maker fee 0.02 % · slippage 5 bps · shorts allowed · quantity step 0.001 · min order value 5 · drawdown stop 10 % · max position 50 % of equity · short borrow 3 % a year',
     );
   });
 

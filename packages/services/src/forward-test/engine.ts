@@ -23,6 +23,7 @@ import {
   type OrderOutcome,
   type OrderRequest,
   type OrderSizing,
+  type RiskLimits,
   type Subscription,
   type Tick,
 } from '@algotrade/core';
@@ -454,7 +455,7 @@ export class ForwardTestEngine {
       // every instance hears every lifecycle change (its own group): a session started, paused or
       // stopped through another instance is picked up or dropped here when its symbol runs here
       this.subs.push(
-        await this.rt.bus.subscribe<{ sessionId: string; instance?: string }>(
+        await this.rt.bus.subscribe<{ sessionId: string; instance?: string; risk?: RiskLimits }>(
           TOPICS.forwardTestEvents.name,
           { group: `${group}-control-${this.instanceId}` },
           (m) => this.onControl(m.type, m.data),
@@ -696,8 +697,21 @@ export class ForwardTestEngine {
   }
 
   /** A lifecycle change made by another instance. */
-  private async onControl(type: string, data: { sessionId: string; instance?: string }): Promise<void> {
+  private async onControl(
+    type: string,
+    data: { sessionId: string; instance?: string; risk?: RiskLimits },
+  ): Promise<void> {
     if (!data?.sessionId || !data.instance || data.instance === this.instanceId) return;
+    if (type === 'session.updated') {
+      // its limits changed through another instance: applied here if this one holds it
+      if (data.risk)
+        await this.locked(async () => {
+          const held = this.sessions.get(data.sessionId);
+          const row = held ? await this.repo.get(held.id) : null;
+          if (held && row) this.applyLimits(held, data.risk!, row.failureReason);
+        });
+      return;
+    }
     if (!/^session\.(running|paused|stopped|failed)$/.test(type)) return;
     await this.locked(async () => {
       const held = this.sessions.get(data.sessionId);
@@ -1285,6 +1299,30 @@ export class ForwardTestEngine {
       await this.closeAtMarket(s, `${s.id}:manual:${s.ledger.fills}`, MANUAL_CLOSE);
       await this.repo.setStatus(s.id, s.status, { state: s.ledger });
     });
+  }
+
+  /**
+   * The user changed a session's name or its own risk limits, already written to its row: the session
+   * this engine holds trades under the limits from its next tick. `session.updated` tells the others (an
+   * instance holding it after a handover applies them; a runner process re-reads its row) and the page.
+   */
+  async updated(row: SessionRow, patch: { name?: string | null; risk?: RiskLimits }): Promise<void> {
+    await this.locked(async () => {
+      const s = this.sessions.get(row.id);
+      if (s && patch.risk) this.applyLimits(s, patch.risk, row.failureReason);
+    });
+    await this.rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.updated', {
+      sessionId: row.id,
+      userId: row.userId,
+      instance: this.instanceId,
+      ...patch,
+    });
+  }
+
+  /** `s`'s own limits are `risk` from now on (a daily loss's pause then ends with the day, or not, as they say). */
+  private applyLimits(s: LiveSession, risk: RiskLimits, failureReason: string | null): void {
+    s.setLimits(risk);
+    if (s.status === 'paused') this.dayPause(s, resumesNextDay(s.settings, failureReason));
   }
 
   /** A session's market time now: its symbol's latest tick, else the last tick it saw (null: none yet). */

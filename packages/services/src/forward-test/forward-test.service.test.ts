@@ -324,6 +324,72 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
   });
 
+  it("changes a running session's name and limits: a drawdown stop tightened past the loss stops it on the next tick", async () => {
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'long', graph: alwaysBuying() })).json().id;
+    const r = await call(a, 'POST', '/api/forward-tests', {
+      strategyId,
+      symbol: 'LIMUSD',
+      name: 'first name',
+      risk: { maxDrawdownPct: 50 },
+    });
+    const id = r.json().id;
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const patch = (body: object, u = a) =>
+      t.app.inject({ method: 'PATCH', url: `/api/forward-tests/${id}`, headers: u.auth, payload: body });
+    // the page hears each change
+    const heard: { type: string; data: { name?: string; risk?: object } }[] = [];
+    const sub = await t.rt.bus.subscribe<{ name?: string; risk?: object }>(
+      TOPICS.forwardTestEvents.name,
+      { group: 'test-session-updated' },
+      (m) => {
+        if (m.key === id && m.type === 'session.updated') heard.push({ type: m.type, data: m.data });
+      },
+    );
+    await publishWave('LIMUSD', 3, () => 100);
+    await until(async () => (await view()).position !== null);
+    // 3 % down: within 50 %
+    await publishWave('LIMUSD', 3, () => 97);
+    await until(async () => (await view()).maxDrawdownPct > 2.9);
+    expect((await view()).status).toBe('running');
+    // bad bodies and another user's id: nothing changes
+    for (const bad of [{}, { name: '' }, { risk: { maxDrawdownPct: 0 } }, { risk: { maxDrawdownPct: 5, extra: 1 } }])
+      expect((await patch(bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    expect((await patch({ name: 'x' }, b)).statusCode).toBe(404);
+    const renamed = await patch({ name: '  renamed  ' });
+    expect(renamed.statusCode).toBe(200);
+    expect(renamed.json()).toMatchObject({
+      name: 'renamed',
+      status: 'running',
+      config: { risk: { maxDrawdownPct: 50 } },
+    });
+    // tightened to 2 %: past the 3 % it has lost, so the next tick stops it and closes the position
+    const tightened = (await patch({ risk: { maxDrawdownPct: 2, maxOrdersPerMinute: 100 } })).json();
+    expect(tightened.config.risk).toEqual({ maxDrawdownPct: 2, maxOrdersPerMinute: 100 });
+    expect(tightened.name).toBe('renamed');
+    await publishWave('LIMUSD', 1, () => 97);
+    await until(async () => (await view()).status === 'stopped');
+    const stopped = await view();
+    expect(stopped).toMatchObject({
+      position: null,
+      failureReason: expect.stringMatching(/^risk limit: max_drawdown/),
+    });
+    const fills = (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    expect(fills.at(-1)).toMatchObject({ side: 'sell', source: 'max_drawdown' });
+    const events = (await call(a, 'GET', `/api/forward-tests/${id}/events`)).json();
+    expect(events.at(-1)).toMatchObject({ status: 'stopped', was: 'running', reason: stopped.failureReason });
+    await reconcile(id);
+    // stopped: its limits are over, its name can still change
+    expect((await patch({ risk: { maxDrawdownPct: 10 } })).statusCode).toBe(409);
+    expect((await patch({ name: null })).json()).toMatchObject({ name: null, status: 'stopped' });
+    await until(() => heard.length === 3);
+    expect(heard.map((e) => e.data)).toMatchObject([
+      { name: 'renamed' },
+      { risk: { maxDrawdownPct: 2, maxOrdersPerMinute: 100 } },
+      { name: null },
+    ]);
+    await sub.close();
+  });
+
   it('warms a strategy reading a higher timeframe on the stored candles before the window, ticks or candles', async () => {
     // buy once the daily SMA(2) is defined: two completed days, far more than a window holds
     const graph = graphOf(

@@ -118,6 +118,10 @@ const OrderBody = z
     if (sizing === 'pct_equity' && b.amount !== undefined && b.amount > 100)
       no('amount', 'a share of the equity is at most 100 (%)');
   });
+/** a session's name and its own risk limits, changed while it runs (`risk` replaces them whole; {} none) */
+const PatchBody = z
+  .strictObject({ name: z.string().trim().min(1).max(200).nullable().optional(), risk: RiskInput.optional() })
+  .refine((b) => b.name !== undefined || b.risk !== undefined, { message: 'give name, risk or both' });
 const EventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   format: AsCsv,
@@ -488,6 +492,24 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const row = await mine(req.params.id, userOf(req).id);
       await engine.closePosition(row);
       return view((await repo.get(row.id, row.userId))!);
+    });
+
+    // its name and its own risk limits, changed while it runs: 200 with the session, trading under them
+    // from its next tick (a limit already beyond acts then); a stopped or failed session's limits are over
+    r.patch('/:id', { schema: { tags: ['forward-test'], params: Id, body: PatchBody } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      const { name, risk } = req.body;
+      if (risk && (row.status === 'stopped' || row.status === 'failed'))
+        throw new AppError('CONFLICT', `the session is ${row.status}: its limits no longer apply`, {
+          status: row.status,
+        });
+      await repo.updateConfig(row.id, row.userId, {
+        ...(name !== undefined ? { name } : {}),
+        ...(risk ? { risk } : {}),
+      });
+      const updated = (await repo.get(row.id, row.userId))!;
+      await engine.updated(updated, { ...(name !== undefined ? { name } : {}), ...(risk ? { risk } : {}) });
+      return view(updated);
     });
 
     // an order by hand, at the market now: 201 with the order, its fill and the session; 200 when its

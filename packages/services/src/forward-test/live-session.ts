@@ -237,8 +237,8 @@ export class LiveSession {
   // The limits a mark checks on every tick, copied out of the settings and the plan (Infinity or 0: none),
   // so a mark reaches the session and its ledger and nothing else: at 10,000 sessions a tick's marks
   // spend their time fetching objects from memory, not computing.
-  private readonly maxDrawdownPct: number;
-  private readonly maxDailyLossPct: number;
+  private maxDrawdownPct: number;
+  private maxDailyLossPct: number;
   private readonly stopLossPct: number;
   private readonly takeProfitPct: number;
   /** below 100: the take profit closes this share of the position, once a position */
@@ -311,6 +311,17 @@ export class LiveSession {
       plan.risk.roi ||
       plan.risk.ladder
     );
+  }
+
+  /**
+   * The session's own risk limits changed while it runs (`PATCH /api/forward-tests/:id`): its orders are
+   * planned, and its marks checked, against these from now on. A limit already beyond is acted on by the
+   * next tick's mark.
+   */
+  setLimits(risk: RiskLimits): void {
+    this.settings.risk = risk;
+    this.maxDrawdownPct = risk.maxDrawdownPct ?? Infinity;
+    this.maxDailyLossPct = risk.maxDailyLossPct ?? Infinity;
   }
 
   /** Feeds history without acting on it (warm-up after a restart). */

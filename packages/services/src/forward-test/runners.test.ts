@@ -175,6 +175,38 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
     expect(runners.reduce((n, r) => n + r.published(), 0)).toBeGreaterThanOrEqual(signalled);
   });
 
+  it('a runner process trades under limits changed while it runs: a tightened drawdown stop stops it on its next tick', async () => {
+    const t = apps.external;
+    const u = await t.user();
+    const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+    const sid = (await call('POST', '/api/strategies', { name: 'long remote', graph: alwaysBuying() })).json().id;
+    const id = (
+      await call('POST', '/api/forward-tests', { strategyId: sid, symbol: 'RLUSD', risk: { maxDrawdownPct: 50 } })
+    ).json().id;
+    runners.push(await startSessionRunner(t.rt, id));
+    const T = Date.UTC(2026, 0, 8, 10);
+    let seq = 0;
+    const publish = (price: number) =>
+      t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'RLUSD', 'ticks', {
+        symbol: 'RLUSD',
+        ticks: [{ ts: T + ++seq * 1000, price, size: 1, seq }],
+      });
+    const view = async () => (await call('GET', `/api/forward-tests/${id}`)).json();
+    await publish(100);
+    await until(async () => (await view()).position !== null);
+    await publish(97);
+    await until(async () => (await view()).maxDrawdownPct > 2.9);
+    expect((await view()).status).toBe('running');
+    expect((await call('PATCH', `/api/forward-tests/${id}`, { risk: { maxDrawdownPct: 2 } })).statusCode).toBe(200);
+    // the runner re-reads its row when told; its next tick's mark is past the new limit
+    await until(async () => {
+      await publish(97);
+      return (await view()).status === 'stopped';
+    });
+    expect((await view()).failureReason).toMatch(/^risk limit: max_drawdown/);
+  });
+
   it("a runner process's resting order: saved on the session's row, shown in its view and its pushes, kept by a restarted runner", async () => {
     const t = apps.external;
     const u = await t.user();

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { storedLedger, TOPICS, type Envelope, type Subscription, type Tick } from '@algotrade/core';
+import { storedLedger, TOPICS, type Envelope, type RiskLimits, type Subscription, type Tick } from '@algotrade/core';
 import { forwardTestsRepo, type Runtime } from '@algotrade/adapters';
 import { CompileCache } from '@algotrade/strategy';
 import { readTicks } from '../market-data/tick-message.ts';
@@ -62,6 +62,9 @@ export async function startSessionRunner(
         s.ledger = storedLedger(s.settings, r.state);
         s.settled();
         s.halting = false;
+        // its own limits, changed by the user while it runs (PATCH): the row's from now on
+        const risk = (r.config as { risk?: RiskLimits }).risk ?? {};
+        if (JSON.stringify(risk) !== JSON.stringify(s.settings.risk ?? {})) s.setLimits(risk);
       } finally {
         syncing = null;
       }
@@ -106,7 +109,7 @@ export async function startSessionRunner(
       if (m.key === sessionId && m.type === 'portfolio') await sync();
     }),
     await rt.bus.subscribe(TOPICS.forwardTestEvents.name, { group }, async (m: Envelope) => {
-      if (m.key === sessionId && /^session\.(paused|stopped|failed)$/.test(m.type)) await sync();
+      if (m.key === sessionId && /^session\.(paused|stopped|failed|updated)$/.test(m.type)) await sync();
     }),
   );
   const warm = await warmupTicks(rt, s);

@@ -626,6 +626,22 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       const r = await q.executeTakeFirst();
       return r ? toRow(r as Raw) : null;
     },
+    /**
+     * Changes what a session's config says of its name and its own risk limits (`name` null: none;
+     * `risk` replaces them whole), scoped to the owner. False: not theirs.
+     */
+    async updateConfig(id: string, userId: string, patch: { name?: string | null; risk?: object }): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      const set: Record<string, unknown> = {};
+      const drop: string[] = [];
+      if (patch.name === null) drop.push('name');
+      else if (patch.name !== undefined) set.name = patch.name;
+      if (patch.risk !== undefined) set.risk = patch.risk;
+      const r =
+        await sql`update forward_test_sessions set config = (config - ${drop}::text[]) || ${JSON.stringify(set)}::jsonb,
+          updated_at = now() where id = ${id} and user_id = ${userId}`.execute(db);
+      return Number(r.numAffectedRows ?? 0) > 0;
+    },
     /** Several sessions by id, in one query (ids that are not sessions are left out). */
     async getMany(ids: readonly string[]): Promise<SessionRow[]> {
       const valid = ids.filter(isUuid);

@@ -1,12 +1,13 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderBody, orderText, ORDER_SIZINGS } from '../../web/orders.js';
+import { EDITABLE_LIMITS, sessionPatch } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { buysAbove } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
 
-// A paper session's order form (web/orders.js): the bodies it builds from what is typed, held to what the
-// real API takes, and its words for what an order did, from the API's own answers.
+// A paper session's page forms, held to the real API: the order form (web/orders.js: the bodies it builds
+// from what is typed, its words for what an order did) and the name-and-limits form (sessionPatch).
 const T0 = Date.UTC(2026, 0, 5, 12);
 let t: TestApp;
 let auth: { authorization: string };
@@ -17,7 +18,7 @@ const bodyOf = (v: { action: string; sizing: string; amount: string }) => {
   if ('error' in out) throw new Error(out.error);
   return out.body;
 };
-const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
   t.app.inject({ method, url, headers: auth, ...(payload ? { payload } : {}) });
 
 beforeAll(async () => {
@@ -26,7 +27,14 @@ beforeAll(async () => {
   // a strategy that never enters by itself: every fill is the form's
   const graph = buysAbove(1e12);
   const strategyId = (await call('POST', '/api/strategies', { name: 'by hand', graph })).json().id;
-  id = (await call('POST', '/api/forward-tests', { strategyId, symbol: 'FORMUSD', allowShort: true })).json().id;
+  id = (
+    await call('POST', '/api/forward-tests', {
+      strategyId,
+      symbol: 'FORMUSD',
+      allowShort: true,
+      risk: { maxOrderQty: 1000, maxDrawdownPct: 40 },
+    })
+  ).json().id;
   const ts = T0 + 1000;
   await t.rt.bus.publish(TOPICS.marketDataUpdates.name, 'FORMUSD', 'ticks', {
     symbol: 'FORMUSD',
@@ -37,7 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t.stop());
 
-describe("a paper session's order form", () => {
+describe("a paper session's page forms", () => {
   it('builds only bodies the API takes, and refuses what the API would', async () => {
     const typed: { action: string; sizing: string; amount: string }[] = [];
     for (const action of ['buy', 'sell', 'close'])
@@ -106,5 +114,49 @@ describe("a paper session's order form", () => {
     // the session's fills are the form's, each once
     const trades = (await call('GET', `/api/forward-tests/${id}/trades?order=desc&limit=2`)).json();
     expect(trades.map((x: { signalId: string }) => x.signalId)).toEqual([sold.trade.signalId, answer.trade.signalId]);
+  });
+
+  it("changes the session's name and limits as typed, keeping the limits the form does not offer", async () => {
+    const risk = (await call('GET', `/api/forward-tests/${id}`)).json().config.risk;
+    const typed = {
+      name: ' Form test ',
+      maxDrawdownPct: '12.5',
+      maxDailyLossPct: '3',
+      maxPositionPct: '',
+      maxOrdersPerMinute: '20',
+      resumeNextDay: 'on',
+    };
+    const r = await call('PATCH', `/api/forward-tests/${id}`, sessionPatch(risk, typed, true));
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ name: 'Form test' });
+    expect(r.json().config.risk).toEqual({
+      maxOrderQty: 1000,
+      maxDrawdownPct: 12.5,
+      maxDailyLossPct: 3,
+      maxOrdersPerMinute: 20,
+      resumeNextDay: true,
+    });
+    // emptied: no name, no limits the form offers; resumeNextDay goes with the daily loss
+    const cleared = Object.fromEntries([
+      ['name', ''],
+      ['resumeNextDay', 'on'],
+      ...EDITABLE_LIMITS.map(([k]) => [k, '']),
+    ]);
+    const again = await call('PATCH', `/api/forward-tests/${id}`, sessionPatch(r.json().config.risk, cleared, true));
+    expect(again.json()).toMatchObject({ name: null, config: { risk: { maxOrderQty: 1000 } } });
+    expect(again.json().config.risk).toEqual({ maxOrderQty: 1000 });
+    // every field the form offers is one the API's schema takes
+    for (const [k] of EDITABLE_LIMITS)
+      expect((await call('PATCH', `/api/forward-tests/${id}`, sessionPatch({}, { [k]: '5' }, true))).statusCode).toBe(
+        200,
+      );
+    // a stopped session: its name only
+    await call('POST', `/api/forward-tests/${id}/stop`);
+    const named = sessionPatch({}, { name: 'done', maxDrawdownPct: '5' }, false);
+    expect(named).toEqual({ name: 'done' });
+    expect((await call('PATCH', `/api/forward-tests/${id}`, named)).json()).toMatchObject({
+      name: 'done',
+      status: 'stopped',
+    });
   });
 });
