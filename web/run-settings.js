@@ -242,3 +242,19 @@ export function sessionPatch(risk, f, limits) {
   body.risk = next;
   return body;
 }
+
+/**
+ * The `PATCH /api/forward-tests/portfolios/:id` body from a paper portfolio's limits form: its drawdown
+ * stop and daily loss on the summed equity as typed; both empty: none (null).
+ * @param {Record<string, string>} f the form's fields (`resumeNextDay` 'on' when ticked)
+ */
+export function portfolioRiskPatch(f) {
+  /** @type {Record<string, number | boolean>} */
+  const pr = {};
+  if (given(f.maxDrawdownPct)) pr.maxDrawdownPct = Number(f.maxDrawdownPct);
+  if (given(f.maxDailyLossPct)) {
+    pr.maxDailyLossPct = Number(f.maxDailyLossPct);
+    if (f.resumeNextDay === 'on') pr.resumeNextDay = true;
+  }
+  return { portfolioRisk: Object.keys(pr).length ? pr : null };
+}

@@ -16,7 +16,7 @@ import {
 } from './chart.js';
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
-import { EDITABLE_LIMITS, EXCHANGE_KEYS, sessionPatch, settingsText } from './run-settings.js';
+import { EDITABLE_LIMITS, EXCHANGE_KEYS, portfolioRiskPatch, sessionPatch, settingsText } from './run-settings.js';
 import { orderBody, orderText, ORDER_SIZINGS } from './orders.js';
 import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
@@ -686,6 +686,34 @@ function portfolioRiskOf(risk, typed) {
 }
 
 /**
+ * A form of `fields` and a Save button that sends them, read into a body by `bodyOf`, as a PATCH to
+ * `url`, and hands the answer to `done` (a refusal is the API's message in a toast).
+ * @param {import('./app.js').Ctx} c @param {string} url
+ * @param {(f: Record<string, string>) => unknown} bodyOf @param {(r: any) => unknown} done
+ * @param {...(Node | string)} fields
+ * @returns {HTMLFormElement}
+ */
+function patchForm(c, url, bodyOf, done, ...fields) {
+  const form = /** @type {HTMLFormElement} */ (
+    h(
+      'form',
+      {
+        class: 'row',
+        onsubmit: async (/** @type {SubmitEvent} */ e) => {
+          e.preventDefault();
+          const f = /** @type {Record<string, string>} */ (Object.fromEntries(new FormData(form)));
+          const r = await attempt(() => c.api.patch(url, bodyOf(f)));
+          if (r) await done(r);
+        },
+      },
+      ...fields,
+      h('button', { class: 'secondary' }, 'Save'),
+    )
+  );
+  return form;
+}
+
+/**
  * A paper portfolio: its sessions' sums, each session with its weight and contribution, the summed
  * equity beside buying and holding the same allocation, and the buttons that drive every session at once.
  * Refreshed every 2 s while shown. @param {import('./app.js').Ctx} c @param {string} id
@@ -804,13 +832,50 @@ export async function paperPortfolioView(c, id) {
         ),
       ),
     );
+    return pf;
   };
-  await load();
+  const first = await load();
+  // its limits on the summed equity, changed while it runs (both empty: none); built apart from the
+  // 2-second refresh, so what is being typed stays
+  const limitsBox = h('details', { class: 'portfolio-limits' });
+  const drawLimits = (/** @type {Record<string, any> | null} */ pr) => {
+    const form = patchForm(
+      c,
+      `/api/forward-tests/portfolios/${enc}`,
+      portfolioRiskPatch,
+      async (r) => {
+        limitsBox.removeAttribute('open');
+        drawLimits(r.portfolioRisk);
+        toast('Saved: the summed equity is checked against these from now on.');
+        await load();
+      },
+      h(
+        'label',
+        null,
+        'stop at drawdown of the sum (%) ',
+        h('input', { name: 'maxDrawdownPct', type: 'number', min: 0, step: 'any', value: pr?.maxDrawdownPct ?? '' }),
+      ),
+      h(
+        'label',
+        null,
+        'pause at daily loss of the sum (%) ',
+        h('input', { name: 'maxDailyLossPct', type: 'number', min: 0, step: 'any', value: pr?.maxDailyLossPct ?? '' }),
+      ),
+      h(
+        'label',
+        null,
+        h('input', { name: 'resumeNextDay', type: 'checkbox', ...(pr?.resumeNextDay ? { checked: '' } : {}) }),
+        ' resume the next day',
+      ),
+    );
+    limitsBox.replaceChildren(h('summary', null, 'Limits on the sum'), form);
+  };
+  drawLimits(first.portfolioRisk);
   const timer = setInterval(() => {
     if (!body.isConnected) clearInterval(timer);
     else void load().catch(() => undefined);
   }, 2000);
-  return h('section', null, h('h1', null, 'Paper portfolio'), body);
+  return h('section', null, h('h1', null, 'Paper portfolio'), limitsBox, body);
 }
 
 /** @param {import('./app.js').Ctx} c @param {string} id */
@@ -1137,45 +1202,37 @@ export async function sessionView(c, id) {
   const drawEdit = () => {
     const risk = s.config?.risk ?? {};
     const limits = s.status !== 'stopped' && s.status !== 'failed';
-    const form = /** @type {HTMLFormElement} */ (
-      h(
-        'form',
-        {
-          class: 'row',
-          onsubmit: async (/** @type {SubmitEvent} */ e) => {
-            e.preventDefault();
-            const f = /** @type {Record<string, string>} */ (Object.fromEntries(new FormData(form)));
-            const r = await attempt(() => c.api.patch(`/api/forward-tests/${enc}`, sessionPatch(risk, f, limits)));
-            if (!r) return;
-            s = r;
-            editBox.removeAttribute('open');
-            drawHead();
-            drawFigures();
-            drawCharts();
-            toast('Saved: it trades under these from its next tick.');
-          },
-        },
-        h('label', null, 'name ', h('input', { name: 'name', maxlength: 200, value: s.name ?? '' })),
-        ...(limits
-          ? [
-              ...EDITABLE_LIMITS.map(([k, label]) =>
-                h(
-                  'label',
-                  null,
-                  `${label} `,
-                  h('input', { name: k, type: 'number', min: 0, step: 'any', value: risk[k] ?? '' }),
-                ),
-              ),
+    const form = patchForm(
+      c,
+      `/api/forward-tests/${enc}`,
+      (f) => sessionPatch(risk, f, limits),
+      (r) => {
+        s = r;
+        editBox.removeAttribute('open');
+        drawHead();
+        drawFigures();
+        drawCharts();
+        toast('Saved: it trades under these from its next tick.');
+      },
+      h('label', null, 'name ', h('input', { name: 'name', maxlength: 200, value: s.name ?? '' })),
+      ...(limits
+        ? [
+            ...EDITABLE_LIMITS.map(([k, label]) =>
               h(
                 'label',
-                { title: "a daily loss's pause ends with the UTC day" },
-                h('input', { name: 'resumeNextDay', type: 'checkbox', ...(risk.resumeNextDay ? { checked: '' } : {}) }),
-                ' resume the next day',
+                null,
+                `${label} `,
+                h('input', { name: k, type: 'number', min: 0, step: 'any', value: risk[k] ?? '' }),
               ),
-            ]
-          : []),
-        h('button', { class: 'secondary' }, 'Save'),
-      )
+            ),
+            h(
+              'label',
+              { title: "a daily loss's pause ends with the UTC day" },
+              h('input', { name: 'resumeNextDay', type: 'checkbox', ...(risk.resumeNextDay ? { checked: '' } : {}) }),
+              ' resume the next day',
+            ),
+          ]
+        : []),
     );
     editBox.replaceChildren(h('summary', null, limits ? 'Name and limits' : 'Name'), form);
   };

@@ -116,6 +116,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
   const VALID_BODIES: Record<string, object> = {
     'POST /api/forward-tests/:id/orders': { action: 'close' },
     'PATCH /api/forward-tests/:id': { name: 'not yours' },
+    'PATCH /api/forward-tests/portfolios/:id': { portfolioRisk: null },
   };
 
   it('covers every /api route with an :id and answers 404 to user B (and 2xx to A on reads)', async () => {

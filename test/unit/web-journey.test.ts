@@ -994,6 +994,20 @@ describe('the browser app, clicked through against the running platform', () => 
         .find((f) => f.querySelector('small')?.textContent === k)
         ?.querySelector('strong')?.textContent;
     expect(tile('Sessions')).toBe('2 running');
+    // its limits on the sum changed while it runs: a drawdown stop of 40 % and a daily loss of 5 %
+    const limits = await until(() => $<HTMLFormElement>('details.portfolio-limits form'), 'the limits form');
+    expect(limits.querySelector<HTMLInputElement>('input[name=maxDrawdownPct]')!.value).toBe('99');
+    type(limits.querySelector<HTMLInputElement>('input[name=maxDrawdownPct]'), '40');
+    type(limits.querySelector<HTMLInputElement>('input[name=maxDailyLossPct]'), '5');
+    limits.requestSubmit();
+    await until(
+      () => tile('Stops at drawdown') === '40.00 %' && tile('Pauses at daily loss') === '5.00 %',
+      'the new limits',
+    );
+    expect((await api(`/api/forward-tests/portfolios/${id}`)).portfolioRisk).toEqual({
+      maxDrawdownPct: 40,
+      maxDailyLossPct: 5,
+    });
     button('Pause')!.click();
     await until(() => tile('Sessions') === '2 paused', 'both paused');
     button('Stop')!.click();

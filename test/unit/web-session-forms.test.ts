@@ -1,7 +1,7 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderBody, orderText, ORDER_SIZINGS } from '../../web/orders.js';
-import { EDITABLE_LIMITS, sessionPatch } from '../../web/run-settings.js';
+import { EDITABLE_LIMITS, portfolioRiskPatch, sessionPatch } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { buysAbove } from '../helpers/graphs.ts';
 import { until } from '../helpers/wait.ts';
@@ -158,5 +158,28 @@ describe("a paper session's page forms", () => {
       name: 'done',
       status: 'stopped',
     });
+  });
+
+  it("sets a paper portfolio's limits on the sum as typed, none when both are empty", async () => {
+    const strategyId = (await call('GET', `/api/forward-tests/${id}`)).json().strategyId;
+    const pf = (
+      await call('POST', '/api/forward-tests/portfolio', { strategyId, symbols: ['FORMA', 'FORMB'], start: false })
+    ).json();
+    const url = `/api/forward-tests/portfolios/${pf.id}`;
+    const set = await call(
+      'PATCH',
+      url,
+      portfolioRiskPatch({ maxDrawdownPct: '20', maxDailyLossPct: '4', resumeNextDay: 'on' }),
+    );
+    expect(set.statusCode).toBe(200);
+    expect(set.json().portfolioRisk).toEqual({ maxDrawdownPct: 20, maxDailyLossPct: 4, resumeNextDay: true });
+    // a next day without a daily loss means nothing: left out
+    expect(portfolioRiskPatch({ maxDrawdownPct: '20', maxDailyLossPct: '', resumeNextDay: 'on' })).toEqual({
+      portfolioRisk: { maxDrawdownPct: 20 },
+    });
+    const none = await call('PATCH', url, portfolioRiskPatch({ maxDrawdownPct: ' ', maxDailyLossPct: '' }));
+    expect(none.json().portfolioRisk).toBeNull();
+    for (const leg of none.json().sessions)
+      expect((await call('GET', `/api/forward-tests/${leg.id}`)).json().config.portfolio).not.toHaveProperty('risk');
   });
 });

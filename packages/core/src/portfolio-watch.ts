@@ -26,7 +26,7 @@ export class PortfolioWatch {
   /** the summed equity at the last check (or the stored series' last point): where a new day starts */
   private last: number | undefined;
   constructor(
-    private readonly limits: PortfolioLimits,
+    private limits: PortfolioLimits,
     startingBalance: number,
     history: { ts: readonly number[]; equity: readonly number[] },
     now: number,
@@ -38,6 +38,10 @@ export class PortfolioWatch {
     this.dayStart = startingBalance;
     for (let i = 0; i < history.ts.length && dayOf(history.ts[i]!) < this.day; i++) this.dayStart = history.equity[i]!;
     this.last = history.equity.at(-1);
+  }
+  /** The limits checked from now on (a paper portfolio's, changed while it runs): its peak and day are kept. */
+  setLimits(limits: PortfolioLimits): void {
+    this.limits = limits;
   }
   /** The drawdown (%) from the peak at this summed equity, the peak moved up first. */
   drawdown(equity: number): number {

@@ -23,6 +23,7 @@ import {
   type OrderOutcome,
   type OrderRequest,
   type OrderSizing,
+  type PortfolioLimits,
   type RiskLimits,
   type Subscription,
   type Tick,
@@ -455,10 +456,13 @@ export class ForwardTestEngine {
       // every instance hears every lifecycle change (its own group): a session started, paused or
       // stopped through another instance is picked up or dropped here when its symbol runs here
       this.subs.push(
-        await this.rt.bus.subscribe<{ sessionId: string; instance?: string; risk?: RiskLimits }>(
-          TOPICS.forwardTestEvents.name,
-          { group: `${group}-control-${this.instanceId}` },
-          (m) => this.onControl(m.type, m.data),
+        await this.rt.bus.subscribe<{
+          sessionId: string;
+          instance?: string;
+          risk?: RiskLimits;
+          portfolioRisk?: PortfolioLimits | null;
+        }>(TOPICS.forwardTestEvents.name, { group: `${group}-control-${this.instanceId}` }, (m) =>
+          this.onControl(m.type, m.data),
         ),
       );
     for (const row of await this.repo.running()) {
@@ -699,16 +703,18 @@ export class ForwardTestEngine {
   /** A lifecycle change made by another instance. */
   private async onControl(
     type: string,
-    data: { sessionId: string; instance?: string; risk?: RiskLimits },
+    data: { sessionId: string; instance?: string; risk?: RiskLimits; portfolioRisk?: PortfolioLimits | null },
   ): Promise<void> {
     if (!data?.sessionId || !data.instance || data.instance === this.instanceId) return;
     if (type === 'session.updated') {
-      // its limits changed through another instance: applied here if this one holds it
-      if (data.risk)
+      // its limits (or its portfolio's) changed through another instance: applied here if this one holds it
+      if (data.risk || data.portfolioRisk !== undefined)
         await this.locked(async () => {
           const held = this.sessions.get(data.sessionId);
           const row = held ? await this.repo.get(held.id) : null;
-          if (held && row) this.applyLimits(held, data.risk!, row.failureReason);
+          if (!held || !row) return;
+          if (data.risk) this.applyLimits(held, data.risk, row.failureReason);
+          if (data.portfolioRisk !== undefined) this.applyPortfolioLimits(held, data.portfolioRisk, row.failureReason);
         });
       return;
     }
@@ -1306,10 +1312,15 @@ export class ForwardTestEngine {
    * this engine holds trades under the limits from its next tick. `session.updated` tells the others (an
    * instance holding it after a handover applies them; a runner process re-reads its row) and the page.
    */
-  async updated(row: SessionRow, patch: { name?: string | null; risk?: RiskLimits }): Promise<void> {
+  async updated(
+    row: SessionRow,
+    patch: { name?: string | null; risk?: RiskLimits; portfolioRisk?: PortfolioLimits | null },
+  ): Promise<void> {
     await this.locked(async () => {
       const s = this.sessions.get(row.id);
-      if (s && patch.risk) this.applyLimits(s, patch.risk, row.failureReason);
+      if (!s) return;
+      if (patch.risk) this.applyLimits(s, patch.risk, row.failureReason);
+      if (patch.portfolioRisk !== undefined) this.applyPortfolioLimits(s, patch.portfolioRisk, row.failureReason);
     });
     await this.rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.updated', {
       sessionId: row.id,
@@ -1317,6 +1328,18 @@ export class ForwardTestEngine {
       instance: this.instanceId,
       ...patch,
     });
+  }
+
+  /**
+   * `s`'s paper portfolio's limits are `risk` from now on (the service's guard checks the sum against
+   * them); here, whether a pause by its daily loss ends with the day.
+   */
+  private applyPortfolioLimits(s: LiveSession, risk: PortfolioLimits | null, failureReason: string | null): void {
+    const p = (s.settings as { portfolio?: { risk?: PortfolioLimits } }).portfolio;
+    if (!p) return;
+    if (risk) p.risk = risk;
+    else delete p.risk;
+    if (s.status === 'paused') this.dayPause(s, resumesNextDay(s.settings, failureReason));
   }
 
   /** `s`'s own limits are `risk` from now on (a daily loss's pause then ends with the day, or not, as they say). */

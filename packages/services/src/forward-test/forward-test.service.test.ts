@@ -1126,6 +1126,60 @@ describe('forward testing (paper trading) on live ticks', () => {
     }
   });
 
+  it("changes a paper portfolio's limits on its summed equity while it runs: tightened, removed, set again", async () => {
+    const patcher =
+      (u: typeof a, id: string) =>
+      (body: object, who = u) =>
+        t.app.inject({ method: 'PATCH', url: `/api/forward-tests/portfolios/${id}`, headers: who.auth, payload: body });
+    /** every session stopped by the portfolio's drawdown stop at 3 %, with 4.x % lost, and reconciled */
+    const stoppedAt3 = async (
+      u: typeof a,
+      get: () => Promise<{ sessions: { id: string }[]; byStatus: Record<string, number> }>,
+    ) => {
+      await until(async () => (await get()).byStatus.stopped === 2);
+      for (const leg of (await get()).sessions) {
+        const s = (await call(u, 'GET', `/api/forward-tests/${leg.id}`)).json();
+        expect(s.failureReason).toMatch(
+          /^portfolio risk limit: max_drawdown \(4\.\d+ % of the summed equity, limit 3 %\)/,
+        );
+        expect(s.config.portfolio.risk).toEqual({ maxDrawdownPct: 3 });
+        await reconcile(leg.id, u);
+      }
+    };
+    // tightened: the guard's watch (its peak and day kept) checks the new limit
+    {
+      const { u, get, flat } = await limitedPortfolio(['PPA', 'PPB'], { maxDrawdownPct: 50 });
+      const patch = patcher(u, (await get()).id);
+      // 4.5 % of the sum down: within 50 %
+      await flat('PPA', 92);
+      await flat('PPB', 99);
+      await new Promise((res) => setTimeout(res, 400));
+      expect((await get()).byStatus).toEqual({ running: 2 });
+      for (const bad of [{}, { portfolioRisk: {} }, { portfolioRisk: { maxDrawdownPct: 0 } }, { risk: {} }])
+        expect((await patch(bad)).statusCode, JSON.stringify(bad)).toBe(400);
+      expect((await patch({ portfolioRisk: { maxDrawdownPct: 3 } }, b)).statusCode).toBe(404);
+      const tight = await patch({ portfolioRisk: { maxDrawdownPct: 3 } });
+      expect(tight.statusCode).toBe(200);
+      expect(tight.json().portfolioRisk).toEqual({ maxDrawdownPct: 3 });
+      await stoppedAt3(u, get);
+      // ended: its limits no longer apply
+      expect((await patch({ portfolioRisk: { maxDrawdownPct: 10 } })).statusCode).toBe(409);
+    }
+    // removed, then set again: the guard leaves it alone, then watches it afresh
+    {
+      const { u, get, flat } = await limitedPortfolio(['PQA', 'PQB'], { maxDrawdownPct: 3 });
+      const patch = patcher(u, (await get()).id);
+      const none = await patch({ portfolioRisk: null });
+      expect(none.json().portfolioRisk).toBeNull();
+      await flat('PQA', 92);
+      await flat('PQB', 99);
+      await new Promise((res) => setTimeout(res, 400));
+      expect((await get()).byStatus).toEqual({ running: 2 });
+      await patch({ portfolioRisk: { maxDrawdownPct: 3 } });
+      await stoppedAt3(u, get);
+    }
+  });
+
   it("a paper portfolio's sessions each trade in their symbol's lot size (symbolRules), over the portfolio's", async () => {
     const u = await t.user();
     const strat = (await call(u, 'POST', '/api/strategies', { name: 'always long', graph: alwaysLong })).json();

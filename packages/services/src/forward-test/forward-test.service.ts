@@ -122,6 +122,8 @@ const OrderBody = z
 const PatchBody = z
   .strictObject({ name: z.string().trim().min(1).max(200).nullable().optional(), risk: RiskInput.optional() })
   .refine((b) => b.name !== undefined || b.risk !== undefined, { message: 'give name, risk or both' });
+/** a paper portfolio's limits on its summed equity, changed while it runs (null: none) */
+const PortfolioPatchBody = z.strictObject({ portfolioRisk: PortfolioRiskInput.nullable() });
 const EventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   format: AsCsv,
@@ -188,6 +190,8 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         const rows = await repo.portfolio(userId, portfolioId);
         const limits = portfolioOf(rows[0]!)?.risk;
         if (!limits) continue;
+        // changed while it runs (PATCH): the watch keeps its peak and its day, checked against these
+        watches.get(portfolioId)?.setLimits(limits);
         const views = rows.map(view);
         // the portfolio's clock: its symbols' latest tick (the day a daily loss counts from is the market's),
         // the engine's where it has one (a tick that resumes a paused session is not its mark), else the
@@ -442,6 +446,21 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           ...e,
         }));
         return req.query.format === 'csv' ? sendCsv(reply, `portfolio-${req.params.id}-events.csv`, events) : events;
+      },
+    );
+    // its limits on the summed equity, changed while it runs (null: none); its sessions' own are each theirs
+    r.patch(
+      '/portfolios/:id',
+      { schema: { tags: ['forward-test'], params: PortfolioId, body: PortfolioPatchBody } },
+      async (req) => {
+        const rows = await portfolioRows(userOf(req).id, req.params.id);
+        if (rows.every((row) => ['stopped', 'failed'].includes(view(row).status)))
+          throw new AppError('CONFLICT', 'every session of the portfolio has ended: its limits no longer apply');
+        const { portfolioRisk } = req.body;
+        await repo.setPortfolioRisk(rows[0]!.userId, req.params.id, portfolioRisk);
+        for (const row of await portfolioRows(rows[0]!.userId, req.params.id))
+          await engine.updated(row, { portfolioRisk });
+        return portfolioView(rows[0]!.userId, req.params.id);
       },
     );
     r.post('/portfolios/:id/:verb', { schema: { tags: ['forward-test'], params: PortfolioVerb } }, async (req) => {

@@ -642,6 +642,17 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
           updated_at = now() where id = ${id} and user_id = ${userId}`.execute(db);
       return Number(r.numAffectedRows ?? 0) > 0;
     },
+    /**
+     * Sets a paper portfolio's limits on its summed equity (each of its sessions' `config.portfolio.risk`;
+     * null: none), scoped to the owner. The sessions changed (none: not theirs).
+     */
+    async setPortfolioRisk(userId: string, portfolioId: string, risk: object | null): Promise<number> {
+      const r = await sql`update forward_test_sessions set updated_at = now(), config = case
+          when ${risk === null} then config #- '{portfolio,risk}'
+          else jsonb_set(config, '{portfolio,risk}', ${JSON.stringify(risk)}::jsonb) end
+        where user_id = ${userId} and config->'portfolio'->>'id' = ${portfolioId}`.execute(db);
+      return Number(r.numAffectedRows ?? 0);
+    },
     /** Several sessions by id, in one query (ids that are not sessions are left out). */
     async getMany(ids: readonly string[]): Promise<SessionRow[]> {
       const valid = ids.filter(isUuid);
