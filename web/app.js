@@ -537,13 +537,19 @@ async function alertsView(c) {
       f.kind === 'session_drawdown'
         ? { kind: f.kind, sessionId: f.sessionId, drawdownPct: Number(f.value) }
         : f.kind === 'session_status'
-          ? { kind: f.kind, sessionId: f.sessionId }
+          ? {
+              kind: f.kind,
+              sessionId: f.sessionId,
+              // on its end only (stopped or failed), or on a pause too
+              statuses: f.statuses === 'paused' ? ['paused', 'stopped', 'failed'] : ['stopped', 'failed'],
+            }
           : f.kind === 'strategy_signal'
             ? { kind: f.kind, strategyId: f.strategyId, symbol: (f.symbol ?? '').toUpperCase() }
             : { kind: f.kind, symbol: (f.symbol ?? '').toUpperCase(), price: Number(f.value) };
     if (f.note) Object.assign(body, { note: f.note });
-    // price and strategy alerts may fire again: on each new crossing, or each change of signal
-    if (f.repeat === 'every' && !f.kind.startsWith('session_'))
+    // price and strategy alerts may fire again: on each new crossing, or each change of signal; a
+    // session's status alert on each pause
+    if (f.repeat === 'every' && f.kind !== 'session_drawdown')
       Object.assign(body, { repeat: 'every', ...(f.cooldown ? { cooldownSeconds: Number(f.cooldown) } : {}) });
     if (await attempt(() => c.api.post('/api/alerts', body))) c.go('#/alerts');
   };
@@ -554,7 +560,7 @@ async function alertsView(c) {
     h(
       'p',
       { class: 'muted' },
-      'An alert fires once, or for price and strategy alerts every time (each new crossing of the level, each change of signal), ' +
+      'An alert fires once, or for price, strategy and session status alerts every time (each new crossing of the level, each change of signal, each pause), ' +
         'at most once per cooldown. It also pops up here while the page is open.',
     ),
     table(
@@ -626,7 +632,13 @@ async function alertsView(c) {
       h('input', { name: 'value', placeholder: 'price or drawdown %', inputmode: 'decimal' }),
       h(
         'select',
-        { name: 'repeat', title: 'price and strategy alerts can fire again' },
+        { name: 'statuses', title: 'a session status alert fires when the session ends, or on each pause too' },
+        h('option', { value: 'end' }, 'when it ends'),
+        h('option', { value: 'paused' }, 'when it pauses or ends'),
+      ),
+      h(
+        'select',
+        { name: 'repeat', title: 'price, strategy and session status alerts can fire again' },
         h('option', { value: 'once' }, 'once'),
         h('option', { value: 'every' }, 'every time'),
       ),

@@ -20,6 +20,9 @@ import { compiledStrategy } from '../strategy/compiled-strategy.ts';
  * level anew (after going back over it), a strategy alert on each change of signal; never twice within
  * `cooldownSeconds` of the event (tick) that last fired it.
  */
+/** the changes of a session's status a session_status alert can fire on */
+const SESSION_ALERT_STATUSES = ['paused', 'stopped', 'failed'] as const;
+type SessionAlertStatus = (typeof SESSION_ALERT_STATUSES)[number];
 const Repeat = {
   repeat: z.enum(['once', 'every']).default('once'),
   cooldownSeconds: z.number().int().min(0).max(604_800).optional(),
@@ -45,6 +48,14 @@ const CreateAlert = z
     z.strictObject({
       kind: z.literal('session_status'),
       sessionId: z.string().uuid(),
+      /** the changes it fires on: stopped and failed (the default), paused too (a limit's or yours) */
+      statuses: z
+        .array(z.enum(SESSION_ALERT_STATUSES))
+        .min(1)
+        .max(3)
+        .refine((s) => new Set(s).size === s.length, 'each status once')
+        .optional(),
+      ...Repeat,
       note: z.string().max(200).optional(),
     }),
     z.strictObject({
@@ -77,6 +88,8 @@ interface Active {
   note?: string;
   /** set when it fires again (repeat: every): the least time between two firings, in event time */
   repeat?: { cooldownMs: number };
+  /** a session_status alert: the statuses it fires on */
+  statuses?: readonly SessionAlertStatus[];
   /** a price alert fires when armed; firing disarms it until the price is back on the other side */
   armed: boolean;
   /** the time of the event (tick) that last fired it */
@@ -196,6 +209,10 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
       ...(typeof r.params.lastAction === 'string' ? { lastAction: r.params.lastAction } : {}),
     };
     if (r.params.repeat === 'every') a.repeat = { cooldownMs: 1000 * Number(r.params.cooldownSeconds ?? 0) };
+    if (r.kind === 'session_status') {
+      const s = Array.isArray(r.params.statuses) ? r.params.statuses : ['stopped', 'failed'];
+      a.statuses = s.filter((x): x is SessionAlertStatus => (SESSION_ALERT_STATUSES as readonly unknown[]).includes(x));
+    }
     if (r.kind === 'strategy_signal') {
       // the graph as it was when the alert was made (later edits to the strategy do not change it)
       const p = r.params as {
@@ -389,16 +406,17 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           });
     }),
     await rt.bus.subscribe(TOPICS.forwardTestEvents.name, { group }, async (m) => {
-      if (m.type !== 'session.stopped' && m.type !== 'session.failed') return;
+      if (m.type !== 'session.stopped' && m.type !== 'session.failed' && m.type !== 'session.paused') return;
+      const status = m.type.slice('session.'.length) as SessionAlertStatus;
       const d = m.data as { sessionId?: string; reason?: string };
       const alerts = d.sessionId ? bySession.get(d.sessionId) : undefined;
       if (!alerts) return;
       for (const a of [...alerts.values()])
-        if (a.kind === 'session_status')
+        if (a.kind === 'session_status' && a.statuses?.includes(status) && !cooling(a, Date.now()))
           await fire(
             a,
-            `session ${a.sessionId} ${m.type === 'session.failed' ? 'failed' : 'stopped'}${d.reason ? `: ${d.reason}` : ''}`,
-            { sessionId: a.sessionId, status: m.type.slice('session.'.length), reason: d.reason ?? null },
+            `session ${a.sessionId} ${status}${d.reason ? `: ${d.reason}` : status === 'paused' ? ' by hand' : ''}`,
+            { sessionId: a.sessionId, status, reason: d.reason ?? null },
           );
     }),
   ];
@@ -447,7 +465,9 @@ export const alertRoutes: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async
           ? { price: b.price }
           : b.kind === 'session_drawdown'
             ? { drawdownPct: b.drawdownPct }
-            : strategy;
+            : b.kind === 'session_status'
+              ? { statuses: b.statuses ?? ['stopped', 'failed'] }
+              : strategy;
       const repeat =
         'repeat' in b && b.repeat === 'every' ? { repeat: 'every', cooldownSeconds: b.cooldownSeconds ?? 0 } : {};
       const row = (await db

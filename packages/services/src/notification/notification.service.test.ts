@@ -59,6 +59,9 @@ describe('notifications WebSocket', () => {
   let b: Awaited<ReturnType<TestApp['user']>>;
   const token = (u: typeof a) => u.auth.authorization.slice('Bearer '.length);
   /** a connection of `u` subscribed to its `user` channel */
+  /** one user's API request, by inject */
+  const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+    t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
   const onUserChannel = async (u: typeof a) => {
     const c = await connect(base, token(u));
     c.send({ op: 'subscribe', channel: 'user' });
@@ -238,8 +241,6 @@ describe('notifications WebSocket', () => {
 
   it("fires alerts once on the owner's user channel: a price level, a session stopping", async () => {
     const [owner, other] = await Promise.all([onUserChannel(a), onUserChannel(b)]);
-    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
     let last = 0;
     for (let i = 0; i < 100 && !last; i++) {
       last = (await call(a, 'GET', '/api/market/symbols/BTCUSD')).json().lastPrice ?? 0;
@@ -286,8 +287,6 @@ describe('notifications WebSocket', () => {
 
   it("fires a strategy alert on the strategy's first signal, warmed on the symbol's history, without trading", async () => {
     const owner = await onUserChannel(a);
-    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
     let seq = 0;
     const publish = (symbol: string, prices: number[]) =>
       t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', {
@@ -356,8 +355,6 @@ describe('notifications WebSocket', () => {
 
   it('fires a repeating alert on each new crossing, never within its cooldown; a strategy alert on each change of signal', async () => {
     const owner = await onUserChannel(a);
-    const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-      t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
     const t0 = Date.UTC(2026, 0, 6, 9);
     let seq = 0;
     /** ticks at t0 + the given seconds */
@@ -381,12 +378,14 @@ describe('notifications WebSocket', () => {
     });
     expect(noRepeat.statusCode).toBe(400);
     expect(noRepeat.json().error.message).toContain('repeat');
-    const sessionRepeat = await call(a, 'POST', '/api/alerts', {
-      kind: 'session_status',
-      sessionId: '00000000-0000-4000-8000-000000000000',
-      repeat: 'every',
-    });
-    expect(sessionRepeat.statusCode).toBe(400);
+    for (const statuses of [[], ['running'], ['paused', 'paused']]) {
+      const badStatuses = await call(a, 'POST', '/api/alerts', {
+        kind: 'session_status',
+        sessionId: '00000000-0000-4000-8000-000000000000',
+        statuses,
+      });
+      expect(badStatuses.statusCode, JSON.stringify(statuses)).toBe(400);
+    }
 
     const made = await call(a, 'POST', '/api/alerts', {
       kind: 'price_above',
@@ -498,6 +497,46 @@ describe('notifications WebSocket', () => {
       ['close', 110],
     ]);
     await sub.close();
+    owner.ws.close();
+  });
+
+  it("fires a session status alert on each pause when asked (a limit's with its reason, yours), and once on its end by default", async () => {
+    const owner = await onUserChannel(a);
+    const strat = (await call(a, 'POST', '/api/strategies', { name: 'long', graph: alwaysBuying() })).json();
+    const ft = (await call(a, 'POST', '/api/forward-tests', { strategyId: strat.id, symbol: 'PAUSEALERT' })).json();
+    const every = (
+      await call(a, 'POST', '/api/alerts', {
+        kind: 'session_status',
+        sessionId: ft.id,
+        statuses: ['paused'],
+        repeat: 'every',
+      })
+    ).json();
+    expect(every.params).toMatchObject({ statuses: ['paused'], repeat: 'every' });
+    const onEnd = (await call(a, 'POST', '/api/alerts', { kind: 'session_status', sessionId: ft.id })).json();
+    expect(onEnd.params.statuses).toEqual(['stopped', 'failed']);
+    const fired = (id: string) => owner.frames.filter((f) => f.type === 'alert' && f.data?.alertId === id);
+    for (let i = 1; i <= 2; i++) {
+      expect((await call(a, 'POST', `/api/forward-tests/${ft.id}/pause`)).statusCode).toBe(200);
+      await until(() => fired(every.id).length === i);
+      await call(a, 'POST', `/api/forward-tests/${ft.id}/resume`);
+    }
+    expect(fired(every.id).map((f) => f.data)).toMatchObject([
+      { status: 'paused', reason: null, message: `session ${ft.id} paused by hand`, count: 1 },
+      { status: 'paused', count: 2 },
+    ]);
+    expect(fired(onEnd.id)).toHaveLength(0);
+    await call(a, 'POST', `/api/forward-tests/${ft.id}/stop`);
+    await until(() => fired(onEnd.id).length === 1);
+    expect(fired(onEnd.id)[0]!.data).toMatchObject({ status: 'stopped' });
+    // the pause alert does not fire on a stop, and stays active (it repeats)
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fired(every.id)).toHaveLength(2);
+    expect((await call(a, 'GET', `/api/alerts/${every.id}`)).json()).toMatchObject({
+      status: 'active',
+      triggerCount: 2,
+    });
+    expect((await call(a, 'GET', `/api/alerts/${onEnd.id}`)).json().status).toBe('triggered');
     owner.ws.close();
   });
 
