@@ -1394,7 +1394,6 @@ export class ForwardTestEngine {
         if (!before) throw new AppError('CONFLICT', 'the order with this clientOrderId is being placed');
         return { signalId: id, status: before.status, reason: before.reason, replayed: true };
       }
-      if (p.out?.kind === 'fill') await this.repo.setStatus(s.id, s.status, { state: s.ledger });
       return {
         signalId: id,
         status: p.e.status === 'filled' ? 'filled' : p.e.status === 'noop' ? 'noop' : 'refused',
