@@ -108,10 +108,10 @@ const FLUSH_SLOTS = 10;
 const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 /** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
 const FLUSH_WAIT_MS = 100;
-/** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
 /** the `source` of the orders placed by hand: a close of the whole position, and any other */
 const MANUAL_CLOSE = 'manual_close';
 const MANUAL = 'manual';
+/** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
 const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
 /** how the reason a paper portfolio's daily loss limit pauses its sessions with begins */
 const PORTFOLIO_DAILY_LOSS_PAUSE = 'portfolio risk limit: max_daily_loss';
