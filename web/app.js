@@ -13,6 +13,7 @@ import { createLive } from './live.js';
 import {
   backtestView,
   backtestsView,
+  compareSessionsView,
   compareView,
   paperPortfolioView,
   sessionView,
@@ -61,6 +62,7 @@ const routes = [
   [/^#\/backtests\/([^/]+)$/, backtestView],
   [/^#\/sweeps\/([^/]+)$/, sweepView],
   [/^#\/compare\/([^/]+)$/, compareView],
+  [/^#\/compare-sessions\/([^/]+)$/, compareSessionsView],
   [/^#\/sessions$/, sessionsView],
   [/^#\/sessions\/([^/]+)$/, sessionView],
   [/^#\/paper-portfolios\/([^/]+)$/, paperPortfolioView],

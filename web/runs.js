@@ -328,7 +328,62 @@ const COMPARED = [
 ];
 
 /**
- * Finished runs side by side: their returns on one chart, their statistics in columns.
+ * Runs side by side: their returns on one chart, their statistics in columns.
+ * @param {string} title
+ * @param {{ href: string, label: string, equity: number[], stats: Record<string, any> | null | undefined }[]} runs
+ */
+function compareRuns(title, runs) {
+  return h(
+    'section',
+    { class: 'compare' },
+    h('h1', null, title),
+    svgBox(
+      lineChart({
+        title: 'Return % (each run over its own span)',
+        series: runs.map((r, i) => ({
+          values: returnCurve(r.equity),
+          color: COLORS[i % COLORS.length] ?? '#000',
+          label: r.label,
+        })),
+      }),
+    ),
+    h(
+      'table',
+      { class: 'grid stats' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, ''),
+          runs.map((r) => h('th', null, h('a', { href: r.href }, r.label))),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'period'),
+          runs.map((r) => h('td', null, `${when(r.stats?.start)} – ${when(r.stats?.end)}`)),
+        ),
+        COMPARED.map((k) =>
+          h(
+            'tr',
+            null,
+            h('th', null, k),
+            runs.map((r) => h('td', { class: 'num' }, cell(r.stats?.[k]))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
+ * Finished backtests side by side (compareRuns).
  * @param {import('./app.js').Ctx} c @param {string} idList comma-separated backtest ids
  */
 export async function compareView(c, idList) {
@@ -345,53 +400,40 @@ export async function compareView(c, idList) {
   );
   const label = (/** @type {any} */ b, /** @type {number} */ i) =>
     `${i + 1}. ${b.symbol} ${b.interval}${b.kind === 'walk-forward' || b.kind === 'portfolio' ? ` (${b.kind})` : ''}${b.parameters?.combo ? ` ${Object.values(b.parameters.combo).join('/')}` : ''}`;
-  return h(
-    'section',
-    { class: 'compare' },
-    h('h1', null, `Comparing ${runs.length} backtests`),
-    svgBox(
-      lineChart({
-        title: 'Return % (each run over its own span)',
-        series: runs.map((r, i) => ({
-          values: returnCurve(r.equity.map((p) => p.equity)),
-          color: COLORS[i % COLORS.length] ?? '#000',
-          label: label(r.b, i),
-        })),
-      }),
-    ),
-    h(
-      'table',
-      { class: 'grid stats' },
-      h(
-        'thead',
-        null,
-        h(
-          'tr',
-          null,
-          h('th', null, ''),
-          runs.map((r, i) => h('th', null, h('a', { href: `#/backtests/${r.b.id}` }, label(r.b, i)))),
-        ),
-      ),
-      h(
-        'tbody',
-        null,
-        h(
-          'tr',
-          null,
-          h('th', null, 'period'),
-          runs.map((r) => h('td', null, `${when(r.b.metrics?.start)} – ${when(r.b.metrics?.end)}`)),
-        ),
-        COMPARED.map((k) =>
-          h(
-            'tr',
-            null,
-            h('th', null, k),
-            runs.map((r) => h('td', { class: 'num' }, cell(r.b.metrics?.[k]))),
-          ),
-        ),
-      ),
-    ),
+  return compareRuns(
+    `Comparing ${runs.length} backtests`,
+    runs.map((r, i) => ({
+      href: `#/backtests/${r.b.id}`,
+      label: label(r.b, i),
+      equity: r.equity.map((p) => p.equity),
+      stats: r.b.metrics,
+    })),
   );
+}
+
+/**
+ * Paper sessions side by side, as they stand (compareRuns over their equity series and their statistics so far).
+ * @param {import('./app.js').Ctx} c @param {string} idList comma-separated session ids
+ */
+export async function compareSessionsView(c, idList) {
+  const ids = [...new Set(idList.split(','))].slice(0, MAX_COMPARE);
+  const runs = await Promise.all(
+    ids.map(async (id, i) => {
+      const enc = encodeURIComponent(id);
+      const [s, m, equity] = await Promise.all([
+        c.api.get(`/api/forward-tests/${enc}`),
+        c.api.get(`/api/forward-tests/${enc}/metrics`),
+        c.api.get(`/api/forward-tests/${enc}/equity`),
+      ]);
+      return {
+        href: `#/sessions/${s.id}`,
+        label: `${i + 1}. ${s.name ?? s.id.slice(0, 8)} · ${s.symbol} (${s.status})`,
+        equity: /** @type {any[]} */ (equity).map((p) => p.equity),
+        stats: m.stats,
+      };
+    }),
+  );
+  return compareRuns(`Comparing ${runs.length} paper sessions`, runs);
 }
 
 /** @param {import('./app.js').Ctx} c */
@@ -1061,6 +1103,20 @@ export async function sessionsView(c) {
     c.api.get('/api/analytics/portfolio'),
     c.api.get('/api/forward-tests/portfolios'),
   ]);
+  // sessions ticked to compare (two to MAX_COMPARE)
+  const picked = new Set();
+  const compare = h('button', { class: 'secondary', disabled: true }, 'Compare selected');
+  compare.addEventListener('click', () => c.go(`#/compare-sessions/${[...picked].join(',')}`));
+  const pick = (/** @type {any} */ s) =>
+    h('input', {
+      type: 'checkbox',
+      'aria-label': 'compare this session',
+      onchange: (/** @type {Event} */ ev) => {
+        if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(s.id);
+        else picked.delete(s.id);
+        /** @type {HTMLButtonElement} */ (compare).disabled = picked.size < 2 || picked.size > MAX_COMPARE;
+      },
+    });
   return h(
     'section',
     null,
@@ -1068,7 +1124,7 @@ export async function sessionsView(c) {
     h(
       'p',
       { class: 'muted' },
-      'Start a session from a strategy\u2019s page; it trades on live ticks with paper money.',
+      `Start a session from a strategy\u2019s page; it trades on live ticks with paper money. Tick two to ${MAX_COMPARE} sessions to compare them.`,
     ),
     p.sessions ? figureGrid([...sumTiles(p), ['Exposure', num(p.exposure)], ['Trades', cell(p.trades)]]) : '',
     portfolios.length
@@ -1091,8 +1147,10 @@ export async function sessionsView(c) {
           h('h2', null, 'Sessions'),
         )
       : '',
+    list.length > 1 ? h('div', { class: 'row' }, compare) : '',
     table(
       [
+        ['', pick],
         ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.name ?? s.id.slice(0, 8))],
         ['Symbol', (s) => s.symbol],
         ['Status', (s) => s.status],

@@ -1032,6 +1032,25 @@ describe('the browser app, clicked through against the running platform', () => 
     location.hash = '#/sessions';
     await until(() => $$('.paper-portfolios tbody tr').length === 1, 'the paper portfolios list');
     expect(text('.paper-portfolios tbody tr')).toContain('GOOG, GOOGL');
+    // its two sessions compared side by side: their returns on one chart, their statistics as the API has them
+    const ticks = $$<HTMLInputElement>('input[aria-label="compare this session"]');
+    expect(ticks.length).toBe(3);
+    const sessions = await api('/api/forward-tests');
+    for (const s of pf.sessions as { id: string }[]) {
+      const k = sessions.findIndex((x: { id: string }) => x.id === s.id);
+      ticks[k]!.checked = true;
+      ticks[k]!.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+    button('Compare selected')!.click();
+    await until(() => text('main h1') === 'Comparing 2 paper sessions', 'the comparison');
+    expect($$('.compare thead th a').map((a) => a.getAttribute('href'))).toEqual(
+      pf.sessions.map((s: { id: string }) => `#/sessions/${s.id}`),
+    );
+    const m = await api(`/api/forward-tests/${pf.sessions[0].id}/metrics`);
+    const row = $$('.compare tbody tr').find((r) => r.querySelector('th')?.textContent === 'trades');
+    expect(row?.querySelectorAll('td')[0]?.textContent).toBe(m.stats ? String(m.stats.trades) : '–');
+    location.hash = '#/sessions';
+    await until(() => $$('.paper-portfolios tbody tr').length === 1, 'the paper portfolios list again');
     location.hash = `#/paper-portfolios/${id}`;
     window.confirm = () => true;
     (await until(() => (legs().length === 2 ? button('Delete') : undefined), 'the page again')).click();
