@@ -1403,6 +1403,19 @@ export async function sessionView(c, id) {
         ? h('button', { class: 'danger', onclick: act('stop') }, 'Stop')
         : '',
       h('button', { class: 'secondary', onclick: () => void showReport() }, 'Risk report'),
+      // the same graph and settings again, as a new session (a stopped one run again, or one beside it)
+      h(
+        'button',
+        {
+          class: 'secondary',
+          title: 'a new session with the same strategy graph and settings',
+          onclick: async () => {
+            const r = await attempt(() => c.api.post(`/api/forward-tests/${enc}/clone`, {}));
+            if (r) c.go(`#/sessions/${r.id}`);
+          },
+        },
+        'Run again',
+      ),
     );
     const open = s.status === 'running' || s.status === 'paused';
     if (open !== orderBox.childElementCount > 0) orderBox.replaceChildren(...(open ? [orderForm, orderResult] : []));

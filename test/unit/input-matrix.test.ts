@@ -104,6 +104,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'POST /api/strategies/templates/{templateId}': { name: 'x' },
       'POST /api/forward-tests/': { strategyId: ids.strategies, symbol: 'BTCUSD' },
       'PATCH /api/forward-tests/{id}': { name: 'renamed' },
+      'POST /api/forward-tests/{id}/clone': { start: false },
       'PATCH /api/forward-tests/portfolios/{id}': { portfolioRisk: { maxDrawdownPct: 50 } },
       'POST /api/forward-tests/{id}/orders': { action: 'buy', sizing: 'pct_equity', amount: 10 },
       'POST /api/forward-tests/portfolio': { strategyId: ids.strategies, symbols: ['BTCUSD', 'ETHUSD'], start: false },

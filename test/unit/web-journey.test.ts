@@ -939,6 +939,25 @@ describe('the browser app, clicked through against the running platform', () => 
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');
     // a stopped session takes no orders: its form is gone
     expect($('form.order-form')).toBeNull();
+    // run again: a new session with its graph and settings, running, on its own page
+    button('Run again')!.click();
+    await until(
+      () => /^#\/sessions\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(id),
+      'the new session',
+    );
+    const again = await api(`/api/forward-tests/${location.hash.split('/')[2]}`);
+    expect(again).toMatchObject({ status: 'running', symbol: 'BTCUSD', name: 'Journey run (again)' });
+    expect(again.config).toMatchObject({ clonedFrom: id, risk: { maxDrawdownPct: 80 } });
+    await until(() => text('main h1') === 'Session Journey run (again) · BTCUSD', 'its page');
+    // removed again (the lists further on count the sessions)
+    const auth = JSON.parse(localStorage.getItem('algotrade.session') ?? 'null').accessToken;
+    const gone = await fetch(`${base}/api/forward-tests/${again.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${auth}` },
+    });
+    expect(gone.status).toBe(204);
+    location.hash = `#/sessions/${id}`;
+    await until(() => text('main h1') === 'Session Journey run · BTCUSD', 'the first session again');
     // its risk report (stopped: it no longer changes) as the API has it: how much of its life it traded
     // (all of it, then stopped by hand), the statistics and the exits, or why there are none yet
     button('Risk report')!.click();

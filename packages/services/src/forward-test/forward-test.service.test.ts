@@ -390,6 +390,53 @@ describe('forward testing (paper trading) on live ticks', () => {
     await sub.close();
   });
 
+  it('runs a session again: the same graph and settings as a new session, whatever the strategy became since', async () => {
+    const strategy = (await call(a, 'POST', '/api/strategies', { name: 'again', graph: alwaysBuying() })).json();
+    const first = (
+      await call(a, 'POST', '/api/forward-tests', {
+        strategyId: strategy.id,
+        symbol: 'AGAINUSD',
+        name: 'first run',
+        feeRate: 0.002,
+        risk: { maxDrawdownPct: 30 },
+      })
+    ).json();
+    await publishWave('AGAINUSD', 3, () => 100);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${first.id}`)).json().trades === 1);
+    await call(a, 'POST', `/api/forward-tests/${first.id}/stop`);
+    // the strategy changed since: it never buys now
+    const edited = await t.app.inject({
+      method: 'PUT',
+      url: `/api/strategies/${strategy.id}`,
+      headers: a.auth,
+      payload: { graph: buysAbove(1e12) },
+    });
+    expect(edited.json().version).toBe(strategy.version + 1);
+    expect((await call(b, 'POST', `/api/forward-tests/${first.id}/clone`, {})).statusCode).toBe(404);
+    expect((await call(a, 'POST', `/api/forward-tests/${first.id}/clone`, { symbol: 'X' })).statusCode).toBe(400);
+    const again = await call(a, 'POST', `/api/forward-tests/${first.id}/clone`, { startingBalance: 50_000 });
+    expect(again.statusCode).toBe(201);
+    const s = again.json();
+    expect(s).toMatchObject({
+      status: 'running',
+      symbol: 'AGAINUSD',
+      name: 'first run (again)',
+      startingBalance: 50_000,
+    });
+    const { name: _n, startingBalance: _b, ...same } = first.config;
+    expect(s.config).toEqual({ ...same, name: 'first run (again)', startingBalance: 50_000, clonedFrom: first.id });
+    // it trades the graph the first one did (it buys), not the strategy's latest (which never would)
+    await publishWave('AGAINUSD', 3, () => 100);
+    await until(async () => (await call(a, 'GET', `/api/forward-tests/${s.id}`)).json().trades === 1);
+    expect((await call(a, 'GET', `/api/forward-tests/${s.id}`)).json().config.strategyVersion).toBe(strategy.version);
+    await reconcile(s.id);
+    // not started when asked, named as given
+    const later = (
+      await call(a, 'POST', `/api/forward-tests/${first.id}/clone`, { start: false, name: 'later' })
+    ).json();
+    expect(later).toMatchObject({ status: 'created', name: 'later' });
+  });
+
   it('warms a strategy reading a higher timeframe on the stored candles before the window, ticks or candles', async () => {
     // buy once the daily SMA(2) is defined: two completed days, far more than a window holds
     const graph = graphOf(

@@ -118,6 +118,14 @@ const OrderBody = z
     if (sizing === 'pct_equity' && b.amount !== undefined && b.amount > 100)
       no('amount', 'a share of the equity is at most 100 (%)');
   });
+/** a new session like one of yours (its strategy snapshot and settings): what may differ */
+const CloneBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    startingBalance: z.number().positive().max(1e12).optional(),
+    start: z.boolean().default(true),
+  })
+  .default({ start: true });
 /** a session's name and its own risk limits, changed while it runs (`risk` replaces them whole; {} none) */
 const PatchBody = z
   .strictObject({ name: z.string().trim().min(1).max(200).nullable().optional(), risk: RiskInput.optional() })
@@ -529,6 +537,39 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const updated = (await repo.get(row.id, row.userId))!;
       await engine.updated(updated, { ...(name !== undefined ? { name } : {}), ...(risk ? { risk } : {}) });
       return view(updated);
+    });
+
+    // the same strategy (the very graph the session trades, not the strategy's latest version) and settings
+    // again, as a new session of its own: a stopped one run again, or a second beside it; a paper
+    // portfolio's session becomes a session of its own
+    r.post('/:id/clone', { schema: { tags: ['forward-test'], params: Id, body: CloneBody } }, async (req, reply) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      const b = req.body ?? { start: true };
+      const { portfolio: _p, name, ...settings } = row.config as Record<string, unknown> & { name?: string };
+      const config = {
+        ...settings,
+        ...(b.name ? { name: b.name } : name ? { name: `${name} (again)`.slice(0, 200) } : {}),
+        ...(b.startingBalance !== undefined ? { startingBalance: b.startingBalance } : {}),
+        clonedFrom: row.id,
+      };
+      const made = await repo.create({
+        userId: row.userId,
+        strategyId: row.strategyId,
+        snapshot: row.strategySnapshot,
+        symbol: row.symbol,
+        config,
+        state: newLedger(config as unknown as SessionSettings),
+      });
+      await rt.bus.publish(TOPICS.forwardTestEvents.name, made.id, 'session.created', {
+        sessionId: made.id,
+        userId: made.userId,
+        symbol: made.symbol,
+      });
+      if (b.start) {
+        await ensureFeed(made.symbol);
+        await engine.transition(made, 'running');
+      }
+      return reply.status(201).send(view((await repo.get(made.id, made.userId))!));
     });
 
     // an order by hand, at the market now: 201 with the order, its fill and the session; 200 when its
