@@ -1292,7 +1292,19 @@ export async function sessionView(c, id) {
           ]
         : []),
     );
-    editBox.replaceChildren(h('summary', null, limits ? 'Name and limits' : 'Name'), form);
+    // when its limits were changed (config.riskChanges, the last 100)
+    const changes = /** @type {{ at: string, risk: object }[]} */ (s.config?.riskChanges ?? []);
+    editBox.replaceChildren(
+      h('summary', null, limits ? 'Name and limits' : 'Name'),
+      form,
+      changes.length
+        ? h(
+            'p',
+            { class: 'muted risk-changes' },
+            `Limits changed ${changes.length} time${changes.length > 1 ? 's' : ''} while it ran, last ${when(changes[changes.length - 1]?.at)}.`,
+          )
+        : '',
+    );
   };
   const title = h('h1');
   const drawHead = () => {

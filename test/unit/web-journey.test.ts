@@ -934,6 +934,11 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => text('main h1') === 'Session Journey run · BTCUSD', 'the new name');
     expect((await api(`/api/forward-tests/${id}`)).config.risk).toMatchObject({ maxDrawdownPct: 80 });
     expect(text('main .settings')).toContain('drawdown stop 80 %');
+    // the change kept, with when
+    await until(() => text('.risk-changes').startsWith('Limits changed 1 time while it ran, last '), 'the change kept');
+    expect((await api(`/api/forward-tests/${id}`)).config.riskChanges).toEqual([
+      { at: expect.any(String), risk: { maxDrawdownPct: 80 } },
+    ]);
     button('Stop')!.click();
     await until(() => status() === 'stopped', 'the stop');
     expect((await api(`/api/forward-tests/${id}`)).status).toBe('stopped');

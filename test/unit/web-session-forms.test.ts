@@ -150,6 +150,19 @@ describe("a paper session's page forms", () => {
       expect((await call('PATCH', `/api/forward-tests/${id}`, sessionPatch({}, { [k]: '5' }, true))).statusCode).toBe(
         200,
       );
+    // each change kept in order, the last 100: the six above, then 100 more
+    const changes = async () => (await call('GET', `/api/forward-tests/${id}`)).json().config.riskChanges;
+    expect((await changes()).map((c: { risk: object }) => c.risk)).toEqual([
+      { maxOrderQty: 1000, maxDrawdownPct: 12.5, maxDailyLossPct: 3, maxOrdersPerMinute: 20, resumeNextDay: true },
+      { maxOrderQty: 1000 },
+      ...EDITABLE_LIMITS.map(([k]) => ({ [k]: 5 })),
+    ]);
+    for (let i = 1; i <= 100; i++) await call('PATCH', `/api/forward-tests/${id}`, { risk: { maxOrdersPerMinute: i } });
+    const last = await changes();
+    expect(last).toHaveLength(100);
+    expect(last.map((c: { risk: { maxOrdersPerMinute: number } }) => c.risk.maxOrdersPerMinute)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
     // a stopped session: its name only
     await call('POST', `/api/forward-tests/${id}/stop`);
     const named = sessionPatch({}, { name: 'done', maxDrawdownPct: '5' }, false);

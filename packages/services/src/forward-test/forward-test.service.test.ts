@@ -365,6 +365,11 @@ describe('forward testing (paper trading) on live ticks', () => {
     // tightened to 2 %: past the 3 % it has lost, so the next tick stops it and closes the position
     const tightened = (await patch({ risk: { maxDrawdownPct: 2, maxOrdersPerMinute: 100 } })).json();
     expect(tightened.config.risk).toEqual({ maxDrawdownPct: 2, maxOrdersPerMinute: 100 });
+    // each change of its limits kept, with when (a name alone is not one)
+    expect(tightened.config.riskChanges).toEqual([
+      { at: expect.any(String), risk: { maxDrawdownPct: 2, maxOrdersPerMinute: 100 } },
+    ]);
+    expect(Date.parse(tightened.config.riskChanges[0].at)).toBeGreaterThan(Date.now() - 60_000);
     expect(tightened.name).toBe('renamed');
     await publishWave('LIMUSD', 1, () => 97);
     await until(async () => (await view()).status === 'stopped');

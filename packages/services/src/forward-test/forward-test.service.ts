@@ -545,7 +545,13 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     r.post('/:id/clone', { schema: { tags: ['forward-test'], params: Id, body: CloneBody } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);
       const b = req.body ?? { start: true };
-      const { portfolio: _p, name, ...settings } = row.config as Record<string, unknown> & { name?: string };
+      // its settings as they are now (the history of its limits is the first session's)
+      const {
+        portfolio: _p,
+        riskChanges: _r,
+        name,
+        ...settings
+      } = row.config as Record<string, unknown> & { name?: string };
       const config = {
         ...settings,
         ...(b.name ? { name: b.name } : name ? { name: `${name} (again)`.slice(0, 200) } : {}),

@@ -637,9 +637,17 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       if (patch.name === null) drop.push('name');
       else if (patch.name !== undefined) set.name = patch.name;
       if (patch.risk !== undefined) set.risk = patch.risk;
-      const r =
-        await sql`update forward_test_sessions set config = (config - ${drop}::text[]) || ${JSON.stringify(set)}::jsonb,
-          updated_at = now() where id = ${id} and user_id = ${userId}`.execute(db);
+      // each change of its limits kept in its config's riskChanges, oldest first: when, and what they became
+      // (the last 100)
+      const change = patch.risk !== undefined ? JSON.stringify(patch.risk) : null;
+      const r = await sql`update forward_test_sessions set updated_at = now(),
+          config = (config - ${drop}::text[]) || ${JSON.stringify(set)}::jsonb || case when ${change}::jsonb is null
+            then '{}'::jsonb
+            else jsonb_build_object('riskChanges', (select coalesce(jsonb_agg(k.x order by k.n), '[]'::jsonb) from (
+              select e.x, e.n from jsonb_array_elements(coalesce(config->'riskChanges', '[]'::jsonb)
+                || jsonb_build_array(jsonb_build_object('at', now(), 'risk', ${change}::jsonb))) with ordinality as e(x, n)
+              order by e.n desc limit 100) k)) end
+          where id = ${id} and user_id = ${userId}`.execute(db);
       return Number(r.numAffectedRows ?? 0) > 0;
     },
     /**
