@@ -383,6 +383,30 @@ function compareRuns(title, runs) {
 }
 
 /**
+ * A list's **Compare selected** button and the checkbox that ticks a row for it: two to MAX_COMPARE
+ * ticked, it opens `route`/<the ids>.
+ * @param {import('./app.js').Ctx} c @param {string} route @param {string} label the checkbox's
+ */
+function comparePicker(c, route, label) {
+  const picked = new Set();
+  const compare = /** @type {HTMLButtonElement} */ (
+    h('button', { class: 'secondary', disabled: true }, 'Compare selected')
+  );
+  compare.addEventListener('click', () => c.go(`${route}/${[...picked].join(',')}`));
+  const pick = (/** @type {string} */ id) =>
+    h('input', {
+      type: 'checkbox',
+      'aria-label': label,
+      onchange: (/** @type {Event} */ ev) => {
+        if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(id);
+        else picked.delete(id);
+        compare.disabled = picked.size < 2 || picked.size > MAX_COMPARE;
+      },
+    });
+  return { compare, pick };
+}
+
+/**
  * Finished backtests side by side (compareRuns).
  * @param {import('./app.js').Ctx} c @param {string} idList comma-separated backtest ids
  */
@@ -439,21 +463,9 @@ export async function compareSessionsView(c, idList) {
 /** @param {import('./app.js').Ctx} c */
 export async function backtestsView(c) {
   const list = /** @type {any[]} */ (await c.api.get('/api/backtests'));
-  const picked = new Set();
-  const compare = h('button', { class: 'secondary', disabled: true }, 'Compare selected');
-  compare.addEventListener('click', () => c.go(`#/compare/${[...picked].join(',')}`));
-  const pick = (/** @type {any} */ b) =>
-    b.status === 'done'
-      ? h('input', {
-          type: 'checkbox',
-          'aria-label': 'compare this run',
-          onchange: (/** @type {Event} */ ev) => {
-            if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(b.id);
-            else picked.delete(b.id);
-            /** @type {HTMLButtonElement} */ (compare).disabled = picked.size < 2 || picked.size > MAX_COMPARE;
-          },
-        })
-      : '';
+  // finished runs ticked to compare
+  const { compare, pick: tick } = comparePicker(c, '#/compare', 'compare this run');
+  const pick = (/** @type {any} */ b) => (b.status === 'done' ? tick(b.id) : '');
   return h(
     'section',
     null,
@@ -1103,20 +1115,9 @@ export async function sessionsView(c) {
     c.api.get('/api/analytics/portfolio'),
     c.api.get('/api/forward-tests/portfolios'),
   ]);
-  // sessions ticked to compare (two to MAX_COMPARE)
-  const picked = new Set();
-  const compare = h('button', { class: 'secondary', disabled: true }, 'Compare selected');
-  compare.addEventListener('click', () => c.go(`#/compare-sessions/${[...picked].join(',')}`));
-  const pick = (/** @type {any} */ s) =>
-    h('input', {
-      type: 'checkbox',
-      'aria-label': 'compare this session',
-      onchange: (/** @type {Event} */ ev) => {
-        if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(s.id);
-        else picked.delete(s.id);
-        /** @type {HTMLButtonElement} */ (compare).disabled = picked.size < 2 || picked.size > MAX_COMPARE;
-      },
-    });
+  // sessions ticked to compare
+  const { compare, pick: tick } = comparePicker(c, '#/compare-sessions', 'compare this session');
+  const pick = (/** @type {any} */ s) => tick(s.id);
   return h(
     'section',
     null,

@@ -334,12 +334,12 @@ export interface ManualOrder {
   clientOrderId?: string;
 }
 
-/** What a manual order did: its order row's fields, and whether it was placed before (the same clientOrderId). */
+/**
+ * A manual order placed: its signal id (its row in the order log says what it did), a refusal's code, and
+ * whether it was placed before (the same clientOrderId).
+ */
 export interface ManualOutcome {
   signalId: string;
-  status: 'filled' | 'refused' | 'noop';
-  /** why it was refused or did nothing */
-  reason: string | null;
   /** a refusal's code (INSUFFICIENT_CASH, SHORTS_NOT_ALLOWED, RATE_LIMIT, ...), on the first answer */
   code?: string;
   replayed: boolean;
@@ -1388,19 +1388,8 @@ export class ForwardTestEngine {
         ...(o.percent !== undefined ? { percent: o.percent } : {}),
         ...(adds ? { maxEntries: Math.max(1, l.entries) + 1 } : {}),
       });
-      if (!p) {
-        // executed before (the same clientOrderId): its order as logged
-        const [before] = await this.repo.orders(s.id, { signalId: id, limit: 1 });
-        if (!before) throw new AppError('CONFLICT', 'the order with this clientOrderId is being placed');
-        return { signalId: id, status: before.status, reason: before.reason, replayed: true };
-      }
-      return {
-        signalId: id,
-        status: p.e.status === 'filled' ? 'filled' : p.e.status === 'noop' ? 'noop' : 'refused',
-        reason: p.e.reason ?? null,
-        ...(p.out?.kind === 'refused' ? { code: p.out.code } : {}),
-        replayed: false,
-      };
+      // none planned: executed before (the same clientOrderId)
+      return { signalId: id, ...(p?.out?.kind === 'refused' ? { code: p.out.code } : {}), replayed: !p };
     });
   }
 

@@ -530,12 +530,10 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         throw new AppError('CONFLICT', `the session is ${row.status}: its limits no longer apply`, {
           status: row.status,
         });
-      await repo.updateConfig(row.id, row.userId, {
-        ...(name !== undefined ? { name } : {}),
-        ...(risk ? { risk } : {}),
-      });
+      const patch = { ...(name !== undefined ? { name } : {}), ...(risk ? { risk } : {}) };
+      await repo.updateConfig(row.id, row.userId, patch);
       const updated = (await repo.get(row.id, row.userId))!;
-      await engine.updated(updated, { ...(name !== undefined ? { name } : {}), ...(risk ? { risk } : {}) });
+      await engine.updated(updated, patch);
       return view(updated);
     });
 
@@ -566,15 +564,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         config,
         state: newLedger(config as unknown as SessionSettings),
       });
-      await rt.bus.publish(TOPICS.forwardTestEvents.name, made.id, 'session.created', {
-        sessionId: made.id,
-        userId: made.userId,
-        symbol: made.symbol,
-      });
-      if (b.start) {
-        await ensureFeed(made.symbol);
-        await engine.transition(made, 'running');
-      }
+      await announced(made, b.start);
       return reply.status(201).send(view((await repo.get(made.id, made.userId))!));
     });
 
@@ -590,11 +580,13 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         ...(b.percent !== undefined ? { percent: b.percent } : {}),
         ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
       });
+      // what it did, as the order log has it (a replayed clientOrderId's as placed then)
       const [logged] = await repo.orders(row.id, { signalId: out.signalId, limit: 1 });
-      const order = { ...logged!, ...(out.code ? { code: out.code } : {}) };
-      if (out.status === 'refused')
-        throw new AppError('UNPROCESSABLE', `order refused: ${out.reason}`, { code: out.code ?? null, order });
-      if (out.status === 'noop') throw new AppError('CONFLICT', `nothing to do: ${out.reason}`, { order });
+      if (!logged) throw new AppError('CONFLICT', 'the order with this clientOrderId is being placed');
+      const order = { ...logged, ...(out.code ? { code: out.code } : {}) };
+      if (order.status === 'refused')
+        throw new AppError('UNPROCESSABLE', `order refused: ${order.reason}`, { code: out.code ?? null, order });
+      if (order.status === 'noop') throw new AppError('CONFLICT', `nothing to do: ${order.reason}`, { order });
       const [trade] = await repo.trades(row.id, { signalId: out.signalId, limit: 1 });
       return reply
         .status(out.replayed ? 200 : 201)
@@ -734,16 +726,21 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       config,
       state: newLedger(config as SessionSettings),
     });
+    await announced(row, b.start);
+    return row;
+  }
+
+  /** A new session told of (`session.created`), and started when asked. */
+  async function announced(row: SessionRow, start: boolean): Promise<void> {
     await rt.bus.publish(TOPICS.forwardTestEvents.name, row.id, 'session.created', {
       sessionId: row.id,
-      userId,
+      userId: row.userId,
       symbol: row.symbol,
     });
-    if (b.start) {
+    if (start) {
       await ensureFeed(row.symbol);
       await engine.transition(row, 'running');
     }
-    return row;
   }
 
   const portfolioOf = (row: SessionRow) => (row.config as { portfolio?: PortfolioConfig }).portfolio;
