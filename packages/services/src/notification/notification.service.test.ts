@@ -91,7 +91,10 @@ describe('notifications WebSocket', () => {
     for (let i = 0; i < 300; i++) {
       await t.rt.bus.publish(TOPICS.userNotifications.name, a.id, 'bulk', { i, blob });
       await t.rt.bus.publish(TOPICS.userNotifications.name, b.id, 'bulk', { i, blob });
-      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+      // the fast client shares this process's event loop with the publisher: wait for it to read each
+      // tenth push, so only the paused client's buffer can grow (on a loaded machine the fast one could
+      // otherwise fall 1 MiB behind too, and be dropped as well)
+      if (i % 10 === 9) await fast.waitFor((f) => f.type === 'bulk' && f.data?.i === i);
     }
     const last = await fast.waitFor((f) => f.type === 'bulk' && f.data?.i === 299);
     expect(last.channel).toBe('user');
