@@ -6,7 +6,8 @@ import { startServer } from './server.ts';
 // its own process (`algotrade start`, the simulated feed on), a session whose strategy never enters by
 // itself on BTCUSD, then N rounds of a buy of one lot and a close, each request timed at the client until
 // its answer (the fill committed, the session read back). The baseline, alternated with them in the same
-// run: GET of the same session (the same auth, routing and view, no order). Embedded (PGlite), and with
+// run: GET of the same session (the same auth, routing and view, no order). Each round also places a
+// buy limit far under the market (it rests, saved on the session's row) and cancels it, timed alike. Embedded (PGlite), and with
 // BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test) on PostgreSQL in a scratch database.
 const N = Number(process.env.MANUAL_ORDER_ROUNDS ?? 200);
 const graph = {
@@ -38,7 +39,7 @@ async function measure(label: string, env: Record<string, string>) {
       });
       const text = await r.text();
       if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-      return JSON.parse(text);
+      return text ? JSON.parse(text) : null;
     };
     const { accessToken: token } = await call('POST', '/api/auth/register', undefined, {
       email: `bench-${Date.now()}@x.io`,
@@ -60,6 +61,8 @@ async function measure(label: string, env: Record<string, string>) {
     }
     const orders: number[] = [];
     const reads: number[] = [];
+    const rests: number[] = [];
+    const cancels: number[] = [];
     const timed = async (into: number[], fn: () => Promise<unknown>) => {
       const t0 = performance.now();
       await fn();
@@ -72,6 +75,21 @@ async function measure(label: string, env: Record<string, string>) {
       await timed(reads, () => call('GET', url, token));
       await timed(orders, () => call('POST', `${url}/orders`, token, { action: 'close' }));
       await timed(reads, () => call('GET', url, token));
+      // a buy limit far under the market (it rests: saved on the row), then cancelled
+      let open: { id: string } | undefined;
+      await timed(rests, async () => {
+        open = (
+          await call('POST', `${url}/orders`, token, {
+            action: 'buy',
+            sizing: 'fixed_qty',
+            amount: 0.001,
+            type: 'limit',
+            price: 1,
+          })
+        ).open;
+      });
+      await timed(reads, () => call('GET', url, token));
+      await timed(cancels, () => call('DELETE', `${url}/open-orders/${open!.id}`, token));
     }
     const after = await call('GET', url, token);
     if (after.trades !== 2 * N + 2) throw new Error(`expected ${2 * N + 2} fills, the session has ${after.trades}`);
@@ -86,6 +104,20 @@ async function measure(label: string, env: Record<string, string>) {
       baselineP99: Number(percentile(reads, 99).toFixed(3)),
       orders: orders.length,
     });
+    for (const [what, list] of [
+      ['resting_order_placed', rests],
+      ['resting_order_cancelled', cancels],
+    ] as const)
+      report({
+        bench: 'manual-order',
+        metric: `${label}_${what}_p50_ms`,
+        value: percentile(list, 50),
+        unit: 'ms',
+        baseline: percentile(reads, 50),
+        ratio: Number((percentile(list, 50) / percentile(reads, 50)).toFixed(2)),
+        p99: Number(percentile(list, 99).toFixed(3)),
+        requests: list.length,
+      });
   } finally {
     await server.stop();
   }

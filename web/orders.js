@@ -13,13 +13,41 @@ export const ORDER_SIZINGS = /** @type {const} */ ([
   ['all', 'all the equity'],
 ]);
 
+/** The order types the form offers: [value, label]. */
+export const ORDER_TYPES = /** @type {const} */ ([
+  ['market', 'at the market now'],
+  ['limit', 'limit: at a price or better'],
+  ['stop', 'stop: at the market once the price reaches it'],
+]);
+
 /**
  * The request body of an order from the form's values, or why it cannot be sent. `amount` is what was
  * typed: a buy's or sell's amount in its sizing's terms, a close's share of the position in % (empty: all).
- * @param {{ action: string, sizing: string, amount: string }} v
+ * A limit or stop order takes a `price` and, optionally, the minutes it rests (`validMinutes`, empty:
+ * until it fills or is cancelled).
+ * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, validMinutes?: string }} v
  * @returns {{ body: Record<string, unknown> } | { error: string }}
  */
 export function orderBody(v) {
+  const base = sizedBody(v);
+  if ('error' in base) return base;
+  const type = v.type ?? 'market';
+  if (type === 'market') return base;
+  if (type !== 'limit' && type !== 'stop') return { error: `no such order type: ${type}` };
+  const price = Number((v.price ?? '').trim());
+  if (!(v.price ?? '').trim() || !(price > 0) || !Number.isFinite(price))
+    return { error: `a ${type} order needs a price over 0` };
+  const body = { ...base.body, type, price };
+  const minutes = (v.validMinutes ?? '').trim();
+  if (!minutes) return { body };
+  const m = Number(minutes);
+  if (!Number.isInteger(m) || m < 1 || m > 129_600)
+    return { error: 'minutes it rests: a whole number from 1 to 129,600 (90 days)' };
+  return { body: { ...body, validMinutes: m } };
+}
+
+/** @param {{ action: string, sizing: string, amount: string }} v @returns {{ body: Record<string, unknown> } | { error: string }} */
+function sizedBody(v) {
   const text = v.amount.trim();
   const n = Number(text);
   if (v.action === 'close') {
@@ -35,10 +63,25 @@ export function orderBody(v) {
 }
 
 /**
+ * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null }} o
+ */
+export function openOrderText(o) {
+  const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
+  const size =
+    o.action === 'close'
+      ? `close ${o.percent === undefined ? 'all' : `${n(o.percent)} %`} (${o.side})`
+      : `${o.side} ${o.sizing === 'all' ? 'all the equity' : `${n(o.amount)} ${(ORDER_SIZINGS.find(([v]) => v === o.sizing) ?? ['', o.sizing])[1]}`}`;
+  const kind = o.type === 'limit' ? `limit at ${n(o.price)}` : `stop at ${n(o.price)}`;
+  return `${size}, ${kind}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}`;
+}
+
+/**
  * What a placed order did, in words: its fill (a trade), from the API's answer.
- * @param {{ trade: { side: string, quantity: number, price: number, fee: number, ts: string } | null, session: { symbol: string } }} r
+ * @param {{ trade?: { side: string, quantity: number, price: number, fee: number, ts: string } | null, open?: Parameters<typeof openOrderText>[0], session: { symbol: string } }} r
  */
 export function orderText(r) {
+  if ('open' in r && r.open) return `Resting: ${openOrderText(r.open)}.`;
   const t = r.trade;
   if (!t) return 'The order did nothing.';
   const verb = t.side === 'buy' ? 'Bought' : 'Sold';

@@ -17,7 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EDITABLE_LIMITS, EXCHANGE_KEYS, portfolioRiskPatch, sessionPatch, settingsText } from './run-settings.js';
-import { orderBody, orderText, ORDER_SIZINGS } from './orders.js';
+import { openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from './orders.js';
 import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -1214,6 +1214,9 @@ export async function sessionView(c, id) {
             action: String(f.get('action')),
             sizing: String(f.get('sizing')),
             amount: String(f.get('amount') ?? ''),
+            type: String(f.get('type')),
+            price: String(f.get('price') ?? ''),
+            validMinutes: String(f.get('validMinutes') ?? ''),
           });
           if ('error' in v) {
             orderResult.textContent = v.error;
@@ -1248,12 +1251,70 @@ export async function sessionView(c, id) {
         ORDER_SIZINGS.map(([value, label]) => h('option', { value }, label)),
       ),
       h(
+        'select',
+        { name: 'type', 'aria-label': 'order type' },
+        ORDER_TYPES.map(([value, label]) => h('option', { value }, label)),
+      ),
+      h('input', {
+        name: 'price',
+        type: 'number',
+        step: 'any',
+        min: '0',
+        placeholder: 'price (limit, stop)',
+        'aria-label': 'price',
+      }),
+      h('input', {
+        name: 'validMinutes',
+        type: 'number',
+        step: '1',
+        min: '1',
+        placeholder: 'minutes it rests',
+        'aria-label': 'minutes it rests',
+      }),
+      h(
         'button',
-        { class: 'secondary', title: 'at the market now; the strategy manages the position as its own' },
+        {
+          class: 'secondary',
+          title: 'at the market now, or resting at a price (limit, stop); the strategy manages the position as its own',
+        },
         'Place order',
       ),
     )
   );
+  // its limit and stop orders by hand resting, each with a Cancel
+  const openBox = h('div', { class: 'open-orders' });
+  const drawOpen = () => {
+    const list = /** @type {any[]} */ (s.openOrders ?? []);
+    openBox.replaceChildren(
+      list.length ? h('h2', null, `Resting orders (${list.length})`) : '',
+      list.length
+        ? h(
+            'ul',
+            null,
+            list.map((o) =>
+              h(
+                'li',
+                null,
+                `${openOrderText(o)} `,
+                h(
+                  'button',
+                  {
+                    class: 'secondary',
+                    onclick: async () => {
+                      const r = await attempt(() =>
+                        c.api.del(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`),
+                      );
+                      if (r !== undefined) void refresh();
+                    },
+                  },
+                  'Cancel',
+                ),
+              ),
+            ),
+          )
+        : '',
+    );
+  };
   const orderBox = h('div', { class: 'order-box' });
   // its name and its own limits, changed while it runs (a stopped one: its name only)
   const settingsLine = h('p', { class: 'muted settings' });
@@ -1431,7 +1492,9 @@ export async function sessionView(c, id) {
       ),
     );
     const open = s.status === 'running' || s.status === 'paused';
-    if (open !== orderBox.childElementCount > 0) orderBox.replaceChildren(...(open ? [orderForm, orderResult] : []));
+    if (open !== orderBox.childElementCount > 0)
+      orderBox.replaceChildren(...(open ? [orderForm, orderResult, openBox] : []));
+    drawOpen();
   };
   // the times it was stopped or paused (by its limits, its paper portfolio's, or by hand) shaded, with
   // its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)

@@ -926,6 +926,26 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(manual).toHaveLength(1);
     expect(manual[0].action).toBe(held ? 'close' : 'buy');
+    // a buy limit far under the market, from the same form: it rests, listed with a Cancel; cancelled
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=action]'), 'buy');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=amount]'), '1');
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=sizing]'), 'fixed_qty');
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=type]'), 'limit');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=price]'), '1');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=validMinutes]'), '60');
+    orderForm.requestSubmit();
+    await until(
+      () => text('.order-result').startsWith('Resting: buy 1 units, limit at 1, until '),
+      'the order resting',
+    );
+    const resting = await api(`/api/forward-tests/${id}/open-orders`);
+    expect(resting).toMatchObject([{ side: 'buy', type: 'limit', price: 1, amount: 1 }]);
+    await until(() => $$('.open-orders li').length === 1, 'the resting order listed');
+    expect(text('.open-orders li')).toContain('limit at 1');
+    $('.open-orders li')!.querySelector('button')!.click();
+    await until(() => $$('.open-orders li').length === 0, 'the resting order cancelled');
+    expect(await api(`/api/forward-tests/${id}/open-orders`)).toEqual([]);
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=type]'), 'market');
     // its name and a drawdown stop, set while it runs: the heading and the settings line say them
     const edit = await until(() => $<HTMLFormElement>('details.edit-session form'), 'the name and limits form');
     type(edit.querySelector<HTMLInputElement>('input[name=name]'), 'Journey run');

@@ -1,6 +1,6 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderBody, orderText, ORDER_SIZINGS } from '../../web/orders.js';
+import { openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from '../../web/orders.js';
 import { EDITABLE_LIMITS, portfolioRiskPatch, sessionPatch } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { buysAbove } from '../helpers/graphs.ts';
@@ -13,12 +13,12 @@ let t: TestApp;
 let auth: { authorization: string };
 let id: string;
 /** the body the form sends for what was typed */
-const bodyOf = (v: { action: string; sizing: string; amount: string }) => {
+const bodyOf = (v: Parameters<typeof orderBody>[0]) => {
   const out = orderBody(v);
   if ('error' in out) throw new Error(out.error);
   return out.body;
 };
-const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
   t.app.inject({ method, url, headers: auth, ...(payload ? { payload } : {}) });
 
 beforeAll(async () => {
@@ -114,6 +114,65 @@ describe("a paper session's page forms", () => {
     // the session's fills are the form's, each once
     const trades = (await call('GET', `/api/forward-tests/${id}/trades?order=desc&limit=2`)).json();
     expect(trades.map((x: { signalId: string }) => x.signalId)).toEqual([sold.trade.signalId, answer.trade.signalId]);
+  });
+
+  it('builds limit and stop orders the API takes, and says what rests', async () => {
+    let sent = 0;
+    for (const [type] of ORDER_TYPES)
+      for (const price of ['', '0', '240', '260', 'x'])
+        for (const validMinutes of ['', '0', '1.5', '30', '200000'])
+          for (const action of ['buy', 'close']) {
+            const out = orderBody({
+              action,
+              sizing: 'fixed_qty',
+              amount: action === 'buy' ? '1' : '',
+              type,
+              price,
+              validMinutes,
+            });
+            if ('error' in out) {
+              expect(out.error.length).toBeGreaterThan(10);
+              continue;
+            }
+            if (type === 'market') continue; // sent above
+            const r = await call('POST', `/api/forward-tests/${id}/orders`, out.body);
+            expect(r.statusCode, `${type} ${price} ${validMinutes} -> ${JSON.stringify(out.body)}: ${r.body}`).not.toBe(
+              400,
+            );
+            expect([200, 201, 409, 422]).toContain(r.statusCode);
+            sent++;
+          }
+    expect(sent).toBeGreaterThan(4);
+    // a market order takes no price: what is typed there is not sent
+    expect(orderBody({ action: 'buy', sizing: 'all', amount: '', type: 'market', price: '10' })).toEqual({
+      body: { action: 'buy', sizing: 'all' },
+    });
+    for (const [v, body] of [
+      [
+        { action: 'buy', sizing: 'all', amount: '', type: 'limit', price: '' },
+        { action: 'buy', sizing: 'all', type: 'limit' },
+      ],
+      [
+        { action: 'buy', sizing: 'all', amount: '', type: 'stop', price: '270', validMinutes: '0' },
+        { action: 'buy', sizing: 'all', type: 'stop', price: 270, validMinutes: 0 },
+      ],
+    ] as const) {
+      expect('error' in orderBody(v)).toBe(true);
+      expect((await call('POST', `/api/forward-tests/${id}/orders`, body)).statusCode).toBe(400);
+    }
+    // what rests, in words, as placed
+    for (const o of (await call('GET', `/api/forward-tests/${id}/open-orders`)).json())
+      expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${o.id}`)).statusCode).toBe(204);
+    const r = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '2', type: 'limit', price: '240', validMinutes: '30' }),
+    );
+    expect(r.statusCode).toBe(201);
+    expect(orderText(r.json())).toMatch(/^Resting: buy 2 units, limit at 240, until .+\.$/);
+    const [rests] = (await call('GET', `/api/forward-tests/${id}/open-orders`)).json();
+    expect(openOrderText(rests)).toBe(orderText(r.json()).slice('Resting: '.length, -1));
+    expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${rests.id}`)).statusCode).toBe(204);
   });
 
   it("changes the session's name and limits as typed, keeping the limits the form does not offer", async () => {

@@ -36,7 +36,9 @@ const wf = (...more: string[]) => [
   ...more,
 ];
 
-describe('the command line says what is wrong with what was typed, without a stack trace', () => {
+// each test starts the CLI in processes of its own (tsx compiling it each time), several in a row: on a
+// loaded two-core machine (CI's) one took over 30 s, so these take up to 2 minutes
+describe('the command line says what is wrong with what was typed, without a stack trace', { timeout: 120_000 }, () => {
   it.concurrent.each([
     [['backtest', '--strategy', 'nope', '--data', 'examples/data/GOOG.csv'], /^error: "nope" is neither a template/],
     [
@@ -498,7 +500,7 @@ describe('the command line says what is wrong with what was typed, without a sta
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-  }, 60_000);
+  });
 
   it('walk-forward --sample searches a large grid at random: as many points as asked, the same for the seed', async () => {
     const args = wf('--grid', 'fast.period=2..40; slow.period=30..200:2', '--folds', '3', '--json');

@@ -461,4 +461,9 @@ insert into session_events (session_id, user_id, status, was, reason, at)
   from forward_test_sessions where status in ('paused', 'stopped', 'failed') order by updated_at;
 `,
   },
+  {
+    id: 20,
+    name: "a paper session's limit and stop orders placed by hand, resting until they fill, lapse or are cancelled",
+    sql: `alter table forward_test_sessions add column open_orders jsonb;`,
+  },
 ];

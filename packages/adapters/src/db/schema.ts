@@ -77,6 +77,8 @@ export interface ForwardTestSessionsTable {
   marks_fills: number | null;
   /** the limit or stop order resting on the session's ticks, as its engine last saved it (migration 16) */
   resting: JSONColumnType<object, string | null, string | null> | null;
+  /** limit and stop orders placed by hand, resting on its ticks (migration 20; null: none) */
+  open_orders: JSONColumnType<object, string | null, string | null> | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   started_at: Timestamp | null;

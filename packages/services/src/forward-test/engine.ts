@@ -47,6 +47,7 @@ import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool, type FiredAction } from './runner-pool.ts';
 import { otherWindows, OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
+import { MAX_OPEN_ORDERS, openOrderFill, readOpenOrders, type OpenOrder } from './open-orders.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
@@ -111,6 +112,27 @@ const FLUSH_WAIT_MS = 100;
 /** the `source` of the orders placed by hand: a close of the whole position, and any other */
 const MANUAL_CLOSE = 'manual_close';
 const MANUAL = 'manual';
+/**
+ * An order by hand's action and size as a signal carries them: a buy or sell in the open position's
+ * direction adds to it (one entry more than it has, without the strategy's step).
+ */
+function manualSized(
+  l: LedgerState,
+  action: 'buy' | 'sell' | 'close',
+  o: Pick<ManualOrder, 'sizing' | 'amount' | 'percent'>,
+): Pick<SignalMessage, 'action' | 'sizing' | 'amount' | 'percent' | 'maxEntries'> {
+  const adds = action !== 'close' && l.qty !== 0 && Math.sign(l.qty) === (action === 'buy' ? 1 : -1);
+  return {
+    action,
+    sizing: o.sizing,
+    amount: o.amount,
+    ...(o.percent !== undefined ? { percent: o.percent } : {}),
+    ...(adds ? { maxEntries: Math.max(1, l.entries) + 1 } : {}),
+  };
+}
+
+/** an order by hand's signal id: the same clientOrderId gives the same id, so it is executed once */
+const manualSignalId = (sessionId: string, key: string) => `${sessionId}:manual:${key}`;
 /** the reason a session's own daily loss limit pauses it with (setLocalStatus) */
 const DAILY_LOSS_PAUSE = 'risk limit: max_daily_loss';
 /** how the reason a paper portfolio's daily loss limit pauses its sessions with begins */
@@ -334,6 +356,20 @@ export interface ManualOrder {
   clientOrderId?: string;
 }
 
+/** A limit or stop order placed by hand: a ManualOrder's fields, its type and price, and how long it rests. */
+export interface RestingManualOrder extends ManualOrder {
+  type: 'limit' | 'stop';
+  price: number;
+  /** market minutes it rests before it lapses (absent: until it fills or is cancelled) */
+  validMinutes?: number;
+}
+
+/**
+ * A limit or stop order by hand placed: the order resting (`open`), or, for a clientOrderId whose order
+ * has filled already, that order's signal id (its row in the order log says what it did).
+ */
+export type RestingOutcome = { open: OpenOrder; replayed: boolean } | { signalId: string; replayed: true };
+
 /**
  * A manual order placed: its signal id (its row in the order log says what it did), a refusal's code, and
  * whether it was placed before (the same clientOrderId).
@@ -461,6 +497,7 @@ export class ForwardTestEngine {
           instance?: string;
           risk?: RiskLimits;
           portfolioRisk?: PortfolioLimits | null;
+          openOrders?: number;
         }>(TOPICS.forwardTestEvents.name, { group: `${group}-control-${this.instanceId}` }, (m) =>
           this.onControl(m.type, m.data),
         ),
@@ -563,6 +600,7 @@ export class ForwardTestEngine {
     // the in-process runner's evaluator comes from a cohort when the session is activated
     const s = sessionFromRow(row, this.cache, false);
     s.onRestChange = this.restingChanged;
+    s.openOrders = readOpenOrders(row.openOrders);
     // by the id's last hex digits: spread evenly whatever order sessions load in
     s.lane = parseInt(row.id.slice(-4), 16) % this.commitLanes;
     s.flushSlot = this.loads++ % FLUSH_SLOTS;
@@ -703,18 +741,26 @@ export class ForwardTestEngine {
   /** A lifecycle change made by another instance. */
   private async onControl(
     type: string,
-    data: { sessionId: string; instance?: string; risk?: RiskLimits; portfolioRisk?: PortfolioLimits | null },
+    data: {
+      sessionId: string;
+      instance?: string;
+      risk?: RiskLimits;
+      portfolioRisk?: PortfolioLimits | null;
+      openOrders?: number;
+    },
   ): Promise<void> {
     if (!data?.sessionId || !data.instance || data.instance === this.instanceId) return;
     if (type === 'session.updated') {
-      // its limits (or its portfolio's) changed through another instance: applied here if this one holds it
-      if (data.risk || data.portfolioRisk !== undefined)
+      // its limits (or its portfolio's, or its orders by hand resting) changed through another instance:
+      // applied here if this one holds it
+      if (data.risk || data.portfolioRisk !== undefined || data.openOrders !== undefined)
         await this.locked(async () => {
           const held = this.sessions.get(data.sessionId);
           const row = held ? await this.repo.get(held.id) : null;
           if (!held || !row) return;
           if (data.risk) this.applyLimits(held, data.risk, row.failureReason);
           if (data.portfolioRisk !== undefined) this.applyPortfolioLimits(held, data.portfolioRisk, row.failureReason);
+          if (data.openOrders !== undefined) held.openOrders = readOpenOrders(row.openOrders);
         });
       return;
     }
@@ -804,9 +850,74 @@ export class ForwardTestEngine {
             s.extra = null;
           }
         }
+        // its orders by hand resting: those the tick reaches fill after the strategy's own on it
+        if (s.openOrders.length && !s.halting) out = this.checkOpen(s, t, receivedAt, out);
       }
     }
     if (out) this.emit(out);
+  }
+
+  /**
+   * A session's resting orders by hand on a tick: those it reaches become signals (appended to `out`),
+   * those whose time is up lapse, and a close whose position is gone (or turned) lapses with it. What is
+   * left is saved on the row, and the session's page told.
+   */
+  private checkOpen(s: LiveSession, t: Tick, receivedAt: number, out: SignalMessage[] | undefined) {
+    let left: OpenOrder[] | undefined;
+    const all = s.openOrders;
+    for (let i = 0; i < all.length; i++) {
+      const o = all[i]!;
+      const l = s.ledger;
+      const gone =
+        (o.until !== null && t.ts >= o.until) ||
+        (o.action === 'close' && Math.sign(l.qty) !== (o.side === 'sell' ? 1 : -1));
+      const fill = gone ? null : openOrderFill(o, t);
+      if (!gone && !fill) {
+        left?.push(o);
+        continue;
+      }
+      left ??= all.slice(0, i);
+      if (!fill) continue;
+      (out ??= []).push({
+        id: manualSignalId(s.id, o.clientOrderId ?? o.id),
+        sessionId: s.id,
+        userId: s.userId,
+        symbol: s.symbol,
+        ...manualSized(l, o.action === 'close' ? 'close' : o.side, o),
+        source: MANUAL,
+        tickTs: t.ts,
+        price: fill.price,
+        // a limit fills at its price, a maker's; a stop at the market on the tick, a taker's
+        ...(fill.atPrice
+          ? { atPrice: true, maker: true }
+          : { ...(t.bid !== undefined ? { bid: t.bid } : {}), ...(t.ask !== undefined ? { ask: t.ask } : {}) }),
+        receivedAt,
+      });
+    }
+    if (left) this.openChanged(s, left);
+    return out;
+  }
+
+  /** saves of sessions' resting orders by hand, in order (a later list never lands before an earlier one) */
+  private openSaves: Promise<unknown> = Promise.resolve();
+
+  /** `s`'s resting orders by hand are `list` now: kept, saved on its row, its page and other instances told. */
+  private openChanged(s: LiveSession, list: readonly OpenOrder[]): Promise<unknown> {
+    s.openOrders = list;
+    const save = (this.openSaves = this.openSaves
+      .then(() => this.repo.saveOpenOrders(s.id, list))
+      .then(() =>
+        this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, 'session.updated', {
+          sessionId: s.id,
+          userId: s.userId,
+          instance: this.instanceId,
+          openOrders: list.length,
+        }),
+      )
+      .catch((e: unknown) => {
+        if (!this.closed) this.rt.log.warn({ err: e, session: s.id }, 'saving resting orders by hand failed');
+      }));
+    return save;
   }
 
   private emit(out: SignalMessage[]): void {
@@ -1364,6 +1475,15 @@ export class ForwardTestEngine {
     if (row.status !== s.status) s.status = row.status;
   }
 
+  /** `s` as its row says, if it takes orders by hand (running or paused); else a 409. */
+  private takingOrders(s: LiveSession, row: SessionRow): void {
+    this.syncFromRow(s, row);
+    if (s.status !== 'running' && s.status !== 'paused')
+      throw new AppError('CONFLICT', `the session is ${s.status}: it takes orders while running or paused`, {
+        status: s.status,
+      });
+  }
+
   /**
    * An order by hand on a running or paused session (`ManualOrder`), at the symbol's last quote now. A
    * buy or sell in the open position's direction adds to it (one entry more than it has); against it, it
@@ -1373,23 +1493,81 @@ export class ForwardTestEngine {
   async manualOrder(row: SessionRow, o: ManualOrder): Promise<ManualOutcome> {
     const s = this.sessions.get(row.id) ?? (await this.load(row));
     return this.locked(async () => {
-      this.syncFromRow(s, row);
-      if (s.status !== 'running' && s.status !== 'paused')
-        throw new AppError('CONFLICT', `the session is ${s.status}: it takes orders while running or paused`, {
-          status: s.status,
-        });
-      const id = `${s.id}:manual:${o.clientOrderId ?? `${s.ledger.fills}:${randomUUID()}`}`;
-      const l = s.ledger;
-      const adds = o.action !== 'close' && l.qty !== 0 && Math.sign(l.qty) === (o.action === 'buy' ? 1 : -1);
-      const [p] = await this.atMarket(s, id, MANUAL, {
+      this.takingOrders(s, row);
+      const id = manualSignalId(s.id, o.clientOrderId ?? `${s.ledger.fills}:${randomUUID()}`);
+      const [p] = await this.atMarket(s, id, MANUAL, manualSized(s.ledger, o.action, o));
+      // none planned: executed before (the same clientOrderId)
+      return { signalId: id, ...(p?.out?.kind === 'refused' ? { code: p.out.code } : {}), replayed: !p };
+    });
+  }
+
+  /**
+   * A limit or stop order by hand on a running or paused session: it rests on the symbol's ticks (a
+   * paused session's from its resume) until one reaches its price (checkOpen), its `validMinutes` pass
+   * in market time, it is cancelled (cancelOpen), or the session stops. A close trades against the
+   * position it has now and lapses if that position goes. Refused (422, with a code) without a price yet,
+   * a stop its price has passed already, a sell opening a short that the session does not allow, or over
+   * MAX_OPEN_ORDERS resting.
+   */
+  async placeOpen(row: SessionRow, o: RestingManualOrder): Promise<RestingOutcome> {
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    return this.locked(async () => {
+      this.takingOrders(s, row);
+      if (o.clientOrderId !== undefined) {
+        const resting = s.openOrders.find((x) => x.clientOrderId === o.clientOrderId);
+        if (resting) return { open: resting, replayed: true };
+        const signalId = manualSignalId(s.id, o.clientOrderId);
+        if ((await this.repo.orders(s.id, { signalId, limit: 1 })).length) return { signalId, replayed: true };
+      }
+      const refuse = (code: string, message: string) => {
+        throw new AppError('UNPROCESSABLE', `order refused: ${message}`, { code });
+      };
+      const q = this.quotes.get(s.symbol);
+      const last = q?.price ?? s.ledger.lastPrice;
+      const ts = this.marketTs(s);
+      if (!last || ts === null) refuse('NO_PRICE', 'the symbol has no price yet');
+      const qty = s.ledger.qty;
+      if (o.action === 'close' && qty === 0) throw new AppError('CONFLICT', 'nothing to do: no position to close');
+      const side = o.action === 'close' ? (qty > 0 ? 'sell' : 'buy') : o.action;
+      if (o.action === 'sell' && qty <= 0 && !s.settings.allowShort)
+        refuse('SHORTS_NOT_ALLOWED', 'the session does not allow shorts');
+      if (o.type === 'stop' && (side === 'buy' ? last >= o.price : last <= o.price))
+        refuse(
+          'WOULD_TRIGGER',
+          `a ${side} stop at ${o.price} would trigger now: the price is ${last} (a ${side} stop rests ${side === 'buy' ? 'above' : 'below'} it)`,
+        );
+      if (s.openOrders.length >= MAX_OPEN_ORDERS)
+        refuse('TOO_MANY_OPEN_ORDERS', `a session holds at most ${MAX_OPEN_ORDERS} resting orders`);
+      const open: OpenOrder = {
+        id: randomUUID(),
+        clientOrderId: o.clientOrderId ?? null,
         action: o.action,
+        side,
+        type: o.type,
+        price: o.price,
         sizing: o.sizing,
         amount: o.amount,
         ...(o.percent !== undefined ? { percent: o.percent } : {}),
-        ...(adds ? { maxEntries: Math.max(1, l.entries) + 1 } : {}),
-      });
-      // none planned: executed before (the same clientOrderId)
-      return { signalId: id, ...(p?.out?.kind === 'refused' ? { code: p.out.code } : {}), replayed: !p };
+        placedAt: new Date().toISOString(),
+        until: o.validMinutes === undefined ? null : ts! + o.validMinutes * 60_000,
+      };
+      await this.openChanged(s, [...s.openOrders, open]);
+      return { open, replayed: false };
+    });
+  }
+
+  /** Cancels one of a session's resting orders by hand (by its id or clientOrderId): the order, or null. */
+  async cancelOpen(row: SessionRow, orderId: string): Promise<OpenOrder | null> {
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    return this.locked(async () => {
+      this.syncFromRow(s, row);
+      const o = s.openOrders.find((x) => x.id === orderId || x.clientOrderId === orderId);
+      if (!o) return null;
+      await this.openChanged(
+        s,
+        s.openOrders.filter((x) => x !== o),
+      );
+      return o;
     });
   }
 

@@ -324,6 +324,139 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
   });
 
+  it('rests limit and stop orders by hand until a tick reaches them, they lapse or are cancelled', async () => {
+    const graph = buysAbove(1e12); // never enters by itself
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'resting', graph })).json().id;
+    const id = (
+      await call(a, 'POST', '/api/forward-tests', {
+        strategyId,
+        symbol: 'RESTUSD',
+        feeRate: 0.001,
+        makerFeeRate: 0.0002,
+        slippageBps: 1,
+      })
+    ).json().id;
+    const order = (body: object, u = a) => call(u, 'POST', `/api/forward-tests/${id}/orders`, body);
+    const view = async () => (await call(a, 'GET', `/api/forward-tests/${id}`)).json();
+    const open = async (u = a) => (await call(u, 'GET', `/api/forward-tests/${id}/open-orders`)).json();
+    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const at = async (price: number, n = 1) => {
+      await publishWave('RESTUSD', n, () => price);
+      await until(async () => engine.quote('RESTUSD')?.price === price && engine.quote('RESTUSD')?.seq === tickNo - 1);
+    };
+    // no price yet
+    expect((await order({ action: 'buy', type: 'limit', price: 95 })).json().error.details.code).toBe('NO_PRICE');
+    await at(100);
+    // the schema's rules
+    for (const bad of [
+      { action: 'buy', type: 'limit' },
+      { action: 'buy', price: 95 },
+      { action: 'buy', validMinutes: 5 },
+      { action: 'buy', type: 'limit', price: -1 },
+      { action: 'buy', type: 'stop', price: 105, validMinutes: 0 },
+      { action: 'buy', type: 'trailing', price: 105 },
+    ])
+      expect((await order(bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    // refused where they stand: a stop the price has passed, a short the session does not allow, a close
+    // with no position
+    const passed = await order({ action: 'buy', type: 'stop', price: 99 });
+    expect(passed.statusCode).toBe(422);
+    expect(passed.json().error.details.code).toBe('WOULD_TRIGGER');
+    expect((await order({ action: 'sell', type: 'limit', price: 101 })).json().error.details.code).toBe(
+      'SHORTS_NOT_ALLOWED',
+    );
+    expect((await order({ action: 'close', type: 'limit', price: 101 })).statusCode).toBe(409);
+    // a buy limit under the market and a buy stop over it, which lapses after a minute of market time
+    const dipBody = {
+      action: 'buy',
+      type: 'limit',
+      price: 95,
+      sizing: 'fixed_cash',
+      amount: 5000,
+      clientOrderId: 'dip',
+    };
+    const dip = await order(dipBody);
+    expect(dip.statusCode).toBe(201);
+    expect(dip.json().open).toMatchObject({ side: 'buy', type: 'limit', price: 95, clientOrderId: 'dip', until: null });
+    const again = await order(dipBody);
+    expect(again.statusCode).toBe(200);
+    expect(again.json().open.id).toBe(dip.json().open.id);
+    const breakout = await order({
+      action: 'buy',
+      type: 'stop',
+      price: 105,
+      sizing: 'fixed_qty',
+      amount: 10,
+      validMinutes: 1,
+    });
+    expect(breakout.statusCode).toBe(201);
+    expect(Date.parse(breakout.json().open.until)).toBe(T0 + (tickNo - 1) * 1000 + 60_000);
+    expect((await open()).map((o: { type: string }) => o.type)).toEqual(['limit', 'stop']);
+    expect((await view()).openOrders).toHaveLength(2);
+    // another user's: 404
+    expect((await call(b, 'GET', `/api/forward-tests/${id}/open-orders`)).statusCode).toBe(404);
+    expect((await call(b, 'DELETE', `/api/forward-tests/${id}/open-orders/dip`)).statusCode).toBe(404);
+    // kept on the row, so a restart finds them
+    expect((await forwardTestsRepo(t.rt.db.db).get(id))!.openOrders).toHaveLength(2);
+    // 96 does not reach the limit (its ask is 96.01); 94.5 does: at the ask, under its price, a maker's fee
+    await at(96);
+    expect(await trades()).toEqual([]);
+    await at(94.5);
+    await until(async () => (await trades()).length === 1);
+    const [bought] = await trades();
+    expect(bought).toMatchObject({ side: 'buy', source: 'manual', signalId: `${id}:manual:dip`, price: 94.51 });
+    expect(bought.fee).toBeCloseTo(bought.quantity * 94.51 * 0.0002, 6); // fees kept to 8 decimals
+    expect((await open()).map((o: { type: string }) => o.type)).toEqual(['stop']);
+    // a minute of market time later the stop, never reached, has lapsed
+    await at(100, 61);
+    await until(async () => (await open()).length === 0);
+    expect(await trades()).toHaveLength(1);
+    // a take profit by hand on half of it, and a stop under it, cancelled by its clientOrderId
+    const tp = await order({ action: 'close', type: 'limit', price: 110, percent: 50 });
+    expect(tp.json().open).toMatchObject({ action: 'close', side: 'sell', percent: 50 });
+    await order({ action: 'close', type: 'stop', price: 90, clientOrderId: 'guard' });
+    expect((await call(a, 'DELETE', `/api/forward-tests/${id}/open-orders/guard`)).statusCode).toBe(204);
+    expect((await call(a, 'DELETE', `/api/forward-tests/${id}/open-orders/guard`)).statusCode).toBe(404);
+    await at(111);
+    await until(async () => (await trades()).length === 2);
+    const sold = (await trades())[1];
+    expect(sold).toMatchObject({ side: 'sell', source: 'manual', price: 110.99 }); // the bid, over its price
+    expect(sold.quantity).toBeCloseTo(bought.quantity / 2, 6);
+    await reconcile(id);
+    // a stop fills at the market on the tick that reaches it: the bid, with slippage, a taker's fee
+    await order({ action: 'close', type: 'stop', price: 100 });
+    await at(99);
+    await until(async () => (await trades()).length === 3);
+    const stopped = (await trades())[2];
+    expect(stopped.price).toBeCloseTo(98.99 * (1 - 0.0001), 9);
+    expect(stopped.fee).toBeCloseTo(stopped.quantity * stopped.price * 0.001, 6);
+    expect((await view()).position).toBeNull();
+    // a close lapses with its position
+    await order({ action: 'buy', sizing: 'fixed_qty', amount: 1 });
+    await order({ action: 'close', type: 'limit', price: 150 });
+    await order({ action: 'close' });
+    await at(99);
+    await until(async () => (await open()).length === 0);
+    // paused: it rests, and nothing fills until the session resumes
+    await order({ action: 'buy', type: 'limit', price: 90, sizing: 'fixed_qty', amount: 2 });
+    await call(a, 'POST', `/api/forward-tests/${id}/pause`);
+    await at(89);
+    expect(await trades()).toHaveLength(5);
+    await call(a, 'POST', `/api/forward-tests/${id}/resume`);
+    await at(89);
+    await until(async () => (await trades()).length === 6);
+    // a stop cancels what rests
+    await order({ action: 'close', type: 'limit', price: 150 });
+    await call(a, 'POST', `/api/forward-tests/${id}/stop`);
+    expect((await view()).openOrders).toEqual([]);
+    expect((await forwardTestsRepo(t.rt.db.db).get(id))!.openOrders).toEqual([]);
+    await reconcile(id);
+    const orders = (await call(a, 'GET', `/api/forward-tests/${id}/orders?status=filled`)).json();
+    // newest first: the stop's close of the last position, and the six orders by hand before it
+    expect(orders.map((o: { source: string }) => o.source)).toEqual(['session_stop', ...Array(6).fill('manual')]);
+  });
+
   it("changes a running session's name and limits: a drawdown stop tightened past the loss stops it on the next tick", async () => {
     const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'long', graph: alwaysBuying() })).json().id;
     const r = await call(a, 'POST', '/api/forward-tests', {

@@ -21,6 +21,7 @@ import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
+import { openOrderView, readOpenOrders, type OpenOrder } from './open-orders.ts';
 import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
@@ -29,6 +30,7 @@ import { MarginInput, marginOf } from '../http/margin.ts';
 import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 
 const Id = z.object({ id: z.string().max(64) });
+const OpenOrderId = z.object({ id: z.string().max(64), orderId: z.string().min(1).max(64) });
 const SessionBody = {
   strategyId: z.string().uuid(),
   name: z.string().max(200).optional(),
@@ -103,9 +105,25 @@ const OrderBody = z
       .max(64)
       .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
       .optional(),
+    /** market (the default): now; limit: at `price` or better; stop: at the market once the price reaches `price` */
+    type: z.enum(['market', 'limit', 'stop']).optional(),
+    price: z.number().positive().max(1e15).optional(),
+    /** limit or stop: market minutes it rests before it lapses (absent: until it fills or is cancelled) */
+    validMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(60 * 24 * 90)
+      .optional(),
   })
   .superRefine((b, ctx) => {
     const no = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const type = b.type ?? 'market';
+    if (type === 'market' && b.price !== undefined)
+      no('price', 'a market order takes no price (type limit or stop does)');
+    if (type === 'market' && b.validMinutes !== undefined)
+      no('validMinutes', 'a market order fills now: validMinutes is for a limit or stop order');
+    if (type !== 'market' && b.price === undefined) no('price', `required with type ${type}`);
     if (b.action === 'close') {
       if (b.sizing !== undefined) no('sizing', 'a close takes `percent` (of the position), not a sizing');
       if (b.amount !== undefined) no('amount', 'a close takes `percent` (of the position), not an amount');
@@ -278,11 +296,18 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const figures = engine.portfolio(live);
       // a remote runner's resting order is on the row, where it saves it
       if (engine.remote) figures.restingOrder = live.savedRestingOrder(r.resting);
-      return { ...base, ...figures };
+      return { ...base, ...figures, openOrders: openOrdersOf(r, live).map(openOrderView) };
     }
     const l = storedLedger(settings, r.state);
-    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)) };
+    return {
+      ...base,
+      ...ledgerFigures(r, l, settings, markPrice(r, live)),
+      openOrders: openOrdersOf(r).map(openOrderView),
+    };
   };
+  /** A session's limit and stop orders by hand resting: the engine's when it holds it, else the row's. */
+  const openOrdersOf = (r: SessionRow, live = engine.sessions.get(r.id)): readonly OpenOrder[] =>
+    r.status === 'stopped' || r.status === 'failed' ? [] : live ? live.openOrders : readOpenOrders(r.openOrders);
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session
    * it holds, else the last price its stored ledger saw (a session the engine does not hold sees no
@@ -573,13 +598,28 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     r.post('/:id/orders', { schema: { tags: ['forward-test'], params: Id, body: OrderBody } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);
       const b = req.body;
-      const out = await engine.manualOrder(row, {
+      const asked = {
         action: b.action,
-        sizing: b.action === 'close' ? 'all' : (b.sizing ?? 'all'),
+        sizing: b.action === 'close' ? ('all' as const) : (b.sizing ?? 'all'),
         amount: b.amount ?? 0,
         ...(b.percent !== undefined ? { percent: b.percent } : {}),
         ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
-      });
+      };
+      let out: { signalId: string; code?: string; replayed: boolean };
+      if (b.type === 'limit' || b.type === 'stop') {
+        // a limit or stop order rests: 201 with it and the session (200: its clientOrderId placed it before)
+        const placed = await engine.placeOpen(row, {
+          ...asked,
+          type: b.type,
+          price: b.price!,
+          ...(b.validMinutes !== undefined ? { validMinutes: b.validMinutes } : {}),
+        });
+        if ('open' in placed)
+          return reply
+            .status(placed.replayed ? 200 : 201)
+            .send({ open: openOrderView(placed.open), session: view((await repo.get(row.id, row.userId))!) });
+        out = placed; // placed before, and filled since: answered as the order log has it
+      } else out = await engine.manualOrder(row, asked);
       // what it did, as the order log has it (a replayed clientOrderId's as placed then)
       const [logged] = await repo.orders(row.id, { signalId: out.signalId, limit: 1 });
       if (!logged) throw new AppError('CONFLICT', 'the order with this clientOrderId is being placed');
@@ -592,6 +632,23 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         .status(out.replayed ? 200 : 201)
         .send({ order, trade: trade ?? null, session: view((await repo.get(row.id, row.userId))!) });
     });
+
+    // its limit and stop orders by hand, resting; one cancelled (by its id or clientOrderId)
+    r.get('/:id/open-orders', { schema: { tags: ['forward-test'], params: Id } }, async (req) => {
+      const row = await mine(req.params.id, userOf(req).id);
+      return openOrdersOf(row).map(openOrderView);
+    });
+    r.delete(
+      '/:id/open-orders/:orderId',
+      { schema: { tags: ['forward-test'], params: OpenOrderId } },
+      async (req, reply) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        if (row.status === 'stopped' || row.status === 'failed') throw notFound('resting order'); // a stop cancelled them all
+        const gone = await engine.cancelOpen(row, req.params.orderId);
+        if (!gone) throw notFound('resting order');
+        return reply.status(204).send();
+      },
+    );
 
     r.delete('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req, reply) => {
       const row = await mine(req.params.id, userOf(req).id);

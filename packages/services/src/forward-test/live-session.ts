@@ -25,6 +25,9 @@ import {
 import { z } from 'zod';
 import { MAX_PRICE, MAX_TIME_MS } from '../market-data/tick-message.ts';
 import type { Evaluator } from './cohorts.ts';
+import type { OpenOrder } from './open-orders.ts';
+
+const NO_OPEN_ORDERS: readonly OpenOrder[] = [];
 import type { OtherSymbolBars } from './other-symbols.ts';
 
 /** `strategy-signals` payload (key: session id). The id makes execution idempotent. */
@@ -171,6 +174,8 @@ export class LiveSession {
   /** best price since entry, for the trailing stop */
   extreme: number;
   marked = false;
+  /** its limit and stop orders placed by hand, resting on its ticks (the engine checks them; open-orders.ts) */
+  openOrders: readonly OpenOrder[] = NO_OPEN_ORDERS;
   /** the engine's commit lane for this session's orders */
   lane = 0;
   /** what its strategy warmed on when this engine last started or resumed it (a runner process warms its own) */

@@ -75,6 +75,8 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       turning,
       // the ninth never enters by itself: an order by hand opens its position, its 1 % stop closes it
       buysAbove(1e12, [['sl', 'risk.stop_loss', { percent: 1 }]]),
+      // the tenth: a buy limit by hand resting under the market opens its position when a tick reaches it
+      buysAbove(1e12, [['sl', 'risk.stop_loss', { percent: 1 }]]),
     ];
     for (const [i, graph] of graphs.entries()) {
       const sid = (await call('POST', '/api/strategies', { name: `g${i}`, graph })).json().id;
@@ -120,6 +122,14 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
           amount: 10,
         });
         expect(r.statusCode).toBe(201);
+        const rest = await call('POST', `/api/forward-tests/${ids[9]}/orders`, {
+          action: 'buy',
+          sizing: 'fixed_qty',
+          amount: 10,
+          type: 'limit',
+          price: 97,
+        });
+        expect(rest.statusCode).toBe(201);
       }
     }
     const trades: unknown[][] = [];
@@ -166,6 +176,13 @@ describe('forward testing runners: in-process, worker-thread pool and remote run
       ['buy', 'manual'],
       ['sell', 'stop_loss'],
     ]);
+    // the tenth: its resting limit filled at 97 or under, a maker's fill; then its stop closed it
+    const tenth = inline[9] as [string, number, number, string, string][];
+    expect(tenth.slice(0, 2).map((x) => [x[0], x[4]])).toEqual([
+      ['buy', 'manual'],
+      ['sell', 'stop_loss'],
+    ]);
+    expect(tenth[0]![2]).toBeLessThanOrEqual(97);
     expect(pool).toEqual(inline);
     expect(external).toEqual(inline);
     // sharing an evaluator changes nothing: the two sessions of one strategy trade alike

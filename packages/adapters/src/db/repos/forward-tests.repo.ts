@@ -20,6 +20,8 @@ export interface SessionRow {
   state: Partial<LedgerState>;
   /** the limit or stop order resting on its ticks when its engine last saved it (null: none) */
   resting: unknown;
+  /** its limit and stop orders placed by hand, resting (as saved; [] none) */
+  openOrders: unknown[];
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -446,6 +448,7 @@ const toRow = (r: Raw): SessionRow => ({
   failureReason: (r.failure_reason as string) ?? null,
   state: sessionLedger(r),
   resting: r.resting ?? null,
+  openOrders: Array.isArray(r.open_orders) ? r.open_orders : [],
   createdAt: iso(r.created_at)!,
   updatedAt: iso(r.updated_at)!,
   startedAt: iso(r.started_at),
@@ -502,7 +505,8 @@ function haltUpdate(hs: readonly Execution[]) {
     u as (update forward_test_sessions f set state = v.state, marks = null, marks_fills = null,
       updated_at = now(), status = v.status,
       failure_reason = coalesce(v.reason, f.failure_reason),
-      stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end
+      stopped_at = case when v.status in ('stopped', 'failed') then now() else f.stopped_at end,
+      open_orders = case when v.status in ('stopped', 'failed') then null else f.open_orders end
     from v join prev on prev.id = v.id where f.id = v.id returning f.id, f.user_id, f.status)
     insert into session_events (session_id, user_id, status, was, reason, market_ts)
     select u.id, u.user_id, u.status, prev.was, v.reason, v.market_ts
@@ -556,6 +560,7 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         'f.state',
         'f.marks',
         'f.resting',
+        'f.open_orders',
         'o.ledger as order_ledger',
         'o.state as order_state',
       ]);
@@ -760,7 +765,8 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
               // a lifecycle change writes the engine's ledger, newer than the last periodic save's
               ...(opts.state ? { state: JSON.stringify(opts.state), marks: null, marks_fills: null } : {}),
               ...(status === 'running' ? { started_at: sql`coalesce(started_at, now())` } : {}),
-              ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()` } : {}),
+              // a session stopped or failed: its orders by hand resting are cancelled with it
+              ...(status === 'stopped' || status === 'failed' ? { stopped_at: sql`now()`, open_orders: null } : {}),
             } as never)
             // after prev's lock: the update reads prev, so runs once the row is locked
             .from('prev')
@@ -821,6 +827,19 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         from unnest(${items.map((x) => x.id)}::uuid[], ${items.map((x) => (x.resting ? JSON.stringify(x.resting) : null))}::text[])
           as v(id, resting)
         where f.id = v.id`.execute(db);
+    },
+    /**
+     * Saves a session's resting orders placed by hand (an empty list: none), unless it has stopped or
+     * failed since (a stop cancels them). Whether it saved them.
+     */
+    async saveOpenOrders(id: string, orders: readonly object[]): Promise<boolean> {
+      const r = await db
+        .updateTable('forward_test_sessions')
+        .set({ open_orders: orders.length ? JSON.stringify(orders) : null })
+        .where('id', '=', id)
+        .where('status', 'not in', ['stopped', 'failed'])
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
     },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
