@@ -2,7 +2,7 @@ import { decodeLedger, forwardTestsRepo } from '@algotrade/adapters';
 import { MemoryBus } from '@algotrade/adapters/bus-memory/memory-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
-import { alwaysBuying } from '../../../../test/helpers/graphs.ts';
+import { alwaysBuying, buysAbove } from '../../../../test/helpers/graphs.ts';
 import { runningSession as storedSession } from '../../../../test/helpers/sessions.ts';
 import { until } from '../../../../test/helpers/wait.ts';
 import { ForwardTestEngine } from './engine.ts';
@@ -49,6 +49,45 @@ describe('forward-test execution on the order log', () => {
     expect(again.restingOrder()).toBeNull();
     await b.close();
     await a.close();
+  });
+
+  it('an instance holding a session hears what another changed: its limits and its resting orders by hand, then fills them', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const row = await storedSession(t.rt.db.db, u.id, 'HANDOVERUSD', 1_000, buysAbove(1e12)); // never enters by itself
+    const tick = (ms: number, price: number) => ({
+      symbol: 'HANDOVERUSD',
+      ts: Date.UTC(2026, 0, 9) + ms,
+      price,
+      size: 1,
+    });
+    // B runs the symbol's ticks (failover on: it hears other instances' changes); A took the request
+    const b = new ForwardTestEngine(t.rt, undefined, undefined, { handoverMs: 60_000, group: 'handover-b' });
+    await b.start();
+    const held = b.sessions.get(row.id)!;
+    b.dispatch('HANDOVERUSD', [tick(0, 100)]);
+    const a = new ForwardTestEngine(t.rt, undefined, undefined, { handoverMs: 60_000 });
+    a.dispatch('HANDOVERUSD', [tick(0, 100)]);
+    await a.updated((await repo.get(row.id))!, { risk: { maxDrawdownPct: 30 } });
+    await until(async () => held.settings.risk.maxDrawdownPct === 30);
+    const placed = await a.placeOpen((await repo.get(row.id))!, {
+      action: 'buy',
+      sizing: 'fixed_qty',
+      amount: 2,
+      type: 'limit',
+      price: 95,
+    });
+    expect('open' in placed && placed.open.price).toBe(95);
+    await until(async () => held.openOrders.length === 1);
+    expect(held.openOrders[0]!.id).toBe('open' in placed ? placed.open.id : '');
+    // B's tick reaches it: filled once, at the tick's better price; the row's list is empty again, and B's copy
+    b.dispatch('HANDOVERUSD', [tick(1000, 94)]);
+    await until(async () => (await repo.trades(row.id)).length === 1);
+    expect((await repo.trades(row.id))[0]).toMatchObject({ side: 'buy', quantity: 2, price: 94, source: 'manual' });
+    await until(async () => (await repo.get(row.id))!.openOrders.length === 0);
+    expect(held.openOrders).toEqual([]);
+    await a.close();
+    await b.close();
   });
 
   it('a session its daily loss limit paused resumes on the next day’s first tick with resumeNextDay, also after a restart; without, it stays paused', async () => {
