@@ -24,13 +24,29 @@ export const ORDER_TYPES = /** @type {const} */ ([
  * The request body of an order from the form's values, or why it cannot be sent. `amount` is what was
  * typed: a buy's or sell's amount in its sizing's terms, a close's share of the position in % (empty: all).
  * A limit or stop order takes a `price` and, optionally, the minutes it rests (`validMinutes`, empty:
- * until it fills or is cancelled).
- * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, validMinutes?: string }} v
+ * until it fills or is cancelled). A buy or sell may carry a bracket: the prices its position's stop
+ * (`stopLoss`) and target (`takeProfit`) close at once it fills.
+ * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string }} v
  * @returns {{ body: Record<string, unknown> } | { error: string }}
  */
 export function orderBody(v) {
-  const base = sizedBody(v);
-  if ('error' in base) return base;
+  const sized = sizedBody(v);
+  if ('error' in sized) return sized;
+  /** @type {Record<string, unknown>} */
+  const bracket = {};
+  for (const [k, label] of /** @type {const} */ ([
+    ['stopLoss', 'stop loss'],
+    ['takeProfit', 'take profit'],
+  ])) {
+    const text = (v[k] ?? '').trim();
+    if (!text) continue;
+    if (v.action === 'close')
+      return { error: `a ${label} price is for a buy or sell (a close at a price: type limit or stop)` };
+    const n = Number(text);
+    if (!(n > 0) || !Number.isFinite(n)) return { error: `a ${label} price over 0, or none` };
+    bracket[k] = n;
+  }
+  const base = { body: { ...sized.body, ...bracket } };
   const type = v.type ?? 'market';
   if (type === 'market') return base;
   if (type !== 'limit' && type !== 'stop') return { error: `no such order type: ${type}` };
@@ -64,7 +80,7 @@ function sizedBody(v) {
 
 /**
  * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
- * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null }} o
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string }} o
  */
 export function openOrderText(o) {
   const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
@@ -73,7 +89,14 @@ export function openOrderText(o) {
       ? `close ${o.percent === undefined ? 'all' : `${n(o.percent)} %`} (${o.side})`
       : `${o.side} ${o.sizing === 'all' ? 'all the equity' : `${n(o.amount)} ${(ORDER_SIZINGS.find(([v]) => v === o.sizing) ?? ['', o.sizing])[1]}`}`;
   const kind = o.type === 'limit' ? `limit at ${n(o.price)}` : `stop at ${n(o.price)}`;
-  return `${size}, ${kind}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}`;
+  const bracket = [
+    o.stopLoss !== undefined ? `stop loss ${n(o.stopLoss)}` : '',
+    o.takeProfit !== undefined ? `take profit ${n(o.takeProfit)}` : '',
+  ].filter(Boolean);
+  return (
+    `${size}, ${kind}${bracket.length ? `, then ${bracket.join(' and ')}` : ''}` +
+    `${o.parent ? ', a bracket' : ''}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}`
+  );
 }
 
 /**

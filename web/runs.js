@@ -1217,6 +1217,8 @@ export async function sessionView(c, id) {
             type: String(f.get('type')),
             price: String(f.get('price') ?? ''),
             validMinutes: String(f.get('validMinutes') ?? ''),
+            stopLoss: String(f.get('stopLoss') ?? ''),
+            takeProfit: String(f.get('takeProfit') ?? ''),
           });
           if ('error' in v) {
             orderResult.textContent = v.error;
@@ -1270,6 +1272,24 @@ export async function sessionView(c, id) {
         min: '1',
         placeholder: 'minutes it rests',
         'aria-label': 'minutes it rests',
+      }),
+      h('input', {
+        name: 'stopLoss',
+        type: 'number',
+        step: 'any',
+        min: '0',
+        placeholder: 'stop loss price',
+        'aria-label': 'stop loss price',
+        title: 'a buy or sell: once it fills, a stop closing the position at this price',
+      }),
+      h('input', {
+        name: 'takeProfit',
+        type: 'number',
+        step: 'any',
+        min: '0',
+        placeholder: 'take profit price',
+        'aria-label': 'take profit price',
+        title: 'a buy or sell: once it fills, a limit closing the position at this price',
       }),
       h(
         'button',

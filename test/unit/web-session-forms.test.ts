@@ -173,6 +173,35 @@ describe("a paper session's page forms", () => {
     const [rests] = (await call('GET', `/api/forward-tests/${id}/open-orders`)).json();
     expect(openOrderText(rests)).toBe(orderText(r.json()).slice('Resting: '.length, -1));
     expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${rests.id}`)).statusCode).toBe(204);
+    // a bracket: typed on a buy it is sent, on a close it is kept back (the API refuses it too)
+    const bracketOnClose = orderBody({ action: 'close', sizing: 'all', amount: '', stopLoss: '200' });
+    expect('error' in bracketOnClose).toBe(true);
+    expect((await call('POST', `/api/forward-tests/${id}/orders`, { action: 'close', stopLoss: 200 })).statusCode).toBe(
+      400,
+    );
+    expect('error' in orderBody({ action: 'buy', sizing: 'all', amount: '', takeProfit: '-5' })).toBe(true);
+    const entry = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', stopLoss: '200', takeProfit: ' 300 ' }),
+    );
+    expect(entry.statusCode).toBe(201);
+    const closes = (await call('GET', `/api/forward-tests/${id}/open-orders`)).json();
+    expect(closes.map(openOrderText)).toEqual([
+      'close all (sell), stop at 200, a bracket, until cancelled',
+      'close all (sell), limit at 300, a bracket, until cancelled',
+    ]);
+    for (const o of closes)
+      expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${o.id}`)).statusCode).toBe(204);
+    await call('POST', `/api/forward-tests/${id}/close-position`);
+    // a resting entry's bracket, in words
+    const r2 = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', type: 'limit', price: '200', takeProfit: '260' }),
+    );
+    expect(orderText(r2.json())).toBe('Resting: buy 1 units, limit at 200, then take profit 260, until cancelled.');
+    expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${r2.json().open.id}`)).statusCode).toBe(204);
   });
 
   it("changes the session's name and limits as typed, keeping the limits the form does not offer", async () => {

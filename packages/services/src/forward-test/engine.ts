@@ -47,7 +47,15 @@ import type { RunnerLauncher } from './launcher.ts';
 import { RunnerPool, type FiredAction } from './runner-pool.ts';
 import { otherWindows, OtherSymbolBars, warmedWithOthers } from './other-symbols.ts';
 import { cohortKey, EvaluatorCohorts, SharedEvaluator } from './cohorts.ts';
-import { MAX_OPEN_ORDERS, openOrderFill, readOpenOrders, type OpenOrder } from './open-orders.ts';
+import {
+  bracketCloses,
+  bracketProblem,
+  MAX_OPEN_ORDERS,
+  openOrderFill,
+  readOpenOrders,
+  type Bracket,
+  type OpenOrder,
+} from './open-orders.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
 export interface EngineOptions {
@@ -354,6 +362,8 @@ export interface ManualOrder {
   /** close: the share of the position to close, % (absent: all) */
   percent?: number;
   clientOrderId?: string;
+  /** a buy or sell's bracket: the close stop and close limit placed against its position once it fills */
+  bracket?: Bracket;
 }
 
 /** A limit or stop order placed by hand: a ManualOrder's fields, its type and price, and how long it rests. */
@@ -878,8 +888,19 @@ export class ForwardTestEngine {
       }
       left ??= all.slice(0, i);
       if (!fill) continue;
+      const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
+      // its bracket rests once the fill commits (placeBrackets)
+      if (o.stopLoss !== undefined || o.takeProfit !== undefined)
+        this.bracketed.set(sigId, {
+          s,
+          side: o.side,
+          b: {
+            ...(o.stopLoss !== undefined ? { stopLoss: o.stopLoss } : {}),
+            ...(o.takeProfit !== undefined ? { takeProfit: o.takeProfit } : {}),
+          },
+        });
       (out ??= []).push({
-        id: manualSignalId(s.id, o.clientOrderId ?? o.id),
+        id: sigId,
         sessionId: s.id,
         userId: s.userId,
         symbol: s.symbol,
@@ -1192,6 +1213,7 @@ export class ForwardTestEngine {
         assignLedger(s.ledger, l);
         s.settled();
       }
+      if (this.bracketed.size) this.placeBrackets(planned);
       this.releaseWork(touched);
       await this.published(planned, committedAt);
       return planned;
@@ -1495,7 +1517,11 @@ export class ForwardTestEngine {
     return this.locked(async () => {
       this.takingOrders(s, row);
       const id = manualSignalId(s.id, o.clientOrderId ?? `${s.ledger.fills}:${randomUUID()}`);
+      const last = this.quotes.get(s.symbol)?.price ?? s.ledger.lastPrice;
+      if (o.bracket && o.action !== 'close' && last) this.checkBracket(o.action, last, o.bracket);
       const [p] = await this.atMarket(s, id, MANUAL, manualSized(s.ledger, o.action, o));
+      if (o.bracket && o.action !== 'close' && p?.out?.kind === 'fill')
+        await this.placeBracket(s, o.action, o.bracket, id);
       // none planned: executed before (the same clientOrderId)
       return { signalId: id, ...(p?.out?.kind === 'refused' ? { code: p.out.code } : {}), replayed: !p };
     });
@@ -1538,6 +1564,7 @@ export class ForwardTestEngine {
         );
       if (s.openOrders.length >= MAX_OPEN_ORDERS)
         refuse('TOO_MANY_OPEN_ORDERS', `a session holds at most ${MAX_OPEN_ORDERS} resting orders`);
+      if (o.bracket && o.action !== 'close') this.checkBracket(side, o.price, o.bracket);
       const open: OpenOrder = {
         id: randomUUID(),
         clientOrderId: o.clientOrderId ?? null,
@@ -1550,10 +1577,37 @@ export class ForwardTestEngine {
         ...(o.percent !== undefined ? { percent: o.percent } : {}),
         placedAt: new Date().toISOString(),
         until: o.validMinutes === undefined ? null : ts! + o.validMinutes * 60_000,
+        ...(o.action !== 'close' && o.bracket?.stopLoss !== undefined ? { stopLoss: o.bracket.stopLoss } : {}),
+        ...(o.action !== 'close' && o.bracket?.takeProfit !== undefined ? { takeProfit: o.bracket.takeProfit } : {}),
       };
       await this.openChanged(s, [...s.openOrders, open]);
       return { open, replayed: false };
     });
+  }
+
+  /** A 422 (INVALID_BRACKET) when a bracket does not fit its entry's side and price. */
+  private checkBracket(side: 'buy' | 'sell', ref: number, b: Bracket): void {
+    const problem = bracketProblem(side, ref, b);
+    if (problem) throw new AppError('UNPROCESSABLE', `order refused: ${problem}`, { code: 'INVALID_BRACKET' });
+  }
+
+  /** A filled entry's bracket: its close stop and close limit rest against the position from now on. */
+  private placeBracket(s: LiveSession, side: 'buy' | 'sell', b: Bracket, parent: string): Promise<unknown> {
+    const closes = bracketCloses(side, b, parent, randomUUID, new Date().toISOString());
+    return this.openChanged(s, [...s.openOrders, ...closes]);
+  }
+
+  /** resting entries by hand with a bracket whose fill is in flight: their signal ids, and what to place */
+  private readonly bracketed = new Map<string, { s: LiveSession; side: 'buy' | 'sell'; b: Bracket }>();
+
+  /** The brackets of resting entries this batch committed: placed once filled, forgotten once refused. */
+  private placeBrackets(planned: readonly Planned[]): void {
+    for (const p of planned) {
+      const waiting = this.bracketed.get(p.sig.id);
+      if (!waiting) continue;
+      this.bracketed.delete(p.sig.id);
+      if (p.out?.kind === 'fill') void this.placeBracket(waiting.s, waiting.side, waiting.b, p.sig.id);
+    }
   }
 
   /** Cancels one of a session's resting orders by hand (by its id or clientOrderId): the order, or null. */

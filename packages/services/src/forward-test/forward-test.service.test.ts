@@ -457,6 +457,66 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect(orders.map((o: { source: string }) => o.source)).toEqual(['session_stop', ...Array(6).fill('manual')]);
   });
 
+  it('brackets an order by hand: its stop and target rest against the position once it fills, the first closing it and the other lapsing', async () => {
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'bracketed', graph: buysAbove(1e12) })).json()
+      .id;
+    const id = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'BRACKUSD', feeRate: 0.001, slippageBps: 1 })
+    ).json().id;
+    const order = (body: object) => call(a, 'POST', `/api/forward-tests/${id}/orders`, body);
+    const open = async () => (await call(a, 'GET', `/api/forward-tests/${id}/open-orders`)).json();
+    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const at = async (price: number) => {
+      await publishWave('BRACKUSD', 1, () => price);
+      await until(async () => engine.quote('BRACKUSD')?.seq === tickNo - 1);
+    };
+    await at(100);
+    // a bracket on a close is not one (400); one on the wrong side of its entry is refused (422)
+    expect((await order({ action: 'close', stopLoss: 90 })).statusCode).toBe(400);
+    const wrong = await order({ action: 'buy', sizing: 'fixed_qty', amount: 10, stopLoss: 105 });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.json().error.details.code).toBe('INVALID_BRACKET');
+    expect(
+      (await order({ action: 'buy', sizing: 'fixed_qty', amount: 5, type: 'limit', price: 95, takeProfit: 94 })).json()
+        .error.details.code,
+    ).toBe('INVALID_BRACKET');
+    expect(await trades()).toEqual([]);
+    // at the market now: its stop and target rest at once
+    const entry = await order({ action: 'buy', sizing: 'fixed_qty', amount: 10, stopLoss: 95, takeProfit: 110 });
+    expect(entry.statusCode).toBe(201);
+    const parent = entry.json().order.signalId;
+    expect((await open()).map((o: object) => o)).toMatchObject([
+      { action: 'close', side: 'sell', type: 'stop', price: 95, parent },
+      { action: 'close', side: 'sell', type: 'limit', price: 110, parent },
+    ]);
+    // the target fills at the bid over it; the stop lapses with the position
+    await at(111);
+    await until(async () => (await trades()).length === 2);
+    expect((await trades())[1]).toMatchObject({ side: 'sell', quantity: 10, price: 110.99, source: 'manual' });
+    await at(111);
+    await until(async () => (await open()).length === 0);
+    // a resting entry's bracket rests once it fills
+    const rest = await order({ action: 'buy', sizing: 'fixed_qty', amount: 5, type: 'limit', price: 98, stopLoss: 96 });
+    expect(rest.json().open).toMatchObject({ type: 'limit', price: 98, stopLoss: 96 });
+    await at(97.5);
+    await until(async () => (await open()).length === 1 && (await open())[0].type === 'stop');
+    expect((await open())[0]).toMatchObject({
+      action: 'close',
+      side: 'sell',
+      price: 96,
+      parent: `${id}:manual:${rest.json().open.id}`,
+    });
+    expect((await trades())[2]).toMatchObject({ side: 'buy', quantity: 5, price: 97.51 });
+    // the stop fills at the market under it
+    await at(95);
+    await until(async () => (await trades()).length === 4);
+    expect((await trades())[3].price).toBeCloseTo(94.99 * (1 - 0.0001), 9);
+    await until(async () => (await open()).length === 0);
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().position).toBeNull();
+    await reconcile(id);
+  });
+
   it("changes a running session's name and limits: a drawdown stop tightened past the loss stops it on the next tick", async () => {
     const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'long', graph: alwaysBuying() })).json().id;
     const r = await call(a, 'POST', '/api/forward-tests', {

@@ -115,6 +115,9 @@ const OrderBody = z
       .min(1)
       .max(60 * 24 * 90)
       .optional(),
+    /** buy or sell: a bracket, the prices its position's stop and target close at once it fills */
+    stopLoss: z.number().positive().max(1e15).optional(),
+    takeProfit: z.number().positive().max(1e15).optional(),
   })
   .superRefine((b, ctx) => {
     const no = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -125,6 +128,8 @@ const OrderBody = z
       no('validMinutes', 'a market order fills now: validMinutes is for a limit or stop order');
     if (type !== 'market' && b.price === undefined) no('price', `required with type ${type}`);
     if (b.action === 'close') {
+      if (b.stopLoss !== undefined) no('stopLoss', 'a bracket is for a buy or sell (a close by stop: type stop)');
+      if (b.takeProfit !== undefined) no('takeProfit', 'a bracket is for a buy or sell (a close by limit: type limit)');
       if (b.sizing !== undefined) no('sizing', 'a close takes `percent` (of the position), not a sizing');
       if (b.amount !== undefined) no('amount', 'a close takes `percent` (of the position), not an amount');
       return;
@@ -604,6 +609,14 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         amount: b.amount ?? 0,
         ...(b.percent !== undefined ? { percent: b.percent } : {}),
         ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
+        ...(b.stopLoss !== undefined || b.takeProfit !== undefined
+          ? {
+              bracket: {
+                ...(b.stopLoss !== undefined ? { stopLoss: b.stopLoss } : {}),
+                ...(b.takeProfit !== undefined ? { takeProfit: b.takeProfit } : {}),
+              },
+            }
+          : {}),
       };
       let out: { signalId: string; code?: string; replayed: boolean };
       if (b.type === 'limit' || b.type === 'stop') {

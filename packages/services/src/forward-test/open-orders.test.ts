@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { openOrderFill, openOrderView, readOpenOrders, type OpenOrder } from './open-orders.ts';
+import {
+  bracketCloses,
+  bracketProblem,
+  openOrderFill,
+  openOrderView,
+  readOpenOrders,
+  type OpenOrder,
+} from './open-orders.ts';
 
 const order = (o: Partial<OpenOrder>): OpenOrder => ({
   id: 'o1',
@@ -54,5 +61,28 @@ describe('resting orders by hand: where a tick fills them', () => {
     expect(back).toEqual([kept, kept]);
     expect(openOrderView(kept).until).toBe('2026-01-05T13:00:00.000Z');
     expect(openOrderView(order({})).until).toBeNull();
+  });
+});
+
+describe('a bracket on an order by hand', () => {
+  it("takes a buy's stop under its entry and target over it, a sell's the other way round", () => {
+    expect(bracketProblem('buy', 100, { stopLoss: 95, takeProfit: 110 })).toBeNull();
+    expect(bracketProblem('buy', 100, { stopLoss: 100 })).toMatch(/stopLoss is under its entry price \(100\)/);
+    expect(bracketProblem('buy', 100, { takeProfit: 99 })).toMatch(/takeProfit is over/);
+    expect(bracketProblem('sell', 100, { stopLoss: 105, takeProfit: 90 })).toBeNull();
+    expect(bracketProblem('sell', 100, { stopLoss: 95 })).toMatch(/a sell's stopLoss is over/);
+    expect(bracketProblem('sell', 100, { takeProfit: 101 })).toMatch(/a sell's takeProfit is under/);
+  });
+
+  it('places a close stop and a close limit against the position, naming their parent', () => {
+    let n = 0;
+    const closes = bracketCloses('sell', { stopLoss: 105, takeProfit: 90 }, 'p1', () => `c${++n}`, 'now');
+    expect(closes).toMatchObject([
+      { id: 'c1', action: 'close', side: 'buy', type: 'stop', price: 105, parent: 'p1', until: null },
+      { id: 'c2', action: 'close', side: 'buy', type: 'limit', price: 90, parent: 'p1' },
+    ]);
+    expect(bracketCloses('buy', { takeProfit: 110 }, 'p2', () => 'x', 'now')).toMatchObject([
+      { side: 'sell', type: 'limit', price: 110 },
+    ]);
   });
 });

@@ -25,6 +25,60 @@ export interface OpenOrder {
   placedAt: string;
   /** the market time it lapses at (epoch ms; null: good until cancelled) */
   until: number | null;
+  /**
+   * a buy or sell's bracket: once it fills, a close stop at `stopLoss` and a close limit at `takeProfit`
+   * rest against the position (the first to fill closes it, and the other lapses with it)
+   */
+  stopLoss?: number;
+  takeProfit?: number;
+  /** a bracket's close: the id of the order whose fill placed it */
+  parent?: string;
+}
+
+/** A bracket on an order by hand: the prices its position's stop and target close at. */
+export interface Bracket {
+  stopLoss?: number;
+  takeProfit?: number;
+}
+
+/**
+ * Why a bracket does not fit an entry at `ref` (a market order's price now, a limit's or stop's price),
+ * or null: a buy's stop under it and its target over it, a sell's the other way round.
+ */
+export function bracketProblem(side: 'buy' | 'sell', ref: number, b: Bracket): string | null {
+  const below = side === 'buy';
+  if (b.stopLoss !== undefined && (below ? b.stopLoss >= ref : b.stopLoss <= ref))
+    return `a ${side}'s stopLoss is ${below ? 'under' : 'over'} its entry price (${ref})`;
+  if (b.takeProfit !== undefined && (below ? b.takeProfit <= ref : b.takeProfit >= ref))
+    return `a ${side}'s takeProfit is ${below ? 'over' : 'under'} its entry price (${ref})`;
+  return null;
+}
+
+/** The close orders a filled entry's bracket places: a stop at its stopLoss, a limit at its takeProfit. */
+export function bracketCloses(
+  side: 'buy' | 'sell',
+  b: Bracket,
+  parent: string,
+  id: () => string,
+  placedAt: string,
+): OpenOrder[] {
+  const close = (type: 'stop' | 'limit', price: number): OpenOrder => ({
+    id: id(),
+    clientOrderId: null,
+    action: 'close',
+    side: side === 'buy' ? 'sell' : 'buy',
+    type,
+    price,
+    sizing: 'all',
+    amount: 0,
+    placedAt,
+    until: null,
+    parent,
+  });
+  return [
+    ...(b.stopLoss !== undefined ? [close('stop', b.stopLoss)] : []),
+    ...(b.takeProfit !== undefined ? [close('limit', b.takeProfit)] : []),
+  ];
 }
 
 const OpenOrderSchema = z.object({
@@ -39,6 +93,9 @@ const OpenOrderSchema = z.object({
   percent: z.number().finite().gt(0).max(100).optional(),
   placedAt: z.string(),
   until: z.number().finite().nullable(),
+  stopLoss: z.number().finite().gt(0).optional(),
+  takeProfit: z.number().finite().gt(0).optional(),
+  parent: z.string().max(200).optional(),
 });
 
 /** A session's resting orders by hand as its row keeps them (an entry it cannot read is dropped). */
