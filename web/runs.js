@@ -892,14 +892,14 @@ export async function paperPortfolioView(c, id) {
   // its limits on the summed equity, changed while it runs (both empty: none); built apart from the
   // 2-second refresh, so what is being typed stays
   const limitsBox = h('details', { class: 'portfolio-limits' });
-  const drawLimits = (/** @type {Record<string, any> | null} */ pr) => {
+  const drawLimits = (/** @type {Record<string, any> | null} */ pr, /** @type {{ at: string }[]} */ changes = []) => {
     const form = patchForm(
       c,
       `/api/forward-tests/portfolios/${enc}`,
       portfolioRiskPatch,
       async (r) => {
         limitsBox.removeAttribute('open');
-        drawLimits(r.portfolioRisk);
+        drawLimits(r.portfolioRisk, r.portfolioRiskChanges);
         toast('Saved: the summed equity is checked against these from now on.');
         await load();
       },
@@ -922,9 +922,20 @@ export async function paperPortfolioView(c, id) {
         ' resume the next day',
       ),
     );
-    limitsBox.replaceChildren(h('summary', null, 'Limits on the sum'), form);
+    limitsBox.replaceChildren(
+      h('summary', null, 'Limits on the sum'),
+      form,
+      // when they were changed (portfolioRiskChanges, the last 100)
+      changes.length
+        ? h(
+            'p',
+            { class: 'muted risk-changes' },
+            `Limits on the sum changed ${changes.length} time${changes.length > 1 ? 's' : ''} while it ran, last ${when(changes[changes.length - 1]?.at)}.`,
+          )
+        : '',
+    );
   };
-  drawLimits(first.portfolioRisk);
+  drawLimits(first.portfolioRisk, first.portfolioRiskChanges);
   const timer = setInterval(() => {
     if (!body.isConnected) clearInterval(timer);
     else void load().catch(() => undefined);

@@ -1052,6 +1052,14 @@ describe('the browser app, clicked through against the running platform', () => 
       maxDrawdownPct: 40,
       maxDailyLossPct: 5,
     });
+    // the change kept, with when, and said under the form
+    expect((await api(`/api/forward-tests/portfolios/${id}`)).portfolioRiskChanges).toEqual([
+      { at: expect.any(String), risk: { maxDrawdownPct: 40, maxDailyLossPct: 5 } },
+    ]);
+    await until(
+      () => text('.portfolio-limits .risk-changes').startsWith('Limits on the sum changed 1 time while it ran, last '),
+      'the change kept',
+    );
     button('Pause')!.click();
     await until(() => tile('Sessions') === '2 paused', 'both paused');
     button('Stop')!.click();

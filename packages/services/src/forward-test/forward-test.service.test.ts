@@ -1406,6 +1406,9 @@ describe('forward testing (paper trading) on live ticks', () => {
       const tight = await patch({ portfolioRisk: { maxDrawdownPct: 3 } });
       expect(tight.statusCode).toBe(200);
       expect(tight.json().portfolioRisk).toEqual({ maxDrawdownPct: 3 });
+      // the change kept, with when
+      expect(tight.json().portfolioRiskChanges).toEqual([{ at: expect.any(String), risk: { maxDrawdownPct: 3 } }]);
+      expect(Date.parse(tight.json().portfolioRiskChanges[0].at)).toBeGreaterThan(Date.now() - 60_000);
       await stoppedAt3(u, get);
       // ended: its limits no longer apply
       expect((await patch({ portfolioRisk: { maxDrawdownPct: 10 } })).statusCode).toBe(409);
@@ -1420,7 +1423,9 @@ describe('forward testing (paper trading) on live ticks', () => {
       await flat('PQB', 99);
       await new Promise((res) => setTimeout(res, 400));
       expect((await get()).byStatus).toEqual({ running: 2 });
-      await patch({ portfolioRisk: { maxDrawdownPct: 3 } });
+      const again = (await patch({ portfolioRisk: { maxDrawdownPct: 3 } })).json();
+      // both changes kept, oldest first: none, then 3 %
+      expect(again.portfolioRiskChanges.map((c: { risk: unknown }) => c.risk)).toEqual([null, { maxDrawdownPct: 3 }]);
       await stoppedAt3(u, get);
     }
   });

@@ -56,6 +56,8 @@ interface PortfolioConfig {
   weight: number;
   leg: number;
   risk?: PortfolioLimits;
+  /** each change of `risk` while it ran, oldest first (the last 100) */
+  riskChanges?: { at: string; risk: PortfolioLimits | null }[];
 }
 /** a paper portfolio: the strategy on each symbol, each session with its weight's share of the money */
 const PortfolioBody = z
@@ -881,6 +883,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       id,
       name: (first.config as { name?: string }).name ?? null,
       portfolioRisk: portfolioOf(first)?.risk ?? null,
+      portfolioRiskChanges: portfolioOf(first)?.riskChanges ?? [],
       strategyId: first.strategyId,
       symbols: sessions.map((s) => s.symbol),
       byStatus,

@@ -1,5 +1,5 @@
 import type { Fill, LedgerState } from '@algotrade/core';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { endianness } from 'node:os';
 import type { Db, DbHandle } from '../connect.ts';
 import { CopyWriter } from '../copy-binary.ts';
@@ -494,6 +494,16 @@ function jsonInsert(es: readonly Execution[]) {
  * rows are locked first (in id order) and read as the last change committed left them, as setStatus
  * does: a change someone else made meanwhile is not written again.
  */
+/**
+ * A list of changes of limits (a jsonb array expression, null: none yet) with one more: `{at: now(), risk:
+ * change}` (a JSON text), the last 100 kept, oldest first.
+ */
+const withChange = (list: RawBuilder<unknown>, change: string | null) =>
+  sql`(select coalesce(jsonb_agg(k.x order by k.n), '[]'::jsonb) from (
+    select e.x, e.n from jsonb_array_elements(coalesce(${list}, '[]'::jsonb)
+      || jsonb_build_array(jsonb_build_object('at', now(), 'risk', ${change}::jsonb))) with ordinality as e(x, n)
+    order by e.n desc limit 100) k)`;
+
 function haltUpdate(hs: readonly Execution[]) {
   const col = <T>(f: (e: Execution) => T) => hs.map(f);
   return sql`with v as (
@@ -648,21 +658,21 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       const r = await sql`update forward_test_sessions set updated_at = now(),
           config = (config - ${drop}::text[]) || ${JSON.stringify(set)}::jsonb || case when ${change}::jsonb is null
             then '{}'::jsonb
-            else jsonb_build_object('riskChanges', (select coalesce(jsonb_agg(k.x order by k.n), '[]'::jsonb) from (
-              select e.x, e.n from jsonb_array_elements(coalesce(config->'riskChanges', '[]'::jsonb)
-                || jsonb_build_array(jsonb_build_object('at', now(), 'risk', ${change}::jsonb))) with ordinality as e(x, n)
-              order by e.n desc limit 100) k)) end
+            else jsonb_build_object('riskChanges', ${withChange(sql`config->'riskChanges'`, change)}) end
           where id = ${id} and user_id = ${userId}`.execute(db);
       return Number(r.numAffectedRows ?? 0) > 0;
     },
     /**
      * Sets a paper portfolio's limits on its summed equity (each of its sessions' `config.portfolio.risk`;
-     * null: none), scoped to the owner. The sessions changed (none: not theirs).
+     * null: none), scoped to the owner, and keeps the change in `config.portfolio.riskChanges`, oldest
+     * first: when, and what they became (null: none; the last 100). The sessions changed (none: not theirs).
      */
     async setPortfolioRisk(userId: string, portfolioId: string, risk: object | null): Promise<number> {
-      const r = await sql`update forward_test_sessions set updated_at = now(), config = case
-          when ${risk === null} then config #- '{portfolio,risk}'
-          else jsonb_set(config, '{portfolio,risk}', ${JSON.stringify(risk)}::jsonb) end
+      const change = JSON.stringify(risk);
+      const r = await sql`update forward_test_sessions set updated_at = now(), config = jsonb_set(
+          case when ${risk === null} then config #- '{portfolio,risk}'
+            else jsonb_set(config, '{portfolio,risk}', ${change}::jsonb) end,
+          '{portfolio,riskChanges}', ${withChange(sql`config->'portfolio'->'riskChanges'`, change)})
         where user_id = ${userId} and config->'portfolio'->>'id' = ${portfolioId}`.execute(db);
       return Number(r.numAffectedRows ?? 0);
     },
