@@ -1314,8 +1314,14 @@ export async function sessionView(c, id) {
   );
   // its limit and stop orders by hand resting, each with a Cancel
   const openBox = h('div', { class: 'open-orders' });
+  let openKey = '';
   const drawOpen = () => {
     const list = /** @type {any[]} */ (s.openOrders ?? []);
+    // drawn again only when what rests changed: the figures redraw on every push, and a Cancel being
+    // clicked must stay where it is
+    const key = list.map((o) => o.id).join();
+    if (key === openKey && openBox.isConnected) return;
+    openKey = key;
     openBox.replaceChildren(
       list.length ? h('h2', null, `Resting orders (${list.length})`) : '',
       list.length

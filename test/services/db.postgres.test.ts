@@ -42,30 +42,101 @@ describe('migrations on PostgreSQL', () => {
   });
 });
 
+const cfg = {
+  startingBalance: 1000,
+  feeRate: 0,
+  feeFixed: 0,
+  slippageBps: 0,
+  allowShort: false,
+  wholeUnits: false,
+};
+
+/** A scratch schema with one user's running paper session on BTCUSD, for `test`; dropped after it. */
+async function withRunningSession(
+  test: (x: {
+    h: Awaited<ReturnType<typeof openDatabase>>;
+    repo: ReturnType<typeof forwardTestsRepo>;
+    row: { id: string };
+    u: { id: string };
+  }) => Promise<void>,
+): Promise<void> {
+  const s = uniqueName('tl');
+  const h = await openDatabase({ backend: 'postgres', url: SERVICES.postgres }, { searchPath: s });
+  try {
+    const u = (await usersRepo(h.db).create(`race-${Date.now()}@x.io`, 'h'))!;
+    const repo = forwardTestsRepo(h.db);
+    const row = await repo.create({
+      userId: u.id,
+      strategyId: null,
+      snapshot: { graph: {} },
+      symbol: 'BTCUSD',
+      config: cfg,
+      state: newLedger(cfg),
+    });
+    await repo.setStatus(row.id, 'running');
+    await test({ h, repo, row, u });
+  } finally {
+    await h.close();
+    const c = new pg.Client(SERVICES.postgres);
+    await c.connect();
+    await c.query(`drop schema if exists "${s}" cascade`);
+    await c.end();
+  }
+}
+
+/**
+ * `first` made inside a transaction not committed yet while `other` runs on another connection of the
+ * pool: `other` waits on the row's lock until the transaction commits (checked: not done 300 ms later).
+ */
+async function whileHeld(
+  h: Awaited<ReturnType<typeof openDatabase>>,
+  first: (r: ReturnType<typeof forwardTestsRepo>) => Promise<unknown>,
+  other: () => Promise<unknown>,
+): Promise<void> {
+  let second: Promise<unknown> | undefined;
+  let done = false;
+  await h.db.transaction().execute(async (trx) => {
+    await first(forwardTestsRepo(trx));
+    second = other().then(() => void (done = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+  });
+  await second;
+}
+
+describe("a paper session's resting orders by hand on PostgreSQL", () => {
+  it('keeps both changes when two writers change the list at once (each writes only its change)', async () => {
+    await withRunningSession(async ({ h, repo, row }) => {
+      const order = (id: string) => ({ id, type: 'limit', price: 1 });
+      const ids = async () => ((await repo.get(row.id))!.openOrders as { id: string }[]).map((o) => o.id);
+      await whileHeld(
+        h,
+        (r) => r.changeOpenOrders(row.id, [order('x')], []),
+        () => repo.changeOpenOrders(row.id, [order('y')], []),
+      );
+      expect(await ids()).toEqual(['x', 'y']);
+      // one takes x out while the other adds z
+      await whileHeld(
+        h,
+        (r) => r.changeOpenOrders(row.id, [], ['x']),
+        () => repo.changeOpenOrders(row.id, [order('z')], []),
+      );
+      expect(await ids()).toEqual(['y', 'z']);
+      expect(await repo.changeOpenOrders(row.id, [], ['y', 'z'])).toBe(true);
+      expect(await ids()).toEqual([]);
+      // stopped: nothing rests, and nothing more is written
+      await repo.changeOpenOrders(row.id, [order('w')], []);
+      await repo.setStatus(row.id, 'stopped');
+      expect(await ids()).toEqual([]);
+      expect(await repo.changeOpenOrders(row.id, [order('v')], [])).toBe(false);
+      expect(await ids()).toEqual([]);
+    });
+  });
+});
+
 describe("a paper session's timeline on PostgreSQL", () => {
   it("keeps one row when two writers make the same change at once, yours or a limit's (the second waits, then sees it made)", async () => {
-    const s = uniqueName('tl');
-    const h = await openDatabase({ backend: 'postgres', url: SERVICES.postgres }, { searchPath: s });
-    try {
-      const u = (await usersRepo(h.db).create(`race-${Date.now()}@x.io`, 'h'))!;
-      const cfg = {
-        startingBalance: 1000,
-        feeRate: 0,
-        feeFixed: 0,
-        slippageBps: 0,
-        allowShort: false,
-        wholeUnits: false,
-      };
-      const repo = forwardTestsRepo(h.db);
-      const row = await repo.create({
-        userId: u.id,
-        strategyId: null,
-        snapshot: { graph: {} },
-        symbol: 'BTCUSD',
-        config: cfg,
-        state: newLedger(cfg),
-      });
-      await repo.setStatus(row.id, 'running');
+    await withRunningSession(async ({ h, repo, row, u }) => {
       // a position, for a limit's halt to close
       const l = newLedger(cfg);
       const fill = (signalId: string, action: 'buy' | 'sell', price: number) => {
@@ -100,17 +171,7 @@ describe("a paper session's timeline on PostgreSQL", () => {
         [(r) => r.setStatus(row.id, 'paused'), () => repo.executeMany([halt])],
         [(r) => r.setStatus(row.id, 'stopped'), () => repo.setStatus(row.id, 'stopped')],
       ];
-      for (const [first, other] of writers) {
-        let second: Promise<unknown> | undefined;
-        let done = false;
-        await h.db.transaction().execute(async (trx) => {
-          await first(forwardTestsRepo(trx));
-          second = other().then(() => void (done = true));
-          await new Promise((r) => setTimeout(r, 300));
-          expect(done).toBe(false);
-        });
-        await second;
-      }
+      for (const [first, other] of writers) await whileHeld(h, first, other);
       // one row per change: the limit's close went through, its pause was already made
       expect((await repo.events(row.id)).map((e) => [e.was, e.status, e.reason])).toEqual([
         [null, 'created', null],
@@ -119,12 +180,6 @@ describe("a paper session's timeline on PostgreSQL", () => {
         ['paused', 'stopped', null],
       ]);
       expect((await repo.orders(row.id, { status: 'filled' })).map((o) => o.signalId).sort()).toEqual(['b', 'halt']);
-    } finally {
-      await h.close();
-      const c = new pg.Client(SERVICES.postgres);
-      await c.connect();
-      await c.query(`drop schema if exists "${s}" cascade`);
-      await c.end();
-    }
+    });
   });
 });

@@ -51,7 +51,7 @@ describe('forward-test execution on the order log', () => {
     await a.close();
   });
 
-  it('an instance holding a session hears what another changed: its limits and its resting orders by hand, then fills them', async () => {
+  it('an instance holding a session hears what another changed: its limits and its resting orders by hand (both kept when placed at once), then fills them', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);
     const row = await storedSession(t.rt.db.db, u.id, 'HANDOVERUSD', 1_000, buysAbove(1e12)); // never enters by itself
@@ -80,12 +80,21 @@ describe('forward-test execution on the order log', () => {
     expect('open' in placed && placed.open.price).toBe(95);
     await until(async () => held.openOrders.length === 1);
     expect(held.openOrders[0]!.id).toBe('open' in placed ? placed.open.id : '');
-    // B's tick reaches it: filled once, at the tick's better price; the row's list is empty again, and B's copy
+    // B places one, and A another without having heard of B's: each writes only its change, so the row
+    // keeps all three, and B has them all once it hears A
+    const limit = (price: number) => ({ action: 'buy', sizing: 'fixed_qty', amount: 1, type: 'limit', price }) as const;
+    await b.placeOpen((await repo.get(row.id))!, limit(90));
+    await a.placeOpen((await repo.get(row.id))!, limit(85));
+    const prices = (list: readonly { price: number }[]) => list.map((o) => o.price);
+    expect(prices((await repo.get(row.id))!.openOrders as { price: number }[])).toEqual([95, 90, 85]);
+    await until(async () => held.openOrders.length === 3);
+    expect(prices(held.openOrders)).toEqual([95, 90, 85]);
+    // B's tick reaches the first: filled once, at the tick's better price; the row keeps the other two, as B does
     b.dispatch('HANDOVERUSD', [tick(1000, 94)]);
     await until(async () => (await repo.trades(row.id)).length === 1);
     expect((await repo.trades(row.id))[0]).toMatchObject({ side: 'buy', quantity: 2, price: 94, source: 'manual' });
-    await until(async () => (await repo.get(row.id))!.openOrders.length === 0);
-    expect(held.openOrders).toEqual([]);
+    await until(async () => (await repo.get(row.id))!.openOrders.length === 2);
+    expect(prices(held.openOrders)).toEqual([90, 85]);
     await a.close();
     await b.close();
   });

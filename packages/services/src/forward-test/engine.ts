@@ -669,6 +669,7 @@ export class ForwardTestEngine {
   /** Lets go of what this engine keeps of a session it no longer runs (stopped, failed, removed, moved). */
   private untrack(s: LiveSession): void {
     this.sessions.delete(s.id);
+    if (this.bracketed.size) for (const [k, v] of this.bracketed) if (v.s === s) this.bracketed.delete(k);
     this.remoteResting.delete(s.id);
     this.pool?.remove(s.id, s.symbol);
   }
@@ -873,7 +874,7 @@ export class ForwardTestEngine {
    * left is saved on the row, and the session's page told.
    */
   private checkOpen(s: LiveSession, t: Tick, receivedAt: number, out: SignalMessage[] | undefined) {
-    let left: OpenOrder[] | undefined;
+    let done: string[] | undefined;
     const all = s.openOrders;
     for (let i = 0; i < all.length; i++) {
       const o = all[i]!;
@@ -882,11 +883,8 @@ export class ForwardTestEngine {
         (o.until !== null && t.ts >= o.until) ||
         (o.action === 'close' && Math.sign(l.qty) !== (o.side === 'sell' ? 1 : -1));
       const fill = gone ? null : openOrderFill(o, t);
-      if (!gone && !fill) {
-        left?.push(o);
-        continue;
-      }
-      left ??= all.slice(0, i);
+      if (!gone && !fill) continue;
+      (done ??= []).push(o.id);
       if (!fill) continue;
       const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
       // its bracket rests once the fill commits (placeBrackets)
@@ -915,18 +913,24 @@ export class ForwardTestEngine {
         receivedAt,
       });
     }
-    if (left) this.openChanged(s, left);
+    if (done) void this.openChanged(s, { remove: done });
     return out;
   }
 
-  /** saves of sessions' resting orders by hand, in order (a later list never lands before an earlier one) */
+  /** saves of sessions' resting orders by hand, in order (a later change never lands before an earlier one) */
   private openSaves: Promise<unknown> = Promise.resolve();
 
-  /** `s`'s resting orders by hand are `list` now: kept, saved on its row, its page and other instances told. */
-  private openChanged(s: LiveSession, list: readonly OpenOrder[]): Promise<unknown> {
+  /**
+   * `s`'s resting orders by hand change: `add` placed, the orders with ids in `remove` gone (filled,
+   * lapsed, cancelled). Kept here, and the change alone written to its row (so a change made through
+   * another instance at the same time is kept too); its page and other instances told.
+   */
+  private openChanged(s: LiveSession, change: { add?: readonly OpenOrder[]; remove?: readonly string[] }) {
+    const { add = [], remove = [] } = change;
+    const list = s.openOrders.filter((o) => !remove.includes(o.id)).concat(add);
     s.openOrders = list;
     const save = (this.openSaves = this.openSaves
-      .then(() => this.repo.saveOpenOrders(s.id, list))
+      .then(() => this.repo.changeOpenOrders(s.id, add, remove))
       .then(() =>
         this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, 'session.updated', {
           sessionId: s.id,
@@ -1580,7 +1584,7 @@ export class ForwardTestEngine {
         ...(o.action !== 'close' && o.bracket?.stopLoss !== undefined ? { stopLoss: o.bracket.stopLoss } : {}),
         ...(o.action !== 'close' && o.bracket?.takeProfit !== undefined ? { takeProfit: o.bracket.takeProfit } : {}),
       };
-      await this.openChanged(s, [...s.openOrders, open]);
+      await this.openChanged(s, { add: [open] });
       return { open, replayed: false };
     });
   }
@@ -1594,7 +1598,7 @@ export class ForwardTestEngine {
   /** A filled entry's bracket: its close stop and close limit rest against the position from now on. */
   private placeBracket(s: LiveSession, side: 'buy' | 'sell', b: Bracket, parent: string): Promise<unknown> {
     const closes = bracketCloses(side, b, parent, randomUUID, new Date().toISOString());
-    return this.openChanged(s, [...s.openOrders, ...closes]);
+    return this.openChanged(s, { add: closes });
   }
 
   /** resting entries by hand with a bracket whose fill is in flight: their signal ids, and what to place */
@@ -1617,10 +1621,7 @@ export class ForwardTestEngine {
       this.syncFromRow(s, row);
       const o = s.openOrders.find((x) => x.id === orderId || x.clientOrderId === orderId);
       if (!o) return null;
-      await this.openChanged(
-        s,
-        s.openOrders.filter((x) => x !== o),
-      );
+      await this.openChanged(s, { remove: [o.id] });
       return o;
     });
   }

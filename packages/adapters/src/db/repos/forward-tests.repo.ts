@@ -839,17 +839,18 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         where f.id = v.id`.execute(db);
     },
     /**
-     * Saves a session's resting orders placed by hand (an empty list: none), unless it has stopped or
-     * failed since (a stop cancels them). Whether it saved them.
+     * Changes a session's resting orders placed by hand in one statement: `add` appended, those whose
+     * `id` is in `remove` taken out (none left: null). Only the change is written, so two writers changing
+     * the list at once (two instances) both keep theirs. Not once it has stopped or failed (a stop cancels
+     * them). Whether it changed the row.
      */
-    async saveOpenOrders(id: string, orders: readonly object[]): Promise<boolean> {
-      const r = await db
-        .updateTable('forward_test_sessions')
-        .set({ open_orders: orders.length ? JSON.stringify(orders) : null })
-        .where('id', '=', id)
-        .where('status', 'not in', ['stopped', 'failed'])
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows) > 0;
+    async changeOpenOrders(id: string, add: readonly object[], remove: readonly string[]): Promise<boolean> {
+      const r = await sql`update forward_test_sessions set open_orders = (
+          select jsonb_agg(e.x order by e.n) from jsonb_array_elements(
+            coalesce(open_orders, '[]'::jsonb) || ${JSON.stringify(add)}::jsonb) with ordinality as e(x, n)
+          where not (e.x->>'id' = any(${remove as string[]}::text[])))
+        where id = ${id} and status not in ('stopped', 'failed')`.execute(db);
+      return Number(r.numAffectedRows ?? 0) > 0;
     },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
