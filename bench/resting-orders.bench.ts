@@ -7,6 +7,7 @@ import { CompileCache, templateById } from '@algotrade/strategy';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { tickSettings } from '../test/helpers/sessions.ts';
 import { percentile, report } from './harness.ts';
 
 // What resting orders by hand cost on the tick path: N running paper sessions on one symbol (the
@@ -29,16 +30,7 @@ try {
     .values({ email: 'resting@x.io', password_hash: 'x' })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const config = {
-    startingBalance: 100_000,
-    feeRate: 0.001,
-    feeFixed: 0,
-    slippageBps: 1,
-    allowShort: false,
-    wholeUnits: false,
-    risk: {},
-    evaluation: { mode: 'tick' },
-  };
+  const config = { ...tickSettings(100_000, 0.001), slippageBps: 1 };
   const snapshot = JSON.stringify({ graph: templateById('sma-crossover')!.graph });
   for (let i = 0; i < N; i += 1000)
     await db

@@ -876,9 +876,9 @@ export class ForwardTestEngine {
   private checkOpen(s: LiveSession, t: Tick, receivedAt: number, out: SignalMessage[] | undefined) {
     let done: string[] | undefined;
     const all = s.openOrders;
+    const l = s.ledger;
     for (let i = 0; i < all.length; i++) {
       const o = all[i]!;
-      const l = s.ledger;
       const gone =
         (o.until !== null && t.ts >= o.until) ||
         (o.action === 'close' && Math.sign(l.qty) !== (o.side === 'sell' ? 1 : -1));
@@ -888,15 +888,7 @@ export class ForwardTestEngine {
       if (!fill) continue;
       const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
       // its bracket rests once the fill commits (placeBrackets)
-      if (o.stopLoss !== undefined || o.takeProfit !== undefined)
-        this.bracketed.set(sigId, {
-          s,
-          side: o.side,
-          b: {
-            ...(o.stopLoss !== undefined ? { stopLoss: o.stopLoss } : {}),
-            ...(o.takeProfit !== undefined ? { takeProfit: o.takeProfit } : {}),
-          },
-        });
+      if (o.stopLoss !== undefined || o.takeProfit !== undefined) this.bracketed.set(sigId, { s, o });
       (out ??= []).push({
         id: sigId,
         sessionId: s.id,
@@ -1485,6 +1477,11 @@ export class ForwardTestEngine {
     if (s.status === 'paused') this.dayPause(s, resumesNextDay(s.settings, failureReason));
   }
 
+  /** A session's symbol's price now: its latest tick's, else the last its ledger saw (0: none yet). */
+  private lastPrice(s: LiveSession): number {
+    return this.quotes.get(s.symbol)?.price ?? s.ledger.lastPrice;
+  }
+
   /** A session's market time now: its symbol's latest tick, else the last tick it saw (null: none yet). */
   private marketTs(s: LiveSession): number | null {
     return this.quotes.get(s.symbol)?.ts ?? (s.ledger.lastTs || null);
@@ -1521,7 +1518,7 @@ export class ForwardTestEngine {
     return this.locked(async () => {
       this.takingOrders(s, row);
       const id = manualSignalId(s.id, o.clientOrderId ?? `${s.ledger.fills}:${randomUUID()}`);
-      const last = this.quotes.get(s.symbol)?.price ?? s.ledger.lastPrice;
+      const last = this.lastPrice(s);
       if (o.bracket && o.action !== 'close' && last) this.checkBracket(o.action, last, o.bracket);
       const [p] = await this.atMarket(s, id, MANUAL, manualSized(s.ledger, o.action, o));
       if (o.bracket && o.action !== 'close' && p?.out?.kind === 'fill')
@@ -1552,8 +1549,7 @@ export class ForwardTestEngine {
       const refuse = (code: string, message: string) => {
         throw new AppError('UNPROCESSABLE', `order refused: ${message}`, { code });
       };
-      const q = this.quotes.get(s.symbol);
-      const last = q?.price ?? s.ledger.lastPrice;
+      const last = this.lastPrice(s);
       const ts = this.marketTs(s);
       if (!last || ts === null) refuse('NO_PRICE', 'the symbol has no price yet');
       const qty = s.ledger.qty;
@@ -1602,7 +1598,7 @@ export class ForwardTestEngine {
   }
 
   /** resting entries by hand with a bracket whose fill is in flight: their signal ids, and what to place */
-  private readonly bracketed = new Map<string, { s: LiveSession; side: 'buy' | 'sell'; b: Bracket }>();
+  private readonly bracketed = new Map<string, { s: LiveSession; o: OpenOrder }>();
 
   /** The brackets of resting entries this batch committed: placed once filled, forgotten once refused. */
   private placeBrackets(planned: readonly Planned[]): void {
@@ -1610,7 +1606,8 @@ export class ForwardTestEngine {
       const waiting = this.bracketed.get(p.sig.id);
       if (!waiting) continue;
       this.bracketed.delete(p.sig.id);
-      if (p.out?.kind === 'fill') void this.placeBracket(waiting.s, waiting.side, waiting.b, p.sig.id);
+      // the order carries its bracket (stopLoss, takeProfit)
+      if (p.out?.kind === 'fill') void this.placeBracket(waiting.s, waiting.o.side, waiting.o, p.sig.id);
     }
   }
 

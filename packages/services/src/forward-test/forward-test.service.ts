@@ -298,19 +298,16 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       startedAt: r.startedAt,
       stoppedAt: r.stoppedAt,
     };
+    const openOrders = openOrdersOf(r, live).map(openOrderView);
     // the same figures whether the engine holds the session or only the database does
     if (live) {
       const figures = engine.portfolio(live);
       // a remote runner's resting order is on the row, where it saves it
       if (engine.remote) figures.restingOrder = live.savedRestingOrder(r.resting);
-      return { ...base, ...figures, openOrders: openOrdersOf(r, live).map(openOrderView) };
+      return { ...base, ...figures, openOrders };
     }
     const l = storedLedger(settings, r.state);
-    return {
-      ...base,
-      ...ledgerFigures(r, l, settings, markPrice(r, live)),
-      openOrders: openOrdersOf(r).map(openOrderView),
-    };
+    return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)), openOrders };
   };
   /** A session's limit and stop orders by hand resting: the engine's when it holds it, else the row's. */
   const openOrdersOf = (r: SessionRow, live = engine.sessions.get(r.id)): readonly OpenOrder[] =>
