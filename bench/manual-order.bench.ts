@@ -7,7 +7,8 @@ import { startServer } from './server.ts';
 // itself on BTCUSD, then N rounds of a buy of one lot and a close, each request timed at the client until
 // its answer (the fill committed, the session read back). The baseline, alternated with them in the same
 // run: GET of the same session (the same auth, routing and view, no order). Each round also places a
-// buy limit far under the market (it rests, saved on the session's row) and cancels it, timed alike. Embedded (PGlite), and with
+// buy limit far under the market (it rests, saved on the session's row), moves it (PATCH .../open-orders/:id,
+// its price changed in place on the row) and cancels it, timed alike. Embedded (PGlite), and with
 // BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test) on PostgreSQL in a scratch database.
 const N = Number(process.env.MANUAL_ORDER_ROUNDS ?? 200);
 const graph = {
@@ -62,6 +63,7 @@ async function measure(label: string, env: Record<string, string>) {
     const orders: number[] = [];
     const reads: number[] = [];
     const rests: number[] = [];
+    const moves: number[] = [];
     const cancels: number[] = [];
     const timed = async (into: number[], fn: () => Promise<unknown>) => {
       const t0 = performance.now();
@@ -75,7 +77,7 @@ async function measure(label: string, env: Record<string, string>) {
       await timed(reads, () => call('GET', url, token));
       await timed(orders, () => call('POST', `${url}/orders`, token, { action: 'close' }));
       await timed(reads, () => call('GET', url, token));
-      // a buy limit far under the market (it rests: saved on the row), then cancelled
+      // a buy limit far under the market (it rests: saved on the row), moved, then cancelled
       let open: { id: string } | undefined;
       await timed(rests, async () => {
         open = (
@@ -89,6 +91,7 @@ async function measure(label: string, env: Record<string, string>) {
         ).open;
       });
       await timed(reads, () => call('GET', url, token));
+      await timed(moves, () => call('PATCH', `${url}/open-orders/${open!.id}`, token, { price: 2 }));
       await timed(cancels, () => call('DELETE', `${url}/open-orders/${open!.id}`, token));
     }
     const after = await call('GET', url, token);
@@ -106,6 +109,7 @@ async function measure(label: string, env: Record<string, string>) {
     });
     for (const [what, list] of [
       ['resting_order_placed', rests],
+      ['resting_order_moved', moves],
       ['resting_order_cancelled', cancels],
     ] as const)
       report({

@@ -80,7 +80,7 @@ function sizedBody(v) {
 
 /**
  * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
- * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string }} o
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string }} o
  */
 export function openOrderText(o) {
   const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
@@ -95,8 +95,24 @@ export function openOrderText(o) {
   ].filter(Boolean);
   return (
     `${size}, ${kind}${bracket.length ? `, then ${bracket.join(' and ')}` : ''}` +
-    `${o.parent ? ', a bracket' : ''}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}`
+    `${o.parent ? ', a bracket' : ''}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}` +
+    `${o.amendedAt ? ' (amended)' : ''}`
   );
+}
+
+/**
+ * The body that moves a resting order to the price typed (`PATCH .../open-orders/:orderId`), or why it
+ * cannot be sent: a price over 0 that differs from the one it rests at.
+ * @param {string} typed
+ * @param {{ price: number }} o
+ * @returns {{ body: { price: number } } | { error: string }}
+ */
+export function moveBody(typed, o) {
+  const text = typed.trim();
+  const price = Number(text);
+  if (!text || !(price > 0) || !Number.isFinite(price)) return { error: 'type a price over 0 to move it to' };
+  if (price === o.price) return { error: `it rests at ${price} already` };
+  return { body: { price } };
 }
 
 /**

@@ -17,7 +17,7 @@ import {
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EDITABLE_LIMITS, EXCHANGE_KEYS, portfolioRiskPatch, sessionPatch, settingsText } from './run-settings.js';
-import { openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from './orders.js';
+import { moveBody, openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from './orders.js';
 import { activityText, haltSpans, haltText, portfolioHaltSpans, sessionHaltSpans, timelineRows } from './limits.js';
 
 /** A value from the API for a table cell: numbers rounded, times readable. @param {unknown} v */
@@ -1315,11 +1315,48 @@ export async function sessionView(c, id) {
   // its limit and stop orders by hand resting, each with a Cancel
   const openBox = h('div', { class: 'open-orders' });
   let openKey = '';
+  // a resting order moved to a price typed beside it (its stop to break-even, its limit nearer)
+  const moveControl = (/** @type {{ id: string, price: number }} */ o) => {
+    const input = h('input', {
+      type: 'number',
+      step: 'any',
+      min: '0',
+      value: String(o.price),
+      'aria-label': 'move it to this price',
+      class: 'move-price',
+    });
+    return h(
+      'span',
+      null,
+      input,
+      ' ',
+      h(
+        'button',
+        {
+          class: 'secondary',
+          title: 'amend the order: it rests at this price from now on',
+          onclick: async () => {
+            const out = moveBody(/** @type {HTMLInputElement} */ (input).value, o);
+            if ('error' in out) return void (orderResult.textContent = out.error);
+            const r = await attempt(() =>
+              c.api.patch(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`, out.body),
+            );
+            if (r) {
+              orderResult.textContent = `Moved: ${openOrderText(r.open)}.`;
+              void refresh();
+            }
+          },
+        },
+        'Move',
+      ),
+      ' ',
+    );
+  };
   const drawOpen = () => {
     const list = /** @type {any[]} */ (s.openOrders ?? []);
     // drawn again only when what rests changed: the figures redraw on every push, and a Cancel being
     // clicked must stay where it is
-    const key = list.map((o) => o.id).join();
+    const key = list.map((o) => `${o.id}@${o.amendedAt ?? ''}`).join();
     if (key === openKey && openBox.isConnected) return;
     openKey = key;
     openBox.replaceChildren(
@@ -1333,6 +1370,7 @@ export async function sessionView(c, id) {
                 'li',
                 null,
                 `${openOrderText(o)} `,
+                moveControl(o),
                 h(
                   'button',
                   {
@@ -1495,6 +1533,19 @@ export async function sessionView(c, id) {
         ]),
       ),
     );
+    drawActions();
+    const open = s.status === 'running' || s.status === 'paused';
+    if (open !== orderBox.childElementCount > 0)
+      orderBox.replaceChildren(...(open ? [orderForm, orderResult, openBox] : []));
+    drawOpen();
+  };
+  // the buttons rebuilt only when which of them show changes (its status, or whether it holds a
+  // position), so a click landing while the figures redraw on a tick is not lost
+  let actionsKey = '';
+  const drawActions = () => {
+    const key = `${s.status}|${s.position ? 1 : 0}`;
+    if (key === actionsKey) return;
+    actionsKey = key;
     actions.replaceChildren(
       s.status === 'running' ? h('button', { class: 'secondary', onclick: act('pause') }, 'Pause') : '',
       s.status === 'paused' ? h('button', { class: 'secondary', onclick: act('resume') }, 'Resume') : '',
@@ -1528,10 +1579,6 @@ export async function sessionView(c, id) {
         'Run again',
       ),
     );
-    const open = s.status === 'running' || s.status === 'paused';
-    if (open !== orderBox.childElementCount > 0)
-      orderBox.replaceChildren(...(open ? [orderForm, orderResult, openBox] : []));
-    drawOpen();
   };
   // the times it was stopped or paused (by its limits, its paper portfolio's, or by hand) shaded, with
   // its drawdown stop's level (a paper portfolio's, on the sum, is not the session's)

@@ -132,6 +132,36 @@ describe("a paper session's resting orders by hand on PostgreSQL", () => {
       expect(await ids()).toEqual([]);
     });
   });
+
+  it('amends an order in its place, and never brings back one taken out meanwhile', async () => {
+    await withRunningSession(async ({ h, repo, row }) => {
+      const order = (id: string, price = 1) => ({ id, type: 'limit', price });
+      const kept = async () => (await repo.get(row.id))!.openOrders as { id: string; price: number }[];
+      await repo.changeOpenOrders(row.id, [order('x'), order('y'), order('z')], []);
+      expect(await repo.replaceOpenOrder(row.id, 'y', order('y', 2))).toBe(true);
+      expect(await kept()).toEqual([order('x'), order('y', 2), order('z')]);
+      // y filled through one connection while the other amends it: the amend waits, then finds it gone
+      let amended: boolean | undefined;
+      await whileHeld(
+        h,
+        (r) => r.changeOpenOrders(row.id, [], ['y']),
+        async () => (amended = await repo.replaceOpenOrder(row.id, 'y', order('y', 3))),
+      );
+      expect(amended).toBe(false);
+      expect(await kept()).toEqual([order('x'), order('z')]);
+      // an amend and an order placed at once: both kept
+      await whileHeld(
+        h,
+        (r) => r.replaceOpenOrder(row.id, 'z', order('z', 4)),
+        () => repo.changeOpenOrders(row.id, [order('w')], []),
+      );
+      expect(await kept()).toEqual([order('x'), order('z', 4), order('w')]);
+      // stopped: nothing rests, nothing amended
+      await repo.setStatus(row.id, 'stopped');
+      expect(await repo.replaceOpenOrder(row.id, 'x', order('x', 5))).toBe(false);
+      expect(await kept()).toEqual([]);
+    });
+  });
 });
 
 describe("a paper session's timeline on PostgreSQL", () => {

@@ -115,6 +115,7 @@ describe('access matrix: another user never reaches a row by its id', () => {
 
   const VALID_BODIES: Record<string, object> = {
     'POST /api/forward-tests/:id/orders': { action: 'close' },
+    'PATCH /api/forward-tests/:id/open-orders/:orderId': { price: 100 },
     'PATCH /api/forward-tests/:id': { name: 'not yours' },
     'PATCH /api/forward-tests/portfolios/:id': { portfolioRisk: null },
   };

@@ -107,6 +107,7 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'POST /api/forward-tests/{id}/clone': { start: false },
       'PATCH /api/forward-tests/portfolios/{id}': { portfolioRisk: { maxDrawdownPct: 50 } },
       'POST /api/forward-tests/{id}/orders': { action: 'buy', sizing: 'pct_equity', amount: 10 },
+      'PATCH /api/forward-tests/{id}/open-orders/{orderId}': { price: 100 },
       'POST /api/forward-tests/portfolio': { strategyId: ids.strategies, symbols: ['BTCUSD', 'ETHUSD'], start: false },
       'POST /api/backtests/': { strategyId: ids.strategies, symbol: 'GOOG' },
       'POST /api/backtests/sweep': { strategyId: ids.strategies, symbol: 'GOOG', params: { 'fast.period': [5] } },

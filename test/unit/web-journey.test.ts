@@ -926,7 +926,8 @@ describe('the browser app, clicked through against the running platform', () => 
     );
     expect(manual).toHaveLength(1);
     expect(manual[0].action).toBe(held ? 'close' : 'buy');
-    // a buy limit far under the market, from the same form: it rests, listed with a Cancel; cancelled
+    // a buy limit far under the market, from the same form: it rests, listed with a Move and a Cancel;
+    // moved, then cancelled
     type(orderForm.querySelector<HTMLSelectElement>('select[name=action]'), 'buy');
     type(orderForm.querySelector<HTMLInputElement>('input[name=amount]'), '1');
     type(orderForm.querySelector<HTMLSelectElement>('select[name=sizing]'), 'fixed_qty');
@@ -942,7 +943,16 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(resting).toMatchObject([{ side: 'buy', type: 'limit', price: 1, amount: 1 }]);
     await until(() => $$('.open-orders li').length === 1, 'the resting order listed');
     expect(text('.open-orders li')).toContain('limit at 1');
-    $('.open-orders li')!.querySelector('button')!.click();
+    // moved to 2 from the price typed beside it
+    const listButton = (label: string) =>
+      [...$('.open-orders li')!.querySelectorAll('button')].find((x) => x.textContent === label)!;
+    type($<HTMLInputElement>('.open-orders li input.move-price'), '2');
+    listButton('Move').click();
+    await until(() => text('.open-orders li').includes('limit at 2'), 'the resting order moved');
+    expect(text('.open-orders li')).toContain('(amended)');
+    expect(text('.order-result')).toMatch(/^Moved: buy 1 units, limit at 2, until .+ \(amended\)\.$/);
+    expect(await api(`/api/forward-tests/${id}/open-orders`)).toMatchObject([{ id: resting[0].id, price: 2 }]);
+    listButton('Cancel').click();
     await until(() => $$('.open-orders li').length === 0, 'the resting order cancelled');
     expect(await api(`/api/forward-tests/${id}/open-orders`)).toEqual([]);
     type(orderForm.querySelector<HTMLSelectElement>('select[name=type]'), 'market');

@@ -1,6 +1,6 @@
 import { TOPICS } from '@algotrade/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from '../../web/orders.js';
+import { moveBody, openOrderText, orderBody, orderText, ORDER_SIZINGS, ORDER_TYPES } from '../../web/orders.js';
 import { EDITABLE_LIMITS, portfolioRiskPatch, sessionPatch } from '../../web/run-settings.js';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { buysAbove } from '../helpers/graphs.ts';
@@ -172,6 +172,17 @@ describe("a paper session's page forms", () => {
     expect(orderText(r.json())).toMatch(/^Resting: buy 2 units, limit at 240, until .+\.$/);
     const [rests] = (await call('GET', `/api/forward-tests/${id}/open-orders`)).json();
     expect(openOrderText(rests)).toBe(orderText(r.json()).slice('Resting: '.length, -1));
+    // moved to a price typed beside it: what the form keeps back, the API refuses too
+    for (const typed of ['', 'abc', '-3', '0', '240']) expect('error' in moveBody(typed, rests), typed).toBe(true);
+    for (const price of [-3, 0])
+      expect((await call('PATCH', `/api/forward-tests/${id}/open-orders/${rests.id}`, { price })).statusCode).toBe(400);
+    const moved = await call(
+      'PATCH',
+      `/api/forward-tests/${id}/open-orders/${rests.id}`,
+      (moveBody(' 238.5 ', rests) as { body: object }).body,
+    );
+    expect(moved.statusCode).toBe(200);
+    expect(openOrderText(moved.json().open)).toMatch(/^buy 2 units, limit at 238\.5, until .+ \(amended\)$/);
     expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${rests.id}`)).statusCode).toBe(204);
     // a bracket: typed on a buy it is sent, on a close it is kept back (the API refuses it too)
     const bracketOnClose = orderBody({ action: 'close', sizing: 'all', amount: '', stopLoss: '200' });

@@ -95,6 +95,18 @@ describe('forward-test execution on the order log', () => {
     expect((await repo.trades(row.id))[0]).toMatchObject({ side: 'buy', quantity: 2, price: 94, source: 'manual' });
     await until(async () => (await repo.get(row.id))!.openOrders.length === 2);
     expect(prices(held.openOrders)).toEqual([90, 85]);
+    // A amends B's 85 up to 93: B hears it, and its next tick at 92 fills it at its new price
+    const at85 = held.openOrders[1]!.id;
+    const amended = await a.amendOpen((await repo.get(row.id))!, at85, { price: 93 });
+    expect(amended).toMatchObject({ id: at85, price: 93 });
+    await until(async () => held.openOrders[1]?.price === 93);
+    b.dispatch('HANDOVERUSD', [tick(2000, 92)]);
+    await until(async () => (await repo.trades(row.id)).length === 2);
+    expect((await repo.trades(row.id))[1]).toMatchObject({ side: 'buy', quantity: 1, price: 92 });
+    // filled, it is gone: an amend through A finds nothing (A's copy too is dropped)
+    await until(async () => (await repo.get(row.id))!.openOrders.length === 1);
+    expect(await a.amendOpen((await repo.get(row.id))!, at85, { price: 80 })).toBeNull();
+    expect(prices((await repo.get(row.id))!.openOrders as { price: number }[])).toEqual([90]);
     await a.close();
     await b.close();
   });

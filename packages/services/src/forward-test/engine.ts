@@ -55,6 +55,9 @@ import {
   readOpenOrders,
   type Bracket,
   type OpenOrder,
+  amendOpenOrder,
+  stopTriggersNow,
+  type OpenOrderAmend,
 } from './open-orders.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
 
@@ -923,18 +926,21 @@ export class ForwardTestEngine {
     s.openOrders = list;
     const save = (this.openSaves = this.openSaves
       .then(() => this.repo.changeOpenOrders(s.id, add, remove))
-      .then(() =>
-        this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, 'session.updated', {
-          sessionId: s.id,
-          userId: s.userId,
-          instance: this.instanceId,
-          openOrders: list.length,
-        }),
-      )
+      .then(() => this.openTold(s, list.length))
       .catch((e: unknown) => {
         if (!this.closed) this.rt.log.warn({ err: e, session: s.id }, 'saving resting orders by hand failed');
       }));
     return save;
+  }
+
+  /** `s`'s page and other instances told its resting orders by hand changed (`count` rest now) */
+  private openTold(s: LiveSession, count: number): Promise<unknown> {
+    return this.rt.bus.publish(TOPICS.forwardTestEvents.name, s.id, 'session.updated', {
+      sessionId: s.id,
+      userId: s.userId,
+      instance: this.instanceId,
+      openOrders: count,
+    });
   }
 
   private emit(out: SignalMessage[]): void {
@@ -1557,11 +1563,8 @@ export class ForwardTestEngine {
       const side = o.action === 'close' ? (qty > 0 ? 'sell' : 'buy') : o.action;
       if (o.action === 'sell' && qty <= 0 && !s.settings.allowShort)
         refuse('SHORTS_NOT_ALLOWED', 'the session does not allow shorts');
-      if (o.type === 'stop' && (side === 'buy' ? last >= o.price : last <= o.price))
-        refuse(
-          'WOULD_TRIGGER',
-          `a ${side} stop at ${o.price} would trigger now: the price is ${last} (a ${side} stop rests ${side === 'buy' ? 'above' : 'below'} it)`,
-        );
+      const triggers = o.type === 'stop' ? stopTriggersNow(side, o.price, last!) : null;
+      if (triggers) refuse('WOULD_TRIGGER', triggers);
       if (s.openOrders.length >= MAX_OPEN_ORDERS)
         refuse('TOO_MANY_OPEN_ORDERS', `a session holds at most ${MAX_OPEN_ORDERS} resting orders`);
       if (o.bracket && o.action !== 'close') this.checkBracket(side, o.price, o.bracket);
@@ -1609,6 +1612,37 @@ export class ForwardTestEngine {
       // the order carries its bracket (stopLoss, takeProfit)
       if (p.out?.kind === 'fill') void this.placeBracket(waiting.s, waiting.o.side, waiting.o, p.sig.id);
     }
+  }
+
+  /**
+   * Amends one of a session's resting orders by hand (by its id or clientOrderId), running or paused: the
+   * order as it rests now, or null when it is not resting (filled, lapsed or cancelled, here or through
+   * another instance). Refused (422, with a code) as amendOpenOrder says. An amend racing a fill on the
+   * instance that holds the session loses as a cancel would: the order fills as it was.
+   */
+  async amendOpen(row: SessionRow, orderId: string, change: OpenOrderAmend): Promise<OpenOrder | null> {
+    const s = this.sessions.get(row.id) ?? (await this.load(row));
+    return this.locked(async () => {
+      this.takingOrders(s, row);
+      const o = s.openOrders.find((x) => x.id === orderId || x.clientOrderId === orderId);
+      if (!o) return null;
+      const last = this.lastPrice(s);
+      const ts = this.marketTs(s);
+      if (!last || ts === null)
+        throw new AppError('UNPROCESSABLE', 'amend refused: the symbol has no price yet', { code: 'NO_PRICE' });
+      const next = amendOpenOrder(o, change, { last, ts, at: new Date().toISOString() });
+      if (!('id' in next)) throw new AppError('UNPROCESSABLE', `amend refused: ${next.message}`, { code: next.code });
+      // in place here at once (a tick from now on checks the amended order), then on its row if still there
+      s.openOrders = s.openOrders.map((x) => (x.id === o.id ? next : x));
+      const save = this.openSaves.then(() => this.repo.replaceOpenOrder(s.id, o.id, next));
+      this.openSaves = save.catch(() => undefined);
+      if (!(await save)) {
+        s.openOrders = s.openOrders.filter((x) => x.id !== o.id);
+        return null;
+      }
+      await this.openTold(s, s.openOrders.length);
+      return next;
+    });
   }
 
   /** Cancels one of a session's resting orders by hand (by its id or clientOrderId): the order, or null. */

@@ -24,7 +24,7 @@ describe('forward testing (paper trading) on live ticks', () => {
   let b: Awaited<ReturnType<TestApp['user']>>;
   let smaId: string;
   let tickNo = 0;
-  const call = (u: typeof a, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+  const call = (u: typeof a, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
     t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
   /** a wave the 10/30 SMA crossover trades on, published like the market-data feed does */
   const publishWave = async (
@@ -514,6 +514,96 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect((await trades())[3].price).toBeCloseTo(94.99 * (1 - 0.0001), 9);
     await until(async () => (await open()).length === 0);
     expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().position).toBeNull();
+    await reconcile(id);
+  });
+
+  it("amends a resting order by hand in place: a limit moved, a bracket's stop moved to break-even, its time, size and bracket", async () => {
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'amended', graph: buysAbove(1e12) })).json()
+      .id;
+    const id = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'AMENDUSD', feeRate: 0.001, slippageBps: 1 })
+    ).json().id;
+    const order = (body: object) => call(a, 'POST', `/api/forward-tests/${id}/orders`, body);
+    const amend = (orderId: string, body: object, u = a) =>
+      call(u, 'PATCH', `/api/forward-tests/${id}/open-orders/${orderId}`, body);
+    const open = async () => (await call(a, 'GET', `/api/forward-tests/${id}/open-orders`)).json();
+    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const at = async (price: number, n = 1) => {
+      await publishWave('AMENDUSD', n, () => price);
+      await until(async () => engine.quote('AMENDUSD')?.seq === tickNo - 1);
+    };
+    await at(100);
+    const placed = await order({
+      action: 'buy',
+      type: 'limit',
+      price: 90,
+      sizing: 'fixed_qty',
+      amount: 4,
+      clientOrderId: 'dip',
+      validMinutes: 5,
+      stopLoss: 85,
+    });
+    const first = placed.json().open;
+    // the schema's rules (400), then what does not fit this order (422 with a code)
+    for (const bad of [{}, { price: -1 }, { validMinutes: 0 }, { side: 'sell' }, { percent: 0 }])
+      expect((await amend('dip', bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    for (const [bad, code] of [
+      [{ percent: 50 }, 'INVALID_AMEND'],
+      [{ stopLoss: 95 }, 'INVALID_BRACKET'], // over its entry at 90
+      [{ price: 84 }, 'INVALID_BRACKET'], // under its stop at 85
+    ] as const) {
+      const r = await amend('dip', bad);
+      expect(r.statusCode, JSON.stringify(bad)).toBe(422);
+      expect(r.json().error.details.code).toBe(code);
+    }
+    // another user's, and one that does not rest: 404
+    expect((await amend('dip', { price: 91 }, b)).statusCode).toBe(404);
+    expect((await amend('nothing-here', { price: 91 })).statusCode).toBe(404);
+    expect((await open())[0]).toEqual(first); // nothing refused changed it
+    // moved up to 97 (by its clientOrderId), 6 units, good until cancelled, its stop at 95 and a target
+    const moved = await amend('dip', { price: 97, amount: 6, validMinutes: null, stopLoss: 95, takeProfit: 110 });
+    expect(moved.statusCode).toBe(200);
+    expect(moved.json().open).toMatchObject({
+      id: first.id,
+      clientOrderId: 'dip',
+      price: 97,
+      amount: 6,
+      until: null,
+      stopLoss: 95,
+      takeProfit: 110,
+    });
+    expect(Date.parse(moved.json().open.amendedAt)).toBeGreaterThan(0);
+    expect(moved.json().session.openOrders).toEqual([moved.json().open]);
+    // kept on the row, so a restart finds it amended
+    expect((await forwardTestsRepo(t.rt.db.db).get(id))!.openOrders).toMatchObject([{ price: 97, amount: 6 }]);
+    // it fills at its new price, past its old lapse time, with its new size; its bracket rests then
+    await at(98, 400);
+    expect(await trades()).toEqual([]);
+    await at(96.5);
+    await until(async () => (await trades()).length === 1);
+    expect((await trades())[0]).toMatchObject({ side: 'buy', quantity: 6, price: 96.51 });
+    await until(async () => (await open()).length === 2);
+    const [stop, target] = await open();
+    expect(stop).toMatchObject({ type: 'stop', price: 95, parent: `${id}:manual:dip` });
+    // the stop moved up near break-even (the market is at 96.5), and refused where it would trigger now; a
+    // close takes no bracket
+    expect((await amend(stop.id, { price: 99 })).json().error.details.code).toBe('WOULD_TRIGGER');
+    expect((await amend(stop.id, { stopLoss: 90 })).json().error.details.code).toBe('INVALID_AMEND');
+    expect((await amend(stop.id, { price: 96.45 })).json().open).toMatchObject({ id: stop.id, price: 96.45 });
+    // the target takes half the position now
+    expect((await amend(target.id, { percent: 50 })).json().open).toMatchObject({ percent: 50, price: 110 });
+    await at(96.4);
+    await until(async () => (await trades()).length === 2);
+    expect((await trades())[1]).toMatchObject({ side: 'sell', quantity: 6 });
+    expect((await trades())[1].price).toBeCloseTo(96.39 * (1 - 0.0001), 9);
+    await at(96.4);
+    await until(async () => (await open()).length === 0);
+    // gone (filled): 404; a stopped session's: 404
+    expect((await amend(stop.id, { price: 96 })).statusCode).toBe(404);
+    await order({ action: 'buy', type: 'limit', price: 80, sizing: 'fixed_qty', amount: 1, clientOrderId: 'low' });
+    await call(a, 'POST', `/api/forward-tests/${id}/stop`);
+    expect((await amend('low', { price: 81 })).statusCode).toBe(404);
     await reconcile(id);
   });
 

@@ -91,6 +91,12 @@ const OrdersQuery = z.strictObject({
   status: z.enum(['filled', 'refused', 'noop']).optional(),
   format: AsCsv,
 });
+/** the market minutes a limit or stop order by hand rests, 1 to 90 days */
+const ValidMinutes = z
+  .number()
+  .int()
+  .min(1)
+  .max(60 * 24 * 90);
 /** an order by hand (engine.manualOrder): at the market now, sized as an action node's */
 const OrderBody = z
   .strictObject({
@@ -111,12 +117,7 @@ const OrderBody = z
     type: z.enum(['market', 'limit', 'stop']).optional(),
     price: z.number().positive().max(1e15).optional(),
     /** limit or stop: market minutes it rests before it lapses (absent: until it fills or is cancelled) */
-    validMinutes: z
-      .number()
-      .int()
-      .min(1)
-      .max(60 * 24 * 90)
-      .optional(),
+    validMinutes: ValidMinutes.optional(),
     /** buy or sell: a bracket, the prices its position's stop and target close at once it fills */
     stopLoss: z.number().positive().max(1e15).optional(),
     takeProfit: z.number().positive().max(1e15).optional(),
@@ -142,6 +143,23 @@ const OrderBody = z
     if (sizing === 'all' && b.amount !== undefined) no('amount', 'sizing all takes no amount');
     if (sizing === 'pct_equity' && b.amount !== undefined && b.amount > 100)
       no('amount', 'a share of the equity is at most 100 (%)');
+  });
+/** a resting order by hand amended: what changes (absent: stays; null: none, or until cancelled) */
+const AmendBody = z
+  .strictObject({
+    price: z.number().positive().max(1e15).optional(),
+    /** market minutes from now it rests before it lapses (null: until it fills or is cancelled) */
+    validMinutes: ValidMinutes.nullable().optional(),
+    /** a buy's or sell's amount, in its sizing's unit */
+    amount: z.number().positive().max(1e15).optional(),
+    /** a close's share of the position, % (null: all of it) */
+    percent: z.number().gt(0).max(100).nullable().optional(),
+    /** a buy's or sell's bracket (null: none) */
+    stopLoss: z.number().positive().max(1e15).nullable().optional(),
+    takeProfit: z.number().positive().max(1e15).nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'give what changes: price, validMinutes, amount, percent, stopLoss or takeProfit',
   });
 /** a new session like one of yours (its strategy snapshot and settings): what may differ */
 const CloneBody = z
@@ -650,6 +668,18 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       const row = await mine(req.params.id, userOf(req).id);
       return openOrdersOf(row).map(openOrderView);
     });
+    // one amended in place (its price, time, size or bracket): 200 with it and the session
+    r.patch(
+      '/:id/open-orders/:orderId',
+      { schema: { tags: ['forward-test'], params: OpenOrderId, body: AmendBody } },
+      async (req) => {
+        const row = await mine(req.params.id, userOf(req).id);
+        if (row.status === 'stopped' || row.status === 'failed') throw notFound('resting order'); // a stop cancelled them all
+        const open = await engine.amendOpen(row, req.params.orderId, req.body);
+        if (!open) throw notFound('resting order');
+        return { open: openOrderView(open), session: view((await repo.get(row.id, row.userId))!) };
+      },
+    );
     r.delete(
       '/:id/open-orders/:orderId',
       { schema: { tags: ['forward-test'], params: OpenOrderId } },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  amendOpenOrder,
   bracketCloses,
   bracketProblem,
   openOrderFill,
@@ -84,5 +85,60 @@ describe('a bracket on an order by hand', () => {
     expect(bracketCloses('buy', { takeProfit: 110 }, 'p2', () => 'x', 'now')).toMatchObject([
       { side: 'sell', type: 'limit', price: 110 },
     ]);
+  });
+});
+
+describe('a resting order by hand amended', () => {
+  const now = { last: 100, ts: 1_000_000, at: '2026-01-05T13:00:00.000Z' };
+  it('changes what is given and keeps the rest: its id, side, place and what is absent', () => {
+    const o = order({ price: 95, until: 5, stopLoss: 90, clientOrderId: 'c' });
+    expect(amendOpenOrder(o, { price: 96 }, now)).toEqual({ ...o, price: 96, amendedAt: now.at });
+    // its time from now in market minutes, or until cancelled; its bracket replaced or dropped
+    expect(amendOpenOrder(o, { validMinutes: 2, takeProfit: 120 }, now)).toMatchObject({
+      until: now.ts + 120_000,
+      stopLoss: 90,
+      takeProfit: 120,
+    });
+    const bare = amendOpenOrder(o, { validMinutes: null, stopLoss: null, amount: 3 }, now) as OpenOrder;
+    expect(bare).toMatchObject({ until: null, amount: 3 });
+    expect('stopLoss' in bare).toBe(false);
+    // a close's share: set, or back to all of the position
+    const close = order({ action: 'close', side: 'sell', sizing: 'all', amount: 0, price: 110, percent: 50 });
+    expect(amendOpenOrder(close, { percent: 25 }, now)).toMatchObject({ percent: 25 });
+    expect('percent' in (amendOpenOrder(close, { percent: null }, now) as OpenOrder)).toBe(false);
+  });
+
+  it('refuses what does not fit the order, a stop that would trigger now, and a bracket on the wrong side', () => {
+    const close = order({ action: 'close', side: 'sell', sizing: 'all', amount: 0, type: 'stop', price: 95 });
+    const all = order({ sizing: 'all', amount: 0 });
+    const pct = order({ sizing: 'pct_equity', amount: 10 });
+    for (const [o, change, code, words] of [
+      [close, { amount: 2 }, 'INVALID_AMEND', /takes `percent`/],
+      [all, { amount: 2 }, 'INVALID_AMEND', /sized all/],
+      [pct, { amount: 101 }, 'INVALID_AMEND', /at most 100/],
+      [pct, { percent: 5 }, 'INVALID_AMEND', /for a close/],
+      [close, { stopLoss: 90 }, 'INVALID_AMEND', /bracket is for a buy or sell/],
+      [{ ...close, parent: 'p' }, { takeProfit: 90 }, 'INVALID_AMEND', /amended by its price/],
+      [close, { price: 100 }, 'WOULD_TRIGGER', /sell stop at 100 would trigger now: the price is 100/],
+      [order({ type: 'stop', price: 105 }), { price: 99 }, 'WOULD_TRIGGER', /buy stop at 99/],
+      [
+        order({ price: 95, stopLoss: 90 }),
+        { price: 89 },
+        'INVALID_BRACKET',
+        /stopLoss is under its entry price \(89\)/,
+      ],
+      [
+        order({ side: 'sell', action: 'sell', price: 105 }),
+        { takeProfit: 106 },
+        'INVALID_BRACKET',
+        /takeProfit is under/,
+      ],
+    ] as const) {
+      const out = amendOpenOrder(o, change, now);
+      expect(out, JSON.stringify(change)).toMatchObject({ code, message: expect.stringMatching(words) });
+    }
+    // a sell stop moved further under the market, and a pct_equity amount of 100, are fine
+    expect(amendOpenOrder(close, { price: 90 }, now)).toMatchObject({ price: 90 });
+    expect(amendOpenOrder(pct, { amount: 100 }, now)).toMatchObject({ amount: 100 });
   });
 });

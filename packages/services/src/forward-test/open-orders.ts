@@ -33,6 +33,8 @@ export interface OpenOrder {
   takeProfit?: number;
   /** a bracket's close: the id of the order whose fill placed it */
   parent?: string;
+  /** wall clock, ISO: when it was last amended (its price, time, size or bracket changed) */
+  amendedAt?: string;
 }
 
 /** A bracket on an order by hand: the prices its position's stop and target close at. */
@@ -52,6 +54,16 @@ export function bracketProblem(side: 'buy' | 'sell', ref: number, b: Bracket): s
   if (b.takeProfit !== undefined && (below ? b.takeProfit <= ref : b.takeProfit >= ref))
     return `a ${side}'s takeProfit is ${below ? 'over' : 'under'} its entry price (${ref})`;
   return null;
+}
+
+/**
+ * Why a `side` stop at `price` would trigger at once with the market at `last` (a buy stop rests above the
+ * price, a sell stop below it), or null.
+ */
+export function stopTriggersNow(side: 'buy' | 'sell', price: number, last: number): string | null {
+  return (side === 'buy' ? last >= price : last <= price)
+    ? `a ${side} stop at ${price} would trigger now: the price is ${last} (a ${side} stop rests ${side === 'buy' ? 'above' : 'below'} it)`
+    : null;
 }
 
 /** The close orders a filled entry's bracket places: a stop at its stopLoss, a limit at its takeProfit. */
@@ -96,6 +108,7 @@ const OpenOrderSchema = z.object({
   stopLoss: z.number().finite().gt(0).optional(),
   takeProfit: z.number().finite().gt(0).optional(),
   parent: z.string().max(200).optional(),
+  amendedAt: z.string().optional(),
 });
 
 /** A session's resting orders by hand as its row keeps them (an entry it cannot read is dropped). */
@@ -137,3 +150,78 @@ export const openOrderView = (o: OpenOrder) => ({
   ...o,
   until: o.until === null ? null : new Date(o.until).toISOString(),
 });
+
+/**
+ * A change to a resting order by hand: its price, its time left (`validMinutes` from now in market time;
+ * null: until cancelled), a buy's or sell's amount (its sizing kept), a close's percent (null: all of the
+ * position) and an entry's bracket (null: none). What is absent stays.
+ */
+export interface OpenOrderAmend {
+  price?: number;
+  validMinutes?: number | null;
+  amount?: number;
+  percent?: number | null;
+  stopLoss?: number | null;
+  takeProfit?: number | null;
+}
+
+/** Why an amend is refused: its code (as an order's refusals) and words. */
+export interface AmendProblem {
+  code: 'WOULD_TRIGGER' | 'INVALID_BRACKET' | 'INVALID_AMEND';
+  message: string;
+}
+
+/**
+ * `o` as `change` leaves it, with `at` as its amendedAt, or why not: what does not fit the order (an amount
+ * for a close or for sizing all, a percent for an entry, a bracket on a close), a stop whose new price the
+ * market (`last`) has passed already, a bracket that does not fit the entry's side and price. Its id,
+ * clientOrderId, side and place in the list stay, so a cancel or a fill finds it as before.
+ */
+export function amendOpenOrder(
+  o: OpenOrder,
+  change: OpenOrderAmend,
+  now: { last: number; ts: number; at: string },
+): OpenOrder | AmendProblem {
+  const no = (message: string): AmendProblem => ({ code: 'INVALID_AMEND', message });
+  const entry = o.action !== 'close';
+  if (change.amount !== undefined) {
+    if (!entry) return no('a close takes `percent` (of the position), not an amount');
+    if (o.sizing === 'all') return no('this order is sized all (of the equity): it takes no amount');
+    if (o.sizing === 'pct_equity' && change.amount > 100) return no('a share of the equity is at most 100 (%)');
+  }
+  if (change.percent !== undefined && entry) return no('`percent` is for a close; a buy or sell takes an amount');
+  if ((change.stopLoss !== undefined || change.takeProfit !== undefined) && !entry)
+    return no(
+      o.parent
+        ? "a bracket's close is amended by its price"
+        : 'a bracket is for a buy or sell (a close by stop or limit: its price)',
+    );
+  const price = change.price ?? o.price;
+  const triggers = o.type === 'stop' ? stopTriggersNow(o.side, price, now.last) : null;
+  if (triggers) return { code: 'WOULD_TRIGGER', message: triggers };
+  const stopLoss = change.stopLoss === undefined ? o.stopLoss : (change.stopLoss ?? undefined);
+  const takeProfit = change.takeProfit === undefined ? o.takeProfit : (change.takeProfit ?? undefined);
+  const bracket = {
+    ...(stopLoss !== undefined ? { stopLoss } : {}),
+    ...(takeProfit !== undefined ? { takeProfit } : {}),
+  };
+  const problem = entry ? bracketProblem(o.side, price, bracket) : null;
+  if (problem) return { code: 'INVALID_BRACKET', message: problem };
+  const percent = change.percent === undefined ? o.percent : (change.percent ?? undefined);
+  const next: OpenOrder = {
+    ...o,
+    price,
+    amount: change.amount ?? o.amount,
+    until:
+      change.validMinutes === undefined
+        ? o.until
+        : change.validMinutes === null
+          ? null
+          : now.ts + change.validMinutes * 60_000,
+    amendedAt: now.at,
+  };
+  delete next.percent;
+  delete next.stopLoss;
+  delete next.takeProfit;
+  return { ...next, ...(percent !== undefined ? { percent } : {}), ...bracket };
+}

@@ -852,6 +852,21 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
         where id = ${id} and status not in ('stopped', 'failed')`.execute(db);
       return Number(r.numAffectedRows ?? 0) > 0;
     },
+    /**
+     * Puts `next` in place of the resting order whose id is `orderId`, where it stands in the list, in one
+     * statement; nothing when that order is no longer there (filled, lapsed or cancelled meanwhile, through
+     * this instance or another), so an amend never brings back an order that is gone. Not once the session
+     * has stopped or failed. Whether it changed the row.
+     */
+    async replaceOpenOrder(id: string, orderId: string, next: object): Promise<boolean> {
+      const r = await sql`update forward_test_sessions set open_orders = (
+          select jsonb_agg(case when e.x->>'id' = ${orderId} then ${JSON.stringify(next)}::jsonb else e.x end
+            order by e.n)
+          from jsonb_array_elements(open_orders) with ordinality as e(x, n))
+        where id = ${id} and status not in ('stopped', 'failed')
+          and open_orders @> jsonb_build_array(jsonb_build_object('id', ${orderId}::text))`.execute(db);
+      return Number(r.numAffectedRows ?? 0) > 0;
+    },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
       await settled(); // the session's journaled orders go in first, so the delete takes them too
