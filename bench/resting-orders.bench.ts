@@ -2,7 +2,7 @@ import { createRuntime, loadConfig } from '@algotrade/adapters';
 import { newLedger, seededRandom, type Tick } from '@algotrade/core';
 import { createMetrics } from '@algotrade/services';
 import { ForwardTestEngine } from '@algotrade/services/forward-test/engine';
-import type { OpenOrder } from '@algotrade/services/forward-test/open-orders';
+import { readOpenOrders, type OpenOrder } from '@algotrade/services/forward-test/open-orders';
 import { CompileCache, templateById } from '@algotrade/strategy';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,10 @@ import { percentile, report } from './harness.ts';
 
 // What resting orders by hand cost on the tick path: N running paper sessions on one symbol (the
 // SMA-crossover template, evaluated on every tick, in-process runner, embedded runtime), each tick
-// dispatched and timed. Blocks of 50 ticks alternate between the sessions holding no resting order (the
-// baseline) and each holding K buy limits far under the market (checked on every tick, never reached).
-// Reported: the dispatch time per session and tick, both ways, in the same run.
+// dispatched and timed. Blocks of 50 ticks take turns: the sessions holding no resting order (the
+// baseline), each holding K buy limits far under the market (checked on every tick, never reached), and
+// each holding K buy trailing stops 50 % over the low (following every new low, never reached).
+// Reported: the dispatch time per session and tick, each way, in the same run.
 const N = Number(process.env.RESTING_BENCH_SESSIONS ?? 2000);
 const K = Number(process.env.RESTING_BENCH_ORDERS ?? 5);
 const TICKS = Number(process.env.RESTING_BENCH_TICKS ?? 4000);
@@ -50,24 +51,32 @@ try {
   const engine = new ForwardTestEngine(rt, createMetrics(), new CompileCache(), { runner: 'inline' });
   await engine.start();
   const sessions = [...engine.sessions.values()];
-  const orders: OpenOrder[] = Array.from({ length: K }, (_, k) => ({
-    id: `bench-${k}`,
-    clientOrderId: null,
-    action: 'buy',
-    side: 'buy',
-    type: 'limit',
-    price: 1 + k,
-    sizing: 'fixed_qty',
-    amount: 1,
-    placedAt: new Date().toISOString(),
-    until: null,
-  }));
+  // as a restart reads them from the row
+  const orders: OpenOrder[] = readOpenOrders(
+    Array.from({ length: K }, (_, k) => ({
+      id: `bench-${k}`,
+      clientOrderId: null,
+      action: 'buy',
+      side: 'buy',
+      type: 'limit',
+      price: 1 + k,
+      sizing: 'fixed_qty',
+      amount: 1,
+      placedAt: new Date().toISOString(),
+      until: null,
+    })),
+  );
   const rnd = seededRandom(3);
   let price = 100;
-  const times: { none: number[]; resting: number[] } = { none: [], resting: [] };
+  // each session's own (a trailing stop moves in its session's list)
+  const trailing = (): OpenOrder[] =>
+    readOpenOrders(orders.map((o) => ({ ...o, type: 'trailing_stop', trailPercent: 50, extreme: price })));
+  const BLOCKS = ['none', 'resting', 'trailing'] as const;
+  const times: Record<(typeof BLOCKS)[number], number[]> = { none: [], resting: [], trailing: [] };
   for (let i = 0; i < TICKS; i++) {
-    const block = Math.floor(i / 50) % 2 === 0 ? 'none' : 'resting';
-    if (i % 50 === 0) for (const s of sessions) s.openOrders = block === 'none' ? [] : orders;
+    const block = BLOCKS[Math.floor(i / 50) % BLOCKS.length]!;
+    if (i % 50 === 0)
+      for (const s of sessions) s.openOrders = block === 'none' ? [] : block === 'resting' ? orders : trailing();
     price *= 1 + (rnd() - 0.5) * 0.002;
     const t: Tick = {
       symbol: 'RESTUSD',
@@ -86,19 +95,24 @@ try {
   }
   const perNs = (ms: number) => Number(((ms * 1e6) / N).toFixed(1));
   const none = percentile(times.none, 50);
-  const resting = percentile(times.resting, 50);
-  report({
-    bench: 'resting-orders',
-    metric: `dispatch_per_session_tick_with_${K}_resting_ns`,
-    value: perNs(resting),
-    unit: 'ns',
-    baseline: perNs(none),
-    ratio: Number((resting / none).toFixed(3)),
-    sessions: N,
-    ticks: TICKS,
-    p99: perNs(percentile(times.resting, 99)),
-    baselineP99: perNs(percentile(times.none, 99)),
-  });
+  for (const [block, what] of [
+    ['resting', 'resting'],
+    ['trailing', 'trailing_stops'],
+  ] as const) {
+    const with_ = percentile(times[block], 50);
+    report({
+      bench: 'resting-orders',
+      metric: `dispatch_per_session_tick_with_${K}_${what}_ns`,
+      value: perNs(with_),
+      unit: 'ns',
+      baseline: perNs(none),
+      ratio: Number((with_ / none).toFixed(3)),
+      sessions: N,
+      ticks: TICKS,
+      p99: perNs(percentile(times[block], 99)),
+      baselineP99: perNs(percentile(times.none, 99)),
+    });
+  }
   await engine.close();
 } finally {
   await rt.close();

@@ -18,6 +18,7 @@ export const ORDER_TYPES = /** @type {const} */ ([
   ['market', 'at the market now'],
   ['limit', 'limit: at a price or better'],
   ['stop', 'stop: at the market once the price reaches it'],
+  ['trailing_stop', 'trailing stop: a stop that follows the price by a percent'],
 ]);
 
 /**
@@ -26,7 +27,8 @@ export const ORDER_TYPES = /** @type {const} */ ([
  * A limit or stop order takes a `price` and, optionally, the minutes it rests (`validMinutes`, empty:
  * until it fills or is cancelled). A buy or sell may carry a bracket: the prices its position's stop
  * (`stopLoss`) and target (`takeProfit`) close at once it fills.
- * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string }} v
+ * A trailing stop takes `trailPercent` instead of a price: its distance from the best price since placed.
+ * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, trailPercent?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string }} v
  * @returns {{ body: Record<string, unknown> } | { error: string }}
  */
 export function orderBody(v) {
@@ -49,11 +51,22 @@ export function orderBody(v) {
   const base = { body: { ...sized.body, ...bracket } };
   const type = v.type ?? 'market';
   if (type === 'market') return base;
-  if (type !== 'limit' && type !== 'stop') return { error: `no such order type: ${type}` };
-  const price = Number((v.price ?? '').trim());
-  if (!(v.price ?? '').trim() || !(price > 0) || !Number.isFinite(price))
-    return { error: `a ${type} order needs a price over 0` };
-  const body = { ...base.body, type, price };
+  if (type !== 'limit' && type !== 'stop' && type !== 'trailing_stop') return { error: `no such order type: ${type}` };
+  const trail = (v.trailPercent ?? '').trim();
+  /** @type {Record<string, unknown>} */
+  let body;
+  if (type === 'trailing_stop') {
+    const pct = Number(trail);
+    if (!trail || !(pct > 0 && pct <= 50)) return { error: 'a trailing stop needs its trail %, over 0 and up to 50' };
+    if ((v.price ?? '').trim()) return { error: 'a trailing stop follows the price: give its trail %, not a price' };
+    body = { ...base.body, type, trailPercent: pct };
+  } else {
+    if (trail) return { error: 'a trail % is for a trailing stop' };
+    const price = Number((v.price ?? '').trim());
+    if (!(v.price ?? '').trim() || !(price > 0) || !Number.isFinite(price))
+      return { error: `a ${type} order needs a price over 0` };
+    body = { ...base.body, type, price };
+  }
   const minutes = (v.validMinutes ?? '').trim();
   if (!minutes) return { body };
   const m = Number(minutes);
@@ -80,7 +93,7 @@ function sizedBody(v) {
 
 /**
  * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
- * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string }} o
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string, trailPercent?: number, extreme?: number }} o
  */
 export function openOrderText(o) {
   const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
@@ -88,7 +101,12 @@ export function openOrderText(o) {
     o.action === 'close'
       ? `close ${o.percent === undefined ? 'all' : `${n(o.percent)} %`} (${o.side})`
       : `${o.side} ${o.sizing === 'all' ? 'all the equity' : `${n(o.amount)} ${(ORDER_SIZINGS.find(([v]) => v === o.sizing) ?? ['', o.sizing])[1]}`}`;
-  const kind = o.type === 'limit' ? `limit at ${n(o.price)}` : `stop at ${n(o.price)}`;
+  const kind =
+    o.type === 'limit'
+      ? `limit at ${n(o.price)}`
+      : o.type === 'trailing_stop'
+        ? `trailing stop at ${n(o.price)} (${n(o.trailPercent ?? 0)} % ${o.side === 'sell' ? 'under the high' : 'over the low'} of ${n(o.extreme ?? 0)})`
+        : `stop at ${n(o.price)}`;
   const bracket = [
     o.stopLoss !== undefined ? `stop loss ${n(o.stopLoss)}` : '',
     o.takeProfit !== undefined ? `take profit ${n(o.takeProfit)}` : '',
@@ -102,13 +120,19 @@ export function openOrderText(o) {
 
 /**
  * The body that moves a resting order to the price typed (`PATCH .../open-orders/:orderId`), or why it
- * cannot be sent: a price over 0 that differs from the one it rests at.
+ * cannot be sent: a price over 0 that differs from the one it rests at (a trailing stop: its trail %).
  * @param {string} typed
- * @param {{ price: number }} o
- * @returns {{ body: { price: number } } | { error: string }}
+ * @param {{ price: number, type?: string, trailPercent?: number }} o
+ * @returns {{ body: { price: number } | { trailPercent: number } } | { error: string }}
  */
 export function moveBody(typed, o) {
   const text = typed.trim();
+  if (o.type === 'trailing_stop') {
+    const pct = Number(text);
+    if (!text || !(pct > 0 && pct <= 50)) return { error: 'type a trail % over 0 and up to 50' };
+    if (pct === o.trailPercent) return { error: `it trails by ${pct} % already` };
+    return { body: { trailPercent: pct } };
+  }
   const price = Number(text);
   if (!text || !(price > 0) || !Number.isFinite(price)) return { error: 'type a price over 0 to move it to' };
   if (price === o.price) return { error: `it rests at ${price} already` };

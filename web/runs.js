@@ -1227,6 +1227,7 @@ export async function sessionView(c, id) {
             amount: String(f.get('amount') ?? ''),
             type: String(f.get('type')),
             price: String(f.get('price') ?? ''),
+            trailPercent: String(f.get('trailPercent') ?? ''),
             validMinutes: String(f.get('validMinutes') ?? ''),
             stopLoss: String(f.get('stopLoss') ?? ''),
             takeProfit: String(f.get('takeProfit') ?? ''),
@@ -1277,6 +1278,16 @@ export async function sessionView(c, id) {
         'aria-label': 'price',
       }),
       h('input', {
+        name: 'trailPercent',
+        type: 'number',
+        step: 'any',
+        min: '0',
+        max: '50',
+        placeholder: 'trail % (trailing stop)',
+        'aria-label': 'trail percent',
+        title: 'a trailing stop: its distance from the best price since it was placed, which it follows',
+      }),
+      h('input', {
         name: 'validMinutes',
         type: 'number',
         step: '1',
@@ -1316,13 +1327,14 @@ export async function sessionView(c, id) {
   const openBox = h('div', { class: 'open-orders' });
   let openKey = '';
   // a resting order moved to a price typed beside it (its stop to break-even, its limit nearer)
-  const moveControl = (/** @type {{ id: string, price: number }} */ o) => {
+  const moveControl = (/** @type {{ id: string, type: string, price: number, trailPercent?: number }} */ o) => {
+    const trailing = o.type === 'trailing_stop';
     const input = h('input', {
       type: 'number',
       step: 'any',
       min: '0',
-      value: String(o.price),
-      'aria-label': 'move it to this price',
+      value: String(trailing ? o.trailPercent : o.price),
+      'aria-label': trailing ? 'trail it by this percent' : 'move it to this price',
       class: 'move-price',
     });
     return h(
@@ -1334,7 +1346,9 @@ export async function sessionView(c, id) {
         'button',
         {
           class: 'secondary',
-          title: 'amend the order: it rests at this price from now on',
+          title: trailing
+            ? 'amend the trailing stop: it trails the best price by this percent from now on'
+            : 'amend the order: it rests at this price from now on',
           onclick: async () => {
             const out = moveBody(/** @type {HTMLInputElement} */ (input).value, o);
             if ('error' in out) return void (orderResult.textContent = out.error);
@@ -1356,7 +1370,7 @@ export async function sessionView(c, id) {
     const list = /** @type {any[]} */ (s.openOrders ?? []);
     // drawn again only when what rests changed: the figures redraw on every push, and a Cancel being
     // clicked must stay where it is
-    const key = list.map((o) => `${o.id}@${o.amendedAt ?? ''}`).join();
+    const key = list.map((o) => `${o.id}@${o.amendedAt ?? ''}@${o.price}`).join();
     if (key === openKey && openBox.isConnected) return;
     openKey = key;
     openBox.replaceChildren(

@@ -133,6 +133,39 @@ describe("a paper session's resting orders by hand on PostgreSQL", () => {
     });
   });
 
+  it("moves trailing stops' extremes only onward, whatever order the saves land in", async () => {
+    await withRunningSession(async ({ repo, row }) => {
+      const trail = (id: string, side: string, extreme: number) => ({ id, type: 'trailing_stop', side, extreme });
+      const kept = async () => (await repo.get(row.id))!.openOrders as { id: string; extreme?: number }[];
+      await repo.changeOpenOrders(
+        row.id,
+        [trail('s', 'sell', 100), trail('b', 'buy', 100), { id: 'l', type: 'limit', side: 'buy', price: 90 }],
+        [],
+      );
+      const save = (s: number, b: number) =>
+        repo.saveTrails([
+          { sessionId: row.id, orderId: 's', extreme: s },
+          { sessionId: row.id, orderId: 'b', extreme: b },
+          { sessionId: row.id, orderId: 'l', extreme: 1 }, // not a trailing stop: left alone
+          { sessionId: row.id, orderId: 'gone', extreme: 1 },
+        ]);
+      await save(120, 80);
+      // an older save landing later moves nothing back
+      await save(110, 90);
+      expect((await kept()).map((o) => [o.id, o.extreme])).toEqual([
+        ['s', 120],
+        ['b', 80],
+        ['l', undefined],
+      ]);
+      // two at once, each from its own connection: the best of both
+      await Promise.all([save(130, 85), save(125, 70)]);
+      expect((await kept()).map((o) => o.extreme)).toEqual([130, 70, undefined]);
+      await repo.setStatus(row.id, 'stopped');
+      await save(200, 10);
+      expect(await kept()).toEqual([]);
+    });
+  });
+
   it('amends an order in its place, and never brings back one taken out meanwhile', async () => {
     await withRunningSession(async ({ h, repo, row }) => {
       const order = (id: string, price = 1) => ({ id, type: 'limit', price });

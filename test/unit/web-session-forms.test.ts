@@ -118,31 +118,34 @@ describe("a paper session's page forms", () => {
 
   it('builds limit and stop orders the API takes, and says what rests', async () => {
     let sent = 0;
+    const sentTypes = new Set<string>();
     for (const [type] of ORDER_TYPES)
       for (const price of ['', '0', '240', '260', 'x'])
-        for (const validMinutes of ['', '0', '1.5', '30', '200000'])
-          for (const action of ['buy', 'close']) {
-            const out = orderBody({
-              action,
-              sizing: 'fixed_qty',
-              amount: action === 'buy' ? '1' : '',
-              type,
-              price,
-              validMinutes,
-            });
-            if ('error' in out) {
-              expect(out.error.length).toBeGreaterThan(10);
-              continue;
+        for (const trailPercent of ['', '0', '3', '60'])
+          for (const validMinutes of ['', '0', '1.5', '30', '200000'])
+            for (const action of ['buy', 'close']) {
+              const out = orderBody({
+                action,
+                sizing: 'fixed_qty',
+                amount: action === 'buy' ? '1' : '',
+                type,
+                price,
+                trailPercent,
+                validMinutes,
+              });
+              if ('error' in out) {
+                expect(out.error.length).toBeGreaterThan(10);
+                continue;
+              }
+              if (type === 'market') continue; // sent above
+              const r = await call('POST', `/api/forward-tests/${id}/orders`, out.body);
+              expect(r.statusCode, `${JSON.stringify(out.body)}: ${r.body}`).not.toBe(400);
+              expect([200, 201, 409, 422]).toContain(r.statusCode);
+              sent++;
+              sentTypes.add(type);
             }
-            if (type === 'market') continue; // sent above
-            const r = await call('POST', `/api/forward-tests/${id}/orders`, out.body);
-            expect(r.statusCode, `${type} ${price} ${validMinutes} -> ${JSON.stringify(out.body)}: ${r.body}`).not.toBe(
-              400,
-            );
-            expect([200, 201, 409, 422]).toContain(r.statusCode);
-            sent++;
-          }
     expect(sent).toBeGreaterThan(4);
+    expect([...sentTypes].sort()).toEqual(['limit', 'stop', 'trailing_stop']);
     // a market order takes no price: what is typed there is not sent
     expect(orderBody({ action: 'buy', sizing: 'all', amount: '', type: 'market', price: '10' })).toEqual({
       body: { action: 'buy', sizing: 'all' },
@@ -184,6 +187,29 @@ describe("a paper session's page forms", () => {
     expect(moved.statusCode).toBe(200);
     expect(openOrderText(moved.json().open)).toMatch(/^buy 2 units, limit at 238\.5, until .+ \(amended\)$/);
     expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${rests.id}`)).statusCode).toBe(204);
+    // a trailing stop: in words, and moved by its trail % (its price follows)
+    const trailing = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', type: 'trailing_stop', trailPercent: '4' }),
+    );
+    expect(trailing.statusCode).toBe(201);
+    const low = trailing.json().open.extreme;
+    expect(orderText(trailing.json())).toBe(
+      `Resting: buy 1 units, trailing stop at ${Number((low * 1.04).toPrecision(8))} (4 % over the low of ${low}), until cancelled.`,
+    );
+    for (const typed of ['', '0', '4', '51'])
+      expect('error' in moveBody(typed, trailing.json().open), typed).toBe(true);
+    const retrailed = await call(
+      'PATCH',
+      `/api/forward-tests/${id}/open-orders/${trailing.json().open.id}`,
+      (moveBody('6', trailing.json().open) as { body: object }).body,
+    );
+    expect(openOrderText(retrailed.json().open)).toMatch(/^buy 1 units, trailing stop at .+ \(6 % over the low of /);
+    expect(retrailed.json().open.price).toBeCloseTo(low * 1.06, 9);
+    expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${trailing.json().open.id}`)).statusCode).toBe(
+      204,
+    );
     // a bracket: typed on a buy it is sent, on a close it is kept back (the API refuses it too)
     const bracketOnClose = orderBody({ action: 'close', sizing: 'all', amount: '', stopLoss: '200' });
     expect('error' in bracketOnClose).toBe(true);

@@ -51,6 +51,50 @@ describe('forward-test execution on the order log', () => {
     await a.close();
   });
 
+  it('a trailing stop by hand keeps where it got to: saved with the flush and when the engine lets the session go, so the next engine trails on from there', async () => {
+    const u = await t.user();
+    const repo = forwardTestsRepo(t.rt.db.db);
+    const row = await storedSession(t.rt.db.db, u.id, 'TRAILHOUSD', 1_000, buysAbove(1e12));
+    const tick = (ms: number, price: number) => ({
+      symbol: 'TRAILHOUSD',
+      ts: Date.UTC(2026, 0, 9) + ms,
+      price,
+      size: 1,
+    });
+    const saved = async () => ((await repo.get(row.id))!.openOrders as { extreme: number }[])[0]?.extreme;
+    const a = new ForwardTestEngine(t.rt);
+    const s = await a.load((await repo.get(row.id))!);
+    a.dispatch('TRAILHOUSD', [tick(0, 100)]);
+    await a.manualOrder((await repo.get(row.id))!, { action: 'buy', sizing: 'fixed_qty', amount: 1 });
+    const placed = await a.placeOpen((await repo.get(row.id))!, {
+      action: 'close',
+      sizing: 'all',
+      amount: 0,
+      type: 'trailing_stop',
+      trailPercent: 10,
+    });
+    expect('open' in placed && placed.open.extreme).toBe(100);
+    // ticks move it at once in memory; the row follows with the session's flush
+    a.dispatch('TRAILHOUSD', [tick(1000, 130), tick(2000, 125)]);
+    expect(s.openOrders[0]).toMatchObject({ extreme: 130, price: 117 });
+    expect(await saved()).toBe(100);
+    await a.flush();
+    expect(await saved()).toBe(130);
+    // a later high, then the engine lets the session go (handed over, or stopping): saved as it goes
+    a.dispatch('TRAILHOUSD', [tick(3000, 140)]);
+    await a.close();
+    expect(await saved()).toBe(140);
+    // the next engine trails on from 140: 127 does not reach its 126, 125.9 does
+    const b = new ForwardTestEngine(t.rt);
+    const again = await b.load((await repo.get(row.id))!);
+    expect(again.openOrders[0]).toMatchObject({ extreme: 140, price: 126 });
+    b.dispatch('TRAILHOUSD', [tick(4000, 127)]);
+    b.dispatch('TRAILHOUSD', [tick(5000, 125.9)]);
+    await until(async () => (await repo.trades(row.id)).length === 2);
+    expect((await repo.trades(row.id))[1]).toMatchObject({ side: 'sell', quantity: 1, price: 125.9 });
+    await b.close();
+  });
+
   it('an instance holding a session hears what another changed: its limits and its resting orders by hand (both kept when placed at once), then fills them', async () => {
     const u = await t.user();
     const repo = forwardTestsRepo(t.rt.db.db);

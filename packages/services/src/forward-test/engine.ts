@@ -56,7 +56,10 @@ import {
   type Bracket,
   type OpenOrder,
   amendOpenOrder,
+  keepTrails,
   stopTriggersNow,
+  trailLevel,
+  trailOn,
   type OpenOrderAmend,
 } from './open-orders.ts';
 import { LiveSession, readSignal, sessionEvaluator, type SessionSettings, type SignalMessage } from './live-session.ts';
@@ -371,8 +374,11 @@ export interface ManualOrder {
 
 /** A limit or stop order placed by hand: a ManualOrder's fields, its type and price, and how long it rests. */
 export interface RestingManualOrder extends ManualOrder {
-  type: 'limit' | 'stop';
-  price: number;
+  type: 'limit' | 'stop' | 'trailing_stop';
+  /** a limit's or stop's price (a trailing stop's follows from `trailPercent` and the price now) */
+  price?: number;
+  /** a trailing stop's distance from the best price since placed, % */
+  trailPercent?: number;
   /** market minutes it rests before it lapses (absent: until it fills or is cancelled) */
   validMinutes?: number;
 }
@@ -675,6 +681,8 @@ export class ForwardTestEngine {
     if (this.bracketed.size) for (const [k, v] of this.bracketed) if (v.s === s) this.bracketed.delete(k);
     this.remoteResting.delete(s.id);
     this.pool?.remove(s.id, s.symbol);
+    // its trailing stops by hand as far as they moved here, for whoever runs it next
+    if (this.trailsMoved.has(s)) void this.saveTrails([s]);
   }
 
   /** Starts the session's remote runner; a session whose runner cannot start fails with the reason. */
@@ -774,7 +782,8 @@ export class ForwardTestEngine {
           if (!held || !row) return;
           if (data.risk) this.applyLimits(held, data.risk, row.failureReason);
           if (data.portfolioRisk !== undefined) this.applyPortfolioLimits(held, data.portfolioRisk, row.failureReason);
-          if (data.openOrders !== undefined) held.openOrders = readOpenOrders(row.openOrders);
+          if (data.openOrders !== undefined)
+            held.openOrders = keepTrails(held.openOrders, readOpenOrders(row.openOrders));
         });
       return;
     }
@@ -882,6 +891,9 @@ export class ForwardTestEngine {
     const l = s.ledger;
     for (let i = 0; i < all.length; i++) {
       const o = all[i]!;
+      // a trailing stop follows the price first (moved in place: kept here, saved with the session's next
+      // flush)
+      if (o.type === 'trailing_stop' && trailOn(o, t.price)) this.trailsMoved.add(s);
       const gone =
         (o.until !== null && t.ts >= o.until) ||
         (o.action === 'close' && Math.sign(l.qty) !== (o.side === 'sell' ? 1 : -1));
@@ -910,6 +922,29 @@ export class ForwardTestEngine {
     }
     if (done) void this.openChanged(s, { remove: done });
     return out;
+  }
+
+  /** sessions whose trailing stops by hand moved since their last flush (their extremes saved then) */
+  private readonly trailsMoved = new Set<LiveSession>();
+
+  /**
+   * Saves the extremes of `sessions`' trailing stops by hand on their rows (each only ever moving on: a
+   * save behind another never moves one back); kept to try again with the next flush if it fails.
+   */
+  private async saveTrails(sessions: readonly LiveSession[]): Promise<void> {
+    const trails: { sessionId: string; orderId: string; extreme: number }[] = [];
+    for (const s of sessions) {
+      this.trailsMoved.delete(s);
+      for (const o of s.openOrders)
+        if (o.extreme !== undefined) trails.push({ sessionId: s.id, orderId: o.id, extreme: o.extreme });
+    }
+    try {
+      if (trails.length) await this.repo.saveTrails(trails);
+    } catch (e) {
+      if (this.closed) return;
+      this.rt.log.warn({ err: e, sessions: sessions.length }, 'saving trailing stops by hand failed; again next flush');
+      for (const s of sessions) if (this.sessions.get(s.id) === s) this.trailsMoved.add(s);
+    }
   }
 
   /** saves of sessions' resting orders by hand, in order (a later change never lands before an earlier one) */
@@ -1563,18 +1598,22 @@ export class ForwardTestEngine {
       const side = o.action === 'close' ? (qty > 0 ? 'sell' : 'buy') : o.action;
       if (o.action === 'sell' && qty <= 0 && !s.settings.allowShort)
         refuse('SHORTS_NOT_ALLOWED', 'the session does not allow shorts');
-      const triggers = o.type === 'stop' ? stopTriggersNow(side, o.price, last!) : null;
+      // a trailing stop starts from the price now, and rests its distance away from it
+      const trail = o.type === 'trailing_stop' ? { trailPercent: o.trailPercent!, extreme: last! } : undefined;
+      const price = trail ? trailLevel(side, trail.extreme, trail.trailPercent) : o.price!;
+      const triggers = o.type === 'stop' ? stopTriggersNow(side, price, last!) : null;
       if (triggers) refuse('WOULD_TRIGGER', triggers);
       if (s.openOrders.length >= MAX_OPEN_ORDERS)
         refuse('TOO_MANY_OPEN_ORDERS', `a session holds at most ${MAX_OPEN_ORDERS} resting orders`);
-      if (o.bracket && o.action !== 'close') this.checkBracket(side, o.price, o.bracket);
+      if (o.bracket && o.action !== 'close') this.checkBracket(side, price, o.bracket);
       const open: OpenOrder = {
         id: randomUUID(),
         clientOrderId: o.clientOrderId ?? null,
         action: o.action,
         side,
         type: o.type,
-        price: o.price,
+        price,
+        ...trail,
         sizing: o.sizing,
         amount: o.amount,
         ...(o.percent !== undefined ? { percent: o.percent } : {}),
@@ -1752,6 +1791,7 @@ export class ForwardTestEngine {
       const points: EquityPoint[] = [];
       const states: { id: string; state: LedgerState }[] = [];
       const pushed: LiveSession[] = [];
+      const trailing = [...this.trailsMoved].filter((s) => slot === undefined || s.flushSlot === slot);
       for (const s of this.sessions.values()) {
         if (slot !== undefined && s.flushSlot !== slot) continue;
         if (ledgers === 'all') states.push({ id: s.id, state: s.ledger });
@@ -1777,6 +1817,7 @@ export class ForwardTestEngine {
         if (ledgers === 'ticked') states.push({ id: s.id, state: l });
         pushed.push(s);
       }
+      if (trailing.length) await this.saveTrails(trailing);
       if (!points.length && !states.length) return;
       // the pushes' figures as of now (a remote runner's resting order read from its row first)
       if (this.remote) await this.readRemoteResting(pushed.map((s) => s.id));

@@ -46,6 +46,28 @@ describe('forward testing (paper trading) on live ticks', () => {
       await t.rt.bus.publish(TOPICS.marketDataUpdates.name, symbol, 'ticks', { symbol, ticks });
     }
   };
+  /**
+   * A session on `symbol` whose strategy never enters by itself (every fill is an order by hand), a 0.1 %
+   * fee and 1 bp of slippage, and what its tests call: an order, what rests, its trades, `at` (`n` ticks
+   * at a price, each heard by the engine before the next).
+   */
+  const byHand = async (symbol: string) => {
+    const strategyId = (await call(a, 'POST', '/api/strategies', { name: symbol, graph: buysAbove(1e12) })).json().id;
+    const id: string = (
+      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol, feeRate: 0.001, slippageBps: 1 })
+    ).json().id;
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    return {
+      id,
+      order: (body: object) => call(a, 'POST', `/api/forward-tests/${id}/orders`, body),
+      open: async () => (await call(a, 'GET', `/api/forward-tests/${id}/open-orders`)).json(),
+      trades: async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json(),
+      at: async (price: number, n = 1) => {
+        await publishWave(symbol, n, () => price);
+        await until(async () => engine.quote(symbol)?.seq === tickNo - 1);
+      },
+    };
+  };
   const reconcile = async (id: string, u = a) => {
     const s = (await call(u, 'GET', `/api/forward-tests/${id}`)).json();
     const totals = await forwardTestsRepo(t.rt.db.db).totals(id);
@@ -458,19 +480,7 @@ describe('forward testing (paper trading) on live ticks', () => {
   });
 
   it('brackets an order by hand: its stop and target rest against the position once it fills, the first closing it and the other lapsing', async () => {
-    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'bracketed', graph: buysAbove(1e12) })).json()
-      .id;
-    const id = (
-      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'BRACKUSD', feeRate: 0.001, slippageBps: 1 })
-    ).json().id;
-    const order = (body: object) => call(a, 'POST', `/api/forward-tests/${id}/orders`, body);
-    const open = async () => (await call(a, 'GET', `/api/forward-tests/${id}/open-orders`)).json();
-    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
-    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
-    const at = async (price: number) => {
-      await publishWave('BRACKUSD', 1, () => price);
-      await until(async () => engine.quote('BRACKUSD')?.seq === tickNo - 1);
-    };
+    const { id, order, open, trades, at } = await byHand('BRACKUSD');
     await at(100);
     // a bracket on a close is not one (400); one on the wrong side of its entry is refused (422)
     expect((await order({ action: 'close', stopLoss: 90 })).statusCode).toBe(400);
@@ -518,21 +528,9 @@ describe('forward testing (paper trading) on live ticks', () => {
   });
 
   it("amends a resting order by hand in place: a limit moved, a bracket's stop moved to break-even, its time, size and bracket", async () => {
-    const strategyId = (await call(a, 'POST', '/api/strategies', { name: 'amended', graph: buysAbove(1e12) })).json()
-      .id;
-    const id = (
-      await call(a, 'POST', '/api/forward-tests', { strategyId, symbol: 'AMENDUSD', feeRate: 0.001, slippageBps: 1 })
-    ).json().id;
-    const order = (body: object) => call(a, 'POST', `/api/forward-tests/${id}/orders`, body);
+    const { id, order, open, trades, at } = await byHand('AMENDUSD');
     const amend = (orderId: string, body: object, u = a) =>
       call(u, 'PATCH', `/api/forward-tests/${id}/open-orders/${orderId}`, body);
-    const open = async () => (await call(a, 'GET', `/api/forward-tests/${id}/open-orders`)).json();
-    const trades = async () => (await call(a, 'GET', `/api/forward-tests/${id}/trades`)).json();
-    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
-    const at = async (price: number, n = 1) => {
-      await publishWave('AMENDUSD', n, () => price);
-      await until(async () => engine.quote('AMENDUSD')?.seq === tickNo - 1);
-    };
     await at(100);
     const placed = await order({
       action: 'buy',
@@ -604,6 +602,51 @@ describe('forward testing (paper trading) on live ticks', () => {
     await order({ action: 'buy', type: 'limit', price: 80, sizing: 'fixed_qty', amount: 1, clientOrderId: 'low' });
     await call(a, 'POST', `/api/forward-tests/${id}/stop`);
     expect((await amend('low', { price: 81 })).statusCode).toBe(404);
+    await reconcile(id);
+  });
+
+  it('trails a stop by hand behind the price: it moves up with each new high, never down, and closes on the pullback', async () => {
+    const { id, order, open, trades, at: tickAt } = await byHand('TRAILUSD');
+    const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;
+    const at = async (...prices: number[]) => {
+      for (const p of prices) await tickAt(p);
+    };
+    await at(100);
+    // the schema's rules: a trailing stop takes trailPercent and no price; trailPercent is for it alone
+    for (const bad of [
+      { action: 'close', type: 'trailing_stop' },
+      { action: 'close', type: 'trailing_stop', trailPercent: 5, price: 95 },
+      { action: 'close', type: 'trailing_stop', trailPercent: 0 },
+      { action: 'close', type: 'trailing_stop', trailPercent: 51 },
+      { action: 'close', type: 'stop', price: 95, trailPercent: 5 },
+    ])
+      expect((await order(bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    await order({ action: 'buy', sizing: 'fixed_qty', amount: 10 });
+    const placed = await order({ action: 'close', type: 'trailing_stop', trailPercent: 5, clientOrderId: 'trail' });
+    expect(placed.statusCode).toBe(201);
+    expect(placed.json().open).toMatchObject({ side: 'sell', type: 'trailing_stop', trailPercent: 5, extreme: 100 });
+    expect(placed.json().open.price).toBeCloseTo(95, 9);
+    // up to 120: it follows (the live list at once); down to 116: it stays at 114
+    await at(104, 112, 120, 118, 116);
+    expect((await open())[0]).toMatchObject({ extreme: 120 });
+    expect((await open())[0].price).toBeCloseTo(114, 9);
+    // saved on the row with the session's flush, so a restart finds it where it got to
+    await engine.flush();
+    const [kept] = (await forwardTestsRepo(t.rt.db.db).get(id))!.openOrders as { extreme: number }[];
+    expect(kept!.extreme).toBe(120);
+    // widened to 8 %: its price from the same high
+    const wider = await call(a, 'PATCH', `/api/forward-tests/${id}/open-orders/trail`, { trailPercent: 8 });
+    expect(wider.json().open.price).toBeCloseTo(110.4, 9);
+    expect((await call(a, 'PATCH', `/api/forward-tests/${id}/open-orders/trail`, { price: 100 })).statusCode).toBe(422);
+    await at(111, 125);
+    expect((await open())[0].price).toBeCloseTo(115, 9);
+    expect(await trades()).toHaveLength(1);
+    // the pullback through it closes the position at the market on that tick
+    await at(114.9);
+    await until(async () => (await trades()).length === 2);
+    expect((await trades())[1]).toMatchObject({ side: 'sell', quantity: 10, source: 'manual' });
+    expect((await trades())[1].price).toBeCloseTo(114.89 * (1 - 0.0001), 9);
+    await until(async () => (await open()).length === 0);
     await reconcile(id);
   });
 

@@ -97,6 +97,8 @@ const ValidMinutes = z
   .int()
   .min(1)
   .max(60 * 24 * 90);
+/** a trailing stop by hand's distance from the best price since placed, % */
+const TrailPercent = z.number().gt(0).max(50);
 /** an order by hand (engine.manualOrder): at the market now, sized as an action node's */
 const OrderBody = z
   .strictObject({
@@ -114,8 +116,10 @@ const OrderBody = z
       .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
       .optional(),
     /** market (the default): now; limit: at `price` or better; stop: at the market once the price reaches `price` */
-    type: z.enum(['market', 'limit', 'stop']).optional(),
+    type: z.enum(['market', 'limit', 'stop', 'trailing_stop']).optional(),
     price: z.number().positive().max(1e15).optional(),
+    /** trailing_stop: its distance from the best price since placed, % (the price follows from it) */
+    trailPercent: TrailPercent.optional(),
     /** limit or stop: market minutes it rests before it lapses (absent: until it fills or is cancelled) */
     validMinutes: ValidMinutes.optional(),
     /** buy or sell: a bracket, the prices its position's stop and target close at once it fills */
@@ -129,7 +133,11 @@ const OrderBody = z
       no('price', 'a market order takes no price (type limit or stop does)');
     if (type === 'market' && b.validMinutes !== undefined)
       no('validMinutes', 'a market order fills now: validMinutes is for a limit or stop order');
-    if (type !== 'market' && b.price === undefined) no('price', `required with type ${type}`);
+    if (type === 'trailing_stop') {
+      if (b.trailPercent === undefined) no('trailPercent', 'required with type trailing_stop (its distance, %)');
+      if (b.price !== undefined) no('price', 'a trailing stop follows the price: give trailPercent, not a price');
+    } else if (b.trailPercent !== undefined) no('trailPercent', 'trailPercent is for type trailing_stop');
+    else if (type !== 'market' && b.price === undefined) no('price', `required with type ${type}`);
     if (b.action === 'close') {
       if (b.stopLoss !== undefined) no('stopLoss', 'a bracket is for a buy or sell (a close by stop: type stop)');
       if (b.takeProfit !== undefined) no('takeProfit', 'a bracket is for a buy or sell (a close by limit: type limit)');
@@ -157,9 +165,11 @@ const AmendBody = z
     /** a buy's or sell's bracket (null: none) */
     stopLoss: z.number().positive().max(1e15).nullable().optional(),
     takeProfit: z.number().positive().max(1e15).nullable().optional(),
+    /** a trailing stop's distance, % */
+    trailPercent: TrailPercent.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'give what changes: price, validMinutes, amount, percent, stopLoss or takeProfit',
+    message: 'give what changes: price, validMinutes, amount, percent, stopLoss, takeProfit or trailPercent',
   });
 /** a new session like one of yours (its strategy snapshot and settings): what may differ */
 const CloneBody = z
@@ -636,12 +646,14 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           : {}),
       };
       let out: { signalId: string; code?: string; replayed: boolean };
-      if (b.type === 'limit' || b.type === 'stop') {
-        // a limit or stop order rests: 201 with it and the session (200: its clientOrderId placed it before)
+      if (b.type === 'limit' || b.type === 'stop' || b.type === 'trailing_stop') {
+        // a limit, stop or trailing stop order rests: 201 with it and the session (200: its clientOrderId
+        // placed it before)
         const placed = await engine.placeOpen(row, {
           ...asked,
           type: b.type,
-          price: b.price!,
+          ...(b.price !== undefined ? { price: b.price } : {}),
+          ...(b.trailPercent !== undefined ? { trailPercent: b.trailPercent } : {}),
           ...(b.validMinutes !== undefined ? { validMinutes: b.validMinutes } : {}),
         });
         if ('open' in placed)

@@ -3,9 +3,12 @@ import {
   amendOpenOrder,
   bracketCloses,
   bracketProblem,
+  keepTrails,
   openOrderFill,
   openOrderView,
   readOpenOrders,
+  trailed,
+  trailLevel,
   type OpenOrder,
 } from './open-orders.ts';
 
@@ -140,5 +143,60 @@ describe('a resting order by hand amended', () => {
     // a sell stop moved further under the market, and a pct_equity amount of 100, are fine
     expect(amendOpenOrder(close, { price: 90 }, now)).toMatchObject({ price: 90 });
     expect(amendOpenOrder(pct, { amount: 100 }, now)).toMatchObject({ amount: 100 });
+  });
+});
+
+describe('a trailing stop by hand', () => {
+  const sell = order({
+    action: 'close',
+    side: 'sell',
+    type: 'trailing_stop',
+    sizing: 'all',
+    amount: 0,
+    trailPercent: 5,
+    extreme: 100,
+    price: 95,
+  });
+  it('follows the price away from it, never back, and triggers as a stop at its level now', () => {
+    expect(trailed(sell, 99)).toBeNull();
+    expect(trailed(sell, 100)).toBeNull();
+    const up = trailed(sell, 120)!;
+    expect(up).toMatchObject({ extreme: 120, price: 114 });
+    expect(trailed(up, 110)).toBeNull();
+    expect(openOrderFill(up, tick(114.5))).toBeNull();
+    expect(openOrderFill(up, tick(114, 0.5))).toEqual({ price: 114, atPrice: false });
+    // a buy's follows the lowest price, over it
+    const buy = { ...sell, action: 'buy', side: 'buy', extreme: 100, price: 105 } as const;
+    expect(trailed(buy, 101)).toBeNull();
+    expect(trailed(buy, 80)).toMatchObject({ extreme: 80, price: 84 });
+    expect(trailLevel('buy', 80, 5)).toBe(84);
+  });
+
+  it('is read back with its price worked out from its extreme, and re-reading never moves one back', () => {
+    const saved = [
+      { ...sell, extreme: 110, price: 1 },
+      { ...sell, id: 'bare', extreme: undefined },
+    ];
+    const [read, ...rest] = readOpenOrders(saved);
+    expect(read).toMatchObject({ extreme: 110, price: 104.5 });
+    expect(rest).toEqual([]); // a trailing stop without its extreme is not one
+    const held = [trailed(read!, 130)!, order({ id: 'other', price: 50 })];
+    expect(keepTrails(held, [read!, order({ id: 'other', price: 60 })])).toMatchObject([
+      { extreme: 130, price: 123.5 },
+      { price: 60 },
+    ]);
+    // the row ahead of what is held: the row's
+    expect(keepTrails([read!], [trailed(read!, 140)!])[0]).toMatchObject({ extreme: 140 });
+  });
+
+  it('is amended by its trailPercent (its price follows), not by a price', () => {
+    const now = { last: 106, ts: 0, at: 'now' };
+    const held = { ...sell, extreme: 110, price: 104.5 };
+    expect(amendOpenOrder(held, { trailPercent: 8 }, now)).toMatchObject({ trailPercent: 8, price: 101.2 });
+    expect(amendOpenOrder(held, { price: 90 }, now)).toMatchObject({ code: 'INVALID_AMEND' });
+    expect(amendOpenOrder(held, { trailPercent: 3 }, now)).toMatchObject({
+      code: 'WOULD_TRIGGER',
+    });
+    expect(amendOpenOrder(order({}), { trailPercent: 5 }, now)).toMatchObject({ code: 'INVALID_AMEND' });
   });
 });

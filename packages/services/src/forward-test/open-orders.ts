@@ -14,9 +14,17 @@ export interface OpenOrder {
   action: 'buy' | 'sell' | 'close';
   /** the side it trades when it fills */
   side: 'buy' | 'sell';
-  /** limit: fills at its price or better; stop: becomes a market order once the price reaches it */
-  type: 'limit' | 'stop';
+  /**
+   * limit: fills at its price or better; stop: becomes a market order once the price reaches it;
+   * trailing_stop: a stop whose price follows the market by `trailPercent`
+   */
+  type: 'limit' | 'stop' | 'trailing_stop';
+  /** where it fills or triggers (a trailing stop's: `trailPercent` from `extreme`, moving with it) */
   price: number;
+  /** a trailing stop's distance from the best price since placed, % */
+  trailPercent?: number;
+  /** a trailing stop's best price since placed: the highest for a sell, the lowest for a buy */
+  extreme?: number;
   sizing: OrderSizing;
   amount: number;
   /** close: the share of the position to close, % (absent: all) */
@@ -98,8 +106,10 @@ const OpenOrderSchema = z.object({
   clientOrderId: z.string().max(64).nullable(),
   action: z.enum(['buy', 'sell', 'close']),
   side: z.enum(['buy', 'sell']),
-  type: z.enum(['limit', 'stop']),
+  type: z.enum(['limit', 'stop', 'trailing_stop']),
   price: z.number().finite().gt(0).max(MAX_PRICE),
+  trailPercent: z.number().finite().gt(0).lt(100).optional(),
+  extreme: z.number().finite().gt(0).max(MAX_PRICE).optional(),
   sizing: z.enum(['all', 'fixed_qty', 'pct_equity', 'fixed_cash']),
   amount: z.number().finite().min(0),
   percent: z.number().finite().gt(0).max(100).optional(),
@@ -111,14 +121,63 @@ const OpenOrderSchema = z.object({
   amendedAt: z.string().optional(),
 });
 
-/** A session's resting orders by hand as its row keeps them (an entry it cannot read is dropped). */
+/**
+ * A session's resting orders by hand as its row keeps them (an entry it cannot read is dropped; a
+ * trailing stop's price is worked out again from its extreme, which is what its saves move).
+ */
 export function readOpenOrders(saved: readonly unknown[]): OpenOrder[] {
   const out: OpenOrder[] = [];
   for (const x of saved) {
     const r = OpenOrderSchema.safeParse(x);
-    if (r.success) out.push(r.data as OpenOrder);
+    if (!r.success) continue;
+    const o = r.data as OpenOrder;
+    if (o.type !== 'trailing_stop') out.push(o);
+    else if (o.trailPercent !== undefined && o.extreme !== undefined)
+      out.push({ ...o, price: trailLevel(o.side, o.extreme, o.trailPercent) });
   }
   return out;
+}
+
+/**
+ * Where a `side` trailing stop rests: `percent` under the highest price since it was placed (a sell, as
+ * a long's stop), or over the lowest (a buy).
+ */
+export const trailLevel = (side: 'buy' | 'sell', extreme: number, percent: number): number =>
+  side === 'sell' ? extreme * (1 - percent / 100) : extreme * (1 + percent / 100);
+
+/**
+ * A trailing stop `o` after a trade at `price`: moved (a new extreme, its price with it) when the price is
+ * past its extreme (over it for a sell, under it for a buy), else null (it never moves back).
+ */
+export function trailed(o: OpenOrder, price: number): OpenOrder | null {
+  if (o.type !== 'trailing_stop') return null;
+  const moved = { ...o };
+  return trailOn(moved, price) ? moved : null;
+}
+
+/**
+ * `trailed` in place, for the tick path (no new order on every new high): whether `o` (a trailing stop)
+ * moved. The order is its session's own (read from the row, or placed), so nothing else sees it change.
+ */
+export function trailOn(o: OpenOrder, price: number): boolean {
+  if (o.extreme === undefined || o.trailPercent === undefined) return false;
+  if (o.side === 'sell' ? price <= o.extreme : price >= o.extreme) return false;
+  o.extreme = price;
+  o.price = trailLevel(o.side, price, o.trailPercent);
+  return true;
+}
+
+/**
+ * The resting orders `fresh` (as re-read from the row) with each trailing stop's extreme the better of
+ * its own and `held`'s (what this instance saw since it last saved them), so re-reading never moves one
+ * back.
+ */
+export function keepTrails(held: readonly OpenOrder[], fresh: OpenOrder[]): OpenOrder[] {
+  if (!held.some((o) => o.type === 'trailing_stop')) return fresh;
+  return fresh.map((o) => {
+    const mine = held.find((x) => x.id === o.id);
+    return mine?.extreme !== undefined ? (trailed(o, mine.extreme) ?? o) : o;
+  });
 }
 
 /** The most resting orders by hand a session holds at once. */
@@ -129,8 +188,9 @@ export const MAX_OPEN_ORDERS = 20;
  * - a buy limit: once the ask (else the price) is at or under its price, at its price or the ask if lower
  *   (a maker's fill, no slippage);
  * - a sell limit: once the bid is at or over its price, at its price or the bid if higher;
- * - a stop: once the price trades through it (a buy stop at or over, a sell stop at or under), at the
- *   market on that tick (a taker's fill, the bid or ask and slippage, as a market order's).
+ * - a stop (a trailing stop as well, at its price now): once the price trades through it (a buy stop at or
+ *   over, a sell stop at or under), at the market on that tick (a taker's fill, the bid or ask and
+ *   slippage, as a market order's).
  */
 export function openOrderFill(o: OpenOrder, t: Tick): { price: number; atPrice: boolean } | null {
   if (o.type === 'limit') {
@@ -163,6 +223,8 @@ export interface OpenOrderAmend {
   percent?: number | null;
   stopLoss?: number | null;
   takeProfit?: number | null;
+  /** a trailing stop's distance, % (its price follows from it) */
+  trailPercent?: number;
 }
 
 /** Why an amend is refused: its code (as an order's refusals) and words. */
@@ -196,8 +258,16 @@ export function amendOpenOrder(
         ? "a bracket's close is amended by its price"
         : 'a bracket is for a buy or sell (a close by stop or limit: its price)',
     );
-  const price = change.price ?? o.price;
-  const triggers = o.type === 'stop' ? stopTriggersNow(o.side, price, now.last) : null;
+  const trailing = o.type === 'trailing_stop';
+  if (change.price !== undefined && trailing)
+    return no('a trailing stop follows the price: amend its trailPercent, not its price');
+  if (change.trailPercent !== undefined && !trailing) return no('`trailPercent` is for a trailing stop');
+  const trailPercent = change.trailPercent ?? o.trailPercent;
+  const price =
+    trailing && trailPercent !== undefined && o.extreme !== undefined
+      ? trailLevel(o.side, o.extreme, trailPercent)
+      : (change.price ?? o.price);
+  const triggers = o.type !== 'limit' ? stopTriggersNow(o.side, price, now.last) : null;
   if (triggers) return { code: 'WOULD_TRIGGER', message: triggers };
   const stopLoss = change.stopLoss === undefined ? o.stopLoss : (change.stopLoss ?? undefined);
   const takeProfit = change.takeProfit === undefined ? o.takeProfit : (change.takeProfit ?? undefined);
@@ -211,6 +281,7 @@ export function amendOpenOrder(
   const next: OpenOrder = {
     ...o,
     price,
+    ...(trailing ? { trailPercent } : {}),
     amount: change.amount ?? o.amount,
     until:
       change.validMinutes === undefined

@@ -867,6 +867,25 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
           and open_orders @> jsonb_build_array(jsonb_build_object('id', ${orderId}::text))`.execute(db);
       return Number(r.numAffectedRows ?? 0) > 0;
     },
+    /**
+     * Moves trailing stops' extremes on their sessions' rows in one statement: each order's `extreme`
+     * becomes the better of the one given and the one kept (the higher for a sell, the lower for a buy),
+     * so a save that lands after a later one never moves a stop back. An order no longer resting is left
+     * out; nothing once its session has stopped or failed. (Readers work its price out from the extreme.)
+     */
+    async saveTrails(items: readonly { sessionId: string; orderId: string; extreme: number }[]): Promise<void> {
+      if (!items.length) return;
+      await sql`update forward_test_sessions f set open_orders = (
+          select jsonb_agg(case when v.extreme is null then e.x else e.x || jsonb_build_object('extreme',
+            case when e.x->>'side' = 'sell' then greatest((e.x->>'extreme')::float8, v.extreme)
+              else least((e.x->>'extreme')::float8, v.extreme) end) end order by e.n)
+          from jsonb_array_elements(f.open_orders) with ordinality as e(x, n)
+          left join unnest(${items.map((x) => x.sessionId)}::uuid[], ${items.map((x) => x.orderId)}::text[],
+            ${items.map((x) => x.extreme)}::float8[]) as v(session_id, order_id, extreme)
+            on v.session_id = f.id and v.order_id = e.x->>'id' and e.x->>'type' = 'trailing_stop')
+        where f.id = any(${[...new Set(items.map((x) => x.sessionId))]}::uuid[]) and f.open_orders is not null
+          and f.status not in ('stopped', 'failed')`.execute(db);
+    },
     async delete(id: string, userId: string): Promise<boolean> {
       if (!isUuid(id)) return false;
       await settled(); // the session's journaled orders go in first, so the delete takes them too
