@@ -27,13 +27,17 @@ export const ORDER_TYPES = /** @type {const} */ ([
  * A limit or stop order takes a `price` and, optionally, the minutes it rests (`validMinutes`, empty:
  * until it fills or is cancelled). A buy or sell may carry a bracket: the prices its position's stop
  * (`stopLoss`) and target (`takeProfit`) close at once it fills.
- * A trailing stop takes `trailPercent` instead of a price: its distance from the best price since placed.
+ * `trailPercent` (a trail %): a trailing stop's distance from the best price since placed, instead of a
+ * price; on a buy or sell of another type, its bracket's trailing stop (`trailingStopPercent`).
  * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, trailPercent?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string }} v
  * @returns {{ body: Record<string, unknown> } | { error: string }}
  */
 export function orderBody(v) {
   const sized = sizedBody(v);
   if ('error' in sized) return sized;
+  const type = v.type ?? 'market';
+  if (type !== 'market' && type !== 'limit' && type !== 'stop' && type !== 'trailing_stop')
+    return { error: `no such order type: ${type}` };
   /** @type {Record<string, unknown>} */
   const bracket = {};
   for (const [k, label] of /** @type {const} */ ([
@@ -48,24 +52,26 @@ export function orderBody(v) {
     if (!(n > 0) || !Number.isFinite(n)) return { error: `a ${label} price over 0, or none` };
     bracket[k] = n;
   }
-  const base = { body: { ...sized.body, ...bracket } };
-  const type = v.type ?? 'market';
-  if (type === 'market') return base;
-  if (type !== 'limit' && type !== 'stop' && type !== 'trailing_stop') return { error: `no such order type: ${type}` };
   const trail = (v.trailPercent ?? '').trim();
+  const pct = Number(trail);
+  if (trail && !(pct > 0 && pct <= 50)) return { error: 'a trail %: over 0 and up to 50' };
+  if (trail && type !== 'trailing_stop') {
+    if (v.action === 'close') return { error: 'a trail % on a close: type trailing stop' };
+    bracket.trailingStopPercent = pct;
+  }
+  const base = { ...sized.body, ...bracket };
+  if (type === 'market') return { body: base };
   /** @type {Record<string, unknown>} */
   let body;
   if (type === 'trailing_stop') {
-    const pct = Number(trail);
-    if (!trail || !(pct > 0 && pct <= 50)) return { error: 'a trailing stop needs its trail %, over 0 and up to 50' };
+    if (!trail) return { error: 'a trailing stop needs its trail %, over 0 and up to 50' };
     if ((v.price ?? '').trim()) return { error: 'a trailing stop follows the price: give its trail %, not a price' };
-    body = { ...base.body, type, trailPercent: pct };
+    body = { ...base, type, trailPercent: pct };
   } else {
-    if (trail) return { error: 'a trail % is for a trailing stop' };
     const price = Number((v.price ?? '').trim());
     if (!(v.price ?? '').trim() || !(price > 0) || !Number.isFinite(price))
       return { error: `a ${type} order needs a price over 0` };
-    body = { ...base.body, type, price };
+    body = { ...base, type, price };
   }
   const minutes = (v.validMinutes ?? '').trim();
   if (!minutes) return { body };
@@ -93,7 +99,7 @@ function sizedBody(v) {
 
 /**
  * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
- * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string, trailPercent?: number, extreme?: number }} o
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string, trailPercent?: number, extreme?: number, trailingStopPercent?: number }} o
  */
 export function openOrderText(o) {
   const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
@@ -110,6 +116,7 @@ export function openOrderText(o) {
   const bracket = [
     o.stopLoss !== undefined ? `stop loss ${n(o.stopLoss)}` : '',
     o.takeProfit !== undefined ? `take profit ${n(o.takeProfit)}` : '',
+    o.trailingStopPercent !== undefined ? `a ${n(o.trailingStopPercent)} % trailing stop` : '',
   ].filter(Boolean);
   return (
     `${size}, ${kind}${bracket.length ? `, then ${bracket.join(' and ')}` : ''}` +

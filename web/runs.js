@@ -1285,7 +1285,8 @@ export async function sessionView(c, id) {
         max: '50',
         placeholder: 'trail % (trailing stop)',
         'aria-label': 'trail percent',
-        title: 'a trailing stop: its distance from the best price since it was placed, which it follows',
+        title:
+          'a trailing stop: its distance from the best price since it was placed, which it follows (on a buy or sell of another type: a trailing stop closing its position, from its fill price)',
       }),
       h('input', {
         name: 'validMinutes',
@@ -1326,17 +1327,23 @@ export async function sessionView(c, id) {
   // its limit and stop orders by hand resting, each with a Cancel
   const openBox = h('div', { class: 'open-orders' });
   let openKey = '';
+  /** each resting order's box, by its id */
+  const moveInputs = new Map();
   // a resting order moved to a price typed beside it (its stop to break-even, its limit nearer)
   const moveControl = (/** @type {{ id: string, type: string, price: number, trailPercent?: number }} */ o) => {
     const trailing = o.type === 'trailing_stop';
-    const input = h('input', {
-      type: 'number',
-      step: 'any',
-      min: '0',
-      value: String(trailing ? o.trailPercent : o.price),
-      'aria-label': trailing ? 'trail it by this percent' : 'move it to this price',
-      class: 'move-price',
-    });
+    // the same box across redraws (a trailing stop's price moving redraws its line), keeping what is typed
+    const input =
+      moveInputs.get(o.id) ??
+      h('input', {
+        type: 'number',
+        step: 'any',
+        min: '0',
+        value: String(trailing ? o.trailPercent : o.price),
+        'aria-label': trailing ? 'trail it by this percent' : 'move it to this price',
+        class: 'move-price',
+      });
+    moveInputs.set(o.id, input);
     return h(
       'span',
       null,
@@ -1373,6 +1380,7 @@ export async function sessionView(c, id) {
     const key = list.map((o) => `${o.id}@${o.amendedAt ?? ''}@${o.price}`).join();
     if (key === openKey && openBox.isConnected) return;
     openKey = key;
+    for (const id of moveInputs.keys()) if (!list.some((o) => o.id === id)) moveInputs.delete(id);
     openBox.replaceChildren(
       list.length ? h('h2', null, `Resting orders (${list.length})`) : '',
       list.length

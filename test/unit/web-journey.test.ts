@@ -955,6 +955,23 @@ describe('the browser app, clicked through against the running platform', () => 
     listButton('Cancel').click();
     await until(() => $$('.open-orders li').length === 0, 'the resting order cancelled');
     expect(await api(`/api/forward-tests/${id}/open-orders`)).toEqual([]);
+    // a buy trailing stop 40 % over the low (never reached here): its trail % in the form, listed with
+    // where it rests, widened to 45 % from its box, then cancelled
+    type(orderForm.querySelector<HTMLSelectElement>('select[name=type]'), 'trailing_stop');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=price]'), '');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=trailPercent]'), '40');
+    orderForm.requestSubmit();
+    await until(() => text('.order-result').startsWith('Resting: buy 1 units, trailing stop at '), 'the trailing stop');
+    await until(() => text('.open-orders li').includes('(40 % over the low of '), 'the trailing stop listed');
+    type($<HTMLInputElement>('.open-orders li input.move-price'), '45');
+    listButton('Move').click();
+    await until(() => text('.open-orders li').includes('(45 % over the low of '), 'the trailing stop widened');
+    expect(await api(`/api/forward-tests/${id}/open-orders`)).toMatchObject([
+      { type: 'trailing_stop', trailPercent: 45 },
+    ]);
+    listButton('Cancel').click();
+    await until(() => $$('.open-orders li').length === 0, 'the trailing stop cancelled');
+    type(orderForm.querySelector<HTMLInputElement>('input[name=trailPercent]'), '');
     type(orderForm.querySelector<HTMLSelectElement>('select[name=type]'), 'market');
     // its name and a drawdown stop, set while it runs: the heading and the settings line say them
     const edit = await until(() => $<HTMLFormElement>('details.edit-session form'), 'the name and limits form');

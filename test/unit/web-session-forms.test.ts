@@ -238,6 +238,20 @@ describe("a paper session's page forms", () => {
       bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', type: 'limit', price: '200', takeProfit: '260' }),
     );
     expect(orderText(r2.json())).toBe('Resting: buy 1 units, limit at 200, then take profit 260, until cancelled.');
+    // a trail % on a buy of another type: its bracket's trailing stop; on a close, kept back (the API
+    // refuses it too)
+    const r3 = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', type: 'limit', price: '199', trailPercent: '3' }),
+    );
+    expect(r3.json().open.trailingStopPercent).toBe(3);
+    expect(orderText(r3.json())).toBe('Resting: buy 1 units, limit at 199, then a 3 % trailing stop, until cancelled.');
+    expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${r3.json().open.id}`)).statusCode).toBe(204);
+    expect('error' in orderBody({ action: 'close', sizing: 'all', amount: '', trailPercent: '3' })).toBe(true);
+    expect(
+      (await call('POST', `/api/forward-tests/${id}/orders`, { action: 'close', trailingStopPercent: 3 })).statusCode,
+    ).toBe(400);
     expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${r2.json().open.id}`)).statusCode).toBe(204);
   });
 

@@ -52,6 +52,7 @@ import {
   bracketProblem,
   MAX_OPEN_ORDERS,
   openOrderFill,
+  openOrderView,
   readOpenOrders,
   type Bracket,
   type OpenOrder,
@@ -123,6 +124,8 @@ const FLUSH_SLOTS = 10;
 const storableMoney = (x: number) => Number.isFinite(x) && Math.abs(x) < 1e29;
 /** how long a timer flush waits at most for the commits in flight to finish (see afterCommits) */
 const FLUSH_WAIT_MS = 100;
+/** a session's orders by hand resting, when none rests (one array for every push) */
+const NO_ORDERS_VIEW: readonly ReturnType<typeof openOrderView>[] = Object.freeze([]);
 /** the `source` of the orders placed by hand: a close of the whole position, and any other */
 const MANUAL_CLOSE = 'manual_close';
 const MANUAL = 'manual';
@@ -226,6 +229,8 @@ export function ledgerFigures(
     /** perpetual futures' funding paid (negative: received) */
     funding: l.funding,
     restingOrder: live ? live.restingOrder() : null,
+    /** its orders by hand resting, as the engine holding it has them (where a trailing stop has got to) */
+    openOrders: live?.openOrders.length ? live.openOrders.map(openOrderView) : NO_ORDERS_VIEW,
     /** a Cooldown node's: no new position before this time (null: none at the session's last tick) */
     cooldownUntil: l.cooldownUntil > l.lastTs ? new Date(l.cooldownUntil).toISOString() : null,
     /**
@@ -903,7 +908,8 @@ export class ForwardTestEngine {
       if (!fill) continue;
       const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
       // its bracket rests once the fill commits (placeBrackets)
-      if (o.stopLoss !== undefined || o.takeProfit !== undefined) this.bracketed.set(sigId, { s, o });
+      if (o.stopLoss !== undefined || o.takeProfit !== undefined || o.trailingStopPercent !== undefined)
+        this.bracketed.set(sigId, { s, o });
       (out ??= []).push({
         id: sigId,
         sessionId: s.id,
@@ -1348,8 +1354,9 @@ export class ForwardTestEngine {
   }
 
   /**
-   * A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen, and the
-   * limit or stop order resting on its ticks (null: none), so a page watching the pushes shows it.
+   * A session's portfolio as pushed on `portfolio-updates`: its figures at the last price seen, the
+   * limit or stop order resting on its ticks (null: none), and its orders by hand resting (where a
+   * trailing stop has got to), so a page watching the pushes shows them.
    */
   portfolio(s: LiveSession) {
     const f = ledgerFigures(s, s.ledger, s.settings, this.markPrice(s), s);
@@ -1563,7 +1570,7 @@ export class ForwardTestEngine {
       if (o.bracket && o.action !== 'close' && last) this.checkBracket(o.action, last, o.bracket);
       const [p] = await this.atMarket(s, id, MANUAL, manualSized(s.ledger, o.action, o));
       if (o.bracket && o.action !== 'close' && p?.out?.kind === 'fill')
-        await this.placeBracket(s, o.action, o.bracket, id);
+        await this.placeBracket(s, o.action, o.bracket, id, p.out.fill.price);
       // none planned: executed before (the same clientOrderId)
       return { signalId: id, ...(p?.out?.kind === 'refused' ? { code: p.out.code } : {}), replayed: !p };
     });
@@ -1621,6 +1628,9 @@ export class ForwardTestEngine {
         until: o.validMinutes === undefined ? null : ts! + o.validMinutes * 60_000,
         ...(o.action !== 'close' && o.bracket?.stopLoss !== undefined ? { stopLoss: o.bracket.stopLoss } : {}),
         ...(o.action !== 'close' && o.bracket?.takeProfit !== undefined ? { takeProfit: o.bracket.takeProfit } : {}),
+        ...(o.action !== 'close' && o.bracket?.trailingStopPercent !== undefined
+          ? { trailingStopPercent: o.bracket.trailingStopPercent }
+          : {}),
       };
       await this.openChanged(s, { add: [open] });
       return { open, replayed: false };
@@ -1633,9 +1643,18 @@ export class ForwardTestEngine {
     if (problem) throw new AppError('UNPROCESSABLE', `order refused: ${problem}`, { code: 'INVALID_BRACKET' });
   }
 
-  /** A filled entry's bracket: its close stop and close limit rest against the position from now on. */
-  private placeBracket(s: LiveSession, side: 'buy' | 'sell', b: Bracket, parent: string): Promise<unknown> {
-    const closes = bracketCloses(side, b, parent, randomUUID, new Date().toISOString());
+  /**
+   * A filled entry's bracket: its close stop, close limit and close trailing stop (from `filledAt`, its
+   * fill price) rest against the position from now on.
+   */
+  private placeBracket(
+    s: LiveSession,
+    side: 'buy' | 'sell',
+    b: Bracket,
+    parent: string,
+    filledAt: number,
+  ): Promise<unknown> {
+    const closes = bracketCloses(side, b, parent, randomUUID, new Date().toISOString(), filledAt);
     return this.openChanged(s, { add: closes });
   }
 
@@ -1648,8 +1667,9 @@ export class ForwardTestEngine {
       const waiting = this.bracketed.get(p.sig.id);
       if (!waiting) continue;
       this.bracketed.delete(p.sig.id);
-      // the order carries its bracket (stopLoss, takeProfit)
-      if (p.out?.kind === 'fill') void this.placeBracket(waiting.s, waiting.o.side, waiting.o, p.sig.id);
+      // the order carries its bracket (stopLoss, takeProfit, trailingStopPercent)
+      if (p.out?.kind === 'fill')
+        void this.placeBracket(waiting.s, waiting.o.side, waiting.o, p.sig.id, p.out.fill.price);
     }
   }
 

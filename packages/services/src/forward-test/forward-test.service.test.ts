@@ -462,9 +462,13 @@ describe('forward testing (paper trading) on live ticks', () => {
     await until(async () => (await open()).length === 0);
     // paused: it rests, and nothing fills until the session resumes
     await order({ action: 'buy', type: 'limit', price: 90, sizing: 'fixed_qty', amount: 2 });
+    await order({ action: 'buy', type: 'limit', price: 50, sizing: 'fixed_qty', amount: 1, validMinutes: 1 });
     await call(a, 'POST', `/api/forward-tests/${id}/pause`);
-    await at(89);
+    await at(89, 61);
     expect(await trades()).toHaveLength(5);
+    // one whose minute has passed in market time is no longer listed while paused
+    expect((await open()).map((o: { price: number }) => o.price)).toEqual([90]);
+    expect((await view()).openOrders).toHaveLength(1);
     await call(a, 'POST', `/api/forward-tests/${id}/resume`);
     await at(89);
     await until(async () => (await trades()).length === 6);
@@ -630,10 +634,23 @@ describe('forward testing (paper trading) on live ticks', () => {
     await at(104, 112, 120, 118, 116);
     expect((await open())[0]).toMatchObject({ extreme: 120 });
     expect((await open())[0].price).toBeCloseTo(114, 9);
-    // saved on the row with the session's flush, so a restart finds it where it got to
+    // saved on the row with the session's flush, so a restart finds it where it got to; its push says
+    // where it is (the page's list follows it)
+    const pushed: { openOrders: { extreme: number }[] }[] = [];
+    const sub = await t.rt.bus.subscribe<{ openOrders: { extreme: number }[] }>(
+      TOPICS.portfolioUpdates.name,
+      { group: 'test-trailing-push' },
+      (m) => {
+        if (m.key === id && m.type === 'equity') pushed.push(m.data);
+      },
+    );
+    await at(117); // a tick after the subscription, for the flush to push
     await engine.flush();
     const [kept] = (await forwardTestsRepo(t.rt.db.db).get(id))!.openOrders as { extreme: number }[];
     expect(kept!.extreme).toBe(120);
+    await until(async () => pushed.length > 0);
+    expect(pushed.at(-1)!.openOrders).toMatchObject([{ type: 'trailing_stop', extreme: 120, until: null }]);
+    await sub.close();
     // widened to 8 %: its price from the same high
     const wider = await call(a, 'PATCH', `/api/forward-tests/${id}/open-orders/trail`, { trailPercent: 8 });
     expect(wider.json().open.price).toBeCloseTo(110.4, 9);
@@ -647,6 +664,38 @@ describe('forward testing (paper trading) on live ticks', () => {
     expect((await trades())[1]).toMatchObject({ side: 'sell', quantity: 10, source: 'manual' });
     expect((await trades())[1].price).toBeCloseTo(114.89 * (1 - 0.0001), 9);
     await until(async () => (await open()).length === 0);
+    // a bracket's trailing stop: from the entry's fill price, once it fills (a close takes none: 400)
+    expect((await order({ action: 'close', trailingStopPercent: 2 })).statusCode).toBe(400);
+    const entry = await order({ action: 'buy', sizing: 'fixed_qty', amount: 4, trailingStopPercent: 2 });
+    const filled = entry.json().trade.price;
+    const [guard] = await open();
+    expect(guard).toMatchObject({ type: 'trailing_stop', side: 'sell', extreme: filled, trailPercent: 2 });
+    expect(guard.parent).toBe(entry.json().order.signalId);
+    await at(120, 119);
+    expect((await open())[0].price).toBeCloseTo(117.6, 9);
+    // a resting entry carries it until it fills; amended to 3 % meanwhile
+    const dip = await order({
+      action: 'buy',
+      sizing: 'fixed_qty',
+      amount: 1,
+      type: 'limit',
+      price: 118,
+      trailingStopPercent: 2,
+    });
+    expect(dip.json().open).toMatchObject({ type: 'limit', trailingStopPercent: 2 });
+    const amended = await call(a, 'PATCH', `/api/forward-tests/${id}/open-orders/${dip.json().open.id}`, {
+      trailingStopPercent: 3,
+    });
+    expect(amended.json().open.trailingStopPercent).toBe(3);
+    await at(117.8);
+    await until(async () => (await open()).length === 2 && (await open())[1].trailPercent === 3);
+    // the first trailing stop (at 117.6) closes the whole position on 117.5; the second lapses with it
+    // on a tick after that fill
+    await until(async () => {
+      await at(117.5);
+      return (await open()).length === 0;
+    });
+    expect((await call(a, 'GET', `/api/forward-tests/${id}`)).json().position).toBeNull();
     await reconcile(id);
   });
 

@@ -125,6 +125,8 @@ const OrderBody = z
     /** buy or sell: a bracket, the prices its position's stop and target close at once it fills */
     stopLoss: z.number().positive().max(1e15).optional(),
     takeProfit: z.number().positive().max(1e15).optional(),
+    /** buy or sell: a bracket's trailing stop, this far (%) from the fill price, following the position */
+    trailingStopPercent: TrailPercent.optional(),
   })
   .superRefine((b, ctx) => {
     const no = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -141,6 +143,8 @@ const OrderBody = z
     if (b.action === 'close') {
       if (b.stopLoss !== undefined) no('stopLoss', 'a bracket is for a buy or sell (a close by stop: type stop)');
       if (b.takeProfit !== undefined) no('takeProfit', 'a bracket is for a buy or sell (a close by limit: type limit)');
+      if (b.trailingStopPercent !== undefined)
+        no('trailingStopPercent', 'a bracket is for a buy or sell (a close by trailing stop: type trailing_stop)');
       if (b.sizing !== undefined) no('sizing', 'a close takes `percent` (of the position), not a sizing');
       if (b.amount !== undefined) no('amount', 'a close takes `percent` (of the position), not an amount');
       return;
@@ -165,11 +169,13 @@ const AmendBody = z
     /** a buy's or sell's bracket (null: none) */
     stopLoss: z.number().positive().max(1e15).nullable().optional(),
     takeProfit: z.number().positive().max(1e15).nullable().optional(),
+    trailingStopPercent: TrailPercent.nullable().optional(),
     /** a trailing stop's distance, % */
     trailPercent: TrailPercent.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'give what changes: price, validMinutes, amount, percent, stopLoss, takeProfit or trailPercent',
+    message:
+      'give what changes: price, validMinutes, amount, percent, stopLoss, takeProfit, trailingStopPercent or trailPercent',
   });
 /** a new session like one of yours (its strategy snapshot and settings): what may differ */
 const CloneBody = z
@@ -338,8 +344,16 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
     return { ...base, ...ledgerFigures(r, l, settings, markPrice(r, live)), openOrders };
   };
   /** A session's limit and stop orders by hand resting: the engine's when it holds it, else the row's. */
-  const openOrdersOf = (r: SessionRow, live = engine.sessions.get(r.id)): readonly OpenOrder[] =>
-    r.status === 'stopped' || r.status === 'failed' ? [] : live ? live.openOrders : readOpenOrders(r.openOrders);
+  // (one whose time is up by the symbol's market time is not listed: a paused session lapses it on its
+  // first tick after it resumes)
+  const openOrdersOf = (r: SessionRow, live = engine.sessions.get(r.id)): readonly OpenOrder[] => {
+    if (r.status === 'stopped' || r.status === 'failed') return [];
+    const list = live ? live.openOrders : readOpenOrders(r.openOrders);
+    const now = engine.quote(r.symbol)?.ts;
+    return now === undefined || list.every((o) => o.until === null || o.until > now)
+      ? list
+      : list.filter((o) => o.until === null || o.until > now);
+  };
   /**
    * The price a session is marked at, in its view and its positions alike: the engine's for a session
    * it holds, else the last price its stored ledger saw (a session the engine does not hold sees no
@@ -636,11 +650,12 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         amount: b.amount ?? 0,
         ...(b.percent !== undefined ? { percent: b.percent } : {}),
         ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
-        ...(b.stopLoss !== undefined || b.takeProfit !== undefined
+        ...(b.stopLoss !== undefined || b.takeProfit !== undefined || b.trailingStopPercent !== undefined
           ? {
               bracket: {
                 ...(b.stopLoss !== undefined ? { stopLoss: b.stopLoss } : {}),
                 ...(b.takeProfit !== undefined ? { takeProfit: b.takeProfit } : {}),
+                ...(b.trailingStopPercent !== undefined ? { trailingStopPercent: b.trailingStopPercent } : {}),
               },
             }
           : {}),

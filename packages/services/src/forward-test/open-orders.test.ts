@@ -78,14 +78,25 @@ describe('a bracket on an order by hand', () => {
     expect(bracketProblem('sell', 100, { takeProfit: 101 })).toMatch(/a sell's takeProfit is under/);
   });
 
-  it('places a close stop and a close limit against the position, naming their parent', () => {
+  it('places a close stop, a close limit and a close trailing stop against the position, naming their parent', () => {
     let n = 0;
-    const closes = bracketCloses('sell', { stopLoss: 105, takeProfit: 90 }, 'p1', () => `c${++n}`, 'now');
+    const closes = bracketCloses(
+      'sell',
+      { stopLoss: 105, takeProfit: 90, trailingStopPercent: 2 },
+      'p1',
+      () => `c${++n}`,
+      'now',
+      100,
+    );
     expect(closes).toMatchObject([
       { id: 'c1', action: 'close', side: 'buy', type: 'stop', price: 105, parent: 'p1', until: null },
       { id: 'c2', action: 'close', side: 'buy', type: 'limit', price: 90, parent: 'p1' },
+      // a short's trailing stop: 2 % over the lowest price since its fill at 100
+      { id: 'c3', action: 'close', side: 'buy', type: 'trailing_stop', price: 102, trailPercent: 2, extreme: 100 },
     ]);
-    expect(bracketCloses('buy', { takeProfit: 110 }, 'p2', () => 'x', 'now')).toMatchObject([
+    // as the row keeps it, and read back
+    expect(readOpenOrders(JSON.parse(JSON.stringify(closes)))).toEqual(closes);
+    expect(bracketCloses('buy', { takeProfit: 110 }, 'p2', () => 'x', 'now', 100)).toMatchObject([
       { side: 'sell', type: 'limit', price: 110 },
     ]);
   });

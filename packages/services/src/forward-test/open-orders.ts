@@ -39,16 +39,22 @@ export interface OpenOrder {
    */
   stopLoss?: number;
   takeProfit?: number;
+  /** a buy's or sell's bracket: a close trailing stop this far (%) from its fill price, following it */
+  trailingStopPercent?: number;
   /** a bracket's close: the id of the order whose fill placed it */
   parent?: string;
   /** wall clock, ISO: when it was last amended (its price, time, size or bracket changed) */
   amendedAt?: string;
 }
 
-/** A bracket on an order by hand: the prices its position's stop and target close at. */
+/**
+ * A bracket on an order by hand: the prices its position's stop and target close at, and the distance
+ * (%) of a trailing stop from its fill price.
+ */
 export interface Bracket {
   stopLoss?: number;
   takeProfit?: number;
+  trailingStopPercent?: number;
 }
 
 /**
@@ -74,15 +80,20 @@ export function stopTriggersNow(side: 'buy' | 'sell', price: number, last: numbe
     : null;
 }
 
-/** The close orders a filled entry's bracket places: a stop at its stopLoss, a limit at its takeProfit. */
+/**
+ * The close orders a filled entry's bracket places: a stop at its stopLoss, a limit at its takeProfit, a
+ * trailing stop its trailingStopPercent from the fill price (`filledAt`), following the position's best
+ * price from there.
+ */
 export function bracketCloses(
   side: 'buy' | 'sell',
   b: Bracket,
   parent: string,
   id: () => string,
   placedAt: string,
+  filledAt: number,
 ): OpenOrder[] {
-  const close = (type: 'stop' | 'limit', price: number): OpenOrder => ({
+  const close = (type: OpenOrder['type'], price: number): OpenOrder => ({
     id: id(),
     clientOrderId: null,
     action: 'close',
@@ -98,6 +109,15 @@ export function bracketCloses(
   return [
     ...(b.stopLoss !== undefined ? [close('stop', b.stopLoss)] : []),
     ...(b.takeProfit !== undefined ? [close('limit', b.takeProfit)] : []),
+    ...(b.trailingStopPercent !== undefined
+      ? [
+          {
+            ...close('trailing_stop', trailLevel(side === 'buy' ? 'sell' : 'buy', filledAt, b.trailingStopPercent)),
+            trailPercent: b.trailingStopPercent,
+            extreme: filledAt,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -117,6 +137,7 @@ const OpenOrderSchema = z.object({
   until: z.number().finite().nullable(),
   stopLoss: z.number().finite().gt(0).optional(),
   takeProfit: z.number().finite().gt(0).optional(),
+  trailingStopPercent: z.number().finite().gt(0).lt(100).optional(),
   parent: z.string().max(200).optional(),
   amendedAt: z.string().optional(),
 });
@@ -223,6 +244,7 @@ export interface OpenOrderAmend {
   percent?: number | null;
   stopLoss?: number | null;
   takeProfit?: number | null;
+  trailingStopPercent?: number | null;
   /** a trailing stop's distance, % (its price follows from it) */
   trailPercent?: number;
 }
@@ -252,7 +274,10 @@ export function amendOpenOrder(
     if (o.sizing === 'pct_equity' && change.amount > 100) return no('a share of the equity is at most 100 (%)');
   }
   if (change.percent !== undefined && entry) return no('`percent` is for a close; a buy or sell takes an amount');
-  if ((change.stopLoss !== undefined || change.takeProfit !== undefined) && !entry)
+  if (
+    (change.stopLoss !== undefined || change.takeProfit !== undefined || change.trailingStopPercent !== undefined) &&
+    !entry
+  )
     return no(
       o.parent
         ? "a bracket's close is amended by its price"
@@ -271,9 +296,12 @@ export function amendOpenOrder(
   if (triggers) return { code: 'WOULD_TRIGGER', message: triggers };
   const stopLoss = change.stopLoss === undefined ? o.stopLoss : (change.stopLoss ?? undefined);
   const takeProfit = change.takeProfit === undefined ? o.takeProfit : (change.takeProfit ?? undefined);
+  const trailingStopPercent =
+    change.trailingStopPercent === undefined ? o.trailingStopPercent : (change.trailingStopPercent ?? undefined);
   const bracket = {
     ...(stopLoss !== undefined ? { stopLoss } : {}),
     ...(takeProfit !== undefined ? { takeProfit } : {}),
+    ...(trailingStopPercent !== undefined ? { trailingStopPercent } : {}),
   };
   const problem = entry ? bracketProblem(o.side, price, bracket) : null;
   if (problem) return { code: 'INVALID_BRACKET', message: problem };
@@ -294,5 +322,6 @@ export function amendOpenOrder(
   delete next.percent;
   delete next.stopLoss;
   delete next.takeProfit;
+  delete next.trailingStopPercent;
   return { ...next, ...(percent !== undefined ? { percent } : {}), ...bracket };
 }
