@@ -99,7 +99,7 @@ function sizedBody(v) {
 
 /**
  * A resting order by hand in words (GET .../open-orders, a session's `openOrders`).
- * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string, trailPercent?: number, extreme?: number, trailingStopPercent?: number }} o
+ * @param {{ action: string, side: string, type: string, price: number, sizing: string, amount: number, percent?: number, until: string | null, stopLoss?: number, takeProfit?: number, parent?: string, amendedAt?: string, trailPercent?: number, extreme?: number, trailingStopPercent?: number, ocoGroup?: string }} o
  */
 export function openOrderText(o) {
   const n = (/** @type {number} */ x) => String(Number(x.toPrecision(8)));
@@ -120,7 +120,8 @@ export function openOrderText(o) {
   ].filter(Boolean);
   return (
     `${size}, ${kind}${bracket.length ? `, then ${bracket.join(' and ')}` : ''}` +
-    `${o.parent ? ', a bracket' : ''}, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}` +
+    `${o.parent ? ', a bracket' : o.ocoGroup ? `, one cancels the other in ${o.ocoGroup}` : ''}` +
+    `, ${o.until ? `until ${when(o.until)}` : 'until cancelled'}` +
     `${o.amendedAt ? ' (amended)' : ''}`
   );
 }

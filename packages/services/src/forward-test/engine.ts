@@ -386,6 +386,8 @@ export interface RestingManualOrder extends ManualOrder {
   trailPercent?: number;
   /** market minutes it rests before it lapses (absent: until it fills or is cancelled) */
   validMinutes?: number;
+  /** one-cancels-the-other: its group (once one of it triggers, the others resting in it are cancelled) */
+  ocoGroup?: string;
 }
 
 /**
@@ -892,10 +894,17 @@ export class ForwardTestEngine {
    */
   private checkOpen(s: LiveSession, t: Tick, receivedAt: number, out: SignalMessage[] | undefined) {
     let done: string[] | undefined;
+    /** the one-cancels-the-other groups an order triggered in on this tick */
+    let triggered: Set<string> | undefined;
     const all = s.openOrders;
     const l = s.ledger;
     for (let i = 0; i < all.length; i++) {
       const o = all[i]!;
+      // another of its group triggered before it on this tick: cancelled
+      if (o.ocoGroup !== undefined && triggered?.has(o.ocoGroup)) {
+        (done ??= []).push(o.id);
+        continue;
+      }
       // a trailing stop follows the price first (moved in place: kept here, saved with the session's next
       // flush)
       if (o.type === 'trailing_stop' && trailOn(o, t.price)) this.trailsMoved.add(s);
@@ -906,6 +915,7 @@ export class ForwardTestEngine {
       if (!gone && !fill) continue;
       (done ??= []).push(o.id);
       if (!fill) continue;
+      if (o.ocoGroup !== undefined) (triggered ??= new Set()).add(o.ocoGroup);
       const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
       // its bracket rests once the fill commits (placeBrackets)
       if (o.stopLoss !== undefined || o.takeProfit !== undefined || o.trailingStopPercent !== undefined)
@@ -926,6 +936,10 @@ export class ForwardTestEngine {
         receivedAt,
       });
     }
+    // the others of a group that triggered, before it in the list
+    if (triggered)
+      for (const o of all)
+        if (o.ocoGroup !== undefined && triggered.has(o.ocoGroup) && !done!.includes(o.id)) done!.push(o.id);
     if (done) void this.openChanged(s, { remove: done });
     return out;
   }
@@ -1631,6 +1645,7 @@ export class ForwardTestEngine {
         ...(o.action !== 'close' && o.bracket?.trailingStopPercent !== undefined
           ? { trailingStopPercent: o.bracket.trailingStopPercent }
           : {}),
+        ...(o.ocoGroup !== undefined ? { ocoGroup: o.ocoGroup } : {}),
       };
       await this.openChanged(s, { add: [open] });
       return { open, replayed: false };

@@ -609,6 +609,38 @@ describe('forward testing (paper trading) on live ticks', () => {
     await reconcile(id);
   });
 
+  it('cancels the others of a one-cancels-the-other group once one triggers, also two reached by one tick', async () => {
+    const { id, order, open, trades, at } = await byHand('OCOUSD');
+    await at(100);
+    expect((await order({ action: 'buy', sizing: 'fixed_qty', amount: 1, ocoGroup: 'x' })).statusCode).toBe(400);
+    expect(
+      (await order({ action: 'buy', type: 'limit', price: 95, sizing: 'fixed_qty', amount: 1, ocoGroup: 'no spaces' }))
+        .statusCode,
+    ).toBe(400);
+    // a breakout over 105 or a dip under 95, whichever comes first; and an order of another group
+    const entry = { action: 'buy', sizing: 'fixed_qty', amount: 2 } as const;
+    await order({ ...entry, type: 'stop', price: 105, ocoGroup: 'either' });
+    await order({ ...entry, type: 'limit', price: 95, ocoGroup: 'either' });
+    await order({ ...entry, type: 'limit', price: 50, ocoGroup: 'other' });
+    expect((await open()).map((o: { ocoGroup: string }) => o.ocoGroup)).toEqual(['either', 'either', 'other']);
+    await at(106);
+    await until(async () => (await trades()).length === 1);
+    await until(async () => (await open()).length === 1);
+    expect((await open())[0]).toMatchObject({ price: 50, ocoGroup: 'other' });
+    await at(94); // the dip's limit is gone: nothing more fills
+    expect(await trades()).toHaveLength(1);
+    // two of one group reached by one tick: the first placed fills, the other is cancelled
+    await order({ action: 'close', type: 'limit', price: 110, percent: 50, ocoGroup: 'out' });
+    await order({ action: 'close', type: 'limit', price: 108, ocoGroup: 'out' });
+    await at(111);
+    await until(async () => (await trades()).length === 2);
+    await until(async () => (await open()).length === 1);
+    expect((await trades())[1]).toMatchObject({ side: 'sell', quantity: 1 });
+    await at(111);
+    expect(await trades()).toHaveLength(2);
+    await reconcile(id);
+  });
+
   it('trails a stop by hand behind the price: it moves up with each new high, never down, and closes on the pullback', async () => {
     const { id, order, open, trades, at: tickAt } = await byHand('TRAILUSD');
     const engine = t.ctx.shared.forwardTestEngine as ForwardTestEngine;

@@ -97,6 +97,12 @@ const ValidMinutes = z
   .int()
   .min(1)
   .max(60 * 24 * 90);
+/** a name of yours on an order by hand (its clientOrderId, its ocoGroup) */
+const ClientId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
 /** a trailing stop by hand's distance from the best price since placed, % */
 const TrailPercent = z.number().gt(0).max(50);
 /** an order by hand (engine.manualOrder): at the market now, sized as an action node's */
@@ -109,12 +115,7 @@ const OrderBody = z
     /** close: the share of the position to close, % (absent: all of it) */
     percent: z.number().gt(0).max(100).optional(),
     /** yours, to place it once: the same id again answers the order it placed (200) */
-    clientOrderId: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
-      .optional(),
+    clientOrderId: ClientId.optional(),
     /** market (the default): now; limit: at `price` or better; stop: at the market once the price reaches `price` */
     type: z.enum(['market', 'limit', 'stop', 'trailing_stop']).optional(),
     price: z.number().positive().max(1e15).optional(),
@@ -127,6 +128,8 @@ const OrderBody = z
     takeProfit: z.number().positive().max(1e15).optional(),
     /** buy or sell: a bracket's trailing stop, this far (%) from the fill price, following the position */
     trailingStopPercent: TrailPercent.optional(),
+    /** limit, stop or trailing stop: one-cancels-the-other, its group (yours: the others in it cancelled once one triggers) */
+    ocoGroup: ClientId.optional(),
   })
   .superRefine((b, ctx) => {
     const no = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -135,6 +138,8 @@ const OrderBody = z
       no('price', 'a market order takes no price (type limit or stop does)');
     if (type === 'market' && b.validMinutes !== undefined)
       no('validMinutes', 'a market order fills now: validMinutes is for a limit or stop order');
+    if (type === 'market' && b.ocoGroup !== undefined)
+      no('ocoGroup', 'a market order fills now: ocoGroup is for resting orders (limit, stop, trailing_stop)');
     if (type === 'trailing_stop') {
       if (b.trailPercent === undefined) no('trailPercent', 'required with type trailing_stop (its distance, %)');
       if (b.price !== undefined) no('price', 'a trailing stop follows the price: give trailPercent, not a price');
@@ -669,6 +674,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
           type: b.type,
           ...(b.price !== undefined ? { price: b.price } : {}),
           ...(b.trailPercent !== undefined ? { trailPercent: b.trailPercent } : {}),
+          ...(b.ocoGroup !== undefined ? { ocoGroup: b.ocoGroup } : {}),
           ...(b.validMinutes !== undefined ? { validMinutes: b.validMinutes } : {}),
         });
         if ('open' in placed)

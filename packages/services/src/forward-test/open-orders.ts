@@ -43,6 +43,11 @@ export interface OpenOrder {
   trailingStopPercent?: number;
   /** a bracket's close: the id of the order whose fill placed it */
   parent?: string;
+  /**
+   * one-cancels-the-other: once an order of the group triggers (fills, or is sent to fill), the others
+   * resting in it are cancelled; a bracket's closes share their parent's
+   */
+  ocoGroup?: string;
   /** wall clock, ISO: when it was last amended (its price, time, size or bracket changed) */
   amendedAt?: string;
 }
@@ -94,6 +99,7 @@ export function bracketCloses(
   filledAt: number,
 ): OpenOrder[] {
   const close = (type: OpenOrder['type'], price: number): OpenOrder => ({
+    ocoGroup: parent,
     id: id(),
     clientOrderId: null,
     action: 'close',
@@ -139,6 +145,7 @@ const OpenOrderSchema = z.object({
   takeProfit: z.number().finite().gt(0).optional(),
   trailingStopPercent: z.number().finite().gt(0).lt(100).optional(),
   parent: z.string().max(200).optional(),
+  ocoGroup: z.string().max(200).optional(),
   amendedAt: z.string().optional(),
 });
 
