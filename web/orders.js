@@ -29,7 +29,8 @@ export const ORDER_TYPES = /** @type {const} */ ([
  * (`stopLoss`) and target (`takeProfit`) close at once it fills.
  * `trailPercent` (a trail %): a trailing stop's distance from the best price since placed, instead of a
  * price; on a buy or sell of another type, its bracket's trailing stop (`trailingStopPercent`).
- * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, trailPercent?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string }} v
+ * `ocoGroup`: a resting order's one-cancels-the-other group (empty: none).
+ * @param {{ action: string, sizing: string, amount: string, type?: string, price?: string, trailPercent?: string, validMinutes?: string, stopLoss?: string, takeProfit?: string, ocoGroup?: string }} v
  * @returns {{ body: Record<string, unknown> } | { error: string }}
  */
 export function orderBody(v) {
@@ -60,7 +61,12 @@ export function orderBody(v) {
     bracket.trailingStopPercent = pct;
   }
   const base = { ...sized.body, ...bracket };
-  if (type === 'market') return { body: base };
+  const group = (v.ocoGroup ?? '').trim();
+  if (group && !/^[A-Za-z0-9._:-]{1,64}$/.test(group))
+    return { error: 'a one-cancels-the-other group: up to 64 letters, digits and . _ : -' };
+  if (type === 'market')
+    return group ? { error: 'a group is for resting orders (limit, stop, trailing stop)' } : { body: base };
+  if (group) base.ocoGroup = group;
   /** @type {Record<string, unknown>} */
   let body;
   if (type === 'trailing_stop') {

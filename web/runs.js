@@ -1228,6 +1228,7 @@ export async function sessionView(c, id) {
             type: String(f.get('type')),
             price: String(f.get('price') ?? ''),
             trailPercent: String(f.get('trailPercent') ?? ''),
+            ocoGroup: String(f.get('ocoGroup') ?? ''),
             validMinutes: String(f.get('validMinutes') ?? ''),
             stopLoss: String(f.get('stopLoss') ?? ''),
             takeProfit: String(f.get('takeProfit') ?? ''),
@@ -1287,6 +1288,13 @@ export async function sessionView(c, id) {
         'aria-label': 'trail percent',
         title:
           'a trailing stop: its distance from the best price since it was placed, which it follows (on a buy or sell of another type: a trailing stop closing its position, from its fill price)',
+      }),
+      h('input', {
+        name: 'ocoGroup',
+        placeholder: 'OCO group',
+        'aria-label': 'one-cancels-the-other group',
+        title: 'resting orders with the same group: once one triggers, the others are cancelled',
+        size: 10,
       }),
       h('input', {
         name: 'validMinutes',

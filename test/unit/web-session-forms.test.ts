@@ -249,6 +249,32 @@ describe("a paper session's page forms", () => {
     expect(orderText(r3.json())).toBe('Resting: buy 1 units, limit at 199, then a 3 % trailing stop, until cancelled.');
     expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${r3.json().open.id}`)).statusCode).toBe(204);
     expect('error' in orderBody({ action: 'close', sizing: 'all', amount: '', trailPercent: '3' })).toBe(true);
+    // a one-cancels-the-other group: for resting orders, a name the API takes
+    for (const [v, body] of [
+      [
+        { action: 'buy', sizing: 'all', amount: '', ocoGroup: 'g1' },
+        { action: 'buy', sizing: 'all', ocoGroup: 'g1' },
+      ],
+      [
+        { action: 'buy', sizing: 'all', amount: '', type: 'limit', price: '100', ocoGroup: 'g 1' },
+        { action: 'buy', sizing: 'all', type: 'limit', price: 100, ocoGroup: 'g 1' },
+      ],
+    ] as const) {
+      expect('error' in orderBody(v)).toBe(true);
+      expect((await call('POST', `/api/forward-tests/${id}/orders`, body)).statusCode).toBe(400);
+    }
+    const grouped = await call(
+      'POST',
+      `/api/forward-tests/${id}/orders`,
+      bodyOf({ action: 'buy', sizing: 'fixed_qty', amount: '1', type: 'limit', price: '150', ocoGroup: ' g1 ' }),
+    );
+    expect(grouped.json().open.ocoGroup).toBe('g1');
+    expect(orderText(grouped.json())).toBe(
+      'Resting: buy 1 units, limit at 150, one cancels the other in g1, until cancelled.',
+    );
+    expect((await call('DELETE', `/api/forward-tests/${id}/open-orders/${grouped.json().open.id}`)).statusCode).toBe(
+      204,
+    );
     expect(
       (await call('POST', `/api/forward-tests/${id}/orders`, { action: 'close', trailingStopPercent: 3 })).statusCode,
     ).toBe(400);
