@@ -181,6 +181,8 @@ describe('a trailing stop by hand', () => {
     expect(trailed(buy, 101)).toBeNull();
     expect(trailed(buy, 80)).toMatchObject({ extreme: 80, price: 84 });
     expect(trailLevel('buy', 80, 5)).toBe(84);
+    // to 8 decimals, as prices are kept (65046.92 × 0.96 is 62445.04319999999 in floating point)
+    expect(trailLevel('sell', 65046.92, 4)).toBe(62445.0432);
   });
 
   it('is read back with its price worked out from its extreme, and re-reading never moves one back', () => {

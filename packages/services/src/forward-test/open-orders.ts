@@ -168,10 +168,10 @@ export function readOpenOrders(saved: readonly unknown[]): OpenOrder[] {
 
 /**
  * Where a `side` trailing stop rests: `percent` under the highest price since it was placed (a sell, as
- * a long's stop), or over the lowest (a buy).
+ * a long's stop), or over the lowest (a buy); to 8 decimals, as prices are kept.
  */
 export const trailLevel = (side: 'buy' | 'sell', extreme: number, percent: number): number =>
-  side === 'sell' ? extreme * (1 - percent / 100) : extreme * (1 + percent / 100);
+  Math.round((side === 'sell' ? extreme * (1 - percent / 100) : extreme * (1 + percent / 100)) * 1e8) / 1e8;
 
 /**
  * A trailing stop `o` after a trade at `price`: moved (a new extreme, its price with it) when the price is
