@@ -1335,15 +1335,20 @@ export async function sessionView(c, id) {
   // its limit and stop orders by hand resting, each with a Cancel
   const openBox = h('div', { class: 'open-orders' });
   let openKey = '';
-  /** each resting order's box, by its id */
-  const moveInputs = new Map();
-  // a resting order moved to a price typed beside it (its stop to break-even, its limit nearer)
-  const moveControl = (/** @type {{ id: string, type: string, price: number, trailPercent?: number }} */ o) => {
-    const trailing = o.type === 'trailing_stop';
-    // the same box across redraws (a trailing stop's price moving redraws its line), keeping what is typed
-    const input =
-      moveInputs.get(o.id) ??
-      h('input', {
+  /**
+   * each resting order's line, by its id: kept across redraws, only its words changing (a trailing stop's
+   * level moves with the pushes), so a click on its Move or Cancel and what is typed in its box stay
+   * @type {Map<string, { o: any, words: Text, li: HTMLElement }>}
+   */
+  const lines = new Map();
+  const lineOf = (/** @type {any} */ o) => {
+    let line = lines.get(o.id);
+    if (!line) {
+      const trailing = o.type === 'trailing_stop';
+      const words = document.createTextNode('');
+      // a resting order moved to a price typed beside it (its stop to break-even, its limit nearer; a
+      // trailing stop: its trail %)
+      const input = h('input', {
         type: 'number',
         step: 'any',
         min: '0',
@@ -1351,74 +1356,66 @@ export async function sessionView(c, id) {
         'aria-label': trailing ? 'trail it by this percent' : 'move it to this price',
         class: 'move-price',
       });
-    moveInputs.set(o.id, input);
-    return h(
-      'span',
-      null,
-      input,
-      ' ',
-      h(
-        'button',
-        {
-          class: 'secondary',
-          title: trailing
-            ? 'amend the trailing stop: it trails the best price by this percent from now on'
-            : 'amend the order: it rests at this price from now on',
-          onclick: async () => {
-            const out = moveBody(/** @type {HTMLInputElement} */ (input).value, o);
-            if ('error' in out) return void (orderResult.textContent = out.error);
-            const r = await attempt(() =>
-              c.api.patch(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`, out.body),
-            );
-            if (r) {
-              orderResult.textContent = `Moved: ${openOrderText(r.open)}.`;
-              void refresh();
-            }
-          },
-        },
-        'Move',
-      ),
-      ' ',
-    );
+      const move = async () => {
+        const out = moveBody(/** @type {HTMLInputElement} */ (input).value, held.o);
+        if ('error' in out) return void (orderResult.textContent = out.error);
+        const r = await attempt(() =>
+          c.api.patch(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`, out.body),
+        );
+        if (r) {
+          orderResult.textContent = `Moved: ${openOrderText(r.open)}.`;
+          void refresh();
+        }
+      };
+      const cancel = async () => {
+        const r = await attempt(() => c.api.del(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`));
+        if (r !== undefined) void refresh();
+      };
+      const li = h(
+        'li',
+        null,
+        words,
+        h(
+          'span',
+          null,
+          input,
+          ' ',
+          h(
+            'button',
+            {
+              class: 'secondary',
+              title: trailing
+                ? 'amend the trailing stop: it trails the best price by this percent from now on'
+                : 'amend the order: it rests at this price from now on',
+              onclick: move,
+            },
+            'Move',
+          ),
+          ' ',
+        ),
+        h('button', { class: 'secondary', onclick: cancel }, 'Cancel'),
+      );
+      const held = { o, words, li };
+      line = held;
+      lines.set(o.id, held);
+    }
+    line.o = o;
+    line.words.textContent = `${openOrderText(o)} `;
+    return line.li;
   };
+  const openHead = h('h2');
+  const openList = h('ul');
   const drawOpen = () => {
     const list = /** @type {any[]} */ (s.openOrders ?? []);
-    // drawn again only when what rests changed: the figures redraw on every push, and a Cancel being
-    // clicked must stay where it is
+    // drawn again only when what rests changed (the figures redraw on every push), each order's line kept
     const key = list.map((o) => `${o.id}@${o.amendedAt ?? ''}@${o.price}`).join();
     if (key === openKey && openBox.isConnected) return;
     openKey = key;
-    for (const id of moveInputs.keys()) if (!list.some((o) => o.id === id)) moveInputs.delete(id);
-    openBox.replaceChildren(
-      list.length ? h('h2', null, `Resting orders (${list.length})`) : '',
-      list.length
-        ? h(
-            'ul',
-            null,
-            list.map((o) =>
-              h(
-                'li',
-                null,
-                `${openOrderText(o)} `,
-                moveControl(o),
-                h(
-                  'button',
-                  {
-                    class: 'secondary',
-                    onclick: async () => {
-                      const r = await attempt(() =>
-                        c.api.del(`/api/forward-tests/${enc}/open-orders/${encodeURIComponent(o.id)}`),
-                      );
-                      if (r !== undefined) void refresh();
-                    },
-                  },
-                  'Cancel',
-                ),
-              ),
-            ),
-          )
-        : '',
-    );
+    for (const id of lines.keys()) if (!list.some((o) => o.id === id)) lines.delete(id);
+    openHead.textContent = `Resting orders (${list.length})`;
+    openList.replaceChildren(...list.map(lineOf));
+    if (!list.length) openBox.replaceChildren();
+    else if (!openList.isConnected) openBox.replaceChildren(openHead, openList);
   };
   const orderBox = h('div', { class: 'order-box' });
   // its name and its own limits, changed while it runs (a stopped one: its name only)
