@@ -21,6 +21,9 @@ export const ORDER_TYPES = /** @type {const} */ ([
   ['trailing_stop', 'trailing stop: a stop that follows the price by a percent'],
 ]);
 
+/** a trailing stop's distance the API takes, % (over 0, up to 50) @param {number} pct */
+const isTrail = (pct) => pct > 0 && pct <= 50;
+
 /**
  * The request body of an order from the form's values, or why it cannot be sent. `amount` is what was
  * typed: a buy's or sell's amount in its sizing's terms, a close's share of the position in % (empty: all).
@@ -55,7 +58,7 @@ export function orderBody(v) {
   }
   const trail = (v.trailPercent ?? '').trim();
   const pct = Number(trail);
-  if (trail && !(pct > 0 && pct <= 50)) return { error: 'a trail %: over 0 and up to 50' };
+  if (trail && !isTrail(pct)) return { error: 'a trail %: over 0 and up to 50' };
   if (trail && type !== 'trailing_stop') {
     if (v.action === 'close') return { error: 'a trail % on a close: type trailing stop' };
     bracket.trailingStopPercent = pct;
@@ -143,7 +146,7 @@ export function moveBody(typed, o) {
   const text = typed.trim();
   if (o.type === 'trailing_stop') {
     const pct = Number(text);
-    if (!text || !(pct > 0 && pct <= 50)) return { error: 'type a trail % over 0 and up to 50' };
+    if (!text || !isTrail(pct)) return { error: 'type a trail % over 0 and up to 50' };
     if (pct === o.trailPercent) return { error: `it trails by ${pct} % already` };
     return { body: { trailPercent: pct } };
   }

@@ -57,6 +57,7 @@ import {
   type Bracket,
   type OpenOrder,
   amendOpenOrder,
+  hasBracket,
   keepTrails,
   stopTriggersNow,
   trailLevel,
@@ -918,8 +919,7 @@ export class ForwardTestEngine {
       if (o.ocoGroup !== undefined) (triggered ??= new Set()).add(o.ocoGroup);
       const sigId = manualSignalId(s.id, o.clientOrderId ?? o.id);
       // its bracket rests once the fill commits (placeBrackets)
-      if (o.stopLoss !== undefined || o.takeProfit !== undefined || o.trailingStopPercent !== undefined)
-        this.bracketed.set(sigId, { s, o });
+      if (hasBracket(o)) this.bracketed.set(sigId, { s, o });
       (out ??= []).push({
         id: sigId,
         sessionId: s.id,
@@ -1640,11 +1640,8 @@ export class ForwardTestEngine {
         ...(o.percent !== undefined ? { percent: o.percent } : {}),
         placedAt: new Date().toISOString(),
         until: o.validMinutes === undefined ? null : ts! + o.validMinutes * 60_000,
-        ...(o.action !== 'close' && o.bracket?.stopLoss !== undefined ? { stopLoss: o.bracket.stopLoss } : {}),
-        ...(o.action !== 'close' && o.bracket?.takeProfit !== undefined ? { takeProfit: o.bracket.takeProfit } : {}),
-        ...(o.action !== 'close' && o.bracket?.trailingStopPercent !== undefined
-          ? { trailingStopPercent: o.bracket.trailingStopPercent }
-          : {}),
+        // an entry carries its bracket (stopLoss, takeProfit, trailingStopPercent) until it fills
+        ...(o.action !== 'close' ? o.bracket : undefined),
         ...(o.ocoGroup !== undefined ? { ocoGroup: o.ocoGroup } : {}),
       };
       await this.openChanged(s, { add: [open] });
@@ -1826,7 +1823,9 @@ export class ForwardTestEngine {
       const points: EquityPoint[] = [];
       const states: { id: string; state: LedgerState }[] = [];
       const pushed: LiveSession[] = [];
-      const trailing = [...this.trailsMoved].filter((s) => slot === undefined || s.flushSlot === slot);
+      const trailing = this.trailsMoved.size
+        ? [...this.trailsMoved].filter((s) => slot === undefined || s.flushSlot === slot)
+        : [];
       for (const s of this.sessions.values()) {
         if (slot !== undefined && s.flushSlot !== slot) continue;
         if (ledgers === 'all') states.push({ id: s.id, state: s.ledger });

@@ -21,7 +21,7 @@ import { describeSymbol } from '../market-data/feed-manager.ts';
 import { DEFAULT_KUBERNETES_RUNNER, externalLauncher, kubernetesLauncher } from './launcher.ts';
 import { ForwardTestEngine, ledgerFigures } from './engine.ts';
 import type { SessionSettings } from './live-session.ts';
-import { openOrderView, readOpenOrders, type OpenOrder } from './open-orders.ts';
+import { hasBracket, openOrderView, readOpenOrders, type OpenOrder } from './open-orders.ts';
 import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
@@ -97,6 +97,8 @@ const ValidMinutes = z
   .int()
   .min(1)
   .max(60 * 24 * 90);
+/** an order by hand's price or amount */
+const Positive = z.number().positive().max(1e15);
 /** a name of yours on an order by hand (its clientOrderId, its ocoGroup) */
 const ClientId = z
   .string()
@@ -111,21 +113,21 @@ const OrderBody = z
     action: z.enum(['buy', 'sell', 'close']),
     /** buy/sell: all the equity, a % of it, an amount of cash, or a number of units (as an action node's) */
     sizing: z.enum(['all', 'pct_equity', 'fixed_cash', 'fixed_qty']).optional(),
-    amount: z.number().positive().max(1e15).optional(),
+    amount: Positive.optional(),
     /** close: the share of the position to close, % (absent: all of it) */
     percent: z.number().gt(0).max(100).optional(),
     /** yours, to place it once: the same id again answers the order it placed (200) */
     clientOrderId: ClientId.optional(),
     /** market (the default): now; limit: at `price` or better; stop: at the market once the price reaches `price` */
     type: z.enum(['market', 'limit', 'stop', 'trailing_stop']).optional(),
-    price: z.number().positive().max(1e15).optional(),
+    price: Positive.optional(),
     /** trailing_stop: its distance from the best price since placed, % (the price follows from it) */
     trailPercent: TrailPercent.optional(),
     /** limit or stop: market minutes it rests before it lapses (absent: until it fills or is cancelled) */
     validMinutes: ValidMinutes.optional(),
     /** buy or sell: a bracket, the prices its position's stop and target close at once it fills */
-    stopLoss: z.number().positive().max(1e15).optional(),
-    takeProfit: z.number().positive().max(1e15).optional(),
+    stopLoss: Positive.optional(),
+    takeProfit: Positive.optional(),
     /** buy or sell: a bracket's trailing stop, this far (%) from the fill price, following the position */
     trailingStopPercent: TrailPercent.optional(),
     /** limit, stop or trailing stop: one-cancels-the-other, its group (yours: the others in it cancelled once one triggers) */
@@ -164,16 +166,16 @@ const OrderBody = z
 /** a resting order by hand amended: what changes (absent: stays; null: none, or until cancelled) */
 const AmendBody = z
   .strictObject({
-    price: z.number().positive().max(1e15).optional(),
+    price: Positive.optional(),
     /** market minutes from now it rests before it lapses (null: until it fills or is cancelled) */
     validMinutes: ValidMinutes.nullable().optional(),
     /** a buy's or sell's amount, in its sizing's unit */
-    amount: z.number().positive().max(1e15).optional(),
+    amount: Positive.optional(),
     /** a close's share of the position, % (null: all of it) */
     percent: z.number().gt(0).max(100).nullable().optional(),
     /** a buy's or sell's bracket (null: none) */
-    stopLoss: z.number().positive().max(1e15).nullable().optional(),
-    takeProfit: z.number().positive().max(1e15).nullable().optional(),
+    stopLoss: Positive.nullable().optional(),
+    takeProfit: Positive.nullable().optional(),
     trailingStopPercent: TrailPercent.nullable().optional(),
     /** a trailing stop's distance, % */
     trailPercent: TrailPercent.optional(),
@@ -655,7 +657,7 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
         amount: b.amount ?? 0,
         ...(b.percent !== undefined ? { percent: b.percent } : {}),
         ...(b.clientOrderId !== undefined ? { clientOrderId: b.clientOrderId } : {}),
-        ...(b.stopLoss !== undefined || b.takeProfit !== undefined || b.trailingStopPercent !== undefined
+        ...(hasBracket(b)
           ? {
               bracket: {
                 ...(b.stopLoss !== undefined ? { stopLoss: b.stopLoss } : {}),

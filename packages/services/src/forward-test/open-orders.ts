@@ -62,6 +62,10 @@ export interface Bracket {
   trailingStopPercent?: number;
 }
 
+/** Whether an entry carries a bracket, placed once it fills. */
+export const hasBracket = (b: Bracket): boolean =>
+  b.stopLoss !== undefined || b.takeProfit !== undefined || b.trailingStopPercent !== undefined;
+
 /**
  * Why a bracket does not fit an entry at `ref` (a market order's price now, a limit's or stop's price),
  * or null: a buy's stop under it and its target over it, a sell's the other way round.
