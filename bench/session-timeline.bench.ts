@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { forwardTestsRepo, openDatabase, type DbHandle } from '@algotrade/adapters';
+import { forwardTestsRepo, type DbHandle } from '@algotrade/adapters';
 import { newLedger } from '@algotrade/core';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { alternated, reportAgainst } from './harness.ts';
+import { onEachDatabase } from './databases.ts';
 
 // What a paper session's timeline costs its lifecycle writes: each creation and each change of status
 // now adds its timeline row in the same statement (session_events, migration 19). Measured against the
@@ -99,26 +96,4 @@ async function measure(label: string, h: DbHandle) {
   });
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'timeline-bench-'));
-const lite = await openDatabase({ backend: 'pglite', dir });
-try {
-  await measure('pglite', lite);
-} finally {
-  await lite.close();
-  rmSync(dir, { recursive: true, force: true });
-}
-
-const url = process.env.BENCH_PG_URL;
-if (url) {
-  const schema = `timeline_bench_${process.pid}`;
-  const h = await openDatabase({ backend: 'postgres', url }, { searchPath: schema });
-  try {
-    await measure('postgres', h);
-  } finally {
-    await h.close();
-    const c = new pg.Client(url);
-    await c.connect();
-    await c.query(`drop schema if exists "${schema}" cascade`);
-    await c.end();
-  }
-}
+await onEachDatabase('timeline', measure);

@@ -8,6 +8,15 @@
 /** Calls that answer 401 for a wrong password or token, not for an expired access token. */
 const SIGN_IN = /^\/api\/auth\/(login|register|refresh|logout)$/;
 
+/**
+ * The next page's path in a `Link` header (`<path>; rel="next"`), or null.
+ * @param {string | null} link
+ */
+export function nextOf(link) {
+  const m = /<([^>]+)>;\s*rel="next"/.exec(link ?? '');
+  return m ? m[1] : null;
+}
+
 export class ApiError extends Error {
   /** @param {number} status @param {string} code @param {string} message @param {unknown} [details] */
   constructor(status, code, message, details) {
@@ -100,8 +109,9 @@ export function createApi(o) {
 
   /**
    * @param {string} method @param {string} path @param {unknown} [body]
-   * @param {{ text?: boolean, contentType?: string }} [opts]
-   * @returns {Promise<any>} the answer's JSON (text with `text`; null for a 204)
+   * @param {{ text?: boolean, contentType?: string, page?: boolean }} [opts]
+   * @returns {Promise<any>} the answer's JSON (text with `text`; null for a 204; with `page`, a list's
+   *   page as `{items, next}`, `next` the path of the page after or null)
    */
   async function request(method, path, body, opts = {}) {
     for (let attempt = 0; ; attempt++) {
@@ -120,6 +130,7 @@ export function createApi(o) {
       }
       if (!res.ok) throw await fail(res);
       if (res.status === 204) return null;
+      if (opts.page) return { items: await res.json(), next: nextOf(res.headers.get('link')) };
       return opts.text ? res.text() : res.json();
     }
   }
@@ -135,6 +146,11 @@ export function createApi(o) {
     request,
     /** @param {string} path */
     get: (path) => request('GET', path),
+    /**
+     * A list's page: its items and the path of the next page (from the Link header), null on the last.
+     * @param {string} path @returns {Promise<{ items: any[], next: string | null }>}
+     */
+    page: (path) => request('GET', path, undefined, { page: true }),
     /** @param {string} path @param {unknown} [body] */
     post: (path, body) => request('POST', path, body ?? {}),
     /** @param {string} path @param {unknown} body */

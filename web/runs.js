@@ -460,12 +460,103 @@ export async function compareSessionsView(c, idList) {
   return compareRuns(`Comparing ${runs.length} paper sessions`, runs);
 }
 
+/**
+ * A list read a page at a time into `into`: its table, and an Older button while there are more (each
+ * page's rows added under the ones before).
+ * @template T
+ * @param {import('./app.js').Ctx} c @param {string} path the first page
+ * @param {[string, (row: T) => any][]} cols @param {string} empty @param {HTMLElement} into
+ */
+async function pagedTable(c, path, cols, empty, into) {
+  /** @type {T[]} */
+  const rows = [];
+  /** @type {string | null} */
+  let next = path;
+  const older = h('button', { class: 'secondary older' }, 'Older');
+  const more = async () => {
+    if (!next) return;
+    const page = await c.api.page(next);
+    rows.push(...page.items);
+    next = page.next;
+    into.replaceChildren(table(cols, rows, empty), next ? older : '');
+  };
+  older.addEventListener('click', () => void attempt(more));
+  await more();
+}
+
+/** The kinds of run the backtests list can be narrowed to (a sweep's are on its own page). */
+const RUN_KINDS = [
+  ['', 'All runs'],
+  ['single', 'Single'],
+  ['portfolio', 'Portfolio'],
+  ['walk-forward', 'Walk-forward'],
+];
+const RUN_STATUSES = ['', 'queued', 'running', 'done', 'failed', 'cancelled'];
+const SESSION_STATUSES = ['', 'created', 'running', 'paused', 'stopped', 'failed'];
+
+/**
+ * A sweep's best point as its list line says it: the measure's value and the combination.
+ * @param {any} s a line of GET /api/backtests/sweeps
+ */
+const sweepBestText = (s) =>
+  s.best
+    ? `${num(s.best[s.rankBy])} · ${Object.entries(s.best.combo ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`
+    : '–';
+
 /** @param {import('./app.js').Ctx} c */
 export async function backtestsView(c) {
-  const list = /** @type {any[]} */ (await c.api.get('/api/backtests'));
   // finished runs ticked to compare
   const { compare, pick: tick } = comparePicker(c, '#/compare', 'compare this run');
   const pick = (/** @type {any} */ b) => (b.status === 'done' ? tick(b.id) : '');
+  /** @type {[string, (b: any) => any][]} */
+  const cols = [
+    ['', pick],
+    ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
+    ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
+    ['Kind', (b) => (b.kind === 'single' ? '' : b.kind)],
+    ['Status', (b) => (b.status === 'running' ? progressBar(b.progress ?? 0) : b.status)],
+    ['Return %', (b) => cell(b.metrics?.returnPct)],
+    ['Sharpe', (b) => cell(b.metrics?.sharpe)],
+    ['Max DD %', (b) => cell(b.metrics?.maxDrawdownPct)],
+    ['Trades', (b) => cell(b.metrics?.trades)],
+    ['', (b) => removeButton(c, `/api/backtests/${encodeURIComponent(b.id)}`, 'this backtest', '#/backtests')],
+  ];
+  /** @type {[string, (s: any) => any][]} */
+  const sweepCols = [
+    ['Started', (s) => h('a', { href: `#/sweeps/${s.sweepId}` }, when(s.createdAt))],
+    ['Symbol', (s) => `${s.symbol} ${s.interval}`],
+    ['Search', (s) => s.method],
+    ['Points', (s) => `${s.done + s.failed} of ${s.total}`],
+    ['Status', (s) => (s.status === 'running' ? progressBar(s.progress) : s.status)],
+    ['Ranked by', (s) => s.rankBy],
+    ['Best so far', sweepBestText],
+  ];
+  const runs = h('div', { class: 'runs' });
+  const sweeps = h('div', { class: 'sweeps' });
+  // the runs narrowed by kind, symbol and status (each change reads the first page again)
+  const kind = h(
+    'select',
+    { name: 'kind', 'aria-label': 'kind' },
+    RUN_KINDS.map(([v, t]) => h('option', { value: v }, t)),
+  );
+  const status = h(
+    'select',
+    { name: 'status', 'aria-label': 'status' },
+    RUN_STATUSES.map((v) => h('option', { value: v }, v || 'Any status')),
+  );
+  const symbol = h('input', { name: 'symbol', placeholder: 'Symbol', 'aria-label': 'symbol', size: 10 });
+  const load = () => {
+    const q = new URLSearchParams({ limit: '50' });
+    for (const el of [kind, status, symbol]) {
+      const v = /** @type {HTMLInputElement} */ (el).value.trim();
+      if (v) q.set(/** @type {HTMLInputElement} */ (el).name, v);
+    }
+    return pagedTable(c, `/api/backtests?${q}`, cols, 'No backtests here.', runs);
+  };
+  for (const el of [kind, status, symbol]) el.addEventListener('change', () => void attempt(load));
+  await Promise.all([load(), pagedTable(c, '/api/backtests/sweeps?limit=20', sweepCols, 'No sweeps yet.', sweeps)]);
   return h(
     'section',
     null,
@@ -475,23 +566,11 @@ export async function backtestsView(c) {
       { class: 'muted' },
       `Run one from a strategy\u2019s page. Tick two to ${MAX_COMPARE} finished runs to compare them.`,
     ),
-    h('div', { class: 'row' }, compare),
-    table(
-      [
-        ['', pick],
-        ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
-        ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
-        ['Kind', (b) => (b.kind === 'single' ? '' : b.kind)],
-        ['Status', (b) => (b.status === 'running' ? progressBar(b.progress ?? 0) : b.status)],
-        ['Return %', (b) => cell(b.metrics?.returnPct)],
-        ['Sharpe', (b) => cell(b.metrics?.sharpe)],
-        ['Max DD %', (b) => cell(b.metrics?.maxDrawdownPct)],
-        ['Trades', (b) => cell(b.metrics?.trades)],
-        ['', (b) => removeButton(c, `/api/backtests/${encodeURIComponent(b.id)}`, 'this backtest', '#/backtests')],
-      ],
-      list,
-      'No backtests yet.',
-    ),
+    h('div', { class: 'row filters' }, kind, symbol, status, compare),
+    runs,
+    h('h2', null, 'Sweeps'),
+    h('p', { class: 'muted' }, 'Each sweep\u2019s backtests are on its page, ranked.'),
+    sweeps,
   );
 }
 
@@ -1121,14 +1200,48 @@ export async function backtestView(c, id) {
 
 /** @param {import('./app.js').Ctx} c */
 export async function sessionsView(c) {
-  const [list, p, portfolios] = await Promise.all([
-    c.api.get('/api/forward-tests'),
-    c.api.get('/api/analytics/portfolio'),
-    c.api.get('/api/forward-tests/portfolios'),
-  ]);
   // sessions ticked to compare
   const { compare, pick: tick } = comparePicker(c, '#/compare-sessions', 'compare this session');
   const pick = (/** @type {any} */ s) => tick(s.id);
+  /** @type {[string, (s: any) => any][]} */
+  const cols = [
+    ['', pick],
+    ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.name ?? s.id.slice(0, 8))],
+    ['Symbol', (s) => s.symbol],
+    ['Status', (s) => s.status],
+    ['Equity', (s) => num(s.equity)],
+    ['Return %', (s) => cell(s.returnPct)],
+    ['Trades', (s) => cell(s.trades)],
+    ['Started', (s) => when(s.startedAt ?? s.createdAt)],
+    [
+      '',
+      (s) =>
+        removeButton(c, `/api/forward-tests/${encodeURIComponent(s.id)}`, 'this session and its trades', '#/sessions'),
+    ],
+  ];
+  const sessions = h('div', { class: 'runs' });
+  // narrowed by status (each change reads the first page again)
+  const status = /** @type {HTMLSelectElement} */ (
+    h(
+      'select',
+      { name: 'status', 'aria-label': 'status' },
+      SESSION_STATUSES.map((v) => h('option', { value: v }, v || 'Any status')),
+    )
+  );
+  const load = () =>
+    pagedTable(
+      c,
+      `/api/forward-tests?limit=100${status.value ? `&status=${status.value}` : ''}`,
+      cols,
+      status.value ? `No ${status.value} sessions.` : 'No sessions yet.',
+      sessions,
+    );
+  status.addEventListener('change', () => void attempt(load));
+  const [p, portfolios] = await Promise.all([
+    c.api.get('/api/analytics/portfolio'),
+    c.api.get('/api/forward-tests/portfolios'),
+    load(),
+  ]);
   return h(
     'section',
     null,
@@ -1159,31 +1272,8 @@ export async function sessionsView(c) {
           h('h2', null, 'Sessions'),
         )
       : '',
-    list.length > 1 ? h('div', { class: 'row' }, compare) : '',
-    table(
-      [
-        ['', pick],
-        ['Session', (s) => h('a', { href: `#/sessions/${s.id}` }, s.name ?? s.id.slice(0, 8))],
-        ['Symbol', (s) => s.symbol],
-        ['Status', (s) => s.status],
-        ['Equity', (s) => num(s.equity)],
-        ['Return %', (s) => cell(s.returnPct)],
-        ['Trades', (s) => cell(s.trades)],
-        ['Started', (s) => when(s.startedAt ?? s.createdAt)],
-        [
-          '',
-          (s) =>
-            removeButton(
-              c,
-              `/api/forward-tests/${encodeURIComponent(s.id)}`,
-              'this session and its trades',
-              '#/sessions',
-            ),
-        ],
-      ],
-      list,
-      'No sessions yet.',
-    ),
+    p.sessions ? h('div', { class: 'row filters' }, status, compare) : '',
+    sessions,
   );
 }
 

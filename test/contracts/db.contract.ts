@@ -8,7 +8,10 @@ import {
   packLedger,
   StaleLedgerError,
   usersRepo,
+  cursorText,
+  parseCursor,
   type BacktestStatus,
+  type Cursor,
   type Execution,
 } from '@algotrade/adapters';
 import { applyFill, newLedger, planOrder } from '@algotrade/core';
@@ -133,6 +136,90 @@ export function dbContract(name: string, open: () => Promise<DbHandle>, cleanup?
       // another user reads none of them
       const other = (await usersRepo(h.db).create(`sq${Date.now()}@x.io`, 'h'))!;
       expect(await repo.sweepPoints(other.id, sweepId, ['sharpe'], [ids[0]!])).toEqual({ points: [], kept: 0 });
+    });
+
+    it("pages newest first by a cursor exact to the microsecond, and sums up sweeps with their best by each one's measure", async () => {
+      const u = (await usersRepo(h.db).create(`pg${Date.now()}@x.io`, 'h'))!;
+      const repo = backtestsRepo(h.db);
+      const mk = (extra: object = {}) =>
+        repo.create({
+          userId: u.id,
+          strategyId: null,
+          snapshot: {},
+          symbol: 'GOOG',
+          interval: '1d',
+          parameters: {},
+          ...extra,
+        });
+      const made: string[] = [];
+      for (let i = 0; i < 5; i++) made.push((await mk()).id);
+      // three in one microsecond, one a microsecond after them (a Date would hold neither apart)
+      const ids = sql.val(`{${made.slice(0, 3).join(',')}}`);
+      await sql`update backtest_results set created_at = '2026-12-01T10:00:00.000001Z' where id = any(${ids}::uuid[])`.execute(
+        h.db,
+      );
+      await sql`update backtest_results set created_at = '2026-12-01T10:00:00.000002Z' where id = ${made[3]!}`.execute(
+        h.db,
+      );
+      const order = [made[4]!, made[3]!, ...made.slice(0, 3).sort().reverse()];
+      const seen: string[] = [];
+      let before: Cursor | undefined;
+      for (let n = 0; n < 5; n++) {
+        const page = await repo.page(u.id, { limit: 2, before });
+        seen.push(...page.rows.map((r) => r.id));
+        if (!page.next) break;
+        before = parseCursor(page.next)!;
+        expect(cursorText(before)).toBe(page.next);
+      }
+      expect(seen).toEqual(order);
+      // a cursor between the microseconds: only what is older
+      expect(
+        (
+          await repo.page(u.id, {
+            limit: 10,
+            before: parseCursor(`1796119200000002.${'f'.repeat(8)}-0000-4000-8000-000000000000`)!,
+          })
+        ).rows.map((r) => r.id),
+      ).toEqual(order.slice(1));
+
+      // two sweeps: by Sharpe with at least 5 trades, and by return
+      const s1 = '5ee00000-0000-4000-8000-0000000000a1';
+      const s2 = '5ee00000-0000-4000-8000-0000000000a2';
+      const p1 = { rankBy: 'sharpe', minTrades: 5 };
+      const rows1 = [
+        await sweepPoint(u.id, s1, 0, { ...p1, combo: { n: 0 } }),
+        await sweepPoint(u.id, s1, 1, { ...p1, combo: { n: 1 } }),
+        await sweepPoint(u.id, s1, 2, { ...p1, combo: { n: 2 } }),
+      ];
+      await repo.update(rows1[0]!.id, {
+        status: 'done',
+        metrics: { sharpe: 3, trades: 4 },
+        finishedAt: new Date('2026-12-01T11:00:00Z'),
+      });
+      await repo.update(rows1[1]!.id, {
+        status: 'done',
+        metrics: { sharpe: 1.5, trades: 5 },
+        finishedAt: new Date('2026-12-01T11:05:00Z'),
+      });
+      const r2 = await sweepPoint(u.id, s2, 0, { rankBy: 'returnPct', combo: { n: 9 } });
+      await repo.update(r2!.id, { status: 'done', metrics: { returnPct: -2, trades: 0 } });
+      const all = await repo.sweeps(u.id, { limit: 10 });
+      expect(all.next).toBeNull();
+      expect(all.rows.map((r) => r.sweepId)).toEqual([s2, s1]);
+      expect(all.rows[1]).toMatchObject({
+        counts: { queued: 1, running: 0, done: 2, failed: 0, cancelled: 0 },
+        best: { id: rows1[1]!.id, combo: { n: 1 }, value: 1.5 },
+        lastFinishedAt: '2026-12-01T11:05:00.000Z',
+      });
+      expect(all.rows[0]!.best).toMatchObject({ id: r2!.id, value: -2 });
+      const first = await repo.sweeps(u.id, { limit: 1 });
+      expect(first.rows.map((r) => r.sweepId)).toEqual([s2]);
+      expect(
+        (await repo.sweeps(u.id, { limit: 1, before: parseCursor(first.next!)! })).rows.map((r) => r.sweepId),
+      ).toEqual([s1]);
+      const other = (await usersRepo(h.db).create(`pq${Date.now()}@x.io`, 'h'))!;
+      expect(await repo.sweeps(other.id, { limit: 10 })).toEqual({ rows: [], next: null });
+      expect((await repo.page(other.id, { limit: 10 })).rows).toEqual([]);
     });
 
     it('finds the adaptive sweeps that stopped short: fewer backtests than their count, none unfinished or cancelled', async () => {

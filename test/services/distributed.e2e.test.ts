@@ -264,6 +264,18 @@ describe('distributed: every service in its own process on PostgreSQL, Redis and
     );
     expect(res).toMatchObject({ status: 'done', metrics: { trades: 66 } });
     expect(res.metrics.sharpe).toBeCloseTo(0.5806232244485349, 10);
+    // the list a page at a time through the gateway: the next page's Link passed on as the service wrote it
+    const bt2 = await api<{ id: string }>('POST', '/api/backtests', {
+      strategyId: tpl.id,
+      symbol: 'GOOG',
+      interval: '1d',
+    });
+    const page1 = await fetch(`${gw}/api/backtests?limit=1`, { headers: auth });
+    expect(((await page1.json()) as { id: string }[]).map((x) => x.id)).toEqual([bt2.id]);
+    const link = /^<([^>]+)>; rel="next"$/.exec(page1.headers.get('link') ?? '')![1]!;
+    const page2 = await fetch(`${gw}${link}`, { headers: auth });
+    expect(((await page2.json()) as { id: string }[]).map((x) => x.id)).toEqual([bt.id]);
+    expect(page2.headers.get('link')).toBeNull();
 
     // the webhook got both kinds of event, signed (Kafka to the notification process, deliveries in PostgreSQL)
     const t2 = Date.now();

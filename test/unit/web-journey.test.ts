@@ -1142,14 +1142,29 @@ describe('the browser app, clicked through against the running platform', () => 
     window.confirm = () => true; // the user says yes
     location.hash = '#/backtests';
     const rows = await until(
-      () => (text('main h1') === 'Backtests' && $$('main tbody tr').length ? $$('main tbody tr') : null),
+      () => (text('main h1') === 'Backtests' && $$('.runs tbody tr').length ? $$('.runs tbody tr') : null),
       'the backtests',
     );
     const before = (await api('/api/backtests')).length;
     expect(rows.length).toBe(before);
+    // the sweeps of this journey, each one line of their own, linking to its page
+    const sweeps = await api('/api/backtests/sweeps');
+    expect($$('.sweeps tbody tr a').map((a) => a.getAttribute('href'))).toEqual(
+      sweeps.map((s: { sweepId: string }) => `#/sweeps/${s.sweepId}`),
+    );
+    expect(sweeps.length).toBeGreaterThanOrEqual(3);
+    // the newest sweep's best point so far: its measure and its combination
+    const best = sweeps[0].best;
+    expect($$('.sweeps tbody tr')[0]!.querySelector('td:last-child')!.textContent).toBe(
+      `${Number(best[sweeps[0].rankBy]).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} · ${Object.entries(
+        best.combo,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
     const id = rows[0]!.querySelector('a')!.getAttribute('href')!.split('/')[2]!;
     [...rows[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Delete')!.click();
-    await until(() => $$('main tbody tr').length === before - 1, 'the shorter list');
+    await until(() => $$('.runs tbody tr').length === before - 1, 'the shorter list');
     expect((await api(`/api/backtests/${id}`)).error.code).toBe('NOT_FOUND');
 
     location.hash = '#/sessions';

@@ -141,7 +141,7 @@ export async function buildApp(rt: Runtime, opts: BuildOptions): Promise<App> {
     if (viaGateway.has(req)) return done();
     securityHeaders(req.raw, reply.raw, () => done());
   });
-  const exposedHeaders = ['x-request-id', 'retry-after'];
+  const exposedHeaders = ['x-request-id', 'retry-after', 'link'];
   await app.register(cors, {
     origin: config.http.corsOrigins === '*' ? true : config.http.corsOrigins,
     credentials: true,

@@ -6,5 +6,6 @@ export * from './repos/strategies.repo.ts';
 export * from './repos/candles.repo.ts';
 export * from './repos/backtests.repo.ts';
 export * from './repos/forward-tests.repo.ts';
+export * from './repos/cursor.ts';
 export * from './checkpointer.ts';
 export * from './order-journal.ts';

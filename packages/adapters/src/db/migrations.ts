@@ -466,4 +466,10 @@ insert into session_events (session_id, user_id, status, was, reason, at)
     name: "a paper session's limit and stop orders placed by hand, resting until they fill, lapse or are cancelled",
     sql: `alter table forward_test_sessions add column open_orders jsonb;`,
   },
+  {
+    id: 21,
+    name: "a user's sweeps listed from an index of their backtests (each sweep's first creation time)",
+    sql: `create index backtest_results_user_sweeps on backtest_results (user_id, sweep_id, created_at)
+  where sweep_id is not null;`,
+  },
 ];

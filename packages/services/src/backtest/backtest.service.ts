@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { AppError, bestDeflated, notFound, pboCscvAsync, returnsOf, type PortfolioLimits } from '@algotrade/core';
-import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow } from '@algotrade/adapters';
+import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow, type SweepSummaryRow } from '@algotrade/adapters';
 import {
   comboVariants,
   compileGraph,
@@ -36,11 +36,25 @@ import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules, type Sym
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
+import { linkNext, PageQuery } from '../http/pages.ts';
+import { SymbolInput } from '../http/symbol.ts';
 import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
 import { adaptiveOf, rankingOf, resumeStalledSearches, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
 const Id = z.object({ id: z.string().max(64) });
 const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
+const ListQuery = z.strictObject({
+  ...PageQuery(200, 500),
+  kind: z.enum(['single', 'portfolio', 'walk-forward', 'sweep']).optional(),
+  symbol: SymbolInput.optional(),
+  strategyId: z.string().max(64).optional(),
+  status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']).optional(),
+});
+const SweepsQuery = z.strictObject({
+  ...PageQuery(50, 200),
+  symbol: SymbolInput.optional(),
+  strategyId: z.string().max(64).optional(),
+});
 const When = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 const Base = {
   strategyId: z.string().uuid().optional(),
@@ -349,10 +363,10 @@ const view = (r: BacktestRow) => ({
   sweepId: r.sweepId,
   kind: r.parameters.walkForward
     ? 'walk-forward'
-    : r.parameters.portfolio
-      ? 'portfolio'
-      : r.sweepId
-        ? 'sweep'
+    : r.sweepId
+      ? 'sweep'
+      : r.parameters.portfolio
+        ? 'portfolio'
         : 'single',
   parameters: r.parameters,
   metrics: r.metrics,
@@ -361,6 +375,40 @@ const view = (r: BacktestRow) => ({
   startedAt: r.startedAt,
   finishedAt: r.finishedAt,
 });
+
+/**
+ * A sweep as its list line: how it searches, what it ranks by, how far it is and its best point so
+ * far (the same as the top of its ranking on GET /sweeps/:id).
+ */
+const sweepView = (s: SweepSummaryRow) => {
+  const p = s.parameters;
+  const { rankBy, minTrades } = rankingOf(p);
+  const adaptive = adaptiveOf(p);
+  const sample = p.sample as { count: number; seed?: number } | undefined;
+  const c = s.counts;
+  const created = c.queued + c.running + c.done + c.failed + c.cancelled;
+  // an adaptive search makes its rows as it goes: it is as long as its count
+  const total = adaptive && !c.cancelled ? Math.max(adaptive.count, created) : created;
+  const ended = c.done + c.failed + c.cancelled;
+  const status = c.cancelled ? 'cancelled' : ended < total ? 'running' : 'done';
+  return {
+    sweepId: s.sweepId,
+    strategyId: s.strategyId,
+    symbol: s.symbol,
+    interval: s.interval,
+    method: adaptive ? 'tpe' : sample ? 'random' : 'grid',
+    ...(p.portfolio ? { portfolio: p.portfolio } : {}),
+    rankBy,
+    ...(minTrades ? { minTrades } : {}),
+    status,
+    total,
+    ...c,
+    progress: total ? ended / total : 1,
+    best: s.best ? { backtestId: s.best.id, combo: s.best.combo, [rankBy]: s.best.value } : null,
+    createdAt: s.createdAt,
+    ...(status === 'running' ? {} : { finishedAt: s.lastFinishedAt }),
+  };
+};
 
 export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = async (app, { ctx }) => {
   const { rt } = ctx;
@@ -494,7 +542,20 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         return reply.status(202).send({ id: row.id, status: 'queued' });
       });
 
-      r.get('/', { schema: { tags: ['backtest'] } }, async (req) => (await repo.list(userOf(req).id)).map(view));
+      // newest first, a page at a time (the next named in a Link header); a sweep's backtests only
+      // with kind=sweep (each sweep is one line of GET /sweeps)
+      r.get('/', { schema: { tags: ['backtest'], querystring: ListQuery } }, async (req, reply) => {
+        const { rows, next } = await repo.page(userOf(req).id, req.query);
+        linkNext(req, reply, next);
+        return rows.map(view);
+      });
+
+      // the caller's sweeps, newest first, each with its progress and its best point so far
+      r.get('/sweeps', { schema: { tags: ['backtest'], querystring: SweepsQuery } }, async (req, reply) => {
+        const { rows, next } = await repo.sweeps(userOf(req).id, req.query);
+        linkNext(req, reply, next);
+        return rows.map(sweepView);
+      });
 
       r.post('/sweep', { schema: { tags: ['backtest'], body: SweepBody } }, async (req, reply) => {
         const user = userOf(req);

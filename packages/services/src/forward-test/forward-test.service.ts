@@ -25,11 +25,18 @@ import { hasBracket, openOrderView, readOpenOrders, type OpenOrder } from './ope
 import { mergeEquity, PortfolioWatch, type PortfolioLimits } from './paper-portfolio.ts';
 import { compiledStrategy } from '../strategy/compiled-strategy.ts';
 import { SymbolInput } from '../http/symbol.ts';
+import { linkNext, PageQuery } from '../http/pages.ts';
 import { ExchangeInput, exchangeOf, SymbolRulesInput, checkSymbolRules } from '../http/exchange.ts';
 import { MarginInput, marginOf } from '../http/margin.ts';
 import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 
 const Id = z.object({ id: z.string().max(64) });
+const ListQuery = z.strictObject({
+  ...PageQuery(500, 1000),
+  status: z.enum(['created', 'running', 'paused', 'stopped', 'failed']).optional(),
+  symbol: SymbolInput.optional(),
+  strategyId: z.string().max(64).optional(),
+});
 const OpenOrderId = z.object({ id: z.string().max(64), orderId: z.string().min(1).max(64) });
 const SessionBody = {
   strategyId: z.string().uuid(),
@@ -575,7 +582,12 @@ export const forwardTestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> 
       return reply.status(204).send();
     });
 
-    r.get('/', { schema: { tags: ['forward-test'] } }, async (req) => (await repo.list(userOf(req).id)).map(view));
+    // newest first, a page at a time (the next named in a Link header)
+    r.get('/', { schema: { tags: ['forward-test'], querystring: ListQuery } }, async (req, reply) => {
+      const { rows, next } = await repo.page(userOf(req).id, req.query);
+      linkNext(req, reply, next);
+      return rows.map(view);
+    });
     r.get('/:id', { schema: { tags: ['forward-test'], params: Id } }, async (req) =>
       view(await mine(req.params.id, userOf(req).id)),
     );

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connect.ts';
+import { type Cursor, microsOf, newestPage, ofStrategy } from './cursor.ts';
 import { isUuid } from './strategies.repo.ts';
 
 export type BacktestStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -82,6 +83,60 @@ async function insert(db: Db, row: NewBacktest): Promise<BacktestRow | null> {
   return r ? toRow(r as Raw) : null;
 }
 
+/** What a page of the caller's backtests is filtered by (see page). */
+export interface BacktestFilter {
+  limit: number;
+  before?: Cursor;
+  kind?: 'single' | 'portfolio' | 'walk-forward' | 'sweep';
+  symbol?: string;
+  strategyId?: string;
+  status?: BacktestStatus;
+}
+
+/** A sweep as the list of sweeps tells it (see sweeps). */
+export interface SweepSummaryRow {
+  sweepId: string;
+  strategyId: string | null;
+  symbol: string;
+  interval: string;
+  /** its first backtest's parameters: what the sweep ranks by, its sample or search, its portfolio */
+  parameters: Record<string, unknown>;
+  counts: Record<BacktestStatus, number>;
+  createdAt: string;
+  /** when its last backtest to end ended */
+  lastFinishedAt: string | null;
+  /** its best finished backtest by its measure (`value`), or null while none ranks */
+  best: { id: string; combo: unknown; value: number } | null;
+}
+
+/** a backtest of the symbol, alone or as one of a portfolio's (stored `GOOG,BTCUSD`) */
+const hasSymbol = (symbol: string) =>
+  sql<boolean>`(symbol = ${symbol} or ${symbol} = any(string_to_array(symbol, ',')))`;
+
+/** A backtest's columns as lists read them: all but its strategy snapshot (get has it). */
+export const LISTED_BACKTEST_COLUMNS = [
+  'id',
+  'user_id',
+  'strategy_id',
+  'sweep_id',
+  'sweep_seq',
+  'symbol',
+  'interval',
+  'parameters',
+  'status',
+  'progress',
+  'metrics',
+  'error',
+  'artifact_key',
+  'created_at',
+  'started_at',
+  'finished_at',
+] as const;
+
+/** The caller's backtests as lists read them: without their strategy snapshots (get has them). */
+const listed = (db: Db, userId: string) =>
+  db.selectFrom('backtest_results').select(LISTED_BACKTEST_COLUMNS).where('user_id', '=', userId);
+
 export const backtestsRepo = (db: Db) => ({
   async create(row: NewBacktest): Promise<BacktestRow> {
     return (await insert(db, row))!;
@@ -104,27 +159,7 @@ export const backtestsRepo = (db: Db) => ({
    * sweep's hundreds of rows each carry the whole graph): `strategySnapshot` is undefined; get() has it.
    */
   async list(userId: string, opts: { sweepId?: string; limit?: number } = {}): Promise<BacktestRow[]> {
-    let q = db
-      .selectFrom('backtest_results')
-      .select([
-        'id',
-        'user_id',
-        'strategy_id',
-        'sweep_id',
-        'sweep_seq',
-        'symbol',
-        'interval',
-        'parameters',
-        'status',
-        'progress',
-        'metrics',
-        'error',
-        'artifact_key',
-        'created_at',
-        'started_at',
-        'finished_at',
-      ])
-      .where('user_id', '=', userId);
+    let q = listed(db, userId);
     if (opts.sweepId)
       q = isUuid(opts.sweepId)
         ? q.where('sweep_id', '=', opts.sweepId)
@@ -135,7 +170,154 @@ export const backtestsRepo = (db: Db) => ({
       .execute();
     return rows.map((r) => toRow(r as Raw));
   },
-  /** How many of a sweep's backtests (the caller's) are in each status; total 0 when there is no such sweep. */
+  /**
+   * A page of the caller's backtests, newest first (as list, without strategy snapshots), filtered,
+   * and the cursor of the next page (null on the last). `kind` as the API names it: a sweep's backtests
+   * are `sweep` whatever they run; without a kind, a sweep's backtests are left out (a sweep of 300
+   * would bury every other run; `sweeps` lists the sweeps).
+   */
+  async page(userId: string, f: BacktestFilter): Promise<{ rows: BacktestRow[]; next: string | null }> {
+    let q = listed(db, userId).select(microsOf('created_at').as('cursor_us'));
+    const wf = sql<boolean>`parameters -> 'walkForward' is not null`;
+    const pf = sql<boolean>`parameters -> 'portfolio' is not null`;
+    if (f.kind === 'sweep') q = q.where('sweep_id', 'is not', null);
+    else {
+      q = q.where('sweep_id', 'is', null);
+      if (f.kind === 'walk-forward') q = q.where(wf);
+      else if (f.kind === 'portfolio') q = q.where(pf).where(sql<boolean>`not ${wf}`);
+      else if (f.kind === 'single') q = q.where(sql<boolean>`not ${pf}`).where(sql<boolean>`not ${wf}`);
+    }
+    if (f.symbol !== undefined) q = q.where(hasSymbol(f.symbol));
+    if (f.strategyId !== undefined) q = q.where(ofStrategy('strategy_id', f.strategyId));
+    if (f.status !== undefined) q = q.where('status', '=', f.status);
+    const { rows, next } = await newestPage<typeof q, Raw & { id: string; cursor_us: string }>(
+      q,
+      'created_at',
+      'id',
+      f.limit,
+      f.before,
+    );
+    return { rows: rows.map(toRow), next };
+  },
+  /**
+   * A page of the caller's sweeps, newest first (by their first backtest's creation, then the sweep's
+   * id: the cursor's), each with its backtests counted by status and its best one by the sweep's own
+   * measure, as the sweep's ranking has it (see scoreOf: a backtest of fewer closed trades than
+   * `minTrades`, or without the measure, ranks last; null while none ranks). Three reads: the page's
+   * sweeps from an index of the user's sweep backtests (migration 21), their counts with one row each
+   * (what every backtest of a sweep shares: strategy, symbol, ranking), and the best of each.
+   */
+  async sweeps(
+    userId: string,
+    f: { limit: number; before?: Cursor; symbol?: string; strategyId?: string },
+  ): Promise<{ rows: SweepSummaryRow[]; next: string | null }> {
+    // a sweep's backtests share its symbol and strategy, so filtering them filters the sweeps
+    let heads = db
+      .selectFrom('backtest_results')
+      .select(['sweep_id as id', sql<string>`min(created_at)`.as('first')])
+      .where('user_id', '=', userId)
+      .where('sweep_id', 'is not', null)
+      .groupBy('sweep_id');
+    if (f.symbol !== undefined) heads = heads.where(hasSymbol(f.symbol));
+    if (f.strategyId !== undefined) heads = heads.where(ofStrategy('strategy_id', f.strategyId));
+    const q = db.selectFrom(heads.as('h')).select(['h.id', 'h.first', microsOf('h.first').as('cursor_us')]);
+    const { rows: page, next } = await newestPage<typeof q, { id: string; first: string; cursor_us: string }>(
+      q,
+      'h.first',
+      'h.id',
+      f.limit,
+      f.before,
+    );
+    if (!page.length) return { rows: [], next };
+    const sweepIds = sql<boolean>`sweep_id = any(${sql.val(`{${page.map((h) => h.id).join(',')}}`)}::uuid[])`;
+    const [counts, ones] = await Promise.all([
+      db
+        .selectFrom('backtest_results')
+        .select([
+          'sweep_id',
+          'status',
+          (e) => e.fn.countAll<string>().as('n'),
+          (e) => e.fn.max('finished_at').as('last'),
+        ])
+        .where('user_id', '=', userId)
+        .where(sweepIds)
+        .groupBy(['sweep_id', 'status'])
+        .execute(),
+      // one backtest of each: what they all share (the combination aside)
+      db
+        .selectFrom('backtest_results')
+        .distinctOn('sweep_id')
+        .select(['sweep_id', 'strategy_id', 'symbol', 'interval', 'parameters'])
+        .where('user_id', '=', userId)
+        .where(sweepIds)
+        .orderBy('sweep_id')
+        .execute(),
+    ]);
+    const shared = new Map(ones.map((o) => [o.sweep_id!, o]));
+    // each sweep's best, its measure and fewest trades as keys of the query (one query per ranking)
+    const rankings = new Map<string, { rankBy: string; minTrades: number; ids: string[] }>();
+    for (const h of page) {
+      const p = (shared.get(h.id)?.parameters ?? {}) as Record<string, unknown>;
+      const rankBy = String(p.rankBy ?? 'sharpe');
+      const minTrades = Number(p.minTrades ?? 0);
+      const key = `${minTrades} ${rankBy}`;
+      if (!rankings.has(key)) rankings.set(key, { rankBy, minTrades, ids: [] });
+      rankings.get(key)!.ids.push(h.id);
+    }
+    const bestOf = new Map<string, { id: string; combo: unknown; value: number }>();
+    for (const { rankBy, minTrades, ids } of rankings.values()) {
+      const measure = sql`metrics -> ${rankBy}::text`;
+      const best = await db
+        .selectFrom('backtest_results')
+        .distinctOn('sweep_id')
+        .select([
+          'sweep_id',
+          'id',
+          sql<unknown>`parameters -> 'combo'`.as('combo'),
+          sql<number>`${measure}`.as('value'),
+        ])
+        .where('user_id', '=', userId)
+        .where(sql<boolean>`sweep_id = any(${sql.val(`{${ids.join(',')}}`)}::uuid[])`)
+        .where('status', '=', 'done')
+        .where(sql<boolean>`jsonb_typeof(${measure}) = 'number'`)
+        .$if(minTrades > 0, (b) =>
+          b.where(
+            sql<boolean>`jsonb_typeof(metrics -> 'trades') = 'number' and (metrics ->> 'trades')::float8 >= ${minTrades}`,
+          ),
+        )
+        .orderBy('sweep_id')
+        // jsonb numbers order as numbers (and these are all numbers): no cast per row
+        .orderBy(sql`${measure}`, 'desc')
+        .orderBy('sweep_seq')
+        .orderBy('created_at')
+        .execute();
+      for (const b of best) bestOf.set(b.sweep_id!, { id: b.id, combo: b.combo, value: Number(b.value) });
+    }
+    const rows = page.map((h): SweepSummaryRow => {
+      const one = shared.get(h.id)!;
+      const mine = counts.filter((c) => c.sweep_id === h.id);
+      const n = (s: string) => Number(mine.find((c) => c.status === s)?.n ?? 0);
+      const ends = mine.filter((c) => c.last).map((c) => new Date(c.last as unknown as string).getTime());
+      return {
+        sweepId: h.id,
+        strategyId: one.strategy_id ?? null,
+        symbol: one.symbol,
+        interval: one.interval,
+        parameters: one.parameters as Record<string, unknown>,
+        counts: {
+          queued: n('queued'),
+          running: n('running'),
+          done: n('done'),
+          failed: n('failed'),
+          cancelled: n('cancelled'),
+        },
+        createdAt: iso(h.first)!,
+        lastFinishedAt: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
+        best: bestOf.get(h.id) ?? null,
+      };
+    });
+    return { rows, next };
+  },
   /**
    * A sweep's backtests, lean: each one's id, number, status, combination (`parameters.combo` alone)
    * and, of its metrics, only `fields` (what a ranking reads), not the rows' whole JSON; without the
@@ -190,6 +372,7 @@ export const backtestsRepo = (db: Db) => ({
     }));
     return { points, kept };
   },
+  /** How many of a sweep's backtests (the caller's) are in each status; total 0 when there is no such sweep. */
   async sweepCounts(
     userId: string,
     sweepId: string,

@@ -5,6 +5,7 @@ import type { Db, DbHandle } from '../connect.ts';
 import { CopyWriter } from '../copy-binary.ts';
 import { orderJournalOf } from '../order-journal.ts';
 import { isUuid } from './strategies.repo.ts';
+import { type Cursor, microsOf, newestPage, ofStrategy } from './cursor.ts';
 
 export type SessionStatus = 'created' | 'running' | 'paused' | 'stopped' | 'failed';
 
@@ -682,6 +683,28 @@ export const forwardTestsRepo = (db: Db, opts: { withConnection?: DbHandle['with
       if (!valid.length) return [];
       await settled();
       return (await sessions().where('f.id', 'in', valid).execute()).map((r) => toRow(r as Raw));
+    },
+    /**
+     * A page of the caller's sessions, newest first, filtered, and the cursor of the next page (null
+     * on the last; see cursor.ts).
+     */
+    async page(
+      userId: string,
+      f: { limit: number; before?: Cursor; status?: SessionRow['status']; symbol?: string; strategyId?: string },
+    ): Promise<{ rows: SessionRow[]; next: string | null }> {
+      await settled();
+      let q = sessions().select(microsOf('f.created_at').as('cursor_us')).where('f.user_id', '=', userId);
+      if (f.status !== undefined) q = q.where('f.status', '=', f.status);
+      if (f.symbol !== undefined) q = q.where('f.symbol', '=', f.symbol);
+      if (f.strategyId !== undefined) q = q.where(ofStrategy('f.strategy_id', f.strategyId));
+      const { rows, next } = await newestPage<typeof q, Raw & { id: string; cursor_us: string }>(
+        q,
+        'f.created_at',
+        'f.id',
+        f.limit,
+        f.before,
+      );
+      return { rows: rows.map(toRow), next };
     },
     async list(userId: string, limit = 500): Promise<SessionRow[]> {
       await settled();

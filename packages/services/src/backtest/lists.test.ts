@@ -1,0 +1,238 @@
+import { backtestsRepo, type NewBacktest } from '@algotrade/adapters';
+import { templateById } from '@algotrade/strategy';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
+import { until } from '../../../../test/helpers/wait.ts';
+
+// The lists of backtests, sweeps and paper sessions: newest first, a page at a time (the next page in
+// a Link header), filtered; a sweep's backtests apart from the other runs.
+describe('lists of runs', () => {
+  let t: TestApp;
+  type User = Awaited<ReturnType<TestApp['user']>>;
+  let b: User;
+  const call = (u: User, method: 'GET' | 'POST', url: string, payload?: object) =>
+    t.app.inject({ method, url, headers: u.auth, ...(payload ? { payload } : {}) });
+  const repo = () => backtestsRepo(t.rt.db.db);
+  const row = (u: User, extra: Partial<NewBacktest> = {}): NewBacktest => ({
+    userId: u.id,
+    strategyId: null,
+    snapshot: { nodes: [], edges: [] },
+    symbol: 'GOOG',
+    interval: '1d',
+    parameters: {},
+    ...extra,
+  });
+  /** every page of a list, following the Link headers from `url`; the pages' lengths too */
+  const allPages = async (u: User, url: string) => {
+    const ids: string[] = [];
+    const sizes: number[] = [];
+    for (let next: string | null = url; next;) {
+      const r = await call(u, 'GET', next);
+      expect(r.statusCode).toBe(200);
+      const page = r.json() as { id?: string; sweepId?: string }[];
+      sizes.push(page.length);
+      ids.push(...page.map((x) => x.id ?? x.sweepId!));
+      const link = r.headers.link as string | undefined;
+      next = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1]! : null;
+    }
+    return { ids, sizes };
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    b = await t.user();
+  });
+  afterAll(() => t.stop());
+
+  it('pages through the backtests newest first, each once, rows made in the same instant included', async () => {
+    const u = await t.user();
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) made.push((await repo().create(row(u))).id);
+    // four of them made in the same microsecond: the id decides between them
+    await sql`update backtest_results set created_at = '2026-12-01T10:00:00.123456Z' where id = any(${sql.val(`{${made.slice(1, 5).join(',')}}`)}::uuid[])`.execute(
+      t.rt.db.db,
+    );
+    const expected = (
+      await sql<{
+        id: string;
+      }>`select id from backtest_results where user_id = ${u.id} order by created_at desc, id desc`.execute(t.rt.db.db)
+    ).rows.map((r) => r.id);
+    const { ids, sizes } = await allPages(u, '/api/backtests?limit=3');
+    expect(ids).toEqual(expected);
+    expect(sizes).toEqual([3, 3, 1]);
+    // one page of all: no Link
+    const whole = await call(u, 'GET', '/api/backtests?limit=7');
+    expect(whole.json()).toHaveLength(7);
+    expect(whole.headers.link).toBeUndefined();
+    // the Link keeps the filters it was asked with
+    const first = await call(u, 'GET', '/api/backtests?limit=2&status=queued&symbol=goog');
+    expect(first.headers.link).toMatch(
+      /^<\/api\/backtests\?limit=2&status=queued&symbol=goog&before=\d+\.[0-9a-f-]{36}>; rel="next"$/,
+    );
+    // a row deleted after its page was read moves nothing
+    const page1 = first.json().map((x: { id: string }) => x.id);
+    await repo().delete(page1[1], u.id);
+    const next = /^<([^>]+)>/.exec(first.headers.link as string)![1]!;
+    expect((await call(u, 'GET', next)).json().map((x: { id: string }) => x.id)).toEqual(expected.slice(2, 4));
+    // nothing of another user's, and a cursor that is not one is a 400 naming it
+    expect((await call(b, 'GET', next)).json()).toEqual([]);
+    for (const bad of ['x', '12.not-a-uuid', `1.${randomUUID()}x`, `${'9'.repeat(18)}.${randomUUID()}`]) {
+      const r = await call(u, 'GET', `/api/backtests?before=${encodeURIComponent(bad)}`);
+      expect(r.statusCode).toBe(400);
+      expect(r.json().error.message).toMatch(/before/);
+    }
+    for (const q of ['limit=0', 'limit=501', 'kind=other', 'status=over', 'symbol=a%20b', 'unknown=1'])
+      expect((await call(u, 'GET', `/api/backtests?${q}`)).statusCode).toBe(400);
+  });
+
+  it("filters the backtests by kind, symbol, strategy and status; a sweep's only when asked", async () => {
+    const u = await t.user();
+    const strategyId = (await call(u, 'POST', '/api/strategies/templates/sma-crossover')).json().id;
+    const single = await repo().create(row(u, { strategyId }));
+    const other = await repo().create(row(u, { symbol: 'BTCUSD', interval: '1h' }));
+    const portfolio = await repo().create(
+      row(u, {
+        symbol: 'GOOG,BTCUSD',
+        parameters: { portfolio: { symbols: ['GOOG', 'BTCUSD'], weights: [0.5, 0.5] } },
+      }),
+    );
+    const wf = await repo().create(row(u, { parameters: { walkForward: { folds: 4 } } }));
+    const sweepId = randomUUID();
+    const points = [
+      await repo().create(row(u, { sweepId, parameters: { combo: { n: 1 } } })),
+      // a sweep over a portfolio: listed as the sweep's, not as a portfolio backtest
+      await repo().create(
+        row(u, {
+          sweepId,
+          symbol: 'GOOG,BTCUSD',
+          parameters: { combo: { n: 2 }, portfolio: { symbols: ['GOOG', 'BTCUSD'] } },
+        }),
+      ),
+    ];
+    await repo().update(other.id, { status: 'failed', error: 'no candles' });
+    const ids = async (q: string) =>
+      ((await call(u, 'GET', `/api/backtests${q}`)).json() as { id: string }[]).map((x) => x.id).sort();
+    const sorted = (...xs: { id: string }[]) => xs.map((x) => x.id).sort();
+    expect(await ids('')).toEqual(sorted(single, other, portfolio, wf));
+    expect(await ids('?kind=sweep')).toEqual(sorted(...points));
+    expect(await ids('?kind=single')).toEqual(sorted(single, other));
+    expect(await ids('?kind=portfolio')).toEqual(sorted(portfolio));
+    expect(await ids('?kind=walk-forward')).toEqual(sorted(wf));
+    // a portfolio's symbols count: BTCUSD is in it
+    expect(await ids('?symbol=btcusd')).toEqual(sorted(other, portfolio));
+    expect(await ids('?symbol=BTCUSD&kind=sweep')).toEqual(sorted(points[1]!));
+    expect(await ids(`?strategyId=${strategyId}`)).toEqual(sorted(single));
+    expect(await ids('?strategyId=not-an-id')).toEqual([]);
+    expect(await ids('?status=failed')).toEqual(sorted(other));
+    const kinds = (await call(u, 'GET', '/api/backtests?kind=sweep')).json().map((x: { kind: string }) => x.kind);
+    expect(kinds).toEqual(['sweep', 'sweep']);
+  });
+
+  it("lists the sweeps with their progress and their best point, as each sweep's ranking has it", async () => {
+    const u = await t.user();
+    expect((await t.importGoog(u.auth)).imported).toBe(2148);
+    // a real grid sweep of four on GOOG's daily bars, ranked by return
+    const r = await call(u, 'POST', '/api/backtests/sweep', {
+      graph: templateById('sma-crossover')!.graph,
+      symbol: 'GOOG',
+      interval: '1d',
+      startingBalance: 10_000,
+      params: { 'fast.period': [5, 10], 'slow.period': [20, 30] },
+      rankBy: 'returnPct',
+    });
+    expect(r.statusCode).toBe(202);
+    const grid = r.json().sweepId as string;
+    await until(async () => (await call(u, 'GET', `/api/backtests/sweeps/${grid}`)).json().done === 4);
+    const ranking = (await call(u, 'GET', `/api/backtests/sweeps/${grid}`)).json();
+
+    // a sweep made row by row: ranked by Sharpe with at least 5 trades, so the highest Sharpe (3 trades)
+    // ranks last and the best is the 1.2; one failed, one without a Sharpe, one still queued
+    const made = randomUUID();
+    const parameters = (n: number) => ({ combo: { n }, rankBy: 'sharpe', minTrades: 5, sample: { count: 5, seed: 1 } });
+    const mk = async (n: number, status: 'done' | 'failed' | null, metrics?: object) => {
+      const x = await repo().create(row(u, { sweepId: made, parameters: parameters(n) }));
+      if (status) await repo().update(x.id, { status, ...(metrics ? { metrics } : {}), finishedAt: new Date() });
+      return x;
+    };
+    await mk(1, 'done', { sharpe: 2.5, trades: 3 });
+    const best = await mk(2, 'done', { sharpe: 1.2, trades: 6 });
+    await mk(3, 'done', { sharpe: 0.4, trades: 9 });
+    await mk(4, 'done', { sharpe: null, trades: 0 });
+    await mk(5, 'failed');
+    await mk(6, null);
+
+    const list = (await call(u, 'GET', '/api/backtests/sweeps')).json();
+    expect(list.map((s: { sweepId: string }) => s.sweepId)).toEqual([made, grid]);
+    const [m, g] = list;
+    expect(g).toMatchObject({
+      strategyId: null,
+      symbol: 'GOOG',
+      interval: '1d',
+      method: 'grid',
+      rankBy: 'returnPct',
+      status: 'done',
+      total: 4,
+      done: 4,
+      failed: 0,
+      queued: 0,
+      progress: 1,
+      best: {
+        backtestId: ranking.ranked[0].id,
+        combo: ranking.ranked[0].combo,
+        returnPct: ranking.ranked[0].returnPct,
+      },
+    });
+    expect(Date.parse(g.finishedAt)).toBeGreaterThanOrEqual(Date.parse(g.createdAt));
+    expect(m).toMatchObject({ method: 'random', rankBy: 'sharpe', minTrades: 5, status: 'running', total: 6 });
+    expect(m).toMatchObject({
+      done: 4,
+      failed: 1,
+      queued: 1,
+      progress: 5 / 6,
+      best: { backtestId: best.id, sharpe: 1.2 },
+    });
+    expect(m.finishedAt).toBeUndefined();
+    // the same best as the sweep's own ranking
+    expect((await call(u, 'GET', `/api/backtests/sweeps/${made}`)).json().ranked[0].id).toBe(best.id);
+
+    // a page at a time, by symbol; another user sees none of them
+    expect((await allPages(u, '/api/backtests/sweeps?limit=1')).ids).toEqual([made, grid]);
+    expect((await call(u, 'GET', '/api/backtests/sweeps?symbol=BTCUSD')).json()).toEqual([]);
+    expect((await call(b, 'GET', '/api/backtests/sweeps')).json()).toEqual([]);
+    expect((await call(u, 'GET', '/api/backtests/sweeps?limit=201')).statusCode).toBe(400);
+  });
+
+  it('pages through the paper sessions and filters them', async () => {
+    const u = await t.user();
+    const strategyId = (await call(u, 'POST', '/api/strategies/templates/sma-crossover')).json().id;
+    const made: { id: string; symbol: string; status: string }[] = [];
+    for (const symbol of ['AAAUSD', 'BBBUSD', 'AAAUSD', 'CCCUSD', 'AAAUSD']) {
+      const r = await call(u, 'POST', '/api/forward-tests', { strategyId, symbol, start: false });
+      expect(r.statusCode).toBe(201);
+      made.push(r.json());
+    }
+    const newest = made.map((s) => s.id).reverse();
+    const { ids, sizes } = await allPages(u, '/api/forward-tests?limit=2');
+    expect(ids).toEqual(newest);
+    expect(sizes).toEqual([2, 2, 1]);
+    expect(
+      ((await call(u, 'GET', '/api/forward-tests?symbol=aaausd')).json() as { id: string }[]).map((x) => x.id),
+    ).toEqual(
+      made
+        .filter((s) => s.symbol === 'AAAUSD')
+        .map((s) => s.id)
+        .reverse(),
+    );
+    await call(u, 'POST', `/api/forward-tests/${made[1]!.id}/start`);
+    const running = (await call(u, 'GET', '/api/forward-tests?status=running')).json();
+    expect(running.map((x: { id: string }) => x.id)).toEqual([made[1]!.id]);
+    expect((await call(u, 'GET', `/api/forward-tests?strategyId=${strategyId}&limit=1`)).headers.link).toMatch(
+      /rel="next"/,
+    );
+    expect((await call(b, 'GET', '/api/forward-tests')).json()).toEqual([]);
+    expect((await call(u, 'GET', '/api/forward-tests?status=asleep')).statusCode).toBe(400);
+    expect((await call(u, 'GET', '/api/forward-tests?before=nope')).statusCode).toBe(400);
+  });
+});
