@@ -13,7 +13,7 @@ import { onEachDatabase } from './databases.ts';
 // with 20,000 backtests, 100 sweeps of 100 backtests and 5,000 paper sessions, beside another user with
 // as many backtests. A page of 50 read by its cursor at the start and 10,000 rows deep, against the same
 // page read with OFFSET (what a page number would cost), and the sweeps' page of 50 against a page of
-// runs; 20 reads each, alternated, medians of five. On PGlite (a scratch directory) and, with
+// runs, and a page found by words of the runs' names; 20 reads each, alternated, medians of five. On PGlite (a scratch directory) and, with
 // BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test), on PostgreSQL in a scratch schema.
 const RUNS = 20_000;
 const SWEEPS = 100;
@@ -30,9 +30,9 @@ async function fill(h: DbHandle, email: string, sweeps: boolean): Promise<string
     .values({ email, password_hash: 'x' })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await sql`insert into backtest_results (user_id, strategy_snapshot, symbol, interval, parameters, status, metrics, created_at)
+  await sql`insert into backtest_results (user_id, strategy_snapshot, symbol, interval, parameters, status, metrics, created_at, name)
     select ${user.id}, '{}'::jsonb, 'GOOG', '1d', '{}'::jsonb, 'done',
-      jsonb_build_object('sharpe', random(), 'trades', 10), now() - make_interval(secs => i)
+      jsonb_build_object('sharpe', random(), 'trades', 10), now() - make_interval(secs => i), 'run ' || i
     from generate_series(1, ${RUNS}) i`.execute(db);
   if (sweeps) {
     await sql`insert into backtest_results (user_id, strategy_snapshot, symbol, interval, parameters, status, metrics, created_at, sweep_id, sweep_seq)
@@ -73,7 +73,7 @@ async function measure(label: string, h: DbHandle) {
   const times = (fn: () => Promise<unknown>) => async () => {
     for (let i = 0; i < READS; i++) await fn();
   };
-  const [first, deepMs, offsetMs, offset0Ms, sweepsMs, sessionsFirst, sessionsDeep] = await alternated([
+  const [first, deepMs, offsetMs, offset0Ms, sweepsMs, sessionsFirst, sessionsDeep, wordsMs] = await alternated([
     times(() => repo.page(userId, { limit: PAGE })),
     times(() => repo.page(userId, { limit: PAGE, before })),
     times(() => offsetPage(DEPTH)),
@@ -81,6 +81,8 @@ async function measure(label: string, h: DbHandle) {
     times(() => repo.sweeps(userId, { limit: PAGE })),
     times(() => sessions.page(userId, { limit: PAGE })),
     times(() => sessions.page(userId, { limit: PAGE, before: sessionsBefore })),
+    // words of a name: every run of the user read to find the 11 called "run 1999…" (no index on names)
+    times(() => repo.page(userId, { limit: PAGE, q: 'RUN 1999' })),
   ]);
   const per = (ms: number) => ms / READS;
   reportAgainst('lists', `${label}_backtests_page_of_${PAGE}_10000_deep_ms`, per(deepMs!), per(offsetMs!), {
@@ -93,6 +95,10 @@ async function measure(label: string, h: DbHandle) {
     against: `the first page of ${PAGE} backtests`,
     sweeps: SWEEPS,
     backtestsEach: POINTS,
+  });
+  reportAgainst('lists', `${label}_backtests_named_like_ms`, per(wordsMs!), per(first!), {
+    against: `the first page of ${PAGE} backtests`,
+    rowsRead: RUNS + SWEEPS * POINTS,
   });
   reportAgainst('lists', `${label}_sessions_page_of_${PAGE}_2500_deep_ms`, per(sessionsDeep!), per(sessionsFirst!), {
     against: 'the first page of sessions',

@@ -670,6 +670,8 @@ export async function editorView(c, id) {
       'details',
       { class: 'options' },
       h('summary', null, 'options'),
+      // what the run is called (a sweep's, each of its backtests'): the lists find it by its name
+      h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),
       h(
         'label',
         {
@@ -790,7 +792,6 @@ export async function editorView(c, id) {
           ],
       kind === 'session'
         ? [
-            h('label', null, 'name ', h('input', { name: 'name', maxlength: 200 })),
             h(
               'label',
               null,

@@ -54,6 +54,8 @@ export function runBody(f, kind) {
   // a daily loss's pause ends with the day (the session resumes the next day; a backtest trades on)
   if (given(f.maxDailyLossPct) && f.resumeNextDay === 'on') risk.resumeNextDay = true;
   if (Object.keys(risk).length) body.risk = risk;
+  // what the run is called (a session's, a backtest's, a sweep's)
+  if (given(f.name)) body.name = String(f.name).trim();
   if (kind !== 'session') {
     // a portfolio: a portfolio backtest, or a sweep or walk-forward given symbols (each of its backtests a portfolio's)
     const portfolio = kind === 'portfolio' || ((kind === 'sweep' || kind === 'walk-forward') && given(f.symbols));
@@ -93,7 +95,6 @@ export function runBody(f, kind) {
     return body;
   }
   noSymbolRules(symbolRules);
-  if (given(f.name)) body.name = String(f.name).trim();
   if (given(f.evaluation) && f.evaluation !== 'tick') body.evaluation = { mode: 'candle', interval: f.evaluation };
   return body;
 }

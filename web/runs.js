@@ -514,6 +514,7 @@ export async function backtestsView(c) {
   const cols = [
     ['', pick],
     ['Started', (b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
+    ['Name', (b) => h('span', { title: b.note ?? '' }, b.name ?? '')],
     ['Symbol', (b) => `${b.symbol} ${b.interval ?? ''}`],
     ['Kind', (b) => (b.kind === 'single' ? '' : b.kind)],
     ['Status', (b) => (b.status === 'running' ? progressBar(b.progress ?? 0) : b.status)],
@@ -526,12 +527,23 @@ export async function backtestsView(c) {
   /** @type {[string, (s: any) => any][]} */
   const sweepCols = [
     ['Started', (s) => h('a', { href: `#/sweeps/${s.sweepId}` }, when(s.createdAt))],
+    ['Name', (s) => s.name ?? ''],
     ['Symbol', (s) => `${s.symbol} ${s.interval}`],
     ['Search', (s) => s.method],
     ['Points', (s) => `${s.done + s.failed} of ${s.total}`],
     ['Status', (s) => (s.status === 'running' ? progressBar(s.progress) : s.status)],
     ['Ranked by', (s) => s.rankBy],
-    ['Best so far', sweepBestText],
+    ['Best so far', (s) => sweepBestText(s)],
+    [
+      '',
+      (s) =>
+        removeButton(
+          c,
+          `/api/backtests/sweeps/${encodeURIComponent(s.sweepId)}`,
+          `this sweep and its ${s.queued + s.running + s.done + s.failed + s.cancelled} backtests`,
+          '#/backtests',
+        ),
+    ],
   ];
   const runs = h('div', { class: 'runs' });
   const sweeps = h('div', { class: 'sweeps' });
@@ -547,15 +559,16 @@ export async function backtestsView(c) {
     RUN_STATUSES.map((v) => h('option', { value: v }, v || 'Any status')),
   );
   const symbol = h('input', { name: 'symbol', placeholder: 'Symbol', 'aria-label': 'symbol', size: 10 });
+  const words = h('input', { name: 'q', type: 'search', placeholder: 'Name or note', 'aria-label': 'name or note' });
   const load = () => {
     const q = new URLSearchParams({ limit: '50' });
-    for (const el of [kind, status, symbol]) {
+    for (const el of [kind, status, symbol, words]) {
       const v = /** @type {HTMLInputElement} */ (el).value.trim();
       if (v) q.set(/** @type {HTMLInputElement} */ (el).name, v);
     }
     return pagedTable(c, `/api/backtests?${q}`, cols, 'No backtests here.', runs);
   };
-  for (const el of [kind, status, symbol]) el.addEventListener('change', () => void attempt(load));
+  for (const el of [kind, status, symbol, words]) el.addEventListener('change', () => void attempt(load));
   await Promise.all([load(), pagedTable(c, '/api/backtests/sweeps?limit=20', sweepCols, 'No sweeps yet.', sweeps)]);
   return h(
     'section',
@@ -566,7 +579,7 @@ export async function backtestsView(c) {
       { class: 'muted' },
       `Run one from a strategy\u2019s page. Tick two to ${MAX_COMPARE} finished runs to compare them.`,
     ),
-    h('div', { class: 'row filters' }, kind, symbol, status, compare),
+    h('div', { class: 'row filters' }, kind, symbol, status, words, compare),
     runs,
     h('h2', null, 'Sweeps'),
     h('p', { class: 'muted' }, 'Each sweep\u2019s backtests are on its page, ranked.'),
@@ -1181,6 +1194,31 @@ export async function backtestView(c, id) {
   };
   let state = await c.api.get(`/api/backtests/${enc}`);
   await show(state);
+  // its name and note, changed here (the list finds it by either)
+  const title = h('h1');
+  const noteLine = h('p', { class: 'note' });
+  const labelBox = h('details', { class: 'edit-label' });
+  const drawLabel = (/** @type {any} */ b) => {
+    title.textContent = b.name ? `Backtest: ${b.name}` : 'Backtest';
+    noteLine.textContent = b.note ?? '';
+    labelBox.replaceChildren(
+      h('summary', null, 'Name and note'),
+      patchForm(
+        c,
+        `/api/backtests/${enc}`,
+        (f) => ({ name: f.name.trim() || null, note: f.note.trim() || null }),
+        (r) => {
+          state = { ...state, name: r.name, note: r.note };
+          labelBox.removeAttribute('open');
+          drawLabel(state);
+          toast('Saved.');
+        },
+        h('label', null, 'name ', h('input', { name: 'name', maxlength: 200, value: b.name ?? '' })),
+        h('label', null, 'note ', h('input', { name: 'note', maxlength: 2000, size: 40, value: b.note ?? '' })),
+      ),
+    );
+  };
+  drawLabel(state);
   c.onLeave(
     c.live.on(`backtest:${id}`, (e) => {
       // each of these events carries the status, progress and error the page shows (no refetch)
@@ -1195,7 +1233,7 @@ export async function backtestView(c, id) {
       }
     }),
   );
-  return h('section', null, h('h1', null, 'Backtest'), head, body);
+  return h('section', null, title, noteLine, labelBox, head, body);
 }
 
 /** @param {import('./app.js').Ctx} c */
@@ -1866,6 +1904,7 @@ export async function sweepView(c, id) {
         ? h('p', { class: 'portfolio-text' }, `Each point a portfolio backtest of ${legsText(r.portfolio)}`)
         : '',
       r.done ? csvButton(c, `/api/backtests/sweeps/${enc}?format=csv`, `sweep-${id}.csv`, 'Ranking as CSV') : '',
+      removeButton(c, `/api/backtests/sweeps/${enc}`, `this sweep and its ${r.created} backtests`, '#/backtests'),
       r.progress < 1 ? progressBar(r.progress) : '',
       r.progress < 1
         ? h(
@@ -2090,7 +2129,28 @@ export async function sweepView(c, id) {
       'Check overfitting',
     ),
   );
-  return h('section', null, h('h1', null, 'Sweep'), head, conv, map, imp, front, overfit, body);
+  // its name, given to every backtest of it
+  const title = h('h1');
+  const nameBox = h('details', { class: 'edit-label' });
+  const drawName = (/** @type {string | null} */ name) => {
+    title.textContent = name ? `Sweep: ${name}` : 'Sweep';
+    nameBox.replaceChildren(
+      h('summary', null, 'Name'),
+      patchForm(
+        c,
+        `/api/backtests/sweeps/${enc}`,
+        (f) => ({ name: f.name.trim() || null }),
+        (x) => {
+          nameBox.removeAttribute('open');
+          drawName(x.name);
+          toast('Saved.');
+        },
+        h('label', null, 'name ', h('input', { name: 'name', maxlength: 200, value: name ?? '' })),
+      ),
+    );
+  };
+  drawName(r.name);
+  return h('section', null, title, nameBox, head, conv, map, imp, front, overfit, body);
 }
 
 /**

@@ -117,6 +117,8 @@ describe('access matrix: another user never reaches a row by its id', () => {
     'POST /api/forward-tests/:id/orders': { action: 'close' },
     'PATCH /api/forward-tests/:id/open-orders/:orderId': { price: 100 },
     'PATCH /api/forward-tests/:id': { name: 'not yours' },
+    'PATCH /api/backtests/:id': { name: 'not yours' },
+    'PATCH /api/backtests/sweeps/:id': { name: 'not yours' },
     'PATCH /api/forward-tests/portfolios/:id': { portfolioRisk: null },
   };
 

@@ -104,6 +104,8 @@ describe('input matrix: bad input gets a 4xx with a message, never a 5xx', () =>
       'POST /api/strategies/templates/{templateId}': { name: 'x' },
       'POST /api/forward-tests/': { strategyId: ids.strategies, symbol: 'BTCUSD' },
       'PATCH /api/forward-tests/{id}': { name: 'renamed' },
+      'PATCH /api/backtests/{id}': { name: 'renamed' },
+      'PATCH /api/backtests/sweeps/{id}': { name: 'renamed' },
       'POST /api/forward-tests/{id}/clone': { start: false },
       'PATCH /api/forward-tests/portfolios/{id}': { portfolioRisk: { maxDrawdownPct: 50 } },
       'POST /api/forward-tests/{id}/orders': { action: 'buy', sizing: 'pct_equity', amount: 10 },

@@ -1155,7 +1155,7 @@ describe('the browser app, clicked through against the running platform', () => 
     expect(sweeps.length).toBeGreaterThanOrEqual(3);
     // the newest sweep's best point so far: its measure and its combination
     const best = sweeps[0].best;
-    expect($$('.sweeps tbody tr')[0]!.querySelector('td:last-child')!.textContent).toBe(
+    expect($$('.sweeps tbody tr')[0]!.querySelector('td:nth-child(8)')!.textContent).toBe(
       `${Number(best[sweeps[0].rankBy]).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} · ${Object.entries(
         best.combo,
       )
@@ -1166,6 +1166,15 @@ describe('the browser app, clicked through against the running platform', () => 
     [...rows[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Delete')!.click();
     await until(() => $$('.runs tbody tr').length === before - 1, 'the shorter list');
     expect((await api(`/api/backtests/${id}`)).error.code).toBe('NOT_FOUND');
+    // the oldest sweep deleted from its line, with its backtests
+    const last = sweeps.at(-1);
+    const line = $$('.sweeps tbody tr').at(-1)!;
+    [...line.querySelectorAll('button')].find((b) => b.textContent === 'Delete')!.click();
+    await until(() => $$('.sweeps tbody tr').length === sweeps.length - 1, 'the shorter list of sweeps');
+    expect((await api(`/api/backtests/sweeps/${last.sweepId}`)).error.code).toBe('NOT_FOUND');
+    expect(
+      (await api(`/api/backtests?kind=sweep`)).filter((x: { sweepId: string }) => x.sweepId === last.sweepId),
+    ).toEqual([]);
 
     location.hash = '#/sessions';
     const del = await until(

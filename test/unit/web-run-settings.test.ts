@@ -76,6 +76,31 @@ describe("the run forms' settings (web/run-settings.js) against the API", () => 
     for (const k of ['makerFeeRate', 'qtyStep', 'minNotional', 'borrowRatePct']) expect(s.config).not.toHaveProperty(k);
   });
 
+  it('a name typed in any run form: a backtest, a sweep and a session are called by it', async () => {
+    const base = { symbol: 'GOOG', interval: '1d', balance: '10000', fee: '0', name: '  breakout v2  ' };
+    const bt = await post('/api/backtests', { strategyId, ...runBody(base, 'backtest') });
+    expect(bt.statusCode, bt.body).toBe(202);
+    expect((await t.app.inject({ url: `/api/backtests/${bt.json().id}`, headers: auth })).json().name).toBe(
+      'breakout v2',
+    );
+    const sw = await post('/api/backtests/sweep', {
+      strategyId,
+      ...runBody({ ...base, name: 'fast vs slow' }, 'sweep'),
+      params: { 'fast.period': [5, 10] },
+    });
+    expect(sw.statusCode, sw.body).toBe(202);
+    const sweeps = (await t.app.inject({ url: '/api/backtests/sweeps', headers: auth })).json();
+    expect(sweeps.find((x: { sweepId: string }) => x.sweepId === sw.json().sweepId).name).toBe('fast vs slow');
+    const s = await post('/api/forward-tests', {
+      strategyId,
+      ...runBody({ ...base, symbol: 'ETHUSD' }, 'session'),
+      start: false,
+    });
+    expect(s.json().name).toBe('breakout v2');
+    // left empty: no name
+    expect(runBody({ ...base, name: ' ' }, 'backtest')).not.toHaveProperty('name');
+  });
+
   it('a backtest over a date range: only those bars are traded', async () => {
     const body = runBody(
       {

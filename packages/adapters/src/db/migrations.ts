@@ -472,4 +472,9 @@ insert into session_events (session_id, user_id, status, was, reason, at)
     sql: `create index backtest_results_user_sweeps on backtest_results (user_id, sweep_id, created_at)
   where sweep_id is not null;`,
   },
+  {
+    id: 22,
+    name: 'a backtest named and noted by its user (a sweep names each of its backtests)',
+    sql: `alter table backtest_results add column name text, add column note text;`,
+  },
 ];

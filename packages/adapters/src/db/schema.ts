@@ -159,6 +159,9 @@ export interface BacktestResultsTable {
   sweep_id: string | null;
   /** an adaptive sweep's backtests: their number in the order proposed (unique within the sweep) */
   sweep_seq: number | null;
+  /** what its user calls it and notes of it (migration 22) */
+  name: string | null;
+  note: string | null;
   symbol: string;
   interval: string;
   parameters: JSONColumnType<object, string, string>;

@@ -162,6 +162,9 @@ export async function continueSearch(
       strategyId: row.strategyId,
       sweepId: row.sweepId,
       sweepSeq: seq,
+      // named with the sweep (a name given since, to the whole sweep, is on every row)
+      name: row.name,
+      note: row.note,
       snapshot: variant!.graph,
       symbol: row.symbol,
       interval: row.interval,

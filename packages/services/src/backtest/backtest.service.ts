@@ -38,9 +38,12 @@ import { PortfolioRiskInput, RiskInput } from '../http/risk.ts';
 import { sendCsv } from '../http/csv.ts';
 import { linkNext, PageQuery } from '../http/pages.ts';
 import { SymbolInput } from '../http/symbol.ts';
-import { BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
+import { artifactKeyOf, BACKTEST_QUEUE, candlesOf, processBacktest, queueBacktest } from './worker.ts';
 import { adaptiveOf, rankingOf, resumeStalledSearches, standingOf, trialsOf, type AdaptiveSearch } from './adaptive.ts';
 
+/** what a user calls a run, and notes of it */
+const Name = z.string().trim().min(1).max(200);
+const Note = z.string().trim().max(2000);
 const Id = z.object({ id: z.string().max(64) });
 const AsCsv = z.strictObject({ format: z.enum(['json', 'csv']).default('json') });
 const ListQuery = z.strictObject({
@@ -49,14 +52,22 @@ const ListQuery = z.strictObject({
   symbol: SymbolInput.optional(),
   strategyId: z.string().max(64).optional(),
   status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']).optional(),
+  q: z.string().trim().min(1).max(200).optional(),
 });
 const SweepsQuery = z.strictObject({
   ...PageQuery(50, 200),
   symbol: SymbolInput.optional(),
   strategyId: z.string().max(64).optional(),
+  q: z.string().trim().min(1).max(200).optional(),
 });
+const LabelBody = z
+  .strictObject({ name: Name.nullable().optional(), note: Note.nullable().optional() })
+  .refine((b) => b.name !== undefined || b.note !== undefined, 'give a name or a note (null clears one)');
+const SweepNameBody = z.strictObject({ name: Name.nullable() });
 const When = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 const Base = {
+  name: Name.optional(),
+  note: Note.optional(),
   strategyId: z.string().uuid().optional(),
   graph: z.unknown().optional(),
   symbol: z
@@ -361,12 +372,15 @@ const view = (r: BacktestRow) => ({
   interval: r.interval,
   strategyId: r.strategyId,
   sweepId: r.sweepId,
+  name: r.name,
+  note: r.note,
+  // its shape: a sweep's point over a portfolio is a portfolio backtest (its sweepId says whose point)
   kind: r.parameters.walkForward
     ? 'walk-forward'
-    : r.sweepId
-      ? 'sweep'
-      : r.parameters.portfolio
-        ? 'portfolio'
+    : r.parameters.portfolio
+      ? 'portfolio'
+      : r.sweepId
+        ? 'sweep'
         : 'single',
   parameters: r.parameters,
   metrics: r.metrics,
@@ -393,6 +407,7 @@ const sweepView = (s: SweepSummaryRow) => {
   const status = c.cancelled ? 'cancelled' : ended < total ? 'running' : 'done';
   return {
     sweepId: s.sweepId,
+    name: s.name,
     strategyId: s.strategyId,
     symbol: s.symbol,
     interval: s.interval,
@@ -485,8 +500,15 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     symbolRules?: SymbolRules;
     portfolioRisk?: PortfolioLimits;
     interval: string;
+    name?: string;
+    note?: string;
   }) => ({
-    target: { symbol: b.symbols ? b.symbols.join(',') : b.symbol!, interval: b.interval },
+    target: {
+      symbol: b.symbols ? b.symbols.join(',') : b.symbol!,
+      interval: b.interval,
+      name: b.name,
+      note: b.note,
+    },
     portfolio: b.symbols ? { portfolio: portfolioSpec({ ...b, symbols: b.symbols }) } : undefined,
   });
   /** a backtest row, queued */
@@ -494,7 +516,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     userId: string,
     source: { strategyId: string | null; strategyVersion?: number },
     snapshot: Graph,
-    body: { symbol: string; interval: string },
+    body: { symbol: string; interval: string; name?: string; note?: string },
     parameters: Record<string, unknown>,
     sweepId?: string,
     sweepSeq?: number,
@@ -502,6 +524,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
     const row = await repo.create({
       userId,
       strategyId: source.strategyId,
+      name: body.name ?? null,
+      note: body.note || null,
       ...(sweepId ? { sweepId } : {}),
       ...(sweepSeq !== undefined ? { sweepSeq } : {}),
       snapshot,
@@ -691,6 +715,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           const total = adaptive && !rows.some((x) => x.status === 'cancelled') ? adaptive.count : rows.length;
           return {
             sweepId: req.params.id,
+            // its name (every backtest of a sweep carries it; null when it has none)
+            name: rows[0]!.name,
             rankBy,
             ...(minTrades ? { minTrades } : {}),
             ...(sample ? { sample } : {}),
@@ -786,9 +812,9 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         },
       );
 
-      r.post('/sweeps/:id/cancel', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
-        const user = userOf(req);
-        let rows = await repo.list(user.id, { sweepId: req.params.id, limit: MAX_SWEEP });
+      /** Cancels what of a sweep is queued or running; how many (404 when the caller has no such sweep). */
+      const cancelSweep = async (userId: string, sweepId: string): Promise<number> => {
+        let rows = await repo.list(userId, { sweepId, limit: MAX_SWEEP });
         if (!rows.length) throw notFound('sweep');
         // twice: an adaptive sweep's backtest ending as the first pass runs may have proposed one more
         // (past that, a cancelled backtest stops its proposals, and a result landing late leaves it so)
@@ -799,9 +825,28 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
             await repo.update(x.id, { status: 'cancelled', finishedAt: new Date() });
             cancelled++;
           }
-          if (pass === 0) rows = await repo.list(user.id, { sweepId: req.params.id, limit: MAX_SWEEP });
+          if (pass === 0) rows = await repo.list(userId, { sweepId, limit: MAX_SWEEP });
         }
-        return { sweepId: req.params.id, cancelled };
+        return cancelled;
+      };
+      r.post('/sweeps/:id/cancel', { schema: { tags: ['backtest'], params: Id } }, async (req) => ({
+        sweepId: req.params.id,
+        cancelled: await cancelSweep(userOf(req).id, req.params.id),
+      }));
+      // a sweep named anew: every backtest of it (its list line and page show the name)
+      r.patch('/sweeps/:id', { schema: { tags: ['backtest'], params: Id, body: SweepNameBody } }, async (req) => {
+        if (!(await repo.nameSweep(userOf(req).id, req.params.id, req.body.name))) throw notFound('sweep');
+        return { sweepId: req.params.id, name: req.body.name };
+      });
+      // a sweep and every backtest of it, with their results files (one that lands later, from a
+      // backtest that was running, is removed by its worker: see processBacktest)
+      r.delete('/sweeps/:id', { schema: { tags: ['backtest'], params: Id } }, async (req, reply) => {
+        const user = userOf(req);
+        await cancelSweep(user.id, req.params.id);
+        const ids = await repo.deleteSweep(user.id, req.params.id);
+        for (let i = 0; i < ids.length; i += 8)
+          await Promise.all(ids.slice(i, i + 8).map((id) => rt.store.delete(artifactKeyOf(id)).catch(() => {})));
+        return reply.status(204).send();
       });
 
       r.post('/walk-forward', { schema: { tags: ['backtest'], body: WalkForwardBody } }, async (req, reply) => {
@@ -864,7 +909,7 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
           user.id,
           source,
           graph,
-          { symbol: symbols.join(','), interval: req.body.interval },
+          { symbol: symbols.join(','), interval: req.body.interval, name: req.body.name, note: req.body.note },
           { ...paramsOf(req.body), portfolio },
         );
         return reply.status(202).send({ id: row.id, status: 'queued', ...portfolio });
@@ -894,6 +939,12 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
         view(await mine(req, userOf(req).id)),
       );
 
+      // a backtest named or noted anew
+      r.patch('/:id', { schema: { tags: ['backtest'], params: Id, body: LabelBody } }, async (req) => {
+        const user = userOf(req);
+        if (!(await repo.label(req.params.id, user.id, req.body))) throw notFound('backtest');
+        return view((await repo.get(req.params.id, user.id))!);
+      });
       r.post('/:id/cancel', { schema: { tags: ['backtest'], params: Id } }, async (req) => {
         const row = await mine(req, userOf(req).id);
         if (row.status !== 'queued' && row.status !== 'running')
@@ -906,8 +957,8 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       r.delete('/:id', { schema: { tags: ['backtest'], params: Id } }, async (req, reply) => {
         const row = await mine(req, userOf(req).id);
         await rt.queue.cancel(BACKTEST_QUEUE, row.id).catch(() => false);
-        if (row.artifactKey) await rt.store.delete(row.artifactKey).catch(() => {});
         await repo.delete(row.id, userOf(req).id);
+        await rt.store.delete(row.artifactKey ?? artifactKeyOf(row.id)).catch(() => {});
         return reply.status(204).send();
       });
 

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../../test/helpers/app.ts';
 import { until } from '../../../../test/helpers/wait.ts';
+import { artifactKeyOf, BACKTEST_QUEUE } from './worker.ts';
 
 // The lists of backtests, sweeps and paper sessions: newest first, a page at a time (the next page in
 // a Link header), filtered; a sweep's backtests apart from the other runs.
@@ -126,8 +127,14 @@ describe('lists of runs', () => {
     expect(await ids(`?strategyId=${strategyId}`)).toEqual(sorted(single));
     expect(await ids('?strategyId=not-an-id')).toEqual([]);
     expect(await ids('?status=failed')).toEqual(sorted(other));
-    const kinds = (await call(u, 'GET', '/api/backtests?kind=sweep')).json().map((x: { kind: string }) => x.kind);
-    expect(kinds).toEqual(['sweep', 'sweep']);
+    // each with its shape: the point over a portfolio is a portfolio backtest of the sweep
+    const kinds = (await call(u, 'GET', '/api/backtests?kind=sweep'))
+      .json()
+      .map((x: { kind: string; sweepId: string }) => [x.kind, x.sweepId]);
+    expect(kinds).toEqual([
+      ['portfolio', sweepId],
+      ['sweep', sweepId],
+    ]);
   });
 
   it("lists the sweeps with their progress and their best point, as each sweep's ranking has it", async () => {
@@ -202,6 +209,123 @@ describe('lists of runs', () => {
     expect((await call(u, 'GET', '/api/backtests/sweeps?symbol=BTCUSD')).json()).toEqual([]);
     expect((await call(b, 'GET', '/api/backtests/sweeps')).json()).toEqual([]);
     expect((await call(u, 'GET', '/api/backtests/sweeps?limit=201')).statusCode).toBe(400);
+  });
+
+  it('deletes a sweep with its backtests and their results files, those running as it goes included', async () => {
+    const u = await t.user();
+    expect((await t.importGoog(u.auth)).imported).toBe(2148);
+    const sweep = (params: object) =>
+      call(u, 'POST', '/api/backtests/sweep', {
+        graph: templateById('sma-crossover')!.graph,
+        symbol: 'GOOG',
+        interval: '1d',
+        params,
+      });
+    const stored = async (ids: string[]) =>
+      (await Promise.all(ids.map((id) => t.rt.store.get(artifactKeyOf(id))))).filter((x) => x !== null).length;
+    const done = (await sweep({ 'fast.period': [5, 10], 'slow.period': [20, 30] })).json();
+    await until(async () => (await call(u, 'GET', `/api/backtests/sweeps/${done.sweepId}`)).json().done === 4);
+    expect(await stored(done.ids)).toBe(4);
+    // not another user's to delete
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/backtests/sweeps/${done.sweepId}`, headers: b.auth }))
+        .statusCode,
+    ).toBe(404);
+    expect((await call(u, 'GET', `/api/backtests/sweeps/${done.sweepId}`)).statusCode).toBe(200);
+    const del = () => t.app.inject({ method: 'DELETE', url: `/api/backtests/sweeps/${done.sweepId}`, headers: u.auth });
+    expect((await del()).statusCode).toBe(204);
+    expect((await call(u, 'GET', `/api/backtests/sweeps/${done.sweepId}`)).statusCode).toBe(404);
+    for (const id of done.ids) expect((await call(u, 'GET', `/api/backtests/${id}`)).statusCode).toBe(404);
+    expect(await stored(done.ids)).toBe(0);
+    expect((await call(u, 'GET', '/api/backtests/sweeps')).json()).toEqual([]);
+    expect((await del()).statusCode).toBe(404);
+
+    // sixteen points, deleted at once: those running when it went leave nothing behind when they end
+    const running = (await sweep({ 'fast.period': [3, 5, 8, 10], 'slow.period': [20, 30, 40, 50] })).json();
+    await until(async () => (await call(u, 'GET', `/api/backtests/${running.ids[0]}`)).json().status !== 'queued');
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/backtests/sweeps/${running.sweepId}`, headers: u.auth }))
+        .statusCode,
+    ).toBe(204);
+    await until(async () => {
+      const states = await Promise.all(running.ids.map((id: string) => t.rt.queue.state(BACKTEST_QUEUE, id)));
+      return states.every((s) => s.state !== 'waiting' && s.state !== 'active');
+    });
+    const left = await sql<{
+      n: string;
+    }>`select count(*) as n from backtest_results where sweep_id = ${running.sweepId}`.execute(t.rt.db.db);
+    expect(Number(left.rows[0]!.n)).toBe(0);
+    expect(await stored(running.ids)).toBe(0);
+  });
+
+  it('names and notes a backtest and a sweep, and finds them by their words', async () => {
+    const u = await t.user();
+    expect((await t.importGoog(u.auth)).imported).toBe(2148);
+    const patch = (who: User, url: string, payload: object) =>
+      t.app.inject({ method: 'PATCH', url, headers: who.auth, payload });
+    const graph = templateById('sma-crossover')!.graph;
+    const run = { graph, symbol: 'GOOG', interval: '1d' };
+    const one = await call(u, 'POST', '/api/backtests', { ...run, name: ' Breakout v2 ', note: 'after the 50% cut' });
+    expect(one.statusCode, one.body).toBe(202);
+    const id = one.json().id;
+    expect((await call(u, 'GET', `/api/backtests/${id}`)).json()).toMatchObject({
+      name: 'Breakout v2',
+      note: 'after the 50% cut',
+    });
+    const plain = (await call(u, 'POST', '/api/backtests', run)).json().id;
+    expect((await call(u, 'GET', `/api/backtests/${plain}`)).json()).toMatchObject({ name: null, note: null });
+    // renamed, its note cleared; absent keeps
+    const r = await patch(u, `/api/backtests/${id}`, { name: 'Breakout v3' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toMatchObject({ id, name: 'Breakout v3', note: 'after the 50% cut', symbol: 'GOOG' });
+    expect((await patch(u, `/api/backtests/${id}`, { note: null })).json()).toMatchObject({
+      name: 'Breakout v3',
+      note: null,
+    });
+    await patch(u, `/api/backtests/${plain}`, { note: 'Plain, 100% in' });
+    for (const [body, code] of [
+      [{}, 400],
+      [{ name: '' }, 400],
+      [{ name: 'x'.repeat(201) }, 400],
+      [{ colour: 'red' }, 400],
+    ] as const)
+      expect((await patch(u, `/api/backtests/${id}`, body)).statusCode).toBe(code);
+    expect((await patch(b, `/api/backtests/${id}`, { name: 'mine now' })).statusCode).toBe(404);
+    expect((await call(u, 'GET', `/api/backtests/${id}`)).json().name).toBe('Breakout v3');
+
+    // a sweep named for all its backtests, an adaptive one's proposed points too
+    const sw = await call(u, 'POST', '/api/backtests/sweep', {
+      ...run,
+      name: 'Fast periods',
+      params: { 'fast.period': [3, 5, 8, 10, 13, 21], 'slow.period': [30, 50] },
+      sample: { method: 'tpe', count: 5, startup: 2, seed: 3 },
+    });
+    expect(sw.statusCode, sw.body).toBe(202);
+    const sweepId = sw.json().sweepId;
+    await until(async () => (await call(u, 'GET', `/api/backtests/sweeps/${sweepId}`)).json().done === 5);
+    const points = (await call(u, 'GET', '/api/backtests?kind=sweep&q=fast%20PERIODS')).json();
+    expect(points).toHaveLength(5);
+    expect((await call(u, 'GET', `/api/backtests/sweeps/${sweepId}`)).json().name).toBe('Fast periods');
+    const renamed = await patch(u, `/api/backtests/sweeps/${sweepId}`, { name: 'Fast only' });
+    expect(renamed.json()).toEqual({ sweepId, name: 'Fast only' });
+    expect((await call(u, 'GET', '/api/backtests/sweeps')).json().map((x: { name: string }) => x.name)).toEqual([
+      'Fast only',
+    ]);
+    expect((await call(u, 'GET', '/api/backtests?kind=sweep&q=fast%20only')).json()).toHaveLength(5);
+    expect((await patch(b, `/api/backtests/sweeps/${sweepId}`, { name: 'x' })).statusCode).toBe(404);
+    expect((await patch(u, `/api/backtests/sweeps/${randomUUID()}`, { name: 'x' })).statusCode).toBe(404);
+    expect((await call(u, 'GET', '/api/backtests/sweeps?q=nothing')).json()).toEqual([]);
+
+    // words in a name or a note, case aside; % and _ are only themselves
+    const found = async (q: string) =>
+      ((await call(u, 'GET', `/api/backtests?q=${encodeURIComponent(q)}`)).json() as { id: string }[]).map((x) => x.id);
+    expect(await found('breakout')).toEqual([id]);
+    expect(await found('plain')).toEqual([plain]);
+    expect(await found('%')).toEqual([plain]);
+    expect(await found('_')).toEqual([]);
+    expect(await found('0% in')).toEqual([plain]);
+    expect((await call(b, 'GET', '/api/backtests?q=breakout')).json()).toEqual([]);
+    expect((await call(u, 'GET', `/api/backtests?q=${'x'.repeat(201)}`)).statusCode).toBe(400);
   });
 
   it('pages through the paper sessions and filters them', async () => {

@@ -233,7 +233,7 @@ export async function processBacktest(
       await publish('backtest.cancelled', { status: 'cancelled' });
       return;
     }
-    const key = `backtests/${row.id}.json`;
+    const key = artifactKeyOf(row.id);
     await rt.store.put(
       key,
       JSON.stringify({
@@ -249,11 +249,17 @@ export async function processBacktest(
     );
     // what the risk limits did (a single backtest's): when they ended or paused trading, the entries they refused
     const metrics = cleanStats(res.risk ? { ...res.stats, limits: limitsRecord(res.risk) } : res.stats);
-    await repo.update(
+    const kept = await repo.update(
       row.id,
       { status: 'done', progress: 1, metrics, artifactKey: key, finishedAt: new Date(), error: null },
       true,
     );
+    if (!kept) {
+      // deleted (alone or with its sweep) or cancelled while it ran: its results file goes too, and
+      // nothing follows from it (no proposals, no announcement)
+      await rt.store.delete(key).catch(() => {});
+      return;
+    }
     // an adaptive sweep's next points, from every result so far, this one's included: proposed once it
     // shows done, so two workers ending the last two of a random start at once cannot each wait for the
     // other (whichever reads second sees both; a number proposed twice is kept once). A sweep left short
@@ -335,6 +341,9 @@ async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
 /** An adaptive sweep's proposals that failed: said in the log; the service's stalled-sweep check goes on from there. */
 const searchFailed = (rt: Runtime, row: BacktestRow) => (e: Error) =>
   rt.log.warn({ sweepId: row.sweepId, backtestId: row.id, err: e.message }, 'adaptive sweep: proposals failed');
+
+/** Where a backtest's results file (trades, equity, a portfolio's or walk-forward's summary) is stored. */
+export const artifactKeyOf = (backtestId: string): string => `backtests/${backtestId}.json`;
 
 /** Queues a backtest row's job (its id is the job's). */
 export const queueBacktest = (rt: Runtime) => (backtestId: string) =>

@@ -12,6 +12,9 @@ export interface BacktestRow {
   sweepId: string | null;
   /** an adaptive sweep's backtests: their number in the order proposed */
   sweepSeq: number | null;
+  /** what its user calls it, and notes of it */
+  name: string | null;
+  note: string | null;
   strategySnapshot: unknown;
   symbol: string;
   interval: string;
@@ -37,6 +40,8 @@ const toRow = (r: Raw): BacktestRow => ({
   strategyId: (r.strategy_id as string) ?? null,
   sweepId: (r.sweep_id as string) ?? null,
   sweepSeq: (r.sweep_seq as number) ?? null,
+  name: (r.name as string) ?? null,
+  note: (r.note as string) ?? null,
   strategySnapshot: r.strategy_snapshot,
   symbol: r.symbol as string,
   interval: r.interval as string,
@@ -56,6 +61,8 @@ export interface NewBacktest {
   strategyId: string | null;
   sweepId?: string | null;
   sweepSeq?: number | null;
+  name?: string | null;
+  note?: string | null;
   snapshot: unknown;
   symbol: string;
   interval: string;
@@ -71,6 +78,8 @@ async function insert(db: Db, row: NewBacktest): Promise<BacktestRow | null> {
       strategy_id: row.strategyId,
       sweep_id: row.sweepId ?? null,
       sweep_seq: row.sweepSeq ?? null,
+      name: row.name ?? null,
+      note: row.note ?? null,
       strategy_snapshot: JSON.stringify(row.snapshot),
       symbol: row.symbol,
       interval: row.interval,
@@ -91,12 +100,16 @@ export interface BacktestFilter {
   symbol?: string;
   strategyId?: string;
   status?: BacktestStatus;
+  /** words in its name or note (case aside) */
+  q?: string;
 }
 
 /** A sweep as the list of sweeps tells it (see sweeps). */
 export interface SweepSummaryRow {
   sweepId: string;
   strategyId: string | null;
+  /** its name (one of its backtests'; a sweep's are named together) */
+  name: string | null;
   symbol: string;
   interval: string;
   /** its first backtest's parameters: what the sweep ranks by, its sample or search, its portfolio */
@@ -109,6 +122,12 @@ export interface SweepSummaryRow {
   best: { id: string; combo: unknown; value: number } | null;
 }
 
+/** a backtest whose name or note holds `q`, case aside (LIKE's own characters taken as they are) */
+const mentions = (q: string) => {
+  const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql<boolean>`(name ilike ${like} or note ilike ${like})`;
+};
+
 /** a backtest of the symbol, alone or as one of a portfolio's (stored `GOOG,BTCUSD`) */
 const hasSymbol = (symbol: string) =>
   sql<boolean>`(symbol = ${symbol} or ${symbol} = any(string_to_array(symbol, ',')))`;
@@ -120,6 +139,8 @@ export const LISTED_BACKTEST_COLUMNS = [
   'strategy_id',
   'sweep_id',
   'sweep_seq',
+  'name',
+  'note',
   'symbol',
   'interval',
   'parameters',
@@ -190,6 +211,7 @@ export const backtestsRepo = (db: Db) => ({
     if (f.symbol !== undefined) q = q.where(hasSymbol(f.symbol));
     if (f.strategyId !== undefined) q = q.where(ofStrategy('strategy_id', f.strategyId));
     if (f.status !== undefined) q = q.where('status', '=', f.status);
+    if (f.q !== undefined) q = q.where(mentions(f.q));
     const { rows, next } = await newestPage<typeof q, Raw & { id: string; cursor_us: string }>(
       q,
       'created_at',
@@ -209,7 +231,7 @@ export const backtestsRepo = (db: Db) => ({
    */
   async sweeps(
     userId: string,
-    f: { limit: number; before?: Cursor; symbol?: string; strategyId?: string },
+    f: { limit: number; before?: Cursor; symbol?: string; strategyId?: string; q?: string },
   ): Promise<{ rows: SweepSummaryRow[]; next: string | null }> {
     // a sweep's backtests share its symbol and strategy, so filtering them filters the sweeps
     let heads = db
@@ -220,6 +242,7 @@ export const backtestsRepo = (db: Db) => ({
       .groupBy('sweep_id');
     if (f.symbol !== undefined) heads = heads.where(hasSymbol(f.symbol));
     if (f.strategyId !== undefined) heads = heads.where(ofStrategy('strategy_id', f.strategyId));
+    if (f.q !== undefined) heads = heads.where(mentions(f.q));
     const q = db.selectFrom(heads.as('h')).select(['h.id', 'h.first', microsOf('h.first').as('cursor_us')]);
     const { rows: page, next } = await newestPage<typeof q, { id: string; first: string; cursor_us: string }>(
       q,
@@ -247,7 +270,7 @@ export const backtestsRepo = (db: Db) => ({
       db
         .selectFrom('backtest_results')
         .distinctOn('sweep_id')
-        .select(['sweep_id', 'strategy_id', 'symbol', 'interval', 'parameters'])
+        .select(['sweep_id', 'strategy_id', 'name', 'symbol', 'interval', 'parameters'])
         .where('user_id', '=', userId)
         .where(sweepIds)
         .orderBy('sweep_id')
@@ -301,6 +324,7 @@ export const backtestsRepo = (db: Db) => ({
       return {
         sweepId: h.id,
         strategyId: one.strategy_id ?? null,
+        name: one.name ?? null,
         symbol: one.symbol,
         interval: one.interval,
         parameters: one.parameters as Record<string, unknown>,
@@ -406,7 +430,7 @@ export const backtestsRepo = (db: Db) => ({
     }>,
     /** leave a backtest the user cancelled as it is (a result that lands after the cancel) */
     unlessCancelled = false,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let q = db
       .updateTable('backtest_results')
       .set({
@@ -420,7 +444,8 @@ export const backtestsRepo = (db: Db) => ({
       })
       .where('id', '=', id);
     if (unlessCancelled) q = q.where('status', '!=', 'cancelled');
-    await q.execute();
+    // false when the backtest is gone (deleted) or, unlessCancelled, was cancelled
+    return (await q.executeTakeFirst()).numUpdatedRows > 0n;
   },
   /**
    * Adaptive sweeps that stopped short: fewer backtests than the search's count, none of them queued,
@@ -456,6 +481,45 @@ export const backtestsRepo = (db: Db) => ({
       .where('status', 'in', ['queued', 'running'])
       .execute();
     return rows.map((r) => toRow(r as Raw));
+  },
+  /**
+   * The caller's backtest named or noted anew (null clears; absent keeps; at least one of them given);
+   * false when it is not theirs.
+   */
+  async label(id: string, userId: string, patch: { name?: string | null; note?: string | null }): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const r = await db
+      .updateTable('backtest_results')
+      .set({
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.note !== undefined ? { note: patch.note } : {}),
+      })
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  },
+  /** Every backtest of the caller's sweep named anew (null clears); how many (0: no such sweep of theirs). */
+  async nameSweep(userId: string, sweepId: string, name: string | null): Promise<number> {
+    if (!isUuid(sweepId)) return 0;
+    const r = await db
+      .updateTable('backtest_results')
+      .set({ name })
+      .where('user_id', '=', userId)
+      .where('sweep_id', '=', sweepId)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  },
+  /** Every backtest of the caller's sweep; their ids (none: no such sweep of theirs). */
+  async deleteSweep(userId: string, sweepId: string): Promise<string[]> {
+    if (!isUuid(sweepId)) return [];
+    const rows = await db
+      .deleteFrom('backtest_results')
+      .where('user_id', '=', userId)
+      .where('sweep_id', '=', sweepId)
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
   },
   async delete(id: string, userId: string): Promise<boolean> {
     if (!isUuid(id)) return false;
