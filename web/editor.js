@@ -454,6 +454,69 @@ export async function editorView(c, id) {
       changesBox,
     );
   }
+  // what was run with this strategy: its newest backtests, sweeps and paper sessions, each with the
+  // version it ran (read when opened)
+  const runsList = h('div');
+  const runs = /** @type {HTMLDetailsElement} */ (
+    h(
+      'details',
+      {
+        class: 'strategy-runs',
+        ontoggle: () => {
+          if (runs.open) void attempt(showRuns);
+        },
+      },
+      h('summary', null, 'Runs'),
+      runsList,
+    )
+  );
+  async function showRuns() {
+    const q = `strategyId=${encodeURIComponent(id)}`;
+    const [backtests, sweeps, sessions] = await Promise.all([
+      c.api.get(`/api/backtests?${q}&limit=20`),
+      c.api.get(`/api/backtests/sweeps?${q}&limit=10`),
+      c.api.get(`/api/forward-tests?${q}&limit=20`),
+    ]);
+    const version = (/** @type {any} */ p) => (p?.strategyVersion ? `v${p.strategyVersion}` : '');
+    runsList.replaceChildren(
+      h('h3', null, 'Backtests'),
+      table(
+        [
+          ['Started', (/** @type {any} */ b) => h('a', { href: `#/backtests/${b.id}` }, when(b.createdAt))],
+          ['Name', (b) => b.name ?? ''],
+          ['Version', (b) => version(b.parameters)],
+          ['Symbol', (b) => `${b.symbol} ${b.interval}`],
+          ['Status', (b) => b.status],
+          ['Return %', (b) => (b.metrics?.returnPct == null ? '–' : Number(b.metrics.returnPct).toFixed(2))],
+        ],
+        backtests,
+        'No backtests of it yet.',
+      ),
+      h('h3', null, 'Sweeps'),
+      table(
+        [
+          ['Started', (/** @type {any} */ s) => h('a', { href: `#/sweeps/${s.sweepId}` }, when(s.createdAt))],
+          ['Name', (s) => s.name ?? ''],
+          ['Symbol', (s) => `${s.symbol} ${s.interval}`],
+          ['Points', (s) => `${s.done + s.failed} of ${s.total}`],
+          ['Status', (s) => s.status],
+        ],
+        sweeps,
+        'No sweeps of it yet.',
+      ),
+      h('h3', null, 'Paper sessions'),
+      table(
+        [
+          ['Session', (/** @type {any} */ x) => h('a', { href: `#/sessions/${x.id}` }, x.name ?? x.id.slice(0, 8))],
+          ['Symbol', (x) => x.symbol],
+          ['Status', (x) => x.status],
+          ['Return %', (x) => (x.returnPct == null ? '–' : Number(x.returnPct).toFixed(2))],
+        ],
+        sessions,
+        'No paper sessions of it yet.',
+      ),
+    );
+  }
   const changesBox = h('div', { class: 'changes' });
   /** What version `v` changed from the one before it. @param {number} v */
   async function showChanges(v) {
@@ -836,6 +899,7 @@ export async function editorView(c, id) {
       status,
     ),
     history,
+    runs,
     h('div', { class: 'editor-body' }, scroller, side),
     h(
       'div',

@@ -14,6 +14,7 @@ import {
   returnCurve,
   sweepGrid,
 } from './chart.js';
+import { ApiError } from './api.js';
 import { attempt, h, MEASURES, num, progressBar, saveFile, svgBox, table, toast, when } from './dom.js';
 import { applyCombo } from './graph-model.js';
 import { EDITABLE_LIMITS, EXCHANGE_KEYS, portfolioRiskPatch, sessionPatch, settingsText } from './run-settings.js';
@@ -383,27 +384,58 @@ function compareRuns(title, runs) {
 }
 
 /**
- * A list's **Compare selected** button and the checkbox that ticks a row for it: two to MAX_COMPARE
- * ticked, it opens `route`/<the ids>.
+ * A list's checkboxes and what acts on the rows ticked: **Compare selected** (two to MAX_COMPARE, each
+ * one `comparable`, opens `route`/<the ids>) and each of `actions` (any number ticked: asked once, then
+ * done row by row, each refusal said, and the list read again).
  * @param {import('./app.js').Ctx} c @param {string} route @param {string} label the checkbox's
+ * @param {(row: any) => boolean} comparable
+ * @param {{ label: string, ask: (n: number) => string, run: (id: string) => Promise<unknown>, done: string, back: string }[]} [actions]
  */
-function comparePicker(c, route, label) {
-  const picked = new Set();
+function rowPicker(c, route, label, comparable, actions = []) {
+  /** @type {Map<string, any>} */
+  const picked = new Map();
   const compare = /** @type {HTMLButtonElement} */ (
     h('button', { class: 'secondary', disabled: true }, 'Compare selected')
   );
-  compare.addEventListener('click', () => c.go(`${route}/${[...picked].join(',')}`));
-  const pick = (/** @type {string} */ id) =>
+  compare.addEventListener('click', () => c.go(`${route}/${[...picked.keys()].join(',')}`));
+  const buttons = actions.map((a) => {
+    const b = /** @type {HTMLButtonElement} */ (h('button', { class: 'secondary', disabled: true }, a.label));
+    b.addEventListener('click', async () => {
+      if (!confirm(a.ask(picked.size))) return;
+      let ok = 0;
+      /** @type {string[]} */
+      const refused = [];
+      for (const id of picked.keys()) {
+        try {
+          await a.run(id);
+          ok++;
+        } catch (e) {
+          refused.push(e instanceof ApiError ? e.message : String(e));
+        }
+      }
+      toast(
+        `${a.done}: ${ok}${refused.length ? `; ${refused.length} refused (${refused[0]})` : ''}`,
+        refused.length ? 'error' : 'info',
+      );
+      c.go(a.back);
+    });
+    return b;
+  });
+  const update = () => {
+    compare.disabled = picked.size < 2 || picked.size > MAX_COMPARE || [...picked.values()].some((r) => !comparable(r));
+    for (const b of buttons) b.disabled = picked.size === 0;
+  };
+  const pick = (/** @type {any} */ row) =>
     h('input', {
       type: 'checkbox',
       'aria-label': label,
       onchange: (/** @type {Event} */ ev) => {
-        if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.add(id);
-        else picked.delete(id);
-        compare.disabled = picked.size < 2 || picked.size > MAX_COMPARE;
+        if (/** @type {HTMLInputElement} */ (ev.target).checked) picked.set(row.id, row);
+        else picked.delete(row.id);
+        update();
       },
     });
-  return { compare, pick };
+  return { compare, pick, actions: buttons };
 }
 
 /**
@@ -508,8 +540,24 @@ const sweepBestText = (s) =>
 /** @param {import('./app.js').Ctx} c */
 export async function backtestsView(c) {
   // finished runs ticked to compare
-  const { compare, pick: tick } = comparePicker(c, '#/compare', 'compare this run');
-  const pick = (/** @type {any} */ b) => (b.status === 'done' ? tick(b.id) : '');
+  // runs ticked: compared (finished ones), cancelled or deleted together
+  const picker = rowPicker(c, '#/compare', 'tick this run', (b) => b.status === 'done', [
+    {
+      label: 'Cancel selected',
+      ask: (n) => `Cancel the ${n} selected runs that are still queued or running?`,
+      run: (id) => c.api.post(`/api/backtests/${encodeURIComponent(id)}/cancel`),
+      done: 'Cancelled',
+      back: '#/backtests',
+    },
+    {
+      label: 'Delete selected',
+      ask: (n) => `Delete the ${n} selected runs with their results?`,
+      run: (id) => c.api.del(`/api/backtests/${encodeURIComponent(id)}`),
+      done: 'Deleted',
+      back: '#/backtests',
+    },
+  ]);
+  const { compare, pick } = picker;
   /** @type {[string, (b: any) => any][]} */
   const cols = [
     ['', pick],
@@ -579,7 +627,7 @@ export async function backtestsView(c) {
       { class: 'muted' },
       `Run one from a strategy\u2019s page. Tick two to ${MAX_COMPARE} finished runs to compare them.`,
     ),
-    h('div', { class: 'row filters' }, kind, symbol, status, words, compare),
+    h('div', { class: 'row filters' }, kind, symbol, status, words, compare, ...picker.actions),
     runs,
     h('h2', null, 'Sweeps'),
     h('p', { class: 'muted' }, 'Each sweep\u2019s backtests are on its page, ranked.'),
@@ -1239,8 +1287,41 @@ export async function backtestView(c, id) {
 /** @param {import('./app.js').Ctx} c */
 export async function sessionsView(c) {
   // sessions ticked to compare
-  const { compare, pick: tick } = comparePicker(c, '#/compare-sessions', 'compare this session');
-  const pick = (/** @type {any} */ s) => tick(s.id);
+  // sessions ticked: compared, paused, resumed, stopped or deleted together
+  /** @param {string} verb */
+  const each = (verb) => (/** @type {string} */ id) =>
+    c.api.post(`/api/forward-tests/${encodeURIComponent(id)}/${verb}`);
+  const picker = rowPicker(c, '#/compare-sessions', 'tick this session', () => true, [
+    {
+      label: 'Pause selected',
+      ask: (n) => `Pause the ${n} selected sessions?`,
+      run: each('pause'),
+      done: 'Paused',
+      back: '#/sessions',
+    },
+    {
+      label: 'Resume selected',
+      ask: (n) => `Resume the ${n} selected sessions?`,
+      run: each('resume'),
+      done: 'Resumed',
+      back: '#/sessions',
+    },
+    {
+      label: 'Stop selected',
+      ask: (n) => `Stop the ${n} selected sessions? A stopped session cannot be started again.`,
+      run: each('stop'),
+      done: 'Stopped',
+      back: '#/sessions',
+    },
+    {
+      label: 'Delete selected',
+      ask: (n) => `Delete the ${n} selected sessions and their trades?`,
+      run: (id) => c.api.del(`/api/forward-tests/${encodeURIComponent(id)}`),
+      done: 'Deleted',
+      back: '#/sessions',
+    },
+  ]);
+  const { compare, pick } = picker;
   /** @type {[string, (s: any) => any][]} */
   const cols = [
     ['', pick],
@@ -1310,7 +1391,7 @@ export async function sessionsView(c) {
           h('h2', null, 'Sessions'),
         )
       : '',
-    p.sessions ? h('div', { class: 'row filters' }, status, compare) : '',
+    p.sessions ? h('div', { class: 'row filters' }, status, compare, ...picker.actions) : '',
     sessions,
   );
 }

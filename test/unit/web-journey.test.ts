@@ -867,8 +867,13 @@ describe('the browser app, clicked through against the running platform', () => 
 
   it('compares two finished backtests side by side', async () => {
     location.hash = '#/backtests';
-    await until(() => text('main h1') === 'Backtests' && $$('main tbody input[type=checkbox]').length >= 2, 'the list');
-    const boxes = $$<HTMLInputElement>('main tbody input[type=checkbox]').slice(0, 2);
+    // two finished runs ticked (a run still queued or failed cannot be compared)
+    const finished = () =>
+      $$('.runs tbody tr')
+        .filter((r) => r.querySelector('td:nth-child(6)')?.textContent === 'done')
+        .map((r) => r.querySelector<HTMLInputElement>('input[type=checkbox]')!);
+    await until(() => text('main h1') === 'Backtests' && finished().length >= 2, 'the list');
+    const boxes = finished().slice(0, 2);
     const ids = boxes.map((b) => b.closest('tr')!.querySelector('a')!.getAttribute('href')!.split('/')[2]!);
     for (const b of boxes) {
       b.checked = true;
@@ -1112,7 +1117,7 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('.paper-portfolios tbody tr').length === 1, 'the paper portfolios list');
     expect(text('.paper-portfolios tbody tr')).toContain('GOOG, GOOGL');
     // its two sessions compared side by side: their returns on one chart, their statistics as the API has them
-    const ticks = $$<HTMLInputElement>('input[aria-label="compare this session"]');
+    const ticks = $$<HTMLInputElement>('input[aria-label="tick this session"]');
     expect(ticks.length).toBe(3);
     const sessions = await api('/api/forward-tests');
     for (const s of pf.sessions as { id: string }[]) {
@@ -1136,6 +1141,34 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => location.hash === '#/sessions', 'back on the list');
     expect(await api('/api/forward-tests/portfolios')).toEqual([]);
     expect((await api('/api/forward-tests')).length).toBe(1); // the earlier session is left
+  });
+
+  it('lists what was run with a strategy on its page: its backtests with the version each ran, its sweeps, its sessions', async () => {
+    const latest = (await api('/api/backtests?limit=1'))[0];
+    const sid = latest.strategyId as string;
+    location.hash = `#/strategies/${sid}`;
+    const runs = await until(() => $<HTMLDetailsElement>('details.strategy-runs'), 'the editor');
+    runs.open = true;
+    runs.dispatchEvent(new Event('toggle'));
+    const [backtests, sweeps, sessions] = await Promise.all([
+      api(`/api/backtests?strategyId=${sid}&limit=20`),
+      api(`/api/backtests/sweeps?strategyId=${sid}&limit=10`),
+      api(`/api/forward-tests?strategyId=${sid}&limit=20`),
+    ]);
+    expect(backtests.length).toBeGreaterThan(0);
+    const tables = await until(() => {
+      const t = $$('details.strategy-runs table');
+      return t.length + $$('details.strategy-runs p.muted').length === 3 ? t : null;
+    }, 'its runs');
+    const links = (sel: string) => $$(`details.strategy-runs ${sel}`).map((a) => a.getAttribute('href'));
+    expect(links('a[href^="#/backtests/"]')).toEqual(backtests.map((b: { id: string }) => `#/backtests/${b.id}`));
+    expect(links('a[href^="#/sweeps/"]')).toEqual(sweeps.map((x: { sweepId: string }) => `#/sweeps/${x.sweepId}`));
+    expect(links('a[href^="#/sessions/"]')).toEqual(sessions.map((x: { id: string }) => `#/sessions/${x.id}`));
+    // the version each backtest ran
+    const first = tables[0]!.querySelector('tbody tr')!;
+    expect(first.querySelectorAll('td')[2]!.textContent).toBe(
+      backtests[0].parameters.strategyVersion ? `v${backtests[0].parameters.strategyVersion}` : '',
+    );
   });
 
   it('deletes a backtest and a session from their lists', async () => {
@@ -1166,6 +1199,18 @@ describe('the browser app, clicked through against the running platform', () => 
     [...rows[0]!.querySelectorAll('button')].find((b) => b.textContent === 'Delete')!.click();
     await until(() => $$('.runs tbody tr').length === before - 1, 'the shorter list');
     expect((await api(`/api/backtests/${id}`)).error.code).toBe('NOT_FOUND');
+    // two more ticked and deleted together
+    const two = $$('.runs tbody tr').slice(0, 2);
+    const twoIds = two.map((r) => r.querySelector('a')!.getAttribute('href')!.split('/')[2]!);
+    for (const r of two) {
+      const box = r.querySelector<HTMLInputElement>('input[type=checkbox]')!;
+      box.checked = true;
+      box.dispatchEvent(new Event('change'));
+    }
+    button('Delete selected')!.click();
+    await until(() => $$('.runs tbody tr').length === before - 3, 'the list two shorter');
+    for (const x of twoIds) expect((await api(`/api/backtests/${x}`)).error.code).toBe('NOT_FOUND');
+    await until(() => $$('.toast').some((e) => e.textContent === 'Deleted: 2'), 'what was done');
     // the oldest sweep deleted from its line, with its backtests
     const last = sweeps.at(-1);
     const line = $$('.sweeps tbody tr').at(-1)!;

@@ -1,4 +1,5 @@
 import { backtestsRepo, type NewBacktest } from '@algotrade/adapters';
+import { TOPICS } from '@algotrade/core';
 import { templateById } from '@algotrade/strategy';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -273,6 +274,15 @@ describe('lists of runs', () => {
       note: 'after the 50% cut',
     });
     const plain = (await call(u, 'POST', '/api/backtests', run)).json().id;
+    // its end on the bus (what webhooks and the page take) carries its name
+    const ends: Record<string, unknown>[] = [];
+    const sub = await t.rt.bus.subscribe(TOPICS.realtimeUpdates.name, { group: 'named-end-test' }, async (m) => {
+      if (m.type === 'backtest.done') ends.push(m.data as Record<string, unknown>);
+    });
+    const told = (await call(u, 'POST', '/api/backtests', { ...run, name: 'Told by name' })).json().id;
+    await until(() => ends.some((e) => e.backtestId === told));
+    await sub.close();
+    expect(ends.find((e) => e.backtestId === told)).toMatchObject({ name: 'Told by name', userId: u.id });
     expect((await call(u, 'GET', `/api/backtests/${plain}`)).json()).toMatchObject({ name: null, note: null });
     // renamed, its note cleared; absent keeps
     const r = await patch(u, `/api/backtests/${id}`, { name: 'Breakout v3' });

@@ -100,7 +100,14 @@ export async function processBacktest(
   const p = row.parameters as unknown as BacktestParams;
   const publish = async (type: string, data: object) => {
     // a sweep's backtest says so (webhooks tell of the sweep's end instead of each of its backtests)
-    const body = { backtestId: row.id, userId: row.userId, ...(row.sweepId ? { sweepId: row.sweepId } : {}), ...data };
+    const body = {
+      backtestId: row.id,
+      userId: row.userId,
+      // what its user calls it (webhooks say it before the id)
+      ...(row.name ? { name: row.name } : {}),
+      ...(row.sweepId ? { sweepId: row.sweepId } : {}),
+      ...data,
+    };
     await rt.bus.publish(TOPICS.realtimeUpdates.name, `backtest:${row.id}`, type, body).catch(() => {});
     // a sweep's page follows all of its backtests on one channel: each one's start and end
     if (row.sweepId && type !== 'backtest.progress')
@@ -314,6 +321,8 @@ async function announceSweepEnd(rt: Runtime, row: BacktestRow): Promise<void> {
       {
         sweepId: row.sweepId,
         userId: row.userId,
+        // its name as it stands now (renamed while it ran: the rows have the new one)
+        ...(rows[0]?.name ? { name: rows[0].name } : {}),
         total: rows.length,
         done: done.length,
         failed: rows.length - done.length,

@@ -123,6 +123,8 @@ describe('outgoing webhooks', () => {
     const end = {
       sweepId,
       userId: a.id,
+      // what its user called it: said before its id
+      name: 'Fast periods',
       total: 6,
       done: 5,
       failed: 1,
@@ -149,7 +151,7 @@ describe('outgoing webhooks', () => {
     await new Promise((r) => setTimeout(r, 300));
     const got = rx.got.filter((g) => g.path === '/sweeps');
     expect(got.map((g) => JSON.parse(g.body).message)).toEqual([
-      'Sweep c0000000 done: 5 backtests (1 failed), best sharpe 1.23 with fast.period=10, slow.period=30; ' +
+      'Sweep "Fast periods" (c0000000) done: 5 backtests (1 failed), best sharpe 1.23 with fast.period=10, slow.period=30; ' +
         'most robust fast.period=15, slow.period=30 (1.10, 0.95 with its 3 neighbours)',
     ]);
     expect(await deliveries(w.id)).toHaveLength(1);

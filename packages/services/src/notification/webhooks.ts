@@ -148,6 +148,12 @@ export function signPayload(secret: string, body: string, t: number): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
+/** A run as a person knows it: its name with the start of its id ("Breakout v2" (1a2b3c4d)), or the id alone. */
+const called = (d: Record<string, unknown>, idKey: string) => {
+  const id = String(d[idKey]).slice(0, 8);
+  return typeof d.name === 'string' && d.name ? `"${d.name}" (${id})` : id;
+};
+
 /** The line a person reads for an event (the Slack and Discord formats send only this). */
 function describe(event: WebhookEvent, d: Record<string, unknown>): string {
   const num = (v: unknown, digits = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '?');
@@ -166,9 +172,9 @@ function describe(event: WebhookEvent, d: Record<string, unknown>): string {
       // a pause, a resume or a stop without a reason is the user's own
       return `Session ${String(d.sessionId).slice(0, 8)} ${event.slice(8)}${d.reason ? `: ${String(d.reason)}` : event === 'session.failed' ? '' : ' by hand'}`;
     case 'backtest.done':
-      return `Backtest ${String(d.backtestId).slice(0, 8)} done: return ${num(metrics.returnPct)} %, Sharpe ${num(metrics.sharpe)}, ${String(metrics.trades ?? 0)} trades`;
+      return `Backtest ${called(d, 'backtestId')} done: return ${num(metrics.returnPct)} %, Sharpe ${num(metrics.sharpe)}, ${String(metrics.trades ?? 0)} trades`;
     case 'backtest.failed':
-      return `Backtest ${String(d.backtestId).slice(0, 8)} failed: ${String(d.error)}`;
+      return `Backtest ${called(d, 'backtestId')} failed: ${String(d.error)}`;
     case 'sweep.done': {
       type Point = { backtestId?: string; combo?: Record<string, unknown> } & Record<string, unknown>;
       const [best, robust] = [d.best as Point | undefined, d.robust as Point | undefined];
@@ -177,7 +183,7 @@ function describe(event: WebhookEvent, d: Record<string, unknown>): string {
           .map(([k, v]) => `${k}=${String(v)}`)
           .join(', ');
       return (
-        `Sweep ${String(d.sweepId).slice(0, 8)} done: ${String(d.done)} backtests` +
+        `Sweep ${called(d, 'sweepId')} done: ${String(d.done)} backtests` +
         (d.failed ? ` (${String(d.failed)} failed)` : '') +
         (best ? `, best ${String(d.rankBy)} ${num(best[String(d.rankBy)])} with ${comboText(best)}` : '') +
         // the point best with its neighbours, when it is another
