@@ -225,9 +225,10 @@ export const backtestsRepo = (db: Db) => ({
    * A page of the caller's sweeps, newest first (by their first backtest's creation, then the sweep's
    * id: the cursor's), each with its backtests counted by status and its best one by the sweep's own
    * measure, as the sweep's ranking has it (see scoreOf: a backtest of fewer closed trades than
-   * `minTrades`, or without the measure, ranks last; null while none ranks). Three reads: the page's
-   * sweeps from an index of the user's sweep backtests (migration 21), their counts with one row each
-   * (what every backtest of a sweep shares: strategy, symbol, ranking), and the best of each.
+   * `minTrades`, or without the measure, ranks last; null while none ranks). Read in steps: the page's
+   * sweeps from an index of the user's sweep backtests (migration 21); their counts, beside one row of
+   * each (what every backtest of a sweep shares: strategy, symbol, name, ranking); then the best of
+   * each, one query per ranking on the page (usually one).
    */
   async sweeps(
     userId: string,
