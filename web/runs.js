@@ -268,11 +268,13 @@ function removeButton(c, path, what, back) {
 
 /**
  * A button that fetches a CSV export (with the page's credentials) and saves it as `filename`.
- * @param {import('./app.js').Ctx} c @param {string} path @param {string} filename
+ * @param {import('./app.js').Ctx} c @param {string | (() => string)} path (or what gives it when clicked)
+ * @param {string} filename
  */
 export function csvButton(c, path, filename, label = 'CSV') {
   const onclick = async () => {
-    const text = await attempt(() => c.api.request('GET', path, undefined, { text: true }));
+    const url = typeof path === 'function' ? path() : path;
+    const text = await attempt(() => c.api.request('GET', url, undefined, { text: true }));
     if (text !== undefined) saveFile(String(text), filename, 'text/csv');
   };
   return h('button', { class: 'link', title: `download ${filename}`, onclick }, label);
@@ -608,14 +610,18 @@ export async function backtestsView(c) {
   );
   const symbol = h('input', { name: 'symbol', placeholder: 'Symbol', 'aria-label': 'symbol', size: 10 });
   const words = h('input', { name: 'q', type: 'search', placeholder: 'Name or note', 'aria-label': 'name or note' });
-  const load = () => {
-    const q = new URLSearchParams({ limit: '50' });
+  /** the list's address with the filters as they stand, and `extra` */
+  const listPath = (/** @type {Record<string, string>} */ extra) => {
+    const q = new URLSearchParams(extra);
     for (const el of [kind, status, symbol, words]) {
       const v = /** @type {HTMLInputElement} */ (el).value.trim();
       if (v) q.set(/** @type {HTMLInputElement} */ (el).name, v);
     }
-    return pagedTable(c, `/api/backtests?${q}`, cols, 'No backtests here.', runs);
+    return `/api/backtests?${q}`;
   };
+  const load = () => pagedTable(c, listPath({ limit: '50' }), cols, 'No backtests here.', runs);
+  // every run the filters keep, a line each with its figures
+  const csv = csvButton(c, () => listPath({ format: 'csv' }), 'backtests.csv', 'CSV of these runs');
   for (const el of [kind, status, symbol, words]) el.addEventListener('change', () => void attempt(load));
   await Promise.all([load(), pagedTable(c, '/api/backtests/sweeps?limit=20', sweepCols, 'No sweeps yet.', sweeps)]);
   return h(
@@ -627,7 +633,7 @@ export async function backtestsView(c) {
       { class: 'muted' },
       `Run one from a strategy\u2019s page. Tick two to ${MAX_COMPARE} finished runs to compare them.`,
     ),
-    h('div', { class: 'row filters' }, kind, symbol, status, words, compare, ...picker.actions),
+    h('div', { class: 'row filters' }, kind, symbol, status, words, compare, ...picker.actions, csv),
     runs,
     h('h2', null, 'Sweeps'),
     h('p', { class: 'muted' }, 'Each sweep\u2019s backtests are on its page, ranked.'),

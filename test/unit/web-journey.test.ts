@@ -1211,6 +1211,22 @@ describe('the browser app, clicked through against the running platform', () => 
     await until(() => $$('.runs tbody tr').length === before - 3, 'the list two shorter');
     for (const x of twoIds) expect((await api(`/api/backtests/${x}`)).error.code).toBe('NOT_FOUND');
     await until(() => $$('.toast').some((e) => e.textContent === 'Deleted: 2'), 'what was done');
+    // the runs one filter keeps, on the page and as a file
+    const kindOf = await until(() => $<HTMLSelectElement>('.filters select[name=kind]'), 'the filters');
+    kindOf.value = 'walk-forward';
+    kindOf.dispatchEvent(new Event('change'));
+    const wfs = await api('/api/backtests?kind=walk-forward');
+    expect(wfs.length).toBeGreaterThan(0);
+    await until(() => $$('.runs tbody tr').length === wfs.length, 'the walk-forwards alone');
+    const [file] = await downloads(() => button('CSV of these runs')!.click());
+    expect(file!.name).toBe('backtests.csv');
+    expect(
+      file!.text
+        .trimEnd()
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.split(',')[0]),
+    ).toEqual(wfs.map((w: { id: string }) => w.id));
     // the oldest sweep deleted from its line, with its backtests
     const last = sweeps.at(-1);
     const line = $$('.sweeps tbody tr').at(-1)!;

@@ -1,6 +1,13 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { AppError, bestDeflated, notFound, pboCscvAsync, returnsOf, type PortfolioLimits } from '@algotrade/core';
-import { backtestsRepo, INTERVALS, strategiesRepo, type BacktestRow, type SweepSummaryRow } from '@algotrade/adapters';
+import {
+  backtestsRepo,
+  INTERVALS,
+  parseCursor,
+  strategiesRepo,
+  type BacktestRow,
+  type SweepSummaryRow,
+} from '@algotrade/adapters';
 import {
   comboVariants,
   compileGraph,
@@ -53,6 +60,8 @@ const ListQuery = z.strictObject({
   strategyId: z.string().max(64).optional(),
   status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']).optional(),
   q: z.string().trim().min(1).max(200).optional(),
+  // csv: every run the filters match, newest first, as a file (limit aside)
+  format: z.enum(['json', 'csv']).default('json'),
 });
 const SweepsQuery = z.strictObject({
   ...PageQuery(50, 200),
@@ -390,6 +399,32 @@ const view = (r: BacktestRow) => ({
   finishedAt: r.finishedAt,
 });
 
+/** the most runs one CSV of the list holds */
+const MAX_CSV_RUNS = 10_000;
+/** A run as a line of the list's CSV: what it is, then its figures (as a sweep's ranking has them). */
+const csvLine = (r: BacktestRow) => {
+  const v = view(r);
+  const m = (r.metrics ?? {}) as Record<string, unknown>;
+  return {
+    id: r.id,
+    createdAt: r.createdAt,
+    name: r.name,
+    kind: v.kind,
+    sweepId: r.sweepId,
+    strategyId: r.strategyId,
+    strategyVersion: r.parameters.strategyVersion ?? null,
+    symbol: r.symbol,
+    interval: r.interval,
+    status: r.status,
+    ...Object.fromEntries(SWEEP_CSV_FIGURES.map((f) => [f, m[f] ?? null])),
+    combo: r.parameters.combo ?? null,
+    note: r.note,
+  };
+};
+const RUN_CSV_COLUMNS = Object.keys(
+  csvLine({ parameters: {}, metrics: null } as unknown as BacktestRow),
+) as readonly string[];
+
 /**
  * A sweep as its list line: how it searches, what it ranks by, how far it is and its best point so
  * far (the same as the top of its ranking on GET /sweeps/:id).
@@ -569,7 +604,26 @@ export const backtestService: FastifyPluginAsyncZod<{ ctx: ServiceContext }> = a
       // newest first, a page at a time (the next named in a Link header); a sweep's backtests only
       // with kind=sweep (each sweep is one line of GET /sweeps)
       r.get('/', { schema: { tags: ['backtest'], querystring: ListQuery } }, async (req, reply) => {
-        const { rows, next } = await repo.page(userOf(req).id, req.query);
+        const { format, ...filter } = req.query;
+        if (format === 'csv') {
+          // every run the filters match, a line each with its figures (at most MAX_CSV_RUNS: the Link names the rest)
+          const rows: BacktestRow[] = [];
+          let next: string | null = null;
+          let before = filter.before;
+          do {
+            const page = await repo.page(userOf(req).id, {
+              ...filter,
+              before,
+              limit: Math.min(500, MAX_CSV_RUNS - rows.length),
+            });
+            rows.push(...page.rows);
+            next = page.next;
+            before = next ? parseCursor(next)! : undefined;
+          } while (next && rows.length < MAX_CSV_RUNS);
+          linkNext(req, reply, next);
+          return sendCsv(reply, 'backtests.csv', rows.map(csvLine), RUN_CSV_COLUMNS);
+        }
+        const { rows, next } = await repo.page(userOf(req).id, filter);
         linkNext(req, reply, next);
         return rows.map(view);
       });

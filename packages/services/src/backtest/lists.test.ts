@@ -85,7 +85,49 @@ describe('lists of runs', () => {
       expect(r.statusCode).toBe(400);
       expect(r.json().error.message).toMatch(/before/);
     }
-    for (const q of ['limit=0', 'limit=501', 'kind=other', 'status=over', 'symbol=a%20b', 'unknown=1'])
+    // every run as a CSV, across the pages the server reads for it (over 500 rows)
+    await sql`insert into backtest_results (user_id, strategy_snapshot, symbol, interval, parameters, status, metrics, created_at, name)
+      select ${u.id}, '{}'::jsonb, 'GOOG', '1d', jsonb_build_object('combo', jsonb_build_object('n', i)), 'done',
+        jsonb_build_object('sharpe', i / 100.0, 'trades', i), now() - make_interval(days => 30, secs => i), 'bulk ' || i
+      from generate_series(1, 600) i`.execute(t.rt.db.db);
+    const csv = await call(u, 'GET', '/api/backtests?format=csv');
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = csv.body.trimEnd().split('\r\n');
+    const header = lines[0]!.split(',');
+    expect(header.slice(0, 4)).toEqual(['id', 'createdAt', 'name', 'kind']);
+    expect(header).toEqual(expect.arrayContaining(['sharpe', 'trades', 'returnPct', 'combo', 'note']));
+    const body = lines.slice(1).map((l) => l.split(','));
+    expect(body).toHaveLength(606);
+    expect(new Set(body.map((x) => x[0])).size).toBe(606);
+    // newest first: the six made above, then the 600 from a month ago, bulk 1 first
+    expect(body.slice(0, 6).map((x) => x[0])).toEqual(expected.filter((x) => x !== page1[1]));
+    const at = (k: string) => header.indexOf(k);
+    expect([body[6]![at('name')], body[6]![at('sharpe')], body[6]![at('trades')]]).toEqual(['bulk 1', '0.01', '1']);
+    expect(csv.headers.link).toBeUndefined();
+    // the filters hold for the file too
+    const few = await call(u, 'GET', '/api/backtests?format=csv&q=bulk%2059');
+    expect(
+      few.body
+        .trimEnd()
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.split(',')[at('name')]),
+    ).toEqual([
+      'bulk 59',
+      'bulk 590',
+      'bulk 591',
+      'bulk 592',
+      'bulk 593',
+      'bulk 594',
+      'bulk 595',
+      'bulk 596',
+      'bulk 597',
+      'bulk 598',
+      'bulk 599',
+    ]);
+    expect((await call(b, 'GET', '/api/backtests?format=csv')).body.trimEnd().split('\r\n')).toHaveLength(1);
+    for (const q of ['limit=0', 'limit=501', 'kind=other', 'status=over', 'symbol=a%20b', 'unknown=1', 'format=xml'])
       expect((await call(u, 'GET', `/api/backtests?${q}`)).statusCode).toBe(400);
   });
 
