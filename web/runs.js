@@ -583,7 +583,7 @@ export async function backtestsView(c) {
     ['Points', (s) => `${s.done + s.failed} of ${s.total}`],
     ['Status', (s) => (s.status === 'running' ? progressBar(s.progress) : s.status)],
     ['Ranked by', (s) => s.rankBy],
-    ['Best so far', (s) => sweepBestText(s)],
+    ['Best so far', sweepBestText],
     [
       '',
       (s) =>

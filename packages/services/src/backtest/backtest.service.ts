@@ -373,6 +373,10 @@ const settingsOf = (p: Record<string, unknown>) =>
 /** backtests one walk-forward may run: every combination in each fold and over all bars, plus one per fold */
 const MAX_WALK_FORWARD_RUNS = 5_000;
 
+/** A run's shape: a sweep's point over a portfolio is a portfolio backtest (its sweepId says whose point). */
+const kindOf = (r: BacktestRow) =>
+  r.parameters.walkForward ? 'walk-forward' : r.parameters.portfolio ? 'portfolio' : r.sweepId ? 'sweep' : 'single';
+
 const view = (r: BacktestRow) => ({
   id: r.id,
   status: r.status,
@@ -383,14 +387,7 @@ const view = (r: BacktestRow) => ({
   sweepId: r.sweepId,
   name: r.name,
   note: r.note,
-  // its shape: a sweep's point over a portfolio is a portfolio backtest (its sweepId says whose point)
-  kind: r.parameters.walkForward
-    ? 'walk-forward'
-    : r.parameters.portfolio
-      ? 'portfolio'
-      : r.sweepId
-        ? 'sweep'
-        : 'single',
+  kind: kindOf(r),
   parameters: r.parameters,
   metrics: r.metrics,
   ...(r.error ? { error: r.error } : {}),
@@ -403,13 +400,12 @@ const view = (r: BacktestRow) => ({
 const MAX_CSV_RUNS = 10_000;
 /** A run as a line of the list's CSV: what it is, then its figures (as a sweep's ranking has them). */
 const csvLine = (r: BacktestRow) => {
-  const v = view(r);
   const m = (r.metrics ?? {}) as Record<string, unknown>;
   return {
     id: r.id,
     createdAt: r.createdAt,
     name: r.name,
-    kind: v.kind,
+    kind: kindOf(r),
     sweepId: r.sweepId,
     strategyId: r.strategyId,
     strategyVersion: r.parameters.strategyVersion ?? null,
@@ -433,7 +429,6 @@ const sweepView = (s: SweepSummaryRow) => {
   const p = s.parameters;
   const { rankBy, minTrades } = rankingOf(p);
   const adaptive = adaptiveOf(p);
-  const sample = p.sample as { count: number; seed?: number } | undefined;
   const c = s.counts;
   const created = c.queued + c.running + c.done + c.failed + c.cancelled;
   // an adaptive search makes its rows as it goes: it is as long as its count
@@ -446,7 +441,7 @@ const sweepView = (s: SweepSummaryRow) => {
     strategyId: s.strategyId,
     symbol: s.symbol,
     interval: s.interval,
-    method: adaptive ? 'tpe' : sample ? 'random' : 'grid',
+    method: adaptive ? 'tpe' : p.sample ? 'random' : 'grid',
     ...(p.portfolio ? { portfolio: p.portfolio } : {}),
     rankBy,
     ...(minTrades ? { minTrades } : {}),
